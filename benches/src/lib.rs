@@ -1,0 +1,1 @@
+//! Benchmarks live in `benches/benches/*.rs`; run `cargo bench -p switchboard-benches`.

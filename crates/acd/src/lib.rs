@@ -1,0 +1,1 @@
+//! The ACD engine: queues, agents, strategies, estimated wait, Erlang staffing; sans-IO. No SIP, no clock.

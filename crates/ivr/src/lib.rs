@@ -1,0 +1,1 @@
+//! The IVR dialplan language: lexer, parser, checker and sans-IO interpreter. No telephony, no I/O.

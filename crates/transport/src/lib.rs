@@ -1,0 +1,1 @@
+//! tokio SIP transports (UDP, TCP) and the RTP port pool. No protocol decisions.
