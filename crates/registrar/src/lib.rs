@@ -1,0 +1,1 @@
+//! SIP registrar and location service: digest authentication, bindings, login/logout events; sans-IO.
