@@ -1,1 +1,9 @@
-//! RTP/RTCP packets, RFC 4733 events and the jitter buffer as sans-IO cores. No sockets, no clock.
+//! RTP/RTCP packets (RFC 3550), RFC 4733 telephone events, receiver statistics, the
+//! per-leg RTP session and the jitter buffer, as sans-IO cores. No sockets, no clock,
+//! no codecs: the driver passes datagrams, their source address and `now: Instant` in,
+//! and drains datagrams to send and events out. Not SRTP, not a mixer, not SDP.
+#![warn(missing_docs)]
+
+pub mod packet;
+
+pub use packet::{looks_like_rtcp, CsrcList, RtpError, RtpExtension, RtpHeader, RtpPacket};
