@@ -319,6 +319,7 @@ pub fn looks_like_rtcp(datagram: &[u8]) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
