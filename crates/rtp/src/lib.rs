@@ -7,3 +7,9 @@
 pub mod packet;
 
 pub use packet::{looks_like_rtcp, CsrcList, RtpError, RtpExtension, RtpHeader, RtpPacket};
+pub mod rtcp;
+
+pub use rtcp::{
+    parse_compound, write_compound, Bye, ReceiverReport, ReportBlock, RtcpError, RtcpPacket,
+    SdesChunk, SdesItem, SenderReport,
+};
