@@ -1,1 +1,5 @@
 //! SIP registrar and location service: digest authentication, bindings, login/logout events; sans-IO.
+
+#![warn(missing_docs)]
+
+pub mod digest;
