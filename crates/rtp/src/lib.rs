@@ -13,3 +13,17 @@ pub use rtcp::{
     parse_compound, write_compound, Bye, ReceiverReport, ReportBlock, RtcpError, RtcpPacket,
     SdesChunk, SdesItem, SenderReport,
 };
+pub mod dtmf;
+
+pub use dtmf::{
+    char_for_event, event_for_char, DigitEnd, DigitEvent, DtmfError, DtmfPacket, DtmfReceiver,
+    DtmfSender, TelephoneEvent,
+};
+
+/// Base of the fake clock used by unit tests: any fixed instant will do, time then only
+/// moves by explicit additions.
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn test_epoch() -> std::time::Instant {
+    std::time::Instant::now()
+}
