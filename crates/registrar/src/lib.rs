@@ -3,3 +3,5 @@
 #![warn(missing_docs)]
 
 pub mod digest;
+pub mod limiter;
+mod nonce;
