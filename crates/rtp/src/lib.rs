@@ -27,3 +27,8 @@ pub use dtmf::{
 pub(crate) fn test_epoch() -> std::time::Instant {
     std::time::Instant::now()
 }
+pub mod stats;
+
+pub use stats::{
+    ntp_middle32, rtt_from_report, NtpClock, ReceiverStats, ReceptionState, SeqVerdict,
+};
