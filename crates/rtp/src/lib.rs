@@ -32,3 +32,6 @@ pub mod stats;
 pub use stats::{
     ntp_middle32, rtt_from_report, NtpClock, ReceiverStats, ReceptionState, SeqVerdict,
 };
+pub mod jitter;
+
+pub use jitter::{JitterBuffer, JitterConfig, JitterStats, Playout, PushOutcome};
