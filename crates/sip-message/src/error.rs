@@ -41,7 +41,7 @@ pub enum ParseError {
     },
     /// A core header (Via, From, To, Call-ID, CSeq, Max-Forwards, Contact, Expires, Date)
     /// failed validation.
-    #[error("bad {name} header: {error}")]
+    #[error("{error}")]
     BadHeader {
         /// Canonical header name.
         name: String,
@@ -73,6 +73,7 @@ impl ParseError {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -464,6 +464,7 @@ pub(crate) fn parse_delta_saturating(v: &str) -> Option<u32> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
 

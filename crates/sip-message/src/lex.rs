@@ -245,6 +245,7 @@ pub(crate) fn parse_u32_digits(s: &str) -> Option<u32> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
 

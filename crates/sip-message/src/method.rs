@@ -89,6 +89,7 @@ impl fmt::Display for Method {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -151,6 +151,7 @@ pub(crate) fn parse_name_addr_list(s: &str) -> Result<Vec<NameAddr>, &'static st
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
 

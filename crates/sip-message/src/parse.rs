@@ -403,15 +403,11 @@ fn validate(msg: &Message, limits: &Limits) -> Result<(), ParseError> {
                     .ok_or(HeaderError::new("Expires", "not a number"))
                     .map_err(|e| bad_header(name, e))?;
             }
-            HeaderName::Contact => {
-                if lex::trim(v) != "*" {
-                    parse_name_addr_list(v).map_err(hdr)?;
-                }
+            HeaderName::Contact if lex::trim(v) != "*" => {
+                parse_name_addr_list(v).map_err(hdr)?;
             }
-            HeaderName::Date => {
-                if !v.ends_with(" GMT") || !v.contains(',') {
-                    return Err(hdr("not an RFC 1123 date in GMT"));
-                }
+            HeaderName::Date if !v.ends_with(" GMT") || !v.contains(',') => {
+                return Err(hdr("not an RFC 1123 date in GMT"));
             }
             _ => {}
         }
@@ -420,6 +416,7 @@ fn validate(msg: &Message, limits: &Limits) -> Result<(), ParseError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
 

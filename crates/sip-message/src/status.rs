@@ -141,11 +141,11 @@ impl StatusCode {
             603 => "Decline",
             604 => "Does Not Exist Anywhere",
             606 => "Not Acceptable",
-            100..=199 => "Provisional",
-            200..=299 => "Success",
-            300..=399 => "Redirection",
-            400..=499 => "Client Error",
-            500..=599 => "Server Error",
+            101..=199 => "Provisional",
+            201..=299 => "Success",
+            303..=399 => "Redirection",
+            409..=499 => "Client Error",
+            506..=599 => "Server Error",
             _ => "Global Failure",
         }
     }
@@ -158,6 +158,7 @@ impl fmt::Display for StatusCode {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -227,7 +227,7 @@ pub struct SessionExpires {
 
 fn split_leading_value(s: &str) -> (&str, &str) {
     let s = lex::trim(s);
-    match s.find(|c: char| c == ';' || c == ' ' || c == '\t' || c == '(') {
+    match s.find([';', ' ', '\t', '(']) {
         Some(i) => s.split_at_checked(i).unwrap_or((s, "")),
         None => (s, ""),
     }
@@ -350,6 +350,7 @@ impl fmt::Display for RetryAfter {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
 

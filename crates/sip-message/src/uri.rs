@@ -321,7 +321,7 @@ fn parse_uri_params(s: &str) -> Result<Vec<Param>, &'static str> {
             return Err("empty uri-parameter");
         }
         let value = match value {
-            Some(v) if v.is_empty() => return Err("empty uri-parameter value"),
+            Some("") => return Err("empty uri-parameter value"),
             Some(v) => Some(pct_decode(v)?),
             None => None,
         };
@@ -477,6 +477,7 @@ impl fmt::Display for Uri {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -149,6 +149,7 @@ pub(crate) fn parse_via_list(s: &str) -> Result<Vec<Via>, &'static str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
 
