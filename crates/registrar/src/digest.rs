@@ -531,6 +531,7 @@ pub fn challenge(realm: &str, nonce: &str, algorithm: Algorithm, stale: bool) ->
 mod tests {
     use super::*;
 
+    #[allow(clippy::too_many_arguments)]
     fn resp(
         alg: Algorithm,
         user: &str,

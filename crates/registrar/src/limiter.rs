@@ -122,6 +122,7 @@ impl<K: Eq + Hash + Clone> FailureTable<K> {
     }
 
     /// Keys tracked.
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.map.len()
     }

@@ -180,6 +180,7 @@ impl NonceKeeper {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -1,0 +1,775 @@
+//! The REGISTER handler (RFC 3261 §10.3) with digest authentication and brute-force lockout.
+
+use crate::digest::{
+    challenge, compute_response, constant_time_eq, hmac_sha256, Algorithm, Credentials,
+    CredentialsError, Ha1, HashKind, ResponseInput,
+};
+use crate::limiter::{FailureTable, LockoutConfig};
+use crate::location::{contact_key, Binding, LocationEvent, LocationTable, LogoutReason};
+use crate::nonce::{NonceKeeper, NonceState};
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use switchboard_sip_message::{
+    Contacts, HeaderName, Method, NameAddr, Param, Request, Response, StatusCode, Uri,
+};
+
+/// Registrar settings. [`RegistrarConfig::new`] gives the defaults below.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistrarConfig {
+    /// Digest realm (also what HA1s are computed against).
+    pub realm: String,
+    /// Algorithms challenged with, one `WWW-Authenticate` each, in this order.
+    /// Default `[SHA-256, MD5]` (RFC 8760 §2.4: preferred first).
+    pub algorithms: Vec<Algorithm>,
+    /// How long a nonce stays good (default 300 s). Older ones get `stale=true`.
+    pub nonce_lifetime: Duration,
+    /// Most nonces whose `nc` is tracked for replay protection (default 65536).
+    pub nonce_capacity: usize,
+    /// Accept RFC 2069 responses (no `qop`). Default `false`: such clients are challenged
+    /// again. When `true`, each nonce is good for one legacy request.
+    pub allow_rfc2069: bool,
+    /// Shortest registration accepted, seconds (default 60); shorter gets 423.
+    pub min_expires: u32,
+    /// Longer registrations are cut to this, seconds (default 3600).
+    pub max_expires: u32,
+    /// Used when neither the contact nor the request says (default 3600).
+    pub default_expires: u32,
+    /// Most bindings per user (default 10); more gets 403.
+    pub max_bindings_per_user: usize,
+    /// Brute-force protection.
+    pub lockout: LockoutConfig,
+}
+
+impl RegistrarConfig {
+    /// Defaults for `realm`.
+    pub fn new(realm: impl Into<String>) -> RegistrarConfig {
+        RegistrarConfig {
+            realm: realm.into(),
+            algorithms: vec![Algorithm::Sha256, Algorithm::Md5],
+            nonce_lifetime: Duration::from_secs(300),
+            nonce_capacity: 65_536,
+            allow_rfc2069: false,
+            min_expires: 60,
+            max_expires: 3600,
+            default_expires: 3600,
+            max_bindings_per_user: 10,
+            lockout: LockoutConfig::default(),
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Secret {
+    Password(String),
+    Ha1(Option<Ha1>, Option<Ha1>),
+}
+
+/// Who may register, with what secret. Passwords are turned into HA1s for the realm when
+/// the registrar is built and then dropped; precomputed HA1s can be given instead.
+#[derive(Clone, Default)]
+pub struct UserDirectory {
+    users: HashMap<String, Secret>,
+}
+
+impl fmt::Debug for UserDirectory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UserDirectory({} users)", self.users.len())
+    }
+}
+
+impl UserDirectory {
+    /// No users.
+    pub fn new() -> UserDirectory {
+        UserDirectory::default()
+    }
+
+    /// Adds or replaces `user` with a plain password.
+    pub fn insert_password(&mut self, user: impl Into<String>, password: impl Into<String>) {
+        self.users
+            .insert(user.into(), Secret::Password(password.into()));
+    }
+
+    /// Builder form of [`insert_password`](Self::insert_password).
+    pub fn with_password(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.insert_password(user, password);
+        self
+    }
+
+    /// Adds a precomputed HA1 for `user` (computed with the registrar's realm). One MD5 and
+    /// one SHA-256 HA1 may be given; an algorithm without an HA1 never authenticates.
+    pub fn insert_ha1(&mut self, user: impl Into<String>, ha1: Ha1) {
+        let e = self
+            .users
+            .entry(user.into())
+            .or_insert(Secret::Ha1(None, None));
+        if let Secret::Password(_) = e {
+            *e = Secret::Ha1(None, None);
+        }
+        if let Secret::Ha1(md5, sha) = e {
+            match ha1.kind() {
+                HashKind::Md5 => *md5 = Some(ha1),
+                HashKind::Sha256 => *sha = Some(ha1),
+            }
+        }
+    }
+
+    /// Number of users.
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    /// Whether there are no users.
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+}
+
+impl<U: Into<String>, P: Into<String>> FromIterator<(U, P)> for UserDirectory {
+    fn from_iter<I: IntoIterator<Item = (U, P)>>(iter: I) -> Self {
+        let mut d = UserDirectory::new();
+        for (u, p) in iter {
+            d.insert_password(u, p);
+        }
+        d
+    }
+}
+
+#[derive(Clone)]
+struct Ha1Set {
+    md5: Option<Ha1>,
+    sha256: Option<Ha1>,
+}
+
+impl Ha1Set {
+    fn get(&self, kind: HashKind) -> Option<&Ha1> {
+        match kind {
+            HashKind::Md5 => self.md5.as_ref(),
+            HashKind::Sha256 => self.sha256.as_ref(),
+        }
+    }
+}
+
+/// What the registrar decided; the response says the same thing on the wire. For logs and
+/// metrics only: it never reaches the client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Disposition {
+    /// 200: bindings of `user` updated (or just listed).
+    Accepted {
+        /// Authenticated username.
+        user: String,
+    },
+    /// 401: no usable credentials; challenged.
+    Challenged,
+    /// 401 `stale=true`: right credentials, old or foreign nonce.
+    Stale,
+    /// 401 `stale=true`: nonce count not above the last one seen (replay).
+    Replay,
+    /// 401: wrong credentials (wrong password or unknown user: indistinguishable).
+    AuthFailed,
+    /// 403: source IP or username is in its lockout cooldown; nothing evaluated.
+    LockedOut,
+    /// 403: authenticated, but not as the To AOR, or too many bindings.
+    Forbidden(&'static str),
+    /// 423: expiry below the minimum.
+    IntervalTooBrief,
+    /// 400 (or 405 for a non-REGISTER): the request was malformed.
+    BadRequest(&'static str),
+}
+
+/// Result of [`Registrar::handle_register`].
+#[derive(Clone, Debug)]
+pub struct RegisterOutcome {
+    /// The response to send back on the REGISTER's server transaction.
+    pub response: Response,
+    /// Presence changes caused by this request, in order (feed to the ACD).
+    pub events: Vec<LocationEvent>,
+    /// What happened, for metrics/logs.
+    pub disposition: Disposition,
+}
+
+/// Counters for monitoring. `locked_*` and `tracked_nonces` are current values, the rest
+/// are totals since construction.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthStats {
+    /// 401 challenges sent for requests without usable credentials.
+    pub challenges: u64,
+    /// Successful authentications.
+    pub accepted: u64,
+    /// Wrong credentials (including unknown users and forged nonces).
+    pub failures: u64,
+    /// `stale=true` answers for old nonces.
+    pub stale: u64,
+    /// `stale=true` answers for replayed nonce counts.
+    pub replays: u64,
+    /// Requests refused unevaluated because of a lockout.
+    pub locked_rejections: u64,
+    /// Lockouts started (IP or username).
+    pub lockouts_started: u64,
+    /// Source IPs locked right now.
+    pub locked_ips: usize,
+    /// Usernames locked right now.
+    pub locked_users: usize,
+    /// Nonces in the replay table.
+    pub tracked_nonces: usize,
+}
+
+/// A sans-IO SIP registrar: feed REGISTER requests with the time and source, send back
+/// the response it returns, forward its events. Owns the writer side of a
+/// [`LocationTable`].
+pub struct Registrar {
+    cfg: RegistrarConfig,
+    users: HashMap<String, Ha1Set>,
+    fake: Ha1Set,
+    secret: [u8; 32],
+    nonces: NonceKeeper,
+    by_ip: FailureTable<IpAddr>,
+    by_user: FailureTable<String>,
+    location: LocationTable,
+    stats: AuthStats,
+}
+
+impl fmt::Debug for Registrar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registrar")
+            .field("realm", &self.cfg.realm)
+            .field("users", &self.users.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Reject {
+    Status(StatusCode, Disposition),
+    MinExpires,
+}
+
+fn bad(what: &'static str) -> Reject {
+    Reject::Status(StatusCode::BAD_REQUEST, Disposition::BadRequest(what))
+}
+
+impl Registrar {
+    /// A registrar with a fresh, empty location table.
+    ///
+    /// `secret` keys nonce MACs and derived values; keep it stable across restarts only if
+    /// several instances must accept each other's nonces (nonces issued before `now` are
+    /// treated as stale either way). `now` is the current wall-clock time.
+    pub fn new(
+        now: SystemTime,
+        config: RegistrarConfig,
+        users: UserDirectory,
+        secret: [u8; 32],
+    ) -> Registrar {
+        Registrar::with_location(now, config, users, secret, LocationTable::new())
+    }
+
+    /// Like [`new`](Self::new) but writing into an existing shared `location` table.
+    pub fn with_location(
+        now: SystemTime,
+        config: RegistrarConfig,
+        users: UserDirectory,
+        secret: [u8; 32],
+        location: LocationTable,
+    ) -> Registrar {
+        let fake_pw = hex::encode(hmac_sha256(&secret, &[b"sb-fake-password"]));
+        let fake = Ha1Set {
+            md5: Some(Ha1::from_password(
+                HashKind::Md5,
+                "",
+                &config.realm,
+                &fake_pw,
+            )),
+            sha256: Some(Ha1::from_password(
+                HashKind::Sha256,
+                "",
+                &config.realm,
+                &fake_pw,
+            )),
+        };
+        let mut r = Registrar {
+            nonces: NonceKeeper::new(
+                secret,
+                &config.realm,
+                config.nonce_lifetime,
+                config.nonce_capacity,
+                now,
+            ),
+            by_ip: FailureTable::new(config.lockout.clone()),
+            by_user: FailureTable::new(config.lockout.clone()),
+            users: HashMap::new(),
+            fake,
+            secret,
+            location,
+            stats: AuthStats::default(),
+            cfg: config,
+        };
+        r.set_users(users);
+        r
+    }
+
+    /// Replaces the user directory (config reload). Existing bindings stay.
+    pub fn set_users(&mut self, users: UserDirectory) {
+        let realm = self.cfg.realm.clone();
+        self.users = users
+            .users
+            .into_iter()
+            .map(|(u, s)| {
+                let set = match s {
+                    Secret::Password(p) => Ha1Set {
+                        md5: Some(Ha1::from_password(HashKind::Md5, &u, &realm, &p)),
+                        sha256: Some(Ha1::from_password(HashKind::Sha256, &u, &realm, &p)),
+                    },
+                    Secret::Ha1(md5, sha256) => Ha1Set { md5, sha256 },
+                };
+                (u, set)
+            })
+            .collect();
+    }
+
+    /// A clone of the shared location table, for INVITE routing and keepalives.
+    pub fn location(&self) -> LocationTable {
+        self.location.clone()
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &RegistrarConfig {
+        &self.cfg
+    }
+
+    /// Counters at `now`.
+    pub fn stats(&self, now: SystemTime) -> AuthStats {
+        AuthStats {
+            locked_ips: self.by_ip.locked_count(now),
+            locked_users: self.by_user.locked_count(now),
+            tracked_nonces: self.nonces.tracked(),
+            ..self.stats.clone()
+        }
+    }
+
+    /// Next time [`handle_timeout`](Self::handle_timeout) has work: the earliest binding
+    /// expiry. `None` when nothing is registered.
+    pub fn poll_timeout(&self) -> Option<SystemTime> {
+        self.location.next_expiry()
+    }
+
+    /// Expires lapsed bindings and prunes the nonce and lockout tables. Call at (or after)
+    /// [`poll_timeout`](Self::poll_timeout); calling more often is harmless.
+    pub fn handle_timeout(&mut self, now: SystemTime) -> Vec<LocationEvent> {
+        self.nonces.prune(now);
+        self.by_ip.prune(now);
+        self.by_user.prune(now);
+        self.location.expire(now)
+    }
+
+    /// Handles one REGISTER that arrived at `now` from `source` over `transport`
+    /// (`"UDP"`, `"TCP"`, ...). Returns the response to send and the presence events.
+    pub fn handle_register(
+        &mut self,
+        now: SystemTime,
+        source: SocketAddr,
+        transport: &str,
+        req: &Request,
+    ) -> RegisterOutcome {
+        let mut events = Vec::new();
+        let result = self.register(now, source, transport, req, &mut events);
+        let (mut response, disposition) = match result {
+            Ok((user, bindings)) => {
+                let mut resp = Response::for_request(req, StatusCode::OK);
+                for b in &bindings {
+                    resp.headers
+                        .push(HeaderName::Contact, contact_with_expires(b, now));
+                }
+                resp.headers.push(HeaderName::Date, http_date(now));
+                (resp, Disposition::Accepted { user })
+            }
+            Err((Reject::MinExpires, _)) => {
+                let mut resp = Response::for_request(req, StatusCode::INTERVAL_TOO_BRIEF);
+                resp.headers
+                    .push(HeaderName::MinExpires, self.cfg.min_expires.to_string());
+                (resp, Disposition::IntervalTooBrief)
+            }
+            Err((Reject::Status(status, d), stale)) => {
+                let mut resp = Response::for_request(req, status);
+                if status == StatusCode::UNAUTHORIZED {
+                    let nonce = self.nonces.issue(now);
+                    for alg in &self.cfg.algorithms {
+                        resp.headers.push(
+                            HeaderName::WwwAuthenticate,
+                            challenge(&self.cfg.realm, &nonce, *alg, stale),
+                        );
+                    }
+                }
+                (resp, d)
+            }
+        };
+        self.add_to_tag(req, &mut response);
+        RegisterOutcome {
+            response,
+            events,
+            disposition,
+        }
+    }
+
+    /// RFC 3261 §8.2.6.2: a To tag on responses. Derived from the request so retransmitted
+    /// requests get the same tag and the tag says nothing about the user.
+    fn add_to_tag(&self, req: &Request, resp: &mut Response) {
+        let Ok(mut to) = resp.headers.to() else {
+            return;
+        };
+        if to.tag().is_some() {
+            return;
+        }
+        let call_id = req.headers.call_id().unwrap_or("");
+        let cseq = req.headers.cseq().map(|c| c.seq).unwrap_or(0);
+        let from_tag = req
+            .headers
+            .from()
+            .ok()
+            .and_then(|f| f.tag().map(str::to_owned))
+            .unwrap_or_default();
+        let mac = hmac_sha256(
+            &self.secret,
+            &[
+                b"sb-to-tag",
+                call_id.as_bytes(),
+                &cseq.to_be_bytes(),
+                from_tag.as_bytes(),
+            ],
+        );
+        let tag = hex::encode(mac.get(..8).unwrap_or(&mac));
+        to.set_tag(&tag);
+        resp.headers.set(HeaderName::To, to.to_string());
+    }
+
+    /// Returns the authenticated user and their bindings, or the rejection plus whether
+    /// a challenge should say `stale=true`.
+    fn register(
+        &mut self,
+        now: SystemTime,
+        source: SocketAddr,
+        transport: &str,
+        req: &Request,
+        events: &mut Vec<LocationEvent>,
+    ) -> Result<(String, Vec<Binding>), (Reject, bool)> {
+        if req.method != Method::Register {
+            return Err((
+                Reject::Status(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    Disposition::BadRequest("not a REGISTER"),
+                ),
+                false,
+            ));
+        }
+        let h = &req.headers;
+        let to = h.to().map_err(|_| (bad("bad To"), false))?;
+        h.from().map_err(|_| (bad("bad From"), false))?;
+        let call_id = h
+            .call_id()
+            .map_err(|_| (bad("bad Call-ID"), false))?
+            .to_owned();
+        let cseq = h.cseq().map_err(|_| (bad("bad CSeq"), false))?;
+        if cseq.method != Method::Register {
+            return Err((bad("CSeq method is not REGISTER"), false));
+        }
+        let contacts = h.contacts().map_err(|_| (bad("bad Contact"), false))?;
+        let expires = h.expires().map_err(|_| (bad("bad Expires"), false))?;
+
+        let user = self.authenticate(now, source, req)?;
+
+        if to.uri.user() != Some(user.as_str()) {
+            return Err((
+                Reject::Status(
+                    StatusCode::FORBIDDEN,
+                    Disposition::Forbidden("To does not match authenticated user"),
+                ),
+                false,
+            ));
+        }
+
+        let user_agent = h.get(&HeaderName::UserAgent).map(str::to_owned);
+        let cfg = &self.cfg;
+        let (result, evs) = match contacts {
+            Contacts::Star => {
+                if expires != Some(0) {
+                    return Err((bad("Contact: * needs Expires: 0"), false));
+                }
+                self.location
+                    .update(&user, now, LogoutReason::Unregistered, |bs| {
+                        if bs
+                            .iter()
+                            .any(|b| b.call_id == call_id && cseq.seq <= b.cseq)
+                        {
+                            return Err(bad("CSeq out of order"));
+                        }
+                        bs.clear();
+                        Ok(Vec::new())
+                    })
+            }
+            Contacts::List(list) => {
+                let mut wanted: Vec<(String, NameAddr, u32)> = Vec::with_capacity(list.len());
+                for na in list {
+                    let secs = match na.param("expires") {
+                        Some(Some(v)) => v
+                            .trim()
+                            .parse::<u32>()
+                            .map_err(|_| (bad("bad contact expires"), false))?,
+                        Some(None) => return Err((bad("bad contact expires"), false)),
+                        None => expires.unwrap_or(cfg.default_expires),
+                    };
+                    if secs != 0 && secs < cfg.min_expires {
+                        return Err((Reject::MinExpires, false));
+                    }
+                    let mut contact = na;
+                    contact
+                        .params
+                        .retain(|p| !p.name.eq_ignore_ascii_case("expires"));
+                    let key = contact_key(&contact.uri);
+                    wanted.retain(|(k, _, _)| *k != key);
+                    wanted.push((key, contact, secs.min(cfg.max_expires)));
+                }
+                let max_bindings = cfg.max_bindings_per_user;
+                self.location
+                    .update(&user, now, LogoutReason::Unregistered, |bs| {
+                        for (key, _, _) in &wanted {
+                            if bs.iter().any(|b| {
+                                b.key() == *key && b.call_id == call_id && cseq.seq <= b.cseq
+                            }) {
+                                return Err(bad("CSeq out of order"));
+                            }
+                        }
+                        let mut next = bs.clone();
+                        for (key, contact, secs) in wanted {
+                            let pos = next.iter().position(|b| b.key() == key);
+                            if secs == 0 {
+                                if let Some(i) = pos {
+                                    next.remove(i);
+                                }
+                                continue;
+                            }
+                            let b = Binding {
+                                contact,
+                                source,
+                                transport: transport.to_owned(),
+                                expires_at: now + Duration::from_secs(u64::from(secs)),
+                                call_id: call_id.clone(),
+                                cseq: cseq.seq,
+                                user_agent: user_agent.clone(),
+                            };
+                            match pos.and_then(|i| next.get_mut(i)) {
+                                Some(slot) => *slot = b,
+                                None => next.push(b),
+                            }
+                        }
+                        if next.len() > max_bindings {
+                            return Err(Reject::Status(
+                                StatusCode::FORBIDDEN,
+                                Disposition::Forbidden("too many bindings"),
+                            ));
+                        }
+                        *bs = next;
+                        Ok(bs.clone())
+                    })
+            }
+        };
+        events.extend(evs);
+        let bindings = result.map_err(|r| (r, false))?;
+        Ok((user, bindings))
+    }
+
+    /// Checks credentials. `Ok(username)` on success; otherwise the 401/403/400 to send and
+    /// whether it is `stale`.
+    fn authenticate(
+        &mut self,
+        now: SystemTime,
+        source: SocketAddr,
+        req: &Request,
+    ) -> Result<String, (Reject, bool)> {
+        let ip = source.ip();
+        if self.by_ip.is_locked(&ip, now) {
+            self.stats.locked_rejections += 1;
+            return Err((locked(), false));
+        }
+        let challenged = |s: &mut AuthStats| {
+            s.challenges += 1;
+            Err((
+                Reject::Status(StatusCode::UNAUTHORIZED, Disposition::Challenged),
+                false,
+            ))
+        };
+
+        // Pick the Digest credentials for our realm, if any.
+        let mut creds = None;
+        for value in req.headers.get_all(&HeaderName::Authorization) {
+            match Credentials::parse(value) {
+                Ok(c) if c.realm == self.cfg.realm => {
+                    creds = Some(c);
+                    break;
+                }
+                Ok(_)
+                | Err(CredentialsError::NotDigest)
+                | Err(CredentialsError::UnsupportedAlgorithm)
+                | Err(CredentialsError::UnsupportedQop)
+                | Err(CredentialsError::UserHash) => {}
+                Err(_) => return Err((bad("malformed Authorization"), false)),
+            }
+        }
+        let Some(c) = creds else {
+            return challenged(&mut self.stats);
+        };
+        if !self.cfg.algorithms.contains(&c.algorithm)
+            || (c.qop.is_none() && (!self.cfg.allow_rfc2069 || c.algorithm.is_sess()))
+        {
+            return challenged(&mut self.stats);
+        }
+        let uri_matches =
+            c.uri == req.uri.to_string() || Uri::parse(&c.uri).is_ok_and(|u| u == req.uri);
+        if !uri_matches {
+            return Err((bad("digest uri does not match Request-URI"), false));
+        }
+        if self.by_user.is_locked(&c.username, now) && !self.has_binding_from(&c.username, ip) {
+            self.stats.locked_rejections += 1;
+            return Err((locked(), false));
+        }
+
+        // Same work for known and unknown users: unknown ones use a fake HA1.
+        let kind = c.algorithm.hash();
+        let real = self.users.get(&c.username).and_then(|s| s.get(kind));
+        let known = real.is_some();
+        let ha1 = real.or(self.fake.get(kind)).cloned();
+        let Some(ha1) = ha1 else {
+            return challenged(&mut self.stats);
+        };
+        let expected = compute_response(&ResponseInput {
+            algorithm: c.algorithm,
+            ha1: &ha1,
+            nonce: &c.nonce,
+            qop: c
+                .qop
+                .as_ref()
+                .map(|q| (q.nc_text.as_str(), q.cnonce.as_str(), q.qop)),
+            method: req.method.as_str(),
+            uri: &c.uri,
+        });
+        let matches = constant_time_eq(expected.as_bytes(), c.response.as_bytes()) & known;
+        let nonce_state = self.nonces.check(&c.nonce, now);
+
+        if !matches {
+            self.stats.failures += 1;
+            if self.by_ip.record_failure(&ip, now) {
+                self.stats.lockouts_started += 1;
+            }
+            if self.by_user.record_failure(&c.username, now) {
+                self.stats.lockouts_started += 1;
+            }
+            return Err((
+                Reject::Status(StatusCode::UNAUTHORIZED, Disposition::AuthFailed),
+                false,
+            ));
+        }
+        let id = match nonce_state {
+            NonceState::Valid(id) => id,
+            NonceState::Stale | NonceState::Invalid => {
+                self.stats.stale += 1;
+                return Err((
+                    Reject::Status(StatusCode::UNAUTHORIZED, Disposition::Stale),
+                    true,
+                ));
+            }
+        };
+        // Legacy (no qop) responses count as nc=1, so each nonce serves one request.
+        let nc = c.qop.as_ref().map(|q| q.nc).unwrap_or(1);
+        if !self.nonces.accept_nc(id, nc, now) {
+            self.stats.replays += 1;
+            return Err((
+                Reject::Status(StatusCode::UNAUTHORIZED, Disposition::Replay),
+                true,
+            ));
+        }
+        self.stats.accepted += 1;
+        Ok(c.username)
+    }
+
+    /// Whether `user` has a current binding registered from `ip`: such devices keep
+    /// working while their username is locked by someone else's guessing.
+    fn has_binding_from(&self, user: &str, ip: IpAddr) -> bool {
+        self.location
+            .lookup(user)
+            .iter()
+            .any(|b| b.source.ip() == ip)
+    }
+}
+
+fn locked() -> Reject {
+    Reject::Status(StatusCode::FORBIDDEN, Disposition::LockedOut)
+}
+
+/// `<uri>;params;expires=N` for a 200's Contact list.
+fn contact_with_expires(b: &Binding, now: SystemTime) -> String {
+    let mut na = b.contact.clone();
+    na.params.push(Param {
+        name: "expires".to_owned(),
+        value: Some(b.remaining_secs(now).to_string()),
+    });
+    na.to_string()
+}
+
+/// RFC 7231 IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), as SIP's Date header wants.
+pub fn http_date(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MON: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let wd = WD
+        .get(usize::try_from(days.rem_euclid(7)).unwrap_or(0))
+        .unwrap_or(&"Thu");
+    let mon = MON
+        .get(usize::try_from(m - 1).unwrap_or(0))
+        .unwrap_or(&"Jan");
+    format!(
+        "{wd}, {d:02} {mon} {y:04} {:02}:{:02}:{:02} GMT",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to (year, month 1..=12, day 1..=31), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_date_known_values() {
+        assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(
+            http_date(UNIX_EPOCH + Duration::from_secs(784_111_777)),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(
+            http_date(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "Tue, 29 Feb 2000 00:00:00 GMT"
+        );
+    }
+}
