@@ -35,3 +35,9 @@ pub use stats::{
 pub mod jitter;
 
 pub use jitter::{JitterBuffer, JitterConfig, JitterStats, Playout, PushOutcome};
+pub mod session;
+
+pub use session::{
+    Channel, Latching, Rejected, RtpSession, RtpSessionConfig, SessionEvent, SessionOutput,
+    SessionStats,
+};

@@ -1,0 +1,317 @@
+//! RtpSession: latching, strict source, SSRC change, timestamp jumps, inactivity,
+//! outgoing numbering and RTCP (SR/RR, RTT, BYE), on a simulated clock.
+
+mod netem;
+
+use bytes::{Bytes, BytesMut};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use switchboard_rtp::{
+    parse_compound, Channel, Latching, NtpClock, Rejected, RtcpPacket, RtpHeader, RtpPacket,
+    RtpSession, RtpSessionConfig, SessionEvent, SessionOutput,
+};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("addr")
+}
+
+fn config(t0: Instant) -> RtpSessionConfig {
+    let mut c = RtpSessionConfig::new(
+        NtpClock {
+            at: t0,
+            ntp: 0xE8000000_00000000,
+        },
+        Bytes::from_static(b"leg@switchboard"),
+        0,
+    );
+    c.remote = Some(addr("192.0.2.10:40000"));
+    c
+}
+
+fn pkt(ssrc: u32, seq: u16, ts: u32) -> Bytes {
+    RtpPacket::new(
+        RtpHeader::new(0, seq, ts, ssrc),
+        Bytes::from_static(&[0xff; 160]),
+    )
+    .to_bytes()
+}
+
+fn events(s: &mut RtpSession) -> Vec<SessionEvent> {
+    let mut v = vec![];
+    while let Some(o) = s.poll_output() {
+        if let SessionOutput::Event(e) = o {
+            v.push(e);
+        }
+    }
+    v
+}
+
+#[test]
+fn latches_first_source_then_strict() {
+    let t0 = netem::epoch();
+    let mut s = RtpSession::new(t0, config(t0), &mut SmallRng::seed_from_u64(1));
+    let nat = addr("198.51.100.7:5004");
+    assert_eq!(
+        s.remote(),
+        Some(addr("192.0.2.10:40000")),
+        "SDP address before latching"
+    );
+    assert!(s.handle_rtp(t0, nat, pkt(9, 1, 0)).is_ok());
+    assert_eq!(s.latched(), Some(nat));
+    assert_eq!(
+        s.remote(),
+        Some(nat),
+        "symmetric RTP: answer where it came from"
+    );
+    let ev = events(&mut s);
+    assert_eq!(ev[0], SessionEvent::Latched(nat));
+    assert_eq!(ev[1], SessionEvent::SsrcChanged { old: None, new: 9 });
+    // Foreign packets are dropped and counted, even with the right SSRC.
+    let evil = addr("203.0.113.66:5004");
+    assert_eq!(
+        s.handle_rtp(t0 + ms(20), evil, pkt(9, 2, 160)),
+        Err(Rejected::ForeignSource)
+    );
+    assert_eq!(
+        s.handle_rtp(t0 + ms(20), addr("198.51.100.7:5005"), pkt(9, 2, 160)),
+        Err(Rejected::ForeignSource)
+    );
+    assert!(s.handle_rtp(t0 + ms(20), nat, pkt(9, 2, 160)).is_ok());
+    assert_eq!(s.stats().foreign_dropped, 2);
+    assert!(matches!(
+        s.handle_rtp(t0, nat, Bytes::from_static(b"junk")),
+        Err(Rejected::Malformed(_))
+    ));
+    assert_eq!(s.stats().malformed, 1);
+}
+
+#[test]
+fn sdp_address_mode_is_strict_from_the_start() {
+    let t0 = netem::epoch();
+    let mut c = config(t0);
+    c.latching = Latching::SdpAddress;
+    let mut s = RtpSession::new(t0, c, &mut SmallRng::seed_from_u64(1));
+    assert_eq!(
+        s.handle_rtp(t0, addr("198.51.100.7:5004"), pkt(9, 1, 0)),
+        Err(Rejected::ForeignSource)
+    );
+    assert!(s
+        .handle_rtp(t0, addr("192.0.2.10:40000"), pkt(9, 1, 0))
+        .is_ok());
+}
+
+#[test]
+fn ssrc_change_and_timestamp_jump_events() {
+    let t0 = netem::epoch();
+    let mut s = RtpSession::new(t0, config(t0), &mut SmallRng::seed_from_u64(1));
+    let a = addr("192.0.2.10:40000");
+    for i in 0..10u16 {
+        s.handle_rtp(t0 + ms(20 * u64::from(i)), a, pkt(1, i, 160 * u32::from(i)))
+            .expect("ok");
+    }
+    // Silence suppression: a 2 s gap with a matching timestamp gap is not a jump.
+    s.handle_rtp(t0 + ms(2180), a, pkt(1, 10, 160 * 109))
+        .expect("ok");
+    let _ = events(&mut s);
+    // Timestamp leaps 10 s ahead in 20 ms.
+    s.handle_rtp(t0 + ms(2200), a, pkt(1, 11, 160 * 110 + 80_000))
+        .expect("ok");
+    assert_eq!(
+        events(&mut s),
+        vec![SessionEvent::TimestampJump {
+            ssrc: 1,
+            delta: 80_000
+        }]
+    );
+    s.handle_rtp(t0 + ms(2220), a, pkt(2, 500, 7)).expect("ok");
+    assert_eq!(
+        events(&mut s),
+        vec![SessionEvent::SsrcChanged {
+            old: Some(1),
+            new: 2
+        }]
+    );
+    let st = s.stats();
+    assert_eq!((st.ssrc_changes, st.timestamp_jumps), (1, 1));
+    assert_eq!(st.receiver.expect("stats").ssrc, 2);
+}
+
+#[test]
+fn inactivity_timeout_fires_once_and_rearms() {
+    let t0 = netem::epoch();
+    let mut c = config(t0);
+    c.rtcp_interval = None;
+    c.inactivity_timeout = Some(Duration::from_secs(10));
+    let mut s = RtpSession::new(t0, c, &mut SmallRng::seed_from_u64(1));
+    let a = addr("192.0.2.10:40000");
+    s.handle_rtp(t0 + ms(100), a, pkt(1, 1, 0)).expect("ok");
+    let _ = events(&mut s);
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(10_100)));
+    s.handle_timeout(t0 + ms(10_099));
+    assert!(events(&mut s).is_empty());
+    s.handle_timeout(t0 + ms(10_100));
+    assert_eq!(
+        events(&mut s),
+        vec![SessionEvent::Inactive {
+            last_media: t0 + ms(100)
+        }]
+    );
+    assert_eq!(s.poll_timeout(), None);
+    s.handle_timeout(t0 + ms(20_000));
+    assert!(events(&mut s).is_empty(), "reported once");
+    // Media resumes: the timer is armed again.
+    s.handle_rtp(t0 + ms(30_000), a, pkt(1, 2, 160))
+        .expect("ok");
+    assert_eq!(s.poll_timeout(), Some(t0 + ms(40_000)));
+    // Hold: disabled.
+    s.set_inactivity_timeout(t0 + ms(30_000), None);
+    assert_eq!(s.poll_timeout(), None);
+}
+
+#[test]
+fn outgoing_numbering_is_seeded_and_marks_talkspurts() {
+    let t0 = netem::epoch();
+    let mut a = RtpSession::new(t0, config(t0), &mut SmallRng::seed_from_u64(42));
+    let b = RtpSession::new(t0, config(t0), &mut SmallRng::seed_from_u64(42));
+    assert_eq!(a.ssrc(), b.ssrc(), "same seed, same SSRC");
+    let c = RtpSession::new(t0, config(t0), &mut SmallRng::seed_from_u64(43));
+    assert_ne!(a.ssrc(), c.ssrc());
+    let ts0 = a.next_timestamp();
+    let mut out = BytesMut::with_capacity(1024);
+    let mut sent = vec![];
+    for i in 0..3 {
+        out.clear();
+        let to = a
+            .write_rtp(t0 + ms(20 * i), &[0xd5; 160], 160, &mut out)
+            .expect("remote");
+        assert_eq!(to, addr("192.0.2.10:40000"));
+        sent.push(RtpPacket::parse(out.clone().freeze()).expect("valid"));
+    }
+    a.skip(800); // 100 ms of silence
+    out.clear();
+    a.write_rtp(t0 + ms(160), &[0xd5; 160], 160, &mut out);
+    sent.push(RtpPacket::parse(out.clone().freeze()).expect("valid"));
+    let marks: Vec<_> = sent.iter().map(|p| p.header.marker).collect();
+    assert_eq!(marks, [true, false, false, true]);
+    let seqs: Vec<_> = sent
+        .iter()
+        .map(|p| p.header.sequence.wrapping_sub(sent[0].header.sequence))
+        .collect();
+    assert_eq!(seqs, [0, 1, 2, 3]);
+    let tss: Vec<_> = sent
+        .iter()
+        .map(|p| p.header.timestamp.wrapping_sub(ts0))
+        .collect();
+    assert_eq!(tss, [0, 160, 320, 1280]);
+    assert!(sent
+        .iter()
+        .all(|p| p.header.ssrc == a.ssrc() && p.header.payload_type == 0));
+    assert_eq!(a.stats().packets_sent, 4);
+    assert_eq!(a.stats().octets_sent, 640);
+}
+
+/// Two legs exchanging media over a 40 ms one-way path: SR/RR flow, RTT ≈ 80 ms, BYE.
+#[test]
+fn rtcp_reports_and_rtt_between_two_legs() {
+    let t0 = netem::epoch();
+    let a_addr = addr("192.0.2.1:10000");
+    let b_addr = addr("192.0.2.2:20000");
+    let mut ca = config(t0);
+    ca.remote = Some(b_addr);
+    let mut cb = config(t0);
+    cb.remote = Some(a_addr);
+    let mut a = RtpSession::new(t0, ca, &mut SmallRng::seed_from_u64(1));
+    let mut b = RtpSession::new(t0, cb, &mut SmallRng::seed_from_u64(2));
+    let one_way = ms(40);
+    // (arrival, to_b, channel, datagram)
+    let mut wire: Vec<(Instant, bool, Channel, Bytes)> = vec![];
+    let mut buf = BytesMut::with_capacity(2048);
+    let mut reports_a = vec![];
+    let mut now = t0;
+    let end = t0 + Duration::from_secs(30);
+    let mut next_frame = t0;
+    while now < end {
+        if now >= next_frame {
+            buf.clear();
+            a.write_rtp(now, &[0xd5; 160], 160, &mut buf);
+            wire.push((now + one_way, true, Channel::Rtp, buf.clone().freeze()));
+            next_frame += ms(20);
+        }
+        for (s, to_b) in [(&mut a, true), (&mut b, false)] {
+            if s.poll_timeout().is_some_and(|t| t <= now) {
+                s.handle_timeout(now);
+            }
+            while let Some(o) = s.poll_output() {
+                if let SessionOutput::Transmit {
+                    channel,
+                    to,
+                    datagram,
+                } = o
+                {
+                    assert_eq!(
+                        to.port(),
+                        if to_b { 20001 } else { 10001 },
+                        "RTCP on port + 1"
+                    );
+                    if to_b {
+                        reports_a.push(datagram.clone());
+                    }
+                    wire.push((now + one_way, to_b, channel, datagram));
+                }
+            }
+        }
+        let (due, rest): (Vec<_>, Vec<_>) = wire.into_iter().partition(|(t, ..)| *t <= now);
+        wire = rest;
+        for (_, to_b, ch, dg) in due {
+            let (s, from) = if to_b {
+                (&mut b, a_addr)
+            } else {
+                (&mut a, b_addr)
+            };
+            match ch {
+                Channel::Rtp => {
+                    s.handle_rtp(now, from, dg).expect("accepted");
+                }
+                Channel::Rtcp => {
+                    let mut f = from;
+                    f.set_port(from.port() + 1);
+                    s.handle_rtcp(now, f, dg).expect("accepted");
+                }
+            }
+        }
+        now += ms(5);
+    }
+    // A sends media: its reports are SRs with CNAME; B only receives: RRs.
+    assert!(
+        reports_a.len() >= 3,
+        "{} reports in 30 s at 5 s mean",
+        reports_a.len()
+    );
+    let first = parse_compound(&reports_a[0]).expect("rtcp");
+    assert!(matches!(first[0], RtcpPacket::SenderReport(_)));
+    match &first[1] {
+        RtcpPacket::SourceDescription(c) => {
+            assert_eq!(c[0].cname().expect("cname"), "leg@switchboard")
+        }
+        other => panic!("{other:?}"),
+    }
+    let rtt = a.stats().rtt.expect("RTT measured from B's RR");
+    assert!(rtt.abs_diff(ms(80)) <= ms(6), "rtt {rtt:?}");
+    let rb = b.stats().receiver.expect("B receives");
+    assert_eq!(rb.lost, 0);
+    assert!(rb.received > 1400);
+    // A closes: B sees BYE.
+    a.close(now);
+    let Some(SessionOutput::Transmit { datagram, .. }) = a.poll_output() else {
+        panic!("bye")
+    };
+    b.handle_rtcp(now, addr("192.0.2.1:10001"), datagram)
+        .expect("ok");
+    assert!(events(&mut b).contains(&SessionEvent::Bye { ssrc: a.ssrc() }));
+}
