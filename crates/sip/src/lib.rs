@@ -1,1 +1,44 @@
-//! SIP transactions, dialogs, registrar and B2BUA cores as sans-IO state machines. No sockets, no clock.
+//! SIP transactions (RFC 3261 §17, RFC 6026), dialogs (§12), UAS request validation (§8.2),
+//! response routing (§18.2, RFC 3581) and a B2BUA core, as state machines that do no I/O.
+//!
+//! Feed parsed messages (from `switchboard-sip-message`) and `now`; drain messages to send
+//! and events for the application; ask for the next deadline. Nothing here reads a clock,
+//! opens a socket or spawns a task, and every random token (branch, tag, Call-ID) comes from
+//! an RNG seeded at construction, so whole calls replay exactly in simulation.
+//!
+//! Not a parser (see `switchboard-sip-message`), not a transport or DNS resolver (see
+//! `switchboard-transport`; the driver resolves hostnames), not a registrar (see
+//! `switchboard-registrar`), and not SDP: bodies are carried, never read.
+//!
+//! Layers, bottom up: [`timer`] (timer kinds and the deadline table), [`transaction`]
+//! ([`TransactionLayer`]), [`routing`] (`received`/`rport`), [`policy`] ([`check_request`]),
+//! [`dialog`] ([`Dialogs`]), [`b2bua`] ([`B2bua`]).
+
+#![warn(missing_docs)]
+
+pub mod b2bua;
+pub mod dialog;
+pub mod policy;
+pub mod routing;
+pub mod timer;
+pub mod transaction;
+pub mod transport;
+
+pub use b2bua::{
+    B2bua, B2buaConfig, B2buaError, B2buaOutput, Call, CallEvent, CallKey, EndReason, Leg,
+};
+pub use dialog::{Dialog, DialogError, DialogId, DialogKey, DialogRole, DialogState, Dialogs};
+pub use policy::{check_request, options_response, UasPolicy};
+pub use routing::{response_destination, stamp_via};
+pub use timer::{Timer, TimerConfig, TimerTable};
+pub use transaction::{
+    build_ack, Output, TransactionLayer, TxConfig, TxError, TxEvent, TxKey, TxRole, TxState,
+};
+pub use transport::Transport;
+
+/// A fixed `Instant` for unit tests (a fake clock's origin; cores never read the clock).
+#[cfg(test)]
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn test_epoch() -> std::time::Instant {
+    std::time::Instant::now()
+}

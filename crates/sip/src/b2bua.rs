@@ -1,0 +1,989 @@
+//! A back-to-back user agent core (sans-IO): each [`Call`] links an inbound leg A (we are its
+//! UAS) to an optional outbound leg B (we are its UAC), with independent Call-IDs, tags and
+//! CSeqs. It owns a [`TransactionLayer`] and a [`Dialogs`] store, so a driver feeds it every
+//! SIP message and timeout and drains [`B2buaOutput`]s, exactly as for the transaction layer.
+//!
+//! Media is anchored: each leg's SDP ends here. The core never reads a body; it hands offers
+//! and answers to the application ([`CallEvent::Incoming`], [`CallEvent::AnswerFromB`],
+//! [`CallEvent::Reinvite`]) and waits for the SDP to send on the other leg
+//! ([`B2bua::route`], [`B2bua::answer_a`], [`B2bua::respond`]). A call answered locally (IVR)
+//! and bridged later is the same flow: `answer_a` first, `route` later.
+//!
+//! What the core does by itself: validates new requests ([`check_request`]), answers OPTIONS,
+//! relays B's provisional and (by default) failure responses to A, ACKs B's 2xx, turns A's
+//! CANCEL into a CANCEL of B (487 to A), passes BYE across, and BYEs a B that answers after A
+//! cancelled (CANCEL racing 200).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use slab::Slab;
+use switchboard_sip_message::{
+    HeaderName, Message, Method, NameAddr, Request, Response, StatusCode, Uri,
+};
+
+use crate::dialog::{Dialog, DialogKey, DialogState, Dialogs};
+use crate::policy::{check_request, options_response, UasPolicy};
+use crate::timer::Timer;
+use crate::transaction::{Output, TransactionLayer, TxConfig, TxEvent, TxKey};
+use crate::transport::Transport;
+
+/// Handle to one call in a [`B2bua`]; carries a generation against slot reuse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CallKey {
+    index: u32,
+    generation: u32,
+}
+
+/// One side of a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Leg {
+    /// The inbound leg (the caller; we are its UAS).
+    A,
+    /// The outbound leg (the callee the application routed to; we are its UAC).
+    B,
+}
+
+/// Why a call ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndReason {
+    /// A cancelled before being answered.
+    Cancelled,
+    /// This leg sent BYE.
+    Bye(Leg),
+    /// B answered with this failure and it was relayed to A.
+    Rejected(StatusCode),
+    /// A transaction timed out (no answer from B, or A never ACKed our 2xx).
+    Timeout(Leg),
+    /// The transport failed on this leg.
+    TransportError(Leg),
+}
+
+/// What the application must learn or decide.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallEvent {
+    /// A new INVITE on leg A (already checked against the policy, 100 Trying sent). The body
+    /// is A's offer. Decide with `route`, `answer_a` or `reject`.
+    Incoming {
+        /// The new call.
+        call: CallKey,
+        /// The INVITE.
+        invite: Request,
+        /// Where it came from.
+        from: SocketAddr,
+    },
+    /// B sent a provisional response (already relayed to A when A is unanswered).
+    Progress {
+        /// The call.
+        call: CallKey,
+        /// 180, 183, ...
+        status: StatusCode,
+    },
+    /// B answered (already ACKed). Its SDP is the answer to the offer passed to `route`;
+    /// supply the SDP for A with `answer_a` if A is not answered yet.
+    AnswerFromB {
+        /// The call.
+        call: CallKey,
+        /// B's answer.
+        sdp: Bytes,
+    },
+    /// B failed with this status. With `relay_failures` it was relayed to A and the call ends;
+    /// otherwise A is still waiting and the application may `route` again or `reject`.
+    BFailed {
+        /// The call.
+        call: CallKey,
+        /// B's final status (408 for a timeout).
+        status: StatusCode,
+    },
+    /// A leg's dialog is confirmed (A: its ACK for our 2xx arrived; B: we sent the ACK).
+    LegConfirmed {
+        /// The call.
+        call: CallKey,
+        /// Which leg.
+        leg: Leg,
+    },
+    /// A re-INVITE arrived on a confirmed leg (hold/resume/codec change). Answer it with
+    /// `respond(now, tx, status, Some(sdp))`; the body is the new offer (may be empty).
+    Reinvite {
+        /// The call.
+        call: CallKey,
+        /// The leg it came on.
+        leg: Leg,
+        /// Its server transaction.
+        tx: TxKey,
+        /// The offer.
+        sdp: Bytes,
+    },
+    /// Another in-dialog request (INFO, REFER, NOTIFY, ...). Answer with `respond`.
+    InDialogRequest {
+        /// The call.
+        call: CallKey,
+        /// The leg it came on.
+        leg: Leg,
+        /// Its server transaction.
+        tx: TxKey,
+        /// The request.
+        req: Request,
+    },
+    /// An out-of-dialog request other than INVITE/OPTIONS (REGISTER, MESSAGE, ...), checked
+    /// against the policy. Answer with `respond_raw`.
+    OtherRequest {
+        /// Its server transaction.
+        tx: TxKey,
+        /// The request.
+        req: Request,
+        /// Where it came from.
+        from: SocketAddr,
+        /// Transport it came on.
+        transport: Transport,
+    },
+    /// The call ended; BYE/CANCEL to the other leg is already under way.
+    Ended {
+        /// The call.
+        call: CallKey,
+        /// Why.
+        reason: EndReason,
+    },
+}
+
+/// Output of [`B2bua::poll_output`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum B2buaOutput {
+    /// Send these bytes (see [`Output::Transmit`]).
+    Transmit {
+        /// Destination.
+        to: SocketAddr,
+        /// Transport.
+        transport: Transport,
+        /// Serialized message.
+        bytes: Bytes,
+    },
+    /// Tell the application.
+    Event(CallEvent),
+}
+
+/// Errors from application calls.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum B2buaError {
+    /// The call key is dead.
+    #[error("no such call")]
+    NoSuchCall,
+    /// The call is not in a state that allows this.
+    #[error("not allowed now: {0}")]
+    InvalidState(&'static str),
+    /// The transaction layer refused.
+    #[error(transparent)]
+    Transaction(#[from] crate::transaction::TxError),
+}
+
+/// Configuration of a [`B2bua`].
+#[derive(Clone, Debug)]
+pub struct B2buaConfig {
+    /// Transaction layer configuration (timers, Via sent-by).
+    pub tx: TxConfig,
+    /// Our Contact on both legs.
+    pub contact: NameAddr,
+    /// Checks for new requests.
+    pub policy: UasPolicy,
+    /// Relay B's failure responses to A and end the call (true), or report `BFailed` and let
+    /// the application try another target (false).
+    pub relay_failures: bool,
+}
+
+#[derive(Debug)]
+struct ALeg {
+    invite: Request,
+    invite_tx: Option<TxKey>,
+    from: SocketAddr,
+    transport: Transport,
+    tag: String,
+    answered: bool,
+    finished: bool,
+    dialog: Option<DialogKey>,
+}
+
+#[derive(Debug)]
+struct BLeg {
+    invite_tx: Option<TxKey>,
+    dest: SocketAddr,
+    transport: Transport,
+    answered: bool,
+    dialog: Option<DialogKey>,
+}
+
+/// One call: leg A, optional leg B.
+#[derive(Debug)]
+pub struct Call {
+    generation: u32,
+    a: ALeg,
+    b: Option<BLeg>,
+    ended: bool,
+    live_txs: u32,
+}
+
+impl Call {
+    /// True once A has been answered with a 2xx.
+    pub fn a_answered(&self) -> bool {
+        self.a.answered
+    }
+    /// True once B has answered with a 2xx.
+    pub fn b_answered(&self) -> bool {
+        self.b.as_ref().is_some_and(|b| b.answered)
+    }
+    /// True after the call ended (it is removed once its last transaction ends).
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+    /// A's dialog, once answered.
+    pub fn a_dialog(&self) -> Option<DialogKey> {
+        self.a.dialog
+    }
+    /// B's dialog, once answered.
+    pub fn b_dialog(&self) -> Option<DialogKey> {
+        self.b.as_ref().and_then(|b| b.dialog)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    AInvite,
+    BInvite,
+    InDialog(Leg),
+    Other,
+}
+
+/// The B2BUA: calls in a slab behind [`CallKey`]s, over one transaction layer.
+pub struct B2bua {
+    config: B2buaConfig,
+    tl: TransactionLayer,
+    dialogs: Dialogs,
+    calls: Slab<Call>,
+    next_generation: u32,
+    txs: HashMap<TxKey, (CallKey, Purpose)>,
+    dialog_calls: HashMap<DialogKey, (CallKey, Leg)>,
+    out: VecDeque<B2buaOutput>,
+}
+
+fn set_body(headers: &mut switchboard_sip_message::Headers, body: &Bytes) {
+    if body.is_empty() {
+        headers.remove(&HeaderName::ContentType);
+    } else {
+        headers.set(HeaderName::ContentType, "application/sdp");
+    }
+}
+
+impl B2bua {
+    /// A B2BUA with no calls; `seed` drives tags, Call-IDs and branches.
+    pub fn new(config: B2buaConfig, seed: u64) -> B2bua {
+        let tl = TransactionLayer::new(config.tx.clone(), seed);
+        B2bua {
+            config,
+            tl,
+            dialogs: Dialogs::new(),
+            calls: Slab::new(),
+            next_generation: 0,
+            txs: HashMap::new(),
+            dialog_calls: HashMap::new(),
+            out: VecDeque::new(),
+        }
+    }
+
+    /// The call behind `key`.
+    pub fn call(&self, key: CallKey) -> Option<&Call> {
+        self.calls
+            .get(key.index as usize)
+            .filter(|c| c.generation == key.generation)
+    }
+
+    fn call_mut(&mut self, key: CallKey) -> Option<&mut Call> {
+        self.calls
+            .get_mut(key.index as usize)
+            .filter(|c| c.generation == key.generation)
+    }
+
+    /// Number of live calls.
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// True when no call is live.
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    /// The dialog store (read-only), e.g. to inspect a leg's route set.
+    pub fn dialogs(&self) -> &Dialogs {
+        &self.dialogs
+    }
+
+    /// The transaction layer (read-only).
+    pub fn transactions(&self) -> &TransactionLayer {
+        &self.tl
+    }
+
+    /// Feeds a parsed message from the transport.
+    pub fn handle_message(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        transport: Transport,
+        msg: Message,
+    ) {
+        self.tl.handle_message(now, from, transport, msg);
+        self.pump(now);
+    }
+
+    /// Fires due timers. Call when `poll_timeout` passes.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.tl.handle_timeout(now);
+        self.pump(now);
+    }
+
+    /// Reports a send failure for a message that carried `tx`.
+    pub fn handle_transport_error(&mut self, now: Instant, tx: TxKey) {
+        self.tl.handle_transport_error(now, tx);
+        self.pump(now);
+    }
+
+    /// The earliest deadline. Call after draining `poll_output`.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.tl.poll_timeout()
+    }
+
+    /// The next message to send or event for the application. Drain after every call.
+    pub fn poll_output(&mut self) -> Option<B2buaOutput> {
+        self.out.pop_front()
+    }
+
+    fn track(&mut self, tx: TxKey, call: CallKey, p: Purpose) {
+        self.txs.insert(tx, (call, p));
+        if let Some(c) = self.call_mut(call) {
+            c.live_txs += 1;
+        }
+    }
+
+    fn emit(&mut self, e: CallEvent) {
+        self.out.push_back(B2buaOutput::Event(e));
+    }
+
+    fn pump(&mut self, now: Instant) {
+        while let Some(o) = self.tl.poll_output() {
+            match o {
+                Output::Transmit {
+                    to,
+                    transport,
+                    bytes,
+                    ..
+                } => self.out.push_back(B2buaOutput::Transmit {
+                    to,
+                    transport,
+                    bytes,
+                }),
+                Output::Event(e) => self.on_tx_event(now, e),
+            }
+        }
+    }
+
+    /// Sends B an INVITE to `target` at `dest` carrying `sdp` (the offer the media layer built
+    /// from A's). B's From copies A's From URI and display name with a new tag; Call-ID, tag
+    /// and CSeq are B's own. Allowed once per call while no B leg is pending or up.
+    pub fn route(
+        &mut self,
+        now: Instant,
+        call: CallKey,
+        target: Uri,
+        dest: SocketAddr,
+        transport: Transport,
+        sdp: Bytes,
+    ) -> Result<(), B2buaError> {
+        let c = self.call(call).ok_or(B2buaError::NoSuchCall)?;
+        if c.ended {
+            return Err(B2buaError::InvalidState("call ended"));
+        }
+        if c.b
+            .as_ref()
+            .is_some_and(|b| b.invite_tx.is_some() || b.answered)
+        {
+            return Err(B2buaError::InvalidState("B leg already routed"));
+        }
+        let mut from =
+            c.a.invite
+                .headers
+                .from()
+                .map_err(|_| B2buaError::InvalidState("A has no From"))?;
+        from.params.retain(|p| !p.name.eq_ignore_ascii_case("tag"));
+        let tag = self.tl.new_tag();
+        from.set_tag(&tag);
+        let call_id = self.tl.new_call_id();
+        let mut inv = Request::new(Method::Invite, target.clone());
+        inv.headers.push(HeaderName::From, from.to_string());
+        inv.headers.push(HeaderName::To, format!("<{target}>"));
+        inv.headers.push(HeaderName::CallId, call_id);
+        inv.headers.push(HeaderName::CSeq, "1 INVITE");
+        inv.headers
+            .push(HeaderName::Contact, self.config.contact.to_string());
+        set_body(&mut inv.headers, &sdp);
+        inv.body = sdp;
+        let tx = self.tl.send_request(now, dest, transport, inv)?;
+        if let Some(c) = self.call_mut(call) {
+            c.b = Some(BLeg {
+                invite_tx: Some(tx),
+                dest,
+                transport,
+                answered: false,
+                dialog: None,
+            });
+        }
+        self.track(tx, call, Purpose::BInvite);
+        self.pump(now);
+        Ok(())
+    }
+
+    fn a_response(
+        &mut self,
+        call: CallKey,
+        status: StatusCode,
+        sdp: Option<Bytes>,
+    ) -> Option<(TxKey, Response)> {
+        let contact = self.config.contact.to_string();
+        let c = self.call(call)?;
+        let tx = c.a.invite_tx?;
+        let mut r = Response::for_request(&c.a.invite, status);
+        if let Ok(mut to) = r.headers.to() {
+            to.set_tag(&c.a.tag);
+            r.headers.set(HeaderName::To, to.to_string());
+        }
+        if status.0 > 100 && status.0 < 300 {
+            r.headers.push(HeaderName::Contact, contact);
+        }
+        if let Some(b) = sdp {
+            set_body(&mut r.headers, &b);
+            r.body = b;
+        }
+        Some((tx, r))
+    }
+
+    /// Answers A with 200 and `sdp` (the answer the media layer built for A). A's dialog
+    /// starts; [`CallEvent::LegConfirmed`] follows when A's ACK arrives.
+    pub fn answer_a(&mut self, now: Instant, call: CallKey, sdp: Bytes) -> Result<(), B2buaError> {
+        let c = self.call(call).ok_or(B2buaError::NoSuchCall)?;
+        if c.a.answered || c.a.finished || c.ended {
+            return Err(B2buaError::InvalidState("A already answered or gone"));
+        }
+        let (tx, resp) = self
+            .a_response(call, StatusCode::OK, Some(sdp))
+            .ok_or(B2buaError::InvalidState("A transaction gone"))?;
+        self.tl.send_response(now, tx, resp)?;
+        let contact = self.config.contact.clone();
+        let Some(c) = self.call(call) else {
+            return Err(B2buaError::NoSuchCall);
+        };
+        if let Ok(mut d) = Dialog::uas(&c.a.invite, &c.a.tag, Some(contact), 0) {
+            d.confirm(None);
+            let dk = self.dialogs.insert(d);
+            self.dialog_calls.insert(dk, (call, Leg::A));
+            if let Some(c) = self.call_mut(call) {
+                c.a.dialog = Some(dk);
+            }
+        }
+        if let Some(c) = self.call_mut(call) {
+            c.a.answered = true;
+        }
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Rejects an unanswered A with `status` (and cancels a pending B).
+    pub fn reject(
+        &mut self,
+        now: Instant,
+        call: CallKey,
+        status: StatusCode,
+    ) -> Result<(), B2buaError> {
+        let c = self.call(call).ok_or(B2buaError::NoSuchCall)?;
+        if c.a.answered || c.a.finished {
+            return Err(B2buaError::InvalidState("A already answered"));
+        }
+        if let Some((tx, r)) = self.a_response(call, status, None) {
+            self.tl.send_response(now, tx, r)?;
+        }
+        if let Some(c) = self.call_mut(call) {
+            c.a.finished = true;
+            c.ended = true;
+        }
+        self.end_b(now, call);
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Hangs up the whole call: BYE on confirmed legs, CANCEL to a ringing B, 480 to an
+    /// unanswered A. No `Ended` event follows (the application asked for it).
+    pub fn hangup(&mut self, now: Instant, call: CallKey) -> Result<(), B2buaError> {
+        let c = self.call(call).ok_or(B2buaError::NoSuchCall)?;
+        if !c.a.answered && !c.a.finished {
+            return self.reject(now, call, StatusCode::TEMPORARILY_UNAVAILABLE);
+        }
+        if let Some(c) = self.call_mut(call) {
+            c.ended = true;
+        }
+        self.bye(now, call, Leg::A);
+        self.end_b(now, call);
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Answers an in-dialog request reported by [`CallEvent::Reinvite`] or
+    /// [`CallEvent::InDialogRequest`]; `sdp` becomes the body (application/sdp).
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        tx: TxKey,
+        status: StatusCode,
+        sdp: Option<Bytes>,
+    ) -> Result<(), B2buaError> {
+        let req = self
+            .tl
+            .request(tx)
+            .ok_or(crate::transaction::TxError::NoSuchTransaction)?;
+        let mut r = Response::for_request(req, status);
+        if req.method == Method::Invite && status.is_success() {
+            r.headers
+                .push(HeaderName::Contact, self.config.contact.to_string());
+        }
+        if let Some(b) = sdp {
+            set_body(&mut r.headers, &b);
+            r.body = b;
+        }
+        self.respond_raw(now, tx, r)
+    }
+
+    /// Sends a response the application built (e.g. the registrar's answer to REGISTER).
+    pub fn respond_raw(
+        &mut self,
+        now: Instant,
+        tx: TxKey,
+        resp: Response,
+    ) -> Result<(), B2buaError> {
+        self.tl.send_response(now, tx, resp)?;
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Sends an in-dialog request on a confirmed leg (re-INVITE, INFO, REFER...). The request
+    /// is built by the leg's dialog; `sdp` becomes its body. Responses are not reported.
+    pub fn send_in_dialog(
+        &mut self,
+        now: Instant,
+        call: CallKey,
+        leg: Leg,
+        method: Method,
+        sdp: Option<Bytes>,
+    ) -> Result<TxKey, B2buaError> {
+        let (dk, dest, transport) = self
+            .leg_route(call, leg)
+            .ok_or(B2buaError::InvalidState("leg has no dialog"))?;
+        let d = self
+            .dialogs
+            .get_mut(dk)
+            .ok_or(B2buaError::InvalidState("leg has no dialog"))?;
+        let mut req = d.request(method);
+        if let Some(b) = sdp {
+            set_body(&mut req.headers, &b);
+            req.body = b;
+        }
+        let tx = self.tl.send_request(now, dest, transport, req)?;
+        self.track(tx, call, Purpose::InDialog(leg));
+        self.pump(now);
+        Ok(tx)
+    }
+
+    fn leg_route(&self, call: CallKey, leg: Leg) -> Option<(DialogKey, SocketAddr, Transport)> {
+        let c = self.call(call)?;
+        match leg {
+            Leg::A => Some((c.a.dialog?, c.a.from, c.a.transport)),
+            Leg::B => {
+                let b = c.b.as_ref()?;
+                Some((b.dialog?, b.dest, b.transport))
+            }
+        }
+    }
+
+    /// Sends BYE on `leg` if its dialog is up and not already terminating.
+    fn bye(&mut self, now: Instant, call: CallKey, leg: Leg) {
+        let Some((dk, dest, transport)) = self.leg_route(call, leg) else {
+            return;
+        };
+        let Some(d) = self.dialogs.get_mut(dk) else {
+            return;
+        };
+        if d.state == DialogState::Terminating {
+            return;
+        }
+        d.state = DialogState::Terminating;
+        let bye = d.request(Method::Bye);
+        if let Ok(tx) = self.tl.send_request(now, dest, transport, bye) {
+            self.track(tx, call, Purpose::InDialog(leg));
+        }
+    }
+
+    /// Ends leg B: BYE if answered, CANCEL if ringing.
+    fn end_b(&mut self, now: Instant, call: CallKey) {
+        let Some(c) = self.call(call) else {
+            return;
+        };
+        let Some(b) = c.b.as_ref() else {
+            return;
+        };
+        if b.answered {
+            self.bye(now, call, Leg::B);
+        } else if let Some(tx) = b.invite_tx {
+            let _ = self.tl.cancel(now, tx);
+        }
+    }
+
+    fn end(&mut self, call: CallKey, reason: EndReason) {
+        let Some(c) = self.call_mut(call) else {
+            return;
+        };
+        if c.ended {
+            return;
+        }
+        c.ended = true;
+        self.emit(CallEvent::Ended { call, reason });
+    }
+
+    fn new_call(
+        &mut self,
+        invite: Request,
+        tx: TxKey,
+        from: SocketAddr,
+        transport: Transport,
+    ) -> CallKey {
+        self.next_generation = self.next_generation.wrapping_add(1);
+        let tag = self.tl.new_tag();
+        let generation = self.next_generation;
+        let index = self.calls.insert(Call {
+            generation,
+            a: ALeg {
+                invite,
+                invite_tx: Some(tx),
+                from,
+                transport,
+                tag,
+                answered: false,
+                finished: false,
+                dialog: None,
+            },
+            b: None,
+            ended: false,
+            live_txs: 0,
+        }) as u32;
+        CallKey { index, generation }
+    }
+
+    fn on_tx_event(&mut self, now: Instant, e: TxEvent) {
+        match e {
+            TxEvent::NewRequest {
+                key,
+                req,
+                from,
+                transport,
+            } => self.on_request(now, key, req, from, transport),
+            TxEvent::Response { key, resp } => self.on_response(now, key, resp),
+            TxEvent::Timeout { key, timer } => self.on_timeout(now, key, timer),
+            TxEvent::TransportError { key } => {
+                if let Some(&(call, p)) = self.txs.get(&key) {
+                    let leg = match p {
+                        Purpose::BInvite | Purpose::InDialog(Leg::B) => Leg::B,
+                        _ => Leg::A,
+                    };
+                    if p == Purpose::BInvite {
+                        self.b_failed(now, call, StatusCode(503));
+                    } else {
+                        self.end(call, EndReason::TransportError(leg));
+                    }
+                }
+            }
+            TxEvent::AckFor2xx { key, .. } => {
+                if let Some(&(call, Purpose::AInvite)) = self.txs.get(&key) {
+                    self.emit(CallEvent::LegConfirmed { call, leg: Leg::A });
+                }
+            }
+            TxEvent::Cancelled { key, .. } => {
+                if let Some(&(call, Purpose::AInvite)) = self.txs.get(&key) {
+                    if let Some(c) = self.call_mut(call) {
+                        c.a.finished = true;
+                    }
+                    self.end(call, EndReason::Cancelled);
+                    self.end_b(now, call);
+                }
+            }
+            TxEvent::Terminated { key, .. } => {
+                if let Some((call, p)) = self.txs.remove(&key) {
+                    let mut remove = false;
+                    if let Some(c) = self.call_mut(call) {
+                        c.live_txs = c.live_txs.saturating_sub(1);
+                        match p {
+                            Purpose::AInvite => c.a.invite_tx = None,
+                            Purpose::BInvite => {
+                                if let Some(b) = c.b.as_mut() {
+                                    b.invite_tx = None;
+                                }
+                            }
+                            _ => {}
+                        }
+                        remove = c.ended && c.live_txs == 0;
+                    }
+                    if remove {
+                        self.remove_call(call);
+                    }
+                }
+            }
+            TxEvent::StrayAck { .. } | TxEvent::StrayResponse { .. } => {}
+        }
+    }
+
+    fn remove_call(&mut self, call: CallKey) {
+        if self.call(call).is_none() {
+            return;
+        }
+        let c = self.calls.remove(call.index as usize);
+        for dk in [c.a.dialog, c.b.and_then(|b| b.dialog)]
+            .into_iter()
+            .flatten()
+        {
+            self.dialogs.remove(dk);
+            self.dialog_calls.remove(&dk);
+        }
+    }
+
+    fn on_request(
+        &mut self,
+        now: Instant,
+        key: TxKey,
+        req: Request,
+        from: SocketAddr,
+        transport: Transport,
+    ) {
+        let in_dialog = req.headers.to().map(|t| t.tag().is_some()).unwrap_or(false);
+        if in_dialog {
+            let dk = match self.dialogs.handle_request(&req) {
+                Ok(Some(dk)) => dk,
+                Ok(None) => return,
+                Err(resp) => {
+                    let _ = self.tl.send_response(now, key, resp);
+                    return;
+                }
+            };
+            let Some(&(call, leg)) = self.dialog_calls.get(&dk) else {
+                let r = Response::for_request(&req, StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST);
+                let _ = self.tl.send_response(now, key, r);
+                return;
+            };
+            self.track(key, call, Purpose::InDialog(leg));
+            match req.method {
+                Method::Bye => {
+                    let _ = self.tl.send_response(
+                        now,
+                        key,
+                        Response::for_request(&req, StatusCode::OK),
+                    );
+                    let already = self.call(call).is_some_and(|c| c.ended);
+                    self.end(call, EndReason::Bye(leg));
+                    if !already {
+                        match leg {
+                            Leg::A => self.end_b(now, call),
+                            Leg::B => self.end_a(now, call),
+                        }
+                    }
+                }
+                Method::Invite => {
+                    let sdp = req.body.clone();
+                    self.emit(CallEvent::Reinvite {
+                        call,
+                        leg,
+                        tx: key,
+                        sdp,
+                    });
+                }
+                _ => self.emit(CallEvent::InDialogRequest {
+                    call,
+                    leg,
+                    tx: key,
+                    req,
+                }),
+            }
+            return;
+        }
+        if let Err(resp) = check_request(&req, &self.config.policy) {
+            let _ = self.tl.send_response(now, key, resp);
+            return;
+        }
+        match req.method {
+            Method::Invite => {
+                let call = self.new_call(req.clone(), key, from, transport);
+                self.track(key, call, Purpose::AInvite);
+                self.emit(CallEvent::Incoming {
+                    call,
+                    invite: req,
+                    from,
+                });
+            }
+            Method::Options => {
+                let r = options_response(&req, &self.config.policy);
+                let _ = self.tl.send_response(now, key, r);
+            }
+            _ => self.emit(CallEvent::OtherRequest {
+                tx: key,
+                req,
+                from,
+                transport,
+            }),
+        }
+    }
+
+    /// Ends leg A: BYE if answered, 487-like final if still ringing.
+    fn end_a(&mut self, now: Instant, call: CallKey) {
+        let Some(c) = self.call(call) else {
+            return;
+        };
+        if c.a.answered {
+            self.bye(now, call, Leg::A);
+        } else if !c.a.finished {
+            if let Some((tx, r)) = self.a_response(call, StatusCode::REQUEST_TERMINATED, None) {
+                let _ = self.tl.send_response(now, tx, r);
+            }
+            if let Some(c) = self.call_mut(call) {
+                c.a.finished = true;
+            }
+        }
+    }
+
+    fn b_failed(&mut self, now: Instant, call: CallKey, status: StatusCode) {
+        self.emit(CallEvent::BFailed { call, status });
+        let Some(c) = self.call_mut(call) else {
+            return;
+        };
+        if let Some(b) = c.b.as_mut() {
+            b.invite_tx = None;
+        }
+        if c.ended || c.a.answered || c.a.finished || !self.config.relay_failures {
+            return;
+        }
+        if let Some((tx, r)) = self.a_response(call, status, None) {
+            let _ = self.tl.send_response(now, tx, r);
+        }
+        if let Some(c) = self.call_mut(call) {
+            c.a.finished = true;
+        }
+        self.end(call, EndReason::Rejected(status));
+    }
+
+    fn on_response(&mut self, now: Instant, key: TxKey, resp: Response) {
+        let Some(&(call, purpose)) = self.txs.get(&key) else {
+            return;
+        };
+        if purpose != Purpose::BInvite {
+            return; // in-dialog request responses: nothing to relay
+        }
+        let status = resp.status;
+        if status.is_provisional() {
+            if status == StatusCode::TRYING {
+                return;
+            }
+            let relay = self
+                .call(call)
+                .is_some_and(|c| !c.ended && !c.a.answered && !c.a.finished);
+            if relay {
+                if let Some((tx, r)) = self.a_response(call, status, None) {
+                    let _ = self.tl.send_response(now, tx, r);
+                }
+            }
+            self.emit(CallEvent::Progress { call, status });
+            return;
+        }
+        if !status.is_success() {
+            self.b_failed(now, call, status);
+            return;
+        }
+        // 2xx: dialog, ACK, then decide.
+        let Some(invite) = self.tl.request(key).cloned() else {
+            return;
+        };
+        let Ok(mut d) = Dialog::uac(&invite, &resp) else {
+            return;
+        };
+        let Some((dest, transport, existing)) = self
+            .call(call)
+            .and_then(|c| c.b.as_ref())
+            .map(|b| (b.dest, b.transport, b.dialog))
+        else {
+            return;
+        };
+        let invite_seq = invite.headers.cseq().map(|c| c.seq).unwrap_or(1);
+        let ack = d.ack(invite_seq);
+        let _ = self.tl.send_ack_for_2xx(now, key, dest, transport, ack);
+        if let Some(dk) = existing {
+            // A second 2xx: same dialog is a retransmission; another fork gets a BYE.
+            if self.dialogs.get(dk).is_some_and(|x| x.id == d.id) {
+                return;
+            }
+            let bye = d.request(Method::Bye);
+            if let Ok(tx) = self.tl.send_request(now, dest, transport, bye) {
+                self.track(tx, call, Purpose::Other);
+            }
+            return;
+        }
+        d.confirm(None);
+        let dk = self.dialogs.insert(d);
+        self.dialog_calls.insert(dk, (call, Leg::B));
+        let ended = if let Some(c) = self.call_mut(call) {
+            if let Some(b) = c.b.as_mut() {
+                b.dialog = Some(dk);
+                b.answered = true;
+            }
+            c.ended
+        } else {
+            return;
+        };
+        self.emit(CallEvent::LegConfirmed { call, leg: Leg::B });
+        if ended {
+            // A cancelled (or hung up) while B was answering: CANCEL lost the race.
+            self.bye(now, call, Leg::B);
+            return;
+        }
+        self.emit(CallEvent::AnswerFromB {
+            call,
+            sdp: resp.body,
+        });
+    }
+
+    fn on_timeout(&mut self, now: Instant, key: TxKey, timer: Timer) {
+        let Some(&(call, purpose)) = self.txs.get(&key) else {
+            return;
+        };
+        match purpose {
+            Purpose::BInvite => self.b_failed(now, call, StatusCode::REQUEST_TIMEOUT),
+            Purpose::AInvite if timer == Timer::L => {
+                // A never ACKed our 2xx (§13.3.1.4): end both legs.
+                self.end(call, EndReason::Timeout(Leg::A));
+                self.bye(now, call, Leg::A);
+                self.end_b(now, call);
+            }
+            Purpose::InDialog(leg) => {
+                let ended = self.call(call).is_some_and(|c| c.ended);
+                if !ended {
+                    self.end(call, EndReason::Timeout(leg));
+                    self.end_a(now, call);
+                    self.end_b(now, call);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! Request validation for a UAS (RFC 3261 §8.2): the checks every request passes before the
+//! application sees it, and the OPTIONS answer (§11.2).
+//!
+//! Checks that need state live elsewhere: an in-dialog request for an unknown dialog (481) and
+//! a lower CSeq (500) are decided by [`crate::dialog::Dialogs`]; merged requests (482) by the
+//! transaction layer; authentication (401) and REGISTER processing by the registrar crate.
+
+use switchboard_sip_message::{HeaderName, Method, Request, Response, StatusCode, Uri};
+
+/// What this UAS supports. Drives [`check_request`] and [`options_response`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UasPolicy {
+    /// Methods answered (listed in Allow). Others known to RFCs get 405, unknown ones 501.
+    pub allow: Vec<Method>,
+    /// Option tags we support (Supported; a Require outside this list gets 420).
+    pub supported: Vec<String>,
+    /// Body types we accept (Accept; a body of another type gets 415).
+    pub accept: Vec<String>,
+    /// Accept `tel:` Request-URIs (otherwise 416, like any non-SIP scheme).
+    pub accept_tel: bool,
+}
+
+impl Default for UasPolicy {
+    /// A contact-center endpoint: calls, OPTIONS, transfers, INFO DTMF; no registrar.
+    fn default() -> Self {
+        UasPolicy {
+            allow: vec![
+                Method::Invite,
+                Method::Ack,
+                Method::Bye,
+                Method::Cancel,
+                Method::Options,
+                Method::Info,
+                Method::Refer,
+                Method::Notify,
+            ],
+            supported: vec!["replaces".to_string(), "norefersub".to_string()],
+            accept: vec!["application/sdp".to_string()],
+            accept_tel: true,
+        }
+    }
+}
+
+impl UasPolicy {
+    /// The default policy plus REGISTER (the endpoint is also the registrar).
+    pub fn with_registrar() -> UasPolicy {
+        let mut p = UasPolicy::default();
+        p.allow.push(Method::Register);
+        p
+    }
+
+    fn allows(&self, m: &Method) -> bool {
+        self.allow.contains(m)
+    }
+
+    fn allow_header(&self) -> String {
+        self.allow
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn accepts_type(&self, ct: &str) -> bool {
+        let base = media_type(ct);
+        self.accept.iter().any(|a| a.eq_ignore_ascii_case(&base))
+    }
+}
+
+/// `type/subtype` of a Content-Type or Accept entry, lower-case, parameters dropped.
+fn media_type(s: &str) -> String {
+    s.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+fn reject(req: &Request, status: StatusCode) -> Response {
+    Response::for_request(req, status)
+}
+
+const SINGLE_VALUED: [HeaderName; 5] = [
+    HeaderName::CallId,
+    HeaderName::From,
+    HeaderName::To,
+    HeaderName::CSeq,
+    HeaderName::MaxForwards,
+];
+
+/// Runs the UAS checks of RFC 3261 §8.2.1-§8.2.3 in the RFC's order and returns the error
+/// response to send, or `Ok` if the request may go to the application. ACK is never rejected
+/// (it cannot be answered); drop a bad ACK instead.
+///
+/// 1. SIP version other than `SIP/2.0` → 505.
+/// 2. Missing or repeated Via/From/To/Call-ID/CSeq, a bad single-valued header → 400.
+/// 3. Method: unknown → 501, known but not allowed → 405 (both with Allow).
+/// 4. CSeq method differs from the request method → 400.
+/// 5. Max-Forwards 0 → 483, except OPTIONS, which a UAS answers (RFC 3261 §16.3 step 2,
+///    RFC 4475 §3.3.11).
+/// 6. Request-URI scheme not sip/sips (or tel when allowed) → 416.
+/// 7. REGISTER whose To is not a SIP/SIPS AOR → 400.
+/// 8. Require with option tags we do not support → 420 with Unsupported (not for CANCEL).
+/// 9. A body whose Content-Type we do not accept → 415 with Accept.
+/// 10. INVITE whose Accept excludes every type we could answer with → 406.
+pub fn check_request(req: &Request, policy: &UasPolicy) -> Result<(), Response> {
+    if req.method == Method::Ack {
+        return Ok(());
+    }
+    if req.version != "SIP/2.0" {
+        return Err(reject(req, StatusCode::VERSION_NOT_SUPPORTED));
+    }
+    let h = &req.headers;
+    let mut bad = h.get(&HeaderName::Via).is_none()
+        || h.top_via().is_err()
+        || h.from().is_err()
+        || h.to().is_err()
+        || h.call_id().is_err()
+        || h.cseq().is_err()
+        || h.max_forwards().is_err();
+    for name in &SINGLE_VALUED {
+        let n: usize = h
+            .get_all(name)
+            .map(|v| {
+                if *name == HeaderName::CSeq || *name == HeaderName::MaxForwards {
+                    v.split(',').count()
+                } else {
+                    1
+                }
+            })
+            .sum();
+        if n > 1 {
+            bad = true;
+        }
+    }
+    if bad {
+        return Err(reject(req, StatusCode::BAD_REQUEST));
+    }
+    if !policy.allows(&req.method) {
+        let status = if matches!(req.method, Method::Other(_)) {
+            StatusCode::NOT_IMPLEMENTED
+        } else {
+            StatusCode::METHOD_NOT_ALLOWED
+        };
+        let mut r = reject(req, status);
+        r.headers.push(HeaderName::Allow, policy.allow_header());
+        return Err(r);
+    }
+    let cseq = h.cseq().map_err(|_| reject(req, StatusCode::BAD_REQUEST))?;
+    if cseq.method != req.method {
+        return Err(reject(req, StatusCode::BAD_REQUEST));
+    }
+    if let Ok(Some(0)) = h.max_forwards() {
+        if req.method != Method::Options {
+            return Err(reject(req, StatusCode::TOO_MANY_HOPS));
+        }
+    }
+    let scheme_ok = match &req.uri {
+        Uri::Sip(_) => true,
+        Uri::Tel(_) => policy.accept_tel,
+        Uri::Other(_) => false,
+    };
+    if !scheme_ok {
+        return Err(reject(req, StatusCode(416)));
+    }
+    if req.method == Method::Register {
+        let aor_ok = h
+            .to()
+            .map(|t| matches!(t.uri, Uri::Sip(_)))
+            .unwrap_or(false);
+        if !aor_ok {
+            return Err(reject(req, StatusCode::BAD_REQUEST));
+        }
+    }
+    if req.method != Method::Cancel {
+        let unsupported: Vec<String> = h
+            .tokens(&HeaderName::Require)
+            .into_iter()
+            .filter(|t| !policy.supported.iter().any(|s| s.eq_ignore_ascii_case(t)))
+            .collect();
+        if !unsupported.is_empty() {
+            let mut r = reject(req, StatusCode::BAD_EXTENSION);
+            r.headers
+                .push(HeaderName::Unsupported, unsupported.join(", "));
+            return Err(r);
+        }
+    }
+    if !req.body.is_empty() {
+        let ok = h.content_type().is_some_and(|ct| policy.accepts_type(ct));
+        if !ok {
+            let mut r = reject(req, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            r.headers.push(HeaderName::Accept, policy.accept.join(", "));
+            return Err(r);
+        }
+    }
+    if req.method == Method::Invite {
+        let accepts: Vec<String> = h
+            .get_all(&HeaderName::Accept)
+            .flat_map(|v| v.split(',').map(media_type).collect::<Vec<_>>())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let acceptable = accepts.is_empty()
+            || accepts.iter().any(|a| {
+                a == "*/*"
+                    || policy.accept.iter().any(|ours| {
+                        ours.eq_ignore_ascii_case(a)
+                            || a.strip_suffix("/*").is_some_and(|ty| {
+                                ours.split('/')
+                                    .next()
+                                    .is_some_and(|o| o.eq_ignore_ascii_case(ty))
+                            })
+                    })
+            });
+        if !acceptable {
+            let mut r = reject(req, StatusCode(406));
+            r.headers.push(
+                HeaderName::Warning,
+                "399 - \"no response can be formed in the offered formats\"",
+            );
+            return Err(r);
+        }
+    }
+    Ok(())
+}
+
+/// The 200 answer to an OPTIONS request (RFC 3261 §11.2): Allow, Accept, Supported.
+pub fn options_response(req: &Request, policy: &UasPolicy) -> Response {
+    let mut r = Response::for_request(req, StatusCode::OK);
+    r.headers.push(HeaderName::Allow, policy.allow_header());
+    r.headers.push(HeaderName::Accept, policy.accept.join(", "));
+    r.headers
+        .push(HeaderName::Supported, policy.supported.join(", "));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(method: Method, cseq_method: &str) -> Request {
+        let mut r = Request::new(method, Uri::parse("sip:ivr@example.com").expect("uri"));
+        r.headers
+            .push(HeaderName::Via, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx");
+        r.headers
+            .push(HeaderName::From, "<sip:a@example.com>;tag=1");
+        r.headers.push(HeaderName::To, "<sip:ivr@example.com>");
+        r.headers.push(HeaderName::CallId, "c1");
+        r.headers.push(HeaderName::CSeq, format!("1 {cseq_method}"));
+        r.headers.push(HeaderName::MaxForwards, "70");
+        r
+    }
+
+    fn status(r: Result<(), Response>) -> Option<u16> {
+        r.err().map(|r| r.status.0)
+    }
+
+    #[test]
+    fn good_invite_passes() {
+        assert_eq!(
+            status(check_request(
+                &req(Method::Invite, "INVITE"),
+                &UasPolicy::default()
+            )),
+            None
+        );
+    }
+
+    #[test]
+    fn max_forwards_zero_rejects_invite_but_not_options() {
+        let p = UasPolicy::default();
+        let mut r = req(Method::Invite, "INVITE");
+        r.headers.set(HeaderName::MaxForwards, "0");
+        assert_eq!(status(check_request(&r, &p)), Some(483));
+        let mut o = req(Method::Options, "OPTIONS");
+        o.headers.set(HeaderName::MaxForwards, "0");
+        assert_eq!(status(check_request(&o, &p)), None);
+    }
+
+    #[test]
+    fn register_is_405_without_registrar_and_unknown_is_501() {
+        let p = UasPolicy::default();
+        let e = check_request(&req(Method::Register, "REGISTER"), &p).expect_err("405");
+        assert_eq!(e.status.0, 405);
+        assert!(e
+            .headers
+            .get(&HeaderName::Allow)
+            .is_some_and(|a| a.contains("INVITE")));
+        let m = Method::from_token("FOO");
+        assert_eq!(status(check_request(&req(m, "FOO"), &p)), Some(501));
+        assert_eq!(
+            status(check_request(
+                &req(Method::Register, "REGISTER"),
+                &UasPolicy::with_registrar()
+            )),
+            None
+        );
+    }
+
+    #[test]
+    fn options_answer_lists_capabilities() {
+        let p = UasPolicy::default();
+        let r = options_response(&req(Method::Options, "OPTIONS"), &p);
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(r
+            .headers
+            .get(&HeaderName::Allow)
+            .is_some_and(|a| a.contains("OPTIONS")));
+        assert_eq!(r.headers.get(&HeaderName::Accept), Some("application/sdp"));
+        assert!(r.headers.get(&HeaderName::Supported).is_some());
+    }
+
+    #[test]
+    fn accept_wildcards_are_honoured() {
+        let p = UasPolicy::default();
+        let mut r = req(Method::Invite, "INVITE");
+        r.headers.push(HeaderName::Accept, "application/*");
+        assert_eq!(status(check_request(&r, &p)), None);
+        r.headers.set(HeaderName::Accept, "text/plain");
+        assert_eq!(status(check_request(&r, &p)), Some(406));
+    }
+}
