@@ -1,0 +1,229 @@
+//! Configuration of queues and agents, and the join request a caller brings.
+
+use std::time::Duration;
+
+use crate::ids::{AgentId, CallId, QueueId, SkillId, TenantId};
+
+/// How a queue picks among several available agents for one call.
+///
+/// Whatever the strategy, an agent who becomes available takes the first waiting call
+/// (priority, then join order) that they qualify for: strategies only matter when more than
+/// one agent could take the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Offer the call to every qualified available agent at once; the first to answer wins.
+    RingAll,
+    /// The agent idle for the longest time.
+    LongestIdle,
+    /// The next member after the last one offered, in membership order (the queue remembers).
+    RoundRobin,
+    /// The member who answered the fewest calls from this queue.
+    FewestCalls,
+    /// A uniformly random qualified agent (from the engine's seeded RNG).
+    Random,
+    /// Skills-based: the highest total proficiency over the call's skills; ties by longest idle.
+    SkillsBest,
+    /// Skills-based: the longest idle among agents who qualify for the call's skills.
+    SkillsLongestIdle,
+}
+
+/// A skill a call needs, with the minimum proficiency (1–10) an agent must have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SkillReq {
+    /// The skill.
+    pub skill: SkillId,
+    /// Minimum proficiency, 1–10, before widening.
+    pub min: u8,
+}
+
+/// One step of skill widening: once a call has waited `after`, every minimum proficiency it
+/// requires is lowered by `relax` (never below 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SkillTier {
+    /// Waiting time at which this tier applies.
+    pub after: Duration,
+    /// How many proficiency levels to give up.
+    pub relax: u8,
+}
+
+/// A service-level target such as 80/20: `share` of calls answered within `within`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ServiceLevel {
+    /// Target share, 0–1.
+    pub share: f64,
+    /// Answer-time threshold.
+    pub within: Duration,
+}
+
+/// Where a queue sends calls it cannot serve well enough.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OverflowRule {
+    /// The reserve queue (another queue of the same engine).
+    pub to: QueueId,
+    /// Move any call that has waited this long.
+    pub after_wait: Option<Duration>,
+    /// Move a joining call at once when its predicted chance of being answered within the
+    /// queue's service-level threshold is below the queue's target share.
+    pub on_predicted_service_level: bool,
+}
+
+/// Where a caller goes when they have waited too long.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MaxWait {
+    /// The longest wait.
+    pub after: Duration,
+    /// The dialplan target the server routes the caller to.
+    pub target: String,
+}
+
+/// Which leg the server dials first for a callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallbackOrder {
+    /// Ring the reserved agent, then dial the caller.
+    AgentFirst,
+    /// Dial the caller, then bridge the reserved agent.
+    CallerFirst,
+}
+
+/// How callbacks are placed and retried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallbackPolicy {
+    /// Dialling order.
+    pub order: CallbackOrder,
+    /// Attempts before giving up (at least 1).
+    pub max_attempts: u32,
+    /// Pause between failed attempts; the entry keeps its place meanwhile.
+    pub retry_after: Duration,
+}
+
+/// Everything a queue needs to know. Build with [`QueueConfig::new`] and adjust fields.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueConfig {
+    /// Agent selection strategy.
+    pub strategy: Strategy,
+    /// Tenant owning this queue; calls and agents of other tenants never meet here.
+    pub tenant: Option<TenantId>,
+    /// Wrap-up time after each call from this queue.
+    pub wrap_up: Duration,
+    /// Ring-no-answer timeout: after it the agent is paused with reason `rona`.
+    pub ring_timeout: Duration,
+    /// Maximum wait and where to send the caller afterwards.
+    pub max_wait: Option<MaxWait>,
+    /// DTMF key that lets a caller leave the queue.
+    pub exit_key: Option<char>,
+    /// Maximum number of waiting callers (callbacks included); joins beyond are refused.
+    pub max_len: Option<usize>,
+    /// Accept callers when no member is logged in.
+    pub join_when_empty: bool,
+    /// Send waiting callers out when the last member logs out or becomes unreachable.
+    pub leave_when_empty: bool,
+    /// Announce position and estimated wait when a caller joins and has to wait.
+    pub announce_at_join: bool,
+    /// Period of further announcements.
+    pub announce_every: Option<Duration>,
+    /// Service-level target.
+    pub service_level: ServiceLevel,
+    /// Overflow rule.
+    pub overflow: Option<OverflowRule>,
+    /// Skill widening tiers, in increasing `after` order.
+    pub skill_tiers: Vec<SkillTier>,
+    /// Callback placement and retries.
+    pub callback: CallbackPolicy,
+    /// A caller who abandons and rejoins within this window gets the old place back.
+    pub resume_window: Duration,
+    /// Handle time assumed before the queue has seen enough calls.
+    pub prior_handle_time: Duration,
+}
+
+impl QueueConfig {
+    /// A queue with the given strategy and conservative defaults: 10 s wrap-up, 15 s ring
+    /// timeout, announcements at join and every 60 s, 80/20 target, callbacks agent-first
+    /// with 3 attempts 120 s apart, 60 s resume window, 180 s prior handle time.
+    pub fn new(strategy: Strategy) -> Self {
+        QueueConfig {
+            strategy,
+            tenant: None,
+            wrap_up: Duration::from_secs(10),
+            ring_timeout: Duration::from_secs(15),
+            max_wait: None,
+            exit_key: None,
+            max_len: None,
+            join_when_empty: true,
+            leave_when_empty: false,
+            announce_at_join: true,
+            announce_every: Some(Duration::from_secs(60)),
+            service_level: ServiceLevel {
+                share: 0.8,
+                within: Duration::from_secs(20),
+            },
+            overflow: None,
+            skill_tiers: Vec::new(),
+            callback: CallbackPolicy {
+                order: CallbackOrder::AgentFirst,
+                max_attempts: 3,
+                retry_after: Duration::from_secs(120),
+            },
+            resume_window: Duration::from_secs(60),
+            prior_handle_time: Duration::from_secs(180),
+        }
+    }
+}
+
+/// An agent's static description: identity, tenant, skills and queue memberships.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentConfig {
+    /// The agent.
+    pub id: AgentId,
+    /// Tenant the agent works for, if tenants are used.
+    pub tenant: Option<TenantId>,
+    /// Skills with proficiency 1–10.
+    pub skills: Vec<(SkillId, u8)>,
+    /// Queues this agent serves.
+    pub queues: Vec<QueueId>,
+}
+
+impl AgentConfig {
+    /// An agent with no tenant and no skills serving `queues`.
+    pub fn new(id: AgentId, queues: Vec<QueueId>) -> Self {
+        AgentConfig {
+            id,
+            tenant: None,
+            skills: Vec::new(),
+            queues,
+        }
+    }
+}
+
+/// A caller joining a queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Join {
+    /// The call.
+    pub call: CallId,
+    /// The queue.
+    pub queue: QueueId,
+    /// Priority; higher is served first, FIFO within a priority.
+    pub priority: u8,
+    /// Skills the call needs.
+    pub skills: Vec<SkillReq>,
+    /// Tenant of the call.
+    pub tenant: Option<TenantId>,
+    /// Caller's number, used for abandoned-resume and callbacks (never logged).
+    pub caller: Option<String>,
+    /// Opaque data for the agent's screen pop.
+    pub data: Vec<(String, String)>,
+}
+
+impl Join {
+    /// A plain join: priority 0, no skills, no tenant, no number, no data.
+    pub fn new(call: CallId, queue: QueueId) -> Self {
+        Join {
+            call,
+            queue,
+            priority: 0,
+            skills: Vec::new(),
+            tenant: None,
+            caller: None,
+            data: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,356 @@
+//! The estimated-wait model behind every announcement.
+//!
+//! For one caller it simulates, a few hundred times, how the agents serving the queue free up:
+//! each busy agent's remaining time is drawn from the queue's recent handle times *longer than
+//! the call's current age* (so a call that has lasted 10 minutes is not assumed to end in the
+//! mean time), agents in wrap-up free up when it ends, ringing and reserved agents start a full
+//! call. Callers ahead may abandon (exponential patience, mean estimated from the queue's
+//! recent departures), and the caller's own impatience tilts the distribution toward the waits
+//! of callers who stay to be answered. The announced bound is the chosen quantile (0.8) of that
+//! distribution.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use rand::Rng;
+
+/// Tuning of the estimator.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EwtConfig {
+    /// Quantile announced (0.8: four callers in five are answered within the bound).
+    pub quantile: f64,
+    /// Monte Carlo samples per estimate.
+    pub samples: usize,
+    /// Handle times remembered per queue.
+    pub history: usize,
+    /// Departures (answered or not) remembered per queue, for the patience estimate.
+    pub departures: usize,
+    /// Below this many handle times, the queue's prior handle time is used instead.
+    pub min_history: usize,
+    /// Beyond this many callers ahead, fewer samples are drawn so one estimate costs about
+    /// `samples * exact_ahead` steps.
+    pub exact_ahead: usize,
+}
+
+impl Default for EwtConfig {
+    fn default() -> Self {
+        EwtConfig {
+            quantile: 0.8,
+            samples: 256,
+            history: 2000,
+            departures: 1000,
+            min_history: 30,
+            exact_ahead: 200,
+        }
+    }
+}
+
+/// What one agent serving the queue is doing now, as the estimator sees it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AgentLoad {
+    /// Free after this many seconds (wrap-up remaining).
+    FreeIn(f64),
+    /// On a call that has lasted `age` seconds (wrap-up still to come).
+    Busy {
+        /// Seconds since the call was answered.
+        age: f64,
+    },
+    /// Ringing or reserved: a whole call and its wrap-up lie ahead.
+    Starting,
+}
+
+/// One estimate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Estimate {
+    /// The announced bound, seconds.
+    pub bound: f64,
+    /// Probability that the caller is answered within the queried threshold.
+    pub p_answered_within: f64,
+}
+
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+struct Secs(f64);
+impl Eq for Secs {}
+impl Ord for Secs {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+/// A queue's memory of handle times and departures, and the estimator that uses it.
+#[derive(Clone, Debug)]
+pub struct EwtModel {
+    cfg: EwtConfig,
+    prior_handle: f64,
+    handle_fifo: VecDeque<f64>,
+    handle_sorted: Vec<f64>,
+    departures: VecDeque<(f64, bool)>,
+    wait_sum: f64,
+    abandons: usize,
+    scratch: Vec<(f64, f64)>,
+    ahead_abandon: Vec<f64>,
+}
+
+impl EwtModel {
+    /// A model with no history; `prior_handle` seconds is assumed until enough calls end.
+    pub fn new(cfg: EwtConfig, prior_handle: f64) -> Self {
+        EwtModel {
+            cfg,
+            prior_handle: prior_handle.max(1.0),
+            handle_fifo: VecDeque::new(),
+            handle_sorted: Vec::new(),
+            departures: VecDeque::new(),
+            wait_sum: 0.0,
+            abandons: 0,
+            scratch: Vec::new(),
+            ahead_abandon: Vec::new(),
+        }
+    }
+
+    /// Remember a finished call's handle time (answer to hang-up), seconds.
+    pub fn record_handle(&mut self, secs: f64) {
+        if !secs.is_finite() || secs < 0.0 {
+            return;
+        }
+        if self.handle_fifo.len() >= self.cfg.history.max(1) {
+            if let Some(old) = self.handle_fifo.pop_front() {
+                let i = self.handle_sorted.partition_point(|x| *x < old);
+                if i < self.handle_sorted.len() {
+                    self.handle_sorted.remove(i);
+                }
+            }
+        }
+        self.handle_fifo.push_back(secs);
+        let i = self.handle_sorted.partition_point(|x| *x < secs);
+        self.handle_sorted.insert(i, secs);
+    }
+
+    /// Remember a departure from the queue: how long the caller waited and whether they
+    /// abandoned (every other way out censors the patience observation).
+    pub fn record_departure(&mut self, waited: f64, abandoned: bool) {
+        if !waited.is_finite() || waited < 0.0 {
+            return;
+        }
+        if self.departures.len() >= self.cfg.departures.max(1) {
+            if let Some((w, a)) = self.departures.pop_front() {
+                self.wait_sum -= w;
+                if a {
+                    self.abandons -= 1;
+                }
+            }
+        }
+        self.departures.push_back((waited, abandoned));
+        self.wait_sum += waited;
+        if abandoned {
+            self.abandons += 1;
+        }
+    }
+
+    /// Mean patience (seconds) by maximum likelihood for exponential patience with censoring:
+    /// total waiting time over abandonments. `None` when nobody abandoned recently.
+    pub fn mean_patience(&self) -> Option<f64> {
+        if self.abandons == 0 {
+            None
+        } else {
+            Some((self.wait_sum.max(0.0) / self.abandons as f64).max(1.0))
+        }
+    }
+
+    /// Number of handle times remembered.
+    pub fn handle_samples(&self) -> usize {
+        self.handle_sorted.len()
+    }
+
+    fn use_history(&self) -> bool {
+        self.handle_sorted.len() >= self.cfg.min_history.max(1)
+    }
+
+    fn sample_handle<R: Rng>(&self, rng: &mut R) -> f64 {
+        if self.use_history() {
+            let i = rng.gen_range(0..self.handle_sorted.len());
+            self.handle_sorted[i]
+        } else {
+            exp_sample(rng, self.prior_handle)
+        }
+    }
+
+    fn sample_residual<R: Rng>(&self, rng: &mut R, age: f64) -> f64 {
+        if !self.use_history() {
+            return exp_sample(rng, self.prior_handle);
+        }
+        let n = self.handle_sorted.len();
+        let i = self.handle_sorted.partition_point(|x| *x <= age);
+        if n - i >= 5 {
+            let j = rng.gen_range(i..n);
+            return self.handle_sorted[j] - age;
+        }
+        // Older than nearly everything seen: extrapolate with an exponential tail whose mean
+        // grows with the age (long-tailed handle times have growing residual life).
+        let top = &self.handle_sorted[n.saturating_sub(5)..];
+        let excess: f64 =
+            top.iter().map(|x| (x - age).max(0.0)).sum::<f64>() / top.len().max(1) as f64;
+        exp_sample(rng, excess.max(0.3 * age).max(5.0))
+    }
+
+    /// Estimate the wait of a caller with `ahead` callers in front (`true` = may abandon,
+    /// `false` = a callback entry that will not), served by `agents`, with `wrap_up` seconds
+    /// after every call. `within` is the threshold for [`Estimate::p_answered_within`].
+    /// `None` when no agent serves the queue.
+    pub fn estimate<R: Rng>(
+        &mut self,
+        rng: &mut R,
+        ahead: &[bool],
+        agents: &[AgentLoad],
+        wrap_up: f64,
+        within: f64,
+    ) -> Option<Estimate> {
+        if agents.is_empty() {
+            return None;
+        }
+        let patience = self.mean_patience();
+        let mut samples = self.cfg.samples.max(8);
+        if ahead.len() > self.cfg.exact_ahead {
+            samples = (samples * self.cfg.exact_ahead / ahead.len()).max(16);
+        }
+        let mut out = std::mem::take(&mut self.scratch);
+        let mut abandon = std::mem::take(&mut self.ahead_abandon);
+        out.clear();
+        let mut heap: BinaryHeap<Reverse<Secs>> = BinaryHeap::with_capacity(agents.len());
+        let mut within_weight = 0.0;
+        for _ in 0..samples {
+            heap.clear();
+            for a in agents {
+                let t = match *a {
+                    AgentLoad::FreeIn(s) => s.max(0.0),
+                    AgentLoad::Busy { age } => self.sample_residual(rng, age.max(0.0)) + wrap_up,
+                    AgentLoad::Starting => self.sample_handle(rng) + wrap_up,
+                };
+                heap.push(Reverse(Secs(t)));
+            }
+            abandon.clear();
+            abandon.extend(ahead.iter().map(|can| match (can, patience) {
+                (true, Some(p)) => exp_sample(rng, p),
+                _ => f64::INFINITY,
+            }));
+            let mut next = 0usize;
+            let wait = loop {
+                let Some(Reverse(Secs(t))) = heap.pop() else {
+                    break f64::INFINITY;
+                };
+                while next < abandon.len() && abandon[next] < t {
+                    next += 1;
+                }
+                if next < abandon.len() {
+                    next += 1;
+                    heap.push(Reverse(Secs(t + self.sample_handle(rng) + wrap_up)));
+                } else {
+                    break t;
+                }
+            };
+            let weight = match patience {
+                Some(p) => (-wait / p).exp(),
+                None => 1.0,
+            };
+            if wait <= within {
+                within_weight += weight;
+            }
+            out.push((wait, weight));
+        }
+        let p_answered_within = within_weight / samples as f64;
+        out.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let total: f64 = out.iter().map(|x| x.1).sum();
+        let bound = if total <= 0.0 || !total.is_finite() {
+            // Every sample abandons with certainty: fall back to the unweighted quantile.
+            let k = ((out.len() as f64 * self.cfg.quantile) as usize).min(out.len() - 1);
+            out[k].0
+        } else {
+            let goal = total * self.cfg.quantile;
+            let mut acc = 0.0;
+            let mut b = out[out.len() - 1].0;
+            for (w, wt) in &out {
+                acc += wt;
+                if acc >= goal {
+                    b = *w;
+                    break;
+                }
+            }
+            b
+        };
+        self.scratch = out;
+        self.ahead_abandon = abandon;
+        Some(Estimate {
+            bound: if bound.is_finite() { bound } else { 86_400.0 },
+            p_answered_within,
+        })
+    }
+}
+
+fn exp_sample<R: Rng>(rng: &mut R, mean: f64) -> f64 {
+    let u: f64 = rng.gen_range(f64::EPSILON..1.0);
+    -mean * u.ln()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::SmallRng;
+    use rand::SeedableRng;
+
+    #[test]
+    fn longer_queue_longer_bound() {
+        let mut m = EwtModel::new(EwtConfig::default(), 180.0);
+        for i in 0..500 {
+            m.record_handle(100.0 + (i % 160) as f64);
+        }
+        let mut rng = SmallRng::seed_from_u64(1);
+        let agents = [AgentLoad::Busy { age: 10.0 }; 4];
+        let a = m.estimate(&mut rng, &[true; 1], &agents, 10.0, 20.0).unwrap();
+        let b = m.estimate(&mut rng, &[true; 12], &agents, 10.0, 20.0).unwrap();
+        assert!(b.bound > a.bound, "{} vs {}", a.bound, b.bound);
+        assert!(a.p_answered_within >= b.p_answered_within);
+    }
+
+    #[test]
+    fn no_agents_no_estimate() {
+        let mut m = EwtModel::new(EwtConfig::default(), 180.0);
+        let mut rng = SmallRng::seed_from_u64(1);
+        assert!(m.estimate(&mut rng, &[], &[], 10.0, 20.0).is_none());
+    }
+
+    #[test]
+    fn wrap_up_ending_is_known_exactly() {
+        let mut m = EwtModel::new(EwtConfig::default(), 180.0);
+        let mut rng = SmallRng::seed_from_u64(3);
+        let e = m
+            .estimate(&mut rng, &[], &[AgentLoad::FreeIn(7.0)], 10.0, 20.0)
+            .unwrap();
+        assert_eq!(e.bound, 7.0);
+        assert_eq!(e.p_answered_within, 1.0);
+    }
+
+    #[test]
+    fn patience_is_waiting_time_over_abandons() {
+        let mut m = EwtModel::new(EwtConfig::default(), 180.0);
+        assert_eq!(m.mean_patience(), None);
+        m.record_departure(100.0, true);
+        m.record_departure(300.0, false);
+        assert_eq!(m.mean_patience(), Some(400.0));
+    }
+
+    #[test]
+    fn old_calls_have_long_residuals() {
+        let mut m = EwtModel::new(EwtConfig::default(), 180.0);
+        for i in 0..1000 {
+            m.record_handle(i as f64);
+        }
+        let mut rng = SmallRng::seed_from_u64(9);
+        let young = m
+            .estimate(&mut rng, &[], &[AgentLoad::Busy { age: 0.0 }], 0.0, 20.0)
+            .unwrap();
+        let old = m
+            .estimate(&mut rng, &[], &[AgentLoad::Busy { age: 900.0 }], 0.0, 20.0)
+            .unwrap();
+        assert!(old.bound < young.bound, "residual of a 900 s call in a 0..1000 s spread");
+        assert!(old.bound <= 100.0);
+    }
+}
