@@ -22,4 +22,5 @@ pub use limiter::LockoutConfig;
 pub use location::{contact_key, Binding, LocationEvent, LocationTable, LogoutReason};
 pub use registrar::{
     http_date, AuthStats, Disposition, RegisterOutcome, Registrar, RegistrarConfig, UserDirectory,
+    MAX_CONTACTS_PER_REQUEST,
 };

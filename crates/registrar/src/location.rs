@@ -247,3 +247,112 @@ impl LocationTable {
         (r, events)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    fn uri(s: &str) -> Uri {
+        Uri::parse(s).expect("test uri")
+    }
+
+    fn t(s: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(2_000_000_000 + s)
+    }
+
+    fn binding(contact: &str, expires: u64) -> Binding {
+        Binding {
+            contact: NameAddr::parse(contact).expect("test contact"),
+            source: "192.0.2.1:5060".parse().expect("addr"),
+            transport: "UDP".into(),
+            expires_at: t(expires),
+            call_id: "c".into(),
+            cseq: 1,
+            user_agent: None,
+        }
+    }
+
+    #[test]
+    fn contact_key_follows_uri_comparison_rules() {
+        let k = |s| contact_key(&uri(s));
+        assert_eq!(k("sip:a@EXAMPLE.com"), k("sip:a@example.com"));
+        assert_ne!(k("sip:A@example.com"), k("sip:a@example.com"));
+        assert_ne!(k("sip:a@example.com"), k("sips:a@example.com"));
+        assert_ne!(k("sip:a@example.com"), k("sip:a@example.com:5060"));
+        assert_eq!(
+            k("sip:a@example.com;transport=TCP"),
+            k("sip:a@example.com;transport=tcp")
+        );
+        assert_ne!(k("sip:a@example.com;transport=tcp"), k("sip:a@example.com"));
+        // Unknown params do not take part.
+        assert_eq!(k("sip:a@example.com;ob"), k("sip:a@example.com"));
+    }
+
+    #[test]
+    fn update_emits_login_and_logout_once() {
+        let tab = LocationTable::new();
+        let ((), ev) = tab.update("u", t(0), LogoutReason::Unregistered, |bs| {
+            bs.push(binding("<sip:u@h1>", 100));
+            bs.push(binding("<sip:u@h2>", 200));
+        });
+        assert_eq!(ev, vec![LocationEvent::LoggedIn { user: "u".into() }]);
+        let ((), ev) = tab.update("u", t(1), LogoutReason::Unregistered, |bs| {
+            bs.retain(|b| b.contact.uri != uri("sip:u@h1"));
+        });
+        assert!(ev.is_empty());
+        let ((), ev) = tab.update("u", t(2), LogoutReason::Unregistered, Vec::clear);
+        assert_eq!(
+            ev,
+            vec![LocationEvent::LoggedOut {
+                user: "u".into(),
+                reason: LogoutReason::Unregistered
+            }]
+        );
+        assert!(tab.users().is_empty());
+        assert_eq!(tab.binding_count(), 0);
+        // A no-op update on an unknown user leaves no trace.
+        let ((), ev) = tab.update("v", t(3), LogoutReason::Unregistered, |_| {});
+        assert!(ev.is_empty());
+        assert!(tab.map.is_empty());
+    }
+
+    #[test]
+    fn expire_and_next_expiry() {
+        let tab = LocationTable::new();
+        assert_eq!(tab.next_expiry(), None);
+        tab.update("a", t(0), LogoutReason::Unregistered, |bs| {
+            bs.push(binding("<sip:a@h>", 50));
+            bs.push(binding("<sip:a@h2>", 10));
+        });
+        tab.update("b", t(0), LogoutReason::Unregistered, |bs| {
+            bs.push(binding("<sip:b@h>", 30));
+        });
+        assert_eq!(tab.next_expiry(), Some(t(10)));
+        assert!(tab.expire(t(10)).is_empty());
+        assert_eq!(tab.lookup("a").len(), 1);
+        assert_eq!(tab.next_expiry(), Some(t(30)));
+        assert_eq!(
+            tab.expire(t(60)),
+            vec![
+                LocationEvent::LoggedOut {
+                    user: "a".into(),
+                    reason: LogoutReason::Expired
+                },
+                LocationEvent::LoggedOut {
+                    user: "b".into(),
+                    reason: LogoutReason::Expired
+                }
+            ]
+        );
+        assert_eq!(tab.next_expiry(), None);
+    }
+
+    #[test]
+    fn remaining_secs_rounds_up() {
+        let b = binding("<sip:a@h>", 10);
+        assert_eq!(b.remaining_secs(t(0)), 10);
+        assert_eq!(b.remaining_secs(t(9) + Duration::from_millis(1)), 1);
+        assert_eq!(b.remaining_secs(t(11)), 0);
+    }
+}

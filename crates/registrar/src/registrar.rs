@@ -175,6 +175,8 @@ pub enum Disposition {
     Forbidden(&'static str),
     /// 423: expiry below the minimum.
     IntervalTooBrief,
+    /// 420: the request `Require`s extensions we do not support (listed in `Unsupported`).
+    BadExtension,
     /// 400 (or 405 for a non-REGISTER): the request was malformed.
     BadRequest(&'static str),
 }
@@ -244,7 +246,12 @@ impl fmt::Debug for Registrar {
 enum Reject {
     Status(StatusCode, Disposition),
     MinExpires,
+    Unsupported(Vec<String>),
 }
+
+/// Contacts accepted in one REGISTER (bounds per-request work; bindings are capped
+/// separately by `max_bindings_per_user`).
+pub const MAX_CONTACTS_PER_REQUEST: usize = 32;
 
 fn bad(what: &'static str) -> Reject {
     Reject::Status(StatusCode::BAD_REQUEST, Disposition::BadRequest(what))
@@ -384,6 +391,11 @@ impl Registrar {
                 resp.headers.push(HeaderName::Date, http_date(now));
                 (resp, Disposition::Accepted { user })
             }
+            Err((Reject::Unsupported(tags), _)) => {
+                let mut resp = Response::for_request(req, StatusCode::BAD_EXTENSION);
+                resp.headers.push(HeaderName::Unsupported, tags.join(", "));
+                (resp, Disposition::BadExtension)
+            }
             Err((Reject::MinExpires, _)) => {
                 let mut resp = Response::for_request(req, StatusCode::INTERVAL_TOO_BRIEF);
                 resp.headers
@@ -475,6 +487,16 @@ impl Registrar {
         }
         let contacts = h.contacts().map_err(|_| (bad("bad Contact"), false))?;
         let expires = h.expires().map_err(|_| (bad("bad Expires"), false))?;
+        // RFC 3261 §10.3 step 2: we implement no extensions (no path, outbound, gruu).
+        let required = h.tokens(&HeaderName::Require);
+        if !required.is_empty() {
+            return Err((Reject::Unsupported(required), false));
+        }
+        if let Contacts::List(list) = &contacts {
+            if list.len() > MAX_CONTACTS_PER_REQUEST {
+                return Err((bad("too many Contact values"), false));
+            }
+        }
 
         let user = self.authenticate(now, source, req)?;
 

@@ -883,3 +883,87 @@ fn unknown_usernames_are_locked_like_known_ones() {
         assert_eq!(out.response.status, StatusCode::FORBIDDEN);
     }
 }
+
+#[test]
+fn required_extensions_get_420_before_auth() {
+    let mut r = registrar();
+    let mut reg = Reg::new("alice");
+    let req = reg.build();
+    let mut with_require = req.clone();
+    with_require
+        .headers
+        .push(HeaderName::Require, "path, outbound");
+    let out = send(&mut r, t(1), &with_require);
+    assert_eq!(out.response.status, StatusCode::BAD_EXTENSION);
+    assert_eq!(out.disposition, Disposition::BadExtension);
+    assert_eq!(
+        out.response.headers.get(&HeaderName::Unsupported),
+        Some("path, outbound")
+    );
+    assert!(challenges(&out.response).is_empty());
+    reg.contacts = (0..40).map(|i| format!("<sip:alice@10.0.1.{i}>")).collect();
+    let out = send(&mut r, t(2), &reg.build());
+    assert_eq!(out.response.status, StatusCode::BAD_REQUEST);
+}
+
+#[test]
+fn too_many_bindings_is_403_and_changes_nothing() {
+    let mut cfg = RegistrarConfig::new(REALM);
+    cfg.max_bindings_per_user = 2;
+    let mut r = registrar_with(cfg);
+    let mut reg = Reg::new("alice");
+    reg.contacts = (0..2).map(|i| format!("<sip:alice@10.0.1.{i}>")).collect();
+    let (_, out) = login(&mut r, t(1), &mut reg, "wonderland");
+    assert_eq!(out.response.status, StatusCode::OK);
+    reg.contacts = vec!["<sip:alice@10.0.1.9>".into()];
+    let (_, out) = login(&mut r, t(2), &mut reg, "wonderland");
+    assert_eq!(out.response.status, StatusCode::FORBIDDEN);
+    assert!(out.events.is_empty());
+    assert_eq!(r.location().lookup("alice").len(), 2);
+    // Replacing one (remove + add in one request) fits.
+    reg.contacts = vec![
+        "<sip:alice@10.0.1.0>;expires=0".into(),
+        "<sip:alice@10.0.1.9>".into(),
+    ];
+    let (_, out) = login(&mut r, t(3), &mut reg, "wonderland");
+    assert_eq!(out.response.status, StatusCode::OK);
+    assert_eq!(contact_values(&out.response).len(), 2);
+}
+
+/// Rough timing of the failure path for a known vs an unknown user. Ignored by default
+/// (timing); run with `cargo test -p switchboard-registrar --release -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn timing_known_vs_unknown_user() {
+    let mut cfg = RegistrarConfig::new(REALM);
+    cfg.lockout.max_failures = u32::MAX;
+    let mut r = registrar_with(cfg);
+    let mut reg = Reg::new("alice");
+    let n = nonce_of(&send(&mut r, t(1), &reg.build()).response);
+    reg.cseq = 2;
+    reg.auth = Some(auth("alice", "guess", &n, Algorithm::Sha256, 1));
+    let known = reg.build();
+    reg.auth = Some(auth("mallory", "guess", &n, Algorithm::Sha256, 1));
+    let unknown = reg.build();
+    let rounds = 20_000u32;
+    let mut best = [u128::MAX; 2];
+    for _ in 0..5 {
+        for (i, req) in [&known, &unknown].into_iter().enumerate() {
+            let start = std::time::Instant::now();
+            for _ in 0..rounds {
+                let out = send(&mut r, t(2), req);
+                assert_eq!(out.disposition, Disposition::AuthFailed);
+            }
+            best[i] = best[i].min(start.elapsed().as_nanos() / u128::from(rounds));
+        }
+    }
+    println!(
+        "failure path ns/request: known={} unknown={}",
+        best[0], best[1]
+    );
+    let (lo, hi) = (best[0].min(best[1]), best[0].max(best[1]));
+    assert!(
+        hi * 10 < lo * 13,
+        "known/unknown differ by more than 30%: {best:?}"
+    );
+}
