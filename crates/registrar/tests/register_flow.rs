@@ -934,6 +934,7 @@ fn too_many_bindings_is_403_and_changes_nothing() {
 /// (timing); run with `cargo test -p switchboard-registrar --release -- --ignored --nocapture`.
 #[test]
 #[ignore]
+#[allow(clippy::disallowed_methods)] // measuring real time is the point here
 fn timing_known_vs_unknown_user() {
     let mut cfg = RegistrarConfig::new(REALM);
     cfg.lockout.max_failures = u32::MAX;
