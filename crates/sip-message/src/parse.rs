@@ -173,6 +173,12 @@ fn parse_head<'a>(
         Some((at, l.strip_suffix('\r').unwrap_or(l)))
     });
     let (sl_off, sl) = lines.next().unwrap_or((start, ""));
+    if sl.contains('\r') {
+        return Err(ParseError::Malformed {
+            offset: sl_off,
+            what: "bare CR in start line",
+        });
+    }
     if sl.len() > limits.max_line {
         return Err(ParseError::TooLarge {
             what: "line",
@@ -189,6 +195,12 @@ fn parse_head<'a>(
         }
         if line.is_empty() {
             continue; // only possible as the last split piece after the final LF
+        }
+        if line.contains('\r') {
+            return Err(ParseError::Malformed {
+                offset: off,
+                what: "bare CR in header line",
+            });
         }
         if line.starts_with([' ', '\t']) {
             let last = headers.last_mut().ok_or(ParseError::Malformed {
