@@ -1,1 +1,20 @@
-//! SDP session model and offer/answer (RFC 4566, RFC 3264). No media, no I/O.
+//! SDP (RFC 4566) session model, parser and printer, and RFC 3264 offer/answer for the
+//! single audio stream of a call leg (PCMU, PCMA, G.722, RFC 4733 telephone-event),
+//! IPv4 and IPv6 (RFC 5118). Pure data in, data out: no media, no sockets, no clock.
+//! Not ICE, not SRTP/DTLS key exchange, not video.
+#![warn(missing_docs)]
+
+mod codec;
+mod error;
+mod model;
+mod negotiate;
+
+pub use codec::{MAX_FORMATS, MAX_LINES, MAX_MEDIA, MAX_SDP_SIZE};
+pub use error::{Limit, SdpError};
+pub use model::{
+    AddrType, Attribute, Connection, Direction, Fmtp, MediaDescription, MediaType, Origin, Rtpmap,
+    SessionDescription, Timing,
+};
+pub use negotiate::{
+    answer, offer, process_answer, Codec, CodecPreference, LocalCaps, LocalMedia, Negotiated,
+};
