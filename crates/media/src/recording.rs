@@ -248,13 +248,13 @@ impl<W: Write + Seek + SyncTarget> RecordingWriter<W> {
     }
 
     fn maintain(&mut self, now: Instant) -> Result<(), RecordingError> {
-        if self.committed >= self.header_at + self.cfg.header_interval {
+        if self.committed >= self.header_at.saturating_add(self.cfg.header_interval) {
             self.write_header()?;
         }
         let sync_audio =
             self.cfg.sync_interval.as_micros() as u64 * u64::from(self.cfg.sample_rate) / 1_000_000;
         let wall_due = now.saturating_duration_since(self.last_sync) >= self.cfg.sync_interval;
-        let audio_due = self.committed >= self.synced_at + sync_audio.max(1);
+        let audio_due = self.committed >= self.synced_at.saturating_add(sync_audio.max(1));
         if (wall_due || audio_due) && self.committed > self.synced_at {
             if self.header_at < self.committed {
                 self.write_header()?;
