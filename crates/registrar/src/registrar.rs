@@ -21,7 +21,7 @@ pub struct RegistrarConfig {
     /// Digest realm (also what HA1s are computed against).
     pub realm: String,
     /// Algorithms challenged with, one `WWW-Authenticate` each, in this order.
-    /// Default `[SHA-256, MD5]` (RFC 8760 §2.4: preferred first).
+    /// Default `[SHA-256, MD5]` (RFC 8760 §2.4: preferred first). Empty means the default.
     pub algorithms: Vec<Algorithm>,
     /// How long a nonce stays good (default 300 s). Older ones get `stale=true`.
     pub nonce_lifetime: Duration,
@@ -32,7 +32,8 @@ pub struct RegistrarConfig {
     pub allow_rfc2069: bool,
     /// Shortest registration accepted, seconds (default 60); shorter gets 423.
     pub min_expires: u32,
-    /// Longer registrations are cut to this, seconds (default 3600).
+    /// Longer registrations are cut to this, seconds (default 3600; raised to
+    /// `min_expires` if below it).
     pub max_expires: u32,
     /// Used when neither the contact nor the request says (default 3600).
     pub default_expires: u32,
@@ -280,6 +281,11 @@ impl Registrar {
         secret: [u8; 32],
         location: LocationTable,
     ) -> Registrar {
+        let mut config = config;
+        if config.algorithms.is_empty() {
+            config.algorithms = RegistrarConfig::new("").algorithms;
+        }
+        config.max_expires = config.max_expires.max(config.min_expires);
         let fake_pw = hex::encode(hmac_sha256(&secret, &[b"sb-fake-password"]));
         let fake = Ha1Set {
             md5: Some(Ha1::from_password(
