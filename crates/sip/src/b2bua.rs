@@ -151,6 +151,8 @@ pub enum CallEvent {
 }
 
 /// Output of [`B2bua::poll_output`].
+// Events carry whole requests and are moved out once; boxing would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum B2buaOutput {
     /// Send these bytes (see [`Output::Transmit`]).

@@ -297,6 +297,28 @@ mod tests {
     }
 
     #[test]
+    fn cseq_method_mismatch_is_400() {
+        let r = req(Method::Options, "INVITE");
+        assert_eq!(status(check_request(&r, &UasPolicy::default())), Some(400));
+    }
+
+    #[test]
+    fn unsupported_body_is_415_and_missing_call_id_is_400() {
+        let p = UasPolicy::default();
+        let mut r = req(Method::Invite, "INVITE");
+        r.headers
+            .push(HeaderName::ContentType, "application/unknownformat");
+        r.body = bytes::Bytes::from_static(b"<x/>");
+        assert_eq!(status(check_request(&r, &p)), Some(415));
+        let mut r = req(Method::Invite, "INVITE");
+        r.headers.remove(&HeaderName::CallId);
+        assert_eq!(status(check_request(&r, &p)), Some(400));
+        let mut r = req(Method::Invite, "INVITE");
+        r.version = "SIP/3.0".to_string();
+        assert_eq!(status(check_request(&r, &p)), Some(505));
+    }
+
+    #[test]
     fn options_answer_lists_capabilities() {
         let p = UasPolicy::default();
         let r = options_response(&req(Method::Options, "OPTIONS"), &p);

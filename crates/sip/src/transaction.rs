@@ -223,6 +223,8 @@ pub enum TxEvent {
 }
 
 /// Output of [`TransactionLayer::poll_output`].
+// Events carry whole requests and are moved out once; boxing would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
     /// Send these bytes. For a stream transport, `to` names the connection.
@@ -1162,13 +1164,7 @@ impl TransactionLayer {
             })
             .collect();
         for key in due {
-            loop {
-                let Some(tx) = self.get_mut(key) else {
-                    break;
-                };
-                let Some(timer) = tx.timers.take_expired(now) else {
-                    break;
-                };
+            while let Some(timer) = self.get_mut(key).and_then(|tx| tx.timers.take_expired(now)) {
                 self.fire(now, key, timer);
             }
         }

@@ -663,6 +663,13 @@ impl B2buaNode {
                     )
                     .expect("route");
             }
+            CallEvent::Reinvite { tx, sdp, .. } => {
+                let mut a = sdp.to_vec();
+                a.extend_from_slice(b"a=reanswer\r\n");
+                let _ = self
+                    .core
+                    .respond(now, *tx, StatusCode::OK, Some(Bytes::from(a)));
+            }
             CallEvent::AnswerFromB { call, sdp } => {
                 let mut a = sdp.to_vec();
                 a.extend_from_slice(b"a=anchored-a\r\n");
