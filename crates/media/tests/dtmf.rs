@@ -72,7 +72,7 @@ fn all_sixteen_digits_clean() {
         .collect();
     for (k, s) in starts.iter().enumerate() {
         let truth = Duration::from_micros((400 + 1280 * k as u64) * 125);
-        let err = if *s > truth { *s - truth } else { truth - *s };
+        let err = s.abs_diff(truth);
         assert!(
             err <= Duration::from_millis(20),
             "digit {k}: {s:?} vs {truth:?}"
