@@ -320,30 +320,36 @@ impl JitterBuffer {
         self.n_offsets = (self.n_offsets + 1).min(WINDOW);
     }
 
-    fn window(&self) -> Option<(i64, i64)> {
-        let w = self.offsets.get(..self.n_offsets)?;
-        Some((*w.iter().min()?, *w.iter().max()?))
+    /// (lowest, highest) offset in the window, in one pass.
+    fn window(&self) -> (i64, i64) {
+        let w = self.offsets.get(..self.n_offsets).unwrap_or(&[]);
+        if w.is_empty() {
+            return (0, 0);
+        }
+        w.iter()
+            .fold((i64::MAX, i64::MIN), |(lo, hi), &o| (lo.min(o), hi.max(o)))
+    }
+
+    fn target_us(&self, (lo, hi): (i64, i64)) -> i64 {
+        let t = (hi - lo + self.frame_us / 4).max(0);
+        let min = self.cfg.min_delay.as_micros() as i64;
+        let max = (self.cfg.max_delay.as_micros() as i64).max(min);
+        t.clamp(min, max)
     }
 
     /// The current target playout delay.
     pub fn target_delay(&self) -> Duration {
-        let spread = self.window().map_or(0, |(lo, hi)| hi - lo);
-        let t = Duration::from_micros((spread + self.frame_us / 4).max(0) as u64);
-        t.clamp(
-            self.cfg.min_delay,
-            self.cfg.max_delay.max(self.cfg.min_delay),
-        )
+        Duration::from_micros(self.target_us(self.window()) as u64)
     }
 
     /// The playout delay of the next frame at `now`, relative to the fastest recent
     /// arrival path (what the buffer steers towards [`target_delay`](Self::target_delay)).
     pub fn current_delay(&self, now: Instant) -> Duration {
-        Duration::from_micros(self.delay_us(now).max(0) as u64)
+        Duration::from_micros(self.delay_us(now, self.window().0).max(0) as u64)
     }
 
-    fn delay_us(&self, now: Instant) -> i64 {
-        let min = self.window().map_or(0, |(lo, _)| lo);
-        self.since_epoch_us(now) - self.playout * self.frame_us - min
+    fn delay_us(&self, now: Instant, lowest: i64) -> i64 {
+        self.since_epoch_us(now) - self.playout * self.frame_us - lowest
     }
 
     /// Frames buffered at or after the playout point.
@@ -373,8 +379,9 @@ impl JitterBuffer {
             self.stats.empty += 1;
             return Playout::Empty;
         }
-        let target = self.target_delay().as_micros() as i64;
-        let delay = self.delay_us(now);
+        let window = self.window();
+        let target = self.target_us(window);
+        let delay = self.delay_us(now, window.0);
         if !self.primed {
             if delay < target {
                 self.stats.empty += 1;

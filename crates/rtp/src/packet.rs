@@ -2,7 +2,7 @@
 //! serialize into a reusable buffer.
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 /// Fixed RTP header length (no CSRCs, no extension).
 pub const RTP_FIXED_HEADER_LEN: usize = 12;
@@ -259,7 +259,13 @@ impl RtpPacket {
                 csrc,
                 extension,
             },
-            payload: datagram.slice(at..end),
+            payload: {
+                // Narrow the datagram in place: no reference-count traffic.
+                let mut payload = datagram;
+                payload.truncate(end);
+                payload.advance(at);
+                payload
+            },
             padding,
         })
     }
