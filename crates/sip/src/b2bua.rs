@@ -746,8 +746,36 @@ impl B2bua {
                     }
                 }
             }
-            TxEvent::StrayAck { .. } | TxEvent::StrayResponse { .. } => {}
+            TxEvent::StrayResponse { resp, from } => self.on_stray_response(resp, from),
+            TxEvent::StrayAck { .. } => {}
         }
+    }
+
+    /// A 2xx retransmitted by B after our INVITE transaction ended (our ACK was lost and timer
+    /// M ran out): ACK it again from the dialog so B stops retransmitting.
+    fn on_stray_response(&mut self, resp: Response, from: SocketAddr) {
+        let is_invite_2xx = resp.status.is_success()
+            && resp
+                .headers
+                .cseq()
+                .is_ok_and(|c| c.method == Method::Invite);
+        if !is_invite_2xx {
+            return;
+        }
+        let Some(dk) = self.dialogs.find_for_response(&resp) else {
+            return;
+        };
+        let Some(&(call, leg)) = self.dialog_calls.get(&dk) else {
+            return;
+        };
+        let Some((_, _, transport)) = self.leg_route(call, leg) else {
+            return;
+        };
+        let (Some(d), Ok(cseq)) = (self.dialogs.get(dk), resp.headers.cseq()) else {
+            return;
+        };
+        let ack = d.ack(cseq.seq);
+        self.tl.send_stateless(from, transport, ack);
     }
 
     fn remove_call(&mut self, call: CallKey) {

@@ -18,7 +18,7 @@
 //! ACK comes (§13.3.1.4). Matching follows §17.1.3 / §17.2.3, with the RFC 2543 fallback for
 //! branches without the magic cookie.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -294,6 +294,8 @@ struct Tx {
     server_key: Option<ServerKey>,
     merge_key: Option<MergeKey>,
     ack_key: Option<AckKey>,
+    /// The deadline this transaction is filed under in `TransactionLayer::schedule`.
+    scheduled: Option<Instant>,
 }
 
 /// All transactions of one endpoint. See the module docs for the run loop.
@@ -307,6 +309,10 @@ pub struct TransactionLayer {
     ack_index: HashMap<AckKey, TxKey>,
     out: VecDeque<Output>,
     rng: ChaCha8Rng,
+    /// Each transaction's earliest deadline, ordered: O(log n) `poll_timeout`.
+    schedule: BTreeSet<(Instant, TxKey)>,
+    /// Transactions whose timers may have changed since the last `flush_schedule`.
+    dirty: Vec<TxKey>,
 }
 
 fn method_key(m: &Method) -> String {
@@ -412,6 +418,8 @@ impl TransactionLayer {
             ack_index: HashMap::new(),
             out: VecDeque::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
+            schedule: BTreeSet::new(),
+            dirty: Vec::new(),
         }
     }
 
@@ -469,10 +477,43 @@ impl TransactionLayer {
     /// The earliest deadline of any transaction. Call after draining `poll_output`; call
     /// `handle_timeout` when it passes.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.txs
+        // Entries are refreshed at the end of every `&mut` call; the dirty list is empty then,
+        // but folding it in keeps the answer right even if a path forgot to flush.
+        let filed = self.schedule.first().map(|(t, _)| *t);
+        let dirty = self
+            .dirty
             .iter()
-            .filter_map(|(_, t)| t.timers.earliest())
-            .min()
+            .filter_map(|k| self.get(*k))
+            .filter_map(|t| t.timers.earliest())
+            .min();
+        match (filed, dirty) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Re-files every transaction touched since the last call under its earliest deadline.
+    fn flush_schedule(&mut self) {
+        for key in std::mem::take(&mut self.dirty) {
+            let Some(tx) = self
+                .txs
+                .get_mut(key.index as usize)
+                .filter(|t| t.generation == key.generation)
+            else {
+                continue;
+            };
+            let next = tx.timers.earliest();
+            if next == tx.scheduled {
+                continue;
+            }
+            if let Some(old) = tx.scheduled {
+                self.schedule.remove(&(old, key));
+            }
+            if let Some(new) = next {
+                self.schedule.insert((new, key));
+            }
+            tx.scheduled = next;
+        }
     }
 
     /// The next message to send or event to report. Drain after every `handle_*`/`send_*`.
@@ -487,6 +528,7 @@ impl TransactionLayer {
     }
 
     fn get_mut(&mut self, key: TxKey) -> Option<&mut Tx> {
+        self.dirty.push(key);
         self.txs
             .get_mut(key.index as usize)
             .filter(|t| t.generation == key.generation)
@@ -508,7 +550,9 @@ impl TransactionLayer {
     fn insert(&mut self, tx: Tx) -> TxKey {
         let generation = tx.generation;
         let index = self.txs.insert(tx) as u32;
-        TxKey { index, generation }
+        let key = TxKey { index, generation };
+        self.dirty.push(key);
+        key
     }
 
     fn new_tx(
@@ -549,6 +593,7 @@ impl TransactionLayer {
             server_key: None,
             merge_key: None,
             ack_key: None,
+            scheduled: None,
         }
     }
 
@@ -635,6 +680,7 @@ impl TransactionLayer {
         let key = self.insert(tx);
         self.client_index.insert(ck, key);
         self.transmit(dest, transport, bytes, Some(key));
+        self.flush_schedule();
         key
     }
 
@@ -654,6 +700,7 @@ impl TransactionLayer {
             }
             TxState::Proceeding => {
                 self.send_cancel(now, invite);
+                self.flush_schedule();
                 Ok(())
             }
             s => Err(TxError::InvalidState(Some(s))),
@@ -845,6 +892,7 @@ impl TransactionLayer {
             self.ack_index.insert(ak, key);
         }
         self.transmit(peer, transport, bytes, Some(key));
+        self.flush_schedule();
         Ok(())
     }
 
@@ -855,6 +903,7 @@ impl TransactionLayer {
             self.event(TxEvent::TransportError { key });
             self.terminate(key);
         }
+        self.flush_schedule();
     }
 
     /// Feeds a parsed message. Call for every message from the transport; `from` is the source
@@ -870,6 +919,7 @@ impl TransactionLayer {
             Message::Request(r) => self.handle_request(now, from, transport, r),
             Message::Response(r) => self.handle_response(now, from, r),
         }
+        self.flush_schedule();
     }
 
     fn handle_request(
@@ -1154,20 +1204,24 @@ impl TransactionLayer {
 
     /// Fires every timer whose deadline is not after `now`. Call when `poll_timeout` passes.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<TxKey> = self
-            .txs
-            .iter()
-            .filter(|(_, t)| t.timers.earliest().is_some_and(|d| d <= now))
-            .map(|(i, t)| TxKey {
-                index: i as u32,
-                generation: t.generation,
-            })
-            .collect();
+        self.flush_schedule();
+        let mut due = Vec::new();
+        while let Some(&(at, key)) = self.schedule.first() {
+            if at > now {
+                break;
+            }
+            self.schedule.pop_first();
+            if let Some(tx) = self.get_mut(key) {
+                tx.scheduled = None;
+            }
+            due.push(key);
+        }
         for key in due {
             while let Some(timer) = self.get_mut(key).and_then(|tx| tx.timers.take_expired(now)) {
                 self.fire(now, key, timer);
             }
         }
+        self.flush_schedule();
     }
 
     fn fire(&mut self, now: Instant, key: TxKey, timer: Timer) {
@@ -1222,6 +1276,9 @@ impl TransactionLayer {
             return;
         }
         let tx = self.txs.remove(key.index as usize);
+        if let Some(at) = tx.scheduled {
+            self.schedule.remove(&(at, key));
+        }
         if let Some(k) = &tx.client_key {
             if self.client_index.get(k) == Some(&key) {
                 self.client_index.remove(k);

@@ -81,10 +81,6 @@ pub struct Wire {
 }
 
 impl Wire {
-    pub fn is_request(&self, m: &str) -> bool {
-        self.line.starts_with(m) && self.line.contains(" sip:")
-            || self.line.starts_with(&format!("{m} "))
-    }
     pub fn status(&self) -> Option<u16> {
         self.line
             .strip_prefix("SIP/2.0 ")

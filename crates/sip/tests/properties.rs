@@ -1,0 +1,145 @@
+//! Properties over random network conditions, and robustness against the torture corpus.
+
+mod sim;
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+use sim::{addr, NetConfig, SimNet, Ua};
+use switchboard_sip::{
+    B2bua, B2buaConfig, B2buaOutput, Output, TransactionLayer, Transport, TxConfig, TxEvent,
+    UasPolicy,
+};
+use switchboard_sip_message::{parse_datagram, Limits, Message, Method, NameAddr};
+
+const A: &str = "10.0.0.1:5060";
+const B: &str = "10.0.0.2:5060";
+
+fn net_config(loss: f64, dup: f64, jitter_ms: u64) -> NetConfig {
+    NetConfig {
+        latency: Duration::from_millis(20),
+        jitter: Duration::from_millis(jitter_ms),
+        loss,
+        duplicate: dup,
+    }
+}
+
+fn pair(seed: u64, cfg: NetConfig) -> (SimNet, usize, usize) {
+    let mut net = SimNet::new(seed, cfg);
+    let e = net.epoch;
+    let a = net.add(Box::new(Ua::new(addr(A), Transport::Udp, seed, e)));
+    let b = net.add(Box::new(Ua::new(addr(B), Transport::Udp, seed ^ 0xabc, e)));
+    (net, a, b)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A non-INVITE transaction ends in exactly one of "final response" or "timer F", the
+    /// server sees the request once, and both layers are empty afterwards.
+    #[test]
+    fn non_invite_has_one_outcome(seed in any::<u64>(), loss in 0.0f64..0.4, dup in 0.0f64..0.3, jitter in 0u64..100) {
+        let (mut net, a, b) = pair(seed, net_config(loss, dup, jitter));
+        let now = net.now;
+        let req = net.node::<Ua>(a).request(Method::Options, addr(B));
+        let k = net.node::<Ua>(a).send(now, addr(B), req);
+        net.run_for(Duration::from_secs(80));
+        let uac = net.node::<Ua>(a);
+        let finals = uac.responses(k).into_iter().filter(|s| *s >= 200).count();
+        let timeout = uac.has_event(|e| matches!(e, TxEvent::Timeout { .. }));
+        prop_assert!(finals + usize::from(timeout) == 1, "finals {} timeout {}", finals, timeout);
+        prop_assert!(uac.tl.is_empty());
+        let uas = net.node::<Ua>(b);
+        let news = uas.events.iter().filter(|(_, e)| matches!(e, TxEvent::NewRequest { .. })).count();
+        prop_assert!(news <= 1);
+        prop_assert!(uas.tl.is_empty());
+    }
+
+    /// An INVITE ends in exactly one final (reported once) or timer B; the UAS sees it once;
+    /// after the absorb windows nothing is left.
+    #[test]
+    fn invite_has_one_outcome(seed in any::<u64>(), loss in 0.0f64..0.3, dup in 0.0f64..0.3, jitter in 0u64..100) {
+        let (mut net, a, b) = pair(seed, net_config(loss, dup, jitter));
+        let now = net.now;
+        let k = net.node::<Ua>(a).invite(now, addr(B));
+        net.run_for(Duration::from_secs(120));
+        let uac = net.node::<Ua>(a);
+        let finals = uac.responses(k).into_iter().filter(|s| *s >= 200).count();
+        let timeout = uac.has_event(|e| matches!(e, TxEvent::Timeout { .. }));
+        prop_assert!(finals + usize::from(timeout) == 1, "finals {} timeout {}", finals, timeout);
+        prop_assert!(uac.tl.is_empty());
+        let uas = net.node::<Ua>(b);
+        let news = uas.events.iter().filter(|(_, e)| matches!(e, TxEvent::NewRequest { .. })).count();
+        prop_assert!(news <= 1);
+        prop_assert!(uas.tl.is_empty());
+    }
+}
+
+fn corpus_messages() -> Vec<(String, Message)> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/sip-torture");
+    let manifest = std::fs::read_to_string(format!("{dir}/manifest.tsv")).expect("manifest");
+    manifest
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split('\t').next())
+        .filter_map(|f| {
+            let bytes = std::fs::read(format!("{dir}/{f}")).ok()?;
+            parse_datagram(&bytes, &Limits::default())
+                .ok()
+                .map(|m| (f.to_string(), m))
+        })
+        .collect()
+}
+
+/// Every corpus message that parses goes through a transaction layer and a B2BUA (twice, to
+/// hit the retransmission paths) without a panic, and everything they send parses again.
+#[test]
+fn torture_corpus_through_the_cores() {
+    let msgs = corpus_messages();
+    assert!(msgs.len() > 30, "corpus not found");
+    let now = sim::epoch();
+    let me = addr("192.0.2.200:5060");
+    let mut tl = TransactionLayer::new(TxConfig::new(me), 1);
+    let mut b2 = B2bua::new(
+        B2buaConfig {
+            tx: TxConfig::new(me),
+            contact: NameAddr::parse("<sip:sb@192.0.2.200>").expect("contact"),
+            policy: UasPolicy::default(),
+            relay_failures: true,
+        },
+        2,
+    );
+    let from = addr("192.0.2.1:5060");
+    let mut sent = 0;
+    for round in 0..2 {
+        for (file, m) in &msgs {
+            let t = now + Duration::from_millis(round * 100);
+            tl.handle_message(t, from, Transport::Udp, m.clone());
+            b2.handle_message(t, from, Transport::Udp, m.clone());
+            while let Some(o) = tl.poll_output() {
+                if let Output::Transmit { bytes, .. } = o {
+                    assert!(
+                        parse_datagram(&bytes, &Limits::default()).is_ok(),
+                        "{file}: we sent garbage"
+                    );
+                    sent += 1;
+                }
+            }
+            while let Some(o) = b2.poll_output() {
+                if let B2buaOutput::Transmit { bytes, .. } = o {
+                    assert!(
+                        parse_datagram(&bytes, &Limits::default()).is_ok(),
+                        "{file}: B2BUA sent garbage"
+                    );
+                    sent += 1;
+                }
+            }
+        }
+    }
+    // Timers run out; nothing panics.
+    tl.handle_timeout(now + Duration::from_secs(120));
+    b2.handle_timeout(now + Duration::from_secs(120));
+    while tl.poll_output().is_some() {}
+    while b2.poll_output().is_some() {}
+    assert!(sent > msgs.len(), "requests were answered");
+}
