@@ -24,7 +24,10 @@ pub use headers::{Header, HeaderName, Headers};
 pub use message::{Message, Request, Response};
 pub use method::Method;
 pub use name_addr::NameAddr;
-pub use parse::{parse_datagram, parse_stream, Limits};
+pub use parse::{
+    keepalive_prefix, parse_datagram, parse_datagram_bytes, parse_stream, parse_stream_bytes,
+    Limits,
+};
 pub use status::StatusCode;
 pub use typed::{AuthParams, CSeq, Contacts, Refresher, Replaces, RetryAfter, SessionExpires};
 pub use uri::{Host, Param, SipUri, TelUri, Uri};

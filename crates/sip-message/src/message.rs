@@ -105,17 +105,20 @@ impl Response {
     /// RFC 3261 §8.2.6: copy Via(s), From, To, Call-ID, CSeq (and Record-Route for
     /// dialog-creating 1xx/2xx is the caller's job); reason = default_reason.
     /// The To tag is not added here either: the caller sets it when it creates one.
+    /// A 100 Trying also copies Timestamp (§8.2.6.1).
     pub fn for_request(req: &Request, status: StatusCode) -> Response {
         let mut resp = Response::new(status);
         for h in &req.headers {
-            if matches!(
-                h.name,
+            let copy = match h.name {
                 HeaderName::Via
-                    | HeaderName::From
-                    | HeaderName::To
-                    | HeaderName::CallId
-                    | HeaderName::CSeq
-            ) {
+                | HeaderName::From
+                | HeaderName::To
+                | HeaderName::CallId
+                | HeaderName::CSeq => true,
+                HeaderName::Timestamp => status == StatusCode::TRYING,
+                _ => false,
+            };
+            if copy {
                 resp.headers.0.push(h.clone());
             }
         }

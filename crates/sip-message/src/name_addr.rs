@@ -55,8 +55,36 @@ impl NameAddr {
 }
 
 /// Display names written without quotes: tokens separated by LWS.
+/// Non-ASCII UTF-8 is tolerated too (phones send it unquoted); ASCII separators such as
+/// `,` are not (RFC 4475 §3.1.2.15).
 fn valid_unquoted_display(s: &str) -> bool {
-    s.bytes().all(|b| lex::is_token_byte(b) || lex::is_ws(b))
+    s.bytes()
+        .all(|b| lex::is_token_byte(b) || lex::is_ws(b) || b >= 0x80)
+}
+
+/// Byte index of the first `<` outside quoted strings, before any `;`.
+fn find_unquoted_lt(s: &str) -> Option<usize> {
+    let mut in_quote = false;
+    let mut escaped = false;
+    for (i, b) in s.bytes().enumerate() {
+        if in_quote {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_quote = false;
+            }
+        } else if b == b'"' {
+            in_quote = true;
+        } else if b == b'<' {
+            return Some(i);
+        } else if b == b';' {
+            // An addr-spec's header params start here; a '<' after this is inside a value.
+            return None;
+        }
+    }
+    None
 }
 
 pub(crate) fn parse_name_addr(s: &str) -> Result<NameAddr, &'static str> {
@@ -72,7 +100,7 @@ pub(crate) fn parse_name_addr(s: &str) -> Result<NameAddr, &'static str> {
             return Err("quoted display name without <uri>");
         }
         (Some(lex::unquote(q)?), rest)
-    } else if let Some(lt) = s.find('<') {
+    } else if let Some(lt) = find_unquoted_lt(s) {
         let (d, rest) = s.split_at_checked(lt).ok_or("bad display name")?;
         let d = lex::trim(d);
         if !valid_unquoted_display(d) {
@@ -171,6 +199,16 @@ mod tests {
         let d = NameAddr::parse("<sip:+19725552222@gw1.example.net;unknownparam>").unwrap();
         assert!(d.params.is_empty());
         assert_eq!(d.uri.as_sip().unwrap().param("unknownparam"), Some(None));
+    }
+
+    #[test]
+    fn quoted_angle_in_param_and_utf8_display() {
+        let a = NameAddr::parse("sip:a@b.example;+sip.instance=\"<urn:uuid:1234>\"").unwrap();
+        assert_eq!(a.param("+sip.instance"), Some(Some("<urn:uuid:1234>")));
+        let b = NameAddr::parse("<sip:a@b.example>;+sip.instance=\"<urn:uuid:1234>\"").unwrap();
+        assert_eq!(a.params, b.params);
+        let c = NameAddr::parse("J\u{f6}rg M\u{fc}ller <sip:j@b.example>").unwrap();
+        assert_eq!(c.display.as_deref(), Some("J\u{f6}rg M\u{fc}ller"));
     }
 
     #[test]

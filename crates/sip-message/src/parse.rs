@@ -43,6 +43,48 @@ impl Default for Limits {
 /// CSeq, Max-Forwards, Content-Length, Contact, Expires when present) so malformed messages are
 /// rejected here with a typed error.
 pub fn parse_datagram(buf: &[u8], limits: &Limits) -> Result<Message, ParseError> {
+    datagram(buf, limits, |body| Bytes::copy_from_slice(body.slice))
+}
+
+/// As [`parse_datagram`], but the body is a zero-copy slice of `buf`.
+pub fn parse_datagram_bytes(buf: &Bytes, limits: &Limits) -> Result<Message, ParseError> {
+    datagram(buf, limits, |body| {
+        buf.slice(body.start..body.start + body.slice.len())
+    })
+}
+
+/// One message from the front of a stream buffer; returns bytes consumed. Content-Length is
+/// required on streams. Leading CRLF keep-alives are skipped (and counted in consumed).
+/// A buffer holding only CRLFs gives `Incomplete`: use [`keepalive_prefix`] to find and drop
+/// RFC 5626 `CRLF CRLF` pings.
+pub fn parse_stream(buf: &[u8], limits: &Limits) -> Result<(Message, usize), ParseError> {
+    stream(buf, limits, |body| Bytes::copy_from_slice(body.slice))
+}
+
+/// As [`parse_stream`], but the body is a zero-copy slice of `buf`.
+pub fn parse_stream_bytes(buf: &Bytes, limits: &Limits) -> Result<(Message, usize), ParseError> {
+    stream(buf, limits, |body| {
+        buf.slice(body.start..body.start + body.slice.len())
+    })
+}
+
+/// Number of leading CR/LF octets in `buf`: RFC 5626 keep-alives (`CRLF CRLF` ping,
+/// `CRLF` pong) on a stream, or a keep-alive datagram when it equals `buf.len()`.
+pub fn keepalive_prefix(buf: &[u8]) -> usize {
+    skip_crlf(buf)
+}
+
+/// The body's position in the input, handed to the body constructor.
+struct BodyRef<'a> {
+    start: usize,
+    slice: &'a [u8],
+}
+
+fn datagram(
+    buf: &[u8],
+    limits: &Limits,
+    make_body: impl FnOnce(BodyRef<'_>) -> Bytes,
+) -> Result<Message, ParseError> {
     if buf.len() > limits.max_message {
         return Err(ParseError::TooLarge {
             what: "message",
@@ -72,12 +114,18 @@ pub fn parse_datagram(buf: &[u8], limits: &Limits) -> Result<Message, ParseError
             .get(..n)
             .ok_or(ParseError::ContentLength("larger than the datagram"))?,
     };
-    build(start_line, headers, Bytes::copy_from_slice(body), limits)
+    let body = make_body(BodyRef {
+        start: body_start.min(buf.len()),
+        slice: body,
+    });
+    build(start_line, headers, body, limits)
 }
 
-/// One message from the front of a stream buffer; returns bytes consumed. Content-Length is
-/// required on streams. Leading CRLF keep-alives are skipped (and counted in consumed).
-pub fn parse_stream(buf: &[u8], limits: &Limits) -> Result<(Message, usize), ParseError> {
+fn stream(
+    buf: &[u8],
+    limits: &Limits,
+    make_body: impl FnOnce(BodyRef<'_>) -> Bytes,
+) -> Result<(Message, usize), ParseError> {
     let start = skip_crlf(buf);
     let too_large = ParseError::TooLarge {
         what: "message",
@@ -113,7 +161,11 @@ pub fn parse_stream(buf: &[u8], limits: &Limits) -> Result<(Message, usize), Par
     }
     let end = body_start + n;
     let body = buf.get(body_start..end).ok_or(ParseError::Incomplete)?;
-    let msg = build(start_line, headers, Bytes::copy_from_slice(body), limits)?;
+    let body = make_body(BodyRef {
+        start: body_start,
+        slice: body,
+    });
+    let msg = build(start_line, headers, body, limits)?;
     Ok((msg, end))
 }
 
@@ -383,13 +435,15 @@ fn validate(msg: &Message, limits: &Limits) -> Result<(), ParseError> {
         let hdr = |w| bad_header(name, HeaderError::new(name.static_str(), w));
         match name {
             HeaderName::Via => {
-                vias += parse_via_list(v).map_err(hdr)?.len();
+                // Count before parsing so a Via flood is refused before it is materialised.
+                vias += lex::split_top(v, b',').map_err(hdr)?.len();
                 if vias > limits.max_vias {
                     return Err(ParseError::TooLarge {
                         what: "Via values",
                         max: limits.max_vias,
                     });
                 }
+                parse_via_list(v).map_err(hdr)?;
             }
             HeaderName::From | HeaderName::To => {
                 parse_name_addr(v).map_err(hdr)?;

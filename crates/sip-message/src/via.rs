@@ -93,6 +93,9 @@ pub(crate) fn parse_via(s: &str) -> Result<Via, &'static str> {
     if transport.is_empty() {
         return Err("missing transport");
     }
+    if lex::trim(rest).is_empty() {
+        return Err("missing sent-by");
+    }
     if !rest.starts_with([' ', '\t']) {
         return Err("missing space before sent-by");
     }
