@@ -183,6 +183,7 @@ struct Call {
     joined_at: Duration,
     state: CallState,
     declined: Vec<AgentId>,
+    join_bound: Option<Duration>,
     next_announce: Option<Duration>,
     max_wait_at: Option<Duration>,
     overflow_at: Option<Duration>,
@@ -529,6 +530,7 @@ impl Acd {
             joined_at: now,
             state: CallState::Waiting,
             declined: Vec::new(),
+            join_bound: None,
             next_announce: None,
             max_wait_at: None,
             overflow_at: None,
@@ -765,6 +767,7 @@ impl Acd {
         let qid = c.queue;
         let key = c.key;
         let waited = now.saturating_sub(c.joined_at);
+        let join_bound = c.join_bound;
         if let Some(c) = self.calls.get_mut(&call) {
             c.state = CallState::Connected { agent };
             c.next_announce = None;
@@ -773,6 +776,9 @@ impl Acd {
             q.remove(key);
             q.stats.answered += 1;
             q.model.record_departure(secs(waited), false);
+            if let Some(b) = join_bound {
+                q.model.record_coverage(waited <= b);
+            }
             if let Some(i) = q.members.iter().position(|m| *m == agent) {
                 q.answered_by[i] += 1;
             }
@@ -1251,7 +1257,11 @@ impl Acd {
                 }
             }
             if announce_at_join {
-                self.announce(now, call, est.map(|e| e.0));
+                let bound = est.map(|e| e.0);
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.join_bound = bound;
+                }
+                self.announce(now, call, bound);
             }
         }
         if let Some(every) = every.filter(|d| !d.is_zero()) {
@@ -1286,6 +1296,7 @@ impl Acd {
         self.out.push_back(Output::Overflow { call, from, to });
         if let Some(c) = self.calls.get_mut(&call) {
             c.next_announce = None;
+            c.join_bound = None;
             c.declined.clear();
         }
         self.enter_queue(now, call, to, false);
@@ -1324,7 +1335,9 @@ impl Acd {
         let e = q
             .model
             .estimate(&mut self.rng, &self.ahead, &self.loads, wrap, within)?;
-        Some((Duration::from_secs_f64(e.bound), e.p_answered_within))
+        // Whole milliseconds, rounded up, so float noise never puts an exact wait above it.
+        let ms = (e.bound * 1000.0).ceil().clamp(0.0, 1e12) as u64;
+        Some((Duration::from_millis(ms), e.p_answered_within))
     }
 
     fn announce(&mut self, now: Duration, call: CallId, bound: Option<Duration>) {

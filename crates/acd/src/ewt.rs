@@ -30,6 +30,10 @@ pub struct EwtConfig {
     /// Beyond this many callers ahead, fewer samples are drawn so one estimate costs about
     /// `samples * exact_ahead` steps.
     pub exact_ahead: usize,
+    /// Step of the coverage feedback: after each answered caller the quantile level moves by
+    /// `gain * (quantile - covered)`, so the realised coverage of join announcements tracks
+    /// `quantile` even where the model is off (0 turns the feedback off).
+    pub calibration_gain: f64,
 }
 
 impl Default for EwtConfig {
@@ -41,6 +45,7 @@ impl Default for EwtConfig {
             departures: 1000,
             min_history: 30,
             exact_ahead: 200,
+            calibration_gain: 0.005,
         }
     }
 }
@@ -89,6 +94,7 @@ pub struct EwtModel {
     abandons: usize,
     scratch: Vec<(f64, f64)>,
     ahead_abandon: Vec<f64>,
+    level: f64,
 }
 
 impl EwtModel {
@@ -104,6 +110,7 @@ impl EwtModel {
             abandons: 0,
             scratch: Vec::new(),
             ahead_abandon: Vec::new(),
+            level: cfg.quantile,
         }
     }
 
@@ -204,6 +211,35 @@ impl EwtModel {
         wrap_up: f64,
         within: f64,
     ) -> Option<Estimate> {
+        let q = self.level;
+        self.estimate_at(rng, ahead, agents, wrap_up, within, q)
+    }
+
+    /// The quantile level currently announced (starts at [`EwtConfig::quantile`], then follows
+    /// the coverage feedback).
+    pub fn level(&self) -> f64 {
+        self.level
+    }
+
+    /// Feed back one answered caller: was the wait within the bound announced at join?
+    pub fn record_coverage(&mut self, covered: bool) {
+        let g = self.cfg.calibration_gain;
+        if g > 0.0 {
+            let hit = if covered { 1.0 } else { 0.0 };
+            self.level = (self.level + g * (self.cfg.quantile - hit)).clamp(0.5, 0.97);
+        }
+    }
+
+    /// [`EwtModel::estimate`] at an explicit quantile level.
+    pub fn estimate_at<R: Rng>(
+        &mut self,
+        rng: &mut R,
+        ahead: &[bool],
+        agents: &[AgentLoad],
+        wrap_up: f64,
+        within: f64,
+        quantile: f64,
+    ) -> Option<Estimate> {
         if agents.is_empty() {
             return None;
         }
@@ -261,20 +297,32 @@ impl EwtModel {
         let total: f64 = out.iter().map(|x| x.1).sum();
         let bound = if total <= 0.0 || !total.is_finite() {
             // Every sample abandons with certainty: fall back to the unweighted quantile.
-            let k = ((out.len() as f64 * self.cfg.quantile) as usize).min(out.len() - 1);
+            let k = ((out.len() as f64 * quantile) as usize).min(out.len() - 1);
             out[k].0
         } else {
-            let goal = total * self.cfg.quantile;
+            // Among the distinct sampled waits, take the one whose predicted coverage
+            // P(W <= b) is closest to the quantile. Waits have atoms (an agent whose wrap-up
+            // ends in 4 s answers at exactly 4 s), and always rounding up to the atom would
+            // cover far more than the quantile.
+            let goal = quantile;
             let mut acc = 0.0;
-            let mut b = out[out.len() - 1].0;
-            for (w, wt) in &out {
-                acc += wt;
-                if acc >= goal {
-                    b = *w;
+            let mut best = (f64::INFINITY, out[out.len() - 1].0);
+            let mut i = 0;
+            while i < out.len() {
+                let v = out[i].0;
+                while i < out.len() && out[i].0 <= v + 1e-9 {
+                    acc += out[i].1;
+                    i += 1;
+                }
+                let miss = (acc / total - goal).abs();
+                if miss < best.0 {
+                    best = (miss, v);
+                }
+                if acc / total >= goal {
                     break;
                 }
             }
-            b
+            best.1
         };
         self.scratch = out;
         self.ahead_abandon = abandon;
