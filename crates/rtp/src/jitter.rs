@@ -430,3 +430,113 @@ impl JitterBuffer {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::packet::RtpHeader;
+    use bytes::Bytes;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn pkt(seq: u16, ts: u32) -> RtpPacket {
+        RtpPacket::new(RtpHeader::new(0, seq, ts, 7), Bytes::from_static(&[1; 160]))
+    }
+
+    fn seq_of(p: Playout) -> Option<u16> {
+        match p {
+            Playout::Frame(p) => Some(p.header.sequence),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn primes_then_plays_in_order_despite_reordering() {
+        let t0 = crate::test_epoch();
+        let mut jb = JitterBuffer::new(JitterConfig::default());
+        assert_eq!(jb.pop(t0), Playout::Empty, "nothing yet");
+        // Packets 1 and 0 arrive swapped before playout starts.
+        assert_eq!(jb.push(t0, pkt(1, 160)), PushOutcome::Buffered);
+        assert_eq!(jb.push(t0 + ms(1), pkt(0, 0)), PushOutcome::Buffered);
+        assert_eq!(jb.pop(t0 + ms(5)), Playout::Empty, "priming to min delay");
+        jb.push(t0 + ms(20), pkt(2, 320));
+        assert_eq!(seq_of(jb.pop(t0 + ms(25))), Some(0));
+        assert!(jb.is_primed());
+        jb.push(t0 + ms(40), pkt(3, 480));
+        assert_eq!(seq_of(jb.pop(t0 + ms(45))), Some(1));
+        assert_eq!(seq_of(jb.pop(t0 + ms(65))), Some(2));
+        assert_eq!(jb.buffered(), 1);
+    }
+
+    #[test]
+    fn duplicates_late_and_loss_are_counted() {
+        let t0 = crate::test_epoch();
+        let mut jb = JitterBuffer::new(JitterConfig::default());
+        let mut now = t0;
+        for i in 0..10u16 {
+            if i == 5 {
+                continue; // lost... until it shows up late below
+            }
+            now = t0 + ms(20 * u64::from(i));
+            jb.push(now, pkt(i, 160 * u32::from(i)));
+            if i == 3 {
+                assert_eq!(jb.push(now, pkt(3, 480)), PushOutcome::Duplicate);
+            }
+        }
+        let mut out = vec![];
+        for k in 0..8u64 {
+            out.push(seq_of(jb.pop(now + ms(20 * k))));
+        }
+        assert!(out.contains(&None), "frame 5 concealed: {out:?}");
+        assert_eq!(jb.push(now + ms(200), pkt(5, 800)), PushOutcome::Late);
+        // A duplicate of a frame already played is a duplicate, not late.
+        assert_eq!(jb.push(now + ms(200), pkt(4, 640)), PushOutcome::Duplicate);
+        let st = jb.stats();
+        assert_eq!((st.late, st.duplicates, st.concealed), (1, 2, 1));
+    }
+
+    #[test]
+    fn idle_stream_goes_empty_and_resumes() {
+        let t0 = crate::test_epoch();
+        let cfg = JitterConfig {
+            idle_after: 3,
+            ..JitterConfig::default()
+        };
+        let mut jb = JitterBuffer::new(cfg);
+        jb.push(t0, pkt(0, 0));
+        let mut now = t0 + ms(25);
+        assert!(seq_of(jb.pop(now)).is_some());
+        let mut kinds = vec![];
+        for _ in 0..5 {
+            now += ms(20);
+            kinds.push(jb.pop(now));
+        }
+        assert_eq!(
+            kinds,
+            [
+                Playout::Conceal,
+                Playout::Conceal,
+                Playout::Conceal,
+                Playout::Empty,
+                Playout::Empty
+            ]
+        );
+        // Talkspurt resumes after DTX: timestamps continued, so it plays on time.
+        jb.push(now + ms(10), pkt(1, 160 * 7));
+        assert_eq!(seq_of(jb.pop(now + ms(20))), None);
+        assert_eq!(seq_of(jb.pop(now + ms(40))), Some(1));
+    }
+
+    #[test]
+    fn capacity_covers_max_delay() {
+        let jb = JitterBuffer::new(JitterConfig {
+            max_delay: Duration::from_secs(1),
+            capacity: 8,
+            ..JitterConfig::default()
+        });
+        assert!(jb.capacity() >= 100 && jb.capacity().is_power_of_two());
+    }
+}
