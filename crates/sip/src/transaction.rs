@@ -278,8 +278,8 @@ struct Tx {
     last_response: Option<Bytes>,
     /// Client INVITE: ACK for the non-2xx final.
     ack_bytes: Option<Bytes>,
-    /// Client INVITE, Accepted: ACKs the TU sent, per To tag.
-    acks_2xx: Vec<(String, Bytes)>,
+    /// Reported 2xx To tags, each with the ACK the TU sent for it (once it did).
+    acks_2xx: Vec<(String, Option<Bytes>)>,
     /// Client INVITE: CANCEL requested before any provisional.
     cancel_pending: bool,
     /// Client INVITE: CANCEL sent (timer B then runs in Proceeding too).
@@ -777,8 +777,10 @@ impl TransactionLayer {
             .unwrap_or_default();
         if let Some(tx) = self.get_mut(invite) {
             if tx.role == TxRole::Client && tx.state == TxState::Accepted {
-                tx.acks_2xx.retain(|(t, _)| *t != to_tag);
-                tx.acks_2xx.push((to_tag, bytes.clone()));
+                match tx.acks_2xx.iter_mut().find(|(t, _)| *t == to_tag) {
+                    Some((_, slot)) => *slot = Some(bytes.clone()),
+                    None => tx.acks_2xx.push((to_tag, Some(bytes.clone()))),
+                }
             }
         }
         self.transmit(dest, transport, bytes, None);
@@ -1136,6 +1138,7 @@ impl TransactionLayer {
                         tx.state = TxState::Accepted;
                         tx.timers.clear();
                         tx.timers.arm(Timer::M, now + t.timeout());
+                        tx.acks_2xx.push((to_tag_of(&resp), None));
                     } else {
                         tx.state = TxState::Completed;
                         tx.timers.clear();
@@ -1159,15 +1162,16 @@ impl TransactionLayer {
                 }
                 TxState::Accepted => {
                     if status.is_success() {
-                        let to_tag = resp
-                            .headers
-                            .to()
-                            .ok()
-                            .and_then(|to| to.tag().map(str::to_string))
-                            .unwrap_or_default();
-                        if let Some((_, b)) = tx.acks_2xx.iter().find(|(t, _)| *t == to_tag) {
-                            resend = Some(b.clone());
-                            report = false;
+                        // A retransmission of a 2xx already reported is answered with the
+                        // TU's ACK (once it sent one) and not reported again; a new To tag
+                        // is a new fork and is reported.
+                        let to_tag = to_tag_of(&resp);
+                        match tx.acks_2xx.iter().find(|(t, _)| *t == to_tag) {
+                            Some((_, ack)) => {
+                                resend = ack.clone();
+                                report = false;
+                            }
+                            None => tx.acks_2xx.push((to_tag, None)),
                         }
                     } else {
                         report = false;
@@ -1303,6 +1307,14 @@ impl TransactionLayer {
             self.event(TxEvent::Terminated { key, role: tx.role });
         }
     }
+}
+
+fn to_tag_of(resp: &Response) -> String {
+    resp.headers
+        .to()
+        .ok()
+        .and_then(|to| to.tag().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// The ACK for a non-2xx final response (RFC 3261 §17.1.1.3): same Request-URI, Call-ID,

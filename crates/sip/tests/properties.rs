@@ -5,7 +5,8 @@ mod sim;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use sim::{addr, NetConfig, SimNet, Ua};
+use proptest::test_runner::RngSeed;
+use sim::{addr, B2buaNode, NetConfig, SimNet, Ua};
 use switchboard_sip::{
     B2bua, B2buaConfig, B2buaOutput, Output, TransactionLayer, Transport, TxConfig, TxEvent,
     UasPolicy,
@@ -14,6 +15,7 @@ use switchboard_sip_message::{parse_datagram, Limits, Message, Method, NameAddr}
 
 const A: &str = "10.0.0.1:5060";
 const B: &str = "10.0.0.2:5060";
+const X: &str = "10.0.0.5:5060";
 
 fn net_config(loss: f64, dup: f64, jitter_ms: u64) -> NetConfig {
     NetConfig {
@@ -33,7 +35,9 @@ fn pair(seed: u64, cfg: NetConfig) -> (SimNet, usize, usize) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    // Fixed seed: the suite is deterministic. (Bumped to 2,000 cases x 4 random-seed runs while
+    // developing; one bug found, kept below as a regression test.)
+    #![proptest_config(ProptestConfig { rng_seed: RngSeed::Fixed(0x5eed), ..ProptestConfig::with_cases(64) })]
 
     /// A non-INVITE transaction ends in exactly one of "final response" or "timer F", the
     /// server sees the request once, and both layers are empty afterwards.
@@ -72,6 +76,33 @@ proptest! {
         let news = uas.events.iter().filter(|(_, e)| matches!(e, TxEvent::NewRequest { .. })).count();
         prop_assert!(news <= 1);
         prop_assert!(uas.tl.is_empty());
+    }
+
+    /// A B2BUA call (A -> X -> B, answer, ACKs, BYE from A) under random impairment either
+    /// completes or fails cleanly; either way X ends with no call, dialog or transaction.
+    #[test]
+    fn b2bua_call_always_cleans_up(seed in any::<u64>(), loss in 0.0f64..0.2, dup in 0.0f64..0.2, jitter in 0u64..80) {
+        let mut net = SimNet::new(seed, net_config(loss, dup, jitter));
+        let e = net.epoch;
+        let a = net.add(Box::new(Ua::new(addr(A), Transport::Udp, seed, e)));
+        let x = net.add(Box::new(B2buaNode::new(addr(X), addr(B), seed ^ 1, e)));
+        let b = net.add(Box::new(Ua::new(addr(B), Transport::Udp, seed ^ 2, e)));
+        net.node::<Ua>(b).script.invite_final = Some((200, Duration::from_millis(500)));
+        let now = net.now;
+        let k = net.node::<Ua>(a).invite(now, addr(X));
+        let answered = net.run_until(Duration::from_secs(64), |n| n.node::<Ua>(a).responses(k).contains(&200));
+        if answered {
+            let da = *net.node::<Ua>(a).peers.keys().next().expect("A dialog");
+            let now = net.now;
+            net.node::<Ua>(a).bye(now, da);
+        }
+        net.run_for(Duration::from_secs(200));
+        let xn = net.node::<B2buaNode>(x);
+        prop_assert!(xn.core.is_empty(), "call left: answered={}", answered);
+        prop_assert!(xn.core.dialogs().is_empty());
+        prop_assert!(xn.core.transactions().is_empty());
+        let finals: Vec<u16> = net.node::<Ua>(a).responses(k).into_iter().filter(|s| *s >= 200).collect();
+        prop_assert!(finals.len() <= 1, "finals {:?}", finals);
     }
 }
 
@@ -142,4 +173,18 @@ fn torture_corpus_through_the_cores() {
     while tl.poll_output().is_some() {}
     while b2.poll_output().is_some() {}
     assert!(sent > msgs.len(), "requests were answered");
+}
+
+/// Found by `invite_has_one_outcome`: a duplicated 200 delivered twice before the TU had sent
+/// its ACK was reported twice.
+#[test]
+fn duplicated_2xx_before_the_ack_is_reported_once() {
+    let (mut net, a, _b) = pair(
+        12833793045192582581,
+        net_config(0.2663839087165411, 0.2664773832360364, 0),
+    );
+    let now = net.now;
+    let k = net.node::<Ua>(a).invite(now, addr(B));
+    net.run_for(Duration::from_secs(120));
+    assert_eq!(net.node::<Ua>(a).responses(k), vec![100, 200]);
 }
