@@ -165,18 +165,26 @@ fn join_include(from: &str, inc: &str) -> String {
         Some(i) => from.get(..i + 1).unwrap_or(""),
         None => "",
     };
-    let joined = format!("{base}{inc}");
+    normalize_path(&format!("{base}{inc}"))
+}
+
+/// Resolve `.` and `..` in a `/`-separated path (leading `..` of a relative path are kept).
+pub(crate) fn normalize_path(path: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
-    for p in joined.split('/') {
+    for p in path.split('/') {
         match p {
             "" | "." => {}
             ".." => {
-                parts.pop();
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !path.starts_with('/') {
+                    parts.push("..");
+                }
             }
             p => parts.push(p),
         }
     }
-    let lead = if from.starts_with('/') { "/" } else { "" };
+    let lead = if path.starts_with('/') { "/" } else { "" };
     format!("{lead}{}", parts.join("/"))
 }
 

@@ -60,9 +60,9 @@ pub struct DialplanLoader {
 
 fn key(parent: &str, rel: &str) -> String {
     if parent.is_empty() || parent == "." {
-        rel.to_string()
+        crate::check::normalize_path(rel)
     } else {
-        format!("{}/{rel}", parent.trim_end_matches('/'))
+        crate::check::normalize_path(&format!("{}/{rel}", parent.trim_end_matches('/')))
     }
 }
 
@@ -99,13 +99,11 @@ fn read_tree(root: &Path, files: &mut BTreeMap<String, String>) -> Result<(), Lo
 pub fn load_dir(dir: &Path, ctx: &CheckContext) -> Result<(Program, String), LoadError> {
     let mut files = BTreeMap::new();
     read_tree(dir, &mut files)?;
-    let prefix = dir.to_string_lossy().replace('\\', "/");
+    let prefix = key(&dir.to_string_lossy().replace('\\', "/"), "");
+    let prefix = if prefix.is_empty() { String::new() } else { format!("{prefix}/") };
     let mains: Vec<String> = files
         .keys()
-        .filter(|k| {
-            let rest = if prefix.is_empty() || prefix == "." { k.as_str() } else { k.get(prefix.trim_end_matches('/').len() + 1..).unwrap_or("") };
-            !rest.contains('/')
-        })
+        .filter(|k| k.strip_prefix(prefix.as_str()).is_some_and(|rest| !rest.contains('/')))
         .cloned()
         .collect();
     finish(check_files(&files, &mains, ctx))
