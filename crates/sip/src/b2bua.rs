@@ -733,7 +733,9 @@ impl B2bua {
                         match p {
                             Purpose::AInvite => c.a.invite_tx = None,
                             Purpose::BInvite => {
-                                if let Some(b) = c.b.as_mut() {
+                                // Only if it is still the current B attempt (the application
+                                // may have routed again after a failure).
+                                if let Some(b) = c.b.as_mut().filter(|b| b.invite_tx == Some(key)) {
                                     b.invite_tx = None;
                                 }
                             }
@@ -800,6 +802,11 @@ impl B2bua {
         from: SocketAddr,
         transport: Transport,
     ) {
+        // §8.2 checks come before dialog matching (§12.2.2), for in-dialog requests too.
+        if let Err(resp) = check_request(&req, &self.config.policy) {
+            let _ = self.tl.send_response(now, key, resp);
+            return;
+        }
         let in_dialog = req.headers.to().map(|t| t.tag().is_some()).unwrap_or(false);
         if in_dialog {
             let dk = match self.dialogs.handle_request(&req) {
@@ -848,10 +855,6 @@ impl B2bua {
                     req,
                 }),
             }
-            return;
-        }
-        if let Err(resp) = check_request(&req, &self.config.policy) {
-            let _ = self.tl.send_response(now, key, resp);
             return;
         }
         match req.method {

@@ -274,3 +274,50 @@ fn b2bua_answers_options_and_rejects_unsupported_require() {
     assert_eq!(net.node::<Ua>(a).responses(ki), vec![100, 420]);
     assert!(net.node::<B2buaNode>(x).core.is_empty());
 }
+
+#[test]
+fn ivr_answers_first_then_bridges_to_the_second_agent_after_the_first_rejects() {
+    const B2: &str = "10.0.0.3:5060";
+    let mut net = SimNet::new(56, NetConfig::default());
+    let e = net.epoch;
+    let a = net.add(Box::new(Ua::new(addr(A), Transport::Udp, 1, e)));
+    let x = net.add(Box::new(B2buaNode::ivr(
+        addr(X),
+        &[addr(B), addr(B2)],
+        2,
+        e,
+    )));
+    let b1 = net.add(Box::new(Ua::new(addr(B), Transport::Udp, 3, e)));
+    let b2 = net.add(Box::new(Ua::new(addr(B2), Transport::Udp, 4, e)));
+    net.node::<Ua>(b1).script.invite_final = Some((486, Duration::from_millis(300)));
+    net.node::<Ua>(b2).script.invite_final = Some((200, Duration::from_millis(300)));
+    let now = net.now;
+    let k = net.node::<Ua>(a).invite(now, addr(X));
+    net.run_for(secs(5));
+    // A was answered by the IVR before any agent was called, and stays up.
+    assert_eq!(net.node::<Ua>(a).responses(k), vec![100, 200]);
+    let first_b_invite = net.sent_by(addr(X), "INVITE")[0].sent;
+    let a_answer = net.sent_by(addr(X), "SIP/2.0 200")[0].sent;
+    assert!(a_answer < first_b_invite);
+    assert_eq!(net.sent_by(addr(B), "SIP/2.0 486").len(), 1);
+    assert!(net
+        .node::<Ua>(b2)
+        .has_event(|e| matches!(e, TxEvent::AckFor2xx { .. })));
+    let xn = net.node::<B2buaNode>(x);
+    assert!(xn.has_event(|e| matches!(e, CallEvent::BFailed { status, .. } if status.0 == 486)));
+    assert!(xn.has_event(|e| matches!(e, CallEvent::AnswerFromB { .. })));
+    assert!(!xn.has_event(|e| matches!(e, CallEvent::Ended { .. })));
+    assert_eq!(xn.core.len(), 1);
+    // The caller hangs up: the BYE goes to the agent that answered.
+    let da = *net.node::<Ua>(a).peers.keys().next().expect("A dialog");
+    let now = net.now;
+    net.node::<Ua>(a).bye(now, da);
+    net.run_for(secs(60));
+    assert!(net
+        .node::<Ua>(b2)
+        .has_event(|e| matches!(e, TxEvent::NewRequest { req, .. } if req.method == Method::Bye)));
+    assert!(!net
+        .node::<Ua>(b1)
+        .has_event(|e| matches!(e, TxEvent::NewRequest { req, .. } if req.method == Method::Bye)));
+    assert!(net.node::<B2buaNode>(x).core.is_empty());
+}

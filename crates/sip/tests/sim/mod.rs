@@ -619,11 +619,43 @@ pub struct B2buaNode {
     pub b_target: SocketAddr,
     pub transport: Transport,
     pub events: Vec<(Duration, CallEvent)>,
+    /// IVR style: answer A first, route to B once A is confirmed.
+    pub answer_first: bool,
+    /// Targets to try after `b_target` when B fails (with `relay_failures` off).
+    pub fallback: Vec<SocketAddr>,
     epoch: Instant,
     out: Vec<Send>,
 }
 
 impl B2buaNode {
+    /// An IVR-style node: answers A itself, then bridges to `targets` in turn.
+    pub fn ivr(addr: SocketAddr, targets: &[SocketAddr], seed: u64, epoch: Instant) -> B2buaNode {
+        let cfg = B2buaConfig {
+            tx: TxConfig::new(addr),
+            contact: NameAddr::parse(&format!("<sip:b2bua@{addr}>")).expect("contact"),
+            policy: UasPolicy::default(),
+            relay_failures: false,
+        };
+        let mut n = B2buaNode::new(addr, targets[0], seed, epoch);
+        n.core = B2bua::new(cfg, seed);
+        n.answer_first = true;
+        n.fallback = targets[1..].to_vec();
+        n
+    }
+
+    fn route_to(
+        &mut self,
+        now: Instant,
+        call: switchboard_sip::CallKey,
+        to: SocketAddr,
+        sdp: Bytes,
+    ) {
+        let target = Uri::parse(&format!("sip:agent@{to}")).expect("uri");
+        self.core
+            .route(now, call, target, to, self.transport, sdp)
+            .expect("route");
+    }
+
     pub fn new(addr: SocketAddr, b_target: SocketAddr, seed: u64, epoch: Instant) -> B2buaNode {
         let cfg = B2buaConfig {
             tx: TxConfig::new(addr),
@@ -637,6 +669,8 @@ impl B2buaNode {
             b_target,
             transport: Transport::Udp,
             events: Vec::new(),
+            answer_first: false,
+            fallback: Vec::new(),
             epoch,
             out: Vec::new(),
         }
@@ -644,6 +678,22 @@ impl B2buaNode {
 
     fn on_event(&mut self, now: Instant, e: &CallEvent) {
         match e {
+            CallEvent::Incoming { call, .. } if self.answer_first => {
+                let _ = self
+                    .core
+                    .answer_a(now, *call, Bytes::from_static(b"v=0\r\na=ivr\r\n"));
+            }
+            CallEvent::LegConfirmed {
+                call,
+                leg: switchboard_sip::Leg::A,
+            } if self.answer_first => {
+                let t = self.b_target;
+                self.route_to(now, *call, t, Bytes::from_static(b"v=0\r\na=to-agent\r\n"));
+            }
+            CallEvent::BFailed { call, .. } if !self.fallback.is_empty() => {
+                let t = self.fallback.remove(0);
+                self.route_to(now, *call, t, Bytes::from_static(b"v=0\r\na=to-agent\r\n"));
+            }
             CallEvent::Incoming { call, invite, .. } => {
                 let target = Uri::parse(&format!("sip:agent@{}", self.b_target)).expect("uri");
                 let mut sdp = invite.body.to_vec();
