@@ -216,6 +216,10 @@ struct Agent {
     idle_since: Duration,
     call_started: Duration,
     pending_pause: Option<String>,
+    /// A non-queue call the agent is on (direct, transfer, outbound), whatever the state.
+    direct: Option<BusyKind>,
+    /// The queue call or callback the agent is connected to, whatever the state says.
+    current: Option<(CallId, BusyKind)>,
 }
 
 #[derive(Debug)]
@@ -350,6 +354,8 @@ impl Acd {
                 idle_since: Duration::ZERO,
                 call_started: Duration::ZERO,
                 pending_pause: None,
+                direct: None,
+                current: None,
             },
         );
         Ok(())
@@ -564,6 +570,11 @@ impl Acd {
                 if let (Some(started), Some(q)) = (started, self.queues.get_mut(&qid)) {
                     q.model.record_handle(secs(now.saturating_sub(started)));
                 }
+                if let Some(a) = self.agents.get_mut(&agent) {
+                    if a.current.is_some_and(|(c, _)| c == call) {
+                        a.current = None;
+                    }
+                }
                 let on_it = self.agents.get(&agent).is_some_and(|a| {
                     matches!(a.state, AgentState::Busy { call: Some(x), .. } if x == call)
                 });
@@ -696,6 +707,7 @@ impl Acd {
                 }
                 if let Some(a) = self.agents.get_mut(&agent) {
                     a.call_started = now;
+                    a.current = Some((call, BusyKind::Callback));
                 }
                 self.set_state(
                     agent,
@@ -785,6 +797,7 @@ impl Acd {
         }
         if let Some(a) = self.agents.get_mut(&agent) {
             a.call_started = now;
+            a.current = Some((call, BusyKind::Queue));
         }
         self.set_state(
             agent,
@@ -938,17 +951,17 @@ impl Acd {
         agent: AgentId,
         kind: BusyKind,
     ) -> Result<(), AcdError> {
-        let a = self.agents.get(&agent).ok_or(AcdError::UnknownAgent(agent))?;
+        let a = self.agents.get_mut(&agent).ok_or(AcdError::UnknownAgent(agent))?;
+        a.direct = Some(kind);
         let busy = AgentState::Busy { call: None, kind };
         match a.state.clone() {
+            // Logged-out and unreachable agents stay so; they come back busy.
             AgentState::LoggedOut | AgentState::Unreachable | AgentState::Busy { .. } => {
                 return Ok(())
             }
             AgentState::Available | AgentState::WrapUp { .. } => {}
             AgentState::Paused { reason } => {
-                if let Some(a) = self.agents.get_mut(&agent) {
-                    a.pending_pause = Some(reason);
-                }
+                a.pending_pause = Some(reason);
             }
             AgentState::Ringing { call } => {
                 self.drop_from_offer(call, agent);
@@ -957,6 +970,7 @@ impl Acd {
                 self.redispatch_if_unoffered(now, call);
             }
             AgentState::Reserved { call } => {
+                self.set_state(agent, busy.clone());
                 self.return_callback(now, call);
             }
         }
@@ -969,7 +983,8 @@ impl Acd {
 
     /// The non-queue call ended: the agent becomes available (or paused, if a pause waits).
     pub fn handle_agent_idle(&mut self, now: Duration, agent: AgentId) -> Result<(), AcdError> {
-        let a = self.agents.get(&agent).ok_or(AcdError::UnknownAgent(agent))?;
+        let a = self.agents.get_mut(&agent).ok_or(AcdError::UnknownAgent(agent))?;
+        a.direct = None;
         if matches!(a.state, AgentState::Busy { call: None, .. }) {
             self.make_available(now, agent);
         }
@@ -1009,6 +1024,20 @@ impl Acd {
         let Some(a) = self.agents.get_mut(&agent) else {
             return;
         };
+        if let Some((call, kind)) = a.current {
+            self.set_state(
+                agent,
+                AgentState::Busy {
+                    call: Some(call),
+                    kind,
+                },
+            );
+            return;
+        }
+        if let Some(kind) = a.direct {
+            self.set_state(agent, AgentState::Busy { call: None, kind });
+            return;
+        }
         if let Some(reason) = a.pending_pause.take() {
             self.set_state(agent, AgentState::Paused { reason });
             return;
@@ -1023,6 +1052,20 @@ impl Acd {
         let Some(a) = self.agents.get_mut(&agent) else {
             return;
         };
+        if let Some((call, kind)) = a.current {
+            self.set_state(
+                agent,
+                AgentState::Busy {
+                    call: Some(call),
+                    kind,
+                },
+            );
+            return;
+        }
+        if let Some(kind) = a.direct {
+            self.set_state(agent, AgentState::Busy { call: None, kind });
+            return;
+        }
         if let Some(reason) = a.pending_pause.take() {
             self.set_state(agent, AgentState::Paused { reason });
             return;
@@ -1088,9 +1131,15 @@ impl Acd {
     fn return_callback(&mut self, now: Duration, call: CallId) {
         if let Some(c) = self.calls.get_mut(&call) {
             if let CallState::CallbackDialing {
-                number, attempts, ..
+                number,
+                attempts,
+                agent,
             } = &c.state
             {
+                self.out.push_back(Output::CancelOffer {
+                    call,
+                    agent: *agent,
+                });
                 c.state = CallState::CallbackWaiting {
                     number: number.clone(),
                     attempts: attempts.saturating_sub(1),

@@ -166,7 +166,8 @@ pub enum Output {
         /// The queue it comes from.
         queue: QueueId,
     },
-    /// Stop ringing `agent` for `call` (someone else answered, RONA, the caller left, ...).
+    /// Stop ringing `agent` for `call` (someone else answered, RONA, the caller left, ...),
+    /// or abort the callback attempt for `call` that had reserved `agent`.
     CancelOffer {
         /// The call.
         call: CallId,
