@@ -315,3 +315,86 @@ fn rtcp_reports_and_rtt_between_two_legs() {
         .expect("ok");
     assert!(events(&mut b).contains(&SessionEvent::Bye { ssrc: a.ssrc() }));
 }
+
+/// A digit sent through one session's `write_raw` arrives as one digit at the other end.
+#[test]
+fn dtmf_through_two_sessions() {
+    use switchboard_rtp::{DigitEnd, DtmfReceiver, DtmfSender, TelephoneEvent};
+    let t0 = netem::epoch();
+    let mut a = RtpSession::new(t0, config(t0), &mut SmallRng::seed_from_u64(1));
+    let mut b = RtpSession::new(t0, config(t0), &mut SmallRng::seed_from_u64(2));
+    let from = addr("192.0.2.1:10000");
+    let mut rx = DtmfReceiver::new(ms(300));
+    let mut buf = BytesMut::with_capacity(64);
+    let digit = switchboard_rtp::event_for_char('#').expect("digit");
+    let start_ts = a.next_timestamp();
+    let mut tx = DtmfSender::new(t0, digit, ms(120), start_ts, 8000);
+    let mut now = t0;
+    let mut markers = vec![];
+    while let Some(at) = tx.poll_timeout() {
+        now = now.max(at);
+        while let Some(p) = tx.poll_packet(now) {
+            buf.clear();
+            a.write_raw(
+                now,
+                101,
+                p.marker,
+                p.rtp_timestamp,
+                &p.event.to_bytes(),
+                &mut buf,
+            )
+            .expect("remote");
+            let got = b
+                .handle_rtp(now + ms(30), from, buf.clone().freeze())
+                .expect("accepted");
+            markers.push(got.header.marker);
+            assert_eq!(got.header.payload_type, 101);
+            let ev = TelephoneEvent::parse(&got.payload).expect("event");
+            rx.handle_packet(now + ms(30), got.header.timestamp, ev);
+        }
+    }
+    // The audio clock skips the event's duration afterwards.
+    a.skip(960);
+    assert_eq!(a.next_timestamp(), start_ts.wrapping_add(960));
+    assert_eq!(markers.iter().filter(|m| **m).count(), 1);
+    let d = rx.poll_event().expect("one digit");
+    assert_eq!(
+        (d.event, d.duration, d.end, d.rtp_timestamp),
+        (11, 960, DigitEnd::EndBit, start_ts)
+    );
+    assert_eq!(rx.poll_event(), None);
+}
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Arbitrary datagrams from a few sources, on either port, never panic, and only
+        /// the latched source is ever accepted.
+        #[test]
+        fn arbitrary_datagrams_never_panic(
+            input in proptest::collection::vec((0u8..3, any::<bool>(), proptest::collection::vec(any::<u8>(), 0..80), 0u64..2000), 0..40)
+        ) {
+            let t0 = netem::epoch();
+            let mut s = RtpSession::new(t0, config(t0), &mut SmallRng::seed_from_u64(9));
+            let sources = [addr("192.0.2.1:4000"), addr("192.0.2.2:4000"), addr("[2001:db8::1]:4000")];
+            let mut now = t0;
+            for (src, rtcp, mut bytes, dt) in input {
+                now += ms(dt);
+                let from = sources[usize::from(src)];
+                if !rtcp && bytes.len() >= 12 {
+                    bytes[0] = 0x80 | (bytes[0] & 0x3f); // make RTP parse often
+                }
+                if rtcp {
+                    let _ = s.handle_rtcp(now, from, Bytes::from(bytes));
+                } else if s.handle_rtp(now, from, Bytes::from(bytes)).is_ok() {
+                    prop_assert_eq!(s.latched(), Some(from));
+                }
+                s.handle_timeout(now);
+                while s.poll_output().is_some() {}
+            }
+        }
+    }
+}
