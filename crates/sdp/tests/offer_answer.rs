@@ -239,3 +239,86 @@ fn ipv6_connection_addresses() {
         None
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn m_line() -> impl Strategy<Value = String> {
+        (
+            prop_oneof![Just("audio"), Just("video"), Just("image"), Just("text")],
+            prop_oneof![Just(0u16), 1000u16..60000],
+            prop_oneof![
+                Just("RTP/AVP"),
+                Just("RTP/SAVP"),
+                Just("RTP/AVPF"),
+                Just("udptl")
+            ],
+            proptest::collection::vec(
+                prop_oneof![Just(0u8), Just(8), Just(9), Just(18), 96u8..128],
+                1..5,
+            ),
+            proptest::collection::vec(
+                prop_oneof![
+                    (
+                        96u8..128,
+                        prop_oneof![
+                            Just("PCMU/8000"),
+                            Just("telephone-event/8000"),
+                            Just("opus/48000/2"),
+                            Just("G722/8000"),
+                            Just("telephone-event/16000")
+                        ]
+                    )
+                        .prop_map(|(pt, e)| format!("a=rtpmap:{pt} {e}")),
+                    prop_oneof![
+                        Just("a=sendonly"),
+                        Just("a=recvonly"),
+                        Just("a=inactive"),
+                        Just("a=sendrecv"),
+                        Just("a=ptime:30"),
+                        Just("a=rtcp-mux")
+                    ]
+                    .prop_map(str::to_owned),
+                ],
+                0..5,
+            ),
+        )
+            .prop_map(|(media, port, proto, fmts, attrs)| {
+                let f: Vec<String> = fmts.iter().map(u8::to_string).collect();
+                let mut s = format!("m={media} {port} {proto} {}\r\n", f.join(" "));
+                for a in attrs {
+                    s.push_str(&a);
+                    s.push_str("\r\n");
+                }
+                s
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Any offer gets an answer with the same m= lines in the same order (exactly one
+        /// accepted audio stream whose codec was offered), or NoCommonCodec; the answer
+        /// parses back to itself and `process_answer` agrees with the answerer.
+        #[test]
+        fn answers_are_consistent(lines in proptest::collection::vec(m_line(), 0..5)) {
+            let o = remote_offer(&lines.concat());
+            match answer(&o, &LocalCaps::default(), &local()) {
+                Ok((a, neg)) => {
+                    prop_assert_eq!(a.media.len(), o.media.len());
+                    for (x, y) in a.media.iter().zip(&o.media) {
+                        prop_assert_eq!(&x.media, &y.media);
+                    }
+                    prop_assert_eq!(a.media.iter().filter(|m| m.port != 0).count(), 1);
+                    prop_assert!(o.media[neg.media_index].formats.contains(&neg.codec.payload_type.to_string()));
+                    let text = a.to_sdp_string();
+                    prop_assert_eq!(SessionDescription::parse(text.as_bytes()), Ok(a.clone()));
+                    let back = process_answer(&o, &a, &LocalCaps::default()).expect("own answer is acceptable");
+                    prop_assert_eq!(back.codec, neg.codec);
+                    prop_assert_eq!(back.telephone_event, neg.telephone_event);
+                }
+                Err(e) => prop_assert_eq!(e, SdpError::NoCommonCodec),
+            }
+        }
+    }
+}
