@@ -1,1 +1,267 @@
-//! Shared harness for end-to-end tests: starting the binary, finding free ports, running peers.
+//! Harness for the end-to-end tests: builds and starts the real `switchboard` binary on
+//! free loopback ports with a scratch data directory, waits for its `READY` line (an
+//! event, not a sleep), and runs real peers (SIPp, baresip, pjsua2) against it, each
+//! under a hard timeout.
+//!
+//! Peers that are missing make a test fail when `SWITCHBOARD_REQUIRE_PEERS=1` (set by
+//! `scripts/test`), and skip with a message otherwise, so `cargo test` works on a laptop.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The shared test data directory (`../shared` next to the repo).
+pub fn shared_dir() -> PathBuf {
+    repo_root().join("..").join("shared")
+}
+
+/// Path of the `switchboard` binary, building it if needed.
+pub fn switchboard_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("SWITCHBOARD_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("target"));
+    let bin = target.join("debug").join("switchboard");
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "switchboard"])
+            .current_dir(repo_root())
+            .status()
+            .expect("cargo build -p switchboard");
+        assert!(status.success(), "building switchboard failed");
+    });
+    bin
+}
+
+/// Whether a peer program is available; fails the test if peers are required.
+pub fn require_peer(program: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        if std::env::var("SWITCHBOARD_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!("{program} is required (scripts/test installs it)");
+        }
+        eprintln!("SKIPPED: {program} is not installed (run scripts/test to install peers)");
+    }
+    found
+}
+
+/// A unique scratch directory under the target dir.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = repo_root().join("target").join("e2e").join(format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// A running switchboard; killed on drop.
+pub struct Server {
+    child: Child,
+    /// The SIP address (UDP and TCP).
+    pub sip: SocketAddr,
+    /// The HTTP admin address.
+    pub http: SocketAddr,
+    /// The scratch data directory.
+    pub data_dir: PathBuf,
+    /// Where stderr (the log) goes.
+    pub log: PathBuf,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Server {
+    /// Starts the binary with the embedded config plus `extra_toml` merged over it, on
+    /// free ports, and waits (up to 60 s) for it to print READY.
+    pub fn start(name: &str, extra_toml: &str) -> Server {
+        let dir = scratch_dir(name);
+        let data_dir = dir.join("data");
+        let cfg = dir.join("config.toml");
+        std::fs::write(&cfg, extra_toml).expect("write config");
+        let log = dir.join("switchboard.log");
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let mut child = Command::new(switchboard_bin())
+            .arg("run")
+            .arg("--config")
+            .arg(&cfg)
+            .args([
+                "--sip-listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .current_dir(repo_root())
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log_file))
+            .spawn()
+            .expect("start switchboard");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix("READY ") {
+                        let mut sip = None;
+                        let mut http = None;
+                        for kv in rest.split_whitespace() {
+                            if let Some(v) = kv.strip_prefix("sip=") {
+                                sip = v.parse().ok();
+                            }
+                            if let Some(v) = kv.strip_prefix("http=") {
+                                http = v.parse().ok();
+                            }
+                        }
+                        return Server {
+                            child,
+                            sip: sip.expect("READY has sip="),
+                            http: http.expect("READY has http="),
+                            data_dir,
+                            log,
+                            lines: rx,
+                        };
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "switchboard did not become ready; log:\n{}",
+                        std::fs::read_to_string(&log).unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Lines the server printed on stdout since the last call.
+    pub fn stdout_lines(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+
+    /// The log so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// GET a path on the admin API; returns (status, body).
+    pub fn http_get(&self, path: &str) -> (u16, String) {
+        http_request(self.http, "GET", path, None)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal HTTP/1.1 client (the tests talk to our admin API only).
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, String) {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect http");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    let body = body.unwrap_or("");
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("send http");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read http");
+    let status = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Runs SIPp against `target` with a scenario from `tests/scenarios/`, under `timeout`.
+/// `-buff_size 4194304` and `-nostdin` are always added.
+pub fn sipp(scenario: &str, target: SocketAddr, args: &[&str], secs: u64) -> Output {
+    let dir = scratch_dir("sipp");
+    let scen = repo_root().join("tests").join("scenarios").join(scenario);
+    Command::new("timeout")
+        .arg(secs.to_string())
+        .arg("sipp")
+        .arg(target.to_string())
+        .arg("-sf")
+        .arg(scen)
+        .args(["-buff_size", "4194304", "-nostdin", "-i", "127.0.0.1"])
+        .args([
+            "-timeout",
+            &format!("{}s", secs.saturating_sub(2).max(1)),
+            "-timeout_error",
+        ])
+        .args(["-trace_err", "-trace_msg"])
+        .args(args)
+        .current_dir(&dir)
+        .output()
+        .expect("run sipp")
+}
+
+/// The text of SIPp's message trace files in the directory it ran in (for diagnostics).
+pub fn sipp_trace(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Waits until `f` returns Some, polling every 50 ms, up to `secs`.
+pub fn wait_for<T>(secs: u64, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

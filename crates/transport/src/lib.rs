@@ -1,1 +1,17 @@
-//! tokio SIP transports (UDP, TCP) and the RTP port pool. No protocol decisions.
+//! tokio SIP transports: UDP and TCP on the same address, IPv4 and IPv6, with TCP
+//! connection reuse, idle timeout and a connection cap. It frames and parses messages
+//! (datagram rules on UDP, Content-Length framing on TCP) and hands them to the caller
+//! with their source; it sends bytes where it is told.
+//!
+//! It is not a protocol layer: it makes no SIP decisions (no retransmissions, no
+//! response routing by Via — that is `switchboard-sip`'s job); and it is not the media
+//! path (RTP sockets come from [`RtpPortPool`]).
+#![warn(missing_docs)]
+
+mod rtp_ports;
+mod sip_transport;
+
+pub use rtp_ports::{RtpPortPool, RtpSocketPair};
+pub use sip_transport::{
+    Inbound, SipTransport, TransportConfig, TransportError, TransportKind, TransportStats,
+};

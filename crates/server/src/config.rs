@@ -1,0 +1,198 @@
+//! Configuration: the embedded default (`default.toml`) with a user file merged over it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::Deserialize;
+
+/// The embedded demo configuration; also the documentation of every key.
+pub(crate) const DEFAULT_TOML: &str = include_str!("default.toml");
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Config {
+    pub(crate) sip: SipConfig,
+    pub(crate) http: HttpConfig,
+    pub(crate) data: DataConfig,
+    pub(crate) media: MediaConfig,
+    pub(crate) ivr: IvrConfig,
+    #[serde(default)]
+    pub(crate) users: Vec<UserConfig>,
+    #[serde(default)]
+    pub(crate) queues: Vec<QueueConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SipConfig {
+    pub(crate) listen: Vec<SocketAddr>,
+    pub(crate) realm: String,
+    pub(crate) trusted_trunks: Vec<IpAddr>,
+    pub(crate) t1_ms: u64,
+    pub(crate) t2_ms: u64,
+    pub(crate) t4_ms: u64,
+    pub(crate) min_expires: u32,
+    pub(crate) max_expires: u32,
+    pub(crate) default_expires: u32,
+    pub(crate) digest_algorithms: Vec<String>,
+    pub(crate) nonce_lifetime: u64,
+    pub(crate) max_message_bytes: usize,
+    pub(crate) tcp_idle_timeout: u64,
+    pub(crate) keepalive_interval: u64,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HttpConfig {
+    pub(crate) listen: SocketAddr,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DataConfig {
+    pub(crate) dir: PathBuf,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MediaConfig {
+    pub(crate) rtp_ip: IpAddr,
+    pub(crate) rtp_port_min: u16,
+    pub(crate) rtp_port_max: u16,
+    pub(crate) rtp_timeout: u64,
+    pub(crate) ptime: u32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IvrConfig {
+    pub(crate) dialplans: PathBuf,
+    pub(crate) prompts: PathBuf,
+    pub(crate) fallback_queue: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UserConfig {
+    pub(crate) name: String,
+    pub(crate) password: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct QueueConfig {
+    pub(crate) name: String,
+    #[serde(default = "default_strategy")]
+    pub(crate) strategy: String,
+    #[serde(default)]
+    pub(crate) members: Vec<String>,
+    #[serde(default = "default_announce")]
+    pub(crate) announce_period: u64,
+    #[serde(default = "default_ring")]
+    pub(crate) ring_timeout: u64,
+    #[serde(default = "default_wrap")]
+    pub(crate) wrap_up: u64,
+    #[serde(default)]
+    pub(crate) record: bool,
+}
+
+fn default_strategy() -> String {
+    "longest-idle".into()
+}
+fn default_announce() -> u64 {
+    30
+}
+fn default_ring() -> u64 {
+    15
+}
+fn default_wrap() -> u64 {
+    5
+}
+
+/// Merges `over` into `base`: tables merge key by key, anything else replaces.
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+impl Config {
+    /// The embedded default, or the default with `path` merged over it.
+    pub(crate) fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let mut value: toml::Value =
+            toml::from_str(DEFAULT_TOML).context("embedded default config")?;
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config {}", path.display()))?;
+            let over: toml::Value =
+                toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+            merge(&mut value, over);
+        }
+        let cfg: Config = value.try_into().context("config")?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.sip.listen.is_empty() {
+            bail!("sip.listen: at least one address is needed");
+        }
+        if self.media.rtp_port_min >= self.media.rtp_port_max {
+            bail!("media.rtp_port_min must be below media.rtp_port_max");
+        }
+        for a in &self.sip.digest_algorithms {
+            if switchboard_registrar::Algorithm::parse(a).is_none() {
+                bail!("sip.digest_algorithms: unknown algorithm {a:?} (MD5, MD5-sess, SHA-256, SHA-256-sess)");
+            }
+        }
+        if self.sip.min_expires > self.sip.max_expires {
+            bail!("sip.min_expires must not exceed sip.max_expires");
+        }
+        for q in &self.queues {
+            for m in &q.members {
+                if !self.users.iter().any(|u| &u.name == m) {
+                    bail!("queue {}: member {} is not in [[users]]", q.name, m);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_loads() {
+        let c = Config::load(None).unwrap();
+        assert_eq!(c.sip.listen, vec!["127.0.0.1:5060".parse().unwrap()]);
+        assert_eq!(c.users.len(), 5);
+        assert_eq!(c.queues.len(), 2);
+        assert_eq!(c.http.listen.port(), 8080);
+    }
+
+    #[test]
+    fn file_overrides_merge_over_default() {
+        let dir = std::env::temp_dir().join(format!("sb-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("c.toml");
+        std::fs::write(&p, "[sip]\nlisten = [\"127.0.0.1:5070\"]\n").unwrap();
+        let c = Config::load(Some(&p)).unwrap();
+        assert_eq!(c.sip.listen[0].port(), 5070);
+        assert_eq!(c.sip.realm, "switchboard");
+        std::fs::write(&p, "[sip]\nlisen = 1\n").unwrap();
+        assert!(Config::load(Some(&p)).is_err(), "unknown keys are errors");
+    }
+}

@@ -1,0 +1,192 @@
+//! `switchboard run`: starts every task and waits for SIGINT/SIGTERM.
+//!
+//! Shape (after mini-redis): listeners and drivers are tasks; shutdown is a broadcast;
+//! new INVITEs get 503 while live calls drain.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde_json::{json, Value};
+use switchboard_sip_message::Limits;
+use switchboard_transport::{SipTransport, TransportConfig};
+use tokio::sync::broadcast;
+
+use crate::config::Config;
+use crate::event_log::{EventLog, NewEvent};
+use crate::RunArgs;
+
+/// State shared with the HTTP API (read-mostly, no locks held across awaits).
+pub(crate) struct Shared {
+    pub(crate) transport: SipTransport,
+    pub(crate) events: EventLog,
+    pub(crate) location: switchboard_registrar::LocationTable,
+}
+
+impl Shared {
+    pub(crate) fn metrics_text(&self) -> String {
+        let st = self.transport.stats();
+        let mut out = String::new();
+        let mut counter = |name: &str, help: &str, v: u64| {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}\n"
+            ));
+        };
+        counter(
+            "switchboard_sip_udp_datagrams_total",
+            "SIP datagrams received.",
+            st.udp_in.load(Ordering::Relaxed),
+        );
+        counter(
+            "switchboard_sip_udp_malformed_total",
+            "SIP datagrams that failed to parse.",
+            st.udp_malformed.load(Ordering::Relaxed),
+        );
+        counter(
+            "switchboard_sip_udp_dropped_total",
+            "SIP datagrams dropped on a full queue.",
+            st.udp_dropped.load(Ordering::Relaxed),
+        );
+        counter(
+            "switchboard_sip_tcp_connections_total",
+            "SIP TCP connections opened or accepted.",
+            st.tcp_connections.load(Ordering::Relaxed),
+        );
+        counter(
+            "switchboard_sip_tcp_framing_errors_total",
+            "SIP TCP connections closed for framing errors.",
+            st.tcp_framing_errors.load(Ordering::Relaxed),
+        );
+        out
+    }
+
+    pub(crate) fn registrations_json(&self) -> Value {
+        let now = std::time::SystemTime::now();
+        let mut out = Vec::new();
+        let mut users = self.location.users();
+        users.sort();
+        for user in users {
+            for b in self.location.lookup_active(&user, now) {
+                out.push(json!({
+                    "user": user,
+                    "contact": b.contact.to_string(),
+                    "transport": b.transport,
+                    "source": b.source.to_string(),
+                    "expires_in": b.remaining_secs(now),
+                    "user_agent": b.user_agent,
+                }));
+            }
+        }
+        Value::Array(out)
+    }
+}
+
+pub(crate) fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut cfg = Config::load(args.config.as_deref())?;
+    if !args.sip_listen.is_empty() {
+        cfg.sip.listen = args.sip_listen.clone();
+    }
+    if let Some(h) = args.http_listen {
+        cfg.http.listen = h;
+    }
+    if let Some(d) = &args.data_dir {
+        cfg.data.dir = d.clone();
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("switchboard")
+        .build()?;
+    rt.block_on(serve(cfg))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(cfg: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cfg.data.dir)
+        .with_context(|| format!("creating data dir {}", cfg.data.dir.display()))?;
+    let events = EventLog::start(&cfg.data.dir.join("events.sqlite"))?;
+    let tcfg = TransportConfig {
+        limits: Limits {
+            max_message: cfg.sip.max_message_bytes,
+            ..Limits::default()
+        },
+        tcp_idle_timeout: Duration::from_secs(cfg.sip.tcp_idle_timeout),
+        ..TransportConfig::default()
+    };
+    let (transport, inbound) = SipTransport::bind(&cfg.sip.listen, tcfg)
+        .await
+        .context("binding SIP listeners")?;
+    let http = tokio::net::TcpListener::bind(cfg.http.listen)
+        .await
+        .with_context(|| format!("binding HTTP on {}", cfg.http.listen))?;
+    let http_addr = http.local_addr()?;
+    let driver = crate::sip_driver::SipDriver::new(&cfg, transport.clone(), events.clone());
+    let sip = driver.handle();
+    let shared = Arc::new(Shared {
+        transport: transport.clone(),
+        events: events.clone(),
+        location: sip.location.clone(),
+    });
+    let (shutdown_tx, _) = broadcast::channel::<()>(1);
+
+    let router = crate::http_api::router(shared.clone());
+    let mut http_shutdown = shutdown_tx.subscribe();
+    tokio::spawn(async move {
+        let _ = axum::serve(http, router)
+            .with_graceful_shutdown(async move {
+                let _ = http_shutdown.recv().await;
+            })
+            .await;
+    });
+
+    let driver_task = tokio::spawn(driver.run(inbound, shutdown_tx.subscribe()));
+
+    events.append(NewEvent::call(
+        "",
+        "system.start",
+        json!({"version": env!("CARGO_PKG_VERSION")}),
+    ));
+    let sip_addr = transport
+        .local_addrs()
+        .first()
+        .copied()
+        .context("no SIP listener")?;
+    tracing::info!(sip = %sip_addr, http = %http_addr, "switchboard ready");
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "READY sip={sip_addr} http={http_addr}");
+        let _ = out.flush();
+    }
+
+    wait_for_signal().await;
+    tracing::info!("shutting down: refusing new calls, draining");
+    let _ = shutdown_tx.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), driver_task).await;
+    events.append(NewEvent::call("", "system.stop", json!({})));
+    events.flush();
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,482 @@
+//! The SIP driver: one task that owns the B2BUA core (transactions, dialogs, calls) and
+//! the registrar, feeds them datagrams, timeouts and commands with `now`, and drains their
+//! outputs to the transport, the event log and the call tasks. It makes no SIP decisions
+//! of its own beyond "which core gets this".
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use serde_json::json;
+use switchboard_registrar::{
+    LocationEvent, LocationTable, Registrar, RegistrarConfig, UserDirectory,
+};
+use switchboard_sip::{
+    B2bua, B2buaConfig, B2buaOutput, CallEvent, CallKey, Leg, Transport, TxConfig, TxKey, UasPolicy,
+};
+use switchboard_sip_message::{Host, Method, NameAddr, Request, SipUri, StatusCode, Uri};
+use switchboard_transport::{Inbound, SipTransport, TransportKind};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::config::Config;
+use crate::event_log::{EventLog, NewEvent};
+use crate::pii::Pii;
+
+/// What call tasks and the ACD actor ask of the SIP side.
+#[derive(Debug)]
+pub(crate) enum SipCommand {
+    /// Answer leg A with 200 and this SDP.
+    AnswerA { call: CallKey, sdp: Bytes },
+    /// Reject an unanswered A.
+    Reject { call: CallKey, status: StatusCode },
+    /// Ring an agent (leg B) with this SDP offer.
+    RouteToUser {
+        call: CallKey,
+        user: String,
+        sdp: Bytes,
+        headers: Vec<(String, String)>,
+    },
+    /// Hang up the whole call.
+    Hangup { call: CallKey },
+    /// Answer an in-dialog request reported earlier.
+    Respond {
+        call: CallKey,
+        tx: TxKey,
+        status: StatusCode,
+        sdp: Option<Bytes>,
+    },
+}
+
+/// What the SIP side tells a call task.
+#[derive(Debug)]
+pub(crate) enum CallSignal {
+    /// B is ringing.
+    BProgress(StatusCode),
+    /// B answered with this SDP.
+    BAnswered(Bytes),
+    /// B failed (busy, declined, timeout, not registered).
+    BFailed(StatusCode),
+    /// A's ACK arrived.
+    AConfirmed,
+    /// An in-dialog request (INFO with DTMF, re-INVITE for hold, REFER).
+    InDialog { leg: Leg, tx: TxKey, req: Request },
+    /// The call ended on the SIP side.
+    Ended(String),
+}
+
+/// A new inbound call, handed to whoever routes calls (the call-path layer).
+pub(crate) struct NewCall {
+    pub(crate) call: CallKey,
+    pub(crate) invite: Request,
+    pub(crate) from: SocketAddr,
+    pub(crate) signals: mpsc::Receiver<CallSignal>,
+}
+
+/// Handles to the driver for other tasks.
+#[derive(Clone)]
+pub(crate) struct SipHandle {
+    pub(crate) commands: mpsc::Sender<SipCommand>,
+    pub(crate) location: LocationTable,
+}
+
+pub(crate) struct SipDriver {
+    b2bua: B2bua,
+    registrar: Registrar,
+    location: LocationTable,
+    transport: SipTransport,
+    events: EventLog,
+    trusted: Vec<IpAddr>,
+    calls: HashMap<CallKey, mpsc::Sender<CallSignal>>,
+    new_calls: Option<mpsc::Sender<NewCall>>,
+    presence: Option<mpsc::UnboundedSender<LocationEvent>>,
+    commands_rx: mpsc::Receiver<SipCommand>,
+    commands_tx: mpsc::Sender<SipCommand>,
+    draining: bool,
+}
+
+fn to_sip_transport(k: TransportKind) -> Transport {
+    match k {
+        TransportKind::Udp => Transport::Udp,
+        TransportKind::Tcp => Transport::Tcp,
+    }
+}
+
+fn to_kind(t: Transport) -> TransportKind {
+    match t {
+        Transport::Udp => TransportKind::Udp,
+        _ => TransportKind::Tcp,
+    }
+}
+
+fn host_of(ip: IpAddr) -> Host {
+    match ip {
+        IpAddr::V4(a) => Host::V4(a),
+        IpAddr::V6(a) => Host::V6(a),
+    }
+}
+
+impl SipDriver {
+    pub(crate) fn new(cfg: &Config, transport: SipTransport, events: EventLog) -> SipDriver {
+        let local = transport.local_addrs()[0];
+        let mut tx = TxConfig::new(local);
+        tx.timers.t1 = Duration::from_millis(cfg.sip.t1_ms);
+        tx.timers.t2 = Duration::from_millis(cfg.sip.t2_ms);
+        tx.timers.t4 = Duration::from_millis(cfg.sip.t4_ms);
+        let contact = NameAddr {
+            display: None,
+            uri: Uri::Sip(SipUri {
+                secure: false,
+                user: Some("switchboard".into()),
+                password: None,
+                host: host_of(local.ip()),
+                port: Some(local.port()),
+                params: Vec::new(),
+                headers: Vec::new(),
+            }),
+            params: Vec::new(),
+        };
+        let b2bua = B2bua::new(
+            B2buaConfig {
+                tx,
+                contact,
+                policy: UasPolicy::with_registrar(),
+                relay_failures: false,
+            },
+            rand::random(),
+        );
+        let mut rcfg = RegistrarConfig::new(cfg.sip.realm.clone());
+        rcfg.min_expires = cfg.sip.min_expires;
+        rcfg.max_expires = cfg.sip.max_expires;
+        rcfg.default_expires = cfg.sip.default_expires;
+        rcfg.algorithms = cfg
+            .sip
+            .digest_algorithms
+            .iter()
+            .filter_map(|a| switchboard_registrar::Algorithm::parse(a))
+            .collect();
+        rcfg.nonce_lifetime = Duration::from_secs(cfg.sip.nonce_lifetime);
+        let mut users = UserDirectory::new();
+        for u in &cfg.users {
+            users.insert_password(u.name.clone(), u.password.clone());
+        }
+        let location = LocationTable::new();
+        let registrar = Registrar::with_location(
+            SystemTime::now(),
+            rcfg,
+            users,
+            rand::random(),
+            location.clone(),
+        );
+        let (commands_tx, commands_rx) = mpsc::channel(4096);
+        SipDriver {
+            b2bua,
+            registrar,
+            location,
+            transport,
+            events,
+            trusted: cfg.sip.trusted_trunks.clone(),
+            calls: HashMap::new(),
+            new_calls: None,
+            presence: None,
+            commands_rx,
+            commands_tx,
+            draining: false,
+        }
+    }
+
+    pub(crate) fn handle(&self) -> SipHandle {
+        SipHandle {
+            commands: self.commands_tx.clone(),
+            location: self.location.clone(),
+        }
+    }
+
+    /// Where new inbound calls from trusted trunks go; without it, INVITEs get 480.
+    pub(crate) fn set_call_router(&mut self, tx: mpsc::Sender<NewCall>) {
+        self.new_calls = Some(tx);
+    }
+
+    /// Where login/logout events go (the ACD).
+    pub(crate) fn set_presence(&mut self, tx: mpsc::UnboundedSender<LocationEvent>) {
+        self.presence = Some(tx);
+    }
+
+    pub(crate) async fn run(
+        mut self,
+        mut inbound: mpsc::Receiver<Inbound>,
+        mut shutdown: broadcast::Receiver<()>,
+    ) {
+        loop {
+            let deadline = self.next_deadline();
+            tokio::select! {
+                msg = inbound.recv() => match msg {
+                    Some(m) => self.handle_inbound(m),
+                    None => break,
+                },
+                cmd = self.commands_rx.recv() => {
+                    if let Some(cmd) = cmd {
+                        self.handle_command(cmd);
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    self.b2bua.handle_timeout(Instant::now());
+                    let evs = self.registrar.handle_timeout(SystemTime::now());
+                    self.presence_events(evs);
+                }
+                _ = shutdown.recv(), if !self.draining => {
+                    self.draining = true;
+                    let keys: Vec<CallKey> = self.calls.keys().copied().collect();
+                    for k in keys {
+                        let _ = self.b2bua.hangup(Instant::now(), k);
+                    }
+                }
+            }
+            self.drain();
+            if self.draining && self.calls.is_empty() && self.b2bua.is_empty() {
+                break;
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let now = Instant::now();
+        let far = now + Duration::from_secs(3600);
+        let a = self.b2bua.poll_timeout().unwrap_or(far);
+        let b = self
+            .registrar
+            .poll_timeout()
+            .map(|t| {
+                let d = t
+                    .duration_since(SystemTime::now())
+                    .unwrap_or(Duration::ZERO);
+                now + d
+            })
+            .unwrap_or(far);
+        a.min(b).min(far)
+    }
+
+    fn handle_inbound(&mut self, m: Inbound) {
+        match m.msg {
+            Ok(msg) => {
+                self.b2bua
+                    .handle_message(Instant::now(), m.from, to_sip_transport(m.kind), msg);
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, kind = ?m.kind, "malformed SIP message");
+                if let Some(reply) = crate::malformed_reply::bad_request(&m.raw, &e.to_string()) {
+                    self.transport.send_nowait(m.kind, m.from, reply);
+                }
+            }
+        }
+    }
+
+    fn handle_command(&mut self, cmd: SipCommand) {
+        let now = Instant::now();
+        let result = match cmd {
+            SipCommand::AnswerA { call, sdp } => self.b2bua.answer_a(now, call, sdp),
+            SipCommand::Reject { call, status } => self.b2bua.reject(now, call, status),
+            SipCommand::Hangup { call } => {
+                let r = self.b2bua.hangup(now, call);
+                if let Some(tx) = self.calls.remove(&call) {
+                    let _ = tx.try_send(CallSignal::Ended("local hangup".into()));
+                }
+                r
+            }
+            SipCommand::Respond {
+                call,
+                tx,
+                status,
+                sdp,
+            } => {
+                let _ = call;
+                self.b2bua.respond(now, tx, status, sdp)
+            }
+            SipCommand::RouteToUser {
+                call,
+                user,
+                sdp,
+                headers,
+            } => {
+                self.route_to_user(now, call, &user, sdp, headers);
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "SIP command refused");
+        }
+    }
+
+    fn route_to_user(
+        &mut self,
+        now: Instant,
+        call: CallKey,
+        user: &str,
+        sdp: Bytes,
+        _headers: Vec<(String, String)>,
+    ) {
+        let bindings = self.location.lookup_active(user, SystemTime::now());
+        let Some(b) = bindings.into_iter().max_by_key(|b| b.expires_at) else {
+            if let Some(tx) = self.calls.get(&call) {
+                let _ = tx.try_send(CallSignal::BFailed(StatusCode::TEMPORARILY_UNAVAILABLE));
+            }
+            return;
+        };
+        let transport = Transport::from_token(&b.transport).unwrap_or(Transport::Udp);
+        if let Err(e) = self
+            .b2bua
+            .route(now, call, b.contact.uri.clone(), b.source, transport, sdp)
+        {
+            tracing::debug!(error = %e, "route refused");
+            if let Some(tx) = self.calls.get(&call) {
+                let _ = tx.try_send(CallSignal::BFailed(StatusCode::SERVER_INTERNAL_ERROR));
+            }
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(out) = self.b2bua.poll_output() {
+            match out {
+                B2buaOutput::Transmit {
+                    to,
+                    transport,
+                    bytes,
+                    ..
+                } => {
+                    self.transport.send_nowait(to_kind(transport), to, bytes);
+                }
+                B2buaOutput::Event(ev) => self.handle_event(ev),
+            }
+        }
+    }
+
+    fn signal(&mut self, call: CallKey, s: CallSignal) {
+        if let Some(tx) = self.calls.get(&call) {
+            if tx.try_send(s).is_err() {
+                tracing::warn!("call task is not keeping up; signal dropped");
+            }
+        }
+    }
+
+    fn handle_event(&mut self, ev: CallEvent) {
+        let now = Instant::now();
+        match ev {
+            CallEvent::Incoming { call, invite, from } => {
+                let trusted = self.trusted.contains(&from.ip());
+                if self.draining {
+                    let _ = self
+                        .b2bua
+                        .reject(now, call, StatusCode::SERVICE_UNAVAILABLE);
+                    return;
+                }
+                if !trusted {
+                    tracing::info!(source = %Pii(from), "INVITE from an untrusted source refused");
+                    let _ = self.b2bua.reject(now, call, StatusCode::FORBIDDEN);
+                    return;
+                }
+                let Some(router) = self.new_calls.clone() else {
+                    let _ = self
+                        .b2bua
+                        .reject(now, call, StatusCode::TEMPORARILY_UNAVAILABLE);
+                    return;
+                };
+                let (tx, rx) = mpsc::channel(256);
+                self.calls.insert(call, tx);
+                let nc = NewCall {
+                    call,
+                    invite,
+                    from,
+                    signals: rx,
+                };
+                if router.try_send(nc).is_err() {
+                    self.calls.remove(&call);
+                    let _ = self
+                        .b2bua
+                        .reject(now, call, StatusCode::SERVICE_UNAVAILABLE);
+                }
+            }
+            CallEvent::Progress { call, status } => {
+                self.signal(call, CallSignal::BProgress(status))
+            }
+            CallEvent::AnswerFromB { call, sdp } => self.signal(call, CallSignal::BAnswered(sdp)),
+            CallEvent::BFailed { call, status } => self.signal(call, CallSignal::BFailed(status)),
+            CallEvent::LegConfirmed { call, leg } => {
+                if leg == Leg::A {
+                    self.signal(call, CallSignal::AConfirmed);
+                }
+            }
+            CallEvent::Reinvite { call, leg, tx, sdp } => {
+                let mut req = Request::new(Method::Invite, Uri::Other("reinvite".into()));
+                req.body = sdp;
+                self.signal(call, CallSignal::InDialog { leg, tx, req });
+            }
+            CallEvent::InDialogRequest { call, leg, tx, req } => {
+                self.signal(call, CallSignal::InDialog { leg, tx, req });
+            }
+            CallEvent::OtherRequest {
+                tx,
+                req,
+                from,
+                transport,
+            } => {
+                self.other_request(now, tx, req, from, transport);
+            }
+            CallEvent::Ended { call, reason } => {
+                if let Some(t) = self.calls.remove(&call) {
+                    let _ = t.try_send(CallSignal::Ended(format!("{reason:?}")));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn other_request(
+        &mut self,
+        now: Instant,
+        tx: TxKey,
+        req: Request,
+        from: SocketAddr,
+        transport: Transport,
+    ) {
+        if req.method == Method::Register {
+            let out =
+                self.registrar
+                    .handle_register(SystemTime::now(), from, transport.as_str(), &req);
+            tracing::debug!(disposition = ?out.disposition, "REGISTER");
+            let _ = self.b2bua.respond_raw(now, tx, out.response);
+            self.presence_events(out.events);
+        } else {
+            let resp = switchboard_sip_message::Response::for_request(
+                &req,
+                StatusCode::METHOD_NOT_ALLOWED,
+            );
+            let _ = self.b2bua.respond_raw(now, tx, resp);
+        }
+    }
+
+    fn presence_events(&mut self, evs: Vec<LocationEvent>) {
+        for ev in evs {
+            match &ev {
+                LocationEvent::LoggedIn { user } => {
+                    tracing::info!(agent = %user, "agent logged in");
+                    self.events
+                        .append(NewEvent::call("", "agent.login", json!({})).agent(user));
+                }
+                LocationEvent::LoggedOut { user, reason } => {
+                    tracing::info!(agent = %user, ?reason, "agent logged out");
+                    self.events.append(
+                        NewEvent::call(
+                            "",
+                            "agent.logout",
+                            json!({"reason": format!("{reason:?}")}),
+                        )
+                        .agent(user),
+                    );
+                }
+            }
+            if let Some(p) = &self.presence {
+                let _ = p.send(ev);
+            }
+        }
+    }
+}

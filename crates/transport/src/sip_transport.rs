@@ -1,0 +1,422 @@
+//! UDP + TCP listeners for SIP.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use switchboard_sip_message::{parse_datagram, parse_stream, Limits, Message, ParseError};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, Semaphore};
+
+/// Which transport a message came in on or goes out on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TransportKind {
+    /// Unreliable datagrams: the transaction layer retransmits.
+    Udp,
+    /// A reliable stream: no retransmissions, Content-Length framing.
+    Tcp,
+}
+
+impl TransportKind {
+    /// The Via transport token.
+    pub fn as_via_token(self) -> &'static str {
+        match self {
+            TransportKind::Udp => "UDP",
+            TransportKind::Tcp => "TCP",
+        }
+    }
+    /// Whether the transport is reliable (RFC 3261 §17: no retransmission timers).
+    pub fn is_reliable(self) -> bool {
+        matches!(self, TransportKind::Tcp)
+    }
+}
+
+/// Knobs for [`SipTransport::bind`].
+#[derive(Clone, Debug)]
+pub struct TransportConfig {
+    /// Message size bounds handed to the parser.
+    pub limits: Limits,
+    /// A TCP connection with no traffic for this long is closed.
+    pub tcp_idle_timeout: Duration,
+    /// At most this many TCP connections at once (inbound and outbound).
+    pub max_tcp_connections: usize,
+    /// Capacity of the inbound message channel; when full, UDP datagrams are dropped
+    /// (and counted) rather than queued without bound.
+    pub inbound_queue: usize,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            limits: Limits::default(),
+            tcp_idle_timeout: Duration::from_secs(600),
+            max_tcp_connections: 4096,
+            inbound_queue: 8192,
+        }
+    }
+}
+
+/// One received message (or a parse failure, with the raw bytes for a best-effort 400).
+#[derive(Debug)]
+pub struct Inbound {
+    /// The transport it came in on.
+    pub kind: TransportKind,
+    /// The peer's address (the source of the datagram or the TCP peer).
+    pub from: SocketAddr,
+    /// Our local address it arrived at.
+    pub local: SocketAddr,
+    /// The parsed message or why it could not be parsed.
+    pub msg: Result<Message, ParseError>,
+    /// The raw bytes of the message (for diagnostics and best-effort error replies).
+    pub raw: Bytes,
+}
+
+/// Errors sending.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// No listener of that kind for the destination's address family.
+    #[error("no {0:?} socket for this address family")]
+    NoSocket(TransportKind),
+    /// An I/O error from the OS.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// The TCP connection cap is reached.
+    #[error("too many TCP connections")]
+    TooManyConnections,
+    /// The connection closed before the bytes could be queued.
+    #[error("connection closed")]
+    Closed,
+}
+
+/// Counters, read by the metrics endpoint.
+#[derive(Debug, Default)]
+pub struct TransportStats {
+    /// Datagrams received.
+    pub udp_in: AtomicU64,
+    /// Datagrams that failed to parse.
+    pub udp_malformed: AtomicU64,
+    /// Datagrams dropped because the inbound queue was full.
+    pub udp_dropped: AtomicU64,
+    /// TCP connections accepted or opened.
+    pub tcp_connections: AtomicU64,
+    /// TCP connections closed for framing errors.
+    pub tcp_framing_errors: AtomicU64,
+}
+
+type ConnTable = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>>;
+
+/// Handle to the bound SIP sockets; cheap to clone.
+#[derive(Clone)]
+pub struct SipTransport {
+    udp: Arc<Vec<Arc<UdpSocket>>>,
+    conns: ConnTable,
+    permits: Arc<Semaphore>,
+    inbound: mpsc::Sender<Inbound>,
+    cfg: Arc<TransportConfig>,
+    stats: Arc<TransportStats>,
+    local: Arc<Vec<SocketAddr>>,
+}
+
+impl SipTransport {
+    /// Binds UDP and TCP on every address (port 0 picks a free port, the same for both
+    /// when possible) and starts the receive tasks. Returns the handle and the inbound
+    /// message stream.
+    pub async fn bind(
+        addrs: &[SocketAddr],
+        cfg: TransportConfig,
+    ) -> Result<(SipTransport, mpsc::Receiver<Inbound>), TransportError> {
+        let (tx, rx) = mpsc::channel(cfg.inbound_queue.max(1));
+        let cfg = Arc::new(cfg);
+        let stats = Arc::new(TransportStats::default());
+        let conns: ConnTable = Arc::new(Mutex::new(HashMap::new()));
+        let permits = Arc::new(Semaphore::new(cfg.max_tcp_connections.max(1)));
+        let mut udps = Vec::new();
+        let mut locals = Vec::new();
+        let mut listeners = Vec::new();
+        for addr in addrs {
+            let (udp, tcp) = bind_pair(*addr).await?;
+            locals.push(udp.local_addr()?);
+            udps.push(Arc::new(udp));
+            listeners.push(tcp);
+        }
+        let transport = SipTransport {
+            udp: Arc::new(udps),
+            conns,
+            permits,
+            inbound: tx,
+            cfg,
+            stats,
+            local: Arc::new(locals),
+        };
+        for sock in transport.udp.iter() {
+            tokio::spawn(udp_reader(transport.clone(), sock.clone()));
+        }
+        for l in listeners {
+            tokio::spawn(tcp_acceptor(transport.clone(), l));
+        }
+        Ok((transport, rx))
+    }
+
+    /// The bound local addresses (UDP and TCP share each one).
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.local
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &TransportStats {
+        &self.stats
+    }
+
+    /// Sends bytes. UDP never blocks (a full socket buffer drops the datagram; the
+    /// transaction layer retransmits). TCP reuses a connection to `to` if one exists
+    /// (inbound or outbound), else connects.
+    pub async fn send(
+        &self,
+        kind: TransportKind,
+        to: SocketAddr,
+        bytes: Bytes,
+    ) -> Result<(), TransportError> {
+        match kind {
+            TransportKind::Udp => self.send_udp(to, &bytes),
+            TransportKind::Tcp => {
+                let existing = self.conns.lock().ok().and_then(|t| t.get(&to).cloned());
+                if let Some(tx) = existing {
+                    if tx.send(bytes.clone()).await.is_ok() {
+                        return Ok(());
+                    }
+                }
+                let permit = self
+                    .permits
+                    .clone()
+                    .try_acquire_owned()
+                    .map_err(|_| TransportError::TooManyConnections)?;
+                let stream = TcpStream::connect(to).await?;
+                let tx = self.start_connection(stream, to, permit);
+                tx.send(bytes).await.map_err(|_| TransportError::Closed)
+            }
+        }
+    }
+
+    /// Sends without waiting: UDP at once; TCP on an existing connection if its queue has
+    /// room, otherwise on a spawned task that connects first. Errors are counted, not
+    /// returned (the transaction layer's timers cover losses).
+    pub fn send_nowait(&self, kind: TransportKind, to: SocketAddr, bytes: Bytes) {
+        if kind == TransportKind::Tcp {
+            let existing = self.conns.lock().ok().and_then(|t| t.get(&to).cloned());
+            if let Some(tx) = existing {
+                if tx.try_send(bytes.clone()).is_ok() {
+                    return;
+                }
+            }
+            let this = self.clone();
+            tokio::spawn(async move {
+                let _ = this.send(kind, to, bytes).await;
+            });
+            return;
+        }
+        let _ = self.send_udp(to, &bytes);
+    }
+
+    fn send_udp(&self, to: SocketAddr, bytes: &[u8]) -> Result<(), TransportError> {
+        let sock = self
+            .udp
+            .iter()
+            .find(|s| {
+                s.local_addr()
+                    .map(|a| a.is_ipv4() == to.is_ipv4())
+                    .unwrap_or(false)
+            })
+            .ok_or(TransportError::NoSocket(TransportKind::Udp))?;
+        match sock.try_send_to(bytes, to) {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn start_connection(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> mpsc::Sender<Bytes> {
+        self.stats.tcp_connections.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().unwrap_or(peer);
+        let (tx, rx) = mpsc::channel::<Bytes>(256);
+        if let Ok(mut t) = self.conns.lock() {
+            t.insert(peer, tx.clone());
+        }
+        tokio::spawn(tcp_connection(
+            self.clone(),
+            stream,
+            peer,
+            local,
+            rx,
+            permit,
+        ));
+        tx
+    }
+}
+
+async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), TransportError> {
+    // With port 0, try a few times to get the same free port for UDP and TCP.
+    for _ in 0..16 {
+        let udp = UdpSocket::bind(addr).await?;
+        let port = udp.local_addr()?.port();
+        let mut tcp_addr = addr;
+        tcp_addr.set_port(port);
+        match TcpListener::bind(tcp_addr).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if addr.port() != 0 => return Err(e.into()),
+            Err(_) => continue,
+        }
+    }
+    Err(TransportError::Io(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        "no common free UDP/TCP port",
+    )))
+}
+
+async fn udp_reader(t: SipTransport, sock: Arc<UdpSocket>) {
+    let local = match sock.local_addr() {
+        Ok(a) => a,
+        Err(_) => return,
+    };
+    let max = t.cfg.limits.max_message;
+    let mut buf = BytesMut::with_capacity(max + 1);
+    loop {
+        buf.clear();
+        buf.reserve(max + 1);
+        // SAFETY-free path: recv into the spare capacity via a zeroed resize.
+        buf.resize(max + 1, 0);
+        let (n, from) = match sock.recv_from(&mut buf[..]).await {
+            Ok(v) => v,
+            Err(e) => {
+                // ICMP port unreachable on Linux surfaces as ConnectionRefused on UDP.
+                if e.kind() == std::io::ErrorKind::ConnectionRefused
+                    || e.kind() == std::io::ErrorKind::ConnectionReset
+                {
+                    continue;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        t.stats.udp_in.fetch_add(1, Ordering::Relaxed);
+        buf.truncate(n);
+        let raw = buf.split().freeze();
+        // Keep-alive CRLFs (RFC 5626 §3.5.1) are not messages.
+        if raw.iter().all(|b| *b == b'\r' || *b == b'\n') {
+            continue;
+        }
+        let msg = parse_datagram(&raw, &t.cfg.limits);
+        if msg.is_err() {
+            t.stats.udp_malformed.fetch_add(1, Ordering::Relaxed);
+        }
+        let inbound = Inbound {
+            kind: TransportKind::Udp,
+            from,
+            local,
+            msg,
+            raw,
+        };
+        if t.inbound.try_send(inbound).is_err() {
+            t.stats.udp_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+async fn tcp_acceptor(t: SipTransport, listener: TcpListener) {
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        let permit = match t.permits.clone().acquire_owned().await {
+            Ok(p) => p,
+            Err(_) => return,
+        };
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                backoff = Duration::from_millis(10);
+                t.start_connection(stream, peer, permit);
+            }
+            Err(_) => {
+                drop(permit);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+async fn tcp_connection(
+    t: SipTransport,
+    stream: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    mut outgoing: mpsc::Receiver<Bytes>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    let (mut rd, mut wr) = stream.into_split();
+    let mut buf = BytesMut::with_capacity(8192);
+    let idle = t.cfg.tcp_idle_timeout;
+    let max = t.cfg.limits.max_message;
+    'conn: loop {
+        tokio::select! {
+            r = rd.read_buf(&mut buf) => {
+                match r {
+                    Ok(0) | Err(_) => break 'conn,
+                    Ok(_) => {}
+                }
+                loop {
+                    match parse_stream(&buf, &t.cfg.limits) {
+                        Ok((msg, used)) => {
+                            let raw = buf.split_to(used).freeze();
+                            let inbound = Inbound { kind: TransportKind::Tcp, from: peer, local, msg: Ok(msg), raw };
+                            if t.inbound.send(inbound).await.is_err() {
+                                break 'conn;
+                            }
+                        }
+                        Err(ParseError::Incomplete) => {
+                            if buf.len() > max {
+                                t.stats.tcp_framing_errors.fetch_add(1, Ordering::Relaxed);
+                                break 'conn;
+                            }
+                            break;
+                        }
+                        Err(e) => {
+                            // A framing error on a stream is unrecoverable (RFC 3261 §18.3):
+                            // report it (for a best-effort 400) and close.
+                            t.stats.tcp_framing_errors.fetch_add(1, Ordering::Relaxed);
+                            let raw = buf.split().freeze();
+                            let _ = t.inbound.send(Inbound { kind: TransportKind::Tcp, from: peer, local, msg: Err(e), raw }).await;
+                            break 'conn;
+                        }
+                    }
+                }
+            }
+            out = outgoing.recv() => {
+                match out {
+                    Some(mut bytes) => {
+                        while bytes.has_remaining() {
+                            match wr.write(&bytes).await {
+                                Ok(0) | Err(_) => break 'conn,
+                                Ok(n) => bytes.advance(n),
+                            }
+                        }
+                    }
+                    None => break 'conn,
+                }
+            }
+            _ = tokio::time::sleep(idle) => break 'conn,
+        }
+    }
+    if let Ok(mut table) = t.conns.lock() {
+        table.remove(&peer);
+    }
+    let _ = wr.shutdown().await;
+}

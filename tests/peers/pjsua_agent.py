@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""A PJSIP (pjsua2) softphone for switchboard's end-to-end tests.
+
+Registers one account against switchboard and reports what happens as JSON lines on
+stdout: {"event": "registered", "code": 200}, {"event": "incoming", ...},
+{"event": "confirmed"}, {"event": "disconnected", ...}. It can auto-answer calls,
+send a sine tone into them and record what it hears to a WAV file. It reads commands
+as lines on stdin: "quit", "hangup", "dtmf 123", "unregister".
+
+Usage: pjsua_agent.py --server 127.0.0.1:5060 --user 1002 --password secret-1002
+                      [--transport udp|tcp] [--answer auto|none] [--tone-hz 2000]
+                      [--record out.wav] [--seconds 60]
+"""
+import argparse
+import json
+import queue
+import sys
+import threading
+import time
+
+import pjsua2 as pj
+
+events = queue.Queue()
+
+
+def emit(obj):
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+class Call(pj.Call):
+    def __init__(self, acc, args, call_id=pj.PJSUA_INVALID_ID):
+        super().__init__(acc, call_id)
+        self.args = args
+        self.tone = None
+        self.recorder = None
+
+    def onCallState(self, prm):
+        ci = self.getInfo()
+        if ci.state == pj.PJSIP_INV_STATE_CONFIRMED:
+            emit({"event": "confirmed"})
+        elif ci.state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            emit({"event": "disconnected", "code": ci.lastStatusCode, "reason": ci.lastReason})
+            events.put(("disconnected", self))
+
+    def onCallMediaState(self, prm):
+        ci = self.getInfo()
+        for i, mi in enumerate(ci.media):
+            if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                am = self.getAudioMedia(i)
+                if self.args.tone_hz and self.tone is None:
+                    self.tone = pj.ToneGenerator()
+                    self.tone.createToneGenerator(8000, 1)
+                    td = pj.ToneDesc()
+                    td.freq1 = self.args.tone_hz
+                    td.freq2 = 0
+                    td.on_msec = 60000
+                    td.off_msec = 0
+                    td.volume = 0
+                    tv = pj.ToneDescVector()
+                    tv.append(td)
+                    self.tone.play(tv, True)
+                    self.tone.startTransmit(am)
+                if self.args.record and self.recorder is None:
+                    self.recorder = pj.AudioMediaRecorder()
+                    self.recorder.createRecorder(self.args.record)
+                    am.startTransmit(self.recorder)
+                emit({"event": "media", "status": "active"})
+
+    def onDtmfDigit(self, prm):
+        emit({"event": "dtmf", "digit": prm.digit})
+
+
+class Account(pj.Account):
+    def __init__(self, args):
+        super().__init__()
+        self.args = args
+        self.calls = []
+
+    def onRegState(self, prm):
+        info = self.getInfo()
+        emit({"event": "registered" if info.regIsActive else "unregistered",
+              "code": prm.code, "reason": prm.reason})
+
+    def onIncomingCall(self, prm):
+        call = Call(self, self.args, prm.callId)
+        self.calls.append(call)
+        ci = call.getInfo()
+        hdrs = {}
+        try:
+            for line in prm.rdata.wholeMsg.split("\r\n"):
+                if line.lower().startswith("x-switchboard-"):
+                    k, _, v = line.partition(":")
+                    hdrs[k.strip()] = v.strip()
+        except Exception:
+            pass
+        emit({"event": "incoming", "from": ci.remoteUri, "headers": hdrs})
+        op = pj.CallOpParam()
+        if self.args.answer == "auto":
+            op.statusCode = 200
+            call.answer(op)
+        elif self.args.answer == "busy":
+            op.statusCode = 486
+            call.answer(op)
+        else:
+            op.statusCode = 180
+            call.answer(op)
+
+
+def stdin_reader():
+    for line in sys.stdin:
+        events.put(("cmd", line.strip()))
+    events.put(("cmd", "quit"))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--server", required=True)
+    ap.add_argument("--user", required=True)
+    ap.add_argument("--password", required=True)
+    ap.add_argument("--transport", default="udp")
+    ap.add_argument("--answer", default="auto")
+    ap.add_argument("--tone-hz", type=int, default=0)
+    ap.add_argument("--record", default="")
+    ap.add_argument("--seconds", type=float, default=60)
+    args = ap.parse_args()
+
+    ep = pj.Endpoint()
+    ep.libCreate()
+    cfg = pj.EpConfig()
+    cfg.logConfig.level = 1
+    cfg.logConfig.consoleLevel = 1
+    cfg.uaConfig.userAgent = "pjsua2-switchboard-test"
+    cfg.medConfig.clockRate = 8000
+    cfg.medConfig.sndClockRate = 8000
+    ep.libInit(cfg)
+    tcfg = pj.TransportConfig()
+    tcfg.port = 0
+    tcfg.boundAddress = "127.0.0.1"
+    tp = pj.PJSIP_TRANSPORT_TCP if args.transport == "tcp" else pj.PJSIP_TRANSPORT_UDP
+    ep.transportCreate(tp, tcfg)
+    ep.libStart()
+    ep.audDevManager().setNullDev()
+    # Only G.711 so the switchboard relay path is exercised without transcoding.
+    for c in ep.codecEnum2():
+        prio = 255 if c.codecId.startswith("PCMU") else (200 if c.codecId.startswith("PCMA") else 0)
+        ep.codecSetPriority(c.codecId, prio)
+
+    acfg = pj.AccountConfig()
+    acfg.idUri = f"sip:{args.user}@{args.server.split(':')[0]}"
+    suffix = ";transport=tcp" if args.transport == "tcp" else ""
+    acfg.regConfig.registrarUri = f"sip:{args.server}{suffix}"
+    acfg.regConfig.timeoutSec = 120
+    acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", args.user, 0, args.password))
+    acfg.natConfig.sipOutboundUse = 0
+    acc = Account(args)
+    acc.create(acfg)
+
+    threading.Thread(target=stdin_reader, daemon=True).start()
+    deadline = time.time() + args.seconds
+    while time.time() < deadline:
+        ep.libHandleEvents(20)
+        try:
+            kind, val = events.get_nowait()
+        except queue.Empty:
+            continue
+        if kind == "cmd":
+            if val == "quit":
+                break
+            if val == "hangup":
+                for c in acc.calls:
+                    try:
+                        c.hangup(pj.CallOpParam())
+                    except pj.Error:
+                        pass
+            if val.startswith("dtmf "):
+                for c in acc.calls:
+                    try:
+                        c.dialDtmf(val[5:])
+                    except pj.Error:
+                        pass
+            if val == "unregister":
+                acc.setRegistration(False)
+    emit({"event": "exit"})
+    try:
+        acc.shutdown()
+    except Exception:
+        pass
+    ep.libDestroy()
+
+
+if __name__ == "__main__":
+    main()
