@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use switchboard_media::{Bridge, Codec, Encoder, Leg, LegConfig, Mixer, ToneGenerator};
+use switchboard_media::{
+    g711, Bridge, Codec, Downsampler, Encoder, G722Decoder, G722Encoder, Leg, LegConfig, Mixer, ToneGenerator, Upsampler,
+};
 use switchboard_rtp::{RtpHeader, RtpPacket};
 
 /// 20 ms of a 1 kHz tone, encoded as `codec`, in `n` consecutive RTP packets.
@@ -74,6 +76,28 @@ fn bridge_relay(c: &mut Criterion) {
             black_box(out.len())
         })
     });
+    g.finish();
+}
+
+/// Codec building blocks, per 20 ms frame.
+fn codec_parts(c: &mut Criterion) {
+    let mut g = c.benchmark_group("codec_20ms");
+    let mut wide = vec![0i16; 320];
+    ToneGenerator::single(16000, 1000.0, 8000.0).fill(&mut wide);
+    let mut narrow = vec![0i16; 160];
+    ToneGenerator::single(8000, 1000.0, 8000.0).fill(&mut narrow);
+    let mut codes = vec![0u8; 160];
+    let mut enc = G722Encoder::new();
+    g.bench_function("g722_encode", |b| b.iter(|| black_box(enc.encode(black_box(&wide), &mut codes))));
+    let mut dec = G722Decoder::new();
+    let mut out16 = vec![0i16; 320];
+    g.bench_function("g722_decode", |b| b.iter(|| black_box(dec.decode(black_box(&codes), &mut out16))));
+    let mut up = Upsampler::new();
+    g.bench_function("upsample_8k_to_16k", |b| b.iter(|| black_box(up.process(black_box(&narrow), &mut out16))));
+    let mut down = Downsampler::new();
+    let mut out8 = vec![0i16; 160];
+    g.bench_function("downsample_16k_to_8k", |b| b.iter(|| black_box(down.process(black_box(&wide), &mut out8))));
+    g.bench_function("pcmu_encode", |b| b.iter(|| black_box(g711::ulaw_encode_slice(black_box(&narrow), &mut codes))));
     g.finish();
 }
 
@@ -202,6 +226,6 @@ fn start() -> Instant {
 criterion_group! {
     name = benches;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
-    targets = bridge_relay, mixer, udp_relay
+    targets = bridge_relay, codec_parts, mixer, udp_relay
 }
 criterion_main!(benches);
