@@ -60,7 +60,7 @@ pub(crate) enum CallSignal {
     /// A's ACK arrived.
     AConfirmed,
     /// An in-dialog request (INFO with DTMF, re-INVITE for hold, REFER).
-    InDialog { leg: Leg, tx: TxKey, req: Request },
+    InDialog { leg: Leg, tx: TxKey, req: Box<Request> },
     /// The call ended on the SIP side.
     Ended(String),
 }
@@ -400,18 +400,16 @@ impl SipDriver {
             }
             CallEvent::AnswerFromB { call, sdp } => self.signal(call, CallSignal::BAnswered(sdp)),
             CallEvent::BFailed { call, status } => self.signal(call, CallSignal::BFailed(status)),
-            CallEvent::LegConfirmed { call, leg } => {
-                if leg == Leg::A {
-                    self.signal(call, CallSignal::AConfirmed);
-                }
+            CallEvent::LegConfirmed { call, leg: Leg::A } => {
+                self.signal(call, CallSignal::AConfirmed);
             }
             CallEvent::Reinvite { call, leg, tx, sdp } => {
                 let mut req = Request::new(Method::Invite, Uri::Other("reinvite".into()));
                 req.body = sdp;
-                self.signal(call, CallSignal::InDialog { leg, tx, req });
+                self.signal(call, CallSignal::InDialog { leg, tx, req: Box::new(req) });
             }
             CallEvent::InDialogRequest { call, leg, tx, req } => {
-                self.signal(call, CallSignal::InDialog { leg, tx, req });
+                self.signal(call, CallSignal::InDialog { leg, tx, req: Box::new(req) });
             }
             CallEvent::OtherRequest {
                 tx,
