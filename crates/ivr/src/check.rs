@@ -370,6 +370,9 @@ fn build_unit(
                     );
                     continue;
                 }
+                if !is_main {
+                    u.used.insert(n.clone()); // shared library code: unused is fine
+                }
                 if matches!(item, Item::Block(_)) {
                     u.blocks.insert(n.clone(), b);
                 } else {

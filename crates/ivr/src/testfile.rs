@@ -20,6 +20,7 @@
 //! priority = 10
 //! tenant = "acme"
 //! vars = { balance = 1234.5 }
+//! # also: language, skills, screen_pop = { k = "v" }, whisper = [..], errors = N
 //! ```
 
 use std::collections::BTreeMap;
@@ -80,6 +81,7 @@ struct Expect {
     #[serde(default)]
     screen_pop: BTreeMap<String, String>,
     errors: Option<usize>,
+    whisper: Option<Vec<String>>,
 }
 
 /// Parse a time such as `2026-11-23T03:00+03:00` or `2026-11-23T03:00:00+03:00`.
@@ -324,8 +326,13 @@ fn check_expect(t: &Transcript, e: &Expect, failures: &mut Vec<String>) {
         }
     }
     if let Some(p) = e.priority {
-        if i64::from(t.attrs.priority) != p {
-            failures.push(format!("expected priority {p}, got {}", t.attrs.priority));
+        // The priority the call waited with if it was queued, else the call's own.
+        let got = match &t.end {
+            CallEnd::Queued(q) | CallEnd::Callback(q) => q.priority,
+            _ => t.attrs.priority,
+        };
+        if i64::from(got) != p {
+            failures.push(format!("expected priority {p}, got {got}"));
         }
     }
     if let Some(tn) = &e.tenant {
@@ -354,6 +361,15 @@ fn check_expect(t: &Transcript, e: &Expect, failures: &mut Vec<String>) {
     for (k, v) in &e.screen_pop {
         if t.attrs.screen_pop.get(k) != Some(v) {
             failures.push(format!("expected screen-pop {k} = \"{v}\", got {:?}", t.attrs.screen_pop.get(k)));
+        }
+    }
+    if let Some(w) = &e.whisper {
+        let got = match &t.end {
+            CallEnd::Queued(q) | CallEnd::Callback(q) => q.whisper.clone(),
+            _ => Vec::new(),
+        };
+        if *w != got {
+            failures.push(format!("expected the agent to hear {w:?} before the call, got {got:?}"));
         }
     }
     let want_errors = e.errors.unwrap_or(0);
