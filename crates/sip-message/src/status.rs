@@ -68,6 +68,11 @@ impl StatusCode {
     /// 603 Decline.
     pub const DECLINE: Self = Self(603);
 
+    /// The class digit: 1 for 1xx, ..., 6 for 6xx.
+    pub fn class(self) -> u16 {
+        self.0 / 100
+    }
+
     /// 1xx.
     pub fn is_provisional(self) -> bool {
         (100..200).contains(&self.0)
@@ -165,6 +170,7 @@ mod tests {
     #[test]
     fn classes() {
         assert!(StatusCode::RINGING.is_provisional());
+        assert_eq!(StatusCode::DECLINE.class(), 6);
         assert!(!StatusCode::RINGING.is_final());
         assert!(StatusCode::OK.is_success());
         assert!(StatusCode::BUSY_HERE.is_final());
