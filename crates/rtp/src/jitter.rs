@@ -103,6 +103,9 @@ pub struct JitterStats {
     pub resyncs: u64,
     /// Pops that returned `Empty`.
     pub empty: u64,
+    /// Packets whose timestamp is not on a frame boundary (the remote packetises with a
+    /// different ptime than configured; see [`JitterBuffer::observed_frame`]).
+    pub misaligned: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +137,10 @@ pub struct JitterBuffer {
     n_offsets: usize,
     next_offset: usize,
     late_run: u32,
+    /// Last (sequence, timestamp) pushed, and the timestamp step between consecutive
+    /// sequence numbers last seen.
+    last_seq_ts: Option<(u16, u32)>,
+    observed_step: Option<u32>,
     idle_run: u32,
     since_adjust: u32,
     stats: JitterStats,
@@ -172,6 +179,8 @@ impl JitterBuffer {
             n_offsets: 0,
             next_offset: 0,
             late_run: 0,
+            last_seq_ts: None,
+            observed_step: None,
             idle_run: 0,
             since_adjust: 0,
             stats: JitterStats::default(),
@@ -186,6 +195,16 @@ impl JitterBuffer {
     /// Counters so far.
     pub fn stats(&self) -> JitterStats {
         self.stats
+    }
+
+    /// The packet duration the remote actually uses, from the timestamp step between
+    /// consecutive sequence numbers. When it differs from the configured frame, the
+    /// driver should rebuild the buffer (and its playout tick) with that frame.
+    pub fn observed_frame(&self) -> Option<Duration> {
+        let step = self.observed_step?;
+        Some(Duration::from_micros(
+            u64::from(step) * 1_000_000 / u64::from(self.cfg.clock_rate.max(1)),
+        ))
     }
 
     /// Whether playout has started.
@@ -236,6 +255,14 @@ impl JitterBuffer {
     /// Feeds a received packet (call on arrival, with the arrival time).
     pub fn push(&mut self, now: Instant, packet: RtpPacket) -> PushOutcome {
         self.stats.pushed += 1;
+        let (seq, ts) = (packet.header.sequence, packet.header.timestamp);
+        if let Some((ls, lt)) = self.last_seq_ts {
+            let step = ts.wrapping_sub(lt);
+            if seq == ls.wrapping_add(1) && (step as i32) > 0 {
+                self.observed_step = Some(step);
+            }
+        }
+        self.last_seq_ts = Some((seq, ts));
         let mut outcome = PushOutcome::Buffered;
         if self.epoch.is_none() {
             self.reset(now, &packet);
@@ -252,6 +279,9 @@ impl JitterBuffer {
             outcome = PushOutcome::Resynced;
             ext = self.extend_ts(packet.header.timestamp);
             frame = ext.div_euclid(self.frame_ts);
+        }
+        if ext.rem_euclid(self.frame_ts) != 0 {
+            self.stats.misaligned += 1;
         }
         let offset =
             self.since_epoch_us(now) - ext * 1_000_000 / i64::from(self.cfg.clock_rate.max(1));
@@ -538,5 +568,22 @@ mod tests {
             ..JitterConfig::default()
         });
         assert!(jb.capacity() >= 100 && jb.capacity().is_power_of_two());
+    }
+
+    #[test]
+    fn reports_the_remote_packetisation() {
+        let t0 = crate::test_epoch();
+        let mut jb = JitterBuffer::new(JitterConfig::default());
+        assert_eq!(jb.observed_frame(), None);
+        // The remote sends 30 ms packets although 20 ms was configured.
+        for i in 0..4u16 {
+            jb.push(t0 + ms(30 * u64::from(i)), pkt(i, 240 * u32::from(i)));
+        }
+        assert_eq!(jb.observed_frame(), Some(ms(30)));
+        assert_eq!(
+            jb.stats().misaligned,
+            2,
+            "ts 240 and 720 are off the 160 grid"
+        );
     }
 }
