@@ -16,6 +16,9 @@
 //! built; [`Mixer::mix`] does not allocate. The mixer is sample-rate agnostic: every frame
 //! has `frame_len` samples at whatever rate the conference runs.
 
+/// Largest participant count a mixer accepts (the hearing matrix is quadratic).
+pub const MAX_PARTICIPANTS: usize = 512;
+
 /// A participant's slot in a [`Mixer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ParticipantId(u16);
@@ -73,10 +76,11 @@ pub struct Mixer {
 }
 
 impl Mixer {
-    /// A mixer for up to `capacity` participants with frames of `frame_len` samples
-    /// (e.g. 160 for 20 ms at 8 kHz). All memory is allocated here.
+    /// A mixer for up to `capacity` participants (at most [`MAX_PARTICIPANTS`]) with
+    /// frames of `frame_len` samples (e.g. 160 for 20 ms at 8 kHz). All memory is
+    /// allocated here.
     pub fn new(capacity: usize, frame_len: usize) -> Mixer {
-        let capacity = capacity.min(usize::from(u16::MAX));
+        let capacity = capacity.min(MAX_PARTICIPANTS);
         Mixer {
             capacity,
             frame_len,

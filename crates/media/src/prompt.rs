@@ -212,7 +212,8 @@ impl Playlist {
 /// Player settings.
 #[derive(Debug, Clone, Copy)]
 pub struct PlayerConfig {
-    /// Frame duration (packetisation time); a multiple of 0.125 ms. Default 20 ms.
+    /// Frame duration (packetisation time); a multiple of 0.125 ms, at least 1 ms.
+    /// Default 20 ms.
     pub ptime: Duration,
     /// RTP timestamp that corresponds to the `now` of the first [`PromptPlayer::play`].
     pub initial_timestamp: u32,
@@ -282,8 +283,9 @@ pub struct PromptPlayer {
 }
 
 impl PromptPlayer {
-    /// An idle player.
-    pub fn new(cfg: PlayerConfig) -> PromptPlayer {
+    /// An idle player. A `ptime` below 1 ms is raised to 1 ms.
+    pub fn new(mut cfg: PlayerConfig) -> PromptPlayer {
+        cfg.ptime = cfg.ptime.max(Duration::from_millis(1));
         let frame_samples =
             ((cfg.ptime.as_micros() * u128::from(PROMPT_RATE)) / 1_000_000).max(1) as usize;
         PromptPlayer {
