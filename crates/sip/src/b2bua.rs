@@ -141,6 +141,18 @@ pub enum CallEvent {
         /// Transport it came on.
         transport: Transport,
     },
+    /// A response to a request sent with [`B2bua::send_in_dialog`] (a re-INVITE's 2xx is
+    /// already ACKed).
+    InDialogResponse {
+        /// The call.
+        call: CallKey,
+        /// The leg.
+        leg: Leg,
+        /// The client transaction `send_in_dialog` returned.
+        tx: TxKey,
+        /// The response (its body is the peer's SDP answer for a re-INVITE).
+        resp: Response,
+    },
     /// The call ended; BYE/CANCEL to the other leg is already under way.
     Ended {
         /// The call.
@@ -163,6 +175,8 @@ pub enum B2buaOutput {
         transport: Transport,
         /// Serialized message.
         bytes: Bytes,
+        /// The transaction that sent it: on a send failure call `handle_transport_error`.
+        tx: Option<TxKey>,
     },
     /// Tell the application.
     Event(CallEvent),
@@ -253,6 +267,8 @@ impl Call {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Purpose {
+    /// A request the application sent with `send_in_dialog`.
+    Sent(Leg),
     AInvite,
     BInvite,
     InDialog(Leg),
@@ -380,11 +396,12 @@ impl B2bua {
                     to,
                     transport,
                     bytes,
-                    ..
+                    tx,
                 } => self.out.push_back(B2buaOutput::Transmit {
                     to,
                     transport,
                     bytes,
+                    tx,
                 }),
                 Output::Event(e) => self.on_tx_event(now, e),
             }
@@ -552,6 +569,19 @@ impl B2bua {
             .tl
             .request(tx)
             .ok_or(crate::transaction::TxError::NoSuchTransaction)?;
+        if req.method == Method::Invite && !status.is_provisional() {
+            if let Some(&(call, Purpose::InDialog(leg))) = self.txs.get(&tx) {
+                if let Some(d) = self
+                    .leg_route(call, leg)
+                    .and_then(|(dk, ..)| self.dialogs.get_mut(dk))
+                {
+                    d.invite_done(false);
+                }
+            }
+        }
+        let Some(req) = self.tl.request(tx) else {
+            return Err(crate::transaction::TxError::NoSuchTransaction.into());
+        };
         let mut r = Response::for_request(req, status);
         if req.method == Method::Invite && status.is_success() {
             r.headers
@@ -577,7 +607,8 @@ impl B2bua {
     }
 
     /// Sends an in-dialog request on a confirmed leg (re-INVITE, INFO, REFER...). The request
-    /// is built by the leg's dialog; `sdp` becomes its body. Responses are not reported.
+    /// is built by the leg's dialog; `sdp` becomes its body. Responses come back as
+    /// [`CallEvent::InDialogResponse`]; a re-INVITE's 2xx is ACKed here.
     pub fn send_in_dialog(
         &mut self,
         now: Instant,
@@ -599,7 +630,7 @@ impl B2bua {
             req.body = b;
         }
         let tx = self.tl.send_request(now, dest, transport, req)?;
-        self.track(tx, call, Purpose::InDialog(leg));
+        self.track(tx, call, Purpose::Sent(leg));
         self.pump(now);
         Ok(tx)
     }
@@ -701,7 +732,9 @@ impl B2bua {
             TxEvent::TransportError { key } => {
                 if let Some(&(call, p)) = self.txs.get(&key) {
                     let leg = match p {
-                        Purpose::BInvite | Purpose::InDialog(Leg::B) => Leg::B,
+                        Purpose::BInvite | Purpose::InDialog(Leg::B) | Purpose::Sent(Leg::B) => {
+                            Leg::B
+                        }
                         _ => Leg::A,
                     };
                     if p == Purpose::BInvite {
@@ -921,8 +954,12 @@ impl B2bua {
         let Some(&(call, purpose)) = self.txs.get(&key) else {
             return;
         };
+        if let Purpose::Sent(leg) = purpose {
+            self.on_sent_response(now, key, call, leg, resp);
+            return;
+        }
         if purpose != Purpose::BInvite {
-            return; // in-dialog request responses: nothing to relay
+            return; // responses to our BYEs: nothing to relay
         }
         let status = resp.status;
         if status.is_provisional() {
@@ -996,6 +1033,43 @@ impl B2bua {
         });
     }
 
+    /// A response to a request the application sent in a dialog: ACK a re-INVITE's 2xx,
+    /// clear the pending re-INVITE, and report it.
+    fn on_sent_response(
+        &mut self,
+        now: Instant,
+        key: TxKey,
+        call: CallKey,
+        leg: Leg,
+        resp: Response,
+    ) {
+        let Some(req) = self.tl.request(key) else {
+            return;
+        };
+        let is_invite = req.method == Method::Invite;
+        let seq = req.headers.cseq().map(|c| c.seq).unwrap_or(0);
+        if is_invite && !resp.status.is_provisional() {
+            if let Some((dk, dest, transport)) = self.leg_route(call, leg) {
+                if let Some(d) = self.dialogs.get_mut(dk) {
+                    d.invite_done(true);
+                    if resp.status.is_success() {
+                        if let Some(c) = crate::dialog::first_contact_uri(&resp) {
+                            d.remote_target = c;
+                        }
+                        let ack = d.ack(seq);
+                        let _ = self.tl.send_ack_for_2xx(now, key, dest, transport, ack);
+                    }
+                }
+            }
+        }
+        self.emit(CallEvent::InDialogResponse {
+            call,
+            leg,
+            tx: key,
+            resp,
+        });
+    }
+
     fn on_timeout(&mut self, now: Instant, key: TxKey, timer: Timer) {
         let Some(&(call, purpose)) = self.txs.get(&key) else {
             return;
@@ -1008,7 +1082,7 @@ impl B2bua {
                 self.bye(now, call, Leg::A);
                 self.end_b(now, call);
             }
-            Purpose::InDialog(leg) => {
+            Purpose::InDialog(leg) | Purpose::Sent(leg) => {
                 let ended = self.call(call).is_some_and(|c| c.ended);
                 if !ended {
                     self.end(call, EndReason::Timeout(leg));

@@ -95,6 +95,12 @@ pub struct Dialog {
     pub local_contact: Option<NameAddr>,
     /// True for a sips: dialog (§12.1.1).
     pub secure: bool,
+    /// We sent a re-INVITE that has no final response yet (§14.1). Set by
+    /// [`Dialog::request`]; clear it with [`Dialog::invite_done`].
+    pub invite_out_pending: bool,
+    /// The peer sent a re-INVITE we have not answered yet (§14.2). Set by
+    /// [`Dialog::handle_request`]; clear it with [`Dialog::invite_done`].
+    pub invite_in_pending: bool,
 }
 
 fn strip_tag(mut na: NameAddr) -> NameAddr {
@@ -107,6 +113,11 @@ fn first_contact(h: &switchboard_sip_message::Headers) -> Option<NameAddr> {
         Contacts::List(l) => l.into_iter().next(),
         Contacts::Star => None,
     }
+}
+
+/// The URI of the first Contact of a response, if any.
+pub(crate) fn first_contact_uri(resp: &Response) -> Option<Uri> {
+    first_contact(&resp.headers).map(|c| c.uri)
 }
 
 fn is_sips(u: &Uri) -> bool {
@@ -164,6 +175,8 @@ impl Dialog {
             route_set,
             local_contact: first_contact(&invite.headers),
             secure: is_sips(&invite.uri),
+            invite_out_pending: false,
+            invite_in_pending: false,
         })
     }
 
@@ -183,9 +196,10 @@ impl Dialog {
         let route_set = h
             .record_routes()
             .map_err(|_| DialogError::BadHeader("Record-Route"))?;
+        // RFC 2543 peers may omit Contact: their From URI is then the target.
         let remote_target = first_contact(h)
             .map(|c| c.uri)
-            .ok_or(DialogError::BadHeader("Contact"))?;
+            .unwrap_or_else(|| from.uri.clone());
         Ok(Dialog {
             id: DialogId {
                 call_id: h
@@ -205,6 +219,8 @@ impl Dialog {
             route_set,
             local_contact,
             secure: is_sips(&invite.uri),
+            invite_out_pending: false,
+            invite_in_pending: false,
         })
     }
 
@@ -233,6 +249,9 @@ impl Dialog {
     pub fn request(&mut self, method: Method) -> Request {
         if !matches!(method, Method::Ack | Method::Cancel) {
             self.local_seq = self.local_seq.wrapping_add(1);
+        }
+        if method == Method::Invite {
+            self.invite_out_pending = true;
         }
         let seq = self.local_seq;
         self.build(method, seq)
@@ -292,11 +311,30 @@ impl Dialog {
         req
     }
 
+    /// A re-INVITE finished: `outgoing` ours got its final response, otherwise we answered
+    /// the peer's.
+    pub fn invite_done(&mut self, outgoing: bool) {
+        if outgoing {
+            self.invite_out_pending = false;
+        } else {
+            self.invite_in_pending = false;
+        }
+    }
+
     /// Checks an in-dialog request from the peer and updates the dialog (§12.2.2): a CSeq lower
-    /// than the last one gets 500; INVITE/UPDATE with a Contact refresh the remote target; BYE
-    /// moves to Terminating. ACK and CANCEL skip the CSeq check.
+    /// than the last one gets 500; a re-INVITE while ours is pending gets 491 and while the
+    /// peer's previous one is unanswered gets 500 (§14.2); INVITE/UPDATE with a Contact refresh
+    /// the remote target; BYE moves to Terminating. ACK and CANCEL skip the CSeq check.
     pub fn handle_request(&mut self, req: &Request) -> Result<(), StatusCode> {
         let cseq = req.headers.cseq().map_err(|_| StatusCode::BAD_REQUEST)?;
+        if req.method == Method::Invite {
+            if self.invite_out_pending {
+                return Err(StatusCode(491));
+            }
+            if self.invite_in_pending {
+                return Err(StatusCode::SERVER_INTERNAL_ERROR);
+            }
+        }
         if !matches!(req.method, Method::Ack | Method::Cancel) {
             if let Some(last) = self.remote_seq {
                 if cseq.seq < last {
@@ -309,6 +347,9 @@ impl Dialog {
             if let Some(c) = first_contact(&req.headers) {
                 self.remote_target = c.uri;
             }
+        }
+        if req.method == Method::Invite {
+            self.invite_in_pending = true;
         }
         if req.method == Method::Bye {
             self.state = DialogState::Terminating;
@@ -509,6 +550,41 @@ mod tests {
         stranger.headers.set(HeaderName::CallId, "other");
         assert_eq!(ds.handle_request(&stranger).expect_err("481").status.0, 481);
         assert_eq!(ds.get(key).expect("d").state, DialogState::Terminating);
+    }
+
+    #[test]
+    fn reinvite_glare_is_491_and_overlap_is_500() {
+        let inv = invite();
+        let mut uac = Dialog::uac(&inv, &ok(&inv)).expect("dialog");
+        let mut uas = Dialog::uas(&inv, "B", None, 0).expect("dialog");
+        let from_uas = uas.request(Method::Invite);
+        let from_uac = uac.request(Method::Invite);
+        // Both sent a re-INVITE: each answers the other's with 491.
+        assert_eq!(uac.handle_request(&from_uas), Err(StatusCode(491)));
+        assert_eq!(uas.handle_request(&from_uac), Err(StatusCode(491)));
+        uac.invite_done(true);
+        let again = uas.request(Method::Info);
+        assert_eq!(uac.handle_request(&again), Ok(()));
+        let mut second = uas.clone();
+        second.invite_done(true);
+        let r1 = second.request(Method::Invite);
+        let r2 = second.request(Method::Invite);
+        assert_eq!(uac.handle_request(&r1), Ok(()));
+        assert_eq!(
+            uac.handle_request(&r2),
+            Err(StatusCode::SERVER_INTERNAL_ERROR)
+        );
+        uac.invite_done(false);
+        let r3 = second.request(Method::Invite);
+        assert_eq!(uac.handle_request(&r3), Ok(()));
+    }
+
+    #[test]
+    fn rfc2543_invite_without_contact_targets_from() {
+        let mut inv = invite();
+        inv.headers.remove(&HeaderName::Contact);
+        let d = Dialog::uas(&inv, "B", None, 0).expect("dialog");
+        assert_eq!(d.remote_target.to_string(), "sip:alice@192.0.2.1");
     }
 
     #[test]

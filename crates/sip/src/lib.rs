@@ -14,6 +14,36 @@
 //! ([`TransactionLayer`]), [`routing`] (`received`/`rport`), [`policy`] ([`check_request`]),
 //! [`dialog`] ([`Dialogs`]), [`b2bua`] ([`B2bua`]).
 
+//!
+//! # Driving it
+//!
+//! One driver task owns one [`B2bua`] (or a bare [`TransactionLayer`]) and does only this:
+//!
+//! ```text
+//! // UDP: one datagram is one message.
+//! match switchboard_sip_message::parse_datagram(&buf[..n], &limits) {
+//!     Ok(msg) => core.handle_message(Instant::now(), src, Transport::Udp, msg),
+//!     Err(_) => stats.bad_datagram(),          // a response is dropped; a request may get a
+//! }                                            // stateless 400 built by the driver
+//! // TCP/TLS: per connection, parse_stream until Incomplete; any other error closes it.
+//! while let Ok((msg, used)) = parse_stream(&conn.buf, &limits) {
+//!     conn.buf.advance(used);
+//!     core.handle_message(Instant::now(), conn.peer, Transport::Tcp, msg);
+//! }
+//! // After every handle_* / application call:
+//! while let Some(out) = core.poll_output() {
+//!     match out {
+//!         // UDP: send_to(to). TCP/TLS: write on the connection whose peer is `to` (responses
+//!         // always name the connection the request came on); open one for a new request.
+//!         // If the send fails and the transmit names a transaction, call
+//!         // core.handle_transport_error(now, tx).
+//!         B2buaOutput::Transmit { to, transport, bytes, tx } => send(to, transport, bytes, tx),
+//!         B2buaOutput::Event(ev) => app.handle(ev),  // app answers with route/answer_a/...
+//!     }
+//! }
+//! // Then sleep until core.poll_timeout() and call core.handle_timeout(Instant::now()).
+//! ```
+
 #![warn(missing_docs)]
 
 pub mod b2bua;

@@ -321,3 +321,87 @@ fn ivr_answers_first_then_bridges_to_the_second_agent_after_the_first_rejects() 
         .has_event(|e| matches!(e, TxEvent::NewRequest { req, .. } if req.method == Method::Bye)));
     assert!(net.node::<B2buaNode>(x).core.is_empty());
 }
+
+fn call_key(net: &mut SimNet, x: usize) -> switchboard_sip::CallKey {
+    net.node::<B2buaNode>(x)
+        .events
+        .iter()
+        .find_map(|(_, e)| match e {
+            CallEvent::Incoming { call, .. } => Some(*call),
+            _ => None,
+        })
+        .expect("a call")
+}
+
+#[test]
+fn b2bua_reinvites_a_leg_and_acks_the_answer() {
+    let (mut net, a, x, b) = trio(57, NetConfig::default());
+    let now = net.now;
+    net.node::<Ua>(a).invite(now, addr(X));
+    net.run_for(secs(5));
+    let call = call_key(&mut net, x);
+    let now = net.now;
+    let tx = net
+        .node::<B2buaNode>(x)
+        .core
+        .send_in_dialog(
+            now,
+            call,
+            Leg::B,
+            Method::Invite,
+            Some(Bytes::from_static(b"v=0\r\na=sendonly\r\n")),
+        )
+        .expect("re-INVITE");
+    net.run_for(secs(5));
+    let xn = net.node::<B2buaNode>(x);
+    assert!(xn.has_event(|e| matches!(e, CallEvent::InDialogResponse { tx: t, resp, .. } if *t == tx && resp.status.0 == 200)));
+    let ub = net.node::<Ua>(b);
+    let acks = ub
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, TxEvent::AckFor2xx { .. }))
+        .count();
+    assert_eq!(acks, 2, "initial INVITE and re-INVITE both ACKed");
+    assert!(ub.has_event(|e| matches!(e, TxEvent::NewRequest { req, .. } if req.method == Method::Invite && req.body.ends_with(b"a=sendonly\r\n"))));
+}
+
+#[test]
+fn reinvite_glare_gets_491_on_both_sides() {
+    let (mut net, a, x, b) = trio(58, NetConfig::default());
+    let now = net.now;
+    net.node::<Ua>(a).invite(now, addr(X));
+    net.run_for(secs(5));
+    let call = call_key(&mut net, x);
+    let db = *net.node::<Ua>(b).peers.keys().next().expect("B dialog");
+    let now = net.now;
+    let tx = net
+        .node::<B2buaNode>(x)
+        .core
+        .send_in_dialog(
+            now,
+            call,
+            Leg::B,
+            Method::Invite,
+            Some(Bytes::from_static(b"v=0\r\n")),
+        )
+        .expect("re-INVITE");
+    let ub = net.node::<Ua>(b);
+    let mut reinv = ub
+        .dialogs
+        .get_mut(db)
+        .expect("dialog")
+        .request(Method::Invite);
+    reinv
+        .headers
+        .push(HeaderName::ContentType, "application/sdp");
+    reinv.body = Bytes::from_static(b"v=0\r\n");
+    let kb = ub.send(now, addr(X), reinv);
+    net.run_for(secs(5));
+    assert_eq!(net.node::<Ua>(b).responses(kb), vec![100, 491]);
+    let xn = net.node::<B2buaNode>(x);
+    assert!(xn.has_event(|e| matches!(e, CallEvent::InDialogResponse { tx: t, resp, .. } if *t == tx && resp.status.0 == 491)));
+    assert!(
+        !xn.has_event(|e| matches!(e, CallEvent::Reinvite { .. })),
+        "the crossing re-INVITE never reaches the app"
+    );
+}

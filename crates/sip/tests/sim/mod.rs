@@ -472,7 +472,13 @@ impl Ua {
             return;
         };
         let mut r = Response::for_request(&req, StatusCode(status));
-        if req.method == Method::Invite {
+        let in_dialog = req.headers.to().map(|t| t.tag().is_some()).unwrap_or(false);
+        if req.method == Method::Invite && in_dialog {
+            if status < 300 {
+                r.headers
+                    .push(HeaderName::Contact, self.contact().to_string());
+            }
+        } else if req.method == Method::Invite {
             let tag = self
                 .tags
                 .entry(key)
@@ -750,6 +756,7 @@ impl Node for B2buaNode {
                     to,
                     transport,
                     bytes,
+                    ..
                 } => self.out.push(Send {
                     to,
                     transport,
