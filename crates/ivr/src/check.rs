@@ -48,7 +48,10 @@ impl PromptCatalog {
     }
     /// All names in a language.
     pub fn names(&self, lang: Lang) -> impl Iterator<Item = &str> {
-        self.names.get(&lang).into_iter().flat_map(|s| s.iter().map(String::as_str))
+        self.names
+            .get(&lang)
+            .into_iter()
+            .flat_map(|s| s.iter().map(String::as_str))
     }
     /// Add every `lang<TAB>name<TAB>text` line of a phrase list (other lines are ignored).
     pub fn add_tsv(&mut self, text: &str) {
@@ -100,8 +103,14 @@ pub struct CheckContext {
 
 impl CheckContext {
     /// A context knowing these queues and prompts.
-    pub fn new(queues: impl IntoIterator<Item = impl Into<String>>, prompts: PromptCatalog) -> CheckContext {
-        CheckContext { queues: Some(queues.into_iter().map(Into::into).collect()), prompts: Some(prompts) }
+    pub fn new(
+        queues: impl IntoIterator<Item = impl Into<String>>,
+        prompts: PromptCatalog,
+    ) -> CheckContext {
+        CheckContext {
+            queues: Some(queues.into_iter().map(Into::into).collect()),
+            prompts: Some(prompts),
+        }
     }
 }
 
@@ -130,15 +139,28 @@ impl Checked {
 /// Check a set of in-memory files. `files` maps file names (paths with `/`) to text and
 /// must contain everything that may be included; `mains` are the top-level dialplans, each
 /// becoming one [`Dialplan`] (in the order given).
-pub fn check_files(files: &BTreeMap<String, String>, mains: &[String], ctx: &CheckContext) -> Checked {
-    let mut st = State { files, sources: SourceMap::new(), parsed: HashMap::new(), diags: Vec::new() };
+pub fn check_files(
+    files: &BTreeMap<String, String>,
+    mains: &[String],
+    ctx: &CheckContext,
+) -> Checked {
+    let mut st = State {
+        files,
+        sources: SourceMap::new(),
+        parsed: HashMap::new(),
+        diags: Vec::new(),
+    };
     let mut dialplans = Vec::new();
     for main in mains {
         let before = st.diags.iter().filter(|d| d.is_error()).count();
         let mut items = Vec::new();
         let mut stack = Vec::new();
         st.gather(main, None, &mut stack, &mut items);
-        let name = Path::new(main).file_stem().and_then(|s| s.to_str()).unwrap_or(main).to_string();
+        let name = Path::new(main)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or(main)
+            .to_string();
         let unit = build_unit(&name, &items, ctx, &st.sources, &mut st.diags);
         let after = st.diags.iter().filter(|d| d.is_error()).count();
         if after == before {
@@ -149,8 +171,19 @@ pub fn check_files(files: &BTreeMap<String, String>, mains: &[String], ctx: &Che
     }
     let has_errors = st.diags.iter().any(Diagnostic::is_error);
     let sources = st.sources;
-    let program = if has_errors { None } else { Some(Program { dialplans, sources: sources.clone() }) };
-    Checked { sources, diagnostics: st.diags, program }
+    let program = if has_errors {
+        None
+    } else {
+        Some(Program {
+            dialplans,
+            sources: sources.clone(),
+        })
+    };
+    Checked {
+        sources,
+        diagnostics: st.diags,
+        program,
+    }
 }
 
 struct State<'a> {
@@ -210,7 +243,13 @@ impl State<'_> {
         res
     }
 
-    fn gather(&mut self, name: &str, from: Option<Span>, stack: &mut Vec<String>, out: &mut Vec<(Item, bool)>) {
+    fn gather(
+        &mut self,
+        name: &str,
+        from: Option<Span>,
+        stack: &mut Vec<String>,
+        out: &mut Vec<(Item, bool)>,
+    ) {
         if stack.len() > 32 {
             return;
         }
@@ -218,25 +257,37 @@ impl State<'_> {
             let msg = format!("can't find the file `{name}`");
             match from {
                 Some(s) => self.diags.push(
-                    Diagnostic::error(msg, s).label("included here").help("include paths are relative to the including file"),
+                    Diagnostic::error(msg, s)
+                        .label("included here")
+                        .help("include paths are relative to the including file"),
                 ),
                 None => self.diags.push(Diagnostic::global(msg)),
             }
             return;
         }
-        let Some((_, file)) = self.parse(name) else { return };
+        let Some((_, file)) = self.parse(name) else {
+            return;
+        };
         stack.push(name.to_string());
         let is_main = stack.len() == 1;
         for item in file.items {
             if let Item::Include(inc) = &item {
                 let target = join_include(name, &inc.value);
                 if let Some(pos) = stack.iter().position(|s| *s == target) {
-                    let mut cycle: Vec<&str> = stack.get(pos..).unwrap_or(&[]).iter().map(String::as_str).collect();
+                    let mut cycle: Vec<&str> = stack
+                        .get(pos..)
+                        .unwrap_or(&[])
+                        .iter()
+                        .map(String::as_str)
+                        .collect();
                     cycle.push(&target);
                     self.diags.push(
                         Diagnostic::error("include cycle", inc.span)
                             .label(format!("`{target}` is already being included"))
-                            .help(format!("the files include each other: {}; remove one of the includes", cycle.join(" → "))),
+                            .help(format!(
+                                "the files include each other: {}; remove one of the includes",
+                                cycle.join(" → ")
+                            )),
                     );
                     continue;
                 }
@@ -290,7 +341,6 @@ struct Unit<'c> {
     used: HashSet<String>,
 }
 
-
 fn build_unit(
     name: &str,
     items: &[(Item, bool)],
@@ -324,10 +374,14 @@ fn build_unit(
                 Ok(tz) => {
                     if let Some((_, prev)) = timezone {
                         if *is_main {
-                            u.diags.push(Diagnostic::error("the time zone is set twice", s.span).help(format!(
-                                "it was already set at {}; keep one `timezone` line",
-                                sources.location(prev)
-                            )));
+                            u.diags.push(
+                                Diagnostic::error("the time zone is set twice", s.span).help(
+                                    format!(
+                                        "it was already set at {}; keep one `timezone` line",
+                                        sources.location(prev)
+                                    ),
+                                ),
+                            );
                         }
                     } else {
                         timezone = Some((tz, s.span));
@@ -349,14 +403,26 @@ fn build_unit(
             Item::Include(_) => {}
             Item::Entry(e) => entries.push(e),
             Item::List(l) => {
-                if u.lists.insert(l.name.name.clone(), l.items.iter().map(|s| s.value.clone()).collect()).is_some() {
-                    u.diags.push(Diagnostic::error(format!("the list `{}` is defined twice", l.name.name), l.name.span));
+                if u.lists
+                    .insert(
+                        l.name.name.clone(),
+                        l.items.iter().map(|s| s.value.clone()).collect(),
+                    )
+                    .is_some()
+                {
+                    u.diags.push(Diagnostic::error(
+                        format!("the list `{}` is defined twice", l.name.name),
+                        l.name.span,
+                    ));
                 }
             }
             Item::Holidays(h) => {
                 let days = h.days.iter().map(|d| d.0).collect();
                 if u.holidays.insert(h.name.name.clone(), days).is_some() {
-                    u.diags.push(Diagnostic::error(format!("the holidays `{}` are defined twice", h.name.name), h.name.span));
+                    u.diags.push(Diagnostic::error(
+                        format!("the holidays `{}` are defined twice", h.name.name),
+                        h.name.span,
+                    ));
                 }
             }
             Item::Hours(h) => hours_defs.push(h),
@@ -393,7 +459,8 @@ fn build_unit(
         for c in &h.closed_on {
             if !u.holidays.contains_key(&c.name) {
                 let help = did_you_mean(&c.name, u.holidays.keys().map(String::as_str));
-                let mut d = Diagnostic::error(format!("no holidays calendar named `{}`", c.name), c.span);
+                let mut d =
+                    Diagnostic::error(format!("no holidays calendar named `{}`", c.name), c.span);
                 if let Some(h) = help {
                     d = d.help(h);
                 }
@@ -401,11 +468,18 @@ fn build_unit(
             }
         }
         let hrs = Hours {
-            ranges: h.ranges.iter().map(|r| (r.from_day, r.to_day, r.open, r.close)).collect(),
+            ranges: h
+                .ranges
+                .iter()
+                .map(|r| (r.from_day, r.to_day, r.open, r.close))
+                .collect(),
             closed_on: h.closed_on.iter().map(|c| c.name.clone()).collect(),
         };
         if u.hours.insert(h.name.name.clone(), hrs).is_some() {
-            u.diags.push(Diagnostic::error(format!("the hours `{}` are defined twice", h.name.name), h.name.span));
+            u.diags.push(Diagnostic::error(
+                format!("the hours `{}` are defined twice", h.name.name),
+                h.name.span,
+            ));
         }
     }
     let language = language.unwrap_or(Lang::En);
@@ -453,7 +527,11 @@ fn build_unit(
     }
     for (n, b) in u.blocks.iter().chain(u.subs.iter()) {
         if !u.used.contains(n) {
-            let what = if u.subs.contains_key(n) { "sub" } else { "block" };
+            let what = if u.subs.contains_key(n) {
+                "sub"
+            } else {
+                "block"
+            };
             u.diags.push(
                 Diagnostic::warning(format!("the {what} `{n}` is never used"), b.name.span)
                     .help("nothing goes there: no entry, `goto`, `call` or queue option names it"),
@@ -474,7 +552,9 @@ fn build_unit(
         timezone: tz,
         language,
         allow_external: u.allow_external,
-        fallback_queue: fallback.map(|f| f.name.clone()).unwrap_or_else(|| DEFAULT_FALLBACK_QUEUE.to_string()),
+        fallback_queue: fallback
+            .map(|f| f.name.clone())
+            .unwrap_or_else(|| DEFAULT_FALLBACK_QUEUE.to_string()),
         entries: entry_rules,
         ops: Vec::new(),
         spans: Vec::new(),
@@ -484,7 +564,11 @@ fn build_unit(
         hours: u.hours,
         var_types: u.vars.iter().map(|(k, (t, _))| (k.clone(), *t)).collect(),
     };
-    let mut c = Lower { ops: Vec::new(), spans: Vec::new(), fixups: Vec::new() };
+    let mut c = Lower {
+        ops: Vec::new(),
+        spans: Vec::new(),
+        fixups: Vec::new(),
+    };
     let mut labels = BTreeMap::new();
     for b in u.blocks.values() {
         labels.insert(b.name.name.clone(), c.ops.len());
@@ -522,8 +606,21 @@ fn collect_langs(stmts: &[Stmt], out: &mut BTreeSet<Lang>) {
 
 fn child_bodies(s: &Stmt) -> Vec<&Vec<Stmt>> {
     match &s.kind {
-        StmtKind::If { branches, otherwise } => branches.iter().map(|(_, b)| b).chain(otherwise.iter()).collect(),
-        StmtKind::Match { arms, otherwise, .. } => arms.iter().map(|(_, b)| b).chain(otherwise.iter()).collect(),
+        StmtKind::If {
+            branches,
+            otherwise,
+        } => branches
+            .iter()
+            .map(|(_, b)| b)
+            .chain(otherwise.iter())
+            .collect(),
+        StmtKind::Match {
+            arms, otherwise, ..
+        } => arms
+            .iter()
+            .map(|(_, b)| b)
+            .chain(otherwise.iter())
+            .collect(),
         StmtKind::Menu(m) => m
             .choices
             .iter()
@@ -541,14 +638,22 @@ fn child_bodies(s: &Stmt) -> Vec<&Vec<Stmt>> {
 fn diverges(s: &Stmt) -> bool {
     match &s.kind {
         StmtKind::Goto(_) | StmtKind::Hangup | StmtKind::Transfer(..) | StmtKind::Return => true,
-        StmtKind::If { branches, otherwise } => {
-            otherwise.as_ref().is_some_and(|o| body_diverges(o)) && branches.iter().all(|(_, b)| body_diverges(b))
+        StmtKind::If {
+            branches,
+            otherwise,
+        } => {
+            otherwise.as_ref().is_some_and(|o| body_diverges(o))
+                && branches.iter().all(|(_, b)| body_diverges(b))
         }
-        StmtKind::Match { arms, otherwise, .. } => {
-            otherwise.as_ref().is_some_and(|o| body_diverges(o)) && arms.iter().all(|(_, b)| body_diverges(b))
+        StmtKind::Match {
+            arms, otherwise, ..
+        } => {
+            otherwise.as_ref().is_some_and(|o| body_diverges(o))
+                && arms.iter().all(|(_, b)| body_diverges(b))
         }
         StmtKind::Menu(m) => {
-            m.default.as_ref().is_some_and(|o| body_diverges(o)) && m.choices.iter().all(|(_, b)| body_diverges(b))
+            m.default.as_ref().is_some_and(|o| body_diverges(o))
+                && m.choices.iter().all(|(_, b)| body_diverges(b))
         }
         _ => false,
     }
@@ -569,10 +674,19 @@ impl Unit<'_> {
         match p {
             Pattern::Exact(s) => Some(Matcher::Exact(s.value.clone())),
             Pattern::Prefix(s) => Some(Matcher::Prefix(s.value.clone())),
-            Pattern::Regex(s) => match regex::RegexBuilder::new(&s.value).size_limit(1 << 20).build() {
+            Pattern::Regex(s) => match regex::RegexBuilder::new(&s.value)
+                .size_limit(1 << 20)
+                .build()
+            {
                 Ok(r) => Some(Matcher::Regex(r)),
                 Err(e) => {
-                    let first = e.to_string().lines().last().unwrap_or("").trim().to_string();
+                    let first = e
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .trim()
+                        .to_string();
                     self.err(
                         Diagnostic::error("this regular expression is not valid", s.span)
                             .label(first)
@@ -597,17 +711,22 @@ impl Unit<'_> {
 
     fn check_block_ref(&mut self, i: &Ident, sub: bool) {
         self.used.insert(i.name.clone());
-        let (want, other, word) =
-            if sub { (&self.subs, &self.blocks, "sub") } else { (&self.blocks, &self.subs, "block") };
+        let (want, other, word) = if sub {
+            (&self.subs, &self.blocks, "sub")
+        } else {
+            (&self.blocks, &self.subs, "block")
+        };
         if want.contains_key(&i.name) {
             return;
         }
         let mut d = Diagnostic::error(format!("no {word} named `{}`", i.name), i.span);
         if other.contains_key(&i.name) {
             d = if sub {
-                d.label("this is a block").help(format!("use `goto {}` to go to a block", i.name))
+                d.label("this is a block")
+                    .help(format!("use `goto {}` to go to a block", i.name))
             } else {
-                d.label("this is a sub").help(format!("use `call {}` to run a sub and come back", i.name))
+                d.label("this is a sub")
+                    .help(format!("use `call {}` to run a sub and come back", i.name))
             };
         } else if let Some(h) = did_you_mean(&i.name, want.keys().map(String::as_str)) {
             d = d.help(h);
@@ -618,25 +737,40 @@ impl Unit<'_> {
     }
 
     fn check_queue_name(&mut self, q: &Ident) {
-        let Some(queues) = &self.ctx.queues else { return };
+        let Some(queues) = &self.ctx.queues else {
+            return;
+        };
         if queues.contains(&q.name) {
             return;
         }
         let known = queues.iter().map(String::as_str).collect::<Vec<_>>();
         let help = did_you_mean(&q.name, known.iter().copied())
             .unwrap_or_else(|| format!("the configured queues are: {}", known.join(", ")));
-        self.err(Diagnostic::error(format!("unknown queue `{}`", q.name), q.span).label("not in the configuration").help(help));
+        self.err(
+            Diagnostic::error(format!("unknown queue `{}`", q.name), q.span)
+                .label("not in the configuration")
+                .help(help),
+        );
     }
 
     fn check_prompts(&mut self, prompts: &[StrLit]) {
         let Some(cat) = &self.ctx.prompts else { return };
         let mut found = Vec::new();
         for p in prompts {
-            let missing: Vec<Lang> = self.langs.iter().copied().filter(|l| !cat.contains(*l, &p.value)).collect();
+            let missing: Vec<Lang> = self
+                .langs
+                .iter()
+                .copied()
+                .filter(|l| !cat.contains(*l, &p.value))
+                .collect();
             if missing.is_empty() {
                 continue;
             }
-            let langs = missing.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>().join(" and ");
+            let langs = missing
+                .iter()
+                .map(|l| format!("`{l}`"))
+                .collect::<Vec<_>>()
+                .join(" and ");
             let first = missing.first().copied().unwrap_or(Lang::En);
             let help = did_you_mean(&p.value, cat.names(first)).unwrap_or_else(|| {
                 format!("add a line for it in {langs} to prompts/dialplan-phrases.tsv and regenerate the prompts")
@@ -672,11 +806,15 @@ impl Unit<'_> {
                     }
                 }
                 StmtKind::Collect(c) => {
-                    self.vars.entry(c.var.name.clone()).or_insert((Type::Str, c.var.span));
+                    self.vars
+                        .entry(c.var.name.clone())
+                        .or_insert((Type::Str, c.var.span));
                 }
                 StmtKind::Http(h) => {
                     for r in &h.results {
-                        self.vars.entry(r.var.name.clone()).or_insert((r.ty, r.var.span));
+                        self.vars
+                            .entry(r.var.name.clone())
+                            .or_insert((r.ty, r.var.span));
                     }
                 }
                 _ => {}
@@ -709,8 +847,9 @@ impl Unit<'_> {
                 }
                 let mut names: Vec<&str> = self.vars.keys().map(String::as_str).collect();
                 names.extend(BUILTINS.iter().map(|(n, _)| *n));
-                let help = did_you_mean(v, names)
-                    .unwrap_or_else(|| format!("give it a value first with `set {v} = ...` (or `collect {v} ...`)"));
+                let help = did_you_mean(v, names).unwrap_or_else(|| {
+                    format!("give it a value first with `set {v} = ...` (or `collect {v} ...`)")
+                });
                 self.err(
                     Diagnostic::error(format!("unknown variable `{v}`"), e.span)
                         .label("never set anywhere in this dialplan")
@@ -729,7 +868,9 @@ impl Unit<'_> {
             ExprKind::Bin(op, l, r) => {
                 let lt = self.ty(l);
                 let rt = self.ty(r);
-                let (Some(lt), Some(rt)) = (lt, rt) else { return None };
+                let (Some(lt), Some(rt)) = (lt, rt) else {
+                    return None;
+                };
                 match op {
                     BinOp::Add if lt == Type::Str || rt == Type::Str => {
                         // Text joins with anything: "Balance " + 5 is fine.
@@ -779,8 +920,16 @@ impl Unit<'_> {
             _ => "both sides need the same kind of value",
         };
         self.err(
-            Diagnostic::error(format!("`{}` can't combine a {} with a {}", op.text(), lt.word(), rt.word()), e.span)
-                .help(help),
+            Diagnostic::error(
+                format!(
+                    "`{}` can't combine a {} with a {}",
+                    op.text(),
+                    lt.word(),
+                    rt.word()
+                ),
+                e.span,
+            )
+            .help(help),
         );
     }
 
@@ -788,8 +937,11 @@ impl Unit<'_> {
         if let Some(t) = self.ty(e) {
             if t != want {
                 self.err(
-                    Diagnostic::error(format!("expected a {}, but this is a {}", want.word(), t.word()), e.span)
-                        .label(why.to_string()),
+                    Diagnostic::error(
+                        format!("expected a {}, but this is a {}", want.word(), t.word()),
+                        e.span,
+                    )
+                    .label(why.to_string()),
                 );
             }
         }
@@ -799,7 +951,12 @@ impl Unit<'_> {
         let arity = |u: &mut Self, n: usize| {
             if args.len() != n {
                 u.err(Diagnostic::error(
-                    format!("`{}` takes {n} argument{}, not {}", f.name, if n == 1 { "" } else { "s" }, args.len()),
+                    format!(
+                        "`{}` takes {n} argument{}, not {}",
+                        f.name,
+                        if n == 1 { "" } else { "s" },
+                        args.len()
+                    ),
                     span,
                 ));
                 false
@@ -817,20 +974,26 @@ impl Unit<'_> {
                 } else {
                     self.holidays.keys().cloned().collect()
                 };
-                let word = if f.name == "open" { "hours" } else { "holidays" };
+                let word = if f.name == "open" {
+                    "hours"
+                } else {
+                    "holidays"
+                };
                 match args.first().map(|a| &a.kind) {
                     Some(ExprKind::Var(n)) if table.contains(n) => {}
                     Some(ExprKind::Var(n)) => {
-                        let mut d = Diagnostic::error(format!("no {word} named `{n}`"), args[0].span);
+                        let mut d =
+                            Diagnostic::error(format!("no {word} named `{n}`"), args[0].span);
                         d = match did_you_mean(n, table.iter().map(String::as_str)) {
                             Some(h) => d.help(h),
                             None => d.help(format!("define it with `{word} {n} {{ ... }}`")),
                         };
                         self.err(d);
                     }
-                    _ => self.err(
-                        Diagnostic::error(format!("`{}` takes the name of a `{word}` definition", f.name), span),
-                    ),
+                    _ => self.err(Diagnostic::error(
+                        format!("`{}` takes the name of a `{word}` definition", f.name),
+                        span,
+                    )),
                 }
                 Some(Type::Bool)
             }
@@ -885,7 +1048,9 @@ impl Unit<'_> {
                 self.err(
                     Diagnostic::warning("this line can never run", s.span)
                         .label("unreachable")
-                        .help("the line before it always leaves (goto, hangup, transfer or return)"),
+                        .help(
+                            "the line before it always leaves (goto, hangup, transfer or return)",
+                        ),
                 );
             }
             self.check_stmt(s, in_sub);
@@ -898,53 +1063,87 @@ impl Unit<'_> {
     fn check_stmt(&mut self, s: &Stmt, in_sub: bool) {
         match &s.kind {
             StmtKind::Play(p) => self.check_prompts(p),
-            StmtKind::Say { kind, expr, feminine, currency } => {
+            StmtKind::Say {
+                kind,
+                expr,
+                feminine,
+                currency,
+            } => {
                 match kind {
                     SayKind::Number | SayKind::Money | SayKind::Duration => {
                         self.expect(expr, Type::Num, "this needs a number")
                     }
-                    SayKind::Time => self.expect(expr, Type::Str, "`say time` takes text such as \"09:30\""),
+                    SayKind::Time => {
+                        self.expect(expr, Type::Str, "`say time` takes text such as \"09:30\"")
+                    }
                     SayKind::Digits => {
                         if self.ty(expr) == Some(Type::Bool) {
-                            self.err(Diagnostic::error("`say digits` can't say true/false", expr.span));
+                            self.err(Diagnostic::error(
+                                "`say digits` can't say true/false",
+                                expr.span,
+                            ));
                         }
                     }
                 }
                 if *feminine && *kind != SayKind::Number {
-                    self.err(Diagnostic::warning("`feminine` only changes `say number`", s.span));
+                    self.err(Diagnostic::warning(
+                        "`feminine` only changes `say number`",
+                        s.span,
+                    ));
                 }
                 if currency.is_some() && *kind != SayKind::Money {
-                    self.err(Diagnostic::error("a currency only goes with `say money`", s.span));
+                    self.err(Diagnostic::error(
+                        "a currency only goes with `say money`",
+                        s.span,
+                    ));
                 }
             }
             StmtKind::Menu(m) => {
                 self.check_prompts(&m.prompts);
                 if m.retries == Some(0) {
-                    self.err(Diagnostic::error("a menu needs at least 1 try", s.span).help("write `retries 1` or more"));
+                    self.err(
+                        Diagnostic::error("a menu needs at least 1 try", s.span)
+                            .help("write `retries 1` or more"),
+                    );
                 }
                 if m.timeout.is_some_and(|t| t <= 0.0 || t > 600.0) {
-                    self.err(Diagnostic::error("the menu timeout must be between 0 and 10 minutes", s.span));
+                    self.err(Diagnostic::error(
+                        "the menu timeout must be between 0 and 10 minutes",
+                        s.span,
+                    ));
                 }
                 let mut seen: HashMap<char, Span> = HashMap::new();
                 for (k, b) in &m.choices {
                     if let Some(c) = self.check_key(k) {
                         if seen.insert(c, k.span).is_some() {
                             self.err(
-                                Diagnostic::error(format!("key `{c}` has two branches in this menu", ), k.span)
-                                    .help("only the first would ever run; remove one"),
+                                Diagnostic::error(
+                                    format!("key `{c}` has two branches in this menu",),
+                                    k.span,
+                                )
+                                .help("only the first would ever run; remove one"),
                             );
                         }
                     }
                     if b.is_empty() {
                         self.err(
-                            Diagnostic::error(format!("menu choice `{}` has no branch", k.value), k.span)
-                                .label("nothing happens when the caller presses this key")
-                                .help(format!("say what the key does, e.g. `{} => goto sales`", k.value)),
+                            Diagnostic::error(
+                                format!("menu choice `{}` has no branch", k.value),
+                                k.span,
+                            )
+                            .label("nothing happens when the caller presses this key")
+                            .help(format!(
+                                "say what the key does, e.g. `{} => goto sales`",
+                                k.value
+                            )),
                         );
                     }
                 }
                 if m.choices.is_empty() {
-                    self.err(Diagnostic::error("this menu has no choices", s.span).help("add choices such as `1 => goto sales`"));
+                    self.err(
+                        Diagnostic::error("this menu has no choices", s.span)
+                            .help("add choices such as `1 => goto sales`"),
+                    );
                 }
                 if m.default.is_none() {
                     self.err(
@@ -965,7 +1164,10 @@ impl Unit<'_> {
                     self.check_key(t);
                 }
                 if c.timeout.is_some_and(|t| t <= 0.0 || t > 600.0) {
-                    self.err(Diagnostic::error("the timeout must be between 0 and 10 minutes", s.span));
+                    self.err(Diagnostic::error(
+                        "the timeout must be between 0 and 10 minutes",
+                        s.span,
+                    ));
                 }
                 self.check_assign(&c.var, Type::Str);
             }
@@ -974,7 +1176,10 @@ impl Unit<'_> {
                     self.check_assign(v, t);
                 }
             }
-            StmtKind::If { branches, otherwise } => {
+            StmtKind::If {
+                branches,
+                otherwise,
+            } => {
                 for (c, b) in branches {
                     self.expect(c, Type::Bool, "an `if` needs a condition such as `x == 1`");
                     self.check_body(b, in_sub);
@@ -983,7 +1188,11 @@ impl Unit<'_> {
                     self.check_body(b, in_sub);
                 }
             }
-            StmtKind::Match { subject, arms, otherwise } => {
+            StmtKind::Match {
+                subject,
+                arms,
+                otherwise,
+            } => {
                 self.expect(subject, Type::Str, "`match` compares text such as `caller`");
                 for (p, b) in arms {
                     self.matcher(p);
@@ -1010,7 +1219,10 @@ impl Unit<'_> {
                     self.ty(e);
                 }
                 if h.timeout.is_some_and(|t| t <= 0.0 || t > 60.0) {
-                    self.err(Diagnostic::error("the HTTP timeout must be between 0 and 60 seconds", s.span));
+                    self.err(Diagnostic::error(
+                        "the HTTP timeout must be between 0 and 60 seconds",
+                        s.span,
+                    ));
                 }
                 for r in &h.results {
                     self.check_assign(&r.var, r.ty);
@@ -1051,7 +1263,10 @@ impl Unit<'_> {
                         }
                         QueueOpt::Announce(d, sp) => {
                             if *d < 10.0 {
-                                self.err(Diagnostic::error("announcements can't be more often than every 10s", *sp));
+                                self.err(Diagnostic::error(
+                                    "announcements can't be more often than every 10s",
+                                    *sp,
+                                ));
                             }
                         }
                         QueueOpt::Callback(k) => {
@@ -1062,7 +1277,11 @@ impl Unit<'_> {
                 }
             }
             StmtKind::Transfer(k, e) => {
-                self.expect(e, Type::Str, "a number or extension in quotes, such as \"1001\"");
+                self.expect(
+                    e,
+                    Type::Str,
+                    "a number or extension in quotes, such as \"1001\"",
+                );
                 if *k == TransferKind::External && !self.allow_external {
                     self.err(
                         Diagnostic::error("this dialplan may not transfer calls to external numbers", s.span)
@@ -1082,7 +1301,11 @@ impl Unit<'_> {
                 _ => "pick another name for your variable".to_string(),
             };
             self.err(
-                Diagnostic::error(format!("`{}` is provided by the call and can't be set", v.name), v.span).help(help),
+                Diagnostic::error(
+                    format!("`{}` is provided by the call and can't be set", v.name),
+                    v.span,
+                )
+                .help(help),
             );
             return;
         }
@@ -1129,15 +1352,14 @@ impl Lower {
         self.ops.len()
     }
     fn set_jump(&mut self, at: usize, target: usize) {
-        if let Some(op) = self.ops.get_mut(at) {
-            match op {
-                Op::Jump(t) | Op::JumpUnless(_, t) => *t = target,
-                _ => {}
-            }
+        if let Some(Op::Jump(t) | Op::JumpUnless(_, t)) = self.ops.get_mut(at) {
+            *t = target;
         }
     }
     fn patch(&mut self, at: usize, slot: u8, target: usize) {
-        let Some(op) = self.ops.get_mut(at) else { return };
+        let Some(op) = self.ops.get_mut(at) else {
+            return;
+        };
         match op {
             Op::Jump(t) | Op::Call(t, _) => *t = target,
             Op::Queue(q) => match slot {
@@ -1164,7 +1386,12 @@ impl Lower {
             StmtKind::Play(p) => {
                 self.emit(Op::Play(prompt_names(p)), sp);
             }
-            StmtKind::Say { kind, expr, feminine, currency } => {
+            StmtKind::Say {
+                kind,
+                expr,
+                feminine,
+                currency,
+            } => {
                 self.emit(Op::Say(*kind, expr.clone(), *feminine, *currency), sp);
             }
             StmtKind::Menu(m) => {
@@ -1223,7 +1450,10 @@ impl Lower {
             StmtKind::Set(v, e) => {
                 self.emit(Op::Set(v.name.clone(), e.clone()), sp);
             }
-            StmtKind::If { branches, otherwise } => {
+            StmtKind::If {
+                branches,
+                otherwise,
+            } => {
                 let mut to_end = Vec::new();
                 for (c, b) in branches {
                     let test = self.emit(Op::JumpUnless(c.clone(), 0), c.span);
@@ -1240,7 +1470,11 @@ impl Lower {
                     self.set_jump(j, end);
                 }
             }
-            StmtKind::Match { subject, arms, otherwise } => {
+            StmtKind::Match {
+                subject,
+                arms,
+                otherwise,
+            } => {
                 let at = self.emit(Op::Hangup, sp);
                 let mut compiled = Vec::new();
                 let mut to_end = Vec::new();
@@ -1298,9 +1532,17 @@ impl Lower {
                     *op = Op::Http(Box::new(HttpOp {
                         method: h.method,
                         url: h.url.clone(),
-                        body: h.body.iter().map(|(k, v)| (k.name.clone(), v.clone())).collect(),
+                        body: h
+                            .body
+                            .iter()
+                            .map(|(k, v)| (k.name.clone(), v.clone()))
+                            .collect(),
                         timeout: h.timeout.unwrap_or(3.0),
-                        results: h.results.iter().map(|r| (r.var.name.clone(), r.ty, r.path.value.clone())).collect(),
+                        results: h
+                            .results
+                            .iter()
+                            .map(|r| (r.var.name.clone(), r.ty, r.path.value.clone()))
+                            .collect(),
                         fallback,
                     }));
                 }
@@ -1374,7 +1616,11 @@ mod tests {
             prompts.insert(l, "welcome");
             prompts.insert(l, "main-menu");
         }
-        check_files(&files, &["t.ivr".to_string()], &CheckContext::new(["sales", "support", "operator"], prompts))
+        check_files(
+            &files,
+            &["t.ivr".to_string()],
+            &CheckContext::new(["sales", "support", "operator"], prompts),
+        )
     }
 
     fn messages(c: &Checked) -> Vec<String> {
@@ -1430,18 +1676,27 @@ mod tests {
     #[test]
     fn include_cycles_are_reported() {
         let mut files = BTreeMap::new();
-        files.insert("a.ivr".to_string(), "include \"lib/b.ivr\"\nentry to \"1\" goto m\nblock m { hangup }".to_string());
+        files.insert(
+            "a.ivr".to_string(),
+            "include \"lib/b.ivr\"\nentry to \"1\" goto m\nblock m { hangup }".to_string(),
+        );
         files.insert("lib/b.ivr".to_string(), "include \"../a.ivr\"".to_string());
         let c = check_files(&files, &["a.ivr".to_string()], &CheckContext::default());
         assert!(c.has_errors());
-        assert!(c.render().contains("a.ivr → lib/b.ivr → a.ivr"), "{}", c.render());
+        assert!(
+            c.render().contains("a.ivr → lib/b.ivr → a.ivr"),
+            "{}",
+            c.render()
+        );
     }
 
     #[test]
     fn external_transfer_needs_permission() {
         let c = check("entry to \"1\" goto m\nblock m { transfer external \"+74950000000\" }");
         assert!(messages(&c).iter().any(|m| m.contains("external")));
-        let c = check("allow external\nentry to \"1\" goto m\nblock m { transfer external \"+74950000000\" }");
+        let c = check(
+            "allow external\nentry to \"1\" goto m\nblock m { transfer external \"+74950000000\" }",
+        );
         assert!(!c.has_errors(), "{}", c.render());
     }
 

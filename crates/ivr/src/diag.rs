@@ -31,15 +31,30 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error at `span`.
     pub fn error(message: impl Into<String>, span: Span) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, message: message.into(), span: Some(span), label: String::new(), help: None }
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            span: Some(span),
+            label: String::new(),
+            help: None,
+        }
     }
     /// A warning at `span`.
     pub fn warning(message: impl Into<String>, span: Span) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(message, span) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(message, span)
+        }
     }
     /// An error not tied to a place in a file (e.g. a missing directory).
     pub fn global(message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, message: message.into(), span: None, label: String::new(), help: None }
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            span: None,
+            label: String::new(),
+            help: None,
+        }
     }
     /// Add the text shown under the caret.
     pub fn label(mut self, l: impl Into<String>) -> Diagnostic {
@@ -89,8 +104,17 @@ impl Diagnostic {
         let _ = writeln!(o, "{pad} |");
         let _ = writeln!(o, "{line} | {}", text.replace('\t', " "));
         let (end_line, end_col) = file.line_col(span.end);
-        let width = if end_line == line && end_col > col { end_col - col } else { text.chars().count().saturating_sub(col - 1).max(1) };
-        let _ = write!(o, "{pad} | {}{}", " ".repeat(col - 1), "^".repeat(width.max(1)));
+        let width = if end_line == line && end_col > col {
+            end_col - col
+        } else {
+            text.chars().count().saturating_sub(col - 1).max(1)
+        };
+        let _ = write!(
+            o,
+            "{pad} | {}{}",
+            " ".repeat(col - 1),
+            "^".repeat(width.max(1))
+        );
         if !self.label.is_empty() {
             let _ = write!(o, " {}", self.label);
         }
@@ -115,7 +139,11 @@ pub fn render_all(diags: &[Diagnostic], sources: &SourceMap) -> String {
     match (errors, warnings) {
         (0, 0) => {}
         (0, w) => {
-            let _ = writeln!(o, "warning: {w} warning{} (the dialplan can be loaded)", if w == 1 { "" } else { "s" });
+            let _ = writeln!(
+                o,
+                "warning: {w} warning{} (the dialplan can be loaded)",
+                if w == 1 { "" } else { "s" }
+            );
         }
         (e, w) => {
             let _ = writeln!(
@@ -130,11 +158,14 @@ pub fn render_all(diags: &[Diagnostic], sources: &SourceMap) -> String {
 }
 
 /// The closest candidate to `name` (by edit distance), if it is close enough to be a typo.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
         let d = edit_distance(name, c);
-        let limit = (name.chars().count() + 2) / 3;
+        let limit = name.chars().count().div_ceil(3);
         if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
         }
@@ -179,7 +210,10 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(did_you_mean("welcom", ["welcome", "goodbye"]), Some("did you mean `welcome`?".into()));
+        assert_eq!(
+            did_you_mean("welcom", ["welcome", "goodbye"]),
+            Some("did you mean `welcome`?".into())
+        );
         assert_eq!(did_you_mean("zzz", ["welcome"]), None);
     }
 }

@@ -357,7 +357,13 @@ impl Interpreter {
     }
 
     /// Start in a named dialplan only (the simulator's `--dialplan`); otherwise like `Started`.
-    pub fn start_in(&mut self, now: DateTime<FixedOffset>, to: String, from: String, dialplan: &str) {
+    pub fn start_in(
+        &mut self,
+        now: DateTime<FixedOffset>,
+        to: String,
+        from: String,
+        dialplan: &str,
+    ) {
         self.start(now, to, from, Some(dialplan));
     }
 
@@ -367,13 +373,22 @@ impl Interpreter {
         }
         self.now = Some(now);
         let route = match only {
-            Some(name) => self.program.dialplans.iter().position(|d| d.name == name).and_then(|di| {
-                let dp = self.program.dialplans.get(di)?;
-                let ei = dp.entries.iter().position(|e| {
-                    e.to.as_ref().is_none_or(|m| m.matches(&to, dp)) && e.from.as_ref().is_none_or(|m| m.matches(&from, dp))
-                })?;
-                Some(crate::program::Route { dialplan: di, entry: ei })
-            }),
+            Some(name) => self
+                .program
+                .dialplans
+                .iter()
+                .position(|d| d.name == name)
+                .and_then(|di| {
+                    let dp = self.program.dialplans.get(di)?;
+                    let ei = dp.entries.iter().position(|e| {
+                        e.to.as_ref().is_none_or(|m| m.matches(&to, dp))
+                            && e.from.as_ref().is_none_or(|m| m.matches(&from, dp))
+                    })?;
+                    Some(crate::program::Route {
+                        dialplan: di,
+                        entry: ei,
+                    })
+                }),
             None => self.program.route(&to, &from),
         };
         self.caller = from;
@@ -388,8 +403,12 @@ impl Interpreter {
             return;
         };
         let prog = self.program.clone();
-        let Some(dp) = prog.dialplans.get(route.dialplan) else { return };
-        let Some(entry) = dp.entries.get(route.entry) else { return };
+        let Some(dp) = prog.dialplans.get(route.dialplan) else {
+            return;
+        };
+        let Some(entry) = dp.entries.get(route.entry) else {
+            return;
+        };
         self.dp = route.dialplan;
         self.language = dp.language;
         self.attrs.language = Some(dp.language);
@@ -416,7 +435,9 @@ impl Interpreter {
             }
             other => {
                 self.wait = other;
-                if matches!(self.wait, Wait::Prompt | Wait::Http { .. }) && self.typeahead.len() < MAX_TYPEAHEAD {
+                if matches!(self.wait, Wait::Prompt | Wait::Http { .. })
+                    && self.typeahead.len() < MAX_TYPEAHEAD
+                {
                     self.typeahead.push_back(d);
                 }
             }
@@ -482,7 +503,10 @@ impl Interpreter {
 
     /// Add a key to a collection; returns (finished, used).
     fn collect_push(&self, pc: usize, digits: &mut String, d: char) -> (bool, bool) {
-        let Some(Op::Collect { max, terminator, .. }) = self.dialplan().and_then(|dp| dp.ops.get(pc)) else {
+        let Some(Op::Collect {
+            max, terminator, ..
+        }) = self.dialplan().and_then(|dp| dp.ops.get(pc))
+        else {
             return (true, false);
         };
         if Some(d) == *terminator {
@@ -502,12 +526,17 @@ impl Interpreter {
     }
 
     fn set_var(&mut self, name: String, value: Value) {
-        self.out.push_back(Action::SetVar { name: name.clone(), value: value.clone() });
+        self.out.push_back(Action::SetVar {
+            name: name.clone(),
+            value: value.clone(),
+        });
         self.vars.insert(name, value);
     }
 
     fn http_result(&mut self, result: Result<serde_json::Value, HttpError>) {
-        let Some(Op::Http(h)) = self.dialplan().and_then(|dp| dp.ops.get(self.pc)).cloned() else { return };
+        let Some(Op::Http(h)) = self.dialplan().and_then(|dp| dp.ops.get(self.pc)).cloned() else {
+            return;
+        };
         let values: Option<Vec<(String, Value)>> = result.ok().and_then(|json| {
             h.results
                 .iter()
@@ -529,13 +558,18 @@ impl Interpreter {
     fn queue_result(&mut self, pc: Option<usize>, outcome: QueueOutcome) {
         let Some(pc) = pc else {
             // The fallback queue itself: nothing more to try.
-            if !matches!(outcome, QueueOutcome::Answered | QueueOutcome::CallbackAccepted) {
+            if !matches!(
+                outcome,
+                QueueOutcome::Answered | QueueOutcome::CallbackAccepted
+            ) {
                 self.out.push_back(Action::Hangup);
             }
             self.wait = Wait::Done;
             return;
         };
-        let Some(Op::Queue(q)) = self.dialplan().and_then(|dp| dp.ops.get(pc)).cloned() else { return };
+        let Some(Op::Queue(q)) = self.dialplan().and_then(|dp| dp.ops.get(pc)).cloned() else {
+            return;
+        };
         self.pc = match outcome {
             QueueOutcome::Answered | QueueOutcome::CallbackAccepted => {
                 self.wait = Wait::Done;
@@ -551,7 +585,8 @@ impl Interpreter {
 
     fn fail(&mut self, message: String) {
         let location = self.location();
-        self.out.push_back(Action::RuntimeError { message, location });
+        self.out
+            .push_back(Action::RuntimeError { message, location });
         if self.in_fallback {
             self.out.push_back(Action::Hangup);
             self.wait = Wait::Done;
@@ -613,7 +648,10 @@ impl Interpreter {
         match op {
             Op::Play(p) => {
                 self.pc += 1;
-                self.out.push_back(Action::Play { prompts: p.clone(), lang: self.language });
+                self.out.push_back(Action::Play {
+                    prompts: p.clone(),
+                    lang: self.language,
+                });
                 self.wait = Wait::Prompt;
                 Ok(false)
             }
@@ -624,7 +662,10 @@ impl Interpreter {
                 if prompts.is_empty() {
                     return Ok(true);
                 }
-                self.out.push_back(Action::Say { prompts, lang: self.language });
+                self.out.push_back(Action::Say {
+                    prompts,
+                    lang: self.language,
+                });
                 self.wait = Wait::Prompt;
                 Ok(false)
             }
@@ -660,7 +701,13 @@ impl Interpreter {
                 self.menu_again(*mpc, n);
                 Ok(true)
             }
-            Op::Collect { prompts, max, terminator, timeout, .. } => {
+            Op::Collect {
+                prompts,
+                max,
+                terminator,
+                timeout,
+                ..
+            } => {
                 let mut digits = String::new();
                 let mut typed = false;
                 while let Some(d) = self.typeahead.pop_front() {
@@ -689,7 +736,11 @@ impl Interpreter {
                 Ok(true)
             }
             Op::JumpUnless(c, target) => {
-                self.pc = if self.eval(dp, c)? == Value::Bool(true) { pc + 1 } else { *target };
+                self.pc = if self.eval(dp, c)? == Value::Bool(true) {
+                    pc + 1
+                } else {
+                    *target
+                };
                 Ok(true)
             }
             Op::Jump(t) => {
@@ -701,7 +752,11 @@ impl Interpreter {
                     Value::Str(s) => s,
                     v => v.to_string(),
                 };
-                self.pc = arms.iter().find(|(m, _)| m.matches(&s, dp)).map(|(_, t)| *t).unwrap_or(*other);
+                self.pc = arms
+                    .iter()
+                    .find(|(m, _)| m.matches(&s, dp))
+                    .map(|(_, t)| *t)
+                    .unwrap_or(*other);
                 Ok(true)
             }
             Op::Call(target, name) => {
@@ -735,7 +790,13 @@ impl Interpreter {
                 };
                 let id = self.next_http_id;
                 self.next_http_id += 1;
-                self.out.push_back(Action::HttpRequest { id, method: h.method, url, body, timeout: secs(h.timeout) });
+                self.out.push_back(Action::HttpRequest {
+                    id,
+                    method: h.method,
+                    url,
+                    body,
+                    timeout: secs(h.timeout),
+                });
                 self.wait = Wait::Http { id };
                 Ok(false)
             }
@@ -797,7 +858,11 @@ impl Interpreter {
                 if *kind == TransferKind::External && !dp.allow_external {
                     return Err("this dialplan may not transfer to external numbers".into());
                 }
-                self.out.push_back(Action::Transfer { kind: *kind, target, attrs: self.attrs.clone() });
+                self.out.push_back(Action::Transfer {
+                    kind: *kind,
+                    target,
+                    attrs: self.attrs.clone(),
+                });
                 self.wait = Wait::Done;
                 Ok(false)
             }
@@ -810,7 +875,9 @@ impl Interpreter {
     }
 
     fn menu_digit_inline(&mut self, dp: &Dialplan, pc: usize, attempt: u32, d: char) {
-        let Some(Op::Menu(m)) = dp.ops.get(pc) else { return };
+        let Some(Op::Menu(m)) = dp.ops.get(pc) else {
+            return;
+        };
         match m.choices.iter().find(|(k, _)| *k == d) {
             Some((_, t)) => self.pc = *t,
             None => match m.invalid {
@@ -834,16 +901,31 @@ impl Interpreter {
         self.pc = pc + 1;
     }
 
-    fn say(&self, kind: SayKind, v: &Value, feminine: bool, currency: Option<Currency>) -> Result<Vec<String>, String> {
+    fn say(
+        &self,
+        kind: SayKind,
+        v: &Value,
+        feminine: bool,
+        currency: Option<Currency>,
+    ) -> Result<Vec<String>, String> {
         let lang = self.language;
         let num = |v: &Value| match v {
             Value::Num(n) if n.is_finite() => Ok(*n),
-            Value::Str(s) => s.trim().parse::<f64>().ok().filter(|n| n.is_finite()).ok_or(format!("can't say \"{s}\" as a number")),
+            Value::Str(s) => s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite())
+                .ok_or(format!("can't say \"{s}\" as a number")),
             other => Err(format!("can't say {other} as a number")),
         };
         Ok(match kind {
             SayKind::Number => {
-                let g = if feminine { Gender::Feminine } else { Gender::Masculine };
+                let g = if feminine {
+                    Gender::Feminine
+                } else {
+                    Gender::Masculine
+                };
                 say::say_number(num(v)?.trunc().clamp(-9e15, 9e15) as i64, lang, g)
             }
             SayKind::Digits => match v {
@@ -858,15 +940,25 @@ impl Interpreter {
                 });
                 say::say_money(num(v)?, c, lang)
             }
-            SayKind::Duration => say::say_duration(Duration::from_secs(num(v)?.clamp(0.0, 1e9) as u64), lang),
+            SayKind::Duration => {
+                say::say_duration(Duration::from_secs(num(v)?.clamp(0.0, 1e9) as u64), lang)
+            }
             SayKind::Time => {
                 let s = match v {
                     Value::Str(s) => s.clone(),
                     other => other.to_string(),
                 };
-                let (h, m) = s.split_once(':').ok_or(format!("\"{s}\" is not a time like 09:30"))?;
-                let h: u32 = h.trim().parse().map_err(|_| format!("\"{s}\" is not a time like 09:30"))?;
-                let m: u32 = m.trim().parse().map_err(|_| format!("\"{s}\" is not a time like 09:30"))?;
+                let (h, m) = s
+                    .split_once(':')
+                    .ok_or(format!("\"{s}\" is not a time like 09:30"))?;
+                let h: u32 = h
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("\"{s}\" is not a time like 09:30"))?;
+                let m: u32 = m
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("\"{s}\" is not a time like 09:30"))?;
                 if h > 23 || m > 59 {
                     return Err(format!("\"{s}\" is not a time of day"));
                 }
@@ -953,14 +1045,21 @@ impl Interpreter {
     }
 
     fn open(&self, dp: &Dialplan, hours: &str) -> bool {
-        let (Some(t), Some(h)) = (self.local_now(dp), dp.hours.get(hours)) else { return false };
+        let (Some(t), Some(h)) = (self.local_now(dp), dp.hours.get(hours)) else {
+            return false;
+        };
         let date = t.date_naive();
-        if h.closed_on.iter().any(|c| dp.holidays.get(c).is_some_and(|set| set.contains(&date))) {
+        if h.closed_on
+            .iter()
+            .any(|c| dp.holidays.get(c).is_some_and(|set| set.contains(&date)))
+        {
             return false;
         }
         let day = t.weekday().num_days_from_monday() as u8;
         let minute = t.hour() * 60 + t.minute();
-        h.ranges.iter().any(|(from, to, open, close)| (*from..=*to).contains(&day) && (*open..*close).contains(&minute))
+        h.ranges.iter().any(|(from, to, open, close)| {
+            (*from..=*to).contains(&day) && (*open..*close).contains(&minute)
+        })
     }
 
     fn var(&self, dp: &Dialplan, v: &str) -> Value {
@@ -975,9 +1074,15 @@ impl Interpreter {
             "hour" => Value::Num(t.map(|t| t.hour()).unwrap_or(0).into()),
             "minute" => Value::Num(t.map(|t| t.minute()).unwrap_or(0).into()),
             "weekday" => Value::Str(
-                t.and_then(|t| DAYS.get(t.weekday().num_days_from_monday() as usize)).copied().unwrap_or("mon").into(),
+                t.and_then(|t| DAYS.get(t.weekday().num_days_from_monday() as usize))
+                    .copied()
+                    .unwrap_or("mon")
+                    .into(),
             ),
-            "date" => Value::Str(t.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default()),
+            "date" => Value::Str(
+                t.map(|t| t.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default(),
+            ),
             "time" => Value::Str(t.map(|t| t.format("%H:%M").to_string()).unwrap_or_default()),
             _ => match self.vars.get(v) {
                 Some(x) => x.clone(),
@@ -1023,7 +1128,9 @@ fn binop(op: BinOp, l: Value, r: Value) -> Result<Value, String> {
                 (Str(x), Str(y)) => Some(x.cmp(y)),
                 _ => None,
             };
-            let Some(ord) = ord else { return Err(format!("can't compare {a} with {b}")) };
+            let Some(ord) = ord else {
+                return Err(format!("can't compare {a} with {b}"));
+            };
             Bool(match op {
                 BinOp::Lt => ord.is_lt(),
                 BinOp::Le => ord.is_le(),
@@ -1047,7 +1154,12 @@ fn call_fn(name: &str, args: &[Value]) -> Result<Value, String> {
     use Value::*;
     Ok(match (name, args) {
         ("len", [Str(s)]) => Num(s.chars().count() as f64),
-        ("number", [Str(s)]) => Num(s.trim().parse::<f64>().ok().filter(|n| n.is_finite()).unwrap_or(0.0)),
+        ("number", [Str(s)]) => Num(s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .unwrap_or(0.0)),
         ("round", [Num(n)]) => Num(n.round()),
         ("string", [v]) => Str(plain(v)),
         ("starts_with", [Str(a), Str(b)]) => Bool(a.starts_with(b.as_str())),
@@ -1059,7 +1171,9 @@ fn call_fn(name: &str, args: &[Value]) -> Result<Value, String> {
 fn to_json(v: &Value) -> serde_json::Value {
     match v {
         Value::Str(s) => serde_json::Value::String(s.clone()),
-        Value::Num(n) => serde_json::Number::from_f64(*n).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null),
+        Value::Num(n) => serde_json::Number::from_f64(*n)
+            .map(serde_json::Value::Number)
+            .unwrap_or(serde_json::Value::Null),
         Value::Bool(b) => serde_json::Value::Bool(*b),
     }
 }
@@ -1078,7 +1192,12 @@ pub fn json_get(json: &serde_json::Value, path: &str, ty: Type) -> Option<Value>
         (Type::Str, serde_json::Value::String(s)) => Some(Value::Str(s.clone())),
         (Type::Str, serde_json::Value::Number(n)) => Some(Value::Str(n.to_string())),
         (Type::Num, serde_json::Value::Number(n)) => n.as_f64().map(Value::Num),
-        (Type::Num, serde_json::Value::String(s)) => s.trim().parse::<f64>().ok().filter(|n| n.is_finite()).map(Value::Num),
+        (Type::Num, serde_json::Value::String(s)) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .map(Value::Num),
         (Type::Bool, serde_json::Value::Bool(b)) => Some(Value::Bool(*b)),
         _ => None,
     }

@@ -48,8 +48,8 @@ pub struct LexError {
 }
 
 const PUNCTS: [&str; 24] = [
-    "=>", "->", "==", "!=", "<=", ">=", "{", "}", "(", ")", "[", "]", ",", ";", ":", "=", "<",
-    ">", "+", "-", "*", "/", "%", ".",
+    "=>", "->", "==", "!=", "<=", ">=", "{", "}", "(", ")", "[", "]", ",", ";", ":", "=", "<", ">",
+    "+", "-", "*", "/", "%", ".",
 ];
 
 fn is_ident_start(c: char) -> bool {
@@ -86,13 +86,20 @@ fn date(i: &str) -> IResult<&str, Tok> {
         char('-'),
         two_digits,
     ))(i)?;
-    let tok = Tok::Date(y.parse().unwrap_or(0), m.parse().unwrap_or(0), d.parse().unwrap_or(0));
+    let tok = Tok::Date(
+        y.parse().unwrap_or(0),
+        m.parse().unwrap_or(0),
+        d.parse().unwrap_or(0),
+    );
     Ok((r, tok))
 }
 
 fn time(i: &str) -> IResult<&str, Tok> {
-    let (r, (h, _, m)) =
-        tuple((take_while_m_n(1, 2, |c: char| c.is_ascii_digit()), char(':'), two_digits))(i)?;
+    let (r, (h, _, m)) = tuple((
+        take_while_m_n(1, 2, |c: char| c.is_ascii_digit()),
+        char(':'),
+        two_digits,
+    ))(i)?;
     let h: u32 = h.parse().unwrap_or(0);
     let m: u32 = m.parse().unwrap_or(0);
     Ok((r, Tok::Time(h * 60 + m)))
@@ -117,7 +124,10 @@ fn number(i: &str) -> IResult<&str, Tok> {
 }
 
 fn ident(i: &str) -> IResult<&str, Tok> {
-    let (r, s) = recognize(tuple((take_while1(is_ident_start), take_while(is_ident_char))))(i)?;
+    let (r, s) = recognize(tuple((
+        take_while1(is_ident_start),
+        take_while(is_ident_char),
+    )))(i)?;
     Ok((r, Tok::Ident(s.to_string())))
 }
 
@@ -127,7 +137,10 @@ fn punct(i: &str) -> IResult<&str, Tok> {
             return Ok((r, Tok::Punct(p)));
         }
     }
-    Err(nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Tag)))
+    Err(nom::Err::Error(nom::error::Error::new(
+        i,
+        nom::error::ErrorKind::Tag,
+    )))
 }
 
 /// Cut `src` into tokens with spans. The last token is always [`Tok::Eof`].
@@ -136,7 +149,9 @@ pub fn lex(file: FileId, src: &str) -> Result<Vec<(Tok, Span)>, LexError> {
     let at = |rest: &str| total - rest.len();
     if total > MAX_SOURCE_BYTES {
         return Err(LexError {
-            message: format!("this file is too large ({total} bytes, the limit is {MAX_SOURCE_BYTES})"),
+            message: format!(
+                "this file is too large ({total} bytes, the limit is {MAX_SOURCE_BYTES})"
+            ),
             span: Span::new(file, 0, 0),
         });
     }
@@ -182,7 +197,9 @@ fn string(file: FileId, input: &str, start: usize) -> Result<(Tok, &str), LexErr
                 Some((_, e @ ('"' | '\\'))) => s.push(e),
                 Some((j, e)) => {
                     return Err(LexError {
-                        message: format!("unknown escape `\\{e}` in a string (use `\\\\` for a backslash)"),
+                        message: format!(
+                            "unknown escape `\\{e}` in a string (use `\\\\` for a backslash)"
+                        ),
                         span: Span::new(file, start + j - 1, start + j + e.len_utf8()),
                     })
                 }
@@ -208,7 +225,11 @@ mod tests {
     use super::*;
 
     fn toks(s: &str) -> Vec<Tok> {
-        lex(FileId(0), s).unwrap().into_iter().map(|(t, _)| t).collect()
+        lex(FileId(0), s)
+            .unwrap()
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect()
     }
 
     #[test]
@@ -239,6 +260,9 @@ mod tests {
 
     #[test]
     fn number_followed_by_word_is_not_a_duration() {
-        assert_eq!(toks("5sec"), vec![Tok::Num(5.0), Tok::Ident("sec".into()), Tok::Eof]);
+        assert_eq!(
+            toks("5sec"),
+            vec![Tok::Num(5.0), Tok::Ident("sec".into()), Tok::Eof]
+        );
     }
 }

@@ -71,13 +71,20 @@ fn read_tree(root: &Path, files: &mut BTreeMap<String, String>) -> Result<(), Lo
     let prefix = root.to_string_lossy().replace('\\', "/");
     let mut pending = vec![(root.to_path_buf(), String::new())];
     while let Some((dir, rel)) = pending.pop() {
-        let rd = std::fs::read_dir(&dir).map_err(|source| LoadError::Io { path: dir.clone(), source })?;
+        let rd = std::fs::read_dir(&dir).map_err(|source| LoadError::Io {
+            path: dir.clone(),
+            source,
+        })?;
         let mut entries: Vec<_> = rd.flatten().collect();
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
             let name = e.file_name().to_string_lossy().to_string();
             let path = e.path();
-            let rel_name = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+            let rel_name = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
             if path.is_dir() {
                 if !name.starts_with('.') && rel.matches('/').count() < 8 {
                     pending.push((path, rel_name));
@@ -86,7 +93,10 @@ fn read_tree(root: &Path, files: &mut BTreeMap<String, String>) -> Result<(), Lo
                 if files.len() >= MAX_FILES {
                     return Ok(());
                 }
-                let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io { path: path.clone(), source })?;
+                let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
                 files.insert(key(&prefix, &rel_name), text);
             }
         }
@@ -100,10 +110,17 @@ pub fn load_dir(dir: &Path, ctx: &CheckContext) -> Result<(Program, String), Loa
     let mut files = BTreeMap::new();
     read_tree(dir, &mut files)?;
     let prefix = key(&dir.to_string_lossy().replace('\\', "/"), "");
-    let prefix = if prefix.is_empty() { String::new() } else { format!("{prefix}/") };
+    let prefix = if prefix.is_empty() {
+        String::new()
+    } else {
+        format!("{prefix}/")
+    };
     let mains: Vec<String> = files
         .keys()
-        .filter(|k| k.strip_prefix(prefix.as_str()).is_some_and(|rest| !rest.contains('/')))
+        .filter(|k| {
+            k.strip_prefix(prefix.as_str())
+                .is_some_and(|rest| !rest.contains('/'))
+        })
         .cloned()
         .collect();
     finish(check_files(&files, &mains, ctx))
@@ -114,7 +131,10 @@ fn finish(c: crate::check::Checked) -> Result<(Program, String), LoadError> {
     let errors = c.diagnostics.iter().filter(|d| d.is_error()).count();
     match c.program {
         Some(p) if errors == 0 => Ok((p, rendered)),
-        _ => Err(LoadError::Invalid { errors: errors.max(1), rendered }),
+        _ => Err(LoadError::Invalid {
+            errors: errors.max(1),
+            rendered,
+        }),
     }
 }
 
@@ -135,9 +155,19 @@ pub fn check_paths(paths: &[PathBuf], ctx: &CheckContext) -> CheckReport {
     let mut mains = Vec::new();
     let mut diags = Vec::new();
     for p in paths {
-        let parent = p.parent().map(|x| x.to_string_lossy().replace('\\', "/")).unwrap_or_default();
-        let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let root = if parent.is_empty() { PathBuf::from(".") } else { PathBuf::from(&parent) };
+        let parent = p
+            .parent()
+            .map(|x| x.to_string_lossy().replace('\\', "/"))
+            .unwrap_or_default();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let root = if parent.is_empty() {
+            PathBuf::from(".")
+        } else {
+            PathBuf::from(&parent)
+        };
         let mut here = BTreeMap::new();
         if let Err(e) = read_tree(&root, &mut here) {
             diags.push(Diagnostic::global(e.to_string()));
@@ -146,7 +176,16 @@ pub fn check_paths(paths: &[PathBuf], ctx: &CheckContext) -> CheckReport {
         let k = key(&parent, &name);
         let fixed: BTreeMap<String, String> = here
             .into_iter()
-            .map(|(k2, v)| (if parent.is_empty() { k2.trim_start_matches("./").to_string() } else { k2 }, v))
+            .map(|(k2, v)| {
+                (
+                    if parent.is_empty() {
+                        k2.trim_start_matches("./").to_string()
+                    } else {
+                        k2
+                    },
+                    v,
+                )
+            })
             .collect();
         if !fixed.contains_key(&k) {
             match std::fs::read_to_string(p) {
@@ -154,7 +193,10 @@ pub fn check_paths(paths: &[PathBuf], ctx: &CheckContext) -> CheckReport {
                     files.insert(k.clone(), t);
                 }
                 Err(e) => {
-                    diags.push(Diagnostic::global(format!("can't read {}: {e}", p.display())));
+                    diags.push(Diagnostic::global(format!(
+                        "can't read {}: {e}",
+                        p.display()
+                    )));
                     continue;
                 }
             }
@@ -167,14 +209,27 @@ pub fn check_paths(paths: &[PathBuf], ctx: &CheckContext) -> CheckReport {
     all.extend(c.diagnostics.iter().cloned());
     let text = crate::diag::render_all(&all, &c.sources);
     let has_errors = all.iter().any(Diagnostic::is_error);
-    let text = if all.is_empty() { format!("ok: {} file(s) checked, no problems found\n", mains.len()) } else { text };
-    CheckReport { text, has_errors, diagnostics: all }
+    let text = if all.is_empty() {
+        format!("ok: {} file(s) checked, no problems found\n", mains.len())
+    } else {
+        text
+    };
+    CheckReport {
+        text,
+        has_errors,
+        diagnostics: all,
+    }
 }
 
 impl DialplanLoader {
     /// A loader for `dir`, checking against `ctx`. Nothing is loaded yet.
     pub fn new(dir: impl Into<PathBuf>, ctx: CheckContext) -> DialplanLoader {
-        DialplanLoader { dir: dir.into(), ctx, current: None, loads: 0 }
+        DialplanLoader {
+            dir: dir.into(),
+            ctx,
+            current: None,
+            loads: 0,
+        }
     }
 
     /// Replace the check context (e.g. after the queue configuration changed).
@@ -193,7 +248,11 @@ impl DialplanLoader {
     /// Install an already-checked program as the new version (used by tests and embedders).
     pub fn install(&mut self, program: Program, warnings: String) -> DialplanSet {
         self.loads += 1;
-        let set = DialplanSet { program: Arc::new(program), version: self.loads, warnings };
+        let set = DialplanSet {
+            program: Arc::new(program),
+            version: self.loads,
+            warnings,
+        };
         self.current = Some(set.clone());
         set
     }
@@ -214,17 +273,37 @@ pub fn load_paths(paths: &[PathBuf], ctx: &CheckContext) -> Result<(Program, Str
     let mut files = BTreeMap::new();
     let mut mains = Vec::new();
     for p in paths {
-        let parent = p.parent().map(|x| x.to_string_lossy().replace('\\', "/")).unwrap_or_default();
-        let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let root = if parent.is_empty() { PathBuf::from(".") } else { PathBuf::from(&parent) };
+        let parent = p
+            .parent()
+            .map(|x| x.to_string_lossy().replace('\\', "/"))
+            .unwrap_or_default();
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let root = if parent.is_empty() {
+            PathBuf::from(".")
+        } else {
+            PathBuf::from(&parent)
+        };
         let mut here = BTreeMap::new();
         read_tree(&root, &mut here)?;
         for (k, v) in here {
-            files.insert(if parent.is_empty() { k.trim_start_matches("./").to_string() } else { k }, v);
+            files.insert(
+                if parent.is_empty() {
+                    k.trim_start_matches("./").to_string()
+                } else {
+                    k
+                },
+                v,
+            );
         }
         let k = key(&parent, &name);
         if !files.contains_key(&k) {
-            let t = std::fs::read_to_string(p).map_err(|source| LoadError::Io { path: p.clone(), source })?;
+            let t = std::fs::read_to_string(p).map_err(|source| LoadError::Io {
+                path: p.clone(),
+                source,
+            })?;
             files.insert(k.clone(), t);
         }
         mains.push(k);

@@ -24,9 +24,16 @@ pub struct ParseError {
 
 /// Parse one file's text.
 pub fn parse_file(file: FileId, src: &str) -> Result<File, ParseError> {
-    let toks = lex(file, src)
-        .map_err(|e| ParseError { message: e.message, span: e.span, help: None })?;
-    let mut p = Parser { toks, pos: 0, depth: 0 };
+    let toks = lex(file, src).map_err(|e| ParseError {
+        message: e.message,
+        span: e.span,
+        help: None,
+    })?;
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     p.file()
 }
 
@@ -59,7 +66,10 @@ impl Parser {
         self.toks.get(self.pos).map(|t| &t.0).unwrap_or(&Tok::Eof)
     }
     fn peek_at(&self, n: usize) -> &Tok {
-        self.toks.get(self.pos + n).map(|t| &t.0).unwrap_or(&Tok::Eof)
+        self.toks
+            .get(self.pos + n)
+            .map(|t| &t.0)
+            .unwrap_or(&Tok::Eof)
     }
     fn span(&self) -> Span {
         self.toks
@@ -69,20 +79,34 @@ impl Parser {
             .unwrap_or_default()
     }
     fn prev_span(&self) -> Span {
-        self.toks.get(self.pos.saturating_sub(1)).map(|t| t.1).unwrap_or_default()
+        self.toks
+            .get(self.pos.saturating_sub(1))
+            .map(|t| t.1)
+            .unwrap_or_default()
     }
     fn bump(&mut self) -> (Tok, Span) {
-        let t = self.toks.get(self.pos).cloned().unwrap_or((Tok::Eof, self.span()));
+        let t = self
+            .toks
+            .get(self.pos)
+            .cloned()
+            .unwrap_or((Tok::Eof, self.span()));
         if self.pos < self.toks.len() {
             self.pos += 1;
         }
         t
     }
     fn err<T>(&self, message: impl Into<String>, help: Option<String>) -> PResult<T> {
-        Err(ParseError { message: message.into(), span: self.span(), help })
+        Err(ParseError {
+            message: message.into(),
+            span: self.span(),
+            help,
+        })
     }
     fn expected<T>(&self, what: &str) -> PResult<T> {
-        self.err(format!("expected {what}, found {}", describe(self.peek())), None)
+        self.err(
+            format!("expected {what}, found {}", describe(self.peek())),
+            None,
+        )
     }
     fn is_word(&self, w: &str) -> bool {
         matches!(self.peek(), Tok::Ident(s) if s == w)
@@ -203,7 +227,9 @@ impl Parser {
         };
         self.bump();
         match word.as_str() {
-            "timezone" => Ok(Item::Timezone(self.string("a time zone name such as \"Europe/Moscow\"")?)),
+            "timezone" => Ok(Item::Timezone(
+                self.string("a time zone name such as \"Europe/Moscow\"")?,
+            )),
             "language" => Ok(Item::Language(self.lang()?, start.to(self.prev_span()))),
             "allow" => {
                 self.expect_word("external")?;
@@ -235,16 +261,25 @@ impl Parser {
                 let name = self.ident(&format!("a name for the {word}"))?;
                 let (body, end) = self.body()?;
                 let def = BlockDef { name, body, end };
-                Ok(if word == "block" { Item::Block(def) } else { Item::Sub(def) })
+                Ok(if word == "block" {
+                    Item::Block(def)
+                } else {
+                    Item::Sub(def)
+                })
             }
             _ => {
                 self.pos -= 1;
                 let help = if STMT_WORDS.split(", ").any(|w| w == word) {
-                    Some(format!("`{word}` is a statement: put it inside a `block NAME {{ ... }}`"))
+                    Some(format!(
+                        "`{word}` is a statement: put it inside a `block NAME {{ ... }}`"
+                    ))
                 } else {
                     Some("a file contains `timezone`, `language`, `include`, `entry`, `list`, `holidays`, `hours`, `block` and `sub`".into())
                 };
-                self.err(format!("`{word}` can't be used at the top level of a file"), help)
+                self.err(
+                    format!("`{word}` can't be used at the top level of a file"),
+                    help,
+                )
             }
         }
     }
@@ -267,20 +302,31 @@ impl Parser {
         }
         if !self.is_word("goto") {
             return self.err(
-                format!("expected `to`, `from`, `tenant` or `goto`, found {}", describe(self.peek())),
+                format!(
+                    "expected `to`, `from`, `tenant` or `goto`, found {}",
+                    describe(self.peek())
+                ),
                 Some("an entry looks like: entry to \"100\" goto main".into()),
             );
         }
         self.bump();
         let target = self.ident("the name of the block the call starts in")?;
-        Ok(Item::Entry(Entry { to, from, tenant, span: start.to(target.span), target }))
+        Ok(Item::Entry(Entry {
+            to,
+            from,
+            tenant,
+            span: start.to(target.span),
+            target,
+        }))
     }
 
     fn pattern(&mut self) -> PResult<Pattern> {
         if self.eat_word("prefix") {
             Ok(Pattern::Prefix(self.string("a prefix in quotes")?))
         } else if self.eat_word("regex") {
-            Ok(Pattern::Regex(self.string("a regular expression in quotes")?))
+            Ok(Pattern::Regex(
+                self.string("a regular expression in quotes")?,
+            ))
         } else if self.eat_word("in") {
             Ok(Pattern::InList(self.ident("a list name")?))
         } else if let Tok::Str(_) = self.peek() {
@@ -303,7 +349,11 @@ impl Parser {
                 return self.err(format!("{y:04}-{m:02}-{d:02} is not a real date"), None);
             };
             self.bump();
-            let note = if let Tok::Str(_) = self.peek() { Some(self.string("a note")?) } else { None };
+            let note = if let Tok::Str(_) = self.peek() {
+                Some(self.string("a note")?)
+            } else {
+                None
+            };
             days.push((date, note, span));
             if days.len() > 10_000 {
                 return self.err("too many holidays in one calendar", None);
@@ -321,7 +371,10 @@ impl Parser {
             }
         }
         self.err(
-            format!("expected a day of the week, found {}", describe(self.peek())),
+            format!(
+                "expected a day of the week, found {}",
+                describe(self.peek())
+            ),
             Some("days are written mon, tue, wed, thu, fri, sat, sun".into()),
         )
     }
@@ -350,16 +403,30 @@ impl Parser {
             }
             let start = self.span();
             let from_day = self.day()?;
-            let to_day = if self.eat_punct("-") { self.day()? } else { from_day };
+            let to_day = if self.eat_punct("-") {
+                self.day()?
+            } else {
+                from_day
+            };
             let open = self.time()?;
             self.expect_punct("-")?;
             let close = self.time()?;
-            ranges.push(HoursRange { from_day, to_day, open, close, span: start.to(self.prev_span()) });
+            ranges.push(HoursRange {
+                from_day,
+                to_day,
+                open,
+                close,
+                span: start.to(self.prev_span()),
+            });
             if ranges.len() > 1000 {
                 return self.err("too many lines in one `hours`", None);
             }
         }
-        Ok(Item::Hours(HoursDef { name, ranges, closed_on }))
+        Ok(Item::Hours(HoursDef {
+            name,
+            ranges,
+            closed_on,
+        }))
     }
 
     // ---- statements ----
@@ -448,7 +515,10 @@ impl Parser {
                     TransferKind::External
                 } else {
                     return self.err(
-                        format!("expected `extension`, `agent` or `external`, found {}", describe(self.peek())),
+                        format!(
+                            "expected `extension`, `agent` or `external`, found {}",
+                            describe(self.peek())
+                        ),
                         Some("for example: transfer extension \"1001\"".into()),
                     );
                 };
@@ -464,7 +534,10 @@ impl Parser {
                 return self.err(format!("unknown statement `{word}`"), Some(help));
             }
         };
-        Ok(Stmt { kind, span: start.to(self.prev_span()) })
+        Ok(Stmt {
+            kind,
+            span: start.to(self.prev_span()),
+        })
     }
 
     fn prompt_list(&mut self) -> PResult<Vec<StrLit>> {
@@ -509,13 +582,21 @@ impl Parser {
                 break;
             }
         }
-        Ok(StmtKind::Say { kind, expr, feminine, currency })
+        Ok(StmtKind::Say {
+            kind,
+            expr,
+            feminine,
+            currency,
+        })
     }
 
     fn say_kind_err<T>(&self) -> PResult<T> {
         self.err(
             format!("expected what to say, found {}", describe(self.peek())),
-            Some("write `say number`, `say digits`, `say money`, `say duration` or `say time`".into()),
+            Some(
+                "write `say number`, `say digits`, `say money`, `say duration` or `say time`"
+                    .into(),
+            ),
         )
     }
 
@@ -555,7 +636,9 @@ impl Parser {
             }
             let key_span = self.span();
             let key = match self.peek().clone() {
-                Tok::Num(n) if n.fract() == 0.0 && (0.0..=9.0).contains(&n) => Some(format!("{}", n as u32)),
+                Tok::Num(n) if n.fract() == 0.0 && (0.0..=9.0).contains(&n) => {
+                    Some(format!("{}", n as u32))
+                }
                 Tok::Str(s) => Some(s),
                 Tok::Punct("*") => Some("*".into()),
                 Tok::Ident(w) if w == "invalid" || w == "timeout" || w == "default" => {
@@ -587,7 +670,13 @@ impl Parser {
             self.bump();
             self.expect_punct("=>")?;
             let b = self.branch()?;
-            m.choices.push((StrLit { value: key, span: key_span }, b));
+            m.choices.push((
+                StrLit {
+                    value: key,
+                    span: key_span,
+                },
+                b,
+            ));
         }
         self.depth -= 1;
         Ok(m)
@@ -597,7 +686,13 @@ impl Parser {
         let var = self.ident("the variable that receives the digits")?;
         self.expect_word("digits")?;
         let max_digits = self.count("the maximum number of digits")?;
-        let mut c = Collect { var, max_digits, prompts: Vec::new(), terminator: None, timeout: None };
+        let mut c = Collect {
+            var,
+            max_digits,
+            prompts: Vec::new(),
+            terminator: None,
+            timeout: None,
+        };
         loop {
             if self.eat_word("prompt") {
                 c.prompts = self.prompt_list()?;
@@ -623,7 +718,10 @@ impl Parser {
                 break;
             }
         }
-        Ok(StmtKind::If { branches, otherwise })
+        Ok(StmtKind::If {
+            branches,
+            otherwise,
+        })
     }
 
     fn match_stmt(&mut self) -> PResult<StmtKind> {
@@ -647,7 +745,11 @@ impl Parser {
             arms.push((pat, self.branch()?));
         }
         self.depth -= 1;
-        Ok(StmtKind::Match { subject, arms, otherwise })
+        Ok(StmtKind::Match {
+            subject,
+            arms,
+            otherwise,
+        })
     }
 
     fn http(&mut self) -> PResult<Http> {
@@ -659,7 +761,14 @@ impl Parser {
             return self.expected("`get` or `post`");
         };
         let url = self.expr()?;
-        let mut h = Http { method, url, body: Vec::new(), timeout: None, results: Vec::new(), fallback: None };
+        let mut h = Http {
+            method,
+            url,
+            body: Vec::new(),
+            timeout: None,
+            results: Vec::new(),
+            fallback: None,
+        };
         loop {
             if self.eat_word("body") {
                 self.expect_punct("{")?;
@@ -687,11 +796,15 @@ impl Parser {
                     Type::Bool
                 } else {
                     return self.err(
-                        format!("expected `string`, `number` or `bool`, found {}", describe(self.peek())),
+                        format!(
+                            "expected `string`, `number` or `bool`, found {}",
+                            describe(self.peek())
+                        ),
                         Some("for example: balance = number \"account.balance\"".into()),
                     );
                 };
-                let path = self.string("the field's path in the JSON answer, such as \"account.balance\"")?;
+                let path = self
+                    .string("the field's path in the JSON answer, such as \"account.balance\"")?;
                 h.results.push(HttpResultField { var, ty, path });
             }
         }
@@ -719,7 +832,11 @@ impl Parser {
                     "priority" => QueueOpt::Priority(self.expr()?),
                     "max_wait" => {
                         let d = self.duration("the longest wait, such as 5m")?;
-                        let target = if self.eat_word("goto") { Some(self.ident("a block name")?) } else { None };
+                        let target = if self.eat_word("goto") {
+                            Some(self.ident("a block name")?)
+                        } else {
+                            None
+                        };
                         QueueOpt::MaxWait(d, target, start.to(self.prev_span()))
                     }
                     "exit" => {
@@ -731,7 +848,9 @@ impl Parser {
                         let d = self.duration("how often to announce, such as 60s")?;
                         QueueOpt::Announce(d, start.to(self.prev_span()))
                     }
-                    "callback" => QueueOpt::Callback(self.string("a key in quotes, such as \"5\"")?),
+                    "callback" => {
+                        QueueOpt::Callback(self.string("a key in quotes, such as \"5\"")?)
+                    }
                     "whisper" => QueueOpt::Whisper(self.string("a prompt name in quotes")?),
                     _ => {
                         self.pos -= 1;
@@ -792,7 +911,10 @@ impl Parser {
             let rhs = self.binary(prec + 1)?;
             self.depth -= 1;
             let span = lhs.span.to(rhs.span);
-            lhs = Expr { kind: ExprKind::Bin(op, Box::new(lhs), Box::new(rhs)), span };
+            lhs = Expr {
+                kind: ExprKind::Bin(op, Box::new(lhs), Box::new(rhs)),
+                span,
+            };
         }
         Ok(lhs)
     }
@@ -804,13 +926,19 @@ impl Parser {
             // `not` covers a comparison: `not a == b` is `not (a == b)`.
             let e = self.binary(3)?;
             self.depth -= 1;
-            return Ok(Expr { span: start.to(e.span), kind: ExprKind::Not(Box::new(e)) });
+            return Ok(Expr {
+                span: start.to(e.span),
+                kind: ExprKind::Not(Box::new(e)),
+            });
         }
         if self.eat_punct("-") {
             self.enter()?;
             let e = self.unary()?;
             self.depth -= 1;
-            return Ok(Expr { span: start.to(e.span), kind: ExprKind::Neg(Box::new(e)) });
+            return Ok(Expr {
+                span: start.to(e.span),
+                kind: ExprKind::Neg(Box::new(e)),
+            });
         }
         self.primary()
     }
@@ -844,9 +972,15 @@ impl Parser {
                         }
                     }
                     let name = Ident { name: w, span };
-                    return Ok(Expr { kind: ExprKind::Call(name, args), span: span.to(self.prev_span()) });
+                    return Ok(Expr {
+                        kind: ExprKind::Call(name, args),
+                        span: span.to(self.prev_span()),
+                    });
                 }
-                return Ok(Expr { kind: ExprKind::Var(w), span });
+                return Ok(Expr {
+                    kind: ExprKind::Var(w),
+                    span,
+                });
             }
             _ => return self.expected("a value (a number, \"text\", true/false or a variable)"),
         };
@@ -880,9 +1014,13 @@ mod tests {
         "#)
         .unwrap();
         assert_eq!(f.items.len(), 4);
-        let Item::Block(b) = &f.items[2] else { panic!() };
+        let Item::Block(b) = &f.items[2] else {
+            panic!()
+        };
         assert_eq!(b.body.len(), 2);
-        let StmtKind::Menu(m) = &b.body[1].kind else { panic!() };
+        let StmtKind::Menu(m) = &b.body[1].kind else {
+            panic!()
+        };
         assert_eq!(m.choices.len(), 2);
         assert_eq!(m.retries, Some(3));
         assert!(m.default.is_some());
@@ -891,9 +1029,15 @@ mod tests {
     #[test]
     fn precedence_is_conventional() {
         let f = p("block b { set x = 1 + 2 * 3 == 7 and not y }").unwrap();
-        let Item::Block(b) = &f.items[0] else { panic!() };
-        let StmtKind::Set(_, e) = &b.body[0].kind else { panic!() };
-        let ExprKind::Bin(BinOp::And, l, r) = &e.kind else { panic!("{e:?}") };
+        let Item::Block(b) = &f.items[0] else {
+            panic!()
+        };
+        let StmtKind::Set(_, e) = &b.body[0].kind else {
+            panic!()
+        };
+        let ExprKind::Bin(BinOp::And, l, r) = &e.kind else {
+            panic!("{e:?}")
+        };
         assert!(matches!(l.kind, ExprKind::Bin(BinOp::Eq, _, _)));
         assert!(matches!(r.kind, ExprKind::Not(_)));
     }
@@ -914,7 +1058,11 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
-        let src = format!("block b {{ set x = {}1{} }}", "(".repeat(5000), ")".repeat(5000));
+        let src = format!(
+            "block b {{ set x = {}1{} }}",
+            "(".repeat(5000),
+            ")".repeat(5000)
+        );
         assert!(p(&src).unwrap_err().message.contains("nested"));
         let src = format!("block b {} {}", "{ if x ".repeat(3000), "}".repeat(3000));
         assert!(p(&src).is_err());

@@ -77,7 +77,12 @@ fn print_item(o: &mut String, item: &Item) -> fmt::Result {
             writeln!(o, " goto {}", e.target.name)
         }
         Item::List(l) => {
-            let items = l.items.iter().map(|s| q(&s.value)).collect::<Vec<_>>().join(", ");
+            let items = l
+                .items
+                .iter()
+                .map(|s| q(&s.value))
+                .collect::<Vec<_>>()
+                .join(", ");
             writeln!(o, "list {} = [{}]", l.name.name, items)
         }
         Item::Holidays(h) => {
@@ -107,7 +112,11 @@ fn print_item(o: &mut String, item: &Item) -> fmt::Result {
             writeln!(o, "}}")
         }
         Item::Block(b) | Item::Sub(b) => {
-            let word = if matches!(item, Item::Block(_)) { "block" } else { "sub" };
+            let word = if matches!(item, Item::Block(_)) {
+                "block"
+            } else {
+                "sub"
+            };
             write!(o, "\n{} {} ", word, b.name.name)?;
             body(o, &b.body, 0)?;
             o.push('\n');
@@ -137,7 +146,12 @@ fn body(o: &mut String, stmts: &[Stmt], level: usize) -> fmt::Result {
 fn stmt(o: &mut String, s: &Stmt, level: usize) -> fmt::Result {
     match &s.kind {
         StmtKind::Play(p) => write!(o, "play {}", prompts(p)),
-        StmtKind::Say { kind, expr: e, feminine, currency } => {
+        StmtKind::Say {
+            kind,
+            expr: e,
+            feminine,
+            currency,
+        } => {
             write!(o, "say {} {}", kind.word(), expr(e))?;
             if *feminine {
                 o.push_str(" feminine");
@@ -164,7 +178,11 @@ fn stmt(o: &mut String, s: &Stmt, level: usize) -> fmt::Result {
                 body(o, b, level + 1)?;
                 o.push('\n');
             }
-            for (w, b) in [("invalid", &m.invalid), ("timeout", &m.on_timeout), ("default", &m.default)] {
+            for (w, b) in [
+                ("invalid", &m.invalid),
+                ("timeout", &m.on_timeout),
+                ("default", &m.default),
+            ] {
                 if let Some(b) = b {
                     indent(o, level + 1);
                     write!(o, "{w} => ")?;
@@ -190,7 +208,10 @@ fn stmt(o: &mut String, s: &Stmt, level: usize) -> fmt::Result {
             Ok(())
         }
         StmtKind::Set(v, e) => write!(o, "set {} = {}", v.name, expr(e)),
-        StmtKind::If { branches, otherwise } => {
+        StmtKind::If {
+            branches,
+            otherwise,
+        } => {
             for (i, (c, b)) in branches.iter().enumerate() {
                 if i > 0 {
                     o.push_str(" else ");
@@ -204,7 +225,11 @@ fn stmt(o: &mut String, s: &Stmt, level: usize) -> fmt::Result {
             }
             Ok(())
         }
-        StmtKind::Match { subject, arms, otherwise } => {
+        StmtKind::Match {
+            subject,
+            arms,
+            otherwise,
+        } => {
             writeln!(o, "match {} {{", expr(subject))?;
             for (p, b) in arms {
                 indent(o, level + 1);
@@ -233,8 +258,11 @@ fn stmt(o: &mut String, s: &Stmt, level: usize) -> fmt::Result {
             };
             write!(o, "http {} {}", m, expr(&h.url))?;
             if !h.body.is_empty() {
-                let fields =
-                    h.body.iter().map(|(k, v)| format!("{}: {}", k.name, expr(v))).collect::<Vec<_>>();
+                let fields = h
+                    .body
+                    .iter()
+                    .map(|(k, v)| format!("{}: {}", k.name, expr(v)))
+                    .collect::<Vec<_>>();
                 write!(o, " body {{ {} }}", fields.join(", "))?;
             }
             if let Some(t) = h.timeout {
@@ -318,7 +346,11 @@ pub fn expr(e: &Expr) -> String {
         ExprKind::Bool(b) => format!("{b}"),
         ExprKind::Var(v) => v.clone(),
         ExprKind::Call(f, args) => {
-            format!("{}({})", f.name, args.iter().map(expr).collect::<Vec<_>>().join(", "))
+            format!(
+                "{}({})",
+                f.name,
+                args.iter().map(expr).collect::<Vec<_>>().join(", ")
+            )
         }
         ExprKind::Not(x) => {
             let inner = expr(x);
@@ -338,8 +370,16 @@ pub fn expr(e: &Expr) -> String {
         }
         ExprKind::Bin(op, l, r) => {
             let p = op.precedence();
-            let ls = if prec(l) < p || (p == 3 && prec(l) == 3) { format!("({})", expr(l)) } else { expr(l) };
-            let rs = if prec(r) <= p { format!("({})", expr(r)) } else { expr(r) };
+            let ls = if prec(l) < p || (p == 3 && prec(l) == 3) {
+                format!("({})", expr(l))
+            } else {
+                expr(l)
+            };
+            let rs = if prec(r) <= p {
+                format!("({})", expr(r))
+            } else {
+                expr(r)
+            };
             format!("{} {} {}", ls, op.text(), rs)
         }
     }

@@ -274,7 +274,10 @@ impl Program {
                 let to_ok = e.to.as_ref().is_none_or(|m| m.matches(to, dp));
                 let from_ok = e.from.as_ref().is_none_or(|m| m.matches(from, dp));
                 if to_ok && from_ok {
-                    return Some(Route { dialplan: di, entry: ei });
+                    return Some(Route {
+                        dialplan: di,
+                        entry: ei,
+                    });
                 }
             }
         }

@@ -66,7 +66,11 @@ fn below_thousand(n: u64, lang: Lang, gender: Gender, out: &mut Vec<String>) {
     if last == 0 {
         return;
     }
-    if lang == Lang::Ru && gender == Gender::Feminine && (last == 1 || last == 2) && !(10..20).contains(&rest) {
+    if lang == Lang::Ru
+        && gender == Gender::Feminine
+        && (last == 1 || last == 2)
+        && !(10..20).contains(&rest)
+    {
         out.push(format!("num-{last}-f"));
     } else {
         out.push(format!("num-{last}"));
@@ -125,7 +129,11 @@ pub fn say_money(amount: f64, currency: Currency, lang: Lang) -> Vec<String> {
         return say_number(0, lang, Gender::Masculine);
     }
     let cents_total = (amount.abs() * 100.0).round();
-    let cents_total = if cents_total > 9e15 { 9e15 } else { cents_total } as u64;
+    let cents_total = if cents_total > 9e15 {
+        9e15
+    } else {
+        cents_total
+    } as u64;
     if amount < 0.0 && cents_total > 0 {
         out.push("num-minus".to_string());
     }
@@ -194,7 +202,11 @@ pub fn say_time(hour: u32, minute: u32, lang: Lang) -> Vec<String> {
 /// Russian: "Ваш номер в очереди: 3. Оператор ответит примерно через 4 минуты."
 /// A wait under a minute says "in less than a minute"; `None` says only the position.
 /// Waits are rounded up to whole minutes.
-pub fn announce_position_and_wait(lang: Lang, position: u32, wait: Option<Duration>) -> Vec<String> {
+pub fn announce_position_and_wait(
+    lang: Lang,
+    position: u32,
+    wait: Option<Duration>,
+) -> Vec<String> {
     let mut out = Vec::new();
     match lang {
         Lang::En => {
@@ -225,7 +237,9 @@ pub fn vocabulary() -> Vec<String> {
     let mut v: Vec<String> = (0..=19).map(|i| format!("num-{i}")).collect();
     v.extend((2..=9).map(|i| format!("num-{}", i * 10)));
     v.extend((1..=9).map(|i| format!("num-{}", i * 100)));
-    for s in ["num-1000", "minute", "second", "hour", "ruble", "kopeck", "dollar", "cent"] {
+    for s in [
+        "num-1000", "minute", "second", "hour", "ruble", "kopeck", "dollar", "cent",
+    ] {
         v.extend(["1", "2", "5"].iter().map(|f| format!("{s}-{f}")));
     }
     v.extend(["num-1-f", "num-2-f", "num-minus", "and"].map(String::from));
@@ -282,17 +296,37 @@ mod tests {
         assert_eq!(r(1000), "num-1-f num-1000-1 ruble-5");
         assert_eq!(r(2_001), "num-2-f num-1000-2 num-1 ruble-1");
         assert_eq!(r(5_000), "num-5 num-1000-5 ruble-5");
-        assert_eq!(r(21_345), "num-20 num-1-f num-1000-1 num-300 num-40 num-5 ruble-5");
+        assert_eq!(
+            r(21_345),
+            "num-20 num-1-f num-1000-1 num-300 num-40 num-5 ruble-5"
+        );
     }
 
     #[test]
     fn english_numbers() {
         assert_eq!(j(say_number(0, Lang::En, Gender::Masculine)), "num-0");
-        assert_eq!(j(say_number(-42, Lang::En, Gender::Masculine)), "num-minus num-40 num-2");
-        assert_eq!(j(say_number(1_015, Lang::En, Gender::Feminine)), "num-1 num-1000-1 num-15");
-        assert_eq!(j(say_count(1, "minute", Lang::En, Gender::Feminine)), "num-1 minute-1");
-        assert_eq!(j(say_count(3, "minute", Lang::En, Gender::Feminine)), "num-3 minute-5");
-        assert_eq!(j(say_number(1_234_567, Lang::En, Gender::Masculine)).split(' ').count(), 7);
+        assert_eq!(
+            j(say_number(-42, Lang::En, Gender::Masculine)),
+            "num-minus num-40 num-2"
+        );
+        assert_eq!(
+            j(say_number(1_015, Lang::En, Gender::Feminine)),
+            "num-1 num-1000-1 num-15"
+        );
+        assert_eq!(
+            j(say_count(1, "minute", Lang::En, Gender::Feminine)),
+            "num-1 minute-1"
+        );
+        assert_eq!(
+            j(say_count(3, "minute", Lang::En, Gender::Feminine)),
+            "num-3 minute-5"
+        );
+        assert_eq!(
+            j(say_number(1_234_567, Lang::En, Gender::Masculine))
+                .split(' ')
+                .count(),
+            7
+        );
     }
 
     #[test]
@@ -301,27 +335,54 @@ mod tests {
             j(say_money(1234.56, Currency::Rub, Lang::Ru)),
             "num-1-f num-1000-1 num-200 num-30 num-4 ruble-2 num-50 num-6 kopeck-5"
         );
-        assert_eq!(j(say_money(0.01, Currency::Rub, Lang::Ru)), "num-1-f kopeck-1");
+        assert_eq!(
+            j(say_money(0.01, Currency::Rub, Lang::Ru)),
+            "num-1-f kopeck-1"
+        );
         assert_eq!(j(say_money(2.0, Currency::Usd, Lang::En)), "num-2 dollar-5");
-        assert_eq!(j(say_money(2.5, Currency::Usd, Lang::En)), "num-2 dollar-5 and num-50 cent-5");
-        assert_eq!(j(say_duration(Duration::from_secs(125), Lang::Ru)), "num-2-f minute-2 num-5 second-5");
-        assert_eq!(j(say_duration(Duration::from_secs(3600), Lang::En)), "num-1 hour-1");
+        assert_eq!(
+            j(say_money(2.5, Currency::Usd, Lang::En)),
+            "num-2 dollar-5 and num-50 cent-5"
+        );
+        assert_eq!(
+            j(say_duration(Duration::from_secs(125), Lang::Ru)),
+            "num-2-f minute-2 num-5 second-5"
+        );
+        assert_eq!(
+            j(say_duration(Duration::from_secs(3600), Lang::En)),
+            "num-1 hour-1"
+        );
         assert_eq!(j(say_time(9, 5, Lang::En)), "num-9 digit-0 num-5");
-        assert_eq!(j(say_time(21, 1, Lang::Ru)), "num-20 num-1 hour-1 num-1-f minute-1");
+        assert_eq!(
+            j(say_time(21, 1, Lang::Ru)),
+            "num-20 num-1 hour-1 num-1-f minute-1"
+        );
     }
 
     #[test]
     fn announcements_follow_the_contract() {
         assert_eq!(
-            j(announce_position_and_wait(Lang::En, 3, Some(Duration::from_secs(230)))),
+            j(announce_position_and_wait(
+                Lang::En,
+                3,
+                Some(Duration::from_secs(230))
+            )),
             "queue-you-are-number num-3 queue-in-line queue-ewt-about num-4 minute-5"
         );
         assert_eq!(
-            j(announce_position_and_wait(Lang::Ru, 3, Some(Duration::from_secs(240)))),
+            j(announce_position_and_wait(
+                Lang::Ru,
+                3,
+                Some(Duration::from_secs(240))
+            )),
             "queue-your-position num-3 queue-ewt-about num-4 minute-2"
         );
         assert_eq!(
-            j(announce_position_and_wait(Lang::Ru, 1, Some(Duration::from_secs(20)))),
+            j(announce_position_and_wait(
+                Lang::Ru,
+                1,
+                Some(Duration::from_secs(20))
+            )),
             "queue-your-position num-1 queue-ewt-less-minute"
         );
     }
@@ -348,7 +409,9 @@ mod tests {
                 }
             }
             for p in 0..200 {
-                for name in announce_position_and_wait(lang, p, Some(Duration::from_secs(p as u64 * 13))) {
+                for name in
+                    announce_position_and_wait(lang, p, Some(Duration::from_secs(p as u64 * 13)))
+                {
                     assert!(vocab.contains(&name), "{name}");
                 }
             }

@@ -36,7 +36,10 @@ impl HttpFixtures {
             for (k, v) in m {
                 let res = match v.get("$error") {
                     Some(e) => {
-                        let e = e.as_str().map(str::to_string).unwrap_or_else(|| e.to_string());
+                        let e = e
+                            .as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| e.to_string());
                         Err(match e.as_str() {
                             "timeout" => HttpError::Timeout,
                             s => match s.parse::<u16>() {
@@ -63,7 +66,11 @@ impl HttpFixtures {
         }
         self.entries
             .iter()
-            .filter_map(|(k, r)| k.strip_suffix('*').filter(|p| url.starts_with(p)).map(|p| (p.len(), r)))
+            .filter_map(|(k, r)| {
+                k.strip_suffix('*')
+                    .filter(|p| url.starts_with(p))
+                    .map(|p| (p.len(), r))
+            })
             .max_by_key(|(n, _)| *n)
             .map(|(_, r)| r.clone())
             .unwrap_or_else(|| Err(HttpError::Network("no fixture for this URL".into())))
@@ -92,7 +99,11 @@ pub struct SimCall {
 
 impl SimCall {
     /// A call to `to` from `from` at `at`, with no keys or fixtures.
-    pub fn new(to: impl Into<String>, from: impl Into<String>, at: DateTime<FixedOffset>) -> SimCall {
+    pub fn new(
+        to: impl Into<String>,
+        from: impl Into<String>,
+        at: DateTime<FixedOffset>,
+    ) -> SimCall {
         SimCall {
             to: to.into(),
             from: from.into(),
@@ -143,7 +154,9 @@ impl fmt::Display for CallEnd {
         match self {
             CallEnd::Queued(q) => write!(f, "queue {}", q.queue),
             CallEnd::Callback(q) => write!(f, "callback {}", q.queue),
-            CallEnd::Transferred { kind, target } => write!(f, "transfer {} {}", kind.word(), target),
+            CallEnd::Transferred { kind, target } => {
+                write!(f, "transfer {} {}", kind.word(), target)
+            }
             CallEnd::HungUp => write!(f, "hangup"),
             CallEnd::Unfinished(why) => write!(f, "unfinished ({why})"),
         }
@@ -188,11 +201,19 @@ impl fmt::Display for Transcript {
         }
         writeln!(f, "call attributes: {}", attrs.join(" · "))?;
         if !a.screen_pop.is_empty() {
-            let sp: Vec<String> = a.screen_pop.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let sp: Vec<String> = a
+                .screen_pop
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             writeln!(f, "screen-pop: {}", sp.join(", "))?;
         }
         if !self.vars.is_empty() {
-            let vs: Vec<String> = self.vars.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+            let vs: Vec<String> = self
+                .vars
+                .iter()
+                .map(|(k, v)| format!("{k} = {v}"))
+                .collect();
             writeln!(f, "variables: {}", vs.join(", "))?;
         }
         Ok(())
@@ -204,11 +225,18 @@ pub fn simulate(opts: &SimOptions) -> Result<Transcript, LoadError> {
     let (program, warnings) = load_paths(std::slice::from_ref(&opts.file), &opts.ctx)?;
     let mut call = opts.call.clone();
     if let Some(p) = &opts.http_fixture {
-        let text = std::fs::read_to_string(p).map_err(|source| LoadError::Io { path: p.clone(), source })?;
-        let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| LoadError::Invalid {
-            errors: 1,
-            rendered: format!("error: the HTTP fixture {} is not valid JSON: {e}\n", p.display()),
+        let text = std::fs::read_to_string(p).map_err(|source| LoadError::Io {
+            path: p.clone(),
+            source,
         })?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| LoadError::Invalid {
+                errors: 1,
+                rendered: format!(
+                    "error: the HTTP fixture {} is not valid JSON: {e}\n",
+                    p.display()
+                ),
+            })?;
         let mut merged = HttpFixtures::from_json(&json);
         merged.entries.extend(call.http.entries);
         call.http = merged;
@@ -244,8 +272,17 @@ pub fn simulate_program(program: Arc<Program>, call: &SimCall) -> Transcript {
         last_queue: None,
     };
     let mut ivr = Interpreter::new(program);
-    s.t.lines.push(format!("call to {} from {} at {}", call.to, call.from, call.at.format("%Y-%m-%d %H:%M %:z (%a)")));
-    let start = Event::Started { now: call.at, to: call.to.clone(), from: call.from.clone() };
+    s.t.lines.push(format!(
+        "call to {} from {} at {}",
+        call.to,
+        call.from,
+        call.at.format("%Y-%m-%d %H:%M %:z (%a)")
+    ));
+    let start = Event::Started {
+        now: call.at,
+        to: call.to.clone(),
+        from: call.from.clone(),
+    };
     match &call.dialplan {
         Some(d) => ivr.start_in(call.at, call.to.clone(), call.from.clone(), d),
         None => ivr.handle_event(start),
@@ -253,8 +290,11 @@ pub fn simulate_program(program: Arc<Program>, call: &SimCall) -> Transcript {
     if let (Some(dp), Some(b)) = (ivr.dialplan_name(), ivr.entry_block()) {
         s.t.lines.push(format!("  entry    {dp}.ivr, block `{b}`"));
     }
-    let mut groups: VecDeque<String> =
-        if call.digits.is_empty() { VecDeque::new() } else { call.digits.split(',').map(str::to_string).collect() };
+    let mut groups: VecDeque<String> = if call.digits.is_empty() {
+        VecDeque::new()
+    } else {
+        call.digits.split(',').map(str::to_string).collect()
+    };
     let mut events = 0usize;
     loop {
         s.drain(&mut ivr);
@@ -267,7 +307,9 @@ pub fn simulate_program(program: Arc<Program>, call: &SimCall) -> Transcript {
             break;
         }
         let Some(p) = s.pending.pop_front() else {
-            s.t.end = CallEnd::Unfinished("the flow is waiting for something the simulator can't give".into());
+            s.t.end = CallEnd::Unfinished(
+                "the flow is waiting for something the simulator can't give".into(),
+            );
             break;
         };
         match p {
@@ -289,7 +331,8 @@ pub fn simulate_program(program: Arc<Program>, call: &SimCall) -> Transcript {
                         }
                     }
                     _ => {
-                        s.t.lines.push("  caller   (presses nothing: timeout)".to_string());
+                        s.t.lines
+                            .push("  caller   (presses nothing: timeout)".to_string());
                         ivr.handle_event(Event::Timeout);
                     }
                 }
@@ -320,16 +363,26 @@ impl Sim<'_> {
         let t = &mut self.t;
         match a {
             Action::Play { prompts, lang } => {
-                t.lines.push(format!("  play     {} [{lang}]", prompts.join(", ")));
+                t.lines
+                    .push(format!("  play     {} [{lang}]", prompts.join(", ")));
                 t.heard.extend(prompts);
-                self.pending.push_back(Pending::Event(Event::PromptFinished));
+                self.pending
+                    .push_back(Pending::Event(Event::PromptFinished));
             }
             Action::Say { prompts, lang } => {
-                t.lines.push(format!("  say      {} [{lang}]", prompts.join(" ")));
+                t.lines
+                    .push(format!("  say      {} [{lang}]", prompts.join(" ")));
                 t.heard.extend(prompts);
-                self.pending.push_back(Pending::Event(Event::PromptFinished));
+                self.pending
+                    .push_back(Pending::Event(Event::PromptFinished));
             }
-            Action::CollectDigits { prompts, lang, max_digits, terminator, timeout } => {
+            Action::CollectDigits {
+                prompts,
+                lang,
+                max_digits,
+                terminator,
+                timeout,
+            } => {
                 let mut l = String::from("  input    ");
                 if !prompts.is_empty() {
                     l.push_str(&format!("play {} [{lang}], then ", prompts.join(", ")));
@@ -343,7 +396,13 @@ impl Sim<'_> {
                 t.heard.extend(prompts);
                 self.pending.push_back(Pending::Input(ivr.collect_seq()));
             }
-            Action::HttpRequest { id, method, url, body, .. } => {
+            Action::HttpRequest {
+                id,
+                method,
+                url,
+                body,
+                ..
+            } => {
                 let m = match method {
                     HttpMethod::Get => "GET",
                     HttpMethod::Post => "POST",
@@ -355,7 +414,8 @@ impl Sim<'_> {
                 };
                 let body = body.map(|b| format!(" {b}")).unwrap_or_default();
                 t.lines.push(format!("  http     {m} {url}{body} {shown}"));
-                self.pending.push_back(Pending::Event(Event::HttpResult { id, result: answer }));
+                self.pending
+                    .push_back(Pending::Event(Event::HttpResult { id, result: answer }));
             }
             Action::SetVar { name, value } => t.lines.push(format!("  set      {name} = {value}")),
             Action::Queue(q) => {
@@ -375,15 +435,24 @@ impl Sim<'_> {
                 if !q.whisper.is_empty() {
                     opts.push(format!("whisper {}", q.whisper.join(", ")));
                 }
-                let outcome = self.queue_results.pop_front().unwrap_or(QueueOutcome::Answered);
-                t.lines.push(format!("  queue    {} ({}) → {:?}", q.queue, opts.join(", "), outcome));
+                let outcome = self
+                    .queue_results
+                    .pop_front()
+                    .unwrap_or(QueueOutcome::Answered);
+                t.lines.push(format!(
+                    "  queue    {} ({}) → {:?}",
+                    q.queue,
+                    opts.join(", "),
+                    outcome
+                ));
                 t.end = match outcome {
                     QueueOutcome::Answered => CallEnd::Queued(q.clone()),
                     QueueOutcome::CallbackAccepted => CallEnd::Callback(q.clone()),
                     _ => CallEnd::HungUp,
                 };
                 self.last_queue = Some(q);
-                self.pending.push_back(Pending::Event(Event::QueueResult(outcome)));
+                self.pending
+                    .push_back(Pending::Event(Event::QueueResult(outcome)));
             }
             Action::Transfer { kind, target, .. } => {
                 t.lines.push(format!("  transfer {} {target}", kind.word()));

@@ -30,11 +30,19 @@ impl PartialEq for Span {
 impl Span {
     /// A span from `start` to `end` in `file`.
     pub fn new(file: FileId, start: usize, end: usize) -> Span {
-        Span { file, start: clamp_u32(start), end: clamp_u32(end.max(start)) }
+        Span {
+            file,
+            start: clamp_u32(start),
+            end: clamp_u32(end.max(start)),
+        }
     }
     /// The smallest span covering both `self` and `other` (same file assumed).
     pub fn to(self, other: Span) -> Span {
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 }
 
@@ -58,7 +66,11 @@ impl SourceFile {
         let text = text.into();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        SourceFile { name: name.into(), text, line_starts }
+        SourceFile {
+            name: name.into(),
+            text,
+            line_starts,
+        }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -69,20 +81,35 @@ impl SourceFile {
             Err(i) => i.saturating_sub(1),
         };
         let start = self.line_starts.get(line).copied().unwrap_or(0);
-        let col = self.text.get(start..off).map(|s| s.chars().count()).unwrap_or(0);
+        let col = self
+            .text
+            .get(start..off)
+            .map(|s| s.chars().count())
+            .unwrap_or(0);
         (line + 1, col + 1)
     }
 
     /// The text of a 1-based line, without its newline.
     pub fn line_text(&self, line: usize) -> &str {
-        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else { return "" };
-        let end = self.line_starts.get(line).map(|e| e.saturating_sub(1)).unwrap_or(self.text.len());
-        self.text.get(start..end.max(start)).unwrap_or("").trim_end_matches('\r')
+        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
+            return "";
+        };
+        let end = self
+            .line_starts
+            .get(line)
+            .map(|e| e.saturating_sub(1))
+            .unwrap_or(self.text.len());
+        self.text
+            .get(start..end.max(start))
+            .unwrap_or("")
+            .trim_end_matches('\r')
     }
 
     /// The source text a span covers (empty if out of range).
     pub fn slice(&self, span: Span) -> &str {
-        self.text.get(span.start as usize..span.end as usize).unwrap_or("")
+        self.text
+            .get(span.start as usize..span.end as usize)
+            .unwrap_or("")
     }
 }
 
@@ -108,7 +135,10 @@ impl SourceMap {
     }
     /// Find a file by name.
     pub fn find(&self, name: &str) -> Option<FileId> {
-        self.files.iter().position(|f| f.name == name).map(|i| FileId(clamp_u32(i)))
+        self.files
+            .iter()
+            .position(|f| f.name == name)
+            .map(|i| FileId(clamp_u32(i)))
     }
     /// `file:line:col` of a span's start.
     pub fn location(&self, span: Span) -> String {

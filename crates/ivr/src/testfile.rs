@@ -107,11 +107,17 @@ fn toml_to_json(v: &toml::Value) -> serde_json::Value {
     match v {
         toml::Value::String(s) => serde_json::Value::String(s.clone()),
         toml::Value::Integer(i) => serde_json::Value::from(*i),
-        toml::Value::Float(f) => serde_json::Number::from_f64(*f).map(serde_json::Value::Number).unwrap_or_default(),
+        toml::Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(serde_json::Value::Number)
+            .unwrap_or_default(),
         toml::Value::Boolean(b) => serde_json::Value::Bool(*b),
         toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
         toml::Value::Array(a) => serde_json::Value::Array(a.iter().map(toml_to_json).collect()),
-        toml::Value::Table(t) => serde_json::Value::Object(t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
+        toml::Value::Table(t) => serde_json::Value::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -167,9 +173,20 @@ impl TestReport {
 
 impl fmt::Display for TestReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "running {} dialplan test{}", self.results.len(), if self.results.len() == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "running {} dialplan test{}",
+            self.results.len(),
+            if self.results.len() == 1 { "" } else { "s" }
+        )?;
         for r in &self.results {
-            writeln!(f, "test {} :: {} ... {}", r.file, r.name, if r.passed() { "ok" } else { "FAILED" })?;
+            writeln!(
+                f,
+                "test {} :: {} ... {}",
+                r.file,
+                r.name,
+                if r.passed() { "ok" } else { "FAILED" }
+            )?;
         }
         for e in &self.errors {
             writeln!(f, "\n{e}")?;
@@ -195,7 +212,11 @@ impl fmt::Display for TestReport {
             if ok { "ok" } else { "FAILED" },
             self.passed_count(),
             failed.len(),
-            if self.errors.is_empty() { String::new() } else { format!("; {} file error(s)", self.errors.len()) }
+            if self.errors.is_empty() {
+                String::new()
+            } else {
+                format!("; {} file error(s)", self.errors.len())
+            }
         )
     }
 }
@@ -207,9 +228,19 @@ pub fn run_dialplan_tests(path: &Path, ctx: &CheckContext) -> TestReport {
     let (dir, only): (PathBuf, Option<PathBuf>) = if path.is_dir() {
         (path.to_path_buf(), None)
     } else {
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         let test = match name.strip_suffix(".ivr") {
             Some(stem) => dir.join(format!("{stem}.test.toml")),
             None => path.to_path_buf(),
@@ -219,7 +250,10 @@ pub fn run_dialplan_tests(path: &Path, ctx: &CheckContext) -> TestReport {
     let program = match load_dir(&dir, ctx) {
         Ok((p, _)) => Arc::new(p),
         Err(e) => {
-            report.errors.push(format!("the dialplans in {} can't be loaded:\n{e}", dir.display()));
+            report.errors.push(format!(
+                "the dialplans in {} can't be loaded:\n{e}",
+                dir.display()
+            ));
             return report;
         }
     };
@@ -245,17 +279,25 @@ pub fn run_test_text(program: &Arc<Program>, file_name: &str, text: &str, report
     let tf: TestFile = match toml::from_str(text) {
         Ok(t) => t,
         Err(e) => {
-            report.errors.push(format!("error: {file_name} is not a valid test file: {e}"));
+            report
+                .errors
+                .push(format!("error: {file_name} is not a valid test file: {e}"));
             return;
         }
     };
     let default_dp = Path::new(file_name)
         .file_name()
-        .map(|n| n.to_string_lossy().trim_end_matches(".test.toml").to_string())
+        .map(|n| {
+            n.to_string_lossy()
+                .trim_end_matches(".test.toml")
+                .to_string()
+        })
         .unwrap_or_default();
     let dp = tf.dialplan.clone().unwrap_or(default_dp);
     if program.dialplan(&dp).is_none() {
-        report.errors.push(format!("error: {file_name} tests the dialplan `{dp}`, which does not exist"));
+        report.errors.push(format!(
+            "error: {file_name} tests the dialplan `{dp}`, which does not exist"
+        ));
         return;
     }
     for case in &tf.tests {
@@ -264,10 +306,15 @@ pub fn run_test_text(program: &Arc<Program>, file_name: &str, text: &str, report
 }
 
 fn run_file(program: &Arc<Program>, path: &Path, report: &mut TestReport) {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     match std::fs::read_to_string(path) {
         Ok(text) => run_test_text(program, &name, &text, report),
-        Err(e) => report.errors.push(format!("error: can't read {}: {e}", path.display())),
+        Err(e) => report
+            .errors
+            .push(format!("error: can't read {}: {e}", path.display())),
     }
 }
 
@@ -279,32 +326,53 @@ fn run_case(program: &Arc<Program>, file: &str, dp: &str, case: &TestCase) -> Te
         None => "2026-01-05T12:00:00+00:00".to_string(),
     };
     let at = parse_at(&at_text).unwrap_or_else(|| {
-        failures.push(format!("`at = \"{at_text}\"` is not a time like 2026-11-23T10:00+03:00"));
+        failures.push(format!(
+            "`at = \"{at_text}\"` is not a time like 2026-11-23T10:00+03:00"
+        ));
         DateTime::<FixedOffset>::default()
     });
     let mut call = SimCall::new(case.to.clone(), case.from.clone(), at);
     call.digits = case.digits.clone();
     call.dialplan = Some(dp.to_string());
-    let http_json = serde_json::Value::Object(case.http.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect());
+    let http_json = serde_json::Value::Object(
+        case.http
+            .iter()
+            .map(|(k, v)| (k.clone(), toml_to_json(v)))
+            .collect(),
+    );
     call.http = HttpFixtures::from_json(&http_json);
     for q in &case.queue {
         match parse_outcome(q) {
             Some(o) => call.queue_results.push(o),
-            None => failures.push(format!("unknown queue outcome \"{q}\" (answered, max_wait, exit, callback, failed)")),
+            None => failures.push(format!(
+                "unknown queue outcome \"{q}\" (answered, max_wait, exit, callback, failed)"
+            )),
         }
     }
     let t = simulate_program(program.clone(), &call);
     check_expect(&t, &case.expect, &mut failures);
-    TestResult { file: file.to_string(), name: case.name.clone(), failures, transcript: t.to_string() }
+    TestResult {
+        file: file.to_string(),
+        name: case.name.clone(),
+        failures,
+        transcript: t.to_string(),
+    }
 }
 
 fn check_expect(t: &Transcript, e: &Expect, failures: &mut Vec<String>) {
     let mut pos = 0usize;
     for want in &e.hears {
-        match t.heard.get(pos..).and_then(|rest| rest.iter().position(|h| h == want)) {
+        match t
+            .heard
+            .get(pos..)
+            .and_then(|rest| rest.iter().position(|h| h == want))
+        {
             Some(i) => pos += i + 1,
             None => {
-                failures.push(format!("expected to hear \"{want}\" (in this order), but the caller heard: {}", t.heard.join(", ")));
+                failures.push(format!(
+                    "expected to hear \"{want}\" (in this order), but the caller heard: {}",
+                    t.heard.join(", ")
+                ));
                 break;
             }
         }
@@ -317,7 +385,9 @@ fn check_expect(t: &Transcript, e: &Expect, failures: &mut Vec<String>) {
     if let Some(ends) = &e.ends {
         let got = t.end.to_string();
         if got != *ends {
-            failures.push(format!("expected the call to end with `{ends}`, but it ended with `{got}`"));
+            failures.push(format!(
+                "expected the call to end with `{ends}`, but it ended with `{got}`"
+            ));
         }
     }
     if let CallEnd::Unfinished(why) = &t.end {
@@ -337,7 +407,10 @@ fn check_expect(t: &Transcript, e: &Expect, failures: &mut Vec<String>) {
     }
     if let Some(tn) = &e.tenant {
         if t.attrs.tenant.as_deref() != Some(tn.as_str()) {
-            failures.push(format!("expected tenant \"{tn}\", got {:?}", t.attrs.tenant));
+            failures.push(format!(
+                "expected tenant \"{tn}\", got {:?}",
+                t.attrs.tenant
+            ));
         }
     }
     if let Some(l) = &e.language {
@@ -360,7 +433,10 @@ fn check_expect(t: &Transcript, e: &Expect, failures: &mut Vec<String>) {
     }
     for (k, v) in &e.screen_pop {
         if t.attrs.screen_pop.get(k) != Some(v) {
-            failures.push(format!("expected screen-pop {k} = \"{v}\", got {:?}", t.attrs.screen_pop.get(k)));
+            failures.push(format!(
+                "expected screen-pop {k} = \"{v}\", got {:?}",
+                t.attrs.screen_pop.get(k)
+            ));
         }
     }
     if let Some(w) = &e.whisper {
@@ -369,11 +445,17 @@ fn check_expect(t: &Transcript, e: &Expect, failures: &mut Vec<String>) {
             _ => Vec::new(),
         };
         if *w != got {
-            failures.push(format!("expected the agent to hear {w:?} before the call, got {got:?}"));
+            failures.push(format!(
+                "expected the agent to hear {w:?} before the call, got {got:?}"
+            ));
         }
     }
     let want_errors = e.errors.unwrap_or(0);
     if t.errors.len() != want_errors {
-        failures.push(format!("expected {want_errors} runtime error(s), got {}: {}", t.errors.len(), t.errors.join("; ")));
+        failures.push(format!(
+            "expected {want_errors} runtime error(s), got {}: {}",
+            t.errors.len(),
+            t.errors.join("; ")
+        ));
     }
 }

@@ -17,7 +17,8 @@ fn root() -> PathBuf {
 fn ctx() -> CheckContext {
     // Only the contract's vocabulary and our own phrase list: what `gen-prompts.sh` makes.
     let mut prompts = PromptCatalog::with_vocabulary();
-    let tsv = std::fs::read_to_string(root().join("prompts/dialplan-phrases.tsv")).expect("prompts/dialplan-phrases.tsv");
+    let tsv = std::fs::read_to_string(root().join("prompts/dialplan-phrases.tsv"))
+        .expect("prompts/dialplan-phrases.tsv");
     prompts.add_tsv(&tsv);
     CheckContext::new(QUEUES, prompts)
 }
@@ -26,7 +27,10 @@ fn ctx() -> CheckContext {
 fn every_shipped_dialplan_checks_without_errors_or_warnings() {
     let dir = root().join("dialplans");
     let (program, warnings) = load_dir(&dir, &ctx()).unwrap_or_else(|e| panic!("{e}"));
-    assert!(warnings.is_empty(), "warnings in shipped dialplans:\n{warnings}");
+    assert!(
+        warnings.is_empty(),
+        "warnings in shipped dialplans:\n{warnings}"
+    );
     let mut names: Vec<&str> = program.dialplans.iter().map(|d| d.name.as_str()).collect();
     names.sort();
     assert_eq!(names, ["after-hours", "bank-ru", "demo", "outsourcing"]);
@@ -36,7 +40,11 @@ fn every_shipped_dialplan_checks_without_errors_or_warnings() {
 fn every_dialplan_test_passes() {
     let report = run_dialplan_tests(&root().join("dialplans"), &ctx());
     assert!(report.passed(), "{report}");
-    assert!(report.results.len() >= 20, "only {} tests", report.results.len());
+    assert!(
+        report.results.len() >= 20,
+        "only {} tests",
+        report.results.len()
+    );
 }
 
 #[test]
@@ -44,7 +52,10 @@ fn every_dialplan_phrase_exists_in_both_languages() {
     let tsv = std::fs::read_to_string(root().join("prompts/dialplan-phrases.tsv")).expect("tsv");
     let mut en = std::collections::BTreeSet::new();
     let mut ru = std::collections::BTreeSet::new();
-    for line in tsv.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+    for line in tsv
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
         let parts: Vec<&str> = line.split('\t').collect();
         assert_eq!(parts.len(), 3, "bad line: {line:?}");
         assert!(!parts[2].trim().is_empty(), "empty text: {line:?}");
