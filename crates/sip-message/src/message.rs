@@ -61,7 +61,12 @@ fn write_message(start_line: &str, headers: &Headers, body: &Bytes) -> Bytes {
         }
         head.push_str(h.name.as_str());
         head.push_str(": ");
-        head.push_str(&h.value);
+        if h.value.contains(['\r', '\n']) {
+            // Parsed values never hold CR/LF; a caller-built one must not inject lines.
+            head.push_str(&h.value.replace(['\r', '\n'], " "));
+        } else {
+            head.push_str(&h.value);
+        }
         head.push_str("\r\n");
     }
     let _ = write!(head, "Content-Length: {}\r\n\r\n", body.len());

@@ -289,6 +289,18 @@ fn printing_rewrites_content_length() {
 }
 
 #[test]
+fn printing_cannot_inject_header_lines() {
+    let mut req = Request::new(Method::Options, Uri::parse("sip:bob@example.com").unwrap());
+    req.headers.push(
+        HeaderName::Subject,
+        "hi\r\nVia: SIP/2.0/UDP evil.example.com",
+    );
+    let text = String::from_utf8(req.to_bytes().to_vec()).unwrap();
+    assert_eq!(text.matches("\r\n").count(), 4, "{text:?}");
+    assert!(text.contains("Subject: hi  Via: SIP/2.0/UDP evil.example.com\r\n"));
+}
+
+#[test]
 fn response_for_request() {
     let Message::Request(req) = parse_datagram(OPTIONS.as_bytes(), &limits()).unwrap() else {
         panic!("request expected")
