@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use switchboard_media::{
-    g711, Bridge, Codec, Downsampler, Encoder, G722Decoder, G722Encoder, Leg, LegConfig, Mixer, ToneGenerator, Upsampler,
+    g711, Bridge, Codec, Downsampler, Encoder, G722Decoder, G722Encoder, Leg, LegConfig, Mixer,
+    ToneGenerator, Upsampler,
 };
 use switchboard_rtp::{RtpHeader, RtpPacket};
 
@@ -26,7 +27,12 @@ fn packets(codec: Codec, n: usize) -> Vec<RtpPacket> {
             g.fill(&mut pcm);
             let mut payload = vec![0u8; 160];
             enc.encode(&pcm, &mut payload);
-            let h = RtpHeader::new(codec.static_payload_type(), k as u16, (k * 160) as u32, 0x1234_5678);
+            let h = RtpHeader::new(
+                codec.static_payload_type(),
+                k as u16,
+                (k * 160) as u32,
+                0x1234_5678,
+            );
             RtpPacket::new(h, Bytes::from(payload))
         })
         .collect()
@@ -36,7 +42,10 @@ fn bridge_relay(c: &mut Criterion) {
     let mut g = c.benchmark_group("bridge");
     g.throughput(Throughput::Elements(1));
     let pkts = packets(Codec::Pcmu, 1024);
-    let mut br = Bridge::new(LegConfig::new(Codec::Pcmu, 1, 0, 0), LegConfig::new(Codec::Pcmu, 2, 0, 0));
+    let mut br = Bridge::new(
+        LegConfig::new(Codec::Pcmu, 1, 0, 0),
+        LegConfig::new(Codec::Pcmu, 2, 0, 0),
+    );
     let mut out = BytesMut::with_capacity(2048);
     let mut i = 0;
     g.bench_function("relay_pcmu_per_packet", |b| {
@@ -49,8 +58,14 @@ fn bridge_relay(c: &mut Criterion) {
             black_box(out.len())
         })
     });
-    for (name, to) in [("transcode_pcmu_to_pcma_per_packet", Codec::Pcma), ("transcode_pcmu_to_g722_per_packet", Codec::G722)] {
-        let mut br = Bridge::new(LegConfig::new(Codec::Pcmu, 1, 0, 0), LegConfig::new(to, 2, 0, 0));
+    for (name, to) in [
+        ("transcode_pcmu_to_pcma_per_packet", Codec::Pcma),
+        ("transcode_pcmu_to_g722_per_packet", Codec::G722),
+    ] {
+        let mut br = Bridge::new(
+            LegConfig::new(Codec::Pcmu, 1, 0, 0),
+            LegConfig::new(to, 2, 0, 0),
+        );
         let mut i = 0;
         g.bench_function(name, |b| {
             b.iter(|| {
@@ -64,7 +79,10 @@ fn bridge_relay(c: &mut Criterion) {
         });
     }
     let g722 = packets(Codec::G722, 1024);
-    let mut br = Bridge::new(LegConfig::new(Codec::Pcmu, 1, 0, 0), LegConfig::new(Codec::G722, 2, 0, 0));
+    let mut br = Bridge::new(
+        LegConfig::new(Codec::Pcmu, 1, 0, 0),
+        LegConfig::new(Codec::G722, 2, 0, 0),
+    );
     let mut i = 0;
     g.bench_function("transcode_g722_to_pcmu_per_packet", |b| {
         b.iter(|| {
@@ -88,16 +106,26 @@ fn codec_parts(c: &mut Criterion) {
     ToneGenerator::single(8000, 1000.0, 8000.0).fill(&mut narrow);
     let mut codes = vec![0u8; 160];
     let mut enc = G722Encoder::new();
-    g.bench_function("g722_encode", |b| b.iter(|| black_box(enc.encode(black_box(&wide), &mut codes))));
+    g.bench_function("g722_encode", |b| {
+        b.iter(|| black_box(enc.encode(black_box(&wide), &mut codes)))
+    });
     let mut dec = G722Decoder::new();
     let mut out16 = vec![0i16; 320];
-    g.bench_function("g722_decode", |b| b.iter(|| black_box(dec.decode(black_box(&codes), &mut out16))));
+    g.bench_function("g722_decode", |b| {
+        b.iter(|| black_box(dec.decode(black_box(&codes), &mut out16)))
+    });
     let mut up = Upsampler::new();
-    g.bench_function("upsample_8k_to_16k", |b| b.iter(|| black_box(up.process(black_box(&narrow), &mut out16))));
+    g.bench_function("upsample_8k_to_16k", |b| {
+        b.iter(|| black_box(up.process(black_box(&narrow), &mut out16)))
+    });
     let mut down = Downsampler::new();
     let mut out8 = vec![0i16; 160];
-    g.bench_function("downsample_16k_to_8k", |b| b.iter(|| black_box(down.process(black_box(&wide), &mut out8))));
-    g.bench_function("pcmu_encode", |b| b.iter(|| black_box(g711::ulaw_encode_slice(black_box(&narrow), &mut codes))));
+    g.bench_function("downsample_16k_to_8k", |b| {
+        b.iter(|| black_box(down.process(black_box(&wide), &mut out8)))
+    });
+    g.bench_function("pcmu_encode", |b| {
+        b.iter(|| black_box(g711::ulaw_encode_slice(black_box(&narrow), &mut codes)))
+    });
     g.finish();
 }
 
@@ -140,7 +168,9 @@ fn udp_relay(c: &mut Criterion) {
     let src = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let relay = UdpSocket::bind("127.0.0.1:0").expect("bind");
     let sink = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    relay.set_read_timeout(Some(Duration::from_secs(1))).expect("timeout");
+    relay
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .expect("timeout");
     sink.set_nonblocking(true).expect("nonblocking");
     let relay_addr = relay.local_addr().expect("addr");
     let sink_addr = sink.local_addr().expect("addr");
@@ -178,7 +208,10 @@ fn udp_relay(c: &mut Criterion) {
     });
 
     g.bench_function("relay_with_parse_bridge_per_packet", |b| {
-        let mut br = Bridge::new(LegConfig::new(Codec::Pcmu, 1, 0, 0), LegConfig::new(Codec::Pcmu, 2, 0, 0));
+        let mut br = Bridge::new(
+            LegConfig::new(Codec::Pcmu, 1, 0, 0),
+            LegConfig::new(Codec::Pcmu, 2, 0, 0),
+        );
         let mut rx = BytesMut::with_capacity(64 * 1024);
         let mut out = BytesMut::with_capacity(2048);
         b.iter_custom(|iters| {
