@@ -76,12 +76,16 @@ pub enum CallEvent {
         /// Where it came from.
         from: SocketAddr,
     },
-    /// B sent a provisional response (already relayed to A when A is unanswered).
+    /// B sent a provisional response (already relayed to A, without body, when A is
+    /// unanswered). A non-empty `sdp` is B's early-media answer: to anchor early media, give
+    /// A an SDP with [`B2bua::progress_a`].
     Progress {
         /// The call.
         call: CallKey,
         /// 180, 183, ...
         status: StatusCode,
+        /// B's early SDP (empty when none).
+        sdp: Bytes,
     },
     /// B answered (already ACKed). Its SDP is the answer to the offer passed to `route`;
     /// supply the SDP for A with `answer_a` if A is not answered yet.
@@ -513,6 +517,27 @@ impl B2bua {
         if let Some(c) = self.call_mut(call) {
             c.a.answered = true;
         }
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Sends A a provisional response (e.g. 183 with the SDP the media layer built for early
+    /// media, or 180 while the application plays its own ringback). A must be unanswered.
+    pub fn progress_a(
+        &mut self,
+        now: Instant,
+        call: CallKey,
+        status: StatusCode,
+        sdp: Option<Bytes>,
+    ) -> Result<(), B2buaError> {
+        let c = self.call(call).ok_or(B2buaError::NoSuchCall)?;
+        if !status.is_provisional() || c.a.answered || c.a.finished || c.ended {
+            return Err(B2buaError::InvalidState("A is not ringing"));
+        }
+        let (tx, r) = self
+            .a_response(call, status, sdp)
+            .ok_or(B2buaError::InvalidState("A transaction gone"))?;
+        self.tl.send_response(now, tx, r)?;
         self.pump(now);
         Ok(())
     }
@@ -974,7 +999,11 @@ impl B2bua {
                     let _ = self.tl.send_response(now, tx, r);
                 }
             }
-            self.emit(CallEvent::Progress { call, status });
+            self.emit(CallEvent::Progress {
+                call,
+                status,
+                sdp: resp.body,
+            });
             return;
         }
         if !status.is_success() {

@@ -405,3 +405,41 @@ fn reinvite_glare_gets_491_on_both_sides() {
         "the crossing re-INVITE never reaches the app"
     );
 }
+
+#[test]
+fn early_media_from_b_is_reported_and_can_be_anchored_to_a() {
+    let (mut net, a, x, b) = trio(59, NetConfig::default());
+    net.node::<Ua>(b).script.invite_final = Some((200, secs(2)));
+    let now = net.now;
+    let k = net.node::<Ua>(a).invite(now, addr(X));
+    net.run_for(Duration::from_millis(500));
+    let call = call_key(&mut net, x);
+    let now = net.now;
+    let xn = net.node::<B2buaNode>(x);
+    assert!(xn.has_event(|e| matches!(e, CallEvent::Progress { status, sdp, .. } if status.0 == 180 && sdp.is_empty())));
+    xn.core
+        .progress_a(
+            now,
+            call,
+            switchboard_sip_message::StatusCode::SESSION_PROGRESS,
+            Some(Bytes::from_static(b"v=0\r\na=early\r\n")),
+        )
+        .expect("183");
+    net.run_for(secs(5));
+    assert_eq!(net.node::<Ua>(a).responses(k), vec![100, 180, 183, 200]);
+    let early = net.sent_by(addr(X), "SIP/2.0 183")[0].bytes.clone();
+    assert!(String::from_utf8_lossy(&early).contains("a=early"));
+    let now = net.now;
+    let xn = net.node::<B2buaNode>(x);
+    assert!(
+        xn.core
+            .progress_a(
+                now,
+                call,
+                switchboard_sip_message::StatusCode::RINGING,
+                None
+            )
+            .is_err(),
+        "A already answered"
+    );
+}
