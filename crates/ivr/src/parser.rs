@@ -458,6 +458,12 @@ impl Parser {
 
     /// A `{ body }` or a single statement (used after `=>`).
     fn branch(&mut self) -> PResult<Vec<Stmt>> {
+        if matches!(self.peek(), Tok::Punct("}") | Tok::Eof) {
+            return self.err(
+                "nothing after `=>`",
+                Some("say what happens, e.g. `2 => goto support`, or `2 => { ... }` for several lines".into()),
+            );
+        }
         if self.is_punct("{") {
             Ok(self.body()?.0)
         } else {

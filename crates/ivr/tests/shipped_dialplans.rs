@@ -67,3 +67,26 @@ fn every_dialplan_phrase_exists_in_both_languages() {
     }
     assert_eq!(en, ru, "every phrase needs an en and a ru line");
 }
+
+#[test]
+fn the_say_vocabulary_matches_the_media_phrase_list_when_present() {
+    // prompts/phrases.tsv belongs to helper "media"; once it exists, every name `say` can
+    // produce must be in it, in both languages.
+    let Ok(tsv) = std::fs::read_to_string(root().join("prompts/phrases.tsv")) else {
+        return;
+    };
+    let mut media = PromptCatalog::new();
+    media.add_tsv(&tsv);
+    let mut missing = Vec::new();
+    for lang in switchboard_ivr::Lang::ALL {
+        for name in switchboard_ivr::say::vocabulary() {
+            if !media.contains(lang, &name) {
+                missing.push(format!("{lang}/{name}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "say-vocabulary names missing from prompts/phrases.tsv: {missing:?}"
+    );
+}
