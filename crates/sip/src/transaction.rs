@@ -100,7 +100,8 @@ pub enum TxRole {
 pub struct TxConfig {
     /// T1, T2, T4.
     pub timers: TimerConfig,
-    /// Host written into the sent-by of our Via headers.
+    /// Host written into the sent-by of our Via headers: the address peers reach us at
+    /// (the advertised/public one, never an unspecified `0.0.0.0` bind address).
     pub via_host: Host,
     /// Port written into the sent-by of our Via headers (`None`: the transport default).
     pub via_port: Option<u16>,

@@ -443,3 +443,40 @@ fn early_media_from_b_is_reported_and_can_be_anchored_to_a() {
         "A already answered"
     );
 }
+
+#[test]
+fn tcp_caller_udp_callee_call_completes_without_retransmissions_on_tcp() {
+    let mut net = SimNet::new(60, NetConfig::default());
+    let e = net.epoch;
+    let a = net.add(Box::new(Ua::new(addr(A), Transport::Tcp, 1, e)));
+    let x = net.add(Box::new(B2buaNode::new(addr(X), addr(B), 2, e)));
+    let b = net.add(Box::new(Ua::new(addr(B), Transport::Udp, 3, e)));
+    net.node::<Ua>(b).script.invite_final = Some((200, secs(1)));
+    let now = net.now;
+    let k = net.node::<Ua>(a).invite(now, addr(X));
+    net.run_for(secs(5));
+    assert_eq!(net.node::<Ua>(a).responses(k), vec![100, 180, 200]);
+    let da = *net.node::<Ua>(a).peers.keys().next().expect("A dialog");
+    let now = net.now;
+    net.node::<Ua>(a).bye(now, da);
+    net.run_for(secs(60));
+    // Everything between A and X went over TCP, once.
+    let a_side: Vec<_> = net
+        .wire
+        .iter()
+        .filter(|w| w.from == addr(A) || w.to == addr(A))
+        .collect();
+    assert!(a_side.iter().all(|w| w.transport == Transport::Tcp));
+    assert_eq!(
+        net.sent_by(addr(X), "SIP/2.0 200")
+            .iter()
+            .filter(|w| w.to == addr(A))
+            .count(),
+        2,
+        "200 INVITE + 200 BYE, no retransmission"
+    );
+    assert!(net
+        .node::<Ua>(b)
+        .has_event(|e| matches!(e, TxEvent::NewRequest { req, .. } if req.method == Method::Bye)));
+    assert!(net.node::<B2buaNode>(x).core.is_empty());
+}

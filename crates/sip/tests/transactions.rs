@@ -562,3 +562,21 @@ fn duplication_and_reordering_never_double_deliver() {
         );
     }
 }
+
+#[test]
+fn ipv6_endpoints_complete_an_invite() {
+    let mut net = SimNet::new(17, NetConfig::default());
+    let e = net.epoch;
+    let a6 = addr("[2001:db8::1]:5060");
+    let b6 = addr("[2001:db8::2]:5062");
+    let a = net.add(Box::new(Ua::new(a6, Transport::Udp, 1, e)));
+    let b = net.add(Box::new(Ua::new(b6, Transport::Udp, 2, e)));
+    let now = net.now;
+    let k = net.node::<Ua>(a).invite(now, b6);
+    net.run_for(secs(40));
+    assert_eq!(net.node::<Ua>(a).responses(k), vec![100, 180, 200]);
+    assert!(net
+        .node::<Ua>(b)
+        .has_event(|e| matches!(e, TxEvent::AckFor2xx { .. })));
+    assert!(net.sent_by(b6, "SIP/2.0").iter().all(|w| w.to == a6));
+}
