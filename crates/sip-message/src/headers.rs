@@ -133,12 +133,51 @@ impl HeaderName {
 
     /// Canonical long form for known names, `extension-header` for `Other`.
     pub(crate) fn static_str(&self) -> &'static str {
-        for (long, _, name) in NAMES {
-            if name == self {
-                return long;
-            }
+        match self {
+            HeaderName::Via => "Via",
+            HeaderName::From => "From",
+            HeaderName::To => "To",
+            HeaderName::CallId => "Call-ID",
+            HeaderName::CSeq => "CSeq",
+            HeaderName::Contact => "Contact",
+            HeaderName::MaxForwards => "Max-Forwards",
+            HeaderName::ContentLength => "Content-Length",
+            HeaderName::ContentType => "Content-Type",
+            HeaderName::Route => "Route",
+            HeaderName::RecordRoute => "Record-Route",
+            HeaderName::Authorization => "Authorization",
+            HeaderName::WwwAuthenticate => "WWW-Authenticate",
+            HeaderName::ProxyAuthenticate => "Proxy-Authenticate",
+            HeaderName::ProxyAuthorization => "Proxy-Authorization",
+            HeaderName::Expires => "Expires",
+            HeaderName::MinExpires => "Min-Expires",
+            HeaderName::Allow => "Allow",
+            HeaderName::Supported => "Supported",
+            HeaderName::Require => "Require",
+            HeaderName::ProxyRequire => "Proxy-Require",
+            HeaderName::Unsupported => "Unsupported",
+            HeaderName::UserAgent => "User-Agent",
+            HeaderName::Server => "Server",
+            HeaderName::ReferTo => "Refer-To",
+            HeaderName::ReferredBy => "Referred-By",
+            HeaderName::Replaces => "Replaces",
+            HeaderName::SessionExpires => "Session-Expires",
+            HeaderName::MinSe => "Min-SE",
+            HeaderName::RetryAfter => "Retry-After",
+            HeaderName::Accept => "Accept",
+            HeaderName::Event => "Event",
+            HeaderName::Subject => "Subject",
+            HeaderName::Date => "Date",
+            HeaderName::Timestamp => "Timestamp",
+            HeaderName::Warning => "Warning",
+            HeaderName::ContentEncoding => "Content-Encoding",
+            HeaderName::AllowEvents => "Allow-Events",
+            HeaderName::Identity => "Identity",
+            HeaderName::RequestDisposition => "Request-Disposition",
+            HeaderName::AcceptContact => "Accept-Contact",
+            HeaderName::RejectContact => "Reject-Contact",
+            HeaderName::Other(_) => "extension-header",
         }
-        "extension-header"
     }
 
     /// Same header? `Other` names compare case-insensitively.
@@ -478,6 +517,10 @@ mod tests {
             HeaderName::Other("C%6Fntact".into())
         );
         assert_eq!(HeaderName::CallId.as_str(), "Call-ID");
+        for (long, _, name) in NAMES {
+            assert_eq!(name.as_str(), *long);
+            assert_eq!(&HeaderName::parse(long), name);
+        }
         assert!(HeaderName::Other("X-Foo".into()).matches(&HeaderName::Other("x-foo".into())));
     }
 

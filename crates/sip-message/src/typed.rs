@@ -138,6 +138,8 @@ impl fmt::Display for AuthParams {
             let bare = n.eq_ignore_ascii_case("algorithm")
                 || n.eq_ignore_ascii_case("stale")
                 || n.eq_ignore_ascii_case("nc")
+                || n.eq_ignore_ascii_case("userhash")
+                || n.eq_ignore_ascii_case("charset")
                 || (credentials && n.eq_ignore_ascii_case("qop"));
             if bare && lex::is_token(v) {
                 s.push_str(v);
