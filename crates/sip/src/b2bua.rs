@@ -765,7 +765,12 @@ impl B2bua {
                     if p == Purpose::BInvite {
                         self.b_failed(now, call, StatusCode(503));
                     } else {
+                        // The leg is unreachable: end the call and release the other leg.
                         self.end(call, EndReason::TransportError(leg));
+                        match leg {
+                            Leg::A => self.end_b(now, call),
+                            Leg::B => self.end_a(now, call),
+                        }
                     }
                 }
             }

@@ -480,3 +480,32 @@ fn tcp_caller_udp_callee_call_completes_without_retransmissions_on_tcp() {
         .has_event(|e| matches!(e, TxEvent::NewRequest { req, .. } if req.method == Method::Bye)));
     assert!(net.node::<B2buaNode>(x).core.is_empty());
 }
+
+#[test]
+fn transport_error_on_a_releases_b() {
+    let (mut net, a, x, b) = trio(61, NetConfig::default());
+    let now = net.now;
+    net.node::<Ua>(a).invite(now, addr(X));
+    net.run_for(secs(5));
+    let call = call_key(&mut net, x);
+    // X sends INFO to A and the driver reports that A is unreachable.
+    let now = net.now;
+    let xn = net.node::<B2buaNode>(x);
+    let tx = xn
+        .core
+        .send_in_dialog(now, call, Leg::A, Method::Info, None)
+        .expect("INFO");
+    xn.core.handle_transport_error(now, tx);
+    net.run_for(secs(60));
+    let xn = net.node::<B2buaNode>(x);
+    assert!(xn.has_event(|e| matches!(
+        e,
+        CallEvent::Ended {
+            reason: EndReason::TransportError(Leg::A),
+            ..
+        }
+    )));
+    assert!(net
+        .node::<Ua>(b)
+        .has_event(|e| matches!(e, TxEvent::NewRequest { req, .. } if req.method == Method::Bye)));
+}
