@@ -508,4 +508,5 @@ fn transport_error_on_a_releases_b() {
     assert!(net
         .node::<Ua>(b)
         .has_event(|e| matches!(e, TxEvent::NewRequest { req, .. } if req.method == Method::Bye)));
+    assert!(net.node::<B2buaNode>(x).core.is_empty());
 }
