@@ -5,6 +5,8 @@
 //! choices without a branch, unknown queues, type errors, include cycles, bad regexes and time
 //! zones, and external transfers the dialplan isn't allowed to make.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
@@ -982,8 +984,10 @@ impl Unit<'_> {
                 match args.first().map(|a| &a.kind) {
                     Some(ExprKind::Var(n)) if table.contains(n) => {}
                     Some(ExprKind::Var(n)) => {
-                        let mut d =
-                            Diagnostic::error(format!("no {word} named `{n}`"), args[0].span);
+                        let mut d = Diagnostic::error(
+                            format!("no {word} named `{n}`"),
+                            args.first().map_or(span, |a| a.span),
+                        );
                         d = match did_you_mean(n, table.iter().map(String::as_str)) {
                             Some(h) => d.help(h),
                             None => d.help(format!("define it with `{word} {n} {{ ... }}`")),
@@ -1605,6 +1609,7 @@ impl Lower {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -29,6 +29,8 @@
 //! `RuntimeError` and goes to the dialplan's fallback queue (`operator` unless
 //! `fallback queue NAME` says otherwise), never leaving a call stuck.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;

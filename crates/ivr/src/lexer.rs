@@ -3,6 +3,8 @@
 //! Newlines are not significant; `#` starts a comment that runs to the end of the line
 //! (a `#` inside a string is just a character).
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used)]
+
 use nom::branch::alt;
 use nom::bytes::complete::{tag, take_while, take_while1, take_while_m_n};
 use nom::character::complete::{char, digit1};
@@ -221,6 +223,7 @@ fn string(file: FileId, input: &str, start: usize) -> Result<(Tok, &str), LexErr
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
 

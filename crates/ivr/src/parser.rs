@@ -3,6 +3,8 @@
 //! Total: every input gives a [`File`] or a [`ParseError`]; nesting depth and sizes are
 //! bounded so hostile input can't exhaust the stack.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used)]
+
 use crate::ast::*;
 use crate::lexer::{lex, Tok};
 use crate::source::{FileId, Span};
@@ -996,6 +998,7 @@ impl Parser {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
 

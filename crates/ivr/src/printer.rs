@@ -1,5 +1,7 @@
 //! Pretty-printer: turns an AST back into canonical source text that parses to the same tree.
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used)]
+
 use std::fmt::{self, Write};
 
 use crate::ast::*;

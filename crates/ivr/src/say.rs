@@ -6,6 +6,8 @@
 //! the plural otherwise. Numbers of a million or more are read digit by digit (the vocabulary
 //! stops at thousands).
 
+#![deny(clippy::indexing_slicing, clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use crate::ast::{Currency, Lang};
@@ -271,6 +273,7 @@ pub fn vocabulary() -> Vec<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::collections::HashSet;
