@@ -234,6 +234,8 @@ struct BLeg {
     transport: Transport,
     answered: bool,
     dialog: Option<DialogKey>,
+    /// The application cancelled this attempt: its 487 is not relayed to A.
+    cancelled: bool,
 }
 
 /// One call: leg A, optional leg B.
@@ -460,6 +462,7 @@ impl B2bua {
                 transport,
                 answered: false,
                 dialog: None,
+                cancelled: false,
             });
         }
         self.track(tx, call, Purpose::BInvite);
@@ -538,6 +541,25 @@ impl B2bua {
             .a_response(call, status, sdp)
             .ok_or(B2buaError::InvalidState("A transaction gone"))?;
         self.tl.send_response(now, tx, r)?;
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Cancels a ringing B while keeping A (an agent did not answer in time). A
+    /// [`CallEvent::BFailed`] with B's final status (normally 487) follows and is not relayed
+    /// to A; then `route` may try another target. If B's 200 crossed the CANCEL,
+    /// [`CallEvent::AnswerFromB`] follows instead and the application keeps or hangs up.
+    pub fn cancel_b(&mut self, now: Instant, call: CallKey) -> Result<(), B2buaError> {
+        let c = self.call_mut(call).ok_or(B2buaError::NoSuchCall)?;
+        let b =
+            c.b.as_mut()
+                .filter(|b| !b.answered)
+                .ok_or(B2buaError::InvalidState("no ringing B leg"))?;
+        let tx = b
+            .invite_tx
+            .ok_or(B2buaError::InvalidState("no ringing B leg"))?;
+        b.cancelled = true;
+        self.tl.cancel(now, tx)?;
         self.pump(now);
         Ok(())
     }
@@ -965,10 +987,12 @@ impl B2bua {
         let Some(c) = self.call_mut(call) else {
             return;
         };
+        let mut app_cancelled = false;
         if let Some(b) = c.b.as_mut() {
             b.invite_tx = None;
+            app_cancelled = b.cancelled;
         }
-        if c.ended || c.a.answered || c.a.finished || !self.config.relay_failures {
+        if c.ended || c.a.answered || c.a.finished || app_cancelled || !self.config.relay_failures {
             return;
         }
         if let Some((tx, r)) = self.a_response(call, status, None) {

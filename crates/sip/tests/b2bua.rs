@@ -510,3 +510,48 @@ fn transport_error_on_a_releases_b() {
         .has_event(|e| matches!(e, TxEvent::NewRequest { req, .. } if req.method == Method::Bye)));
     assert!(net.node::<B2buaNode>(x).core.is_empty());
 }
+
+#[test]
+fn agent_no_answer_is_cancelled_and_the_next_agent_is_tried() {
+    const B2: &str = "10.0.0.3:5060";
+    let mut net = SimNet::new(62, NetConfig::default());
+    let e = net.epoch;
+    let a = net.add(Box::new(Ua::new(addr(A), Transport::Udp, 1, e)));
+    let x = net.add(Box::new(B2buaNode::ivr(
+        addr(X),
+        &[addr(B), addr(B2)],
+        2,
+        e,
+    )));
+    let b1 = net.add(Box::new(Ua::new(addr(B), Transport::Udp, 3, e)));
+    let b2 = net.add(Box::new(Ua::new(addr(B2), Transport::Udp, 4, e)));
+    net.node::<Ua>(b1).script.invite_final = None; // rings forever
+    let now = net.now;
+    let k = net.node::<Ua>(a).invite(now, addr(X));
+    net.run_for(secs(15));
+    let call = call_key(&mut net, x);
+    let now = net.now;
+    net.node::<B2buaNode>(x)
+        .core
+        .cancel_b(now, call)
+        .expect("cancel B");
+    net.run_for(secs(10));
+    assert!(net
+        .node::<Ua>(b1)
+        .has_event(|e| matches!(e, TxEvent::Cancelled { .. })));
+    assert!(
+        net.node::<Ua>(b2)
+            .has_event(|e| matches!(e, TxEvent::AckFor2xx { .. })),
+        "next agent answered"
+    );
+    assert_eq!(
+        net.node::<Ua>(a).responses(k),
+        vec![100, 200],
+        "A never saw the 487"
+    );
+    let now = net.now;
+    let xn = net.node::<B2buaNode>(x);
+    assert!(xn.has_event(|e| matches!(e, CallEvent::BFailed { status, .. } if status.0 == 487)));
+    assert!(!xn.has_event(|e| matches!(e, CallEvent::Ended { .. })));
+    assert!(xn.core.cancel_b(now, call).is_err(), "B is answered now");
+}
