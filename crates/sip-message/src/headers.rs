@@ -9,7 +9,10 @@ use crate::via::{parse_via_list, Via};
 
 /// Header names: case-insensitive, compact forms accepted (v f t i m l c k s e o r u b x y d a j
 /// as defined in RFC 3261 / 3515 / 3892 / 4028 / 3265 ...).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// Equality and hashing treat `Other` names case-insensitively (`X-Foo` == `x-foo`), as
+/// SIP does; the name as received is still what gets printed.
+#[derive(Clone, Debug)]
 #[allow(missing_docs)] // each variant is the header of the same name
 pub enum HeaderName {
     Via,
@@ -180,11 +183,30 @@ impl HeaderName {
         }
     }
 
-    /// Same header? `Other` names compare case-insensitively.
+    /// Same header? `Other` names compare case-insensitively (the same as `==`).
     pub fn matches(&self, other: &HeaderName) -> bool {
+        self == other
+    }
+}
+
+impl PartialEq for HeaderName {
+    fn eq(&self, other: &HeaderName) -> bool {
         match (self, other) {
             (HeaderName::Other(a), HeaderName::Other(b)) => a.eq_ignore_ascii_case(b),
-            (a, b) => a == b,
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
+}
+
+impl Eq for HeaderName {}
+
+impl std::hash::Hash for HeaderName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::mem::discriminant(self).hash(state);
+        if let HeaderName::Other(s) = self {
+            for b in s.bytes() {
+                state.write_u8(b.to_ascii_lowercase());
+            }
         }
     }
 }
@@ -522,6 +544,23 @@ mod tests {
             assert_eq!(&HeaderName::parse(long), name);
         }
         assert!(HeaderName::Other("X-Foo".into()).matches(&HeaderName::Other("x-foo".into())));
+        assert_eq!(
+            HeaderName::Other("X-Foo".into()),
+            HeaderName::Other("x-foo".into())
+        );
+        assert_ne!(
+            HeaderName::Other("X-Foo".into()),
+            HeaderName::Other("X-Bar".into())
+        );
+        assert_ne!(HeaderName::Via, HeaderName::Other("Via".into()));
+        let set: std::collections::HashSet<HeaderName> = [
+            HeaderName::Other("X-Foo".into()),
+            HeaderName::Other("x-FOO".into()),
+            HeaderName::To,
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(set.len(), 2);
     }
 
     #[test]
