@@ -43,8 +43,8 @@ pub use message::{Message, Request, Response};
 pub use method::Method;
 pub use name_addr::NameAddr;
 pub use parse::{
-    keepalive_prefix, parse_datagram, parse_datagram_bytes, parse_stream, parse_stream_bytes,
-    Limits,
+    keepalive_prefix, parse_datagram, parse_datagram_bytes, parse_datagram_unvalidated,
+    parse_stream, parse_stream_bytes, Limits,
 };
 pub use status::StatusCode;
 pub use typed::{AuthParams, CSeq, Contacts, Refresher, Replaces, RetryAfter, SessionExpires};

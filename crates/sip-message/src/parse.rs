@@ -43,12 +43,25 @@ impl Default for Limits {
 /// CSeq, Max-Forwards, Content-Length, Contact, Expires when present) so malformed messages are
 /// rejected here with a typed error.
 pub fn parse_datagram(buf: &[u8], limits: &Limits) -> Result<Message, ParseError> {
-    datagram(buf, limits, |body| Bytes::copy_from_slice(body.slice))
+    datagram(buf, limits, Check::CoreHeaders, |body| {
+        Bytes::copy_from_slice(body.slice)
+    })
+}
+
+/// As [`parse_datagram`] (same framing, start-line and size checks) but without validating
+/// the core headers. For one use: after `parse_datagram` fails with
+/// [`ParseError::BadHeader`] on a request, parse again with this, and if the top Via,
+/// From, To, Call-ID and CSeq can be read, answer 400 statelessly
+/// ([`crate::Response::for_request`]). Never hand the result to the transaction layer.
+pub fn parse_datagram_unvalidated(buf: &[u8], limits: &Limits) -> Result<Message, ParseError> {
+    datagram(buf, limits, Check::FramingOnly, |body| {
+        Bytes::copy_from_slice(body.slice)
+    })
 }
 
 /// As [`parse_datagram`], but the body is a zero-copy slice of `buf`.
 pub fn parse_datagram_bytes(buf: &Bytes, limits: &Limits) -> Result<Message, ParseError> {
-    datagram(buf, limits, |body| {
+    datagram(buf, limits, Check::CoreHeaders, |body| {
         buf.slice(body.start..body.start + body.slice.len())
     })
 }
@@ -80,9 +93,17 @@ struct BodyRef<'a> {
     slice: &'a [u8],
 }
 
+/// How much `datagram` checks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Check {
+    CoreHeaders,
+    FramingOnly,
+}
+
 fn datagram(
     buf: &[u8],
     limits: &Limits,
+    check: Check,
     make_body: impl FnOnce(BodyRef<'_>) -> Bytes,
 ) -> Result<Message, ParseError> {
     if buf.len() > limits.max_message {
@@ -118,7 +139,11 @@ fn datagram(
         start: body_start.min(buf.len()),
         slice: body,
     });
-    build(start_line, headers, body, limits)
+    let msg = build(start_line, headers, body)?;
+    if check == Check::CoreHeaders {
+        validate(&msg, limits)?;
+    }
+    Ok(msg)
 }
 
 fn stream(
@@ -165,7 +190,8 @@ fn stream(
         start: body_start,
         slice: body,
     });
-    let msg = build(start_line, headers, body, limits)?;
+    let msg = build(start_line, headers, body)?;
+    validate(&msg, limits)?;
     Ok((msg, end))
 }
 
@@ -347,12 +373,7 @@ fn valid_version(v: &str) -> bool {
     }
 }
 
-fn build(
-    line: Line<'_>,
-    headers: Headers,
-    body: Bytes,
-    limits: &Limits,
-) -> Result<Message, ParseError> {
+fn build(line: Line<'_>, headers: Headers, body: Bytes) -> Result<Message, ParseError> {
     let bad = |what| ParseError::Malformed {
         offset: line.offset,
         what,
@@ -413,7 +434,6 @@ fn build(
             body,
         })
     };
-    validate(&msg, limits)?;
     Ok(msg)
 }
 

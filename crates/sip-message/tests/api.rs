@@ -274,6 +274,28 @@ fn malformed_inputs_are_typed_errors() {
 }
 
 #[test]
+fn stateless_400_from_an_unvalidated_parse() {
+    let bad = OPTIONS.replace("Max-Forwards: 70", "Max-Forwards: lots");
+    assert!(matches!(
+        parse_datagram(bad.as_bytes(), &limits()),
+        Err(ParseError::BadHeader { .. })
+    ));
+    let Message::Request(req) = parse_datagram_unvalidated(bad.as_bytes(), &limits()).unwrap()
+    else {
+        panic!("request expected")
+    };
+    assert!(req.headers.max_forwards().is_err());
+    let resp = Response::for_request(&req, StatusCode::BAD_REQUEST);
+    assert_eq!(resp.headers.top_via().unwrap().branch(), Some("z9hG4bK1"));
+    // Framing errors stay errors.
+    let short = &OPTIONS.as_bytes()[..OPTIONS.len() - 1];
+    assert!(matches!(
+        parse_datagram_unvalidated(short, &limits()),
+        Err(ParseError::ContentLength(_))
+    ));
+}
+
+#[test]
 fn printing_rewrites_content_length() {
     let mut m = parse_datagram(OPTIONS.as_bytes(), &limits()).unwrap();
     if let Message::Request(r) = &mut m {
