@@ -138,6 +138,8 @@ pub struct RecordingWriter<W> {
     last_sync: Instant,
     scratch: Box<[u8]>,
     late_samples: u64,
+    /// The write position is at the end of the audio (no seek needed before appending).
+    at_end: bool,
 }
 
 impl<W: Write + Seek + SyncTarget> RecordingWriter<W> {
@@ -160,6 +162,7 @@ impl<W: Write + Seek + SyncTarget> RecordingWriter<W> {
             last_sync: now,
             scratch: vec![0; WINDOW * 4].into_boxed_slice(),
             late_samples: 0,
+            at_end: true,
         })
     }
 
@@ -278,8 +281,11 @@ impl<W: Write + Seek + SyncTarget> RecordingWriter<W> {
                 let r = std::mem::take(&mut self.ring[1][i]).to_le_bytes();
                 self.scratch[4 * k..4 * k + 4].copy_from_slice(&[l[0], l[1], r[0], r[1]]);
             }
-            self.w
-                .seek(SeekFrom::Start(HEADER_LEN as u64 + self.committed * 4))?;
+            if !self.at_end {
+                self.w
+                    .seek(SeekFrom::Start(HEADER_LEN as u64 + self.committed * 4))?;
+                self.at_end = true;
+            }
             self.w.write_all(&self.scratch[..4 * n])?;
             self.committed += n as u64;
         }
@@ -290,6 +296,7 @@ impl<W: Write + Seek + SyncTarget> RecordingWriter<W> {
     fn write_header(&mut self) -> Result<(), RecordingError> {
         let data = u32::try_from(self.committed * 4).unwrap_or(u32::MAX - 36);
         self.w.flush()?;
+        self.at_end = false;
         self.w.seek(SeekFrom::Start(4))?;
         self.w.write_all(&data.saturating_add(36).to_le_bytes())?;
         self.w.seek(SeekFrom::Start(40))?;
