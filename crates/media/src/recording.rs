@@ -286,7 +286,11 @@ impl<W: Write + Seek + SyncTarget> RecordingWriter<W> {
                     .seek(SeekFrom::Start(HEADER_LEN as u64 + self.committed * 4))?;
                 self.at_end = true;
             }
-            self.w.write_all(&self.scratch[..4 * n])?;
+            if let Err(e) = self.w.write_all(&self.scratch[..4 * n]) {
+                // Part of the frames may be on disk: re-seek before the next attempt.
+                self.at_end = false;
+                return Err(e.into());
+            }
             self.committed += n as u64;
         }
         Ok(())
