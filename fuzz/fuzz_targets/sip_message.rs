@@ -6,7 +6,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchboard_sip_message::{parse_datagram, parse_stream, HeaderName, Limits, Message};
+use switchboard_sip_message::{
+    parse_datagram, parse_datagram_unvalidated, parse_stream, HeaderName, Limits, Message,
+};
 
 fn without_cl(m: &Message) -> Message {
     let mut m = m.clone();
@@ -18,9 +20,31 @@ fuzz_target!(|data: &[u8]| {
     let limits = Limits::default();
     if let Ok(m) = parse_datagram(data, &limits) {
         let printed = m.to_bytes();
-        let big = Limits { max_message: usize::MAX, ..Limits::default() };
+        let big = Limits {
+            max_message: usize::MAX,
+            ..Limits::default()
+        };
         let again = parse_datagram(&printed, &big).expect("printed form parses");
         assert_eq!(without_cl(&again), without_cl(&m));
+    }
+    // Typed accessors over unvalidated headers: errors, never panics.
+    if let Ok(m) = parse_datagram_unvalidated(data, &limits) {
+        let h = m.headers();
+        let _ = (
+            h.vias(),
+            h.from(),
+            h.to(),
+            h.call_id(),
+            h.cseq(),
+            h.contacts(),
+        );
+        let _ = (
+            h.routes(),
+            h.replaces(),
+            h.session_expires(),
+            h.retry_after(),
+        );
+        let _ = h.auth(&HeaderName::WwwAuthenticate);
     }
     // Stream framing: drain every complete message from the buffer.
     let mut rest = data;

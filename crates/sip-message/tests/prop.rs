@@ -6,8 +6,9 @@ use proptest::prelude::*;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use switchboard_sip_message::{
-    parse_datagram, parse_stream, CSeq, Contacts, HeaderName, Headers, Host, Limits, Message,
-    Method, NameAddr, Param, ParseError, Request, Response, SipUri, StatusCode, TelUri, Uri, Via,
+    parse_datagram, parse_datagram_unvalidated, parse_stream, CSeq, Contacts, HeaderName, Headers,
+    Host, Limits, Message, Method, NameAddr, Param, ParseError, Request, Response, SipUri,
+    StatusCode, TelUri, Uri, Via,
 };
 
 fn corpus() -> Vec<Vec<u8>> {
@@ -340,6 +341,7 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..2048), chunk in 1usize..300) {
         let _ = parse_datagram(&bytes, &Limits::default());
+        let _ = parse_datagram_unvalidated(&bytes, &Limits::default());
         stream_in_chunks(&bytes, chunk);
         accepted_round_trips(&bytes);
     }
@@ -366,6 +368,13 @@ proptest! {
         let original = idx.get(&corpus).clone();
         let bytes = apply(original, &muts);
         let _ = parse_datagram(&bytes, &Limits::default());
+        if let Ok(m) = parse_datagram_unvalidated(&bytes, &Limits::default()) {
+            // Typed accessors on unvalidated input return errors, never panic.
+            let h = m.headers();
+            let _ = (h.vias(), h.from(), h.to(), h.call_id(), h.cseq(), h.contacts(), h.expires());
+            let _ = (h.routes(), h.record_routes(), h.replaces(), h.session_expires(), h.retry_after());
+            let _ = (h.auth(&HeaderName::Authorization), h.refer_to(), h.referred_by(), h.min_se());
+        }
         stream_in_chunks(&bytes, chunk);
         accepted_round_trips(&bytes);
     }
