@@ -171,6 +171,10 @@ pub fn check_files(
             }
         }
     }
+    // A mistake in a file included by several dialplans is reported once.
+    let mut seen = HashSet::new();
+    st.diags
+        .retain(|d| seen.insert((d.message.clone(), d.span.map(|s| (s.file, s.start, s.end)))));
     let has_errors = st.diags.iter().any(Diagnostic::is_error);
     let sources = st.sources;
     let program = if has_errors {

@@ -397,7 +397,7 @@ impl Interpreter {
         self.dialled = to;
         let Some(route) = route else {
             self.out.push_back(Action::RuntimeError {
-                message: format!("no entry matches the dialled number {}", self.dialled),
+                message: "no entry matches the dialled number and caller ID".to_string(),
                 location: String::new(),
             });
             self.out.push_back(Action::Hangup);
@@ -918,8 +918,8 @@ impl Interpreter {
                 .parse::<f64>()
                 .ok()
                 .filter(|n| n.is_finite())
-                .ok_or(format!("can't say \"{s}\" as a number")),
-            other => Err(format!("can't say {other} as a number")),
+                .ok_or("can't say this text as a number".to_string()),
+            other => Err(format!("can't say a {} as a number", other.ty().word())),
         };
         Ok(match kind {
             SayKind::Number => {
@@ -952,17 +952,17 @@ impl Interpreter {
                 };
                 let (h, m) = s
                     .split_once(':')
-                    .ok_or(format!("\"{s}\" is not a time like 09:30"))?;
+                    .ok_or("the text is not a time like 09:30".to_string())?;
                 let h: u32 = h
                     .trim()
                     .parse()
-                    .map_err(|_| format!("\"{s}\" is not a time like 09:30"))?;
+                    .map_err(|_| "the text is not a time like 09:30".to_string())?;
                 let m: u32 = m
                     .trim()
                     .parse()
-                    .map_err(|_| format!("\"{s}\" is not a time like 09:30"))?;
+                    .map_err(|_| "the text is not a time like 09:30".to_string())?;
                 if h > 23 || m > 59 {
-                    return Err(format!("\"{s}\" is not a time of day"));
+                    return Err("the text is not a time of day".to_string());
                 }
                 say::say_time(h, m, lang)
             }
@@ -972,7 +972,7 @@ impl Interpreter {
     fn num(&self, dp: &Dialplan, e: &Expr) -> Result<f64, String> {
         match self.eval(dp, e)? {
             Value::Num(n) => Ok(n),
-            v => Err(format!("expected a number, got {v}")),
+            v => Err(format!("expected a number, got a {}", v.ty().word())),
         }
     }
 
@@ -1003,11 +1003,11 @@ impl Interpreter {
             ExprKind::Var(v) => self.var(dp, v),
             ExprKind::Not(x) => match ev(x)? {
                 Value::Bool(b) => Value::Bool(!b),
-                v => return Err(format!("`not` needs true/false, got {v}")),
+                v => return Err(format!("`not` needs true/false, got a {}", v.ty().word())),
             },
             ExprKind::Neg(x) => match ev(x)? {
                 Value::Num(n) => Value::Num(-n),
-                v => return Err(format!("`-` needs a number, got {v}")),
+                v => return Err(format!("`-` needs a number, got a {}", v.ty().word())),
             },
             ExprKind::Bin(op, l, r) => {
                 // Short-circuit and/or.
@@ -1018,9 +1018,17 @@ impl Interpreter {
                         (BinOp::Or, Value::Bool(true)) => Ok(Value::Bool(true)),
                         (_, Value::Bool(_)) => match ev(r)? {
                             Value::Bool(b) => Ok(Value::Bool(b)),
-                            v => Err(format!("`{}` needs true/false, got {v}", op.text())),
+                            v => Err(format!(
+                                "`{}` needs true/false, got a {}",
+                                op.text(),
+                                v.ty().word()
+                            )),
                         },
-                        (_, v) => Err(format!("`{}` needs true/false, got {v}", op.text())),
+                        (_, v) => Err(format!(
+                            "`{}` needs true/false, got a {}",
+                            op.text(),
+                            v.ty().word()
+                        )),
                     };
                 }
                 binop(*op, ev(l)?, ev(r)?)?
@@ -1131,7 +1139,11 @@ fn binop(op: BinOp, l: Value, r: Value) -> Result<Value, String> {
                 _ => None,
             };
             let Some(ord) = ord else {
-                return Err(format!("can't compare {a} with {b}"));
+                return Err(format!(
+                    "can't compare a {} with a {}",
+                    a.ty().word(),
+                    b.ty().word()
+                ));
             };
             Bool(match op {
                 BinOp::Lt => ord.is_lt(),
@@ -1140,7 +1152,14 @@ fn binop(op: BinOp, l: Value, r: Value) -> Result<Value, String> {
                 _ => ord.is_ge(),
             })
         }
-        (op, a, b) => return Err(format!("`{}` can't combine {a} and {b}", op.text())),
+        (op, a, b) => {
+            return Err(format!(
+                "`{}` can't combine a {} and a {}",
+                op.text(),
+                a.ty().word(),
+                b.ty().word()
+            ))
+        }
     })
 }
 
