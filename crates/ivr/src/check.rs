@@ -1710,6 +1710,52 @@ mod tests {
     }
 
     #[test]
+    fn type_regex_timezone_and_key_errors() {
+        let c = check(
+            r#"timezone "Mars/Olympus"
+            entry to regex "+7(" goto m
+            block m {
+                set name = "Ann"
+                say number name
+                if open(office) { hangup }
+                menu "main-menu" { 1 => hangup 1 => hangup "12" => hangup default => hangup }
+                transfer extension 1001
+            }"#,
+        );
+        let m = messages(&c);
+        let has = |s: &str| m.iter().any(|x| x.contains(s));
+        assert!(has("unknown time zone"), "{m:?}");
+        assert!(has("regular expression is not valid"), "{m:?}");
+        assert!(has("expected a number, but this is a string"), "{m:?}");
+        assert!(has("no hours named `office`"), "{m:?}");
+        assert!(has("key `1` has two branches"), "{m:?}");
+        assert!(has("\"12\" is not a phone key"), "{m:?}");
+        assert!(has("expected a string, but this is a number"), "{m:?}");
+    }
+
+    #[test]
+    fn missing_include_and_return_outside_sub() {
+        let c = check("include \"nope.ivr\"\nentry to \"1\" goto m\nblock m { return }");
+        let m = messages(&c);
+        assert!(
+            m.iter()
+                .any(|x| x.contains("can't find the file `nope.ivr`")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter().any(|x| x.contains("`return` outside a sub")),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn goto_a_sub_suggests_call() {
+        let c = check("entry to \"1\" goto m\nblock m { goto s }\nsub s { return }");
+        let text = c.render();
+        assert!(text.contains("use `call s`"), "{text}");
+    }
+
+    #[test]
     fn warnings_do_not_block_loading() {
         let c = check("entry to \"1\" goto m\nblock m { menu \"main-menu\" { 1 => hangup } }\nblock unused { hangup }");
         assert!(!c.has_errors());
