@@ -23,8 +23,8 @@
 //! // UDP: one datagram is one message.
 //! match switchboard_sip_message::parse_datagram(&buf[..n], &limits) {
 //!     Ok(msg) => core.handle_message(Instant::now(), src, Transport::Udp, msg),
-//!     Err(_) => stats.bad_datagram(),          // a response is dropped; a request may get a
-//! }                                            // stateless 400 built by the driver
+//!     Err(_) => if let Some(r) = reject_malformed(&buf[..n]) { sock.send_to(&r, src) },
+//! }                                            // (stateless 400; responses are dropped)
 //! // TCP/TLS: per connection, parse_stream until Incomplete; any other error closes it.
 //! while let Ok((msg, used)) = parse_stream(&conn.buf, &limits) {
 //!     conn.buf.advance(used);
@@ -58,7 +58,7 @@ pub use b2bua::{
     B2bua, B2buaConfig, B2buaError, B2buaOutput, Call, CallEvent, CallKey, EndReason, Leg,
 };
 pub use dialog::{Dialog, DialogError, DialogId, DialogKey, DialogRole, DialogState, Dialogs};
-pub use policy::{check_request, options_response, UasPolicy};
+pub use policy::{check_request, options_response, reject_malformed, UasPolicy};
 pub use routing::{response_destination, stamp_via};
 pub use timer::{Timer, TimerConfig, TimerTable};
 pub use transaction::{

@@ -233,6 +233,52 @@ pub fn options_response(req: &Request, policy: &UasPolicy) -> Response {
     r
 }
 
+/// Longest input [`reject_malformed`] looks at.
+const MAX_MALFORMED_SCAN: usize = 16 * 1024;
+
+/// A best-effort stateless `400 Bad Request` for bytes the message parser rejected
+/// (RFC 3261 §21.4.1, RFC 4475 "invalid" messages): copies the Via, From, To, Call-ID and CSeq
+/// lines it can find (long or compact names) verbatim. `None` when the bytes are not a
+/// request (responses are dropped, §18.1.2), are an ACK (never answered), or carry no Via (no
+/// way to route an answer). The driver sends it to the datagram's source address. Total: any
+/// input, no panic, bounded work.
+pub fn reject_malformed(datagram: &[u8]) -> Option<bytes::Bytes> {
+    let buf = datagram.get(..datagram.len().min(MAX_MALFORMED_SCAN))?;
+    let text = String::from_utf8_lossy(buf);
+    let mut lines = text.split("\r\n").flat_map(|l| l.split('\n'));
+    let start = lines.find(|l| !l.trim().is_empty())?;
+    let method = start.split(' ').next().unwrap_or("");
+    let is_token = !method.is_empty()
+        && method
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
+    if !is_token || method == "ACK" || start.starts_with("SIP/") || !start.contains("SIP/") {
+        return None;
+    }
+    let mut out = String::from("SIP/2.0 400 Bad Request\r\n");
+    let mut has_via = false;
+    for line in lines.take_while(|l| !l.is_empty()).take(256) {
+        let Some((name, _)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim().to_ascii_lowercase();
+        let keep = matches!(
+            name.as_str(),
+            "via" | "v" | "from" | "f" | "to" | "t" | "call-id" | "i" | "cseq"
+        );
+        if keep && !line.contains('\0') {
+            has_via |= name == "via" || name == "v";
+            out.push_str(line.trim_end());
+            out.push_str("\r\n");
+        }
+    }
+    if !has_via {
+        return None;
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    Some(bytes::Bytes::from(out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,6 +340,40 @@ mod tests {
             )),
             None
         );
+    }
+
+    #[test]
+    fn malformed_requests_get_a_stateless_400_and_responses_nothing() {
+        let bad = b"INVITE sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID: c\r\nContent-Length: -5\r\n\r\n";
+        let r = reject_malformed(bad).expect("400");
+        assert!(r.starts_with(
+            b"SIP/2.0 400 Bad Request\r\nv: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID: c\r\n"
+        ));
+        assert_eq!(reject_malformed(b"SIP/2.0 200 OK\r\nVia: x\r\n\r\n"), None);
+        assert_eq!(
+            reject_malformed(b"ACK sip:a@b SIP/2.0\r\nVia: x\r\n\r\n"),
+            None
+        );
+        assert_eq!(
+            reject_malformed(b"INVITE sip:a@b SIP/2.0\r\nTo: x\r\n\r\n"),
+            None
+        );
+        assert_eq!(reject_malformed(b""), None);
+        assert_eq!(reject_malformed(&[0xff; 40]), None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config {
+            rng_seed: proptest::test_runner::RngSeed::Fixed(3),
+            ..proptest::test_runner::Config::with_cases(256)
+        })]
+        #[test]
+        fn reject_malformed_is_total(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            if let Some(r) = reject_malformed(&bytes) {
+                proptest::prop_assert!(r.starts_with(b"SIP/2.0 400 Bad Request\r\n"));
+                proptest::prop_assert!(r.ends_with(b"Content-Length: 0\r\n\r\n"));
+            }
+        }
     }
 
     #[test]

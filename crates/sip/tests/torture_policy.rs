@@ -200,3 +200,49 @@ fn semantic_rows_reach_the_policy_at_all() {
         );
     }
 }
+
+/// Every `invalid` row: the parser (or, if it parses, the policy) rejects it; a request gets
+/// a 400 (stateless from `reject_malformed` when it does not parse), a response nothing.
+#[test]
+fn every_invalid_row_is_answered_400_or_dropped() {
+    let manifest = std::fs::read_to_string(corpus().join("manifest.tsv")).expect("manifest");
+    let mut n = 0;
+    for line in manifest.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if cols[2] != "invalid" {
+            continue;
+        }
+        n += 1;
+        let file = cols[0];
+        let bytes = std::fs::read(corpus().join(file)).expect("corpus file");
+        let is_response = bytes.starts_with(b"SIP/");
+        match parse_datagram(&bytes, &Limits::default()) {
+            Err(_) if is_response => {
+                assert_eq!(switchboard_sip::reject_malformed(&bytes), None, "{file}")
+            }
+            Err(_) => {
+                let r = switchboard_sip::reject_malformed(&bytes).expect(file);
+                assert!(r.starts_with(b"SIP/2.0 400 Bad Request\r\n"), "{file}");
+                assert!(
+                    String::from_utf8_lossy(&r)
+                        .to_ascii_lowercase()
+                        .contains("\r\ncall-id:")
+                        || !String::from_utf8_lossy(&bytes)
+                            .to_ascii_lowercase()
+                            .contains("\ncall-id:"),
+                    "{file}: Call-ID copied"
+                );
+            }
+            Ok(Message::Request(req)) => {
+                let v = check_request(&req, &UasPolicy::with_registrar());
+                assert_eq!(
+                    v.err().map(|r| r.status.0),
+                    Some(400),
+                    "{file} parsed; policy must reject"
+                );
+            }
+            Ok(Message::Response(_)) => panic!("{file}: an invalid response parsed"),
+        }
+    }
+    assert_eq!(n, 19);
+}
