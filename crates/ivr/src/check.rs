@@ -69,6 +69,28 @@ impl PromptCatalog {
             }
         }
     }
+    /// Only the prompts that exist as audio files `<dir>/<lang>/<name>.wav`.
+    pub fn from_wav_files(dir: &Path) -> PromptCatalog {
+        let mut c = PromptCatalog::new();
+        c.add_wav_files(dir);
+        c
+    }
+
+    fn add_wav_files(&mut self, dir: &Path) {
+        for lang in Lang::ALL {
+            if let Ok(rd) = std::fs::read_dir(dir.join(lang.code())) {
+                for e in rd.flatten() {
+                    let p = e.path();
+                    if p.extension().is_some_and(|x| x == "wav") {
+                        if let Some(stem) = p.file_stem().and_then(|s| s.to_str()) {
+                            self.insert(lang, stem);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// The vocabulary plus everything found in a prompts directory: `phrases.tsv`,
     /// `dialplan-phrases.tsv` and `<lang>/*.wav`. Missing files are skipped.
     pub fn from_prompts_dir(dir: &Path) -> PromptCatalog {
@@ -78,18 +100,7 @@ impl PromptCatalog {
                 c.add_tsv(&t);
             }
         }
-        for lang in Lang::ALL {
-            if let Ok(rd) = std::fs::read_dir(dir.join(lang.code())) {
-                for e in rd.flatten() {
-                    let p = e.path();
-                    if p.extension().is_some_and(|x| x == "wav") {
-                        if let Some(stem) = p.file_stem().and_then(|s| s.to_str()) {
-                            c.insert(lang, stem);
-                        }
-                    }
-                }
-            }
-        }
+        c.add_wav_files(dir);
         c
     }
 }

@@ -90,3 +90,17 @@ fn the_say_vocabulary_matches_the_media_phrase_list_when_present() {
         "say-vocabulary names missing from prompts/phrases.tsv: {missing:?}"
     );
 }
+
+#[test]
+fn generated_audio_covers_every_shipped_prompt_when_present() {
+    // Once scripts/gen-prompts.sh has run (prompts/en/num-0.wav exists), the shipped
+    // dialplans must check against the WAV files alone.
+    let prompts_dir = root().join("prompts");
+    if !prompts_dir.join("en/num-0.wav").exists() {
+        return;
+    }
+    let ctx = CheckContext::new(QUEUES, PromptCatalog::from_wav_files(&prompts_dir));
+    if let Err(e) = load_dir(&root().join("dialplans"), &ctx) {
+        panic!("some prompts have no audio; run scripts/gen-prompts.sh:\n{e}");
+    }
+}
