@@ -54,7 +54,7 @@ class Call(pj.Call):
                     td = pj.ToneDesc()
                     td.freq1 = self.args.tone_hz
                     td.freq2 = 0
-                    td.on_msec = 60000
+                    td.on_msec = 30000
                     td.off_msec = 0
                     td.volume = 0
                     tv = pj.ToneDescVector()
@@ -116,13 +116,15 @@ def stdin_reader():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--server", required=True)
-    ap.add_argument("--user", required=True)
-    ap.add_argument("--password", required=True)
+    ap.add_argument("--user", default="")
+    ap.add_argument("--password", default="")
     ap.add_argument("--transport", default="udp")
     ap.add_argument("--answer", default="auto")
     ap.add_argument("--tone-hz", type=int, default=0)
     ap.add_argument("--record", default="")
     ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--call", default="", help="place a call to this URI instead of waiting")
+    ap.add_argument("--caller", default="+79995550101", help="caller number in call mode")
     args = ap.parse_args()
 
     ep = pj.Endpoint()
@@ -147,14 +149,23 @@ def main():
         ep.codecSetPriority(c.codecId, prio)
 
     acfg = pj.AccountConfig()
-    acfg.idUri = f"sip:{args.user}@{args.server.split(':')[0]}"
     suffix = ";transport=tcp" if args.transport == "tcp" else ""
-    acfg.regConfig.registrarUri = f"sip:{args.server}{suffix}"
-    acfg.regConfig.timeoutSec = 120
-    acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", args.user, 0, args.password))
+    if args.call:
+        # A trunk caller: no registration, identified by number.
+        acfg.idUri = f"sip:{args.caller}@127.0.0.1"
+    else:
+        acfg.idUri = f"sip:{args.user}@{args.server.split(':')[0]}"
+        acfg.regConfig.registrarUri = f"sip:{args.server}{suffix}"
+        acfg.regConfig.timeoutSec = 120
+        acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", args.user, 0, args.password))
     acfg.natConfig.sipOutboundUse = 0
     acc = Account(args)
     acc.create(acfg)
+    if args.call:
+        call = Call(acc, args)
+        acc.calls.append(call)
+        call.makeCall(args.call, pj.CallOpParam(True))
+        emit({"event": "calling", "uri": args.call})
 
     threading.Thread(target=stdin_reader, daemon=True).start()
     deadline = time.time() + args.seconds
@@ -182,6 +193,13 @@ def main():
             if val == "unregister":
                 acc.setRegistration(False)
     emit({"event": "exit"})
+    for c in acc.calls:
+        # Close the recorder so its WAV header is final.
+        c.recorder = None
+        c.tone = None
+    acc.calls.clear()
+    import gc
+    gc.collect()
     try:
         acc.shutdown()
     except Exception:

@@ -6,11 +6,16 @@
 // Parts of the config and event log are wired up by the call path as it lands.
 #![allow(dead_code)]
 
+mod acd_actor;
+mod call;
+mod call_path;
 mod config;
 mod event_log;
 mod http_api;
+mod http_client;
 mod malformed_reply;
 mod pii;
+mod recorder;
 mod run;
 mod sip_driver;
 

@@ -129,8 +129,13 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding HTTP on {}", cfg.http.listen))?;
     let http_addr = http.local_addr()?;
-    let driver = crate::sip_driver::SipDriver::new(&cfg, transport.clone(), events.clone());
+    let mut driver = crate::sip_driver::SipDriver::new(&cfg, transport.clone(), events.clone());
     let sip = driver.handle();
+    let cfg = Arc::new(cfg);
+    let (presence, new_calls) =
+        crate::call_path::start(cfg.clone(), sip.clone(), events.clone()).await?;
+    driver.set_presence(presence);
+    driver.set_call_router(new_calls);
     let shared = Arc::new(Shared {
         transport: transport.clone(),
         events: events.clone(),

@@ -39,6 +39,8 @@ pub(crate) enum SipCommand {
     },
     /// Hang up the whole call.
     Hangup { call: CallKey },
+    /// Stop ringing leg B (CANCEL), keeping A.
+    CancelB { call: CallKey },
     /// Answer an in-dialog request reported earlier.
     Respond {
         call: CallKey,
@@ -60,7 +62,11 @@ pub(crate) enum CallSignal {
     /// A's ACK arrived.
     AConfirmed,
     /// An in-dialog request (INFO with DTMF, re-INVITE for hold, REFER).
-    InDialog { leg: Leg, tx: TxKey, req: Box<Request> },
+    InDialog {
+        leg: Leg,
+        tx: TxKey,
+        req: Box<Request>,
+    },
     /// The call ended on the SIP side.
     Ended(String),
 }
@@ -283,6 +289,7 @@ impl SipDriver {
                 }
                 r
             }
+            SipCommand::CancelB { call } => self.b2bua.cancel_b(now, call),
             SipCommand::Respond {
                 call,
                 tx,
@@ -395,7 +402,7 @@ impl SipDriver {
                         .reject(now, call, StatusCode::SERVICE_UNAVAILABLE);
                 }
             }
-            CallEvent::Progress { call, status } => {
+            CallEvent::Progress { call, status, .. } => {
                 self.signal(call, CallSignal::BProgress(status))
             }
             CallEvent::AnswerFromB { call, sdp } => self.signal(call, CallSignal::BAnswered(sdp)),
@@ -406,10 +413,24 @@ impl SipDriver {
             CallEvent::Reinvite { call, leg, tx, sdp } => {
                 let mut req = Request::new(Method::Invite, Uri::Other("reinvite".into()));
                 req.body = sdp;
-                self.signal(call, CallSignal::InDialog { leg, tx, req: Box::new(req) });
+                self.signal(
+                    call,
+                    CallSignal::InDialog {
+                        leg,
+                        tx,
+                        req: Box::new(req),
+                    },
+                );
             }
             CallEvent::InDialogRequest { call, leg, tx, req } => {
-                self.signal(call, CallSignal::InDialog { leg, tx, req: Box::new(req) });
+                self.signal(
+                    call,
+                    CallSignal::InDialog {
+                        leg,
+                        tx,
+                        req: Box::new(req),
+                    },
+                );
             }
             CallEvent::OtherRequest {
                 tx,

@@ -1,0 +1,366 @@
+//! The ACD actor: the one owner of the ACD engine. Call tasks and the SIP driver send it
+//! commands; it drives the engine with the time since the actor started, and routes the
+//! engine's outputs to call tasks (offers, announcements, exits) and the event log.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use switchboard_acd::{
+    Acd, AcdConfig, AgentConfig, AgentId, CallId, Join, OfferFailure, Output, QueueConfig, QueueId,
+    Spoken, Strategy,
+};
+use switchboard_registrar::LocationEvent;
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::event_log::{EventLog, NewEvent};
+
+/// What the ACD tells a call task.
+#[derive(Debug)]
+pub(crate) enum QueueSignal {
+    /// Ring this agent (a registered user name).
+    Offer { agent: String },
+    /// Stop ringing this agent (ring timeout, or another agent answered).
+    CancelOffer { agent: String },
+    /// Say the position and estimated wait.
+    Announce { position: usize, spoken: Spoken },
+    /// Leave the queue (max wait, exit key, no agents...).
+    Exit { reason: String },
+}
+
+/// Commands to the ACD actor.
+#[derive(Debug)]
+pub(crate) enum AcdCommand {
+    Join {
+        call: u64,
+        queue: String,
+        priority: i32,
+        caller: String,
+        data: Vec<(String, String)>,
+        signals: mpsc::Sender<QueueSignal>,
+    },
+    Key {
+        call: u64,
+        key: char,
+    },
+    OfferAnswered {
+        call: u64,
+        agent: String,
+    },
+    OfferFailed {
+        call: u64,
+        agent: String,
+        failure: OfferFailure,
+    },
+    CallEnded {
+        call: u64,
+    },
+    Presence(LocationEvent),
+}
+
+/// Names and ids of queues and agents.
+pub(crate) struct Directory {
+    queues: Vec<String>,
+    agents: Vec<String>,
+}
+
+impl Directory {
+    fn queue_id(&self, name: &str) -> Option<QueueId> {
+        self.queues
+            .iter()
+            .position(|q| q == name)
+            .map(|i| QueueId(i as u16))
+    }
+    fn queue_name(&self, id: QueueId) -> &str {
+        self.queues
+            .get(id.0 as usize)
+            .map(String::as_str)
+            .unwrap_or("?")
+    }
+    fn agent_id(&self, name: &str) -> Option<AgentId> {
+        self.agents
+            .iter()
+            .position(|a| a == name)
+            .map(|i| AgentId(i as u32))
+    }
+    fn agent_name(&self, id: AgentId) -> &str {
+        self.agents
+            .get(id.0 as usize)
+            .map(String::as_str)
+            .unwrap_or("?")
+    }
+}
+
+fn strategy(name: &str) -> Strategy {
+    match name {
+        "ring-all" => Strategy::RingAll,
+        "round-robin" => Strategy::RoundRobin,
+        "fewest-calls" => Strategy::FewestCalls,
+        "random" => Strategy::Random,
+        "skills" | "skills-best" => Strategy::SkillsBest,
+        "skills-longest-idle" => Strategy::SkillsLongestIdle,
+        _ => Strategy::LongestIdle,
+    }
+}
+
+pub(crate) struct AcdActor {
+    acd: Acd,
+    dir: Directory,
+    epoch: Instant,
+    calls: HashMap<u64, mpsc::Sender<QueueSignal>>,
+    events: EventLog,
+    rx: mpsc::UnboundedReceiver<AcdCommand>,
+}
+
+impl AcdActor {
+    pub(crate) fn new(
+        cfg: &Config,
+        events: EventLog,
+    ) -> anyhow::Result<(AcdActor, mpsc::UnboundedSender<AcdCommand>)> {
+        let mut acd = Acd::new(AcdConfig {
+            seed: rand::random(),
+            ..AcdConfig::default()
+        });
+        let dir = Directory {
+            queues: cfg.queues.iter().map(|q| q.name.clone()).collect(),
+            agents: cfg.users.iter().map(|u| u.name.clone()).collect(),
+        };
+        for q in &cfg.queues {
+            let mut qc = QueueConfig::new(strategy(&q.strategy));
+            qc.wrap_up = Duration::from_secs(q.wrap_up);
+            qc.ring_timeout = Duration::from_secs(q.ring_timeout);
+            qc.announce_every =
+                (q.announce_period > 0).then(|| Duration::from_secs(q.announce_period));
+            let id = dir
+                .queue_id(&q.name)
+                .ok_or_else(|| anyhow::anyhow!("queue id"))?;
+            acd.add_queue(id, qc)
+                .map_err(|e| anyhow::anyhow!("queue {}: {e}", q.name))?;
+        }
+        for u in &cfg.users {
+            let queues: Vec<QueueId> = cfg
+                .queues
+                .iter()
+                .filter(|q| q.members.contains(&u.name))
+                .filter_map(|q| dir.queue_id(&q.name))
+                .collect();
+            let id = dir
+                .agent_id(&u.name)
+                .ok_or_else(|| anyhow::anyhow!("agent id"))?;
+            acd.add_agent(AgentConfig::new(id, queues))
+                .map_err(|e| anyhow::anyhow!("agent {}: {e}", u.name))?;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        Ok((
+            AcdActor {
+                acd,
+                dir,
+                epoch: Instant::now(),
+                calls: HashMap::new(),
+                events,
+                rx,
+            },
+            tx,
+        ))
+    }
+
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
+    pub(crate) async fn run(mut self) {
+        loop {
+            let next = self
+                .acd
+                .poll_timeout()
+                .map(|d| self.epoch + d)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            tokio::select! {
+                cmd = self.rx.recv() => match cmd {
+                    Some(c) => self.handle(c),
+                    None => return,
+                },
+                _ = tokio::time::sleep_until(next.into()) => {
+                    let now = self.now();
+                    self.acd.handle_timeout(now);
+                }
+            }
+            self.drain();
+        }
+    }
+
+    fn handle(&mut self, cmd: AcdCommand) {
+        let now = self.now();
+        let result = match cmd {
+            AcdCommand::Join {
+                call,
+                queue,
+                priority,
+                caller,
+                data,
+                signals,
+            } => {
+                let Some(qid) = self.dir.queue_id(&queue) else {
+                    let _ = signals.try_send(QueueSignal::Exit {
+                        reason: "unknown queue".into(),
+                    });
+                    return;
+                };
+                self.calls.insert(call, signals);
+                let mut j = Join::new(CallId(call), qid);
+                j.priority = priority.clamp(0, 255) as u8;
+                j.caller = Some(caller);
+                j.data = data;
+                self.acd.handle_join(now, j)
+            }
+            AcdCommand::Key { call, key } => self.acd.handle_key(now, CallId(call), key),
+            AcdCommand::OfferAnswered { call, agent } => match self.dir.agent_id(&agent) {
+                Some(a) => self.acd.handle_offer_answered(now, CallId(call), a),
+                None => Ok(()),
+            },
+            AcdCommand::OfferFailed {
+                call,
+                agent,
+                failure,
+            } => match self.dir.agent_id(&agent) {
+                Some(a) => self.acd.handle_offer_failed(now, CallId(call), a, failure),
+                None => Ok(()),
+            },
+            AcdCommand::CallEnded { call } => {
+                self.calls.remove(&call);
+                self.acd.handle_call_ended(now, CallId(call))
+            }
+            AcdCommand::Presence(ev) => match ev {
+                LocationEvent::LoggedIn { user } => match self.dir.agent_id(&user) {
+                    Some(a) => self.acd.handle_login(now, a),
+                    None => Ok(()),
+                },
+                LocationEvent::LoggedOut { user, .. } => match self.dir.agent_id(&user) {
+                    Some(a) => self.acd.handle_logout(now, a),
+                    None => Ok(()),
+                },
+            },
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "ACD refused an input");
+        }
+    }
+
+    fn send(&mut self, call: CallId, s: QueueSignal) {
+        if let Some(tx) = self.calls.get(&call.0) {
+            let _ = tx.try_send(s);
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(out) = self.acd.poll_output() {
+            match out {
+                Output::Offer { call, agent, queue } => {
+                    let name = self.dir.agent_name(agent).to_string();
+                    self.events.append(
+                        NewEvent::call(&call.0.to_string(), "queue.offer", json!({}))
+                            .queue(self.dir.queue_name(queue))
+                            .agent(&name),
+                    );
+                    self.send(call, QueueSignal::Offer { agent: name });
+                }
+                Output::CancelOffer { call, agent } => {
+                    let name = self.dir.agent_name(agent).to_string();
+                    self.send(call, QueueSignal::CancelOffer { agent: name });
+                }
+                Output::Announce {
+                    call,
+                    queue,
+                    position,
+                    ewt_bound,
+                    spoken,
+                } => {
+                    self.events.append(
+                        NewEvent::call(
+                            &call.0.to_string(),
+                            "queue.announce",
+                            json!({
+                                "position": position,
+                                "ewt_bound_s": ewt_bound.map(|d| d.as_secs()),
+                                "spoken": spoken.to_string(),
+                            }),
+                        )
+                        .queue(self.dir.queue_name(queue)),
+                    );
+                    self.send(call, QueueSignal::Announce { position, spoken });
+                }
+                Output::Exit {
+                    call,
+                    queue,
+                    reason,
+                } => {
+                    self.events.append(
+                        NewEvent::call(
+                            &call.0.to_string(),
+                            "queue.exit",
+                            json!({"reason": format!("{reason:?}")}),
+                        )
+                        .queue(self.dir.queue_name(queue)),
+                    );
+                    self.send(
+                        call,
+                        QueueSignal::Exit {
+                            reason: format!("{reason:?}"),
+                        },
+                    );
+                }
+                Output::Overflow { call, from, to } => {
+                    self.events.append(
+                        NewEvent::call(
+                            &call.0.to_string(),
+                            "queue.overflow",
+                            json!({"to": self.dir.queue_name(to)}),
+                        )
+                        .queue(self.dir.queue_name(from)),
+                    );
+                }
+                Output::Callback { call, queue, .. } => {
+                    self.events.append(
+                        NewEvent::call(&call.0.to_string(), "queue.callback_due", json!({}))
+                            .queue(self.dir.queue_name(queue)),
+                    );
+                }
+                Output::Log(ev) => self.log(ev),
+            }
+        }
+    }
+
+    fn log(&mut self, ev: switchboard_acd::Event) {
+        use switchboard_acd::Event as E;
+        let e = match ev {
+            E::Joined { call, queue, position, resumed } => NewEvent::call(
+                &call.0.to_string(),
+                "queue.join",
+                json!({"position": position, "resumed": resumed}),
+            )
+            .queue(self.dir.queue_name(queue)),
+            E::Predicted { call, queue, position, bound, waited } => NewEvent::call(
+                &call.0.to_string(),
+                "queue.prediction",
+                json!({"position": position, "bound_s": bound.map(|b| b.as_secs_f64()), "waited_s": waited.as_secs_f64()}),
+            )
+            .queue(self.dir.queue_name(queue)),
+            E::Waited { call, queue, waited, outcome } => NewEvent::call(
+                &call.0.to_string(),
+                "queue.waited",
+                json!({"waited_s": waited.as_secs_f64(), "outcome": format!("{outcome:?}")}),
+            )
+            .queue(self.dir.queue_name(queue)),
+            E::AgentState { agent, state } => NewEvent::call(
+                "",
+                "agent.state",
+                json!({"state": format!("{state:?}")}),
+            )
+            .agent(self.dir.agent_name(agent)),
+            E::Rona { agent, call } => NewEvent::call(&call.0.to_string(), "queue.rona", json!({}))
+                .agent(self.dir.agent_name(agent)),
+        };
+        self.events.append(e);
+    }
+}

@@ -1,0 +1,1101 @@
+//! One task per call: it owns the caller's media (RTP session, prompt player, DTMF
+//! receivers), the call's IVR interpreter, the queue membership and, once an agent
+//! answers, the agent leg and the two-party bridge and the recording. Signals come from
+//! the SIP driver (answers, hangups, in-dialog requests), the ACD actor (offers,
+//! announcements, exits) and HTTP lookups; every core is fed `now` and drained.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use chrono::{FixedOffset, Utc};
+use serde_json::json;
+use switchboard_acd::{OfferFailure, Spoken};
+use switchboard_ivr::interp::{Action, Event as IvrEvent, QueueOutcome, QueueRequest};
+use switchboard_ivr::{Interpreter, Lang, Program};
+use switchboard_media::{
+    Bridge, Codec, Decoder, DtmfDetector, Encoder, LegConfig, Playlist, PromptCache, PromptPlayer,
+};
+use switchboard_rtp::{
+    char_for_event, Channel, DtmfReceiver, NtpClock, RtpSession, RtpSessionConfig, SessionEvent,
+    SessionOutput, TelephoneEvent,
+};
+use switchboard_sdp::{Direction, LocalCaps, LocalMedia, Negotiated, SessionDescription};
+use switchboard_sip::Leg as SipLeg;
+use switchboard_sip_message::{Method, StatusCode};
+use switchboard_transport::{RtpPortPool, RtpSocketPair};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use crate::acd_actor::{AcdCommand, QueueSignal};
+use crate::config::Config;
+use crate::event_log::{EventLog, NewEvent};
+use crate::pii::Pii;
+use crate::recorder::Recorder;
+use crate::sip_driver::{CallSignal, NewCall, SipCommand, SipHandle};
+
+/// Everything a call task needs from the server; shared by all calls.
+pub(crate) struct CallContext {
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) sip: SipHandle,
+    pub(crate) acd: mpsc::UnboundedSender<AcdCommand>,
+    pub(crate) events: EventLog,
+    pub(crate) prompts: Arc<PromptCache>,
+    pub(crate) dialplans: Arc<RwLock<Option<Arc<Program>>>>,
+    pub(crate) rtp_pool: RtpPortPool,
+    pub(crate) next_call: AtomicU64,
+    pub(crate) ntp: NtpClock,
+}
+
+impl CallContext {
+    fn new_call_id(&self) -> u64 {
+        self.next_call.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+fn media_codec(n: &Negotiated) -> Option<Codec> {
+    match n.codec.name.to_ascii_uppercase().as_str() {
+        "PCMU" => Some(Codec::Pcmu),
+        "PCMA" => Some(Codec::Pcma),
+        "G722" => Some(Codec::G722),
+        _ => None,
+    }
+}
+
+/// One RTP leg: its sockets, session and codec state.
+struct MediaLeg {
+    sock: Arc<UdpSocket>,
+    rtcp: Arc<UdpSocket>,
+    session: RtpSession,
+    neg: Negotiated,
+    codec: Codec,
+    enc: Encoder,
+    dec: Decoder,
+    dtmf: DtmfReceiver,
+    out: BytesMut,
+    pcm: Vec<i16>,
+    payload: Vec<u8>,
+}
+
+impl MediaLeg {
+    fn new(
+        ctx: &CallContext,
+        pair: RtpSocketPair,
+        neg: Negotiated,
+        now: Instant,
+    ) -> Option<MediaLeg> {
+        let codec = media_codec(&neg)?;
+        let mut scfg = RtpSessionConfig::new(
+            ctx.ntp,
+            Bytes::from_static(b"switchboard"),
+            neg.codec.payload_type,
+        );
+        scfg.remote = neg.remote;
+        scfg.inactivity_timeout = Some(Duration::from_secs(ctx.cfg.media.rtp_timeout));
+        let session = RtpSession::new(now, scfg, &mut rand::thread_rng());
+        Some(MediaLeg {
+            sock: Arc::new(pair.rtp),
+            rtcp: Arc::new(pair.rtcp),
+            session,
+            codec,
+            enc: Encoder::new(codec),
+            dec: Decoder::new(codec),
+            dtmf: DtmfReceiver::new(Duration::from_millis(600)),
+            neg,
+            out: BytesMut::with_capacity(2048),
+            pcm: vec![0; 2048],
+            payload: vec![0; 2048],
+        })
+    }
+
+    fn local_port(&self) -> u16 {
+        self.sock.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Encodes and sends one frame of 8 kHz PCM.
+    fn send_pcm(&mut self, now: Instant, samples: &[i16]) {
+        let n = self.enc.encode(samples, &mut self.payload);
+        self.out.clear();
+        let ticks = samples.len() as u32;
+        if let Some(to) = self
+            .session
+            .write_rtp(now, &self.payload[..n], ticks, &mut self.out)
+        {
+            let _ = self.sock.try_send_to(&self.out, to);
+        }
+    }
+
+    fn flush_session(&mut self) -> Vec<SessionEvent> {
+        let mut evs = Vec::new();
+        while let Some(o) = self.session.poll_output() {
+            match o {
+                SessionOutput::Transmit {
+                    channel,
+                    to,
+                    datagram,
+                } => {
+                    let s = match channel {
+                        Channel::Rtp => &self.sock,
+                        Channel::Rtcp => &self.rtcp,
+                    };
+                    let _ = s.try_send_to(&datagram, to);
+                }
+                SessionOutput::Event(e) => evs.push(e),
+            }
+        }
+        evs
+    }
+}
+
+enum Phase {
+    Ivr,
+    Queued {
+        queue: String,
+        announcing: bool,
+    },
+    Ringing {
+        queue: String,
+        agent: String,
+    },
+    Bridged {
+        queue: String,
+        agent: String,
+        answered_at: Instant,
+    },
+    Done,
+}
+
+struct CallTask {
+    ctx: Arc<CallContext>,
+    id: u64,
+    sip_call: switchboard_sip::CallKey,
+    caller: String,
+    dnis: String,
+    started: Instant,
+    a: MediaLeg,
+    b: Option<MediaLeg>,
+    b_offer: Option<SessionDescription>,
+    b_pending: Option<(RtpSocketPair, LocalCaps)>,
+    queue_req: Option<QueueRequest>,
+    tl_a: Timeline,
+    tl_b: Timeline,
+    bridge: Option<Bridge>,
+    player: PromptPlayer,
+    inband: DtmfDetector,
+    ivr: Interpreter,
+    lang: Lang,
+    phase: Phase,
+    collect_deadline: Option<Instant>,
+    queue_tx: mpsc::Sender<QueueSignal>,
+    queue_rx: mpsc::Receiver<QueueSignal>,
+    http_tx: mpsc::Sender<(u64, Result<serde_json::Value, switchboard_ivr::HttpError>)>,
+    http_rx: mpsc::Receiver<(u64, Result<serde_json::Value, switchboard_ivr::HttpError>)>,
+    recorder: Option<Recorder>,
+    rec_origin: Option<Instant>,
+    ended: bool,
+    local_ip: IpAddr,
+}
+
+fn caller_number(nc: &NewCall) -> String {
+    nc.invite
+        .headers
+        .from()
+        .ok()
+        .and_then(|f| f.uri.user().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn dialled_number(nc: &NewCall) -> String {
+    nc.invite.uri.user().map(str::to_string).unwrap_or_default()
+}
+
+/// Runs one inbound call from the INVITE to the end.
+pub(crate) async fn run_call(ctx: Arc<CallContext>, mut nc: NewCall) {
+    let id = ctx.new_call_id();
+    let span = tracing::info_span!("call", call = id);
+    let _enter = span.enter();
+    let caller = caller_number(&nc);
+    let dnis = dialled_number(&nc);
+    tracing::info!(from = %Pii(&caller), to = %dnis, "inbound call");
+    ctx.events.append(NewEvent::call(
+        &id.to_string(),
+        "call.start",
+        json!({"caller": caller, "dnis": dnis, "sip_call_id": nc.invite.headers.call_id().unwrap_or_default()}),
+    ));
+    let reject = |status: StatusCode, why: &str| {
+        let _ = ctx.sip.commands.try_send(SipCommand::Reject {
+            call: nc.call,
+            status,
+        });
+        ctx.events.append(NewEvent::call(
+            &id.to_string(),
+            "call.end",
+            json!({"reason": why, "status": status.0}),
+        ));
+    };
+    let program = ctx.dialplans.read().ok().and_then(|g| g.clone());
+    let Some(program) = program else {
+        reject(StatusCode::TEMPORARILY_UNAVAILABLE, "no dialplan loaded");
+        return;
+    };
+    let Ok(offer) = SessionDescription::parse(&nc.invite.body) else {
+        reject(StatusCode::NOT_ACCEPTABLE_HERE, "no usable SDP offer");
+        return;
+    };
+    let Some(pair) = ctx.rtp_pool.allocate().await else {
+        reject(StatusCode::SERVICE_UNAVAILABLE, "RTP ports exhausted");
+        return;
+    };
+    let local_ip = ctx.rtp_pool.ip();
+    let port = pair.rtp.local_addr().map(|a| a.port()).unwrap_or(0);
+    let caps = LocalCaps::default();
+    let local = LocalMedia {
+        address: local_ip,
+        port,
+        session_id: id,
+        session_version: 1,
+        direction: Direction::SendRecv,
+    };
+    let (answer, neg) = match switchboard_sdp::answer(&offer, &caps, &local) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::info!(error = %e, "offer refused");
+            reject(StatusCode::NOT_ACCEPTABLE_HERE, "no common codec");
+            return;
+        }
+    };
+    let now = Instant::now();
+    let Some(a) = MediaLeg::new(&ctx, pair, neg, now) else {
+        reject(
+            StatusCode::NOT_ACCEPTABLE_HERE,
+            "codec not supported by the media engine",
+        );
+        return;
+    };
+    let _ = ctx
+        .sip
+        .commands
+        .send(SipCommand::AnswerA {
+            call: nc.call,
+            sdp: Bytes::from(answer.to_string()),
+        })
+        .await;
+    ctx.events.append(NewEvent::call(
+        &id.to_string(),
+        "call.answer",
+        json!({"codec": a.neg.codec.name}),
+    ));
+
+    let (queue_tx, queue_rx) = mpsc::channel(64);
+    let (http_tx, http_rx) = mpsc::channel(8);
+    let mut task = CallTask {
+        ivr: Interpreter::new(program),
+        player: PromptPlayer::new(switchboard_media::PlayerConfig {
+            ptime: Duration::from_millis(u64::from(ctx.cfg.media.ptime)),
+            initial_timestamp: 0,
+            max_lag: Duration::from_millis(100),
+        }),
+        inband: DtmfDetector::new(switchboard_media::DtmfConfig::default()),
+        ctx: ctx.clone(),
+        id,
+        sip_call: nc.call,
+        caller,
+        dnis,
+        started: now,
+        a,
+        b: None,
+        b_offer: None,
+        b_pending: None,
+        queue_req: None,
+        tl_a: Timeline::default(),
+        tl_b: Timeline::default(),
+        bridge: None,
+        lang: Lang::En,
+        phase: Phase::Ivr,
+        collect_deadline: None,
+        queue_tx,
+        queue_rx,
+        http_tx,
+        http_rx,
+        recorder: None,
+        rec_origin: None,
+        ended: false,
+        local_ip,
+    };
+    task.start_ivr();
+    task.run(&mut nc.signals).await;
+}
+
+impl CallTask {
+    fn id_str(&self) -> String {
+        self.id.to_string()
+    }
+
+    fn log(&self, kind: &'static str, data: serde_json::Value) -> NewEvent {
+        NewEvent::call(&self.id_str(), kind, data)
+    }
+
+    fn start_ivr(&mut self) {
+        let tz =
+            FixedOffset::east_opt(0).unwrap_or_else(|| FixedOffset::east_opt(1).expect("offset"));
+        let now = Utc::now().with_timezone(&tz);
+        self.ivr.handle_event(IvrEvent::Started {
+            now,
+            to: self.dnis.clone(),
+            from: self.caller.clone(),
+        });
+        self.drain_ivr();
+    }
+
+    async fn run(&mut self, signals: &mut mpsc::Receiver<CallSignal>) {
+        let mut buf_a = vec![0u8; 2048];
+        let mut buf_b = vec![0u8; 2048];
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        while !self.ended {
+            let b_sock = self.b.as_ref().map(|b| b.sock.clone());
+            tokio::select! {
+                r = self.a.sock.recv_from(&mut buf_a) => {
+                    if let Ok((n, from)) = r {
+                        self.on_rtp_a(Instant::now(), from, Bytes::copy_from_slice(&buf_a[..n]));
+                    }
+                }
+                r = async { match &b_sock { Some(s) => s.recv_from(&mut buf_b).await, None => std::future::pending().await } } => {
+                    if let Ok((n, from)) = r {
+                        self.on_rtp_b(Instant::now(), from, Bytes::copy_from_slice(&buf_b[..n]));
+                    }
+                }
+                _ = tick.tick() => self.on_tick(Instant::now()),
+                s = signals.recv() => match s {
+                    Some(s) => self.on_signal(s).await,
+                    None => self.finish("sip driver gone"),
+                },
+                q = self.queue_rx.recv() => {
+                    if let Some(q) = q { self.on_queue(q).await; }
+                }
+                h = self.http_rx.recv() => {
+                    if let Some((id, result)) = h {
+                        self.ivr.handle_event(IvrEvent::HttpResult { id, result });
+                        self.drain_ivr();
+                    }
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ media
+
+    fn on_rtp_a(&mut self, now: Instant, from: SocketAddr, data: Bytes) {
+        let Ok(pkt) = self.a.session.handle_rtp(now, from, data) else {
+            return;
+        };
+        if Some(pkt.header.payload_type) == self.a.neg.telephone_event {
+            if let Ok(ev) = TelephoneEvent::parse(&pkt.payload) {
+                self.a.dtmf.handle_packet(now, pkt.header.timestamp, ev);
+            }
+        }
+        if let (Some(bridge), Some(b)) = (self.bridge.as_mut(), self.b.as_mut()) {
+            if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::A, &pkt) {
+                b.out.clear();
+                fwd.write_to(&mut b.out);
+                if let Some(to) = b.session.remote() {
+                    let _ = b.sock.try_send_to(&b.out, to);
+                }
+            }
+        }
+        if pkt.header.payload_type == self.a.neg.codec.payload_type {
+            let n = self.a.dec.decode(&pkt.payload, &mut self.a.pcm);
+            if self.a.neg.telephone_event.is_none() {
+                self.inband.handle_samples(now, &self.a.pcm[..n]);
+            }
+            if let (Some(rec), Some(origin)) = (self.recorder.as_mut(), self.rec_origin) {
+                let pos = self
+                    .tl_a
+                    .position(pkt.header.timestamp, arrival_position(origin, now, n));
+                rec.frame(switchboard_media::Side::Caller, pos, now, &self.a.pcm[..n]);
+            }
+        }
+        self.collect_digits(now);
+    }
+
+    fn on_rtp_b(&mut self, now: Instant, from: SocketAddr, data: Bytes) {
+        let Some(b) = self.b.as_mut() else { return };
+        let Ok(pkt) = b.session.handle_rtp(now, from, data) else {
+            return;
+        };
+        if let Some(bridge) = self.bridge.as_mut() {
+            if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::B, &pkt) {
+                self.a.out.clear();
+                fwd.write_to(&mut self.a.out);
+                if let Some(to) = self.a.session.remote() {
+                    let _ = self.a.sock.try_send_to(&self.a.out, to);
+                }
+            }
+        }
+        if pkt.header.payload_type == b.neg.codec.payload_type {
+            let n = b.dec.decode(&pkt.payload, &mut b.pcm);
+            if let (Some(rec), Some(origin)) = (self.recorder.as_mut(), self.rec_origin) {
+                let pos = self
+                    .tl_b
+                    .position(pkt.header.timestamp, arrival_position(origin, now, n));
+                rec.frame(switchboard_media::Side::Agent, pos, now, &b.pcm[..n]);
+            }
+        }
+    }
+
+    fn on_tick(&mut self, now: Instant) {
+        // Prompt frames due now (IVR, music on hold, announcements).
+        if self.bridge.is_none() {
+            while let Some(frame) = self.player.poll_frame(now) {
+                let samples: Vec<i16> = frame.samples.to_vec();
+                self.a.send_pcm(now, &samples);
+            }
+            while let Some(ev) = self.player.poll_event() {
+                self.on_player_event(ev);
+            }
+        }
+        self.a.session.handle_timeout(now);
+        for ev in self.a.flush_session() {
+            if let SessionEvent::Inactive { .. } = ev {
+                tracing::info!("caller media timed out");
+                self.ctx
+                    .events
+                    .append(self.log("media.timeout", json!({"leg": "caller"})));
+                self.hangup_all();
+                return;
+            }
+        }
+        if let Some(b) = self.b.as_mut() {
+            b.session.handle_timeout(now);
+            let _ = b.flush_session();
+        }
+        self.a.dtmf.handle_timeout(now);
+        self.collect_digits(now);
+        if let Some(d) = self.collect_deadline {
+            if now >= d && !self.player.is_playing() {
+                self.collect_deadline = None;
+                self.ivr.handle_event(IvrEvent::Timeout);
+                self.drain_ivr();
+            }
+        }
+        if let Some(rec) = self.recorder.as_mut() {
+            rec.tick(now);
+        }
+    }
+
+    fn collect_digits(&mut self, _now: Instant) {
+        let mut digits = Vec::new();
+        while let Some(ev) = self.a.dtmf.poll_event() {
+            if let Some(c) = char_for_event(ev.event) {
+                digits.push(c);
+            }
+        }
+        let n4733 = digits.len();
+        while let Some(ev) = self.inband.poll_event() {
+            if let switchboard_media::DtmfEvent::Pressed { digit, .. } = ev {
+                digits.push(digit);
+            }
+        }
+        for (i, d) in digits.into_iter().enumerate() {
+            self.on_digit(d, if i < n4733 { "rfc4733" } else { "inband" });
+        }
+    }
+
+    fn on_digit(&mut self, d: char, how: &str) {
+        self.ctx
+            .events
+            .append(self.log("dtmf", json!({"digit": d.to_string(), "via": how})));
+        match &self.phase {
+            Phase::Ivr => {
+                self.player.handle_dtmf(d);
+                while let Some(ev) = self.player.poll_event() {
+                    let _ = ev;
+                }
+                self.ivr.handle_event(IvrEvent::Digit(d));
+                self.drain_ivr();
+            }
+            Phase::Queued { .. } | Phase::Ringing { .. } => {
+                let exit_key = self.queue_req.as_ref().and_then(|r| r.exit_key);
+                if Some(d) == exit_key && matches!(self.phase, Phase::Queued { .. }) {
+                    self.leave_queue(QueueOutcome::ExitKey);
+                } else {
+                    let _ = self.ctx.acd.send(AcdCommand::Key {
+                        call: self.id,
+                        key: d,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_player_event(&mut self, ev: switchboard_media::PlayerEvent) {
+        use switchboard_media::PlayerEvent as P;
+        match ev {
+            P::Finished => match &mut self.phase {
+                Phase::Ivr if self.collect_deadline.is_none() => {
+                    self.ivr.handle_event(IvrEvent::PromptFinished);
+                    self.drain_ivr();
+                }
+                Phase::Queued { announcing, .. } => {
+                    *announcing = false;
+                    self.play_moh();
+                }
+                _ => {}
+            },
+            P::Interrupted { .. } | P::Stopped => {}
+        }
+    }
+
+    fn playlist(&self, names: &[String], lang: Lang) -> Playlist {
+        let mut items = Vec::new();
+        for n in names {
+            let key = format!("{}/{}", lang.code(), n);
+            if let Some(p) = self
+                .ctx
+                .prompts
+                .get(&key)
+                .or_else(|| self.ctx.prompts.get(n))
+            {
+                items.push(p);
+            } else {
+                tracing::warn!(prompt = %key, "missing prompt");
+            }
+        }
+        Playlist::new(items)
+    }
+
+    fn play(&mut self, names: &[String], lang: Lang, interruptible: bool) {
+        let pl = self.playlist(names, lang).interruptible(interruptible);
+        self.player.play(Instant::now(), pl);
+    }
+
+    fn play_moh(&mut self) {
+        if let Some(p) = self.ctx.prompts.get("moh") {
+            self.player
+                .play(Instant::now(), Playlist::moh(p).looping(true));
+        }
+    }
+
+    // ------------------------------------------------------------------ IVR
+
+    fn drain_ivr(&mut self) {
+        while let Some(action) = self.ivr.poll_action() {
+            match action {
+                Action::Play { prompts, lang } | Action::Say { prompts, lang } => {
+                    self.lang = lang;
+                    self.collect_deadline = None;
+                    self.play(&prompts, lang, false);
+                }
+                Action::CollectDigits {
+                    prompts,
+                    lang,
+                    timeout,
+                    ..
+                } => {
+                    self.lang = lang;
+                    self.play(&prompts, lang, true);
+                    self.collect_deadline =
+                        Some(Instant::now() + timeout + self.playlist_len(&prompts, lang));
+                }
+                Action::HttpRequest {
+                    id,
+                    method,
+                    url,
+                    body,
+                    timeout,
+                } => {
+                    let tx = self.http_tx.clone();
+                    tokio::spawn(async move {
+                        let r = crate::http_client::fetch_json(method, &url, body, timeout).await;
+                        let _ = tx.send((id, r)).await;
+                    });
+                }
+                Action::SetVar { .. } => {}
+                Action::Queue(req) => self.join_queue(req),
+                Action::Transfer { target, .. } => {
+                    self.ctx
+                        .events
+                        .append(self.log("ivr.transfer", json!({"target": target})));
+                    tracing::info!("transfer from the dialplan is not wired yet; hanging up");
+                    self.hangup_all();
+                }
+                Action::Hangup => {
+                    self.ctx.events.append(self.log("ivr.hangup", json!({})));
+                    self.hangup_all();
+                }
+                Action::RuntimeError { message, location } => {
+                    tracing::warn!(%message, %location, "dialplan runtime error");
+                    self.ctx.events.append(self.log(
+                        "ivr.error",
+                        json!({"message": message, "location": location}),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn playlist_len(&self, names: &[String], lang: Lang) -> Duration {
+        names
+            .iter()
+            .filter_map(|n| self.ctx.prompts.get(&format!("{}/{}", lang.code(), n)))
+            .map(|p| p.duration())
+            .sum()
+    }
+
+    // ------------------------------------------------------------------ queue
+
+    fn join_queue(&mut self, req: QueueRequest) {
+        let queue = req.queue.clone();
+        if let Some(l) = req.attrs.language {
+            self.lang = l;
+        }
+        let data: Vec<(String, String)> = req
+            .attrs
+            .screen_pop
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let _ = self.ctx.acd.send(AcdCommand::Join {
+            call: self.id,
+            queue: queue.clone(),
+            priority: req.attrs.priority,
+            caller: self.caller.clone(),
+            data,
+            signals: self.queue_tx.clone(),
+        });
+        self.queue_req = Some(req);
+        self.phase = Phase::Queued {
+            queue,
+            announcing: false,
+        };
+        self.play_moh();
+    }
+
+    fn leave_queue(&mut self, outcome: QueueOutcome) {
+        let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
+        self.phase = Phase::Ivr;
+        self.player.stop();
+        self.ivr.handle_event(IvrEvent::QueueResult(outcome));
+        self.drain_ivr();
+    }
+
+    async fn on_queue(&mut self, q: QueueSignal) {
+        match q {
+            QueueSignal::Announce { position, spoken } => {
+                if let Phase::Queued { announcing, .. } = &mut self.phase {
+                    *announcing = true;
+                    let wait = match spoken {
+                        Spoken::LessThanMinute => Some(Duration::from_secs(30)),
+                        Spoken::AboutMinutes(m) => Some(Duration::from_secs(u64::from(m) * 60)),
+                        Spoken::Unknown => None,
+                    };
+                    let names = switchboard_ivr::say::announce_position_and_wait(
+                        self.lang,
+                        position as u32,
+                        wait,
+                    );
+                    self.play(&names, self.lang, false);
+                }
+            }
+            QueueSignal::Offer { agent } => self.offer_to_agent(agent).await,
+            QueueSignal::CancelOffer { agent } => {
+                if let Phase::Ringing {
+                    queue,
+                    agent: ringing,
+                } = &self.phase
+                {
+                    if *ringing == agent {
+                        let queue = queue.clone();
+                        let _ = self
+                            .ctx
+                            .sip
+                            .commands
+                            .send(SipCommand::CancelB {
+                                call: self.sip_call,
+                            })
+                            .await;
+                        self.b = None;
+                        self.b_offer = None;
+                        self.b_pending = None;
+                        self.phase = Phase::Queued {
+                            queue,
+                            announcing: false,
+                        };
+                        self.play_moh();
+                    }
+                }
+            }
+            QueueSignal::Exit { reason } => {
+                let outcome = if reason.contains("MaxWait") {
+                    QueueOutcome::MaxWait
+                } else if reason.contains("ExitKey") {
+                    QueueOutcome::ExitKey
+                } else {
+                    QueueOutcome::Failed
+                };
+                self.phase = Phase::Ivr;
+                self.player.stop();
+                self.ivr.handle_event(IvrEvent::QueueResult(outcome));
+                self.drain_ivr();
+            }
+        }
+    }
+
+    async fn offer_to_agent(&mut self, agent: String) {
+        let Phase::Queued { queue, .. } = &self.phase else {
+            return;
+        };
+        let queue = queue.clone();
+        let Some(pair) = self.ctx.rtp_pool.allocate().await else {
+            let _ = self.ctx.acd.send(AcdCommand::OfferFailed {
+                call: self.id,
+                agent,
+                failure: OfferFailure::Rejected,
+            });
+            return;
+        };
+        let port = pair.rtp.local_addr().map(|a| a.port()).unwrap_or(0);
+        // Offer the caller's codec first so the bridge can relay without transcoding.
+        let mut caps = LocalCaps::default();
+        let a_name = self.a.neg.codec.name.to_ascii_uppercase();
+        caps.codecs
+            .sort_by_key(|c| c.name.to_ascii_uppercase() != a_name);
+        let offer = switchboard_sdp::offer(
+            &caps,
+            &LocalMedia {
+                address: self.local_ip,
+                port,
+                session_id: self.id,
+                session_version: 1,
+                direction: Direction::SendRecv,
+            },
+        );
+        let mut headers = vec![
+            ("X-Switchboard-Queue".to_string(), queue.clone()),
+            ("X-Switchboard-Caller".to_string(), self.caller.clone()),
+        ];
+        if let Some(req) = &self.queue_req {
+            if let Some(t) = &req.attrs.tenant {
+                headers.push(("X-Switchboard-Tenant".to_string(), t.clone()));
+            }
+        }
+        self.b_pending = Some((pair, caps));
+        self.b_offer = Some(offer.clone());
+        self.ctx.events.append(
+            self.log("agent.ring", json!({}))
+                .queue(&queue)
+                .agent(&agent),
+        );
+        let _ = self
+            .ctx
+            .sip
+            .commands
+            .send(SipCommand::RouteToUser {
+                call: self.sip_call,
+                user: agent.clone(),
+                sdp: Bytes::from(offer.to_string()),
+                headers,
+            })
+            .await;
+        self.phase = Phase::Ringing { queue, agent };
+    }
+}
+
+/// Maps a side's RTP timestamps onto the recording's timeline: the first packet lands at
+/// its arrival time, later ones follow their timestamps (so jitter does not smear audio).
+#[derive(Default)]
+struct Timeline {
+    base: Option<(u32, u64)>,
+}
+
+impl Timeline {
+    fn position(&mut self, ts: u32, arrival: u64) -> u64 {
+        match self.base {
+            None => {
+                self.base = Some((ts, arrival));
+                arrival
+            }
+            Some((ts0, pos0)) => {
+                let delta = ts.wrapping_sub(ts0);
+                if delta > u32::MAX / 2 {
+                    // Older than the first packet (reordered): place it by arrival.
+                    arrival
+                } else {
+                    pos0 + u64::from(delta)
+                }
+            }
+        }
+    }
+}
+
+impl CallTask {
+    async fn on_signal(&mut self, s: CallSignal) {
+        match s {
+            CallSignal::AConfirmed => {}
+            CallSignal::BProgress(_) => {}
+            CallSignal::BAnswered(sdp) => self.agent_answered(sdp).await,
+            CallSignal::BFailed(status) => {
+                if let Phase::Ringing { queue, agent } = &self.phase {
+                    let (queue, agent) = (queue.clone(), agent.clone());
+                    let failure = match status.0 {
+                        486 | 600 | 603 => OfferFailure::Rejected,
+                        480 | 404 | 503 => OfferFailure::Unreachable,
+                        _ => OfferFailure::NoAnswer,
+                    };
+                    self.ctx.events.append(
+                        self.log("agent.ring_failed", json!({"status": status.0}))
+                            .queue(&queue)
+                            .agent(&agent),
+                    );
+                    self.b_pending = None;
+                    self.b_offer = None;
+                    self.phase = Phase::Queued {
+                        queue,
+                        announcing: false,
+                    };
+                    self.play_moh();
+                    let _ = self.ctx.acd.send(AcdCommand::OfferFailed {
+                        call: self.id,
+                        agent,
+                        failure,
+                    });
+                }
+            }
+            CallSignal::InDialog { leg, tx, req } => {
+                let mut status = StatusCode::OK;
+                let mut body = None;
+                if req.method == Method::Info && leg == SipLeg::A {
+                    if let Some(d) = info_dtmf_digit(&req.body) {
+                        self.on_digit(d, "sip-info");
+                    } else {
+                        status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+                    }
+                } else if req.method == Method::Invite {
+                    // Re-INVITE (hold/resume): keep our media, answer with our SDP.
+                    let leg_media = if leg == SipLeg::A {
+                        Some(&self.a)
+                    } else {
+                        self.b.as_ref()
+                    };
+                    if let Some(m) = leg_media {
+                        let local = LocalMedia {
+                            address: self.local_ip,
+                            port: m.local_port(),
+                            session_id: self.id,
+                            session_version: 2,
+                            direction: Direction::SendRecv,
+                        };
+                        match SessionDescription::parse(&req.body).and_then(|o| {
+                            switchboard_sdp::answer(&o, &LocalCaps::default(), &local)
+                        }) {
+                            Ok((ans, _)) => body = Some(Bytes::from(ans.to_string())),
+                            Err(_) => status = StatusCode::NOT_ACCEPTABLE_HERE,
+                        }
+                    }
+                } else if req.method != Method::Notify {
+                    status = StatusCode::NOT_IMPLEMENTED;
+                }
+                let _ = self
+                    .ctx
+                    .sip
+                    .commands
+                    .send(SipCommand::Respond {
+                        call: self.sip_call,
+                        tx,
+                        status,
+                        sdp: body,
+                    })
+                    .await;
+            }
+            CallSignal::Ended(reason) => self.finish(&reason),
+        }
+    }
+
+    async fn agent_answered(&mut self, sdp: Bytes) {
+        let Phase::Ringing { queue, agent } = &self.phase else {
+            return;
+        };
+        let (queue, agent) = (queue.clone(), agent.clone());
+        let now = Instant::now();
+        let neg = match (
+            SessionDescription::parse(&sdp),
+            self.b_offer.as_ref(),
+            self.b_pending.as_ref(),
+        ) {
+            (Ok(ans), Some(offer), Some((_, caps))) => {
+                switchboard_sdp::process_answer(offer, &ans, caps).ok()
+            }
+            _ => None,
+        };
+        let (Some(neg), Some((pair, _))) = (neg, self.b_pending.take()) else {
+            tracing::warn!("agent answered with unusable SDP; ending the call");
+            self.hangup_all();
+            return;
+        };
+        let Some(b) = MediaLeg::new(&self.ctx, pair, neg, now) else {
+            self.hangup_all();
+            return;
+        };
+        let leg_cfg = |m: &MediaLeg| {
+            let mut c = LegConfig::new(m.codec, m.session.ssrc(), rand::random(), rand::random());
+            c.payload_type = m.neg.codec.payload_type;
+            c.telephone_event_pt = m.neg.telephone_event;
+            c
+        };
+        self.bridge = Some(Bridge::new(leg_cfg(&self.a), leg_cfg(&b)));
+        self.b = Some(b);
+        self.player.stop();
+        let _ = self.ctx.acd.send(AcdCommand::OfferAnswered {
+            call: self.id,
+            agent: agent.clone(),
+        });
+        let record = self
+            .ctx
+            .cfg
+            .queues
+            .iter()
+            .any(|q| q.name == queue && q.record);
+        if record {
+            let date = Utc::now().date_naive();
+            match switchboard_media::recording_path(&self.ctx.cfg.data.dir, date, &self.id_str()) {
+                Ok(path) => match Recorder::start(path.clone()) {
+                    Ok(r) => {
+                        self.ctx.events.append(
+                            self.log(
+                                "recording.start",
+                                json!({"path": path.display().to_string()}),
+                            )
+                            .queue(&queue)
+                            .agent(&agent),
+                        );
+                        self.recorder = Some(r);
+                        self.rec_origin = Some(now);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot start recording"),
+                },
+                Err(e) => tracing::warn!(error = %e, "bad recording path"),
+            }
+        }
+        self.ctx.events.append(
+            self.log(
+                "call.bridge",
+                json!({"wait_s": now.duration_since(self.started).as_secs_f64()}),
+            )
+            .queue(&queue)
+            .agent(&agent),
+        );
+        self.phase = Phase::Bridged {
+            queue,
+            agent,
+            answered_at: now,
+        };
+    }
+
+    fn hangup_all(&mut self) {
+        let _ = self.ctx.sip.commands.try_send(SipCommand::Hangup {
+            call: self.sip_call,
+        });
+        self.finish("local hangup");
+    }
+
+    fn finish(&mut self, reason: &str) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        let now = Instant::now();
+        self.a.session.close(now);
+        let _ = self.a.flush_session();
+        if let Some(b) = self.b.as_mut() {
+            b.session.close(now);
+            let _ = b.flush_session();
+        }
+        let mut data = json!({
+            "reason": reason,
+            "duration_s": now.duration_since(self.started).as_secs_f64(),
+        });
+        let mut ev_queue = String::new();
+        let mut ev_agent = String::new();
+        match &self.phase {
+            Phase::Queued { queue, .. } | Phase::Ringing { queue, .. } => {
+                let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
+                data["disposition"] = json!("abandoned");
+                ev_queue = queue.clone();
+            }
+            Phase::Bridged {
+                queue,
+                agent,
+                answered_at,
+            } => {
+                let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
+                data["disposition"] = json!("answered");
+                data["talk_s"] = json!(now.duration_since(*answered_at).as_secs_f64());
+                ev_queue = queue.clone();
+                ev_agent = agent.clone();
+            }
+            Phase::Ivr | Phase::Done => {
+                data["disposition"] = json!("ivr");
+            }
+        }
+        if let Some(rec) = self.recorder.take() {
+            data["recording"] = json!(rec.path.display().to_string());
+            data["recording_dropped_frames"] = json!(rec.dropped());
+        }
+        let stats = self.a.session.stats();
+        data["caller_rtp"] = json!({
+            "received": stats.receiver.map(|r| r.received),
+            "lost": stats.receiver.map(|r| r.lost),
+            "foreign_dropped": stats.foreign_dropped,
+        });
+        self.ctx
+            .events
+            .append(self.log("call.end", data).queue(&ev_queue).agent(&ev_agent));
+        self.phase = Phase::Done;
+        tracing::info!(%reason, "call ended");
+    }
+}
+
+/// Where a frame of `n` samples that just arrived starts on the recording's timeline.
+fn arrival_position(origin: Instant, now: Instant, n: usize) -> u64 {
+    let at = (now.saturating_duration_since(origin).as_micros() * 8 / 1000) as u64;
+    at.saturating_sub(n as u64)
+}
+
+/// The digit of an `application/dtmf-relay` (or `application/dtmf`) INFO body.
+fn info_dtmf_digit(body: &[u8]) -> Option<char> {
+    let text = std::str::from_utf8(body).ok()?;
+    for line in text.lines() {
+        let (k, v) = line.split_once('=').unwrap_or(("", line));
+        if k.trim().eq_ignore_ascii_case("signal") || k.is_empty() {
+            let c = v.trim().chars().next()?;
+            if c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D') {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_bodies_give_digits() {
+        assert_eq!(info_dtmf_digit(b"Signal=5\r\nDuration=160\r\n"), Some('5'));
+        assert_eq!(info_dtmf_digit(b"signal= #\r\n"), Some('#'));
+        assert_eq!(info_dtmf_digit(b"7"), Some('7'));
+        assert_eq!(info_dtmf_digit(b"Duration=160\r\n"), None);
+    }
+
+    #[test]
+    fn timeline_follows_timestamps_after_the_first_packet() {
+        let mut t = Timeline::default();
+        assert_eq!(t.position(1000, 800), 800);
+        assert_eq!(t.position(1160, 990), 960);
+        assert_eq!(t.position(1000u32.wrapping_sub(160), 1200), 1200);
+    }
+}

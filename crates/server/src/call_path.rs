@@ -1,0 +1,186 @@
+//! Wiring of the call path: prompts and dialplans loaded at start (and reloaded on file
+//! change or SIGHUP), the ACD actor, and the router that gives each new inbound call its
+//! own task.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use switchboard_ivr::{CheckContext, DialplanLoader, Lang, Program, PromptCatalog};
+use switchboard_media::PromptCache;
+use switchboard_registrar::LocationEvent;
+use switchboard_rtp::NtpClock;
+use switchboard_transport::RtpPortPool;
+use tokio::sync::mpsc;
+
+use crate::acd_actor::{AcdActor, AcdCommand};
+use crate::call::{run_call, CallContext};
+use crate::config::Config;
+use crate::event_log::EventLog;
+use crate::sip_driver::{NewCall, SipHandle};
+
+/// Known prompts for the dialplan checker: `<dir>/<lang>/<name>.wav`.
+pub(crate) fn prompt_catalog(dir: &Path) -> PromptCatalog {
+    let mut cat = PromptCatalog::new();
+    for lang in [Lang::En, Lang::Ru] {
+        let Ok(rd) = std::fs::read_dir(dir.join(lang.code())) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.extension().and_then(|x| x.to_str()) == Some("wav") {
+                if let Some(stem) = p.file_stem().and_then(|s| s.to_str()) {
+                    cat.insert(lang, stem);
+                }
+            }
+        }
+    }
+    cat
+}
+
+pub(crate) fn check_context(cfg: &Config) -> CheckContext {
+    CheckContext::new(
+        cfg.queues.iter().map(|q| q.name.clone()),
+        prompt_catalog(&cfg.ivr.prompts),
+    )
+}
+
+fn ntp_now() -> NtpClock {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = since.as_secs() + 2_208_988_800;
+    let frac = (u64::from(since.subsec_nanos()) << 32) / 1_000_000_000;
+    NtpClock {
+        at: Instant::now(),
+        ntp: (secs << 32) | frac,
+    }
+}
+
+fn newest_mtime(dir: &Path) -> Option<SystemTime> {
+    fn walk(dir: &Path, best: &mut Option<SystemTime>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, best);
+            } else if let Ok(m) = e.metadata().and_then(|m| m.modified()) {
+                if best.is_none_or(|b| m > b) {
+                    *best = Some(m);
+                }
+            }
+        }
+    }
+    let mut best = None;
+    walk(dir, &mut best);
+    best
+}
+
+/// Starts the ACD actor, the dialplan reloader and the call router. Returns the sender
+/// for presence events (from the registrar) and the receiver end the SIP driver feeds.
+pub(crate) async fn start(
+    cfg: Arc<Config>,
+    sip: SipHandle,
+    events: EventLog,
+) -> anyhow::Result<(mpsc::UnboundedSender<LocationEvent>, mpsc::Sender<NewCall>)> {
+    let mut prompts = PromptCache::new();
+    let n = prompts
+        .load_dir(&cfg.ivr.prompts)
+        .with_context(|| format!("loading prompts from {}", cfg.ivr.prompts.display()))?;
+    tracing::info!(prompts = n, "prompts loaded");
+
+    let mut loader = DialplanLoader::new(cfg.ivr.dialplans.clone(), check_context(&cfg));
+    let first = loader.reload().map_err(|e| {
+        anyhow::anyhow!(
+            "dialplans in {} do not load:\n{e}",
+            cfg.ivr.dialplans.display()
+        )
+    })?;
+    if !first.warnings.is_empty() {
+        tracing::warn!("dialplan warnings:\n{}", first.warnings);
+    }
+    let dialplans: Arc<RwLock<Option<Arc<Program>>>> = Arc::new(RwLock::new(Some(first.program)));
+    tokio::spawn(reload_dialplans(
+        loader,
+        cfg.ivr.dialplans.clone(),
+        dialplans.clone(),
+    ));
+
+    let (actor, acd_tx) = AcdActor::new(&cfg, events.clone())?;
+    tokio::spawn(actor.run());
+
+    let (presence_tx, mut presence_rx) = mpsc::unbounded_channel::<LocationEvent>();
+    let acd_for_presence = acd_tx.clone();
+    tokio::spawn(async move {
+        while let Some(ev) = presence_rx.recv().await {
+            let _ = acd_for_presence.send(AcdCommand::Presence(ev));
+        }
+    });
+
+    let pool = RtpPortPool::new(
+        cfg.media.rtp_ip,
+        cfg.media.rtp_port_min..=cfg.media.rtp_port_max,
+    );
+    let first_id = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+        << 20;
+    let ctx = Arc::new(CallContext {
+        cfg: cfg.clone(),
+        sip,
+        acd: acd_tx,
+        events,
+        prompts: Arc::new(prompts),
+        dialplans,
+        rtp_pool: pool,
+        next_call: AtomicU64::new(first_id),
+        ntp: ntp_now(),
+    });
+    let (new_tx, mut new_rx) = mpsc::channel::<NewCall>(1024);
+    tokio::spawn(async move {
+        while let Some(nc) = new_rx.recv().await {
+            tokio::spawn(run_call(ctx.clone(), nc));
+        }
+    });
+    Ok((presence_tx, new_tx))
+}
+
+/// Reloads on SIGHUP or when a file under `dir` changes (polled every 2 s). A version
+/// with errors is rejected with its diagnostics in the log; the previous one stays.
+async fn reload_dialplans(
+    mut loader: DialplanLoader,
+    dir: PathBuf,
+    slot: Arc<RwLock<Option<Arc<Program>>>>,
+) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hup = signal(SignalKind::hangup()).ok();
+    let mut seen = newest_mtime(&dir);
+    let mut poll = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        let by_signal = tokio::select! {
+            _ = poll.tick() => false,
+            _ = async { match hup.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending::<()>().await } } => true,
+        };
+        let m = newest_mtime(&dir);
+        if !by_signal && m == seen {
+            continue;
+        }
+        seen = m;
+        match loader.reload() {
+            Ok(set) => {
+                tracing::info!(version = set.version, "dialplans reloaded");
+                if let Ok(mut g) = slot.write() {
+                    *g = Some(set.program);
+                }
+            }
+            Err(e) => {
+                tracing::error!("dialplan reload rejected; the previous version stays active:\n{e}")
+            }
+        }
+    }
+}
