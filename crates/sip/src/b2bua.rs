@@ -157,6 +157,11 @@ pub enum CallEvent {
         /// The response (its body is the peer's SDP answer for a re-INVITE).
         resp: Response,
     },
+    /// B hung up and A stays (with `keep_a_when_b_hangs_up`); `route` may call another target.
+    BHungUp {
+        /// The call.
+        call: CallKey,
+    },
     /// The call ended; BYE/CANCEL to the other leg is already under way.
     Ended {
         /// The call.
@@ -213,6 +218,9 @@ pub struct B2buaConfig {
     /// Relay B's failure responses to A and end the call (true), or report `BFailed` and let
     /// the application try another target (false).
     pub relay_failures: bool,
+    /// When B sends BYE on an answered call, keep A up and report [`CallEvent::BHungUp`]
+    /// (post-call survey, back to the queue) instead of ending the call.
+    pub keep_a_when_b_hangs_up: bool,
 }
 
 #[derive(Debug)]
@@ -564,6 +572,34 @@ impl B2bua {
         Ok(())
     }
 
+    /// Hangs up an answered B (BYE) and keeps A, e.g. before a transfer or to take A back to
+    /// the IVR; `route` may then call another target. A ringing B is cancelled with
+    /// [`B2bua::cancel_b`] instead.
+    pub fn release_b(&mut self, now: Instant, call: CallKey) -> Result<(), B2buaError> {
+        let c = self.call(call).ok_or(B2buaError::NoSuchCall)?;
+        if !c.b.as_ref().is_some_and(|b| b.answered) {
+            return Err(B2buaError::InvalidState("no answered B leg"));
+        }
+        self.bye(now, call, Leg::B);
+        self.detach_b(call);
+        self.pump(now);
+        Ok(())
+    }
+
+    /// Forgets an answered B leg: its dialog goes (late requests on it get 481).
+    fn detach_b(&mut self, call: CallKey) {
+        let Some(c) = self.call_mut(call) else {
+            return;
+        };
+        let Some(b) = c.b.take() else {
+            return;
+        };
+        if let Some(dk) = b.dialog {
+            self.dialogs.remove(dk);
+            self.dialog_calls.remove(&dk);
+        }
+    }
+
     /// Rejects an unanswered A with `status` (and cancels a pending B).
     pub fn reject(
         &mut self,
@@ -784,9 +820,10 @@ impl B2bua {
                         }
                         _ => Leg::A,
                     };
+                    let detached = leg == Leg::B && self.call(call).is_some_and(|c| c.b.is_none());
                     if p == Purpose::BInvite {
                         self.b_failed(now, call, StatusCode(503));
-                    } else {
+                    } else if !detached {
                         // The leg is unreachable: end the call and release the other leg.
                         self.end(call, EndReason::TransportError(leg));
                         match leg {
@@ -915,6 +952,14 @@ impl B2bua {
                         key,
                         Response::for_request(&req, StatusCode::OK),
                     );
+                    let keep_a = leg == Leg::B
+                        && self.config.keep_a_when_b_hangs_up
+                        && self.call(call).is_some_and(|c| !c.ended && c.a.answered);
+                    if keep_a {
+                        self.detach_b(call);
+                        self.emit(CallEvent::BHungUp { call });
+                        return;
+                    }
                     let already = self.call(call).is_some_and(|c| c.ended);
                     self.end(call, EndReason::Bye(leg));
                     if !already {
@@ -1141,7 +1186,9 @@ impl B2bua {
                 self.end_b(now, call);
             }
             Purpose::InDialog(leg) | Purpose::Sent(leg) => {
-                let ended = self.call(call).is_some_and(|c| c.ended);
+                // A B leg the application released (or that hung up) no longer ends the call.
+                let detached = leg == Leg::B && self.call(call).is_some_and(|c| c.b.is_none());
+                let ended = detached || self.call(call).is_some_and(|c| c.ended);
                 if !ended {
                     self.end(call, EndReason::Timeout(leg));
                     self.end_a(now, call);

@@ -555,3 +555,63 @@ fn agent_no_answer_is_cancelled_and_the_next_agent_is_tried() {
     assert!(!xn.has_event(|e| matches!(e, CallEvent::Ended { .. })));
     assert!(xn.core.cancel_b(now, call).is_err(), "B is answered now");
 }
+
+#[test]
+fn agent_hangup_keeps_the_caller_and_release_b_allows_a_new_agent() {
+    const B2: &str = "10.0.0.3:5060";
+    let mut net = SimNet::new(63, NetConfig::default());
+    let e = net.epoch;
+    let a = net.add(Box::new(Ua::new(addr(A), Transport::Udp, 1, e)));
+    let x = net.add(Box::new(B2buaNode::ivr(addr(X), &[addr(B)], 2, e)));
+    let b1 = net.add(Box::new(Ua::new(addr(B), Transport::Udp, 3, e)));
+    let b2 = net.add(Box::new(Ua::new(addr(B2), Transport::Udp, 4, e)));
+    let now = net.now;
+    net.node::<Ua>(a).invite(now, addr(X));
+    net.run_for(secs(5));
+    let call = call_key(&mut net, x);
+    // The agent hangs up: A stays.
+    let db = *net.node::<Ua>(b1).peers.keys().next().expect("B dialog");
+    let now = net.now;
+    let kb = net.node::<Ua>(b1).bye(now, db);
+    net.run_for(secs(5));
+    assert_eq!(net.node::<Ua>(b1).responses(kb), vec![200]);
+    assert!(net
+        .node::<B2buaNode>(x)
+        .has_event(|e| matches!(e, CallEvent::BHungUp { .. })));
+    assert!(!net
+        .node::<Ua>(a)
+        .has_event(|e| matches!(e, TxEvent::NewRequest { req, .. } if req.method == Method::Bye)));
+    // Bridge to a second agent, then release it from the application side.
+    let now = net.now;
+    let target = switchboard_sip_message::Uri::parse("sip:agent@10.0.0.3:5060").expect("uri");
+    net.node::<B2buaNode>(x)
+        .core
+        .route(
+            now,
+            call,
+            target,
+            addr(B2),
+            Transport::Udp,
+            Bytes::from_static(b"v=0\r\n"),
+        )
+        .expect("route again");
+    net.run_for(secs(5));
+    assert!(net
+        .node::<Ua>(b2)
+        .has_event(|e| matches!(e, TxEvent::AckFor2xx { .. })));
+    let now = net.now;
+    net.node::<B2buaNode>(x)
+        .core
+        .release_b(now, call)
+        .expect("release");
+    net.run_for(secs(60));
+    assert!(net
+        .node::<Ua>(b2)
+        .has_event(|e| matches!(e, TxEvent::NewRequest { req, .. } if req.method == Method::Bye)));
+    assert!(!net
+        .node::<Ua>(a)
+        .has_event(|e| matches!(e, TxEvent::NewRequest { req, .. } if req.method == Method::Bye)));
+    let xn = net.node::<B2buaNode>(x);
+    assert!(!xn.has_event(|e| matches!(e, CallEvent::Ended { .. })));
+    assert_eq!(xn.core.len(), 1, "A is still up");
+}

@@ -137,6 +137,7 @@ fn torture_corpus_through_the_cores() {
             contact: NameAddr::parse("<sip:sb@192.0.2.200>").expect("contact"),
             policy: UasPolicy::default(),
             relay_failures: true,
+            keep_a_when_b_hangs_up: false,
         },
         2,
     );

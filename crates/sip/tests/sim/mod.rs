@@ -641,6 +641,7 @@ impl B2buaNode {
             contact: NameAddr::parse(&format!("<sip:b2bua@{addr}>")).expect("contact"),
             policy: UasPolicy::default(),
             relay_failures: false,
+            keep_a_when_b_hangs_up: true,
         };
         let mut n = B2buaNode::new(addr, targets[0], seed, epoch);
         n.core = B2bua::new(cfg, seed);
@@ -668,6 +669,7 @@ impl B2buaNode {
             contact: NameAddr::parse(&format!("<sip:b2bua@{addr}>")).expect("contact"),
             policy: UasPolicy::default(),
             relay_failures: true,
+            keep_a_when_b_hangs_up: false,
         };
         B2buaNode {
             addr,
