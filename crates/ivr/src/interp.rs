@@ -231,6 +231,20 @@ enum Wait {
 }
 
 /// One call's run through a dialplan. See the module docs for how to drive it.
+///
+/// What the call waits for (the private `Wait` state):
+///
+/// ```text
+///  NotStarted --Started--> running ----------------------------------> Done
+///                           |  ^      (hangup, transfer, end of block,
+///   Play/Say -> Prompt -----+  |       no entry, answered, callback)
+///   menu/collect -> Menu/Collect --Digit/Timeout--+
+///   http -> Http --HttpResult(id)-----------------+
+///   queue -> Queue --QueueResult------------------+
+/// ```
+///
+/// "running" executes at most [`MAX_STEPS_PER_EVENT`] instructions before it must wait;
+/// a runtime error leads to the fallback queue, whose failure leads to `Done`.
 #[derive(Debug)]
 pub struct Interpreter {
     program: Arc<Program>,
