@@ -28,7 +28,9 @@ pub use ast::Lang;
 pub use check::{check_files, CheckContext, PromptCatalog};
 pub use diag::{Diagnostic, Severity};
 pub use interp::{Action, CallAttrs, Event, HttpError, Interpreter, QueueOutcome, QueueRequest};
-pub use loader::{CheckReport, DialplanLoader, DialplanSet, LoadError};
+pub use loader::{
+    check_paths, load_dir, load_paths, CheckReport, DialplanLoader, DialplanSet, LoadError,
+};
 pub use program::Program;
-pub use sim::{simulate, SimOptions, Transcript};
-pub use testfile::{run_dialplan_tests, TestReport};
+pub use sim::{simulate, simulate_program, CallEnd, HttpFixtures, SimCall, SimOptions, Transcript};
+pub use testfile::{parse_at, run_dialplan_tests, TestReport};
