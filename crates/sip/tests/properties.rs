@@ -78,6 +78,41 @@ proptest! {
         prop_assert!(uas.tl.is_empty());
     }
 
+    /// A cancels at a random moment while B answers after a random delay: A sees exactly one
+    /// final (200 or 487), an answered B is always ACKed and then BYEd or kept in the call, and
+    /// X ends empty.
+    #[test]
+    fn cancel_races_answer_at_any_moment(seed in any::<u64>(), cancel_ms in 0u64..1500, answer_ms in 0u64..1500, latency in 1u64..80) {
+        let cfg = NetConfig { latency: Duration::from_millis(latency), ..NetConfig::default() };
+        let mut net = SimNet::new(seed, cfg);
+        let e = net.epoch;
+        let a = net.add(Box::new(Ua::new(addr(A), Transport::Udp, seed, e)));
+        let x = net.add(Box::new(B2buaNode::new(addr(X), addr(B), seed ^ 1, e)));
+        let b = net.add(Box::new(Ua::new(addr(B), Transport::Udp, seed ^ 2, e)));
+        net.node::<Ua>(b).script.invite_final = Some((200, Duration::from_millis(answer_ms)));
+        let now = net.now;
+        let k = net.node::<Ua>(a).invite(now, addr(X));
+        net.run_for(Duration::from_millis(cancel_ms));
+        let now = net.now;
+        let _ = net.node::<Ua>(a).tl.cancel(now, k); // may be too late: fine
+        net.run_for(Duration::from_secs(10));
+        let finals: Vec<u16> = net.node::<Ua>(a).responses(k).into_iter().filter(|s| *s >= 200).collect();
+        prop_assert!(finals == vec![200] || finals == vec![487], "finals {:?}", finals);
+        if finals == vec![200] {
+            let da = *net.node::<Ua>(a).peers.keys().next().expect("A dialog");
+            let now = net.now;
+            net.node::<Ua>(a).bye(now, da);
+        }
+        net.run_for(Duration::from_secs(100));
+        let b_answered = net.sent_by(addr(B), "SIP/2.0 200").iter().any(|w| w.cseq == "INVITE");
+        let ub = net.node::<Ua>(b);
+        let acked = ub.has_event(|e| matches!(e, TxEvent::AckFor2xx { .. }));
+        let byed = ub.has_event(|e| matches!(e, TxEvent::NewRequest { req, .. } if req.method == Method::Bye));
+        prop_assert_eq!(acked, b_answered, "an answered B is ACKed, an unanswered one never");
+        prop_assert_eq!(byed, b_answered, "an answered B is released");
+        prop_assert!(net.node::<B2buaNode>(x).core.is_empty());
+    }
+
     /// A B2BUA call (A -> X -> B, answer, ACKs, BYE from A) under random impairment either
     /// completes or fails cleanly; either way X ends with no call, dialog or transaction.
     #[test]
