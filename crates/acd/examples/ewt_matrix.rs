@@ -7,6 +7,8 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let days: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20.0);
     let seed: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2026);
+    // This is a driver program, not the core: it may read the wall clock to report its runtime.
+    #[allow(clippy::disallowed_methods)]
     let started = Instant::now();
     let cells = switchboard_acd::sim::ewt_matrix(Duration::from_secs_f64(days * 86_400.0), seed);
     print!("{}", switchboard_acd::sim::matrix_markdown(&cells));

@@ -11,8 +11,7 @@ use crate::config::{AgentConfig, Join, QueueConfig, Strategy};
 use crate::ewt::{AgentLoad, EwtConfig, EwtModel};
 use crate::ids::{AgentId, CallId, QueueId};
 use crate::output::{
-    AgentState, BusyKind, CallbackResult, Event, ExitReason, OfferFailure, Outcome, Output,
-    Spoken,
+    AgentState, BusyKind, CallbackResult, Event, ExitReason, OfferFailure, Outcome, Output, Spoken,
 };
 
 /// Engine-wide settings.
@@ -275,6 +274,8 @@ pub struct Acd {
     rng: SmallRng,
     resume: HashMap<String, ResumeEntry>,
     order_violations: u64,
+    /// Agents in `Available`, so a saturated centre skips the member scan.
+    available: usize,
     loads: Vec<AgentLoad>,
     ahead: Vec<bool>,
 }
@@ -301,6 +302,7 @@ impl Acd {
             rng: SmallRng::seed_from_u64(cfg.seed),
             resume: HashMap::new(),
             order_violations: 0,
+            available: 0,
             loads: Vec::new(),
             ahead: Vec::new(),
         }
@@ -575,9 +577,9 @@ impl Acd {
                         a.current = None;
                     }
                 }
-                let on_it = self.agents.get(&agent).is_some_and(|a| {
-                    matches!(a.state, AgentState::Busy { call: Some(x), .. } if x == call)
-                });
+                let on_it = self.agents.get(&agent).is_some_and(
+                    |a| matches!(a.state, AgentState::Busy { call: Some(x), .. } if x == call),
+                );
                 if on_it {
                     if wrap > Duration::ZERO {
                         let until = now + wrap;
@@ -861,7 +863,10 @@ impl Acd {
 
     /// The agent logs in and becomes available.
     pub fn handle_login(&mut self, now: Duration, agent: AgentId) -> Result<(), AcdError> {
-        let a = self.agents.get(&agent).ok_or(AcdError::UnknownAgent(agent))?;
+        let a = self
+            .agents
+            .get(&agent)
+            .ok_or(AcdError::UnknownAgent(agent))?;
         if a.state == AgentState::LoggedOut {
             self.make_available(now, agent);
         }
@@ -871,7 +876,9 @@ impl Acd {
     /// The agent logs out. A ringing offer is withdrawn and the call re-offered; a call in
     /// progress continues, but the agent is not offered anything afterwards.
     pub fn handle_logout(&mut self, now: Duration, agent: AgentId) -> Result<(), AcdError> {
-        self.agents.get(&agent).ok_or(AcdError::UnknownAgent(agent))?;
+        self.agents
+            .get(&agent)
+            .ok_or(AcdError::UnknownAgent(agent))?;
         self.take_out(now, agent, AgentState::LoggedOut);
         Ok(())
     }
@@ -879,14 +886,19 @@ impl Acd {
     /// The agent's device became unreachable (registration lost, transport failure): never
     /// offered until [`Acd::handle_reachable`].
     pub fn handle_unreachable(&mut self, now: Duration, agent: AgentId) -> Result<(), AcdError> {
-        self.agents.get(&agent).ok_or(AcdError::UnknownAgent(agent))?;
+        self.agents
+            .get(&agent)
+            .ok_or(AcdError::UnknownAgent(agent))?;
         self.take_out(now, agent, AgentState::Unreachable);
         Ok(())
     }
 
     /// The agent's device is reachable again: the agent becomes available.
     pub fn handle_reachable(&mut self, now: Duration, agent: AgentId) -> Result<(), AcdError> {
-        let a = self.agents.get(&agent).ok_or(AcdError::UnknownAgent(agent))?;
+        let a = self
+            .agents
+            .get(&agent)
+            .ok_or(AcdError::UnknownAgent(agent))?;
         if a.state == AgentState::Unreachable {
             self.make_available(now, agent);
         }
@@ -901,7 +913,10 @@ impl Acd {
         agent: AgentId,
         reason: String,
     ) -> Result<(), AcdError> {
-        let a = self.agents.get(&agent).ok_or(AcdError::UnknownAgent(agent))?;
+        let a = self
+            .agents
+            .get(&agent)
+            .ok_or(AcdError::UnknownAgent(agent))?;
         match a.state.clone() {
             AgentState::LoggedOut | AgentState::Unreachable => {
                 return Err(AcdError::NotLoggedIn(agent))
@@ -926,7 +941,10 @@ impl Acd {
 
     /// Unpause (also cancels a pending pause).
     pub fn handle_unpause(&mut self, now: Duration, agent: AgentId) -> Result<(), AcdError> {
-        let a = self.agents.get_mut(&agent).ok_or(AcdError::UnknownAgent(agent))?;
+        let a = self
+            .agents
+            .get_mut(&agent)
+            .ok_or(AcdError::UnknownAgent(agent))?;
         a.pending_pause = None;
         if matches!(a.state, AgentState::Paused { .. }) {
             self.make_available(now, agent);
@@ -936,7 +954,10 @@ impl Acd {
 
     /// The agent finished wrap-up early.
     pub fn handle_wrap_up_done(&mut self, now: Duration, agent: AgentId) -> Result<(), AcdError> {
-        let a = self.agents.get(&agent).ok_or(AcdError::UnknownAgent(agent))?;
+        let a = self
+            .agents
+            .get(&agent)
+            .ok_or(AcdError::UnknownAgent(agent))?;
         if matches!(a.state, AgentState::WrapUp { .. }) {
             self.make_available(now, agent);
         }
@@ -951,7 +972,10 @@ impl Acd {
         agent: AgentId,
         kind: BusyKind,
     ) -> Result<(), AcdError> {
-        let a = self.agents.get_mut(&agent).ok_or(AcdError::UnknownAgent(agent))?;
+        let a = self
+            .agents
+            .get_mut(&agent)
+            .ok_or(AcdError::UnknownAgent(agent))?;
         a.direct = Some(kind);
         let busy = AgentState::Busy { call: None, kind };
         match a.state.clone() {
@@ -983,7 +1007,10 @@ impl Acd {
 
     /// The non-queue call ended: the agent becomes available (or paused, if a pause waits).
     pub fn handle_agent_idle(&mut self, now: Duration, agent: AgentId) -> Result<(), AcdError> {
-        let a = self.agents.get_mut(&agent).ok_or(AcdError::UnknownAgent(agent))?;
+        let a = self
+            .agents
+            .get_mut(&agent)
+            .ok_or(AcdError::UnknownAgent(agent))?;
         a.direct = None;
         if matches!(a.state, AgentState::Busy { call: None, .. }) {
             self.make_available(now, agent);
@@ -1002,6 +1029,12 @@ impl Acd {
         if let Some(a) = self.agents.get_mut(&agent) {
             if a.state == state {
                 return;
+            }
+            if a.state == AgentState::Available {
+                self.available -= 1;
+            }
+            if state == AgentState::Available {
+                self.available += 1;
             }
             a.state = state.clone();
             self.out
@@ -1601,6 +1634,9 @@ impl Acd {
     /// Try to give `call` to one (or, for ring-all, every) qualified available agent.
     fn dispatch_call(&mut self, now: Duration, call: CallId) {
         loop {
+            if self.available == 0 {
+                return;
+            }
             let Some(c) = self.calls.get(&call) else {
                 return;
             };
@@ -1621,7 +1657,12 @@ impl Acd {
             if cands.is_empty() {
                 return;
             }
-            let idle = |a: AgentId| self.agents.get(&a).map(|x| x.idle_since).unwrap_or_default();
+            let idle = |a: AgentId| {
+                self.agents
+                    .get(&a)
+                    .map(|x| x.idle_since)
+                    .unwrap_or_default()
+            };
             let strategy = q.cfg.strategy;
             let qid = c.queue;
             if strategy == Strategy::RingAll && matches!(c.state, CallState::Waiting) {
@@ -1630,10 +1671,9 @@ impl Acd {
                 return;
             }
             let pick = match strategy {
-                Strategy::RingAll | Strategy::LongestIdle | Strategy::SkillsLongestIdle => cands
-                    .iter()
-                    .min_by_key(|x| (idle(x.1), x.0))
-                    .map(|x| x.1),
+                Strategy::RingAll | Strategy::LongestIdle | Strategy::SkillsLongestIdle => {
+                    cands.iter().min_by_key(|x| (idle(x.1), x.0)).map(|x| x.1)
+                }
                 Strategy::SkillsBest => cands
                     .iter()
                     .min_by_key(|x| (Reverse(x.2), idle(x.1), x.0))
@@ -1644,10 +1684,7 @@ impl Acd {
                     .map(|x| x.1),
                 Strategy::RoundRobin => {
                     let start = q.rr_next;
-                    cands
-                        .iter()
-                        .min_by_key(|x| (x.0 < start, x.0))
-                        .map(|x| x.1)
+                    cands.iter().min_by_key(|x| (x.0 < start, x.0)).map(|x| x.1)
                 }
                 Strategy::Random => {
                     let i = self.rng.gen_range(0..cands.len());

@@ -253,7 +253,15 @@ pub fn staffing(input: &StaffingInput) -> StaffingPlan {
                 if a.service_level >= goal || n == limit {
                     let occ = load * (1.0 - a.p_abandon) / f64::from(n);
                     let wq_all = if rate > 0.0 { a.mean_queue / rate } else { 0.0 };
-                    plan = Some((n, a.service_level, a.p_wait, a.asa, a.p_abandon, occ, wq_all));
+                    plan = Some((
+                        n,
+                        a.service_level,
+                        a.p_wait,
+                        a.asa,
+                        a.p_abandon,
+                        occ,
+                        wq_all,
+                    ));
                     break;
                 }
                 n += 1;
@@ -383,7 +391,12 @@ mod tests {
     fn erlang_a_tends_to_erlang_c_for_patient_callers() {
         let a = erlang_a(12, 10.0 / 180.0, 180.0, 1e7, 20.0);
         let c = erlang_c_service_level(12, 10.0, 180.0, 20.0);
-        assert!((a.service_level - c).abs() < 0.003, "{} vs {}", a.service_level, c);
+        assert!(
+            (a.service_level - c).abs() < 0.003,
+            "{} vs {}",
+            a.service_level,
+            c
+        );
         assert!((a.p_wait - erlang_c(12, 10.0)).abs() < 0.003);
         assert!(a.p_abandon < 0.001);
     }

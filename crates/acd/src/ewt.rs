@@ -73,9 +73,14 @@ pub struct Estimate {
     pub p_answered_within: f64,
 }
 
-#[derive(Clone, Copy, PartialEq, PartialOrd)]
+#[derive(Clone, Copy, PartialEq)]
 struct Secs(f64);
 impl Eq for Secs {}
+impl PartialOrd for Secs {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 impl Ord for Secs {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&other.0)
@@ -352,8 +357,12 @@ mod tests {
         }
         let mut rng = SmallRng::seed_from_u64(1);
         let agents = [AgentLoad::Busy { age: 10.0 }; 4];
-        let a = m.estimate(&mut rng, &[true; 1], &agents, 10.0, 20.0).unwrap();
-        let b = m.estimate(&mut rng, &[true; 12], &agents, 10.0, 20.0).unwrap();
+        let a = m
+            .estimate(&mut rng, &[true; 1], &agents, 10.0, 20.0)
+            .unwrap();
+        let b = m
+            .estimate(&mut rng, &[true; 12], &agents, 10.0, 20.0)
+            .unwrap();
         assert!(b.bound > a.bound, "{} vs {}", a.bound, b.bound);
         assert!(a.p_answered_within >= b.p_answered_within);
     }
@@ -398,7 +407,10 @@ mod tests {
         let old = m
             .estimate(&mut rng, &[], &[AgentLoad::Busy { age: 900.0 }], 0.0, 20.0)
             .unwrap();
-        assert!(old.bound < young.bound, "residual of a 900 s call in a 0..1000 s spread");
+        assert!(
+            old.bound < young.bound,
+            "residual of a 900 s call in a 0..1000 s spread"
+        );
         assert!(old.bound <= 100.0);
     }
 }

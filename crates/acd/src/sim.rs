@@ -572,11 +572,7 @@ impl Runner {
                     return;
                 }
                 let number = format!("+1555{:07}", l.number);
-                if self
-                    .acd
-                    .handle_callback_request(now, call, number)
-                    .is_ok()
-                {
+                if self.acd.handle_callback_request(now, call, number).is_ok() {
                     l.callback = true;
                     self.set_outcome(call, SimOutcome::Callback);
                 }
@@ -738,7 +734,9 @@ pub fn ewt_matrix(horizon: Duration, seed: u64) -> Vec<MatrixCell> {
     for agents in [5u32, 10, 30] {
         for occupancy in [0.70, 0.85, 0.95] {
             for patience in [120u32, 300, 600] {
-                let s = seed ^ (u64::from(agents) << 32) ^ ((occupancy * 100.0) as u64) << 16
+                let s = seed
+                    ^ (u64::from(agents) << 32)
+                    ^ ((occupancy * 100.0) as u64) << 16
                     ^ u64::from(patience);
                 let report = run(matrix_config(agents, occupancy, patience, horizon, s));
                 cells.push(MatrixCell {

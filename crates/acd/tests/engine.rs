@@ -56,7 +56,8 @@ fn setup(strategy: Strategy, n: u32, tweak: impl FnOnce(&mut QueueConfig)) -> Ac
     tweak(&mut qc);
     acd.add_queue(Q, qc).unwrap();
     for i in 1..=n {
-        acd.add_agent(AgentConfig::new(AgentId(i), vec![Q])).unwrap();
+        acd.add_agent(AgentConfig::new(AgentId(i), vec![Q]))
+            .unwrap();
         acd.handle_login(t(u64::from(i)), AgentId(i)).unwrap();
     }
     drain(&mut acd);
@@ -72,15 +73,22 @@ fn join(acd: &mut Acd, now: u64, call: u64) -> Vec<Output> {
 fn serve(acd: &mut Acd, now: u64, call: u64, agent: u32, handle: u64) -> Vec<Output> {
     acd.handle_offer_answered(t(now), CallId(call), AgentId(agent))
         .unwrap();
-    acd.handle_call_ended(t(now + handle), CallId(call)).unwrap();
+    acd.handle_call_ended(t(now + handle), CallId(call))
+        .unwrap();
     drain(acd)
 }
 
 #[test]
 fn longest_idle_picks_the_agent_idle_longest() {
     let mut acd = setup(Strategy::LongestIdle, 3, |_| {});
-    assert_eq!(offers(&join(&mut acd, 10, 1)), vec![(CallId(1), AgentId(1))]);
-    assert_eq!(offers(&join(&mut acd, 11, 2)), vec![(CallId(2), AgentId(2))]);
+    assert_eq!(
+        offers(&join(&mut acd, 10, 1)),
+        vec![(CallId(1), AgentId(1))]
+    );
+    assert_eq!(
+        offers(&join(&mut acd, 11, 2)),
+        vec![(CallId(2), AgentId(2))]
+    );
 }
 
 #[test]
@@ -88,7 +96,8 @@ fn ring_all_rings_everyone_and_first_answer_wins() {
     let mut acd = setup(Strategy::RingAll, 3, |_| {});
     let out = join(&mut acd, 10, 1);
     assert_eq!(offers(&out).len(), 3);
-    acd.handle_offer_answered(t(12), CallId(1), AgentId(2)).unwrap();
+    acd.handle_offer_answered(t(12), CallId(1), AgentId(2))
+        .unwrap();
     let out = drain(&mut acd);
     let cancelled: Vec<AgentId> = out
         .iter()
@@ -141,9 +150,11 @@ fn random_is_seeded_and_spreads() {
             seed,
             ..AcdConfig::default()
         });
-        acd.add_queue(Q, QueueConfig::new(Strategy::Random)).unwrap();
+        acd.add_queue(Q, QueueConfig::new(Strategy::Random))
+            .unwrap();
         for i in 1..=8 {
-            acd.add_agent(AgentConfig::new(AgentId(i), vec![Q])).unwrap();
+            acd.add_agent(AgentConfig::new(AgentId(i), vec![Q]))
+                .unwrap();
             acd.handle_login(t(0), AgentId(i)).unwrap();
         }
         drain(&mut acd);
@@ -245,12 +256,16 @@ fn priority_first_then_fifo() {
 #[test]
 fn busy_in_one_queue_is_busy_in_all() {
     let mut acd = Acd::new(AcdConfig::default());
-    acd.add_queue(Q, QueueConfig::new(Strategy::LongestIdle)).unwrap();
-    acd.add_queue(Q2, QueueConfig::new(Strategy::LongestIdle)).unwrap();
-    acd.add_agent(AgentConfig::new(AgentId(1), vec![Q, Q2])).unwrap();
+    acd.add_queue(Q, QueueConfig::new(Strategy::LongestIdle))
+        .unwrap();
+    acd.add_queue(Q2, QueueConfig::new(Strategy::LongestIdle))
+        .unwrap();
+    acd.add_agent(AgentConfig::new(AgentId(1), vec![Q, Q2]))
+        .unwrap();
     acd.handle_login(t(0), AgentId(1)).unwrap();
     acd.handle_join(t(1), Join::new(CallId(1), Q)).unwrap();
-    acd.handle_offer_answered(t(2), CallId(1), AgentId(1)).unwrap();
+    acd.handle_offer_answered(t(2), CallId(1), AgentId(1))
+        .unwrap();
     drain(&mut acd);
     acd.handle_join(t(3), Join::new(CallId(2), Q2)).unwrap();
     assert!(offers(&drain(&mut acd)).is_empty());
@@ -267,9 +282,11 @@ fn busy_in_one_queue_is_busy_in_all() {
 #[test]
 fn unknown_state_agents_are_never_offered() {
     let mut acd = Acd::new(AcdConfig::default());
-    acd.add_queue(Q, QueueConfig::new(Strategy::RingAll)).unwrap();
+    acd.add_queue(Q, QueueConfig::new(Strategy::RingAll))
+        .unwrap();
     for i in 1..=3 {
-        acd.add_agent(AgentConfig::new(AgentId(i), vec![Q])).unwrap();
+        acd.add_agent(AgentConfig::new(AgentId(i), vec![Q]))
+            .unwrap();
     }
     // Agent 1 never logged in, agent 2 unreachable, agent 3 paused.
     acd.handle_login(t(0), AgentId(2)).unwrap();
@@ -285,7 +302,10 @@ fn unknown_state_agents_are_never_offered() {
 #[test]
 fn rona_pauses_the_agent_and_reoffers() {
     let mut acd = setup(Strategy::LongestIdle, 2, |q| q.ring_timeout = t(15));
-    assert_eq!(offers(&join(&mut acd, 10, 1)), vec![(CallId(1), AgentId(1))]);
+    assert_eq!(
+        offers(&join(&mut acd, 10, 1)),
+        vec![(CallId(1), AgentId(1))]
+    );
     assert_eq!(acd.poll_timeout(), Some(t(25)));
     acd.handle_timeout(t(25));
     let out = drain(&mut acd);
@@ -323,7 +343,8 @@ fn rejection_reoffers_elsewhere_and_not_back() {
 fn pause_while_busy_applies_after_the_call() {
     let mut acd = setup(Strategy::LongestIdle, 1, |q| q.wrap_up = t(5));
     join(&mut acd, 10, 1);
-    acd.handle_offer_answered(t(11), CallId(1), AgentId(1)).unwrap();
+    acd.handle_offer_answered(t(11), CallId(1), AgentId(1))
+        .unwrap();
     acd.handle_pause(t(12), AgentId(1), "break".into()).unwrap();
     acd.handle_call_ended(t(50), CallId(1)).unwrap();
     assert_eq!(
@@ -343,7 +364,8 @@ fn pause_while_busy_applies_after_the_call() {
 fn wrap_up_blocks_offers_until_it_ends() {
     let mut acd = setup(Strategy::LongestIdle, 1, |q| q.wrap_up = t(10));
     join(&mut acd, 10, 1);
-    acd.handle_offer_answered(t(11), CallId(1), AgentId(1)).unwrap();
+    acd.handle_offer_answered(t(11), CallId(1), AgentId(1))
+        .unwrap();
     acd.handle_call_ended(t(20), CallId(1)).unwrap();
     assert!(offers(&join(&mut acd, 21, 2)).is_empty());
     acd.handle_timeout(t(29));
@@ -433,8 +455,10 @@ fn overflow_after_fixed_wait() {
         on_predicted_service_level: false,
     });
     acd.add_queue(Q, qc).unwrap();
-    acd.add_queue(Q2, QueueConfig::new(Strategy::LongestIdle)).unwrap();
-    acd.add_agent(AgentConfig::new(AgentId(9), vec![Q2])).unwrap();
+    acd.add_queue(Q2, QueueConfig::new(Strategy::LongestIdle))
+        .unwrap();
+    acd.add_agent(AgentConfig::new(AgentId(9), vec![Q2]))
+        .unwrap();
     acd.handle_login(t(0), AgentId(9)).unwrap();
     acd.handle_agent_busy(t(0), AgentId(9), BusyKind::Direct)
         .unwrap();
@@ -465,13 +489,16 @@ fn overflow_when_predicted_service_level_is_too_low() {
         on_predicted_service_level: true,
     });
     acd.add_queue(Q, qc).unwrap();
-    acd.add_queue(Q2, QueueConfig::new(Strategy::LongestIdle)).unwrap();
-    acd.add_agent(AgentConfig::new(AgentId(1), vec![Q])).unwrap();
+    acd.add_queue(Q2, QueueConfig::new(Strategy::LongestIdle))
+        .unwrap();
+    acd.add_agent(AgentConfig::new(AgentId(1), vec![Q]))
+        .unwrap();
     acd.handle_login(t(0), AgentId(1)).unwrap();
     // The only agent has just started a call (prior handle time 180 s): a caller joining now
     // has almost no chance of being answered within 20 s.
     acd.handle_join(t(1), Join::new(CallId(1), Q)).unwrap();
-    acd.handle_offer_answered(t(2), CallId(1), AgentId(1)).unwrap();
+    acd.handle_offer_answered(t(2), CallId(1), AgentId(1))
+        .unwrap();
     drain(&mut acd);
     acd.handle_join(t(3), Join::new(CallId(2), Q)).unwrap();
     let out = drain(&mut acd);
@@ -493,8 +520,10 @@ fn announcements_at_join_and_periodically() {
     });
     join(&mut acd, 10, 1);
     join(&mut acd, 10, 2);
-    acd.handle_offer_answered(t(11), CallId(1), AgentId(1)).unwrap();
-    acd.handle_offer_answered(t(11), CallId(2), AgentId(2)).unwrap();
+    acd.handle_offer_answered(t(11), CallId(1), AgentId(1))
+        .unwrap();
+    acd.handle_offer_answered(t(11), CallId(2), AgentId(2))
+        .unwrap();
     drain(&mut acd);
     let a = announces(&join(&mut acd, 20, 3));
     assert_eq!(a.len(), 1);
@@ -502,7 +531,10 @@ fn announcements_at_join_and_periodically() {
     assert!(a[0].2.is_some());
     let a4 = announces(&join(&mut acd, 21, 4));
     assert_eq!(a4[0].1, 2);
-    assert!(a4[0].2 >= a[0].2, "the second caller waits at least as long");
+    assert!(
+        a4[0].2 >= a[0].2,
+        "the second caller waits at least as long"
+    );
     acd.handle_timeout(t(50));
     let periodic = announces(&drain(&mut acd));
     assert_eq!(periodic.len(), 1);
@@ -553,7 +585,8 @@ fn callback_keeps_place_and_never_jumps_ahead() {
     assert_eq!((s.waiting, s.callbacks_pending, s.abandoned), (2, 1, 0));
     acd.handle_agent_idle(t(20), AgentId(1)).unwrap();
     assert_eq!(offers(&drain(&mut acd)), vec![(CallId(1), AgentId(1))]);
-    acd.handle_offer_answered(t(21), CallId(1), AgentId(1)).unwrap();
+    acd.handle_offer_answered(t(21), CallId(1), AgentId(1))
+        .unwrap();
     acd.handle_call_ended(t(30), CallId(1)).unwrap();
     let out = drain(&mut acd);
     let cb: Vec<_> = out
@@ -580,7 +613,10 @@ fn callback_keeps_place_and_never_jumps_ahead() {
             1
         )]
     );
-    assert!(offers(&out).is_empty(), "caller 3 waits behind the callback");
+    assert!(
+        offers(&out).is_empty(),
+        "caller 3 waits behind the callback"
+    );
     assert_eq!(
         acd.agent_state(AgentId(1)),
         Some(&AgentState::Reserved { call: CallId(2) })
@@ -609,14 +645,25 @@ fn callback_retries_then_gives_up() {
         .unwrap();
     acd.handle_agent_idle(t(10), AgentId(1)).unwrap();
     let out = drain(&mut acd);
-    assert!(out.iter().any(|o| matches!(o, Output::Callback { attempt: 1, order: CallbackOrder::CallerFirst, .. })));
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Callback {
+            attempt: 1,
+            order: CallbackOrder::CallerFirst,
+            ..
+        }
+    )));
     acd.handle_callback_result(t(20), CallId(1), CallbackResult::Failed)
         .unwrap();
-    assert!(!drain(&mut acd).iter().any(|o| matches!(o, Output::Callback { .. })));
+    assert!(!drain(&mut acd)
+        .iter()
+        .any(|o| matches!(o, Output::Callback { .. })));
     assert_eq!(acd.agent_state(AgentId(1)), Some(&AgentState::Available));
     acd.handle_timeout(t(120));
     let out = drain(&mut acd);
-    assert!(out.iter().any(|o| matches!(o, Output::Callback { attempt: 2, .. })));
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Callback { attempt: 2, .. })));
     acd.handle_callback_result(t(130), CallId(1), CallbackResult::Failed)
         .unwrap();
     assert_eq!(
@@ -644,10 +691,13 @@ fn abandoned_caller_who_redials_gets_old_place() {
     acd.handle_join(t(40), with_number(4, "+15550100")).unwrap();
     assert_eq!(acd.position(CallId(4)), Some(1));
     let out = drain(&mut acd);
-    assert!(out.iter().any(|o| matches!(o, Output::Log(Event::Joined { resumed: true, .. }))));
+    assert!(out
+        .iter()
+        .any(|o| matches!(o, Output::Log(Event::Joined { resumed: true, .. }))));
     // Too late: back of the queue.
     acd.handle_call_ended(t(50), CallId(2)).unwrap();
-    acd.handle_join(t(111), with_number(5, "+15550101")).unwrap();
+    acd.handle_join(t(111), with_number(5, "+15550101"))
+        .unwrap();
     assert_eq!(acd.position(CallId(5)), Some(3));
     let s = acd.queue_stats(Q).unwrap();
     assert_eq!((s.joined, s.abandoned, s.waiting), (5, 2, 3));
@@ -685,7 +735,8 @@ fn abandon_while_ringing_cancels_and_frees_agent() {
 #[test]
 fn tenants_do_not_mix() {
     let mut acd = Acd::new(AcdConfig::default());
-    acd.add_queue(Q, QueueConfig::new(Strategy::LongestIdle)).unwrap();
+    acd.add_queue(Q, QueueConfig::new(Strategy::LongestIdle))
+        .unwrap();
     let mut a = AgentConfig::new(AgentId(1), vec![Q]);
     a.tenant = Some(TenantId(1));
     acd.add_agent(a).unwrap();

@@ -16,7 +16,12 @@ const AGENTS: u32 = 5;
 
 #[derive(Clone, Debug)]
 enum Op {
-    Join { q: usize, priority: u8, skill: Option<u8>, number: u8 },
+    Join {
+        q: usize,
+        priority: u8,
+        skill: Option<u8>,
+        number: u8,
+    },
     Answer(u32),
     Fail(u32, u8),
     End(u8),
@@ -154,8 +159,9 @@ impl World {
                 }
                 Output::Callback { call, agent, .. } => {
                     if let Some(other) = self.engaged.insert(agent, call) {
-                        self.violations
-                            .push(format!("{agent} reserved for {call} while engaged in {other:?}"));
+                        self.violations.push(format!(
+                            "{agent} reserved for {call} while engaged in {other:?}"
+                        ));
                     }
                     self.callbacks.insert(call, agent);
                 }
@@ -177,7 +183,12 @@ impl World {
     fn apply(&mut self, op: Op) {
         let now = self.now;
         match op {
-            Op::Join { q, priority, skill, number } => {
+            Op::Join {
+                q,
+                priority,
+                skill,
+                number,
+            } => {
                 let call = CallId(self.next_call);
                 self.next_call += 1;
                 let mut j = Join::new(call, QS[q]);
@@ -209,7 +220,11 @@ impl World {
                         OfferFailure::NoAnswer,
                         OfferFailure::Unreachable,
                     ][f as usize % 3];
-                    if self.acd.handle_offer_failed(now, call, agent, failure).is_ok() {
+                    if self
+                        .acd
+                        .handle_offer_failed(now, call, agent, failure)
+                        .is_ok()
+                    {
                         self.free(agent, call);
                     }
                 }
@@ -218,7 +233,8 @@ impl World {
                 if let Some(call) = self.pick(i) {
                     if self.acd.handle_call_ended(now, call).is_ok() {
                         // The call is gone unless it is a callback entry still waiting.
-                        if self.acd.position(call).is_none() && self.acd.call_queue(call).is_none() {
+                        if self.acd.position(call).is_none() && self.acd.call_queue(call).is_none()
+                        {
                             self.calls.retain(|c| *c != call);
                             let agents: Vec<AgentId> = self
                                 .engaged
@@ -240,7 +256,9 @@ impl World {
             }
             Op::Callback(i) => {
                 if let Some(call) = self.pick(i) {
-                    let _ = self.acd.handle_callback_request(now, call, "+15559999".into());
+                    let _ = self
+                        .acd
+                        .handle_callback_request(now, call, "+15559999".into());
                 }
             }
             Op::CallbackResult(i, ok) => {
@@ -272,7 +290,10 @@ impl World {
             Op::Busy(a) => {
                 let agent = AgentId(a);
                 if !self.engaged.contains_key(&agent)
-                    && self.acd.handle_agent_busy(now, agent, BusyKind::Direct).is_ok()
+                    && self
+                        .acd
+                        .handle_agent_busy(now, agent, BusyKind::Direct)
+                        .is_ok()
                 {
                     self.engaged.insert(agent, NO_CALL);
                 }

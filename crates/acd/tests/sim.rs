@@ -63,7 +63,13 @@ fn full_matrix_meets_targets() {
             c.patience,
             s.coverage
         );
-        assert!(s.mae <= s.position_mae, "cell {}/{}/{}", c.agents, c.occupancy, c.patience);
+        assert!(
+            s.mae <= s.position_mae,
+            "cell {}/{}/{}",
+            c.agents,
+            c.occupancy,
+            c.patience
+        );
     }
 }
 
@@ -89,7 +95,9 @@ fn shared_skilled_agents_with_everything_on() {
     });
     qs.announce_every = Some(Duration::from_secs(45));
     let mut sales_q = SimQueue::new(sales, qs, 60.0);
-    sales_q.daily_curve = (0..24).map(|h| if (9..17).contains(&h) { 2.0 } else { 0.5 }).collect();
+    sales_q.daily_curve = (0..24)
+        .map(|h| if (9..17).contains(&h) { 2.0 } else { 0.5 })
+        .collect();
     sales_q.patience_mean = Some(Duration::from_secs(240));
     sales_q.skills = vec![SkillReq {
         skill: SkillId(1),
@@ -134,7 +142,10 @@ fn shared_skilled_agents_with_everything_on() {
         .count();
     assert!(answered > 300, "{answered}");
     let sales_stats = r.stats.iter().find(|(q, _)| *q == sales).map(|(_, s)| *s);
-    assert!(sales_stats.is_some_and(|s| s.overflowed > 0), "{sales_stats:?}");
+    assert!(
+        sales_stats.is_some_and(|s| s.overflowed > 0),
+        "{sales_stats:?}"
+    );
     assert!(r.calls.iter().any(|c| c.outcome == SimOutcome::Abandoned));
 }
 
@@ -164,8 +175,14 @@ fn erlang_c_matches_simulation() {
     let pw = answered.iter().filter(|w| **w > 0.0).count() as f64 / n;
     let sl_c = erlang_c_service_level(13, 10.0, 180.0, 20.0);
     let pw_c = erlang_c(13, 10.0);
-    assert!((sl - sl_c).abs() < 0.05, "SL sim {sl:.3} vs Erlang C {sl_c:.3}");
-    assert!((pw - pw_c).abs() < 0.05, "P(wait) sim {pw:.3} vs Erlang C {pw_c:.3}");
+    assert!(
+        (sl - sl_c).abs() < 0.05,
+        "SL sim {sl:.3} vs Erlang C {sl_c:.3}"
+    );
+    assert!(
+        (pw - pw_c).abs() < 0.05,
+        "P(wait) sim {pw:.3} vs Erlang C {pw_c:.3}"
+    );
 }
 
 /// Erlang A against the simulator with impatient callers.
