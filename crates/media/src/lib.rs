@@ -30,8 +30,8 @@ pub use prompt::{
     PromptPlayer,
 };
 pub use recording::{
-    recording_path, repair_wav, RecordingConfig, RecordingError, RecordingWriter, RepairOutcome,
-    Side, SyncTarget,
+    plan_repair, recording_path, repair_wav, RecordingConfig, RecordingError, RecordingWriter,
+    RepairOutcome, RepairPlan, Side, SyncTarget,
 };
 pub use resample::{Downsampler, Upsampler};
 pub use tone::ToneGenerator;

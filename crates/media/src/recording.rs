@@ -325,10 +325,22 @@ pub enum RepairOutcome {
     },
 }
 
-/// The header fix for a WAV whose first bytes are `head` and whose length is `file_len`:
-/// `Ok(None)` if nothing is needed, otherwise `(data_len, riff_size, data_size_offset,
-/// new_file_len)`. Pure; [`repair_wav`] applies it.
-pub fn plan_repair(head: &[u8], file_len: u64) -> Result<Option<(u32, u32, usize, u64)>, WavError> {
+/// The header fix [`repair_wav`] applies, computed by [`plan_repair`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RepairPlan {
+    /// Audio bytes the `data` size field should say (whole frames only).
+    pub data_len: u32,
+    /// Value for the RIFF size field at offset 4.
+    pub riff_size: u32,
+    /// Offset of the `data` chunk's size field.
+    pub data_size_offset: usize,
+    /// File length after cutting a partial trailing frame.
+    pub file_len: u64,
+}
+
+/// The header fix for a WAV whose first bytes are `head` and whose length is `file_len`,
+/// or `None` if the header already matches. Pure; [`repair_wav`] applies it.
+pub fn plan_repair(head: &[u8], file_len: u64) -> Result<Option<RepairPlan>, WavError> {
     let info = wav::parse_header(head)?;
     let align = u64::from(info.channels) * 2;
     let avail = file_len.saturating_sub(info.data_offset as u64);
@@ -336,7 +348,8 @@ pub fn plan_repair(head: &[u8], file_len: u64) -> Result<Option<(u32, u32, usize
     let riff = data_len + info.data_offset as u64 - 8;
     let current_riff = head
         .get(4..8)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_le_bytes);
     let new_len = info.data_offset as u64 + data_len;
     if u64::from(info.data_len_claimed) == data_len
         && current_riff.map(u64::from) == Some(riff)
@@ -344,12 +357,12 @@ pub fn plan_repair(head: &[u8], file_len: u64) -> Result<Option<(u32, u32, usize
     {
         return Ok(None);
     }
-    Ok(Some((
-        data_len as u32,
-        riff as u32,
-        info.data_size_offset,
-        new_len,
-    )))
+    Ok(Some(RepairPlan {
+        data_len: data_len as u32,
+        riff_size: riff as u32,
+        data_size_offset: info.data_size_offset,
+        file_len: new_len,
+    }))
 }
 
 /// Startup recovery for a recording left by a crash: sets the RIFF and data sizes from
@@ -360,18 +373,21 @@ pub fn repair_wav(path: &Path) -> Result<RepairOutcome, RecordingError> {
     let mut head = Vec::with_capacity(4096);
     (&mut f).take(4096).read_to_end(&mut head)?;
     let claimed = wav::parse_header(&head)?.data_len_claimed;
-    let Some((data_len, riff, size_at, new_len)) = plan_repair(&head, file_len)? else {
+    let Some(plan) = plan_repair(&head, file_len)? else {
         return Ok(RepairOutcome::Unchanged);
     };
     f.seek(SeekFrom::Start(4))?;
-    f.write_all(&riff.to_le_bytes())?;
-    f.seek(SeekFrom::Start(size_at as u64))?;
-    f.write_all(&data_len.to_le_bytes())?;
-    if new_len < file_len {
-        f.set_len(new_len)?;
+    f.write_all(&plan.riff_size.to_le_bytes())?;
+    f.seek(SeekFrom::Start(plan.data_size_offset as u64))?;
+    f.write_all(&plan.data_len.to_le_bytes())?;
+    if plan.file_len < file_len {
+        f.set_len(plan.file_len)?;
     }
     f.sync_data()?;
-    Ok(RepairOutcome::Repaired { claimed, data_len })
+    Ok(RepairOutcome::Repaired {
+        claimed,
+        data_len: plan.data_len,
+    })
 }
 
 /// `<data_dir>/recordings/YYYY/MM/DD/<call_id>.wav`. The call id must be a plain file
@@ -411,6 +427,26 @@ mod tests {
         assert!(recording_path(Path::new("/x"), d, "a/b").is_err());
         assert!(recording_path(Path::new("/x"), d, "").is_err());
         assert!(recording_path(Path::new("/x"), d, ".hidden").is_err());
+    }
+
+    #[test]
+    fn plan_repair_sets_sizes_from_length() {
+        let mut f = wav::header(2, 8000, 0).to_vec();
+        f.extend_from_slice(&[0; 4 * 10 + 3]);
+        let plan = plan_repair(&f, f.len() as u64)
+            .expect("wav")
+            .expect("needs repair");
+        assert_eq!(
+            plan,
+            RepairPlan {
+                data_len: 40,
+                riff_size: 76,
+                data_size_offset: 40,
+                file_len: 84
+            }
+        );
+        let fixed = wav::header(2, 8000, 40);
+        assert_eq!(plan_repair(&fixed, 84).expect("wav"), None);
     }
 
     #[test]
