@@ -1401,6 +1401,51 @@ mod tests {
     }
 
     #[test]
+    fn custom_t1_scales_every_timer() {
+        let t0 = crate::test_epoch();
+        let mut c = TxConfig::new("192.0.2.1:5060".parse().expect("addr"));
+        c.timers.t1 = Duration::from_millis(100);
+        let mut l = TransactionLayer::new(c, 1);
+        let dest = "192.0.2.2:5060".parse().expect("addr");
+        let mut inv = options(&mut l);
+        inv.method = Method::Invite;
+        inv.headers.set(HeaderName::CSeq, "1 INVITE");
+        let k = l.send_request(t0, dest, Transport::Udp, inv).expect("send");
+        assert_eq!(
+            l.poll_timeout(),
+            Some(t0 + Duration::from_millis(100)),
+            "timer A = T1"
+        );
+        let mut sends = 0;
+        let mut timeout_at = None;
+        let mut now = t0;
+        while let Some(next) = l.poll_timeout() {
+            now = next;
+            l.handle_timeout(now);
+            while let Some(o) = l.poll_output() {
+                match o {
+                    Output::Transmit { .. } => sends += 1,
+                    Output::Event(TxEvent::Timeout {
+                        key,
+                        timer: Timer::B,
+                    }) if key == k => timeout_at = Some(now),
+                    Output::Event(_) => {}
+                }
+            }
+        }
+        assert_eq!(
+            timeout_at,
+            Some(t0 + Duration::from_millis(6400)),
+            "timer B = 64*T1"
+        );
+        assert_eq!(
+            sends, 7,
+            "the INVITE, then A at 0.1, 0.3, 0.7, 1.5, 3.1, 6.3 s"
+        );
+        assert!(now >= t0 + Duration::from_millis(6400));
+    }
+
+    #[test]
     fn keys_go_stale_and_wrong_calls_are_refused() {
         let t0 = crate::test_epoch();
         let mut l = layer(10);
