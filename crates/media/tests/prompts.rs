@@ -177,3 +177,25 @@ fn sixteen_khz_prompts_are_resampled() {
     let rms = (tail.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / tail.len() as f64).sqrt();
     assert!((rms - 8000.0 / 2f64.sqrt()).abs() < 60.0, "rms {rms}");
 }
+
+#[test]
+fn every_listed_phrase_has_a_generated_wav() {
+    // Both phrase lists; a missing file means scripts/gen-prompts.sh was not rerun.
+    for list in ["phrases.tsv", "dialplan-phrases.tsv"] {
+        let Ok(tsv) = std::fs::read_to_string(prompts_dir().join(list)) else {
+            continue;
+        };
+        for line in tsv.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            let mut cols = line.split('\t');
+            let (Some(lang), Some(name), Some(_text)) = (cols.next(), cols.next(), cols.next())
+            else {
+                panic!("{list}: malformed line {line:?}");
+            };
+            let path = prompts_dir().join(lang).join(format!("{name}.wav"));
+            assert!(
+                path.exists(),
+                "{list}: {lang}/{name}.wav missing; run scripts/gen-prompts.sh"
+            );
+        }
+    }
+}
