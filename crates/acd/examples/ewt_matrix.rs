@@ -1,6 +1,6 @@
 //! Prints the announced-wait matrix for docs/acd.md.
 //!
-//! `cargo run --release -p switchboard-acd --example ewt_matrix -- [days] [seed]`
+//! `cargo run --release -p switchboard-acd --example ewt_matrix -- [days] [seed] [nofeedback]`
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -10,7 +10,12 @@ fn main() {
     // This is a driver program, not the core: it may read the wall clock to report its runtime.
     #[allow(clippy::disallowed_methods)]
     let started = Instant::now();
-    let cells = switchboard_acd::sim::ewt_matrix(Duration::from_secs_f64(days * 86_400.0), seed);
+    let mut ewt = switchboard_acd::EwtConfig::default();
+    if args.next().as_deref() == Some("nofeedback") {
+        ewt.calibration_gain = 0.0;
+    }
+    let cells =
+        switchboard_acd::sim::ewt_matrix_with(Duration::from_secs_f64(days * 86_400.0), seed, ewt);
     print!("{}", switchboard_acd::sim::matrix_markdown(&cells));
     let cov: Vec<f64> = cells.iter().map(|c| c.scores.coverage).collect();
     let ratio: Vec<f64> = cells

@@ -730,6 +730,15 @@ pub fn matrix_config(
 
 /// Run the 27-cell matrix (5/10/30 agents x 0.70/0.85/0.95 x 120/300/600 s patience).
 pub fn ewt_matrix(horizon: Duration, seed: u64) -> Vec<MatrixCell> {
+    ewt_matrix_with(horizon, seed, crate::ewt::EwtConfig::default())
+}
+
+/// [`ewt_matrix`] with a given estimator configuration (e.g. the coverage feedback off).
+pub fn ewt_matrix_with(
+    horizon: Duration,
+    seed: u64,
+    ewt: crate::ewt::EwtConfig,
+) -> Vec<MatrixCell> {
     let mut cells = Vec::new();
     for agents in [5u32, 10, 30] {
         for occupancy in [0.70, 0.85, 0.95] {
@@ -738,7 +747,9 @@ pub fn ewt_matrix(horizon: Duration, seed: u64) -> Vec<MatrixCell> {
                     ^ (u64::from(agents) << 32)
                     ^ ((occupancy * 100.0) as u64) << 16
                     ^ u64::from(patience);
-                let report = run(matrix_config(agents, occupancy, patience, horizon, s));
+                let mut cfg = matrix_config(agents, occupancy, patience, horizon, s);
+                cfg.acd.ewt = ewt;
+                let report = run(cfg);
                 cells.push(MatrixCell {
                     agents,
                     occupancy,

@@ -776,3 +776,52 @@ fn errors_are_typed() {
         Err(AcdError::NoCallback(CallId(1)))
     );
 }
+
+/// Found by the property test (proptest seed in tests/properties.proptest-regressions): an
+/// agent reserved for a callback who logs out must have the attempt cancelled, or the server
+/// keeps dialling for an agent the engine may reserve again.
+#[test]
+fn logout_while_reserved_cancels_the_callback_attempt() {
+    let mut acd = setup(Strategy::LongestIdle, 1, |_| {});
+    acd.handle_agent_busy(t(0), AgentId(1), BusyKind::Direct)
+        .unwrap();
+    join(&mut acd, 1, 1);
+    acd.handle_callback_request(t(2), CallId(1), "+15550003".into())
+        .unwrap();
+    acd.handle_agent_idle(t(3), AgentId(1)).unwrap();
+    assert!(drain(&mut acd)
+        .iter()
+        .any(|o| matches!(o, Output::Callback { .. })));
+    acd.handle_logout(t(4), AgentId(1)).unwrap();
+    let out = drain(&mut acd);
+    assert!(out.contains(&Output::CancelOffer {
+        call: CallId(1),
+        agent: AgentId(1)
+    }));
+    // The entry keeps its place and the attempt is not counted.
+    assert_eq!(acd.position(CallId(1)), Some(1));
+    acd.handle_login(t(5), AgentId(1)).unwrap();
+    assert!(drain(&mut acd)
+        .iter()
+        .any(|o| matches!(o, Output::Callback { attempt: 1, .. })));
+    assert!(acd.audit().clean());
+}
+
+#[test]
+fn agent_on_a_direct_call_logging_in_stays_busy() {
+    let mut acd = setup(Strategy::LongestIdle, 1, |_| {});
+    acd.handle_logout(t(1), AgentId(1)).unwrap();
+    acd.handle_agent_busy(t(2), AgentId(1), BusyKind::Outbound)
+        .unwrap();
+    acd.handle_login(t(3), AgentId(1)).unwrap();
+    assert!(offers(&join(&mut acd, 4, 1)).is_empty());
+    assert_eq!(
+        acd.agent_state(AgentId(1)),
+        Some(&AgentState::Busy {
+            call: None,
+            kind: BusyKind::Outbound
+        })
+    );
+    acd.handle_agent_idle(t(60), AgentId(1)).unwrap();
+    assert_eq!(offers(&drain(&mut acd)), vec![(CallId(1), AgentId(1))]);
+}
