@@ -600,7 +600,8 @@ impl B2bua {
         }
     }
 
-    /// Rejects an unanswered A with `status` (and cancels a pending B).
+    /// Rejects an unanswered A with `status` (and cancels a pending B). No `Ended` event
+    /// follows (the application asked for it); the call is removed once its transactions end.
     pub fn reject(
         &mut self,
         now: Instant,
