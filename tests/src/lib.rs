@@ -6,6 +6,9 @@
 //! Peers that are missing make a test fail when `SWITCHBOARD_REQUIRE_PEERS=1` (set by
 //! `scripts/test`), and skip with a message otherwise, so `cargo test` works on a laptop.
 
+pub mod audio;
+pub mod peers;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -263,5 +266,65 @@ pub fn wait_for<T>(secs: u64, mut f: impl FnMut() -> Option<T>) -> Option<T> {
             return None;
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One row of the server's event log.
+#[derive(Clone, Debug)]
+pub struct LoggedEvent {
+    /// Global order.
+    pub id: i64,
+    /// Our call id.
+    pub call: String,
+    /// Sequence within the call.
+    pub call_seq: i64,
+    /// Queue name.
+    pub queue: String,
+    /// Agent name.
+    pub agent: String,
+    /// Kind, e.g. `queue.announce`.
+    pub kind: String,
+    /// Details.
+    pub data: serde_json::Value,
+}
+
+impl Server {
+    /// Every event in the server's log so far.
+    pub fn events(&self) -> Vec<LoggedEvent> {
+        let path = self.data_dir.join("events.sqlite");
+        let Ok(conn) = rusqlite::Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        ) else {
+            return Vec::new();
+        };
+        let Ok(mut st) = conn
+            .prepare("SELECT id, call, call_seq, queue, agent, kind, data FROM events ORDER BY id")
+        else {
+            return Vec::new();
+        };
+        st.query_map([], |r| {
+            let data: String = r.get(6)?;
+            Ok(LoggedEvent {
+                id: r.get(0)?,
+                call: r.get(1)?,
+                call_seq: r.get(2)?,
+                queue: r.get(3)?,
+                agent: r.get(4)?,
+                kind: r.get(5)?,
+                data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+            })
+        })
+        .map(|rows| rows.flatten().collect())
+        .unwrap_or_default()
+    }
+
+    /// Waits up to `secs` for an event matching `pred`.
+    pub fn wait_event(
+        &self,
+        secs: u64,
+        pred: impl Fn(&LoggedEvent) -> bool,
+    ) -> Option<LoggedEvent> {
+        wait_for(secs, || self.events().into_iter().find(|e| pred(e)))
     }
 }

@@ -13,7 +13,6 @@ mod config;
 mod event_log;
 mod http_api;
 mod http_client;
-mod malformed_reply;
 mod pii;
 mod recorder;
 mod run;

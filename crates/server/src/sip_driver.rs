@@ -148,6 +148,7 @@ impl SipDriver {
                 contact,
                 policy: UasPolicy::with_registrar(),
                 relay_failures: false,
+                keep_a_when_b_hangs_up: false,
             },
             rand::random(),
         );
@@ -270,7 +271,7 @@ impl SipDriver {
             }
             Err(e) => {
                 tracing::debug!(error = %e, kind = ?m.kind, "malformed SIP message");
-                if let Some(reply) = crate::malformed_reply::bad_request(&m.raw, &e.to_string()) {
+                if let Some(reply) = switchboard_sip::reject_malformed(&m.raw) {
                     self.transport.send_nowait(m.kind, m.from, reply);
                 }
             }
@@ -320,7 +321,7 @@ impl SipDriver {
         call: CallKey,
         user: &str,
         sdp: Bytes,
-        _headers: Vec<(String, String)>,
+        headers: Vec<(String, String)>,
     ) {
         let bindings = self.location.lookup_active(user, SystemTime::now());
         let Some(b) = bindings.into_iter().max_by_key(|b| b.expires_at) else {
@@ -330,10 +331,15 @@ impl SipDriver {
             return;
         };
         let transport = Transport::from_token(&b.transport).unwrap_or(Transport::Udp);
-        if let Err(e) = self
-            .b2bua
-            .route(now, call, b.contact.uri.clone(), b.source, transport, sdp)
-        {
+        if let Err(e) = self.b2bua.route_with_headers(
+            now,
+            call,
+            b.contact.uri.clone(),
+            b.source,
+            transport,
+            sdp,
+            &headers,
+        ) {
             tracing::debug!(error = %e, "route refused");
             if let Some(tx) = self.calls.get(&call) {
                 let _ = tx.try_send(CallSignal::BFailed(StatusCode::SERVER_INTERNAL_ERROR));

@@ -434,6 +434,23 @@ impl B2bua {
         transport: Transport,
         sdp: Bytes,
     ) -> Result<(), B2buaError> {
+        self.route_with_headers(now, call, target, dest, transport, sdp, &[])
+    }
+
+    /// Like [`route`](Self::route), adding `extra` headers (e.g. `X-Switchboard-Queue`
+    /// for the agent's screen pop) to B's INVITE. Names must be extension headers; CR/LF in
+    /// values is neutralised by the printer.
+    #[allow(clippy::too_many_arguments)]
+    pub fn route_with_headers(
+        &mut self,
+        now: Instant,
+        call: CallKey,
+        target: Uri,
+        dest: SocketAddr,
+        transport: Transport,
+        sdp: Bytes,
+        extra: &[(String, String)],
+    ) -> Result<(), B2buaError> {
         let c = self.call(call).ok_or(B2buaError::NoSuchCall)?;
         if c.ended {
             return Err(B2buaError::InvalidState("call ended"));
@@ -460,6 +477,11 @@ impl B2bua {
         inv.headers.push(HeaderName::CSeq, "1 INVITE");
         inv.headers
             .push(HeaderName::Contact, self.config.contact.to_string());
+        for (name, value) in extra {
+            if let HeaderName::Other(_) = HeaderName::parse(name) {
+                inv.headers.push(HeaderName::parse(name), value.clone());
+            }
+        }
         set_body(&mut inv.headers, &sdp);
         inv.body = sdp;
         let tx = self.tl.send_request(now, dest, transport, inv)?;

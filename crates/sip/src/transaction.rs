@@ -933,7 +933,15 @@ impl TransactionLayer {
         req: Request,
     ) {
         let Some(skey) = server_key(&req) else {
-            return; // no usable Via/CSeq: the parser should have rejected it
+            // Missing From/To/Call-ID (RFC 4475 `insuf`): no transaction can be keyed, but
+            // the client still deserves a stateless 400 (never for ACK).
+            if req.method != Method::Ack && req.headers.top_via().is_ok() {
+                let mut r = Response::for_request(&req, StatusCode::BAD_REQUEST);
+                r.reason = "Missing Required Header Fields".into();
+                let to = self.response_peer(&req, from, transport);
+                self.transmit(to, transport, r.to_bytes(), None);
+            }
+            return;
         };
         let mut req = req;
         if stamp_via(&mut req, from).is_err() {

@@ -1,0 +1,163 @@
+//! The product's main path against the real binary with real softphones: a pjsua2 caller
+//! dials the trunk number 100, presses 1, waits in `sales` and hears its position; agent
+//! 1001 (pjsua2, auto-answer) logs in and is offered the call; tones pass both ways; the
+//! caller hangs up. Audio is decoded and checked on both phones and in the recording.
+
+use std::time::Duration;
+
+use switchboard_e2e::audio::{best_match, read_channel, rms, tone_share};
+use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
+use switchboard_e2e::{repo_root, scratch_dir, Server};
+
+#[test]
+fn caller_hears_position_agent_answers_tones_cross_and_the_call_is_recorded() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let server = Server::start("call-basic", "");
+    let dir = scratch_dir("call-basic-phones");
+    let caller_wav = dir.join("caller.wav");
+    let agent_wav = dir.join("agent.wav");
+
+    let mut caller = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            call: Some(format!("sip:100@{}", server.sip)),
+            tone_hz: 1000,
+            record: Some(caller_wav.clone()),
+            ..Default::default()
+        },
+    );
+    assert!(
+        caller.wait_event("confirmed", 20).is_some(),
+        "call answered; log:\n{}",
+        server.log_text()
+    );
+    assert!(caller.wait_event("media", 10).is_some());
+    // Type-ahead: the menu takes the key even while the greeting plays.
+    caller.command("dtmf 1");
+    let announce = server.wait_event(30, |e| e.kind == "queue.announce");
+    let announce =
+        announce.unwrap_or_else(|| panic!("no announcement; events: {:#?}", server.events()));
+    assert_eq!(announce.queue, "sales");
+    assert_eq!(announce.data["position"], 1);
+    let call = announce.call.clone();
+    // Let the announcement play out before the agent appears.
+    std::thread::sleep(Duration::from_secs(4));
+
+    let mut agent = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1001", "secret-1001")),
+            tone_hz: 2000,
+            record: Some(agent_wav.clone()),
+            ..Default::default()
+        },
+    );
+    let incoming = agent
+        .wait_event("incoming", 20)
+        .expect("agent 1001 is offered the call");
+    assert!(agent.wait_event("confirmed", 10).is_some());
+    server
+        .wait_event(10, |e| e.kind == "call.bridge" && e.call == call)
+        .expect("bridged");
+    // Talk for a while: the tones cross the bridge.
+    std::thread::sleep(Duration::from_secs(3));
+    caller.command("hangup");
+    assert!(caller.wait_event("disconnected", 10).is_some());
+    assert!(
+        agent.wait_event("disconnected", 10).is_some(),
+        "agent gets BYE when the caller hangs up"
+    );
+    let end = server
+        .wait_event(10, |e| e.kind == "call.end" && e.call == call)
+        .expect("call.end logged");
+    caller.quit();
+    agent.quit();
+
+    // The event log tells the call's story in order, without gaps.
+    let evs: Vec<_> = server
+        .events()
+        .into_iter()
+        .filter(|e| e.call == call)
+        .collect();
+    let kinds: Vec<&str> = evs.iter().map(|e| e.kind.as_str()).collect();
+    for (i, e) in evs.iter().enumerate() {
+        assert_eq!(e.call_seq, i as i64 + 1, "gap-free sequence: {kinds:?}");
+    }
+    let pos = |k: &str| {
+        kinds
+            .iter()
+            .position(|x| *x == k)
+            .unwrap_or_else(|| panic!("{k} missing in {kinds:?}"))
+    };
+    assert!(pos("call.start") < pos("dtmf"));
+    assert!(pos("dtmf") < pos("queue.join"));
+    assert!(pos("queue.join") <= pos("queue.announce"));
+    assert!(pos("queue.announce") < pos("call.bridge"));
+    assert!(pos("call.bridge") < pos("call.end"));
+    assert_eq!(end.data["disposition"], "answered");
+    assert_eq!(end.agent, "1001");
+
+    // The caller heard "You are number ..." (the prompt itself, found by correlation)...
+    let (heard, sr) = read_channel(&caller_wav, 0);
+    let (prompt, psr) = read_channel(&repo_root().join("prompts/en/queue-you-are-number.wav"), 0);
+    assert_eq!(sr, psr);
+    let m = best_match(&heard, &prompt, sr, sr as usize);
+    assert!(
+        m > 0.8,
+        "announcement found in the caller's audio (correlation {m:.2})"
+    );
+    // ...and at the end, the agent's 2 kHz tone.
+    let tail = &heard
+        [heard.len().saturating_sub(2 * sr as usize)..heard.len().saturating_sub(sr as usize / 4)];
+    assert!(
+        tone_share(tail, sr, 2000.0) > 0.3,
+        "caller hears the agent's tone"
+    );
+    // The agent heard the caller's 1 kHz tone.
+    let (ag, asr) = read_channel(&agent_wav, 0);
+    let tail =
+        &ag[ag.len().saturating_sub(2 * asr as usize)..ag.len().saturating_sub(asr as usize / 4)];
+    assert!(
+        tone_share(tail, asr, 1000.0) > 0.3,
+        "agent hears the caller's tone"
+    );
+
+    // The recording: stereo, caller left (1 kHz), agent right (2 kHz), as long as the talk.
+    let rec = std::path::PathBuf::from(end.data["recording"].as_str().expect("recording path"));
+    assert!(rec.starts_with(server.data_dir.join("recordings")));
+    let (left, rsr) = read_channel(&rec, 0);
+    let (right, _) = read_channel(&rec, 1);
+    let talk = end.data["talk_s"].as_f64().unwrap();
+    let secs = left.len() as f64 / f64::from(rsr);
+    assert!(
+        (secs - talk).abs() < 0.1,
+        "recording {secs:.2}s vs talk {talk:.2}s"
+    );
+    let mid = |x: &[f64]| x[x.len() / 4..x.len() * 3 / 4].to_vec();
+    assert!(
+        tone_share(&mid(&left), rsr, 1000.0) > 0.3,
+        "left = caller's 1 kHz"
+    );
+    assert!(
+        tone_share(&mid(&right), rsr, 2000.0) > 0.3,
+        "right = agent's 2 kHz"
+    );
+    assert!(
+        tone_share(&mid(&left), rsr, 2000.0) < 0.05 && tone_share(&mid(&right), rsr, 1000.0) < 0.05
+    );
+    assert!(rms(&mid(&left)) > 1000.0);
+
+    // The agent's INVITE carried the queue and the caller for the screen pop.
+    assert_eq!(
+        incoming["headers"]["X-Switchboard-Queue"], "sales",
+        "{incoming}"
+    );
+    assert_eq!(
+        incoming["headers"]["X-Switchboard-Caller"], "+79995550101",
+        "{incoming}"
+    );
+}
