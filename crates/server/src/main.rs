@@ -17,6 +17,7 @@ mod pii;
 mod recorder;
 mod run;
 mod sip_driver;
+mod tools;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -39,6 +40,73 @@ struct Cli {
 enum Command {
     /// Start the engine (embedded demo config unless --config is given).
     Run(RunArgs),
+    /// Check dialplan files: file:line:col diagnostics; exit 1 on errors.
+    Check {
+        /// Dialplan files (*.ivr).
+        files: Vec<PathBuf>,
+        /// Config whose queue names the check uses (default: the embedded one).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Dialplan simulator and test runner.
+    Ivr {
+        #[command(subcommand)]
+        command: IvrCommand,
+    },
+    /// Staffing with Erlang C/A (agents) and Erlang B (trunks).
+    Staffing {
+        /// Offered calls per hour.
+        #[arg(long = "calls-per-hour")]
+        calls_per_hour: f64,
+        /// Average handle time, seconds.
+        #[arg(long)]
+        aht: u64,
+        /// Service-level target PERCENT/SECONDS, e.g. 80/20.
+        #[arg(long, default_value = "80/20")]
+        target: String,
+        /// Mean caller patience, seconds (Erlang A).
+        #[arg(long)]
+        patience: Option<u64>,
+        /// Trunk blocking probability for Erlang B.
+        #[arg(long, default_value_t = 0.01)]
+        blocking: f64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum IvrCommand {
+    /// Run one call through a dialplan offline and print what the caller hears.
+    Simulate {
+        /// The dialplan file.
+        file: PathBuf,
+        /// Dialled number (DNIS).
+        #[arg(long, default_value = "")]
+        to: String,
+        /// Caller ID.
+        #[arg(long, default_value = "")]
+        from: String,
+        /// Keys per input request, comma-separated groups: "1,#3".
+        #[arg(long, default_value = "")]
+        digits: String,
+        /// Wall-clock time of the call, e.g. 2026-11-23T03:00+03:00 (default: now).
+        #[arg(long)]
+        at: Option<String>,
+        /// JSON file with canned HTTP answers.
+        #[arg(long = "http-fixture")]
+        http_fixture: Option<PathBuf>,
+        /// Config whose queue names the check uses.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Run the *.test.toml expectations next to the dialplans.
+    Test {
+        /// A directory, a .test.toml or a .ivr file.
+        #[arg(default_value = "dialplans")]
+        path: PathBuf,
+        /// Config whose queue names the check uses.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 /// Flags of `switchboard run`.
@@ -62,6 +130,29 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::main(args),
+        Command::Check { files, config } => tools::check(&files, config.as_deref()),
+        Command::Ivr {
+            command:
+                IvrCommand::Simulate {
+                    file,
+                    to,
+                    from,
+                    digits,
+                    at,
+                    http_fixture,
+                    config,
+                },
+        } => tools::simulate_call(file, to, from, digits, at, http_fixture, config.as_deref()),
+        Command::Ivr {
+            command: IvrCommand::Test { path, config },
+        } => tools::run_tests(path, config.as_deref()),
+        Command::Staffing {
+            calls_per_hour,
+            aht,
+            target,
+            patience,
+            blocking,
+        } => tools::staffing_report(calls_per_hour, aht, &target, patience, blocking),
     };
     match result {
         Ok(code) => code,

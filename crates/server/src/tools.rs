@@ -1,0 +1,154 @@
+//! The operator tools behind `switchboard check`, `switchboard ivr simulate|test` and
+//! `switchboard staffing`: thin wrappers over the IVR and ACD crates that print reports
+//! and return the exit status.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use switchboard_acd::{staffing, ServiceLevel, StaffingInput};
+use switchboard_ivr::loader::check_paths;
+use switchboard_ivr::sim::{simulate, SimCall, SimOptions};
+use switchboard_ivr::testfile::parse_at;
+use switchboard_ivr::{run_dialplan_tests, CheckContext};
+
+use crate::config::Config;
+
+fn context(config: Option<&std::path::Path>) -> anyhow::Result<CheckContext> {
+    let cfg = Config::load(config)?;
+    Ok(crate::call_path::check_context(&cfg))
+}
+
+/// `switchboard check FILE...`: rustc-style diagnostics; 1 on errors, 0 otherwise.
+pub(crate) fn check(
+    files: &[PathBuf],
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    if files.is_empty() {
+        bail!("give at least one dialplan file");
+    }
+    let r = check_paths(files, &context(config)?);
+    print!("{}", r.text);
+    Ok(if r.has_errors {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `switchboard ivr simulate FILE --to .. --from .. --digits .. --at ..`.
+pub(crate) fn simulate_call(
+    file: PathBuf,
+    to: String,
+    from: String,
+    digits: String,
+    at: Option<String>,
+    http_fixture: Option<PathBuf>,
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let at = match at {
+        Some(a) => parse_at(&a)
+            .with_context(|| format!("--at {a:?}: expected a time like 2026-11-23T03:00+03:00"))?,
+        None => chrono::Utc::now().fixed_offset(),
+    };
+    let mut call = SimCall::new(to, from, at);
+    call.digits = digits;
+    let opts = SimOptions {
+        file,
+        call,
+        ctx: context(config)?,
+        http_fixture,
+    };
+    match simulate(&opts) {
+        Ok(t) => {
+            print!("{}{t}", t.warnings);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// `switchboard ivr test [PATH]`: runs `*.test.toml` expectations like a test runner.
+pub(crate) fn run_tests(
+    path: PathBuf,
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let report = run_dialplan_tests(&path, &context(config)?);
+    print!("{report}");
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Parses `80/20` (80 % answered within 20 s).
+fn parse_target(s: &str) -> anyhow::Result<ServiceLevel> {
+    let (share, within) = s
+        .split_once('/')
+        .context("--target: expected PERCENT/SECONDS, e.g. 80/20")?;
+    let share: f64 = share
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .context("--target percent")?;
+    let within: u64 = within
+        .trim()
+        .trim_end_matches('s')
+        .parse()
+        .context("--target seconds")?;
+    if !(0.0..100.0).contains(&share) || within == 0 {
+        bail!("--target: percent must be in 0..100 and seconds above 0");
+    }
+    Ok(ServiceLevel {
+        share: share / 100.0,
+        within: Duration::from_secs(within),
+    })
+}
+
+/// `switchboard staffing --calls-per-hour N --aht S --target P/S [--patience S] [--blocking F]`.
+pub(crate) fn staffing_report(
+    calls_per_hour: f64,
+    aht: u64,
+    target: &str,
+    patience: Option<u64>,
+    blocking: f64,
+) -> anyhow::Result<ExitCode> {
+    if calls_per_hour <= 0.0 || aht == 0 {
+        bail!("--calls-per-hour and --aht must be positive");
+    }
+    if !(0.0..1.0).contains(&blocking) || blocking == 0.0 {
+        bail!("--blocking must be a probability between 0 and 1, e.g. 0.01");
+    }
+    let plan = staffing(&StaffingInput {
+        calls_per_hour,
+        aht: Duration::from_secs(aht),
+        target: parse_target(target)?,
+        patience: patience.map(Duration::from_secs),
+        blocking,
+    });
+    let text = plan.to_string();
+    print!("{text}");
+    if !text.ends_with('\n') {
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse() {
+        let t = parse_target("80/20").unwrap();
+        assert!((t.share - 0.8).abs() < 1e-9);
+        assert_eq!(t.within, Duration::from_secs(20));
+        assert!(parse_target("80").is_err());
+        assert!(parse_target("180/20").is_err());
+    }
+}
