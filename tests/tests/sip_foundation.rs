@@ -8,6 +8,7 @@ use std::net::UdpSocket;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use switchboard_e2e::peers::python_with_pjsua2;
 use switchboard_e2e::{require_peer, scratch_dir, shared_dir, sipp, sipp_trace, wait_for, Server};
 
 fn registered_users(server: &Server) -> Vec<String> {
@@ -340,23 +341,6 @@ fn pj_registered(pj: &mut std::process::Child) -> bool {
     false
 }
 
-fn python_with_pjsua2() -> Option<String> {
-    let python = std::env::var("SWITCHBOARD_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&python)
-        .args(["-c", "import pjsua2"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        if std::env::var("SWITCHBOARD_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("pjsua2 is required (scripts/test installs it in target/venv)");
-        }
-        eprintln!("SKIPPED: pjsua2 missing");
-        return None;
-    }
-    Some(python)
-}
-
 #[test]
 fn pjsua2_registers_over_tcp_with_sha256_digest() {
     let Some(python) = python_with_pjsua2() else {
@@ -394,4 +378,59 @@ fn pjsua2_registers_over_tcp_with_sha256_digest() {
     );
     let (_, body) = server.http_get("/api/v1/registrations");
     assert!(body.contains("\"1003\"") && body.contains("TCP"), "{body}");
+}
+
+#[test]
+fn a_device_that_stops_answering_keepalives_is_logged_out_as_unreachable() {
+    let Some(python) = python_with_pjsua2() else {
+        return;
+    };
+    // Fast keepalives and a short T1 so timer F (64*T1) fires in about 3 s.
+    let server = Server::start("keepalive", "[sip]\nkeepalive_interval = 1\nt1_ms = 50\n");
+    // Started directly (not under `timeout`) so that kill() is a SIGKILL of the phone
+    // itself: it vanishes without unregistering. --seconds bounds its life anyway.
+    let mut pj = Command::new(&python)
+        .arg(switchboard_e2e::repo_root().join("tests/peers/pjsua_agent.py"))
+        .args([
+            "--server",
+            &server.sip.to_string(),
+            "--user",
+            "1004",
+            "--password",
+            "secret-1004",
+            "--seconds",
+            "50",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("pjsua2 agent");
+    assert!(pj_registered(&mut pj));
+    // While it runs, it answers the OPTIONS probes: still logged in a few probes later.
+    let login = server.wait_event(10, |e| e.kind == "agent.login" && e.agent == "1004");
+    assert!(login.is_some());
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        server.events().iter().all(|e| e.kind != "agent.logout"),
+        "no logout while alive"
+    );
+    // The device vanishes without unregistering.
+    let _ = pj.kill();
+    let _ = pj.wait();
+    let out = server.wait_event(20, |e| e.kind == "agent.logout" && e.agent == "1004");
+    let out = out.unwrap_or_else(|| {
+        panic!(
+            "logged out after failed keepalives; log:\n{}",
+            server.log_text()
+        )
+    });
+    assert!(
+        out.data["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Unreachable"),
+        "{:?}",
+        out.data
+    );
 }

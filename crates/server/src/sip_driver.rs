@@ -99,6 +99,9 @@ pub(crate) struct SipDriver {
     commands_rx: mpsc::Receiver<SipCommand>,
     commands_tx: mpsc::Sender<SipCommand>,
     draining: bool,
+    keepalive_every: Duration,
+    next_keepalive: Instant,
+    probes: HashMap<TxKey, (String, Uri)>,
 }
 
 fn to_sip_transport(k: TransportKind) -> Transport {
@@ -189,6 +192,9 @@ impl SipDriver {
             commands_rx,
             commands_tx,
             draining: false,
+            keepalive_every: Duration::from_secs(cfg.sip.keepalive_interval.max(1)),
+            next_keepalive: Instant::now() + Duration::from_secs(cfg.sip.keepalive_interval.max(1)),
+            probes: HashMap::new(),
         }
     }
 
@@ -227,9 +233,14 @@ impl SipDriver {
                     }
                 }
                 _ = tokio::time::sleep_until(deadline.into()) => {
-                    self.b2bua.handle_timeout(Instant::now());
+                    let now = Instant::now();
+                    self.b2bua.handle_timeout(now);
                     let evs = self.registrar.handle_timeout(SystemTime::now());
                     self.presence_events(evs);
+                    if now >= self.next_keepalive {
+                        self.next_keepalive = now + self.keepalive_every;
+                        self.send_keepalives(now);
+                    }
                 }
                 _ = shutdown.recv(), if !self.draining => {
                     self.draining = true;
@@ -260,7 +271,25 @@ impl SipDriver {
                 now + d
             })
             .unwrap_or(far);
-        a.min(b).min(far)
+        a.min(b).min(far).min(self.next_keepalive)
+    }
+
+    /// OPTIONS to every registered contact; a probe that fails marks it unreachable
+    /// (an agent whose last contact is unreachable is logged out of the ACD).
+    fn send_keepalives(&mut self, now: Instant) {
+        let wall = SystemTime::now();
+        for user in self.location.users() {
+            for b in self.location.lookup_active(&user, wall) {
+                let transport = Transport::from_token(&b.transport).unwrap_or(Transport::Udp);
+                if let Ok(tx) =
+                    self.b2bua
+                        .send_options(now, b.contact.uri.clone(), b.source, transport)
+                {
+                    self.probes
+                        .insert(tx, (user.clone(), b.contact.uri.clone()));
+                }
+            }
+        }
     }
 
     fn handle_inbound(&mut self, m: Inbound) {
@@ -445,6 +474,18 @@ impl SipDriver {
                 transport,
             } => {
                 self.other_request(now, tx, req, from, transport);
+            }
+            CallEvent::OptionsResult { tx, status } => {
+                if let Some((user, uri)) = self.probes.remove(&tx) {
+                    if status == StatusCode::REQUEST_TIMEOUT
+                        || status == StatusCode::SERVICE_UNAVAILABLE
+                    {
+                        tracing::info!(agent = %user, status = status.0, "keepalive failed; contact unreachable");
+                        if let Some(ev) = self.location.mark_unreachable(&user, &uri) {
+                            self.presence_events(vec![ev]);
+                        }
+                    }
+                }
             }
             CallEvent::Ended { call, reason } => {
                 if let Some(t) = self.calls.remove(&call) {

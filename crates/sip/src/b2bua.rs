@@ -169,6 +169,15 @@ pub enum CallEvent {
         /// Why.
         reason: EndReason,
     },
+    /// The final answer to a keepalive probe sent with [`B2bua::send_options`]: any
+    /// response means the device is alive; 408 (timer F) or 503 (transport error) that it
+    /// is unreachable.
+    OptionsResult {
+        /// The probe's transaction.
+        tx: TxKey,
+        /// The final status (408 when nothing came back).
+        status: StatusCode,
+    },
 }
 
 /// Output of [`B2bua::poll_output`].
@@ -299,6 +308,7 @@ pub struct B2bua {
     txs: HashMap<TxKey, (CallKey, Purpose)>,
     dialog_calls: HashMap<DialogKey, (CallKey, Leg)>,
     out: VecDeque<B2buaOutput>,
+    probes: HashMap<TxKey, bool>,
 }
 
 fn set_body(headers: &mut switchboard_sip_message::Headers, body: &Bytes) {
@@ -322,6 +332,54 @@ impl B2bua {
             txs: HashMap::new(),
             dialog_calls: HashMap::new(),
             out: VecDeque::new(),
+            probes: HashMap::new(),
+        }
+    }
+
+    /// Sends an out-of-dialog OPTIONS to `target` at `dest` (a keepalive probe of a
+    /// registered device). Its outcome comes back as [`CallEvent::OptionsResult`].
+    pub fn send_options(
+        &mut self,
+        now: Instant,
+        target: Uri,
+        dest: SocketAddr,
+        transport: Transport,
+    ) -> Result<TxKey, B2buaError> {
+        let mut from = self.config.contact.clone();
+        from.params.clear();
+        let tag = self.tl.new_tag();
+        from.set_tag(&tag);
+        let mut req = Request::new(Method::Options, target.clone());
+        req.headers.push(HeaderName::From, from.to_string());
+        req.headers.push(HeaderName::To, format!("<{target}>"));
+        req.headers.push(HeaderName::CallId, self.tl.new_call_id());
+        req.headers.push(HeaderName::CSeq, "1 OPTIONS");
+        req.headers.push(HeaderName::MaxForwards, "70");
+        let tx = self.tl.send_request(now, dest, transport, req)?;
+        self.probes.insert(tx, false);
+        self.pump(now);
+        Ok(tx)
+    }
+
+    /// Handles transaction events of keepalive probes; true if `e` was one.
+    fn on_probe_event(&mut self, e: &TxEvent) -> bool {
+        let (key, status) = match e {
+            TxEvent::Response { key, resp } if !resp.status.is_provisional() => (*key, resp.status),
+            TxEvent::Response { key, .. } => return self.probes.contains_key(key),
+            TxEvent::Timeout { key, .. } => (*key, StatusCode::REQUEST_TIMEOUT),
+            TxEvent::TransportError { key } => (*key, StatusCode::SERVICE_UNAVAILABLE),
+            TxEvent::Terminated { key, .. } => return self.probes.remove(key).is_some(),
+            _ => return false,
+        };
+        match self.probes.get_mut(&key) {
+            Some(done) => {
+                if !*done {
+                    *done = true;
+                    self.emit(CallEvent::OptionsResult { tx: key, status });
+                }
+                true
+            }
+            None => false,
         }
     }
 
@@ -826,6 +884,9 @@ impl B2bua {
     }
 
     fn on_tx_event(&mut self, now: Instant, e: TxEvent) {
+        if !self.probes.is_empty() && self.on_probe_event(&e) {
+            return;
+        }
         match e {
             TxEvent::NewRequest {
                 key,
