@@ -14,7 +14,46 @@ fn caller_hears_position_agent_answers_tones_cross_and_the_call_is_recorded() {
     let Some(py) = python_with_pjsua2() else {
         return;
     };
-    let server = Server::start("call-basic", "");
+    // A CRM that receives the screen-pop webhook.
+    let crm = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let crm_url = format!("http://{}/screen-pop", crm.local_addr().unwrap());
+    let (pop_tx, pop_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        if let Ok((mut c, _)) = crm.accept() {
+            c.set_read_timeout(Some(Duration::from_secs(5))).ok();
+            let mut buf = vec![0u8; 65536];
+            let mut got = 0;
+            // Read until the JSON body is complete (Content-Length framing).
+            loop {
+                match c.read(&mut buf[got..]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got += n,
+                }
+                let text = String::from_utf8_lossy(&buf[..got]).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        let _ =
+                            c.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n");
+                        let _ = pop_tx.send(body.to_string());
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let server = Server::start(
+        "call-basic",
+        &format!("[screen_pop]\nurl = \"{crm_url}\"\n"),
+    );
     let dir = scratch_dir("call-basic-phones");
     let caller_wav = dir.join("caller.wav");
     let agent_wav = dir.join("agent.wav");
@@ -150,6 +189,30 @@ fn caller_hears_position_agent_answers_tones_cross_and_the_call_is_recorded() {
         tone_share(&mid(&left), rsr, 2000.0) < 0.05 && tone_share(&mid(&right), rsr, 1000.0) < 0.05
     );
     assert!(rms(&mid(&left)) > 1000.0);
+
+    // The agent heard the whisper ("Call for ... sales") before the caller was connected.
+    let (whisper, wsr) = read_channel(&repo_root().join("prompts/en/whisper-call-for.wav"), 0);
+    assert_eq!(wsr, asr);
+    let m = best_match(&ag, &whisper, asr, asr as usize / 2);
+    assert!(
+        m > 0.8,
+        "whisper found in the agent's audio (correlation {m:.2})"
+    );
+    assert!(pos("call.bridge") < pos("call.connected"));
+
+    // The CRM got the screen pop with the call's data.
+    let pop = pop_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("screen-pop webhook POSTed");
+    let pop: serde_json::Value = serde_json::from_str(&pop).expect("JSON body");
+    assert_eq!(pop["queue"], "sales");
+    assert_eq!(pop["agent"], "1001");
+    assert_eq!(pop["caller"], "+79995550101");
+    assert_eq!(pop["data"]["topic"], "sales", "IVR screen-pop data: {pop}");
+    assert!(server
+        .events()
+        .iter()
+        .any(|e| e.kind == "screenpop.sent" && e.call == call));
 
     // The agent's INVITE carried the queue and the caller for the screen pop.
     assert_eq!(

@@ -183,6 +183,8 @@ struct CallTask {
     tl_b: Timeline,
     bridge: Option<Bridge>,
     player: PromptPlayer,
+    /// Plays the whisper to the agent before the bridge closes.
+    b_player: Option<PromptPlayer>,
     inband: DtmfDetector,
     ivr: Interpreter,
     lang: Lang,
@@ -298,6 +300,7 @@ pub(crate) async fn run_call(ctx: Arc<CallContext>, mut nc: NewCall) {
             max_lag: Duration::from_millis(100),
         }),
         inband: DtmfDetector::new(switchboard_media::DtmfConfig::default()),
+        b_player: None,
         ctx: ctx.clone(),
         id,
         sip_call: nc.call,
@@ -465,6 +468,24 @@ impl CallTask {
                     .append(self.log("media.timeout", json!({"leg": "caller"})));
                 self.hangup_all();
                 return;
+            }
+        }
+        if let (Some(bp), Some(b)) = (self.b_player.as_mut(), self.b.as_mut()) {
+            let mut done = false;
+            while let Some(frame) = bp.poll_frame(now) {
+                let samples: Vec<i16> = frame.samples.to_vec();
+                b.send_pcm(now, &samples);
+            }
+            while let Some(ev) = bp.poll_event() {
+                done |= matches!(
+                    ev,
+                    switchboard_media::PlayerEvent::Finished
+                        | switchboard_media::PlayerEvent::Stopped
+                );
+            }
+            if done || !bp.is_playing() {
+                self.b_player = None;
+                self.connect_bridge(now);
             }
         }
         if let Some(b) = self.b.as_mut() {
@@ -789,6 +810,7 @@ impl CallTask {
                 .queue(&queue)
                 .agent(&agent),
         );
+        self.screen_pop(&queue, &agent);
         let _ = self
             .ctx
             .sip
@@ -939,19 +961,88 @@ impl CallTask {
             self.hangup_all();
             return;
         };
-        let leg_cfg = |m: &MediaLeg| {
-            let mut c = LegConfig::new(m.codec, m.session.ssrc(), rand::random(), rand::random());
-            c.payload_type = m.neg.codec.payload_type;
-            c.telephone_event_pt = m.neg.telephone_event;
-            c
-        };
-        self.bridge = Some(Bridge::new(leg_cfg(&self.a), leg_cfg(&b)));
         self.b = Some(b);
-        self.player.stop();
         let _ = self.ctx.acd.send(AcdCommand::OfferAnswered {
             call: self.id,
             agent: agent.clone(),
         });
+        self.ctx.events.append(
+            self.log(
+                "call.bridge",
+                json!({"wait_s": now.duration_since(self.started).as_secs_f64()}),
+            )
+            .queue(&queue)
+            .agent(&agent),
+        );
+        self.phase = Phase::Bridged {
+            queue: queue.clone(),
+            agent,
+            answered_at: now,
+        };
+        // Whisper to the agent first ("call for <tenant>, <queue>"); the caller keeps
+        // hearing music until the bridge closes.
+        let whisper = self.whisper_prompts(&queue);
+        if whisper.is_empty() {
+            self.connect_bridge(now);
+        } else {
+            let mut p = PromptPlayer::new(switchboard_media::PlayerConfig {
+                ptime: Duration::from_millis(u64::from(self.ctx.cfg.media.ptime)),
+                initial_timestamp: 0,
+                max_lag: Duration::from_millis(100),
+            });
+            p.play(now, self.playlist(&whisper, self.lang));
+            self.b_player = Some(p);
+        }
+    }
+
+    /// The prompts whispered to the agent: the dialplan's `whisper`, else "call for"
+    /// plus the tenant's or the queue's name prompt when one exists.
+    fn whisper_prompts(&self, queue: &str) -> Vec<String> {
+        if let Some(w) = self
+            .queue_req
+            .as_ref()
+            .map(|r| r.whisper.clone())
+            .filter(|w| !w.is_empty())
+        {
+            return w;
+        }
+        let lang = self.lang.code();
+        let exists = |n: &str| self.ctx.prompts.get(&format!("{lang}/{n}")).is_some();
+        let mut out = Vec::new();
+        let tenant = self.queue_req.as_ref().and_then(|r| r.attrs.tenant.clone());
+        let name = tenant
+            .map(|t| format!("tenant-{t}"))
+            .filter(|n| exists(n))
+            .or_else(|| Some(format!("queue-name-{queue}")).filter(|n| exists(n)));
+        if let Some(n) = name {
+            if exists("whisper-call-for") {
+                out.push("whisper-call-for".to_string());
+            }
+            out.push(n);
+        }
+        out
+    }
+
+    /// Closes the bridge between caller and agent and starts the recording.
+    fn connect_bridge(&mut self, now: Instant) {
+        let Phase::Bridged { queue, agent, .. } = &self.phase else {
+            return;
+        };
+        let (queue, agent) = (queue.clone(), agent.clone());
+        let Some(b) = self.b.as_ref() else { return };
+        let leg_cfg = |m: &MediaLeg| {
+            let mut c = LegConfig::new(
+                m.codec,
+                m.session.ssrc(),
+                rand::random(),
+                m.session.next_timestamp(),
+            );
+            c.payload_type = m.neg.codec.payload_type;
+            c.telephone_event_pt = m.neg.telephone_event;
+            c
+        };
+        self.bridge = Some(Bridge::new(leg_cfg(&self.a), leg_cfg(b)));
+        self.player.stop();
         let record = self
             .ctx
             .cfg
@@ -979,19 +1070,79 @@ impl CallTask {
                 Err(e) => tracing::warn!(error = %e, "bad recording path"),
             }
         }
+        if let Phase::Bridged { answered_at, .. } = &mut self.phase {
+            // Talk time runs from the moment the parties hear each other.
+            *answered_at = now;
+        }
         self.ctx.events.append(
-            self.log(
-                "call.bridge",
-                json!({"wait_s": now.duration_since(self.started).as_secs_f64()}),
-            )
-            .queue(&queue)
-            .agent(&agent),
+            self.log("call.connected", json!({}))
+                .queue(&queue)
+                .agent(&agent),
         );
-        self.phase = Phase::Bridged {
-            queue,
-            agent,
-            answered_at: now,
-        };
+    }
+
+    /// POSTs the screen-pop webhook in the background, with retries; never blocks the call.
+    fn screen_pop(&self, queue: &str, agent: &str) {
+        let sp = &self.ctx.cfg.screen_pop;
+        if sp.url.is_empty() {
+            return;
+        }
+        let attrs = self
+            .queue_req
+            .as_ref()
+            .map(|r| r.attrs.clone())
+            .unwrap_or_default();
+        let body = json!({
+            "call": self.id_str(),
+            "queue": queue,
+            "agent": agent,
+            "caller": self.caller,
+            "dnis": self.dnis,
+            "tenant": attrs.tenant,
+            "priority": attrs.priority,
+            "skills": attrs.skills,
+            "data": attrs.screen_pop,
+        });
+        let (url, timeout, retries) = (
+            sp.url.clone(),
+            Duration::from_millis(sp.timeout_ms),
+            sp.retries,
+        );
+        let events = self.ctx.events.clone();
+        let (call, queue, agent) = (self.id_str(), queue.to_string(), agent.to_string());
+        tokio::spawn(async move {
+            let mut last = String::new();
+            for attempt in 0..=retries {
+                match crate::http_client::post_json(&url, body.clone(), timeout).await {
+                    Ok(status) => {
+                        events.append(
+                            NewEvent::call(
+                                &call,
+                                "screenpop.sent",
+                                json!({"status": status, "attempt": attempt + 1}),
+                            )
+                            .queue(&queue)
+                            .agent(&agent),
+                        );
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, attempt, "screen-pop webhook failed");
+                        last = format!(
+                            "{last}{}attempt {}: {e}",
+                            if last.is_empty() { "" } else { "; " },
+                            attempt + 1
+                        );
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(250 << attempt.min(4))).await;
+            }
+            events.append(
+                NewEvent::call(&call, "screenpop.failed", json!({"error": last}))
+                    .queue(&queue)
+                    .agent(&agent),
+            );
+        });
     }
 
     fn hangup_all(&mut self) {

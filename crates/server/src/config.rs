@@ -17,6 +17,7 @@ pub(crate) struct Config {
     pub(crate) data: DataConfig,
     pub(crate) media: MediaConfig,
     pub(crate) ivr: IvrConfig,
+    pub(crate) screen_pop: ScreenPopConfig,
     #[serde(default)]
     pub(crate) users: Vec<UserConfig>,
     #[serde(default)]
@@ -70,6 +71,14 @@ pub(crate) struct IvrConfig {
     pub(crate) dialplans: PathBuf,
     pub(crate) prompts: PathBuf,
     pub(crate) fallback_queue: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScreenPopConfig {
+    pub(crate) url: String,
+    pub(crate) timeout_ms: u64,
+    pub(crate) retries: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -179,7 +188,11 @@ mod tests {
         let c = Config::load(None).unwrap();
         assert_eq!(c.sip.listen, vec!["127.0.0.1:5060".parse().unwrap()]);
         assert_eq!(c.users.len(), 5);
-        assert_eq!(c.queues.len(), 2);
+        assert_eq!(c.queues.len(), 5);
+        assert!(c
+            .queues
+            .iter()
+            .any(|q| q.name == "sales" && q.members.len() == 3));
         assert_eq!(c.http.listen.port(), 8080);
     }
 

@@ -61,6 +61,32 @@ async fn fetch(
     url: &str,
     body: Option<serde_json::Value>,
 ) -> Result<serde_json::Value, HttpError> {
+    let (status, body) = request(method, url, body).await?;
+    if !(200..300).contains(&status) {
+        return Err(HttpError::Status(status));
+    }
+    serde_json::from_slice(&body).map_err(|_| HttpError::BadJson)
+}
+
+/// POSTs `body` (the screen-pop webhook); success is any 2xx, whatever the answer's body.
+pub(crate) async fn post_json(
+    url: &str,
+    body: serde_json::Value,
+    timeout: Duration,
+) -> Result<u16, HttpError> {
+    match tokio::time::timeout(timeout, request(HttpMethod::Post, url, Some(body))).await {
+        Ok(Ok((status, _))) if (200..300).contains(&status) => Ok(status),
+        Ok(Ok((status, _))) => Err(HttpError::Status(status)),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(HttpError::Timeout),
+    }
+}
+
+async fn request(
+    method: HttpMethod,
+    url: &str,
+    body: Option<serde_json::Value>,
+) -> Result<(u16, Vec<u8>), HttpError> {
     let u = parse_url(url)?;
     let host = u
         .host
@@ -89,10 +115,12 @@ async fn fetch(
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
     loop {
-        let n = s
-            .read(&mut chunk)
-            .await
-            .map_err(|e| HttpError::Network(e.to_string()))?;
+        let n = match s.read(&mut chunk).await {
+            Ok(n) => n,
+            // A peer that closes with a reset after answering still answered.
+            Err(_) if buf.windows(4).any(|w| w == b"\r\n\r\n") => 0,
+            Err(e) => return Err(HttpError::Network(e.to_string())),
+        };
         if n == 0 {
             break;
         }
@@ -111,9 +139,6 @@ async fn fetch(
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| HttpError::Network("bad status line".into()))?;
-    if !(200..300).contains(&status) {
-        return Err(HttpError::Status(status));
-    }
     if head
         .to_ascii_lowercase()
         .contains("transfer-encoding: chunked")
@@ -122,7 +147,7 @@ async fn fetch(
             "chunked responses are not supported".into(),
         ));
     }
-    serde_json::from_slice(&buf[split + 4..]).map_err(|_| HttpError::BadJson)
+    Ok((status, buf.split_off(split + 4)))
 }
 
 #[cfg(test)]
