@@ -224,6 +224,21 @@ fn secs_f(d: f64) -> Duration {
 }
 
 /// Agents, service level, ASA, abandonment, occupancy and trunks for a workload.
+///
+/// ```
+/// use std::time::Duration;
+/// use switchboard_acd::{staffing, ServiceLevel, StaffingInput};
+///
+/// let plan = staffing(&StaffingInput {
+///     calls_per_hour: 200.0,
+///     aht: Duration::from_secs(180),
+///     target: ServiceLevel { share: 0.8, within: Duration::from_secs(20) },
+///     patience: None,
+///     blocking: 0.01,
+/// });
+/// assert_eq!(plan.agents, 14);
+/// println!("{plan}");
+/// ```
 pub fn staffing(input: &StaffingInput) -> StaffingPlan {
     let aht = input.aht.as_secs_f64().max(1e-3);
     let rate = input.calls_per_hour.max(0.0) / 3600.0;
@@ -384,7 +399,10 @@ mod tests {
         assert!(plan.service_level >= 0.8);
         assert!(plan.trunks >= plan.agents);
         let text = plan.to_string();
+        println!("{text}");
         assert!(text.contains("agents       14"), "{text}");
+        assert!(text.contains("service      88.8%"), "{text}");
+        assert!(text.starts_with("workload     200 calls/h x 180 s AHT = 10.00 Erlangs"));
     }
 
     #[test]
