@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::ids::{AgentId, CallId, QueueId, SkillId, TenantId};
+use crate::ids::{AgentId, CallId, PhoneNumber, QueueId, SkillId, TenantId};
 
 /// How a queue picks among several available agents for one call.
 ///
@@ -208,7 +208,7 @@ pub struct Join {
     /// Tenant of the call.
     pub tenant: Option<TenantId>,
     /// Caller's number, used for abandoned-resume and callbacks (never logged).
-    pub caller: Option<String>,
+    pub caller: Option<PhoneNumber>,
     /// Opaque data for the agent's screen pop.
     pub data: Vec<(String, String)>,
 }

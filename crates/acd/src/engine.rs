@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::config::{AgentConfig, Join, QueueConfig, Strategy};
 use crate::ewt::{AgentLoad, EwtConfig, EwtModel};
-use crate::ids::{AgentId, CallId, QueueId};
+use crate::ids::{AgentId, CallId, PhoneNumber, QueueId};
 use crate::output::{
     AgentState, BusyKind, CallbackResult, Event, ExitReason, OfferFailure, Outcome, Output, Spoken,
 };
@@ -160,12 +160,12 @@ enum CallState {
         agent: AgentId,
     },
     CallbackWaiting {
-        number: String,
+        number: PhoneNumber,
         attempts: u32,
         eligible_at: Duration,
     },
     CallbackDialing {
-        number: String,
+        number: PhoneNumber,
         attempts: u32,
         agent: AgentId,
     },
@@ -177,7 +177,7 @@ struct Call {
     key: u64,
     skills: Vec<crate::config::SkillReq>,
     tenant: Option<crate::ids::TenantId>,
-    caller: Option<String>,
+    caller: Option<PhoneNumber>,
     data: Vec<(String, String)>,
     joined_at: Duration,
     state: CallState,
@@ -255,12 +255,12 @@ struct ResumeEntry {
 }
 
 /// The ACD engine. Owns all queues, agents and waiting calls; does no I/O and reads no clock.
+/// Its `Debug` output is a summary (counts), never caller numbers.
 ///
 /// Time is a [`Duration`] since an epoch the driver chooses (the server: its start
 /// `Instant`; the simulator: zero). Feed inputs with the `handle_*` methods, then call
 /// [`Acd::poll_output`] until it returns `None`, and wake up at [`Acd::poll_timeout`] to call
 /// [`Acd::handle_timeout`].
-#[derive(Debug)]
 pub struct Acd {
     cfg: AcdConfig,
     queues: HashMap<QueueId, Queue>,
@@ -272,12 +272,24 @@ pub struct Acd {
     seq: u64,
     out: VecDeque<Output>,
     rng: SmallRng,
-    resume: HashMap<String, ResumeEntry>,
+    resume: HashMap<PhoneNumber, ResumeEntry>,
     order_violations: u64,
     /// Agents in `Available`, so a saturated centre skips the member scan.
     available: usize,
     loads: Vec<AgentLoad>,
     ahead: Vec<bool>,
+}
+
+impl std::fmt::Debug for Acd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Acd")
+            .field("queues", &self.queues.len())
+            .field("agents", &self.agents.len())
+            .field("calls", &self.calls.len())
+            .field("available", &self.available)
+            .field("timers", &self.timers.len())
+            .finish()
+    }
 }
 
 const SEQ_BITS: u32 = 56;
@@ -644,7 +656,7 @@ impl Acd {
         &mut self,
         now: Duration,
         call: CallId,
-        number: String,
+        number: PhoneNumber,
     ) -> Result<(), AcdError> {
         let c = self.calls.get(&call).ok_or(AcdError::UnknownCall(call))?;
         if !c.on_line() {

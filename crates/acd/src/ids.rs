@@ -36,3 +36,56 @@ display_id!(QueueId, "queue-");
 display_id!(CallId, "call-");
 display_id!(SkillId, "skill-");
 display_id!(TenantId, "tenant-");
+
+/// A caller's phone number. `Debug` and `Display` print `<redacted>` so a number never lands
+/// in a log line by accident; read it with [`PhoneNumber::as_str`].
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PhoneNumber(String);
+
+impl PhoneNumber {
+    /// Wrap a number.
+    pub fn new(number: impl Into<String>) -> Self {
+        PhoneNumber(number.into())
+    }
+
+    /// The number itself, for dialling and matching.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for PhoneNumber {
+    fn from(s: &str) -> Self {
+        PhoneNumber(s.to_string())
+    }
+}
+
+impl From<String> for PhoneNumber {
+    fn from(s: String) -> Self {
+        PhoneNumber(s)
+    }
+}
+
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PhoneNumber(<redacted>)")
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PhoneNumber;
+
+    #[test]
+    fn numbers_are_redacted_in_logs() {
+        let n = PhoneNumber::from("+15551234567");
+        assert_eq!(format!("{n:?} {n}"), "PhoneNumber(<redacted>) <redacted>");
+        assert_eq!(n.as_str(), "+15551234567");
+    }
+}

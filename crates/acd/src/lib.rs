@@ -23,7 +23,7 @@ pub use config::{
 pub use engine::{Acd, AcdConfig, AcdError, Audit, QueueStats};
 pub use erlang::{staffing, StaffingInput, StaffingPlan};
 pub use ewt::EwtConfig;
-pub use ids::{AgentId, CallId, QueueId, SkillId, TenantId};
+pub use ids::{AgentId, CallId, PhoneNumber, QueueId, SkillId, TenantId};
 pub use output::{
     AgentState, BusyKind, CallbackResult, Event, ExitReason, OfferFailure, Outcome, Output, Spoken,
 };

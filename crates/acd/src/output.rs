@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::config::CallbackOrder;
-use crate::ids::{AgentId, CallId, QueueId};
+use crate::ids::{AgentId, CallId, PhoneNumber, QueueId};
 
 /// The single, engine-wide state of an agent. Queues refer to agents by id; there is no
 /// per-queue copy, so an agent busy anywhere is busy everywhere.
@@ -213,7 +213,7 @@ pub enum Output {
         /// The queue.
         queue: QueueId,
         /// Number to dial.
-        number: String,
+        number: PhoneNumber,
         /// Reserved agent.
         agent: AgentId,
         /// Which leg first.

@@ -491,7 +491,7 @@ impl Runner {
         let mut join = Join::new(call, qid);
         join.priority = priority;
         join.skills = skills;
-        join.caller = Some(format!("+1555{number:07}"));
+        join.caller = Some(format!("+1555{number:07}").into());
         if self.acd.handle_join(now, join).is_err() {
             self.live.remove(&call);
         }
@@ -572,7 +572,11 @@ impl Runner {
                     return;
                 }
                 let number = format!("+1555{:07}", l.number);
-                if self.acd.handle_callback_request(now, call, number).is_ok() {
+                if self
+                    .acd
+                    .handle_callback_request(now, call, number.into())
+                    .is_ok()
+                {
                     l.callback = true;
                     self.set_outcome(call, SimOutcome::Callback);
                 }

@@ -608,7 +608,7 @@ fn callback_keeps_place_and_never_jumps_ahead() {
         vec![(
             CallId(2),
             AgentId(1),
-            "+15550001".to_string(),
+            PhoneNumber::from("+15550001"),
             CallbackOrder::AgentFirst,
             1
         )]

@@ -193,7 +193,7 @@ impl World {
                 self.next_call += 1;
                 let mut j = Join::new(call, QS[q]);
                 j.priority = priority;
-                j.caller = Some(format!("+1555000{number}"));
+                j.caller = Some(format!("+1555000{number}").into());
                 if let Some(min) = skill {
                     j.skills.push(SkillReq {
                         skill: SkillId(1),
