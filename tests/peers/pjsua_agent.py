@@ -190,6 +190,14 @@ def main():
                         c.dialDtmf(val[5:])
                     except pj.Error:
                         pass
+            if val.startswith("xfer "):
+                # Blind transfer (REFER) of the current call.
+                for c in acc.calls:
+                    try:
+                        c.xfer(val[5:], pj.CallOpParam(True))
+                        emit({"event": "xfer-sent", "to": val[5:]})
+                    except pj.Error as e:
+                        emit({"event": "xfer-error", "error": str(e)})
             if val == "unregister":
                 acc.setRegistration(False)
     emit({"event": "exit"})

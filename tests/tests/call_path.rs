@@ -224,3 +224,121 @@ fn caller_hears_position_agent_answers_tones_cross_and_the_call_is_recorded() {
         "{incoming}"
     );
 }
+
+#[test]
+fn agent_blind_transfers_the_caller_to_another_queue() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let server = Server::start("blind-transfer", "");
+    let dir = scratch_dir("blind-transfer-phones");
+    // Agent 1001 (sales) is ready first; 1004 (support) too.
+    let mut first = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1001", "secret-1001")),
+            tone_hz: 2000,
+            ..Default::default()
+        },
+    );
+    assert!(first.wait_event("registered", 15).is_some());
+    let mut second = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1004", "secret-1004")),
+            tone_hz: 3000,
+            record: Some(dir.join("second.wav")),
+            ..Default::default()
+        },
+    );
+    assert!(second.wait_event("registered", 15).is_some());
+    let mut caller = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            call: Some(format!("sip:100@{}", server.sip)),
+            tone_hz: 1000,
+            ..Default::default()
+        },
+    );
+    assert!(caller.wait_event("media", 20).is_some());
+    caller.command("dtmf 1");
+    let bridge1 = server
+        .wait_event(30, |e| e.kind == "call.connected" && e.agent == "1001")
+        .unwrap_or_else(|| panic!("first agent connected; events {:#?}", server.events()));
+    let call = bridge1.call.clone();
+    // They talk for a moment, then the first agent transfers the caller to support.
+    std::thread::sleep(Duration::from_secs(2));
+    first.command(&format!("xfer sip:support@{}", server.sip));
+    let xfer = server.wait_event(15, |e| e.kind == "call.transfer" && e.call == call);
+    assert!(
+        xfer.is_some(),
+        "transfer logged; log:\n{}",
+        server.log_text()
+    );
+    let bridge2 = server
+        .wait_event(30, |e| {
+            e.kind == "call.connected" && e.call == call && e.agent == "1004"
+        })
+        .unwrap_or_else(|| panic!("second agent connected; events {:#?}", server.events()));
+    assert_eq!(bridge2.queue, "support");
+    std::thread::sleep(Duration::from_secs(2));
+    caller.command("hangup");
+    let end = server
+        .wait_event(10, |e| e.kind == "call.end" && e.call == call)
+        .expect("call ended");
+    caller.quit();
+    first.quit();
+    second.quit();
+
+    let evs: Vec<_> = server
+        .events()
+        .into_iter()
+        .filter(|e| e.call == call)
+        .collect();
+    for (i, e) in evs.iter().enumerate() {
+        assert_eq!(
+            e.call_seq,
+            i as i64 + 1,
+            "same call id, gap-free across both agents"
+        );
+    }
+    // One recording for the whole call, started once.
+    assert_eq!(
+        evs.iter().filter(|e| e.kind == "recording.start").count(),
+        1
+    );
+    assert_eq!(end.agent, "1004");
+    assert_eq!(end.data["disposition"], "answered");
+    // The first agent's handle time ended: it went to wrap-up.
+    let wrap = server.events().into_iter().any(|e| {
+        e.kind == "agent.state"
+            && e.agent == "1001"
+            && e.data["state"].as_str().unwrap_or("").contains("WrapUp")
+    });
+    assert!(wrap, "first agent in wrap-up after the transfer");
+    // The second agent heard the caller.
+    let (heard, sr) = read_channel(&dir.join("second.wav"), 0);
+    let tail = &heard[heard.len().saturating_sub(sr as usize * 3 / 2)
+        ..heard.len().saturating_sub(sr as usize / 4)];
+    assert!(
+        tone_share(tail, sr, 1000.0) > 0.3,
+        "second agent hears the caller"
+    );
+    // The recording holds both agents' tones on the right channel.
+    let rec = std::path::PathBuf::from(end.data["recording"].as_str().expect("recording"));
+    let (right, rsr) = read_channel(&rec, 1);
+    let sec = rsr as usize;
+    let first_part = tone_share(&right[sec / 2..sec * 3 / 2], rsr, 2000.0);
+    let second_part = tone_share(
+        &right[right.len() - sec * 3 / 2..right.len() - sec / 4],
+        rsr,
+        3000.0,
+    );
+    assert!(
+        first_part > 0.3 && second_part > 0.3,
+        "both agents recorded ({first_part:.2}, {second_part:.2})"
+    );
+}

@@ -210,7 +210,7 @@ impl AcdActor {
                 self.calls.insert(call, signals);
                 let mut j = Join::new(CallId(call), qid);
                 j.priority = priority.clamp(0, 255) as u8;
-                j.caller = Some(caller);
+                j.caller = Some(caller.into());
                 j.data = data;
                 self.acd.handle_join(now, j)
             }

@@ -886,6 +886,11 @@ impl CallTask {
                     });
                 }
             }
+            CallSignal::InDialog { leg, tx, req }
+                if req.method == Method::Refer && leg == SipLeg::B =>
+            {
+                self.blind_transfer(tx, &req).await;
+            }
             CallSignal::InDialog { leg, tx, req } => {
                 let mut status = StatusCode::OK;
                 let mut body = None;
@@ -934,6 +939,87 @@ impl CallTask {
             }
             CallSignal::Ended(reason) => self.finish(&reason),
         }
+    }
+
+    /// Blind transfer (RFC 3515 REFER from the agent): the agent leg is released, the
+    /// agent's handle time ends (wrap-up), and the caller joins the queue named by the
+    /// Refer-To user part. The call keeps its id and its recording.
+    async fn blind_transfer(
+        &mut self,
+        tx: switchboard_sip::TxKey,
+        req: &switchboard_sip_message::Request,
+    ) {
+        let target = req
+            .headers
+            .refer_to()
+            .ok()
+            .flatten()
+            .and_then(|na| na.uri.user().map(str::to_string));
+        let Phase::Bridged {
+            queue: from_queue,
+            agent: from_agent,
+            ..
+        } = &self.phase
+        else {
+            self.respond(tx, StatusCode(403), None).await;
+            return;
+        };
+        let (from_queue, from_agent) = (from_queue.clone(), from_agent.clone());
+        let Some(target) = target.filter(|t| self.ctx.cfg.queues.iter().any(|q| &q.name == t))
+        else {
+            tracing::info!("REFER to something that is not a queue; refused");
+            self.respond(tx, StatusCode::NOT_FOUND, None).await;
+            return;
+        };
+        self.respond(tx, StatusCode(202), None).await;
+        self.ctx.events.append(
+            self.log(
+                "call.transfer",
+                json!({"kind": "blind", "to_queue": target}),
+            )
+            .queue(&from_queue)
+            .agent(&from_agent),
+        );
+        let _ = self
+            .ctx
+            .sip
+            .commands
+            .send(SipCommand::ReleaseB {
+                call: self.sip_call,
+            })
+            .await;
+        self.bridge = None;
+        self.b = None;
+        self.b_player = None;
+        // The first agent's part ends here (wrap-up); the caller waits again.
+        let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
+        let mut req = self.queue_req.clone().unwrap_or_else(|| QueueRequest {
+            queue: target.clone(),
+            priority: 0,
+            max_wait: None,
+            exit_key: None,
+            announce_every: None,
+            callback_key: None,
+            whisper: Vec::new(),
+            attrs: Default::default(),
+        });
+        req.queue = target;
+        req.whisper.clear();
+        self.join_queue(req);
+    }
+
+    async fn respond(&self, tx: switchboard_sip::TxKey, status: StatusCode, sdp: Option<Bytes>) {
+        let _ = self
+            .ctx
+            .sip
+            .commands
+            .send(SipCommand::Respond {
+                call: self.sip_call,
+                tx,
+                status,
+                sdp,
+            })
+            .await;
     }
 
     async fn agent_answered(&mut self, sdp: Bytes) {
@@ -1043,13 +1129,16 @@ impl CallTask {
         };
         self.bridge = Some(Bridge::new(leg_cfg(&self.a), leg_cfg(b)));
         self.player.stop();
+        // A new agent leg starts its own RTP timeline; the caller's continues.
+        self.tl_b = Timeline::default();
         let record = self
             .ctx
             .cfg
             .queues
             .iter()
             .any(|q| q.name == queue && q.record);
-        if record {
+        // After a transfer the call keeps the recording it already has.
+        if record && self.recorder.is_none() {
             let date = Utc::now().date_naive();
             match switchboard_media::recording_path(&self.ctx.cfg.data.dir, date, &self.id_str()) {
                 Ok(path) => match Recorder::start(path.clone()) {

@@ -41,6 +41,8 @@ pub(crate) enum SipCommand {
     Hangup { call: CallKey },
     /// Stop ringing leg B (CANCEL), keeping A.
     CancelB { call: CallKey },
+    /// Hang up an answered leg B (BYE), keeping A (transfers).
+    ReleaseB { call: CallKey },
     /// Answer an in-dialog request reported earlier.
     Respond {
         call: CallKey,
@@ -320,6 +322,7 @@ impl SipDriver {
                 r
             }
             SipCommand::CancelB { call } => self.b2bua.cancel_b(now, call),
+            SipCommand::ReleaseB { call } => self.b2bua.release_b(now, call),
             SipCommand::Respond {
                 call,
                 tx,
