@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Writes the RTP captures that tests/scenarios/media_*.xml play with SIPp.
+
+Standard library only: the pcap file format, Ethernet, IPv4, UDP and RTP headers and the
+G.711 mu-law encoder are written here, so the files are reproducible byte for byte:
+
+    python3 tests/pcap/make_pcaps.py          # (re)writes tests/pcap/*.pcap
+    python3 tests/pcap/make_pcaps.py --check  # fails if a committed file differs
+
+Files (one RTP stream each, SSRC fixed, 20 ms packets, pcap timestamps 20 ms apart):
+
+- dtmf_rfc4733_1234hash.pcap: PCMU silence with the keys 1 2 3 4 # as RFC 4733
+  telephone-events (payload type 101). Each key: a first packet with the marker bit, four
+  updates (duration growing by 160), then three end packets (E bit, same duration); the
+  event's RTP timestamp is the time the key went down. 100 ms of silence between keys.
+- dtmf_inband_7950star.pcap: PCMU (payload type 0) carrying the DTMF tones of 7 9 5 0 *
+  in the audio: the two frequencies summed, 80 ms on and 80 ms off.
+
+SIPp sends each packet's UDP payload to the port the answer's SDP gives (it replaces the
+addresses and ports), paced by the pcap timestamps.
+"""
+import math
+import struct
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+SRC_IP = bytes([127, 0, 0, 1])
+DST_IP = bytes([127, 0, 0, 1])
+SRC_PORT = 6000
+DST_PORT = 20000
+SSRC = 0x5EED1234
+PTIME_SAMPLES = 160  # 20 ms at 8 kHz
+PCMU_PT = 0
+EVENT_PT = 101
+# Start of the capture (pcap time); fixed so the files are reproducible.
+T0_SEC = 1_700_000_000
+
+DTMF_FREQS = {
+    "1": (697, 1209), "2": (697, 1336), "3": (697, 1477), "A": (697, 1633),
+    "4": (770, 1209), "5": (770, 1336), "6": (770, 1477), "B": (770, 1633),
+    "7": (852, 1209), "8": (852, 1336), "9": (852, 1477), "C": (852, 1633),
+    "*": (941, 1209), "0": (941, 1336), "#": (941, 1477), "D": (941, 1633),
+}
+# RFC 4733 section 3.2: event codes of the DTMF keys.
+EVENT_CODES = {**{str(d): d for d in range(10)}, "*": 10, "#": 11,
+               "A": 12, "B": 13, "C": 14, "D": 15}
+
+
+def checksum16(data: bytes) -> int:
+    """The Internet checksum (RFC 1071) of `data`."""
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def udp_ipv4_frame(payload: bytes, ident: int) -> bytes:
+    """An Ethernet frame holding an IPv4/UDP datagram from SRC to DST with `payload`."""
+    udp_len = 8 + len(payload)
+    pseudo = SRC_IP + DST_IP + struct.pack("!BBH", 0, 17, udp_len)
+    udp_nock = struct.pack("!HHHH", SRC_PORT, DST_PORT, udp_len, 0) + payload
+    uck = checksum16(pseudo + udp_nock) or 0xFFFF
+    udp = struct.pack("!HHHH", SRC_PORT, DST_PORT, udp_len, uck) + payload
+    ip_nock = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + udp_len, ident & 0xFFFF, 0x4000,
+                          64, 17, 0, SRC_IP, DST_IP)
+    ip = ip_nock[:10] + struct.pack("!H", checksum16(ip_nock)) + ip_nock[12:]
+    eth = bytes([0, 0, 0, 0, 0, 2]) + bytes([0, 0, 0, 0, 0, 1]) + struct.pack("!H", 0x0800)
+    return eth + ip + udp
+
+
+def rtp(pt: int, seq: int, ts: int, payload: bytes, marker: bool = False) -> bytes:
+    """An RTP packet (RFC 3550 fixed header, version 2, no CSRC)."""
+    return struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, seq & 0xFFFF,
+                       ts & 0xFFFFFFFF, SSRC) + payload
+
+
+def pcap_file(packets) -> bytes:
+    """A classic pcap (microsecond timestamps, Ethernet link type) of (usec, frame) pairs."""
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for usec, frame in packets:
+        sec, us = divmod(usec, 1_000_000)
+        out.append(struct.pack("<IIII", T0_SEC + sec, us, len(frame), len(frame)))
+        out.append(frame)
+    return b"".join(out)
+
+
+def ulaw_encode(sample: int) -> int:
+    """ITU-T G.711 mu-law of a 16-bit linear sample."""
+    bias, clip = 0x84, 32635
+    sign = 0x80 if sample < 0 else 0
+    mag = min(-sample if sample < 0 else sample, clip) + bias
+    exponent = 7
+    mask = 0x4000
+    while exponent > 0 and not mag & mask:
+        exponent -= 1
+        mask >>= 1
+    mantissa = (mag >> (exponent + 3)) & 0x0F
+    return ~(sign | (exponent << 4) | mantissa) & 0xFF
+
+
+ULAW_SILENCE = bytes([ulaw_encode(0)]) * PTIME_SAMPLES
+
+
+class Stream:
+    """One RTP stream being laid out in 20 ms slots."""
+
+    def __init__(self, first_seq: int, first_ts: int):
+        self.seq = first_seq
+        self.ts = first_ts  # RTP timestamp of the next audio slot
+        self.slot = 0
+        self.packets = []
+
+    def _emit(self, packet: bytes):
+        self.packets.append((self.slot * 20_000, udp_ipv4_frame(packet, self.seq)))
+        self.seq += 1
+        self.slot += 1
+
+    def audio(self, payload: bytes, marker: bool = False):
+        self._emit(rtp(PCMU_PT, self.seq, self.ts, payload, marker))
+        self.ts += PTIME_SAMPLES
+
+    def silence(self, slots: int):
+        for _ in range(slots):
+            self.audio(ULAW_SILENCE)
+
+    def key(self, digit: str, slots: int, end_copies: int = 3, volume: int = 10):
+        """An RFC 4733 event lasting `slots` packets, then `end_copies` end packets."""
+        start = self.ts
+        code = EVENT_CODES[digit]
+        for i in range(slots):
+            duration = (i + 1) * PTIME_SAMPLES
+            payload = struct.pack("!BBH", code, volume & 0x3F, duration)
+            self._emit(rtp(EVENT_PT, self.seq, start, payload, marker=(i == 0)))
+        duration = slots * PTIME_SAMPLES
+        for _ in range(end_copies):
+            payload = struct.pack("!BBH", code, 0x80 | (volume & 0x3F), duration)
+            self._emit(rtp(EVENT_PT, self.seq, start, payload))
+        # The audio clock kept running while the key was down.
+        self.ts = start + (slots + end_copies) * PTIME_SAMPLES
+
+
+def rfc4733_capture(keys: str) -> bytes:
+    s = Stream(first_seq=1000, first_ts=160_000)
+    s.silence(10)
+    for k in keys:
+        s.key(k, slots=5)
+        s.silence(5)
+    s.silence(5)
+    return pcap_file(s.packets)
+
+
+def inband_capture(keys: str, on_ms: int = 80, off_ms: int = 80, amp: int = 6000) -> bytes:
+    rate = 8000
+    samples = [0] * (rate * 300 // 1000)
+    for k in keys:
+        lo, hi = DTMF_FREQS[k]
+        n_on = rate * on_ms // 1000
+        for n in range(n_on):
+            t = n / rate
+            v = amp * (math.sin(2 * math.pi * lo * t) + math.sin(2 * math.pi * hi * t))
+            samples.append(int(round(v)))
+        samples.extend([0] * (rate * off_ms // 1000))
+    samples.extend([0] * (rate * 300 // 1000))
+    while len(samples) % PTIME_SAMPLES:
+        samples.append(0)
+    s = Stream(first_seq=2000, first_ts=320_000)
+    for i in range(0, len(samples), PTIME_SAMPLES):
+        frame = bytes(ulaw_encode(v) for v in samples[i:i + PTIME_SAMPLES])
+        s.audio(frame, marker=(i == 0))
+    return pcap_file(s.packets)
+
+
+FILES = {
+    "dtmf_rfc4733_1234hash.pcap": lambda: rfc4733_capture("1234#"),
+    "dtmf_inband_7950star.pcap": lambda: inband_capture("7950*"),
+}
+
+
+def main() -> int:
+    check = "--check" in sys.argv[1:]
+    bad = 0
+    for name, make in FILES.items():
+        data = make()
+        path = HERE / name
+        if check:
+            if not path.exists() or path.read_bytes() != data:
+                print(f"{name}: differs from what make_pcaps.py writes", file=sys.stderr)
+                bad += 1
+        else:
+            path.write_bytes(data)
+            print(f"wrote {path} ({len(data)} bytes)")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
