@@ -8,7 +8,9 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
 use crate::config::{AgentConfig, Join, QueueConfig, Strategy};
-use crate::ewt::{AgentLoad, EwtConfig, EwtModel};
+use crate::ewt::{
+    estimate_shared, AgentLoad, Estimate, EwtConfig, EwtModel, SharedAgent, SharedQueue,
+};
 use crate::ids::{AgentId, CallId, PhoneNumber, QueueId};
 use crate::output::{
     AgentState, BusyKind, CallbackResult, Event, ExitReason, OfferFailure, Outcome, Output, Spoken,
@@ -296,6 +298,12 @@ const SEQ_BITS: u32 = 56;
 
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
+}
+
+/// Whole milliseconds, rounded up, so float noise never puts an exact wait above the bound.
+fn to_duration(e: Estimate) -> (Duration, f64) {
+    let ms = (e.bound * 1000.0).ceil().clamp(0.0, 1e12) as u64;
+    (Duration::from_millis(ms), e.p_answered_within)
 }
 
 impl Acd {
@@ -1400,6 +1408,21 @@ impl Acd {
         let c = self.calls.get(&call)?;
         let q = self.queues.get(&c.queue)?;
         let idx = q.index_of(c.key)?;
+        // Queues whose callers compete for this queue's agents.
+        let mut related = vec![c.queue];
+        for m in &q.members {
+            if let Some(a) = self.agents.get(m) {
+                for r in &a.cfg.queues {
+                    if !related.contains(r) && related.len() < 64 {
+                        related.push(*r);
+                    }
+                }
+            }
+        }
+        if related.len() > 1 {
+            let e = self.estimate_across(now, call, &related, within)?;
+            return Some(to_duration(e));
+        }
         self.ahead.clear();
         for (_, other) in q.order.iter().take(idx) {
             match self.calls.get(other).map(|o| &o.state) {
@@ -1429,9 +1452,100 @@ impl Acd {
         let e = q
             .model
             .estimate(&mut self.rng, &self.ahead, &self.loads, wrap, within)?;
-        // Whole milliseconds, rounded up, so float noise never puts an exact wait above it.
-        let ms = (e.bound * 1000.0).ceil().clamp(0.0, 1e12) as u64;
-        Some((Duration::from_millis(ms), e.p_answered_within))
+        Some(to_duration(e))
+    }
+
+    /// The estimate when the queue's agents also serve other queues (`related[0]` is the
+    /// caller's queue).
+    fn estimate_across(
+        &mut self,
+        now: Duration,
+        call: CallId,
+        related: &[QueueId],
+        within: f64,
+    ) -> Option<Estimate> {
+        let own_key = self.calls.get(&call)?.key;
+        let mut aheads: Vec<Vec<(u64, bool)>> = Vec::with_capacity(related.len());
+        for r in related {
+            let mut v = Vec::new();
+            if let Some(q) = self.queues.get(r) {
+                for (k, other) in &q.order {
+                    if *k >= own_key {
+                        break;
+                    }
+                    match self.calls.get(other).map(|o| &o.state) {
+                        Some(CallState::Waiting) => v.push((*k, true)),
+                        Some(CallState::CallbackWaiting { .. }) => v.push((*k, false)),
+                        _ => {}
+                    }
+                }
+            }
+            aheads.push(v);
+        }
+        let mut agents = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for r in related {
+            let Some(q) = self.queues.get(r) else {
+                continue;
+            };
+            for m in &q.members {
+                if !seen.insert(*m) {
+                    continue;
+                }
+                let Some(a) = self.agents.get(m) else {
+                    continue;
+                };
+                let load = match &a.state {
+                    AgentState::Ringing { .. } | AgentState::Reserved { .. } => AgentLoad::Starting,
+                    AgentState::Busy { .. } => AgentLoad::Busy {
+                        age: secs(now.saturating_sub(a.call_started)),
+                    },
+                    AgentState::WrapUp { until } => {
+                        AgentLoad::FreeIn(secs(until.saturating_sub(now)))
+                    }
+                    _ => continue,
+                };
+                let on = match &a.state {
+                    AgentState::Ringing { call } | AgentState::Reserved { call } => Some(*call),
+                    _ => a.current.map(|x| x.0),
+                };
+                let current = on
+                    .and_then(|c| self.calls.get(&c))
+                    .and_then(|c| related.iter().position(|r| *r == c.queue))
+                    .unwrap_or(0);
+                let serves = a
+                    .cfg
+                    .queues
+                    .iter()
+                    .filter_map(|q| related.iter().position(|r| r == q))
+                    .fold(0u64, |mask, i| mask | (1u64 << i));
+                agents.push(SharedAgent {
+                    load,
+                    current,
+                    serves,
+                });
+            }
+        }
+        let mut views = Vec::with_capacity(related.len());
+        for (r, ahead) in related.iter().zip(&aheads) {
+            let q = self.queues.get(r)?;
+            views.push(SharedQueue {
+                model: &q.model,
+                wrap_up: secs(q.cfg.wrap_up),
+                ahead,
+            });
+        }
+        let level = views.first()?.model.level();
+        estimate_shared(
+            &mut self.rng,
+            &self.cfg.ewt,
+            &views,
+            &agents,
+            0,
+            own_key,
+            within,
+            level,
+        )
     }
 
     fn announce(&mut self, now: Duration, call: CallId, bound: Option<Duration>) {

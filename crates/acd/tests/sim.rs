@@ -224,3 +224,41 @@ fn runs_are_reproducible() {
     assert_eq!(a.calls.len(), b.calls.len());
     assert_eq!(a.ewt_scores(None), b.ewt_scores(None));
 }
+
+/// Two queues sharing six of their agents (4 only in A, 6 in both, 2 only in B): callers of
+/// the other queue who joined earlier compete for the shared agents. The model alone (coverage
+/// feedback off) stays calibrated and sharper than the position-only bound in both queues.
+#[test]
+fn shared_agents_estimate_is_calibrated_without_feedback() {
+    let a = QueueId(1);
+    let b = QueueId(2);
+    let mut cfg = SimConfig::new(3, hours(16.0));
+    cfg.acd.ewt.calibration_gain = 0.0;
+    cfg.acd.ewt.samples = 128;
+    cfg.warmup = hours(1.0);
+    for (q, agents) in [(a, 10.0), (b, 6.0)] {
+        let mut qc = QueueConfig::new(Strategy::LongestIdle);
+        qc.announce_every = None;
+        let mut sq = SimQueue::new(q, qc, 0.9 * agents / 190.0 * 3600.0);
+        sq.patience_mean = Some(Duration::from_secs(300));
+        cfg.queues.push(sq);
+    }
+    for i in 0..12u32 {
+        let qs = match i {
+            0..=3 => vec![a],
+            4..=9 => vec![a, b],
+            _ => vec![b],
+        };
+        cfg.agents.push(SimAgent {
+            config: AgentConfig::new(AgentId(i), qs),
+            shift: None,
+        });
+    }
+    let r = sim::run(cfg);
+    for q in [a, b] {
+        let s = r.ewt_scores(Some(q));
+        assert!(s.n > 300, "{q}: {s:?}");
+        assert!((0.72..=0.88).contains(&s.coverage), "{q}: {s:?}");
+        assert!(s.mae < s.position_mae, "{q}: {s:?}");
+    }
+}
