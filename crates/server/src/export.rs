@@ -25,6 +25,7 @@
 //! | `call.bridge`                              | `CONNECT\|holdtime\|bridged_uniqueid\|ringtime`                |
 //! | `call.end` after a bridge, caller hung up  | `COMPLETECALLER\|holdtime\|calltime\|origposition`             |
 //! | `call.end` after a bridge, otherwise       | `COMPLETEAGENT\|holdtime\|calltime\|origposition`              |
+//! | `call.transfer` (blind, to a queue)        | `BLINDTRANSFER\|to_queue\|queue\|holdtime\|calltime\|origposition` |
 //! | `call.end` while queued or ringing         | `ABANDON\|position\|origposition\|waittime`                    |
 //! | `queue.exit` `MaxWait`, `queue.overflow`   | `EXITWITHTIMEOUT\|position\|origposition\|waittime`            |
 //! | `queue.exit` `ExitKey`                     | `EXITWITHKEY\|key\|position\|origposition\|waittime`           |
@@ -32,6 +33,11 @@
 //! | `queue.exit` `NoAgents` / `QueueFull` at join | `JOINEMPTY\|` / `FULL\|`                                    |
 //! | `agent.login` / `agent.logout`             | `AGENTLOGIN\|channel` / `AGENTLOGOFF\|channel\|logintime`      |
 //! | `agent.state` entering / leaving `Paused`  | `PAUSE\|reason` / `UNPAUSE\|` (queue `NONE`)                   |
+//!
+//! A blind transfer ends the first agent's part with `BLINDTRANSFER` (extension = target
+//! queue, context = `queue`); the caller's new wait starts with `ENTERQUEUE` in that queue.
+//! `CONNECT` is written when the agent answers (`call.bridge`), calltime runs from the end
+//! of the agent whisper (`call.connected`) when there is one.
 //!
 //! An overflow is written the way Asterisk shows it when a queue timeout sends the caller on
 //! to another queue: `EXITWITHTIMEOUT` in the old queue, then `ENTERQUEUE` in the new one.
@@ -50,6 +56,13 @@ use crate::event_log::{read_events, StoredEvent};
 /// Prefix of the queue_log `agent` field: Asterisk writes the queue member's interface
 /// there (`SIP/8007`, `PJSIP/516`), and report tools group agents by it.
 pub(crate) const AGENT_CHANNEL_PREFIX: &str = "SIP/";
+
+/// The `context` of a `BLINDTRANSFER` line: our transfers always go to a queue.
+const TRANSFER_CONTEXT: &str = "queue";
+
+/// Kinds that may follow `call.end` (bookkeeping written by other tasks after the call is
+/// gone: the ACD's `queue.waited`, a screen-pop webhook's last retry).
+const AFTER_END_PREFIXES: [&str; 2] = ["queue.", "screenpop."];
 
 /// At most this many DTMF characters are kept per call in a CDR.
 const MAX_DTMF: usize = 128;
@@ -453,9 +466,17 @@ struct QueuedCall {
     in_queue: bool,
     /// The outstanding ring: agent, when it started, whether its failure was logged.
     ring: Option<(String, i64, bool)>,
-    /// Bridged: when, hold time (s), agent.
-    bridged: Option<(i64, i64, String)>,
+    bridged: Option<Bridged>,
     ended: bool,
+}
+
+/// The agent a call is bridged to, for the queue_log line that ends that part of the call.
+#[derive(Debug)]
+struct Bridged {
+    agent: String,
+    hold_s: i64,
+    /// Talk starts at the bridge, or when the whisper ends (`call.connected`).
+    talk_from_ms: i64,
 }
 
 impl QueuedCall {
@@ -640,9 +661,37 @@ impl QueueLogWriter {
                     c.queue = queue_of(c);
                     c.in_queue = false;
                     c.ring = None;
-                    c.bridged = Some((ev.ts_ms, hold, agent.clone()));
+                    c.bridged = Some(Bridged {
+                        agent: agent.clone(),
+                        hold_s: hold,
+                        talk_from_ms: ev.ts_ms,
+                    });
                     let data = vec![hold.to_string(), format!("{id}-{agent}"), ring.to_string()];
                     lines.push((c.queue.clone(), ql_agent(&agent), "CONNECT", data));
+                }
+                "call.connected" => {
+                    if let Some(b) = c.bridged.as_mut() {
+                        b.talk_from_ms = ev.ts_ms;
+                    }
+                }
+                "call.transfer" => {
+                    // Asterisk: BLINDTRANSFER(extension|context|holdtime|calltime|origposition).
+                    if let Some(b) = c.bridged.take() {
+                        let to = str_of(&ev.data, "to_queue").unwrap_or_default().to_string();
+                        let agent = if ev.agent.is_empty() {
+                            b.agent
+                        } else {
+                            ev.agent.clone()
+                        };
+                        let data = vec![
+                            to,
+                            TRANSFER_CONTEXT.to_string(),
+                            b.hold_s.to_string(),
+                            whole_secs(b.talk_from_ms, ev.ts_ms).to_string(),
+                            c.orig_position.to_string(),
+                        ];
+                        lines.push((queue_of(c), ql_agent(&agent), "BLINDTRANSFER", data));
+                    }
                 }
                 "queue.exit" => {
                     let reason = str_of(&ev.data, "reason").unwrap_or_default();
@@ -671,22 +720,22 @@ impl QueueLogWriter {
                 }
                 "call.end" => {
                     c.ended = true;
-                    if let Some((bridge_ms, hold, bridged_agent)) = c.bridged.take() {
+                    if let Some(b) = c.bridged.take() {
                         let talk = f64_of(&ev.data, "talk_s")
                             .map(|t| t as i64)
-                            .unwrap_or_else(|| whole_secs(bridge_ms, ev.ts_ms));
+                            .unwrap_or_else(|| whole_secs(b.talk_from_ms, ev.ts_ms));
                         let event = if hangup_by(str_of(&ev.data, "reason")) == "caller" {
                             "COMPLETECALLER"
                         } else {
                             "COMPLETEAGENT"
                         };
                         let agent = if ev.agent.is_empty() {
-                            bridged_agent
+                            b.agent
                         } else {
                             ev.agent.clone()
                         };
                         let data = vec![
-                            hold.to_string(),
+                            b.hold_s.to_string(),
                             talk.to_string(),
                             c.orig_position.to_string(),
                         ];
@@ -757,7 +806,8 @@ pub(crate) fn export_queue_log(
 
 /// Checks every finished call (one with a `call.end`) in the whole log: its events carry
 /// `call_seq` 1..n in log order with no gap or duplicate, the first is `call.start`, nothing
-/// but `queue.*` bookkeeping follows the single `call.end`, and timestamps never go back.
+/// but `queue.*` and `screenpop.*` bookkeeping follows the single `call.end`, and
+/// timestamps never go back.
 /// Also checks that events outside a call have `call_seq` 0. Returns one line per problem
 /// (at most a few per call); empty means healthy.
 pub(crate) fn check_call_sequences(conn: &Connection) -> Vec<String> {
@@ -824,7 +874,8 @@ fn check_one_call(evs: &[&StoredEvent]) -> Vec<String> {
     }
     if let Some(end_at) = ordered.iter().position(|e| e.kind == "call.end") {
         for e in ordered.iter().skip(end_at + 1) {
-            if !e.kind.starts_with("queue.") && e.kind != "call.end" {
+            let bookkeeping = AFTER_END_PREFIXES.iter().any(|p| e.kind.starts_with(p));
+            if !bookkeeping && e.kind != "call.end" {
                 p.push(format!("{} (id {}) after call.end", e.kind, e.id));
             }
         }
@@ -1570,6 +1621,99 @@ mod tests {
         has(format!("{}|26|q2|NONE|ABANDON|1|1|10", e + 70));
         assert_eq!(ql.matches("ABANDON").count(), 2, "{ql}");
         assert_eq!(ql.lines().count(), 14, "{ql}");
+    }
+
+    /// Call 30: whisper, then bob transfers the caller to `billing`, where carol answers
+    /// and hangs up. A screen-pop result arrives after the end.
+    fn transferred_call(log: &mut TestLog) {
+        let c = "30";
+        log.ev(T0, c, "", "", "call.start", json!({"caller": "3030"}));
+        log.ev(
+            T0 + 1_000,
+            c,
+            "sales",
+            "",
+            "queue.join",
+            json!({"position": 1}),
+        );
+        log.ev(T0 + 1_000, c, "sales", "bob", "agent.ring", json!({}));
+        log.ev(T0 + 5_000, c, "sales", "bob", "call.bridge", json!({}));
+        log.ev(T0 + 8_000, c, "sales", "bob", "call.connected", json!({}));
+        log.ev(
+            T0 + 68_000,
+            c,
+            "sales",
+            "bob",
+            "call.transfer",
+            json!({"kind": "blind", "to_queue": "billing"}),
+        );
+        log.ev(
+            T0 + 68_100,
+            c,
+            "billing",
+            "",
+            "queue.join",
+            json!({"position": 2}),
+        );
+        log.ev(T0 + 80_100, c, "billing", "carol", "agent.ring", json!({}));
+        log.ev(T0 + 82_100, c, "billing", "carol", "call.bridge", json!({}));
+        log.ev(
+            T0 + 82_100,
+            c,
+            "billing",
+            "carol",
+            "call.connected",
+            json!({}),
+        );
+        log.ev(
+            T0 + 122_100,
+            c,
+            "billing",
+            "carol",
+            "call.end",
+            json!({"reason": "Bye(B)", "disposition": "answered", "talk_s": 40.0}),
+        );
+        log.ev(
+            T0 + 123_000,
+            c,
+            "billing",
+            "carol",
+            "screenpop.failed",
+            json!({"error": "timeout"}),
+        );
+    }
+
+    #[test]
+    fn queue_log_blind_transfer_and_whisper() {
+        let mut log = TestLog::new("ql-transfer");
+        transferred_call(&mut log);
+        let e = T0 / 1000;
+        let ql = export_queue_log(&log.conn, None, None).unwrap();
+        let expected = [
+            format!("{}|30|sales|NONE|ENTERQUEUE||3030|1", e + 1),
+            format!("{}|30|sales|SIP/bob|CONNECT|4|30-bob|4", e + 5),
+            format!(
+                "{}|30|sales|SIP/bob|BLINDTRANSFER|billing|queue|4|60|1",
+                e + 68
+            ),
+            format!("{}|30|billing|NONE|ENTERQUEUE||3030|2", e + 68),
+            format!("{}|30|billing|SIP/carol|CONNECT|14|30-carol|2", e + 82),
+            format!("{}|30|billing|SIP/carol|COMPLETEAGENT|14|40|2", e + 122),
+        ];
+        assert_eq!(ql.lines().collect::<Vec<_>>(), expected);
+        let rows = csv_rows(&export_cdr(&log.conn, None, None).unwrap());
+        assert_eq!(col(&rows, 1, "queue"), "billing");
+        assert_eq!(col(&rows, 1, "agent"), "carol");
+        assert_eq!(
+            col(&rows, 1, "wait_s"),
+            "4.000",
+            "first join to first answer"
+        );
+        assert_eq!(col(&rows, 1, "hangup_by"), "agent");
+        assert!(
+            check_call_sequences(&log.conn).is_empty(),
+            "screenpop after end is bookkeeping"
+        );
     }
 
     #[test]
