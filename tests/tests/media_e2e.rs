@@ -338,7 +338,10 @@ fn server_pid(server: &Server) -> u32 {
         .filter_map(|p| p.parse().ok())
         .filter(|p| {
             std::fs::read_link(format!("/proc/{p}/exe"))
-                .map(|exe| exe.ends_with("switchboard"))
+                .map(|exe| {
+                    exe.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("switchboard"))
+                })
                 .unwrap_or(false)
         })
         .collect();
