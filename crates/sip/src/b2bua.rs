@@ -13,6 +13,19 @@
 //! relays B's provisional and (by default) failure responses to A, ACKs B's 2xx, turns A's
 //! CANCEL into a CANCEL of B (487 to A), passes BYE across, and BYEs a B that answers after A
 //! cancelled (CANCEL racing 200).
+//!
+//! # Originated calls
+//!
+//! [`B2bua::originate`] starts a call with no A leg: its only leg is an outbound INVITE,
+//! reported as leg [`Leg::B`] with the same events as a routed B (`Progress`,
+//! `LegConfirmed { leg: B }` then `AnswerFromB`, `Reinvite`/`InDialogRequest` with
+//! `leg: B`). Because nothing is left once that leg goes, a final failure is reported as
+//! [`CallEvent::BFailed`] immediately followed by [`CallEvent::Ended`], and a far-end BYE as
+//! `Ended { reason: Bye(B) }`; [`B2bua::hangup`] CANCELs or BYEs it silently. Calls that
+//! need the A-leg ([`B2bua::answer_a`], [`B2bua::progress_a`], [`B2bua::reject`],
+//! [`B2bua::release_b`], [`B2bua::route`]) answer [`B2buaError::InvalidState`]. Connecting two
+//! originated calls (callback customer and agent) is the application's job: media is
+//! anchored, so it bridges the two calls' SDP itself.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -232,6 +245,38 @@ pub struct B2buaConfig {
     pub keep_a_when_b_hangs_up: bool,
 }
 
+/// Header names the core writes itself; `extra` headers with these names are dropped.
+const MANAGED_HEADERS: &[HeaderName] = &[
+    HeaderName::Via,
+    HeaderName::From,
+    HeaderName::To,
+    HeaderName::CallId,
+    HeaderName::CSeq,
+    HeaderName::Contact,
+    HeaderName::MaxForwards,
+    HeaderName::ContentLength,
+    HeaderName::ContentType,
+    HeaderName::Route,
+    HeaderName::RecordRoute,
+];
+
+/// True for an RFC 3261 `token` (a header name must be one).
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
+}
+
+/// Appends application headers, skipping invalid names and the ones the core manages.
+fn push_extra(headers: &mut switchboard_sip_message::Headers, extra: &[(String, String)]) {
+    for (name, value) in extra {
+        let h = HeaderName::parse(name);
+        if is_token(name) && !MANAGED_HEADERS.contains(&h) {
+            headers.push(h, value.clone());
+        }
+    }
+}
+
 #[derive(Debug)]
 struct ALeg {
     invite: Request,
@@ -255,20 +300,37 @@ struct BLeg {
     cancelled: bool,
 }
 
-/// One call: leg A, optional leg B.
+impl BLeg {
+    fn new(invite_tx: TxKey, dest: SocketAddr, transport: Transport) -> BLeg {
+        BLeg {
+            invite_tx: Some(invite_tx),
+            dest,
+            transport,
+            answered: false,
+            dialog: None,
+            cancelled: false,
+        }
+    }
+}
+
+/// One call: leg A (absent for an originated call), optional leg B.
 #[derive(Debug)]
 pub struct Call {
     generation: u32,
-    a: ALeg,
+    a: Option<ALeg>,
     b: Option<BLeg>,
     ended: bool,
     live_txs: u32,
 }
 
 impl Call {
-    /// True once A has been answered with a 2xx.
+    /// True once A has been answered with a 2xx (never for an originated call).
     pub fn a_answered(&self) -> bool {
-        self.a.answered
+        self.a.as_ref().is_some_and(|a| a.answered)
+    }
+    /// True for a call made with [`B2bua::originate`]: it has no A leg.
+    pub fn is_originated(&self) -> bool {
+        self.a.is_none()
     }
     /// True once B has answered with a 2xx.
     pub fn b_answered(&self) -> bool {
@@ -280,11 +342,20 @@ impl Call {
     }
     /// A's dialog, once answered.
     pub fn a_dialog(&self) -> Option<DialogKey> {
-        self.a.dialog
+        self.a.as_ref().and_then(|a| a.dialog)
     }
     /// B's dialog, once answered.
     pub fn b_dialog(&self) -> Option<DialogKey> {
         self.b.as_ref().and_then(|b| b.dialog)
+    }
+    /// True while an A leg exists and still waits for a final response.
+    fn a_waiting(&self) -> bool {
+        self.a.as_ref().is_some_and(|a| !a.answered && !a.finished)
+    }
+    fn set_a_finished(&mut self) {
+        if let Some(a) = self.a.as_mut() {
+            a.finished = true;
+        }
     }
 }
 
@@ -519,11 +590,32 @@ impl B2bua {
         {
             return Err(B2buaError::InvalidState("B leg already routed"));
         }
-        let mut from =
-            c.a.invite
-                .headers
-                .from()
-                .map_err(|_| B2buaError::InvalidState("A has no From"))?;
+        let a =
+            c.a.as_ref()
+                .ok_or(B2buaError::InvalidState("originated call has no A leg"))?;
+        let from = a
+            .invite
+            .headers
+            .from()
+            .map_err(|_| B2buaError::InvalidState("A has no From"))?;
+        let mut inv = self.new_invite(from, &target, sdp);
+        for (name, value) in extra {
+            if let HeaderName::Other(_) = HeaderName::parse(name) {
+                inv.headers.push(HeaderName::parse(name), value.clone());
+            }
+        }
+        let tx = self.tl.send_request(now, dest, transport, inv)?;
+        if let Some(c) = self.call_mut(call) {
+            c.b = Some(BLeg::new(tx, dest, transport));
+        }
+        self.track(tx, call, Purpose::BInvite);
+        self.pump(now);
+        Ok(())
+    }
+
+    /// An out-of-dialog INVITE to `target`: `from` with a fresh tag, a new Call-ID, CSeq 1,
+    /// our Contact, `sdp` as the body.
+    fn new_invite(&mut self, mut from: NameAddr, target: &Uri, sdp: Bytes) -> Request {
         from.params.retain(|p| !p.name.eq_ignore_ascii_case("tag"));
         let tag = self.tl.new_tag();
         from.set_tag(&tag);
@@ -535,27 +627,43 @@ impl B2bua {
         inv.headers.push(HeaderName::CSeq, "1 INVITE");
         inv.headers
             .push(HeaderName::Contact, self.config.contact.to_string());
-        for (name, value) in extra {
-            if let HeaderName::Other(_) = HeaderName::parse(name) {
-                inv.headers.push(HeaderName::parse(name), value.clone());
-            }
-        }
         set_body(&mut inv.headers, &sdp);
         inv.body = sdp;
+        inv
+    }
+
+    /// Starts a call with no A leg (ACD callback, outbound agent call): sends an INVITE to
+    /// `target` at `dest` offering `sdp`, From `from` (any tag replaced by a fresh one), with
+    /// its own Call-ID and CSeq, Contact = the configured contact, plus `extra` headers (any
+    /// valid name except the ones the core writes: Via, From, To, Call-ID, CSeq, Contact,
+    /// Max-Forwards, Content-*, Route, Record-Route).
+    ///
+    /// The leg is reported as [`Leg::B`]. Events, in order: [`CallEvent::Progress`] per
+    /// provisional (not 100); on a 2xx (already ACKed) [`CallEvent::LegConfirmed`] `{ leg: B }`
+    /// then [`CallEvent::AnswerFromB`]; afterwards `Reinvite`/`InDialogRequest` with `leg: B`,
+    /// and `Ended { reason: Bye(B) }` when the far end hangs up. On a final failure,
+    /// [`CallEvent::BFailed`] then [`CallEvent::Ended`] with `Rejected(status)` (a response),
+    /// `Timeout(B)` (no answer, status 408), `TransportError(B)` (status 503) or `Cancelled`
+    /// (after [`B2bua::cancel_b`]). After [`B2bua::hangup`] no `Ended` follows (a `BFailed`
+    /// for the CANCEL's 487 may). Nothing is emitted for the call before this returns.
+    #[allow(clippy::too_many_arguments)]
+    pub fn originate(
+        &mut self,
+        now: Instant,
+        target: Uri,
+        dest: SocketAddr,
+        transport: Transport,
+        from: NameAddr,
+        sdp: Bytes,
+        extra: &[(String, String)],
+    ) -> Result<CallKey, B2buaError> {
+        let mut inv = self.new_invite(from, &target, sdp);
+        push_extra(&mut inv.headers, extra);
         let tx = self.tl.send_request(now, dest, transport, inv)?;
-        if let Some(c) = self.call_mut(call) {
-            c.b = Some(BLeg {
-                invite_tx: Some(tx),
-                dest,
-                transport,
-                answered: false,
-                dialog: None,
-                cancelled: false,
-            });
-        }
+        let call = self.insert_call(None, Some(BLeg::new(tx, dest, transport)));
         self.track(tx, call, Purpose::BInvite);
         self.pump(now);
-        Ok(())
+        Ok(call)
     }
 
     fn a_response(
@@ -565,11 +673,11 @@ impl B2bua {
         sdp: Option<Bytes>,
     ) -> Option<(TxKey, Response)> {
         let contact = self.config.contact.to_string();
-        let c = self.call(call)?;
-        let tx = c.a.invite_tx?;
-        let mut r = Response::for_request(&c.a.invite, status);
+        let a = self.call(call)?.a.as_ref()?;
+        let tx = a.invite_tx?;
+        let mut r = Response::for_request(&a.invite, status);
         if let Ok(mut to) = r.headers.to() {
-            to.set_tag(&c.a.tag);
+            to.set_tag(&a.tag);
             r.headers.set(HeaderName::To, to.to_string());
         }
         if status.0 > 100 && status.0 < 300 {
@@ -586,7 +694,10 @@ impl B2bua {
     /// starts; [`CallEvent::LegConfirmed`] follows when A's ACK arrives.
     pub fn answer_a(&mut self, now: Instant, call: CallKey, sdp: Bytes) -> Result<(), B2buaError> {
         let c = self.call(call).ok_or(B2buaError::NoSuchCall)?;
-        if c.a.answered || c.a.finished || c.ended {
+        if c.a.is_none() {
+            return Err(B2buaError::InvalidState("originated call has no A leg"));
+        }
+        if !c.a_waiting() || c.ended {
             return Err(B2buaError::InvalidState("A already answered or gone"));
         }
         let (tx, resp) = self
@@ -594,19 +705,20 @@ impl B2bua {
             .ok_or(B2buaError::InvalidState("A transaction gone"))?;
         self.tl.send_response(now, tx, resp)?;
         let contact = self.config.contact.clone();
-        let Some(c) = self.call(call) else {
+        let Some(a) = self.call(call).and_then(|c| c.a.as_ref()) else {
             return Err(B2buaError::NoSuchCall);
         };
-        if let Ok(mut d) = Dialog::uas(&c.a.invite, &c.a.tag, Some(contact), 0) {
+        let dialog = Dialog::uas(&a.invite, &a.tag, Some(contact), 0).ok();
+        let mut dk = None;
+        if let Some(mut d) = dialog {
             d.confirm(None);
-            let dk = self.dialogs.insert(d);
-            self.dialog_calls.insert(dk, (call, Leg::A));
-            if let Some(c) = self.call_mut(call) {
-                c.a.dialog = Some(dk);
-            }
+            let k = self.dialogs.insert(d);
+            self.dialog_calls.insert(k, (call, Leg::A));
+            dk = Some(k);
         }
-        if let Some(c) = self.call_mut(call) {
-            c.a.answered = true;
+        if let Some(a) = self.call_mut(call).and_then(|c| c.a.as_mut()) {
+            a.dialog = dk;
+            a.answered = true;
         }
         self.pump(now);
         Ok(())
@@ -622,7 +734,7 @@ impl B2bua {
         sdp: Option<Bytes>,
     ) -> Result<(), B2buaError> {
         let c = self.call(call).ok_or(B2buaError::NoSuchCall)?;
-        if !status.is_provisional() || c.a.answered || c.a.finished || c.ended {
+        if !status.is_provisional() || !c.a_waiting() || c.ended {
             return Err(B2buaError::InvalidState("A is not ringing"));
         }
         let (tx, r) = self
@@ -654,9 +766,13 @@ impl B2bua {
 
     /// Hangs up an answered B (BYE) and keeps A, e.g. before a transfer or to take A back to
     /// the IVR; `route` may then call another target. A ringing B is cancelled with
-    /// [`B2bua::cancel_b`] instead.
+    /// [`B2bua::cancel_b`] instead. An originated call has no A to keep: use
+    /// [`B2bua::hangup`].
     pub fn release_b(&mut self, now: Instant, call: CallKey) -> Result<(), B2buaError> {
         let c = self.call(call).ok_or(B2buaError::NoSuchCall)?;
+        if c.a.is_none() {
+            return Err(B2buaError::InvalidState("originated call has no A leg"));
+        }
         if !c.b.as_ref().is_some_and(|b| b.answered) {
             return Err(B2buaError::InvalidState("no answered B leg"));
         }
@@ -682,6 +798,7 @@ impl B2bua {
 
     /// Rejects an unanswered A with `status` (and cancels a pending B). No `Ended` event
     /// follows (the application asked for it); the call is removed once its transactions end.
+    /// An originated call has no A to reject: use [`B2bua::hangup`].
     pub fn reject(
         &mut self,
         now: Instant,
@@ -689,14 +806,17 @@ impl B2bua {
         status: StatusCode,
     ) -> Result<(), B2buaError> {
         let c = self.call(call).ok_or(B2buaError::NoSuchCall)?;
-        if c.a.answered || c.a.finished {
+        if c.a.is_none() {
+            return Err(B2buaError::InvalidState("originated call has no A leg"));
+        }
+        if !c.a_waiting() {
             return Err(B2buaError::InvalidState("A already answered"));
         }
         if let Some((tx, r)) = self.a_response(call, status, None) {
             self.tl.send_response(now, tx, r)?;
         }
         if let Some(c) = self.call_mut(call) {
-            c.a.finished = true;
+            c.set_a_finished();
             c.ended = true;
         }
         self.end_b(now, call);
@@ -705,10 +825,12 @@ impl B2bua {
     }
 
     /// Hangs up the whole call: BYE on confirmed legs, CANCEL to a ringing B, 480 to an
-    /// unanswered A. No `Ended` event follows (the application asked for it).
+    /// unanswered A. No `Ended` event follows (the application asked for it). For an
+    /// originated call: CANCEL while ringing (a `BFailed` for the 487 may still be reported),
+    /// BYE once answered.
     pub fn hangup(&mut self, now: Instant, call: CallKey) -> Result<(), B2buaError> {
         let c = self.call(call).ok_or(B2buaError::NoSuchCall)?;
-        if !c.a.answered && !c.a.finished {
+        if c.a_waiting() {
             return self.reject(now, call, StatusCode::TEMPORARILY_UNAVAILABLE);
         }
         if let Some(c) = self.call_mut(call) {
@@ -716,8 +838,16 @@ impl B2bua {
         }
         self.bye(now, call, Leg::A);
         self.end_b(now, call);
+        self.remove_if_idle(call);
         self.pump(now);
         Ok(())
+    }
+
+    /// Removes an ended call that has no transaction left to wait for.
+    fn remove_if_idle(&mut self, call: CallKey) {
+        if self.call(call).is_some_and(|c| c.ended && c.live_txs == 0) {
+            self.remove_call(call);
+        }
     }
 
     /// Answers an in-dialog request reported by [`CallEvent::Reinvite`] or
@@ -781,6 +911,36 @@ impl B2bua {
         method: Method,
         sdp: Option<Bytes>,
     ) -> Result<TxKey, B2buaError> {
+        let body = sdp.map(|b| (b, "application/sdp"));
+        self.send_in_dialog_with(now, call, leg, method, body, &[])
+    }
+
+    /// Sends an in-dialog request with any body and extra headers, e.g. the NOTIFY that
+    /// reports a REFER's outcome (RFC 3515 §2.4.5): `Event: refer`, `Subscription-State:
+    /// terminated;reason=noresource` and a `message/sipfrag;version=2.0` body
+    /// `SIP/2.0 200 OK`. `body` is `(bytes, content type)`; an empty body carries no
+    /// Content-Type. `extra` headers with names the dialog writes (Via, From, To, Call-ID,
+    /// CSeq, Contact, Max-Forwards, Content-*, Route, Record-Route) or invalid names are
+    /// dropped. Responses come back as [`CallEvent::InDialogResponse`]; a 2xx to a
+    /// re-INVITE is ACKed here.
+    pub fn send_in_dialog_with(
+        &mut self,
+        now: Instant,
+        call: CallKey,
+        leg: Leg,
+        method: Method,
+        body: Option<(Bytes, &str)>,
+        extra: &[(String, String)],
+    ) -> Result<TxKey, B2buaError> {
+        if matches!(method, Method::Ack | Method::Cancel) {
+            return Err(B2buaError::InvalidState(
+                "ACK and CANCEL are sent by the core",
+            ));
+        }
+        let c = self.call(call).ok_or(B2buaError::NoSuchCall)?;
+        if c.ended {
+            return Err(B2buaError::InvalidState("call ended"));
+        }
         let (dk, dest, transport) = self
             .leg_route(call, leg)
             .ok_or(B2buaError::InvalidState("leg has no dialog"))?;
@@ -788,9 +948,17 @@ impl B2bua {
             .dialogs
             .get_mut(dk)
             .ok_or(B2buaError::InvalidState("leg has no dialog"))?;
+        if d.state == DialogState::Terminating {
+            return Err(B2buaError::InvalidState("leg is hanging up"));
+        }
         let mut req = d.request(method);
-        if let Some(b) = sdp {
-            set_body(&mut req.headers, &b);
+        push_extra(&mut req.headers, extra);
+        if let Some((b, content_type)) = body {
+            if b.is_empty() {
+                req.headers.remove(&HeaderName::ContentType);
+            } else {
+                req.headers.set(HeaderName::ContentType, content_type);
+            }
             req.body = b;
         }
         let tx = self.tl.send_request(now, dest, transport, req)?;
@@ -802,7 +970,10 @@ impl B2bua {
     fn leg_route(&self, call: CallKey, leg: Leg) -> Option<(DialogKey, SocketAddr, Transport)> {
         let c = self.call(call)?;
         match leg {
-            Leg::A => Some((c.a.dialog?, c.a.from, c.a.transport)),
+            Leg::A => {
+                let a = c.a.as_ref()?;
+                Some((a.dialog?, a.from, a.transport))
+            }
             Leg::B => {
                 let b = c.b.as_ref()?;
                 Some((b.dialog?, b.dest, b.transport))
@@ -861,22 +1032,27 @@ impl B2bua {
         from: SocketAddr,
         transport: Transport,
     ) -> CallKey {
-        self.next_generation = self.next_generation.wrapping_add(1);
         let tag = self.tl.new_tag();
+        let a = ALeg {
+            invite,
+            invite_tx: Some(tx),
+            from,
+            transport,
+            tag,
+            answered: false,
+            finished: false,
+            dialog: None,
+        };
+        self.insert_call(Some(a), None)
+    }
+
+    fn insert_call(&mut self, a: Option<ALeg>, b: Option<BLeg>) -> CallKey {
+        self.next_generation = self.next_generation.wrapping_add(1);
         let generation = self.next_generation;
         let index = self.calls.insert(Call {
             generation,
-            a: ALeg {
-                invite,
-                invite_tx: Some(tx),
-                from,
-                transport,
-                tag,
-                answered: false,
-                finished: false,
-                dialog: None,
-            },
-            b: None,
+            a,
+            b,
             ended: false,
             live_txs: 0,
         }) as u32;
@@ -906,7 +1082,14 @@ impl B2bua {
                     };
                     let detached = leg == Leg::B && self.call(call).is_some_and(|c| c.b.is_none());
                     if p == Purpose::BInvite {
-                        self.b_failed(now, call, StatusCode(503));
+                        self.b_failed(
+                            now,
+                            call,
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            EndReason::TransportError(Leg::B),
+                        );
+                    } else if p == Purpose::Other {
+                        // A BYE to a stray fork of B: nothing of the call depends on it.
                     } else if !detached {
                         // The leg is unreachable: end the call and release the other leg.
                         self.end(call, EndReason::TransportError(leg));
@@ -925,7 +1108,7 @@ impl B2bua {
             TxEvent::Cancelled { key, .. } => {
                 if let Some(&(call, Purpose::AInvite)) = self.txs.get(&key) {
                     if let Some(c) = self.call_mut(call) {
-                        c.a.finished = true;
+                        c.set_a_finished();
                     }
                     self.end(call, EndReason::Cancelled);
                     self.end_b(now, call);
@@ -937,7 +1120,11 @@ impl B2bua {
                     if let Some(c) = self.call_mut(call) {
                         c.live_txs = c.live_txs.saturating_sub(1);
                         match p {
-                            Purpose::AInvite => c.a.invite_tx = None,
+                            Purpose::AInvite => {
+                                if let Some(a) = c.a.as_mut() {
+                                    a.invite_tx = None;
+                                }
+                            }
                             Purpose::BInvite => {
                                 // Only if it is still the current B attempt (the application
                                 // may have routed again after a failure).
@@ -991,7 +1178,7 @@ impl B2bua {
             return;
         }
         let c = self.calls.remove(call.index as usize);
-        for dk in [c.a.dialog, c.b.and_then(|b| b.dialog)]
+        for dk in [c.a.and_then(|a| a.dialog), c.b.and_then(|b| b.dialog)]
             .into_iter()
             .flatten()
         {
@@ -1038,7 +1225,7 @@ impl B2bua {
                     );
                     let keep_a = leg == Leg::B
                         && self.config.keep_a_when_b_hangs_up
-                        && self.call(call).is_some_and(|c| !c.ended && c.a.answered);
+                        && self.call(call).is_some_and(|c| !c.ended && c.a_answered());
                     if keep_a {
                         self.detach_b(call);
                         self.emit(CallEvent::BHungUp { call });
@@ -1099,19 +1286,21 @@ impl B2bua {
         let Some(c) = self.call(call) else {
             return;
         };
-        if c.a.answered {
+        if c.a_answered() {
             self.bye(now, call, Leg::A);
-        } else if !c.a.finished {
+        } else if c.a_waiting() {
             if let Some((tx, r)) = self.a_response(call, StatusCode::REQUEST_TERMINATED, None) {
                 let _ = self.tl.send_response(now, tx, r);
             }
             if let Some(c) = self.call_mut(call) {
-                c.a.finished = true;
+                c.set_a_finished();
             }
         }
     }
 
-    fn b_failed(&mut self, now: Instant, call: CallKey, status: StatusCode) {
+    /// B's INVITE failed with `status`. `why` is the end reason of an originated call (which
+    /// has nothing left once B is gone).
+    fn b_failed(&mut self, now: Instant, call: CallKey, status: StatusCode, why: EndReason) {
         self.emit(CallEvent::BFailed { call, status });
         let Some(c) = self.call_mut(call) else {
             return;
@@ -1121,14 +1310,23 @@ impl B2bua {
             b.invite_tx = None;
             app_cancelled = b.cancelled;
         }
-        if c.ended || c.a.answered || c.a.finished || app_cancelled || !self.config.relay_failures {
+        if c.a.is_none() {
+            let why = if app_cancelled {
+                EndReason::Cancelled
+            } else {
+                why
+            };
+            self.end(call, why);
+            return;
+        }
+        if c.ended || !c.a_waiting() || app_cancelled || !self.config.relay_failures {
             return;
         }
         if let Some((tx, r)) = self.a_response(call, status, None) {
             let _ = self.tl.send_response(now, tx, r);
         }
         if let Some(c) = self.call_mut(call) {
-            c.a.finished = true;
+            c.set_a_finished();
         }
         self.end(call, EndReason::Rejected(status));
     }
@@ -1149,9 +1347,7 @@ impl B2bua {
             if status == StatusCode::TRYING {
                 return;
             }
-            let relay = self
-                .call(call)
-                .is_some_and(|c| !c.ended && !c.a.answered && !c.a.finished);
+            let relay = self.call(call).is_some_and(|c| !c.ended && c.a_waiting());
             if relay {
                 if let Some((tx, r)) = self.a_response(call, status, None) {
                     let _ = self.tl.send_response(now, tx, r);
@@ -1165,7 +1361,7 @@ impl B2bua {
             return;
         }
         if !status.is_success() {
-            self.b_failed(now, call, status);
+            self.b_failed(now, call, status, EndReason::Rejected(status));
             return;
         }
         // 2xx: dialog, ACK, then decide.
@@ -1262,7 +1458,12 @@ impl B2bua {
             return;
         };
         match purpose {
-            Purpose::BInvite => self.b_failed(now, call, StatusCode::REQUEST_TIMEOUT),
+            Purpose::BInvite => self.b_failed(
+                now,
+                call,
+                StatusCode::REQUEST_TIMEOUT,
+                EndReason::Timeout(Leg::B),
+            ),
             Purpose::AInvite if timer == Timer::L => {
                 // A never ACKed our 2xx (§13.3.1.4): end both legs.
                 self.end(call, EndReason::Timeout(Leg::A));
