@@ -1220,7 +1220,7 @@ impl Acd {
             .get(&call)
             .is_some_and(|c| matches!(c.state, CallState::Waiting))
         {
-            self.dispatch_call(now, call);
+            self.after_offer_lapsed(now, call);
         }
     }
 
@@ -1792,9 +1792,33 @@ impl Acd {
             let strategy = q.cfg.strategy;
             let qid = c.queue;
             if strategy == Strategy::RingAll && matches!(c.state, CallState::Waiting) {
-                let agents: Vec<AgentId> = cands.iter().map(|x| x.1).collect();
-                self.offer(now, call, agents);
-                return;
+                // Ring everyone whose first call this is; agents who qualify for an earlier
+                // call (e.g. both widened at the same instant) take that one first.
+                let mut ring = Vec::new();
+                let mut earlier: Vec<CallId> = Vec::new();
+                for (_, a, _) in &cands {
+                    match self.best_call_for(now, *a) {
+                        Some(b) if b == call => ring.push(*a),
+                        Some(b) => {
+                            if !earlier.contains(&b) {
+                                earlier.push(b);
+                            }
+                        }
+                        None => {}
+                    }
+                }
+                if !ring.is_empty() {
+                    self.offer(now, call, ring);
+                    return;
+                }
+                if earlier.is_empty() {
+                    return;
+                }
+                earlier.sort_by_key(|c| self.calls.get(c).map(|x| x.key));
+                for e in earlier {
+                    self.dispatch_call(now, e);
+                }
+                continue;
             }
             let pick = match strategy {
                 Strategy::RingAll | Strategy::LongestIdle | Strategy::SkillsLongestIdle => {
@@ -1837,11 +1861,19 @@ impl Acd {
     /// Give an available agent the first call (priority, then FIFO) they qualify for across
     /// their queues. Returns whether something was offered.
     fn assign_agent(&mut self, now: Duration, agent: AgentId) -> bool {
-        let Some(a) = self.agents.get(&agent) else {
+        let Some(call) = self.best_call_for(now, agent) else {
             return false;
         };
+        self.offer(now, call, vec![agent]);
+        true
+    }
+
+    /// The first call (priority, then FIFO) an available agent qualifies for across their
+    /// queues.
+    fn best_call_for(&self, now: Duration, agent: AgentId) -> Option<CallId> {
+        let a = self.agents.get(&agent)?;
         if a.state != AgentState::Available {
-            return false;
+            return None;
         }
         let mut best: Option<(u64, CallId)> = None;
         for qid in &a.cfg.queues {
@@ -1861,11 +1893,7 @@ impl Acd {
                 }
             }
         }
-        let Some((_, call)) = best else {
-            return false;
-        };
-        self.offer(now, call, vec![agent]);
-        true
+        best.map(|(_, c)| c)
     }
 
     fn offer(&mut self, now: Duration, call: CallId, agents: Vec<AgentId>) {

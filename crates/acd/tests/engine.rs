@@ -825,3 +825,37 @@ fn agent_on_a_direct_call_logging_in_stays_busy() {
     acd.handle_agent_idle(t(60), AgentId(1)).unwrap();
     assert_eq!(offers(&drain(&mut acd)), vec![(CallId(1), AgentId(1))]);
 }
+
+/// Found by the property test (seed in tests/properties.proptest-regressions): with ring-all,
+/// two calls whose skill requirements widen at the same instant must go in priority order.
+#[test]
+fn ring_all_widening_at_the_same_instant_keeps_priority_order() {
+    let mut acd = Acd::new(AcdConfig::default());
+    let mut qc = QueueConfig::new(Strategy::RingAll);
+    qc.skill_tiers = vec![SkillTier {
+        after: t(40),
+        relax: 4,
+    }];
+    acd.add_queue(Q, qc).unwrap();
+    let mut a = AgentConfig::new(AgentId(1), vec![Q]);
+    a.skills.push((SkillId(1), 2));
+    acd.add_agent(a).unwrap();
+    acd.handle_login(t(0), AgentId(1)).unwrap();
+    let mut low = Join::new(CallId(1), Q);
+    low.skills.push(SkillReq {
+        skill: SkillId(1),
+        min: 5,
+    });
+    let mut high = Join::new(CallId(2), Q);
+    high.priority = 1;
+    high.skills.push(SkillReq {
+        skill: SkillId(1),
+        min: 3,
+    });
+    acd.handle_join(t(0), low).unwrap();
+    acd.handle_join(t(0), high).unwrap();
+    assert!(offers(&drain(&mut acd)).is_empty());
+    acd.handle_timeout(t(40));
+    assert_eq!(offers(&drain(&mut acd)), vec![(CallId(2), AgentId(1))]);
+    assert!(acd.audit().clean());
+}
