@@ -1799,12 +1799,8 @@ impl Acd {
                 for (_, a, _) in &cands {
                     match self.best_call_for(now, *a) {
                         Some(b) if b == call => ring.push(*a),
-                        Some(b) => {
-                            if !earlier.contains(&b) {
-                                earlier.push(b);
-                            }
-                        }
-                        None => {}
+                        Some(b) if !earlier.contains(&b) => earlier.push(b),
+                        _ => {}
                     }
                 }
                 if !ring.is_empty() {
