@@ -55,6 +55,40 @@ pub struct ServiceLevel {
     pub within: Duration,
 }
 
+/// A malformed service-level target (expected `share/seconds`, e.g. `80/20`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("service level must look like 80/20 (percent answered / within seconds), got {0:?}")]
+pub struct ServiceLevelParseError(pub String);
+
+impl std::str::FromStr for ServiceLevel {
+    type Err = ServiceLevelParseError;
+
+    /// Parse `80/20`: 80% of calls answered within 20 seconds. Percent in (0, 100], seconds
+    /// a non-negative number.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || ServiceLevelParseError(s.chars().take(32).collect());
+        let (pct, secs) = s.trim().split_once('/').ok_or_else(err)?;
+        let pct: f64 = pct
+            .trim()
+            .trim_end_matches('%')
+            .parse()
+            .map_err(|_| err())?;
+        let secs: f64 = secs
+            .trim()
+            .trim_end_matches('s')
+            .parse()
+            .map_err(|_| err())?;
+        let valid = pct > 0.0 && pct <= 100.0 && (0.0..=86_400.0).contains(&secs);
+        if !valid {
+            return Err(err());
+        }
+        Ok(ServiceLevel {
+            share: pct / 100.0,
+            within: Duration::from_secs_f64(secs),
+        })
+    }
+}
+
 /// Where a queue sends calls it cannot serve well enough.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct OverflowRule {
@@ -224,6 +258,25 @@ impl Join {
             tenant: None,
             caller: None,
             data: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_level_parses_like_the_cli_writes_it() {
+        let sl: ServiceLevel = "80/20".parse().unwrap();
+        assert_eq!(sl.share, 0.8);
+        assert_eq!(sl.within, Duration::from_secs(20));
+        let sl: ServiceLevel = " 90% / 15s ".parse().unwrap();
+        assert_eq!((sl.share, sl.within), (0.9, Duration::from_secs(15)));
+        for bad in [
+            "", "80", "80/", "/20", "0/20", "101/20", "80/-1", "x/y", "80/20/5", "NaN/20",
+        ] {
+            assert!(bad.parse::<ServiceLevel>().is_err(), "{bad}");
         }
     }
 }
