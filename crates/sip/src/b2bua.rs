@@ -1,6 +1,6 @@
 //! A back-to-back user agent core (sans-IO): each [`Call`] links an inbound leg A (we are its
 //! UAS) to an optional outbound leg B (we are its UAC), with independent Call-IDs, tags and
-//! CSeqs. It owns a [`TransactionLayer`] and a [`Dialogs`] store, so a driver feeds it every
+//! CSeqs; an originated call ([`B2bua::originate`]) has leg B only. It owns a [`TransactionLayer`] and a [`Dialogs`] store, so a driver feeds it every
 //! SIP message and timeout and drains [`B2buaOutput`]s, exactly as for the transaction layer.
 //!
 //! Media is anchored: each leg's SDP ends here. The core never reads a body; it hands offers
@@ -55,7 +55,8 @@ pub struct CallKey {
 pub enum Leg {
     /// The inbound leg (the caller; we are its UAS).
     A,
-    /// The outbound leg (the callee the application routed to; we are its UAC).
+    /// The outbound leg (the callee the application routed to, or the only leg of an
+    /// originated call; we are its UAC).
     B,
 }
 
@@ -109,7 +110,8 @@ pub enum CallEvent {
         sdp: Bytes,
     },
     /// B failed with this status. With `relay_failures` it was relayed to A and the call ends;
-    /// otherwise A is still waiting and the application may `route` again or `reject`.
+    /// otherwise A is still waiting and the application may `route` again or `reject`. On an
+    /// originated call [`CallEvent::Ended`] follows at once (unless the application hung up).
     BFailed {
         /// The call.
         call: CallKey,
@@ -965,6 +967,33 @@ impl B2bua {
         self.track(tx, call, Purpose::Sent(leg));
         self.pump(now);
         Ok(tx)
+    }
+
+    /// Reports a REFER's progress on `leg` (RFC 3515 §2.4.4-2.4.5): a NOTIFY with
+    /// `Event: refer`, a `message/sipfrag;version=2.0` body holding `status`'s status line,
+    /// and `Subscription-State: terminated;reason=noresource` when `terminated` (the final
+    /// report) or `active;expires=60` (e.g. for a 100 Trying first). Send it after answering
+    /// the REFER with `respond(now, tx, StatusCode(202), None)`.
+    pub fn send_refer_notify(
+        &mut self,
+        now: Instant,
+        call: CallKey,
+        leg: Leg,
+        status: StatusCode,
+        terminated: bool,
+    ) -> Result<TxKey, B2buaError> {
+        let frag = format!("SIP/2.0 {} {}\r\n", status.0, status.default_reason());
+        let state = if terminated {
+            "terminated;reason=noresource"
+        } else {
+            "active;expires=60"
+        };
+        let extra = [
+            ("Event".to_string(), "refer".to_string()),
+            ("Subscription-State".to_string(), state.to_string()),
+        ];
+        let body = (Bytes::from(frag), "message/sipfrag;version=2.0");
+        self.send_in_dialog_with(now, call, leg, Method::Notify, Some(body), &extra)
     }
 
     fn leg_route(&self, call: CallKey, leg: Leg) -> Option<(DialogKey, SocketAddr, Transport)> {

@@ -503,7 +503,14 @@ fn send_refer(net: &mut SimNet, peer: usize) -> TxKey {
 }
 
 /// X accepts the REFER reported on `leg` with 202 and reports success with a NOTIFY.
-fn accept_refer_and_notify(net: &mut SimNet, x: usize, call: CallKey, leg: Leg) -> TxKey {
+/// With `helper`, via `send_refer_notify` (a 100 Trying, then the final 200).
+fn accept_refer_and_notify(
+    net: &mut SimNet,
+    x: usize,
+    call: CallKey,
+    leg: Leg,
+    helper: bool,
+) -> TxKey {
     assert!(net.run_until(secs(5), |n| {
         n.node::<B2buaNode>(x).has_event(|e| {
             matches!(e,
@@ -528,6 +535,17 @@ fn accept_refer_and_notify(net: &mut SimNet, x: usize, call: CallKey, leg: Leg) 
     let now = net.now;
     let core = &mut net.node::<B2buaNode>(x).core;
     core.respond(now, tx, StatusCode(202), None).expect("202");
+    if helper {
+        core.send_refer_notify(now, call, leg, StatusCode(100), false)
+            .expect("NOTIFY 100");
+        net.run_for(secs(2));
+        let now = net.now;
+        return net
+            .node::<B2buaNode>(x)
+            .core
+            .send_refer_notify(now, call, leg, StatusCode::OK, true)
+            .expect("NOTIFY 200");
+    }
     let extra = vec![
         ("Event".to_string(), "refer".to_string()),
         (
@@ -553,10 +571,12 @@ fn accept_refer_and_notify(net: &mut SimNet, x: usize, call: CallKey, leg: Leg) 
 fn check_notify(net: &mut SimNet, x: usize, peer: usize, refer: TxKey, notify: TxKey) {
     net.run_for(secs(40));
     assert_eq!(net.node::<Ua>(peer).responses(refer), vec![202]);
+    // The last NOTIFY is the final report.
     let notify_req = net
         .node::<Ua>(peer)
         .events
         .iter()
+        .rev()
         .find_map(|(_, e)| match e {
             TxEvent::NewRequest { req, .. } if req.method == Method::Notify => Some(req.clone()),
             _ => None,
@@ -586,7 +606,7 @@ fn refer_on_an_originated_leg_is_accepted_and_notified() {
         .node::<Ua>(b)
         .has_event(|e| matches!(e, TxEvent::AckFor2xx { .. }))));
     let refer = send_refer(&mut net, b);
-    let notify = accept_refer_and_notify(&mut net, x, call, Leg::B);
+    let notify = accept_refer_and_notify(&mut net, x, call, Leg::B, false);
     check_notify(&mut net, x, b, refer, notify);
     let evs = names(&events_of(&mut net, x, call));
     assert!(
@@ -628,8 +648,36 @@ fn refer_on_an_inbound_a_leg_is_accepted_and_notified() {
         .expect("call")
         .is_originated());
     let refer = send_refer(&mut net, a);
-    let notify = accept_refer_and_notify(&mut net, x, call, Leg::A);
+    let notify = accept_refer_and_notify(&mut net, x, call, Leg::A, true);
     check_notify(&mut net, x, a, refer, notify);
+    let states: Vec<(String, Bytes)> = net
+        .node::<Ua>(a)
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            TxEvent::NewRequest { req, .. } if req.method == Method::Notify => Some((
+                req.headers
+                    .get(&HeaderName::parse("Subscription-State"))
+                    .unwrap_or("")
+                    .to_string(),
+                req.body.clone(),
+            )),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            (
+                "active;expires=60".to_string(),
+                Bytes::from_static(b"SIP/2.0 100 Trying\r\n")
+            ),
+            (
+                "terminated;reason=noresource".to_string(),
+                Bytes::from_static(b"SIP/2.0 200 OK\r\n")
+            ),
+        ]
+    );
 }
 
 #[derive(Clone, Debug)]
