@@ -648,6 +648,9 @@ impl B2bua {
     /// `Timeout(B)` (no answer, status 408), `TransportError(B)` (status 503) or `Cancelled`
     /// (after [`B2bua::cancel_b`]). After [`B2bua::hangup`] no `Ended` follows (a `BFailed`
     /// for the CANCEL's 487 may). Nothing is emitted for the call before this returns.
+    ///
+    /// `sdp` should be a complete offer: delayed offer (an empty INVITE, the offer in the
+    /// 2xx) is not supported, since the ACK sent here carries no answer.
     #[allow(clippy::too_many_arguments)]
     pub fn originate(
         &mut self,

@@ -357,6 +357,41 @@ fn hangup_when_answered_sends_bye() {
 }
 
 #[test]
+fn hangup_crossing_the_200_acks_then_byes() {
+    let cfg = NetConfig {
+        latency: Duration::from_millis(50),
+        ..NetConfig::default()
+    };
+    // B answers 60 ms after the INVITE: its 200 is on the wire before our CANCEL arrives.
+    let (mut net, x, b) = pair(11, cfg, Some((200, Duration::from_millis(60))));
+    let call = originate(&mut net, x);
+    assert!(net.run_until(secs(5), |n| n
+        .node::<B2buaNode>(x)
+        .has_event(|e| matches!(e, CallEvent::Progress { .. }))));
+    let now = net.now;
+    net.node::<B2buaNode>(x)
+        .core
+        .hangup(now, call)
+        .expect("hangup");
+    net.run_for(secs(60));
+    assert_eq!(request_on_wire(&net, X, "CANCEL").len(), 1);
+    assert!(net
+        .node::<Ua>(b)
+        .has_event(|e| matches!(e, TxEvent::AckFor2xx { .. })));
+    assert!(
+        net.node::<Ua>(b).has_event(is_new(Method::Bye)),
+        "the answered leg is released"
+    );
+    let evs = names(&events_of(&mut net, x, call));
+    assert!(
+        !evs.iter()
+            .any(|e| e.starts_with("Ended") || e == "AnswerFromB"),
+        "{evs:?}"
+    );
+    assert!(net.node::<B2buaNode>(x).core.is_empty());
+}
+
+#[test]
 fn cancel_b_on_an_originated_call_fails_then_ends_cancelled() {
     let (mut net, x, b) = pair(7, NetConfig::default(), None);
     let call = originate(&mut net, x);
@@ -710,7 +745,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// Any sequence of application calls and far-end actions on an originated call, over a
     /// lossy network: nothing panics, at most one `Ended`, and after a final hangup the call
