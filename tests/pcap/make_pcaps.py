@@ -13,6 +13,10 @@ Files (one RTP stream each, SSRC fixed, 20 ms packets, pcap timestamps 20 ms apa
   telephone-events (payload type 101). Each key: a first packet with the marker bit, four
   updates (duration growing by 160), then three end packets (E bit, same duration); the
   event's RTP timestamp is the time the key went down. 100 ms of silence between keys.
+- dtmf_rfc4733_lossy_559hash.pcap: the keys 5 5 9 # as RFC 4733 events through a bad
+  network: the second 5 (same key, new timestamp) lost its marker packet and first update
+  and has an end packet doubled; of the 9 only the end packets arrive, then a stale update;
+  the # has all its end packets lost. 800 ms of silence follow.
 - dtmf_inband_7950star.pcap: PCMU (payload type 0) carrying the DTMF tones of 7 9 5 0 *
   in the audio: the two frequencies summed, 80 ms on and 80 ms off.
 
@@ -114,8 +118,10 @@ class Stream:
         self.slot = 0
         self.packets = []
 
-    def _emit(self, packet: bytes):
-        self.packets.append((self.slot * 20_000, udp_ipv4_frame(packet, self.seq)))
+    def _emit(self, packet: bytes, send: bool = True):
+        """Puts `packet` in the current slot (or loses it: its slot and seq still pass)."""
+        if send:
+            self.packets.append((self.slot * 20_000, udp_ipv4_frame(packet, self.seq)))
         self.seq += 1
         self.slot += 1
 
@@ -127,18 +133,34 @@ class Stream:
         for _ in range(slots):
             self.audio(ULAW_SILENCE)
 
-    def key(self, digit: str, slots: int, end_copies: int = 3, volume: int = 10):
-        """An RFC 4733 event lasting `slots` packets, then `end_copies` end packets."""
+    def key(self, digit: str, slots: int, end_copies: int = 3, volume: int = 10,
+            lose=(), duplicate=(), late=()):
+        """An RFC 4733 event lasting `slots` packets, then `end_copies` end packets.
+
+        The packets of the event are numbered from 0 (the marker packet) to
+        slots + end_copies - 1. Those in `lose` are lost on the way (their sequence numbers
+        and slots pass unused); those in `duplicate` arrive twice (the copy 1 ms later);
+        those in `late` arrive 2 ms after the event's last packet, out of order.
+        """
         start = self.ts
         code = EVENT_CODES[digit]
-        for i in range(slots):
-            duration = (i + 1) * PTIME_SAMPLES
-            payload = struct.pack("!BBH", code, volume & 0x3F, duration)
-            self._emit(rtp(EVENT_PT, self.seq, start, payload, marker=(i == 0)))
-        duration = slots * PTIME_SAMPLES
-        for _ in range(end_copies):
-            payload = struct.pack("!BBH", code, 0x80 | (volume & 0x3F), duration)
-            self._emit(rtp(EVENT_PT, self.seq, start, payload))
+        held = []
+        for i in range(slots + end_copies):
+            end = i >= slots
+            duration = min(i + 1, slots) * PTIME_SAMPLES
+            flags = (0x80 if end else 0) | (volume & 0x3F)
+            payload = struct.pack("!BBH", code, flags, duration)
+            packet = rtp(EVENT_PT, self.seq, start, payload, marker=(i == 0))
+            if i in late:
+                held.append((self.seq, packet))
+            send = i not in lose and i not in late
+            if send and i in duplicate:
+                self.packets.append((self.slot * 20_000 + 1_000,
+                                     udp_ipv4_frame(packet, self.seq)))
+            self._emit(packet, send)
+        for seq, packet in held:
+            self.packets.append(((self.slot - 1) * 20_000 + 2_000, udp_ipv4_frame(packet, seq)))
+        self.packets.sort(key=lambda p: p[0])
         # The audio clock kept running while the key was down.
         self.ts = start + (slots + end_copies) * PTIME_SAMPLES
 
@@ -150,6 +172,21 @@ def rfc4733_capture(keys: str) -> bytes:
         s.key(k, slots=5)
         s.silence(5)
     s.silence(5)
+    return pcap_file(s.packets)
+
+
+def rfc4733_lossy_capture() -> bytes:
+    """5 5 9 # through a bad network; each key must still count exactly once."""
+    s = Stream(first_seq=3000, first_ts=480_000)
+    s.silence(10)
+    s.key("5", slots=5)                                    # clean
+    s.silence(5)
+    s.key("5", slots=5, lose={0, 1}, duplicate={5})        # same key again: no marker
+    s.silence(5)                                           # packet, a doubled end packet
+    s.key("9", slots=5, lose={0, 1, 2, 3}, late={4})       # only the end packets, and
+    s.silence(5)                                           # a stale update after them
+    s.key("#", slots=5, lose={5, 6, 7})                    # no end packet at all: closed
+    s.silence(40)                                          # by the receiver's timeout
     return pcap_file(s.packets)
 
 
@@ -176,6 +213,7 @@ def inband_capture(keys: str, on_ms: int = 80, off_ms: int = 80, amp: int = 6000
 
 FILES = {
     "dtmf_rfc4733_1234hash.pcap": lambda: rfc4733_capture("1234#"),
+    "dtmf_rfc4733_lossy_559hash.pcap": rfc4733_lossy_capture,
     "dtmf_inband_7950star.pcap": lambda: inband_capture("7950*"),
 }
 

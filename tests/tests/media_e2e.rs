@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use switchboard_e2e::audio::{read_channel, rms, tone_share};
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
-use switchboard_e2e::{repo_root, require_peer, sipp, sipp_trace, wait_for, Server};
+use switchboard_e2e::{repo_root, require_peer, scratch_dir, sipp, sipp_trace, wait_for, Server};
 
 /// Server config for the DTMF tests: only the key-collecting dialplan.
 const MEDIA_DIALPLANS: &str = "[ivr]\ndialplans = \"tests/dialplans-media\"\n";
@@ -117,6 +117,19 @@ fn rfc4733_keys_from_a_sipp_pcap_are_logged_once_each_in_order() {
 }
 
 #[test]
+fn rfc4733_keys_through_loss_duplication_and_reordering_still_count_once_each() {
+    if !require_peer("sipp") {
+        return;
+    }
+    let server = Server::start("media-4733-lossy", MEDIA_DIALPLANS);
+    run_sipp_dtmf(&server, "media_dtmf_rfc4733_lossy.xml");
+    let (_, got) = digits_of_call(&server, "+79995550145");
+    // 5 twice (two presses: new timestamps), the 9 from its end packets alone, the # closed
+    // by timeout; no extra key from the doubled end packet or the stale update.
+    assert_digits(&got, "559#", "rfc4733");
+}
+
+#[test]
 fn inband_tones_from_a_sipp_pcap_are_detected_when_no_telephone_event_is_offered() {
     if !require_peer("sipp") {
         return;
@@ -133,18 +146,54 @@ fn inband_tones_from_a_sipp_pcap_are_detected_when_no_telephone_event_is_offered
     assert_eq!(answer.data["codec"], "PCMU");
 }
 
+/// Where `needle` (its first `max_len` samples) best matches in `hay`, both at `sr`:
+/// (offset in samples of `hay`, normalised correlation). Compared at 2 kHz, once for each
+/// phase of the decimation, so a prompt that starts at any sample is found aligned (a
+/// half-sample misalignment at 2 kHz loses the high half of the spectrum: "six", "eight").
+fn best_offset(hay: &[f64], needle: &[f64], sr: u32, max_len: usize) -> (usize, f64) {
+    let by = (sr / 2000).max(1) as usize;
+    let dec = |x: &[f64]| -> Vec<f64> {
+        x.chunks(by)
+            .map(|c| c.iter().sum::<f64>() / c.len() as f64)
+            .collect()
+    };
+    let n = dec(&needle[..needle.len().min(max_len)]);
+    let nn = n.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-9);
+    let mut best = (0, 0.0);
+    for phase in 0..by.min(hay.len()) {
+        let h = dec(&hay[phase..]);
+        if n.is_empty() || h.len() < n.len() {
+            continue;
+        }
+        let mut we: f64 = h[..n.len()].iter().map(|v| v * v).sum();
+        for i in 0..=h.len() - n.len() {
+            if i > 0 {
+                we += h[i + n.len() - 1].powi(2) - h[i - 1].powi(2);
+            }
+            let dot: f64 = h[i..i + n.len()].iter().zip(&n).map(|(a, b)| a * b).sum();
+            let c = dot / (nn * we.max(1e-9).sqrt());
+            if c > best.1 {
+                best = (i * by + phase, c);
+            }
+        }
+    }
+    best
+}
+
 #[test]
-fn pjsua2_keys_as_rfc4733_are_logged_in_order() {
+fn pjsua2_keys_as_rfc4733_are_logged_in_order_and_said_back() {
     let Some(py) = python_with_pjsua2() else {
         return;
     };
     let server = Server::start("media-4733-pjsua", MEDIA_DIALPLANS);
+    let heard_wav = scratch_dir("media-4733-pjsua-phone").join("caller.wav");
     let mut caller = Softphone::start(
         &py,
         server.sip,
         SoftphoneOpts {
             call: Some(format!("sip:300@{}", server.sip)),
             caller: "+79995550166",
+            record: Some(heard_wav.clone()),
             seconds: 30,
             ..Default::default()
         },
@@ -155,19 +204,44 @@ fn pjsua2_keys_as_rfc4733_are_logged_in_order() {
         server.log_text()
     );
     assert!(caller.wait_event("media", 10).is_some());
-    caller.command("dtmf 5678");
-    // All four keys logged, then a little longer so a duplicate would show.
-    let four = wait_for(15, || {
+    caller.command("dtmf 5678#");
+    // All five keys logged...
+    let five = wait_for(15, || {
         let n = server.events().iter().filter(|e| e.kind == "dtmf").count();
-        (n >= 4).then_some(())
+        (n >= 5).then_some(())
     });
-    assert!(four.is_some(), "four keys; events: {:#?}", server.events());
-    std::thread::sleep(Duration::from_millis(600));
+    assert!(five.is_some(), "five keys; events: {:#?}", server.events());
+    // ...then the dialplan says "five six seven eight" (4 x 0.6 s) back.
+    std::thread::sleep(Duration::from_millis(3500));
     caller.command("hangup");
     assert!(caller.wait_event("disconnected", 10).is_some());
     let (_, got) = digits_of_call(&server, "+79995550166");
     caller.quit();
-    assert_digits(&got, "5678", "rfc4733");
+    assert_digits(&got, "5678#", "rfc4733");
+
+    // The collect got them (the # ended it): the caller hears the four digits, in order.
+    let (heard, sr) = read_channel(&heard_wav, 0);
+    let found: Vec<(char, usize, f64)> = ['5', '6', '7', '8']
+        .into_iter()
+        .map(|d| {
+            let path = repo_root().join(format!("prompts/en/digit-{d}.wav"));
+            let (prompt, psr) = read_channel(&path, 0);
+            assert_eq!(psr, sr);
+            let (at, score) = best_offset(&heard, &prompt, sr, sr as usize);
+            (d, at, score)
+        })
+        .collect();
+    eprintln!("said back (digit, offset, correlation): {found:?}");
+    for (d, _, score) in &found {
+        assert!(
+            *score > 0.8,
+            "\"{d}\" said back to the caller (correlation {score:.2}): {found:?}"
+        );
+    }
+    assert!(
+        found.windows(2).all(|w| w[0].1 < w[1].1),
+        "said back in order: {found:?}"
+    );
 }
 
 /// Runs `tests/peers/pjsua_info_dtmf.py` to completion; returns its JSON events.
