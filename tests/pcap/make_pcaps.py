@@ -2,7 +2,8 @@
 """Writes the RTP captures that tests/scenarios/media_*.xml play with SIPp.
 
 Standard library only: the pcap file format, Ethernet, IPv4, UDP and RTP headers and the
-G.711 mu-law encoder are written here, so the files are reproducible byte for byte:
+G.711 mu-law encoder are written here, so the files are reproducible byte for byte (the
+talk-off capture also reads prompts/*.wav: regenerate it when the prompts change):
 
     python3 tests/pcap/make_pcaps.py          # (re)writes tests/pcap/*.pcap
     python3 tests/pcap/make_pcaps.py --check  # fails if a committed file differs
@@ -17,8 +18,13 @@ Files (one RTP stream each, SSRC fixed, 20 ms packets, pcap timestamps 20 ms apa
   network: the second 5 (same key, new timestamp) lost its marker packet and first update
   and has an end packet doubled; of the 9 only the end packets arrive, then a stale update;
   the # has all its end packets lost. 800 ms of silence follow.
+- dtmf_rfc4733_pt96_star0.pcap: the keys * 0 like the first file, but with the
+  telephone-event payload type 96 (the offer's number, which the answer must keep).
 - dtmf_inband_7950star.pcap: PCMU (payload type 0) carrying the DTMF tones of 7 9 5 0 *
   in the audio: the two frequencies summed, 80 ms on and 80 ms off.
+- talkoff_speech_music.pcap: PCMU of 3 s of prompts/en/demo-main-menu.wav, 3 s of
+  prompts/ru/bank-menu.wav and 3 s of prompts/moh.wav: speech and music without any key,
+  for the in-band detector's talk-off (it must report nothing).
 
 SIPp sends each packet's UDP payload to the port the answer's SDP gives (it replaces the
 addresses and ports), paced by the pcap timestamps.
@@ -26,6 +32,7 @@ addresses and ports), paced by the pcap timestamps.
 import math
 import struct
 import sys
+import wave
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -134,7 +141,7 @@ class Stream:
             self.audio(ULAW_SILENCE)
 
     def key(self, digit: str, slots: int, end_copies: int = 3, volume: int = 10,
-            lose=(), duplicate=(), late=()):
+            lose=(), duplicate=(), late=(), pt: int = EVENT_PT):
         """An RFC 4733 event lasting `slots` packets, then `end_copies` end packets.
 
         The packets of the event are numbered from 0 (the marker packet) to
@@ -150,7 +157,7 @@ class Stream:
             duration = min(i + 1, slots) * PTIME_SAMPLES
             flags = (0x80 if end else 0) | (volume & 0x3F)
             payload = struct.pack("!BBH", code, flags, duration)
-            packet = rtp(EVENT_PT, self.seq, start, payload, marker=(i == 0))
+            packet = rtp(pt, self.seq, start, payload, marker=(i == 0))
             if i in late:
                 held.append((self.seq, packet))
             send = i not in lose and i not in late
@@ -165,11 +172,11 @@ class Stream:
         self.ts = start + (slots + end_copies) * PTIME_SAMPLES
 
 
-def rfc4733_capture(keys: str) -> bytes:
+def rfc4733_capture(keys: str, pt: int = EVENT_PT) -> bytes:
     s = Stream(first_seq=1000, first_ts=160_000)
     s.silence(10)
     for k in keys:
-        s.key(k, slots=5)
+        s.key(k, slots=5, pt=pt)
         s.silence(5)
     s.silence(5)
     return pcap_file(s.packets)
@@ -211,10 +218,38 @@ def inband_capture(keys: str, on_ms: int = 80, off_ms: int = 80, amp: int = 6000
     return pcap_file(s.packets)
 
 
+PROMPTS = HERE.parent.parent / "prompts"
+
+
+def read_prompt(rel: str, seconds: float):
+    """The first `seconds` of a mono 16-bit 8 kHz prompt of the repository."""
+    with wave.open(str(PROMPTS / rel), "rb") as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 8000), rel
+        n = min(w.getnframes(), int(seconds * 8000))
+        data = w.readframes(n)
+    return list(struct.unpack(f"<{n}h", data))
+
+
+def talkoff_capture() -> bytes:
+    """Speech in two languages and music, no keys: a detector must stay quiet."""
+    samples = (read_prompt("en/demo-main-menu.wav", 3.0)
+               + read_prompt("ru/bank-menu.wav", 3.0)
+               + read_prompt("moh.wav", 3.0))
+    while len(samples) % PTIME_SAMPLES:
+        samples.append(0)
+    s = Stream(first_seq=4000, first_ts=640_000)
+    for i in range(0, len(samples), PTIME_SAMPLES):
+        frame = bytes(ulaw_encode(v) for v in samples[i:i + PTIME_SAMPLES])
+        s.audio(frame, marker=(i == 0))
+    return pcap_file(s.packets)
+
+
 FILES = {
     "dtmf_rfc4733_1234hash.pcap": lambda: rfc4733_capture("1234#"),
     "dtmf_rfc4733_lossy_559hash.pcap": rfc4733_lossy_capture,
+    "dtmf_rfc4733_pt96_star0.pcap": lambda: rfc4733_capture("*0", pt=96),
     "dtmf_inband_7950star.pcap": lambda: inband_capture("7950*"),
+    "talkoff_speech_music.pcap": talkoff_capture,
 }
 
 

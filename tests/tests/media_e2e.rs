@@ -130,6 +130,18 @@ fn rfc4733_keys_through_loss_duplication_and_reordering_still_count_once_each() 
 }
 
 #[test]
+fn rfc4733_with_the_offers_payload_type_96_is_answered_and_decoded() {
+    if !require_peer("sipp") {
+        return;
+    }
+    let server = Server::start("media-4733-pt96", MEDIA_DIALPLANS);
+    // The scenario also checks that the answer maps 96 to telephone-event.
+    run_sipp_dtmf(&server, "media_dtmf_rfc4733_pt96.xml");
+    let (_, got) = digits_of_call(&server, "+79995550146");
+    assert_digits(&got, "*0", "rfc4733");
+}
+
+#[test]
 fn inband_tones_from_a_sipp_pcap_are_detected_when_no_telephone_event_is_offered() {
     if !require_peer("sipp") {
         return;
@@ -178,6 +190,28 @@ fn best_offset(hay: &[f64], needle: &[f64], sr: u32, max_len: usize) -> (usize, 
         }
     }
     best
+}
+
+#[test]
+fn inband_detector_stays_quiet_on_speech_and_music() {
+    if !require_peer("sipp") {
+        return;
+    }
+    let server = Server::start("media-talkoff-sipp", MEDIA_DIALPLANS);
+    run_sipp_dtmf(&server, "media_talkoff.xml");
+    let (call, got) = digits_of_call(&server, "+79995550156");
+    assert!(
+        got.is_empty(),
+        "no key from 9 s of speech and music: {got:?}"
+    );
+    let end = server
+        .events()
+        .into_iter()
+        .find(|e| e.call == call && e.kind == "call.end")
+        .expect("call.end");
+    // The audio did arrive (and was fed to the detector): 9 s of 20 ms packets.
+    let received = end.data["caller_rtp"]["received"].as_u64().unwrap_or(0);
+    assert!(received >= 440, "{end:?}");
 }
 
 #[test]
