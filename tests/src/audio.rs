@@ -52,25 +52,27 @@ fn decimate(x: &[f64], by: usize) -> Vec<f64> {
 }
 
 /// Best normalised cross-correlation of `needle` (its first `max_len` samples) anywhere in
-/// `hay`, both at `sr`, computed at 2 kHz. 1.0 is a perfect match.
+/// `hay`, both at `sr`, computed at 2 kHz over every decimation phase (so the result does
+/// not depend on how the recording is aligned to the 4-sample blocks). 1.0 is a perfect
+/// match.
 pub fn best_match(hay: &[f64], needle: &[f64], sr: u32, max_len: usize) -> f64 {
     let by = (sr / 2000).max(1) as usize;
-    let h = decimate(hay, by);
     let n = decimate(&needle[..needle.len().min(max_len)], by);
-    if n.is_empty() || h.len() < n.len() {
-        return 0.0;
-    }
     let nn: f64 = n.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-9);
     let mut best: f64 = 0.0;
-    // Running energy of the window.
-    let mut we: f64 = h[..n.len()].iter().map(|v| v * v).sum();
-    for i in 0..=h.len() - n.len() {
-        if i > 0 {
-            we += h[i + n.len() - 1].powi(2) - h[i - 1].powi(2);
+    for phase in 0..by.min(hay.len()) {
+        let h = decimate(&hay[phase..], by);
+        if n.is_empty() || h.len() < n.len() {
+            continue;
         }
-        let dot: f64 = h[i..i + n.len()].iter().zip(&n).map(|(a, b)| a * b).sum();
-        let c = dot / (nn * we.max(1e-9).sqrt());
-        best = best.max(c);
+        let mut we: f64 = h[..n.len()].iter().map(|v| v * v).sum();
+        for i in 0..=h.len() - n.len() {
+            if i > 0 {
+                we += h[i + n.len() - 1].powi(2) - h[i - 1].powi(2);
+            }
+            let dot: f64 = h[i..i + n.len()].iter().zip(&n).map(|(a, b)| a * b).sum();
+            best = best.max(dot / (nn * we.max(1e-9).sqrt()));
+        }
     }
     best
 }

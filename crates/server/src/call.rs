@@ -214,10 +214,14 @@ fn dialled_number(nc: &NewCall) -> String {
 }
 
 /// Runs one inbound call from the INVITE to the end.
-pub(crate) async fn run_call(ctx: Arc<CallContext>, mut nc: NewCall) {
+pub(crate) async fn run_call(ctx: Arc<CallContext>, nc: NewCall) {
+    use tracing::Instrument;
     let id = ctx.new_call_id();
     let span = tracing::info_span!("call", call = id);
-    let _enter = span.enter();
+    run_call_in_span(ctx, nc, id).instrument(span).await
+}
+
+async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id: u64) {
     let caller = caller_number(&nc);
     let dnis = dialled_number(&nc);
     tracing::info!(from = %Pii(&caller), to = %dnis, "inbound call");

@@ -17,6 +17,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .route("/api/v1/registrations", get(registrations))
+        .route("/demo/crm/balance", get(demo_balance))
         .fallback(not_found)
         .with_state(shared)
 }
@@ -31,6 +32,29 @@ async fn not_found() -> Response {
 
 async fn metrics(State(s): State<Arc<Shared>>) -> String {
     s.metrics_text()
+}
+
+#[derive(serde::Deserialize)]
+struct BalanceQuery {
+    phone: Option<String>,
+}
+
+/// A stand-in CRM for the embedded demo (dialplans/demo.ivr, option 3): a made-up but
+/// stable balance per phone number, in the shape a real CRM lookup would return.
+async fn demo_balance(axum::extract::Query(q): axum::extract::Query<BalanceQuery>) -> Response {
+    let Some(phone) = q.phone.filter(|p| !p.is_empty() && p.len() <= 32) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "query parameter `phone` is required"})),
+        )
+            .into_response();
+    };
+    let cents: u64 = phone
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .fold(7u64, |acc, d| (acc * 31 + u64::from(d - b'0')) % 1_000_000);
+    Json(json!({"account": {"phone": phone, "balance": cents as f64 / 100.0, "currency": "USD"}}))
+        .into_response()
 }
 
 async fn registrations(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {

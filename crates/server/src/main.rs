@@ -11,6 +11,7 @@ mod call;
 mod call_path;
 mod config;
 mod event_log;
+mod export;
 mod http_api;
 mod http_client;
 mod pii;
@@ -53,6 +54,11 @@ enum Command {
         #[command(subcommand)]
         command: IvrCommand,
     },
+    /// Reports derived from the event log: CDR, queue_log, recordings index, check.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
     /// Staffing with Erlang C/A (agents) and Erlang B (trunks).
     Staffing {
         /// Offered calls per hour.
@@ -71,6 +77,32 @@ enum Command {
         #[arg(long, default_value_t = 0.01)]
         blocking: f64,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum ExportCommand {
+    /// Call detail records as CSV.
+    Cdr(ExportArgs),
+    /// Asterisk-format queue_log lines (for existing report tools).
+    QueueLog(ExportArgs),
+    /// The recordings index as CSV.
+    Recordings(ExportArgs),
+    /// Check that every finished call has a complete, gap-free event sequence.
+    Check(ExportArgs),
+}
+
+/// Where the event log is and which time window to export.
+#[derive(clap::Args, Debug)]
+struct ExportArgs {
+    /// Data directory holding events.sqlite.
+    #[arg(long = "data-dir", default_value = "./data")]
+    data_dir: PathBuf,
+    /// Start of the window (inclusive): 2026-11-23, 2026-11-23T10:00:00Z, or unix seconds.
+    #[arg(long)]
+    from: Option<String>,
+    /// End of the window (exclusive).
+    #[arg(long)]
+    to: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -126,6 +158,44 @@ pub(crate) struct RunArgs {
     pub(crate) data_dir: Option<PathBuf>,
 }
 
+fn export_main(command: ExportCommand) -> anyhow::Result<ExitCode> {
+    let args = match &command {
+        ExportCommand::Cdr(a)
+        | ExportCommand::QueueLog(a)
+        | ExportCommand::Recordings(a)
+        | ExportCommand::Check(a) => a,
+    };
+    let path = args.data_dir.join("events.sqlite");
+    if !path.exists() {
+        anyhow::bail!("no event log at {} (use --data-dir)", path.display());
+    }
+    let conn = event_log::open(&path)?;
+    let from = args
+        .from
+        .as_deref()
+        .map(export::parse_time_arg)
+        .transpose()?;
+    let to = args.to.as_deref().map(export::parse_time_arg).transpose()?;
+    let text = match command {
+        ExportCommand::Cdr(_) => export::export_cdr(&conn, from, to)?,
+        ExportCommand::QueueLog(_) => export::export_queue_log(&conn, from, to)?,
+        ExportCommand::Recordings(_) => export::recordings_index(&conn, from, to)?,
+        ExportCommand::Check(_) => {
+            let problems = export::check_call_sequences(&conn);
+            if problems.is_empty() {
+                println!("ok: every finished call has a complete, gap-free event sequence");
+                return Ok(ExitCode::SUCCESS);
+            }
+            for p in &problems {
+                println!("{p}");
+            }
+            return Ok(ExitCode::from(1));
+        }
+    };
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -146,6 +216,7 @@ fn main() -> ExitCode {
         Command::Ivr {
             command: IvrCommand::Test { path, config },
         } => tools::run_tests(path, config.as_deref()),
+        Command::Export { command } => export_main(command),
         Command::Staffing {
             calls_per_hour,
             aht,
