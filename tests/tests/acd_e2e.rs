@@ -396,6 +396,157 @@ announce_period = 30"#,
     assert_eq!(announce.data["spoken"], "unknown");
 }
 
+#[test]
+fn a_caller_who_hangs_up_while_the_agent_rings_frees_the_agent_without_rona() {
+    let _serial = serial();
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let cfg = config(
+        r#"members = ["1001"]
+ring_timeout = 10"#,
+        r#"members = ["1004"]"#,
+        r#"members = ["1005"]"#,
+    );
+    let server = Server::start("acd-abandon-ringing", &cfg);
+    let mut agent = agent_phone(&py, &server, "1001", "none", 30);
+    let mut caller = caller_phone(&py, &server, "200", "+79995550133", 30);
+    assert!(
+        agent.wait_event("incoming", 10).is_some(),
+        "1001 rings; events:\n{}",
+        dump(&server)
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    caller.command("hangup");
+    assert!(caller.wait_event("disconnected", 10).is_some());
+    let gone = agent
+        .wait_event("disconnected", 5)
+        .unwrap_or_else(|| panic!("the agent stops ringing; events:\n{}", dump(&server)));
+    assert_eq!(gone["code"], 487, "the agent's INVITE is cancelled: {gone}");
+    let waited = server
+        .wait_event(10, |e| e.kind == "queue.waited")
+        .unwrap_or_else(|| panic!("no queue.waited; events:\n{}", dump(&server)));
+    let call = waited.call.clone();
+    assert_eq!(waited.data["outcome"], "Abandoned", "{waited:?}");
+    let end = server
+        .wait_event(10, |e| e.kind == "call.end" && e.call == call)
+        .expect("call.end logged");
+    assert_eq!(end.data["disposition"], "abandoned", "{end:?}");
+    // The agent is available again (not paused for a ring-no-answer it could not help).
+    let available = server.wait_event(5, |e| {
+        e.kind == "agent.state"
+            && e.agent == "1001"
+            && e.id > waited.id.min(end.id)
+            && e.data["state"] == "Available"
+    });
+    let evs = server.events();
+    assert!(
+        available.is_some(),
+        "1001 is available after the caller left:\n{}",
+        dump(&server)
+    );
+    assert!(
+        !evs.iter().any(|e| e.kind == "queue.rona"
+            || (e.kind == "agent.state"
+                && e.data["state"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("Paused")))),
+        "no RONA, nobody paused:\n{}",
+        dump(&server)
+    );
+    caller.quit();
+    agent.quit();
+}
+
+/// A caller waits in `bank` (nobody logged in) with a queue statement option, and what
+/// the log says when they leave.
+fn leave_queue_scenario(dial: &str, press: Option<&str>) -> (Server, LoggedEvent, f64) {
+    let py = python_with_pjsua2().expect("pjsua2");
+    let cfg = config(
+        r#"members = ["1001"]"#,
+        r#"members = ["1004", "1005"]
+announce_period = 30"#,
+        r#"members = ["1002"]"#,
+    );
+    let server = Server::start("acd-leave", &cfg);
+    let mut caller = caller_phone(&py, &server, dial, "+79995550144", 30);
+    let join = server
+        .wait_event(10, |e| e.kind == "queue.join")
+        .expect("the caller joins bank");
+    let joined = Instant::now();
+    let call = join.call.clone();
+    if let Some(key) = press {
+        std::thread::sleep(Duration::from_secs(2));
+        caller.command(&format!("dtmf {key}"));
+    }
+    // The dialplan plays goodbye and hangs up: the caller gets a BYE.
+    let bye = caller.wait_event("disconnected", 10);
+    let left_after = joined.elapsed().as_secs_f64();
+    assert!(
+        bye.is_some(),
+        "the dialplan ends the call after the caller left the queue; events:\n{}",
+        dump(&server)
+    );
+    let waited = server
+        .wait_event(5, |e| e.kind == "queue.waited" && e.call == call)
+        .unwrap_or_else(|| panic!("no queue.waited; events:\n{}", dump(&server)));
+    let end = server
+        .wait_event(5, |e| e.kind == "call.end" && e.call == call)
+        .expect("call.end logged");
+    assert_eq!(end.data["disposition"], "ivr", "{end:?}");
+    assert!(
+        server
+            .events()
+            .iter()
+            .any(|e| e.kind == "ivr.hangup" && e.call == call),
+        "the dialplan hung up:\n{}",
+        dump(&server)
+    );
+    caller.quit();
+    (server, waited, left_after)
+}
+
+#[test]
+#[ignore = "server bug: the dialplan's queue `max_wait` is never applied (QueueRequest.max_wait is not passed to the ACD)"]
+fn the_dialplans_max_wait_takes_the_caller_out_of_the_queue() {
+    let _serial = serial();
+    if python_with_pjsua2().is_none() {
+        return;
+    }
+    let (_server, waited, left_after) = leave_queue_scenario("203", None);
+    let outcome = waited.data["outcome"].as_str().unwrap_or("");
+    assert!(outcome.contains("MaxWait"), "{waited:?}");
+    let waited_s = waited.data["waited_s"].as_f64().expect("waited_s");
+    assert!((waited_s - 3.0).abs() < 0.5, "waited {waited_s:.2} s");
+    assert!(
+        left_after < 8.0,
+        "goodbye and hangup after {left_after:.1} s"
+    );
+}
+
+#[test]
+#[ignore = "server bug: leaving a queue with the dialplan's exit key is logged as queue.waited outcome Abandoned"]
+fn the_exit_key_takes_the_caller_out_of_the_queue_and_is_not_an_abandon() {
+    let _serial = serial();
+    if python_with_pjsua2().is_none() {
+        return;
+    }
+    let (server, waited, _) = leave_queue_scenario("204", Some("0"));
+    assert!(
+        server
+            .events()
+            .iter()
+            .any(|e| e.kind == "dtmf" && e.call == waited.call && e.data["digit"] == "0"),
+        "the key arrived:\n{}",
+        dump(&server)
+    );
+    let outcome = waited.data["outcome"].as_str().unwrap_or("");
+    assert!(
+        outcome.contains("ExitKey"),
+        "an exit by key is not an abandon: {waited:?}"
+    );
+}
+
 /// How many SIPp callers, and how long each agent talks before hanging up. The queue's
 /// wrap-up is 1 s rather than 0: the pjsua2 script's `hangup` walks every call it has
 /// known while its worker thread may already be accepting the next offer, and would hang
