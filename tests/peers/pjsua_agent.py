@@ -125,6 +125,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--call", default="", help="place a call to this URI instead of waiting")
     ap.add_argument("--caller", default="+79995550101", help="caller number in call mode")
+    ap.add_argument("--local-port", type=int, default=0, help="SIP port to listen on (0: any)")
     args = ap.parse_args()
 
     ep = pj.Endpoint()
@@ -137,7 +138,7 @@ def main():
     cfg.medConfig.sndClockRate = 8000
     ep.libInit(cfg)
     tcfg = pj.TransportConfig()
-    tcfg.port = 0
+    tcfg.port = args.local_port
     tcfg.boundAddress = "127.0.0.1"
     tp = pj.PJSIP_TRANSPORT_TCP if args.transport == "tcp" else pj.PJSIP_TRANSPORT_UDP
     ep.transportCreate(tp, tcfg)

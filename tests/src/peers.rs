@@ -55,6 +55,8 @@ pub struct SoftphoneOpts<'a> {
     pub record: Option<PathBuf>,
     /// Lifetime cap, seconds.
     pub seconds: u32,
+    /// SIP port to listen on (0: any) — a caller that must be reachable for callbacks.
+    pub local_port: u16,
 }
 
 impl Default for SoftphoneOpts<'_> {
@@ -67,6 +69,7 @@ impl Default for SoftphoneOpts<'_> {
             tone_hz: 0,
             record: None,
             seconds: 60,
+            local_port: 0,
         }
     }
 }
@@ -86,7 +89,8 @@ impl Softphone {
                 "--seconds",
                 &o.seconds.to_string(),
             ])
-            .args(["--tone-hz", &o.tone_hz.to_string(), "--caller", o.caller]);
+            .args(["--tone-hz", &o.tone_hz.to_string(), "--caller", o.caller])
+            .args(["--local-port", &o.local_port.to_string()]);
         if let Some((u, p)) = o.user {
             cmd.args(["--user", u, "--password", p]);
         }

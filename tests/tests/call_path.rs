@@ -386,3 +386,107 @@ fn agent_blind_transfers_the_caller_to_another_queue() {
         "both agents recorded ({first_part:.2}, {second_part:.2})"
     );
 }
+
+#[test]
+fn callback_keeps_the_place_and_calls_the_customer_back_through_the_trunk() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    // The customer's phone doubles as the carrier: callbacks go to its SIP port.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Server::start(
+        "callback",
+        &format!("[sip]\noutbound_trunk = \"127.0.0.1:{port}\"\n"),
+    );
+    let dir = scratch_dir("callback-phones");
+    let mut caller = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            call: Some(format!("sip:100@{}", server.sip)),
+            tone_hz: 1000,
+            local_port: port,
+            record: Some(dir.join("customer.wav")),
+            ..Default::default()
+        },
+    );
+    assert!(
+        caller.wait_event("media", 20).is_some(),
+        "log:\n{}",
+        server.log_text()
+    );
+    caller.command("dtmf 1");
+    let announce = server
+        .wait_event(30, |e| e.kind == "queue.announce")
+        .unwrap_or_else(|| panic!("queued; events {:#?}", server.events()));
+    let original = announce.call.clone();
+    // The caller takes the callback offer (key 5 in demo.ivr) and is sent off politely.
+    caller.command("dtmf 5");
+    assert!(server
+        .wait_event(10, |e| e.kind == "queue.callback_requested"
+            && e.call == original)
+        .is_some());
+    assert!(
+        caller.wait_event("disconnected", 20).is_some(),
+        "caller hung up after the confirmation"
+    );
+    let end = server
+        .wait_event(10, |e| e.kind == "call.end" && e.call == original)
+        .expect("original call ended");
+    assert_eq!(end.data["disposition"], "callback");
+
+    // An agent becomes free: the ACD places the callback (agent first, then the customer).
+    let mut agent = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1001", "secret-1001")),
+            tone_hz: 2000,
+            ..Default::default()
+        },
+    );
+    let cb = server
+        .wait_event(40, |e| {
+            e.kind == "call.start" && e.data["callback_for"] == original.as_str()
+        })
+        .unwrap_or_else(|| panic!("callback placed; events {:#?}", server.events()));
+    assert!(
+        agent.wait_event("incoming", 20).is_some(),
+        "agent rung for the callback"
+    );
+    let _ = server
+        .wait_event(30, |e| e.kind == "call.connected" && e.call == cb.call)
+        .unwrap_or_else(|| panic!("callback connected; log:\n{}", server.log_text()));
+    std::thread::sleep(Duration::from_secs(2));
+    caller.command("hangup");
+    let cb_end = server
+        .wait_event(15, |e| e.kind == "call.end" && e.call == cb.call)
+        .expect("callback call ended");
+    caller.quit();
+    agent.quit();
+    assert_eq!(cb_end.data["disposition"], "callback");
+    assert_eq!(cb_end.agent, "1001");
+    // The customer heard the agent on the callback.
+    let (heard, sr) = read_channel(&dir.join("customer.wav"), 0);
+    let tail = &heard[heard.len().saturating_sub(sr as usize * 3 / 2)
+        ..heard.len().saturating_sub(sr as usize / 4)];
+    assert!(
+        tone_share(tail, sr, 2000.0) > 0.3,
+        "customer hears the agent on the callback"
+    );
+    // Every call in the log, including the callback, has a complete event sequence.
+    let out = std::process::Command::new(switchboard_e2e::switchboard_bin())
+        .args(["export", "check", "--data-dir"])
+        .arg(&server.data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

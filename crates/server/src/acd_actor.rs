@@ -57,6 +57,27 @@ pub(crate) enum AcdCommand {
         call: u64,
     },
     Presence(LocationEvent),
+    /// The waiting caller asked to be called back at `number`, keeping their place.
+    CallbackRequest {
+        call: u64,
+        number: String,
+    },
+    /// How a callback attempt went.
+    CallbackResult {
+        call: u64,
+        connected: bool,
+    },
+}
+
+/// A callback the ACD wants placed now (its turn came and `agent` is reserved).
+#[derive(Debug, Clone)]
+pub(crate) struct CallbackJob {
+    pub(crate) call: u64,
+    pub(crate) queue: String,
+    pub(crate) number: String,
+    pub(crate) agent: String,
+    pub(crate) agent_first: bool,
+    pub(crate) attempt: u32,
 }
 
 /// Names and ids of queues and agents.
@@ -111,6 +132,7 @@ pub(crate) struct AcdActor {
     calls: HashMap<u64, mpsc::Sender<QueueSignal>>,
     events: EventLog,
     rx: mpsc::UnboundedReceiver<AcdCommand>,
+    callbacks: Option<mpsc::UnboundedSender<CallbackJob>>,
 }
 
 impl AcdActor {
@@ -160,9 +182,15 @@ impl AcdActor {
                 calls: HashMap::new(),
                 events,
                 rx,
+                callbacks: None,
             },
             tx,
         ))
+    }
+
+    /// Where callbacks to place are sent.
+    pub(crate) fn set_callbacks(&mut self, tx: mpsc::UnboundedSender<CallbackJob>) {
+        self.callbacks = Some(tx);
     }
 
     fn now(&self) -> Duration {
@@ -230,6 +258,19 @@ impl AcdActor {
             AcdCommand::CallEnded { call } => {
                 self.calls.remove(&call);
                 self.acd.handle_call_ended(now, CallId(call))
+            }
+            AcdCommand::CallbackRequest { call, number } => {
+                self.calls.remove(&call);
+                self.acd
+                    .handle_callback_request(now, CallId(call), number.into())
+            }
+            AcdCommand::CallbackResult { call, connected } => {
+                let r = if connected {
+                    switchboard_acd::CallbackResult::Connected
+                } else {
+                    switchboard_acd::CallbackResult::Failed
+                };
+                self.acd.handle_callback_result(now, CallId(call), r)
             }
             AcdCommand::Presence(ev) => match ev {
                 LocationEvent::LoggedIn { user } => match self.dir.agent_id(&user) {
@@ -320,11 +361,35 @@ impl AcdActor {
                         .queue(self.dir.queue_name(from)),
                     );
                 }
-                Output::Callback { call, queue, .. } => {
-                    self.events.append(
-                        NewEvent::call(&call.0.to_string(), "queue.callback_due", json!({}))
-                            .queue(self.dir.queue_name(queue)),
-                    );
+                Output::Callback {
+                    call,
+                    queue,
+                    number,
+                    agent,
+                    order,
+                    attempt,
+                } => {
+                    let job = CallbackJob {
+                        call: call.0,
+                        queue: self.dir.queue_name(queue).to_string(),
+                        number: number.as_str().to_string(),
+                        agent: self.dir.agent_name(agent).to_string(),
+                        agent_first: matches!(order, switchboard_acd::CallbackOrder::AgentFirst),
+                        attempt,
+                    };
+                    match &self.callbacks {
+                        Some(tx) => {
+                            let _ = tx.send(job);
+                        }
+                        None => {
+                            let now = self.now();
+                            let _ = self.acd.handle_callback_result(
+                                now,
+                                call,
+                                switchboard_acd::CallbackResult::Failed,
+                            );
+                        }
+                    }
                 }
                 Output::Log(ev) => self.log(ev),
             }

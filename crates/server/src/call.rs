@@ -50,12 +50,12 @@ pub(crate) struct CallContext {
 }
 
 impl CallContext {
-    fn new_call_id(&self) -> u64 {
+    pub(crate) fn next_call_id(&self) -> u64 {
         self.next_call.fetch_add(1, Ordering::Relaxed)
     }
 }
 
-fn media_codec(n: &Negotiated) -> Option<Codec> {
+pub(crate) fn media_codec(n: &Negotiated) -> Option<Codec> {
     match n.codec.name.to_ascii_uppercase().as_str() {
         "PCMU" => Some(Codec::Pcmu),
         "PCMA" => Some(Codec::Pcma),
@@ -65,22 +65,22 @@ fn media_codec(n: &Negotiated) -> Option<Codec> {
 }
 
 /// One RTP leg: its sockets, session and codec state.
-struct MediaLeg {
-    sock: Arc<UdpSocket>,
+pub(crate) struct MediaLeg {
+    pub(crate) sock: Arc<UdpSocket>,
     rtcp: Arc<UdpSocket>,
-    session: RtpSession,
-    neg: Negotiated,
-    codec: Codec,
+    pub(crate) session: RtpSession,
+    pub(crate) neg: Negotiated,
+    pub(crate) codec: Codec,
     enc: Encoder,
-    dec: Decoder,
+    pub(crate) dec: Decoder,
     dtmf: DtmfReceiver,
-    out: BytesMut,
-    pcm: Vec<i16>,
+    pub(crate) out: BytesMut,
+    pub(crate) pcm: Vec<i16>,
     payload: Vec<u8>,
 }
 
 impl MediaLeg {
-    fn new(
+    pub(crate) fn new(
         ctx: &CallContext,
         pair: RtpSocketPair,
         neg: Negotiated,
@@ -110,7 +110,7 @@ impl MediaLeg {
         })
     }
 
-    fn local_port(&self) -> u16 {
+    pub(crate) fn local_port(&self) -> u16 {
         self.sock.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
@@ -127,7 +127,7 @@ impl MediaLeg {
         }
     }
 
-    fn flush_session(&mut self) -> Vec<SessionEvent> {
+    pub(crate) fn flush_session(&mut self) -> Vec<SessionEvent> {
         let mut evs = Vec::new();
         while let Some(o) = self.session.poll_output() {
             match o {
@@ -163,6 +163,10 @@ enum Phase {
         queue: String,
         agent: String,
         answered_at: Instant,
+    },
+    /// Accepted a callback: saying goodbye, then hanging up; the place stays in the queue.
+    CallbackLeaving {
+        queue: String,
     },
     Done,
 }
@@ -216,7 +220,7 @@ fn dialled_number(nc: &NewCall) -> String {
 /// Runs one inbound call from the INVITE to the end.
 pub(crate) async fn run_call(ctx: Arc<CallContext>, nc: NewCall) {
     use tracing::Instrument;
-    let id = ctx.new_call_id();
+    let id = ctx.next_call_id();
     let span = tracing::info_span!("call", call = id);
     run_call_in_span(ctx, nc, id).instrument(span).await
 }
@@ -543,7 +547,13 @@ impl CallTask {
             }
             Phase::Queued { .. } | Phase::Ringing { .. } => {
                 let exit_key = self.queue_req.as_ref().and_then(|r| r.exit_key);
-                if Some(d) == exit_key && matches!(self.phase, Phase::Queued { .. }) {
+                let callback_key = self.queue_req.as_ref().and_then(|r| r.callback_key);
+                if Some(d) == callback_key
+                    && self.ctx.cfg.sip.outbound_trunk.is_some()
+                    && !self.caller.is_empty()
+                {
+                    self.accept_callback();
+                } else if Some(d) == exit_key && matches!(self.phase, Phase::Queued { .. }) {
                     self.leave_queue(QueueOutcome::ExitKey);
                 } else {
                     let _ = self.ctx.acd.send(AcdCommand::Key {
@@ -568,6 +578,7 @@ impl CallTask {
                     *announcing = false;
                     self.play_moh();
                 }
+                Phase::CallbackLeaving { .. } => self.hangup_all(),
                 _ => {}
             },
             P::Interrupted { .. } | P::Stopped => {}
@@ -697,6 +708,31 @@ impl CallTask {
             announcing: false,
         };
         self.play_moh();
+    }
+
+    /// The caller takes the callback offer: the ACD keeps their place as a virtual entry
+    /// and will call them back at the number they called from.
+    fn accept_callback(&mut self) {
+        let queue = match &self.phase {
+            Phase::Queued { queue, .. } | Phase::Ringing { queue, .. } => queue.clone(),
+            _ => return,
+        };
+        if let Phase::Ringing { .. } = self.phase {
+            let _ = self.ctx.sip.commands.try_send(SipCommand::CancelB {
+                call: self.sip_call,
+            });
+            self.b_pending = None;
+        }
+        let _ = self.ctx.acd.send(AcdCommand::CallbackRequest {
+            call: self.id,
+            number: self.caller.clone(),
+        });
+        self.ctx.events.append(
+            self.log("queue.callback_requested", json!({}))
+                .queue(&queue),
+        );
+        self.phase = Phase::CallbackLeaving { queue };
+        self.play(&["queue-callback-confirmed".to_string()], self.lang, false);
     }
 
     fn leave_queue(&mut self, outcome: QueueOutcome) {
@@ -833,12 +869,12 @@ impl CallTask {
 /// Maps a side's RTP timestamps onto the recording's timeline: the first packet lands at
 /// its arrival time, later ones follow their timestamps (so jitter does not smear audio).
 #[derive(Default)]
-struct Timeline {
+pub(crate) struct Timeline {
     base: Option<(u32, u64)>,
 }
 
 impl Timeline {
-    fn position(&mut self, ts: u32, arrival: u64) -> u64 {
+    pub(crate) fn position(&mut self, ts: u32, arrival: u64) -> u64 {
         match self.base {
             None => {
                 self.base = Some((ts, arrival));
@@ -1280,6 +1316,10 @@ impl CallTask {
                 ev_queue = queue.clone();
                 ev_agent = agent.clone();
             }
+            Phase::CallbackLeaving { queue } => {
+                data["disposition"] = json!("callback");
+                ev_queue = queue.clone();
+            }
             Phase::Ivr | Phase::Done => {
                 data["disposition"] = json!("ivr");
             }
@@ -1303,7 +1343,7 @@ impl CallTask {
 }
 
 /// Where a frame of `n` samples that just arrived starts on the recording's timeline.
-fn arrival_position(origin: Instant, now: Instant, n: usize) -> u64 {
+pub(crate) fn arrival_position(origin: Instant, now: Instant, n: usize) -> u64 {
     let at = (now.saturating_duration_since(origin).as_micros() * 8 / 1000) as u64;
     at.saturating_sub(n as u64)
 }

@@ -110,7 +110,9 @@ pub(crate) async fn start(
         dialplans.clone(),
     ));
 
-    let (actor, acd_tx) = AcdActor::new(&cfg, events.clone())?;
+    let (mut actor, acd_tx) = AcdActor::new(&cfg, events.clone())?;
+    let (callbacks_tx, mut callbacks_rx) = mpsc::unbounded_channel();
+    actor.set_callbacks(callbacks_tx);
     tokio::spawn(actor.run());
 
     let (presence_tx, mut presence_rx) = mpsc::unbounded_channel::<LocationEvent>();
@@ -140,6 +142,12 @@ pub(crate) async fn start(
         rtp_pool: pool,
         next_call: AtomicU64::new(first_id),
         ntp: ntp_now(),
+    });
+    let cb_ctx = ctx.clone();
+    tokio::spawn(async move {
+        while let Some(job) = callbacks_rx.recv().await {
+            tokio::spawn(crate::callback::run_callback(cb_ctx.clone(), job));
+        }
     });
     let (new_tx, mut new_rx) = mpsc::channel::<NewCall>(1024);
     tokio::spawn(async move {

@@ -41,6 +41,8 @@ pub(crate) struct SipConfig {
     pub(crate) max_message_bytes: usize,
     pub(crate) tcp_idle_timeout: u64,
     pub(crate) keepalive_interval: u64,
+    #[serde(default)]
+    pub(crate) outbound_trunk: Option<SocketAddr>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

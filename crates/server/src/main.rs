@@ -9,6 +9,7 @@
 mod acd_actor;
 mod call;
 mod call_path;
+mod callback;
 mod config;
 mod event_log;
 mod export;

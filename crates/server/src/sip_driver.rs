@@ -43,6 +43,15 @@ pub(crate) enum SipCommand {
     CancelB { call: CallKey },
     /// Hang up an answered leg B (BYE), keeping A (transfers).
     ReleaseB { call: CallKey },
+    /// Place an outbound call (callbacks): to a registered user's contact, or to
+    /// `number` through the outbound trunk. The call's signals go to `signals`; its key
+    /// comes back on `reply` (None when it cannot be placed).
+    Originate {
+        to: OriginateTarget,
+        sdp: Bytes,
+        signals: mpsc::Sender<CallSignal>,
+        reply: tokio::sync::oneshot::Sender<Option<CallKey>>,
+    },
     /// Answer an in-dialog request reported earlier.
     Respond {
         call: CallKey,
@@ -50,6 +59,15 @@ pub(crate) enum SipCommand {
         status: StatusCode,
         sdp: Option<Bytes>,
     },
+}
+
+/// Where an originated call goes.
+#[derive(Debug, Clone)]
+pub(crate) enum OriginateTarget {
+    /// An agent: their registered contact.
+    User(String),
+    /// A phone number, through the configured outbound trunk.
+    Number(String),
 }
 
 /// What the SIP side tells a call task.
@@ -102,6 +120,8 @@ pub(crate) struct SipDriver {
     commands_tx: mpsc::Sender<SipCommand>,
     draining: bool,
     keepalive_every: Duration,
+    outbound_trunk: Option<SocketAddr>,
+    contact_host: Host,
     next_keepalive: Instant,
     probes: HashMap<TxKey, (String, Uri)>,
 }
@@ -195,6 +215,8 @@ impl SipDriver {
             commands_tx,
             draining: false,
             keepalive_every: Duration::from_secs(cfg.sip.keepalive_interval.max(1)),
+            outbound_trunk: cfg.sip.outbound_trunk,
+            contact_host: host_of(local.ip()),
             next_keepalive: Instant::now() + Duration::from_secs(cfg.sip.keepalive_interval.max(1)),
             probes: HashMap::new(),
         }
@@ -332,6 +354,19 @@ impl SipDriver {
                 let _ = call;
                 self.b2bua.respond(now, tx, status, sdp)
             }
+            SipCommand::Originate {
+                to,
+                sdp,
+                signals,
+                reply,
+            } => {
+                let key = self.originate(now, to, sdp);
+                if let Some(k) = key {
+                    self.calls.insert(k, signals);
+                }
+                let _ = reply.send(key);
+                Ok(())
+            }
             SipCommand::RouteToUser {
                 call,
                 user,
@@ -344,6 +379,50 @@ impl SipDriver {
         };
         if let Err(e) = result {
             tracing::debug!(error = %e, "SIP command refused");
+        }
+    }
+
+    fn originate(&mut self, now: Instant, to: OriginateTarget, sdp: Bytes) -> Option<CallKey> {
+        let (target, dest, transport) = match to {
+            OriginateTarget::User(user) => {
+                let b = self
+                    .location
+                    .lookup_active(&user, SystemTime::now())
+                    .into_iter()
+                    .max_by_key(|b| b.expires_at)?;
+                let t = Transport::from_token(&b.transport).unwrap_or(Transport::Udp);
+                (b.contact.uri, b.source, t)
+            }
+            OriginateTarget::Number(number) => {
+                let trunk = self.outbound_trunk?;
+                let mut uri = SipUri::new(host_of(trunk.ip()));
+                uri.user = Some(number);
+                uri.port = Some(trunk.port());
+                (Uri::Sip(uri), trunk, Transport::Udp)
+            }
+        };
+        let from = NameAddr {
+            display: Some("switchboard".into()),
+            uri: Uri::Sip(SipUri {
+                secure: false,
+                user: Some("switchboard".into()),
+                password: None,
+                host: self.contact_host.clone(),
+                port: None,
+                params: Vec::new(),
+                headers: Vec::new(),
+            }),
+            params: Vec::new(),
+        };
+        match self
+            .b2bua
+            .originate(now, target, dest, transport, from, sdp, &[])
+        {
+            Ok(k) => Some(k),
+            Err(e) => {
+                tracing::info!(error = %e, "originate refused");
+                None
+            }
         }
     }
 

@@ -1,0 +1,252 @@
+//! Placing an ACD callback: when a callback entry reaches the head of its queue and an
+//! agent is reserved, this task calls the agent and the customer (in the configured
+//! order), bridges them, records the call and reports the outcome to the ACD, which
+//! retries failed attempts later without losing the entry's place.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::Utc;
+use serde_json::json;
+use switchboard_media::{Bridge, LegConfig, Side};
+use switchboard_sdp::{Direction, LocalCaps, LocalMedia, SessionDescription};
+use switchboard_sip::CallKey;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::acd_actor::{AcdCommand, CallbackJob};
+use crate::call::{arrival_position, CallContext, MediaLeg, Timeline};
+use crate::event_log::NewEvent;
+use crate::recorder::Recorder;
+use crate::sip_driver::{CallSignal, OriginateTarget, SipCommand};
+
+/// How long a leg may ring before the attempt counts as failed.
+const RING_LIMIT: Duration = Duration::from_secs(30);
+
+struct Dialled {
+    call: CallKey,
+    media: MediaLeg,
+    signals: mpsc::Receiver<CallSignal>,
+}
+
+/// Dials one leg and waits for it to answer; None when it fails or rings too long.
+async fn dial(ctx: &CallContext, id: u64, to: OriginateTarget) -> Option<Dialled> {
+    let pair = ctx.rtp_pool.allocate().await?;
+    let port = pair.rtp.local_addr().ok()?.port();
+    let caps = LocalCaps::default();
+    let local = LocalMedia {
+        address: ctx.rtp_pool.ip(),
+        port,
+        session_id: id,
+        session_version: 1,
+        direction: Direction::SendRecv,
+    };
+    let offer = switchboard_sdp::offer(&caps, &local);
+    let (tx, mut signals) = mpsc::channel(64);
+    let (reply_tx, reply_rx) = oneshot::channel();
+    ctx.sip
+        .commands
+        .send(SipCommand::Originate {
+            to,
+            sdp: Bytes::from(offer.to_string()),
+            signals: tx,
+            reply: reply_tx,
+        })
+        .await
+        .ok()?;
+    let call = reply_rx.await.ok()??;
+    let deadline = tokio::time::Instant::now() + RING_LIMIT;
+    loop {
+        match tokio::time::timeout_at(deadline, signals.recv()).await {
+            Ok(Some(CallSignal::BAnswered(sdp))) => {
+                let neg = SessionDescription::parse(&sdp)
+                    .ok()
+                    .and_then(|a| switchboard_sdp::process_answer(&offer, &a, &caps).ok());
+                let media = neg.and_then(|n| MediaLeg::new(ctx, pair, n, Instant::now()));
+                return match media {
+                    Some(media) => Some(Dialled {
+                        call,
+                        media,
+                        signals,
+                    }),
+                    None => {
+                        let _ = ctx.sip.commands.send(SipCommand::Hangup { call }).await;
+                        None
+                    }
+                };
+            }
+            Ok(Some(CallSignal::BFailed(_) | CallSignal::Ended(_))) | Ok(None) => return None,
+            Ok(Some(_)) => continue,
+            Err(_) => {
+                let _ = ctx.sip.commands.send(SipCommand::Hangup { call }).await;
+                return None;
+            }
+        }
+    }
+}
+
+/// Runs one callback attempt to the end.
+pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
+    let id = ctx.next_call_id();
+    let log = |kind: &'static str, data: serde_json::Value| {
+        NewEvent::call(&id.to_string(), kind, data)
+            .queue(&job.queue)
+            .agent(&job.agent)
+    };
+    ctx.events.append(log(
+        "call.start",
+        json!({"caller": job.number, "dnis": "", "callback_for": job.call.to_string(), "attempt": job.attempt}),
+    ));
+    let agent = OriginateTarget::User(job.agent.clone());
+    let customer = OriginateTarget::Number(job.number.clone());
+    let (first, second) = if job.agent_first {
+        (agent, customer)
+    } else {
+        (customer, agent)
+    };
+    let fail = |why: &str| {
+        let _ = ctx.acd.send(AcdCommand::CallbackResult {
+            call: job.call,
+            connected: false,
+        });
+        ctx.events.append(log(
+            "call.end",
+            json!({"reason": why, "disposition": "callback-failed", "duration_s": 0.0}),
+        ));
+    };
+    let Some(mut one) = dial(&ctx, id, first).await else {
+        fail("first leg did not answer");
+        return;
+    };
+    let Some(mut two) = dial(&ctx, id, second).await else {
+        let _ = ctx
+            .sip
+            .commands
+            .send(SipCommand::Hangup { call: one.call })
+            .await;
+        fail("second leg did not answer");
+        return;
+    };
+    let _ = ctx.acd.send(AcdCommand::CallbackResult {
+        call: job.call,
+        connected: true,
+    });
+    // Leg A of the recording is the customer, leg B the agent, as for inbound calls.
+    let (cust, agent) = if job.agent_first {
+        (&mut two, &mut one)
+    } else {
+        (&mut one, &mut two)
+    };
+    let leg_cfg = |m: &MediaLeg| {
+        let mut c = LegConfig::new(
+            m.codec,
+            m.session.ssrc(),
+            rand::random(),
+            m.session.next_timestamp(),
+        );
+        c.payload_type = m.neg.codec.payload_type;
+        c.telephone_event_pt = m.neg.telephone_event;
+        c
+    };
+    let mut bridge = Bridge::new(leg_cfg(&cust.media), leg_cfg(&agent.media));
+    let now = Instant::now();
+    ctx.events
+        .append(log("call.bridge", json!({"wait_s": 0.0})));
+    ctx.events.append(log("call.connected", json!({})));
+    let record = ctx
+        .cfg
+        .queues
+        .iter()
+        .any(|q| q.name == job.queue && q.record);
+    let mut recorder = None;
+    if record {
+        if let Ok(path) = switchboard_media::recording_path(
+            &ctx.cfg.data.dir,
+            Utc::now().date_naive(),
+            &id.to_string(),
+        ) {
+            if let Ok(r) = Recorder::start(path.clone()) {
+                ctx.events.append(log(
+                    "recording.start",
+                    json!({"path": path.display().to_string()}),
+                ));
+                recorder = Some(r);
+            }
+        }
+    }
+    let (mut tl_c, mut tl_a) = (Timeline::default(), Timeline::default());
+    let mut buf_c = vec![0u8; 2048];
+    let mut buf_a = vec![0u8; 2048];
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let reason;
+    loop {
+        tokio::select! {
+            r = cust.media.sock.recv_from(&mut buf_c) => if let Ok((n, from)) = r {
+                let t = Instant::now();
+                if let Ok(pkt) = cust.media.session.handle_rtp(t, from, Bytes::copy_from_slice(&buf_c[..n])) {
+                    if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::A, &pkt) {
+                        agent.media.out.clear();
+                        fwd.write_to(&mut agent.media.out);
+                        if let Some(to) = agent.media.session.remote() {
+                            let _ = agent.media.sock.try_send_to(&agent.media.out, to);
+                        }
+                    }
+                    if let Some(rec) = recorder.as_mut() {
+                        if pkt.header.payload_type == cust.media.neg.codec.payload_type {
+                            let k = cust.media.dec.decode(&pkt.payload, &mut cust.media.pcm);
+                            let pos = tl_c.position(pkt.header.timestamp, arrival_position(now, t, k));
+                            rec.frame(Side::Caller, pos, t, &cust.media.pcm[..k]);
+                        }
+                    }
+                }
+            },
+            r = agent.media.sock.recv_from(&mut buf_a) => if let Ok((n, from)) = r {
+                let t = Instant::now();
+                if let Ok(pkt) = agent.media.session.handle_rtp(t, from, Bytes::copy_from_slice(&buf_a[..n])) {
+                    if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::B, &pkt) {
+                        cust.media.out.clear();
+                        fwd.write_to(&mut cust.media.out);
+                        if let Some(to) = cust.media.session.remote() {
+                            let _ = cust.media.sock.try_send_to(&cust.media.out, to);
+                        }
+                    }
+                    if let Some(rec) = recorder.as_mut() {
+                        if pkt.header.payload_type == agent.media.neg.codec.payload_type {
+                            let k = agent.media.dec.decode(&pkt.payload, &mut agent.media.pcm);
+                            let pos = tl_a.position(pkt.header.timestamp, arrival_position(now, t, k));
+                            rec.frame(Side::Agent, pos, t, &agent.media.pcm[..k]);
+                        }
+                    }
+                }
+            },
+            s = cust.signals.recv() => if matches!(s, None | Some(CallSignal::Ended(_))) {
+                reason = "customer hung up";
+                let _ = ctx.sip.commands.send(SipCommand::Hangup { call: agent.call }).await;
+                break;
+            },
+            s = agent.signals.recv() => if matches!(s, None | Some(CallSignal::Ended(_))) {
+                reason = "agent hung up";
+                let _ = ctx.sip.commands.send(SipCommand::Hangup { call: cust.call }).await;
+                break;
+            },
+            _ = tick.tick() => {
+                let t = Instant::now();
+                for m in [&mut cust.media, &mut agent.media] {
+                    m.session.handle_timeout(t);
+                    let _ = m.flush_session();
+                }
+                if let Some(rec) = recorder.as_mut() {
+                    rec.tick(t);
+                }
+            }
+        }
+    }
+    let talk = now.elapsed().as_secs_f64();
+    let _ = ctx.acd.send(AcdCommand::CallEnded { call: job.call });
+    let mut data =
+        json!({"reason": reason, "disposition": "callback", "talk_s": talk, "duration_s": talk});
+    if let Some(rec) = recorder.take() {
+        data["recording"] = json!(rec.path.display().to_string());
+    }
+    ctx.events.append(log("call.end", data));
+}
