@@ -808,4 +808,60 @@ record = false"#,
         }
     }
     assert!(open.is_empty(), "every bridge ended: {open:?}");
+
+    // Each agent's state walks the documented cycle, and wrap-up keeps it off the phone
+    // for the configured second after each call.
+    let ts = timestamps(&server);
+    for agent in ["1001", "1002"] {
+        let states: Vec<(i64, String)> = evs
+            .iter()
+            .filter(|e| e.kind == "agent.state" && e.agent == agent)
+            .map(|e| {
+                let s = e.data["state"].as_str().unwrap_or("");
+                let name = s.split([' ', '{', '(']).next().unwrap_or("").to_string();
+                (e.id, name)
+            })
+            .collect();
+        for w in states.windows(2) {
+            let ok = matches!(
+                (w[0].1.as_str(), w[1].1.as_str()),
+                ("Available", "Ringing")
+                    | ("Ringing", "Busy")
+                    | ("Busy", "WrapUp")
+                    | ("WrapUp", "Available")
+                    | (_, "LoggedOut")
+            );
+            assert!(ok, "agent {agent}: {} -> {} in {states:?}", w[0].1, w[1].1);
+        }
+        let mut last_end: Option<i64> = None;
+        for e in evs.iter().filter(|e| e.agent == agent) {
+            match e.kind.as_str() {
+                "call.end" => last_end = Some(ts[&e.id]),
+                "agent.ring" => {
+                    if let Some(end) = last_end {
+                        let gap = ts[&e.id] - end;
+                        assert!(
+                            gap >= 950,
+                            "agent {agent} rung {gap} ms after its last call ended (wrap-up 1 s)"
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    // Each caller's logged wait is the time from joining to being answered.
+    for c in &joins {
+        let w = evs
+            .iter()
+            .find(|e| e.kind == "queue.waited" && e.call == *c)
+            .expect("queue.waited");
+        let waited_s = w.data["waited_s"].as_f64().expect("waited_s");
+        let logged =
+            (ts[&first_id("call.bridge", c)] - ts[&first_id("queue.join", c)]) as f64 / 1000.0;
+        assert!(
+            (waited_s - logged).abs() < 0.3,
+            "call {c}: waited_s {waited_s:.3} vs join..bridge {logged:.3}"
+        );
+    }
 }
