@@ -328,6 +328,67 @@ wrap_up = 1"#,
 }
 
 #[test]
+fn an_agent_who_declines_stays_available_and_the_next_agent_gets_the_call() {
+    let _serial = serial();
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let cfg = config(
+        r#"strategy = "longest-idle"
+members = ["1001", "1002"]
+ring_timeout = 10"#,
+        r#"members = ["1004"]"#,
+        r#"members = ["1005"]"#,
+    );
+    let server = Server::start("acd-decline", &cfg);
+    // 1001 (idle longest) answers every call with 486 Busy Here.
+    let mut busy = agent_phone(&py, &server, "1001", "busy", 30);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fast = agent_phone(&py, &server, "1002", "auto", 30);
+    let mut caller = caller_phone(&py, &server, "200", "+79995550155", 30);
+    assert!(
+        busy.wait_event("incoming", 10).is_some(),
+        "1001 is offered first"
+    );
+    let bridge = server
+        .wait_event(10, |e| e.kind == "call.bridge")
+        .unwrap_or_else(|| panic!("not bridged; events:\n{}", dump(&server)));
+    assert_eq!(bridge.agent, "1002");
+    assert!(fast.wait_event("confirmed", 5).is_some());
+    caller.command("hangup");
+    assert!(caller.wait_event("disconnected", 10).is_some());
+    server
+        .wait_event(10, |e| e.kind == "call.end" && e.call == bridge.call)
+        .expect("call.end");
+    let evs = server.events();
+    let failed: Vec<&LoggedEvent> = evs
+        .iter()
+        .filter(|e| e.kind == "agent.ring_failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{}", dump(&server));
+    assert_eq!(failed[0].agent, "1001");
+    assert_eq!(failed[0].data["status"], 486);
+    assert!(
+        !evs.iter().any(|e| e.kind == "queue.rona"
+            || (e.kind == "agent.state"
+                && e.data["state"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with("Paused")))),
+        "a decline is not a RONA:\n{}",
+        dump(&server)
+    );
+    let last_1001 = evs
+        .iter()
+        .filter(|e| e.kind == "agent.state" && e.agent == "1001")
+        .last()
+        .expect("1001 states");
+    assert_eq!(last_1001.data["state"], "Available", "{}", dump(&server));
+    caller.quit();
+    fast.quit();
+    busy.quit();
+}
+
+#[test]
 fn a_caller_who_hangs_up_in_an_unstaffed_queue_is_logged_as_abandoned() {
     let _serial = serial();
     let Some(py) = python_with_pjsua2() else {
