@@ -258,6 +258,11 @@ fn caller_hears_position_agent_answers_tones_cross_and_the_call_is_recorded() {
     );
     assert!(export("check").starts_with("ok"));
 
+    // No phone number or credential reaches the log, even at debug level.
+    let log = server.log_text();
+    assert!(!log.contains("79995550101"), "caller number in the log");
+    assert!(!log.contains("secret-1001") && !log.to_ascii_lowercase().contains("authorization:"));
+
     // The agent's INVITE carried the queue and the caller for the screen pop.
     assert_eq!(
         incoming["headers"]["X-Switchboard-Queue"], "sales",
@@ -489,4 +494,38 @@ fn callback_keeps_the_place_and_calls_the_customer_back_through_the_trunk() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+#[test]
+fn the_dialplans_max_wait_takes_the_caller_out_of_the_queue() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let server = Server::start("max-wait", "[ivr]\ndialplans = \"tests/dialplans-call\"\n");
+    let mut caller = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            call: Some(format!("sip:200@{}", server.sip)),
+            ..Default::default()
+        },
+    );
+    let join = server
+        .wait_event(20, |e| e.kind == "queue.join")
+        .expect("queued");
+    let exit = server
+        .wait_event(15, |e| e.kind == "queue.exit" && e.call == join.call)
+        .unwrap_or_else(|| panic!("max wait exit; events {:#?}", server.events()));
+    let waited = (
+        exit.id,
+        exit.data["reason"].as_str().unwrap_or("").to_string(),
+    );
+    assert!(waited.1.contains("MaxWait"), "{waited:?}");
+    // The flow went on to `too_long`: goodbye, then the call is hung up by us.
+    assert!(caller.wait_event("disconnected", 15).is_some());
+    let end = server
+        .wait_event(10, |e| e.kind == "call.end" && e.call == join.call)
+        .expect("ended");
+    assert_eq!(end.data["reason"], "local hangup");
+    caller.quit();
 }

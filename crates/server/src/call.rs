@@ -194,6 +194,7 @@ struct CallTask {
     lang: Lang,
     phase: Phase,
     collect_deadline: Option<Instant>,
+    queue_deadline: Option<Instant>,
     queue_tx: mpsc::Sender<QueueSignal>,
     queue_rx: mpsc::Receiver<QueueSignal>,
     http_tx: mpsc::Sender<(u64, Result<serde_json::Value, switchboard_ivr::HttpError>)>,
@@ -326,6 +327,7 @@ async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id: u64) {
         lang: Lang::En,
         phase: Phase::Ivr,
         collect_deadline: None,
+        queue_deadline: None,
         queue_tx,
         queue_rx,
         http_tx,
@@ -499,6 +501,18 @@ impl CallTask {
         if let Some(b) = self.b.as_mut() {
             b.session.handle_timeout(now);
             let _ = b.flush_session();
+        }
+        if self.queue_deadline.is_some_and(|d| now >= d)
+            && matches!(self.phase, Phase::Queued { .. })
+        {
+            self.queue_deadline = None;
+            if let Phase::Queued { queue, .. } = &self.phase {
+                self.ctx.events.append(
+                    self.log("queue.exit", json!({"reason": "MaxWait (dialplan)"}))
+                        .queue(queue),
+                );
+            }
+            self.leave_queue(QueueOutcome::MaxWait);
         }
         self.a.dtmf.handle_timeout(now);
         self.collect_digits(now);
@@ -702,6 +716,8 @@ impl CallTask {
             data,
             signals: self.queue_tx.clone(),
         });
+        // The dialplan's `max_wait` for this call (the queue's own limit is the ACD's).
+        self.queue_deadline = req.max_wait.map(|w| Instant::now() + w);
         self.queue_req = Some(req);
         self.phase = Phase::Queued {
             queue,
