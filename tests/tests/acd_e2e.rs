@@ -608,6 +608,49 @@ fn the_exit_key_takes_the_caller_out_of_the_queue_and_is_not_an_abandon() {
     );
 }
 
+#[test]
+#[ignore = "server bug: the queue statement's `priority` is ignored (join_queue sends req.attrs.priority, not req.priority)"]
+fn the_queue_statements_priority_puts_the_caller_ahead() {
+    let _serial = serial();
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let cfg = config(
+        r#"members = ["1001"]"#,
+        r#"members = ["1004"]
+announce_period = 30"#,
+        r#"members = ["1002"]"#,
+    );
+    let server = Server::start("acd-priority", &cfg);
+    // First a caller at priority 0 (201), then one whose queue statement says 10 (205).
+    let mut plain = caller_phone(&py, &server, "201", "+79995550166", 30);
+    let first = server
+        .wait_event(10, |e| e.kind == "queue.join")
+        .expect("the first caller joins bank");
+    let mut urgent = caller_phone(&py, &server, "205", "+79995550177", 30);
+    let second = server
+        .wait_event(10, |e| e.kind == "queue.join" && e.call != first.call)
+        .expect("the second caller joins bank");
+    assert_eq!(first.data["position"], 1);
+    assert_eq!(
+        second.data["position"],
+        1,
+        "priority 10 goes ahead of priority 0:\n{}",
+        dump(&server)
+    );
+    // The agent logs in and is offered the urgent call first.
+    let mut agent = agent_phone(&py, &server, "1004", "auto", 30);
+    let offer = server
+        .wait_event(10, |e| e.kind == "queue.offer")
+        .expect("an offer");
+    assert_eq!(offer.call, second.call, "{}", dump(&server));
+    assert!(agent.wait_event("confirmed", 10).is_some());
+    assert!(urgent.wait_event("disconnected", 0).is_none());
+    plain.quit();
+    urgent.quit();
+    agent.quit();
+}
+
 /// How many SIPp callers, and how long each agent talks before hanging up. The queue's
 /// wrap-up is 1 s rather than 0: the pjsua2 script's `hangup` walks every call it has
 /// known while its worker thread may already be accepting the next offer, and would hang
