@@ -623,7 +623,7 @@ announce_period = 30"#,
     );
     let server = Server::start("acd-priority", &cfg);
     // First a caller at priority 0 (201), then one whose queue statement says 10 (205).
-    let mut plain = caller_phone(&py, &server, "201", "+79995550166", 30);
+    let plain = caller_phone(&py, &server, "201", "+79995550166", 30);
     let first = server
         .wait_event(10, |e| e.kind == "queue.join")
         .expect("the first caller joins bank");
@@ -764,6 +764,20 @@ record = false"#,
         "one join per call"
     );
     let pos_of = |list: &[String], c: &String| list.iter().position(|x| x == c).unwrap();
+    // They joined in the order SIPp placed them (100 ms apart; the caller number carries
+    // SIPp's call number).
+    let numbers: Vec<String> = joins
+        .iter()
+        .map(|c| {
+            evs.iter()
+                .find(|e| e.kind == "call.start" && e.call == *c)
+                .and_then(|e| e.data["caller"].as_str())
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    let placed: Vec<String> = (1..=CALLERS).map(|n| format!("+7999000{n}")).collect();
+    assert_eq!(numbers, placed, "joins follow the order the calls came in");
 
     // The ACD offers calls strictly in the order they joined (first offer per call).
     let mut offers: Vec<String> = Vec::new();
