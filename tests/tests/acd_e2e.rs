@@ -379,8 +379,8 @@ ring_timeout = 10"#,
     );
     let last_1001 = evs
         .iter()
-        .filter(|e| e.kind == "agent.state" && e.agent == "1001")
-        .last()
+        .rev()
+        .find(|e| e.kind == "agent.state" && e.agent == "1001")
         .expect("1001 states");
     assert_eq!(last_1001.data["state"], "Available", "{}", dump(&server));
     caller.quit();
