@@ -85,6 +85,8 @@ pub struct Server {
     child: Child,
     /// The SIP address (UDP and TCP).
     pub sip: SocketAddr,
+    /// Every SIP listen address (e.g. IPv4 and IPv6).
+    pub sip_all: Vec<SocketAddr>,
     /// The HTTP admin address.
     pub http: SocketAddr,
     /// The scratch data directory.
@@ -98,6 +100,11 @@ impl Server {
     /// Starts the binary with the embedded config plus `extra_toml` merged over it, on
     /// free ports, and waits (up to 60 s) for it to print READY.
     pub fn start(name: &str, extra_toml: &str) -> Server {
+        Server::start_with(name, extra_toml, &[])
+    }
+
+    /// Like [`Server::start`], with extra command-line arguments for `switchboard run`.
+    pub fn start_with(name: &str, extra_toml: &str, args: &[&str]) -> Server {
         let dir = scratch_dir(name);
         let data_dir = dir.join("data");
         let cfg = dir.join("config.toml");
@@ -114,6 +121,7 @@ impl Server {
                 "--http-listen",
                 "127.0.0.1:0",
             ])
+            .args(args)
             .arg("--data-dir")
             .arg(&data_dir)
             .current_dir(repo_root())
@@ -139,6 +147,7 @@ impl Server {
                     if let Some(rest) = line.strip_prefix("READY ") {
                         let mut sip = None;
                         let mut http = None;
+                        let mut sip_all = Vec::new();
                         for kv in rest.split_whitespace() {
                             if let Some(v) = kv.strip_prefix("sip=") {
                                 sip = v.parse().ok();
@@ -146,10 +155,14 @@ impl Server {
                             if let Some(v) = kv.strip_prefix("http=") {
                                 http = v.parse().ok();
                             }
+                            if let Some(v) = kv.strip_prefix("sip_all=") {
+                                sip_all = v.split(',').filter_map(|a| a.parse().ok()).collect();
+                            }
                         }
                         return Server {
                             child,
                             sip: sip.expect("READY has sip="),
+                            sip_all,
                             http: http.expect("READY has http="),
                             data_dir,
                             log,

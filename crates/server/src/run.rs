@@ -168,7 +168,16 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(sip = %sip_addr, http = %http_addr, "switchboard ready");
     {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "READY sip={sip_addr} http={http_addr}");
+        let all: Vec<String> = transport
+            .local_addrs()
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        let _ = writeln!(
+            out,
+            "READY sip={sip_addr} http={http_addr} sip_all={}",
+            all.join(",")
+        );
         let _ = out.flush();
     }
 
