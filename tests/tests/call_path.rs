@@ -529,3 +529,87 @@ fn the_dialplans_max_wait_takes_the_caller_out_of_the_queue() {
     assert_eq!(end.data["reason"], "local hangup");
     caller.quit();
 }
+
+#[test]
+fn dialplans_reload_on_change_broken_versions_are_refused_and_live_calls_keep_theirs() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let dir = scratch_dir("hot-reload-dialplans");
+    let file = dir.join("flow.ivr");
+    // Version 1: queue with a 10 s max wait, long enough to outlive the reloads below.
+    let v1 = std::fs::read_to_string(repo_root().join("tests/dialplans-call/max-wait.ivr"))
+        .unwrap()
+        .replace("max_wait 3s", "max_wait 10s");
+    assert!(v1.contains("max_wait 10s"));
+    std::fs::write(&file, &v1).unwrap();
+    let server = Server::start(
+        "hot-reload",
+        &format!("[ivr]\ndialplans = \"{}\"\n", dir.display()),
+    );
+    let call_200 = || {
+        Softphone::start(
+            &py,
+            server.sip,
+            SoftphoneOpts {
+                call: Some(format!("sip:200@{}", server.sip)),
+                ..Default::default()
+            },
+        )
+    };
+    // A call on version 1 waits in the queue (max wait 3 s, then `too_long`).
+    let mut on_v1 = call_200();
+    let join = server
+        .wait_event(20, |e| e.kind == "queue.join")
+        .expect("v1 queues the call");
+
+    // A broken edit is refused with a file:line:col diagnostic; version 1 stays.
+    std::fs::write(
+        &file,
+        v1.replace("play \"goodbye\"", "play \"goodbye\"\n    goto nowhere"),
+    )
+    .unwrap();
+    let rejected = server
+        .wait_event(15, |e| e.kind == "dialplan.rejected")
+        .expect("broken version refused");
+    let diag = rejected.data["diagnostics"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        diag.contains("flow.ivr:"),
+        "diagnostic names the file: {diag}"
+    );
+
+    // A valid edit becomes version 2: calls to 200 now just hear goodbye.
+    std::fs::write(
+        &file,
+        "language en\nfallback queue operator\nentry to \"200\" goto main\nblock main {\n    play \"goodbye\"\n    hangup\n}\n",
+    )
+    .unwrap();
+    let reloaded = server
+        .wait_event(15, |e| e.kind == "dialplan.reloaded")
+        .expect("v2 loaded");
+    assert_eq!(reloaded.data["version"], 2);
+    let mut on_v2 = call_200();
+    assert!(
+        on_v2.wait_event("disconnected", 20).is_some(),
+        "v2 hangs up after goodbye"
+    );
+    let v2_call = server
+        .wait_event(10, |e| e.kind == "call.end" && e.call != join.call)
+        .expect("v2 call ended");
+    assert_eq!(v2_call.data["disposition"], "ivr");
+
+    // The call that started on version 1 still follows version 1 (its `too_long` block).
+    let exit = server
+        .wait_event(15, |e| e.kind == "queue.exit" && e.call == join.call)
+        .expect("v1 call left the queue by its max wait");
+    assert!(
+        exit.id > reloaded.id,
+        "it did so after version 2 was installed"
+    );
+    assert!(on_v1.wait_event("disconnected", 15).is_some());
+    on_v1.quit();
+    on_v2.quit();
+}

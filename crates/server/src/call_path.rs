@@ -108,6 +108,7 @@ pub(crate) async fn start(
         loader,
         cfg.ivr.dialplans.clone(),
         dialplans.clone(),
+        events.clone(),
     ));
 
     let (mut actor, acd_tx) = AcdActor::new(&cfg, events.clone())?;
@@ -164,6 +165,7 @@ async fn reload_dialplans(
     mut loader: DialplanLoader,
     dir: PathBuf,
     slot: Arc<RwLock<Option<Arc<Program>>>>,
+    events: EventLog,
 ) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut hup = signal(SignalKind::hangup()).ok();
@@ -182,12 +184,24 @@ async fn reload_dialplans(
         match loader.reload() {
             Ok(set) => {
                 tracing::info!(version = set.version, "dialplans reloaded");
+                events.append(crate::event_log::NewEvent::call(
+                    "",
+                    "dialplan.reloaded",
+                    serde_json::json!({"version": set.version, "warnings": set.warnings}),
+                ));
                 if let Ok(mut g) = slot.write() {
                     *g = Some(set.program);
                 }
             }
             Err(e) => {
-                tracing::error!("dialplan reload rejected; the previous version stays active:\n{e}")
+                tracing::error!(
+                    "dialplan reload rejected; the previous version stays active:\n{e}"
+                );
+                events.append(crate::event_log::NewEvent::call(
+                    "",
+                    "dialplan.rejected",
+                    serde_json::json!({"diagnostics": e.to_string()}),
+                ));
             }
         }
     }
