@@ -568,7 +568,7 @@ announce_period = 30"#,
 }
 
 #[test]
-#[ignore = "server bug: the dialplan's queue `max_wait` is never applied (QueueRequest.max_wait is not passed to the ACD)"]
+#[ignore = "server bug: leaving a queue by the dialplan's max_wait is logged as queue.waited outcome Abandoned"]
 fn the_dialplans_max_wait_takes_the_caller_out_of_the_queue() {
     let _serial = serial();
     if python_with_pjsua2().is_none() {
