@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
-use switchboard_e2e::{require_peer, sipp, sipp_trace, LoggedEvent, Server};
+use switchboard_e2e::{require_peer, sipp, sipp_trace, switchboard_bin, LoggedEvent, Server};
 
 /// One test at a time (see the module doc).
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -141,6 +141,21 @@ fn dump(server: &Server) -> String {
             )
         })
         .collect()
+}
+
+/// Runs `switchboard export <what>` on the server's data directory; returns stdout.
+fn export(server: &Server, what: &str) -> String {
+    let out = std::process::Command::new(switchboard_bin())
+        .args(["export", what, "--data-dir"])
+        .arg(&server.data_dir)
+        .output()
+        .expect("run switchboard export");
+    assert!(
+        out.status.success(),
+        "switchboard export {what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn of_call<'a>(evs: &'a [LoggedEvent], call: &str) -> Vec<&'a LoggedEvent> {
@@ -448,6 +463,19 @@ announce_period = 30"#,
             .any(|e| e.kind == "queue.offer" || e.kind == "agent.ring" || e.kind == "call.bridge"),
         "nobody was offered the call: {mine:#?}"
     );
+    // Report tools see the same: ENTERQUEUE, then ABANDON|position|origposition|waittime.
+    let qlog = export(&server, "queue-log");
+    let mine_q: Vec<Vec<&str>> = qlog
+        .lines()
+        .map(|l| l.split('|').collect::<Vec<_>>())
+        .filter(|f| f.get(1) == Some(&call.as_str()))
+        .collect();
+    let verbs: Vec<&str> = mine_q.iter().map(|f| f[4]).collect();
+    assert_eq!(verbs, ["ENTERQUEUE", "ABANDON"], "{qlog}");
+    let abandon = &mine_q[1];
+    assert_eq!(&abandon[5..7], ["1", "1"], "{qlog}");
+    let qlog_wait: f64 = abandon[7].parse().expect("waittime");
+    assert!((qlog_wait - waited_s).abs() <= 1.0, "{qlog}");
     // The caller was told their place at join (first in line, no estimate: nobody serves).
     let announce = mine
         .iter()
@@ -926,6 +954,21 @@ record = false"#,
         }
     }
     assert!(open.is_empty(), "every bridge ended: {open:?}");
+
+    // The derived reports agree: every call's event sequence is complete and gap-free, and
+    // the queue_log has one ENTERQUEUE, CONNECT and COMPLETE* per caller.
+    let check = export(&server, "check");
+    assert!(check.starts_with("ok"), "{check}");
+    let qlog = export(&server, "queue-log");
+    let count = |verb: &str| {
+        qlog.lines()
+            .filter(|l| l.split('|').nth(4).is_some_and(|v| v.starts_with(verb)))
+            .count()
+    };
+    assert_eq!(count("ENTERQUEUE"), CALLERS, "{qlog}");
+    assert_eq!(count("CONNECT"), CALLERS, "{qlog}");
+    assert_eq!(count("COMPLETE"), CALLERS, "{qlog}");
+    assert_eq!(count("ABANDON"), 0, "{qlog}");
 
     // Each agent's state walks the documented cycle, and wrap-up keeps it off the phone
     // for the configured second after each call.
