@@ -640,6 +640,27 @@ impl Acd {
         }
     }
 
+    /// The caller left the queue for a reason decided outside the engine (the dialplan's
+    /// own exit key or maximum wait for this call). Counted as that exit, not as an
+    /// abandon; offers are cancelled. No `Exit` output follows: the caller of this
+    /// function already knows.
+    pub fn handle_exit(
+        &mut self,
+        now: Duration,
+        call: CallId,
+        reason: ExitReason,
+    ) -> Result<(), AcdError> {
+        let c = self.calls.get(&call).ok_or(AcdError::UnknownCall(call))?;
+        if !c.on_line() {
+            return Err(AcdError::NotWaiting(call));
+        }
+        self.leave(now, call, Outcome::Exited(reason));
+        // `leave` announces exits to the server; this one came from the server.
+        self.out
+            .retain(|o| !matches!(o, Output::Exit { call: c, .. } if *c == call));
+        Ok(())
+    }
+
     /// The caller pressed `key`. If it is the queue's exit key the call leaves with
     /// `Exit{ExitKey}`; other keys are ignored (the dialplan may use them, e.g. for callback).
     pub fn handle_key(&mut self, now: Duration, call: CallId, key: char) -> Result<(), AcdError> {

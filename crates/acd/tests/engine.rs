@@ -859,3 +859,45 @@ fn ring_all_widening_at_the_same_instant_keeps_priority_order() {
     assert_eq!(offers(&drain(&mut acd)), vec![(CallId(2), AgentId(1))]);
     assert!(acd.audit().clean());
 }
+
+#[test]
+fn an_exit_decided_by_the_dialplan_counts_as_that_exit_not_an_abandon() {
+    use std::time::Duration;
+    use switchboard_acd::*;
+    let mut acd = Acd::new(AcdConfig::default());
+    acd.add_queue(QueueId(0), QueueConfig::new(Strategy::LongestIdle))
+        .unwrap();
+    acd.handle_join(Duration::ZERO, Join::new(CallId(1), QueueId(0)))
+        .unwrap();
+    acd.handle_join(Duration::ZERO, Join::new(CallId(2), QueueId(0)))
+        .unwrap();
+    while acd.poll_output().is_some() {}
+    acd.handle_exit(
+        Duration::from_secs(5),
+        CallId(1),
+        ExitReason::ExitKey { key: '0' },
+    )
+    .unwrap();
+    acd.handle_exit(
+        Duration::from_secs(6),
+        CallId(2),
+        ExitReason::MaxWait {
+            target: "operator".into(),
+        },
+    )
+    .unwrap();
+    let mut outs = Vec::new();
+    while let Some(o) = acd.poll_output() {
+        outs.push(o);
+    }
+    assert!(
+        outs.iter().all(|o| !matches!(o, Output::Exit { .. })),
+        "no Exit echoed back: {outs:?}"
+    );
+    let st = acd.queue_stats(QueueId(0)).unwrap();
+    assert_eq!((st.exited, st.timed_out, st.abandoned), (1, 1, 0));
+    assert!(st.balanced() && acd.audit().clean());
+    assert!(acd
+        .handle_exit(Duration::from_secs(7), CallId(1), ExitReason::QueueFull)
+        .is_err());
+}

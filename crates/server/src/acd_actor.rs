@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use switchboard_acd::{
-    Acd, AcdConfig, AgentConfig, AgentId, CallId, Join, OfferFailure, Output, QueueConfig, QueueId,
-    Spoken, Strategy,
+    Acd, AcdConfig, AgentConfig, AgentId, CallId, ExitReason, Join, OfferFailure, Output,
+    QueueConfig, QueueId, Spoken, Strategy,
 };
 use switchboard_registrar::LocationEvent;
 use tokio::sync::mpsc;
@@ -66,6 +66,11 @@ pub(crate) enum AcdCommand {
     CallbackResult {
         call: u64,
         connected: bool,
+    },
+    /// The dialplan took the caller out (its exit key or max wait): counted as that exit.
+    Exit {
+        call: u64,
+        reason: ExitReason,
     },
 }
 
@@ -263,6 +268,10 @@ impl AcdActor {
                 self.calls.remove(&call);
                 self.acd
                     .handle_callback_request(now, CallId(call), number.into())
+            }
+            AcdCommand::Exit { call, reason } => {
+                self.calls.remove(&call);
+                self.acd.handle_exit(now, CallId(call), reason)
             }
             AcdCommand::CallbackResult { call, connected } => {
                 let r = if connected {

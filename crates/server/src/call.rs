@@ -195,6 +195,9 @@ struct CallTask {
     phase: Phase,
     collect_deadline: Option<Instant>,
     queue_deadline: Option<Instant>,
+    /// A CANCEL to a ringing agent is in flight: a new offer waits for its 487.
+    cancelling_b: bool,
+    pending_offer: Option<String>,
     queue_tx: mpsc::Sender<QueueSignal>,
     queue_rx: mpsc::Receiver<QueueSignal>,
     http_tx: mpsc::Sender<(u64, Result<serde_json::Value, switchboard_ivr::HttpError>)>,
@@ -328,6 +331,8 @@ async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id: u64) {
         phase: Phase::Ivr,
         collect_deadline: None,
         queue_deadline: None,
+        cancelling_b: false,
+        pending_offer: None,
         queue_tx,
         queue_rx,
         http_tx,
@@ -737,6 +742,7 @@ impl CallTask {
             let _ = self.ctx.sip.commands.try_send(SipCommand::CancelB {
                 call: self.sip_call,
             });
+            self.cancelling_b = true;
             self.b_pending = None;
         }
         let _ = self.ctx.acd.send(AcdCommand::CallbackRequest {
@@ -752,7 +758,29 @@ impl CallTask {
     }
 
     fn leave_queue(&mut self, outcome: QueueOutcome) {
-        let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
+        if let Phase::Ringing { .. } = self.phase {
+            let _ = self.ctx.sip.commands.try_send(SipCommand::CancelB {
+                call: self.sip_call,
+            });
+            self.cancelling_b = true;
+            self.b_pending = None;
+        }
+        let reason = match outcome {
+            QueueOutcome::ExitKey => switchboard_acd::ExitReason::ExitKey {
+                key: self
+                    .queue_req
+                    .as_ref()
+                    .and_then(|r| r.exit_key)
+                    .unwrap_or('#'),
+            },
+            _ => switchboard_acd::ExitReason::MaxWait {
+                target: String::new(),
+            },
+        };
+        let _ = self.ctx.acd.send(AcdCommand::Exit {
+            call: self.id,
+            reason,
+        });
         self.phase = Phase::Ivr;
         self.player.stop();
         self.ivr.handle_event(IvrEvent::QueueResult(outcome));
@@ -777,6 +805,7 @@ impl CallTask {
                     self.play(&names, self.lang, false);
                 }
             }
+            QueueSignal::Offer { agent } if self.cancelling_b => self.pending_offer = Some(agent),
             QueueSignal::Offer { agent } => self.offer_to_agent(agent).await,
             QueueSignal::CancelOffer { agent } => {
                 if let Phase::Ringing {
@@ -794,6 +823,7 @@ impl CallTask {
                                 call: self.sip_call,
                             })
                             .await;
+                        self.cancelling_b = true;
                         self.b = None;
                         self.b_offer = None;
                         self.b_pending = None;
@@ -805,6 +835,8 @@ impl CallTask {
                     }
                 }
             }
+            QueueSignal::Exit { .. }
+                if !matches!(self.phase, Phase::Queued { .. } | Phase::Ringing { .. }) => {}
             QueueSignal::Exit { reason } => {
                 let outcome = if reason.contains("MaxWait") {
                     QueueOutcome::MaxWait
@@ -914,6 +946,25 @@ impl CallTask {
         match s {
             CallSignal::AConfirmed => {}
             CallSignal::BProgress(_) => {}
+            CallSignal::BAnswered(_)
+                if self.cancelling_b && !matches!(self.phase, Phase::Ringing { .. }) =>
+            {
+                // The agent answered as our CANCEL crossed it: hang that leg up.
+                let _ = self
+                    .ctx
+                    .sip
+                    .commands
+                    .send(SipCommand::ReleaseB {
+                        call: self.sip_call,
+                    })
+                    .await;
+                self.cancel_done().await;
+            }
+            CallSignal::BFailed(_)
+                if self.cancelling_b && !matches!(self.phase, Phase::Ringing { .. }) =>
+            {
+                self.cancel_done().await;
+            }
             CallSignal::BAnswered(sdp) => self.agent_answered(sdp).await,
             CallSignal::BFailed(status) => {
                 if let Phase::Ringing { queue, agent } = &self.phase {
@@ -1076,6 +1127,22 @@ impl CallTask {
                 sdp,
             })
             .await;
+    }
+
+    /// The cancelled agent leg is gone: an offer that arrived meanwhile goes out now.
+    async fn cancel_done(&mut self) {
+        self.cancelling_b = false;
+        if let Some(agent) = self.pending_offer.take() {
+            if matches!(self.phase, Phase::Queued { .. }) {
+                self.offer_to_agent(agent).await;
+            } else {
+                let _ = self.ctx.acd.send(AcdCommand::OfferFailed {
+                    call: self.id,
+                    agent,
+                    failure: OfferFailure::Rejected,
+                });
+            }
+        }
     }
 
     async fn agent_answered(&mut self, sdp: Bytes) {
