@@ -258,6 +258,28 @@ fn caller_hears_position_agent_answers_tones_cross_and_the_call_is_recorded() {
     );
     assert!(export("check").starts_with("ok"));
 
+    // Prometheus counters saw the call.
+    let (status, metrics) = server.http_get("/metrics");
+    assert_eq!(status, 200);
+    let metric = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!("{name} "))
+                    .and_then(|v| v.trim().parse().ok())
+            })
+            .unwrap_or_else(|| panic!("{name} missing:\n{metrics}"))
+    };
+    assert_eq!(metric("switchboard_calls_total"), 1.0);
+    assert_eq!(metric("switchboard_calls_answered_total"), 1.0);
+    assert_eq!(metric("switchboard_calls_active"), 0.0);
+    assert!(metric("switchboard_rtp_packets_relayed_total") > 100.0);
+    assert_eq!(metric("switchboard_recordings_total"), 1.0);
+    eprintln!(
+        "figures: agent answer -> first audio across the bridge {:.0} ms (whisper included)",
+        end.data["answer_to_audio_ms"].as_f64().unwrap_or(-1.0)
+    );
+
     // No phone number or credential reaches the log, even at debug level.
     let log = server.log_text();
     assert!(!log.contains("79995550101"), "caller number in the log");

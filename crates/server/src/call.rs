@@ -47,6 +47,7 @@ pub(crate) struct CallContext {
     pub(crate) rtp_pool: RtpPortPool,
     pub(crate) next_call: AtomicU64,
     pub(crate) ntp: NtpClock,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl CallContext {
@@ -204,6 +205,10 @@ struct CallTask {
     http_rx: mpsc::Receiver<(u64, Result<serde_json::Value, switchboard_ivr::HttpError>)>,
     recorder: Option<Recorder>,
     rec_origin: Option<Instant>,
+    /// When the agent's 200 arrived, and when the first packet crossed the bridge after it.
+    b_answered_at: Option<Instant>,
+    first_relay_at: Option<Instant>,
+    relayed: u64,
     ended: bool,
     local_ip: IpAddr,
 }
@@ -339,11 +344,21 @@ async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id: u64) {
         http_rx,
         recorder: None,
         rec_origin: None,
+        b_answered_at: None,
+        first_relay_at: None,
+        relayed: 0,
         ended: false,
         local_ip,
     };
+    crate::metrics::Metrics::add(&ctx.metrics.calls_total, 1);
+    ctx.metrics
+        .calls_active
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     task.start_ivr();
     task.run(&mut nc.signals).await;
+    ctx.metrics
+        .calls_active
+        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
 }
 
 impl CallTask {
@@ -421,6 +436,8 @@ impl CallTask {
                 if let Some(to) = b.session.remote() {
                     let _ = b.sock.try_send_to(&b.out, to);
                 }
+                self.first_relay_at.get_or_insert(now);
+                self.relayed += 1;
             }
         }
         if pkt.header.payload_type == self.a.neg.codec.payload_type {
@@ -450,6 +467,8 @@ impl CallTask {
                 if let Some(to) = self.a.session.remote() {
                     let _ = self.a.sock.try_send_to(&self.a.out, to);
                 }
+                self.first_relay_at.get_or_insert(now);
+                self.relayed += 1;
             }
         }
         if pkt.header.payload_type == b.neg.codec.payload_type {
@@ -1170,6 +1189,7 @@ impl CallTask {
             self.hangup_all();
             return;
         };
+        self.b_answered_at = Some(now);
         self.b = Some(b);
         let _ = self.ctx.acd.send(AcdCommand::OfferAnswered {
             call: self.id,
@@ -1407,11 +1427,35 @@ impl CallTask {
                 data["disposition"] = json!("ivr");
             }
         }
+        if let (Some(a), Some(r)) = (self.b_answered_at, self.first_relay_at) {
+            // Agent's 200 to the first audio across the bridge (includes the whisper).
+            data["answer_to_audio_ms"] =
+                json!(r.saturating_duration_since(a).as_secs_f64() * 1000.0);
+        }
         if let Some(rec) = self.recorder.take() {
             data["recording"] = json!(rec.path.display().to_string());
             data["recording_dropped_frames"] = json!(rec.dropped());
         }
         let stats = self.a.session.stats();
+        {
+            use crate::metrics::Metrics as M;
+            let m = &self.ctx.metrics;
+            match data["disposition"].as_str() {
+                Some("answered") => M::add(&m.calls_answered, 1),
+                Some("abandoned") => M::add(&m.calls_abandoned, 1),
+                Some("callback") => M::add(&m.calls_callback, 1),
+                _ => {}
+            }
+            if let Some(r) = stats.receiver {
+                M::add(&m.rtp_received, r.received);
+                M::add(&m.rtp_lost, r.lost.max(0) as u64);
+            }
+            M::add(&m.rtp_foreign_dropped, stats.foreign_dropped);
+            M::add(&m.rtp_relayed, self.relayed);
+            if data.get("recording").is_some() {
+                M::add(&m.recordings, 1);
+            }
+        }
         data["caller_rtp"] = json!({
             "received": stats.receiver.map(|r| r.received),
             "lost": stats.receiver.map(|r| r.lost),

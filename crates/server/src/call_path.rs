@@ -86,6 +86,7 @@ pub(crate) async fn start(
     cfg: Arc<Config>,
     sip: SipHandle,
     events: EventLog,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> anyhow::Result<(mpsc::UnboundedSender<LocationEvent>, mpsc::Sender<NewCall>)> {
     let mut prompts = PromptCache::new();
     let n = prompts
@@ -143,6 +144,7 @@ pub(crate) async fn start(
         rtp_pool: pool,
         next_call: AtomicU64::new(first_id),
         ntp: ntp_now(),
+        metrics,
     });
     let cb_ctx = ctx.clone();
     tokio::spawn(async move {

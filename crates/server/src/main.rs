@@ -15,6 +15,7 @@ mod event_log;
 mod export;
 mod http_api;
 mod http_client;
+mod metrics;
 mod pii;
 mod recorder;
 mod run;

@@ -24,6 +24,7 @@ pub(crate) struct Shared {
     pub(crate) transport: SipTransport,
     pub(crate) events: EventLog,
     pub(crate) location: switchboard_registrar::LocationTable,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Shared {
@@ -60,6 +61,7 @@ impl Shared {
             "SIP TCP connections closed for framing errors.",
             st.tcp_framing_errors.load(Ordering::Relaxed),
         );
+        self.metrics.render(&mut out);
         out
     }
 
@@ -132,14 +134,16 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let mut driver = crate::sip_driver::SipDriver::new(&cfg, transport.clone(), events.clone());
     let sip = driver.handle();
     let cfg = Arc::new(cfg);
+    let metrics = Arc::new(crate::metrics::Metrics::default());
     let (presence, new_calls) =
-        crate::call_path::start(cfg.clone(), sip.clone(), events.clone()).await?;
+        crate::call_path::start(cfg.clone(), sip.clone(), events.clone(), metrics.clone()).await?;
     driver.set_presence(presence);
     driver.set_call_router(new_calls);
     let shared = Arc::new(Shared {
         transport: transport.clone(),
         events: events.clone(),
         location: sip.location.clone(),
+        metrics,
     });
     let (shutdown_tx, _) = broadcast::channel::<()>(1);
 

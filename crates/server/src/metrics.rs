@@ -1,0 +1,114 @@
+//! Call and media counters for the Prometheus endpoint. Call tasks add their totals
+//! when a call ends (not per packet), so the media path touches no shared state.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// Process-wide counters; one `Arc<Metrics>` shared by call tasks and the HTTP API.
+#[derive(Default)]
+pub(crate) struct Metrics {
+    pub(crate) calls_total: AtomicU64,
+    pub(crate) calls_active: AtomicI64,
+    pub(crate) calls_answered: AtomicU64,
+    pub(crate) calls_abandoned: AtomicU64,
+    pub(crate) calls_callback: AtomicU64,
+    pub(crate) rtp_received: AtomicU64,
+    pub(crate) rtp_lost: AtomicU64,
+    pub(crate) rtp_foreign_dropped: AtomicU64,
+    pub(crate) rtp_relayed: AtomicU64,
+    pub(crate) recordings: AtomicU64,
+}
+
+impl Metrics {
+    /// Adds `v` to a counter.
+    pub(crate) fn add(c: &AtomicU64, v: u64) {
+        c.fetch_add(v, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition of these counters.
+    pub(crate) fn render(&self, out: &mut String) {
+        let mut line = |name: &str, kind: &str, help: &str, v: i64| {
+            let _ = write!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
+            );
+        };
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed) as i64;
+        line(
+            "switchboard_calls_total",
+            "counter",
+            "Inbound calls started.",
+            g(&self.calls_total),
+        );
+        line(
+            "switchboard_calls_active",
+            "gauge",
+            "Calls in progress.",
+            self.calls_active.load(Ordering::Relaxed),
+        );
+        line(
+            "switchboard_calls_answered_total",
+            "counter",
+            "Calls answered by an agent.",
+            g(&self.calls_answered),
+        );
+        line(
+            "switchboard_calls_abandoned_total",
+            "counter",
+            "Callers who hung up while queued or ringing.",
+            g(&self.calls_abandoned),
+        );
+        line(
+            "switchboard_calls_callback_total",
+            "counter",
+            "Callers who took a callback.",
+            g(&self.calls_callback),
+        );
+        line(
+            "switchboard_rtp_packets_received_total",
+            "counter",
+            "RTP packets accepted from callers (finished calls).",
+            g(&self.rtp_received),
+        );
+        line(
+            "switchboard_rtp_packets_lost_total",
+            "counter",
+            "RTP packets lost on the way from callers (RFC 3550 A.3).",
+            g(&self.rtp_lost),
+        );
+        line(
+            "switchboard_rtp_foreign_dropped_total",
+            "counter",
+            "RTP packets from a source other than the latched one.",
+            g(&self.rtp_foreign_dropped),
+        );
+        line(
+            "switchboard_rtp_packets_relayed_total",
+            "counter",
+            "RTP packets forwarded across bridges.",
+            g(&self.rtp_relayed),
+        );
+        line(
+            "switchboard_recordings_total",
+            "counter",
+            "Recordings started.",
+            g(&self.recordings),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::default();
+        Metrics::add(&m.calls_total, 3);
+        m.calls_active.fetch_add(2, Ordering::Relaxed);
+        let mut out = String::new();
+        m.render(&mut out);
+        assert!(out.contains("# TYPE switchboard_calls_total counter\nswitchboard_calls_total 3\n"));
+        assert!(out.contains("switchboard_calls_active 2\n"));
+    }
+}
