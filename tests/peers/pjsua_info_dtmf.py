@@ -17,6 +17,10 @@ lingers, hangs up and exits. It reports on stdout as JSON lines:
 Usage: pjsua_info_dtmf.py --server 127.0.0.1:5060 --call sip:300@127.0.0.1:5060
                           --digits 5678 [--method info|rfc2833] [--gap-ms 300]
                           [--linger-ms 1000] [--seconds 30]
+                          [--codec PCMU|PCMA|G722] [--record heard.wav]
+
+--codec offers only that codec (G722 is wideband, 16 kHz); --record writes what the
+caller hears to a WAV (8 kHz mono, pjsua's conference clock).
 """
 import argparse
 import json
@@ -32,8 +36,10 @@ def emit(obj):
 
 
 class Call(pj.Call):
-    def __init__(self, acc):
+    def __init__(self, acc, record=""):
         super().__init__(acc)
+        self.record = record
+        self.recorder = None
         self.confirmed = False
         self.media_up = False
         self.disconnected = False
@@ -49,8 +55,12 @@ class Call(pj.Call):
 
     def onCallMediaState(self, prm):
         ci = self.getInfo()
-        for mi in ci.media:
+        for i, mi in enumerate(ci.media):
             if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                if self.record and self.recorder is None:
+                    self.recorder = pj.AudioMediaRecorder()
+                    self.recorder.createRecorder(self.record)
+                    self.getAudioMedia(i).startTransmit(self.recorder)
                 if not self.media_up:
                     self.media_up = True
                     emit({"event": "media", "status": "active"})
@@ -88,6 +98,8 @@ def main():
     ap.add_argument("--gap-ms", type=int, default=300)
     ap.add_argument("--linger-ms", type=int, default=1000)
     ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--codec", choices=["PCMU", "PCMA", "G722"], default="PCMU")
+    ap.add_argument("--record", default="")
     args = ap.parse_args()
     started = time.time()
 
@@ -107,14 +119,14 @@ def main():
     ep.libStart()
     ep.audDevManager().setNullDev()
     for c in ep.codecEnum2():
-        ep.codecSetPriority(c.codecId, 255 if c.codecId.startswith("PCMU") else 0)
+        ep.codecSetPriority(c.codecId, 255 if c.codecId.startswith(args.codec + "/") else 0)
 
     acfg = pj.AccountConfig()
     acfg.idUri = f"sip:{args.caller}@127.0.0.1"
     acfg.natConfig.sipOutboundUse = 0
     acc = pj.Account()
     acc.create(acfg)
-    call = Call(acc)
+    call = Call(acc, args.record)
     call.makeCall(args.call, pj.CallOpParam(True))
     emit({"event": "calling", "uri": args.call})
 
@@ -145,6 +157,7 @@ def main():
     else:
         emit({"event": "error", "what": "call not established"})
     emit({"event": "exit"})
+    call.recorder = None  # closes the WAV so its header is final
     del call
     import gc
     gc.collect()

@@ -254,18 +254,31 @@ fn pjsua2_keys_as_rfc4733_are_logged_in_order_and_said_back() {
     assert_digits(&got, "5678#", "rfc4733");
 
     // The collect got them (the # ended it): the caller hears the four digits, in order.
-    let (heard, sr) = read_channel(&heard_wav, 0);
-    let found: Vec<(char, usize, f64)> = ['5', '6', '7', '8']
-        .into_iter()
+    assert_said_back(&heard_wav, "5678");
+}
+
+/// The caller's recording `heard` holds the prompts `digit-<d>` of `digits`, in order.
+fn assert_said_back(heard: &Path, digits: &str) {
+    let (heard, sr) = read_channel(heard, 0);
+    let found: Vec<(char, usize, f64)> = digits
+        .chars()
         .map(|d| {
             let path = repo_root().join(format!("prompts/en/digit-{d}.wav"));
             let (prompt, psr) = read_channel(&path, 0);
             assert_eq!(psr, sr);
-            // The word's first 200 ms: short enough that the caller's jitter buffer is
-            // unlikely to drop or stretch a frame inside it on a busy machine.
+            // 200 ms windows of the word (from its onset, every 100 ms): short enough that
+            // the caller's jitter buffer is unlikely to drop or stretch a frame inside all
+            // of them on a busy machine. (Other digits' words reach at most 0.62.)
             let onset = prompt.iter().position(|v| v.abs() > 300.0).unwrap_or(0);
-            let (at, score) = best_offset(&heard, &prompt[onset..], sr, sr as usize / 5);
-            (d, at, score)
+            let win = sr as usize / 5;
+            (onset..prompt.len().saturating_sub(win))
+                .step_by(win / 2)
+                .take(3)
+                .map(|from| {
+                    let (at, score) = best_offset(&heard, &prompt[from..], sr, win);
+                    (d, at.saturating_sub(from - onset), score)
+                })
+                .fold((d, 0, 0.0), |best, w| if w.2 > best.2 { w } else { best })
         })
         .collect();
     eprintln!("said back (digit, offset, correlation): {found:?}");
@@ -281,6 +294,55 @@ fn pjsua2_keys_as_rfc4733_are_logged_in_order_and_said_back() {
     );
 }
 
+/// A caller offering only `codec` sends 5678# (RFC 4733); the dialplan says 5678 back.
+fn said_back_over(codec: &str, caller: &str) {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let server = Server::start(&format!("media-said-{codec}"), MEDIA_DIALPLANS);
+    let heard = scratch_dir(&format!("media-said-{codec}-phone")).join("heard.wav");
+    let heard_arg = heard.display().to_string();
+    let events = run_info_dtmf_script(
+        &py,
+        &server,
+        caller,
+        "5678#",
+        "rfc2833",
+        &[
+            "--codec",
+            codec,
+            "--record",
+            &heard_arg,
+            "--linger-ms",
+            "3500",
+        ],
+    );
+    assert_eq!(
+        events.iter().filter(|e| e["event"] == "dtmf_sent").count(),
+        5
+    );
+    let (call, got) = digits_of_call(&server, caller);
+    assert_digits(&got, "5678#", "rfc4733");
+    let answer = server
+        .events()
+        .into_iter()
+        .find(|e| e.call == call && e.kind == "call.answer")
+        .expect("call.answer");
+    assert_eq!(answer.data["codec"], codec, "{answer:?}");
+    assert_said_back(&heard, "5678");
+}
+
+#[test]
+fn pcma_caller_hears_its_keys_said_back() {
+    said_back_over("PCMA", "+79995550181");
+}
+
+#[test]
+#[ignore = "server bug: prompts to a G.722 leg are 8 kHz frames fed to the 16 kHz G.722 encoder without resampling (call.rs MediaLeg::send_pcm): garbled"]
+fn g722_caller_hears_its_keys_said_back() {
+    said_back_over("G722", "+79995550182");
+}
+
 /// Runs `tests/peers/pjsua_info_dtmf.py` to completion; returns its JSON events.
 fn run_info_dtmf_script(
     py: &str,
@@ -288,6 +350,7 @@ fn run_info_dtmf_script(
     caller: &str,
     digits: &str,
     method: &str,
+    extra: &[&str],
 ) -> Vec<serde_json::Value> {
     let out = Command::new("timeout")
         .arg("40")
@@ -297,6 +360,7 @@ fn run_info_dtmf_script(
         .args(["--call", &format!("sip:300@{}", server.sip)])
         .args(["--caller", caller, "--digits", digits, "--method", method])
         .args(["--gap-ms", "250", "--linger-ms", "800", "--seconds", "30"])
+        .args(extra)
         .stdin(Stdio::null())
         .output()
         .expect("run pjsua_info_dtmf.py");
@@ -330,7 +394,7 @@ fn pjsua2_send_dtmf_rfc2833_control_for_the_info_script() {
         return;
     };
     let server = Server::start("media-2833-script", MEDIA_DIALPLANS);
-    let events = run_info_dtmf_script(&py, &server, "+79995550188", "90*", "rfc2833");
+    let events = run_info_dtmf_script(&py, &server, "+79995550188", "90*", "rfc2833", &[]);
     let sent = events.iter().filter(|e| e["event"] == "dtmf_sent").count();
     assert_eq!(sent, 3, "{events:#?}");
     let (_, got) = digits_of_call(&server, "+79995550188");
@@ -344,7 +408,7 @@ fn pjsua2_keys_as_sip_info_are_answered_200_and_logged_via_sip_info() {
         return;
     };
     let server = Server::start("media-info-pjsua", MEDIA_DIALPLANS);
-    let events = run_info_dtmf_script(&py, &server, "+79995550177", "5678#", "info");
+    let events = run_info_dtmf_script(&py, &server, "+79995550177", "5678#", "info", &[]);
     let codes: Vec<i64> = events
         .iter()
         .filter(|e| e["event"] == "info_response")
