@@ -65,6 +65,33 @@ pub(crate) fn media_codec(n: &Negotiated) -> Option<Codec> {
     }
 }
 
+/// Receive buffer for one RTP socket. Each datagram is split off as `Bytes` (the
+/// packet's payload stays a slice of it); once those are dropped the space is reclaimed,
+/// so receiving allocates only when packets are still held elsewhere.
+pub(crate) struct RxBuf(BytesMut);
+
+impl RxBuf {
+    const CHUNK: usize = 64 * 1024;
+
+    pub(crate) fn new() -> RxBuf {
+        RxBuf(BytesMut::with_capacity(Self::CHUNK))
+    }
+
+    /// The buffer to receive the next datagram into (room for the largest RTP packet).
+    pub(crate) fn prepare(&mut self) -> &mut BytesMut {
+        self.0.clear();
+        if self.0.capacity() < 2048 {
+            self.0.reserve(Self::CHUNK);
+        }
+        &mut self.0
+    }
+
+    /// The datagram just received.
+    pub(crate) fn take(&mut self) -> Bytes {
+        self.0.split().freeze()
+    }
+}
+
 /// One RTP leg: its sockets, session and codec state.
 pub(crate) struct MediaLeg {
     pub(crate) sock: Arc<UdpSocket>,
@@ -383,21 +410,21 @@ impl CallTask {
     }
 
     async fn run(&mut self, signals: &mut mpsc::Receiver<CallSignal>) {
-        let mut buf_a = vec![0u8; 2048];
-        let mut buf_b = vec![0u8; 2048];
+        let mut buf_a = RxBuf::new();
+        let mut buf_b = RxBuf::new();
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         while !self.ended {
             let b_sock = self.b.as_ref().map(|b| b.sock.clone());
             tokio::select! {
-                r = self.a.sock.recv_from(&mut buf_a) => {
-                    if let Ok((n, from)) = r {
-                        self.on_rtp_a(Instant::now(), from, Bytes::copy_from_slice(&buf_a[..n]));
+                r = self.a.sock.recv_buf_from(buf_a.prepare()) => {
+                    if let Ok((_, from)) = r {
+                        self.on_rtp_a(Instant::now(), from, buf_a.take());
                     }
                 }
-                r = async { match &b_sock { Some(s) => s.recv_from(&mut buf_b).await, None => std::future::pending().await } } => {
-                    if let Ok((n, from)) = r {
-                        self.on_rtp_b(Instant::now(), from, Bytes::copy_from_slice(&buf_b[..n]));
+                r = async { match &b_sock { Some(s) => s.recv_buf_from(buf_b.prepare()).await, None => std::future::pending().await } } => {
+                    if let Ok((_, from)) = r {
+                        self.on_rtp_b(Instant::now(), from, buf_b.take());
                     }
                 }
                 _ = tick.tick() => self.on_tick(Instant::now()),

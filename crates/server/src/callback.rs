@@ -15,7 +15,7 @@ use switchboard_sip::CallKey;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::acd_actor::{AcdCommand, CallbackJob};
-use crate::call::{arrival_position, CallContext, MediaLeg, Timeline};
+use crate::call::{arrival_position, CallContext, MediaLeg, RxBuf, Timeline};
 use crate::event_log::NewEvent;
 use crate::recorder::Recorder;
 use crate::sip_driver::{CallSignal, OriginateTarget, SipCommand};
@@ -175,15 +175,15 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
         }
     }
     let (mut tl_c, mut tl_a) = (Timeline::default(), Timeline::default());
-    let mut buf_c = vec![0u8; 2048];
-    let mut buf_a = vec![0u8; 2048];
+    let mut buf_c = RxBuf::new();
+    let mut buf_a = RxBuf::new();
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     let reason;
     loop {
         tokio::select! {
-            r = cust.media.sock.recv_from(&mut buf_c) => if let Ok((n, from)) = r {
+            r = cust.media.sock.recv_buf_from(buf_c.prepare()) => if let Ok((_, from)) = r {
                 let t = Instant::now();
-                if let Ok(pkt) = cust.media.session.handle_rtp(t, from, Bytes::copy_from_slice(&buf_c[..n])) {
+                if let Ok(pkt) = cust.media.session.handle_rtp(t, from, buf_c.take()) {
                     if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::A, &pkt) {
                         agent.media.out.clear();
                         fwd.write_to(&mut agent.media.out);
@@ -200,9 +200,9 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
                     }
                 }
             },
-            r = agent.media.sock.recv_from(&mut buf_a) => if let Ok((n, from)) = r {
+            r = agent.media.sock.recv_buf_from(buf_a.prepare()) => if let Ok((_, from)) = r {
                 let t = Instant::now();
-                if let Ok(pkt) = agent.media.session.handle_rtp(t, from, Bytes::copy_from_slice(&buf_a[..n])) {
+                if let Ok(pkt) = agent.media.session.handle_rtp(t, from, buf_a.take()) {
                     if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::B, &pkt) {
                         cust.media.out.clear();
                         fwd.write_to(&mut cust.media.out);
