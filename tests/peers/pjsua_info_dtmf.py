@@ -17,10 +17,11 @@ lingers, hangs up and exits. It reports on stdout as JSON lines:
 Usage: pjsua_info_dtmf.py --server 127.0.0.1:5060 --call sip:300@127.0.0.1:5060
                           --digits 5678 [--method info|rfc2833] [--gap-ms 300]
                           [--linger-ms 1000] [--seconds 30]
-                          [--codec PCMU|PCMA|G722] [--record heard.wav]
+                          [--codec PCMU|PCMA|G722] [--record heard.wav] [--tone-hz 1000]
 
 --codec offers only that codec (G722 is wideband, 16 kHz); --record writes what the
-caller hears to a WAV (8 kHz mono, pjsua's conference clock).
+caller hears to a WAV (8 kHz mono, pjsua's conference clock); --tone-hz sends a sine tone
+into the call for as long as it lasts.
 """
 import argparse
 import json
@@ -36,10 +37,12 @@ def emit(obj):
 
 
 class Call(pj.Call):
-    def __init__(self, acc, record=""):
+    def __init__(self, acc, record="", tone_hz=0):
         super().__init__(acc)
         self.record = record
         self.recorder = None
+        self.tone_hz = tone_hz
+        self.tone = None
         self.confirmed = False
         self.media_up = False
         self.disconnected = False
@@ -57,6 +60,19 @@ class Call(pj.Call):
         ci = self.getInfo()
         for i, mi in enumerate(ci.media):
             if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
+                if self.tone_hz and self.tone is None:
+                    self.tone = pj.ToneGenerator()
+                    self.tone.createToneGenerator(8000, 1)
+                    td = pj.ToneDesc()
+                    td.freq1 = self.tone_hz
+                    td.freq2 = 0
+                    td.on_msec = 30000
+                    td.off_msec = 0
+                    td.volume = 0
+                    tv = pj.ToneDescVector()
+                    tv.append(td)
+                    self.tone.play(tv, True)
+                    self.tone.startTransmit(self.getAudioMedia(i))
                 if self.record and self.recorder is None:
                     self.recorder = pj.AudioMediaRecorder()
                     self.recorder.createRecorder(self.record)
@@ -100,6 +116,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--codec", choices=["PCMU", "PCMA", "G722"], default="PCMU")
     ap.add_argument("--record", default="")
+    ap.add_argument("--tone-hz", type=int, default=0)
     args = ap.parse_args()
     started = time.time()
 
@@ -126,7 +143,7 @@ def main():
     acfg.natConfig.sipOutboundUse = 0
     acc = pj.Account()
     acc.create(acfg)
-    call = Call(acc, args.record)
+    call = Call(acc, args.record, args.tone_hz)
     call.makeCall(args.call, pj.CallOpParam(True))
     emit({"event": "calling", "uri": args.call})
 
@@ -158,6 +175,7 @@ def main():
         emit({"event": "error", "what": "call not established"})
     emit({"event": "exit"})
     call.recorder = None  # closes the WAV so its header is final
+    call.tone = None
     del call
     import gc
     gc.collect()
