@@ -176,7 +176,6 @@ enum SecondAgent {
 }
 
 #[test]
-#[ignore = "server bug: the re-offer right after a RONA fails with 500 (B leg still being cancelled) and pauses the second agent too"]
 fn ring_no_answer_pauses_the_agent_and_the_next_available_agent_gets_the_call() {
     rona_scenario(SecondAgent::AlreadyAvailable);
 }
@@ -648,7 +647,6 @@ announce_period = 30"#,
 }
 
 #[test]
-#[ignore = "server bug: leaving a queue by the dialplan's max_wait is logged as queue.waited outcome Abandoned"]
 fn the_dialplans_max_wait_takes_the_caller_out_of_the_queue() {
     let _serial = serial();
     if python_with_pjsua2().is_none() {
@@ -666,7 +664,6 @@ fn the_dialplans_max_wait_takes_the_caller_out_of_the_queue() {
 }
 
 #[test]
-#[ignore = "server bug: leaving a queue with the dialplan's exit key is logged as queue.waited outcome Abandoned"]
 fn the_exit_key_takes_the_caller_out_of_the_queue_and_is_not_an_abandon() {
     let _serial = serial();
     if python_with_pjsua2().is_none() {
