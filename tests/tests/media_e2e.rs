@@ -1,12 +1,21 @@
-//! Media end to end: keys and audio checked by what the server heard, not by packets
-//! seen. DTMF arrives three ways — RFC 4733 events (from a SIPp pcap and from pjsua2),
-//! SIP INFO (pjsua2) and in-band tones in G.711 audio (a SIPp pcap) — and each key must
-//! appear in the server's event log exactly once, in order, with the right `via`. A
-//! recorded call survives `kill -9` of the server: the WAV opens and holds the talk up
-//! to about the last second, caller on the left.
+//! Media end to end: keys and audio checked by what the server and the phones heard, not
+//! by packets seen.
 //!
-//! The DTMF calls go to `tests/dialplans-media/media.ivr`, which just collects keys
-//! without playing anything. The pcaps are made by `tests/pcap/make_pcaps.py`.
+//! - DTMF arrives three ways — RFC 4733 events (SIPp pcaps: clean, through loss,
+//!   duplication and reordering, and with the offer's payload type 96; pjsua2), SIP INFO
+//!   (pjsua2) and in-band tones in G.711 audio (SIPp pcap) — and each key must appear in
+//!   the server's event log exactly once, in order, with the right `via`. Speech and music
+//!   without keys give no in-band key (talk-off).
+//! - The dialplan got the keys: it says them back, and the prompts are found in the
+//!   caller's audio (PCMU, PCMA, G.722 callers).
+//! - Keys pressed in a bridged call reach the other phone once each.
+//! - A PCMA (or G.722) caller bridged to a PCMU agent: tones cross both ways and the
+//!   recording has the caller on the left, the agent on the right.
+//! - A recorded call survives `kill -9` of the server: the WAV opens and holds the talk up
+//!   to about the last second, caller on the left.
+//!
+//! The DTMF calls go to `tests/dialplans-media/media.ivr`, which collects keys without
+//! playing anything first. The pcaps are made by `tests/pcap/make_pcaps.py`.
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -552,7 +561,7 @@ fn bridged_and_recorded_over(codec: &str, caller: &str) {
             "--record",
             &caller_arg,
             "--linger-ms",
-            "14000",
+            "9000",
         ],
     );
     let start = server
