@@ -26,6 +26,16 @@
 //! [`B2bua::release_b`], [`B2bua::route`]) answer [`B2buaError::InvalidState`]. Connecting two
 //! originated calls (callback customer and agent) is the application's job: media is
 //! anchored, so it bridges the two calls' SDP itself.
+//!
+//! # Attended transfer
+//!
+//! An agent on call X (customer on A, agent on B) consults a colleague with a second call Y
+//! (the agent's INVITE is Y's A, the colleague Y's B), then REFERs X's B with a Replaces
+//! naming Y's A (RFC 5589, RFC 3891). The application answers the REFER (`respond` 202,
+//! [`B2bua::send_refer_notify`]), looks Y up with [`B2bua::find_call_by_a_dialog`], releases
+//! X's B ([`B2bua::release_b`]) and moves Y's B into X with [`B2bua::transplant_b`], which
+//! BYEs Y's A. Customer and colleague stay on their dialogs untouched; the moved leg then
+//! reports as X's leg B.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
