@@ -839,6 +839,22 @@ impl B2bua {
         local_tag: &str,
         remote_tag: &str,
     ) -> Option<CallKey> {
+        match self.find_call_by_dialog(call_id, local_tag, remote_tag) {
+            Some((call, Leg::A)) => Some(call),
+            _ => None,
+        }
+    }
+
+    /// Like [`find_call_by_a_dialog`](Self::find_call_by_a_dialog) for either leg: the live
+    /// call and leg whose dialog has this Call-ID and tags (ours first, either order
+    /// accepted). Useful when the transferor REFERs its consultation call instead, so the
+    /// Replaces names the original call's leg B.
+    pub fn find_call_by_dialog(
+        &self,
+        call_id: &str,
+        local_tag: &str,
+        remote_tag: &str,
+    ) -> Option<(CallKey, Leg)> {
         [(local_tag, remote_tag), (remote_tag, local_tag)]
             .into_iter()
             .find_map(|(l, r)| {
@@ -847,12 +863,10 @@ impl B2bua {
                     local_tag: l.to_string(),
                     remote_tag: r.to_string(),
                 })?;
-                match self.dialog_calls.get(&dk) {
-                    Some(&(call, Leg::A)) if self.call(call).is_some_and(|c| !c.ended) => {
-                        Some(call)
-                    }
-                    _ => None,
-                }
+                let &(call, leg) = self.dialog_calls.get(&dk)?;
+                self.call(call)
+                    .is_some_and(|c| !c.ended)
+                    .then_some((call, leg))
             })
     }
 

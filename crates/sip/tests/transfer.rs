@@ -474,6 +474,18 @@ fn transplant_and_lookup_errors() {
         None,
         "a B leg is not an A dialog"
     );
+    assert_eq!(
+        core.find_call_by_dialog(&yb.remote_tag, &yb.call_id, &yb.local_tag),
+        None
+    );
+    assert_eq!(
+        core.find_call_by_dialog(&yb.call_id, &yb.remote_tag, &yb.local_tag),
+        Some((y, Leg::B))
+    );
+    assert_eq!(
+        core.find_call_by_dialog(&ya.call_id, &ya.local_tag, &ya.remote_tag),
+        Some((y, Leg::A))
+    );
 
     // Same call, target with a B, nothing changed by refusals.
     assert!(matches!(
