@@ -619,14 +619,15 @@ fn g722_caller_is_bridged_to_a_pcmu_agent_and_recorded() {
 
 // ---------------------------------------------------------------------- recording
 
-/// A call from a pjsua2 caller (1 kHz) to 100, key 1 (sales), answered by agent 1001
-/// (2 kHz), recorded; `talk` after the bridge the server is killed with SIGKILL.
-/// Returns the recording's path and the talk time observed before the kill.
+/// What [`record_then_kill_9`] leaves: the recording and the talk seen before the kill.
 struct Killed {
     wav: PathBuf,
     talk: Duration,
 }
 
+/// A call from a pjsua2 caller (1 kHz) to 100, key 1 (sales), answered by agent 1001
+/// (2 kHz), recorded; `talk` after the parties are connected (the recording starts) the
+/// server is killed with SIGKILL.
 fn record_then_kill_9(py: &str, server: &Server, talk: Duration) -> Killed {
     let mut caller = Softphone::start(
         py,
