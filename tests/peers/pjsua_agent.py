@@ -199,6 +199,19 @@ def main():
                         emit({"event": "xfer-sent", "to": val[5:]})
                     except pj.Error as e:
                         emit({"event": "xfer-error", "error": str(e)})
+            if val.startswith("dial "):
+                # A second call, e.g. a consultation before an attended transfer.
+                c = Call(acc, args)
+                acc.calls.append(c)
+                c.makeCall(val[5:], pj.CallOpParam(True))
+                emit({"event": "dialing", "uri": val[5:]})
+            if val == "xfer-replaces":
+                # Attended transfer: REFER the first call to the last one (Replaces).
+                try:
+                    acc.calls[0].xferReplaces(acc.calls[-1], pj.CallOpParam(True))
+                    emit({"event": "xfer-sent", "replaces": True})
+                except pj.Error as e:
+                    emit({"event": "xfer-error", "error": str(e)})
             if val == "unregister":
                 acc.setRegistration(False)
     emit({"event": "exit"})

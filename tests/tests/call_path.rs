@@ -635,3 +635,111 @@ fn dialplans_reload_on_change_broken_versions_are_refused_and_live_calls_keep_th
     on_v1.quit();
     on_v2.quit();
 }
+
+#[test]
+fn agent_attended_transfer_hands_the_caller_to_a_consulted_colleague() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let server = Server::start("attended-transfer", "");
+    let dir = scratch_dir("attended-phones");
+    let mut first = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1001", "secret-1001")),
+            tone_hz: 2000,
+            ..Default::default()
+        },
+    );
+    assert!(first.wait_event("registered", 15).is_some());
+    let mut second = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1004", "secret-1004")),
+            tone_hz: 3000,
+            record: Some(dir.join("second.wav")),
+            ..Default::default()
+        },
+    );
+    assert!(second.wait_event("registered", 15).is_some());
+    let mut caller = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            call: Some(format!("sip:100@{}", server.sip)),
+            tone_hz: 1000,
+            record: Some(dir.join("caller.wav")),
+            ..Default::default()
+        },
+    );
+    assert!(caller.wait_event("media", 20).is_some());
+    caller.command("dtmf 1");
+    let x = server
+        .wait_event(30, |e| e.kind == "call.connected" && e.agent == "1001")
+        .unwrap_or_else(|| panic!("first agent connected; events {:#?}", server.events()))
+        .call;
+    // 1001 consults a colleague through the support queue (an internal call).
+    first.command(&format!("dial sip:support@{}", server.sip));
+    let y = server
+        .wait_event(30, |e| e.kind == "call.connected" && e.agent == "1004")
+        .unwrap_or_else(|| panic!("consultation connected; log:\n{}", server.log_text()))
+        .call;
+    assert_ne!(x, y);
+    assert!(server
+        .events()
+        .iter()
+        .any(|e| e.call == y && e.kind == "call.internal"));
+    std::thread::sleep(Duration::from_secs(1));
+    // ...then transfers the caller to that colleague (REFER with Replaces).
+    first.command("xfer-replaces");
+    let xfer = server
+        .wait_event(15, |e| e.kind == "call.transfer" && e.call == x)
+        .unwrap_or_else(|| panic!("attended transfer; log:\n{}", server.log_text()));
+    assert_eq!(xfer.data["kind"], "attended");
+    assert_eq!(xfer.data["to_agent"], "1004");
+    let y_end = server
+        .wait_event(10, |e| e.kind == "call.end" && e.call == y)
+        .expect("consultation ended");
+    assert_eq!(y_end.data["disposition"], "transferred");
+    std::thread::sleep(Duration::from_secs(2));
+    caller.command("hangup");
+    assert!(
+        second.wait_event("disconnected", 10).is_some(),
+        "the colleague gets BYE when the caller hangs up"
+    );
+    let end = server
+        .wait_event(10, |e| e.kind == "call.end" && e.call == x)
+        .expect("call ended");
+    caller.quit();
+    first.quit();
+    second.quit();
+    assert_eq!(end.agent, "1004");
+    assert_eq!(end.data["disposition"], "answered");
+    // Caller and colleague heard each other after the transfer.
+    let tail = |p: &std::path::Path, f: f64| {
+        let (x, sr) = read_channel(p, 0);
+        let t = &x
+            [x.len().saturating_sub(sr as usize * 3 / 2)..x.len().saturating_sub(sr as usize / 4)];
+        tone_share(t, sr, f)
+    };
+    assert!(
+        tail(&dir.join("caller.wav"), 3000.0) > 0.3,
+        "caller hears the colleague"
+    );
+    assert!(
+        tail(&dir.join("second.wav"), 1000.0) > 0.3,
+        "colleague hears the caller"
+    );
+    let out = std::process::Command::new(switchboard_e2e::switchboard_bin())
+        .args(["export", "check", "--data-dir"])
+        .arg(&server.data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

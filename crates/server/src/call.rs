@@ -92,6 +92,24 @@ impl RxBuf {
     }
 }
 
+/// An agent leg handed from one call to another in an attended transfer.
+pub(crate) struct HandOver {
+    pub(crate) media: MediaLeg,
+    /// The ACD call the agent is busy on (ended when the receiving call ends).
+    pub(crate) acd_call: u64,
+    pub(crate) queue: String,
+    pub(crate) agent: String,
+}
+
+impl std::fmt::Debug for HandOver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandOver")
+            .field("acd_call", &self.acd_call)
+            .field("queue", &self.queue)
+            .finish()
+    }
+}
+
 /// One RTP leg: its sockets, session and codec state.
 pub(crate) struct MediaLeg {
     pub(crate) sock: Arc<UdpSocket>,
@@ -196,6 +214,11 @@ enum Phase {
     CallbackLeaving {
         queue: String,
     },
+    /// This call's agent leg went to another call in an attended transfer.
+    TransferredOut {
+        queue: String,
+        agent: String,
+    },
     Done,
 }
 
@@ -226,6 +249,8 @@ struct CallTask {
     /// A CANCEL to a ringing agent is in flight: a new offer waits for its 487.
     cancelling_b: bool,
     pending_offer: Option<String>,
+    /// ACD calls taken over by attended transfers; ended with this call.
+    extra_acd_calls: Vec<u64>,
     queue_tx: mpsc::Sender<QueueSignal>,
     queue_rx: mpsc::Receiver<QueueSignal>,
     http_tx: mpsc::Sender<(u64, Result<serde_json::Value, switchboard_ivr::HttpError>)>,
@@ -281,6 +306,15 @@ async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id: u64) {
             json!({"reason": why, "status": status.0}),
         ));
     };
+    // An agent's internal call (a consultation) goes straight to the queue it dials.
+    let internal = nc.agent.clone();
+    if internal.is_some() && !ctx.cfg.queues.iter().any(|q| q.name == dnis) {
+        reject(
+            StatusCode::NOT_FOUND,
+            "internal call to something that is not a queue",
+        );
+        return;
+    }
     let program = ctx.dialplans.read().ok().and_then(|g| g.clone());
     let Some(program) = program else {
         reject(StatusCode::TEMPORARILY_UNAVAILABLE, "no dialplan loaded");
@@ -365,6 +399,7 @@ async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id: u64) {
         queue_deadline: None,
         cancelling_b: false,
         pending_offer: None,
+        extra_acd_calls: Vec::new(),
         queue_tx,
         queue_rx,
         http_tx,
@@ -381,7 +416,24 @@ async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id: u64) {
     ctx.metrics
         .calls_active
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    task.start_ivr();
+    match internal {
+        Some(agent) => {
+            task.ctx
+                .events
+                .append(task.log("call.internal", json!({"from_agent": agent})));
+            task.join_queue(QueueRequest {
+                queue: task.dnis.clone(),
+                priority: 0,
+                max_wait: None,
+                exit_key: None,
+                announce_every: None,
+                callback_key: None,
+                whisper: Vec::new(),
+                attrs: Default::default(),
+            });
+        }
+        None => task.start_ivr(),
+    }
     task.run(&mut nc.signals).await;
     ctx.metrics
         .calls_active
@@ -1042,8 +1094,12 @@ impl CallTask {
             CallSignal::InDialog { leg, tx, req }
                 if req.method == Method::Refer && leg == SipLeg::B =>
             {
-                self.blind_transfer(tx, &req).await;
+                match refer_replaces(&req) {
+                    Some(r) => self.attended_transfer(tx, r).await,
+                    None => self.blind_transfer(tx, &req).await,
+                }
             }
+            CallSignal::HandOver(reply) => self.hand_over(reply),
             CallSignal::InDialog { leg, tx, req } => {
                 let mut status = StatusCode::OK;
                 let mut body = None;
@@ -1173,6 +1229,127 @@ impl CallTask {
                 sdp,
             })
             .await;
+    }
+
+    /// Attended transfer (RFC 5589 with RFC 3891 Replaces): the agent on this call
+    /// consulted a colleague through us (another call, whose leg A is the agent's
+    /// consultation and leg B the colleague) and now REFERs the caller to it. The
+    /// colleague's leg and media move into this call; the first agent's two legs are
+    /// hung up. The call keeps its id and recording.
+    async fn attended_transfer(
+        &mut self,
+        tx: switchboard_sip::TxKey,
+        replaces: switchboard_sip_message::Replaces,
+    ) {
+        let Phase::Bridged {
+            queue: from_queue,
+            agent: from_agent,
+            ..
+        } = &self.phase
+        else {
+            self.respond(tx, StatusCode(403), None).await;
+            return;
+        };
+        let (from_queue, from_agent) = (from_queue.clone(), from_agent.clone());
+        let (reply, found) = tokio::sync::oneshot::channel();
+        let _ = self
+            .ctx
+            .sip
+            .commands
+            .send(SipCommand::FindByADialog {
+                call_id: replaces.call_id.clone(),
+                local_tag: replaces.to_tag.clone(),
+                remote_tag: replaces.from_tag.clone(),
+                reply,
+            })
+            .await;
+        let Some((y_call, y_signals)) = found.await.ok().flatten() else {
+            self.respond(tx, StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST, None)
+                .await;
+            return;
+        };
+        self.respond(tx, StatusCode(202), None).await;
+        let (hand_tx, hand_rx) = tokio::sync::oneshot::channel();
+        let _ = y_signals.send(CallSignal::HandOver(hand_tx)).await;
+        let handed = tokio::time::timeout(Duration::from_secs(2), hand_rx)
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .flatten();
+        let Some(h) = handed else {
+            let _ = self
+                .ctx
+                .sip
+                .commands
+                .send(SipCommand::ReferNotify {
+                    call: self.sip_call,
+                    leg: SipLeg::B,
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                })
+                .await;
+            return;
+        };
+        let cmds = &self.ctx.sip.commands;
+        let _ = cmds
+            .send(SipCommand::ReferNotify {
+                call: self.sip_call,
+                leg: SipLeg::B,
+                status: StatusCode::OK,
+            })
+            .await;
+        let _ = cmds
+            .send(SipCommand::ReleaseB {
+                call: self.sip_call,
+            })
+            .await;
+        let _ = cmds
+            .send(SipCommand::Transplant {
+                from: y_call,
+                to: self.sip_call,
+            })
+            .await;
+        self.ctx.events.append(
+            self.log(
+                "call.transfer",
+                json!({"kind": "attended", "to_agent": h.agent, "to_queue": h.queue}),
+            )
+            .queue(&from_queue)
+            .agent(&from_agent),
+        );
+        // The first agent's part ends (wrap-up); the colleague's ACD call carries on and
+        // ends with this call.
+        let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
+        self.extra_acd_calls.push(h.acd_call);
+        self.b_player = None;
+        self.b = Some(h.media);
+        self.phase = Phase::Bridged {
+            queue: h.queue,
+            agent: h.agent,
+            answered_at: Instant::now(),
+        };
+        self.connect_bridge(Instant::now());
+    }
+
+    /// Gives this call's agent leg to an attended transfer and stops quietly.
+    fn hand_over(&mut self, reply: tokio::sync::oneshot::Sender<Option<HandOver>>) {
+        let Phase::Bridged { queue, agent, .. } = &self.phase else {
+            let _ = reply.send(None);
+            return;
+        };
+        let Some(media) = self.b.take() else {
+            let _ = reply.send(None);
+            return;
+        };
+        let (queue, agent) = (queue.clone(), agent.clone());
+        self.bridge = None;
+        let _ = reply.send(Some(HandOver {
+            media,
+            acd_call: self.id,
+            queue: queue.clone(),
+            agent: agent.clone(),
+        }));
+        self.phase = Phase::TransferredOut { queue, agent };
+        self.finish("attended transfer: agent leg handed over");
     }
 
     /// The cancelled agent leg is gone: an offer that arrived meanwhile goes out now.
@@ -1446,6 +1623,11 @@ impl CallTask {
                 ev_queue = queue.clone();
                 ev_agent = agent.clone();
             }
+            Phase::TransferredOut { queue, agent } => {
+                data["disposition"] = json!("transferred");
+                ev_queue = queue.clone();
+                ev_agent = agent.clone();
+            }
             Phase::CallbackLeaving { queue } => {
                 data["disposition"] = json!("callback");
                 ev_queue = queue.clone();
@@ -1458,6 +1640,9 @@ impl CallTask {
             // Agent's 200 to the first audio across the bridge (includes the whisper).
             data["answer_to_audio_ms"] =
                 json!(r.saturating_duration_since(a).as_secs_f64() * 1000.0);
+        }
+        for c in self.extra_acd_calls.drain(..) {
+            let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: c });
         }
         if let Some(rec) = self.recorder.take() {
             data["recording"] = json!(rec.path.display().to_string());
@@ -1500,6 +1685,21 @@ impl CallTask {
 pub(crate) fn arrival_position(origin: Instant, now: Instant, n: usize) -> u64 {
     let at = (now.saturating_duration_since(origin).as_micros() * 8 / 1000) as u64;
     at.saturating_sub(n as u64)
+}
+
+/// The Replaces of a REFER's Refer-To URI (`?Replaces=...`), if any: an attended transfer.
+fn refer_replaces(
+    req: &switchboard_sip_message::Request,
+) -> Option<switchboard_sip_message::Replaces> {
+    let refer_to = req.headers.refer_to().ok().flatten()?;
+    let switchboard_sip_message::Uri::Sip(uri) = &refer_to.uri else {
+        return None;
+    };
+    let (_, value) = uri
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("replaces"))?;
+    switchboard_sip_message::Replaces::parse(value).ok()
 }
 
 /// The digit of an `application/dtmf-relay` (or `application/dtmf`) INFO body.

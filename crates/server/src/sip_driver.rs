@@ -52,6 +52,22 @@ pub(crate) enum SipCommand {
         signals: mpsc::Sender<CallSignal>,
         reply: tokio::sync::oneshot::Sender<Option<CallKey>>,
     },
+    /// Find the call whose leg A has this dialog (a Replaces header's target) and give
+    /// back its key and its task's signal channel.
+    FindByADialog {
+        call_id: String,
+        local_tag: String,
+        remote_tag: String,
+        reply: tokio::sync::oneshot::Sender<Option<(CallKey, mpsc::Sender<CallSignal>)>>,
+    },
+    /// Move `from`'s answered leg B into `to` (which has none) and hang up `from`'s leg A.
+    Transplant { from: CallKey, to: CallKey },
+    /// NOTIFY the REFER's sender of the transfer's outcome (RFC 3515 sipfrag).
+    ReferNotify {
+        call: CallKey,
+        leg: Leg,
+        status: StatusCode,
+    },
     /// Answer an in-dialog request reported earlier.
     Respond {
         call: CallKey,
@@ -89,6 +105,9 @@ pub(crate) enum CallSignal {
     },
     /// The call ended on the SIP side.
     Ended(String),
+    /// Another call takes over this call's agent leg (attended transfer): hand over the
+    /// agent's media and stop without hanging up.
+    HandOver(tokio::sync::oneshot::Sender<Option<crate::call::HandOver>>),
 }
 
 /// A new inbound call, handed to whoever routes calls (the call-path layer).
@@ -97,6 +116,9 @@ pub(crate) struct NewCall {
     pub(crate) invite: Request,
     pub(crate) from: SocketAddr,
     pub(crate) signals: mpsc::Receiver<CallSignal>,
+    /// Set when a registered agent placed the call (e.g. a consultation before an
+    /// attended transfer): the agent's user name.
+    pub(crate) agent: Option<String>,
 }
 
 /// Handles to the driver for other tasks.
@@ -344,6 +366,30 @@ impl SipDriver {
                 r
             }
             SipCommand::CancelB { call } => self.b2bua.cancel_b(now, call),
+            SipCommand::FindByADialog {
+                call_id,
+                local_tag,
+                remote_tag,
+                reply,
+            } => {
+                let found = self
+                    .b2bua
+                    .find_call_by_a_dialog(&call_id, &local_tag, &remote_tag)
+                    .and_then(|k| self.calls.get(&k).map(|tx| (k, tx.clone())));
+                let _ = reply.send(found);
+                Ok(())
+            }
+            SipCommand::Transplant { from, to } => {
+                let r = self.b2bua.transplant_b(now, from, to);
+                if r.is_ok() {
+                    self.calls.remove(&from);
+                }
+                r
+            }
+            SipCommand::ReferNotify { call, leg, status } => self
+                .b2bua
+                .send_refer_notify(now, call, leg, status, true)
+                .map(|_| ()),
             SipCommand::ReleaseB { call } => self.b2bua.release_b(now, call),
             SipCommand::Respond {
                 call,
@@ -426,6 +472,17 @@ impl SipDriver {
         }
     }
 
+    /// The registered user whose binding's source address is `from`.
+    fn agent_at(&self, from: SocketAddr) -> Option<String> {
+        let now = SystemTime::now();
+        self.location.users().into_iter().find(|u| {
+            self.location
+                .lookup_active(u, now)
+                .iter()
+                .any(|b| b.source == from)
+        })
+    }
+
     fn route_to_user(
         &mut self,
         now: Instant,
@@ -493,7 +550,11 @@ impl SipDriver {
                         .reject(now, call, StatusCode::SERVICE_UNAVAILABLE);
                     return;
                 }
-                if !trusted {
+                // An INVITE from a registered agent's device (same source address as its
+                // binding) is an internal call; anything else must come from a trunk.
+                // (The binding's exact source address is more specific than the trunk's IP.)
+                let agent = self.agent_at(from);
+                if !trusted && agent.is_none() {
                     tracing::info!(source = %Pii(from), "INVITE from an untrusted source refused");
                     let _ = self.b2bua.reject(now, call, StatusCode::FORBIDDEN);
                     return;
@@ -511,6 +572,7 @@ impl SipDriver {
                     invite,
                     from,
                     signals: rx,
+                    agent,
                 };
                 if router.try_send(nc).is_err() {
                     self.calls.remove(&call);
