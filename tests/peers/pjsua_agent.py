@@ -180,7 +180,8 @@ def main():
             if val == "quit":
                 break
             if val == "hangup":
-                for c in acc.calls:
+                # A snapshot: a call arriving meanwhile is not hung up by this command.
+                for c in list(acc.calls):
                     try:
                         c.hangup(pj.CallOpParam())
                     except pj.Error:

@@ -348,7 +348,6 @@ fn pcma_caller_hears_its_keys_said_back() {
 }
 
 #[test]
-#[ignore = "server bug: prompts to a G.722 leg are 8 kHz frames fed to the 16 kHz G.722 encoder without resampling (call.rs MediaLeg::send_pcm): garbled"]
 fn g722_caller_hears_its_keys_said_back() {
     said_back_over("G722", "+79995550182");
 }
@@ -413,7 +412,6 @@ fn pjsua2_send_dtmf_rfc2833_control_for_the_info_script() {
 }
 
 #[test]
-#[ignore = "server bug: in-dialog INFO with Content-Type application/dtmf-relay gets 415 (UasPolicy accepts only application/sdp), so SIP INFO DTMF never reaches the call"]
 fn pjsua2_keys_as_sip_info_are_answered_200_and_logged_via_sip_info() {
     let Some(py) = python_with_pjsua2() else {
         return;
@@ -612,7 +610,6 @@ fn pcma_caller_is_bridged_to_a_pcmu_agent_and_recorded() {
 }
 
 #[test]
-#[ignore = "server bug: a G.722 caller's 16 kHz decoded audio goes to the 8 kHz recorder (and in-band detector) unresampled: its 1 kHz tone is recorded as 500 Hz"]
 fn g722_caller_is_bridged_to_a_pcmu_agent_and_recorded() {
     bridged_and_recorded_over("G722", "+79995550184");
 }
@@ -795,7 +792,6 @@ fn header_data_len(wav: &Path) -> u64 {
 }
 
 #[test]
-#[ignore = "server bug: startup does not run repair_wav over recordings left open by a crash (docs/decisions/0006 §5)"]
 fn restart_after_kill_9_repairs_the_recording_header_to_cover_the_whole_file() {
     let Some(py) = python_with_pjsua2() else {
         return;

@@ -120,7 +120,6 @@ impl Directory {
 
 fn strategy(name: &str) -> Strategy {
     match name {
-        "ring-all" => Strategy::RingAll,
         "round-robin" => Strategy::RoundRobin,
         "fewest-calls" => Strategy::FewestCalls,
         "random" => Strategy::Random,

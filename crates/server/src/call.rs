@@ -16,7 +16,8 @@ use switchboard_acd::{OfferFailure, Spoken};
 use switchboard_ivr::interp::{Action, Event as IvrEvent, QueueOutcome, QueueRequest};
 use switchboard_ivr::{Interpreter, Lang, Program};
 use switchboard_media::{
-    Bridge, Codec, Decoder, DtmfDetector, Encoder, LegConfig, Playlist, PromptCache, PromptPlayer,
+    Bridge, Codec, Decoder, Downsampler, DtmfDetector, Encoder, LegConfig, Playlist, PromptCache,
+    PromptPlayer, Upsampler,
 };
 use switchboard_rtp::{
     char_for_event, Channel, DtmfReceiver, NtpClock, RtpSession, RtpSessionConfig, SessionEvent,
@@ -121,8 +122,13 @@ pub(crate) struct MediaLeg {
     pub(crate) dec: Decoder,
     dtmf: DtmfReceiver,
     pub(crate) out: BytesMut,
+    /// Decoded audio at 8 kHz (what prompts, the recorder and DTMF detection use).
     pub(crate) pcm: Vec<i16>,
     payload: Vec<u8>,
+    /// G.722 legs run at 16 kHz: resamplers and a wideband scratch buffer.
+    up: Upsampler,
+    down: Downsampler,
+    wide: Vec<i16>,
 }
 
 impl MediaLeg {
@@ -153,6 +159,9 @@ impl MediaLeg {
             out: BytesMut::with_capacity(2048),
             pcm: vec![0; 2048],
             payload: vec![0; 2048],
+            up: Upsampler::new(),
+            down: Downsampler::new(),
+            wide: vec![0; 4096],
         })
     }
 
@@ -161,8 +170,25 @@ impl MediaLeg {
     }
 
     /// Encodes and sends one frame of 8 kHz PCM.
+    /// Decodes a payload of this leg's codec into `self.pcm` at 8 kHz; returns the
+    /// number of samples.
+    pub(crate) fn decode_8k(&mut self, payload: &[u8]) -> usize {
+        if self.codec == Codec::G722 {
+            let n = self.dec.decode(payload, &mut self.wide);
+            self.down.process(&self.wide[..n], &mut self.pcm)
+        } else {
+            self.dec.decode(payload, &mut self.pcm)
+        }
+    }
+
     fn send_pcm(&mut self, now: Instant, samples: &[i16]) {
-        let n = self.enc.encode(samples, &mut self.payload);
+        // G.722 is 16 kHz audio (on an 8 kHz RTP clock, RFC 3551 §4.5.2).
+        let n = if self.codec == Codec::G722 {
+            let w = self.up.process(samples, &mut self.wide);
+            self.enc.encode(&self.wide[..w], &mut self.payload)
+        } else {
+            self.enc.encode(samples, &mut self.payload)
+        };
         self.out.clear();
         let ticks = samples.len() as u32;
         if let Some(to) = self
@@ -520,7 +546,7 @@ impl CallTask {
             }
         }
         if pkt.header.payload_type == self.a.neg.codec.payload_type {
-            let n = self.a.dec.decode(&pkt.payload, &mut self.a.pcm);
+            let n = self.a.decode_8k(&pkt.payload);
             if self.a.neg.telephone_event.is_none() {
                 self.inband.handle_samples(now, &self.a.pcm[..n]);
             }
@@ -551,7 +577,7 @@ impl CallTask {
             }
         }
         if pkt.header.payload_type == b.neg.codec.payload_type {
-            let n = b.dec.decode(&pkt.payload, &mut b.pcm);
+            let n = b.decode_8k(&pkt.payload);
             if let (Some(rec), Some(origin)) = (self.recorder.as_mut(), self.rec_origin) {
                 let pos = self
                     .tl_b
@@ -814,7 +840,8 @@ impl CallTask {
         let _ = self.ctx.acd.send(AcdCommand::Join {
             call: self.id,
             queue: queue.clone(),
-            priority: req.attrs.priority,
+            // The queue statement's priority (the interpreter falls back to the call's).
+            priority: req.priority,
             caller: self.caller.clone(),
             data,
             signals: self.queue_tx.clone(),

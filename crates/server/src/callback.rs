@@ -193,7 +193,7 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
                     }
                     if let Some(rec) = recorder.as_mut() {
                         if pkt.header.payload_type == cust.media.neg.codec.payload_type {
-                            let k = cust.media.dec.decode(&pkt.payload, &mut cust.media.pcm);
+                            let k = cust.media.decode_8k(&pkt.payload);
                             let pos = tl_c.position(pkt.header.timestamp, arrival_position(now, t, k));
                             rec.frame(Side::Caller, pos, t, &cust.media.pcm[..k]);
                         }
@@ -212,7 +212,7 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
                     }
                     if let Some(rec) = recorder.as_mut() {
                         if pkt.header.payload_type == agent.media.neg.codec.payload_type {
-                            let k = agent.media.dec.decode(&pkt.payload, &mut agent.media.pcm);
+                            let k = agent.media.decode_8k(&pkt.payload);
                             let pos = tl_a.position(pkt.header.timestamp, arrival_position(now, t, k));
                             rec.frame(Side::Agent, pos, t, &agent.media.pcm[..k]);
                         }

@@ -171,6 +171,29 @@ impl Config {
             bail!("sip.min_expires must not exceed sip.max_expires");
         }
         for q in &self.queues {
+            const STRATEGIES: [&str; 6] = [
+                "longest-idle",
+                "round-robin",
+                "fewest-calls",
+                "random",
+                "skills",
+                "skills-longest-idle",
+            ];
+            if q.strategy == "ring-all" {
+                bail!(
+                    "queue {}: strategy ring-all is not supported by the call path yet (it needs \
+                     parallel forking of agent legs); use longest-idle",
+                    q.name
+                );
+            }
+            if !STRATEGIES.contains(&q.strategy.as_str()) {
+                bail!(
+                    "queue {}: unknown strategy {:?} (one of {})",
+                    q.name,
+                    q.strategy,
+                    STRATEGIES.join(", ")
+                );
+            }
             for m in &q.members {
                 if !self.users.iter().any(|u| &u.name == m) {
                     bail!("queue {}: member {} is not in [[users]]", q.name, m);

@@ -116,6 +116,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.data.dir)
         .with_context(|| format!("creating data dir {}", cfg.data.dir.display()))?;
     let events = EventLog::start(&cfg.data.dir.join("events.sqlite"))?;
+    repair_recordings(&cfg.data.dir.join("recordings"), &events);
     let tcfg = TransportConfig {
         limits: Limits {
             max_message: cfg.sip.max_message_bytes,
@@ -192,6 +193,44 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     events.append(NewEvent::call("", "system.stop", json!({})));
     events.flush();
     Ok(())
+}
+
+/// Recovery pass: a crash leaves WAVs whose header lags the audio by up to a second;
+/// fix every recording's size fields from its length (RFC-less, but what players need).
+fn repair_recordings(dir: &std::path::Path, events: &EventLog) {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().and_then(|x| x.to_str()) == Some("wav") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    let mut repaired = 0;
+    for f in files {
+        match switchboard_media::repair_wav(&f) {
+            Ok(switchboard_media::RepairOutcome::Repaired { claimed, data_len }) => {
+                repaired += 1;
+                events.append(NewEvent::call(
+                    "",
+                    "recording.repaired",
+                    json!({"path": f.display().to_string(), "claimed": claimed, "data_len": data_len}),
+                ));
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "recording could not be repaired"),
+        }
+    }
+    if repaired > 0 {
+        tracing::info!(repaired, "recordings repaired after an unclean stop");
+    }
 }
 
 async fn wait_for_signal() {

@@ -35,7 +35,16 @@ impl Default for UasPolicy {
                 Method::Notify,
             ],
             supported: vec!["replaces".to_string(), "norefersub".to_string()],
-            accept: vec!["application/sdp".to_string()],
+            // SDP for calls; DTMF relayed in SIP INFO (application/dtmf-relay, the
+            // de-facto format, and application/dtmf); sipfrag in REFER NOTIFYs.
+            accept: [
+                "application/sdp",
+                "application/dtmf-relay",
+                "application/dtmf",
+                "message/sipfrag",
+            ]
+            .map(String::from)
+            .to_vec(),
             accept_tel: true,
         }
     }
@@ -399,6 +408,20 @@ mod tests {
     }
 
     #[test]
+    fn info_dtmf_bodies_are_accepted_and_unknown_bodies_get_415() {
+        let p = UasPolicy::default();
+        let mut info = req(Method::Info, "INFO");
+        info.headers
+            .set(HeaderName::ContentType, "application/dtmf-relay");
+        info.body = bytes::Bytes::from_static(b"Signal=5\r\nDuration=160\r\n");
+        assert!(check_request(&info, &p).is_ok());
+        info.headers
+            .set(HeaderName::ContentType, "application/x-nobody-knows");
+        let r = check_request(&info, &p).unwrap_err();
+        assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+
+    #[test]
     fn options_answer_lists_capabilities() {
         let p = UasPolicy::default();
         let r = options_response(&req(Method::Options, "OPTIONS"), &p);
@@ -407,7 +430,11 @@ mod tests {
             .headers
             .get(&HeaderName::Allow)
             .is_some_and(|a| a.contains("OPTIONS")));
-        assert_eq!(r.headers.get(&HeaderName::Accept), Some("application/sdp"));
+        let accept = r.headers.get(&HeaderName::Accept).unwrap_or("");
+        assert!(
+            accept.starts_with("application/sdp") && accept.contains("application/dtmf-relay"),
+            "{accept}"
+        );
         assert!(r.headers.get(&HeaderName::Supported).is_some());
     }
 
