@@ -170,6 +170,20 @@ impl MediaLeg {
     }
 
     /// Encodes and sends one frame of 8 kHz PCM.
+    /// How the two-party bridge numbers what it sends to this leg: our SSRC, a fresh
+    /// sequence, the session's media clock, and the negotiated payload types.
+    pub(crate) fn bridge_config(&self) -> LegConfig {
+        let mut c = LegConfig::new(
+            self.codec,
+            self.session.ssrc(),
+            rand::random(),
+            self.session.next_timestamp(),
+        );
+        c.payload_type = self.neg.codec.payload_type;
+        c.telephone_event_pt = self.neg.telephone_event;
+        c
+    }
+
     /// Decodes a payload of this leg's codec into `self.pcm` at 8 kHz; returns the
     /// number of samples.
     pub(crate) fn decode_8k(&mut self, payload: &[u8]) -> usize {
@@ -447,16 +461,7 @@ async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id: u64) {
             task.ctx
                 .events
                 .append(task.log("call.internal", json!({"from_agent": agent})));
-            task.join_queue(QueueRequest {
-                queue: task.dnis.clone(),
-                priority: 0,
-                max_wait: None,
-                exit_key: None,
-                announce_every: None,
-                callback_key: None,
-                whisper: Vec::new(),
-                attrs: Default::default(),
-            });
+            task.join_queue(plain_queue_request(task.dnis.clone()));
         }
         None => task.start_ivr(),
     }
@@ -1229,16 +1234,10 @@ impl CallTask {
         self.b_player = None;
         // The first agent's part ends here (wrap-up); the caller waits again.
         let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
-        let mut req = self.queue_req.clone().unwrap_or_else(|| QueueRequest {
-            queue: target.clone(),
-            priority: 0,
-            max_wait: None,
-            exit_key: None,
-            announce_every: None,
-            callback_key: None,
-            whisper: Vec::new(),
-            attrs: Default::default(),
-        });
+        let mut req = self
+            .queue_req
+            .clone()
+            .unwrap_or_else(|| plain_queue_request(target.clone()));
         req.queue = target;
         req.whisper.clear();
         self.join_queue(req);
@@ -1490,47 +1489,23 @@ impl CallTask {
         };
         let (queue, agent) = (queue.clone(), agent.clone());
         let Some(b) = self.b.as_ref() else { return };
-        let leg_cfg = |m: &MediaLeg| {
-            let mut c = LegConfig::new(
-                m.codec,
-                m.session.ssrc(),
-                rand::random(),
-                m.session.next_timestamp(),
-            );
-            c.payload_type = m.neg.codec.payload_type;
-            c.telephone_event_pt = m.neg.telephone_event;
-            c
-        };
-        self.bridge = Some(Bridge::new(leg_cfg(&self.a), leg_cfg(b)));
+        self.bridge = Some(Bridge::new(self.a.bridge_config(), b.bridge_config()));
         self.player.stop();
         // A new agent leg starts its own RTP timeline; the caller's continues.
         self.tl_b = Timeline::default();
-        let record = self
-            .ctx
-            .cfg
-            .queues
-            .iter()
-            .any(|q| q.name == queue && q.record);
         // After a transfer the call keeps the recording it already has.
-        if record && self.recorder.is_none() {
-            let date = Utc::now().date_naive();
-            match switchboard_media::recording_path(&self.ctx.cfg.data.dir, date, &self.id_str()) {
-                Ok(path) => match Recorder::start(path.clone()) {
-                    Ok(r) => {
-                        self.ctx.events.append(
-                            self.log(
-                                "recording.start",
-                                json!({"path": path.display().to_string()}),
-                            )
-                            .queue(&queue)
-                            .agent(&agent),
-                        );
-                        self.recorder = Some(r);
-                        self.rec_origin = Some(now);
-                    }
-                    Err(e) => tracing::warn!(error = %e, "cannot start recording"),
-                },
-                Err(e) => tracing::warn!(error = %e, "bad recording path"),
+        if self.recorder.is_none() {
+            if let Some(r) = Recorder::for_queue_call(&self.ctx.cfg, self.id, &queue) {
+                self.ctx.events.append(
+                    self.log(
+                        "recording.start",
+                        json!({"path": r.path.display().to_string()}),
+                    )
+                    .queue(&queue)
+                    .agent(&agent),
+                );
+                self.recorder = Some(r);
+                self.rec_origin = Some(now);
             }
         }
         if let Phase::Bridged { answered_at, .. } = &mut self.phase {
@@ -1705,6 +1680,20 @@ impl CallTask {
             .append(self.log("call.end", data).queue(&ev_queue).agent(&ev_agent));
         self.phase = Phase::Done;
         tracing::info!(%reason, "call ended");
+    }
+}
+
+/// A queue request with no dialplan options (internal calls, transfers without one).
+fn plain_queue_request(queue: String) -> QueueRequest {
+    QueueRequest {
+        queue,
+        priority: 0,
+        max_wait: None,
+        exit_key: None,
+        announce_every: None,
+        callback_key: None,
+        whisper: Vec::new(),
+        attrs: Default::default(),
     }
 }
 

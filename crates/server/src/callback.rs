@@ -7,9 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use chrono::Utc;
 use serde_json::json;
-use switchboard_media::{Bridge, LegConfig, Side};
+use switchboard_media::{Bridge, Side};
 use switchboard_sdp::{Direction, LocalCaps, LocalMedia, SessionDescription};
 use switchboard_sip::CallKey;
 use tokio::sync::{mpsc, oneshot};
@@ -137,42 +136,17 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
     } else {
         (&mut one, &mut two)
     };
-    let leg_cfg = |m: &MediaLeg| {
-        let mut c = LegConfig::new(
-            m.codec,
-            m.session.ssrc(),
-            rand::random(),
-            m.session.next_timestamp(),
-        );
-        c.payload_type = m.neg.codec.payload_type;
-        c.telephone_event_pt = m.neg.telephone_event;
-        c
-    };
-    let mut bridge = Bridge::new(leg_cfg(&cust.media), leg_cfg(&agent.media));
+    let mut bridge = Bridge::new(cust.media.bridge_config(), agent.media.bridge_config());
     let now = Instant::now();
     ctx.events
         .append(log("call.bridge", json!({"wait_s": 0.0})));
     ctx.events.append(log("call.connected", json!({})));
-    let record = ctx
-        .cfg
-        .queues
-        .iter()
-        .any(|q| q.name == job.queue && q.record);
-    let mut recorder = None;
-    if record {
-        if let Ok(path) = switchboard_media::recording_path(
-            &ctx.cfg.data.dir,
-            Utc::now().date_naive(),
-            &id.to_string(),
-        ) {
-            if let Ok(r) = Recorder::start(path.clone()) {
-                ctx.events.append(log(
-                    "recording.start",
-                    json!({"path": path.display().to_string()}),
-                ));
-                recorder = Some(r);
-            }
-        }
+    let mut recorder = Recorder::for_queue_call(&ctx.cfg, id, &job.queue);
+    if let Some(r) = &recorder {
+        ctx.events.append(log(
+            "recording.start",
+            json!({"path": r.path.display().to_string()}),
+        ));
     }
     let (mut tl_c, mut tl_a) = (Timeline::default(), Timeline::default());
     let mut buf_c = RxBuf::new();

@@ -27,6 +27,26 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
+    /// Starts the recording of call `call_id` if `queue` records its calls (the queue's
+    /// `record` key), at `<data-dir>/recordings/YYYY/MM/DD/<call-id>.wav`. Failures are
+    /// logged and give None: a call is never refused for its recording.
+    pub(crate) fn for_queue_call(
+        cfg: &crate::config::Config,
+        call_id: u64,
+        queue: &str,
+    ) -> Option<Recorder> {
+        if !cfg.queues.iter().any(|q| q.name == queue && q.record) {
+            return None;
+        }
+        let date = chrono::Utc::now().date_naive();
+        let path = switchboard_media::recording_path(&cfg.data.dir, date, &call_id.to_string())
+            .map_err(|e| tracing::warn!(error = %e, "bad recording path"))
+            .ok()?;
+        Recorder::start(path)
+            .map_err(|e| tracing::warn!(error = %e, "cannot start recording"))
+            .ok()
+    }
+
     /// Creates the file (and its directories) and starts the writer thread.
     pub(crate) fn start(path: PathBuf) -> std::io::Result<Recorder> {
         if let Some(dir) = path.parent() {
