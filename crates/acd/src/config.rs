@@ -245,6 +245,9 @@ pub struct Join {
     pub caller: Option<PhoneNumber>,
     /// Opaque data for the agent's screen pop.
     pub data: Vec<(String, String)>,
+    /// This caller's announcement period, overriding the queue's (the dialplan's
+    /// `announce` option); `None` uses the queue's.
+    pub announce_every: Option<Duration>,
 }
 
 impl Join {
@@ -258,6 +261,7 @@ impl Join {
             tenant: None,
             caller: None,
             data: Vec::new(),
+            announce_every: None,
         }
     }
 }

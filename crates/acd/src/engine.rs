@@ -186,6 +186,8 @@ struct Call {
     declined: Vec<AgentId>,
     join_bound: Option<Duration>,
     next_announce: Option<Duration>,
+    /// The caller's own announcement period (overrides the queue's).
+    announce_every: Option<Duration>,
     max_wait_at: Option<Duration>,
     overflow_at: Option<Duration>,
     tier_at: Option<Duration>,
@@ -560,6 +562,7 @@ impl Acd {
             declined: Vec::new(),
             join_bound: None,
             next_announce: None,
+            announce_every: join.announce_every,
             max_wait_at: None,
             overflow_at: None,
             tier_at: None,
@@ -1346,7 +1349,7 @@ impl Acd {
         .flatten()
         .collect();
         let announce_at_join = q.cfg.announce_at_join;
-        let every = q.cfg.announce_every;
+        let every = c.announce_every.or(q.cfg.announce_every);
         let overflow = q.cfg.overflow;
         let sl = q.cfg.service_level;
         for (t, k) in timers {
@@ -1624,10 +1627,9 @@ impl Acd {
                 if c.next_announce != Some(at) {
                     return;
                 }
-                let every = self
-                    .queues
-                    .get(&c.queue)
-                    .and_then(|q| q.cfg.announce_every)
+                let every = c
+                    .announce_every
+                    .or_else(|| self.queues.get(&c.queue).and_then(|q| q.cfg.announce_every))
                     .filter(|d| !d.is_zero());
                 let waiting = matches!(c.state, CallState::Waiting);
                 if waiting {

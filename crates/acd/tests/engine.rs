@@ -901,3 +901,38 @@ fn an_exit_decided_by_the_dialplan_counts_as_that_exit_not_an_abandon() {
         .handle_exit(Duration::from_secs(7), CallId(1), ExitReason::QueueFull)
         .is_err());
 }
+
+#[test]
+fn a_callers_own_announcement_period_overrides_the_queues() {
+    use std::time::Duration;
+    use switchboard_acd::*;
+    let mut acd = Acd::new(AcdConfig::default());
+    let mut q = QueueConfig::new(Strategy::LongestIdle);
+    q.announce_every = Some(Duration::from_secs(60));
+    acd.add_queue(QueueId(0), q).unwrap();
+    let mut j = Join::new(CallId(1), QueueId(0));
+    j.announce_every = Some(Duration::from_secs(10));
+    acd.handle_join(Duration::ZERO, j).unwrap();
+    acd.handle_join(Duration::ZERO, Join::new(CallId(2), QueueId(0)))
+        .unwrap();
+    let mut announced = Vec::new();
+    let mut now = Duration::ZERO;
+    while now <= Duration::from_secs(35) {
+        while let Some(o) = acd.poll_output() {
+            if let Output::Announce { call, .. } = o {
+                announced.push((call.0, now.as_secs()));
+            }
+        }
+        now += Duration::from_secs(1);
+        acd.handle_timeout(now);
+    }
+    let times = |c: u64| {
+        announced
+            .iter()
+            .filter(|(x, _)| *x == c)
+            .map(|(_, t)| *t)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(times(1), vec![0, 10, 20, 30], "{announced:?}");
+    assert_eq!(times(2), vec![0], "{announced:?}");
+}

@@ -38,6 +38,7 @@ pub(crate) enum AcdCommand {
         priority: i32,
         caller: String,
         data: Vec<(String, String)>,
+        announce_every: Option<Duration>,
         signals: mpsc::Sender<QueueSignal>,
     },
     Key {
@@ -156,6 +157,7 @@ impl AcdActor {
             let mut qc = QueueConfig::new(strategy(&q.strategy));
             qc.wrap_up = Duration::from_secs(q.wrap_up);
             qc.ring_timeout = Duration::from_secs(q.ring_timeout);
+            qc.prior_handle_time = Duration::from_secs(q.expected_handle_time.max(1));
             qc.announce_every =
                 (q.announce_period > 0).then(|| Duration::from_secs(q.announce_period));
             let id = dir
@@ -231,6 +233,7 @@ impl AcdActor {
                 priority,
                 caller,
                 data,
+                announce_every,
                 signals,
             } => {
                 let Some(qid) = self.dir.queue_id(&queue) else {
@@ -244,6 +247,7 @@ impl AcdActor {
                 j.priority = priority.clamp(0, 255) as u8;
                 j.caller = Some(caller.into());
                 j.data = data;
+                j.announce_every = announce_every;
                 self.acd.handle_join(now, j)
             }
             AcdCommand::Key { call, key } => self.acd.handle_key(now, CallId(call), key),

@@ -849,6 +849,7 @@ impl CallTask {
             priority: req.priority,
             caller: self.caller.clone(),
             data,
+            announce_every: req.announce_every,
             signals: self.queue_tx.clone(),
         });
         // The dialplan's `max_wait` for this call (the queue's own limit is the ACD's).

@@ -106,6 +106,8 @@ pub(crate) struct QueueConfig {
     pub(crate) wrap_up: u64,
     #[serde(default)]
     pub(crate) record: bool,
+    #[serde(default = "default_handle_time")]
+    pub(crate) expected_handle_time: u64,
 }
 
 fn default_strategy() -> String {
@@ -119,6 +121,9 @@ fn default_ring() -> u64 {
 }
 fn default_wrap() -> u64 {
     5
+}
+fn default_handle_time() -> u64 {
+    180
 }
 
 /// Merges `over` into `base`: tables merge key by key, anything else replaces.
