@@ -1076,7 +1076,7 @@ impl CallTask {
     async fn on_signal(&mut self, s: CallSignal) {
         match s {
             CallSignal::AConfirmed => {}
-            CallSignal::BProgress(_) => {}
+            CallSignal::BProgress => {}
             CallSignal::BAnswered(_)
                 if self.cancelling_b && !matches!(self.phase, Phase::Ringing { .. }) =>
             {

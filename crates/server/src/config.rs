@@ -72,7 +72,6 @@ pub(crate) struct MediaConfig {
 pub(crate) struct IvrConfig {
     pub(crate) dialplans: PathBuf,
     pub(crate) prompts: PathBuf,
-    pub(crate) fallback_queue: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]

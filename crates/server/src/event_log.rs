@@ -5,7 +5,7 @@
 //! Writers never block: events go over a channel to one blocking thread that owns the
 //! connection and commits in small batches.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -74,7 +74,6 @@ enum Cmd {
 #[derive(Clone)]
 pub(crate) struct EventLog {
     tx: mpsc::Sender<Cmd>,
-    path: PathBuf,
 }
 
 const SCHEMA: &str = "
@@ -118,10 +117,7 @@ impl EventLog {
         std::thread::Builder::new()
             .name("event-log".into())
             .spawn(move || writer(conn, rx))?;
-        Ok(EventLog {
-            tx,
-            path: path.to_path_buf(),
-        })
+        Ok(EventLog { tx })
     }
 
     /// Appends an event (never blocks the caller).
@@ -135,11 +131,6 @@ impl EventLog {
         if self.tx.send(Cmd::Flush(tx)).is_ok() {
             let _ = rx.recv_timeout(Duration::from_secs(10));
         }
-    }
-
-    /// The database path.
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
     }
 }
 

@@ -3,9 +3,6 @@
 //! cores to sockets, timers, files and tasks; protocol and routing decisions live in the
 //! core crates, not here.
 
-// Parts of the config and event log are wired up by the call path as it lands.
-#![allow(dead_code)]
-
 mod acd_actor;
 mod call;
 mod call_path;

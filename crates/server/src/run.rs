@@ -22,7 +22,6 @@ use crate::RunArgs;
 /// State shared with the HTTP API (read-mostly, no locks held across awaits).
 pub(crate) struct Shared {
     pub(crate) transport: SipTransport,
-    pub(crate) events: EventLog,
     pub(crate) location: switchboard_registrar::LocationTable,
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
@@ -142,7 +141,6 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     driver.set_call_router(new_calls);
     let shared = Arc::new(Shared {
         transport: transport.clone(),
-        events: events.clone(),
         location: sip.location.clone(),
         metrics,
     });

@@ -90,7 +90,7 @@ pub(crate) enum OriginateTarget {
 #[derive(Debug)]
 pub(crate) enum CallSignal {
     /// B is ringing.
-    BProgress(StatusCode),
+    BProgress,
     /// B answered with this SDP.
     BAnswered(Bytes),
     /// B failed (busy, declined, timeout, not registered).
@@ -114,7 +114,6 @@ pub(crate) enum CallSignal {
 pub(crate) struct NewCall {
     pub(crate) call: CallKey,
     pub(crate) invite: Request,
-    pub(crate) from: SocketAddr,
     pub(crate) signals: mpsc::Receiver<CallSignal>,
     /// Set when a registered agent placed the call (e.g. a consultation before an
     /// attended transfer): the agent's user name.
@@ -570,7 +569,6 @@ impl SipDriver {
                 let nc = NewCall {
                     call,
                     invite,
-                    from,
                     signals: rx,
                     agent,
                 };
@@ -581,9 +579,7 @@ impl SipDriver {
                         .reject(now, call, StatusCode::SERVICE_UNAVAILABLE);
                 }
             }
-            CallEvent::Progress { call, status, .. } => {
-                self.signal(call, CallSignal::BProgress(status))
-            }
+            CallEvent::Progress { call, .. } => self.signal(call, CallSignal::BProgress),
             CallEvent::AnswerFromB { call, sdp } => self.signal(call, CallSignal::BAnswered(sdp)),
             CallEvent::BFailed { call, status } => self.signal(call, CallSignal::BFailed(status)),
             CallEvent::LegConfirmed { call, leg: Leg::A } => {
