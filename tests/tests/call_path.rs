@@ -743,3 +743,54 @@ fn agent_attended_transfer_hands_the_caller_to_a_consulted_colleague() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn a_caller_who_hangs_up_and_redials_within_a_minute_gets_the_old_place_back() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let server = Server::start("abandoned-resume", "");
+    let dial = |number: &'static str| {
+        let mut p = Softphone::start(
+            &py,
+            server.sip,
+            SoftphoneOpts {
+                call: Some(format!("sip:100@{}", server.sip)),
+                caller: number,
+                ..Default::default()
+            },
+        );
+        assert!(p.wait_event("media", 20).is_some());
+        p.command("dtmf 1");
+        p
+    };
+    // Nobody staffs sales: A joins first, B second.
+    let mut a = dial("+79995550101");
+    let a_join = server
+        .wait_event(30, |e| e.kind == "queue.join")
+        .expect("A queued");
+    assert_eq!(a_join.data["position"], 1);
+    let mut b = dial("+79995550202");
+    let b_join = server
+        .wait_event(30, |e| e.kind == "queue.join" && e.call != a_join.call)
+        .expect("B queued");
+    assert_eq!(b_join.data["position"], 2);
+    // A gives up...
+    a.command("hangup");
+    let gone = server
+        .wait_event(10, |e| e.kind == "queue.waited" && e.call == a_join.call)
+        .expect("A abandoned");
+    assert_eq!(gone.data["outcome"], "Abandoned");
+    a.quit();
+    // ...and calls again at once: back in first place, ahead of B.
+    let mut again = dial("+79995550101");
+    let back = server
+        .wait_event(30, |e| {
+            e.kind == "queue.join" && e.call != a_join.call && e.call != b_join.call
+        })
+        .expect("A queued again");
+    assert_eq!(back.data["resumed"], true, "{:?}", back.data);
+    assert_eq!(back.data["position"], 1, "{:?}", back.data);
+    again.quit();
+    b.quit();
+}
