@@ -770,7 +770,7 @@ fn a_caller_who_hangs_up_and_redials_within_a_minute_gets_the_old_place_back() {
         .wait_event(30, |e| e.kind == "queue.join")
         .expect("A queued");
     assert_eq!(a_join.data["position"], 1);
-    let mut b = dial("+79995550202");
+    let b = dial("+79995550202");
     let b_join = server
         .wait_event(30, |e| e.kind == "queue.join" && e.call != a_join.call)
         .expect("B queued");
@@ -783,7 +783,7 @@ fn a_caller_who_hangs_up_and_redials_within_a_minute_gets_the_old_place_back() {
     assert_eq!(gone.data["outcome"], "Abandoned");
     a.quit();
     // ...and calls again at once: back in first place, ahead of B.
-    let mut again = dial("+79995550101");
+    let again = dial("+79995550101");
     let back = server
         .wait_event(30, |e| {
             e.kind == "queue.join" && e.call != a_join.call && e.call != b_join.call
