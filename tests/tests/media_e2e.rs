@@ -845,3 +845,33 @@ fn restart_after_kill_9_repairs_the_recording_header_to_cover_the_whole_file() {
     let reader = hound::WavReader::open(&k.wav).expect("repaired WAV opens");
     assert_eq!(u64::from(reader.duration()) * 4, whole);
 }
+
+#[test]
+fn a_call_whose_media_stops_is_ended_and_logged() {
+    if !switchboard_e2e::require_peer("sipp") {
+        return;
+    }
+    // SIPp's caller sends no RTP at all: with a 2 s RTP timeout the server must end the
+    // call by itself (BYE), which the scenario waits for.
+    let server = switchboard_e2e::Server::start(
+        "rtp-timeout",
+        "[media]\nrtp_timeout = 2\n[ivr]\ndialplans = \"tests/dialplans-acd\"\n",
+    );
+    let out = switchboard_e2e::sipp("acd_caller.xml", server.sip, &["-s", "202", "-m", "1"], 30);
+    assert!(
+        out.status.success(),
+        "SIPp got the server's BYE: {}",
+        switchboard_e2e::sipp_trace(&out)
+    );
+    let timeout = server
+        .wait_event(10, |e| e.kind == "media.timeout")
+        .unwrap_or_else(|| panic!("media.timeout logged; log:\n{}", server.log_text()));
+    let end = server
+        .wait_event(10, |e| e.kind == "call.end" && e.call == timeout.call)
+        .expect("call ended");
+    let lasted = end.data["duration_s"].as_f64().unwrap_or(0.0);
+    assert!(
+        (1.5..6.0).contains(&lasted),
+        "ended after about the timeout, not later: {lasted} s"
+    );
+}
