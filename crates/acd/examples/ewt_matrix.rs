@@ -1,15 +1,14 @@
 //! Prints the announced-wait matrix for docs/acd.md.
 //!
 //! `cargo run --release -p switchboard-acd --example ewt_matrix -- [days] [seed] [nofeedback]`
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let days: f64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20.0);
     let seed: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(2026);
     // This is a driver program, not the core: it may read the wall clock to report its runtime.
-    #[allow(clippy::disallowed_methods)]
-    let started = Instant::now();
+    let started = switchboard_test_support::Stopwatch::start();
     let mut ewt = switchboard_acd::EwtConfig::default();
     if args.next().as_deref() == Some("nofeedback") {
         ewt.calibration_gain = 0.0;

@@ -43,7 +43,7 @@ fn allocations_during(f: impl FnOnce()) -> u64 {
 
 #[allow(clippy::disallowed_methods)] // a base instant only; tests never wait on real time
 fn epoch() -> Instant {
-    Instant::now()
+    switchboard_test_support::epoch()
 }
 
 fn packets(pt: u8, n: usize) -> Vec<RtpPacket> {

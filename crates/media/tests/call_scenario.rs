@@ -15,7 +15,7 @@ use switchboard_rtp::{RtpHeader, RtpPacket};
 
 #[allow(clippy::disallowed_methods)] // a base instant only; tests never wait on real time
 fn epoch() -> Instant {
-    Instant::now()
+    switchboard_test_support::epoch()
 }
 
 fn level(x: &[i16], freq: f64) -> f64 {

@@ -10,7 +10,7 @@ use switchboard_media::{DtmfDetector, DtmfEvent, ToneGenerator};
 
 #[allow(clippy::disallowed_methods)] // a base instant only; tests never wait on real time
 fn epoch() -> Instant {
-    Instant::now()
+    switchboard_test_support::epoch()
 }
 
 /// `digits` as 80 ms tones separated by 80 ms of silence, with optional white noise.

@@ -13,7 +13,7 @@ fn prompts_dir() -> PathBuf {
 
 #[allow(clippy::disallowed_methods)] // a base instant only; tests never wait on real time
 fn epoch() -> Instant {
-    Instant::now()
+    switchboard_test_support::epoch()
 }
 
 /// Every say-vocabulary and queue name from the prompt-name contract.

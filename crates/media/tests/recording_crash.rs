@@ -12,7 +12,7 @@ use switchboard_media::{
 
 #[allow(clippy::disallowed_methods)] // a base instant only; tests never wait on real time
 fn epoch() -> Instant {
-    Instant::now()
+    switchboard_test_support::epoch()
 }
 
 /// A `Cursor` that snapshots the file at every header rewrite and counts syncs, so the

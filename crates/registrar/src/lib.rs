@@ -14,7 +14,7 @@
 //! use switchboard_registrar::{Registrar, RegistrarConfig, UserDirectory};
 //! use switchboard_sip_message::{parse_datagram, Limits, Message, StatusCode};
 //!
-//! let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000); // the driver's SystemTime::now()
+//! let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000); // the driver's wall clock
 //! let users: UserDirectory = [("1001", "secret")].into_iter().collect();
 //! let secret = [7u8; 32]; // from config or the OS RNG
 //! let mut registrar = Registrar::new(now, RegistrarConfig::new("pbx.example"), users, secret);

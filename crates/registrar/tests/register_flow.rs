@@ -950,7 +950,7 @@ fn timing_known_vs_unknown_user() {
     let mut best = [u128::MAX; 2];
     for _ in 0..5 {
         for (i, req) in [&known, &unknown].into_iter().enumerate() {
-            let start = std::time::Instant::now();
+            let start = switchboard_test_support::Stopwatch::start();
             for _ in 0..rounds {
                 let out = send(&mut r, t(2), req);
                 assert_eq!(out.disposition, Disposition::AuthFailed);

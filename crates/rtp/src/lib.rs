@@ -39,7 +39,6 @@ pub use stats::{
 /// Base of the fake clock used by unit tests: any fixed instant will do, time then only
 /// moves by explicit additions.
 #[cfg(test)]
-#[allow(clippy::disallowed_methods)]
 pub(crate) fn test_epoch() -> std::time::Instant {
-    std::time::Instant::now()
+    switchboard_test_support::epoch()
 }

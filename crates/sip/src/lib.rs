@@ -22,13 +22,13 @@
 //! ```text
 //! // UDP: one datagram is one message.
 //! match switchboard_sip_message::parse_datagram(&buf[..n], &limits) {
-//!     Ok(msg) => core.handle_message(Instant::now(), src, Transport::Udp, msg),
+//!     Ok(msg) => core.handle_message(now, src, Transport::Udp, msg),
 //!     Err(_) => if let Some(r) = reject_malformed(&buf[..n]) { sock.send_to(&r, src) },
 //! }                                            // (stateless 400; responses are dropped)
 //! // TCP/TLS: per connection, parse_stream until Incomplete; any other error closes it.
 //! while let Ok((msg, used)) = parse_stream(&conn.buf, &limits) {
 //!     conn.buf.advance(used);
-//!     core.handle_message(Instant::now(), conn.peer, Transport::Tcp, msg);
+//!     core.handle_message(now, conn.peer, Transport::Tcp, msg);
 //! }
 //! // After every handle_* / application call:
 //! while let Some(out) = core.poll_output() {
@@ -41,7 +41,7 @@
 //!         B2buaOutput::Event(ev) => app.handle(ev),  // app answers with route/answer_a/...
 //!     }
 //! }
-//! // Then sleep until core.poll_timeout() and call core.handle_timeout(Instant::now()).
+//! // Then sleep until core.poll_timeout() and call core.handle_timeout(now).
 //! ```
 
 #![warn(missing_docs)]
@@ -68,7 +68,6 @@ pub use transport::Transport;
 
 /// A fixed `Instant` for unit tests (a fake clock's origin; cores never read the clock).
 #[cfg(test)]
-#[allow(clippy::disallowed_methods)]
 pub(crate) fn test_epoch() -> std::time::Instant {
-    std::time::Instant::now()
+    switchboard_test_support::epoch()
 }

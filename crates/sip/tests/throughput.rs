@@ -9,9 +9,8 @@ use switchboard_sip_message::{
     parse_datagram, HeaderName, Limits, Method, Request, Response, StatusCode, Uri,
 };
 
-#[allow(clippy::disallowed_methods)]
 fn wall() -> Instant {
-    Instant::now()
+    switchboard_test_support::epoch()
 }
 
 /// Drains `src`: transmits go into `dst`, events to `tu` (which may act on `src`).

@@ -100,5 +100,5 @@ impl Netem {
 /// Base of the simulated clock (any instant; time then moves only by additions).
 #[allow(clippy::disallowed_methods)]
 pub(crate) fn epoch() -> std::time::Instant {
-    std::time::Instant::now()
+    switchboard_test_support::epoch()
 }

@@ -22,9 +22,8 @@ use switchboard_sip_message::{
 };
 
 /// The origin of simulated time (the only real clock read, in tests only).
-#[allow(clippy::disallowed_methods)]
 pub fn epoch() -> Instant {
-    Instant::now()
+    switchboard_test_support::epoch()
 }
 
 /// One outgoing datagram from a node.
