@@ -280,6 +280,40 @@ fn caller_hears_position_agent_answers_tones_cross_and_the_call_is_recorded() {
         end.data["answer_to_audio_ms"].as_f64().unwrap_or(-1.0)
     );
 
+    // The wallboard API: the sales queue's counters and agent 1001's one state.
+    let (status, queues) = server.http_get("/api/v1/queues");
+    assert_eq!(status, 200);
+    let queues: serde_json::Value = serde_json::from_str(&queues).unwrap();
+    let sales = queues
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["queue"] == "sales")
+        .expect("sales");
+    assert_eq!(
+        (
+            sales["joined"].as_u64(),
+            sales["answered"].as_u64(),
+            sales["waiting"].as_u64()
+        ),
+        (Some(1), Some(1), Some(0))
+    );
+    let (_, agents) = server.http_get("/api/v1/agents");
+    let agents: serde_json::Value = serde_json::from_str(&agents).unwrap();
+    let a1001 = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == "1001")
+        .expect("1001");
+    assert!(
+        a1001["state"].as_str().is_some_and(|s| !s.is_empty()),
+        "{a1001}"
+    );
+    let (status, body) = server.http_get("/api/v1/nope");
+    assert_eq!(status, 404);
+    assert!(body.contains("\"error\""), "JSON error body: {body}");
+
     // No phone number or credential reaches the log, even at debug level.
     let log = server.log_text();
     assert!(!log.contains("79995550101"), "caller number in the log");

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use std::sync::{Arc, RwLock};
+
+use serde_json::{json, Value};
 use switchboard_acd::{
     Acd, AcdConfig, AgentConfig, AgentId, CallId, ExitReason, Join, OfferFailure, Output,
     QueueConfig, QueueId, Spoken, Strategy,
@@ -138,6 +140,8 @@ pub(crate) struct AcdActor {
     events: EventLog,
     rx: mpsc::UnboundedReceiver<AcdCommand>,
     callbacks: Option<mpsc::UnboundedSender<CallbackJob>>,
+    /// What the wallboard API shows: queues and agents, refreshed after every change.
+    board: Arc<RwLock<Value>>,
 }
 
 impl AcdActor {
@@ -189,9 +193,56 @@ impl AcdActor {
                 events,
                 rx,
                 callbacks: None,
+                board: Arc::new(RwLock::new(Value::Null)),
             },
             tx,
         ))
+    }
+
+    /// The live queue and agent view for the HTTP API (read-only outside the actor).
+    pub(crate) fn board(&self) -> Arc<RwLock<Value>> {
+        self.board.clone()
+    }
+
+    /// Rebuilds the wallboard view: O(queues + agents), never per waiting caller.
+    fn refresh_board(&self) {
+        let queues: Vec<Value> = self
+            .dir
+            .queues
+            .iter()
+            .enumerate()
+            .filter_map(|(i, name)| {
+                let st = self.acd.queue_stats(QueueId(i as u16))?;
+                Some(json!({
+                    "queue": name,
+                    "waiting": st.waiting,
+                    "joined": st.joined,
+                    "answered": st.answered,
+                    "abandoned": st.abandoned,
+                    "timed_out": st.timed_out,
+                    "exited": st.exited,
+                    "overflowed": st.overflowed,
+                    "callbacks_pending": st.callbacks_pending,
+                }))
+            })
+            .collect();
+        let agents: Vec<Value> = self
+            .dir
+            .agents
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let state = self
+                    .acd
+                    .agent_state(AgentId(i as u32))
+                    .map(|s| format!("{s:?}"))
+                    .unwrap_or_default();
+                json!({"agent": name, "state": state})
+            })
+            .collect();
+        if let Ok(mut b) = self.board.write() {
+            *b = json!({"queues": queues, "agents": agents});
+        }
     }
 
     /// Where callbacks to place are sent.
@@ -221,6 +272,7 @@ impl AcdActor {
                 }
             }
             self.drain();
+            self.refresh_board();
         }
     }
 

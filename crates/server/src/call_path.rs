@@ -87,7 +87,11 @@ pub(crate) async fn start(
     sip: SipHandle,
     events: EventLog,
     metrics: Arc<crate::metrics::Metrics>,
-) -> anyhow::Result<(mpsc::UnboundedSender<LocationEvent>, mpsc::Sender<NewCall>)> {
+) -> anyhow::Result<(
+    mpsc::UnboundedSender<LocationEvent>,
+    mpsc::Sender<NewCall>,
+    Arc<RwLock<serde_json::Value>>,
+)> {
     let mut prompts = PromptCache::new();
     let n = prompts
         .load_dir(&cfg.ivr.prompts)
@@ -113,6 +117,7 @@ pub(crate) async fn start(
     ));
 
     let (mut actor, acd_tx) = AcdActor::new(&cfg, events.clone())?;
+    let board = actor.board();
     let (callbacks_tx, mut callbacks_rx) = mpsc::unbounded_channel();
     actor.set_callbacks(callbacks_tx);
     tokio::spawn(actor.run());
@@ -158,7 +163,7 @@ pub(crate) async fn start(
             tokio::spawn(run_call(ctx.clone(), nc));
         }
     });
-    Ok((presence_tx, new_tx))
+    Ok((presence_tx, new_tx, board))
 }
 
 /// Reloads on SIGHUP or when a file under `dir` changes (polled every 2 s). A version

@@ -17,6 +17,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .route("/api/v1/registrations", get(registrations))
+        .route("/api/v1/queues", get(queues))
+        .route("/api/v1/agents", get(agents))
         .route("/demo/crm/balance", get(demo_balance))
         .fallback(not_found)
         .with_state(shared)
@@ -55,6 +57,25 @@ async fn demo_balance(axum::extract::Query(q): axum::extract::Query<BalanceQuery
         .fold(7u64, |acc, d| (acc * 31 + u64::from(d - b'0')) % 1_000_000);
     Json(json!({"account": {"phone": phone, "balance": cents as f64 / 100.0, "currency": "USD"}}))
         .into_response()
+}
+
+fn board_part(s: &Shared, key: &str) -> Json<serde_json::Value> {
+    let v = s
+        .board
+        .read()
+        .map(|b| b.get(key).cloned().unwrap_or_default())
+        .unwrap_or_default();
+    Json(if v.is_null() { json!([]) } else { v })
+}
+
+/// Queues with waiting callers and today's counters (the wallboard's source).
+async fn queues(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    board_part(&s, "queues")
+}
+
+/// Every configured agent with their one ACD state.
+async fn agents(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    board_part(&s, "agents")
 }
 
 async fn registrations(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {

@@ -24,6 +24,8 @@ pub(crate) struct Shared {
     pub(crate) transport: SipTransport,
     pub(crate) location: switchboard_registrar::LocationTable,
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
+    /// The ACD actor's live view of queues and agents.
+    pub(crate) board: Arc<std::sync::RwLock<Value>>,
 }
 
 impl Shared {
@@ -135,7 +137,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let sip = driver.handle();
     let cfg = Arc::new(cfg);
     let metrics = Arc::new(crate::metrics::Metrics::default());
-    let (presence, new_calls) =
+    let (presence, new_calls, board) =
         crate::call_path::start(cfg.clone(), sip.clone(), events.clone(), metrics.clone()).await?;
     driver.set_presence(presence);
     driver.set_call_router(new_calls);
@@ -143,6 +145,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         transport: transport.clone(),
         location: sip.location.clone(),
         metrics,
+        board,
     });
     let (shutdown_tx, _) = broadcast::channel::<()>(1);
 
