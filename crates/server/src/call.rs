@@ -72,7 +72,7 @@ pub(crate) fn media_codec(n: &Negotiated) -> Option<Codec> {
 pub(crate) struct RxBuf(BytesMut);
 
 impl RxBuf {
-    const CHUNK: usize = 64 * 1024;
+    const CHUNK: usize = 4096;
 
     pub(crate) fn new() -> RxBuf {
         RxBuf(BytesMut::with_capacity(Self::CHUNK))
