@@ -275,6 +275,7 @@ fn caller_hears_position_agent_answers_tones_cross_and_the_call_is_recorded() {
     assert_eq!(metric("switchboard_calls_active"), 0.0);
     assert!(metric("switchboard_rtp_packets_relayed_total") > 100.0);
     assert_eq!(metric("switchboard_recordings_total"), 1.0);
+    assert_eq!(metric("switchboard_queue_waiting{queue=\"sales\"}"), 0.0);
     eprintln!(
         "figures: agent answer -> first audio across the bridge {:.0} ms (whisper included)",
         end.data["answer_to_audio_ms"].as_f64().unwrap_or(-1.0)

@@ -255,6 +255,7 @@ impl AcdActor {
     }
 
     pub(crate) async fn run(mut self) {
+        self.refresh_board();
         loop {
             let next = self
                 .acd

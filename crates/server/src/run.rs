@@ -63,7 +63,41 @@ impl Shared {
             st.tcp_framing_errors.load(Ordering::Relaxed),
         );
         self.metrics.render(&mut out);
+        self.board_metrics(&mut out);
         out
+    }
+
+    /// Queue depth and agents per state, from the ACD actor's live view.
+    fn board_metrics(&self, out: &mut String) {
+        use std::fmt::Write;
+        let Ok(board) = self.board.read() else { return };
+        let _ = writeln!(out, "# HELP switchboard_queue_waiting Callers waiting per queue.\n# TYPE switchboard_queue_waiting gauge");
+        for q in board["queues"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "switchboard_queue_waiting{{queue=\"{}\"}} {}",
+                q["queue"].as_str().unwrap_or(""),
+                q["waiting"].as_u64().unwrap_or(0)
+            );
+        }
+        let mut by_state: std::collections::BTreeMap<String, u64> =
+            std::collections::BTreeMap::new();
+        for a in board["agents"].as_array().into_iter().flatten() {
+            let state = a["state"].as_str().unwrap_or("");
+            // "Paused { reason: .. }" -> "Paused": the label set stays small.
+            let kind: String = state
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            *by_state.entry(kind).or_default() += 1;
+        }
+        let _ = writeln!(
+            out,
+            "# HELP switchboard_agents Agents per ACD state.\n# TYPE switchboard_agents gauge"
+        );
+        for (state, n) in by_state {
+            let _ = writeln!(out, "switchboard_agents{{state=\"{state}\"}} {n}");
+        }
     }
 
     pub(crate) fn registrations_json(&self) -> Value {
