@@ -829,3 +829,94 @@ fn a_caller_who_hangs_up_and_redials_within_a_minute_gets_the_old_place_back() {
     again.quit();
     b.quit();
 }
+
+#[test]
+fn a_supervisor_whispers_to_the_agent_without_the_caller_hearing() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let server = Server::start("supervisor-whisper", "");
+    let dir = scratch_dir("supervisor-phones");
+    let wav = |n: &str| dir.join(n);
+    let mut agent = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1001", "secret-1001")),
+            tone_hz: 2000,
+            record: Some(wav("agent.wav")),
+            ..Default::default()
+        },
+    );
+    assert!(agent.wait_event("registered", 15).is_some());
+    let mut caller = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            call: Some(format!("sip:100@{}", server.sip)),
+            tone_hz: 1000,
+            record: Some(wav("caller.wav")),
+            ..Default::default()
+        },
+    );
+    assert!(caller.wait_event("media", 20).is_some());
+    caller.command("dtmf 1");
+    let call = server
+        .wait_event(30, |e| e.kind == "call.connected" && e.agent == "1001")
+        .unwrap_or_else(|| panic!("connected; events {:#?}", server.events()))
+        .call;
+    // Supervisor 1005 (supervisor = true in the demo config) whispers to 1001.
+    let mut sup = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1005", "secret-1005")),
+            tone_hz: 3000,
+            record: Some(wav("sup.wav")),
+            ..Default::default()
+        },
+    );
+    assert!(sup.wait_event("registered", 15).is_some());
+    sup.command(&format!("dial sip:whisper-1001@{}", server.sip));
+    let join = server
+        .wait_event(15, |e| e.kind == "supervisor.join" && e.call == call)
+        .unwrap_or_else(|| panic!("supervisor joined; log:\n{}", server.log_text()));
+    assert_eq!(join.data["mode"], "Whisper");
+    std::thread::sleep(Duration::from_secs(3));
+    caller.command("hangup");
+    assert!(
+        sup.wait_event("disconnected", 10).is_some(),
+        "the supervisor is hung up when the call ends"
+    );
+    server
+        .wait_event(10, |e| e.kind == "call.end" && e.call == call)
+        .expect("call ended");
+    caller.quit();
+    agent.quit();
+    sup.quit();
+    let tail = |p: std::path::PathBuf| {
+        let (x, sr) = read_channel(&p, 0);
+        let t = x[x.len().saturating_sub(sr as usize * 2)..x.len().saturating_sub(sr as usize / 4)]
+            .to_vec();
+        (t, sr)
+    };
+    let (s, sr) = tail(wav("sup.wav"));
+    assert!(
+        tone_share(&s, sr, 1000.0) > 0.05 && tone_share(&s, sr, 2000.0) > 0.05,
+        "supervisor hears both"
+    );
+    let (a, sr) = tail(wav("agent.wav"));
+    assert!(
+        tone_share(&a, sr, 3000.0) > 0.05 && tone_share(&a, sr, 1000.0) > 0.02,
+        "agent hears caller and supervisor"
+    );
+    let (c, sr) = tail(wav("caller.wav"));
+    assert!(
+        tone_share(&c, sr, 2000.0) > 0.05,
+        "caller still hears the agent"
+    );
+    assert!(
+        tone_share(&c, sr, 3000.0) < 0.01,
+        "caller does not hear the whisper"
+    );
+}

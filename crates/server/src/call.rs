@@ -30,6 +30,8 @@ use switchboard_transport::{RtpPortPool, RtpSocketPair};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
+use switchboard_media::{Mixer, SupervisorMode};
+
 use crate::acd_actor::{AcdCommand, QueueSignal};
 use crate::config::Config;
 use crate::event_log::{EventLog, NewEvent};
@@ -49,6 +51,8 @@ pub(crate) struct CallContext {
     pub(crate) next_call: AtomicU64,
     pub(crate) ntp: NtpClock,
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
+    /// Bridged calls by agent name, for supervisors (listen/whisper/barge).
+    pub(crate) supervisable: dashmap::DashMap<String, mpsc::Sender<SuperviseRequest>>,
 }
 
 impl CallContext {
@@ -91,6 +95,28 @@ impl RxBuf {
     pub(crate) fn take(&mut self) -> Bytes {
         self.0.split().freeze()
     }
+}
+
+/// A supervisor asking to join a bridged call (listen, whisper or barge).
+pub(crate) struct SuperviseRequest {
+    pub(crate) mode: SupervisorMode,
+    /// The supervisor's answered leg; the supervised call owns it from now on.
+    pub(crate) media: MediaLeg,
+    pub(crate) supervisor: String,
+    /// Fired when the supervised call stops supervision (it ended): hang the supervisor up.
+    pub(crate) done: tokio::sync::oneshot::Sender<()>,
+    /// Fired by the supervisor's task when the supervisor hangs up.
+    pub(crate) stop: tokio::sync::oneshot::Receiver<()>,
+}
+
+/// A live supervision of this call.
+struct Supervision {
+    media: MediaLeg,
+    mixer: Mixer,
+    /// Mixer participants: caller, agent, supervisor.
+    ids: [switchboard_media::ParticipantId; 3],
+    done: Option<tokio::sync::oneshot::Sender<()>>,
+    name: String,
 }
 
 /// An agent leg handed from one call to another in an attended transfer.
@@ -291,6 +317,10 @@ struct CallTask {
     pending_offer: Option<String>,
     /// ACD calls taken over by attended transfers; ended with this call.
     extra_acd_calls: Vec<u64>,
+    /// Supervisors reach this call through this channel while it is bridged.
+    sup_rx: Option<mpsc::Receiver<SuperviseRequest>>,
+    supervision: Option<Supervision>,
+    sup_stop: Option<tokio::sync::oneshot::Receiver<()>>,
     queue_tx: mpsc::Sender<QueueSignal>,
     queue_rx: mpsc::Receiver<QueueSignal>,
     http_tx: mpsc::Sender<(u64, Result<serde_json::Value, switchboard_ivr::HttpError>)>,
@@ -346,9 +376,30 @@ async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id: u64) {
             json!({"reason": why, "status": status.0}),
         ));
     };
-    // An agent's internal call (a consultation) goes straight to the queue it dials.
+    // An agent's internal call (a consultation) goes straight to the queue it dials; a
+    // supervisor's call to listen-/whisper-/barge-<agent> joins that agent's call.
     let internal = nc.agent.clone();
-    if internal.is_some() && !ctx.cfg.queues.iter().any(|q| q.name == dnis) {
+    let supervise = match (&internal, supervise_target(&dnis)) {
+        (Some(who), Some((mode, target))) => {
+            if !ctx.cfg.users.iter().any(|u| &u.name == who && u.supervisor) {
+                reject(
+                    StatusCode::FORBIDDEN,
+                    "supervision by a user who is not a supervisor",
+                );
+                return;
+            }
+            let Some(tx) = ctx.supervisable.get(&target).map(|r| r.clone()) else {
+                reject(
+                    StatusCode::NOT_FOUND,
+                    "the agent to supervise is not on a call",
+                );
+                return;
+            };
+            Some((mode, tx, who.clone()))
+        }
+        _ => None,
+    };
+    if supervise.is_none() && internal.is_some() && !ctx.cfg.queues.iter().any(|q| q.name == dnis) {
         reject(
             StatusCode::NOT_FOUND,
             "internal call to something that is not a queue",
@@ -407,6 +458,10 @@ async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id: u64) {
         "call.answer",
         json!({"codec": a.neg.codec.name}),
     ));
+    if let Some((mode, tx, who)) = supervise {
+        supervise_call(&ctx, id, nc, a, mode, tx, who).await;
+        return;
+    }
 
     let (queue_tx, queue_rx) = mpsc::channel(64);
     let (http_tx, http_rx) = mpsc::channel(8);
@@ -440,6 +495,9 @@ async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id: u64) {
         cancelling_b: false,
         pending_offer: None,
         extra_acd_calls: Vec::new(),
+        sup_rx: None,
+        supervision: None,
+        sup_stop: None,
         queue_tx,
         queue_rx,
         http_tx,
@@ -495,10 +553,12 @@ impl CallTask {
     async fn run(&mut self, signals: &mut mpsc::Receiver<CallSignal>) {
         let mut buf_a = RxBuf::new();
         let mut buf_b = RxBuf::new();
+        let mut buf_s = RxBuf::new();
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         while !self.ended {
             let b_sock = self.b.as_ref().map(|b| b.sock.clone());
+            let s_sock = self.supervision.as_ref().map(|sv| sv.media.sock.clone());
             tokio::select! {
                 r = self.a.sock.recv_buf_from(buf_a.prepare()) => {
                     if let Ok((_, from)) = r {
@@ -509,6 +569,17 @@ impl CallTask {
                     if let Ok((_, from)) = r {
                         self.on_rtp_b(Instant::now(), from, buf_b.take());
                     }
+                }
+                r = async { match &s_sock { Some(sk) => sk.recv_buf_from(buf_s.prepare()).await, None => std::future::pending().await } } => {
+                    if let Ok((_, from)) = r {
+                        self.on_rtp_supervisor(Instant::now(), from, buf_s.take());
+                    }
+                }
+                req = async { match self.sup_rx.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
+                    if let Some(req) = req { self.start_supervision(req); }
+                }
+                _ = async { match self.sup_stop.as_mut() { Some(stop) => { let _ = stop.await; } None => std::future::pending().await } } => {
+                    self.stop_supervision("supervisor hung up");
                 }
                 _ = tick.tick() => self.on_tick(Instant::now()),
                 s = signals.recv() => match s {
@@ -539,7 +610,11 @@ impl CallTask {
                 self.a.dtmf.handle_packet(now, pkt.header.timestamp, ev);
             }
         }
-        if let (Some(bridge), Some(b)) = (self.bridge.as_mut(), self.b.as_mut()) {
+        if let (Some(bridge), Some(b), None) = (
+            self.bridge.as_mut(),
+            self.b.as_mut(),
+            self.supervision.as_ref(),
+        ) {
             if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::A, &pkt) {
                 b.out.clear();
                 fwd.write_to(&mut b.out);
@@ -552,6 +627,9 @@ impl CallTask {
         }
         if pkt.header.payload_type == self.a.neg.codec.payload_type {
             let n = self.a.decode_8k(&pkt.payload);
+            if let Some(sv) = self.supervision.as_mut() {
+                let _ = sv.mixer.handle_frame(sv.ids[0], &self.a.pcm[..n]);
+            }
             if self.a.neg.telephone_event.is_none() {
                 self.inband.handle_samples(now, &self.a.pcm[..n]);
             }
@@ -570,7 +648,7 @@ impl CallTask {
         let Ok(pkt) = b.session.handle_rtp(now, from, data) else {
             return;
         };
-        if let Some(bridge) = self.bridge.as_mut() {
+        if let (Some(bridge), None) = (self.bridge.as_mut(), self.supervision.as_ref()) {
             if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::B, &pkt) {
                 self.a.out.clear();
                 fwd.write_to(&mut self.a.out);
@@ -583,6 +661,9 @@ impl CallTask {
         }
         if pkt.header.payload_type == b.neg.codec.payload_type {
             let n = b.decode_8k(&pkt.payload);
+            if let Some(sv) = self.supervision.as_mut() {
+                let _ = sv.mixer.handle_frame(sv.ids[1], &b.pcm[..n]);
+            }
             if let (Some(rec), Some(origin)) = (self.recorder.as_mut(), self.rec_origin) {
                 let pos = self
                     .tl_b
@@ -593,6 +674,9 @@ impl CallTask {
     }
 
     fn on_tick(&mut self, now: Instant) {
+        if self.supervision.is_some() {
+            self.mix_supervised(now);
+        }
         // Prompt frames due now (IVR, music on hold, announcements).
         if self.bridge.is_none() {
             while let Some(frame) = self.player.poll_frame(now) {
@@ -760,6 +844,82 @@ impl CallTask {
         if let Some(p) = self.ctx.prompts.get("moh") {
             self.player
                 .play(Instant::now(), Playlist::moh(p).looping(true));
+        }
+    }
+
+    // ------------------------------------------------------------------ supervision
+
+    /// A supervisor joins this bridged call: from now on the call is mixed (caller, agent,
+    /// supervisor) each 20 ms instead of relayed, with the mode's hearing matrix.
+    fn start_supervision(&mut self, req: SuperviseRequest) {
+        let Phase::Bridged { queue, agent, .. } = &self.phase else {
+            let _ = req.done.send(());
+            return;
+        };
+        let (queue, agent) = (queue.clone(), agent.clone());
+        let mut mixer = Mixer::new(4, 160);
+        let (Ok(caller_id), Ok(agent_id), Ok(sup_id)) = (mixer.add(), mixer.add(), mixer.add())
+        else {
+            let _ = req.done.send(());
+            return;
+        };
+        if mixer.set_supervisor(sup_id, agent_id, req.mode).is_err() {
+            let _ = req.done.send(());
+            return;
+        }
+        self.ctx.events.append(
+            self.log(
+                "supervisor.join",
+                json!({"supervisor": req.supervisor, "mode": format!("{:?}", req.mode)}),
+            )
+            .queue(&queue)
+            .agent(&agent),
+        );
+        self.supervision = Some(Supervision {
+            media: req.media,
+            mixer,
+            ids: [caller_id, agent_id, sup_id],
+            done: Some(req.done),
+            name: req.supervisor,
+        });
+        self.sup_stop = Some(req.stop);
+    }
+
+    fn stop_supervision(&mut self, why: &str) {
+        self.sup_stop = None;
+        if let Some(mut s) = self.supervision.take() {
+            if let Some(d) = s.done.take() {
+                let _ = d.send(());
+            }
+            self.ctx.events.append(self.log(
+                "supervisor.leave",
+                json!({"supervisor": s.name, "reason": why}),
+            ));
+        }
+    }
+
+    /// One mixing tick while supervised: every participant gets the mix it may hear.
+    fn mix_supervised(&mut self, now: Instant) {
+        let (Some(s), Some(b)) = (self.supervision.as_mut(), self.b.as_mut()) else {
+            return;
+        };
+        s.mixer.mix();
+        let [c, a, sup] = s.ids;
+        self.a.send_pcm(now, s.mixer.output(c));
+        b.send_pcm(now, s.mixer.output(a));
+        s.media.send_pcm(now, s.mixer.output(sup));
+    }
+
+    fn on_rtp_supervisor(&mut self, now: Instant, from: SocketAddr, data: Bytes) {
+        let Some(s) = self.supervision.as_mut() else {
+            return;
+        };
+        let Ok(pkt) = s.media.session.handle_rtp(now, from, data) else {
+            return;
+        };
+        if pkt.header.payload_type == s.media.neg.codec.payload_type {
+            let n = s.media.decode_8k(&pkt.payload);
+            let _ = s.mixer.handle_frame(s.ids[2], &s.media.pcm[..n]);
         }
     }
 
@@ -1518,6 +1678,10 @@ impl CallTask {
                 .queue(&queue)
                 .agent(&agent),
         );
+        // Supervisors can now find this call by its agent.
+        let (tx, rx) = mpsc::channel(4);
+        self.ctx.supervisable.insert(agent.clone(), tx);
+        self.sup_rx = Some(rx);
     }
 
     /// POSTs the screen-pop webhook in the background, with retries; never blocks the call.
@@ -1596,6 +1760,12 @@ impl CallTask {
             return;
         }
         self.ended = true;
+        self.stop_supervision("call ended");
+        if let (Phase::Bridged { agent, .. } | Phase::TransferredOut { agent, .. }, Some(_)) =
+            (&self.phase, self.sup_rx.take())
+        {
+            self.ctx.supervisable.remove(agent);
+        }
         let now = Instant::now();
         self.a.session.close(now);
         let _ = self.a.flush_session();
@@ -1702,6 +1872,81 @@ fn plain_queue_request(queue: String) -> QueueRequest {
 pub(crate) fn arrival_position(origin: Instant, now: Instant, n: usize) -> u64 {
     let at = (now.saturating_duration_since(origin).as_micros() * 8 / 1000) as u64;
     at.saturating_sub(n as u64)
+}
+
+/// `listen-1001`, `whisper-1001`, `barge-1001`: a supervisor's dialled number.
+fn supervise_target(dnis: &str) -> Option<(SupervisorMode, String)> {
+    let (mode, agent) = dnis.split_once('-')?;
+    let mode = match mode {
+        "listen" => SupervisorMode::Listen,
+        "whisper" => SupervisorMode::Whisper,
+        "barge" => SupervisorMode::Barge,
+        _ => return None,
+    };
+    (!agent.is_empty()).then(|| (mode, agent.to_string()))
+}
+
+/// A supervisor's call: its answered leg goes to the supervised call, which mixes it in;
+/// this task only relays hang-ups between the two.
+async fn supervise_call(
+    ctx: &CallContext,
+    id: u64,
+    mut nc: NewCall,
+    media: MediaLeg,
+    mode: SupervisorMode,
+    target: mpsc::Sender<SuperviseRequest>,
+    supervisor: String,
+) {
+    let (done_tx, mut done_rx) = tokio::sync::oneshot::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+    let req = SuperviseRequest {
+        mode,
+        media,
+        supervisor: supervisor.clone(),
+        done: done_tx,
+        stop: stop_rx,
+    };
+    let started = Instant::now();
+    let reason = if target.send(req).await.is_err() {
+        let _ = ctx
+            .sip
+            .commands
+            .send(SipCommand::Hangup { call: nc.call })
+            .await;
+        "the supervised call ended"
+    } else {
+        loop {
+            tokio::select! {
+                _ = &mut done_rx => {
+                    let _ = ctx.sip.commands.send(SipCommand::Hangup { call: nc.call }).await;
+                    break "the supervised call ended";
+                }
+                sig = nc.signals.recv() => match sig {
+                    None | Some(CallSignal::Ended(_)) => {
+                        let _ = stop_tx.send(());
+                        break "supervisor hung up";
+                    }
+                    Some(CallSignal::InDialog { tx, .. }) => {
+                        let _ = ctx
+                            .sip
+                            .commands
+                            .send(SipCommand::Respond { call: nc.call, tx, status: StatusCode::OK, sdp: None })
+                            .await;
+                    }
+                    Some(_) => {}
+                },
+            }
+        }
+    };
+    ctx.events.append(
+        NewEvent::call(
+            &id.to_string(),
+            "call.end",
+            json!({"reason": reason, "disposition": "supervision", "mode": format!("{mode:?}"),
+                   "duration_s": started.elapsed().as_secs_f64()}),
+        )
+        .agent(&supervisor),
+    );
 }
 
 /// The Replaces of a REFER's Refer-To URI (`?Replaces=...`), if any: an attended transfer.

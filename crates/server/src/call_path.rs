@@ -150,6 +150,7 @@ pub(crate) async fn start(
         next_call: AtomicU64::new(first_id),
         ntp: ntp_now(),
         metrics,
+        supervisable: dashmap::DashMap::new(),
     });
     let cb_ctx = ctx.clone();
     tokio::spawn(async move {

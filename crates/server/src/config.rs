@@ -87,6 +87,9 @@ pub(crate) struct ScreenPopConfig {
 pub(crate) struct UserConfig {
     pub(crate) name: String,
     pub(crate) password: String,
+    /// May listen to, whisper to and barge into agents' calls.
+    #[serde(default)]
+    pub(crate) supervisor: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
