@@ -680,8 +680,7 @@ impl CallTask {
         // Prompt frames due now (IVR, music on hold, announcements).
         if self.bridge.is_none() {
             while let Some(frame) = self.player.poll_frame(now) {
-                let samples: Vec<i16> = frame.samples.to_vec();
-                self.a.send_pcm(now, &samples);
+                self.a.send_pcm(now, frame.samples);
             }
             while let Some(ev) = self.player.poll_event() {
                 self.on_player_event(ev);
@@ -701,8 +700,7 @@ impl CallTask {
         if let (Some(bp), Some(b)) = (self.b_player.as_mut(), self.b.as_mut()) {
             let mut done = false;
             while let Some(frame) = bp.poll_frame(now) {
-                let samples: Vec<i16> = frame.samples.to_vec();
-                b.send_pcm(now, &samples);
+                b.send_pcm(now, frame.samples);
             }
             while let Some(ev) = bp.poll_event() {
                 done |= matches!(
