@@ -279,14 +279,18 @@ fn baresip_and_pjsua2_register_and_appear_in_the_location_table() {
     let server = Server::start("softphones-register", "");
     let dir = scratch_dir("baresip-1001");
     baresip_config(&dir, &server, "1001", "secret-1001");
-    let mut baresip = Command::new("timeout")
-        .args(["60", "baresip", "-f"])
-        .arg(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("baresip");
+    // baresip itself is the child (not a `timeout` wrapper), so killing it on the way out
+    // really stops it; the guard does that even if an assertion fails first.
+    let mut baresip = KillOnDrop(
+        Command::new("baresip")
+            .arg("-f")
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("baresip"),
+    );
     let mut pj = Command::new("timeout")
         .arg("60")
         .arg(&python)
@@ -316,9 +320,9 @@ fn baresip_and_pjsua2_register_and_appear_in_the_location_table() {
         (users.contains(&"1001".to_string()) && users.contains(&"1002".to_string()))
             .then_some(users)
     });
-    let _ = baresip.kill();
+    let _ = baresip.0.kill();
     let _ = pj.kill();
-    let _ = baresip.wait();
+    let _ = baresip.0.wait();
     let _ = pj.wait();
     assert!(
         both.is_some(),
@@ -486,4 +490,14 @@ fn sipp_registers_over_ipv6() {
         sipp_trace(&out),
         server.log_text()
     );
+}
+
+/// Kills and reaps a child process when dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

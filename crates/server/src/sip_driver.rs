@@ -289,9 +289,12 @@ impl SipDriver {
                 }
                 _ = shutdown.recv(), if !self.draining => {
                     self.draining = true;
-                    let keys: Vec<CallKey> = self.calls.keys().copied().collect();
-                    for k in keys {
+                    // Hang up every call and tell its task, so each logs its call.end
+                    // (CDR, queue_log) before the process exits.
+                    let calls: Vec<(CallKey, mpsc::Sender<CallSignal>)> = self.calls.drain().collect();
+                    for (k, task) in calls {
                         let _ = self.b2bua.hangup(Instant::now(), k);
+                        let _ = task.try_send(CallSignal::Ended("shutdown".into()));
                     }
                 }
             }
