@@ -920,3 +920,38 @@ fn a_supervisor_whispers_to_the_agent_without_the_caller_hearing() {
         "caller does not hear the whisper"
     );
 }
+
+#[test]
+fn a_clean_shutdown_ends_live_calls_and_logs_them() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let mut server = Server::start("shutdown", "[ivr]\ndialplans = \"tests/dialplans-call\"\n");
+    let mut caller = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            call: Some(format!("sip:200@{}", server.sip)),
+            ..Default::default()
+        },
+    );
+    let join = server
+        .wait_event(20, |e| e.kind == "queue.join")
+        .expect("queued");
+    let status = server
+        .terminate(20)
+        .expect("switchboard exits after SIGTERM");
+    assert!(status.success(), "clean exit: {status:?}");
+    assert!(
+        caller.wait_event("disconnected", 10).is_some(),
+        "the caller got BYE"
+    );
+    caller.quit();
+    let end = server
+        .events()
+        .into_iter()
+        .find(|e| e.kind == "call.end" && e.call == join.call)
+        .unwrap_or_else(|| panic!("call.end logged before exit; log:\n{}", server.log_text()));
+    assert_eq!(end.data["reason"], "shutdown");
+    assert!(server.events().iter().any(|e| e.kind == "system.stop"));
+}
