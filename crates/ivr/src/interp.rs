@@ -269,6 +269,14 @@ pub struct Interpreter {
 }
 
 impl Interpreter {
+    /// The queue this call's dialplan sends calls to when the flow cannot go on (its
+    /// `fallback queue`, else the default).
+    pub fn fallback_queue(&self) -> String {
+        self.dialplan()
+            .map(|d| d.fallback_queue.clone())
+            .unwrap_or_else(|| crate::program::DEFAULT_FALLBACK_QUEUE.to_string())
+    }
+
     /// A new call on this program version. Nothing happens until [`Event::Started`].
     pub fn new(program: Arc<Program>) -> Interpreter {
         Interpreter {

@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use serde_json::{json, Value};
 use switchboard_acd::{
     Acd, AcdConfig, AgentConfig, AgentId, CallId, ExitReason, Join, OfferFailure, Output,
-    QueueConfig, QueueId, Spoken, Strategy,
+    QueueConfig, QueueId, SkillId, SkillReq, Spoken, Strategy,
 };
 use switchboard_registrar::LocationEvent;
 use tokio::sync::mpsc;
@@ -40,6 +40,7 @@ pub(crate) enum AcdCommand {
         priority: i32,
         caller: String,
         data: Vec<(String, String)>,
+        skills: Vec<String>,
         announce_every: Option<Duration>,
         signals: mpsc::Sender<QueueSignal>,
     },
@@ -92,6 +93,8 @@ pub(crate) struct CallbackJob {
 pub(crate) struct Directory {
     queues: Vec<String>,
     agents: Vec<String>,
+    /// Skill names any agent has, in id order.
+    skills: Vec<String>,
 }
 
 impl Directory {
@@ -113,6 +116,19 @@ impl Directory {
             .position(|a| a == name)
             .map(|i| AgentId(i as u32))
     }
+    /// The ACD's requirement for skills by name; skills no agent has are dropped (a call
+    /// needing them could never be served).
+    fn skill_reqs(&self, names: &[String]) -> Vec<SkillReq> {
+        names
+            .iter()
+            .filter_map(|n| self.skills.iter().position(|s| s == n))
+            .map(|i| SkillReq {
+                skill: SkillId(i as u16),
+                min: 1,
+            })
+            .collect()
+    }
+
     fn agent_name(&self, id: AgentId) -> &str {
         self.agents
             .get(id.0 as usize)
@@ -156,6 +172,16 @@ impl AcdActor {
         let dir = Directory {
             queues: cfg.queues.iter().map(|q| q.name.clone()).collect(),
             agents: cfg.users.iter().map(|u| u.name.clone()).collect(),
+            skills: {
+                let mut all: Vec<String> = cfg
+                    .users
+                    .iter()
+                    .flat_map(|u| u.skills.keys().cloned())
+                    .collect();
+                all.sort();
+                all.dedup();
+                all
+            },
         };
         for q in &cfg.queues {
             let mut qc = QueueConfig::new(strategy(&q.strategy));
@@ -180,7 +206,18 @@ impl AcdActor {
             let id = dir
                 .agent_id(&u.name)
                 .ok_or_else(|| anyhow::anyhow!("agent id"))?;
-            acd.add_agent(AgentConfig::new(id, queues))
+            let mut ac = AgentConfig::new(id, queues);
+            ac.skills = u
+                .skills
+                .iter()
+                .filter_map(|(name, p)| {
+                    dir.skills
+                        .iter()
+                        .position(|s| s == name)
+                        .map(|i| (SkillId(i as u16), *p))
+                })
+                .collect();
+            acd.add_agent(ac)
                 .map_err(|e| anyhow::anyhow!("agent {}: {e}", u.name))?;
         }
         let (tx, rx) = mpsc::unbounded_channel();
@@ -287,6 +324,7 @@ impl AcdActor {
                 caller,
                 data,
                 announce_every,
+                skills,
                 signals,
             } => {
                 let Some(qid) = self.dir.queue_id(&queue) else {
@@ -301,6 +339,7 @@ impl AcdActor {
                 j.caller = Some(caller.into());
                 j.data = data;
                 j.announce_every = announce_every;
+                j.skills = self.dir.skill_reqs(&skills);
                 self.acd.handle_join(now, j)
             }
             AcdCommand::Key { call, key } => self.acd.handle_key(now, CallId(call), key),
@@ -492,5 +531,43 @@ impl AcdActor {
                 .agent(self.dir.agent_name(agent)),
         };
         self.events.append(e);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skills_some_agent_has_become_requirements_and_unknown_ones_are_dropped() {
+        let dir = Directory {
+            queues: vec!["sales".into()],
+            agents: vec!["1001".into()],
+            skills: vec!["ru".into(), "vip".into()],
+        };
+        let reqs = dir.skill_reqs(&["vip".into(), "client-acme".into()]);
+        assert_eq!(
+            reqs,
+            vec![SkillReq {
+                skill: SkillId(1),
+                min: 1
+            }]
+        );
+        assert!(dir.skill_reqs(&[]).is_empty());
+    }
+
+    #[test]
+    fn the_demo_agents_have_different_skills() {
+        let cfg = Config::load(None).unwrap();
+        let skills = |n: &str| {
+            cfg.users
+                .iter()
+                .find(|u| u.name == n)
+                .unwrap()
+                .skills
+                .clone()
+        };
+        assert!(skills("1004").contains_key("ru") && !skills("1001").contains_key("ru"));
+        assert!(skills("1001").contains_key("vip"));
     }
 }

@@ -957,12 +957,28 @@ impl CallTask {
                 }
                 Action::SetVar { .. } => {}
                 Action::Queue(req) => self.join_queue(req),
-                Action::Transfer { target, .. } => {
-                    self.ctx
-                        .events
-                        .append(self.log("ivr.transfer", json!({"target": target})));
-                    tracing::info!("transfer from the dialplan is not wired yet; hanging up");
-                    self.hangup_all();
+                Action::Transfer {
+                    kind,
+                    target,
+                    attrs,
+                } => {
+                    // An extension that names a queue is served by that queue; transfers to
+                    // a specific agent or an outside number are not placed by the live
+                    // engine yet, so those calls go to the dialplan's fallback queue
+                    // rather than being dropped.
+                    let queue = if self.ctx.cfg.queues.iter().any(|q| q.name == target) {
+                        target.clone()
+                    } else {
+                        self.ivr.fallback_queue()
+                    };
+                    self.ctx.events.append(self.log(
+                        "ivr.transfer",
+                        json!({"kind": format!("{kind:?}"), "target": target, "queue": queue}),
+                    ));
+                    let mut req = plain_queue_request(queue);
+                    req.attrs = attrs;
+                    req.priority = req.attrs.priority;
+                    self.join_queue(req);
                 }
                 Action::Hangup => {
                     self.ctx.events.append(self.log("ivr.hangup", json!({})));
@@ -1007,6 +1023,7 @@ impl CallTask {
             priority: req.priority,
             caller: self.caller.clone(),
             data,
+            skills: req.attrs.skills.clone(),
             announce_every: req.announce_every,
             signals: self.queue_tx.clone(),
         });

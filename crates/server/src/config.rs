@@ -90,6 +90,10 @@ pub(crate) struct UserConfig {
     /// May listen to, whisper to and barge into agents' calls.
     #[serde(default)]
     pub(crate) supervisor: bool,
+    /// Skills and proficiency 1-10, e.g. { ru = 9, vip = 7 }; calls that need a skill
+    /// (the dialplan's `skill`) go only to agents who have it.
+    #[serde(default)]
+    pub(crate) skills: std::collections::BTreeMap<String, u8>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -177,13 +181,22 @@ impl Config {
         if self.sip.min_expires > self.sip.max_expires {
             bail!("sip.min_expires must not exceed sip.max_expires");
         }
+        for u in &self.users {
+            if let Some((skill, p)) = u.skills.iter().find(|(_, p)| !(1..=10).contains(*p)) {
+                bail!(
+                    "user {}: skill {skill} has proficiency {p}; use 1 to 10",
+                    u.name
+                );
+            }
+        }
         for q in &self.queues {
-            const STRATEGIES: [&str; 6] = [
+            const STRATEGIES: [&str; 7] = [
                 "longest-idle",
                 "round-robin",
                 "fewest-calls",
                 "random",
                 "skills",
+                "skills-best",
                 "skills-longest-idle",
             ];
             if q.strategy == "ring-all" {
