@@ -170,6 +170,15 @@ impl Config {
         if self.sip.listen.is_empty() {
             bail!("sip.listen: at least one address is needed");
         }
+        if self.sip.listen[0].ip().is_unspecified() {
+            bail!("sip.listen: the first address is advertised in Via and Contact, so it must be a real address, not {}", self.sip.listen[0].ip());
+        }
+        if self.media.rtp_ip.is_unspecified() {
+            bail!(
+                "media.rtp_ip is advertised in SDP, so it must be a real address, not {}",
+                self.media.rtp_ip
+            );
+        }
         if self.media.rtp_port_min >= self.media.rtp_port_max {
             bail!("media.rtp_port_min must be below media.rtp_port_max");
         }

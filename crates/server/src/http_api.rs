@@ -68,7 +68,8 @@ fn board_part(s: &Shared, key: &str) -> Json<serde_json::Value> {
     Json(if v.is_null() { json!([]) } else { v })
 }
 
-/// Queues with waiting callers and today's counters (the wallboard's source).
+/// Queues with waiting callers and their counters since the server started (the
+/// wallboard's source).
 async fn queues(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
     board_part(&s, "queues")
 }
