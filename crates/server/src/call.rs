@@ -1121,14 +1121,10 @@ impl CallTask {
                 {
                     if *ringing == agent {
                         let queue = queue.clone();
-                        let _ = self
-                            .ctx
-                            .sip
-                            .commands
-                            .send(SipCommand::CancelB {
-                                call: self.sip_call,
-                            })
-                            .await;
+                        self.sip(SipCommand::CancelB {
+                            call: self.sip_call,
+                        })
+                        .await;
                         self.cancelling_b = true;
                         self.b = None;
                         self.b_offer = None;
@@ -1205,17 +1201,13 @@ impl CallTask {
                 .agent(&agent),
         );
         self.screen_pop(&queue, &agent);
-        let _ = self
-            .ctx
-            .sip
-            .commands
-            .send(SipCommand::RouteToUser {
-                call: self.sip_call,
-                user: agent.clone(),
-                sdp: Bytes::from(offer.to_string()),
-                headers,
-            })
-            .await;
+        self.sip(SipCommand::RouteToUser {
+            call: self.sip_call,
+            user: agent.clone(),
+            sdp: Bytes::from(offer.to_string()),
+            headers,
+        })
+        .await;
         self.phase = Phase::Ringing { queue, agent };
     }
 }
@@ -1256,14 +1248,10 @@ impl CallTask {
                 if self.cancelling_b && !matches!(self.phase, Phase::Ringing { .. }) =>
             {
                 // The agent answered as our CANCEL crossed it: hang that leg up.
-                let _ = self
-                    .ctx
-                    .sip
-                    .commands
-                    .send(SipCommand::ReleaseB {
-                        call: self.sip_call,
-                    })
-                    .await;
+                self.sip(SipCommand::ReleaseB {
+                    call: self.sip_call,
+                })
+                .await;
                 self.cancel_done().await;
             }
             CallSignal::BFailed(_)
@@ -1342,17 +1330,13 @@ impl CallTask {
                 } else if req.method != Method::Notify {
                     status = StatusCode::NOT_IMPLEMENTED;
                 }
-                let _ = self
-                    .ctx
-                    .sip
-                    .commands
-                    .send(SipCommand::Respond {
-                        call: self.sip_call,
-                        tx,
-                        status,
-                        sdp: body,
-                    })
-                    .await;
+                self.sip(SipCommand::Respond {
+                    call: self.sip_call,
+                    tx,
+                    status,
+                    sdp: body,
+                })
+                .await;
             }
             CallSignal::Ended(reason) => self.finish(&reason),
         }
@@ -1397,14 +1381,10 @@ impl CallTask {
             .queue(&from_queue)
             .agent(&from_agent),
         );
-        let _ = self
-            .ctx
-            .sip
-            .commands
-            .send(SipCommand::ReleaseB {
-                call: self.sip_call,
-            })
-            .await;
+        self.sip(SipCommand::ReleaseB {
+            call: self.sip_call,
+        })
+        .await;
         self.bridge = None;
         self.b = None;
         self.b_player = None;
@@ -1419,18 +1399,19 @@ impl CallTask {
         self.join_queue(req);
     }
 
+    /// Sends a command to the SIP driver (it only fails when the server is stopping).
+    async fn sip(&self, cmd: SipCommand) {
+        let _ = self.ctx.sip.commands.send(cmd).await;
+    }
+
     async fn respond(&self, tx: switchboard_sip::TxKey, status: StatusCode, sdp: Option<Bytes>) {
-        let _ = self
-            .ctx
-            .sip
-            .commands
-            .send(SipCommand::Respond {
-                call: self.sip_call,
-                tx,
-                status,
-                sdp,
-            })
-            .await;
+        self.sip(SipCommand::Respond {
+            call: self.sip_call,
+            tx,
+            status,
+            sdp,
+        })
+        .await;
     }
 
     /// Attended transfer (RFC 5589 with RFC 3891 Replaces): the agent on this call
@@ -1454,17 +1435,13 @@ impl CallTask {
         };
         let (from_queue, from_agent) = (from_queue.clone(), from_agent.clone());
         let (reply, found) = tokio::sync::oneshot::channel();
-        let _ = self
-            .ctx
-            .sip
-            .commands
-            .send(SipCommand::FindByADialog {
-                call_id: replaces.call_id.clone(),
-                local_tag: replaces.to_tag.clone(),
-                remote_tag: replaces.from_tag.clone(),
-                reply,
-            })
-            .await;
+        self.sip(SipCommand::FindByADialog {
+            call_id: replaces.call_id.clone(),
+            local_tag: replaces.to_tag.clone(),
+            remote_tag: replaces.from_tag.clone(),
+            reply,
+        })
+        .await;
         let Some((y_call, y_signals)) = found.await.ok().flatten() else {
             self.respond(tx, StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST, None)
                 .await;
@@ -1479,16 +1456,12 @@ impl CallTask {
             .and_then(|r| r.ok())
             .flatten();
         let Some(h) = handed else {
-            let _ = self
-                .ctx
-                .sip
-                .commands
-                .send(SipCommand::ReferNotify {
-                    call: self.sip_call,
-                    leg: SipLeg::B,
-                    status: StatusCode::SERVICE_UNAVAILABLE,
-                })
-                .await;
+            self.sip(SipCommand::ReferNotify {
+                call: self.sip_call,
+                leg: SipLeg::B,
+                status: StatusCode::SERVICE_UNAVAILABLE,
+            })
+            .await;
             return;
         };
         let cmds = &self.ctx.sip.commands;
