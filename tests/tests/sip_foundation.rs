@@ -501,3 +501,18 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+#[test]
+fn an_offer_with_no_common_codec_gets_488() {
+    let server = Server::start("no-common-codec", "");
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 3\r\na=rtpmap:3 GSM/8000\r\n";
+    let invite = format!(
+        "INVITE sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKgsm1\r\nFrom: <sip:+79995550101@127.0.0.1>;tag=g1\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: gsm-only-1\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.1:9>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    assert_eq!(exchange(&server, invite.as_bytes()), Some(488));
+    let end = server
+        .wait_event(5, |e| e.kind == "call.end")
+        .expect("refusal logged");
+    assert_eq!(end.data["status"], 488);
+}
