@@ -1096,36 +1096,21 @@ impl Acd {
         })
     }
 
-    /// Agent becomes available (or paused if a pause is pending) and takes the best call.
+    /// Agent becomes available (or paused if a pause is pending) and takes the best call;
+    /// its idle time starts now (longest-idle counts from the end of its last call).
     fn make_available(&mut self, now: Duration, agent: AgentId) {
-        let Some(a) = self.agents.get_mut(&agent) else {
-            return;
-        };
-        if let Some((call, kind)) = a.current {
-            self.set_state(
-                agent,
-                AgentState::Busy {
-                    call: Some(call),
-                    kind,
-                },
-            );
-            return;
-        }
-        if let Some(kind) = a.direct {
-            self.set_state(agent, AgentState::Busy { call: None, kind });
-            return;
-        }
-        if let Some(reason) = a.pending_pause.take() {
-            self.set_state(agent, AgentState::Paused { reason });
-            return;
-        }
-        a.idle_since = now;
-        self.set_state(agent, AgentState::Available);
-        self.assign_agent(now, agent);
+        self.free_agent(now, agent, true);
     }
 
-    /// An agent freed from an offer or reservation without having taken a call.
+    /// An agent freed from an offer or reservation without having taken a call: same as
+    /// [`make_available`](Self::make_available), but its idle time keeps running.
     fn release_agent(&mut self, now: Duration, agent: AgentId) {
+        self.free_agent(now, agent, false);
+    }
+
+    /// The one place an agent leaves an offer, reservation or call: back to the busy state
+    /// it still has elsewhere, to a pending pause, or to Available and the next call.
+    fn free_agent(&mut self, now: Duration, agent: AgentId, restart_idle: bool) {
         let Some(a) = self.agents.get_mut(&agent) else {
             return;
         };
@@ -1146,6 +1131,9 @@ impl Acd {
         if let Some(reason) = a.pending_pause.take() {
             self.set_state(agent, AgentState::Paused { reason });
             return;
+        }
+        if restart_idle {
+            a.idle_since = now;
         }
         self.set_state(agent, AgentState::Available);
         self.assign_agent(now, agent);
