@@ -799,10 +799,7 @@ impl Interpreter {
                 None => Err("`return` without a `call`".into()),
             },
             Op::Http(h) => {
-                let url = match self.eval(dp, &h.url)? {
-                    Value::Str(s) => s,
-                    v => v.to_string(),
-                };
+                let url = self.request_url(dp, &h.url)?;
                 let body = if h.body.is_empty() && h.method == HttpMethod::Get {
                     None
                 } else {
@@ -1003,6 +1000,24 @@ impl Interpreter {
             Value::Str(s) => Ok(s),
             v => Ok(v.to_string()),
         }
+    }
+
+    /// The URL of an `http` request: the dialplan's literals as written, every value
+    /// joined into them percent-encoded (see [`crate::request_url`]).
+    fn request_url(&self, dp: &Dialplan, e: &Expr) -> Result<String, String> {
+        let mut parts = Vec::new();
+        let mut joins_text = |x: &Expr| matches!(self.eval(dp, x), Ok(Value::Str(_)));
+        crate::request_url::url_parts(e, &mut joins_text, &mut parts);
+        let mut url = String::new();
+        for p in parts {
+            match p {
+                crate::request_url::UrlPart::Literal(s) => url.push_str(s),
+                crate::request_url::UrlPart::Value(x) => {
+                    crate::request_url::push_component(&mut url, &self.text(dp, x)?)
+                }
+            }
+        }
+        Ok(url)
     }
 
     fn local_now(&self, dp: &Dialplan) -> Option<chrono::DateTime<chrono_tz::Tz>> {

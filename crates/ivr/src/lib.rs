@@ -19,6 +19,7 @@ pub mod loader;
 pub mod parser;
 pub mod printer;
 pub mod program;
+pub mod request_url;
 pub mod say;
 pub mod sim;
 pub mod source;

@@ -16,7 +16,7 @@ use crate::program::{Program, Value};
 
 /// Canned HTTP answers: URL (or URL prefix ending in `*`) → JSON body or error.
 ///
-/// As JSON: `{ "https://crm/balance?phone=+7999*": {"balance": 1234.5},
+/// As JSON: `{ "https://crm/balance?phone=%2B7999*": {"balance": 1234.5},
 ///             "https://crm/down": {"$error": "timeout"} }`. `$error` is `timeout`,
 /// `network` or an HTTP status such as `500`. A URL with no fixture fails with a network error.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -323,3 +323,36 @@ fn hot_reload_keeps_calls_on_their_version_and_rejects_broken_files() {
     assert!(Arc::ptr_eq(old_call.program(), &v1.program));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn caller_input_in_an_http_url_is_percent_encoded() {
+    let src = r##"entry to "1" goto m
+        block m {
+            collect acct digits 6 terminator "#" timeout 3s
+            http get "https://crm/x?phone=" + caller + "&acct=" + acct + "&n=" + (2 + 3) timeout 2s {
+                balance = number "a.balance"
+            } fallback { hangup }
+            hangup
+        }"##;
+    let mut ivr = Interpreter::new(program(src));
+    ivr.handle_event(Event::Started {
+        now: parse_at("2026-11-23T10:00+03:00").expect("time"),
+        to: "1".into(),
+        from: "+7999&phone=1".into(),
+    });
+    drain(&mut ivr);
+    for d in ['1', '2'] {
+        ivr.handle_event(Event::Digit(d));
+    }
+    ivr.handle_event(Event::Digit('#'));
+    let a = drain(&mut ivr);
+    let url = a.iter().find_map(|x| match x {
+        Action::HttpRequest { url, .. } => Some(url.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        url.as_deref(),
+        Some("https://crm/x?phone=%2B7999%26phone%3D1&acct=12&n=5"),
+        "{a:?}"
+    );
+}
