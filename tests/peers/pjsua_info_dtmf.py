@@ -4,7 +4,7 @@
 Used by tests/tests/media_e2e.rs. Places a call (no registration, identified by
 --caller), waits until the call is confirmed and its media is up, sends each key of
 --digits with Call.sendDtmf using the chosen method, one key at a time (--gap-ms apart),
-lingers, hangs up and exits. It reports on stdout as JSON lines:
+lingers (or with --hangup-on-stdin waits for a line on stdin), hangs up and exits. It reports on stdout as JSON lines:
 
     {"event": "calling", "uri": ...}
     {"event": "confirmed"}
@@ -16,7 +16,7 @@ lingers, hangs up and exits. It reports on stdout as JSON lines:
 
 Usage: pjsua_info_dtmf.py --server 127.0.0.1:5060 --call sip:300@127.0.0.1:5060
                           --digits 5678 [--method info|rfc2833] [--gap-ms 300]
-                          [--linger-ms 1000] [--seconds 30]
+                          [--linger-ms 1000 | --hangup-on-stdin] [--seconds 30]
                           [--codec PCMU|PCMA|G722] [--record heard.wav] [--tone-hz 1000]
 
 --codec offers only that codec (G722 is wideband, 16 kHz); --record writes what the
@@ -25,6 +25,7 @@ into the call for as long as it lasts.
 """
 import argparse
 import json
+import select
 import sys
 import time
 
@@ -104,6 +105,12 @@ def pump(ep, seconds, until=None):
     return until() if until is not None else True
 
 
+def stdin_has_line():
+    """Whether a line (or end of input) is waiting on stdin, without blocking."""
+    ready, _, _ = select.select([sys.stdin], [], [], 0)
+    return bool(ready)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--server", required=True)
@@ -113,6 +120,7 @@ def main():
     ap.add_argument("--method", choices=["info", "rfc2833"], default="info")
     ap.add_argument("--gap-ms", type=int, default=300)
     ap.add_argument("--linger-ms", type=int, default=1000)
+    ap.add_argument("--hangup-on-stdin", action="store_true")
     ap.add_argument("--seconds", type=float, default=30)
     ap.add_argument("--codec", choices=["PCMU", "PCMA", "G722"], default="PCMU")
     ap.add_argument("--record", default="")
@@ -164,7 +172,11 @@ def main():
             except pj.Error as e:
                 emit({"event": "error", "what": f"sendDtmf {d}: {e.info()}"})
             pump(ep, min(args.gap_ms / 1000.0, left()))
-        pump(ep, min(args.linger_ms / 1000.0, left()))
+        if args.hangup_on_stdin:
+            emit({"event": "waiting_for_hangup"})
+            pump(ep, left(), lambda: call.disconnected or stdin_has_line())
+        else:
+            pump(ep, min(args.linger_ms / 1000.0, left()))
         if not call.disconnected:
             try:
                 call.hangup(pj.CallOpParam())

@@ -80,6 +80,14 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// The time every test server's IVR sees unless a test pins another: a Monday noon in
+/// Moscow (the demo dialplans' timezone), so time-of-day branches take their daytime path
+/// at any hour the suite runs. Passed as `--ivr-test-clock`.
+pub const IVR_DAYTIME: &str = "2026-01-05T12:00:00+03:00";
+
+/// A night-time pin (02:00 in Moscow) for tests of the night branches.
+pub const IVR_NIGHT: &str = "2026-01-05T02:00:00+03:00";
+
 /// A running switchboard; killed on drop.
 pub struct Server {
     child: Child,
@@ -104,6 +112,8 @@ impl Server {
     }
 
     /// Like [`Server::start`], with extra command-line arguments for `switchboard run`.
+    /// The IVR's clock is pinned to [`IVR_DAYTIME`] unless `args` pass `--ivr-test-clock`
+    /// or `extra_toml` sets `test_clock` itself.
     pub fn start_with(name: &str, extra_toml: &str, args: &[&str]) -> Server {
         let dir = scratch_dir(name);
         let data_dir = dir.join("data");
@@ -122,6 +132,13 @@ impl Server {
                 "127.0.0.1:0",
             ])
             .args(args)
+            .args(
+                if args.contains(&"--ivr-test-clock") || extra_toml.contains("test_clock") {
+                    &[][..]
+                } else {
+                    &["--ivr-test-clock", IVR_DAYTIME][..]
+                },
+            )
             .arg("--data-dir")
             .arg(&data_dir)
             .current_dir(repo_root())

@@ -17,6 +17,7 @@
 //! The DTMF calls go to `tests/dialplans-media/media.ivr`, which collects keys without
 //! playing anything first. The pcaps are made by `tests/pcap/make_pcaps.py`.
 
+use std::io::Write;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -362,7 +363,21 @@ fn run_info_dtmf_script(
     method: &str,
     extra: &[&str],
 ) -> Vec<serde_json::Value> {
-    let out = Command::new("timeout")
+    let child = spawn_info_dtmf_script(py, server, caller, to, digits, method, extra);
+    finish_info_dtmf_script(child, server)
+}
+
+/// Starts `tests/peers/pjsua_info_dtmf.py` (stdin piped, for `--hangup-on-stdin`).
+fn spawn_info_dtmf_script(
+    py: &str,
+    server: &Server,
+    caller: &str,
+    to: &str,
+    digits: &str,
+    method: &str,
+    extra: &[&str],
+) -> std::process::Child {
+    Command::new("timeout")
         .arg("50")
         .arg(py)
         .arg(repo_root().join("tests/peers/pjsua_info_dtmf.py"))
@@ -371,9 +386,19 @@ fn run_info_dtmf_script(
         .args(["--caller", caller, "--digits", digits, "--method", method])
         .args(["--gap-ms", "250", "--seconds", "40"])
         .args(extra)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run pjsua_info_dtmf.py");
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run pjsua_info_dtmf.py")
+}
+
+/// Waits for the script to exit and checks it placed its call without errors; returns
+/// the JSON events it printed.
+fn finish_info_dtmf_script(child: std::process::Child, server: &Server) -> Vec<serde_json::Value> {
+    let out = child
+        .wait_with_output()
+        .expect("wait for pjsua_info_dtmf.py");
     let events: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
@@ -543,8 +568,8 @@ fn bridged_and_recorded_over(codec: &str, caller: &str) {
     );
     assert!(agent.wait_event("registered", 15).is_some());
     let caller_arg = caller_wav.display().to_string();
-    // Greeting and menu (~4 s), the key, the offer, then talk until the caller hangs up.
-    let events = run_info_dtmf_script(
+    // Greeting and menu, the key, the offer; once bridged, talk a while, then hang up.
+    let mut script = spawn_info_dtmf_script(
         &py,
         &server,
         caller,
@@ -558,13 +583,21 @@ fn bridged_and_recorded_over(codec: &str, caller: &str) {
             "1000",
             "--record",
             &caller_arg,
-            "--linger-ms",
-            "9000",
+            "--hangup-on-stdin",
         ],
     );
     let start = server
-        .wait_event(10, |e| e.kind == "call.start" && e.data["caller"] == caller)
+        .wait_event(20, |e| e.kind == "call.start" && e.data["caller"] == caller)
         .expect("call.start");
+    server
+        .wait_event(30, |e| e.kind == "call.bridge" && e.call == start.call)
+        .unwrap_or_else(|| panic!("bridged; events: {:#?}", server.events()));
+    // The talk itself: long enough for the tones and the recording checks below.
+    std::thread::sleep(Duration::from_secs(5));
+    if let Some(stdin) = script.stdin.as_mut() {
+        let _ = writeln!(stdin, "hangup");
+    }
+    let events = finish_info_dtmf_script(script, &server);
     let end = server
         .wait_event(10, |e| e.kind == "call.end" && e.call == start.call)
         .unwrap_or_else(|| panic!("call.end; events: {:#?}", server.events()));

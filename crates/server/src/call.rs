@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use chrono::{FixedOffset, Utc};
+use chrono::Utc;
 use serde_json::json;
 use switchboard_acd::{OfferFailure, Spoken};
 use switchboard_ivr::interp::{Action, Event as IvrEvent, QueueOutcome, QueueRequest};
@@ -539,9 +539,7 @@ impl CallTask {
     }
 
     fn start_ivr(&mut self) {
-        let tz =
-            FixedOffset::east_opt(0).unwrap_or_else(|| FixedOffset::east_opt(1).expect("offset"));
-        let now = Utc::now().with_timezone(&tz);
+        let now = self.ctx.cfg.ivr.call_start_time(Utc::now());
         self.ivr.handle_event(IvrEvent::Started {
             now,
             to: self.dnis.clone(),

@@ -4,6 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 
 /// The embedded demo configuration; also the documentation of every key.
@@ -72,6 +73,27 @@ pub(crate) struct MediaConfig {
 pub(crate) struct IvrConfig {
     pub(crate) dialplans: PathBuf,
     pub(crate) prompts: PathBuf,
+    /// TEST/DEMO ONLY: the instant every call's IVR sees as "now" (RFC 3339 with an
+    /// offset), instead of the real time; pins time-of-day routing. Absent in production.
+    #[serde(default)]
+    pub(crate) test_clock: Option<String>,
+}
+
+impl IvrConfig {
+    /// The time a call's IVR sees when the call starts: `real`, unless `test_clock` pins
+    /// it (validated at load, so a bad value never gets here).
+    pub(crate) fn call_start_time(&self, real: DateTime<Utc>) -> DateTime<FixedOffset> {
+        self.test_clock
+            .as_deref()
+            .and_then(parse_test_clock)
+            .unwrap_or_else(|| real.fixed_offset())
+    }
+}
+
+/// Parses `ivr.test_clock` / `--ivr-test-clock`: `2026-01-05T12:00:00+03:00` (RFC 3339) or
+/// `2026-01-05T12:00+03:00`.
+pub(crate) fn parse_test_clock(s: &str) -> Option<DateTime<FixedOffset>> {
+    switchboard_ivr::testfile::parse_at(s)
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -179,6 +201,14 @@ impl Config {
                 self.media.rtp_ip
             );
         }
+        if let Some(c) = &self.ivr.test_clock {
+            if parse_test_clock(c).is_none() {
+                bail!(
+                    "ivr.test_clock: {c:?} is not a time with an offset, e.g. \
+                     \"2026-01-05T12:00:00+03:00\" (test/demo only; leave it out in production)"
+                );
+            }
+        }
         if self.media.rtp_port_min >= self.media.rtp_port_max {
             bail!("media.rtp_port_min must be below media.rtp_port_max");
         }
@@ -261,5 +291,31 @@ mod tests {
         assert_eq!(c.sip.realm, "switchboard");
         std::fs::write(&p, "[sip]\nlisen = 1\n").unwrap();
         assert!(Config::load(Some(&p)).is_err(), "unknown keys are errors");
+    }
+
+    #[test]
+    fn ivr_test_clock_pins_the_call_start_time_and_is_validated() {
+        let real: DateTime<Utc> = "2026-12-07T01:00:00Z".parse().unwrap();
+        let c = Config::load(None).unwrap();
+        assert_eq!(
+            c.ivr.call_start_time(real),
+            real.fixed_offset(),
+            "unset: real time"
+        );
+        let dir = std::env::temp_dir().join(format!("sb-cfg-clock-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("c.toml");
+        std::fs::write(&p, "[ivr]\ntest_clock = \"2026-01-05T12:00:00+03:00\"\n").unwrap();
+        let c = Config::load(Some(&p)).unwrap();
+        assert_eq!(
+            c.ivr.call_start_time(real).to_rfc3339(),
+            "2026-01-05T12:00:00+03:00"
+        );
+        std::fs::write(&p, "[ivr]\ntest_clock = \"noon\"\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&p)).unwrap_err());
+        assert!(
+            err.contains("ivr.test_clock") && err.contains("test/demo only"),
+            "{err}"
+        );
     }
 }

@@ -155,6 +155,10 @@ pub(crate) struct RunArgs {
     /// Data directory, replaces data.dir.
     #[arg(long = "data-dir")]
     pub(crate) data_dir: Option<PathBuf>,
+    /// TEST/DEMO ONLY: pin the time every call's IVR sees, e.g. 2026-01-05T12:00:00+03:00
+    /// (replaces ivr.test_clock). Never use it in production.
+    #[arg(long = "ivr-test-clock", value_name = "TIME")]
+    pub(crate) ivr_test_clock: Option<String>,
 }
 
 fn export_main(command: ExportCommand) -> anyhow::Result<ExitCode> {

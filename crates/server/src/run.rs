@@ -132,6 +132,14 @@ pub(crate) fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(d) = &args.data_dir {
         cfg.data.dir = d.clone();
     }
+    if let Some(c) = &args.ivr_test_clock {
+        if crate::config::parse_test_clock(c).is_none() {
+            anyhow::bail!(
+                "--ivr-test-clock {c:?}: expected a time with an offset, e.g. 2026-01-05T12:00:00+03:00"
+            );
+        }
+        cfg.ivr.test_clock = Some(c.clone());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -205,6 +213,13 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         .first()
         .copied()
         .context("no SIP listener")?;
+    if let Some(c) = &cfg.ivr.test_clock {
+        tracing::warn!(
+            test_clock = %c,
+            "TEST/DEMO ONLY: the IVR's clock is pinned (ivr.test_clock / --ivr-test-clock); \
+             time-of-day routing ignores the real time"
+        );
+    }
     tracing::info!(sip = %sip_addr, http = %http_addr, "switchboard ready");
     {
         let mut out = std::io::stdout().lock();
