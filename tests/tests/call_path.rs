@@ -168,6 +168,11 @@ fn caller_hears_position_agent_answers_tones_cross_and_the_call_is_recorded() {
     // The recording: stereo, caller left (1 kHz), agent right (2 kHz), as long as the talk.
     let rec = std::path::PathBuf::from(end.data["recording"].as_str().expect("recording path"));
     assert!(rec.starts_with(server.data_dir.join("recordings")));
+    // Callers' voices are readable by the server's user only.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&rec), 0o600, "recording mode");
+    assert_eq!(mode(&server.data_dir), 0o700, "data dir mode");
     let (left, rsr) = read_channel(&rec, 0);
     let (right, _) = read_channel(&rec, 1);
     let talk = end.data["talk_s"].as_f64().unwrap();

@@ -14,6 +14,7 @@ mod http_api;
 mod http_client;
 mod metrics;
 mod pii;
+mod private_files;
 mod recorder;
 mod run;
 mod sip_driver;

@@ -50,9 +50,9 @@ impl Recorder {
     /// Creates the file (and its directories) and starts the writer thread.
     pub(crate) fn start(path: PathBuf) -> std::io::Result<Recorder> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+            crate::private_files::create_private_dir_all(dir)?;
         }
-        let file = std::fs::File::create(&path)?;
+        let file = crate::private_files::create_private_file(&path)?;
         let mut writer = RecordingWriter::create(file, Instant::now(), RecordingConfig::default())
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         let (tx, rx) = mpsc::sync_channel::<Msg>(512);

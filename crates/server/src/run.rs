@@ -156,7 +156,7 @@ pub(crate) fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(cfg: Config) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&cfg.data.dir)
+    crate::private_files::secure_data_dir(&cfg.data.dir)
         .with_context(|| format!("creating data dir {}", cfg.data.dir.display()))?;
     let events = EventLog::start(&cfg.data.dir.join("events.sqlite"))?;
     repair_recordings(&cfg.data.dir.join("recordings"), &events);
