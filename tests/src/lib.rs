@@ -7,6 +7,7 @@
 //! `scripts/test`), and skip with a message otherwise, so `cargo test` works on a laptop.
 
 pub mod audio;
+pub mod hostile;
 pub mod peers;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -226,6 +227,11 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The server's process id (for /proc lookups).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// GET a path on the admin API; returns (status, body).

@@ -1,5 +1,6 @@
 //! SIP registrar and location service (RFC 3261 §10) with digest authentication
-//! (RFC 7616 / RFC 8760: SHA-256 and MD5), brute-force lockout, and login/logout events.
+//! (RFC 7616 / RFC 8760: SHA-256 and MD5), brute-force lockout per source (never per user,
+//! with exemptions for known devices: see [`limiter`]), and login/logout events.
 //!
 //! Sans-IO: [`Registrar::handle_register`] takes a parsed REGISTER, its source address and
 //! the wall-clock time, and returns the response to send plus [`LocationEvent`]s; it never
@@ -44,7 +45,7 @@ mod nonce;
 mod registrar;
 
 pub use digest::{Algorithm, Ha1, HashKind};
-pub use limiter::LockoutConfig;
+pub use limiter::{source_key, LockoutConfig, LockoutStarted};
 pub use location::{contact_key, Binding, LocationEvent, LocationTable, LogoutReason};
 pub use registrar::{
     http_date, AuthStats, Disposition, RegisterOutcome, Registrar, RegistrarConfig, UserDirectory,

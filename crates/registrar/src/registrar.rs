@@ -4,7 +4,7 @@ use crate::digest::{
     challenge, compute_response, constant_time_eq, hmac_sha256, Algorithm, Credentials,
     CredentialsError, Ha1, HashKind, ResponseInput,
 };
-use crate::limiter::{FailureTable, LockoutConfig};
+use crate::limiter::{source_key, FailureTable, LockoutConfig, LockoutStarted, TrustTable};
 use crate::location::{contact_key, Binding, LocationEvent, LocationTable, LogoutReason};
 use crate::nonce::{NonceKeeper, NonceState};
 use std::collections::HashMap;
@@ -170,7 +170,8 @@ pub enum Disposition {
     Replay,
     /// 401: wrong credentials (wrong password or unknown user: indistinguishable).
     AuthFailed,
-    /// 403: source IP or username is in its lockout cooldown; nothing evaluated.
+    /// 403: the source is in its lockout cooldown and has no exemption for the To user;
+    /// nothing evaluated. The same answer whether or not the user exists.
     LockedOut,
     /// 403: authenticated, but not as the To AOR, or too many bindings.
     Forbidden(&'static str),
@@ -191,6 +192,8 @@ pub struct RegisterOutcome {
     pub events: Vec<LocationEvent>,
     /// What happened, for metrics/logs.
     pub disposition: Disposition,
+    /// Set when this request's failure locked its source (log it, count it).
+    pub lockout: Option<LockoutStarted>,
 }
 
 /// Counters for monitoring. `locked_*` and `tracked_nonces` are current values, the rest
@@ -209,12 +212,17 @@ pub struct AuthStats {
     pub replays: u64,
     /// Requests refused unevaluated because of a lockout.
     pub locked_rejections: u64,
-    /// Lockouts started (IP or username).
+    /// Requests from a locked source let through because the source has a live binding
+    /// of the user or authenticated the user recently.
+    pub lockout_exemptions: u64,
+    /// Lockouts started (sources).
     pub lockouts_started: u64,
-    /// Source IPs locked right now.
+    /// Sources (IPv4 addresses, IPv6 /64s) locked right now.
     pub locked_ips: usize,
-    /// Usernames locked right now.
-    pub locked_users: usize,
+    /// Sources with failure counters right now.
+    pub tracked_sources: usize,
+    /// (source, user) pairs remembered as recently authenticated.
+    pub trusted_pairs: usize,
     /// Nonces in the replay table.
     pub tracked_nonces: usize,
 }
@@ -228,8 +236,10 @@ pub struct Registrar {
     fake: Ha1Set,
     secret: [u8; 32],
     nonces: NonceKeeper,
-    by_ip: FailureTable<IpAddr>,
-    by_user: FailureTable<String>,
+    by_source: FailureTable<IpAddr>,
+    trusted: TrustTable,
+    /// Set by `authenticate` when a failure locks the source.
+    lockout: Option<LockoutStarted>,
     location: LocationTable,
     stats: AuthStats,
 }
@@ -309,8 +319,9 @@ impl Registrar {
                 config.nonce_capacity,
                 now,
             ),
-            by_ip: FailureTable::new(config.lockout.clone()),
-            by_user: FailureTable::new(config.lockout.clone()),
+            by_source: FailureTable::new(config.lockout.clone()),
+            trusted: TrustTable::new(config.lockout.clone()),
+            lockout: None,
             users: HashMap::new(),
             fake,
             secret,
@@ -354,8 +365,9 @@ impl Registrar {
     /// Counters at `now`.
     pub fn stats(&self, now: SystemTime) -> AuthStats {
         AuthStats {
-            locked_ips: self.by_ip.locked_count(now),
-            locked_users: self.by_user.locked_count(now),
+            locked_ips: self.by_source.locked_count(now),
+            tracked_sources: self.by_source.len(),
+            trusted_pairs: self.trusted.len(),
             tracked_nonces: self.nonces.tracked(),
             ..self.stats.clone()
         }
@@ -371,8 +383,8 @@ impl Registrar {
     /// [`poll_timeout`](Self::poll_timeout); calling more often is harmless.
     pub fn handle_timeout(&mut self, now: SystemTime) -> Vec<LocationEvent> {
         self.nonces.prune(now);
-        self.by_ip.prune(now);
-        self.by_user.prune(now);
+        self.by_source.prune(now);
+        self.trusted.prune(now);
         self.location.expire(now)
     }
 
@@ -386,6 +398,7 @@ impl Registrar {
         req: &Request,
     ) -> RegisterOutcome {
         let mut events = Vec::new();
+        self.lockout = None;
         let result = self.register(now, source, transport, req, &mut events);
         let (mut response, disposition) = match result {
             Ok((user, bindings)) => {
@@ -427,6 +440,7 @@ impl Registrar {
             response,
             events,
             disposition,
+            lockout: self.lockout.take(),
         }
     }
 
@@ -504,7 +518,7 @@ impl Registrar {
             }
         }
 
-        let user = self.authenticate(now, source, req)?;
+        let user = self.authenticate(now, source, to.uri.user().unwrap_or(""), req)?;
 
         if to.uri.user() != Some(user.as_str()) {
             return Err((
@@ -612,13 +626,25 @@ impl Registrar {
         &mut self,
         now: SystemTime,
         source: SocketAddr,
+        to_user: &str,
         req: &Request,
     ) -> Result<String, (Reject, bool)> {
-        let ip = source.ip();
-        if self.by_ip.is_locked(&ip, now) {
-            self.stats.locked_rejections += 1;
-            return Err((locked(), false));
-        }
+        let key = source_key(source.ip());
+        // Exempt while locked: a refresh from one of the To user's live bindings, or a
+        // source that authenticated that user recently. Decided on the To user alone, so
+        // the challenge round trip works too; a different digest username is refused.
+        let exempt_user = if self.by_source.is_locked(&key, now) {
+            if !(self.has_binding_from(to_user, source, now)
+                || self.trusted.trusts(key, to_user, now))
+            {
+                self.stats.locked_rejections += 1;
+                return Err((locked(), false));
+            }
+            self.stats.lockout_exemptions += 1;
+            Some(to_user)
+        } else {
+            None
+        };
         let challenged = |s: &mut AuthStats| {
             s.challenges += 1;
             Err((
@@ -656,7 +682,7 @@ impl Registrar {
         if !uri_matches {
             return Err((bad("digest uri does not match Request-URI"), false));
         }
-        if self.by_user.is_locked(&c.username, now) && !self.has_binding_from(&c.username, ip) {
+        if exempt_user.is_some_and(|u| u != c.username) {
             self.stats.locked_rejections += 1;
             return Err((locked(), false));
         }
@@ -685,11 +711,13 @@ impl Registrar {
 
         if !matches {
             self.stats.failures += 1;
-            if self.by_ip.record_failure(&ip, now) {
+            if let Some((cooldown, strike)) = self.by_source.record_failure(&key, now) {
                 self.stats.lockouts_started += 1;
-            }
-            if self.by_user.record_failure(&c.username, now) {
-                self.stats.lockouts_started += 1;
+                self.lockout = Some(LockoutStarted {
+                    source: key,
+                    cooldown,
+                    strike,
+                });
             }
             return Err((
                 Reject::Status(StatusCode::UNAUTHORIZED, Disposition::AuthFailed),
@@ -716,16 +744,17 @@ impl Registrar {
             ));
         }
         self.stats.accepted += 1;
+        self.trusted.record(key, &c.username, now);
         Ok(c.username)
     }
 
-    /// Whether `user` has a current binding registered from `ip`: such devices keep
-    /// working while their username is locked by someone else's guessing.
-    fn has_binding_from(&self, user: &str, ip: IpAddr) -> bool {
+    /// Whether `user` has a live binding registered from exactly `source` (address and
+    /// port): such a device keeps refreshing while its source is locked by others' failures.
+    fn has_binding_from(&self, user: &str, source: SocketAddr, now: SystemTime) -> bool {
         self.location
-            .lookup(user)
+            .lookup_active(user, now)
             .iter()
-            .any(|b| b.source.ip() == ip)
+            .any(|b| b.source == source)
     }
 }
 

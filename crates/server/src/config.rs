@@ -19,6 +19,7 @@ pub(crate) struct Config {
     pub(crate) media: MediaConfig,
     pub(crate) ivr: IvrConfig,
     pub(crate) screen_pop: ScreenPopConfig,
+    pub(crate) limits: LimitsConfig,
     #[serde(default)]
     pub(crate) users: Vec<UserConfig>,
     #[serde(default)]
@@ -102,6 +103,18 @@ pub(crate) struct ScreenPopConfig {
     pub(crate) url: String,
     pub(crate) timeout_ms: u64,
     pub(crate) retries: u32,
+}
+
+/// Defences against a hostile network: REGISTER lockout, TCP and descriptor limits,
+/// admission control. Documented in default.toml and README's configuration reference.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LimitsConfig {
+    pub(crate) register_max_failures: u32,
+    pub(crate) register_failure_window: u64,
+    pub(crate) register_lockout: u64,
+    pub(crate) register_lockout_max: u64,
+    pub(crate) register_trust: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -216,6 +229,13 @@ impl Config {
             if switchboard_registrar::Algorithm::parse(a).is_none() {
                 bail!("sip.digest_algorithms: unknown algorithm {a:?} (MD5, MD5-sess, SHA-256, SHA-256-sess)");
             }
+        }
+        let l = &self.limits;
+        if l.register_max_failures == 0 {
+            bail!("limits.register_max_failures must be at least 1");
+        }
+        if l.register_lockout > l.register_lockout_max {
+            bail!("limits.register_lockout must not exceed limits.register_lockout_max");
         }
         if self.sip.min_expires > self.sip.max_expires {
             bail!("sip.min_expires must not exceed sip.max_expires");

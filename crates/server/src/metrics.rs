@@ -17,6 +17,63 @@ pub(crate) struct Metrics {
     pub(crate) rtp_foreign_dropped: AtomicU64,
     pub(crate) rtp_relayed: AtomicU64,
     pub(crate) recordings: AtomicU64,
+    /// Hardening counters (lockout, TCP, admission), written by the SIP driver.
+    pub(crate) guard: GuardMetrics,
+}
+
+/// What the defences against a hostile network did. Totals are copied from the owners'
+/// own counters (the registrar's `AuthStats`, the admission tables) after each change.
+#[derive(Default)]
+pub(crate) struct GuardMetrics {
+    pub(crate) register_failures: AtomicU64,
+    pub(crate) register_lockouts: AtomicU64,
+    pub(crate) register_locked_rejections: AtomicU64,
+    pub(crate) register_lockout_exemptions: AtomicU64,
+    pub(crate) register_locked_sources: AtomicU64,
+}
+
+impl GuardMetrics {
+    fn render(&self, out: &mut String) {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let rows: [(&str, &str, &str, u64); 5] = [
+            (
+                "switchboard_register_auth_failures_total",
+                "counter",
+                "REGISTERs with wrong credentials (unknown users included).",
+                g(&self.register_failures),
+            ),
+            (
+                "switchboard_register_lockouts_total",
+                "counter",
+                "Sources locked out after repeated REGISTER authentication failures.",
+                g(&self.register_lockouts),
+            ),
+            (
+                "switchboard_register_locked_rejections_total",
+                "counter",
+                "REGISTERs refused with 403 because their source is locked.",
+                g(&self.register_locked_rejections),
+            ),
+            (
+                "switchboard_register_lockout_exemptions_total",
+                "counter",
+                "REGISTERs from a locked source let through (live binding or recent login).",
+                g(&self.register_lockout_exemptions),
+            ),
+            (
+                "switchboard_register_locked_sources",
+                "gauge",
+                "Sources locked out right now.",
+                g(&self.register_locked_sources),
+            ),
+        ];
+        for (name, kind, help, v) in rows {
+            let _ = write!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
+            );
+        }
+    }
 }
 
 impl Metrics {
@@ -94,6 +151,7 @@ impl Metrics {
             "Recordings started.",
             g(&self.recordings),
         );
+        self.guard.render(out);
     }
 }
 

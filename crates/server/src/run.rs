@@ -175,10 +175,11 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding HTTP on {}", cfg.http.listen))?;
     let http_addr = http.local_addr()?;
+    let metrics = Arc::new(crate::metrics::Metrics::default());
     let mut driver = crate::sip_driver::SipDriver::new(&cfg, transport.clone(), events.clone());
+    driver.set_metrics(metrics.clone());
     let sip = driver.handle();
     let cfg = Arc::new(cfg);
-    let metrics = Arc::new(crate::metrics::Metrics::default());
     let (presence, new_calls, board) =
         crate::call_path::start(cfg.clone(), sip.clone(), events.clone(), metrics.clone()).await?;
     driver.set_presence(presence);

@@ -21,7 +21,10 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::config::Config;
 use crate::event_log::{EventLog, NewEvent};
+use crate::metrics::Metrics;
 use crate::pii::Pii;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// What call tasks and the ACD actor ask of the SIP side.
 #[derive(Debug)]
@@ -145,6 +148,7 @@ pub(crate) struct SipDriver {
     contact_host: Host,
     next_keepalive: Instant,
     probes: HashMap<TxKey, (String, Uri)>,
+    metrics: Arc<Metrics>,
 }
 
 fn to_sip_transport(k: TransportKind) -> Transport {
@@ -209,6 +213,15 @@ impl SipDriver {
             .filter_map(|a| switchboard_registrar::Algorithm::parse(a))
             .collect();
         rcfg.nonce_lifetime = Duration::from_secs(cfg.sip.nonce_lifetime);
+        let l = &cfg.limits;
+        rcfg.lockout = switchboard_registrar::LockoutConfig {
+            max_failures: l.register_max_failures,
+            window: Duration::from_secs(l.register_failure_window),
+            cooldown: Duration::from_secs(l.register_lockout),
+            max_cooldown: Duration::from_secs(l.register_lockout_max),
+            trust_ttl: Duration::from_secs(l.register_trust),
+            ..switchboard_registrar::LockoutConfig::default()
+        };
         let mut users = UserDirectory::new();
         for u in &cfg.users {
             users.insert_password(u.name.clone(), u.password.clone());
@@ -240,7 +253,13 @@ impl SipDriver {
             contact_host: host_of(local.ip()),
             next_keepalive: Instant::now() + Duration::from_secs(cfg.sip.keepalive_interval.max(1)),
             probes: HashMap::new(),
+            metrics: Arc::default(),
         }
+    }
+
+    /// Where the hardening counters go (the process-wide metrics).
+    pub(crate) fn set_metrics(&mut self, metrics: Arc<Metrics>) {
+        self.metrics = metrics;
     }
 
     pub(crate) fn handle(&self) -> SipHandle {
@@ -280,8 +299,10 @@ impl SipDriver {
                 _ = tokio::time::sleep_until(deadline.into()) => {
                     let now = Instant::now();
                     self.b2bua.handle_timeout(now);
-                    let evs = self.registrar.handle_timeout(SystemTime::now());
+                    let wall = SystemTime::now();
+                    let evs = self.registrar.handle_timeout(wall);
                     self.presence_events(evs);
+                    self.publish_auth_stats(wall);
                     if now >= self.next_keepalive {
                         self.next_keepalive = now + self.keepalive_every;
                         self.send_keepalives(now);
@@ -648,10 +669,20 @@ impl SipDriver {
         transport: Transport,
     ) {
         if req.method == Method::Register {
-            let out =
-                self.registrar
-                    .handle_register(SystemTime::now(), from, transport.as_str(), &req);
+            let wall = SystemTime::now();
+            let out = self
+                .registrar
+                .handle_register(wall, from, transport.as_str(), &req);
             tracing::debug!(disposition = ?out.disposition, "REGISTER");
+            if let Some(l) = &out.lockout {
+                tracing::warn!(
+                    source = %Pii(l.source),
+                    cooldown_s = l.cooldown.as_secs(),
+                    strike = l.strike,
+                    "REGISTER source locked out after repeated authentication failures"
+                );
+            }
+            self.publish_auth_stats(wall);
             let _ = self.b2bua.respond_raw(now, tx, out.response);
             self.presence_events(out.events);
         } else {
@@ -661,6 +692,21 @@ impl SipDriver {
             );
             let _ = self.b2bua.respond_raw(now, tx, resp);
         }
+    }
+
+    /// Copies the registrar's lockout counters into the metrics.
+    fn publish_auth_stats(&self, now: SystemTime) {
+        let st = self.registrar.stats(now);
+        let g = &self.metrics.guard;
+        g.register_failures.store(st.failures, Ordering::Relaxed);
+        g.register_lockouts
+            .store(st.lockouts_started, Ordering::Relaxed);
+        g.register_locked_rejections
+            .store(st.locked_rejections, Ordering::Relaxed);
+        g.register_lockout_exemptions
+            .store(st.lockout_exemptions, Ordering::Relaxed);
+        g.register_locked_sources
+            .store(st.locked_ips as u64, Ordering::Relaxed);
     }
 
     fn presence_events(&mut self, evs: Vec<LocationEvent>) {
