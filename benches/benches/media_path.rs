@@ -11,11 +11,21 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
 use switchboard_media::{
     g711, Bridge, Codec, Downsampler, Encoder, G722Decoder, G722Encoder, Leg, LegConfig, Mixer,
     ToneGenerator, Upsampler,
 };
-use switchboard_rtp::{RtpHeader, RtpPacket};
+use switchboard_rtp::{NtpClock, RtpHeader, RtpPacket, RtpSession, RtpSessionConfig};
+
+/// The receiving leg's sender: the bridge's output is numbered and written through it.
+fn sender(pt: u8, remote: std::net::SocketAddr) -> RtpSession {
+    let t0 = start();
+    let mut cfg = RtpSessionConfig::new(NtpClock { at: t0, ntp: 0 }, Bytes::new(), pt);
+    cfg.remote = Some(remote);
+    RtpSession::new(t0, cfg, &mut SmallRng::seed_from_u64(1))
+}
 
 /// 20 ms of a 1 kHz tone, encoded as `codec`, in `n` consecutive RTP packets.
 fn packets(codec: Codec, n: usize) -> Vec<RtpPacket> {
@@ -42,18 +52,18 @@ fn bridge_relay(c: &mut Criterion) {
     let mut g = c.benchmark_group("bridge");
     g.throughput(Throughput::Elements(1));
     let pkts = packets(Codec::Pcmu, 1024);
-    let mut br = Bridge::new(
-        LegConfig::new(Codec::Pcmu, 1, 0, 0),
-        LegConfig::new(Codec::Pcmu, 2, 0, 0),
-    );
+    let mut br = Bridge::new(LegConfig::new(Codec::Pcmu), LegConfig::new(Codec::Pcmu));
     let mut out = BytesMut::with_capacity(2048);
+    let remote = "127.0.0.1:9".parse().expect("addr");
+    let mut to_b = sender(0, remote);
+    let now = start();
     let mut i = 0;
     g.bench_function("relay_pcmu_per_packet", |b| {
         b.iter(|| {
             i = (i + 1) & 1023;
             out.clear();
             if let Ok(f) = br.handle_packet(Leg::A, &pkts[i]) {
-                f.write_to(&mut out);
+                to_b.write_relayed(now, f.packet, f.payload, &mut out);
             }
             black_box(out.len())
         })
@@ -62,34 +72,30 @@ fn bridge_relay(c: &mut Criterion) {
         ("transcode_pcmu_to_pcma_per_packet", Codec::Pcma),
         ("transcode_pcmu_to_g722_per_packet", Codec::G722),
     ] {
-        let mut br = Bridge::new(
-            LegConfig::new(Codec::Pcmu, 1, 0, 0),
-            LegConfig::new(to, 2, 0, 0),
-        );
+        let mut br = Bridge::new(LegConfig::new(Codec::Pcmu), LegConfig::new(to));
+        let mut to_b = sender(to.static_payload_type(), remote);
         let mut i = 0;
         g.bench_function(name, |b| {
             b.iter(|| {
                 i = (i + 1) & 1023;
                 out.clear();
                 if let Ok(f) = br.handle_packet(Leg::A, &pkts[i]) {
-                    f.write_to(&mut out);
+                    to_b.write_relayed(now, f.packet, f.payload, &mut out);
                 }
                 black_box(out.len())
             })
         });
     }
     let g722 = packets(Codec::G722, 1024);
-    let mut br = Bridge::new(
-        LegConfig::new(Codec::Pcmu, 1, 0, 0),
-        LegConfig::new(Codec::G722, 2, 0, 0),
-    );
+    let mut br = Bridge::new(LegConfig::new(Codec::Pcmu), LegConfig::new(Codec::G722));
+    let mut to_a = sender(0, remote);
     let mut i = 0;
     g.bench_function("transcode_g722_to_pcmu_per_packet", |b| {
         b.iter(|| {
             i = (i + 1) & 1023;
             out.clear();
             if let Ok(f) = br.handle_packet(Leg::B, &g722[i]) {
-                f.write_to(&mut out);
+                to_a.write_relayed(now, f.packet, f.payload, &mut out);
             }
             black_box(out.len())
         })
@@ -208,12 +214,11 @@ fn udp_relay(c: &mut Criterion) {
     });
 
     g.bench_function("relay_with_parse_bridge_per_packet", |b| {
-        let mut br = Bridge::new(
-            LegConfig::new(Codec::Pcmu, 1, 0, 0),
-            LegConfig::new(Codec::Pcmu, 2, 0, 0),
-        );
+        let mut br = Bridge::new(LegConfig::new(Codec::Pcmu), LegConfig::new(Codec::Pcmu));
         let mut rx = BytesMut::with_capacity(64 * 1024);
         let mut out = BytesMut::with_capacity(2048);
+        let mut to_sink = sender(0, sink_addr);
+        let now = start();
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             let mut left = iters;
@@ -234,7 +239,7 @@ fn udp_relay(c: &mut Criterion) {
                         if let Ok(p) = RtpPacket::parse(datagram) {
                             out.clear();
                             if let Ok(f) = br.handle_packet(Leg::A, &p) {
-                                f.write_to(&mut out);
+                                to_sink.write_relayed(now, f.packet, f.payload, &mut out);
                                 let _ = relay.send_to(&out, sink_addr);
                             }
                         }

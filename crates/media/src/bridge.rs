@@ -1,18 +1,21 @@
 //! Two-party media bridge: relay without decoding when both legs share a codec,
 //! transcode (decode, resample, encode) when they differ.
 //!
-//! The bridge sees each RTP packet once and says what to send to the other leg. In relay
-//! mode the payload is not touched: the output header gets our SSRC for that leg and
-//! sequence numbers/timestamps shifted by a fixed offset (so loss, reordering and silence
-//! gaps stay visible to the far end), and the payload is the *same* bytes as the input —
-//! the driver can forward the received `Bytes` slice without copying. In transcode mode the
-//! payload is re-encoded into a buffer the bridge allocated when it was built.
+//! The bridge sees each RTP packet once and says what to send to the other leg: payload
+//! type, marker, payload, and the packet's numbering *as its source sent it*
+//! ([`Relayed`]). It does not number anything itself: the other leg's
+//! [`switchboard_rtp::RtpSession::write_relayed`] maps the source's numbering into that
+//! leg's one sequence (so what a phone receives stays continuous when the bridge starts,
+//! stops, or gives way to prompts or the supervision mixer). In relay mode the payload is
+//! the *same* bytes as the input (the sender copies them into its reused buffer; nothing
+//! is allocated per packet). In
+//! transcode mode the payload is re-encoded into a buffer the bridge allocated when it was
+//! built.
 //!
 //! RFC 4733 telephone-event packets are relayed in both modes, with the payload type
 //! mapped to the one negotiated on the other leg (or dropped if that leg has none).
 
-use bytes::{BufMut, BytesMut};
-use switchboard_rtp::{RtpHeader, RtpPacket};
+use switchboard_rtp::{Relayed, RtpPacket};
 
 use crate::codec::{Codec, Decoder, Encoder};
 use crate::g711;
@@ -47,7 +50,7 @@ impl Leg {
     }
 }
 
-/// What was negotiated on one leg, and how we number what we send to it.
+/// What was negotiated on one leg.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LegConfig {
     /// Audio codec on this leg.
@@ -56,24 +59,15 @@ pub struct LegConfig {
     pub payload_type: u8,
     /// Payload type of `telephone-event` (RFC 4733) on this leg, if negotiated.
     pub telephone_event_pt: Option<u8>,
-    /// SSRC we use when sending to this leg.
-    pub ssrc: u32,
-    /// First sequence number we send to this leg (random per RFC 3550).
-    pub initial_seq: u16,
-    /// First RTP timestamp we send to this leg (random per RFC 3550).
-    pub initial_timestamp: u32,
 }
 
 impl LegConfig {
     /// A leg using `codec` with its static payload type and no telephone-event.
-    pub fn new(codec: Codec, ssrc: u32, initial_seq: u16, initial_timestamp: u32) -> LegConfig {
+    pub fn new(codec: Codec) -> LegConfig {
         LegConfig {
             codec,
             payload_type: codec.static_payload_type(),
             telephone_event_pt: None,
-            ssrc,
-            initial_seq,
-            initial_timestamp,
         }
     }
 }
@@ -115,80 +109,18 @@ pub struct BridgeStats {
     pub ssrc_changes: u64,
 }
 
-/// A packet to send: header for the other leg plus the payload.
+/// A packet to send to the other leg: write it with that leg's
+/// [`switchboard_rtp::RtpSession::write_relayed`], which numbers it.
 #[derive(Debug, Clone)]
 pub struct Forward<'a> {
     /// Leg to send to.
     pub to: Leg,
-    /// Complete header for the outgoing packet (no CSRCs, no extension).
-    pub header: RtpHeader,
+    /// The source's numbering, with the payload type and marker for the other leg.
+    pub packet: Relayed,
     /// The payload: the input payload itself when `transcoded` is false.
     pub payload: &'a [u8],
-    /// `false`: the payload is the input payload unchanged (forward the received `Bytes`).
+    /// `false`: the payload is the input payload unchanged.
     pub transcoded: bool,
-}
-
-impl Forward<'_> {
-    /// Appends the datagram (12-byte header + payload) to `out`; no allocation when `out`
-    /// has spare capacity.
-    pub fn write_to(&self, out: &mut BytesMut) {
-        let h = &self.header;
-        out.reserve(12 + self.payload.len());
-        out.put_u8(0x80);
-        out.put_u8((u8::from(h.marker) << 7) | (h.payload_type & 0x7f));
-        out.put_u16(h.sequence);
-        out.put_u32(h.timestamp);
-        out.put_u32(h.ssrc);
-        out.put_slice(self.payload);
-    }
-}
-
-/// Per-direction numbering: maps the input stream's seq/timestamp into ours.
-#[derive(Debug, Clone)]
-struct Numbering {
-    in_ssrc: Option<u32>,
-    seq_offset: u16,
-    ts_offset: u32,
-    next_seq: u16,
-    next_ts: u32,
-    force_marker: bool,
-}
-
-impl Numbering {
-    fn new(cfg: &LegConfig) -> Numbering {
-        Numbering {
-            in_ssrc: None,
-            seq_offset: 0,
-            ts_offset: 0,
-            next_seq: cfg.initial_seq,
-            next_ts: cfg.initial_timestamp,
-            force_marker: false,
-        }
-    }
-
-    /// Maps (seq, ts) of an input packet; re-anchors on a new SSRC. Returns (seq, ts,
-    /// marker-forced, ssrc-changed).
-    fn map(&mut self, ssrc: u32, seq: u16, ts: u32, ticks: u32) -> (u16, u32, bool, bool) {
-        let mut changed = false;
-        if self.in_ssrc != Some(ssrc) {
-            changed = self.in_ssrc.is_some();
-            self.in_ssrc = Some(ssrc);
-            self.seq_offset = self.next_seq.wrapping_sub(seq);
-            self.ts_offset = self.next_ts.wrapping_sub(ts);
-            self.force_marker = true;
-        }
-        let out_seq = seq.wrapping_add(self.seq_offset);
-        let out_ts = ts.wrapping_add(self.ts_offset);
-        // Track the highest (by RFC 1982 serial arithmetic) to re-anchor after a change.
-        if (out_seq.wrapping_sub(self.next_seq) as i16) >= 0 {
-            self.next_seq = out_seq.wrapping_add(1);
-        }
-        if (out_ts.wrapping_add(ticks).wrapping_sub(self.next_ts) as i32) > 0 {
-            self.next_ts = out_ts.wrapping_add(ticks);
-        }
-        let marker = std::mem::take(&mut self.force_marker);
-        (out_seq, out_ts, marker, changed)
-    }
 }
 
 /// Transcoding state and buffers for one direction (allocated once).
@@ -256,8 +188,8 @@ impl Transcoder {
 #[derive(Debug)]
 pub struct Bridge {
     legs: [LegConfig; 2],
-    /// Numbering of what we send *to* each leg.
-    numbering: [Numbering; 2],
+    /// The SSRC last seen *from* each leg (to count source changes).
+    sources: [Option<u32>; 2],
     /// Transcoders for packets *from* each leg (present in transcode mode).
     transcoders: [Option<Transcoder>; 2],
     mode: BridgeMode,
@@ -268,7 +200,7 @@ impl Bridge {
     /// A bridge between two legs; picks relay or transcode from their codecs.
     pub fn new(a: LegConfig, b: LegConfig) -> Bridge {
         let mut bridge = Bridge {
-            numbering: [Numbering::new(&a), Numbering::new(&b)],
+            sources: [None, None],
             legs: [a, b],
             transcoders: [None, None],
             mode: BridgeMode::Relay,
@@ -292,8 +224,7 @@ impl Bridge {
         }
     }
 
-    /// Replaces a leg's codec/payload types after a re-INVITE. Our SSRC and numbering
-    /// toward that leg continue; codec state is reset.
+    /// Replaces a leg's codec/payload types after a re-INVITE; codec state is reset.
     pub fn update_leg(
         &mut self,
         leg: Leg,
@@ -357,19 +288,26 @@ impl Bridge {
             return Err(BridgeError::PayloadTooLarge(payload.len()));
         }
 
-        let (seq, ts, forced, changed) =
-            self.numbering[to.idx()].map(h.ssrc, h.sequence, h.timestamp, ticks);
+        let source = &mut self.sources[from.idx()];
+        let changed = source.is_some_and(|s| s != h.ssrc);
+        *source = Some(h.ssrc);
         if changed {
             self.stats.ssrc_changes += 1;
         }
-        let mut header = RtpHeader::new(payload_type, seq, ts, dst.ssrc);
-        header.marker = h.marker || forced;
+        let packet = Relayed {
+            ssrc: h.ssrc,
+            sequence: h.sequence,
+            timestamp: h.timestamp,
+            marker: h.marker,
+            payload_type,
+            ticks,
+        };
 
         if !transcode {
             self.stats.relayed += 1;
             return Ok(Forward {
                 to,
-                header,
+                packet,
                 payload,
                 transcoded: false,
             });
@@ -380,7 +318,7 @@ impl Bridge {
                 let n = t.run(src.codec, dst.codec, payload);
                 Ok(Forward {
                     to,
-                    header,
+                    packet,
                     payload: &t.out[..n],
                     transcoded: true,
                 })
@@ -388,7 +326,7 @@ impl Bridge {
             // Unreachable by construction (transcode mode always has both); relay instead.
             None => Ok(Forward {
                 to,
-                header,
+                packet,
                 payload,
                 transcoded: false,
             }),
@@ -406,6 +344,7 @@ enum Kind {
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use switchboard_rtp::RtpHeader;
 
     fn pkt(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> RtpPacket {
         RtpPacket::new(
@@ -415,11 +354,8 @@ mod tests {
     }
 
     #[test]
-    fn same_codec_relays_payload_untouched_with_rewritten_header() {
-        let mut br = Bridge::new(
-            LegConfig::new(Codec::Pcmu, 0xAAAA, 100, 5000),
-            LegConfig::new(Codec::Pcmu, 0xBBBB, 7000, 90000),
-        );
+    fn same_codec_relays_payload_untouched_with_source_numbering() {
+        let mut br = Bridge::new(LegConfig::new(Codec::Pcmu), LegConfig::new(Codec::Pcmu));
         assert_eq!(br.mode(), BridgeMode::Relay);
         let p = pkt(0, 40000, 1_000_000, 0x1234, &[0x55; 160]);
         let f = br.handle_packet(Leg::A, &p).expect("relay");
@@ -431,48 +367,36 @@ mod tests {
             "payload must not be copied"
         );
         assert_eq!(
-            (f.header.sequence, f.header.timestamp, f.header.ssrc),
-            (7000, 90000, 0xBBBB)
+            f.packet,
+            Relayed {
+                ssrc: 0x1234,
+                sequence: 40000,
+                timestamp: 1_000_000,
+                marker: false,
+                payload_type: 0,
+                ticks: 160,
+            },
+            "the bridge passes the source's numbering on; the other leg's session numbers it"
         );
-        assert!(
-            f.header.marker,
-            "first packet of a new source starts a talkspurt"
-        );
-        // A gap of two packets stays a gap.
-        let p = pkt(0, 40003, 1_000_480, 0x1234, &[0x55; 160]);
-        let f = br.handle_packet(Leg::A, &p).expect("relay");
-        assert_eq!((f.header.sequence, f.header.timestamp), (7003, 90480));
-        assert!(!f.header.marker);
-        let mut out = BytesMut::with_capacity(256);
-        f.write_to(&mut out);
-        let back = RtpPacket::parse(out.freeze()).expect("parse");
-        assert_eq!(back.header.sequence, 7003);
-        assert_eq!(back.header.ssrc, 0xBBBB);
-        assert_eq!(&back.payload[..], &[0x55; 160][..]);
     }
 
     #[test]
-    fn ssrc_change_continues_numbering_with_marker() {
-        let mut br = Bridge::new(
-            LegConfig::new(Codec::Pcma, 1, 0, 0),
-            LegConfig::new(Codec::Pcma, 2, 10, 1000),
-        );
-        let p1 = pkt(8, 500, 77, 9, &[0; 160]);
-        let f = br.handle_packet(Leg::B, &p1).expect("fwd");
-        assert_eq!((f.header.sequence, f.header.timestamp), (0, 0));
-        let p2 = pkt(8, 9, 123456, 10, &[0; 160]);
-        let f = br.handle_packet(Leg::B, &p2).expect("fwd");
-        assert_eq!((f.header.sequence, f.header.timestamp), (1, 160));
-        assert!(f.header.marker);
+    fn ssrc_changes_are_counted() {
+        let mut br = Bridge::new(LegConfig::new(Codec::Pcma), LegConfig::new(Codec::Pcma));
+        br.handle_packet(Leg::B, &pkt(8, 500, 77, 9, &[0; 160]))
+            .expect("fwd");
+        br.handle_packet(Leg::A, &pkt(8, 1, 77, 3, &[0; 160]))
+            .expect("fwd");
+        assert_eq!(br.stats().ssrc_changes, 0);
+        let p = pkt(8, 9, 123456, 10, &[0; 160]);
+        let f = br.handle_packet(Leg::B, &p).expect("fwd");
+        assert_eq!((f.packet.ssrc, f.packet.sequence), (10, 9));
         assert_eq!(br.stats().ssrc_changes, 1);
     }
 
     #[test]
     fn different_codecs_transcode() {
-        let mut br = Bridge::new(
-            LegConfig::new(Codec::Pcmu, 1, 0, 0),
-            LegConfig::new(Codec::Pcma, 2, 0, 0),
-        );
+        let mut br = Bridge::new(LegConfig::new(Codec::Pcmu), LegConfig::new(Codec::Pcma));
         assert_eq!(br.mode(), BridgeMode::Transcode);
         let ulaw: Vec<u8> = (0..160)
             .map(|i| g711::ulaw_encode((i * 100) as i16))
@@ -480,7 +404,7 @@ mod tests {
         let p = pkt(0, 1, 0, 5, &ulaw);
         let f = br.handle_packet(Leg::A, &p).expect("fwd");
         assert!(f.transcoded);
-        assert_eq!(f.header.payload_type, 8);
+        assert_eq!(f.packet.payload_type, 8);
         assert_eq!(f.payload.len(), 160);
         for (a, u) in f.payload.iter().zip(&ulaw) {
             assert_eq!(*a, g711::alaw_encode(g711::ulaw_decode_sample(*u)));
@@ -489,14 +413,14 @@ mod tests {
 
     #[test]
     fn telephone_events_are_mapped_or_dropped() {
-        let mut a = LegConfig::new(Codec::Pcmu, 1, 0, 0);
+        let mut a = LegConfig::new(Codec::Pcmu);
         a.telephone_event_pt = Some(101);
-        let mut b = LegConfig::new(Codec::G722, 2, 0, 0);
+        let mut b = LegConfig::new(Codec::G722);
         b.telephone_event_pt = Some(96);
         let mut br = Bridge::new(a, b);
         let ev = pkt(101, 1, 0, 5, &[5, 0x8a, 0, 160]);
         let f = br.handle_packet(Leg::A, &ev).expect("event");
-        assert_eq!(f.header.payload_type, 96);
+        assert_eq!((f.packet.payload_type, f.packet.ticks), (96, 0));
         assert!(!f.transcoded);
         assert_eq!(f.payload, &[5, 0x8a, 0, 160]);
         br.update_leg(Leg::B, Codec::G722, 9, None);

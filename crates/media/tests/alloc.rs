@@ -6,11 +6,13 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use rand::rngs::SmallRng;
+use rand::SeedableRng;
 use switchboard_media::{
     Bridge, Codec, DtmfDetector, G722Encoder, Leg, LegConfig, Mixer, PlayerConfig, Playlist,
     Prompt, PromptPlayer, RecordingConfig, RecordingWriter, Side, ToneGenerator,
 };
-use switchboard_rtp::{RtpHeader, RtpPacket};
+use switchboard_rtp::{NtpClock, RtpHeader, RtpPacket, RtpSession, RtpSessionConfig};
 
 struct Counting;
 
@@ -46,6 +48,18 @@ fn epoch() -> Instant {
     switchboard_test_support::epoch()
 }
 
+/// The leg's sender the bridge writes through (it numbers every packet).
+fn sender(pt: u8) -> RtpSession {
+    let t0 = epoch();
+    let mut cfg = RtpSessionConfig::new(
+        NtpClock { at: t0, ntp: 0 },
+        Bytes::from_static(b"alloc"),
+        pt,
+    );
+    cfg.remote = Some("192.0.2.1:4000".parse().expect("addr"));
+    RtpSession::new(t0, cfg, &mut SmallRng::seed_from_u64(7))
+}
+
 fn packets(pt: u8, n: usize) -> Vec<RtpPacket> {
     (0..n)
         .map(|k| {
@@ -60,20 +74,19 @@ fn packets(pt: u8, n: usize) -> Vec<RtpPacket> {
 
 #[test]
 fn relayed_packets_do_not_allocate() {
-    let mut br = Bridge::new(
-        LegConfig::new(Codec::Pcmu, 1, 0, 0),
-        LegConfig::new(Codec::Pcmu, 2, 0, 0),
-    );
+    let mut br = Bridge::new(LegConfig::new(Codec::Pcmu), LegConfig::new(Codec::Pcmu));
+    let mut to_b = sender(0);
+    let now = epoch();
     let pkts = packets(0, 1000);
     let mut out = BytesMut::with_capacity(2048);
     let _ = br
         .handle_packet(Leg::A, &pkts[0])
-        .map(|f| f.write_to(&mut out));
+        .map(|f| to_b.write_relayed(now, f.packet, f.payload, &mut out));
     let n = allocations_during(|| {
         for p in &pkts[1..] {
             out.clear();
             let f = br.handle_packet(Leg::A, p).expect("relay");
-            f.write_to(&mut out);
+            to_b.write_relayed(now, f.packet, f.payload, &mut out);
         }
     });
     assert_eq!(n, 0, "allocations for 999 relayed packets");
@@ -81,29 +94,26 @@ fn relayed_packets_do_not_allocate() {
 
 #[test]
 fn transcoded_packets_do_not_allocate() {
-    let mut br = Bridge::new(
-        LegConfig::new(Codec::Pcmu, 1, 0, 0),
-        LegConfig::new(Codec::G722, 2, 0, 0),
-    );
+    let mut br = Bridge::new(LegConfig::new(Codec::Pcmu), LegConfig::new(Codec::G722));
+    let (mut to_a, mut to_b) = (sender(0), sender(9));
+    let now = epoch();
     let pkts = packets(0, 500);
     let back = packets(9, 500);
     let mut out = BytesMut::with_capacity(2048);
     let _ = br
         .handle_packet(Leg::A, &pkts[0])
-        .map(|f| f.write_to(&mut out));
+        .map(|f| to_b.write_relayed(now, f.packet, f.payload, &mut out));
     let _ = br
         .handle_packet(Leg::B, &back[0])
-        .map(|f| f.write_to(&mut out));
+        .map(|f| to_a.write_relayed(now, f.packet, f.payload, &mut out));
     let n = allocations_during(|| {
         for (p, q) in pkts[1..].iter().zip(&back[1..]) {
             out.clear();
-            br.handle_packet(Leg::A, p)
-                .expect("a->b")
-                .write_to(&mut out);
+            let f = br.handle_packet(Leg::A, p).expect("a->b");
+            to_b.write_relayed(now, f.packet, f.payload, &mut out);
             out.clear();
-            br.handle_packet(Leg::B, q)
-                .expect("b->a")
-                .write_to(&mut out);
+            let g = br.handle_packet(Leg::B, q).expect("b->a");
+            to_a.write_relayed(now, g.packet, g.payload, &mut out);
         }
     });
     assert_eq!(n, 0);

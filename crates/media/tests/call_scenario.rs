@@ -87,10 +87,7 @@ fn ivr_barge_in_then_bridged_and_recorded() {
     assert_eq!(sent_frames, (stopped - t0).as_millis() as usize / 20 + 1);
 
     // --- Bridged phase: caller PCMU (500 Hz) <-> agent G.722 (1 kHz), recorded. ---
-    let mut bridge = Bridge::new(
-        LegConfig::new(Codec::Pcmu, 0xA, 1, 0),
-        LegConfig::new(Codec::G722, 0xB, 1, 0),
-    );
+    let mut bridge = Bridge::new(LegConfig::new(Codec::Pcmu), LegConfig::new(Codec::G722));
     assert_eq!(bridge.mode(), BridgeMode::Transcode);
     let mut rec = RecordingWriter::create(
         Cursor::new(Vec::new()),
@@ -117,7 +114,7 @@ fn ivr_barge_in_then_bridged_and_recorded() {
             Bytes::copy_from_slice(&payload),
         );
         let f = bridge.handle_packet(Leg::A, &p).expect("a->b");
-        assert_eq!(f.header.payload_type, 9);
+        assert_eq!(f.packet.payload_type, 9);
         agent_heard.decode(f.payload, &mut wide);
         // Record the caller as received, positioned by its RTP timestamp.
         rec_caller.decode(&p.payload, &mut narrow);
@@ -136,7 +133,7 @@ fn ivr_barge_in_then_bridged_and_recorded() {
             Bytes::copy_from_slice(&payload),
         );
         let g = bridge.handle_packet(Leg::B, &q).expect("b->a");
-        assert_eq!((g.header.payload_type, g.payload.len()), (0, 160));
+        assert_eq!((g.packet.payload_type, g.payload.len()), (0, 160));
         rec_agent.decode(&q.payload, &mut wide);
         down.process(&wide, &mut narrow);
         rec.handle_frame(

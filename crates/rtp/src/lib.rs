@@ -29,8 +29,8 @@ pub use rtcp::{
     SdesChunk, SdesItem, SenderReport,
 };
 pub use session::{
-    Channel, Latching, Rejected, RtpSession, RtpSessionConfig, SessionEvent, SessionOutput,
-    SessionStats,
+    Channel, Latching, Rejected, Relayed, RtpSession, RtpSessionConfig, SessionEvent,
+    SessionOutput, SessionStats, RELAY_MAX_JUMP,
 };
 pub use stats::{
     ntp_middle32, rtt_from_report, NtpClock, ReceiverStats, ReceptionState, SeqVerdict,

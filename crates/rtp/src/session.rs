@@ -12,6 +12,24 @@
 //!   Latched(SDP addr) from the start                     (Latching::SdpAddress)
 //!   Latched(A): packets from any other address are dropped and counted.
 //! ```
+//!
+//! # Outgoing numbering: one owner per leg
+//!
+//! Everything sent on a leg is numbered here, whatever feeds it: frames the server generates
+//! ([`RtpSession::write_rtp`]: prompts, music on hold, whisper, the supervision mix) and
+//! packets relayed from another leg ([`RtpSession::write_relayed`]: the two-party bridge).
+//! One SSRC, and within it (RFC 3550 §5.1, RFC 7667 §3.2.1.3 for a B2BUA switching what
+//! feeds a leg):
+//!
+//! - sequence numbers continue by one across every switch of source;
+//! - timestamps continue on the media clock: a locally generated frame carries the next
+//!   timestamp in sequence, or, after a pause in sending longer than
+//!   [`RtpSessionConfig::silence_gap`], the last timestamp sent plus the elapsed time in
+//!   clock ticks;
+//! - a relayed stream keeps its own gaps (loss, silence) but is anchored at our numbering
+//!   when it starts, when its SSRC changes, and when its numbering jumps by more than
+//!   [`RELAY_MAX_JUMP`] packets;
+//! - the marker bit is set on the first packet after every switch and every gap.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -58,6 +76,11 @@ pub struct RtpSessionConfig {
     pub rtcp_interval: Option<Duration>,
     /// Timestamp/arrival disagreement that counts as a timestamp jump.
     pub timestamp_jump: Duration,
+    /// A pause in locally generated media longer than this (elapsed time since the last
+    /// packet sent, against the timestamps sent) is a silence: the next frame's timestamp
+    /// includes it and the frame starts a talkspurt. Shorter lags are a late driver
+    /// catching up, and keep the timestamps in sequence.
+    pub silence_gap: Duration,
     /// Our SDES CNAME.
     pub cname: Bytes,
     /// Mapping from the driver's monotonic clock to NTP (for SR timestamps).
@@ -66,7 +89,7 @@ pub struct RtpSessionConfig {
 
 impl RtpSessionConfig {
     /// Defaults for an 8 kHz leg: latch on first packet, no mux, 30 s inactivity, 5 s
-    /// RTCP, 1 s jump threshold.
+    /// RTCP, 1 s jump threshold, 100 ms silence gap.
     pub fn new(ntp: NtpClock, cname: Bytes, payload_type: u8) -> Self {
         RtpSessionConfig {
             clock_rate: 8000,
@@ -77,6 +100,7 @@ impl RtpSessionConfig {
             inactivity_timeout: Some(Duration::from_secs(30)),
             rtcp_interval: Some(Duration::from_secs(5)),
             timestamp_jump: Duration::from_secs(1),
+            silence_gap: Duration::from_millis(100),
             cname,
             ntp,
         }
@@ -179,6 +203,38 @@ pub struct SessionStats {
     pub rtt: Option<Duration>,
 }
 
+/// How far (in packets, either way) a relayed stream's sequence number may move from
+/// the next one we would send before it is treated as a new source and re-anchored.
+/// Loss and reordering within this stay visible to the receiver; a source that restarts
+/// its numbering under the same SSRC does not become a jump in ours.
+pub const RELAY_MAX_JUMP: u16 = 50;
+
+/// A packet from another leg to send on this one, still numbered by its source:
+/// [`RtpSession::write_relayed`] maps it into this leg's numbering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Relayed {
+    /// SSRC of the source stream.
+    pub ssrc: u32,
+    /// The source's sequence number.
+    pub sequence: u16,
+    /// The source's RTP timestamp.
+    pub timestamp: u32,
+    /// Marker bit to send (the source's, or set by whoever switched the stream).
+    pub marker: bool,
+    /// Payload type on this leg.
+    pub payload_type: u8,
+    /// Media clock ticks the payload covers (0 for telephone events).
+    pub ticks: u32,
+}
+
+/// A relayed source mapped into our numbering: ours = theirs + offset.
+#[derive(Debug, Clone, Copy)]
+struct RelayAnchor {
+    ssrc: u32,
+    seq_offset: u16,
+    ts_offset: u32,
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Timer {
     Rtcp,
@@ -232,6 +288,8 @@ pub struct RtpSession {
     sent_srs: [(u32, Instant); 4],
     sent_sr_next: usize,
     last_sent: Option<(Instant, u32)>,
+    /// The relayed stream currently mapped into our numbering, if relaying.
+    relay: Option<RelayAnchor>,
     timers: Timers,
     out: VecDeque<SessionOutput>,
     stats: SessionStats,
@@ -266,6 +324,7 @@ impl RtpSession {
             sent_srs: [(0, now); 4],
             sent_sr_next: 0,
             last_sent: None,
+            relay: None,
             timers: Timers::default(),
             out: VecDeque::with_capacity(8),
             stats: SessionStats::default(),
@@ -592,9 +651,14 @@ impl RtpSession {
         self.timers.disarm(Timer::Inactivity);
     }
 
-    /// The RTP timestamp the next media frame will carry.
+    /// The RTP timestamp the next media frame will carry (if sent without a gap).
     pub fn next_timestamp(&self) -> u32 {
         self.timestamp
+    }
+
+    /// The sequence number the next packet will carry.
+    pub fn next_sequence(&self) -> u16 {
+        self.seq
     }
 
     /// Advances the media clock by `samples` without sending (silence / DTX, or while a
@@ -604,9 +668,23 @@ impl RtpSession {
         self.talkspurt_start = true;
     }
 
+    fn ticks(&self, d: Duration) -> u32 {
+        (d.as_micros() * u128::from(self.cfg.clock_rate) / 1_000_000) as u32
+    }
+
+    /// How far the media clock at `now` (last timestamp sent + elapsed ticks) is ahead of
+    /// the next timestamp in sequence; with that clock value.
+    fn clock_lead(&self, now: Instant) -> Option<(i32, u32)> {
+        let (t, ts) = self.last_sent?;
+        let clock = ts.wrapping_add(self.ticks(now.saturating_duration_since(t)));
+        Some((clock.wrapping_sub(self.timestamp) as i32, clock))
+    }
+
     /// Appends one media frame (default payload type, current timestamp, marker bit at
-    /// talkspurt start) to `out` and advances the timestamp by `samples`. Returns where to
-    /// send it, `None` if no remote address is known yet (nothing written then).
+    /// talkspurt start) to `out` and advances the timestamp by `samples`. After relayed
+    /// packets or a pause longer than [`RtpSessionConfig::silence_gap`] the timestamp
+    /// first catches up with the media clock and the frame starts a talkspurt. Returns
+    /// where to send it, `None` if no remote address is known yet (nothing written then).
     pub fn write_rtp(
         &mut self,
         now: Instant,
@@ -614,6 +692,17 @@ impl RtpSession {
         samples: u32,
         out: &mut BytesMut,
     ) -> Option<SocketAddr> {
+        let switched = self.relay.take().is_some();
+        let gap = self.ticks(self.cfg.silence_gap) as i32;
+        if let Some((lead, clock)) = self.clock_lead(now) {
+            if lead > gap || (switched && lead > 0) {
+                self.timestamp = clock;
+                self.talkspurt_start = true;
+            }
+        }
+        if switched {
+            self.talkspurt_start = true;
+        }
         let marker = self.talkspurt_start;
         let ts = self.timestamp;
         // The media clock runs whether or not the frame can be sent.
@@ -625,6 +714,7 @@ impl RtpSession {
 
     /// Appends a packet with an explicit payload type, marker and timestamp (RFC 4733
     /// events from a [`crate::DtmfSender`]) to `out`; assigns the sequence number and SSRC.
+    /// Ends any relayed stream (the next relayed packet is anchored afresh).
     pub fn write_raw(
         &mut self,
         now: Instant,
@@ -635,15 +725,81 @@ impl RtpSession {
         out: &mut BytesMut,
     ) -> Option<SocketAddr> {
         let to = self.remote()?;
+        self.relay = None;
         let mut h = RtpHeader::new(payload_type, self.seq, timestamp, self.ssrc);
         h.marker = marker;
         write_header_and_payload(&h, payload, out);
         self.seq = self.seq.wrapping_add(1);
-        self.stats.packets_sent += 1;
-        self.stats.octets_sent += payload.len() as u64;
-        self.sent_since_report = true;
-        self.last_sent = Some((now, timestamp));
+        self.count_sent(now, Some(timestamp), payload.len());
         Some(to)
+    }
+
+    /// Appends a packet relayed from another leg (the two-party bridge) to `out`, numbered
+    /// in this leg's sequence: its source's sequence numbers and timestamps are shifted by
+    /// an offset fixed when the source starts (continuing our numbering by one, and our
+    /// media clock), so the source's own loss and silence gaps stay visible. A new source
+    /// SSRC, or a jump of more than [`RELAY_MAX_JUMP`] packets, anchors afresh; the first
+    /// packet after an anchor carries the marker bit. No allocation when `out` has room.
+    /// Returns where to send it, `None` if no remote address is known yet.
+    pub fn write_relayed(
+        &mut self,
+        now: Instant,
+        r: Relayed,
+        payload: &[u8],
+        out: &mut BytesMut,
+    ) -> Option<SocketAddr> {
+        let to = self.remote()?;
+        let within = |a: &RelayAnchor| {
+            let d = r.sequence.wrapping_add(a.seq_offset).wrapping_sub(self.seq) as i16;
+            a.ssrc == r.ssrc && d.unsigned_abs() <= RELAY_MAX_JUMP
+        };
+        let (anchor, fresh) = match self.relay {
+            Some(a) if within(&a) => (a, false),
+            _ => {
+                // Continue our clock: the next timestamp in sequence, or the media clock
+                // if more time has passed since the last packet.
+                let ts = match self.clock_lead(now) {
+                    Some((lead, clock)) if lead > 0 => clock,
+                    _ => self.timestamp,
+                };
+                let a = RelayAnchor {
+                    ssrc: r.ssrc,
+                    seq_offset: self.seq.wrapping_sub(r.sequence),
+                    ts_offset: ts.wrapping_sub(r.timestamp),
+                };
+                self.relay = Some(a);
+                (a, true)
+            }
+        };
+        let seq = r.sequence.wrapping_add(anchor.seq_offset);
+        let ts = r.timestamp.wrapping_add(anchor.ts_offset);
+        let mut h = RtpHeader::new(r.payload_type, seq, ts, self.ssrc);
+        h.marker = r.marker || fresh;
+        write_header_and_payload(&h, payload, out);
+        // Late (reordered) packets keep their place; only newer ones move us on.
+        if (seq.wrapping_sub(self.seq) as i16) >= 0 {
+            self.seq = seq.wrapping_add(1);
+        }
+        let end = ts.wrapping_add(r.ticks);
+        if (end.wrapping_sub(self.timestamp) as i32) > 0 {
+            self.timestamp = end;
+        }
+        let newer = self
+            .last_sent
+            .is_none_or(|(_, last)| (ts.wrapping_sub(last) as i32) >= 0);
+        self.count_sent(now, newer.then_some(ts), payload.len());
+        Some(to)
+    }
+
+    /// Counts a packet sent at `now`; `timestamp` is its RTP timestamp when it is the
+    /// newest sent so far (the media clock is extrapolated from it).
+    fn count_sent(&mut self, now: Instant, timestamp: Option<u32>, octets: usize) {
+        self.stats.packets_sent += 1;
+        self.stats.octets_sent += octets as u64;
+        self.sent_since_report = true;
+        if let Some(ts) = timestamp {
+            self.last_sent = Some((now, ts));
+        }
     }
 }
 

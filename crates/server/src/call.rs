@@ -196,15 +196,11 @@ impl MediaLeg {
     }
 
     /// Encodes and sends one frame of 8 kHz PCM.
-    /// How the two-party bridge numbers what it sends to this leg: our SSRC, a fresh
-    /// sequence, the session's media clock, and the negotiated payload types.
+    /// This leg for the two-party bridge: the negotiated codec and payload types. The
+    /// bridge does not number packets; [`MediaLeg::send_relayed`] does, in this leg's
+    /// session, so the leg's RTP stays continuous across every switch of its source.
     pub(crate) fn bridge_config(&self) -> LegConfig {
-        let mut c = LegConfig::new(
-            self.codec,
-            self.session.ssrc(),
-            rand::random(),
-            self.session.next_timestamp(),
-        );
+        let mut c = LegConfig::new(self.codec);
         c.payload_type = self.neg.codec.payload_type;
         c.telephone_event_pt = self.neg.telephone_event;
         c
@@ -234,6 +230,17 @@ impl MediaLeg {
         if let Some(to) = self
             .session
             .write_rtp(now, &self.payload[..n], ticks, &mut self.out)
+        {
+            let _ = self.sock.try_send_to(&self.out, to);
+        }
+    }
+
+    /// Sends a packet the bridge forwards to this leg, numbered by this leg's session.
+    pub(crate) fn send_relayed(&mut self, now: Instant, fwd: &switchboard_media::Forward<'_>) {
+        self.out.clear();
+        if let Some(to) = self
+            .session
+            .write_relayed(now, fwd.packet, fwd.payload, &mut self.out)
         {
             let _ = self.sock.try_send_to(&self.out, to);
         }
@@ -614,11 +621,7 @@ impl CallTask {
             self.supervision.as_ref(),
         ) {
             if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::A, &pkt) {
-                b.out.clear();
-                fwd.write_to(&mut b.out);
-                if let Some(to) = b.session.remote() {
-                    let _ = b.sock.try_send_to(&b.out, to);
-                }
+                b.send_relayed(now, &fwd);
                 self.first_relay_at.get_or_insert(now);
                 self.relayed += 1;
             }
@@ -648,11 +651,7 @@ impl CallTask {
         };
         if let (Some(bridge), None) = (self.bridge.as_mut(), self.supervision.as_ref()) {
             if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::B, &pkt) {
-                self.a.out.clear();
-                fwd.write_to(&mut self.a.out);
-                if let Some(to) = self.a.session.remote() {
-                    let _ = self.a.sock.try_send_to(&self.a.out, to);
-                }
+                self.a.send_relayed(now, &fwd);
                 self.first_relay_at.get_or_insert(now);
                 self.relayed += 1;
             }

@@ -159,11 +159,7 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
                 let t = Instant::now();
                 if let Ok(pkt) = cust.media.session.handle_rtp(t, from, buf_c.take()) {
                     if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::A, &pkt) {
-                        agent.media.out.clear();
-                        fwd.write_to(&mut agent.media.out);
-                        if let Some(to) = agent.media.session.remote() {
-                            let _ = agent.media.sock.try_send_to(&agent.media.out, to);
-                        }
+                        agent.media.send_relayed(t, &fwd);
                     }
                     if let Some(rec) = recorder.as_mut() {
                         if pkt.header.payload_type == cust.media.neg.codec.payload_type {
@@ -178,11 +174,7 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
                 let t = Instant::now();
                 if let Ok(pkt) = agent.media.session.handle_rtp(t, from, buf_a.take()) {
                     if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::B, &pkt) {
-                        cust.media.out.clear();
-                        fwd.write_to(&mut cust.media.out);
-                        if let Some(to) = cust.media.session.remote() {
-                            let _ = cust.media.sock.try_send_to(&cust.media.out, to);
-                        }
+                        cust.media.send_relayed(t, &fwd);
                     }
                     if let Some(rec) = recorder.as_mut() {
                         if pkt.header.payload_type == agent.media.neg.codec.payload_type {
