@@ -23,6 +23,8 @@ use crate::source::{FileId, SourceMap, Span};
 #[derive(Debug, Clone, Default)]
 pub struct PromptCatalog {
     names: HashMap<Lang, BTreeSet<String>>,
+    /// The prompts directory the names came from, named in "unknown prompt" help.
+    source: Option<String>,
 }
 
 impl PromptCatalog {
@@ -39,6 +41,12 @@ impl PromptCatalog {
             }
         }
         c
+    }
+    /// Records the prompts directory these names were read from, so an unknown prompt's
+    /// help names the phrase list to extend there.
+    pub fn with_source(mut self, dir: &Path) -> PromptCatalog {
+        self.source = Some(dir.display().to_string());
+        self
     }
     /// Add one prompt.
     pub fn insert(&mut self, lang: Lang, name: impl Into<String>) {
@@ -790,7 +798,8 @@ impl Unit<'_> {
                 .join(" and ");
             let first = missing.first().copied().unwrap_or(Lang::En);
             let help = did_you_mean(&p.value, cat.names(first)).unwrap_or_else(|| {
-                format!("add a line for it in {langs} to prompts/dialplan-phrases.tsv and regenerate the prompts")
+                let dir = cat.source.as_deref().unwrap_or("prompts");
+                format!("add a line for it in {langs} to {dir}/dialplan-phrases.tsv and regenerate the prompts")
             });
             found.push(
                 Diagnostic::error(format!("unknown prompt \"{}\"", p.value), p.span)

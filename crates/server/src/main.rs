@@ -43,8 +43,13 @@ enum Command {
     Run(RunArgs),
     /// Check dialplan files: file:line:col diagnostics; exit 1 on errors.
     Check {
-        /// Dialplan files (*.ivr).
+        /// Dialplan files (*.ivr) or directories of them.
+        #[arg(default_value = "dialplans")]
         files: Vec<PathBuf>,
+        /// Prompts directory (<lang>/<name>.wav); default: ivr.prompts found next to the
+        /// dialplans or above them, then in the working directory.
+        #[arg(long)]
+        prompts: Option<PathBuf>,
         /// Config whose queue names the check uses (default: the embedded one).
         #[arg(long)]
         config: Option<PathBuf>,
@@ -204,7 +209,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::main(args),
-        Command::Check { files, config } => tools::check(&files, config.as_deref()),
+        Command::Check {
+            files,
+            prompts,
+            config,
+        } => tools::check(&files, prompts.as_deref(), config.as_deref()),
         Command::Ivr {
             command:
                 IvrCommand::Simulate {

@@ -146,6 +146,11 @@ pub(crate) fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal: never in files, pipes or journald.
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        )
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -170,10 +175,10 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     };
     let (transport, inbound) = SipTransport::bind(&cfg.sip.listen, tcfg)
         .await
-        .context("binding SIP listeners")?;
+        .map_err(sip_bind_error)?;
     let http = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
-        .with_context(|| format!("binding HTTP on {}", cfg.http.listen))?;
+        .map_err(|e| http_bind_error(cfg.http.listen, e))?;
     let http_addr = http.local_addr()?;
     let metrics = Arc::new(crate::metrics::Metrics::default());
     let mut driver = crate::sip_driver::SipDriver::new(&cfg, transport.clone(), events.clone());
@@ -244,6 +249,46 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     events.append(NewEvent::call("", "system.stop", json!({})));
     events.flush();
     Ok(())
+}
+
+/// A SIP bind failure as the operator needs it: which address, and how to pick another.
+fn sip_bind_error(e: switchboard_transport::TransportError) -> anyhow::Error {
+    use switchboard_transport::TransportError;
+    match &e {
+        TransportError::Bind { addr, error, .. }
+            if error.kind() == std::io::ErrorKind::AddrInUse =>
+        {
+            anyhow::anyhow!(
+                "{e}\n  help: another program (another switchboard, a SIP server or phone) \
+                 is using {addr}; stop it, or listen elsewhere with `--sip-listen \
+                 127.0.0.1:5070` (or `[sip] listen` in the config)"
+            )
+        }
+        TransportError::Bind { error, .. }
+            if error.kind() == std::io::ErrorKind::AddrNotAvailable =>
+        {
+            anyhow::anyhow!(
+                "{e}\n  help: that IP is not an address of this machine; use one it has \
+                 (`--sip-listen 127.0.0.1:5060`, or `[sip] listen` in the config)"
+            )
+        }
+        _ => anyhow::anyhow!("binding SIP listeners: {e}"),
+    }
+}
+
+/// An HTTP bind failure naming the address and the flag that changes it.
+fn http_bind_error(addr: std::net::SocketAddr, e: std::io::Error) -> anyhow::Error {
+    let help = match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "\n  help: another program is using {addr}; stop it, or listen elsewhere with \
+             `--http-listen 127.0.0.1:8081` (or `[http] listen` in the config)"
+        ),
+        std::io::ErrorKind::AddrNotAvailable => "\n  help: that IP is not an address of this \
+             machine; use `--http-listen 127.0.0.1:8080` (or `[http] listen` in the config)"
+            .to_string(),
+        _ => String::new(),
+    };
+    anyhow::anyhow!("cannot listen for HTTP on {addr}: {e}{help}")
 }
 
 /// Recovery pass: a crash leaves WAVs whose header lags the audio by up to a second;

@@ -2,7 +2,7 @@
 //! `switchboard staffing`: thin wrappers over the IVR and ACD crates that print reports
 //! and return the exit status.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -15,20 +15,115 @@ use switchboard_ivr::{run_dialplan_tests, CheckContext};
 
 use crate::config::Config;
 
-fn context(config: Option<&std::path::Path>) -> anyhow::Result<CheckContext> {
+/// The check context for dialplans at `anchor` (a file or directory): the config's queues
+/// and the prompts found by [`find_prompts_dir`] (or `prompts` when given).
+fn context(
+    config: Option<&Path>,
+    prompts: Option<&Path>,
+    anchor: &Path,
+) -> anyhow::Result<CheckContext> {
     let cfg = Config::load(config)?;
-    Ok(crate::call_path::check_context(&cfg))
+    let dir = match prompts {
+        Some(d) if d.is_dir() => d.to_path_buf(),
+        Some(d) => bail!("--prompts {}: no such directory", d.display()),
+        None => find_prompts_dir(&cfg.ivr.prompts, anchor)?,
+    };
+    let catalog = crate::call_path::prompt_catalog(&dir).with_source(&dir);
+    if switchboard_ivr::Lang::ALL
+        .iter()
+        .all(|l| catalog.names(*l).next().is_none())
+    {
+        bail!(
+            "no prompts in {} (expected <lang>/<name>.wav, e.g. en/welcome.wav); give \
+             --prompts DIR",
+            dir.display()
+        );
+    }
+    Ok(CheckContext::new(
+        cfg.queues.iter().map(|q| q.name.clone()),
+        catalog,
+    ))
 }
 
-/// `switchboard check FILE...`: rustc-style diagnostics; 1 on errors, 0 otherwise.
-pub(crate) fn check(
-    files: &[PathBuf],
-    config: Option<&std::path::Path>,
-) -> anyhow::Result<ExitCode> {
-    if files.is_empty() {
-        bail!("give at least one dialplan file");
+/// Where the offline tools read prompts: `ivr.prompts` as is when absolute; when relative,
+/// the first directory of that name next to the dialplan or in one of its parents (so
+/// `switchboard check /srv/sb/dialplans/demo.ivr` finds `/srv/sb/prompts` from anywhere),
+/// then in the working directory.
+pub(crate) fn find_prompts_dir(prompts: &Path, anchor: &Path) -> anyhow::Result<PathBuf> {
+    if prompts.is_absolute() {
+        if prompts.is_dir() {
+            return Ok(prompts.to_path_buf());
+        }
+        bail!(
+            "ivr.prompts {}: no such directory (give --prompts DIR)",
+            prompts.display()
+        );
     }
-    let r = check_paths(files, &context(config)?);
+    let start = if anchor.is_dir() {
+        anchor.to_path_buf()
+    } else {
+        anchor.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
+    let start = std::fs::canonicalize(if start.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        &start
+    })
+    .unwrap_or(start);
+    let mut looked = Vec::new();
+    for dir in start.ancestors() {
+        let cand = dir.join(prompts);
+        if cand.is_dir() {
+            return Ok(cand);
+        }
+        looked.push(cand);
+    }
+    if prompts.is_dir() {
+        return Ok(prompts.to_path_buf());
+    }
+    bail!(
+        "no prompts directory `{}` next to {} or in any directory above it, nor in the \
+         working directory; give --prompts DIR (the directory holding <lang>/<name>.wav)",
+        prompts.display(),
+        anchor.display()
+    )
+}
+
+/// The dialplan files named by `paths`: files as given, directories as their `*.ivr`
+/// files (sorted; subdirectories hold included files, as for the engine's loader).
+fn dialplan_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut here: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("reading {}", p.display()))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|f| f.is_file() && f.extension().is_some_and(|x| x == "ivr"))
+                .collect();
+            if here.is_empty() {
+                bail!("{}: no *.ivr dialplans in this directory", p.display());
+            }
+            here.sort();
+            out.extend(here);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// `switchboard check [PATH...]`: rustc-style diagnostics; 1 on errors, 0 otherwise.
+pub(crate) fn check(
+    paths: &[PathBuf],
+    prompts: Option<&Path>,
+    config: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let files = dialplan_files(paths)?;
+    let Some(first) = files.first() else {
+        bail!("give at least one dialplan file or directory");
+    };
+    let r = check_paths(&files, &context(config, prompts, first)?);
     print!("{}", r.text);
     Ok(if r.has_errors {
         ExitCode::from(1)
@@ -52,12 +147,13 @@ pub(crate) fn simulate_call(
             .with_context(|| format!("--at {a:?}: expected a time like 2026-11-23T03:00+03:00"))?,
         None => chrono::Utc::now().fixed_offset(),
     };
+    let ctx = context(config, None, &file)?;
     let mut call = SimCall::new(to, from, at);
     call.digits = digits;
     let opts = SimOptions {
         file,
         call,
-        ctx: context(config)?,
+        ctx,
         http_fixture,
     };
     match simulate(&opts) {
@@ -77,7 +173,7 @@ pub(crate) fn run_tests(
     path: PathBuf,
     config: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
-    let report = run_dialplan_tests(&path, &context(config)?);
+    let report = run_dialplan_tests(&path, &context(config, None, &path)?);
     print!("{report}");
     Ok(if report.passed() {
         ExitCode::SUCCESS

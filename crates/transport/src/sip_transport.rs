@@ -75,22 +75,38 @@ pub struct Inbound {
     pub raw: Bytes,
 }
 
-/// Errors sending.
+/// Errors binding and sending.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransportError {
     /// No listener of that kind for the destination's address family.
     #[error("no {0:?} socket for this address family")]
     NoSocket(TransportKind),
-    /// An I/O error from the OS.
+    /// An I/O error from the OS (its text is this error's own, not repeated as a source).
     #[error("i/o: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+    /// A listen address could not be bound (e.g. `AddrInUse`: another process has it).
+    #[error("cannot listen for SIP over {} on {addr}: {error}", kind.as_via_token())]
+    Bind {
+        /// UDP or TCP.
+        kind: TransportKind,
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the OS said.
+        error: std::io::Error,
+    },
     /// The TCP connection cap is reached.
     #[error("too many TCP connections")]
     TooManyConnections,
     /// The connection closed before the bytes could be queued.
     #[error("connection closed")]
     Closed,
+}
+
+impl From<std::io::Error> for TransportError {
+    fn from(e: std::io::Error) -> Self {
+        TransportError::Io(e)
+    }
 }
 
 /// Counters, read by the metrics endpoint.
@@ -266,21 +282,24 @@ impl SipTransport {
 
 async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), TransportError> {
     // With port 0, try a few times to get the same free port for UDP and TCP.
+    let bind_err = |kind, error| TransportError::Bind { kind, addr, error };
     for _ in 0..16 {
-        let udp = UdpSocket::bind(addr).await?;
+        let udp = UdpSocket::bind(addr)
+            .await
+            .map_err(|e| bind_err(TransportKind::Udp, e))?;
         let port = udp.local_addr()?.port();
         let mut tcp_addr = addr;
         tcp_addr.set_port(port);
         match TcpListener::bind(tcp_addr).await {
             Ok(tcp) => return Ok((udp, tcp)),
-            Err(e) if addr.port() != 0 => return Err(e.into()),
+            Err(e) if addr.port() != 0 => return Err(bind_err(TransportKind::Tcp, e)),
             Err(_) => continue,
         }
     }
-    Err(TransportError::Io(std::io::Error::new(
-        std::io::ErrorKind::AddrInUse,
-        "no common free UDP/TCP port",
-    )))
+    Err(bind_err(
+        TransportKind::Tcp,
+        std::io::Error::new(std::io::ErrorKind::AddrInUse, "no common free UDP/TCP port"),
+    ))
 }
 
 async fn udp_reader(t: SipTransport, sock: Arc<UdpSocket>) {
