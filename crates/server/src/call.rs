@@ -53,6 +53,8 @@ pub(crate) struct CallContext {
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
     /// Bridged calls by agent name, for supervisors (listen/whisper/barge).
     pub(crate) supervisable: dashmap::DashMap<String, mpsc::Sender<SuperviseRequest>>,
+    /// Which numbers a callback may dial (checked when the caller asks for one).
+    pub(crate) number_rules: switchboard_outbound::NumberRules,
 }
 
 impl CallContext {
@@ -779,7 +781,10 @@ impl CallTask {
                     && self.ctx.cfg.sip.outbound_trunk.is_some()
                     && !self.caller.is_empty()
                 {
-                    self.accept_callback();
+                    match self.ctx.number_rules.check(&self.caller) {
+                        Ok(_) => self.accept_callback(),
+                        Err(r) => self.refuse_callback(r),
+                    }
                 } else if Some(d) == exit_key && matches!(self.phase, Phase::Queued { .. }) {
                     self.leave_queue(QueueOutcome::ExitKey);
                 } else {
@@ -1058,6 +1063,23 @@ impl CallTask {
         );
         self.phase = Phase::CallbackLeaving { queue };
         self.play(&["queue-callback-confirmed".to_string()], self.lang, false);
+    }
+
+    /// The caller's number may not be dialled: say so, keep their place, log why.
+    fn refuse_callback(&mut self, r: switchboard_outbound::Refusal) {
+        tracing::info!(reason = r.as_str(), "callback refused by the dial policy");
+        self.ctx.metrics.dial_refused.count(r);
+        self.ctx.events.append(crate::dial_policy::refused_event(
+            self.id,
+            "callback",
+            &self.caller,
+            r,
+        ));
+        if let Phase::Queued { announcing, .. } = &mut self.phase {
+            *announcing = true;
+            let prompt = ["queue-callback-unavailable".to_string()];
+            self.play(&prompt, self.lang, false);
+        }
     }
 
     fn leave_queue(&mut self, outcome: QueueOutcome) {

@@ -151,11 +151,34 @@ pub(crate) async fn start(
         ntp: ntp_now(),
         metrics,
         supervisable: dashmap::DashMap::new(),
+        number_rules: cfg.dial_policy.rules()?,
     });
     let cb_ctx = ctx.clone();
+    // This task owns the dial caps: every callback passes the gate before it is placed.
+    let mut gate = crate::dial_policy::DialGate::new(&cfg.dial_policy)?;
     tokio::spawn(async move {
-        while let Some(job) = callbacks_rx.recv().await {
-            tokio::spawn(crate::callback::run_callback(cb_ctx.clone(), job));
+        while let Some(mut job) = callbacks_rx.recv().await {
+            let now_s = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            match gate.admit(now_s, &job.number) {
+                Ok(number) => {
+                    job.number = number;
+                    tokio::spawn(crate::callback::run_callback(cb_ctx.clone(), job));
+                }
+                Err(r) => {
+                    tracing::warn!(reason = r.as_str(), "callback refused by the dial policy");
+                    cb_ctx.metrics.dial_refused.count(r);
+                    cb_ctx.events.append(
+                        crate::dial_policy::refused_event(job.call, "callback", &job.number, r)
+                            .queue(&job.queue),
+                    );
+                    let _ = cb_ctx.acd.send(AcdCommand::CallbackResult {
+                        call: job.call,
+                        connected: false,
+                    });
+                }
+            }
         }
     });
     let (new_tx, mut new_rx) = mpsc::channel::<NewCall>(1024);

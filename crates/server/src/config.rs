@@ -20,6 +20,9 @@ pub(crate) struct Config {
     pub(crate) ivr: IvrConfig,
     pub(crate) screen_pop: ScreenPopConfig,
     pub(crate) limits: LimitsConfig,
+    /// Which numbers calls we originate may reach, and how often (`dial_policy.rs`).
+    #[serde(default)]
+    pub(crate) dial_policy: crate::dial_policy::DialPolicyConfig,
     #[serde(default)]
     pub(crate) users: Vec<UserConfig>,
     #[serde(default)]
@@ -202,6 +205,7 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        self.dial_policy.rules()?;
         if self.sip.listen.is_empty() {
             bail!("sip.listen: at least one address is needed");
         }

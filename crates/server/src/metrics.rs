@@ -19,6 +19,8 @@ pub(crate) struct Metrics {
     pub(crate) recordings: AtomicU64,
     /// Hardening counters (lockout, TCP, admission), written by the SIP driver.
     pub(crate) guard: GuardMetrics,
+    /// Calls we would have originated, refused by the dial policy, by reason.
+    pub(crate) dial_refused: crate::dial_policy::RefusalCounters,
 }
 
 /// What the defences against a hostile network did. Totals are copied from the owners'
@@ -152,6 +154,17 @@ impl Metrics {
             g(&self.recordings),
         );
         self.guard.render(out);
+        let _ = write!(
+            out,
+            "# HELP switchboard_dial_refused_total Calls we would have originated (callbacks), refused by the dial policy.\n\
+             # TYPE switchboard_dial_refused_total counter\n"
+        );
+        for (reason, n) in self.dial_refused.snapshot() {
+            let _ = writeln!(
+                out,
+                "switchboard_dial_refused_total{{reason=\"{reason}\"}} {n}"
+            );
+        }
     }
 }
 

@@ -1,0 +1,72 @@
+//! The policy for every call switchboard originates (ACD callbacks today; web callbacks,
+//! agents' outbound calls and campaigns as they arrive): which numbers may be dialled
+//! ([`NumberRules`]: allow/deny patterns, international and premium-rate prefixes denied
+//! by default) and how often ([`DialCaps`]: per number per day, all numbers per hour).
+//!
+//! It exists because a caller chooses the number a callback dials (the caller ID), and a
+//! hostile caller chooses a premium-rate or international number: toll fraud. Every
+//! refusal is a typed [`Refusal`] with a stable snake_case name for events and metrics.
+//!
+//! This crate is sans-IO: no SIP, no sockets, no clock. Time comes in as Unix seconds.
+//! It does not normalise national dialling formats (trunk prefixes, E.164 conversion per
+//! carrier); that belongs to the trunks' number normalisation.
+
+mod caps;
+mod rules;
+
+pub use caps::{DialCaps, DialCapsConfig};
+pub use rules::{NumberRules, NumberRulesConfig, Pattern, PatternError};
+
+/// Why a number may not be dialled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum Refusal {
+    /// Not a dialable number: empty, too long, or characters other than digits after an
+    /// optional leading `+` (visual separators aside).
+    #[error("not a dialable number")]
+    InvalidNumber,
+    /// Matches a `deny` pattern.
+    #[error("the number matches a deny pattern")]
+    Denied,
+    /// `allow` patterns are configured and the number matches none.
+    #[error("the number matches no allow pattern")]
+    NotAllowed,
+    /// International (outside `home_prefix`, or dialled with `00`) while international
+    /// calls are not allowed.
+    #[error("international numbers are not allowed")]
+    International,
+    /// Starts with a premium-rate prefix.
+    #[error("premium-rate numbers are not allowed")]
+    PremiumRate,
+    /// This number was dialled `max_per_number_per_day` times today (UTC).
+    #[error("the daily limit for this number is reached")]
+    NumberDailyCap,
+    /// `max_per_hour` calls were originated in the last hour.
+    #[error("the hourly limit of originated calls is reached")]
+    HourlyCap,
+}
+
+impl Refusal {
+    /// Every refusal, for metrics that list each label from the start.
+    pub const ALL: [Refusal; 7] = [
+        Refusal::InvalidNumber,
+        Refusal::Denied,
+        Refusal::NotAllowed,
+        Refusal::International,
+        Refusal::PremiumRate,
+        Refusal::NumberDailyCap,
+        Refusal::HourlyCap,
+    ];
+
+    /// The stable name used in events (`call.refused`'s `reason`) and metric labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::InvalidNumber => "invalid_number",
+            Refusal::Denied => "denied_pattern",
+            Refusal::NotAllowed => "not_allowed",
+            Refusal::International => "international",
+            Refusal::PremiumRate => "premium_rate",
+            Refusal::NumberDailyCap => "number_daily_cap",
+            Refusal::HourlyCap => "hourly_cap",
+        }
+    }
+}
