@@ -52,3 +52,15 @@ pub fn peak_rss_kb(pid: u32) -> Option<u64> {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
+
+/// A TCP connection to `to` from `local_ip` (any port), or `None` if it does not connect
+/// within 5 s.
+pub fn tcp_from(local_ip: &str, to: SocketAddr) -> Option<std::net::TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).ok()?;
+    let local: SocketAddr = format!("{local_ip}:0").parse().ok()?;
+    s.bind(&local.into()).ok()?;
+    s.connect_timeout(&to.into(), std::time::Duration::from_secs(5))
+        .ok()?;
+    Some(s.into())
+}

@@ -118,6 +118,12 @@ pub(crate) struct LimitsConfig {
     pub(crate) register_lockout: u64,
     pub(crate) register_lockout_max: u64,
     pub(crate) register_trust: u64,
+    pub(crate) open_files: u64,
+    pub(crate) fd_reserve: u64,
+    pub(crate) call_fd_headroom: u64,
+    pub(crate) tcp_connections: usize,
+    pub(crate) tcp_connections_per_source: usize,
+    pub(crate) tcp_message_timeout: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -237,6 +243,14 @@ impl Config {
         let l = &self.limits;
         if l.register_max_failures == 0 {
             bail!("limits.register_max_failures must be at least 1");
+        }
+        if l.tcp_connections == 0 || l.tcp_connections_per_source == 0 {
+            bail!(
+                "limits.tcp_connections and limits.tcp_connections_per_source must be at least 1"
+            );
+        }
+        if l.tcp_message_timeout == 0 {
+            bail!("limits.tcp_message_timeout must be at least 1 second");
         }
         if l.register_lockout > l.register_lockout_max {
             bail!("limits.register_lockout must not exceed limits.register_lockout_max");

@@ -8,6 +8,7 @@ mod call;
 mod call_path;
 mod callback;
 mod config;
+mod descriptors;
 mod dial_policy;
 mod event_log;
 mod export;

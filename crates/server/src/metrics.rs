@@ -32,12 +32,13 @@ pub(crate) struct GuardMetrics {
     pub(crate) register_locked_rejections: AtomicU64,
     pub(crate) register_lockout_exemptions: AtomicU64,
     pub(crate) register_locked_sources: AtomicU64,
+    pub(crate) calls_refused_descriptors: AtomicU64,
 }
 
 impl GuardMetrics {
     fn render(&self, out: &mut String) {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let rows: [(&str, &str, &str, u64); 5] = [
+        let rows: [(&str, &str, &str, u64); 6] = [
             (
                 "switchboard_register_auth_failures_total",
                 "counter",
@@ -67,6 +68,12 @@ impl GuardMetrics {
                 "gauge",
                 "Sources locked out right now.",
                 g(&self.register_locked_sources),
+            ),
+            (
+                "switchboard_calls_refused_descriptors_total",
+                "counter",
+                "New calls refused with 503 because too few file descriptors were free.",
+                g(&self.calls_refused_descriptors),
             ),
         ];
         for (name, kind, help, v) in rows {

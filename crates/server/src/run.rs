@@ -62,6 +62,39 @@ impl Shared {
             "SIP TCP connections closed for framing errors.",
             st.tcp_framing_errors.load(Ordering::Relaxed),
         );
+        counter(
+            "switchboard_sip_tcp_refused_per_source_total",
+            "SIP TCP connections closed at accept: the source had limits.tcp_connections_per_source.",
+            st.tcp_refused_per_source.load(Ordering::Relaxed),
+        );
+        counter(
+            "switchboard_sip_tcp_refused_total",
+            "SIP TCP connections closed at accept: the global TCP connection cap was reached.",
+            st.tcp_refused_global.load(Ordering::Relaxed),
+        );
+        counter(
+            "switchboard_sip_tcp_message_timeouts_total",
+            "SIP TCP connections closed: a message did not complete within limits.tcp_message_timeout.",
+            st.tcp_message_timeouts.load(Ordering::Relaxed),
+        );
+        counter(
+            "switchboard_sip_tcp_idle_closed_total",
+            "SIP TCP connections closed by sip.tcp_idle_timeout.",
+            st.tcp_idle_closed.load(Ordering::Relaxed),
+        );
+        out.push_str(&format!(
+            "# HELP switchboard_sip_tcp_connections_open SIP TCP connections open now.\n\
+             # TYPE switchboard_sip_tcp_connections_open gauge\n\
+             switchboard_sip_tcp_connections_open {}\n",
+            st.tcp_open.load(Ordering::Relaxed)
+        ));
+        if let Some(free) = crate::descriptors::free() {
+            out.push_str(&format!(
+                "# HELP switchboard_descriptors_free File descriptors free under RLIMIT_NOFILE.\n\
+                 # TYPE switchboard_descriptors_free gauge\n\
+                 switchboard_descriptors_free {free}\n"
+            ));
+        }
         self.metrics.render(&mut out);
         self.board_metrics(&mut out);
         out
@@ -160,6 +193,30 @@ pub(crate) fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The SIP TCP connection cap: `limits.tcp_connections`, lowered so `limits.fd_reserve`
+/// descriptors (plus 64 for the process itself) stay free for RTP and recordings. Raises
+/// the descriptor limit first.
+fn tcp_connection_cap(cfg: &Config) -> usize {
+    let l = &cfg.limits;
+    let nofile = match crate::descriptors::set_open_files_limit(l.open_files) {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not raise RLIMIT_NOFILE");
+            return l.tcp_connections;
+        }
+    };
+    let room = nofile.saturating_sub(l.fd_reserve + 64).max(1);
+    let cap = l
+        .tcp_connections
+        .min(usize::try_from(room).unwrap_or(usize::MAX));
+    tracing::info!(
+        open_files = nofile,
+        tcp_connections = cap,
+        "descriptor budget"
+    );
+    cap
+}
+
 async fn serve(cfg: Config) -> anyhow::Result<()> {
     crate::private_files::secure_data_dir(&cfg.data.dir)
         .with_context(|| format!("creating data dir {}", cfg.data.dir.display()))?;
@@ -171,6 +228,9 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             ..Limits::default()
         },
         tcp_idle_timeout: Duration::from_secs(cfg.sip.tcp_idle_timeout),
+        max_tcp_connections: tcp_connection_cap(&cfg),
+        max_tcp_per_source: cfg.limits.tcp_connections_per_source,
+        tcp_message_timeout: Duration::from_secs(cfg.limits.tcp_message_timeout),
         ..TransportConfig::default()
     };
     let (transport, inbound) = SipTransport::bind(&cfg.sip.listen, tcfg)

@@ -149,6 +149,8 @@ pub(crate) struct SipDriver {
     next_keepalive: Instant,
     probes: HashMap<TxKey, (String, Uri)>,
     metrics: Arc<Metrics>,
+    /// New calls are refused with 503 while fewer descriptors than this are free.
+    call_fd_headroom: u64,
 }
 
 fn to_sip_transport(k: TransportKind) -> Transport {
@@ -254,6 +256,7 @@ impl SipDriver {
             next_keepalive: Instant::now() + Duration::from_secs(cfg.sip.keepalive_interval.max(1)),
             probes: HashMap::new(),
             metrics: Arc::default(),
+            call_fd_headroom: cfg.limits.call_fd_headroom,
         }
     }
 
@@ -581,6 +584,22 @@ impl SipDriver {
                     tracing::info!(source = %Pii(from), "INVITE from an untrusted source refused");
                     let _ = self.b2bua.reject(now, call, StatusCode::FORBIDDEN);
                     return;
+                }
+                if let Some(free) = crate::descriptors::free() {
+                    if free < self.call_fd_headroom {
+                        Metrics::add(&self.metrics.guard.calls_refused_descriptors, 1);
+                        tracing::warn!(
+                            free,
+                            "new call refused with 503: too few file descriptors free"
+                        );
+                        let _ = self.b2bua.reject_with_retry_after(
+                            now,
+                            call,
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            Some(5),
+                        );
+                        return;
+                    }
                 }
                 let Some(router) = self.new_calls.clone() else {
                     let _ = self

@@ -971,6 +971,18 @@ impl B2bua {
         call: CallKey,
         status: StatusCode,
     ) -> Result<(), B2buaError> {
+        self.reject_with_retry_after(now, call, status, None)
+    }
+
+    /// [`B2bua::reject`] with a `Retry-After: secs` header when `retry_after` is set
+    /// (RFC 3261 §20.33: overload, 503).
+    pub fn reject_with_retry_after(
+        &mut self,
+        now: Instant,
+        call: CallKey,
+        status: StatusCode,
+        retry_after: Option<u32>,
+    ) -> Result<(), B2buaError> {
         let c = self.call(call).ok_or(B2buaError::NoSuchCall)?;
         if c.a.is_none() {
             return Err(B2buaError::InvalidState("originated call has no A leg"));
@@ -978,7 +990,10 @@ impl B2bua {
         if !c.a_waiting() {
             return Err(B2buaError::InvalidState("A already answered"));
         }
-        if let Some((tx, r)) = self.a_response(call, status, None) {
+        if let Some((tx, mut r)) = self.a_response(call, status, None) {
+            if let Some(secs) = retry_after {
+                r.headers.push(HeaderName::RetryAfter, secs.to_string());
+            }
             self.tl.send_response(now, tx, r)?;
         }
         if let Some(c) = self.call_mut(call) {

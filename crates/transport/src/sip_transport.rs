@@ -1,8 +1,8 @@
 //! UDP + TCP listeners for SIP.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -42,11 +42,25 @@ pub struct TransportConfig {
     pub limits: Limits,
     /// A TCP connection with no traffic for this long is closed.
     pub tcp_idle_timeout: Duration,
-    /// At most this many TCP connections at once (inbound and outbound).
+    /// At most this many TCP connections at once (inbound and outbound). An inbound
+    /// connection beyond it is accepted and closed at once (counted), so the listener
+    /// never stalls: a full table does not stop the next accept. The last eighth is kept
+    /// for sources that hold fewer than two connections.
     pub max_tcp_connections: usize,
+    /// At most this many inbound TCP connections from one source IP; more are accepted
+    /// and closed at once (counted).
+    pub max_tcp_per_source: usize,
+    /// An inbound connection must deliver its first complete message within this long,
+    /// and any later message must complete within this long of its first byte; else the
+    /// connection is closed (counted). Bounds slow senders that the idle timeout misses.
+    pub tcp_message_timeout: Duration,
     /// Capacity of the inbound message channel; when full, UDP datagrams are dropped
     /// (and counted) rather than queued without bound.
     pub inbound_queue: usize,
+    /// Most bytes of received messages waiting in the inbound channel (raw sizes); a UDP
+    /// datagram that would exceed it is dropped and counted, so a flood of large
+    /// messages cannot queue `inbound_queue` x 64 kB.
+    pub inbound_queue_bytes: usize,
 }
 
 impl Default for TransportConfig {
@@ -55,7 +69,10 @@ impl Default for TransportConfig {
             limits: Limits::default(),
             tcp_idle_timeout: Duration::from_secs(600),
             max_tcp_connections: 4096,
+            max_tcp_per_source: 32,
+            tcp_message_timeout: Duration::from_secs(10),
             inbound_queue: 8192,
+            inbound_queue_bytes: 16 << 20,
         }
     }
 }
@@ -73,6 +90,46 @@ pub struct Inbound {
     pub msg: Result<Message, ParseError>,
     /// The raw bytes of the message (for diagnostics and best-effort error replies).
     pub raw: Bytes,
+    /// This message's share of the inbound byte budget, returned when it is dropped.
+    _queued: QueuedBytes,
+}
+
+/// Bytes of a message counted against [`TransportConfig::inbound_queue_bytes`] until the
+/// receiver drops the [`Inbound`].
+#[derive(Debug)]
+struct QueuedBytes {
+    total: Arc<AtomicUsize>,
+    n: usize,
+}
+
+impl QueuedBytes {
+    /// Counts `n` bytes unless that would pass `max` (then `None`).
+    fn take(total: &Arc<AtomicUsize>, n: usize, max: usize) -> Option<QueuedBytes> {
+        let prev = total.fetch_add(n, Ordering::Relaxed);
+        if prev + n > max {
+            total.fetch_sub(n, Ordering::Relaxed);
+            return None;
+        }
+        Some(QueuedBytes {
+            total: total.clone(),
+            n,
+        })
+    }
+
+    /// Counts `n` bytes whatever the total (TCP: the reader waits for room instead).
+    fn force(total: &Arc<AtomicUsize>, n: usize) -> QueuedBytes {
+        total.fetch_add(n, Ordering::Relaxed);
+        QueuedBytes {
+            total: total.clone(),
+            n,
+        }
+    }
+}
+
+impl Drop for QueuedBytes {
+    fn drop(&mut self) {
+        self.total.fetch_sub(self.n, Ordering::Relaxed);
+    }
 }
 
 /// Errors binding and sending.
@@ -122,9 +179,67 @@ pub struct TransportStats {
     pub tcp_connections: AtomicU64,
     /// TCP connections closed for framing errors.
     pub tcp_framing_errors: AtomicU64,
+    /// Inbound TCP connections closed at once: the global cap was reached (or its last
+    /// eighth, kept for sources with fewer than two connections).
+    pub tcp_refused_global: AtomicU64,
+    /// Inbound TCP connections closed at once: their source had `max_tcp_per_source`.
+    pub tcp_refused_per_source: AtomicU64,
+    /// TCP connections closed because a message did not complete in time.
+    pub tcp_message_timeouts: AtomicU64,
+    /// TCP connections closed by the idle timeout.
+    pub tcp_idle_closed: AtomicU64,
+    /// TCP connections open now (inbound and outbound).
+    pub tcp_open: AtomicU64,
 }
 
 type ConnTable = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>>;
+type SourceCounts = Arc<Mutex<HashMap<IpAddr, usize>>>;
+
+/// When fewer than an eighth of the global TCP connection slots are left, a source may
+/// take one only while it holds fewer than this many: the last slots go to new sources
+/// (a phone needs one), not to whoever filled the rest.
+const SCARCE_PER_SOURCE: usize = 2;
+
+/// One inbound connection's place in its source's count; released on drop.
+struct SourceSlot {
+    counts: SourceCounts,
+    ip: IpAddr,
+}
+
+impl SourceSlot {
+    /// Takes a slot for `ip` unless it already holds `max` (or, when connections are
+    /// `scarce`, already holds [`SCARCE_PER_SOURCE`]).
+    fn take(counts: &SourceCounts, ip: IpAddr, max: usize, scarce: bool) -> Option<SourceSlot> {
+        let mut c = counts.lock().ok()?;
+        let n = c.entry(ip).or_insert(0);
+        let max = if scarce {
+            max.min(SCARCE_PER_SOURCE)
+        } else {
+            max
+        };
+        if *n >= max.max(1) {
+            return None;
+        }
+        *n += 1;
+        Some(SourceSlot {
+            counts: counts.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for SourceSlot {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.counts.lock() {
+            if let Some(n) = c.get_mut(&self.ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    c.remove(&self.ip);
+                }
+            }
+        }
+    }
+}
 
 /// Handle to the bound SIP sockets; cheap to clone.
 #[derive(Clone)]
@@ -132,7 +247,9 @@ pub struct SipTransport {
     udp: Arc<Vec<Arc<UdpSocket>>>,
     conns: ConnTable,
     permits: Arc<Semaphore>,
+    per_source: SourceCounts,
     inbound: mpsc::Sender<Inbound>,
+    queued: Arc<AtomicUsize>,
     cfg: Arc<TransportConfig>,
     stats: Arc<TransportStats>,
     local: Arc<Vec<SocketAddr>>,
@@ -164,7 +281,9 @@ impl SipTransport {
             udp: Arc::new(udps),
             conns,
             permits,
+            per_source: Arc::default(),
             inbound: tx,
+            queued: Arc::default(),
             cfg,
             stats,
             local: Arc::new(locals),
@@ -212,7 +331,7 @@ impl SipTransport {
                     .try_acquire_owned()
                     .map_err(|_| TransportError::TooManyConnections)?;
                 let stream = TcpStream::connect(to).await?;
-                let tx = self.start_connection(stream, to, permit);
+                let tx = self.start_connection(stream, to, permit, None);
                 tx.send(bytes).await.map_err(|_| TransportError::Closed)
             }
         }
@@ -260,21 +379,25 @@ impl SipTransport {
         stream: TcpStream,
         peer: SocketAddr,
         permit: tokio::sync::OwnedSemaphorePermit,
+        slot: Option<SourceSlot>,
     ) -> mpsc::Sender<Bytes> {
         self.stats.tcp_connections.fetch_add(1, Ordering::Relaxed);
+        self.stats.tcp_open.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
         let local = stream.local_addr().unwrap_or(peer);
         let (tx, rx) = mpsc::channel::<Bytes>(256);
         if let Ok(mut t) = self.conns.lock() {
             t.insert(peer, tx.clone());
         }
+        let inbound = slot.is_some();
         tokio::spawn(tcp_connection(
             self.clone(),
             stream,
             peer,
             local,
             rx,
-            permit,
+            (permit, slot),
+            inbound,
         ));
         tx
     }
@@ -308,12 +431,10 @@ async fn udp_reader(t: SipTransport, sock: Arc<UdpSocket>) {
         Err(_) => return,
     };
     let max = t.cfg.limits.max_message;
-    let mut buf = BytesMut::with_capacity(max + 1);
+    // One receive buffer, reused: each datagram is copied out at its own size, so a queued
+    // message holds its bytes, not a whole 64 kB buffer.
+    let mut buf = vec![0u8; max + 1];
     loop {
-        buf.clear();
-        buf.reserve(max + 1);
-        // SAFETY-free path: recv into the spare capacity via a zeroed resize.
-        buf.resize(max + 1, 0);
         let (n, from) = match sock.recv_from(&mut buf[..]).await {
             Ok(v) => v,
             Err(e) => {
@@ -328,12 +449,16 @@ async fn udp_reader(t: SipTransport, sock: Arc<UdpSocket>) {
             }
         };
         t.stats.udp_in.fetch_add(1, Ordering::Relaxed);
-        buf.truncate(n);
-        let raw = buf.split().freeze();
+        let data = buf.get(..n).unwrap_or_default();
         // Keep-alive CRLFs (RFC 5626 §3.5.1) are not messages.
-        if raw.iter().all(|b| *b == b'\r' || *b == b'\n') {
+        if data.iter().all(|b| *b == b'\r' || *b == b'\n') {
             continue;
         }
+        let Some(queued) = QueuedBytes::take(&t.queued, n, t.cfg.inbound_queue_bytes) else {
+            t.stats.udp_dropped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        let raw = Bytes::copy_from_slice(data);
         let msg = parse_datagram(&raw, &t.cfg.limits);
         if msg.is_err() {
             t.stats.udp_malformed.fetch_add(1, Ordering::Relaxed);
@@ -344,6 +469,7 @@ async fn udp_reader(t: SipTransport, sock: Arc<UdpSocket>) {
             local,
             msg,
             raw,
+            _queued: queued,
         };
         if t.inbound.try_send(inbound).is_err() {
             t.stats.udp_dropped.fetch_add(1, Ordering::Relaxed);
@@ -351,25 +477,49 @@ async fn udp_reader(t: SipTransport, sock: Arc<UdpSocket>) {
     }
 }
 
+/// Accepts without waiting for room: a connection over the global or per-source cap is
+/// closed at once and counted, so one source holding connections cannot stop the accept
+/// loop for everyone else.
 async fn tcp_acceptor(t: SipTransport, listener: TcpListener) {
     let mut backoff = Duration::from_millis(10);
     loop {
-        let permit = match t.permits.clone().acquire_owned().await {
-            Ok(p) => p,
-            Err(_) => return,
-        };
         match listener.accept().await {
             Ok((stream, peer)) => {
                 backoff = Duration::from_millis(10);
-                t.start_connection(stream, peer, permit);
+                let scarce = t.permits.available_permits() < t.cfg.max_tcp_connections.div_ceil(8);
+                let Some(slot) =
+                    SourceSlot::take(&t.per_source, peer.ip(), t.cfg.max_tcp_per_source, scarce)
+                else {
+                    if scarce {
+                        t.stats.tcp_refused_global.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        t.stats
+                            .tcp_refused_per_source
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                    refuse(stream);
+                    continue;
+                };
+                let Ok(permit) = t.permits.clone().try_acquire_owned() else {
+                    t.stats.tcp_refused_global.fetch_add(1, Ordering::Relaxed);
+                    refuse(stream);
+                    continue;
+                };
+                t.start_connection(stream, peer, permit, Some(slot));
             }
-            Err(_) => {
-                drop(permit);
+            Err(e) => {
+                // Out of descriptors (EMFILE/ENFILE) or a transient error: back off.
+                tracing::warn!(error = %e, "SIP TCP accept failed");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
             }
         }
     }
+}
+
+/// Closes a refused connection at once (its descriptor is free again right away).
+fn refuse(stream: TcpStream) {
+    drop(stream);
 }
 
 async fn tcp_connection(
@@ -378,24 +528,36 @@ async fn tcp_connection(
     peer: SocketAddr,
     local: SocketAddr,
     mut outgoing: mpsc::Receiver<Bytes>,
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    _held: (tokio::sync::OwnedSemaphorePermit, Option<SourceSlot>),
+    inbound: bool,
 ) {
     let (mut rd, mut wr) = stream.into_split();
     let mut buf = BytesMut::with_capacity(8192);
     let idle = t.cfg.tcp_idle_timeout;
     let max = t.cfg.limits.max_message;
+    let msg_timeout = t.cfg.tcp_message_timeout;
+    // When the message being received must be complete: from the accept for an inbound
+    // connection's first message, else from the first byte of each message.
+    let mut msg_deadline = inbound.then(|| tokio::time::Instant::now() + msg_timeout);
     'conn: loop {
+        let deadline = msg_deadline;
         tokio::select! {
             r = rd.read_buf(&mut buf) => {
                 match r {
                     Ok(0) | Err(_) => break 'conn,
                     Ok(_) => {}
                 }
+                if msg_deadline.is_none() && !buf.is_empty() {
+                    msg_deadline = Some(tokio::time::Instant::now() + msg_timeout);
+                }
                 loop {
                     match parse_stream(&buf, &t.cfg.limits) {
                         Ok((msg, used)) => {
                             let raw = buf.split_to(used).freeze();
-                            let inbound = Inbound { kind: TransportKind::Tcp, from: peer, local, msg: Ok(msg), raw };
+                            msg_deadline = (!buf.is_empty())
+                                .then(|| tokio::time::Instant::now() + msg_timeout);
+                            let _queued = QueuedBytes::force(&t.queued, raw.len());
+                            let inbound = Inbound { kind: TransportKind::Tcp, from: peer, local, msg: Ok(msg), raw, _queued };
                             if t.inbound.send(inbound).await.is_err() {
                                 break 'conn;
                             }
@@ -412,7 +574,8 @@ async fn tcp_connection(
                             // report it (for a best-effort 400) and close.
                             t.stats.tcp_framing_errors.fetch_add(1, Ordering::Relaxed);
                             let raw = buf.split().freeze();
-                            let _ = t.inbound.send(Inbound { kind: TransportKind::Tcp, from: peer, local, msg: Err(e), raw }).await;
+                            let _queued = QueuedBytes::force(&t.queued, raw.len());
+                            let _ = t.inbound.send(Inbound { kind: TransportKind::Tcp, from: peer, local, msg: Err(e), raw, _queued }).await;
                             break 'conn;
                         }
                     }
@@ -431,9 +594,18 @@ async fn tcp_connection(
                     None => break 'conn,
                 }
             }
-            _ = tokio::time::sleep(idle) => break 'conn,
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => {
+                t.stats.tcp_message_timeouts.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("SIP TCP connection closed: message not complete in time");
+                break 'conn;
+            }
+            _ = tokio::time::sleep(idle) => {
+                t.stats.tcp_idle_closed.fetch_add(1, Ordering::Relaxed);
+                break 'conn;
+            }
         }
     }
+    t.stats.tcp_open.fetch_sub(1, Ordering::Relaxed);
     if let Ok(mut table) = t.conns.lock() {
         table.remove(&peer);
     }
