@@ -235,8 +235,9 @@ impl Server {
     }
 
     /// GET a path on the admin API; returns (status, body).
+    /// GET with the demo admin token.
     pub fn http_get(&self, path: &str) -> (u16, String) {
-        http_request(self.http, "GET", path, None)
+        http_call(self.http, "GET", path, None, Some(DEMO_ADMIN_TOKEN), None)
     }
 }
 
@@ -247,18 +248,37 @@ impl Drop for Server {
     }
 }
 
-/// A minimal HTTP/1.1 client (the tests talk to our admin API only).
+/// The embedded config's demo admin token (README).
+pub const DEMO_ADMIN_TOKEN: &str = "demo-admin";
+
+/// A minimal HTTP/1.1 client (the tests talk to our admin API only), without a token.
 pub fn http_request(
     addr: SocketAddr,
     method: &str,
     path: &str,
     body: Option<&str>,
 ) -> (u16, String) {
+    http_call(addr, method, path, body, None, None)
+}
+
+/// Like [`http_request`], with a bearer `token` and a `host` header other than `addr`.
+pub fn http_call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+    host: Option<&str>,
+) -> (u16, String) {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).expect("connect http");
     s.set_read_timeout(Some(Duration::from_secs(10))).ok();
     let body = body.unwrap_or("");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let host = host.map_or_else(|| addr.to_string(), str::to_string);
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     s.write_all(req.as_bytes()).expect("send http");

@@ -76,6 +76,35 @@ pub(crate) enum AcdCommand {
         call: u64,
         reason: ExitReason,
     },
+    /// Pause an agent with a reason code (HTTP API); the answer says if it took.
+    Pause {
+        agent: String,
+        reason: String,
+        reply: tokio::sync::oneshot::Sender<Result<(), AgentControlError>>,
+    },
+    /// Unpause an agent (also cancels a pending pause).
+    Unpause {
+        agent: String,
+        reply: tokio::sync::oneshot::Sender<Result<(), AgentControlError>>,
+    },
+}
+
+/// Why an agent control command did not take.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AgentControlError {
+    /// The agent's phone is not registered (or unreachable).
+    NotLoggedIn,
+    /// Anything else the ACD refused, in words.
+    Refused(String),
+}
+
+impl AgentControlError {
+    fn from_acd(e: &switchboard_acd::AcdError) -> AgentControlError {
+        match e {
+            switchboard_acd::AcdError::NotLoggedIn(_) => AgentControlError::NotLoggedIn,
+            other => AgentControlError::Refused(other.to_string()),
+        }
+    }
 }
 
 /// A callback the ACD wants placed now (its turn came and `agent` is reserved).
@@ -363,6 +392,26 @@ impl AcdActor {
                 self.calls.remove(&call);
                 self.acd
                     .handle_callback_request(now, CallId(call), number.into())
+            }
+            AcdCommand::Pause {
+                agent,
+                reason,
+                reply,
+            } => {
+                let r = match self.dir.agent_id(&agent) {
+                    Some(a) => self.acd.handle_pause(now, a, reason),
+                    None => Ok(()),
+                };
+                let _ = reply.send(r.as_ref().map(|_| ()).map_err(AgentControlError::from_acd));
+                r
+            }
+            AcdCommand::Unpause { agent, reply } => {
+                let r = match self.dir.agent_id(&agent) {
+                    Some(a) => self.acd.handle_unpause(now, a),
+                    None => Ok(()),
+                };
+                let _ = reply.send(r.as_ref().map(|_| ()).map_err(AgentControlError::from_acd));
+                r
             }
             AcdCommand::Exit { call, reason } => {
                 self.calls.remove(&call);

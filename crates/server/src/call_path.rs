@@ -91,6 +91,7 @@ pub(crate) async fn start(
     mpsc::UnboundedSender<LocationEvent>,
     mpsc::Sender<NewCall>,
     Arc<RwLock<serde_json::Value>>,
+    mpsc::UnboundedSender<AcdCommand>,
 )> {
     let mut prompts = PromptCache::new();
     let n = prompts
@@ -142,7 +143,7 @@ pub(crate) async fn start(
     let ctx = Arc::new(CallContext {
         cfg: cfg.clone(),
         sip,
-        acd: acd_tx,
+        acd: acd_tx.clone(),
         events,
         prompts: Arc::new(prompts),
         dialplans,
@@ -187,7 +188,7 @@ pub(crate) async fn start(
             tokio::spawn(run_call(ctx.clone(), nc));
         }
     });
-    Ok((presence_tx, new_tx, board))
+    Ok((presence_tx, new_tx, board, acd_tx))
 }
 
 /// Reloads on SIGHUP or when a file under `dir` changes (polled every 2 s). A version

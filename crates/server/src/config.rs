@@ -20,6 +20,8 @@ pub(crate) struct Config {
     pub(crate) ivr: IvrConfig,
     pub(crate) screen_pop: ScreenPopConfig,
     pub(crate) limits: LimitsConfig,
+    #[serde(default)]
+    pub(crate) acd: AcdSection,
     /// Which numbers calls we originate may reach, and how often (`dial_policy.rs`).
     #[serde(default)]
     pub(crate) dial_policy: crate::dial_policy::DialPolicyConfig,
@@ -54,6 +56,50 @@ pub(crate) struct SipConfig {
 #[serde(deny_unknown_fields)]
 pub(crate) struct HttpConfig {
     pub(crate) listen: SocketAddr,
+    /// Bearer tokens of the API (hashes), with their roles.
+    #[serde(default)]
+    pub(crate) tokens: Vec<crate::http_auth::TokenConfig>,
+    /// Host header values answered besides the listen address and `localhost`.
+    #[serde(default)]
+    pub(crate) allowed_hosts: Vec<String>,
+    #[serde(default = "default_http_connections")]
+    pub(crate) max_connections: usize,
+    /// Seconds a client has to send a request's headers.
+    #[serde(default = "default_http_timeout")]
+    pub(crate) header_timeout: u64,
+    /// Seconds a client has to send a request's body.
+    #[serde(default = "default_http_timeout")]
+    pub(crate) body_timeout: u64,
+    #[serde(default = "default_http_body")]
+    pub(crate) max_body_bytes: usize,
+}
+
+fn default_http_connections() -> usize {
+    256
+}
+fn default_http_timeout() -> u64 {
+    10
+}
+fn default_http_body() -> usize {
+    65_536
+}
+
+/// `[acd]`: settings of the ACD that are not per queue.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct AcdSection {
+    /// Reason codes an agent may pause with over the API.
+    pub(crate) pause_reasons: Vec<String>,
+}
+
+impl Default for AcdSection {
+    fn default() -> AcdSection {
+        AcdSection {
+            pause_reasons: ["break", "lunch", "training", "meeting", "after_call_work"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -212,6 +258,16 @@ impl Config {
 
     fn validate(&self) -> anyhow::Result<()> {
         self.dial_policy.rules()?;
+        let users: Vec<String> = self.users.iter().map(|u| u.name.clone()).collect();
+        crate::http_auth::TokenTable::from_config(&self.http.tokens, &users)?;
+        if self.acd.pause_reasons.iter().any(|r| {
+            r.is_empty()
+                || !r
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        }) {
+            bail!("acd.pause_reasons: reason codes are words of letters, digits, _ and -");
+        }
         if self.sip.listen.is_empty() {
             bail!("sip.listen: at least one address is needed");
         }

@@ -1,35 +1,59 @@
-//! The HTTP admin API: health, Prometheus metrics, registrations, agents, queues, calls.
-//! Errors are JSON `{ "error": "..." }` with a 4xx/5xx status.
+//! The HTTP admin API: health, Prometheus metrics, registrations, agents, queues, agent
+//! control. `/healthz`, `/metrics` and the demo CRM are open; everything under `/api/v1`
+//! needs a bearer token (`http_auth.rs`). Errors are JSON `{"error", "code"}` with a
+//! 4xx/5xx status (`http_error.rs`); limits and the Host check live in `http_serve.rs`.
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
 use serde_json::json;
 
+use crate::http_auth::{Principal, Role, TokenTable};
+use crate::http_control::AgentControl;
+use crate::http_error::ApiError;
+use crate::http_serve::{AllowedHosts, HttpLimits};
 use crate::run::Shared;
 
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
+/// What the API needs besides [`Shared`]: who may call it and its limits.
+pub(crate) struct ApiSetup {
+    pub(crate) tokens: Arc<TokenTable>,
+    pub(crate) hosts: Arc<AllowedHosts>,
+    pub(crate) limits: Arc<HttpLimits>,
+    pub(crate) control: Arc<AgentControl>,
+}
+
+pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
         .route("/api/v1/registrations", get(registrations))
         .route("/api/v1/queues", get(queues))
         .route("/api/v1/agents", get(agents))
+        .route("/api/v1/agents/:agent", get(agent))
+        .route(
+            "/api/v1/agents/:agent/pause",
+            post(crate::http_control::pause),
+        )
+        .route(
+            "/api/v1/agents/:agent/unpause",
+            post(crate::http_control::unpause),
+        )
         .route("/demo/crm/balance", get(demo_balance))
         .fallback(not_found)
         .with_state(shared)
+        .layer(axum::middleware::from_fn(crate::http_serve::check_host))
+        .layer(Extension(setup.hosts))
+        .layer(Extension(setup.tokens))
+        .layer(Extension(setup.limits))
+        .layer(Extension(setup.control))
 }
 
-async fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Json(json!({"error": "no such endpoint; see docs/operations.md"})),
-    )
-        .into_response()
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; see docs/api.md")
 }
 
 async fn metrics(State(s): State<Arc<Shared>>) -> String {
@@ -47,7 +71,7 @@ async fn demo_balance(axum::extract::Query(q): axum::extract::Query<BalanceQuery
     let Some(phone) = q.phone.filter(|p| !p.is_empty() && p.len() <= 32) else {
         return (
             StatusCode::BAD_REQUEST,
-            Json(json!({"error": "query parameter `phone` is required"})),
+            Json(json!({"error": "query parameter `phone` is required", "code": "bad_request"})),
         )
             .into_response();
     };
@@ -69,16 +93,49 @@ fn board_part(s: &Shared, key: &str) -> Json<serde_json::Value> {
 }
 
 /// Queues with waiting callers and their counters since the server started (the
-/// wallboard's source).
-async fn queues(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
+/// wallboard's source). Any role.
+async fn queues(_p: Principal, State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
     board_part(&s, "queues")
 }
 
-/// Every configured agent with their one ACD state.
-async fn agents(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
-    board_part(&s, "agents")
+/// Every configured agent with their one ACD state; an agent token sees only its own.
+async fn agents(p: Principal, State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    let Json(all) = board_part(&s, "agents");
+    if p.role != Role::Agent {
+        return Json(all);
+    }
+    let own: Vec<serde_json::Value> = all
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["agent"].as_str() == p.agent.as_deref())
+        .cloned()
+        .collect();
+    Json(serde_json::Value::Array(own))
 }
 
-async fn registrations(State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
-    Json(s.registrations_json())
+/// One agent: staff, or the agent's own token.
+async fn agent(
+    p: Principal,
+    Path(name): Path<String>,
+    State(s): State<Arc<Shared>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    p.require_agent_or_staff(&name)?;
+    let Json(all) = board_part(&s, "agents");
+    all.as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["agent"].as_str() == Some(name.as_str()))
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no agent {name:?}")))
+}
+
+/// Registered contacts with their addresses: staff only.
+async fn registrations(
+    p: Principal,
+    State(s): State<Arc<Shared>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    p.require_staff()?;
+    Ok(Json(s.registrations_json()))
 }

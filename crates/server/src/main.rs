@@ -13,7 +13,11 @@ mod dial_policy;
 mod event_log;
 mod export;
 mod http_api;
+mod http_auth;
 mod http_client;
+mod http_control;
+mod http_error;
+mod http_serve;
 mod metrics;
 mod pii;
 mod private_files;
@@ -66,6 +70,11 @@ enum Command {
         #[command(subcommand)]
         command: ExportCommand,
     },
+    /// API tokens: `token new` prints a fresh random token and its [[http.tokens]] entry.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Staffing with Erlang C/A (agents) and Erlang B (trunks).
     Staffing {
         /// Offered calls per hour.
@@ -83,6 +92,23 @@ enum Command {
         /// Trunk blocking probability for Erlang B.
         #[arg(long, default_value_t = 0.01)]
         blocking: f64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Print a new random token (show it once, to its owner) and the config entry that
+    /// stores only its SHA-256.
+    New {
+        /// admin, supervisor or agent.
+        #[arg(long)]
+        role: String,
+        /// For --role agent: the agent (user name) the token acts for.
+        #[arg(long)]
+        agent: Option<String>,
+        /// A label for logs (default: the role, and the agent).
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 
@@ -232,6 +258,9 @@ fn main() -> ExitCode {
             command: IvrCommand::Test { path, config },
         } => tools::run_tests(path, config.as_deref()),
         Command::Export { command } => export_main(command),
+        Command::Token {
+            command: TokenCommand::New { role, agent, name },
+        } => new_token(&role, agent.as_deref(), name.as_deref()),
         Command::Staffing {
             calls_per_hour,
             aht,
@@ -247,4 +276,28 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `switchboard token new`: 256 random bits as hex, and the entry that stores their hash.
+fn new_token(role: &str, agent: Option<&str>, name: Option<&str>) -> anyhow::Result<ExitCode> {
+    match (role, agent) {
+        ("agent", None) => anyhow::bail!("--role agent needs --agent <user>"),
+        ("admin" | "supervisor", Some(_)) => anyhow::bail!("only --role agent takes --agent"),
+        ("admin" | "supervisor" | "agent", _) => {}
+        _ => anyhow::bail!("--role {role:?}: one of admin, supervisor, agent"),
+    }
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    let label = name.map(str::to_string).unwrap_or_else(|| match agent {
+        Some(a) => format!("{role}-{a}"),
+        None => role.to_string(),
+    });
+    println!("token (give it to its owner; it is not stored): {token}\n");
+    println!(
+        "[[http.tokens]]\nname = {label:?}\nsha256 = \"{}\"\nrole = \"{role}\"",
+        http_auth::token_sha256(&token)
+    );
+    if let Some(a) = agent {
+        println!("agent = {a:?}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -173,6 +173,7 @@ pub(crate) fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         cfg.ivr.test_clock = Some(c.clone());
     }
+    refuse_public_demo_tokens(&cfg)?;
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -245,7 +246,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     driver.set_metrics(metrics.clone());
     let sip = driver.handle();
     let cfg = Arc::new(cfg);
-    let (presence, new_calls, board) =
+    let (presence, new_calls, board, acd_commands) =
         crate::call_path::start(cfg.clone(), sip.clone(), events.clone(), metrics.clone()).await?;
     driver.set_presence(presence);
     driver.set_call_router(new_calls);
@@ -257,15 +258,36 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     });
     let (shutdown_tx, _) = broadcast::channel::<()>(1);
 
-    let router = crate::http_api::router(shared.clone());
-    let mut http_shutdown = shutdown_tx.subscribe();
-    tokio::spawn(async move {
-        let _ = axum::serve(http, router)
-            .with_graceful_shutdown(async move {
-                let _ = http_shutdown.recv().await;
-            })
-            .await;
+    let users: Vec<String> = cfg.users.iter().map(|u| u.name.clone()).collect();
+    let limits = Arc::new(crate::http_serve::HttpLimits {
+        max_connections: cfg.http.max_connections,
+        header_timeout: Duration::from_secs(cfg.http.header_timeout),
+        body_timeout: Duration::from_secs(cfg.http.body_timeout),
+        max_body_bytes: cfg.http.max_body_bytes,
     });
+    let setup = crate::http_api::ApiSetup {
+        tokens: Arc::new(crate::http_auth::TokenTable::from_config(
+            &cfg.http.tokens,
+            &users,
+        )?),
+        hosts: Arc::new(crate::http_serve::AllowedHosts::new(
+            http_addr,
+            &cfg.http.allowed_hosts,
+        )),
+        limits: limits.clone(),
+        control: Arc::new(crate::http_control::AgentControl {
+            acd: acd_commands,
+            agents: users,
+            pause_reasons: cfg.acd.pause_reasons.clone(),
+        }),
+    };
+    let router = crate::http_api::router(shared.clone(), setup);
+    tokio::spawn(crate::http_serve::serve(
+        http,
+        router,
+        limits,
+        shutdown_tx.subscribe(),
+    ));
 
     let driver_task = tokio::spawn(driver.run(inbound, shutdown_tx.subscribe()));
 
@@ -402,4 +424,21 @@ async fn wait_for_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+}
+
+/// The demo tokens are published in the README: an API reachable beyond this machine
+/// with one of them configured is open to anyone. Refuse to start that way.
+fn refuse_public_demo_tokens(cfg: &Config) -> anyhow::Result<()> {
+    let users: Vec<String> = cfg.users.iter().map(|u| u.name.clone()).collect();
+    let tokens = crate::http_auth::TokenTable::from_config(&cfg.http.tokens, &users)?;
+    if !cfg.http.listen.ip().is_loopback() && tokens.has_demo_token() {
+        anyhow::bail!(
+            "http.listen {} is not a loopback address, and a public demo token \
+             (demo-admin, demo-supervisor, demo-agent-*) is configured: replace \
+             [[http.tokens]] with your own (`switchboard token new --role admin`), \
+             or listen on 127.0.0.1",
+            cfg.http.listen
+        );
+    }
+    Ok(())
 }
