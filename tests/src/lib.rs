@@ -7,8 +7,10 @@
 //! `scripts/test`), and skip with a message otherwise, so `cargo test` works on a laptop.
 
 pub mod audio;
+pub mod baresip;
 pub mod hostile;
 pub mod peers;
+pub mod rtp_capture;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

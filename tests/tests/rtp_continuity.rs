@@ -1,0 +1,330 @@
+//! RTP continuity as the phones receive it (issue 10), against the real binary.
+//!
+//! 1. A pjsua2 caller dials 300 (`tests/dialplans-continuity/continuity.ivr`): IVR
+//!    prompt -> queue sales (announcement, music on hold) -> whisper to agent 1001 ->
+//!    bridge -> 1001 blind-transfers the caller to support -> music on hold -> agent 1004.
+//!    A raw socket owned by the test captures every RTP packet the server sends (its RTP
+//!    port range is set apart from the peers'), and within every SSRC of every stream the
+//!    sequence numbers go up by exactly one and the timestamps move on by the clock.
+//! 2. baresip on both ends, ten calls in one run: each baresip's `sndfile` module records
+//!    what it decoded; the agent's file holds the caller's tone and the caller's file the
+//!    agent's tone in every second of the bridged time, and neither baresip logs
+//!    "dropping" (the bug made baresip's jitter buffer drop a whole direction).
+
+use std::time::Duration;
+
+use switchboard_e2e::audio::{read_channel, rms, tone_share};
+use switchboard_e2e::baresip::{Baresip, BaresipOpts};
+use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
+use switchboard_e2e::rtp_capture::{continuity_problems, flows, RtpCapture};
+use switchboard_e2e::{require_peer, Server};
+
+/// The server's RTP port range for this run: 40 ports below the ephemeral range, apart
+/// from the default 20000-29999 other servers use and from the peers' ports.
+fn server_rtp_ports() -> (u16, u16) {
+    let base = 30_000 + (std::process::id() % 60) as u16 * 40;
+    (base, base + 39)
+}
+
+fn config(lo: u16, hi: u16, queues: &str) -> String {
+    format!(
+        "[ivr]\ndialplans = \"tests/dialplans-continuity\"\n\n\
+         [media]\nrtp_port_min = {lo}\nrtp_port_max = {hi}\n{queues}"
+    )
+}
+
+fn raw_capture(lo: u16, hi: u16) -> Option<RtpCapture> {
+    let cap = RtpCapture::start(lo..=hi);
+    if cap.is_none() {
+        if std::env::var("SWITCHBOARD_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!("capturing RTP needs a raw socket (root or CAP_NET_RAW)");
+        }
+        eprintln!("SKIPPED: no raw socket (run as root or with CAP_NET_RAW)");
+    }
+    cap
+}
+
+#[test]
+fn every_stream_keeps_its_numbering_from_ivr_through_transfer_to_the_second_agent() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let (lo, hi) = server_rtp_ports();
+    let Some(cap) = raw_capture(lo, hi) else {
+        return;
+    };
+    let server = Server::start("rtp-continuity", &config(lo, hi, ""));
+    // 1004 (support) waits for the transferred caller; 1001 (sales) logs in later, so the
+    // caller first hears the IVR prompt, the announcement and music on hold.
+    let mut second = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1004", "secret-1004")),
+            tone_hz: 3000,
+            ..Default::default()
+        },
+    );
+    assert!(second.wait_event("registered", 15).is_some());
+    let mut caller = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            call: Some(format!("sip:300@{}", server.sip)),
+            tone_hz: 1000,
+            ..Default::default()
+        },
+    );
+    assert!(caller.wait_event("confirmed", 20).is_some());
+    let announce = server
+        .wait_event(30, |e| e.kind == "queue.announce")
+        .unwrap_or_else(|| panic!("caller queued; log:\n{}", server.log_text()));
+    let call = announce.call.clone();
+    // The announcement, then music on hold, before an agent appears.
+    std::thread::sleep(Duration::from_secs(5));
+    let mut first = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1001", "secret-1001")),
+            tone_hz: 2000,
+            ..Default::default()
+        },
+    );
+    server
+        .wait_event(30, |e| {
+            e.kind == "call.connected" && e.call == call && e.agent == "1001"
+        })
+        .unwrap_or_else(|| panic!("first agent connected; log:\n{}", server.log_text()));
+    std::thread::sleep(Duration::from_secs(2));
+    first.command(&format!("xfer sip:support@{}", server.sip));
+    server
+        .wait_event(30, |e| {
+            e.kind == "call.connected" && e.call == call && e.agent == "1004"
+        })
+        .unwrap_or_else(|| panic!("second agent connected; log:\n{}", server.log_text()));
+    std::thread::sleep(Duration::from_secs(2));
+    caller.command("hangup");
+    server
+        .wait_event(10, |e| e.kind == "call.end" && e.call == call)
+        .expect("call ended");
+    caller.quit();
+    first.quit();
+    second.quit();
+    let packets = cap.stop();
+
+    // Streams in the order they started: to the caller (from the IVR prompt on), to 1001
+    // (from the whisper on), to 1004 (from the second bridge on).
+    let fl = flows(&packets);
+    let summary: Vec<String> = fl
+        .iter()
+        .map(|f| {
+            let mut ssrcs: Vec<u32> = f.packets.iter().map(|p| p.ssrc).collect();
+            ssrcs.dedup();
+            format!(
+                "{} -> {}: {} packets, ssrcs {:x?}, {} marked",
+                f.src_port,
+                f.dst_port,
+                f.packets.len(),
+                ssrcs,
+                f.packets.iter().filter(|p| p.marker).count()
+            )
+        })
+        .collect();
+    eprintln!("received streams: {summary:#?}");
+    assert!(
+        fl.len() >= 3,
+        "streams to the caller and both agents captured: {summary:#?}"
+    );
+    for (f, what, min) in [
+        (&fl[0], "caller", 300),
+        (&fl[1], "first agent", 100),
+        (&fl[2], "second agent", 50),
+    ] {
+        assert!(
+            f.packets.len() >= min,
+            "the {what} received {} packets: {summary:#?}",
+            f.packets.len()
+        );
+        let problems = continuity_problems(f);
+        assert!(
+            problems.is_empty(),
+            "the {what}'s stream jumps:\n{}\nstreams: {summary:#?}",
+            problems.join("\n")
+        );
+        let ssrc = f.packets[0].ssrc;
+        assert!(
+            f.packets.iter().all(|p| p.ssrc == ssrc),
+            "one leg, one SSRC ({what}): {summary:#?}"
+        );
+    }
+    // The caller's stream went through both bridges: each started a talkspurt.
+    let marks = fl[0].packets.iter().filter(|p| p.marker).count();
+    assert!(
+        marks >= 2,
+        "talkspurt marks on the caller's stream: {summary:#?}"
+    );
+}
+
+/// Seconds of bridged audio per call, and how many calls.
+const BRIDGED_SECS: u64 = 4;
+const CALLS: usize = 10;
+const CALLER_HZ: f64 = 700.0;
+const AGENT_HZ: f64 = 1300.0;
+
+/// The last `BRIDGED_SECS - 1` whole seconds before the last half second of a decoded
+/// file, each as its own window: every one must carry `hz`.
+fn bridged_windows_problems(path: &std::path::Path, hz: f64, who: &str) -> Vec<String> {
+    let (x, sr) = read_channel(path, 0);
+    let sec = sr as usize;
+    let end = x.len().saturating_sub(sec / 2);
+    let mut problems = Vec::new();
+    for w in 0..(BRIDGED_SECS as usize - 1) {
+        let hi = end.saturating_sub(w * sec);
+        let lo = hi.saturating_sub(sec);
+        let seg = &x[lo..hi];
+        let share = tone_share(seg, sr, hz);
+        let level = rms(seg);
+        if seg.len() < sec || share < 0.3 || level < 300.0 {
+            problems.push(format!(
+                "{who}: window {w} s before the end of {}: {hz} Hz share {share:.2}, rms {level:.0}, {} samples",
+                path.display(),
+                seg.len()
+            ));
+        }
+    }
+    problems
+}
+
+#[test]
+fn baresip_to_baresip_ten_calls_audio_both_ways_for_the_whole_bridged_time() {
+    if !require_peer("baresip") {
+        return;
+    }
+    let queues = r#"
+[[queues]]
+name = "sales"
+members = ["1001"]
+
+[[queues]]
+name = "support"
+members = ["1004"]
+wrap_up = 0
+ring_timeout = 10
+
+[[queues]]
+name = "operator"
+members = ["1003"]
+
+[[queues]]
+name = "bank"
+members = ["1003"]
+
+[[queues]]
+name = "outsource"
+members = ["1003"]
+"#;
+    // The server's default RTP ports (20000-29999); the baresips' are apart from them.
+    let server = Server::start(
+        "rtp-continuity-baresip",
+        &format!("[ivr]\ndialplans = \"tests/dialplans-continuity\"\n{queues}"),
+    );
+    let port = server.sip.port();
+    let mut agent = Baresip::start(BaresipOpts {
+        name: "baresip-agent-1004",
+        account: format!(
+            "<sip:1004@127.0.0.1:{port}>;auth_pass=secret-1004;regint=300;answermode=auto"
+        ),
+        tone_hz: AGENT_HZ as u32,
+        rtp_ports: "34000-34999",
+    });
+    // Registered and logged in (baresip's own REGISTER_OK may come before its control
+    // connection does).
+    assert!(
+        server
+            .wait_event(15, |e| e.kind == "agent.state"
+                && e.agent == "1004"
+                && e.data["state"] == "Available")
+            .is_some(),
+        "agent available; baresip log:\n{}",
+        agent.log_text()
+    );
+    let mut caller = Baresip::start(BaresipOpts {
+        name: "baresip-caller",
+        account: "<sip:+79995550101@127.0.0.1>;regint=0".to_string(),
+        tone_hz: CALLER_HZ as u32,
+        rtp_ports: "35000-35999",
+    });
+    let mut calls = Vec::new();
+    for n in 0..CALLS {
+        let before = server.events().last().map_or(0, |e| e.id);
+        caller.command("dial", &format!("sip:301@127.0.0.1:{port}"));
+        assert!(
+            caller.wait_event("CALL_ESTABLISHED", 15).is_some(),
+            "call {n}: answered; caller log:\n{}",
+            caller.log_text()
+        );
+        assert!(
+            agent.wait_event("CALL_ESTABLISHED", 20).is_some(),
+            "call {n}: agent answered; log:\n{}",
+            server.log_text()
+        );
+        let connected = server
+            .wait_event(20, |e| e.kind == "call.connected" && e.id > before)
+            .unwrap_or_else(|| panic!("call {n}: connected; log:\n{}", server.log_text()));
+        calls.push(connected.call.clone());
+        // Talk time (the thing under test), then the caller hangs up.
+        std::thread::sleep(Duration::from_secs(BRIDGED_SECS));
+        caller.command("hangup", "");
+        assert!(caller.wait_event("CALL_CLOSED", 10).is_some());
+        assert!(
+            agent.wait_event("CALL_CLOSED", 10).is_some(),
+            "call {n}: the agent gets BYE"
+        );
+        server
+            .wait_event(10, |e| e.kind == "call.end" && e.call == connected.call)
+            .unwrap_or_else(|| panic!("call {n}: ended; log:\n{}", server.log_text()));
+        // sndfile names files by the second they started: keep calls a second apart.
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    let (agent_files, caller_files) = (agent.decoded_files(), caller.decoded_files());
+    let (agent_log, caller_log) = (agent.log_text(), caller.log_text());
+    drop(caller);
+    drop(agent);
+
+    assert_eq!(
+        (agent_files.len(), caller_files.len()),
+        (CALLS, CALLS),
+        "one decoded file per call on each side: {agent_files:?} {caller_files:?}"
+    );
+    let mut problems = Vec::new();
+    let mut good_calls = 0;
+    for n in 0..CALLS {
+        let mut p = bridged_windows_problems(&agent_files[n], CALLER_HZ, "agent hears caller");
+        p.extend(bridged_windows_problems(
+            &caller_files[n],
+            AGENT_HZ,
+            "caller hears agent",
+        ));
+        if p.is_empty() {
+            good_calls += 1;
+        }
+        problems.extend(
+            p.into_iter()
+                .map(|l| format!("call {n} ({}): {l}", calls[n])),
+        );
+    }
+    let dropping: Vec<&str> = agent_log
+        .lines()
+        .chain(caller_log.lines())
+        .filter(|l| l.contains("dropping"))
+        .collect();
+    assert!(
+        problems.is_empty() && dropping.is_empty(),
+        "{good_calls}/{CALLS} calls with audio both ways for the whole bridged time:\n{}\n\
+         baresip dropped {} times: {:?}",
+        problems.join("\n"),
+        dropping.len(),
+        dropping.iter().take(5).collect::<Vec<_>>()
+    );
+}
