@@ -18,8 +18,8 @@
 //! Everything sent on a leg is numbered here, whatever feeds it: frames the server generates
 //! ([`RtpSession::write_rtp`]: prompts, music on hold, whisper, the supervision mix) and
 //! packets relayed from another leg ([`RtpSession::write_relayed`]: the two-party bridge).
-//! One SSRC, and within it (RFC 3550 §5.1, RFC 7667 §3.2.1.3 for a B2BUA switching what
-//! feeds a leg):
+//! One SSRC, and within it (RFC 3550 §5.1; RFC 7667 on back-to-back RTP sessions that
+//! switch what feeds a stream; decision 0011):
 //!
 //! - sequence numbers continue by one across every switch of source;
 //! - timestamps continue on the media clock: a locally generated frame carries the next
