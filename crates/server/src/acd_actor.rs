@@ -187,7 +187,14 @@ pub(crate) struct AcdActor {
     callbacks: Option<mpsc::UnboundedSender<CallbackJob>>,
     /// What the wallboard API shows: queues and agents, refreshed after every change.
     board: Arc<RwLock<Value>>,
+    /// Answers to control commands, sent once the live view shows their effect.
+    replies: Vec<ControlReply>,
 }
+
+type ControlReply = (
+    tokio::sync::oneshot::Sender<Result<(), AgentControlError>>,
+    Result<(), AgentControlError>,
+);
 
 impl AcdActor {
     pub(crate) fn new(
@@ -260,6 +267,7 @@ impl AcdActor {
                 rx,
                 callbacks: None,
                 board: Arc::new(RwLock::new(Value::Null)),
+                replies: Vec::new(),
             },
             tx,
         ))
@@ -340,6 +348,9 @@ impl AcdActor {
             }
             self.drain();
             self.refresh_board();
+            for (reply, r) in self.replies.drain(..) {
+                let _ = reply.send(r);
+            }
         }
     }
 
@@ -402,7 +413,8 @@ impl AcdActor {
                     Some(a) => self.acd.handle_pause(now, a, reason),
                     None => Ok(()),
                 };
-                let _ = reply.send(r.as_ref().map(|_| ()).map_err(AgentControlError::from_acd));
+                let answer = r.as_ref().map(|_| ()).map_err(AgentControlError::from_acd);
+                self.replies.push((reply, answer));
                 r
             }
             AcdCommand::Unpause { agent, reply } => {
@@ -410,7 +422,8 @@ impl AcdActor {
                     Some(a) => self.acd.handle_unpause(now, a),
                     None => Ok(()),
                 };
-                let _ = reply.send(r.as_ref().map(|_| ()).map_err(AgentControlError::from_acd));
+                let answer = r.as_ref().map(|_| ()).map_err(AgentControlError::from_acd);
+                self.replies.push((reply, answer));
                 r
             }
             AcdCommand::Exit { call, reason } => {
