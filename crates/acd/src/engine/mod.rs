@@ -1,0 +1,516 @@
+//! The engine: one value owning every queue, agent and waiting call.
+//!
+//! This module holds the engine's state (queues, agents, calls, timers), its construction,
+//! queries and the driver interface. The inputs and the decisions they lead to are split by
+//! concern: `calls` (the caller's side), `agents` (the agent's side), `routing` (eligibility,
+//! strategies, offers, RONA), `announcements` (estimated wait) and `timers`.
+
+mod agents;
+mod announcements;
+mod calls;
+mod routing;
+mod timers;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+use crate::config::{AgentConfig, Join, QueueConfig, Strategy};
+use crate::ewt::{
+    estimate_shared, AgentLoad, Estimate, EwtConfig, EwtModel, SharedAgent, SharedQueue,
+};
+use crate::ids::{AgentId, CallId, PhoneNumber, QueueId};
+use crate::output::{
+    AgentState, BusyKind, CallbackResult, Event, ExitReason, OfferFailure, Outcome, Output, Spoken,
+};
+
+/// Engine-wide settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AcdConfig {
+    /// Seed of the engine's RNG (random strategy, wait estimates).
+    pub seed: u64,
+    /// Wait estimator tuning.
+    pub ewt: EwtConfig,
+}
+
+impl Default for AcdConfig {
+    fn default() -> Self {
+        AcdConfig {
+            seed: 0x5eed,
+            ewt: EwtConfig::default(),
+        }
+    }
+}
+
+/// Errors from feeding the engine something inconsistent with its state. The engine's state
+/// is unchanged when one is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AcdError {
+    /// No such queue.
+    #[error("unknown queue {0}")]
+    UnknownQueue(QueueId),
+    /// No such agent.
+    #[error("unknown agent {0}")]
+    UnknownAgent(AgentId),
+    /// No such call (already gone, or never joined).
+    #[error("unknown call {0}")]
+    UnknownCall(CallId),
+    /// The queue id is taken.
+    #[error("queue {0} already exists")]
+    DuplicateQueue(QueueId),
+    /// The agent id is taken.
+    #[error("agent {0} already exists")]
+    DuplicateAgent(AgentId),
+    /// The call is already in the engine.
+    #[error("call {0} is already in the engine")]
+    DuplicateCall(CallId),
+    /// The answer or failure does not match a live offer (answered elsewhere, cancelled).
+    #[error("no live offer of {call} to {agent}")]
+    StaleOffer {
+        /// The call.
+        call: CallId,
+        /// The agent.
+        agent: AgentId,
+    },
+    /// The request needs a waiting call.
+    #[error("call {0} is not waiting")]
+    NotWaiting(CallId),
+    /// No callback is being placed for this call.
+    #[error("no callback in progress for {0}")]
+    NoCallback(CallId),
+    /// The agent must be logged in for this.
+    #[error("agent {0} is not logged in")]
+    NotLoggedIn(AgentId),
+}
+
+/// Per-queue counters. Every call that joined is in exactly one bucket, so
+/// `joined == answered + abandoned + timed_out + overflowed + exited + left_empty
+/// + callback_failed + waiting + callbacks_pending` at all times ([`QueueStats::balanced`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Calls that entered the queue (including by overflow and resume).
+    pub joined: u64,
+    /// Answered by an agent, callbacks connected included.
+    pub answered: u64,
+    /// Hung up while waiting or ringing.
+    pub abandoned: u64,
+    /// Sent out after the maximum wait.
+    pub timed_out: u64,
+    /// Moved to the reserve queue.
+    pub overflowed: u64,
+    /// Left with the exit key.
+    pub exited: u64,
+    /// Sent out because nobody was logged in.
+    pub left_empty: u64,
+    /// Callback entries dropped after the last failed attempt.
+    pub callback_failed: u64,
+    /// Callers on the line, waiting or ringing an agent.
+    pub waiting: u64,
+    /// Callback entries waiting or being dialled.
+    pub callbacks_pending: u64,
+    /// Joins refused (queue full, no agents); not counted in `joined`.
+    pub refused: u64,
+}
+
+impl QueueStats {
+    /// True when every joined call is accounted for.
+    pub fn balanced(&self) -> bool {
+        self.joined
+            == self.answered
+                + self.abandoned
+                + self.timed_out
+                + self.overflowed
+                + self.exited
+                + self.left_empty
+                + self.callback_failed
+                + self.waiting
+                + self.callbacks_pending
+    }
+}
+
+/// Result of [`Acd::audit`]: invariants the tests and the simulator check.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Audit {
+    /// Agents appearing in more than one live offer/callback, or whose state disagrees.
+    pub double_booked: Vec<AgentId>,
+    /// Offers made while an earlier (priority, FIFO) call in the same queue was waiting and
+    /// the agent qualified for it. Counted in debug builds only.
+    pub order_violations: u64,
+    /// Queues whose counters do not balance.
+    pub unbalanced: Vec<QueueId>,
+}
+
+impl Audit {
+    /// True when nothing is wrong.
+    pub fn clean(&self) -> bool {
+        self.double_booked.is_empty() && self.order_violations == 0 && self.unbalanced.is_empty()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Offer(CallId),
+    WrapEnd(AgentId),
+    Announce(CallId),
+    MaxWait(CallId),
+    Overflow(CallId),
+    Tier(CallId),
+    CallbackRetry(CallId),
+}
+
+#[derive(Clone, Debug)]
+enum CallState {
+    Waiting,
+    Offered {
+        agents: Vec<AgentId>,
+        deadline: Duration,
+    },
+    Connected {
+        agent: AgentId,
+    },
+    CallbackWaiting {
+        number: PhoneNumber,
+        attempts: u32,
+        eligible_at: Duration,
+    },
+    CallbackDialing {
+        number: PhoneNumber,
+        attempts: u32,
+        agent: AgentId,
+    },
+}
+
+#[derive(Debug)]
+struct Call {
+    queue: QueueId,
+    key: u64,
+    skills: Vec<crate::config::SkillReq>,
+    tenant: Option<crate::ids::TenantId>,
+    caller: Option<PhoneNumber>,
+    data: Vec<(String, String)>,
+    joined_at: Duration,
+    state: CallState,
+    declined: Vec<AgentId>,
+    join_bound: Option<Duration>,
+    next_announce: Option<Duration>,
+    /// The caller's own announcement period (overrides the queue's).
+    announce_every: Option<Duration>,
+    max_wait_at: Option<Duration>,
+    overflow_at: Option<Duration>,
+    tier_at: Option<Duration>,
+}
+
+impl Call {
+    fn on_line(&self) -> bool {
+        matches!(self.state, CallState::Waiting | CallState::Offered { .. })
+    }
+    fn is_callback(&self) -> bool {
+        matches!(
+            self.state,
+            CallState::CallbackWaiting { .. } | CallState::CallbackDialing { .. }
+        )
+    }
+    fn unassigned(&self, now: Duration) -> bool {
+        match &self.state {
+            CallState::Waiting => true,
+            CallState::CallbackWaiting { eligible_at, .. } => *eligible_at <= now,
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Agent {
+    cfg: AgentConfig,
+    state: AgentState,
+    idle_since: Duration,
+    call_started: Duration,
+    pending_pause: Option<String>,
+    /// A non-queue call the agent is on (direct, transfer, outbound), whatever the state.
+    direct: Option<BusyKind>,
+    /// The queue call or callback the agent is connected to, whatever the state says.
+    current: Option<(CallId, BusyKind)>,
+}
+
+#[derive(Debug)]
+struct Queue {
+    cfg: QueueConfig,
+    members: Vec<AgentId>,
+    answered_by: Vec<u64>,
+    order: VecDeque<(u64, CallId)>,
+    rr_next: usize,
+    model: EwtModel,
+    stats: QueueStats,
+}
+
+impl Queue {
+    fn index_of(&self, key: u64) -> Option<usize> {
+        self.order.binary_search_by(|(k, _)| k.cmp(&key)).ok()
+    }
+    fn insert(&mut self, key: u64, call: CallId) {
+        let i = self.order.partition_point(|(k, _)| *k < key);
+        self.order.insert(i, (key, call));
+    }
+    fn remove(&mut self, key: u64) {
+        if let Some(i) = self.index_of(key) {
+            self.order.remove(i);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct ResumeEntry {
+    queue: QueueId,
+    key: u64,
+    expires: Duration,
+}
+
+/// The ACD engine. Owns all queues, agents and waiting calls; does no I/O and reads no clock.
+/// Its `Debug` output is a summary (counts), never caller numbers.
+///
+/// Time is a [`Duration`] since an epoch the driver chooses (the server: its start
+/// `Instant`; the simulator: zero). Feed inputs with the `handle_*` methods, then call
+/// [`Acd::poll_output`] until it returns `None`, and wake up at [`Acd::poll_timeout`] to call
+/// [`Acd::handle_timeout`].
+pub struct Acd {
+    cfg: AcdConfig,
+    queues: HashMap<QueueId, Queue>,
+    queue_ids: Vec<QueueId>,
+    agents: HashMap<AgentId, Agent>,
+    calls: HashMap<CallId, Call>,
+    timers: BinaryHeap<Reverse<(Duration, u64, Timer)>>,
+    timer_seq: u64,
+    seq: u64,
+    out: VecDeque<Output>,
+    rng: SmallRng,
+    resume: HashMap<PhoneNumber, ResumeEntry>,
+    order_violations: u64,
+    /// Agents in `Available`, so a saturated centre skips the member scan.
+    available: usize,
+    loads: Vec<AgentLoad>,
+    ahead: Vec<bool>,
+}
+
+impl std::fmt::Debug for Acd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Acd")
+            .field("queues", &self.queues.len())
+            .field("agents", &self.agents.len())
+            .field("calls", &self.calls.len())
+            .field("available", &self.available)
+            .field("timers", &self.timers.len())
+            .finish()
+    }
+}
+
+const SEQ_BITS: u32 = 56;
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// Whole milliseconds, rounded up, so float noise never puts an exact wait above the bound.
+fn to_duration(e: Estimate) -> (Duration, f64) {
+    let ms = (e.bound * 1000.0).ceil().clamp(0.0, 1e12) as u64;
+    (Duration::from_millis(ms), e.p_answered_within)
+}
+
+impl Acd {
+    /// An empty engine.
+    pub fn new(cfg: AcdConfig) -> Self {
+        Acd {
+            cfg,
+            queues: HashMap::new(),
+            queue_ids: Vec::new(),
+            agents: HashMap::new(),
+            calls: HashMap::new(),
+            timers: BinaryHeap::new(),
+            timer_seq: 0,
+            seq: 0,
+            out: VecDeque::new(),
+            rng: SmallRng::seed_from_u64(cfg.seed),
+            resume: HashMap::new(),
+            order_violations: 0,
+            available: 0,
+            loads: Vec::new(),
+            ahead: Vec::new(),
+        }
+    }
+
+    /// Add a queue. Agents refer to it by id afterwards.
+    pub fn add_queue(&mut self, id: QueueId, cfg: QueueConfig) -> Result<(), AcdError> {
+        if self.queues.contains_key(&id) {
+            return Err(AcdError::DuplicateQueue(id));
+        }
+        let model = EwtModel::new(self.cfg.ewt, secs(cfg.prior_handle_time));
+        self.queues.insert(
+            id,
+            Queue {
+                cfg,
+                members: Vec::new(),
+                answered_by: Vec::new(),
+                order: VecDeque::new(),
+                rr_next: 0,
+                model,
+                stats: QueueStats::default(),
+            },
+        );
+        self.queue_ids.push(id);
+        Ok(())
+    }
+
+    /// Add an agent (logged out) and make them a member of their queues.
+    pub fn add_agent(&mut self, cfg: AgentConfig) -> Result<(), AcdError> {
+        if self.agents.contains_key(&cfg.id) {
+            return Err(AcdError::DuplicateAgent(cfg.id));
+        }
+        if let Some(q) = cfg.queues.iter().find(|q| !self.queues.contains_key(q)) {
+            return Err(AcdError::UnknownQueue(*q));
+        }
+        for q in &cfg.queues {
+            if let Some(queue) = self.queues.get_mut(q) {
+                if !queue.members.contains(&cfg.id) {
+                    queue.members.push(cfg.id);
+                    queue.answered_by.push(0);
+                }
+            }
+        }
+        let mut cfg = cfg;
+        cfg.queues.dedup();
+        self.agents.insert(
+            cfg.id,
+            Agent {
+                cfg,
+                state: AgentState::LoggedOut,
+                idle_since: Duration::ZERO,
+                call_started: Duration::ZERO,
+                pending_pause: None,
+                direct: None,
+                current: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// An agent's state.
+    pub fn agent_state(&self, agent: AgentId) -> Option<&AgentState> {
+        self.agents.get(&agent).map(|a| &a.state)
+    }
+
+    /// A queue's counters, `waiting` and `callbacks_pending` filled in.
+    pub fn queue_stats(&self, queue: QueueId) -> Option<QueueStats> {
+        let q = self.queues.get(&queue)?;
+        let mut s = q.stats;
+        s.waiting = 0;
+        s.callbacks_pending = 0;
+        for (_, c) in &q.order {
+            if let Some(call) = self.calls.get(c) {
+                if call.is_callback() {
+                    s.callbacks_pending += 1;
+                } else {
+                    s.waiting += 1;
+                }
+            }
+        }
+        Some(s)
+    }
+
+    /// 1-based position of a waiting call (or callback entry) in its queue.
+    pub fn position(&self, call: CallId) -> Option<usize> {
+        let c = self.calls.get(&call)?;
+        self.queues.get(&c.queue)?.index_of(c.key).map(|i| i + 1)
+    }
+
+    /// The queue a call is in (or was answered from).
+    pub fn call_queue(&self, call: CallId) -> Option<QueueId> {
+        self.calls.get(&call).map(|c| c.queue)
+    }
+
+    /// The data the caller brought, for the agent's screen.
+    pub fn call_data(&self, call: CallId) -> Option<&[(String, String)]> {
+        self.calls.get(&call).map(|c| c.data.as_slice())
+    }
+
+    /// Number of calls known to the engine (waiting, ringing, connected, callbacks).
+    pub fn live_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Check the invariants: nobody double-booked, order respected, counters balanced.
+    pub fn audit(&self) -> Audit {
+        let mut a = Audit {
+            order_violations: self.order_violations,
+            ..Audit::default()
+        };
+        let mut seen: HashMap<AgentId, CallId> = HashMap::new();
+        let bad = |agent: AgentId, a: &mut Audit| {
+            if !a.double_booked.contains(&agent) {
+                a.double_booked.push(agent);
+            }
+        };
+        for (id, call) in &self.calls {
+            let mut claim = |agent: AgentId, ok: bool| {
+                if !ok || seen.insert(agent, *id).is_some() {
+                    bad(agent, &mut a);
+                }
+            };
+            match &call.state {
+                CallState::Offered { agents, .. } => {
+                    for ag in agents {
+                        let ok = self.agents.get(ag).map(|x| &x.state)
+                            == Some(&AgentState::Ringing { call: *id });
+                        claim(*ag, ok);
+                    }
+                }
+                CallState::CallbackDialing { agent, .. } => {
+                    let ok = self.agents.get(agent).map(|x| &x.state)
+                        == Some(&AgentState::Reserved { call: *id });
+                    claim(*agent, ok);
+                }
+                _ => {}
+            }
+        }
+        for (id, ag) in &self.agents {
+            if let AgentState::Ringing { call } | AgentState::Reserved { call } = ag.state {
+                if seen.get(id) != Some(&call) {
+                    bad(*id, &mut a);
+                }
+            }
+        }
+        for q in &self.queue_ids {
+            if !self.queue_stats(*q).is_some_and(|s| s.balanced()) {
+                a.unbalanced.push(*q);
+            }
+        }
+        a.double_booked.sort();
+        a
+    }
+
+    /// Next output for the server; call after every `handle_*` until `None`.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// The next deadline (RONA, wrap-up end, announcement, max wait, overflow, skill tier,
+    /// callback retry). Call [`Acd::handle_timeout`] when it passes. May be early, never late.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        self.timers.peek().map(|Reverse((t, _, _))| *t)
+    }
+
+    /// Process every deadline at or before `now`.
+    pub fn handle_timeout(&mut self, now: Duration) {
+        while let Some(Reverse((at, _, _))) = self.timers.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((at, _, timer))) = self.timers.pop() else {
+                break;
+            };
+            self.fire(now, at, timer);
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Timers as data: arming a deadline and what each kind does when it fires (offer
+//! timeout, wrap-up end, announcement, maximum wait, overflow, skill tier, callback retry).
+
+use super::*;
+
+impl Acd {
+    pub(super) fn arm(&mut self, at: Duration, t: Timer) {
+        self.timer_seq += 1;
+        self.timers.push(Reverse((at, self.timer_seq, t)));
+    }
+
+    pub(super) fn fire(&mut self, now: Duration, at: Duration, timer: Timer) {
+        match timer {
+            Timer::Offer(call) => {
+                let agents = match self.calls.get(&call).map(|c| &c.state) {
+                    Some(CallState::Offered { agents, deadline }) if *deadline == at => {
+                        agents.clone()
+                    }
+                    _ => return,
+                };
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.state = CallState::Waiting;
+                }
+                for a in agents {
+                    self.out.push_back(Output::CancelOffer { call, agent: a });
+                    self.rona(a, call);
+                }
+                self.after_offer_lapsed(now, call);
+            }
+            Timer::WrapEnd(agent) => {
+                if self.agents.get(&agent).map(|a| &a.state)
+                    == Some(&AgentState::WrapUp { until: at })
+                {
+                    self.make_available(now, agent);
+                }
+            }
+            Timer::Announce(call) => {
+                let Some(c) = self.calls.get(&call) else {
+                    return;
+                };
+                if c.next_announce != Some(at) {
+                    return;
+                }
+                let every = c
+                    .announce_every
+                    .or_else(|| self.queues.get(&c.queue).and_then(|q| q.cfg.announce_every))
+                    .filter(|d| !d.is_zero());
+                let waiting = matches!(c.state, CallState::Waiting);
+                if waiting {
+                    let est = self.estimate(now, call, 0.0);
+                    self.announce(now, call, est.map(|e| e.0));
+                }
+                if let (Some(every), Some(c)) = (every, self.calls.get_mut(&call)) {
+                    c.next_announce = Some(now + every);
+                    self.arm(now + every, Timer::Announce(call));
+                }
+            }
+            Timer::MaxWait(call) => {
+                let Some(c) = self.calls.get(&call) else {
+                    return;
+                };
+                if c.max_wait_at != Some(at) {
+                    return;
+                }
+                match &c.state {
+                    CallState::Waiting => {
+                        let target = self
+                            .queues
+                            .get(&c.queue)
+                            .and_then(|q| q.cfg.max_wait.as_ref())
+                            .map(|m| m.target.clone())
+                            .unwrap_or_default();
+                        self.leave(now, call, Outcome::Exited(ExitReason::MaxWait { target }));
+                    }
+                    CallState::Offered { .. } => {} // re-checked when the offer lapses
+                    _ => {}
+                }
+            }
+            Timer::Overflow(call) => {
+                let Some(c) = self.calls.get(&call) else {
+                    return;
+                };
+                if c.overflow_at != Some(at) {
+                    return;
+                }
+                let to = self
+                    .queues
+                    .get(&c.queue)
+                    .and_then(|q| q.cfg.overflow)
+                    .map(|o| o.to);
+                if let (Some(to), CallState::Waiting) = (to, &c.state) {
+                    self.overflow(now, call, to);
+                }
+            }
+            Timer::Tier(call) => {
+                let Some(c) = self.calls.get(&call) else {
+                    return;
+                };
+                if c.tier_at != Some(at) {
+                    return;
+                }
+                let waited = now.saturating_sub(c.joined_at);
+                let next = self.queues.get(&c.queue).and_then(|q| {
+                    q.cfg
+                        .skill_tiers
+                        .iter()
+                        .map(|t| t.after)
+                        .find(|a| *a > waited)
+                });
+                let joined = c.joined_at;
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.tier_at = next.map(|n| joined + n);
+                }
+                if let Some(n) = next {
+                    self.arm(joined + n, Timer::Tier(call));
+                }
+                if self.calls.get(&call).is_some_and(|c| c.unassigned(now)) {
+                    self.dispatch_call(now, call);
+                }
+            }
+            Timer::CallbackRetry(call) => {
+                let ok = matches!(
+                    self.calls.get(&call).map(|c| &c.state),
+                    Some(CallState::CallbackWaiting { eligible_at, .. }) if *eligible_at == at
+                );
+                if ok {
+                    self.dispatch_call(now, call);
+                }
+            }
+        }
+    }
+}
