@@ -2,7 +2,8 @@
 //!
 //! 1. A pjsua2 caller dials 300 (`tests/dialplans-continuity/continuity.ivr`): IVR
 //!    prompt -> queue sales (announcement, music on hold) -> whisper to agent 1001 ->
-//!    bridge -> 1001 blind-transfers the caller to support -> music on hold -> agent 1004.
+//!    bridge -> 1001 blind-transfers the caller to support -> music on hold -> agent 1004
+//!    -> supervisor 1005 whispers (the call is mixed) -> hangs up (relayed again).
 //!    A raw socket owned by the test captures every RTP packet the server sends (its RTP
 //!    port range is set apart from the peers'), and within every SSRC of every stream the
 //!    sequence numbers go up by exactly one and the timestamps move on by the clock.
@@ -45,7 +46,7 @@ fn raw_capture(lo: u16, hi: u16) -> Option<RtpCapture> {
 }
 
 #[test]
-fn every_stream_keeps_its_numbering_from_ivr_through_transfer_to_the_second_agent() {
+fn every_stream_keeps_its_numbering_from_ivr_through_transfer_supervision_and_back() {
     let Some(py) = python_with_pjsua2() else {
         return;
     };
@@ -104,6 +105,28 @@ fn every_stream_keeps_its_numbering_from_ivr_through_transfer_to_the_second_agen
         })
         .unwrap_or_else(|| panic!("second agent connected; log:\n{}", server.log_text()));
     std::thread::sleep(Duration::from_secs(2));
+    // Supervisor 1005 whispers to 1004 for a while (the call is mixed instead of relayed),
+    // then hangs up (relayed again).
+    let mut sup = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1005", "secret-1005")),
+            tone_hz: 500,
+            ..Default::default()
+        },
+    );
+    assert!(sup.wait_event("registered", 15).is_some());
+    sup.command(&format!("dial sip:whisper-1004@{}", server.sip));
+    server
+        .wait_event(15, |e| e.kind == "supervisor.join" && e.call == call)
+        .unwrap_or_else(|| panic!("supervisor joined; log:\n{}", server.log_text()));
+    std::thread::sleep(Duration::from_secs(2));
+    sup.command("hangup");
+    server
+        .wait_event(15, |e| e.kind == "supervisor.leave" && e.call == call)
+        .unwrap_or_else(|| panic!("supervisor left; log:\n{}", server.log_text()));
+    std::thread::sleep(Duration::from_secs(2));
     caller.command("hangup");
     server
         .wait_event(10, |e| e.kind == "call.end" && e.call == call)
@@ -111,6 +134,7 @@ fn every_stream_keeps_its_numbering_from_ivr_through_transfer_to_the_second_agen
     caller.quit();
     first.quit();
     second.quit();
+    sup.quit();
     let packets = cap.stop();
 
     // Streams in the order they started: to the caller (from the IVR prompt on), to 1001
@@ -158,10 +182,24 @@ fn every_stream_keeps_its_numbering_from_ivr_through_transfer_to_the_second_agen
             "one leg, one SSRC ({what}): {summary:#?}"
         );
     }
-    // The caller's stream went through both bridges: each started a talkspurt.
+    // And the supervisor's stream (the mix), and anything else the server sent.
+    assert!(
+        fl.len() >= 4,
+        "the supervisor's stream captured: {summary:#?}"
+    );
+    for f in &fl[3..] {
+        let problems = continuity_problems(f);
+        assert!(
+            problems.is_empty(),
+            "a stream jumps:\n{}\nstreams: {summary:#?}",
+            problems.join("\n")
+        );
+    }
+    // The caller's stream went through both bridges and the mixer and back: talkspurt
+    // marks at its start, each bridge, music on hold after the transfer, mixer, bridge.
     let marks = fl[0].packets.iter().filter(|p| p.marker).count();
     assert!(
-        marks >= 2,
+        marks >= 5,
         "talkspurt marks on the caller's stream: {summary:#?}"
     );
 }
