@@ -212,13 +212,28 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Sends SIGTERM (a clean shutdown) and waits up to `secs` for the process to exit;
-    /// returns its exit status.
+    /// Sends SIGTERM (a clean shutdown: with no live call the process exits at once) and
+    /// waits up to `secs` for the process to exit; returns its exit status.
     pub fn terminate(&mut self, secs: u64) -> Option<std::process::ExitStatus> {
+        self.signal("TERM");
+        self.wait_exit(secs)
+    }
+
+    /// Sends a signal (`"TERM"`, `"INT"`, `"KILL"`) without waiting.
+    pub fn signal(&self, name: &str) {
         let _ = Command::new("kill")
-            .arg("-TERM")
+            .arg(format!("-{name}"))
             .arg(self.child.id().to_string())
             .status();
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits up to `secs` for the process to exit; returns its exit status.
+    pub fn wait_exit(&mut self, secs: u64) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             if let Ok(Some(st)) = self.child.try_wait() {

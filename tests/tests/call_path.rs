@@ -926,8 +926,10 @@ fn a_supervisor_whispers_to_the_agent_without_the_caller_hearing() {
     );
 }
 
+/// The first SIGTERM lets the queued call continue (graceful drain, see
+/// `drain_restart.rs`); a second one ends it at once, and it is still logged.
 #[test]
-fn a_clean_shutdown_ends_live_calls_and_logs_them() {
+fn a_second_sigterm_ends_live_calls_at_once_and_logs_them() {
     let Some(py) = python_with_pjsua2() else {
         return;
     };
@@ -943,9 +945,18 @@ fn a_clean_shutdown_ends_live_calls_and_logs_them() {
     let join = server
         .wait_event(20, |e| e.kind == "queue.join")
         .expect("queued");
+    server.signal("TERM");
+    server
+        .wait_event(10, |e| e.kind == "system.draining")
+        .expect("the first SIGTERM starts the drain");
+    assert!(server.is_running(), "the live call keeps the server up");
+    assert!(
+        caller.wait_event("disconnected", 0).is_none(),
+        "the call is not hung up by the first SIGTERM"
+    );
     let status = server
         .terminate(20)
-        .expect("switchboard exits after SIGTERM");
+        .expect("switchboard exits after the second SIGTERM");
     assert!(status.success(), "clean exit: {status:?}");
     assert!(
         caller.wait_event("disconnected", 10).is_some(),

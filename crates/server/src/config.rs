@@ -19,6 +19,8 @@ pub(crate) struct Config {
     pub(crate) media: MediaConfig,
     pub(crate) ivr: IvrConfig,
     pub(crate) screen_pop: ScreenPopConfig,
+    #[serde(default)]
+    pub(crate) shutdown: ShutdownConfig,
     pub(crate) limits: LimitsConfig,
     #[serde(default)]
     pub(crate) acd: AcdSection,
@@ -144,6 +146,34 @@ impl IvrConfig {
 /// `2026-01-05T12:00+03:00`.
 pub(crate) fn parse_test_clock(s: &str) -> Option<DateTime<FixedOffset>> {
     switchboard_ivr::testfile::parse_at(s)
+}
+
+/// What SIGTERM/SIGINT do to live calls.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ShutdownConfig {
+    /// Seconds live calls may continue after the first signal; then they are hung up.
+    #[serde(default = "default_drain_timeout")]
+    pub(crate) drain_timeout: u64,
+    /// Seconds in the `Retry-After` of the 503 that new INVITEs get while draining.
+    #[serde(default = "default_retry_after")]
+    pub(crate) retry_after: u32,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        ShutdownConfig {
+            drain_timeout: default_drain_timeout(),
+            retry_after: default_retry_after(),
+        }
+    }
+}
+
+fn default_drain_timeout() -> u64 {
+    300
+}
+fn default_retry_after() -> u32 {
+    30
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -1,7 +1,9 @@
 //! `switchboard run`: starts every task and waits for SIGINT/SIGTERM.
 //!
-//! Shape (after mini-redis): listeners and drivers are tasks; shutdown is a broadcast;
-//! new INVITEs get 503 while live calls drain.
+//! Shape (after mini-redis): listeners and drivers are tasks. Shutdown is staged through a
+//! watch channel the SIP driver follows: the first signal drains (new INVITEs get 503 with
+//! Retry-After, live calls continue), and the drain timeout or a second signal ends the live
+//! calls. The process exits after the driver, every call task and the admin API are done.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -13,10 +15,11 @@ use anyhow::Context;
 use serde_json::{json, Value};
 use switchboard_sip_message::Limits;
 use switchboard_transport::{SipTransport, TransportConfig};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::config::Config;
 use crate::event_log::{EventLog, NewEvent};
+use crate::sip_driver::ShutdownStage;
 use crate::RunArgs;
 
 /// State shared with the HTTP API (read-mostly, no locks held across awaits).
@@ -256,7 +259,9 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         metrics,
         board,
     });
-    let (shutdown_tx, _) = broadcast::channel::<()>(1);
+    let (stage_tx, stage_rx) = watch::channel(ShutdownStage::Running);
+    // Signals are caught from here on (a second one during the drain is not lost).
+    let mut signals = Signals::new()?;
 
     let users: Vec<String> = cfg.users.iter().map(|u| u.name.clone()).collect();
     let limits = Arc::new(crate::http_serve::HttpLimits {
@@ -281,15 +286,12 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
             pause_reasons: cfg.acd.pause_reasons.clone(),
         }),
     };
+    // The admin API stays up through the drain (wallboard, metrics) and stops last.
     let router = crate::http_api::router(shared.clone(), setup);
-    tokio::spawn(crate::http_serve::serve(
-        http,
-        router,
-        limits,
-        shutdown_tx.subscribe(),
-    ));
+    let (http_stop_tx, http_stop_rx) = broadcast::channel::<()>(1);
+    let http_task = tokio::spawn(crate::http_serve::serve(http, router, limits, http_stop_rx));
 
-    let driver_task = tokio::spawn(driver.run(inbound, shutdown_tx.subscribe()));
+    let mut driver_task = tokio::spawn(driver.run(inbound, stage_rx));
 
     events.append(NewEvent::call(
         "",
@@ -324,13 +326,106 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         let _ = out.flush();
     }
 
-    wait_for_signal().await;
-    tracing::info!("shutting down: refusing new calls, draining");
-    let _ = shutdown_tx.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(10), driver_task).await;
-    events.append(NewEvent::call("", "system.stop", json!({})));
+    signals.next().await;
+    let live = shared.metrics.calls_active.load(Ordering::Relaxed);
+    let drain = Duration::from_secs(cfg.shutdown.drain_timeout);
+    tracing::info!(
+        live_calls = live,
+        drain_timeout_s = drain.as_secs(),
+        "draining: new calls get 503 (Retry-After {} s); live calls continue until they end; \
+         a second SIGTERM/SIGINT ends them now",
+        cfg.shutdown.retry_after
+    );
+    events.append(NewEvent::call(
+        "",
+        "system.draining",
+        json!({"live_calls": live, "drain_timeout_s": drain.as_secs()}),
+    ));
+    let _ = stage_tx.send(ShutdownStage::Draining);
+    let drained = tokio::select! {
+        _ = &mut driver_task => true,
+        _ = signals.next() => {
+            tracing::warn!("second signal: hanging up the live calls now");
+            false
+        }
+        _ = tokio::time::sleep(drain) => {
+            tracing::warn!(
+                drain_timeout_s = drain.as_secs(),
+                "drain timeout passed: hanging up the live calls"
+            );
+            false
+        }
+    };
+    if !drained {
+        let _ = stage_tx.send(ShutdownStage::EndingCalls);
+        // BYE/CANCEL transactions finish or time out (64*T1); the driver exits then.
+        if tokio::time::timeout(Duration::from_secs(40), &mut driver_task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the SIP driver did not finish its last transactions in 40 s");
+        }
+    }
+    // Every call task logs its call.end before it counts itself out of calls_active.
+    let tasks_done = wait_for_call_tasks(&shared.metrics, Duration::from_secs(10)).await;
+    if !tasks_done {
+        tracing::warn!(
+            left = shared.metrics.calls_active.load(Ordering::Relaxed),
+            "call tasks still running at exit; their calls may lack a call.end"
+        );
+    }
+    let _ = http_stop_tx.send(());
+    if tokio::time::timeout(Duration::from_secs(5), http_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the admin API did not stop in 5 s");
+    }
+    events.append(NewEvent::call(
+        "",
+        "system.stop",
+        json!({"drained": drained}),
+    ));
     events.flush();
+    tracing::info!(drained, "stopped");
     Ok(())
+}
+
+/// Waits until no call task is left (each decrements `calls_active` after logging its
+/// `call.end`), up to `limit`. Checked every 20 ms: a shutdown-only wait.
+async fn wait_for_call_tasks(metrics: &crate::metrics::Metrics, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while metrics.calls_active.load(Ordering::Relaxed) > 0 {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
+}
+
+/// SIGTERM and SIGINT, registered once at start so none is missed between two waits.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate()).context("catching SIGTERM")?,
+            int: signal(SignalKind::interrupt()).context("catching SIGINT")?,
+        })
+    }
+
+    /// The next SIGTERM or SIGINT.
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.int.recv() => {}
+        }
+    }
 }
 
 /// A SIP bind failure as the operator needs it: which address, and how to pick another.
@@ -408,21 +503,6 @@ fn repair_recordings(dir: &std::path::Path, events: &EventLog) {
     }
     if repaired > 0 {
         tracing::info!(repaired, "recordings repaired after an unclean stop");
-    }
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
     }
 }
 

@@ -17,7 +17,7 @@ use switchboard_sip::{
 };
 use switchboard_sip_message::{Host, Method, NameAddr, Request, SipUri, StatusCode, Uri};
 use switchboard_transport::{Inbound, SipTransport, TransportKind};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{mpsc, watch};
 
 use crate::config::Config;
 use crate::event_log::{EventLog, NewEvent};
@@ -25,6 +25,20 @@ use crate::metrics::Metrics;
 use crate::pii::Pii;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+
+/// How long a drained driver waits for its last transactions (BYEs being answered).
+const SETTLE_AFTER_DRAIN: Duration = Duration::from_secs(4);
+
+/// Where the process is in its shutdown, as `run` tells the driver (a watch channel).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ShutdownStage {
+    /// Taking calls.
+    Running,
+    /// New INVITEs get 503 with Retry-After; live calls continue until they end.
+    Draining,
+    /// Hang up every live call now (drain timeout passed, or a second signal).
+    EndingCalls,
+}
 
 /// What call tasks and the ACD actor ask of the SIP side.
 #[derive(Debug)]
@@ -143,6 +157,10 @@ pub(crate) struct SipDriver {
     commands_rx: mpsc::Receiver<SipCommand>,
     commands_tx: mpsc::Sender<SipCommand>,
     draining: bool,
+    /// Once drained: when to stop waiting for the last transactions.
+    settle_until: Option<Instant>,
+    /// Seconds in the Retry-After of the 503 a new INVITE gets while draining.
+    retry_after: u32,
     keepalive_every: Duration,
     outbound_trunk: Option<SocketAddr>,
     contact_host: Host,
@@ -250,6 +268,8 @@ impl SipDriver {
             commands_rx,
             commands_tx,
             draining: false,
+            settle_until: None,
+            retry_after: cfg.shutdown.retry_after,
             keepalive_every: Duration::from_secs(cfg.sip.keepalive_interval.max(1)),
             outbound_trunk: cfg.sip.outbound_trunk,
             contact_host: host_of(local.ip()),
@@ -285,8 +305,10 @@ impl SipDriver {
     pub(crate) async fn run(
         mut self,
         mut inbound: mpsc::Receiver<Inbound>,
-        mut shutdown: broadcast::Receiver<()>,
+        mut shutdown: watch::Receiver<ShutdownStage>,
     ) {
+        let mut ending = false;
+        let mut drain_left = (usize::MAX, usize::MAX);
         loop {
             let deadline = self.next_deadline();
             tokio::select! {
@@ -311,20 +333,49 @@ impl SipDriver {
                         self.send_keepalives(now);
                     }
                 }
-                _ = shutdown.recv(), if !self.draining => {
-                    self.draining = true;
-                    // Hang up every call and tell its task, so each logs its call.end
-                    // (CDR, queue_log) before the process exits.
-                    let calls: Vec<(CallKey, mpsc::Sender<CallSignal>)> = self.calls.drain().collect();
-                    for (k, task) in calls {
-                        let _ = self.b2bua.hangup(Instant::now(), k);
-                        let _ = task.try_send(CallSignal::Ended("shutdown".into()));
+                changed = shutdown.changed(), if !ending => {
+                    let stage = if changed.is_ok() {
+                        *shutdown.borrow_and_update()
+                    } else {
+                        ShutdownStage::EndingCalls
+                    };
+                    if stage != ShutdownStage::Running {
+                        self.draining = true;
+                    }
+                    if stage == ShutdownStage::EndingCalls {
+                        ending = true;
+                        // Hang up every call and tell its task, so each logs its call.end
+                        // (CDR, queue_log) before the process exits.
+                        let calls: Vec<(CallKey, mpsc::Sender<CallSignal>)> =
+                            self.calls.drain().collect();
+                        for (k, task) in calls {
+                            let _ = self.b2bua.hangup(Instant::now(), k);
+                            let _ = task.try_send(CallSignal::Ended("shutdown".into()));
+                        }
                     }
                 }
             }
             self.drain();
-            if self.draining && self.calls.is_empty() && self.b2bua.is_empty() {
-                break;
+            if self.draining {
+                let left = (self.calls.len(), self.b2bua.live_len());
+                if left != drain_left {
+                    drain_left = left;
+                    tracing::info!(
+                        call_tasks = left.0,
+                        sip_calls = left.1,
+                        "draining: waiting for the live calls to end"
+                    );
+                }
+                if left == (0, 0) {
+                    // Every call has ended; give the last BYEs a few retransmissions'
+                    // time to be answered, but do not wait out the 32 s a server
+                    // transaction lingers for retransmitted requests.
+                    let now = Instant::now();
+                    let until = *self.settle_until.get_or_insert(now + SETTLE_AFTER_DRAIN);
+                    if self.b2bua.is_empty() || now >= until {
+                        break;
+                    }
+                }
             }
         }
     }
@@ -343,7 +394,8 @@ impl SipDriver {
                 now + d
             })
             .unwrap_or(far);
-        a.min(b).min(far).min(self.next_keepalive)
+        let settle = self.settle_until.unwrap_or(far);
+        a.min(b).min(far).min(self.next_keepalive).min(settle)
     }
 
     /// OPTIONS to every registered contact; a probe that fails marks it unreachable
@@ -571,9 +623,12 @@ impl SipDriver {
             CallEvent::Incoming { call, invite, from } => {
                 let trusted = self.trusted.contains(&from.ip());
                 if self.draining {
-                    let _ = self
-                        .b2bua
-                        .reject(now, call, StatusCode::SERVICE_UNAVAILABLE);
+                    let _ = self.b2bua.reject_with_retry_after(
+                        now,
+                        call,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        Some(self.retry_after),
+                    );
                     return;
                 }
                 // An INVITE from a registered agent's device (same source address as its

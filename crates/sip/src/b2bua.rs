@@ -492,6 +492,13 @@ impl B2bua {
         self.calls.is_empty()
     }
 
+    /// Number of calls not yet ended. An ended call is still counted by [`B2bua::len`]
+    /// until its last transaction finishes (e.g. the 32 s a BYE's server transaction
+    /// absorbs retransmissions).
+    pub fn live_len(&self) -> usize {
+        self.calls.iter().filter(|(_, c)| !c.ended).count()
+    }
+
     /// The dialog store (read-only), e.g. to inspect a leg's route set.
     pub fn dialogs(&self) -> &Dialogs {
         &self.dialogs

@@ -1,0 +1,164 @@
+//! Shutdown and restart without losing calls or logins.
+//!
+//! - Graceful drain: SIGTERM during a bridged call — the audio keeps flowing both ways
+//!   (checked in both phones' recordings), a new INVITE (SIPp) gets 503 with a
+//!   Retry-After, and the process exits by itself once the caller hangs up. (A second
+//!   SIGTERM ending the calls at once: `call_path.rs`,
+//!   `a_second_sigterm_ends_live_calls_at_once_and_logs_them`.)
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use switchboard_e2e::audio::{read_channel, tone_share};
+use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
+use switchboard_e2e::{require_peer, scratch_dir, sipp, sipp_trace, Server};
+
+/// An even UDP port with the three above it free, for SIPp's media sockets.
+fn free_media_port() -> u16 {
+    let seed = u64::from(std::process::id()) * 7919
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::from(d.subsec_nanos()))
+            .unwrap_or(0);
+    for i in 0..2000u64 {
+        let p = 40000 + (((seed + i * 2) % 9000) & !1) as u16;
+        let socks: Vec<_> = (p..p + 4)
+            .map(|q| UdpSocket::bind(("127.0.0.1", q)))
+            .collect();
+        if socks.iter().all(Result::is_ok) {
+            return p;
+        }
+    }
+    panic!("no free media port pair");
+}
+
+/// The last `secs` seconds of a recording's first channel, minus the final 250 ms.
+fn tail(path: &std::path::Path, secs: f64) -> (Vec<f64>, u32) {
+    let (x, sr) = read_channel(path, 0);
+    let n = x.len();
+    let from = n.saturating_sub((secs * f64::from(sr)) as usize);
+    (x[from..n.saturating_sub(sr as usize / 4)].to_vec(), sr)
+}
+
+#[test]
+fn sigterm_drains_a_bridged_call_refuses_new_ones_with_retry_after_and_exits_after_it() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    if !require_peer("sipp") {
+        return;
+    }
+    let mut server = Server::start("drain", "");
+    let dir = scratch_dir("drain-phones");
+    let (caller_wav, agent_wav) = (dir.join("caller.wav"), dir.join("agent.wav"));
+    let mut agent = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1001", "secret-1001")),
+            tone_hz: 2000,
+            record: Some(agent_wav.clone()),
+            seconds: 90,
+            ..Default::default()
+        },
+    );
+    assert!(agent.wait_event("registered", 15).is_some());
+    let mut caller = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            call: Some(format!("sip:100@{}", server.sip)),
+            caller: "+79995550193",
+            tone_hz: 1000,
+            record: Some(caller_wav.clone()),
+            seconds: 90,
+            ..Default::default()
+        },
+    );
+    assert!(
+        caller.wait_event("confirmed", 20).is_some(),
+        "call answered; log:\n{}",
+        server.log_text()
+    );
+    assert!(caller.wait_event("media", 10).is_some());
+    caller.command("dtmf 1");
+    let bridge = server
+        .wait_event(40, |e| e.kind == "call.bridge")
+        .unwrap_or_else(|| panic!("bridged; events: {:#?}", server.events()));
+    let call = bridge.call.clone();
+
+    server.signal("TERM");
+    server
+        .wait_event(10, |e| e.kind == "system.draining")
+        .expect("SIGTERM starts the drain");
+
+    // A new call is refused: 503 with a Retry-After (the scenario checks the header).
+    let mp = free_media_port().to_string();
+    let out = sipp(
+        "invite_refused_503_retry_after.xml",
+        server.sip,
+        &["-s", "100", "-mp", &mp, "-m", "1"],
+        20,
+    );
+    assert!(
+        out.status.success(),
+        "new INVITE during the drain: {}\nserver log:\n{}",
+        sipp_trace(&out),
+        server.log_text()
+    );
+
+    // The bridged call goes on: talk a while after the signal, then the caller hangs up.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(server.is_running(), "the live call keeps the server up");
+    caller.command("hangup");
+    assert!(caller.wait_event("disconnected", 10).is_some());
+    assert!(
+        agent.wait_event("disconnected", 10).is_some(),
+        "the agent gets BYE when the caller hangs up"
+    );
+    let status = server.wait_exit(30).unwrap_or_else(|| {
+        panic!(
+            "exits by itself after the last call; log:\n{}",
+            server.log_text()
+        )
+    });
+    assert!(status.success(), "clean exit: {status:?}");
+    caller.quit();
+    agent.quit();
+
+    let events = server.events();
+    let end = events
+        .iter()
+        .find(|e| e.kind == "call.end" && e.call == call)
+        .expect("call.end");
+    assert_ne!(
+        end.data["reason"], "shutdown",
+        "the call ended by itself: {end:?}"
+    );
+    assert_eq!(end.data["disposition"], "answered", "{end:?}");
+    let stop = events
+        .iter()
+        .find(|e| e.kind == "system.stop")
+        .expect("system.stop");
+    assert_eq!(stop.data["drained"], true, "{stop:?}");
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.kind == "call.start" && e.data["caller"] == "+79995550199"),
+        "the refused INVITE started no call"
+    );
+
+    // Audio both ways in the last seconds, all after the SIGTERM.
+    let (heard_by_caller, sr) = tail(&caller_wav, 2.0);
+    let share = tone_share(&heard_by_caller, sr, 2000.0);
+    assert!(
+        share > 0.3,
+        "caller hears the agent's 2 kHz after SIGTERM ({share:.2})"
+    );
+    let (heard_by_agent, sr) = tail(&agent_wav, 2.0);
+    let share = tone_share(&heard_by_agent, sr, 1000.0);
+    assert!(
+        share > 0.3,
+        "agent hears the caller's 1 kHz after SIGTERM ({share:.2})"
+    );
+}
