@@ -7,49 +7,28 @@
 
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
 
+mod context;
+mod dialplan;
 mod includes;
 mod lower;
-mod prompts;
 mod references;
 mod statements;
 mod types;
 mod unit;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use crate::diag::Diagnostic;
 use crate::program::*;
 use crate::source::SourceMap;
 
+pub use context::{CheckContext, PromptCatalog};
 pub(crate) use includes::normalize_path;
-pub use prompts::PromptCatalog;
 pub use types::builtin_type;
 
+use dialplan::build_unit;
 use includes::IncludeReader;
-use unit::build_unit;
-
-/// What the checker knows about the world outside the dialplan.
-#[derive(Debug, Clone, Default)]
-pub struct CheckContext {
-    /// Configured queue names; `None` skips the queue check.
-    pub queues: Option<BTreeSet<String>>,
-    /// Known prompts; `None` skips the prompt check.
-    pub prompts: Option<PromptCatalog>,
-}
-
-impl CheckContext {
-    /// A context knowing these queues and prompts.
-    pub fn new(
-        queues: impl IntoIterator<Item = impl Into<String>>,
-        prompts: PromptCatalog,
-    ) -> CheckContext {
-        CheckContext {
-            queues: Some(queues.into_iter().map(Into::into).collect()),
-            prompts: Some(prompts),
-        }
-    }
-}
 
 /// Output of [`check_files`].
 #[derive(Debug, Clone)]

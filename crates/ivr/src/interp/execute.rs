@@ -8,7 +8,7 @@ use crate::ast::{Currency, HttpMethod, Lang, SayKind, TransferKind};
 use crate::program::{Dialplan, Op, Value};
 use crate::say::{self, Gender};
 
-use super::eval::to_json;
+use super::json::to_json;
 use super::*;
 
 impl Interpreter {

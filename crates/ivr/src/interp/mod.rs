@@ -34,6 +34,7 @@
 mod eval;
 mod events;
 mod execute;
+mod json;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -43,8 +44,8 @@ use chrono::{DateTime, FixedOffset};
 use crate::ast::Lang;
 use crate::program::{Dialplan, Op, Program, Value};
 
-pub use eval::json_get;
 pub use events::{Action, CallAttrs, Event, HttpError, QueueOutcome, QueueRequest};
+pub use json::json_get;
 
 /// Most instructions run for one event before the flow counts as looping.
 pub const MAX_STEPS_PER_EVENT: u32 = 10_000;

@@ -1,5 +1,6 @@
-//! The prompt catalog: which prompt names exist in which language, read from the prompt
-//! contract's vocabulary, phrase lists and the audio files of a prompts directory.
+//! What the checker knows about the world outside the dialplan: the configured queues and the
+//! prompt catalog (which prompt names exist in which language, read from the prompt
+//! contract's vocabulary, phrase lists and the audio files of a prompts directory).
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -98,5 +99,27 @@ impl PromptCatalog {
         }
         c.add_wav_files(dir);
         c
+    }
+}
+
+/// What the checker knows about the world outside the dialplan.
+#[derive(Debug, Clone, Default)]
+pub struct CheckContext {
+    /// Configured queue names; `None` skips the queue check.
+    pub queues: Option<BTreeSet<String>>,
+    /// Known prompts; `None` skips the prompt check.
+    pub prompts: Option<PromptCatalog>,
+}
+
+impl CheckContext {
+    /// A context knowing these queues and prompts.
+    pub fn new(
+        queues: impl IntoIterator<Item = impl Into<String>>,
+        prompts: PromptCatalog,
+    ) -> CheckContext {
+        CheckContext {
+            queues: Some(queues.into_iter().map(Into::into).collect()),
+            prompts: Some(prompts),
+        }
     }
 }
