@@ -31,6 +31,7 @@ mod lex;
 mod message;
 mod method;
 mod name_addr;
+mod param;
 mod parse;
 mod status;
 mod typed;
@@ -42,11 +43,12 @@ pub use headers::{Header, HeaderName, Headers};
 pub use message::{Message, Request, Response};
 pub use method::Method;
 pub use name_addr::NameAddr;
+pub use param::Param;
 pub use parse::{
     keepalive_prefix, parse_datagram, parse_datagram_bytes, parse_datagram_unvalidated,
     parse_stream, parse_stream_bytes, Limits,
 };
 pub use status::StatusCode;
 pub use typed::{AuthParams, CSeq, Contacts, Refresher, Replaces, RetryAfter, SessionExpires};
-pub use uri::{Host, Param, SipUri, TelUri, Uri};
+pub use uri::{Host, SipUri, TelUri, Uri};
 pub use via::Via;

@@ -5,7 +5,8 @@ use std::fmt;
 
 use crate::error::HeaderError;
 use crate::lex;
-use crate::uri::{parse_uri, Param, Uri};
+use crate::param::{self, Param};
+use crate::uri::{parse_uri, Uri};
 
 /// name-addr or addr-spec with header params (From, To, Contact, Route, Record-Route, Refer-To...).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,17 +41,17 @@ impl NameAddr {
 
     /// Set (or replace) the `tag` parameter.
     pub fn set_tag(&mut self, tag: &str) {
-        lex::set_param(&mut self.params, "tag", Some(tag.to_owned()));
+        param::set_param(&mut self.params, "tag", Some(tag.to_owned()));
     }
 
     /// Look up a header parameter, case-insensitively: `Some(None)` for a flag.
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        lex::find_param(&self.params, name)
+        param::find_param(&self.params, name)
     }
 
     /// Replace or add a header parameter.
     pub fn set_param(&mut self, name: &str, value: Option<String>) {
-        lex::set_param(&mut self.params, name, value);
+        param::set_param(&mut self.params, name, value);
     }
 }
 
@@ -125,7 +126,7 @@ pub(crate) fn parse_name_addr(s: &str) -> Result<NameAddr, &'static str> {
             return Err("URI with '?' or ',' must be enclosed in <>");
         }
         let uri = parse_uri(u)?;
-        let params = lex::parse_generic_params(p)?;
+        let params = param::parse_generic_params(p)?;
         return Ok(NameAddr {
             display: None,
             uri,
@@ -137,7 +138,7 @@ pub(crate) fn parse_name_addr(s: &str) -> Result<NameAddr, &'static str> {
     let (u, rest) = inner.split_at_checked(gt).ok_or("bad <uri>")?;
     let rest = rest.strip_prefix('>').unwrap_or(rest);
     let uri = parse_uri(u)?;
-    let params = lex::parse_generic_params(rest)?;
+    let params = param::parse_generic_params(rest)?;
     Ok(NameAddr {
         display,
         uri,
@@ -157,7 +158,7 @@ impl NameAddr {
             other => out.push_str(&other.to_string()),
         }
         out.push('>');
-        lex::push_generic_params(out, &self.params);
+        param::push_generic_params(out, &self.params);
     }
 }
 

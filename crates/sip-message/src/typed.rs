@@ -8,7 +8,7 @@ use crate::error::HeaderError;
 use crate::lex;
 use crate::method::Method;
 use crate::name_addr::NameAddr;
-use crate::uri::Param;
+use crate::param::{self, Param};
 
 /// CSeq header value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -177,18 +177,18 @@ impl Replaces {
         if call_id.is_empty() || call_id.bytes().any(lex::is_ws) {
             return Err(err("bad call-id"));
         }
-        let params = lex::parse_generic_params(rest).map_err(err)?;
-        let to_tag = lex::find_param(&params, "to-tag")
+        let params = param::parse_generic_params(rest).map_err(err)?;
+        let to_tag = param::find_param(&params, "to-tag")
             .flatten()
             .ok_or(err("missing to-tag"))?;
-        let from_tag = lex::find_param(&params, "from-tag")
+        let from_tag = param::find_param(&params, "from-tag")
             .flatten()
             .ok_or(err("missing from-tag"))?;
         Ok(Replaces {
             call_id: call_id.to_owned(),
             to_tag: to_tag.to_owned(),
             from_tag: from_tag.to_owned(),
-            early_only: lex::find_param(&params, "early-only").is_some(),
+            early_only: param::find_param(&params, "early-only").is_some(),
         })
     }
 }
@@ -241,7 +241,7 @@ impl SessionExpires {
         let err = |w| HeaderError::new("Session-Expires", w);
         let (num, rest) = split_leading_value(s);
         let delta = lex::parse_u32_digits(num).ok_or(err("bad delta-seconds"))?;
-        let mut params = lex::parse_generic_params(rest).map_err(err)?;
+        let mut params = param::parse_generic_params(rest).map_err(err)?;
         let mut refresher = None;
         if let Some(pos) = params
             .iter()
@@ -271,7 +271,7 @@ impl fmt::Display for SessionExpires {
             None => {}
         }
         let mut s = String::new();
-        lex::push_generic_params(&mut s, &self.params);
+        param::push_generic_params(&mut s, &self.params);
         f.write_str(&s)
     }
 }
@@ -313,7 +313,7 @@ impl RetryAfter {
             comment = Some(text.to_owned());
             rest = after.strip_prefix(')').unwrap_or(after);
         }
-        let mut params = lex::parse_generic_params(rest).map_err(err)?;
+        let mut params = param::parse_generic_params(rest).map_err(err)?;
         let mut duration = None;
         if let Some(pos) = params
             .iter()
@@ -346,7 +346,7 @@ impl fmt::Display for RetryAfter {
             write!(f, ";duration={d}")?;
         }
         let mut s = String::new();
-        lex::push_generic_params(&mut s, &self.params);
+        param::push_generic_params(&mut s, &self.params);
         f.write_str(&s)
     }
 }

@@ -5,7 +5,7 @@ use std::fmt::{self, Write as _};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::error::HeaderError;
-use crate::lex;
+use crate::param::{self, Param};
 
 /// Host part of a URI or Via.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -99,25 +99,6 @@ pub(crate) fn parse_port(s: &str) -> Result<u16, &'static str> {
     s.parse().map_err(|_| "bad port")
 }
 
-/// A generic `;name[=value]` parameter (value kept as written, quotes removed if quoted).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Param {
-    /// Parameter name, as written.
-    pub name: String,
-    /// Value, if any (URI params: %-decoded; header params: unquoted).
-    pub value: Option<String>,
-}
-
-impl Param {
-    /// A parameter with a value.
-    pub fn new(name: impl Into<String>, value: Option<String>) -> Param {
-        Param {
-            name: name.into(),
-            value,
-        }
-    }
-}
-
 /// sip: or sips: URI. `user`/`password` and param values are stored UNESCAPED (%XX decoded once);
 /// printing re-escapes what must be escaped.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -154,7 +135,7 @@ impl SipUri {
 
     /// Look up a uri-parameter, case-insensitively: `Some(None)` for a flag such as `;lr`.
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        lex::find_param(&self.params, name)
+        param::find_param(&self.params, name)
     }
 
     /// The `transport` parameter, if present with a value.
@@ -164,7 +145,7 @@ impl SipUri {
 
     /// Replace or add a uri-parameter.
     pub fn set_param(&mut self, name: &str, value: Option<String>) {
-        lex::set_param(&mut self.params, name, value);
+        param::set_param(&mut self.params, name, value);
     }
 }
 

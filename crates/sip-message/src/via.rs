@@ -5,7 +5,8 @@ use std::fmt::{self, Write as _};
 
 use crate::error::HeaderError;
 use crate::lex;
-use crate::uri::{parse_host, parse_port, split_host, Host, Param};
+use crate::param::{self, Param};
+use crate::uri::{parse_host, parse_port, split_host, Host};
 
 /// One Via value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,27 +42,27 @@ impl Via {
 
     /// The `branch` parameter.
     pub fn branch(&self) -> Option<&str> {
-        lex::find_param(&self.params, "branch").flatten()
+        param::find_param(&self.params, "branch").flatten()
     }
 
     /// The `received` parameter as written (an IPv6 value may or may not have brackets).
     pub fn received(&self) -> Option<&str> {
-        lex::find_param(&self.params, "received").flatten()
+        param::find_param(&self.params, "received").flatten()
     }
 
     /// `rport`: `None` absent, `Some(None)` present without a value, `Some(Some(p))` filled in.
     pub fn rport(&self) -> Option<Option<u16>> {
-        lex::find_param(&self.params, "rport").map(|v| v.and_then(|p| parse_port(p).ok()))
+        param::find_param(&self.params, "rport").map(|v| v.and_then(|p| parse_port(p).ok()))
     }
 
     /// Any parameter, case-insensitively.
     pub fn param(&self, name: &str) -> Option<Option<&str>> {
-        lex::find_param(&self.params, name)
+        param::find_param(&self.params, name)
     }
 
     /// Replace or add a parameter.
     pub fn set_param(&mut self, name: &str, value: Option<String>) {
-        lex::set_param(&mut self.params, name, value);
+        param::set_param(&mut self.params, name, value);
     }
 }
 
@@ -114,7 +115,7 @@ pub(crate) fn parse_via(s: &str) -> Result<Via, &'static str> {
         port = Some(parse_port(p)?);
         rest = r2;
     }
-    let params = lex::parse_generic_params(rest)?;
+    let params = param::parse_generic_params(rest)?;
     Ok(Via {
         protocol: format!("{name}/{version}"),
         transport: transport.to_ascii_uppercase(),
@@ -130,7 +131,7 @@ impl Via {
         if let Some(p) = self.port {
             let _ = write!(out, ":{p}");
         }
-        lex::push_generic_params(out, &self.params);
+        param::push_generic_params(out, &self.params);
     }
 }
 
