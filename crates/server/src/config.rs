@@ -200,6 +200,15 @@ pub(crate) struct LimitsConfig {
     pub(crate) tcp_connections: usize,
     pub(crate) tcp_connections_per_source: usize,
     pub(crate) tcp_message_timeout: u64,
+    pub(crate) requests_per_second: f64,
+    pub(crate) request_burst: f64,
+    pub(crate) rejections_per_second: f64,
+    pub(crate) rate_limited_sources: usize,
+    pub(crate) transactions_per_source: usize,
+    pub(crate) transaction_bytes_per_source: usize,
+    pub(crate) transaction_bytes: usize,
+    pub(crate) max_calls: usize,
+    pub(crate) calls_per_second: f64,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -334,6 +343,20 @@ impl Config {
             bail!(
                 "limits.tcp_connections and limits.tcp_connections_per_source must be at least 1"
             );
+        }
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if !positive(l.requests_per_second)
+            || !positive(l.calls_per_second)
+            || l.request_burst.is_nan()
+            || l.request_burst < 1.0
+        {
+            bail!("limits.requests_per_second and limits.calls_per_second must be above 0, limits.request_burst at least 1");
+        }
+        if l.rejections_per_second.is_nan() || l.rejections_per_second < 0.0 {
+            bail!("limits.rejections_per_second must not be negative");
+        }
+        if l.max_calls == 0 || l.transactions_per_source == 0 || l.rate_limited_sources == 0 {
+            bail!("limits.max_calls, limits.transactions_per_source and limits.rate_limited_sources must be at least 1");
         }
         if l.tcp_message_timeout == 0 {
             bail!("limits.tcp_message_timeout must be at least 1 second");

@@ -4,6 +4,7 @@
 //! core crates, not here.
 
 mod acd_actor;
+mod admission;
 mod call;
 mod call_path;
 mod callback;

@@ -33,12 +33,21 @@ pub(crate) struct GuardMetrics {
     pub(crate) register_lockout_exemptions: AtomicU64,
     pub(crate) register_locked_sources: AtomicU64,
     pub(crate) calls_refused_descriptors: AtomicU64,
+    pub(crate) calls_refused_concurrent: AtomicU64,
+    pub(crate) calls_refused_rate: AtomicU64,
+    pub(crate) requests_rejected: AtomicU64,
+    pub(crate) requests_dropped: AtomicU64,
+    pub(crate) rate_limited_sources: AtomicU64,
+    pub(crate) tx_refused_full: AtomicU64,
+    pub(crate) tx_refused_source_share: AtomicU64,
+    pub(crate) tx_refused_memory: AtomicU64,
+    pub(crate) tx_bytes: AtomicU64,
 }
 
 impl GuardMetrics {
     fn render(&self, out: &mut String) {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let rows: [(&str, &str, &str, u64); 6] = [
+        let rows: [(&str, &str, &str, u64); 15] = [
             (
                 "switchboard_register_auth_failures_total",
                 "counter",
@@ -74,6 +83,60 @@ impl GuardMetrics {
                 "counter",
                 "New calls refused with 503 because too few file descriptors were free.",
                 g(&self.calls_refused_descriptors),
+            ),
+            (
+                "switchboard_calls_refused_concurrent_total",
+                "counter",
+                "New calls refused with 503: limits.max_calls calls were up.",
+                g(&self.calls_refused_concurrent),
+            ),
+            (
+                "switchboard_calls_refused_rate_total",
+                "counter",
+                "New calls refused with 503: over limits.calls_per_second.",
+                g(&self.calls_refused_rate),
+            ),
+            (
+                "switchboard_sip_requests_rate_rejected_total",
+                "counter",
+                "SIP requests answered with a stateless 503: their source was over limits.requests_per_second.",
+                g(&self.requests_rejected),
+            ),
+            (
+                "switchboard_sip_requests_rate_dropped_total",
+                "counter",
+                "SIP requests dropped unanswered: their source was over its rate and its 503 budget.",
+                g(&self.requests_dropped),
+            ),
+            (
+                "switchboard_sip_rate_limited_sources",
+                "gauge",
+                "Sources with a request-rate entry now.",
+                g(&self.rate_limited_sources),
+            ),
+            (
+                "switchboard_sip_transactions_refused_full_total",
+                "counter",
+                "Requests refused with 503: the transaction table was full.",
+                g(&self.tx_refused_full),
+            ),
+            (
+                "switchboard_sip_transactions_refused_source_share_total",
+                "counter",
+                "Requests refused with 503: their source held its share of live transactions or bytes.",
+                g(&self.tx_refused_source_share),
+            ),
+            (
+                "switchboard_sip_transactions_refused_memory_total",
+                "counter",
+                "Requests refused with 503: live server transactions held limits.transaction_bytes.",
+                g(&self.tx_refused_memory),
+            ),
+            (
+                "switchboard_sip_transaction_bytes",
+                "gauge",
+                "Estimated bytes held by live server transactions.",
+                g(&self.tx_bytes),
             ),
         ];
         for (name, kind, help, v) in rows {

@@ -19,6 +19,7 @@ use switchboard_sip_message::{Host, Method, NameAddr, Request, SipUri, StatusCod
 use switchboard_transport::{Inbound, SipTransport, TransportKind};
 use tokio::sync::{mpsc, watch};
 
+use crate::admission::{CallGate, CallRefusal, RateConfig, SourceLimiter, Verdict, PRUNE_EVERY};
 use crate::config::Config;
 use crate::event_log::{EventLog, NewEvent};
 use crate::metrics::Metrics;
@@ -169,6 +170,9 @@ pub(crate) struct SipDriver {
     metrics: Arc<Metrics>,
     /// New calls are refused with 503 while fewer descriptors than this are free.
     call_fd_headroom: u64,
+    rate_limits: SourceLimiter,
+    call_gate: CallGate,
+    next_prune: Instant,
 }
 
 fn to_sip_transport(k: TransportKind) -> Transport {
@@ -199,6 +203,9 @@ impl SipDriver {
         tx.timers.t1 = Duration::from_millis(cfg.sip.t1_ms);
         tx.timers.t2 = Duration::from_millis(cfg.sip.t2_ms);
         tx.timers.t4 = Duration::from_millis(cfg.sip.t4_ms);
+        tx.max_server_per_source = cfg.limits.transactions_per_source;
+        tx.max_bytes_per_source = cfg.limits.transaction_bytes_per_source;
+        tx.max_bytes = cfg.limits.transaction_bytes;
         let contact = NameAddr {
             display: None,
             uri: Uri::Sip(SipUri {
@@ -277,6 +284,18 @@ impl SipDriver {
             probes: HashMap::new(),
             metrics: Arc::default(),
             call_fd_headroom: cfg.limits.call_fd_headroom,
+            rate_limits: SourceLimiter::new(RateConfig {
+                requests_per_second: cfg.limits.requests_per_second,
+                request_burst: cfg.limits.request_burst,
+                rejections_per_second: cfg.limits.rejections_per_second,
+                capacity: cfg.limits.rate_limited_sources,
+            }),
+            call_gate: CallGate::new(
+                Instant::now(),
+                cfg.limits.max_calls,
+                cfg.limits.calls_per_second,
+            ),
+            next_prune: Instant::now() + PRUNE_EVERY,
         }
     }
 
@@ -313,7 +332,10 @@ impl SipDriver {
             let deadline = self.next_deadline();
             tokio::select! {
                 msg = inbound.recv() => match msg {
-                    Some(m) => self.handle_inbound(m),
+                    Some(m) => {
+                        self.handle_inbound(m);
+                        self.publish_tx_stats();
+                    }
                     None => break,
                 },
                 cmd = self.commands_rx.recv() => {
@@ -328,6 +350,7 @@ impl SipDriver {
                     let evs = self.registrar.handle_timeout(wall);
                     self.presence_events(evs);
                     self.publish_auth_stats(wall);
+                    self.publish_tx_stats();
                     if now >= self.next_keepalive {
                         self.next_keepalive = now + self.keepalive_every;
                         self.send_keepalives(now);
@@ -417,12 +440,54 @@ impl SipDriver {
     }
 
     fn handle_inbound(&mut self, m: Inbound) {
+        let now = Instant::now();
+        if now >= self.next_prune {
+            self.next_prune = now + PRUNE_EVERY;
+            self.rate_limits.prune(now);
+            self.metrics
+                .guard
+                .rate_limited_sources
+                .store(self.rate_limits.len() as u64, Ordering::Relaxed);
+        }
         match m.msg {
+            Ok(switchboard_sip_message::Message::Request(req))
+                if !self.trusted.contains(&m.from.ip()) =>
+            {
+                match self.rate_limits.check(m.from.ip(), now) {
+                    Verdict::Admit => {
+                        self.b2bua.handle_message(
+                            now,
+                            m.from,
+                            to_sip_transport(m.kind),
+                            switchboard_sip_message::Message::Request(req),
+                        );
+                    }
+                    Verdict::Reject if req.method != Method::Ack => {
+                        Metrics::add(&self.metrics.guard.requests_rejected, 1);
+                        let mut r = switchboard_sip_message::Response::for_request(
+                            &req,
+                            StatusCode::SERVICE_UNAVAILABLE,
+                        );
+                        r.headers
+                            .push(switchboard_sip_message::HeaderName::RetryAfter, "5");
+                        self.transport.send_nowait(m.kind, m.from, r.to_bytes());
+                    }
+                    Verdict::Reject | Verdict::Drop => {
+                        Metrics::add(&self.metrics.guard.requests_dropped, 1);
+                    }
+                }
+            }
             Ok(msg) => {
                 self.b2bua
-                    .handle_message(Instant::now(), m.from, to_sip_transport(m.kind), msg);
+                    .handle_message(now, m.from, to_sip_transport(m.kind), msg);
             }
             Err(e) => {
+                if !self.trusted.contains(&m.from.ip())
+                    && self.rate_limits.check(m.from.ip(), now) != Verdict::Admit
+                {
+                    Metrics::add(&self.metrics.guard.requests_dropped, 1);
+                    return;
+                }
                 tracing::debug!(error = %e, kind = ?m.kind, "malformed SIP message");
                 if let Some(reply) = switchboard_sip::reject_malformed(&m.raw) {
                     self.transport.send_nowait(m.kind, m.from, reply);
@@ -640,6 +705,21 @@ impl SipDriver {
                     let _ = self.b2bua.reject(now, call, StatusCode::FORBIDDEN);
                     return;
                 }
+                if let Err(why) = self.call_gate.admit(now, self.calls.len()) {
+                    let c = match why {
+                        CallRefusal::Concurrent => &self.metrics.guard.calls_refused_concurrent,
+                        CallRefusal::Rate => &self.metrics.guard.calls_refused_rate,
+                    };
+                    Metrics::add(c, 1);
+                    tracing::debug!(?why, "new call refused with 503");
+                    let _ = self.b2bua.reject_with_retry_after(
+                        now,
+                        call,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        Some(5),
+                    );
+                    return;
+                }
                 if let Some(free) = crate::descriptors::free() {
                     if free < self.call_fd_headroom {
                         Metrics::add(&self.metrics.guard.calls_refused_descriptors, 1);
@@ -766,6 +846,18 @@ impl SipDriver {
             );
             let _ = self.b2bua.respond_raw(now, tx, resp);
         }
+    }
+
+    /// Copies the transaction layer's admission counters into the metrics.
+    fn publish_tx_stats(&self) {
+        let st = self.b2bua.transactions().stats();
+        let g = &self.metrics.guard;
+        g.tx_refused_full.store(st.refused_full, Ordering::Relaxed);
+        g.tx_refused_source_share
+            .store(st.refused_source_share, Ordering::Relaxed);
+        g.tx_refused_memory
+            .store(st.refused_memory, Ordering::Relaxed);
+        g.tx_bytes.store(st.server_bytes as u64, Ordering::Relaxed);
     }
 
     /// Copies the registrar's lockout counters into the metrics.

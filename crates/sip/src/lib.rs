@@ -63,6 +63,7 @@ pub use routing::{response_destination, stamp_via};
 pub use timer::{Timer, TimerConfig, TimerTable};
 pub use transaction::{
     build_ack, Output, TransactionLayer, TxConfig, TxError, TxEvent, TxKey, TxRole, TxState,
+    TxStats,
 };
 pub use transport::Transport;
 

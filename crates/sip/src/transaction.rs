@@ -19,7 +19,7 @@
 //! branches without the magic cookie.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -107,6 +107,39 @@ pub struct TxConfig {
     pub via_port: Option<u16>,
     /// Maximum number of live transactions; new requests beyond it get a stateless 503.
     pub max_transactions: usize,
+    /// Most live server transactions created by requests from one source IP; more get a
+    /// stateless 503 (so one source cannot take the whole table).
+    pub max_server_per_source: usize,
+    /// Most bytes (estimated: request plus last response) held by live server transactions
+    /// of one source IP; more get a stateless 503.
+    pub max_bytes_per_source: usize,
+    /// Most bytes held by all live server transactions; more get a stateless 503.
+    pub max_bytes: usize,
+}
+
+/// What the layer's admission limits did. Totals since construction, plus current values.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TxStats {
+    /// Requests refused (503) because the table was full (`max_transactions`).
+    pub refused_full: u64,
+    /// Requests refused because their source had `max_server_per_source` transactions or
+    /// `max_bytes_per_source` bytes.
+    pub refused_source_share: u64,
+    /// Requests refused because all server transactions held `max_bytes`.
+    pub refused_memory: u64,
+    /// Estimated bytes held by live server transactions now.
+    pub server_bytes: usize,
+    /// Sources with live server transactions now.
+    pub sources: usize,
+}
+
+/// Fixed per-transaction overhead in the byte estimate (indexes, timers, keys).
+const TX_OVERHEAD: usize = 512;
+
+/// Estimated memory of a parsed request: what it owns (header text, URI, body).
+fn request_cost(req: &Request) -> usize {
+    let headers: usize = req.headers.0.iter().map(|h| h.value.len() + 48).sum();
+    TX_OVERHEAD + headers + req.body.len() + 64
 }
 
 impl TxConfig {
@@ -121,6 +154,9 @@ impl TxConfig {
             via_host,
             via_port: Some(addr.port()),
             max_transactions: 65_536,
+            max_server_per_source: 2048,
+            max_bytes_per_source: 8 << 20,
+            max_bytes: 64 << 20,
         }
     }
 }
@@ -261,6 +297,13 @@ enum ServerKey {
     },
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    Full,
+    SourceShare,
+    Memory,
+}
+
 type MergeKey = (String, String, u32, String); // from tag, Call-ID, CSeq, method
 type AckKey = (String, u32, String); // Call-ID, CSeq, from tag
 
@@ -297,6 +340,9 @@ struct Tx {
     ack_key: Option<AckKey>,
     /// The deadline this transaction is filed under in `TransactionLayer::schedule`.
     scheduled: Option<Instant>,
+    /// Server: the source IP whose share this transaction counts against, and its
+    /// estimated bytes.
+    charge: Option<(IpAddr, usize)>,
 }
 
 /// All transactions of one endpoint. See the module docs for the run loop.
@@ -314,6 +360,9 @@ pub struct TransactionLayer {
     schedule: BTreeSet<(Instant, TxKey)>,
     /// Transactions whose timers may have changed since the last `flush_schedule`.
     dirty: Vec<TxKey>,
+    /// Live server transactions and their estimated bytes, per source IP.
+    per_source: HashMap<IpAddr, (usize, usize)>,
+    stats: TxStats,
 }
 
 fn method_key(m: &Method) -> String {
@@ -421,6 +470,52 @@ impl TransactionLayer {
             rng: ChaCha8Rng::seed_from_u64(seed),
             schedule: BTreeSet::new(),
             dirty: Vec::new(),
+            per_source: HashMap::new(),
+            stats: TxStats::default(),
+        }
+    }
+
+    /// Admission counters and current server-transaction memory.
+    pub fn stats(&self) -> TxStats {
+        TxStats {
+            sources: self.per_source.len(),
+            ..self.stats.clone()
+        }
+    }
+
+    /// Why a new server transaction for a request of `cost` bytes from `ip` may not
+    /// start, if it may not.
+    fn admission_refusal(&self, ip: IpAddr, cost: usize) -> Option<Refusal> {
+        let c = &self.config;
+        if self.txs.len() >= c.max_transactions {
+            return Some(Refusal::Full);
+        }
+        if self.stats.server_bytes + cost > c.max_bytes {
+            return Some(Refusal::Memory);
+        }
+        let (n, bytes) = self.per_source.get(&ip).copied().unwrap_or((0, 0));
+        if n >= c.max_server_per_source || bytes + cost > c.max_bytes_per_source {
+            return Some(Refusal::SourceShare);
+        }
+        None
+    }
+
+    /// Adds `delta` bytes (may be negative via `sub`) to a server transaction's charge.
+    fn recharge(&mut self, key: TxKey, new_cost: usize) {
+        let Some(tx) = self
+            .txs
+            .get_mut(key.index as usize)
+            .filter(|t| t.generation == key.generation)
+        else {
+            return;
+        };
+        let Some((ip, old)) = tx.charge else {
+            return;
+        };
+        tx.charge = Some((ip, new_cost));
+        self.stats.server_bytes = self.stats.server_bytes - old + new_cost;
+        if let Some(e) = self.per_source.get_mut(&ip) {
+            e.1 = e.1 - old + new_cost;
         }
     }
 
@@ -595,6 +690,7 @@ impl TransactionLayer {
             merge_key: None,
             ack_key: None,
             scheduled: None,
+            charge: None,
         }
     }
 
@@ -889,8 +985,12 @@ impl TransactionLayer {
             };
             tx.timers.arm(Timer::J, now + j);
         }
+        let old_len = tx.last_response.as_ref().map_or(0, Bytes::len);
         tx.last_response = Some(bytes.clone());
         let (peer, transport) = (tx.peer, tx.transport);
+        if let Some((_, cost)) = tx.charge {
+            self.recharge(key, cost - old_len + bytes.len());
+        }
         if let Some(ak) = accepted {
             self.ack_index.insert(ak, key);
         }
@@ -967,7 +1067,13 @@ impl TransactionLayer {
             }
             Method::Cancel => self.handle_cancel(now, from, transport, req, skey),
             _ => {
-                if self.txs.len() >= self.config.max_transactions {
+                let cost = request_cost(&req);
+                if let Some(why) = self.admission_refusal(from.ip(), cost) {
+                    match why {
+                        Refusal::Full => self.stats.refused_full += 1,
+                        Refusal::SourceShare => self.stats.refused_source_share += 1,
+                        Refusal::Memory => self.stats.refused_memory += 1,
+                    }
                     let mut r = Response::for_request(&req, StatusCode::SERVICE_UNAVAILABLE);
                     r.headers.push(HeaderName::RetryAfter, "5");
                     let to = self.response_peer(&req, from, transport);
@@ -1024,8 +1130,14 @@ impl TransactionLayer {
         skey: ServerKey,
     ) -> TxKey {
         let peer = self.response_peer(&req, from, transport);
+        let cost = request_cost(&req);
         let mut tx = self.new_tx(TxRole::Server, transport, peer, req, Bytes::new());
         tx.server_key = Some(skey.clone());
+        tx.charge = Some((from.ip(), cost));
+        self.stats.server_bytes += cost;
+        let e = self.per_source.entry(from.ip()).or_insert((0, 0));
+        e.0 += 1;
+        e.1 += cost;
         let key = self.insert(tx);
         self.server_index.insert(skey, key);
         key
@@ -1292,6 +1404,16 @@ impl TransactionLayer {
         if let Some(at) = tx.scheduled {
             self.schedule.remove(&(at, key));
         }
+        if let Some((ip, cost)) = tx.charge {
+            self.stats.server_bytes -= cost;
+            if let Some(e) = self.per_source.get_mut(&ip) {
+                e.0 -= 1;
+                e.1 -= cost;
+                if e.0 == 0 {
+                    self.per_source.remove(&ip);
+                }
+            }
+        }
         if let Some(k) = &tx.client_key {
             if self.client_index.get(k) == Some(&key) {
                 self.client_index.remove(k);
@@ -1524,5 +1646,125 @@ mod tests {
         assert_eq!(sent.len(), 1);
         assert!(sent[0].starts_with(b"SIP/2.0 503"));
         assert_eq!(l.len(), 1);
+    }
+}
+
+#[cfg(test)]
+mod admission_tests {
+    use super::*;
+    use switchboard_sip_message::Uri;
+
+    fn layer(f: impl FnOnce(&mut TxConfig)) -> TransactionLayer {
+        let mut c = TxConfig::new("192.0.2.1:5060".parse().expect("addr"));
+        f(&mut c);
+        TransactionLayer::new(c, 3)
+    }
+
+    /// An INVITE from `from` with a unique branch and a body of `body` bytes.
+    fn invite(n: u32, from: SocketAddr, body: usize) -> Request {
+        let mut r = Request::new(
+            Method::Invite,
+            Uri::parse("sip:100@192.0.2.1").expect("uri"),
+        );
+        r.headers.push(
+            HeaderName::Via,
+            format!("SIP/2.0/UDP {from};branch=z9hG4bK-adm-{n}"),
+        );
+        r.headers
+            .push(HeaderName::From, format!("<sip:a@{}>;tag=f{n}", from.ip()));
+        r.headers.push(HeaderName::To, "<sip:100@192.0.2.1>");
+        r.headers.push(HeaderName::CallId, format!("adm-{n}"));
+        r.headers.push(HeaderName::CSeq, "1 INVITE");
+        r.body = Bytes::from(vec![b'x'; body]);
+        r
+    }
+
+    /// Feeds the request; returns the statuses transmitted and whether a transaction
+    /// started.
+    fn feed(l: &mut TransactionLayer, req: Request, from: SocketAddr) -> (Vec<u16>, bool) {
+        let (statuses, key) = feed_key(l, req, from);
+        (statuses, key.is_some())
+    }
+
+    fn feed_key(
+        l: &mut TransactionLayer,
+        req: Request,
+        from: SocketAddr,
+    ) -> (Vec<u16>, Option<TxKey>) {
+        l.handle_message(
+            crate::test_epoch(),
+            from,
+            Transport::Udp,
+            Message::Request(req),
+        );
+        let mut statuses = Vec::new();
+        let mut started = None;
+        while let Some(o) = l.poll_output() {
+            match o {
+                Output::Transmit { bytes, .. } => {
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    if let Some(code) = text.get(8..11).and_then(|c| c.parse().ok()) {
+                        statuses.push(code);
+                    }
+                }
+                Output::Event(TxEvent::NewRequest { key, .. }) => started = Some(key),
+                Output::Event(_) => {}
+            }
+        }
+        (statuses, started)
+    }
+
+    #[test]
+    fn one_source_gets_its_share_and_others_still_get_in() {
+        let mut l = layer(|c| c.max_server_per_source = 3);
+        let flood: SocketAddr = "203.0.113.9:5060".parse().expect("addr");
+        for n in 0..3 {
+            assert!(feed(&mut l, invite(n, flood, 0), flood).1);
+        }
+        let (statuses, started) = feed(&mut l, invite(3, flood, 0), flood);
+        assert!(!started);
+        assert_eq!(statuses, vec![503]);
+        assert_eq!(l.stats().refused_source_share, 1);
+        let other: SocketAddr = "198.51.100.1:5060".parse().expect("addr");
+        assert!(feed(&mut l, invite(4, other, 0), other).1);
+        assert_eq!(l.stats().sources, 2);
+    }
+
+    #[test]
+    fn byte_budgets_per_source_and_in_total_bound_what_live_transactions_hold() {
+        let mut l = layer(|c| {
+            c.max_bytes_per_source = 200_000;
+            c.max_bytes = 300_000;
+        });
+        let a: SocketAddr = "203.0.113.9:5060".parse().expect("addr");
+        let b: SocketAddr = "203.0.113.10:5060".parse().expect("addr");
+        let c: SocketAddr = "203.0.113.11:5060".parse().expect("addr");
+        // 60 kB INVITEs: three fit a's 200 kB share, the fourth does not.
+        let mut keys = Vec::new();
+        for n in 0..4 {
+            keys.extend(feed_key(&mut l, invite(n, a, 60_000), a).1);
+        }
+        assert_eq!(keys.len(), 3);
+        assert_eq!(l.stats().refused_source_share, 1);
+        // b gets one in; then the 300 kB total is reached and c is refused for memory.
+        keys.extend(feed_key(&mut l, invite(10, b, 60_000), b).1);
+        assert_eq!(keys.len(), 4);
+        assert!(!feed(&mut l, invite(11, c, 60_000), c).1);
+        assert_eq!(l.stats().refused_memory, 1);
+        assert!(l.stats().server_bytes <= 300_000);
+        // When transactions end (final response, then timer H), their bytes are released.
+        let t0 = crate::test_epoch();
+        for k in keys {
+            let req = l.request(k).expect("live").clone();
+            l.send_response(t0, k, Response::for_request(&req, StatusCode::BUSY_HERE))
+                .expect("respond");
+        }
+        while let Some(t) = l.poll_timeout() {
+            l.handle_timeout(t);
+            while l.poll_output().is_some() {}
+        }
+        assert_eq!(l.stats().server_bytes, 0);
+        assert_eq!(l.stats().sources, 0);
+        assert!(feed(&mut l, invite(12, c, 60_000), c).1);
     }
 }

@@ -1,0 +1,159 @@
+//! Admission control (issue 12, item 4) against the real binary: while one untrusted
+//! address floods 70,000 small INVITEs over UDP, a REGISTER from another address gets
+//! 200, an OPTIONS probe from a third keeps being answered, the flood is answered with a
+//! bounded trickle of 503s and otherwise dropped (counted), and the server's peak RSS
+//! stays within 200 MB.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use switchboard_e2e::hostile::{metric, peak_rss_kb, sipp_from};
+use switchboard_e2e::{require_peer, sipp_trace, wait_for, Server};
+
+const FLOOD: u64 = 70_000;
+/// Datagrams per second the flood is paced at (the attack in the issue: 70,000 in 12 s).
+const FLOOD_RATE: u64 = 6_000;
+
+fn invite(n: u64, target: SocketAddr) -> Vec<u8> {
+    let body = "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    format!(
+        "INVITE sip:300@{target} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5099;branch=z9hG4bK-flood-{n}\r\n\
+         From: <sip:+79990000000@127.0.0.2>;tag=fl{n}\r\nTo: <sip:300@{target}>\r\n\
+         Call-ID: flood-{n}@127.0.0.2\r\nCSeq: 1 INVITE\r\nContact: <sip:a@127.0.0.2:5099>\r\n\
+         Max-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// One OPTIONS probe from `sock`, retransmitted every 500 ms; whether a 200 came back
+/// within 8 s.
+fn probe(sock: &UdpSocket, target: SocketAddr, n: u32) -> bool {
+    let local = sock.local_addr().expect("addr");
+    let req = format!(
+        "OPTIONS sip:{target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-probe-{n}\r\n\
+         From: <sip:monitor@{}>;tag=p{n}\r\nTo: <sip:{target}>\r\nCall-ID: probe-{n}@mon\r\n\
+         CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        local.ip()
+    );
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let mut buf = [0u8; 4096];
+    for _ in 0..16 {
+        sock.send_to(req.as_bytes(), target).expect("send probe");
+        while let Ok((len, _)) = sock.recv_from(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..len]);
+            if text.starts_with("SIP/2.0 200") && text.contains(&format!("probe-{n}@mon")) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+#[test]
+fn a_register_and_options_get_through_a_70k_invite_flood_within_200_mb() {
+    if !require_peer("sipp") {
+        return;
+    }
+    let server = Server::start("hardening-flood", "");
+    let target = server.sip;
+    let sent = Arc::new(AtomicU64::new(0));
+    let flood_done = Arc::new(AtomicBool::new(false));
+    let flood = {
+        let sent = sent.clone();
+        let done = flood_done.clone();
+        std::thread::spawn(move || {
+            let sock = UdpSocket::bind("127.0.0.2:0").expect("flood socket");
+            let start = Instant::now();
+            for n in 0..FLOOD {
+                let _ = sock.send_to(&invite(n, target), target);
+                sent.store(n + 1, Ordering::Relaxed);
+                if n % 200 == 199 {
+                    // Pace: n datagrams are due n / FLOOD_RATE seconds after the start.
+                    let due = start + Duration::from_micros(n * 1_000_000 / FLOOD_RATE);
+                    if let Some(ahead) = due.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(ahead);
+                    }
+                }
+            }
+            done.store(true, Ordering::Relaxed);
+        })
+    };
+    // Once the flood is well under way: a REGISTER from 127.0.0.3 and probes from .5.
+    assert!(wait_for(60, || (sent.load(Ordering::Relaxed) >= 5_000).then_some(())).is_some());
+    let prober = {
+        let done = flood_done.clone();
+        std::thread::spawn(move || {
+            let sock = UdpSocket::bind("127.0.0.5:0").expect("probe socket");
+            let mut results = Vec::new();
+            let mut n = 0;
+            while !done.load(Ordering::Relaxed) && n < 200 {
+                results.push(probe(&sock, target, n));
+                n += 1;
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            results
+        })
+    };
+    let out = sipp_from(
+        "127.0.0.3",
+        "register_keep.xml",
+        target,
+        &["-s", "1001", "-au", "1001", "-ap", "secret-1001", "-m", "1"],
+        60,
+    );
+    let registered_during_flood = !flood_done.load(Ordering::Relaxed);
+    assert!(
+        out.status.success(),
+        "REGISTER during the flood: {}\nserver log tail:\n{}",
+        sipp_trace(&out),
+        server
+            .log_text()
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    flood.join().expect("flood thread");
+    let probes = prober.join().expect("probe thread");
+    eprintln!(
+        "REGISTER finished {} the flood ended; {} probes, {} answered",
+        if registered_during_flood {
+            "before"
+        } else {
+            "after"
+        },
+        probes.len(),
+        probes.iter().filter(|ok| **ok).count()
+    );
+    assert!(!probes.is_empty());
+    assert!(probes.iter().all(|ok| *ok), "OPTIONS probes: {probes:?}");
+
+    // The flood was mostly dropped, the rest refused at a bounded rate.
+    let counted = wait_for(30, || {
+        let dropped = metric(&server, "switchboard_sip_requests_rate_dropped_total")?;
+        (dropped > 0.0).then_some(dropped)
+    });
+    assert!(counted.is_some(), "no drops counted");
+    let rejected = metric(&server, "switchboard_sip_requests_rate_rejected_total").unwrap_or(0.0);
+    assert!(
+        rejected > 0.0 && rejected < FLOOD as f64 / 10.0,
+        "503s: {rejected}"
+    );
+    let hwm = peak_rss_kb(server.pid()).expect("VmHWM");
+    eprintln!(
+        "server peak RSS {hwm} kB; 503s {rejected}, dropped {:?}, UDP queue drops {:?}, \
+         transactions refused for source share {:?}",
+        metric(&server, "switchboard_sip_requests_rate_dropped_total"),
+        metric(&server, "switchboard_sip_udp_dropped_total"),
+        metric(
+            &server,
+            "switchboard_sip_transactions_refused_source_share_total"
+        ),
+    );
+    assert!(hwm < 200 * 1024, "peak RSS {hwm} kB");
+}
