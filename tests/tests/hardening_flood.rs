@@ -2,7 +2,8 @@
 //! address floods 70,000 small INVITEs over UDP, a REGISTER from another address gets
 //! 200, an OPTIONS probe from a third keeps being answered, the flood is answered with a
 //! bounded trickle of 503s and otherwise dropped (counted), and the server's peak RSS
-//! stays within 200 MB.
+//! stays within 200 MB. With the rate limit lifted, 60 kB INVITEs are held only up to the
+//! per-source transaction byte budget (the rest get 503), so memory stays bounded too.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,7 +18,19 @@ const FLOOD: u64 = 70_000;
 const FLOOD_RATE: u64 = 6_000;
 
 fn invite(n: u64, target: SocketAddr) -> Vec<u8> {
-    let body = "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    invite_with_padding(n, target, 0)
+}
+
+/// A small INVITE, or one whose SDP carries `pad` more bytes in an attribute line.
+fn invite_with_padding(n: u64, target: SocketAddr, pad: usize) -> Vec<u8> {
+    let mut body = String::from(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n",
+    );
+    if pad > 0 {
+        body.push_str("a=x-pad:");
+        body.push_str(&"p".repeat(pad));
+        body.push_str("\r\n");
+    }
     format!(
         "INVITE sip:300@{target} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.2:5099;branch=z9hG4bK-flood-{n}\r\n\
          From: <sip:+79990000000@127.0.0.2>;tag=fl{n}\r\nTo: <sip:300@{target}>\r\n\
@@ -154,6 +167,71 @@ fn a_register_and_options_get_through_a_70k_invite_flood_within_200_mb() {
             &server,
             "switchboard_sip_transactions_refused_source_share_total"
         ),
+    );
+    assert!(hwm < 200 * 1024, "peak RSS {hwm} kB");
+}
+
+#[test]
+fn large_invites_are_held_only_up_to_the_per_source_byte_budget() {
+    if !require_peer("sipp") {
+        return;
+    }
+    // No rate limit: every INVITE reaches the transaction layer, and each one refused
+    // (403, untrusted) keeps its transaction, request included, for 32 s.
+    let server = Server::start(
+        "hardening-big-invites",
+        "[limits]\nrequests_per_second = 1000000\nrequest_burst = 1000000\n",
+    );
+    let target = server.sip;
+    const BIG: u64 = 5_000;
+    let sock = UdpSocket::bind("127.0.0.2:0").expect("flood socket");
+    let start = Instant::now();
+    for n in 0..BIG {
+        let _ = sock.send_to(&invite_with_padding(n, target, 60_000), target);
+        if n % 100 == 99 {
+            // 2,000 a second: ~120 MB/s of INVITEs, 300 MB in all.
+            let due = start + Duration::from_micros(n * 1_000_000 / 2_000);
+            if let Some(ahead) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(ahead);
+            }
+        }
+    }
+    // The source's share filled up and the rest were refused.
+    let refused = wait_for(30, || {
+        let r = metric(
+            &server,
+            "switchboard_sip_transactions_refused_source_share_total",
+        )?;
+        (r > 0.0).then_some(r)
+    });
+    assert!(
+        refused.is_some(),
+        "no refusals for the source's byte budget"
+    );
+    let held = metric(&server, "switchboard_sip_transaction_bytes").unwrap_or(f64::MAX);
+    // Within the source's budget (limits.transaction_bytes_per_source, 8 MiB).
+    assert!(
+        held <= 8.0 * 1024.0 * 1024.0,
+        "transactions hold {held} bytes"
+    );
+    let out = sipp_from(
+        "127.0.0.3",
+        "register_keep.xml",
+        target,
+        &["-s", "1001", "-au", "1001", "-ap", "secret-1001", "-m", "1"],
+        60,
+    );
+    assert!(
+        out.status.success(),
+        "REGISTER after the flood: {}",
+        sipp_trace(&out)
+    );
+    let hwm = peak_rss_kb(server.pid()).expect("VmHWM");
+    eprintln!(
+        "60 kB INVITEs: peak RSS {hwm} kB; refused for the source's share {:?}; \
+         UDP queue drops {:?}; transactions hold {held} bytes",
+        refused,
+        metric(&server, "switchboard_sip_udp_dropped_total"),
     );
     assert!(hwm < 200 * 1024, "peak RSS {hwm} kB");
 }
