@@ -27,6 +27,66 @@ pub enum Strategy {
     SkillsLongestIdle,
 }
 
+impl Strategy {
+    /// Every strategy as written in configuration (`skills` is also accepted for
+    /// `skills-best`).
+    pub const NAMES: [&'static str; 7] = [
+        "ring-all",
+        "longest-idle",
+        "round-robin",
+        "fewest-calls",
+        "random",
+        "skills-best",
+        "skills-longest-idle",
+    ];
+
+    /// The name configuration uses for this strategy.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::RingAll => "ring-all",
+            Strategy::LongestIdle => "longest-idle",
+            Strategy::RoundRobin => "round-robin",
+            Strategy::FewestCalls => "fewest-calls",
+            Strategy::Random => "random",
+            Strategy::SkillsBest => "skills-best",
+            Strategy::SkillsLongestIdle => "skills-longest-idle",
+        }
+    }
+}
+
+impl std::fmt::Display for Strategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A queue strategy name that is not one of [`Strategy::NAMES`] (or `skills`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown queue strategy {name:?}; use one of: {names} (`skills` means skills-best)",
+    name = .0,
+    names = Strategy::NAMES.join(", ")
+)]
+pub struct StrategyParseError(pub String);
+
+impl std::str::FromStr for Strategy {
+    type Err = StrategyParseError;
+
+    /// Parse a strategy by its configuration name, exactly as written (lower case, hyphens).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "ring-all" => Strategy::RingAll,
+            "longest-idle" => Strategy::LongestIdle,
+            "round-robin" => Strategy::RoundRobin,
+            "fewest-calls" => Strategy::FewestCalls,
+            "random" => Strategy::Random,
+            "skills" | "skills-best" => Strategy::SkillsBest,
+            "skills-longest-idle" => Strategy::SkillsLongestIdle,
+            _ => return Err(StrategyParseError(s.chars().take(32).collect())),
+        })
+    }
+}
+
 /// A skill a call needs, with the minimum proficiency (1–10) an agent must have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SkillReq {
@@ -281,6 +341,24 @@ mod tests {
             "", "80", "80/", "/20", "0/20", "101/20", "80/-1", "x/y", "80/20/5", "NaN/20",
         ] {
             assert!(bad.parse::<ServiceLevel>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_strategy_name_parses_back_and_unknown_names_list_the_valid_ones() {
+        for name in Strategy::NAMES {
+            let st: Strategy = name.parse().unwrap();
+            assert_eq!(st.name(), name);
+            assert_eq!(st.to_string(), name);
+        }
+        assert_eq!("skills".parse::<Strategy>(), Ok(Strategy::SkillsBest));
+        for bad in ["", "Longest-Idle", "longest_idle", " random", "ringall"] {
+            let err = bad.parse::<Strategy>().unwrap_err();
+            let msg = err.to_string();
+            assert!(msg.contains(&format!("{bad:?}")), "{msg}");
+            for name in Strategy::NAMES {
+                assert!(msg.contains(name), "{msg} lacks {name}");
+            }
         }
     }
 }

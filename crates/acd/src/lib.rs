@@ -18,7 +18,7 @@ pub mod sim;
 
 pub use config::{
     AgentConfig, CallbackOrder, CallbackPolicy, Join, MaxWait, OverflowRule, QueueConfig,
-    ServiceLevel, ServiceLevelParseError, SkillReq, SkillTier, Strategy,
+    ServiceLevel, ServiceLevelParseError, SkillReq, SkillTier, Strategy, StrategyParseError,
 };
 pub use engine::{Acd, AcdConfig, AcdError, Audit, QueueStats};
 pub use erlang::{staffing, StaffingInput, StaffingPlan};

@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use serde_json::{json, Value};
 use switchboard_acd::{
     Acd, AcdConfig, AgentConfig, AgentId, CallId, ExitReason, Join, OfferFailure, Output,
-    QueueConfig, QueueId, SkillId, SkillReq, Spoken, Strategy,
+    QueueConfig, QueueId, SkillId, SkillReq, Spoken,
 };
 use switchboard_registrar::LocationEvent;
 use tokio::sync::mpsc;
@@ -166,17 +166,6 @@ impl Directory {
     }
 }
 
-fn strategy(name: &str) -> Strategy {
-    match name {
-        "round-robin" => Strategy::RoundRobin,
-        "fewest-calls" => Strategy::FewestCalls,
-        "random" => Strategy::Random,
-        "skills" | "skills-best" => Strategy::SkillsBest,
-        "skills-longest-idle" => Strategy::SkillsLongestIdle,
-        _ => Strategy::LongestIdle,
-    }
-}
-
 pub(crate) struct AcdActor {
     acd: Acd,
     dir: Directory,
@@ -220,7 +209,7 @@ impl AcdActor {
             },
         };
         for q in &cfg.queues {
-            let mut qc = QueueConfig::new(strategy(&q.strategy));
+            let mut qc = QueueConfig::new(q.strategy);
             qc.wrap_up = Duration::from_secs(q.wrap_up);
             qc.ring_timeout = Duration::from_secs(q.ring_timeout);
             qc.prior_handle_time = Duration::from_secs(q.expected_handle_time.max(1));

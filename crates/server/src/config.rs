@@ -229,8 +229,8 @@ pub(crate) struct UserConfig {
 #[serde(deny_unknown_fields)]
 pub(crate) struct QueueConfig {
     pub(crate) name: String,
-    #[serde(default = "default_strategy")]
-    pub(crate) strategy: String,
+    #[serde(default = "default_strategy", deserialize_with = "strategy_by_name")]
+    pub(crate) strategy: switchboard_acd::Strategy,
     #[serde(default)]
     pub(crate) members: Vec<String>,
     #[serde(default = "default_announce")]
@@ -245,8 +245,15 @@ pub(crate) struct QueueConfig {
     pub(crate) expected_handle_time: u64,
 }
 
-fn default_strategy() -> String {
-    "longest-idle".into()
+fn default_strategy() -> switchboard_acd::Strategy {
+    switchboard_acd::Strategy::LongestIdle
+}
+/// A queue strategy, parsed once here by its name (`FromStr` in the ACD core).
+fn strategy_by_name<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<switchboard_acd::Strategy, D::Error> {
+    let name = String::deserialize(d)?;
+    name.parse().map_err(serde::de::Error::custom)
 }
 fn default_announce() -> u64 {
     30
@@ -376,28 +383,11 @@ impl Config {
             }
         }
         for q in &self.queues {
-            const STRATEGIES: [&str; 7] = [
-                "longest-idle",
-                "round-robin",
-                "fewest-calls",
-                "random",
-                "skills",
-                "skills-best",
-                "skills-longest-idle",
-            ];
-            if q.strategy == "ring-all" {
+            if q.strategy == switchboard_acd::Strategy::RingAll {
                 bail!(
                     "queue {}: strategy ring-all is not supported by the call path yet (it needs \
                      parallel forking of agent legs); use longest-idle",
                     q.name
-                );
-            }
-            if !STRATEGIES.contains(&q.strategy.as_str()) {
-                bail!(
-                    "queue {}: unknown strategy {:?} (one of {})",
-                    q.name,
-                    q.strategy,
-                    STRATEGIES.join(", ")
                 );
             }
             for m in &q.members {
@@ -462,6 +452,22 @@ mod tests {
         let err = format!("{:#}", Config::load(Some(&p)).unwrap_err());
         assert!(
             err.contains("ivr.test_clock") && err.contains("test/demo only"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn queue_strategies_are_parsed_at_load_and_unknown_ones_list_the_valid_names() {
+        let c = Config::load(None).unwrap();
+        let support = c.queues.iter().find(|q| q.name == "support").unwrap();
+        assert_eq!(support.strategy, switchboard_acd::Strategy::SkillsBest);
+        let dir = std::env::temp_dir().join(format!("sb-cfg-strategy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("c.toml");
+        std::fs::write(&p, "[[queues]]\nname = \"q\"\nstrategy = \"fastest\"\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&p)).unwrap_err());
+        assert!(
+            err.contains("\"fastest\"") && err.contains("round-robin, fewest-calls"),
             "{err}"
         );
     }
