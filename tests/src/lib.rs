@@ -118,8 +118,21 @@ impl Server {
     /// The IVR's clock is pinned to [`IVR_DAYTIME`] unless `args` pass `--ivr-test-clock`
     /// or `extra_toml` sets `test_clock` itself.
     pub fn start_with(name: &str, extra_toml: &str, args: &[&str]) -> Server {
+        Server::start_on(name, extra_toml, args, None)
+    }
+
+    /// Like [`Server::start_with`], on an existing data directory (a restart) when
+    /// `data_dir` is given, else on a fresh one.
+    pub fn start_on(
+        name: &str,
+        extra_toml: &str,
+        args: &[&str],
+        data_dir: Option<&Path>,
+    ) -> Server {
         let dir = scratch_dir(name);
-        let data_dir = dir.join("data");
+        let data_dir = data_dir
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| dir.join("data"));
         let cfg = dir.join("config.toml");
         std::fs::write(&cfg, extra_toml).expect("write config");
         let log = dir.join("switchboard.log");

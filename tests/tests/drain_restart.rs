@@ -5,13 +5,16 @@
 //!   Retry-After, and the process exits by itself once the caller hangs up. (A second
 //!   SIGTERM ending the calls at once: `call_path.rs`,
 //!   `a_second_sigterm_ends_live_calls_at_once_and_logs_them`.)
+//! - Registrations survive a restart: a phone registers, the server is killed with
+//!   SIGKILL and started again on the same data directory; the agent is still registered
+//!   and available, and a queue call reaches its phone.
 
 use std::net::UdpSocket;
 use std::time::Duration;
 
 use switchboard_e2e::audio::{read_channel, tone_share};
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
-use switchboard_e2e::{require_peer, scratch_dir, sipp, sipp_trace, Server};
+use switchboard_e2e::{require_peer, scratch_dir, sipp, sipp_trace, wait_for, Server};
 
 /// An even UDP port with the three above it free, for SIPp's media sockets.
 fn free_media_port() -> u16 {
@@ -161,4 +164,105 @@ fn sigterm_drains_a_bridged_call_refuses_new_ones_with_retry_after_and_exits_aft
         share > 0.3,
         "agent hears the caller's 1 kHz after SIGTERM ({share:.2})"
     );
+}
+
+/// Agent `agent`'s state on the admin API, lower-cased ("available", ...).
+fn agent_state(server: &Server, agent: &str) -> String {
+    let (_, body) = server.http_get("/api/v1/agents");
+    let all: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    all.as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["agent"] == agent)
+        .and_then(|a| a["state"].as_str())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+#[test]
+fn registrations_survive_kill_9_and_a_restart_and_the_agent_still_gets_queue_calls() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let mut first = Server::start("restart-first", "");
+    let data_dir = first.data_dir.clone();
+    let mut agent = Softphone::start(
+        &py,
+        first.sip,
+        SoftphoneOpts {
+            user: Some(("1002", "secret-1002")),
+            tone_hz: 2000,
+            seconds: 90,
+            ..Default::default()
+        },
+    );
+    assert!(agent.wait_event("registered", 15).is_some());
+    // The binding reaches the store (written on change) before the crash.
+    let store = data_dir.join("registrations.json");
+    wait_for(10, || {
+        std::fs::read_to_string(&store)
+            .ok()
+            .filter(|t| t.contains("\"1002\""))
+    })
+    .unwrap_or_else(|| panic!("registrations.json holds 1002; log:\n{}", first.log_text()));
+    first.signal("KILL");
+    first.wait_exit(10).expect("killed");
+
+    let second = Server::start_on("restart-second", "", &[], Some(&data_dir));
+    assert!(
+        second.log_text().contains("registrations restored"),
+        "{}",
+        second.log_text()
+    );
+    let (status, regs) = second.http_get("/api/v1/registrations");
+    assert_eq!(status, 200, "{regs}");
+    let regs: serde_json::Value = serde_json::from_str(&regs).expect("JSON");
+    let r1002 = regs
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["user"] == "1002")
+        .unwrap_or_else(|| panic!("1002 still registered: {regs}"));
+    assert!(
+        r1002["expires_in"].as_u64().is_some_and(|s| s > 60),
+        "keeps its expiry: {r1002}"
+    );
+    wait_for(10, || {
+        (agent_state(&second, "1002") == "available").then_some(())
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "1002 available after the restart: {}",
+            agent_state(&second, "1002")
+        )
+    });
+
+    // A sales call (100, key 1) reaches the phone that registered with the first process.
+    let mut caller = Softphone::start(
+        &py,
+        second.sip,
+        SoftphoneOpts {
+            call: Some(format!("sip:100@{}", second.sip)),
+            caller: "+79995550194",
+            tone_hz: 1000,
+            seconds: 60,
+            ..Default::default()
+        },
+    );
+    assert!(caller.wait_event("confirmed", 20).is_some());
+    assert!(caller.wait_event("media", 10).is_some());
+    caller.command("dtmf 1");
+    assert!(
+        agent.wait_event("incoming", 40).is_some(),
+        "the restored agent is offered the call; events: {:#?}",
+        second.events()
+    );
+    let bridge = second
+        .wait_event(20, |e| e.kind == "call.bridge")
+        .unwrap_or_else(|| panic!("bridged; events: {:#?}", second.events()));
+    assert_eq!(bridge.agent, "1002", "{bridge:?}");
+    caller.command("hangup");
+    assert!(caller.wait_event("disconnected", 10).is_some());
+    caller.quit();
+    agent.quit();
 }

@@ -3,6 +3,7 @@
 
 use dashmap::DashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use switchboard_sip_message::{Host, NameAddr, Uri};
@@ -112,6 +113,8 @@ pub fn contact_key(uri: &Uri) -> String {
 #[derive(Clone, Debug, Default)]
 pub struct LocationTable {
     map: Arc<DashMap<String, Vec<Binding>>>,
+    /// Bumped by every write: a store persists the table when it moves.
+    generation: Arc<AtomicU64>,
 }
 
 impl LocationTable {
@@ -161,12 +164,17 @@ impl LocationTable {
     /// is reached.
     pub fn expire(&self, now: SystemTime) -> Vec<LocationEvent> {
         let mut emptied = Vec::new();
+        let mut removed = false;
         for mut e in self.map.iter_mut() {
             let before = e.value().len();
             e.value_mut().retain(|b| b.expires_at > now);
+            removed |= e.value().len() != before;
             if before > 0 && e.value().is_empty() {
                 emptied.push(e.key().clone());
             }
+        }
+        if removed {
+            self.bump();
         }
         emptied.sort();
         emptied
@@ -195,6 +203,9 @@ impl LocationTable {
             let mut e = self.map.get_mut(user)?;
             let before = e.len();
             e.retain(|b| b.key() != key);
+            if e.len() != before {
+                self.bump();
+            }
             before > 0 && e.is_empty()
         };
         if emptied && self.map.remove_if(user, |_, v| v.is_empty()).is_some() {
@@ -244,7 +255,67 @@ impl LocationTable {
         if now_empty {
             self.map.remove_if(user, |_, v| v.is_empty());
         }
+        self.bump();
         (r, events)
+    }
+
+    fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A counter that every change to the table moves (a binding added, refreshed, removed,
+    /// expired or imported). A store compares it with the value it last saved.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Relaxed)
+    }
+
+    /// Every binding as `(user, binding)`, users sorted, each user's in registration order:
+    /// what a store saves so registrations survive a restart. Bindings keep their absolute
+    /// `expires_at`.
+    pub fn export(&self) -> Vec<(String, Binding)> {
+        let mut out: Vec<(String, Binding)> = self
+            .map
+            .iter()
+            .flat_map(|e| {
+                let user = e.key().clone();
+                e.value()
+                    .iter()
+                    .map(move |b| (user.clone(), b.clone()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// Restores bindings saved by [`export`](Self::export) (at start, after a restart).
+    /// Bindings that lapsed by `now` are dropped; one whose contact the user already has
+    /// replaces it. Returns a `LoggedIn` per user who had no binding and now has one,
+    /// sorted by user, for the ACD.
+    pub fn import(
+        &self,
+        now: SystemTime,
+        saved: impl IntoIterator<Item = (String, Binding)>,
+    ) -> Vec<LocationEvent> {
+        let mut by_user: std::collections::BTreeMap<String, Vec<Binding>> =
+            std::collections::BTreeMap::new();
+        for (user, b) in saved {
+            if b.expires_at > now {
+                by_user.entry(user).or_default().push(b);
+            }
+        }
+        let mut events = Vec::new();
+        for (user, bindings) in by_user {
+            let ((), evs) = self.update(&user, now, LogoutReason::Expired, |bs| {
+                for b in bindings {
+                    let key = b.key();
+                    bs.retain(|old| old.key() != key);
+                    bs.push(b);
+                }
+            });
+            events.extend(evs);
+        }
+        events
     }
 }
 
@@ -346,6 +417,54 @@ mod tests {
             ]
         );
         assert_eq!(tab.next_expiry(), None);
+    }
+
+    #[test]
+    fn export_then_import_restores_live_bindings_and_logs_their_users_in() {
+        let tab = LocationTable::new();
+        let g0 = tab.generation();
+        tab.update("a", t(0), LogoutReason::Unregistered, |bs| {
+            bs.push(binding("<sip:a@h>", 100));
+            bs.push(binding("<sip:a@h2>", 10));
+        });
+        tab.update("b", t(0), LogoutReason::Unregistered, |bs| {
+            bs.push(binding("<sip:b@h>", 30));
+        });
+        assert!(tab.generation() > g0, "writes move the generation");
+        let saved = tab.export();
+        assert_eq!(saved.len(), 3);
+        assert_eq!(saved[0].0, "a");
+        assert_eq!(saved[2].0, "b");
+
+        // A restart 20 s later: a@h2 has lapsed, the others come back with their expiry.
+        let fresh = LocationTable::new();
+        let ev = fresh.import(t(20), saved.clone());
+        assert_eq!(
+            ev,
+            vec![
+                LocationEvent::LoggedIn { user: "a".into() },
+                LocationEvent::LoggedIn { user: "b".into() }
+            ]
+        );
+        assert_eq!(fresh.lookup("a"), vec![binding("<sip:a@h>", 100)]);
+        assert_eq!(fresh.lookup("b"), vec![binding("<sip:b@h>", 30)]);
+        assert_eq!(fresh.next_expiry(), Some(t(30)));
+
+        // Much later everything has lapsed: nothing comes back, nobody logs in.
+        let late = LocationTable::new();
+        assert!(late.import(t(1000), saved).is_empty());
+        assert_eq!(late.binding_count(), 0);
+    }
+
+    #[test]
+    fn import_replaces_a_binding_with_the_same_contact() {
+        let tab = LocationTable::new();
+        tab.update("a", t(0), LogoutReason::Unregistered, |bs| {
+            bs.push(binding("<sip:a@h>", 10));
+        });
+        let ev = tab.import(t(1), vec![("a".to_string(), binding("<sip:a@h>", 50))]);
+        assert!(ev.is_empty(), "a was already logged in");
+        assert_eq!(tab.lookup("a"), vec![binding("<sip:a@h>", 50)]);
     }
 
     #[test]

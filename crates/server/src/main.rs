@@ -23,6 +23,7 @@ mod metrics;
 mod pii;
 mod private_files;
 mod recorder;
+mod registration_store;
 mod run;
 mod sip_driver;
 mod tools;

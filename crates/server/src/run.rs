@@ -253,6 +253,31 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         crate::call_path::start(cfg.clone(), sip.clone(), events.clone(), metrics.clone()).await?;
     driver.set_presence(presence);
     driver.set_call_router(new_calls);
+    // Registrations saved before a restart log their agents back in if not yet expired.
+    let reg_path = crate::registration_store::path_in(&cfg.data.dir);
+    match crate::registration_store::load(&reg_path) {
+        Ok(saved) if !saved.is_empty() => {
+            let n = saved.len();
+            let restored = driver.restore_registrations(saved);
+            tracing::info!(
+                saved = n,
+                restored,
+                "registrations restored (expired ones dropped)"
+            );
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(
+            error = %format!("{e:#}"),
+            "saved registrations not restored; agents log in again when their phones re-register"
+        ),
+    }
+    let (reg_tx, reg_rx) = watch::channel(sip.location.generation());
+    driver.set_registrations_changed(reg_tx);
+    let reg_writer = tokio::spawn(crate::registration_store::run_writer(
+        reg_path,
+        sip.location.clone(),
+        reg_rx,
+    ));
     let shared = Arc::new(Shared {
         transport: transport.clone(),
         location: sip.location.clone(),
@@ -365,6 +390,13 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         {
             tracing::warn!("the SIP driver did not finish its last transactions in 40 s");
         }
+    }
+    // The driver is gone: the registration writer saves the table a last time and ends.
+    if tokio::time::timeout(Duration::from_secs(5), reg_writer)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the registration store did not finish its last save in 5 s");
     }
     // Every call task logs its call.end before it counts itself out of calls_active.
     let tasks_done = wait_for_call_tasks(&shared.metrics, Duration::from_secs(10)).await;

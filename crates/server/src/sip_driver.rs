@@ -158,6 +158,8 @@ pub(crate) struct SipDriver {
     commands_rx: mpsc::Receiver<SipCommand>,
     commands_tx: mpsc::Sender<SipCommand>,
     draining: bool,
+    /// The registration store's wake-up (see `registration_store`).
+    registrations_changed: Option<watch::Sender<u64>>,
     /// Once drained: when to stop waiting for the last transactions.
     settle_until: Option<Instant>,
     /// Seconds in the Retry-After of the 503 a new INVITE gets while draining.
@@ -275,6 +277,7 @@ impl SipDriver {
             commands_rx,
             commands_tx,
             draining: false,
+            registrations_changed: None,
             settle_until: None,
             retry_after: cfg.shutdown.retry_after,
             keepalive_every: Duration::from_secs(cfg.sip.keepalive_interval.max(1)),
@@ -319,6 +322,22 @@ impl SipDriver {
     /// Where login/logout events go (the ACD).
     pub(crate) fn set_presence(&mut self, tx: mpsc::UnboundedSender<LocationEvent>) {
         self.presence = Some(tx);
+    }
+
+    /// Told the location table's generation after each change (the registration store).
+    pub(crate) fn set_registrations_changed(&mut self, tx: watch::Sender<u64>) {
+        self.registrations_changed = Some(tx);
+    }
+
+    /// Restores bindings saved before a restart; their users log in to the ACD (call
+    /// after [`set_presence`](Self::set_presence)). Returns how many were restored.
+    pub(crate) fn restore_registrations(
+        &mut self,
+        saved: Vec<(String, switchboard_registrar::Binding)>,
+    ) -> usize {
+        let evs = self.location.import(SystemTime::now(), saved);
+        self.presence_events(evs);
+        self.location.binding_count()
     }
 
     pub(crate) async fn run(
@@ -379,6 +398,10 @@ impl SipDriver {
                 }
             }
             self.drain();
+            if let Some(tx) = &self.registrations_changed {
+                let generation = self.location.generation();
+                tx.send_if_modified(|g| std::mem::replace(g, generation) != generation);
+            }
             if self.draining {
                 let left = (self.calls.len(), self.b2bua.live_len());
                 if left != drain_left {
