@@ -1,7 +1,9 @@
 //! TCP and descriptor exhaustion (issue 12, item 6), against the real binary limited to
 //! 1,024 descriptors (`limits.open_files`): 4,100 TCP connections from one address, or
 //! connections from 40 addresses up to the global cap, neither stop another address's
-//! REGISTER over TCP nor a new call; the excess is closed at accept and counted.
+//! REGISTER over TCP nor a new call; the excess is closed at accept and counted. A new
+//! call is refused cleanly (503 with Retry-After) when descriptors run short or
+//! `limits.max_calls` calls are up.
 
 use std::net::TcpStream;
 
@@ -113,4 +115,75 @@ fn tcp_connections_from_many_addresses_leave_descriptors_for_calls() {
     assert!(free >= 200.0, "free descriptors {free}");
     register_over_tcp_and_call(&server);
     drop(held);
+}
+
+#[test]
+fn a_new_call_gets_503_with_retry_after_when_descriptors_run_short() {
+    if !require_peer("sipp") {
+        return;
+    }
+    // 1,024 descriptors and a headroom of 1,024: fewer are always free, so the server must
+    // refuse the call cleanly instead of failing to open its RTP sockets.
+    let server = Server::start(
+        "hardening-fd-headroom",
+        "[limits]\nopen_files = 1024\ncall_fd_headroom = 1024\n",
+    );
+    let out = sipp_from(
+        "127.0.0.1",
+        "call_refused_503.xml",
+        server.sip,
+        &["-s", "300", "-m", "1"],
+        30,
+    );
+    assert!(
+        out.status.success(),
+        "expected 503 with Retry-After: {}\nserver log:\n{}",
+        sipp_trace(&out),
+        server.log_text()
+    );
+    assert_eq!(
+        metric(&server, "switchboard_calls_refused_descriptors_total"),
+        Some(1.0)
+    );
+    assert!(server
+        .log_text()
+        .contains("new call refused with 503: too few file descriptors free"));
+}
+
+#[test]
+fn a_call_over_max_calls_gets_503_with_retry_after() {
+    if !require_peer("sipp") {
+        return;
+    }
+    let server = Server::start("hardening-max-calls", "[limits]\nmax_calls = 1\n");
+    // The first call holds for 6 s (a SIPp run in the background) ...
+    let sip = server.sip;
+    let first = std::thread::spawn(move || {
+        sipp_from(
+            "127.0.0.1",
+            "call_answered.xml",
+            sip,
+            &["-s", "300", "-m", "1", "-d", "6000"],
+            40,
+        )
+    });
+    let up = wait_for(30, || {
+        (metric(&server, "switchboard_calls_active")? >= 1.0).then_some(())
+    });
+    assert!(up.is_some(), "the first call never started");
+    // ... so a second one is refused with 503 and Retry-After.
+    let out = sipp_from(
+        "127.0.0.1",
+        "call_refused_503.xml",
+        server.sip,
+        &["-s", "300", "-m", "1"],
+        30,
+    );
+    assert!(out.status.success(), "second call: {}", sipp_trace(&out));
+    assert_eq!(
+        metric(&server, "switchboard_calls_refused_concurrent_total"),
+        Some(1.0)
+    );
+    let first = first.join().expect("first call");
+    assert!(first.status.success(), "first call: {}", sipp_trace(&first));
 }
