@@ -205,31 +205,59 @@ fn every_stream_keeps_its_numbering_from_ivr_through_transfer_supervision_and_ba
 }
 
 /// Seconds of bridged audio per call, and how many calls.
-const BRIDGED_SECS: u64 = 4;
+const BRIDGED_SECS: u64 = 5;
 const CALLS: usize = 10;
 const CALLER_HZ: f64 = 700.0;
 const AGENT_HZ: f64 = 1300.0;
 
-/// The last `BRIDGED_SECS - 1` whole seconds before the last half second of a decoded
-/// file, each as its own window: every one must carry `hz`.
+/// The bridged part of a decoded file: from where the other side's tone first arrives
+/// (the first 100 ms step whose next 200 ms carry it) to half a second before the end (the
+/// file ends when the call does). It must last at least `BRIDGED_SECS - 1.5` s and every
+/// 1-second window of it (the last one aligned to its end) must carry `hz`.
 fn bridged_windows_problems(path: &std::path::Path, hz: f64, who: &str) -> Vec<String> {
     let (x, sr) = read_channel(path, 0);
     let sec = sr as usize;
     let end = x.len().saturating_sub(sec / 2);
+    let carries = |seg: &[f64]| tone_share(seg, sr, hz) > 0.3 && rms(seg) > 300.0;
+    let start = (0..end.saturating_sub(sec / 5))
+        .step_by(sec / 10)
+        .find(|&i| carries(&x[i..i + sec / 5]));
+    let Some(start) = start else {
+        return vec![format!(
+            "{who}: no {hz} Hz anywhere in {} ({} samples)",
+            path.display(),
+            x.len()
+        )];
+    };
     let mut problems = Vec::new();
-    for w in 0..(BRIDGED_SECS as usize - 1) {
-        let hi = end.saturating_sub(w * sec);
-        let lo = hi.saturating_sub(sec);
-        let seg = &x[lo..hi];
-        let share = tone_share(seg, sr, hz);
-        let level = rms(seg);
-        if seg.len() < sec || share < 0.3 || level < 300.0 {
+    let bridged = end - start;
+    eprintln!(
+        "{who}: {hz} Hz from {:.2} s to the end, {:.2} s",
+        start as f64 / sec as f64,
+        x.len().saturating_sub(start) as f64 / sec as f64
+    );
+    if bridged * 2 < (2 * BRIDGED_SECS as usize - 3) * sec {
+        problems.push(format!(
+            "{who}: {hz} Hz only for the last {:.1} s of {}",
+            bridged as f64 / sec as f64 + 0.5,
+            path.display()
+        ));
+    }
+    let mut lo = start;
+    while lo < end {
+        let hi = (lo + sec).min(end);
+        let seg = &x[hi.saturating_sub(sec).max(start)..hi];
+        if !carries(seg) {
             problems.push(format!(
-                "{who}: window {w} s before the end of {}: {hz} Hz share {share:.2}, rms {level:.0}, {} samples",
+                "{who}: {:.1}-{:.1} s of {}: {hz} Hz share {:.2}, rms {:.0}",
+                lo as f64 / sec as f64,
+                hi as f64 / sec as f64,
                 path.display(),
-                seg.len()
+                tone_share(seg, sr, hz),
+                rms(seg)
             ));
         }
+        lo = hi;
     }
     problems
 }
@@ -322,8 +350,6 @@ members = ["1003"]
         server
             .wait_event(10, |e| e.kind == "call.end" && e.call == connected.call)
             .unwrap_or_else(|| panic!("call {n}: ended; log:\n{}", server.log_text()));
-        // sndfile names files by the second they started: keep calls a second apart.
-        std::thread::sleep(Duration::from_millis(1100));
     }
     let (agent_files, caller_files) = (agent.decoded_files(), caller.decoded_files());
     let (agent_log, caller_log) = (agent.log_text(), caller.log_text());
