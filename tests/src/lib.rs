@@ -91,6 +91,15 @@ pub const IVR_DAYTIME: &str = "2026-01-05T12:00:00+03:00";
 /// A night-time pin (02:00 in Moscow) for tests of the night branches.
 pub const IVR_NIGHT: &str = "2026-01-05T02:00:00+03:00";
 
+/// The pin every test server gets by default: `$SWITCHBOARD_IVR_TEST_CLOCK` when set (to
+/// run the whole suite at night, say), else [`IVR_DAYTIME`].
+pub fn default_ivr_clock() -> String {
+    std::env::var("SWITCHBOARD_IVR_TEST_CLOCK")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| IVR_DAYTIME.to_string())
+}
+
 /// A running switchboard; killed on drop.
 pub struct Server {
     child: Child,
@@ -115,8 +124,8 @@ impl Server {
     }
 
     /// Like [`Server::start`], with extra command-line arguments for `switchboard run`.
-    /// The IVR's clock is pinned to [`IVR_DAYTIME`] unless `args` pass `--ivr-test-clock`
-    /// or `extra_toml` sets `test_clock` itself.
+    /// The IVR's clock is pinned to [`default_ivr_clock`] unless `args` pass
+    /// `--ivr-test-clock` or `extra_toml` sets `test_clock` itself.
     pub fn start_with(name: &str, extra_toml: &str, args: &[&str]) -> Server {
         Server::start_on(name, extra_toml, args, None)
     }
@@ -150,9 +159,9 @@ impl Server {
             .args(args)
             .args(
                 if args.contains(&"--ivr-test-clock") || extra_toml.contains("test_clock") {
-                    &[][..]
+                    Vec::new()
                 } else {
-                    &["--ivr-test-clock", IVR_DAYTIME][..]
+                    vec!["--ivr-test-clock".to_string(), default_ivr_clock()]
                 },
             )
             .arg("--data-dir")
