@@ -15,6 +15,7 @@ pub mod ewt;
 mod ids;
 mod output;
 pub mod sim;
+pub mod statistics;
 
 pub use config::{
     AgentConfig, CallbackOrder, CallbackPolicy, Join, MaxWait, OverflowRule, QueueConfig,
@@ -27,3 +28,4 @@ pub use ids::{AgentId, CallId, PhoneNumber, QueueId, SkillId, TenantId};
 pub use output::{
     AgentState, BusyKind, CallbackResult, Event, ExitReason, OfferFailure, Outcome, Output, Spoken,
 };
+pub use statistics::{AgentsByState, QueueSnapshot, Statistics, StatsConfig, Tally, Windows};
