@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
-use switchboard_sip_message::{parse_datagram, parse_stream, Limits, Message, ParseError};
+use switchboard_sip_message::{
+    keepalive_prefix, parse_datagram, parse_stream, Limits, Message, ParseError,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, Semaphore};
@@ -539,6 +541,7 @@ async fn tcp_connection(
     // When the message being received must be complete: from the accept for an inbound
     // connection's first message, else from the first byte of each message.
     let mut msg_deadline = inbound.then(|| tokio::time::Instant::now() + msg_timeout);
+    let mut delivered = false;
     'conn: loop {
         let deadline = msg_deadline;
         tokio::select! {
@@ -547,15 +550,32 @@ async fn tcp_connection(
                     Ok(0) | Err(_) => break 'conn,
                     Ok(_) => {}
                 }
-                if msg_deadline.is_none() && !buf.is_empty() {
-                    msg_deadline = Some(tokio::time::Instant::now() + msg_timeout);
-                }
                 loop {
+                    // RFC 5626 keep-alives between messages: drop them, answer a ping
+                    // (CRLF CRLF) with a pong (CRLF). They start no message deadline.
+                    let k = keepalive_prefix(&buf);
+                    if k > 0 {
+                        let ping = buf.get(..k).is_some_and(|p| p.windows(4).any(|w| w == b"\r\n\r\n"));
+                        buf.advance(k);
+                        // Never wait on a peer that does not read: no room, no pong.
+                        if ping {
+                            let _ = wr.try_write(b"\r\n");
+                        }
+                    }
+                    if buf.is_empty() {
+                        if delivered {
+                            msg_deadline = None;
+                        }
+                        break;
+                    }
+                    if msg_deadline.is_none() {
+                        msg_deadline = Some(tokio::time::Instant::now() + msg_timeout);
+                    }
                     match parse_stream(&buf, &t.cfg.limits) {
                         Ok((msg, used)) => {
                             let raw = buf.split_to(used).freeze();
-                            msg_deadline = (!buf.is_empty())
-                                .then(|| tokio::time::Instant::now() + msg_timeout);
+                            delivered = true;
+                            msg_deadline = None;
                             let _queued = QueuedBytes::force(&t.queued, raw.len());
                             let inbound = Inbound { kind: TransportKind::Tcp, from: peer, local, msg: Ok(msg), raw, _queued };
                             if t.inbound.send(inbound).await.is_err() {

@@ -119,3 +119,36 @@ async fn silent_and_slow_connections_are_closed_at_the_message_deadline() {
     assert!(closed_by_server(&mut slow).await);
     assert_eq!(t.stats().tcp_message_timeouts.load(Ordering::Relaxed), 2);
 }
+
+#[tokio::test]
+async fn keepalive_pings_get_a_pong_and_do_not_count_as_a_slow_message() {
+    let cfg = TransportConfig {
+        tcp_message_timeout: Duration::from_millis(300),
+        ..TransportConfig::default()
+    };
+    let (t, mut rx, addr) = bind(cfg).await;
+    let mut phone = connect_from("127.0.0.2", addr).await;
+    phone.write_all(OPTIONS.as_bytes()).await.unwrap();
+    assert!(tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .is_ok_and(|m| m.is_some()));
+    // Pings, each answered, across several message deadlines.
+    for _ in 0..4 {
+        phone.write_all(b"\r\n\r\n").await.unwrap();
+        let mut pong = [0u8; 2];
+        tokio::time::timeout(Duration::from_secs(10), phone.read_exact(&mut pong))
+            .await
+            .expect("pong in time")
+            .expect("pong");
+        assert_eq!(&pong, b"\r\n");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Still open: the next message is delivered.
+    phone
+        .write_all(OPTIONS.replace("lim-1", "lim-2").as_bytes())
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
+    assert!(matches!(got, Ok(Some(_))));
+    assert_eq!(t.stats().tcp_message_timeouts.load(Ordering::Relaxed), 0);
+}
