@@ -7,6 +7,8 @@
 //!    A raw socket owned by the test captures every RTP packet the server sends (its RTP
 //!    port range is set apart from the peers'), and within every SSRC of every stream the
 //!    sequence numbers go up by exactly one and the timestamps move on by the clock.
+//!    A second call checks the same through an attended transfer: the colleague's leg
+//!    carries the consultation, then moves (with its RTP session) into the caller's call.
 //! 2. baresip on both ends, ten calls in one run: each baresip's `sndfile` module records
 //!    what it decoded; the agent's file holds the caller's tone and the caller's file the
 //!    agent's tone in every second of the bridged time, and neither baresip logs
@@ -17,14 +19,47 @@ use std::time::Duration;
 use switchboard_e2e::audio::{read_channel, rms, tone_share};
 use switchboard_e2e::baresip::{Baresip, BaresipOpts};
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
-use switchboard_e2e::rtp_capture::{continuity_problems, flows, RtpCapture};
+use switchboard_e2e::rtp_capture::{continuity_problems, flows, Flow, RtpCapture};
 use switchboard_e2e::{require_peer, Server};
 
 /// The server's RTP port range for this run: 40 ports below the ephemeral range, apart
 /// from the default 20000-29999 other servers use and from the peers' ports.
-fn server_rtp_ports() -> (u16, u16) {
-    let base = 30_000 + (std::process::id() % 60) as u16 * 40;
+/// `slot` keeps tests of one run (in parallel threads) apart.
+fn server_rtp_ports(slot: u16) -> (u16, u16) {
+    let base = 30_000 + ((std::process::id() % 30) as u16 * 2 + slot) * 40;
     (base, base + 39)
+}
+
+/// One line per stream: ports, packet count, SSRCs, marker bits.
+fn describe(fl: &[Flow]) -> Vec<String> {
+    fl.iter()
+        .map(|f| {
+            let mut ssrcs: Vec<u32> = f.packets.iter().map(|p| p.ssrc).collect();
+            ssrcs.dedup();
+            format!(
+                "{} -> {}: {} packets, ssrcs {:x?}, {} marked",
+                f.src_port,
+                f.dst_port,
+                f.packets.len(),
+                ssrcs,
+                f.packets.iter().filter(|p| p.marker).count()
+            )
+        })
+        .collect()
+}
+
+/// Every stream the server sent keeps the continuity rule within each SSRC.
+fn assert_all_continuous(fl: &[Flow], summary: &[String]) {
+    for f in fl {
+        let problems = continuity_problems(f);
+        assert!(
+            problems.is_empty(),
+            "the stream {} -> {} jumps:\n{}\nstreams: {summary:#?}",
+            f.src_port,
+            f.dst_port,
+            problems.join("\n")
+        );
+    }
 }
 
 fn config(lo: u16, hi: u16, queues: &str) -> String {
@@ -50,7 +85,7 @@ fn every_stream_keeps_its_numbering_from_ivr_through_transfer_supervision_and_ba
     let Some(py) = python_with_pjsua2() else {
         return;
     };
-    let (lo, hi) = server_rtp_ports();
+    let (lo, hi) = server_rtp_ports(0);
     let Some(cap) = raw_capture(lo, hi) else {
         return;
     };
@@ -140,21 +175,7 @@ fn every_stream_keeps_its_numbering_from_ivr_through_transfer_supervision_and_ba
     // Streams in the order they started: to the caller (from the IVR prompt on), to 1001
     // (from the whisper on), to 1004 (from the second bridge on).
     let fl = flows(&packets);
-    let summary: Vec<String> = fl
-        .iter()
-        .map(|f| {
-            let mut ssrcs: Vec<u32> = f.packets.iter().map(|p| p.ssrc).collect();
-            ssrcs.dedup();
-            format!(
-                "{} -> {}: {} packets, ssrcs {:x?}, {} marked",
-                f.src_port,
-                f.dst_port,
-                f.packets.len(),
-                ssrcs,
-                f.packets.iter().filter(|p| p.marker).count()
-            )
-        })
-        .collect();
+    let summary = describe(&fl);
     eprintln!("received streams: {summary:#?}");
     assert!(
         fl.len() >= 3,
@@ -187,20 +208,109 @@ fn every_stream_keeps_its_numbering_from_ivr_through_transfer_supervision_and_ba
         fl.len() >= 4,
         "the supervisor's stream captured: {summary:#?}"
     );
-    for f in &fl[3..] {
-        let problems = continuity_problems(f);
-        assert!(
-            problems.is_empty(),
-            "a stream jumps:\n{}\nstreams: {summary:#?}",
-            problems.join("\n")
-        );
-    }
+    assert_all_continuous(&fl, &summary);
     // The caller's stream went through both bridges and the mixer and back: talkspurt
     // marks at its start, each bridge, music on hold after the transfer, mixer, bridge.
     let marks = fl[0].packets.iter().filter(|p| p.marker).count();
     assert!(
         marks >= 5,
         "talkspurt marks on the caller's stream: {summary:#?}"
+    );
+}
+
+#[test]
+fn the_colleagues_leg_keeps_its_numbering_when_an_attended_transfer_moves_it() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let (lo, hi) = server_rtp_ports(1);
+    let Some(cap) = raw_capture(lo, hi) else {
+        return;
+    };
+    let server = Server::start("rtp-continuity-attended", &config(lo, hi, ""));
+    let mut first = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1001", "secret-1001")),
+            tone_hz: 2000,
+            ..Default::default()
+        },
+    );
+    assert!(first.wait_event("registered", 15).is_some());
+    let mut colleague = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1004", "secret-1004")),
+            tone_hz: 3000,
+            ..Default::default()
+        },
+    );
+    assert!(colleague.wait_event("registered", 15).is_some());
+    let mut caller = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            call: Some(format!("sip:300@{}", server.sip)),
+            tone_hz: 1000,
+            ..Default::default()
+        },
+    );
+    let x = server
+        .wait_event(30, |e| e.kind == "call.connected" && e.agent == "1001")
+        .unwrap_or_else(|| panic!("first agent connected; log:\n{}", server.log_text()))
+        .call;
+    std::thread::sleep(Duration::from_secs(1));
+    // 1001 consults 1004 through the support queue (another call, whose agent leg is
+    // the colleague's), then hands the caller over: the colleague's leg, with its RTP
+    // session, moves into the caller's call.
+    first.command(&format!("dial sip:support@{}", server.sip));
+    let y = server
+        .wait_event(30, |e| e.kind == "call.connected" && e.agent == "1004")
+        .unwrap_or_else(|| panic!("consultation connected; log:\n{}", server.log_text()))
+        .call;
+    std::thread::sleep(Duration::from_secs(2));
+    first.command("xfer-replaces");
+    server
+        .wait_event(15, |e| e.kind == "call.transfer" && e.call == x)
+        .unwrap_or_else(|| panic!("attended transfer; log:\n{}", server.log_text()));
+    server
+        .wait_event(10, |e| e.kind == "call.end" && e.call == y)
+        .expect("consultation ended");
+    std::thread::sleep(Duration::from_secs(2));
+    caller.command("hangup");
+    server
+        .wait_event(10, |e| e.kind == "call.end" && e.call == x)
+        .expect("call ended");
+    caller.quit();
+    first.quit();
+    colleague.quit();
+    let packets = cap.stop();
+
+    let fl = flows(&packets);
+    let summary = describe(&fl);
+    eprintln!("received streams: {summary:#?}");
+    assert_all_continuous(&fl, &summary);
+    // The colleague's stream is the one (besides the caller's) that lasts to the end: it
+    // carried the consultation and then the caller, under one SSRC.
+    assert!(fl.len() >= 3, "streams captured: {summary:#?}");
+    let colleague_flow = fl[1..]
+        .iter()
+        .max_by_key(|f| f.packets.last().map(|p| p.at))
+        .expect("flows");
+    let ssrc = colleague_flow.packets[0].ssrc;
+    assert!(
+        colleague_flow.packets.iter().all(|p| p.ssrc == ssrc),
+        "one SSRC for the colleague's leg in both calls: {summary:#?}"
+    );
+    assert!(
+        colleague_flow.packets.iter().filter(|p| p.marker).count() >= 2,
+        "the consultation and the hand-over each start a talkspurt: {summary:#?}"
+    );
+    assert!(
+        colleague_flow.packets.len() >= 150,
+        "the colleague heard both calls: {summary:#?}"
     );
 }
 
