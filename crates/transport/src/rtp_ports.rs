@@ -1,11 +1,18 @@
 //! The RTP port pool: even ports from a configured range, each with the odd port above
-//! it for RTCP (RFC 3550 §11).
+//! it for RTCP (RFC 3550 §11), handed out in an order nobody outside can predict.
+//!
+//! Why random: with ports handed out in order, an attacker who sprays the next port
+//! knows where the next call's media will arrive. Each allocation starts at a random pair
+//! and walks the range with a random stride coprime to its size, so it visits every pair
+//! once and the port a call gets says nothing about the next call's. A port in use (by a
+//! live call, or by another program) fails to bind and is skipped: the OS guarantees a
+//! pair is never handed out twice while its sockets live. Ports return to the pool when
+//! the sockets drop.
 
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
 
+use rand::Rng;
 use tokio::net::UdpSocket;
 
 /// An RTP socket and its RTCP companion (port + 1).
@@ -17,14 +24,42 @@ pub struct RtpSocketPair {
     pub rtcp: UdpSocket,
 }
 
-/// Hands out RTP/RTCP socket pairs from a port range, round-robin, skipping ports the
-/// OS refuses (in use by someone else). Ports return to the pool when the sockets drop.
+/// Hands out RTP/RTCP socket pairs from a port range in random order (see the module
+/// docs), skipping ports the OS refuses (in use). Ports return to the pool when the
+/// sockets drop.
 #[derive(Clone, Debug)]
 pub struct RtpPortPool {
     ip: IpAddr,
     first: u16,
     pairs: u32,
-    next: Arc<AtomicU32>,
+}
+
+fn gcd(mut a: u32, mut b: u32) -> u32 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// A random walk over `0..pairs` that visits every index once: a random start and a
+/// random stride coprime to `pairs`.
+fn random_walk(rng: &mut impl Rng, pairs: u32) -> impl Iterator<Item = u32> {
+    let start = rng.gen_range(0..pairs.max(1));
+    let mut step = 1;
+    if pairs > 2 {
+        // Coprime strides are common (at least a fair share of 1..pairs): a few draws do.
+        for _ in 0..64 {
+            let s = rng.gen_range(1..pairs);
+            if gcd(s, pairs) == 1 {
+                step = s;
+                break;
+            }
+        }
+    }
+    (0..pairs).map(move |k| {
+        let i = u64::from(start) + u64::from(k) * u64::from(step);
+        (i % u64::from(pairs.max(1))) as u32
+    })
 }
 
 impl RtpPortPool {
@@ -37,12 +72,7 @@ impl RtpPortPool {
         } else {
             0
         };
-        RtpPortPool {
-            ip,
-            first,
-            pairs,
-            next: Arc::new(AtomicU32::new(0)),
-        }
+        RtpPortPool { ip, first, pairs }
     }
 
     /// The IP the pool binds on.
@@ -50,10 +80,15 @@ impl RtpPortPool {
         self.ip
     }
 
-    /// Binds the next free pair; `None` when every port in the range is taken.
+    /// How many RTP/RTCP pairs the range holds.
+    pub fn capacity(&self) -> u32 {
+        self.pairs
+    }
+
+    /// Binds a free pair chosen at random; `None` when every port in the range is taken.
     pub async fn allocate(&self) -> Option<RtpSocketPair> {
-        for _ in 0..self.pairs {
-            let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pairs.max(1);
+        let order: Vec<u32> = random_walk(&mut rand::thread_rng(), self.pairs).collect();
+        for i in order {
             let port = u32::from(self.first) + i * 2;
             let Ok(port) = u16::try_from(port) else {
                 continue;
@@ -92,5 +127,58 @@ mod tests {
         let _a = pool.allocate().await.unwrap();
         let _b = pool.allocate().await.unwrap();
         assert!(pool.allocate().await.is_none());
+    }
+
+    #[test]
+    fn a_random_walk_visits_every_pair_once() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(5);
+        for pairs in [1, 2, 3, 10, 64, 5000] {
+            for _ in 0..20 {
+                let mut seen: Vec<u32> = random_walk(&mut rng, pairs).collect();
+                seen.sort_unstable();
+                assert_eq!(seen, (0..pairs).collect::<Vec<_>>(), "pairs {pairs}");
+            }
+        }
+        assert_eq!(random_walk(&mut rng, 0).count(), 0);
+    }
+
+    #[tokio::test]
+    async fn every_pair_is_handed_out_once_in_no_predictable_order() {
+        // 8 pairs: all distinct while held, then none; a released pair comes back.
+        let pool = RtpPortPool::new("127.0.0.1".parse().unwrap(), 47100..=47115);
+        assert_eq!(pool.capacity(), 8);
+        let mut held = Vec::new();
+        while let Some(p) = pool.allocate().await {
+            held.push(p);
+            assert!(held.len() <= 8, "more pairs than the range holds");
+        }
+        let mut ports: Vec<u16> = held
+            .iter()
+            .map(|p| p.rtp.local_addr().unwrap().port())
+            .collect();
+        let order = ports.clone();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), 8, "a pair handed out twice: {order:?}");
+        let released = order[3];
+        held.remove(3);
+        let again = pool.allocate().await.expect("the released pair");
+        assert_eq!(again.rtp.local_addr().unwrap().port(), released);
+
+        // 50 pairs: in allocation order, a port is rarely the one after the previous
+        // (round-robin would make it so 49 times out of 49; random, about once).
+        let pool = RtpPortPool::new("127.0.0.1".parse().unwrap(), 47200..=47299);
+        let mut held = Vec::new();
+        while let Some(p) = pool.allocate().await {
+            held.push(p);
+        }
+        let order: Vec<u16> = held
+            .iter()
+            .map(|p| p.rtp.local_addr().unwrap().port())
+            .collect();
+        assert_eq!(order.len(), 50);
+        let in_sequence = order.windows(2).filter(|w| w[1] == w[0] + 2).count();
+        assert!(in_sequence < 15, "allocation looks sequential: {order:?}");
     }
 }
