@@ -42,6 +42,11 @@ pub enum SdpError {
     /// No audio stream with a codec both sides support (the server answers 488).
     #[error("no common codec")]
     NoCommonCodec,
+    /// The offered stream has no usable connection address (the server answers 488):
+    /// no `c=` line, an address that does not parse or does not match its type, a
+    /// multicast or broadcast address, or `0.0.0.0`/`::` on a stream that is not on hold.
+    #[error("no usable connection address: {0}")]
+    NoConnectionAddress(&'static str),
     /// An answer does not match our offer (different number of m= lines, ...).
     #[error("answer does not match the offer: {0}")]
     AnswerMismatch(&'static str),

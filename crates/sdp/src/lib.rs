@@ -16,5 +16,6 @@ pub use model::{
     SessionDescription, Timing,
 };
 pub use negotiate::{
-    answer, offer, process_answer, Codec, CodecPreference, LocalCaps, LocalMedia, Negotiated,
+    answer, check_connection, offer, process_answer, Codec, CodecPreference, LocalCaps, LocalMedia,
+    Negotiated,
 };

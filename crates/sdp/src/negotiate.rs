@@ -183,6 +183,37 @@ fn remote_addr(sdp: &SessionDescription, index: usize) -> Option<SocketAddr> {
     (!ip.is_unspecified() && m.port != 0).then(|| SocketAddr::new(ip, m.port))
 }
 
+/// Checks that an offer's media stream `index` names an address media may go to, before
+/// we answer an initial INVITE with it: a `c=` line (media or session level) whose
+/// address parses as its type and is neither multicast nor broadcast; `0.0.0.0`/`::`
+/// only on a stream that is on hold (`sendonly` or `inactive`). A re-INVITE's RFC 2543
+/// hold (`0.0.0.0` with `sendrecv`) is not checked here.
+pub fn check_connection(sdp: &SessionDescription, index: usize) -> Result<(), SdpError> {
+    let c = sdp
+        .connection_of(index)
+        .ok_or(SdpError::NoConnectionAddress("no c= line"))?;
+    let ip = c
+        .ip()
+        .ok_or(SdpError::NoConnectionAddress("not an address of its type"))?;
+    let broadcast = match ip {
+        std::net::IpAddr::V4(v4) => v4.is_broadcast(),
+        std::net::IpAddr::V6(_) => false,
+    };
+    if ip.is_multicast() || broadcast {
+        return Err(SdpError::NoConnectionAddress("multicast or broadcast"));
+    }
+    let on_hold = matches!(
+        sdp.direction(index),
+        Direction::SendOnly | Direction::Inactive
+    );
+    if ip.is_unspecified() && !on_hold {
+        return Err(SdpError::NoConnectionAddress(
+            "unspecified address on an active stream",
+        ));
+    }
+    Ok(())
+}
+
 fn origin(local: &LocalMedia) -> Origin {
     let c = Connection::new(local.address);
     Origin {

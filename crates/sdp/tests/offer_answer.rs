@@ -322,3 +322,65 @@ mod properties {
         }
     }
 }
+
+fn offer_with_c(c_line: &str, m_lines: &str) -> SessionDescription {
+    let body = format!("v=0\r\no=bob 1 1 IN IP4 198.51.100.1\r\ns=-\r\n{c_line}t=0 0\r\n{m_lines}");
+    SessionDescription::parse(body.as_bytes()).expect("offer parses")
+}
+
+#[test]
+fn an_offer_needs_a_usable_connection_address() {
+    use switchboard_sdp::check_connection;
+    let m = "m=audio 5004 RTP/AVP 0\r\n";
+    assert_eq!(
+        check_connection(&offer_with_c("c=IN IP4 198.51.100.1\r\n", m), 0),
+        Ok(())
+    );
+    // Media-level c= is enough; IPv6 too.
+    assert_eq!(
+        check_connection(
+            &offer_with_c("", "m=audio 5004 RTP/AVP 0\r\nc=IN IP6 2001:db8::1\r\n"),
+            0
+        ),
+        Ok(())
+    );
+    let refused = [
+        ("", m),
+        ("c=IN IP4 not-an-address\r\n", m),
+        ("c=IN IP4 2001:db8::1\r\n", m),
+        ("c=IN IP4 224.0.0.1\r\n", m),
+        ("c=IN IP4 255.255.255.255\r\n", m),
+        ("c=IN IP4 0.0.0.0\r\n", m),
+        ("c=IN IP6 ::\r\n", m),
+    ];
+    for (c, m) in refused {
+        assert!(
+            matches!(
+                check_connection(&offer_with_c(c, m), 0),
+                Err(SdpError::NoConnectionAddress(_))
+            ),
+            "{c:?} accepted"
+        );
+    }
+    // 0.0.0.0 on a stream offered on hold is fine.
+    assert_eq!(
+        check_connection(
+            &offer_with_c(
+                "c=IN IP4 0.0.0.0\r\n",
+                "m=audio 5004 RTP/AVP 0\r\na=sendonly\r\n"
+            ),
+            0
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        check_connection(
+            &offer_with_c(
+                "c=IN IP4 0.0.0.0\r\n",
+                "m=audio 5004 RTP/AVP 0\r\na=inactive\r\n"
+            ),
+            0
+        ),
+        Ok(())
+    );
+}
