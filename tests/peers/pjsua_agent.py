@@ -160,6 +160,9 @@ def main():
         acfg.regConfig.timeoutSec = 120
         acfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", "*", args.user, 0, args.password))
     acfg.natConfig.sipOutboundUse = 0
+    # Media on loopback too, so the SDP names the address RTP comes from (switchboard
+    # accepts media only from the SDP address unless the user/trunk is `nat = true`).
+    acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
     acc = Account(args)
     acc.create(acfg)
     if args.call:

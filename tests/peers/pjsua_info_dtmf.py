@@ -149,6 +149,9 @@ def main():
     acfg = pj.AccountConfig()
     acfg.idUri = f"sip:{args.caller}@127.0.0.1"
     acfg.natConfig.sipOutboundUse = 0
+    # Media on loopback too, so the SDP names the address RTP comes from (switchboard
+    # accepts media only from the SDP address unless the user/trunk is `nat = true`).
+    acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
     acc = pj.Account()
     acc.create(acfg)
     call = Call(acc, args.record, args.tone_hz)

@@ -57,6 +57,7 @@ fn sender(pt: u8) -> RtpSession {
         pt,
     );
     cfg.remote = Some("192.0.2.1:4000".parse().expect("addr"));
+    cfg.confirmed = true;
     RtpSession::new(t0, cfg, &mut SmallRng::seed_from_u64(7))
 }
 

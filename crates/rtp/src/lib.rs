@@ -30,7 +30,7 @@ pub use rtcp::{
 };
 pub use session::{
     Channel, Latching, Rejected, Relayed, RtpSession, RtpSessionConfig, SessionEvent,
-    SessionOutput, SessionStats, RELAY_MAX_JUMP,
+    SessionOutput, SessionStats, NAT_LATCH_WINDOW, RELAY_MAX_JUMP,
 };
 pub use stats::{
     ntp_middle32, rtt_from_report, NtpClock, ReceiverStats, ReceptionState, SeqVerdict,

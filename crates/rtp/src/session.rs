@@ -1,17 +1,34 @@
-//! One RTP leg, sans-IO: source latching with strict source afterwards, remote SSRC and
-//! timestamp-jump tracking, reception statistics, RTCP SR/RR on an interval, inactivity
-//! detection, and outgoing sequence/timestamp/SSRC management.
+//! One RTP leg, sans-IO: strict media sources, remote SSRC and timestamp-jump tracking,
+//! reception statistics, RTCP SR/RR on an interval, inactivity detection, and outgoing
+//! sequence/timestamp/SSRC management.
 //!
 //! Run loop (driver): feed `handle_rtp` / `handle_rtcp` with each datagram and its source,
 //! `handle_timeout` when [`RtpSession::poll_timeout`] is reached, then drain
 //! [`RtpSession::poll_output`] until `None`. Outgoing media is written straight into the
 //! driver's reused buffer by [`RtpSession::write_rtp`] (no allocation per packet).
 //!
+//! # Who media is accepted from
+//!
+//! A leg never latches onto an arbitrary source: anyone who can reach the RTP port could
+//! otherwise take the leg over (spraying the port range). Accepted are:
+//!
 //! ```text
-//!   Unlatched --first RTP packet from A--> Latched(A)   (Latching::FirstPacket)
-//!   Latched(SDP addr) from the start                     (Latching::SdpAddress)
-//!   Latched(A): packets from any other address are dropped and counted.
+//!   Unlatched --RTP from the SDP address-------------------------> Latched(SDP address)
+//!   Unlatched --RTP from the signalling IP, any port, within the---> Latched(that address)
+//!               latching window (Latching::Signalling, NAT only)
+//!   Latched(A): RTP from any other address is dropped and counted (foreign_dropped).
 //! ```
+//!
+//! RTCP is accepted from the latched (else the SDP) address's IP on the RTP port or the
+//! one above it; with [`Latching::Signalling`] from the latched IP on any port (NATs map
+//! the RTCP port independently), or from the signalling IP while the window is open.
+//!
+//! # No amplification
+//!
+//! Nothing (RTP or RTCP) is sent until the remote address is confirmed: by
+//! [`RtpSession::confirm`] (the driver saw the dialog confirmed, e.g. the ACK of our 2xx
+//! from the signalling source, or the 200 to an INVITE we sent), or by accepting RTP from
+//! it. So a spoofed INVITE naming a victim's address in its SDP makes a leg send nothing.
 //!
 //! # Outgoing numbering: one owner per leg
 //!
@@ -32,7 +49,7 @@
 //! - the marker bit is set on the first packet after every switch and every gap.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -47,15 +64,24 @@ use crate::stats::{
     ntp_middle32, rtt_from_report, NtpClock, ReceiverStats, ReceptionState, SeqVerdict,
 };
 
-/// How the remote media address is learned.
+/// Which sources a leg accepts media from (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Latching {
-    /// Symmetric RTP: latch to the source of the first RTP packet (the SDP address is used
-    /// for sending until then). NAT-friendly; the usual choice for a B2BUA.
-    FirstPacket,
-    /// Accept only the SDP address from the start.
+    /// Strict: RTP only from the address:port the SDP names.
     SdpAddress,
+    /// For peers behind NAT: the SDP address, or, within `window` of the session's start
+    /// (or of [`RtpSession::set_remote`]), the first RTP source whose IP is the call's
+    /// signalling source `ip` (any port); once latched, only that address.
+    Signalling {
+        /// The IP the call's SIP came from.
+        ip: IpAddr,
+        /// How long after the start latching stays possible.
+        window: Duration,
+    },
 }
+
+/// The usual NAT latching window: 2 s after the answer.
+pub const NAT_LATCH_WINDOW: Duration = Duration::from_secs(2);
 
 /// Session settings.
 #[derive(Debug, Clone)]
@@ -66,8 +92,12 @@ pub struct RtpSessionConfig {
     pub payload_type: u8,
     /// Remote RTP address from SDP, if known.
     pub remote: Option<SocketAddr>,
-    /// Latching mode.
+    /// Which sources media is accepted from.
     pub latching: Latching,
+    /// The remote address is confirmed from the start (we placed the call and its answer
+    /// came back): send at once. When false, nothing is sent until
+    /// [`RtpSession::confirm`] or until RTP is accepted from the remote.
+    pub confirmed: bool,
     /// RTCP multiplexed on the RTP port (RFC 5761); otherwise RTCP goes to port + 1.
     pub rtcp_mux: bool,
     /// No RTP for this long raises [`SessionEvent::Inactive`]; `None` disables (hold).
@@ -88,14 +118,15 @@ pub struct RtpSessionConfig {
 }
 
 impl RtpSessionConfig {
-    /// Defaults for an 8 kHz leg: latch on first packet, no mux, 30 s inactivity, 5 s
-    /// RTCP, 1 s jump threshold, 100 ms silence gap.
+    /// Defaults for an 8 kHz leg: strict SDP address, unconfirmed, no mux, 30 s
+    /// inactivity, 5 s RTCP, 1 s jump threshold, 100 ms silence gap.
     pub fn new(ntp: NtpClock, cname: Bytes, payload_type: u8) -> Self {
         RtpSessionConfig {
             clock_rate: 8000,
             payload_type,
             remote: None,
-            latching: Latching::FirstPacket,
+            latching: Latching::SdpAddress,
+            confirmed: false,
             rtcp_mux: false,
             inactivity_timeout: Some(Duration::from_secs(30)),
             rtcp_interval: Some(Duration::from_secs(5)),
@@ -117,7 +148,7 @@ pub enum Rejected {
     /// Not a valid RTCP packet.
     #[error("malformed RTCP: {0}")]
     MalformedRtcp(#[from] RtcpError),
-    /// From an address other than the latched one.
+    /// From an address the leg does not accept media from.
     #[error("packet from a foreign source")]
     ForeignSource,
     /// Failed RFC 3550 A.1 sequence validation (a big unconfirmed jump).
@@ -191,7 +222,7 @@ pub struct SessionStats {
     pub packets_sent: u64,
     /// RTP payload octets sent.
     pub octets_sent: u64,
-    /// Datagrams dropped because they came from a foreign source.
+    /// Datagrams (RTP and RTCP) dropped because they came from a foreign source.
     pub foreign_dropped: u64,
     /// Malformed RTP/RTCP datagrams.
     pub malformed: u64,
@@ -275,6 +306,10 @@ pub struct RtpSession {
     cfg: RtpSessionConfig,
     rng_state: u64,
     latched: Option<SocketAddr>,
+    /// Until when [`Latching::Signalling`] may latch.
+    latch_until: Option<Instant>,
+    /// Sending is allowed (see "No amplification" in the module docs).
+    confirmed: bool,
     rtcp_remote: Option<SocketAddr>,
     reception: Option<ReceptionState>,
     last_arrival: Option<(Instant, u32)>,
@@ -303,14 +338,17 @@ impl RtpSession {
         let seq = rng.next_u32() as u16;
         let timestamp = rng.next_u32();
         let rng_state = rng.next_u64() | 1;
-        let latched = match cfg.latching {
-            Latching::SdpAddress => cfg.remote,
-            Latching::FirstPacket => None,
+        let latch_until = match cfg.latching {
+            Latching::SdpAddress => None,
+            Latching::Signalling { window, .. } => Some(now + window),
         };
+        let confirmed = cfg.confirmed;
         let mut s = RtpSession {
             cfg,
             rng_state,
-            latched,
+            latched: None,
+            latch_until,
+            confirmed,
             rtcp_remote: None,
             reception: None,
             last_arrival: None,
@@ -346,9 +384,74 @@ impl RtpSession {
         self.latched
     }
 
-    /// Where RTP is sent: the latched source, else the SDP address.
+    /// The peer's address: the latched source, else the SDP address. Media goes there
+    /// once the session is [confirmed](Self::is_confirmed).
     pub fn remote(&self) -> Option<SocketAddr> {
         self.latched.or(self.cfg.remote)
+    }
+
+    /// The remote address is confirmed: the driver saw the dialog confirmed by its
+    /// signalling source (the ACK of our 2xx). Sending starts.
+    pub fn confirm(&mut self) {
+        self.confirmed = true;
+    }
+
+    /// Whether media may be sent: [`confirm`](Self::confirm)ed, configured so, or RTP was
+    /// accepted from the remote.
+    pub fn is_confirmed(&self) -> bool {
+        self.confirmed
+    }
+
+    /// Where media goes now: the remote, once confirmed.
+    fn destination(&self) -> Option<SocketAddr> {
+        if self.confirmed {
+            self.remote()
+        } else {
+            None
+        }
+    }
+
+    /// Whether an RTP packet from `from` is accepted at `now`; latches when it is the
+    /// first one (see the module docs).
+    fn admit_rtp(&mut self, now: Instant, from: SocketAddr) -> bool {
+        if let Some(a) = self.latched {
+            return a == from;
+        }
+        let from_sdp = self.cfg.remote == Some(from);
+        let from_signalling = match self.cfg.latching {
+            Latching::SdpAddress => false,
+            Latching::Signalling { ip, .. } => {
+                from.ip() == ip && self.latch_until.is_some_and(|t| now <= t)
+            }
+        };
+        if !(from_sdp || from_signalling) {
+            return false;
+        }
+        self.latched = Some(from);
+        self.latch_until = None;
+        self.out
+            .push_back(SessionOutput::Event(SessionEvent::Latched(from)));
+        true
+    }
+
+    /// Whether an RTCP datagram from `from` is accepted at `now`.
+    fn admits_rtcp(&self, now: Instant, from: SocketAddr) -> bool {
+        let nat = match self.cfg.latching {
+            Latching::SdpAddress => None,
+            Latching::Signalling { ip, .. } => Some(ip),
+        };
+        match (self.latched, nat) {
+            (Some(a), Some(_)) => a.ip() == from.ip(),
+            (Some(a), None) => same_ip_rtp_or_next_port(a, from),
+            (None, nat) => {
+                self.cfg
+                    .remote
+                    .is_some_and(|r| same_ip_rtp_or_next_port(r, from))
+                    || nat.is_some_and(|ip| {
+                        ip == from.ip() && self.latch_until.is_some_and(|t| now <= t)
+                    })
+            }
+        }
     }
 
     /// Counters and reception statistics.
@@ -359,14 +462,16 @@ impl RtpSession {
         }
     }
 
-    /// The remote address changed by a new SDP (re-INVITE): sends go there and latching
-    /// starts over.
-    pub fn set_remote(&mut self, remote: Option<SocketAddr>) {
+    /// The remote address changed by a new SDP (re-INVITE, within the confirmed dialog):
+    /// sends go there and latching starts over at `now` (a new window for
+    /// [`Latching::Signalling`]).
+    pub fn set_remote(&mut self, now: Instant, remote: Option<SocketAddr>) {
         self.cfg.remote = remote;
         self.rtcp_remote = None;
-        self.latched = match self.cfg.latching {
-            Latching::SdpAddress => remote,
-            Latching::FirstPacket => None,
+        self.latched = None;
+        self.latch_until = match self.cfg.latching {
+            Latching::SdpAddress => None,
+            Latching::Signalling { window, .. } => Some(now + window),
         };
     }
 
@@ -413,18 +518,12 @@ impl RtpSession {
                 return Err(e.into());
             }
         };
-        match self.latched {
-            Some(a) if a != from => {
-                self.stats.foreign_dropped += 1;
-                return Err(Rejected::ForeignSource);
-            }
-            Some(_) => {}
-            None => {
-                self.latched = Some(from);
-                self.out
-                    .push_back(SessionOutput::Event(SessionEvent::Latched(from)));
-            }
+        if !self.admit_rtp(now, from) {
+            self.stats.foreign_dropped += 1;
+            return Err(Rejected::ForeignSource);
         }
+        // RTP from the address we would send to: sending is safe (no amplification).
+        self.confirmed = true;
         let h = &packet.header;
         let rs = match &mut self.reception {
             Some(r) if r.ssrc() == h.ssrc => r,
@@ -483,11 +582,9 @@ impl RtpSession {
         from: SocketAddr,
         datagram: Bytes,
     ) -> Result<(), Rejected> {
-        if let Some(a) = self.latched {
-            if a.ip() != from.ip() {
-                self.stats.foreign_dropped += 1;
-                return Err(Rejected::ForeignSource);
-            }
+        if !self.admits_rtcp(now, from) {
+            self.stats.foreign_dropped += 1;
+            return Err(Rejected::ForeignSource);
         }
         let packets = match parse_compound(&datagram) {
             Ok(p) => p,
@@ -560,6 +657,9 @@ impl RtpSession {
     }
 
     fn rtcp_destination(&self) -> Option<SocketAddr> {
+        if !self.confirmed {
+            return None;
+        }
         if let Some(a) = self.rtcp_remote {
             return Some(a);
         }
@@ -684,7 +784,8 @@ impl RtpSession {
     /// talkspurt start) to `out` and advances the timestamp by `samples`. After relayed
     /// packets or a pause longer than [`RtpSessionConfig::silence_gap`] the timestamp
     /// first catches up with the media clock and the frame starts a talkspurt. Returns
-    /// where to send it, `None` if no remote address is known yet (nothing written then).
+    /// where to send it, `None` if no remote address is known or confirmed yet (nothing
+    /// written then).
     pub fn write_rtp(
         &mut self,
         now: Instant,
@@ -724,7 +825,7 @@ impl RtpSession {
         payload: &[u8],
         out: &mut BytesMut,
     ) -> Option<SocketAddr> {
-        let to = self.remote()?;
+        let to = self.destination()?;
         self.relay = None;
         let mut h = RtpHeader::new(payload_type, self.seq, timestamp, self.ssrc);
         h.marker = marker;
@@ -740,7 +841,7 @@ impl RtpSession {
     /// media clock), so the source's own loss and silence gaps stay visible. A new source
     /// SSRC, or a jump of more than [`RELAY_MAX_JUMP`] packets, anchors afresh; the first
     /// packet after an anchor carries the marker bit. No allocation when `out` has room.
-    /// Returns where to send it, `None` if no remote address is known yet.
+    /// Returns where to send it, `None` if no remote address is known or confirmed yet.
     pub fn write_relayed(
         &mut self,
         now: Instant,
@@ -748,7 +849,7 @@ impl RtpSession {
         payload: &[u8],
         out: &mut BytesMut,
     ) -> Option<SocketAddr> {
-        let to = self.remote()?;
+        let to = self.destination()?;
         let within = |a: &RelayAnchor| {
             let d = r.sequence.wrapping_add(a.seq_offset).wrapping_sub(self.seq) as i16;
             a.ssrc == r.ssrc && d.unsigned_abs() <= RELAY_MAX_JUMP
@@ -801,6 +902,12 @@ impl RtpSession {
             self.last_sent = Some((now, ts));
         }
     }
+}
+
+/// RTCP from `rtp`'s IP on the RTP port (RFC 5761 mux) or the one above it (RFC 3550).
+fn same_ip_rtp_or_next_port(rtp: SocketAddr, from: SocketAddr) -> bool {
+    rtp.ip() == from.ip()
+        && (from.port() == rtp.port() || from.port() == rtp.port().wrapping_add(1))
 }
 
 fn write_header_and_payload(h: &RtpHeader, payload: &[u8], out: &mut BytesMut) {

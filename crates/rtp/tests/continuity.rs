@@ -30,6 +30,7 @@ impl Leg {
         let mut cfg =
             RtpSessionConfig::new(NtpClock { at: t0, ntp: 0 }, Bytes::from_static(b"leg"), 0);
         cfg.remote = Some("192.0.2.10:40000".parse().expect("addr"));
+        cfg.confirmed = true;
         Leg {
             s: RtpSession::new(t0, cfg, &mut SmallRng::seed_from_u64(seed)),
             now: t0,

@@ -1,4 +1,4 @@
-//! RtpSession: latching, strict source, SSRC change, timestamp jumps, inactivity,
+//! RtpSession: strict sources and NAT latching, no sending before confirmation, SSRC change, timestamp jumps, inactivity,
 //! outgoing numbering and RTCP (SR/RR, RTT, BYE), on a simulated clock.
 
 mod netem;
@@ -31,6 +31,7 @@ fn config(t0: Instant) -> RtpSessionConfig {
         0,
     );
     c.remote = Some(addr("192.0.2.10:40000"));
+    c.confirmed = true;
     c
 }
 
@@ -53,57 +54,200 @@ fn events(s: &mut RtpSession) -> Vec<SessionEvent> {
 }
 
 #[test]
-fn latches_first_source_then_strict() {
+fn strict_by_default_only_the_sdp_address_is_accepted() {
     let t0 = netem::epoch();
     let mut s = RtpSession::new(t0, config(t0), &mut SmallRng::seed_from_u64(1));
-    let nat = addr("198.51.100.7:5004");
+    let sdp = addr("192.0.2.10:40000");
+    // A sprayer is dropped and counted, even first and with a plausible SSRC.
+    let evil = addr("203.0.113.66:5004");
     assert_eq!(
-        s.remote(),
-        Some(addr("192.0.2.10:40000")),
-        "SDP address before latching"
+        s.handle_rtp(t0, evil, pkt(9, 1, 0)),
+        Err(Rejected::ForeignSource)
     );
-    assert!(s.handle_rtp(t0, nat, pkt(9, 1, 0)).is_ok());
+    // The SDP's IP on another port is foreign too.
+    assert_eq!(
+        s.handle_rtp(t0, addr("192.0.2.10:40002"), pkt(9, 1, 0)),
+        Err(Rejected::ForeignSource)
+    );
+    assert_eq!(s.latched(), None);
+    assert!(
+        events(&mut s).is_empty(),
+        "nothing reported for foreign packets"
+    );
+    assert!(s.handle_rtp(t0 + ms(20), sdp, pkt(9, 1, 0)).is_ok());
+    assert_eq!(s.latched(), Some(sdp));
+    let ev = events(&mut s);
+    assert_eq!(ev[0], SessionEvent::Latched(sdp));
+    assert_eq!(ev[1], SessionEvent::SsrcChanged { old: None, new: 9 });
+    assert_eq!(
+        s.handle_rtp(t0 + ms(40), evil, pkt(9, 2, 160)),
+        Err(Rejected::ForeignSource)
+    );
+    assert!(s.handle_rtp(t0 + ms(40), sdp, pkt(9, 2, 160)).is_ok());
+    assert_eq!(s.stats().foreign_dropped, 3);
+    assert!(matches!(
+        s.handle_rtp(t0, sdp, Bytes::from_static(b"junk")),
+        Err(Rejected::Malformed(_))
+    ));
+    assert_eq!(s.stats().malformed, 1);
+}
+
+fn rtcp_rr(ssrc: u32) -> Bytes {
+    let mut buf = BytesMut::new();
+    switchboard_rtp::write_compound(
+        &[RtcpPacket::ReceiverReport(
+            switchboard_rtp::ReceiverReport {
+                ssrc,
+                reports: vec![],
+                extension: Bytes::new(),
+            },
+        )],
+        &mut buf,
+    );
+    buf.freeze()
+}
+
+#[test]
+fn strict_rtcp_comes_from_the_sdp_ip_on_the_rtp_port_or_the_next() {
+    let t0 = netem::epoch();
+    let mut s = RtpSession::new(t0, config(t0), &mut SmallRng::seed_from_u64(1));
+    assert_eq!(
+        s.handle_rtcp(t0, addr("203.0.113.66:40001"), rtcp_rr(9)),
+        Err(Rejected::ForeignSource)
+    );
+    assert_eq!(
+        s.handle_rtcp(t0, addr("192.0.2.10:40005"), rtcp_rr(9)),
+        Err(Rejected::ForeignSource)
+    );
+    assert!(s
+        .handle_rtcp(t0, addr("192.0.2.10:40001"), rtcp_rr(9))
+        .is_ok());
+    assert!(s
+        .handle_rtcp(t0, addr("192.0.2.10:40000"), rtcp_rr(9))
+        .is_ok());
+    assert_eq!(s.stats().foreign_dropped, 2);
+}
+
+fn nat_config(t0: Instant, signalling: &str) -> RtpSessionConfig {
+    let mut c = config(t0);
+    // Behind NAT: the SDP names a private address we cannot reach.
+    c.remote = Some(addr("10.0.0.5:4000"));
+    c.latching = Latching::Signalling {
+        ip: signalling.parse().expect("ip"),
+        window: switchboard_rtp::NAT_LATCH_WINDOW,
+    };
+    c
+}
+
+#[test]
+fn nat_latches_only_the_signalling_ip_within_the_window() {
+    let t0 = netem::epoch();
+    let mut s = RtpSession::new(
+        t0,
+        nat_config(t0, "198.51.100.7"),
+        &mut SmallRng::seed_from_u64(1),
+    );
+    let nat = addr("198.51.100.7:61000");
+    // Another IP may not latch, even inside the window.
+    assert_eq!(
+        s.handle_rtp(t0 + ms(10), addr("203.0.113.66:5004"), pkt(9, 1, 0)),
+        Err(Rejected::ForeignSource)
+    );
+    assert!(s.handle_rtp(t0 + ms(1500), nat, pkt(9, 1, 0)).is_ok());
     assert_eq!(s.latched(), Some(nat));
     assert_eq!(
         s.remote(),
         Some(nat),
         "symmetric RTP: answer where it came from"
     );
-    let ev = events(&mut s);
-    assert_eq!(ev[0], SessionEvent::Latched(nat));
-    assert_eq!(ev[1], SessionEvent::SsrcChanged { old: None, new: 9 });
-    // Foreign packets are dropped and counted, even with the right SSRC.
-    let evil = addr("203.0.113.66:5004");
+    assert_eq!(events(&mut s)[0], SessionEvent::Latched(nat));
+    // Latched: the same IP on another port is foreign now.
     assert_eq!(
-        s.handle_rtp(t0 + ms(20), evil, pkt(9, 2, 160)),
+        s.handle_rtp(t0 + ms(1520), addr("198.51.100.7:61002"), pkt(9, 2, 160)),
         Err(Rejected::ForeignSource)
     );
+    // RTCP from the latched IP, any port (NATs map it separately).
+    assert!(s
+        .handle_rtcp(t0 + ms(1520), addr("198.51.100.7:61999"), rtcp_rr(9))
+        .is_ok());
     assert_eq!(
-        s.handle_rtp(t0 + ms(20), addr("198.51.100.7:5005"), pkt(9, 2, 160)),
+        s.handle_rtcp(t0 + ms(1520), addr("203.0.113.66:61001"), rtcp_rr(9)),
         Err(Rejected::ForeignSource)
     );
-    assert!(s.handle_rtp(t0 + ms(20), nat, pkt(9, 2, 160)).is_ok());
-    assert_eq!(s.stats().foreign_dropped, 2);
-    assert!(matches!(
-        s.handle_rtp(t0, nat, Bytes::from_static(b"junk")),
-        Err(Rejected::Malformed(_))
-    ));
-    assert_eq!(s.stats().malformed, 1);
+    assert_eq!(s.stats().foreign_dropped, 3);
 }
 
 #[test]
-fn sdp_address_mode_is_strict_from_the_start() {
+fn nat_window_closes_after_two_seconds() {
     let t0 = netem::epoch();
-    let mut c = config(t0);
-    c.latching = Latching::SdpAddress;
-    let mut s = RtpSession::new(t0, c, &mut SmallRng::seed_from_u64(1));
+    let mut s = RtpSession::new(
+        t0,
+        nat_config(t0, "198.51.100.7"),
+        &mut SmallRng::seed_from_u64(1),
+    );
     assert_eq!(
-        s.handle_rtp(t0, addr("198.51.100.7:5004"), pkt(9, 1, 0)),
+        s.handle_rtp(t0 + ms(2001), addr("198.51.100.7:61000"), pkt(9, 1, 0)),
         Err(Rejected::ForeignSource)
     );
+    // The SDP address itself is still accepted.
     assert!(s
-        .handle_rtp(t0, addr("192.0.2.10:40000"), pkt(9, 1, 0))
+        .handle_rtp(t0 + ms(2100), addr("10.0.0.5:4000"), pkt(9, 1, 0))
         .is_ok());
+    // A re-INVITE's new address opens a new window.
+    let mut s = RtpSession::new(
+        t0,
+        nat_config(t0, "198.51.100.7"),
+        &mut SmallRng::seed_from_u64(1),
+    );
+    s.set_remote(t0 + ms(5000), Some(addr("10.0.0.5:4002")));
+    assert!(s
+        .handle_rtp(t0 + ms(6000), addr("198.51.100.7:61000"), pkt(9, 1, 0))
+        .is_ok());
+}
+
+#[test]
+fn nothing_is_sent_before_the_remote_is_confirmed() {
+    let t0 = netem::epoch();
+    let mut c = config(t0);
+    c.confirmed = false;
+    let mut s = RtpSession::new(t0, c, &mut SmallRng::seed_from_u64(1));
+    let mut out = BytesMut::with_capacity(512);
+    assert_eq!(s.write_rtp(t0, &[0xd5; 160], 160, &mut out), None);
+    assert!(out.is_empty());
+    // No RTCP either, however long we wait.
+    for i in 1..=30 {
+        s.handle_timeout(t0 + Duration::from_secs(i));
+    }
+    while let Some(o) = s.poll_output() {
+        assert!(
+            !matches!(o, SessionOutput::Transmit { .. }),
+            "sent before confirmation: {o:?}"
+        );
+    }
+    assert_eq!(s.stats().packets_sent, 0);
+    s.confirm();
+    assert_eq!(
+        s.write_rtp(t0 + ms(31_000), &[0xd5; 160], 160, &mut out),
+        Some(addr("192.0.2.10:40000"))
+    );
+}
+
+#[test]
+fn rtp_from_the_remote_confirms_it_but_foreign_rtp_does_not() {
+    let t0 = netem::epoch();
+    let mut c = config(t0);
+    c.confirmed = false;
+    let mut s = RtpSession::new(t0, c, &mut SmallRng::seed_from_u64(1));
+    let mut out = BytesMut::with_capacity(512);
+    let _ = s.handle_rtp(t0, addr("203.0.113.66:5004"), pkt(9, 1, 0));
+    assert!(!s.is_confirmed());
+    assert_eq!(s.write_rtp(t0, &[0xd5; 160], 160, &mut out), None);
+    s.handle_rtp(t0 + ms(20), addr("192.0.2.10:40000"), pkt(9, 1, 0))
+        .expect("from the SDP address");
+    assert!(s.is_confirmed());
+    assert!(s
+        .write_rtp(t0 + ms(20), &[0xd5; 160], 160, &mut out)
+        .is_some());
 }
 
 #[test]
@@ -323,7 +467,7 @@ fn dtmf_through_two_sessions() {
     let t0 = netem::epoch();
     let mut a = RtpSession::new(t0, config(t0), &mut SmallRng::seed_from_u64(1));
     let mut b = RtpSession::new(t0, config(t0), &mut SmallRng::seed_from_u64(2));
-    let from = addr("192.0.2.1:10000");
+    let from = addr("192.0.2.10:40000");
     let mut rx = DtmfReceiver::new(ms(300));
     let mut buf = BytesMut::with_capacity(64);
     let digit = switchboard_rtp::event_for_char('#').expect("digit");
@@ -372,14 +516,14 @@ mod robustness {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
         /// Arbitrary datagrams from a few sources, on either port, never panic, and only
-        /// the latched source is ever accepted.
+        /// the SDP address is ever accepted.
         #[test]
         fn arbitrary_datagrams_never_panic(
             input in proptest::collection::vec((0u8..3, any::<bool>(), proptest::collection::vec(any::<u8>(), 0..80), 0u64..2000), 0..40)
         ) {
             let t0 = netem::epoch();
             let mut s = RtpSession::new(t0, config(t0), &mut SmallRng::seed_from_u64(9));
-            let sources = [addr("192.0.2.1:4000"), addr("192.0.2.2:4000"), addr("[2001:db8::1]:4000")];
+            let sources = [addr("192.0.2.10:40000"), addr("192.0.2.2:4000"), addr("[2001:db8::1]:4000")];
             let mut now = t0;
             for (src, rtcp, mut bytes, dt) in input {
                 now += ms(dt);
@@ -391,6 +535,7 @@ mod robustness {
                     let _ = s.handle_rtcp(now, from, Bytes::from(bytes));
                 } else if s.handle_rtp(now, from, Bytes::from(bytes)).is_ok() {
                     prop_assert_eq!(s.latched(), Some(from));
+                    prop_assert_eq!(from, sources[0]);
                 }
                 s.handle_timeout(now);
                 while s.poll_output().is_some() {}

@@ -61,6 +61,68 @@ impl CallContext {
     pub(crate) fn next_call_id(&self) -> u64 {
         self.next_call.fetch_add(1, Ordering::Relaxed)
     }
+
+    fn user_nat(&self, name: &str) -> bool {
+        self.cfg.users.iter().any(|u| u.name == name && u.nat)
+    }
+
+    /// Leg A of an inbound call from `source`: placed by the registered agent `agent`
+    /// (their `nat`), else by a trunk (`sip.trunks_nat`). Unconfirmed until the ACK.
+    pub(crate) fn inbound_peer(&self, agent: Option<&str>, source: IpAddr) -> MediaPeer {
+        let nat = match agent {
+            Some(name) => self.user_nat(name),
+            None => self.cfg.sip.trunks_nat,
+        };
+        MediaPeer {
+            nat_ip: nat.then_some(source),
+            confirmed: false,
+        }
+    }
+
+    /// A leg we placed to user `name`, answered: their binding's source is the signalling
+    /// IP a `nat = true` user's media may latch onto.
+    pub(crate) fn user_peer(&self, name: &str) -> MediaPeer {
+        let nat_ip = if self.user_nat(name) {
+            self.sip
+                .location
+                .lookup_active(name, std::time::SystemTime::now())
+                .into_iter()
+                .max_by_key(|b| b.expires_at)
+                .map(|b| b.source.ip())
+        } else {
+            None
+        };
+        MediaPeer {
+            nat_ip,
+            confirmed: true,
+        }
+    }
+
+    /// A leg we placed through the outbound trunk, answered.
+    pub(crate) fn trunk_peer(&self) -> MediaPeer {
+        let nat_ip = self
+            .cfg
+            .sip
+            .outbound_trunk
+            .filter(|_| self.cfg.sip.trunks_nat)
+            .map(|a| a.ip());
+        MediaPeer {
+            nat_ip,
+            confirmed: true,
+        }
+    }
+}
+
+/// Whom a leg accepts media from, and whether it may send at once (strict media and no
+/// amplification; see `switchboard_rtp::session`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MediaPeer {
+    /// The call's signalling source IP when its user or trunk is `nat = true`: RTP from
+    /// it (any port) may latch within 2 s of the answer. Otherwise only the SDP address.
+    pub(crate) nat_ip: Option<IpAddr>,
+    /// The dialog is confirmed: we placed the call and its 200 came back. A leg of an
+    /// inbound call sends nothing until the ACK (or RTP from its address) arrives.
+    pub(crate) confirmed: bool,
 }
 
 pub(crate) fn media_codec(n: &Negotiated) -> Option<Codec> {
@@ -157,6 +219,9 @@ pub(crate) struct MediaLeg {
     up: Upsampler,
     down: Downsampler,
     wide: Vec<i16>,
+    metrics: Arc<crate::metrics::Metrics>,
+    /// The first foreign packet was logged (later ones are only counted).
+    foreign_logged: bool,
 }
 
 impl MediaLeg {
@@ -165,6 +230,7 @@ impl MediaLeg {
         pair: RtpSocketPair,
         neg: Negotiated,
         now: Instant,
+        peer: MediaPeer,
     ) -> Option<MediaLeg> {
         let codec = media_codec(&neg)?;
         let mut scfg = RtpSessionConfig::new(
@@ -173,6 +239,13 @@ impl MediaLeg {
             neg.codec.payload_type,
         );
         scfg.remote = neg.remote;
+        scfg.confirmed = peer.confirmed;
+        if let Some(ip) = peer.nat_ip {
+            scfg.latching = switchboard_rtp::Latching::Signalling {
+                ip,
+                window: switchboard_rtp::NAT_LATCH_WINDOW,
+            };
+        }
         scfg.inactivity_timeout = Some(Duration::from_secs(ctx.cfg.media.rtp_timeout));
         let session = RtpSession::new(now, scfg, &mut rand::thread_rng());
         Some(MediaLeg {
@@ -190,7 +263,37 @@ impl MediaLeg {
             up: Upsampler::new(),
             down: Downsampler::new(),
             wide: vec![0; 4096],
+            metrics: ctx.metrics.clone(),
+            foreign_logged: false,
         })
+    }
+
+    /// Feeds a datagram from the RTP socket to the session: the packet when accepted.
+    /// Packets from a source the leg does not accept are counted (metric
+    /// `switchboard_rtp_foreign_dropped_total`; the first one per leg is logged) and go
+    /// no further: never forwarded, decoded, recorded or DTMF-detected.
+    pub(crate) fn receive(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: Bytes,
+    ) -> Option<switchboard_rtp::RtpPacket> {
+        match self.session.handle_rtp(now, from, data) {
+            Ok(p) => Some(p),
+            Err(switchboard_rtp::Rejected::ForeignSource) => {
+                crate::metrics::Metrics::add(&self.metrics.rtp_foreign_dropped, 1);
+                if !self.foreign_logged {
+                    self.foreign_logged = true;
+                    tracing::warn!(
+                        source = %Pii(from),
+                        port = self.local_port(),
+                        "RTP from a source this leg does not accept dropped (later ones are counted in switchboard_rtp_foreign_dropped_total)"
+                    );
+                }
+                None
+            }
+            Err(_) => None,
+        }
     }
 
     pub(crate) fn local_port(&self) -> u16 {
@@ -342,6 +445,16 @@ struct CallTask {
     relayed: u64,
     ended: bool,
     local_ip: IpAddr,
+    /// What to start once leg A is confirmed (`None` once started).
+    awaiting_confirmation: Option<Start>,
+}
+
+/// How a call starts once its caller is confirmed.
+enum Start {
+    /// Run the dialplan.
+    Ivr,
+    /// An agent's internal call: straight to the queue it dialled.
+    Internal(String),
 }
 
 fn caller_number(nc: &NewCall) -> String {
@@ -446,8 +559,19 @@ async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id: u64) {
             return;
         }
     };
+    // Media must have somewhere legitimate to go: no c= line, a bad, multicast or (unless
+    // on hold) unspecified address is 488, never a 200 that sends to who knows where.
+    if let Err(e) = switchboard_sdp::check_connection(&offer, neg.media_index) {
+        tracing::info!(error = %e, "offer refused");
+        reject(
+            StatusCode::NOT_ACCEPTABLE_HERE,
+            "no usable connection address in the SDP offer",
+        );
+        return;
+    }
     let now = Instant::now();
-    let Some(a) = MediaLeg::new(&ctx, pair, neg, now) else {
+    let peer = ctx.inbound_peer(nc.agent.as_deref(), nc.source.ip());
+    let Some(a) = MediaLeg::new(&ctx, pair, neg, now, peer) else {
         reject(
             StatusCode::NOT_ACCEPTABLE_HERE,
             "codec not supported by the media engine",
@@ -518,20 +642,18 @@ async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id: u64) {
         relayed: 0,
         ended: false,
         local_ip,
+        awaiting_confirmation: None,
     };
     crate::metrics::Metrics::add(&ctx.metrics.calls_total, 1);
     ctx.metrics
         .calls_active
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    match internal {
-        Some(agent) => {
-            task.ctx
-                .events
-                .append(task.log("call.internal", json!({"from_agent": agent})));
-            task.join_queue(plain_queue_request(task.dnis.clone()));
-        }
-        None => task.start_ivr(),
-    }
+    // Prompts, music and queueing start once the caller's address is confirmed (the ACK,
+    // or RTP from it): until then a spoofed INVITE gets no media (no amplification).
+    task.awaiting_confirmation = Some(match internal {
+        Some(agent) => Start::Internal(agent),
+        None => Start::Ivr,
+    });
     task.run(&mut nc.signals).await;
     ctx.metrics
         .calls_active
@@ -545,6 +667,23 @@ impl CallTask {
 
     fn log(&self, kind: &'static str, data: serde_json::Value) -> NewEvent {
         NewEvent::call(&self.id_str(), kind, data)
+    }
+
+    /// Starts the call (IVR, or the queue of an internal call) once leg A is confirmed.
+    fn start_when_confirmed(&mut self) {
+        if !self.a.session.is_confirmed() {
+            return;
+        }
+        match self.awaiting_confirmation.take() {
+            None => {}
+            Some(Start::Ivr) => self.start_ivr(),
+            Some(Start::Internal(agent)) => {
+                self.ctx
+                    .events
+                    .append(self.log("call.internal", json!({"from_agent": agent})));
+                self.join_queue(plain_queue_request(self.dnis.clone()));
+            }
+        }
     }
 
     fn start_ivr(&mut self) {
@@ -609,9 +748,11 @@ impl CallTask {
     // ------------------------------------------------------------------ media
 
     fn on_rtp_a(&mut self, now: Instant, from: SocketAddr, data: Bytes) {
-        let Ok(pkt) = self.a.session.handle_rtp(now, from, data) else {
+        let Some(pkt) = self.a.receive(now, from, data) else {
             return;
         };
+        // RTP from the caller's address confirms it as well as an ACK would.
+        self.start_when_confirmed();
         if Some(pkt.header.payload_type) == self.a.neg.telephone_event {
             if let Ok(ev) = TelephoneEvent::parse(&pkt.payload) {
                 self.a.dtmf.handle_packet(now, pkt.header.timestamp, ev);
@@ -648,7 +789,7 @@ impl CallTask {
 
     fn on_rtp_b(&mut self, now: Instant, from: SocketAddr, data: Bytes) {
         let Some(b) = self.b.as_mut() else { return };
-        let Ok(pkt) = b.session.handle_rtp(now, from, data) else {
+        let Some(pkt) = b.receive(now, from, data) else {
             return;
         };
         if let (Some(bridge), None) = (self.bridge.as_mut(), self.supervision.as_ref()) {
@@ -914,7 +1055,7 @@ impl CallTask {
         let Some(s) = self.supervision.as_mut() else {
             return;
         };
-        let Ok(pkt) = s.media.session.handle_rtp(now, from, data) else {
+        let Some(pkt) = s.media.receive(now, from, data) else {
             return;
         };
         if pkt.header.payload_type == s.media.neg.codec.payload_type {
@@ -1261,7 +1402,10 @@ impl Timeline {
 impl CallTask {
     async fn on_signal(&mut self, s: CallSignal) {
         match s {
-            CallSignal::AConfirmed => {}
+            CallSignal::AConfirmed => {
+                self.a.session.confirm();
+                self.start_when_confirmed();
+            }
             CallSignal::BProgress => {}
             CallSignal::BAnswered(_)
                 if self.cancelling_b && !matches!(self.phase, Phase::Ringing { .. }) =>
@@ -1583,7 +1727,8 @@ impl CallTask {
             self.hangup_all();
             return;
         };
-        let Some(b) = MediaLeg::new(&self.ctx, pair, neg, now) else {
+        let peer = self.ctx.user_peer(&agent);
+        let Some(b) = MediaLeg::new(&self.ctx, pair, neg, now, peer) else {
             self.hangup_all();
             return;
         };
@@ -1842,7 +1987,6 @@ impl CallTask {
                 M::add(&m.rtp_received, r.received);
                 M::add(&m.rtp_lost, r.lost.max(0) as u64);
             }
-            M::add(&m.rtp_foreign_dropped, stats.foreign_dropped);
             M::add(&m.rtp_relayed, self.relayed);
             if data.get("recording").is_some() {
                 M::add(&m.recordings, 1);
@@ -1904,6 +2048,19 @@ async fn supervise_call(
     target: mpsc::Sender<SuperviseRequest>,
     supervisor: String,
 ) {
+    // The supervisor's leg joins the mix only once its dialog is confirmed (the ACK, no
+    // amplification); a call that ends first just ends.
+    let mut media = media;
+    loop {
+        match nc.signals.recv().await {
+            Some(CallSignal::AConfirmed) => {
+                media.session.confirm();
+                break;
+            }
+            None | Some(CallSignal::Ended(_)) => return,
+            Some(_) => {}
+        }
+    }
     let (done_tx, mut done_rx) = tokio::sync::oneshot::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     let req = SuperviseRequest {

@@ -41,6 +41,7 @@ async fn dial(ctx: &CallContext, id: u64, to: OriginateTarget) -> Option<Dialled
         direction: Direction::SendRecv,
     };
     let offer = switchboard_sdp::offer(&caps, &local);
+    let target = to.clone();
     let (tx, mut signals) = mpsc::channel(64);
     let (reply_tx, reply_rx) = oneshot::channel();
     ctx.sip
@@ -61,7 +62,11 @@ async fn dial(ctx: &CallContext, id: u64, to: OriginateTarget) -> Option<Dialled
                 let neg = SessionDescription::parse(&sdp)
                     .ok()
                     .and_then(|a| switchboard_sdp::process_answer(&offer, &a, &caps).ok());
-                let media = neg.and_then(|n| MediaLeg::new(ctx, pair, n, Instant::now()));
+                let peer = match &target {
+                    OriginateTarget::User(name) => ctx.user_peer(name),
+                    OriginateTarget::Number(_) => ctx.trunk_peer(),
+                };
+                let media = neg.and_then(|n| MediaLeg::new(ctx, pair, n, Instant::now(), peer));
                 return match media {
                     Some(media) => Some(Dialled {
                         call,

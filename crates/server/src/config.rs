@@ -39,6 +39,10 @@ pub(crate) struct SipConfig {
     pub(crate) listen: Vec<SocketAddr>,
     pub(crate) realm: String,
     pub(crate) trusted_trunks: Vec<IpAddr>,
+    /// Trunks are behind NAT: a trunk call's media may latch onto the signalling source
+    /// IP (any port) within 2 s of the answer, not only the SDP address.
+    #[serde(default)]
+    pub(crate) trunks_nat: bool,
     pub(crate) t1_ms: u64,
     pub(crate) t2_ms: u64,
     pub(crate) t4_ms: u64,
@@ -219,6 +223,10 @@ pub(crate) struct UserConfig {
     /// May listen to, whisper to and barge into agents' calls.
     #[serde(default)]
     pub(crate) supervisor: bool,
+    /// The phone is behind NAT: its media may latch onto the IP its SIP comes from (any
+    /// port) within 2 s of the answer, not only the address its SDP names.
+    #[serde(default)]
+    pub(crate) nat: bool,
     /// Skills and proficiency 1-10, e.g. { ru = 9, vip = 7 }; calls that need a skill
     /// (the dialplan's `skill`) go only to agents who have it.
     #[serde(default)]

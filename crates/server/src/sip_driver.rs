@@ -136,6 +136,8 @@ pub(crate) struct NewCall {
     /// Set when a registered agent placed the call (e.g. a consultation before an
     /// attended transfer): the agent's user name.
     pub(crate) agent: Option<String>,
+    /// Where the INVITE came from (the media of a `nat = true` peer may latch onto this IP).
+    pub(crate) source: SocketAddr,
 }
 
 /// Handles to the driver for other tasks.
@@ -728,6 +730,30 @@ impl SipDriver {
                     let _ = self.b2bua.reject(now, call, StatusCode::FORBIDDEN);
                     return;
                 }
+                // RFC 3891 §3: an INVITE that replaces a dialog we do not have is 481,
+                // not a new call (a malformed Replaces is 400).
+                match invite.headers.replaces() {
+                    Ok(None) => {}
+                    Ok(Some(r)) => {
+                        if self
+                            .b2bua
+                            .find_call_by_dialog(&r.call_id, &r.to_tag, &r.from_tag)
+                            .is_none()
+                        {
+                            tracing::info!("INVITE with Replaces naming no dialog of ours: 481");
+                            let _ = self.b2bua.reject(
+                                now,
+                                call,
+                                StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST,
+                            );
+                            return;
+                        }
+                    }
+                    Err(_) => {
+                        let _ = self.b2bua.reject(now, call, StatusCode::BAD_REQUEST);
+                        return;
+                    }
+                }
                 if let Err(why) = self.call_gate.admit(now, self.calls.len()) {
                     let c = match why {
                         CallRefusal::Concurrent => &self.metrics.guard.calls_refused_concurrent,
@@ -772,6 +798,7 @@ impl SipDriver {
                     invite,
                     signals: rx,
                     agent,
+                    source: from,
                 };
                 if router.try_send(nc).is_err() {
                     self.calls.remove(&call);
