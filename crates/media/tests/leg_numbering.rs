@@ -32,6 +32,7 @@ impl Leg2 {
     fn new(now: Instant, pt: u8, seed: u64) -> Leg2 {
         let mut cfg = RtpSessionConfig::new(NtpClock { at: now, ntp: 0 }, Bytes::new(), pt);
         cfg.remote = Some("192.0.2.7:4000".parse().expect("addr"));
+        cfg.confirmed = true;
         Leg2 {
             session: RtpSession::new(now, cfg, &mut SmallRng::seed_from_u64(seed)),
             out: BytesMut::with_capacity(2048),
