@@ -4,7 +4,8 @@
 //!   (checked in both phones' recordings), a new INVITE (SIPp) gets 503 with a
 //!   Retry-After, and the process exits by itself once the caller hangs up. (A second
 //!   SIGTERM ending the calls at once: `call_path.rs`,
-//!   `a_second_sigterm_ends_live_calls_at_once_and_logs_them`.)
+//!   `a_second_sigterm_ends_live_calls_at_once_and_logs_them`.) When `drain_timeout`
+//!   passes first, the calls still up are hung up and logged, and the process exits.
 //! - Registrations survive a restart: a phone registers, the server is killed with
 //!   SIGKILL and started again on the same data directory; the agent is still registered
 //!   and available, and a queue call reaches its phone.
@@ -265,4 +266,51 @@ fn registrations_survive_kill_9_and_a_restart_and_the_agent_still_gets_queue_cal
     assert!(caller.wait_event("disconnected", 10).is_some());
     caller.quit();
     agent.quit();
+}
+
+#[test]
+fn the_drain_timeout_ends_calls_still_up_and_the_process_exits() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let mut server = Server::start("drain-timeout", "[shutdown]\ndrain_timeout = 2\n");
+    let mut caller = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            call: Some(format!("sip:100@{}", server.sip)),
+            caller: "+79995550195",
+            seconds: 60,
+            ..Default::default()
+        },
+    );
+    assert!(caller.wait_event("confirmed", 20).is_some());
+    assert!(caller.wait_event("media", 10).is_some());
+    caller.command("dtmf 1");
+    // No agent is logged in: the caller waits in sales.
+    let join = server
+        .wait_event(30, |e| e.kind == "queue.join")
+        .unwrap_or_else(|| panic!("queued; events: {:#?}", server.events()));
+    server.signal("TERM");
+    let status = server
+        .wait_exit(30)
+        .unwrap_or_else(|| panic!("exits after the drain timeout; log:\n{}", server.log_text()));
+    assert!(status.success(), "clean exit: {status:?}");
+    assert!(
+        caller.wait_event("disconnected", 10).is_some(),
+        "the waiting caller is hung up when the drain timeout passes"
+    );
+    caller.quit();
+    let events = server.events();
+    let end = events
+        .iter()
+        .find(|e| e.kind == "call.end" && e.call == join.call)
+        .unwrap_or_else(|| panic!("call.end logged before exit; log:\n{}", server.log_text()));
+    assert_eq!(end.data["reason"], "shutdown", "{end:?}");
+    let stop = events
+        .iter()
+        .find(|e| e.kind == "system.stop")
+        .expect("system.stop");
+    assert_eq!(stop.data["drained"], false, "{stop:?}");
+    assert!(server.log_text().contains("drain timeout passed"));
 }
