@@ -17,6 +17,8 @@ pub(crate) struct Metrics {
     pub(crate) rtp_foreign_dropped: AtomicU64,
     pub(crate) rtp_relayed: AtomicU64,
     pub(crate) recordings: AtomicU64,
+    /// Failed saves of `registrations.json` (see `registration_store`).
+    pub(crate) registrations_save_failures: AtomicU64,
     /// Hardening counters (lockout, TCP, admission), written by the SIP driver.
     pub(crate) guard: GuardMetrics,
     /// Calls we would have originated, refused by the dial policy, by reason.
@@ -222,6 +224,12 @@ impl Metrics {
             "counter",
             "Recordings started.",
             g(&self.recordings),
+        );
+        line(
+            "switchboard_registrations_save_failures_total",
+            "counter",
+            "Failed saves of registrations.json (a restart then loses those logins).",
+            g(&self.registrations_save_failures),
         );
         self.guard.render(out);
         let _ = write!(

@@ -114,6 +114,7 @@ pub(crate) async fn run_writer(
     path: PathBuf,
     location: LocationTable,
     mut changed: watch::Receiver<u64>,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
 ) {
     let mut saved = None;
     loop {
@@ -124,12 +125,18 @@ pub(crate) async fn run_writer(
             let p = path.clone();
             match tokio::task::spawn_blocking(move || save(&p, &bindings)).await {
                 Ok(Ok(())) => saved = Some(generation),
-                Ok(Err(e)) => tracing::error!(
-                    error = %e,
-                    file = %path.display(),
-                    "saving registrations failed; a restart now would log agents out"
-                ),
-                Err(e) => tracing::error!(error = %e, "registration writer panicked"),
+                Ok(Err(e)) => {
+                    crate::metrics::Metrics::add(&metrics.registrations_save_failures, 1);
+                    tracing::error!(
+                        error = %e,
+                        file = %path.display(),
+                        "saving registrations failed; a restart now would log agents out"
+                    );
+                }
+                Err(e) => {
+                    crate::metrics::Metrics::add(&metrics.registrations_save_failures, 1);
+                    tracing::error!(error = %e, "registration writer panicked");
+                }
             }
         }
         if gone {

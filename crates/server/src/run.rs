@@ -277,6 +277,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         reg_path,
         sip.location.clone(),
         reg_rx,
+        metrics.clone(),
     ));
     let shared = Arc::new(Shared {
         transport: transport.clone(),
