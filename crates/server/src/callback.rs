@@ -91,6 +91,8 @@ async fn dial(ctx: &CallContext, id: u64, to: OriginateTarget) -> Option<Dialled
 
 /// Runs one callback attempt to the end.
 pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
+    // A call in progress until this task ends: shutdown waits for its events.
+    let _active = crate::metrics::ActiveCall::new(ctx.metrics.clone());
     let id = ctx.next_call_id();
     let log = |kind: &'static str, data: serde_json::Value| {
         NewEvent::call(&id.to_string(), kind, data)

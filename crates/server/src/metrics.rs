@@ -46,6 +46,23 @@ pub(crate) struct GuardMetrics {
     pub(crate) tx_bytes: AtomicU64,
 }
 
+/// Counts one task in `calls_active` while it lives (a callback's task, say), so shutdown
+/// waits for it like for an inbound call's task.
+pub(crate) struct ActiveCall(std::sync::Arc<Metrics>);
+
+impl ActiveCall {
+    pub(crate) fn new(metrics: std::sync::Arc<Metrics>) -> ActiveCall {
+        metrics.calls_active.fetch_add(1, Ordering::Relaxed);
+        ActiveCall(metrics)
+    }
+}
+
+impl Drop for ActiveCall {
+    fn drop(&mut self) {
+        self.0.calls_active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl GuardMetrics {
     fn render(&self, out: &mut String) {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
