@@ -241,7 +241,6 @@ struct Handling {
 
 #[derive(Debug)]
 struct AgentTrack {
-    queues: Vec<QueueId>,
     class: Staffed,
     /// Time up to which `class` has been credited.
     credited: Duration,
@@ -257,6 +256,8 @@ struct QueueTrack {
     today: Tally,
     /// Callers on the line by join time.
     on_line: BTreeSet<(Duration, CallId)>,
+    /// Agents serving the queue.
+    members: Vec<AgentId>,
 }
 
 /// Most announcements remembered per call (a caller waiting hours with a 60 s period
@@ -295,16 +296,23 @@ impl Statistics {
                 interval: Tally::new(w.interval_start),
                 today: Tally::new(w.day_start),
                 on_line: BTreeSet::new(),
+                members: Vec::new(),
             },
         );
     }
 
     /// Track an agent (logged out) serving `queues`, for occupancy and agents by state.
     pub fn add_agent(&mut self, agent: AgentId, queues: &[QueueId]) {
+        for q in queues {
+            if let Some(q) = self.queues.get_mut(q) {
+                if !q.members.contains(&agent) {
+                    q.members.push(agent);
+                }
+            }
+        }
         self.agents.insert(
             agent,
             AgentTrack {
-                queues: queues.to_vec(),
                 class: Staffed::Off,
                 credited: Duration::ZERO,
                 interval: (Duration::ZERO, Duration::ZERO),
@@ -518,17 +526,17 @@ impl Statistics {
     }
 
     /// The figures of `queue` at `now` (at or after the last observed output); live figures
-    /// come from `acd`.
+    /// come from `acd`. Costs O(members of the queue), never per waiting caller.
     pub fn snapshot(&self, queue: QueueId, now: Duration, acd: &Acd) -> Option<QueueSnapshot> {
         let q = self.queues.get(&queue)?;
         let live = acd.queue_stats(queue)?;
         let mut interval = q.interval;
         let mut today = q.today;
         let mut agents = AgentsByState::default();
-        for (id, a) in &self.agents {
-            if !a.queues.contains(&queue) {
+        for id in &q.members {
+            let Some(a) = self.agents.get(id) else {
                 continue;
-            }
+            };
             let open = now.saturating_sub(a.credited);
             let (busy, idle) = match a.class {
                 Staffed::Busy => (open, Duration::ZERO),

@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use serde_json::{json, Value};
 use switchboard_acd::{
     Acd, AcdConfig, AgentConfig, AgentId, CallId, ExitReason, Join, OfferFailure, Output,
-    QueueConfig, QueueId, SkillId, SkillReq, Spoken,
+    QueueConfig, QueueId, ServiceLevel, SkillId, SkillReq, Spoken, Statistics, StatsConfig,
 };
 use switchboard_registrar::LocationEvent;
 use tokio::sync::mpsc;
@@ -178,7 +178,70 @@ pub(crate) struct AcdActor {
     board: Arc<RwLock<Value>>,
     /// Answers to control commands, sent once the live view shows their effect.
     replies: Vec<ControlReply>,
+    /// Per-queue statistics, fed by the engine's outputs as they are drained.
+    stats: Statistics,
+    /// Where the statistics' windows fall in wall-clock time.
+    calendar: StatsCalendar,
 }
+
+/// Maps the engine's time onto wall-clock time to place the statistics' interval and day
+/// boundaries (local midnight in the configured zone, then every `interval` from it).
+pub(crate) struct StatsCalendar {
+    /// Wall-clock time at the engine's time zero.
+    epoch: chrono::DateTime<chrono::Utc>,
+    tz: chrono_tz::Tz,
+    interval: Duration,
+}
+
+impl StatsCalendar {
+    pub(crate) fn new(
+        epoch: chrono::DateTime<chrono::Utc>,
+        tz: chrono_tz::Tz,
+        interval_minutes: u32,
+    ) -> StatsCalendar {
+        StatsCalendar {
+            epoch,
+            tz,
+            interval: Duration::from_secs(u64::from(interval_minutes.max(1)) * 60),
+        }
+    }
+
+    /// The engine time `at` as wall-clock time in the configured zone.
+    pub(crate) fn wall(&self, at: Duration) -> chrono::DateTime<chrono_tz::Tz> {
+        let d = chrono::Duration::from_std(at).unwrap_or_default();
+        (self.epoch + d).with_timezone(&self.tz)
+    }
+
+    /// The current interval's and day's starts at engine time `now`, in engine time
+    /// (clamped at zero when they fall before the engine started).
+    pub(crate) fn windows(&self, now: Duration) -> switchboard_acd::Windows {
+        use chrono::TimeZone;
+        let local = self.wall(now);
+        let midnight = local.date_naive().and_time(chrono::NaiveTime::MIN);
+        // A zone whose midnight is skipped by a DST change starts the day at its first instant.
+        let day = self
+            .tz
+            .from_local_datetime(&midnight)
+            .earliest()
+            .map(|d| d.with_timezone(&chrono::Utc))
+            .unwrap_or_else(|| local.with_timezone(&chrono::Utc));
+        let into_day = (local.with_timezone(&chrono::Utc) - day)
+            .to_std()
+            .unwrap_or_default();
+        let n = into_day.as_secs() / self.interval.as_secs().max(1);
+        let interval =
+            day + chrono::Duration::from_std(self.interval * n as u32).unwrap_or_default();
+        let engine =
+            |t: chrono::DateTime<chrono::Utc>| (t - self.epoch).to_std().unwrap_or_default();
+        switchboard_acd::Windows {
+            interval_start: engine(interval),
+            day_start: engine(day),
+        }
+    }
+}
+
+/// The longest the wallboard view goes without a refresh.
+const BOARD_REFRESH: Duration = Duration::from_secs(1);
 
 type ControlReply = (
     tokio::sync::oneshot::Sender<Result<(), AgentControlError>>,
@@ -208,8 +271,13 @@ impl AcdActor {
                 all
             },
         };
+        let mut stats = Statistics::new();
         for q in &cfg.queues {
             let mut qc = QueueConfig::new(q.strategy);
+            qc.service_level = ServiceLevel {
+                share: q.sl_target,
+                within: Duration::from_secs(q.sl_threshold),
+            };
             qc.wrap_up = Duration::from_secs(q.wrap_up);
             qc.ring_timeout = Duration::from_secs(q.ring_timeout);
             qc.prior_handle_time = Duration::from_secs(q.expected_handle_time.max(1));
@@ -218,6 +286,13 @@ impl AcdActor {
             let id = dir
                 .queue_id(&q.name)
                 .ok_or_else(|| anyhow::anyhow!("queue id"))?;
+            stats.add_queue(
+                id,
+                StatsConfig {
+                    service_level: qc.service_level,
+                    short_abandon: Duration::from_secs(q.short_abandon),
+                },
+            );
             acd.add_queue(id, qc)
                 .map_err(|e| anyhow::anyhow!("queue {}: {e}", q.name))?;
         }
@@ -231,6 +306,7 @@ impl AcdActor {
             let id = dir
                 .agent_id(&u.name)
                 .ok_or_else(|| anyhow::anyhow!("agent id"))?;
+            stats.add_agent(id, &queues);
             let mut ac = AgentConfig::new(id, queues);
             ac.skills = u
                 .skills
@@ -257,6 +333,12 @@ impl AcdActor {
                 callbacks: None,
                 board: Arc::new(RwLock::new(Value::Null)),
                 replies: Vec::new(),
+                stats,
+                calendar: StatsCalendar::new(
+                    chrono::Utc::now(),
+                    cfg.acd.tz(),
+                    cfg.acd.stats_interval,
+                ),
             },
             tx,
         ))
@@ -267,8 +349,10 @@ impl AcdActor {
         self.board.clone()
     }
 
-    /// Rebuilds the wallboard view: O(queues + agents), never per waiting caller.
+    /// Rebuilds the wallboard view: O(queues + agents + memberships), never per waiting
+    /// caller.
     fn refresh_board(&self) {
+        let now = self.now();
         let queues: Vec<Value> = self
             .dir
             .queues
@@ -286,6 +370,7 @@ impl AcdActor {
                     "exited": st.exited,
                     "overflowed": st.overflowed,
                     "callbacks_pending": st.callbacks_pending,
+                    "stats": self.queue_stats_json(QueueId(i as u16), now),
                 }))
             })
             .collect();
@@ -308,6 +393,67 @@ impl AcdActor {
         }
     }
 
+    /// The `stats` object of a queue (docs/api.md): the interval, the day and the live figures.
+    fn queue_stats_json(&self, queue: QueueId, now: Duration) -> Value {
+        let Some(snap) = self.stats.snapshot(queue, now, &self.acd) else {
+            return Value::Null;
+        };
+        let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
+        let window = |t: &switchboard_acd::Tally, minutes: Option<u64>| {
+            json!({
+                "since": self
+                    .calendar
+                    .wall(t.since)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
+                "minutes": minutes,
+                "offered": t.offered,
+                "answered": t.answered,
+                "answered_within_threshold": t.answered_within,
+                "abandoned": t.abandoned,
+                "short_abandoned": t.short_abandoned,
+                "exited": t.exited,
+                "overflowed": t.overflowed,
+                "service_level": t.service_level(),
+                "abandon_rate": t.abandon_rate(),
+                "asa_s": secs(t.asa()),
+                "aht_s": secs(t.aht()),
+                "handled": t.handled,
+                "talk_s": t.talk.as_secs_f64(),
+                "wrap_up_s": t.wrap_up.as_secs_f64(),
+                "max_wait_s": t.max_wait.as_secs_f64(),
+                "occupancy": t.occupancy(),
+                "ewt": {
+                    "scored": t.ewt_resolved,
+                    "coverage": t.ewt_coverage(),
+                    "mae_s": secs(t.ewt_mae()),
+                },
+            })
+        };
+        let a = snap.agents;
+        json!({
+            "sl_threshold_s": snap.service_level.within.as_secs_f64(),
+            "sl_target": snap.service_level.share,
+            "short_abandon_s": snap.short_abandon.as_secs_f64(),
+            "interval": window(&snap.interval, Some(self.calendar.interval.as_secs() / 60)),
+            "today": window(&snap.today, None),
+            "live": {
+                "waiting": snap.waiting,
+                "longest_wait_s": snap.longest_wait.as_secs_f64(),
+                "callbacks_pending": snap.callbacks_pending,
+                "agents": {
+                    "logged_out": a.logged_out,
+                    "available": a.available,
+                    "ringing": a.ringing,
+                    "reserved": a.reserved,
+                    "busy": a.busy,
+                    "wrap_up": a.wrap_up,
+                    "paused": a.paused,
+                    "unreachable": a.unreachable,
+                },
+            },
+        })
+    }
+
     /// Where callbacks to place are sent.
     pub(crate) fn set_callbacks(&mut self, tx: mpsc::UnboundedSender<CallbackJob>) {
         self.callbacks = Some(tx);
@@ -318,13 +464,18 @@ impl AcdActor {
     }
 
     pub(crate) async fn run(mut self) {
+        let now = self.now();
+        self.stats.roll(now, self.calendar.windows(now));
         self.refresh_board();
         loop {
             let next = self
                 .acd
                 .poll_timeout()
                 .map(|d| self.epoch + d)
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
+                // The live figures (longest wait, occupancy) move with time alone, and a
+                // new statistics interval starts on the clock: refresh at least every second.
+                .min(Instant::now() + BOARD_REFRESH);
             tokio::select! {
                 cmd = self.rx.recv() => match cmd {
                     Some(c) => self.handle(c),
@@ -450,7 +601,10 @@ impl AcdActor {
     }
 
     fn drain(&mut self) {
+        let now = self.now();
+        self.stats.roll(now, self.calendar.windows(now));
         while let Some(out) = self.acd.poll_output() {
+            self.stats.observe(now, &out);
             match out {
                 Output::Offer { call, agent, queue } => {
                     let name = self.dir.agent_name(agent).to_string();
@@ -605,6 +759,44 @@ mod tests {
             }]
         );
         assert!(dir.skill_reqs(&[]).is_empty());
+    }
+
+    #[test]
+    fn statistics_windows_start_at_local_midnight_and_every_interval_after_it() {
+        use chrono::TimeZone;
+        // Engine time zero is 2026-03-10 20:50 UTC = 23:50 in Moscow (UTC+3).
+        let epoch = chrono::Utc
+            .with_ymd_and_hms(2026, 3, 10, 20, 50, 0)
+            .unwrap();
+        let cal = StatsCalendar::new(epoch, chrono_tz::Europe::Moscow, 15);
+        let w = cal.windows(Duration::ZERO);
+        // Day and interval began before the engine did: clamped to zero.
+        assert_eq!(
+            (w.interval_start, w.day_start),
+            (Duration::ZERO, Duration::ZERO)
+        );
+        // 23:59:59 local: still the interval that began at 23:45.
+        assert_eq!(
+            cal.windows(Duration::from_secs(599)).interval_start,
+            Duration::ZERO
+        );
+        // 00:07 local on the 11th: a new day at 00:00 (600 s in), interval 00:00.
+        let w = cal.windows(Duration::from_secs(17 * 60));
+        assert_eq!(w.day_start, Duration::from_secs(600));
+        assert_eq!(w.interval_start, Duration::from_secs(600));
+        // 00:31 local: the 00:30 interval.
+        let w = cal.windows(Duration::from_secs(41 * 60));
+        assert_eq!(w.interval_start, Duration::from_secs(40 * 60));
+        assert_eq!(w.day_start, Duration::from_secs(600));
+        assert_eq!(
+            cal.wall(w.interval_start).to_rfc3339(),
+            "2026-03-11T00:30:00+03:00"
+        );
+        // UTC, 60-minute intervals: 21:10 UTC is in the 21:00 interval.
+        let cal = StatsCalendar::new(epoch, chrono_tz::UTC, 60);
+        let w = cal.windows(Duration::from_secs(20 * 60));
+        assert_eq!(w.interval_start, Duration::from_secs(10 * 60));
+        assert_eq!(w.day_start, Duration::ZERO);
     }
 
     #[test]

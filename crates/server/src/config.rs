@@ -96,6 +96,17 @@ fn default_http_body() -> usize {
 pub(crate) struct AcdSection {
     /// Reason codes an agent may pause with over the API.
     pub(crate) pause_reasons: Vec<String>,
+    /// Length of the statistics' reporting interval, minutes: 15, 30 or 60.
+    pub(crate) stats_interval: u32,
+    /// IANA time zone whose midnight starts the statistics' day (e.g. `Europe/Moscow`).
+    pub(crate) timezone: String,
+}
+
+impl AcdSection {
+    /// The configured time zone (checked at load).
+    pub(crate) fn tz(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
 }
 
 impl Default for AcdSection {
@@ -104,6 +115,8 @@ impl Default for AcdSection {
             pause_reasons: ["break", "lunch", "training", "meeting", "after_call_work"]
                 .map(String::from)
                 .to_vec(),
+            stats_interval: 30,
+            timezone: "UTC".into(),
         }
     }
 }
@@ -251,6 +264,22 @@ pub(crate) struct QueueConfig {
     pub(crate) record: bool,
     #[serde(default = "default_handle_time")]
     pub(crate) expected_handle_time: u64,
+    /// Service-level threshold, seconds: answered within it counts as in service level.
+    #[serde(default = "default_sl_threshold")]
+    pub(crate) sl_threshold: u64,
+    /// Service-level target, a share in (0, 1].
+    #[serde(default = "default_sl_target")]
+    pub(crate) sl_target: f64,
+    /// Abandons after a shorter wait, seconds, are left out of service level and abandon rate.
+    #[serde(default)]
+    pub(crate) short_abandon: u64,
+}
+
+fn default_sl_threshold() -> u64 {
+    20
+}
+fn default_sl_target() -> f64 {
+    0.8
 }
 
 fn default_strategy() -> switchboard_acd::Strategy {
@@ -390,7 +419,32 @@ impl Config {
                 );
             }
         }
+        if ![15, 30, 60].contains(&self.acd.stats_interval) {
+            bail!(
+                "acd.stats_interval: {} minutes; use 15, 30 or 60",
+                self.acd.stats_interval
+            );
+        }
+        if self.acd.timezone.parse::<chrono_tz::Tz>().is_err() {
+            bail!(
+                "acd.timezone: {:?} is not an IANA time zone name (e.g. \"Europe/Moscow\", \"UTC\")",
+                self.acd.timezone.chars().take(64).collect::<String>()
+            );
+        }
         for q in &self.queues {
+            if !(q.sl_target > 0.0 && q.sl_target <= 1.0) {
+                bail!(
+                    "queue {}: sl_target {} must be a share in (0, 1], e.g. 0.8",
+                    q.name,
+                    q.sl_target
+                );
+            }
+            if q.sl_threshold > 86_400 || q.short_abandon > 86_400 {
+                bail!(
+                    "queue {}: sl_threshold and short_abandon are seconds, at most 86400",
+                    q.name
+                );
+            }
             if q.strategy == switchboard_acd::Strategy::RingAll {
                 bail!(
                     "queue {}: strategy ring-all is not supported by the call path yet (it needs \

@@ -32,6 +32,7 @@ pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/registrations", get(registrations))
         .route("/api/v1/queues", get(queues))
+        .route("/api/v1/queues/:queue", get(queue))
         .route("/api/v1/agents", get(agents))
         .route("/api/v1/agents/:agent", get(agent))
         .route(
@@ -92,10 +93,26 @@ fn board_part(s: &Shared, key: &str) -> Json<serde_json::Value> {
     Json(if v.is_null() { json!([]) } else { v })
 }
 
-/// Queues with waiting callers and their counters since the server started (the
-/// wallboard's source). Any role.
+/// Queues with waiting callers, their counters since the server started and their
+/// statistics (the wallboard's source). Any role.
 async fn queues(_p: Principal, State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
     board_part(&s, "queues")
+}
+
+/// One queue with its live statistics (`stats`, docs/api.md). Any role.
+async fn queue(
+    _p: Principal,
+    Path(name): Path<String>,
+    State(s): State<Arc<Shared>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(all) = board_part(&s, "queues");
+    all.as_array()
+        .into_iter()
+        .flatten()
+        .find(|q| q["queue"].as_str() == Some(name.as_str()))
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("no queue {name:?}")))
 }
 
 /// Every configured agent with their one ACD state; an agent token sees only its own.

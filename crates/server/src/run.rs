@@ -116,6 +116,7 @@ impl Shared {
                 q["waiting"].as_u64().unwrap_or(0)
             );
         }
+        self.queue_stats_metrics(&board, out);
         let mut by_state: std::collections::BTreeMap<String, u64> =
             std::collections::BTreeMap::new();
         for a in board["agents"].as_array().into_iter().flatten() {
@@ -133,6 +134,60 @@ impl Shared {
         );
         for (state, n) in by_state {
             let _ = writeln!(out, "switchboard_agents{{state=\"{state}\"}} {n}");
+        }
+    }
+
+    /// Per-queue statistics gauges from the board's `stats` (docs/acd.md): the current
+    /// interval's figures and the live ones. A figure with no calls behind it yet (no
+    /// answered call for ASA, ...) has no sample rather than a made-up zero.
+    fn queue_stats_metrics(&self, board: &Value, out: &mut String) {
+        use std::fmt::Write;
+        let queues: Vec<&Value> = board["queues"].as_array().into_iter().flatten().collect();
+        let gauges: [(&str, &str, &str); 7] = [
+            (
+                "switchboard_queue_service_level",
+                "Share of calls answered within the queue's threshold, current interval.",
+                "/stats/interval/service_level",
+            ),
+            (
+                "switchboard_queue_asa_seconds",
+                "Average speed of answer, current interval.",
+                "/stats/interval/asa_s",
+            ),
+            (
+                "switchboard_queue_aht_seconds",
+                "Average handle time (talk + wrap-up), current interval.",
+                "/stats/interval/aht_s",
+            ),
+            (
+                "switchboard_queue_abandon_rate",
+                "Share of calls abandoned (short abandons excluded), current interval.",
+                "/stats/interval/abandon_rate",
+            ),
+            (
+                "switchboard_queue_occupancy",
+                "Share of members' staffed time on calls and wrap-up, current interval.",
+                "/stats/interval/occupancy",
+            ),
+            (
+                "switchboard_queue_longest_wait_seconds",
+                "Wait of the longest-waiting caller on the line.",
+                "/stats/live/longest_wait_s",
+            ),
+            (
+                "switchboard_queue_service_level_target",
+                "The queue's service-level target share.",
+                "/stats/sl_target",
+            ),
+        ];
+        for (name, help, pointer) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+            for q in &queues {
+                if let Some(v) = q.pointer(pointer).and_then(Value::as_f64) {
+                    let queue = q["queue"].as_str().unwrap_or("");
+                    let _ = writeln!(out, "{name}{{queue=\"{queue}\"}} {v}");
+                }
+            }
         }
     }
 
