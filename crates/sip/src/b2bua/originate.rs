@@ -1,0 +1,62 @@
+//! Originated calls: a call whose only leg is an outbound INVITE (reported as leg B), and the
+//! INVITE builder that routed calls use too.
+
+use super::*;
+
+impl B2bua {
+    /// An out-of-dialog INVITE to `target`: `from` with a fresh tag, a new Call-ID, CSeq 1,
+    /// our Contact, `sdp` as the body.
+    pub(super) fn new_invite(&mut self, mut from: NameAddr, target: &Uri, sdp: Bytes) -> Request {
+        from.params.retain(|p| !p.name.eq_ignore_ascii_case("tag"));
+        let tag = self.tl.new_tag();
+        from.set_tag(&tag);
+        let call_id = self.tl.new_call_id();
+        let mut inv = Request::new(Method::Invite, target.clone());
+        inv.headers.push(HeaderName::From, from.to_string());
+        inv.headers.push(HeaderName::To, format!("<{target}>"));
+        inv.headers.push(HeaderName::CallId, call_id);
+        inv.headers.push(HeaderName::CSeq, "1 INVITE");
+        inv.headers
+            .push(HeaderName::Contact, self.config.contact.to_string());
+        set_body(&mut inv.headers, &sdp);
+        inv.body = sdp;
+        inv
+    }
+
+    /// Starts a call with no A leg (ACD callback, outbound agent call): sends an INVITE to
+    /// `target` at `dest` offering `sdp`, From `from` (any tag replaced by a fresh one), with
+    /// its own Call-ID and CSeq, Contact = the configured contact, plus `extra` headers (any
+    /// valid name except the ones the core writes: Via, From, To, Call-ID, CSeq, Contact,
+    /// Max-Forwards, Content-*, Route, Record-Route).
+    ///
+    /// The leg is reported as [`Leg::B`]. Events, in order: [`CallEvent::Progress`] per
+    /// provisional (not 100); on a 2xx (already ACKed) [`CallEvent::LegConfirmed`] `{ leg: B }`
+    /// then [`CallEvent::AnswerFromB`]; afterwards `Reinvite`/`InDialogRequest` with `leg: B`,
+    /// and `Ended { reason: Bye(B) }` when the far end hangs up. On a final failure,
+    /// [`CallEvent::BFailed`] then [`CallEvent::Ended`] with `Rejected(status)` (a response),
+    /// `Timeout(B)` (no answer, status 408), `TransportError(B)` (status 503) or `Cancelled`
+    /// (after [`B2bua::cancel_b`]). After [`B2bua::hangup`] no `Ended` follows (a `BFailed`
+    /// for the CANCEL's 487 may). Nothing is emitted for the call before this returns.
+    ///
+    /// `sdp` should be a complete offer: delayed offer (an empty INVITE, the offer in the
+    /// 2xx) is not supported, since the ACK sent here carries no answer.
+    #[allow(clippy::too_many_arguments)]
+    pub fn originate(
+        &mut self,
+        now: Instant,
+        target: Uri,
+        dest: SocketAddr,
+        transport: Transport,
+        from: NameAddr,
+        sdp: Bytes,
+        extra: &[(String, String)],
+    ) -> Result<CallKey, B2buaError> {
+        let mut inv = self.new_invite(from, &target, sdp);
+        push_extra(&mut inv.headers, extra);
+        let tx = self.tl.send_request(now, dest, transport, inv)?;
+        let call = self.insert_call(None, Some(BLeg::new(tx, dest, transport)));
+        self.track(tx, call, Purpose::BInvite);
+        self.pump(now);
+        Ok(call)
+    }
+}
