@@ -135,13 +135,47 @@ impl SipPeer {
 
     /// An in-dialog request without a body (ACK of the 2xx, BYE).
     fn in_dialog(&self, method: &str, cseq: u32, call_id: &str, fin: &Final) {
+        self.in_dialog_with(method, cseq, call_id, fin, "");
+    }
+
+    /// An in-dialog request with an SDP body (a re-INVITE) or none.
+    fn in_dialog_with(&self, method: &str, cseq: u32, call_id: &str, fin: &Final, sdp: &str) {
+        let ctype = if sdp.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "Contact: <sip:trunk@127.0.0.1:{}>\r\nContent-Type: application/sdp\r\n",
+                self.port()
+            )
+        };
         let msg = format!(
-            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};rport;branch=z9hG4bK{call_id}{method}\r\nFrom: <sip:+79995550101@127.0.0.1>;tag=f{call_id}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};rport;branch=z9hG4bK{call_id}{method}{cseq}\r\nFrom: <sip:+79995550101@127.0.0.1>;tag=f{call_id}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\n{ctype}Content-Length: {len}\r\n\r\n{sdp}",
             uri = fin.contact,
             to = fin.to,
             port = self.port(),
+            len = sdp.len(),
         );
         self.send(&msg);
+    }
+
+    /// The status of the next final response whose CSeq is `cseq` (skipping others).
+    fn final_for(&mut self, cseq: &str) -> Option<u16> {
+        self.sock
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut buf = [0u8; 65536];
+        while let Ok((n, _)) = self.sock.recv_from(&mut buf) {
+            self.received_bytes += n;
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            let status = text
+                .split_whitespace()
+                .nth(1)
+                .and_then(|c| c.parse::<u16>().ok());
+            if header(&text, "CSeq") == Some(cseq) && status.is_some_and(|s| s >= 200) {
+                return status;
+            }
+        }
+        None
     }
 
     /// Counts (and discards) whatever SIP arrives within `d`.
@@ -400,8 +434,20 @@ fn a_spoofed_trunk_invite_sends_no_rtp_to_the_victim() {
     // Short T1, so the unacknowledged 200 gives up (timer H = 64·T1 = 3.2 s) quickly.
     let cfg = media_config(36200, "[sip]\nt1_ms = 50\n");
     let server = Server::start("hardening-media-reflect", &cfg);
-    let victim = UdpSocket::bind("127.0.0.1:0").expect("victim");
+    // The victim listens on an even port and the one above (where RTCP would go).
+    let (victim, victim_rtcp) = (0..100)
+        .find_map(|_| {
+            let a = UdpSocket::bind("127.0.0.1:0").ok()?;
+            let p = a.local_addr().ok()?.port();
+            if p % 2 != 0 {
+                return None;
+            }
+            let b = UdpSocket::bind(("127.0.0.1", p + 1)).ok()?;
+            Some((a, b))
+        })
+        .expect("a free even/odd port pair for the victim");
     victim.set_nonblocking(true).expect("nonblocking");
+    victim_rtcp.set_nonblocking(true).expect("nonblocking");
     let victim_port = victim.local_addr().expect("addr").port();
     let mut attacker = SipPeer::new(&server);
     let (sent, fin) = attacker.invite(
@@ -415,9 +461,11 @@ fn a_spoofed_trunk_invite_sends_no_rtp_to_the_victim() {
     attacker.drain_for(Duration::from_millis(300));
     let mut buf = [0u8; 2048];
     let (mut datagrams, mut bytes) = (0, 0);
-    while let Ok((n, _)) = victim.recv_from(&mut buf) {
-        datagrams += 1;
-        bytes += n;
+    for sock in [&victim, &victim_rtcp] {
+        while let Ok((n, _)) = sock.recv_from(&mut buf) {
+            datagrams += 1;
+            bytes += n;
+        }
     }
     eprintln!(
         "spoofed INVITE: {sent} bytes in; SIP responses {} bytes; victim got {datagrams} datagrams, {bytes} bytes",
@@ -455,12 +503,17 @@ fn offers_without_a_usable_address_get_488_and_unknown_replaces_gets_481() {
         &sdp_offer("c=IN IP4 127.0.0.1\r\n", 4000, "a=sendrecv\r\n"),
     );
     assert_eq!(fin.map(|f| f.status), Some(481));
-    let ends = server.events().into_iter().filter(|e| e.kind == "call.end");
-    assert_eq!(
-        ends.filter(|e| e.data["status"] == 488).count(),
-        4,
-        "each refusal is logged"
-    );
+    // Each refusal is logged (the event log is written asynchronously: wait for it).
+    let refusals = || {
+        server
+            .events()
+            .into_iter()
+            .filter(|e| e.kind == "call.end" && e.data["status"] == 488)
+            .count()
+    };
+    let logged = switchboard_e2e::wait_for(10, || (refusals() >= 4).then_some(()));
+    assert!(logged.is_some(), "refusals logged: {}", refusals());
+    assert_eq!(refusals(), 4);
 }
 
 #[test]
@@ -496,4 +549,50 @@ fn a_nat_trunk_latches_onto_its_signalling_ip() {
     assert!(digit.is_some(), "log:\n{}", server.log_text());
     assert!(packets >= 25, "the NATed phone got {packets} packets");
     assert!(rms(&pcm) > 200.0, "prompt audio reached the NATed phone");
+}
+
+#[test]
+fn a_reinvite_that_moves_the_media_is_followed() {
+    let server = Server::start("hardening-media-move", &media_config(36500, ""));
+    let mut trunk = SipPeer::new(&server);
+    let first = UdpSocket::bind("127.0.0.1:0").expect("first RTP");
+    let first_port = first.local_addr().expect("addr").port();
+    let call_id = "move-1";
+    let (_, fin) = trunk.invite(
+        call_id,
+        "",
+        &sdp_offer("c=IN IP4 127.0.0.1\r\n", first_port, "a=sendrecv\r\n"),
+    );
+    let fin = fin.expect("final");
+    assert_eq!(fin.status, 200);
+    let server_rtp: SocketAddr = format!("127.0.0.1:{}", audio_port(&fin.body).expect("port"))
+        .parse()
+        .expect("addr");
+    trunk.in_dialog("ACK", 1, call_id, &fin);
+    // The media moves to another port by re-INVITE; the old socket stays silent.
+    let moved = UdpSocket::bind("127.0.0.1:0").expect("moved RTP");
+    let moved_port = moved.local_addr().expect("addr").port();
+    trunk.in_dialog_with(
+        "INVITE",
+        2,
+        call_id,
+        &fin,
+        &sdp_offer("c=IN IP4 127.0.0.1\r\n", moved_port, "a=sendrecv\r\n"),
+    );
+    assert_eq!(trunk.final_for("2 INVITE"), Some(200));
+    trunk.in_dialog("ACK", 2, call_id, &fin);
+    let phone = PhoneMedia::start(moved, server_rtp);
+    phone.send_digit(2);
+    let digit = server.wait_event(15, |e| e.kind == "dtmf" && e.data["digit"] == "2");
+    phone.wait_packets(50, 15);
+    let (packets, pcm) = phone.finish();
+    trunk.in_dialog("BYE", 3, call_id, &fin);
+    drop(first);
+    assert!(
+        digit.is_some(),
+        "the digit from the moved media; log:\n{}",
+        server.log_text()
+    );
+    assert!(packets >= 25, "the moved media got {packets} packets");
+    assert!(rms(&pcm) > 200.0, "prompt audio reached the moved media");
 }

@@ -390,6 +390,11 @@ impl RtpSession {
         self.latched.or(self.cfg.remote)
     }
 
+    /// The remote address the SDP names (`None` when unspecified: hold).
+    pub fn sdp_remote(&self) -> Option<SocketAddr> {
+        self.cfg.remote
+    }
+
     /// The remote address is confirmed: the driver saw the dialog confirmed by its
     /// signalling source (the ACK of our 2xx). Sending starts.
     pub fn confirm(&mut self) {

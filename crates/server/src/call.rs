@@ -1469,11 +1469,13 @@ impl CallTask {
                         status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
                     }
                 } else if req.method == Method::Invite {
-                    // Re-INVITE (hold/resume): keep our media, answer with our SDP.
+                    // Re-INVITE (hold/resume): keep our media, answer with our SDP. If the
+                    // peer's media moved (a new usable c= address or port), accept it from
+                    // there and send there (strict media would drop it otherwise).
                     let leg_media = if leg == SipLeg::A {
-                        Some(&self.a)
+                        Some(&mut self.a)
                     } else {
-                        self.b.as_ref()
+                        self.b.as_mut()
                     };
                     if let Some(m) = leg_media {
                         let local = LocalMedia {
@@ -1486,7 +1488,12 @@ impl CallTask {
                         match SessionDescription::parse(&req.body).and_then(|o| {
                             switchboard_sdp::answer(&o, &LocalCaps::default(), &local)
                         }) {
-                            Ok((ans, _)) => body = Some(Bytes::from(ans.to_string())),
+                            Ok((ans, neg)) => {
+                                body = Some(Bytes::from(ans.to_string()));
+                                if neg.remote.is_some() && neg.remote != m.session.sdp_remote() {
+                                    m.session.set_remote(Instant::now(), neg.remote);
+                                }
+                            }
                             Err(_) => status = StatusCode::NOT_ACCEPTABLE_HERE,
                         }
                     }
