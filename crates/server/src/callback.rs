@@ -164,7 +164,7 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
         tokio::select! {
             r = cust.media.sock.recv_buf_from(buf_c.prepare()) => if let Ok((_, from)) = r {
                 let t = Instant::now();
-                if let Ok(pkt) = cust.media.session.handle_rtp(t, from, buf_c.take()) {
+                if let Some(pkt) = cust.media.receive(t, from, buf_c.take()) {
                     if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::A, &pkt) {
                         agent.media.send_relayed(t, &fwd);
                     }
@@ -179,7 +179,7 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
             },
             r = agent.media.sock.recv_buf_from(buf_a.prepare()) => if let Ok((_, from)) = r {
                 let t = Instant::now();
-                if let Ok(pkt) = agent.media.session.handle_rtp(t, from, buf_a.take()) {
+                if let Some(pkt) = agent.media.receive(t, from, buf_a.take()) {
                     if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::B, &pkt) {
                         cust.media.send_relayed(t, &fwd);
                     }
