@@ -1,28 +1,9 @@
 //! Established dialogs: responses to in-dialog requests, requests sent within a leg's dialog
-//! (re-INVITE, INFO, BYE, ...), their route sets, hanging up, and ending legs and calls.
+//! (re-INVITE, INFO, BYE, ...), their route sets, and ending legs and calls.
 
 use super::*;
 
 impl B2bua {
-    /// Hangs up the whole call: BYE on confirmed legs, CANCEL to a ringing B, 480 to an
-    /// unanswered A. No `Ended` event follows (the application asked for it). For an
-    /// originated call: CANCEL while ringing (a `BFailed` for the 487 may still be reported),
-    /// BYE once answered.
-    pub fn hangup(&mut self, now: Instant, call: CallKey) -> Result<(), B2buaError> {
-        let c = self.call(call).ok_or(B2buaError::NoSuchCall)?;
-        if c.a_waiting() {
-            return self.reject(now, call, StatusCode::TEMPORARILY_UNAVAILABLE);
-        }
-        if let Some(c) = self.call_mut(call) {
-            c.ended = true;
-        }
-        self.bye(now, call, Leg::A);
-        self.end_b(now, call);
-        self.remove_if_idle(call);
-        self.pump(now);
-        Ok(())
-    }
-
     /// Answers an in-dialog request reported by [`CallEvent::Reinvite`] or
     /// [`CallEvent::InDialogRequest`]; `sdp` becomes the body (application/sdp).
     pub fn respond(

@@ -67,30 +67,6 @@ impl B2bua {
         Ok(())
     }
 
-    pub(super) fn a_response(
-        &mut self,
-        call: CallKey,
-        status: StatusCode,
-        sdp: Option<Bytes>,
-    ) -> Option<(TxKey, Response)> {
-        let contact = self.config.contact.to_string();
-        let a = self.call(call)?.a.as_ref()?;
-        let tx = a.invite_tx?;
-        let mut r = Response::for_request(&a.invite, status);
-        if let Ok(mut to) = r.headers.to() {
-            to.set_tag(&a.tag);
-            r.headers.set(HeaderName::To, to.to_string());
-        }
-        if status.0 > 100 && status.0 < 300 {
-            r.headers.push(HeaderName::Contact, contact);
-        }
-        if let Some(b) = sdp {
-            set_body(&mut r.headers, &b);
-            r.body = b;
-        }
-        Some((tx, r))
-    }
-
     /// Answers A with 200 and `sdp` (the answer the media layer built for A). A's dialog
     /// starts; [`CallEvent::LegConfirmed`] follows when A's ACK arrives.
     pub fn answer_a(&mut self, now: Instant, call: CallKey, sdp: Bytes) -> Result<(), B2buaError> {

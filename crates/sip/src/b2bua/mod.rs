@@ -39,11 +39,14 @@
 //!
 //! # Layout
 //!
-//! This module holds the public types, the call table and the driver interface; the rest is
-//! split by concern: `inbound` (routing leg A to B, answering and rejecting A), `originate`,
-//! `in_dialog` (requests and responses inside established legs, hangup, ending), `transfer`
-//! (finding calls by dialog, transplanting a leg, REFER NOTIFYs), `keepalive` (OPTIONS
-//! probes), `tx_events` (what the transaction layer reports) and `headers`.
+//! This module holds the public types, the call table, the driver interface, leg A's response
+//! builder, detaching a leg B and [`B2bua::hangup`]; the rest is split by concern: `inbound`
+//! (routing leg A to B, answering and rejecting A), `originate`, `in_dialog` (requests and
+//! responses inside established legs, ending legs and calls), `transfer` (finding calls by
+//! dialog, transplanting a leg, REFER NOTIFYs), `keepalive` (OPTIONS probes), `tx_events`
+//! (what the transaction layer reports) and `headers`. Calls between them run one way,
+//! never back: `inbound` uses `originate` and `in_dialog`; `tx_events` uses `in_dialog` and
+//! `keepalive`; `transfer` uses `in_dialog`; `in_dialog` and `originate` use `headers`.
 
 mod headers;
 mod in_dialog;
@@ -557,5 +560,76 @@ impl B2bua {
             self.dialogs.remove(dk);
             self.dialog_calls.remove(&dk);
         }
+    }
+
+    fn a_response(
+        &mut self,
+        call: CallKey,
+        status: StatusCode,
+        sdp: Option<Bytes>,
+    ) -> Option<(TxKey, Response)> {
+        let contact = self.config.contact.to_string();
+        let a = self.call(call)?.a.as_ref()?;
+        let tx = a.invite_tx?;
+        let mut r = Response::for_request(&a.invite, status);
+        if let Ok(mut to) = r.headers.to() {
+            to.set_tag(&a.tag);
+            r.headers.set(HeaderName::To, to.to_string());
+        }
+        if status.0 > 100 && status.0 < 300 {
+            r.headers.push(HeaderName::Contact, contact);
+        }
+        if let Some(b) = sdp {
+            set_body(&mut r.headers, &b);
+            r.body = b;
+        }
+        Some((tx, r))
+    }
+
+    /// Forgets an answered B leg: its dialog goes (late requests on it get 481). Its
+    /// transactions still in flight (our BYE, a NOTIFY, its INVITE) stay counted on the call
+    /// but are re-tagged so that they can no longer touch a B leg routed or moved in later
+    /// (a timeout of the BYE to the released leg must not end the call).
+    fn detach_b(&mut self, call: CallKey) {
+        let Some(c) = self.call_mut(call) else {
+            return;
+        };
+        let Some(b) = c.b.take() else {
+            return;
+        };
+        if let Some(dk) = b.dialog {
+            self.dialogs.remove(dk);
+            self.dialog_calls.remove(&dk);
+        }
+        for (k, (c, p)) in self.txs.iter_mut() {
+            if *c != call {
+                continue;
+            }
+            match *p {
+                Purpose::Sent(Leg::B) => *p = Purpose::SentDetached,
+                Purpose::InDialog(Leg::B) => *p = Purpose::Other,
+                Purpose::BInvite if b.invite_tx == Some(*k) => *p = Purpose::Other,
+                _ => {}
+            }
+        }
+    }
+
+    /// Hangs up the whole call: BYE on confirmed legs, CANCEL to a ringing B, 480 to an
+    /// unanswered A. No `Ended` event follows (the application asked for it). For an
+    /// originated call: CANCEL while ringing (a `BFailed` for the 487 may still be reported),
+    /// BYE once answered.
+    pub fn hangup(&mut self, now: Instant, call: CallKey) -> Result<(), B2buaError> {
+        let c = self.call(call).ok_or(B2buaError::NoSuchCall)?;
+        if c.a_waiting() {
+            return self.reject(now, call, StatusCode::TEMPORARILY_UNAVAILABLE);
+        }
+        if let Some(c) = self.call_mut(call) {
+            c.ended = true;
+        }
+        self.bye(now, call, Leg::A);
+        self.end_b(now, call);
+        self.remove_if_idle(call);
+        self.pump(now);
+        Ok(())
     }
 }

@@ -1,38 +1,9 @@
-//! Attended transfer support: finding a call by one of its dialogs, detaching a leg B and
-//! moving it into another call ([`B2bua::transplant_b`]), and the NOTIFYs of a REFER's
-//! progress.
+//! Attended transfer support: finding a call by one of its dialogs, moving a leg B into
+//! another call ([`B2bua::transplant_b`]), and the NOTIFYs of a REFER's progress.
 
 use super::*;
 
 impl B2bua {
-    /// Forgets an answered B leg: its dialog goes (late requests on it get 481). Its
-    /// transactions still in flight (our BYE, a NOTIFY, its INVITE) stay counted on the call
-    /// but are re-tagged so that they can no longer touch a B leg routed or moved in later
-    /// (a timeout of the BYE to the released leg must not end the call).
-    pub(super) fn detach_b(&mut self, call: CallKey) {
-        let Some(c) = self.call_mut(call) else {
-            return;
-        };
-        let Some(b) = c.b.take() else {
-            return;
-        };
-        if let Some(dk) = b.dialog {
-            self.dialogs.remove(dk);
-            self.dialog_calls.remove(&dk);
-        }
-        for (k, (c, p)) in self.txs.iter_mut() {
-            if *c != call {
-                continue;
-            }
-            match *p {
-                Purpose::Sent(Leg::B) => *p = Purpose::SentDetached,
-                Purpose::InDialog(Leg::B) => *p = Purpose::Other,
-                Purpose::BInvite if b.invite_tx == Some(*k) => *p = Purpose::Other,
-                _ => {}
-            }
-        }
-    }
-
     /// The live call whose leg A has the dialog named by a `Replaces` header (RFC 3891):
     /// `call_id`, `local_tag` = OUR tag on that dialog (the to-tag of a Replaces sent by
     /// the peer that called us), `remote_tag` = the peer's tag (its from-tag). The tags are

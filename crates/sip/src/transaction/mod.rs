@@ -20,7 +20,9 @@
 //!
 //! Split by concern: this module holds the types, the table and its plumbing; `client`
 //! and `server` hold the two sides, `matching` the match keys, `admission` the limits on
-//! new server transactions, and `timers` the schedule and what each timer does.
+//! new server transactions, and `timers` the schedule and what each timer does. Calls
+//! between them run one way: `client` and `server` use `matching` and `timers`, `server` uses
+//! `admission`, and neither side uses the other.
 
 mod admission;
 mod client;
