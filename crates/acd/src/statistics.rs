@@ -367,11 +367,23 @@ impl Statistics {
         }
     }
 
-    /// Count one engine output drained at `now`. Only log events matter; the others are
-    /// ignored.
+    /// Count one engine output drained at `now`. Log events carry almost everything; an
+    /// `Exit` matters only for a callback entry, which leaves without a `Waited` event.
     pub fn observe(&mut self, now: Duration, out: &Output) {
-        let Output::Log(ev) = out else {
-            return;
+        let ev = match out {
+            Output::Log(ev) => ev,
+            Output::Exit { call, queue, .. } => {
+                // Calls that waited on the line were settled by their `Waited` event; one
+                // still known here is a callback entry (failed, or sent out) leaving.
+                if self.calls.remove(call).is_some() {
+                    if let Some(q) = self.queues.get_mut(queue) {
+                        q.interval.exited += 1;
+                        q.today.exited += 1;
+                    }
+                }
+                return;
+            }
+            _ => return,
         };
         match ev {
             Event::Joined { call, queue, .. } => {
@@ -812,6 +824,49 @@ mod tests {
         assert_eq!(t.ewt_abs_error, s(27).abs_diff(b2));
         assert_eq!(t.ewt_mae(), Some(s(27).abs_diff(b2)));
         assert_eq!(t.abandon_rate(), Some(1.0 / 3.0));
+    }
+
+    /// A callback entry whose only attempt fails leaves with an `Exit` and no `Waited`:
+    /// counted as exited, and forgotten.
+    #[test]
+    fn a_failed_callback_is_counted_as_exited_and_forgotten() {
+        let mut acd = Acd::new(AcdConfig::default());
+        let mut qc = QueueConfig::new(Strategy::LongestIdle);
+        qc.callback.max_attempts = 1;
+        acd.add_queue(Q, qc.clone()).unwrap();
+        acd.add_agent(AgentConfig::new(A1, vec![Q])).unwrap();
+        let mut stats = Statistics::new();
+        stats.add_queue(Q, StatsConfig::default());
+        stats.add_agent(A1, &[Q]);
+        stats.roll(
+            s(0),
+            Windows {
+                interval_start: s(0),
+                day_start: s(0),
+            },
+        );
+        let mut drain = |acd: &mut Acd, stats: &mut Statistics, now: Duration| {
+            let mut callbacks = Vec::new();
+            while let Some(o) = acd.poll_output() {
+                stats.observe(now, &o);
+                if let Output::Callback { call, .. } = o {
+                    callbacks.push(call);
+                }
+            }
+            callbacks
+        };
+        acd.handle_join(s(0), Join::new(CallId(1), Q)).unwrap();
+        acd.handle_callback_request(s(5), CallId(1), "+15550100".into())
+            .unwrap();
+        drain(&mut acd, &mut stats, s(5));
+        acd.handle_login(s(10), A1).unwrap();
+        assert_eq!(drain(&mut acd, &mut stats, s(10)), vec![CallId(1)]);
+        acd.handle_callback_result(s(20), CallId(1), crate::output::CallbackResult::Failed)
+            .unwrap();
+        drain(&mut acd, &mut stats, s(20));
+        let t = stats.snapshot(Q, s(20), &acd).unwrap().today;
+        assert_eq!((t.offered, t.answered, t.abandoned, t.exited), (1, 0, 0, 1));
+        assert!(stats.calls.is_empty() && stats.predictions.is_empty());
     }
 
     #[test]
