@@ -845,7 +845,7 @@ mod tests {
                 day_start: s(0),
             },
         );
-        let mut drain = |acd: &mut Acd, stats: &mut Statistics, now: Duration| {
+        let drain = |acd: &mut Acd, stats: &mut Statistics, now: Duration| {
             let mut callbacks = Vec::new();
             while let Some(o) = acd.poll_output() {
                 stats.observe(now, &o);
