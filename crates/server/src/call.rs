@@ -488,7 +488,7 @@ async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id: u64) {
         json!({"caller": caller, "dnis": dnis, "sip_call_id": nc.invite.headers.call_id().unwrap_or_default()}),
     ));
     let reject = |status: StatusCode, why: &str| {
-        let _ = ctx.sip.commands.try_send(SipCommand::Reject {
+        let _ = ctx.sip.commands.send(SipCommand::Reject {
             call: nc.call,
             status,
         });
@@ -578,14 +578,10 @@ async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id: u64) {
         );
         return;
     };
-    let _ = ctx
-        .sip
-        .commands
-        .send(SipCommand::AnswerA {
-            call: nc.call,
-            sdp: Bytes::from(answer.to_string()),
-        })
-        .await;
+    let _ = ctx.sip.commands.send(SipCommand::AnswerA {
+        call: nc.call,
+        sdp: Bytes::from(answer.to_string()),
+    });
     ctx.events.append(NewEvent::call(
         &id.to_string(),
         "call.answer",
@@ -696,7 +692,7 @@ impl CallTask {
         self.drain_ivr();
     }
 
-    async fn run(&mut self, signals: &mut mpsc::Receiver<CallSignal>) {
+    async fn run(&mut self, signals: &mut crate::call_signals::SignalReceiver) {
         let mut buf_a = RxBuf::new();
         let mut buf_b = RxBuf::new();
         let mut buf_s = RxBuf::new();
@@ -1188,7 +1184,7 @@ impl CallTask {
             _ => return,
         };
         if let Phase::Ringing { .. } = self.phase {
-            let _ = self.ctx.sip.commands.try_send(SipCommand::CancelB {
+            let _ = self.ctx.sip.commands.send(SipCommand::CancelB {
                 call: self.sip_call,
             });
             self.cancelling_b = true;
@@ -1225,7 +1221,7 @@ impl CallTask {
 
     fn leave_queue(&mut self, outcome: QueueOutcome) {
         if let Phase::Ringing { .. } = self.phase {
-            let _ = self.ctx.sip.commands.try_send(SipCommand::CancelB {
+            let _ = self.ctx.sip.commands.send(SipCommand::CancelB {
                 call: self.sip_call,
             });
             self.cancelling_b = true;
@@ -1571,7 +1567,7 @@ impl CallTask {
 
     /// Sends a command to the SIP driver (it only fails when the server is stopping).
     async fn sip(&self, cmd: SipCommand) {
-        let _ = self.ctx.sip.commands.send(cmd).await;
+        let _ = self.ctx.sip.commands.send(cmd);
     }
 
     async fn respond(&self, tx: switchboard_sip::TxKey, status: StatusCode, sdp: Option<Bytes>) {
@@ -1619,7 +1615,7 @@ impl CallTask {
         };
         self.respond(tx, StatusCode(202), None).await;
         let (hand_tx, hand_rx) = tokio::sync::oneshot::channel();
-        let _ = y_signals.send(CallSignal::HandOver(hand_tx)).await;
+        let _ = y_signals.send(CallSignal::HandOver(hand_tx));
         let handed = tokio::time::timeout(Duration::from_secs(2), hand_rx)
             .await
             .ok()
@@ -1635,24 +1631,18 @@ impl CallTask {
             return;
         };
         let cmds = &self.ctx.sip.commands;
-        let _ = cmds
-            .send(SipCommand::ReferNotify {
-                call: self.sip_call,
-                leg: SipLeg::B,
-                status: StatusCode::OK,
-            })
-            .await;
-        let _ = cmds
-            .send(SipCommand::ReleaseB {
-                call: self.sip_call,
-            })
-            .await;
-        let _ = cmds
-            .send(SipCommand::Transplant {
-                from: y_call,
-                to: self.sip_call,
-            })
-            .await;
+        let _ = cmds.send(SipCommand::ReferNotify {
+            call: self.sip_call,
+            leg: SipLeg::B,
+            status: StatusCode::OK,
+        });
+        let _ = cmds.send(SipCommand::ReleaseB {
+            call: self.sip_call,
+        });
+        let _ = cmds.send(SipCommand::Transplant {
+            from: y_call,
+            to: self.sip_call,
+        });
         self.ctx.events.append(
             self.log(
                 "call.transfer",
@@ -1908,7 +1898,7 @@ impl CallTask {
     }
 
     fn hangup_all(&mut self) {
-        let _ = self.ctx.sip.commands.try_send(SipCommand::Hangup {
+        let _ = self.ctx.sip.commands.send(SipCommand::Hangup {
             call: self.sip_call,
         });
         self.finish("local hangup");
@@ -2079,17 +2069,13 @@ async fn supervise_call(
     };
     let started = Instant::now();
     let reason = if target.send(req).await.is_err() {
-        let _ = ctx
-            .sip
-            .commands
-            .send(SipCommand::Hangup { call: nc.call })
-            .await;
+        let _ = ctx.sip.commands.send(SipCommand::Hangup { call: nc.call });
         "the supervised call ended"
     } else {
         loop {
             tokio::select! {
                 _ = &mut done_rx => {
-                    let _ = ctx.sip.commands.send(SipCommand::Hangup { call: nc.call }).await;
+                    let _ = ctx.sip.commands.send(SipCommand::Hangup { call: nc.call });
                     break "the supervised call ended";
                 }
                 sig = nc.signals.recv() => match sig {
@@ -2101,8 +2087,7 @@ async fn supervise_call(
                         let _ = ctx
                             .sip
                             .commands
-                            .send(SipCommand::Respond { call: nc.call, tx, status: StatusCode::OK, sdp: None })
-                            .await;
+                            .send(SipCommand::Respond { call: nc.call, tx, status: StatusCode::OK, sdp: None });
                     }
                     Some(_) => {}
                 },

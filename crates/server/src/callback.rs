@@ -11,7 +11,7 @@ use serde_json::json;
 use switchboard_media::{Bridge, Side};
 use switchboard_sdp::{Direction, LocalCaps, LocalMedia, SessionDescription};
 use switchboard_sip::CallKey;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::acd_actor::{AcdCommand, CallbackJob};
 use crate::call::{arrival_position, CallContext, MediaLeg, RxBuf, Timeline};
@@ -25,7 +25,7 @@ const RING_LIMIT: Duration = Duration::from_secs(30);
 struct Dialled {
     call: CallKey,
     media: MediaLeg,
-    signals: mpsc::Receiver<CallSignal>,
+    signals: crate::call_signals::SignalReceiver,
 }
 
 /// Dials one leg and waits for it to answer; None when it fails or rings too long.
@@ -42,7 +42,7 @@ async fn dial(ctx: &CallContext, id: u64, to: OriginateTarget) -> Option<Dialled
     };
     let offer = switchboard_sdp::offer(&caps, &local);
     let target = to.clone();
-    let (tx, mut signals) = mpsc::channel(64);
+    let (tx, mut signals) = crate::call_signals::lane();
     let (reply_tx, reply_rx) = oneshot::channel();
     ctx.sip
         .commands
@@ -52,7 +52,6 @@ async fn dial(ctx: &CallContext, id: u64, to: OriginateTarget) -> Option<Dialled
             signals: tx,
             reply: reply_tx,
         })
-        .await
         .ok()?;
     let call = reply_rx.await.ok()??;
     let deadline = tokio::time::Instant::now() + RING_LIMIT;
@@ -74,7 +73,7 @@ async fn dial(ctx: &CallContext, id: u64, to: OriginateTarget) -> Option<Dialled
                         signals,
                     }),
                     None => {
-                        let _ = ctx.sip.commands.send(SipCommand::Hangup { call }).await;
+                        let _ = ctx.sip.commands.send(SipCommand::Hangup { call });
                         None
                     }
                 };
@@ -82,7 +81,7 @@ async fn dial(ctx: &CallContext, id: u64, to: OriginateTarget) -> Option<Dialled
             Ok(Some(CallSignal::BFailed(_) | CallSignal::Ended(_))) | Ok(None) => return None,
             Ok(Some(_)) => continue,
             Err(_) => {
-                let _ = ctx.sip.commands.send(SipCommand::Hangup { call }).await;
+                let _ = ctx.sip.commands.send(SipCommand::Hangup { call });
                 return None;
             }
         }
@@ -125,11 +124,7 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
         return;
     };
     let Some(mut two) = dial(&ctx, id, second).await else {
-        let _ = ctx
-            .sip
-            .commands
-            .send(SipCommand::Hangup { call: one.call })
-            .await;
+        let _ = ctx.sip.commands.send(SipCommand::Hangup { call: one.call });
         fail("second leg did not answer");
         return;
     };
@@ -194,12 +189,12 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
             },
             s = cust.signals.recv() => if matches!(s, None | Some(CallSignal::Ended(_))) {
                 reason = "customer hung up";
-                let _ = ctx.sip.commands.send(SipCommand::Hangup { call: agent.call }).await;
+                let _ = ctx.sip.commands.send(SipCommand::Hangup { call: agent.call });
                 break;
             },
             s = agent.signals.recv() => if matches!(s, None | Some(CallSignal::Ended(_))) {
                 reason = "agent hung up";
-                let _ = ctx.sip.commands.send(SipCommand::Hangup { call: cust.call }).await;
+                let _ = ctx.sip.commands.send(SipCommand::Hangup { call: cust.call });
                 break;
             },
             _ = tick.tick() => {

@@ -7,6 +7,7 @@ mod acd_actor;
 mod admission;
 mod call;
 mod call_path;
+mod call_signals;
 mod callback;
 mod config;
 mod descriptors;

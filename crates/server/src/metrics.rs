@@ -17,6 +17,10 @@ pub(crate) struct Metrics {
     pub(crate) rtp_foreign_dropped: AtomicU64,
     pub(crate) rtp_relayed: AtomicU64,
     pub(crate) recordings: AtomicU64,
+    /// In-dialog requests answered 503 because one call had too many waiting.
+    pub(crate) sip_in_dialog_refused: AtomicU64,
+    /// New calls answered 503 because the call router's queue was full.
+    pub(crate) calls_refused_router_full: AtomicU64,
     /// Failed saves of `registrations.json` (see `registration_store`).
     pub(crate) registrations_save_failures: AtomicU64,
     /// Hardening counters (lockout, TCP, admission), written by the SIP driver.
@@ -235,6 +239,18 @@ impl Metrics {
             "counter",
             "RTP packets forwarded across bridges.",
             g(&self.rtp_relayed),
+        );
+        line(
+            "switchboard_sip_in_dialog_refused_total",
+            "counter",
+            "In-dialog requests (INFO, re-INVITE, REFER) answered 503 because their call had too many waiting.",
+            g(&self.sip_in_dialog_refused),
+        );
+        line(
+            "switchboard_calls_refused_router_full_total",
+            "counter",
+            "New calls answered 503 because calls arrived faster than they could be started.",
+            g(&self.calls_refused_router_full),
         );
         line(
             "switchboard_recordings_total",

@@ -67,7 +67,7 @@ pub(crate) enum SipCommand {
     Originate {
         to: OriginateTarget,
         sdp: Bytes,
-        signals: mpsc::Sender<CallSignal>,
+        signals: crate::call_signals::SignalSender,
         reply: tokio::sync::oneshot::Sender<Option<CallKey>>,
     },
     /// Find the call whose leg A has this dialog (a Replaces header's target) and give
@@ -76,7 +76,7 @@ pub(crate) enum SipCommand {
         call_id: String,
         local_tag: String,
         remote_tag: String,
-        reply: tokio::sync::oneshot::Sender<Option<(CallKey, mpsc::Sender<CallSignal>)>>,
+        reply: tokio::sync::oneshot::Sender<Option<(CallKey, crate::call_signals::SignalSender)>>,
     },
     /// Move `from`'s answered leg B into `to` (which has none) and hang up `from`'s leg A.
     Transplant { from: CallKey, to: CallKey },
@@ -132,7 +132,7 @@ pub(crate) enum CallSignal {
 pub(crate) struct NewCall {
     pub(crate) call: CallKey,
     pub(crate) invite: Request,
-    pub(crate) signals: mpsc::Receiver<CallSignal>,
+    pub(crate) signals: crate::call_signals::SignalReceiver,
     /// Set when a registered agent placed the call (e.g. a consultation before an
     /// attended transfer): the agent's user name.
     pub(crate) agent: Option<String>,
@@ -143,7 +143,7 @@ pub(crate) struct NewCall {
 /// Handles to the driver for other tasks.
 #[derive(Clone)]
 pub(crate) struct SipHandle {
-    pub(crate) commands: mpsc::Sender<SipCommand>,
+    pub(crate) commands: mpsc::UnboundedSender<SipCommand>,
     pub(crate) location: LocationTable,
 }
 
@@ -154,11 +154,11 @@ pub(crate) struct SipDriver {
     transport: SipTransport,
     events: EventLog,
     trusted: Vec<IpAddr>,
-    calls: HashMap<CallKey, mpsc::Sender<CallSignal>>,
+    calls: HashMap<CallKey, crate::call_signals::SignalSender>,
     new_calls: Option<mpsc::Sender<NewCall>>,
     presence: Option<mpsc::UnboundedSender<LocationEvent>>,
-    commands_rx: mpsc::Receiver<SipCommand>,
-    commands_tx: mpsc::Sender<SipCommand>,
+    commands_rx: mpsc::UnboundedReceiver<SipCommand>,
+    commands_tx: mpsc::UnboundedSender<SipCommand>,
     draining: bool,
     /// The registration store's wake-up (see `registration_store`).
     registrations_changed: Option<watch::Sender<u64>>,
@@ -265,7 +265,9 @@ impl SipDriver {
             rand::random(),
             location.clone(),
         );
-        let (commands_tx, commands_rx) = mpsc::channel(4096);
+        // Commands are control: never dropped. Each call sends a handful per SIP event,
+        // and admission bounds the calls, so the lane is bounded by the protocol.
+        let (commands_tx, commands_rx) = mpsc::unbounded_channel();
         SipDriver {
             b2bua,
             registrar,
@@ -390,11 +392,11 @@ impl SipDriver {
                         ending = true;
                         // Hang up every call and tell its task, so each logs its call.end
                         // (CDR, queue_log) before the process exits.
-                        let calls: Vec<(CallKey, mpsc::Sender<CallSignal>)> =
+                        let calls: Vec<(CallKey, crate::call_signals::SignalSender)> =
                             self.calls.drain().collect();
                         for (k, task) in calls {
                             let _ = self.b2bua.hangup(Instant::now(), k);
-                            let _ = task.try_send(CallSignal::Ended("shutdown".into()));
+                            let _ = task.send(CallSignal::Ended("shutdown".into()));
                         }
                     }
                 }
@@ -529,7 +531,7 @@ impl SipDriver {
             SipCommand::Hangup { call } => {
                 let r = self.b2bua.hangup(now, call);
                 if let Some(tx) = self.calls.remove(&call) {
-                    let _ = tx.try_send(CallSignal::Ended("local hangup".into()));
+                    let _ = tx.send(CallSignal::Ended("local hangup".into()));
                 }
                 r
             }
@@ -662,7 +664,7 @@ impl SipDriver {
         let bindings = self.location.lookup_active(user, SystemTime::now());
         let Some(b) = bindings.into_iter().max_by_key(|b| b.expires_at) else {
             if let Some(tx) = self.calls.get(&call) {
-                let _ = tx.try_send(CallSignal::BFailed(StatusCode::TEMPORARILY_UNAVAILABLE));
+                let _ = tx.send(CallSignal::BFailed(StatusCode::TEMPORARILY_UNAVAILABLE));
             }
             return;
         };
@@ -678,7 +680,7 @@ impl SipDriver {
         ) {
             tracing::debug!(error = %e, "route refused");
             if let Some(tx) = self.calls.get(&call) {
-                let _ = tx.try_send(CallSignal::BFailed(StatusCode::SERVER_INTERNAL_ERROR));
+                let _ = tx.send(CallSignal::BFailed(StatusCode::SERVER_INTERNAL_ERROR));
             }
         }
     }
@@ -700,9 +702,25 @@ impl SipDriver {
     }
 
     fn signal(&mut self, call: CallKey, s: CallSignal) {
-        if let Some(tx) = self.calls.get(&call) {
-            if tx.try_send(s).is_err() {
-                tracing::warn!("call task is not keeping up; signal dropped");
+        let Some(lane) = self.calls.get(&call) else {
+            return;
+        };
+        match lane.send(s) {
+            Ok(()) => {}
+            Err(crate::call_signals::SendRefused::Busy(CallSignal::InDialog { tx, .. })) => {
+                // A peer repeating in-dialog requests faster than the call handles them:
+                // answer this one ourselves instead of queueing without bound.
+                tracing::warn!(
+                    limit = crate::call_signals::MAX_PENDING_IN_DIALOG,
+                    "in-dialog requests piling up on one call; answering 503"
+                );
+                Metrics::add(&self.metrics.sip_in_dialog_refused, 1);
+                let _ =
+                    self.b2bua
+                        .respond(Instant::now(), tx, StatusCode::SERVICE_UNAVAILABLE, None);
+            }
+            Err(e) => {
+                tracing::debug!(signal = ?e, "signal for a call whose task has ended");
             }
         }
     }
@@ -791,7 +809,7 @@ impl SipDriver {
                         .reject(now, call, StatusCode::TEMPORARILY_UNAVAILABLE);
                     return;
                 };
-                let (tx, rx) = mpsc::channel(256);
+                let (tx, rx) = crate::call_signals::lane();
                 self.calls.insert(call, tx);
                 let nc = NewCall {
                     call,
@@ -801,10 +819,16 @@ impl SipDriver {
                     source: from,
                 };
                 if router.try_send(nc).is_err() {
+                    // The call router is 1,024 calls behind: refuse visibly, never queue.
+                    tracing::warn!("new calls arrive faster than they are started; 503");
+                    Metrics::add(&self.metrics.calls_refused_router_full, 1);
                     self.calls.remove(&call);
-                    let _ = self
-                        .b2bua
-                        .reject(now, call, StatusCode::SERVICE_UNAVAILABLE);
+                    let _ = self.b2bua.reject_with_retry_after(
+                        now,
+                        call,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        Some(5),
+                    );
                 }
             }
             CallEvent::Progress { call, .. } => self.signal(call, CallSignal::BProgress),
@@ -857,7 +881,7 @@ impl SipDriver {
             }
             CallEvent::Ended { call, reason } => {
                 if let Some(t) = self.calls.remove(&call) {
-                    let _ = t.try_send(CallSignal::Ended(format!("{reason:?}")));
+                    let _ = t.send(CallSignal::Ended(format!("{reason:?}")));
                 }
             }
             _ => {}
