@@ -533,4 +533,41 @@ mod tests {
             "{err}"
         );
     }
+
+    #[test]
+    fn statistics_settings_have_defaults_and_bad_values_are_refused_by_name() {
+        let c = Config::load(None).unwrap();
+        assert_eq!((c.acd.stats_interval, c.acd.tz()), (30, chrono_tz::UTC));
+        let sales = c.queues.iter().find(|q| q.name == "sales").unwrap();
+        assert_eq!(
+            (sales.sl_threshold, sales.sl_target, sales.short_abandon),
+            (20, 0.8, 0)
+        );
+        let dir = std::env::temp_dir().join(format!("sb-cfg-stats-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("c.toml");
+        let load = |text: &str| {
+            std::fs::write(&p, text).unwrap();
+            Config::load(Some(&p)).map_err(|e| format!("{e:#}"))
+        };
+        let c = load("[acd]\nstats_interval = 15\ntimezone = \"Europe/Moscow\"\n").unwrap();
+        assert_eq!(
+            (c.acd.stats_interval, c.acd.tz()),
+            (15, chrono_tz::Europe::Moscow)
+        );
+        for (text, key) in [
+            ("[acd]\nstats_interval = 20\n", "acd.stats_interval"),
+            ("[acd]\ntimezone = \"Mars/Olympus\"\n", "acd.timezone"),
+            ("[[queues]]\nname = \"q\"\nsl_target = 1.5\n", "sl_target"),
+            ("[[queues]]\nname = \"q\"\nsl_target = 0.0\n", "sl_target"),
+            (
+                "[[queues]]\nname = \"q\"\nsl_threshold = 100000\n",
+                "sl_threshold",
+            ),
+        ] {
+            let err = load(text).unwrap_err();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
