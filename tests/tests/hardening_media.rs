@@ -596,3 +596,131 @@ fn a_reinvite_that_moves_the_media_is_followed() {
     assert!(packets >= 25, "the moved media got {packets} packets");
     assert!(rms(&pcm) > 200.0, "prompt audio reached the moved media");
 }
+
+/// Sprays every even port of `min..=min+19` from 127.0.0.9: digit `event` (RFC 4733 start
+/// and end packets) and a loud PCMU frame, `rounds` times 200 ms apart. Returns (packets
+/// sent to any of `targets`, packets the sprayer received back).
+fn spray(min: u16, event: u8, rounds: u16, targets: &[SocketAddr]) -> (u64, usize) {
+    let sprayer = UdpSocket::bind("127.0.0.9:0").expect("bind 127.0.0.9");
+    sprayer.set_nonblocking(true).expect("nonblocking");
+    let (mut hits, mut got) = (0u64, 0usize);
+    let mut buf = [0u8; 2048];
+    for round in 0..rounds {
+        for port in (min..=min + 19).step_by(2) {
+            let to: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+            let seq = round * 4;
+            let pkts = [
+                rtp_packet(
+                    101,
+                    true,
+                    seq,
+                    9000,
+                    0xbad,
+                    &dtmf_payload(event, false, 160),
+                ),
+                rtp_packet(
+                    101,
+                    false,
+                    seq + 1,
+                    9000,
+                    0xbad,
+                    &dtmf_payload(event, true, 800),
+                ),
+                rtp_packet(
+                    101,
+                    false,
+                    seq + 2,
+                    9000,
+                    0xbad,
+                    &dtmf_payload(event, true, 800),
+                ),
+                rtp_packet(0, false, seq + 3, 9800, 0xbad, &[0x00; 160]),
+            ];
+            for p in &pkts {
+                let _ = sprayer.send_to(p, to);
+                if targets.contains(&to) {
+                    hits += 1;
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        while let Ok((n, _)) = sprayer.recv_from(&mut buf) {
+            got += n.min(1);
+        }
+    }
+    (hits, got)
+}
+
+/// The agent leg of a bridged call is no easier to take over: a sprayer hitting both legs'
+/// ports gets nothing and injects no key, and the agent's tone still reaches the caller.
+#[test]
+fn a_sprayer_takes_over_no_leg_of_a_bridged_call() {
+    let Some(py) = switchboard_e2e::peers::python_with_pjsua2() else {
+        return;
+    };
+    use switchboard_e2e::peers::{Softphone, SoftphoneOpts};
+    let min = 36600;
+    let server = Server::start("hardening-media-bridge", &media_config(min, ""));
+    let mut agent = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1001", "secret-1001")),
+            tone_hz: 2000,
+            ..Default::default()
+        },
+    );
+    assert!(agent.wait_event("registered", 20).is_some());
+    let mut trunk = SipPeer::new(&server);
+    let rtp = UdpSocket::bind("127.0.0.1:0").expect("phone RTP");
+    let rtp_port = rtp.local_addr().expect("addr").port();
+    let call_id = "bridge-spray-1";
+    let (_, fin) = trunk.invite(
+        call_id,
+        "",
+        &sdp_offer("c=IN IP4 127.0.0.1\r\n", rtp_port, "a=sendrecv\r\n"),
+    );
+    let fin = fin.expect("final");
+    assert_eq!(fin.status, 200);
+    trunk.in_dialog("ACK", 1, call_id, &fin);
+    let server_rtp: SocketAddr = format!("127.0.0.1:{}", audio_port(&fin.body).expect("port"))
+        .parse()
+        .expect("addr");
+    let phone = PhoneMedia::start(rtp, server_rtp);
+    phone.send_digit(1); // sales, where 1001 is a member
+    let bridged = server.wait_event(40, |e| e.kind == "call.bridge");
+    assert!(bridged.is_some(), "bridged; events: {:#?}", server.events());
+    let before = metric(&server, "switchboard_rtp_foreign_dropped_total").unwrap_or(0.0);
+    // Digit 7 and loud frames at every port: both legs' ports are among them.
+    let (hits, got) = spray(min, 7, 5, &[server_rtp]);
+    let packets_then = phone.received.load(Ordering::Relaxed);
+    phone.wait_packets(packets_then + 50, 15);
+    let (_, pcm) = phone.finish();
+    trunk.in_dialog("BYE", 2, call_id, &fin);
+    agent.quit();
+    assert_eq!(hits, 20, "the caller's port is in the sprayed range");
+    assert_eq!(got, 0, "the sprayer received media of the bridged call");
+    let after = metric(&server, "switchboard_rtp_foreign_dropped_total").unwrap_or(0.0);
+    assert!(
+        after - before >= 40.0,
+        "both legs drop what was sprayed at them: {before} -> {after}"
+    );
+    let digits: Vec<_> = server
+        .events()
+        .into_iter()
+        .filter(|e| e.kind == "dtmf")
+        .map(|e| e.data["digit"].clone())
+        .collect();
+    assert!(!digits.iter().any(|d| d == "7"), "injected key: {digits:?}");
+    // The last second the caller heard is the agent's 2 kHz tone.
+    let tail: Vec<f64> = pcm[pcm.len().saturating_sub(8000)..]
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect();
+    let share = switchboard_e2e::audio::tone_share(&tail, 8000, 2000.0);
+    let other = switchboard_e2e::audio::tone_share(&tail, 8000, 1000.0);
+    assert!(
+        share > 0.15 && share > 10.0 * other,
+        "agent tone share {share:.2} (1 kHz: {other:.3}) in what the caller heard"
+    );
+}
