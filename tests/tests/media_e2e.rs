@@ -122,7 +122,7 @@ fn rfc4733_keys_from_a_sipp_pcap_are_logged_once_each_in_order() {
         .into_iter()
         .find(|e| e.call == call && e.kind == "call.end")
         .expect("call.end");
-    assert_eq!(end.data["reason"], "Bye(A)", "{end:?}");
+    assert_eq!(end.data["end_reason"], "caller_hangup", "{end:?}");
     assert_eq!(end.data["caller_rtp"]["lost"], 0, "{end:?}");
 }
 

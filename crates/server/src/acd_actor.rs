@@ -16,7 +16,9 @@ use switchboard_registrar::LocationEvent;
 use tokio::sync::mpsc;
 
 use crate::config::Config;
+use crate::core_events;
 use crate::event_log::{EventLog, NewEvent};
+use switchboard_events::Event;
 
 /// What the ACD tells a call task.
 #[derive(Debug)]
@@ -27,8 +29,10 @@ pub(crate) enum QueueSignal {
     CancelOffer { agent: String },
     /// Say the position and estimated wait.
     Announce { position: usize, spoken: Spoken },
-    /// Leave the queue (max wait, exit key, no agents...).
-    Exit { reason: String },
+    /// Leave the queue (max wait, exit key, no agents...); `None`: the queue is unknown.
+    Exit {
+        reason: Option<switchboard_acd::ExitReason>,
+    },
 }
 
 /// Commands to the ACD actor.
@@ -383,7 +387,7 @@ impl AcdActor {
                 let state = self
                     .acd
                     .agent_state(AgentId(i as u32))
-                    .map(|s| format!("{s:?}"))
+                    .map(|s| core_events::agent_state_name(s).as_str())
                     .unwrap_or_default();
                 json!({"agent": name, "state": state})
             })
@@ -508,9 +512,7 @@ impl AcdActor {
                 signals,
             } => {
                 let Some(qid) = self.dir.queue_id(&queue) else {
-                    let _ = signals.try_send(QueueSignal::Exit {
-                        reason: "unknown queue".into(),
-                    });
+                    let _ = signals.try_send(QueueSignal::Exit { reason: None });
                     return;
                 };
                 self.calls.insert(call, signals);
@@ -609,7 +611,7 @@ impl AcdActor {
                 Output::Offer { call, agent, queue } => {
                     let name = self.dir.agent_name(agent).to_string();
                     self.events.append(
-                        NewEvent::call(&call.0.to_string(), "queue.offer", json!({}))
+                        NewEvent::call(&call.0.to_string(), Event::QueueOffer {})
                             .queue(self.dir.queue_name(queue))
                             .agent(&name),
                     );
@@ -629,12 +631,11 @@ impl AcdActor {
                     self.events.append(
                         NewEvent::call(
                             &call.0.to_string(),
-                            "queue.announce",
-                            json!({
-                                "position": position,
-                                "ewt_bound_s": ewt_bound.map(|d| d.as_secs()),
-                                "spoken": spoken.to_string(),
-                            }),
+                            Event::QueueAnnounce {
+                                position: position as u64,
+                                ewt_bound_s: ewt_bound.map(|d| d.as_secs()),
+                                spoken: spoken.to_string(),
+                            },
                         )
                         .queue(self.dir.queue_name(queue)),
                     );
@@ -646,17 +647,13 @@ impl AcdActor {
                     reason,
                 } => {
                     self.events.append(
-                        NewEvent::call(
-                            &call.0.to_string(),
-                            "queue.exit",
-                            json!({"reason": format!("{reason:?}")}),
-                        )
-                        .queue(self.dir.queue_name(queue)),
+                        NewEvent::call(&call.0.to_string(), core_events::queue_exit(&reason))
+                            .queue(self.dir.queue_name(queue)),
                     );
                     self.send(
                         call,
                         QueueSignal::Exit {
-                            reason: format!("{reason:?}"),
+                            reason: Some(reason),
                         },
                     );
                 }
@@ -664,8 +661,9 @@ impl AcdActor {
                     self.events.append(
                         NewEvent::call(
                             &call.0.to_string(),
-                            "queue.overflow",
-                            json!({"to": self.dir.queue_name(to)}),
+                            Event::QueueOverflow {
+                                to: self.dir.queue_name(to).to_string(),
+                            },
                         )
                         .queue(self.dir.queue_name(from)),
                     );
@@ -708,31 +706,50 @@ impl AcdActor {
     fn log(&mut self, ev: switchboard_acd::Event) {
         use switchboard_acd::Event as E;
         let e = match ev {
-            E::Joined { call, queue, position, resumed } => NewEvent::call(
+            E::Joined {
+                call,
+                queue,
+                position,
+                resumed,
+            } => NewEvent::call(
                 &call.0.to_string(),
-                "queue.join",
-                json!({"position": position, "resumed": resumed}),
+                Event::QueueJoin {
+                    position: position as u64,
+                    resumed,
+                },
             )
             .queue(self.dir.queue_name(queue)),
-            E::Predicted { call, queue, position, bound, waited } => NewEvent::call(
+            E::Predicted {
+                call,
+                queue,
+                position,
+                bound,
+                waited,
+            } => NewEvent::call(
                 &call.0.to_string(),
-                "queue.prediction",
-                json!({"position": position, "bound_s": bound.map(|b| b.as_secs_f64()), "waited_s": waited.as_secs_f64()}),
+                Event::QueuePrediction {
+                    position: position as u64,
+                    bound_s: bound.map(|b| b.as_secs_f64()),
+                    waited_s: waited.as_secs_f64(),
+                },
             )
             .queue(self.dir.queue_name(queue)),
-            E::Waited { call, queue, waited, outcome } => NewEvent::call(
+            E::Waited {
+                call,
+                queue,
+                waited,
+                outcome,
+            } => NewEvent::call(
                 &call.0.to_string(),
-                "queue.waited",
-                json!({"waited_s": waited.as_secs_f64(), "outcome": format!("{outcome:?}")}),
+                core_events::queue_waited(waited.as_secs_f64(), &outcome, |q| {
+                    self.dir.queue_name(q).to_string()
+                }),
             )
             .queue(self.dir.queue_name(queue)),
-            E::AgentState { agent, state } => NewEvent::call(
-                "",
-                "agent.state",
-                json!({"state": format!("{state:?}")}),
-            )
-            .agent(self.dir.agent_name(agent)),
-            E::Rona { agent, call } => NewEvent::call(&call.0.to_string(), "queue.rona", json!({}))
+            E::AgentState { agent, state } => {
+                NewEvent::system(core_events::agent_state(&state)).agent(self.dir.agent_name(agent))
+            }
+            E::Rona { agent, call } => NewEvent::call(&call.0.to_string(), Event::QueueRona {})
                 .agent(self.dir.agent_name(agent)),
         };
         self.events.append(e);

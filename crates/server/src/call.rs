@@ -34,10 +34,15 @@ use switchboard_media::{Mixer, SupervisorMode};
 
 use crate::acd_actor::{AcdCommand, QueueSignal};
 use crate::config::Config;
+use crate::core_events;
 use crate::event_log::{EventLog, NewEvent};
 use crate::pii::Pii;
 use crate::recorder::Recorder;
 use crate::sip_driver::{CallSignal, NewCall, SipCommand, SipHandle};
+use switchboard_events::{
+    CallEnd, CallStart, Disposition, DtmfVia, EndReason, Event, Party, RtpStats, SupervisionEnd,
+    TransferKind,
+};
 
 /// Everything a call task needs from the server; shared by all calls.
 pub(crate) struct CallContext {
@@ -484,19 +489,23 @@ async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id: u64) {
     tracing::info!(from = %Pii(&caller), to = %dnis, "inbound call");
     ctx.events.append(NewEvent::call(
         &id.to_string(),
-        "call.start",
-        json!({"caller": caller, "dnis": dnis, "sip_call_id": nc.invite.headers.call_id().unwrap_or_default()}),
+        Event::CallStart(CallStart {
+            caller: caller.clone(),
+            dnis: dnis.clone(),
+            sip_call_id: nc.invite.headers.call_id().ok().map(str::to_string),
+            ..CallStart::default()
+        }),
     ));
     let reject = |status: StatusCode, why: &str| {
         let _ = ctx.sip.commands.send(SipCommand::Reject {
             call: nc.call,
             status,
         });
-        ctx.events.append(NewEvent::call(
-            &id.to_string(),
-            "call.end",
-            json!({"reason": why, "status": status.0}),
-        ));
+        let mut end = CallEnd::new(EndReason::Refused, Disposition::Refused);
+        end.status = Some(status.0);
+        end.detail = Some(why.to_string());
+        ctx.events
+            .append(NewEvent::call(&id.to_string(), Event::CallEnd(end)));
     };
     // An agent's internal call (a consultation) goes straight to the queue it dials; a
     // supervisor's call to listen-/whisper-/barge-<agent> joins that agent's call.
@@ -584,8 +593,9 @@ async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id: u64) {
     });
     ctx.events.append(NewEvent::call(
         &id.to_string(),
-        "call.answer",
-        json!({"codec": a.neg.codec.name}),
+        Event::CallAnswer {
+            codec: a.neg.codec.name.to_string(),
+        },
     ));
     if let Some((mode, tx, who)) = supervise {
         supervise_call(&ctx, id, nc, a, mode, tx, who).await;
@@ -661,8 +671,8 @@ impl CallTask {
         self.id.to_string()
     }
 
-    fn log(&self, kind: &'static str, data: serde_json::Value) -> NewEvent {
-        NewEvent::call(&self.id_str(), kind, data)
+    fn log(&self, event: Event) -> NewEvent {
+        NewEvent::call(&self.id_str(), event)
     }
 
     /// Starts the call (IVR, or the queue of an internal call) once leg A is confirmed.
@@ -676,7 +686,7 @@ impl CallTask {
             Some(Start::Internal(agent)) => {
                 self.ctx
                     .events
-                    .append(self.log("call.internal", json!({"from_agent": agent})));
+                    .append(self.log(Event::CallInternal { from_agent: agent }));
                 self.join_queue(plain_queue_request(self.dnis.clone()));
             }
         }
@@ -721,12 +731,12 @@ impl CallTask {
                     if let Some(req) = req { self.start_supervision(req); }
                 }
                 _ = async { match self.sup_stop.as_mut() { Some(stop) => { let _ = stop.await; } None => std::future::pending().await } } => {
-                    self.stop_supervision("supervisor hung up");
+                    self.stop_supervision(SupervisionEnd::SupervisorHangup);
                 }
                 _ = tick.tick() => self.on_tick(Instant::now()),
                 s = signals.recv() => match s {
                     Some(s) => self.on_signal(s).await,
-                    None => self.finish("sip driver gone"),
+                    None => self.finish(EndReason::SignallingLost),
                 },
                 q = self.queue_rx.recv() => {
                     if let Some(q) = q { self.on_queue(q).await; }
@@ -828,8 +838,8 @@ impl CallTask {
                 tracing::info!("caller media timed out");
                 self.ctx
                     .events
-                    .append(self.log("media.timeout", json!({"leg": "caller"})));
-                self.hangup_all();
+                    .append(self.log(Event::MediaTimeout { leg: Party::Caller }));
+                self.hangup_all(EndReason::MediaTimeout);
                 return;
             }
         }
@@ -860,8 +870,12 @@ impl CallTask {
             self.queue_deadline = None;
             if let Phase::Queued { queue, .. } = &self.phase {
                 self.ctx.events.append(
-                    self.log("queue.exit", json!({"reason": "MaxWait (dialplan)"}))
-                        .queue(queue),
+                    self.log(Event::QueueExit {
+                        reason: switchboard_events::QueueExitReason::MaxWait,
+                        target: None,
+                        key: None,
+                    })
+                    .queue(queue),
                 );
             }
             self.leave_queue(QueueOutcome::MaxWait);
@@ -894,14 +908,22 @@ impl CallTask {
             }
         }
         for (i, d) in digits.into_iter().enumerate() {
-            self.on_digit(d, if i < n4733 { "rfc4733" } else { "inband" });
+            self.on_digit(
+                d,
+                if i < n4733 {
+                    DtmfVia::Rfc4733
+                } else {
+                    DtmfVia::Inband
+                },
+            );
         }
     }
 
-    fn on_digit(&mut self, d: char, how: &str) {
-        self.ctx
-            .events
-            .append(self.log("dtmf", json!({"digit": d.to_string(), "via": how})));
+    fn on_digit(&mut self, d: char, via: DtmfVia) {
+        self.ctx.events.append(self.log(Event::Dtmf {
+            digit: d.to_string(),
+            via,
+        }));
         match &self.phase {
             Phase::Ivr => {
                 self.player.handle_dtmf(d);
@@ -947,7 +969,7 @@ impl CallTask {
                     *announcing = false;
                     self.play_moh();
                 }
-                Phase::CallbackLeaving { .. } => self.hangup_all(),
+                Phase::CallbackLeaving { .. } => self.hangup_all(EndReason::CallbackAccepted),
                 _ => {}
             },
             P::Interrupted { .. } | P::Stopped => {}
@@ -1005,10 +1027,10 @@ impl CallTask {
             return;
         }
         self.ctx.events.append(
-            self.log(
-                "supervisor.join",
-                json!({"supervisor": req.supervisor, "mode": format!("{:?}", req.mode)}),
-            )
+            self.log(Event::SupervisorJoin {
+                supervisor: req.supervisor.clone(),
+                mode: core_events::supervision_mode(req.mode),
+            })
             .queue(&queue)
             .agent(&agent),
         );
@@ -1022,16 +1044,16 @@ impl CallTask {
         self.sup_stop = Some(req.stop);
     }
 
-    fn stop_supervision(&mut self, why: &str) {
+    fn stop_supervision(&mut self, why: SupervisionEnd) {
         self.sup_stop = None;
         if let Some(mut s) = self.supervision.take() {
             if let Some(d) = s.done.take() {
                 let _ = d.send(());
             }
-            self.ctx.events.append(self.log(
-                "supervisor.leave",
-                json!({"supervisor": s.name, "reason": why}),
-            ));
+            self.ctx.events.append(self.log(Event::SupervisorLeave {
+                supervisor: s.name,
+                reason: why,
+            }));
         }
     }
 
@@ -1110,25 +1132,26 @@ impl CallTask {
                     } else {
                         self.ivr.fallback_queue()
                     };
-                    self.ctx.events.append(self.log(
-                        "ivr.transfer",
-                        json!({"kind": format!("{kind:?}"), "target": target, "queue": queue}),
-                    ));
+                    self.ctx.events.append(self.log(Event::IvrTransfer {
+                        kind: core_events::ivr_transfer_kind(kind),
+                        target: target.clone(),
+                        queue: queue.clone(),
+                    }));
                     let mut req = plain_queue_request(queue);
                     req.attrs = attrs;
                     req.priority = req.attrs.priority;
                     self.join_queue(req);
                 }
                 Action::Hangup => {
-                    self.ctx.events.append(self.log("ivr.hangup", json!({})));
-                    self.hangup_all();
+                    self.ctx.events.append(self.log(Event::IvrHangup {}));
+                    self.hangup_all(EndReason::IvrHangup);
                 }
                 Action::RuntimeError { message, location } => {
                     tracing::warn!(%message, %location, "dialplan runtime error");
-                    self.ctx.events.append(self.log(
-                        "ivr.error",
-                        json!({"message": message, "location": location}),
-                    ));
+                    self.ctx.events.append(self.log(Event::IvrError {
+                        message: message.to_string(),
+                        location: location.to_string(),
+                    }));
                 }
             }
         }
@@ -1194,10 +1217,9 @@ impl CallTask {
             call: self.id,
             number: self.caller.clone(),
         });
-        self.ctx.events.append(
-            self.log("queue.callback_requested", json!({}))
-                .queue(&queue),
-        );
+        self.ctx
+            .events
+            .append(self.log(Event::QueueCallbackRequested {}).queue(&queue));
         self.phase = Phase::CallbackLeaving { queue };
         self.play(&["queue-callback-confirmed".to_string()], self.lang, false);
     }
@@ -1208,7 +1230,7 @@ impl CallTask {
         self.ctx.metrics.dial_refused.count(r);
         self.ctx.events.append(crate::dial_policy::refused_event(
             self.id,
-            "callback",
+            switchboard_events::OriginatePurpose::Callback,
             &self.caller,
             r,
         ));
@@ -1296,12 +1318,10 @@ impl CallTask {
             QueueSignal::Exit { .. }
                 if !matches!(self.phase, Phase::Queued { .. } | Phase::Ringing { .. }) => {}
             QueueSignal::Exit { reason } => {
-                let outcome = if reason.contains("MaxWait") {
-                    QueueOutcome::MaxWait
-                } else if reason.contains("ExitKey") {
-                    QueueOutcome::ExitKey
-                } else {
-                    QueueOutcome::Failed
+                let outcome = match reason {
+                    Some(switchboard_acd::ExitReason::MaxWait { .. }) => QueueOutcome::MaxWait,
+                    Some(switchboard_acd::ExitReason::ExitKey { .. }) => QueueOutcome::ExitKey,
+                    _ => QueueOutcome::Failed,
                 };
                 self.phase = Phase::Ivr;
                 self.player.stop();
@@ -1351,11 +1371,9 @@ impl CallTask {
         }
         self.b_pending = Some((pair, caps));
         self.b_offer = Some(offer.clone());
-        self.ctx.events.append(
-            self.log("agent.ring", json!({}))
-                .queue(&queue)
-                .agent(&agent),
-        );
+        self.ctx
+            .events
+            .append(self.log(Event::AgentRing {}).queue(&queue).agent(&agent));
         self.screen_pop(&queue, &agent);
         self.sip(SipCommand::RouteToUser {
             call: self.sip_call,
@@ -1428,7 +1446,7 @@ impl CallTask {
                         _ => OfferFailure::NoAnswer,
                     };
                     self.ctx.events.append(
-                        self.log("agent.ring_failed", json!({"status": status.0}))
+                        self.log(Event::AgentRingFailed { status: status.0 })
                             .queue(&queue)
                             .agent(&agent),
                     );
@@ -1460,7 +1478,7 @@ impl CallTask {
                 let mut body = None;
                 if req.method == Method::Info && leg == SipLeg::A {
                     if let Some(d) = info_dtmf_digit(&req.body) {
-                        self.on_digit(d, "sip-info");
+                        self.on_digit(d, DtmfVia::SipInfo);
                     } else {
                         status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
                     }
@@ -1504,7 +1522,7 @@ impl CallTask {
                 })
                 .await;
             }
-            CallSignal::Ended(reason) => self.finish(&reason),
+            CallSignal::Ended(reason) => self.finish(reason),
         }
     }
 
@@ -1540,10 +1558,11 @@ impl CallTask {
         };
         self.respond(tx, StatusCode(202), None).await;
         self.ctx.events.append(
-            self.log(
-                "call.transfer",
-                json!({"kind": "blind", "to_queue": target}),
-            )
+            self.log(Event::CallTransfer {
+                kind: TransferKind::Blind,
+                to_queue: Some(target.clone()),
+                to_agent: None,
+            })
             .queue(&from_queue)
             .agent(&from_agent),
         );
@@ -1644,10 +1663,11 @@ impl CallTask {
             to: self.sip_call,
         });
         self.ctx.events.append(
-            self.log(
-                "call.transfer",
-                json!({"kind": "attended", "to_agent": h.agent, "to_queue": h.queue}),
-            )
+            self.log(Event::CallTransfer {
+                kind: TransferKind::Attended,
+                to_queue: Some(h.queue.clone()),
+                to_agent: Some(h.agent.clone()),
+            })
             .queue(&from_queue)
             .agent(&from_agent),
         );
@@ -1684,7 +1704,7 @@ impl CallTask {
             agent: agent.clone(),
         }));
         self.phase = Phase::TransferredOut { queue, agent };
-        self.finish("attended transfer: agent leg handed over");
+        self.finish(EndReason::TransferCompleted);
     }
 
     /// The cancelled agent leg is gone: an offer that arrived meanwhile goes out now.
@@ -1721,12 +1741,12 @@ impl CallTask {
         };
         let (Some(neg), Some((pair, _))) = (neg, self.b_pending.take()) else {
             tracing::warn!("agent answered with unusable SDP; ending the call");
-            self.hangup_all();
+            self.hangup_all(EndReason::LocalHangup);
             return;
         };
         let peer = self.ctx.user_peer(&agent);
         let Some(b) = MediaLeg::new(&self.ctx, pair, neg, now, peer) else {
-            self.hangup_all();
+            self.hangup_all(EndReason::LocalHangup);
             return;
         };
         self.b_answered_at = Some(now);
@@ -1736,10 +1756,9 @@ impl CallTask {
             agent: agent.clone(),
         });
         self.ctx.events.append(
-            self.log(
-                "call.bridge",
-                json!({"wait_s": now.duration_since(self.started).as_secs_f64()}),
-            )
+            self.log(Event::CallBridge {
+                wait_s: now.duration_since(self.started).as_secs_f64(),
+            })
             .queue(&queue)
             .agent(&agent),
         );
@@ -1807,10 +1826,9 @@ impl CallTask {
         if self.recorder.is_none() {
             if let Some(r) = Recorder::for_queue_call(&self.ctx.cfg, self.id, &queue) {
                 self.ctx.events.append(
-                    self.log(
-                        "recording.start",
-                        json!({"path": r.path.display().to_string()}),
-                    )
+                    self.log(Event::RecordingStart {
+                        path: r.path.display().to_string(),
+                    })
                     .queue(&queue)
                     .agent(&agent),
                 );
@@ -1823,7 +1841,7 @@ impl CallTask {
             *answered_at = now;
         }
         self.ctx.events.append(
-            self.log("call.connected", json!({}))
+            self.log(Event::CallConnected {})
                 .queue(&queue)
                 .agent(&agent),
         );
@@ -1870,8 +1888,10 @@ impl CallTask {
                         events.append(
                             NewEvent::call(
                                 &call,
-                                "screenpop.sent",
-                                json!({"status": status, "attempt": attempt + 1}),
+                                Event::ScreenpopSent {
+                                    status,
+                                    attempt: attempt + 1,
+                                },
                             )
                             .queue(&queue)
                             .agent(&agent),
@@ -1890,26 +1910,26 @@ impl CallTask {
                 tokio::time::sleep(Duration::from_millis(250 << attempt.min(4))).await;
             }
             events.append(
-                NewEvent::call(&call, "screenpop.failed", json!({"error": last}))
+                NewEvent::call(&call, Event::ScreenpopFailed { error: last })
                     .queue(&queue)
                     .agent(&agent),
             );
         });
     }
 
-    fn hangup_all(&mut self) {
+    fn hangup_all(&mut self, reason: EndReason) {
         let _ = self.ctx.sip.commands.send(SipCommand::Hangup {
             call: self.sip_call,
         });
-        self.finish("local hangup");
+        self.finish(reason);
     }
 
-    fn finish(&mut self, reason: &str) {
+    fn finish(&mut self, reason: EndReason) {
         if self.ended {
             return;
         }
         self.ended = true;
-        self.stop_supervision("call ended");
+        self.stop_supervision(SupervisionEnd::CallEnded);
         if let (Phase::Bridged { agent, .. } | Phase::TransferredOut { agent, .. }, Some(_)) =
             (&self.phase, self.sup_rx.take())
         {
@@ -1922,16 +1942,14 @@ impl CallTask {
             b.session.close(now);
             let _ = b.flush_session();
         }
-        let mut data = json!({
-            "reason": reason,
-            "duration_s": now.duration_since(self.started).as_secs_f64(),
-        });
+        let mut data = CallEnd::new(reason, Disposition::Ivr);
+        data.duration_s = Some(now.duration_since(self.started).as_secs_f64());
         let mut ev_queue = String::new();
         let mut ev_agent = String::new();
         match &self.phase {
             Phase::Queued { queue, .. } | Phase::Ringing { queue, .. } => {
                 let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
-                data["disposition"] = json!("abandoned");
+                data.disposition = Disposition::Abandoned;
                 ev_queue = queue.clone();
             }
             Phase::Bridged {
@@ -1940,44 +1958,43 @@ impl CallTask {
                 answered_at,
             } => {
                 let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
-                data["disposition"] = json!("answered");
-                data["talk_s"] = json!(now.duration_since(*answered_at).as_secs_f64());
+                data.disposition = Disposition::Answered;
+                data.talk_s = Some(now.duration_since(*answered_at).as_secs_f64());
                 ev_queue = queue.clone();
                 ev_agent = agent.clone();
             }
             Phase::TransferredOut { queue, agent } => {
-                data["disposition"] = json!("transferred");
+                data.disposition = Disposition::Transferred;
                 ev_queue = queue.clone();
                 ev_agent = agent.clone();
             }
             Phase::CallbackLeaving { queue } => {
-                data["disposition"] = json!("callback");
+                data.disposition = Disposition::Callback;
                 ev_queue = queue.clone();
             }
             Phase::Ivr | Phase::Done => {
-                data["disposition"] = json!("ivr");
+                data.disposition = Disposition::Ivr;
             }
         }
         if let (Some(a), Some(r)) = (self.b_answered_at, self.first_relay_at) {
             // Agent's 200 to the first audio across the bridge (includes the whisper).
-            data["answer_to_audio_ms"] =
-                json!(r.saturating_duration_since(a).as_secs_f64() * 1000.0);
+            data.answer_to_audio_ms = Some(r.saturating_duration_since(a).as_secs_f64() * 1000.0);
         }
         for c in self.extra_acd_calls.drain(..) {
             let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: c });
         }
         if let Some(rec) = self.recorder.take() {
-            data["recording"] = json!(rec.path.display().to_string());
-            data["recording_dropped_frames"] = json!(rec.dropped());
+            data.recording = Some(rec.path.display().to_string());
+            data.recording_dropped_frames = Some(rec.dropped());
         }
         let stats = self.a.session.stats();
         {
             use crate::metrics::Metrics as M;
             let m = &self.ctx.metrics;
-            match data["disposition"].as_str() {
-                Some("answered") => M::add(&m.calls_answered, 1),
-                Some("abandoned") => M::add(&m.calls_abandoned, 1),
-                Some("callback") => M::add(&m.calls_callback, 1),
+            match data.disposition {
+                Disposition::Answered => M::add(&m.calls_answered, 1),
+                Disposition::Abandoned => M::add(&m.calls_abandoned, 1),
+                Disposition::Callback => M::add(&m.calls_callback, 1),
                 _ => {}
             }
             if let Some(r) = stats.receiver {
@@ -1985,18 +2002,20 @@ impl CallTask {
                 M::add(&m.rtp_lost, r.lost.max(0) as u64);
             }
             M::add(&m.rtp_relayed, self.relayed);
-            if data.get("recording").is_some() {
+            if data.recording.is_some() {
                 M::add(&m.recordings, 1);
             }
         }
-        data["caller_rtp"] = json!({
-            "received": stats.receiver.map(|r| r.received),
-            "lost": stats.receiver.map(|r| r.lost),
-            "foreign_dropped": stats.foreign_dropped,
+        data.caller_rtp = Some(RtpStats {
+            received: stats.receiver.map(|r| r.received),
+            lost: stats.receiver.map(|r| r.lost),
+            foreign_dropped: stats.foreign_dropped,
         });
-        self.ctx
-            .events
-            .append(self.log("call.end", data).queue(&ev_queue).agent(&ev_agent));
+        self.ctx.events.append(
+            self.log(Event::CallEnd(data))
+                .queue(&ev_queue)
+                .agent(&ev_agent),
+        );
         self.phase = Phase::Done;
         tracing::info!(%reason, "call ended");
     }
@@ -2070,18 +2089,18 @@ async fn supervise_call(
     let started = Instant::now();
     let reason = if target.send(req).await.is_err() {
         let _ = ctx.sip.commands.send(SipCommand::Hangup { call: nc.call });
-        "the supervised call ended"
+        EndReason::SupervisedCallEnded
     } else {
         loop {
             tokio::select! {
                 _ = &mut done_rx => {
                     let _ = ctx.sip.commands.send(SipCommand::Hangup { call: nc.call });
-                    break "the supervised call ended";
+                    break EndReason::SupervisedCallEnded;
                 }
                 sig = nc.signals.recv() => match sig {
                     None | Some(CallSignal::Ended(_)) => {
                         let _ = stop_tx.send(());
-                        break "supervisor hung up";
+                        break EndReason::SupervisorHangup;
                     }
                     Some(CallSignal::InDialog { tx, .. }) => {
                         let _ = ctx
@@ -2094,15 +2113,11 @@ async fn supervise_call(
             }
         }
     };
-    ctx.events.append(
-        NewEvent::call(
-            &id.to_string(),
-            "call.end",
-            json!({"reason": reason, "disposition": "supervision", "mode": format!("{mode:?}"),
-                   "duration_s": started.elapsed().as_secs_f64()}),
-        )
-        .agent(&supervisor),
-    );
+    let mut end = CallEnd::new(reason, Disposition::Supervision);
+    end.mode = Some(core_events::supervision_mode(mode));
+    end.duration_s = Some(started.elapsed().as_secs_f64());
+    ctx.events
+        .append(NewEvent::call(&id.to_string(), Event::CallEnd(end)).agent(&supervisor));
 }
 
 /// The Replaces of a REFER's Refer-To URI (`?Replaces=...`), if any: an attended transfer.

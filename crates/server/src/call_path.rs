@@ -171,8 +171,13 @@ pub(crate) async fn start(
                     tracing::warn!(reason = r.as_str(), "callback refused by the dial policy");
                     cb_ctx.metrics.dial_refused.count(r);
                     cb_ctx.events.append(
-                        crate::dial_policy::refused_event(job.call, "callback", &job.number, r)
-                            .queue(&job.queue),
+                        crate::dial_policy::refused_event(
+                            job.call,
+                            switchboard_events::OriginatePurpose::Callback,
+                            &job.number,
+                            r,
+                        )
+                        .queue(&job.queue),
                     );
                     let _ = cb_ctx.acd.send(AcdCommand::CallbackResult {
                         call: job.call,
@@ -216,10 +221,11 @@ async fn reload_dialplans(
         match loader.reload() {
             Ok(set) => {
                 tracing::info!(version = set.version, "dialplans reloaded");
-                events.append(crate::event_log::NewEvent::call(
-                    "",
-                    "dialplan.reloaded",
-                    serde_json::json!({"version": set.version, "warnings": set.warnings}),
+                events.append(crate::event_log::NewEvent::system(
+                    switchboard_events::Event::DialplanReloaded {
+                        version: set.version,
+                        warnings: set.warnings.clone(),
+                    },
                 ));
                 if let Ok(mut g) = slot.write() {
                     *g = Some(set.program);
@@ -229,10 +235,10 @@ async fn reload_dialplans(
                 tracing::error!(
                     "dialplan reload rejected; the previous version stays active:\n{e}"
                 );
-                events.append(crate::event_log::NewEvent::call(
-                    "",
-                    "dialplan.rejected",
-                    serde_json::json!({"diagnostics": e.to_string()}),
+                events.append(crate::event_log::NewEvent::system(
+                    switchboard_events::Event::DialplanRejected {
+                        diagnostics: e.to_string(),
+                    },
                 ));
             }
         }

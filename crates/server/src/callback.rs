@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use serde_json::json;
+use switchboard_events::{CallEnd, CallStart, Disposition, EndReason, Event};
 use switchboard_media::{Bridge, Side};
 use switchboard_sdp::{Direction, LocalCaps, LocalMedia, SessionDescription};
 use switchboard_sip::CallKey;
@@ -93,15 +93,18 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
     // A call in progress until this task ends: shutdown waits for its events.
     let _active = crate::metrics::ActiveCall::new(ctx.metrics.clone());
     let id = ctx.next_call_id();
-    let log = |kind: &'static str, data: serde_json::Value| {
-        NewEvent::call(&id.to_string(), kind, data)
+    let log = |event: Event| {
+        NewEvent::call(&id.to_string(), event)
             .queue(&job.queue)
             .agent(&job.agent)
     };
-    ctx.events.append(log(
-        "call.start",
-        json!({"caller": job.number, "dnis": "", "callback_for": job.call.to_string(), "attempt": job.attempt}),
-    ));
+    ctx.events.append(log(Event::CallStart(CallStart {
+        caller: job.number.clone(),
+        dnis: String::new(),
+        sip_call_id: None,
+        callback_for: Some(job.call.to_string()),
+        attempt: Some(job.attempt),
+    })));
     let agent = OriginateTarget::User(job.agent.clone());
     let customer = OriginateTarget::Number(job.number.clone());
     let (first, second) = if job.agent_first {
@@ -114,10 +117,10 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
             call: job.call,
             connected: false,
         });
-        ctx.events.append(log(
-            "call.end",
-            json!({"reason": why, "disposition": "callback-failed", "duration_s": 0.0}),
-        ));
+        let mut end = CallEnd::new(EndReason::CallbackLegFailed, Disposition::CallbackFailed);
+        end.detail = Some(why.to_string());
+        end.duration_s = Some(0.0);
+        ctx.events.append(log(Event::CallEnd(end)));
     };
     let Some(mut one) = dial(&ctx, id, first).await else {
         fail("first leg did not answer");
@@ -140,15 +143,13 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
     };
     let mut bridge = Bridge::new(cust.media.bridge_config(), agent.media.bridge_config());
     let now = Instant::now();
-    ctx.events
-        .append(log("call.bridge", json!({"wait_s": 0.0})));
-    ctx.events.append(log("call.connected", json!({})));
+    ctx.events.append(log(Event::CallBridge { wait_s: 0.0 }));
+    ctx.events.append(log(Event::CallConnected {}));
     let mut recorder = Recorder::for_queue_call(&ctx.cfg, id, &job.queue);
     if let Some(r) = &recorder {
-        ctx.events.append(log(
-            "recording.start",
-            json!({"path": r.path.display().to_string()}),
-        ));
+        ctx.events.append(log(Event::RecordingStart {
+            path: r.path.display().to_string(),
+        }));
     }
     let (mut tl_c, mut tl_a) = (Timeline::default(), Timeline::default());
     let mut buf_c = RxBuf::new();
@@ -188,12 +189,12 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
                 }
             },
             s = cust.signals.recv() => if matches!(s, None | Some(CallSignal::Ended(_))) {
-                reason = "customer hung up";
+                reason = EndReason::CustomerHangup;
                 let _ = ctx.sip.commands.send(SipCommand::Hangup { call: agent.call });
                 break;
             },
             s = agent.signals.recv() => if matches!(s, None | Some(CallSignal::Ended(_))) {
-                reason = "agent hung up";
+                reason = EndReason::AgentHangup;
                 let _ = ctx.sip.commands.send(SipCommand::Hangup { call: cust.call });
                 break;
             },
@@ -211,10 +212,11 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
     }
     let talk = now.elapsed().as_secs_f64();
     let _ = ctx.acd.send(AcdCommand::CallEnded { call: job.call });
-    let mut data =
-        json!({"reason": reason, "disposition": "callback", "talk_s": talk, "duration_s": talk});
+    let mut data = CallEnd::new(reason, Disposition::Callback);
+    data.talk_s = Some(talk);
+    data.duration_s = Some(talk);
     if let Some(rec) = recorder.take() {
-        data["recording"] = json!(rec.path.display().to_string());
+        data.recording = Some(rec.path.display().to_string());
     }
-    ctx.events.append(log("call.end", data));
+    ctx.events.append(log(Event::CallEnd(data)));
 }

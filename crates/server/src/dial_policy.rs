@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
 use serde::Deserialize;
-use serde_json::json;
 use switchboard_outbound::{
     DialCaps, DialCapsConfig, NumberRules, NumberRulesConfig, Pattern, Refusal,
 };
@@ -107,11 +106,29 @@ impl RefusalCounters {
 }
 
 /// The `call.refused` event for a call we would have originated for `call`.
-pub(crate) fn refused_event(call: u64, purpose: &str, number: &str, r: Refusal) -> NewEvent {
+pub(crate) fn refused_event(
+    call: u64,
+    purpose: switchboard_events::OriginatePurpose,
+    number: &str,
+    r: Refusal,
+) -> NewEvent {
+    use switchboard_events::DialRefusal as D;
+    let reason = match r {
+        Refusal::InvalidNumber => D::InvalidNumber,
+        Refusal::Denied => D::DeniedPattern,
+        Refusal::NotAllowed => D::NotAllowed,
+        Refusal::International => D::International,
+        Refusal::PremiumRate => D::PremiumRate,
+        Refusal::NumberDailyCap => D::NumberDailyCap,
+        Refusal::HourlyCap => D::HourlyCap,
+    };
     NewEvent::call(
         &call.to_string(),
-        "call.refused",
-        json!({"reason": r.as_str(), "purpose": purpose, "number": number}),
+        switchboard_events::Event::CallRefused {
+            reason,
+            purpose,
+            number: number.to_string(),
+        },
     )
 }
 

@@ -13,6 +13,7 @@ use anyhow::Context;
 use rusqlite::{params, Connection};
 use serde::Serialize;
 use serde_json::Value;
+use switchboard_events::Event;
 
 /// One event as stored.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -33,27 +34,62 @@ pub(crate) struct StoredEvent {
     pub(crate) kind: String,
     /// Details.
     pub(crate) data: Value,
+    /// `kind` and `data` read as the typed schema; `None` for a row that does not fit it
+    /// (an unknown kind or a mistyped field), which readers skip.
+    #[serde(skip)]
+    pub(crate) event: Option<Event>,
 }
 
-/// An event to append.
+impl StoredEvent {
+    /// Builds a stored row, reading `kind` and `data` as the typed schema.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        id: i64,
+        ts_ms: i64,
+        call: String,
+        call_seq: i64,
+        queue: String,
+        agent: String,
+        kind: String,
+        data: Value,
+    ) -> StoredEvent {
+        let event = Event::from_parts(&kind, &data).ok();
+        StoredEvent {
+            id,
+            ts_ms,
+            call,
+            call_seq,
+            queue,
+            agent,
+            kind,
+            data,
+            event,
+        }
+    }
+}
+
+/// An event to append: the typed event and the call, queue and agent it concerns.
 #[derive(Clone, Debug)]
 pub(crate) struct NewEvent {
     pub(crate) call: String,
     pub(crate) queue: String,
     pub(crate) agent: String,
-    pub(crate) kind: &'static str,
-    pub(crate) data: Value,
+    pub(crate) event: Event,
 }
 
 impl NewEvent {
-    pub(crate) fn call(call: &str, kind: &'static str, data: Value) -> NewEvent {
+    /// An event of call `call` (empty for events outside a call).
+    pub(crate) fn call(call: &str, event: Event) -> NewEvent {
         NewEvent {
             call: call.to_string(),
             queue: String::new(),
             agent: String::new(),
-            kind,
-            data,
+            event,
         }
+    }
+    /// An event outside any call (agents, the dialplan, the process).
+    pub(crate) fn system(event: Event) -> NewEvent {
+        NewEvent::call("", event)
     }
     pub(crate) fn queue(mut self, q: &str) -> NewEvent {
         self.queue = q.to_string();
@@ -66,7 +102,7 @@ impl NewEvent {
 }
 
 enum Cmd {
-    Append(i64, NewEvent),
+    Append(i64, Box<NewEvent>),
     Flush(mpsc::Sender<()>),
 }
 
@@ -122,7 +158,7 @@ impl EventLog {
 
     /// Appends an event (never blocks the caller).
     pub(crate) fn append(&self, ev: NewEvent) {
-        let _ = self.tx.send(Cmd::Append(now_ms(), ev));
+        let _ = self.tx.send(Cmd::Append(now_ms(), Box::new(ev)));
     }
 
     /// Waits until everything appended so far is committed.
@@ -166,7 +202,7 @@ fn writer(mut conn: Connection, rx: mpsc::Receiver<Cmd>) {
                         };
                         let _ = txn.execute(
                             "INSERT INTO events (ts_ms, call, call_seq, queue, agent, kind, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                            params![ts, ev.call, seq, ev.queue, ev.agent, ev.kind, ev.data.to_string()],
+                            params![ts, ev.call, seq, ev.queue, ev.agent, ev.event.kind(), ev.event.data().to_string()],
                         );
                     }
                     Cmd::Flush(done) => flushes.push(done),
@@ -194,16 +230,16 @@ pub(crate) fn read_events(
         params![from_ms.unwrap_or(i64::MIN), to_ms.unwrap_or(i64::MAX)],
         |r| {
             let data: String = r.get(7)?;
-            Ok(StoredEvent {
-                id: r.get(0)?,
-                ts_ms: r.get(1)?,
-                call: r.get(2)?,
-                call_seq: r.get(3)?,
-                queue: r.get(4)?,
-                agent: r.get(5)?,
-                kind: r.get(6)?,
-                data: serde_json::from_str(&data).unwrap_or(Value::Null),
-            })
+            Ok(StoredEvent::new(
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                serde_json::from_str(&data).unwrap_or(Value::Null),
+            ))
         },
     )?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -212,7 +248,6 @@ pub(crate) fn read_events(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn events_are_ordered_with_gap_free_call_sequences() {
@@ -220,10 +255,26 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let path = dir.join("events.sqlite");
         let log = EventLog::start(&path).unwrap();
-        log.append(NewEvent::call("c1", "call.start", json!({"from": "x"})));
-        log.append(NewEvent::call("c2", "call.start", json!({})));
-        log.append(NewEvent::call("c1", "queue.join", json!({})).queue("sales"));
-        log.append(NewEvent::call("c1", "call.end", json!({})));
+        let start = Event::CallStart(switchboard_events::CallStart::default());
+        log.append(NewEvent::call("c1", start.clone()));
+        log.append(NewEvent::call("c2", start));
+        log.append(
+            NewEvent::call(
+                "c1",
+                Event::QueueJoin {
+                    position: 1,
+                    resumed: false,
+                },
+            )
+            .queue("sales"),
+        );
+        log.append(NewEvent::call(
+            "c1",
+            Event::CallEnd(switchboard_events::CallEnd::new(
+                switchboard_events::EndReason::CallerHangup,
+                switchboard_events::Disposition::Ivr,
+            )),
+        ));
         log.flush();
         let conn = open(&path).unwrap();
         let evs = read_events(&conn, None, None).unwrap();

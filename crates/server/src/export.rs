@@ -27,12 +27,12 @@
 //! | `call.end` after a bridge, otherwise       | `COMPLETEAGENT\|holdtime\|calltime\|origposition`              |
 //! | `call.transfer` (blind, to a queue)        | `BLINDTRANSFER\|to_queue\|queue\|holdtime\|calltime\|origposition` |
 //! | `call.end` while queued or ringing         | `ABANDON\|position\|origposition\|waittime`                    |
-//! | `queue.exit` `MaxWait`, `queue.overflow`   | `EXITWITHTIMEOUT\|position\|origposition\|waittime`            |
+//! | `queue.exit` `max_wait`, `queue.overflow`  | `EXITWITHTIMEOUT\|position\|origposition\|waittime`            |
 //! | `queue.exit` `ExitKey`                     | `EXITWITHKEY\|key\|position\|origposition\|waittime`           |
 //! | `queue.exit` `NoAgents` after joining      | `EXITEMPTY\|position\|origposition\|waittime`                  |
 //! | `queue.exit` `NoAgents` / `QueueFull` at join | `JOINEMPTY\|` / `FULL\|`                                    |
 //! | `agent.login` / `agent.logout`             | `AGENTLOGIN\|channel` / `AGENTLOGOFF\|channel\|logintime`      |
-//! | `agent.state` entering / leaving `Paused`  | `PAUSE\|reason` / `UNPAUSE\|` (queue `NONE`)                   |
+//! | `agent.state` entering / leaving `paused`  | `PAUSE\|reason` / `UNPAUSE\|` (queue `NONE`)                   |
 //!
 //! A blind transfer ends the first agent's part with `BLINDTRANSFER` (extension = target
 //! queue, context = `queue`); the caller's new wait starts with `ENTERQUEUE` in that queue.
@@ -52,6 +52,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use crate::event_log::{read_events, StoredEvent};
+use switchboard_events::{AgentStateName, CallEnd, EndReason, Event, QueueExitReason};
 
 /// Prefix of the queue_log `agent` field: Asterisk writes the queue member's interface
 /// there (`SIP/8007`, `PJSIP/516`), and report tools group agents by it.
@@ -76,16 +77,6 @@ const MAX_PROBLEMS_PER_CALL: usize = 8;
 
 fn str_of<'a>(data: &'a Value, key: &str) -> Option<&'a str> {
     data.get(key).and_then(Value::as_str)
-}
-
-/// A number field, also accepting a number written as a string.
-fn f64_of(data: &Value, key: &str) -> Option<f64> {
-    match data.get(key)? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .filter(|v: &f64| v.is_finite())
 }
 
 fn i64_of(data: &Value, key: &str) -> Option<i64> {
@@ -151,14 +142,23 @@ fn in_window(ts: i64, from_ms: Option<i64>, to_ms: Option<i64>) -> bool {
     from_ms.is_none_or(|f| ts >= f) && to_ms.is_none_or(|t| ts < t)
 }
 
-/// Who ended the call, from the `call.end` reason (`Bye(A)` is the caller's BYE, `Bye(B)`
-/// the agent's; `Cancelled` is the caller giving up before the answer).
-fn hangup_by(reason: Option<&str>) -> &'static str {
-    match reason.map(str::trim) {
+/// Who ended the call, from the typed `call.end` reason.
+fn hangup_by(reason: Option<EndReason>) -> &'static str {
+    match reason {
         None => "",
-        Some("Bye(A)" | "Cancelled") => "caller",
-        Some("Bye(B)") => "agent",
+        Some(EndReason::CallerHangup | EndReason::CallerCancelled | EndReason::CustomerHangup) => {
+            "caller"
+        }
+        Some(EndReason::AgentHangup) => "agent",
         Some(_) => "system",
+    }
+}
+
+/// The typed `call.end` of a row, if it is one that fits the schema.
+fn call_end(ev: &StoredEvent) -> Option<&CallEnd> {
+    match &ev.event {
+        Some(Event::CallEnd(e)) => Some(e),
+        _ => None,
     }
 }
 
@@ -185,7 +185,7 @@ struct CallSummary {
     left_queue_ms: Option<i64>,
     /// When the queue wait ended (bridge, leaving the queue, or the end).
     wait_end_ms: Option<i64>,
-    end: Option<Value>,
+    end: Option<CallEnd>,
     end_queue: String,
     end_agent: String,
     recording: Option<String>,
@@ -241,8 +241,10 @@ impl CallSummary {
             }
             "call.end" => {
                 self.end_ms = Some(ev.ts_ms);
-                if let Some(p) = str_of(&ev.data, "recording") {
-                    self.recording = Some(p.to_string());
+                // A row that does not fit the schema still ends the call (`end` stays None).
+                let end = call_end(ev).cloned();
+                if let Some(p) = end.as_ref().and_then(|e| e.recording.as_ref()) {
+                    self.recording = Some(p.clone());
                 }
                 self.wait_end_ms = self.first_join_ms.map(|_| {
                     match (self.bridge_ms, self.in_queue, self.left_queue_ms) {
@@ -251,7 +253,7 @@ impl CallSummary {
                         _ => ev.ts_ms,
                     }
                 });
-                self.end = Some(ev.data.clone());
+                self.end = end;
                 self.end_queue.clone_from(&ev.queue);
                 self.end_agent.clone_from(&ev.agent);
             }
@@ -276,21 +278,18 @@ impl CallSummary {
     }
 
     fn disposition(&self) -> String {
-        let Some(end) = &self.end else {
-            return String::new();
-        };
-        match str_of(end, "disposition") {
-            Some(d) => d.to_string(),
-            // The INVITE was refused before the call was answered.
-            None if end.get("status").is_some() => "rejected".to_string(),
-            None => "unknown".to_string(),
+        match (&self.end, self.end_ms) {
+            (Some(end), _) => end.disposition.as_str().to_string(),
+            (None, Some(_)) => "unknown".to_string(),
+            (None, None) => String::new(),
         }
     }
 
     fn talk_s(&self) -> String {
         self.end
             .as_ref()
-            .and_then(|e| f64_of(e, "talk_s"))
+            .and_then(|e| e.talk_s)
+            .filter(|t| t.is_finite())
             .map(secs3)
             .unwrap_or_default()
     }
@@ -340,7 +339,7 @@ const CDR_HEADER: [&str; 17] = [
 ///
 /// Columns: `call_id, start, answer` (we answered the caller), `bridge` (an agent was
 /// connected), `end, caller, dnis, queue, agent, disposition` (`answered`, `abandoned`,
-/// `ivr`, `rejected`, ...), `wait_s` (first queue join to bridge, to leaving the queue, or to
+/// `ivr`, `refused`, ...), `wait_s` (first queue join to bridge, to leaving the queue, or to
 /// the end; empty if never queued), `talk_s, duration_s, hangup_by` (`caller`, `agent`,
 /// `system`), `end_reason, recording, dtmf` (digits in the order received).
 pub(crate) fn export_cdr(
@@ -354,14 +353,17 @@ pub(crate) fn export_cdr(
     let mut out = String::new();
     csv_row(&mut out, &CDR_HEADER);
     for c in summarize(&events) {
-        let (Some(start), Some(end_ms), Some(end)) = (c.start_ms, c.end_ms, c.end.as_ref()) else {
+        let (Some(start), Some(end_ms)) = (c.start_ms, c.end_ms) else {
             continue;
         };
+        let end = c.end.as_ref();
         if !in_window(start, from_ms, to_ms) {
             continue;
         }
-        let reason = str_of(end, "reason");
-        let duration = f64_of(end, "duration_s")
+        let reason = end.map(|e| e.end_reason);
+        let duration = end
+            .and_then(|e| e.duration_s)
+            .filter(|d| d.is_finite())
             .map(secs3)
             .unwrap_or_else(|| ms_to_secs3(end_ms.saturating_sub(start)));
         let wait = match (c.first_join_ms, c.wait_end_ms) {
@@ -383,7 +385,7 @@ pub(crate) fn export_cdr(
             c.talk_s(),
             duration,
             hangup_by(reason).to_string(),
-            reason.unwrap_or_default().to_string(),
+            reason.map(|r| r.as_str().to_string()).unwrap_or_default(),
             c.recording.clone().unwrap_or_default(),
             c.dtmf.clone(),
         ];
@@ -569,13 +571,23 @@ impl QueueLogWriter {
                 );
             }
             "agent.state" => {
-                let state = str_of(&ev.data, "state").unwrap_or_default();
-                if let Some(reason) = paused_reason(state) {
+                let Some(Event::AgentState {
+                    state,
+                    pause_reason,
+                    ..
+                }) = &ev.event
+                else {
+                    return;
+                };
+                if *state == AgentStateName::Paused {
+                    let reason = pause_reason.clone().unwrap_or_default();
                     let was = self.paused.insert(ev.agent.clone(), reason.clone());
                     if was.as_deref() != Some(reason.as_str()) {
                         self.line(ev.ts_ms, "", "", &chan, "PAUSE", &[reason]);
                     }
-                } else if self.paused.remove(&ev.agent).is_some() && state != "LoggedOut" {
+                } else if self.paused.remove(&ev.agent).is_some()
+                    && *state != AgentStateName::LoggedOut
+                {
                     self.line(ev.ts_ms, "", "", &chan, "UNPAUSE", &[String::new()]);
                 }
             }
@@ -694,24 +706,31 @@ impl QueueLogWriter {
                     }
                 }
                 "queue.exit" => {
-                    let reason = str_of(&ev.data, "reason").unwrap_or_default();
+                    let Some(Event::QueueExit { reason, key, .. }) = &ev.event else {
+                        return;
+                    };
                     let q = queue_of(c);
                     let was_in = c.in_queue;
                     c.in_queue = false;
-                    if reason.starts_with("MaxWait") && was_in {
-                        lines.push((q, "NONE".into(), "EXITWITHTIMEOUT", position(c)));
-                    } else if reason.starts_with("ExitKey") && was_in {
-                        let mut data = vec![exit_key(reason)];
-                        data.extend(position(c));
-                        lines.push((q, "NONE".into(), "EXITWITHKEY", data));
-                    } else if reason.starts_with("NoAgents") {
-                        if was_in {
+                    match reason {
+                        QueueExitReason::MaxWait if was_in => {
+                            lines.push((q, "NONE".into(), "EXITWITHTIMEOUT", position(c)));
+                        }
+                        QueueExitReason::ExitKey if was_in => {
+                            let mut data = vec![key.clone().unwrap_or_default()];
+                            data.extend(position(c));
+                            lines.push((q, "NONE".into(), "EXITWITHKEY", data));
+                        }
+                        QueueExitReason::NoAgents if was_in => {
                             lines.push((q, "NONE".into(), "EXITEMPTY", position(c)));
-                        } else {
+                        }
+                        QueueExitReason::NoAgents => {
                             lines.push((q, "NONE".into(), "JOINEMPTY", Vec::new()));
                         }
-                    } else if reason.starts_with("QueueFull") && !was_in {
-                        lines.push((q, "NONE".into(), "FULL", Vec::new()));
+                        QueueExitReason::QueueFull if !was_in => {
+                            lines.push((q, "NONE".into(), "FULL", Vec::new()));
+                        }
+                        _ => {}
                     }
                 }
                 "queue.overflow" if c.in_queue => {
@@ -721,10 +740,13 @@ impl QueueLogWriter {
                 "call.end" => {
                     c.ended = true;
                     if let Some(b) = c.bridged.take() {
-                        let talk = f64_of(&ev.data, "talk_s")
+                        let end = call_end(ev);
+                        let talk = end
+                            .and_then(|e| e.talk_s)
+                            .filter(|t| t.is_finite())
                             .map(|t| t as i64)
                             .unwrap_or_else(|| whole_secs(b.talk_from_ms, ev.ts_ms));
-                        let event = if hangup_by(str_of(&ev.data, "reason")) == "caller" {
+                        let event = if hangup_by(end.map(|e| e.end_reason)) == "caller" {
                             "COMPLETECALLER"
                         } else {
                             "COMPLETEAGENT"
@@ -754,27 +776,6 @@ impl QueueLogWriter {
         for (queue, agent, event, data) in lines {
             self.line(ev.ts_ms, &id, &queue, &agent, event, &data);
         }
-    }
-}
-
-/// `Paused { reason: "rona" }` -> `Some("rona")`; `Paused` -> `Some("")`; other states `None`.
-fn paused_reason(state: &str) -> Option<String> {
-    let rest = state.trim().strip_prefix("Paused")?;
-    if rest.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
-        return None;
-    }
-    let (Some(a), Some(b)) = (rest.find('"'), rest.rfind('"')) else {
-        return Some(String::new());
-    };
-    let inner = rest.get(a + 1..b).unwrap_or_default();
-    Some(inner.replace("\\\"", "\"").replace("\\\\", "\\"))
-}
-
-/// `ExitKey { key: '0' }` -> `0`.
-fn exit_key(reason: &str) -> String {
-    match (reason.find('\''), reason.rfind('\'')) {
-        (Some(a), Some(b)) if b > a => reason.get(a + 1..b).unwrap_or_default().to_string(),
-        _ => String::new(),
     }
 }
 
@@ -1083,7 +1084,7 @@ mod tests {
             "sales",
             "bob",
             "call.end",
-            json!({"reason": "Bye(A)", "duration_s": 94.0, "disposition": "answered", "talk_s": 60.0,
+            json!({"end_reason": "caller_hangup", "duration_s": 94.0, "disposition": "answered", "talk_s": 60.0,
                    "recording": "/data/rec/2026-11-23/1.wav"}),
         );
         log.ev(
@@ -1178,7 +1179,7 @@ mod tests {
         assert_eq!(col(&rows, 1, "talk_s"), "60.000");
         assert_eq!(col(&rows, 1, "duration_s"), "94.000");
         assert_eq!(col(&rows, 1, "hangup_by"), "caller");
-        assert_eq!(col(&rows, 1, "end_reason"), "Bye(A)");
+        assert_eq!(col(&rows, 1, "end_reason"), "caller_hangup");
         assert_eq!(col(&rows, 1, "recording"), "/data/rec/2026-11-23/1.wav");
         assert_eq!(col(&rows, 1, "dtmf"), "1");
     }
@@ -1209,7 +1210,7 @@ mod tests {
             "support",
             "",
             "call.end",
-            json!({"reason": "Bye(A)", "duration_s": 20.5, "disposition": "abandoned"}),
+            json!({"end_reason": "caller_hangup", "duration_s": 20.5, "disposition": "abandoned"}),
         );
         // IVR only, two digits, we hung up.
         log.ev(
@@ -1243,7 +1244,7 @@ mod tests {
             "",
             "",
             "call.end",
-            json!({"reason": "local hangup", "duration_s": 4.9, "disposition": "ivr"}),
+            json!({"end_reason": "local_hangup", "duration_s": 4.9, "disposition": "ivr"}),
         );
         // Refused before answer: no disposition, a status.
         log.ev(
@@ -1260,7 +1261,7 @@ mod tests {
             "",
             "",
             "call.end",
-            json!({"reason": "no dialplan loaded", "status": 480}),
+            json!({"end_reason": "refused", "disposition": "refused", "detail": "no dialplan loaded", "status": 480}),
         );
         // Agent hangs up an answered call.
         log.ev(
@@ -1286,7 +1287,7 @@ mod tests {
             "sales",
             "carol",
             "call.end",
-            json!({"reason": "Bye(B)", "disposition": "answered", "talk_s": 10.0}),
+            json!({"end_reason": "agent_hangup", "disposition": "answered", "talk_s": 10.0}),
         );
         let rows = csv_rows(&export_cdr(&log.conn, None, None).unwrap());
         assert_eq!(rows.len(), 5);
@@ -1306,7 +1307,7 @@ mod tests {
         assert_eq!(col(&rows, 2, "hangup_by"), "system");
         assert_eq!(col(&rows, 2, "duration_s"), "4.900");
 
-        assert_eq!(col(&rows, 3, "disposition"), "rejected");
+        assert_eq!(col(&rows, 3, "disposition"), "refused");
         assert_eq!(col(&rows, 3, "duration_s"), "0.010");
         assert_eq!(col(&rows, 3, "answer"), "");
 
@@ -1333,7 +1334,7 @@ mod tests {
             "sales",
             "",
             "queue.exit",
-            json!({"reason": "MaxWait { target: \"voicemail\" }"}),
+            json!({"reason": "max_wait", "target": "voicemail"}),
         );
         log.ev(
             T0 + 90_000,
@@ -1341,7 +1342,7 @@ mod tests {
             "",
             "",
             "call.end",
-            json!({"reason": "Bye(A)", "disposition": "ivr"}),
+            json!({"end_reason": "caller_hangup", "disposition": "ivr"}),
         );
         let rows = csv_rows(&export_cdr(&log.conn, None, None).unwrap());
         assert_eq!(col(&rows, 1, "wait_s"), "60.000");
@@ -1452,7 +1453,7 @@ mod tests {
             "sales",
             "erin",
             "call.end",
-            json!({"reason": "Bye(B)", "disposition": "answered", "talk_s": 30.9}),
+            json!({"end_reason": "agent_hangup", "disposition": "answered", "talk_s": 30.9}),
         );
         let ql = export_queue_log(&log.conn, None, None).unwrap();
         let lines: Vec<&str> = ql.lines().collect();
@@ -1492,7 +1493,7 @@ mod tests {
             "q",
             "",
             "call.end",
-            json!({"reason": "Bye(A)", "disposition": "abandoned"}),
+            json!({"end_reason": "caller_hangup", "disposition": "abandoned"}),
         );
         log.ev(
             T0 + 42_001,
@@ -1511,7 +1512,7 @@ mod tests {
             "q",
             "",
             "queue.exit",
-            json!({"reason": "MaxWait { target: \"vm\" }"}),
+            json!({"reason": "max_wait", "target": "vm"}),
         );
         log.ev(
             T0 + 310_000,
@@ -1519,7 +1520,7 @@ mod tests {
             "",
             "",
             "call.end",
-            json!({"reason": "Bye(A)", "disposition": "ivr"}),
+            json!({"end_reason": "caller_hangup", "disposition": "ivr"}),
         );
         // Exit key.
         log.ev(T0, "22", "", "", "call.start", json!({"caller": "22"}));
@@ -1530,7 +1531,7 @@ mod tests {
             "q",
             "",
             "queue.exit",
-            json!({"reason": "ExitKey { key: '0' }"}),
+            json!({"reason": "exit_key", "key": "0"}),
         );
         log.ev(
             T0 + 8_000,
@@ -1538,7 +1539,7 @@ mod tests {
             "",
             "",
             "call.end",
-            json!({"reason": "local hangup"}),
+            json!({"end_reason": "local_hangup", "disposition": "ivr"}),
         );
         // Refused joins.
         log.ev(T0, "23", "", "", "call.start", json!({}));
@@ -1548,9 +1549,16 @@ mod tests {
             "q",
             "",
             "queue.exit",
-            json!({"reason": "QueueFull"}),
+            json!({"reason": "queue_full"}),
         );
-        log.ev(T0 + 1_000, "23", "", "", "call.end", json!({}));
+        log.ev(
+            T0 + 1_000,
+            "23",
+            "",
+            "",
+            "call.end",
+            json!({"end_reason": "refused", "disposition": "refused"}),
+        );
         log.ev(T0, "24", "", "", "call.start", json!({}));
         log.ev(
             T0 + 1_000,
@@ -1558,9 +1566,16 @@ mod tests {
             "q",
             "",
             "queue.exit",
-            json!({"reason": "NoAgents"}),
+            json!({"reason": "no_agents"}),
         );
-        log.ev(T0 + 1_000, "24", "", "", "call.end", json!({}));
+        log.ev(
+            T0 + 1_000,
+            "24",
+            "",
+            "",
+            "call.end",
+            json!({"end_reason": "refused", "disposition": "refused"}),
+        );
         // Everyone logged out while waiting.
         log.ev(T0, "25", "", "", "call.start", json!({}));
         log.ev(T0, "25", "q", "", "queue.join", json!({"position": 1}));
@@ -1570,9 +1585,16 @@ mod tests {
             "q",
             "",
             "queue.exit",
-            json!({"reason": "NoAgents"}),
+            json!({"reason": "no_agents"}),
         );
-        log.ev(T0 + 9_000, "25", "", "", "call.end", json!({}));
+        log.ev(
+            T0 + 9_000,
+            "25",
+            "",
+            "",
+            "call.end",
+            json!({"end_reason": "refused", "disposition": "refused"}),
+        );
         // Overflow to another queue, then abandoned there.
         log.ev(T0, "26", "", "", "call.start", json!({"caller": "26"}));
         log.ev(T0, "26", "q", "", "queue.join", json!({"position": 4}));
@@ -1606,7 +1628,7 @@ mod tests {
             "q2",
             "",
             "call.end",
-            json!({"reason": "Bye(A)", "disposition": "abandoned"}),
+            json!({"end_reason": "caller_hangup", "disposition": "abandoned"}),
         );
         let ql = export_queue_log(&log.conn, None, None).unwrap();
         let has = |l: String| assert!(ql.lines().any(|x| x == l), "missing {l}\n{ql}");
@@ -1671,7 +1693,7 @@ mod tests {
             "billing",
             "carol",
             "call.end",
-            json!({"reason": "Bye(B)", "disposition": "answered", "talk_s": 40.0}),
+            json!({"end_reason": "agent_hangup", "disposition": "answered", "talk_s": 40.0}),
         );
         log.ev(
             T0 + 123_000,
@@ -1727,7 +1749,7 @@ mod tests {
             "",
             "alice",
             "agent.state",
-            json!({"state": "Available"}),
+            json!({"state": "available"}),
         );
         log.ev(
             T0 + 60_000,
@@ -1735,7 +1757,7 @@ mod tests {
             "",
             "alice",
             "agent.state",
-            json!({"state": "Paused { reason: \"rona\" }"}),
+            json!({"state": "paused", "pause_reason": "rona"}),
         );
         log.ev(
             T0 + 60_001,
@@ -1743,7 +1765,7 @@ mod tests {
             "",
             "alice",
             "agent.state",
-            json!({"state": "Paused { reason: \"rona\" }"}),
+            json!({"state": "paused", "pause_reason": "rona"}),
         );
         log.ev(
             T0 + 90_000,
@@ -1751,7 +1773,7 @@ mod tests {
             "",
             "alice",
             "agent.state",
-            json!({"state": "Available"}),
+            json!({"state": "available"}),
         );
         log.ev(
             T0 + 95_000,
@@ -1759,7 +1781,7 @@ mod tests {
             "",
             "alice",
             "agent.state",
-            json!({"state": "Paused { reason: \"lunch \\\"break\\\"\" }"}),
+            json!({"state": "paused", "pause_reason": "lunch \"break\""}),
         );
         log.ev(
             T0 + 100_000,
@@ -1767,7 +1789,7 @@ mod tests {
             "",
             "alice",
             "agent.state",
-            json!({"state": "LoggedOut"}),
+            json!({"state": "logged_out"}),
         );
         log.ev(
             T0 + 120_000,
@@ -1775,7 +1797,7 @@ mod tests {
             "",
             "alice",
             "agent.logout",
-            json!({"reason": "Expired"}),
+            json!({"reason": "expired"}),
         );
         log.ev(T0 + 130_000, "", "", "bob", "agent.logout", json!({}));
         log.ev(T0 + 130_000, "", "", "", "system.start", json!({}));
@@ -1955,7 +1977,7 @@ mod tests {
                     "call.end",
                     "q",
                     "a",
-                    json!({"reason": "Bye(A)", "disposition": "answered", "talk_s": 1.3}),
+                    json!({"end_reason": "caller_hangup", "disposition": "answered", "talk_s": 1.3}),
                 ),
             };
             log.ev(*t, call, queue, agent, kind, data);

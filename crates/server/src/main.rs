@@ -10,6 +10,7 @@ mod call_path;
 mod call_signals;
 mod callback;
 mod config;
+mod core_events;
 mod descriptors;
 mod dial_policy;
 mod event_log;

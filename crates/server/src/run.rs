@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::{json, Value};
+use switchboard_events::Event;
 use switchboard_sip_message::Limits;
 use switchboard_transport::{SipTransport, TransportConfig};
 use tokio::sync::{broadcast, watch};
@@ -374,11 +375,9 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
 
     let mut driver_task = tokio::spawn(driver.run(inbound, stage_rx));
 
-    events.append(NewEvent::call(
-        "",
-        "system.start",
-        json!({"version": env!("CARGO_PKG_VERSION")}),
-    ));
+    events.append(NewEvent::system(Event::SystemStart {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    }));
     let sip_addr = transport
         .local_addrs()
         .first()
@@ -417,11 +416,10 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
          a second SIGTERM/SIGINT ends them now",
         cfg.shutdown.retry_after
     );
-    events.append(NewEvent::call(
-        "",
-        "system.draining",
-        json!({"live_calls": live, "drain_timeout_s": drain.as_secs()}),
-    ));
+    events.append(NewEvent::system(Event::SystemDraining {
+        live_calls: live.max(0) as u64,
+        drain_timeout_s: drain.as_secs(),
+    }));
     let _ = stage_tx.send(ShutdownStage::Draining);
     let drained = tokio::select! {
         _ = &mut driver_task => true,
@@ -469,11 +467,7 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     {
         tracing::warn!("the admin API did not stop in 5 s");
     }
-    events.append(NewEvent::call(
-        "",
-        "system.stop",
-        json!({"drained": drained}),
-    ));
+    events.append(NewEvent::system(Event::SystemStop { drained }));
     events.flush();
     tracing::info!(drained, "stopped");
     Ok(())
@@ -579,11 +573,11 @@ fn repair_recordings(dir: &std::path::Path, events: &EventLog) {
         match switchboard_media::repair_wav(&f) {
             Ok(switchboard_media::RepairOutcome::Repaired { claimed, data_len }) => {
                 repaired += 1;
-                events.append(NewEvent::call(
-                    "",
-                    "recording.repaired",
-                    json!({"path": f.display().to_string(), "claimed": claimed, "data_len": data_len}),
-                ));
+                events.append(NewEvent::system(Event::RecordingRepaired {
+                    path: f.display().to_string(),
+                    claimed: u64::from(claimed),
+                    data_len: u64::from(data_len),
+                }));
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "recording could not be repaired"),

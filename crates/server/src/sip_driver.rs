@@ -8,7 +8,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use serde_json::json;
 use switchboard_registrar::{
     LocationEvent, LocationTable, Registrar, RegistrarConfig, UserDirectory,
 };
@@ -26,6 +25,7 @@ use crate::metrics::Metrics;
 use crate::pii::Pii;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use switchboard_events::Event;
 
 /// How long a drained driver waits for its last transactions (BYEs being answered).
 const SETTLE_AFTER_DRAIN: Duration = Duration::from_secs(4);
@@ -122,7 +122,7 @@ pub(crate) enum CallSignal {
         req: Box<Request>,
     },
     /// The call ended on the SIP side.
-    Ended(String),
+    Ended(switchboard_events::EndReason),
     /// Another call takes over this call's agent leg (attended transfer): hand over the
     /// agent's media and stop without hanging up.
     HandOver(tokio::sync::oneshot::Sender<Option<crate::call::HandOver>>),
@@ -396,7 +396,7 @@ impl SipDriver {
                             self.calls.drain().collect();
                         for (k, task) in calls {
                             let _ = self.b2bua.hangup(Instant::now(), k);
-                            let _ = task.send(CallSignal::Ended("shutdown".into()));
+                            let _ = task.send(CallSignal::Ended(switchboard_events::EndReason::Shutdown));
                         }
                     }
                 }
@@ -531,7 +531,9 @@ impl SipDriver {
             SipCommand::Hangup { call } => {
                 let r = self.b2bua.hangup(now, call);
                 if let Some(tx) = self.calls.remove(&call) {
-                    let _ = tx.send(CallSignal::Ended("local hangup".into()));
+                    let _ = tx.send(CallSignal::Ended(
+                        switchboard_events::EndReason::LocalHangup,
+                    ));
                 }
                 r
             }
@@ -881,7 +883,7 @@ impl SipDriver {
             }
             CallEvent::Ended { call, reason } => {
                 if let Some(t) = self.calls.remove(&call) {
-                    let _ = t.send(CallSignal::Ended(format!("{reason:?}")));
+                    let _ = t.send(CallSignal::Ended(crate::core_events::end_reason(&reason)));
                 }
             }
             _ => {}
@@ -955,16 +957,14 @@ impl SipDriver {
                 LocationEvent::LoggedIn { user } => {
                     tracing::info!(agent = %user, "agent logged in");
                     self.events
-                        .append(NewEvent::call("", "agent.login", json!({})).agent(user));
+                        .append(NewEvent::system(Event::AgentLogin {}).agent(user));
                 }
                 LocationEvent::LoggedOut { user, reason } => {
                     tracing::info!(agent = %user, ?reason, "agent logged out");
                     self.events.append(
-                        NewEvent::call(
-                            "",
-                            "agent.logout",
-                            json!({"reason": format!("{reason:?}")}),
-                        )
+                        NewEvent::system(Event::AgentLogout {
+                            reason: crate::core_events::logout_reason(*reason),
+                        })
                         .agent(user),
                     );
                 }
