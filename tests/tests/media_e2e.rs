@@ -454,7 +454,7 @@ fn pjsua2_keys_as_sip_info_are_answered_200_and_logged_via_sip_info() {
         "every INFO answered 200 OK: {events:#?}"
     );
     let (_, got) = digits_of_call(&server, "+79995550177");
-    assert_digits(&got, "5678#", "sip-info");
+    assert_digits(&got, "5678#", "sip_info");
 }
 
 // ---------------------------------------------------------------------- bridged
