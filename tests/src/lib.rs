@@ -10,6 +10,7 @@ pub mod audio;
 pub mod baresip;
 pub mod hostile;
 pub mod peers;
+pub mod pg;
 pub mod rtp_capture;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -271,6 +272,12 @@ impl Server {
     /// The server's process id (for /proc lookups).
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Kills the process with SIGKILL (a crash: nothing is flushed or closed) and reaps it.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// GET a path on the admin API; returns (status, body).

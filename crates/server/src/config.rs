@@ -125,6 +125,10 @@ impl Default for AcdSection {
 #[serde(deny_unknown_fields)]
 pub(crate) struct DataConfig {
     pub(crate) dir: PathBuf,
+    /// `sqlite` or a `postgres://` URL (see `event_store::StoreLocation`).
+    pub(crate) event_store: String,
+    /// Free-space watermark of the data directory, MiB; 0 = off.
+    pub(crate) min_free_mb: u64,
 }
 
 #[derive(Clone, Debug, Deserialize)]

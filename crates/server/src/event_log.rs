@@ -1,19 +1,25 @@
 //! The append-only event log: one ordered stream of every call, queue, agent and
-//! announcement event, in SQLite (`<data-dir>/events.sqlite`). CDRs, the Asterisk-style
-//! queue_log and the recordings index are derived from it and only from it.
+//! announcement event, in an event store (SQLite by default, or PostgreSQL; see
+//! `event_store`). CDRs, the Asterisk-style queue_log and the recordings index are derived
+//! from it and only from it.
 //!
 //! Writers never block: events go over a channel to one blocking thread that owns the
-//! connection and commits in small batches.
+//! store and commits in small batches. A batch that fails to commit is retried with
+//! backoff; every failure is counted (`switchboard_event_write_failures_total`) and logged,
+//! and a batch given up after [`MAX_ATTEMPTS`] is counted as lost
+//! (`switchboard_events_lost_total`) and logged with its size: nothing goes silently.
 
-use std::path::Path;
-use std::sync::mpsc;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
-use rusqlite::{params, Connection};
 use serde::Serialize;
 use serde_json::Value;
-use switchboard_events::Event;
+use switchboard_events::{CallEnd, Disposition, EndReason, Event, SCHEMA_VERSION};
+
+use crate::event_store::{EventStore, Row};
+use crate::metrics::Metrics;
 
 /// One event as stored.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -106,53 +112,36 @@ enum Cmd {
     Flush(mpsc::Sender<()>),
 }
 
+/// Attempts to commit a batch before it is counted as lost.
+pub(crate) const MAX_ATTEMPTS: u32 = 8;
+
 /// Handle for appending; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct EventLog {
     tx: mpsc::Sender<Cmd>,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS events (
-    id       INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts_ms    INTEGER NOT NULL,
-    call     TEXT NOT NULL,
-    call_seq INTEGER NOT NULL,
-    queue    TEXT NOT NULL,
-    agent    TEXT NOT NULL,
-    kind     TEXT NOT NULL,
-    data     TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_call ON events(call, call_seq);
-CREATE INDEX IF NOT EXISTS events_ts ON events(ts_ms);
-";
-
-fn now_ms() -> i64 {
+/// Unix milliseconds now (the log's timestamps).
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
 
-pub(crate) fn open(path: &Path) -> anyhow::Result<Connection> {
-    let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    conn.execute_batch(SCHEMA)?;
-    Ok(conn)
-}
-
 impl EventLog {
-    /// Opens (creating) the log and starts its writer thread.
-    pub(crate) fn start(path: &Path) -> anyhow::Result<EventLog> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let conn = open(path)?;
+    /// Takes the store and starts its writer thread. Before anything else is logged,
+    /// calls left open by a crash are closed with `end_reason` `crash`.
+    pub(crate) fn start(
+        mut store: Box<dyn EventStore>,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<EventLog> {
+        let mut seqs: HashMap<String, i64> = store.max_call_seqs()?.into_iter().collect();
+        close_crashed_calls(store.as_mut(), &mut seqs)?;
         let (tx, rx) = mpsc::channel::<Cmd>();
         std::thread::Builder::new()
             .name("event-log".into())
-            .spawn(move || writer(conn, rx))?;
+            .spawn(move || writer(store, seqs, rx, metrics))?;
         Ok(EventLog { tx })
     }
 
@@ -165,21 +154,54 @@ impl EventLog {
     pub(crate) fn flush(&self) {
         let (tx, rx) = mpsc::channel();
         if self.tx.send(Cmd::Flush(tx)).is_ok() {
-            let _ = rx.recv_timeout(Duration::from_secs(10));
+            let _ = rx.recv_timeout(Duration::from_secs(30));
         }
     }
 }
 
-fn writer(mut conn: Connection, rx: mpsc::Receiver<Cmd>) {
-    let mut seqs: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
-    // Resume per-call sequence numbers after a restart.
-    if let Ok(mut st) = conn.prepare("SELECT call, MAX(call_seq) FROM events GROUP BY call") {
-        if let Ok(rows) = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))) {
-            for (c, s) in rows.flatten() {
-                seqs.insert(c, s);
-            }
-        }
+/// Writes a `call.end` with `end_reason` `crash` for every call that has a start and no
+/// end: the server stopped (kill -9, power loss) while it was up. Returns how many.
+pub(crate) fn close_crashed_calls(
+    store: &mut dyn EventStore,
+    seqs: &mut HashMap<String, i64>,
+) -> anyhow::Result<usize> {
+    let open = store.open_calls()?;
+    if open.is_empty() {
+        return Ok(0);
     }
+    let mut rows = Vec::with_capacity(open.len());
+    for oc in &open {
+        let mut end = CallEnd::new(EndReason::Crash, Disposition::Interrupted);
+        end.duration_s = Some(oc.last_ts_ms.saturating_sub(oc.start_ts_ms).max(0) as f64 / 1000.0);
+        let ev = Event::CallEnd(end);
+        let seq = seqs.entry(oc.call.clone()).or_insert(0);
+        *seq += 1;
+        rows.push(Row {
+            // The last moment the call is known to have been alive.
+            ts_ms: oc.last_ts_ms,
+            call: oc.call.clone(),
+            call_seq: *seq,
+            queue: oc.queue.clone(),
+            agent: oc.agent.clone(),
+            kind: ev.kind().to_string(),
+            data: ev.data().to_string(),
+            schema: SCHEMA_VERSION,
+        });
+    }
+    store.append_batch(&rows)?;
+    tracing::warn!(
+        calls = open.len(),
+        "calls left open by an unclean stop were closed in the event log (end_reason crash)"
+    );
+    Ok(open.len())
+}
+
+fn writer(
+    mut store: Box<dyn EventStore>,
+    mut seqs: HashMap<String, i64>,
+    rx: mpsc::Receiver<Cmd>,
+    metrics: Arc<Metrics>,
+) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
@@ -189,26 +211,33 @@ fn writer(mut conn: Connection, rx: mpsc::Receiver<Cmd>) {
             }
         }
         let mut flushes = Vec::new();
-        if let Ok(txn) = conn.transaction() {
-            for cmd in batch {
-                match cmd {
-                    Cmd::Append(ts, ev) => {
-                        let seq = if ev.call.is_empty() {
-                            0
-                        } else {
-                            let s = seqs.entry(ev.call.clone()).or_insert(0);
-                            *s += 1;
-                            *s
-                        };
-                        let _ = txn.execute(
-                            "INSERT INTO events (ts_ms, call, call_seq, queue, agent, kind, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                            params![ts, ev.call, seq, ev.queue, ev.agent, ev.event.kind(), ev.event.data().to_string()],
-                        );
-                    }
-                    Cmd::Flush(done) => flushes.push(done),
+        let mut rows = Vec::with_capacity(batch.len());
+        for cmd in batch {
+            match cmd {
+                Cmd::Append(ts, ev) => {
+                    let seq = if ev.call.is_empty() {
+                        0
+                    } else {
+                        let s = seqs.entry(ev.call.clone()).or_insert(0);
+                        *s += 1;
+                        *s
+                    };
+                    rows.push(Row {
+                        ts_ms: ts,
+                        call: ev.call,
+                        call_seq: seq,
+                        queue: ev.queue,
+                        agent: ev.agent,
+                        kind: ev.event.kind().to_string(),
+                        data: ev.event.data().to_string(),
+                        schema: SCHEMA_VERSION,
+                    });
                 }
+                Cmd::Flush(done) => flushes.push(done),
             }
-            let _ = txn.commit();
+        }
+        if !rows.is_empty() {
+            commit_with_retry(store.as_mut(), &rows, &metrics, RETRY_BACKOFF);
         }
         for f in flushes {
             let _ = f.send(());
@@ -216,45 +245,73 @@ fn writer(mut conn: Connection, rx: mpsc::Receiver<Cmd>) {
     }
 }
 
-/// Reads events in order, optionally within [from, to) unix ms.
-pub(crate) fn read_events(
-    conn: &Connection,
-    from_ms: Option<i64>,
-    to_ms: Option<i64>,
-) -> anyhow::Result<Vec<StoredEvent>> {
-    let mut st = conn.prepare(
-        "SELECT id, ts_ms, call, call_seq, queue, agent, kind, data FROM events
-         WHERE ts_ms >= ?1 AND ts_ms < ?2 ORDER BY id",
-    )?;
-    let rows = st.query_map(
-        params![from_ms.unwrap_or(i64::MIN), to_ms.unwrap_or(i64::MAX)],
-        |r| {
-            let data: String = r.get(7)?;
-            Ok(StoredEvent::new(
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                serde_json::from_str(&data).unwrap_or(Value::Null),
-            ))
-        },
-    )?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+/// First retry delay; it doubles per attempt (to 3.2 s).
+const RETRY_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Commits `rows`, retrying with backoff; counts and logs each failure, and the rows if it
+/// gives up.
+fn commit_with_retry(
+    store: &mut dyn EventStore,
+    rows: &[Row],
+    metrics: &Metrics,
+    backoff: Duration,
+) {
+    for attempt in 1..=MAX_ATTEMPTS {
+        match store.append_batch(rows) {
+            Ok(()) => {
+                Metrics::add(&metrics.events_written, rows.len() as u64);
+                if attempt > 1 {
+                    tracing::info!(
+                        attempt,
+                        rows = rows.len(),
+                        "event log write succeeded after retrying"
+                    );
+                }
+                return;
+            }
+            Err(e) => {
+                Metrics::add(&metrics.event_write_failures, 1);
+                tracing::error!(
+                    error = %format!("{e:#}"),
+                    attempt,
+                    rows = rows.len(),
+                    store = %store.describe(),
+                    "event log write failed"
+                );
+                if attempt < MAX_ATTEMPTS {
+                    std::thread::sleep(backoff * (1 << (attempt - 1).min(6)));
+                }
+            }
+        }
+    }
+    metrics
+        .events_lost
+        .fetch_add(rows.len() as u64, Ordering::Relaxed);
+    tracing::error!(
+        rows = rows.len(),
+        first_call = %rows.first().map(|r| r.call.as_str()).unwrap_or(""),
+        "event log write given up; these events are lost"
+    );
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event_store::SqliteStore;
+
+    fn temp_store(name: &str) -> (std::path::PathBuf, Box<dyn EventStore>) {
+        let dir = std::env::temp_dir().join(format!("sb-evlog-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let s = SqliteStore::open(&dir.join("events.sqlite")).unwrap();
+        (dir, Box::new(s))
+    }
 
     #[test]
     fn events_are_ordered_with_gap_free_call_sequences() {
-        let dir = std::env::temp_dir().join(format!("sb-evlog-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let path = dir.join("events.sqlite");
-        let log = EventLog::start(&path).unwrap();
+        let (dir, store) = temp_store("order");
+        let metrics = Arc::new(Metrics::default());
+        let log = EventLog::start(store, metrics.clone()).unwrap();
         let start = Event::CallStart(switchboard_events::CallStart::default());
         log.append(NewEvent::call("c1", start.clone()));
         log.append(NewEvent::call("c2", start));
@@ -270,14 +327,11 @@ mod tests {
         );
         log.append(NewEvent::call(
             "c1",
-            Event::CallEnd(switchboard_events::CallEnd::new(
-                switchboard_events::EndReason::CallerHangup,
-                switchboard_events::Disposition::Ivr,
-            )),
+            Event::CallEnd(CallEnd::new(EndReason::CallerHangup, Disposition::Ivr)),
         ));
         log.flush();
-        let conn = open(&path).unwrap();
-        let evs = read_events(&conn, None, None).unwrap();
+        let mut s = SqliteStore::open(&dir.join("events.sqlite")).unwrap();
+        let evs = s.read_range(None, None).unwrap();
         assert_eq!(evs.len(), 4);
         let c1: Vec<i64> = evs
             .iter()
@@ -287,5 +341,104 @@ mod tests {
         assert_eq!(c1, vec![1, 2, 3]);
         assert_eq!(evs[2].queue, "sales");
         assert!(evs.windows(2).all(|w| w[0].id < w[1].id));
+        assert!(evs.iter().all(|e| e.event.is_some()));
+        assert_eq!(metrics.events_written.load(Ordering::Relaxed), 4);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_call_left_open_is_closed_with_end_reason_crash_at_start() {
+        let (dir, store) = temp_store("crash");
+        let log = EventLog::start(store, Arc::new(Metrics::default())).unwrap();
+        log.append(NewEvent::call(
+            "c9",
+            Event::CallStart(switchboard_events::CallStart::default()),
+        ));
+        log.append(
+            NewEvent::call("c9", Event::CallBridge { wait_s: 1.0 })
+                .queue("q")
+                .agent("a"),
+        );
+        log.flush();
+        drop(log);
+        // "Restart": the new writer closes c9 before anything else.
+        let store = Box::new(SqliteStore::open(&dir.join("events.sqlite")).unwrap());
+        let log = EventLog::start(store, Arc::new(Metrics::default())).unwrap();
+        log.flush();
+        let mut s = SqliteStore::open(&dir.join("events.sqlite")).unwrap();
+        let evs = s.read_call("c9").unwrap();
+        let end = evs.last().unwrap();
+        assert_eq!(end.kind, "call.end");
+        assert_eq!(end.call_seq, 3);
+        assert_eq!(end.data["end_reason"], "crash");
+        assert_eq!((end.queue.as_str(), end.agent.as_str()), ("q", "a"));
+        assert!(s.open_calls().unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A store that fails its first `failures` commits.
+    struct Flaky {
+        failures: u32,
+        rows: Vec<Row>,
+    }
+
+    impl EventStore for Flaky {
+        fn describe(&self) -> String {
+            "flaky".into()
+        }
+        fn schema_version(&mut self) -> anyhow::Result<u32> {
+            Ok(2)
+        }
+        fn append_batch(&mut self, rows: &[Row]) -> anyhow::Result<()> {
+            if self.failures > 0 {
+                self.failures -= 1;
+                anyhow::bail!("disk I/O error");
+            }
+            self.rows.extend_from_slice(rows);
+            Ok(())
+        }
+        fn read_range(
+            &mut self,
+            _: Option<i64>,
+            _: Option<i64>,
+        ) -> anyhow::Result<Vec<StoredEvent>> {
+            Ok(Vec::new())
+        }
+        fn read_call(&mut self, _: &str) -> anyhow::Result<Vec<StoredEvent>> {
+            Ok(Vec::new())
+        }
+        fn max_call_seqs(&mut self) -> anyhow::Result<Vec<(String, i64)>> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[test]
+    fn failed_writes_are_retried_and_counted_and_lost_ones_are_counted() {
+        let m = Metrics::default();
+        let row = Row {
+            ts_ms: 1,
+            call: "c".into(),
+            call_seq: 1,
+            queue: String::new(),
+            agent: String::new(),
+            kind: "call.start".into(),
+            data: "{}".into(),
+            schema: SCHEMA_VERSION,
+        };
+        let mut s = Flaky {
+            failures: 2,
+            rows: Vec::new(),
+        };
+        commit_with_retry(&mut s, std::slice::from_ref(&row), &m, Duration::ZERO);
+        assert_eq!(s.rows.len(), 1);
+        assert_eq!(m.event_write_failures.load(Ordering::Relaxed), 2);
+        assert_eq!(m.events_lost.load(Ordering::Relaxed), 0);
+        let mut s = Flaky {
+            failures: MAX_ATTEMPTS,
+            rows: Vec::new(),
+        };
+        commit_with_retry(&mut s, &[row.clone(), row], &m, Duration::ZERO);
+        assert!(s.rows.is_empty());
+        assert_eq!(m.events_lost.load(Ordering::Relaxed), 2);
     }
 }

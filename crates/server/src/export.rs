@@ -48,10 +48,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{bail, Context};
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::Connection;
 use serde_json::Value;
 
-use crate::event_log::{read_events, StoredEvent};
+use crate::event_log::StoredEvent;
+use crate::event_store::EventStore;
 use switchboard_events::{AgentStateName, CallEnd, EndReason, Event, QueueExitReason};
 
 /// Prefix of the queue_log `agent` field: Asterisk writes the queue member's interface
@@ -343,13 +343,15 @@ const CDR_HEADER: [&str; 17] = [
 /// the end; empty if never queued), `talk_s, duration_s, hangup_by` (`caller`, `agent`,
 /// `system`), `end_reason, recording, dtmf` (digits in the order received).
 pub(crate) fn export_cdr(
-    conn: &Connection,
+    store: &mut dyn EventStore,
     from_ms: Option<i64>,
     to_ms: Option<i64>,
 ) -> anyhow::Result<String> {
     // A call's events all follow its call.start, so nothing before `from` is needed; its
     // call.end may come after `to`.
-    let events = read_events(conn, from_ms, None).context("reading the event log")?;
+    let events = store
+        .read_range(from_ms, None)
+        .context("reading the event log")?;
     let mut out = String::new();
     csv_row(&mut out, &CDR_HEADER);
     for c in summarize(&events) {
@@ -398,11 +400,13 @@ pub(crate) fn export_cdr(
 /// call with a recording whose `call.start` lies in `[from_ms, to_ms)`. Calls still in
 /// progress are listed with an empty `talk_s`.
 pub(crate) fn recordings_index(
-    conn: &Connection,
+    store: &mut dyn EventStore,
     from_ms: Option<i64>,
     to_ms: Option<i64>,
 ) -> anyhow::Result<String> {
-    let events = read_events(conn, from_ms, None).context("reading the event log")?;
+    let events = store
+        .read_range(from_ms, None)
+        .context("reading the event log")?;
     let mut out = String::new();
     csv_row(
         &mut out,
@@ -783,11 +787,13 @@ impl QueueLogWriter {
 /// in `[from_ms, to_ms)` (unix ms; `None` = unbounded). State such as join times and logins
 /// is rebuilt from the whole log before `to_ms`, so hold times are right at the window's edge.
 pub(crate) fn export_queue_log(
-    conn: &Connection,
+    store: &mut dyn EventStore,
     from_ms: Option<i64>,
     to_ms: Option<i64>,
 ) -> anyhow::Result<String> {
-    let events = read_events(conn, None, to_ms).context("reading the event log")?;
+    let events = store
+        .read_range(None, to_ms)
+        .context("reading the event log")?;
     let mut w = QueueLogWriter {
         from_ms,
         out: String::new(),
@@ -805,14 +811,15 @@ pub(crate) fn export_queue_log(
 // Consistency check
 // ---------------------------------------------------------------------------------------
 
-/// Checks every finished call (one with a `call.end`) in the whole log: its events carry
+/// Fails every started call without a `call.end`, and checks every finished call in the
+/// whole log: its events carry
 /// `call_seq` 1..n in log order with no gap or duplicate, the first is `call.start`, nothing
 /// but `queue.*` and `screenpop.*` bookkeeping follows the single `call.end`, and
 /// timestamps never go back.
 /// Also checks that events outside a call have `call_seq` 0. Returns one line per problem
 /// (at most a few per call); empty means healthy.
-pub(crate) fn check_call_sequences(conn: &Connection) -> Vec<String> {
-    let events = match read_events(conn, None, None) {
+pub(crate) fn check_call_sequences(store: &mut dyn EventStore) -> Vec<String> {
+    let events = match store.read_range(None, None) {
         Ok(e) => e,
         Err(e) => return vec![format!("cannot read the event log: {e:#}")],
     };
@@ -835,6 +842,11 @@ pub(crate) fn check_call_sequences(conn: &Connection) -> Vec<String> {
             let mut p = check_one_call(evs);
             p.truncate(MAX_PROBLEMS_PER_CALL);
             problems.extend(p.into_iter().map(|m| format!("call {call}: {m}")));
+        } else if evs.iter().any(|e| e.kind == "call.start") {
+            problems.push(format!(
+                "call {call}: no call.end (still in progress, or the server stopped and has \
+                 not been restarted to close it)"
+            ));
         }
     }
     problems
@@ -937,10 +949,14 @@ mod tests {
     use std::path::PathBuf;
 
     /// A throwaway event log in a temp file, written row by row with explicit times.
+    /// A scratch event store for one test: SQLite, or, when `SWITCHBOARD_TEST_POSTGRES`
+    /// names a database (scripts/test runs this suite a second time that way), a schema
+    /// of its own in PostgreSQL. The same tests thus check both backends.
     struct TestLog {
         path: PathBuf,
-        conn: Connection,
+        store: Box<dyn EventStore>,
         seqs: HashMap<String, i64>,
+        pg_cleanup: Option<(String, String)>,
     }
 
     impl TestLog {
@@ -948,12 +964,34 @@ mod tests {
             let dir = std::env::temp_dir().join(format!("sb-export-{}-{name}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).unwrap();
-            let path = dir.join("events.sqlite");
-            let conn = crate::event_log::open(&path).unwrap();
+            if let Ok(url) = std::env::var("SWITCHBOARD_TEST_POSTGRES") {
+                let schema = format!(
+                    "sb_export_{}_{}",
+                    std::process::id(),
+                    name.replace('-', "_")
+                );
+                let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                admin
+                    .batch_execute(&format!(
+                        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"
+                    ))
+                    .unwrap();
+                let sep = if url.contains('?') { '&' } else { '?' };
+                let scoped = format!("{url}{sep}options=-csearch_path%3D{schema}");
+                let store = crate::event_store::PostgresStore::connect(&scoped).unwrap();
+                return TestLog {
+                    path: dir,
+                    store: Box::new(store),
+                    seqs: HashMap::new(),
+                    pg_cleanup: Some((url, schema)),
+                };
+            }
+            let store = crate::event_store::SqliteStore::open(&dir.join("events.sqlite")).unwrap();
             TestLog {
                 path: dir,
-                conn,
+                store: Box::new(store),
                 seqs: HashMap::new(),
+                pg_cleanup: None,
             }
         }
 
@@ -969,9 +1007,10 @@ mod tests {
             self.raw(ts, call, seq, queue, agent, kind, &data.to_string());
         }
 
+        /// Appends one row as given (any `data` text, even invalid JSON).
         #[allow(clippy::too_many_arguments)]
         fn raw(
-            &self,
+            &mut self,
             ts: i64,
             call: &str,
             seq: i64,
@@ -980,11 +1019,17 @@ mod tests {
             kind: &str,
             data: &str,
         ) {
-            self.conn
-                .execute(
-                    "INSERT INTO events (ts_ms, call, call_seq, queue, agent, kind, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    rusqlite::params![ts, call, seq, queue, agent, kind, data],
-                )
+            self.store
+                .append_batch(&[crate::event_store::Row {
+                    ts_ms: ts,
+                    call: call.into(),
+                    call_seq: seq,
+                    queue: queue.into(),
+                    agent: agent.into(),
+                    kind: kind.into(),
+                    data: data.into(),
+                    schema: switchboard_events::SCHEMA_VERSION,
+                }])
                 .unwrap();
         }
     }
@@ -992,6 +1037,11 @@ mod tests {
     impl Drop for TestLog {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.path);
+            if let Some((url, schema)) = self.pg_cleanup.take() {
+                if let Ok(mut c) = postgres::Client::connect(&url, postgres::NoTls) {
+                    let _ = c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
+                }
+            }
         }
     }
 
@@ -1158,7 +1208,7 @@ mod tests {
     fn cdr_of_an_answered_call_has_every_column() {
         let mut log = TestLog::new("cdr-answered");
         answered_call(&mut log, "1", T0);
-        let csv = export_cdr(&log.conn, None, None).unwrap();
+        let csv = export_cdr(log.store.as_mut(), None, None).unwrap();
         let rows = csv_rows(&csv);
         assert_eq!(
             rows[0],
@@ -1289,7 +1339,7 @@ mod tests {
             "call.end",
             json!({"end_reason": "agent_hangup", "disposition": "answered", "talk_s": 10.0}),
         );
-        let rows = csv_rows(&export_cdr(&log.conn, None, None).unwrap());
+        let rows = csv_rows(&export_cdr(log.store.as_mut(), None, None).unwrap());
         assert_eq!(rows.len(), 5);
         let ids: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
         assert_eq!(ids, ["2", "3", "4", "5"]);
@@ -1344,7 +1394,7 @@ mod tests {
             "call.end",
             json!({"end_reason": "caller_hangup", "disposition": "ivr"}),
         );
-        let rows = csv_rows(&export_cdr(&log.conn, None, None).unwrap());
+        let rows = csv_rows(&export_cdr(log.store.as_mut(), None, None).unwrap());
         assert_eq!(col(&rows, 1, "wait_s"), "60.000");
         assert_eq!(col(&rows, 1, "queue"), "sales");
         assert_eq!(
@@ -1362,10 +1412,10 @@ mod tests {
         log.ev(T0 + 2_000, "12", "", "", "call.start", json!({})); // never ends
         answered_call(&mut log, "13", T0 + 3_600_000); // at `to`: excluded
         let to = T0 + 3_600_000;
-        let rows = csv_rows(&export_cdr(&log.conn, Some(T0), Some(to)).unwrap());
+        let rows = csv_rows(&export_cdr(log.store.as_mut(), Some(T0), Some(to)).unwrap());
         let ids: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
         assert_eq!(ids, ["11"]);
-        let all = csv_rows(&export_cdr(&log.conn, None, None).unwrap());
+        let all = csv_rows(&export_cdr(log.store.as_mut(), None, None).unwrap());
         assert_eq!(all.len(), 4);
     }
 
@@ -1394,25 +1444,25 @@ mod tests {
         log.ev(T0 + 5, "", "", "", "agent.login", json!({}));
         log.raw(T0 + 6, "7", 5, "q", "a", "call.end", "{not json");
         log.ev(T0 + 7, "", "", "", "system.stop", Value::Null);
-        let cdr = csv_rows(&export_cdr(&log.conn, None, None).unwrap());
+        let cdr = csv_rows(&export_cdr(log.store.as_mut(), None, None).unwrap());
         assert_eq!(cdr.len(), 2);
         assert_eq!(col(&cdr, 1, "disposition"), "unknown");
         assert_eq!(col(&cdr, 1, "caller"), "");
         assert_eq!(col(&cdr, 1, "agent"), "a");
         assert_eq!(col(&cdr, 1, "hangup_by"), "");
-        let ql = export_queue_log(&log.conn, None, None).unwrap();
+        let ql = export_queue_log(log.store.as_mut(), None, None).unwrap();
         assert!(ql.contains("|7|q|NONE|ENTERQUEUE|||0\n"), "{ql}");
         assert!(ql.contains("|CONNECT|0|7-a|0\n"), "{ql}");
         assert!(ql.contains("|COMPLETEAGENT|0|0|0\n"), "{ql}");
-        assert!(recordings_index(&log.conn, None, None).is_ok());
-        assert!(check_call_sequences(&log.conn).is_empty());
+        assert!(recordings_index(log.store.as_mut(), None, None).is_ok());
+        assert!(check_call_sequences(log.store.as_mut()).is_empty());
     }
 
     #[test]
     fn queue_log_of_an_answered_call() {
         let mut log = TestLog::new("ql-answered");
         answered_call(&mut log, "1", T0);
-        let ql = export_queue_log(&log.conn, None, None).unwrap();
+        let ql = export_queue_log(log.store.as_mut(), None, None).unwrap();
         let e = T0 / 1000;
         let expected = [
             format!("{}|1|sales|NONE|ENTERQUEUE||+15550001|2", e + 3),
@@ -1455,7 +1505,7 @@ mod tests {
             "call.end",
             json!({"end_reason": "agent_hangup", "disposition": "answered", "talk_s": 30.9}),
         );
-        let ql = export_queue_log(&log.conn, None, None).unwrap();
+        let ql = export_queue_log(log.store.as_mut(), None, None).unwrap();
         let lines: Vec<&str> = ql.lines().collect();
         assert_eq!(lines.len(), 4, "{ql}");
         assert!(
@@ -1630,7 +1680,7 @@ mod tests {
             "call.end",
             json!({"end_reason": "caller_hangup", "disposition": "abandoned"}),
         );
-        let ql = export_queue_log(&log.conn, None, None).unwrap();
+        let ql = export_queue_log(log.store.as_mut(), None, None).unwrap();
         let has = |l: String| assert!(ql.lines().any(|x| x == l), "missing {l}\n{ql}");
         has(format!("{}|20|q|NONE|ABANDON|1|3|42", e + 42));
         has(format!("{}|21|q|NONE|EXITWITHTIMEOUT|1|1|300", e + 300));
@@ -1710,7 +1760,7 @@ mod tests {
         let mut log = TestLog::new("ql-transfer");
         transferred_call(&mut log);
         let e = T0 / 1000;
-        let ql = export_queue_log(&log.conn, None, None).unwrap();
+        let ql = export_queue_log(log.store.as_mut(), None, None).unwrap();
         let expected = [
             format!("{}|30|sales|NONE|ENTERQUEUE||3030|1", e + 1),
             format!("{}|30|sales|SIP/bob|CONNECT|4|30-bob|4", e + 5),
@@ -1723,7 +1773,7 @@ mod tests {
             format!("{}|30|billing|SIP/carol|COMPLETEAGENT|14|40|2", e + 122),
         ];
         assert_eq!(ql.lines().collect::<Vec<_>>(), expected);
-        let rows = csv_rows(&export_cdr(&log.conn, None, None).unwrap());
+        let rows = csv_rows(&export_cdr(log.store.as_mut(), None, None).unwrap());
         assert_eq!(col(&rows, 1, "queue"), "billing");
         assert_eq!(col(&rows, 1, "agent"), "carol");
         assert_eq!(
@@ -1733,7 +1783,7 @@ mod tests {
         );
         assert_eq!(col(&rows, 1, "hangup_by"), "agent");
         assert!(
-            check_call_sequences(&log.conn).is_empty(),
+            check_call_sequences(log.store.as_mut()).is_empty(),
             "screenpop after end is bookkeeping"
         );
     }
@@ -1801,7 +1851,7 @@ mod tests {
         );
         log.ev(T0 + 130_000, "", "", "bob", "agent.logout", json!({}));
         log.ev(T0 + 130_000, "", "", "", "system.start", json!({}));
-        let ql = export_queue_log(&log.conn, None, None).unwrap();
+        let ql = export_queue_log(log.store.as_mut(), None, None).unwrap();
         let expected = [
             format!("{e}|NONE|NONE|SIP/alice|AGENTLOGIN|SIP/alice"),
             format!("{}|NONE|NONE|SIP/alice|PAUSE|rona", e + 60),
@@ -1818,7 +1868,7 @@ mod tests {
         let mut log = TestLog::new("ql-window");
         answered_call(&mut log, "1", T0);
         let from = T0 + 30_000; // after the join and the RONA, before the bridge
-        let ql = export_queue_log(&log.conn, Some(from), Some(T0 + 60_000)).unwrap();
+        let ql = export_queue_log(log.store.as_mut(), Some(from), Some(T0 + 60_000)).unwrap();
         let e = T0 / 1000;
         assert_eq!(
             ql,
@@ -1831,7 +1881,7 @@ mod tests {
         let mut log = TestLog::new("ql-sanitize");
         log.ev(T0, "9", "", "", "call.start", json!({"caller": "a|b\nc"}));
         log.ev(T0, "9", "q|x", "", "queue.join", json!({"position": 1}));
-        let ql = export_queue_log(&log.conn, None, None).unwrap();
+        let ql = export_queue_log(log.store.as_mut(), None, None).unwrap();
         assert_eq!(
             ql,
             format!("{}|9|q_x|NONE|ENTERQUEUE||a_b_c|1\n", T0 / 1000)
@@ -1862,14 +1912,14 @@ mod tests {
             "call.end",
             json!({"disposition": "ivr"}),
         );
-        let csv = recordings_index(&log.conn, None, None).unwrap();
+        let csv = recordings_index(log.store.as_mut(), None, None).unwrap();
         assert_eq!(
             csv,
             "call_id,start,queue,agent,caller,path,talk_s\r\n\
              1,2026-11-23T10:00:00.000Z,sales,bob,+15550001,/data/rec/2026-11-23/1.wav,60.000\r\n\
              2,2026-11-23T10:00:00.005Z,sales,bob,\"x,y\",/r/2.wav,\r\n"
         );
-        let later = recordings_index(&log.conn, Some(T0 + 1), None).unwrap();
+        let later = recordings_index(log.store.as_mut(), Some(T0 + 1), None).unwrap();
         assert_eq!(later.lines().count(), 2);
         assert!(later.contains("/r/2.wav"));
     }
@@ -1881,13 +1931,15 @@ mod tests {
         log.ev(T0 - 1, "", "", "bob", "agent.login", json!({}));
         answered_call(&mut log, "1", T0);
         answered_call(&mut log, "2", T0 + 500);
-        log.ev(T0 + 5, "3", "", "", "call.start", json!({})); // unfinished: not checked
-        assert_eq!(check_call_sequences(&log.conn), Vec::<String>::new());
+        assert_eq!(
+            check_call_sequences(log.store.as_mut()),
+            Vec::<String>::new()
+        );
     }
 
     #[test]
     fn check_finds_gaps_duplicates_and_disorder() {
-        let log = TestLog::new("check-bad");
+        let mut log = TestLog::new("check-bad");
         // Gap: 1, 3.
         log.raw(T0, "1", 1, "", "", "call.start", "{}");
         log.raw(T0 + 1, "1", 3, "", "", "call.end", "{}");
@@ -1912,9 +1964,10 @@ mod tests {
         log.raw(T0 + 2, "6", 3, "", "", "call.end", "{}");
         // Agent event with a sequence number.
         log.raw(T0, "", 4, "", "bob", "agent.login", "{}");
-        // Unfinished calls are not judged.
-        log.raw(T0, "7", 5, "", "", "dtmf", "{}");
-        let p = check_call_sequences(&log.conn);
+        // A call without an end is a problem of its own (in progress, or a crash the
+        // server has not closed yet).
+        log.raw(T0, "7", 1, "", "", "call.start", "{}");
+        let p = check_call_sequences(log.store.as_mut());
         let about = |call: &str, what: &str| {
             assert!(
                 p.iter()
@@ -1933,17 +1986,17 @@ mod tests {
             "{p:#?}"
         );
         assert!(!p.iter().any(|m| m.contains("queue.waited")), "{p:#?}");
-        assert!(!p.iter().any(|m| m.starts_with("call 7")), "{p:#?}");
-        assert_eq!(p.len(), 7, "{p:#?}");
+        about("7", "no call.end");
+        assert_eq!(p.len(), 8, "{p:#?}");
     }
 
     #[test]
     fn check_reports_out_of_order_sequences() {
-        let log = TestLog::new("check-order");
+        let mut log = TestLog::new("check-order");
         log.raw(T0, "1", 2, "", "", "dtmf", "{}");
         log.raw(T0, "1", 1, "", "", "call.start", "{}");
         log.raw(T0, "1", 3, "", "", "call.end", "{}");
-        let p = check_call_sequences(&log.conn);
+        let p = check_call_sequences(log.store.as_mut());
         assert!(
             p.iter().any(|m| m.contains("has call_seq 2, expected 1")),
             "{p:#?}"
@@ -1982,10 +2035,10 @@ mod tests {
             };
             log.ev(*t, call, queue, agent, kind, data);
         }
-        assert!(check_call_sequences(&log.conn).is_empty());
-        let cdr = export_cdr(&log.conn, None, None).unwrap();
+        assert!(check_call_sequences(log.store.as_mut()).is_empty());
+        let cdr = export_cdr(log.store.as_mut(), None, None).unwrap();
         assert_eq!(cdr.lines().count(), n + 1);
-        let ql = export_queue_log(&log.conn, None, None).unwrap();
+        let ql = export_queue_log(log.store.as_mut(), None, None).unwrap();
         assert_eq!(ql.matches("|ENTERQUEUE|").count(), n);
         assert_eq!(ql.matches("|CONNECT|2|").count(), n);
         assert_eq!(ql.matches("|COMPLETECALLER|2|1|1\n").count(), n);

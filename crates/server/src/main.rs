@@ -13,7 +13,9 @@ mod config;
 mod core_events;
 mod descriptors;
 mod dial_policy;
+mod disk_watch;
 mod event_log;
+mod event_store;
 mod export;
 mod http_api;
 mod http_auth;
@@ -134,6 +136,9 @@ struct ExportArgs {
     /// Data directory holding events.sqlite.
     #[arg(long = "data-dir", default_value = "./data")]
     data_dir: PathBuf,
+    /// The event store: "sqlite" (<data-dir>/events.sqlite) or postgres://user@host:port/db.
+    #[arg(long = "event-store", default_value = "sqlite")]
+    event_store: String,
     /// Start of the window (inclusive): 2026-11-23, 2026-11-23T10:00:00Z, or unix seconds.
     #[arg(long)]
     from: Option<String>,
@@ -197,6 +202,9 @@ pub(crate) struct RunArgs {
     /// (replaces ivr.test_clock). Never use it in production.
     #[arg(long = "ivr-test-clock", value_name = "TIME")]
     pub(crate) ivr_test_clock: Option<String>,
+    /// Event store ("sqlite" or postgres://user@host:port/db), replaces data.event_store.
+    #[arg(long = "event-store")]
+    pub(crate) event_store: Option<String>,
 }
 
 fn export_main(command: ExportCommand) -> anyhow::Result<ExitCode> {
@@ -206,11 +214,9 @@ fn export_main(command: ExportCommand) -> anyhow::Result<ExitCode> {
         | ExportCommand::Recordings(a)
         | ExportCommand::Check(a) => a,
     };
-    let path = args.data_dir.join("events.sqlite");
-    if !path.exists() {
-        anyhow::bail!("no event log at {} (use --data-dir)", path.display());
-    }
-    let conn = event_log::open(&path)?;
+    let mut store =
+        event_store::StoreLocation::parse(&args.event_store)?.open_existing(&args.data_dir)?;
+    let store = store.as_mut();
     let from = args
         .from
         .as_deref()
@@ -218,11 +224,11 @@ fn export_main(command: ExportCommand) -> anyhow::Result<ExitCode> {
         .transpose()?;
     let to = args.to.as_deref().map(export::parse_time_arg).transpose()?;
     let text = match command {
-        ExportCommand::Cdr(_) => export::export_cdr(&conn, from, to)?,
-        ExportCommand::QueueLog(_) => export::export_queue_log(&conn, from, to)?,
-        ExportCommand::Recordings(_) => export::recordings_index(&conn, from, to)?,
+        ExportCommand::Cdr(_) => export::export_cdr(store, from, to)?,
+        ExportCommand::QueueLog(_) => export::export_queue_log(store, from, to)?,
+        ExportCommand::Recordings(_) => export::recordings_index(store, from, to)?,
         ExportCommand::Check(_) => {
-            let problems = export::check_call_sequences(&conn);
+            let problems = export::check_call_sequences(store);
             if problems.is_empty() {
                 println!("ok: every finished call has a complete, gap-free event sequence");
                 return Ok(ExitCode::SUCCESS);

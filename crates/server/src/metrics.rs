@@ -27,6 +27,16 @@ pub(crate) struct Metrics {
     pub(crate) guard: GuardMetrics,
     /// Calls we would have originated, refused by the dial policy, by reason.
     pub(crate) dial_refused: crate::dial_policy::RefusalCounters,
+    /// Event rows committed to the event store.
+    pub(crate) events_written: AtomicU64,
+    /// Failed commits of an event batch (each retry that fails counts).
+    pub(crate) event_write_failures: AtomicU64,
+    /// Events given up after every retry failed.
+    pub(crate) events_lost: AtomicU64,
+    /// 1 while free space in the data directory is below `[data] min_free_mb`.
+    pub(crate) disk_low: AtomicI64,
+    /// Calls refused with 503 because the disk was below the watermark.
+    pub(crate) calls_refused_disk_low: AtomicU64,
 }
 
 /// What the defences against a hostile network did. Totals are copied from the owners'
@@ -263,6 +273,36 @@ impl Metrics {
             "counter",
             "Failed saves of registrations.json (a restart then loses those logins).",
             g(&self.registrations_save_failures),
+        );
+        line(
+            "switchboard_events_written_total",
+            "counter",
+            "Event rows committed to the event store.",
+            g(&self.events_written),
+        );
+        line(
+            "switchboard_event_write_failures_total",
+            "counter",
+            "Failed commits of an event batch (each failed retry counts).",
+            g(&self.event_write_failures),
+        );
+        line(
+            "switchboard_events_lost_total",
+            "counter",
+            "Events given up after every retry failed.",
+            g(&self.events_lost),
+        );
+        line(
+            "switchboard_disk_low",
+            "gauge",
+            "1 while free space in the data directory is below [data] min_free_mb.",
+            self.disk_low.load(Ordering::Relaxed),
+        );
+        line(
+            "switchboard_calls_refused_disk_low_total",
+            "counter",
+            "Calls refused with 503 because the disk was below the watermark.",
+            g(&self.calls_refused_disk_low),
         );
         self.guard.render(out);
         let _ = write!(

@@ -233,6 +233,9 @@ pub(crate) fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         cfg.ivr.test_clock = Some(c.clone());
     }
     refuse_public_demo_tokens(&cfg)?;
+    if let Some(s) = &args.event_store {
+        cfg.data.event_store = s.clone();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -249,7 +252,17 @@ pub(crate) fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .thread_name("switchboard")
         .build()?;
-    rt.block_on(serve(cfg))?;
+    // The event store opens outside the runtime: the PostgreSQL client blocks, and its
+    // writer is a plain thread.
+    crate::private_files::secure_data_dir(&cfg.data.dir)
+        .with_context(|| format!("creating data dir {}", cfg.data.dir.display()))?;
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    crate::disk_watch::check(&cfg.data.dir, cfg.data.min_free_mb, &metrics);
+    let store_at = crate::event_store::StoreLocation::parse(&cfg.data.event_store)?;
+    let store = store_at.open(&cfg.data.dir)?;
+    tracing::info!(store = %store.describe(), "event store open");
+    let events = EventLog::start(store, metrics.clone())?;
+    rt.block_on(serve(cfg, events, metrics))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -277,10 +290,11 @@ fn tcp_connection_cap(cfg: &Config) -> usize {
     cap
 }
 
-async fn serve(cfg: Config) -> anyhow::Result<()> {
-    crate::private_files::secure_data_dir(&cfg.data.dir)
-        .with_context(|| format!("creating data dir {}", cfg.data.dir.display()))?;
-    let events = EventLog::start(&cfg.data.dir.join("events.sqlite"))?;
+async fn serve(
+    cfg: Config,
+    events: EventLog,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> anyhow::Result<()> {
     repair_recordings(&cfg.data.dir.join("recordings"), &events);
     let tcfg = TransportConfig {
         limits: Limits {
@@ -300,7 +314,6 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
         .await
         .map_err(|e| http_bind_error(cfg.http.listen, e))?;
     let http_addr = http.local_addr()?;
-    let metrics = Arc::new(crate::metrics::Metrics::default());
     let mut driver = crate::sip_driver::SipDriver::new(&cfg, transport.clone(), events.clone());
     driver.set_metrics(metrics.clone());
     let sip = driver.handle();
@@ -374,6 +387,13 @@ async fn serve(cfg: Config) -> anyhow::Result<()> {
     let http_task = tokio::spawn(crate::http_serve::serve(http, router, limits, http_stop_rx));
 
     let mut driver_task = tokio::spawn(driver.run(inbound, stage_rx));
+    // The free-disk watermark is measured until the end (new calls stay refused while low).
+    tokio::spawn(crate::disk_watch::watch(
+        cfg.data.dir.clone(),
+        cfg.data.min_free_mb,
+        shared.metrics.clone(),
+        http_stop_tx.subscribe(),
+    ));
 
     events.append(NewEvent::system(Event::SystemStart {
         version: env!("CARGO_PKG_VERSION").to_string(),

@@ -171,6 +171,7 @@ pub(crate) struct SipDriver {
     contact_host: Host,
     next_keepalive: Instant,
     probes: HashMap<TxKey, (String, Uri)>,
+    /// Also the free-disk guard: `disk_low` refuses new calls (see `disk_watch`).
     metrics: Arc<Metrics>,
     /// New calls are refused with 503 while fewer descriptors than this are free.
     call_fd_headroom: u64,
@@ -739,6 +740,14 @@ impl SipDriver {
                         StatusCode::SERVICE_UNAVAILABLE,
                         Some(self.retry_after),
                     );
+                    return;
+                }
+                if self.metrics.disk_low.load(Ordering::Relaxed) != 0 {
+                    Metrics::add(&self.metrics.calls_refused_disk_low, 1);
+                    tracing::error!("INVITE refused with 503: disk below [data] min_free_mb");
+                    let _ = self
+                        .b2bua
+                        .reject(now, call, StatusCode::SERVICE_UNAVAILABLE);
                     return;
                 }
                 // An INVITE from a registered agent's device (same source address as its

@@ -1,0 +1,198 @@
+//! The PostgreSQL backend, on the synchronous `postgres` client (the event-log writer and
+//! the exporters are plain threads; see docs/decisions/0012-event-store-seam.md).
+
+use anyhow::Context;
+use postgres::{Client, NoTls};
+
+use super::{redact_url, EventStore, Row, MIGRATIONS};
+use crate::event_log::StoredEvent;
+
+/// Events in a PostgreSQL database.
+pub(crate) struct PostgresStore {
+    url: String,
+    client: Client,
+}
+
+const COLUMNS: &str = "id, ts_ms, call, call_seq, queue, agent, kind, data";
+
+/// Rows per INSERT statement (parameters stay far below PostgreSQL's 65535 limit).
+const ROWS_PER_INSERT: usize = 256;
+
+impl PostgresStore {
+    /// Connects and applies pending migrations (under an advisory lock, so two servers
+    /// starting on one database do not race).
+    pub(crate) fn connect(url: &str) -> anyhow::Result<PostgresStore> {
+        let shown = redact_url(url);
+        let client = Client::connect(url, NoTls)
+            .with_context(|| format!("connecting to the event store {shown}"))?;
+        let mut s = PostgresStore { url: shown, client };
+        s.migrate()
+            .with_context(|| format!("migrating the event store {}", s.url))?;
+        Ok(s)
+    }
+
+    fn migrate(&mut self) -> anyhow::Result<()> {
+        let mut txn = self.client.transaction()?;
+        // Any fixed key: it serialises migrations of this database's event store.
+        txn.execute("SELECT pg_advisory_xact_lock(5313042)", &[])?;
+        txn.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version INTEGER PRIMARY KEY, what TEXT NOT NULL, applied_ms BIGINT NOT NULL)",
+        )?;
+        let current: Option<i32> = txn
+            .query_one("SELECT MAX(version) FROM schema_migrations", &[])?
+            .get(0);
+        let current = current.unwrap_or(0).max(0) as u32;
+        for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+            txn.batch_execute(m.postgres)
+                .with_context(|| format!("migration {} ({})", m.version, m.what))?;
+            txn.execute(
+                "INSERT INTO schema_migrations (version, what, applied_ms) VALUES ($1, $2, $3)",
+                &[&(m.version as i32), &m.what, &crate::event_log::now_ms()],
+            )?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn query(
+        &mut self,
+        sql: &str,
+        p: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> anyhow::Result<Vec<StoredEvent>> {
+        let rows = self.client.query(sql, p)?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let data: String = r.get(7);
+                StoredEvent::new(
+                    r.get(0),
+                    r.get(1),
+                    r.get(2),
+                    r.get(3),
+                    r.get(4),
+                    r.get(5),
+                    r.get(6),
+                    serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+                )
+            })
+            .collect())
+    }
+}
+
+impl EventStore for PostgresStore {
+    fn describe(&self) -> String {
+        self.url.clone()
+    }
+
+    fn schema_version(&mut self) -> anyhow::Result<u32> {
+        let v: Option<i32> = self
+            .client
+            .query_one("SELECT MAX(version) FROM schema_migrations", &[])?
+            .get(0);
+        Ok(v.unwrap_or(0).max(0) as u32)
+    }
+
+    fn append_batch(&mut self, rows: &[Row]) -> anyhow::Result<()> {
+        let mut txn = self.client.transaction()?;
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            let mut sql = String::from(
+                "INSERT INTO events (ts_ms, call, call_seq, queue, agent, kind, data, schema) VALUES ",
+            );
+            let schemas: Vec<i32> = chunk.iter().map(|r| r.schema as i32).collect();
+            let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> =
+                Vec::with_capacity(chunk.len() * 8);
+            for (i, (r, schema)) in chunk.iter().zip(&schemas).enumerate() {
+                let b = i * 8;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${},${},${},${},${},${},${},${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8
+                ));
+                params.extend_from_slice(&[
+                    &r.ts_ms,
+                    &r.call,
+                    &r.call_seq,
+                    &r.queue,
+                    &r.agent,
+                    &r.kind,
+                    &r.data,
+                    schema,
+                ]);
+            }
+            txn.execute(&sql, &params)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    fn read_range(
+        &mut self,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+    ) -> anyhow::Result<Vec<StoredEvent>> {
+        let (from, to) = (from_ms.unwrap_or(i64::MIN), to_ms.unwrap_or(i64::MAX));
+        self.query(
+            &format!("SELECT {COLUMNS} FROM events WHERE ts_ms >= $1 AND ts_ms < $2 ORDER BY id"),
+            &[&from, &to],
+        )
+    }
+
+    fn read_call(&mut self, call: &str) -> anyhow::Result<Vec<StoredEvent>> {
+        self.query(
+            &format!("SELECT {COLUMNS} FROM events WHERE call = $1 ORDER BY id"),
+            &[&call],
+        )
+    }
+
+    fn max_call_seqs(&mut self) -> anyhow::Result<Vec<(String, i64)>> {
+        let rows = self.client.query(
+            "SELECT call, MAX(call_seq) FROM events WHERE call <> '' GROUP BY call",
+            &[],
+        )?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs when `SWITCHBOARD_TEST_POSTGRES` names a database (scripts/test starts a
+    /// private cluster and sets it); otherwise says so and passes.
+    #[test]
+    fn postgres_store_keeps_the_contract() {
+        let Ok(url) = std::env::var("SWITCHBOARD_TEST_POSTGRES") else {
+            eprintln!("SWITCHBOARD_TEST_POSTGRES not set; PostgreSQL store test skipped");
+            return;
+        };
+        let mut admin = Client::connect(&url, NoTls).expect("connect");
+        let schema = format!("sb_contract_{}", std::process::id());
+        admin
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"
+            ))
+            .unwrap();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let scoped = format!("{url}{sep}options=-csearch_path%3D{schema}");
+        let mut s = PostgresStore::connect(&scoped).unwrap();
+        super::super::tests::store_contract(&mut s);
+        drop(s);
+        // A second open applies nothing and keeps the rows.
+        let mut s = PostgresStore::connect(&scoped).unwrap();
+        assert_eq!(s.read_range(None, None).unwrap().len(), 4);
+        drop(s);
+        admin
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .unwrap();
+    }
+}
