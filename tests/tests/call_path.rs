@@ -242,7 +242,11 @@ fn caller_hears_position_agent_answers_tones_cross_and_the_call_is_recorded() {
         .split(',')
         .collect();
     let col = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
-    assert_eq!(col("caller"), "+79995550101");
+    assert_eq!(
+        col("caller"),
+        "'+79995550101",
+        "a leading + is neutralised for spreadsheets"
+    );
     assert_eq!(col("dnis"), "100");
     assert_eq!(
         (col("queue"), col("agent"), col("disposition")),

@@ -1,0 +1,583 @@
+//! Call detail records and the recordings index: per-call summaries folded from the log.
+
+use std::collections::HashMap;
+
+use anyhow::Context;
+
+use super::csv::csv_row;
+use super::{call_end, hangup_by, in_window, iso, iso_opt, ms_to_secs3, secs3, str_of, MAX_DTMF};
+use crate::event_log::StoredEvent;
+use crate::event_store::EventStore;
+use switchboard_events::CallEnd;
+
+// ---------------------------------------------------------------------------------------
+// Per-call summary (CDR and recordings index)
+// ---------------------------------------------------------------------------------------
+
+/// What the log says about one call, folded from its events in log order.
+#[derive(Debug, Default)]
+struct CallSummary {
+    id: String,
+    start_ms: Option<i64>,
+    answer_ms: Option<i64>,
+    bridge_ms: Option<i64>,
+    end_ms: Option<i64>,
+    caller: String,
+    dnis: String,
+    /// Last queue the call was seen in.
+    queue: String,
+    /// Agent the call was bridged to.
+    agent: String,
+    first_join_ms: Option<i64>,
+    in_queue: bool,
+    left_queue_ms: Option<i64>,
+    /// When the queue wait ended (bridge, leaving the queue, or the end).
+    wait_end_ms: Option<i64>,
+    end: Option<CallEnd>,
+    end_queue: String,
+    end_agent: String,
+    recording: Option<String>,
+    dtmf: String,
+}
+
+impl CallSummary {
+    fn apply(&mut self, ev: &StoredEvent) {
+        if self.end_ms.is_some() {
+            // Trailing bookkeeping (queue.waited, ...) does not change the record.
+            return;
+        }
+        if !ev.queue.is_empty() && (ev.kind.starts_with("queue.") || ev.kind == "call.bridge") {
+            self.queue.clone_from(&ev.queue);
+        }
+        match ev.kind.as_str() {
+            "call.start" if self.start_ms.is_none() => {
+                self.start_ms = Some(ev.ts_ms);
+                self.caller = str_of(&ev.data, "caller").unwrap_or_default().to_string();
+                self.dnis = str_of(&ev.data, "dnis").unwrap_or_default().to_string();
+            }
+            "call.answer" => {
+                self.answer_ms.get_or_insert(ev.ts_ms);
+            }
+            "dtmf" => {
+                if let Some(d) = str_of(&ev.data, "digit") {
+                    for c in d.chars() {
+                        if self.dtmf.len() < MAX_DTMF {
+                            self.dtmf.push(c);
+                        }
+                    }
+                }
+            }
+            "queue.join" => {
+                self.first_join_ms.get_or_insert(ev.ts_ms);
+                self.in_queue = true;
+            }
+            "queue.exit" | "queue.overflow" if self.in_queue => {
+                self.in_queue = false;
+                self.left_queue_ms = Some(ev.ts_ms);
+            }
+            "call.bridge" => {
+                if self.bridge_ms.is_none() {
+                    self.bridge_ms = Some(ev.ts_ms);
+                    self.agent.clone_from(&ev.agent);
+                }
+                self.in_queue = false;
+            }
+            "recording.start" => {
+                if let Some(p) = str_of(&ev.data, "path") {
+                    self.recording = Some(p.to_string());
+                }
+            }
+            "call.end" => {
+                self.end_ms = Some(ev.ts_ms);
+                // A row that does not fit the schema still ends the call (`end` stays None).
+                let end = call_end(ev).cloned();
+                if let Some(p) = end.as_ref().and_then(|e| e.recording.as_ref()) {
+                    self.recording = Some(p.clone());
+                }
+                self.wait_end_ms = self.first_join_ms.map(|_| {
+                    match (self.bridge_ms, self.in_queue, self.left_queue_ms) {
+                        (Some(b), _, _) => b,
+                        (None, false, Some(left)) => left,
+                        _ => ev.ts_ms,
+                    }
+                });
+                self.end = end;
+                self.end_queue.clone_from(&ev.queue);
+                self.end_agent.clone_from(&ev.agent);
+            }
+            _ => {}
+        }
+    }
+
+    fn final_queue(&self) -> &str {
+        if self.end_queue.is_empty() {
+            &self.queue
+        } else {
+            &self.end_queue
+        }
+    }
+
+    fn final_agent(&self) -> &str {
+        if self.end_agent.is_empty() {
+            &self.agent
+        } else {
+            &self.end_agent
+        }
+    }
+
+    fn disposition(&self) -> String {
+        match (&self.end, self.end_ms) {
+            (Some(end), _) => end.disposition.as_str().to_string(),
+            (None, Some(_)) => "unknown".to_string(),
+            (None, None) => String::new(),
+        }
+    }
+
+    fn talk_s(&self) -> String {
+        self.end
+            .as_ref()
+            .and_then(|e| e.talk_s)
+            .filter(|t| t.is_finite())
+            .map(secs3)
+            .unwrap_or_default()
+    }
+}
+
+/// Folds events into per-call summaries, in order of each call's first event.
+fn summarize(events: &[StoredEvent]) -> Vec<CallSummary> {
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut calls: Vec<CallSummary> = Vec::new();
+    for ev in events.iter().filter(|e| !e.call.is_empty()) {
+        let i = *index.entry(ev.call.as_str()).or_insert_with(|| {
+            calls.push(CallSummary {
+                id: ev.call.clone(),
+                ..CallSummary::default()
+            });
+            calls.len() - 1
+        });
+        if let Some(c) = calls.get_mut(i) {
+            c.apply(ev);
+        }
+    }
+    calls
+}
+
+const CDR_HEADER: [&str; 17] = [
+    "call_id",
+    "start",
+    "answer",
+    "bridge",
+    "end",
+    "caller",
+    "dnis",
+    "queue",
+    "agent",
+    "disposition",
+    "wait_s",
+    "talk_s",
+    "duration_s",
+    "hangup_by",
+    "end_reason",
+    "recording",
+    "dtmf",
+];
+
+/// Call detail records as CSV: one row per call whose `call.start` lies in `[from_ms, to_ms)`
+/// (unix ms; `None` = unbounded) and which has a `call.end` (possibly after `to_ms`).
+///
+/// Columns: `call_id, start, answer` (we answered the caller), `bridge` (an agent was
+/// connected), `end, caller, dnis, queue, agent, disposition` (`answered`, `abandoned`,
+/// `ivr`, `refused`, ...), `wait_s` (first queue join to bridge, to leaving the queue, or to
+/// the end; empty if never queued), `talk_s, duration_s, hangup_by` (`caller`, `agent`,
+/// `system`), `end_reason, recording, dtmf` (digits in the order received).
+pub(crate) fn export_cdr(
+    store: &mut dyn EventStore,
+    from_ms: Option<i64>,
+    to_ms: Option<i64>,
+) -> anyhow::Result<String> {
+    // A call's events all follow its call.start, so nothing before `from` is needed; its
+    // call.end may come after `to`.
+    let events = store
+        .read_range(from_ms, None)
+        .context("reading the event log")?;
+    let mut out = String::new();
+    csv_row(&mut out, &CDR_HEADER);
+    for c in summarize(&events) {
+        let (Some(start), Some(end_ms)) = (c.start_ms, c.end_ms) else {
+            continue;
+        };
+        let end = c.end.as_ref();
+        if !in_window(start, from_ms, to_ms) {
+            continue;
+        }
+        let reason = end.map(|e| e.end_reason);
+        let duration = end
+            .and_then(|e| e.duration_s)
+            .filter(|d| d.is_finite())
+            .map(secs3)
+            .unwrap_or_else(|| ms_to_secs3(end_ms.saturating_sub(start)));
+        let wait = match (c.first_join_ms, c.wait_end_ms) {
+            (Some(j), Some(w)) => ms_to_secs3(w.saturating_sub(j).max(0)),
+            _ => String::new(),
+        };
+        let row = [
+            c.id.clone(),
+            iso(start),
+            iso_opt(c.answer_ms),
+            iso_opt(c.bridge_ms),
+            iso(end_ms),
+            c.caller.clone(),
+            c.dnis.clone(),
+            c.final_queue().to_string(),
+            c.final_agent().to_string(),
+            c.disposition(),
+            wait,
+            c.talk_s(),
+            duration,
+            hangup_by(reason).to_string(),
+            reason.map(|r| r.as_str().to_string()).unwrap_or_default(),
+            c.recording.clone().unwrap_or_default(),
+            c.dtmf.clone(),
+        ];
+        csv_row(&mut out, &row);
+    }
+    Ok(out)
+}
+
+/// Recordings as CSV (`call_id, start, queue, agent, caller, path, talk_s`): one row per
+/// call with a recording whose `call.start` lies in `[from_ms, to_ms)`. Calls still in
+/// progress are listed with an empty `talk_s`.
+pub(crate) fn recordings_index(
+    store: &mut dyn EventStore,
+    from_ms: Option<i64>,
+    to_ms: Option<i64>,
+) -> anyhow::Result<String> {
+    let events = store
+        .read_range(from_ms, None)
+        .context("reading the event log")?;
+    let mut out = String::new();
+    csv_row(
+        &mut out,
+        &[
+            "call_id", "start", "queue", "agent", "caller", "path", "talk_s",
+        ],
+    );
+    for c in summarize(&events) {
+        let (Some(start), Some(path)) = (c.start_ms, c.recording.as_deref()) else {
+            continue;
+        };
+        if !in_window(start, from_ms, to_ms) {
+            continue;
+        }
+        let (start, talk) = (iso(start), c.talk_s());
+        let row = [
+            c.id.as_str(),
+            &start,
+            c.final_queue(),
+            c.final_agent(),
+            &c.caller,
+            path,
+            &talk,
+        ];
+        csv_row(&mut out, &row);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_log::*;
+    use super::super::{check_call_sequences, export_queue_log};
+    use super::*;
+    use serde_json::{json, Value};
+
+    #[test]
+    fn cdr_of_an_answered_call_has_every_column() {
+        let mut log = TestLog::new("cdr-answered");
+        answered_call(&mut log, "1", T0);
+        let csv = export_cdr(log.store.as_mut(), None, None).unwrap();
+        let rows = csv_rows(&csv);
+        assert_eq!(
+            rows[0],
+            CDR_HEADER.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+        );
+        assert_eq!(rows.len(), 2);
+        assert_eq!(col(&rows, 1, "call_id"), "1");
+        assert_eq!(col(&rows, 1, "start"), "2026-11-23T10:00:00.000Z");
+        assert_eq!(col(&rows, 1, "answer"), "2026-11-23T10:00:00.100Z");
+        assert_eq!(col(&rows, 1, "bridge"), "2026-11-23T10:00:34.000Z");
+        assert_eq!(col(&rows, 1, "end"), "2026-11-23T10:01:34.000Z");
+        assert_eq!(col(&rows, 1, "caller"), "'+15550001");
+        assert_eq!(col(&rows, 1, "dnis"), "100");
+        assert_eq!(col(&rows, 1, "queue"), "sales");
+        assert_eq!(col(&rows, 1, "agent"), "bob");
+        assert_eq!(col(&rows, 1, "disposition"), "answered");
+        assert_eq!(col(&rows, 1, "wait_s"), "31.000");
+        assert_eq!(col(&rows, 1, "talk_s"), "60.000");
+        assert_eq!(col(&rows, 1, "duration_s"), "94.000");
+        assert_eq!(col(&rows, 1, "hangup_by"), "caller");
+        assert_eq!(col(&rows, 1, "end_reason"), "caller_hangup");
+        assert_eq!(col(&rows, 1, "recording"), "/data/rec/2026-11-23/1.wav");
+        assert_eq!(col(&rows, 1, "dtmf"), "1");
+    }
+
+    #[test]
+    fn cdr_of_abandoned_ivr_and_rejected_calls() {
+        let mut log = TestLog::new("cdr-other");
+        // Abandoned while queued: wait runs to the end.
+        log.ev(
+            T0,
+            "2",
+            "",
+            "",
+            "call.start",
+            json!({"caller": "200", "dnis": "100"}),
+        );
+        log.ev(
+            T0 + 1_000,
+            "2",
+            "support",
+            "",
+            "queue.join",
+            json!({"position": 1}),
+        );
+        log.ev(
+            T0 + 20_500,
+            "2",
+            "support",
+            "",
+            "call.end",
+            json!({"end_reason": "caller_hangup", "duration_s": 20.5, "disposition": "abandoned"}),
+        );
+        // IVR only, two digits, we hung up.
+        log.ev(
+            T0 + 100,
+            "3",
+            "",
+            "",
+            "call.start",
+            json!({"caller": "300", "dnis": "101"}),
+        );
+        log.ev(
+            T0 + 200,
+            "3",
+            "",
+            "",
+            "dtmf",
+            json!({"digit": "4", "via": "inband"}),
+        );
+        log.ev(
+            T0 + 300,
+            "3",
+            "",
+            "",
+            "dtmf",
+            json!({"digit": "#", "via": "sip-info"}),
+        );
+        log.ev(T0 + 5_000, "3", "", "", "ivr.hangup", json!({}));
+        log.ev(
+            T0 + 5_000,
+            "3",
+            "",
+            "",
+            "call.end",
+            json!({"end_reason": "local_hangup", "duration_s": 4.9, "disposition": "ivr"}),
+        );
+        // Refused before answer: no disposition, a status.
+        log.ev(
+            T0 + 200,
+            "4",
+            "",
+            "",
+            "call.start",
+            json!({"caller": "400", "dnis": "102"}),
+        );
+        log.ev(
+            T0 + 210,
+            "4",
+            "",
+            "",
+            "call.end",
+            json!({"end_reason": "refused", "disposition": "refused", "detail": "no dialplan loaded", "status": 480}),
+        );
+        // Agent hangs up an answered call.
+        log.ev(
+            T0 + 300,
+            "5",
+            "",
+            "",
+            "call.start",
+            json!({"caller": "500", "dnis": "100"}),
+        );
+        log.ev(
+            T0 + 400,
+            "5",
+            "sales",
+            "",
+            "queue.join",
+            json!({"position": 1}),
+        );
+        log.ev(T0 + 900, "5", "sales", "carol", "call.bridge", json!({}));
+        log.ev(
+            T0 + 10_900,
+            "5",
+            "sales",
+            "carol",
+            "call.end",
+            json!({"end_reason": "agent_hangup", "disposition": "answered", "talk_s": 10.0}),
+        );
+        let rows = csv_rows(&export_cdr(log.store.as_mut(), None, None).unwrap());
+        assert_eq!(rows.len(), 5);
+        let ids: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(ids, ["2", "3", "4", "5"]);
+
+        assert_eq!(col(&rows, 1, "disposition"), "abandoned");
+        assert_eq!(col(&rows, 1, "wait_s"), "19.500");
+        assert_eq!(col(&rows, 1, "talk_s"), "");
+        assert_eq!(col(&rows, 1, "hangup_by"), "caller");
+        assert_eq!(col(&rows, 1, "queue"), "support");
+        assert_eq!(col(&rows, 1, "bridge"), "");
+
+        assert_eq!(col(&rows, 2, "disposition"), "ivr");
+        assert_eq!(col(&rows, 2, "dtmf"), "4#");
+        assert_eq!(col(&rows, 2, "wait_s"), "");
+        assert_eq!(col(&rows, 2, "hangup_by"), "system");
+        assert_eq!(col(&rows, 2, "duration_s"), "4.900");
+
+        assert_eq!(col(&rows, 3, "disposition"), "refused");
+        assert_eq!(col(&rows, 3, "duration_s"), "0.010");
+        assert_eq!(col(&rows, 3, "answer"), "");
+
+        assert_eq!(col(&rows, 4, "hangup_by"), "agent");
+        assert_eq!(col(&rows, 4, "agent"), "carol");
+        assert_eq!(col(&rows, 4, "wait_s"), "0.500");
+    }
+
+    #[test]
+    fn cdr_wait_stops_when_the_caller_leaves_the_queue() {
+        let mut log = TestLog::new("cdr-exit");
+        log.ev(T0, "6", "", "", "call.start", json!({}));
+        log.ev(
+            T0 + 1_000,
+            "6",
+            "sales",
+            "",
+            "queue.join",
+            json!({"position": 1}),
+        );
+        log.ev(
+            T0 + 61_000,
+            "6",
+            "sales",
+            "",
+            "queue.exit",
+            json!({"reason": "max_wait", "target": "voicemail"}),
+        );
+        log.ev(
+            T0 + 90_000,
+            "6",
+            "",
+            "",
+            "call.end",
+            json!({"end_reason": "caller_hangup", "disposition": "ivr"}),
+        );
+        let rows = csv_rows(&export_cdr(log.store.as_mut(), None, None).unwrap());
+        assert_eq!(col(&rows, 1, "wait_s"), "60.000");
+        assert_eq!(col(&rows, 1, "queue"), "sales");
+        assert_eq!(
+            col(&rows, 1, "duration_s"),
+            "90.000",
+            "falls back to end - start"
+        );
+    }
+
+    #[test]
+    fn cdr_window_selects_by_call_start_and_needs_call_end() {
+        let mut log = TestLog::new("cdr-window");
+        answered_call(&mut log, "10", T0 - 60_000); // starts before the window
+        answered_call(&mut log, "11", T0 + 1_000); // inside, ends after `to`
+        log.ev(T0 + 2_000, "12", "", "", "call.start", json!({})); // never ends
+        answered_call(&mut log, "13", T0 + 3_600_000); // at `to`: excluded
+        let to = T0 + 3_600_000;
+        let rows = csv_rows(&export_cdr(log.store.as_mut(), Some(T0), Some(to)).unwrap());
+        let ids: Vec<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
+        assert_eq!(ids, ["11"]);
+        let all = csv_rows(&export_cdr(log.store.as_mut(), None, None).unwrap());
+        assert_eq!(all.len(), 4);
+    }
+
+    #[test]
+    fn exports_survive_unknown_kinds_and_odd_data() {
+        let mut log = TestLog::new("robust");
+        log.ev(
+            T0,
+            "7",
+            "",
+            "",
+            "call.start",
+            json!({"caller": 12, "dnis": null}),
+        );
+        log.ev(T0 + 1, "7", "q", "", "queue.join", json!("not an object"));
+        log.ev(
+            T0 + 2,
+            "7",
+            "q",
+            "",
+            "queue.teleport",
+            json!({"to": "mars"}),
+        );
+        log.ev(T0 + 3, "7", "q", "a", "call.bridge", json!([1, 2]));
+        log.ev(T0 + 4, "", "", "a", "agent.state", json!({"state": 7}));
+        log.ev(T0 + 5, "", "", "", "agent.login", json!({}));
+        log.raw(T0 + 6, "7", 5, "q", "a", "call.end", "{not json");
+        log.ev(T0 + 7, "", "", "", "system.stop", Value::Null);
+        let cdr = csv_rows(&export_cdr(log.store.as_mut(), None, None).unwrap());
+        assert_eq!(cdr.len(), 2);
+        assert_eq!(col(&cdr, 1, "disposition"), "unknown");
+        assert_eq!(col(&cdr, 1, "caller"), "");
+        assert_eq!(col(&cdr, 1, "agent"), "a");
+        assert_eq!(col(&cdr, 1, "hangup_by"), "");
+        let ql = export_queue_log(log.store.as_mut(), None, None).unwrap();
+        assert!(ql.contains("|7|q|NONE|ENTERQUEUE|||0\n"), "{ql}");
+        assert!(ql.contains("|CONNECT|0|7-a|0\n"), "{ql}");
+        assert!(ql.contains("|COMPLETEAGENT|0|0|0\n"), "{ql}");
+        assert!(recordings_index(log.store.as_mut(), None, None).is_ok());
+        assert!(check_call_sequences(log.store.as_mut()).is_empty());
+    }
+
+    #[test]
+    fn recordings_index_lists_recorded_calls() {
+        let mut log = TestLog::new("recordings");
+        answered_call(&mut log, "1", T0);
+        log.ev(T0 + 5, "2", "", "", "call.start", json!({"caller": "x,y"}));
+        log.ev(T0 + 6, "2", "sales", "", "queue.join", json!({}));
+        log.ev(
+            T0 + 7,
+            "2",
+            "sales",
+            "bob",
+            "recording.start",
+            json!({"path": "/r/2.wav"}),
+        );
+        log.ev(T0 + 8, "2", "sales", "bob", "call.bridge", json!({}));
+        log.ev(T0 + 9, "3", "", "", "call.start", json!({}));
+        log.ev(
+            T0 + 10,
+            "3",
+            "",
+            "",
+            "call.end",
+            json!({"disposition": "ivr"}),
+        );
+        let csv = recordings_index(log.store.as_mut(), None, None).unwrap();
+        assert_eq!(
+            csv,
+            "call_id,start,queue,agent,caller,path,talk_s\r\n\
+             1,2026-11-23T10:00:00.000Z,sales,bob,'+15550001,/data/rec/2026-11-23/1.wav,60.000\r\n\
+             2,2026-11-23T10:00:00.005Z,sales,bob,\"x,y\",/r/2.wav,\r\n"
+        );
+        let later = recordings_index(log.store.as_mut(), Some(T0 + 1), None).unwrap();
+        assert_eq!(later.lines().count(), 2);
+        assert!(later.contains("/r/2.wav"));
+    }
+}
