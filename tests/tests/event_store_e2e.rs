@@ -259,3 +259,53 @@ fn kill_9_during_a_bridged_call_is_closed_as_crash_at_restart_postgresql() {
     };
     crash_and_restart(&py, Some(&pg.url));
 }
+
+/// A one-shot INVITE over UDP; returns the final status code.
+fn invite_status(server: &Server) -> Option<u16> {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .ok()?;
+    let port = sock.local_addr().ok()?.port();
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    let msg = format!(
+        "INVITE sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};rport;branch=z9hG4bKdisk1\r\n\
+         From: <sip:+79995550101@127.0.0.1>;tag=d1\r\nTo: <sip:100@127.0.0.1>\r\nCall-ID: disk-low-1\r\n\
+         CSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.1:{port}>\r\nMax-Forwards: 70\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    sock.send_to(msg.as_bytes(), server.sip).ok()?;
+    let mut buf = [0u8; 65536];
+    loop {
+        let (n, _) = sock.recv_from(&mut buf).ok()?;
+        let head = String::from_utf8_lossy(&buf[..n]);
+        let code: u16 = head.split_whitespace().nth(1)?.parse().ok()?;
+        if code >= 200 {
+            return Some(code);
+        }
+    }
+}
+
+#[test]
+fn below_the_free_disk_watermark_new_calls_get_503_and_it_is_counted() {
+    // No disk has a petabyte free: the watermark is crossed from the start.
+    let server = Server::start("store-disk-low", "[data]\nmin_free_mb = 1000000000\n");
+    assert_eq!(invite_status(&server), Some(503), "{}", server.log_text());
+    let (_, metrics) = server.http_get("/metrics");
+    assert!(metrics.contains("\nswitchboard_disk_low 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("\nswitchboard_calls_refused_disk_low_total 1\n"),
+        "{metrics}"
+    );
+    let log = server.log_text();
+    assert!(
+        log.contains("free disk space below [data] min_free_mb"),
+        "{log}"
+    );
+    // Nothing was taken that the log did not record: no call.start for the refused call.
+    assert!(
+        !server.events().iter().any(|e| e.kind == "call.start"),
+        "{:?}",
+        server.events()
+    );
+}
