@@ -21,10 +21,15 @@ fn agent_state(server: &Server, agent: &str) -> String {
         None,
     );
     assert_eq!(status, 200, "{body}");
-    json(&body)["state"]
-        .as_str()
-        .unwrap_or("")
-        .to_ascii_lowercase()
+    let v = json(&body);
+    // The state word, then the pause reason if paused ("paused lunch").
+    format!(
+        "{} {}",
+        v["state"].as_str().unwrap_or(""),
+        v["pause_reason"].as_str().unwrap_or("")
+    )
+    .trim()
+    .to_string()
 }
 
 #[test]

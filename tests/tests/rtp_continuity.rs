@@ -420,7 +420,7 @@ members = ["1003"]
         server
             .wait_event(15, |e| e.kind == "agent.state"
                 && e.agent == "1004"
-                && e.data["state"] == "Available")
+                && e.data["state"] == "available")
             .is_some(),
         "agent available; baresip log:\n{}",
         agent.log_text()

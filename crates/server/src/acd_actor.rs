@@ -384,12 +384,16 @@ impl AcdActor {
             .iter()
             .enumerate()
             .map(|(i, name)| {
-                let state = self
-                    .acd
-                    .agent_state(AgentId(i as u32))
+                let state = self.acd.agent_state(AgentId(i as u32));
+                let word = state
                     .map(|s| core_events::agent_state_name(s).as_str())
                     .unwrap_or_default();
-                json!({"agent": name, "state": state})
+                match state {
+                    Some(switchboard_acd::AgentState::Paused { reason }) => {
+                        json!({"agent": name, "state": word, "pause_reason": reason})
+                    }
+                    _ => json!({"agent": name, "state": word}),
+                }
             })
             .collect();
         if let Ok(mut b) = self.board.write() {

@@ -118,16 +118,18 @@ impl Shared {
             );
         }
         self.queue_stats_metrics(&board, out);
-        let mut by_state: std::collections::BTreeMap<String, u64> =
-            std::collections::BTreeMap::new();
+        // Every state word is a label from the start (zeros included); the board holds
+        // the typed state's word (`available`, `wrap_up`, ...), never debug text.
+        let mut by_state: std::collections::BTreeMap<&str, u64> =
+            switchboard_events::AgentStateName::ALL
+                .iter()
+                .map(|s| (s.as_str(), 0))
+                .collect();
         for a in board["agents"].as_array().into_iter().flatten() {
             let state = a["state"].as_str().unwrap_or("");
-            // "Paused { reason: .. }" -> "Paused": the label set stays small.
-            let kind: String = state
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .collect();
-            *by_state.entry(kind).or_default() += 1;
+            if let Some(n) = by_state.get_mut(state) {
+                *n += 1;
+            }
         }
         let _ = writeln!(
             out,
