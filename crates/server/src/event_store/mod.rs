@@ -269,6 +269,44 @@ pub(crate) mod tests {
         assert_eq!(open[0].call, "c2");
     }
 
+    /// Appends `n` rows in batches of 512 (the writer's batch size); returns rows/s.
+    /// `cargo test -p switchboard -- --ignored --nocapture append_rate` (with
+    /// `SWITCHBOARD_TEST_POSTGRES` set to measure PostgreSQL too).
+    pub(crate) fn append_rate(store: &mut dyn EventStore, n: usize) -> f64 {
+        let rows: Vec<Row> = (0..n)
+            .map(|i| Row {
+                ts_ms: i as i64,
+                call: format!("c{}", i / 12),
+                call_seq: (i % 12) as i64 + 1,
+                queue: "sales".into(),
+                agent: "1001".into(),
+                kind: "queue.prediction".into(),
+                data: r#"{"position":1,"bound_s":42.0,"waited_s":3.5}"#.into(),
+                schema: 1,
+            })
+            .collect();
+        let t = std::time::Instant::now();
+        for chunk in rows.chunks(512) {
+            store.append_batch(chunk).unwrap();
+        }
+        n as f64 / t.elapsed().as_secs_f64()
+    }
+
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn append_rate_of_each_backend() {
+        let dir = std::env::temp_dir().join(format!("sb-rate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut s = SqliteStore::open(&dir.join("events.sqlite")).unwrap();
+        println!("sqlite: {:.0} rows/s", append_rate(&mut s, 50_000));
+        let _ = std::fs::remove_dir_all(&dir);
+        if let Ok(url) = std::env::var("SWITCHBOARD_TEST_POSTGRES") {
+            let mut p = PostgresStore::connect(&url).unwrap();
+            println!("postgres: {:.0} rows/s", append_rate(&mut p, 50_000));
+        }
+    }
+
     #[test]
     fn locations_parse_and_urls_are_redacted() {
         assert_eq!(
