@@ -119,6 +119,7 @@ pub(crate) const MAX_ATTEMPTS: u32 = 8;
 #[derive(Clone)]
 pub(crate) struct EventLog {
     tx: mpsc::Sender<Cmd>,
+    metrics: Arc<Metrics>,
 }
 
 /// Unix milliseconds now (the log's timestamps).
@@ -139,15 +140,22 @@ impl EventLog {
         let mut seqs: HashMap<String, i64> = store.max_call_seqs()?.into_iter().collect();
         close_crashed_calls(store.as_mut(), &mut seqs)?;
         let (tx, rx) = mpsc::channel::<Cmd>();
+        let m = metrics.clone();
         std::thread::Builder::new()
             .name("event-log".into())
-            .spawn(move || writer(store, seqs, rx, metrics))?;
-        Ok(EventLog { tx })
+            .spawn(move || writer(store, seqs, rx, m))?;
+        Ok(EventLog { tx, metrics })
     }
 
-    /// Appends an event (never blocks the caller).
+    /// Appends an event (never blocks the caller). If the writer is gone the event is
+    /// counted as lost and logged, never dropped silently.
     pub(crate) fn append(&self, ev: NewEvent) {
-        let _ = self.tx.send(Cmd::Append(now_ms(), Box::new(ev)));
+        if let Err(mpsc::SendError(Cmd::Append(_, ev))) =
+            self.tx.send(Cmd::Append(now_ms(), Box::new(ev)))
+        {
+            Metrics::add(&self.metrics.events_lost, 1);
+            tracing::error!(kind = ev.event.kind(), call = %ev.call, "event log writer gone; event lost");
+        }
     }
 
     /// Waits until everything appended so far is committed.
