@@ -136,7 +136,7 @@ fn sigterm_drains_a_bridged_call_refuses_new_ones_with_retry_after_and_exits_aft
         .find(|e| e.kind == "call.end" && e.call == call)
         .expect("call.end");
     assert_ne!(
-        end.data["reason"], "shutdown",
+        end.data["end_reason"], "shutdown",
         "the call ended by itself: {end:?}"
     );
     assert_eq!(end.data["disposition"], "answered", "{end:?}");
