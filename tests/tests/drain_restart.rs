@@ -306,7 +306,7 @@ fn the_drain_timeout_ends_calls_still_up_and_the_process_exits() {
         .iter()
         .find(|e| e.kind == "call.end" && e.call == join.call)
         .unwrap_or_else(|| panic!("call.end logged before exit; log:\n{}", server.log_text()));
-    assert_eq!(end.data["reason"], "shutdown", "{end:?}");
+    assert_eq!(end.data["end_reason"], "shutdown", "{end:?}");
     let stop = events
         .iter()
         .find(|e| e.kind == "system.stop")
