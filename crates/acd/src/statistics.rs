@@ -869,6 +869,99 @@ mod tests {
         assert!(stats.calls.is_empty() && stats.predictions.is_empty());
     }
 
+    /// Random joins, answers, hang-ups and RONAs on a fake clock: the statistics' counts
+    /// always equal the engine's own counters, the live figures its queue, and once every
+    /// call is over and wrap-ups have ended, every answered call has been handled.
+    #[test]
+    fn random_traffic_keeps_the_statistics_equal_to_the_engines_counters() {
+        use rand::{Rng, SeedableRng};
+        let mut seen = (0, 0, 0);
+        for seed in 0..6u64 {
+            let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
+            let mut r = Rig::new(3, 2, true);
+            r.at(0, |a, now| {
+                a.handle_login(now, A1).unwrap();
+                a.handle_login(now, A2).unwrap();
+            });
+            let mut t = 0u64;
+            let mut next_call = 1u64;
+            let mut live: Vec<u64> = Vec::new();
+            for _ in 0..300 {
+                t += rng.gen_range(0..4u64);
+                r.drain(s(t));
+                match rng.gen_range(0..10u32) {
+                    0..=1 => {
+                        r.join(t, next_call);
+                        live.push(next_call);
+                        next_call += 1;
+                    }
+                    2..=4 => {
+                        // Answer an offer still ringing.
+                        let ringing: Vec<(CallId, AgentId)> = [A1, A2]
+                            .into_iter()
+                            .filter_map(|a| match r.acd.agent_state(a) {
+                                Some(AgentState::Ringing { call }) => Some((*call, a)),
+                                _ => None,
+                            })
+                            .collect();
+                        if let Some((c, a)) = ringing.first().copied() {
+                            r.at(t, |acd, now| acd.handle_offer_answered(now, c, a).unwrap());
+                        }
+                    }
+                    5..=7 if !live.is_empty() => {
+                        let c = live.swap_remove(rng.gen_range(0..live.len()));
+                        r.end(t, c);
+                    }
+                    8 => {
+                        // An agent back from a RONA pause.
+                        for a in [A1, A2] {
+                            if matches!(r.acd.agent_state(a), Some(AgentState::Paused { .. })) {
+                                r.at(t, |acd, now| acd.handle_unpause(now, a).unwrap());
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                let snap = r.snap(t);
+                let qs = r.acd.queue_stats(Q).unwrap();
+                let d = snap.today;
+                assert_eq!(
+                    (d.offered, d.answered, d.abandoned),
+                    (qs.joined, qs.answered, qs.abandoned),
+                    "seed {seed} t {t}"
+                );
+                assert_eq!(snap.waiting, qs.waiting);
+                let on_line = r.stats.queues[&Q].on_line.len() as u64;
+                assert_eq!(on_line, qs.waiting, "seed {seed} t {t}");
+                assert!(d.handled <= d.answered && d.answered_within <= d.answered);
+                assert!(d.short_abandoned <= d.abandoned);
+                // One window that never rolled: the interval is the day.
+                assert_eq!(snap.interval, d);
+            }
+            // Everyone hangs up; answer what rings until nobody is left, then let wrap-ups end.
+            for c in live.drain(..) {
+                t += 1;
+                r.end(t, c);
+            }
+            t += 100;
+            r.drain(s(t));
+            let d = r.snap(t).today;
+            assert_eq!(d.handled, d.answered, "seed {seed}");
+            seen = (
+                seen.0 + d.answered,
+                seen.1 + d.abandoned,
+                seen.2 + d.ewt_resolved,
+            );
+            assert!(r.stats.calls.is_empty(), "seed {seed}: {:?}", r.stats.calls);
+            assert!(r.stats.predictions.is_empty(), "seed {seed}");
+            assert!(r.acd.audit().clean());
+        }
+        assert!(
+            seen.0 > 50 && seen.1 > 10 && seen.2 > 10,
+            "the traffic answered, abandoned and scored announcements: {seen:?}"
+        );
+    }
+
     #[test]
     fn empty_windows_have_no_ratios() {
         let r = Rig::new(0, 0, false);
