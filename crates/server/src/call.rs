@@ -9,36 +9,33 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use chrono::Utc;
 use serde_json::json;
 use switchboard_acd::{OfferFailure, Spoken};
 use switchboard_ivr::interp::{Action, Event as IvrEvent, QueueOutcome, QueueRequest};
 use switchboard_ivr::{Interpreter, Lang, Program};
-use switchboard_media::{
-    Bridge, Codec, Decoder, Downsampler, DtmfDetector, Encoder, LegConfig, Playlist, PromptCache,
-    PromptPlayer, Upsampler,
-};
-use switchboard_rtp::{
-    char_for_event, Channel, DtmfReceiver, NtpClock, RtpSession, RtpSessionConfig, SessionEvent,
-    SessionOutput, TelephoneEvent,
-};
-use switchboard_sdp::{Direction, LocalCaps, LocalMedia, Negotiated, SessionDescription};
+use switchboard_media::{Bridge, DtmfDetector, Playlist, PromptCache, PromptPlayer};
+use switchboard_rtp::{char_for_event, NtpClock, SessionEvent, TelephoneEvent};
+use switchboard_sdp::{Direction, LocalCaps, LocalMedia, SessionDescription};
 use switchboard_sip::Leg as SipLeg;
 use switchboard_sip_message::{Method, StatusCode};
 use switchboard_transport::{RtpPortPool, RtpSocketPair};
-use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use switchboard_media::{Mixer, SupervisorMode};
 
 use crate::acd_actor::{AcdCommand, QueueSignal};
+use crate::call_signals::CallSignal;
 use crate::config::Config;
 use crate::core_events;
 use crate::event_log::{EventLog, NewEvent};
+use crate::media_leg::{
+    arrival_position, HandOver, LegSettings, MediaLeg, MediaPeer, RxBuf, Timeline,
+};
 use crate::pii::Pii;
 use crate::recorder::Recorder;
-use crate::sip_driver::{CallSignal, NewCall, SipCommand, SipHandle};
+use crate::sip_driver::{NewCall, SipCommand, SipHandle};
 use switchboard_events::{
     CallEnd, CallStart, Disposition, DtmfVia, EndReason, Event, Party, RtpStats, SupervisionEnd,
     TransferKind,
@@ -65,6 +62,15 @@ pub(crate) struct CallContext {
 impl CallContext {
     pub(crate) fn next_call_id(&self) -> u64 {
         self.next_call.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// What a new media leg needs from the process.
+    pub(crate) fn leg_settings(&self) -> LegSettings {
+        LegSettings {
+            ntp: self.ntp,
+            rtp_timeout: Duration::from_secs(self.cfg.media.rtp_timeout),
+            metrics: self.metrics.clone(),
+        }
     }
 
     fn user_nat(&self, name: &str) -> bool {
@@ -118,54 +124,6 @@ impl CallContext {
     }
 }
 
-/// Whom a leg accepts media from, and whether it may send at once (strict media and no
-/// amplification; see `switchboard_rtp::session`).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct MediaPeer {
-    /// The call's signalling source IP when its user or trunk is `nat = true`: RTP from
-    /// it (any port) may latch within 2 s of the answer. Otherwise only the SDP address.
-    pub(crate) nat_ip: Option<IpAddr>,
-    /// The dialog is confirmed: we placed the call and its 200 came back. A leg of an
-    /// inbound call sends nothing until the ACK (or RTP from its address) arrives.
-    pub(crate) confirmed: bool,
-}
-
-pub(crate) fn media_codec(n: &Negotiated) -> Option<Codec> {
-    match n.codec.name.to_ascii_uppercase().as_str() {
-        "PCMU" => Some(Codec::Pcmu),
-        "PCMA" => Some(Codec::Pcma),
-        "G722" => Some(Codec::G722),
-        _ => None,
-    }
-}
-
-/// Receive buffer for one RTP socket. Each datagram is split off as `Bytes` (the
-/// packet's payload stays a slice of it); once those are dropped the space is reclaimed,
-/// so receiving allocates only when packets are still held elsewhere.
-pub(crate) struct RxBuf(BytesMut);
-
-impl RxBuf {
-    const CHUNK: usize = 4096;
-
-    pub(crate) fn new() -> RxBuf {
-        RxBuf(BytesMut::with_capacity(Self::CHUNK))
-    }
-
-    /// The buffer to receive the next datagram into (room for the largest RTP packet).
-    pub(crate) fn prepare(&mut self) -> &mut BytesMut {
-        self.0.clear();
-        if self.0.capacity() < 2048 {
-            self.0.reserve(Self::CHUNK);
-        }
-        &mut self.0
-    }
-
-    /// The datagram just received.
-    pub(crate) fn take(&mut self) -> Bytes {
-        self.0.split().freeze()
-    }
-}
-
 /// A supervisor asking to join a bridged call (listen, whisper or barge).
 pub(crate) struct SuperviseRequest {
     pub(crate) mode: SupervisorMode,
@@ -186,196 +144,6 @@ struct Supervision {
     ids: [switchboard_media::ParticipantId; 3],
     done: Option<tokio::sync::oneshot::Sender<()>>,
     name: String,
-}
-
-/// An agent leg handed from one call to another in an attended transfer.
-pub(crate) struct HandOver {
-    pub(crate) media: MediaLeg,
-    /// The ACD call the agent is busy on (ended when the receiving call ends).
-    pub(crate) acd_call: u64,
-    pub(crate) queue: String,
-    pub(crate) agent: String,
-}
-
-impl std::fmt::Debug for HandOver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HandOver")
-            .field("acd_call", &self.acd_call)
-            .field("queue", &self.queue)
-            .finish()
-    }
-}
-
-/// One RTP leg: its sockets, session and codec state.
-pub(crate) struct MediaLeg {
-    pub(crate) sock: Arc<UdpSocket>,
-    rtcp: Arc<UdpSocket>,
-    pub(crate) session: RtpSession,
-    pub(crate) neg: Negotiated,
-    pub(crate) codec: Codec,
-    enc: Encoder,
-    pub(crate) dec: Decoder,
-    dtmf: DtmfReceiver,
-    pub(crate) out: BytesMut,
-    /// Decoded audio at 8 kHz (what prompts, the recorder and DTMF detection use).
-    pub(crate) pcm: Vec<i16>,
-    payload: Vec<u8>,
-    /// G.722 legs run at 16 kHz: resamplers and a wideband scratch buffer.
-    up: Upsampler,
-    down: Downsampler,
-    wide: Vec<i16>,
-    metrics: Arc<crate::metrics::Metrics>,
-    /// The first foreign packet was logged (later ones are only counted).
-    foreign_logged: bool,
-}
-
-impl MediaLeg {
-    pub(crate) fn new(
-        ctx: &CallContext,
-        pair: RtpSocketPair,
-        neg: Negotiated,
-        now: Instant,
-        peer: MediaPeer,
-    ) -> Option<MediaLeg> {
-        let codec = media_codec(&neg)?;
-        let mut scfg = RtpSessionConfig::new(
-            ctx.ntp,
-            Bytes::from_static(b"switchboard"),
-            neg.codec.payload_type,
-        );
-        scfg.remote = neg.remote;
-        scfg.confirmed = peer.confirmed;
-        if let Some(ip) = peer.nat_ip {
-            scfg.latching = switchboard_rtp::Latching::Signalling {
-                ip,
-                window: switchboard_rtp::NAT_LATCH_WINDOW,
-            };
-        }
-        scfg.inactivity_timeout = Some(Duration::from_secs(ctx.cfg.media.rtp_timeout));
-        let session = RtpSession::new(now, scfg, &mut rand::thread_rng());
-        Some(MediaLeg {
-            sock: Arc::new(pair.rtp),
-            rtcp: Arc::new(pair.rtcp),
-            session,
-            codec,
-            enc: Encoder::new(codec),
-            dec: Decoder::new(codec),
-            dtmf: DtmfReceiver::new(Duration::from_millis(600)),
-            neg,
-            out: BytesMut::with_capacity(2048),
-            pcm: vec![0; 2048],
-            payload: vec![0; 2048],
-            up: Upsampler::new(),
-            down: Downsampler::new(),
-            wide: vec![0; 4096],
-            metrics: ctx.metrics.clone(),
-            foreign_logged: false,
-        })
-    }
-
-    /// Feeds a datagram from the RTP socket to the session: the packet when accepted.
-    /// Packets from a source the leg does not accept are counted (metric
-    /// `switchboard_rtp_foreign_dropped_total`; the first one per leg is logged) and go
-    /// no further: never forwarded, decoded, recorded or DTMF-detected.
-    pub(crate) fn receive(
-        &mut self,
-        now: Instant,
-        from: SocketAddr,
-        data: Bytes,
-    ) -> Option<switchboard_rtp::RtpPacket> {
-        match self.session.handle_rtp(now, from, data) {
-            Ok(p) => Some(p),
-            Err(switchboard_rtp::Rejected::ForeignSource) => {
-                crate::metrics::Metrics::add(&self.metrics.rtp_foreign_dropped, 1);
-                if !self.foreign_logged {
-                    self.foreign_logged = true;
-                    tracing::warn!(
-                        source = %Pii(from),
-                        port = self.local_port(),
-                        "RTP from a source this leg does not accept dropped (later ones are counted in switchboard_rtp_foreign_dropped_total)"
-                    );
-                }
-                None
-            }
-            Err(_) => None,
-        }
-    }
-
-    pub(crate) fn local_port(&self) -> u16 {
-        self.sock.local_addr().map(|a| a.port()).unwrap_or(0)
-    }
-
-    /// Encodes and sends one frame of 8 kHz PCM.
-    /// This leg for the two-party bridge: the negotiated codec and payload types. The
-    /// bridge does not number packets; [`MediaLeg::send_relayed`] does, in this leg's
-    /// session, so the leg's RTP stays continuous across every switch of its source.
-    pub(crate) fn bridge_config(&self) -> LegConfig {
-        let mut c = LegConfig::new(self.codec);
-        c.payload_type = self.neg.codec.payload_type;
-        c.telephone_event_pt = self.neg.telephone_event;
-        c
-    }
-
-    /// Decodes a payload of this leg's codec into `self.pcm` at 8 kHz; returns the
-    /// number of samples.
-    pub(crate) fn decode_8k(&mut self, payload: &[u8]) -> usize {
-        if self.codec == Codec::G722 {
-            let n = self.dec.decode(payload, &mut self.wide);
-            self.down.process(&self.wide[..n], &mut self.pcm)
-        } else {
-            self.dec.decode(payload, &mut self.pcm)
-        }
-    }
-
-    fn send_pcm(&mut self, now: Instant, samples: &[i16]) {
-        // G.722 is 16 kHz audio (on an 8 kHz RTP clock, RFC 3551 §4.5.2).
-        let n = if self.codec == Codec::G722 {
-            let w = self.up.process(samples, &mut self.wide);
-            self.enc.encode(&self.wide[..w], &mut self.payload)
-        } else {
-            self.enc.encode(samples, &mut self.payload)
-        };
-        self.out.clear();
-        let ticks = samples.len() as u32;
-        if let Some(to) = self
-            .session
-            .write_rtp(now, &self.payload[..n], ticks, &mut self.out)
-        {
-            let _ = self.sock.try_send_to(&self.out, to);
-        }
-    }
-
-    /// Sends a packet the bridge forwards to this leg, numbered by this leg's session.
-    pub(crate) fn send_relayed(&mut self, now: Instant, fwd: &switchboard_media::Forward<'_>) {
-        self.out.clear();
-        if let Some(to) = self
-            .session
-            .write_relayed(now, fwd.packet, fwd.payload, &mut self.out)
-        {
-            let _ = self.sock.try_send_to(&self.out, to);
-        }
-    }
-
-    pub(crate) fn flush_session(&mut self) -> Vec<SessionEvent> {
-        let mut evs = Vec::new();
-        while let Some(o) = self.session.poll_output() {
-            match o {
-                SessionOutput::Transmit {
-                    channel,
-                    to,
-                    datagram,
-                } => {
-                    let s = match channel {
-                        Channel::Rtp => &self.sock,
-                        Channel::Rtcp => &self.rtcp,
-                    };
-                    let _ = s.try_send_to(&datagram, to);
-                }
-                SessionOutput::Event(e) => evs.push(e),
-            }
-        }
-        evs
-    }
 }
 
 enum Phase {
@@ -580,7 +348,7 @@ async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id: u64) {
     }
     let now = Instant::now();
     let peer = ctx.inbound_peer(nc.agent.as_deref(), nc.source.ip());
-    let Some(a) = MediaLeg::new(&ctx, pair, neg, now, peer) else {
+    let Some(a) = MediaLeg::new(&ctx.leg_settings(), pair, neg, now, peer) else {
         reject(
             StatusCode::NOT_ACCEPTABLE_HERE,
             "codec not supported by the media engine",
@@ -1386,33 +1154,6 @@ impl CallTask {
     }
 }
 
-/// Maps a side's RTP timestamps onto the recording's timeline: the first packet lands at
-/// its arrival time, later ones follow their timestamps (so jitter does not smear audio).
-#[derive(Default)]
-pub(crate) struct Timeline {
-    base: Option<(u32, u64)>,
-}
-
-impl Timeline {
-    pub(crate) fn position(&mut self, ts: u32, arrival: u64) -> u64 {
-        match self.base {
-            None => {
-                self.base = Some((ts, arrival));
-                arrival
-            }
-            Some((ts0, pos0)) => {
-                let delta = ts.wrapping_sub(ts0);
-                if delta > u32::MAX / 2 {
-                    // Older than the first packet (reordered): place it by arrival.
-                    arrival
-                } else {
-                    pos0 + u64::from(delta)
-                }
-            }
-        }
-    }
-}
-
 impl CallTask {
     async fn on_signal(&mut self, s: CallSignal) {
         match s {
@@ -1745,7 +1486,7 @@ impl CallTask {
             return;
         };
         let peer = self.ctx.user_peer(&agent);
-        let Some(b) = MediaLeg::new(&self.ctx, pair, neg, now, peer) else {
+        let Some(b) = MediaLeg::new(&self.ctx.leg_settings(), pair, neg, now, peer) else {
             self.hangup_all(EndReason::LocalHangup);
             return;
         };
@@ -2033,12 +1774,6 @@ fn plain_queue_request(queue: String) -> QueueRequest {
         whisper: Vec::new(),
         attrs: Default::default(),
     }
-}
-
-/// Where a frame of `n` samples that just arrived starts on the recording's timeline.
-pub(crate) fn arrival_position(origin: Instant, now: Instant, n: usize) -> u64 {
-    let at = (now.saturating_duration_since(origin).as_micros() * 8 / 1000) as u64;
-    at.saturating_sub(n as u64)
 }
 
 /// `listen-1001`, `whisper-1001`, `barge-1001`: a supervisor's dialled number.

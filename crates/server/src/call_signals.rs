@@ -12,7 +12,33 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::sip_driver::CallSignal;
+use bytes::Bytes;
+use switchboard_sip::{Leg, TxKey};
+use switchboard_sip_message::{Request, StatusCode};
+
+/// What the SIP side tells a call task.
+#[derive(Debug)]
+pub(crate) enum CallSignal {
+    /// B is ringing.
+    BProgress,
+    /// B answered with this SDP.
+    BAnswered(Bytes),
+    /// B failed (busy, declined, timeout, not registered).
+    BFailed(StatusCode),
+    /// A's ACK arrived.
+    AConfirmed,
+    /// An in-dialog request (INFO with DTMF, re-INVITE for hold, REFER).
+    InDialog {
+        leg: Leg,
+        tx: TxKey,
+        req: Box<Request>,
+    },
+    /// The call ended on the SIP side.
+    Ended(switchboard_events::EndReason),
+    /// Another call takes over this call's agent leg (attended transfer): hand over the
+    /// agent's media and stop without hanging up.
+    HandOver(tokio::sync::oneshot::Sender<Option<crate::media_leg::HandOver>>),
+}
 
 /// How the lane treats a signal.
 #[derive(Clone, Copy, PartialEq, Eq)]

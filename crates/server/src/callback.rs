@@ -14,10 +14,12 @@ use switchboard_sip::CallKey;
 use tokio::sync::oneshot;
 
 use crate::acd_actor::{AcdCommand, CallbackJob};
-use crate::call::{arrival_position, CallContext, MediaLeg, RxBuf, Timeline};
+use crate::call::CallContext;
+use crate::call_signals::CallSignal;
 use crate::event_log::NewEvent;
+use crate::media_leg::{arrival_position, MediaLeg, RxBuf, Timeline};
 use crate::recorder::Recorder;
-use crate::sip_driver::{CallSignal, OriginateTarget, SipCommand};
+use crate::sip_driver::{OriginateTarget, SipCommand};
 
 /// How long a leg may ring before the attempt counts as failed.
 const RING_LIMIT: Duration = Duration::from_secs(30);
@@ -65,7 +67,9 @@ async fn dial(ctx: &CallContext, id: u64, to: OriginateTarget) -> Option<Dialled
                     OriginateTarget::User(name) => ctx.user_peer(name),
                     OriginateTarget::Number(_) => ctx.trunk_peer(),
                 };
-                let media = neg.and_then(|n| MediaLeg::new(ctx, pair, n, Instant::now(), peer));
+                let media = neg.and_then(|n| {
+                    MediaLeg::new(&ctx.leg_settings(), pair, n, Instant::now(), peer)
+                });
                 return match media {
                     Some(media) => Some(Dialled {
                         call,

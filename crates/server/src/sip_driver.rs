@@ -19,6 +19,7 @@ use switchboard_transport::{Inbound, SipTransport, TransportKind};
 use tokio::sync::{mpsc, watch};
 
 use crate::admission::{CallGate, CallRefusal, RateConfig, SourceLimiter, Verdict, PRUNE_EVERY};
+use crate::call_signals::CallSignal;
 use crate::config::Config;
 use crate::event_log::{EventLog, NewEvent};
 use crate::metrics::Metrics;
@@ -102,30 +103,6 @@ pub(crate) enum OriginateTarget {
     User(String),
     /// A phone number, through the configured outbound trunk.
     Number(String),
-}
-
-/// What the SIP side tells a call task.
-#[derive(Debug)]
-pub(crate) enum CallSignal {
-    /// B is ringing.
-    BProgress,
-    /// B answered with this SDP.
-    BAnswered(Bytes),
-    /// B failed (busy, declined, timeout, not registered).
-    BFailed(StatusCode),
-    /// A's ACK arrived.
-    AConfirmed,
-    /// An in-dialog request (INFO with DTMF, re-INVITE for hold, REFER).
-    InDialog {
-        leg: Leg,
-        tx: TxKey,
-        req: Box<Request>,
-    },
-    /// The call ended on the SIP side.
-    Ended(switchboard_events::EndReason),
-    /// Another call takes over this call's agent leg (attended transfer): hand over the
-    /// agent's media and stop without hanging up.
-    HandOver(tokio::sync::oneshot::Sender<Option<crate::call::HandOver>>),
 }
 
 /// A new inbound call, handed to whoever routes calls (the call-path layer).

@@ -1,0 +1,298 @@
+//! One RTP leg of a call: its sockets, its RTP session (which numbers everything the leg
+//! sends and decides whom it accepts media from), its codec state, and the small pieces
+//! around it: the receive buffer, the recording timeline, and the hand-over of an agent's
+//! leg from one call to another. It knows nothing of the call flow that uses it.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use switchboard_media::{Codec, Decoder, Downsampler, Encoder, LegConfig, Upsampler};
+use switchboard_rtp::{
+    Channel, DtmfReceiver, NtpClock, RtpSession, RtpSessionConfig, SessionEvent, SessionOutput,
+};
+use switchboard_sdp::Negotiated;
+use switchboard_transport::RtpSocketPair;
+use tokio::net::UdpSocket;
+
+use crate::pii::Pii;
+
+/// What every leg of this process shares: the RTCP clock, the media timeout, the
+/// counters its foreign-packet drops go to.
+pub(crate) struct LegSettings {
+    pub(crate) ntp: NtpClock,
+    pub(crate) rtp_timeout: Duration,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// Whom a leg accepts media from, and whether it may send at once (strict media and no
+/// amplification; see `switchboard_rtp::session`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MediaPeer {
+    /// The call's signalling source IP when its user or trunk is `nat = true`: RTP from
+    /// it (any port) may latch within 2 s of the answer. Otherwise only the SDP address.
+    pub(crate) nat_ip: Option<IpAddr>,
+    /// The dialog is confirmed: we placed the call and its 200 came back. A leg of an
+    /// inbound call sends nothing until the ACK (or RTP from its address) arrives.
+    pub(crate) confirmed: bool,
+}
+
+pub(crate) fn media_codec(n: &Negotiated) -> Option<Codec> {
+    match n.codec.name.to_ascii_uppercase().as_str() {
+        "PCMU" => Some(Codec::Pcmu),
+        "PCMA" => Some(Codec::Pcma),
+        "G722" => Some(Codec::G722),
+        _ => None,
+    }
+}
+
+/// Receive buffer for one RTP socket. Each datagram is split off as `Bytes` (the
+/// packet's payload stays a slice of it); once those are dropped the space is reclaimed,
+/// so receiving allocates only when packets are still held elsewhere.
+pub(crate) struct RxBuf(BytesMut);
+
+impl RxBuf {
+    const CHUNK: usize = 4096;
+
+    pub(crate) fn new() -> RxBuf {
+        RxBuf(BytesMut::with_capacity(Self::CHUNK))
+    }
+
+    /// The buffer to receive the next datagram into (room for the largest RTP packet).
+    pub(crate) fn prepare(&mut self) -> &mut BytesMut {
+        self.0.clear();
+        if self.0.capacity() < 2048 {
+            self.0.reserve(Self::CHUNK);
+        }
+        &mut self.0
+    }
+
+    /// The datagram just received.
+    pub(crate) fn take(&mut self) -> Bytes {
+        self.0.split().freeze()
+    }
+}
+
+/// An agent leg handed from one call to another in an attended transfer.
+pub(crate) struct HandOver {
+    pub(crate) media: MediaLeg,
+    /// The ACD call the agent is busy on (ended when the receiving call ends).
+    pub(crate) acd_call: u64,
+    pub(crate) queue: String,
+    pub(crate) agent: String,
+}
+
+impl std::fmt::Debug for HandOver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandOver")
+            .field("acd_call", &self.acd_call)
+            .field("queue", &self.queue)
+            .finish()
+    }
+}
+
+/// One RTP leg: its sockets, session and codec state.
+pub(crate) struct MediaLeg {
+    pub(crate) sock: Arc<UdpSocket>,
+    rtcp: Arc<UdpSocket>,
+    pub(crate) session: RtpSession,
+    pub(crate) neg: Negotiated,
+    pub(crate) codec: Codec,
+    enc: Encoder,
+    pub(crate) dec: Decoder,
+    pub(crate) dtmf: DtmfReceiver,
+    pub(crate) out: BytesMut,
+    /// Decoded audio at 8 kHz (what prompts, the recorder and DTMF detection use).
+    pub(crate) pcm: Vec<i16>,
+    payload: Vec<u8>,
+    /// G.722 legs run at 16 kHz: resamplers and a wideband scratch buffer.
+    up: Upsampler,
+    down: Downsampler,
+    wide: Vec<i16>,
+    metrics: Arc<crate::metrics::Metrics>,
+    /// The first foreign packet was logged (later ones are only counted).
+    foreign_logged: bool,
+}
+
+impl MediaLeg {
+    pub(crate) fn new(
+        ctx: &LegSettings,
+        pair: RtpSocketPair,
+        neg: Negotiated,
+        now: Instant,
+        peer: MediaPeer,
+    ) -> Option<MediaLeg> {
+        let codec = media_codec(&neg)?;
+        let mut scfg = RtpSessionConfig::new(
+            ctx.ntp,
+            Bytes::from_static(b"switchboard"),
+            neg.codec.payload_type,
+        );
+        scfg.remote = neg.remote;
+        scfg.confirmed = peer.confirmed;
+        if let Some(ip) = peer.nat_ip {
+            scfg.latching = switchboard_rtp::Latching::Signalling {
+                ip,
+                window: switchboard_rtp::NAT_LATCH_WINDOW,
+            };
+        }
+        scfg.inactivity_timeout = Some(ctx.rtp_timeout);
+        let session = RtpSession::new(now, scfg, &mut rand::thread_rng());
+        Some(MediaLeg {
+            sock: Arc::new(pair.rtp),
+            rtcp: Arc::new(pair.rtcp),
+            session,
+            codec,
+            enc: Encoder::new(codec),
+            dec: Decoder::new(codec),
+            dtmf: DtmfReceiver::new(Duration::from_millis(600)),
+            neg,
+            out: BytesMut::with_capacity(2048),
+            pcm: vec![0; 2048],
+            payload: vec![0; 2048],
+            up: Upsampler::new(),
+            down: Downsampler::new(),
+            wide: vec![0; 4096],
+            metrics: ctx.metrics.clone(),
+            foreign_logged: false,
+        })
+    }
+
+    /// Feeds a datagram from the RTP socket to the session: the packet when accepted.
+    /// Packets from a source the leg does not accept are counted (metric
+    /// `switchboard_rtp_foreign_dropped_total`; the first one per leg is logged) and go
+    /// no further: never forwarded, decoded, recorded or DTMF-detected.
+    pub(crate) fn receive(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        data: Bytes,
+    ) -> Option<switchboard_rtp::RtpPacket> {
+        match self.session.handle_rtp(now, from, data) {
+            Ok(p) => Some(p),
+            Err(switchboard_rtp::Rejected::ForeignSource) => {
+                crate::metrics::Metrics::add(&self.metrics.rtp_foreign_dropped, 1);
+                if !self.foreign_logged {
+                    self.foreign_logged = true;
+                    tracing::warn!(
+                        source = %Pii(from),
+                        port = self.local_port(),
+                        "RTP from a source this leg does not accept dropped (later ones are counted in switchboard_rtp_foreign_dropped_total)"
+                    );
+                }
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    pub(crate) fn local_port(&self) -> u16 {
+        self.sock.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// Encodes and sends one frame of 8 kHz PCM.
+    /// This leg for the two-party bridge: the negotiated codec and payload types. The
+    /// bridge does not number packets; [`MediaLeg::send_relayed`] does, in this leg's
+    /// session, so the leg's RTP stays continuous across every switch of its source.
+    pub(crate) fn bridge_config(&self) -> LegConfig {
+        let mut c = LegConfig::new(self.codec);
+        c.payload_type = self.neg.codec.payload_type;
+        c.telephone_event_pt = self.neg.telephone_event;
+        c
+    }
+
+    /// Decodes a payload of this leg's codec into `self.pcm` at 8 kHz; returns the
+    /// number of samples.
+    pub(crate) fn decode_8k(&mut self, payload: &[u8]) -> usize {
+        if self.codec == Codec::G722 {
+            let n = self.dec.decode(payload, &mut self.wide);
+            self.down.process(&self.wide[..n], &mut self.pcm)
+        } else {
+            self.dec.decode(payload, &mut self.pcm)
+        }
+    }
+
+    pub(crate) fn send_pcm(&mut self, now: Instant, samples: &[i16]) {
+        // G.722 is 16 kHz audio (on an 8 kHz RTP clock, RFC 3551 §4.5.2).
+        let n = if self.codec == Codec::G722 {
+            let w = self.up.process(samples, &mut self.wide);
+            self.enc.encode(&self.wide[..w], &mut self.payload)
+        } else {
+            self.enc.encode(samples, &mut self.payload)
+        };
+        self.out.clear();
+        let ticks = samples.len() as u32;
+        if let Some(to) = self
+            .session
+            .write_rtp(now, &self.payload[..n], ticks, &mut self.out)
+        {
+            let _ = self.sock.try_send_to(&self.out, to);
+        }
+    }
+
+    /// Sends a packet the bridge forwards to this leg, numbered by this leg's session.
+    pub(crate) fn send_relayed(&mut self, now: Instant, fwd: &switchboard_media::Forward<'_>) {
+        self.out.clear();
+        if let Some(to) = self
+            .session
+            .write_relayed(now, fwd.packet, fwd.payload, &mut self.out)
+        {
+            let _ = self.sock.try_send_to(&self.out, to);
+        }
+    }
+
+    pub(crate) fn flush_session(&mut self) -> Vec<SessionEvent> {
+        let mut evs = Vec::new();
+        while let Some(o) = self.session.poll_output() {
+            match o {
+                SessionOutput::Transmit {
+                    channel,
+                    to,
+                    datagram,
+                } => {
+                    let s = match channel {
+                        Channel::Rtp => &self.sock,
+                        Channel::Rtcp => &self.rtcp,
+                    };
+                    let _ = s.try_send_to(&datagram, to);
+                }
+                SessionOutput::Event(e) => evs.push(e),
+            }
+        }
+        evs
+    }
+}
+
+/// Maps a side's RTP timestamps onto the recording's timeline: the first packet lands at
+/// its arrival time, later ones follow their timestamps (so jitter does not smear audio).
+#[derive(Default)]
+pub(crate) struct Timeline {
+    base: Option<(u32, u64)>,
+}
+
+impl Timeline {
+    pub(crate) fn position(&mut self, ts: u32, arrival: u64) -> u64 {
+        match self.base {
+            None => {
+                self.base = Some((ts, arrival));
+                arrival
+            }
+            Some((ts0, pos0)) => {
+                let delta = ts.wrapping_sub(ts0);
+                if delta > u32::MAX / 2 {
+                    // Older than the first packet (reordered): place it by arrival.
+                    arrival
+                } else {
+                    pos0 + u64::from(delta)
+                }
+            }
+        }
+    }
+}
+
+/// Where a frame of `n` samples that just arrived starts on the recording's timeline.
+pub(crate) fn arrival_position(origin: Instant, now: Instant, n: usize) -> u64 {
+    let at = (now.saturating_duration_since(origin).as_micros() * 8 / 1000) as u64;
+    at.saturating_sub(n as u64)
+}
