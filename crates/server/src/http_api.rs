@@ -16,7 +16,7 @@ use crate::http_auth::{Principal, Role, TokenTable};
 use crate::http_control::AgentControl;
 use crate::http_error::ApiError;
 use crate::http_serve::{AllowedHosts, HttpLimits};
-use crate::run::Shared;
+use crate::http_state::Shared;
 
 /// What the API needs besides [`Shared`]: who may call it and its limits.
 pub(crate) struct ApiSetup {

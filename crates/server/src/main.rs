@@ -23,6 +23,7 @@ mod http_client;
 mod http_control;
 mod http_error;
 mod http_serve;
+mod http_state;
 mod media_leg;
 mod metrics;
 mod pii;
