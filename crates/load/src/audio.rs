@@ -171,6 +171,9 @@ pub(crate) struct ReceiveStats {
     jitter16: i64,
     last_arrival: Option<Instant>,
     max_interarrival: Duration,
+    /// Forward jumps of the sequence number (a gap of one or more packets), and the largest.
+    seq_gaps: u64,
+    max_seq_gap: u32,
 }
 
 impl ReceiveStats {
@@ -194,6 +197,18 @@ impl ReceiveStats {
                     ext = ext.wrapping_sub(0x1_0000);
                 }
                 if ext > self.max_ext {
+                    if ext - self.max_ext > 1 {
+                        self.seq_gaps += 1;
+                        self.max_seq_gap = self.max_seq_gap.max(ext - self.max_ext - 1);
+                        if std::env::var_os("SWITCHBOARD_LOAD_DEBUG_SEQ").is_some() {
+                            eprintln!(
+                                "seq gap: {} -> {} after {} packets",
+                                self.max_ext & 0xffff,
+                                seq,
+                                self.received
+                            );
+                        }
+                    }
                     self.max_ext = ext;
                 }
             }
@@ -235,6 +250,11 @@ impl ReceiveStats {
     /// Interarrival jitter in milliseconds.
     pub(crate) fn jitter_ms(&self) -> f64 {
         (self.jitter16 as f64 / 16.0) / 8.0
+    }
+
+    /// Sequence gaps seen and the largest one, packets.
+    pub(crate) fn seq_gaps(&self) -> (u64, u32) {
+        (self.seq_gaps, self.max_seq_gap)
     }
 
     pub(crate) fn max_interarrival(&self) -> Duration {
@@ -432,6 +452,7 @@ mod tests {
         assert_eq!(s.expected(), 200);
         assert_eq!(s.received(), n as u64);
         assert_eq!(s.lost(), 4);
+        assert_eq!(s.seq_gaps(), (4, 1));
         assert!(s.jitter_ms() < 0.001, "perfectly paced: {}", s.jitter_ms());
     }
 

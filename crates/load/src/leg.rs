@@ -194,6 +194,8 @@ impl MediaLeg {
             },
             sampled_ok: sampled.then(|| self.tone.ok()),
             max_gap: self.tone.max_gap(),
+            seq_gaps: self.stats.seq_gaps().0,
+            max_seq_gap: self.stats.seq_gaps().1,
         }
     }
 }

@@ -71,6 +71,12 @@ enum Cmd {
         rtp_port_min: u16,
         #[arg(long, default_value_t = 39999)]
         rtp_port_max: u16,
+        /// The server's `[limits] max_calls` (calls up at once).
+        #[arg(long, default_value_t = 6000)]
+        max_calls: u32,
+        /// The server's `[limits] calls_per_second` (new calls per second).
+        #[arg(long, default_value_t = 5000)]
+        calls_per_second: u32,
     },
     /// Run a load against a switchboard.
     Run(RunArgs),
@@ -159,6 +165,8 @@ fn main() -> anyhow::Result<()> {
             dialplans,
             rtp_port_min,
             rtp_port_max,
+            max_calls,
+            calls_per_second,
         } => {
             if agents > MAX_AGENTS {
                 bail!("--agents {agents} is over the cap of {MAX_AGENTS}");
@@ -174,6 +182,8 @@ fn main() -> anyhow::Result<()> {
                     dialplans,
                     rtp_port_min,
                     rtp_port_max,
+                    max_calls,
+                    calls_per_second,
                 }
                 .to_toml()
             );
@@ -516,10 +526,12 @@ fn report(
             continue;
         }
         println!(
-            "media {name}: {} received of {} expected, loss {:.3}%; jitter ms {}; longest arrival gap ms {}; audio check {} of {} sampled failed (worst tone gap {:.0} ms)",
+            "media {name}: {} received of {} expected, loss {:.3}% ({} sequence gaps, largest {} packets); jitter ms {}; longest arrival gap ms {}; audio check {} of {} sampled failed (worst tone gap {:.0} ms)",
             d.received,
             d.expected,
             d.loss_pct(),
+            d.seq_gaps,
+            d.max_seq_gap,
             summary(&d.jitter_ms),
             summary(&d.max_interarrival_ms),
             d.sampled_failed,

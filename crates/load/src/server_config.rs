@@ -14,6 +14,10 @@ pub(crate) struct ServerConfig {
     pub(crate) dialplans: String,
     pub(crate) rtp_port_min: u16,
     pub(crate) rtp_port_max: u16,
+    /// `[limits] max_calls` and `calls_per_second`: the server's admission caps, raised
+    /// so the load, not the default cap, is what is measured.
+    pub(crate) max_calls: u32,
+    pub(crate) calls_per_second: u32,
 }
 
 /// The digest password of an agent (the tool and the config agree on it).
@@ -35,6 +39,19 @@ impl ServerConfig {
             s,
             "[media]\nrtp_port_min = {}\nrtp_port_max = {}\n",
             self.rtp_port_min, self.rtp_port_max
+        );
+        let _ = writeln!(
+            s,
+            "[limits]\nmax_calls = {}\ncalls_per_second = {}\n",
+            self.max_calls, self.calls_per_second
+        );
+        // Only the demo's admin and supervisor tokens (public, loopback only): the demo's
+        // agent tokens name users 1001-1005, which a run with fewer agents does not have.
+        s.push_str(
+            "[[http.tokens]]\nname = \"demo-admin\"\n\
+             sha256 = \"cce7a2cf1ae045989cfc914fb95a41526f167a838b3c7d33745143614abace7c\"\nrole = \"admin\"\n\
+             [[http.tokens]]\nname = \"demo-supervisor\"\n\
+             sha256 = \"2d03eb454767ba244cf4c2c61fa06733ab69e4406ede3a873d6cef1b981192e0\"\nrole = \"supervisor\"\n\n",
         );
         let mut members = Vec::new();
         for i in 0..self.agents {
@@ -74,12 +91,15 @@ mod tests {
             dialplans: "crates/load/dialplans".into(),
             rtp_port_min: 20000,
             rtp_port_max: 39999,
+            max_calls: 6000,
+            calls_per_second: 5000,
         }
         .to_toml();
         assert_eq!(c.matches("[[users]]").count(), 3);
         assert!(c.contains("name = \"1003\"\npassword = \"load-1003\""));
         assert!(c.contains("members = [\"1001\", \"1002\", \"1003\"]"));
         assert!(c.contains("record = true"));
+        assert!(c.contains("[limits]\nmax_calls = 6000\ncalls_per_second = 5000\n"));
         assert!(c.contains("dialplans = \"crates/load/dialplans\""));
     }
 }

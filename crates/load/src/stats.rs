@@ -31,6 +31,9 @@ pub(crate) struct Direction {
     pub(crate) sampled_failed: u64,
     /// Longest tone gap of any sampled call, ms.
     pub(crate) worst_gap_ms: f64,
+    /// Forward sequence-number jumps, and the largest jump (packets).
+    pub(crate) seq_gaps: u64,
+    pub(crate) max_seq_gap: u32,
 }
 
 impl Direction {
@@ -46,6 +49,8 @@ impl Direction {
         self.expected += m.expected;
         self.received += m.received;
         self.lost += m.lost;
+        self.seq_gaps += m.seq_gaps;
+        self.max_seq_gap = self.max_seq_gap.max(m.max_seq_gap);
         self.jitter_ms.push(m.jitter_ms);
         self.max_interarrival_ms
             .push(m.max_interarrival.as_secs_f64() * 1000.0);
@@ -74,6 +79,8 @@ pub(crate) struct StreamReport {
     /// `Some(verdict)` on sampled calls.
     pub(crate) sampled_ok: Option<bool>,
     pub(crate) max_gap: Duration,
+    pub(crate) seq_gaps: u64,
+    pub(crate) max_seq_gap: u32,
 }
 
 /// How a caller's call ended.
