@@ -174,13 +174,24 @@ pub(crate) struct ReceiveStats {
     /// Forward jumps of the sequence number (a gap of one or more packets), and the largest.
     seq_gaps: u64,
     max_seq_gap: u32,
+    /// RFC 3550 A.1 restarts: packets expected before the last restart, the restarts, the
+    /// sequence that would confirm a restart, and the
+    /// packets discarded while waiting for that confirmation.
+    expected_before: u64,
+    restarts: u64,
+    bad_seq: Option<u16>,
+    discarded: u64,
 }
+
+/// RFC 3550 A.1 limits: a jump forward over this, or back over [`MAX_MISORDER`], is not
+/// loss or reordering but a possible restart of the sequence.
+const MAX_DROPOUT: i64 = 3000;
+const MAX_MISORDER: i64 = 100;
 
 impl ReceiveStats {
     /// Records one packet that arrived at `arrival` (`arrival_units` = the same time in
     /// 8 kHz units since any fixed origin).
     pub(crate) fn on_packet(&mut self, seq: u16, ts: u32, arrival: Instant, arrival_units: i64) {
-        self.received += 1;
         match self.base {
             None => {
                 self.base = Some(u32::from(seq));
@@ -196,23 +207,34 @@ impl ReceiveStats {
                 } else if diff > 0x8000 {
                     ext = ext.wrapping_sub(0x1_0000);
                 }
-                if ext > self.max_ext {
+                let jump = ext as i64 - self.max_ext as i64;
+                if !(-MAX_MISORDER..=MAX_DROPOUT).contains(&jump) {
+                    // RFC 3550 A.1: a very large jump is a restarted sequence if the next
+                    // packet follows it; until then the packet is not counted.
+                    if self.bad_seq == Some(seq) {
+                        self.restarts += 1;
+                        self.expected_before += self.expected();
+                        self.base = Some(0x1_0000 + u32::from(seq) - 1);
+                        self.max_ext = 0x1_0000 + u32::from(seq);
+                        // The packet that announced the restart counts after all.
+                        self.received += 1;
+                        self.discarded -= 1;
+                    } else {
+                        self.bad_seq = Some(seq.wrapping_add(1));
+                        self.discarded += 1;
+                        return;
+                    }
+                } else if ext > self.max_ext {
                     if ext - self.max_ext > 1 {
                         self.seq_gaps += 1;
                         self.max_seq_gap = self.max_seq_gap.max(ext - self.max_ext - 1);
-                        if std::env::var_os("SWITCHBOARD_LOAD_DEBUG_SEQ").is_some() {
-                            eprintln!(
-                                "seq gap: {} -> {} after {} packets",
-                                self.max_ext & 0xffff,
-                                seq,
-                                self.received
-                            );
-                        }
                     }
                     self.max_ext = ext;
                 }
             }
         }
+        self.bad_seq = None;
+        self.received += 1;
         let transit = arrival_units - i64::from(ts);
         if let Some(prev) = self.transit {
             let d = (transit - prev).abs();
@@ -232,10 +254,21 @@ impl ReceiveStats {
 
     /// Packets the sequence numbers say were sent.
     pub(crate) fn expected(&self) -> u64 {
-        match self.base {
-            Some(b) => u64::from(self.max_ext.wrapping_sub(b)) + 1,
-            None => 0,
-        }
+        self.expected_before
+            + match self.base {
+                Some(b) => u64::from(self.max_ext.wrapping_sub(b)) + 1,
+                None => 0,
+            }
+    }
+
+    /// Sequence restarts (RFC 3550 A.1 resynchronisations) seen.
+    pub(crate) fn restarts(&self) -> u64 {
+        self.restarts
+    }
+
+    /// Packets not counted: far off the sequence and not followed by a restart.
+    pub(crate) fn discarded(&self) -> u64 {
+        self.discarded
     }
 
     pub(crate) fn received(&self) -> u64 {
@@ -454,6 +487,27 @@ mod tests {
         assert_eq!(s.lost(), 4);
         assert_eq!(s.seq_gaps(), (4, 1));
         assert!(s.jitter_ms() < 0.001, "perfectly paced: {}", s.jitter_ms());
+    }
+
+    #[test]
+    fn receive_stats_resync_on_a_restarted_sequence() {
+        // 11 packets from 43774, then the stream restarts at 12 (seen from a B2BUA).
+        let mut s = ReceiveStats::default();
+        let t0 = Instant::now();
+        for i in 0..11u16 {
+            s.on_packet(43774 + i, u32::from(i) * 160, t0, i64::from(i) * 160);
+        }
+        for i in 0..100u16 {
+            s.on_packet(12 + i, u32::from(i) * 160, t0, i64::from(i) * 160);
+        }
+        assert_eq!(s.restarts(), 1);
+        assert_eq!(s.received(), 111);
+        assert_eq!(s.expected(), 111);
+        assert_eq!(s.lost(), 0);
+        // A single wild packet is discarded, not counted as thousands lost.
+        s.on_packet(40000, 0, t0, 0);
+        s.on_packet(112, 100 * 160, t0, 100 * 160);
+        assert_eq!((s.restarts(), s.lost()), (1, 0));
     }
 
     #[test]

@@ -196,6 +196,8 @@ impl MediaLeg {
             max_gap: self.tone.max_gap(),
             seq_gaps: self.stats.seq_gaps().0,
             max_seq_gap: self.stats.seq_gaps().1,
+            restarts: self.stats.restarts(),
+            discarded: self.stats.discarded(),
         }
     }
 }

@@ -526,12 +526,14 @@ fn report(
             continue;
         }
         println!(
-            "media {name}: {} received of {} expected, loss {:.3}% ({} sequence gaps, largest {} packets); jitter ms {}; longest arrival gap ms {}; audio check {} of {} sampled failed (worst tone gap {:.0} ms)",
+            "media {name}: {} received of {} expected, loss {:.3}% ({} sequence gaps, largest {} packets; {} streams restarted their sequence, {} stray packets); jitter ms {}; longest arrival gap ms {}; audio check {} of {} sampled failed (worst tone gap {:.0} ms)",
             d.received,
             d.expected,
             d.loss_pct(),
             d.seq_gaps,
             d.max_seq_gap,
+            d.restarted_streams,
+            d.discarded,
             summary(&d.jitter_ms),
             summary(&d.max_interarrival_ms),
             d.sampled_failed,
@@ -553,6 +555,7 @@ fn report(
         "wall_s": wall, "cps": cps, "load_cpu_s": own_cpu,
         "rtp_sent": rtp_sent, "rtp_received": rtp_recv,
         "loss_to_caller_pct": acct.to_caller.loss_pct(), "loss_to_agent_pct": acct.to_agent.loss_pct(),
+        "restarted_to_caller": acct.to_caller.restarted_streams, "restarted_to_agent": acct.to_agent.restarted_streams,
         "sampled_to_caller": acct.to_caller.sampled, "sampled_to_caller_failed": acct.to_caller.sampled_failed,
         "sampled_to_agent": acct.to_agent.sampled, "sampled_to_agent_failed": acct.to_agent.sampled_failed,
         "loadavg": load_average(),

@@ -34,6 +34,9 @@ pub(crate) struct Direction {
     /// Forward sequence-number jumps, and the largest jump (packets).
     pub(crate) seq_gaps: u64,
     pub(crate) max_seq_gap: u32,
+    /// Streams whose sequence restarted (RFC 3550 A.1), and stray packets discarded.
+    pub(crate) restarted_streams: u64,
+    pub(crate) discarded: u64,
 }
 
 impl Direction {
@@ -51,6 +54,8 @@ impl Direction {
         self.lost += m.lost;
         self.seq_gaps += m.seq_gaps;
         self.max_seq_gap = self.max_seq_gap.max(m.max_seq_gap);
+        self.restarted_streams += u64::from(m.restarts > 0);
+        self.discarded += m.discarded;
         self.jitter_ms.push(m.jitter_ms);
         self.max_interarrival_ms
             .push(m.max_interarrival.as_secs_f64() * 1000.0);
@@ -81,6 +86,8 @@ pub(crate) struct StreamReport {
     pub(crate) max_gap: Duration,
     pub(crate) seq_gaps: u64,
     pub(crate) max_seq_gap: u32,
+    pub(crate) restarts: u64,
+    pub(crate) discarded: u64,
 }
 
 /// How a caller's call ended.
