@@ -21,6 +21,7 @@ RUST_LOG=warn ./target/release/switchboard run --config "$WORK/config.toml" \
 SB=$!
 for _ in $(seq 300); do grep -q READY "$WORK/out" 2>/dev/null && break; sleep 0.1; done
 SIP=$(sed -n 's/.*sip=\([^ ]*\) .*/\1/p' "$WORK/out")
+HTTP=$(sed -n 's/.*http=\([^ ]*\) .*/\1/p' "$WORK/out")
 [ -n "$SIP" ] || { echo "switchboard did not start:"; cat "$WORK/log"; exit 1; }
 echo "machine: $(nproc) cores, $(sed -n 's/model name\s*: //p' /proc/cpuinfo | head -1); loadavg before: $(cut -d' ' -f1-3 /proc/loadavg)"
 rc=0
@@ -29,4 +30,8 @@ if [ -d "$WORK/data/recordings" ]; then
   echo "recordings: $(find "$WORK/data/recordings" -name '*.wav' | wc -l) files, $(du -sm "$WORK/data/recordings" | cut -f1) MiB"
 fi
 grep -c ' ERROR ' "$WORK/log" | sed 's/^/server log ERROR lines: /' || true
+# The server's refusal and drop counters that are not zero.
+curl -s -H 'Authorization: Bearer demo-admin' "http://$HTTP/metrics" 2>/dev/null \
+  | grep -E '^switchboard_[a-z_]*(refused|dropped|rejected|exhausted|full)[a-z_]*(\{[^}]*\})? [1-9]' | sed 's/^/server metric: /' || true
+grep -E ' WARN ' "$WORK/log" | sed -E 's/^[^ ]+ +//' | cut -c1-160 | sort | uniq -c | sort -rn | head -5 | sed 's/^/server log: /' || true
 exit $rc

@@ -42,7 +42,11 @@ impl ServerConfig {
         );
         let _ = writeln!(
             s,
-            "[limits]\nmax_calls = {}\ncalls_per_second = {}\n",
+            "[limits]\nmax_calls = {}\ncalls_per_second = {}\n\
+             # Every agent registers from 127.0.0.1 like the trunk, and a REGISTER's\n\
+             # transaction lives 32 s: the per-source caps must hold them all.\n\
+             transactions_per_source = 65536\ntransaction_bytes_per_source = 268435456\n\
+             transaction_bytes = 268435456\n",
             self.max_calls, self.calls_per_second
         );
         // Only the demo's admin and supervisor tokens (public, loopback only): the demo's
@@ -100,6 +104,7 @@ mod tests {
         assert!(c.contains("members = [\"1001\", \"1002\", \"1003\"]"));
         assert!(c.contains("record = true"));
         assert!(c.contains("[limits]\nmax_calls = 6000\ncalls_per_second = 5000\n"));
+        assert!(c.contains("transactions_per_source = 65536\n"));
         assert!(c.contains("dialplans = \"crates/load/dialplans\""));
     }
 }
