@@ -60,6 +60,8 @@ pub(crate) struct Live {
     pub(crate) rtp_received: AtomicU64,
     /// RTP datagrams that did not parse (counted, reported).
     pub(crate) rtp_bad: AtomicU64,
+    /// RTP datagrams from an address other than the leg's peer (counted, not analysed).
+    pub(crate) rtp_foreign: AtomicU64,
 }
 
 impl Live {
@@ -153,9 +155,15 @@ impl MediaLeg {
 
     /// Waits for one datagram and analyses it.
     pub(crate) async fn recv(&mut self, live: &Live) {
-        let Ok((n, _)) = self.socket.recv_from(&mut self.buf).await else {
+        let Ok((n, from)) = self.socket.recv_from(&mut self.buf).await else {
             return;
         };
+        // Only the address the SDP named: an ephemeral port this leg reuses may still get
+        // the tail of an earlier call's stream, which is not this call's media.
+        if self.remote != Some(from) {
+            live.rtp_foreign.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let now = Instant::now();
         match parse_rtp(&self.buf[..n]) {
             Some(v) => {

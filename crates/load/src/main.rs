@@ -542,9 +542,10 @@ fn report(
         );
     }
     println!(
-        "load tool: {own_cpu:.2} s CPU ({:.0}% of one core); RTP sent {rtp_sent}, received {rtp_recv}; bad RTP {}, unparsable SIP {}, stray SIP {}",
+        "load tool: {own_cpu:.2} s CPU ({:.0}% of one core); RTP sent {rtp_sent}, received {rtp_recv}; bad RTP {}, RTP from a foreign address {}, unparsable SIP {}, stray SIP {}",
         100.0 * own_cpu / wall,
         live.rtp_bad.load(Ordering::Relaxed),
+        live.rtp_foreign.load(Ordering::Relaxed),
         callers.unparsable.load(Ordering::Relaxed) + agents.unparsable.load(Ordering::Relaxed),
         callers.stray.load(Ordering::Relaxed) + agents.stray.load(Ordering::Relaxed),
     );
