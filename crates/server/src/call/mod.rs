@@ -1,0 +1,833 @@
+//! One task per call: it owns the caller's media (RTP session, prompt player, DTMF
+//! receivers), the call's IVR interpreter, the queue membership and, once an agent
+//! answers, the agent leg and the two-party bridge and the recording. Signals come from
+//! the SIP driver (answers, hangups, in-dialog requests), the ACD actor (offers,
+//! announcements, exits) and HTTP lookups; every core is fed `now` and drained.
+
+mod bridging;
+mod ivr_flow;
+mod queueing;
+mod setup;
+mod supervision;
+mod transfer;
+
+use queueing::plain_queue_request;
+pub(crate) use setup::run_call;
+use supervision::{supervise_call, supervise_target};
+use transfer::refer_replaces;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::Utc;
+use serde_json::json;
+use switchboard_acd::{OfferFailure, Spoken};
+use switchboard_ivr::interp::{Action, Event as IvrEvent, QueueOutcome, QueueRequest};
+use switchboard_ivr::{Interpreter, Lang, Program};
+use switchboard_media::{Bridge, DtmfDetector, Playlist, PromptCache, PromptPlayer};
+use switchboard_rtp::{char_for_event, NtpClock, SessionEvent, TelephoneEvent};
+use switchboard_sdp::{Direction, LocalCaps, LocalMedia, SessionDescription};
+use switchboard_sip::Leg as SipLeg;
+use switchboard_sip_message::{Method, StatusCode};
+use switchboard_transport::{RtpPortPool, RtpSocketPair};
+use tokio::sync::mpsc;
+
+use switchboard_media::{Mixer, SupervisorMode};
+
+use crate::acd_actor::{AcdCommand, QueueSignal};
+use crate::call_signals::CallSignal;
+use crate::config::Config;
+use crate::core_events;
+use crate::event_log::{EventLog, NewEvent};
+use crate::media_leg::{
+    arrival_position, HandOver, LegSettings, MediaLeg, MediaPeer, RxBuf, Timeline,
+};
+use crate::pii::Pii;
+use crate::recorder::Recorder;
+use crate::sip_driver::{NewCall, SipCommand, SipHandle};
+use switchboard_events::{
+    CallEnd, CallStart, Disposition, DtmfVia, EndReason, Event, Party, RtpStats, SupervisionEnd,
+    TransferKind,
+};
+
+/// Everything a call task needs from the server; shared by all calls.
+pub(crate) struct CallContext {
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) sip: SipHandle,
+    pub(crate) acd: mpsc::UnboundedSender<AcdCommand>,
+    pub(crate) events: EventLog,
+    pub(crate) prompts: Arc<PromptCache>,
+    pub(crate) dialplans: Arc<RwLock<Option<Arc<Program>>>>,
+    pub(crate) rtp_pool: RtpPortPool,
+    pub(crate) next_call: AtomicU64,
+    pub(crate) ntp: NtpClock,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
+    /// Bridged calls by agent name, for supervisors (listen/whisper/barge).
+    pub(crate) supervisable: dashmap::DashMap<String, mpsc::Sender<SuperviseRequest>>,
+    /// Which numbers a callback may dial (checked when the caller asks for one).
+    pub(crate) number_rules: switchboard_outbound::NumberRules,
+}
+
+impl CallContext {
+    pub(crate) fn next_call_id(&self) -> u64 {
+        self.next_call.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// What a new media leg needs from the process.
+    pub(crate) fn leg_settings(&self) -> LegSettings {
+        LegSettings {
+            ntp: self.ntp,
+            rtp_timeout: Duration::from_secs(self.cfg.media.rtp_timeout),
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    fn user_nat(&self, name: &str) -> bool {
+        self.cfg.users.iter().any(|u| u.name == name && u.nat)
+    }
+
+    /// Leg A of an inbound call from `source`: placed by the registered agent `agent`
+    /// (their `nat`), else by a trunk (`sip.trunks_nat`). Unconfirmed until the ACK.
+    pub(crate) fn inbound_peer(&self, agent: Option<&str>, source: IpAddr) -> MediaPeer {
+        let nat = match agent {
+            Some(name) => self.user_nat(name),
+            None => self.cfg.sip.trunks_nat,
+        };
+        MediaPeer {
+            nat_ip: nat.then_some(source),
+            confirmed: false,
+        }
+    }
+
+    /// A leg we placed to user `name`, answered: their binding's source is the signalling
+    /// IP a `nat = true` user's media may latch onto.
+    pub(crate) fn user_peer(&self, name: &str) -> MediaPeer {
+        let nat_ip = if self.user_nat(name) {
+            self.sip
+                .location
+                .lookup_active(name, std::time::SystemTime::now())
+                .into_iter()
+                .max_by_key(|b| b.expires_at)
+                .map(|b| b.source.ip())
+        } else {
+            None
+        };
+        MediaPeer {
+            nat_ip,
+            confirmed: true,
+        }
+    }
+
+    /// A leg we placed through the outbound trunk, answered.
+    pub(crate) fn trunk_peer(&self) -> MediaPeer {
+        let nat_ip = self
+            .cfg
+            .sip
+            .outbound_trunk
+            .filter(|_| self.cfg.sip.trunks_nat)
+            .map(|a| a.ip());
+        MediaPeer {
+            nat_ip,
+            confirmed: true,
+        }
+    }
+}
+
+/// A supervisor asking to join a bridged call (listen, whisper or barge).
+pub(crate) struct SuperviseRequest {
+    pub(crate) mode: SupervisorMode,
+    /// The supervisor's answered leg; the supervised call owns it from now on.
+    pub(crate) media: MediaLeg,
+    pub(crate) supervisor: String,
+    /// Fired when the supervised call stops supervision (it ended): hang the supervisor up.
+    pub(crate) done: tokio::sync::oneshot::Sender<()>,
+    /// Fired by the supervisor's task when the supervisor hangs up.
+    pub(crate) stop: tokio::sync::oneshot::Receiver<()>,
+}
+
+/// A live supervision of this call.
+struct Supervision {
+    media: MediaLeg,
+    mixer: Mixer,
+    /// Mixer participants: caller, agent, supervisor.
+    ids: [switchboard_media::ParticipantId; 3],
+    done: Option<tokio::sync::oneshot::Sender<()>>,
+    name: String,
+}
+
+enum Phase {
+    Ivr,
+    Queued {
+        queue: String,
+        announcing: bool,
+    },
+    Ringing {
+        queue: String,
+        agent: String,
+    },
+    Bridged {
+        queue: String,
+        agent: String,
+        answered_at: Instant,
+    },
+    /// Accepted a callback: saying goodbye, then hanging up; the place stays in the queue.
+    CallbackLeaving {
+        queue: String,
+    },
+    /// This call's agent leg went to another call in an attended transfer.
+    TransferredOut {
+        queue: String,
+        agent: String,
+    },
+    Done,
+}
+
+struct CallTask {
+    ctx: Arc<CallContext>,
+    id: u64,
+    sip_call: switchboard_sip::CallKey,
+    caller: String,
+    dnis: String,
+    started: Instant,
+    a: MediaLeg,
+    b: Option<MediaLeg>,
+    b_offer: Option<SessionDescription>,
+    b_pending: Option<(RtpSocketPair, LocalCaps)>,
+    queue_req: Option<QueueRequest>,
+    tl_a: Timeline,
+    tl_b: Timeline,
+    bridge: Option<Bridge>,
+    player: PromptPlayer,
+    /// Plays the whisper to the agent before the bridge closes.
+    b_player: Option<PromptPlayer>,
+    inband: DtmfDetector,
+    ivr: Interpreter,
+    lang: Lang,
+    phase: Phase,
+    collect_deadline: Option<Instant>,
+    queue_deadline: Option<Instant>,
+    /// A CANCEL to a ringing agent is in flight: a new offer waits for its 487.
+    cancelling_b: bool,
+    pending_offer: Option<String>,
+    /// ACD calls taken over by attended transfers; ended with this call.
+    extra_acd_calls: Vec<u64>,
+    /// Supervisors reach this call through this channel while it is bridged.
+    sup_rx: Option<mpsc::Receiver<SuperviseRequest>>,
+    supervision: Option<Supervision>,
+    sup_stop: Option<tokio::sync::oneshot::Receiver<()>>,
+    queue_tx: mpsc::Sender<QueueSignal>,
+    queue_rx: mpsc::Receiver<QueueSignal>,
+    http_tx: mpsc::Sender<(u64, Result<serde_json::Value, switchboard_ivr::HttpError>)>,
+    http_rx: mpsc::Receiver<(u64, Result<serde_json::Value, switchboard_ivr::HttpError>)>,
+    recorder: Option<Recorder>,
+    rec_origin: Option<Instant>,
+    /// When the agent's 200 arrived, and when the first packet crossed the bridge after it.
+    b_answered_at: Option<Instant>,
+    first_relay_at: Option<Instant>,
+    relayed: u64,
+    ended: bool,
+    local_ip: IpAddr,
+    /// What to start once leg A is confirmed (`None` once started).
+    awaiting_confirmation: Option<Start>,
+}
+
+/// How a call starts once its caller is confirmed.
+enum Start {
+    /// Run the dialplan.
+    Ivr,
+    /// An agent's internal call: straight to the queue it dialled.
+    Internal(String),
+}
+
+impl CallTask {
+    fn id_str(&self) -> String {
+        self.id.to_string()
+    }
+
+    fn log(&self, event: Event) -> NewEvent {
+        NewEvent::call(&self.id_str(), event)
+    }
+
+    /// Starts the call (IVR, or the queue of an internal call) once leg A is confirmed.
+    fn start_when_confirmed(&mut self) {
+        if !self.a.session.is_confirmed() {
+            return;
+        }
+        match self.awaiting_confirmation.take() {
+            None => {}
+            Some(Start::Ivr) => self.start_ivr(),
+            Some(Start::Internal(agent)) => {
+                self.ctx
+                    .events
+                    .append(self.log(Event::CallInternal { from_agent: agent }));
+                self.join_queue(plain_queue_request(self.dnis.clone()));
+            }
+        }
+    }
+
+    fn start_ivr(&mut self) {
+        let now = self.ctx.cfg.ivr.call_start_time(Utc::now());
+        self.ivr.handle_event(IvrEvent::Started {
+            now,
+            to: self.dnis.clone(),
+            from: self.caller.clone(),
+        });
+        self.drain_ivr();
+    }
+
+    async fn run(&mut self, signals: &mut crate::call_signals::SignalReceiver) {
+        let mut buf_a = RxBuf::new();
+        let mut buf_b = RxBuf::new();
+        let mut buf_s = RxBuf::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        while !self.ended {
+            let b_sock = self.b.as_ref().map(|b| b.sock.clone());
+            let s_sock = self.supervision.as_ref().map(|sv| sv.media.sock.clone());
+            tokio::select! {
+                r = self.a.sock.recv_buf_from(buf_a.prepare()) => {
+                    if let Ok((_, from)) = r {
+                        self.on_rtp_a(Instant::now(), from, buf_a.take());
+                    }
+                }
+                r = async { match &b_sock { Some(s) => s.recv_buf_from(buf_b.prepare()).await, None => std::future::pending().await } } => {
+                    if let Ok((_, from)) = r {
+                        self.on_rtp_b(Instant::now(), from, buf_b.take());
+                    }
+                }
+                r = async { match &s_sock { Some(sk) => sk.recv_buf_from(buf_s.prepare()).await, None => std::future::pending().await } } => {
+                    if let Ok((_, from)) = r {
+                        self.on_rtp_supervisor(Instant::now(), from, buf_s.take());
+                    }
+                }
+                req = async { match self.sup_rx.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
+                    if let Some(req) = req { self.start_supervision(req); }
+                }
+                _ = async { match self.sup_stop.as_mut() { Some(stop) => { let _ = stop.await; } None => std::future::pending().await } } => {
+                    self.stop_supervision(SupervisionEnd::SupervisorHangup);
+                }
+                _ = tick.tick() => self.on_tick(Instant::now()),
+                s = signals.recv() => match s {
+                    Some(s) => self.on_signal(s).await,
+                    None => self.finish(EndReason::SignallingLost),
+                },
+                q = self.queue_rx.recv() => {
+                    if let Some(q) = q { self.on_queue(q).await; }
+                }
+                h = self.http_rx.recv() => {
+                    if let Some((id, result)) = h {
+                        self.ivr.handle_event(IvrEvent::HttpResult { id, result });
+                        self.drain_ivr();
+                    }
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ media
+
+    fn on_rtp_a(&mut self, now: Instant, from: SocketAddr, data: Bytes) {
+        let Some(pkt) = self.a.receive(now, from, data) else {
+            return;
+        };
+        // RTP from the caller's address confirms it as well as an ACK would.
+        self.start_when_confirmed();
+        if Some(pkt.header.payload_type) == self.a.neg.telephone_event {
+            if let Ok(ev) = TelephoneEvent::parse(&pkt.payload) {
+                self.a.dtmf.handle_packet(now, pkt.header.timestamp, ev);
+            }
+        }
+        if let (Some(bridge), Some(b), None) = (
+            self.bridge.as_mut(),
+            self.b.as_mut(),
+            self.supervision.as_ref(),
+        ) {
+            if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::A, &pkt) {
+                b.send_relayed(now, &fwd);
+                self.first_relay_at.get_or_insert(now);
+                self.relayed += 1;
+            }
+        }
+        if pkt.header.payload_type == self.a.neg.codec.payload_type {
+            let n = self.a.decode_8k(&pkt.payload);
+            if let Some(sv) = self.supervision.as_mut() {
+                let _ = sv.mixer.handle_frame(sv.ids[0], &self.a.pcm[..n]);
+            }
+            if self.a.neg.telephone_event.is_none() {
+                self.inband.handle_samples(now, &self.a.pcm[..n]);
+            }
+            if let (Some(rec), Some(origin)) = (self.recorder.as_mut(), self.rec_origin) {
+                let pos = self
+                    .tl_a
+                    .position(pkt.header.timestamp, arrival_position(origin, now, n));
+                rec.frame(switchboard_media::Side::Caller, pos, now, &self.a.pcm[..n]);
+            }
+        }
+        self.collect_digits(now);
+    }
+
+    fn on_rtp_b(&mut self, now: Instant, from: SocketAddr, data: Bytes) {
+        let Some(b) = self.b.as_mut() else { return };
+        let Some(pkt) = b.receive(now, from, data) else {
+            return;
+        };
+        if let (Some(bridge), None) = (self.bridge.as_mut(), self.supervision.as_ref()) {
+            if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::B, &pkt) {
+                self.a.send_relayed(now, &fwd);
+                self.first_relay_at.get_or_insert(now);
+                self.relayed += 1;
+            }
+        }
+        if pkt.header.payload_type == b.neg.codec.payload_type {
+            let n = b.decode_8k(&pkt.payload);
+            if let Some(sv) = self.supervision.as_mut() {
+                let _ = sv.mixer.handle_frame(sv.ids[1], &b.pcm[..n]);
+            }
+            if let (Some(rec), Some(origin)) = (self.recorder.as_mut(), self.rec_origin) {
+                let pos = self
+                    .tl_b
+                    .position(pkt.header.timestamp, arrival_position(origin, now, n));
+                rec.frame(switchboard_media::Side::Agent, pos, now, &b.pcm[..n]);
+            }
+        }
+    }
+
+    fn on_tick(&mut self, now: Instant) {
+        if self.supervision.is_some() {
+            self.mix_supervised(now);
+        }
+        // Prompt frames due now (IVR, music on hold, announcements).
+        if self.bridge.is_none() {
+            while let Some(frame) = self.player.poll_frame(now) {
+                self.a.send_pcm(now, frame.samples);
+            }
+            while let Some(ev) = self.player.poll_event() {
+                self.on_player_event(ev);
+            }
+        }
+        self.a.session.handle_timeout(now);
+        for ev in self.a.flush_session() {
+            if let SessionEvent::Inactive { .. } = ev {
+                tracing::info!("caller media timed out");
+                self.ctx
+                    .events
+                    .append(self.log(Event::MediaTimeout { leg: Party::Caller }));
+                self.hangup_all(EndReason::MediaTimeout);
+                return;
+            }
+        }
+        if let (Some(bp), Some(b)) = (self.b_player.as_mut(), self.b.as_mut()) {
+            let mut done = false;
+            while let Some(frame) = bp.poll_frame(now) {
+                b.send_pcm(now, frame.samples);
+            }
+            while let Some(ev) = bp.poll_event() {
+                done |= matches!(
+                    ev,
+                    switchboard_media::PlayerEvent::Finished
+                        | switchboard_media::PlayerEvent::Stopped
+                );
+            }
+            if done || !bp.is_playing() {
+                self.b_player = None;
+                self.connect_bridge(now);
+            }
+        }
+        if let Some(b) = self.b.as_mut() {
+            b.session.handle_timeout(now);
+            let _ = b.flush_session();
+        }
+        if self.queue_deadline.is_some_and(|d| now >= d)
+            && matches!(self.phase, Phase::Queued { .. })
+        {
+            self.queue_deadline = None;
+            if let Phase::Queued { queue, .. } = &self.phase {
+                self.ctx.events.append(
+                    self.log(Event::QueueExit {
+                        reason: switchboard_events::QueueExitReason::MaxWait,
+                        target: None,
+                        key: None,
+                    })
+                    .queue(queue),
+                );
+            }
+            self.leave_queue(QueueOutcome::MaxWait);
+        }
+        self.a.dtmf.handle_timeout(now);
+        self.collect_digits(now);
+        if let Some(d) = self.collect_deadline {
+            if now >= d && !self.player.is_playing() {
+                self.collect_deadline = None;
+                self.ivr.handle_event(IvrEvent::Timeout);
+                self.drain_ivr();
+            }
+        }
+        if let Some(rec) = self.recorder.as_mut() {
+            rec.tick(now);
+        }
+    }
+
+    fn on_digit(&mut self, d: char, via: DtmfVia) {
+        self.ctx.events.append(self.log(Event::Dtmf {
+            digit: d.to_string(),
+            via,
+        }));
+        match &self.phase {
+            Phase::Ivr => {
+                self.player.handle_dtmf(d);
+                while let Some(ev) = self.player.poll_event() {
+                    let _ = ev;
+                }
+                self.ivr.handle_event(IvrEvent::Digit(d));
+                self.drain_ivr();
+            }
+            Phase::Queued { .. } | Phase::Ringing { .. } => {
+                let exit_key = self.queue_req.as_ref().and_then(|r| r.exit_key);
+                let callback_key = self.queue_req.as_ref().and_then(|r| r.callback_key);
+                if Some(d) == callback_key
+                    && self.ctx.cfg.sip.outbound_trunk.is_some()
+                    && !self.caller.is_empty()
+                {
+                    match self.ctx.number_rules.check(&self.caller) {
+                        Ok(_) => self.accept_callback(),
+                        Err(r) => self.refuse_callback(r),
+                    }
+                } else if Some(d) == exit_key && matches!(self.phase, Phase::Queued { .. }) {
+                    self.leave_queue(QueueOutcome::ExitKey);
+                } else {
+                    let _ = self.ctx.acd.send(AcdCommand::Key {
+                        call: self.id,
+                        key: d,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_player_event(&mut self, ev: switchboard_media::PlayerEvent) {
+        use switchboard_media::PlayerEvent as P;
+        match ev {
+            P::Finished => match &mut self.phase {
+                Phase::Ivr if self.collect_deadline.is_none() => {
+                    self.ivr.handle_event(IvrEvent::PromptFinished);
+                    self.drain_ivr();
+                }
+                Phase::Queued { announcing, .. } => {
+                    *announcing = false;
+                    self.play_moh();
+                }
+                Phase::CallbackLeaving { .. } => self.hangup_all(EndReason::CallbackAccepted),
+                _ => {}
+            },
+            P::Interrupted { .. } | P::Stopped => {}
+        }
+    }
+
+    fn playlist(&self, names: &[String], lang: Lang) -> Playlist {
+        let mut items = Vec::new();
+        for n in names {
+            let key = format!("{}/{}", lang.code(), n);
+            if let Some(p) = self
+                .ctx
+                .prompts
+                .get(&key)
+                .or_else(|| self.ctx.prompts.get(n))
+            {
+                items.push(p);
+            } else {
+                tracing::warn!(prompt = %key, "missing prompt");
+            }
+        }
+        Playlist::new(items)
+    }
+
+    fn play(&mut self, names: &[String], lang: Lang, interruptible: bool) {
+        let pl = self.playlist(names, lang).interruptible(interruptible);
+        self.player.play(Instant::now(), pl);
+    }
+
+    fn play_moh(&mut self) {
+        if let Some(p) = self.ctx.prompts.get("moh") {
+            self.player
+                .play(Instant::now(), Playlist::moh(p).looping(true));
+        }
+    }
+
+    // ------------------------------------------------------------------ supervision
+
+    // ------------------------------------------------------------------ IVR
+
+    // ------------------------------------------------------------------ queue
+}
+
+impl CallTask {
+    async fn on_signal(&mut self, s: CallSignal) {
+        match s {
+            CallSignal::AConfirmed => {
+                self.a.session.confirm();
+                self.start_when_confirmed();
+            }
+            CallSignal::BProgress => {}
+            CallSignal::BAnswered(_)
+                if self.cancelling_b && !matches!(self.phase, Phase::Ringing { .. }) =>
+            {
+                // The agent answered as our CANCEL crossed it: hang that leg up.
+                self.sip(SipCommand::ReleaseB {
+                    call: self.sip_call,
+                })
+                .await;
+                self.cancel_done().await;
+            }
+            CallSignal::BFailed(_)
+                if self.cancelling_b && !matches!(self.phase, Phase::Ringing { .. }) =>
+            {
+                self.cancel_done().await;
+            }
+            CallSignal::BAnswered(sdp) => self.agent_answered(sdp).await,
+            CallSignal::BFailed(status) => {
+                if let Phase::Ringing { queue, agent } = &self.phase {
+                    let (queue, agent) = (queue.clone(), agent.clone());
+                    let failure = match status.0 {
+                        486 | 600 | 603 => OfferFailure::Rejected,
+                        480 | 404 | 503 => OfferFailure::Unreachable,
+                        _ => OfferFailure::NoAnswer,
+                    };
+                    self.ctx.events.append(
+                        self.log(Event::AgentRingFailed { status: status.0 })
+                            .queue(&queue)
+                            .agent(&agent),
+                    );
+                    self.b_pending = None;
+                    self.b_offer = None;
+                    self.phase = Phase::Queued {
+                        queue,
+                        announcing: false,
+                    };
+                    self.play_moh();
+                    let _ = self.ctx.acd.send(AcdCommand::OfferFailed {
+                        call: self.id,
+                        agent,
+                        failure,
+                    });
+                }
+            }
+            CallSignal::InDialog { leg, tx, req }
+                if req.method == Method::Refer && leg == SipLeg::B =>
+            {
+                match refer_replaces(&req) {
+                    Some(r) => self.attended_transfer(tx, r).await,
+                    None => self.blind_transfer(tx, &req).await,
+                }
+            }
+            CallSignal::HandOver(reply) => self.hand_over(reply),
+            CallSignal::InDialog { leg, tx, req } => {
+                let mut status = StatusCode::OK;
+                let mut body = None;
+                if req.method == Method::Info && leg == SipLeg::A {
+                    if let Some(d) = info_dtmf_digit(&req.body) {
+                        self.on_digit(d, DtmfVia::SipInfo);
+                    } else {
+                        status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+                    }
+                } else if req.method == Method::Invite {
+                    // Re-INVITE (hold/resume): keep our media, answer with our SDP. If the
+                    // peer's media moved (a new usable c= address or port), accept it from
+                    // there and send there (strict media would drop it otherwise).
+                    let leg_media = if leg == SipLeg::A {
+                        Some(&mut self.a)
+                    } else {
+                        self.b.as_mut()
+                    };
+                    if let Some(m) = leg_media {
+                        let local = LocalMedia {
+                            address: self.local_ip,
+                            port: m.local_port(),
+                            session_id: self.id,
+                            session_version: 2,
+                            direction: Direction::SendRecv,
+                        };
+                        match SessionDescription::parse(&req.body).and_then(|o| {
+                            switchboard_sdp::answer(&o, &LocalCaps::default(), &local)
+                        }) {
+                            Ok((ans, neg)) => {
+                                body = Some(Bytes::from(ans.to_string()));
+                                if neg.remote.is_some() && neg.remote != m.session.sdp_remote() {
+                                    m.session.set_remote(Instant::now(), neg.remote);
+                                }
+                            }
+                            Err(_) => status = StatusCode::NOT_ACCEPTABLE_HERE,
+                        }
+                    }
+                } else if req.method != Method::Notify {
+                    status = StatusCode::NOT_IMPLEMENTED;
+                }
+                self.sip(SipCommand::Respond {
+                    call: self.sip_call,
+                    tx,
+                    status,
+                    sdp: body,
+                })
+                .await;
+            }
+            CallSignal::Ended(reason) => self.finish(reason),
+        }
+    }
+
+    /// Sends a command to the SIP driver (it only fails when the server is stopping).
+    async fn sip(&self, cmd: SipCommand) {
+        let _ = self.ctx.sip.commands.send(cmd);
+    }
+
+    async fn respond(&self, tx: switchboard_sip::TxKey, status: StatusCode, sdp: Option<Bytes>) {
+        self.sip(SipCommand::Respond {
+            call: self.sip_call,
+            tx,
+            status,
+            sdp,
+        })
+        .await;
+    }
+
+    fn hangup_all(&mut self, reason: EndReason) {
+        let _ = self.ctx.sip.commands.send(SipCommand::Hangup {
+            call: self.sip_call,
+        });
+        self.finish(reason);
+    }
+
+    fn finish(&mut self, reason: EndReason) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        self.stop_supervision(SupervisionEnd::CallEnded);
+        if let (Phase::Bridged { agent, .. } | Phase::TransferredOut { agent, .. }, Some(_)) =
+            (&self.phase, self.sup_rx.take())
+        {
+            self.ctx.supervisable.remove(agent);
+        }
+        let now = Instant::now();
+        self.a.session.close(now);
+        let _ = self.a.flush_session();
+        if let Some(b) = self.b.as_mut() {
+            b.session.close(now);
+            let _ = b.flush_session();
+        }
+        let mut data = CallEnd::new(reason, Disposition::Ivr);
+        data.duration_s = Some(now.duration_since(self.started).as_secs_f64());
+        let mut ev_queue = String::new();
+        let mut ev_agent = String::new();
+        match &self.phase {
+            Phase::Queued { queue, .. } | Phase::Ringing { queue, .. } => {
+                let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
+                data.disposition = Disposition::Abandoned;
+                ev_queue = queue.clone();
+            }
+            Phase::Bridged {
+                queue,
+                agent,
+                answered_at,
+            } => {
+                let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
+                data.disposition = Disposition::Answered;
+                data.talk_s = Some(now.duration_since(*answered_at).as_secs_f64());
+                ev_queue = queue.clone();
+                ev_agent = agent.clone();
+            }
+            Phase::TransferredOut { queue, agent } => {
+                data.disposition = Disposition::Transferred;
+                ev_queue = queue.clone();
+                ev_agent = agent.clone();
+            }
+            Phase::CallbackLeaving { queue } => {
+                data.disposition = Disposition::Callback;
+                ev_queue = queue.clone();
+            }
+            Phase::Ivr | Phase::Done => {
+                data.disposition = Disposition::Ivr;
+            }
+        }
+        if let (Some(a), Some(r)) = (self.b_answered_at, self.first_relay_at) {
+            // Agent's 200 to the first audio across the bridge (includes the whisper).
+            data.answer_to_audio_ms = Some(r.saturating_duration_since(a).as_secs_f64() * 1000.0);
+        }
+        for c in self.extra_acd_calls.drain(..) {
+            let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: c });
+        }
+        if let Some(rec) = self.recorder.take() {
+            data.recording = Some(rec.path.display().to_string());
+            data.recording_dropped_frames = Some(rec.dropped());
+        }
+        let stats = self.a.session.stats();
+        {
+            use crate::metrics::Metrics as M;
+            let m = &self.ctx.metrics;
+            match data.disposition {
+                Disposition::Answered => M::add(&m.calls_answered, 1),
+                Disposition::Abandoned => M::add(&m.calls_abandoned, 1),
+                Disposition::Callback => M::add(&m.calls_callback, 1),
+                _ => {}
+            }
+            if let Some(r) = stats.receiver {
+                M::add(&m.rtp_received, r.received);
+                M::add(&m.rtp_lost, r.lost.max(0) as u64);
+            }
+            M::add(&m.rtp_relayed, self.relayed);
+            if data.recording.is_some() {
+                M::add(&m.recordings, 1);
+            }
+        }
+        data.caller_rtp = Some(RtpStats {
+            received: stats.receiver.map(|r| r.received),
+            lost: stats.receiver.map(|r| r.lost),
+            foreign_dropped: stats.foreign_dropped,
+        });
+        self.ctx.events.append(
+            self.log(Event::CallEnd(data))
+                .queue(&ev_queue)
+                .agent(&ev_agent),
+        );
+        self.phase = Phase::Done;
+        tracing::info!(%reason, "call ended");
+    }
+}
+
+/// The digit of an `application/dtmf-relay` (or `application/dtmf`) INFO body.
+fn info_dtmf_digit(body: &[u8]) -> Option<char> {
+    let text = std::str::from_utf8(body).ok()?;
+    for line in text.lines() {
+        let (k, v) = line.split_once('=').unwrap_or(("", line));
+        if k.trim().eq_ignore_ascii_case("signal") || k.is_empty() {
+            let c = v.trim().chars().next()?;
+            if c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D') {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_bodies_give_digits() {
+        assert_eq!(info_dtmf_digit(b"Signal=5\r\nDuration=160\r\n"), Some('5'));
+        assert_eq!(info_dtmf_digit(b"signal= #\r\n"), Some('#'));
+        assert_eq!(info_dtmf_digit(b"7"), Some('7'));
+        assert_eq!(info_dtmf_digit(b"Duration=160\r\n"), None);
+    }
+
+    #[test]
+    fn timeline_follows_timestamps_after_the_first_packet() {
+        let mut t = Timeline::default();
+        assert_eq!(t.position(1000, 800), 800);
+        assert_eq!(t.position(1160, 990), 960);
+        assert_eq!(t.position(1000u32.wrapping_sub(160), 1200), 1200);
+    }
+}
