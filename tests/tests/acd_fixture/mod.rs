@@ -1,0 +1,167 @@
+//! The fixture the ACD end-to-end tests share: the queues' configuration, phones that
+//! register or call, the event log's timestamps, and the exports.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use switchboard_e2e::peers::{Softphone, SoftphoneOpts};
+use switchboard_e2e::{switchboard_bin, LoggedEvent, Server};
+
+/// One test at a time (see the module doc).
+pub(crate) static SERIAL: Mutex<()> = Mutex::new(());
+
+pub(crate) fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The server configuration: our dialplans, a long RTP timeout (SIPp callers send no
+/// audio), and the queue list with `sales`, `bank` and `support` given by the test. The
+/// list replaces the default one, so it keeps every queue the default config names.
+pub(crate) fn config(sales: &str, bank: &str, support: &str) -> String {
+    format!(
+        r#"
+[ivr]
+dialplans = "tests/dialplans-acd"
+
+[media]
+rtp_timeout = 120
+
+[[queues]]
+name = "sales"
+{sales}
+
+[[queues]]
+name = "bank"
+{bank}
+
+[[queues]]
+name = "support"
+{support}
+
+[[queues]]
+name = "operator"
+members = ["1003"]
+
+[[queues]]
+name = "outsource"
+members = ["1003"]
+"#
+    )
+}
+
+/// Unix-millisecond timestamps of the logged events, by event id.
+pub(crate) fn timestamps(server: &Server) -> HashMap<i64, i64> {
+    let conn = rusqlite::Connection::open_with_flags(
+        server.data_dir.join("events.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open the event log");
+    let mut st = conn
+        .prepare("SELECT id, ts_ms FROM events")
+        .expect("prepare");
+    st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+        .expect("query")
+        .flatten()
+        .collect()
+}
+
+/// Waits until `user` is logged in and available in the ACD.
+pub(crate) fn wait_available(server: &Server, user: &str) {
+    server
+        .wait_event(15, |e| {
+            e.kind == "agent.state" && e.agent == user && e.data["state"] == "available"
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "agent {user} never became available; events:\n{}\nlog:\n{}",
+                dump(server),
+                server.log_text()
+            )
+        });
+}
+
+pub(crate) fn agent_phone(
+    py: &str,
+    server: &Server,
+    user: &str,
+    answer: &str,
+    secs: u32,
+) -> Softphone {
+    let password = format!("secret-{user}");
+    let mut phone = Softphone::start(
+        py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some((user, &password)),
+            answer,
+            seconds: secs,
+            ..Default::default()
+        },
+    );
+    let reg = phone.wait_event("registered", 15);
+    assert_eq!(
+        reg.as_ref().map(|r| r["code"].clone()),
+        Some(serde_json::json!(200)),
+        "agent {user} registers: {reg:?}"
+    );
+    wait_available(server, user);
+    phone
+}
+
+pub(crate) fn caller_phone(
+    py: &str,
+    server: &Server,
+    dial: &str,
+    caller: &str,
+    secs: u32,
+) -> Softphone {
+    let mut phone = Softphone::start(
+        py,
+        server.sip,
+        SoftphoneOpts {
+            call: Some(format!("sip:{dial}@{}", server.sip)),
+            caller,
+            seconds: secs,
+            ..Default::default()
+        },
+    );
+    assert!(
+        phone.wait_event("confirmed", 15).is_some(),
+        "the IVR answers the caller; log:\n{}",
+        server.log_text()
+    );
+    phone
+}
+
+/// The event log, one line per event (for failure messages).
+pub(crate) fn dump(server: &Server) -> String {
+    server
+        .events()
+        .iter()
+        .map(|e| {
+            format!(
+                "{:>4} {:<16} call={} queue={} agent={} {}\n",
+                e.id, e.kind, e.call, e.queue, e.agent, e.data
+            )
+        })
+        .collect()
+}
+
+/// Runs `switchboard export <what>` on the server's data directory; returns stdout.
+pub(crate) fn export(server: &Server, what: &str) -> String {
+    let out = std::process::Command::new(switchboard_bin())
+        .args(["export", what, "--data-dir"])
+        .arg(&server.data_dir)
+        .output()
+        .expect("run switchboard export");
+    assert!(
+        out.status.success(),
+        "switchboard export {what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub(crate) fn of_call<'a>(evs: &'a [LoggedEvent], call: &str) -> Vec<&'a LoggedEvent> {
+    evs.iter().filter(|e| e.call == call).collect()
+}
