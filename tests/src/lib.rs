@@ -281,6 +281,22 @@ impl Server {
     }
 
     /// GET a path on the admin API; returns (status, body).
+    /// Runs `switchboard export <what>` on this server's data directory; returns stdout
+    /// (fails the test when the export fails).
+    pub fn export(&self, what: &str) -> String {
+        let out = Command::new(switchboard_bin())
+            .args(["export", what, "--data-dir"])
+            .arg(&self.data_dir)
+            .output()
+            .expect("run switchboard export");
+        assert!(
+            out.status.success(),
+            "switchboard export {what}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// GET with the demo admin token.
     pub fn http_get(&self, path: &str) -> (u16, String) {
         http_call(self.http, "GET", path, None, Some(DEMO_ADMIN_TOKEN), None)

@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
-use switchboard_e2e::{
-    http_call, require_peer, sipp, sipp_trace, switchboard_bin, wait_for, Server,
-};
+use switchboard_e2e::{http_call, require_peer, sipp, sipp_trace, wait_for, Server};
 
 /// Callers who wait until an agent serves them.
 const SERVED: usize = 8;
@@ -108,20 +106,6 @@ fn csv(text: &str) -> Vec<std::collections::HashMap<String, String>> {
         .filter(|l| !l.is_empty())
         .map(|l| header.iter().cloned().zip(fields(l)).collect())
         .collect()
-}
-
-fn export_cdr(server: &Server) -> String {
-    let out = std::process::Command::new(switchboard_bin())
-        .args(["export", "cdr", "--data-dir"])
-        .arg(&server.data_dir)
-        .output()
-        .expect("run switchboard export cdr");
-    assert!(
-        out.status.success(),
-        "export cdr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn agent(py: &str, server: &Server, user: &str) -> Softphone {
@@ -265,7 +249,7 @@ fn queue_statistics_agree_with_a_count_from_the_cdr() {
     );
 
     // The independent count, from the CDR.
-    let rows: Vec<_> = csv(&export_cdr(&server))
+    let rows: Vec<_> = csv(&server.export("cdr"))
         .into_iter()
         .filter(|r| r["queue"] == "sales")
         .collect();

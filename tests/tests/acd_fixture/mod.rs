@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use switchboard_e2e::peers::{Softphone, SoftphoneOpts};
-use switchboard_e2e::{switchboard_bin, LoggedEvent, Server};
+use switchboard_e2e::{LoggedEvent, Server};
 
 /// One test at a time (see the module doc).
 pub(crate) static SERIAL: Mutex<()> = Mutex::new(());
@@ -149,17 +149,7 @@ pub(crate) fn dump(server: &Server) -> String {
 
 /// Runs `switchboard export <what>` on the server's data directory; returns stdout.
 pub(crate) fn export(server: &Server, what: &str) -> String {
-    let out = std::process::Command::new(switchboard_bin())
-        .args(["export", what, "--data-dir"])
-        .arg(&server.data_dir)
-        .output()
-        .expect("run switchboard export");
-    assert!(
-        out.status.success(),
-        "switchboard export {what}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    server.export(what)
 }
 
 pub(crate) fn of_call<'a>(evs: &'a [LoggedEvent], call: &str) -> Vec<&'a LoggedEvent> {
