@@ -12,67 +12,12 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use serde::Serialize;
-use serde_json::Value;
 use switchboard_events::{CallEnd, Disposition, EndReason, Event, SCHEMA_VERSION};
 
-use crate::event_store::{EventStore, Row};
+use crate::event_store::{now_ms, EventStore, Row};
 use crate::metrics::Metrics;
-
-/// One event as stored.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub(crate) struct StoredEvent {
-    /// Global order.
-    pub(crate) id: i64,
-    /// Unix milliseconds.
-    pub(crate) ts_ms: i64,
-    /// Our call id (not the SIP Call-ID), empty for agent-only events.
-    pub(crate) call: String,
-    /// Sequence number within the call, from 1, gap-free.
-    pub(crate) call_seq: i64,
-    /// Queue name, if any.
-    pub(crate) queue: String,
-    /// Agent name, if any.
-    pub(crate) agent: String,
-    /// Event kind, e.g. `call.start`, `queue.join`, `agent.login`.
-    pub(crate) kind: String,
-    /// Details.
-    pub(crate) data: Value,
-    /// `kind` and `data` read as the typed schema; `None` for a row that does not fit it
-    /// (an unknown kind or a mistyped field), which readers skip.
-    #[serde(skip)]
-    pub(crate) event: Option<Event>,
-}
-
-impl StoredEvent {
-    /// Builds a stored row, reading `kind` and `data` as the typed schema.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        id: i64,
-        ts_ms: i64,
-        call: String,
-        call_seq: i64,
-        queue: String,
-        agent: String,
-        kind: String,
-        data: Value,
-    ) -> StoredEvent {
-        let event = Event::from_parts(&kind, &data).ok();
-        StoredEvent {
-            id,
-            ts_ms,
-            call,
-            call_seq,
-            queue,
-            agent,
-            kind,
-            data,
-            event,
-        }
-    }
-}
 
 /// An event to append: the typed event and the call, queue and agent it concerns.
 #[derive(Clone, Debug)]
@@ -120,14 +65,6 @@ pub(crate) const MAX_ATTEMPTS: u32 = 8;
 pub(crate) struct EventLog {
     tx: mpsc::Sender<Cmd>,
     metrics: Arc<Metrics>,
-}
-
-/// Unix milliseconds now (the log's timestamps).
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl EventLog {
@@ -305,7 +242,7 @@ fn commit_with_retry(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event_store::SqliteStore;
+    use crate::event_store::{SqliteStore, StoredEvent};
 
     fn temp_store(name: &str) -> (std::path::PathBuf, Box<dyn EventStore>) {
         let dir = std::env::temp_dir().join(format!("sb-evlog-{}-{name}", std::process::id()));

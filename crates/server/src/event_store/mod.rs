@@ -15,12 +15,76 @@ mod postgres;
 mod sqlite;
 
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
 pub(crate) use self::postgres::PostgresStore;
 pub(crate) use self::sqlite::SqliteStore;
-use crate::event_log::StoredEvent;
+use serde::Serialize;
+use serde_json::Value;
+use switchboard_events::Event;
+
+/// One event as stored.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub(crate) struct StoredEvent {
+    /// Global order.
+    pub(crate) id: i64,
+    /// Unix milliseconds.
+    pub(crate) ts_ms: i64,
+    /// Our call id (not the SIP Call-ID), empty for agent-only events.
+    pub(crate) call: String,
+    /// Sequence number within the call, from 1, gap-free.
+    pub(crate) call_seq: i64,
+    /// Queue name, if any.
+    pub(crate) queue: String,
+    /// Agent name, if any.
+    pub(crate) agent: String,
+    /// Event kind, e.g. `call.start`, `queue.join`, `agent.login`.
+    pub(crate) kind: String,
+    /// Details.
+    pub(crate) data: Value,
+    /// `kind` and `data` read as the typed schema; `None` for a row that does not fit it
+    /// (an unknown kind or a mistyped field), which readers skip.
+    #[serde(skip)]
+    pub(crate) event: Option<Event>,
+}
+
+impl StoredEvent {
+    /// Builds a stored row, reading `kind` and `data` as the typed schema.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        id: i64,
+        ts_ms: i64,
+        call: String,
+        call_seq: i64,
+        queue: String,
+        agent: String,
+        kind: String,
+        data: Value,
+    ) -> StoredEvent {
+        let event = Event::from_parts(&kind, &data).ok();
+        StoredEvent {
+            id,
+            ts_ms,
+            call,
+            call_seq,
+            queue,
+            agent,
+            kind,
+            data,
+            event,
+        }
+    }
+}
+
+/// Unix milliseconds now (the log's timestamps).
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
 
 /// One row to append; `call_seq` is assigned by the writer.
 #[derive(Clone, Debug, PartialEq)]

@@ -4,8 +4,8 @@
 use anyhow::Context;
 use postgres::{Client, NoTls};
 
+use super::StoredEvent;
 use super::{redact_url, EventStore, Row, MIGRATIONS};
-use crate::event_log::StoredEvent;
 
 /// Events in a PostgreSQL database.
 pub(crate) struct PostgresStore {
@@ -48,7 +48,7 @@ impl PostgresStore {
                 .with_context(|| format!("migration {} ({})", m.version, m.what))?;
             txn.execute(
                 "INSERT INTO schema_migrations (version, what, applied_ms) VALUES ($1, $2, $3)",
-                &[&(m.version as i32), &m.what, &crate::event_log::now_ms()],
+                &[&(m.version as i32), &m.what, &super::now_ms()],
             )?;
         }
         txn.commit()?;

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use rusqlite::{params, Connection};
 
+use super::StoredEvent;
 use super::{EventStore, Row, MIGRATIONS};
-use crate::event_log::StoredEvent;
 
 /// Events in a SQLite file.
 pub(crate) struct SqliteStore {
@@ -44,7 +44,7 @@ impl SqliteStore {
                 .with_context(|| format!("migration {} ({})", m.version, m.what))?;
             txn.execute(
                 "INSERT INTO schema_migrations (version, what, applied_ms) VALUES (?1, ?2, ?3)",
-                params![m.version, m.what, crate::event_log::now_ms()],
+                params![m.version, m.what, super::now_ms()],
             )?;
             txn.commit()?;
         }

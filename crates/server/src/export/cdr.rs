@@ -6,8 +6,8 @@ use anyhow::Context;
 
 use super::csv::csv_row;
 use super::{call_end, hangup_by, in_window, iso, iso_opt, ms_to_secs3, secs3, str_of, MAX_DTMF};
-use crate::event_log::StoredEvent;
 use crate::event_store::EventStore;
+use crate::event_store::StoredEvent;
 use switchboard_events::CallEnd;
 
 // ---------------------------------------------------------------------------------------

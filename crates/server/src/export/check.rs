@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::{iso, AFTER_END_PREFIXES, MAX_PROBLEMS_PER_CALL};
-use crate::event_log::StoredEvent;
 use crate::event_store::EventStore;
+use crate::event_store::StoredEvent;
 
 // ---------------------------------------------------------------------------------------
 // Consistency check

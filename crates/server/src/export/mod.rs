@@ -30,7 +30,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use switchboard_events::{CallEnd, EndReason, Event};
 
-use crate::event_log::StoredEvent;
+use crate::event_store::StoredEvent;
 
 pub(crate) use self::cdr::{export_cdr, recordings_index};
 pub(crate) use self::check::check_call_sequences;

@@ -38,8 +38,8 @@ use anyhow::Context;
 use super::{
     call_end, hangup_by, i64_of, str_of, whole_secs, AGENT_CHANNEL_PREFIX, TRANSFER_CONTEXT,
 };
-use crate::event_log::StoredEvent;
 use crate::event_store::EventStore;
+use crate::event_store::StoredEvent;
 use switchboard_events::{AgentStateName, Event, QueueExitReason};
 
 // ---------------------------------------------------------------------------------------
