@@ -244,8 +244,8 @@ fn caller_hears_position_agent_answers_tones_cross_and_the_call_is_recorded() {
     let col = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
     assert_eq!(
         col("caller"),
-        "'+79995550101",
-        "a leading + is neutralised for spreadsheets"
+        "+79995550101",
+        "a phone number stays as it is (only would-be formulas get a leading ')"
     );
     assert_eq!(col("dnis"), "100");
     assert_eq!(

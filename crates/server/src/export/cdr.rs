@@ -307,7 +307,7 @@ mod tests {
         assert_eq!(col(&rows, 1, "answer"), "2026-11-23T10:00:00.100Z");
         assert_eq!(col(&rows, 1, "bridge"), "2026-11-23T10:00:34.000Z");
         assert_eq!(col(&rows, 1, "end"), "2026-11-23T10:01:34.000Z");
-        assert_eq!(col(&rows, 1, "caller"), "'+15550001");
+        assert_eq!(col(&rows, 1, "caller"), "+15550001");
         assert_eq!(col(&rows, 1, "dnis"), "100");
         assert_eq!(col(&rows, 1, "queue"), "sales");
         assert_eq!(col(&rows, 1, "agent"), "bob");
@@ -573,7 +573,7 @@ mod tests {
         assert_eq!(
             csv,
             "call_id,start,queue,agent,caller,path,talk_s\r\n\
-             1,2026-11-23T10:00:00.000Z,sales,bob,'+15550001,/data/rec/2026-11-23/1.wav,60.000\r\n\
+             1,2026-11-23T10:00:00.000Z,sales,bob,+15550001,/data/rec/2026-11-23/1.wav,60.000\r\n\
              2,2026-11-23T10:00:00.005Z,sales,bob,\"x,y\",/r/2.wav,\r\n"
         );
         let later = recordings_index(log.store.as_mut(), Some(T0 + 1), None).unwrap();
