@@ -299,6 +299,8 @@ struct BLeg {
     dialog: Option<DialogKey>,
     /// The application cancelled this attempt: its 487 is not relayed to A.
     cancelled: bool,
+    /// Answers a 401/407 to this leg's INVITE (originated calls through a carrier).
+    auth: Option<Box<dyn ChallengeResponder>>,
 }
 
 impl BLeg {
@@ -310,8 +312,20 @@ impl BLeg {
             answered: false,
             dialog: None,
             cancelled: false,
+            auth: None,
         }
     }
+}
+
+/// Supplies credentials when an originated INVITE is challenged (401/407): the header to
+/// add to the INVITE, which the core re-sends with the next CSeq, the same Call-ID and From
+/// tag (RFC 3261 §22.2). `None` gives up: the challenge then ends the attempt as any other
+/// failure would. Implementations answer each nonce once, so wrong credentials end the
+/// attempt instead of looping.
+pub trait ChallengeResponder: std::fmt::Debug + Send {
+    /// The header (`Authorization` or `Proxy-Authorization`) answering `challenge`, a 401
+    /// or 407 to `invite` (as sent, Via included).
+    fn respond(&mut self, invite: &Request, challenge: &Response) -> Option<(HeaderName, String)>;
 }
 
 /// One call: leg A (absent for an originated call), optional leg B.

@@ -51,12 +51,95 @@ impl B2bua {
         sdp: Bytes,
         extra: &[(String, String)],
     ) -> Result<CallKey, B2buaError> {
+        self.originate_inner(now, target, dest, transport, from, sdp, extra, None)
+    }
+
+    /// [`B2bua::originate`] through a peer that may challenge the INVITE (a carrier): a
+    /// 401/407 is answered by `auth` and the INVITE re-sent (next CSeq, same Call-ID and
+    /// tag, a new branch) as long as `auth` supplies credentials; the application sees
+    /// only the final outcome of the last attempt.
+    #[allow(clippy::too_many_arguments)]
+    pub fn originate_with_auth(
+        &mut self,
+        now: Instant,
+        target: Uri,
+        dest: SocketAddr,
+        transport: Transport,
+        from: NameAddr,
+        sdp: Bytes,
+        extra: &[(String, String)],
+        auth: Box<dyn ChallengeResponder>,
+    ) -> Result<CallKey, B2buaError> {
+        self.originate_inner(now, target, dest, transport, from, sdp, extra, Some(auth))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn originate_inner(
+        &mut self,
+        now: Instant,
+        target: Uri,
+        dest: SocketAddr,
+        transport: Transport,
+        from: NameAddr,
+        sdp: Bytes,
+        extra: &[(String, String)],
+        auth: Option<Box<dyn ChallengeResponder>>,
+    ) -> Result<CallKey, B2buaError> {
         let mut inv = self.new_invite(from, &target, sdp);
         push_extra(&mut inv.headers, extra);
         let tx = self.tl.send_request(now, dest, transport, inv)?;
-        let call = self.insert_call(None, Some(BLeg::new(tx, dest, transport)));
+        let mut b = BLeg::new(tx, dest, transport);
+        b.auth = auth;
+        let call = self.insert_call(None, Some(b));
         self.track(tx, call, Purpose::BInvite);
         self.pump(now);
         Ok(call)
+    }
+
+    /// B's INVITE `key` was challenged with `resp` (401/407): re-send it with credentials
+    /// if the leg has a responder that supplies them. True when re-sent.
+    pub(super) fn answer_b_challenge(
+        &mut self,
+        now: Instant,
+        key: TxKey,
+        call: CallKey,
+        resp: &Response,
+    ) -> bool {
+        let Some(mut inv) = self.tl.request(key).cloned() else {
+            return false;
+        };
+        let Some(b) = self.call_mut(call).and_then(|c| c.b.as_mut()) else {
+            return false;
+        };
+        if b.cancelled || b.invite_tx != Some(key) {
+            return false;
+        }
+        let Some((name, value)) = b.auth.as_mut().and_then(|a| a.respond(&inv, resp)) else {
+            return false;
+        };
+        let (dest, transport) = (b.dest, b.transport);
+        let Ok(cseq) = inv.headers.cseq() else {
+            return false;
+        };
+        inv.headers.remove(&HeaderName::Via);
+        inv.headers.remove(&HeaderName::Authorization);
+        inv.headers.remove(&HeaderName::ProxyAuthorization);
+        inv.headers.set(
+            HeaderName::CSeq,
+            format!("{} INVITE", cseq.seq.saturating_add(1)),
+        );
+        inv.headers.push(name, value);
+        let Ok(tx) = self.tl.send_request(now, dest, transport, inv) else {
+            return false;
+        };
+        if let Some(b) = self.call_mut(call).and_then(|c| c.b.as_mut()) {
+            b.invite_tx = Some(tx);
+        }
+        // The challenged transaction still ends (its ACK is sent) but no longer drives B.
+        if let Some(entry) = self.txs.get_mut(&key) {
+            entry.1 = Purpose::Other;
+        }
+        self.track(tx, call, Purpose::BInvite);
+        true
     }
 }

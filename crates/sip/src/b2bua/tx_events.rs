@@ -293,6 +293,11 @@ impl B2bua {
             return;
         }
         if !status.is_success() {
+            let challenge = status == StatusCode::UNAUTHORIZED
+                || status == StatusCode::PROXY_AUTHENTICATION_REQUIRED;
+            if challenge && self.answer_b_challenge(now, key, call, &resp) {
+                return;
+            }
             self.b_failed(now, call, status, EndReason::Rejected(status));
             return;
         }

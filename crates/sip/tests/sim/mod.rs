@@ -352,6 +352,8 @@ pub struct Script {
     pub non_invite: Option<u16>,
     /// ACK 2xx responses automatically.
     pub auto_ack: bool,
+    /// Challenge INVITEs that carry no Proxy-Authorization with 407 (as a carrier does).
+    pub challenge_invites: bool,
 }
 
 impl Default for Script {
@@ -361,6 +363,7 @@ impl Default for Script {
             ring: true,
             non_invite: Some(200),
             auto_ack: true,
+            challenge_invites: false,
         }
     }
 }
@@ -471,6 +474,12 @@ impl Ua {
             return;
         };
         let mut r = Response::for_request(&req, StatusCode(status));
+        if status == 407 {
+            r.headers.push(
+                HeaderName::ProxyAuthenticate,
+                r#"Digest realm="carrier", nonce="n1", qop="auth""#,
+            );
+        }
         let in_dialog = req.headers.to().map(|t| t.tag().is_some()).unwrap_or(false);
         if req.method == Method::Invite && in_dialog {
             if status < 300 {
@@ -516,6 +525,11 @@ impl Ua {
                         }
                         Ok(_) => self.respond(now, *key, 200),
                     }
+                } else if req.method == Method::Invite
+                    && self.script.challenge_invites
+                    && req.headers.get(&HeaderName::ProxyAuthorization).is_none()
+                {
+                    self.respond(now, *key, 407);
                 } else if req.method == Method::Invite {
                     if self.script.ring {
                         self.respond(now, *key, 180);
