@@ -92,11 +92,41 @@ pub enum Event {
         /// The colleague who took the call (attended).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to_agent: Option<String>,
+        /// The API token's name when the transfer was asked for over the HTTP API.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
     },
     /// The call ended. Exactly one per call; the last event of its call but for
     /// bookkeeping of other tasks (`queue.*`, `screenpop.*`).
     #[serde(rename = "call.end")]
     CallEnd(CallEnd),
+    /// A callback was asked for over the HTTP API (`POST /api/v1/callbacks`); the event's
+    /// call is the callback's id, its queue the queue whose line it waits in.
+    #[serde(rename = "callback.scheduled")]
+    CallbackScheduled {
+        /// The number to call (normalised by the dial policy).
+        number: String,
+        /// Not to be placed before this time (RFC 3339), if scheduled.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<String>,
+        /// The customer's name, for the agent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        /// Free data for the agent's screen pop.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        data: Option<Value>,
+        /// The API token's name.
+        by: String,
+    },
+    /// A callback asked for over the API is no longer pending.
+    #[serde(rename = "callback.done")]
+    CallbackDone {
+        /// How it ended.
+        outcome: CallbackOutcome,
+        /// Who cancelled it (the API token's name), for `cancelled`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
     /// The caller joined a queue.
     #[serde(rename = "queue.join")]
     QueueJoin {
@@ -350,6 +380,9 @@ pub struct CallEnd {
     /// A supervisor's call: how they took part.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<SupervisionMode>,
+    /// The API token's name when the call was hung up over the HTTP API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 impl CallEnd {
@@ -367,6 +400,7 @@ impl CallEnd {
             recording_dropped_frames: None,
             caller_rtp: None,
             mode: None,
+            by: None,
         }
     }
 }
@@ -444,6 +478,8 @@ words!(
         CallbackAccepted = "callback_accepted",
         /// The server hung up for another reason.
         LocalHangup = "local_hangup",
+        /// A supervisor or admin hung the call up over the HTTP API (`by` says who).
+        ApiHangup = "api_hangup",
         /// An attended transfer handed the agent leg to the colleague's call.
         TransferCompleted = "transfer_completed",
         /// A callback leg did not answer.
@@ -633,6 +669,22 @@ words!(
     OriginatePurpose {
         /// A callback to a caller who asked for one.
         Callback = "callback",
+        /// A callback asked for over the HTTP API.
+        WebCallback = "web_callback",
+        /// A supervisor's phone, called to listen, whisper or barge.
+        Supervision = "supervision",
+    }
+);
+
+words!(
+    /// How a callback asked for over the API ended.
+    CallbackOutcome {
+        /// Agent and customer were connected.
+        Connected = "connected",
+        /// Every attempt failed (or the dial policy refused it when its turn came).
+        Failed = "failed",
+        /// Cancelled over the API before it was placed.
+        Cancelled = "cancelled",
     }
 );
 
@@ -673,6 +725,8 @@ impl Event {
             Event::CallRefused { .. } => "call.refused",
             Event::CallTransfer { .. } => "call.transfer",
             Event::CallEnd(_) => "call.end",
+            Event::CallbackScheduled { .. } => "callback.scheduled",
+            Event::CallbackDone { .. } => "callback.done",
             Event::QueueJoin { .. } => "queue.join",
             Event::QueuePrediction { .. } => "queue.prediction",
             Event::QueueWaited { .. } => "queue.waited",
@@ -764,6 +818,17 @@ mod tests {
             Event::SupervisorJoin {
                 supervisor: "boss".into(),
                 mode: SupervisionMode::Whisper,
+            },
+            Event::CallbackScheduled {
+                number: "+74951234567".into(),
+                at: Some("2026-12-07T15:00:00+03:00".into()),
+                name: None,
+                data: Some(json!({"order": 42})),
+                by: "web".into(),
+            },
+            Event::CallbackDone {
+                outcome: CallbackOutcome::Cancelled,
+                by: Some("web".into()),
             },
         ]
     }

@@ -92,6 +92,7 @@ pub(crate) async fn start(
     mpsc::Sender<NewCall>,
     Arc<RwLock<serde_json::Value>>,
     mpsc::UnboundedSender<AcdCommand>,
+    Arc<CallContext>,
 )> {
     let mut prompts = PromptCache::new();
     let n = prompts
@@ -153,6 +154,7 @@ pub(crate) async fn start(
         metrics,
         supervisable: dashmap::DashMap::new(),
         number_rules: cfg.dial_policy.rules()?,
+        live: crate::live_calls::LiveCalls::default(),
     });
     let cb_ctx = ctx.clone();
     // This task owns the dial caps: every callback passes the gate before it is placed.
@@ -188,12 +190,13 @@ pub(crate) async fn start(
         }
     });
     let (new_tx, mut new_rx) = mpsc::channel::<NewCall>(1024);
+    let api_ctx = ctx.clone();
     tokio::spawn(async move {
         while let Some(nc) = new_rx.recv().await {
             tokio::spawn(run_call(ctx.clone(), nc));
         }
     });
-    Ok((presence_tx, new_tx, board, acd_tx))
+    Ok((presence_tx, new_tx, board, acd_tx, api_ctx))
 }
 
 /// Reloads on SIGHUP or when a file under `dir` changes (polled every 2 s). A version

@@ -24,6 +24,8 @@ pub(crate) struct ApiSetup {
     pub(crate) hosts: Arc<AllowedHosts>,
     pub(crate) limits: Arc<HttpLimits>,
     pub(crate) control: Arc<AgentControl>,
+    /// The call path: live calls, the ACD, the SIP driver (calls and callbacks endpoints).
+    pub(crate) calls: Arc<crate::call::CallContext>,
 }
 
 pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
@@ -43,6 +45,16 @@ pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
             "/api/v1/agents/:agent/unpause",
             post(crate::http_control::unpause),
         )
+        .route("/api/v1/calls", get(crate::http_calls::list))
+        .route("/api/v1/calls/:call", get(crate::http_calls::one))
+        .route(
+            "/api/v1/calls/:call/hangup",
+            post(crate::http_calls::hangup),
+        )
+        .route(
+            "/api/v1/calls/:call/transfer",
+            post(crate::http_calls::transfer),
+        )
         .route("/demo/crm/balance", get(demo_balance))
         .fallback(not_found)
         .with_state(shared)
@@ -51,6 +63,7 @@ pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
         .layer(Extension(setup.tokens))
         .layer(Extension(setup.limits))
         .layer(Extension(setup.control))
+        .layer(Extension(setup.calls))
 }
 
 async fn not_found() -> ApiError {

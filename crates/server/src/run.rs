@@ -128,7 +128,7 @@ async fn serve(
     driver.set_metrics(metrics.clone());
     let sip = driver.handle();
     let cfg = Arc::new(cfg);
-    let (presence, new_calls, board, acd_commands) =
+    let (presence, new_calls, board, acd_commands, call_ctx) =
         crate::call_path::start(cfg.clone(), sip.clone(), events.clone(), metrics.clone()).await?;
     driver.set_presence(presence);
     driver.set_call_router(new_calls);
@@ -190,6 +190,7 @@ async fn serve(
             agents: users,
             pause_reasons: cfg.acd.pause_reasons.clone(),
         }),
+        calls: call_ctx,
     };
     // The admin API stays up through the drain (wallboard, metrics) and stops last.
     let router = crate::http_api::router(shared.clone(), setup);

@@ -218,6 +218,93 @@ impl Acd {
         Ok(())
     }
 
+    /// A callback asked for outside any call (a web "call me back"): a callback entry for
+    /// `number` joins `queue`'s line now, in turn behind those already waiting, and is not
+    /// placed before `not_before` (a scheduled callback; `now` or earlier: as soon as its
+    /// turn comes). Its turn then works like a caller's callback: `Callback` when an agent
+    /// is reserved for it, and [`Acd::handle_callback_result`] after each attempt.
+    pub fn handle_callback_schedule(
+        &mut self,
+        now: Duration,
+        call: CallId,
+        queue: QueueId,
+        number: PhoneNumber,
+        not_before: Duration,
+    ) -> Result<(), AcdError> {
+        if !self.queues.contains_key(&queue) {
+            return Err(AcdError::UnknownQueue(queue));
+        }
+        if self.calls.contains_key(&call) {
+            return Err(AcdError::DuplicateCall(call));
+        }
+        self.seq += 1;
+        let key = (255u64 << SEQ_BITS) | self.seq;
+        let eligible_at = not_before.max(now);
+        self.calls.insert(
+            call,
+            Call {
+                queue,
+                key,
+                skills: Vec::new(),
+                tenant: None,
+                caller: None,
+                data: Vec::new(),
+                joined_at: now,
+                state: CallState::CallbackWaiting {
+                    number,
+                    attempts: 0,
+                    eligible_at,
+                },
+                declined: Vec::new(),
+                join_bound: None,
+                next_announce: None,
+                announce_every: None,
+                max_wait_at: None,
+                overflow_at: None,
+                tier_at: None,
+            },
+        );
+        let position = match self.queues.get_mut(&queue) {
+            Some(q) => {
+                q.insert(key, call);
+                q.stats.joined += 1;
+                q.index_of(key).map(|i| i + 1).unwrap_or(0)
+            }
+            None => 0,
+        };
+        self.out.push_back(Output::Log(Event::Joined {
+            call,
+            queue,
+            position,
+            resumed: false,
+        }));
+        if eligible_at > now {
+            self.arm(eligible_at, Timer::CallbackRetry(call));
+        } else {
+            self.dispatch_call(now, call);
+        }
+        Ok(())
+    }
+
+    /// Cancels a callback entry that is waiting for its turn or its time (counted in
+    /// `callbacks_cancelled`). One being placed right now cannot be cancelled
+    /// ([`AcdError::CallbackInProgress`]).
+    pub fn handle_callback_cancel(&mut self, _now: Duration, call: CallId) -> Result<(), AcdError> {
+        let c = self.calls.get(&call).ok_or(AcdError::UnknownCall(call))?;
+        match c.state {
+            CallState::CallbackWaiting { .. } => {}
+            CallState::CallbackDialing { .. } => return Err(AcdError::CallbackInProgress(call)),
+            _ => return Err(AcdError::NoCallback(call)),
+        }
+        let (qid, key) = (c.queue, c.key);
+        self.calls.remove(&call);
+        if let Some(q) = self.queues.get_mut(&qid) {
+            q.remove(key);
+            q.stats.callbacks_cancelled += 1;
+        }
+        Ok(())
+    }
+
     /// Outcome of a callback the engine asked for.
     pub fn handle_callback_result(
         &mut self,

@@ -79,6 +79,9 @@ pub enum AcdError {
     /// The request needs a waiting call.
     #[error("call {0} is not waiting")]
     NotWaiting(CallId),
+    /// The callback is being placed now; it can no longer be cancelled.
+    #[error("callback {0} is being placed")]
+    CallbackInProgress(CallId),
     /// No callback is being placed for this call.
     #[error("no callback in progress for {0}")]
     NoCallback(CallId),
@@ -89,7 +92,7 @@ pub enum AcdError {
 
 /// Per-queue counters. Every call that joined is in exactly one bucket, so
 /// `joined == answered + abandoned + timed_out + overflowed + exited + left_empty
-/// + callback_failed + waiting + callbacks_pending` at all times ([`QueueStats::balanced`]).
+/// + callback_failed + callbacks_cancelled + waiting + callbacks_pending` at all times ([`QueueStats::balanced`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QueueStats {
     /// Calls that entered the queue (including by overflow and resume).
@@ -108,6 +111,8 @@ pub struct QueueStats {
     pub left_empty: u64,
     /// Callback entries dropped after the last failed attempt.
     pub callback_failed: u64,
+    /// Callback entries cancelled before they were placed (the web API's cancel).
+    pub callbacks_cancelled: u64,
     /// Callers on the line, waiting or ringing an agent.
     pub waiting: u64,
     /// Callback entries waiting or being dialled.
@@ -127,6 +132,7 @@ impl QueueStats {
                 + self.exited
                 + self.left_empty
                 + self.callback_failed
+                + self.callbacks_cancelled
                 + self.waiting
                 + self.callbacks_pending
     }

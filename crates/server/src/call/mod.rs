@@ -5,6 +5,7 @@
 //! announcements, exits) and HTTP lookups; every core is fed `now` and drained.
 
 mod bridging;
+mod control;
 mod ivr_flow;
 mod queueing;
 mod setup;
@@ -69,6 +70,8 @@ pub(crate) struct CallContext {
     pub(crate) supervisable: dashmap::DashMap<String, mpsc::Sender<SuperviseRequest>>,
     /// Which numbers a callback may dial (checked when the caller asks for one).
     pub(crate) number_rules: switchboard_outbound::NumberRules,
+    /// Live inbound calls by id, for the HTTP API.
+    pub(crate) live: crate::live_calls::LiveCalls,
 }
 
 impl CallContext {
@@ -232,6 +235,14 @@ struct CallTask {
     local_ip: IpAddr,
     /// What to start once leg A is confirmed (`None` once started).
     awaiting_confirmation: Option<Start>,
+    /// The HTTP API's requests (describe, hang up, transfer).
+    control_rx: mpsc::Receiver<crate::live_calls::CallControl>,
+    /// When the call last joined a queue.
+    queued_at: Option<Instant>,
+    /// Wall-clock start, for the API.
+    started_wall: chrono::DateTime<Utc>,
+    /// Who hung the call up over the API (its `call.end` says so).
+    api_hangup_by: Option<String>,
 }
 
 /// How a call starts once its caller is confirmed.
@@ -316,6 +327,9 @@ impl CallTask {
                 },
                 q = self.queue_rx.recv() => {
                     if let Some(q) = q { self.on_queue(q).await; }
+                }
+                c = self.control_rx.recv() => {
+                    if let Some(c) = c { self.on_control(c).await; }
                 }
                 h = self.http_rx.recv() => {
                     if let Some((id, result)) = h {
@@ -718,6 +732,7 @@ impl CallTask {
             let _ = b.flush_session();
         }
         let mut data = CallEnd::new(reason, Disposition::Ivr);
+        data.by = self.api_hangup_by.take();
         data.duration_s = Some(now.duration_since(self.started).as_secs_f64());
         let mut ev_queue = String::new();
         let mut ev_agent = String::new();

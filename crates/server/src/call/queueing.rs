@@ -28,6 +28,7 @@ impl CallTask {
         });
         // The dialplan's `max_wait` for this call (the queue's own limit is the ACD's).
         self.queue_deadline = req.max_wait.map(|w| Instant::now() + w);
+        self.queued_at = Some(Instant::now());
         self.queue_req = Some(req);
         self.phase = Phase::Queued {
             queue,

@@ -191,6 +191,10 @@ pub(super) async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id:
         ended: false,
         local_ip,
         awaiting_confirmation: None,
+        control_rx: ctx.live.register(crate::live_calls::LiveCallId(id)),
+        queued_at: None,
+        started_wall: Utc::now(),
+        api_hangup_by: None,
     };
     crate::metrics::Metrics::add(&ctx.metrics.calls_total, 1);
     ctx.metrics
@@ -203,6 +207,7 @@ pub(super) async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id:
         None => Start::Ivr,
     });
     task.run(&mut nc.signals).await;
+    ctx.live.remove(crate::live_calls::LiveCallId(id));
     ctx.metrics
         .calls_active
         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);

@@ -35,15 +35,34 @@ impl CallTask {
             return;
         };
         self.respond(tx, StatusCode(202), None).await;
+        self.move_to_queue(&from_queue, &from_agent, target, None)
+            .await;
+    }
+
+    /// The blind transfer itself (an agent's REFER, or the HTTP API with `by`): the agent
+    /// leg is released, the agent's handle time ends (wrap-up), and the caller joins
+    /// `target`. The call keeps its id and its recording.
+    pub(super) async fn move_to_queue(
+        &mut self,
+        from_queue: &str,
+        from_agent: &str,
+        target: String,
+        by: Option<String>,
+    ) {
         self.ctx.events.append(
             self.log(Event::CallTransfer {
                 kind: TransferKind::Blind,
                 to_queue: Some(target.clone()),
                 to_agent: None,
+                by,
             })
-            .queue(&from_queue)
-            .agent(&from_agent),
+            .queue(from_queue)
+            .agent(from_agent),
         );
+        self.stop_supervision(SupervisionEnd::CallEnded);
+        if self.sup_rx.take().is_some() {
+            self.ctx.supervisable.remove(from_agent);
+        }
         self.sip(SipCommand::ReleaseB {
             call: self.sip_call,
         })
@@ -130,6 +149,7 @@ impl CallTask {
                 kind: TransferKind::Attended,
                 to_queue: Some(h.queue.clone()),
                 to_agent: Some(h.agent.clone()),
+                by: None,
             })
             .queue(&from_queue)
             .agent(&from_agent),

@@ -1,0 +1,103 @@
+//! The HTTP API's requests to a live call (through `live_calls`): describe yourself,
+//! hang up, blind-transfer to another queue. The call task answers from its own state.
+
+use super::*;
+use crate::live_calls::{CallControl, CallPhase, CallView, ControlRefusal, TransferTarget};
+
+impl CallTask {
+    pub(super) async fn on_control(&mut self, c: CallControl) {
+        match c {
+            CallControl::Describe(reply) => {
+                let _ = reply.send(self.view(Instant::now()));
+            }
+            CallControl::Hangup { by, reply } => {
+                if matches!(self.phase, Phase::Done | Phase::TransferredOut { .. }) {
+                    let _ = reply.send(Err(ControlRefusal::Conflict(
+                        "the call is already ending".into(),
+                    )));
+                    return;
+                }
+                tracing::info!(by = %by, "call hung up over the API");
+                self.api_hangup_by = Some(by);
+                self.hangup_all(EndReason::ApiHangup);
+                let _ = reply.send(Ok(()));
+            }
+            CallControl::Transfer { to, by, reply } => {
+                let _ = reply.send(self.api_transfer(to, by).await);
+            }
+        }
+    }
+
+    async fn api_transfer(&mut self, to: TransferTarget, by: String) -> Result<(), ControlRefusal> {
+        let TransferTarget::Queue(target) = to;
+        if !self.ctx.cfg.queues.iter().any(|q| q.name == target) {
+            return Err(ControlRefusal::NotFound(format!("no queue {target:?}")));
+        }
+        let Phase::Bridged { queue, agent, .. } = &self.phase else {
+            return Err(ControlRefusal::Conflict(
+                "only a call bridged to an agent can be transferred".into(),
+            ));
+        };
+        let (queue, agent) = (queue.clone(), agent.clone());
+        tracing::info!(by = %by, to = %target, "call transferred over the API");
+        self.move_to_queue(&queue, &agent, target, Some(by)).await;
+        Ok(())
+    }
+
+    fn view(&self, now: Instant) -> CallView {
+        let secs = |from: Instant, to: Instant| to.saturating_duration_since(from).as_secs_f64();
+        let (phase, queue, agent, answered) = match &self.phase {
+            Phase::Ivr if self.awaiting_confirmation.is_some() => {
+                (CallPhase::Answering, None, None, None)
+            }
+            Phase::Ivr => (CallPhase::Ivr, None, None, None),
+            Phase::Queued { queue, .. } => (CallPhase::Queued, Some(queue.clone()), None, None),
+            Phase::Ringing { queue, agent } => (
+                CallPhase::Ringing,
+                Some(queue.clone()),
+                Some(agent.clone()),
+                None,
+            ),
+            Phase::Bridged {
+                queue,
+                agent,
+                answered_at,
+            } => (
+                CallPhase::Bridged,
+                Some(queue.clone()),
+                Some(agent.clone()),
+                Some(*answered_at),
+            ),
+            Phase::CallbackLeaving { queue } => {
+                (CallPhase::CallbackLeaving, Some(queue.clone()), None, None)
+            }
+            Phase::TransferredOut { queue, agent } => (
+                CallPhase::Ending,
+                Some(queue.clone()),
+                Some(agent.clone()),
+                None,
+            ),
+            Phase::Done => (CallPhase::Ending, None, None, None),
+        };
+        let wait_s = match (self.queued_at, &self.phase) {
+            (Some(q), Phase::Queued { .. } | Phase::Ringing { .. }) => Some(secs(q, now)),
+            (Some(q), Phase::Bridged { .. }) => answered.map(|a| secs(q, a)),
+            _ => None,
+        };
+        CallView {
+            id: self.id_str(),
+            phase,
+            caller: self.caller.clone(),
+            dnis: self.dnis.clone(),
+            queue,
+            agent,
+            started: self
+                .started_wall
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            duration_s: secs(self.started, now),
+            wait_s,
+            talk_s: answered.map(|a| secs(a, now)),
+            supervisor: self.supervision.as_ref().map(|s| s.name.clone()),
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Live calls over the HTTP API: list and read them (the caller's number masked by role,
+//! `live_calls.rs`), hang one up, blind-transfer one to another queue. Each request goes
+//! to the call's own task through the live-call index; the answer says what the call did.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::call::CallContext;
+use crate::http_auth::Principal;
+use crate::http_error::ApiError;
+use crate::http_serve::JsonBody;
+use crate::live_calls::{CallControl, ControlRefusal, LiveCallId, LiveCalls, TransferTarget};
+
+/// How long a call task may take to describe itself before the list skips it.
+const DESCRIBE_LIMIT: Duration = Duration::from_millis(500);
+
+fn parse_id(id: &str) -> Result<LiveCallId, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::not_found(format!("no live call {id:?}")))
+}
+
+fn lane(ctx: &CallContext, id: &str) -> Result<(LiveCallId, mpsc::Sender<CallControl>), ApiError> {
+    let id = parse_id(id)?;
+    ctx.live
+        .get(id)
+        .map(|l| (id, l))
+        .ok_or_else(|| ApiError::not_found(format!("no live call {id}")))
+}
+
+/// `GET /api/v1/calls`: every live inbound call this token may see.
+pub(crate) async fn list(p: Principal, Extension(ctx): Extension<Arc<CallContext>>) -> Json<Value> {
+    let mut out = Vec::new();
+    for (_, lane) in ctx.live.all() {
+        if let Some(v) = LiveCalls::describe(&lane, DESCRIBE_LIMIT).await {
+            if let Some(v) = v.for_principal(p.role, p.agent.as_deref()) {
+                out.push(v);
+            }
+        }
+    }
+    Json(json!(out))
+}
+
+/// `GET /api/v1/calls/{id}`.
+pub(crate) async fn one(
+    p: Principal,
+    Path(id): Path<String>,
+    Extension(ctx): Extension<Arc<CallContext>>,
+) -> Result<Json<Value>, ApiError> {
+    let (id, lane) = lane(&ctx, &id)?;
+    let view = LiveCalls::describe(&lane, DESCRIBE_LIMIT)
+        .await
+        .ok_or_else(|| ApiError::not_found(format!("no live call {id}")))?;
+    // An agent asking for someone else's call learns nothing about it.
+    let view = view
+        .for_principal(p.role, p.agent.as_deref())
+        .ok_or_else(|| ApiError::not_found(format!("no live call {id}")))?;
+    Ok(Json(json!(view)))
+}
+
+async fn ask(
+    lane: &mpsc::Sender<CallControl>,
+    make: impl FnOnce(oneshot::Sender<Result<(), ControlRefusal>>) -> CallControl,
+) -> Result<(), ApiError> {
+    let gone = || ApiError::not_found("the call ended");
+    let (tx, rx) = oneshot::channel();
+    lane.try_send(make(tx)).map_err(|e| match e {
+        mpsc::error::TrySendError::Full(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "call_busy",
+            "the call has too many requests waiting; try again",
+        ),
+        mpsc::error::TrySendError::Closed(_) => gone(),
+    })?;
+    match rx.await.map_err(|_| gone())? {
+        Ok(()) => Ok(()),
+        Err(ControlRefusal::Conflict(why)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "call_state_conflict",
+            why,
+        )),
+        Err(ControlRefusal::NotFound(why)) => Err(ApiError::not_found(why)),
+    }
+}
+
+/// `POST /api/v1/calls/{id}/hangup`: staff only. Both legs get a BYE; the call's
+/// `call.end` has `end_reason` `api_hangup` and `by` the token's name.
+pub(crate) async fn hangup(
+    p: Principal,
+    Path(id): Path<String>,
+    Extension(ctx): Extension<Arc<CallContext>>,
+) -> Result<Json<Value>, ApiError> {
+    p.require_staff()?;
+    let (id, lane) = lane(&ctx, &id)?;
+    let by = p.name.clone();
+    ask(&lane, |reply| CallControl::Hangup { by, reply }).await?;
+    Ok(Json(json!({"call": id.to_string(), "hung_up": true})))
+}
+
+/// `POST /api/v1/calls/{id}/transfer` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TransferBody {
+    queue: Option<String>,
+    agent: Option<String>,
+}
+
+/// `POST /api/v1/calls/{id}/transfer`: staff only; a bridged call's caller leaves the
+/// agent and joins another queue (the blind transfer an agent's REFER does).
+pub(crate) async fn transfer(
+    p: Principal,
+    Path(id): Path<String>,
+    Extension(ctx): Extension<Arc<CallContext>>,
+    JsonBody(body): JsonBody<TransferBody>,
+) -> Result<Json<Value>, ApiError> {
+    p.require_staff()?;
+    let to = match (body.queue, body.agent) {
+        (Some(q), None) => TransferTarget::Queue(q),
+        (None, Some(_)) => {
+            return Err(ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "not_implemented",
+                "transfer to an agent is not implemented yet; transfer to a queue",
+            ))
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "give exactly one of `queue` or `agent`",
+            ))
+        }
+    };
+    let (id, lane) = lane(&ctx, &id)?;
+    let by = p.name.clone();
+    let TransferTarget::Queue(q) = to.clone();
+    ask(&lane, |reply| CallControl::Transfer { to, by, reply }).await?;
+    Ok(Json(
+        json!({"call": id.to_string(), "transferred_to": {"queue": q}}),
+    ))
+}
