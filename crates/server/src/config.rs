@@ -31,6 +31,9 @@ pub(crate) struct Config {
     pub(crate) users: Vec<UserConfig>,
     #[serde(default)]
     pub(crate) queues: Vec<QueueConfig>,
+    /// Historical reports (`report/`): trunk count, quality weights.
+    #[serde(default)]
+    pub(crate) reports: crate::report::ReportsConfig,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -429,6 +432,7 @@ impl Config {
                 self.acd.stats_interval
             );
         }
+        self.reports.validate()?;
         if self.acd.timezone.parse::<chrono_tz::Tz>().is_err() {
             bail!(
                 "acd.timezone: {:?} is not an IANA time zone name (e.g. \"Europe/Moscow\", \"UTC\")",

@@ -55,6 +55,7 @@ pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
             "/api/v1/calls/:call/transfer",
             post(crate::http_calls::transfer),
         )
+        .route("/api/v1/reports/:kind", get(crate::report::http::report))
         .route("/demo/crm/balance", get(demo_balance))
         .fallback(not_found)
         .with_state(shared)

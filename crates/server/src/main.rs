@@ -32,6 +32,7 @@ mod pii;
 mod private_files;
 mod recorder;
 mod registration_store;
+mod report;
 mod run;
 mod sip_driver;
 mod tools;
@@ -80,6 +81,8 @@ enum Command {
         #[command(subcommand)]
         command: ExportCommand,
     },
+    /// Historical reports from the event store: queues, agents, ivr, trunks, ewt.
+    Report(report::cli::ReportArgs),
     /// API tokens: `token new` prints a fresh random token and its [[http.tokens]] entry.
     Token {
         #[command(subcommand)]
@@ -272,6 +275,7 @@ fn main() -> ExitCode {
             command: IvrCommand::Test { path, config },
         } => tools::run_tests(path, config.as_deref()),
         Command::Export { command } => export_main(command),
+        Command::Report(args) => report::cli::main(args),
         Command::Token {
             command: TokenCommand::New { role, agent, name },
         } => new_token(&role, agent.as_deref(), name.as_deref()),

@@ -193,7 +193,9 @@ async fn serve(
         calls: call_ctx,
     };
     // The admin API stays up through the drain (wallboard, metrics) and stops last.
-    let router = crate::http_api::router(shared.clone(), setup);
+    let router = crate::http_api::router(shared.clone(), setup).layer(axum::Extension(
+        crate::report::http::ReportSource::new(&cfg),
+    ));
     let (http_stop_tx, http_stop_rx) = broadcast::channel::<()>(1);
     let http_task = tokio::spawn(crate::http_serve::serve(http, router, limits, http_stop_rx));
 

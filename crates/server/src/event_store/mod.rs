@@ -128,6 +128,22 @@ pub(crate) trait EventStore: Send {
         from_ms: Option<i64>,
         to_ms: Option<i64>,
     ) -> anyhow::Result<Vec<StoredEvent>>;
+    /// At most `limit` rows with `ts_ms` in `[from_ms, to_ms)` and `id > after_id`, in `id`
+    /// order: a range read in pages, so a long report holds one page at a time.
+    fn read_page(
+        &mut self,
+        from_ms: i64,
+        to_ms: i64,
+        after_id: i64,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredEvent>> {
+        // Both real backends override this with a LIMIT query; this fallback (for test
+        // stores) reads the whole range.
+        let mut rows = self.read_range(Some(from_ms), Some(to_ms))?;
+        rows.retain(|e| e.id > after_id);
+        rows.truncate(limit as usize);
+        Ok(rows)
+    }
     /// One call's rows in `id` order.
     fn read_call(&mut self, call: &str) -> anyhow::Result<Vec<StoredEvent>>;
     /// The highest `call_seq` of every call (the writer resumes numbering after a restart).
@@ -320,6 +336,11 @@ pub(crate) mod tests {
             window.iter().map(|e| e.ts_ms).collect::<Vec<_>>(),
             vec![20, 30]
         );
+        let first = store.read_page(0, 100, 0, 2).unwrap();
+        assert_eq!(first.iter().map(|e| e.ts_ms).collect::<Vec<_>>(), [10, 20]);
+        let rest = store.read_page(0, 100, first[1].id, 2).unwrap();
+        assert_eq!(rest.iter().map(|e| e.ts_ms).collect::<Vec<_>>(), [30, 40]);
+        assert!(store.read_page(0, 100, rest[1].id, 2).unwrap().is_empty());
         let c1 = store.read_call("c1").unwrap();
         assert_eq!(
             c1.iter().map(|e| e.call_seq).collect::<Vec<_>>(),

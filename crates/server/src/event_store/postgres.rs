@@ -147,6 +147,23 @@ impl EventStore for PostgresStore {
         )
     }
 
+    fn read_page(
+        &mut self,
+        from_ms: i64,
+        to_ms: i64,
+        after_id: i64,
+        limit: u32,
+    ) -> anyhow::Result<Vec<StoredEvent>> {
+        let limit = i64::from(limit);
+        self.query(
+            &format!(
+                "SELECT {COLUMNS} FROM events WHERE ts_ms >= $1 AND ts_ms < $2 AND id > $3 \
+                 ORDER BY id LIMIT $4"
+            ),
+            &[&from_ms, &to_ms, &after_id, &limit],
+        )
+    }
+
     fn read_call(&mut self, call: &str) -> anyhow::Result<Vec<StoredEvent>> {
         self.query(
             &format!("SELECT {COLUMNS} FROM events WHERE call = $1 ORDER BY id"),

@@ -42,7 +42,7 @@ pub(super) fn csv_field(out: &mut String, s: &str) {
 }
 
 /// One CSV record, CRLF-terminated.
-pub(super) fn csv_row<S: AsRef<str>>(out: &mut String, fields: &[S]) {
+pub(crate) fn csv_row<S: AsRef<str>>(out: &mut String, fields: &[S]) {
     for (i, f) in fields.iter().enumerate() {
         if i > 0 {
             out.push(',');

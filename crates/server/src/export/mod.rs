@@ -34,6 +34,7 @@ use crate::event_store::StoredEvent;
 
 pub(crate) use self::cdr::{export_cdr, recordings_index};
 pub(crate) use self::check::check_call_sequences;
+pub(crate) use self::csv::csv_row;
 pub(crate) use self::queue_log::export_queue_log;
 
 /// Prefix of the queue_log `agent` field: Asterisk writes the queue member's interface

@@ -1,0 +1,249 @@
+//! The agent report: per agent and interval, calls taken, time talking, in wrap-up, idle
+//! (available, ringing or reserved) and paused (by reason), occupancy, ring-no-answers and
+//! disposition codes.
+//!
+//! Time comes from `agent.state` rows: each state lasts from its row to the agent's next
+//! one and is credited to the intervals it overlaps (split at their boundaries), up to
+//! `min(to, now)`. Occupancy is the live statistics' `busy / (busy + idle)`, busy being talk
+//! plus wrap-up; paused and logged-out time is in neither.
+
+use std::collections::{BTreeMap, HashMap};
+
+use switchboard_events::{AgentStateName, Event};
+
+use super::{ratio, Cell, ReportFold, ReportSpec, Table};
+use crate::event_store::StoredEvent;
+
+/// What an agent's time counts as.
+#[derive(Clone, Debug, PartialEq)]
+enum Class {
+    Talk,
+    Wrap,
+    Idle,
+    Paused(String),
+    Off,
+}
+
+fn class_of(state: AgentStateName, reason: Option<&String>) -> Class {
+    match state {
+        AgentStateName::Busy => Class::Talk,
+        AgentStateName::WrapUp => Class::Wrap,
+        AgentStateName::Available | AgentStateName::Ringing | AgentStateName::Reserved => {
+            Class::Idle
+        }
+        AgentStateName::Paused => Class::Paused(reason.cloned().unwrap_or_default()),
+        AgentStateName::LoggedOut | AgentStateName::Unreachable => Class::Off,
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct AgentTally {
+    calls: u64,
+    talk_ms: i64,
+    wrap_ms: i64,
+    idle_ms: i64,
+    paused_ms: BTreeMap<String, i64>,
+    ronas: u64,
+    dispositions: BTreeMap<String, u64>,
+}
+
+#[derive(Default)]
+pub(crate) struct AgentsFold {
+    tallies: BTreeMap<(i64, String), AgentTally>,
+    /// Each agent's current class and since when.
+    current: HashMap<String, (Class, i64)>,
+}
+
+impl AgentsFold {
+    fn tally(&mut self, spec: &ReportSpec, ts: i64, agent: &str) -> Option<&mut AgentTally> {
+        let b = spec.bucket(ts)?;
+        Some(self.tallies.entry((b, agent.to_string())).or_default())
+    }
+
+    /// Credits `class` over `[from, until)`, clipped to the report and split by interval.
+    fn credit(&mut self, spec: &ReportSpec, agent: &str, class: &Class, from: i64, until: i64) {
+        if *class == Class::Off {
+            return;
+        }
+        let end = until.min(spec.to_ms).min(spec.now_ms);
+        let mut t = from.max(spec.from_ms);
+        while t < end {
+            let Some(b) = spec.bucket(t) else { return };
+            let seg_end = spec.bucket_start(b + 1).min(end);
+            let d = seg_end - t;
+            let tally = self.tallies.entry((b, agent.to_string())).or_default();
+            match class {
+                Class::Talk => tally.talk_ms += d,
+                Class::Wrap => tally.wrap_ms += d,
+                Class::Idle => tally.idle_ms += d,
+                Class::Paused(r) => *tally.paused_ms.entry(r.clone()).or_default() += d,
+                Class::Off => {}
+            }
+            t = seg_end;
+        }
+    }
+}
+
+fn secs(ms: i64) -> Cell {
+    Cell::Num(Some(ms as f64 / 1000.0))
+}
+
+fn pairs<V: std::fmt::Display>(m: &BTreeMap<String, V>) -> String {
+    m.iter()
+        .map(|(k, v)| format!("{}={v}", if k.is_empty() { "-" } else { k }))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl ReportFold for AgentsFold {
+    fn apply(&mut self, spec: &ReportSpec, ev: &StoredEvent) {
+        if ev.agent.is_empty() {
+            return;
+        }
+        match &ev.event {
+            Some(Event::AgentState {
+                state,
+                pause_reason,
+                ..
+            }) => {
+                let class = class_of(*state, pause_reason.as_ref());
+                let prev = self
+                    .current
+                    .insert(ev.agent.clone(), (class.clone(), ev.ts_ms));
+                if let Some((c, since)) = &prev {
+                    self.credit(spec, &ev.agent, c, *since, ev.ts_ms);
+                }
+                let was_talking = matches!(prev, Some((Class::Talk, _)));
+                if class == Class::Talk && !was_talking {
+                    if let Some(t) = self.tally(spec, ev.ts_ms, &ev.agent) {
+                        t.calls += 1;
+                    }
+                }
+            }
+            Some(Event::QueueRona {}) => {
+                if let Some(t) = self.tally(spec, ev.ts_ms, &ev.agent) {
+                    t.ronas += 1;
+                }
+            }
+            _ if ev.kind == "call.disposition" => {
+                // Written when an agent sets a disposition code on a call; read by name so
+                // the report works with logs from before and after the kind existed.
+                let code = ev
+                    .data
+                    .get("code")
+                    .or_else(|| ev.data.get("disposition"))
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                if let Some(t) = self.tally(spec, ev.ts_ms, &ev.agent) {
+                    *t.dispositions.entry(code).or_default() += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(mut self: Box<Self>, spec: &ReportSpec) -> Table {
+        let open: Vec<(String, Class, i64)> = self
+            .current
+            .drain()
+            .map(|(a, (c, since))| (a, c, since))
+            .collect();
+        for (agent, class, since) in open {
+            self.credit(spec, &agent, &class, since, i64::MAX);
+        }
+        let rows = self
+            .tallies
+            .iter()
+            .map(|((b, agent), t)| {
+                let busy = (t.talk_ms + t.wrap_ms) as f64;
+                vec![
+                    Cell::Time(spec.bucket_start(*b)),
+                    Cell::Text(agent.clone()),
+                    Cell::Int(t.calls),
+                    secs(t.talk_ms),
+                    secs(t.wrap_ms),
+                    secs(t.idle_ms),
+                    secs(t.paused_ms.values().sum()),
+                    Cell::Text(pairs(
+                        &t.paused_ms
+                            .iter()
+                            .map(|(k, v)| (k.clone(), format!("{:.3}", *v as f64 / 1000.0)))
+                            .collect(),
+                    )),
+                    Cell::Num(ratio(busy, busy + t.idle_ms as f64)),
+                    Cell::Int(t.ronas),
+                    Cell::Text(pairs(&t.dispositions)),
+                ]
+            })
+            .collect();
+        Table {
+            columns: vec![
+                "interval_start",
+                "agent",
+                "calls",
+                "talk_s",
+                "wrap_up_s",
+                "idle_s",
+                "paused_s",
+                "paused_by_reason",
+                "occupancy",
+                "ronas",
+                "dispositions",
+            ],
+            rows,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_events::*;
+    use super::super::ReportKind;
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn agent_time_is_split_by_state_and_interval() {
+        let mut log = Log::default();
+        log.agent_state(at(0.0), "1001", "available", json!({}));
+        // Answered at 11 s, talk 30, wrap 5: busy 11..41, wrap 41..46.
+        log.answered(0.0, "1", "+100", "1001", 10.0, 30.0, 5.0);
+        log.agent_state(
+            at(100.0),
+            "1001",
+            "paused",
+            json!({"pause_reason": "lunch"}),
+        );
+        log.agent_state(at(1900.0), "1001", "available", json!({}));
+        log.push(at(1950.0), "9", "sales", "1001", "queue.rona", json!({}));
+        log.push(
+            at(1960.0),
+            "1",
+            "sales",
+            "1001",
+            "call.disposition",
+            json!({"code": "sale"}),
+        );
+        let mut spec = spec(T0, T0 + 3_600_000, 1_800_000);
+        spec.now_ms = at(2000.0);
+        let t = log.report(ReportKind::Agents, &spec);
+        assert_eq!(t.rows.len(), 2);
+        assert_eq!(num(t.get(0, "calls")), Some(1.0));
+        assert!(close(num(t.get(0, "talk_s")), 30.0));
+        assert!(close(num(t.get(0, "wrap_up_s")), 5.0));
+        // idle: 0..10.5 available, 10.5..11 ringing, 46..100 available.
+        assert!(close(num(t.get(0, "idle_s")), 11.0 + 54.0));
+        assert!(close(num(t.get(0, "paused_s")), 1700.0));
+        assert!(close(num(t.get(1, "paused_s")), 100.0));
+        assert_eq!(
+            t.get(1, "paused_by_reason"),
+            &Cell::Text("lunch=100.000".into())
+        );
+        // Interval 1: available 1900..2000 (now), nothing after.
+        assert!(close(num(t.get(1, "idle_s")), 100.0));
+        assert!(close(num(t.get(0, "occupancy")), 35.0 / 100.0));
+        assert_eq!(num(t.get(1, "ronas")), Some(1.0));
+        assert_eq!(t.get(1, "dispositions"), &Cell::Text("sale=1".into()));
+    }
+}

@@ -1,0 +1,128 @@
+//! `switchboard report queues|agents|ivr|trunks|ewt --from .. --to .. [--interval 30m]
+//! [--format table|csv|json] [--config FILE] [--event-store URL] [--data-dir DIR]`.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use super::{parse_interval, render, Format, QueueRules, ReportKind, ReportSpec};
+use crate::config::Config;
+use crate::event_store::StoreLocation;
+
+/// Flags of `switchboard report`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ReportArgs {
+    /// queues, agents, ivr, trunks or ewt.
+    pub(crate) kind: String,
+    /// Start (inclusive): 2026-11-23, 2026-11-23T10:00:00Z, or unix seconds.
+    #[arg(long)]
+    pub(crate) from: String,
+    /// End (exclusive), same forms.
+    #[arg(long)]
+    pub(crate) to: String,
+    /// Interval length: 15m, 30m, 1h, 1d (the EWT report is always per day).
+    #[arg(long, default_value = "30m")]
+    pub(crate) interval: String,
+    /// table, csv or json.
+    #[arg(long, default_value = "table")]
+    pub(crate) format: String,
+    /// The config whose queues (SL threshold, short abandon), [acd] timezone, [reports]
+    /// and [data] the report uses (default: the embedded one).
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// The event store ("sqlite" or postgres://user@host:port/db); replaces data.event_store.
+    #[arg(long = "event-store")]
+    pub(crate) event_store: Option<String>,
+    /// Data directory holding events.sqlite; replaces data.dir.
+    #[arg(long = "data-dir")]
+    pub(crate) data_dir: Option<PathBuf>,
+}
+
+/// A report spec from the config: the queues' rules, the time zone and `[reports]`.
+pub(crate) fn spec_from_config(
+    cfg: &Config,
+    from_ms: i64,
+    to_ms: i64,
+    interval_ms: i64,
+    now_ms: i64,
+) -> ReportSpec {
+    ReportSpec {
+        from_ms,
+        to_ms,
+        interval_ms,
+        now_ms,
+        queues: cfg
+            .queues
+            .iter()
+            .map(|q| {
+                (
+                    q.name.clone(),
+                    QueueRules {
+                        sl_threshold_s: q.sl_threshold as f64,
+                        short_abandon_s: q.short_abandon as f64,
+                    },
+                )
+            })
+            .collect(),
+        tz: cfg.acd.tz(),
+        reports: cfg.reports.clone(),
+    }
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+struct Progress {
+    on: bool,
+    shown: i32,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            on: std::io::stderr().is_terminal(),
+            shown: -1,
+        }
+    }
+
+    fn update(&mut self, share: f64) {
+        if !self.on {
+            return;
+        }
+        let pct = (share * 100.0).round() as i32;
+        if pct == self.shown {
+            return;
+        }
+        self.shown = pct;
+        let filled = (pct / 4).clamp(0, 25) as usize;
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\r[{}{}] {pct:3}%",
+            "#".repeat(filled),
+            ".".repeat(25 - filled)
+        );
+        if pct >= 100 {
+            let _ = write!(err, "\r{}\r", " ".repeat(40));
+        }
+        let _ = err.flush();
+    }
+}
+
+pub(crate) fn main(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let kind = ReportKind::parse(&args.kind)?;
+    let format = Format::parse(&args.format)?;
+    let cfg = Config::load(args.config.as_deref())?;
+    let from = crate::export::parse_time_arg(&args.from).context("--from")?;
+    let to = crate::export::parse_time_arg(&args.to).context("--to")?;
+    let interval = parse_interval(&args.interval)?;
+    let spec = spec_from_config(&cfg, from, to, interval, crate::event_store::now_ms());
+    spec.validate()?;
+    let data_dir: &Path = args.data_dir.as_deref().unwrap_or(&cfg.data.dir);
+    let at = StoreLocation::parse(args.event_store.as_deref().unwrap_or(&cfg.data.event_store))?;
+    let mut store = at.open_existing(data_dir)?;
+    let mut bar = Progress::new();
+    let table = super::run(store.as_mut(), kind, &spec, &mut |s| bar.update(s))?;
+    print!("{}", render::render(&table, format));
+    Ok(ExitCode::SUCCESS)
+}
