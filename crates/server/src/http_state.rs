@@ -99,7 +99,7 @@ impl Shared {
             let _ = writeln!(
                 out,
                 "switchboard_queue_waiting{{queue=\"{}\"}} {}",
-                q["queue"].as_str().unwrap_or(""),
+                crate::metrics::label_value(q["queue"].as_str().unwrap_or("")),
                 q["waiting"].as_u64().unwrap_or(0)
             );
         }
@@ -173,7 +173,7 @@ impl Shared {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
             for q in &queues {
                 if let Some(v) = q.pointer(pointer).and_then(Value::as_f64) {
-                    let queue = q["queue"].as_str().unwrap_or("");
+                    let queue = crate::metrics::label_value(q["queue"].as_str().unwrap_or(""));
                     let _ = writeln!(out, "{name}{{queue=\"{queue}\"}} {v}");
                 }
             }

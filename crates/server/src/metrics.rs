@@ -4,6 +4,21 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+/// A label value as the Prometheus text format wants it: a backslash, `"` and a line feed
+/// escaped as `\\`, `\"` and `\n` (a queue named `a"b` must not end the label early).
+pub(crate) fn label_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Process-wide counters; one `Arc<Metrics>` shared by call tasks and the HTTP API.
 #[derive(Default)]
 pub(crate) struct Metrics {
@@ -332,5 +347,31 @@ mod tests {
         m.render(&mut out);
         assert!(out.contains("# TYPE switchboard_calls_total counter\nswitchboard_calls_total 3\n"));
         assert!(out.contains("switchboard_calls_active 2\n"));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label_value("sales"), "sales");
+        assert_eq!(label_value(r#"a"b\c"#), r#"a\"b\\c"#);
+        assert_eq!(label_value("a\nb"), "a\\nb");
+    }
+
+    #[test]
+    fn every_metric_rendered_here_is_documented() {
+        const DOC: &str = include_str!("../../../docs/operations.md");
+        let mut out = String::new();
+        Metrics::default().render(&mut out);
+        let names: Vec<&str> = out
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        assert!(names.len() > 20, "{out}");
+        for name in names {
+            assert!(
+                DOC.contains(&format!("`{name}`")) || DOC.contains(&format!("`{name}{{")),
+                "{name} is not in the metrics table of docs/operations.md"
+            );
+        }
     }
 }
