@@ -248,25 +248,28 @@ fn report_queues_agrees_with_live_statistics_and_the_cdr() {
         .to_string();
 
     // The report, as a subprocess on the same event store and config.
-    let cfg = server
-        .data_dir
-        .parent()
-        .expect("scratch")
-        .join("config.toml");
-    let out = Command::new(switchboard_bin())
-        .args(["report", "queues", "--from", &since, "--to", &to])
-        .args(["--interval", "1d", "--format", "json", "--config"])
-        .arg(&cfg)
-        .arg("--data-dir")
-        .arg(&server.data_dir)
-        .output()
-        .expect("run switchboard report");
-    assert!(
-        out.status.success(),
-        "switchboard report: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout).expect("report JSON");
+    let report_of = |kind: &str| -> Value {
+        let cfg = server
+            .data_dir
+            .parent()
+            .expect("scratch")
+            .join("config.toml");
+        let out = Command::new(switchboard_bin())
+            .args(["report", kind, "--from", &since, "--to", &to])
+            .args(["--interval", "1d", "--format", "json", "--config"])
+            .arg(&cfg)
+            .arg("--data-dir")
+            .arg(&server.data_dir)
+            .output()
+            .expect("run switchboard report");
+        assert!(
+            out.status.success(),
+            "switchboard report {kind}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("report JSON")
+    };
+    let report = report_of("queues");
     let rows: Vec<&Value> = report["rows"]
         .as_array()
         .expect("rows")
@@ -355,6 +358,54 @@ fn report_queues_agrees_with_live_statistics_and_the_cdr() {
         (aht - (talk + WRAP)).abs() <= PER_CALL,
         "AHT: report {aht:.3} s, CDR talk {talk:.3} s + wrap-up {WRAP} s"
     );
+
+    // The other reports over the same calls.
+    let agents = report_of("agents");
+    let agent_rows = agents["rows"].as_array().expect("agent rows");
+    let calls: u64 = agent_rows
+        .iter()
+        .map(|r| r["calls"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(calls, answered.len() as u64, "calls per agent: {agents}");
+    let talk_sum: f64 = agent_rows.iter().map(|r| f(&r["talk_s"])).sum();
+    assert!(
+        (talk_sum - f(&today["talk_s"])).abs() <= 0.05 * answered.len() as f64,
+        "agents' talk {talk_sum} vs the queue's {}",
+        today["talk_s"]
+    );
+    assert!(
+        agent_rows.iter().all(|r| f(&r["occupancy"]) > 0.0),
+        "{agents}"
+    );
+    let trunks = report_of("trunks");
+    let day = &trunks["rows"][0];
+    assert_eq!(day["calls_started"], cdr.len(), "{trunks}");
+    assert!(day["peak_calls"].as_u64() >= Some(2), "{trunks}");
+    let ivr = report_of("ivr");
+    let routed: u64 = ivr["rows"]
+        .as_array()
+        .expect("ivr rows")
+        .iter()
+        .filter(|r| r["branch"] == "*")
+        .map(|r| r["routed"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(
+        routed,
+        cdr.len() as u64,
+        "every caller reached the queue: {ivr}"
+    );
+    let ewt = report_of("ewt");
+    let e = &ewt["rows"][0];
+    let resolved = e["resolved"].as_u64().unwrap_or(0);
+    assert_eq!(
+        Some(resolved),
+        today["ewt"]["scored"].as_u64(),
+        "EWT: report {ewt} API {today}"
+    );
+    if resolved > 0 {
+        assert!((f(&e["coverage"]) - f(&today["ewt"]["coverage"])).abs() < 1e-3);
+        assert!((f(&e["mae_s"]) - f(&today["ewt"]["mae_s"])).abs() < 0.05);
+    }
 
     // The same report over HTTP; staff only.
     let path = format!(
