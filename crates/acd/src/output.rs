@@ -292,4 +292,21 @@ pub enum Event {
         /// The call.
         call: CallId,
     },
+    /// The RONA recovery policy ([`AcdConfig::rona_unpause_after`](crate::AcdConfig)) ended
+    /// an agent's `rona` pause; an `AgentState` event follows.
+    RonaUnpaused {
+        /// The agent.
+        agent: AgentId,
+        /// How long the agent stayed paused.
+        after: Duration,
+    },
+    /// The agent stopped (or resumed) taking calls from one of its configured queues.
+    QueueMembership {
+        /// The agent.
+        agent: AgentId,
+        /// The queue.
+        queue: QueueId,
+        /// `true`: logged into the queue; `false`: logged out of it.
+        active: bool,
+    },
 }

@@ -418,7 +418,7 @@ impl Statistics {
                 outcome,
             } => self.waited(*call, *queue, *waited, outcome),
             Event::AgentState { agent, state } => self.agent_state(now, *agent, state),
-            Event::Rona { .. } => {}
+            Event::Rona { .. } | Event::RonaUnpaused { .. } | Event::QueueMembership { .. } => {}
         }
     }
 

@@ -222,6 +222,30 @@ pub enum Event {
         /// Why.
         reason: LogoutReason,
     },
+    /// The event's agent logged into the event's queue over the API (it is offered that
+    /// queue's calls again).
+    #[serde(rename = "agent.queue_login")]
+    AgentQueueLogin {},
+    /// The event's agent logged out of the event's queue over the API (no offers from it).
+    #[serde(rename = "agent.queue_logout")]
+    AgentQueueLogout {},
+    /// The RONA recovery policy ended the event's agent's `rona` pause.
+    #[serde(rename = "agent.rona_unpaused")]
+    AgentRonaUnpaused {
+        /// How long the agent stayed paused, seconds (`[acd] rona_unpause_after`).
+        after_s: u64,
+    },
+    /// The agent set a disposition code on the event's call (its last or current call).
+    #[serde(rename = "call.disposition")]
+    CallDisposition {
+        /// One of the queue's `dispositions`.
+        code: String,
+        /// Free text, at most 500 characters.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        notes: String,
+        /// The API token's name that set it.
+        by: String,
+    },
     /// The event's agent is being rung.
     #[serde(rename = "agent.ring")]
     AgentRing {},
@@ -739,6 +763,10 @@ impl Event {
             Event::AgentState { .. } => "agent.state",
             Event::AgentLogin {} => "agent.login",
             Event::AgentLogout { .. } => "agent.logout",
+            Event::AgentQueueLogin {} => "agent.queue_login",
+            Event::AgentQueueLogout {} => "agent.queue_logout",
+            Event::AgentRonaUnpaused { .. } => "agent.rona_unpaused",
+            Event::CallDisposition { .. } => "call.disposition",
             Event::AgentRing {} => "agent.ring",
             Event::AgentRingFailed { .. } => "agent.ring_failed",
             Event::Dtmf { .. } => "dtmf",
@@ -829,6 +857,13 @@ mod tests {
             Event::CallbackDone {
                 outcome: CallbackOutcome::Cancelled,
                 by: Some("web".into()),
+            },
+            Event::AgentQueueLogout {},
+            Event::AgentRonaUnpaused { after_s: 60 },
+            Event::CallDisposition {
+                code: "sale".into(),
+                notes: "two seats".into(),
+                by: "demo-agent-1001".into(),
             },
         ]
     }

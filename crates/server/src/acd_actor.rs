@@ -2,6 +2,8 @@
 //! commands; it drives the engine with the time since the actor started, and routes the
 //! engine's outputs to call tasks (offers, announcements, exits) and the event log.
 
+mod control;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -19,6 +21,8 @@ use crate::config::Config;
 use crate::core_events;
 use crate::event_log::{EventLog, NewEvent};
 use switchboard_events::Event;
+
+pub(crate) use control::{check_dispositions, AgentCommand, ControlAnswer, MAX_NOTES_CHARS};
 
 /// What the ACD tells a call task.
 #[derive(Debug)]
@@ -91,6 +95,8 @@ pub(crate) enum AcdCommand {
         agent: String,
         reply: tokio::sync::oneshot::Sender<Result<(), AgentControlError>>,
     },
+    /// Queue login/logout, end of wrap-up, dispositions (`acd_actor/control.rs`).
+    Agent(AgentCommand),
 }
 
 /// Why an agent control command did not take.
@@ -100,6 +106,20 @@ pub(crate) enum AgentControlError {
     NotLoggedIn,
     /// Anything else the ACD refused, in words.
     Refused(String),
+    /// No such agent.
+    UnknownAgent,
+    /// No such queue.
+    UnknownQueue(String),
+    /// The agent is not a configured member of this queue.
+    NotMember(String),
+    /// The agent has had no queue call yet (nothing to set a disposition on).
+    NoCall,
+    /// The code is not one of the queue's dispositions.
+    UnknownDisposition {
+        code: String,
+        queue: String,
+        allowed: Vec<String>,
+    },
 }
 
 impl AgentControlError {
@@ -186,6 +206,8 @@ pub(crate) struct AcdActor {
     stats: Statistics,
     /// Where the statistics' windows fall in wall-clock time.
     calendar: StatsCalendar,
+    /// Queue login/logout, wrap-up and dispositions (`acd_actor/control.rs`).
+    control: control::ControlState,
 }
 
 /// Maps the engine's time onto wall-clock time to place the statistics' interval and day
@@ -259,6 +281,8 @@ impl AcdActor {
     ) -> anyhow::Result<(AcdActor, mpsc::UnboundedSender<AcdCommand>)> {
         let mut acd = Acd::new(AcdConfig {
             seed: rand::random(),
+            rona_unpause_after: (cfg.acd.rona_unpause_after > 0)
+                .then(|| Duration::from_secs(cfg.acd.rona_unpause_after)),
             ..AcdConfig::default()
         });
         let dir = Directory {
@@ -343,6 +367,7 @@ impl AcdActor {
                     cfg.acd.tz(),
                     cfg.acd.stats_interval,
                 ),
+                control: control::ControlState::new(cfg),
             },
             tx,
         ))
@@ -388,11 +413,12 @@ impl AcdActor {
                 let word = state
                     .map(|s| core_events::agent_state_name(s).as_str())
                     .unwrap_or_default();
+                let queues = self.active_queue_names(AgentId(i as u32));
                 match state {
                     Some(switchboard_acd::AgentState::Paused { reason }) => {
-                        json!({"agent": name, "state": word, "pause_reason": reason})
+                        json!({"agent": name, "state": word, "pause_reason": reason, "queues": queues})
                     }
-                    _ => json!({"agent": name, "state": word}),
+                    _ => json!({"agent": name, "state": word, "queues": queues}),
                 }
             })
             .collect();
@@ -499,6 +525,7 @@ impl AcdActor {
             for (reply, r) in self.replies.drain(..) {
                 let _ = reply.send(r);
             }
+            self.control.send_replies();
         }
     }
 
@@ -571,6 +598,10 @@ impl AcdActor {
                 let answer = r.as_ref().map(|_| ()).map_err(AgentControlError::from_acd);
                 self.replies.push((reply, answer));
                 r
+            }
+            AcdCommand::Agent(c) => {
+                self.handle_agent_command(c);
+                Ok(())
             }
             AcdCommand::Exit { call, reason } => {
                 self.calls.remove(&call);
@@ -751,8 +782,24 @@ impl AcdActor {
             )
             .queue(self.dir.queue_name(queue)),
             E::AgentState { agent, state } => {
+                self.note_agent_state(agent, &state);
                 NewEvent::system(core_events::agent_state(&state)).agent(self.dir.agent_name(agent))
             }
+            E::RonaUnpaused { agent, after } => NewEvent::system(Event::AgentRonaUnpaused {
+                after_s: after.as_secs(),
+            })
+            .agent(self.dir.agent_name(agent)),
+            E::QueueMembership {
+                agent,
+                queue,
+                active,
+            } => NewEvent::system(if active {
+                Event::AgentQueueLogin {}
+            } else {
+                Event::AgentQueueLogout {}
+            })
+            .agent(self.dir.agent_name(agent))
+            .queue(self.dir.queue_name(queue)),
             E::Rona { agent, call } => NewEvent::call(&call.0.to_string(), Event::QueueRona {})
                 .agent(self.dir.agent_name(agent)),
         };

@@ -103,6 +103,9 @@ pub(crate) struct AcdSection {
     pub(crate) stats_interval: u32,
     /// IANA time zone whose midnight starts the statistics' day (e.g. `Europe/Moscow`).
     pub(crate) timezone: String,
+    /// RONA recovery: seconds after which an agent paused by ring-no-answer is unpaused
+    /// (0: it stays paused until unpaused by hand).
+    pub(crate) rona_unpause_after: u64,
 }
 
 impl AcdSection {
@@ -120,6 +123,7 @@ impl Default for AcdSection {
                 .to_vec(),
             stats_interval: 30,
             timezone: "UTC".into(),
+            rona_unpause_after: 60,
         }
     }
 }
@@ -280,6 +284,9 @@ pub(crate) struct QueueConfig {
     /// Abandons after a shorter wait, seconds, are left out of service level and abandon rate.
     #[serde(default)]
     pub(crate) short_abandon: u64,
+    /// Disposition codes an agent may set on a call of this queue (empty: none accepted).
+    #[serde(default)]
+    pub(crate) dispositions: Vec<String>,
 }
 
 fn default_sl_threshold() -> u64 {
@@ -460,6 +467,7 @@ impl Config {
                     q.name
                 );
             }
+            crate::acd_actor::check_dispositions(&q.name, &q.dispositions)?;
             for m in &q.members {
                 if !self.users.iter().any(|u| &u.name == m) {
                     bail!("queue {}: member {} is not in [[users]]", q.name, m);
@@ -551,6 +559,8 @@ mod tests {
             (sales.sl_threshold, sales.sl_target, sales.short_abandon),
             (20, 0.8, 0)
         );
+        assert_eq!(sales.dispositions, ["sale", "no-sale", "callback"]);
+        assert_eq!(c.acd.rona_unpause_after, 60);
         let dir = std::env::temp_dir().join(format!("sb-cfg-stats-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("c.toml");
@@ -558,6 +568,8 @@ mod tests {
             std::fs::write(&p, text).unwrap();
             Config::load(Some(&p)).map_err(|e| format!("{e:#}"))
         };
+        let c = load("[acd]\nrona_unpause_after = 0\n").unwrap();
+        assert_eq!(c.acd.rona_unpause_after, 0);
         let c = load("[acd]\nstats_interval = 15\ntimezone = \"Europe/Moscow\"\n").unwrap();
         assert_eq!(
             (c.acd.stats_interval, c.acd.tz()),
@@ -571,6 +583,14 @@ mod tests {
             (
                 "[[queues]]\nname = \"q\"\nsl_threshold = 100000\n",
                 "sl_threshold",
+            ),
+            (
+                "[[queues]]\nname = \"q\"\ndispositions = [\"no sale\"]\n",
+                "dispositions",
+            ),
+            (
+                "[[queues]]\nname = \"q\"\ndispositions = [\"sale\", \"sale\"]\n",
+                "dispositions",
             ),
         ] {
             let err = load(text).unwrap_err();

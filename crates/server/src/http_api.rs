@@ -56,6 +56,22 @@ pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
             post(crate::http_calls::transfer),
         )
         .route("/api/v1/reports/:kind", get(crate::report::http::report))
+        .route(
+            "/api/v1/agents/:agent/login",
+            post(crate::http_agents::login),
+        )
+        .route(
+            "/api/v1/agents/:agent/logout",
+            post(crate::http_agents::logout),
+        )
+        .route(
+            "/api/v1/agents/:agent/wrapup/end",
+            post(crate::http_agents::end_wrap_up),
+        )
+        .route(
+            "/api/v1/agents/:agent/disposition",
+            post(crate::http_agents::disposition),
+        )
         .route("/demo/crm/balance", get(demo_balance))
         .fallback(not_found)
         .with_state(shared)

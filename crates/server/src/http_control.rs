@@ -45,23 +45,52 @@ impl AgentControl {
     ) -> Result<(), ApiError> {
         let (tx, rx) = oneshot::channel();
         self.acd.send(make(tx)).map_err(|_| unavailable())?;
-        match rx.await.map_err(|_| unavailable())? {
-            Ok(()) => Ok(()),
-            Err(AgentControlError::NotLoggedIn) => Err(ApiError::new(
+        rx.await.map_err(|_| unavailable())?.map_err(ApiError::from)
+    }
+}
+
+impl From<AgentControlError> for ApiError {
+    fn from(e: AgentControlError) -> ApiError {
+        match e {
+            AgentControlError::NotLoggedIn => ApiError::new(
                 StatusCode::CONFLICT,
                 "agent_not_logged_in",
                 "the agent is not logged in (its phone is not registered)",
+            ),
+            AgentControlError::Refused(why) => {
+                ApiError::new(StatusCode::CONFLICT, "agent_state_conflict", why)
+            }
+            AgentControlError::UnknownAgent => ApiError::not_found("no such agent"),
+            AgentControlError::UnknownQueue(q) => ApiError::not_found(format!("no queue {q:?}")),
+            AgentControlError::NotMember(q) => ApiError::not_found(format!(
+                "the agent is not a configured member of queue {q:?}"
             )),
-            Err(AgentControlError::Refused(why)) => Err(ApiError::new(
+            AgentControlError::NoCall => ApiError::new(
                 StatusCode::CONFLICT,
-                "agent_state_conflict",
-                why,
-            )),
+                "no_call",
+                "the agent has had no queue call to set a disposition on",
+            ),
+            AgentControlError::UnknownDisposition {
+                code,
+                queue,
+                allowed,
+            } => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "unknown_disposition",
+                if allowed.is_empty() {
+                    format!("unknown disposition {code:?}: queue {queue} has no dispositions configured")
+                } else {
+                    format!(
+                        "unknown disposition {code:?} for queue {queue}; allowed: {}",
+                        allowed.join(", ")
+                    )
+                },
+            ),
         }
     }
 }
 
-fn unavailable() -> ApiError {
+pub(crate) fn unavailable() -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "acd_unavailable",

@@ -17,6 +17,7 @@ mod disk_watch;
 mod event_log;
 mod event_store;
 mod export;
+mod http_agents;
 mod http_api;
 mod http_auth;
 mod http_calls;

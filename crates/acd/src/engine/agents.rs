@@ -95,14 +95,87 @@ impl Acd {
         Ok(())
     }
 
-    /// The agent finished wrap-up early.
+    /// The agent finished wrap-up early ("end wrap-up"): available now (or paused, if a
+    /// pause waits), and the wrap-up timer lapses unused. [`AcdError::NotInWrapUp`] when the
+    /// agent is not in wrap-up (nothing changes).
     pub fn handle_wrap_up_done(&mut self, now: Duration, agent: AgentId) -> Result<(), AcdError> {
         let a = self
             .agents
             .get(&agent)
             .ok_or(AcdError::UnknownAgent(agent))?;
-        if matches!(a.state, AgentState::WrapUp { .. }) {
-            self.make_available(now, agent);
+        if !matches!(a.state, AgentState::WrapUp { .. }) {
+            return Err(AcdError::NotInWrapUp(agent));
+        }
+        self.make_available(now, agent);
+        Ok(())
+    }
+
+    /// The agent logs out of one of its configured queues: it is not offered that queue's
+    /// calls until [`Acd::handle_queue_login`]. A ringing offer from that queue is withdrawn
+    /// and the call re-offered; a call in progress continues. The agent's state (and its
+    /// other queues) are unchanged; the membership outlives a device logout and login.
+    pub fn handle_queue_logout(
+        &mut self,
+        now: Duration,
+        agent: AgentId,
+        queue: QueueId,
+    ) -> Result<(), AcdError> {
+        let a = self
+            .agents
+            .get_mut(&agent)
+            .ok_or(AcdError::UnknownAgent(agent))?;
+        if !a.cfg.queues.contains(&queue) {
+            return Err(AcdError::NotMember { agent, queue });
+        }
+        if a.off_queues.contains(&queue) {
+            return Ok(());
+        }
+        a.off_queues.push(queue);
+        let state = a.state.clone();
+        self.out.push_back(Output::Log(Event::QueueMembership {
+            agent,
+            queue,
+            active: false,
+        }));
+        if let AgentState::Ringing { call } = state {
+            if self.calls.get(&call).is_some_and(|c| c.queue == queue) {
+                self.drop_from_offer(call, agent);
+                self.out.push_back(Output::CancelOffer { call, agent });
+                self.redispatch_if_unoffered(now, call);
+                self.release_agent(now, agent);
+            }
+        }
+        self.check_empty(now, agent);
+        Ok(())
+    }
+
+    /// The agent logs (back) into one of its configured queues; if available, it takes the
+    /// best call waiting there (or in its other queues).
+    pub fn handle_queue_login(
+        &mut self,
+        now: Duration,
+        agent: AgentId,
+        queue: QueueId,
+    ) -> Result<(), AcdError> {
+        let a = self
+            .agents
+            .get_mut(&agent)
+            .ok_or(AcdError::UnknownAgent(agent))?;
+        if !a.cfg.queues.contains(&queue) {
+            return Err(AcdError::NotMember { agent, queue });
+        }
+        let Some(i) = a.off_queues.iter().position(|q| *q == queue) else {
+            return Ok(());
+        };
+        a.off_queues.remove(i);
+        let available = a.state == AgentState::Available;
+        self.out.push_back(Output::Log(Event::QueueMembership {
+            agent,
+            queue,
+            active: true,
+        }));
+        if available {
+            self.assign_agent(now, agent);
         }
         Ok(())
     }
@@ -178,11 +251,12 @@ impl Acd {
         }
     }
 
-    pub(super) fn staffed(&self, q: QueueId) -> bool {
-        self.queues.get(&q).is_some_and(|q| {
+    pub(super) fn staffed(&self, q_id: QueueId) -> bool {
+        self.queues.get(&q_id).is_some_and(|q| {
             q.members.iter().any(|m| {
                 self.agents.get(m).is_some_and(|a| {
                     !matches!(a.state, AgentState::LoggedOut | AgentState::Unreachable)
+                        && !a.off_queues.contains(&q_id)
                 })
             })
         })

@@ -34,6 +34,9 @@ pub struct AcdConfig {
     pub seed: u64,
     /// Wait estimator tuning.
     pub ewt: EwtConfig,
+    /// RONA recovery: an agent paused by ring-no-answer becomes available again after this
+    /// long (a timer of the engine). `None`: it stays paused until unpaused by hand.
+    pub rona_unpause_after: Option<Duration>,
 }
 
 impl Default for AcdConfig {
@@ -41,6 +44,7 @@ impl Default for AcdConfig {
         AcdConfig {
             seed: 0x5eed,
             ewt: EwtConfig::default(),
+            rona_unpause_after: None,
         }
     }
 }
@@ -88,6 +92,17 @@ pub enum AcdError {
     /// The agent must be logged in for this.
     #[error("agent {0} is not logged in")]
     NotLoggedIn(AgentId),
+    /// The agent is not a configured member of the queue.
+    #[error("agent {agent} is not a member of queue {queue}")]
+    NotMember {
+        /// The agent.
+        agent: AgentId,
+        /// The queue.
+        queue: QueueId,
+    },
+    /// The request needs the agent to be in wrap-up.
+    #[error("agent {0} is not in wrap-up")]
+    NotInWrapUp(AgentId),
 }
 
 /// Per-queue counters. Every call that joined is in exactly one bucket, so
@@ -161,6 +176,7 @@ impl Audit {
 enum Timer {
     Offer(CallId),
     WrapEnd(AgentId),
+    RonaEnd(AgentId),
     Announce(CallId),
     MaxWait(CallId),
     Overflow(CallId),
@@ -240,6 +256,10 @@ struct Agent {
     direct: Option<BusyKind>,
     /// The queue call or callback the agent is connected to, whatever the state says.
     current: Option<(CallId, BusyKind)>,
+    /// Configured queues the agent has logged out of: not offered their calls.
+    off_queues: Vec<QueueId>,
+    /// When the current `rona` pause ends by itself (the RONA recovery timer).
+    rona_until: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -314,6 +334,9 @@ impl std::fmt::Debug for Acd {
 }
 
 const SEQ_BITS: u32 = 56;
+
+/// The pause reason of a ring-no-answer.
+const RONA: &str = "rona";
 
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
@@ -397,6 +420,8 @@ impl Acd {
                 pending_pause: None,
                 direct: None,
                 current: None,
+                off_queues: Vec::new(),
+                rona_until: None,
             },
         );
         Ok(())
@@ -405,6 +430,20 @@ impl Acd {
     /// An agent's state.
     pub fn agent_state(&self, agent: AgentId) -> Option<&AgentState> {
         self.agents.get(&agent).map(|a| &a.state)
+    }
+
+    /// The configured queues the agent takes calls from now (not logged out of), in
+    /// configuration order.
+    pub fn agent_queues(&self, agent: AgentId) -> Option<Vec<QueueId>> {
+        let a = self.agents.get(&agent)?;
+        Some(
+            a.cfg
+                .queues
+                .iter()
+                .copied()
+                .filter(|q| !a.off_queues.contains(q))
+                .collect(),
+        )
     }
 
     /// A queue's counters, `waiting` and `callbacks_pending` filled in.

@@ -91,7 +91,7 @@ impl Acd {
                 self.make_available(now, agent);
             }
             OfferFailure::NoAnswer => {
-                self.rona(agent, call);
+                self.rona(now, agent, call);
                 self.redispatch_if_unoffered(now, call);
             }
             OfferFailure::Unreachable => {
@@ -111,7 +111,10 @@ impl Acd {
         q: &Queue,
         now: Duration,
     ) -> Option<u32> {
-        if agent.state != AgentState::Available || call.declined.contains(&agent.cfg.id) {
+        if agent.state != AgentState::Available
+            || call.declined.contains(&agent.cfg.id)
+            || agent.off_queues.contains(&call.queue)
+        {
             return None;
         }
         let tenant_ok = |t: Option<crate::ids::TenantId>| match (t, agent.cfg.tenant) {
@@ -376,14 +379,21 @@ impl Acd {
         self.dispatch_call(now, call);
     }
 
-    pub(super) fn rona(&mut self, agent: AgentId, call: CallId) {
+    pub(super) fn rona(&mut self, now: Duration, agent: AgentId, call: CallId) {
         self.set_state(
             agent,
             AgentState::Paused {
-                reason: "rona".to_string(),
+                reason: RONA.to_string(),
             },
         );
         self.out.push_back(Output::Log(Event::Rona { agent, call }));
+        if let Some(after) = self.cfg.rona_unpause_after {
+            let until = now + after;
+            if let Some(a) = self.agents.get_mut(&agent) {
+                a.rona_until = Some(until);
+            }
+            self.arm(until, Timer::RonaEnd(agent));
+        }
     }
 
     pub(super) fn drop_from_offer(&mut self, call: CallId, agent: AgentId) {

@@ -23,7 +23,7 @@ impl Acd {
                 }
                 for a in agents {
                     self.out.push_back(Output::CancelOffer { call, agent: a });
-                    self.rona(a, call);
+                    self.rona(now, a, call);
                 }
                 self.after_offer_lapsed(now, call);
             }
@@ -33,6 +33,21 @@ impl Acd {
                 {
                     self.make_available(now, agent);
                 }
+            }
+            Timer::RonaEnd(agent) => {
+                let Some(a) = self.agents.get_mut(&agent) else {
+                    return;
+                };
+                let still_rona =
+                    matches!(&a.state, AgentState::Paused { reason } if reason == RONA);
+                if a.rona_until != Some(at) || !still_rona {
+                    return;
+                }
+                a.rona_until = None;
+                let after = self.cfg.rona_unpause_after.unwrap_or_default();
+                self.out
+                    .push_back(Output::Log(Event::RonaUnpaused { agent, after }));
+                self.make_available(now, agent);
             }
             Timer::Announce(call) => {
                 let Some(c) = self.calls.get(&call) else {

@@ -38,10 +38,19 @@ struct CallSummary {
     end_agent: String,
     recording: Option<String>,
     dtmf: String,
+    /// The agent's disposition code and notes (`call.disposition`; the last one wins).
+    agent_code: String,
+    agent_notes: String,
 }
 
 impl CallSummary {
     fn apply(&mut self, ev: &StoredEvent) {
+        if ev.kind == "call.disposition" {
+            // Usually set in wrap-up, after the call ended.
+            self.agent_code = str_of(&ev.data, "code").unwrap_or_default().to_string();
+            self.agent_notes = str_of(&ev.data, "notes").unwrap_or_default().to_string();
+            return;
+        }
         if self.end_ms.is_some() {
             // Trailing bookkeeping (queue.waited, ...) does not change the record.
             return;
@@ -162,7 +171,7 @@ fn summarize(events: &[StoredEvent]) -> Vec<CallSummary> {
     calls
 }
 
-const CDR_HEADER: [&str; 17] = [
+const CDR_HEADER: [&str; 19] = [
     "call_id",
     "start",
     "answer",
@@ -180,6 +189,8 @@ const CDR_HEADER: [&str; 17] = [
     "end_reason",
     "recording",
     "dtmf",
+    "agent_disposition",
+    "disposition_notes",
 ];
 
 /// Call detail records as CSV: one row per call whose `call.start` lies in `[from_ms, to_ms)`
@@ -189,7 +200,9 @@ const CDR_HEADER: [&str; 17] = [
 /// connected), `end, caller, dnis, queue, agent, disposition` (`answered`, `abandoned`,
 /// `ivr`, `refused`, ...), `wait_s` (first queue join to bridge, to leaving the queue, or to
 /// the end; empty if never queued), `talk_s, duration_s, hangup_by` (`caller`, `agent`,
-/// `system`), `end_reason, recording, dtmf` (digits in the order received).
+/// `system`), `end_reason, recording, dtmf` (digits in the order received),
+/// `agent_disposition, disposition_notes` (the agent's code from `call.disposition`, the
+/// last one set; added at the end so older consumers keep their column positions).
 pub(crate) fn export_cdr(
     store: &mut dyn EventStore,
     from_ms: Option<i64>,
@@ -238,6 +251,8 @@ pub(crate) fn export_cdr(
             reason.map(|r| r.as_str().to_string()).unwrap_or_default(),
             c.recording.clone().unwrap_or_default(),
             c.dtmf.clone(),
+            c.agent_code.clone(),
+            c.agent_notes.clone(),
         ];
         csv_row(&mut out, &row);
     }
@@ -451,6 +466,32 @@ mod tests {
         assert_eq!(col(&rows, 4, "hangup_by"), "agent");
         assert_eq!(col(&rows, 4, "agent"), "carol");
         assert_eq!(col(&rows, 4, "wait_s"), "0.500");
+    }
+
+    #[test]
+    fn cdr_shows_the_last_agent_disposition_in_the_last_columns() {
+        let mut log = TestLog::new("cdr-disposition");
+        answered_call(&mut log, "1", T0);
+        answered_call(&mut log, "2", T0 + 1);
+        // Set during wrap-up, after call.end; the second code replaces the first.
+        for (code, notes) in [("no-sale", ""), ("sale", "two seats")] {
+            log.ev(
+                T0 + 200_000,
+                "1",
+                "sales",
+                "bob",
+                "call.disposition",
+                json!({"code": code, "notes": notes, "by": "demo-agent-1001"}),
+            );
+        }
+        let rows = csv_rows(&export_cdr(log.store.as_mut(), None, None).unwrap());
+        assert_eq!(rows[0].len(), 19);
+        assert_eq!(rows[0][17], "agent_disposition");
+        assert_eq!(rows[0][18], "disposition_notes");
+        assert_eq!(col(&rows, 1, "agent_disposition"), "sale");
+        assert_eq!(col(&rows, 1, "disposition_notes"), "two seats");
+        assert_eq!(col(&rows, 1, "disposition"), "answered");
+        assert_eq!(col(&rows, 2, "agent_disposition"), "");
     }
 
     #[test]
