@@ -332,11 +332,41 @@ mod tests {
 
     #[test]
     fn a_report_reads_the_store_in_pages() {
-        use crate::event_store::{Row, SqliteStore};
         let dir = std::env::temp_dir().join(format!("sb-report-pages-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let mut store = SqliteStore::open(&dir.join("events.sqlite")).unwrap();
+        let mut store = crate::event_store::SqliteStore::open(&dir.join("events.sqlite")).unwrap();
+        paged_report(&mut store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The same on PostgreSQL, in a schema of its own, when `SWITCHBOARD_TEST_POSTGRES`
+    /// names a database (scripts/test sets it).
+    #[test]
+    fn a_report_reads_a_postgres_store_in_pages() {
+        let Ok(url) = std::env::var("SWITCHBOARD_TEST_POSTGRES") else {
+            eprintln!("SWITCHBOARD_TEST_POSTGRES not set; PostgreSQL report test skipped");
+            return;
+        };
+        let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let schema = format!("sb_report_{}", std::process::id());
+        admin
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"
+            ))
+            .unwrap();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let scoped = format!("{url}{sep}options=-csearch_path%3D{schema}");
+        let mut store = crate::event_store::PostgresStore::connect(&scoped).unwrap();
+        paged_report(&mut store);
+        drop(store);
+        admin
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .unwrap();
+    }
+
+    fn paged_report(store: &mut dyn EventStore) {
+        use crate::event_store::Row;
         // More calls than one page holds events.
         let mut log = test_events::Log::default();
         let calls = PAGE_ROWS as usize / 4 + 10;
@@ -361,13 +391,12 @@ mod tests {
         store.append_batch(&rows).unwrap();
         let spec = test_events::spec(test_events::T0, test_events::T0 + 86_400_000, 86_400_000);
         let mut seen = Vec::new();
-        let t = run(&mut store, ReportKind::Queues, &spec, &mut |s| seen.push(s)).unwrap();
+        let t = run(store, ReportKind::Queues, &spec, &mut |s| seen.push(s)).unwrap();
         assert_eq!(test_events::num(t.get(0, "offered")), Some(calls as f64));
         assert_eq!(test_events::num(t.get(0, "abandoned")), Some(calls as f64));
         assert!(seen.len() >= 3, "{seen:?}");
         assert!(seen.windows(2).all(|w| w[0] <= w[1]));
         assert_eq!(seen.last(), Some(&1.0));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
