@@ -20,8 +20,9 @@ use crate::http_serve::JsonBody;
 /// The most queue names one login/logout may list.
 const MAX_QUEUES: usize = 64;
 
-/// A JSON body that may be left out entirely (no `Content-Type`, no body): `None`. A body
-/// that is sent is read as strictly as [`JsonBody`] (unknown fields are 400).
+/// A JSON body that may be left out entirely (`Content-Length: 0`, or no length and no
+/// chunked body): `None`, whatever the `Content-Type`. A body that is sent is read as
+/// strictly as [`JsonBody`] (unknown fields are 400).
 pub(crate) struct MaybeJson<T>(Option<T>);
 
 #[axum::async_trait]
@@ -32,13 +33,12 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<
 
     async fn from_request(req: axum::extract::Request, s: &S) -> Result<MaybeJson<T>, ApiError> {
         let h = req.headers();
-        let no_type = !h.contains_key(axum::http::header::CONTENT_TYPE);
         let empty = h
             .get(axum::http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .is_none_or(|v| v.trim() == "0")
             && !h.contains_key(axum::http::header::TRANSFER_ENCODING);
-        if no_type && empty {
+        if empty {
             return Ok(MaybeJson(None));
         }
         let JsonBody(v) = JsonBody::<T>::from_request(req, s).await?;
