@@ -52,6 +52,8 @@ pub(crate) struct AgentsFold {
     tallies: BTreeMap<(i64, String), AgentTally>,
     /// Each agent's current class and since when.
     current: HashMap<String, (Class, i64)>,
+    /// The last disposition code per call: interval, agent, code.
+    dispositions: HashMap<String, (i64, String, String)>,
 }
 
 impl AgentsFold {
@@ -125,18 +127,11 @@ impl ReportFold for AgentsFold {
                     t.ronas += 1;
                 }
             }
-            _ if ev.kind == "call.disposition" => {
-                // Written when an agent sets a disposition code on a call; read by name so
-                // the report works with logs from before and after the kind existed.
-                let code = ev
-                    .data
-                    .get("code")
-                    .or_else(|| ev.data.get("disposition"))
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                if let Some(t) = self.tally(spec, ev.ts_ms, &ev.agent) {
-                    *t.dispositions.entry(code).or_default() += 1;
+            Some(Event::CallDisposition { code, .. }) => {
+                // The last code set on a call counts, in the interval it was set.
+                if let Some(b) = spec.bucket(ev.ts_ms) {
+                    self.dispositions
+                        .insert(ev.call.clone(), (b, ev.agent.clone(), code.clone()));
                 }
             }
             _ => {}
@@ -151,6 +146,11 @@ impl ReportFold for AgentsFold {
             .collect();
         for (agent, class, since) in open {
             self.credit(spec, &agent, &class, since, i64::MAX);
+        }
+        let codes: Vec<(i64, String, String)> = self.dispositions.drain().map(|(_, v)| v).collect();
+        for (b, agent, code) in codes {
+            let t = self.tallies.entry((b, agent)).or_default();
+            *t.dispositions.entry(code).or_default() += 1;
         }
         let rows = self
             .tallies
@@ -217,14 +217,16 @@ mod tests {
         );
         log.agent_state(at(1900.0), "1001", "available", json!({}));
         log.push(at(1950.0), "9", "sales", "1001", "queue.rona", json!({}));
-        log.push(
-            at(1960.0),
-            "1",
-            "sales",
-            "1001",
-            "call.disposition",
-            json!({"code": "sale"}),
-        );
+        for (t, code) in [(1955.0, "no_sale"), (1960.0, "sale")] {
+            log.push(
+                at(t),
+                "1",
+                "sales",
+                "1001",
+                "call.disposition",
+                json!({"code": code, "by": "agent-1001"}),
+            );
+        }
         let mut spec = spec(T0, T0 + 3_600_000, 1_800_000);
         spec.now_ms = at(2000.0);
         let t = log.report(ReportKind::Agents, &spec);
