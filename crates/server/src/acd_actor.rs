@@ -17,6 +17,7 @@ use switchboard_acd::{
 use switchboard_registrar::LocationEvent;
 use tokio::sync::mpsc;
 
+use crate::agent_desk::AgentDesk;
 use crate::config::Config;
 use crate::core_events;
 use crate::event_log::{EventLog, NewEvent};
@@ -208,6 +209,8 @@ pub(crate) struct AcdActor {
     calendar: StatsCalendar,
     /// Queue login/logout, wrap-up and dispositions (`acd_actor/control.rs`).
     control: control::ControlState,
+    /// Time in state and the screen-pop data of each agent's call (the agent grid).
+    desk: AgentDesk,
 }
 
 /// Maps the engine's time onto wall-clock time to place the statistics' interval and day
@@ -368,6 +371,7 @@ impl AcdActor {
                     cfg.acd.stats_interval,
                 ),
                 control: control::ControlState::new(cfg),
+                desk: AgentDesk::default(),
             },
             tx,
         ))
@@ -414,12 +418,9 @@ impl AcdActor {
                     .map(|s| core_events::agent_state_name(s).as_str())
                     .unwrap_or_default();
                 let queues = self.active_queue_names(AgentId(i as u32));
-                match state {
-                    Some(switchboard_acd::AgentState::Paused { reason }) => {
-                        json!({"agent": name, "state": word, "pause_reason": reason, "queues": queues})
-                    }
-                    _ => json!({"agent": name, "state": word, "queues": queues}),
-                }
+                let mut entry = self.desk.agent_json(i as u32, name, word, state, now);
+                entry["queues"] = json!(queues);
+                entry
             })
             .collect();
         if let Ok(mut b) = self.board.write() {
@@ -547,6 +548,7 @@ impl AcdActor {
                     return;
                 };
                 self.calls.insert(call, signals);
+                self.desk.joined(call, &queue, &caller, &data);
                 let mut j = Join::new(CallId(call), qid);
                 j.priority = priority.clamp(0, 255) as u8;
                 j.caller = Some(caller.into());
@@ -570,6 +572,7 @@ impl AcdActor {
             },
             AcdCommand::CallEnded { call } => {
                 self.calls.remove(&call);
+                self.desk.ended(call);
                 self.acd.handle_call_ended(now, CallId(call))
             }
             AcdCommand::CallbackRequest { call, number } => {
@@ -605,6 +608,7 @@ impl AcdActor {
             }
             AcdCommand::Exit { call, reason } => {
                 self.calls.remove(&call);
+                self.desk.ended(call);
                 self.acd.handle_exit(now, CallId(call), reason)
             }
             AcdCommand::CallbackResult { call, connected } => {
@@ -693,6 +697,7 @@ impl AcdActor {
                     );
                 }
                 Output::Overflow { call, from, to } => {
+                    self.desk.moved(call.0, self.dir.queue_name(to));
                     self.events.append(
                         NewEvent::call(
                             &call.0.to_string(),
@@ -783,6 +788,7 @@ impl AcdActor {
             .queue(self.dir.queue_name(queue)),
             E::AgentState { agent, state } => {
                 self.note_agent_state(agent, &state);
+                self.desk.state_changed(agent.0, self.now());
                 NewEvent::system(core_events::agent_state(&state)).agent(self.dir.agent_name(agent))
             }
             E::RonaUnpaused { agent, after } => NewEvent::system(Event::AgentRonaUnpaused {

@@ -1,0 +1,239 @@
+//! What the wallboard's agent grid and the agent desktop's offer card show about each
+//! agent beyond its ACD state: when the agent entered that state, and the queue call it is
+//! ringing for or talking on (queue, caller number, the IVR's collected data). The ACD
+//! actor feeds it (joins, ends, state changes) and asks it for each agent's JSON; the HTTP
+//! layer then hides the caller from whoever may not see it ([`redact_for`]).
+//!
+//! It is not a second ACD: the state itself always comes from the engine.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+use switchboard_acd::{AgentState, CallId};
+
+use crate::http_auth::{Principal, Role};
+
+/// A queued call as the agent's screen pop shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct DeskCall {
+    queue: String,
+    caller: String,
+    data: Vec<(String, String)>,
+}
+
+/// Per-agent state-change times and per-call screen-pop data.
+#[derive(Debug, Default)]
+pub(crate) struct AgentDesk {
+    /// Engine time of each agent's last state change, by agent index.
+    since: HashMap<u32, Duration>,
+    /// Calls in a queue or with an agent, by call id.
+    calls: HashMap<u64, DeskCall>,
+}
+
+impl AgentDesk {
+    /// A call joined `queue` (again, after an overflow: the queue is updated).
+    pub(crate) fn joined(
+        &mut self,
+        call: u64,
+        queue: &str,
+        caller: &str,
+        data: &[(String, String)],
+    ) {
+        self.calls.insert(
+            call,
+            DeskCall {
+                queue: queue.to_string(),
+                caller: caller.to_string(),
+                data: data.to_vec(),
+            },
+        );
+    }
+
+    /// A call moved to another queue.
+    pub(crate) fn moved(&mut self, call: u64, queue: &str) {
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.queue = queue.to_string();
+        }
+    }
+
+    /// A call ended or left the queue for good.
+    pub(crate) fn ended(&mut self, call: u64) {
+        self.calls.remove(&call);
+    }
+
+    /// Agent `agent` changed state at engine time `now`.
+    pub(crate) fn state_changed(&mut self, agent: u32, now: Duration) {
+        self.since.insert(agent, now);
+    }
+
+    /// The agent's entry of `GET /api/v1/agents`: `agent`, `state`, `pause_reason` when
+    /// paused, `in_state_s` (seconds since the last state change seen, or since the server
+    /// started), and `call` when the agent rings for or talks on a queue call.
+    pub(crate) fn agent_json(
+        &self,
+        index: u32,
+        name: &str,
+        word: &str,
+        state: Option<&AgentState>,
+        now: Duration,
+    ) -> Value {
+        let since = self.since.get(&index).copied().unwrap_or_default();
+        let mut v = json!({
+            "agent": name,
+            "state": word,
+            "in_state_s": (now.saturating_sub(since).as_millis() as f64) / 1000.0,
+        });
+        let call = match state {
+            Some(AgentState::Paused { reason }) => {
+                v["pause_reason"] = json!(reason);
+                None
+            }
+            Some(AgentState::Ringing { call }) => Some((*call, "ringing")),
+            Some(AgentState::Reserved { call }) => Some((*call, "reserved")),
+            Some(AgentState::Busy {
+                call: Some(call), ..
+            }) => Some((*call, "talking")),
+            _ => None,
+        };
+        if let Some((CallId(id), phase)) = call {
+            if let Some(c) = self.calls.get(&id) {
+                let data: Map<String, Value> = c
+                    .data
+                    .iter()
+                    .map(|(k, val)| (k.clone(), json!(val)))
+                    .collect();
+                v["call"] = json!({
+                    "id": id.to_string(),
+                    "phase": phase,
+                    "queue": c.queue,
+                    "caller": c.caller,
+                    "data": data,
+                });
+            }
+        }
+        v
+    }
+}
+
+/// An agent entry as `p` may see it: admins and the agent itself see the caller's number
+/// and the call's data; anyone else sees the number masked (all but the first four and the
+/// last two characters) and no data.
+pub(crate) fn redact_for(p: &Principal, mut entry: Value) -> Value {
+    let own = p.role == Role::Agent && entry["agent"].as_str() == p.agent.as_deref();
+    if p.role == Role::Admin || own {
+        return entry;
+    }
+    if let Some(call) = entry.get_mut("call").and_then(Value::as_object_mut) {
+        let masked = call
+            .get("caller")
+            .and_then(Value::as_str)
+            .map(mask_number)
+            .unwrap_or_default();
+        call.insert("caller".into(), json!(masked));
+        call.remove("data");
+    }
+    entry
+}
+
+/// `+79995550101` -> `+799******01`: enough to tell calls apart on a wallboard, not to dial.
+pub(crate) fn mask_number(number: &str) -> String {
+    let chars: Vec<char> = number.chars().collect();
+    if chars.len() <= 6 {
+        return "*".repeat(chars.len());
+    }
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i < 4 || i + 2 >= chars.len() {
+                *c
+            } else {
+                '*'
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(role: Role, agent: Option<&str>) -> Principal {
+        Principal {
+            name: "t".into(),
+            role,
+            agent: agent.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_ringing_agent_shows_its_call_and_time_in_state() {
+        let mut d = AgentDesk::default();
+        d.joined(
+            7,
+            "sales",
+            "+79995550101",
+            &[("account".into(), "42".into())],
+        );
+        d.state_changed(0, Duration::from_secs(10));
+        let ringing = AgentState::Ringing { call: CallId(7) };
+        let v = d.agent_json(
+            0,
+            "1001",
+            "ringing",
+            Some(&ringing),
+            Duration::from_millis(12_500),
+        );
+        assert_eq!(v["in_state_s"], 2.5);
+        assert_eq!(v["call"]["queue"], "sales");
+        assert_eq!(v["call"]["phase"], "ringing");
+        assert_eq!(v["call"]["caller"], "+79995550101");
+        assert_eq!(v["call"]["data"]["account"], "42");
+        d.moved(7, "support");
+        let v = d.agent_json(
+            0,
+            "1001",
+            "ringing",
+            Some(&ringing),
+            Duration::from_secs(13),
+        );
+        assert_eq!(v["call"]["queue"], "support");
+        d.ended(7);
+        let v = d.agent_json(
+            0,
+            "1001",
+            "ringing",
+            Some(&ringing),
+            Duration::from_secs(13),
+        );
+        assert!(v.get("call").is_none());
+        let paused = AgentState::Paused {
+            reason: "lunch".into(),
+        };
+        let v = d.agent_json(1, "1002", "paused", Some(&paused), Duration::from_secs(3));
+        assert_eq!(v["pause_reason"], "lunch");
+        assert_eq!(v["in_state_s"], 3.0);
+    }
+
+    #[test]
+    fn only_admins_and_the_agent_itself_see_the_number() {
+        let entry = json!({"agent": "1001", "state": "busy",
+            "call": {"caller": "+79995550101", "queue": "sales", "data": {"a": "1"}}});
+        let full = redact_for(&principal(Role::Admin, None), entry.clone());
+        assert_eq!(full, entry);
+        let own = redact_for(&principal(Role::Agent, Some("1001")), entry.clone());
+        assert_eq!(own, entry);
+        for p in [
+            principal(Role::Supervisor, None),
+            principal(Role::Agent, Some("1002")),
+        ] {
+            let v = redact_for(&p, entry.clone());
+            assert_eq!(v["call"]["caller"], "+799******01");
+            assert!(v["call"].get("data").is_none());
+            assert_eq!(v["call"]["queue"], "sales");
+        }
+        assert_eq!(mask_number("1234"), "****");
+        assert_eq!(mask_number("1234567"), "1234*67");
+    }
+}
