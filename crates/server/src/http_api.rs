@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::json;
 
+use crate::agent_desk::redact_for;
 use crate::http_auth::{Principal, Role, TokenTable};
 use crate::http_control::AgentControl;
 use crate::http_error::ApiError;
@@ -73,6 +74,8 @@ pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
             post(crate::http_agents::disposition),
         )
         .route("/demo/crm/balance", get(demo_balance))
+        .route("/api/v1/session", get(crate::web_pages::session))
+        .merge(crate::web_pages::routes())
         .fallback(not_found)
         .with_state(shared)
         .layer(axum::middleware::from_fn(crate::http_serve::check_host))
@@ -148,17 +151,14 @@ async fn queue(
 /// Every configured agent with their one ACD state; an agent token sees only its own.
 async fn agents(p: Principal, State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
     let Json(all) = board_part(&s, "agents");
-    if p.role != Role::Agent {
-        return Json(all);
-    }
-    let own: Vec<serde_json::Value> = all
+    let seen: Vec<serde_json::Value> = all
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|a| a["agent"].as_str() == p.agent.as_deref())
-        .cloned()
+        .filter(|a| p.role != Role::Agent || a["agent"].as_str() == p.agent.as_deref())
+        .map(|a| redact_for(&p, a.clone()))
         .collect();
-    Json(serde_json::Value::Array(own))
+    Json(serde_json::Value::Array(seen))
 }
 
 /// One agent: staff, or the agent's own token.
@@ -173,8 +173,7 @@ async fn agent(
         .into_iter()
         .flatten()
         .find(|a| a["agent"].as_str() == Some(name.as_str()))
-        .cloned()
-        .map(Json)
+        .map(|a| Json(redact_for(&p, a.clone())))
         .ok_or_else(|| ApiError::not_found(format!("no agent {name:?}")))
 }
 

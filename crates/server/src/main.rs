@@ -5,6 +5,7 @@
 
 mod acd_actor;
 mod admission;
+mod agent_desk;
 mod call;
 mod call_path;
 mod call_signals;
@@ -37,6 +38,7 @@ mod report;
 mod run;
 mod sip_driver;
 mod tools;
+mod web_pages;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

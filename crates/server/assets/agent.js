@@ -1,0 +1,102 @@
+'use strict';
+// The agent desktop: the agent's state, pause with a reason and resume, and the offer
+// card (screen pop) while the phone rings or the call lasts. Data: GET
+// /api/v1/agents/{agent} (its `call`: queue, caller, the IVR's collected data); control:
+// POST /api/v1/agents/{agent}/pause and /unpause (docs/api.md).
+
+(() => {
+  let me = '';
+  let entry = null;
+  let fetchedAt = 0;
+  let reasons = [];
+
+  function renderButtons() {
+    const box = document.getElementById('pause-buttons');
+    const label = document.getElementById('pause-label');
+    const buttons = reasons.map((r) => {
+      const b = SB.el('button', 'pause-reason', SB.word('reason_', r));
+      b.type = 'button';
+      b.dataset.reason = r;
+      b.addEventListener('click', () => act('pause', { reason: r }));
+      return b;
+    });
+    box.replaceChildren(label, ...buttons);
+  }
+
+  function render() {
+    if (!entry) return;
+    const state = document.getElementById('me-state');
+    state.textContent = SB.word('st_', entry.state);
+    state.className = 'state st-' + entry.state;
+    state.dataset.state = entry.state;
+    document.getElementById('me-reason').textContent = entry.pause_reason ? SB.word('reason_', entry.pause_reason) : '';
+    document.getElementById('me-time').textContent = SB.duration((entry.in_state_s || 0) + (Date.now() - fetchedAt) / 1000);
+    const loggedIn = entry.state !== 'logged_out' && entry.state !== 'unreachable';
+    for (const b of document.querySelectorAll('.pause-reason')) {
+      b.disabled = !loggedIn;
+      b.setAttribute('aria-pressed', String(entry.pause_reason === b.dataset.reason));
+    }
+    document.getElementById('unpause').disabled = entry.state !== 'paused';
+    const call = entry.call;
+    const offer = document.getElementById('offer');
+    document.getElementById('idle').hidden = Boolean(call);
+    if (!call) {
+      offer.hidden = true;
+      offer.dataset.call = '';
+      return;
+    }
+    offer.hidden = false;
+    offer.dataset.call = call.id;
+    offer.dataset.phase = call.phase;
+    offer.className = 'panel offer offer-' + call.phase;
+    document.getElementById('offer-title').textContent = SB.t('offer_' + call.phase);
+    offer.querySelector('[data-field=caller]').textContent = call.caller || SB.t('nothing');
+    offer.querySelector('[data-field=queue]').textContent = call.queue || SB.t('nothing');
+    const data = Object.entries(call.data || {});
+    const list = document.getElementById('offer-data');
+    const items = [];
+    for (const [k, v] of data) {
+      const dt = SB.el('dt', '', k);
+      const dd = SB.el('dd', '', String(v));
+      dd.dataset.key = k;
+      items.push(dt, dd);
+    }
+    list.replaceChildren(...items);
+    document.getElementById('offer-nodata').hidden = data.length > 0;
+  }
+
+  async function refresh() {
+    const r = await SB.api('/api/v1/agents/' + encodeURIComponent(me));
+    if (r.status !== 200 || !r.body) return false;
+    entry = r.body;
+    fetchedAt = Date.now();
+    render();
+    document.body.dataset.loaded = 'true';
+    return true;
+  }
+
+  async function act(what, body) {
+    const error = document.getElementById('action-error');
+    error.textContent = '';
+    const r = await SB.api('/api/v1/agents/' + encodeURIComponent(me) + '/' + what, 'POST', body);
+    if (r.status < 200 || r.status >= 300) {
+      error.textContent = SB.t('refused') + ((r.body && r.body.error) || r.status);
+    }
+    await refresh();
+  }
+
+  SB.signIn((s) => s.role === 'agent' && Boolean(s.agent), (session) => {
+    me = session.agent;
+    reasons = session.pause_reasons || [];
+    document.getElementById('me-name').textContent = me;
+    renderButtons();
+    SB.onLang(() => {
+      renderButtons();
+      render();
+    });
+    document.getElementById('unpause').addEventListener('click', () => act('unpause'));
+    SB.clock();
+    setInterval(render, 1000);
+    SB.live(session, refresh, (ev) => ev.agent === me || (entry && entry.call && ev.call === entry.call.id));
+  });
+})();
