@@ -5,7 +5,8 @@ Registers one account against switchboard and reports what happens as JSON lines
 stdout: {"event": "registered", "code": 200}, {"event": "incoming", ...},
 {"event": "confirmed"}, {"event": "disconnected", ...}. It can auto-answer calls,
 send a sine tone into them and record what it hears to a WAV file. It reads commands
-as lines on stdin: "quit", "hangup", "dtmf 123", "unregister".
+as lines on stdin: "quit", "hangup", "answer" (a call left ringing by --answer none),
+"dtmf 123", "unregister".
 
 Usage: pjsua_agent.py --server 127.0.0.1:5060 --user 1002 --password secret-1002
                       [--transport udp|tcp] [--answer auto|none] [--tone-hz 2000]
@@ -187,6 +188,14 @@ def main():
                 for c in list(acc.calls):
                     try:
                         c.hangup(pj.CallOpParam())
+                    except pj.Error:
+                        pass
+            if val == "answer":
+                for c in list(acc.calls):
+                    try:
+                        op = pj.CallOpParam()
+                        op.statusCode = 200
+                        c.answer(op)
                     except pj.Error:
                         pass
             if val.startswith("dtmf "):

@@ -12,6 +12,7 @@ pub mod hostile;
 pub mod peers;
 pub mod pg;
 pub mod rtp_capture;
+pub mod webdriver;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

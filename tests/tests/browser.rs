@@ -1,0 +1,354 @@
+//! The wallboard (`/`) and the agent desktop (`/agent`) in a real headless Chromium
+//! (chromedriver, `switchboard_e2e::webdriver`) against the real binary with real SIP
+//! peers: a SIPp caller waits in `sales` while the only agent (pjsua2, 1001) is paused ->
+//! the wallboard's sales tile shows 1 waiting; the agent resumes work from the desktop ->
+//! the phone rings and the offer card shows the caller, the queue and the dialplan's
+//! screen-pop fields; the agent answers -> the wallboard's agent grid shows 1001 talking on
+//! sales with the number masked; the agent pauses from the desktop -> the next caller is not
+//! offered. Every wait is a bounded poll of a DOM or event condition. The pages must have
+//! requested nothing from any other host and logged no console error. Screenshots go to
+//! `target/browser-artifacts/`.
+
+use serde_json::json;
+use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
+use switchboard_e2e::webdriver::{Browser, ChromeDriver};
+use switchboard_e2e::{http_call, repo_root, require_peer, sipp, sipp_trace, Server};
+
+fn config() -> String {
+    r#"
+[ivr]
+dialplans = "tests/dialplans-browser"
+
+[media]
+rtp_timeout = 120
+
+[[queues]]
+name = "sales"
+members = ["1001"]
+ring_timeout = 60
+wrap_up = 1
+announce_period = 0
+record = false
+
+[[queues]]
+name = "operator"
+members = ["1003"]
+
+[[queues]]
+name = "bank"
+members = ["1004"]
+
+[[queues]]
+name = "support"
+members = ["1003"]
+
+[[queues]]
+name = "outsource"
+members = ["1003"]
+"#
+    .to_string()
+}
+
+/// The caller number SIPp's `acd_caller.xml` uses for its call number `n`.
+fn sipp_caller(n: u32) -> String {
+    format!("+7999000{n}")
+}
+
+fn sign_in(b: &Browser, url: &str, token: &str) {
+    b.goto(url);
+    b.wait_js(20, "return !document.getElementById('login').hidden")
+        .expect("the sign-in form shows");
+    // Keyboard only: type the token and press Enter.
+    b.type_into("#token", &format!("{token}\u{E007}"));
+    b.wait_js(
+        20,
+        "return !document.getElementById('app').hidden && document.body.dataset.loaded === 'true'",
+    )
+    .unwrap_or_else(|| panic!("signed in at {url}"));
+}
+
+fn tile_waiting(b: &Browser, queue: &str) -> Option<String> {
+    b.js(
+        "const e = document.querySelector(`[data-queue=\"${arguments[0]}\"] [data-field=waiting]`);\
+         return e ? e.textContent : null;",
+        json!([queue]),
+    )
+    .as_str()
+    .map(str::to_string)
+}
+
+/// Waits (at most 20 s) until the phone has reported `n` events named `name`.
+fn count_events(phone: &mut Softphone, name: &str, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let count = |p: &Softphone| p.seen.iter().filter(|v| v["event"] == name).count();
+    while count(phone) < n && std::time::Instant::now() < deadline {
+        let _ = phone.wait_event("-", 1);
+    }
+    assert_eq!(count(phone), n, "{name} events: {:?}", phone.seen);
+}
+
+fn artifacts() -> std::path::PathBuf {
+    repo_root().join("target").join("browser-artifacts")
+}
+
+/// No console error, and every request went to the server under test.
+fn assert_clean(b: &mut Browser, page: &str, server: &Server) {
+    let errors: Vec<_> = b
+        .console()
+        .into_iter()
+        .filter(|(level, _)| level == "SEVERE")
+        .collect();
+    assert!(errors.is_empty(), "{page}: console errors {errors:?}");
+    let ours = [
+        format!("http://{}/", server.http),
+        format!("ws://{}/", server.http),
+    ];
+    let urls = b.requested_urls();
+    assert!(
+        urls.iter().any(|u| u.contains("/api/v1/")),
+        "{page}: the performance log shows the API calls: {urls:?}"
+    );
+    let foreign: Vec<_> = urls
+        .iter()
+        .filter(|u| !ours.iter().any(|o| u.starts_with(o.as_str())))
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "{page}: requests to other hosts {foreign:?}"
+    );
+}
+
+#[test]
+fn wallboard_and_agent_desktop_follow_a_queued_call_in_chromium() {
+    if !require_peer("sipp") {
+        return;
+    }
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let Some(driver) = ChromeDriver::start() else {
+        return;
+    };
+    let server = Server::start("browser", &config());
+    let base = format!("http://{}", server.http);
+
+    // Agent 1001's phone rings until told to answer; the agent starts paused.
+    let mut phone = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1001", "secret-1001")),
+            answer: "none",
+            seconds: 150,
+            ..Default::default()
+        },
+    );
+    let reg = phone.wait_event("registered", 20);
+    assert_eq!(reg.map(|r| r["code"].clone()), Some(json!(200)));
+    server
+        .wait_event(20, |e| {
+            e.kind == "agent.state" && e.agent == "1001" && e.data["state"] == "available"
+        })
+        .unwrap_or_else(|| panic!("1001 available: {}", server.log_text()));
+    let (status, body) = http_call(
+        server.http,
+        "POST",
+        "/api/v1/agents/1001/pause",
+        Some(r#"{"reason": "break"}"#),
+        Some("demo-supervisor"),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+
+    // The wallboard, signed in as the supervisor.
+    let mut wall = driver.session(1600, 1000, "en-US");
+    sign_in(&wall, &format!("{base}/"), "demo-supervisor");
+    assert_eq!(tile_waiting(&wall, "sales").as_deref(), Some("0"));
+    assert_eq!(
+        wall.js("return document.documentElement.lang", json!([])),
+        "en"
+    );
+
+    // A caller enters sales with no free agent: the tile shows 1 waiting.
+    let target = server.sip;
+    let first = std::thread::spawn(move || {
+        sipp(
+            "acd_caller.xml",
+            target,
+            &["-s", "200", "-m", "1", "-l", "1"],
+            100,
+        )
+    });
+    let joined = server
+        .wait_event(30, |e| e.kind == "queue.join" && e.queue == "sales")
+        .unwrap_or_else(|| panic!("the caller joined sales: {}", server.log_text()));
+    let seen_at = std::time::Instant::now();
+    wall.wait_js(
+        20,
+        "return document.querySelector('[data-queue=\"sales\"] [data-field=waiting]').textContent === '1'",
+    )
+    .unwrap_or_else(|| panic!("sales shows 1 waiting: {:?}", tile_waiting(&wall, "sales")));
+    eprintln!(
+        "the sales tile showed 1 waiting {} ms after the join event was read from the log",
+        seen_at.elapsed().as_millis()
+    );
+
+    // The agent desktop (in Russian), signed in as agent 1001: paused.
+    let mut desk = driver.session(1280, 900, "ru-RU");
+    sign_in(&desk, &format!("{base}/agent"), "demo-agent-1001");
+    desk.wait_js(
+        10,
+        "return document.getElementById('me-state').dataset.state === 'paused'",
+    )
+    .expect("the desktop shows the agent paused");
+    assert_eq!(
+        desk.js(
+            "return document.getElementById('me-state').textContent",
+            json!([])
+        ),
+        "Пауза"
+    );
+
+    // Resume work from the desktop: the phone rings and the offer card pops.
+    desk.click("#unpause");
+    phone
+        .wait_event("incoming", 20)
+        .unwrap_or_else(|| panic!("1001's phone rings: {}", server.log_text()));
+    desk.wait_js(
+        20,
+        "const o = document.getElementById('offer'); return !o.hidden && o.dataset.phase === 'ringing'",
+    )
+    .expect("the offer card shows the ringing call");
+    let card = desk.js(
+        "const o = document.getElementById('offer');\
+         const f = (s) => o.querySelector(s).textContent;\
+         return {caller: f('[data-field=caller]'), queue: f('[data-field=queue]'),\
+                 account: f('dd[data-key=account]'), segment: f('dd[data-key=segment]')};",
+        json!([]),
+    );
+    assert_eq!(card["caller"], sipp_caller(1), "{card}");
+    assert_eq!(card["queue"], "sales", "{card}");
+    assert_eq!(card["account"], "A-1001", "{card}");
+    assert_eq!(card["segment"], "VIP", "{card}");
+    desk.screenshot(&artifacts().join("agent-desktop-offer.png"));
+
+    // The agent answers: the grid shows 1001 talking on sales, the number masked.
+    phone.command("answer");
+    phone
+        .wait_event("confirmed", 20)
+        .expect("the agent's call is up");
+    let row = wall
+        .wait_js(
+            20,
+            "const r = document.querySelector('tr[data-agent=\"1001\"]');\
+             if (!r || r.dataset.state !== 'busy') return null;\
+             const f = (k) => r.querySelector(`[data-field=${k}]`).textContent;\
+             return {state: f('state'), queue: f('queue'), caller: f('caller')};",
+        )
+        .expect("the agent grid shows 1001 talking");
+    assert_eq!(row["state"], "Talking", "{row}");
+    assert_eq!(row["queue"], "sales", "{row}");
+    let shown = row["caller"].as_str().unwrap_or_default();
+    assert!(
+        shown.contains('*') && shown != sipp_caller(1) && shown.starts_with("+799"),
+        "the supervisor sees the number masked: {row}"
+    );
+    wall.wait_js(10, "return document.querySelector('[data-queue=\"sales\"] [data-field=waiting]').textContent === '0'")
+        .expect("nobody waits in sales once the call is answered");
+    wall.screenshot(&artifacts().join("wallboard.png"));
+
+    // The agent hangs up; the caller's SIPp answers the BYE and ends.
+    phone.command("hangup");
+    let out = first.join().expect("sipp thread");
+    assert!(out.status.success(), "first caller: {}", sipp_trace(&out));
+
+    // Pause from the desktop: the next caller waits and is not offered to 1001.
+    desk.click("button[data-reason=\"lunch\"]");
+    desk.wait_js(
+        20,
+        "return document.getElementById('me-state').dataset.state === 'paused'",
+    )
+    .expect("the desktop shows the agent paused for lunch");
+    assert_eq!(
+        desk.js(
+            "return document.getElementById('me-reason').textContent",
+            json!([])
+        ),
+        "Обед"
+    );
+    let offers_before = server
+        .events()
+        .iter()
+        .filter(|e| e.kind == "queue.offer")
+        .count();
+    let second = std::thread::spawn(move || {
+        sipp(
+            "acd_caller.xml",
+            target,
+            &["-s", "200", "-m", "1", "-l", "1"],
+            100,
+        )
+    });
+    let joined_again = server
+        .wait_event(30, |e| {
+            e.kind == "queue.join" && e.queue == "sales" && e.call != joined.call
+        })
+        .unwrap_or_else(|| panic!("the second caller joined sales: {}", server.log_text()));
+    wall.wait_js(
+        20,
+        "return document.querySelector('[data-queue=\"sales\"] [data-field=waiting]').textContent === '1'",
+    )
+    .expect("the second caller waits in sales");
+    // The engine offers in the same step as the join: had 1001 been offered the call,
+    // the offer would be logged before the wallboard's view showed the caller waiting.
+    let offers: Vec<_> = server
+        .events()
+        .into_iter()
+        .filter(|e| e.kind == "queue.offer")
+        .collect();
+    assert_eq!(
+        offers.len(),
+        offers_before,
+        "no offer while paused: {offers:?}"
+    );
+    let _ = phone.wait_event("-", 0);
+    assert_eq!(
+        phone
+            .seen
+            .iter()
+            .filter(|v| v["event"] == "incoming")
+            .count(),
+        1,
+        "the paused agent's phone did not ring again"
+    );
+    assert!(desk.js("return document.getElementById('offer').hidden", json!([])) == true);
+    desk.screenshot(&artifacts().join("agent-desktop-paused.png"));
+
+    // Resume again so the second caller is served and ends cleanly.
+    desk.click("#unpause");
+    let rang = server.wait_event(20, |e| {
+        e.kind == "queue.offer" && e.call == joined_again.call
+    });
+    assert!(rang.is_some(), "after resuming, the caller is offered");
+    wall.js(
+        "document.getElementById('lang').click(); return null",
+        json!([]),
+    );
+    assert_eq!(
+        wall.js(
+            "return document.querySelector('.bar h1').textContent",
+            json!([])
+        ),
+        "Табло"
+    );
+    count_events(&mut phone, "incoming", 2);
+    phone.command("answer");
+    count_events(&mut phone, "confirmed", 2);
+    phone.command("hangup");
+    let out = second.join().expect("sipp thread");
+    assert!(out.status.success(), "second caller: {}", sipp_trace(&out));
+
+    assert_clean(&mut wall, "wallboard", &server);
+    assert_clean(&mut desk, "agent desktop", &server);
+    phone.quit();
+}
