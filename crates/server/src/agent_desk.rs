@@ -13,6 +13,7 @@ use serde_json::{json, Map, Value};
 use switchboard_acd::{AgentState, CallId};
 
 use crate::http_auth::{Principal, Role};
+use crate::live_calls::mask_number;
 
 /// A queued call as the agent's screen pop shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,8 +118,8 @@ impl AgentDesk {
 }
 
 /// An agent entry as `p` may see it: admins and the agent itself see the caller's number
-/// and the call's data; anyone else sees the number masked (all but the first four and the
-/// last two characters) and no data.
+/// and the call's data; anyone else sees the number masked as the calls API masks it (all
+/// but the last four digits) and no data.
 pub(crate) fn redact_for(p: &Principal, mut entry: Value) -> Value {
     let own = p.role == Role::Agent && entry["agent"].as_str() == p.agent.as_deref();
     if p.role == Role::Admin || own {
@@ -134,25 +135,6 @@ pub(crate) fn redact_for(p: &Principal, mut entry: Value) -> Value {
         call.remove("data");
     }
     entry
-}
-
-/// `+79995550101` -> `+799******01`: enough to tell calls apart on a wallboard, not to dial.
-pub(crate) fn mask_number(number: &str) -> String {
-    let chars: Vec<char> = number.chars().collect();
-    if chars.len() <= 6 {
-        return "*".repeat(chars.len());
-    }
-    chars
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            if i < 4 || i + 2 >= chars.len() {
-                *c
-            } else {
-                '*'
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]
@@ -229,11 +211,9 @@ mod tests {
             principal(Role::Agent, Some("1002")),
         ] {
             let v = redact_for(&p, entry.clone());
-            assert_eq!(v["call"]["caller"], "+799******01");
+            assert_eq!(v["call"]["caller"], "+*******0101");
             assert!(v["call"].get("data").is_none());
             assert_eq!(v["call"]["queue"], "sales");
         }
-        assert_eq!(mask_number("1234"), "****");
-        assert_eq!(mask_number("1234567"), "1234*67");
     }
 }
