@@ -2,7 +2,8 @@
 //! out of `sales` with its own token is not offered a waiting sales call, and is offered it
 //! as soon as it logs back in; after the call it ends wrap-up and sets a disposition that
 //! the CDR export shows. Wrong role 403, wrong queue 404, unknown field 400, unknown
-//! disposition 400 (naming the allowed codes), all JSON with a `code`.
+//! disposition 400 (naming the allowed codes), all JSON with a `code`. The OpenAPI document
+//! is served without a token.
 
 use serde_json::Value;
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
@@ -72,6 +73,20 @@ fn an_agent_logged_out_of_sales_waits_the_caller_until_it_logs_in_and_dispositio
         return;
     };
     let server = Server::start("agent-control", CONFIG);
+    // The OpenAPI document is open and describes these endpoints.
+    let (status, body) = http_call(server.http, "GET", "/api/v1/openapi.json", None, None, None);
+    assert_eq!(status, 200, "{body}");
+    let doc = json(&body);
+    assert!(
+        doc["openapi"].as_str().unwrap_or("").starts_with("3."),
+        "{doc}"
+    );
+    for p in ["login", "logout", "wrapup/end", "disposition"] {
+        assert!(
+            doc["paths"][format!("/api/v1/agents/{{agent}}/{p}")]["post"].is_object(),
+            "{p} missing from the OpenAPI document"
+        );
+    }
     let mut phone = Softphone::start(
         &py,
         server.sip,

@@ -33,6 +33,7 @@ pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
+        .route("/api/v1/openapi.json", get(crate::http_openapi::serve))
         .route("/api/v1/registrations", get(registrations))
         .route("/api/v1/queues", get(queues))
         .route("/api/v1/queues/:queue", get(queue))

@@ -25,6 +25,7 @@ mod http_calls;
 mod http_client;
 mod http_control;
 mod http_error;
+mod http_openapi;
 mod http_serve;
 mod http_state;
 mod live_calls;
