@@ -71,41 +71,39 @@ pub(crate) fn spec_from_config(
     }
 }
 
-/// A progress bar on stderr, drawn only when stderr is a terminal.
-struct Progress {
-    on: bool,
+/// A progress bar, drawn on stderr only when stderr is a terminal (never into a pipe or a
+/// file that collects the report's errors).
+struct Progress<W: Write> {
+    out: Option<W>,
     shown: i32,
 }
 
-impl Progress {
-    fn new() -> Progress {
-        Progress {
-            on: std::io::stderr().is_terminal(),
-            shown: -1,
-        }
+impl<W: Write> Progress<W> {
+    fn new(out: Option<W>) -> Progress<W> {
+        Progress { out, shown: -1 }
     }
 
     fn update(&mut self, share: f64) {
-        if !self.on {
+        let Some(out) = self.out.as_mut() else {
             return;
-        }
-        let pct = (share * 100.0).round() as i32;
+        };
+        let pct = (share.clamp(0.0, 1.0) * 100.0).round() as i32;
         if pct == self.shown {
             return;
         }
         self.shown = pct;
         let filled = (pct / 4).clamp(0, 25) as usize;
-        let mut err = std::io::stderr().lock();
         let _ = write!(
-            err,
+            out,
             "\r[{}{}] {pct:3}%",
             "#".repeat(filled),
             ".".repeat(25 - filled)
         );
         if pct >= 100 {
-            let _ = write!(err, "\r{}\r", " ".repeat(40));
+            // Clear the bar so the terminal shows only the report.
+            let _ = write!(out, "\r{}\r", " ".repeat(40));
         }
-        let _ = err.flush();
+        let _ = out.flush();
     }
 }
 
@@ -121,8 +119,33 @@ pub(crate) fn main(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let data_dir: &Path = args.data_dir.as_deref().unwrap_or(&cfg.data.dir);
     let at = StoreLocation::parse(args.event_store.as_deref().unwrap_or(&cfg.data.event_store))?;
     let mut store = at.open_existing(data_dir)?;
-    let mut bar = Progress::new();
+    let stderr = std::io::stderr();
+    let mut bar = Progress::new(stderr.is_terminal().then(|| stderr.lock()));
     let table = super::run(store.as_mut(), kind, &spec, &mut |s| bar.update(s))?;
     print!("{}", render::render(&table, format));
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_bar_draws_each_percent_once_and_clears_at_the_end() {
+        let mut bar = Progress::new(Some(Vec::new()));
+        for s in [0.0, 0.001, 0.5, 0.5, 1.0] {
+            bar.update(s);
+        }
+        let text = String::from_utf8(bar.out.take().unwrap()).unwrap();
+        let frames: Vec<&str> = text.split('\r').filter(|f| !f.is_empty()).collect();
+        assert_eq!(frames[0], "[.........................]   0%");
+        assert_eq!(frames[1], "[############.............]  50%");
+        assert_eq!(frames[2], "[#########################] 100%");
+        assert_eq!(frames[3].trim(), "");
+        assert_eq!(frames.len(), 4);
+        // Off (not a terminal): nothing is written anywhere.
+        let mut off: Progress<Vec<u8>> = Progress::new(None);
+        off.update(0.5);
+        assert!(off.out.is_none());
+    }
 }

@@ -24,7 +24,7 @@ pub(crate) struct ReportSource {
     cfg: Config,
     store: StoreLocation,
     data_dir: PathBuf,
-    running: Semaphore,
+    running: Arc<Semaphore>,
 }
 
 impl ReportSource {
@@ -34,7 +34,7 @@ impl ReportSource {
             cfg: cfg.clone(),
             store: StoreLocation::parse(&cfg.data.event_store).unwrap_or(StoreLocation::Sqlite),
             data_dir: cfg.data.dir.clone(),
-            running: Semaphore::new(1),
+            running: Arc::new(Semaphore::new(1)),
         })
     }
 }
@@ -70,7 +70,9 @@ pub(crate) async fn report(
         super::cli::spec_from_config(&src.cfg, from, to, interval, crate::event_store::now_ms());
     spec.validate()
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let Ok(_permit) = src.running.try_acquire() else {
+    // The permit moves into the blocking task: a client that goes away does not let a
+    // second report start while the first still runs.
+    let Ok(permit) = src.running.clone().try_acquire_owned() else {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "busy",
@@ -79,6 +81,7 @@ pub(crate) async fn report(
     };
     let job = src.clone();
     let table = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let mut store = job.store.open_existing(&job.data_dir)?;
         super::run(store.as_mut(), kind, &spec, &mut |_| {})
     })
