@@ -4,8 +4,9 @@
 //! the wallboard's sales tile shows 1 waiting; the agent resumes work from the desktop ->
 //! the phone rings and the offer card shows the caller, the queue and the dialplan's
 //! screen-pop fields; the agent answers -> the wallboard's agent grid shows 1001 talking on
-//! sales with the number masked; the agent pauses from the desktop -> the next caller is not
-//! offered. Every wait is a bounded poll of a DOM or event condition. The pages must have
+//! sales with the number masked; after the call the agent sets a disposition with notes
+//! (it reaches the CDR) and ends wrap-up; the agent pauses from the desktop -> the next
+//! caller is not offered. Every wait is a bounded poll of a DOM or event condition. The pages must have
 //! requested nothing from any other host and logged no console error. Screenshots go to
 //! `target/browser-artifacts/`.
 
@@ -26,7 +27,8 @@ rtp_timeout = 120
 name = "sales"
 members = ["1001"]
 ring_timeout = 60
-wrap_up = 1
+wrap_up = 60
+dispositions = ["sale", "no-sale"]
 announce_period = 0
 record = false
 
@@ -261,6 +263,42 @@ fn wallboard_and_agent_desktop_follow_a_queued_call_in_chromium() {
     phone.command("hangup");
     let out = first.join().expect("sipp thread");
     assert!(out.status.success(), "first caller: {}", sipp_trace(&out));
+
+    // Wrap-up: the agent sets a disposition with notes and ends wrap-up by hand.
+    desk.wait_js(
+        20,
+        "return !document.getElementById('wrapup').hidden\
+         && document.getElementById('me-state').dataset.state === 'wrap_up'",
+    )
+    .expect("the desktop shows the wrap-up panel");
+    desk.click("#disposition-code option[value=\"sale\"]");
+    desk.type_into("#disposition-notes", "2 seats");
+    desk.click("#disposition button[type=submit]");
+    desk.wait_js(
+        10,
+        "return document.getElementById('disposition-saved').textContent !== ''",
+    )
+    .unwrap_or_else(|| {
+        panic!(
+            "the disposition is saved: {}",
+            desk.js(
+                "return document.getElementById('action-error').textContent",
+                json!([])
+            )
+        )
+    });
+    desk.screenshot(&artifacts().join("agent-desktop-wrapup.png"));
+    desk.click("#end-wrapup");
+    desk.wait_js(
+        20,
+        "return document.getElementById('me-state').dataset.state === 'available'",
+    )
+    .expect("wrap-up ended from the desktop");
+    let cdr = server.export("cdr");
+    assert!(
+        cdr.lines().any(|l| l.ends_with(",sale,2 seats")),
+        "the disposition is in the CDR:\n{cdr}"
+    );
 
     // Pause from the desktop: the next caller waits and is not offered to 1001.
     desk.click("button[data-reason=\"lunch\"]");

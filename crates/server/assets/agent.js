@@ -1,14 +1,20 @@
 'use strict';
-// The agent desktop: the agent's state, pause with a reason and resume, and the offer
-// card (screen pop) while the phone rings or the call lasts. Data: GET
-// /api/v1/agents/{agent} (its `call`: queue, caller, the IVR's collected data); control:
-// POST /api/v1/agents/{agent}/pause and /unpause (docs/api.md).
+// The agent desktop: the agent's state, pause with a reason and resume, the offer card
+// (screen pop) while the phone rings or the call lasts, and after the call a disposition
+// with notes and "end wrap-up". Data: GET /api/v1/agents/{agent} (its `call`: queue,
+// caller, the IVR's collected data); control: POST /api/v1/agents/{agent}/pause, /unpause,
+// /disposition and /wrapup/end (docs/api.md).
 
 (() => {
   let me = '';
   let entry = null;
   let fetchedAt = 0;
   let reasons = [];
+  let dispositions = {};
+  // The last queue call this page saw (id, queue), and the code saved for it.
+  let lastCall = null;
+  let savedFor = null;
+  let optionsFor = null;
 
   function renderButtons() {
     const box = document.getElementById('pause-buttons');
@@ -65,12 +71,43 @@
     document.getElementById('offer-nodata').hidden = data.length > 0;
   }
 
+  // After a call: shown through wrap-up, and after it until a disposition is saved.
+  function renderWrapUp() {
+    const box = document.getElementById('wrapup');
+    if (entry.call && entry.call.phase !== 'reserved') {
+      if (!lastCall || lastCall.id !== entry.call.id) {
+        lastCall = { id: entry.call.id, queue: entry.call.queue };
+        document.getElementById('disposition-saved').textContent = '';
+        document.getElementById('disposition-notes').value = '';
+      }
+    }
+    const show = !entry.call && lastCall !== null && (entry.state === 'wrap_up' || savedFor !== lastCall.id);
+    box.hidden = !show;
+    if (!show) return;
+    document.getElementById('wrapup-call').textContent = lastCall.queue;
+    const codes = dispositions[lastCall.queue] || [];
+    const form = document.getElementById('disposition');
+    form.hidden = codes.length === 0;
+    const select = document.getElementById('disposition-code');
+    if (optionsFor !== lastCall.queue) {
+      optionsFor = lastCall.queue;
+      select.replaceChildren(...codes.map((c) => {
+        const o = SB.el('option', '', c);
+        o.value = c;
+        return o;
+      }));
+    }
+    document.getElementById('end-wrapup').disabled = entry.state !== 'wrap_up';
+    if (codes.length === 0 && entry.state !== 'wrap_up') box.hidden = true;
+  }
+
   async function refresh() {
     const r = await SB.api('/api/v1/agents/' + encodeURIComponent(me));
     if (r.status !== 200 || !r.body) return false;
     entry = r.body;
     fetchedAt = Date.now();
     render();
+    renderWrapUp();
     document.body.dataset.loaded = 'true';
     return true;
   }
@@ -83,11 +120,25 @@
       error.textContent = SB.t('refused') + ((r.body && r.body.error) || r.status);
     }
     await refresh();
+    return r.status >= 200 && r.status < 300;
+  }
+
+  async function saveDisposition(ev) {
+    ev.preventDefault();
+    const code = document.getElementById('disposition-code').value;
+    const notes = document.getElementById('disposition-notes').value;
+    const call = lastCall && lastCall.id;
+    if (await act('disposition', { code, notes })) {
+      savedFor = call;
+      document.getElementById('disposition-saved').textContent = SB.t('saved') + code;
+      renderWrapUp();
+    }
   }
 
   SB.signIn((s) => s.role === 'agent' && Boolean(s.agent), (session) => {
     me = session.agent;
     reasons = session.pause_reasons || [];
+    dispositions = session.dispositions || {};
     document.getElementById('me-name').textContent = me;
     renderButtons();
     SB.onLang(() => {
@@ -95,6 +146,8 @@
       render();
     });
     document.getElementById('unpause').addEventListener('click', () => act('unpause'));
+    document.getElementById('end-wrapup').addEventListener('click', () => act('wrapup/end'));
+    document.getElementById('disposition').addEventListener('submit', saveDisposition);
     SB.clock();
     setInterval(render, 1000);
     SB.live(session, refresh, (ev) => ev.agent === me || (entry && entry.call && ev.call === entry.call.id));

@@ -21,6 +21,8 @@ pub(crate) struct AgentControl {
     pub(crate) acd: mpsc::UnboundedSender<AcdCommand>,
     pub(crate) agents: Vec<String>,
     pub(crate) pause_reasons: Vec<String>,
+    /// Each queue's disposition codes (`[[queues]] dispositions`), in config order.
+    pub(crate) dispositions: Vec<(String, Vec<String>)>,
 }
 
 /// `POST /api/v1/agents/{user}/pause` body.

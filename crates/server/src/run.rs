@@ -189,6 +189,11 @@ async fn serve(
             acd: acd_commands,
             agents: users,
             pause_reasons: cfg.acd.pause_reasons.clone(),
+            dispositions: cfg
+                .queues
+                .iter()
+                .map(|q| (q.name.clone(), q.dispositions.clone()))
+                .collect(),
         }),
         calls: call_ctx,
     };

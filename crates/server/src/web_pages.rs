@@ -88,7 +88,7 @@ fn serve(name: &str) -> Response {
 }
 
 /// `GET /api/v1/session`: who the token is (`name`, `role`, `agent`), the pause reason
-/// codes the desktop offers, and whether the server has the live event stream
+/// codes and each queue's disposition codes the desktop offers, and whether the server has the live event stream
 /// (`events_stream`; the pages poll the REST API when it does not, or when it fails).
 pub(crate) async fn session(
     p: Principal,
@@ -99,6 +99,11 @@ pub(crate) async fn session(
         "role": p.role.as_str(),
         "agent": p.agent,
         "pause_reasons": control.pause_reasons,
+        "dispositions": control
+            .dispositions
+            .iter()
+            .map(|(q, codes)| (q.clone(), json!(codes)))
+            .collect::<serde_json::Map<_, _>>(),
         "events_stream": false,
     }))
 }
