@@ -183,7 +183,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         Get,
         "/api/v1/agents",
-        "Agents: state, pause reason, the queues each is logged into. An agent token sees only its own.",
+        "Agents: state, pause reason, the queues each is logged into, time in state, the call it rings for or talks on (caller masked but for admins and the agent itself). An agent token sees only its own.",
+        AnyRole,
+    ),
+    op(
+        Get,
+        "/api/v1/session",
+        "Who the token is (name, role, agent), the pause reason codes, each queue's disposition codes, and whether the live event stream is served (the browser pages use it).",
         AnyRole,
     ),
     op(Get, "/api/v1/agents/:agent", "One agent.", StaffOrThatAgent).errors(&[404]),
