@@ -96,14 +96,30 @@ pub struct SkillReq {
     pub min: u8,
 }
 
-/// One step of skill widening: once a call has waited `after`, every minimum proficiency it
-/// requires is lowered by `relax` (never below 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One step of skill widening. The tier with the largest `after` not above a call's wait
+/// applies: every minimum proficiency the call itself requires (its [`Join::skills`]) is
+/// lowered by `relax` (never below 1), and the tier's own `skills` are required on top
+/// (absolute minimums for every caller of the queue, e.g. english 3 at first, english 1
+/// after a minute). Before the first tier applies, neither does.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SkillTier {
     /// Waiting time at which this tier applies.
     pub after: Duration,
-    /// How many proficiency levels to give up.
+    /// How many proficiency levels to give up on the call's own requirements.
     pub relax: u8,
+    /// Skills every caller of the queue needs while this tier applies.
+    pub skills: Vec<SkillReq>,
+}
+
+impl SkillTier {
+    /// A tier that only relaxes the call's own requirements.
+    pub fn relax(after: Duration, relax: u8) -> Self {
+        SkillTier {
+            after,
+            relax,
+            skills: Vec::new(),
+        }
+    }
 }
 
 /// A service-level target such as 80/20: `share` of calls answered within `within`.
@@ -157,8 +173,9 @@ pub struct OverflowRule {
     /// Move any call that has waited this long.
     pub after_wait: Option<Duration>,
     /// Move a joining call at once when its predicted chance of being answered within the
-    /// queue's service-level threshold is below the queue's target share.
-    pub on_predicted_service_level: bool,
+    /// queue's service-level threshold (from the wait model) is below this share, e.g. 0.7.
+    /// `None`: no prediction is made for overflow.
+    pub predicted_sl_below: Option<f64>,
 }
 
 /// Where a caller goes when they have waited too long.

@@ -209,13 +209,7 @@ fn skills_longest_idle_picks_longest_idle_qualified() {
 
 #[test]
 fn skill_widening_after_waiting() {
-    let mut acd = skilled(
-        Strategy::SkillsBest,
-        vec![SkillTier {
-            after: t(30),
-            relax: 3,
-        }],
-    );
+    let mut acd = skilled(Strategy::SkillsBest, vec![SkillTier::relax(t(30), 3)]);
     // Agent 2 (French 9) is busy elsewhere; the call needs French 7, agent 1 has 4.
     acd.handle_agent_busy(t(5), AgentId(2), BusyKind::Direct)
         .unwrap();
@@ -452,7 +446,7 @@ fn overflow_after_fixed_wait() {
     qc.overflow = Some(OverflowRule {
         to: Q2,
         after_wait: Some(t(45)),
-        on_predicted_service_level: false,
+        predicted_sl_below: None,
     });
     acd.add_queue(Q, qc).unwrap();
     acd.add_queue(Q2, QueueConfig::new(Strategy::LongestIdle))
@@ -486,7 +480,7 @@ fn overflow_when_predicted_service_level_is_too_low() {
     qc.overflow = Some(OverflowRule {
         to: Q2,
         after_wait: None,
-        on_predicted_service_level: true,
+        predicted_sl_below: Some(0.8),
     });
     acd.add_queue(Q, qc).unwrap();
     acd.add_queue(Q2, QueueConfig::new(Strategy::LongestIdle))
@@ -832,10 +826,7 @@ fn agent_on_a_direct_call_logging_in_stays_busy() {
 fn ring_all_widening_at_the_same_instant_keeps_priority_order() {
     let mut acd = Acd::new(AcdConfig::default());
     let mut qc = QueueConfig::new(Strategy::RingAll);
-    qc.skill_tiers = vec![SkillTier {
-        after: t(40),
-        relax: 4,
-    }];
+    qc.skill_tiers = vec![SkillTier::relax(t(40), 4)];
     acd.add_queue(Q, qc).unwrap();
     let mut a = AgentConfig::new(AgentId(1), vec![Q]);
     a.skills.push((SkillId(1), 2));

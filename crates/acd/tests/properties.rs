@@ -84,10 +84,7 @@ impl World {
         let mut acd = Acd::new(AcdConfig::default());
         let mut q1 = QueueConfig::new(strategy);
         q1.exit_key = Some('0');
-        q1.skill_tiers = vec![SkillTier {
-            after: Duration::from_secs(40),
-            relax: 4,
-        }];
+        q1.skill_tiers = vec![SkillTier::relax(Duration::from_secs(40), 4)];
         q1.max_wait = Some(MaxWait {
             after: Duration::from_secs(400),
             target: "vm".into(),
@@ -95,7 +92,7 @@ impl World {
         q1.overflow = Some(OverflowRule {
             to: QS[1],
             after_wait: Some(Duration::from_secs(250)),
-            on_predicted_service_level: false,
+            predicted_sl_below: None,
         });
         q1.ring_timeout = Duration::from_secs(20);
         q1.max_len = Some(12);

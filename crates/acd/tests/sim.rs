@@ -84,14 +84,11 @@ fn shared_skilled_agents_with_everything_on() {
     cfg.no_answer_prob = 0.03;
     cfg.answer_delay = Duration::from_secs(3);
     let mut qs = QueueConfig::new(Strategy::SkillsBest);
-    qs.skill_tiers = vec![SkillTier {
-        after: Duration::from_secs(45),
-        relax: 5,
-    }];
+    qs.skill_tiers = vec![SkillTier::relax(Duration::from_secs(45), 5)];
     qs.overflow = Some(OverflowRule {
         to: support,
         after_wait: Some(Duration::from_secs(240)),
-        on_predicted_service_level: false,
+        predicted_sl_below: None,
     });
     qs.announce_every = Some(Duration::from_secs(45));
     let mut sales_q = SimQueue::new(sales, qs, 60.0);

@@ -432,13 +432,13 @@ impl Acd {
             return;
         }
         let predict_sl = overflow.is_some_and(|o| {
-            o.on_predicted_service_level && o.to != qid && self.queues.contains_key(&o.to)
+            o.predicted_sl_below.is_some() && o.to != qid && self.queues.contains_key(&o.to)
         });
         if announce_at_join || predict_sl {
             let est = self.estimate(now, call, secs(sl.within));
             if predict_sl {
                 if let (Some(o), Some((_, p))) = (overflow, est) {
-                    if p < sl.share {
+                    if o.predicted_sl_below.is_some_and(|below| p < below) {
                         self.overflow(now, call, o.to);
                         return;
                     }

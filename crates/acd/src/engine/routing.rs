@@ -126,28 +126,40 @@ impl Acd {
             return None;
         }
         let waited = now.saturating_sub(call.joined_at);
-        let relax = q
+        // The tier in force: the one with the largest `after` not above the wait.
+        let tier = q
             .cfg
             .skill_tiers
             .iter()
             .filter(|t| t.after <= waited)
-            .map(|t| t.relax)
-            .max()
-            .unwrap_or(0);
-        let mut score = 0u32;
-        for req in &call.skills {
-            let need = req.min.saturating_sub(relax).max(1);
-            let have = agent
+            .max_by_key(|t| t.after);
+        let relax = tier.map(|t| t.relax).unwrap_or(0);
+        let have = |skill| {
+            agent
                 .cfg
                 .skills
                 .iter()
-                .find(|(s, _)| *s == req.skill)
+                .find(|(s, _)| *s == skill)
                 .map(|(_, p)| *p)
-                .unwrap_or(0);
-            if have < need {
+                .unwrap_or(0)
+        };
+        let mut score = 0u32;
+        for req in &call.skills {
+            let need = req.min.saturating_sub(relax).max(1);
+            let p = have(req.skill);
+            if p < need {
                 return None;
             }
-            score += u32::from(have);
+            score += u32::from(p);
+        }
+        for req in tier.map(|t| t.skills.as_slice()).unwrap_or_default() {
+            let p = have(req.skill);
+            if p < req.min.max(1) {
+                return None;
+            }
+            if !call.skills.iter().any(|c| c.skill == req.skill) {
+                score += u32::from(p);
+            }
         }
         Some(score)
     }
