@@ -62,7 +62,8 @@ pub enum BusyKind {
     Queue,
     /// A callback placed for a queue.
     Callback,
-    /// A call dialled directly to the agent.
+    /// A call outside the queues: dialled directly to the agent, or placed by the agent
+    /// (an internal call, a consultation, a supervision call).
     Direct,
     /// A transferred call.
     Transfer,

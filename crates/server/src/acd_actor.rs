@@ -11,8 +11,8 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::{json, Value};
 use switchboard_acd::{
-    Acd, AcdConfig, AgentConfig, AgentId, CallId, ExitReason, Join, OfferFailure, Output,
-    QueueConfig, QueueId, ServiceLevel, SkillId, SkillReq, Spoken, Statistics, StatsConfig,
+    Acd, AcdConfig, AgentConfig, AgentId, CallId, ExitReason, Join, OfferFailure, Output, QueueId,
+    SkillReq, Spoken, Statistics, StatsConfig,
 };
 use switchboard_registrar::LocationEvent;
 use tokio::sync::mpsc;
@@ -50,6 +50,8 @@ pub(crate) enum AcdCommand {
         caller: String,
         data: Vec<(String, String)>,
         skills: Vec<String>,
+        /// The dialplan's `tenant` for this call: only agents of that tenant take it.
+        tenant: Option<String>,
         announce_every: Option<Duration>,
         signals: mpsc::Sender<QueueSignal>,
     },
@@ -90,6 +92,16 @@ pub(crate) enum AcdCommand {
         agent: String,
         reason: String,
         reply: tokio::sync::oneshot::Sender<Result<(), AgentControlError>>,
+    },
+    /// The agent's device is on a call that is not a queue offer (their own internal call
+    /// or consultation, a supervision call): busy for every queue until `Released`.
+    Engaged {
+        agent: String,
+        kind: switchboard_acd::BusyKind,
+    },
+    /// That non-queue call ended.
+    Released {
+        agent: String,
     },
     /// Unpause an agent (also cancels a pending pause).
     Unpause {
@@ -132,6 +144,38 @@ impl AgentControlError {
     }
 }
 
+/// An agent's non-queue call, held for as long as the call lasts: tells the ACD actor the
+/// agent is engaged when made and released when dropped (whatever way the call ends).
+pub(crate) struct Engagement {
+    acd: mpsc::UnboundedSender<AcdCommand>,
+    agent: String,
+}
+
+impl Engagement {
+    pub(crate) fn start(
+        acd: &mpsc::UnboundedSender<AcdCommand>,
+        agent: &str,
+        kind: switchboard_acd::BusyKind,
+    ) -> Engagement {
+        let _ = acd.send(AcdCommand::Engaged {
+            agent: agent.to_string(),
+            kind,
+        });
+        Engagement {
+            acd: acd.clone(),
+            agent: agent.to_string(),
+        }
+    }
+}
+
+impl Drop for Engagement {
+    fn drop(&mut self) {
+        let _ = self.acd.send(AcdCommand::Released {
+            agent: std::mem::take(&mut self.agent),
+        });
+    }
+}
+
 /// A callback the ACD wants placed now (its turn came and `agent` is reserved).
 #[derive(Debug, Clone)]
 pub(crate) struct CallbackJob {
@@ -143,23 +187,20 @@ pub(crate) struct CallbackJob {
     pub(crate) attempt: u32,
 }
 
-/// Names and ids of queues and agents.
+/// Names and ids of queues, agents, skills and tenants.
 pub(crate) struct Directory {
-    queues: Vec<String>,
     agents: Vec<String>,
-    /// Skill names any agent has, in id order.
-    skills: Vec<String>,
+    /// Queues, skills any agent has and tenants, interned (`queue_config::Names`).
+    names: crate::queue_config::Names,
 }
 
 impl Directory {
     fn queue_id(&self, name: &str) -> Option<QueueId> {
-        self.queues
-            .iter()
-            .position(|q| q == name)
-            .map(|i| QueueId(i as u16))
+        self.names.queue(name)
     }
     fn queue_name(&self, id: QueueId) -> &str {
-        self.queues
+        self.names
+            .queues
             .get(id.0 as usize)
             .map(String::as_str)
             .unwrap_or("?")
@@ -170,16 +211,24 @@ impl Directory {
             .position(|a| a == name)
             .map(|i| AgentId(i as u32))
     }
-    /// The ACD's requirement for skills by name; skills no agent has are dropped (a call
-    /// needing them could never be served).
-    fn skill_reqs(&self, names: &[String]) -> Vec<SkillReq> {
+    /// The ACD's requirement for skills by name (minimum proficiency 1; the queue's
+    /// `skill_tiers` set higher ones). A skill no agent has is left out, since a call
+    /// needing it could never be served, and said in the log with the queue's name.
+    fn skill_reqs(&self, queue: &str, names: &[String]) -> Vec<SkillReq> {
         names
             .iter()
-            .filter_map(|n| self.skills.iter().position(|s| s == n))
-            .map(|i| SkillReq {
-                skill: SkillId(i as u16),
-                min: 1,
+            .filter_map(|n| {
+                let id = self.names.skill(n);
+                if id.is_none() {
+                    tracing::warn!(
+                        skill = %n.chars().take(32).collect::<String>(),
+                        queue,
+                        "the dialplan asks for a skill no [[users]] entry has; requirement ignored"
+                    );
+                }
+                id
             })
+            .map(|skill| SkillReq { skill, min: 1 })
             .collect()
     }
 
@@ -211,6 +260,9 @@ pub(crate) struct AcdActor {
     control: control::ControlState,
     /// Time in state and the screen-pop data of each agent's call (the agent grid).
     desk: AgentDesk,
+    /// Non-queue calls each agent is on (`Engaged` minus `Released`): the engine hears
+    /// "busy" on the first and "idle" after the last.
+    engaged: HashMap<AgentId, u32>,
 }
 
 /// Maps the engine's time onto wall-clock time to place the statistics' interval and day
@@ -289,31 +341,12 @@ impl AcdActor {
             ..AcdConfig::default()
         });
         let dir = Directory {
-            queues: cfg.queues.iter().map(|q| q.name.clone()).collect(),
             agents: cfg.users.iter().map(|u| u.name.clone()).collect(),
-            skills: {
-                let mut all: Vec<String> = cfg
-                    .users
-                    .iter()
-                    .flat_map(|u| u.skills.keys().cloned())
-                    .collect();
-                all.sort();
-                all.dedup();
-                all
-            },
+            names: crate::queue_config::Names::new(&cfg.queues, &cfg.users),
         };
         let mut stats = Statistics::new();
         for q in &cfg.queues {
-            let mut qc = QueueConfig::new(q.strategy);
-            qc.service_level = ServiceLevel {
-                share: q.sl_target,
-                within: Duration::from_secs(q.sl_threshold),
-            };
-            qc.wrap_up = Duration::from_secs(q.wrap_up);
-            qc.ring_timeout = Duration::from_secs(q.ring_timeout);
-            qc.prior_handle_time = Duration::from_secs(q.expected_handle_time.max(1));
-            qc.announce_every =
-                (q.announce_period > 0).then(|| Duration::from_secs(q.announce_period));
+            let qc = q.to_core(&dir.names);
             let id = dir
                 .queue_id(&q.name)
                 .ok_or_else(|| anyhow::anyhow!("queue id"))?;
@@ -342,13 +375,9 @@ impl AcdActor {
             ac.skills = u
                 .skills
                 .iter()
-                .filter_map(|(name, p)| {
-                    dir.skills
-                        .iter()
-                        .position(|s| s == name)
-                        .map(|i| (SkillId(i as u16), *p))
-                })
+                .filter_map(|(name, p)| dir.names.skill(name).map(|s| (s, *p)))
                 .collect();
+            ac.tenant = u.tenant.as_deref().and_then(|t| dir.names.tenant(t));
             acd.add_agent(ac)
                 .map_err(|e| anyhow::anyhow!("agent {}: {e}", u.name))?;
         }
@@ -372,6 +401,7 @@ impl AcdActor {
                 ),
                 control: control::ControlState::new(cfg),
                 desk: AgentDesk::default(),
+                engaged: HashMap::new(),
             },
             tx,
         ))
@@ -388,6 +418,7 @@ impl AcdActor {
         let now = self.now();
         let queues: Vec<Value> = self
             .dir
+            .names
             .queues
             .iter()
             .enumerate()
@@ -541,6 +572,7 @@ impl AcdActor {
                 data,
                 announce_every,
                 skills,
+                tenant,
                 signals,
             } => {
                 let Some(qid) = self.dir.queue_id(&queue) else {
@@ -554,7 +586,8 @@ impl AcdActor {
                 j.caller = Some(caller.into());
                 j.data = data;
                 j.announce_every = announce_every;
-                j.skills = self.dir.skill_reqs(&skills);
+                j.skills = self.dir.skill_reqs(&queue, &skills);
+                j.tenant = tenant.as_deref().and_then(|t| self.dir.names.tenant(t));
                 self.acd.handle_join(now, j)
             }
             AcdCommand::Key { call, key } => self.acd.handle_key(now, CallId(call), key),
@@ -606,6 +639,32 @@ impl AcdActor {
                 self.handle_agent_command(c);
                 Ok(())
             }
+            AcdCommand::Engaged { agent, kind } => match self.dir.agent_id(&agent) {
+                Some(a) => {
+                    let n = self.engaged.entry(a).or_insert(0);
+                    *n += 1;
+                    if *n == 1 {
+                        self.acd.handle_agent_busy(now, a, kind)
+                    } else {
+                        Ok(())
+                    }
+                }
+                None => Ok(()),
+            },
+            AcdCommand::Released { agent } => match self.dir.agent_id(&agent) {
+                Some(a) => match self.engaged.get_mut(&a) {
+                    Some(n) if *n > 1 => {
+                        *n -= 1;
+                        Ok(())
+                    }
+                    Some(_) => {
+                        self.engaged.remove(&a);
+                        self.acd.handle_agent_idle(now, a)
+                    }
+                    None => Ok(()),
+                },
+                None => Ok(()),
+            },
             AcdCommand::Exit { call, reason } => {
                 self.calls.remove(&call);
                 self.desk.ended(call);
@@ -820,19 +879,22 @@ mod tests {
     #[test]
     fn skills_some_agent_has_become_requirements_and_unknown_ones_are_dropped() {
         let dir = Directory {
-            queues: vec!["sales".into()],
             agents: vec!["1001".into()],
-            skills: vec!["ru".into(), "vip".into()],
+            names: crate::queue_config::Names {
+                queues: vec!["sales".into()],
+                skills: vec!["ru".into(), "vip".into()],
+                tenants: Vec::new(),
+            },
         };
-        let reqs = dir.skill_reqs(&["vip".into(), "client-acme".into()]);
+        let reqs = dir.skill_reqs("sales", &["vip".into(), "client-acme".into()]);
         assert_eq!(
             reqs,
             vec![SkillReq {
-                skill: SkillId(1),
+                skill: switchboard_acd::SkillId(1),
                 min: 1
             }]
         );
-        assert!(dir.skill_reqs(&[]).is_empty());
+        assert!(dir.skill_reqs("sales", &[]).is_empty());
     }
 
     #[test]

@@ -30,7 +30,8 @@ pub(crate) struct Config {
     #[serde(default)]
     pub(crate) users: Vec<UserConfig>,
     #[serde(default)]
-    pub(crate) queues: Vec<QueueConfig>,
+    /// `[[queues]]`, with their validation and translation to the ACD core (`queue_config.rs`).
+    pub(crate) queues: Vec<crate::queue_config::QueueConfig>,
     /// Historical reports (`report/`): trunk count, quality weights.
     #[serde(default)]
     pub(crate) reports: crate::report::ReportsConfig,
@@ -255,68 +256,10 @@ pub(crate) struct UserConfig {
     /// (the dialplan's `skill`) go only to agents who have it.
     #[serde(default)]
     pub(crate) skills: std::collections::BTreeMap<String, u8>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct QueueConfig {
-    pub(crate) name: String,
-    #[serde(default = "default_strategy", deserialize_with = "strategy_by_name")]
-    pub(crate) strategy: switchboard_acd::Strategy,
+    /// Tenant the agent works for; a queue with a `tenant` offers calls only to its members
+    /// of that tenant.
     #[serde(default)]
-    pub(crate) members: Vec<String>,
-    #[serde(default = "default_announce")]
-    pub(crate) announce_period: u64,
-    #[serde(default = "default_ring")]
-    pub(crate) ring_timeout: u64,
-    #[serde(default = "default_wrap")]
-    pub(crate) wrap_up: u64,
-    #[serde(default)]
-    pub(crate) record: bool,
-    #[serde(default = "default_handle_time")]
-    pub(crate) expected_handle_time: u64,
-    /// Service-level threshold, seconds: answered within it counts as in service level.
-    #[serde(default = "default_sl_threshold")]
-    pub(crate) sl_threshold: u64,
-    /// Service-level target, a share in (0, 1].
-    #[serde(default = "default_sl_target")]
-    pub(crate) sl_target: f64,
-    /// Abandons after a shorter wait, seconds, are left out of service level and abandon rate.
-    #[serde(default)]
-    pub(crate) short_abandon: u64,
-    /// Disposition codes an agent may set on a call of this queue (empty: none accepted).
-    #[serde(default)]
-    pub(crate) dispositions: Vec<String>,
-}
-
-fn default_sl_threshold() -> u64 {
-    20
-}
-fn default_sl_target() -> f64 {
-    0.8
-}
-
-fn default_strategy() -> switchboard_acd::Strategy {
-    switchboard_acd::Strategy::LongestIdle
-}
-/// A queue strategy, parsed once here by its name (`FromStr` in the ACD core).
-fn strategy_by_name<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<switchboard_acd::Strategy, D::Error> {
-    let name = String::deserialize(d)?;
-    name.parse().map_err(serde::de::Error::custom)
-}
-fn default_announce() -> u64 {
-    30
-}
-fn default_ring() -> u64 {
-    15
-}
-fn default_wrap() -> u64 {
-    5
-}
-fn default_handle_time() -> u64 {
-    180
+    pub(crate) tenant: Option<String>,
 }
 
 /// Merges `over` into `base`: tables merge key by key, anything else replaces.
@@ -346,10 +289,28 @@ impl Config {
                 .with_context(|| format!("reading config {}", path.display()))?;
             let over: toml::Value =
                 toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+            // The queues straight from the text, for errors with a line and column (the
+            // merged value below has no positions).
+            crate::queue_config::check_spans(&text)
+                .with_context(|| format!("in {}", path.display()))?;
             merge(&mut value, over);
         }
         let cfg: Config = value.try_into().context("config")?;
-        cfg.validate()?;
+        if let Err(e) = cfg.validate() {
+            // A queue's bad value: point at its line in the user's file when it is there.
+            let at = e
+                .downcast_ref::<crate::queue_config::QueueKeyError>()
+                .zip(path)
+                .and_then(|(q, path)| {
+                    let text = std::fs::read_to_string(path).ok()?;
+                    let line = crate::queue_config::locate(&text, &q.queue, &q.key)?;
+                    Some(format!("{}:{line}", path.display()))
+                });
+            return Err(match at {
+                Some(at) => e.context(at),
+                None => e,
+            });
+        }
         Ok(cfg)
     }
 
@@ -446,34 +407,7 @@ impl Config {
                 self.acd.timezone.chars().take(64).collect::<String>()
             );
         }
-        for q in &self.queues {
-            if !(q.sl_target > 0.0 && q.sl_target <= 1.0) {
-                bail!(
-                    "queue {}: sl_target {} must be a share in (0, 1], e.g. 0.8",
-                    q.name,
-                    q.sl_target
-                );
-            }
-            if q.sl_threshold > 86_400 || q.short_abandon > 86_400 {
-                bail!(
-                    "queue {}: sl_threshold and short_abandon are seconds, at most 86400",
-                    q.name
-                );
-            }
-            if q.strategy == switchboard_acd::Strategy::RingAll {
-                bail!(
-                    "queue {}: strategy ring-all is not supported by the call path yet (it needs \
-                     parallel forking of agent legs); use longest-idle",
-                    q.name
-                );
-            }
-            crate::acd_actor::check_dispositions(&q.name, &q.dispositions)?;
-            for m in &q.members {
-                if !self.users.iter().any(|u| &u.name == m) {
-                    bail!("queue {}: member {} is not in [[users]]", q.name, m);
-                }
-            }
-        }
+        crate::queue_config::validate(&self.queues, &self.users)?;
         Ok(())
     }
 }

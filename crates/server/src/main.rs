@@ -33,6 +33,7 @@ mod media_leg;
 mod metrics;
 mod pii;
 mod private_files;
+mod queue_config;
 mod recorder;
 mod registration_store;
 mod report;

@@ -75,6 +75,11 @@ pub(crate) struct CallContext {
 }
 
 impl CallContext {
+    /// The `[[queues]]` entry named `queue`.
+    pub(crate) fn queue_config(&self, queue: &str) -> Option<&crate::queue_config::QueueConfig> {
+        self.cfg.queues.iter().find(|q| q.name == queue)
+    }
+
     pub(crate) fn next_call_id(&self) -> u64 {
         self.next_call.fetch_add(1, Ordering::Relaxed)
     }
@@ -564,8 +569,21 @@ impl CallTask {
         self.player.play(Instant::now(), pl);
     }
 
+    /// Loops the queue's music-on-hold class (`[[queues]] moh`, default `moh`).
     fn play_moh(&mut self) {
-        if let Some(p) = self.ctx.prompts.get("moh") {
+        let class = match &self.phase {
+            Phase::Queued { queue, .. } => self.ctx.queue_config(queue).map(|q| q.moh.as_str()),
+            _ => None,
+        }
+        .unwrap_or("moh");
+        let lang_key = format!("{}/{class}", self.lang.code());
+        let found = self
+            .ctx
+            .prompts
+            .get(&lang_key)
+            .or_else(|| self.ctx.prompts.get(class))
+            .or_else(|| self.ctx.prompts.get("moh"));
+        if let Some(p) = found {
             self.player
                 .play(Instant::now(), Playlist::moh(p).looping(true));
         }

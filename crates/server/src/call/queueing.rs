@@ -23,6 +23,7 @@ impl CallTask {
             caller: self.caller.clone(),
             data,
             skills: req.attrs.skills.clone(),
+            tenant: req.attrs.tenant.clone(),
             announce_every: req.announce_every,
             signals: self.queue_tx.clone(),
         });
@@ -30,11 +31,19 @@ impl CallTask {
         self.queue_deadline = req.max_wait.map(|w| Instant::now() + w);
         self.queued_at = Some(Instant::now());
         self.queue_req = Some(req);
+        let join_prompt = self
+            .ctx
+            .queue_config(&queue)
+            .and_then(|q| q.join_prompt.clone());
         self.phase = Phase::Queued {
             queue,
-            announcing: false,
+            announcing: join_prompt.is_some(),
         };
-        self.play_moh();
+        match join_prompt {
+            // The music starts when the prompt ends (`on_player_event`).
+            Some(p) => self.play(&[p], self.lang, false),
+            None => self.play_moh(),
+        }
     }
 
     /// The caller takes the callback offer: the ACD keeps their place as a virtual entry
@@ -112,18 +121,23 @@ impl CallTask {
     pub(super) async fn on_queue(&mut self, q: QueueSignal) {
         match q {
             QueueSignal::Announce { position, spoken } => {
-                if let Phase::Queued { announcing, .. } = &mut self.phase {
+                if let Phase::Queued { announcing, queue } = &mut self.phase {
                     *announcing = true;
+                    let before = self
+                        .ctx
+                        .queue_config(queue)
+                        .and_then(|q| q.announce_prompt.clone());
                     let wait = match spoken {
                         Spoken::LessThanMinute => Some(Duration::from_secs(30)),
                         Spoken::AboutMinutes(m) => Some(Duration::from_secs(u64::from(m) * 60)),
                         Spoken::Unknown => None,
                     };
-                    let names = switchboard_ivr::say::announce_position_and_wait(
+                    let mut names: Vec<String> = before.into_iter().collect();
+                    names.extend(switchboard_ivr::say::announce_position_and_wait(
                         self.lang,
                         position as u32,
                         wait,
-                    );
+                    ));
                     self.play(&names, self.lang, false);
                 }
             }

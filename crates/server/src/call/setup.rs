@@ -139,6 +139,11 @@ pub(super) async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id:
             codec: a.neg.codec.name.to_string(),
         },
     ));
+    // An agent's own call (internal, consultation, supervision) makes them busy for every
+    // queue until it ends, however it ends (the guard tells the ACD when dropped).
+    let _engaged = internal.as_deref().map(|agent| {
+        crate::acd_actor::Engagement::start(&ctx.acd, agent, switchboard_acd::BusyKind::Direct)
+    });
     if let Some((mode, tx, who)) = supervise {
         supervise_call(&ctx, id, nc, a, mode, tx, who).await;
         return;
