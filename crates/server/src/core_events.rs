@@ -8,9 +8,12 @@ use switchboard_events as ev;
 /// A queue exit: the typed reason, the dialplan target of `max_wait`, the key of `exit_key`.
 pub(crate) fn queue_exit(reason: &ExitReason) -> ev::Event {
     let (r, target, key) = match reason {
-        ExitReason::MaxWait { target } => {
-            (ev::QueueExitReason::MaxWait, Some(target.clone()), None)
-        }
+        // A queue's own `max_wait` (config) has no dialplan target.
+        ExitReason::MaxWait { target } => (
+            ev::QueueExitReason::MaxWait,
+            (!target.is_empty()).then(|| target.clone()),
+            None,
+        ),
         ExitReason::ExitKey { key } => (ev::QueueExitReason::ExitKey, None, Some(key.to_string())),
         ExitReason::QueueFull => (ev::QueueExitReason::QueueFull, None, None),
         ExitReason::NoAgents => (ev::QueueExitReason::NoAgents, None, None),
