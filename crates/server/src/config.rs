@@ -82,6 +82,9 @@ pub(crate) struct HttpConfig {
     pub(crate) body_timeout: u64,
     #[serde(default = "default_http_body")]
     pub(crate) max_body_bytes: usize,
+    /// Event-stream WebSocket clients at most (`GET /api/v1/events`); more get 503.
+    #[serde(default = "default_ws_clients")]
+    pub(crate) max_ws_clients: usize,
 }
 
 fn default_http_connections() -> usize {
@@ -92,6 +95,9 @@ fn default_http_timeout() -> u64 {
 }
 fn default_http_body() -> usize {
     65_536
+}
+fn default_ws_clients() -> usize {
+    64
 }
 
 /// `[acd]`: settings of the ACD that are not per queue.

@@ -8,15 +8,24 @@
 //! backoff; every failure is counted (`switchboard_event_write_failures_total`) and logged,
 //! and a batch given up after [`MAX_ATTEMPTS`] is counted as lost
 //! (`switchboard_events_lost_total`) and logged with its size: nothing goes silently.
+//!
+//! After a batch commits, the writer hands its rows, with the ids the store gave them, to
+//! a bounded tokio broadcast channel (the live event stream, `http_events.rs`). Only
+//! committed rows are broadcast, in id order, so a subscriber that subscribes and then
+//! reads the store sees every event exactly once across that seam. The broadcast never
+//! waits: a subscriber that falls behind loses its place (and is dropped by its reader),
+//! the writer does not slow down.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+use serde_json::Value;
 use switchboard_events::{CallEnd, Disposition, EndReason, Event, SCHEMA_VERSION};
+use tokio::sync::broadcast;
 
-use crate::event_store::{now_ms, EventStore, Row};
+use crate::event_store::{now_ms, EventStore, Row, StoredEvent};
 use crate::metrics::Metrics;
 
 /// An event to append: the typed event and the call, queue and agent it concerns.
@@ -60,11 +69,19 @@ enum Cmd {
 /// Attempts to commit a batch before it is counted as lost.
 pub(crate) const MAX_ATTEMPTS: u32 = 8;
 
+/// Committed events the live broadcast holds for its slowest subscriber before that
+/// subscriber lags (`RecvError::Lagged`).
+pub(crate) const LIVE_CAPACITY: usize = 4096;
+
+/// A committed event as the live stream carries it: the stored row, id included.
+pub(crate) type LiveEvent = Arc<StoredEvent>;
+
 /// Handle for appending; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct EventLog {
     tx: mpsc::Sender<Cmd>,
     metrics: Arc<Metrics>,
+    live: broadcast::Sender<LiveEvent>,
 }
 
 impl EventLog {
@@ -77,11 +94,19 @@ impl EventLog {
         let mut seqs: HashMap<String, i64> = store.max_call_seqs()?.into_iter().collect();
         close_crashed_calls(store.as_mut(), &mut seqs)?;
         let (tx, rx) = mpsc::channel::<Cmd>();
+        let (live, _) = broadcast::channel(LIVE_CAPACITY);
         let m = metrics.clone();
+        let l = live.clone();
         std::thread::Builder::new()
             .name("event-log".into())
-            .spawn(move || writer(store, seqs, rx, m))?;
-        Ok(EventLog { tx, metrics })
+            .spawn(move || writer(store, seqs, rx, m, l))?;
+        Ok(EventLog { tx, metrics, live })
+    }
+
+    /// Every event committed from now on, in id order. Subscribe before reading the store
+    /// to replay without a gap; drop live events whose id was already read.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+        self.live.subscribe()
     }
 
     /// Appends an event (never blocks the caller). If the writer is gone the event is
@@ -146,6 +171,7 @@ fn writer(
     mut seqs: HashMap<String, i64>,
     rx: mpsc::Receiver<Cmd>,
     metrics: Arc<Metrics>,
+    live: broadcast::Sender<LiveEvent>,
 ) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -157,6 +183,8 @@ fn writer(
         }
         let mut flushes = Vec::new();
         let mut rows = Vec::with_capacity(batch.len());
+        // The typed events beside their rows, for the live broadcast.
+        let mut typed = Vec::with_capacity(batch.len());
         for cmd in batch {
             match cmd {
                 Cmd::Append(ts, ev) => {
@@ -167,6 +195,7 @@ fn writer(
                         *s += 1;
                         *s
                     };
+                    let data = ev.event.data();
                     rows.push(Row {
                         ts_ms: ts,
                         call: ev.call,
@@ -174,15 +203,18 @@ fn writer(
                         queue: ev.queue,
                         agent: ev.agent,
                         kind: ev.event.kind().to_string(),
-                        data: ev.event.data().to_string(),
+                        data: data.to_string(),
                         schema: SCHEMA_VERSION,
                     });
+                    typed.push((data, ev.event));
                 }
                 Cmd::Flush(done) => flushes.push(done),
             }
         }
         if !rows.is_empty() {
-            commit_with_retry(store.as_mut(), &rows, &metrics, RETRY_BACKOFF);
+            if let Some(ids) = commit_with_retry(store.as_mut(), &rows, &metrics, RETRY_BACKOFF) {
+                broadcast_committed(&live, rows, typed, &ids);
+            }
         }
         for f in flushes {
             let _ = f.send(());
@@ -190,20 +222,48 @@ fn writer(
     }
 }
 
+/// Hands committed rows to the live stream's subscribers, if there are any (checked after
+/// the commit: a subscriber that arrives later finds these rows in the store).
+fn broadcast_committed(
+    live: &broadcast::Sender<LiveEvent>,
+    rows: Vec<Row>,
+    typed: Vec<(Value, Event)>,
+    ids: &[i64],
+) {
+    if live.receiver_count() == 0 {
+        return;
+    }
+    for ((row, (data, event)), id) in rows.into_iter().zip(typed).zip(ids) {
+        let ev = StoredEvent {
+            id: *id,
+            ts_ms: row.ts_ms,
+            call: row.call,
+            call_seq: row.call_seq,
+            queue: row.queue,
+            agent: row.agent,
+            kind: row.kind,
+            data,
+            event: Some(event),
+        };
+        // Err only when every subscriber left meanwhile: nobody to tell.
+        let _ = live.send(Arc::new(ev));
+    }
+}
+
 /// First retry delay; it doubles per attempt (to 3.2 s).
 const RETRY_BACKOFF: Duration = Duration::from_millis(50);
 
 /// Commits `rows`, retrying with backoff; counts and logs each failure, and the rows if it
-/// gives up.
+/// gives up. Returns the ids the store gave the rows (`None`: given up).
 fn commit_with_retry(
     store: &mut dyn EventStore,
     rows: &[Row],
     metrics: &Metrics,
     backoff: Duration,
-) {
+) -> Option<Vec<i64>> {
     for attempt in 1..=MAX_ATTEMPTS {
         match store.append_batch(rows) {
-            Ok(()) => {
+            Ok(ids) => {
                 Metrics::add(&metrics.events_written, rows.len() as u64);
                 if attempt > 1 {
                     tracing::info!(
@@ -212,7 +272,7 @@ fn commit_with_retry(
                         "event log write succeeded after retrying"
                     );
                 }
-                return;
+                return Some(ids);
             }
             Err(e) => {
                 Metrics::add(&metrics.event_write_failures, 1);
@@ -237,6 +297,7 @@ fn commit_with_retry(
         first_call = %rows.first().map(|r| r.call.as_str()).unwrap_or(""),
         "event log write given up; these events are lost"
     );
+    None
 }
 
 #[cfg(test)]
@@ -292,6 +353,41 @@ mod tests {
     }
 
     #[test]
+    fn committed_events_are_broadcast_with_their_store_ids_in_order() {
+        let (dir, store) = temp_store("live");
+        let log = EventLog::start(store, Arc::new(Metrics::default())).unwrap();
+        // Before anyone subscribes: stored, not broadcast.
+        log.append(NewEvent::system(Event::SystemStart {
+            version: "t".into(),
+        }));
+        log.flush();
+        let mut rx = log.subscribe();
+        for i in 0..3 {
+            log.append(
+                NewEvent::call(
+                    "c1",
+                    Event::QueueJoin {
+                        position: i + 1,
+                        resumed: false,
+                    },
+                )
+                .queue("sales"),
+            );
+        }
+        log.flush();
+        let live: Vec<LiveEvent> = (0..3).map(|_| rx.try_recv().unwrap()).collect();
+        assert!(rx.try_recv().is_err(), "nothing more was committed");
+        let mut s = SqliteStore::open(&dir.join("events.sqlite")).unwrap();
+        let stored = s.read_range(None, None).unwrap();
+        assert_eq!(stored.len(), 4);
+        for (l, st) in live.iter().zip(&stored[1..]) {
+            assert_eq!(**l, *st, "the live event is the stored row, id included");
+            assert_eq!(l.event, st.event);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_call_left_open_is_closed_with_end_reason_crash_at_start() {
         let (dir, store) = temp_store("crash");
         let log = EventLog::start(store, Arc::new(Metrics::default())).unwrap();
@@ -334,13 +430,20 @@ mod tests {
         fn schema_version(&mut self) -> anyhow::Result<u32> {
             Ok(2)
         }
-        fn append_batch(&mut self, rows: &[Row]) -> anyhow::Result<()> {
+        fn append_batch(&mut self, rows: &[Row]) -> anyhow::Result<Vec<i64>> {
             if self.failures > 0 {
                 self.failures -= 1;
                 anyhow::bail!("disk I/O error");
             }
+            let first = self.rows.len() as i64 + 1;
             self.rows.extend_from_slice(rows);
-            Ok(())
+            Ok((first..first + rows.len() as i64).collect())
+        }
+        fn read_after(&mut self, _: i64, _: usize) -> anyhow::Result<Vec<StoredEvent>> {
+            Ok(Vec::new())
+        }
+        fn last_id(&mut self) -> anyhow::Result<i64> {
+            Ok(self.rows.len() as i64)
         }
         fn read_range(
             &mut self,
@@ -374,7 +477,8 @@ mod tests {
             failures: 2,
             rows: Vec::new(),
         };
-        commit_with_retry(&mut s, std::slice::from_ref(&row), &m, Duration::ZERO);
+        let ids = commit_with_retry(&mut s, std::slice::from_ref(&row), &m, Duration::ZERO);
+        assert_eq!(ids, Some(vec![1]));
         assert_eq!(s.rows.len(), 1);
         assert_eq!(m.event_write_failures.load(Ordering::Relaxed), 2);
         assert_eq!(m.events_lost.load(Ordering::Relaxed), 0);
@@ -382,7 +486,8 @@ mod tests {
             failures: MAX_ATTEMPTS,
             rows: Vec::new(),
         };
-        commit_with_retry(&mut s, &[row.clone(), row], &m, Duration::ZERO);
+        let ids = commit_with_retry(&mut s, &[row.clone(), row], &m, Duration::ZERO);
+        assert_eq!(ids, None);
         assert!(s.rows.is_empty());
         assert_eq!(m.events_lost.load(Ordering::Relaxed), 2);
     }

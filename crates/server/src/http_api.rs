@@ -27,6 +27,7 @@ pub(crate) struct ApiSetup {
     pub(crate) control: Arc<AgentControl>,
     /// The call path: live calls, the ACD, the SIP driver (calls and callbacks endpoints).
     pub(crate) calls: Arc<crate::call::CallContext>,
+    pub(crate) events: Arc<crate::http_events::EventStream>,
 }
 
 pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
@@ -74,6 +75,7 @@ pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
             "/api/v1/agents/:agent/disposition",
             post(crate::http_agents::disposition),
         )
+        .route("/api/v1/events", get(crate::http_events::events))
         .route("/demo/crm/balance", get(demo_balance))
         .route("/api/v1/session", get(crate::web_pages::session))
         .merge(crate::web_pages::routes())
@@ -85,6 +87,7 @@ pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
         .layer(Extension(setup.limits))
         .layer(Extension(setup.control))
         .layer(Extension(setup.calls))
+        .layer(Extension(setup.events))
 }
 
 async fn not_found() -> ApiError {

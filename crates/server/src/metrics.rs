@@ -52,6 +52,8 @@ pub(crate) struct Metrics {
     pub(crate) disk_low: AtomicI64,
     /// Calls refused with 503 because the disk was below the watermark.
     pub(crate) calls_refused_disk_low: AtomicU64,
+    /// The WebSocket event stream's clients (`http_events`).
+    pub(crate) ws: crate::http_events::WsMetrics,
 }
 
 /// What the defences against a hostile network did. Totals are copied from the owners'
@@ -320,6 +322,7 @@ impl Metrics {
             g(&self.calls_refused_disk_low),
         );
         self.guard.render(out);
+        self.ws.render(out);
         let _ = write!(
             out,
             "# HELP switchboard_dial_refused_total Calls we would have originated (callbacks), refused by the dial policy.\n\

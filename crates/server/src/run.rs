@@ -196,6 +196,13 @@ async fn serve(
                 .collect(),
         }),
         calls: call_ctx,
+        events: Arc::new(crate::http_events::EventStream::new(
+            events.clone(),
+            crate::event_store::StoreLocation::parse(&cfg.data.event_store)?,
+            cfg.data.dir.clone(),
+            cfg.http.max_ws_clients,
+            shared.metrics.clone(),
+        )),
     };
     // The admin API stays up through the drain (wallboard, metrics) and stops last.
     let router = crate::http_api::router(shared.clone(), setup).layer(axum::Extension(

@@ -120,8 +120,10 @@ pub(crate) trait EventStore: Send {
     fn describe(&self) -> String;
     /// The highest migration applied.
     fn schema_version(&mut self) -> anyhow::Result<u32>;
-    /// Appends the rows in one transaction: all or none.
-    fn append_batch(&mut self, rows: &[Row]) -> anyhow::Result<()>;
+    /// Appends the rows in one transaction: all or none. Returns the `id` given to each
+    /// row, in the order of `rows` (increasing: one writer appends, so ids follow commit
+    /// order; PostgreSQL may leave gaps after a failed batch).
+    fn append_batch(&mut self, rows: &[Row]) -> anyhow::Result<Vec<i64>>;
     /// Rows with `ts_ms` in `[from_ms, to_ms)` (`None` = unbounded), in `id` order.
     fn read_range(
         &mut self,
@@ -146,6 +148,11 @@ pub(crate) trait EventStore: Send {
     }
     /// One call's rows in `id` order.
     fn read_call(&mut self, call: &str) -> anyhow::Result<Vec<StoredEvent>>;
+    /// At most `limit` rows with `id > after_id`, in `id` order (the event stream's
+    /// replay reads the log page by page with it).
+    fn read_after(&mut self, after_id: i64, limit: usize) -> anyhow::Result<Vec<StoredEvent>>;
+    /// The highest `id` stored (0 for an empty log).
+    fn last_id(&mut self) -> anyhow::Result<i64>;
     /// The highest `call_seq` of every call (the writer resumes numbering after a restart).
     fn max_call_seqs(&mut self) -> anyhow::Result<Vec<(String, i64)>>;
     /// Calls with a start and no end (left open by a crash).
@@ -315,17 +322,33 @@ pub(crate) mod tests {
             data: r#"{"caller":"1","dnis":"2"}"#.into(),
             schema: 1,
         };
-        store
+        assert_eq!(store.last_id().unwrap(), 0);
+        let first = store
             .append_batch(&[
                 row(10, "c1", 1, "call.start"),
                 row(20, "c2", 1, "call.start"),
                 row(30, "c1", 2, "call.connected"),
             ])
             .unwrap();
-        store.append_batch(&[row(40, "c1", 3, "call.end")]).unwrap();
+        let second = store.append_batch(&[row(40, "c1", 3, "call.end")]).unwrap();
         let all = store.read_range(None, None).unwrap();
         assert_eq!(all.len(), 4);
         assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+        let ids: Vec<i64> = all.iter().map(|e| e.id).collect();
+        assert_eq!(
+            [first, second].concat(),
+            ids,
+            "append_batch returns the ids given"
+        );
+        assert_eq!(store.last_id().unwrap(), ids[3]);
+        let page = store.read_after(ids[0], 2).unwrap();
+        assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), &ids[1..3]);
+        assert_eq!(store.read_after(ids[2], 10).unwrap().len(), 1);
+        assert!(store.read_after(ids[3], 10).unwrap().is_empty());
+        assert!(matches!(
+            page[0].event,
+            Some(switchboard_events::Event::CallStart(_))
+        ));
         assert_eq!(all[0].data["caller"], "1");
         assert!(matches!(
             all[0].event,

@@ -93,8 +93,9 @@ impl EventStore for PostgresStore {
         Ok(v.unwrap_or(0).max(0) as u32)
     }
 
-    fn append_batch(&mut self, rows: &[Row]) -> anyhow::Result<()> {
+    fn append_batch(&mut self, rows: &[Row]) -> anyhow::Result<Vec<i64>> {
         let mut txn = self.client.transaction()?;
+        let mut ids = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(ROWS_PER_INSERT) {
             let mut sql = String::from(
                 "INSERT INTO events (ts_ms, call, call_seq, queue, agent, kind, data, schema) VALUES ",
@@ -129,10 +130,15 @@ impl EventStore for PostgresStore {
                     schema,
                 ]);
             }
-            txn.execute(&sql, &params)?;
+            sql.push_str(" RETURNING id");
+            // The sequence numbers the VALUES rows in order; sorting makes that explicit.
+            let mut chunk_ids: Vec<i64> =
+                txn.query(&sql, &params)?.iter().map(|r| r.get(0)).collect();
+            chunk_ids.sort_unstable();
+            ids.extend(chunk_ids);
         }
         txn.commit()?;
-        Ok(())
+        Ok(ids)
     }
 
     fn read_range(
@@ -169,6 +175,22 @@ impl EventStore for PostgresStore {
             &format!("SELECT {COLUMNS} FROM events WHERE call = $1 ORDER BY id"),
             &[&call],
         )
+    }
+
+    fn read_after(&mut self, after_id: i64, limit: usize) -> anyhow::Result<Vec<StoredEvent>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.query(
+            &format!("SELECT {COLUMNS} FROM events WHERE id > $1 ORDER BY id LIMIT $2"),
+            &[&after_id, &limit],
+        )
+    }
+
+    fn last_id(&mut self) -> anyhow::Result<i64> {
+        let v: Option<i64> = self
+            .client
+            .query_one("SELECT MAX(id) FROM events", &[])?
+            .get(0);
+        Ok(v.unwrap_or(0))
     }
 
     fn max_call_seqs(&mut self) -> anyhow::Result<Vec<(String, i64)>> {

@@ -84,8 +84,9 @@ impl EventStore for SqliteStore {
         Ok(v.unwrap_or(0))
     }
 
-    fn append_batch(&mut self, rows: &[Row]) -> anyhow::Result<()> {
+    fn append_batch(&mut self, rows: &[Row]) -> anyhow::Result<Vec<i64>> {
         let txn = self.conn.transaction()?;
+        let mut ids = Vec::with_capacity(rows.len());
         {
             let mut st = txn.prepare_cached(
                 "INSERT INTO events (ts_ms, call, call_seq, queue, agent, kind, data, schema)
@@ -95,10 +96,11 @@ impl EventStore for SqliteStore {
                 st.execute(params![
                     r.ts_ms, r.call, r.call_seq, r.queue, r.agent, r.kind, r.data, r.schema
                 ])?;
+                ids.push(txn.last_insert_rowid());
             }
         }
         txn.commit()?;
-        Ok(())
+        Ok(ids)
     }
 
     fn read_range(
@@ -133,6 +135,20 @@ impl EventStore for SqliteStore {
             &format!("SELECT {COLUMNS} FROM events WHERE call = ?1 ORDER BY id"),
             params![call],
         )
+    }
+
+    fn read_after(&mut self, after_id: i64, limit: usize) -> anyhow::Result<Vec<StoredEvent>> {
+        self.query(
+            &format!("SELECT {COLUMNS} FROM events WHERE id > ?1 ORDER BY id LIMIT ?2"),
+            params![after_id, i64::try_from(limit).unwrap_or(i64::MAX)],
+        )
+    }
+
+    fn last_id(&mut self) -> anyhow::Result<i64> {
+        let v: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(id) FROM events", [], |r| r.get(0))?;
+        Ok(v.unwrap_or(0))
     }
 
     fn max_call_seqs(&mut self) -> anyhow::Result<Vec<(String, i64)>> {
