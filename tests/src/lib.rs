@@ -13,6 +13,7 @@ pub mod peers;
 pub mod pg;
 pub mod rtp_capture;
 pub mod webdriver;
+pub mod ws;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -25,9 +25,10 @@ use axum::response::Response;
 use axum::Extension;
 use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::Receiver;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::event_log::EventLog;
+use crate::event_log::{EventLog, LiveEvent};
 use crate::event_store::{EventStore, StoreLocation, StoredEvent};
 use crate::event_stream::{parse_kinds, Seam, View};
 use crate::http_auth::{Principal, Role, TokenTable};
@@ -225,9 +226,11 @@ pub(crate) async fn events(
             ),
         ));
     };
-    let replay = match q.since {
-        Some(since) => Some((since, open_for_replay(&stream, since).await?)),
-        None => None,
+    // Live only: subscribed before the 101 answer, so a client that has seen the
+    // upgrade complete gets every event committed after that.
+    let start = match q.since {
+        Some(since) => Start::Replay(since, open_for_replay(&stream, since).await?),
+        None => Start::Live(stream.log.subscribe()),
     };
     let view = View::new(
         q.queue.as_deref(),
@@ -239,7 +242,7 @@ pub(crate) async fn events(
     Ok(ws
         .protocols([PROTOCOL])
         .max_message_size(MAX_CLIENT_MESSAGE)
-        .on_upgrade(move |socket| client(socket, stream, view, replay, permit)))
+        .on_upgrade(move |socket| client(socket, stream, view, start, permit)))
 }
 
 /// Opens a reader on the store and checks that `since` is not ahead of the log (a client
@@ -285,6 +288,14 @@ fn store_unavailable() -> ApiError {
     )
 }
 
+/// Where a client's stream starts.
+enum Start {
+    /// Live events from this subscription on.
+    Live(Receiver<LiveEvent>),
+    /// Stored events after this id (read from this store), then live.
+    Replay(i64, Box<dyn EventStore>),
+}
+
 /// How a client's stream ended.
 #[derive(Debug, PartialEq, Eq)]
 enum End {
@@ -313,13 +324,13 @@ async fn client(
     mut socket: WebSocket,
     stream: Arc<EventStream>,
     mut view: View,
-    replay: Option<(i64, Box<dyn EventStore>)>,
+    start: Start,
     _permit: OwnedSemaphorePermit,
 ) {
     stream.metrics.ws.clients.fetch_add(1, Ordering::Relaxed);
     Metrics::add(&stream.metrics.ws.accepted, 1);
     let _connected = Connected(stream.clone());
-    let end = pump(&mut socket, &stream.log, &mut view, replay).await;
+    let end = pump(&mut socket, &stream.log, &mut view, start).await;
     let (code, reason) = match end {
         End::Gone => return,
         End::Close(code, reason) => (code, reason),
@@ -337,8 +348,9 @@ async fn client(
     let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(close)).await;
 }
 
-async fn send(socket: &mut WebSocket, text: String, seam: &Seam) -> Result<(), End> {
-    match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text))).await {
+/// Sends one message within [`SEND_TIMEOUT`].
+async fn send(socket: &mut WebSocket, msg: Message, seam: &Seam) -> Result<(), End> {
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(msg)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(End::Gone),
         Err(_) => Err(too_slow(seam.last())),
@@ -372,7 +384,7 @@ async fn replay_pages(
         let full = page.len() == PAGE;
         for ev in &page {
             if seam.take(ev.id) && view.admits(ev) {
-                send(socket, view.frame(ev), seam).await?;
+                send(socket, Message::Text(view.frame(ev)), seam).await?;
             }
         }
         if !full {
@@ -382,15 +394,10 @@ async fn replay_pages(
 }
 
 /// The whole stream of one client: the replay (if asked), then live events.
-async fn pump(
-    socket: &mut WebSocket,
-    log: &EventLog,
-    view: &mut View,
-    replay: Option<(i64, Box<dyn EventStore>)>,
-) -> End {
-    let (mut seam, rx) = match replay {
-        None => (Seam::after(0), log.subscribe()),
-        Some((since, store)) => {
+async fn pump(socket: &mut WebSocket, log: &EventLog, view: &mut View, start: Start) -> End {
+    let (mut seam, rx) = match start {
+        Start::Live(rx) => (Seam::after(0), rx),
+        Start::Replay(since, store) => {
             let mut seam = Seam::after(since);
             // Catch up first without a subscription (a long replay would overflow it),
             // then subscribe and read the store once more: whatever was committed before
@@ -414,7 +421,7 @@ async fn pump(
 
 async fn live(
     socket: &mut WebSocket,
-    mut rx: tokio::sync::broadcast::Receiver<crate::event_log::LiveEvent>,
+    mut rx: Receiver<LiveEvent>,
     seam: &mut Seam,
     view: &mut View,
 ) -> Result<(), End> {
@@ -427,7 +434,7 @@ async fn live(
                 Ok(ev) => {
                     // The first live events may already have come from the store.
                     if seam.take(ev.id) && view.admits(&ev) {
-                        send(socket, view.frame(&ev), seam).await?;
+                        send(socket, Message::Text(view.frame(&ev)), seam).await?;
                     }
                 }
                 Err(RecvError::Lagged(_)) => return Err(too_slow(seam.last())),
@@ -452,19 +459,9 @@ async fn live(
                     return Err(End::Close(1008, "no pong to the last ping".into()));
                 }
                 awaiting_pong = true;
-                if let Err(end) = send_ping(socket, seam).await {
-                    return Err(end);
-                }
+                send(socket, Message::Ping(b"sb".to_vec()), seam).await?;
             }
         }
-    }
-}
-
-async fn send_ping(socket: &mut WebSocket, seam: &Seam) -> Result<(), End> {
-    match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Ping(b"sb".to_vec()))).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(End::Gone),
-        Err(_) => Err(too_slow(seam.last())),
     }
 }
 
