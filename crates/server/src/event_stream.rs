@@ -1,7 +1,7 @@
 //! What one subscriber of the live event stream (`GET /api/v1/events`, `http_events.rs`)
 //! is sent, decided without I/O: the filters (`queue`, `agent`, `kind` prefixes), the
 //! agent token's view (its own events and the calls offered to it), caller numbers masked
-//! for agent tokens, and the seam between the replay from the store and the live
+//! for supervisors as the REST API masks them (`live_calls::mask_number`), and the seam between the replay from the store and the live
 //! broadcast (an event is sent at most once, in id order).
 //!
 //! This module does not read the store or the socket; it is fed events in id order.
@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use serde_json::Value;
 
 use crate::event_store::StoredEvent;
+use crate::live_calls::mask_number;
 
 /// Calls a scope remembers (FIFO): far more than one agent or queue has at once.
 const FOLLOWED_CALLS: usize = 512;
@@ -74,13 +75,14 @@ pub(crate) struct View {
 
 impl View {
     /// `queue` and `agent` (query parameters), `kinds` (prefixes; empty = all),
-    /// `own_agent` (an agent token's agent: its view is limited to that agent, and caller
-    /// numbers are masked).
+    /// `own_agent` (an agent token's agent: its view is limited to that agent),
+    /// `mask_numbers` (phone numbers in event data masked to their last four digits).
     pub(crate) fn new(
         queue: Option<&str>,
         agent: Option<&str>,
         kinds: Vec<String>,
         own_agent: Option<&str>,
+        mask_numbers: bool,
     ) -> View {
         let mut scopes = Vec::new();
         if let Some(q) = queue {
@@ -92,7 +94,7 @@ impl View {
         View {
             scopes,
             kinds,
-            mask_numbers: own_agent.is_some(),
+            mask_numbers,
         }
     }
 
@@ -128,19 +130,6 @@ const NUMBER_FIELDS: [&str; 2] = ["caller", "number"];
 
 fn has_number(data: &Value) -> bool {
     NUMBER_FIELDS.iter().any(|k| data.get(k).is_some())
-}
-
-/// All but the last four characters replaced by `*` (`+74951234567` -> `********4567`);
-/// four characters or fewer (internal extensions) are kept.
-pub(crate) fn mask_number(n: &str) -> String {
-    let len = n.chars().count();
-    if len <= 4 {
-        return n.to_string();
-    }
-    n.chars()
-        .enumerate()
-        .map(|(i, c)| if i < len - 4 { '*' } else { c })
-        .collect()
 }
 
 /// Parses `kind=call.,agent.`: comma-separated prefixes, blanks dropped.
@@ -303,7 +292,7 @@ mod tests {
             all[..14].iter().all(|e| e.event.is_some()),
             "fixture fits the schema"
         );
-        let mut v = View::new(None, None, vec![], None);
+        let mut v = View::new(None, None, vec![], None, false);
         assert_eq!(
             ids(&mut v, &all),
             (1..=14).collect::<Vec<_>>(),
@@ -313,18 +302,18 @@ mod tests {
 
     #[test]
     fn an_agent_token_sees_its_own_events_and_its_calls_from_the_offer_on() {
-        let mut v = View::new(None, None, vec![], Some("1001"));
+        let mut v = View::new(None, None, vec![], Some("1001"), false);
         assert_eq!(ids(&mut v, &log()), vec![2, 7, 9, 10, 12, 13]);
-        let mut v = View::new(None, None, vec![], Some("1002"));
+        let mut v = View::new(None, None, vec![], Some("1002"), false);
         assert_eq!(ids(&mut v, &log()), vec![8, 11, 14]);
     }
 
     #[test]
     fn queue_filter_follows_the_calls_of_the_queue() {
-        let mut v = View::new(Some("sales"), None, vec![], None);
+        let mut v = View::new(Some("sales"), None, vec![], None, false);
         assert_eq!(ids(&mut v, &log()), vec![4, 7, 9, 10, 12, 13]);
         // Agent 1002's offer names another agent but is in `support`, not `sales`.
-        let mut v = View::new(Some("support"), Some("1001"), vec![], None);
+        let mut v = View::new(Some("support"), Some("1001"), vec![], None, false);
         assert!(ids(&mut v, &log()).is_empty());
     }
 
@@ -332,11 +321,11 @@ mod tests {
     fn kind_prefixes_filter_after_the_scopes_have_seen_every_event() {
         let kinds = parse_kinds(Some("call., agent.,")).unwrap();
         assert_eq!(kinds, vec!["call.", "agent."]);
-        let mut v = View::new(None, None, kinds.clone(), Some("1001"));
+        let mut v = View::new(None, None, kinds.clone(), Some("1001"), false);
         // call.bridge and later call events of c1 pass although queue.offer (which put c1
         // in the scope) is filtered out by kind.
         assert_eq!(ids(&mut v, &log()), vec![2, 9, 10, 12]);
-        let mut v = View::new(None, None, vec!["queue.".into()], None);
+        let mut v = View::new(None, None, vec!["queue.".into()], None, false);
         assert_eq!(ids(&mut v, &log()), vec![4, 6, 7, 8, 13]);
     }
 
@@ -350,21 +339,29 @@ mod tests {
     }
 
     #[test]
-    fn numbers_are_masked_for_agent_tokens_only() {
+    fn numbers_are_masked_when_asked() {
         let start = &log()[2];
-        let staff = View::new(None, None, vec![], None);
-        let f: Value = serde_json::from_str(&staff.frame(start)).unwrap();
+        let admin = View::new(None, None, vec![], None, false);
+        let f: Value = serde_json::from_str(&admin.frame(start)).unwrap();
         assert_eq!(f["data"]["caller"], "+74951234567");
         assert_eq!(f["id"], 3);
         assert_eq!(f["kind"], "call.start");
         assert_eq!(f["call"], "c1");
         assert_eq!(f["ts_ms"], 30);
-        let agent = View::new(None, None, vec![], Some("1001"));
-        let f: Value = serde_json::from_str(&agent.frame(start)).unwrap();
-        assert_eq!(f["data"]["caller"], "********4567");
+        let supervisor = View::new(None, None, vec![], None, true);
+        let f: Value = serde_json::from_str(&supervisor.frame(start)).unwrap();
+        assert_eq!(f["data"]["caller"], "+*******4567");
         assert_eq!(f["data"]["dnis"], "100");
-        assert_eq!(mask_number("1001"), "1001");
-        assert_eq!(mask_number("анна12345"), "*****2345");
+        let refused = ev(
+            20,
+            "c1",
+            "",
+            "",
+            "call.refused",
+            json!({"reason": "premium_rate", "purpose": "callback", "number": "+88299123456"}),
+        );
+        let f: Value = serde_json::from_str(&supervisor.frame(&refused)).unwrap();
+        assert_eq!(f["data"]["number"], "+*******3456");
     }
 
     #[test]

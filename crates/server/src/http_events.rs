@@ -232,11 +232,14 @@ pub(crate) async fn events(
         Some(since) => Start::Replay(since, open_for_replay(&stream, since).await?),
         None => Start::Live(stream.log.subscribe()),
     };
+    // Numbers as GET /api/v1/calls shows them: whole for admins and for an agent (who
+    // sees only its own calls), masked for supervisors.
     let view = View::new(
         q.queue.as_deref(),
         q.agent.as_deref(),
         kinds,
         own_agent.as_deref(),
+        who.role == Role::Supervisor,
     );
     tracing::info!(token = %who.name, role = who.role.as_str(), since = ?q.since, "event stream client");
     Ok(ws
