@@ -302,6 +302,32 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     .errors(&[400, 404, 429]),
     op(
         Get,
+        "/api/v1/events",
+        "WebSocket event stream: every committed event as a JSON text frame, filtered, with \
+         replay after an event id (docs/api.md, \"Event stream\"). The token may also come as \
+         the subprotocols `switchboard.v1`, `bearer.<token>`; an agent token gets only its \
+         own agent's events.",
+        AnyRole,
+    )
+    .query(&[
+        field(
+            "since",
+            Ty::Str,
+            false,
+            "An event id: replay the stored events after it, then go live.",
+        ),
+        field("queue", Ty::Str, false, "Only this queue's events and calls."),
+        field("agent", Ty::Str, false, "Only this agent's events and calls."),
+        field(
+            "kind",
+            Ty::Str,
+            false,
+            "Comma-separated kind prefixes, e.g. `call.,agent.`.",
+        ),
+    ])
+    .errors(&[400, 426, 503]),
+    op(
+        Get,
         "/demo/crm/balance",
         "The demo dialplan's stand-in CRM.",
         Open,
@@ -335,6 +361,7 @@ fn reason(status: u16) -> &'static str {
         404 => "No such agent, queue, call or kind.",
         409 => "The state does not allow it now.",
         421 => "The Host header is not allowed.",
+        426 => "A WebSocket upgrade is required.",
         429 => "Busy with another request of this kind.",
         501 => "Not implemented yet.",
         503 => "Shutting down or busy.",
