@@ -163,12 +163,6 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     ),
     op(
         Get,
-        "/api/v1/session",
-        "Who the token is: name, role, agent, the pause reasons, whether the event stream is on.",
-        AnyRole,
-    ),
-    op(
-        Get,
         "/api/v1/registrations",
         "Registered contacts with their addresses.",
         Staff,
