@@ -104,7 +104,7 @@ pub(crate) async fn session(
             .iter()
             .map(|(q, codes)| (q.clone(), json!(codes)))
             .collect::<serde_json::Map<_, _>>(),
-        "events_stream": false,
+        "events_stream": true,
     }))
 }
 
