@@ -108,6 +108,7 @@
     fetchedAt = Date.now();
     render();
     renderWrapUp();
+    if (!document.body.dataset.loaded) performance.mark('switchboard-loaded');
     document.body.dataset.loaded = 'true';
     return true;
   }
