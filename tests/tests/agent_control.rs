@@ -160,6 +160,14 @@ fn an_agent_logged_out_of_sales_waits_the_caller_until_it_logs_in_and_dispositio
         .wait_event(10, |e| e.kind == "agent.queue_logout")
         .expect("agent.queue_logout logged");
     assert_eq!((ev.agent.as_str(), ev.queue.as_str()), ("1001", "sales"));
+    // The queue's live figures no longer count 1001 as available in sales.
+    let (_, body) = server.http_get("/api/v1/queues/sales");
+    let live = &json(&body)["stats"]["live"]["agents"];
+    assert_eq!(
+        (live["available"].as_u64(), live["logged_out"].as_u64()),
+        (Some(0), Some(3)),
+        "{live}"
+    );
 
     let mut caller = Softphone::start(
         &py,

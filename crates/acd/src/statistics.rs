@@ -559,7 +559,9 @@ impl Statistics {
             interval.agent_idle += a.interval.1 + idle;
             today.agent_busy += a.today.0 + busy;
             today.agent_idle += a.today.1 + idle;
-            let n = match acd.agent_state(*id) {
+            let state = acd.agent_state(*id).filter(|_| acd.serves(*id, queue));
+            let n = match state {
+                // Logged out of the agent, or of this queue only.
                 Some(AgentState::LoggedOut) | None => &mut agents.logged_out,
                 Some(AgentState::Available) => &mut agents.available,
                 Some(AgentState::Ringing { .. }) => &mut agents.ringing,

@@ -54,6 +54,7 @@ fn an_agent_logged_out_of_a_queue_gets_no_offers_from_it_until_it_logs_back_in()
         active: false
     })));
     assert_eq!(acd.agent_queues(AgentId(1)), Some(vec![SUPPORT]));
+    assert!(!acd.serves(AgentId(1), SALES) && acd.serves(AgentId(1), SUPPORT));
     acd.handle_join(t(2), Join::new(CallId(10), SALES)).unwrap();
     assert!(offers(&drain(&mut acd)).is_empty(), "the sales call waits");
     // Still served in support.

@@ -446,6 +446,14 @@ impl Acd {
         )
     }
 
+    /// Whether the agent takes `queue`'s calls now: a configured member not logged out of
+    /// it (its state aside).
+    pub fn serves(&self, agent: AgentId, queue: QueueId) -> bool {
+        self.agents
+            .get(&agent)
+            .is_some_and(|a| a.cfg.queues.contains(&queue) && !a.off_queues.contains(&queue))
+    }
+
     /// A queue's counters, `waiting` and `callbacks_pending` filled in.
     pub fn queue_stats(&self, queue: QueueId) -> Option<QueueStats> {
         let q = self.queues.get(&queue)?;
