@@ -48,6 +48,6 @@ pub use digest::{Algorithm, Ha1, HashKind};
 pub use limiter::{source_key, LockoutConfig, LockoutStarted};
 pub use location::{contact_key, Binding, LocationEvent, LocationTable, LogoutReason};
 pub use registrar::{
-    http_date, AuthStats, Disposition, RegisterOutcome, Registrar, RegistrarConfig, UserDirectory,
-    MAX_CONTACTS_PER_REQUEST,
+    http_date, AuthStats, Disposition, RegisterOutcome, Registrar, RegistrarConfig, RequestAuth,
+    RequestAuthOutcome, UserDirectory, MAX_CONTACTS_PER_REQUEST,
 };

@@ -1,4 +1,7 @@
 //! The REGISTER handler (RFC 3261 §10.3) with digest authentication and brute-force lockout.
+//! [`request_auth`] applies the same digest check to other requests (INVITE, 407).
+
+mod request_auth;
 
 use crate::digest::{
     challenge, compute_response, constant_time_eq, hmac_sha256, Algorithm, Credentials,
@@ -7,6 +10,7 @@ use crate::digest::{
 use crate::limiter::{source_key, FailureTable, LockoutConfig, LockoutStarted, TrustTable};
 use crate::location::{contact_key, Binding, LocationEvent, LocationTable, LogoutReason};
 use crate::nonce::{NonceKeeper, NonceState};
+pub use request_auth::{RequestAuth, RequestAuthOutcome};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -254,7 +258,7 @@ impl fmt::Debug for Registrar {
     }
 }
 
-enum Reject {
+pub(crate) enum Reject {
     Status(StatusCode, Disposition),
     MinExpires,
     Unsupported(Vec<String>),
@@ -518,7 +522,13 @@ impl Registrar {
             }
         }
 
-        let user = self.authenticate(now, source, to.uri.user().unwrap_or(""), req)?;
+        let user = self.authenticate(
+            now,
+            source,
+            to.uri.user().unwrap_or(""),
+            &HeaderName::Authorization,
+            req,
+        )?;
 
         if to.uri.user() != Some(user.as_str()) {
             return Err((
@@ -620,13 +630,17 @@ impl Registrar {
         Ok((user, bindings))
     }
 
-    /// Checks credentials. `Ok(username)` on success; otherwise the 401/403/400 to send and
+    /// Checks the digest credentials in `header` (`Authorization` for REGISTER,
+    /// `Proxy-Authorization` for other requests). `to_user` is the user the request claims
+    /// to act for (REGISTER: the To user; INVITE: the From user), which decides a locked
+    /// source's exemption. `Ok(username)` on success; otherwise the 401/403/400 to send and
     /// whether it is `stale`.
-    fn authenticate(
+    pub(crate) fn authenticate(
         &mut self,
         now: SystemTime,
         source: SocketAddr,
         to_user: &str,
+        header: &HeaderName,
         req: &Request,
     ) -> Result<String, (Reject, bool)> {
         let key = source_key(source.ip());
@@ -655,7 +669,7 @@ impl Registrar {
 
         // Pick the Digest credentials for our realm, if any.
         let mut creds = None;
-        for value in req.headers.get_all(&HeaderName::Authorization) {
+        for value in req.headers.get_all(header) {
             match Credentials::parse(value) {
                 Ok(c) if c.realm == self.cfg.realm => {
                     creds = Some(c);
@@ -666,7 +680,7 @@ impl Registrar {
                 | Err(CredentialsError::UnsupportedAlgorithm)
                 | Err(CredentialsError::UnsupportedQop)
                 | Err(CredentialsError::UserHash) => {}
-                Err(_) => return Err((bad("malformed Authorization"), false)),
+                Err(_) => return Err((bad("malformed credentials"), false)),
             }
         }
         let Some(c) = creds else {

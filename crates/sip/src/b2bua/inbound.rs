@@ -180,6 +180,22 @@ impl B2bua {
         status: StatusCode,
         retry_after: Option<u32>,
     ) -> Result<(), B2buaError> {
+        let extra: Vec<(HeaderName, String)> = retry_after
+            .map(|secs| (HeaderName::RetryAfter, secs.to_string()))
+            .into_iter()
+            .collect();
+        self.reject_with_headers(now, call, status, &extra)
+    }
+
+    /// [`B2bua::reject`] with extra headers on the final response, e.g. the
+    /// `Proxy-Authenticate` challenges of a 407 (RFC 3261 §22.3).
+    pub fn reject_with_headers(
+        &mut self,
+        now: Instant,
+        call: CallKey,
+        status: StatusCode,
+        headers: &[(HeaderName, String)],
+    ) -> Result<(), B2buaError> {
         let c = self.call(call).ok_or(B2buaError::NoSuchCall)?;
         if c.a.is_none() {
             return Err(B2buaError::InvalidState("originated call has no A leg"));
@@ -188,8 +204,8 @@ impl B2bua {
             return Err(B2buaError::InvalidState("A already answered"));
         }
         if let Some((tx, mut r)) = self.a_response(call, status, None) {
-            if let Some(secs) = retry_after {
-                r.headers.push(HeaderName::RetryAfter, secs.to_string());
+            for (name, value) in headers {
+                r.headers.push(name.clone(), value.clone());
             }
             self.tl.send_response(now, tx, r)?;
         }

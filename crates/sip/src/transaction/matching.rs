@@ -25,7 +25,7 @@ pub(super) enum ServerKey {
 
 pub(super) type MergeKey = (String, String, u32, String); // from tag, Call-ID, CSeq, method
 
-pub(super) type AckKey = (String, u32, String); // Call-ID, CSeq, from tag
+pub(super) type AckKey = (String, u32, String, String); // Call-ID, CSeq, from tag, to tag
 
 pub(super) fn method_key(m: &Method) -> String {
     m.as_str().to_string()
@@ -113,5 +113,32 @@ pub(super) fn ack_key(req: &Request) -> Option<AckKey> {
         req.headers.call_id().ok()?.to_string(),
         cseq.seq,
         req.headers.from().ok()?.tag().unwrap_or("").to_string(),
+        req.headers.to().ok()?.tag()?.to_string(),
     ))
+}
+
+/// The key an ACK for our 2xx to `invite` must carry: the INVITE's Call-ID, CSeq number
+/// and From tag, and our To tag `local_tag` (§13.2.2.4, §17.1.1.3). An ACK naming another
+/// tag or CSeq (a blind or forged one) matches nothing.
+pub(super) fn invite_ack_key(invite: &Request, local_tag: &str) -> Option<AckKey> {
+    let cseq = invite.headers.cseq().ok()?;
+    Some((
+        invite.headers.call_id().ok()?.to_string(),
+        cseq.seq,
+        invite.headers.from().ok()?.tag().unwrap_or("").to_string(),
+        local_tag.to_string(),
+    ))
+}
+
+/// Whether `ack` acknowledges the 2xx we sent on an INVITE transaction whose request is
+/// `invite` and whose To tag is `local_tag` (the RFC 2543 path, where the ACK reuses the
+/// INVITE's Via branch and so matches the transaction itself).
+pub(super) fn ack_matches_invite(ack: &Request, invite: &Request, local_tag: Option<&str>) -> bool {
+    match (
+        ack_key(ack),
+        local_tag.and_then(|t| invite_ack_key(invite, t)),
+    ) {
+        (Some(a), Some(i)) => a == i,
+        _ => false,
+    }
 }

@@ -52,7 +52,8 @@ use crate::transport::Transport;
 use admission::{request_cost, Refusal};
 pub use client::build_ack;
 use matching::{
-    ack_key, merge_key, method_key, server_key, with_method, AckKey, MergeKey, ServerKey,
+    ack_key, ack_matches_invite, invite_ack_key, merge_key, method_key, server_key, with_method,
+    AckKey, MergeKey, ServerKey,
 };
 
 /// RFC 3261 §8.1.1.7 magic cookie that marks an RFC 3261 branch.
@@ -151,6 +152,10 @@ pub struct TxStats {
     pub server_bytes: usize,
     /// Sources with live server transactions now.
     pub sources: usize,
+    /// ACKs dropped because they acknowledge no 2xx of ours: no INVITE with their Call-ID,
+    /// CSeq and From tag got our 2xx with their To tag (blind or forged ACKs, or late
+    /// retransmissions).
+    pub stray_acks: u64,
 }
 
 impl TxConfig {

@@ -64,7 +64,10 @@ impl TransactionLayer {
             if tx.state != TxState::Accepted {
                 tx.state = TxState::Accepted;
                 tx.timers.arm(Timer::L, now + t.timeout());
-                accepted = ack_key(&tx.request);
+                accepted = tx
+                    .local_tag
+                    .as_deref()
+                    .and_then(|tag| invite_ack_key(&tx.request, tag));
                 tx.ack_key = accepted.clone();
             }
             if !reliable {
@@ -139,6 +142,9 @@ impl TransactionLayer {
                         return;
                     }
                 }
+                // No INVITE of ours took a 2xx with this Call-ID, CSeq, From tag and To
+                // tag: a late retransmission, or a blind/forged ACK. Dropped, counted.
+                self.stats.stray_acks += 1;
                 self.event(TxEvent::StrayAck { ack: req, from });
             }
             Method::Cancel => self.handle_cancel(now, from, transport, req, skey),
@@ -246,7 +252,13 @@ impl TransactionLayer {
                     tx.timers.arm(Timer::I, now + i);
                 }
                 TxState::Accepted if !tx.acked => {
-                    // RFC 2543 peer: its ACK for our 2xx reuses the INVITE's Via.
+                    // RFC 2543 peer: its ACK for our 2xx reuses the INVITE's Via. It must
+                    // still name our To tag and the INVITE's CSeq: the branch alone is known
+                    // to whoever sent (or forged) the INVITE.
+                    if !ack_matches_invite(&req, &tx.request, tx.local_tag.as_deref()) {
+                        self.stats.stray_acks += 1;
+                        return;
+                    }
                     tx.acked = true;
                     tx.timers.disarm(Timer::Retransmit2xx);
                     self.event(TxEvent::AckFor2xx { key, ack: req });

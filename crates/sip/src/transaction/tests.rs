@@ -173,3 +173,109 @@ fn server_refuses_a_second_final_and_sheds_load_with_503() {
     assert!(sent[0].starts_with(b"SIP/2.0 503"));
     assert_eq!(l.len(), 1);
 }
+
+/// An INVITE from 192.0.2.9 answered 200; returns its key and the To tag we gave it.
+fn accepted_invite(l: &mut TransactionLayer, t0: Instant) -> (TxKey, Request, String) {
+    let from: SocketAddr = "192.0.2.9:5060".parse().expect("addr");
+    let mut inv = Request::new(Method::Invite, Uri::parse("sip:q@192.0.2.1").expect("uri"));
+    inv.headers
+        .push(HeaderName::Via, "SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKinv1");
+    inv.headers
+        .push(HeaderName::From, "<sip:a@192.0.2.9>;tag=caller");
+    inv.headers.push(HeaderName::To, "<sip:q@192.0.2.1>");
+    inv.headers.push(HeaderName::CallId, "blind-ack-call");
+    inv.headers.push(HeaderName::CSeq, "7 INVITE");
+    l.handle_message(t0, from, Transport::Udp, Message::Request(inv.clone()));
+    let mut key = None;
+    while let Some(o) = l.poll_output() {
+        if let Output::Event(TxEvent::NewRequest { key: k, .. }) = o {
+            key = Some(k);
+        }
+    }
+    let key = key.expect("NewRequest for the INVITE");
+    l.send_response(t0, key, Response::for_request(&inv, StatusCode::OK))
+        .expect("200");
+    let sent = transmits(l);
+    let text = String::from_utf8_lossy(&sent[0]).to_string();
+    let tag = text
+        .lines()
+        .find(|h| h.starts_with("To:"))
+        .and_then(|h| h.split("tag=").nth(1))
+        .expect("To tag on the 200")
+        .trim()
+        .to_string();
+    (key, inv, tag)
+}
+
+fn ack_for(inv: &Request, branch: &str, to_tag: &str, cseq: u32) -> Request {
+    let mut ack = inv.clone();
+    ack.method = Method::Ack;
+    ack.headers.set(
+        HeaderName::Via,
+        format!("SIP/2.0/UDP 192.0.2.9;branch={branch}"),
+    );
+    ack.headers
+        .set(HeaderName::To, format!("<sip:q@192.0.2.1>;tag={to_tag}"));
+    ack.headers.set(HeaderName::CSeq, format!("{cseq} ACK"));
+    ack
+}
+
+fn acked(l: &mut TransactionLayer) -> bool {
+    let mut seen = false;
+    while let Some(o) = l.poll_output() {
+        if let Output::Event(TxEvent::AckFor2xx { .. }) = o {
+            seen = true;
+        }
+    }
+    seen
+}
+
+#[test]
+fn an_ack_with_a_wrong_to_tag_or_cseq_confirms_nothing_and_is_counted() {
+    let t0 = crate::test_epoch();
+    let mut l = layer(10);
+    let from: SocketAddr = "192.0.2.9:5060".parse().expect("addr");
+    let (_key, inv, tag) = accepted_invite(&mut l, t0);
+    // Blind ACKs: a guessed To tag, the right tag with another CSeq, and one reusing the
+    // INVITE's branch (the RFC 2543 path) with a guessed tag.
+    for ack in [
+        ack_for(&inv, "z9hG4bKack1", "guessed", 7),
+        ack_for(&inv, "z9hG4bKack2", &tag, 8),
+        ack_for(&inv, "z9hG4bKinv1", "guessed", 7),
+    ] {
+        l.handle_message(t0, from, Transport::Udp, Message::Request(ack));
+        assert!(!acked(&mut l), "a blind ACK confirmed the dialog");
+    }
+    assert_eq!(l.stats().stray_acks, 3);
+    // The real ACK still confirms it.
+    l.handle_message(
+        t0,
+        from,
+        Transport::Udp,
+        Message::Request(ack_for(&inv, "z9hG4bKack3", &tag, 7)),
+    );
+    assert!(acked(&mut l));
+    assert_eq!(l.stats().stray_acks, 3);
+}
+
+#[test]
+fn an_unacknowledged_2xx_times_out_at_64_t1() {
+    let t0 = crate::test_epoch();
+    let mut l = layer(10);
+    let (key, _inv, _tag) = accepted_invite(&mut l, t0);
+    let mut timed_out = None;
+    while let Some(next) = l.poll_timeout() {
+        l.handle_timeout(next);
+        while let Some(o) = l.poll_output() {
+            if let Output::Event(TxEvent::Timeout {
+                key: k,
+                timer: Timer::L,
+            }) = o
+            {
+                assert_eq!(k, key);
+                timed_out = Some(next);
+            }
+        }
+    }
+    assert_eq!(timed_out, Some(t0 + Duration::from_secs(32)));
+}
