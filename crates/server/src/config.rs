@@ -42,7 +42,11 @@ pub(crate) struct Config {
 pub(crate) struct SipConfig {
     pub(crate) listen: Vec<SocketAddr>,
     pub(crate) realm: String,
+    /// Trunks trusted by source IP over any transport (the weakest form; see `trunk_trust`).
     pub(crate) trusted_trunks: Vec<IpAddr>,
+    /// Trunks trusted by source IP over one named transport.
+    #[serde(default)]
+    pub(crate) trunk_trust: Vec<crate::trunk_trust::TrunkTrustEntry>,
     /// Trunks are behind NAT: a trunk call's media may latch onto the signalling source
     /// IP (any port) within 2 s of the answer, not only the SDP address.
     #[serde(default)]

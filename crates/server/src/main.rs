@@ -30,6 +30,7 @@ mod http_events;
 mod http_openapi;
 mod http_serve;
 mod http_state;
+mod invite_auth;
 mod live_calls;
 mod media_leg;
 mod metrics;
@@ -42,6 +43,7 @@ mod report;
 mod run;
 mod sip_driver;
 mod tools;
+mod trunk_trust;
 mod web_pages;
 
 use std::net::SocketAddr;

@@ -40,6 +40,8 @@ pub(crate) struct Metrics {
     pub(crate) registrations_save_failures: AtomicU64,
     /// Hardening counters (lockout, TCP, admission), written by the SIP driver.
     pub(crate) guard: GuardMetrics,
+    /// INVITE authentication and blind-ACK counters (see `invite_auth`).
+    pub(crate) invite_auth: crate::invite_auth::InviteAuthMetrics,
     /// Calls we would have originated, refused by the dial policy, by reason.
     pub(crate) dial_refused: crate::dial_policy::RefusalCounters,
     /// Event rows committed to the event store.
@@ -101,7 +103,7 @@ impl GuardMetrics {
             (
                 "switchboard_register_auth_failures_total",
                 "counter",
-                "REGISTERs with wrong credentials (unknown users included).",
+                "Digest authentication failures, REGISTER and INVITE (unknown users included).",
                 g(&self.register_failures),
             ),
             (
@@ -323,6 +325,7 @@ impl Metrics {
         );
         self.guard.render(out);
         self.ws.render(out);
+        self.invite_auth.render(out);
         let _ = write!(
             out,
             "# HELP switchboard_dial_refused_total Calls we would have originated (callbacks), refused by the dial policy.\n\

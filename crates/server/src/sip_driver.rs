@@ -22,8 +22,10 @@ use crate::admission::{CallGate, CallRefusal, RateConfig, SourceLimiter, Verdict
 use crate::call_signals::CallSignal;
 use crate::config::Config;
 use crate::event_log::{EventLog, NewEvent};
+use crate::invite_auth::{admit_invite, publish_auth_stats, InviteAdmission};
 use crate::metrics::Metrics;
 use crate::pii::Pii;
+use crate::trunk_trust::TrunkTrust;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use switchboard_events::Event;
@@ -130,7 +132,7 @@ pub(crate) struct SipDriver {
     location: LocationTable,
     transport: SipTransport,
     events: EventLog,
-    trusted: Vec<IpAddr>,
+    trust: TrunkTrust,
     calls: HashMap<CallKey, crate::call_signals::SignalSender>,
     new_calls: Option<mpsc::Sender<NewCall>>,
     presence: Option<mpsc::UnboundedSender<LocationEvent>>,
@@ -252,7 +254,7 @@ impl SipDriver {
             location,
             transport,
             events,
-            trusted: cfg.sip.trusted_trunks.clone(),
+            trust: TrunkTrust::new(&cfg.sip.trusted_trunks, &cfg.sip.trunk_trust),
             calls: HashMap::new(),
             new_calls: None,
             presence: None,
@@ -350,7 +352,7 @@ impl SipDriver {
                     let wall = SystemTime::now();
                     let evs = self.registrar.handle_timeout(wall);
                     self.presence_events(evs);
-                    self.publish_auth_stats(wall);
+                    publish_auth_stats(&self.registrar, &self.metrics, wall);
                     self.publish_tx_stats();
                     if now >= self.next_keepalive {
                         self.next_keepalive = now + self.keepalive_every;
@@ -456,7 +458,7 @@ impl SipDriver {
         }
         match m.msg {
             Ok(switchboard_sip_message::Message::Request(req))
-                if !self.trusted.contains(&m.from.ip()) =>
+                if !self.trust.trusts(m.from.ip(), to_sip_transport(m.kind)) =>
             {
                 match self.rate_limits.check(m.from.ip(), now) {
                     Verdict::Admit => {
@@ -487,7 +489,7 @@ impl SipDriver {
                     .handle_message(now, m.from, to_sip_transport(m.kind), msg);
             }
             Err(e) => {
-                if !self.trusted.contains(&m.from.ip())
+                if !self.trust.trusts(m.from.ip(), to_sip_transport(m.kind))
                     && self.rate_limits.check(m.from.ip(), now) != Verdict::Admit
                 {
                     Metrics::add(&self.metrics.guard.requests_dropped, 1);
@@ -622,17 +624,6 @@ impl SipDriver {
         }
     }
 
-    /// The registered user whose binding's source address is `from`.
-    fn agent_at(&self, from: SocketAddr) -> Option<String> {
-        let now = SystemTime::now();
-        self.location.users().into_iter().find(|u| {
-            self.location
-                .lookup_active(u, now)
-                .iter()
-                .any(|b| b.source == from)
-        })
-    }
-
     fn route_to_user(
         &mut self,
         now: Instant,
@@ -708,8 +699,12 @@ impl SipDriver {
     fn handle_event(&mut self, ev: CallEvent) {
         let now = Instant::now();
         match ev {
-            CallEvent::Incoming { call, invite, from } => {
-                let trusted = self.trusted.contains(&from.ip());
+            CallEvent::Incoming {
+                call,
+                invite,
+                from,
+                transport,
+            } => {
                 if self.draining {
                     let _ = self.b2bua.reject_with_retry_after(
                         now,
@@ -727,15 +722,26 @@ impl SipDriver {
                         .reject(now, call, StatusCode::SERVICE_UNAVAILABLE);
                     return;
                 }
-                // An INVITE from a registered agent's device (same source address as its
-                // binding) is an internal call; anything else must come from a trunk.
-                // (The binding's exact source address is more specific than the trunk's IP.)
-                let agent = self.agent_at(from);
-                if !trusted && agent.is_none() {
-                    tracing::info!(source = %Pii(from), "INVITE from an untrusted source refused");
-                    let _ = self.b2bua.reject(now, call, StatusCode::FORBIDDEN);
-                    return;
-                }
+                // A trusted trunk's call, or a user who proved their password (407
+                // otherwise): never a user guessed from the source address.
+                let wall = SystemTime::now();
+                let agent = match admit_invite(
+                    wall,
+                    &self.trust,
+                    &mut self.registrar,
+                    from,
+                    transport,
+                    &invite,
+                    &self.metrics.invite_auth,
+                ) {
+                    InviteAdmission::Trunk => None,
+                    InviteAdmission::User(u) => Some(u),
+                    InviteAdmission::Refuse { status, headers } => {
+                        publish_auth_stats(&self.registrar, &self.metrics, wall);
+                        let _ = self.b2bua.reject_with_headers(now, call, status, &headers);
+                        return;
+                    }
+                };
                 // RFC 3891 §3: an INVITE that replaces a dialog we do not have is 481,
                 // not a new call (a malformed Replaces is 400).
                 match invite.headers.replaces() {
@@ -898,7 +904,7 @@ impl SipDriver {
                     "REGISTER source locked out after repeated authentication failures"
                 );
             }
-            self.publish_auth_stats(wall);
+            publish_auth_stats(&self.registrar, &self.metrics, wall);
             let _ = self.b2bua.respond_raw(now, tx, out.response);
             self.presence_events(out.events);
         } else {
@@ -920,21 +926,8 @@ impl SipDriver {
         g.tx_refused_memory
             .store(st.refused_memory, Ordering::Relaxed);
         g.tx_bytes.store(st.server_bytes as u64, Ordering::Relaxed);
-    }
-
-    /// Copies the registrar's lockout counters into the metrics.
-    fn publish_auth_stats(&self, now: SystemTime) {
-        let st = self.registrar.stats(now);
-        let g = &self.metrics.guard;
-        g.register_failures.store(st.failures, Ordering::Relaxed);
-        g.register_lockouts
-            .store(st.lockouts_started, Ordering::Relaxed);
-        g.register_locked_rejections
-            .store(st.locked_rejections, Ordering::Relaxed);
-        g.register_lockout_exemptions
-            .store(st.lockout_exemptions, Ordering::Relaxed);
-        g.register_locked_sources
-            .store(st.locked_ips as u64, Ordering::Relaxed);
+        let stray = &self.metrics.invite_auth.stray_acks;
+        stray.store(st.stray_acks, Ordering::Relaxed);
     }
 
     fn presence_events(&mut self, evs: Vec<LocationEvent>) {

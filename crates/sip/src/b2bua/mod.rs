@@ -120,6 +120,9 @@ pub enum CallEvent {
         invite: Request,
         /// Where it came from.
         from: SocketAddr,
+        /// The transport it arrived on (not what its Via claims): trunk trust and
+        /// authentication decisions depend on it.
+        transport: Transport,
     },
     /// B sent a provisional response (already relayed to A, without body, when A is
     /// unanswered). A non-empty `sdp` is B's early-media answer: to anchor early media, give

@@ -199,6 +199,7 @@ impl B2bua {
                     call,
                     invite: req,
                     from,
+                    transport,
                 });
             }
             Method::Options => {

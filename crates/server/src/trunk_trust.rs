@@ -1,0 +1,120 @@
+//! Which sources are trunks: INVITEs from them are accepted as trunk calls without digest
+//! authentication. A trunk is trusted by source address and, when configured, the
+//! transport it must use. `sip.trusted_trunks = ["198.51.100.7"]` trusts the address over
+//! any transport, UDP included, whose source address anyone on the path can forge: the
+//! weakest option, kept for old configs. `[[sip.trunk_trust]]` entries name the transport
+//! (`tcp`, `tls`; `udp` or `any` only when the trunk can do nothing better).
+
+use std::net::IpAddr;
+
+use serde::Deserialize;
+use switchboard_sip::Transport;
+
+/// The transport a trusted trunk must use.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum TrunkTransport {
+    /// Any transport (what `sip.trusted_trunks` means): UDP sources are forgeable.
+    Any,
+    /// UDP only.
+    Udp,
+    /// TCP only: the handshake proves the source address.
+    Tcp,
+    /// TLS only.
+    Tls,
+}
+
+impl TrunkTransport {
+    fn allows(self, t: Transport) -> bool {
+        match self {
+            TrunkTransport::Any => true,
+            TrunkTransport::Udp => t == Transport::Udp,
+            TrunkTransport::Tcp => t == Transport::Tcp,
+            TrunkTransport::Tls => t == Transport::Tls,
+        }
+    }
+}
+
+/// One `[[sip.trunk_trust]]` entry.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TrunkTrustEntry {
+    /// The trunk's signalling source address.
+    pub(crate) address: IpAddr,
+    /// The transport its INVITEs must arrive on.
+    pub(crate) transport: TrunkTransport,
+}
+
+/// The trusted trunks, old and new form together.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TrunkTrust {
+    entries: Vec<TrunkTrustEntry>,
+}
+
+impl TrunkTrust {
+    /// `trusted_trunks` (any transport) plus the `[[sip.trunk_trust]]` entries.
+    pub(crate) fn new(any_transport: &[IpAddr], entries: &[TrunkTrustEntry]) -> TrunkTrust {
+        let mut all: Vec<TrunkTrustEntry> = any_transport
+            .iter()
+            .map(|&address| TrunkTrustEntry {
+                address,
+                transport: TrunkTransport::Any,
+            })
+            .collect();
+        all.extend(entries.iter().cloned());
+        TrunkTrust { entries: all }
+    }
+
+    /// Whether a request from `ip` over `transport` comes from a trusted trunk.
+    pub(crate) fn trusts(&self, ip: IpAddr, transport: Transport) -> bool {
+        self.entries
+            .iter()
+            .any(|e| e.address == ip && e.transport.allows(transport))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_entries_trust_any_transport_new_ones_only_theirs() {
+        let old: IpAddr = "127.0.0.1".parse().expect("ip");
+        let tcp: IpAddr = "10.0.0.1".parse().expect("ip");
+        let t = TrunkTrust::new(
+            &[old],
+            &[TrunkTrustEntry {
+                address: tcp,
+                transport: TrunkTransport::Tcp,
+            }],
+        );
+        assert!(t.trusts(old, Transport::Udp));
+        assert!(t.trusts(old, Transport::Tcp));
+        assert!(t.trusts(tcp, Transport::Tcp));
+        assert!(
+            !t.trusts(tcp, Transport::Udp),
+            "a forged UDP source is not the trunk"
+        );
+        assert!(!t.trusts(tcp, Transport::Tls));
+        assert!(!t.trusts("10.0.0.2".parse().expect("ip"), Transport::Tcp));
+    }
+
+    #[test]
+    fn entries_parse_from_toml() {
+        #[derive(Deserialize)]
+        struct Sip {
+            trunk_trust: Vec<TrunkTrustEntry>,
+        }
+        let s: Sip = toml::from_str(
+            "[[trunk_trust]]\naddress = \"10.0.0.1\"\ntransport = \"tcp\"\n\
+             [[trunk_trust]]\naddress = \"::1\"\ntransport = \"any\"\n",
+        )
+        .expect("parses");
+        assert_eq!(s.trunk_trust[0].transport, TrunkTransport::Tcp);
+        assert_eq!(s.trunk_trust[1].transport, TrunkTransport::Any);
+        assert!(toml::from_str::<Sip>(
+            "[[trunk_trust]]\naddress = \"10.0.0.1\"\ntransport = \"sctp\"\n"
+        )
+        .is_err());
+    }
+}
