@@ -11,6 +11,7 @@ pub mod baresip;
 pub mod hostile;
 pub mod peers;
 pub mod pg;
+pub mod raw_sip;
 pub mod rtp_capture;
 pub mod webdriver;
 pub mod ws;
