@@ -208,3 +208,61 @@ fn forged_supervision_gets_407_and_no_media_blind_requests_fail_and_the_real_sup
     caller.quit();
     agent.quit();
 }
+
+/// A trunk trusted over TCP only: its INVITE over TCP is a trunk call (answered by the
+/// dialplan), the same address over UDP (forgeable) is challenged like a phone.
+#[test]
+fn a_trunk_trusted_over_tcp_is_challenged_over_udp() {
+    use std::io::{Read, Write};
+    let server = Server::start(
+        "hardening-trunk-transport",
+        "[sip]\ntrusted_trunks = []\n[[sip.trunk_trust]]\naddress = \"127.0.0.1\"\ntransport = \"tcp\"\n",
+    );
+    let media = UdpSocket::bind("127.0.0.1:0").expect("media socket");
+    let sdp = offer_to(media.local_addr().expect("addr"));
+
+    let mut udp = RawPhone::bind("127.0.0.1", server.sip);
+    let (inv, resp) = udp.invite("+79995550101", "100", "trunk-udp", &sdp, "");
+    let resp = resp.expect("a final response over UDP");
+    assert_eq!(resp.status, 407, "{}", resp.text);
+    udp.ack_failure(&inv, &resp);
+
+    let mut tcp = std::net::TcpStream::connect(server.sip).expect("TCP connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let local = tcp.local_addr().expect("local addr");
+    let invite = format!(
+        "INVITE sip:100@{srv} SIP/2.0\r\nVia: SIP/2.0/TCP {local};branch=z9hG4bKtcptrunk1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:+79995550101@{local}>;tag=tcptrunk\r\nTo: <sip:100@{srv}>\r\n\
+         Call-ID: trunk-tcp\r\nCSeq: 1 INVITE\r\nContact: <sip:trunk@{local};transport=tcp>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len(),
+        srv = server.sip,
+    );
+    tcp.write_all(invite.as_bytes())
+        .expect("send INVITE over TCP");
+    let mut got = String::new();
+    let mut buf = [0u8; 8192];
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let final_status = loop {
+        assert!(
+            Instant::now() < deadline,
+            "no final response over TCP: {got}"
+        );
+        let n = tcp.read(&mut buf).expect("read TCP");
+        assert!(n > 0, "connection closed: {got}");
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+        let finals: Vec<u16> = got
+            .split("SIP/2.0 ")
+            .skip(1)
+            .filter_map(|r| r.get(..3)?.parse().ok())
+            .filter(|s| *s >= 200)
+            .collect();
+        if let Some(s) = finals.first() {
+            break *s;
+        }
+    };
+    assert_eq!(final_status, 200, "{got}");
+    let answered = metric(&server, "switchboard_invite_auth_challenges_total").unwrap_or(0.0);
+    assert_eq!(answered, 1.0, "only the UDP INVITE was challenged");
+}
