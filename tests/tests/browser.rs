@@ -6,7 +6,8 @@
 //! screen-pop fields; the agent answers -> the wallboard's agent grid shows 1001 talking on
 //! sales with the number masked; after the call the agent sets a disposition with notes
 //! (it reaches the CDR) and ends wrap-up; the agent pauses from the desktop -> the next
-//! caller is not offered. Every wait is a bounded poll of a DOM or event condition. The pages must have
+//! caller is not offered. Both pages must be on the live event stream (WebSocket) rather
+//! than the polling fallback. Every wait is a bounded poll of a DOM or event condition. The pages must have
 //! requested nothing from any other host and logged no console error. Screenshots go to
 //! `target/browser-artifacts/`.
 
@@ -166,6 +167,11 @@ fn wallboard_and_agent_desktop_follow_a_queued_call_in_chromium() {
     let mut wall = driver.session(1600, 1000, "en-US");
     sign_in(&wall, &format!("{base}/"), "demo-supervisor");
     assert_eq!(tile_waiting(&wall, "sales").as_deref(), Some("0"));
+    wall.wait_js(
+        20,
+        "return document.getElementById('conn').classList.contains('conn-ws')",
+    )
+    .expect("the wallboard follows the live event stream");
     assert_eq!(
         wall.js("return document.documentElement.lang", json!([])),
         "en"
@@ -210,6 +216,11 @@ fn wallboard_and_agent_desktop_follow_a_queued_call_in_chromium() {
         ),
         "Пауза"
     );
+    desk.wait_js(
+        20,
+        "return document.getElementById('conn').classList.contains('conn-ws')",
+    )
+    .expect("the desktop follows the live event stream");
 
     // Resume work from the desktop: the phone rings and the offer card pops.
     desk.click("#unpause");

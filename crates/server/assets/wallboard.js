@@ -57,7 +57,9 @@
     const f = entry.fields;
     const waiting = live.waiting !== undefined ? live.waiting : q.waiting;
     f.waiting.textContent = String(waiting);
-    f.longest.textContent = SB.duration(live.longest_wait_s);
+    // The longest wait grows between refreshes while someone waits.
+    const age = waiting > 0 ? (Date.now() - view.fetchedAt) / 1000 : 0;
+    f.longest.textContent = SB.duration(live.longest_wait_s === undefined ? null : live.longest_wait_s + age);
     const target = s.sl_target !== undefined ? s.sl_target : 0.8;
     f.sl.textContent = SB.percent(iv.service_level);
     f.sl.title = SB.t('target') + ' ' + SB.percent(target) + ' / ' + SB.duration(s.sl_threshold_s);
@@ -298,8 +300,11 @@
       renderTiles();
       drawChart();
     });
-    // Time in state moves between refreshes too.
-    setInterval(renderAgents, 1000);
+    // Time in state and the longest wait move between refreshes too.
+    setInterval(() => {
+      renderTiles();
+      renderAgents();
+    }, 1000);
     SB.live(session, refresh, (ev) => /^(call|queue|agent)\./.test(ev.kind || ''));
   });
 })();
