@@ -352,7 +352,23 @@ async fn client(
 }
 
 /// Sends one message within [`SEND_TIMEOUT`].
-async fn send(socket: &mut WebSocket, msg: Message, seam: &Seam) -> Result<(), End> {
+/// The client's socket as the stream uses it; a trait so the tests can run the whole
+/// stream (replay, seam, live) against a recording peer.
+trait Peer {
+    async fn send(&mut self, msg: Message) -> Result<(), axum::Error>;
+    async fn recv(&mut self) -> Option<Result<Message, axum::Error>>;
+}
+
+impl Peer for WebSocket {
+    async fn send(&mut self, msg: Message) -> Result<(), axum::Error> {
+        WebSocket::send(self, msg).await
+    }
+    async fn recv(&mut self) -> Option<Result<Message, axum::Error>> {
+        WebSocket::recv(self).await
+    }
+}
+
+async fn send(socket: &mut impl Peer, msg: Message, seam: &Seam) -> Result<(), End> {
     match tokio::time::timeout(SEND_TIMEOUT, socket.send(msg)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(End::Gone),
@@ -363,7 +379,7 @@ async fn send(socket: &mut WebSocket, msg: Message, seam: &Seam) -> Result<(), E
 /// Sends the stored events after `seam` page by page until a short page; returns the
 /// store back.
 async fn replay_pages(
-    socket: &mut WebSocket,
+    socket: &mut impl Peer,
     mut store: Box<dyn EventStore>,
     seam: &mut Seam,
     view: &mut View,
@@ -397,7 +413,7 @@ async fn replay_pages(
 }
 
 /// The whole stream of one client: the replay (if asked), then live events.
-async fn pump(socket: &mut WebSocket, log: &EventLog, view: &mut View, start: Start) -> End {
+async fn pump(socket: &mut impl Peer, log: &EventLog, view: &mut View, start: Start) -> End {
     let (mut seam, rx) = match start {
         Start::Live(rx) => (Seam::after(0), rx),
         Start::Replay(since, store) => {
@@ -423,7 +439,7 @@ async fn pump(socket: &mut WebSocket, log: &EventLog, view: &mut View, start: St
 }
 
 async fn live(
-    socket: &mut WebSocket,
+    socket: &mut impl Peer,
     mut rx: Receiver<LiveEvent>,
     seam: &mut Seam,
     view: &mut View,
@@ -507,6 +523,114 @@ mod tests {
                 StatusCode::UNAUTHORIZED
             );
         }
+    }
+
+    /// A client that records the ids it is sent and leaves once it has `until`.
+    struct Recorder {
+        ids: Vec<i64>,
+        until: i64,
+    }
+
+    impl Peer for Recorder {
+        async fn send(&mut self, msg: Message) -> Result<(), axum::Error> {
+            if let Message::Text(t) = msg {
+                let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                self.ids.push(v["id"].as_i64().unwrap());
+            }
+            Ok(())
+        }
+        async fn recv(&mut self) -> Option<Result<Message, axum::Error>> {
+            if self.ids.last().is_some_and(|l| *l >= self.until) {
+                return None;
+            }
+            std::future::pending().await
+        }
+    }
+
+    fn event(i: u32) -> crate::event_log::NewEvent {
+        crate::event_log::NewEvent::call(
+            &format!("c{}", i % 7),
+            switchboard_events::Event::QueueJoin {
+                position: u64::from(i),
+                resumed: false,
+            },
+        )
+        .queue("sales")
+    }
+
+    fn temp_log(name: &str) -> (PathBuf, EventLog) {
+        let dir = std::env::temp_dir().join(format!("sb-ws-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = crate::event_store::SqliteStore::open(&dir.join("events.sqlite")).unwrap();
+        let log = EventLog::start(Box::new(store), Arc::new(Metrics::default())).unwrap();
+        (dir, log)
+    }
+
+    /// Replay over several pages while the writer keeps appending, then live: every id
+    /// after `since` exactly once, in order (SQLite ids have no gaps).
+    #[tokio::test]
+    async fn a_replay_racing_the_writer_switches_to_live_without_gap_or_duplicate() {
+        let (dir, log) = temp_log("seam");
+        for i in 0..1200 {
+            log.append(event(i));
+        }
+        log.flush();
+        let writer = log.clone();
+        let more = std::thread::spawn(move || {
+            for i in 0..2000 {
+                writer.append(event(i));
+                if i % 50 == 0 {
+                    std::thread::yield_now();
+                }
+            }
+        });
+        let store = crate::event_store::SqliteStore::open(&dir.join("events.sqlite")).unwrap();
+        let mut peer = Recorder {
+            ids: Vec::new(),
+            until: 3200,
+        };
+        let mut view = View::new(None, None, Vec::new(), None, false);
+        let end = tokio::time::timeout(
+            Duration::from_secs(60),
+            pump(
+                &mut peer,
+                &log,
+                &mut view,
+                Start::Replay(100, Box::new(store)),
+            ),
+        )
+        .await
+        .expect("the stream reached the last event");
+        more.join().unwrap();
+        assert_eq!(end, End::Gone);
+        assert_eq!(peer.ids, (101..=3200).collect::<Vec<i64>>());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A subscriber that falls a whole broadcast behind is told to reconnect from the last
+    /// id it was sent.
+    #[tokio::test]
+    async fn a_client_that_falls_behind_the_broadcast_is_closed_as_too_slow() {
+        let (dir, log) = temp_log("lag");
+        let rx = log.subscribe();
+        for i in 0..(crate::event_log::LIVE_CAPACITY as u32 + 10) {
+            log.append(event(i));
+        }
+        log.flush();
+        let mut peer = Recorder {
+            ids: Vec::new(),
+            until: i64::MAX,
+        };
+        let mut view = View::new(None, None, Vec::new(), None, false);
+        let end = pump(&mut peer, &log, &mut view, Start::Live(rx)).await;
+        assert_eq!(end, too_slow(0));
+        assert!(peer.ids.is_empty());
+        assert_eq!(
+            too_slow(41),
+            End::TooSlow("too slow, reconnect with since=41".into())
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
