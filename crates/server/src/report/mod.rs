@@ -365,6 +365,71 @@ mod tests {
             .unwrap();
     }
 
+    /// Report speed over a large SQLite log:
+    /// `cargo test -p switchboard -- --ignored --nocapture report_rate`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn report_rate() {
+        use crate::event_store::Row;
+        let dir = std::env::temp_dir().join(format!("sb-report-rate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut store = crate::event_store::SqliteStore::open(&dir.join("events.sqlite")).unwrap();
+        // 100,000 calls over 10 days, 10 events each: answered calls every 8.64 s.
+        let calls = 100_000usize;
+        let mut rows = Vec::new();
+        for i in 0..calls {
+            let mut log = test_events::Log::default();
+            let t = i as f64 * 8.64;
+            log.answered(
+                t,
+                &format!("c{i}"),
+                &format!("+{}", i % 5000),
+                "1001",
+                5.0,
+                3.0,
+                0.0,
+            );
+            rows.extend(log.events.iter().map(|e| Row {
+                ts_ms: e.ts_ms,
+                call: e.call.clone(),
+                call_seq: 0,
+                queue: e.queue.clone(),
+                agent: e.agent.clone(),
+                kind: e.kind.clone(),
+                data: e.data.to_string(),
+                schema: 1,
+            }));
+            if rows.len() >= 10_000 {
+                store.append_batch(&rows).unwrap();
+                rows.clear();
+            }
+        }
+        store.append_batch(&rows).unwrap();
+        let day = 86_400_000;
+        for (what, from, to) in [
+            (
+                "last day",
+                test_events::T0 + 9 * day,
+                test_events::T0 + 10 * day,
+            ),
+            ("ten days", test_events::T0, test_events::T0 + 10 * day),
+        ] {
+            let spec = test_events::spec(from, to, 1_800_000);
+            let t = std::time::Instant::now();
+            let table = run(&mut store, ReportKind::Queues, &spec, &mut |_| {}).unwrap();
+            let offered: f64 = (0..table.rows.len())
+                .filter_map(|r| test_events::num(table.get(r, "offered")))
+                .sum();
+            println!(
+                "queues report, {what}: {offered} calls offered, {} rows, {:.2} s",
+                table.rows.len(),
+                t.elapsed().as_secs_f64()
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     fn paged_report(store: &mut dyn EventStore) {
         use crate::event_store::Row;
         // More calls than one page holds events.
