@@ -210,13 +210,16 @@ fn forged_supervision_gets_407_and_no_media_blind_requests_fail_and_the_real_sup
 }
 
 /// A trunk trusted over TCP only: its INVITE over TCP is a trunk call (answered by the
-/// dialplan), the same address over UDP (forgeable) is challenged like a phone.
+/// dialplan), the same address over UDP (forgeable) is challenged like a phone. A trunk
+/// with digest credentials (`[[sip.trunk_auth]]`) gets in from any address by answering
+/// the 407.
 #[test]
-fn a_trunk_trusted_over_tcp_is_challenged_over_udp() {
+fn a_trunk_trusted_over_tcp_is_challenged_over_udp_and_a_digest_trunk_answers_407() {
     use std::io::{Read, Write};
     let server = Server::start(
         "hardening-trunk-transport",
-        "[sip]\ntrusted_trunks = []\n[[sip.trunk_trust]]\naddress = \"127.0.0.1\"\ntransport = \"tcp\"\n",
+        "[sip]\ntrusted_trunks = []\n[[sip.trunk_trust]]\naddress = \"127.0.0.1\"\ntransport = \"tcp\"\n\
+         [[sip.trunk_auth]]\nusername = \"carrier\"\npassword = \"carrier-secret\"\n",
     );
     let media = UdpSocket::bind("127.0.0.1:0").expect("media socket");
     let sdp = offer_to(media.local_addr().expect("addr"));
@@ -265,4 +268,22 @@ fn a_trunk_trusted_over_tcp_is_challenged_over_udp() {
     assert_eq!(final_status, 200, "{got}");
     let answered = metric(&server, "switchboard_invite_auth_challenges_total").unwrap_or(0.0);
     assert_eq!(answered, 1.0, "only the UDP INVITE was challenged");
+
+    // The digest trunk, from an address trusted for nothing.
+    let mut carrier = RawPhone::bind("127.0.0.2", server.sip);
+    let (inv, resp) = carrier.invite("+79995550102", "100", "trunk-digest", &sdp, "");
+    let resp = resp.expect("a final response to the digest trunk");
+    assert_eq!(resp.status, 407, "{}", resp.text);
+    carrier.ack_failure(&inv, &resp);
+    let ch = resp.header("Proxy-Authenticate").unwrap_or_default();
+    let creds = digest_credentials(&ch, "carrier", "carrier-secret", "INVITE", &inv.uri);
+    let (_, resp) = carrier.invite(
+        "+79995550102",
+        "100",
+        "trunk-digest",
+        &sdp,
+        &format!("Proxy-Authorization: {creds}\r\n"),
+    );
+    let resp = resp.expect("a final response to the authenticated trunk INVITE");
+    assert_eq!(resp.status, 200, "{}", resp.text);
 }

@@ -47,6 +47,9 @@ pub(crate) struct SipConfig {
     /// Trunks trusted by source IP over one named transport.
     #[serde(default)]
     pub(crate) trunk_trust: Vec<crate::trunk_trust::TrunkTrustEntry>,
+    /// Trunks that authenticate their INVITEs by digest.
+    #[serde(default)]
+    pub(crate) trunk_auth: Vec<crate::trunk_trust::TrunkAuthEntry>,
     /// Trunks are behind NAT: a trunk call's media may latch onto the signalling source
     /// IP (any port) within 2 s of the answer, not only the SDP address.
     #[serde(default)]
@@ -335,6 +338,16 @@ impl Config {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         }) {
             bail!("acd.pause_reasons: reason codes are words of letters, digits, _ and -");
+        }
+        if let Some(t) =
+            self.sip.trunk_auth.iter().find(|t| {
+                t.username.is_empty() || t.password.is_empty() || users.contains(&t.username)
+            })
+        {
+            bail!(
+                "sip.trunk_auth: {:?} needs a username and a password, and must not be a [[users]] name",
+                t.username
+            );
         }
         if self.sip.listen.is_empty() {
             bail!("sip.listen: at least one address is needed");

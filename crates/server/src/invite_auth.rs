@@ -155,6 +155,11 @@ pub(crate) fn admit_invite(
         _ => {}
     }
     match out.verdict {
+        RequestAuth::Authenticated { user } if trust.is_trunk_user(&user) => {
+            metrics.authenticated.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(trunk = %user, "trunk INVITE authenticated");
+            InviteAdmission::Trunk
+        }
         RequestAuth::Authenticated { user } => {
             metrics.authenticated.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(agent = %user, "INVITE authenticated");
@@ -213,6 +218,7 @@ mod tests {
                 address: "10.0.0.1".parse().expect("ip"),
                 transport: crate::trunk_trust::TrunkTransport::Tcp,
             }],
+            &[],
         );
         (r, location, trust)
     }

@@ -237,6 +237,9 @@ impl SipDriver {
         for u in &cfg.users {
             users.insert_password(u.name.clone(), u.password.clone());
         }
+        for t in &cfg.sip.trunk_auth {
+            users.insert_password(t.username.clone(), t.password.clone());
+        }
         let location = LocationTable::new();
         let registrar = Registrar::with_location(
             SystemTime::now(),
@@ -254,7 +257,11 @@ impl SipDriver {
             location,
             transport,
             events,
-            trust: TrunkTrust::new(&cfg.sip.trusted_trunks, &cfg.sip.trunk_trust),
+            trust: TrunkTrust::new(
+                &cfg.sip.trusted_trunks,
+                &cfg.sip.trunk_trust,
+                &cfg.sip.trunk_auth,
+            ),
             calls: HashMap::new(),
             new_calls: None,
             presence: None,

@@ -4,6 +4,8 @@
 //! any transport, UDP included, whose source address anyone on the path can forge: the
 //! weakest option, kept for old configs. `[[sip.trunk_trust]]` entries name the transport
 //! (`tcp`, `tls`; `udp` or `any` only when the trunk can do nothing better).
+//! `[[sip.trunk_auth]]` entries trust a trunk by digest instead: its INVITEs answer our 407
+//! with a username and password of their own, from any address.
 
 use std::net::IpAddr;
 
@@ -45,15 +47,38 @@ pub(crate) struct TrunkTrustEntry {
     pub(crate) transport: TrunkTransport,
 }
 
+/// One `[[sip.trunk_auth]]` entry: a trunk that authenticates its INVITEs by digest.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TrunkAuthEntry {
+    /// Digest username (must not be a `[[users]]` name).
+    pub(crate) username: String,
+    /// Digest password.
+    pub(crate) password: String,
+}
+
+impl std::fmt::Debug for TrunkAuthEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TrunkAuthEntry({}, <redacted>)", self.username)
+    }
+}
+
 /// The trusted trunks, old and new form together.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct TrunkTrust {
     entries: Vec<TrunkTrustEntry>,
+    /// Digest usernames whose authenticated INVITEs are trunk calls.
+    users: Vec<String>,
 }
 
 impl TrunkTrust {
-    /// `trusted_trunks` (any transport) plus the `[[sip.trunk_trust]]` entries.
-    pub(crate) fn new(any_transport: &[IpAddr], entries: &[TrunkTrustEntry]) -> TrunkTrust {
+    /// `trusted_trunks` (any transport) plus the `[[sip.trunk_trust]]` entries and the
+    /// `[[sip.trunk_auth]]` usernames.
+    pub(crate) fn new(
+        any_transport: &[IpAddr],
+        entries: &[TrunkTrustEntry],
+        auth: &[TrunkAuthEntry],
+    ) -> TrunkTrust {
         let mut all: Vec<TrunkTrustEntry> = any_transport
             .iter()
             .map(|&address| TrunkTrustEntry {
@@ -62,7 +87,15 @@ impl TrunkTrust {
             })
             .collect();
         all.extend(entries.iter().cloned());
-        TrunkTrust { entries: all }
+        TrunkTrust {
+            entries: all,
+            users: auth.iter().map(|a| a.username.clone()).collect(),
+        }
+    }
+
+    /// Whether `user`, once its digest credentials verified, is a trunk.
+    pub(crate) fn is_trunk_user(&self, user: &str) -> bool {
+        self.users.iter().any(|u| u == user)
     }
 
     /// Whether a request from `ip` over `transport` comes from a trusted trunk.
@@ -87,7 +120,12 @@ mod tests {
                 address: tcp,
                 transport: TrunkTransport::Tcp,
             }],
+            &[TrunkAuthEntry {
+                username: "carrier".into(),
+                password: "pw".into(),
+            }],
         );
+        assert!(t.is_trunk_user("carrier") && !t.is_trunk_user("1001"));
         assert!(t.trusts(old, Transport::Udp));
         assert!(t.trusts(old, Transport::Tcp));
         assert!(t.trusts(tcp, Transport::Tcp));
