@@ -1,14 +1,16 @@
 //! The wallboard (`/`) and the agent desktop (`/agent`) in a real headless Chromium
 //! (chromedriver, `switchboard_e2e::webdriver`) against the real binary with real SIP
-//! peers: a SIPp caller waits in `sales` while the only agent (pjsua2, 1001) is paused ->
-//! the wallboard's sales tile shows 1 waiting; the agent resumes work from the desktop ->
+//! peers: the supervisor pauses the only agent of `sales` (pjsua2, 1001) from the
+//! wallboard's agent grid; a SIPp caller waits in `sales` -> the wallboard's sales tile
+//! shows 1 waiting; the agent resumes work from the desktop ->
 //! the phone rings and the offer card shows the caller, the queue and the dialplan's
 //! screen-pop fields; the agent answers -> the wallboard's agent grid shows 1001 talking on
 //! sales with the number masked; after the call the agent sets a disposition with notes
 //! (it reaches the CDR) and ends wrap-up; the agent pauses from the desktop -> the next
 //! caller is not offered. Both pages must be on the live event stream (WebSocket) rather
-//! than the polling fallback. Every wait is a bounded poll of a DOM or event condition. The pages must have
-//! requested nothing from any other host and logged no console error. Screenshots go to
+//! than the polling fallback. Every wait is a bounded poll of a DOM or event condition.
+//! The pages must have requested nothing from any other host and logged no console error.
+//! Screenshots go to
 //! `target/browser-artifacts/`.
 
 use serde_json::json;
@@ -153,19 +155,32 @@ fn wallboard_and_agent_desktop_follow_a_queued_call_in_chromium() {
             e.kind == "agent.state" && e.agent == "1001" && e.data["state"] == "available"
         })
         .unwrap_or_else(|| panic!("1001 available: {}", server.log_text()));
+
+    // The wallboard, signed in as the supervisor, who pauses 1001 from the agent grid.
+    let mut wall = driver.session(1600, 1000, "en-US");
+    sign_in(&wall, &format!("{base}/"), "demo-supervisor");
+    wall.wait_js(
+        20,
+        "const r = document.querySelector('tr[data-agent=\"1001\"]');\
+         return r && r.dataset.state === 'available'",
+    )
+    .expect("the grid shows 1001 available");
+    wall.click("tr[data-agent=\"1001\"] button.grid-action");
+    wall.wait_js(
+        20,
+        "return document.querySelector('tr[data-agent=\"1001\"]').dataset.state === 'paused'",
+    )
+    .expect("the supervisor paused 1001 from the wallboard");
     let (status, body) = http_call(
         server.http,
-        "POST",
-        "/api/v1/agents/1001/pause",
-        Some(r#"{"reason": "break"}"#),
+        "GET",
+        "/api/v1/agents/1001",
+        None,
         Some("demo-supervisor"),
         None,
     );
     assert_eq!(status, 200, "{body}");
-
-    // The wallboard, signed in as the supervisor.
-    let mut wall = driver.session(1600, 1000, "en-US");
-    sign_in(&wall, &format!("{base}/"), "demo-supervisor");
+    assert!(body.contains(r#""pause_reason":"break""#), "{body}");
     assert_eq!(tile_waiting(&wall, "sales").as_deref(), Some("0"));
     wall.wait_js(
         20,

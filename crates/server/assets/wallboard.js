@@ -12,6 +12,31 @@
   // Samples per queue name ('' = all queues): {t, waiting, sl, target}.
   const history = new Map();
   let lastSample = 0;
+  // Staff tokens may pause and resume agents from the grid.
+  let staff = false;
+
+  // Pause (with the reason picked above the grid) or resume an agent.
+  async function control(agent, paused) {
+    const error = document.getElementById('grid-error');
+    error.textContent = '';
+    const path = '/api/v1/agents/' + encodeURIComponent(agent) + (paused ? '/unpause' : '/pause');
+    const body = paused ? undefined : { reason: document.getElementById('grid-reason').value };
+    const r = await SB.api(path, 'POST', body);
+    if (r.status < 200 || r.status >= 300) {
+      error.textContent = agent + ': ' + SB.t('refused') + ((r.body && r.body.error) || r.status);
+    }
+  }
+
+  function fillReasons(reasons) {
+    const select = document.getElementById('grid-reason');
+    const current = select.value;
+    select.replaceChildren(...reasons.map((code) => {
+      const o = SB.el('option', '', SB.word('reason_', code));
+      o.value = code;
+      return o;
+    }));
+    if (reasons.includes(current)) select.value = current;
+  }
 
   // The interval's service level against the target: good, warn (within 10 points
   // below), bad, or none (nothing answered or abandoned yet).
@@ -126,7 +151,16 @@
           tr.append(cells[k]);
         }
         cells.agent.scope = 'row';
-        r = { tr, cells };
+        let button = null;
+        if (staff) {
+          const td = SB.el('td');
+          button = SB.el('button', 'grid-action');
+          button.type = 'button';
+          button.addEventListener('click', () => control(tr.dataset.agent, tr.dataset.state === 'paused'));
+          td.append(button);
+          tr.append(td);
+        }
+        r = { tr, cells, button };
         rows.set(a.agent, r);
         body.append(tr);
       }
@@ -138,6 +172,13 @@
       r.cells.time.textContent = SB.duration((a.in_state_s || 0) + age);
       r.cells.queue.textContent = call.queue || '';
       r.cells.caller.textContent = call.caller || '';
+      if (r.button) {
+        const paused = a.state === 'paused';
+        const text = SB.t(paused ? 'resume_agent' : 'pause_agent');
+        if (r.button.textContent !== text) r.button.textContent = text;
+        r.button.setAttribute('aria-label', text + ' ' + a.agent);
+        r.button.disabled = a.state === 'logged_out' || a.state === 'unreachable';
+      }
     }
     for (const [name, r] of rows) {
       if (!seen.has(name)) {
@@ -287,6 +328,13 @@
   }
 
   SB.signIn(() => true, (session) => {
+    staff = session.role === 'admin' || session.role === 'supervisor';
+    const reasons = session.pause_reasons || [];
+    if (staff) {
+      for (const e of document.querySelectorAll('.staff-only')) e.hidden = false;
+      fillReasons(reasons);
+      SB.onLang(() => fillReasons(reasons));
+    }
     SB.clock();
     SB.onLang(() => {
       if (view.fetchedAt) {
