@@ -155,6 +155,9 @@ def main():
     if args.call:
         # A trunk caller: no registration, identified by number.
         acfg.idUri = f"sip:{args.caller}@127.0.0.1"
+    elif not args.user:
+        # A customer behind the carrier: no registration; answers what reaches its port.
+        acfg.idUri = f"sip:{args.caller}@127.0.0.1"
     else:
         acfg.idUri = f"sip:{args.user}@{args.server.split(':')[0]}"
         acfg.regConfig.registrarUri = f"sip:{args.server}{suffix}"

@@ -414,6 +414,8 @@ pub fn wait_for<T>(secs: u64, mut f: impl FnMut() -> Option<T>) -> Option<T> {
 pub struct LoggedEvent {
     /// Global order.
     pub id: i64,
+    /// Unix milliseconds when it was logged.
+    pub ts_ms: i64,
     /// Our call id.
     pub call: String,
     /// Sequence within the call.
@@ -438,15 +440,16 @@ impl Server {
         ) else {
             return Vec::new();
         };
-        let Ok(mut st) = conn
-            .prepare("SELECT id, call, call_seq, queue, agent, kind, data FROM events ORDER BY id")
-        else {
+        let Ok(mut st) = conn.prepare(
+            "SELECT id, call, call_seq, queue, agent, kind, data, ts_ms FROM events ORDER BY id",
+        ) else {
             return Vec::new();
         };
         st.query_map([], |r| {
             let data: String = r.get(6)?;
             Ok(LoggedEvent {
                 id: r.get(0)?,
+                ts_ms: r.get(7)?,
                 call: r.get(1)?,
                 call_seq: r.get(2)?,
                 queue: r.get(3)?,

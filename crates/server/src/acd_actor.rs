@@ -3,6 +3,7 @@
 //! engine's outputs to call tasks (offers, announcements, exits) and the event log.
 
 mod control;
+mod web;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -21,9 +22,11 @@ use crate::agent_desk::AgentDesk;
 use crate::config::Config;
 use crate::core_events;
 use crate::event_log::{EventLog, NewEvent};
-use switchboard_events::Event;
+use crate::web_callbacks::WebCallbackBook;
+use switchboard_events::{CallbackOutcome, Event, OriginatePurpose};
 
 pub(crate) use control::{check_dispositions, AgentCommand, ControlAnswer, MAX_NOTES_CHARS};
+pub(crate) use web::WebCallbackCommand;
 
 /// What the ACD tells a call task.
 #[derive(Debug)]
@@ -110,6 +113,8 @@ pub(crate) enum AcdCommand {
     },
     /// Queue login/logout, end of wrap-up, dispositions (`acd_actor/control.rs`).
     Agent(AgentCommand),
+    /// Web callbacks: schedule, cancel, list (`acd_actor/web.rs`).
+    WebCallback(WebCallbackCommand),
 }
 
 /// Why an agent control command did not take.
@@ -185,6 +190,8 @@ pub(crate) struct CallbackJob {
     pub(crate) agent: String,
     pub(crate) agent_first: bool,
     pub(crate) attempt: u32,
+    /// A caller's callback, or a web callback (always agent first).
+    pub(crate) purpose: OriginatePurpose,
 }
 
 /// Names and ids of queues, agents, skills and tenants.
@@ -263,6 +270,8 @@ pub(crate) struct AcdActor {
     /// Non-queue calls each agent is on (`Engaged` minus `Released`): the engine hears
     /// "busy" on the first and "idle" after the last.
     engaged: HashMap<AgentId, u32>,
+    /// Pending web callbacks (their ACD entries are in `acd`).
+    web: WebCallbackBook,
 }
 
 /// Maps the engine's time onto wall-clock time to place the statistics' interval and day
@@ -402,6 +411,7 @@ impl AcdActor {
                 control: control::ControlState::new(cfg),
                 desk: AgentDesk::default(),
                 engaged: HashMap::new(),
+                web: WebCallbackBook::new(cfg.acd.max_pending_callbacks),
             },
             tx,
         ))
@@ -670,7 +680,12 @@ impl AcdActor {
                 self.desk.ended(call);
                 self.acd.handle_exit(now, CallId(call), reason)
             }
+            AcdCommand::WebCallback(c) => {
+                self.handle_web_callback(now, c);
+                Ok(())
+            }
             AcdCommand::CallbackResult { call, connected } => {
+                self.web_callback_result(call, connected);
                 let r = if connected {
                     switchboard_acd::CallbackResult::Connected
                 } else {
@@ -744,6 +759,9 @@ impl AcdActor {
                     queue,
                     reason,
                 } => {
+                    if let Some(ev) = self.web.finish(call.0, CallbackOutcome::Failed, None) {
+                        self.events.append(ev);
+                    }
                     self.events.append(
                         NewEvent::call(&call.0.to_string(), core_events::queue_exit(&reason))
                             .queue(self.dir.queue_name(queue)),
@@ -775,13 +793,25 @@ impl AcdActor {
                     order,
                     attempt,
                 } => {
+                    let web = self.web.contains(call.0);
+                    if web {
+                        self.web.dialing(call.0, attempt);
+                    }
                     let job = CallbackJob {
                         call: call.0,
                         queue: self.dir.queue_name(queue).to_string(),
                         number: number.as_str().to_string(),
                         agent: self.dir.agent_name(agent).to_string(),
-                        agent_first: matches!(order, switchboard_acd::CallbackOrder::AgentFirst),
+                        // A web callback's customer is not waiting on a line: the agent
+                        // is called first, so the customer never answers to silence.
+                        agent_first: web
+                            || matches!(order, switchboard_acd::CallbackOrder::AgentFirst),
                         attempt,
+                        purpose: if web {
+                            OriginatePurpose::WebCallback
+                        } else {
+                            OriginatePurpose::Callback
+                        },
                     };
                     match &self.callbacks {
                         Some(tx) => {

@@ -87,6 +87,7 @@ pub(crate) async fn start(
     sip: SipHandle,
     events: EventLog,
     metrics: Arc<crate::metrics::Metrics>,
+    restored_callbacks: Vec<crate::web_callbacks::WebCallback>,
 ) -> anyhow::Result<(
     mpsc::UnboundedSender<LocationEvent>,
     mpsc::Sender<NewCall>,
@@ -123,6 +124,21 @@ pub(crate) async fn start(
     let (callbacks_tx, mut callbacks_rx) = mpsc::unbounded_channel();
     actor.set_callbacks(callbacks_tx);
     tokio::spawn(actor.run());
+    if !restored_callbacks.is_empty() {
+        tracing::info!(
+            pending = restored_callbacks.len(),
+            "web callbacks restored from the event log"
+        );
+    }
+    for cb in restored_callbacks {
+        let _ = acd_tx.send(AcdCommand::WebCallback(
+            crate::acd_actor::WebCallbackCommand::Schedule {
+                cb,
+                restored: true,
+                reply: None,
+            },
+        ));
+    }
 
     let (presence_tx, mut presence_rx) = mpsc::unbounded_channel::<LocationEvent>();
     let acd_for_presence = acd_tx.clone();
@@ -173,13 +189,8 @@ pub(crate) async fn start(
                     tracing::warn!(reason = r.as_str(), "callback refused by the dial policy");
                     cb_ctx.metrics.dial_refused.count(r);
                     cb_ctx.events.append(
-                        crate::dial_policy::refused_event(
-                            job.call,
-                            switchboard_events::OriginatePurpose::Callback,
-                            &job.number,
-                            r,
-                        )
-                        .queue(&job.queue),
+                        crate::dial_policy::refused_event(job.call, job.purpose, &job.number, r)
+                            .queue(&job.queue),
                     );
                     let _ = cb_ctx.acd.send(AcdCommand::CallbackResult {
                         call: job.call,

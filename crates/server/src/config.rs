@@ -120,6 +120,8 @@ pub(crate) struct AcdSection {
     /// RONA recovery: seconds after which an agent paused by ring-no-answer is unpaused
     /// (0: it stays paused until unpaused by hand).
     pub(crate) rona_unpause_after: u64,
+    /// Web callbacks (`POST /api/v1/callbacks`) that may wait at once; more get 503.
+    pub(crate) max_pending_callbacks: usize,
 }
 
 impl AcdSection {
@@ -138,6 +140,7 @@ impl Default for AcdSection {
             stats_interval: 30,
             timezone: "UTC".into(),
             rona_unpause_after: 60,
+            max_pending_callbacks: 10_000,
         }
     }
 }

@@ -455,6 +455,9 @@ mod tests {
         fn read_call(&mut self, _: &str) -> anyhow::Result<Vec<StoredEvent>> {
             Ok(Vec::new())
         }
+        fn read_kind_prefix(&mut self, _: &str) -> anyhow::Result<Vec<StoredEvent>> {
+            Ok(Vec::new())
+        }
         fn max_call_seqs(&mut self) -> anyhow::Result<Vec<(String, i64)>> {
             Ok(Vec::new())
         }

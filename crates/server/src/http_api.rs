@@ -76,6 +76,14 @@ pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
             post(crate::http_agents::disposition),
         )
         .route("/api/v1/events", get(crate::http_events::events))
+        .route(
+            "/api/v1/callbacks",
+            get(crate::http_callbacks::list).post(crate::http_callbacks::create),
+        )
+        .route(
+            "/api/v1/callbacks/:callback",
+            axum::routing::delete(crate::http_callbacks::cancel),
+        )
         .route("/demo/crm/balance", get(demo_balance))
         .route("/api/v1/session", get(crate::web_pages::session))
         .merge(crate::web_pages::routes())

@@ -22,6 +22,7 @@ mod export;
 mod http_agents;
 mod http_api;
 mod http_auth;
+mod http_callbacks;
 mod http_calls;
 mod http_client;
 mod http_control;
@@ -44,6 +45,7 @@ mod run;
 mod sip_driver;
 mod tools;
 mod trunk_trust;
+mod web_callbacks;
 mod web_pages;
 
 use std::net::SocketAddr;

@@ -71,8 +71,12 @@ pub(crate) fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let store_at = crate::event_store::StoreLocation::parse(&cfg.data.event_store)?;
     let store = store_at.open(&cfg.data.dir)?;
     tracing::info!(store = %store.describe(), "event store open");
+    let mut store = store;
+    // Pending web callbacks come back from the log (docs/decisions/0016-web-callbacks-in-the-event-log.md).
+    let callbacks = crate::web_callbacks::pending_in_log(store.as_mut())
+        .context("reading pending web callbacks from the event store")?;
     let events = EventLog::start(store, metrics.clone())?;
-    rt.block_on(serve(cfg, events, metrics))?;
+    rt.block_on(serve(cfg, events, metrics, callbacks))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -104,6 +108,7 @@ async fn serve(
     cfg: Config,
     events: EventLog,
     metrics: Arc<crate::metrics::Metrics>,
+    callbacks: Vec<crate::web_callbacks::WebCallback>,
 ) -> anyhow::Result<()> {
     repair_recordings(&cfg.data.dir.join("recordings"), &events);
     let tcfg = TransportConfig {
@@ -128,8 +133,14 @@ async fn serve(
     driver.set_metrics(metrics.clone());
     let sip = driver.handle();
     let cfg = Arc::new(cfg);
-    let (presence, new_calls, board, acd_commands, call_ctx) =
-        crate::call_path::start(cfg.clone(), sip.clone(), events.clone(), metrics.clone()).await?;
+    let (presence, new_calls, board, acd_commands, call_ctx) = crate::call_path::start(
+        cfg.clone(),
+        sip.clone(),
+        events.clone(),
+        metrics.clone(),
+        callbacks,
+    )
+    .await?;
     driver.set_presence(presence);
     driver.set_call_router(new_calls);
     // Registrations saved before a restart log their agents back in if not yet expired.

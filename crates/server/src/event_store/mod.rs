@@ -146,6 +146,9 @@ pub(crate) trait EventStore: Send {
         rows.truncate(limit as usize);
         Ok(rows)
     }
+    /// Rows whose kind starts with `prefix` (e.g. `callback.`), in `id` order: how the
+    /// pending web callbacks are rebuilt at start without reading the whole log.
+    fn read_kind_prefix(&mut self, prefix: &str) -> anyhow::Result<Vec<StoredEvent>>;
     /// One call's rows in `id` order.
     fn read_call(&mut self, call: &str) -> anyhow::Result<Vec<StoredEvent>>;
     /// At most `limit` rows with `id > after_id`, in `id` order (the event stream's
@@ -364,6 +367,12 @@ pub(crate) mod tests {
         let rest = store.read_page(0, 100, first[1].id, 2).unwrap();
         assert_eq!(rest.iter().map(|e| e.ts_ms).collect::<Vec<_>>(), [30, 40]);
         assert!(store.read_page(0, 100, rest[1].id, 2).unwrap().is_empty());
+        let calls = store.read_kind_prefix("call.").unwrap();
+        assert_eq!(calls.len(), 4);
+        let ends = store.read_kind_prefix("call.e").unwrap();
+        assert_eq!(ends.len(), 1);
+        assert!(store.read_kind_prefix("call%").unwrap().is_empty());
+        assert!(store.read_kind_prefix("callback.").unwrap().is_empty());
         let c1 = store.read_call("c1").unwrap();
         assert_eq!(
             c1.iter().map(|e| e.call_seq).collect::<Vec<_>>(),

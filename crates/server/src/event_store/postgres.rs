@@ -170,6 +170,14 @@ impl EventStore for PostgresStore {
         )
     }
 
+    fn read_kind_prefix(&mut self, prefix: &str) -> anyhow::Result<Vec<StoredEvent>> {
+        // `left` rather than LIKE: the prefix's own `_` and `%` are not patterns.
+        self.query(
+            &format!("SELECT {COLUMNS} FROM events WHERE left(kind, length($1)) = $1 ORDER BY id"),
+            &[&prefix],
+        )
+    }
+
     fn read_call(&mut self, call: &str) -> anyhow::Result<Vec<StoredEvent>> {
         self.query(
             &format!("SELECT {COLUMNS} FROM events WHERE call = $1 ORDER BY id"),

@@ -130,6 +130,16 @@ impl EventStore for SqliteStore {
         )
     }
 
+    fn read_kind_prefix(&mut self, prefix: &str) -> anyhow::Result<Vec<StoredEvent>> {
+        // `substr` rather than LIKE: the prefix's own `_` and `%` are not patterns.
+        self.query(
+            &format!(
+                "SELECT {COLUMNS} FROM events WHERE substr(kind, 1, length(?1)) = ?1 ORDER BY id"
+            ),
+            params![prefix],
+        )
+    }
+
     fn read_call(&mut self, call: &str) -> anyhow::Result<Vec<StoredEvent>> {
         self.query(
             &format!("SELECT {COLUMNS} FROM events WHERE call = ?1 ORDER BY id"),

@@ -1,0 +1,117 @@
+//! The ACD actor's side of web callbacks (`web_callbacks.rs`): scheduling one into the
+//! engine and the book, cancelling, listing, and noting how each attempt went.
+
+use std::time::Duration;
+
+use switchboard_acd::CallId;
+use switchboard_events::CallbackOutcome;
+
+use super::AcdActor;
+use crate::web_callbacks::{CancelError, ScheduleError, WebCallback, WebCallbackView};
+
+/// What the HTTP API asks of the web callbacks.
+#[derive(Debug)]
+pub(crate) enum WebCallbackCommand {
+    /// Take its place in its queue's line; `restored`: rebuilt from the event log at start
+    /// (already logged, and never refused for the bound).
+    Schedule {
+        cb: WebCallback,
+        restored: bool,
+        reply: Option<tokio::sync::oneshot::Sender<Result<(), ScheduleError>>>,
+    },
+    /// Cancel a pending one (`by`: the API token's name).
+    Cancel {
+        id: u64,
+        by: String,
+        reply: tokio::sync::oneshot::Sender<Result<(), CancelError>>,
+    },
+    /// The pending ones, optionally of one queue.
+    List {
+        queue: Option<String>,
+        reply: tokio::sync::oneshot::Sender<Vec<WebCallbackView>>,
+    },
+}
+
+impl AcdActor {
+    pub(super) fn handle_web_callback(&mut self, now: Duration, c: WebCallbackCommand) {
+        match c {
+            WebCallbackCommand::Schedule {
+                cb,
+                restored,
+                reply,
+            } => {
+                let r = self.schedule_web_callback(now, cb, restored);
+                if let Some(reply) = reply {
+                    let _ = reply.send(r);
+                }
+            }
+            WebCallbackCommand::Cancel { id, by, reply } => {
+                let r = self.web.check_cancel(id).and_then(|()| {
+                    self.acd
+                        .handle_callback_cancel(now, CallId(id))
+                        .map_err(|_| CancelError::Dialing)
+                });
+                if r.is_ok() {
+                    if let Some(ev) = self.web.finish(id, CallbackOutcome::Cancelled, Some(by)) {
+                        self.events.append(ev);
+                    }
+                }
+                let _ = reply.send(r);
+            }
+            WebCallbackCommand::List { queue, reply } => {
+                let _ = reply.send(self.web.list(queue.as_deref(), chrono::Utc::now()));
+            }
+        }
+    }
+
+    /// A callback attempt's result: a connected web callback is done; a failed one waits
+    /// for its retry (or the engine's exit after the last attempt).
+    pub(super) fn web_callback_result(&mut self, call: u64, connected: bool) {
+        if connected {
+            if let Some(ev) = self.web.finish(call, CallbackOutcome::Connected, None) {
+                self.events.append(ev);
+            }
+        } else {
+            self.web.retry(call);
+        }
+    }
+
+    /// A web callback joins its queue's line (not placed before its `at`).
+    pub(super) fn schedule_web_callback(
+        &mut self,
+        now: Duration,
+        cb: WebCallback,
+        restored: bool,
+    ) -> Result<(), ScheduleError> {
+        // Restored ones were accepted before the restart: never dropped for the bound.
+        if !restored {
+            self.web.check_room()?;
+        }
+        let qid = self
+            .dir
+            .queue_id(&cb.queue)
+            .ok_or(ScheduleError::UnknownQueue)?;
+        let not_before = cb
+            .at
+            .and_then(|at| {
+                (at.with_timezone(&chrono::Utc) - self.calendar.epoch)
+                    .to_std()
+                    .ok()
+            })
+            .unwrap_or_default();
+        self.acd
+            .handle_callback_schedule(
+                now,
+                CallId(cb.id),
+                qid,
+                cb.number.as_str().into(),
+                not_before,
+            )
+            .map_err(|_| ScheduleError::UnknownQueue)?;
+        if !restored {
+            self.events.append(cb.scheduled_event());
+        }
+        self.web.insert(cb);
+        Ok(())
+    }
+}

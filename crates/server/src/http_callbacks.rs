@@ -1,0 +1,228 @@
+//! Web callbacks over the HTTP API: `POST /api/v1/callbacks` asks for one (number policy
+//! first), `GET` lists the pending ones, `DELETE /api/v1/callbacks/{id}` cancels one. The
+//! ACD actor owns them (`web_callbacks.rs`); these handlers check, ask it and say what it
+//! answered.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+
+use crate::acd_actor::AcdCommand;
+use crate::call::CallContext;
+use crate::http_auth::{Principal, Role};
+use crate::http_error::ApiError;
+use crate::http_serve::JsonBody;
+use crate::live_calls::mask_number;
+use crate::web_callbacks::{CancelError, ScheduleError, WebCallback};
+
+/// The furthest ahead a callback may be scheduled.
+const MAX_AHEAD_DAYS: i64 = 90;
+/// The longest `name` accepted, characters.
+const MAX_NAME: usize = 200;
+
+/// `POST /api/v1/callbacks` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewCallback {
+    queue: String,
+    number: String,
+    at: Option<String>,
+    name: Option<String>,
+    data: Option<Value>,
+}
+
+fn unavailable() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "acd_unavailable",
+        "the ACD is shutting down",
+    )
+}
+
+/// `POST /api/v1/callbacks`: staff only. 201 with the callback's id; 403 with the reason
+/// when the number policy refuses the number (and a `call.refused` event); 503 when
+/// `[acd] max_pending_callbacks` are pending.
+pub(crate) async fn create(
+    p: Principal,
+    Extension(ctx): Extension<Arc<CallContext>>,
+    JsonBody(body): JsonBody<NewCallback>,
+) -> Result<Response, ApiError> {
+    p.require_staff()?;
+    if !ctx.cfg.queues.iter().any(|q| q.name == body.queue) {
+        return Err(ApiError::not_found(format!("no queue {:?}", body.queue)));
+    }
+    if ctx.cfg.sip.outbound_trunk.is_none() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "no_outbound_trunk",
+            "no outbound trunk is configured (sip.outbound_trunk): callbacks cannot be placed",
+        ));
+    }
+    let at = body.at.as_deref().map(parse_at).transpose()?;
+    if body
+        .name
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_NAME)
+    {
+        return Err(ApiError::bad_request(format!(
+            "`name` is longer than {MAX_NAME} characters"
+        )));
+    }
+    if body.data.as_ref().is_some_and(|d| !d.is_object()) {
+        return Err(ApiError::bad_request("`data` must be a JSON object"));
+    }
+    let id = ctx.next_call_id();
+    let number = match ctx.number_rules.check(&body.number) {
+        Ok(n) => n,
+        Err(r) => {
+            tracing::warn!(reason = r.as_str(), by = %p.name, "web callback refused by the dial policy");
+            ctx.metrics.dial_refused.count(r);
+            ctx.events.append(
+                crate::dial_policy::refused_event(
+                    id,
+                    switchboard_events::OriginatePurpose::WebCallback,
+                    &body.number,
+                    r,
+                )
+                .queue(&body.queue),
+            );
+            return Ok((
+                StatusCode::FORBIDDEN,
+                Json(json!({
+                    "error": format!("the number policy refuses this number: {}", r.as_str()),
+                    "code": "number_refused",
+                    "reason": r.as_str(),
+                })),
+            )
+                .into_response());
+        }
+    };
+    let cb = WebCallback {
+        id,
+        queue: body.queue.clone(),
+        number,
+        at,
+        name: body.name,
+        data: body.data,
+        by: p.name.clone(),
+        created_ms: crate::event_store::now_ms(),
+    };
+    let (tx, rx) = oneshot::channel();
+    ctx.acd
+        .send(AcdCommand::WebCallback(
+            crate::acd_actor::WebCallbackCommand::Schedule {
+                cb: cb.clone(),
+                restored: false,
+                reply: Some(tx),
+            },
+        ))
+        .map_err(|_| unavailable())?;
+    match rx.await.map_err(|_| unavailable())? {
+        Ok(()) => {}
+        Err(ScheduleError::Full(n)) => {
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "callbacks_full",
+                format!("{n} callbacks are pending already (acd.max_pending_callbacks)"),
+            ))
+        }
+        Err(ScheduleError::UnknownQueue) => {
+            return Err(ApiError::not_found(format!("no queue {:?}", cb.queue)))
+        }
+    }
+    tracing::info!(callback = id, queue = %cb.queue, by = %p.name, "web callback scheduled");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "id": id.to_string(),
+            "queue": cb.queue,
+            "number": cb.number,
+            "at": cb.at.map(|a| a.to_rfc3339()),
+        })),
+    )
+        .into_response())
+}
+
+/// An RFC 3339 time no more than [`MAX_AHEAD_DAYS`] ahead (a past time means now).
+fn parse_at(s: &str) -> Result<DateTime<FixedOffset>, ApiError> {
+    let at = DateTime::parse_from_rfc3339(s).map_err(|e| {
+        ApiError::bad_request(format!(
+            "`at` is not an RFC 3339 time ({e}); e.g. 2026-12-07T15:00:00+03:00"
+        ))
+    })?;
+    if at.with_timezone(&Utc) > Utc::now() + chrono::Duration::days(MAX_AHEAD_DAYS) {
+        return Err(ApiError::bad_request(format!(
+            "`at` is more than {MAX_AHEAD_DAYS} days ahead"
+        )));
+    }
+    Ok(at)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    queue: Option<String>,
+}
+
+/// `GET /api/v1/callbacks[?queue=sales]`: staff only; supervisors see numbers masked.
+pub(crate) async fn list(
+    p: Principal,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    Extension(ctx): Extension<Arc<CallContext>>,
+) -> Result<Json<Value>, ApiError> {
+    p.require_staff()?;
+    let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let (tx, rx) = oneshot::channel();
+    ctx.acd
+        .send(AcdCommand::WebCallback(
+            crate::acd_actor::WebCallbackCommand::List {
+                queue: q.queue,
+                reply: tx,
+            },
+        ))
+        .map_err(|_| unavailable())?;
+    let mut all = rx.await.map_err(|_| unavailable())?;
+    if p.role != Role::Admin {
+        for cb in &mut all {
+            cb.number = mask_number(&cb.number);
+        }
+    }
+    Ok(Json(json!(all)))
+}
+
+/// `DELETE /api/v1/callbacks/{id}`: staff only; 409 while it is being placed.
+pub(crate) async fn cancel(
+    p: Principal,
+    Path(id): Path<String>,
+    Extension(ctx): Extension<Arc<CallContext>>,
+) -> Result<Json<Value>, ApiError> {
+    p.require_staff()?;
+    let unknown = || ApiError::not_found(format!("no pending callback {id:?}"));
+    let num: u64 = id.parse().map_err(|_| unknown())?;
+    let (tx, rx) = oneshot::channel();
+    ctx.acd
+        .send(AcdCommand::WebCallback(
+            crate::acd_actor::WebCallbackCommand::Cancel {
+                id: num,
+                by: p.name.clone(),
+                reply: tx,
+            },
+        ))
+        .map_err(|_| unavailable())?;
+    match rx.await.map_err(|_| unavailable())? {
+        Ok(()) => Ok(Json(json!({"id": id, "cancelled": true}))),
+        Err(CancelError::Unknown) => Err(unknown()),
+        Err(CancelError::Dialing) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "callback_in_progress",
+            "the callback is being placed now",
+        )),
+    }
+}
