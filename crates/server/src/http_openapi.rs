@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 pub(crate) enum Method {
     Get,
     Post,
+    Delete,
 }
 
 impl Method {
@@ -23,6 +24,7 @@ impl Method {
         match self {
             Method::Get => "get",
             Method::Post => "post",
+            Method::Delete => "delete",
         }
     }
 }
@@ -58,6 +60,7 @@ impl Access {
 pub(crate) enum Ty {
     Str,
     StrList,
+    Object,
 }
 
 impl Ty {
@@ -65,6 +68,7 @@ impl Ty {
         match self {
             Ty::Str => json!({"type": "string"}),
             Ty::StrList => json!({"type": "array", "items": {"type": "string"}}),
+            Ty::Object => json!({"type": "object"}),
         }
     }
 }
@@ -277,6 +281,45 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     ])
     .errors(&[400, 404, 409, 501, 503]),
     op(
+        Post,
+        "/api/v1/callbacks",
+        "Ask for a web callback: agent first, then the customer through the trunk.",
+        Staff,
+    )
+    .body(&[
+        field("queue", Ty::Str, true, "The queue whose line it waits in."),
+        field(
+            "number",
+            Ty::Str,
+            true,
+            "The customer's number, checked against `[dial_policy]` (403 `number_refused`).",
+        ),
+        field(
+            "at",
+            Ty::Str,
+            false,
+            "RFC 3339 time before which it is not placed (at most 90 days ahead).",
+        ),
+        field("name", Ty::Str, false, "The customer's name, at most 200 characters."),
+        field("data", Ty::Object, false, "Free data for the agent."),
+    ])
+    .errors(&[400, 404, 409, 503]),
+    op(
+        Get,
+        "/api/v1/callbacks",
+        "Pending web callbacks, oldest first (numbers masked for supervisors).",
+        Staff,
+    )
+    .query(&[field("queue", Ty::Str, false, "Only this queue's.")])
+    .errors(&[400]),
+    op(
+        Delete,
+        "/api/v1/callbacks/:callback",
+        "Cancel a pending web callback.",
+        Staff,
+    )
+    .errors(&[404, 409]),
+    op(
         Get,
         "/api/v1/reports/:kind",
         "A historical report (`queues`, `agents`, `ivr`, `trunks`, `ewt`) from the event store.",
@@ -351,7 +394,9 @@ fn reason(status: u16) -> &'static str {
     match status {
         400 => "Bad request: malformed JSON, an unknown field or a value not allowed.",
         401 => "No valid token.",
-        403 => "The token's role may not do this.",
+        403 => {
+            "The token's role may not do this (a callback: the number policy refuses the number)."
+        }
         404 => "No such agent, queue, call or kind.",
         409 => "The state does not allow it now.",
         421 => "The Host header is not allowed.",
