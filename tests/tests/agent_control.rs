@@ -3,11 +3,15 @@
 //! as soon as it logs back in; after the call it ends wrap-up and sets a disposition that
 //! the CDR export shows. Wrong role 403, wrong queue 404, unknown field 400, unknown
 //! disposition 400 (naming the allowed codes), all JSON with a `code`. The OpenAPI document
-//! is served without a token.
+//! is served without a token. RONA recovery: an agent paused by ring-no-answer is unpaused
+//! by itself after `[acd] rona_unpause_after` and offered the waiting call again.
 
 use serde_json::Value;
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
 use switchboard_e2e::{http_call, wait_for, Server};
+
+#[allow(dead_code)] // shared with acd_e2e.rs, which uses all of it
+mod acd_fixture;
 
 /// The demo queues, with a long wrap-up in `sales` so ending it by hand is observable.
 const CONFIG: &str = r#"
@@ -292,4 +296,68 @@ fn an_agent_logged_out_of_sales_waits_the_caller_until_it_logs_in_and_dispositio
     assert_eq!(row[col("agent")], "1001");
     caller.quit();
     phone.quit();
+}
+
+/// Agent 1001, the only member of sales, rings and never answers: after the 2 s ring
+/// timeout it is paused with reason `rona`; 2 s later (`rona_unpause_after = 2`) the server
+/// logs `agent.rona_unpaused`, the agent is available again and the waiting call rings it
+/// a second time.
+#[test]
+fn a_rona_paused_agent_is_unpaused_after_rona_unpause_after_and_offered_the_call_again() {
+    let _serial = acd_fixture::serial();
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let cfg = format!(
+        "[acd]\nrona_unpause_after = 2\n{}",
+        acd_fixture::config(
+            "members = [\"1001\"]\nring_timeout = 2\nwrap_up = 1",
+            r#"members = ["1004"]"#,
+            r#"members = ["1005"]"#,
+        )
+    );
+    let server = Server::start("agent-control-rona", &cfg);
+    let mut slow = acd_fixture::agent_phone(&py, &server, "1001", "none", 40);
+    let mut caller = acd_fixture::caller_phone(&py, &server, "200", "+79995550112", 40);
+    let join = server
+        .wait_event(10, |e| e.kind == "queue.join")
+        .expect("the caller joins sales");
+    assert_eq!(join.queue, "sales");
+    assert!(slow.wait_event("incoming", 10).is_some(), "1001 rings");
+    let rona = server
+        .wait_event(10, |e| e.kind == "queue.rona" && e.call == join.call)
+        .unwrap_or_else(|| panic!("no RONA; events:\n{}", acd_fixture::dump(&server)));
+    assert_eq!(rona.agent, "1001");
+    let unpaused = server
+        .wait_event(15, |e| e.kind == "agent.rona_unpaused" && e.agent == "1001")
+        .unwrap_or_else(|| panic!("no rona_unpaused; events:\n{}", acd_fixture::dump(&server)));
+    assert!(unpaused.id > rona.id);
+    assert_eq!(unpaused.data["after_s"], 2);
+    // In between the agent was paused for "rona" (never offered), and afterwards it is
+    // offered the same call again.
+    let evs = server.events();
+    let state = |reason: Option<&str>, after: i64| {
+        evs.iter().any(|e| {
+            e.kind == "agent.state"
+                && e.agent == "1001"
+                && e.id > after
+                && e.data["pause_reason"].as_str() == reason
+        })
+    };
+    assert!(state(Some("rona"), 0), "1001 paused for rona");
+    assert!(state(None, unpaused.id), "1001 available after the unpause");
+    let offers_between = evs
+        .iter()
+        .filter(|e| e.kind == "queue.offer" && e.id > rona.id && e.id < unpaused.id)
+        .count();
+    assert_eq!(offers_between, 0, "a RONA-paused agent was offered a call");
+    let again = server
+        .wait_event(10, |e| {
+            e.kind == "queue.offer" && e.call == join.call && e.id > unpaused.id
+        })
+        .unwrap_or_else(|| panic!("no second offer; events:\n{}", acd_fixture::dump(&server)));
+    assert_eq!(again.agent, "1001");
+    caller.command("hangup");
+    caller.quit();
+    slow.quit();
 }
