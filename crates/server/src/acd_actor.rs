@@ -3,6 +3,7 @@
 //! engine's outputs to call tasks (offers, announcements, exits) and the event log.
 
 mod control;
+mod engagement;
 mod web;
 
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ use crate::web_callbacks::WebCallbackBook;
 use switchboard_events::{CallbackOutcome, Event, OriginatePurpose};
 
 pub(crate) use control::{check_dispositions, AgentCommand, ControlAnswer, MAX_NOTES_CHARS};
+pub(crate) use engagement::Engagement;
 pub(crate) use web::WebCallbackCommand;
 
 /// What the ACD tells a call task.
@@ -146,38 +148,6 @@ impl AgentControlError {
             switchboard_acd::AcdError::NotLoggedIn(_) => AgentControlError::NotLoggedIn,
             other => AgentControlError::Refused(other.to_string()),
         }
-    }
-}
-
-/// An agent's non-queue call, held for as long as the call lasts: tells the ACD actor the
-/// agent is engaged when made and released when dropped (whatever way the call ends).
-pub(crate) struct Engagement {
-    acd: mpsc::UnboundedSender<AcdCommand>,
-    agent: String,
-}
-
-impl Engagement {
-    pub(crate) fn start(
-        acd: &mpsc::UnboundedSender<AcdCommand>,
-        agent: &str,
-        kind: switchboard_acd::BusyKind,
-    ) -> Engagement {
-        let _ = acd.send(AcdCommand::Engaged {
-            agent: agent.to_string(),
-            kind,
-        });
-        Engagement {
-            acd: acd.clone(),
-            agent: agent.to_string(),
-        }
-    }
-}
-
-impl Drop for Engagement {
-    fn drop(&mut self) {
-        let _ = self.acd.send(AcdCommand::Released {
-            agent: std::mem::take(&mut self.agent),
-        });
     }
 }
 
@@ -650,29 +620,11 @@ impl AcdActor {
                 Ok(())
             }
             AcdCommand::Engaged { agent, kind } => match self.dir.agent_id(&agent) {
-                Some(a) => {
-                    let n = self.engaged.entry(a).or_insert(0);
-                    *n += 1;
-                    if *n == 1 {
-                        self.acd.handle_agent_busy(now, a, kind)
-                    } else {
-                        Ok(())
-                    }
-                }
+                Some(a) => self.engage(now, a, kind),
                 None => Ok(()),
             },
             AcdCommand::Released { agent } => match self.dir.agent_id(&agent) {
-                Some(a) => match self.engaged.get_mut(&a) {
-                    Some(n) if *n > 1 => {
-                        *n -= 1;
-                        Ok(())
-                    }
-                    Some(_) => {
-                        self.engaged.remove(&a);
-                        self.acd.handle_agent_idle(now, a)
-                    }
-                    None => Ok(()),
-                },
+                Some(a) => self.release(now, a),
                 None => Ok(()),
             },
             AcdCommand::Exit { call, reason } => {

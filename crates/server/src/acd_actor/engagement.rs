@@ -1,0 +1,125 @@
+//! One agent state everywhere: the agent's own calls outside the queues (internal calls,
+//! consultations, supervision) reach the ACD actor as `Engaged`/`Released`, held by an
+//! [`Engagement`] guard for as long as the call lasts; the actor counts them per agent and
+//! the engine hears "busy" on the first and "idle" after the last.
+
+use std::time::Duration;
+
+use switchboard_acd::{AcdError, AgentId, BusyKind};
+use tokio::sync::mpsc;
+
+use super::{AcdActor, AcdCommand};
+
+/// An agent's non-queue call, held for as long as the call lasts: tells the ACD actor the
+/// agent is engaged when made and released when dropped (whatever way the call ends).
+pub(crate) struct Engagement {
+    acd: mpsc::UnboundedSender<AcdCommand>,
+    agent: String,
+}
+
+impl Engagement {
+    pub(crate) fn start(
+        acd: &mpsc::UnboundedSender<AcdCommand>,
+        agent: &str,
+        kind: BusyKind,
+    ) -> Engagement {
+        let _ = acd.send(AcdCommand::Engaged {
+            agent: agent.to_string(),
+            kind,
+        });
+        Engagement {
+            acd: acd.clone(),
+            agent: agent.to_string(),
+        }
+    }
+}
+
+impl Drop for Engagement {
+    fn drop(&mut self) {
+        let _ = self.acd.send(AcdCommand::Released {
+            agent: std::mem::take(&mut self.agent),
+        });
+    }
+}
+
+impl AcdActor {
+    /// One more non-queue call for `agent`; the first makes them busy for every queue.
+    pub(super) fn engage(
+        &mut self,
+        now: Duration,
+        agent: AgentId,
+        kind: BusyKind,
+    ) -> Result<(), AcdError> {
+        let n = self.engaged.entry(agent).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            self.acd.handle_agent_busy(now, agent, kind)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// One non-queue call of `agent` ended; after the last the agent is free again.
+    pub(super) fn release(&mut self, now: Duration, agent: AgentId) -> Result<(), AcdError> {
+        match self.engaged.get_mut(&agent) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                Ok(())
+            }
+            Some(_) => {
+                self.engaged.remove(&agent);
+                self.acd.handle_agent_idle(now, agent)
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use switchboard_acd::{AgentState, BusyKind};
+
+    use crate::acd_actor::AcdActor;
+    use crate::config::Config;
+    use crate::event_log::EventLog;
+    use crate::metrics::Metrics;
+
+    /// Two overlapping non-queue calls (say a consultation and a supervision call): the agent
+    /// is busy from the first until the last ends, then available again.
+    #[test]
+    fn an_agent_stays_busy_until_the_last_of_two_overlapping_calls_ends() {
+        let dir = std::env::temp_dir().join(format!("sb-engage-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = crate::event_store::StoreLocation::Sqlite
+            .open(&dir)
+            .unwrap();
+        let events = EventLog::start(store, Arc::new(Metrics::default())).unwrap();
+        let cfg = Config::load(None).unwrap();
+        let (mut actor, _tx) = AcdActor::new(&cfg, events).unwrap();
+        let a = actor.dir.agent_id("1001").unwrap();
+        let t = Duration::from_secs;
+        actor.acd.handle_login(t(1), a).unwrap();
+        let state = |actor: &AcdActor| actor.acd.agent_state(a).cloned();
+        assert_eq!(state(&actor), Some(AgentState::Available));
+        actor.engage(t(2), a, BusyKind::Direct).unwrap();
+        actor.engage(t(3), a, BusyKind::Direct).unwrap();
+        assert!(matches!(
+            state(&actor),
+            Some(AgentState::Busy { call: None, .. })
+        ));
+        actor.release(t(4), a).unwrap();
+        assert!(
+            matches!(state(&actor), Some(AgentState::Busy { call: None, .. })),
+            "one call still up"
+        );
+        actor.release(t(5), a).unwrap();
+        assert_eq!(state(&actor), Some(AgentState::Available));
+        // A stray release (no call up) changes nothing.
+        actor.release(t(6), a).unwrap();
+        assert_eq!(state(&actor), Some(AgentState::Available));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
