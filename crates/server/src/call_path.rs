@@ -45,6 +45,7 @@ pub(crate) fn check_context(cfg: &Config) -> CheckContext {
         cfg.queues.iter().map(|q| q.name.clone()),
         prompt_catalog(&cfg.ivr.prompts),
     )
+    .with_skills(crate::tools::agent_skills(cfg))
 }
 
 fn ntp_now() -> NtpClock {

@@ -39,10 +39,15 @@ fn context(
             dir.display()
         );
     }
-    Ok(CheckContext::new(
-        cfg.queues.iter().map(|q| q.name.clone()),
-        catalog,
-    ))
+    Ok(
+        CheckContext::new(cfg.queues.iter().map(|q| q.name.clone()), catalog)
+            .with_skills(agent_skills(&cfg)),
+    )
+}
+
+/// Every skill some `[[users]]` entry has: a dialplan `skill` outside it is a warning.
+pub(crate) fn agent_skills(cfg: &Config) -> impl Iterator<Item = String> + '_ {
+    cfg.users.iter().flat_map(|u| u.skills.keys().cloned())
 }
 
 /// Where the offline tools read prompts: `ivr.prompts` as is when absolute; when relative,

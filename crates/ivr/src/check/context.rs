@@ -1,5 +1,5 @@
-//! What the checker knows about the world outside the dialplan: the configured queues and the
-//! prompt catalog (which prompt names exist in which language, read from the prompt
+//! What the checker knows about the world outside the dialplan: the configured queues, the
+//! skills agents have and the prompt catalog (which prompt names exist in which language, read from the prompt
 //! contract's vocabulary, phrase lists and the audio files of a prompts directory).
 
 use std::collections::{BTreeSet, HashMap};
@@ -109,6 +109,9 @@ pub struct CheckContext {
     pub queues: Option<BTreeSet<String>>,
     /// Known prompts; `None` skips the prompt check.
     pub prompts: Option<PromptCatalog>,
+    /// Skills some agent has (`[[users]] skills`); `None` skips the skill check. A `skill
+    /// "x"` no agent has is a warning: the server ignores that requirement.
+    pub skills: Option<BTreeSet<String>>,
 }
 
 impl CheckContext {
@@ -120,6 +123,13 @@ impl CheckContext {
         CheckContext {
             queues: Some(queues.into_iter().map(Into::into).collect()),
             prompts: Some(prompts),
+            skills: None,
         }
+    }
+
+    /// The same context, also knowing which skills agents have.
+    pub fn with_skills(mut self, skills: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.skills = Some(skills.into_iter().map(Into::into).collect());
+        self
     }
 }

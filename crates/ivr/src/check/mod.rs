@@ -251,6 +251,28 @@ mod tests {
     }
 
     #[test]
+    fn a_skill_no_agent_has_is_a_warning_naming_it() {
+        let mut files = BTreeMap::new();
+        let src = "entry to \"1\" goto m\nblock m {\n    skill \"vip\"\n    skill \"vp\"\n    skill \"french\"\n    queue sales\n}";
+        files.insert("t.ivr".to_string(), src.to_string());
+        let ctx = CheckContext::new(["sales"], PromptCatalog::with_vocabulary())
+            .with_skills(["vip", "ru"]);
+        let c = check_files(&files, &["t.ivr".to_string()], &ctx);
+        assert!(!c.has_errors(), "{}", c.render());
+        let text = c.render();
+        assert_eq!(c.diagnostics.len(), 2, "{text}");
+        assert!(
+            text.contains("no agent has the skill \"vp\"") && text.contains("`vip`"),
+            "{text}"
+        );
+        assert!(
+            text.contains("no agent has the skill \"french\"") && text.contains("ru, vip"),
+            "{text}"
+        );
+        assert!(text.contains("t.ivr:5:"), "{text}");
+    }
+
+    #[test]
     fn warnings_do_not_block_loading() {
         let c = check("entry to \"1\" goto m\nblock m { menu \"main-menu\" { 1 => hangup } }\nblock unused { hangup }");
         assert!(!c.has_errors());

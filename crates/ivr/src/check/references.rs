@@ -99,6 +99,33 @@ impl Unit<'_> {
         );
     }
 
+    /// A literal skill no agent has: a warning (the server drops the requirement, so the
+    /// call goes to any member). Skills computed at run time are not checked.
+    pub(super) fn check_skill_name(&mut self, e: &crate::ast::Expr) {
+        let (Some(skills), crate::ast::ExprKind::Str(name)) = (&self.ctx.skills, &e.kind) else {
+            return;
+        };
+        if skills.contains(name) {
+            return;
+        }
+        let known = skills.iter().map(String::as_str).collect::<Vec<_>>();
+        let help = did_you_mean(name, known.iter().copied()).unwrap_or_else(|| {
+            format!(
+                "give it to an agent in [[users]] skills (agents' skills: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )
+        });
+        self.err(
+            Diagnostic::warning(format!("no agent has the skill \"{name}\""), e.span)
+                .label("the server ignores this requirement")
+                .help(help),
+        );
+    }
+
     pub(super) fn check_prompts(&mut self, prompts: &[StrLit]) {
         let Some(cat) = &self.ctx.prompts else { return };
         let mut found = Vec::new();

@@ -269,7 +269,10 @@ impl Unit<'_> {
             }
             StmtKind::Priority(e) => self.expect(e, Type::Num, "priority is a number"),
             StmtKind::Tenant(e) => self.expect(e, Type::Str, "the tenant is text"),
-            StmtKind::Skill(e) => self.expect(e, Type::Str, "a skill is text"),
+            StmtKind::Skill(e) => {
+                self.expect(e, Type::Str, "a skill is text");
+                self.check_skill_name(e);
+            }
             StmtKind::ScreenPop(_, e) => {
                 self.ty(e);
             }
