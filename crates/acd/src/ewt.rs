@@ -25,8 +25,14 @@ pub struct EwtConfig {
     pub history: usize,
     /// Departures (answered or not) remembered per queue, for the patience estimate.
     pub departures: usize,
-    /// Below this many handle times, the queue's prior handle time is used instead.
+    /// Below this many handle times the model mixes the queue's prior handle time with what
+    /// it has seen (see `prior_weight`); from this many on it uses only what it has seen.
     pub min_history: usize,
+    /// Weight of the prior, in calls, while fewer than `min_history` handle times are known: a
+    /// handle time is drawn from those seen with probability `n / (n + prior_weight)`, from
+    /// the prior otherwise. A configured guess (180 s by default) that is far from the
+    /// queue's real calls is outvoted after a few calls instead of for the first thirty.
+    pub prior_weight: usize,
     /// Beyond this many callers ahead, fewer samples are drawn so one estimate costs about
     /// `samples * exact_ahead` steps.
     pub exact_ahead: usize,
@@ -44,6 +50,7 @@ impl Default for EwtConfig {
             history: 2000,
             departures: 1000,
             min_history: 30,
+            prior_weight: 5,
             exact_ahead: 200,
             calibration_gain: 0.005,
         }
@@ -177,17 +184,28 @@ impl EwtModel {
         self.handle_sorted.len() >= self.cfg.min_history.max(1)
     }
 
-    pub(crate) fn sample_handle<R: Rng>(&self, rng: &mut R) -> f64 {
+    /// While history is short: should this draw come from the prior rather than from the
+    /// handle times seen? (Always `false` once `min_history` calls are known.)
+    fn draw_from_prior<R: Rng>(&self, rng: &mut R) -> bool {
         if self.use_history() {
+            return false;
+        }
+        let n = self.handle_sorted.len();
+        let k = self.cfg.prior_weight;
+        n == 0 || rng.gen_range(0..n + k) >= n
+    }
+
+    pub(crate) fn sample_handle<R: Rng>(&self, rng: &mut R) -> f64 {
+        if self.draw_from_prior(rng) {
+            exp_sample(rng, self.prior_handle)
+        } else {
             let i = rng.gen_range(0..self.handle_sorted.len());
             self.handle_sorted[i]
-        } else {
-            exp_sample(rng, self.prior_handle)
         }
     }
 
     pub(crate) fn sample_residual<R: Rng>(&self, rng: &mut R, age: f64) -> f64 {
-        if !self.use_history() {
+        if self.draw_from_prior(rng) {
             return exp_sample(rng, self.prior_handle);
         }
         let n = self.handle_sorted.len();
@@ -522,6 +540,44 @@ mod tests {
         m.record_departure(100.0, true);
         m.record_departure(300.0, false);
         assert_eq!(m.mean_patience(), Some(400.0));
+    }
+
+    #[test]
+    fn a_few_short_calls_outvote_a_long_prior() {
+        // The configured guess is 180 s; the queue's calls really last about 4 s.
+        let agents = [AgentLoad::Busy { age: 1.0 }];
+        let ahead = [true, true, true];
+        let mut fresh = EwtModel::new(EwtConfig::default(), 180.0);
+        let mut rng = SmallRng::seed_from_u64(3);
+        let before = fresh
+            .estimate(&mut rng, &ahead, &agents, 0.0, 20.0)
+            .unwrap();
+        for i in 0..10 {
+            fresh.record_handle(3.0 + (i % 3) as f64);
+        }
+        let after = fresh
+            .estimate(&mut rng, &ahead, &agents, 0.0, 20.0)
+            .unwrap();
+        assert!(before.bound > 300.0, "prior only: {}", before.bound);
+        assert!(
+            after.bound < before.bound / 2.0,
+            "10 calls of 3-5 s should pull the bound well down: {} -> {}",
+            before.bound,
+            after.bound
+        );
+        // With no weight on the prior, the first calls decide alone.
+        let cfg = EwtConfig {
+            prior_weight: 0,
+            ..EwtConfig::default()
+        };
+        let mut learned = EwtModel::new(cfg, 180.0);
+        for i in 0..10 {
+            learned.record_handle(3.0 + (i % 3) as f64);
+        }
+        let only_seen = learned
+            .estimate(&mut rng, &ahead, &agents, 0.0, 20.0)
+            .unwrap();
+        assert!(only_seen.bound < 60.0, "{}", only_seen.bound);
     }
 
     #[test]
