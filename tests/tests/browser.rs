@@ -3,8 +3,8 @@
 //! peers: the supervisor pauses the only agent of `sales` (pjsua2, 1001) from the
 //! wallboard's agent grid; a SIPp caller waits in `sales` -> the wallboard's sales tile
 //! shows 1 waiting; the agent resumes work from the desktop ->
-//! the phone rings and the offer card shows the caller, the queue and the dialplan's
-//! screen-pop fields; the agent answers -> the wallboard's agent grid shows 1001 talking on
+//! the phone rings and the offer card shows the caller, the queue, the tenant and the
+//! dialplan's screen-pop fields; the agent answers -> the wallboard's agent grid shows 1001 talking on
 //! sales with the number masked; after the call the agent sets a disposition with notes
 //! (it reaches the CDR) and ends wrap-up; the agent pauses from the desktop -> the next
 //! caller is not offered. Both pages must be on the live event stream (WebSocket) rather
@@ -251,11 +251,13 @@ fn wallboard_and_agent_desktop_follow_a_queued_call_in_chromium() {
         "const o = document.getElementById('offer');\
          const f = (s) => o.querySelector(s).textContent;\
          return {caller: f('[data-field=caller]'), queue: f('[data-field=queue]'),\
+                 tenant: f('[data-field=tenant]'),\
                  account: f('dd[data-key=account]'), segment: f('dd[data-key=segment]')};",
         json!([]),
     );
     assert_eq!(card["caller"], sipp_caller(1), "{card}");
     assert_eq!(card["queue"], "sales", "{card}");
+    assert_eq!(card["tenant"], "acme", "{card}");
     assert_eq!(card["account"], "A-1001", "{card}");
     assert_eq!(card["segment"], "VIP", "{card}");
     desk.screenshot(&artifacts().join("agent-desktop-offer.png"));

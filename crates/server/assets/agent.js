@@ -58,6 +58,7 @@
     document.getElementById('offer-title').textContent = SB.t('offer_' + call.phase);
     offer.querySelector('[data-field=caller]').textContent = call.caller || SB.t('nothing');
     offer.querySelector('[data-field=queue]').textContent = call.queue || SB.t('nothing');
+    offer.querySelector('[data-field=tenant]').textContent = call.tenant || SB.t('nothing');
     const data = Object.entries(call.data || {});
     const list = document.getElementById('offer-data');
     const items = [];

@@ -560,7 +560,8 @@ impl AcdActor {
                     return;
                 };
                 self.calls.insert(call, signals);
-                self.desk.joined(call, &queue, &caller, &data);
+                self.desk
+                    .joined(call, &queue, &caller, &data, tenant.as_deref());
                 let mut j = Join::new(CallId(call), qid);
                 j.priority = priority.clamp(0, 255) as u8;
                 j.caller = Some(caller.into());

@@ -21,6 +21,7 @@ struct DeskCall {
     queue: String,
     caller: String,
     data: Vec<(String, String)>,
+    tenant: Option<String>,
 }
 
 /// Per-agent state-change times and per-call screen-pop data.
@@ -33,13 +34,15 @@ pub(crate) struct AgentDesk {
 }
 
 impl AgentDesk {
-    /// A call joined `queue` (again, after an overflow: the queue is updated).
+    /// A call joined `queue` with the dialplan's screen-pop `data` and `tenant` (the client
+    /// the call is for).
     pub(crate) fn joined(
         &mut self,
         call: u64,
         queue: &str,
         caller: &str,
         data: &[(String, String)],
+        tenant: Option<&str>,
     ) {
         self.calls.insert(
             call,
@@ -47,6 +50,7 @@ impl AgentDesk {
                 queue: queue.to_string(),
                 caller: caller.to_string(),
                 data: data.to_vec(),
+                tenant: tenant.map(str::to_string),
             },
         );
     }
@@ -70,7 +74,8 @@ impl AgentDesk {
 
     /// The agent's entry of `GET /api/v1/agents`: `agent`, `state`, `pause_reason` when
     /// paused, `in_state_s` (seconds since the last state change seen, or since the server
-    /// started), and `call` when the agent rings for or talks on a queue call.
+    /// started), and `call` when the agent rings for or talks on a queue call (its queue,
+    /// caller, screen-pop data and tenant).
     pub(crate) fn agent_json(
         &self,
         index: u32,
@@ -110,6 +115,7 @@ impl AgentDesk {
                     "queue": c.queue,
                     "caller": c.caller,
                     "data": data,
+                    "tenant": c.tenant,
                 });
             }
         }
@@ -157,6 +163,7 @@ mod tests {
             "sales",
             "+79995550101",
             &[("account".into(), "42".into())],
+            Some("acme"),
         );
         d.state_changed(0, Duration::from_secs(10));
         let ringing = AgentState::Ringing { call: CallId(7) };
@@ -172,6 +179,7 @@ mod tests {
         assert_eq!(v["call"]["phase"], "ringing");
         assert_eq!(v["call"]["caller"], "+79995550101");
         assert_eq!(v["call"]["data"]["account"], "42");
+        assert_eq!(v["call"]["tenant"], "acme");
         d.moved(7, "support");
         let v = d.agent_json(
             0,
