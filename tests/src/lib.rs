@@ -8,6 +8,7 @@
 
 pub mod audio;
 pub mod baresip;
+pub mod carrier;
 pub mod hostile;
 pub mod peers;
 pub mod pg;

@@ -81,6 +81,23 @@ pub enum Event {
         /// The number that was not dialled.
         number: String,
     },
+    /// A carrier trunk did not take a call we originated because of its `max_calls` or
+    /// `calls_per_second`; the next trunk by priority was tried.
+    #[serde(rename = "trunk.refused")]
+    TrunkRefused {
+        /// The trunk's name.
+        trunk: String,
+        /// Which limit.
+        reason: TrunkLimit,
+    },
+    /// A call we originated failed on a trunk with 408 or 5xx and goes to the next trunk.
+    #[serde(rename = "trunk.failover")]
+    TrunkFailover {
+        /// The trunk that failed.
+        trunk: String,
+        /// Its final status.
+        status: u16,
+    },
     /// An agent transferred the call.
     #[serde(rename = "call.transfer")]
     CallTransfer {
@@ -689,6 +706,16 @@ words!(
 );
 
 words!(
+    /// A trunk's limit.
+    TrunkLimit {
+        /// `max_calls` calls were up.
+        MaxCalls = "max_calls",
+        /// `calls_per_second` was spent.
+        CallsPerSecond = "calls_per_second",
+    }
+);
+
+words!(
     /// Why the server originates a call.
     OriginatePurpose {
         /// A callback to a caller who asked for one.
@@ -747,6 +774,8 @@ impl Event {
             Event::CallBridge { .. } => "call.bridge",
             Event::CallConnected {} => "call.connected",
             Event::CallRefused { .. } => "call.refused",
+            Event::TrunkRefused { .. } => "trunk.refused",
+            Event::TrunkFailover { .. } => "trunk.failover",
             Event::CallTransfer { .. } => "call.transfer",
             Event::CallEnd(_) => "call.end",
             Event::CallbackScheduled { .. } => "callback.scheduled",

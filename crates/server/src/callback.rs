@@ -30,8 +30,19 @@ struct Dialled {
     signals: crate::call_signals::SignalReceiver,
 }
 
+/// Who a callback leg calls.
+enum Party {
+    /// The agent's registered phone.
+    Agent(String),
+    /// The customer, through the carrier trunks, presenting the queue's caller ID.
+    Customer {
+        number: String,
+        caller_id: Option<String>,
+    },
+}
+
 /// Dials one leg and waits for it to answer; None when it fails or rings too long.
-async fn dial(ctx: &CallContext, id: u64, to: OriginateTarget) -> Option<Dialled> {
+async fn dial(ctx: &CallContext, id: u64, to: Party) -> Option<Dialled> {
     let pair = ctx.rtp_pool.allocate().await?;
     let port = pair.rtp.local_addr().ok()?.port();
     let caps = LocalCaps::default();
@@ -43,7 +54,44 @@ async fn dial(ctx: &CallContext, id: u64, to: OriginateTarget) -> Option<Dialled
         direction: Direction::SendRecv,
     };
     let offer = switchboard_sdp::offer(&caps, &local);
-    let target = to.clone();
+    let user = match to {
+        Party::Agent(user) => user,
+        Party::Customer { number, caller_id } => {
+            let sdp = Bytes::from(offer.to_string());
+            let answered = crate::outbound_call::dial_number(
+                ctx,
+                id,
+                &number,
+                caller_id.as_deref(),
+                sdp,
+                RING_LIMIT,
+            )
+            .await;
+            let a = match answered {
+                Ok(a) => a,
+                Err(why) => {
+                    tracing::info!(?why, "callback: the customer's leg was not answered");
+                    return None;
+                }
+            };
+            let neg = SessionDescription::parse(&a.sdp)
+                .ok()
+                .and_then(|ans| switchboard_sdp::process_answer(&offer, &ans, &caps).ok());
+            let peer = ctx.trunk_peer(a.trunk.0);
+            let media =
+                neg.and_then(|n| MediaLeg::new(&ctx.leg_settings(), pair, n, Instant::now(), peer));
+            let Some(media) = media else {
+                let _ = ctx.sip.commands.send(SipCommand::Hangup { call: a.call });
+                return None;
+            };
+            return Some(Dialled {
+                call: a.call,
+                media,
+                signals: a.signals,
+            });
+        }
+    };
+    let to = OriginateTarget::User(user.clone());
     let (tx, mut signals) = crate::call_signals::lane();
     let (reply_tx, reply_rx) = oneshot::channel();
     ctx.sip
@@ -63,10 +111,7 @@ async fn dial(ctx: &CallContext, id: u64, to: OriginateTarget) -> Option<Dialled
                 let neg = SessionDescription::parse(&sdp)
                     .ok()
                     .and_then(|a| switchboard_sdp::process_answer(&offer, &a, &caps).ok());
-                let peer = match &target {
-                    OriginateTarget::User(name) => ctx.user_peer(name),
-                    OriginateTarget::Number(_) => ctx.trunk_peer(),
-                };
+                let peer = ctx.user_peer(&user);
                 let media = neg.and_then(|n| {
                     MediaLeg::new(&ctx.leg_settings(), pair, n, Instant::now(), peer)
                 });
@@ -109,8 +154,16 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
         callback_for: Some(job.call.to_string()),
         attempt: Some(job.attempt),
     })));
-    let agent = OriginateTarget::User(job.agent.clone());
-    let customer = OriginateTarget::Number(job.number.clone());
+    let agent = Party::Agent(job.agent.clone());
+    let customer = Party::Customer {
+        number: job.number.clone(),
+        caller_id: ctx
+            .cfg
+            .queues
+            .iter()
+            .find(|q| q.name == job.queue)
+            .and_then(|q| q.caller_id.clone()),
+    };
     let (first, second) = if job.agent_first {
         (agent, customer)
     } else {

@@ -35,6 +35,12 @@ pub(crate) struct Config {
     /// Historical reports (`report/`): trunk count, quality weights.
     #[serde(default)]
     pub(crate) reports: crate::report::ReportsConfig,
+    /// The carriers outbound calls go through (`trunk_config.rs`).
+    #[serde(default)]
+    pub(crate) trunks: Vec<crate::trunk_config::TrunkConfig>,
+    /// `trunks` (or the legacy `sip.outbound_trunk`) resolved at load.
+    #[serde(skip)]
+    pub(crate) trunk_specs: Vec<crate::trunk_config::TrunkSpec>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -311,7 +317,7 @@ impl Config {
                 .with_context(|| format!("in {}", path.display()))?;
             merge(&mut value, over);
         }
-        let cfg: Config = value.try_into().context("config")?;
+        let mut cfg: Config = value.try_into().context("config")?;
         if let Err(e) = cfg.validate() {
             // A queue's bad value: point at its line in the user's file when it is there.
             let at = e
@@ -327,6 +333,7 @@ impl Config {
                 None => e,
             });
         }
+        cfg.trunk_specs = crate::trunk_config::resolve(&cfg.trunks, cfg.sip.outbound_trunk)?;
         Ok(cfg)
     }
 

@@ -36,6 +36,7 @@ pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
         .route("/metrics", get(metrics))
         .route("/api/v1/openapi.json", get(crate::http_openapi::serve))
         .route("/api/v1/registrations", get(registrations))
+        .route("/api/v1/trunks", get(trunks))
         .route("/api/v1/queues", get(queues))
         .route("/api/v1/queues/:queue", get(queue))
         .route("/api/v1/agents", get(agents))
@@ -187,6 +188,15 @@ async fn agent(
         .find(|a| a["agent"].as_str() == Some(name.as_str()))
         .map(|a| Json(redact_for(&p, a.clone())))
         .ok_or_else(|| ApiError::not_found(format!("no agent {name:?}")))
+}
+
+/// The carrier trunks: registration state, calls, refusals (never credentials): staff only.
+async fn trunks(
+    p: Principal,
+    State(s): State<Arc<Shared>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    p.require_staff()?;
+    Ok(Json(s.metrics.trunks.json(std::time::Instant::now())))
 }
 
 /// Registered contacts with their addresses: staff only.

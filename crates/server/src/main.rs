@@ -35,6 +35,7 @@ mod invite_auth;
 mod live_calls;
 mod media_leg;
 mod metrics;
+mod outbound_call;
 mod pii;
 mod private_files;
 mod queue_config;
@@ -47,6 +48,8 @@ mod tools;
 mod trunk_trust;
 mod web_callbacks;
 mod web_pages;
+mod trunk_config;
+mod trunk_status;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -56,6 +56,8 @@ pub(crate) struct Metrics {
     pub(crate) calls_refused_disk_low: AtomicU64,
     /// The WebSocket event stream's clients (`http_events`).
     pub(crate) ws: crate::http_events::WsMetrics,
+    /// The carrier trunks' registration and call counters (written by the SIP driver).
+    pub(crate) trunks: crate::trunk_status::TrunkBoard,
 }
 
 /// What the defences against a hostile network did. Totals are copied from the owners'
@@ -326,6 +328,7 @@ impl Metrics {
         self.guard.render(out);
         self.ws.render(out);
         self.invite_auth.render(out);
+        self.trunks.render(out);
         let _ = write!(
             out,
             "# HELP switchboard_dial_refused_total Calls we would have originated (callbacks), refused by the dial policy.\n\

@@ -47,6 +47,10 @@ pub(crate) struct QueueConfig {
     /// Disposition codes an agent may set on a call of this queue (empty: none accepted).
     #[serde(default)]
     pub(crate) dispositions: Vec<String>,
+    /// The caller ID this queue's outbound calls (callbacks) ask for; a trunk with a fixed
+    /// `caller_id` overrides it.
+    #[serde(default)]
+    pub(crate) caller_id: Option<String>,
     /// Waiting callers at most (callbacks included); the next caller is refused
     /// (`queue_full`) and the dialplan goes on after its `queue` statement.
     #[serde(default)]
@@ -402,6 +406,15 @@ pub(crate) fn validate(queues: &[QueueConfig], users: &[UserConfig]) -> anyhow::
             );
         }
         crate::acd_actor::check_dispositions(n, &q.dispositions)?;
+        if let Some(c) = q.caller_id.as_deref() {
+            if !crate::trunk_config::is_number(c) {
+                bad!(
+                    n,
+                    "caller_id",
+                    "queue {n}: caller_id {c:?} is not a number (digits, optional leading +)"
+                );
+            }
+        }
         for m in &q.members {
             if !users.iter().any(|u| &u.name == m) {
                 bad!(n, "members", "queue {n}: members: {m} is not in [[users]]");

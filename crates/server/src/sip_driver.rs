@@ -30,6 +30,10 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use switchboard_events::Event;
 
+mod trunk_io;
+mod user_legs;
+pub(crate) use trunk_io::TrunkDial;
+
 /// How long a drained driver waits for its last transactions (BYEs being answered).
 const SETTLE_AFTER_DRAIN: Duration = Duration::from_secs(4);
 
@@ -64,9 +68,10 @@ pub(crate) enum SipCommand {
     CancelB { call: CallKey },
     /// Hang up an answered leg B (BYE), keeping A (transfers).
     ReleaseB { call: CallKey },
-    /// Place an outbound call (callbacks): to a registered user's contact, or to
-    /// `number` through the outbound trunk. The call's signals go to `signals`; its key
-    /// comes back on `reply` (None when it cannot be placed).
+    /// Place a call to a number through the carrier trunks (see `outbound_call`).
+    DialTrunk(TrunkDial),
+    /// Call a registered user's contact (callbacks' agent leg). The call's signals go to
+    /// `signals`; its key comes back on `reply` (None when it cannot be placed).
     Originate {
         to: OriginateTarget,
         sdp: Bytes,
@@ -98,13 +103,11 @@ pub(crate) enum SipCommand {
     },
 }
 
-/// Where an originated call goes.
+/// Where an originated call goes (numbers go through `SipCommand::DialTrunk`).
 #[derive(Debug, Clone)]
 pub(crate) enum OriginateTarget {
     /// An agent: their registered contact.
     User(String),
-    /// A phone number, through the configured outbound trunk.
-    Number(String),
 }
 
 /// A new inbound call, handed to whoever routes calls (the call-path layer).
@@ -146,7 +149,7 @@ pub(crate) struct SipDriver {
     /// Seconds in the Retry-After of the 503 a new INVITE gets while draining.
     retry_after: u32,
     keepalive_every: Duration,
-    outbound_trunk: Option<SocketAddr>,
+    trunks: trunk_io::Trunks,
     contact_host: Host,
     next_keepalive: Instant,
     probes: HashMap<TxKey, (String, Uri)>,
@@ -272,7 +275,7 @@ impl SipDriver {
             settle_until: None,
             retry_after: cfg.shutdown.retry_after,
             keepalive_every: Duration::from_secs(cfg.sip.keepalive_interval.max(1)),
-            outbound_trunk: cfg.sip.outbound_trunk,
+            trunks: trunk_io::Trunks::new(cfg, local),
             contact_host: host_of(local.ip()),
             next_keepalive: Instant::now() + Duration::from_secs(cfg.sip.keepalive_interval.max(1)),
             probes: HashMap::new(),
@@ -338,6 +341,7 @@ impl SipDriver {
     ) {
         let mut ending = false;
         let mut drain_left = (usize::MAX, usize::MAX);
+        self.trunk_start(Instant::now());
         loop {
             let deadline = self.next_deadline();
             tokio::select! {
@@ -361,6 +365,7 @@ impl SipDriver {
                     self.presence_events(evs);
                     publish_auth_stats(&self.registrar, &self.metrics, wall);
                     self.publish_tx_stats();
+                    self.trunk_timers(now);
                     if now >= self.next_keepalive {
                         self.next_keepalive = now + self.keepalive_every;
                         self.send_keepalives(now);
@@ -372,8 +377,9 @@ impl SipDriver {
                     } else {
                         ShutdownStage::EndingCalls
                     };
-                    if stage != ShutdownStage::Running {
+                    if stage != ShutdownStage::Running && !self.draining {
                         self.draining = true;
+                        self.trunk_unregister(Instant::now());
                     }
                     if stage == ShutdownStage::EndingCalls {
                         ending = true;
@@ -432,7 +438,12 @@ impl SipDriver {
             })
             .unwrap_or(far);
         let settle = self.settle_until.unwrap_or(far);
-        a.min(b).min(far).min(self.next_keepalive).min(settle)
+        let t = self.trunks.deadline().unwrap_or(far);
+        a.min(b)
+            .min(far)
+            .min(self.next_keepalive)
+            .min(settle)
+            .min(t)
     }
 
     /// OPTIONS to every registered contact; a probe that fails marks it unreachable
@@ -517,6 +528,7 @@ impl SipDriver {
             SipCommand::Reject { call, status } => self.b2bua.reject(now, call, status),
             SipCommand::Hangup { call } => {
                 let r = self.b2bua.hangup(now, call);
+                self.trunk_call_gone(call);
                 if let Some(tx) = self.calls.remove(&call) {
                     let _ = tx.send(CallSignal::Ended(
                         switchboard_events::EndReason::LocalHangup,
@@ -559,6 +571,10 @@ impl SipDriver {
                 let _ = call;
                 self.b2bua.respond(now, tx, status, sdp)
             }
+            SipCommand::DialTrunk(d) => {
+                self.trunk_dial(now, d);
+                Ok(())
+            }
             SipCommand::Originate {
                 to,
                 sdp,
@@ -584,82 +600,6 @@ impl SipDriver {
         };
         if let Err(e) = result {
             tracing::debug!(error = %e, "SIP command refused");
-        }
-    }
-
-    fn originate(&mut self, now: Instant, to: OriginateTarget, sdp: Bytes) -> Option<CallKey> {
-        let (target, dest, transport) = match to {
-            OriginateTarget::User(user) => {
-                let b = self
-                    .location
-                    .lookup_active(&user, SystemTime::now())
-                    .into_iter()
-                    .max_by_key(|b| b.expires_at)?;
-                let t = Transport::from_token(&b.transport).unwrap_or(Transport::Udp);
-                (b.contact.uri, b.source, t)
-            }
-            OriginateTarget::Number(number) => {
-                let trunk = self.outbound_trunk?;
-                let mut uri = SipUri::new(host_of(trunk.ip()));
-                uri.user = Some(number);
-                uri.port = Some(trunk.port());
-                (Uri::Sip(uri), trunk, Transport::Udp)
-            }
-        };
-        let from = NameAddr {
-            display: Some("switchboard".into()),
-            uri: Uri::Sip(SipUri {
-                secure: false,
-                user: Some("switchboard".into()),
-                password: None,
-                host: self.contact_host.clone(),
-                port: None,
-                params: Vec::new(),
-                headers: Vec::new(),
-            }),
-            params: Vec::new(),
-        };
-        match self
-            .b2bua
-            .originate(now, target, dest, transport, from, sdp, &[])
-        {
-            Ok(k) => Some(k),
-            Err(e) => {
-                tracing::info!(error = %e, "originate refused");
-                None
-            }
-        }
-    }
-
-    fn route_to_user(
-        &mut self,
-        now: Instant,
-        call: CallKey,
-        user: &str,
-        sdp: Bytes,
-        headers: Vec<(String, String)>,
-    ) {
-        let bindings = self.location.lookup_active(user, SystemTime::now());
-        let Some(b) = bindings.into_iter().max_by_key(|b| b.expires_at) else {
-            if let Some(tx) = self.calls.get(&call) {
-                let _ = tx.send(CallSignal::BFailed(StatusCode::TEMPORARILY_UNAVAILABLE));
-            }
-            return;
-        };
-        let transport = Transport::from_token(&b.transport).unwrap_or(Transport::Udp);
-        if let Err(e) = self.b2bua.route_with_headers(
-            now,
-            call,
-            b.contact.uri.clone(),
-            b.source,
-            transport,
-            sdp,
-            &headers,
-        ) {
-            tracing::debug!(error = %e, "route refused");
-            if let Some(tx) = self.calls.get(&call) {
-                let _ = tx.send(CallSignal::BFailed(StatusCode::SERVER_INTERNAL_ERROR));
-            }
         }
     }
 
@@ -880,7 +820,11 @@ impl SipDriver {
                     }
                 }
             }
+            CallEvent::RequestResult { tx, status, resp } => {
+                self.trunk_request_result(tx, status, resp);
+            }
             CallEvent::Ended { call, reason } => {
+                self.trunk_call_gone(call);
                 if let Some(t) = self.calls.remove(&call) {
                     let _ = t.send(CallSignal::Ended(crate::core_events::end_reason(&reason)));
                 }

@@ -123,3 +123,49 @@ fn a_responder_that_gives_up_fails_the_call_with_the_challenge() {
         .any(|(_, e)| matches!(e, CallEvent::BFailed { call: c, status } if *c == call && status.0 == 407));
     assert!(failed);
 }
+
+#[test]
+fn a_plain_request_reports_its_final_response_once_or_a_timeout() {
+    let mut net = SimNet::new(11, NetConfig::default());
+    let e = net.epoch;
+    let x = net.add(Box::new(B2buaNode::new(addr(X), addr(B), 12, e)));
+    let b = net.add(Box::new(Ua::new(addr(B), Transport::Udp, 13, e)));
+    net.node::<Ua>(b).script.non_invite = Some(401);
+    let mk = || {
+        let mut r = Request::new(
+            switchboard_sip_message::Method::Register,
+            Uri::parse("sip:carrier").unwrap(),
+        );
+        r.headers.push(HeaderName::From, "<sip:a@carrier>;tag=1");
+        r.headers.push(HeaderName::To, "<sip:a@carrier>");
+        r.headers.push(HeaderName::CallId, "reg-1");
+        r.headers.push(HeaderName::CSeq, "1 REGISTER");
+        r
+    };
+    let now = net.now;
+    let tx = net
+        .node::<B2buaNode>(x)
+        .core
+        .send_request(now, addr(B), Transport::Udp, mk())
+        .expect("send");
+    let void = net
+        .node::<B2buaNode>(x)
+        .core
+        .send_request(now, addr("10.0.0.99:5060"), Transport::Udp, mk())
+        .expect("send");
+    net.run_for(Duration::from_secs(40));
+    let results: Vec<(u16, bool)> = net
+        .node::<B2buaNode>(x)
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            CallEvent::RequestResult {
+                tx: t,
+                status,
+                resp,
+            } if *t == tx || *t == void => Some((status.0, resp.is_some())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(results, vec![(401, true), (408, false)]);
+}

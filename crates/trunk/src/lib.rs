@@ -32,7 +32,7 @@ pub use numbering::{CallerIdPolicy, NumberFormat};
 pub use registration::{
     RegistrationClient, RegistrationConfig, RegistrationState, RegistrationStatus,
 };
-pub use selection::{fails_over, LimitRefusal, NoTrunk, TrunkId, TrunkLimits, TrunkSet};
+pub use selection::{fails_over, Acquired, LimitRefusal, TrunkId, TrunkLimits, TrunkSet};
 
 /// Challenges answered on one originated INVITE before giving up (a changed nonce plus a
 /// `stale=true` refresh; more means the carrier does not accept the credentials).

@@ -40,10 +40,12 @@ impl LimitRefusal {
     }
 }
 
-/// No trunk could take the call.
+/// The outcome of [`TrunkSet::acquire`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NoTrunk {
-    /// The trunks skipped for a limit, in the order tried.
+pub struct Acquired {
+    /// The trunk that took the call (a slot is held); None when none could.
+    pub trunk: Option<TrunkId>,
+    /// The trunks skipped for a limit on the way, in the order tried.
     pub refused: Vec<(TrunkId, LimitRefusal)>,
 }
 
@@ -103,7 +105,7 @@ impl TrunkSet {
 
     /// Takes a call slot on the first trunk by priority that is not in `exclude` and is
     /// within its limits. Release it with [`TrunkSet::release`] when the call ends.
-    pub fn acquire(&mut self, now: Instant, exclude: &[TrunkId]) -> Result<TrunkId, NoTrunk> {
+    pub fn acquire(&mut self, now: Instant, exclude: &[TrunkId]) -> Acquired {
         let mut refused = Vec::new();
         for &i in &self.order {
             if exclude.contains(&TrunkId(i)) {
@@ -130,9 +132,15 @@ impl TrunkSet {
                 e.tokens -= 1.0;
             }
             e.active += 1;
-            return Ok(TrunkId(i));
+            return Acquired {
+                trunk: Some(TrunkId(i)),
+                refused,
+            };
         }
-        Err(NoTrunk { refused })
+        Acquired {
+            trunk: None,
+            refused,
+        }
     }
 
     /// Gives back a slot taken by [`TrunkSet::acquire`].
@@ -173,13 +181,16 @@ mod tests {
     fn priority_order_then_failover_by_exclusion() {
         let mut s = TrunkSet::new([(20, limits(None, None)), (10, limits(None, None))]);
         let t = Instant::now();
-        let first = s.acquire(t, &[]).unwrap();
+        let first = s.acquire(t, &[]).trunk.unwrap();
         assert_eq!(first, TrunkId(1), "lower priority value first");
-        let second = s.acquire(t, &[first]).unwrap();
+        let second = s.acquire(t, &[first]).trunk.unwrap();
         assert_eq!(second, TrunkId(0));
         assert_eq!(
             s.acquire(t, &[first, second]),
-            Err(NoTrunk { refused: vec![] })
+            Acquired {
+                trunk: None,
+                refused: vec![]
+            }
         );
         assert_eq!(s.active(first), 1);
         s.release(first);
@@ -190,9 +201,12 @@ mod tests {
     fn max_calls_spills_to_the_next_trunk_and_counts() {
         let mut s = TrunkSet::new([(1, limits(Some(1), None)), (2, limits(Some(1), None))]);
         let t = Instant::now();
-        assert_eq!(s.acquire(t, &[]), Ok(TrunkId(0)));
-        assert_eq!(s.acquire(t, &[]), Ok(TrunkId(1)));
-        let err = s.acquire(t, &[]).unwrap_err();
+        assert_eq!(s.acquire(t, &[]).trunk, Some(TrunkId(0)));
+        let spill = s.acquire(t, &[]);
+        assert_eq!(spill.trunk, Some(TrunkId(1)));
+        assert_eq!(spill.refused, vec![(TrunkId(0), LimitRefusal::MaxCalls)]);
+        let err = s.acquire(t, &[]);
+        assert_eq!(err.trunk, None);
         assert_eq!(
             err.refused,
             vec![
@@ -206,26 +220,27 @@ mod tests {
             "second and third attempts skipped it"
         );
         s.release(TrunkId(0));
-        assert_eq!(s.acquire(t, &[]), Ok(TrunkId(0)));
+        assert_eq!(s.acquire(t, &[]).trunk, Some(TrunkId(0)));
     }
 
     #[test]
     fn calls_per_second_is_a_token_bucket_on_the_given_clock() {
         let mut s = TrunkSet::new([(1, limits(None, Some(2.0)))]);
         let t = Instant::now();
-        assert!(s.acquire(t, &[]).is_ok());
-        assert!(s.acquire(t, &[]).is_ok());
+        let ok = |a: Acquired| a.trunk.is_some();
+        assert!(ok(s.acquire(t, &[])));
+        assert!(ok(s.acquire(t, &[])));
         assert_eq!(
-            s.acquire(t, &[]).unwrap_err().refused,
+            s.acquire(t, &[]).refused,
             vec![(TrunkId(0), LimitRefusal::CallsPerSecond)]
         );
-        assert!(s.acquire(t + Duration::from_millis(500), &[]).is_ok());
-        assert!(s.acquire(t + Duration::from_millis(500), &[]).is_err());
+        assert!(ok(s.acquire(t + Duration::from_millis(500), &[])));
+        assert!(!ok(s.acquire(t + Duration::from_millis(500), &[])));
         // A long pause refills to the burst only.
         let later = t + Duration::from_secs(60);
-        assert!(s.acquire(later, &[]).is_ok());
-        assert!(s.acquire(later, &[]).is_ok());
-        assert!(s.acquire(later, &[]).is_err());
+        assert!(ok(s.acquire(later, &[])));
+        assert!(ok(s.acquire(later, &[])));
+        assert!(!ok(s.acquire(later, &[])));
     }
 
     #[test]

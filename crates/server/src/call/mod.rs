@@ -129,14 +129,14 @@ impl CallContext {
         }
     }
 
-    /// A leg we placed through the outbound trunk, answered.
-    pub(crate) fn trunk_peer(&self) -> MediaPeer {
+    /// A leg we placed through trunk number `trunk` of `trunk_specs`, answered.
+    pub(crate) fn trunk_peer(&self, trunk: usize) -> MediaPeer {
         let nat_ip = self
             .cfg
-            .sip
-            .outbound_trunk
+            .trunk_specs
+            .get(trunk)
             .filter(|_| self.cfg.sip.trunks_nat)
-            .map(|a| a.ip());
+            .map(|t| t.address.ip());
         MediaPeer {
             nat_ip,
             confirmed: true,
@@ -507,7 +507,7 @@ impl CallTask {
                 let exit_key = self.queue_req.as_ref().and_then(|r| r.exit_key);
                 let callback_key = self.queue_req.as_ref().and_then(|r| r.callback_key);
                 if Some(d) == callback_key
-                    && self.ctx.cfg.sip.outbound_trunk.is_some()
+                    && !self.ctx.cfg.trunk_specs.is_empty()
                     && !self.caller.is_empty()
                 {
                     match self.ctx.number_rules.check(&self.caller) {

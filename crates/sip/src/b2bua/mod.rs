@@ -48,6 +48,7 @@
 //! never back: `inbound` uses `originate` and `in_dialog`; `tx_events` uses `in_dialog` and
 //! `keepalive`; `transfer` uses `in_dialog`; `in_dialog` and `originate` use `headers`.
 
+mod client_requests;
 mod headers;
 mod in_dialog;
 mod inbound;
@@ -227,6 +228,17 @@ pub enum CallEvent {
         /// The final status (408 when nothing came back).
         status: StatusCode,
     },
+    /// The final outcome of a request sent with [`B2bua::send_request`] (a REGISTER to a
+    /// carrier): the response, or `None` with status 408 (no answer) or 503 (transport
+    /// error).
+    RequestResult {
+        /// The request's transaction.
+        tx: TxKey,
+        /// The final status.
+        status: StatusCode,
+        /// The final response, when one came.
+        resp: Option<Response>,
+    },
 }
 
 /// Output of [`B2bua::poll_output`].
@@ -401,6 +413,8 @@ pub struct B2bua {
     dialog_calls: HashMap<DialogKey, (CallKey, Leg)>,
     out: VecDeque<B2buaOutput>,
     probes: HashMap<TxKey, bool>,
+    /// Requests sent with `send_request`; true once their outcome was reported.
+    requests: HashMap<TxKey, bool>,
 }
 
 impl B2bua {
@@ -417,6 +431,7 @@ impl B2bua {
             dialog_calls: HashMap::new(),
             out: VecDeque::new(),
             probes: HashMap::new(),
+            requests: HashMap::new(),
         }
     }
 

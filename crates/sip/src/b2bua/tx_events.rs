@@ -9,6 +9,9 @@ impl B2bua {
         if !self.probes.is_empty() && self.on_probe_event(&e) {
             return;
         }
+        if !self.requests.is_empty() && self.on_request_event(&e) {
+            return;
+        }
         match e {
             TxEvent::NewRequest {
                 key,

@@ -1,0 +1,128 @@
+//! Placing a call to a phone number through the carrier trunks: the one entry point for
+//! every call we originate to the outside (queue callbacks today; web callbacks, agents'
+//! outbound calls and campaigns reuse it). It asks the SIP driver for a trunk
+//! (`SipCommand::DialTrunk`), waits for the answer, and on a 408/5xx fails over to the next
+//! trunk by priority; trunks skipped for their limits and failovers are logged as typed
+//! events on the call. The number must already have passed the dial policy.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use switchboard_events::{Event, TrunkLimit};
+use switchboard_sip::CallKey;
+use switchboard_sip_message::StatusCode;
+use switchboard_trunk::{LimitRefusal, TrunkId};
+use tokio::sync::oneshot;
+
+use crate::call::CallContext;
+use crate::call_signals::{CallSignal, SignalReceiver};
+use crate::event_log::NewEvent;
+use crate::sip_driver::{SipCommand, TrunkDial};
+
+/// An answered call to a number.
+pub(crate) struct Answered {
+    pub(crate) call: CallKey,
+    /// The trunk it went through (index into `cfg.trunk_specs`).
+    pub(crate) trunk: TrunkId,
+    /// The far end's SDP answer.
+    pub(crate) sdp: Bytes,
+    pub(crate) signals: SignalReceiver,
+}
+
+/// Why a call to a number was not answered.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum NotAnswered {
+    /// No trunk is configured, or every remaining one is at its limits.
+    NoTrunk,
+    /// The far end (or the last trunk) answered with this failure.
+    Failed(StatusCode),
+    /// It rang longer than the limit; we hung up.
+    RingTimeout,
+    /// The SIP driver is gone (shutdown).
+    Gone,
+}
+
+/// Dials `number` (canonical, admitted by the dial policy) offering `offer`, presenting
+/// `caller_id` where the trunk's policy lets the call choose, and waits up to `ring_limit`
+/// per attempt. `event_call` is the call id events are logged under.
+pub(crate) async fn dial_number(
+    ctx: &CallContext,
+    event_call: u64,
+    number: &str,
+    caller_id: Option<&str>,
+    offer: Bytes,
+    ring_limit: Duration,
+) -> Result<Answered, NotAnswered> {
+    let mut exclude: Vec<TrunkId> = Vec::new();
+    let mut last_failure = None;
+    let log = |e: Event| {
+        ctx.events
+            .append(NewEvent::call(&event_call.to_string(), e))
+    };
+    loop {
+        let (signals_tx, mut signals) = crate::call_signals::lane();
+        let (reply_tx, reply_rx) = oneshot::channel();
+        ctx.sip
+            .commands
+            .send(SipCommand::DialTrunk(TrunkDial {
+                number: number.to_owned(),
+                caller_id: caller_id.map(str::to_owned),
+                exclude: exclude.clone(),
+                sdp: offer.clone(),
+                signals: signals_tx,
+                reply: reply_tx,
+            }))
+            .map_err(|_| NotAnswered::Gone)?;
+        let dialed = reply_rx.await.map_err(|_| NotAnswered::Gone)?;
+        for (trunk, why) in dialed.skipped {
+            tracing::warn!(trunk = %trunk, reason = why.as_str(), "trunk skipped: at its limit");
+            log(Event::TrunkRefused {
+                trunk,
+                reason: match why {
+                    LimitRefusal::MaxCalls => TrunkLimit::MaxCalls,
+                    LimitRefusal::CallsPerSecond => TrunkLimit::CallsPerSecond,
+                },
+            });
+        }
+        let Some((call, trunk)) = dialed.placed else {
+            return Err(last_failure.map_or(NotAnswered::NoTrunk, NotAnswered::Failed));
+        };
+        let deadline = tokio::time::Instant::now() + ring_limit;
+        let failed = loop {
+            match tokio::time::timeout_at(deadline, signals.recv()).await {
+                Ok(Some(CallSignal::BAnswered(sdp))) => {
+                    return Ok(Answered {
+                        call,
+                        trunk,
+                        sdp,
+                        signals,
+                    })
+                }
+                Ok(Some(CallSignal::BFailed(status))) => break status,
+                Ok(Some(CallSignal::Ended(_))) | Ok(None) => {
+                    break StatusCode::SERVER_INTERNAL_ERROR
+                }
+                Ok(Some(_)) => continue,
+                Err(_) => {
+                    let _ = ctx.sip.commands.send(SipCommand::Hangup { call });
+                    return Err(NotAnswered::RingTimeout);
+                }
+            }
+        };
+        if !switchboard_trunk::fails_over(failed.0) {
+            return Err(NotAnswered::Failed(failed));
+        }
+        let name = ctx
+            .cfg
+            .trunk_specs
+            .get(trunk.0)
+            .map_or_else(String::new, |t| t.name.clone());
+        tracing::info!(trunk = %name, status = failed.0, "outbound call failed on a trunk; failing over");
+        log(Event::TrunkFailover {
+            trunk: name,
+            status: failed.0,
+        });
+        exclude.push(trunk);
+        last_failure = Some(failed);
+    }
+}
