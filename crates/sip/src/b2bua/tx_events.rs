@@ -151,6 +151,14 @@ impl B2bua {
                 let _ = self.tl.send_response(now, key, r);
                 return;
             };
+            // A call that has ended lingers only for its last transactions: a new request
+            // in its dialogs (a re-INVITE racing the BYE) finds no call (RFC 3261 §12.2.2).
+            let ended = self.call(call).is_none_or(|c| c.ended);
+            if ended && !matches!(req.method, Method::Bye | Method::Ack) {
+                let r = Response::for_request(&req, StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST);
+                let _ = self.tl.send_response(now, key, r);
+                return;
+            }
             self.track(key, call, Purpose::InDialog(leg));
             match req.method {
                 Method::Bye => {
