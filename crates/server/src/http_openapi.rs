@@ -173,6 +173,12 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     ),
     op(
         Get,
+        "/api/v1/trunks",
+        "Carrier trunks: registration state, live and placed calls, failovers, calls refused by the trunk's limits (never credentials).",
+        Staff,
+    ),
+    op(
+        Get,
         "/api/v1/queues",
         "Queues: live state, counters and statistics (`stats`).",
         AnyRole,

@@ -45,11 +45,11 @@ mod report;
 mod run;
 mod sip_driver;
 mod tools;
+mod trunk_config;
+mod trunk_status;
 mod trunk_trust;
 mod web_callbacks;
 mod web_pages;
-mod trunk_config;
-mod trunk_status;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
