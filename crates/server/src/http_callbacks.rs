@@ -58,11 +58,11 @@ pub(crate) async fn create(
     if !ctx.cfg.queues.iter().any(|q| q.name == body.queue) {
         return Err(ApiError::not_found(format!("no queue {:?}", body.queue)));
     }
-    if ctx.cfg.sip.outbound_trunk.is_none() {
+    if ctx.cfg.trunk_specs.is_empty() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "no_outbound_trunk",
-            "no outbound trunk is configured (sip.outbound_trunk): callbacks cannot be placed",
+            "no outbound trunk is configured ([[trunks]] or sip.outbound_trunk): callbacks cannot be placed",
         ));
     }
     let at = body.at.as_deref().map(parse_at).transpose()?;
