@@ -38,6 +38,11 @@
     if (reasons.includes(current)) select.value = current;
   }
 
+  // Sets a text only when it changed: the grid of 500 agents is refreshed every second.
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+  }
+
   // The interval's service level against the target: good, warn (within 10 points
   // below), bad, or none (nothing answered or abandoned yet).
   function slClass(sl, target) {
@@ -67,7 +72,7 @@
     };
     big.append(metric('waiting', 'metric-waiting'), metric('sl', 'metric-sl'));
     const small = SB.el('div', 'tile-small');
-    small.append(metric('longest'), metric('asa'), metric('abandon'), metric('ewt'));
+    small.append(metric('longest'), metric('asa'), metric('abandon'), metric('ewt'), metric('callbacks'));
     const agents = SB.el('ul', 'chips');
     agents.dataset.field = 'agents';
     fields.agents = agents;
@@ -81,15 +86,16 @@
     const iv = s.interval || {};
     const f = entry.fields;
     const waiting = live.waiting !== undefined ? live.waiting : q.waiting;
-    f.waiting.textContent = String(waiting);
+    setText(f.waiting, String(waiting));
     // The longest wait grows between refreshes while someone waits.
     const age = waiting > 0 ? (Date.now() - view.fetchedAt) / 1000 : 0;
-    f.longest.textContent = SB.duration(live.longest_wait_s === undefined ? null : live.longest_wait_s + age);
+    setText(f.longest, SB.duration(live.longest_wait_s === undefined ? null : live.longest_wait_s + age));
     const target = s.sl_target !== undefined ? s.sl_target : 0.8;
-    f.sl.textContent = SB.percent(iv.service_level);
+    setText(f.sl, SB.percent(iv.service_level));
     f.sl.title = SB.t('target') + ' ' + SB.percent(target) + ' / ' + SB.duration(s.sl_threshold_s);
-    f.asa.textContent = SB.duration(iv.asa_s);
-    f.abandon.textContent = SB.percent(iv.abandon_rate);
+    setText(f.asa, SB.duration(iv.asa_s));
+    setText(f.abandon, SB.percent(iv.abandon_rate));
+    setText(f.callbacks, String(live.callbacks_pending || 0));
     const ewt = iv.ewt || {};
     f.ewt.textContent = ewt.coverage === null || ewt.coverage === undefined
       ? SB.t('nothing')
@@ -166,16 +172,16 @@
       }
       const call = a.call || {};
       r.tr.dataset.state = a.state;
-      r.cells.agent.textContent = a.agent;
-      r.cells.state.textContent = SB.word('st_', a.state) + (a.pause_reason ? ' · ' + SB.word('reason_', a.pause_reason) : '');
+      setText(r.cells.agent, a.agent);
+      setText(r.cells.state, SB.word('st_', a.state) + (a.pause_reason ? ' · ' + SB.word('reason_', a.pause_reason) : ''));
       r.cells.state.className = 'state st-' + a.state;
-      r.cells.time.textContent = SB.duration((a.in_state_s || 0) + age);
-      r.cells.queue.textContent = call.queue || '';
-      r.cells.caller.textContent = call.caller || '';
+      setText(r.cells.time, SB.duration((a.in_state_s || 0) + age));
+      setText(r.cells.queue, call.queue || '');
+      setText(r.cells.caller, call.caller || '');
       if (r.button) {
         const paused = a.state === 'paused';
         const text = SB.t(paused ? 'resume_agent' : 'pause_agent');
-        if (r.button.textContent !== text) r.button.textContent = text;
+        setText(r.button, text);
         r.button.setAttribute('aria-label', text + ' ' + a.agent);
         r.button.disabled = a.state === 'logged_out' || a.state === 'unreachable';
       }
