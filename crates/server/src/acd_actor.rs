@@ -2,6 +2,8 @@
 //! commands; it drives the engine with the time since the actor started, and routes the
 //! engine's outputs to call tasks (offers, announcements, exits) and the event log.
 
+mod board;
+mod calendar;
 mod control;
 mod engagement;
 mod web;
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use std::sync::{Arc, RwLock};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use switchboard_acd::{
     Acd, AcdConfig, AgentConfig, AgentId, CallId, ExitReason, Join, OfferFailure, Output, QueueId,
     SkillReq, Spoken, Statistics, StatsConfig,
@@ -26,6 +28,7 @@ use crate::event_log::{EventLog, NewEvent};
 use crate::web_callbacks::WebCallbackBook;
 use switchboard_events::{CallbackOutcome, Event, OriginatePurpose};
 
+pub(crate) use calendar::StatsCalendar;
 pub(crate) use control::{check_dispositions, AgentCommand, ControlAnswer, MAX_NOTES_CHARS};
 pub(crate) use engagement::Engagement;
 pub(crate) use web::WebCallbackCommand;
@@ -244,62 +247,6 @@ pub(crate) struct AcdActor {
     web: WebCallbackBook,
 }
 
-/// Maps the engine's time onto wall-clock time to place the statistics' interval and day
-/// boundaries (local midnight in the configured zone, then every `interval` from it).
-pub(crate) struct StatsCalendar {
-    /// Wall-clock time at the engine's time zero.
-    epoch: chrono::DateTime<chrono::Utc>,
-    tz: chrono_tz::Tz,
-    interval: Duration,
-}
-
-impl StatsCalendar {
-    pub(crate) fn new(
-        epoch: chrono::DateTime<chrono::Utc>,
-        tz: chrono_tz::Tz,
-        interval_minutes: u32,
-    ) -> StatsCalendar {
-        StatsCalendar {
-            epoch,
-            tz,
-            interval: Duration::from_secs(u64::from(interval_minutes.max(1)) * 60),
-        }
-    }
-
-    /// The engine time `at` as wall-clock time in the configured zone.
-    pub(crate) fn wall(&self, at: Duration) -> chrono::DateTime<chrono_tz::Tz> {
-        let d = chrono::Duration::from_std(at).unwrap_or_default();
-        (self.epoch + d).with_timezone(&self.tz)
-    }
-
-    /// The current interval's and day's starts at engine time `now`, in engine time
-    /// (clamped at zero when they fall before the engine started).
-    pub(crate) fn windows(&self, now: Duration) -> switchboard_acd::Windows {
-        use chrono::TimeZone;
-        let local = self.wall(now);
-        let midnight = local.date_naive().and_time(chrono::NaiveTime::MIN);
-        // A zone whose midnight is skipped by a DST change starts the day at its first instant.
-        let day = self
-            .tz
-            .from_local_datetime(&midnight)
-            .earliest()
-            .map(|d| d.with_timezone(&chrono::Utc))
-            .unwrap_or_else(|| local.with_timezone(&chrono::Utc));
-        let into_day = (local.with_timezone(&chrono::Utc) - day)
-            .to_std()
-            .unwrap_or_default();
-        let n = into_day.as_secs() / self.interval.as_secs().max(1);
-        let interval =
-            day + chrono::Duration::from_std(self.interval * n as u32).unwrap_or_default();
-        let engine =
-            |t: chrono::DateTime<chrono::Utc>| (t - self.epoch).to_std().unwrap_or_default();
-        switchboard_acd::Windows {
-            interval_start: engine(interval),
-            day_start: engine(day),
-        }
-    }
-}
-
 /// The longest the wallboard view goes without a refresh.
 const BOARD_REFRESH: Duration = Duration::from_secs(1);
 
@@ -390,114 +337,6 @@ impl AcdActor {
     /// The live queue and agent view for the HTTP API (read-only outside the actor).
     pub(crate) fn board(&self) -> Arc<RwLock<Value>> {
         self.board.clone()
-    }
-
-    /// Rebuilds the wallboard view: O(queues + agents + memberships), never per waiting
-    /// caller.
-    fn refresh_board(&self) {
-        let now = self.now();
-        let queues: Vec<Value> = self
-            .dir
-            .names
-            .queues
-            .iter()
-            .enumerate()
-            .filter_map(|(i, name)| {
-                let st = self.acd.queue_stats(QueueId(i as u16))?;
-                Some(json!({
-                    "queue": name,
-                    "waiting": st.waiting,
-                    "joined": st.joined,
-                    "answered": st.answered,
-                    "abandoned": st.abandoned,
-                    "timed_out": st.timed_out,
-                    "exited": st.exited,
-                    "overflowed": st.overflowed,
-                    "callbacks_pending": st.callbacks_pending,
-                    "stats": self.queue_stats_json(QueueId(i as u16), now),
-                }))
-            })
-            .collect();
-        let agents: Vec<Value> = self
-            .dir
-            .agents
-            .iter()
-            .enumerate()
-            .map(|(i, name)| {
-                let state = self.acd.agent_state(AgentId(i as u32));
-                let word = state
-                    .map(|s| core_events::agent_state_name(s).as_str())
-                    .unwrap_or_default();
-                let queues = self.active_queue_names(AgentId(i as u32));
-                let mut entry = self.desk.agent_json(i as u32, name, word, state, now);
-                entry["queues"] = json!(queues);
-                entry
-            })
-            .collect();
-        if let Ok(mut b) = self.board.write() {
-            *b = json!({"queues": queues, "agents": agents});
-        }
-    }
-
-    /// The `stats` object of a queue (docs/api.md): the interval, the day and the live figures.
-    fn queue_stats_json(&self, queue: QueueId, now: Duration) -> Value {
-        let Some(snap) = self.stats.snapshot(queue, now, &self.acd) else {
-            return Value::Null;
-        };
-        let secs = |d: Option<Duration>| d.map(|d| d.as_secs_f64());
-        let window = |t: &switchboard_acd::Tally, minutes: Option<u64>| {
-            json!({
-                "since": self
-                    .calendar
-                    .wall(t.since)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, false),
-                "minutes": minutes,
-                "offered": t.offered,
-                "answered": t.answered,
-                "answered_within_threshold": t.answered_within,
-                "abandoned": t.abandoned,
-                "short_abandoned": t.short_abandoned,
-                "exited": t.exited,
-                "overflowed": t.overflowed,
-                "service_level": t.service_level(),
-                "abandon_rate": t.abandon_rate(),
-                "asa_s": secs(t.asa()),
-                "aht_s": secs(t.aht()),
-                "handled": t.handled,
-                "talk_s": t.talk.as_secs_f64(),
-                "wrap_up_s": t.wrap_up.as_secs_f64(),
-                "max_wait_s": t.max_wait.as_secs_f64(),
-                "occupancy": t.occupancy(),
-                "ewt": {
-                    "scored": t.ewt_resolved,
-                    "coverage": t.ewt_coverage(),
-                    "mae_s": secs(t.ewt_mae()),
-                },
-            })
-        };
-        let a = snap.agents;
-        json!({
-            "sl_threshold_s": snap.service_level.within.as_secs_f64(),
-            "sl_target": snap.service_level.share,
-            "short_abandon_s": snap.short_abandon.as_secs_f64(),
-            "interval": window(&snap.interval, Some(self.calendar.interval.as_secs() / 60)),
-            "today": window(&snap.today, None),
-            "live": {
-                "waiting": snap.waiting,
-                "longest_wait_s": snap.longest_wait.as_secs_f64(),
-                "callbacks_pending": snap.callbacks_pending,
-                "agents": {
-                    "logged_out": a.logged_out,
-                    "available": a.available,
-                    "ringing": a.ringing,
-                    "reserved": a.reserved,
-                    "busy": a.busy,
-                    "wrap_up": a.wrap_up,
-                    "paused": a.paused,
-                    "unreachable": a.unreachable,
-                },
-            },
-        })
     }
 
     /// Where callbacks to place are sent.
@@ -878,44 +717,6 @@ mod tests {
             }]
         );
         assert!(dir.skill_reqs("sales", &[]).is_empty());
-    }
-
-    #[test]
-    fn statistics_windows_start_at_local_midnight_and_every_interval_after_it() {
-        use chrono::TimeZone;
-        // Engine time zero is 2026-03-10 20:50 UTC = 23:50 in Moscow (UTC+3).
-        let epoch = chrono::Utc
-            .with_ymd_and_hms(2026, 3, 10, 20, 50, 0)
-            .unwrap();
-        let cal = StatsCalendar::new(epoch, chrono_tz::Europe::Moscow, 15);
-        let w = cal.windows(Duration::ZERO);
-        // Day and interval began before the engine did: clamped to zero.
-        assert_eq!(
-            (w.interval_start, w.day_start),
-            (Duration::ZERO, Duration::ZERO)
-        );
-        // 23:59:59 local: still the interval that began at 23:45.
-        assert_eq!(
-            cal.windows(Duration::from_secs(599)).interval_start,
-            Duration::ZERO
-        );
-        // 00:07 local on the 11th: a new day at 00:00 (600 s in), interval 00:00.
-        let w = cal.windows(Duration::from_secs(17 * 60));
-        assert_eq!(w.day_start, Duration::from_secs(600));
-        assert_eq!(w.interval_start, Duration::from_secs(600));
-        // 00:31 local: the 00:30 interval.
-        let w = cal.windows(Duration::from_secs(41 * 60));
-        assert_eq!(w.interval_start, Duration::from_secs(40 * 60));
-        assert_eq!(w.day_start, Duration::from_secs(600));
-        assert_eq!(
-            cal.wall(w.interval_start).to_rfc3339(),
-            "2026-03-11T00:30:00+03:00"
-        );
-        // UTC, 60-minute intervals: 21:10 UTC is in the 21:00 interval.
-        let cal = StatsCalendar::new(epoch, chrono_tz::UTC, 60);
-        let w = cal.windows(Duration::from_secs(20 * 60));
-        assert_eq!(w.interval_start, Duration::from_secs(10 * 60));
-        assert_eq!(w.day_start, Duration::ZERO);
     }
 
     #[test]
