@@ -205,3 +205,44 @@ fn a_callback_fails_over_from_a_503_trunk_and_answers_a_407_with_credentials() {
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(v["trunks"][1]["active_calls"], 0, "slot released: {body}");
 }
+
+#[test]
+fn a_trunk_marked_inbound_is_trusted_for_its_own_calls_over_its_transport() {
+    if !require_peer("sipp") {
+        return;
+    }
+    // No address trusted the old way: only the trunk's `inbound = true` (UDP) lets the
+    // INVITE in without a digest challenge.
+    let trunk = "[[trunks]]\nname = \"carrier-in\"\naddress = \"127.0.0.1:5999\"\n";
+    let open = Server::start(
+        "trunk-inbound",
+        &format!("[sip]\ntrusted_trunks = []\n{trunk}inbound = true\n"),
+    );
+    let out = switchboard_e2e::sipp(
+        "call_answered.xml",
+        open.sip,
+        &["-s", "300", "-m", "1", "-d", "500"],
+        30,
+    );
+    assert!(
+        out.status.success(),
+        "the trunk's call is answered: {}\nlog:\n{}",
+        switchboard_e2e::sipp_trace(&out),
+        open.log_text()
+    );
+    // The same trunk without `inbound`: the INVITE is challenged (the scenario fails).
+    let closed = Server::start(
+        "trunk-not-inbound",
+        &format!("[sip]\ntrusted_trunks = []\n{trunk}"),
+    );
+    let out = switchboard_e2e::sipp(
+        "call_answered.xml",
+        closed.sip,
+        &["-s", "300", "-m", "1", "-d", "500"],
+        15,
+    );
+    assert!(
+        !out.status.success(),
+        "the INVITE was challenged, not answered"
+    );
+}

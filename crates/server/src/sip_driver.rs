@@ -262,7 +262,11 @@ impl SipDriver {
             events,
             trust: TrunkTrust::new(
                 &cfg.sip.trusted_trunks,
-                &cfg.sip.trunk_trust,
+                &[
+                    cfg.sip.trunk_trust.clone(),
+                    crate::trunk_config::inbound_trust(&cfg.trunk_specs),
+                ]
+                .concat(),
                 &cfg.sip.trunk_auth,
             ),
             calls: HashMap::new(),

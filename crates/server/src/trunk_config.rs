@@ -52,6 +52,10 @@ pub(crate) struct TrunkConfig {
     /// Lower goes first; equal priorities keep the file's order.
     #[serde(default = "default_priority")]
     pub(crate) priority: u32,
+    /// Accept INVITEs from this trunk's address (IP) over its transport as trunk calls,
+    /// without digest (as a `[[sip.trunk_trust]]` entry would).
+    #[serde(default)]
+    pub(crate) inbound: bool,
 }
 
 fn default_transport() -> String {
@@ -83,6 +87,8 @@ pub(crate) struct TrunkSpec {
     pub(crate) format: NumberFormat,
     pub(crate) limits: TrunkLimits,
     pub(crate) priority: u32,
+    /// Inbound INVITEs from `address`'s IP over `transport` are trunk calls.
+    pub(crate) inbound: bool,
 }
 
 impl TrunkSpec {
@@ -116,6 +122,7 @@ pub(crate) fn resolve(
             format: NumberFormat::default(),
             limits: TrunkLimits::default(),
             priority: default_priority(),
+            inbound: false,
         }]);
     }
     let mut out: Vec<TrunkSpec> = Vec::with_capacity(trunks.len());
@@ -198,9 +205,27 @@ pub(crate) fn resolve(
                 calls_per_second: (t.calls_per_second > 0.0).then_some(t.calls_per_second),
             },
             priority: t.priority,
+            inbound: t.inbound,
         });
     }
     Ok(out)
+}
+
+/// `[[sip.trunk_trust]]` entries for the trunks with `inbound = true`: their address's IP
+/// over their transport.
+pub(crate) fn inbound_trust(specs: &[TrunkSpec]) -> Vec<crate::trunk_trust::TrunkTrustEntry> {
+    use crate::trunk_trust::{TrunkTransport, TrunkTrustEntry};
+    specs
+        .iter()
+        .filter(|s| s.inbound)
+        .map(|s| TrunkTrustEntry {
+            address: s.address.ip(),
+            transport: match s.transport {
+                Transport::Tcp => TrunkTransport::Tcp,
+                _ => TrunkTransport::Udp,
+            },
+        })
+        .collect()
 }
 
 /// A caller ID number: digits with an optional leading `+`.
@@ -285,6 +310,18 @@ priority = 5
         assert_eq!(s.limits.max_calls, Some(10));
         assert_eq!(s.limits.calls_per_second, Some(2.5));
         assert_eq!(s.fallback_caller(), "acct");
+        assert!(!s.inbound);
+        let trust = inbound_trust(std::slice::from_ref(s));
+        assert!(trust.is_empty());
+        let mut open = s.clone();
+        open.inbound = true;
+        let trust = inbound_trust(&[open]);
+        assert_eq!(trust.len(), 1);
+        assert_eq!(
+            trust[0].address,
+            "127.0.0.1".parse::<std::net::IpAddr>().unwrap()
+        );
+        assert_eq!(trust[0].transport, crate::trunk_trust::TrunkTransport::Tcp);
     }
 
     #[test]
