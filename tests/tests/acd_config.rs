@@ -1,10 +1,10 @@
 //! Queue features set in `[[queues]]`, against the real binary with real peers: overflow to a
 //! reserve queue on a predicted service level, an agent on an internal call is busy for every
-//! queue (and offered the waiting caller right after hanging up), and `max_len` sends the
-//! caller past it on to the dialplan's fallback.
+//! queue (and offered the waiting caller right after hanging up), so is a supervisor while
+//! listening to a call, and `max_len` sends the caller past it on to the dialplan's fallback.
 //!
 //! The dialplan `tests/dialplans-acd-config/acd_config.ivr`: 300 goes into `sales`, 301 into
-//! `small` and, when `small` refuses the caller, into `fallback`. The tests run one at a
+//! `small` and, when `small` refuses the caller, into `fallback`; 302 into `reserve`. The tests run one at a
 //! time.
 
 use std::sync::Mutex;
@@ -328,6 +328,104 @@ fn the_caller_past_max_len_goes_on_to_the_dialplans_fallback() {
     assert!(first.wait_event("disconnected", 10).is_some());
     assert!(second.wait_event("disconnected", 10).is_some());
     for p in [first, second, fallback_agent] {
+        p.quit();
+    }
+}
+
+/// A supervisor listening to an agent's call is busy for every queue: 1005 (supervisor, the
+/// only member of `reserve`) listens to 1001's sales call; a SIPp caller waiting in `reserve`
+/// is not offered to 1005 while it listens (three announcements pass), and is offered the
+/// moment 1005 hangs up the listen call.
+#[test]
+fn a_supervisor_listening_to_a_call_is_not_offered_queue_calls_until_it_hangs_up() {
+    let _serial = serial();
+    if !require_peer("sipp") {
+        return;
+    }
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let server = Server::start(
+        "acd-config-supervisor",
+        &config(&[
+            ("sales", r#"members = ["1001"]"#),
+            ("reserve", "members = [\"1005\"]\nannounce_period = 1"),
+        ]),
+    );
+    let mut a1001 = agent(&py, &server, "1001");
+    let mut sup = agent(&py, &server, "1005");
+    let mut customer = caller(&py, &server, "300", "+79995550401");
+    let bridge = server
+        .wait_event(15, |e| e.kind == "call.bridge" && e.agent == "1001")
+        .unwrap_or_else(|| panic!("the customer never reached 1001:\n{}", dump(&server)));
+    assert!(a1001.wait_event("confirmed", 10).is_some());
+    // The call can be supervised once the parties are connected.
+    server
+        .wait_event(15, |e| e.kind == "call.connected" && e.call == bridge.call)
+        .unwrap_or_else(|| panic!("never connected:\n{}", dump(&server)));
+    let before = server.events().last().map(|e| e.id).unwrap_or(0);
+
+    sup.command(&format!("dial sip:listen-1001@{}", server.sip));
+    let joined = server
+        .wait_event(15, |e| e.kind == "supervisor.join" && e.call == bridge.call)
+        .unwrap_or_else(|| panic!("1005 never joined:\n{}", dump(&server)));
+    assert_eq!(joined.data["mode"], "listen", "{joined:?}");
+    let busy = wait_state(&server, "1005", "busy", before);
+    assert_eq!(busy.data["busy_kind"], "direct", "{busy:?}");
+
+    let target = server.sip;
+    let sipp_run =
+        std::thread::spawn(move || sipp("acd_caller.xml", target, &["-s", "302", "-m", "1"], 60));
+    let join = server
+        .wait_event(15, |e| e.kind == "queue.join" && e.queue == "reserve")
+        .unwrap_or_else(|| panic!("the SIPp caller never joined reserve:\n{}", dump(&server)));
+    let call = join.call.clone();
+    let announced = switchboard_e2e::wait_for(15, || {
+        let n = server
+            .events()
+            .iter()
+            .filter(|e| e.kind == "queue.announce" && e.call == call)
+            .count();
+        (n >= 3).then_some(())
+    });
+    assert!(announced.is_some(), "announcements:\n{}", dump(&server));
+    assert!(
+        !server
+            .events()
+            .iter()
+            .any(|e| e.kind == "queue.offer" && e.call == call),
+        "1005 is listening and must not be offered:\n{}",
+        dump(&server)
+    );
+
+    sup.command("hangup");
+    // The listen call's own end (logged by its task before the agent is released).
+    let listen_call = server
+        .events()
+        .into_iter()
+        .find(|e| e.kind == "call.start" && e.data["dnis"] == "listen-1001")
+        .map(|e| e.call)
+        .expect("the listen call started");
+    let ended = server
+        .wait_event(15, |e| e.kind == "call.end" && e.call == listen_call)
+        .unwrap_or_else(|| panic!("the listen call never ended:\n{}", dump(&server)));
+    assert_eq!(ended.data["disposition"], "supervision", "{ended:?}");
+    let offer = server
+        .wait_event(15, |e| e.kind == "queue.offer" && e.call == call)
+        .unwrap_or_else(|| panic!("1005 is not offered after hanging up:\n{}", dump(&server)));
+    assert_eq!(offer.agent, "1005");
+    assert!(offer.id > ended.id, "offered after the listen call ended");
+    assert!(
+        wait_nth(&mut sup, "confirmed", 2, 15),
+        "1005 answers the queue call: {:?}",
+        sup.seen
+    );
+    sup.command("hangup");
+    let out = sipp_run.join().expect("sipp thread");
+    assert!(out.status.success(), "sipp:\n{}", sipp_trace(&out));
+    customer.command("hangup");
+    assert!(customer.wait_event("disconnected", 10).is_some());
+    for p in [customer, a1001, sup] {
         p.quit();
     }
 }
