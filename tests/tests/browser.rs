@@ -377,6 +377,21 @@ fn wallboard_and_agent_desktop_follow_a_queued_call_in_chromium() {
         offers_before,
         "no offer while paused: {offers:?}"
     );
+    // The same view that shows the caller waiting shows 1001 still paused, not ringing
+    // (the view is rebuilt after the engine's step that would have offered the call).
+    let (status, body) = http_call(
+        server.http,
+        "GET",
+        "/api/v1/agents/1001",
+        None,
+        Some("demo-supervisor"),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(r#""state":"paused""#) && !body.contains(r#""call""#),
+        "1001 stays paused with no call: {body}"
+    );
     let _ = phone.wait_event("-", 0);
     assert_eq!(
         phone
