@@ -224,3 +224,137 @@ fn live_calls_are_listed_transferred_and_hung_up_over_the_api() {
     a1001.quit();
     a1004.quit();
 }
+
+#[test]
+fn a_supervisor_listens_from_the_api_and_hears_both_sides() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let server = Server::start("api-supervise", "");
+    let dir = switchboard_e2e::scratch_dir("api-supervise-phones");
+    let mut a1001 = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1001", "secret-1001")),
+            tone_hz: 2000,
+            seconds: 90,
+            ..Default::default()
+        },
+    );
+    assert!(a1001.wait_event("registered", 20).is_some());
+    let mut caller = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            call: Some(format!("sip:100@{}", server.sip)),
+            tone_hz: 1000,
+            seconds: 90,
+            ..Default::default()
+        },
+    );
+    assert!(caller.wait_event("media", 20).is_some(), "caller answered");
+    caller.command("dtmf 1");
+    let bridged = server
+        .wait_event(40, |e| e.kind == "call.bridge")
+        .unwrap_or_else(|| panic!("bridged; events {:#?}", server.events()));
+    let id = bridged.call.clone();
+    // Supervisors join once caller and agent hear each other (after the whisper).
+    server
+        .wait_event(20, |e| e.kind == "call.connected" && e.call == id)
+        .expect("call.connected");
+    let listen = format!("/api/v1/calls/{id}/listen");
+    let body = Some(r#"{"supervisor": "1005"}"#);
+
+    // The supervisor's phone is not registered yet: 409. A non-supervisor: 400.
+    let (status, e) = api(&server, "POST", &listen, body, "demo-supervisor");
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (409, Some("supervisor_not_registered")),
+        "{e}"
+    );
+    let (status, _) = api(
+        &server,
+        "POST",
+        &listen,
+        Some(r#"{"supervisor": "1002"}"#),
+        "demo-supervisor",
+    );
+    assert_eq!(status, 400);
+    let (status, _) = api(&server, "POST", &listen, body, "demo-agent-1001");
+    assert_eq!(status, 403);
+
+    let mut boss = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1005", "secret-1005")),
+            record: Some(dir.join("supervisor.wav")),
+            seconds: 90,
+            ..Default::default()
+        },
+    );
+    assert!(boss.wait_event("registered", 20).is_some());
+    let (status, ok) = api(&server, "POST", &listen, body, "demo-supervisor");
+    if status != 202 {
+        let (_, view) = api(
+            &server,
+            "GET",
+            &format!("/api/v1/calls/{id}"),
+            None,
+            "demo-admin",
+        );
+        panic!("{ok}\nview {view}\nevents {:#?}", server.events());
+    }
+    assert_eq!(ok["mode"], "listen");
+    assert!(
+        boss.wait_event("incoming", 20).is_some(),
+        "the engine calls the supervisor"
+    );
+    let join = server
+        .wait_event(20, |e| e.kind == "supervisor.join" && e.call == id)
+        .unwrap_or_else(|| panic!("joined; events {:#?}", server.events()));
+    assert_eq!(join.data["supervisor"], "1005");
+    assert_eq!(join.data["mode"], "listen");
+    let (_, view) = api(
+        &server,
+        "GET",
+        &format!("/api/v1/calls/{id}"),
+        None,
+        "demo-admin",
+    );
+    assert_eq!(view["supervisor"], "1005", "{view}");
+    let (status, e) = api(&server, "POST", &listen, body, "demo-supervisor");
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (409, Some("supervisor_busy")),
+        "{e}"
+    );
+
+    // Let the supervisor hear a few seconds, then hang up.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    boss.command("hangup");
+    let sup_end = server
+        .wait_event(15, |e| {
+            e.kind == "call.end" && e.data["disposition"] == "supervision"
+        })
+        .expect("the supervisor's call ended");
+    assert_eq!(sup_end.data["by"], "demo-supervisor");
+    assert_eq!(sup_end.data["mode"], "listen");
+    boss.quit();
+    let (heard, sr) = switchboard_e2e::audio::read_channel(&dir.join("supervisor.wav"), 0);
+    let n = heard.len();
+    let tail = &heard[n.saturating_sub(sr as usize * 2)..n.saturating_sub(sr as usize / 4)];
+    let caller_share = switchboard_e2e::audio::tone_share(tail, sr, 1000.0);
+    let agent_share = switchboard_e2e::audio::tone_share(tail, sr, 2000.0);
+    assert!(
+        caller_share > 0.1 && agent_share > 0.1,
+        "the supervisor hears both sides (caller {caller_share:.2}, agent {agent_share:.2})"
+    );
+    caller.command("hangup");
+    assert!(server
+        .wait_event(15, |e| e.kind == "call.end" && e.call == id)
+        .is_some());
+    caller.quit();
+    a1001.quit();
+}

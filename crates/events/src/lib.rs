@@ -722,8 +722,6 @@ words!(
         Callback = "callback",
         /// A callback asked for over the HTTP API.
         WebCallback = "web_callback",
-        /// A supervisor's phone, called to listen, whisper or barge.
-        Supervision = "supervision",
     }
 );
 

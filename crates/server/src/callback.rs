@@ -24,14 +24,15 @@ use crate::sip_driver::{OriginateTarget, SipCommand};
 /// How long a leg may ring before the attempt counts as failed.
 const RING_LIMIT: Duration = Duration::from_secs(30);
 
-struct Dialled {
-    call: CallKey,
-    media: MediaLeg,
-    signals: crate::call_signals::SignalReceiver,
+/// An originated leg that answered.
+pub(crate) struct Dialled {
+    pub(crate) call: CallKey,
+    pub(crate) media: MediaLeg,
+    pub(crate) signals: crate::call_signals::SignalReceiver,
 }
 
 /// Who a callback leg calls.
-enum Party {
+pub(crate) enum Party {
     /// The agent's registered phone.
     Agent(String),
     /// The customer, through the carrier trunks, presenting the queue's caller ID.
@@ -42,7 +43,7 @@ enum Party {
 }
 
 /// Dials one leg and waits for it to answer; None when it fails or rings too long.
-async fn dial(ctx: &CallContext, id: u64, to: Party) -> Option<Dialled> {
+pub(crate) async fn dial(ctx: &CallContext, id: u64, to: Party) -> Option<Dialled> {
     let pair = ctx.rtp_pool.allocate().await?;
     let port = pair.rtp.local_addr().ok()?.port();
     let caps = LocalCaps::default();

@@ -59,6 +59,15 @@ pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
             "/api/v1/calls/:call/transfer",
             post(crate::http_calls::transfer),
         )
+        .route(
+            "/api/v1/calls/:call/listen",
+            post(crate::http_calls::listen),
+        )
+        .route(
+            "/api/v1/calls/:call/whisper",
+            post(crate::http_calls::whisper),
+        )
+        .route("/api/v1/calls/:call/barge", post(crate::http_calls::barge))
         .route("/api/v1/reports/:kind", get(crate::report::http::report))
         .route(
             "/api/v1/agents/:agent/login",

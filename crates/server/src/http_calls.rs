@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::Deserialize;
@@ -16,7 +16,9 @@ use crate::call::CallContext;
 use crate::http_auth::Principal;
 use crate::http_error::ApiError;
 use crate::http_serve::JsonBody;
+use crate::http_state::Shared;
 use crate::live_calls::{CallControl, ControlRefusal, LiveCallId, LiveCalls, TransferTarget};
+use switchboard_media::SupervisorMode;
 
 /// How long a call task may take to describe itself before the list skips it.
 const DESCRIBE_LIMIT: Duration = Duration::from_millis(500);
@@ -141,5 +143,131 @@ pub(crate) async fn transfer(
     ask(&lane, |reply| CallControl::Transfer { to, by, reply }).await?;
     Ok(Json(
         json!({"call": id.to_string(), "transferred_to": {"queue": q}}),
+    ))
+}
+
+/// `POST /api/v1/calls/{id}/listen|whisper|barge` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SuperviseBody {
+    supervisor: String,
+}
+
+pub(crate) async fn listen(
+    p: Principal,
+    Path(id): Path<String>,
+    State(s): State<Arc<Shared>>,
+    Extension(ctx): Extension<Arc<CallContext>>,
+    JsonBody(body): JsonBody<SuperviseBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    supervise(p, id, s, ctx, body, SupervisorMode::Listen).await
+}
+
+pub(crate) async fn whisper(
+    p: Principal,
+    Path(id): Path<String>,
+    State(s): State<Arc<Shared>>,
+    Extension(ctx): Extension<Arc<CallContext>>,
+    JsonBody(body): JsonBody<SuperviseBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    supervise(p, id, s, ctx, body, SupervisorMode::Whisper).await
+}
+
+pub(crate) async fn barge(
+    p: Principal,
+    Path(id): Path<String>,
+    State(s): State<Arc<Shared>>,
+    Extension(ctx): Extension<Arc<CallContext>>,
+    JsonBody(body): JsonBody<SuperviseBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    supervise(p, id, s, ctx, body, SupervisorMode::Barge).await
+}
+
+/// Staff only. The engine calls the supervisor's registered phone and joins it to the
+/// bridged call in `mode` when it answers: 202 with the supervisor call's id. 409 when the
+/// supervisor's phone is not registered, they are on a call (as an agent, or already
+/// supervising), or the call is not bridged to an agent.
+async fn supervise(
+    p: Principal,
+    id: String,
+    shared: Arc<Shared>,
+    ctx: Arc<CallContext>,
+    body: SuperviseBody,
+    mode: SupervisorMode,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    p.require_staff()?;
+    let who = body.supervisor;
+    if !ctx.cfg.users.iter().any(|u| u.name == who && u.supervisor) {
+        return Err(ApiError::bad_request(format!(
+            "{who:?} is not a supervisor (users.supervisor = true)"
+        )));
+    }
+    let (call, lane) = lane(&ctx, &id)?;
+    let conflict = |code: &'static str, why: String| ApiError::new(StatusCode::CONFLICT, code, why);
+    if ctx
+        .sip
+        .location
+        .lookup_active(&who, std::time::SystemTime::now())
+        .is_empty()
+    {
+        return Err(conflict(
+            "supervisor_not_registered",
+            format!("{who}'s phone is not registered"),
+        ));
+    }
+    let on_a_call = shared.board.read().ok().is_some_and(|b| {
+        b["agents"].as_array().into_iter().flatten().any(|a| {
+            a["agent"].as_str() == Some(who.as_str())
+                && matches!(a["state"].as_str(), Some("ringing" | "reserved" | "busy"))
+        })
+    });
+    if on_a_call {
+        return Err(conflict("supervisor_busy", format!("{who} is on a call")));
+    }
+    let view = LiveCalls::describe(&lane, DESCRIBE_LIMIT)
+        .await
+        .ok_or_else(|| ApiError::not_found(format!("no live call {call}")))?;
+    let target = view
+        .agent
+        .as_deref()
+        .filter(|_| view.phase == crate::live_calls::CallPhase::Bridged)
+        .and_then(|agent| ctx.supervisable.get(agent).map(|r| r.clone()))
+        .ok_or_else(|| {
+            conflict(
+                "call_state_conflict",
+                "only a call bridged to an agent can be supervised".into(),
+            )
+        })?;
+    if !ctx.live.start_supervising(&who, call) {
+        return Err(conflict(
+            "supervisor_busy",
+            format!("{who} is already supervising a call"),
+        ));
+    }
+    let sup_call = ctx.next_call_id();
+    tracing::info!(call = %call, supervisor = %who, mode = ?mode, by = %p.name, "supervision over the API");
+    let task_ctx = ctx.clone();
+    let name = who.clone();
+    let by = p.name.clone();
+    tokio::spawn(async move {
+        crate::call::run_api_supervision(
+            task_ctx.clone(),
+            sup_call,
+            mode,
+            target,
+            name.clone(),
+            by,
+        )
+        .await;
+        task_ctx.live.stop_supervising(&name);
+    });
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "call": call.to_string(),
+            "supervisor": who,
+            "mode": crate::core_events::supervision_mode(mode).as_str(),
+            "supervisor_call": sup_call.to_string(),
+        })),
     ))
 }

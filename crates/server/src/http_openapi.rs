@@ -152,6 +152,14 @@ const QUEUES_FIELD: &[Field] = &[field(
     "Queue names among the agent's configured queues; left out: all of them.",
 )];
 
+/// The body of the supervision routes.
+const SUPERVISOR: &[Field] = &[field(
+    "supervisor",
+    Ty::Str,
+    true,
+    "The supervisor's user name (`users.supervisor = true`); their phone is called.",
+)];
+
 use Access::*;
 use Method::*;
 
@@ -286,6 +294,30 @@ pub(crate) const OPERATIONS: &[Operation] = &[
         ),
     ])
     .errors(&[400, 404, 409, 501, 503]),
+    op(
+        Post,
+        "/api/v1/calls/:call/listen",
+        "Call a supervisor's phone and join it to the call, hearing both sides.",
+        Staff,
+    )
+    .body(SUPERVISOR)
+    .errors(&[400, 404, 409]),
+    op(
+        Post,
+        "/api/v1/calls/:call/whisper",
+        "Call a supervisor's phone and join it to the call, heard by the agent only.",
+        Staff,
+    )
+    .body(SUPERVISOR)
+    .errors(&[400, 404, 409]),
+    op(
+        Post,
+        "/api/v1/calls/:call/barge",
+        "Call a supervisor's phone and join it to the call, heard by both.",
+        Staff,
+    )
+    .body(SUPERVISOR)
+    .errors(&[400, 404, 409]),
     op(
         Post,
         "/api/v1/callbacks",

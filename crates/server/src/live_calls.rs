@@ -147,6 +147,8 @@ pub(crate) const CONTROL_LANE: usize = 8;
 #[derive(Default)]
 pub(crate) struct LiveCalls {
     calls: dashmap::DashMap<LiveCallId, mpsc::Sender<CallControl>>,
+    /// Supervisors the API is calling or has joined to a call, and to which.
+    supervising: dashmap::DashMap<String, LiveCallId>,
 }
 
 impl LiveCalls {
@@ -159,6 +161,21 @@ impl LiveCalls {
 
     pub(crate) fn remove(&self, id: LiveCallId) {
         self.calls.remove(&id);
+    }
+
+    /// Marks `supervisor` as joining `call` over the API; false if already at it.
+    pub(crate) fn start_supervising(&self, supervisor: &str, call: LiveCallId) -> bool {
+        match self.supervising.entry(supervisor.to_string()) {
+            dashmap::mapref::entry::Entry::Occupied(_) => false,
+            dashmap::mapref::entry::Entry::Vacant(v) => {
+                v.insert(call);
+                true
+            }
+        }
+    }
+
+    pub(crate) fn stop_supervising(&self, supervisor: &str) {
+        self.supervising.remove(supervisor);
     }
 
     /// The control lane of one call.

@@ -4,6 +4,7 @@
 //! the SIP driver (answers, hangups, in-dialog requests), the ACD actor (offers,
 //! announcements, exits) and HTTP lookups; every core is fed `now` and drained.
 
+mod api_supervision;
 mod bridging;
 mod control;
 mod ivr_flow;
@@ -12,6 +13,7 @@ mod setup;
 mod supervision;
 mod transfer;
 
+pub(crate) use api_supervision::run_api_supervision;
 use queueing::plain_queue_request;
 pub(crate) use setup::run_call;
 use supervision::{supervise_call, supervise_target};
