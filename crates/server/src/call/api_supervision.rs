@@ -16,6 +16,12 @@ pub(crate) async fn run_api_supervision(
     by: String,
 ) {
     let _active = crate::metrics::ActiveCall::new(ctx.metrics.clone());
+    // The supervisor is on a call from the moment their phone is rung: no queue offers.
+    let _engaged = crate::acd_actor::Engagement::start(
+        &ctx.acd,
+        &supervisor,
+        switchboard_acd::BusyKind::Direct,
+    );
     let started = Instant::now();
     let log = |event: Event| NewEvent::call(&id.to_string(), event).agent(&supervisor);
     ctx.events.append(log(Event::CallStart(CallStart {
