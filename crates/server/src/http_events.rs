@@ -633,6 +633,51 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// Replay rate through the stream (store pages, filter, JSON frames) and the event
+    /// writer's rate with and without 64 live subscribers.
+    /// `cargo test -p switchboard --release -- --ignored --nocapture stream_rates`
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "a measurement, not a check"]
+    async fn stream_rates() {
+        const N: u32 = 50_000;
+        let (dir, log) = temp_log("rates");
+        let t = std::time::Instant::now();
+        for i in 0..N {
+            log.append(event(i));
+        }
+        log.flush();
+        let plain = f64::from(N) / t.elapsed().as_secs_f64();
+        let store = crate::event_store::SqliteStore::open(&dir.join("events.sqlite")).unwrap();
+        let mut peer = Recorder {
+            ids: Vec::new(),
+            until: i64::from(N),
+        };
+        let mut view = View::new(None, None, Vec::new(), None, false);
+        let t = std::time::Instant::now();
+        pump(
+            &mut peer,
+            &log,
+            &mut view,
+            Start::Replay(0, Box::new(store)),
+        )
+        .await;
+        let replay = f64::from(N) / t.elapsed().as_secs_f64();
+        assert_eq!(peer.ids.len(), N as usize);
+        let subs: Vec<_> = (0..64).map(|_| log.subscribe()).collect();
+        let t = std::time::Instant::now();
+        for i in 0..N {
+            log.append(event(i));
+        }
+        log.flush();
+        let with_subs = f64::from(N) / t.elapsed().as_secs_f64();
+        drop(subs);
+        println!(
+            "writer: {plain:.0} events/s alone, {with_subs:.0} with 64 subscribers; \
+             replay: {replay:.0} events/s to one client"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn metrics_render_every_counter() {
         let m = WsMetrics::default();
