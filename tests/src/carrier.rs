@@ -33,10 +33,21 @@ impl SippCarrier {
             ])
             .args(["-trace_err", "-trace_msg"])
             .current_dir(&dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            // Files, not pipes nobody reads: SIPp's screen would fill a pipe and block it.
+            .stdout(Stdio::from(
+                std::fs::File::create(dir.join("sipp-stdout.txt")).expect("stdout file"),
+            ))
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.join("sipp-stderr.log")).expect("stderr file"),
+            ))
             .spawn()
             .expect("run sipp");
+        // Wait until SIPp's socket is bound (seen in /proc/net/udp, without touching the
+        // port), so the server's first request does not go to nobody on a busy machine.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !udp_port_bound(port) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         SippCarrier { child, dir }
     }
 
@@ -77,6 +88,16 @@ impl Drop for SippCarrier {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether some socket is bound to UDP `port` (Linux `/proc/net/udp`).
+fn udp_port_bound(port: u16) -> bool {
+    let want = format!(":{port:04X}");
+    std::fs::read_to_string("/proc/net/udp").is_ok_and(|t| {
+        t.lines()
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .any(|local| local.ends_with(&want))
+    })
 }
 
 /// A loopback UDP port free right now.

@@ -2,7 +2,7 @@
 //! - Registration: the carrier challenges REGISTER with 401 and verifies the digest answer
 //!   (SIPp's `verifyauth`), grants 10 s; the engine refreshes before expiry (a second,
 //!   again challenged and verified REGISTER) and reports the trunk registered in
-//!   `GET /api/v1/trunks` and `/metrics`.
+//!   `GET /api/v1/trunks` and `/metrics`; on SIGTERM it un-registers (`Expires: 0`).
 //! - Outbound call with failover: a queue callback to the caller goes to the first trunk by
 //!   priority, which answers 503; the second trunk gets the INVITE with the configured
 //!   caller ID (From and P-Asserted-Identity) and number format, challenges it with 407,
@@ -71,11 +71,6 @@ fn registers_with_digest_and_refreshes_before_expiry() {
         metrics.contains("switchboard_trunk_registered{trunk=\"carrier-a\"} 1"),
         "{metrics}"
     );
-    let (status, traces) = carrier.wait(30);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "the carrier verified both digest answers: {status:?}\n{traces}"
-    );
     // An agent token may not read trunk status.
     let (status, _) = switchboard_e2e::http_call(
         server.http,
@@ -86,6 +81,13 @@ fn registers_with_digest_and_refreshes_before_expiry() {
         None,
     );
     assert!(status == 403 || status == 401, "agent token: {status}");
+    // Shutdown un-registers (Expires: 0, challenged and verified like the others).
+    server.signal("TERM");
+    let (status, traces) = carrier.wait(30);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the carrier verified three digest answers (register, refresh, un-register): {status:?}\n{traces}"
+    );
 }
 
 #[test]

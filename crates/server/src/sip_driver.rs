@@ -419,7 +419,8 @@ impl SipDriver {
                     // transaction lingers for retransmitted requests.
                     let now = Instant::now();
                     let until = *self.settle_until.get_or_insert(now + SETTLE_AFTER_DRAIN);
-                    if self.b2bua.is_empty() || now >= until {
+                    let unregistering = self.trunk_unregistering();
+                    if (self.b2bua.is_empty() && !unregistering) || now >= until {
                         break;
                     }
                 }

@@ -172,6 +172,15 @@ impl SipDriver {
         self.trunk_pump(now);
     }
 
+    /// Whether an un-REGISTER (shutdown) is still waiting for its answer.
+    pub(super) fn trunk_unregistering(&self) -> bool {
+        self.trunks
+            .regs
+            .iter()
+            .flatten()
+            .any(|r| r.status().state == switchboard_trunk::RegistrationState::Unregistering)
+    }
+
     /// Sends what the registration clients queued and publishes their status.
     fn trunk_pump(&mut self, now: Instant) {
         for i in 0..self.trunks.regs.len() {
