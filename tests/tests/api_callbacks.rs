@@ -303,3 +303,70 @@ fn refused_bounded_cancelled_and_restored_callbacks() {
         "the trunk received an INVITE"
     );
 }
+
+#[test]
+fn the_agent_is_called_first_and_a_callback_being_placed_cannot_be_cancelled() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    // The trunk is a socket of the test's: it must hear nothing while the agent rings.
+    let trunk = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    trunk.set_nonblocking(true).unwrap();
+    let server = Server::start(
+        "api-callbacks-order",
+        &format!(
+            "[sip]\noutbound_trunk = \"{}\"\n",
+            trunk.local_addr().unwrap()
+        ),
+    );
+    // The agent's phone rings and never answers.
+    let mut agent = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1001", "secret-1001")),
+            answer: "none",
+            seconds: 60,
+            ..Default::default()
+        },
+    );
+    assert!(agent.wait_event("registered", 20).is_some());
+    let (status, made) = api(
+        &server,
+        "POST",
+        "/api/v1/callbacks",
+        Some(r#"{"queue": "sales", "number": "+74951234567"}"#),
+        "demo-admin",
+    );
+    assert_eq!(status, 201, "{made}");
+    let id = made["id"].as_str().unwrap().to_string();
+    assert!(
+        agent.wait_event("incoming", 20).is_some(),
+        "the agent is rung first"
+    );
+    let (status, e) = api(
+        &server,
+        "DELETE",
+        &format!("/api/v1/callbacks/{id}"),
+        None,
+        "demo-admin",
+    );
+    assert_eq!(
+        (status, e["code"].as_str()),
+        (409, Some("callback_in_progress")),
+        "{e}"
+    );
+    let (_, list) = api(&server, "GET", "/api/v1/callbacks", None, "demo-admin");
+    assert_eq!(list[0]["state"], "dialing", "{list}");
+    assert_eq!(list[0]["attempts"], 1, "{list}");
+    // While the agent's phone rings, nothing goes to the customer's trunk.
+    std::thread::sleep(Duration::from_secs(3));
+    let mut buf = [0u8; 2048];
+    let got = trunk.recv_from(&mut buf);
+    assert!(
+        got.is_err(),
+        "the trunk got {:?} before the agent answered",
+        got.map(|(n, _)| String::from_utf8_lossy(&buf[..n]).to_string())
+    );
+    agent.quit();
+}
