@@ -33,7 +33,7 @@ pub use session::{
     SessionOutput, SessionStats, NAT_LATCH_WINDOW, RELAY_MAX_JUMP,
 };
 pub use stats::{
-    ntp_middle32, rtt_from_report, NtpClock, ReceiverStats, ReceptionState, SeqVerdict,
+    ntp_middle32, rtt_from_report, NtpClock, PeerReport, ReceiverStats, ReceptionState, SeqVerdict,
 };
 
 /// Base of the fake clock used by unit tests: any fixed instant will do, time then only

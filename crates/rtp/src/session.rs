@@ -61,7 +61,7 @@ use crate::rtcp::{
     SdesItem, SenderReport, SDES_CNAME,
 };
 use crate::stats::{
-    ntp_middle32, rtt_from_report, NtpClock, ReceiverStats, ReceptionState, SeqVerdict,
+    ntp_middle32, rtt_from_report, NtpClock, PeerReport, ReceiverStats, ReceptionState, SeqVerdict,
 };
 
 /// Which sources a leg accepts media from (see the module docs).
@@ -232,6 +232,13 @@ pub struct SessionStats {
     pub timestamp_jumps: u64,
     /// Round-trip time from the latest RTCP report about us.
     pub rtt: Option<Duration>,
+    /// RTP packets accepted from the remote (including those still in RFC 3550 A.1
+    /// probation and duplicates, which [`ReceiverStats::received`] leaves out or counts).
+    pub packets_received: u64,
+    /// Octets of those packets (whole datagrams: header and payload).
+    pub octets_received: u64,
+    /// The remote's latest RTCP report block about our stream, if any arrived.
+    pub peer_report: Option<PeerReport>,
 }
 
 /// How far (in packets, either way) a relayed stream's sequence number may move from
@@ -529,6 +536,8 @@ impl RtpSession {
         }
         // RTP from the address we would send to: sending is safe (no amplification).
         self.confirmed = true;
+        self.stats.packets_received += 1;
+        self.stats.octets_received += packet.encoded_len() as u64;
         let h = &packet.header;
         let rs = match &mut self.reception {
             Some(r) if r.ssrc() == h.ssrc => r,
@@ -622,6 +631,7 @@ impl RtpSession {
 
     fn handle_blocks(&mut self, now: Instant, blocks: &[crate::rtcp::ReportBlock]) {
         for b in blocks.iter().filter(|b| b.ssrc == self.ssrc) {
+            self.stats.peer_report = Some(PeerReport::from_block(b, self.cfg.clock_rate));
             if let Some(rtt) = rtt_from_report(now, b, &self.sent_srs) {
                 self.stats.rtt = Some(rtt);
                 if let Some(r) = self.reception.as_mut() {

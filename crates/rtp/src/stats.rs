@@ -36,6 +36,32 @@ pub struct ReceiverStats {
     pub rtt: Option<Duration>,
 }
 
+/// What the remote's RTCP told us about the stream we send (its latest report block
+/// about our SSRC, RFC 3550 §6.4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PeerReport {
+    /// Fraction of our packets lost in the peer's last interval, fixed point /256.
+    pub fraction_lost: u8,
+    /// Cumulative packets of ours the peer counts as lost (negative with duplicates).
+    pub cumulative_lost: i32,
+    /// The peer's interarrival jitter of our stream, in timestamp units.
+    pub jitter: u32,
+    /// The same jitter in milliseconds (at the stream's clock rate).
+    pub jitter_ms: f64,
+}
+
+impl PeerReport {
+    /// The figures of `block`, with jitter converted at `clock_rate` Hz.
+    pub fn from_block(block: &ReportBlock, clock_rate: u32) -> PeerReport {
+        PeerReport {
+            fraction_lost: block.fraction_lost,
+            cumulative_lost: block.cumulative_lost,
+            jitter: block.jitter,
+            jitter_ms: f64::from(block.jitter) * 1000.0 / f64::from(clock_rate.max(1)),
+        }
+    }
+}
+
 /// Sequence-number verdict for a packet (RFC 3550 A.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SeqVerdict {
@@ -378,5 +404,71 @@ mod tests {
         let sent = [(rb.lsr, t0 - ms(80)), (1, t0)];
         let rtt = rtt_from_report(t0 + ms(250), &rb, &sent).unwrap();
         assert!(rtt.abs_diff(ms(80)) < ms(1), "{rtt:?}");
+    }
+
+    /// Sends `seqs` (offsets from `first`) paced 20 ms apart by their sequence number,
+    /// arriving in the given order; the first two are the A.1 probation.
+    fn feed(s: &mut ReceptionState, t0: Instant, first: u16, seqs: &[u16]) {
+        for &k in seqs {
+            let seq = first.wrapping_add(k);
+            s.update(t0 + ms(20 * u64::from(k)), seq, 160 * u32::from(k));
+        }
+    }
+
+    #[test]
+    fn reordering_is_not_loss() {
+        let t0 = crate::test_epoch();
+        let mut s = ReceptionState::new(t0, 7, 65534, 8000);
+        // Across the wrap; 5 and 6 swapped, 9 and 10 swapped.
+        feed(&mut s, t0, 65534, &[0, 1, 2, 3, 4, 6, 5, 7, 8, 10, 9, 11]);
+        let st = s.stats();
+        assert_eq!((st.expected, st.received, st.lost), (11, 11, 0));
+        assert_eq!(st.extended_highest_seq, 65536 + 9);
+    }
+
+    #[test]
+    fn skipped_sequence_numbers_are_lost_and_late_arrivals_repay_them() {
+        let t0 = crate::test_epoch();
+        let mut s = ReceptionState::new(t0, 7, 65500, 8000);
+        // 0..100 across the wrap, 3 skipped (40, 41, 77).
+        let seqs: Vec<u16> = (0..100).filter(|k| ![40, 41, 77].contains(k)).collect();
+        feed(&mut s, t0, 65500, &seqs);
+        assert_eq!(s.stats().lost, 3);
+        // 77 turns up late: one fewer lost.
+        feed(&mut s, t0, 65500, &[77]);
+        assert_eq!(s.stats().lost, 2);
+    }
+
+    #[test]
+    fn duplicates_count_as_received_so_loss_can_go_negative() {
+        let t0 = crate::test_epoch();
+        let mut s = ReceptionState::new(t0, 7, 10, 8000);
+        feed(&mut s, t0, 10, &[0, 1, 2, 3, 3, 4, 4, 5]);
+        let st = s.stats();
+        assert_eq!((st.expected, st.received, st.lost), (5, 7, -2));
+    }
+
+    #[test]
+    fn jitter_of_a_constant_delay_is_zero_and_of_one_late_packet_decays() {
+        let t0 = crate::test_epoch();
+        let mut s = ReceptionState::new(t0, 7, 0, 8000);
+        // Every packet 30 ms late: constant transit, no jitter.
+        for i in 0..50u64 {
+            s.update(t0 + ms(30 + 20 * i), i as u16, 160 * i as u32);
+        }
+        assert_eq!(s.stats().jitter, 0);
+        // One packet 16 ms later than the rest: |D| = 128 units twice (in and back).
+        s.update(t0 + ms(30 + 20 * 50 + 16), 50, 160 * 50);
+        assert_eq!(s.stats().jitter, 128 / 16);
+        s.update(t0 + ms(30 + 20 * 51), 51, 160 * 51);
+        let j = s.stats();
+        // J = 8 + (128 - 8) / 16 = 15.5 -> 15 units (1.875 ms at 8 kHz).
+        assert_eq!(j.jitter, 15);
+        assert!((j.jitter_ms - 1.875).abs() < 1e-9);
+        // It decays towards zero on a steady stream.
+        for i in 52..400u64 {
+            s.update(t0 + ms(30 + 20 * i), i as u16, 160 * i as u32);
+        }
+        assert_eq!(s.stats().jitter, 0);
     }
 }

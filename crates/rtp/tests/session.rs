@@ -543,3 +543,57 @@ mod robustness {
         }
     }
 }
+
+#[test]
+fn peer_reports_about_our_stream_and_receive_counters_are_kept() {
+    let t0 = netem::epoch();
+    let mut s = RtpSession::new(t0, config(t0), &mut SmallRng::seed_from_u64(1));
+    let from = addr("192.0.2.10:40000");
+    for i in 0..10u16 {
+        s.handle_rtp(
+            t0 + ms(20 * u64::from(i)),
+            from,
+            pkt(9, 100 + i, 160 * u32::from(i)),
+        )
+        .expect("accepted");
+    }
+    let st = s.stats();
+    assert_eq!(st.packets_received, 10, "probation packets count too");
+    assert_eq!(st.octets_received, 10 * pkt(9, 0, 0).len() as u64);
+    assert_eq!(st.peer_report, None);
+    // A block about another SSRC is not about us.
+    let block = |ssrc| switchboard_rtp::ReportBlock {
+        ssrc,
+        fraction_lost: 64,
+        cumulative_lost: 12,
+        highest_seq: 1000,
+        jitter: 80,
+        lsr: 0,
+        dlsr: 0,
+    };
+    let rr = |b| {
+        let mut buf = BytesMut::new();
+        switchboard_rtp::write_compound(
+            &[RtcpPacket::ReceiverReport(
+                switchboard_rtp::ReceiverReport {
+                    ssrc: 9,
+                    reports: vec![b],
+                    extension: Bytes::new(),
+                },
+            )],
+            &mut buf,
+        );
+        buf.freeze()
+    };
+    s.handle_rtcp(t0, addr("192.0.2.10:40001"), rr(block(s.ssrc() ^ 1)))
+        .unwrap();
+    assert_eq!(s.stats().peer_report, None);
+    s.handle_rtcp(t0, addr("192.0.2.10:40001"), rr(block(s.ssrc())))
+        .unwrap();
+    let p = s.stats().peer_report.expect("report about us");
+    assert_eq!((p.fraction_lost, p.cumulative_lost, p.jitter), (64, 12, 80));
+    assert!(
+        (p.jitter_ms - 10.0).abs() < 1e-9,
+        "80 units at 8 kHz = 10 ms"
+    );
+}
