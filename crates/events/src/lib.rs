@@ -424,6 +424,53 @@ pub struct CallEnd {
     /// The API token's name when the call was hung up over the HTTP API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+    /// Receive quality of each media leg the call had (caller first); empty in events
+    /// written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quality: Vec<LegQuality>,
+}
+
+/// Receive quality of one media leg at the end of a call: what we measured on the RTP
+/// the peer sent us, and what the peer's RTCP said about the RTP we sent it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LegQuality {
+    /// Which leg: `caller` or `agent`.
+    pub leg: Party,
+    /// RTP packets accepted from the peer.
+    pub packets: u64,
+    /// Octets of those packets (RTP header and payload).
+    pub bytes: u64,
+    /// Packets lost (RFC 3550 A.3: expected from the extended highest sequence number
+    /// minus received; negative with duplicates).
+    pub lost: i64,
+    /// Interarrival jitter (RFC 3550 A.8) in milliseconds.
+    pub jitter_ms: f64,
+    /// The peer's last RTCP report about our stream: cumulative packets it lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_reported_lost: Option<i64>,
+    /// The same report: fraction lost in its last interval, 0..=1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_reported_fraction_lost: Option<f64>,
+    /// The same report: its interarrival jitter of our stream, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_reported_jitter_ms: Option<f64>,
+    /// Round-trip time from the peer's report (RFC 3550 §6.4.1), when it echoed one of
+    /// our sender reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
+}
+
+impl LegQuality {
+    /// Lost packets as a percentage of the expected ones (0 when nothing was expected).
+    pub fn loss_pct(&self) -> f64 {
+        let lost = self.lost.max(0) as f64;
+        let expected = self.packets as f64 + lost;
+        if expected > 0.0 {
+            100.0 * lost / expected
+        } else {
+            0.0
+        }
+    }
 }
 
 impl CallEnd {
@@ -442,6 +489,7 @@ impl CallEnd {
             caller_rtp: None,
             mode: None,
             by: None,
+            quality: Vec::new(),
         }
     }
 }
@@ -845,6 +893,17 @@ mod tests {
             lost: Some(-1),
             foreign_dropped: 0,
         });
+        end.quality = vec![LegQuality {
+            leg: Party::Caller,
+            packets: 1500,
+            bytes: 258_000,
+            lost: 3,
+            jitter_ms: 1.25,
+            peer_reported_lost: Some(0),
+            peer_reported_fraction_lost: Some(0.0),
+            peer_reported_jitter_ms: Some(0.5),
+            rtt_ms: None,
+        }];
         vec![
             Event::SystemStart {
                 version: "0.1.0".into(),
@@ -927,6 +986,27 @@ mod tests {
                 .all(|c| c.is_ascii_lowercase() || c == '_'));
         }
         assert_eq!(Event::QueueOffer {}.data(), json!({}));
+    }
+
+    #[test]
+    fn call_end_quality_is_optional_and_typed() {
+        // An event stored before `quality` existed still parses, with none.
+        let old = Event::from_parts(
+            "call.end",
+            &json!({"end_reason": "caller_hangup", "disposition": "answered"}),
+        )
+        .unwrap();
+        let Event::CallEnd(old) = old else {
+            panic!("not a call.end")
+        };
+        assert!(old.quality.is_empty());
+        let q: LegQuality = serde_json::from_value(
+            json!({"leg": "agent", "packets": 97, "bytes": 16684, "lost": 3, "jitter_ms": 2.0}),
+        )
+        .unwrap();
+        assert_eq!((q.leg, q.peer_reported_lost), (Party::Agent, None));
+        assert!((q.loss_pct() - 3.0).abs() < 1e-9);
+        assert!(serde_json::from_value::<LegQuality>(json!({"leg": "Agent"})).is_err());
     }
 
     #[test]

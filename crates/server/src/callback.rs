@@ -212,6 +212,8 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
     let (mut tl_c, mut tl_a) = (Timeline::default(), Timeline::default());
     let mut buf_c = RxBuf::new();
     let mut buf_a = RxBuf::new();
+    let (mut buf_rc, mut buf_ra) = (RxBuf::new(), RxBuf::new());
+    let (rtcp_c, rtcp_a) = (cust.media.rtcp.clone(), agent.media.rtcp.clone());
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     let reason;
     loop {
@@ -246,6 +248,12 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
                     }
                 }
             },
+            r = rtcp_c.recv_buf_from(buf_rc.prepare()) => if let Ok((_, from)) = r {
+                cust.media.receive_rtcp(Instant::now(), from, buf_rc.take());
+            },
+            r = rtcp_a.recv_buf_from(buf_ra.prepare()) => if let Ok((_, from)) = r {
+                agent.media.receive_rtcp(Instant::now(), from, buf_ra.take());
+            },
             s = cust.signals.recv() => if matches!(s, None | Some(CallSignal::Ended(_))) {
                 reason = EndReason::CustomerHangup;
                 let _ = ctx.sip.commands.send(SipCommand::Hangup { call: agent.call });
@@ -276,5 +284,9 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
     if let Some(rec) = recorder.take() {
         data.recording = Some(rec.path.display().to_string());
     }
+    data.quality = vec![
+        cust.media.quality(switchboard_events::Party::Caller),
+        agent.media.quality(switchboard_events::Party::Agent),
+    ];
     ctx.events.append(log(Event::CallEnd(data)));
 }

@@ -95,7 +95,7 @@ impl std::fmt::Debug for HandOver {
 /// One RTP leg: its sockets, session and codec state.
 pub(crate) struct MediaLeg {
     pub(crate) sock: Arc<UdpSocket>,
-    rtcp: Arc<UdpSocket>,
+    pub(crate) rtcp: Arc<UdpSocket>,
     pub(crate) session: RtpSession,
     pub(crate) neg: Negotiated,
     pub(crate) codec: Codec,
@@ -184,6 +184,30 @@ impl MediaLeg {
                 None
             }
             Err(_) => None,
+        }
+    }
+
+    /// Feeds a datagram from the RTCP socket to the session (the peer's reports about our
+    /// stream end up in [`MediaLeg::quality`]). Foreign or malformed ones are counted by
+    /// the session (`foreign_dropped`, `malformed` in its stats) and go no further.
+    pub(crate) fn receive_rtcp(&mut self, now: Instant, from: SocketAddr, data: Bytes) {
+        let _ = self.session.handle_rtcp(now, from, data);
+    }
+
+    /// This leg's receive quality for `call.end`.
+    pub(crate) fn quality(&self, leg: switchboard_events::Party) -> switchboard_events::LegQuality {
+        let st = self.session.stats();
+        let peer = st.peer_report;
+        switchboard_events::LegQuality {
+            leg,
+            packets: st.packets_received,
+            bytes: st.octets_received,
+            lost: st.receiver.map_or(0, |r| r.lost),
+            jitter_ms: st.receiver.map_or(0.0, |r| r.jitter_ms),
+            peer_reported_lost: peer.map(|p| i64::from(p.cumulative_lost)),
+            peer_reported_fraction_lost: peer.map(|p| f64::from(p.fraction_lost) / 256.0),
+            peer_reported_jitter_ms: peer.map(|p| p.jitter_ms),
+            rtt_ms: st.rtt.map(|d| d.as_secs_f64() * 1000.0),
         }
     }
 

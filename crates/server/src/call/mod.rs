@@ -300,11 +300,15 @@ impl CallTask {
         let mut buf_a = RxBuf::new();
         let mut buf_b = RxBuf::new();
         let mut buf_s = RxBuf::new();
+        let mut buf_rtcp_a = RxBuf::new();
+        let mut buf_rtcp_b = RxBuf::new();
         let mut tick = tokio::time::interval(Duration::from_millis(20));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         while !self.ended {
             let b_sock = self.b.as_ref().map(|b| b.sock.clone());
             let s_sock = self.supervision.as_ref().map(|sv| sv.media.sock.clone());
+            let a_rtcp = self.a.rtcp.clone();
+            let b_rtcp = self.b.as_ref().map(|b| b.rtcp.clone());
             tokio::select! {
                 r = self.a.sock.recv_buf_from(buf_a.prepare()) => {
                     if let Ok((_, from)) = r {
@@ -319,6 +323,16 @@ impl CallTask {
                 r = async { match &s_sock { Some(sk) => sk.recv_buf_from(buf_s.prepare()).await, None => std::future::pending().await } } => {
                     if let Ok((_, from)) = r {
                         self.on_rtp_supervisor(Instant::now(), from, buf_s.take());
+                    }
+                }
+                r = a_rtcp.recv_buf_from(buf_rtcp_a.prepare()) => {
+                    if let Ok((_, from)) = r {
+                        self.a.receive_rtcp(Instant::now(), from, buf_rtcp_a.take());
+                    }
+                }
+                r = async { match &b_rtcp { Some(s) => s.recv_buf_from(buf_rtcp_b.prepare()).await, None => std::future::pending().await } } => {
+                    if let (Ok((_, from)), Some(b)) = (r, self.b.as_mut()) {
+                        b.receive_rtcp(Instant::now(), from, buf_rtcp_b.take());
                     }
                 }
                 req = async { match self.sup_rx.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
@@ -821,6 +835,10 @@ impl CallTask {
             lost: stats.receiver.map(|r| r.lost),
             foreign_dropped: stats.foreign_dropped,
         });
+        data.quality.push(self.a.quality(Party::Caller));
+        if let Some(b) = self.b.as_ref() {
+            data.quality.push(b.quality(Party::Agent));
+        }
         self.ctx.events.append(
             self.log(Event::CallEnd(data))
                 .queue(&ev_queue)

@@ -8,7 +8,7 @@ use super::csv::csv_row;
 use super::{call_end, hangup_by, in_window, iso, iso_opt, ms_to_secs3, secs3, str_of, MAX_DTMF};
 use crate::event_store::EventStore;
 use crate::event_store::StoredEvent;
-use switchboard_events::CallEnd;
+use switchboard_events::{CallEnd, Party};
 
 // ---------------------------------------------------------------------------------------
 // Per-call summary (CDR and recordings index)
@@ -171,7 +171,7 @@ fn summarize(events: &[StoredEvent]) -> Vec<CallSummary> {
     calls
 }
 
-const CDR_HEADER: [&str; 19] = [
+const CDR_HEADER: [&str; 23] = [
     "call_id",
     "start",
     "answer",
@@ -191,7 +191,23 @@ const CDR_HEADER: [&str; 19] = [
     "dtmf",
     "agent_disposition",
     "disposition_notes",
+    "caller_loss_pct",
+    "caller_jitter_ms",
+    "agent_loss_pct",
+    "agent_jitter_ms",
 ];
+
+/// A leg's `(loss_pct, jitter_ms)` CDR cells from `call.end`'s `quality` (two decimals;
+/// empty when the call had no such leg or was logged before `quality` existed).
+fn quality_cells(end: Option<&CallEnd>, leg: Party) -> [String; 2] {
+    match end.and_then(|e| e.quality.iter().find(|q| q.leg == leg)) {
+        Some(q) => [
+            format!("{:.2}", q.loss_pct()),
+            format!("{:.2}", q.jitter_ms),
+        ],
+        None => [String::new(), String::new()],
+    }
+}
 
 /// Call detail records as CSV: one row per call whose `call.start` lies in `[from_ms, to_ms)`
 /// (unix ms; `None` = unbounded) and which has a `call.end` (possibly after `to_ms`).
@@ -202,7 +218,10 @@ const CDR_HEADER: [&str; 19] = [
 /// the end; empty if never queued), `talk_s, duration_s, hangup_by` (`caller`, `agent`,
 /// `system`), `end_reason, recording, dtmf` (digits in the order received),
 /// `agent_disposition, disposition_notes` (the agent's code from `call.disposition`, the
-/// last one set; added at the end so older consumers keep their column positions).
+/// last one set; added at the end so older consumers keep their column positions),
+/// `caller_loss_pct, caller_jitter_ms, agent_loss_pct, agent_jitter_ms` (receive quality
+/// of each media leg from `call.end`'s `quality`: packets lost as a percentage of those
+/// expected, RFC 3550 interarrival jitter in ms; empty without that leg).
 pub(crate) fn export_cdr(
     store: &mut dyn EventStore,
     from_ms: Option<i64>,
@@ -233,6 +252,8 @@ pub(crate) fn export_cdr(
             (Some(j), Some(w)) => ms_to_secs3(w.saturating_sub(j).max(0)),
             _ => String::new(),
         };
+        let [caller_loss, caller_jitter] = quality_cells(end, Party::Caller);
+        let [agent_loss, agent_jitter] = quality_cells(end, Party::Agent);
         let row = [
             c.id.clone(),
             iso(start),
@@ -253,6 +274,10 @@ pub(crate) fn export_cdr(
             c.dtmf.clone(),
             c.agent_code.clone(),
             c.agent_notes.clone(),
+            caller_loss,
+            caller_jitter,
+            agent_loss,
+            agent_jitter,
         ];
         csv_row(&mut out, &row);
     }
@@ -485,13 +510,56 @@ mod tests {
             );
         }
         let rows = csv_rows(&export_cdr(log.store.as_mut(), None, None).unwrap());
-        assert_eq!(rows[0].len(), 19);
+        assert_eq!(rows[0].len(), 23);
         assert_eq!(rows[0][17], "agent_disposition");
         assert_eq!(rows[0][18], "disposition_notes");
         assert_eq!(col(&rows, 1, "agent_disposition"), "sale");
         assert_eq!(col(&rows, 1, "disposition_notes"), "two seats");
         assert_eq!(col(&rows, 1, "disposition"), "answered");
         assert_eq!(col(&rows, 2, "agent_disposition"), "");
+    }
+
+    #[test]
+    fn cdr_has_each_legs_loss_and_jitter_in_the_last_columns() {
+        let mut log = TestLog::new("cdr-quality");
+        log.ev(T0, "1", "", "", "call.start", json!({"caller": "1001"}));
+        log.ev(
+            T0 + 10_000,
+            "1",
+            "sales",
+            "bob",
+            "call.end",
+            json!({"end_reason": "caller_hangup", "disposition": "answered", "quality": [
+                {"leg": "caller", "packets": 490, "bytes": 84280, "lost": 10, "jitter_ms": 1.234},
+                {"leg": "agent", "packets": 500, "bytes": 86000, "lost": 0, "jitter_ms": 0.5,
+                 "peer_reported_lost": 2}
+            ]}),
+        );
+        // Stored before `quality` existed: empty cells.
+        log.ev(T0 + 1, "2", "", "", "call.start", json!({}));
+        log.ev(
+            T0 + 2,
+            "2",
+            "",
+            "",
+            "call.end",
+            json!({"end_reason": "caller_hangup", "disposition": "ivr"}),
+        );
+        let rows = csv_rows(&export_cdr(log.store.as_mut(), None, None).unwrap());
+        assert_eq!(
+            rows[0][19..],
+            [
+                "caller_loss_pct",
+                "caller_jitter_ms",
+                "agent_loss_pct",
+                "agent_jitter_ms"
+            ]
+        );
+        assert_eq!(col(&rows, 1, "caller_loss_pct"), "2.00");
+        assert_eq!(col(&rows, 1, "caller_jitter_ms"), "1.23");
+        assert_eq!(col(&rows, 1, "agent_loss_pct"), "0.00");
+        assert_eq!(col(&rows, 1, "agent_jitter_ms"), "0.50");
+        assert_eq!(rows[2][19..], ["", "", "", ""]);
     }
 
     #[test]
