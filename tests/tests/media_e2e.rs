@@ -133,10 +133,21 @@ fn rfc4733_keys_through_loss_duplication_and_reordering_still_count_once_each() 
     }
     let server = Server::start("media-4733-lossy", MEDIA_DIALPLANS);
     run_sipp_dtmf(&server, "media_dtmf_rfc4733_lossy.xml");
-    let (_, got) = digits_of_call(&server, "+79995550145");
+    let (call, got) = digits_of_call(&server, "+79995550145");
     // 5 twice (two presses: new timestamps), the 9 from its end packets alone, the # closed
     // by timeout; no extra key from the doubled end packet or the stale update.
     assert_digits(&got, "559#", "rfc4733");
+    // The capture skips 9 sequence numbers (2 + 4 + 3, tests/pcap/make_pcaps.py) and
+    // doubles one packet: RFC 3550 A.3 loss is 9 - 1; the late packet is no loss.
+    let end = server
+        .events()
+        .into_iter()
+        .find(|e| e.call == call && e.kind == "call.end")
+        .expect("call.end");
+    let q = &end.data["quality"][0];
+    assert_eq!(q["leg"], "caller", "{end:?}");
+    assert_eq!(q["lost"], 8, "{end:?}");
+    assert!(q["packets"].as_u64().unwrap_or(0) > 50, "{end:?}");
 }
 
 #[test]
@@ -610,6 +621,21 @@ fn bridged_and_recorded_over(codec: &str, caller: &str) {
     assert_eq!(end.data["disposition"], "answered", "{end:?}");
     let talk = end.data["talk_s"].as_f64().unwrap_or(0.0);
     assert!(talk > 3.0, "talked {talk:.1}s: {end:?}");
+    // Receive quality of both legs: seconds of 20 ms packets, none lost on loopback.
+    let quality = end.data["quality"].as_array().cloned().unwrap_or_default();
+    for leg in ["caller", "agent"] {
+        let q = quality
+            .iter()
+            .find(|q| q["leg"] == leg)
+            .unwrap_or_else(|| panic!("{leg} quality: {end:?}"));
+        assert!(q["packets"].as_u64().unwrap_or(0) > 100, "{leg}: {q}");
+        assert!(q["bytes"].as_u64().unwrap_or(0) > 100 * 160, "{leg}: {q}");
+        assert_eq!(q["lost"], 0, "{leg}: {q}");
+        assert!(
+            q["jitter_ms"].as_f64().is_some_and(|j| j >= 0.0),
+            "{leg}: {q}"
+        );
+    }
 
     let tail = |x: &[f64], sr: u32| -> Vec<f64> {
         let n = x.len();
