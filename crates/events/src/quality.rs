@@ -50,7 +50,7 @@ impl LegQuality {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{CallEnd, Event};
+    use crate::Event;
     use serde_json::json;
 
     #[test]
