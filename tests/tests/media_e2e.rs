@@ -636,6 +636,14 @@ fn bridged_and_recorded_over(codec: &str, caller: &str) {
             "{leg}: {q}"
         );
     }
+    // The caller's stream lived through the IVR and the talk (well over pjsua's 5 s RTCP
+    // interval): its receiver reports about our stream were read from the RTCP socket.
+    let caller_q = quality.iter().find(|q| q["leg"] == "caller");
+    assert_eq!(
+        caller_q.map(|q| &q["peer_reported_lost"]),
+        Some(&serde_json::json!(0)),
+        "{end:?}"
+    );
 
     let tail = |x: &[f64], sr: u32| -> Vec<f64> {
         let n = x.len();
