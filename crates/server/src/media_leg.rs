@@ -113,6 +113,8 @@ pub(crate) struct MediaLeg {
     metrics: Arc<crate::metrics::Metrics>,
     /// The first foreign packet was logged (later ones are only counted).
     foreign_logged: bool,
+    /// The same for the RTCP socket.
+    foreign_rtcp_logged: bool,
 }
 
 impl MediaLeg {
@@ -156,6 +158,7 @@ impl MediaLeg {
             wide: vec![0; 4096],
             metrics: ctx.metrics.clone(),
             foreign_logged: false,
+            foreign_rtcp_logged: false,
         })
     }
 
@@ -188,10 +191,23 @@ impl MediaLeg {
     }
 
     /// Feeds a datagram from the RTCP socket to the session (the peer's reports about our
-    /// stream end up in [`MediaLeg::quality`]). Foreign or malformed ones are counted by
-    /// the session (`foreign_dropped`, `malformed` in its stats) and go no further.
+    /// stream end up in [`MediaLeg::quality`]). RTCP from a source the leg does not accept
+    /// is counted like foreign RTP (`switchboard_rtp_foreign_dropped_total`, the first
+    /// one per leg and socket logged); malformed RTCP is counted in the session's `malformed`.
     pub(crate) fn receive_rtcp(&mut self, now: Instant, from: SocketAddr, data: Bytes) {
-        let _ = self.session.handle_rtcp(now, from, data);
+        if let Err(switchboard_rtp::Rejected::ForeignSource) =
+            self.session.handle_rtcp(now, from, data)
+        {
+            crate::metrics::Metrics::add(&self.metrics.rtp_foreign_dropped, 1);
+            if !self.foreign_rtcp_logged {
+                self.foreign_rtcp_logged = true;
+                tracing::warn!(
+                    source = %Pii(from),
+                    port = self.local_port(),
+                    "RTCP from a source this leg does not accept dropped (later ones are counted in switchboard_rtp_foreign_dropped_total)"
+                );
+            }
+        }
     }
 
     /// This leg's receive quality for `call.end`.
