@@ -100,17 +100,7 @@ pub(crate) async fn login(
     Extension(c): Extension<Arc<AgentControl>>,
     MaybeJson(body): MaybeJson<QueuesBody>,
 ) -> Result<Json<Value>, ApiError> {
-    check(&p, &c, &agent)?;
-    let queues = queue_list(body)?;
-    let a = agent.clone();
-    let r = ask(&c, |reply| AgentCommand::LoginQueues {
-        agent: a,
-        queues,
-        reply,
-    })
-    .await?;
-    tracing::info!(agent = %agent, by = %p.name, queues = %r.0["queues"], "agent logged into queues over the API");
-    Ok(r)
+    set_membership(p, agent, c, body, true).await
 }
 
 /// `POST /api/v1/agents/{user}/logout`: no more offers from these queues.
@@ -120,16 +110,38 @@ pub(crate) async fn logout(
     Extension(c): Extension<Arc<AgentControl>>,
     MaybeJson(body): MaybeJson<QueuesBody>,
 ) -> Result<Json<Value>, ApiError> {
+    set_membership(p, agent, c, body, false).await
+}
+
+/// Login (`active`) or logout of the listed queues (all of the agent's when none are listed).
+async fn set_membership(
+    p: Principal,
+    agent: String,
+    c: Arc<AgentControl>,
+    body: Option<QueuesBody>,
+    active: bool,
+) -> Result<Json<Value>, ApiError> {
     check(&p, &c, &agent)?;
     let queues = queue_list(body)?;
     let a = agent.clone();
-    let r = ask(&c, |reply| AgentCommand::LogoutQueues {
-        agent: a,
-        queues,
-        reply,
+    let r = ask(&c, |reply| {
+        if active {
+            AgentCommand::LoginQueues {
+                agent: a,
+                queues,
+                reply,
+            }
+        } else {
+            AgentCommand::LogoutQueues {
+                agent: a,
+                queues,
+                reply,
+            }
+        }
     })
     .await?;
-    tracing::info!(agent = %agent, by = %p.name, queues = %r.0["queues"], "agent logged out of queues over the API");
+    let verb = if active { "login" } else { "logout" };
+    tracing::info!(agent = %agent, by = %p.name, queues = %r.0["queues"], verb, "agent queue membership changed over the API");
     Ok(r)
 }
 
