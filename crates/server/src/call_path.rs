@@ -172,6 +172,7 @@ pub(crate) async fn start(
         supervisable: dashmap::DashMap::new(),
         number_rules: cfg.dial_policy.rules()?,
         live: crate::live_calls::LiveCalls::default(),
+        http: crate::http_client::HttpClient::new(cfg.ivr.http_ca_file.as_deref())?,
     });
     let cb_ctx = ctx.clone();
     // This task owns the dial caps: every callback passes the gate before it is placed.

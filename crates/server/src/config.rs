@@ -180,6 +180,10 @@ pub(crate) struct IvrConfig {
     /// offset), instead of the real time; pins time-of-day routing. Absent in production.
     #[serde(default)]
     pub(crate) test_clock: Option<String>,
+    /// PEM file of CA certificates trusted by `https://` lookups and screen pops, besides
+    /// the built-in Mozilla roots (a private CRM's CA).
+    #[serde(default)]
+    pub(crate) http_ca_file: Option<PathBuf>,
 }
 
 impl IvrConfig {

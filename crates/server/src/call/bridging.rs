@@ -176,11 +176,12 @@ impl CallTask {
             sp.retries,
         );
         let events = self.ctx.events.clone();
+        let client = self.ctx.http.clone();
         let (call, queue, agent) = (self.id_str(), queue.to_string(), agent.to_string());
         tokio::spawn(async move {
             let mut last = String::new();
             for attempt in 0..=retries {
-                match crate::http_client::post_json(&url, body.clone(), timeout).await {
+                match client.post_json(&url, body.clone(), timeout).await {
                     Ok(status) => {
                         events.append(
                             NewEvent::call(

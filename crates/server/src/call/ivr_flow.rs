@@ -31,8 +31,9 @@ impl CallTask {
                     timeout,
                 } => {
                     let tx = self.http_tx.clone();
+                    let client = self.ctx.http.clone();
                     tokio::spawn(async move {
-                        let r = crate::http_client::fetch_json(method, &url, body, timeout).await;
+                        let r = client.fetch_json(method, &url, body, timeout).await;
                         let _ = tx.send((id, r)).await;
                     });
                 }

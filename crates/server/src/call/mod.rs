@@ -74,6 +74,8 @@ pub(crate) struct CallContext {
     pub(crate) number_rules: switchboard_outbound::NumberRules,
     /// Live inbound calls by id, for the HTTP API.
     pub(crate) live: crate::live_calls::LiveCalls,
+    /// The client of dialplan `http` lookups and screen pops (TLS settings built at start).
+    pub(crate) http: crate::http_client::HttpClient,
 }
 
 impl CallContext {
