@@ -323,8 +323,18 @@ fn wallboard_and_agent_desktop_follow_a_queued_call_in_chromium() {
     )
     .expect("wrap-up ended from the desktop");
     let cdr = server.export("cdr");
+    // Read the columns by name: more columns may follow the disposition's.
+    let header: Vec<&str> = cdr.lines().next().unwrap_or("").split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let (code, notes) = (
+        col("agent_disposition").expect("CDR has agent_disposition"),
+        col("disposition_notes").expect("CDR has disposition_notes"),
+    );
     assert!(
-        cdr.lines().any(|l| l.ends_with(",sale,2 seats")),
+        cdr.lines().skip(1).any(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            f.get(code) == Some(&"sale") && f.get(notes) == Some(&"2 seats")
+        }),
         "the disposition is in the CDR:\n{cdr}"
     );
 
