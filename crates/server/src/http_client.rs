@@ -251,7 +251,14 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         .map_err(|e| HttpError::Network(e.to_string()))?;
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
+    // Once the head is in: where the body starts and the length it announces.
+    let mut framing: Option<(usize, Option<usize>)> = None;
     loop {
+        if let Some((start, Some(len))) = framing {
+            if buf.len() >= start + len {
+                break;
+            }
+        }
         let n = match s.read(&mut chunk).await {
             Ok(n) => n,
             // A peer that closes with a reset (or, over TLS, without close_notify) after
@@ -266,12 +273,29 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         if buf.len() > MAX_RESPONSE {
             return Err(HttpError::Network("response too large".into()));
         }
+        if framing.is_none() {
+            if let Some(split) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let len = content_length(&String::from_utf8_lossy(&buf[..split]))?;
+                framing = Some((split + 4, len));
+            }
+        }
     }
     let split = buf
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .ok_or_else(|| HttpError::Network("no HTTP header".into()))?;
     let head = String::from_utf8_lossy(&buf[..split]).to_string();
+    // A body shorter than its Content-Length was cut off (a connection reset, or TLS
+    // closed without close_notify): not an answer.
+    if let Some(len) = content_length(&head)? {
+        let got = buf.len() - (split + 4);
+        if got < len {
+            return Err(HttpError::Network(format!(
+                "response cut short: {got} of {len} bytes"
+            )));
+        }
+        buf.truncate(split + 4 + len);
+    }
     let status: u16 = head
         .split_whitespace()
         .nth(1)
@@ -286,6 +310,23 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         ));
     }
     Ok((status, buf.split_off(split + 4)))
+}
+
+/// The `Content-Length` of a response head, if it has one (a malformed one is an error).
+fn content_length(head: &str) -> Result<Option<usize>, HttpError> {
+    for line in head.split("\r\n").skip(1) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if name.trim().eq_ignore_ascii_case("content-length") {
+            return value
+                .trim()
+                .parse::<usize>()
+                .map(Some)
+                .map_err(|_| HttpError::Network("bad Content-Length".into()));
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -397,5 +438,54 @@ mod tests {
             )
             .await;
         assert_eq!(e, Err(HttpError::Status(404)));
+    }
+
+    #[tokio::test]
+    async fn a_body_shorter_than_its_content_length_is_an_error_and_a_whole_one_ends_the_read() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let (keep_tx, keep_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            // Cut off: announces 40 bytes, sends 10, closes.
+            let (mut c, _) = l.accept().await.unwrap();
+            let mut b = [0u8; 1024];
+            let _ = c.read(&mut b).await;
+            c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{\"a\": 1234")
+                .await
+                .unwrap();
+            drop(c);
+            // Whole body, connection kept open: the client must not wait for the close.
+            let (mut c, _) = l.accept().await.unwrap();
+            let _ = c.read(&mut b).await;
+            c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n{\"a\": 1}")
+                .await
+                .unwrap();
+            let _ = keep_rx.await;
+        });
+        let url = format!("http://{addr}/b");
+        let client = HttpClient::new(None).unwrap();
+        let cut = client
+            .fetch_json(HttpMethod::Get, &url, None, Duration::from_secs(5))
+            .await;
+        assert!(
+            matches!(&cut, Err(HttpError::Network(m)) if m.contains("cut short")),
+            "{cut:?}"
+        );
+        let whole = client
+            .fetch_json(HttpMethod::Get, &url, None, Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert_eq!(whole["a"], 1);
+        let _ = keep_tx.send(());
+    }
+
+    #[test]
+    fn content_length_is_read_case_blind_and_checked() {
+        assert_eq!(
+            content_length("HTTP/1.1 200 OK\r\ncontent-LENGTH: 7"),
+            Ok(Some(7))
+        );
+        assert_eq!(content_length("HTTP/1.1 200 OK\r\nX: y"), Ok(None));
+        assert!(content_length("HTTP/1.1 200 OK\r\nContent-Length: -1").is_err());
     }
 }
