@@ -110,6 +110,18 @@ impl Acd {
         Ok(())
     }
 
+    /// The agent, if `queue` is one of its configured queues (the ones it may log into).
+    fn member_of(&mut self, agent: AgentId, queue: QueueId) -> Result<&mut Agent, AcdError> {
+        let a = self
+            .agents
+            .get_mut(&agent)
+            .ok_or(AcdError::UnknownAgent(agent))?;
+        if !a.cfg.queues.contains(&queue) {
+            return Err(AcdError::NotMember { agent, queue });
+        }
+        Ok(a)
+    }
+
     /// The agent logs out of one of its configured queues: it is not offered that queue's
     /// calls until [`Acd::handle_queue_login`]. A ringing offer from that queue is withdrawn
     /// and the call re-offered; a call in progress continues. The agent's state (and its
@@ -120,13 +132,7 @@ impl Acd {
         agent: AgentId,
         queue: QueueId,
     ) -> Result<(), AcdError> {
-        let a = self
-            .agents
-            .get_mut(&agent)
-            .ok_or(AcdError::UnknownAgent(agent))?;
-        if !a.cfg.queues.contains(&queue) {
-            return Err(AcdError::NotMember { agent, queue });
-        }
+        let a = self.member_of(agent, queue)?;
         if a.off_queues.contains(&queue) {
             return Ok(());
         }
@@ -157,13 +163,7 @@ impl Acd {
         agent: AgentId,
         queue: QueueId,
     ) -> Result<(), AcdError> {
-        let a = self
-            .agents
-            .get_mut(&agent)
-            .ok_or(AcdError::UnknownAgent(agent))?;
-        if !a.cfg.queues.contains(&queue) {
-            return Err(AcdError::NotMember { agent, queue });
-        }
+        let a = self.member_of(agent, queue)?;
         let Some(i) = a.off_queues.iter().position(|q| *q == queue) else {
             return Ok(());
         };
