@@ -56,7 +56,7 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     p.require_staff()?;
     if !ctx.cfg.queues.iter().any(|q| q.name == body.queue) {
-        return Err(ApiError::not_found(format!("no queue {:?}", body.queue)));
+        return Err(ApiError::not_found(format!("no queue '{}'", body.queue)));
     }
     if ctx.cfg.trunk_specs.is_empty() {
         return Err(ApiError::new(
@@ -134,7 +134,7 @@ pub(crate) async fn create(
             ))
         }
         Err(ScheduleError::UnknownQueue) => {
-            return Err(ApiError::not_found(format!("no queue {:?}", cb.queue)))
+            return Err(ApiError::not_found(format!("no queue '{}'", cb.queue)))
         }
     }
     tracing::info!(callback = id, queue = %cb.queue, by = %p.name, "web callback scheduled");
@@ -204,7 +204,7 @@ pub(crate) async fn cancel(
     Extension(ctx): Extension<Arc<CallContext>>,
 ) -> Result<Json<Value>, ApiError> {
     p.require_staff()?;
-    let unknown = || ApiError::not_found(format!("no pending callback {id:?}"));
+    let unknown = || ApiError::not_found(format!("no pending callback '{id}'"));
     let num: u64 = id.parse().map_err(|_| unknown())?;
     let (tx, rx) = oneshot::channel();
     ctx.acd

@@ -25,7 +25,7 @@ const DESCRIBE_LIMIT: Duration = Duration::from_millis(500);
 
 fn parse_id(id: &str) -> Result<LiveCallId, ApiError> {
     id.parse()
-        .map_err(|_| ApiError::not_found(format!("no live call {id:?}")))
+        .map_err(|_| ApiError::not_found(format!("no live call '{id}'")))
 }
 
 fn lane(ctx: &CallContext, id: &str) -> Result<(LiveCallId, mpsc::Sender<CallControl>), ApiError> {

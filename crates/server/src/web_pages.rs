@@ -66,7 +66,7 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
 
 fn serve(name: &str) -> Response {
     let Some(a) = ASSETS.iter().find(|a| a.name == name) else {
-        return ApiError::not_found(format!("no asset {name:?}")).into_response();
+        return ApiError::not_found(format!("no asset '{name}'")).into_response();
     };
     let mut r = (StatusCode::OK, a.bytes).into_response();
     let h = r.headers_mut();
