@@ -7,14 +7,21 @@
 //! hostile caller chooses a premium-rate or international number: toll fraud. Every
 //! refusal is a typed [`Refusal`] with a stable snake_case name for events and metrics.
 //!
-//! This crate is sans-IO: no SIP, no sockets, no clock. Time comes in as Unix seconds.
+//! [`pacing`] decides how many numbers a predictive campaign dials at once
+//! ([`PredictivePacer`]: estimates from what it observes, an abandon-rate cap over a
+//! sliding 24 h window), and [`pacing::sim`] simulates campaigns to measure it.
+//!
+//! This crate is sans-IO: no SIP, no sockets, no clock. Time comes in as Unix seconds
+//! (caps) or as a `Duration` since an origin the caller picks (pacing).
 //! It does not normalise national dialling formats (trunk prefixes, E.164 conversion per
 //! carrier); that belongs to the trunks' number normalisation.
 
 mod caps;
+pub mod pacing;
 mod rules;
 
 pub use caps::{DialCaps, DialCapsConfig};
+pub use pacing::{PacingConfig, PacingSnapshot, PredictivePacer};
 pub use rules::{NumberRules, NumberRulesConfig, Pattern, PatternError};
 
 /// Why a number may not be dialled.
