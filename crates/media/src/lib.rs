@@ -1,5 +1,6 @@
 //! Media processing for switchboard as sans-IO cores: G.711 and G.722 codecs, 8/16 kHz
-//! resampling, tone generation and in-band DTMF detection, the two-party [`Bridge`]
+//! resampling, tone generation and in-band DTMF detection, answering-machine detection
+//! ([`AmdDetector`]), the two-party [`Bridge`]
 //! (relay or transcode), the N-party [`Mixer`] with supervisor listen/whisper/barge,
 //! the prompt cache and paced [`PromptPlayer`], and the crash-safe stereo WAV
 //! [`RecordingWriter`]. Time is always an input (`now: Instant` or sample positions);
@@ -8,6 +9,7 @@
 //! calls at startup. Not RTP parsing or jitter buffering (see `switchboard-rtp`), not SDP.
 #![warn(missing_docs)]
 
+pub mod amd;
 pub mod bridge;
 pub mod codec;
 pub mod dtmf;
@@ -20,6 +22,7 @@ pub mod resample;
 pub mod tone;
 pub mod wav;
 
+pub use amd::{AmdConfig, AmdDetector, AmdVerdict};
 pub use bridge::{Bridge, BridgeError, BridgeMode, BridgeStats, Forward, Leg, LegConfig};
 pub use codec::{Codec, Decoder, Encoder};
 pub use dtmf::{DtmfConfig, DtmfDetector, DtmfEvent};
