@@ -96,3 +96,52 @@ fn total_on_odd_inputs() {
     let _ = p.dials_to_place(s(0), u32::MAX, u32::MAX);
     let _ = p.snapshot();
 }
+
+/// The cap holds and predictive beats progressive in a few cells of the matrix (the full
+/// matrix, 48 h per cell: `cargo run --release -p switchboard-outbound --example
+/// pacing_matrix`).
+#[test]
+fn simulated_campaigns_stay_under_the_cap() {
+    use super::sim::{simulate, CampaignModel, DialPolicy};
+    let cfg = PacingConfig::default();
+    for (agents, answer_rate, handle_s, seed) in
+        [(10, 0.2, 60, 1), (30, 0.4, 60, 2), (100, 0.7, 180, 3)]
+    {
+        let model = CampaignModel {
+            agents,
+            answer_rate,
+            mean_handle: s(handle_s),
+            duration: s(26 * 3600),
+            seed,
+        };
+        let prog = simulate(&model, DialPolicy::Progressive, cfg.window);
+        let pred = simulate(&model, DialPolicy::Predictive(cfg), cfg.window);
+        assert_eq!(prog.abandoned, 0, "progressive never abandons");
+        assert!(pred.abandoned > 0, "predictive takes some risk: {pred:?}");
+        assert!(
+            pred.worst_window_abandon_rate <= cfg.abandon_cap,
+            "{model:?}: {pred:?}"
+        );
+        let gain = if answer_rate <= 0.4 { 1.3 } else { 1.0 };
+        assert!(
+            pred.talk_share >= gain * prog.talk_share,
+            "{model:?}: {pred:?} vs {prog:?}"
+        );
+    }
+}
+
+#[test]
+fn the_simulator_is_deterministic() {
+    use super::sim::{simulate, CampaignModel, DialPolicy};
+    let model = CampaignModel {
+        agents: 10,
+        answer_rate: 0.3,
+        mean_handle: s(90),
+        duration: s(3600),
+        seed: 42,
+    };
+    let policy = DialPolicy::Predictive(PacingConfig::default());
+    let a = simulate(&model, policy, s(24 * 3600));
+    assert_eq!(a, simulate(&model, policy, s(24 * 3600)));
+    assert!(a.dials > 0 && a.answered > 0);
+}
