@@ -11,7 +11,7 @@ use crate::limiter::{source_key, FailureTable, LockoutConfig, LockoutStarted, Tr
 use crate::location::{contact_key, Binding, LocationEvent, LocationTable, LogoutReason};
 use crate::nonce::{NonceKeeper, NonceState};
 pub use request_auth::{RequestAuth, RequestAuthOutcome};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -76,6 +76,9 @@ enum Secret {
 #[derive(Clone, Default)]
 pub struct UserDirectory {
     users: HashMap<String, Secret>,
+    /// Users whose credentials authenticate requests (a carrier's INVITEs) but never a
+    /// REGISTER: trunk digest accounts.
+    invite_only: HashSet<String>,
 }
 
 impl fmt::Debug for UserDirectory {
@@ -94,6 +97,20 @@ impl UserDirectory {
     pub fn insert_password(&mut self, user: impl Into<String>, password: impl Into<String>) {
         self.users
             .insert(user.into(), Secret::Password(password.into()));
+    }
+
+    /// Adds a user whose credentials authenticate INVITEs only (a trunk's inbound digest
+    /// account): a REGISTER that authenticates as it gets 403
+    /// ([`Disposition::InviteOnlyCredentials`]), so a carrier's password never becomes a
+    /// phone's binding.
+    pub fn insert_invite_only_password(
+        &mut self,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) {
+        let user = user.into();
+        self.invite_only.insert(user.clone());
+        self.insert_password(user, password);
     }
 
     /// Builder form of [`insert_password`](Self::insert_password).
@@ -179,6 +196,12 @@ pub enum Disposition {
     LockedOut,
     /// 403: authenticated, but not as the To AOR, or too many bindings.
     Forbidden(&'static str),
+    /// 403: the credentials verified, but they are a trunk's INVITE-only account
+    /// (see [`UserDirectory::insert_invite_only_password`]), which may not register.
+    InviteOnlyCredentials {
+        /// The authenticated (trunk) username.
+        user: String,
+    },
     /// 423: expiry below the minimum.
     IntervalTooBrief,
     /// 420: the request `Require`s extensions we do not support (listed in `Unsupported`).
@@ -237,6 +260,8 @@ pub struct AuthStats {
 pub struct Registrar {
     cfg: RegistrarConfig,
     users: HashMap<String, Ha1Set>,
+    /// Usernames that may authenticate INVITEs but not REGISTERs (trunk accounts).
+    invite_only: HashSet<String>,
     fake: Ha1Set,
     secret: [u8; 32],
     nonces: NonceKeeper,
@@ -327,6 +352,7 @@ impl Registrar {
             trusted: TrustTable::new(config.lockout.clone()),
             lockout: None,
             users: HashMap::new(),
+            invite_only: HashSet::new(),
             fake,
             secret,
             location,
@@ -340,6 +366,7 @@ impl Registrar {
     /// Replaces the user directory (config reload). Existing bindings stay.
     pub fn set_users(&mut self, users: UserDirectory) {
         let realm = self.cfg.realm.clone();
+        self.invite_only = users.invite_only;
         self.users = users
             .users
             .into_iter()
@@ -439,6 +466,9 @@ impl Registrar {
                 (resp, d)
             }
         };
+        if let Disposition::InviteOnlyCredentials { .. } = disposition {
+            response.reason = "Trunk Account May Not Register".into();
+        }
         self.add_to_tag(req, &mut response);
         RegisterOutcome {
             response,
@@ -530,6 +560,17 @@ impl Registrar {
             req,
         )?;
 
+        if self.invite_only.contains(&user) {
+            // Checked after the digest verified, so only the holder of a trunk's password
+            // learns that the name is a trunk's (no oracle for guessers).
+            return Err((
+                Reject::Status(
+                    StatusCode::FORBIDDEN,
+                    Disposition::InviteOnlyCredentials { user },
+                ),
+                false,
+            ));
+        }
         if to.uri.user() != Some(user.as_str()) {
             return Err((
                 Reject::Status(

@@ -358,3 +358,29 @@ fn timing_known_vs_unknown_user() {
         "known/unknown differ by more than 30%: {best:?}"
     );
 }
+
+#[test]
+fn trunk_account_authenticates_but_may_not_register() {
+    let mut users: UserDirectory = [("alice", "wonderland")].into_iter().collect();
+    users.insert_invite_only_password("carrier", "trunkpw");
+    let mut r = Registrar::new(t(0), RegistrarConfig::new(REALM), users, SECRET);
+    let mut reg = Reg::new("carrier");
+    let n = nonce_of(&send(&mut r, t(1), &reg.build()).response);
+    // A wrong password for the trunk account is an ordinary 401 (no oracle).
+    reg.cseq = 2;
+    reg.auth = Some(auth("carrier", "guess", &n, Algorithm::Sha256, 1));
+    let out = send(&mut r, t(1), &reg.build());
+    assert_eq!(out.response.status, StatusCode::UNAUTHORIZED);
+    // The right one is refused with 403 and a typed reason, and binds nothing.
+    reg.cseq = 3;
+    reg.auth = Some(auth("carrier", "trunkpw", &n, Algorithm::Sha256, 2));
+    let out = send(&mut r, t(1), &reg.build());
+    assert_eq!(out.response.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        out.disposition,
+        Disposition::InviteOnlyCredentials {
+            user: "carrier".into()
+        }
+    );
+    assert!(r.location().lookup("carrier").is_empty());
+}

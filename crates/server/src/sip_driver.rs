@@ -24,12 +24,12 @@ use crate::config::Config;
 use crate::event_log::{EventLog, NewEvent};
 use crate::invite_auth::{admit_invite, publish_auth_stats, InviteAdmission};
 use crate::metrics::Metrics;
-use crate::pii::Pii;
 use crate::trunk_trust::TrunkTrust;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use switchboard_events::Event;
 
+mod register;
 mod trunk_io;
 mod user_legs;
 pub(crate) use trunk_io::TrunkDial;
@@ -241,7 +241,7 @@ impl SipDriver {
             users.insert_password(u.name.clone(), u.password.clone());
         }
         for t in &cfg.sip.trunk_auth {
-            users.insert_password(t.username.clone(), t.password.clone());
+            users.insert_invite_only_password(t.username.clone(), t.password.clone());
         }
         let location = LocationTable::new();
         let registrar = Registrar::with_location(
@@ -835,40 +835,6 @@ impl SipDriver {
                 }
             }
             _ => {}
-        }
-    }
-
-    fn other_request(
-        &mut self,
-        now: Instant,
-        tx: TxKey,
-        req: Request,
-        from: SocketAddr,
-        transport: Transport,
-    ) {
-        if req.method == Method::Register {
-            let wall = SystemTime::now();
-            let out = self
-                .registrar
-                .handle_register(wall, from, transport.as_str(), &req);
-            tracing::debug!(disposition = ?out.disposition, "REGISTER");
-            if let Some(l) = &out.lockout {
-                tracing::warn!(
-                    source = %Pii(l.source),
-                    cooldown_s = l.cooldown.as_secs(),
-                    strike = l.strike,
-                    "REGISTER source locked out after repeated authentication failures"
-                );
-            }
-            publish_auth_stats(&self.registrar, &self.metrics, wall);
-            let _ = self.b2bua.respond_raw(now, tx, out.response);
-            self.presence_events(out.events);
-        } else {
-            let resp = switchboard_sip_message::Response::for_request(
-                &req,
-                StatusCode::METHOD_NOT_ALLOWED,
-            );
-            let _ = self.b2bua.respond_raw(now, tx, resp);
         }
     }
 
