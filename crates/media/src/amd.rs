@@ -6,8 +6,9 @@
 //! It cuts the audio into 10 ms frames and calls a frame speech when its energy stands
 //! [`AmdConfig::speech_margin_db`] above the background (a floor that drops at once to a
 //! quieter frame and rises slowly, so steady noise or hum becomes the floor, not speech)
-//! and above an absolute threshold. Speech runs shorter than [`AmdConfig::min_speech`]
-//! are clicks, not words. The greeting is the first speech and whatever speech follows it
+//! and above an absolute threshold, after a high-pass filter (rumble and mains hum are
+//! not speech). Less than [`AmdConfig::min_speech`] of speech frames within 200 ms is a
+//! click, not a word. The greeting is the first speech and whatever speech follows it
 //! within [`AmdConfig::end_of_greeting`] of silence. Then:
 //!
 //! - a greeting longer than [`AmdConfig::max_human_greeting`] is a **machine** (decided
@@ -28,6 +29,11 @@ pub const AMD_SAMPLE_RATE: u32 = 8000;
 /// Samples per analysis frame (10 ms).
 const FRAME: u32 = 80;
 const FRAME_MS: u64 = 10;
+/// Frames a word's speech frames are counted over (200 ms), as a bit mask.
+const WORD_SPAN: u32 = 20;
+const WORD_SPAN_MASK: u32 = (1 << WORD_SPAN) - 1;
+/// The pole of each high-pass section: `1 / (1 + 2π·200/8000)`.
+const HIGH_PASS_POLE: f64 = 0.864;
 
 /// What the first seconds of an answered call sounded like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -60,7 +66,8 @@ pub struct AmdConfig {
     pub max_human_greeting: Duration,
     /// Silence that ends the greeting (shorter pauses are between words of one greeting).
     pub end_of_greeting: Duration,
-    /// Speech shorter than this (a click, a breath) is ignored.
+    /// Speech shorter than this within 200 ms (a click, a breath) is ignored (at most
+    /// 200 ms).
     pub min_speech: Duration,
     /// The verdict is given at the latest after this much audio.
     pub decision_limit: Duration,
@@ -81,7 +88,7 @@ impl Default for AmdConfig {
             min_speech: Duration::from_millis(100),
             decision_limit: Duration::from_millis(3000),
             silence_threshold_dbfs: -50.0,
-            speech_margin_db: 9.0,
+            speech_margin_db: 6.0,
             floor_rise_db_per_s: 6.0,
         }
     }
@@ -118,9 +125,11 @@ pub struct AmdDetector {
     frames: u64,
     /// The background power estimate (None before the first frame).
     floor: Option<f64>,
-    /// Consecutive speech frames, and where the run started.
-    run: u64,
-    run_start: u64,
+    /// The speech flags of the latest 32 frames (bit 0: the latest).
+    recent: u32,
+    /// Two cascaded first-order high-pass filters' state (input and output of each):
+    /// line hum and rumble are not speech.
+    hp: [f64; 4],
     phase: Phase,
     /// Speech frames in the greeting (a figure for the decision reason).
     speech_frames: u64,
@@ -143,7 +152,7 @@ impl AmdDetector {
             max_initial_silence: frames_of(cfg.max_initial_silence),
             max_human_greeting: frames_of(cfg.max_human_greeting),
             end_of_greeting: frames_of(cfg.end_of_greeting).max(1),
-            min_speech: frames_of(cfg.min_speech).max(1),
+            min_speech: frames_of(cfg.min_speech).clamp(1, u64::from(WORD_SPAN)),
             decision_limit: frames_of(cfg.decision_limit).max(1),
             abs_threshold: 10f64.powf(threshold_db / 10.0),
             margin: 10f64.powf(margin_db / 10.0),
@@ -152,8 +161,8 @@ impl AmdDetector {
             acc_len: 0,
             frames: 0,
             floor: None,
-            run: 0,
-            run_start: 0,
+            recent: 0,
+            hp: [0.0; 4],
             phase: Phase::Waiting,
             speech_frames: 0,
             decided_at: None,
@@ -167,7 +176,7 @@ impl AmdDetector {
             return None;
         }
         for &sample in pcm_8khz {
-            let x = f64::from(sample) / 32768.0;
+            let x = self.high_pass(f64::from(sample) / 32768.0);
             self.acc += x * x;
             self.acc_len += 1;
             if self.acc_len == FRAME {
@@ -205,6 +214,16 @@ impl AmdDetector {
         Duration::from_millis(self.speech_frames.saturating_mul(FRAME_MS))
     }
 
+    /// Two first-order high-pass sections (about 200 Hz each) in cascade.
+    fn high_pass(&mut self, x: f64) -> f64 {
+        let [x1, y1, x2, y2] = self.hp;
+        let a = HIGH_PASS_POLE;
+        let first = a * (y1 + x - x1);
+        let second = a * (y2 + first - x2);
+        self.hp = [x, first, first, second];
+        second
+    }
+
     /// One 10 ms frame of mean power `power` (full scale = 1.0).
     fn frame(&mut self, power: f64) -> Option<AmdVerdict> {
         let index = self.frames;
@@ -217,35 +236,26 @@ impl AmdDetector {
             Some(f) => (f * self.rise_per_frame).min(power),
         });
         let speech = power > self.abs_threshold && power > reference * self.margin;
-        if speech {
-            if self.run == 0 {
-                self.run_start = index;
-            }
-            self.run += 1;
-        } else {
-            self.run = 0;
-        }
-        // A run of min_speech frames is a word; it counts from its first frame.
-        let word = speech && self.run >= self.min_speech;
+        self.recent = (self.recent << 1) | u32::from(speech);
+        // Speech is often broken into syllables and bursts: a word is `min_speech` of
+        // speech frames within the last WORD_SPAN frames, and starts at the oldest of them.
+        let window = self.recent & WORD_SPAN_MASK;
+        let word = speech && u64::from(window.count_ones()) >= self.min_speech;
         match self.phase {
             Phase::Waiting if word => {
+                let oldest = u64::from(31 - window.leading_zeros());
                 self.phase = Phase::Greeting {
-                    start: self.run_start,
+                    start: index.saturating_sub(oldest),
                     last: index,
                 };
-                self.speech_frames = self.run;
+                self.speech_frames = u64::from(window.count_ones());
             }
             Phase::Waiting if self.frames >= self.max_initial_silence => {
                 return self.decide(AmdVerdict::NoSpeech);
             }
             Phase::Greeting { start, mut last } => {
                 if word {
-                    // A word's first frames count when it reaches min_speech.
-                    self.speech_frames += if self.run == self.min_speech {
-                        self.run
-                    } else {
-                        1
-                    };
+                    self.speech_frames += 1;
                     last = index;
                     self.phase = Phase::Greeting { start, last };
                 } else if index - last >= self.end_of_greeting {

@@ -9,8 +9,9 @@ use bytes::{Bytes, BytesMut};
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use switchboard_media::{
-    Bridge, Codec, DtmfDetector, G722Encoder, Leg, LegConfig, Mixer, PlayerConfig, Playlist,
-    Prompt, PromptPlayer, RecordingConfig, RecordingWriter, Side, ToneGenerator,
+    AmdConfig, AmdDetector, Bridge, Codec, DtmfDetector, G722Encoder, Leg, LegConfig, Mixer,
+    PlayerConfig, Playlist, Prompt, PromptPlayer, RecordingConfig, RecordingWriter, Side,
+    ToneGenerator,
 };
 use switchboard_rtp::{NtpClock, RtpHeader, RtpPacket, RtpSession, RtpSessionConfig};
 
@@ -187,6 +188,29 @@ fn recording_frames_do_not_allocate() {
         }
     });
     // The in-memory file grows within its reserved capacity; the writer itself allocates nothing.
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn answering_machine_detection_does_not_allocate() {
+    let mut det = AmdDetector::new(AmdConfig::default());
+    let mut packet = [0i16; 160];
+    let n = allocations_during(|| {
+        // 3 s of 20 ms packets: a quiet pause, then syllable-like bursts (a verdict falls
+        // on the way; pushes after it are no-ops).
+        for k in 0..150usize {
+            for (i, s) in packet.iter_mut().enumerate() {
+                let loud = k > 20 && (k / 10) % 2 == 0;
+                *s = if loud {
+                    ((i % 16) as i16 - 8) * 1500
+                } else {
+                    (i % 3) as i16
+                };
+            }
+            let _ = det.push(&packet);
+        }
+    });
+    assert!(det.verdict().is_some());
     assert_eq!(n, 0);
 }
 

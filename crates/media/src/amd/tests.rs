@@ -128,3 +128,24 @@ fn total_on_any_input() {
     assert!(d.verdict().is_some());
     assert_eq!(d.push(&extremes), None, "nothing after the verdict");
 }
+
+proptest::proptest! {
+    /// Any samples in any chunking: no panic, and a verdict by the decision limit.
+    #[test]
+    fn any_audio_gets_a_verdict_within_the_limit(
+        chunks in proptest::collection::vec(proptest::collection::vec(proptest::num::i16::ANY, 0..400), 1..40),
+        filler in proptest::num::i16::ANY,
+    ) {
+        let mut d = AmdDetector::new(AmdConfig::default());
+        let mut pushed = 0usize;
+        for c in &chunks {
+            let _ = d.push(c);
+            pushed += c.len();
+        }
+        // Top up to 3 s of audio.
+        let rest = (3 * RATE).saturating_sub(pushed);
+        let _ = d.push(&vec![filler; rest]);
+        proptest::prop_assert!(d.verdict().is_some());
+        proptest::prop_assert!(d.decided_after().unwrap() <= Duration::from_secs(3));
+    }
+}
