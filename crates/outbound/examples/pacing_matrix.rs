@@ -3,7 +3,10 @@
 //! sliding 24 h window is checked), predictive against progressive (one dial per free
 //! agent), same seed. Exits non-zero if any cell breaks the abandon cap.
 //!
-//!     cargo run --release -p switchboard-outbound --example pacing_matrix [hours]
+//!     cargo run --release -p switchboard-outbound --example pacing_matrix [hours] [seed]
+//!
+//! The seed (default 0) is mixed into each cell's own seed: other seeds show how much of a
+//! cell's figures is luck.
 
 use std::time::Duration;
 
@@ -15,6 +18,10 @@ fn main() {
         .nth(1)
         .and_then(|h| h.parse().ok())
         .unwrap_or(48);
+    let extra_seed: u64 = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let cfg = PacingConfig::default();
     println!(
         "| answer rate | agents | mean handle | progressive talk share | predictive talk share | gain | gain ceiling | abandon rate (all) | worst 24 h window | dials per agent-hour | targets |"
@@ -29,7 +36,8 @@ fn main() {
                     answer_rate,
                     mean_handle: Duration::from_secs(handle_s),
                     duration: Duration::from_secs(hours * 3600),
-                    seed: 0x5EED
+                    seed: extra_seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                        ^ 0x5EED
                         ^ (u64::from(agents) << 16)
                         ^ handle_s
                         ^ ((answer_rate * 100.0) as u64) << 32,
