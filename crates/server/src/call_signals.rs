@@ -25,6 +25,11 @@ pub(crate) enum CallSignal {
     BAnswered(Bytes),
     /// B failed (busy, declined, timeout, not registered).
     BFailed(StatusCode),
+    /// A ring-all leg won the race: it is now this call's leg B (see
+    /// `sip_driver/forking.rs`); every other leg is being hung up.
+    ForkAnswered { agent: String, sdp: Bytes },
+    /// A ring-all leg failed on its own (busy, declined, not registered, timed out).
+    ForkFailed { agent: String, status: StatusCode },
     /// A's ACK arrived.
     AConfirmed,
     /// An in-dialog request (INFO with DTMF, re-INVITE for hold, REFER).

@@ -397,14 +397,6 @@ pub(crate) fn validate(queues: &[QueueConfig], users: &[UserConfig]) -> anyhow::
                 "queue {n}: sl_threshold and short_abandon are seconds, at most 86400"
             );
         }
-        if q.strategy == Strategy::RingAll {
-            bad!(
-                n,
-                "strategy",
-                "queue {n}: strategy ring-all is not supported by the call path yet (it needs \
-                 parallel forking of agent legs); use longest-idle"
-            );
-        }
         crate::acd_actor::check_dispositions(n, &q.dispositions)?;
         if let Some(c) = q.caller_id.as_deref() {
             if !crate::trunk_config::is_number(c) {
@@ -748,7 +740,7 @@ tenant = "acme"
             ),
             ("moh = \"../etc/passwd\"", "queue sales: moh"),
             ("sl_target = 0.0", "queue sales: sl_target"),
-            ("strategy = \"ring-all\"", "queue sales: strategy ring-all"),
+            ("strategy = \"ring-al\"", "ring-al"),
         ] {
             let err = load(&q(body)).expect_err(body);
             assert!(err.contains(want), "{body}: {err}");

@@ -29,6 +29,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use switchboard_events::Event;
 
+mod forking;
 mod register;
 mod trunk_io;
 mod user_legs;
@@ -62,6 +63,15 @@ pub(crate) enum SipCommand {
         sdp: Bytes,
         headers: Vec<(String, String)>,
     },
+    /// Ring an agent as one more leg of a ring-all offer (see `sip_driver/forking.rs`).
+    ForkToUser {
+        call: CallKey,
+        user: String,
+        sdp: Bytes,
+        headers: Vec<(String, String)>,
+    },
+    /// Withdraw a ring-all leg (CANCEL, or BYE if it answered meanwhile).
+    CancelFork { call: CallKey, user: String },
     /// Hang up the whole call.
     Hangup { call: CallKey },
     /// Stop ringing leg B (CANCEL), keeping A.
@@ -150,6 +160,7 @@ pub(crate) struct SipDriver {
     retry_after: u32,
     keepalive_every: Duration,
     trunks: trunk_io::Trunks,
+    forks: forking::Forks,
     contact_host: Host,
     next_keepalive: Instant,
     probes: HashMap<TxKey, (String, Uri)>,
@@ -280,6 +291,7 @@ impl SipDriver {
             retry_after: cfg.shutdown.retry_after,
             keepalive_every: Duration::from_secs(cfg.sip.keepalive_interval.max(1)),
             trunks: trunk_io::Trunks::new(cfg, local),
+            forks: forking::Forks::default(),
             contact_host: host_of(local.ip()),
             next_keepalive: Instant::now() + Duration::from_secs(cfg.sip.keepalive_interval.max(1)),
             probes: HashMap::new(),
@@ -534,6 +546,7 @@ impl SipDriver {
             SipCommand::Hangup { call } => {
                 let r = self.b2bua.hangup(now, call);
                 self.trunk_call_gone(call);
+                self.forks_parent_gone(now, call);
                 if let Some(tx) = self.calls.remove(&call) {
                     let _ = tx.send(CallSignal::Ended(
                         switchboard_events::EndReason::LocalHangup,
@@ -593,6 +606,19 @@ impl SipDriver {
                 let _ = reply.send(key);
                 Ok(())
             }
+            SipCommand::ForkToUser {
+                call,
+                user,
+                sdp,
+                headers,
+            } => {
+                self.fork_to_user(now, call, user, sdp, headers);
+                Ok(())
+            }
+            SipCommand::CancelFork { call, user } => {
+                self.cancel_fork(now, call, &user);
+                Ok(())
+            }
             SipCommand::RouteToUser {
                 call,
                 user,
@@ -650,6 +676,9 @@ impl SipDriver {
 
     fn handle_event(&mut self, ev: CallEvent) {
         let now = Instant::now();
+        if self.fork_event(now, &ev) {
+            return;
+        }
         match ev {
             CallEvent::Incoming {
                 call,
@@ -830,6 +859,7 @@ impl SipDriver {
             }
             CallEvent::Ended { call, reason } => {
                 self.trunk_call_gone(call);
+                self.forks_parent_gone(now, call);
                 if let Some(t) = self.calls.remove(&call) {
                     let _ = t.send(CallSignal::Ended(crate::core_events::end_reason(&reason)));
                 }

@@ -4,10 +4,10 @@
 use super::*;
 
 impl CallTask {
-    /// The cancelled agent leg is gone: an offer that arrived meanwhile goes out now.
+    /// The cancelled agent leg is gone: offers that arrived meanwhile go out now.
     pub(super) async fn cancel_done(&mut self) {
         self.cancelling_b = false;
-        if let Some(agent) = self.pending_offer.take() {
+        for agent in std::mem::take(&mut self.pending_offers) {
             if matches!(self.phase, Phase::Queued { .. }) {
                 self.offer_to_agent(agent).await;
             } else {

@@ -7,6 +7,7 @@
 mod api_supervision;
 mod bridging;
 mod control;
+mod forking;
 mod ivr_flow;
 mod queueing;
 mod setup;
@@ -223,7 +224,9 @@ struct CallTask {
     queue_deadline: Option<Instant>,
     /// A CANCEL to a ringing agent is in flight: a new offer waits for its 487.
     cancelling_b: bool,
-    pending_offer: Option<String>,
+    pending_offers: Vec<String>,
+    /// Agent legs of a ring-all offer still ringing (see `forking.rs`).
+    forks: Vec<forking::ForkLeg>,
     /// ACD calls taken over by attended transfers; ended with this call.
     extra_acd_calls: Vec<u64>,
     /// Supervisors reach this call through this channel while it is bridged.
@@ -638,14 +641,12 @@ impl CallTask {
                 self.cancel_done().await;
             }
             CallSignal::BAnswered(sdp) => self.agent_answered(sdp).await,
+            CallSignal::ForkAnswered { agent, sdp } => self.fork_answered(agent, sdp).await,
+            CallSignal::ForkFailed { agent, status } => self.fork_failed(agent, status),
             CallSignal::BFailed(status) => {
                 if let Phase::Ringing { queue, agent } = &self.phase {
                     let (queue, agent) = (queue.clone(), agent.clone());
-                    let failure = match status.0 {
-                        486 | 600 | 603 => OfferFailure::Rejected,
-                        480 | 404 | 503 => OfferFailure::Unreachable,
-                        _ => OfferFailure::NoAnswer,
-                    };
+                    let failure = forking::offer_failure(status);
                     self.ctx.events.append(
                         self.log(Event::AgentRingFailed { status: status.0 })
                             .queue(&queue)

@@ -53,6 +53,7 @@ impl CallTask {
             Phase::Queued { queue, .. } | Phase::Ringing { queue, .. } => queue.clone(),
             _ => return,
         };
+        self.cancel_forks();
         if let Phase::Ringing { .. } = self.phase {
             let _ = self.ctx.sip.commands.send(SipCommand::CancelB {
                 call: self.sip_call,
@@ -89,6 +90,7 @@ impl CallTask {
     }
 
     pub(super) fn leave_queue(&mut self, outcome: QueueOutcome) {
+        self.cancel_forks();
         if let Phase::Ringing { .. } = self.phase {
             let _ = self.ctx.sip.commands.send(SipCommand::CancelB {
                 call: self.sip_call,
@@ -141,8 +143,11 @@ impl CallTask {
                     self.play(&names, self.lang, false);
                 }
             }
-            QueueSignal::Offer { agent } if self.cancelling_b => self.pending_offer = Some(agent),
+            QueueSignal::Offer { agent } if self.cancelling_b => self.pending_offers.push(agent),
             QueueSignal::Offer { agent } => self.offer_to_agent(agent).await,
+            QueueSignal::CancelOffer { agent } if self.is_forked_to(&agent) => {
+                self.cancel_fork(&agent);
+            }
             QueueSignal::CancelOffer { agent } => {
                 if let Phase::Ringing {
                     queue,
@@ -170,6 +175,7 @@ impl CallTask {
             QueueSignal::Exit { .. }
                 if !matches!(self.phase, Phase::Queued { .. } | Phase::Ringing { .. }) => {}
             QueueSignal::Exit { reason } => {
+                self.cancel_forks();
                 let outcome = match reason {
                     Some(switchboard_acd::ExitReason::MaxWait { .. }) => QueueOutcome::MaxWait,
                     Some(switchboard_acd::ExitReason::ExitKey { .. }) => QueueOutcome::ExitKey,
@@ -188,6 +194,9 @@ impl CallTask {
             return;
         };
         let queue = queue.clone();
+        if self.rings_all(&queue) {
+            return self.fork_to_agent(queue, agent).await;
+        }
         let Some(pair) = self.ctx.rtp_pool.allocate().await else {
             let _ = self.ctx.acd.send(AcdCommand::OfferFailed {
                 call: self.id,
@@ -196,8 +205,31 @@ impl CallTask {
             });
             return;
         };
+        let (offer, caps, headers) = self.agent_offer(&queue, &pair);
+        self.b_pending = Some((pair, caps));
+        self.b_offer = Some(offer.clone());
+        self.ctx
+            .events
+            .append(self.log(Event::AgentRing {}).queue(&queue).agent(&agent));
+        self.screen_pop(&queue, &agent);
+        self.sip(SipCommand::RouteToUser {
+            call: self.sip_call,
+            user: agent.clone(),
+            sdp: Bytes::from(offer.to_string()),
+            headers,
+        })
+        .await;
+        self.phase = Phase::Ringing { queue, agent };
+    }
+
+    /// The SDP offer (caller's codec first, so the bridge can relay without transcoding),
+    /// its capabilities and the headers for an agent leg of `queue` on `pair`.
+    pub(super) fn agent_offer(
+        &self,
+        queue: &str,
+        pair: &RtpSocketPair,
+    ) -> (SessionDescription, LocalCaps, Vec<(String, String)>) {
         let port = pair.rtp.local_addr().map(|a| a.port()).unwrap_or(0);
-        // Offer the caller's codec first so the bridge can relay without transcoding.
         let mut caps = LocalCaps::default();
         let a_name = self.a.neg.codec.name.to_ascii_uppercase();
         caps.codecs
@@ -213,7 +245,7 @@ impl CallTask {
             },
         );
         let mut headers = vec![
-            ("X-Switchboard-Queue".to_string(), queue.clone()),
+            ("X-Switchboard-Queue".to_string(), queue.to_string()),
             ("X-Switchboard-Caller".to_string(), self.caller.clone()),
         ];
         if let Some(req) = &self.queue_req {
@@ -221,20 +253,7 @@ impl CallTask {
                 headers.push(("X-Switchboard-Tenant".to_string(), t.clone()));
             }
         }
-        self.b_pending = Some((pair, caps));
-        self.b_offer = Some(offer.clone());
-        self.ctx
-            .events
-            .append(self.log(Event::AgentRing {}).queue(&queue).agent(&agent));
-        self.screen_pop(&queue, &agent);
-        self.sip(SipCommand::RouteToUser {
-            call: self.sip_call,
-            user: agent.clone(),
-            sdp: Bytes::from(offer.to_string()),
-            headers,
-        })
-        .await;
-        self.phase = Phase::Ringing { queue, agent };
+        (offer, caps, headers)
     }
 }
 

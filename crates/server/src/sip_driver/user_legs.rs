@@ -1,5 +1,5 @@
 //! Outbound legs to registered users: originating a call to a user's contact (a
-//! callback's agent leg) and routing a call's leg B to a user (queue offers).
+//! callback's agent leg, a ring-all leg) and routing a call's leg B to a user (queue offers).
 
 use super::*;
 
@@ -11,9 +11,21 @@ impl SipDriver {
         sdp: Bytes,
     ) -> Option<CallKey> {
         let OriginateTarget::User(user) = to;
+        self.originate_user(now, &user, sdp, &[])
+    }
+
+    /// Calls `user`'s most recent registered contact from "switchboard" with these extra
+    /// headers (callbacks' agent leg, ring-all legs).
+    pub(super) fn originate_user(
+        &mut self,
+        now: Instant,
+        user: &str,
+        sdp: Bytes,
+        headers: &[(String, String)],
+    ) -> Option<CallKey> {
         let b = self
             .location
-            .lookup_active(&user, SystemTime::now())
+            .lookup_active(user, SystemTime::now())
             .into_iter()
             .max_by_key(|b| b.expires_at)?;
         let transport = Transport::from_token(&b.transport).unwrap_or(Transport::Udp);
@@ -33,7 +45,7 @@ impl SipDriver {
         };
         match self
             .b2bua
-            .originate(now, target, dest, transport, from, sdp, &[])
+            .originate(now, target, dest, transport, from, sdp, headers)
         {
             Ok(k) => Some(k),
             Err(e) => {

@@ -1,0 +1,206 @@
+//! Ring-all forking in the B2BUA: one caller, several agent legs ringing at once.
+//!
+//! Each agent leg of a forked call is its own originated SIP call (a UAC INVITE to the
+//! agent's registered contact). This driver, the single owner of the B2BUA, decides the
+//! race: the first leg whose 2xx is reported wins and is moved into the caller's call as
+//! its leg B (`transplant_b`), so everything after the answer (bridge, transfer, hangup)
+//! is the same as for a leg routed to one agent. Every other leg of that call is hung up
+//! at once: CANCEL while ringing, and a 2xx that crosses the CANCEL is ACKed and BYEd by
+//! the B2BUA core (RFC 3261 §15, forking race). The call task learns only what it must act
+//! on: the winner's answer, and legs that failed on their own (busy, no answer, gone); legs
+//! the driver hung up are not reported (the task forgets them when it learns the winner).
+//! See docs/decisions/0026-ring-all-forking.md.
+
+use std::collections::{HashMap, HashSet};
+
+use super::*;
+
+/// One agent leg of a forked call.
+#[derive(Debug)]
+struct ForkLeg {
+    /// The caller's call this leg rings for.
+    parent: CallKey,
+    /// The agent (user name) it rings.
+    agent: String,
+    /// Hung up by us (lost the race, the offer was withdrawn, the caller left): its
+    /// remaining events are not reported.
+    dropped: bool,
+}
+
+/// The driver's table of forked legs.
+#[derive(Debug, Default)]
+pub(super) struct Forks {
+    legs: HashMap<CallKey, ForkLeg>,
+    /// Callers' calls whose race has been won (at most one answer per call).
+    won: HashSet<CallKey>,
+}
+
+impl Forks {
+    fn of_parent(&self, parent: CallKey) -> Vec<CallKey> {
+        self.legs
+            .iter()
+            .filter(|(_, l)| l.parent == parent && !l.dropped)
+            .map(|(k, _)| *k)
+            .collect()
+    }
+}
+
+impl SipDriver {
+    /// Rings `agent` as one more leg of `parent`'s ring-all offer. A leg that cannot be
+    /// placed (the agent has no registered contact) is reported as failed at once.
+    pub(super) fn fork_to_user(
+        &mut self,
+        now: Instant,
+        parent: CallKey,
+        agent: String,
+        sdp: Bytes,
+        headers: Vec<(String, String)>,
+    ) {
+        match self.originate_user(now, &agent, sdp, &headers) {
+            Some(leg) => {
+                self.forks.legs.insert(
+                    leg,
+                    ForkLeg {
+                        parent,
+                        agent,
+                        dropped: false,
+                    },
+                );
+            }
+            None => self.signal(
+                parent,
+                CallSignal::ForkFailed {
+                    agent,
+                    status: StatusCode::TEMPORARILY_UNAVAILABLE,
+                },
+            ),
+        }
+    }
+
+    /// The call task withdrew the offer to `agent` (ring timeout, the caller left the
+    /// queue): hang that leg up without reporting it.
+    pub(super) fn cancel_fork(&mut self, now: Instant, parent: CallKey, agent: &str) {
+        let key = self
+            .forks
+            .legs
+            .iter()
+            .find(|(_, l)| l.parent == parent && l.agent == agent && !l.dropped)
+            .map(|(k, _)| *k);
+        if let Some(k) = key {
+            self.drop_fork(now, k);
+        }
+    }
+
+    /// The caller's call is over: hang up every leg still ringing for it.
+    pub(super) fn forks_parent_gone(&mut self, now: Instant, parent: CallKey) {
+        self.forks.won.remove(&parent);
+        for k in self.forks.of_parent(parent) {
+            self.drop_fork(now, k);
+        }
+    }
+
+    fn drop_fork(&mut self, now: Instant, leg: CallKey) {
+        if let Some(l) = self.forks.legs.get_mut(&leg) {
+            l.dropped = true;
+        }
+        // CANCEL while ringing, BYE once answered; a 2xx crossing the CANCEL is ACKed
+        // and BYEd by the core. An error means the leg is already gone.
+        if self.b2bua.hangup(now, leg).is_err() {
+            self.forks.legs.remove(&leg);
+        }
+    }
+
+    /// Takes the B2BUA event if it belongs to a forked leg (true), else leaves it to the
+    /// ordinary dispatch (false).
+    pub(super) fn fork_event(&mut self, now: Instant, ev: &CallEvent) -> bool {
+        let call = match ev {
+            CallEvent::Progress { call, .. }
+            | CallEvent::AnswerFromB { call, .. }
+            | CallEvent::BFailed { call, .. }
+            | CallEvent::LegConfirmed { call, .. }
+            | CallEvent::Reinvite { call, .. }
+            | CallEvent::InDialogRequest { call, .. }
+            | CallEvent::Ended { call, .. } => *call,
+            _ => return false,
+        };
+        let Some(leg) = self.forks.legs.get(&call) else {
+            return false;
+        };
+        let (parent, agent, dropped) = (leg.parent, leg.agent.clone(), leg.dropped);
+        match ev {
+            CallEvent::AnswerFromB { sdp, .. } => {
+                if dropped {
+                    // Hung up while the 2xx was on its way: the core sends the BYE.
+                    return true;
+                }
+                if self.forks.won.contains(&parent) || !self.calls.contains_key(&parent) {
+                    // Lost the race (or the caller is gone): ACKed already, now BYE.
+                    tracing::info!(agent = %agent, "late answer from a ring-all leg; hanging it up");
+                    self.drop_fork(now, call);
+                    return true;
+                }
+                match self.b2bua.transplant_b(now, call, parent) {
+                    Ok(()) => {
+                        self.forks.legs.remove(&call);
+                        self.forks.won.insert(parent);
+                        for other in self.forks.of_parent(parent) {
+                            self.drop_fork(now, other);
+                        }
+                        self.signal(
+                            parent,
+                            CallSignal::ForkAnswered {
+                                agent,
+                                sdp: sdp.clone(),
+                            },
+                        );
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, agent = %agent, "ring-all answer could not join the call");
+                        self.drop_fork(now, call);
+                        self.signal(
+                            parent,
+                            CallSignal::ForkFailed {
+                                agent,
+                                status: StatusCode::SERVER_INTERNAL_ERROR,
+                            },
+                        );
+                    }
+                }
+            }
+            CallEvent::BFailed { status, .. } => {
+                if let Some(l) = self.forks.legs.get_mut(&call) {
+                    l.dropped = true;
+                }
+                if !dropped {
+                    self.signal(
+                        parent,
+                        CallSignal::ForkFailed {
+                            agent,
+                            status: *status,
+                        },
+                    );
+                }
+            }
+            CallEvent::Ended { reason, .. } => {
+                self.forks.legs.remove(&call);
+                if !dropped {
+                    tracing::debug!(?reason, agent = %agent, "ring-all leg ended");
+                    self.signal(
+                        parent,
+                        CallSignal::ForkFailed {
+                            agent,
+                            status: StatusCode::REQUEST_TERMINATED,
+                        },
+                    );
+                }
+            }
+            CallEvent::Reinvite { tx, .. } | CallEvent::InDialogRequest { tx, .. } => {
+                // Only an answered leg has a dialog, and an answered leg has either won
+                // (no longer a fork) or is being hung up.
+                let _ = self.b2bua.respond(now, *tx, StatusCode(481), None);
+            }
+            _ => {}
+        }
+        true
+    }
+}
