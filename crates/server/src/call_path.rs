@@ -88,7 +88,7 @@ pub(crate) async fn start(
     sip: SipHandle,
     events: EventLog,
     metrics: Arc<crate::metrics::Metrics>,
-    restored_callbacks: Vec<crate::web_callbacks::WebCallback>,
+    restored: crate::restart_state::RestartState,
 ) -> anyhow::Result<(
     mpsc::UnboundedSender<LocationEvent>,
     mpsc::Sender<NewCall>,
@@ -124,7 +124,9 @@ pub(crate) async fn start(
     let board = actor.board();
     let (callbacks_tx, mut callbacks_rx) = mpsc::unbounded_channel();
     actor.set_callbacks(callbacks_tx);
+    actor.restore_queue_logouts(&restored.queue_logouts);
     tokio::spawn(actor.run());
+    let restored_callbacks = restored.callbacks;
     if !restored_callbacks.is_empty() {
         tracing::info!(
             pending = restored_callbacks.len(),

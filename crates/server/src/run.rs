@@ -72,11 +72,10 @@ pub(crate) fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let store = store_at.open(&cfg.data.dir)?;
     tracing::info!(store = %store.describe(), "event store open");
     let mut store = store;
-    // Pending web callbacks come back from the log (docs/decisions/0016-web-callbacks-in-the-event-log.md).
-    let callbacks = crate::web_callbacks::pending_in_log(store.as_mut())
-        .context("reading pending web callbacks from the event store")?;
+    // Pending web callbacks and queue logouts come back from the log.
+    let restored = crate::restart_state::RestartState::read(store.as_mut())?;
     let events = EventLog::start(store, metrics.clone())?;
-    rt.block_on(serve(cfg, events, metrics, callbacks))?;
+    rt.block_on(serve(cfg, events, metrics, restored))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -108,7 +107,7 @@ async fn serve(
     cfg: Config,
     events: EventLog,
     metrics: Arc<crate::metrics::Metrics>,
-    callbacks: Vec<crate::web_callbacks::WebCallback>,
+    restored: crate::restart_state::RestartState,
 ) -> anyhow::Result<()> {
     repair_recordings(&cfg.data.dir.join("recordings"), &events);
     let tcfg = TransportConfig {
@@ -138,7 +137,7 @@ async fn serve(
         sip.clone(),
         events.clone(),
         metrics.clone(),
-        callbacks,
+        restored,
     )
     .await?;
     driver.set_presence(presence);

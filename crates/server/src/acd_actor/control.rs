@@ -12,6 +12,7 @@ use tokio::sync::oneshot;
 use super::{AcdActor, AgentControlError};
 use crate::config::Config;
 use crate::event_log::NewEvent;
+use crate::queue_membership::QueueLogout;
 use switchboard_events::Event;
 
 /// The longest disposition note kept, in characters.
@@ -257,6 +258,40 @@ impl AcdActor {
             "code": code,
             "notes": notes,
         }))
+    }
+
+    /// Applies the queue logouts read back from the event log at start
+    /// (`queue_membership.rs`), before the actor runs. They were logged when they were
+    /// made, so the engine's membership outputs are not logged again. A pair that no
+    /// longer fits the configuration (agent or queue removed, no longer a member) is
+    /// skipped with a log line.
+    pub(crate) fn restore_queue_logouts(&mut self, logouts: &[QueueLogout]) {
+        let now = self.now();
+        let mut restored = 0usize;
+        for l in logouts {
+            let (Some(a), Some(q)) = (self.dir.agent_id(&l.agent), self.dir.queue_id(&l.queue))
+            else {
+                tracing::info!(agent = %l.agent, queue = %l.queue,
+                    "queue logout in the event log names an agent or queue no longer configured; skipped");
+                continue;
+            };
+            match self.acd.handle_queue_logout(now, a, q) {
+                Ok(()) => restored += 1,
+                Err(e) => tracing::info!(agent = %l.agent, queue = %l.queue, error = %e,
+                    "queue logout in the event log no longer applies; skipped"),
+            }
+        }
+        while let Some(out) = self.acd.poll_output() {
+            if !matches!(
+                out,
+                switchboard_acd::Output::Log(switchboard_acd::Event::QueueMembership { .. })
+            ) {
+                tracing::warn!(?out, "unexpected ACD output while restoring queue logouts");
+            }
+        }
+        if restored > 0 {
+            tracing::info!(restored, "queue logouts restored from the event log");
+        }
     }
 
     /// Remembers the queue call an agent is connected to (for dispositions).
