@@ -135,3 +135,84 @@ fn unknown_queues_and_duplicate_ids_are_refused() {
         Err(AcdError::DuplicateCall(CallId(1)))
     );
 }
+
+#[test]
+fn restored_callbacks_keep_their_order_their_time_and_their_wait() {
+    // After a restart (engine time 1000), three callbacks first scheduled at 100, 200 and
+    // 300 come back in that order; 200 was scheduled for 1500. A caller joining after the
+    // restore queues behind them.
+    let mut acd = one_queue(1);
+    acd.handle_agent_busy(t(999), AgentId(1), BusyKind::Direct)
+        .unwrap();
+    drain(&mut acd);
+    for (id, first, not_before) in [(1, 100, 0), (2, 200, 1500), (3, 300, 0)] {
+        acd.handle_callback_restore(
+            t(1000),
+            CallId(id),
+            Q,
+            "+74951234567".into(),
+            t(not_before),
+            t(first),
+        )
+        .unwrap();
+    }
+    let joins: Vec<bool> = drain(&mut acd)
+        .iter()
+        .filter_map(|o| match o {
+            Output::Log(Event::Joined { resumed, .. }) => Some(*resumed),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(joins, vec![true; 3], "a restored entry joins as resumed");
+    acd.handle_join(t(1001), Join::new(CallId(9), Q)).unwrap();
+    assert_eq!(
+        (1..=3).map(|c| acd.position(CallId(c))).collect::<Vec<_>>(),
+        vec![Some(1), Some(2), Some(3)]
+    );
+    assert_eq!(acd.position(CallId(9)), Some(4));
+    // The agent frees up: 1 first; 2 is not due yet, so 3 goes before it; the caller after.
+    acd.handle_agent_idle(t(1010), AgentId(1)).unwrap();
+    let mut out = drain(&mut acd);
+    let mut served = Vec::new();
+    let mut now = 1010;
+    while let Some((call, _)) = callbacks(&out).first().copied() {
+        served.push(call);
+        now += 10;
+        acd.handle_callback_result(t(now), call, CallbackResult::Connected)
+            .unwrap();
+        let waited = drain(&mut acd)
+            .iter()
+            .find_map(|o| match o {
+                Output::Log(Event::Waited {
+                    call: c, waited, ..
+                }) if *c == call => Some(*waited),
+                _ => None,
+            })
+            .unwrap();
+        let first = [100, 200, 300][call.0 as usize - 1];
+        assert_eq!(
+            waited,
+            t(now - first),
+            "the wait counts from the first scheduling"
+        );
+        acd.handle_call_ended(t(now + 1), call).unwrap();
+        let _ = acd.handle_wrap_up_done(t(now + 2), AgentId(1));
+        out = drain(&mut acd);
+    }
+    assert!(
+        out.iter().any(|o| matches!(
+            o,
+            Output::Offer {
+                call: CallId(9),
+                ..
+            }
+        )),
+        "the caller who joined after the restore is offered after them: {out:?}"
+    );
+    assert_eq!(served, vec![CallId(1), CallId(3)]);
+    assert_eq!(
+        acd.position(CallId(2)),
+        Some(1),
+        "2 still waits for its time"
+    );
+}

@@ -1,5 +1,5 @@
 //! The ACD actor: the one owner of the ACD engine. Call tasks and the SIP driver send it
-//! commands; it drives the engine with the time since the actor started, and routes the
+//! commands; it drives the engine with its own clock (`AcdActor::now`), and routes the
 //! engine's outputs to call tasks (offers, announcements, exits) and the event log.
 
 mod board;
@@ -247,6 +247,11 @@ pub(crate) struct AcdActor {
     web: WebCallbackBook,
 }
 
+/// The engine's time when the actor starts. Not zero, so that entries restored from before
+/// a restart (web callbacks) keep their first join time as an engine time, up to this far
+/// back; the statistics' windows never begin before it (`StatsCalendar::starting_at`).
+const CLOCK_ORIGIN: Duration = Duration::from_secs(400 * 86_400);
+
 /// The longest the wallboard view goes without a refresh.
 const BOARD_REFRESH: Duration = Duration::from_secs(1);
 
@@ -321,10 +326,12 @@ impl AcdActor {
                 replies: Vec::new(),
                 stats,
                 calendar: StatsCalendar::new(
-                    chrono::Utc::now(),
+                    chrono::Utc::now()
+                        - chrono::Duration::from_std(CLOCK_ORIGIN).unwrap_or_default(),
                     cfg.acd.tz(),
                     cfg.acd.stats_interval,
-                ),
+                )
+                .starting_at(CLOCK_ORIGIN),
                 control: control::ControlState::new(cfg),
                 desk: AgentDesk::default(),
                 engaged: HashMap::new(),
@@ -344,8 +351,9 @@ impl AcdActor {
         self.callbacks = Some(tx);
     }
 
+    /// The engine's time: [`CLOCK_ORIGIN`] plus the time since the actor started.
     fn now(&self) -> Duration {
-        self.epoch.elapsed()
+        CLOCK_ORIGIN + self.epoch.elapsed()
     }
 
     pub(crate) async fn run(mut self) {
@@ -356,7 +364,7 @@ impl AcdActor {
             let next = self
                 .acd
                 .poll_timeout()
-                .map(|d| self.epoch + d)
+                .map(|d| self.epoch + d.saturating_sub(CLOCK_ORIGIN))
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
                 // The live figures (longest wait, occupancy) move with time alone, and a
                 // new statistics interval starts on the clock: refresh at least every second.
@@ -626,6 +634,11 @@ impl AcdActor {
 
     fn log(&mut self, ev: switchboard_acd::Event) {
         use switchboard_acd::Event as E;
+        if let E::Joined { call, .. } = &ev {
+            if self.web.take_restored_join(call.0) {
+                return;
+            }
+        }
         let e = match ev {
             E::Joined {
                 call,

@@ -8,7 +8,8 @@
 //! ask for in the queue). Each one is a typed event in the log: `callback.scheduled` when
 //! accepted, `callback.done` (`connected`, `failed`, `cancelled`) when no longer pending.
 //! At start, the scheduled ones without a `done` are the pending ones: they go back into
-//! their queues, so a restart loses none (docs/decisions/0016-web-callbacks-in-the-event-log.md).
+//! their queues oldest first, with the wait they had, so a restart loses none and each
+//! keeps its place relative to the others (docs/decisions/0016-web-callbacks-in-the-event-log.md).
 
 use std::collections::BTreeMap;
 
@@ -79,6 +80,8 @@ pub(crate) struct WebCallbackView {
     pub(crate) state: WebCallbackState,
     /// Attempts made so far.
     pub(crate) attempts: u32,
+    /// Its place in its queue's line (1 = next), filled in by the ACD actor.
+    pub(crate) position: Option<usize>,
     /// When it was asked for (RFC 3339, UTC).
     pub(crate) created: String,
     pub(crate) by: String,
@@ -103,6 +106,8 @@ struct Entry {
     cb: WebCallback,
     dialing: bool,
     attempts: u32,
+    /// Restored at start and its `queue.join` (already in the log) not yet seen again.
+    restored_join: bool,
 }
 
 /// The pending web callbacks (owned by the ACD actor).
@@ -132,15 +137,26 @@ impl WebCallbackBook {
         }
     }
 
-    pub(crate) fn insert(&mut self, cb: WebCallback) {
+    /// A callback joins the book; `restored`: rebuilt from the event log at start.
+    pub(crate) fn insert(&mut self, cb: WebCallback, restored: bool) {
         self.entries.insert(
             cb.id,
             Entry {
                 cb,
                 dialing: false,
                 attempts: 0,
+                restored_join: restored,
             },
         );
+    }
+
+    /// Whether the engine's join of `id` is a restored callback going back into its line:
+    /// its `queue.join` is in the log from before the restart, so it is not logged (or
+    /// counted as offered by the reports) twice. True once per restored callback.
+    pub(crate) fn take_restored_join(&mut self, id: u64) -> bool {
+        self.entries
+            .get_mut(&id)
+            .is_some_and(|e| std::mem::take(&mut e.restored_join))
     }
 
     /// The ACD reserved an agent and asked for attempt `attempt`.
@@ -201,6 +217,7 @@ impl WebCallbackBook {
                     WebCallbackState::Waiting
                 },
                 attempts: e.attempts,
+                position: None,
                 created: DateTime::<Utc>::from_timestamp_millis(e.cb.created_ms)
                     .unwrap_or_default()
                     .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -271,8 +288,11 @@ mod tests {
     #[test]
     fn the_book_is_bounded_and_tracks_each_callback() {
         let mut book = WebCallbackBook::new(2);
-        book.insert(cb(1, None));
-        book.insert(cb(2, Some("2030-01-01T00:00:00+03:00")));
+        book.insert(cb(1, None), false);
+        book.insert(cb(2, Some("2030-01-01T00:00:00+03:00")), true);
+        assert!(book.take_restored_join(2));
+        assert!(!book.take_restored_join(2), "once");
+        assert!(!book.take_restored_join(1));
         assert_eq!(book.check_room(), Err(ScheduleError::Full(2)));
         let now = Utc::now();
         let states: Vec<_> = book.list(None, now).iter().map(|v| v.state).collect();
@@ -311,7 +331,7 @@ mod tests {
         let a = cb(11, Some("2030-01-01T00:00:00+03:00"));
         let b = cb(12, None);
         let mut book = WebCallbackBook::new(10);
-        book.insert(b.clone());
+        book.insert(b.clone(), false);
         let done = book.finish(12, CallbackOutcome::Connected, None).unwrap();
         store
             .append_batch(&[

@@ -231,6 +231,45 @@ impl Acd {
         number: PhoneNumber,
         not_before: Duration,
     ) -> Result<(), AcdError> {
+        self.place_callback(now, call, queue, number, not_before, None)
+    }
+
+    /// A callback entry scheduled before a restart comes back into `queue`'s line. Like
+    /// [`Acd::handle_callback_schedule`], but its wait counts from `joined_at` (engine time,
+    /// at or before `now`: when it was first scheduled) and its `Joined` log says `resumed`
+    /// (it was offered once already). Restoring entries in the order they were first
+    /// scheduled gives them back their places relative to each other, ahead of anything
+    /// that joins after them.
+    pub fn handle_callback_restore(
+        &mut self,
+        now: Duration,
+        call: CallId,
+        queue: QueueId,
+        number: PhoneNumber,
+        not_before: Duration,
+        joined_at: Duration,
+    ) -> Result<(), AcdError> {
+        self.place_callback(
+            now,
+            call,
+            queue,
+            number,
+            not_before,
+            Some(joined_at.min(now)),
+        )
+    }
+
+    /// A callback entry joins the line; `restored_from`: the engine time it first joined
+    /// (a restored entry), `None` for a new one.
+    fn place_callback(
+        &mut self,
+        now: Duration,
+        call: CallId,
+        queue: QueueId,
+        number: PhoneNumber,
+        not_before: Duration,
+        restored_from: Option<Duration>,
+    ) -> Result<(), AcdError> {
         if !self.queues.contains_key(&queue) {
             return Err(AcdError::UnknownQueue(queue));
         }
@@ -249,7 +288,7 @@ impl Acd {
                 tenant: None,
                 caller: None,
                 data: Vec::new(),
-                joined_at: now,
+                joined_at: restored_from.unwrap_or(now),
                 state: CallState::CallbackWaiting {
                     number,
                     attempts: 0,
@@ -276,7 +315,7 @@ impl Acd {
             call,
             queue,
             position,
-            resumed: false,
+            resumed: restored_from.is_some(),
         }));
         if eligible_at > now {
             self.arm(eligible_at, Timer::CallbackRetry(call));

@@ -10,6 +10,8 @@ pub(crate) struct StatsCalendar {
     pub(super) epoch: chrono::DateTime<chrono::Utc>,
     tz: chrono_tz::Tz,
     pub(super) interval: Duration,
+    /// The engine time the actor started at: windows never begin before it.
+    origin: Duration,
 }
 
 impl StatsCalendar {
@@ -22,7 +24,15 @@ impl StatsCalendar {
             epoch,
             tz,
             interval: Duration::from_secs(u64::from(interval_minutes.max(1)) * 60),
+            origin: Duration::ZERO,
         }
+    }
+
+    /// The engine starts at `origin` rather than zero (`epoch` is still the wall-clock
+    /// time at engine time zero).
+    pub(crate) fn starting_at(mut self, origin: Duration) -> StatsCalendar {
+        self.origin = origin;
+        self
     }
 
     /// The engine time `at` as wall-clock time in the configured zone.
@@ -32,7 +42,7 @@ impl StatsCalendar {
     }
 
     /// The current interval's and day's starts at engine time `now`, in engine time
-    /// (clamped at zero when they fall before the engine started).
+    /// (clamped at the engine's start when they fall before it).
     pub(crate) fn windows(&self, now: Duration) -> switchboard_acd::Windows {
         use chrono::TimeZone;
         let local = self.wall(now);
@@ -50,8 +60,12 @@ impl StatsCalendar {
         let n = into_day.as_secs() / self.interval.as_secs().max(1);
         let interval =
             day + chrono::Duration::from_std(self.interval * n as u32).unwrap_or_default();
-        let engine =
-            |t: chrono::DateTime<chrono::Utc>| (t - self.epoch).to_std().unwrap_or_default();
+        let engine = |t: chrono::DateTime<chrono::Utc>| {
+            (t - self.epoch)
+                .to_std()
+                .unwrap_or_default()
+                .max(self.origin)
+        };
         switchboard_acd::Windows {
             interval_start: engine(interval),
             day_start: engine(day),
@@ -99,5 +113,12 @@ mod tests {
         let w = cal.windows(Duration::from_secs(20 * 60));
         assert_eq!(w.interval_start, Duration::from_secs(10 * 60));
         assert_eq!(w.day_start, Duration::ZERO);
+        // An engine clock starting at 1000 s: windows are clamped there, not at zero.
+        let origin = Duration::from_secs(1000);
+        let cal = StatsCalendar::new(epoch - chrono::Duration::seconds(1000), chrono_tz::UTC, 60)
+            .starting_at(origin);
+        let w = cal.windows(origin + Duration::from_secs(20 * 60));
+        assert_eq!(w.interval_start, origin + Duration::from_secs(10 * 60));
+        assert_eq!(w.day_start, origin);
     }
 }

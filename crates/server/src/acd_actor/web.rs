@@ -59,7 +59,14 @@ impl AcdActor {
                 let _ = reply.send(r);
             }
             WebCallbackCommand::List { queue, reply } => {
-                let _ = reply.send(self.web.list(queue.as_deref(), chrono::Utc::now()));
+                let mut list = self.web.list(queue.as_deref(), chrono::Utc::now());
+                for v in &mut list {
+                    v.position =
+                        v.id.parse()
+                            .ok()
+                            .and_then(|id| self.acd.position(CallId(id)));
+                }
+                let _ = reply.send(list);
             }
         }
     }
@@ -99,19 +106,35 @@ impl AcdActor {
                     .ok()
             })
             .unwrap_or_default();
-        self.acd
-            .handle_callback_schedule(
+        let r = if restored {
+            // Back in line with the wait it had when first scheduled; restored oldest
+            // first, so the ones before the restart keep their order
+            // (docs/decisions/0016-web-callbacks-in-the-event-log.md).
+            let first = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(cb.created_ms)
+                .unwrap_or(self.calendar.epoch);
+            let joined_at = (first - self.calendar.epoch).to_std().unwrap_or_default();
+            self.acd.handle_callback_restore(
+                now,
+                CallId(cb.id),
+                qid,
+                cb.number.as_str().into(),
+                not_before,
+                joined_at,
+            )
+        } else {
+            self.acd.handle_callback_schedule(
                 now,
                 CallId(cb.id),
                 qid,
                 cb.number.as_str().into(),
                 not_before,
             )
-            .map_err(|_| ScheduleError::UnknownQueue)?;
+        };
+        r.map_err(|_| ScheduleError::UnknownQueue)?;
         if !restored {
             self.events.append(cb.scheduled_event());
         }
-        self.web.insert(cb);
+        self.web.insert(cb, restored);
         Ok(())
     }
 }
