@@ -386,7 +386,7 @@ fn report_queues_agrees_with_live_statistics_and_the_cdr() {
         .as_array()
         .expect("ivr rows")
         .iter()
-        .filter(|r| r["branch"] == "*")
+        .filter(|r| r["menu"] == "*")
         .map(|r| r["routed"].as_u64().unwrap_or(0))
         .sum();
     assert_eq!(

@@ -321,6 +321,24 @@ pub enum Event {
     /// The dialplan hung up.
     #[serde(rename = "ivr.hangup")]
     IvrHangup {},
+    /// The call entered a dialplan (chosen by its `entry` rules).
+    #[serde(rename = "ivr.start")]
+    IvrStart {
+        /// The dialplan's name: its file name without `.ivr`.
+        dialplan: String,
+        /// The block the entry sends calls to.
+        block: String,
+    },
+    /// The caller took a menu branch.
+    #[serde(rename = "ivr.menu")]
+    IvrMenu {
+        /// The dialplan's name.
+        dialplan: String,
+        /// The menu as the dialplan names it: its prompts, joined by `, `.
+        menu: String,
+        /// The key pressed, or `default` after the menu's last try.
+        choice: String,
+    },
     /// A dialplan runtime error (the call goes on).
     #[serde(rename = "ivr.error")]
     IvrError {
@@ -418,6 +436,8 @@ impl Event {
             Event::SupervisorLeave { .. } => "supervisor.leave",
             Event::IvrTransfer { .. } => "ivr.transfer",
             Event::IvrHangup {} => "ivr.hangup",
+            Event::IvrStart { .. } => "ivr.start",
+            Event::IvrMenu { .. } => "ivr.menu",
             Event::IvrError { .. } => "ivr.error",
             Event::RecordingStart { .. } => "recording.start",
             Event::RecordingRepaired { .. } => "recording.repaired",

@@ -418,6 +418,8 @@ impl Sim<'_> {
                     .push_back(Pending::Event(Event::HttpResult { id, result: answer }));
             }
             Action::SetVar { name, value } => t.lines.push(format!("  set      {name} = {value}")),
+            // The transcript shows the keys already; the choice is for the live report.
+            Action::MenuChoice { .. } => {}
             Action::Queue(q) => {
                 let mut opts = vec![format!("priority {}", q.priority)];
                 if let Some(w) = q.max_wait {

@@ -65,7 +65,8 @@ fn play_waits_for_prompt_finished_then_menu_collects() {
     ivr.handle_event(Event::Digit('1'));
     let a = drain(&mut ivr);
     assert!(
-        matches!(&a[..], [Action::Transfer { target, .. }] if target == "1001"),
+        matches!(&a[..], [Action::MenuChoice { menu, choice }, Action::Transfer { target, .. }]
+            if menu == "menu" && choice == "1" && target == "1001"),
         "{a:?}"
     );
     assert!(ivr.is_finished());

@@ -53,7 +53,10 @@ proptest! {
         let mut pending: Option<Action> = None;
         loop {
             while let Some(a) = ivr.poll_action() {
-                if !matches!(a, Action::SetVar { .. } | Action::RuntimeError { .. }) {
+                if !matches!(
+                    a,
+                    Action::SetVar { .. } | Action::RuntimeError { .. } | Action::MenuChoice { .. }
+                ) {
                     pending = Some(a);
                 }
             }

@@ -170,6 +170,15 @@ pub enum Action {
         /// Tenant, skills, screen-pop.
         attrs: CallAttrs,
     },
+    /// The caller took a menu branch (nothing to do but log it, for the IVR report):
+    /// `menu` names the menu as the dialplan wrote it (its prompts, joined by `, `),
+    /// `choice` is the key pressed, or `default` after the last try.
+    MenuChoice {
+        /// The menu's prompts as written, e.g. `demo-main-menu`.
+        menu: String,
+        /// `0`-`9`, `*`, `#` or `default`.
+        choice: String,
+    },
     /// Hang up; the flow is finished.
     Hangup,
     /// The flow failed at runtime; the next actions are the fallback.

@@ -277,7 +277,11 @@ impl Interpreter {
             return;
         };
         match m.choices.iter().find(|(k, _)| *k == d) {
-            Some((_, t)) => self.pc = *t,
+            Some((_, t)) => {
+                self.pc = *t;
+                let m = (**m).clone();
+                self.menu_chosen(&m, d.to_string());
+            }
             None => match m.invalid {
                 Some(h) => {
                     self.menu_retry = Some((pc, attempt + 1));

@@ -321,12 +321,21 @@ impl Interpreter {
             .unwrap_or_default()
     }
 
+    /// Says which branch of menu `m` the caller took ([`Action::MenuChoice`]).
+    pub(super) fn menu_chosen(&mut self, m: &crate::program::MenuOp, choice: String) {
+        self.out.push_back(Action::MenuChoice {
+            menu: m.prompts.join(", "),
+            choice,
+        });
+    }
+
     fn menu_digit(&mut self, pc: usize, attempt: u32, d: char) {
         let Some(m) = self.menu_at(pc) else { return };
         match m.choices.iter().find(|(k, _)| *k == d) {
             Some((_, target)) => {
                 self.menu_retry = None;
                 self.pc = *target;
+                self.menu_chosen(&m, d.to_string());
                 self.run();
             }
             None => self.menu_fail(pc, attempt, m.invalid, "invalid-choice"),
@@ -354,6 +363,7 @@ impl Interpreter {
             self.menu_retry = None;
             self.prompt_prefix.clear();
             self.pc = m.default;
+            self.menu_chosen(&m, "default".to_string());
         } else {
             self.menu_retry = Some((pc, n));
             self.pc = pc;

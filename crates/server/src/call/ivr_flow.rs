@@ -38,6 +38,14 @@ impl CallTask {
                     });
                 }
                 Action::SetVar { .. } => {}
+                Action::MenuChoice { menu, choice } => {
+                    let dialplan = self.ivr.dialplan_name().unwrap_or_default().to_string();
+                    self.ctx.events.append(self.log(Event::IvrMenu {
+                        dialplan,
+                        menu,
+                        choice,
+                    }));
+                }
                 Action::Queue(req) => self.join_queue(req),
                 Action::Transfer {
                     kind,
@@ -76,6 +84,17 @@ impl CallTask {
                 }
             }
         }
+    }
+
+    /// Logs which dialplan the call entered (`ivr.start`), once it has started.
+    pub(super) fn log_ivr_start(&mut self) {
+        let Some(dialplan) = self.ivr.dialplan_name().map(str::to_string) else {
+            return;
+        };
+        let block = self.ivr.entry_block().unwrap_or_default().to_string();
+        self.ctx
+            .events
+            .append(self.log(Event::IvrStart { dialplan, block }));
     }
 
     pub(super) fn playlist_len(&self, names: &[String], lang: Lang) -> Duration {

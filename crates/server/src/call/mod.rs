@@ -298,6 +298,7 @@ impl CallTask {
             to: self.dnis.clone(),
             from: self.caller.clone(),
         });
+        self.log_ivr_start();
         self.drain_ivr();
     }
 
