@@ -145,3 +145,35 @@ fn the_simulator_is_deterministic() {
     assert_eq!(a, simulate(&model, policy, s(24 * 3600)));
     assert!(a.dials > 0 && a.answered > 0);
 }
+
+proptest::proptest! {
+    /// Any sequence of inputs at any times: no panic, and the decision respects the
+    /// progressive floor and `max_in_flight`.
+    #[test]
+    fn any_inputs_keep_the_decision_in_bounds(
+        steps in proptest::collection::vec((0u8..7, 0u64..100_000, 0u32..300, 0u32..3000), 1..300),
+    ) {
+        let cfg = PacingConfig { min_samples: 3, ..PacingConfig::default() };
+        let mut p = PredictivePacer::new(cfg);
+        let mut t = Duration::ZERO;
+        for (what, dt_ms, free, in_flight) in steps {
+            t += Duration::from_millis(dt_ms);
+            match what {
+                0 => p.on_dial(t),
+                1 => p.on_answer(t),
+                2 => p.on_no_answer(t),
+                3 => p.on_abandon(t),
+                4 => p.on_agent_connected(t),
+                5 => p.on_handle_end(t, Duration::from_millis(dt_ms * 3)),
+                _ => {
+                    let n = p.dials_to_place(t, free, in_flight);
+                    let room = cfg.max_in_flight.saturating_sub(in_flight);
+                    proptest::prop_assert!(n <= room);
+                    proptest::prop_assert!(n >= free.saturating_sub(in_flight).min(room));
+                }
+            }
+        }
+        let snap = p.snapshot();
+        proptest::prop_assert!(snap.window_abandon_rate >= 0.0);
+    }
+}
