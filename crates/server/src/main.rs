@@ -45,6 +45,7 @@ mod registration_store;
 mod report;
 mod restart_state;
 mod run;
+mod simulate;
 mod sip_driver;
 mod tools;
 mod trunk_config;
@@ -104,14 +105,25 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
-    /// Staffing with Erlang C/A (agents) and Erlang B (trunks).
+    /// What-if replay of recorded traffic through a candidate configuration.
+    Simulate(simulate::cli::SimulateArgs),
+    /// Staffing with Erlang C/A (agents) and Erlang B (trunks); with --from-events, a plan
+    /// per time-of-day slot from the traffic in the event store.
     Staffing {
         /// Offered calls per hour.
-        #[arg(long = "calls-per-hour")]
-        calls_per_hour: f64,
+        #[arg(long = "calls-per-hour", required_unless_present = "from_events")]
+        calls_per_hour: Option<f64>,
         /// Average handle time, seconds.
+        #[arg(long, required_unless_present = "from_events")]
+        aht: Option<u64>,
+        /// Plan from the traffic observed in the event store (--from, --to, --interval).
+        #[arg(long = "from-events")]
+        from_events: bool,
+        /// The config whose queues (SL target and threshold) and store the plan uses.
         #[arg(long)]
-        aht: u64,
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        range: simulate::cli::RangeArgs,
         /// Service-level target PERCENT/SECONDS, e.g. 80/20.
         #[arg(long, default_value = "80/20")]
         target: String,
@@ -295,13 +307,27 @@ fn main() -> ExitCode {
         Command::Token {
             command: TokenCommand::New { role, agent, name },
         } => new_token(&role, agent.as_deref(), name.as_deref()),
+        Command::Simulate(args) => simulate::cli::simulate_main(args),
+        Command::Staffing {
+            from_events: true,
+            config,
+            range,
+            ..
+        } => simulate::cli::staffing_main(config.as_deref(), &range),
         Command::Staffing {
             calls_per_hour,
             aht,
             target,
             patience,
             blocking,
-        } => tools::staffing_report(calls_per_hour, aht, &target, patience, blocking),
+            ..
+        } => tools::staffing_report(
+            calls_per_hour.unwrap_or_default(),
+            aht.unwrap_or_default(),
+            &target,
+            patience,
+            blocking,
+        ),
     };
     match result {
         Ok(code) => code,

@@ -73,17 +73,17 @@ pub(crate) fn spec_from_config(
 
 /// A progress bar, drawn on stderr only when stderr is a terminal (never into a pipe or a
 /// file that collects the report's errors).
-struct Progress<W: Write> {
+pub(crate) struct Progress<W: Write> {
     out: Option<W>,
     shown: i32,
 }
 
 impl<W: Write> Progress<W> {
-    fn new(out: Option<W>) -> Progress<W> {
+    pub(crate) fn new(out: Option<W>) -> Progress<W> {
         Progress { out, shown: -1 }
     }
 
-    fn update(&mut self, share: f64) {
+    pub(crate) fn update(&mut self, share: f64) {
         let Some(out) = self.out.as_mut() else {
             return;
         };

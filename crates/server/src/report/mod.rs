@@ -21,9 +21,9 @@ mod ewt;
 pub(crate) mod http;
 mod ivr;
 mod queues;
-mod render;
+pub(crate) mod render;
 #[cfg(test)]
-mod test_events;
+pub(crate) mod test_events;
 mod trunks;
 
 use std::collections::BTreeMap;
