@@ -9,7 +9,10 @@
 //! and above an absolute threshold, after a high-pass filter (rumble and mains hum are
 //! not speech). Less than [`AmdConfig::min_speech`] of speech frames within 200 ms is a
 //! click, not a word. The greeting is the first speech and whatever speech follows it
-//! within [`AmdConfig::end_of_greeting`] of silence. Then:
+//! within [`AmdConfig::end_of_greeting`] of silence. Silence there means no word and no
+//! weak speech either: half of 100 ms of frames above half the margin (in dB) keeps the
+//! greeting from ending (the quiet ends of syllables, speech under line noise) without
+//! lengthening it. Then:
 //!
 //! - a greeting longer than [`AmdConfig::max_human_greeting`] is a **machine** (decided
 //!   as soon as it passes that length, it need not end);
@@ -32,6 +35,9 @@ const FRAME_MS: u64 = 10;
 /// Frames a word's speech frames are counted over (200 ms), as a bit mask.
 const WORD_SPAN: u32 = 20;
 const WORD_SPAN_MASK: u32 = (1 << WORD_SPAN) - 1;
+/// Frames weak speech is counted over (100 ms), as a bit mask.
+const WEAK_SPAN: u32 = 10;
+const WEAK_SPAN_MASK: u32 = (1 << WEAK_SPAN) - 1;
 /// The pole of each high-pass section: `1 / (1 + 2π·200/8000)`.
 const HIGH_PASS_POLE: f64 = 0.864;
 
@@ -64,7 +70,8 @@ pub struct AmdConfig {
     pub max_initial_silence: Duration,
     /// A greeting longer than this is [`AmdVerdict::Machine`].
     pub max_human_greeting: Duration,
-    /// Silence that ends the greeting (shorter pauses are between words of one greeting).
+    /// Silence that ends the greeting (shorter pauses are between words of one greeting;
+    /// weak speech, above half the margin, is not silence).
     pub end_of_greeting: Duration,
     /// Speech shorter than this within 200 ms (a click, a breath) is ignored (at most
     /// 200 ms).
@@ -99,8 +106,9 @@ impl Default for AmdConfig {
 enum Phase {
     /// No speech yet.
     Waiting,
-    /// In the greeting: it started at frame `start`; its latest speech frame is `last`.
-    Greeting { start: u64, last: u64 },
+    /// In the greeting: it started at frame `start`; its latest word frame is `last`, its
+    /// latest frame with any sound of speech (weak included) is `heard`.
+    Greeting { start: u64, last: u64, heard: u64 },
     /// Decided.
     Done(AmdVerdict),
 }
@@ -125,8 +133,11 @@ pub struct AmdDetector {
     frames: u64,
     /// The background power estimate (None before the first frame).
     floor: Option<f64>,
-    /// The speech flags of the latest 32 frames (bit 0: the latest).
+    /// The speech flags of the latest 32 frames (bit 0: the latest), and the flags of
+    /// weak speech (half the margin: the quiet ends of syllables, speech under noise).
     recent: u32,
+    recent_weak: u32,
+    weak_margin: f64,
     /// Two cascaded first-order high-pass filters' state (input and output of each):
     /// line hum and rumble are not speech.
     hp: [f64; 4],
@@ -162,6 +173,8 @@ impl AmdDetector {
             frames: 0,
             floor: None,
             recent: 0,
+            recent_weak: 0,
+            weak_margin: 10f64.powf(margin_db / 20.0),
             hp: [0.0; 4],
             phase: Phase::Waiting,
             speech_frames: 0,
@@ -237,6 +250,11 @@ impl AmdDetector {
         });
         let speech = power > self.abs_threshold && power > reference * self.margin;
         self.recent = (self.recent << 1) | u32::from(speech);
+        let weak = power > self.abs_threshold && power > reference * self.weak_margin;
+        self.recent_weak = (self.recent_weak << 1) | u32::from(weak);
+        // Sound of speech: half of the last 100 ms weakly speech (stray noise frames are
+        // rarer than that). It keeps a greeting from ending, but does not lengthen it.
+        let sounding = (self.recent_weak & WEAK_SPAN_MASK).count_ones() >= WEAK_SPAN / 2;
         // Speech is often broken into syllables and bursts: a word is `min_speech` of
         // speech frames within the last WORD_SPAN frames, and starts at the oldest of them.
         let window = self.recent & WORD_SPAN_MASK;
@@ -247,18 +265,27 @@ impl AmdDetector {
                 self.phase = Phase::Greeting {
                     start: index.saturating_sub(oldest),
                     last: index,
+                    heard: index,
                 };
                 self.speech_frames = u64::from(window.count_ones());
             }
             Phase::Waiting if self.frames >= self.max_initial_silence => {
                 return self.decide(AmdVerdict::NoSpeech);
             }
-            Phase::Greeting { start, mut last } => {
+            Phase::Greeting {
+                start,
+                mut last,
+                mut heard,
+            } => {
                 if word {
                     self.speech_frames += 1;
                     last = index;
-                    self.phase = Phase::Greeting { start, last };
-                } else if index - last >= self.end_of_greeting {
+                }
+                if word || sounding {
+                    heard = index;
+                }
+                self.phase = Phase::Greeting { start, last, heard };
+                if index - heard >= self.end_of_greeting {
                     return self.decide(AmdVerdict::Human);
                 }
                 if last + 1 - start > self.max_human_greeting {
@@ -269,7 +296,7 @@ impl AmdDetector {
         }
         if self.frames >= self.decision_limit {
             let verdict = match self.phase {
-                Phase::Greeting { start, last }
+                Phase::Greeting { start, last, .. }
                     if 2 * (last + 1 - start) > self.max_human_greeting =>
                 {
                     AmdVerdict::Machine

@@ -149,3 +149,34 @@ proptest::proptest! {
         proptest::prop_assert!(d.decided_after().unwrap() <= Duration::from_secs(3));
     }
 }
+
+/// Bursts of a 700 Hz tone of peak `amp`, `on_ms` on and `off_ms` off, over `ms`, on top
+/// of white noise of peak `noise_amp`.
+fn tone_bursts(ms: usize, on_ms: usize, off_ms: usize, amp: f64, noise_amp: f64) -> Vec<i16> {
+    let mut out = noise(ms * RATE / 1000, noise_amp, 5);
+    for (i, s) in out.iter_mut().enumerate() {
+        if (i * 1000 / RATE) % (on_ms + off_ms) < on_ms {
+            let t = i as f64 / RATE as f64;
+            *s = s.saturating_add(((t * 700.0 * std::f64::consts::TAU).sin() * amp) as i16);
+        }
+    }
+    out
+}
+
+#[test]
+fn weak_speech_between_words_keeps_the_greeting_together() {
+    // A loud word, a second of syllables only a few dB above the line noise (too weak to
+    // be words, loud enough to be speech), then loud words again: one long greeting.
+    let noise_amp = 600.0;
+    let audio = concat(&[
+        tone_bursts(400, 1, 0, 0.0, noise_amp),
+        tone_bursts(500, 200, 40, 6000.0, noise_amp),
+        tone_bursts(1000, 200, 40, 450.0, noise_amp),
+        tone_bursts(2000, 200, 40, 6000.0, noise_amp),
+    ]);
+    let (v, at) = run(&audio, 160);
+    assert_eq!(v, Some(AmdVerdict::Machine), "decided after {at:?}");
+    // Without the weak frames the greeting would have ended 0.8 s after the first word
+    // (a human at 1.7 s).
+    assert!(at.unwrap() > Duration::from_millis(1700), "{at:?}");
+}
