@@ -34,6 +34,7 @@ fn main() {
                 let model = CampaignModel {
                     agents,
                     answer_rate,
+                    answer_rate_change: None,
                     mean_handle: Duration::from_secs(handle_s),
                     duration: Duration::from_secs(hours * 3600),
                     seed: extra_seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)

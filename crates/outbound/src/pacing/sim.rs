@@ -23,6 +23,9 @@ pub struct CampaignModel {
     pub agents: u32,
     /// Share of dials a person answers.
     pub answer_rate: f64,
+    /// From this campaign time on, the share is the second figure instead (people come
+    /// home in the evening): how the pacer copes with a change it must notice.
+    pub answer_rate_change: Option<(Duration, f64)>,
     /// Mean handle time (talk + wrap-up).
     pub mean_handle: Duration,
     /// Simulated campaign time.
@@ -190,7 +193,11 @@ pub fn simulate(model: &CampaignModel, policy: DialPolicy, window: Duration) -> 
             if let Some(p) = pacer.as_mut() {
                 p.on_dial(now);
             }
-            let (after_s, answered) = if rng.unit() < model.answer_rate {
+            let rate = match model.answer_rate_change {
+                Some((at, rate)) if now >= at => rate,
+                _ => model.answer_rate,
+            };
+            let (after_s, answered) = if rng.unit() < rate {
                 (rng.uniform(4.0, 20.0), true)
             } else if rng.unit() < 0.25 {
                 (rng.uniform(1.0, 5.0), false)

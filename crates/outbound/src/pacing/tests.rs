@@ -110,6 +110,7 @@ fn simulated_campaigns_stay_under_the_cap() {
         let model = CampaignModel {
             agents,
             answer_rate,
+            answer_rate_change: None,
             mean_handle: s(handle_s),
             duration: s(26 * 3600),
             seed,
@@ -136,6 +137,7 @@ fn the_simulator_is_deterministic() {
     let model = CampaignModel {
         agents: 10,
         answer_rate: 0.3,
+        answer_rate_change: None,
         mean_handle: s(90),
         duration: s(3600),
         seed: 42,
@@ -175,5 +177,29 @@ proptest::proptest! {
         }
         let snap = p.snapshot();
         proptest::prop_assert!(snap.window_abandon_rate >= 0.0);
+    }
+}
+
+/// The answer rate jumps from 20 % to 70 % (and back in the other test cell) under the
+/// pacer: the window guard and the feedback keep the cap while the estimate catches up.
+#[test]
+fn a_sudden_change_of_answer_rate_keeps_the_cap() {
+    use super::sim::{simulate, CampaignModel, DialPolicy};
+    let cfg = PacingConfig::default();
+    for (from, to) in [(0.2, 0.7), (0.7, 0.2)] {
+        let model = CampaignModel {
+            agents: 30,
+            answer_rate: from,
+            answer_rate_change: Some((s(2 * 3600), to)),
+            mean_handle: s(60),
+            duration: s(26 * 3600),
+            seed: 9,
+        };
+        let r = simulate(&model, DialPolicy::Predictive(cfg), cfg.window);
+        assert!(r.abandoned > 0, "{r:?}");
+        assert!(
+            r.worst_window_abandon_rate <= cfg.abandon_cap,
+            "{model:?}: {r:?}"
+        );
     }
 }
