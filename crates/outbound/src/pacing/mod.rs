@@ -9,14 +9,16 @@
 //! start, a process start), never read from a clock here.
 //!
 //! The model (docs/outbound.md, docs/decisions/0025-predictive-pacing-and-amd.md): a
-//! dial placed now is answered with probability `p` after about `τ`; over that horizon
-//! each busy agent frees with probability `τ / H` (H = mean handle time). The pacer keeps
-//! the expected answers of all dials in flight, plus a safety margin of `z` standard
-//! deviations, within the agents expected to be free: `m·p + z·√(m·p·(1−p)) ≤ free +
-//! busy·τ/H`. `z` is the feedback: every abandon raises it, every connected call lowers it
-//! a little, so the long-run abandon rate settles at the target (a fraction of the cap).
-//! A hard guard on the window's own count stops all over-dialling (back to one dial per
-//! free agent, which cannot abandon) while the window has too little abandon budget left.
+//! dial placed now ends after about `τ` (the mean dial time) and is answered with
+//! probability `p`; over a horizon of `0.25·τ` each busy agent frees with probability
+//! `0.25·τ / H` (H = mean handle time). The pacer keeps the expected answers of all `m`
+//! dials in flight, plus a safety margin of `z` standard deviations, within the agents
+//! expected to be free: `m·p + z·√(m·p·(1−p)) ≤ free + busy·0.25·τ/H`. `z` is the
+//! feedback: every abandon raises it, every connected call lowers it a little, so the
+//! long-run abandon rate settles at the target (a fraction of the cap) whatever the model
+//! gets wrong. A hard guard on the window's own count limits over-dialling by the abandon
+//! budget the window has left, and stops it (back to one dial per free agent, which cannot
+//! abandon) when that budget is short; a new campaign starts that way.
 
 use std::time::Duration;
 
@@ -100,6 +102,9 @@ const GUARD_SAFETY: f64 = 3.0;
 const GUARD_ANSWER_RATE_FACTOR: f64 = 1.2;
 /// Feedback gain: how far one abandon moves the safety margin (in standard deviations).
 const FEEDBACK_GAIN: f64 = 0.08;
+/// Where the safety margin starts, and its bounds (below zero the pacer dials past the
+/// expected answers: the model counts a dial that has rung long as likely to be answered
+/// as a fresh one, which at high answer rates makes it too careful).
 const SAFETY_START: f64 = 1.5;
 const SAFETY_MIN: f64 = -4.0;
 const SAFETY_MAX: f64 = 6.0;
