@@ -2,7 +2,9 @@
 //! an answered call: a person says a short greeting ("hello?") and waits; a voicemail or a
 //! network announcement talks on; a line with nobody says nothing.
 //!
-//! [`AmdDetector::push`] takes 8 kHz 16-bit PCM in any chunk sizes (RTP packets, a file).
+//! [`AmdDetector::push`] takes 8 kHz 16-bit PCM in any chunk sizes (RTP packets, a file);
+//! a G.711 leg's decoded samples as they are, a G.722 leg's through a
+//! [`Downsampler`](crate::Downsampler) first.
 //! It cuts the audio into 10 ms frames and calls a frame speech when its energy stands
 //! [`AmdConfig::speech_margin_db`] above the background (a floor that drops at once to a
 //! quieter frame and rises slowly, so steady noise or hum becomes the floor, not speech)
