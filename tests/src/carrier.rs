@@ -17,6 +17,17 @@ impl SippCarrier {
     /// Starts SIPp with `scenario` (in `tests/scenarios`) on `port`, ending after `calls`
     /// calls or `secs` seconds (then failing).
     pub fn start(scenario: &str, port: u16, calls: u32, secs: u64) -> SippCarrier {
+        SippCarrier::start_with(scenario, port, calls, secs, &[])
+    }
+
+    /// [`SippCarrier::start`] with more SIPp arguments (e.g. `-rtp_echo -mp PORT`).
+    pub fn start_with(
+        scenario: &str,
+        port: u16,
+        calls: u32,
+        secs: u64,
+        extra: &[&str],
+    ) -> SippCarrier {
         let dir = scratch_dir("sipp-carrier");
         let scen = repo_root().join("tests").join("scenarios").join(scenario);
         let child = Command::new("timeout")
@@ -32,6 +43,7 @@ impl SippCarrier {
                 "-timeout_error",
             ])
             .args(["-trace_err", "-trace_msg"])
+            .args(extra)
             .current_dir(&dir)
             // Files, not pipes nobody reads: SIPp's screen would fill a pipe and block it.
             .stdout(Stdio::from(

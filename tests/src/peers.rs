@@ -147,6 +147,22 @@ impl Softphone {
         }
     }
 
+    /// Waits up to `secs` for an event named `name` that arrives from now on (events seen
+    /// before, say by an earlier call, do not count); returns it.
+    pub fn wait_new_event(&mut self, name: &str, secs: u64) -> Option<serde_json::Value> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while let Ok(v) = self
+            .events
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.seen.push(v.clone());
+            if v["event"] == name {
+                return Some(v);
+            }
+        }
+        None
+    }
+
     /// Sends a command line ("hangup", "dtmf 1", "unregister", "quit").
     pub fn command(&mut self, line: &str) {
         if let Some(s) = self.stdin.as_mut() {

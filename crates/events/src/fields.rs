@@ -194,6 +194,10 @@ words!(
         Ivr = "ivr",
         /// A supervisor's call.
         Supervision = "supervision",
+        /// An agent's own call to an outside number, answered by the far end.
+        Outbound = "outbound",
+        /// An agent's own call to an outside number that the far end did not answer.
+        OutboundFailed = "outbound_failed",
         /// Refused before it was answered.
         Refused = "refused",
         /// Unknown: the server stopped during the call (`end_reason` `crash`).
@@ -344,6 +348,8 @@ words!(
         NumberDailyCap = "number_daily_cap",
         /// The hourly cap of originated calls is reached.
         HourlyCap = "hourly_cap",
+        /// The agent placing the call reached their own hourly cap.
+        UserHourlyCap = "user_hourly_cap",
     }
 );
 
@@ -364,6 +370,10 @@ words!(
         Callback = "callback",
         /// A callback asked for over the HTTP API.
         WebCallback = "web_callback",
+        /// A callback a dialplan scheduled (`callback` statement).
+        DialplanCallback = "dialplan_callback",
+        /// An agent's own call to an outside number.
+        AgentOutbound = "agent_outbound",
     }
 );
 

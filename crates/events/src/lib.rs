@@ -61,6 +61,15 @@ pub enum Event {
         /// The calling agent.
         from_agent: String,
     },
+    /// An agent's own call to an outside number, admitted by their dial permissions and
+    /// being placed through the trunks.
+    #[serde(rename = "call.outbound")]
+    CallOutbound {
+        /// The calling agent.
+        from_agent: String,
+        /// The number dialled (normalised).
+        number: String,
+    },
     /// The server answered the caller.
     #[serde(rename = "call.answer")]
     CallAnswer {
@@ -402,6 +411,7 @@ impl Event {
             Event::SystemStop { .. } => "system.stop",
             Event::CallStart(_) => "call.start",
             Event::CallInternal { .. } => "call.internal",
+            Event::CallOutbound { .. } => "call.outbound",
             Event::CallAnswer { .. } => "call.answer",
             Event::CallBridge { .. } => "call.bridge",
             Event::CallConnected {} => "call.connected",

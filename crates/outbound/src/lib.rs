@@ -1,7 +1,8 @@
-//! The policy for every call switchboard originates (ACD callbacks today; web callbacks,
-//! agents' outbound calls and campaigns as they arrive): which numbers may be dialled
-//! ([`NumberRules`]: allow/deny patterns, international and premium-rate prefixes denied
-//! by default) and how often ([`DialCaps`]: per number per day, all numbers per hour).
+//! The policy for every call switchboard originates (ACD callbacks, web callbacks,
+//! dialplan callbacks, agents' own outbound calls; campaigns as they arrive): which
+//! numbers may be dialled ([`NumberRules`]: allow/deny patterns, international and
+//! premium-rate prefixes denied by default) and how often ([`DialCaps`]: per number per
+//! day, all numbers per hour; [`UserCaps`]: per user per hour for calls people place).
 //!
 //! It exists because a caller chooses the number a callback dials (the caller ID), and a
 //! hostile caller chooses a premium-rate or international number: toll fraud. Every
@@ -19,10 +20,12 @@
 mod caps;
 pub mod pacing;
 mod rules;
+mod user_caps;
 
 pub use caps::{DialCaps, DialCapsConfig};
 pub use pacing::{PacingConfig, PacingSnapshot, PredictivePacer};
 pub use rules::{NumberRules, NumberRulesConfig, Pattern, PatternError};
+pub use user_caps::UserCaps;
 
 /// Why a number may not be dialled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, thiserror::Error)]
@@ -50,11 +53,14 @@ pub enum Refusal {
     /// `max_per_hour` calls were originated in the last hour.
     #[error("the hourly limit of originated calls is reached")]
     HourlyCap,
+    /// The user placing the call reached their own hourly cap.
+    #[error("the user's hourly limit of calls is reached")]
+    UserHourlyCap,
 }
 
 impl Refusal {
     /// Every refusal, for metrics that list each label from the start.
-    pub const ALL: [Refusal; 7] = [
+    pub const ALL: [Refusal; 8] = [
         Refusal::InvalidNumber,
         Refusal::Denied,
         Refusal::NotAllowed,
@@ -62,6 +68,7 @@ impl Refusal {
         Refusal::PremiumRate,
         Refusal::NumberDailyCap,
         Refusal::HourlyCap,
+        Refusal::UserHourlyCap,
     ];
 
     /// The stable name used in events (`call.refused`'s `reason`) and metric labels.
@@ -74,6 +81,7 @@ impl Refusal {
             Refusal::PremiumRate => "premium_rate",
             Refusal::NumberDailyCap => "number_daily_cap",
             Refusal::HourlyCap => "hourly_cap",
+            Refusal::UserHourlyCap => "user_hourly_cap",
         }
     }
 }

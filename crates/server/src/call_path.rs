@@ -173,6 +173,11 @@ pub(crate) async fn start(
         metrics,
         supervisable: dashmap::DashMap::new(),
         number_rules: cfg.dial_policy.rules()?,
+        agent_dial: std::sync::Mutex::new(crate::agent_dial::AgentDialGate::new(
+            &cfg.dial_policy,
+            &cfg.dial_permissions,
+            &cfg.users,
+        )?),
         live: crate::live_calls::LiveCalls::default(),
         http: crate::http_client::HttpClient::new(cfg.ivr.http_ca_file.as_deref())?,
     });

@@ -27,6 +27,9 @@ pub(crate) struct Config {
     /// Which numbers calls we originate may reach, and how often (`dial_policy.rs`).
     #[serde(default)]
     pub(crate) dial_policy: crate::dial_policy::DialPolicyConfig,
+    /// Agents' own outbound calls: the defaults of their dial permissions (`agent_dial.rs`).
+    #[serde(default)]
+    pub(crate) dial_permissions: crate::agent_dial::DialPermissionsConfig,
     #[serde(default)]
     pub(crate) users: Vec<UserConfig>,
     #[serde(default)]
@@ -286,6 +289,23 @@ pub(crate) struct UserConfig {
     /// of that tenant.
     #[serde(default)]
     pub(crate) tenant: Option<String>,
+    /// Outside numbers this user's own calls may reach (patterns); default: the
+    /// `[dial_permissions] allow` list.
+    #[serde(default)]
+    pub(crate) dial_allow: Option<Vec<String>>,
+    /// This user may call international numbers; default `[dial_permissions]`'s.
+    #[serde(default)]
+    pub(crate) dial_international: Option<bool>,
+    /// Own outbound calls per sliding hour; default `[dial_permissions]`'s.
+    #[serde(default)]
+    pub(crate) dial_max_per_hour: Option<u32>,
+    /// Record this user's own outbound calls; default `[dial_permissions] record`.
+    #[serde(default)]
+    pub(crate) record_outbound: Option<bool>,
+    /// The caller ID this user's outbound calls ask the trunk to present (a trunk with a
+    /// fixed `caller_id` overrides it).
+    #[serde(default)]
+    pub(crate) caller_id: Option<String>,
 }
 
 /// Merges `over` into `base`: tables merge key by key, anything else replaces.
@@ -343,6 +363,30 @@ impl Config {
 
     fn validate(&self) -> anyhow::Result<()> {
         self.dial_policy.rules()?;
+        crate::agent_dial::AgentDialGate::new(
+            &self.dial_policy,
+            &self.dial_permissions,
+            &self.users,
+        )?;
+        let not_number = |c: &str| {
+            let d = c.strip_prefix('+').unwrap_or(c);
+            d.is_empty() || !d.bytes().all(|b| b.is_ascii_digit())
+        };
+        for (who, c) in self
+            .users
+            .iter()
+            .filter_map(|u| Some((format!("users.{}", u.name), u.caller_id.as_deref()?)))
+            .chain(
+                self.dial_permissions
+                    .caller_id
+                    .as_deref()
+                    .map(|c| ("dial_permissions".to_string(), c)),
+            )
+        {
+            if not_number(c) {
+                bail!("{who}: caller_id {c:?} is not a number (digits, optional leading +)");
+            }
+        }
         let users: Vec<String> = self.users.iter().map(|u| u.name.clone()).collect();
         crate::http_auth::TokenTable::from_config(&self.http.tokens, &users)?;
         if self.acd.pause_reasons.iter().any(|r| {

@@ -121,6 +121,7 @@ pub(crate) fn refused_event(
         Refusal::PremiumRate => D::PremiumRate,
         Refusal::NumberDailyCap => D::NumberDailyCap,
         Refusal::HourlyCap => D::HourlyCap,
+        Refusal::UserHourlyCap => D::UserHourlyCap,
     };
     NewEvent::call(
         &call.to_string(),

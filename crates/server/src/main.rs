@@ -6,6 +6,8 @@
 mod acd_actor;
 mod admission;
 mod agent_desk;
+mod agent_dial;
+mod agent_outbound;
 mod call;
 mod call_path;
 mod call_signals;

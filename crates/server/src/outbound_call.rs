@@ -40,6 +40,9 @@ pub(crate) enum NotAnswered {
     RingTimeout,
     /// The SIP driver is gone (shutdown).
     Gone,
+    /// The originator gave up while it rang (an agent hung up their outbound call); the
+    /// ringing attempt was cancelled.
+    Aborted,
 }
 
 /// Dials `number` (canonical, admitted by the dial policy) offering `offer`, presenting
@@ -53,6 +56,21 @@ pub(crate) async fn dial_number(
     offer: Bytes,
     ring_limit: Duration,
 ) -> Result<Answered, NotAnswered> {
+    let never = std::future::pending::<()>();
+    dial_number_until(ctx, event_call, number, caller_id, offer, ring_limit, never).await
+}
+
+/// [`dial_number`], given up (the ringing attempt cancelled) as soon as `abort` completes.
+pub(crate) async fn dial_number_until(
+    ctx: &CallContext,
+    event_call: u64,
+    number: &str,
+    caller_id: Option<&str>,
+    offer: Bytes,
+    ring_limit: Duration,
+    abort: impl std::future::Future<Output = ()>,
+) -> Result<Answered, NotAnswered> {
+    tokio::pin!(abort);
     let mut exclude: Vec<TrunkId> = Vec::new();
     let mut last_failure = None;
     let log = |e: Event| {
@@ -89,7 +107,14 @@ pub(crate) async fn dial_number(
         };
         let deadline = tokio::time::Instant::now() + ring_limit;
         let failed = loop {
-            match tokio::time::timeout_at(deadline, signals.recv()).await {
+            let next = tokio::select! {
+                r = tokio::time::timeout_at(deadline, signals.recv()) => r,
+                () = &mut abort => {
+                    let _ = ctx.sip.commands.send(SipCommand::Hangup { call });
+                    return Err(NotAnswered::Aborted);
+                }
+            };
+            match next {
                 Ok(Some(CallSignal::BAnswered(sdp))) => {
                     return Ok(Answered {
                         call,

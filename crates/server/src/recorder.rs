@@ -38,6 +38,12 @@ impl Recorder {
         if !cfg.queues.iter().any(|q| q.name == queue && q.record) {
             return None;
         }
+        Recorder::for_call(cfg, call_id)
+    }
+
+    /// A recording of call `call_id` in the data dir's dated tree (None when the file
+    /// cannot be created: logged).
+    pub(crate) fn for_call(cfg: &crate::config::Config, call_id: u64) -> Option<Recorder> {
         let date = chrono::Utc::now().date_naive();
         let path = switchboard_media::recording_path(&cfg.data.dir, date, &call_id.to_string())
             .map_err(|e| tracing::warn!(error = %e, "bad recording path"))

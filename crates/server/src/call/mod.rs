@@ -73,6 +73,8 @@ pub(crate) struct CallContext {
     pub(crate) supervisable: dashmap::DashMap<String, mpsc::Sender<SuperviseRequest>>,
     /// Which numbers a callback may dial (checked when the caller asks for one).
     pub(crate) number_rules: switchboard_outbound::NumberRules,
+    /// Agents' dial permissions and hourly caps (locked only for a check).
+    pub(crate) agent_dial: std::sync::Mutex<crate::agent_dial::AgentDialGate>,
     /// Live inbound calls by id, for the HTTP API.
     pub(crate) live: crate::live_calls::LiveCalls,
     /// The client of dialplan `http` lookups and screen pops (TLS settings built at start).

@@ -72,7 +72,16 @@ pub(super) async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id:
         }
         _ => None,
     };
-    if supervise.is_none() && internal.is_some() && !ctx.cfg.queues.iter().any(|q| q.name == dnis) {
+    let to_queue = ctx.cfg.queues.iter().any(|q| q.name == dnis);
+    if let (None, Some(agent), false) = (&supervise, &internal, to_queue) {
+        if ctx.cfg.dial_permissions.enabled && crate::agent_dial::looks_like_number(&dnis) {
+            // An agent's own call to an outside number (agent_outbound.rs).
+            let agent = agent.clone();
+            crate::agent_outbound::run(ctx, nc, id, agent, dnis).await;
+            return;
+        }
+    }
+    if supervise.is_none() && internal.is_some() && !to_queue {
         reject(
             StatusCode::NOT_FOUND,
             "internal call to something that is not a queue",

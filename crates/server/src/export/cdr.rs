@@ -41,6 +41,8 @@ struct CallSummary {
     /// The agent's disposition code and notes (`call.disposition`; the last one wins).
     agent_code: String,
     agent_notes: String,
+    /// `inbound`, `outbound` (an agent's own call out), `callback` or `internal`.
+    direction: &'static str,
 }
 
 impl CallSummary {
@@ -61,12 +63,19 @@ impl CallSummary {
         match ev.kind.as_str() {
             "call.start" if self.start_ms.is_none() => {
                 self.start_ms = Some(ev.ts_ms);
+                self.direction = if str_of(&ev.data, "callback_for").is_some() {
+                    "callback"
+                } else {
+                    "inbound"
+                };
                 self.caller = str_of(&ev.data, "caller").unwrap_or_default().to_string();
                 self.dnis = str_of(&ev.data, "dnis").unwrap_or_default().to_string();
             }
             "call.answer" => {
                 self.answer_ms.get_or_insert(ev.ts_ms);
             }
+            "call.outbound" => self.direction = "outbound",
+            "call.internal" => self.direction = "internal",
             "dtmf" => {
                 if let Some(d) = str_of(&ev.data, "digit") {
                     for c in d.chars() {
@@ -171,7 +180,7 @@ fn summarize(events: &[StoredEvent]) -> Vec<CallSummary> {
     calls
 }
 
-const CDR_HEADER: [&str; 23] = [
+const CDR_HEADER: [&str; 24] = [
     "call_id",
     "start",
     "answer",
@@ -195,6 +204,7 @@ const CDR_HEADER: [&str; 23] = [
     "caller_jitter_ms",
     "agent_loss_pct",
     "agent_jitter_ms",
+    "direction",
 ];
 
 /// A leg's `(loss_pct, jitter_ms)` CDR cells from `call.end`'s `quality` (two decimals;
@@ -221,7 +231,10 @@ fn quality_cells(end: Option<&CallEnd>, leg: Party) -> [String; 2] {
 /// last one set; added at the end so older consumers keep their column positions),
 /// `caller_loss_pct, caller_jitter_ms, agent_loss_pct, agent_jitter_ms` (receive quality
 /// of each media leg from `call.end`'s `quality`: packets lost as a percentage of those
-/// expected, RFC 3550 interarrival jitter in ms; empty without that leg).
+/// expected, RFC 3550 interarrival jitter in ms; empty without that leg), `direction`
+/// (`inbound`; `outbound`: an agent's own call to an outside number, `caller` is the
+/// agent's From and `dnis` the number; `callback`: a call the engine placed to a
+/// customer; `internal`: an agent's call into a queue).
 pub(crate) fn export_cdr(
     store: &mut dyn EventStore,
     from_ms: Option<i64>,
@@ -278,6 +291,7 @@ pub(crate) fn export_cdr(
             caller_jitter,
             agent_loss,
             agent_jitter,
+            c.direction.to_string(),
         ];
         csv_row(&mut out, &row);
     }
@@ -510,7 +524,7 @@ mod tests {
             );
         }
         let rows = csv_rows(&export_cdr(log.store.as_mut(), None, None).unwrap());
-        assert_eq!(rows[0].len(), 23);
+        assert_eq!(rows[0].len(), 24);
         assert_eq!(rows[0][17], "agent_disposition");
         assert_eq!(rows[0][18], "disposition_notes");
         assert_eq!(col(&rows, 1, "agent_disposition"), "sale");
@@ -547,7 +561,7 @@ mod tests {
         );
         let rows = csv_rows(&export_cdr(log.store.as_mut(), None, None).unwrap());
         assert_eq!(
-            rows[0][19..],
+            rows[0][19..23],
             [
                 "caller_loss_pct",
                 "caller_jitter_ms",
@@ -559,7 +573,94 @@ mod tests {
         assert_eq!(col(&rows, 1, "caller_jitter_ms"), "1.23");
         assert_eq!(col(&rows, 1, "agent_loss_pct"), "0.00");
         assert_eq!(col(&rows, 1, "agent_jitter_ms"), "0.50");
-        assert_eq!(rows[2][19..], ["", "", "", ""]);
+        assert_eq!(rows[2][19..23], ["", "", "", ""]);
+    }
+
+    #[test]
+    fn cdr_says_which_way_each_call_went() {
+        let mut log = TestLog::new("cdr-direction");
+        let end = json!({"end_reason": "agent_hangup", "disposition": "outbound", "talk_s": 12.5});
+        log.ev(
+            T0,
+            "1",
+            "",
+            "",
+            "call.start",
+            json!({"caller": "1001", "dnis": "+74951234567"}),
+        );
+        log.ev(
+            T0 + 1,
+            "1",
+            "",
+            "1001",
+            "call.outbound",
+            json!({"from_agent": "1001", "number": "+74951234567"}),
+        );
+        log.ev(T0 + 9_000, "1", "", "1001", "call.end", end);
+        log.ev(
+            T0 + 2,
+            "2",
+            "",
+            "",
+            "call.start",
+            json!({"caller": "+79161112233", "dnis": "100"}),
+        );
+        log.ev(
+            T0 + 3,
+            "2",
+            "",
+            "",
+            "call.end",
+            json!({"end_reason": "caller_hangup", "disposition": "ivr"}),
+        );
+        log.ev(
+            T0 + 4,
+            "3",
+            "sales",
+            "1002",
+            "call.start",
+            json!({"caller": "+79161112233", "callback_for": "2"}),
+        );
+        log.ev(
+            T0 + 5,
+            "3",
+            "sales",
+            "1002",
+            "call.end",
+            json!({"end_reason": "agent_hangup", "disposition": "callback"}),
+        );
+        log.ev(
+            T0 + 6,
+            "4",
+            "",
+            "",
+            "call.start",
+            json!({"caller": "1001", "dnis": "sales"}),
+        );
+        log.ev(
+            T0 + 7,
+            "4",
+            "",
+            "",
+            "call.internal",
+            json!({"from_agent": "1001"}),
+        );
+        log.ev(
+            T0 + 8,
+            "4",
+            "",
+            "",
+            "call.end",
+            json!({"end_reason": "caller_hangup", "disposition": "abandoned"}),
+        );
+        let rows = csv_rows(&export_cdr(log.store.as_mut(), None, None).unwrap());
+        assert_eq!(rows[0].last().map(String::as_str), Some("direction"));
+        let dirs: Vec<String> = (1..=4).map(|r| col(&rows, r, "direction")).collect();
+        assert_eq!(dirs, ["outbound", "inbound", "callback", "internal"]);
+        assert_eq!(col(&rows, 1, "agent"), "1001");
+        assert_eq!(col(&rows, 1, "dnis"), "+74951234567");
+        assert_eq!(col(&rows, 1, "disposition"), "outbound");
+        assert_eq!(col(&rows, 1, "talk_s"), "12.500");
     }
 
     #[test]

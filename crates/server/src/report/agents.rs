@@ -1,6 +1,7 @@
 //! The agent report: per agent and interval, calls taken, time talking, in wrap-up, idle
-//! (available, ringing or reserved) and paused (by reason), occupancy, ring-no-answers and
-//! disposition codes.
+//! (available, ringing or reserved) and paused (by reason), occupancy, ring-no-answers,
+//! disposition codes, and the agent's own outbound calls (answered ones, counted when they
+//! end, with their talk time; their busy time is also in `talk_s`, but not in `calls`).
 //!
 //! Time comes from `agent.state` rows: each state lasts from its row to the agent's next
 //! one and is credited to the intervals it overlaps (split at their boundaries), up to
@@ -9,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use switchboard_events::{AgentStateName, Event};
+use switchboard_events::{AgentStateName, BusyKind, Disposition, Event};
 
 use super::{ratio, Cell, ReportFold, ReportSpec, Table};
 use crate::event_store::StoredEvent;
@@ -45,6 +46,8 @@ struct AgentTally {
     paused_ms: BTreeMap<String, i64>,
     ronas: u64,
     dispositions: BTreeMap<String, u64>,
+    outbound_calls: u64,
+    outbound_talk_ms: i64,
 }
 
 #[derive(Default)]
@@ -106,6 +109,7 @@ impl ReportFold for AgentsFold {
             Some(Event::AgentState {
                 state,
                 pause_reason,
+                busy_kind,
                 ..
             }) => {
                 let class = class_of(*state, pause_reason.as_ref());
@@ -116,10 +120,21 @@ impl ReportFold for AgentsFold {
                     self.credit(spec, &ev.agent, c, *since, ev.ts_ms);
                 }
                 let was_talking = matches!(prev, Some((Class::Talk, _)));
-                if class == Class::Talk && !was_talking {
+                let own_call = *busy_kind == Some(BusyKind::Outbound);
+                if class == Class::Talk && !was_talking && !own_call {
                     if let Some(t) = self.tally(spec, ev.ts_ms, &ev.agent) {
                         t.calls += 1;
                     }
+                }
+            }
+            Some(Event::CallEnd(end)) if end.disposition == Disposition::Outbound => {
+                let talk_ms = end
+                    .talk_s
+                    .filter(|t| t.is_finite() && *t >= 0.0)
+                    .map_or(0, |t| (t * 1000.0).round() as i64);
+                if let Some(t) = self.tally(spec, ev.ts_ms, &ev.agent) {
+                    t.outbound_calls += 1;
+                    t.outbound_talk_ms += talk_ms;
                 }
             }
             Some(Event::QueueRona {}) => {
@@ -174,6 +189,8 @@ impl ReportFold for AgentsFold {
                     Cell::Num(ratio(busy, busy + t.idle_ms as f64)),
                     Cell::Int(t.ronas),
                     Cell::Text(pairs(&t.dispositions)),
+                    Cell::Int(t.outbound_calls),
+                    secs(t.outbound_talk_ms),
                 ]
             })
             .collect();
@@ -190,6 +207,8 @@ impl ReportFold for AgentsFold {
                 "occupancy",
                 "ronas",
                 "dispositions",
+                "outbound_calls",
+                "outbound_talk_s",
             ],
             rows,
         }
@@ -247,5 +266,39 @@ mod tests {
         assert!(close(num(t.get(0, "occupancy")), 35.0 / 100.0));
         assert_eq!(num(t.get(1, "ronas")), Some(1.0));
         assert_eq!(t.get(1, "dispositions"), &Cell::Text("sale=1".into()));
+    }
+
+    #[test]
+    fn own_outbound_calls_are_counted_apart_from_queue_calls() {
+        let mut log = Log::default();
+        log.agent_state(at(0.0), "1001", "available", json!({}));
+        log.agent_state(at(10.0), "1001", "busy", json!({"busy_kind": "outbound"}));
+        log.push(
+            at(40.0),
+            "7",
+            "",
+            "1001",
+            "call.end",
+            json!({"end_reason": "agent_hangup", "disposition": "outbound", "talk_s": 25.0}),
+        );
+        log.agent_state(at(40.0), "1001", "available", json!({}));
+        // A refused attempt ends as `refused`: not an outbound call.
+        log.push(
+            at(50.0),
+            "8",
+            "",
+            "1001",
+            "call.end",
+            json!({"end_reason": "refused", "disposition": "refused"}),
+        );
+        let mut spec = spec(T0, T0 + 3_600_000, 3_600_000);
+        spec.now_ms = at(100.0);
+        let t = log.report(ReportKind::Agents, &spec);
+        assert_eq!(t.rows.len(), 1);
+        assert_eq!(num(t.get(0, "calls")), Some(0.0));
+        assert_eq!(num(t.get(0, "outbound_calls")), Some(1.0));
+        assert!(close(num(t.get(0, "outbound_talk_s")), 25.0));
+        // The agent's busy time on it is talk time all the same.
+        assert!(close(num(t.get(0, "talk_s")), 30.0));
     }
 }
