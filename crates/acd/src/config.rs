@@ -165,11 +165,14 @@ impl std::str::FromStr for ServiceLevel {
     }
 }
 
-/// Where a queue sends calls it cannot serve well enough.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Where a queue sends calls it cannot serve well enough. A call that overflowed stays
+/// eligible for the original queue's agents too: it is offered to whichever agent frees
+/// first, original or reserve (in its place by priority and join order).
+#[derive(Clone, Debug, PartialEq)]
 pub struct OverflowRule {
-    /// The reserve queue (another queue of the same engine).
-    pub to: QueueId,
+    /// The reserve queues (other queues of the same engine), in order of preference: the
+    /// call moves to the first with an available agent qualified for it, else to the first.
+    pub to: Vec<QueueId>,
     /// Move any call that has waited this long.
     pub after_wait: Option<Duration>,
     /// Move a joining call at once when its predicted chance of being answered within the

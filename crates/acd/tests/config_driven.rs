@@ -89,7 +89,7 @@ fn sales_with_reserve(below: Option<f64>) -> Acd {
     let mut acd = Acd::new(AcdConfig::default());
     let mut qc = QueueConfig::new(Strategy::LongestIdle);
     qc.overflow = Some(OverflowRule {
-        to: Q2,
+        to: vec![Q2],
         after_wait: None,
         predicted_sl_below: below,
     });
@@ -150,7 +150,7 @@ fn overflow_on_predicted_service_level_lifts_the_sales_service_level_in_simulati
     let run = |below: Option<f64>| {
         let mut qc = QueueConfig::new(Strategy::LongestIdle);
         qc.overflow = Some(OverflowRule {
-            to: Q2,
+            to: vec![Q2],
             after_wait: None,
             predicted_sl_below: below,
         });

@@ -444,7 +444,7 @@ fn overflow_after_fixed_wait() {
     let mut acd = Acd::new(AcdConfig::default());
     let mut qc = QueueConfig::new(Strategy::LongestIdle);
     qc.overflow = Some(OverflowRule {
-        to: Q2,
+        to: vec![Q2],
         after_wait: Some(t(45)),
         predicted_sl_below: None,
     });
@@ -478,7 +478,7 @@ fn overflow_when_predicted_service_level_is_too_low() {
     let mut acd = Acd::new(AcdConfig::default());
     let mut qc = QueueConfig::new(Strategy::LongestIdle);
     qc.overflow = Some(OverflowRule {
-        to: Q2,
+        to: vec![Q2],
         after_wait: None,
         predicted_sl_below: Some(0.8),
     });

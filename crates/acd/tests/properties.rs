@@ -90,7 +90,7 @@ impl World {
             target: "vm".into(),
         });
         q1.overflow = Some(OverflowRule {
-            to: QS[1],
+            to: vec![QS[1]],
             after_wait: Some(Duration::from_secs(250)),
             predicted_sl_below: None,
         });

@@ -86,7 +86,7 @@ fn shared_skilled_agents_with_everything_on() {
     let mut qs = QueueConfig::new(Strategy::SkillsBest);
     qs.skill_tiers = vec![SkillTier::relax(Duration::from_secs(45), 5)];
     qs.overflow = Some(OverflowRule {
-        to: support,
+        to: vec![support],
         after_wait: Some(Duration::from_secs(240)),
         predicted_sl_below: None,
     });

@@ -95,7 +95,9 @@ pub(crate) struct QueueConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct OverflowConfig {
-    /// The reserve queue (exactly one, for now).
+    /// The reserve queues, in order of preference: a caller moves to the first with an
+    /// available agent qualified for them, else to the first. The original queue's agents
+    /// may still take a caller who moved.
     pub(crate) to: Vec<String>,
     /// Move a joining caller whose predicted chance of an answer within `sl_threshold` is
     /// below this share.
@@ -254,12 +256,10 @@ impl QueueConfig {
         qc.join_when_empty = self.join_when_empty;
         qc.leave_when_empty = self.leave_when_empty;
         qc.tenant = self.tenant.as_deref().and_then(|t| names.tenant(t));
-        qc.overflow = self.overflow.as_ref().and_then(|o| {
-            Some(OverflowRule {
-                to: names.queue(o.to.first()?)?,
-                after_wait: o.wait_over.map(secs),
-                predicted_sl_below: o.predicted_sl_below,
-            })
+        qc.overflow = self.overflow.as_ref().map(|o| OverflowRule {
+            to: o.to.iter().filter_map(|t| names.queue(t)).collect(),
+            after_wait: o.wait_over.map(secs),
+            predicted_sl_below: o.predicted_sl_below,
         });
         qc.skill_tiers = self
             .skill_tiers
@@ -445,14 +445,31 @@ pub(crate) fn validate(queues: &[QueueConfig], users: &[UserConfig]) -> anyhow::
             }
         }
         if let Some(o) = &q.overflow {
-            match o.to.as_slice() {
-                [to] if to == n => bad!(n, "overflow", "queue {n}: overflow.to: a queue cannot overflow to itself"),
-                [to] if names.queue(to).is_none() => {
-                    bad!(n, "overflow", "queue {n}: overflow.to: {to:?} is not a [[queues]] name")
+            if o.to.is_empty() {
+                bad!(n, "overflow", "queue {n}: overflow.to: name one or more reserve queues, e.g. to = [\"reserve\"]");
+            }
+            for (i, to) in o.to.iter().enumerate() {
+                if to == n {
+                    bad!(
+                        n,
+                        "overflow",
+                        "queue {n}: overflow.to: a queue cannot overflow to itself"
+                    );
                 }
-                [_] => {}
-                _ => bad!(n, "overflow", "queue {n}: overflow.to: name exactly one reserve queue, e.g. to = [\"reserve\"]"
-                ),
+                if names.queue(to).is_none() {
+                    bad!(
+                        n,
+                        "overflow",
+                        "queue {n}: overflow.to: {to:?} is not a [[queues]] name"
+                    );
+                }
+                if o.to[..i].contains(to) {
+                    bad!(
+                        n,
+                        "overflow",
+                        "queue {n}: overflow.to: {to:?} is named twice"
+                    );
+                }
             }
             if o.predicted_sl_below.is_none() && o.wait_over.is_none() {
                 bad!(
@@ -614,7 +631,7 @@ sl_target = 0.9
 moh = "moh-sales"
 join_prompt = "sales-welcome"
 announce_prompt = "sales-thanks"
-overflow = {{ to = ["reserve"], predicted_sl_below = 0.7, wait_over = 120 }}
+overflow = {{ to = ["reserve", "spare"], predicted_sl_below = 0.7, wait_over = 120 }}
 skill_tiers = [{{ after = 0, skills = {{ english = 3 }} }}, {{ after = 60, skills = {{ english = 1 }}, relax = 2 }}]
 callback = {{ order = "caller-first", max_attempts = 5, retry_after = 300 }}
 
@@ -622,6 +639,10 @@ callback = {{ order = "caller-first", max_attempts = 5, retry_after = 300 }}
 name = "reserve"
 members = ["1002"]
 tenant = "acme"
+
+[[queues]]
+name = "spare"
+members = ["1003"]
 "#
         );
         let cfg = load(&text).unwrap();
@@ -638,7 +659,13 @@ tenant = "acme"
             (0.9, s(30))
         );
         let o = core.overflow.unwrap();
-        assert_eq!(o.to, names.queue("reserve").unwrap());
+        assert_eq!(
+            o.to,
+            vec![
+                names.queue("reserve").unwrap(),
+                names.queue("spare").unwrap()
+            ]
+        );
         assert_eq!(
             (o.after_wait, o.predicted_sl_below),
             (Some(s(120)), Some(0.7))
@@ -692,6 +719,10 @@ tenant = "acme"
             (
                 "overflow = { to = [], wait_over = 60 }",
                 "queue sales: overflow.to",
+            ),
+            (
+                "overflow = { to = [\"operator\", \"operator\"], wait_over = 60 }",
+                "queue sales: overflow.to: \"operator\" is named twice",
             ),
             (
                 "overflow = { to = [\"operator\"] }",

@@ -61,6 +61,7 @@ impl Acd {
             announce_every: join.announce_every,
             max_wait_at: None,
             overflow_at: None,
+            origins: Vec::new(),
             tier_at: None,
         };
         self.calls.insert(join.call, call);
@@ -300,6 +301,7 @@ impl Acd {
                 announce_every: None,
                 max_wait_at: None,
                 overflow_at: None,
+                origins: Vec::new(),
                 tier_at: None,
             },
         );
@@ -336,6 +338,7 @@ impl Acd {
             _ => return Err(AcdError::NoCallback(call)),
         }
         let (qid, key) = (c.queue, c.key);
+        self.forget_away_of(call);
         self.calls.remove(&call);
         if let Some(q) = self.queues.get_mut(&qid) {
             q.remove(key);
@@ -366,6 +369,7 @@ impl Acd {
         let waited = now.saturating_sub(c.joined_at);
         match result {
             CallbackResult::Connected => {
+                self.forget_away_of(call);
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.state = CallState::Connected { agent };
                 }
@@ -399,6 +403,7 @@ impl Acd {
                     .map(|p| (p.max_attempts.max(1), p.retry_after))
                     .unwrap_or((1, Duration::ZERO));
                 if attempts >= max.0 {
+                    self.forget_away_of(call);
                     if let Some(q) = self.queues.get_mut(&qid) {
                         q.remove(key);
                         q.stats.callback_failed += 1;
@@ -438,7 +443,12 @@ impl Acd {
         q.insert(c.key, call);
         q.stats.joined += 1;
         c.max_wait_at = q.cfg.max_wait.as_ref().map(|m| now + m.after);
-        c.overflow_at = q.cfg.overflow.and_then(|o| o.after_wait).map(|w| now + w);
+        c.overflow_at = q
+            .cfg
+            .overflow
+            .as_ref()
+            .and_then(|o| o.after_wait)
+            .map(|w| now + w);
         c.tier_at = q.cfg.skill_tiers.first().map(|t| now + t.after);
         let position = q.index_of(c.key).map(|i| i + 1).unwrap_or(0);
         let timers: Vec<(Duration, Timer)> = [
@@ -451,7 +461,7 @@ impl Acd {
         .collect();
         let announce_at_join = q.cfg.announce_at_join;
         let every = c.announce_every.or(q.cfg.announce_every);
-        let overflow = q.cfg.overflow;
+        let overflow = q.cfg.overflow.clone();
         let sl = q.cfg.service_level;
         for (t, k) in timers {
             self.arm(t, k);
@@ -470,15 +480,18 @@ impl Acd {
         {
             return;
         }
-        let predict_sl = overflow.is_some_and(|o| {
-            o.predicted_sl_below.is_some() && o.to != qid && self.queues.contains_key(&o.to)
+        let predict_sl = overflow.as_ref().is_some_and(|o| {
+            o.predicted_sl_below.is_some()
+                && o.to
+                    .iter()
+                    .any(|t| *t != qid && self.queues.contains_key(t))
         });
         if announce_at_join || predict_sl {
             let est = self.estimate(now, call, secs(sl.within));
             if predict_sl {
-                if let (Some(o), Some((_, p))) = (overflow, est) {
+                if let (Some(o), Some((_, p))) = (&overflow, est) {
                     if o.predicted_sl_below.is_some_and(|below| p < below) {
-                        self.overflow(now, call, o.to);
+                        self.overflow_to_reserve(now, call, &o.to);
                         return;
                     }
                 }
@@ -504,6 +517,7 @@ impl Acd {
         let Some(c) = self.calls.remove(&call) else {
             return;
         };
+        self.forget_away(&c.origins, c.key);
         let qid = c.queue;
         let waited = now.saturating_sub(c.joined_at);
         let was_callback = c.is_callback();
@@ -573,6 +587,7 @@ impl Acd {
             q.remove(key);
             q.stats.overflowed += 1;
             q.model.record_departure(secs(waited), false);
+            Queue::insert_in(&mut q.away, key, call);
         }
         self.out.push_back(Output::Log(Event::Waited {
             call,
@@ -585,6 +600,14 @@ impl Acd {
             c.next_announce = None;
             c.join_bound = None;
             c.declined.clear();
+            if !c.origins.contains(&from) {
+                c.origins.push(from);
+            }
+            // Back where it started (a ring of overflows): no longer away from there.
+            c.origins.retain(|o| *o != to);
+        }
+        if let Some(q) = self.queues.get_mut(&to) {
+            q.remove_in_away(key);
         }
         self.enter_queue(now, call, to, false);
     }

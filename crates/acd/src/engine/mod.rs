@@ -8,6 +8,7 @@
 mod agents;
 mod announcements;
 mod calls;
+mod overflow;
 mod routing;
 mod timers;
 
@@ -224,6 +225,8 @@ struct Call {
     max_wait_at: Option<Duration>,
     overflow_at: Option<Duration>,
     tier_at: Option<Duration>,
+    /// Queues this call overflowed out of: their agents may still take it.
+    origins: Vec<QueueId>,
 }
 
 impl Call {
@@ -268,6 +271,9 @@ struct Queue {
     members: Vec<AgentId>,
     answered_by: Vec<u64>,
     order: VecDeque<(u64, CallId)>,
+    /// Calls that overflowed out of this queue and still wait in a reserve queue, by key:
+    /// this queue's agents may take them (see `overflow.rs`).
+    away: VecDeque<(u64, CallId)>,
     rr_next: usize,
     model: EwtModel,
     stats: QueueStats,
@@ -383,6 +389,7 @@ impl Acd {
                 members: Vec::new(),
                 answered_by: Vec::new(),
                 order: VecDeque::new(),
+                away: VecDeque::new(),
                 rr_next: 0,
                 model,
                 stats: QueueStats::default(),

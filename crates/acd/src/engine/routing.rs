@@ -30,6 +30,7 @@ impl Acd {
             c.state = CallState::Connected { agent };
             c.next_announce = None;
         }
+        self.forget_away_of(call);
         if let Some(q) = self.queues.get_mut(&qid) {
             q.remove(key);
             q.stats.answered += 1;
@@ -187,6 +188,17 @@ impl Acd {
                     }
                 }
             }
+            if !c.origins.is_empty() {
+                // Agents of the queues it overflowed out of may take it too.
+                let n = q.members.len();
+                for (j, (m, score)) in self
+                    .origin_candidates(now, c, &q.members)
+                    .into_iter()
+                    .enumerate()
+                {
+                    cands.push((n + j, m, score));
+                }
+            }
             if cands.is_empty() {
                 return;
             }
@@ -295,6 +307,9 @@ impl Acd {
                     break;
                 }
             }
+            if let Some(found) = self.first_away_for(now, a, *qid, q, best.map(|b| b.0)) {
+                best = Some(found);
+            }
         }
         best.map(|(_, c)| c)
     }
@@ -309,7 +324,7 @@ impl Acd {
         };
         if cfg!(debug_assertions) {
             for ag in &agents {
-                if let Some(a) = self.agents.get(ag) {
+                if let Some(a) = self.agents.get(ag).filter(|_| q.members.contains(ag)) {
                     for (key, other) in &q.order {
                         if *key >= c.key {
                             break;
@@ -383,8 +398,11 @@ impl Acd {
             return;
         }
         if c.overflow_at.is_some_and(|t| t <= now) {
-            if let Some(o) = q.and_then(|q| q.cfg.overflow) {
-                self.overflow(now, call, o.to);
+            if let Some(to) = q
+                .and_then(|q| q.cfg.overflow.as_ref())
+                .map(|o| o.to.clone())
+            {
+                self.overflow_to_reserve(now, call, &to);
                 return;
             }
         }

@@ -101,10 +101,10 @@ impl Acd {
                 let to = self
                     .queues
                     .get(&c.queue)
-                    .and_then(|q| q.cfg.overflow)
-                    .map(|o| o.to);
+                    .and_then(|q| q.cfg.overflow.as_ref())
+                    .map(|o| o.to.clone());
                 if let (Some(to), CallState::Waiting) = (to, &c.state) {
-                    self.overflow(now, call, to);
+                    self.overflow_to_reserve(now, call, &to);
                 }
             }
             Timer::Tier(call) => {

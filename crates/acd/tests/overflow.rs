@@ -1,0 +1,165 @@
+//! Overflow to several reserve queues (tried in order: the first with a free qualified agent)
+//! and back: a call that overflowed is offered to whichever agent frees first, of the
+//! original queue or of the reserve, in its place by join order.
+
+use std::time::Duration;
+
+use switchboard_acd::*;
+
+const SALES: QueueId = QueueId(1);
+const RESERVE: QueueId = QueueId(2);
+const SPARE: QueueId = QueueId(3);
+
+fn t(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+fn drain(acd: &mut Acd) -> Vec<Output> {
+    std::iter::from_fn(|| acd.poll_output()).collect()
+}
+
+fn offers(outs: &[Output]) -> Vec<(CallId, AgentId)> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Offer { call, agent, .. } => Some((*call, *agent)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn overflows(outs: &[Output]) -> Vec<(CallId, QueueId, QueueId)> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Overflow { call, from, to } => Some((*call, *from, *to)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// `sales` (agent 1) overflows after 45 s to `reserve` (agent 2), then `spare` (agent 3).
+/// Every agent is logged in and busy on a direct call.
+fn centre() -> Acd {
+    let mut acd = Acd::new(AcdConfig::default());
+    let mut sales = QueueConfig::new(Strategy::LongestIdle);
+    sales.overflow = Some(OverflowRule {
+        to: vec![RESERVE, SPARE],
+        after_wait: Some(t(45)),
+        predicted_sl_below: None,
+    });
+    sales.wrap_up = Duration::ZERO;
+    acd.add_queue(SALES, sales).unwrap();
+    for q in [RESERVE, SPARE] {
+        let mut qc = QueueConfig::new(Strategy::LongestIdle);
+        qc.wrap_up = Duration::ZERO;
+        acd.add_queue(q, qc).unwrap();
+    }
+    for (a, q) in [(1, SALES), (2, RESERVE), (3, SPARE)] {
+        acd.add_agent(AgentConfig::new(AgentId(a), vec![q]))
+            .unwrap();
+        acd.handle_login(t(0), AgentId(a)).unwrap();
+        acd.handle_agent_busy(t(0), AgentId(a), BusyKind::Direct)
+            .unwrap();
+    }
+    drain(&mut acd);
+    acd
+}
+
+#[test]
+fn the_caller_goes_to_the_first_reserve_with_a_free_qualified_agent() {
+    let mut acd = centre();
+    acd.handle_agent_idle(t(1), AgentId(3)).unwrap();
+    acd.handle_join(t(10), Join::new(CallId(1), SALES)).unwrap();
+    drain(&mut acd);
+    acd.handle_timeout(t(55));
+    let out = drain(&mut acd);
+    // `reserve` comes first but its agent is busy; `spare`'s is free.
+    assert_eq!(overflows(&out), vec![(CallId(1), SALES, SPARE)]);
+    assert_eq!(offers(&out), vec![(CallId(1), AgentId(3))]);
+}
+
+#[test]
+fn with_no_reserve_agent_free_the_caller_goes_to_the_first_reserve() {
+    let mut acd = centre();
+    acd.handle_join(t(10), Join::new(CallId(1), SALES)).unwrap();
+    drain(&mut acd);
+    acd.handle_timeout(t(55));
+    let out = drain(&mut acd);
+    assert_eq!(overflows(&out), vec![(CallId(1), SALES, RESERVE)]);
+    assert!(offers(&out).is_empty());
+    assert_eq!(acd.call_queue(CallId(1)), Some(RESERVE));
+}
+
+#[test]
+fn an_overflowed_caller_goes_back_to_the_original_agent_if_it_frees_first() {
+    let mut acd = centre();
+    acd.handle_join(t(10), Join::new(CallId(1), SALES)).unwrap();
+    drain(&mut acd);
+    acd.handle_timeout(t(55));
+    drain(&mut acd);
+    assert_eq!(acd.call_queue(CallId(1)), Some(RESERVE));
+    // Sales' own agent frees first: it is offered the caller who left sales.
+    acd.handle_agent_idle(t(60), AgentId(1)).unwrap();
+    assert_eq!(offers(&drain(&mut acd)), vec![(CallId(1), AgentId(1))]);
+    acd.handle_offer_answered(t(62), CallId(1), AgentId(1))
+        .unwrap();
+    drain(&mut acd);
+    // Counted once: overflowed out of sales, answered in the reserve queue.
+    let (s, r) = (
+        acd.queue_stats(SALES).unwrap(),
+        acd.queue_stats(RESERVE).unwrap(),
+    );
+    assert_eq!((s.overflowed, r.joined, r.answered), (1, 1, 1));
+    assert!(s.balanced() && r.balanced());
+    // The answered call is no longer anyone's: the reserve agent freeing gets nothing.
+    acd.handle_agent_idle(t(63), AgentId(2)).unwrap();
+    assert!(offers(&drain(&mut acd)).is_empty());
+}
+
+#[test]
+fn an_overflowed_caller_is_taken_by_the_reserve_agent_if_it_frees_first() {
+    let mut acd = centre();
+    acd.handle_join(t(10), Join::new(CallId(1), SALES)).unwrap();
+    drain(&mut acd);
+    acd.handle_timeout(t(55));
+    drain(&mut acd);
+    acd.handle_agent_idle(t(60), AgentId(2)).unwrap();
+    assert_eq!(offers(&drain(&mut acd)), vec![(CallId(1), AgentId(2))]);
+    acd.handle_offer_answered(t(61), CallId(1), AgentId(2))
+        .unwrap();
+    drain(&mut acd);
+    acd.handle_agent_idle(t(62), AgentId(1)).unwrap();
+    assert!(offers(&drain(&mut acd)).is_empty());
+}
+
+#[test]
+fn the_original_agent_takes_its_own_queue_callers_and_overflowed_ones_in_join_order() {
+    let mut acd = centre();
+    acd.handle_join(t(10), Join::new(CallId(1), SALES)).unwrap();
+    drain(&mut acd);
+    acd.handle_timeout(t(55));
+    drain(&mut acd);
+    // A later sales caller (no overflow yet) waits in sales itself.
+    acd.handle_join(t(56), Join::new(CallId(2), SALES)).unwrap();
+    drain(&mut acd);
+    // The earlier caller (now in reserve) goes first, then sales' own.
+    acd.handle_agent_idle(t(60), AgentId(1)).unwrap();
+    assert_eq!(offers(&drain(&mut acd)), vec![(CallId(1), AgentId(1))]);
+    acd.handle_offer_answered(t(61), CallId(1), AgentId(1))
+        .unwrap();
+    acd.handle_call_ended(t(70), CallId(1)).unwrap();
+    let out = drain(&mut acd);
+    assert_eq!(offers(&out), vec![(CallId(2), AgentId(1))], "{out:?}");
+}
+
+#[test]
+fn a_caller_who_hangs_up_in_the_reserve_is_no_longer_offered_to_the_original_agents() {
+    let mut acd = centre();
+    acd.handle_join(t(10), Join::new(CallId(1), SALES)).unwrap();
+    drain(&mut acd);
+    acd.handle_timeout(t(55));
+    drain(&mut acd);
+    acd.handle_call_ended(t(57), CallId(1)).unwrap();
+    drain(&mut acd);
+    acd.handle_agent_idle(t(60), AgentId(1)).unwrap();
+    assert!(offers(&drain(&mut acd)).is_empty());
+}
