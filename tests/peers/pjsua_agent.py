@@ -6,7 +6,8 @@ stdout: {"event": "registered", "code": 200}, {"event": "incoming", ...},
 {"event": "confirmed"}, {"event": "disconnected", ...}. It can auto-answer calls,
 send a sine tone into them and record what it hears to a WAV file. It reads commands
 as lines on stdin: "quit", "hangup", "answer" (a call left ringing by --answer none),
-"dtmf 123", "unregister".
+"dtmf 123", "hold" (re-INVITE with a=sendonly), "unhold" (re-INVITE with sendrecv again),
+"unregister".
 
 Usage: pjsua_agent.py --server 127.0.0.1:5060 --user 1002 --password secret-1002
                       [--transport udp|tcp] [--answer auto|none] [--tone-hz 2000]
@@ -228,6 +229,22 @@ def main():
                     emit({"event": "xfer-sent", "replaces": True})
                 except pj.Error as e:
                     emit({"event": "xfer-error", "error": str(e)})
+            if val == "hold":
+                for c in acc.calls:
+                    try:
+                        c.setHold(pj.CallOpParam(True))
+                        emit({"event": "hold-sent"})
+                    except pj.Error as e:
+                        emit({"event": "hold-error", "error": str(e)})
+            if val == "unhold":
+                for c in acc.calls:
+                    try:
+                        op = pj.CallOpParam(True)
+                        op.opt.flag = pj.PJSUA_CALL_UNHOLD
+                        c.reinvite(op)
+                        emit({"event": "unhold-sent"})
+                    except pj.Error as e:
+                        emit({"event": "unhold-error", "error": str(e)})
             if val == "unregister":
                 acc.setRegistration(False)
     emit({"event": "exit"})

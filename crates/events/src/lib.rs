@@ -267,6 +267,21 @@ pub enum Event {
         /// How long the agent stayed paused, seconds (`[acd] rona_unpause_after`).
         after_s: u64,
     },
+    /// A party put the call on hold (a re-INVITE offering `sendonly`/`inactive` audio or a
+    /// `0.0.0.0` address). The envelope's `agent` is the call's agent, if bridged.
+    #[serde(rename = "call.hold")]
+    CallHold {
+        /// Who put it on hold.
+        party: Party,
+    },
+    /// That party took the call off hold (a re-INVITE with active audio again).
+    #[serde(rename = "call.resume")]
+    CallResume {
+        /// Who had put it on hold.
+        party: Party,
+        /// How long it was held by that party, in seconds.
+        held_s: f64,
+    },
     /// The agent set a disposition code on the event's call (its last or current call).
     #[serde(rename = "call.disposition")]
     CallDisposition {
@@ -438,6 +453,8 @@ impl Event {
             Event::AgentQueueLogout {} => "agent.queue_logout",
             Event::AgentRonaUnpaused { .. } => "agent.rona_unpaused",
             Event::CallDisposition { .. } => "call.disposition",
+            Event::CallHold { .. } => "call.hold",
+            Event::CallResume { .. } => "call.resume",
             Event::AgentRing {} => "agent.ring",
             Event::AgentRingFailed { .. } => "agent.ring_failed",
             Event::Dtmf { .. } => "dtmf",

@@ -8,6 +8,7 @@ mod api_supervision;
 mod bridging;
 mod control;
 mod forking;
+mod hold;
 mod ivr_flow;
 mod queueing;
 mod setup;
@@ -257,6 +258,8 @@ struct CallTask {
     started_wall: chrono::DateTime<Utc>,
     /// Who hung the call up over the API (its `call.end` says so).
     api_hangup_by: Option<String>,
+    /// Each party's hold (`hold.rs`).
+    holds: hold::Holds,
 }
 
 /// How a call starts once its caller is confirmed.
@@ -688,6 +691,7 @@ impl CallTask {
                         status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
                     }
                 } else if req.method == Method::Invite {
+                    let mut held = None;
                     // Re-INVITE (hold/resume): keep our media, answer with our SDP. If the
                     // peer's media moved (a new usable c= address or port), accept it from
                     // there and send there (strict media would drop it otherwise).
@@ -704,7 +708,9 @@ impl CallTask {
                             session_version: 2,
                             direction: Direction::SendRecv,
                         };
-                        match SessionDescription::parse(&req.body).and_then(|o| {
+                        let offer = SessionDescription::parse(&req.body);
+                        held = offer.as_ref().ok().map(SessionDescription::is_hold);
+                        match offer.and_then(|o| {
                             switchboard_sdp::answer(&o, &LocalCaps::default(), &local)
                         }) {
                             Ok((ans, neg)) => {
@@ -716,6 +722,7 @@ impl CallTask {
                             Err(_) => status = StatusCode::NOT_ACCEPTABLE_HERE,
                         }
                     }
+                    self.note_hold(leg, held);
                 } else if req.method != Method::Notify {
                     status = StatusCode::NOT_IMPLEMENTED;
                 }

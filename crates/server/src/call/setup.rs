@@ -207,6 +207,7 @@ pub(super) async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id:
         local_ip,
         awaiting_confirmation: None,
         control_rx: ctx.live.register(crate::live_calls::LiveCallId(id)),
+        holds: Default::default(),
         queued_at: None,
         started_wall: Utc::now(),
         api_hangup_by: None,

@@ -43,6 +43,11 @@ struct CallSummary {
     agent_notes: String,
     /// `inbound`, `outbound` (an agent's own call out), `callback` or `internal`.
     direction: &'static str,
+    /// Parties holding the call now (bit 0 caller, bit 1 agent), since when, and the time
+    /// on hold so far (by either party; overlapping holds count once).
+    holding: u8,
+    hold_since_ms: i64,
+    hold_ms: i64,
 }
 
 impl CallSummary {
@@ -100,6 +105,24 @@ impl CallSummary {
                 }
                 self.in_queue = false;
             }
+            "call.hold" | "call.resume" => {
+                let bit = match str_of(&ev.data, "party") {
+                    Some("caller") => 1,
+                    Some("agent") => 2,
+                    _ => return,
+                };
+                let was = self.holding;
+                if ev.kind == "call.hold" {
+                    self.holding |= bit;
+                } else {
+                    self.holding &= !bit;
+                }
+                if was == 0 && self.holding != 0 {
+                    self.hold_since_ms = ev.ts_ms;
+                } else if was != 0 && self.holding == 0 {
+                    self.hold_ms += (ev.ts_ms - self.hold_since_ms).max(0);
+                }
+            }
             "recording.start" => {
                 if let Some(p) = str_of(&ev.data, "path") {
                     self.recording = Some(p.to_string());
@@ -107,6 +130,11 @@ impl CallSummary {
             }
             "call.end" => {
                 self.end_ms = Some(ev.ts_ms);
+                if self.holding != 0 {
+                    // On hold to the end.
+                    self.hold_ms += (ev.ts_ms - self.hold_since_ms).max(0);
+                    self.holding = 0;
+                }
                 // A row that does not fit the schema still ends the call (`end` stays None).
                 let end = call_end(ev).cloned();
                 if let Some(p) = end.as_ref().and_then(|e| e.recording.as_ref()) {
@@ -180,7 +208,7 @@ fn summarize(events: &[StoredEvent]) -> Vec<CallSummary> {
     calls
 }
 
-const CDR_HEADER: [&str; 24] = [
+const CDR_HEADER: [&str; 25] = [
     "call_id",
     "start",
     "answer",
@@ -205,6 +233,7 @@ const CDR_HEADER: [&str; 24] = [
     "agent_loss_pct",
     "agent_jitter_ms",
     "direction",
+    "hold_s",
 ];
 
 /// A leg's `(loss_pct, jitter_ms)` CDR cells from `call.end`'s `quality` (two decimals;
@@ -234,7 +263,9 @@ fn quality_cells(end: Option<&CallEnd>, leg: Party) -> [String; 2] {
 /// expected, RFC 3550 interarrival jitter in ms; empty without that leg), `direction`
 /// (`inbound`; `outbound`: an agent's own call to an outside number, `caller` is the
 /// agent's From and `dnis` the number; `callback`: a call the engine placed to a
-/// customer; `internal`: an agent's call into a queue).
+/// customer; `internal`: an agent's call into a queue), `hold_s` (time
+/// the call spent on hold by either party, from `call.hold`/`call.resume`; a hold still on
+/// at the end counts to the end; part of `talk_s`).
 pub(crate) fn export_cdr(
     store: &mut dyn EventStore,
     from_ms: Option<i64>,
@@ -292,6 +323,7 @@ pub(crate) fn export_cdr(
             agent_loss,
             agent_jitter,
             c.direction.to_string(),
+            ms_to_secs3(c.hold_ms),
         ];
         csv_row(&mut out, &row);
     }
@@ -524,7 +556,7 @@ mod tests {
             );
         }
         let rows = csv_rows(&export_cdr(log.store.as_mut(), None, None).unwrap());
-        assert_eq!(rows[0].len(), 24);
+        assert_eq!(rows[0].len(), 25);
         assert_eq!(rows[0][17], "agent_disposition");
         assert_eq!(rows[0][18], "disposition_notes");
         assert_eq!(col(&rows, 1, "agent_disposition"), "sale");
@@ -654,7 +686,7 @@ mod tests {
             json!({"end_reason": "caller_hangup", "disposition": "abandoned"}),
         );
         let rows = csv_rows(&export_cdr(log.store.as_mut(), None, None).unwrap());
-        assert_eq!(rows[0].last().map(String::as_str), Some("direction"));
+        assert_eq!(rows[0][23], "direction");
         let dirs: Vec<String> = (1..=4).map(|r| col(&rows, r, "direction")).collect();
         assert_eq!(dirs, ["outbound", "inbound", "callback", "internal"]);
         assert_eq!(col(&rows, 1, "agent"), "1001");
@@ -789,5 +821,39 @@ mod tests {
         let later = recordings_index(log.store.as_mut(), Some(T0 + 1), None).unwrap();
         assert_eq!(later.lines().count(), 2);
         assert!(later.contains("/r/2.wav"));
+    }
+
+    #[test]
+    fn cdr_hold_s_sums_the_time_on_hold_by_either_party() {
+        let mut log = TestLog::new("cdr-hold");
+        // Bridged at 34 s, ends at 94 s (answered_call): the agent holds 40..50, the
+        // caller 45..55 (overlapping: 40..55 counts once) and the agent again from 90 to
+        // the end.
+        let hold = |log: &mut TestLog, s: i64, kind: &str, party: &str| {
+            log.ev(
+                T0 + s * 1000,
+                "1",
+                "sales",
+                "1001",
+                kind,
+                json!({"party": party, "held_s": 1.0}),
+            );
+        };
+        hold(&mut log, 40, "call.hold", "agent");
+        hold(&mut log, 45, "call.hold", "caller");
+        hold(&mut log, 50, "call.resume", "agent");
+        hold(&mut log, 55, "call.resume", "caller");
+        hold(&mut log, 90, "call.hold", "agent");
+        answered_call(&mut log, "1", T0);
+        let csv = export_cdr(log.store.as_mut(), None, None).unwrap();
+        let rows = csv_rows(&csv);
+        assert_eq!(col(&rows, 1, "end"), "2026-11-23T10:01:34.000Z");
+        // 40..55 and 90..94.
+        assert_eq!(col(&rows, 1, "hold_s"), "19.000");
+        // A call without holds has 0.
+        let mut log = TestLog::new("cdr-no-hold");
+        answered_call(&mut log, "2", T0);
+        let csv = export_cdr(log.store.as_mut(), None, None).unwrap();
+        assert_eq!(col(&csv_rows(&csv), 1, "hold_s"), "0.000");
     }
 }

@@ -1,16 +1,21 @@
-//! The agent report: per agent and interval, calls taken, time talking, in wrap-up, idle
-//! (available, ringing or reserved) and paused (by reason), occupancy, ring-no-answers,
-//! disposition codes, and the agent's own outbound calls (answered ones, counted when they
-//! end, with their talk time; their busy time is also in `talk_s`, but not in `calls`).
+//! The agent report: per agent and interval, calls taken, time talking (and of it, on
+//! hold), in wrap-up, idle (available, ringing or reserved) and paused (by reason),
+//! occupancy, ring-no-answers, disposition codes, and the agent's own outbound calls
+//! (answered ones, counted when they end, with their talk time; their busy time is also in
+//! `talk_s`, but not in `calls`).
 //!
 //! Time comes from `agent.state` rows: each state lasts from its row to the agent's next
 //! one and is credited to the intervals it overlaps (split at their boundaries), up to
 //! `min(to, now)`. Occupancy is the live statistics' `busy / (busy + idle)`, busy being talk
 //! plus wrap-up; paused and logged-out time is in neither.
+//!
+//! Hold comes from `call.hold`/`call.resume` rows naming the agent (either party holding
+//! the agent's bridged call; overlapping holds count once), until the resume or the
+//! call's end. It is part of talk time (the agent is busy on the call), shown apart.
 
 use std::collections::{BTreeMap, HashMap};
 
-use switchboard_events::{AgentStateName, BusyKind, Disposition, Event};
+use switchboard_events::{AgentStateName, BusyKind, Disposition, Event, Party};
 
 use super::{ratio, Cell, ReportFold, ReportSpec, Table};
 use crate::event_store::StoredEvent;
@@ -19,6 +24,8 @@ use crate::event_store::StoredEvent;
 #[derive(Clone, Debug, PartialEq)]
 enum Class {
     Talk,
+    /// On hold (within talk; credited apart, from the hold events).
+    Hold,
     Wrap,
     Idle,
     Paused(String),
@@ -41,6 +48,7 @@ fn class_of(state: AgentStateName, reason: Option<&String>) -> Class {
 struct AgentTally {
     calls: u64,
     talk_ms: i64,
+    hold_ms: i64,
     wrap_ms: i64,
     idle_ms: i64,
     paused_ms: BTreeMap<String, i64>,
@@ -57,12 +65,35 @@ pub(crate) struct AgentsFold {
     current: HashMap<String, (Class, i64)>,
     /// The last disposition code per call: interval, agent, code.
     dispositions: HashMap<String, (i64, String, String)>,
+    /// Calls on hold now: agent, parties holding (bit 0 caller, bit 1 agent), since when.
+    holds: HashMap<String, (String, u8, i64)>,
 }
 
 impl AgentsFold {
     fn tally(&mut self, spec: &ReportSpec, ts: i64, agent: &str) -> Option<&mut AgentTally> {
         let b = spec.bucket(ts)?;
         Some(self.tallies.entry((b, agent.to_string())).or_default())
+    }
+
+    /// A party holds or resumes the agent's call.
+    fn hold(&mut self, spec: &ReportSpec, ev: &StoredEvent, party: Party, on: bool) {
+        let bit = match party {
+            Party::Caller => 1,
+            Party::Agent => 2,
+        };
+        let (agent, was, mut since) = self
+            .holds
+            .remove(&ev.call)
+            .unwrap_or_else(|| (ev.agent.clone(), 0, ev.ts_ms));
+        let holding = if on { was | bit } else { was & !bit };
+        if was == 0 && holding != 0 {
+            since = ev.ts_ms;
+        }
+        if holding != 0 {
+            self.holds.insert(ev.call.clone(), (agent, holding, since));
+        } else if was != 0 {
+            self.credit(spec, &agent, &Class::Hold, since, ev.ts_ms);
+        }
     }
 
     /// Credits `class` over `[from, until)`, clipped to the report and split by interval.
@@ -79,6 +110,7 @@ impl AgentsFold {
             let tally = self.tallies.entry((b, agent.to_string())).or_default();
             match class {
                 Class::Talk => tally.talk_ms += d,
+                Class::Hold => tally.hold_ms += d,
                 Class::Wrap => tally.wrap_ms += d,
                 Class::Idle => tally.idle_ms += d,
                 Class::Paused(r) => *tally.paused_ms.entry(r.clone()).or_default() += d,
@@ -102,6 +134,12 @@ fn pairs<V: std::fmt::Display>(m: &BTreeMap<String, V>) -> String {
 
 impl ReportFold for AgentsFold {
     fn apply(&mut self, spec: &ReportSpec, ev: &StoredEvent) {
+        if let Some(Event::CallEnd(_)) = &ev.event {
+            // A hold still on at the end counts to the end.
+            if let Some((agent, _, since)) = self.holds.remove(&ev.call) {
+                self.credit(spec, &agent, &Class::Hold, since, ev.ts_ms);
+            }
+        }
         if ev.agent.is_empty() {
             return;
         }
@@ -137,6 +175,8 @@ impl ReportFold for AgentsFold {
                     t.outbound_talk_ms += talk_ms;
                 }
             }
+            Some(Event::CallHold { party }) => self.hold(spec, ev, *party, true),
+            Some(Event::CallResume { party, .. }) => self.hold(spec, ev, *party, false),
             Some(Event::QueueRona {}) => {
                 if let Some(t) = self.tally(spec, ev.ts_ms, &ev.agent) {
                     t.ronas += 1;
@@ -162,6 +202,10 @@ impl ReportFold for AgentsFold {
         for (agent, class, since) in open {
             self.credit(spec, &agent, &class, since, i64::MAX);
         }
+        let held: Vec<(String, i64)> = self.holds.drain().map(|(_, (a, _, s))| (a, s)).collect();
+        for (agent, since) in held {
+            self.credit(spec, &agent, &Class::Hold, since, i64::MAX);
+        }
         let codes: Vec<(i64, String, String)> = self.dispositions.drain().map(|(_, v)| v).collect();
         for (b, agent, code) in codes {
             let t = self.tallies.entry((b, agent)).or_default();
@@ -177,6 +221,7 @@ impl ReportFold for AgentsFold {
                     Cell::Text(agent.clone()),
                     Cell::Int(t.calls),
                     secs(t.talk_ms),
+                    secs(t.hold_ms),
                     secs(t.wrap_ms),
                     secs(t.idle_ms),
                     secs(t.paused_ms.values().sum()),
@@ -200,6 +245,7 @@ impl ReportFold for AgentsFold {
                 "agent",
                 "calls",
                 "talk_s",
+                "hold_s",
                 "wrap_up_s",
                 "idle_s",
                 "paused_s",
@@ -300,5 +346,41 @@ mod tests {
         assert!(close(num(t.get(0, "outbound_talk_s")), 25.0));
         // The agent's busy time on it is talk time all the same.
         assert!(close(num(t.get(0, "talk_s")), 30.0));
+    }
+
+    #[test]
+    fn hold_is_part_of_talk_and_counts_once_until_resume_or_end() {
+        let mut log = Log::default();
+        log.agent_state(at(0.0), "1001", "available", json!({}));
+        // Bridged 11..41.
+        log.answered(0.0, "1", "+100", "1001", 10.0, 30.0, 5.0);
+        let hold = |log: &mut Log, t: f64, kind: &str, party: &str| {
+            log.push(
+                at(t),
+                "1",
+                "sales",
+                "1001",
+                kind,
+                json!({"party": party, "held_s": 1.0}),
+            );
+        };
+        // Agent 15..20, caller 18..25 (overlap counts once: 15..25), agent again 35 to
+        // the end (41).
+        hold(&mut log, 15.0, "call.hold", "agent");
+        hold(&mut log, 18.0, "call.hold", "caller");
+        hold(&mut log, 20.0, "call.resume", "agent");
+        hold(&mut log, 25.0, "call.resume", "caller");
+        hold(&mut log, 35.0, "call.hold", "agent");
+        log.events.sort_by_key(|e| e.ts_ms);
+        let mut spec = spec(T0, T0 + 3_600_000, 3_600_000);
+        spec.now_ms = at(100.0);
+        let t = log.report(ReportKind::Agents, &spec);
+        assert_eq!(t.rows.len(), 1);
+        assert!(close(num(t.get(0, "talk_s")), 30.0), "talk includes hold");
+        assert!(
+            close(num(t.get(0, "hold_s")), 16.0),
+            "{:?}",
+            t.get(0, "hold_s")
+        );
     }
 }
