@@ -76,8 +76,9 @@ struct QueuedCall {
     orig_position: i64,
     position: i64,
     in_queue: bool,
-    /// The outstanding ring: agent, when it started, whether its failure was logged.
-    ring: Option<(String, i64, bool)>,
+    /// The outstanding rings (several at once for a ring-all queue): agent, when it
+    /// started, whether its failure was logged.
+    ring: Vec<(String, i64, bool)>,
     bridged: Option<Bridged>,
     ended: bool,
 }
@@ -246,13 +247,18 @@ impl QueueLogWriter {
                     }
                 }
                 "agent.ring" => {
-                    c.ring = Some((ev.agent.clone(), ev.ts_ms, false));
+                    // A new offer round (the previous rings have all ended) starts afresh.
+                    if c.ring.iter().all(|r| r.2) {
+                        c.ring.clear();
+                    }
+                    c.ring.retain(|r| r.0 != ev.agent);
+                    c.ring.push((ev.agent.clone(), ev.ts_ms, false));
                 }
                 "agent.ring_failed" | "queue.rona" => {
                     let matches =
                         |r: &(String, i64, bool)| !r.2 && (ev.agent.is_empty() || r.0 == ev.agent);
                     let q = queue_of(c);
-                    if let Some(r) = c.ring.as_mut().filter(|r| matches(r)) {
+                    if let Some(r) = c.ring.iter_mut().find(|r| matches(r)) {
                         r.2 = true;
                         let agent = if ev.agent.is_empty() {
                             r.0.clone()
@@ -270,19 +276,21 @@ impl QueueLogWriter {
                 }
                 "call.bridge" => {
                     let hold = if c.in_queue { c.wait_s(ev.ts_ms) } else { 0 };
-                    let ring = c
+                    // The answering agent's ring (ring-all: one of several).
+                    let answering = c
                         .ring
-                        .as_ref()
-                        .map(|r| whole_secs(r.1, ev.ts_ms))
-                        .unwrap_or(0);
+                        .iter()
+                        .rev()
+                        .find(|r| ev.agent.is_empty() || r.0 == ev.agent);
+                    let ring = answering.map(|r| whole_secs(r.1, ev.ts_ms)).unwrap_or(0);
                     let agent = if ev.agent.is_empty() {
-                        c.ring.as_ref().map(|r| r.0.clone()).unwrap_or_default()
+                        answering.map(|r| r.0.clone()).unwrap_or_default()
                     } else {
                         ev.agent.clone()
                     };
                     c.queue = queue_of(c);
                     c.in_queue = false;
-                    c.ring = None;
+                    c.ring.clear();
                     c.bridged = Some(Bridged {
                         agent: agent.clone(),
                         hold_s: hold,
@@ -378,7 +386,7 @@ impl QueueLogWriter {
                     }
                     // Keep only the marker: later bookkeeping for this call is ignored.
                     c.caller.clear();
-                    c.ring = None;
+                    c.ring.clear();
                 }
                 _ => {}
             }

@@ -376,3 +376,34 @@ fn queue_log_values_cannot_break_lines() {
         format!("{}|9|q_x|NONE|ENTERQUEUE||a_b_c|1\n", T0 / 1000)
     );
 }
+
+/// Ring-all: three phones ring at once. Nobody answers the first round: one RINGNOANSWER
+/// per agent; in the second round erin answers and the CONNECT carries her ring time.
+#[test]
+fn queue_log_of_a_ring_all_call() {
+    let mut log = TestLog::new("ql-ring-all");
+    log.ev(T0, "9", "", "", "call.start", json!({"caller": "900"}));
+    log.ev(T0, "9", "sales", "", "queue.join", json!({"position": 1}));
+    for a in ["dave", "erin", "fred"] {
+        log.ev(T0 + 1_000, "9", "sales", a, "agent.ring", json!({}));
+    }
+    for a in ["dave", "erin", "fred"] {
+        log.ev(T0 + 16_000, "9", "", a, "queue.rona", json!({}));
+    }
+    log.ev(T0 + 20_000, "9", "sales", "fred", "agent.ring", json!({}));
+    log.ev(T0 + 21_000, "9", "sales", "erin", "agent.ring", json!({}));
+    log.ev(T0 + 24_000, "9", "sales", "erin", "call.bridge", json!({}));
+    let ql = export_queue_log(log.store.as_mut(), None, None).unwrap();
+    let lines: Vec<&str> = ql.lines().collect();
+    assert_eq!(lines.len(), 5, "{ql}");
+    for (i, a) in ["dave", "erin", "fred"].iter().enumerate() {
+        assert!(
+            lines[1 + i].ends_with(&format!("|9|sales|SIP/{a}|RINGNOANSWER|15000")),
+            "{ql}"
+        );
+    }
+    assert!(
+        lines[4].ends_with("|9|sales|SIP/erin|CONNECT|24|9-erin|3"),
+        "{ql}"
+    );
+}
