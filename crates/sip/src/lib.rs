@@ -12,7 +12,8 @@
 //!
 //! Layers, bottom up: [`timer`] (timer kinds and the deadline table), [`transaction`]
 //! ([`TransactionLayer`]), [`routing`] (`received`/`rport`), [`policy`] ([`check_request`]),
-//! [`dialog`] ([`Dialogs`]), [`b2bua`] ([`B2bua`]).
+//! [`dialog`] ([`Dialogs`]), [`b2bua`] ([`B2bua`]); beside them [`session_timer`] (RFC 4028
+//! negotiation and per-dialog refresh/expiry deadlines).
 
 //!
 //! # Driving it
@@ -50,6 +51,7 @@ pub mod b2bua;
 pub mod dialog;
 pub mod policy;
 pub mod routing;
+pub mod session_timer;
 pub mod timer;
 pub mod transaction;
 pub mod transport;
