@@ -2,7 +2,8 @@
 //! every available agent's phone rings at once, the first to answer wins and is bridged to
 //! the caller (audio checked both ways), the other phones get CANCEL (their calls end with
 //! 487), and the CDR and queue statistics count one answered call. When nobody answers
-//! within the ring timeout, each ringing agent gets RONA and the caller keeps waiting.
+//! within the ring timeout, each ringing agent gets RONA and the caller keeps waiting. A
+//! losing phone that answers after its CANCEL (SIPp) gets ACK then BYE.
 //!
 //! The dialplan `tests/dialplans-acd-config/acd_config.ivr` puts 300 into `sales`. The tests
 //! run one at a time.
@@ -11,7 +12,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
-use switchboard_e2e::{http_call, LoggedEvent, Server};
+use switchboard_e2e::{http_call, require_peer, sipp, sipp_trace, LoggedEvent, Server};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -301,4 +302,104 @@ fn ring_all_nobody_answers_rona_for_each_agent_and_the_caller_keeps_waiting() {
     for p in phones {
         p.quit();
     }
+}
+
+/// The forking race's other half (RFC 3261 §15): 1001 (pjsua2) answers first; 1002 (SIPp)
+/// receives the CANCEL, accepts it and then answers the INVITE anyway. Its 2xx is ACKed and
+/// its dialog hung up with BYE (the scenario fails otherwise), the call stays bridged to
+/// 1001, and 1002 is available again without RONA.
+#[test]
+fn ring_all_a_loser_answering_after_the_cancel_gets_ack_and_bye() {
+    let _serial = serial();
+    if !require_peer("sipp") {
+        return;
+    }
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    // No OPTIONS keepalive: the SIPp phone expects only the INVITE.
+    let text = config(30)
+        .replace(
+            "members = [\"1001\", \"1002\", \"1003\"]",
+            "members = [\"1001\", \"1002\"]",
+        )
+        .replace("[media]", "[sip]\nkeepalive_interval = 600\n\n[media]");
+    let server = Server::start("ring-all-late-answer", &text);
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("free port")
+        .port()
+        .to_string();
+    let reg = sipp(
+        "register_keep.xml",
+        server.sip,
+        &[
+            "-s",
+            "1002",
+            "-au",
+            "1002",
+            "-ap",
+            "secret-1002",
+            "-p",
+            &port,
+            "-m",
+            "1",
+        ],
+        30,
+    );
+    assert!(reg.status.success(), "1002 registers: {}", sipp_trace(&reg));
+    server
+        .wait_event(15, |e| {
+            e.kind == "agent.state" && e.agent == "1002" && e.data["state"] == "available"
+        })
+        .unwrap_or_else(|| panic!("1002 never became available:\n{}", dump(&server)));
+    let target = server.sip;
+    let late = std::thread::spawn(move || {
+        sipp(
+            "agent_late_answer.xml",
+            target,
+            &["-p", &port, "-m", "1"],
+            60,
+        )
+    });
+    let mut pj = agent(&py, &server, "1001", 0, None);
+    let mut customer = caller(&py, &server, 0, None);
+    let join = server
+        .wait_event(15, |e| e.kind == "queue.join" && e.queue == "sales")
+        .unwrap_or_else(|| panic!("the caller joins sales:\n{}", dump(&server)));
+    assert!(pj.wait_event("incoming", 15).is_some(), "1001 rings");
+    switchboard_e2e::wait_for(15, || {
+        (of_kind(&server, &join.call, "agent.ring").len() == 2).then_some(())
+    })
+    .unwrap_or_else(|| panic!("both agents ring:\n{}", dump(&server)));
+
+    pj.command("answer");
+    let bridge = server
+        .wait_event(15, |e| e.kind == "call.bridge" && e.call == join.call)
+        .unwrap_or_else(|| panic!("no bridge:\n{}", dump(&server)));
+    assert_eq!(bridge.agent, "1001");
+    let out = late.join().expect("sipp thread");
+    assert!(
+        out.status.success(),
+        "the late 2xx is ACKed and BYEd: {}",
+        sipp_trace(&out)
+    );
+    server
+        .wait_event(15, |e| {
+            e.id > bridge.id
+                && e.kind == "agent.state"
+                && e.agent == "1002"
+                && e.data["state"] == "available"
+        })
+        .unwrap_or_else(|| panic!("1002 not available:\n{}", dump(&server)));
+    assert!(of_kind(&server, &join.call, "queue.rona").is_empty());
+    assert_eq!(of_kind(&server, &join.call, "call.bridge").len(), 1);
+    assert!(
+        customer.wait_event("disconnected", 0).is_none(),
+        "the caller is still talking to 1001"
+    );
+    customer.command("hangup");
+    assert!(customer.wait_event("disconnected", 10).is_some());
+    customer.quit();
+    pj.quit();
 }
