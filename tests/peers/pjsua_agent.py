@@ -89,14 +89,17 @@ class Account(pj.Account):
         self.calls.append(call)
         ci = call.getInfo()
         hdrs = {}
+        request_line = ""
         try:
+            request_line = prm.rdata.wholeMsg.split("\r\n", 1)[0]
             for line in prm.rdata.wholeMsg.split("\r\n"):
                 if line.lower().startswith("x-switchboard-"):
                     k, _, v = line.partition(":")
                     hdrs[k.strip()] = v.strip()
         except Exception:
             pass
-        emit({"event": "incoming", "from": ci.remoteUri, "headers": hdrs})
+        emit({"event": "incoming", "from": ci.remoteUri, "headers": hdrs,
+              "request_line": request_line})
         op = pj.CallOpParam()
         if self.args.answer == "auto":
             op.statusCode = 200

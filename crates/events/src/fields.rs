@@ -374,6 +374,8 @@ words!(
         DialplanCallback = "dialplan_callback",
         /// An agent's own call to an outside number.
         AgentOutbound = "agent_outbound",
+        /// A transfer to an outside number (dialplan, REFER or API).
+        Transfer = "transfer",
     }
 );
 
@@ -408,5 +410,45 @@ words!(
         Agent = "agent",
         /// An outside number.
         External = "external",
+    }
+);
+
+words!(
+    /// Who asked for a transfer.
+    TransferOrigin {
+        /// The dialplan's `transfer` statement.
+        Dialplan = "dialplan",
+        /// The agent's REFER.
+        Refer = "refer",
+        /// `POST /api/v1/calls/{id}/transfer`.
+        Api = "api",
+    }
+);
+
+words!(
+    /// What a transfer rings.
+    TransferTo {
+        /// A configured user's registered phone (an agent or an extension).
+        User = "user",
+        /// An outside number, through the carrier trunks.
+        Number = "number",
+    }
+);
+
+words!(
+    /// Why a transfer did not reach its target.
+    TransferFailure {
+        /// The target names no queue, user or number.
+        UnknownTarget = "unknown_target",
+        /// The user is on a call (ringing, reserved or busy in the ACD).
+        Busy = "busy",
+        /// The user's phone is not registered.
+        NotRegistered = "not_registered",
+        /// The target did not answer, declined, or the dial failed.
+        NoAnswer = "no_answer",
+        /// The dial policy refused the number (a `call.refused` event says why).
+        Refused = "refused",
+        /// No trunk could take the call.
+        NoTrunk = "no_trunk",
     }
 );

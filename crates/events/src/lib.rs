@@ -127,6 +127,39 @@ pub enum Event {
         /// The API token's name when the transfer was asked for over the HTTP API.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<String>,
+        /// The outside number the caller is sent to (blind transfer to a number).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to_number: Option<String>,
+    },
+    /// The engine rings a person or a number for this call, which leaves the queues: a
+    /// dialplan `transfer agent|extension|external`, an agent's REFER or an API transfer.
+    #[serde(rename = "transfer.dial")]
+    TransferDial {
+        /// Who asked for it.
+        origin: TransferOrigin,
+        /// A user's phone or an outside number.
+        to: TransferTo,
+        /// The user's name or the number (canonical, admitted by the dial policy).
+        target: String,
+    },
+    /// The transfer's target answered; caller and target are bridged.
+    #[serde(rename = "transfer.answer")]
+    TransferAnswer {
+        /// A user's phone or an outside number.
+        to: TransferTo,
+        /// The user's name or the number.
+        target: String,
+    },
+    /// The transfer's target was not reached; the caller goes to `fallback_queue`.
+    #[serde(rename = "transfer.fail")]
+    TransferFail {
+        /// Why.
+        reason: TransferFailure,
+        /// What was asked for (a name, a number as given).
+        target: String,
+        /// The queue the caller joins instead (none: the call ends).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fallback_queue: Option<String>,
     },
     /// The call ended. Exactly one per call; the last event of its call but for
     /// bookkeeping of other tasks (`queue.*`, `screenpop.*`).
@@ -339,7 +372,8 @@ pub enum Event {
         kind: IvrTransferKind,
         /// The dialplan's target.
         target: String,
-        /// The queue that serves it.
+        /// The queue that serves it; empty when the engine rings the target itself (a
+        /// user's phone or an outside number: see `transfer.*`).
         queue: String,
     },
     /// The dialplan hung up.
@@ -434,6 +468,9 @@ impl Event {
             Event::TrunkRefused { .. } => "trunk.refused",
             Event::TrunkFailover { .. } => "trunk.failover",
             Event::CallTransfer { .. } => "call.transfer",
+            Event::TransferDial { .. } => "transfer.dial",
+            Event::TransferAnswer { .. } => "transfer.answer",
+            Event::TransferFail { .. } => "transfer.fail",
             Event::CallEnd(_) => "call.end",
             Event::CallbackScheduled { .. } => "callback.scheduled",
             Event::CallbackDone { .. } => "callback.done",

@@ -34,4 +34,4 @@ pub use loader::{
 };
 pub use program::Program;
 pub use sim::{simulate, simulate_program, CallEnd, HttpFixtures, SimCall, SimOptions, Transcript};
-pub use testfile::{parse_at, run_dialplan_tests, TestReport};
+pub use testfile::{case_outlines, parse_at, run_dialplan_tests, CaseOutline, TestReport};

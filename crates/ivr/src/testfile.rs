@@ -84,6 +84,50 @@ struct Expect {
     whisper: Option<Vec<String>>,
 }
 
+/// One case of a test file as written, for tools that replay the cases against a live
+/// server (the e2e test that checks the simulator and the engine agree).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseOutline {
+    /// The case's name.
+    pub name: String,
+    /// The dialled number.
+    pub to: String,
+    /// The caller's number.
+    pub from: String,
+    /// The `at` time as written (see [`parse_at`]); None: the runner's default.
+    pub at: Option<String>,
+    /// Key groups, separated by commas.
+    pub digits: String,
+    /// How successive queues end (`max_wait`, `answered`, ...).
+    pub queue: Vec<String>,
+    /// The expected end (`queue sales`, `transfer external +7...`, `hangup`, ...).
+    pub ends: Option<String>,
+}
+
+/// The dialplan a test file's text tests (None: named after the file) and its cases; the
+/// same parsing `switchboard ivr test` does.
+pub fn case_outlines(text: &str) -> Result<(Option<String>, Vec<CaseOutline>), String> {
+    let tf: TestFile = toml::from_str(text).map_err(|e| e.to_string())?;
+    let cases = tf
+        .tests
+        .into_iter()
+        .map(|c| CaseOutline {
+            at: match c.at {
+                Some(toml::Value::String(s)) => Some(s),
+                Some(v) => Some(v.to_string()),
+                None => None,
+            },
+            name: c.name,
+            to: c.to,
+            from: c.from,
+            digits: c.digits,
+            queue: c.queue,
+            ends: c.expect.ends,
+        })
+        .collect();
+    Ok((tf.dialplan, cases))
+}
+
 /// Parse a time such as `2026-11-23T03:00+03:00` or `2026-11-23T03:00:00+03:00`.
 pub fn parse_at(s: &str) -> Option<DateTime<FixedOffset>> {
     DateTime::parse_from_rfc3339(s)

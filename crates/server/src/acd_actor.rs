@@ -107,6 +107,13 @@ pub(crate) enum AcdCommand {
         agent: String,
         kind: switchboard_acd::BusyKind,
     },
+    /// `Engaged`, unless the agent is already on a call (ringing, reserved or busy): the
+    /// answer says whether they were free. A transfer to a person asks this first.
+    EngageIfFree {
+        agent: String,
+        kind: switchboard_acd::BusyKind,
+        reply: tokio::sync::oneshot::Sender<bool>,
+    },
     /// That non-queue call ended.
     Released {
         agent: String,
@@ -471,6 +478,11 @@ impl AcdActor {
                 Some(a) => self.engage(now, a, kind),
                 None => Ok(()),
             },
+            AcdCommand::EngageIfFree { agent, kind, reply } => {
+                let (free, r) = self.engage_if_free(now, &agent, kind);
+                let _ = reply.send(free);
+                r
+            }
             AcdCommand::Released { agent } => match self.dir.agent_id(&agent) {
                 Some(a) => self.release(now, a),
                 None => Ok(()),

@@ -114,7 +114,9 @@ pub(crate) struct TransferBody {
 }
 
 /// `POST /api/v1/calls/{id}/transfer`: staff only; a bridged call's caller leaves the
-/// agent and joins another queue (the blind transfer an agent's REFER does).
+/// agent and joins another queue, or another agent's phone rings (the blind transfer an
+/// agent's REFER does). An agent who does not answer (or is busy, or not registered)
+/// sends the caller back to the call's queue, logged as `transfer.fail`.
 pub(crate) async fn transfer(
     p: Principal,
     Path(id): Path<String>,
@@ -124,13 +126,7 @@ pub(crate) async fn transfer(
     p.require_staff()?;
     let to = match (body.queue, body.agent) {
         (Some(q), None) => TransferTarget::Queue(q),
-        (None, Some(_)) => {
-            return Err(ApiError::new(
-                StatusCode::NOT_IMPLEMENTED,
-                "not_implemented",
-                "transfer to an agent is not implemented yet; transfer to a queue",
-            ))
-        }
+        (None, Some(a)) => TransferTarget::Agent(a),
         _ => {
             return Err(ApiError::bad_request(
                 "give exactly one of `queue` or `agent`",
@@ -139,10 +135,13 @@ pub(crate) async fn transfer(
     };
     let (id, lane) = lane(&ctx, &id)?;
     let by = p.name.clone();
-    let TransferTarget::Queue(q) = to.clone();
+    let answer = match &to {
+        TransferTarget::Queue(q) => json!({"queue": q}),
+        TransferTarget::Agent(a) => json!({"agent": a}),
+    };
     ask(&lane, |reply| CallControl::Transfer { to, by, reply }).await?;
     Ok(Json(
-        json!({"call": id.to_string(), "transferred_to": {"queue": q}}),
+        json!({"call": id.to_string(), "transferred_to": answer}),
     ))
 }
 

@@ -281,7 +281,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         Post,
         "/api/v1/calls/:call/transfer",
-        "Blind-transfer a bridged call to a queue.",
+        "Blind-transfer a bridged call to a queue or to an agent's phone.",
         Staff,
     )
     .body(&[
@@ -290,10 +290,10 @@ pub(crate) const OPERATIONS: &[Operation] = &[
             "agent",
             Ty::Str,
             false,
-            "An agent to transfer to (501: not implemented yet).",
+            "An agent (user) whose phone rings; back to the call's queue if not answered.",
         ),
     ])
-    .errors(&[400, 404, 409, 501, 503]),
+    .errors(&[400, 404, 409, 503]),
     op(
         Post,
         "/api/v1/calls/:call/listen",

@@ -121,6 +121,8 @@ pub(crate) enum ControlRefusal {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum TransferTarget {
     Queue(String),
+    /// A configured user: their phone rings (back to the call's queue if not reached).
+    Agent(String),
 }
 
 /// What the API asks of a live call.

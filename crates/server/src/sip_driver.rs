@@ -572,6 +572,7 @@ impl SipDriver {
                 let r = self.b2bua.transplant_b(now, from, to);
                 if r.is_ok() {
                     self.calls.remove(&from);
+                    self.trunk_call_moved(from, to);
                 }
                 r
             }

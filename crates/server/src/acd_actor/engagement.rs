@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use switchboard_acd::{AcdError, AgentId, BusyKind};
+use switchboard_acd::{AcdError, AgentId, AgentState, BusyKind};
 use tokio::sync::mpsc;
 
 use super::{AcdActor, AcdCommand};
@@ -34,6 +34,28 @@ impl Engagement {
     }
 }
 
+impl Engagement {
+    /// Engages `agent` unless they are on a call already: None when busy. A user who is
+    /// no ACD agent is always free (nothing to track).
+    pub(crate) async fn start_if_free(
+        acd: &mpsc::UnboundedSender<AcdCommand>,
+        agent: &str,
+        kind: BusyKind,
+    ) -> Option<Engagement> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        acd.send(AcdCommand::EngageIfFree {
+            agent: agent.to_string(),
+            kind,
+            reply,
+        })
+        .ok()?;
+        answer.await.ok()?.then(|| Engagement {
+            acd: acd.clone(),
+            agent: agent.to_string(),
+        })
+    }
+}
+
 impl Drop for Engagement {
     fn drop(&mut self) {
         let _ = self.acd.send(AcdCommand::Released {
@@ -56,6 +78,29 @@ impl AcdActor {
             self.acd.handle_agent_busy(now, agent, kind)
         } else {
             Ok(())
+        }
+    }
+
+    /// `engage`, unless `agent` is on a call (ringing, reserved or busy): (free, result).
+    pub(super) fn engage_if_free(
+        &mut self,
+        now: Duration,
+        agent: &str,
+        kind: BusyKind,
+    ) -> (bool, Result<(), AcdError>) {
+        let Some(a) = self.dir.agent_id(agent) else {
+            return (true, Ok(()));
+        };
+        let on_a_call = matches!(
+            self.acd.agent_state(a),
+            Some(
+                AgentState::Ringing { .. } | AgentState::Reserved { .. } | AgentState::Busy { .. }
+            )
+        );
+        if on_a_call {
+            (false, Ok(()))
+        } else {
+            (true, self.engage(now, a, kind))
         }
     }
 
@@ -117,6 +162,21 @@ mod tests {
         );
         actor.release(t(5), a).unwrap();
         assert_eq!(state(&actor), Some(AgentState::Available));
+        // Busy agents are not engaged again by a transfer; free ones are.
+        actor.engage(t(5), a, BusyKind::Direct).unwrap();
+        assert!(!actor.engage_if_free(t(5), "1001", BusyKind::Transfer).0);
+        actor.release(t(5), a).unwrap();
+        assert!(actor.engage_if_free(t(5), "1001", BusyKind::Transfer).0);
+        assert!(matches!(
+            state(&actor),
+            Some(AgentState::Busy { call: None, .. })
+        ));
+        actor.release(t(5), a).unwrap();
+        assert!(
+            actor
+                .engage_if_free(t(5), "no-such-agent", BusyKind::Transfer)
+                .0
+        );
         // A stray release (no call up) changes nothing.
         actor.release(t(6), a).unwrap();
         assert_eq!(state(&actor), Some(AgentState::Available));

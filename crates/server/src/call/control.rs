@@ -29,18 +29,40 @@ impl CallTask {
     }
 
     async fn api_transfer(&mut self, to: TransferTarget, by: String) -> Result<(), ControlRefusal> {
-        let TransferTarget::Queue(target) = to;
-        if !self.ctx.cfg.queues.iter().any(|q| q.name == target) {
-            return Err(ControlRefusal::NotFound(format!("no queue {target:?}")));
-        }
+        let dest = match &to {
+            TransferTarget::Queue(q) => self
+                .ctx
+                .cfg
+                .queues
+                .iter()
+                .any(|c| &c.name == q)
+                .then(|| Destination::Queue(q.clone()))
+                .ok_or_else(|| ControlRefusal::NotFound(format!("no queue {q:?}")))?,
+            TransferTarget::Agent(a) => self
+                .resolve_target(Asked::Agent, a)
+                .map_err(|_| ControlRefusal::NotFound(format!("no user {a:?}")))?,
+        };
         let Phase::Bridged { queue, agent, .. } = &self.phase else {
             return Err(ControlRefusal::Conflict(
                 "only a call bridged to an agent can be transferred".into(),
             ));
         };
         let (queue, agent) = (queue.clone(), agent.clone());
-        tracing::info!(by = %by, to = %target, "call transferred over the API");
-        self.move_to_queue(&queue, &agent, target, Some(by)).await;
+        if matches!(&to, TransferTarget::Agent(a) if *a == agent) {
+            return Err(ControlRefusal::Conflict(format!(
+                "the call is already with {agent}"
+            )));
+        }
+        tracing::info!(by = %by, to = ?to, "call transferred over the API");
+        match dest {
+            Destination::Queue(target) => {
+                self.move_to_queue(&queue, &agent, target, Some(by)).await
+            }
+            dest => {
+                let (origin, name) = (switchboard_events::TransferOrigin::Api, agent_name(&to));
+                self.transfer_bridged(origin, &name, dest, Some(by)).await
+            }
+        }
         Ok(())
     }
 
@@ -77,6 +99,12 @@ impl CallTask {
                 Some(agent.clone()),
                 None,
             ),
+            Phase::Dialing(d) => (
+                CallPhase::Ringing,
+                Some(d.queue.clone()).filter(|q| !q.is_empty()),
+                (d.to == switchboard_events::TransferTo::User).then(|| d.target.clone()),
+                None,
+            ),
             Phase::Done => (CallPhase::Ending, None, None, None),
         };
         let wait_s = match (self.queued_at, &self.phase) {
@@ -99,5 +127,11 @@ impl CallTask {
             talk_s: answered.map(|a| secs(a, now)),
             supervisor: self.supervision.as_ref().map(|s| s.name.clone()),
         }
+    }
+}
+
+fn agent_name(to: &TransferTarget) -> String {
+    match to {
+        TransferTarget::Queue(q) | TransferTarget::Agent(q) => q.clone(),
     }
 }

@@ -52,24 +52,35 @@ impl CallTask {
                     target,
                     attrs,
                 } => {
-                    // An extension that names a queue is served by that queue; transfers to
-                    // a specific agent or an outside number are not placed by the live
-                    // engine yet, so those calls go to the dialplan's fallback queue
-                    // rather than being dropped.
-                    let queue = if self.ctx.cfg.queues.iter().any(|q| q.name == target) {
-                        target.clone()
-                    } else {
-                        self.ivr.fallback_queue()
+                    // A queue serves the call; a user's phone or a number is rung by the
+                    // engine (direct.rs); what resolves to nothing, or a number the dial
+                    // policy refuses, goes to the dialplan's fallback queue.
+                    let asked = match kind {
+                        switchboard_ivr::ast::TransferKind::Agent => Asked::Agent,
+                        switchboard_ivr::ast::TransferKind::Extension => Asked::Extension,
+                        switchboard_ivr::ast::TransferKind::External => Asked::External,
+                    };
+                    let dest = self.resolve_target(asked, &target);
+                    let mut fallback = plain_queue_request(self.ivr.fallback_queue());
+                    fallback.attrs = attrs;
+                    fallback.priority = fallback.attrs.priority;
+                    let queue = match &dest {
+                        Ok(Destination::Queue(q)) => q.clone(),
+                        Ok(_) => String::new(),
+                        Err(_) => fallback.queue.clone(),
                     };
                     self.ctx.events.append(self.log(Event::IvrTransfer {
                         kind: core_events::ivr_transfer_kind(kind),
                         target: target.clone(),
-                        queue: queue.clone(),
+                        queue,
                     }));
-                    let mut req = plain_queue_request(queue);
-                    req.attrs = attrs;
-                    req.priority = req.attrs.priority;
-                    self.join_queue(req);
+                    self.start_transfer(
+                        switchboard_events::TransferOrigin::Dialplan,
+                        &target,
+                        dest,
+                        String::new(),
+                        fallback,
+                    );
                 }
                 Action::Hangup => {
                     self.ctx.events.append(self.log(Event::IvrHangup {}));
@@ -128,5 +139,33 @@ impl CallTask {
                 },
             );
         }
+    }
+}
+
+/// The digit of an `application/dtmf-relay` (or `application/dtmf`) INFO body.
+pub(super) fn info_dtmf_digit(body: &[u8]) -> Option<char> {
+    let text = std::str::from_utf8(body).ok()?;
+    for line in text.lines() {
+        let (k, v) = line.split_once('=').unwrap_or(("", line));
+        if k.trim().eq_ignore_ascii_case("signal") || k.is_empty() {
+            let c = v.trim().chars().next()?;
+            if c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D') {
+                return Some(c);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_bodies_give_digits() {
+        assert_eq!(info_dtmf_digit(b"Signal=5\r\nDuration=160\r\n"), Some('5'));
+        assert_eq!(info_dtmf_digit(b"signal= #\r\n"), Some('#'));
+        assert_eq!(info_dtmf_digit(b"7"), Some('7'));
+        assert_eq!(info_dtmf_digit(b"Duration=160\r\n"), None);
     }
 }

@@ -7,6 +7,7 @@
 mod api_supervision;
 mod bridging;
 mod control;
+mod direct;
 mod forking;
 mod hold;
 mod ivr_flow;
@@ -14,12 +15,15 @@ mod queueing;
 mod setup;
 mod supervision;
 mod transfer;
+mod transfer_target;
 
 pub(crate) use api_supervision::run_api_supervision;
+use ivr_flow::info_dtmf_digit;
 use queueing::plain_queue_request;
 pub(crate) use setup::run_call;
 use supervision::{supervise_call, supervise_target};
 use transfer::refer_replaces;
+use transfer_target::{Asked, Destination, Unresolved};
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -193,6 +197,8 @@ enum Phase {
     CallbackLeaving {
         queue: String,
     },
+    /// A transfer rings a user's phone or a number (`direct.rs`).
+    Dialing(Box<direct::Dialing>),
     /// This call's agent leg went to another call in an attended transfer.
     TransferredOut {
         queue: String,
@@ -260,6 +266,10 @@ struct CallTask {
     api_hangup_by: Option<String>,
     /// Each party's hold (`hold.rs`).
     holds: hold::Holds,
+    /// Bridged to a user or number the engine rang itself, not to a queue's agent.
+    direct: Option<direct::DirectCall>,
+    /// The answer of a transfer's target being rung.
+    reach_rx: Option<tokio::sync::oneshot::Receiver<direct::Reached>>,
 }
 
 /// How a call starts once its caller is confirmed.
@@ -359,6 +369,9 @@ impl CallTask {
                 },
                 q = self.queue_rx.recv() => {
                     if let Some(q) = q { self.on_queue(q).await; }
+                }
+                r = async { match self.reach_rx.as_mut() { Some(rx) => rx.await.ok(), None => std::future::pending().await } } => {
+                    if let Some(r) = r { self.on_reached(r).await; } else { self.reach_rx = None; }
                 }
                 c = self.control_rx.recv() => {
                     if let Some(c) = c { self.on_control(c).await; }
@@ -567,6 +580,7 @@ impl CallTask {
                     self.play_moh();
                 }
                 Phase::CallbackLeaving { .. } => self.hangup_all(EndReason::CallbackAccepted),
+                Phase::Dialing(_) => self.play_moh(),
                 _ => {}
             },
             P::Interrupted { .. } | P::Stopped => {}
@@ -789,12 +803,18 @@ impl CallTask {
                 data.disposition = Disposition::Abandoned;
                 ev_queue = queue.clone();
             }
+            Phase::Dialing(d) => {
+                data.disposition = Disposition::Abandoned;
+                ev_queue = d.queue.clone();
+            }
             Phase::Bridged {
                 queue,
                 agent,
                 answered_at,
             } => {
-                let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
+                if self.direct.take().is_none() {
+                    let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
+                }
                 data.disposition = Disposition::Answered;
                 data.talk_s = Some(now.duration_since(*answered_at).as_secs_f64());
                 ev_queue = queue.clone();
@@ -862,32 +882,9 @@ impl CallTask {
     }
 }
 
-/// The digit of an `application/dtmf-relay` (or `application/dtmf`) INFO body.
-fn info_dtmf_digit(body: &[u8]) -> Option<char> {
-    let text = std::str::from_utf8(body).ok()?;
-    for line in text.lines() {
-        let (k, v) = line.split_once('=').unwrap_or(("", line));
-        if k.trim().eq_ignore_ascii_case("signal") || k.is_empty() {
-            let c = v.trim().chars().next()?;
-            if c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D') {
-                return Some(c);
-            }
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn info_bodies_give_digits() {
-        assert_eq!(info_dtmf_digit(b"Signal=5\r\nDuration=160\r\n"), Some('5'));
-        assert_eq!(info_dtmf_digit(b"signal= #\r\n"), Some('#'));
-        assert_eq!(info_dtmf_digit(b"7"), Some('7'));
-        assert_eq!(info_dtmf_digit(b"Duration=160\r\n"), None);
-    }
 
     #[test]
     fn timeline_follows_timestamps_after_the_first_packet() {

@@ -211,6 +211,8 @@ pub(super) async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id:
         queued_at: None,
         started_wall: Utc::now(),
         api_hangup_by: None,
+        direct: None,
+        reach_rx: None,
     };
     crate::metrics::Metrics::add(&ctx.metrics.calls_total, 1);
     ctx.metrics

@@ -4,9 +4,11 @@
 use super::*;
 
 impl CallTask {
-    /// Blind transfer (RFC 3515 REFER from the agent): the agent leg is released, the
-    /// agent's handle time ends (wrap-up), and the caller joins the queue named by the
-    /// Refer-To user part. The call keeps its id and its recording.
+    /// Blind transfer (RFC 3515 REFER from the agent): the Refer-To user part names a
+    /// queue, a user or a number (transfer_target.rs). A queue takes the caller at once; a
+    /// user or a number is rung (direct.rs). The agent leg is released and the agent's
+    /// handle time ends (wrap-up). The call keeps its id and its recording. 404 for a
+    /// target that is none of these, 403 for a number the dial policy refuses.
     pub(super) async fn blind_transfer(
         &mut self,
         tx: switchboard_sip::TxKey,
@@ -28,15 +30,26 @@ impl CallTask {
             return;
         };
         let (from_queue, from_agent) = (from_queue.clone(), from_agent.clone());
-        let Some(target) = target.filter(|t| self.ctx.cfg.queues.iter().any(|q| &q.name == t))
-        else {
-            tracing::info!("REFER to something that is not a queue; refused");
-            self.respond(tx, StatusCode::NOT_FOUND, None).await;
-            return;
-        };
-        self.respond(tx, StatusCode(202), None).await;
-        self.move_to_queue(&from_queue, &from_agent, target, None)
-            .await;
+        let target = target.unwrap_or_default();
+        match self.resolve_target(Asked::Any, &target) {
+            Err(Unresolved::Unknown) => {
+                tracing::info!("REFER to something that is no queue, user or number; refused");
+                self.respond(tx, StatusCode::NOT_FOUND, None).await;
+            }
+            Err(Unresolved::Refused(r)) => {
+                self.refuse_number(&target, r);
+                self.respond(tx, StatusCode(403), None).await;
+            }
+            Ok(Destination::Queue(q)) => {
+                self.respond(tx, StatusCode(202), None).await;
+                self.move_to_queue(&from_queue, &from_agent, q, None).await;
+            }
+            Ok(dest) => {
+                self.respond(tx, StatusCode(202), None).await;
+                let origin = switchboard_events::TransferOrigin::Refer;
+                self.transfer_bridged(origin, &target, dest, None).await;
+            }
+        }
     }
 
     /// The blind transfer itself (an agent's REFER, or the HTTP API with `by`): the agent
@@ -55,23 +68,13 @@ impl CallTask {
                 to_queue: Some(target.clone()),
                 to_agent: None,
                 by,
+                to_number: None,
             })
             .queue(from_queue)
             .agent(from_agent),
         );
-        self.stop_supervision(SupervisionEnd::CallEnded);
-        if self.sup_rx.take().is_some() {
-            self.ctx.supervisable.remove(from_agent);
-        }
-        self.sip(SipCommand::ReleaseB {
-            call: self.sip_call,
-        })
-        .await;
-        self.bridge = None;
-        self.b = None;
-        self.b_player = None;
         // The first agent's part ends here (wrap-up); the caller waits again.
-        let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
+        self.release_agent_leg(from_agent).await;
         let mut req = self
             .queue_req
             .clone()
@@ -150,6 +153,7 @@ impl CallTask {
                 to_queue: Some(h.queue.clone()),
                 to_agent: Some(h.agent.clone()),
                 by: None,
+                to_number: None,
             })
             .queue(&from_queue)
             .agent(&from_agent),

@@ -341,6 +341,14 @@ impl SipDriver {
     }
 
     /// The call is over (ended, failed or hung up): its trunk slot is free again.
+    /// A trunk leg moved into another call (a transfer to a number): its trunk slot is
+    /// released when that call ends.
+    pub(super) fn trunk_call_moved(&mut self, from: CallKey, to: CallKey) {
+        if let Some(id) = self.trunks.calls.remove(&from) {
+            self.trunks.calls.insert(to, id);
+        }
+    }
+
     pub(super) fn trunk_call_gone(&mut self, call: CallKey) {
         if let Some(id) = self.trunks.calls.remove(&call) {
             self.trunks.set.release(id);

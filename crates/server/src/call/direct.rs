@@ -1,0 +1,322 @@
+//! Transfers that leave the queues: the engine rings a configured user's phone or dials an
+//! outside number through the trunks (`outbound_call::dial_number`, via `callback::dial`),
+//! and when it answers, moves that leg into this call (the SIP driver's `Transplant`) and
+//! bridges it to the caller with the recording, as for an agent. While it rings the caller
+//! hears music; when it is not reached (busy, not registered, no answer, refused by the dial
+//! policy) the caller joins the fallback queue. Every outcome is a typed `transfer.*` event.
+
+use super::transfer_target::{Asked, Destination, Targets, Unresolved};
+use super::*;
+use crate::acd_actor::Engagement;
+use crate::callback::{Dialled, Party};
+use switchboard_events::{OriginatePurpose, TransferFailure, TransferOrigin, TransferTo};
+
+/// A transfer's target being rung, reported back by the task that dials it.
+pub(super) struct Reached {
+    dialled: Result<Dialled, TransferFailure>,
+    /// Keeps a user target busy in the ACD for as long as the call lasts.
+    engaged: Option<Engagement>,
+}
+
+/// The part of a call the engine rang itself (not offered by a queue).
+pub(super) struct DirectCall {
+    /// Released (the target user is free again) when dropped.
+    _engaged: Option<Engagement>,
+}
+
+/// What a transfer rings, and where the caller goes if it is not reached.
+pub(super) struct Dialing {
+    pub(super) to: TransferTo,
+    pub(super) target: String,
+    /// The queue the call belonged to (empty for a dialplan transfer).
+    pub(super) queue: String,
+    pub(super) fallback: QueueRequest,
+}
+
+impl CallTask {
+    /// Reads a transfer target the shared way (transfer_target.rs).
+    pub(super) fn resolve_target(
+        &self,
+        asked: Asked,
+        target: &str,
+    ) -> Result<Destination, Unresolved> {
+        let cfg = &self.ctx.cfg;
+        let is_queue = |n: &str| cfg.queues.iter().any(|q| q.name == n);
+        let is_user = |n: &str| cfg.users.iter().any(|u| u.name == n);
+        Targets {
+            is_queue: &is_queue,
+            is_user: &is_user,
+            rules: &self.ctx.number_rules,
+        }
+        .resolve(asked, target)
+    }
+
+    /// Sends the caller (not bridged now) to `dest`: a queue joins it; a user or a number
+    /// is rung; an unresolved target logs why and joins `fallback`. `queue` is the queue
+    /// the call belonged to (empty from the dialplan).
+    pub(super) fn start_transfer(
+        &mut self,
+        origin: TransferOrigin,
+        target: &str,
+        dest: Result<Destination, Unresolved>,
+        queue: String,
+        fallback: QueueRequest,
+    ) {
+        let (to, target) = match dest {
+            Ok(Destination::Queue(q)) => {
+                let mut req = fallback;
+                req.queue = q;
+                self.join_queue(req);
+                return;
+            }
+            Ok(Destination::User(u)) => (TransferTo::User, u),
+            Ok(Destination::Number(n)) => (TransferTo::Number, n),
+            Err(Unresolved::Unknown) => {
+                self.transfer_failed(TransferFailure::UnknownTarget, target, fallback);
+                return;
+            }
+            Err(Unresolved::Refused(r)) => {
+                self.refuse_number(target, r);
+                self.transfer_failed(TransferFailure::Refused, target, fallback);
+                return;
+            }
+        };
+        self.ctx.events.append(
+            self.log(Event::TransferDial {
+                origin,
+                to,
+                target: target.clone(),
+            })
+            .queue(&queue),
+        );
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.reach_rx = Some(rx);
+        let ctx = self.ctx.clone();
+        let (id, who) = (self.id, target.clone());
+        let caller_id = Some(self.caller.clone()).filter(|c| !c.is_empty());
+        tokio::spawn(async move {
+            let reached = reach(&ctx, id, to, who, caller_id).await;
+            if let Err(Reached { dialled: Ok(d), .. }) = tx.send(reached) {
+                // The caller left while it rang: nobody to bridge it to.
+                let _ = ctx.sip.commands.send(SipCommand::Hangup { call: d.call });
+            }
+        });
+        self.phase = Phase::Dialing(Box::new(Dialing {
+            to,
+            target,
+            queue,
+            fallback,
+        }));
+        // A prompt the dialplan played before the transfer ends first; music then.
+        if !self.player.is_playing() {
+            self.play_moh();
+        }
+    }
+
+    /// The number may not be dialled: a `call.refused` event and the refusals metric.
+    pub(super) fn refuse_number(&self, number: &str, r: switchboard_outbound::Refusal) {
+        tracing::info!(
+            reason = r.as_str(),
+            "transfer to a number refused by the dial policy"
+        );
+        self.ctx.metrics.dial_refused.count(r);
+        self.ctx.events.append(crate::dial_policy::refused_event(
+            self.id,
+            OriginatePurpose::Transfer,
+            number,
+            r,
+        ));
+    }
+
+    fn transfer_failed(&mut self, reason: TransferFailure, target: &str, fallback: QueueRequest) {
+        tracing::info!(reason = reason.as_str(), queue = %fallback.queue, "transfer target not reached; the caller goes to the fallback queue");
+        self.ctx.events.append(self.log(Event::TransferFail {
+            reason,
+            target: target.to_string(),
+            fallback_queue: Some(fallback.queue.clone()),
+        }));
+        self.join_queue(fallback);
+    }
+
+    /// The dialling task's report: bridge the answered leg, or fall back.
+    pub(super) async fn on_reached(&mut self, r: Reached) {
+        self.reach_rx = None;
+        let dialing = match std::mem::replace(&mut self.phase, Phase::Ivr) {
+            Phase::Dialing(d) => *d,
+            other => {
+                self.phase = other;
+                if let Ok(d) = r.dialled {
+                    self.sip(SipCommand::Hangup { call: d.call }).await;
+                }
+                return;
+            }
+        };
+        let Dialing {
+            to,
+            target,
+            queue,
+            fallback,
+        } = dialing;
+        let d = match r.dialled {
+            Ok(d) => d,
+            Err(why) => return self.transfer_failed(why, &target, fallback),
+        };
+        let now = Instant::now();
+        self.sip(SipCommand::Transplant {
+            from: d.call,
+            to: self.sip_call,
+        })
+        .await;
+        self.b = Some(d.media);
+        self.b_answered_at = Some(now);
+        self.direct = Some(DirectCall {
+            _engaged: r.engaged,
+        });
+        let agent = if to == TransferTo::User {
+            target.clone()
+        } else {
+            String::new()
+        };
+        self.ctx.events.append(
+            self.log(Event::TransferAnswer {
+                to,
+                target: target.clone(),
+            })
+            .queue(&queue)
+            .agent(&agent),
+        );
+        self.ctx.events.append(
+            self.log(Event::CallBridge {
+                wait_s: now.duration_since(self.started).as_secs_f64(),
+            })
+            .queue(&queue)
+            .agent(&agent),
+        );
+        self.queue_req = Some(fallback);
+        self.phase = Phase::Bridged {
+            queue,
+            agent,
+            answered_at: now,
+        };
+        self.connect_bridge(now);
+    }
+
+    /// A bridged call's caller goes to a user or a number (an agent's REFER or the API):
+    /// the agent leg is released and the agent wraps up, then the target rings; if it is
+    /// not reached, the caller waits in the queue the call was in.
+    pub(super) async fn transfer_bridged(
+        &mut self,
+        origin: TransferOrigin,
+        target: &str,
+        dest: Destination,
+        by: Option<String>,
+    ) {
+        let Phase::Bridged {
+            queue: from_queue,
+            agent: from_agent,
+            ..
+        } = &self.phase
+        else {
+            return;
+        };
+        let (from_queue, from_agent) = (from_queue.clone(), from_agent.clone());
+        let (to_agent, to_number) = match &dest {
+            Destination::User(u) => (Some(u.clone()), None),
+            Destination::Number(n) => (None, Some(n.clone())),
+            Destination::Queue(_) => (None, None),
+        };
+        self.ctx.events.append(
+            self.log(Event::CallTransfer {
+                kind: TransferKind::Blind,
+                to_queue: None,
+                to_agent,
+                by,
+                to_number,
+            })
+            .queue(&from_queue)
+            .agent(&from_agent),
+        );
+        self.release_agent_leg(&from_agent).await;
+        let mut fallback = self
+            .queue_req
+            .clone()
+            .unwrap_or_else(|| plain_queue_request(String::new()));
+        fallback.queue = if from_queue.is_empty() {
+            self.ivr.fallback_queue()
+        } else {
+            from_queue.clone()
+        };
+        fallback.whisper.clear();
+        self.start_transfer(origin, target, Ok(dest), from_queue, fallback);
+    }
+
+    /// Lets the agent leg go: supervision stops, the leg gets a BYE, and the agent's part
+    /// ends (wrap-up after a queue call; a user rung directly is simply free again).
+    pub(super) async fn release_agent_leg(&mut self, agent: &str) {
+        self.stop_supervision(SupervisionEnd::CallEnded);
+        if self.sup_rx.take().is_some() {
+            self.ctx.supervisable.remove(agent);
+        }
+        self.sip(SipCommand::ReleaseB {
+            call: self.sip_call,
+        })
+        .await;
+        self.bridge = None;
+        self.b = None;
+        self.b_player = None;
+        if self.direct.take().is_none() {
+            let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
+        }
+    }
+}
+
+/// Rings `target` for call `id` and waits for the answer (the dial's own ring limit).
+async fn reach(
+    ctx: &CallContext,
+    id: u64,
+    to: TransferTo,
+    target: String,
+    caller_id: Option<String>,
+) -> Reached {
+    let fail = |why| Reached {
+        dialled: Err(why),
+        engaged: None,
+    };
+    match to {
+        TransferTo::User => {
+            let now = std::time::SystemTime::now();
+            if ctx.sip.location.lookup_active(&target, now).is_empty() {
+                return fail(TransferFailure::NotRegistered);
+            }
+            let Some(engaged) =
+                Engagement::start_if_free(&ctx.acd, &target, switchboard_acd::BusyKind::Transfer)
+                    .await
+            else {
+                return fail(TransferFailure::Busy);
+            };
+            match crate::callback::dial(ctx, id, Party::Agent(target)).await {
+                Some(d) => Reached {
+                    dialled: Ok(d),
+                    engaged: Some(engaged),
+                },
+                None => fail(TransferFailure::NoAnswer),
+            }
+        }
+        TransferTo::Number => {
+            if ctx.cfg.trunk_specs.is_empty() {
+                return fail(TransferFailure::NoTrunk);
+            }
+            let party = Party::Customer {
+                number: target,
+                caller_id,
+            };
+            match crate::callback::dial(ctx, id, party).await {
+                Some(d) => Reached {
+                    dialled: Ok(d),
+                    engaged: None,
+                },
+                None => fail(TransferFailure::NoAnswer),
+            }
+        }
+    }
+}
