@@ -107,6 +107,29 @@ pub struct EwtModel {
     scratch: Vec<(f64, f64)>,
     ahead_abandon: Vec<f64>,
     level: f64,
+    ringing: Ringing,
+}
+
+/// What the queue's offers look like: how long agents take to answer (offer to answer) and
+/// how often an offer rings out, learned from the last [`RING_HISTORY`] offers; plus the
+/// queue's ring timeout and how long a ring-out takes the agent away (the RONA pause).
+#[derive(Clone, Debug, Default)]
+struct Ringing {
+    answers: VecDeque<f64>,
+    offers: VecDeque<bool>,
+    rang_out: usize,
+    timeout: f64,
+    pause: Option<f64>,
+}
+
+/// Offers (answer delays and ring-outs) remembered per queue.
+pub const RING_HISTORY: usize = 500;
+
+/// One offer as the estimator plays it: the agent answers after `Answer(delay)` or the
+/// offer rings out.
+enum Offer {
+    Answer(f64),
+    RingOut,
 }
 
 impl EwtModel {
@@ -123,7 +146,61 @@ impl EwtModel {
             scratch: Vec::new(),
             ahead_abandon: Vec::new(),
             level: cfg.quantile,
+            ringing: Ringing {
+                timeout: 15.0,
+                ..Ringing::default()
+            },
         }
+    }
+
+    /// The queue's ring timeout and the RONA pause that follows a ring-out (`None`: the
+    /// agent stays paused until unpaused by hand, i.e. for the rest of the estimate), seconds.
+    pub fn set_ring_policy(&mut self, ring_timeout: f64, rona_pause: Option<f64>) {
+        self.ringing.timeout = ring_timeout.max(0.0);
+        self.ringing.pause = rona_pause.map(|p| p.max(0.0));
+    }
+
+    /// Remember one offer: answered after `answered_after` seconds of ringing, or (`None`)
+    /// rang out.
+    pub fn record_offer(&mut self, answered_after: Option<f64>) {
+        let r = &mut self.ringing;
+        if r.offers.len() >= RING_HISTORY && r.offers.pop_front() == Some(true) {
+            r.rang_out -= 1;
+        }
+        r.offers.push_back(answered_after.is_none());
+        match answered_after {
+            None => r.rang_out += 1,
+            Some(d) if d.is_finite() && d >= 0.0 => {
+                if r.answers.len() >= RING_HISTORY {
+                    r.answers.pop_front();
+                }
+                r.answers.push_back(d);
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Share of the remembered offers that rang out.
+    pub fn ring_out_share(&self) -> f64 {
+        let r = &self.ringing;
+        if r.offers.is_empty() {
+            0.0
+        } else {
+            r.rang_out as f64 / r.offers.len() as f64
+        }
+    }
+
+    /// How one offer goes in a simulated future: a ring-out with the learned share, else an
+    /// answer after a learned delay (0 until an answer has been seen).
+    fn play_offer<R: Rng>(&self, rng: &mut R) -> Offer {
+        let r = &self.ringing;
+        if r.rang_out > 0 && rng.gen_bool(self.ring_out_share().clamp(0.0, 1.0)) {
+            return Offer::RingOut;
+        }
+        if r.answers.is_empty() {
+            return Offer::Answer(0.0);
+        }
+        Offer::Answer(r.answers[rng.gen_range(0..r.answers.len())])
     }
 
     /// Remember a finished call's handle time (answer to hang-up), seconds.
@@ -193,6 +270,16 @@ impl EwtModel {
         let n = self.handle_sorted.len();
         let k = self.cfg.prior_weight;
         n == 0 || rng.gen_range(0..n + k) >= n
+    }
+
+    /// A learned answer delay (offer to answer), 0 until an answer has been seen.
+    fn answer_delay<R: Rng>(&self, rng: &mut R) -> f64 {
+        let a = &self.ringing.answers;
+        if a.is_empty() {
+            0.0
+        } else {
+            a[rng.gen_range(0..a.len())]
+        }
     }
 
     pub(crate) fn sample_handle<R: Rng>(&self, rng: &mut R) -> f64 {
@@ -282,7 +369,9 @@ impl EwtModel {
                 let t = match *a {
                     AgentLoad::FreeIn(s) => s.max(0.0),
                     AgentLoad::Busy { age } => self.sample_residual(rng, age.max(0.0)) + wrap_up,
-                    AgentLoad::Starting => self.sample_handle(rng) + wrap_up,
+                    AgentLoad::Starting => {
+                        self.answer_delay(rng) + self.sample_handle(rng) + wrap_up
+                    }
                 };
                 heap.push(Reverse(Secs(t)));
             }
@@ -292,18 +381,31 @@ impl EwtModel {
                 _ => f64::INFINITY,
             }));
             let mut next = 0usize;
+            // After a ring-out the caller at the front is offered again from this time on.
+            let mut ready = 0.0f64;
             let wait = loop {
                 let Some(Reverse(Secs(t))) = heap.pop() else {
                     break f64::INFINITY;
                 };
+                let t = t.max(ready);
                 while next < abandon.len() && abandon[next] < t {
                     next += 1;
                 }
+                let ring = match self.play_offer(rng) {
+                    Offer::RingOut => {
+                        ready = t + self.ringing.timeout;
+                        if let Some(p) = self.ringing.pause {
+                            heap.push(Reverse(Secs(ready + p)));
+                        }
+                        continue;
+                    }
+                    Offer::Answer(d) => d,
+                };
                 if next < abandon.len() {
                     next += 1;
-                    heap.push(Reverse(Secs(t + self.sample_handle(rng) + wrap_up)));
+                    heap.push(Reverse(Secs(t + ring + self.sample_handle(rng) + wrap_up)));
                 } else {
-                    break t;
+                    break t + ring;
                 }
             };
             let weight = match patience {
@@ -425,7 +527,9 @@ pub fn estimate_shared<R: Rng>(
             let t = match a.load {
                 AgentLoad::FreeIn(s) => s.max(0.0),
                 AgentLoad::Busy { age } => q.model.sample_residual(rng, age.max(0.0)) + q.wrap_up,
-                AgentLoad::Starting => q.model.sample_handle(rng) + q.wrap_up,
+                AgentLoad::Starting => {
+                    q.model.answer_delay(rng) + q.model.sample_handle(rng) + q.wrap_up
+                }
             };
             heap.push(Reverse((Secs(t), g)));
         }
@@ -438,10 +542,12 @@ pub fn estimate_shared<R: Rng>(
             }));
             ptr[i] = 0;
         }
+        let mut ready = 0.0f64;
         let wait = loop {
             let Some(Reverse((Secs(t), g))) = heap.pop() else {
                 break f64::INFINITY;
             };
+            let t = t.max(ready);
             let serves = agents[g].serves;
             let mut best: Option<(u64, usize)> = None;
             for (i, q) in queues.iter().enumerate() {
@@ -458,17 +564,34 @@ pub fn estimate_shared<R: Rng>(
                 }
             }
             let own_first = best.is_none_or(|(k, _)| own_key < k);
-            if serves & own_bit != 0 && own_first {
-                break t;
+            let is_own = serves & own_bit != 0 && own_first;
+            let serving = if is_own {
+                Some(own)
+            } else {
+                best.map(|(_, i)| i)
+            };
+            let Some(i) = serving else {
+                continue;
+            };
+            let q = &queues[i];
+            let ring = match q.model.play_offer(rng) {
+                Offer::RingOut => {
+                    ready = t + q.model.ringing.timeout;
+                    if let Some(p) = q.model.ringing.pause {
+                        heap.push(Reverse((Secs(ready + p), g)));
+                    }
+                    continue;
+                }
+                Offer::Answer(d) => d,
+            };
+            if is_own {
+                break t + ring;
             }
-            if let Some((_, i)) = best {
-                ptr[i] += 1;
-                let q = &queues[i];
-                heap.push(Reverse((
-                    Secs(t + q.model.sample_handle(rng) + q.wrap_up),
-                    g,
-                )));
-            }
+            ptr[i] += 1;
+            heap.push(Reverse((
+                Secs(t + ring + q.model.sample_handle(rng) + q.wrap_up),
+                g,
+            )));
         };
         let weight = match own_patience {
             Some(p) => (-wait / p).exp(),
@@ -598,6 +721,43 @@ mod tests {
             "residual of a 900 s call in a 0..1000 s spread"
         );
         assert!(old.bound <= 100.0);
+    }
+
+    #[test]
+    fn learned_answer_delays_and_ring_outs_lengthen_the_bound() {
+        let mut m = EwtModel::new(EwtConfig::default(), 100.0);
+        m.set_ring_policy(15.0, Some(30.0));
+        for _ in 0..100 {
+            m.record_handle(100.0);
+        }
+        let free = [AgentLoad::FreeIn(0.0)];
+        let mut rng = SmallRng::seed_from_u64(4);
+        let instant = m.estimate(&mut rng, &[], &free, 0.0, 20.0).unwrap();
+        assert_eq!(instant.bound, 0.0, "nothing learned: answers are instant");
+        for _ in 0..50 {
+            m.record_offer(Some(6.0));
+        }
+        let delayed = m.estimate(&mut rng, &[], &free, 0.0, 20.0).unwrap();
+        assert_eq!(delayed.bound, 6.0, "the agent picks up after 6 s");
+        // Half the offers ring out: 15 s of ringing, then the caller is offered again to
+        // the same agent after its 30 s RONA pause, or answered.
+        for _ in 0..50 {
+            m.record_offer(None);
+        }
+        assert_eq!(m.ring_out_share(), 0.5);
+        let ringing_out = m.estimate(&mut rng, &[], &free, 0.0, 20.0).unwrap();
+        assert!(ringing_out.bound >= 15.0 + 30.0 + 6.0, "{ringing_out:?}");
+        // The window forgets: 500 answered offers later nothing rings out.
+        for _ in 0..RING_HISTORY {
+            m.record_offer(Some(6.0));
+        }
+        assert_eq!(m.ring_out_share(), 0.0);
+        // A ringing agent has its answer delay ahead of the call (6 + 100 s), then our
+        // caller's own ring (6 s).
+        let starting = m
+            .estimate(&mut rng, &[], &[AgentLoad::Starting], 0.0, 20.0)
+            .unwrap();
+        assert_eq!(starting.bound, 112.0, "{starting:?}");
     }
 
     #[test]

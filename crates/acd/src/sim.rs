@@ -19,6 +19,9 @@ use crate::engine::{Acd, AcdConfig, Audit, QueueStats};
 use crate::ids::{AgentId, CallId, QueueId};
 use crate::output::{CallbackResult, Event, Outcome, Output};
 
+mod regimes;
+pub use regimes::{regime_config, regime_markdown, regime_matrix, Regime, RegimeCell};
+
 /// Traffic offered to one queue.
 #[derive(Clone, Debug)]
 pub struct SimQueue {
@@ -100,6 +103,8 @@ pub struct SimConfig {
     pub rona_unpause_after: Duration,
     /// Run [`Acd::audit`] every this many events (0 = only at the end).
     pub audit_every: u32,
+    /// Agents' shifts repeat with this period (e.g. every 24 h); `None` = once.
+    pub shift_period: Option<Duration>,
 }
 
 impl SimConfig {
@@ -119,6 +124,7 @@ impl SimConfig {
             no_answer_prob: 0.0,
             rona_unpause_after: Duration::from_secs(30),
             audit_every: 0,
+            shift_period: None,
         }
     }
 
@@ -563,6 +569,19 @@ impl Runner {
             }
             Ev::Logout(agent) => {
                 let _ = self.acd.handle_logout(now, agent);
+                let shift = self
+                    .cfg
+                    .agents
+                    .iter()
+                    .find(|a| a.config.id == agent)
+                    .and_then(|a| a.shift);
+                if let (Some(p), Some((a, b))) = (self.cfg.shift_period, shift) {
+                    // Next period's shift: log in again at its start, out at its end.
+                    let k = now.saturating_sub(b).as_secs_f64() / p.as_secs_f64();
+                    let next = p * (k.floor() as u32 + 1);
+                    self.push(a + next, Ev::Login(agent));
+                    self.push(b + next, Ev::Logout(agent));
+                }
             }
             Ev::CallbackAsk(call) => {
                 let Some(l) = self.live.get_mut(&call) else {

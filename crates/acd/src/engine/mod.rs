@@ -381,7 +381,11 @@ impl Acd {
         if self.queues.contains_key(&id) {
             return Err(AcdError::DuplicateQueue(id));
         }
-        let model = EwtModel::new(self.cfg.ewt, secs(cfg.prior_handle_time));
+        let mut model = EwtModel::new(self.cfg.ewt, secs(cfg.prior_handle_time));
+        model.set_ring_policy(
+            secs(cfg.ring_timeout),
+            self.cfg.rona_unpause_after.map(secs),
+        );
         self.queues.insert(
             id,
             Queue {

@@ -13,9 +13,10 @@ impl Acd {
         agent: AgentId,
     ) -> Result<(), AcdError> {
         let c = self.calls.get(&call).ok_or(AcdError::UnknownCall(call))?;
-        let CallState::Offered { agents, .. } = &c.state else {
+        let CallState::Offered { agents, deadline } = &c.state else {
             return Err(AcdError::StaleOffer { call, agent });
         };
+        let deadline = *deadline;
         if !agents.contains(&agent)
             || self.agents.get(&agent).map(|a| &a.state) != Some(&AgentState::Ringing { call })
         {
@@ -35,6 +36,12 @@ impl Acd {
             q.remove(key);
             q.stats.answered += 1;
             q.model.record_departure(secs(waited), false);
+            // Rang from `deadline - ring_timeout` until now.
+            let rang = q
+                .cfg
+                .ring_timeout
+                .saturating_sub(deadline.saturating_sub(now));
+            q.model.record_offer(Some(secs(rang)));
             if let Some(b) = join_bound {
                 q.model.record_coverage(waited <= b);
             }
@@ -417,6 +424,10 @@ impl Acd {
             },
         );
         self.out.push_back(Output::Log(Event::Rona { agent, call }));
+        let queue = self.calls.get(&call).map(|c| c.queue);
+        if let Some(q) = queue.and_then(|q| self.queues.get_mut(&q)) {
+            q.model.record_offer(None);
+        }
         if let Some(after) = self.cfg.rona_unpause_after {
             let until = now + after;
             if let Some(a) = self.agents.get_mut(&agent) {
