@@ -50,8 +50,7 @@ fn state_since(server: &Server, agent: &str, since: i64) -> Option<LoggedEvent> 
     server
         .events()
         .into_iter()
-        .filter(|e| e.kind == "agent.state" && e.agent == agent && e.id > since)
-        .last()
+        .rfind(|e| e.kind == "agent.state" && e.agent == agent && e.id > since)
 }
 
 #[test]
@@ -66,7 +65,7 @@ fn a_call_goes_from_agent_to_agent_by_api_and_refer_then_out_to_a_number() {
         &format!("[[trunks]]\nname = \"carrier\"\naddress = \"127.0.0.1:{trunk_port}\"\n"),
     );
     // 1001 is the only sales agent; 1004 and 1005 (support) take transfers.
-    let mut a1001 = agent(&py, &server, "1001");
+    let a1001 = agent(&py, &server, "1001");
     let mut a1004 = agent(&py, &server, "1004");
     let mut a1005 = agent(&py, &server, "1005");
     let customer_wav = dir.join("customer.wav");
