@@ -11,7 +11,7 @@
 //! the driver hung up are not reported (the task forgets them when it learns the winner).
 //! See docs/decisions/0026-ring-all-forking.md.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use super::*;
 
@@ -31,8 +31,6 @@ struct ForkLeg {
 #[derive(Debug, Default)]
 pub(super) struct Forks {
     legs: HashMap<CallKey, ForkLeg>,
-    /// Callers' calls whose race has been won (at most one answer per call).
-    won: HashSet<CallKey>,
 }
 
 impl Forks {
@@ -93,7 +91,6 @@ impl SipDriver {
 
     /// The caller's call is over: hang up every leg still ringing for it.
     pub(super) fn forks_parent_gone(&mut self, now: Instant, parent: CallKey) {
-        self.forks.won.remove(&parent);
         for k in self.forks.of_parent(parent) {
             self.drop_fork(now, k);
         }
@@ -133,16 +130,19 @@ impl SipDriver {
                     // Hung up while the 2xx was on its way: the core sends the BYE.
                     return true;
                 }
-                if self.forks.won.contains(&parent) || !self.calls.contains_key(&parent) {
-                    // Lost the race (or the caller is gone): ACKed already, now BYE.
+                if !self.calls.contains_key(&parent) {
+                    // The caller is gone: ACKed already, now BYE.
                     tracing::info!(agent = %agent, "late answer from a ring-all leg; hanging it up");
                     self.drop_fork(now, call);
                     return true;
                 }
                 match self.b2bua.transplant_b(now, call, parent) {
                     Ok(()) => {
+                        // The race is decided: every other leg of this offer is dropped
+                        // now, so a later answer from one of them can never win. (A later
+                        // ring-all offer of the same caller, e.g. after a transfer, starts
+                        // a new race with new legs.)
                         self.forks.legs.remove(&call);
-                        self.forks.won.insert(parent);
                         for other in self.forks.of_parent(parent) {
                             self.drop_fork(now, other);
                         }
