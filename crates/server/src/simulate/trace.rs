@@ -424,6 +424,102 @@ mod tests {
         assert_eq!(t.waits.len(), 2);
     }
 
+    /// Reads the same log back through a store in pages smaller than the log.
+    fn read_back(store: &mut dyn EventStore) {
+        use crate::event_store::Row;
+        let mut log = Log::default();
+        log.agent_state(at(-50.0), "1001", "available", json!({}));
+        let calls = PAGE_ROWS as usize / 8 + 10;
+        for i in 0..calls {
+            if i % 4 == 0 {
+                log.abandoned(i as f64 * 2.0, &format!("c{i}"), "+1", 30.0);
+            } else {
+                log.answered(
+                    i as f64 * 2.0,
+                    &format!("c{i}"),
+                    "+1",
+                    "1001",
+                    1.0,
+                    1.0,
+                    0.0,
+                );
+            }
+        }
+        let rows: Vec<Row> = log
+            .events
+            .iter()
+            .map(|e| Row {
+                ts_ms: e.ts_ms,
+                call: e.call.clone(),
+                call_seq: 0,
+                queue: e.queue.clone(),
+                agent: e.agent.clone(),
+                kind: e.kind.clone(),
+                data: e.data.to_string(),
+                schema: 1,
+            })
+            .collect();
+        assert!(rows.len() > PAGE_ROWS as usize);
+        store.append_batch(&rows).unwrap();
+        let spec = spec(T0, T0 + 86_400_000, 3_600_000);
+        let mut seen = Vec::new();
+        let t = read(store, &spec, &mut |s| seen.push(s)).unwrap();
+        assert_eq!(t, trace_of(&log_with_ids(&log), &spec));
+        assert_eq!(t.arrivals.len(), calls);
+        assert!(seen.len() >= 2 && seen.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    /// The log as the store numbers it (ids from 1 in append order).
+    fn log_with_ids(log: &Log) -> Log {
+        let mut out = Log::default();
+        for e in &log.events {
+            out.push(
+                e.ts_ms,
+                &e.call,
+                &e.queue,
+                &e.agent,
+                &e.kind,
+                e.data.clone(),
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn a_trace_reads_a_sqlite_store_in_pages() {
+        let dir = std::env::temp_dir().join(format!("sb-sim-trace-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut store = crate::event_store::SqliteStore::open(&dir.join("events.sqlite")).unwrap();
+        read_back(&mut store);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The same on PostgreSQL, in a schema of its own, when `SWITCHBOARD_TEST_POSTGRES`
+    /// names a database (scripts/test sets it).
+    #[test]
+    fn a_trace_reads_a_postgres_store_in_pages() {
+        let Ok(url) = std::env::var("SWITCHBOARD_TEST_POSTGRES") else {
+            eprintln!("SWITCHBOARD_TEST_POSTGRES not set; PostgreSQL trace test skipped");
+            return;
+        };
+        let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let schema = format!("sb_sim_trace_{}", std::process::id());
+        admin
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"
+            ))
+            .unwrap();
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let scoped = format!("{url}{sep}options=-csearch_path%3D{schema}");
+        let mut store = crate::event_store::PostgresStore::connect(&scoped).unwrap();
+        read_back(&mut store);
+        drop(store);
+        admin
+            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .unwrap();
+    }
+
     #[test]
     fn calls_before_the_range_are_not_arrivals() {
         let mut log = Log::default();
