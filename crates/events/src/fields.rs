@@ -159,6 +159,8 @@ words!(
         MediaTimeout = "media_timeout",
         /// The caller took a callback and the server hung up after confirming it.
         CallbackAccepted = "callback_accepted",
+        /// The caller's RFC 4028 session timer ran out: it stopped refreshing the session.
+        SessionExpired = "session_expired",
         /// The server hung up for another reason.
         LocalHangup = "local_hangup",
         /// A supervisor or admin hung the call up over the HTTP API (`by` says who).

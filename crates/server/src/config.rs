@@ -76,6 +76,14 @@ pub(crate) struct SipConfig {
     pub(crate) keepalive_interval: u64,
     #[serde(default)]
     pub(crate) outbound_trunk: Option<SocketAddr>,
+    /// RFC 4028 session interval for callers that refresh their own session, seconds (at
+    /// least 90, our Min-SE; 0 turns session timers off).
+    #[serde(default = "default_session_expires")]
+    pub(crate) session_expires: u32,
+}
+
+fn default_session_expires() -> u32 {
+    1800
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -362,6 +370,12 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if self.sip.session_expires != 0 && self.sip.session_expires < 90 {
+            anyhow::bail!(
+                "sip.session_expires = {}: at least 90 seconds (RFC 4028 Min-SE), or 0 for off",
+                self.sip.session_expires
+            );
+        }
         self.dial_policy.rules()?;
         crate::agent_dial::AgentDialGate::new(
             &self.dial_policy,

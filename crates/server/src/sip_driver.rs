@@ -224,6 +224,12 @@ impl SipDriver {
                 policy: UasPolicy::with_registrar(),
                 relay_failures: false,
                 keep_a_when_b_hangs_up: false,
+                session_timers: (cfg.sip.session_expires > 0).then_some(
+                    switchboard_sip::session_timer::SessionTimerConfig {
+                        session_expires: cfg.sip.session_expires,
+                        min_se: switchboard_sip::session_timer::MIN_SE_FLOOR,
+                    },
+                ),
             },
             rand::random(),
         );
@@ -812,6 +818,16 @@ impl SipDriver {
             CallEvent::BFailed { call, status } => self.signal(call, CallSignal::BFailed(status)),
             CallEvent::LegConfirmed { call, leg: Leg::A } => {
                 self.signal(call, CallSignal::AConfirmed);
+            }
+            CallEvent::SessionExpired { call } => {
+                tracing::info!(
+                    "the caller stopped refreshing its session (RFC 4028): ending the call"
+                );
+                self.signal(
+                    call,
+                    CallSignal::Ended(switchboard_events::EndReason::SessionExpired),
+                );
+                let _ = self.b2bua.hangup(now, call);
             }
             CallEvent::Reinvite { call, leg, tx, sdp } => {
                 let mut req = Request::new(Method::Invite, Uri::Other("reinvite".into()));

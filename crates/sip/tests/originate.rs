@@ -254,6 +254,7 @@ fn originated_call_transport_error_fails_and_ends() {
         policy: UasPolicy::default(),
         relay_failures: true,
         keep_a_when_b_hangs_up: false,
+        session_timers: None,
     };
     let mut core = B2bua::new(cfg, 4);
     let now = sim::epoch();

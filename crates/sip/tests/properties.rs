@@ -173,6 +173,7 @@ fn torture_corpus_through_the_cores() {
             policy: UasPolicy::default(),
             relay_failures: true,
             keep_a_when_b_hangs_up: false,
+            session_timers: None,
         },
         2,
     );

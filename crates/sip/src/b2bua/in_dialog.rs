@@ -35,6 +35,13 @@ impl B2bua {
             r.headers
                 .push(HeaderName::Contact, self.config.contact.to_string());
         }
+        if matches!(req.method, Method::Invite | Method::Update) && status.is_success() {
+            if let Some(&(call, Purpose::InDialog(Leg::A))) = self.txs.get(&tx) {
+                for (name, value) in self.session_headers(call) {
+                    r.headers.push(name, value);
+                }
+            }
+        }
         if let Some(b) = sdp {
             set_body(&mut r.headers, &b);
             r.body = b;

@@ -77,10 +77,14 @@ impl B2bua {
         if !c.a_waiting() || c.ended {
             return Err(B2buaError::InvalidState("A already answered or gone"));
         }
-        let (tx, resp) = self
+        let (tx, mut resp) = self
             .a_response(call, StatusCode::OK, Some(sdp))
             .ok_or(B2buaError::InvalidState("A transaction gone"))?;
+        for (name, value) in self.session_headers(call) {
+            resp.headers.push(name, value);
+        }
         self.tl.send_response(now, tx, resp)?;
+        self.start_session_timer(now, call);
         let contact = self.config.contact.clone();
         let Some(a) = self.call(call).and_then(|c| c.a.as_ref()) else {
             return Err(B2buaError::NoSuchCall);

@@ -54,6 +54,7 @@ mod in_dialog;
 mod inbound;
 mod keepalive;
 mod originate;
+mod session;
 mod transfer;
 mod tx_events;
 
@@ -219,6 +220,12 @@ pub enum CallEvent {
         /// Why.
         reason: EndReason,
     },
+    /// Leg A's session timer ran out (RFC 4028): the caller was to refresh the session and
+    /// did not. The application ends the call (`hangup`).
+    SessionExpired {
+        /// The call.
+        call: CallKey,
+    },
     /// The final answer to a keepalive probe sent with [`B2bua::send_options`]: any
     /// response means the device is alive; 408 (timer F) or 503 (transport error) that it
     /// is unreachable.
@@ -291,10 +298,17 @@ pub struct B2buaConfig {
     /// When B sends BYE on an answered call, keep A up and report [`CallEvent::BHungUp`]
     /// (post-call survey, back to the queue) instead of ending the call.
     pub keep_a_when_b_hangs_up: bool,
+    /// RFC 4028 session timers on leg A (`None`: off). When the caller offers a timer with
+    /// itself as refresher, the 2xx confirms it and a caller that stops refreshing gets
+    /// [`CallEvent::SessionExpired`]; an interval below our Min-SE is refused with 422.
+    pub session_timers: Option<crate::session_timer::SessionTimerConfig>,
 }
 
 #[derive(Debug)]
 struct ALeg {
+    /// The session timer agreed with A's INVITE (running once answered).
+    session: Option<crate::session_timer::Negotiated>,
+    timer: Option<crate::session_timer::SessionTimer>,
     invite: Request,
     invite_tx: Option<TxKey>,
     from: SocketAddr,
@@ -490,6 +504,7 @@ impl B2bua {
     /// Fires due timers. Call when `poll_timeout` passes.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tl.handle_timeout(now);
+        self.session_timeouts(now);
         self.pump(now);
     }
 
@@ -501,7 +516,15 @@ impl B2bua {
 
     /// The earliest deadline. Call after draining `poll_output`.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.tl.poll_timeout()
+        let sessions = self
+            .calls
+            .iter()
+            .filter_map(|(_, c)| c.a.as_ref()?.timer.as_ref()?.poll_timeout())
+            .min();
+        match (self.tl.poll_timeout(), sessions) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The next message to send or event for the application. Drain after every call.
@@ -555,6 +578,8 @@ impl B2bua {
     ) -> CallKey {
         let tag = self.tl.new_tag();
         let a = ALeg {
+            session: None,
+            timer: None,
             invite,
             invite_tx: Some(tx),
             from,

@@ -185,6 +185,9 @@ impl B2bua {
                     }
                 }
                 Method::Invite => {
+                    if leg == Leg::A {
+                        self.session_refreshed(now, call, &req);
+                    }
                     let sdp = req.body.clone();
                     self.emit(CallEvent::Reinvite {
                         call,
@@ -193,18 +196,29 @@ impl B2bua {
                         sdp,
                     });
                 }
-                _ => self.emit(CallEvent::InDialogRequest {
-                    call,
-                    leg,
-                    tx: key,
-                    req,
-                }),
+                _ => {
+                    if leg == Leg::A && req.method == Method::Update {
+                        self.session_refreshed(now, call, &req);
+                    }
+                    self.emit(CallEvent::InDialogRequest {
+                        call,
+                        leg,
+                        tx: key,
+                        req,
+                    })
+                }
             }
             return;
         }
         match req.method {
             Method::Invite => {
+                let Ok(session) = self.check_session_expires(now, key, &req) else {
+                    return;
+                };
                 let call = self.new_call(req.clone(), key, from, transport);
+                if let Some(a) = self.call_mut(call).and_then(|c| c.a.as_mut()) {
+                    a.session = session;
+                }
                 self.track(key, call, Purpose::AInvite);
                 self.emit(CallEvent::Incoming {
                     call,

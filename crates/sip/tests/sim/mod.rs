@@ -655,6 +655,7 @@ impl B2buaNode {
             policy: UasPolicy::default(),
             relay_failures: false,
             keep_a_when_b_hangs_up: true,
+            session_timers: None,
         };
         let mut n = B2buaNode::new(addr, targets[0], seed, epoch);
         n.core = B2bua::new(cfg, seed);
@@ -683,6 +684,7 @@ impl B2buaNode {
             policy: UasPolicy::default(),
             relay_failures: true,
             keep_a_when_b_hangs_up: false,
+            session_timers: None,
         };
         B2buaNode {
             addr,
