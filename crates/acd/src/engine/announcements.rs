@@ -37,10 +37,21 @@ impl Acd {
             }
         }
         self.loads.clear();
+        // Only agents with what this caller needs (skills, tenant) can end the wait; while
+        // none has it, the tiers may still widen: count every member.
+        let fits = |a: &Agent| Self::fit(a, c, q, now).is_some();
+        let any_fits = q
+            .members
+            .iter()
+            .filter_map(|m| self.agents.get(m))
+            .any(&fits);
         for m in &q.members {
             let Some(a) = self.agents.get(m) else {
                 continue;
             };
+            if any_fits && !fits(a) {
+                continue;
+            }
             let load = match &a.state {
                 AgentState::Ringing { .. } | AgentState::Reserved { .. } => AgentLoad::Starting,
                 AgentState::Busy { .. } => AgentLoad::Busy {

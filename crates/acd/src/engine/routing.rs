@@ -125,6 +125,13 @@ impl Acd {
         {
             return None;
         }
+        Self::fit(agent, call, q, now)
+    }
+
+    /// Whether `agent` has what `call` needs now (tenant, the call's skills and those of the
+    /// skill tier in force after its wait), whatever the agent is doing: the skill score, or
+    /// `None` when it does not fit.
+    pub(super) fn fit(agent: &Agent, call: &Call, q: &Queue, now: Duration) -> Option<u32> {
         let tenant_ok = |t: Option<crate::ids::TenantId>| match (t, agent.cfg.tenant) {
             (Some(x), Some(y)) => x == y,
             (Some(_), None) => false,
