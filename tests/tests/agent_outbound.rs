@@ -195,3 +195,121 @@ fn an_agent_dials_out_through_the_trunk_and_premium_numbers_are_refused() {
     assert_eq!(row[col("dnis")], "+74951234567", "{cdr}");
     assert_eq!(row[col("disposition")], "outbound", "{cdr}");
 }
+
+/// A dialplan `callback` (tests/dialplans-callback/callback.ivr): the caller types a
+/// number, the engine schedules a callback from the sales queue 4 s later and places it
+/// then (agent first, then the number through the trunk, which SIPp plays with a 407
+/// challenge). A premium-rate number is refused with a `call.refused` event and no
+/// callback.
+#[test]
+fn a_dialplan_callback_to_another_number_is_placed_at_its_time() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    if !require_peer("sipp") {
+        return;
+    }
+    let port = free_udp_port();
+    let mut carrier = SippCarrier::start("carrier_407.xml", port, 1, 150);
+    let server = Server::start(
+        "dialplan-callback",
+        &format!(
+            "[ivr]\ndialplans = \"tests/dialplans-callback\"\n\
+             [[trunks]]\nname = \"carrier-b\"\naddress = \"127.0.0.1:{port}\"\n\
+             username = \"acct-b\"\npassword = \"pw-b\"\ncaller_id = \"+74951230000\"\n\
+             p_asserted_identity = true\nstrip_plus = true\ndial_prefix = \"9\"\n"
+        ),
+    );
+    let mut agent = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1001", "secret-1001")),
+            seconds: 120,
+            ..Default::default()
+        },
+    );
+    assert!(agent.wait_event("registered", 20).is_some());
+
+    let ask = |digits: &str| {
+        let mut caller = Softphone::start(
+            &py,
+            server.sip,
+            SoftphoneOpts {
+                call: Some(format!("sip:700@{}", server.sip)),
+                caller: "+79995550101",
+                ..Default::default()
+            },
+        );
+        assert!(
+            caller.wait_event("media", 20).is_some(),
+            "log:\n{}",
+            server.log_text()
+        );
+        caller.command(&format!("dtmf {digits}"));
+        assert!(
+            caller.wait_event("disconnected", 40).is_some(),
+            "the dialplan hung up; log:\n{}",
+            server.log_text()
+        );
+        caller.quit();
+    };
+
+    // A premium-rate number: refused, nothing scheduled.
+    ask("88299123456#");
+    let refused = server
+        .wait_event(10, |e| e.kind == "call.refused")
+        .unwrap_or_else(|| panic!("call.refused; events {:#?}", server.events()));
+    assert_eq!(refused.data["purpose"], "dialplan_callback");
+    assert_eq!(refused.data["reason"], "premium_rate");
+    assert!(!server
+        .events()
+        .iter()
+        .any(|e| e.kind == "callback.scheduled"));
+
+    // A Moscow number: scheduled 4 s ahead, placed at that time.
+    ask("74951234567#");
+    let scheduled = server
+        .wait_event(10, |e| e.kind == "callback.scheduled")
+        .unwrap_or_else(|| panic!("callback.scheduled; events {:#?}", server.events()));
+    assert_eq!(scheduled.data["number"], "+74951234567");
+    assert_eq!(scheduled.data["by"], "dialplan");
+    assert_eq!(scheduled.queue, "sales");
+    let at = chrono::DateTime::parse_from_rfc3339(scheduled.data["at"].as_str().expect("at"))
+        .expect("RFC 3339")
+        .timestamp_millis();
+    assert!(at > scheduled.ts_ms, "in the future: {scheduled:?}");
+    let placed = server
+        .wait_event(40, |e| {
+            e.kind == "call.start" && e.data["callback_for"] == scheduled.call.as_str()
+        })
+        .unwrap_or_else(|| panic!("callback placed; events {:#?}", server.events()));
+    assert!(
+        placed.ts_ms >= at,
+        "placed at {} before its time {at}",
+        placed.ts_ms
+    );
+    server
+        .wait_event(40, |e| e.kind == "call.connected" && e.call == placed.call)
+        .unwrap_or_else(|| {
+            panic!(
+                "agent and number connected; log:\n{}\nsipp:\n{}",
+                server.log_text(),
+                carrier.traces()
+            )
+        });
+    agent.command("hangup");
+    let done = server
+        .wait_event(20, |e| {
+            e.kind == "callback.done" && e.call == scheduled.call
+        })
+        .unwrap_or_else(|| panic!("callback.done; events {:#?}", server.events()));
+    assert_eq!(done.data["outcome"], "connected", "{done:?}");
+    let (status, traces) = carrier.wait(30);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the carrier got the callback's INVITE (number format, caller ID, 407): {status:?}\n{traces}"
+    );
+    assert!(!traces.contains("88299"), "{traces}");
+    agent.quit();
+}

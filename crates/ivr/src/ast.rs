@@ -333,6 +333,31 @@ pub enum StmtKind {
     Transfer(TransferKind, Expr),
     /// `hangup`
     Hangup,
+    /// `callback number queue q [at "09:00" | after 2h] [fallback { ... }]`
+    Callback(CallbackStmt),
+}
+
+/// `callback callback_number queue support at "09:00" fallback { ... }`: ask the engine
+/// to call `number` back from `queue`'s line, not before the given time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackStmt {
+    /// The number to call (text).
+    pub number: Expr,
+    /// The queue whose agents make the call.
+    pub queue: Ident,
+    /// Not before when; `None`: as soon as an agent is free.
+    pub when: Option<CallbackWhen>,
+    /// Run when the engine refuses it (number policy, no such queue, too many pending).
+    pub fallback: Option<Vec<Stmt>>,
+}
+
+/// When a dialplan callback may be placed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallbackWhen {
+    /// `at "09:00"` (the next such time in the dialplan's timezone) or an RFC 3339 time.
+    At(Expr),
+    /// `after 2h`: this long after the statement runs (seconds).
+    After(f64),
 }
 
 /// A menu.

@@ -290,6 +290,19 @@ fn stmt(o: &mut String, s: &Stmt, level: usize) -> fmt::Result {
             }
             Ok(())
         }
+        StmtKind::Callback(c) => {
+            write!(o, "callback {} queue {}", expr(&c.number), c.queue.name)?;
+            match &c.when {
+                Some(CallbackWhen::At(e)) => write!(o, " at {}", expr(e))?,
+                Some(CallbackWhen::After(d)) => write!(o, " after {}", dur(*d))?,
+                None => {}
+            }
+            if let Some(b) = &c.fallback {
+                o.push_str(" fallback ");
+                body(o, b, level)?;
+            }
+            Ok(())
+        }
         StmtKind::Priority(e) => write!(o, "priority {}", expr(e)),
         StmtKind::Tenant(e) => write!(o, "tenant {}", expr(e)),
         StmtKind::Skill(e) => write!(o, "skill {}", expr(e)),

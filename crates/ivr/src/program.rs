@@ -117,6 +117,19 @@ pub struct MenuOp {
     pub default: usize,
 }
 
+/// A `callback` statement, lowered.
+#[derive(Debug, Clone)]
+pub struct CallbackOp {
+    /// The number (text).
+    pub number: Expr,
+    /// The queue.
+    pub queue: String,
+    /// Not before when.
+    pub when: Option<crate::ast::CallbackWhen>,
+    /// First instruction of the fallback, or `None` to continue.
+    pub fallback: Option<usize>,
+}
+
 /// An `http` lookup, lowered.
 #[derive(Debug, Clone)]
 pub struct HttpOp {
@@ -207,6 +220,8 @@ pub enum Op {
     Queue(Box<QueueOp>),
     /// Transfer.
     Transfer(TransferKind, Expr),
+    /// Ask the engine for a callback.
+    Callback(Box<CallbackOp>),
     /// Hang up.
     Hangup,
     /// The end of a block was reached: hang up.

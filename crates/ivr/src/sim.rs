@@ -10,7 +10,9 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::ast::{HttpMethod, TransferKind};
 use crate::check::CheckContext;
-use crate::interp::{Action, CallAttrs, Event, HttpError, Interpreter, QueueOutcome, QueueRequest};
+use crate::interp::{
+    Action, CallAttrs, CallbackTime, Event, HttpError, Interpreter, QueueOutcome, QueueRequest,
+};
 use crate::loader::{load_paths, LoadError};
 use crate::program::{Program, Value};
 
@@ -95,6 +97,8 @@ pub struct SimCall {
     pub queue_results: Vec<QueueOutcome>,
     /// Only route into this dialplan (by name), if set.
     pub dialplan: Option<String>,
+    /// The engine refuses every callback the flow asks for (the number policy).
+    pub refuse_callbacks: bool,
 }
 
 impl SimCall {
@@ -112,6 +116,7 @@ impl SimCall {
             http: HttpFixtures::new(),
             queue_results: Vec::new(),
             dialplan: None,
+            refuse_callbacks: false,
         }
     }
 }
@@ -178,6 +183,8 @@ pub struct Transcript {
     pub end: CallEnd,
     /// Runtime errors.
     pub errors: Vec<String>,
+    /// Callbacks the flow asked for: `NUMBER in QUEUE`, then ` at TIME` or ` after Ns`.
+    pub callbacks: Vec<String>,
     /// Rendered warnings from loading, if any.
     pub warnings: String,
 }
@@ -264,6 +271,7 @@ pub fn simulate_program(program: Arc<Program>, call: &SimCall) -> Transcript {
             attrs: CallAttrs::default(),
             end: CallEnd::Unfinished("the call never started".into()),
             errors: Vec::new(),
+            callbacks: Vec::new(),
             warnings: String::new(),
         },
         pending: VecDeque::new(),
@@ -416,6 +424,29 @@ impl Sim<'_> {
                 t.lines.push(format!("  http     {m} {url}{body} {shown}"));
                 self.pending
                     .push_back(Pending::Event(Event::HttpResult { id, result: answer }));
+            }
+            Action::ScheduleCallback {
+                id,
+                number,
+                queue,
+                at,
+            } => {
+                let mut what = format!("{number} in {queue}");
+                match at {
+                    Some(CallbackTime::At(t)) => what.push_str(&format!(" at {}", t.to_rfc3339())),
+                    Some(CallbackTime::After(d)) => {
+                        what.push_str(&format!(" after {}s", d.as_secs()))
+                    }
+                    None => {}
+                }
+                let scheduled = !self.call.refuse_callbacks;
+                let shown = if scheduled { "scheduled" } else { "refused" };
+                t.lines.push(format!("  callback {what} → {shown}"));
+                if scheduled {
+                    t.callbacks.push(what);
+                }
+                self.pending
+                    .push_back(Pending::Event(Event::CallbackResult { id, scheduled }));
             }
             Action::SetVar { name, value } => t.lines.push(format!("  set      {name} = {value}")),
             // The transcript shows the keys already; the choice is for the live report.

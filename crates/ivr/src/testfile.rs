@@ -20,7 +20,9 @@
 //! priority = 10
 //! tenant = "acme"
 //! vars = { balance = 1234.5 }
-//! # also: language, skills, screen_pop = { k = "v" }, whisper = [..], errors = N
+//! # also: language, skills, screen_pop = { k = "v" }, whisper = [..], errors = N,
+//! # callbacks = ["+447700900123 in support at 2026-11-24T09:00:00+00:00"]
+//! # (and refuse_callbacks = true beside `digits`: the engine refuses them)
 //! ```
 
 use std::collections::BTreeMap;
@@ -59,6 +61,9 @@ struct TestCase {
     queue: Vec<String>,
     #[serde(default)]
     http: BTreeMap<String, toml::Value>,
+    /// The engine refuses the callbacks the flow asks for.
+    #[serde(default)]
+    refuse_callbacks: bool,
     #[serde(default)]
     expect: Expect,
 }
@@ -82,6 +87,8 @@ struct Expect {
     screen_pop: BTreeMap<String, String>,
     errors: Option<usize>,
     whisper: Option<Vec<String>>,
+    /// The callbacks scheduled, as the transcript writes them (`NUMBER in QUEUE at TIME`).
+    callbacks: Option<Vec<String>>,
 }
 
 /// One case of a test file as written, for tools that replay the cases against a live
@@ -385,6 +392,7 @@ fn run_case(program: &Arc<Program>, file: &str, dp: &str, case: &TestCase) -> Te
             .collect(),
     );
     call.http = HttpFixtures::from_json(&http_json);
+    call.refuse_callbacks = case.refuse_callbacks;
     for q in &case.queue {
         match parse_outcome(q) {
             Some(o) => call.queue_results.push(o),
@@ -492,6 +500,11 @@ fn check_expect(t: &Transcript, e: &Expect, failures: &mut Vec<String>) {
             failures.push(format!(
                 "expected the agent to hear {w:?} before the call, got {got:?}"
             ));
+        }
+    }
+    if let Some(c) = &e.callbacks {
+        if *c != t.callbacks {
+            failures.push(format!("expected callbacks {c:?}, got {:?}", t.callbacks));
         }
     }
     let want_errors = e.errors.unwrap_or(0);

@@ -87,6 +87,9 @@ proptest! {
                     };
                     Event::HttpResult { id, result }
                 }
+                Some(Action::ScheduleCallback { id, .. }) => {
+                    Event::CallbackResult { id, scheduled: c % 2 == 0 }
+                }
                 Some(Action::Queue(_)) => Event::QueueResult(match c % 5 {
                     0 => QueueOutcome::Answered,
                     1 => QueueOutcome::MaxWait,

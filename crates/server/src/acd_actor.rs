@@ -46,6 +46,8 @@ pub(crate) enum QueueSignal {
     Exit {
         reason: Option<switchboard_acd::ExitReason>,
     },
+    /// The dialplan's `callback` request `id` was (not) taken (see `call/dialplan_callback.rs`).
+    CallbackScheduled { id: u64, scheduled: bool },
 }
 
 /// Commands to the ACD actor.

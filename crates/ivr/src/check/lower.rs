@@ -258,6 +258,25 @@ impl Lower {
                     }));
                 }
             }
+            StmtKind::Callback(c) => {
+                let at = self.emit(Op::Hangup, sp);
+                let skip = self.emit(Op::Jump(0), sp);
+                let fallback = c.fallback.as_ref().map(|b| {
+                    let start = self.here();
+                    self.body(b);
+                    start
+                });
+                let end = self.here();
+                self.set_jump(skip, end);
+                if let Some(op) = self.ops.get_mut(at) {
+                    *op = Op::Callback(Box::new(CallbackOp {
+                        number: c.number.clone(),
+                        queue: c.queue.name.clone(),
+                        when: c.when.clone(),
+                        fallback,
+                    }));
+                }
+            }
             StmtKind::Priority(e) => {
                 self.emit(Op::Priority(e.clone()), sp);
             }

@@ -35,6 +35,7 @@ pub(super) fn child_bodies(s: &Stmt) -> Vec<&Vec<Stmt>> {
             .chain(m.default.iter())
             .collect(),
         StmtKind::Http(h) => h.fallback.iter().collect(),
+        StmtKind::Callback(c) => c.fallback.iter().collect(),
         _ => Vec::new(),
     }
 }
@@ -267,6 +268,43 @@ impl Unit<'_> {
                     self.check_body(b, in_sub);
                 }
             }
+            StmtKind::Callback(c) => {
+                self.expect(
+                    &c.number,
+                    Type::Str,
+                    "the number to call back is text, such as callback_number or caller",
+                );
+                self.check_queue_name(&c.queue);
+                match &c.when {
+                    Some(CallbackWhen::At(e)) => {
+                        self.expect(e, Type::Str, "a time such as \"09:00\"");
+                        if let ExprKind::Str(t) = &e.kind {
+                            if !callback_time_ok(t) {
+                                self.err(
+                                    Diagnostic::error(format!("{t:?} is not a time of day"), e.span)
+                                        .help("write \"HH:MM\" (the next such time in the dialplan's timezone) or an RFC 3339 time"),
+                                );
+                            }
+                        }
+                    }
+                    Some(CallbackWhen::After(d)) if *d < 0.0 || *d > 90.0 * 86_400.0 => {
+                        self.err(Diagnostic::error(
+                            "a callback delay must be between 0 and 90 days",
+                            s.span,
+                        ));
+                    }
+                    _ => {}
+                }
+                if c.fallback.is_none() {
+                    self.err(
+                        Diagnostic::warning("this callback has no `fallback`", s.span)
+                            .help("the engine may refuse the number (number policy) or the queue may be full; add `fallback { ... }` to tell the caller"),
+                    );
+                }
+                if let Some(b) = &c.fallback {
+                    self.check_body(b, in_sub);
+                }
+            }
             StmtKind::Priority(e) => self.expect(e, Type::Num, "priority is a number"),
             StmtKind::Tenant(e) => self.expect(e, Type::Str, "the tenant is text"),
             StmtKind::Skill(e) => {
@@ -324,4 +362,9 @@ impl Unit<'_> {
             }
         }
     }
+}
+
+/// A literal `at` time a callback understands: `HH:MM` or RFC 3339.
+fn callback_time_ok(t: &str) -> bool {
+    crate::interp::parse_time_of_day(t).is_some() || chrono::DateTime::parse_from_rfc3339(t).is_ok()
 }

@@ -84,8 +84,24 @@ pub enum Event {
     },
     /// The call left the queue.
     QueueResult(QueueOutcome),
+    /// Answer to a `ScheduleCallback`: whether the engine took it.
+    CallbackResult {
+        /// The request's id.
+        id: u64,
+        /// Taken (false: refused by the number policy, unknown queue, too many pending).
+        scheduled: bool,
+    },
     /// The caller hung up.
     CallerHangup,
+}
+
+/// When a scheduled callback may be placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackTime {
+    /// At this time (an `at` time, resolved in the dialplan's timezone).
+    At(DateTime<FixedOffset>),
+    /// This long after the request (the driver's clock).
+    After(Duration),
 }
 
 /// A request to put the call in a queue.
@@ -178,6 +194,18 @@ pub enum Action {
         menu: String,
         /// `0`-`9`, `*`, `#` or `default`.
         choice: String,
+    },
+    /// Schedule a callback to `number` from `queue`'s line; answer `CallbackResult`
+    /// with this `id`. The call itself goes on.
+    ScheduleCallback {
+        /// Correlates the answer.
+        id: u64,
+        /// The number to call (as the dialplan has it; the engine normalises it).
+        number: String,
+        /// The queue whose agents make the call.
+        queue: String,
+        /// Not before when; `None`: at once.
+        at: Option<CallbackTime>,
     },
     /// Hang up; the flow is finished.
     Hangup,

@@ -198,6 +198,27 @@ impl Interpreter {
                 self.wait = Wait::Http { id };
                 Ok(false)
             }
+            Op::Callback(c) => {
+                let number = self.text(dp, &c.number)?;
+                let at = match &c.when {
+                    None => None,
+                    Some(crate::ast::CallbackWhen::After(s)) => Some(CallbackTime::After(secs(*s))),
+                    Some(crate::ast::CallbackWhen::At(e)) => {
+                        let t = self.text(dp, e)?;
+                        Some(CallbackTime::At(self.callback_at(dp, &t)?))
+                    }
+                };
+                let id = self.next_http_id;
+                self.next_http_id += 1;
+                self.out.push_back(Action::ScheduleCallback {
+                    id,
+                    number,
+                    queue: c.queue.clone(),
+                    at,
+                });
+                self.wait = Wait::Callback { id };
+                Ok(false)
+            }
             Op::Priority(e) => {
                 self.attrs.priority = clamp_i32(self.num(dp, e)?);
                 self.pc += 1;
@@ -270,6 +291,40 @@ impl Interpreter {
                 Ok(false)
             }
         }
+    }
+
+    /// An `at` time: `HH:MM` is the next such time (from the call's start) in the
+    /// dialplan's timezone, else an RFC 3339 time.
+    fn callback_at(
+        &self,
+        dp: &Dialplan,
+        t: &str,
+    ) -> Result<chrono::DateTime<chrono::FixedOffset>, String> {
+        use chrono::TimeZone;
+        if let Some(tod) = parse_time_of_day(t) {
+            let now = self
+                .local_now(dp)
+                .ok_or("the call's start time is unknown")?;
+            for day in 0..3 {
+                let date = now.date_naive() + chrono::Duration::days(day);
+                // A time skipped by a DST change is taken an hour later.
+                let local = dp
+                    .timezone
+                    .from_local_datetime(&date.and_time(tod))
+                    .earliest()
+                    .or_else(|| {
+                        dp.timezone
+                            .from_local_datetime(&(date.and_time(tod) + chrono::Duration::hours(1)))
+                            .earliest()
+                    });
+                if let Some(l) = local.filter(|l| *l > now) {
+                    return Ok(l.fixed_offset());
+                }
+            }
+            return Err(format!("no time {t} follows the call's start"));
+        }
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map_err(|_| format!("callback time {t:?} is neither HH:MM nor an RFC 3339 time"))
     }
 
     pub(super) fn menu_digit_inline(&mut self, dp: &Dialplan, pc: usize, attempt: u32, d: char) {

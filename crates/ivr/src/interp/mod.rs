@@ -20,6 +20,7 @@
 //! | `CollectDigits`  | `Digit` per key (the prompt stops at the first); `Timeout` when `timeout` passes after the prompt or the last key |
 //! | `HttpRequest`    | `HttpResult` with the same `id`                                    |
 //! | `Queue`          | `QueueResult` when the call leaves the queue                       |
+//! | `ScheduleCallback` | `CallbackResult` with the same `id` (taken or refused)            |
 //! | `SetVar`, `RuntimeError` | nothing (information for logs and screen-pops)             |
 //! | `Transfer`, `Hangup` | nothing: the flow is finished                                  |
 //!
@@ -44,7 +45,7 @@ use chrono::{DateTime, FixedOffset};
 use crate::ast::Lang;
 use crate::program::{Dialplan, Op, Program, Value};
 
-pub use events::{Action, CallAttrs, Event, HttpError, QueueOutcome, QueueRequest};
+pub use events::{Action, CallAttrs, CallbackTime, Event, HttpError, QueueOutcome, QueueRequest};
 pub use json::json_get;
 
 /// Most instructions run for one event before the flow counts as looping.
@@ -61,6 +62,7 @@ enum Wait {
     Menu { pc: usize, attempt: u32 },
     Collect { pc: usize, digits: String },
     Http { id: u64 },
+    Callback { id: u64 },
     Queue { pc: Option<usize> },
     Done,
 }
@@ -75,6 +77,7 @@ enum Wait {
 ///   Play/Say -> Prompt -----+  |       no entry, answered, callback)
 ///   menu/collect -> Menu/Collect --Digit/Timeout--+
 ///   http -> Http --HttpResult(id)-----------------+
+///   callback -> Callback --CallbackResult(id)-----+
 ///   queue -> Queue --QueueResult------------------+
 /// ```
 ///
@@ -205,6 +208,11 @@ impl Interpreter {
             Event::HttpResult { id, result } => {
                 if self.wait == (Wait::Http { id }) {
                     self.http_result(result);
+                }
+            }
+            Event::CallbackResult { id, scheduled } => {
+                if self.wait == (Wait::Callback { id }) {
+                    self.callback_result(scheduled);
                 }
             }
             Event::QueueResult(outcome) => {
@@ -424,6 +432,19 @@ impl Interpreter {
         self.run();
     }
 
+    fn callback_result(&mut self, scheduled: bool) {
+        let Some(Op::Callback(c)) = self.dialplan().and_then(|dp| dp.ops.get(self.pc)).cloned()
+        else {
+            return;
+        };
+        self.pc = if scheduled {
+            self.pc + 1
+        } else {
+            c.fallback.unwrap_or(self.pc + 1)
+        };
+        self.run();
+    }
+
     fn queue_result(&mut self, pc: Option<usize>, outcome: QueueOutcome) {
         let Some(pc) = pc else {
             // The fallback queue itself: nothing more to try.
@@ -479,4 +500,13 @@ impl Interpreter {
         }));
         self.wait = Wait::Queue { pc: None };
     }
+}
+
+/// `HH:MM` (24-hour) as a time of day.
+pub fn parse_time_of_day(s: &str) -> Option<chrono::NaiveTime> {
+    let (h, m) = s.split_once(':')?;
+    if h.is_empty() || h.len() > 2 || m.len() != 2 {
+        return None;
+    }
+    chrono::NaiveTime::from_hms_opt(h.parse().ok()?, m.parse().ok()?, 0)
 }

@@ -75,6 +75,7 @@ impl Parser {
             "return" => StmtKind::Return,
             "hangup" => StmtKind::Hangup,
             "http" => StmtKind::Http(self.http()?),
+            "callback" => StmtKind::Callback(self.callback()?),
             "priority" => StmtKind::Priority(self.expr()?),
             "tenant" => StmtKind::Tenant(self.expr()?),
             "skill" => StmtKind::Skill(self.expr()?),
@@ -391,6 +392,38 @@ impl Parser {
             h.fallback = Some(self.body()?.0);
         }
         Ok(h)
+    }
+
+    /// `callback EXPR queue NAME [at EXPR | after DURATION] [fallback { ... }]`
+    pub(super) fn callback(&mut self) -> PResult<CallbackStmt> {
+        let number = self.expr()?;
+        if !self.eat_word("queue") {
+            return self.err(
+                format!("expected `queue`, found {}", describe(self.peek())),
+                Some("for example: callback callback_number queue support at \"09:00\"".into()),
+            );
+        }
+        let queue = self.ident("a queue name")?;
+        let when = if self.eat_word("at") {
+            Some(CallbackWhen::At(self.expr()?))
+        } else if self.eat_word("after") {
+            Some(CallbackWhen::After(
+                self.duration("a delay such as 30m or 2h")?,
+            ))
+        } else {
+            None
+        };
+        let fallback = if self.eat_word("fallback") {
+            Some(self.body()?.0)
+        } else {
+            None
+        };
+        Ok(CallbackStmt {
+            number,
+            queue,
+            when,
+            fallback,
+        })
     }
 
     pub(super) fn queue(&mut self) -> PResult<Queue> {

@@ -37,6 +37,12 @@ impl CallTask {
                         let _ = tx.send((id, r)).await;
                     });
                 }
+                Action::ScheduleCallback {
+                    id,
+                    number,
+                    queue,
+                    at,
+                } => self.schedule_callback(id, number, queue, at),
                 Action::SetVar { .. } => {}
                 Action::MenuChoice { menu, choice } => {
                     let dialplan = self.ivr.dialplan_name().unwrap_or_default().to_string();

@@ -7,6 +7,7 @@
 mod api_supervision;
 mod bridging;
 mod control;
+mod dialplan_callback;
 mod direct;
 mod forking;
 mod hold;

@@ -122,6 +122,11 @@ impl CallTask {
 
     pub(super) async fn on_queue(&mut self, q: QueueSignal) {
         match q {
+            QueueSignal::CallbackScheduled { id, scheduled } => {
+                self.ivr
+                    .handle_event(IvrEvent::CallbackResult { id, scheduled });
+                self.drain_ivr();
+            }
             QueueSignal::Announce { position, spoken } => {
                 if let Phase::Queued { announcing, queue } = &mut self.phase {
                     *announcing = true;
