@@ -74,7 +74,12 @@ pub(super) async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id:
     };
     let to_queue = ctx.cfg.queues.iter().any(|q| q.name == dnis);
     if let (None, Some(agent), false) = (&supervise, &internal, to_queue) {
-        if ctx.cfg.dial_permissions.enabled && crate::agent_dial::looks_like_number(&dnis) {
+        // A colleague's extension (a user name) is not an outside number.
+        let to_user = ctx.cfg.users.iter().any(|u| u.name == dnis);
+        if ctx.cfg.dial_permissions.enabled
+            && !to_user
+            && crate::agent_dial::looks_like_number(&dnis)
+        {
             // An agent's own call to an outside number (agent_outbound.rs).
             let agent = agent.clone();
             crate::agent_outbound::run(ctx, nc, id, agent, dnis).await;
