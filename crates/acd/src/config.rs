@@ -288,8 +288,10 @@ impl QueueConfig {
 pub struct AgentConfig {
     /// The agent.
     pub id: AgentId,
-    /// Tenant the agent works for, if tenants are used.
-    pub tenant: Option<TenantId>,
+    /// Tenants the agent works for (an outsourcing agent may serve several clients);
+    /// empty when tenants are not used. A call or queue of a tenant is offered only to
+    /// agents that list it.
+    pub tenants: Vec<TenantId>,
     /// Skills with proficiency 1–10.
     pub skills: Vec<(SkillId, u8)>,
     /// Queues this agent serves.
@@ -301,7 +303,7 @@ impl AgentConfig {
     pub fn new(id: AgentId, queues: Vec<QueueId>) -> Self {
         AgentConfig {
             id,
-            tenant: None,
+            tenants: Vec::new(),
             skills: Vec::new(),
             queues,
         }

@@ -732,15 +732,16 @@ fn tenants_do_not_mix() {
     acd.add_queue(Q, QueueConfig::new(Strategy::LongestIdle))
         .unwrap();
     let mut a = AgentConfig::new(AgentId(1), vec![Q]);
-    a.tenant = Some(TenantId(1));
+    a.tenants = vec![TenantId(1), TenantId(3)];
     acd.add_agent(a).unwrap();
     acd.handle_login(t(0), AgentId(1)).unwrap();
     let mut j = Join::new(CallId(1), Q);
     j.tenant = Some(TenantId(2));
     acd.handle_join(t(1), j).unwrap();
     assert!(offers(&drain(&mut acd)).is_empty());
+    // An agent may serve several tenants: a call of the second one is offered.
     let mut j = Join::new(CallId(2), Q);
-    j.tenant = Some(TenantId(1));
+    j.tenant = Some(TenantId(3));
     acd.handle_join(t(2), j).unwrap();
     assert_eq!(offers(&drain(&mut acd)), vec![(CallId(2), AgentId(1))]);
 }

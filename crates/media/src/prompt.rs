@@ -110,6 +110,12 @@ impl PromptCache {
     /// Loads `root/*.wav` as `<stem>` and `root/<lang>/*.wav` as `<lang>/<stem>` (the
     /// layout `scripts/gen-prompts.sh` produces). Returns how many prompts were loaded.
     pub fn load_dir(&mut self, root: &Path) -> Result<usize, PromptError> {
+        self.load_dir_as(root, "")
+    }
+
+    /// [`load_dir`](Self::load_dir) with every name prefixed by `prefix` (a tenant's own
+    /// prompts beside the shared ones, e.g. `@acme/`).
+    pub fn load_dir_as(&mut self, root: &Path, prefix: &str) -> Result<usize, PromptError> {
         let mut n = 0;
         let mut entries: Vec<_> = std::fs::read_dir(root)?.collect::<Result<_, _>>()?;
         entries.sort_by_key(|e| e.path());
@@ -125,12 +131,12 @@ impl PromptCache {
                 for f in files {
                     let p = f.path();
                     if let Some(stem) = wav_stem(&p) {
-                        self.load_file(&format!("{lang}/{stem}"), &p)?;
+                        self.load_file(&format!("{prefix}{lang}/{stem}"), &p)?;
                         n += 1;
                     }
                 }
             } else if let Some(stem) = wav_stem(&path) {
-                self.load_file(&stem, &path)?;
+                self.load_file(&format!("{prefix}{stem}"), &path)?;
                 n += 1;
             }
         }

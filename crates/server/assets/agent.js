@@ -58,7 +58,18 @@
     document.getElementById('offer-title').textContent = SB.t('offer_' + call.phase);
     offer.querySelector('[data-field=caller]').textContent = call.caller || SB.t('nothing');
     offer.querySelector('[data-field=queue]').textContent = call.queue || SB.t('nothing');
-    offer.querySelector('[data-field=tenant]').textContent = call.tenant || SB.t('nothing');
+    // The client: its display name and description when configured ([[tenants]]).
+    const client = call.client || null;
+    offer.querySelector('[data-field=tenant]').textContent =
+      (client && client.name) || call.tenant || SB.t('nothing');
+    const about = offer.querySelector('[data-field=tenant-description]');
+    about.textContent = (client && client.description) || '';
+    about.hidden = !(client && client.description);
+    about.previousElementSibling.hidden = about.hidden;
+    const products = offer.querySelector('[data-field=tenant-products]');
+    products.textContent = client && client.products ? client.products.join(', ') : '';
+    products.hidden = !products.textContent;
+    products.previousElementSibling.hidden = products.hidden;
     const data = Object.entries(call.data || {});
     const list = document.getElementById('offer-data');
     const items = [];

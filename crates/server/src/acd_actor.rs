@@ -317,7 +317,11 @@ impl AcdActor {
                 .iter()
                 .filter_map(|(name, p)| dir.names.skill(name).map(|s| (s, *p)))
                 .collect();
-            ac.tenant = u.tenant.as_deref().and_then(|t| dir.names.tenant(t));
+            ac.tenants = u
+                .tenants
+                .iter()
+                .filter_map(|t| dir.names.tenant(t))
+                .collect();
             acd.add_agent(ac)
                 .map_err(|e| anyhow::anyhow!("agent {}: {e}", u.name))?;
         }
@@ -342,7 +346,7 @@ impl AcdActor {
                 )
                 .starting_at(CLOCK_ORIGIN),
                 control: control::ControlState::new(cfg),
-                desk: AgentDesk::default(),
+                desk: AgentDesk::new(&cfg.tenants),
                 engaged: HashMap::new(),
                 web: WebCallbackBook::new(cfg.acd.max_pending_callbacks),
             },

@@ -31,9 +31,30 @@ pub(crate) struct AgentDesk {
     since: HashMap<u32, Duration>,
     /// Calls in a queue or with an agent, by call id.
     calls: HashMap<u64, DeskCall>,
+    /// What the offer card says about each `[[tenants]]` client (`client` of a call).
+    clients: HashMap<String, Value>,
 }
 
 impl AgentDesk {
+    /// A desk whose offer cards describe the configured tenants: display name,
+    /// description, products.
+    pub(crate) fn new(tenants: &[crate::tenants::TenantConfig]) -> AgentDesk {
+        AgentDesk {
+            clients: tenants
+                .iter()
+                .map(|t| {
+                    let client = json!({
+                        "name": t.display_name(),
+                        "description": t.description,
+                        "products": t.products,
+                    });
+                    (t.name.clone(), client)
+                })
+                .collect(),
+            ..AgentDesk::default()
+        }
+    }
+
     /// A call joined `queue` with the dialplan's screen-pop `data` and `tenant` (the client
     /// the call is for).
     pub(crate) fn joined(
@@ -75,7 +96,8 @@ impl AgentDesk {
     /// The agent's entry of `GET /api/v1/agents`: `agent`, `state`, `pause_reason` when
     /// paused, `in_state_s` (seconds since the last state change seen, or since the server
     /// started), and `call` when the agent rings for or talks on a queue call (its queue,
-    /// caller, screen-pop data and tenant).
+    /// caller, screen-pop data, tenant and, for a configured tenant, `client`: its display
+    /// name, description and products).
     pub(crate) fn agent_json(
         &self,
         index: u32,
@@ -117,6 +139,9 @@ impl AgentDesk {
                     "data": data,
                     "tenant": c.tenant,
                 });
+                if let Some(client) = c.tenant.as_ref().and_then(|t| self.clients.get(t)) {
+                    v["call"]["client"] = client.clone();
+                }
             }
         }
         v
@@ -125,8 +150,18 @@ impl AgentDesk {
 
 /// An agent entry as `p` may see it: admins and the agent itself see the caller's number
 /// and the call's data; anyone else sees the number masked as the calls API masks it (all
-/// but the last four digits) and no data.
+/// but the last four digits) and no data. A tenant's token does not see the agent's call
+/// at all when it is another tenant's.
 pub(crate) fn redact_for(p: &Principal, mut entry: Value) -> Value {
+    // A tenant's token sees an agent serving several tenants, but not a call of another.
+    let foreign = entry
+        .get("call")
+        .is_some_and(|c| !p.sees_call(c["tenant"].as_str(), c["queue"].as_str()));
+    if foreign {
+        if let Some(o) = entry.as_object_mut() {
+            o.remove("call");
+        }
+    }
     let own = p.role == Role::Agent && entry["agent"].as_str() == p.agent.as_deref();
     if p.role == Role::Admin || own {
         return entry;
@@ -152,6 +187,7 @@ mod tests {
             name: "t".into(),
             role,
             agent: agent.map(str::to_string),
+            scope: None,
         }
     }
 
@@ -180,6 +216,7 @@ mod tests {
         assert_eq!(v["call"]["caller"], "+79995550101");
         assert_eq!(v["call"]["data"]["account"], "42");
         assert_eq!(v["call"]["tenant"], "acme");
+        assert!(v["call"].get("client").is_none(), "no [[tenants]] entry");
         d.moved(7, "support");
         let v = d.agent_json(
             0,
@@ -223,5 +260,45 @@ mod tests {
             assert!(v["call"].get("data").is_none());
             assert_eq!(v["call"]["queue"], "sales");
         }
+    }
+
+    #[test]
+    fn a_tenant_token_sees_a_shared_agent_but_not_another_tenants_call() {
+        let scoped = |tenant: &str| Principal {
+            scope: Some(std::sync::Arc::new(crate::tenants::TenantScope::for_test(
+                tenant,
+                &[],
+                &["1001"],
+            ))),
+            ..principal(Role::Supervisor, None)
+        };
+        let entry = json!({"agent": "1001", "state": "busy",
+            "call": {"caller": "+79995550101", "queue": "outsource", "tenant": "globex"}});
+        let acme = redact_for(&scoped("acme"), entry.clone());
+        assert_eq!(acme["state"], "busy");
+        assert!(acme.get("call").is_none(), "{acme}");
+        assert!(!acme.to_string().contains("globex"));
+        let globex = redact_for(&scoped("globex"), entry);
+        assert_eq!(globex["call"]["caller"], "+*******0101");
+    }
+
+    #[test]
+    fn a_configured_tenant_is_described_on_the_offer_card() {
+        let tenants: Vec<crate::tenants::TenantConfig> = toml::from_str::<toml::Value>(
+            "[[t]]\nname = \"acme\"\ndisplay_name = \"ACME Corp\"\ndescription = \"Anvils\"\nproducts = [\"anvil\"]\n",
+        )
+        .unwrap()["t"]
+            .clone()
+            .try_into()
+            .unwrap();
+        let mut d = AgentDesk::new(&tenants);
+        d.joined(7, "sales", "+79995550101", &[], Some("acme"));
+        let ringing = AgentState::Ringing { call: CallId(7) };
+        let v = d.agent_json(0, "1001", "ringing", Some(&ringing), Duration::ZERO);
+        assert_eq!(v["call"]["tenant"], "acme");
+        assert_eq!(
+            v["call"]["client"],
+            json!({"name": "ACME Corp", "description": "Anvils", "products": ["anvil"]})
+        );
     }
 }

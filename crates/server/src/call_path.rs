@@ -101,6 +101,15 @@ pub(crate) async fn start(
         .load_dir(&cfg.ivr.prompts)
         .with_context(|| format!("loading prompts from {}", cfg.ivr.prompts.display()))?;
     tracing::info!(prompts = n, "prompts loaded");
+    for t in &cfg.tenants {
+        if let Some(dir) = &t.prompts_dir {
+            let prefix = crate::call::tenant_prompt_key(&t.name, "");
+            let n = prompts.load_dir_as(dir, &prefix).with_context(|| {
+                format!("tenants {}: loading prompts_dir {}", t.name, dir.display())
+            })?;
+            tracing::info!(tenant = %t.name, prompts = n, "tenant prompts loaded");
+        }
+    }
 
     let mut loader = DialplanLoader::new(cfg.ivr.dialplans.clone(), check_context(&cfg));
     let first = loader.reload().map_err(|e| {

@@ -203,7 +203,7 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
     let now = Instant::now();
     ctx.events.append(log(Event::CallBridge { wait_s: 0.0 }));
     ctx.events.append(log(Event::CallConnected {}));
-    let mut recorder = Recorder::for_queue_call(&ctx.cfg, id, &job.queue);
+    let mut recorder = Recorder::for_queue_call(&ctx.cfg, id, &job.queue, None);
     if let Some(r) = &recorder {
         ctx.events.append(log(Event::RecordingStart {
             path: r.path.display().to_string(),

@@ -35,6 +35,9 @@ pub(crate) struct Config {
     #[serde(default)]
     /// `[[queues]]`, with their validation and translation to the ACD core (`queue_config.rs`).
     pub(crate) queues: Vec<crate::queue_config::QueueConfig>,
+    /// `[[tenants]]`: the clients of an outsourcing centre (`tenants.rs`).
+    #[serde(default)]
+    pub(crate) tenants: Vec<crate::tenants::TenantConfig>,
     /// Historical reports (`report/`): trunk count, quality weights.
     #[serde(default)]
     pub(crate) reports: crate::report::ReportsConfig,
@@ -293,10 +296,16 @@ pub(crate) struct UserConfig {
     /// (the dialplan's `skill`) go only to agents who have it.
     #[serde(default)]
     pub(crate) skills: std::collections::BTreeMap<String, u8>,
-    /// Tenant the agent works for; a queue with a `tenant` offers calls only to its members
-    /// of that tenant.
-    #[serde(default)]
-    pub(crate) tenant: Option<String>,
+    /// Tenants (`[[tenants]]` names) the agent works for: `tenant = "acme"` or
+    /// `tenant = ["acme", "globex"]` (also spelled `tenants`). A queue or call with a
+    /// tenant is offered only to agents serving it.
+    #[serde(
+        default,
+        rename = "tenant",
+        alias = "tenants",
+        deserialize_with = "crate::tenants::one_or_many"
+    )]
+    pub(crate) tenants: Vec<String>,
     /// Outside numbers this user's own calls may reach (patterns); default: the
     /// `[dial_permissions] allow` list.
     #[serde(default)]
@@ -369,6 +378,16 @@ impl Config {
         Ok(cfg)
     }
 
+    /// What each tenant-scoped API token sees.
+    pub(crate) fn tenant_scopes(&self) -> crate::tenants::TenantScopes {
+        crate::tenants::TenantScopes::new(&self.tenants, &self.users, &self.queues)
+    }
+
+    /// The `[[tenants]]` entry named `name`.
+    pub(crate) fn tenant(&self, name: &str) -> Option<&crate::tenants::TenantConfig> {
+        self.tenants.iter().find(|t| t.name == name)
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
         if self.sip.session_expires != 0 && self.sip.session_expires < 90 {
             anyhow::bail!(
@@ -402,7 +421,12 @@ impl Config {
             }
         }
         let users: Vec<String> = self.users.iter().map(|u| u.name.clone()).collect();
-        crate::http_auth::TokenTable::from_config(&self.http.tokens, &users)?;
+        crate::tenants::validate(&self.tenants, &self.users, &self.queues)?;
+        crate::http_auth::TokenTable::from_config(
+            &self.http.tokens,
+            &users,
+            &self.tenant_scopes(),
+        )?;
         if self.acd.pause_reasons.iter().any(|r| {
             r.is_empty()
                 || !r

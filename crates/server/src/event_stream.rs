@@ -65,12 +65,41 @@ impl Scope {
     }
 }
 
+/// A tenant-scoped token's part of the stream: events of the tenant's queues and the later
+/// events of calls seen there, and queue-less events of the agents serving the tenant. An
+/// event naming another queue, or a call never seen in the tenant's queues, is not sent.
+#[derive(Clone, Debug)]
+struct TenantEvents {
+    scope: std::sync::Arc<crate::tenants::TenantScope>,
+    calls: VecDeque<String>,
+}
+
+impl TenantEvents {
+    fn admits(&mut self, ev: &StoredEvent) -> bool {
+        if !ev.queue.is_empty() {
+            let ok = self.scope.sees_queue(&ev.queue);
+            if ok && !ev.call.is_empty() && !self.calls.contains(&ev.call) {
+                if self.calls.len() == FOLLOWED_CALLS {
+                    self.calls.pop_front();
+                }
+                self.calls.push_back(ev.call.clone());
+            }
+            return ok;
+        }
+        if !ev.call.is_empty() {
+            return self.calls.contains(&ev.call);
+        }
+        !ev.agent.is_empty() && self.scope.sees_agent(&ev.agent)
+    }
+}
+
 /// The filters of one subscriber, from its query parameters and its token.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct View {
     scopes: Vec<Scope>,
     kinds: Vec<String>,
     mask_numbers: bool,
+    tenant: Option<TenantEvents>,
 }
 
 impl View {
@@ -95,7 +124,17 @@ impl View {
             scopes,
             kinds,
             mask_numbers,
+            tenant: None,
         }
+    }
+
+    /// Limits the view to one tenant's events (a tenant-scoped token).
+    pub(crate) fn for_tenant(mut self, scope: std::sync::Arc<crate::tenants::TenantScope>) -> View {
+        self.tenant = Some(TenantEvents {
+            scope,
+            calls: VecDeque::new(),
+        });
+        self
     }
 
     /// Whether this subscriber gets `ev`. Feed every event in id order.
@@ -104,6 +143,9 @@ impl View {
         let mut ok = true;
         for s in &mut self.scopes {
             ok &= s.admits(ev);
+        }
+        if let Some(t) = &mut self.tenant {
+            ok &= t.admits(ev);
         }
         ok && ev.event.is_some()
             && (self.kinds.is_empty() || self.kinds.iter().any(|k| ev.kind.starts_with(k)))
@@ -283,6 +325,15 @@ mod tests {
             .filter(|e| view.admits(e))
             .map(|e| e.id)
             .collect()
+    }
+
+    #[test]
+    fn a_tenant_token_gets_its_queues_calls_and_agents_only() {
+        let scope = crate::tenants::TenantScope::for_test("acme", &["sales"], &["1001"]);
+        let mut view = View::new(None, None, Vec::new(), None, true).for_tenant(scope.into());
+        // Not the system event, not c1's start before it reached an acme queue, nothing
+        // of c2 (support) nor of 1002.
+        assert_eq!(ids(&mut view, &log()), vec![2, 4, 7, 9, 10, 12, 13]);
     }
 
     #[test]

@@ -148,15 +148,36 @@ fn board_part(s: &Shared, key: &str) -> Json<serde_json::Value> {
     Json(if v.is_null() { json!([]) } else { v })
 }
 
-/// Queues with waiting callers, their counters since the server started and their
-/// statistics (the wallboard's source). Any role.
-async fn queues(_p: Principal, State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
-    board_part(&s, "queues")
+/// The entries of a board list (`queues`, `agents`) that `p` may see: `key` names the
+/// field holding the queue's or agent's name.
+pub(crate) fn scoped_list(
+    p: &Principal,
+    all: serde_json::Value,
+    key: &str,
+    sees: fn(&Principal, &str) -> bool,
+) -> serde_json::Value {
+    match all {
+        serde_json::Value::Array(items) if p.scope.is_some() => serde_json::Value::Array(
+            items
+                .into_iter()
+                .filter(|i| i[key].as_str().is_some_and(|n| sees(p, n)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
-/// One queue with its live statistics (`stats`, docs/api.md). Any role.
+/// Queues with waiting callers, their counters since the server started and their
+/// statistics (the wallboard's source). Any role; a tenant's token sees its queues only.
+async fn queues(p: Principal, State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    let Json(all) = board_part(&s, "queues");
+    Json(scoped_list(&p, all, "queue", Principal::sees_queue))
+}
+
+/// One queue with its live statistics (`stats`, docs/api.md). Any role; another
+/// tenant's queue is 404 for a tenant's token.
 async fn queue(
-    _p: Principal,
+    p: Principal,
     Path(name): Path<String>,
     State(s): State<Arc<Shared>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
@@ -164,15 +185,17 @@ async fn queue(
     all.as_array()
         .into_iter()
         .flatten()
-        .find(|q| q["queue"].as_str() == Some(name.as_str()))
+        .find(|q| q["queue"].as_str() == Some(name.as_str()) && p.sees_queue(&name))
         .cloned()
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("no queue {name:?}")))
 }
 
-/// Every configured agent with their one ACD state; an agent token sees only its own.
+/// Every configured agent with their one ACD state; an agent token sees only its own, a
+/// tenant's token the agents serving the tenant.
 async fn agents(p: Principal, State(s): State<Arc<Shared>>) -> Json<serde_json::Value> {
     let Json(all) = board_part(&s, "agents");
+    let all = scoped_list(&p, all, "agent", Principal::sees_agent);
     let seen: Vec<serde_json::Value> = all
         .as_array()
         .into_iter()
@@ -189,6 +212,9 @@ async fn agent(
     Path(name): Path<String>,
     State(s): State<Arc<Shared>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    if !p.sees_agent(&name) {
+        return Err(ApiError::not_found(format!("no agent {name:?}")));
+    }
     p.require_agent_or_staff(&name)?;
     let Json(all) = board_part(&s, "agents");
     all.as_array()

@@ -1,7 +1,9 @@
 //! Who is calling the HTTP API: bearer tokens with a role (`admin`, `supervisor`, `agent`
 //! bound to one agent), configured as `[[http.tokens]]` with the token's SHA-256, never
 //! the token itself. A handler takes a [`Principal`] argument to require a valid token,
-//! then asks it for the role the action needs.
+//! then asks it for the role the action needs. A token with a `tenant` sees only that
+//! tenant's queues, agents and calls ([`Principal::sees_queue`] and friends); anything of
+//! another tenant is answered as if it did not exist (404, no oracle).
 
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::http_error::ApiError;
+use crate::tenants::{TenantScope, TenantScopes};
 
 /// What a token may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -46,6 +49,10 @@ pub(crate) struct TokenConfig {
     /// For `role = "agent"`: the agent (user name) this token acts for.
     #[serde(default)]
     pub(crate) agent: Option<String>,
+    /// A `[[tenants]]` name: the token sees only that tenant's queues, agents, calls,
+    /// callbacks, events and reports.
+    #[serde(default)]
+    pub(crate) tenant: Option<String>,
 }
 
 /// The demo tokens of the embedded config; `switchboard run` refuses to listen beyond
@@ -71,9 +78,33 @@ pub(crate) struct Principal {
     pub(crate) name: String,
     pub(crate) role: Role,
     pub(crate) agent: Option<String>,
+    /// Set for a tenant-scoped token: what it may see.
+    pub(crate) scope: Option<Arc<TenantScope>>,
 }
 
 impl Principal {
+    /// The tenant the token is scoped to, if any.
+    pub(crate) fn tenant(&self) -> Option<&str> {
+        self.scope.as_deref().map(|s| s.tenant.as_str())
+    }
+
+    /// Whether this token may see the queue (unscoped tokens see every queue).
+    pub(crate) fn sees_queue(&self, queue: &str) -> bool {
+        self.scope.as_deref().is_none_or(|s| s.sees_queue(queue))
+    }
+
+    /// Whether this token may see the agent.
+    pub(crate) fn sees_agent(&self, agent: &str) -> bool {
+        self.scope.as_deref().is_none_or(|s| s.sees_agent(agent))
+    }
+
+    /// Whether this token may see a call tagged with `tenant`, in `queue`.
+    pub(crate) fn sees_call(&self, tenant: Option<&str>, queue: Option<&str>) -> bool {
+        self.scope
+            .as_deref()
+            .is_none_or(|s| s.sees_call(tenant, queue))
+    }
+
     /// Admins and supervisors.
     pub(crate) fn require_staff(&self) -> Result<(), ApiError> {
         match self.role {
@@ -104,8 +135,13 @@ pub(crate) struct TokenTable {
 
 impl TokenTable {
     /// Validates `[[http.tokens]]`: hashes are 64 hex digits, agent tokens name a
-    /// configured user, staff tokens name none, names and hashes are unique.
-    pub(crate) fn from_config(tokens: &[TokenConfig], users: &[String]) -> anyhow::Result<Self> {
+    /// configured user, staff tokens name none, a `tenant` is a configured one, names and
+    /// hashes are unique.
+    pub(crate) fn from_config(
+        tokens: &[TokenConfig],
+        users: &[String],
+        tenants: &TenantScopes,
+    ) -> anyhow::Result<Self> {
         let mut entries: Vec<([u8; 32], Principal)> = Vec::new();
         for t in tokens {
             let mut digest = [0u8; 32];
@@ -131,6 +167,24 @@ impl TokenTable {
                 ),
                 (_, None) => {}
             }
+            let scope = match &t.tenant {
+                None => None,
+                Some(name) => Some(tenants.get(name).cloned().ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "http.tokens {:?}: tenant {name:?} is not a configured [[tenants]] name",
+                        t.name
+                    )
+                })?),
+            };
+            if let (Some(s), Some(a)) = (&scope, &t.agent) {
+                if !s.sees_agent(a) {
+                    anyhow::bail!(
+                        "http.tokens {:?}: agent {a:?} does not serve tenant {:?}",
+                        t.name,
+                        s.tenant
+                    );
+                }
+            }
             if entries
                 .iter()
                 .any(|(d, p)| *d == digest || p.name == t.name)
@@ -143,6 +197,7 @@ impl TokenTable {
                     name: t.name.clone(),
                     role: t.role,
                     agent: t.agent.clone(),
+                    scope,
                 },
             ));
         }
@@ -204,6 +259,7 @@ mod tests {
             sha256: token_sha256(token),
             role,
             agent: agent.map(str::to_string),
+            tenant: None,
         }
     }
 
@@ -216,6 +272,7 @@ mod tests {
                 cfg("x", "tok-x", Role::Agent, Some("1001")),
             ],
             &users,
+            &TenantScopes::default(),
         )
         .unwrap();
         assert_eq!(t.find("tok-a").map(|p| p.role), Some(Role::Admin));
@@ -238,7 +295,7 @@ mod tests {
                 ..cfg("x", "t", Role::Admin, None)
             }],
         ] {
-            assert!(TokenTable::from_config(&bad, &users).is_err());
+            assert!(TokenTable::from_config(&bad, &users, &TenantScopes::default()).is_err());
         }
     }
 
@@ -248,6 +305,7 @@ mod tests {
             name: "x".into(),
             role: Role::Agent,
             agent: Some("1001".into()),
+            scope: None,
         };
         assert!(agent.require_agent_or_staff("1001").is_ok());
         assert!(agent.require_agent_or_staff("1002").is_err());

@@ -55,7 +55,7 @@ pub(crate) async fn create(
     JsonBody(body): JsonBody<NewCallback>,
 ) -> Result<Response, ApiError> {
     p.require_staff()?;
-    if !ctx.cfg.queues.iter().any(|q| q.name == body.queue) {
+    if !p.sees_queue(&body.queue) || !ctx.cfg.queues.iter().any(|q| q.name == body.queue) {
         return Err(ApiError::not_found(format!("no queue '{}'", body.queue)));
     }
     if ctx.cfg.trunk_specs.is_empty() {
@@ -189,6 +189,7 @@ pub(crate) async fn list(
         ))
         .map_err(|_| unavailable())?;
     let mut all = rx.await.map_err(|_| unavailable())?;
+    all.retain(|cb| p.sees_queue(&cb.queue));
     if p.role != Role::Admin {
         for cb in &mut all {
             cb.number = mask_number(&cb.number);
@@ -206,6 +207,22 @@ pub(crate) async fn cancel(
     p.require_staff()?;
     let unknown = || ApiError::not_found(format!("no pending callback '{id}'"));
     let num: u64 = id.parse().map_err(|_| unknown())?;
+    if p.scope.is_some() {
+        // A tenant's token cancels only callbacks of its own queues.
+        let (tx, rx) = oneshot::channel();
+        ctx.acd
+            .send(AcdCommand::WebCallback(
+                crate::acd_actor::WebCallbackCommand::List {
+                    queue: None,
+                    reply: tx,
+                },
+            ))
+            .map_err(|_| unavailable())?;
+        let all = rx.await.map_err(|_| unavailable())?;
+        if !all.iter().any(|cb| cb.id == id && p.sees_queue(&cb.queue)) {
+            return Err(unknown());
+        }
+    }
     let (tx, rx) = oneshot::channel();
     ctx.acd
         .send(AcdCommand::WebCallback(

@@ -36,11 +36,33 @@ fn lane(ctx: &CallContext, id: &str) -> Result<(LiveCallId, mpsc::Sender<CallCon
         .ok_or_else(|| ApiError::not_found(format!("no live call {id}")))
 }
 
+/// [`lane`] for a control request: a tenant's token finds only its tenant's calls (404
+/// for another's, as if it did not exist).
+async fn lane_for(
+    p: &Principal,
+    ctx: &CallContext,
+    id: &str,
+) -> Result<(LiveCallId, mpsc::Sender<CallControl>), ApiError> {
+    let (id, lane) = lane(ctx, id)?;
+    if p.scope.is_some() {
+        let visible = LiveCalls::describe(&lane, DESCRIBE_LIMIT)
+            .await
+            .is_some_and(|v| p.sees_call(v.tenant.as_deref(), v.queue.as_deref()));
+        if !visible {
+            return Err(ApiError::not_found(format!("no live call {id}")));
+        }
+    }
+    Ok((id, lane))
+}
+
 /// `GET /api/v1/calls`: every live inbound call this token may see.
 pub(crate) async fn list(p: Principal, Extension(ctx): Extension<Arc<CallContext>>) -> Json<Value> {
     let mut out = Vec::new();
     for (_, lane) in ctx.live.all() {
         if let Some(v) = LiveCalls::describe(&lane, DESCRIBE_LIMIT).await {
+            if !p.sees_call(v.tenant.as_deref(), v.queue.as_deref()) {
+                continue;
+            }
             if let Some(v) = v.for_principal(p.role, p.agent.as_deref()) {
                 out.push(v);
             }
@@ -59,9 +81,11 @@ pub(crate) async fn one(
     let view = LiveCalls::describe(&lane, DESCRIBE_LIMIT)
         .await
         .ok_or_else(|| ApiError::not_found(format!("no live call {id}")))?;
-    // An agent asking for someone else's call learns nothing about it.
-    let view = view
-        .for_principal(p.role, p.agent.as_deref())
+    // An agent asking for someone else's call, or a tenant's token asking for another
+    // tenant's, learns nothing about it.
+    let view = Some(view)
+        .filter(|v| p.sees_call(v.tenant.as_deref(), v.queue.as_deref()))
+        .and_then(|v| v.for_principal(p.role, p.agent.as_deref()))
         .ok_or_else(|| ApiError::not_found(format!("no live call {id}")))?;
     Ok(Json(json!(view)))
 }
@@ -99,7 +123,7 @@ pub(crate) async fn hangup(
     Extension(ctx): Extension<Arc<CallContext>>,
 ) -> Result<Json<Value>, ApiError> {
     p.require_staff()?;
-    let (id, lane) = lane(&ctx, &id)?;
+    let (id, lane) = lane_for(&p, &ctx, &id).await?;
     let by = p.name.clone();
     ask(&lane, |reply| CallControl::Hangup { by, reply }).await?;
     Ok(Json(json!({"call": id.to_string(), "hung_up": true})))
@@ -133,9 +157,15 @@ pub(crate) async fn transfer(
             ))
         }
     };
-    let (id, lane) = lane(&ctx, &id)?;
+    let (id, lane) = lane_for(&p, &ctx, &id).await?;
     let by = p.name.clone();
     let answer = match &to {
+        TransferTarget::Queue(q) if !p.sees_queue(q) => {
+            return Err(ApiError::not_found(format!("no queue {q:?}")))
+        }
+        TransferTarget::Agent(a) if !p.sees_agent(a) => {
+            return Err(ApiError::not_found(format!("no agent {a:?}")))
+        }
         TransferTarget::Queue(q) => json!({"queue": q}),
         TransferTarget::Agent(a) => json!({"agent": a}),
     };
@@ -201,7 +231,7 @@ async fn supervise(
             "{who:?} is not a supervisor (users.supervisor = true)"
         )));
     }
-    let (call, lane) = lane(&ctx, &id)?;
+    let (call, lane) = lane_for(&p, &ctx, &id).await?;
     let conflict = |code: &'static str, why: String| ApiError::new(StatusCode::CONFLICT, code, why);
     if ctx
         .sip

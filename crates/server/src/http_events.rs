@@ -241,6 +241,10 @@ pub(crate) async fn events(
         own_agent.as_deref(),
         who.role == Role::Supervisor,
     );
+    let view = match who.scope.clone() {
+        Some(scope) => view.for_tenant(scope),
+        None => view,
+    };
     tracing::info!(token = %who.name, role = who.role.as_str(), since = ?q.since, "event stream client");
     Ok(ws
         .protocols([PROTOCOL])

@@ -56,6 +56,8 @@ pub(crate) struct CallView {
     pub(crate) dnis: String,
     pub(crate) queue: Option<String>,
     pub(crate) agent: Option<String>,
+    /// The call's tenant (client), from the dialplan.
+    pub(crate) tenant: Option<String>,
     /// When the call started (RFC 3339, UTC).
     pub(crate) started: String,
     /// Seconds since the call started.
@@ -227,6 +229,7 @@ mod tests {
             dnis: "100".into(),
             queue: Some("sales".into()),
             agent: agent.map(str::to_string),
+            tenant: None,
             started: String::new(),
             duration_s: 1.0,
             wait_s: None,

@@ -49,6 +49,7 @@ mod restart_state;
 mod run;
 mod simulate;
 mod sip_driver;
+mod tenants;
 mod tools;
 mod trunk_config;
 mod trunk_status;

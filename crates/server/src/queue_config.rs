@@ -208,7 +208,7 @@ impl Names {
             tenants: sorted(
                 users
                     .iter()
-                    .filter_map(|u| u.tenant.clone())
+                    .flat_map(|u| u.tenants.iter().cloned())
                     .chain(queues.iter().filter_map(|q| q.tenant.clone()))
                     .collect(),
             ),
@@ -434,13 +434,13 @@ pub(crate) fn validate(queues: &[QueueConfig], users: &[UserConfig]) -> anyhow::
                 users
                     .iter()
                     .find(|u| &&u.name == m)
-                    .is_some_and(|u| u.tenant.as_ref() != Some(t))
+                    .is_some_and(|u| !u.tenants.contains(t))
             }) {
                 bad!(
                     n,
                     "tenant",
-                    "queue {n}: tenant {t:?}: member {m} works for another tenant (or none); \
-                     set [[users]] tenant = {t:?} for it or leave it out of members"
+                    "queue {n}: tenant {t:?}: member {m} does not serve it; \
+                     add {t:?} to its [[users]] tenant list or leave it out of members"
                 );
             }
         }
@@ -593,6 +593,8 @@ mod tests {
     }
 
     const USERS: &str = r#"
+[[tenants]]
+name = "acme"
 [[users]]
 name = "1001"
 password = "p1"
@@ -776,10 +778,10 @@ members = ["1003"]
             let err = load(&q(body)).expect_err(body);
             assert!(err.contains(want), "{body}: {err}");
             if body.starts_with("overflow = { to = [\"nowhere\"]") {
-                assert!(err.contains("c.toml:27: queue sales: overflow.to"), "{err}");
+                assert!(err.contains("c.toml:29: queue sales: overflow.to"), "{err}");
             }
             if body.starts_with("max_lenght") {
-                assert!(err.contains("line 27, column 1"), "{err}");
+                assert!(err.contains("line 29, column 1"), "{err}");
             }
         }
     }

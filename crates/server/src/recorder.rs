@@ -19,6 +19,26 @@ enum Msg {
     Finish,
 }
 
+/// Where call `call_id`'s recording of `date` goes: `<recordings_dir>/YYYY/MM/DD/<id>.wav`
+/// for a tenant with its own directory, else `<data-dir>/recordings/YYYY/MM/DD/<id>.wav`.
+pub(crate) fn recording_file(
+    cfg: &crate::config::Config,
+    tenant: Option<&str>,
+    date: chrono::NaiveDate,
+    call_id: u64,
+) -> Result<PathBuf, switchboard_media::RecordingError> {
+    let shared = switchboard_media::recording_path(&cfg.data.dir, date, &call_id.to_string())?;
+    let own = tenant
+        .and_then(|t| cfg.tenant(t))
+        .and_then(|t| t.recordings_dir.as_deref());
+    Ok(
+        match (own, shared.strip_prefix(cfg.data.dir.join("recordings"))) {
+            (Some(dir), Ok(rel)) => dir.join(rel),
+            _ => shared,
+        },
+    )
+}
+
 /// Handle held by the call task; dropping it finishes the file.
 pub(crate) struct Recorder {
     tx: mpsc::SyncSender<Msg>,
@@ -28,24 +48,34 @@ pub(crate) struct Recorder {
 
 impl Recorder {
     /// Starts the recording of call `call_id` if `queue` records its calls (the queue's
-    /// `record` key), at `<data-dir>/recordings/YYYY/MM/DD/<call-id>.wav`. Failures are
-    /// logged and give None: a call is never refused for its recording.
+    /// `record` key), at `<data-dir>/recordings/YYYY/MM/DD/<call-id>.wav`, or under the
+    /// `recordings_dir` of the call's tenant (else the queue's tenant) when it has one.
+    /// Failures are logged and give None: a call is never refused for its recording.
     pub(crate) fn for_queue_call(
         cfg: &crate::config::Config,
         call_id: u64,
         queue: &str,
+        tenant: Option<&str>,
     ) -> Option<Recorder> {
-        if !cfg.queues.iter().any(|q| q.name == queue && q.record) {
-            return None;
-        }
-        Recorder::for_call(cfg, call_id)
+        let q = cfg.queues.iter().find(|q| q.name == queue && q.record)?;
+        Recorder::for_tenant_call(cfg, call_id, tenant.or(q.tenant.as_deref()))
     }
 
     /// A recording of call `call_id` in the data dir's dated tree (None when the file
     /// cannot be created: logged).
     pub(crate) fn for_call(cfg: &crate::config::Config, call_id: u64) -> Option<Recorder> {
+        Recorder::for_tenant_call(cfg, call_id, None)
+    }
+
+    /// A recording of call `call_id` in `tenant`'s `recordings_dir` when it has one, else
+    /// in the data dir's dated tree.
+    fn for_tenant_call(
+        cfg: &crate::config::Config,
+        call_id: u64,
+        tenant: Option<&str>,
+    ) -> Option<Recorder> {
         let date = chrono::Utc::now().date_naive();
-        let path = switchboard_media::recording_path(&cfg.data.dir, date, &call_id.to_string())
+        let path = recording_file(cfg, tenant, date, call_id)
             .map_err(|e| tracing::warn!(error = %e, "bad recording path"))
             .ok()?;
         Recorder::start(path)

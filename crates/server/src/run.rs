@@ -110,6 +110,9 @@ async fn serve(
     restored: crate::restart_state::RestartState,
 ) -> anyhow::Result<()> {
     repair_recordings(&cfg.data.dir.join("recordings"), &events);
+    for dir in cfg.tenants.iter().filter_map(|t| t.recordings_dir.as_ref()) {
+        repair_recordings(dir, &events);
+    }
     let tcfg = TransportConfig {
         limits: Limits {
             max_message: cfg.sip.max_message_bytes,
@@ -189,6 +192,7 @@ async fn serve(
         tokens: Arc::new(crate::http_auth::TokenTable::from_config(
             &cfg.http.tokens,
             &users,
+            &cfg.tenant_scopes(),
         )?),
         hosts: Arc::new(crate::http_serve::AllowedHosts::new(
             http_addr,
@@ -447,7 +451,8 @@ fn repair_recordings(dir: &std::path::Path, events: &EventLog) {
 /// with one of them configured is open to anyone. Refuse to start that way.
 fn refuse_public_demo_tokens(cfg: &Config) -> anyhow::Result<()> {
     let users: Vec<String> = cfg.users.iter().map(|u| u.name.clone()).collect();
-    let tokens = crate::http_auth::TokenTable::from_config(&cfg.http.tokens, &users)?;
+    let tokens =
+        crate::http_auth::TokenTable::from_config(&cfg.http.tokens, &users, &cfg.tenant_scopes())?;
     if !cfg.http.listen.ip().is_loopback() && tokens.has_demo_token() {
         anyhow::bail!(
             "http.listen {} is not a loopback address, and a public demo token \

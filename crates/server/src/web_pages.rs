@@ -98,10 +98,13 @@ pub(crate) async fn session(
         "name": p.name,
         "role": p.role.as_str(),
         "agent": p.agent,
+        "tenant": p.tenant(),
         "pause_reasons": control.pause_reasons,
+        // A tenant's token learns the dispositions of its own queues only.
         "dispositions": control
             .dispositions
             .iter()
+            .filter(|(q, _)| p.sees_queue(q))
             .map(|(q, codes)| (q.clone(), json!(codes)))
             .collect::<serde_json::Map<_, _>>(),
         "events_stream": true,

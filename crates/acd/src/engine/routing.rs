@@ -132,11 +132,8 @@ impl Acd {
     /// skill tier in force after its wait), whatever the agent is doing: the skill score, or
     /// `None` when it does not fit.
     pub(super) fn fit(agent: &Agent, call: &Call, q: &Queue, now: Duration) -> Option<u32> {
-        let tenant_ok = |t: Option<crate::ids::TenantId>| match (t, agent.cfg.tenant) {
-            (Some(x), Some(y)) => x == y,
-            (Some(_), None) => false,
-            _ => true,
-        };
+        let tenant_ok =
+            |t: Option<crate::ids::TenantId>| t.is_none_or(|x| agent.cfg.tenants.contains(&x));
         if !tenant_ok(call.tenant) || !tenant_ok(q.cfg.tenant) {
             return None;
         }

@@ -92,10 +92,10 @@ impl CallTask {
             return w;
         }
         let lang = self.lang.code();
-        let exists = |n: &str| self.ctx.prompts.get(&format!("{lang}/{n}")).is_some();
+        let exists = |n: &str| self.prompt(&format!("{lang}/{n}")).is_some();
         let mut out = Vec::new();
-        let tenant = self.queue_req.as_ref().and_then(|r| r.attrs.tenant.clone());
-        let name = tenant
+        let name = self
+            .tenant_name()
             .map(|t| format!("tenant-{t}"))
             .filter(|n| exists(n))
             .or_else(|| Some(format!("queue-name-{queue}")).filter(|n| exists(n)));
@@ -121,7 +121,9 @@ impl CallTask {
         self.tl_b = Timeline::default();
         // After a transfer the call keeps the recording it already has.
         if self.recorder.is_none() {
-            if let Some(r) = Recorder::for_queue_call(&self.ctx.cfg, self.id, &queue) {
+            if let Some(r) =
+                Recorder::for_queue_call(&self.ctx.cfg, self.id, &queue, self.tenant_name())
+            {
                 self.ctx.events.append(
                     self.log(Event::RecordingStart {
                         path: r.path.display().to_string(),

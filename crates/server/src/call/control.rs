@@ -119,6 +119,7 @@ impl CallTask {
             dnis: self.dnis.clone(),
             queue,
             agent,
+            tenant: self.queue_req.as_ref().and_then(|r| r.attrs.tenant.clone()),
             started: self
                 .started_wall
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),

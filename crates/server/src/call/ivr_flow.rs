@@ -117,7 +117,7 @@ impl CallTask {
     pub(super) fn playlist_len(&self, names: &[String], lang: Lang) -> Duration {
         names
             .iter()
-            .filter_map(|n| self.ctx.prompts.get(&format!("{}/{}", lang.code(), n)))
+            .filter_map(|n| self.prompt(&format!("{}/{}", lang.code(), n)))
             .map(|p| p.duration())
             .sum()
     }

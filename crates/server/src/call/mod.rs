@@ -15,6 +15,8 @@ mod ivr_flow;
 mod queueing;
 mod setup;
 mod supervision;
+mod tenant;
+pub(crate) use tenant::tenant_prompt_key;
 mod transfer;
 mod transfer_target;
 
@@ -592,12 +594,7 @@ impl CallTask {
         let mut items = Vec::new();
         for n in names {
             let key = format!("{}/{}", lang.code(), n);
-            if let Some(p) = self
-                .ctx
-                .prompts
-                .get(&key)
-                .or_else(|| self.ctx.prompts.get(n))
-            {
+            if let Some(p) = self.prompt(&key).or_else(|| self.prompt(n)) {
                 items.push(p);
             } else {
                 tracing::warn!(prompt = %key, "missing prompt");
@@ -620,11 +617,9 @@ impl CallTask {
         .unwrap_or("moh");
         let lang_key = format!("{}/{class}", self.lang.code());
         let found = self
-            .ctx
-            .prompts
-            .get(&lang_key)
-            .or_else(|| self.ctx.prompts.get(class))
-            .or_else(|| self.ctx.prompts.get("moh"));
+            .prompt(&lang_key)
+            .or_else(|| self.prompt(class))
+            .or_else(|| self.prompt("moh"));
         if let Some(p) = found {
             self.player
                 .play(Instant::now(), Playlist::moh(p).looping(true));

@@ -1,5 +1,6 @@
 //! `switchboard report queues|agents|ivr|trunks|ewt --from .. --to .. [--interval 30m]
-//! [--format table|csv|json] [--config FILE] [--event-store URL] [--data-dir DIR]`.
+//! [--format table|csv|json] [--config FILE] [--event-store URL] [--data-dir DIR]
+//! [--tenant NAME]`.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -38,6 +39,9 @@ pub(crate) struct ReportArgs {
     /// Data directory holding events.sqlite; replaces data.dir.
     #[arg(long = "data-dir")]
     pub(crate) data_dir: Option<PathBuf>,
+    /// Only this `[[tenants]]` client's queues (queues, ewt) or agents (agents).
+    #[arg(long)]
+    pub(crate) tenant: Option<String>,
 }
 
 /// A report spec from the config: the queues' rules, the time zone and `[reports]`.
@@ -116,12 +120,27 @@ pub(crate) fn main(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let interval = parse_interval(&args.interval)?;
     let spec = spec_from_config(&cfg, from, to, interval, crate::event_store::now_ms());
     spec.validate()?;
+    let scopes = cfg.tenant_scopes();
+    let scope = match args.tenant.as_deref() {
+        None => None,
+        Some(t) => {
+            let s = scopes.get(t).with_context(|| {
+                format!("--tenant {t:?}: no such [[tenants]] name in the config")
+            })?;
+            super::scope::check(kind)?;
+            Some(s.clone())
+        }
+    };
     let data_dir: &Path = args.data_dir.as_deref().unwrap_or(&cfg.data.dir);
     let at = StoreLocation::parse(args.event_store.as_deref().unwrap_or(&cfg.data.event_store))?;
     let mut store = at.open_existing(data_dir)?;
     let stderr = std::io::stderr();
     let mut bar = Progress::new(stderr.is_terminal().then(|| stderr.lock()));
     let table = super::run(store.as_mut(), kind, &spec, &mut |s| bar.update(s))?;
+    let table = match scope.as_deref() {
+        Some(scope) => super::scope::scoped(kind, table, scope)?,
+        None => table,
+    };
     print!("{}", render::render(&table, format));
     Ok(ExitCode::SUCCESS)
 }

@@ -1,7 +1,8 @@
 //! `GET /api/v1/reports/{kind}?from=&to=&interval=&format=` (supervisor or admin token):
 //! the `switchboard report` tables over HTTP, computed on a blocking thread from a
 //! connection of its own to the event store (the event-log writer is not disturbed). One
-//! report runs at a time; a second request meanwhile gets 429.
+//! report runs at a time; a second request meanwhile gets 429. A tenant-scoped token gets
+//! its tenant's rows only (`scope.rs`), and 403 for the ivr and trunks reports.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -50,6 +51,9 @@ pub(crate) async fn report(
 ) -> Result<Response, ApiError> {
     p.require_staff()?;
     let kind = ReportKind::parse(&kind).map_err(|e| ApiError::not_found(e.to_string()))?;
+    if p.scope.is_some() {
+        super::scope::check(kind).map_err(|e| ApiError::forbidden(e.to_string()))?;
+    }
     if let Some(k) = q.keys().find(|k| !PARAMS.contains(&k.as_str())) {
         return Err(ApiError::bad_request(format!(
             "unknown query parameter {k:?}; use from, to, interval, format"
@@ -88,6 +92,11 @@ pub(crate) async fn report(
     .await
     .map_err(|e| internal(format!("report task: {e}")))?
     .map_err(|e| internal(format!("{e:#}")))?;
+    let table = match p.scope.as_deref() {
+        Some(scope) => super::scope::scoped(kind, table, scope)
+            .map_err(|e| ApiError::forbidden(e.to_string()))?,
+        None => table,
+    };
     let body = render::render(&table, format);
     Ok(([(header::CONTENT_TYPE, format.content_type())], body).into_response())
 }

@@ -22,6 +22,7 @@ pub(crate) mod http;
 mod ivr;
 mod queues;
 pub(crate) mod render;
+pub(crate) mod scope;
 #[cfg(test)]
 pub(crate) mod test_events;
 mod trunks;

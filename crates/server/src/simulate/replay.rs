@@ -178,7 +178,7 @@ pub(crate) fn replay(
             .iter()
             .filter_map(|(name, p)| names.skill(name).map(|s| (s, *p)))
             .collect();
-        ac.tenant = u.tenant.as_deref().and_then(|t| names.tenant(t));
+        ac.tenants = u.tenants.iter().filter_map(|t| names.tenant(t)).collect();
         acd.add_agent(ac)
             .map_err(|e| anyhow::anyhow!("agent {}: {e}", u.name))?;
         agent_names.push(u.name.clone());
@@ -203,7 +203,7 @@ pub(crate) fn replay(
                     .iter()
                     .filter_map(|(name, p)| names.skill(name).map(|s| (s, *p)))
                     .collect();
-                ac.tenant = u.tenant.as_deref().and_then(|t| names.tenant(t));
+                ac.tenants = u.tenants.iter().filter_map(|t| names.tenant(t)).collect();
             }
             acd.add_agent(ac)
                 .map_err(|e| anyhow::anyhow!("agent {name}: {e}"))?;

@@ -1,0 +1,29 @@
+//! The call's tenant (client, from the dialplan's `entry … tenant` or `tenant`) as the call
+//! task uses it: its own prompts override the shared ones (`[[tenants]] prompts_dir`,
+//! loaded under `@<tenant>/` at start); its recordings go to its directory (`recorder.rs`).
+
+use switchboard_media::Prompt;
+
+use super::CallTask;
+
+/// The cache key of a tenant's own prompt `key` (`<lang>/<name>` or `<name>`).
+pub(crate) fn tenant_prompt_key(tenant: &str, key: &str) -> String {
+    format!("@{tenant}/{key}")
+}
+
+impl CallTask {
+    /// The call's tenant: the queue request's when queued, else what the IVR set.
+    pub(super) fn tenant_name(&self) -> Option<&str> {
+        self.queue_req
+            .as_ref()
+            .and_then(|r| r.attrs.tenant.as_deref())
+            .or(self.ivr.attrs().tenant.as_deref())
+    }
+
+    /// The prompt `key`: the call's tenant's own when it has one, else the shared one.
+    pub(super) fn prompt(&self, key: &str) -> Option<Prompt> {
+        self.tenant_name()
+            .and_then(|t| self.ctx.prompts.get(&tenant_prompt_key(t, key)))
+            .or_else(|| self.ctx.prompts.get(key))
+    }
+}
