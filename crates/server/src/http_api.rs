@@ -234,11 +234,17 @@ async fn trunks(
     Ok(Json(s.metrics.trunks.json(std::time::Instant::now())))
 }
 
-/// Registered contacts with their addresses: staff only.
+/// Registered contacts with their addresses: staff only; a tenant's token sees the
+/// contacts of its agents only.
 async fn registrations(
     p: Principal,
     State(s): State<Arc<Shared>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     p.require_staff()?;
-    Ok(Json(s.registrations_json()))
+    Ok(Json(scoped_list(
+        &p,
+        s.registrations_json(),
+        "user",
+        Principal::sees_agent,
+    )))
 }
