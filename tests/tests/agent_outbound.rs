@@ -34,13 +34,7 @@ fn an_agent_dials_out_through_the_trunk_and_premium_numbers_are_refused() {
     }
     let (port, media_port) = (free_udp_port(), free_udp_port());
     let mp = media_port.to_string();
-    let mut carrier = SippCarrier::start_with(
-        "carrier_agent_outbound.xml",
-        port,
-        1,
-        150,
-        &["-rtp_echo", "-mp", &mp],
-    );
+    // The server first (starting it may build the binary), then the carrier's clock runs.
     let server = Server::start(
         "agent-outbound",
         &format!(
@@ -48,6 +42,13 @@ fn an_agent_dials_out_through_the_trunk_and_premium_numbers_are_refused() {
              username = \"acct-out\"\npassword = \"pw-out\"\n\
              [dial_permissions]\ncaller_id = \"+74951239999\"\nrecord = true\n"
         ),
+    );
+    let mut carrier = SippCarrier::start_with(
+        "carrier_agent_outbound.xml",
+        port,
+        1,
+        150,
+        &["-rtp_echo", "-mp", &mp],
     );
     let heard = scratch_dir("agent-outbound-phone").join("agent-hears.wav");
     let mut agent = Softphone::start(
@@ -194,6 +195,41 @@ fn an_agent_dials_out_through_the_trunk_and_premium_numbers_are_refused() {
     assert_eq!(row[col("agent")], "1001", "{cdr}");
     assert_eq!(row[col("dnis")], "+74951234567", "{cdr}");
     assert_eq!(row[col("disposition")], "outbound", "{cdr}");
+
+    // The agent report counts it as 1001's outbound call with its talk time.
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let out = std::process::Command::new(switchboard_e2e::switchboard_bin())
+        .args(["report", "agents", "--from", &(now_s - 3600).to_string()])
+        .args(["--to", &(now_s + 3600).to_string()])
+        .args(["--interval", "1d", "--format", "json", "--data-dir"])
+        .arg(&server.data_dir)
+        .output()
+        .expect("run switchboard report");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("report JSON");
+    let rows: Vec<&serde_json::Value> = report["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|r| r["agent"] == "1001")
+        .collect();
+    let outbound: u64 = rows
+        .iter()
+        .filter_map(|r| r["outbound_calls"].as_u64())
+        .sum();
+    let talk: f64 = rows
+        .iter()
+        .filter_map(|r| r["outbound_talk_s"].as_f64())
+        .sum();
+    assert_eq!(outbound, 1, "{report}");
+    assert!(talk > 0.0, "{report}");
 }
 
 /// A dialplan `callback` (tests/dialplans-callback/callback.ivr): the caller types a
@@ -210,7 +246,6 @@ fn a_dialplan_callback_to_another_number_is_placed_at_its_time() {
         return;
     }
     let port = free_udp_port();
-    let mut carrier = SippCarrier::start("carrier_407.xml", port, 1, 150);
     let server = Server::start(
         "dialplan-callback",
         &format!(
@@ -220,6 +255,7 @@ fn a_dialplan_callback_to_another_number_is_placed_at_its_time() {
              p_asserted_identity = true\nstrip_plus = true\ndial_prefix = \"9\"\n"
         ),
     );
+    let mut carrier = SippCarrier::start("carrier_407.xml", port, 1, 150);
     let mut agent = Softphone::start(
         &py,
         server.sip,
