@@ -221,3 +221,75 @@ fn a_call_goes_from_agent_to_agent_by_api_and_refer_then_out_to_a_number() {
         "the customer hears the caller (share {share:.2})"
     );
 }
+
+/// Attended transfer to a colleague by name: agent 1001, on a queue call, dials user 1005
+/// (a consultation: `transfer.dial` with origin `consultation`), then REFERs the caller to
+/// that call with Replaces. The caller ends up with 1005, who stays busy for every queue
+/// until the caller hangs up, and is free after.
+#[test]
+fn an_agent_consults_a_colleague_by_name_and_hands_the_caller_over() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let server = Server::start("transfers-attended", "");
+    let mut a1001 = agent(&py, &server, "1001");
+    let a1005 = agent(&py, &server, "1005");
+    let mut caller = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            call: Some(format!("sip:100@{}", server.sip)),
+            caller: "+74951112244",
+            seconds: 90,
+            ..Default::default()
+        },
+    );
+    assert!(caller.wait_event("media", 20).is_some(), "caller answered");
+    caller.command("dtmf 1");
+    let first = server
+        .wait_event(40, |e| e.kind == "call.connected" && e.agent == "1001")
+        .unwrap_or_else(|| panic!("1001 connected; events {:#?}", server.events()));
+    let x = first.call.clone();
+    a1001.command(&format!("dial sip:1005@{}", server.sip));
+    let consult = server
+        .wait_event(30, |e| {
+            e.kind == "transfer.answer" && e.call != x && e.agent == "1005"
+        })
+        .unwrap_or_else(|| panic!("1005 answers the consultation; log:\n{}", server.log_text()));
+    let y = consult.call.clone();
+    let dial = server
+        .wait_event(1, |e| e.kind == "transfer.dial" && e.call == y)
+        .expect("transfer.dial");
+    assert_eq!(dial.data["origin"], "consultation");
+    server
+        .wait_event(10, |e| e.kind == "call.connected" && e.call == y)
+        .expect("1001 and 1005 talk");
+    a1001.command("xfer-replaces");
+    let xfer = server
+        .wait_event(15, |e| e.kind == "call.transfer" && e.call == x)
+        .unwrap_or_else(|| panic!("attended transfer; log:\n{}", server.log_text()));
+    assert_eq!(xfer.data["kind"], "attended");
+    assert_eq!(xfer.data["to_agent"], "1005");
+    let y_end = server
+        .wait_event(10, |e| e.kind == "call.end" && e.call == y)
+        .expect("the consultation call ends");
+    assert_eq!(y_end.data["disposition"], "transferred");
+    // 1005 is still on the caller's call: busy, not released with the consultation.
+    let state = state_since(&server, "1005", first.id).expect("1005's state");
+    assert_eq!(state.data["state"], "busy", "{state:?}");
+    caller.command("hangup");
+    let end = server
+        .wait_event(10, |e| e.kind == "call.end" && e.call == x)
+        .expect("the caller's call ends");
+    assert_eq!(end.agent, "1005");
+    assert_eq!(end.data["disposition"], "answered");
+    let free = server
+        .wait_event(10, |e| {
+            e.kind == "agent.state" && e.agent == "1005" && e.id > end.id
+        })
+        .expect("1005's state after the call");
+    assert_ne!(free.data["state"], "busy", "{free:?}");
+    for p in [caller, a1001, a1005] {
+        p.quit();
+    }
+}

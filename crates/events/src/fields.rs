@@ -424,6 +424,8 @@ words!(
         Refer = "refer",
         /// `POST /api/v1/calls/{id}/transfer`.
         Api = "api",
+        /// An agent's own call to a colleague (a consultation before an attended transfer).
+        Consultation = "consultation",
     }
 );
 

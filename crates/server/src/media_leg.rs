@@ -81,6 +81,8 @@ pub(crate) struct HandOver {
     pub(crate) acd_call: u64,
     pub(crate) queue: String,
     pub(crate) agent: String,
+    /// Keeps a colleague rung directly busy in the ACD (a consultation to a user).
+    pub(crate) engaged: Option<crate::acd_actor::Engagement>,
 }
 
 impl std::fmt::Debug for HandOver {

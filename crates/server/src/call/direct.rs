@@ -21,7 +21,7 @@ pub(super) struct Reached {
 /// The part of a call the engine rang itself (not offered by a queue).
 pub(super) struct DirectCall {
     /// Released (the target user is free again) when dropped.
-    _engaged: Option<Engagement>,
+    pub(super) engaged: Option<Engagement>,
 }
 
 /// What a transfer rings, and where the caller goes if it is not reached.
@@ -30,10 +30,32 @@ pub(super) struct Dialing {
     pub(super) target: String,
     /// The queue the call belonged to (empty for a dialplan transfer).
     pub(super) queue: String,
-    pub(super) fallback: QueueRequest,
+    /// None: an agent's consultation, which ends when the colleague is not reached.
+    pub(super) fallback: Option<QueueRequest>,
 }
 
 impl CallTask {
+    /// An agent's own call (already confirmed): to the queue it dialled, or to the
+    /// colleague whose user name it dialled (a consultation before an attended transfer).
+    pub(super) fn start_internal(&mut self, agent: String) {
+        self.ctx
+            .events
+            .append(self.log(Event::CallInternal { from_agent: agent }));
+        let dnis = self.dnis.clone();
+        if self.ctx.queue_config(&dnis).is_some() {
+            self.join_queue(plain_queue_request(dnis));
+        } else {
+            let dest = Ok(Destination::User(dnis.clone()));
+            self.start_transfer(
+                TransferOrigin::Consultation,
+                &dnis,
+                dest,
+                String::new(),
+                None,
+            );
+        }
+    }
+
     /// Reads a transfer target the shared way (transfer_target.rs).
     pub(super) fn resolve_target(
         &self,
@@ -60,11 +82,11 @@ impl CallTask {
         target: &str,
         dest: Result<Destination, Unresolved>,
         queue: String,
-        fallback: QueueRequest,
+        fallback: Option<QueueRequest>,
     ) {
         let (to, target) = match dest {
             Ok(Destination::Queue(q)) => {
-                let mut req = fallback;
+                let mut req = fallback.unwrap_or_else(|| plain_queue_request(q.clone()));
                 req.queue = q;
                 self.join_queue(req);
                 return;
@@ -128,14 +150,23 @@ impl CallTask {
         ));
     }
 
-    fn transfer_failed(&mut self, reason: TransferFailure, target: &str, fallback: QueueRequest) {
-        tracing::info!(reason = reason.as_str(), queue = %fallback.queue, "transfer target not reached; the caller goes to the fallback queue");
+    fn transfer_failed(
+        &mut self,
+        reason: TransferFailure,
+        target: &str,
+        fallback: Option<QueueRequest>,
+    ) {
+        tracing::info!(reason = reason.as_str(), queue = ?fallback.as_ref().map(|f| &f.queue), "transfer target not reached");
         self.ctx.events.append(self.log(Event::TransferFail {
             reason,
             target: target.to_string(),
-            fallback_queue: Some(fallback.queue.clone()),
+            fallback_queue: fallback.as_ref().map(|f| f.queue.clone()),
         }));
-        self.join_queue(fallback);
+        match fallback {
+            Some(f) => self.join_queue(f),
+            // A consultation whose colleague is not reached: the agent's call ends.
+            None => self.hangup_all(EndReason::AgentRejected),
+        }
     }
 
     /// The dialling task's report: bridge the answered leg, or fall back.
@@ -169,9 +200,7 @@ impl CallTask {
         .await;
         self.b = Some(d.media);
         self.b_answered_at = Some(now);
-        self.direct = Some(DirectCall {
-            _engaged: r.engaged,
-        });
+        self.direct = Some(DirectCall { engaged: r.engaged });
         let agent = if to == TransferTo::User {
             target.clone()
         } else {
@@ -192,7 +221,9 @@ impl CallTask {
             .queue(&queue)
             .agent(&agent),
         );
-        self.queue_req = Some(fallback);
+        if fallback.is_some() {
+            self.queue_req = fallback;
+        }
         self.phase = Phase::Bridged {
             queue,
             agent,
@@ -247,7 +278,7 @@ impl CallTask {
             from_queue.clone()
         };
         fallback.whisper.clear();
-        self.start_transfer(origin, target, Ok(dest), from_queue, fallback);
+        self.start_transfer(origin, target, Ok(dest), from_queue, Some(fallback));
     }
 
     /// Lets the agent leg go: supervision stops, the leg gets a BYE, and the agent's part

@@ -85,7 +85,7 @@ impl CallTask {
                         &target,
                         dest,
                         String::new(),
-                        fallback,
+                        Some(fallback),
                     );
                 }
                 Action::Hangup => {

@@ -279,7 +279,7 @@ struct CallTask {
 enum Start {
     /// Run the dialplan.
     Ivr,
-    /// An agent's internal call: straight to the queue it dialled.
+    /// An agent's internal call: straight to the queue or colleague it dialled.
     Internal(String),
 }
 
@@ -300,12 +300,7 @@ impl CallTask {
         match self.awaiting_confirmation.take() {
             None => {}
             Some(Start::Ivr) => self.start_ivr(),
-            Some(Start::Internal(agent)) => {
-                self.ctx
-                    .events
-                    .append(self.log(Event::CallInternal { from_agent: agent }));
-                self.join_queue(plain_queue_request(self.dnis.clone()));
-            }
+            Some(Start::Internal(agent)) => self.start_internal(agent),
         }
     }
 

@@ -72,24 +72,22 @@ pub(super) async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id:
         }
         _ => None,
     };
-    let to_queue = ctx.cfg.queues.iter().any(|q| q.name == dnis);
-    if let (None, Some(agent), false) = (&supervise, &internal, to_queue) {
-        // A colleague's extension (a user name) is not an outside number.
-        let to_user = ctx.cfg.users.iter().any(|u| u.name == dnis);
-        if ctx.cfg.dial_permissions.enabled
-            && !to_user
-            && crate::agent_dial::looks_like_number(&dnis)
-        {
+    // A colleague's user name is a consultation call (direct.rs), even when all digits:
+    // names win over numbers (docs/decisions/0022).
+    let to_name = ctx.cfg.queues.iter().any(|q| q.name == dnis)
+        || (internal.is_some() && ctx.cfg.users.iter().any(|u| u.name == dnis));
+    if let (None, Some(agent), false) = (&supervise, &internal, to_name) {
+        if ctx.cfg.dial_permissions.enabled && crate::agent_dial::looks_like_number(&dnis) {
             // An agent's own call to an outside number (agent_outbound.rs).
             let agent = agent.clone();
             crate::agent_outbound::run(ctx, nc, id, agent, dnis).await;
             return;
         }
     }
-    if supervise.is_none() && internal.is_some() && !to_queue {
+    if supervise.is_none() && internal.is_some() && !to_name {
         reject(
             StatusCode::NOT_FOUND,
-            "internal call to something that is not a queue",
+            "internal call to something that is not a queue or a user",
         );
         return;
     }

@@ -150,7 +150,7 @@ impl CallTask {
         self.ctx.events.append(
             self.log(Event::CallTransfer {
                 kind: TransferKind::Attended,
-                to_queue: Some(h.queue.clone()),
+                to_queue: Some(h.queue.clone()).filter(|q| !q.is_empty()),
                 to_agent: Some(h.agent.clone()),
                 by: None,
                 to_number: None,
@@ -162,10 +162,16 @@ impl CallTask {
         // ends with this call.
         let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
         self.extra_acd_calls.push(h.acd_call);
+        // A colleague rung directly (not through a queue) stays busy while on this call.
+        self.direct = h.engaged.map(|e| direct::DirectCall { engaged: Some(e) });
         self.b_player = None;
         self.b = Some(h.media);
         self.phase = Phase::Bridged {
-            queue: h.queue,
+            queue: if h.queue.is_empty() {
+                from_queue.clone()
+            } else {
+                h.queue
+            },
             agent: h.agent,
             answered_at: Instant::now(),
         };
@@ -189,6 +195,7 @@ impl CallTask {
             acd_call: self.id,
             queue: queue.clone(),
             agent: agent.clone(),
+            engaged: self.direct.take().and_then(|d| d.engaged),
         }));
         self.phase = Phase::TransferredOut { queue, agent };
         self.finish(EndReason::TransferCompleted);
