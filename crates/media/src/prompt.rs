@@ -538,4 +538,39 @@ mod tests {
         assert!(f.marker);
         assert_eq!(f.timestamp, 4000, "timestamp jumps with the clock");
     }
+
+    /// A mono 16-bit 8 kHz PCM WAV of `n` samples.
+    fn wav(n: u32) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(b"RIFF");
+        b.extend_from_slice(&(36 + 2 * n).to_le_bytes());
+        b.extend_from_slice(b"WAVEfmt ");
+        b.extend_from_slice(&16u32.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes());
+        b.extend_from_slice(&8000u32.to_le_bytes());
+        b.extend_from_slice(&16000u32.to_le_bytes());
+        b.extend_from_slice(&2u16.to_le_bytes());
+        b.extend_from_slice(&16u16.to_le_bytes());
+        b.extend_from_slice(b"data");
+        b.extend_from_slice(&(2 * n).to_le_bytes());
+        b.extend(std::iter::repeat_n([0x10u8, 0x00], n as usize).flatten());
+        b
+    }
+
+    #[test]
+    fn a_directory_loads_under_a_prefix_beside_the_shared_prompts() {
+        let root = std::env::temp_dir().join(format!("sb-prompts-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("en")).unwrap();
+        std::fs::write(root.join("moh.wav"), wav(80)).unwrap();
+        std::fs::write(root.join("en").join("welcome.wav"), wav(160)).unwrap();
+        let mut c = PromptCache::new();
+        assert_eq!(c.load_dir(&root).unwrap(), 2);
+        assert_eq!(c.load_dir_as(&root, "@acme/").unwrap(), 2);
+        for name in ["moh", "en/welcome", "@acme/moh", "@acme/en/welcome"] {
+            assert!(c.contains(name), "{name}");
+        }
+        assert!(!c.contains("@acme/welcome"));
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }

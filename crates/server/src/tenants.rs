@@ -288,6 +288,18 @@ role = \"admin\"
         assert!(!acme.sees_call(Some("globex"), Some("acme-q")));
         assert!(acme.sees_call(None, Some("acme-q")));
         assert!(!acme.sees_call(None, Some("sales")) && !acme.sees_call(None, None));
+        // Recordings: acme's in its own directory, globex's (none configured) shared.
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap();
+        let file = |t| crate::recorder::recording_file(&cfg, t, day, 42).unwrap();
+        assert_eq!(
+            file(Some("acme")),
+            std::path::PathBuf::from("/tmp/acme-rec/2026/12/07/42.wav")
+        );
+        assert_eq!(
+            file(Some("globex")),
+            cfg.data.dir.join("recordings/2026/12/07/42.wav")
+        );
+        assert_eq!(file(None), file(Some("globex")));
         let globex = scopes.get("globex").unwrap();
         assert!(globex.sees_agent("a2") && globex.sees_agent("a3") && !globex.sees_agent("a1"));
     }
