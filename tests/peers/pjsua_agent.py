@@ -123,7 +123,8 @@ def main():
     ap.add_argument("--server", required=True)
     ap.add_argument("--user", default="")
     ap.add_argument("--password", default="")
-    ap.add_argument("--transport", default="udp")
+    ap.add_argument("--transport", default="udp", help="udp, tcp or tls")
+    ap.add_argument("--ca-file", default="", help="TLS: CA list the server certificate must chain to")
     ap.add_argument("--answer", default="auto")
     ap.add_argument("--tone-hz", type=int, default=0)
     ap.add_argument("--record", default="")
@@ -145,7 +146,15 @@ def main():
     tcfg = pj.TransportConfig()
     tcfg.port = args.local_port
     tcfg.boundAddress = "127.0.0.1"
-    tp = pj.PJSIP_TRANSPORT_TCP if args.transport == "tcp" else pj.PJSIP_TRANSPORT_UDP
+    if args.transport == "tls":
+        tcfg.tlsConfig.CaListFile = args.ca_file
+        tcfg.tlsConfig.verifyServer = True
+        tcfg.tlsConfig.method = pj.PJSIP_TLSV1_2_METHOD
+        tp = pj.PJSIP_TRANSPORT_TLS
+    elif args.transport == "tcp":
+        tp = pj.PJSIP_TRANSPORT_TCP
+    else:
+        tp = pj.PJSIP_TRANSPORT_UDP
     ep.transportCreate(tp, tcfg)
     ep.libStart()
     ep.audDevManager().setNullDev()
@@ -155,7 +164,7 @@ def main():
         ep.codecSetPriority(c.codecId, prio)
 
     acfg = pj.AccountConfig()
-    suffix = ";transport=tcp" if args.transport == "tcp" else ""
+    suffix = f";transport={args.transport}" if args.transport in ("tcp", "tls") else ""
     if args.call:
         # A trunk caller: no registration, identified by number.
         acfg.idUri = f"sip:{args.caller}@127.0.0.1"

@@ -14,6 +14,7 @@ pub mod peers;
 pub mod pg;
 pub mod raw_sip;
 pub mod rtp_capture;
+pub mod test_ca;
 pub mod webdriver;
 pub mod ws;
 
@@ -112,6 +113,8 @@ pub struct Server {
     pub sip: SocketAddr,
     /// Every SIP listen address (e.g. IPv4 and IPv6).
     pub sip_all: Vec<SocketAddr>,
+    /// The SIP over TLS listen address, when `sip.tls_listen` is set.
+    pub sip_tls: Option<SocketAddr>,
     /// The HTTP admin address.
     pub http: SocketAddr,
     /// The scratch data directory.
@@ -195,12 +198,16 @@ impl Server {
                         let mut sip = None;
                         let mut http = None;
                         let mut sip_all = Vec::new();
+                        let mut sip_tls = None;
                         for kv in rest.split_whitespace() {
                             if let Some(v) = kv.strip_prefix("sip=") {
                                 sip = v.parse().ok();
                             }
                             if let Some(v) = kv.strip_prefix("http=") {
                                 http = v.parse().ok();
+                            }
+                            if let Some(v) = kv.strip_prefix("sip_tls=") {
+                                sip_tls = v.parse().ok();
                             }
                             if let Some(v) = kv.strip_prefix("sip_all=") {
                                 sip_all = v.split(',').filter_map(|a| a.parse().ok()).collect();
@@ -210,6 +217,7 @@ impl Server {
                             child,
                             sip: sip.expect("READY has sip="),
                             sip_all,
+                            sip_tls,
                             http: http.expect("READY has http="),
                             data_dir,
                             log,

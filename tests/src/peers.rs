@@ -57,6 +57,10 @@ pub struct SoftphoneOpts<'a> {
     pub seconds: u32,
     /// SIP port to listen on (0: any) — a caller that must be reachable for callbacks.
     pub local_port: u16,
+    /// `udp`, `tcp` or `tls` (registration and calls).
+    pub transport: &'a str,
+    /// TLS: the CA file the server's certificate must chain to.
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for SoftphoneOpts<'_> {
@@ -70,6 +74,8 @@ impl Default for SoftphoneOpts<'_> {
             record: None,
             seconds: 60,
             local_port: 0,
+            transport: "udp",
+            ca_file: None,
         }
     }
 }
@@ -90,7 +96,11 @@ impl Softphone {
                 &o.seconds.to_string(),
             ])
             .args(["--tone-hz", &o.tone_hz.to_string(), "--caller", o.caller])
-            .args(["--local-port", &o.local_port.to_string()]);
+            .args(["--local-port", &o.local_port.to_string()])
+            .args(["--transport", o.transport]);
+        if let Some(ca) = &o.ca_file {
+            cmd.arg("--ca-file").arg(ca);
+        }
         if let Some((u, p)) = o.user {
             cmd.args(["--user", u, "--password", p]);
         }

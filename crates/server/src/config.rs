@@ -83,6 +83,19 @@ pub(crate) struct SipConfig {
     /// least 90, our Min-SE; 0 turns session timers off).
     #[serde(default = "default_session_expires")]
     pub(crate) session_expires: u32,
+    /// SIP over TLS listen address (`None`: no TLS listener).
+    #[serde(default)]
+    pub(crate) tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain of the TLS listener.
+    #[serde(default)]
+    pub(crate) tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of the TLS listener.
+    #[serde(default)]
+    pub(crate) tls_key: Option<std::path::PathBuf>,
+    /// PEM CA certificates that client certificates must chain to (optional; without it
+    /// a client certificate is taken as presented and trusted only by a trunk's pin).
+    #[serde(default)]
+    pub(crate) tls_client_ca: Option<std::path::PathBuf>,
 }
 
 fn default_session_expires() -> u32 {
@@ -375,6 +388,7 @@ impl Config {
             });
         }
         cfg.trunk_specs = crate::trunk_config::resolve(&cfg.trunks, cfg.sip.outbound_trunk)?;
+        crate::sip_tls::validate(&cfg.sip, &cfg.trunk_specs)?;
         Ok(cfg)
     }
 

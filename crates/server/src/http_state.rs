@@ -72,6 +72,16 @@ impl Shared {
             "SIP TCP connections closed by sip.tcp_idle_timeout.",
             st.tcp_idle_closed.load(Ordering::Relaxed),
         );
+        counter(
+            "switchboard_sip_tls_handshakes_total",
+            "SIP TLS handshakes completed (inbound and outbound).",
+            st.tls_handshakes.load(Ordering::Relaxed),
+        );
+        counter(
+            "switchboard_sip_tls_handshake_failures_total",
+            "SIP TLS handshakes that failed or did not finish within limits.tcp_message_timeout.",
+            st.tls_handshake_failures.load(Ordering::Relaxed),
+        );
         out.push_str(&format!(
             "# HELP switchboard_sip_tcp_connections_open SIP TCP connections open now.\n\
              # TYPE switchboard_sip_tcp_connections_open gauge\n\

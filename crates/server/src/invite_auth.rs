@@ -128,7 +128,7 @@ pub(crate) fn admit_invite(
         .headers
         .get(&HeaderName::ProxyAuthorization)
         .is_some();
-    if trust.trusts(from.ip(), transport)
+    if trust.trusts(from, transport)
         && !has_credentials
         && !is_a_phone(&registrar.location(), from, now)
     {
@@ -218,6 +218,7 @@ mod tests {
                 address: "10.0.0.1".parse().expect("ip"),
                 transport: crate::trunk_trust::TrunkTransport::Tcp,
             }],
+            &[],
             &[],
         );
         (r, location, trust)

@@ -49,6 +49,7 @@ mod restart_state;
 mod run;
 mod simulate;
 mod sip_driver;
+mod sip_tls;
 mod tenants;
 mod tools;
 mod trunk_config;

@@ -122,11 +122,13 @@ async fn serve(
         max_tcp_connections: tcp_connection_cap(&cfg),
         max_tcp_per_source: cfg.limits.tcp_connections_per_source,
         tcp_message_timeout: Duration::from_secs(cfg.limits.tcp_message_timeout),
+        tls: crate::sip_tls::listener(&cfg.sip)?,
         ..TransportConfig::default()
     };
     let (transport, inbound) = SipTransport::bind(&cfg.sip.listen, tcfg)
         .await
         .map_err(sip_bind_error)?;
+    crate::sip_tls::register_trunks(&transport, &cfg.trunk_specs)?;
     let http = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
         .map_err(|e| http_bind_error(cfg.http.listen, e))?;
@@ -257,9 +259,14 @@ async fn serve(
             .iter()
             .map(|a| a.to_string())
             .collect();
+        let tls: String = transport
+            .tls_local_addrs()
+            .first()
+            .map(|a| format!(" sip_tls={a}"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "READY sip={sip_addr} http={http_addr} sip_all={}",
+            "READY sip={sip_addr} http={http_addr} sip_all={}{tls}",
             all.join(",")
         );
         let _ = out.flush();

@@ -177,14 +177,28 @@ fn to_sip_transport(k: TransportKind) -> Transport {
     match k {
         TransportKind::Udp => Transport::Udp,
         TransportKind::Tcp => Transport::Tcp,
+        TransportKind::Tls => Transport::Tls,
     }
 }
 
 fn to_kind(t: Transport) -> TransportKind {
     match t {
         Transport::Udp => TransportKind::Udp,
-        _ => TransportKind::Tcp,
+        Transport::Tcp => TransportKind::Tcp,
+        Transport::Tls => TransportKind::Tls,
     }
+}
+
+/// Our Contact on TLS legs: `sip:switchboard@ip:tls-port;transport=tls`.
+fn tls_contact(ip: IpAddr, port: u16) -> NameAddr {
+    let mut uri = SipUri::new(host_of(ip));
+    uri.user = Some("switchboard".into());
+    uri.port = Some(port);
+    uri.params.push(switchboard_sip_message::Param::new(
+        "transport",
+        Some("tls".into()),
+    ));
+    NameAddr::new(Uri::Sip(uri))
 }
 
 fn host_of(ip: IpAddr) -> Host {
@@ -204,6 +218,8 @@ impl SipDriver {
         tx.max_server_per_source = cfg.limits.transactions_per_source;
         tx.max_bytes_per_source = cfg.limits.transaction_bytes_per_source;
         tx.max_bytes = cfg.limits.transaction_bytes;
+        let tls_local = transport.tls_local_addrs().first().copied();
+        tx.tls_via_port = tls_local.map(|a| a.port());
         let contact = NameAddr {
             display: None,
             uri: Uri::Sip(SipUri {
@@ -217,7 +233,7 @@ impl SipDriver {
             }),
             params: Vec::new(),
         };
-        let b2bua = B2bua::new(
+        let mut b2bua = B2bua::new(
             B2buaConfig {
                 tx,
                 contact,
@@ -233,6 +249,9 @@ impl SipDriver {
             },
             rand::random(),
         );
+        if let Some(tls) = tls_local {
+            b2bua.set_tls_contact(tls_contact(local.ip(), tls.port()));
+        }
         let mut rcfg = RegistrarConfig::new(cfg.sip.realm.clone());
         rcfg.min_expires = cfg.sip.min_expires;
         rcfg.max_expires = cfg.sip.max_expires;
@@ -285,6 +304,7 @@ impl SipDriver {
                 ]
                 .concat(),
                 &cfg.sip.trunk_auth,
+                &crate::trunk_config::pinned_certs(&cfg.trunk_specs),
             ),
             calls: HashMap::new(),
             new_calls: None,
@@ -296,7 +316,7 @@ impl SipDriver {
             settle_until: None,
             retry_after: cfg.shutdown.retry_after,
             keepalive_every: Duration::from_secs(cfg.sip.keepalive_interval.max(1)),
-            trunks: trunk_io::Trunks::new(cfg, local),
+            trunks: trunk_io::Trunks::new(cfg, local, tls_local),
             forks: forking::Forks::default(),
             contact_host: host_of(local.ip()),
             next_keepalive: Instant::now() + Duration::from_secs(cfg.sip.keepalive_interval.max(1)),
@@ -497,9 +517,13 @@ impl SipDriver {
                 .rate_limited_sources
                 .store(self.rate_limits.len() as u64, Ordering::Relaxed);
         }
+        if m.kind == TransportKind::Tls {
+            self.trust
+                .note_tls_peer(m.from, m.client_cert_sha256.as_deref());
+        }
         match m.msg {
             Ok(switchboard_sip_message::Message::Request(req))
-                if !self.trust.trusts(m.from.ip(), to_sip_transport(m.kind)) =>
+                if !self.trust.trusts(m.from, to_sip_transport(m.kind)) =>
             {
                 match self.rate_limits.check(m.from.ip(), now) {
                     Verdict::Admit => {
@@ -530,7 +554,7 @@ impl SipDriver {
                     .handle_message(now, m.from, to_sip_transport(m.kind), msg);
             }
             Err(e) => {
-                if !self.trust.trusts(m.from.ip(), to_sip_transport(m.kind))
+                if !self.trust.trusts(m.from, to_sip_transport(m.kind))
                     && self.rate_limits.check(m.from.ip(), now) != Verdict::Admit
                 {
                     Metrics::add(&self.metrics.guard.requests_dropped, 1);

@@ -17,9 +17,20 @@ pub(crate) struct TrunkConfig {
     pub(crate) name: String,
     /// `"host:port"` of the carrier's SBC (a name is resolved once at start).
     pub(crate) address: String,
-    /// `udp` or `tcp`.
+    /// `udp`, `tcp` or `tls`.
     #[serde(default = "default_transport")]
     pub(crate) transport: String,
+    /// TLS: PEM CA certificates the carrier's certificate must chain to (default: the
+    /// public web roots).
+    #[serde(default)]
+    pub(crate) tls_ca_file: Option<std::path::PathBuf>,
+    /// TLS: the name the carrier's certificate must carry (default: the address's host).
+    #[serde(default)]
+    pub(crate) tls_server_name: Option<String>,
+    /// SHA-256 fingerprint of the certificate the carrier presents when it connects to our
+    /// TLS listener: INVITEs on such a connection are this trunk's calls, from any address.
+    #[serde(default)]
+    pub(crate) tls_client_cert_fingerprint: Option<String>,
     /// The carrier's domain for Request-URI, From and To; default: the address's host.
     #[serde(default)]
     pub(crate) domain: Option<String>,
@@ -89,6 +100,12 @@ pub(crate) struct TrunkSpec {
     pub(crate) priority: u32,
     /// Inbound INVITEs from `address`'s IP over `transport` are trunk calls.
     pub(crate) inbound: bool,
+    /// TLS trunks: trust roots file (None: the public web roots).
+    pub(crate) tls_ca_file: Option<std::path::PathBuf>,
+    /// TLS trunks: the name verified in the carrier's certificate.
+    pub(crate) tls_server_name: String,
+    /// Pinned client certificate (lowercase hex SHA-256) of the carrier's TLS connections.
+    pub(crate) tls_client_cert_sha256: Option<String>,
 }
 
 impl TrunkSpec {
@@ -123,6 +140,9 @@ pub(crate) fn resolve(
             limits: TrunkLimits::default(),
             priority: default_priority(),
             inbound: false,
+            tls_ca_file: None,
+            tls_server_name: addr.ip().to_string(),
+            tls_client_cert_sha256: None,
         }]);
     }
     let mut out: Vec<TrunkSpec> = Vec::with_capacity(trunks.len());
@@ -143,7 +163,18 @@ pub(crate) fn resolve(
         let transport = match t.transport.to_ascii_lowercase().as_str() {
             "udp" => Transport::Udp,
             "tcp" => Transport::Tcp,
-            other => bail!("{}: transport {other:?} is not udp or tcp", at()),
+            "tls" => Transport::Tls,
+            other => bail!("{}: transport {other:?} is not udp, tcp or tls", at()),
+        };
+        if transport != Transport::Tls && (t.tls_ca_file.is_some() || t.tls_server_name.is_some()) {
+            bail!(
+                "{}: tls_ca_file and tls_server_name need transport = \"tls\"",
+                at()
+            );
+        }
+        let tls_client_cert_sha256 = match &t.tls_client_cert_fingerprint {
+            None => None,
+            Some(f) => Some(crate::sip_tls::normalise_fingerprint(f).with_context(at)?),
         };
         let credentials = match (&t.username, &t.password) {
             (Some(u), Some(p)) if !u.is_empty() => Some(ClientCredentials {
@@ -206,6 +237,13 @@ pub(crate) fn resolve(
             },
             priority: t.priority,
             inbound: t.inbound,
+            tls_ca_file: t.tls_ca_file.clone(),
+            tls_server_name: t
+                .tls_server_name
+                .clone()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| host_of(&t.address)),
+            tls_client_cert_sha256,
         });
     }
     Ok(out)
@@ -222,9 +260,18 @@ pub(crate) fn inbound_trust(specs: &[TrunkSpec]) -> Vec<crate::trunk_trust::Trun
             address: s.address.ip(),
             transport: match s.transport {
                 Transport::Tcp => TrunkTransport::Tcp,
-                _ => TrunkTransport::Udp,
+                Transport::Tls => TrunkTransport::Tls,
+                Transport::Udp => TrunkTransport::Udp,
             },
         })
+        .collect()
+}
+
+/// The pinned client certificates of TLS trunks: (trunk name, SHA-256 hex).
+pub(crate) fn pinned_certs(specs: &[TrunkSpec]) -> Vec<(String, String)> {
+    specs
+        .iter()
+        .filter_map(|s| Some((s.name.clone(), s.tls_client_cert_sha256.clone()?)))
         .collect()
 }
 

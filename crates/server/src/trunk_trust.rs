@@ -5,9 +5,12 @@
 //! weakest option, kept for old configs. `[[sip.trunk_trust]]` entries name the transport
 //! (`tcp`, `tls`; `udp` or `any` only when the trunk can do nothing better).
 //! `[[sip.trunk_auth]]` entries trust a trunk by digest instead: its INVITEs answer our 407
-//! with a username and password of their own, from any address.
+//! with a username and password of their own, from any address. A `[[trunks]]` entry
+//! with `tls_client_cert_fingerprint` trusts a TLS connection whose client certificate
+//! has that SHA-256, from any address: the strongest option (see `sip_tls`).
 
-use std::net::IpAddr;
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
 
 use serde::Deserialize;
 use switchboard_sip::Transport;
@@ -63,12 +66,20 @@ impl std::fmt::Debug for TrunkAuthEntry {
     }
 }
 
+/// Most remembered pinned-certificate connections (see [`TrunkTrust::note_tls_peer`]).
+const MAX_PINNED_SOURCES: usize = 4096;
+
 /// The trusted trunks, old and new form together.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct TrunkTrust {
     entries: Vec<TrunkTrustEntry>,
     /// Digest usernames whose authenticated INVITEs are trunk calls.
     users: Vec<String>,
+    /// (trunk name, client certificate SHA-256) pins.
+    pins: Vec<(String, String)>,
+    /// TLS connections (peer addresses) whose last message came with a pinned
+    /// certificate. Updated on every TLS message, so a reused address never inherits it.
+    pinned_sources: HashSet<SocketAddr>,
 }
 
 impl TrunkTrust {
@@ -78,6 +89,7 @@ impl TrunkTrust {
         any_transport: &[IpAddr],
         entries: &[TrunkTrustEntry],
         auth: &[TrunkAuthEntry],
+        pins: &[(String, String)],
     ) -> TrunkTrust {
         let mut all: Vec<TrunkTrustEntry> = any_transport
             .iter()
@@ -90,7 +102,31 @@ impl TrunkTrust {
         TrunkTrust {
             entries: all,
             users: auth.iter().map(|a| a.username.clone()).collect(),
+            pins: pins.to_vec(),
+            pinned_sources: HashSet::new(),
         }
+    }
+
+    /// Records the client certificate (SHA-256 hex) of the TLS connection at `from` as its
+    /// message arrives; returns the trunk it pins, if any.
+    pub(crate) fn note_tls_peer(&mut self, from: SocketAddr, cert: Option<&str>) -> Option<&str> {
+        let trunk = cert.and_then(|c| {
+            self.pins
+                .iter()
+                .find(|(_, pin)| pin == c)
+                .map(|(name, _)| name.as_str())
+        });
+        if trunk.is_some() {
+            // Bounded: past the cap start over; every TLS message notes its connection
+            // again before it is judged, so live trunk connections lose nothing.
+            if self.pinned_sources.len() >= MAX_PINNED_SOURCES {
+                self.pinned_sources.clear();
+            }
+            self.pinned_sources.insert(from);
+        } else {
+            self.pinned_sources.remove(&from);
+        }
+        trunk
     }
 
     /// Whether `user`, once its digest credentials verified, is a trunk.
@@ -98,11 +134,13 @@ impl TrunkTrust {
         self.users.iter().any(|u| u == user)
     }
 
-    /// Whether a request from `ip` over `transport` comes from a trusted trunk.
-    pub(crate) fn trusts(&self, ip: IpAddr, transport: Transport) -> bool {
-        self.entries
-            .iter()
-            .any(|e| e.address == ip && e.transport.allows(transport))
+    /// Whether a request from `from` over `transport` comes from a trusted trunk.
+    pub(crate) fn trusts(&self, from: SocketAddr, transport: Transport) -> bool {
+        (transport == Transport::Tls && self.pinned_sources.contains(&from))
+            || self
+                .entries
+                .iter()
+                .any(|e| e.address == from.ip() && e.transport.allows(transport))
     }
 }
 
@@ -113,6 +151,7 @@ mod tests {
     #[test]
     fn old_entries_trust_any_transport_new_ones_only_theirs() {
         let old: IpAddr = "127.0.0.1".parse().expect("ip");
+        let at = |ip: IpAddr| SocketAddr::new(ip, 5060);
         let tcp: IpAddr = "10.0.0.1".parse().expect("ip");
         let t = TrunkTrust::new(
             &[old],
@@ -124,17 +163,33 @@ mod tests {
                 username: "carrier".into(),
                 password: "pw".into(),
             }],
+            &[],
         );
         assert!(t.is_trunk_user("carrier") && !t.is_trunk_user("1001"));
-        assert!(t.trusts(old, Transport::Udp));
-        assert!(t.trusts(old, Transport::Tcp));
-        assert!(t.trusts(tcp, Transport::Tcp));
+        assert!(t.trusts(at(old), Transport::Udp));
+        assert!(t.trusts(at(old), Transport::Tcp));
+        assert!(t.trusts(at(tcp), Transport::Tcp));
         assert!(
-            !t.trusts(tcp, Transport::Udp),
+            !t.trusts(at(tcp), Transport::Udp),
             "a forged UDP source is not the trunk"
         );
-        assert!(!t.trusts(tcp, Transport::Tls));
-        assert!(!t.trusts("10.0.0.2".parse().expect("ip"), Transport::Tcp));
+        assert!(!t.trusts(at(tcp), Transport::Tls));
+        assert!(!t.trusts(at("10.0.0.2".parse().expect("ip")), Transport::Tcp));
+    }
+
+    #[test]
+    fn a_pinned_certificate_trusts_its_connection_only_while_it_presents_it() {
+        let mut t = TrunkTrust::new(&[], &[], &[], &[("carrier".into(), "ab".repeat(32))]);
+        let a: SocketAddr = "192.0.2.7:40000".parse().expect("addr");
+        assert!(!t.trusts(a, Transport::Tls));
+        assert_eq!(t.note_tls_peer(a, Some(&"ab".repeat(32))), Some("carrier"));
+        assert!(t.trusts(a, Transport::Tls));
+        assert!(!t.trusts(a, Transport::Tcp), "the pin is for TLS only");
+        // The same address later without the certificate (a new connection) is not trusted.
+        assert_eq!(t.note_tls_peer(a, None), None);
+        assert!(!t.trusts(a, Transport::Tls));
+        assert_eq!(t.note_tls_peer(a, Some(&"cd".repeat(32))), None);
+        assert!(!t.trusts(a, Transport::Tls));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! tokio SIP transports: UDP and TCP on the same address, IPv4 and IPv6, with TCP
+//! tokio SIP transports: UDP and TCP on the same address, TLS on its own, IPv4 and IPv6, with TCP
 //! connection reuse, idle timeout and a connection cap. It frames and parses messages
 //! (datagram rules on UDP, Content-Length framing on TCP) and hands them to the caller
 //! with their source; it sends bytes where it is told.
@@ -9,9 +9,11 @@
 #![warn(missing_docs)]
 
 mod rtp_ports;
+mod sip_tls;
 mod sip_transport;
 
 pub use rtp_ports::{RtpPortPool, RtpSocketPair};
+pub use sip_tls::{cert_sha256_hex, TlsListen, TlsPeer};
 pub use sip_transport::{
     Inbound, SipTransport, TransportConfig, TransportError, TransportKind, TransportStats,
 };

@@ -10,9 +10,11 @@ use bytes::{Buf, Bytes, BytesMut};
 use switchboard_sip_message::{
     keepalive_prefix, parse_datagram, parse_stream, Limits, Message, ParseError,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, Semaphore};
+
+use crate::sip_tls::{TlsListen, TlsPeer};
 
 /// Which transport a message came in on or goes out on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -21,6 +23,8 @@ pub enum TransportKind {
     Udp,
     /// A reliable stream: no retransmissions, Content-Length framing.
     Tcp,
+    /// TLS over TCP (RFC 3261 §26.2): framed as TCP.
+    Tls,
 }
 
 impl TransportKind {
@@ -29,11 +33,12 @@ impl TransportKind {
         match self {
             TransportKind::Udp => "UDP",
             TransportKind::Tcp => "TCP",
+            TransportKind::Tls => "TLS",
         }
     }
     /// Whether the transport is reliable (RFC 3261 §17: no retransmission timers).
     pub fn is_reliable(self) -> bool {
-        matches!(self, TransportKind::Tcp)
+        matches!(self, TransportKind::Tcp | TransportKind::Tls)
     }
 }
 
@@ -63,6 +68,10 @@ pub struct TransportConfig {
     /// datagram that would exceed it is dropped and counted, so a flood of large
     /// messages cannot queue `inbound_queue` x 64 kB.
     pub inbound_queue_bytes: usize,
+    /// SIP over TLS listeners; `None`: no TLS. TLS connections share the TCP caps
+    /// (`max_tcp_connections`, `max_tcp_per_source`) and timeouts; the handshake must
+    /// finish within `tcp_message_timeout`, and then the first message within another.
+    pub tls: Option<TlsListen>,
 }
 
 impl Default for TransportConfig {
@@ -75,6 +84,7 @@ impl Default for TransportConfig {
             tcp_message_timeout: Duration::from_secs(10),
             inbound_queue: 8192,
             inbound_queue_bytes: 16 << 20,
+            tls: None,
         }
     }
 }
@@ -92,6 +102,9 @@ pub struct Inbound {
     pub msg: Result<Message, ParseError>,
     /// The raw bytes of the message (for diagnostics and best-effort error replies).
     pub raw: Bytes,
+    /// Over TLS: the SHA-256 (lowercase hex) of the certificate the peer presented, if
+    /// any (a pinned trunk certificate; see [`cert_sha256_hex`](crate::cert_sha256_hex)).
+    pub client_cert_sha256: Option<Arc<str>>,
     /// This message's share of the inbound byte budget, returned when it is dropped.
     _queued: QueuedBytes,
 }
@@ -157,6 +170,14 @@ pub enum TransportError {
     /// The TCP connection cap is reached.
     #[error("too many TCP connections")]
     TooManyConnections,
+    /// No connection to this TLS destination and no [`TlsPeer`] registered for it (we
+    /// open TLS only to peers whose certificate name we know, e.g. trunks; a phone's
+    /// connection is its own).
+    #[error("no TLS connection to {0} and no server name to open one")]
+    NoTlsPeer(SocketAddr),
+    /// The TLS handshake failed (certificate, name, protocol).
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The connection closed before the bytes could be queued.
     #[error("connection closed")]
     Closed,
@@ -190,11 +211,16 @@ pub struct TransportStats {
     pub tcp_message_timeouts: AtomicU64,
     /// TCP connections closed by the idle timeout.
     pub tcp_idle_closed: AtomicU64,
-    /// TCP connections open now (inbound and outbound).
+    /// TCP connections open now (inbound and outbound, TLS included).
     pub tcp_open: AtomicU64,
+    /// TLS handshakes completed (inbound and outbound).
+    pub tls_handshakes: AtomicU64,
+    /// TLS handshakes that failed or did not finish in time (a plain TCP client on the
+    /// TLS port ends here).
+    pub tls_handshake_failures: AtomicU64,
 }
 
-type ConnTable = Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Bytes>>>>;
+type ConnTable = Arc<Mutex<HashMap<(TransportKind, SocketAddr), mpsc::Sender<Bytes>>>>;
 type SourceCounts = Arc<Mutex<HashMap<IpAddr, usize>>>;
 
 /// When fewer than an eighth of the global TCP connection slots are left, a source may
@@ -203,7 +229,7 @@ type SourceCounts = Arc<Mutex<HashMap<IpAddr, usize>>>;
 const SCARCE_PER_SOURCE: usize = 2;
 
 /// One inbound connection's place in its source's count; released on drop.
-struct SourceSlot {
+pub(crate) struct SourceSlot {
     counts: SourceCounts,
     ip: IpAddr,
 }
@@ -255,6 +281,8 @@ pub struct SipTransport {
     cfg: Arc<TransportConfig>,
     stats: Arc<TransportStats>,
     local: Arc<Vec<SocketAddr>>,
+    tls_local: Arc<Vec<SocketAddr>>,
+    tls_peers: Arc<Mutex<HashMap<SocketAddr, TlsPeer>>>,
 }
 
 impl SipTransport {
@@ -279,6 +307,10 @@ impl SipTransport {
             udps.push(Arc::new(udp));
             listeners.push(tcp);
         }
+        let tls_listeners = match &cfg.tls {
+            Some(tls) => crate::sip_tls::bind_tls(&tls.addrs).await?,
+            None => Vec::new(),
+        };
         let transport = SipTransport {
             udp: Arc::new(udps),
             conns,
@@ -289,12 +321,23 @@ impl SipTransport {
             cfg,
             stats,
             local: Arc::new(locals),
+            tls_local: Arc::new(tls_listeners.iter().map(|(_, a)| *a).collect()),
+            tls_peers: Arc::default(),
         };
         for sock in transport.udp.iter() {
             tokio::spawn(udp_reader(transport.clone(), sock.clone()));
         }
         for l in listeners {
             tokio::spawn(tcp_acceptor(transport.clone(), l));
+        }
+        if let Some(tls) = &transport.cfg.tls {
+            for (l, _) in tls_listeners {
+                tokio::spawn(crate::sip_tls::tls_acceptor(
+                    transport.clone(),
+                    l,
+                    tls.server.clone(),
+                ));
+            }
         }
         Ok((transport, rx))
     }
@@ -304,9 +347,34 @@ impl SipTransport {
         &self.local
     }
 
+    /// The bound TLS listen addresses (empty without TLS).
+    pub fn tls_local_addrs(&self) -> &[SocketAddr] {
+        &self.tls_local
+    }
+
     /// The counters.
     pub fn stats(&self) -> &TransportStats {
         &self.stats
+    }
+
+    pub(crate) fn config(&self) -> &TransportConfig {
+        &self.cfg
+    }
+
+    /// Registers who to expect at outbound TLS destination `to` (a trunk): sends over TLS
+    /// to `to` with no live connection open one and verify the certificate against it.
+    pub fn set_tls_peer(&self, to: SocketAddr, peer: TlsPeer) {
+        if let Ok(mut p) = self.tls_peers.lock() {
+            p.insert(to, peer);
+        }
+    }
+
+    /// Whether a connection of `kind` (TCP or TLS) to `to` is open now.
+    pub fn has_connection(&self, kind: TransportKind, to: SocketAddr) -> bool {
+        self.conns
+            .lock()
+            .map(|t| t.contains_key(&(kind, to)))
+            .unwrap_or(false)
     }
 
     /// Sends bytes. UDP never blocks (a full socket buffer drops the datagram; the
@@ -320,20 +388,37 @@ impl SipTransport {
     ) -> Result<(), TransportError> {
         match kind {
             TransportKind::Udp => self.send_udp(to, &bytes),
-            TransportKind::Tcp => {
-                let existing = self.conns.lock().ok().and_then(|t| t.get(&to).cloned());
+            TransportKind::Tcp | TransportKind::Tls => {
+                let existing = self
+                    .conns
+                    .lock()
+                    .ok()
+                    .and_then(|t| t.get(&(kind, to)).cloned());
                 if let Some(tx) = existing {
                     if tx.send(bytes.clone()).await.is_ok() {
                         return Ok(());
                     }
                 }
+                let tls_peer = if kind == TransportKind::Tls {
+                    let p = self.tls_peers.lock().ok().and_then(|p| p.get(&to).cloned());
+                    Some(p.ok_or(TransportError::NoTlsPeer(to))?)
+                } else {
+                    None
+                };
                 let permit = self
                     .permits
                     .clone()
                     .try_acquire_owned()
                     .map_err(|_| TransportError::TooManyConnections)?;
-                let stream = TcpStream::connect(to).await?;
-                let tx = self.start_connection(stream, to, permit, None);
+                let tx = match tls_peer {
+                    Some(peer) => crate::sip_tls::connect_tls(self, to, peer, permit).await?,
+                    None => {
+                        let stream = TcpStream::connect(to).await?;
+                        let _ = stream.set_nodelay(true);
+                        let local = stream.local_addr().unwrap_or(to);
+                        self.start_connection(stream, kind, to, local, permit, None, None)
+                    }
+                };
                 tx.send(bytes).await.map_err(|_| TransportError::Closed)
             }
         }
@@ -343,8 +428,12 @@ impl SipTransport {
     /// room, otherwise on a spawned task that connects first. Errors are counted, not
     /// returned (the transaction layer's timers cover losses).
     pub fn send_nowait(&self, kind: TransportKind, to: SocketAddr, bytes: Bytes) {
-        if kind == TransportKind::Tcp {
-            let existing = self.conns.lock().ok().and_then(|t| t.get(&to).cloned());
+        if kind.is_reliable() {
+            let existing = self
+                .conns
+                .lock()
+                .ok()
+                .and_then(|t| t.get(&(kind, to)).cloned());
             if let Some(tx) = existing {
                 if tx.try_send(bytes.clone()).is_ok() {
                     return;
@@ -352,7 +441,9 @@ impl SipTransport {
             }
             let this = self.clone();
             tokio::spawn(async move {
-                let _ = this.send(kind, to, bytes).await;
+                if let Err(e) = this.send(kind, to, bytes).await {
+                    tracing::debug!(error = %e, transport = kind.as_via_token(), "SIP send failed");
+                }
             });
             return;
         }
@@ -376,33 +467,83 @@ impl SipTransport {
         }
     }
 
-    fn start_connection(
+    /// Takes the global and per-source slots for a new inbound connection from `peer`,
+    /// or counts the refusal (the caller closes the stream at once).
+    pub(crate) fn admit_inbound(&self, peer: SocketAddr) -> Option<crate::sip_tls::Admitted> {
+        let scarce = self.permits.available_permits() < self.cfg.max_tcp_connections.div_ceil(8);
+        let Some(slot) = SourceSlot::take(
+            &self.per_source,
+            peer.ip(),
+            self.cfg.max_tcp_per_source,
+            scarce,
+        ) else {
+            if scarce {
+                self.stats
+                    .tcp_refused_global
+                    .fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.stats
+                    .tcp_refused_per_source
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            return None;
+        };
+        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            self.stats
+                .tcp_refused_global
+                .fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
+        Some((permit, slot))
+    }
+
+    /// Registers a connected stream (TCP or TLS) under `(kind, peer)` and spawns its
+    /// reader/writer task. `slot` is set for inbound connections (their first message has
+    /// a deadline); `cert` is the TLS peer certificate's fingerprint.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn start_connection<S>(
         &self,
-        stream: TcpStream,
+        stream: S,
+        kind: TransportKind,
         peer: SocketAddr,
+        local: SocketAddr,
         permit: tokio::sync::OwnedSemaphorePermit,
         slot: Option<SourceSlot>,
-    ) -> mpsc::Sender<Bytes> {
+        cert: Option<Arc<str>>,
+    ) -> mpsc::Sender<Bytes>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
         self.stats.tcp_connections.fetch_add(1, Ordering::Relaxed);
         self.stats.tcp_open.fetch_add(1, Ordering::Relaxed);
-        let _ = stream.set_nodelay(true);
-        let local = stream.local_addr().unwrap_or(peer);
         let (tx, rx) = mpsc::channel::<Bytes>(256);
         if let Ok(mut t) = self.conns.lock() {
-            t.insert(peer, tx.clone());
+            t.insert((kind, peer), tx.clone());
         }
         let inbound = slot.is_some();
-        tokio::spawn(tcp_connection(
+        tokio::spawn(stream_connection(
             self.clone(),
             stream,
-            peer,
-            local,
+            Peer {
+                kind,
+                addr: peer,
+                local,
+                cert,
+            },
             rx,
             (permit, slot),
             inbound,
         ));
         tx
     }
+}
+
+/// Who is at the other end of a stream connection.
+struct Peer {
+    kind: TransportKind,
+    addr: SocketAddr,
+    local: SocketAddr,
+    cert: Option<Arc<str>>,
 }
 
 async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), TransportError> {
@@ -471,6 +612,7 @@ async fn udp_reader(t: SipTransport, sock: Arc<UdpSocket>) {
             local,
             msg,
             raw,
+            client_cert_sha256: None,
             _queued: queued,
         };
         if t.inbound.try_send(inbound).is_err() {
@@ -488,26 +630,21 @@ async fn tcp_acceptor(t: SipTransport, listener: TcpListener) {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 backoff = Duration::from_millis(10);
-                let scarce = t.permits.available_permits() < t.cfg.max_tcp_connections.div_ceil(8);
-                let Some(slot) =
-                    SourceSlot::take(&t.per_source, peer.ip(), t.cfg.max_tcp_per_source, scarce)
-                else {
-                    if scarce {
-                        t.stats.tcp_refused_global.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        t.stats
-                            .tcp_refused_per_source
-                            .fetch_add(1, Ordering::Relaxed);
-                    }
+                let Some((permit, slot)) = t.admit_inbound(peer) else {
                     refuse(stream);
                     continue;
                 };
-                let Ok(permit) = t.permits.clone().try_acquire_owned() else {
-                    t.stats.tcp_refused_global.fetch_add(1, Ordering::Relaxed);
-                    refuse(stream);
-                    continue;
-                };
-                t.start_connection(stream, peer, permit, Some(slot));
+                let _ = stream.set_nodelay(true);
+                let local = stream.local_addr().unwrap_or(peer);
+                t.start_connection(
+                    stream,
+                    TransportKind::Tcp,
+                    peer,
+                    local,
+                    permit,
+                    Some(slot),
+                    None,
+                );
             }
             Err(e) => {
                 // Out of descriptors (EMFILE/ENFILE) or a transient error: back off.
@@ -524,16 +661,23 @@ fn refuse(stream: TcpStream) {
     drop(stream);
 }
 
-async fn tcp_connection(
+async fn stream_connection<S>(
     t: SipTransport,
-    stream: TcpStream,
-    peer: SocketAddr,
-    local: SocketAddr,
+    stream: S,
+    peer: Peer,
     mut outgoing: mpsc::Receiver<Bytes>,
     _held: (tokio::sync::OwnedSemaphorePermit, Option<SourceSlot>),
     inbound: bool,
-) {
-    let (mut rd, mut wr) = stream.into_split();
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let Peer {
+        kind,
+        addr: peer,
+        local,
+        cert,
+    } = peer;
+    let (mut rd, mut wr) = tokio::io::split(stream);
     let mut buf = BytesMut::with_capacity(8192);
     let idle = t.cfg.tcp_idle_timeout;
     let max = t.cfg.limits.max_message;
@@ -559,7 +703,8 @@ async fn tcp_connection(
                         buf.advance(k);
                         // Never wait on a peer that does not read: no room, no pong.
                         if ping {
-                            let _ = wr.try_write(b"\r\n");
+                            // A zero timeout polls the write once: room now, or no pong.
+                            let _ = tokio::time::timeout(Duration::ZERO, wr.write(b"\r\n")).await;
                         }
                     }
                     if buf.is_empty() {
@@ -577,7 +722,7 @@ async fn tcp_connection(
                             delivered = true;
                             msg_deadline = None;
                             let _queued = QueuedBytes::force(&t.queued, raw.len());
-                            let inbound = Inbound { kind: TransportKind::Tcp, from: peer, local, msg: Ok(msg), raw, _queued };
+                            let inbound = Inbound { kind, from: peer, local, msg: Ok(msg), raw, client_cert_sha256: cert.clone(), _queued };
                             if t.inbound.send(inbound).await.is_err() {
                                 break 'conn;
                             }
@@ -595,7 +740,7 @@ async fn tcp_connection(
                             t.stats.tcp_framing_errors.fetch_add(1, Ordering::Relaxed);
                             let raw = buf.split().freeze();
                             let _queued = QueuedBytes::force(&t.queued, raw.len());
-                            let _ = t.inbound.send(Inbound { kind: TransportKind::Tcp, from: peer, local, msg: Err(e), raw, _queued }).await;
+                            let _ = t.inbound.send(Inbound { kind, from: peer, local, msg: Err(e), raw, client_cert_sha256: cert.clone(), _queued }).await;
                             break 'conn;
                         }
                     }
@@ -609,6 +754,10 @@ async fn tcp_connection(
                                 Ok(0) | Err(_) => break 'conn,
                                 Ok(n) => bytes.advance(n),
                             }
+                        }
+                        // TLS holds records until flushed; for TCP this is a no-op.
+                        if wr.flush().await.is_err() {
+                            break 'conn;
                         }
                     }
                     None => break 'conn,
@@ -627,7 +776,7 @@ async fn tcp_connection(
     }
     t.stats.tcp_open.fetch_sub(1, Ordering::Relaxed);
     if let Ok(mut table) = t.conns.lock() {
-        table.remove(&peer);
+        table.remove(&(kind, peer));
     }
     let _ = wr.shutdown().await;
 }

@@ -53,7 +53,7 @@ pub(crate) struct Trunks {
 }
 
 impl Trunks {
-    pub(super) fn new(cfg: &Config, local: SocketAddr) -> Trunks {
+    pub(super) fn new(cfg: &Config, local: SocketAddr, tls_local: Option<SocketAddr>) -> Trunks {
         let specs = cfg.trunk_specs.clone();
         let set = TrunkSet::new(specs.iter().map(|s| (s.priority, s.limits)));
         let seed: u64 = rand::random();
@@ -65,12 +65,11 @@ impl Trunks {
                 let mut contact = SipUri::new(host_of(local.ip()));
                 contact.user = Some(creds.username.clone());
                 contact.port = Some(local.port());
-                if s.transport == Transport::Tcp {
-                    contact.params.push(switchboard_sip_message::Param::new(
-                        "transport",
-                        Some("tcp".into()),
-                    ));
+                if s.transport == Transport::Tls {
+                    // The carrier reaches us over TLS again, at our TLS listener.
+                    contact.port = tls_local.map(|a| a.port());
                 }
+                push_transport_param(&mut contact, s.transport);
                 let rcfg = RegistrationConfig {
                     registrar: Uri::Sip(request_host(s, None)),
                     aor: Uri::Sip(aor(s, &creds.username)),
@@ -116,13 +115,21 @@ fn request_host(s: &TrunkSpec, user: Option<String>) -> SipUri {
     if ip_domain {
         u.port = Some(s.address.port());
     }
-    if s.transport == Transport::Tcp {
-        u.params.push(switchboard_sip_message::Param::new(
-            "transport",
-            Some("tcp".into()),
-        ));
-    }
+    push_transport_param(&mut u, s.transport);
     u
+}
+
+/// `;transport=tcp` / `;transport=tls` (UDP is the default and gets none).
+fn push_transport_param(u: &mut SipUri, t: Transport) {
+    let token = match t {
+        Transport::Udp => return,
+        Transport::Tcp => "tcp",
+        Transport::Tls => "tls",
+    };
+    u.params.push(switchboard_sip_message::Param::new(
+        "transport",
+        Some(token.into()),
+    ));
 }
 
 fn aor(s: &TrunkSpec, user: &str) -> SipUri {

@@ -27,13 +27,19 @@ impl B2bua {
                 }
             }
         }
+        let transport = match self.txs.get(&tx) {
+            Some(&(call, Purpose::InDialog(leg))) => self.leg_route(call, leg).map(|r| r.2),
+            _ => None,
+        };
+        let contact = self
+            .contact_for(transport.unwrap_or(Transport::Udp))
+            .to_string();
         let Some(req) = self.tl.request(tx) else {
             return Err(crate::transaction::TxError::NoSuchTransaction.into());
         };
         let mut r = Response::for_request(req, status);
         if req.method == Method::Invite && status.is_success() {
-            r.headers
-                .push(HeaderName::Contact, self.config.contact.to_string());
+            r.headers.push(HeaderName::Contact, contact);
         }
         if matches!(req.method, Method::Invite | Method::Update) && status.is_success() {
             if let Some(&(call, Purpose::InDialog(Leg::A))) = self.txs.get(&tx) {

@@ -52,7 +52,7 @@ impl B2bua {
             .headers
             .from()
             .map_err(|_| B2buaError::InvalidState("A has no From"))?;
-        let mut inv = self.new_invite(from, &target, sdp);
+        let mut inv = self.new_invite(from, &target, sdp, transport);
         for (name, value) in extra {
             if let HeaderName::Other(_) = HeaderName::parse(name) {
                 inv.headers.push(HeaderName::parse(name), value.clone());
@@ -85,10 +85,10 @@ impl B2bua {
         }
         self.tl.send_response(now, tx, resp)?;
         self.start_session_timer(now, call);
-        let contact = self.config.contact.clone();
         let Some(a) = self.call(call).and_then(|c| c.a.as_ref()) else {
             return Err(B2buaError::NoSuchCall);
         };
+        let contact = self.contact_for(a.transport).clone();
         let dialog = Dialog::uas(&a.invite, &a.tag, Some(contact), 0).ok();
         let mut dk = None;
         if let Some(mut d) = dialog {

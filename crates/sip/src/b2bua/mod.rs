@@ -288,7 +288,7 @@ pub enum B2buaError {
 pub struct B2buaConfig {
     /// Transaction layer configuration (timers, Via sent-by).
     pub tx: TxConfig,
-    /// Our Contact on both legs.
+    /// Our Contact on both legs (on TLS legs, [`B2bua::set_tls_contact`]'s instead).
     pub contact: NameAddr,
     /// Checks for new requests.
     pub policy: UasPolicy,
@@ -429,6 +429,8 @@ pub struct B2bua {
     probes: HashMap<TxKey, bool>,
     /// Requests sent with `send_request`; true once their outcome was reported.
     requests: HashMap<TxKey, bool>,
+    /// Our Contact on legs over TLS (`;transport=tls`, the TLS port); `None`: `contact`.
+    tls_contact: Option<NameAddr>,
 }
 
 impl B2bua {
@@ -446,6 +448,22 @@ impl B2bua {
             out: VecDeque::new(),
             probes: HashMap::new(),
             requests: HashMap::new(),
+            tls_contact: None,
+        }
+    }
+
+    /// The Contact written on legs over TLS (RFC 3261 §26.2: peers must reach us over TLS
+    /// again, e.g. `sip:switchboard@192.0.2.1:5061;transport=tls`). Without it TLS legs
+    /// carry the ordinary contact.
+    pub fn set_tls_contact(&mut self, contact: NameAddr) {
+        self.tls_contact = Some(contact);
+    }
+
+    /// Our Contact for a leg over `transport`.
+    fn contact_for(&self, transport: Transport) -> &NameAddr {
+        match (&self.tls_contact, transport) {
+            (Some(c), Transport::Tls) => c,
+            _ => &self.config.contact,
         }
     }
 
@@ -625,8 +643,8 @@ impl B2bua {
         status: StatusCode,
         sdp: Option<Bytes>,
     ) -> Option<(TxKey, Response)> {
-        let contact = self.config.contact.to_string();
         let a = self.call(call)?.a.as_ref()?;
+        let contact = self.contact_for(a.transport).to_string();
         let tx = a.invite_tx?;
         let mut r = Response::for_request(&a.invite, status);
         if let Ok(mut to) = r.headers.to() {

@@ -5,8 +5,14 @@ use super::*;
 
 impl B2bua {
     /// An out-of-dialog INVITE to `target`: `from` with a fresh tag, a new Call-ID, CSeq 1,
-    /// our Contact, `sdp` as the body.
-    pub(super) fn new_invite(&mut self, mut from: NameAddr, target: &Uri, sdp: Bytes) -> Request {
+    /// our Contact for `transport`, `sdp` as the body.
+    pub(super) fn new_invite(
+        &mut self,
+        mut from: NameAddr,
+        target: &Uri,
+        sdp: Bytes,
+        transport: Transport,
+    ) -> Request {
         from.params.retain(|p| !p.name.eq_ignore_ascii_case("tag"));
         let tag = self.tl.new_tag();
         from.set_tag(&tag);
@@ -17,7 +23,7 @@ impl B2bua {
         inv.headers.push(HeaderName::CallId, call_id);
         inv.headers.push(HeaderName::CSeq, "1 INVITE");
         inv.headers
-            .push(HeaderName::Contact, self.config.contact.to_string());
+            .push(HeaderName::Contact, self.contact_for(transport).to_string());
         set_body(&mut inv.headers, &sdp);
         inv.body = sdp;
         inv
@@ -85,7 +91,7 @@ impl B2bua {
         extra: &[(String, String)],
         auth: Option<Box<dyn ChallengeResponder>>,
     ) -> Result<CallKey, B2buaError> {
-        let mut inv = self.new_invite(from, &target, sdp);
+        let mut inv = self.new_invite(from, &target, sdp, transport);
         push_extra(&mut inv.headers, extra);
         let tx = self.tl.send_request(now, dest, transport, inv)?;
         let mut b = BLeg::new(tx, dest, transport);

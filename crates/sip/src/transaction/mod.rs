@@ -126,6 +126,9 @@ pub struct TxConfig {
     pub via_host: Host,
     /// Port written into the sent-by of our Via headers (`None`: the transport default).
     pub via_port: Option<u16>,
+    /// Port in the sent-by of our Via headers on TLS (our TLS listener); `None`:
+    /// `via_port`.
+    pub tls_via_port: Option<u16>,
     /// Maximum number of live transactions; new requests beyond it get a stateless 503.
     pub max_transactions: usize,
     /// Most live server transactions created by requests from one source IP; more get a
@@ -169,6 +172,7 @@ impl TxConfig {
             timers: TimerConfig::default(),
             via_host,
             via_port: Some(addr.port()),
+            tls_via_port: None,
             max_transactions: 65_536,
             max_server_per_source: 2048,
             max_bytes_per_source: 8 << 20,
@@ -512,7 +516,10 @@ impl TransactionLayer {
             protocol: "SIP/2.0".to_string(),
             transport: transport.as_str().to_string(),
             host: self.config.via_host.clone(),
-            port: self.config.via_port,
+            port: match (transport, self.config.tls_via_port) {
+                (Transport::Tls, Some(p)) => Some(p),
+                _ => self.config.via_port,
+            },
             params: vec![
                 Param {
                     name: "branch".to_string(),
