@@ -97,7 +97,8 @@ pub enum Event {
         number: String,
     },
     /// A carrier trunk did not take a call we originated because of its `max_calls` or
-    /// `calls_per_second`; the next trunk by priority was tried.
+    /// `calls_per_second` (the next trunk by priority was tried), or a call the trunk sent
+    /// us was refused with 503 for the same limits (then the event has no call id).
     #[serde(rename = "trunk.refused")]
     TrunkRefused {
         /// The trunk's name.

@@ -809,7 +809,11 @@ impl SipDriver {
                         return;
                     }
                 }
+                if agent.is_none() && !self.trunk_admit_inbound(now, call, from, transport) {
+                    return;
+                }
                 let Some(router) = self.new_calls.clone() else {
+                    self.trunk_call_gone(call);
                     let _ = self
                         .b2bua
                         .reject(now, call, StatusCode::TEMPORARILY_UNAVAILABLE);
@@ -829,6 +833,7 @@ impl SipDriver {
                     tracing::warn!("new calls arrive faster than they are started; 503");
                     Metrics::add(&self.metrics.calls_refused_router_full, 1);
                     self.calls.remove(&call);
+                    self.trunk_call_gone(call);
                     let _ = self.b2bua.reject_with_retry_after(
                         now,
                         call,

@@ -377,8 +377,16 @@ priority = 5
             ("name = \"a b\"\naddress = \"127.0.0.1:1\"", "letters"),
             ("name = \"a\"\naddress = \"127.0.0.1\"", "port"),
             (
-                "name = \"a\"\naddress = \"127.0.0.1:1\"\ntransport = \"tls\"",
-                "udp or tcp",
+                "name = \"a\"\naddress = \"127.0.0.1:1\"\ntransport = \"sctp\"",
+                "udp, tcp or tls",
+            ),
+            (
+                "name = \"a\"\naddress = \"127.0.0.1:1\"\ntls_server_name = \"x\"",
+                "need transport = \"tls\"",
+            ),
+            (
+                "name = \"a\"\naddress = \"127.0.0.1:1\"\ntls_client_cert_fingerprint = \"ab\"",
+                "SHA-256",
             ),
             (
                 "name = \"a\"\naddress = \"127.0.0.1:1\"\nusername = \"u\"",

@@ -9,7 +9,7 @@
 //! with `tls_client_cert_fingerprint` trusts a TLS connection whose client certificate
 //! has that SHA-256, from any address: the strongest option (see `sip_tls`).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use serde::Deserialize;
@@ -78,8 +78,9 @@ pub(crate) struct TrunkTrust {
     /// (trunk name, client certificate SHA-256) pins.
     pins: Vec<(String, String)>,
     /// TLS connections (peer addresses) whose last message came with a pinned
-    /// certificate. Updated on every TLS message, so a reused address never inherits it.
-    pinned_sources: HashSet<SocketAddr>,
+    /// certificate, with the index of the pin. Updated on every TLS message, so a reused
+    /// address never inherits it.
+    pinned_sources: HashMap<SocketAddr, usize>,
 }
 
 impl TrunkTrust {
@@ -103,30 +104,36 @@ impl TrunkTrust {
             entries: all,
             users: auth.iter().map(|a| a.username.clone()).collect(),
             pins: pins.to_vec(),
-            pinned_sources: HashSet::new(),
+            pinned_sources: HashMap::new(),
         }
     }
 
     /// Records the client certificate (SHA-256 hex) of the TLS connection at `from` as its
     /// message arrives; returns the trunk it pins, if any.
     pub(crate) fn note_tls_peer(&mut self, from: SocketAddr, cert: Option<&str>) -> Option<&str> {
-        let trunk = cert.and_then(|c| {
-            self.pins
-                .iter()
-                .find(|(_, pin)| pin == c)
-                .map(|(name, _)| name.as_str())
-        });
-        if trunk.is_some() {
+        let pin = cert.and_then(|c| self.pins.iter().position(|(_, pin)| pin == c));
+        if let Some(i) = pin {
             // Bounded: past the cap start over; every TLS message notes its connection
             // again before it is judged, so live trunk connections lose nothing.
             if self.pinned_sources.len() >= MAX_PINNED_SOURCES {
                 self.pinned_sources.clear();
             }
-            self.pinned_sources.insert(from);
+            self.pinned_sources.insert(from, i);
         } else {
             self.pinned_sources.remove(&from);
         }
-        trunk
+        pin.and_then(|i| self.pins.get(i))
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// The `[[trunks]]` name whose pinned certificate the TLS connection at `from`
+    /// presented.
+    pub(crate) fn pinned_trunk(&self, from: SocketAddr, transport: Transport) -> Option<&str> {
+        if transport != Transport::Tls {
+            return None;
+        }
+        let i = *self.pinned_sources.get(&from)?;
+        self.pins.get(i).map(|(name, _)| name.as_str())
     }
 
     /// Whether `user`, once its digest credentials verified, is a trunk.
@@ -136,7 +143,7 @@ impl TrunkTrust {
 
     /// Whether a request from `from` over `transport` comes from a trusted trunk.
     pub(crate) fn trusts(&self, from: SocketAddr, transport: Transport) -> bool {
-        (transport == Transport::Tls && self.pinned_sources.contains(&from))
+        self.pinned_trunk(from, transport).is_some()
             || self
                 .entries
                 .iter()
@@ -184,6 +191,7 @@ mod tests {
         assert!(!t.trusts(a, Transport::Tls));
         assert_eq!(t.note_tls_peer(a, Some(&"ab".repeat(32))), Some("carrier"));
         assert!(t.trusts(a, Transport::Tls));
+        assert_eq!(t.pinned_trunk(a, Transport::Tls), Some("carrier"));
         assert!(!t.trusts(a, Transport::Tcp), "the pin is for TLS only");
         // The same address later without the certificate (a new connection) is not trusted.
         assert_eq!(t.note_tls_peer(a, None), None);

@@ -107,40 +107,57 @@ impl TrunkSet {
     /// within its limits. Release it with [`TrunkSet::release`] when the call ends.
     pub fn acquire(&mut self, now: Instant, exclude: &[TrunkId]) -> Acquired {
         let mut refused = Vec::new();
-        for &i in &self.order {
+        for i in self.order.clone() {
             if exclude.contains(&TrunkId(i)) {
                 continue;
             }
-            let e = &mut self.entries[i];
-            if e.limits.max_calls.is_some_and(|m| e.active >= m) {
-                e.refusals += 1;
-                refused.push((TrunkId(i), LimitRefusal::MaxCalls));
-                continue;
-            }
-            if let Some(rate) = e.limits.calls_per_second {
-                let elapsed = e
-                    .refilled
-                    .map(|t| now.saturating_duration_since(t).as_secs_f64())
-                    .unwrap_or(0.0);
-                e.tokens = (e.tokens + elapsed * rate).min(burst(&e.limits));
-                e.refilled = Some(now);
-                if e.tokens < 1.0 {
-                    e.refusals += 1;
-                    refused.push((TrunkId(i), LimitRefusal::CallsPerSecond));
-                    continue;
+            match self.take(now, i) {
+                Ok(()) => {
+                    return Acquired {
+                        trunk: Some(TrunkId(i)),
+                        refused,
+                    }
                 }
-                e.tokens -= 1.0;
+                Err(why) => refused.push((TrunkId(i), why)),
             }
-            e.active += 1;
-            return Acquired {
-                trunk: Some(TrunkId(i)),
-                refused,
-            };
         }
         Acquired {
             trunk: None,
             refused,
         }
+    }
+
+    /// Takes a call slot on exactly `id` (a call the carrier sent us: its calls count
+    /// against the same `max_calls` and `calls_per_second` as ours), or says which limit
+    /// refused it. Release it with [`TrunkSet::release`] when the call ends.
+    pub fn acquire_on(&mut self, now: Instant, id: TrunkId) -> Result<(), LimitRefusal> {
+        if id.0 >= self.entries.len() {
+            return Err(LimitRefusal::MaxCalls);
+        }
+        self.take(now, id.0)
+    }
+
+    fn take(&mut self, now: Instant, i: usize) -> Result<(), LimitRefusal> {
+        let e = &mut self.entries[i];
+        if e.limits.max_calls.is_some_and(|m| e.active >= m) {
+            e.refusals += 1;
+            return Err(LimitRefusal::MaxCalls);
+        }
+        if let Some(rate) = e.limits.calls_per_second {
+            let elapsed = e
+                .refilled
+                .map(|t| now.saturating_duration_since(t).as_secs_f64())
+                .unwrap_or(0.0);
+            e.tokens = (e.tokens + elapsed * rate).min(burst(&e.limits));
+            e.refilled = Some(now);
+            if e.tokens < 1.0 {
+                e.refusals += 1;
+                return Err(LimitRefusal::CallsPerSecond);
+            }
+            e.tokens -= 1.0;
+        }
+        e.active += 1;
+        Ok(())
     }
 
     /// Gives back a slot taken by [`TrunkSet::acquire`].
@@ -251,5 +268,28 @@ mod tests {
         for s in [403, 404, 480, 486, 487, 603] {
             assert!(!fails_over(s), "{s}");
         }
+    }
+
+    #[test]
+    fn inbound_calls_take_slots_on_their_own_trunk_and_push_outbound_dials_over() {
+        let now = Instant::now();
+        let mut set = TrunkSet::new([(1, limits(Some(1), None)), (2, limits(None, None))]);
+        assert_eq!(set.acquire_on(now, TrunkId(0)), Ok(()));
+        assert_eq!(
+            set.acquire_on(now, TrunkId(0)),
+            Err(LimitRefusal::MaxCalls),
+            "a second inbound call on a max_calls = 1 trunk"
+        );
+        let got = set.acquire(now, &[]);
+        assert_eq!(got.trunk, Some(TrunkId(1)), "the outbound dial fails over");
+        assert_eq!(got.refused, vec![(TrunkId(0), LimitRefusal::MaxCalls)]);
+        set.release(TrunkId(0));
+        assert_eq!(set.acquire_on(now, TrunkId(0)), Ok(()));
+        assert_eq!(set.refusals(TrunkId(0)), 2);
+        assert_eq!(
+            set.acquire_on(now, TrunkId(9)),
+            Err(LimitRefusal::MaxCalls),
+            "an unknown id takes nothing"
+        );
     }
 }

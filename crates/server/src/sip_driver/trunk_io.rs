@@ -347,6 +347,63 @@ impl SipDriver {
         }
     }
 
+    /// A trunk call arrived. When it comes from a `[[trunks]]` entry (its pinned TLS
+    /// certificate, or `inbound = true` with its address and transport) it takes a slot
+    /// of that trunk's `max_calls` / `calls_per_second`, shared with the calls we place
+    /// through it. At the limit the INVITE gets 503 with Retry-After, counted and logged
+    /// as `trunk.refused`; returns false then.
+    pub(super) fn trunk_admit_inbound(
+        &mut self,
+        now: Instant,
+        call: CallKey,
+        from: SocketAddr,
+        transport: Transport,
+    ) -> bool {
+        let pinned = self.trust.pinned_trunk(from, transport);
+        let found = self.trunks.specs.iter().position(|s| match pinned {
+            Some(name) => s.name == name,
+            None => s.inbound && s.address.ip() == from.ip() && s.transport == transport,
+        });
+        let Some(id) = found.map(TrunkId) else {
+            return true;
+        };
+        match self.trunks.set.acquire_on(now, id) {
+            Ok(()) => {
+                self.trunks.calls.insert(call, id);
+                let active = self.trunks.set.active(id);
+                self.metrics
+                    .trunks
+                    .update(id.0, |r| r.active_calls = active);
+                true
+            }
+            Err(why) => {
+                for (trunk, why) in self.trunk_refusals(&[(id, why)]) {
+                    tracing::warn!(
+                        trunk = %trunk,
+                        reason = why.as_str(),
+                        "inbound trunk call refused with 503: the trunk is at its limit"
+                    );
+                    self.events.append(NewEvent::system(Event::TrunkRefused {
+                        trunk,
+                        reason: match why {
+                            LimitRefusal::MaxCalls => switchboard_events::TrunkLimit::MaxCalls,
+                            LimitRefusal::CallsPerSecond => {
+                                switchboard_events::TrunkLimit::CallsPerSecond
+                            }
+                        },
+                    }));
+                }
+                let _ = self.b2bua.reject_with_retry_after(
+                    now,
+                    call,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Some(5),
+                );
+                false
+            }
+        }
+    }
+
     /// The call is over (ended, failed or hung up): its trunk slot is free again.
     /// A trunk leg moved into another call (a transfer to a number): its trunk slot is
     /// released when that call ends.
