@@ -189,18 +189,6 @@ fn to_kind(t: Transport) -> TransportKind {
     }
 }
 
-/// Our Contact on TLS legs: `sip:switchboard@ip:tls-port;transport=tls`.
-fn tls_contact(ip: IpAddr, port: u16) -> NameAddr {
-    let mut uri = SipUri::new(host_of(ip));
-    uri.user = Some("switchboard".into());
-    uri.port = Some(port);
-    uri.params.push(switchboard_sip_message::Param::new(
-        "transport",
-        Some("tls".into()),
-    ));
-    NameAddr::new(Uri::Sip(uri))
-}
-
 fn host_of(ip: IpAddr) -> Host {
     match ip {
         IpAddr::V4(a) => Host::V4(a),
@@ -250,7 +238,7 @@ impl SipDriver {
             rand::random(),
         );
         if let Some(tls) = tls_local {
-            b2bua.set_tls_contact(tls_contact(local.ip(), tls.port()));
+            b2bua.set_tls_contact(crate::sip_tls::tls_contact(host_of(local.ip()), tls.port()));
         }
         let mut rcfg = RegistrarConfig::new(cfg.sip.realm.clone());
         rcfg.min_expires = cfg.sip.min_expires;

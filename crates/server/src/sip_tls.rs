@@ -21,6 +21,7 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use switchboard_sip::Transport;
+use switchboard_sip_message::{Host, NameAddr, SipUri, Uri};
 use switchboard_transport::{SipTransport, TlsListen, TlsPeer};
 
 use crate::config::SipConfig;
@@ -164,6 +165,18 @@ pub(crate) fn register_trunks(
         );
     }
     Ok(())
+}
+
+/// Our Contact on TLS legs: `sip:switchboard@ip:tls-port;transport=tls`.
+pub(crate) fn tls_contact(host: Host, port: u16) -> NameAddr {
+    let mut uri = SipUri::new(host);
+    uri.user = Some("switchboard".into());
+    uri.port = Some(port);
+    uri.params.push(switchboard_sip_message::Param::new(
+        "transport",
+        Some("tls".into()),
+    ));
+    NameAddr::new(Uri::Sip(uri))
 }
 
 /// Asks for a client certificate, never requires one, and accepts any certificate whose
