@@ -214,6 +214,15 @@ impl RowStatus {
     }
 }
 
+/// A row's status, attempts so far, next attempt time and last outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowState {
+    pub status: RowStatus,
+    pub attempts: u32,
+    pub next_at: Option<DateTime<Utc>>,
+    pub last: Option<Outcome>,
+}
+
 #[derive(Clone, Debug)]
 struct Slot {
     row: Row,
@@ -365,14 +374,14 @@ impl Campaign {
         self.slots.get(id.0 as usize).map(|s| &s.row)
     }
 
-    /// A row's status, attempts so far, next attempt time and last outcome.
-    pub fn row_state(
-        &self,
-        id: RowId,
-    ) -> Option<(RowStatus, u32, Option<DateTime<Utc>>, Option<Outcome>)> {
-        self.slots
-            .get(id.0 as usize)
-            .map(|s| (s.status, s.attempts, s.next_at, s.last))
+    /// Where a row stands.
+    pub fn row_state(&self, id: RowId) -> Option<RowState> {
+        self.slots.get(id.0 as usize).map(|s| RowState {
+            status: s.status,
+            attempts: s.attempts,
+            next_at: s.next_at,
+            last: s.last,
+        })
     }
 
     pub fn rows(&self) -> usize {

@@ -79,7 +79,7 @@ fn no_trunk_does_not_use_an_attempt_and_failures_are_final() {
     let now = at("2026-12-07T10:00:00Z");
     let a = c.next_dial(now, u32::MAX).unwrap();
     c.on_result(a.row, Outcome::NoTrunk, now);
-    assert_eq!(c.row_state(a.row).unwrap().1, 0);
+    assert_eq!(c.row_state(a.row).unwrap().attempts, 0);
     let b = c.next_dial(now, u32::MAX).unwrap();
     assert_eq!(
         c.on_result(b.row, Outcome::Failed, now).status,
@@ -171,7 +171,7 @@ fn a_replay_of_the_log_rebuilds_the_same_state() {
         back.on_result(r, Outcome::Interrupted, later);
     }
     assert_eq!(
-        back.row_state(b.row).unwrap().1,
+        back.row_state(b.row).unwrap().attempts,
         0,
         "an interrupted call is redone"
     );
