@@ -357,3 +357,31 @@ fn caller_input_in_an_http_url_is_percent_encoded() {
         "{a:?}"
     );
 }
+
+#[test]
+fn field_reads_the_calls_data_and_absent_fields_are_empty() {
+    let p = program(
+        r#"entry to "1" goto m
+        block m {
+            say digits field("order")
+            if field("missing") == "" { transfer extension field("name") }
+        }"#,
+    );
+    let mut ivr = Interpreter::new(p);
+    ivr.set_fields(BTreeMap::from([
+        ("order".to_string(), "123".to_string()),
+        ("name".to_string(), "ann".to_string()),
+    ]));
+    ivr.handle_event(started("1"));
+    let a = drain(&mut ivr);
+    assert!(
+        matches!(&a[..], [Action::Say { prompts, .. }] if prompts.len() == 3),
+        "{a:?}"
+    );
+    ivr.handle_event(Event::PromptFinished);
+    let a = drain(&mut ivr);
+    assert!(
+        matches!(&a[..], [Action::Transfer { target, .. }] if target == "ann"),
+        "{a:?}"
+    );
+}

@@ -27,7 +27,7 @@ pub fn builtin_type(name: &str) -> Option<Type> {
     BUILTINS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
-const FUNCTIONS: &str = "open(HOURS), holiday(HOLIDAYS), len(text), starts_with(text, prefix), contains(text, part), number(text), string(value), round(number)";
+const FUNCTIONS: &str = "open(HOURS), holiday(HOLIDAYS), len(text), starts_with(text, prefix), contains(text, part), number(text), string(value), round(number), field(name)";
 
 impl Unit<'_> {
     pub(super) fn infer(&mut self, stmts: &[Stmt]) {
@@ -239,6 +239,14 @@ impl Unit<'_> {
                     }
                 }
                 Some(Type::Num)
+            }
+            "field" => {
+                if arity(self, 1) {
+                    if let Some(a) = args.first() {
+                        self.expect(a, Type::Str, "`field` takes the field's name as text");
+                    }
+                }
+                Some(Type::Str)
             }
             "round" => {
                 if arity(self, 1) {

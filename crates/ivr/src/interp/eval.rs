@@ -104,6 +104,12 @@ impl Interpreter {
                         let cal = dp.holidays.get(name(0)?);
                         Value::Bool(today.is_some_and(|d| cal.is_some_and(|h| h.contains(&d))))
                     }
+                    "field" => match args.first().map(ev).transpose()? {
+                        Some(Value::Str(k)) => {
+                            Value::Str(self.fields.get(&k).cloned().unwrap_or_default())
+                        }
+                        _ => return Err("`field` takes the field's name as text".to_string()),
+                    },
                     _ => {
                         let vals = args.iter().map(ev).collect::<Result<Vec<_>, _>>()?;
                         call_fn(&f.name, &vals)?

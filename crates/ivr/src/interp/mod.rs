@@ -104,6 +104,8 @@ pub struct Interpreter {
     next_http_id: u64,
     collect_seq: u64,
     block: Option<String>,
+    /// Data the call brings (a campaign row's fields), read with `field("name")`.
+    fields: BTreeMap<String, String>,
 }
 
 impl Interpreter {
@@ -137,6 +139,7 @@ impl Interpreter {
             next_http_id: 1,
             collect_seq: 0,
             block: None,
+            fields: BTreeMap::new(),
         }
     }
 
@@ -221,6 +224,12 @@ impl Interpreter {
                 }
             }
         }
+    }
+
+    /// Gives the call data read with `field("name")` (a campaign row's number, name and
+    /// custom fields); a field not given reads as `""`. Call before starting.
+    pub fn set_fields(&mut self, fields: BTreeMap<String, String>) {
+        self.fields = fields;
     }
 
     /// Start in a named dialplan only (the simulator's `--dialplan`); otherwise like `Started`.
