@@ -19,9 +19,12 @@ pub struct CallStart {
     /// For a callback: the call that asked for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_for: Option<String>,
-    /// For a callback: attempt number, from 1.
+    /// For a callback or a campaign call: attempt number, from 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<u32>,
+    /// For a call placed by an outbound campaign: the campaign's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign: Option<String>,
 }
 
 /// `call.end` fields.
@@ -378,6 +381,8 @@ words!(
         AgentOutbound = "agent_outbound",
         /// A transfer to an outside number (dialplan, REFER or API).
         Transfer = "transfer",
+        /// A row of an outbound campaign.
+        Campaign = "campaign",
     }
 );
 

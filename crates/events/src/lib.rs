@@ -19,8 +19,12 @@ use serde_json::Value;
 mod quality;
 pub use quality::LegQuality;
 
+#[macro_use]
 mod fields;
 pub use fields::*;
+
+mod campaign;
+pub use campaign::*;
 
 /// The version of this schema; stored with each event.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -450,6 +454,71 @@ pub enum Event {
         /// Rendered diagnostics (`file:line:col: ...`).
         diagnostics: String,
     },
+    /// An outbound campaign was defined over the HTTP API; `definition` is what was posted
+    /// (rows included), so the campaign comes back after a restart.
+    #[serde(rename = "campaign.defined")]
+    CampaignDefined {
+        /// The campaign's name.
+        campaign: String,
+        /// The posted definition.
+        definition: Value,
+        /// The API token's name.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    /// A campaign's run state changed (start, pause, stop, or every row done).
+    #[serde(rename = "campaign.state")]
+    CampaignStateChanged {
+        /// The campaign's name.
+        campaign: String,
+        /// The new state.
+        state: CampaignState,
+        /// The API token's name, when asked for over the API.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
+    },
+    /// A campaign placed a call to a row (the envelope's `call` is the call's id).
+    #[serde(rename = "campaign.dial")]
+    CampaignDial {
+        /// The campaign's name.
+        campaign: String,
+        /// The row, from 0 in list order.
+        row: u32,
+        /// Attempt number for the row, from 1.
+        attempt: u32,
+    },
+    /// How a campaign attempt ended and what happens to the row.
+    #[serde(rename = "campaign.result")]
+    CampaignResult {
+        /// The campaign's name.
+        campaign: String,
+        /// The row.
+        row: u32,
+        /// Attempt number, from 1.
+        attempt: u32,
+        /// How it ended.
+        outcome: CampaignOutcome,
+        /// The final SIP status of an unanswered call.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        /// The row now.
+        row_status: CampaignRowStatus,
+        /// When the row is tried again (RFC 3339), for `pending`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_at: Option<String>,
+    },
+    /// A survey question's answer (digits the callee pressed).
+    #[serde(rename = "survey.answer")]
+    SurveyAnswer {
+        /// The campaign's name.
+        campaign: String,
+        /// The row.
+        row: u32,
+        /// The question: the dialplan variable that collected it.
+        question: String,
+        /// The digits.
+        answer: String,
+    },
 }
 
 impl Event {
@@ -510,6 +579,11 @@ impl Event {
             Event::ScreenpopFailed { .. } => "screenpop.failed",
             Event::DialplanReloaded { .. } => "dialplan.reloaded",
             Event::DialplanRejected { .. } => "dialplan.rejected",
+            Event::CampaignDefined { .. } => "campaign.defined",
+            Event::CampaignStateChanged { .. } => "campaign.state",
+            Event::CampaignDial { .. } => "campaign.dial",
+            Event::CampaignResult { .. } => "campaign.result",
+            Event::SurveyAnswer { .. } => "survey.answer",
         }
     }
 

@@ -32,6 +32,31 @@ fn samples() -> Vec<Event> {
             ..CallStart::default()
         }),
         Event::CallEnd(end),
+        Event::CampaignDial {
+            campaign: "orders".into(),
+            row: 2,
+            attempt: 1,
+        },
+        Event::CampaignResult {
+            campaign: "orders".into(),
+            row: 2,
+            attempt: 1,
+            outcome: CampaignOutcome::Busy,
+            status: Some(486),
+            row_status: CampaignRowStatus::Pending,
+            next_at: Some("2026-12-07T10:10:00Z".into()),
+        },
+        Event::CampaignStateChanged {
+            campaign: "orders".into(),
+            state: CampaignState::Running,
+            by: None,
+        },
+        Event::SurveyAnswer {
+            campaign: "csat".into(),
+            row: 0,
+            question: "q1".into(),
+            answer: "5".into(),
+        },
         Event::QueueOffer {},
         Event::QueueWaited {
             waited_s: 1.5,

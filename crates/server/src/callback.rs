@@ -154,6 +154,7 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
         sip_call_id: None,
         callback_for: Some(job.call.to_string()),
         attempt: Some(job.attempt),
+        campaign: None,
     })));
     let agent = Party::Agent(job.agent.clone());
     let customer = Party::Customer {
