@@ -12,7 +12,7 @@ pub struct Window {
 
 /// A window that does not parse.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("calling window {0:?}: expected HH:MM-HH:MM (e.g. 09:00-20:00) with different times")]
+#[error("calling window {0:?}: expected HH:MM-HH:MM (e.g. 09:00-20:00, 00:00-24:00 for every hour) with different times")]
 pub struct WindowError(pub String);
 
 impl std::str::FromStr for Window {
@@ -22,8 +22,14 @@ impl std::str::FromStr for Window {
         let bad = || WindowError(s.to_string());
         let (a, b) = s.split_once('-').ok_or_else(bad)?;
         let t = |x: &str| NaiveTime::parse_from_str(x.trim(), "%H:%M").map_err(|_| bad());
-        let (start, end) = (t(a)?, t(b)?);
-        if start == end {
+        let start = t(a)?;
+        // `24:00` is the end of the day; `00:00-24:00` is every hour.
+        let end = if b.trim() == "24:00" {
+            NaiveTime::MIN
+        } else {
+            t(b)?
+        };
+        if start == end && b.trim() != "24:00" {
             return Err(bad());
         }
         Ok(Window { start, end })
@@ -32,12 +38,12 @@ impl std::str::FromStr for Window {
 
 impl std::fmt::Display for Window {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}-{}",
-            self.start.format("%H:%M"),
-            self.end.format("%H:%M")
-        )
+        let end = if self.end == NaiveTime::MIN {
+            "24:00".to_string()
+        } else {
+            self.end.format("%H:%M").to_string()
+        };
+        write!(f, "{}-{end}", self.start.format("%H:%M"))
     }
 }
 
@@ -125,5 +131,10 @@ mod tests {
             assert!(bad.parse::<Window>().is_err(), "{bad}");
         }
         assert_eq!(w.to_string(), "22:00-02:00");
+        let all: Window = "00:00-24:00".parse().unwrap();
+        assert_eq!(all, Window::ALWAYS);
+        let evening: Window = "18:00-24:00".parse().unwrap();
+        assert!(evening.contains(at("2026-12-07T23:59:30Z"), Tz::UTC));
+        assert!(!evening.contains(at("2026-12-07T00:00:30Z"), Tz::UTC));
     }
 }

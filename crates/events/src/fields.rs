@@ -172,6 +172,8 @@ words!(
         TransferCompleted = "transfer_completed",
         /// A callback leg did not answer.
         CallbackLegFailed = "callback_leg_failed",
+        /// A call we placed (a campaign's) was not answered: see `status`, `detail`.
+        NotAnswered = "not_answered",
         /// The server shut down.
         Shutdown = "shutdown",
         /// The call's SIP side vanished (internal error).
@@ -207,6 +209,8 @@ words!(
         Refused = "refused",
         /// Unknown: the server stopped during the call (`end_reason` `crash`).
         Interrupted = "interrupted",
+        /// A call we placed that was not answered (busy, no answer, no trunk, failed).
+        NotAnswered = "not_answered",
     }
 );
 

@@ -189,16 +189,14 @@ pub(crate) async fn start(
         )?),
         live: crate::live_calls::LiveCalls::default(),
         http: crate::http_client::HttpClient::new(cfg.ivr.http_ca_file.as_deref())?,
+        dial_gate: crate::dial_policy::DialGate::new(&cfg.dial_policy)?.spawn(),
     });
     let cb_ctx = ctx.clone();
-    // This task owns the dial caps: every callback passes the gate before it is placed.
-    let mut gate = crate::dial_policy::DialGate::new(&cfg.dial_policy)?;
+    // Every callback passes the dial gate (the one owner of the caps) before it is placed.
+    let gate = ctx.dial_gate.clone();
     tokio::spawn(async move {
         while let Some(mut job) = callbacks_rx.recv().await {
-            let now_s = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64);
-            match gate.admit(now_s, &job.number) {
+            match gate.admit(&job.number).await {
                 Ok(number) => {
                     job.number = number;
                     tokio::spawn(crate::callback::run_callback(cb_ctx.clone(), job));

@@ -44,6 +44,9 @@ pub(crate) struct Config {
     /// The carriers outbound calls go through (`trunk_config.rs`).
     #[serde(default)]
     pub(crate) trunks: Vec<crate::trunk_config::TrunkConfig>,
+    /// Outbound campaigns (`campaign/`).
+    #[serde(default)]
+    pub(crate) campaigns: Vec<crate::campaign::CampaignDef>,
     /// `trunks` (or the legacy `sip.outbound_trunk`) resolved at load.
     #[serde(skip)]
     pub(crate) trunk_specs: Vec<crate::trunk_config::TrunkSpec>,
@@ -433,6 +436,13 @@ impl Config {
             if not_number(c) {
                 bail!("{who}: caller_id {c:?} is not a number (digits, optional leading +)");
             }
+        }
+        let queues: Vec<String> = self.queues.iter().map(|q| q.name.clone()).collect();
+        for (i, c) in self.campaigns.iter().enumerate() {
+            if self.campaigns[..i].iter().any(|o| o.name == c.name) {
+                bail!("campaigns[{}]: name: two campaigns have this name", c.name);
+            }
+            c.compile(&queues)?;
         }
         let users: Vec<String> = self.users.iter().map(|u| u.name.clone()).collect();
         crate::tenants::validate(&self.tenants, &self.users, &self.queues)?;

@@ -133,7 +133,8 @@ pub(crate) fn refused_event(
     )
 }
 
-/// The one owner of the dial caps: the task that places callbacks asks it before each.
+/// The one owner of the dial caps: a task ([`DialGate::spawn`]) that every originator
+/// (callbacks, campaigns) asks before each call through a [`GateHandle`].
 pub(crate) struct DialGate {
     rules: NumberRules,
     caps: DialCaps,
@@ -152,6 +153,40 @@ impl DialGate {
         let n = self.rules.check(raw)?;
         self.caps.admit(now_unix_s, &n)?;
         Ok(n)
+    }
+    /// Runs the gate as a task; the handle asks it.
+    pub(crate) fn spawn(mut self) -> GateHandle {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<GateAsk>();
+        tokio::spawn(async move {
+            while let Some((raw, reply)) = rx.recv().await {
+                let now_s = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                let _ = reply.send(self.admit(now_s, &raw));
+            }
+        });
+        GateHandle(tx)
+    }
+}
+
+type GateAsk = (
+    String,
+    tokio::sync::oneshot::Sender<Result<String, Refusal>>,
+);
+
+/// Asks the dial gate task whether a number may be dialled now (and counts it).
+#[derive(Clone)]
+pub(crate) struct GateHandle(tokio::sync::mpsc::UnboundedSender<GateAsk>);
+
+impl GateHandle {
+    /// The canonical number to dial, counted against the caps; or why not. A gate that is
+    /// gone (shutdown) refuses as if the hourly cap were reached.
+    pub(crate) async fn admit(&self, raw: &str) -> Result<String, Refusal> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.0.send((raw.to_string(), tx)).is_err() {
+            return Err(Refusal::HourlyCap);
+        }
+        rx.await.unwrap_or(Err(Refusal::HourlyCap))
     }
 }
 

@@ -96,6 +96,7 @@ pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
         )
         .route("/demo/crm/balance", get(demo_balance))
         .route("/api/v1/session", get(crate::web_pages::session))
+        .merge(crate::http_campaigns::routes())
         .merge(crate::web_pages::routes())
         .fallback(not_found)
         .with_state(shared)

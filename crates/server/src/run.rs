@@ -74,8 +74,11 @@ pub(crate) fn main(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut store = store;
     // Pending web callbacks and queue logouts come back from the log.
     let restored = crate::restart_state::RestartState::read(store.as_mut())?;
+    // Campaign state comes back from the log too (docs/decisions/0024-campaign-state-in-the-event-log.md).
+    let campaign_log = crate::campaign::logged_campaign_events(store.as_mut())
+        .context("reading campaign state from the event store")?;
     let events = EventLog::start(store, metrics.clone())?;
-    rt.block_on(serve(cfg, events, metrics, restored))?;
+    rt.block_on(serve(cfg, events, metrics, restored, campaign_log))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -108,6 +111,7 @@ async fn serve(
     events: EventLog,
     metrics: Arc<crate::metrics::Metrics>,
     restored: crate::restart_state::RestartState,
+    campaign_log: Vec<crate::event_store::StoredEvent>,
 ) -> anyhow::Result<()> {
     repair_recordings(&cfg.data.dir.join("recordings"), &events);
     for dir in cfg.tenants.iter().filter_map(|t| t.recordings_dir.as_ref()) {
@@ -145,6 +149,7 @@ async fn serve(
         restored,
     )
     .await?;
+    let campaigns = crate::campaign::start(call_ctx.clone(), campaign_log, board.clone())?;
     driver.set_presence(presence);
     driver.set_call_router(new_calls);
     // Registrations saved before a restart log their agents back in if not yet expired.
@@ -221,9 +226,11 @@ async fn serve(
         )),
     };
     // The admin API stays up through the drain (wallboard, metrics) and stops last.
-    let router = crate::http_api::router(shared.clone(), setup).layer(axum::Extension(
-        crate::report::http::ReportSource::new(&cfg),
-    ));
+    let router = crate::http_api::router(shared.clone(), setup)
+        .layer(axum::Extension(crate::report::http::ReportSource::new(
+            &cfg,
+        )))
+        .layer(axum::Extension(campaigns));
     let (http_stop_tx, http_stop_rx) = broadcast::channel::<()>(1);
     let http_task = tokio::spawn(crate::http_serve::serve(http, router, limits, http_stop_rx));
 

@@ -43,7 +43,7 @@ impl CallTask {
                     queue,
                     at,
                 } => self.schedule_callback(id, number, queue, at),
-                Action::SetVar { .. } => {}
+                Action::SetVar { name, value } => self.survey_answer(&name, &value),
                 Action::MenuChoice { menu, choice } => {
                     let dialplan = self.ivr.dialplan_name().unwrap_or_default().to_string();
                     self.ctx.events.append(self.log(Event::IvrMenu {

@@ -6,6 +6,7 @@
 
 mod api_supervision;
 mod bridging;
+mod campaign_leg;
 mod control;
 mod dialplan_callback;
 mod direct;
@@ -21,6 +22,7 @@ mod transfer;
 mod transfer_target;
 
 pub(crate) use api_supervision::run_api_supervision;
+pub(crate) use campaign_leg::{run_campaign_call, CampaignCall, CampaignStart};
 use ivr_flow::info_dtmf_digit;
 use queueing::plain_queue_request;
 pub(crate) use setup::run_call;
@@ -87,6 +89,8 @@ pub(crate) struct CallContext {
     pub(crate) live: crate::live_calls::LiveCalls,
     /// The client of dialplan `http` lookups and screen pops (TLS settings built at start).
     pub(crate) http: crate::http_client::HttpClient,
+    /// The dial policy's caps, asked before every call we originate.
+    pub(crate) dial_gate: crate::dial_policy::GateHandle,
 }
 
 impl CallContext {
@@ -273,6 +277,8 @@ struct CallTask {
     direct: Option<direct::DirectCall>,
     /// The answer of a transfer's target being rung.
     reach_rx: Option<tokio::sync::oneshot::Receiver<direct::Reached>>,
+    /// The campaign row this call was placed for (`campaign_leg.rs`).
+    campaign: Option<campaign_leg::CampaignTag>,
 }
 
 /// How a call starts once its caller is confirmed.

@@ -161,62 +161,7 @@ pub(super) async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id:
         return;
     }
 
-    let (queue_tx, queue_rx) = mpsc::channel(64);
-    let (http_tx, http_rx) = mpsc::channel(8);
-    let mut task = CallTask {
-        ivr: Interpreter::new(program),
-        player: PromptPlayer::new(switchboard_media::PlayerConfig {
-            ptime: Duration::from_millis(u64::from(ctx.cfg.media.ptime)),
-            initial_timestamp: 0,
-            max_lag: Duration::from_millis(100),
-        }),
-        inband: DtmfDetector::new(switchboard_media::DtmfConfig::default()),
-        b_player: None,
-        ctx: ctx.clone(),
-        id,
-        sip_call: nc.call,
-        caller,
-        dnis,
-        started: now,
-        a,
-        b: None,
-        b_offer: None,
-        b_pending: None,
-        queue_req: None,
-        tl_a: Timeline::default(),
-        tl_b: Timeline::default(),
-        bridge: None,
-        lang: Lang::En,
-        phase: Phase::Ivr,
-        collect_deadline: None,
-        queue_deadline: None,
-        cancelling_b: false,
-        pending_offers: Vec::new(),
-        forks: Vec::new(),
-        extra_acd_calls: Vec::new(),
-        sup_rx: None,
-        supervision: None,
-        sup_stop: None,
-        queue_tx,
-        queue_rx,
-        http_tx,
-        http_rx,
-        recorder: None,
-        rec_origin: None,
-        b_answered_at: None,
-        first_relay_at: None,
-        relayed: 0,
-        ended: false,
-        local_ip,
-        awaiting_confirmation: None,
-        control_rx: ctx.live.register(crate::live_calls::LiveCallId(id)),
-        holds: Default::default(),
-        queued_at: None,
-        started_wall: Utc::now(),
-        api_hangup_by: None,
-        direct: None,
-        reach_rx: None,
-    };
+    let mut task = CallTask::new(&ctx, id, nc.call, caller, dnis, a, program, now, local_ip);
     crate::metrics::Metrics::add(&ctx.metrics.calls_total, 1);
     ctx.metrics
         .calls_active
@@ -232,4 +177,78 @@ pub(super) async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id:
     ctx.metrics
         .calls_active
         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+impl CallTask {
+    /// A call task over leg A `a` (answered), in the IVR phase, not started yet.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        ctx: &Arc<CallContext>,
+        id: u64,
+        sip_call: switchboard_sip::CallKey,
+        caller: String,
+        dnis: String,
+        a: MediaLeg,
+        program: Arc<Program>,
+        now: Instant,
+        local_ip: IpAddr,
+    ) -> CallTask {
+        let (queue_tx, queue_rx) = mpsc::channel(64);
+        let (http_tx, http_rx) = mpsc::channel(8);
+        CallTask {
+            ivr: Interpreter::new(program),
+            player: PromptPlayer::new(switchboard_media::PlayerConfig {
+                ptime: Duration::from_millis(u64::from(ctx.cfg.media.ptime)),
+                initial_timestamp: 0,
+                max_lag: Duration::from_millis(100),
+            }),
+            inband: DtmfDetector::new(switchboard_media::DtmfConfig::default()),
+            b_player: None,
+            ctx: ctx.clone(),
+            id,
+            sip_call,
+            caller,
+            dnis,
+            started: now,
+            a,
+            b: None,
+            b_offer: None,
+            b_pending: None,
+            queue_req: None,
+            tl_a: Timeline::default(),
+            tl_b: Timeline::default(),
+            bridge: None,
+            lang: Lang::En,
+            phase: Phase::Ivr,
+            collect_deadline: None,
+            queue_deadline: None,
+            cancelling_b: false,
+            pending_offers: Vec::new(),
+            forks: Vec::new(),
+            holds: Default::default(),
+            extra_acd_calls: Vec::new(),
+            sup_rx: None,
+            supervision: None,
+            sup_stop: None,
+            queue_tx,
+            queue_rx,
+            http_tx,
+            http_rx,
+            recorder: None,
+            rec_origin: None,
+            b_answered_at: None,
+            first_relay_at: None,
+            relayed: 0,
+            ended: false,
+            local_ip,
+            awaiting_confirmation: None,
+            control_rx: ctx.live.register(crate::live_calls::LiveCallId(id)),
+            queued_at: None,
+            started_wall: Utc::now(),
+            api_hangup_by: None,
+            campaign: None,
+            direct: None,
+            reach_rx: None,
+        }
+    }
 }

@@ -1,0 +1,223 @@
+//! A call placed for one row of an outbound campaign: dialled through the trunks
+//! (`outbound_call::dial_number`, the number already admitted by the dial gate), and once
+//! the callee answers it becomes an ordinary call task whose leg A is the callee: it runs
+//! the campaign's dialplan with the row's fields (`field("order")`), or joins the
+//! campaign's queue with the row's fields in the agent's screen pop. The task reports how
+//! the attempt ended to the campaign runner (`campaign/`), which decides about retries.
+
+use std::collections::BTreeMap;
+
+use switchboard_campaign::Outcome;
+
+use super::*;
+use crate::outbound_call::{dial_number, NotAnswered};
+
+/// What makes a call task a campaign call: survey answers are logged against the row.
+pub(crate) struct CampaignTag {
+    name: String,
+    row: u32,
+    /// The dialplan variables whose values are survey answers.
+    questions: Vec<String>,
+}
+
+/// What an answered campaign call does.
+#[derive(Clone, Debug)]
+pub(crate) enum CampaignStart {
+    /// Run this dialplan (notification, survey), entered with the campaign's name as the
+    /// dialled number; `questions` are the variables logged as `survey.answer`.
+    Dialplan {
+        dialplan: String,
+        questions: Vec<String>,
+    },
+    /// Offer the callee to a free agent of this queue (progressive), with the row's fields,
+    /// the campaign and its `script` in the screen pop.
+    Queue {
+        queue: String,
+        script: Option<String>,
+    },
+}
+
+/// One attempt to call one row.
+pub(crate) struct CampaignCall {
+    /// Our call id (the runner logs `campaign.dial` under it first).
+    pub(crate) id: u64,
+    pub(crate) campaign: String,
+    pub(crate) row: u32,
+    pub(crate) attempt: u32,
+    /// Admitted by the dial policy.
+    pub(crate) number: String,
+    pub(crate) name: String,
+    pub(crate) fields: BTreeMap<String, String>,
+    pub(crate) caller_id: Option<String>,
+    pub(crate) ring_limit: Duration,
+    pub(crate) start: CampaignStart,
+}
+
+/// How the attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CampaignCallResult {
+    pub(crate) outcome: Outcome,
+    /// The final SIP status of an unanswered call.
+    pub(crate) status: Option<u16>,
+}
+
+impl CallTask {
+    /// A `collect` into one of the survey's questions: log the answer.
+    pub(super) fn survey_answer(&self, name: &str, value: &switchboard_ivr::program::Value) {
+        let Some(tag) = &self.campaign else { return };
+        if !tag.questions.iter().any(|q| q == name) {
+            return;
+        }
+        let answer = match value {
+            switchboard_ivr::program::Value::Str(s) => s.clone(),
+            switchboard_ivr::program::Value::Num(n) => n.to_string(),
+            switchboard_ivr::program::Value::Bool(b) => b.to_string(),
+        };
+        self.ctx.events.append(self.log(Event::SurveyAnswer {
+            campaign: tag.name.clone(),
+            row: tag.row,
+            question: name.to_string(),
+            answer,
+        }));
+    }
+}
+
+/// Places one campaign call and runs it to its end.
+pub(crate) async fn run_campaign_call(
+    ctx: Arc<CallContext>,
+    job: CampaignCall,
+) -> CampaignCallResult {
+    use tracing::Instrument;
+    let span = tracing::info_span!("call", call = job.id, campaign = %job.campaign);
+    place(ctx, job).instrument(span).await
+}
+
+async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
+    let _active = crate::metrics::ActiveCall::new(ctx.metrics.clone());
+    let id = job.id;
+    let log = |e: Event| NewEvent::call(&id.to_string(), e);
+    ctx.events.append(log(Event::CallStart(CallStart {
+        caller: job.number.clone(),
+        attempt: Some(job.attempt),
+        campaign: Some(job.campaign.clone()),
+        ..CallStart::default()
+    })));
+    let not_answered = |outcome: Outcome, status: Option<u16>, why: &str| {
+        let mut end = CallEnd::new(EndReason::NotAnswered, Disposition::NotAnswered);
+        end.status = status;
+        end.detail = Some(why.to_string());
+        end.duration_s = Some(0.0);
+        ctx.events.append(log(Event::CallEnd(end)));
+        CampaignCallResult { outcome, status }
+    };
+    let program = ctx.dialplans.read().ok().and_then(|g| g.clone());
+    let Some(program) = program else {
+        return not_answered(Outcome::NoTrunk, None, "no dialplan loaded");
+    };
+    let Some(pair) = ctx.rtp_pool.allocate().await else {
+        return not_answered(Outcome::NoTrunk, None, "RTP ports exhausted");
+    };
+    let local_ip = ctx.rtp_pool.ip();
+    let caps = LocalCaps::default();
+    let local = LocalMedia {
+        address: local_ip,
+        port: pair.rtp.local_addr().map(|a| a.port()).unwrap_or(0),
+        session_id: id,
+        session_version: 1,
+        direction: Direction::SendRecv,
+    };
+    let offer = switchboard_sdp::offer(&caps, &local);
+    let answered = match dial_number(
+        &ctx,
+        id,
+        &job.number,
+        job.caller_id.as_deref(),
+        Bytes::from(offer.to_string()),
+        job.ring_limit,
+    )
+    .await
+    {
+        Ok(a) => a,
+        Err(NotAnswered::NoTrunk) => {
+            return not_answered(Outcome::NoTrunk, None, "no trunk could take the call")
+        }
+        Err(NotAnswered::Failed(st)) => {
+            return not_answered(Outcome::of_status(st.0), Some(st.0), "the callee's answer")
+        }
+        Err(NotAnswered::RingTimeout) => {
+            return not_answered(Outcome::NoAnswer, None, "rang past the ring limit")
+        }
+        Err(NotAnswered::Gone | NotAnswered::Aborted) => {
+            return not_answered(Outcome::Interrupted, None, "shutting down")
+        }
+    };
+    let neg = SessionDescription::parse(&answered.sdp)
+        .ok()
+        .and_then(|ans| switchboard_sdp::process_answer(&offer, &ans, &caps).ok());
+    let now = Instant::now();
+    let peer = ctx.trunk_peer(answered.trunk.0);
+    let Some(a) = neg.and_then(|n| MediaLeg::new(&ctx.leg_settings(), pair, n, now, peer)) else {
+        let _ = ctx.sip.commands.send(SipCommand::Hangup {
+            call: answered.call,
+        });
+        return not_answered(Outcome::Failed, None, "no usable SDP answer");
+    };
+    ctx.events.append(log(Event::CallAnswer {
+        codec: a.neg.codec.name.to_string(),
+    }));
+    crate::metrics::Metrics::add(&ctx.metrics.calls_total, 1);
+    let mut fields = job.fields.clone();
+    fields.insert("number".into(), job.number.clone());
+    fields.insert("name".into(), job.name.clone());
+    fields.insert("campaign".into(), job.campaign.clone());
+    let mut task = CallTask::new(
+        &ctx,
+        id,
+        answered.call,
+        job.number.clone(),
+        job.campaign.clone(),
+        a,
+        program,
+        now,
+        local_ip,
+    );
+    let mut signals = answered.signals;
+    let agent_campaign = matches!(job.start, CampaignStart::Queue { .. });
+    match job.start {
+        CampaignStart::Dialplan {
+            dialplan,
+            questions,
+        } => {
+            task.campaign = Some(CampaignTag {
+                name: job.campaign.clone(),
+                row: job.row,
+                questions,
+            });
+            task.ivr.set_fields(fields);
+            let at = ctx.cfg.ivr.call_start_time(Utc::now());
+            task.ivr
+                .start_in(at, job.campaign.clone(), job.number.clone(), &dialplan);
+            task.drain_ivr();
+        }
+        CampaignStart::Queue { queue, script } => {
+            if let Some(s) = script {
+                fields.insert("script".into(), s);
+            }
+            let mut req = plain_queue_request(queue);
+            req.attrs.screen_pop = fields;
+            task.join_queue(req);
+        }
+    }
+    task.run(&mut signals).await;
+    ctx.live.remove(crate::live_calls::LiveCallId(id));
+    let outcome = if agent_campaign && task.b_answered_at.is_none() {
+        // Answered, but no agent took the call before it ended.
+        Outcome::Abandoned
+    } else {
+        Outcome::Answered
+    };
+    CampaignCallResult {
+        outcome,
+        status: None,
+    }
+}

@@ -1,0 +1,446 @@
+//! Outbound campaigns in the server: the runner task that owns every campaign's state
+//! (the sans-IO `switchboard_campaign::Campaign`), places the calls it asks for (each
+//! through the dial gate, then `call::run_campaign_call`), feeds their outcomes back, and
+//! logs every dial, outcome and state change as events, from which the state is rebuilt
+//! at the next start (docs/decisions/0024-campaign-state-in-the-event-log.md). The HTTP
+//! handlers (`http_campaigns.rs`) talk to it through [`CampaignHandle`].
+
+mod definition;
+mod restore;
+mod view;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use switchboard_campaign::{Campaign, Outcome, RowId, RowStatus, RunState};
+use switchboard_events::{
+    CampaignOutcome, CampaignRowStatus, CampaignState, Event, OriginatePurpose,
+};
+use tokio::sync::{mpsc, oneshot};
+
+pub(crate) use definition::{CampaignDef, CampaignKind};
+pub(crate) use restore::logged_campaign_events;
+
+use crate::call::{CallContext, CampaignCall, CampaignStart};
+use crate::event_log::NewEvent;
+
+/// Where a campaign's definition came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    Config,
+    Api,
+}
+
+struct Entry {
+    def: CampaignDef,
+    core: Campaign,
+    source: Source,
+}
+
+/// Why a campaign request was refused (the HTTP layer maps these to 4xx).
+#[derive(Debug)]
+pub(crate) enum CampaignError {
+    NotFound(String),
+    Exists(String),
+    Invalid(String),
+    State(String),
+    Gone,
+}
+
+/// Asks of the runner.
+pub(crate) enum CampaignCommand {
+    Create {
+        def: Box<CampaignDef>,
+        by: String,
+        reply: oneshot::Sender<Result<Value, CampaignError>>,
+    },
+    Control {
+        name: String,
+        to: RunState,
+        by: String,
+        reply: oneshot::Sender<Result<Value, CampaignError>>,
+    },
+    List {
+        reply: oneshot::Sender<Value>,
+    },
+    Get {
+        name: String,
+        reply: oneshot::Sender<Option<Value>>,
+    },
+}
+
+/// A call's end, from its task to the runner.
+struct Finished {
+    campaign: String,
+    row: RowId,
+    attempt: u32,
+    call: u64,
+    outcome: Outcome,
+    status: Option<u16>,
+}
+
+/// The HTTP layer's way to the runner.
+#[derive(Clone)]
+pub(crate) struct CampaignHandle(mpsc::UnboundedSender<CampaignCommand>);
+
+impl CampaignHandle {
+    pub(crate) async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> CampaignCommand,
+    ) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.0.send(make(tx)).ok()?;
+        rx.await.ok()
+    }
+}
+
+/// Starts the runner with the configured campaigns and the state the log holds.
+pub(crate) fn start(
+    ctx: Arc<CallContext>,
+    logged: Vec<crate::event_store::StoredEvent>,
+    board: Arc<std::sync::RwLock<Value>>,
+) -> anyhow::Result<CampaignHandle> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let mut runner = Runner {
+        ctx,
+        entries: BTreeMap::new(),
+        board,
+        done_tx,
+    };
+    runner.load(logged)?;
+    tokio::spawn(runner.run(rx, done_rx));
+    Ok(CampaignHandle(tx))
+}
+
+struct Runner {
+    ctx: Arc<CallContext>,
+    entries: BTreeMap<String, Entry>,
+    board: Arc<std::sync::RwLock<Value>>,
+    done_tx: mpsc::UnboundedSender<Finished>,
+}
+
+pub(crate) fn outcome_word(o: Outcome) -> CampaignOutcome {
+    match o {
+        Outcome::Answered => CampaignOutcome::Answered,
+        Outcome::Busy => CampaignOutcome::Busy,
+        Outcome::NoAnswer => CampaignOutcome::NoAnswer,
+        Outcome::Machine => CampaignOutcome::Machine,
+        Outcome::Abandoned => CampaignOutcome::Abandoned,
+        Outcome::NoTrunk => CampaignOutcome::NoTrunk,
+        Outcome::Interrupted => CampaignOutcome::Interrupted,
+        Outcome::Failed => CampaignOutcome::Failed,
+        Outcome::Refused => CampaignOutcome::Refused,
+    }
+}
+
+pub(crate) fn state_word(s: RunState) -> CampaignState {
+    match s {
+        RunState::Created => CampaignState::Created,
+        RunState::Running => CampaignState::Running,
+        RunState::Paused => CampaignState::Paused,
+        RunState::Stopped => CampaignState::Stopped,
+        RunState::Finished => CampaignState::Finished,
+    }
+}
+
+impl Runner {
+    fn queues(&self) -> Vec<String> {
+        self.ctx.cfg.queues.iter().map(|q| q.name.clone()).collect()
+    }
+
+    fn add(&mut self, def: CampaignDef, source: Source) -> anyhow::Result<()> {
+        let c = def.compile(&self.queues())?;
+        let core = Campaign::new(c.plan, c.rows, &c.dnc);
+        self.entries
+            .insert(def.name.clone(), Entry { def, core, source });
+        Ok(())
+    }
+
+    async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<CampaignCommand>,
+        mut done_rx: mpsc::UnboundedReceiver<Finished>,
+    ) {
+        loop {
+            self.dial_due();
+            let wait = self.next_wait();
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd),
+                    None => return,
+                },
+                Some(f) = done_rx.recv() => self.on_finished(f),
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Until the next row is due; at most a second while an agent campaign runs (free
+    /// agents are read from the board), at most a minute otherwise.
+    fn next_wait(&self) -> Duration {
+        let now = Utc::now();
+        let mut wait = Duration::from_secs(60);
+        for e in self.entries.values() {
+            if e.core.state() != RunState::Running {
+                continue;
+            }
+            if e.def.kind == CampaignKind::Progressive {
+                wait = wait.min(Duration::from_secs(1));
+            }
+            if let Some(t) = e.core.next_wakeup(now) {
+                let d = (t - now).to_std().unwrap_or(Duration::ZERO);
+                wait = wait.min(d.max(Duration::from_millis(50)));
+            }
+        }
+        wait
+    }
+
+    /// Free agents of `queue` on the board (available and logged into it).
+    fn free_agents(&self, queue: &str) -> u32 {
+        let Ok(b) = self.board.read() else { return 0 };
+        b["agents"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|x| {
+                        x["state"] == "available"
+                            && x["queues"]
+                                .as_array()
+                                .is_some_and(|q| q.iter().any(|n| n == queue))
+                    })
+                    .count() as u32
+            })
+            .unwrap_or(0)
+    }
+
+    fn dial_due(&mut self) {
+        let now = Utc::now();
+        let names: Vec<String> = self.entries.keys().cloned().collect();
+        for name in names {
+            let limit = match self.entries.get(&name) {
+                Some(e) if e.core.state() == RunState::Running => match &e.def.queue {
+                    Some(q) if e.def.kind == CampaignKind::Progressive => {
+                        self.free_agents(q).saturating_sub(e.core.in_flight())
+                    }
+                    _ => u32::MAX,
+                },
+                _ => continue,
+            };
+            let mut limit = limit;
+            while limit > 0 {
+                let Some(e) = self.entries.get_mut(&name) else {
+                    break;
+                };
+                let Some(dial) = e.core.next_dial(now, limit) else {
+                    break;
+                };
+                limit -= 1;
+                let row = e.core.row(dial.row).cloned();
+                let Some(row) = row else { continue };
+                let id = self.ctx.next_call_id();
+                self.ctx.events.append(NewEvent::call(
+                    &id.to_string(),
+                    Event::CampaignDial {
+                        campaign: name.clone(),
+                        row: dial.row.0,
+                        attempt: dial.attempt,
+                    },
+                ));
+                let def = &e.def;
+                let start = match def.kind {
+                    CampaignKind::Progressive | CampaignKind::Predictive => CampaignStart::Queue {
+                        queue: def.queue.clone().unwrap_or_default(),
+                        script: def.script.clone(),
+                    },
+                    CampaignKind::Notification | CampaignKind::Survey => CampaignStart::Dialplan {
+                        dialplan: def.dialplan.clone().unwrap_or_default(),
+                        questions: def.questions.clone(),
+                    },
+                };
+                let job = CampaignCall {
+                    id,
+                    campaign: name.clone(),
+                    row: dial.row.0,
+                    attempt: dial.attempt,
+                    number: dial.number.clone(),
+                    name: row.name.clone(),
+                    fields: row.fields.clone(),
+                    caller_id: def.caller_id.clone(),
+                    ring_limit: Duration::from_secs(def.ring_timeout_s),
+                    start,
+                };
+                tracing::info!(campaign = %name, row = dial.row.0, attempt = dial.attempt, call = id, "campaign call");
+                let ctx = self.ctx.clone();
+                let done = self.done_tx.clone();
+                let (campaign, row_id, attempt) = (name.clone(), dial.row, dial.attempt);
+                tokio::spawn(async move {
+                    let (outcome, status) = match ctx.dial_gate.admit(&job.number).await {
+                        Ok(number) => {
+                            let job = CampaignCall { number, ..job };
+                            let r = crate::call::run_campaign_call(ctx.clone(), job).await;
+                            (r.outcome, r.status)
+                        }
+                        Err(r) => {
+                            tracing::warn!(
+                                reason = r.as_str(),
+                                "campaign call refused by the dial policy"
+                            );
+                            ctx.metrics.dial_refused.count(r);
+                            ctx.events.append(crate::dial_policy::refused_event(
+                                id,
+                                OriginatePurpose::Campaign,
+                                &job.number,
+                                r,
+                            ));
+                            (Outcome::Refused, None)
+                        }
+                    };
+                    let _ = done.send(Finished {
+                        campaign,
+                        row: row_id,
+                        attempt,
+                        call: id,
+                        outcome,
+                        status,
+                    });
+                });
+            }
+        }
+    }
+
+    fn on_finished(&mut self, f: Finished) {
+        let now = Utc::now();
+        let Some(e) = self.entries.get_mut(&f.campaign) else {
+            return;
+        };
+        let before = e.core.state();
+        let d = e.core.on_result(f.row, f.outcome, now);
+        log_result(
+            &self.ctx,
+            f.call,
+            &f.campaign,
+            f.row,
+            f.attempt,
+            f.outcome,
+            f.status,
+            d,
+        );
+        let after = e.core.state();
+        if after != before {
+            self.log_state(&f.campaign, after, None);
+        }
+    }
+
+    fn log_state(&self, name: &str, state: RunState, by: Option<String>) {
+        self.ctx
+            .events
+            .append(NewEvent::system(Event::CampaignStateChanged {
+                campaign: name.to_string(),
+                state: state_word(state),
+                by,
+            }));
+    }
+
+    fn on_command(&mut self, cmd: CampaignCommand) {
+        match cmd {
+            CampaignCommand::List { reply } => {
+                let list: Vec<Value> = self
+                    .entries
+                    .values()
+                    .map(|e| view::summary(&e.def, &e.core, e.source))
+                    .collect();
+                let _ = reply.send(serde_json::json!({ "campaigns": list }));
+            }
+            CampaignCommand::Get { name, reply } => {
+                let _ = reply.send(
+                    self.entries
+                        .get(&name)
+                        .map(|e| view::detail(&e.def, &e.core, e.source, Utc::now())),
+                );
+            }
+            CampaignCommand::Create { def, by, reply } => {
+                let _ = reply.send(self.create(*def, by));
+            }
+            CampaignCommand::Control {
+                name,
+                to,
+                by,
+                reply,
+            } => {
+                let r = match self.entries.get_mut(&name) {
+                    None => Err(CampaignError::NotFound(name.clone())),
+                    Some(e) => {
+                        let r = match to {
+                            RunState::Running => e.core.start(),
+                            RunState::Paused => e.core.pause(),
+                            _ => e.core.stop(),
+                        };
+                        match r {
+                            Ok(()) => {
+                                Ok((e.core.state(), view::summary(&e.def, &e.core, e.source)))
+                            }
+                            Err(s) => Err(CampaignError::State(s.to_string())),
+                        }
+                    }
+                };
+                let r = r.map(|(state, v)| {
+                    self.log_state(&name, state, Some(by));
+                    v
+                });
+                let _ = reply.send(r);
+            }
+        }
+    }
+
+    fn create(&mut self, def: CampaignDef, by: String) -> Result<Value, CampaignError> {
+        if self.entries.contains_key(&def.name) {
+            return Err(CampaignError::Exists(def.name));
+        }
+        self.add(def.clone(), Source::Api)
+            .map_err(|e| CampaignError::Invalid(format!("{e:#}")))?;
+        let definition = serde_json::to_value(&def).unwrap_or(Value::Null);
+        self.ctx
+            .events
+            .append(NewEvent::system(Event::CampaignDefined {
+                campaign: def.name.clone(),
+                definition,
+                by: Some(by),
+            }));
+        let e = self.entries.get(&def.name).ok_or(CampaignError::Gone)?;
+        Ok(view::summary(&e.def, &e.core, e.source))
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn log_result(
+    ctx: &CallContext,
+    call: u64,
+    campaign: &str,
+    row: RowId,
+    attempt: u32,
+    outcome: Outcome,
+    status: Option<u16>,
+    d: switchboard_campaign::Decision,
+) {
+    let row_status = match d.status {
+        RowStatus::Pending | RowStatus::Dialling => CampaignRowStatus::Pending,
+        RowStatus::Exhausted(_) => CampaignRowStatus::Exhausted,
+        RowStatus::Done(_) | RowStatus::DoNotCall => CampaignRowStatus::Done,
+    };
+    ctx.events.append(NewEvent::call(
+        &call.to_string(),
+        Event::CampaignResult {
+            campaign: campaign.to_string(),
+            row: row.0,
+            attempt,
+            outcome: outcome_word(outcome),
+            status,
+            row_status,
+            next_at: d.next_at.map(|t: DateTime<Utc>| t.to_rfc3339()),
+        },
+    ));
+}

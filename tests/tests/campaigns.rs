@@ -1,0 +1,376 @@
+//! Outbound campaigns end to end: the real binary places a campaign's calls through a
+//! SIPp carrier; answered callees hear the notification dialplan say the row's fields
+//! (the received RTP is decoded and matched against the prompts), the busy row is retried
+//! until its attempts run out, the do-not-call row is never dialled, and the state
+//! survives a restart.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use switchboard_e2e::audio::{best_match, read_channel};
+use switchboard_e2e::carrier::{free_udp_port, SippCarrier};
+use switchboard_e2e::{http_call, repo_root, require_peer, scratch_dir, Server};
+
+/// G.711 μ-law to linear.
+fn ulaw(b: u8) -> i16 {
+    let u = !b;
+    let exp = (u >> 4) & 7;
+    let mant = i32::from(u & 0x0f);
+    let s = (((mant << 3) + 0x84) << exp) - 0x84;
+    if u & 0x80 != 0 {
+        (-s) as i16
+    } else {
+        s as i16
+    }
+}
+
+/// Decoded audio per sender, in order of each sender's first packet.
+type Flows = Arc<Mutex<Vec<(SocketAddr, Vec<i16>)>>>;
+
+/// Receives the carrier side's RTP: decoded PCMU per sender, in order of first packet.
+struct RtpSink {
+    port: u16,
+    flows: Flows,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RtpSink {
+    fn start() -> RtpSink {
+        let sock = UdpSocket::bind("127.0.0.1:0").expect("bind rtp sink");
+        sock.set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("timeout");
+        let port = sock.local_addr().expect("addr").port();
+        let flows: Flows = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (f, s) = (flows.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            while !s.load(Ordering::Relaxed) {
+                let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
+                // PCMU only (payload type 0), past the fixed 12-byte header.
+                if n <= 12 || buf[1] & 0x7f != 0 {
+                    continue;
+                }
+                let mut flows = f.lock().expect("lock");
+                let i = match flows.iter().position(|(a, _)| *a == from) {
+                    Some(i) => i,
+                    None => {
+                        flows.push((from, Vec::new()));
+                        flows.len() - 1
+                    }
+                };
+                flows[i].1.extend(buf[12..n].iter().map(|&b| ulaw(b)));
+            }
+        });
+        RtpSink {
+            port,
+            flows,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> Vec<Vec<f64>> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let flows = self.flows.lock().expect("lock");
+        flows
+            .iter()
+            .map(|(_, pcm)| pcm.iter().map(|&s| f64::from(s)).collect())
+            .collect()
+    }
+}
+
+fn prompt(name: &str) -> Vec<f64> {
+    let (x, sr) = read_channel(
+        &repo_root().join("prompts/en").join(format!("{name}.wav")),
+        0,
+    );
+    assert_eq!(sr, 8000, "{name}");
+    x
+}
+
+const NOTIFY_IVR: &str = r#"
+entry to "orders" goto main
+block main {
+    say digits field("order")
+    play "goodbye"
+    hangup
+}
+"#;
+
+/// A scratch dialplans directory with the notification dialplan and a CSV dial list.
+fn campaign_files(name: &str, csv: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = scratch_dir(name);
+    let dialplans = dir.join("dialplans");
+    std::fs::create_dir_all(&dialplans).expect("mkdir");
+    std::fs::write(dialplans.join("notify.ivr"), NOTIFY_IVR).expect("write dialplan");
+    let list = dir.join("orders.csv");
+    std::fs::write(&list, csv).expect("write list");
+    (dialplans, list)
+}
+
+fn config(dialplans: &Path, list: &Path, carrier: u16, extra: &str) -> String {
+    format!(
+        "[ivr]\ndialplans = \"{}\"\n\
+         [[trunks]]\nname = \"carrier\"\naddress = \"127.0.0.1:{carrier}\"\n\
+         [[campaigns]]\nname = \"orders\"\nkind = \"notification\"\ndialplan = \"notify\"\n\
+         list = \"{}\"\nwindow = \"00:00-24:00\"\ncaller_id = \"+74951230000\"\n\
+         max_concurrent = 1\nautostart = true\nring_timeout_s = 10\n{extra}",
+        dialplans.display(),
+        list.display()
+    )
+}
+
+fn get_json(server: &Server, path: &str) -> serde_json::Value {
+    let (status, body) = http_call(server.http, "GET", path, None, Some("demo-admin"), None);
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).expect("json")
+}
+
+#[test]
+fn a_notification_campaign_says_each_rows_fields_retries_the_busy_row_and_skips_do_not_call() {
+    if !require_peer("sipp") {
+        return;
+    }
+    let sink = RtpSink::start();
+    let port = free_udp_port();
+    // Four INVITEs: rows 1, 2 (busy), 3, then row 2 again (busy again: out of attempts).
+    let mut carrier = SippCarrier::start_with(
+        "carrier_campaign.xml",
+        port,
+        4,
+        120,
+        &["-set", "rtp", &sink.port.to_string()],
+    );
+    let (dialplans, list) = campaign_files(
+        "campaign-notify",
+        "number,name,timezone,order\n\
+         +74951110001,Ann,Europe/Moscow,123\n\
+         +74951110002,Bob,,77\n\
+         +74951110003,Cy,America/New_York,59\n\
+         +74951110009,Dee,,404\n",
+    );
+    let server = Server::start(
+        "campaign-notify",
+        &config(
+            &dialplans,
+            &list,
+            port,
+            "max_attempts = 2\nretry_after_s = 1\ndo_not_call = [\"+7 495 111-00-09\"]\n",
+        ),
+    );
+    let done = server
+        .wait_event(90, |e| {
+            e.kind == "campaign.state" && e.data["state"] == "finished"
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "campaign finished; events {:#?}\nlog:\n{}\nsipp:\n{}",
+                server.events(),
+                server.log_text(),
+                carrier.traces()
+            )
+        });
+    let events = server.events();
+    let dials: Vec<(u64, u64)> = events
+        .iter()
+        .filter(|e| e.kind == "campaign.dial")
+        .map(|e| {
+            (
+                e.data["row"].as_u64().unwrap_or(99),
+                e.data["attempt"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(dials, vec![(0, 1), (1, 1), (2, 1), (1, 2)], "{events:#?}");
+    let results: Vec<(u64, String, String)> = events
+        .iter()
+        .filter(|e| e.kind == "campaign.result")
+        .map(|e| {
+            (
+                e.data["row"].as_u64().unwrap_or(99),
+                e.data["outcome"].as_str().unwrap_or("").to_string(),
+                e.data["row_status"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(u64, String, String)> = [
+        (0, "answered", "done"),
+        (1, "busy", "pending"),
+        (2, "answered", "done"),
+        (1, "busy", "exhausted"),
+    ]
+    .iter()
+    .map(|(r, o, s)| (*r, o.to_string(), s.to_string()))
+    .collect();
+    assert_eq!(results, want);
+    // The busy row's result says the status and when it is tried again.
+    let busy = events
+        .iter()
+        .find(|e| e.kind == "campaign.result" && e.data["outcome"] == "busy")
+        .expect("busy result");
+    assert_eq!(busy.data["status"], 486);
+    assert!(busy.data["next_at"].is_string(), "{:?}", busy.data);
+    // Every campaign call has a call.start naming the campaign and a call.end.
+    for e in events.iter().filter(|e| e.kind == "campaign.dial") {
+        let start = events
+            .iter()
+            .find(|x| x.kind == "call.start" && x.call == e.call)
+            .expect("call.start");
+        assert_eq!(start.data["campaign"], "orders");
+        assert!(events
+            .iter()
+            .any(|x| x.kind == "call.end" && x.call == e.call));
+    }
+    let (status, traces) = carrier.wait(30);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "carrier checks (number, caller ID, 4 calls): {status:?}\n{traces}"
+    );
+    // The API shows the outcome per row and the counters.
+    let v = get_json(&server, "/api/v1/campaigns/orders");
+    assert_eq!(v["state"], "finished", "{v}");
+    assert_eq!(v["progress"]["done"], 2, "{v}");
+    assert_eq!(v["progress"]["exhausted"], 1, "{v}");
+    assert_eq!(v["progress"]["do_not_call"], 1, "{v}");
+    assert_eq!(v["progress"]["dialled"], 4, "{v}");
+    assert_eq!(v["progress"]["outcomes"]["busy"], 2, "{v}");
+    assert_eq!(v["rows"][3]["status"], "do_not_call", "{v}");
+    assert_eq!(v["rows"][1]["attempts"], 2, "{v}");
+    assert!(
+        !v["rows"][0]["number"]
+            .as_str()
+            .unwrap_or("")
+            .contains("1110001"),
+        "numbers are masked: {v}"
+    );
+    drop(done);
+
+    // Audio: the two answered calls heard their own order numbers, digit by digit.
+    let flows = sink.finish();
+    assert_eq!(flows.len(), 2, "two answered calls sent audio");
+    let m = |flow: &[f64], p: &str| best_match(flow, &prompt(p), 8000, 4000);
+    let mut scores = BTreeMap::new();
+    for (i, digits) in [
+        (0usize, ["digit-1", "digit-2", "digit-3"]),
+        (1, ["digit-5", "digit-9", "goodbye"]),
+    ] {
+        for d in digits {
+            let s = m(&flows[i], d);
+            scores.insert(format!("call {i} {d}"), s);
+            assert!(s > 0.8, "call {i} should say {d}: {s:.2}");
+        }
+    }
+    // And not the other row's digits.
+    let wrong = m(&flows[0], "digit-9");
+    assert!(
+        wrong < scores["call 1 digit-9"] - 0.1,
+        "row 1's call does not say 9: {wrong:.2} vs {scores:?}"
+    );
+}
+
+#[test]
+fn campaign_state_survives_a_restart() {
+    if !require_peer("sipp") {
+        return;
+    }
+    let sink = RtpSink::start();
+    let port = free_udp_port();
+    let mut carrier = SippCarrier::start_with(
+        "carrier_campaign.xml",
+        port,
+        2,
+        120,
+        &["-set", "rtp", &sink.port.to_string()],
+    );
+    let (dialplans, list) = campaign_files(
+        "campaign-restart",
+        "number,name\n+74951110001,Ann\n+74951110002,Bob\n",
+    );
+    let toml = config(
+        &dialplans,
+        &list,
+        port,
+        "max_attempts = 3\nretry_after_s = 3600\nretry_max_s = 7200\n",
+    );
+    let mut server = Server::start("campaign-restart", &toml);
+    let busy = server
+        .wait_event(60, |e| {
+            e.kind == "campaign.result" && e.data["outcome"] == "busy"
+        })
+        .unwrap_or_else(|| panic!("busy row; log:\n{}", server.log_text()));
+    let next_at = busy.data["next_at"].as_str().expect("next_at").to_string();
+    server
+        .wait_event(60, |e| {
+            e.kind == "campaign.result" && e.data["outcome"] == "answered"
+        })
+        .expect("answered row");
+    let (status, traces) = carrier.wait(30);
+    assert!(status.is_some_and(|s| s.success()), "{traces}");
+    let before = get_json(&server, "/api/v1/campaigns/orders");
+    assert_eq!(before["state"], "running", "{before}");
+    assert!(server.terminate(30).is_some(), "clean stop");
+    let data = server.data_dir.clone();
+    drop(server);
+    let _ = sink.finish();
+
+    let server = Server::start_on("campaign-restart-2", &toml, &[], Some(&data));
+    let after = get_json(&server, "/api/v1/campaigns/orders");
+    assert_eq!(after["state"], "running", "{after}");
+    assert_eq!(after["rows"], before["rows"], "rows rebuilt from the log");
+    assert_eq!(after["rows"][0]["status"], "done", "{after}");
+    assert_eq!(after["rows"][1]["status"], "pending", "{after}");
+    assert_eq!(after["rows"][1]["attempts"], 1, "{after}");
+    let want = chrono::DateTime::parse_from_rfc3339(&next_at).expect("rfc3339");
+    let got = chrono::DateTime::parse_from_rfc3339(
+        after["rows"][1]["next_at"].as_str().expect("next_at"),
+    )
+    .expect("rfc3339");
+    assert_eq!(got, want, "the retry time is kept");
+    // Pause over the API: logged with the token's name. The runner handles the pause
+    // after its first round of dials, so the log has any dial it placed at start.
+    let (s, body) = http_call(
+        server.http,
+        "POST",
+        "/api/v1/campaigns/orders/pause",
+        None,
+        Some("demo-admin"),
+        None,
+    );
+    assert_eq!(s, 200, "{body}");
+    let paused = server
+        .wait_event(10, |e| {
+            e.kind == "campaign.state" && e.data["state"] == "paused"
+        })
+        .expect("paused event");
+    assert_eq!(paused.data["by"], "demo-admin", "{:?}", paused.data);
+    let dials = server
+        .events()
+        .iter()
+        .filter(|e| e.kind == "campaign.dial")
+        .count();
+    assert_eq!(
+        dials, 2,
+        "the answered row is not dialled again after the restart"
+    );
+    let (s, body) = http_call(
+        server.http,
+        "POST",
+        "/api/v1/campaigns/orders/pause",
+        None,
+        Some("demo-admin"),
+        None,
+    );
+    assert_eq!(s, 409, "pausing a paused campaign: {body}");
+}
