@@ -96,7 +96,23 @@ pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
         )
         .route("/demo/crm/balance", get(demo_balance))
         .route("/api/v1/session", get(crate::web_pages::session))
-        .merge(crate::http_campaigns::routes())
+        .route(
+            "/api/v1/campaigns",
+            get(crate::http_campaigns::list).post(crate::http_campaigns::create),
+        )
+        .route("/api/v1/campaigns/:name", get(crate::http_campaigns::one))
+        .route(
+            "/api/v1/campaigns/:name/start",
+            post(crate::http_campaigns::start),
+        )
+        .route(
+            "/api/v1/campaigns/:name/pause",
+            post(crate::http_campaigns::pause),
+        )
+        .route(
+            "/api/v1/campaigns/:name/stop",
+            post(crate::http_campaigns::stop),
+        )
         .merge(crate::web_pages::routes())
         .fallback(not_found)
         .with_state(shared)

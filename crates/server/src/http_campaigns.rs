@@ -6,24 +6,13 @@
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use switchboard_campaign::RunState;
 
 use crate::campaign::{CampaignCommand, CampaignDef, CampaignError, CampaignHandle};
 use crate::http_auth::Principal;
 use crate::http_error::ApiError;
 use crate::http_serve::JsonBody;
-
-/// The campaign routes (merged into the API router).
-pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route("/api/v1/campaigns", get(list).post(create))
-        .route("/api/v1/campaigns/:name", get(one))
-        .route("/api/v1/campaigns/:name/start", post(start))
-        .route("/api/v1/campaigns/:name/pause", post(pause))
-        .route("/api/v1/campaigns/:name/stop", post(stop))
-}
 
 fn unavailable() -> ApiError {
     ApiError::new(

@@ -61,6 +61,8 @@ pub(crate) enum Ty {
     Str,
     StrList,
     Object,
+    Int,
+    ObjectList,
 }
 
 impl Ty {
@@ -69,6 +71,8 @@ impl Ty {
             Ty::Str => json!({"type": "string"}),
             Ty::StrList => json!({"type": "array", "items": {"type": "string"}}),
             Ty::Object => json!({"type": "object"}),
+            Ty::Int => json!({"type": "integer"}),
+            Ty::ObjectList => json!({"type": "array", "items": {"type": "object"}}),
         }
     }
 }
@@ -358,9 +362,52 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     )
     .errors(&[404, 409]),
     op(
+        Post,
+        "/api/v1/campaigns",
+        "Define an outbound campaign with its rows (docs/outbound.md, \"Campaigns\"); 201 with its summary, 409 if the name is taken. Start it with `.../start`.",
+        Staff,
+    )
+    .body(CAMPAIGN)
+    .errors(&[400, 409, 503]),
+    op(
+        Get,
+        "/api/v1/campaigns",
+        "Every campaign (configured or defined over the API) with its state and progress.",
+        Staff,
+    )
+    .errors(&[503]),
+    op(
+        Get,
+        "/api/v1/campaigns/:name",
+        "One campaign: state, progress and every row (status, attempts, next attempt; numbers masked).",
+        Staff,
+    )
+    .errors(&[404, 503]),
+    op(
+        Post,
+        "/api/v1/campaigns/:name/start",
+        "Start or resume a campaign (409 once finished).",
+        Staff,
+    )
+    .errors(&[404, 409, 503]),
+    op(
+        Post,
+        "/api/v1/campaigns/:name/pause",
+        "Pause a running campaign: no new calls; calls in progress finish (409 unless running).",
+        Staff,
+    )
+    .errors(&[404, 409, 503]),
+    op(
+        Post,
+        "/api/v1/campaigns/:name/stop",
+        "Stop a campaign: no new calls until started again (409 once finished).",
+        Staff,
+    )
+    .errors(&[404, 409, 503]),
+    op(
         Get,
         "/api/v1/reports/:kind",
-        "A historical report (`queues`, `agents`, `ivr`, `trunks`, `ewt`) from the event store.",
+        "A historical report (`queues`, `agents`, `ivr`, `trunks`, `ewt`, `campaigns`) from the event store.",
         Staff,
     )
     .query(&[
@@ -409,6 +456,103 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     )
     .query(&[field("phone", Ty::Str, true, "A phone number.")])
     .errors(&[400]),
+];
+
+/// The body of `POST /api/v1/campaigns` (the `[[campaigns]]` keys but `list`,
+/// `do_not_call_file` and `autostart`).
+const CAMPAIGN: &[Field] = &[
+    field("name", Ty::Str, true, "1 to 64 letters, digits, - and _."),
+    field(
+        "kind",
+        Ty::Str,
+        true,
+        "`notification`, `survey` or `progressive` (`predictive` is refused).",
+    ),
+    field(
+        "rows",
+        Ty::ObjectList,
+        true,
+        "The dial list: `{number, name?, timezone?, fields?}` each.",
+    ),
+    field(
+        "window",
+        Ty::Str,
+        false,
+        "Calling hours in the callee's time zone, default `09:00-20:00`.",
+    ),
+    field(
+        "timezone",
+        Ty::Str,
+        false,
+        "IANA zone for rows without one (default UTC).",
+    ),
+    field(
+        "max_attempts",
+        Ty::Int,
+        false,
+        "Attempts per row, 1 to 20 (default 3).",
+    ),
+    field(
+        "retry_after_s",
+        Ty::Int,
+        false,
+        "Wait before the first retry (default 600), doubling.",
+    ),
+    field(
+        "retry_max_s",
+        Ty::Int,
+        false,
+        "The longest wait between attempts (default 14400).",
+    ),
+    field("do_not_call", Ty::StrList, false, "Numbers never dialled."),
+    field(
+        "caller_id",
+        Ty::Str,
+        false,
+        "The number presented (where the trunk lets the call choose).",
+    ),
+    field(
+        "dialplan",
+        Ty::Str,
+        false,
+        "Notification, survey: the dialplan answered calls run.",
+    ),
+    field(
+        "questions",
+        Ty::StrList,
+        false,
+        "Survey: the variables whose collected digits are answers.",
+    ),
+    field(
+        "queue",
+        Ty::Str,
+        false,
+        "Progressive: the queue whose free agents take the calls.",
+    ),
+    field(
+        "script",
+        Ty::Str,
+        false,
+        "Progressive: the script's name for the screen pop.",
+    ),
+    field(
+        "max_concurrent",
+        Ty::Int,
+        false,
+        "Calls at once (default 1).",
+    ),
+    field(
+        "ring_timeout_s",
+        Ty::Int,
+        false,
+        "How long a call may ring, 5 to 300 (default 30).",
+    ),
+    field(
+        "machine",
+        Ty::Str,
+        false,
+        "`retry` (default) or `message`: what an answering machine means.",
+    ),
 ];
 
 /// `/api/v1/agents/:agent` -> `/api/v1/agents/{agent}` and the parameter names.
