@@ -163,3 +163,68 @@ fn a_caller_who_hangs_up_in_the_reserve_is_no_longer_offered_to_the_original_age
     acd.handle_agent_idle(t(60), AgentId(1)).unwrap();
     assert!(offers(&drain(&mut acd)).is_empty());
 }
+
+/// Found by the property test: a reserve queue with `leave_when_empty` emptied while an
+/// agent of the original queue was ringing for (or reserved to call back) a caller who had
+/// overflowed into it. The caller must not be put out, and the agent must stay with it
+/// rather than being freed for another call while the server still dials it.
+#[test]
+fn an_emptied_reserve_does_not_put_out_a_caller_the_original_queue_is_handling() {
+    let mut acd = Acd::new(AcdConfig::default());
+    let mut sales = QueueConfig::new(Strategy::RingAll);
+    sales.overflow = Some(OverflowRule {
+        to: vec![RESERVE],
+        after_wait: Some(t(45)),
+        predicted_sl_below: None,
+    });
+    acd.add_queue(SALES, sales).unwrap();
+    let mut reserve = QueueConfig::new(Strategy::LongestIdle);
+    reserve.leave_when_empty = true;
+    acd.add_queue(RESERVE, reserve).unwrap();
+    for (a, q) in [(1, SALES), (2, RESERVE)] {
+        acd.add_agent(AgentConfig::new(AgentId(a), vec![q]))
+            .unwrap();
+        acd.handle_login(t(0), AgentId(a)).unwrap();
+        acd.handle_agent_busy(t(0), AgentId(a), BusyKind::Direct)
+            .unwrap();
+    }
+    acd.handle_join(t(1), Join::new(CallId(1), SALES)).unwrap();
+    acd.handle_join(t(2), Join::new(CallId(2), SALES)).unwrap();
+    acd.handle_timeout(t(46));
+    let out = drain(&mut acd);
+    assert!(overflows(&out).contains(&(CallId(1), SALES, RESERVE)));
+    // Sales' agent frees first and rings for the overflowed caller, who asks for a callback:
+    // the agent is reserved to make it.
+    acd.handle_agent_idle(t(50), AgentId(1)).unwrap();
+    assert_eq!(offers(&drain(&mut acd)), vec![(CallId(1), AgentId(1))]);
+    acd.handle_callback_request(t(51), CallId(1), "+15559999".into())
+        .unwrap();
+    let out = drain(&mut acd);
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Callback {
+            call: CallId(1),
+            agent: AgentId(1),
+            ..
+        }
+    )));
+    // The reserve's only agent logs out: the reserve is empty, but its caller is being
+    // called back by sales' agent.
+    acd.handle_logout(t(52), AgentId(2)).unwrap();
+    let out = drain(&mut acd);
+    assert!(
+        !out.iter().any(|o| matches!(
+            o,
+            Output::Exit {
+                call: CallId(1),
+                ..
+            }
+        )),
+        "{out:?}"
+    );
+    assert!(offers(&out).is_empty(), "{out:?}");
+    assert_eq!(
+        acd.agent_state(AgentId(1)),
+        Some(&AgentState::Reserved { call: CallId(1) })
+    );
+}

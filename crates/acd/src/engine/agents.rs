@@ -336,11 +336,24 @@ impl Acd {
                 .get(&qid)
                 .is_some_and(|q| q.cfg.leave_when_empty && !q.order.is_empty());
             if leave && !self.staffed(qid) {
+                // Only callers nobody is handling leave: a caller who overflowed here may be
+                // ringing (or have its callback dialled by) an agent of the queue it came
+                // from, and keeps waiting while any of those queues is staffed.
                 let calls: Vec<CallId> = self
                     .queues
                     .get(&qid)
-                    .map(|q| q.order.iter().map(|(_, c)| *c).collect())
-                    .unwrap_or_default();
+                    .map(|q| q.order.iter().map(|(_, c)| *c).collect::<Vec<_>>())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|c| {
+                        self.calls.get(c).is_some_and(|call| {
+                            matches!(
+                                call.state,
+                                CallState::Waiting | CallState::CallbackWaiting { .. }
+                            ) && !call.origins.iter().any(|o| self.staffed(*o))
+                        })
+                    })
+                    .collect();
                 for c in calls {
                     self.leave(now, c, Outcome::Exited(ExitReason::NoAgents));
                 }
