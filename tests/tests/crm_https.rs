@@ -10,118 +10,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use switchboard_e2e::{require_peer, scratch_dir, sipp, Server};
-
-/// Runs `openssl` with `args` in `dir`, failing the test on error.
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("timeout")
-        .arg("60")
-        .arg("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use switchboard_e2e::{require_peer, scratch_dir, sipp, test_ca, Server};
 
 /// A CA (`<name>-ca.pem`) and a `localhost`/127.0.0.1 server certificate it signed
 /// (`<name>-server.pem`, key `<name>-server.key`), in `dir`.
 fn make_ca_and_server_cert(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
-    let (ca_key, ca) = (format!("{name}-ca.key"), format!("{name}-ca.pem"));
-    let (key, csr, cert) = (
-        format!("{name}-server.key"),
-        format!("{name}-server.csr"),
-        format!("{name}-server.pem"),
-    );
-    let ext = format!("{name}-ext.cnf");
-    std::fs::write(
-        dir.join(&ext),
-        "subjectAltName = DNS:localhost, IP:127.0.0.1\nbasicConstraints = CA:FALSE\n\
-         keyUsage = digitalSignature\nextendedKeyUsage = serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            &ca_key,
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-new",
-            "-key",
-            &ca_key,
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN=switchboard test CA {name}"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-            "-out",
-            &ca,
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-            &key,
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-key",
-            &key,
-            "-subj",
-            "/CN=localhost",
-            "-out",
-            &csr,
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            &ca,
-            "-CAkey",
-            &ca_key,
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            &ext,
-            "-out",
-            &cert,
-        ],
-    );
-    (dir.join(ca), dir.join(cert), dir.join(key))
+    let ca = test_ca::make_ca(dir, name);
+    let (cert, key) = test_ca::make_leaf(dir, &ca, &format!("{name}-server"));
+    (ca.0, cert, key)
 }
 
 const CRM_SERVER: &str = r#"
