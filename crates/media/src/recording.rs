@@ -120,6 +120,9 @@ impl Default for RecordingConfig {
 
 /// Samples each side can hold before they are written (2 s at 8 kHz).
 const WINDOW: usize = 16000;
+/// Stereo frames converted and written per `write` call when committing (256 ms): the
+/// scratch buffer is this small, not a whole window.
+const COMMIT_CHUNK: usize = 2048;
 
 /// Stereo WAV recording writer; a sans-IO policy driven by positions and `now`.
 ///
@@ -160,7 +163,7 @@ impl<W: Write + Seek + SyncTarget> RecordingWriter<W> {
             header_at: 0,
             synced_at: 0,
             last_sync: now,
-            scratch: vec![0; WINDOW * 4].into_boxed_slice(),
+            scratch: vec![0; COMMIT_CHUNK * 4].into_boxed_slice(),
             late_samples: 0,
             at_end: true,
         })
@@ -274,7 +277,7 @@ impl<W: Write + Seek + SyncTarget> RecordingWriter<W> {
     /// Writes stereo frames for positions [committed, target).
     fn commit(&mut self, target: u64) -> Result<(), RecordingError> {
         while self.committed < target {
-            let n = ((target - self.committed) as usize).min(WINDOW);
+            let n = ((target - self.committed) as usize).min(COMMIT_CHUNK);
             for k in 0..n {
                 let i = ((self.committed + k as u64) % WINDOW as u64) as usize;
                 let l = std::mem::take(&mut self.ring[0][i]).to_le_bytes();

@@ -409,9 +409,6 @@ async fn bridge(
                     m.session.handle_timeout(t);
                     let _ = m.flush_session();
                 }
-                if let Some(rec) = recorder.as_mut() {
-                    rec.tick(t);
-                }
             }
         }
     }

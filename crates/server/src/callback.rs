@@ -271,9 +271,6 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
                     m.session.handle_timeout(t);
                     let _ = m.flush_session();
                 }
-                if let Some(rec) = recorder.as_mut() {
-                    rec.tick(t);
-                }
             }
         }
     }

@@ -189,6 +189,13 @@ pub(crate) struct DataConfig {
     pub(crate) event_store: String,
     /// Free-space watermark of the data directory, MiB; 0 = off.
     pub(crate) min_free_mb: u64,
+    /// Threads writing all recordings (the shared writer pool, decision 0032), 1..=16.
+    #[serde(default = "default_recording_writers")]
+    pub(crate) recording_writers: usize,
+}
+
+fn default_recording_writers() -> usize {
+    1
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -406,6 +413,12 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        if !(1..=16).contains(&self.data.recording_writers) {
+            anyhow::bail!(
+                "data.recording_writers = {}: between 1 and 16 threads",
+                self.data.recording_writers
+            );
+        }
         if self.sip.session_expires != 0 && self.sip.session_expires < 90 {
             anyhow::bail!(
                 "sip.session_expires = {}: at least 90 seconds (RFC 4028 Min-SE), or 0 for off",

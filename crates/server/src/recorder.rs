@@ -1,22 +1,28 @@
-//! Call recording on a blocking thread: the call task hands decoded frames over a
-//! bounded channel; the thread owns the file and the crash-safe `RecordingWriter`
-//! (header rewritten every second of audio, fsync at least every 5 s).
+//! Call recording: the call task's handle on a recording written by the shared writer
+//! pool (`recorder::writer_pool`, decision 0032). The handle queues decoded frames
+//! without blocking or allocating; a frame the pool cannot take is dropped, counted
+//! (`dropped()`, reported in `call.end`) and the first such drop of a recording logged.
+
+mod writer_pool;
 
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::OnceLock;
 use std::time::Instant;
 
-use switchboard_media::{RecordingConfig, RecordingWriter, Side};
+use switchboard_media::{RecordingConfig, Side};
 
-enum Msg {
-    Frame {
-        side: Side,
-        position: u64,
-        samples: Vec<i16>,
-        now: Instant,
-    },
-    Tick(Instant),
-    Finish,
+use writer_pool::{PoolRecording, WriterPool, QUEUE_PER_WRITER};
+
+/// The process's writer pool, started with the first recording (`[data]
+/// recording_writers` threads); None when its threads could not be started (logged).
+fn shared_pool(writers: usize) -> Option<&'static WriterPool> {
+    static POOL: OnceLock<Option<WriterPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        WriterPool::new(writers, QUEUE_PER_WRITER)
+            .map_err(|e| tracing::warn!(error = %e, "cannot start the recording writers"))
+            .ok()
+    })
+    .as_ref()
 }
 
 /// Where call `call_id`'s recording of `date` goes: `<recordings_dir>/YYYY/MM/DD/<id>.wav`
@@ -41,9 +47,8 @@ pub(crate) fn recording_file(
 
 /// Handle held by the call task; dropping it finishes the file.
 pub(crate) struct Recorder {
-    tx: mpsc::SyncSender<Msg>,
+    rec: PoolRecording,
     pub(crate) path: PathBuf,
-    dropped: u64,
 }
 
 impl Recorder {
@@ -78,83 +83,48 @@ impl Recorder {
         let path = recording_file(cfg, tenant, date, call_id)
             .map_err(|e| tracing::warn!(error = %e, "bad recording path"))
             .ok()?;
-        Recorder::start(path)
+        let pool = shared_pool(cfg.data.recording_writers)?;
+        Recorder::start(pool, path)
             .map_err(|e| tracing::warn!(error = %e, "cannot start recording"))
             .ok()
     }
 
-    /// Creates the file (and its directories) and starts the writer thread.
-    pub(crate) fn start(path: PathBuf) -> std::io::Result<Recorder> {
+    /// Creates the file (and its directories) and hands it to `pool`.
+    pub(crate) fn start(pool: &WriterPool, path: PathBuf) -> std::io::Result<Recorder> {
         if let Some(dir) = path.parent() {
             crate::private_files::create_private_dir_all(dir)?;
         }
         let file = crate::private_files::create_private_file(&path)?;
-        let mut writer = RecordingWriter::create(file, Instant::now(), RecordingConfig::default())
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        let (tx, rx) = mpsc::sync_channel::<Msg>(512);
-        let p = path.clone();
-        std::thread::Builder::new()
-            .name("recorder".into())
-            .spawn(move || {
-                for m in rx {
-                    let r = match m {
-                        Msg::Frame {
-                            side,
-                            position,
-                            samples,
-                            now,
-                        } => writer.handle_frame(now, side, position, &samples),
-                        Msg::Tick(now) => {
-                            if now >= writer.poll_timeout() {
-                                writer.handle_timeout(now)
-                            } else {
-                                Ok(())
-                            }
-                        }
-                        Msg::Finish => break,
-                    };
-                    if let Err(e) = r {
-                        tracing::warn!(error = %e, path = %p.display(), "recording write failed");
-                        return;
-                    }
-                }
-                if let Err(e) = writer.finish() {
-                    tracing::warn!(error = %e, "recording finish failed");
-                }
-            })?;
-        Ok(Recorder {
-            tx,
-            path,
-            dropped: 0,
-        })
+        let rec = pool.start(path.clone(), Box::new(file), RecordingConfig::default())?;
+        Ok(Recorder { rec, path })
     }
 
     /// Adds one side's frame at `position` (in samples from the recording's start).
+    /// Never blocks: when the writers are behind the frame is dropped and counted.
     pub(crate) fn frame(&mut self, side: Side, position: u64, now: Instant, samples: &[i16]) {
-        let msg = Msg::Frame {
-            side,
-            position,
-            samples: samples.to_vec(),
-            now,
-        };
-        if self.tx.try_send(msg).is_err() {
-            self.dropped += 1;
+        let before = self.rec.dropped();
+        if self.rec.frame(side, position, now, samples) > 0 && before == 0 {
+            tracing::warn!(
+                path = %self.path.display(),
+                "recording writers behind: dropping frames of this recording (counted in call.end)"
+            );
         }
     }
 
-    /// Lets the writer update the header / fsync when due.
-    pub(crate) fn tick(&mut self, now: Instant) {
-        let _ = self.tx.try_send(Msg::Tick(now));
-    }
-
-    /// Frames lost because the writer fell behind.
+    /// Frames lost because the writers fell behind.
     pub(crate) fn dropped(&self) -> u64 {
-        self.dropped
+        self.rec.dropped()
     }
 }
 
 impl Drop for Recorder {
     fn drop(&mut self) {
-        let _ = self.tx.send(Msg::Finish);
+        if self.rec.dropped() > 0 {
+            tracing::warn!(
+                path = %self.path.display(),
+                dropped_frames = self.rec.dropped(),
+                "recording finished with dropped frames"
+            );
+        }
     }
 }

@@ -528,9 +528,6 @@ impl CallTask {
                 self.drain_ivr();
             }
         }
-        if let Some(rec) = self.recorder.as_mut() {
-            rec.tick(now);
-        }
     }
 
     fn on_digit(&mut self, d: char, via: DtmfVia) {

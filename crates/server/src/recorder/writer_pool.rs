@@ -1,0 +1,575 @@
+//! The shared recording writer pool: a fixed number of blocking threads (`[data]
+//! recording_writers`, default 1) write every recording of the process, instead of one
+//! thread per recording.
+//!
+//! Each writer thread owns the files and crash-safe `RecordingWriter`s of the recordings
+//! assigned to it (round robin) and is fed by one bounded queue of fixed-size frame
+//! messages (the samples travel inline: no allocation per frame on the call's side) plus
+//! an unbounded control channel (open, finish, shutdown) that never blocks a call. The
+//! thread drives each writer's header/fsync timer itself (decision 0006: header rewritten
+//! every second of audio, `sync_data` at least every 5 s), and writes go through a small
+//! `BufWriter` so a recording costs a few `write` calls per second, not one per frame.
+//!
+//! A full queue never blocks the call: the frame is dropped, counted on the recording
+//! (`call.end`'s `recording_dropped_frames`) and the first drop of a recording is logged.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError, TrySendError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use switchboard_media::{RecordingConfig, RecordingWriter, Side, SyncTarget};
+
+/// Samples carried inline by one queued message (40 ms at 8 kHz); longer frames are
+/// split over several messages.
+pub(crate) const CHUNK_SAMPLES: usize = 320;
+/// Messages each writer thread's queue holds (about 680 bytes each: ≈1.3 MiB per
+/// writer, ≈ 40 s of audio of 25 recordings, or 1.6 s of 1,000).
+pub(crate) const QUEUE_PER_WRITER: usize = 2048;
+/// Bytes buffered per recording before a `write` call (256 ms of stereo audio).
+const FILE_BUFFER: usize = 8192;
+/// Longest sleep of a writer thread that has open recordings (it checks its control
+/// channel and timers at least this often).
+const POLL: Duration = Duration::from_millis(50);
+
+/// A seekable, syncable file a recording is written to (a `std::fs::File` in the
+/// server; tests use in-memory or deliberately stalled files).
+pub(crate) trait RecordingFile: Write + Seek + Send {
+    /// Makes the written data durable (`fdatasync` for a file).
+    fn sync(&mut self) -> io::Result<()>;
+}
+
+impl RecordingFile for File {
+    fn sync(&mut self) -> io::Result<()> {
+        File::sync_data(self)
+    }
+}
+
+/// The boxed file behind a recording's `BufWriter`.
+pub(crate) struct BoxedFile(Box<dyn RecordingFile>);
+
+impl Write for BoxedFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl Seek for BoxedFile {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.0.seek(pos)
+    }
+}
+
+impl SyncTarget for BoxedFile {
+    fn sync_data(&mut self) -> io::Result<()> {
+        self.0.sync()
+    }
+}
+
+type Writer = RecordingWriter<BufWriter<BoxedFile>>;
+
+/// Identifies a recording inside the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct RecordingId(u64);
+
+/// One queued piece of audio of one side of one recording.
+struct FrameMsg {
+    rec: RecordingId,
+    side: Side,
+    position: u64,
+    now: Instant,
+    len: u16,
+    samples: [i16; CHUNK_SAMPLES],
+}
+
+enum Control {
+    Open {
+        rec: RecordingId,
+        writer: Box<Writer>,
+        path: PathBuf,
+    },
+    /// The recording ends once `enqueued` frame messages of it have been taken.
+    Finish {
+        rec: RecordingId,
+        enqueued: u64,
+    },
+    Shutdown,
+}
+
+struct WriterThread {
+    frames: mpsc::SyncSender<FrameMsg>,
+    control: mpsc::Sender<Control>,
+}
+
+/// The fixed set of writer threads; dropping it finishes every open recording (frames
+/// already queued are written first) and joins the threads.
+pub(crate) struct WriterPool {
+    threads: Vec<WriterThread>,
+    joins: Vec<JoinHandle<()>>,
+    next: AtomicU64,
+}
+
+impl WriterPool {
+    /// Starts `writers` threads (at least 1), each with a queue of `queue` messages.
+    pub(crate) fn new(writers: usize, queue: usize) -> io::Result<WriterPool> {
+        let mut threads = Vec::new();
+        let mut joins = Vec::new();
+        for k in 0..writers.max(1) {
+            let (frames_tx, frames_rx) = mpsc::sync_channel(queue.max(1));
+            let (control_tx, control_rx) = mpsc::channel();
+            let join = std::thread::Builder::new()
+                .name(format!("recording-writer-{k}"))
+                .spawn(move || run(frames_rx, control_rx))?;
+            threads.push(WriterThread {
+                frames: frames_tx,
+                control: control_tx,
+            });
+            joins.push(join);
+        }
+        Ok(WriterPool {
+            threads,
+            joins,
+            next: AtomicU64::new(0),
+        })
+    }
+
+    /// Writes the WAV header to `file` (synced) and hands the recording to a writer
+    /// thread. `path` names the recording in logs.
+    pub(crate) fn start(
+        &self,
+        path: PathBuf,
+        file: Box<dyn RecordingFile>,
+        cfg: RecordingConfig,
+    ) -> io::Result<PoolRecording> {
+        let sink = BufWriter::with_capacity(FILE_BUFFER, BoxedFile(file));
+        let writer = RecordingWriter::create(sink, Instant::now(), cfg)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let rec = RecordingId(n);
+        let t = &self.threads[(n % self.threads.len() as u64) as usize];
+        t.control
+            .send(Control::Open {
+                rec,
+                writer: Box::new(writer),
+                path,
+            })
+            .map_err(|_| io::Error::other("recording writer thread is gone"))?;
+        Ok(PoolRecording {
+            rec,
+            frames: t.frames.clone(),
+            control: t.control.clone(),
+            enqueued: 0,
+            dropped: 0,
+        })
+    }
+}
+
+impl Drop for WriterPool {
+    fn drop(&mut self) {
+        for t in &self.threads {
+            let _ = t.control.send(Control::Shutdown);
+        }
+        for j in self.joins.drain(..) {
+            let _ = j.join();
+        }
+    }
+}
+
+/// The call's side of one recording; dropping it finishes the file (never blocks).
+pub(crate) struct PoolRecording {
+    rec: RecordingId,
+    frames: mpsc::SyncSender<FrameMsg>,
+    control: mpsc::Sender<Control>,
+    enqueued: u64,
+    dropped: u64,
+}
+
+impl PoolRecording {
+    /// Queues `samples` of `side` at `position`; returns how many messages were dropped
+    /// because the writer's queue was full (or the writer is gone).
+    pub(crate) fn frame(
+        &mut self,
+        side: Side,
+        position: u64,
+        now: Instant,
+        samples: &[i16],
+    ) -> u64 {
+        let mut dropped = 0;
+        let mut pos = position;
+        for chunk in samples.chunks(CHUNK_SAMPLES) {
+            let mut msg = FrameMsg {
+                rec: self.rec,
+                side,
+                position: pos,
+                now,
+                len: chunk.len() as u16,
+                samples: [0; CHUNK_SAMPLES],
+            };
+            msg.samples[..chunk.len()].copy_from_slice(chunk);
+            match self.frames.try_send(msg) {
+                Ok(()) => self.enqueued += 1,
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => dropped += 1,
+            }
+            pos += chunk.len() as u64;
+        }
+        self.dropped += dropped;
+        dropped
+    }
+
+    /// Frame messages dropped so far.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped
+    }
+}
+
+impl Drop for PoolRecording {
+    fn drop(&mut self) {
+        let _ = self.control.send(Control::Finish {
+            rec: self.rec,
+            enqueued: self.enqueued,
+        });
+    }
+}
+
+struct Slot {
+    writer: Option<Writer>,
+    path: PathBuf,
+    received: u64,
+    finish_after: Option<u64>,
+}
+
+impl Slot {
+    fn done(&self) -> bool {
+        self.finish_after.is_some_and(|n| self.received >= n)
+    }
+
+    fn close(self) {
+        if let Some(w) = self.writer {
+            if let Err(e) = w.finish() {
+                tracing::warn!(error = %e, path = %self.path.display(), "recording finish failed");
+            }
+        }
+    }
+}
+
+/// A writer thread's loop: control first (an `Open` always precedes its frames), then
+/// frames until the next timer or `POLL`.
+fn run(frames: mpsc::Receiver<FrameMsg>, control: mpsc::Receiver<Control>) {
+    let mut slots: HashMap<RecordingId, Slot> = HashMap::new();
+    loop {
+        loop {
+            match control.try_recv() {
+                Ok(Control::Shutdown) | Err(TryRecvError::Disconnected) => {
+                    while let Ok(f) = frames.try_recv() {
+                        apply(&mut slots, f);
+                    }
+                    for (_, s) in slots.drain() {
+                        s.close();
+                    }
+                    return;
+                }
+                Ok(c) => on_control(&mut slots, c),
+                Err(TryRecvError::Empty) => break,
+            }
+        }
+        if slots.is_empty() {
+            match control.recv() {
+                Ok(Control::Shutdown) | Err(_) => return,
+                Ok(c) => on_control(&mut slots, c),
+            }
+            continue;
+        }
+        let now = Instant::now();
+        let due = slots
+            .values()
+            .filter_map(|s| s.writer.as_ref().map(|w| w.poll_timeout()))
+            .min()
+            .unwrap_or(now + POLL);
+        match frames.recv_timeout(due.saturating_duration_since(now).min(POLL)) {
+            Ok(f) => {
+                apply(&mut slots, f);
+                // Take what else is queued before looking at timers again.
+                while let Ok(f) = frames.try_recv() {
+                    apply(&mut slots, f);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => {}
+        }
+        let now = Instant::now();
+        for s in slots.values_mut() {
+            if let Some(w) = s.writer.as_mut() {
+                if now >= w.poll_timeout() {
+                    if let Err(e) = w.handle_timeout(now) {
+                        tracing::warn!(error = %e, path = %s.path.display(), "recording write failed");
+                        s.writer = None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn on_control(slots: &mut HashMap<RecordingId, Slot>, c: Control) {
+    match c {
+        Control::Open { rec, writer, path } => {
+            slots.insert(
+                rec,
+                Slot {
+                    writer: Some(*writer),
+                    path,
+                    received: 0,
+                    finish_after: None,
+                },
+            );
+        }
+        Control::Finish { rec, enqueued } => {
+            if let Some(s) = slots.get_mut(&rec) {
+                s.finish_after = Some(enqueued);
+                if s.done() {
+                    if let Some(s) = slots.remove(&rec) {
+                        s.close();
+                    }
+                }
+            }
+        }
+        Control::Shutdown => {}
+    }
+}
+
+fn apply(slots: &mut HashMap<RecordingId, Slot>, f: FrameMsg) {
+    let Some(s) = slots.get_mut(&f.rec) else {
+        return;
+    };
+    s.received += 1;
+    if let Some(w) = s.writer.as_mut() {
+        let samples = &f.samples[..usize::from(f.len).min(CHUNK_SAMPLES)];
+        if let Err(e) = w.handle_frame(f.now, f.side, f.position, samples) {
+            tracing::warn!(error = %e, path = %s.path.display(), "recording write failed");
+            s.writer = None;
+        }
+    }
+    if s.done() {
+        if let Some(s) = slots.remove(&f.rec) {
+            s.close();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+    use std::sync::{Arc, Condvar, Mutex};
+
+    /// An in-memory file the test can read after the pool has finished with it.
+    #[derive(Clone, Default)]
+    struct MemFile(Arc<Mutex<Cursor<Vec<u8>>>>);
+
+    impl MemFile {
+        fn bytes(&self) -> Vec<u8> {
+            self.0.lock().unwrap().get_ref().clone()
+        }
+    }
+
+    impl Write for MemFile {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Seek for MemFile {
+        fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+            self.0.lock().unwrap().seek(pos)
+        }
+    }
+
+    impl RecordingFile for MemFile {
+        fn sync(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The sizes in a WAV header: (RIFF size, data size).
+    fn sizes(wav: &[u8]) -> (u32, u32) {
+        let u = |o: usize| u32::from_le_bytes([wav[o], wav[o + 1], wav[o + 2], wav[o + 3]]);
+        (u(4), u(40))
+    }
+
+    fn caller_sample(rec: usize, i: usize) -> i16 {
+        (rec * 1000 + i % 997) as i16
+    }
+
+    fn agent_sample(rec: usize, i: usize) -> i16 {
+        -((rec * 1000 + i % 991) as i16) - 1
+    }
+
+    #[test]
+    fn many_recordings_through_one_thread_are_complete_wavs() {
+        const RECORDINGS: usize = 20;
+        const FRAMES: usize = 100; // 2 s of 20 ms frames per side
+        const FRAME: usize = 160;
+        let pool = WriterPool::new(1, 2 * RECORDINGS * FRAMES).unwrap();
+        let files: Vec<MemFile> = (0..RECORDINGS).map(|_| MemFile::default()).collect();
+        let mut recs: Vec<PoolRecording> = files
+            .iter()
+            .enumerate()
+            .map(|(r, f)| {
+                pool.start(
+                    PathBuf::from(format!("rec-{r}.wav")),
+                    Box::new(f.clone()),
+                    RecordingConfig::default(),
+                )
+                .unwrap()
+            })
+            .collect();
+        let now = Instant::now();
+        let mut buf = [0i16; FRAME];
+        for k in 0..FRAMES {
+            for (r, rec) in recs.iter_mut().enumerate() {
+                let pos = k * FRAME;
+                for (j, s) in buf.iter_mut().enumerate() {
+                    *s = caller_sample(r, pos + j);
+                }
+                assert_eq!(rec.frame(Side::Caller, pos as u64, now, &buf), 0);
+                for (j, s) in buf.iter_mut().enumerate() {
+                    *s = agent_sample(r, pos + j);
+                }
+                assert_eq!(rec.frame(Side::Agent, pos as u64, now, &buf), 0);
+            }
+        }
+        drop(recs);
+        drop(pool); // finishes every recording and joins the writer
+        for (r, f) in files.iter().enumerate() {
+            let wav = f.bytes();
+            let frames = FRAMES * FRAME;
+            assert_eq!(wav.len(), 44 + frames * 4, "recording {r}");
+            assert_eq!(sizes(&wav), (36 + frames as u32 * 4, frames as u32 * 4));
+            for i in 0..frames {
+                let o = 44 + 4 * i;
+                let l = i16::from_le_bytes([wav[o], wav[o + 1]]);
+                let rt = i16::from_le_bytes([wav[o + 2], wav[o + 3]]);
+                assert_eq!(
+                    (l, rt),
+                    (caller_sample(r, i), agent_sample(r, i)),
+                    "rec {r} frame {i}"
+                );
+            }
+        }
+    }
+
+    /// A file whose writes block while `stalled` is set (a disk that stopped answering);
+    /// it reports the first blocked write on `entered`.
+    struct StalledFile {
+        inner: MemFile,
+        gate: Arc<(Mutex<bool>, Condvar)>,
+        entered: mpsc::Sender<()>,
+    }
+
+    impl Write for StalledFile {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let (lock, cv) = &*self.gate;
+            let mut stalled = lock.lock().unwrap();
+            if *stalled {
+                let _ = self.entered.send(());
+            }
+            while *stalled {
+                stalled = cv.wait(stalled).unwrap();
+            }
+            drop(stalled);
+            self.inner.write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Seek for StalledFile {
+        fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+            self.inner.seek(pos)
+        }
+    }
+
+    impl RecordingFile for StalledFile {
+        fn sync(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_disk_drops_and_counts_and_never_blocks_the_call() {
+        const QUEUE: usize = 8;
+        let pool = WriterPool::new(1, QUEUE).unwrap();
+        let mem = MemFile::default();
+        let gate = Arc::new((Mutex::new(false), Condvar::new()));
+        let (entered_tx, entered) = mpsc::channel();
+        let file = StalledFile {
+            inner: mem.clone(),
+            gate: gate.clone(),
+            entered: entered_tx,
+        };
+        let mut rec = pool
+            .start(
+                "stalled.wav".into(),
+                Box::new(file),
+                RecordingConfig::default(),
+            )
+            .unwrap();
+        *gate.0.lock().unwrap() = true;
+        let now = Instant::now();
+        let frame = [7i16; 160];
+        // Feed audio until the writer is stuck in a write (its file buffer fills first).
+        let mut sent = 0u64;
+        let mut pos = 0u64;
+        while entered.try_recv().is_err() {
+            assert!(
+                sent < 1_000_000,
+                "the writer never reached the stalled file"
+            );
+            rec.frame(Side::Caller, pos, now, &frame);
+            rec.frame(Side::Agent, pos, now, &frame);
+            pos += 160;
+            sent += 2;
+        }
+        // The writer is blocked: the queue takes at most QUEUE more, the rest is dropped
+        // and counted, and every call returns.
+        let before = rec.dropped();
+        for _ in 0..500 {
+            rec.frame(Side::Caller, pos, now, &frame);
+            rec.frame(Side::Agent, pos, now, &frame);
+            pos += 160;
+            sent += 2;
+        }
+        assert!(
+            rec.dropped() - before >= 1000 - QUEUE as u64,
+            "dropped {} of 1000 while stalled",
+            rec.dropped() - before
+        );
+        assert_eq!(rec.enqueued + rec.dropped(), sent);
+        // Ending the recording does not wait for the disk either.
+        drop(rec);
+        {
+            let (lock, cv) = &*gate;
+            *lock.lock().unwrap() = false;
+            cv.notify_all();
+        }
+        drop(pool);
+        // What was queued is written; the file is a valid WAV whose header covers it.
+        let wav = mem.bytes();
+        let (riff, data) = sizes(&wav);
+        assert!(data > 0);
+        assert_eq!(data as usize, wav.len() - 44);
+        assert_eq!(data % 4, 0);
+        assert_eq!(riff, data + 36);
+    }
+}
