@@ -263,12 +263,18 @@ impl Slot {
 /// frames until the next timer or `POLL`.
 fn run(frames: mpsc::Receiver<FrameMsg>, control: mpsc::Receiver<Control>) {
     let mut slots: HashMap<RecordingId, Slot> = HashMap::new();
+    let mut shutdown = false;
     loop {
         loop {
-            match control.try_recv() {
+            let c = if shutdown {
+                Ok(Control::Shutdown)
+            } else {
+                control.try_recv()
+            };
+            match c {
                 Ok(Control::Shutdown) | Err(TryRecvError::Disconnected) => {
                     while let Ok(f) = frames.try_recv() {
-                        apply(&mut slots, f);
+                        apply(&mut slots, &control, &mut shutdown, f);
                     }
                     for (_, s) in slots.drain() {
                         s.close();
@@ -294,10 +300,10 @@ fn run(frames: mpsc::Receiver<FrameMsg>, control: mpsc::Receiver<Control>) {
             .unwrap_or(now + POLL);
         match frames.recv_timeout(due.saturating_duration_since(now).min(POLL)) {
             Ok(f) => {
-                apply(&mut slots, f);
+                apply(&mut slots, &control, &mut shutdown, f);
                 // Take what else is queued before looking at timers again.
                 while let Ok(f) = frames.try_recv() {
-                    apply(&mut slots, f);
+                    apply(&mut slots, &control, &mut shutdown, f);
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -344,7 +350,21 @@ fn on_control(slots: &mut HashMap<RecordingId, Slot>, c: Control) {
     }
 }
 
-fn apply(slots: &mut HashMap<RecordingId, Slot>, f: FrameMsg) {
+/// Writes one frame. A frame can be taken before its recording's `Open` (sent earlier on
+/// the control channel) has been read: the control channel is then read up to it.
+fn apply(
+    slots: &mut HashMap<RecordingId, Slot>,
+    control: &mpsc::Receiver<Control>,
+    shutdown: &mut bool,
+    f: FrameMsg,
+) {
+    while !slots.contains_key(&f.rec) {
+        match control.try_recv() {
+            Ok(Control::Shutdown) => *shutdown = true,
+            Ok(c) => on_control(slots, c),
+            Err(_) => break,
+        }
+    }
     let Some(s) = slots.get_mut(&f.rec) else {
         return;
     };
