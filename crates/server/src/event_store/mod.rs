@@ -20,6 +20,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 
 pub(crate) use self::postgres::PostgresStore;
+#[cfg(test)]
+pub(crate) use self::postgres::TestSchema;
 pub(crate) use self::sqlite::SqliteStore;
 use serde::Serialize;
 use serde_json::Value;

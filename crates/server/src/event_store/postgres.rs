@@ -210,6 +210,53 @@ impl EventStore for PostgresStore {
     }
 }
 
+/// A schema of its own in the test database named by `SWITCHBOARD_TEST_POSTGRES`
+/// (scripts/test starts a private cluster and sets it), dropped with everything in it when
+/// this value is dropped: the PostgreSQL side of the store, export, report and replay tests.
+#[cfg(test)]
+pub(crate) struct TestSchema {
+    admin: Client,
+    name: String,
+    /// The database URL with `search_path` set to the schema.
+    pub(crate) url: String,
+}
+
+#[cfg(test)]
+impl TestSchema {
+    /// A fresh schema `<prefix>_<pid>`; `None` (and a note on stderr) when no test
+    /// database is configured.
+    pub(crate) fn create(prefix: &str) -> Option<TestSchema> {
+        let Ok(url) = std::env::var("SWITCHBOARD_TEST_POSTGRES") else {
+            eprintln!("SWITCHBOARD_TEST_POSTGRES not set; PostgreSQL test ({prefix}) skipped");
+            return None;
+        };
+        let mut admin = Client::connect(&url, NoTls).expect("connect to the test database");
+        let name = format!("{prefix}_{}", std::process::id()).replace('-', "_");
+        admin
+            .batch_execute(&format!(
+                "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name};"
+            ))
+            .expect("create the test schema");
+        let sep = if url.contains('?') { '&' } else { '?' };
+        let url = format!("{url}{sep}options=-csearch_path%3D{name}");
+        Some(TestSchema { admin, name, url })
+    }
+
+    /// A store on the schema.
+    pub(crate) fn store(&self) -> PostgresStore {
+        PostgresStore::connect(&self.url).expect("open the test schema")
+    }
+}
+
+#[cfg(test)]
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        let _ = self
+            .admin
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,28 +265,14 @@ mod tests {
     /// private cluster and sets it); otherwise says so and passes.
     #[test]
     fn postgres_store_keeps_the_contract() {
-        let Ok(url) = std::env::var("SWITCHBOARD_TEST_POSTGRES") else {
-            eprintln!("SWITCHBOARD_TEST_POSTGRES not set; PostgreSQL store test skipped");
+        let Some(schema) = TestSchema::create("sb_contract") else {
             return;
         };
-        let mut admin = Client::connect(&url, NoTls).expect("connect");
-        let schema = format!("sb_contract_{}", std::process::id());
-        admin
-            .batch_execute(&format!(
-                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"
-            ))
-            .unwrap();
-        let sep = if url.contains('?') { '&' } else { '?' };
-        let scoped = format!("{url}{sep}options=-csearch_path%3D{schema}");
-        let mut s = PostgresStore::connect(&scoped).unwrap();
+        let mut s = schema.store();
         super::super::tests::store_contract(&mut s);
         drop(s);
         // A second open applies nothing and keeps the rows.
-        let mut s = PostgresStore::connect(&scoped).unwrap();
+        let mut s = schema.store();
         assert_eq!(s.read_range(None, None).unwrap().len(), 4);
-        drop(s);
-        admin
-            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-            .unwrap();
     }
 }

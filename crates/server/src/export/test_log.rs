@@ -16,7 +16,8 @@ pub(super) struct TestLog {
     path: PathBuf,
     pub(super) store: Box<dyn EventStore>,
     seqs: HashMap<String, i64>,
-    pg_cleanup: Option<(String, String)>,
+    /// Declared after `store`, so the store closes before its schema is dropped.
+    _pg_schema: Option<crate::event_store::TestSchema>,
 }
 
 impl TestLog {
@@ -24,26 +25,12 @@ impl TestLog {
         let dir = std::env::temp_dir().join(format!("sb-export-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        if let Ok(url) = std::env::var("SWITCHBOARD_TEST_POSTGRES") {
-            let schema = format!(
-                "sb_export_{}_{}",
-                std::process::id(),
-                name.replace('-', "_")
-            );
-            let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-            admin
-                .batch_execute(&format!(
-                    "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"
-                ))
-                .unwrap();
-            let sep = if url.contains('?') { '&' } else { '?' };
-            let scoped = format!("{url}{sep}options=-csearch_path%3D{schema}");
-            let store = crate::event_store::PostgresStore::connect(&scoped).unwrap();
+        if let Some(schema) = crate::event_store::TestSchema::create(&format!("sb_export_{name}")) {
             return TestLog {
                 path: dir,
-                store: Box::new(store),
+                store: Box::new(schema.store()),
                 seqs: HashMap::new(),
-                pg_cleanup: Some((url, schema)),
+                _pg_schema: Some(schema),
             };
         }
         let store = crate::event_store::SqliteStore::open(&dir.join("events.sqlite")).unwrap();
@@ -51,7 +38,7 @@ impl TestLog {
             path: dir,
             store: Box::new(store),
             seqs: HashMap::new(),
-            pg_cleanup: None,
+            _pg_schema: None,
         }
     }
 
@@ -105,11 +92,6 @@ impl TestLog {
 impl Drop for TestLog {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
-        if let Some((url, schema)) = self.pg_cleanup.take() {
-            if let Ok(mut c) = postgres::Client::connect(&url, postgres::NoTls) {
-                let _ = c.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"));
-            }
-        }
     }
 }
 

@@ -345,25 +345,11 @@ mod tests {
     /// names a database (scripts/test sets it).
     #[test]
     fn a_report_reads_a_postgres_store_in_pages() {
-        let Ok(url) = std::env::var("SWITCHBOARD_TEST_POSTGRES") else {
-            eprintln!("SWITCHBOARD_TEST_POSTGRES not set; PostgreSQL report test skipped");
+        let Some(schema) = crate::event_store::TestSchema::create("sb_report") else {
             return;
         };
-        let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-        let schema = format!("sb_report_{}", std::process::id());
-        admin
-            .batch_execute(&format!(
-                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};"
-            ))
-            .unwrap();
-        let sep = if url.contains('?') { '&' } else { '?' };
-        let scoped = format!("{url}{sep}options=-csearch_path%3D{schema}");
-        let mut store = crate::event_store::PostgresStore::connect(&scoped).unwrap();
+        let mut store = schema.store();
         paged_report(&mut store);
-        drop(store);
-        admin
-            .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-            .unwrap();
     }
 
     /// Report speed over a large SQLite log:
