@@ -3,7 +3,9 @@
 //! `Require: timer`) and in the 200 to its refresh; after that one refresh it goes silent,
 //! and the engine ends the call with BYE, `end_reason` `session_expired`, once the session
 //! has expired (60 s after the refresh), not before. An INVITE asking for less than our
-//! Min-SE gets 422 with `Min-SE: 90`.
+//! Min-SE gets 422 with `Min-SE: 90`. A caller that asks the engine to refresh
+//! (`refresher=uas`) gets re-INVITEs at half the interval, answers them, and its call
+//! outlives the interval until it hangs up itself.
 
 use switchboard_e2e::raw_sip::RawPhone;
 use switchboard_e2e::{require_peer, sipp, sipp_trace, Server};
@@ -48,6 +50,47 @@ fn a_caller_that_stops_refreshing_is_hung_up_when_its_session_expires() {
         .expect("call.answer");
     assert!(
         end.ts_ms - answer.ts_ms >= 65_000,
+        "ended {} ms after the answer",
+        end.ts_ms - answer.ts_ms
+    );
+}
+
+#[test]
+fn the_engine_refreshes_when_the_caller_asks_it_to_and_the_call_outlives_the_interval() {
+    if !require_peer("sipp") {
+        return;
+    }
+    let server = Server::start("session-timer-uas", CONFIG);
+    let out = sipp(
+        "session_timer_uas.xml",
+        server.sip,
+        &["-s", "300", "-m", "1"],
+        180,
+    );
+    assert!(
+        out.status.success(),
+        "SIPp failed: {}\nserver log:\n{}",
+        sipp_trace(&out),
+        server.log_text()
+    );
+    let start = server
+        .wait_event(10, |e| {
+            e.kind == "call.start" && e.data["caller"] == "+79995550192"
+        })
+        .expect("call.start");
+    let end = server
+        .wait_event(10, |e| e.kind == "call.end" && e.call == start.call)
+        .expect("call.end");
+    assert_eq!(end.data["end_reason"], "caller_hangup", "{end:?}");
+    // SIPp answered two refreshes (45 s apart) before hanging up: the call lived past the
+    // 90 s interval, where it would have ended after 60 s without them (event-log times).
+    let answer = server
+        .events()
+        .into_iter()
+        .find(|e| e.call == start.call && e.kind == "call.answer")
+        .expect("call.answer");
+    assert!(
+        end.ts_ms - answer.ts_ms >= 90_000,
         "ended {} ms after the answer",
         end.ts_ms - answer.ts_ms
     );

@@ -247,6 +247,12 @@ impl SessionTimer {
         })
     }
 
+    /// Our refresh failed for good (408, 481, no answer): the session is over. True the
+    /// first time (report it then), false once expired already.
+    pub fn expire(&mut self) -> bool {
+        !std::mem::replace(&mut self.expired, true)
+    }
+
     /// The clock reached `now`: what to do, if anything. A `Refresh` is asked for once per
     /// interval; an `Expire` once.
     pub fn handle_timeout(&mut self, now: Instant) -> Option<TimerAction> {

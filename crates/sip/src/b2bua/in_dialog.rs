@@ -49,6 +49,11 @@ impl B2bua {
             }
         }
         if let Some(b) = sdp {
+            if status.is_success() {
+                if let Some(&(call, Purpose::InDialog(Leg::A))) = self.txs.get(&tx) {
+                    self.remember_a_sdp(call, &b);
+                }
+            }
             set_body(&mut r.headers, &b);
             r.body = b;
         }
@@ -125,6 +130,12 @@ impl B2bua {
                 req.headers.remove(&HeaderName::ContentType);
             } else {
                 req.headers.set(HeaderName::ContentType, content_type);
+                if leg == Leg::A
+                    && content_type == "application/sdp"
+                    && matches!(req.method, Method::Invite | Method::Update)
+                {
+                    self.remember_a_sdp(call, &b);
+                }
             }
             req.body = b;
         }

@@ -77,6 +77,9 @@ impl B2bua {
         if !c.a_waiting() || c.ended {
             return Err(B2buaError::InvalidState("A already answered or gone"));
         }
+        if let Some(a) = self.call_mut(call).and_then(|c| c.a.as_mut()) {
+            a.sdp = Some(sdp.clone());
+        }
         let (tx, mut resp) = self
             .a_response(call, StatusCode::OK, Some(sdp))
             .ok_or(B2buaError::InvalidState("A transaction gone"))?;

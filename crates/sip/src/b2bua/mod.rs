@@ -221,7 +221,8 @@ pub enum CallEvent {
         reason: EndReason,
     },
     /// Leg A's session timer ran out (RFC 4028): the caller was to refresh the session and
-    /// did not. The application ends the call (`hangup`).
+    /// did not, or our own refresh failed (408, 481, no answer). The application ends the
+    /// call (`hangup`).
     SessionExpired {
         /// The call.
         call: CallKey,
@@ -298,9 +299,12 @@ pub struct B2buaConfig {
     /// When B sends BYE on an answered call, keep A up and report [`CallEvent::BHungUp`]
     /// (post-call survey, back to the queue) instead of ending the call.
     pub keep_a_when_b_hangs_up: bool,
-    /// RFC 4028 session timers on leg A (`None`: off). When the caller offers a timer with
-    /// itself as refresher, the 2xx confirms it and a caller that stops refreshing gets
-    /// [`CallEvent::SessionExpired`]; an interval below our Min-SE is refused with 422.
+    /// RFC 4028 session timers on leg A (`None`: off). When the caller offers a timer, the
+    /// 2xx confirms it; with the caller as refresher, a caller that stops refreshing gets
+    /// [`CallEvent::SessionExpired`]; with us as refresher (`refresher=uas`, or a caller
+    /// without `timer` support), the core sends the refreshes itself (UPDATE when A allows
+    /// it, else a re-INVITE with our last SDP) and a failed one (408, 481, no answer) also
+    /// reports [`CallEvent::SessionExpired`]. An interval below our Min-SE gets 422.
     pub session_timers: Option<crate::session_timer::SessionTimerConfig>,
 }
 
@@ -309,6 +313,9 @@ struct ALeg {
     /// The session timer agreed with A's INVITE (running once answered).
     session: Option<crate::session_timer::Negotiated>,
     timer: Option<crate::session_timer::SessionTimer>,
+    /// The SDP we last sent A (our 2xx, or a re-INVITE/UPDATE the application sent): the
+    /// body of our session refresh re-INVITE.
+    sdp: Option<Bytes>,
     invite: Request,
     invite_tx: Option<TxKey>,
     from: SocketAddr,
@@ -410,6 +417,8 @@ enum Purpose {
     AInvite,
     BInvite,
     InDialog(Leg),
+    /// Our RFC 4028 session refresh (re-INVITE or UPDATE) on leg A.
+    SessionRefresh,
     /// A request the application sent on a B leg that has since been released or moved
     /// away: its response is still reported, its failure no longer ends the call.
     SentDetached,
@@ -598,6 +607,7 @@ impl B2bua {
         let a = ALeg {
             session: None,
             timer: None,
+            sdp: None,
             invite,
             invite_tx: Some(tx),
             from,

@@ -3,13 +3,18 @@
 //! small), confirmed in our 2xx, refreshed by each re-INVITE or UPDATE it sends, and a
 //! caller that stops refreshing gets [`CallEvent::SessionExpired`].
 //!
-//! Only the caller-as-refresher case runs a timer: when the negotiation makes us the
-//! refresher (the caller does not support `timer`, or names `refresher=uas`), no
-//! `Session-Expires` is sent and no timer runs (refreshing ourselves is not built yet,
-//! docs/decisions/0029-session-timers.md).
+//! When the negotiation makes us the refresher (the caller names `refresher=uas`, or
+//! offers `Session-Expires` without supporting `timer`), the core refreshes at half the
+//! interval on its own: an UPDATE without a body when A's INVITE allowed UPDATE, else a
+//! re-INVITE with the SDP we last sent A, both carrying `Session-Expires: N;refresher=uac`.
+//! Its 2xx restarts the timer; a 408, a 481 or no answer at all reports
+//! [`CallEvent::SessionExpired`] at once; any other failure (a 491 glare, a 500) leaves the
+//! session to expire at its deadline unless a later refresh from either side succeeds. The
+//! refresh's responses are the core's own: the application never sees them. A caller that
+//! sends no `Session-Expires` runs no timer.
 
 use super::*;
-use crate::session_timer::{negotiate_as_uas, Side, TimerAction};
+use crate::session_timer::{negotiate_as_uac, negotiate_as_uas, TimerAction};
 
 impl B2bua {
     /// A new INVITE on A: `Ok` with the timer to run once answered (if any), or `Err` if
@@ -38,7 +43,7 @@ impl B2bua {
                 let _ = self.tl.send_response(now, key, r);
                 Err(())
             }
-            Ok(n) if n.refresher == Side::Peer && se.is_some() => Ok(Some(n)),
+            Ok(n) if se.is_some() => Ok(Some(n)),
             Ok(_) => Ok(None),
         }
     }
@@ -48,10 +53,11 @@ impl B2bua {
         let Some(n) = self.call(call).and_then(|c| c.a.as_ref()?.session) else {
             return Vec::new();
         };
-        vec![
-            (HeaderName::SessionExpires, n.response_session_expires()),
-            (HeaderName::Require, "timer".to_string()),
-        ]
+        let mut h = vec![(HeaderName::SessionExpires, n.response_session_expires())];
+        if n.requires_timer_as_uas() {
+            h.push((HeaderName::Require, "timer".to_string()));
+        }
+        h
     }
 
     /// A answered: its session timer starts.
@@ -78,29 +84,157 @@ impl B2bua {
             return;
         };
         let n = match negotiate_as_uas(cfg, se.as_ref(), min_se, true) {
-            Ok(n) if n.refresher == Side::Peer && se.is_some() => n,
+            Ok(n) if se.is_some() => n,
             _ => timer.negotiated(),
         };
         timer.refreshed(now, n);
         a.session = Some(n);
     }
 
-    /// Runs the session timers due at `now`.
+    /// Remembers the SDP we sent A last (the body of our refresh re-INVITE).
+    pub(super) fn remember_a_sdp(&mut self, call: CallKey, sdp: &Bytes) {
+        if let Some(a) = self.call_mut(call).and_then(|c| c.a.as_mut()) {
+            a.sdp = Some(sdp.clone());
+        }
+    }
+
+    /// Runs the session timers due at `now`: refreshes ours, reports expired ones.
     pub(super) fn session_timeouts(&mut self, now: Instant) {
-        let expired: Vec<CallKey> = self
-            .calls
-            .iter_mut()
-            .filter_map(|(index, c)| {
-                let t = c.a.as_mut()?.timer.as_mut()?;
-                (t.handle_timeout(now) == Some(TimerAction::Expire) && !c.ended).then_some(
-                    CallKey {
-                        index: index as u32,
-                        generation: c.generation,
-                    },
-                )
-            })
-            .collect();
-        for call in expired {
+        let mut due: Vec<(CallKey, TimerAction)> = Vec::new();
+        for (index, c) in self.calls.iter_mut() {
+            if c.ended {
+                continue;
+            }
+            let Some(t) = c.a.as_mut().and_then(|a| a.timer.as_mut()) else {
+                continue;
+            };
+            if let Some(action) = t.handle_timeout(now) {
+                let call = CallKey {
+                    index: index as u32,
+                    generation: c.generation,
+                };
+                due.push((call, action));
+            }
+        }
+        for (call, action) in due {
+            match action {
+                TimerAction::Expire => self.emit(CallEvent::SessionExpired { call }),
+                TimerAction::Refresh => {
+                    if self.send_session_refresh(now, call).is_err() {
+                        self.emit(CallEvent::SessionExpired { call });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends our refresh on A: UPDATE without a body if A allows UPDATE, else a re-INVITE
+    /// with the SDP we last sent it.
+    fn send_session_refresh(&mut self, now: Instant, call: CallKey) -> Result<(), B2buaError> {
+        let a = self
+            .call(call)
+            .and_then(|c| c.a.as_ref())
+            .ok_or(B2buaError::NoSuchCall)?;
+        let interval = a
+            .timer
+            .as_ref()
+            .map(|t| t.negotiated().interval)
+            .ok_or(B2buaError::InvalidState("no session timer"))?;
+        let update = a
+            .invite
+            .headers
+            .tokens(&HeaderName::Allow)
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case("UPDATE"));
+        let sdp = a.sdp.clone();
+        let (dk, dest, transport) = self
+            .leg_route(call, Leg::A)
+            .ok_or(B2buaError::InvalidState("leg has no dialog"))?;
+        let d = self
+            .dialogs
+            .get_mut(dk)
+            .ok_or(B2buaError::InvalidState("leg has no dialog"))?;
+        if d.state == DialogState::Terminating {
+            return Err(B2buaError::InvalidState("leg is hanging up"));
+        }
+        let mut req = if update {
+            d.request(Method::Update)
+        } else {
+            let mut r = d.request(Method::Invite);
+            if let Some(b) = sdp.filter(|b| !b.is_empty()) {
+                set_body(&mut r.headers, &b);
+                r.body = b;
+            }
+            r
+        };
+        req.headers.push(
+            HeaderName::SessionExpires,
+            format!("{interval};refresher=uac"),
+        );
+        req.headers.push(HeaderName::Supported, "timer");
+        let tx = self.tl.send_request(now, dest, transport, req)?;
+        self.track(tx, call, Purpose::SessionRefresh);
+        Ok(())
+    }
+
+    /// A final response to our refresh: a 2xx (ACKed here for a re-INVITE) restarts the
+    /// timer with what it says; 408 and 481 end the session; other failures leave it to
+    /// its deadline.
+    pub(super) fn on_refresh_response(
+        &mut self,
+        now: Instant,
+        key: TxKey,
+        call: CallKey,
+        resp: &Response,
+    ) {
+        if resp.status.is_provisional() {
+            return;
+        }
+        let Some(req) = self.tl.request(key) else {
+            return;
+        };
+        let is_invite = req.method == Method::Invite;
+        let seq = req.headers.cseq().map(|c| c.seq).unwrap_or(0);
+        if is_invite {
+            if let Some((dk, dest, transport)) = self.leg_route(call, Leg::A) {
+                if let Some(d) = self.dialogs.get_mut(dk) {
+                    d.invite_done(true);
+                    if resp.status.is_success() {
+                        let ack = d.ack(seq);
+                        let _ = self.tl.send_ack_for_2xx(now, key, dest, transport, ack);
+                    }
+                }
+            }
+        }
+        if resp.status.is_success() {
+            let se = resp.headers.session_expires().ok().flatten();
+            if let Some(t) = self
+                .call_mut(call)
+                .and_then(|c| c.a.as_mut())
+                .and_then(|a| a.timer.as_mut())
+            {
+                let n = negotiate_as_uac(t.negotiated().interval, se.as_ref());
+                t.refreshed(now, n);
+            }
+        } else if resp.status == StatusCode::REQUEST_TIMEOUT
+            || resp.status == StatusCode::CALL_TRANSACTION_DOES_NOT_EXIST
+        {
+            self.refresh_failed(call);
+        }
+    }
+
+    /// Our refresh got no answer (timeout, transport error), a 408 or a 481: the session is
+    /// gone (RFC 4028 §10; RFC 5057 for 481).
+    /// Reported once: not again when the timer already expired (or the call ended).
+    pub(super) fn refresh_failed(&mut self, call: CallKey) {
+        let Some(c) = self.call_mut(call).filter(|c| !c.ended) else {
+            return;
+        };
+        let first =
+            c.a.as_mut()
+                .and_then(|a| a.timer.as_mut())
+                .is_some_and(|t| t.expire());
+        if first {
             self.emit(CallEvent::SessionExpired { call });
         }
     }

@@ -30,7 +30,9 @@ impl B2bua {
                         _ => Leg::A,
                     };
                     let detached = leg == Leg::B && self.call(call).is_some_and(|c| c.b.is_none());
-                    if p == Purpose::BInvite {
+                    if p == Purpose::SessionRefresh {
+                        self.refresh_failed(call);
+                    } else if p == Purpose::BInvite {
                         self.b_failed(
                             now,
                             call,
@@ -287,6 +289,10 @@ impl B2bua {
             self.on_sent_response(now, key, call, leg, resp);
             return;
         }
+        if purpose == Purpose::SessionRefresh {
+            self.on_refresh_response(now, key, call, &resp);
+            return;
+        }
         if purpose == Purpose::SentDetached {
             // The leg is gone: no dialog to update, only the report.
             self.emit(CallEvent::InDialogResponse {
@@ -433,6 +439,7 @@ impl B2bua {
                 self.bye(now, call, Leg::A);
                 self.end_b(now, call);
             }
+            Purpose::SessionRefresh => self.refresh_failed(call),
             Purpose::InDialog(leg) | Purpose::Sent(leg) => {
                 // A B leg the application released (or that hung up) no longer ends the call.
                 let detached = leg == Leg::B && self.call(call).is_some_and(|c| c.b.is_none());
