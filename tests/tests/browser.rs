@@ -260,6 +260,39 @@ fn wallboard_and_agent_desktop_follow_a_queued_call_in_chromium() {
     assert_eq!(card["tenant"], "acme", "{card}");
     assert_eq!(card["account"], "A-1001", "{card}");
     assert_eq!(card["segment"], "VIP", "{card}");
+    // The conversation script (`screenpop "script"`): rendered as elements, markup as text.
+    let script = desk
+        .wait_js(
+            20,
+            "const s = document.getElementById('script');\
+             if (s.hidden || s.dataset.loaded !== 'true') return null;\
+             return {h: s.querySelector('#script-body h4').textContent,\
+                     strong: s.querySelector('#script-body p strong').textContent,\
+                     items: [...s.querySelectorAll('#script-body ul li')].map((l) => l.textContent),\
+                     injected: s.querySelectorAll('#script-body img, #script-body script').length,\
+                     error: document.getElementById('script-error').textContent};",
+        )
+        .expect("the offer card shows the conversation script");
+    assert_eq!(script["h"], "Продажи: приветствие", "{script}");
+    assert_eq!(script["strong"], "могу помочь", "{script}");
+    assert_eq!(script["items"][0], "Уточните номер счёта.", "{script}");
+    assert!(
+        script["items"][1]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("<img"),
+        "{script}"
+    );
+    assert_eq!(script["injected"], 0, "{script}");
+    assert_eq!(script["error"], "", "{script}");
+    let (status, body) = server.http_get("/api/v1/scripts/no-such-script");
+    assert_eq!(status, 404, "an unknown script: {body}");
+    assert!(
+        body.contains("no conversation script 'no-such-script'"),
+        "{body}"
+    );
+    let (status, body) = server.http_get("/api/v1/scripts/..%2Fbrowser");
+    assert_eq!(status, 400, "a path is not a script name: {body}");
     desk.screenshot(&artifacts().join("agent-desktop-offer.png"));
 
     // The agent answers: the grid shows 1001 talking on sales, the number masked.

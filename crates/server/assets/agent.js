@@ -81,6 +81,55 @@
     }
     list.replaceChildren(...items);
     document.getElementById('offer-nodata').hidden = data.length > 0;
+    showScript(call.data && call.data.script ? String(call.data.script) : '');
+  }
+
+  // The conversation script the dialplan names (`screenpop "script"`), fetched once per
+  // name as a document tree (GET /api/v1/scripts/{name}) and built with DOM nodes only.
+  let scriptName = null;
+  let scriptError = null;
+
+  function spans(parent, list) {
+    for (const s of list || []) {
+      const tag = s.strong ? 'strong' : s.em ? 'em' : 'span';
+      parent.append(SB.el(tag, '', s.text));
+    }
+    return parent;
+  }
+
+  function scriptBlock(b) {
+    if (b.type === 'heading') return spans(SB.el('h' + String(Math.min(3, b.level || 1) + 3), '', ''), b.spans);
+    if (b.type === 'list') {
+      const l = SB.el(b.ordered ? 'ol' : 'ul', '', '');
+      for (const item of b.items || []) l.append(spans(SB.el('li', '', ''), item));
+      return l;
+    }
+    return spans(SB.el('p', '', ''), b.spans);
+  }
+
+  async function showScript(name) {
+    const box = document.getElementById('script');
+    box.hidden = !name;
+    const error = document.getElementById('script-error');
+    if (scriptError !== null) error.textContent = SB.t('script_missing') + scriptError;
+    if (name === scriptName) return;
+    scriptName = name;
+    scriptError = null;
+    box.dataset.script = name;
+    box.dataset.loaded = '';
+    const body = document.getElementById('script-body');
+    body.replaceChildren();
+    error.textContent = '';
+    if (!name) return;
+    const r = await SB.api('/api/v1/scripts/' + encodeURIComponent(name));
+    if (scriptName !== name) return;
+    if (r.status === 200 && r.body && Array.isArray(r.body.blocks)) {
+      body.replaceChildren(...r.body.blocks.map(scriptBlock));
+    } else {
+      scriptError = (r.body && r.body.error) || String(r.status);
+      error.textContent = SB.t('script_missing') + scriptError;
+    }
+    box.dataset.loaded = 'true';
   }
 
   // After a call: shown through wrap-up, and after it until a disposition is saved.

@@ -113,6 +113,10 @@ pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
             "/api/v1/campaigns/:name/stop",
             post(crate::http_campaigns::stop),
         )
+        .route(
+            "/api/v1/scripts/:name",
+            get(crate::conversation_script::serve),
+        )
         .merge(crate::web_pages::routes())
         .fallback(not_found)
         .with_state(shared)

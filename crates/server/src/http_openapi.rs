@@ -210,6 +210,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     ),
     op(Get, "/api/v1/agents/:agent", "One agent.", StaffOrThatAgent).errors(&[404]),
     op(
+        Get,
+        "/api/v1/scripts/:name",
+        "A conversation script (`scripts/<name>.md` beside the dialplans) as a document tree: headings, paragraphs, lists, emphasis; never HTML.",
+        AnyRole,
+    )
+    .errors(&[400, 404, 422]),
+    op(
         Post,
         "/api/v1/agents/:agent/pause",
         "Pause with a reason code from `[acd] pause_reasons`.",

@@ -14,6 +14,7 @@ mod call_signals;
 mod callback;
 mod campaign;
 mod config;
+mod conversation_script;
 mod core_events;
 mod descriptors;
 mod dial_policy;
