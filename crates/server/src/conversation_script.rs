@@ -75,7 +75,8 @@ fn list_item(line: &str) -> Option<(bool, &str)> {
 pub(crate) fn parse(text: &str) -> Vec<Block> {
     let mut blocks = Vec::new();
     let mut para: Vec<&str> = Vec::new();
-    let mut list: Option<(bool, Vec<Vec<Span>>)> = None;
+    // The open list: ordered, its items' raw text (continuation lines joined).
+    let mut list: Option<(bool, Vec<String>)> = None;
     let flush_para = |para: &mut Vec<&str>, blocks: &mut Vec<Block>| {
         if !para.is_empty() {
             blocks.push(Block::Paragraph {
@@ -84,9 +85,12 @@ pub(crate) fn parse(text: &str) -> Vec<Block> {
             para.clear();
         }
     };
-    let flush_list = |list: &mut Option<(bool, Vec<Vec<Span>>)>, blocks: &mut Vec<Block>| {
+    let flush_list = |list: &mut Option<(bool, Vec<String>)>, blocks: &mut Vec<Block>| {
         if let Some((ordered, items)) = list.take() {
-            blocks.push(Block::List { ordered, items });
+            blocks.push(Block::List {
+                ordered,
+                items: items.iter().map(|i| inline(i)).collect(),
+            });
         }
     };
     for raw in text.lines() {
@@ -109,10 +113,10 @@ pub(crate) fn parse(text: &str) -> Vec<Block> {
         if let Some((ordered, item)) = list_item(line) {
             flush_para(&mut para, &mut blocks);
             match &mut list {
-                Some((o, items)) if *o == ordered => items.push(inline(item.trim())),
+                Some((o, items)) if *o == ordered => items.push(item.trim().to_string()),
                 _ => {
                     flush_list(&mut list, &mut blocks);
-                    list = Some((ordered, vec![inline(item.trim())]));
+                    list = Some((ordered, vec![item.trim().to_string()]));
                 }
             }
             continue;
@@ -120,12 +124,8 @@ pub(crate) fn parse(text: &str) -> Vec<Block> {
         if let Some((_, items)) = &mut list {
             // A continuation line of the last item.
             if let Some(last) = items.last_mut() {
-                last.push(Span {
-                    text: " ".into(),
-                    em: false,
-                    strong: false,
-                });
-                last.extend(inline(line));
+                last.push(' ');
+                last.push_str(line);
                 continue;
             }
         }
