@@ -28,7 +28,9 @@ use switchboard_media::{RecordingConfig, RecordingWriter, Side, SyncTarget};
 /// split over several messages.
 pub(crate) const CHUNK_SAMPLES: usize = 320;
 /// Messages each writer thread's queue holds (about 680 bytes each: ≈1.3 MiB per
-/// writer, ≈ 40 s of audio of 25 recordings, or 1.6 s of 1,000).
+/// writer). A recording sends 100 messages a second (two sides, 20 ms frames), so this
+/// is ≈0.8 s of audio of 25 recordings but only ≈70 ms of 300: benches/README.md shows
+/// drops at 300 calls with one writer; sizing it up is open work.
 pub(crate) const QUEUE_PER_WRITER: usize = 2048;
 /// Bytes buffered per recording before a `write` call (256 ms of stereo audio).
 const FILE_BUFFER: usize = 8192;
