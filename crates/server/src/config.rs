@@ -195,7 +195,7 @@ pub(crate) struct DataConfig {
 }
 
 fn default_recording_writers() -> usize {
-    1
+    2
 }
 
 #[derive(Clone, Debug, Deserialize)]

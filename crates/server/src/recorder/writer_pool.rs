@@ -1,5 +1,5 @@
 //! The shared recording writer pool: a fixed number of blocking threads (`[data]
-//! recording_writers`, default 1) write every recording of the process, instead of one
+//! recording_writers`, default 2) write every recording of the process, instead of one
 //! thread per recording.
 //!
 //! Each writer thread owns the files and crash-safe `RecordingWriter`s of the recordings
@@ -27,11 +27,13 @@ use switchboard_media::{RecordingConfig, RecordingWriter, Side, SyncTarget};
 /// Samples carried inline by one queued message (40 ms at 8 kHz); longer frames are
 /// split over several messages.
 pub(crate) const CHUNK_SAMPLES: usize = 320;
-/// Messages each writer thread's queue holds (about 680 bytes each: ≈1.3 MiB per
-/// writer). A recording sends 100 messages a second (two sides, 20 ms frames), so this
-/// is ≈0.8 s of audio of 25 recordings but only ≈70 ms of 300: benches/README.md shows
-/// drops at 300 calls with one writer; sizing it up is open work.
-pub(crate) const QUEUE_PER_WRITER: usize = 2048;
+/// Messages each writer thread's queue holds (about 680 bytes each: ≈11 MiB per writer,
+/// touched only as far as the queue has ever filled). A recording sends 100 messages a
+/// second (two sides, 20 ms frames), so with the default two writers this is ≈1.1 s of
+/// the audio of 300 recordings and ≈0.33 s of 1,000: room to ride out an fsync. The
+/// first measurement with 2,048 and one writer dropped frames at 300 calls
+/// (benches/README.md).
+pub(crate) const QUEUE_PER_WRITER: usize = 16_384;
 /// Bytes buffered per recording before a `write` call (256 ms of stereo audio).
 const FILE_BUFFER: usize = 8192;
 /// Longest sleep of a writer thread that has open recordings (it checks its control
