@@ -164,11 +164,17 @@ pub(crate) async fn start(
         cfg.media.rtp_ip,
         cfg.media.rtp_port_min..=cfg.media.rtp_port_max,
     );
-    let first_id = SystemTime::now()
+    // Call ids start from the wall clock in milliseconds times 2,048 and count up by one
+    // per call, so a restart (even within the same second) never reuses an id of the run
+    // before: that run would have needed 2,048 calls per millisecond to get ahead of the
+    // clock. (Seconds times 2^20, used before, repeated ids after a restart within one
+    // second; ids made that way stay below these.) Below 2^53 until the year 2109, so
+    // JSON readers that parse numbers as doubles keep them exact.
+    let first_id = (SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
-        .as_secs()
-        << 20;
+        .as_millis() as u64)
+        << 11;
     let ctx = Arc::new(CallContext {
         cfg: cfg.clone(),
         sip,
