@@ -209,7 +209,7 @@ async fn queue(
         .find(|q| q["queue"].as_str() == Some(name.as_str()) && p.sees_queue(&name))
         .cloned()
         .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("no queue {name:?}")))
+        .ok_or_else(|| ApiError::not_found(format!("no queue '{name}'")))
 }
 
 /// Every configured agent with their one ACD state; an agent token sees only its own, a
@@ -234,7 +234,7 @@ async fn agent(
     State(s): State<Arc<Shared>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     if !p.sees_agent(&name) {
-        return Err(ApiError::not_found(format!("no agent {name:?}")));
+        return Err(ApiError::not_found(format!("no agent '{name}'")));
     }
     p.require_agent_or_staff(&name)?;
     let Json(all) = board_part(&s, "agents");
@@ -243,7 +243,7 @@ async fn agent(
         .flatten()
         .find(|a| a["agent"].as_str() == Some(name.as_str()))
         .map(|a| Json(redact_for(&p, a.clone())))
-        .ok_or_else(|| ApiError::not_found(format!("no agent {name:?}")))
+        .ok_or_else(|| ApiError::not_found(format!("no agent '{name}'")))
 }
 
 /// The carrier trunks: registration state, calls, refusals (never credentials): staff only.

@@ -161,10 +161,10 @@ pub(crate) async fn transfer(
     let by = p.name.clone();
     let answer = match &to {
         TransferTarget::Queue(q) if !p.sees_queue(q) => {
-            return Err(ApiError::not_found(format!("no queue {q:?}")))
+            return Err(ApiError::not_found(format!("no queue '{q}'")))
         }
         TransferTarget::Agent(a) if !p.sees_agent(a) => {
-            return Err(ApiError::not_found(format!("no agent {a:?}")))
+            return Err(ApiError::not_found(format!("no agent '{a}'")))
         }
         TransferTarget::Queue(q) => json!({"queue": q}),
         TransferTarget::Agent(a) => json!({"agent": a}),
@@ -228,7 +228,7 @@ async fn supervise(
     let who = body.supervisor;
     if !ctx.cfg.users.iter().any(|u| u.name == who && u.supervisor) {
         return Err(ApiError::bad_request(format!(
-            "{who:?} is not a supervisor (users.supervisor = true)"
+            "'{who}' is not a supervisor (users.supervisor = true)"
         )));
     }
     let (call, lane) = lane_for(&p, &ctx, &id).await?;

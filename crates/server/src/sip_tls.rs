@@ -48,7 +48,7 @@ pub(crate) fn validate(sip: &SipConfig, trunks: &[TrunkSpec]) -> anyhow::Result<
     if let Some(t) = trunks.iter().find(|t| t.tls_client_cert_sha256.is_some()) {
         if sip.tls_listen.is_none() {
             bail!(
-                "trunk {:?}: tls_client_cert_fingerprint needs sip.tls_listen (the carrier connects to it)",
+                "trunk '{}': tls_client_cert_fingerprint needs sip.tls_listen (the carrier connects to it)",
                 t.name
             );
         }
@@ -65,7 +65,7 @@ pub(crate) fn normalise_fingerprint(s: &str) -> anyhow::Result<String> {
         .map(|c| c.to_ascii_lowercase())
         .collect();
     if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        bail!("tls_client_cert_fingerprint {s:?} is not a SHA-256 fingerprint (64 hex digits, colons allowed)");
+        bail!("tls_client_cert_fingerprint '{s}' is not a SHA-256 fingerprint (64 hex digits, colons allowed)");
     }
     Ok(hex)
 }
@@ -135,7 +135,7 @@ pub(crate) fn register_trunks(
     trunks: &[TrunkSpec],
 ) -> anyhow::Result<()> {
     for t in trunks.iter().filter(|t| t.transport == Transport::Tls) {
-        let at = || format!("trunk {:?}", t.name);
+        let at = || format!("trunk '{}'", t.name);
         let roots = match &t.tls_ca_file {
             Some(p) => roots(p, "tls_ca_file").with_context(at)?,
             None => {
@@ -151,7 +151,7 @@ pub(crate) fn register_trunks(
             .with_no_client_auth();
         let server_name = ServerName::try_from(t.tls_server_name.clone()).map_err(|_| {
             anyhow::anyhow!(
-                "{}: tls_server_name {:?} is not a DNS name or IP address",
+                "{}: tls_server_name '{}' is not a DNS name or IP address",
                 at(),
                 t.tls_server_name
             )

@@ -125,7 +125,7 @@ pub(crate) fn main(args: ReportArgs) -> anyhow::Result<ExitCode> {
         None => None,
         Some(t) => {
             let s = scopes.get(t).with_context(|| {
-                format!("--tenant {t:?}: no such [[tenants]] name in the config")
+                format!("--tenant '{t}': no such [[tenants]] name in the config")
             })?;
             super::scope::check(kind)?;
             Some(s.clone())
