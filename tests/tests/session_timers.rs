@@ -14,18 +14,11 @@ use switchboard_e2e::{require_peer, sipp, sipp_trace, Server};
 /// silence does not end them first.
 const CONFIG: &str = "[ivr]\ndialplans = \"tests/dialplans-media\"\n[media]\nrtp_timeout = 600\n";
 
-#[test]
-fn a_caller_that_stops_refreshing_is_hung_up_when_its_session_expires() {
-    if !require_peer("sipp") {
-        return;
-    }
-    let server = Server::start("session-timer-silent", CONFIG);
-    let out = sipp(
-        "session_timer_silent.xml",
-        server.sip,
-        &["-s", "300", "-m", "1"],
-        150,
-    );
+/// Runs SIPp scenario `scenario` as caller `caller` against a fresh server and returns
+/// the call's `end_reason` and the event-log time from its answer to its end, in ms.
+fn run_scenario(name: &str, scenario: &str, caller: &str, limit_s: u64) -> (String, i64) {
+    let server = Server::start(name, CONFIG);
+    let out = sipp(scenario, server.sip, &["-s", "300", "-m", "1"], limit_s);
     assert!(
         out.status.success(),
         "SIPp failed: {}\nserver log:\n{}",
@@ -33,26 +26,38 @@ fn a_caller_that_stops_refreshing_is_hung_up_when_its_session_expires() {
         server.log_text()
     );
     let start = server
-        .wait_event(10, |e| {
-            e.kind == "call.start" && e.data["caller"] == "+79995550190"
-        })
+        .wait_event(10, |e| e.kind == "call.start" && e.data["caller"] == caller)
         .expect("call.start");
     let end = server
         .wait_event(10, |e| e.kind == "call.end" && e.call == start.call)
         .expect("call.end");
-    assert_eq!(end.data["end_reason"], "session_expired", "{end:?}");
-    // The session lasted at least the refresh (5 s) plus the expiry (60 s): the engine did
-    // not hang up early (event-log times, not a wall-clock margin of the test).
     let answer = server
         .events()
         .into_iter()
         .find(|e| e.call == start.call && e.kind == "call.answer")
         .expect("call.answer");
-    assert!(
-        end.ts_ms - answer.ts_ms >= 65_000,
-        "ended {} ms after the answer",
-        end.ts_ms - answer.ts_ms
+    let reason = end.data["end_reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    (reason, end.ts_ms - answer.ts_ms)
+}
+
+#[test]
+fn a_caller_that_stops_refreshing_is_hung_up_when_its_session_expires() {
+    if !require_peer("sipp") {
+        return;
+    }
+    let (reason, lived_ms) = run_scenario(
+        "session-timer-silent",
+        "session_timer_silent.xml",
+        "+79995550190",
+        150,
     );
+    assert_eq!(reason, "session_expired");
+    // The session lasted at least the refresh (5 s) plus the expiry (60 s): the engine did
+    // not hang up early (event-log times, not a wall-clock margin of the test).
+    assert!(lived_ms >= 65_000, "ended {lived_ms} ms after the answer");
 }
 
 #[test]
@@ -60,40 +65,16 @@ fn the_engine_refreshes_when_the_caller_asks_it_to_and_the_call_outlives_the_int
     if !require_peer("sipp") {
         return;
     }
-    let server = Server::start("session-timer-uas", CONFIG);
-    let out = sipp(
+    let (reason, lived_ms) = run_scenario(
+        "session-timer-uas",
         "session_timer_uas.xml",
-        server.sip,
-        &["-s", "300", "-m", "1"],
+        "+79995550192",
         180,
     );
-    assert!(
-        out.status.success(),
-        "SIPp failed: {}\nserver log:\n{}",
-        sipp_trace(&out),
-        server.log_text()
-    );
-    let start = server
-        .wait_event(10, |e| {
-            e.kind == "call.start" && e.data["caller"] == "+79995550192"
-        })
-        .expect("call.start");
-    let end = server
-        .wait_event(10, |e| e.kind == "call.end" && e.call == start.call)
-        .expect("call.end");
-    assert_eq!(end.data["end_reason"], "caller_hangup", "{end:?}");
+    assert_eq!(reason, "caller_hangup");
     // SIPp answered two refreshes (45 s apart) before hanging up: the call lived past the
     // 90 s interval, where it would have ended after 60 s without them (event-log times).
-    let answer = server
-        .events()
-        .into_iter()
-        .find(|e| e.call == start.call && e.kind == "call.answer")
-        .expect("call.answer");
-    assert!(
-        end.ts_ms - answer.ts_ms >= 90_000,
-        "ended {} ms after the answer",
-        end.ts_ms - answer.ts_ms
-    );
+    assert!(lived_ms >= 90_000, "ended {lived_ms} ms after the answer");
 }
 
 #[test]
