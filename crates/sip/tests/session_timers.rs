@@ -9,10 +9,9 @@ mod sim;
 use std::time::Duration;
 
 use bytes::Bytes;
-use sim::{addr, B2buaNode, NetConfig, SimNet, Ua};
-use switchboard_sip::session_timer::SessionTimerConfig;
-use switchboard_sip::{B2bua, B2buaConfig, CallEvent, Transport, TxConfig, UasPolicy};
-use switchboard_sip_message::{HeaderName, Method, NameAddr};
+use sim::{addr, B2buaNode, SimNet, Ua};
+use switchboard_sip::CallEvent;
+use switchboard_sip_message::{HeaderName, Method};
 
 const A: &str = "10.0.0.1:5060";
 const X: &str = "10.0.0.5:5060";
@@ -23,25 +22,7 @@ fn secs(n: u64) -> Duration {
 }
 
 fn net_with_timers(seed: u64) -> (SimNet, usize, usize) {
-    let mut net = SimNet::new(seed, NetConfig::default());
-    let e = net.epoch;
-    let a = net.add(Box::new(Ua::new(addr(A), Transport::Udp, seed, e)));
-    let mut node = B2buaNode::new(addr(X), addr(B), seed + 1, e);
-    node.core = B2bua::new(
-        B2buaConfig {
-            tx: TxConfig::new(addr(X)),
-            contact: NameAddr::parse(&format!("<sip:b2bua@{X}>")).expect("contact"),
-            policy: UasPolicy::default(),
-            relay_failures: true,
-            keep_a_when_b_hangs_up: false,
-            session_timers: Some(SessionTimerConfig::default()),
-        },
-        seed + 1,
-    );
-    let x = net.add(Box::new(node));
-    let b = net.add(Box::new(Ua::new(addr(B), Transport::Udp, seed + 2, e)));
-    net.node::<Ua>(b).script.invite_final = Some((200, secs(1)));
-    (net, a, x)
+    sim::net_with_session_timers(seed, A, X, B)
 }
 
 fn expired_at(net: &mut SimNet, x: usize) -> Option<Duration> {

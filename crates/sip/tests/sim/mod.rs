@@ -791,3 +791,28 @@ impl Node for B2buaNode {
         self
     }
 }
+
+/// Caller UA `a`, a B2BUA `x` with RFC 4028 session timers on (default settings) routing
+/// to UA `b`, which answers 200 after 1 s. Returns the network and the indices of `a` and
+/// `x` (the session-timer tests).
+pub fn net_with_session_timers(seed: u64, a: &str, x: &str, b: &str) -> (SimNet, usize, usize) {
+    let mut net = SimNet::new(seed, NetConfig::default());
+    let e = net.epoch;
+    let a = net.add(Box::new(Ua::new(addr(a), Transport::Udp, seed, e)));
+    let mut node = B2buaNode::new(addr(x), addr(b), seed + 1, e);
+    node.core = switchboard_sip::B2bua::new(
+        switchboard_sip::B2buaConfig {
+            tx: switchboard_sip::TxConfig::new(addr(x)),
+            contact: NameAddr::parse(&format!("<sip:b2bua@{x}>")).expect("contact"),
+            policy: switchboard_sip::UasPolicy::default(),
+            relay_failures: true,
+            keep_a_when_b_hangs_up: false,
+            session_timers: Some(switchboard_sip::session_timer::SessionTimerConfig::default()),
+        },
+        seed + 1,
+    );
+    let x = net.add(Box::new(node));
+    let b = net.add(Box::new(Ua::new(addr(b), Transport::Udp, seed + 2, e)));
+    net.node::<Ua>(b).script.invite_final = Some((200, Duration::from_secs(1)));
+    (net, a, x)
+}
