@@ -47,6 +47,11 @@ pub enum SdpError {
     /// multicast or broadcast address, or `0.0.0.0`/`::` on a stream that is not on hold.
     #[error("no usable connection address: {0}")]
     NoConnectionAddress(&'static str),
+    /// The leg's SRTP policy and the other side's streams do not agree (the server
+    /// answers 488): SAVP offered while SRTP is off, no crypto suite we support, SRTP
+    /// required but plain RTP offered, or an answer whose crypto line does not match.
+    #[error("SRTP: {0}")]
+    Srtp(&'static str),
     /// An answer does not match our offer (different number of m= lines, ...).
     #[error("answer does not match the offer: {0}")]
     AnswerMismatch(&'static str),

@@ -8,12 +8,18 @@
 //! the offer lists instead. The answer carries exactly one audio codec (plus
 //! telephone-event when offered), with the offerer's payload type numbers.
 //!
-//! Only the first usable `m=audio` RTP/AVP stream is accepted; every other stream (video,
-//! a second audio, SRTP profiles, T.38 image) is rejected with port 0, in place, keeping
-//! the number and order of `m=` lines.
+//! Only the first usable `m=audio` RTP stream is accepted; every other stream (video,
+//! a second audio, T.38 image) is rejected with port 0, in place, keeping the number and
+//! order of `m=` lines. Whether an `RTP/SAVP` stream or an `a=crypto` line is usable
+//! depends on the leg's [`SrtpMode`] (SDES, RFC 4568; see `crypto.rs`): the answer then
+//! echoes the offer's profile and tag with our own key, and [`Negotiated::srtp`] holds
+//! both directions' keys.
 
 use std::net::{IpAddr, SocketAddr};
 
+use switchboard_srtp::Suite;
+
+use crate::crypto::{Crypto, SrtpKeys, SrtpMode};
 use crate::error::SdpError;
 use crate::model::{
     Attribute, Connection, Direction, Fmtp, MediaDescription, MediaType, Origin, Rtpmap,
@@ -63,6 +69,8 @@ pub struct LocalCaps {
     pub ptime: u32,
     /// Tie-break rule.
     pub preference: CodecPreference,
+    /// SRTP policy of the leg and our master key (off by default).
+    pub srtp: SrtpMode,
 }
 
 impl Default for LocalCaps {
@@ -77,6 +85,7 @@ impl Default for LocalCaps {
             telephone_event: Some(101),
             ptime: 20,
             preference: CodecPreference::Offerer,
+            srtp: SrtpMode::Off,
         }
     }
 }
@@ -111,6 +120,8 @@ pub struct Negotiated {
     pub direction: Direction,
     /// Where to send RTP (`None` when the remote address is unspecified: hold).
     pub remote: Option<SocketAddr>,
+    /// SRTP keys when the stream is SRTP (`None`: plain RTP).
+    pub srtp: Option<SrtpKeys>,
 }
 
 fn payload_type(fmt: &str) -> Option<u8> {
@@ -137,6 +148,39 @@ fn encoding_of(m: &MediaDescription, pt: u8) -> Option<(String, u32)> {
 
 fn is_rtp_avp(m: &MediaDescription) -> bool {
     m.protocol.eq_ignore_ascii_case("RTP/AVP") || m.protocol.eq_ignore_ascii_case("RTP/AVPF")
+}
+
+/// Why a remote stream cannot be used under our SRTP policy.
+fn srtp_refusal(m: &MediaDescription, mode: &SrtpMode) -> Option<&'static str> {
+    if !m.is_savp() && !is_rtp_avp(m) {
+        return Some("transport is not RTP/AVP or RTP/SAVP");
+    }
+    match (mode, m.is_savp(), m.first_supported_crypto()) {
+        (SrtpMode::Off, true, _) => Some("RTP/SAVP offered but SRTP is off for this leg"),
+        (SrtpMode::Off, false, _) => None,
+        (_, true, None) => Some("RTP/SAVP without a crypto suite we support"),
+        (SrtpMode::Required(_), false, None) => Some("SRTP is required for this leg"),
+        _ => None,
+    }
+}
+
+/// The crypto line we answer an offered stream with, and the stream's keys: the first
+/// supported line of the offer, echoed with our key (`None`: plain RTP).
+fn answer_crypto(m: &MediaDescription, mode: &SrtpMode) -> Option<(Crypto, SrtpKeys)> {
+    let ours = mode.key()?;
+    let theirs = m.first_supported_crypto()?;
+    Some((
+        Crypto {
+            tag: theirs.tag,
+            suite: theirs.suite,
+            key: ours.clone(),
+        },
+        SrtpKeys {
+            suite: theirs.suite,
+            send: ours.clone(),
+            receive: theirs.key,
+        },
+    ))
 }
 
 /// Picks (codec with the remote's PT, telephone-event PT) from a remote media section.
@@ -231,6 +275,8 @@ fn audio_section(
     formats: &[(u8, String, u32, Option<String>)],
     ptime: u32,
     direction: Direction,
+    protocol: &str,
+    crypto: Option<&Crypto>,
 ) -> MediaDescription {
     let mut attributes = Vec::new();
     for (pt, name, rate, fmtp) in formats {
@@ -249,11 +295,14 @@ fn audio_section(
     }
     attributes.push(Attribute::Ptime(ptime));
     attributes.push(Attribute::Direction(direction));
+    if let Some(c) = crypto {
+        attributes.push(c.to_attribute());
+    }
     MediaDescription {
         media: MediaType::Audio,
         port: local.port,
         port_count: None,
-        protocol: "RTP/AVP".to_owned(),
+        protocol: protocol.to_owned(),
         formats: formats.iter().map(|f| f.0.to_string()).collect(),
         connection: None,
         other_lines: Vec::new(),
@@ -279,23 +328,31 @@ fn rejected(m: &MediaDescription) -> MediaDescription {
 }
 
 /// Answers a remote offer (RFC 3264 §6). Returns the answer and the negotiated stream,
-/// or [`SdpError::NoCommonCodec`] when no audio stream has a codec we support (the
-/// server then answers 488 Not Acceptable Here).
+/// or [`SdpError::NoCommonCodec`] when no audio stream has a codec we support, or
+/// [`SdpError::Srtp`] when the only streams with one are refused by the leg's SRTP
+/// policy (the server then answers 488 Not Acceptable Here).
 pub fn answer(
     offer: &SessionDescription,
     caps: &LocalCaps,
     local: &LocalMedia,
 ) -> Result<(SessionDescription, Negotiated), SdpError> {
     let mut negotiated = None;
+    let mut srtp_refused = None;
     let mut media = Vec::with_capacity(offer.media.len());
     for (i, m) in offer.media.iter().enumerate() {
-        let usable =
-            negotiated.is_none() && m.media == MediaType::Audio && m.port != 0 && is_rtp_avp(m);
-        let chosen = if usable { choose(m, caps) } else { None };
-        let Some((codec, te)) = chosen else {
+        let candidate = negotiated.is_none() && m.media == MediaType::Audio && m.port != 0;
+        let chosen = if candidate { choose(m, caps) } else { None };
+        let refusal = chosen.as_ref().and(srtp_refusal(m, &caps.srtp));
+        if let Some(why) = refusal {
+            if is_rtp_avp(m) || m.is_savp() {
+                srtp_refused.get_or_insert(why);
+            }
+        }
+        let (Some((codec, te)), None) = (chosen, refusal) else {
             media.push(rejected(m));
             continue;
         };
+        let crypto = answer_crypto(m, &caps.srtp);
         let offered_dir = offer.direction(i);
         let direction = offered_dir.reverse().intersect(local.direction);
         let ptime = m.ptime().unwrap_or(caps.ptime);
@@ -316,7 +373,14 @@ pub fn answer(
                 Some(fmtp),
             ));
         }
-        media.push(audio_section(local, &formats, ptime, direction));
+        media.push(audio_section(
+            local,
+            &formats,
+            ptime,
+            direction,
+            &m.protocol,
+            crypto.as_ref().map(|(c, _)| c),
+        ));
         negotiated = Some(Negotiated {
             media_index: i,
             codec,
@@ -324,9 +388,14 @@ pub fn answer(
             ptime,
             direction,
             remote: remote_addr(offer, i),
+            srtp: crypto.map(|(_, k)| k),
         });
     }
-    let negotiated = negotiated.ok_or(SdpError::NoCommonCodec)?;
+    let negotiated = match (negotiated, srtp_refused) {
+        (Some(n), _) => n,
+        (None, Some(why)) => return Err(SdpError::Srtp(why)),
+        (None, None) => return Err(SdpError::NoCommonCodec),
+    };
     let sdp = SessionDescription {
         origin: origin(local),
         session_name: "-".to_owned(),
@@ -344,7 +413,9 @@ pub fn answer(
 }
 
 /// Builds our offer: one audio stream with every codec of `caps` in order, plus
-/// telephone-event (`fmtp 0-16`) if configured.
+/// telephone-event (`fmtp 0-16`) if configured. With SRTP required the stream is
+/// `RTP/SAVP`; with SRTP optional it is `RTP/AVP`; either way it carries
+/// `a=crypto:1 AES_CM_128_HMAC_SHA1_80` with our key.
 pub fn offer(caps: &LocalCaps, local: &LocalMedia) -> SessionDescription {
     let mut formats: Vec<_> = caps
         .codecs
@@ -366,7 +437,54 @@ pub fn offer(caps: &LocalCaps, local: &LocalMedia) -> SessionDescription {
         timing: vec![Timing { start: 0, stop: 0 }],
         other_lines: Vec::new(),
         attributes: Vec::new(),
-        media: vec![audio_section(local, &formats, caps.ptime, local.direction)],
+        media: vec![audio_section(
+            local,
+            &formats,
+            caps.ptime,
+            local.direction,
+            if caps.srtp.required() {
+                "RTP/SAVP"
+            } else {
+                "RTP/AVP"
+            },
+            caps.srtp
+                .key()
+                .map(|key| Crypto {
+                    tag: OFFER_CRYPTO_TAG,
+                    suite: Suite::AesCm128HmacSha1_80,
+                    key: key.clone(),
+                })
+                .as_ref(),
+        )],
+    }
+}
+
+/// The tag of the one crypto line of our offers.
+const OFFER_CRYPTO_TAG: u32 = 1;
+
+/// The keys of an answered stream of ours: the answer's crypto line must echo the tag and
+/// suite we offered.
+fn answered_srtp(a: &MediaDescription, caps: &LocalCaps) -> Result<Option<SrtpKeys>, &'static str> {
+    let Some(ours) = caps.srtp.key() else {
+        return if a.is_savp() {
+            Err("RTP/SAVP answer to a plain offer")
+        } else {
+            Ok(None)
+        };
+    };
+    match a.first_supported_crypto() {
+        Some(c) if c.tag == OFFER_CRYPTO_TAG && c.suite == Suite::AesCm128HmacSha1_80 => {
+            Ok(Some(SrtpKeys {
+                suite: c.suite,
+                send: ours.clone(),
+                receive: c.key,
+            }))
+        }
+        Some(_) => Err("the answer's crypto line is not the one we offered"),
+        None if a.is_savp() || caps.srtp.required() => {
+            Err("the answer has no crypto line and SRTP is required")
+        }
+        None => Ok(None),
     }
 }
 
@@ -384,9 +502,14 @@ pub fn process_answer(
         if o.media != a.media {
             return Err(SdpError::AnswerMismatch("m= media type differs"));
         }
-        if a.port == 0 || o.port == 0 || a.media != MediaType::Audio || !is_rtp_avp(a) {
+        if a.port == 0
+            || o.port == 0
+            || a.media != MediaType::Audio
+            || !(is_rtp_avp(a) || a.is_savp())
+        {
             continue;
         }
+        let srtp = answered_srtp(a, caps).map_err(SdpError::Srtp)?;
         // The answer's own order wins: it lists what the answerer will send.
         let ours = LocalCaps {
             preference: CodecPreference::Offerer,
@@ -404,6 +527,7 @@ pub fn process_answer(
             ptime: a.ptime().or(o.ptime()).unwrap_or(caps.ptime),
             direction,
             remote: remote_addr(answer, i),
+            srtp,
         });
     }
     Err(SdpError::NoCommonCodec)
