@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use switchboard_e2e::audio::{best_match, read_channel};
+use switchboard_e2e::audio::{best_match, read_channel, tone_share};
 use switchboard_e2e::carrier::{free_udp_port, SippCarrier};
 use switchboard_e2e::{http_call, repo_root, require_peer, scratch_dir, Server};
 
@@ -29,6 +29,20 @@ fn ulaw(b: u8) -> i16 {
     }
 }
 
+/// Linear to G.711 μ-law.
+fn ulaw_encode(s: i16) -> u8 {
+    let sign = if s < 0 { 0x80 } else { 0 };
+    let x = i32::from(s).abs().min(32635) + 0x84;
+    let mut exp = 7;
+    let mut mask = 0x4000;
+    while exp > 0 && x & mask == 0 {
+        exp -= 1;
+        mask >>= 1;
+    }
+    let mant = (x >> (exp + 3)) & 0x0f;
+    !((sign | (exp << 4) | mant) as u8)
+}
+
 /// Decoded audio per sender, in order of each sender's first packet.
 type Flows = Arc<Mutex<Vec<(SocketAddr, Vec<i16>)>>>;
 
@@ -42,6 +56,12 @@ struct RtpSink {
 
 impl RtpSink {
     fn start() -> RtpSink {
+        RtpSink::start_answering(None)
+    }
+
+    /// Also answers every packet with one of its own (same size, PCMU) carrying a sine at
+    /// `tone_hz`: the callee talks back, paced by what it hears.
+    fn start_answering(tone_hz: Option<f64>) -> RtpSink {
         let sock = UdpSocket::bind("127.0.0.1:0").expect("bind rtp sink");
         sock.set_read_timeout(Some(Duration::from_millis(100)))
             .expect("timeout");
@@ -51,6 +71,8 @@ impl RtpSink {
         let (f, s) = (flows.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
             let mut buf = [0u8; 2048];
+            let mut reply = [0u8; 2048];
+            let (mut seq, mut n_sent) = (0u16, 0u64);
             while !s.load(Ordering::Relaxed) {
                 let Ok((n, from)) = sock.recv_from(&mut buf) else {
                     continue;
@@ -68,6 +90,24 @@ impl RtpSink {
                     }
                 };
                 flows[i].1.extend(buf[12..n].iter().map(|&b| ulaw(b)));
+                drop(flows);
+                if let Some(hz) = tone_hz {
+                    let samples = n - 12;
+                    let ts = n_sent as u32;
+                    reply[0] = 0x80;
+                    reply[1] = 0;
+                    reply[2..4].copy_from_slice(&seq.to_be_bytes());
+                    reply[4..8].copy_from_slice(&ts.to_be_bytes());
+                    reply[8..12].copy_from_slice(&0x5eed_u32.to_be_bytes());
+                    for (k, b) in reply[12..n].iter_mut().enumerate() {
+                        let t = (n_sent + k as u64) as f64 / 8000.0;
+                        let v = 8000.0 * (2.0 * std::f64::consts::PI * hz * t).sin();
+                        *b = ulaw_encode(v as i16);
+                    }
+                    seq = seq.wrapping_add(1);
+                    n_sent += samples as u64;
+                    let _ = sock.send_to(&reply[..n], from);
+                }
             }
         });
         RtpSink {
@@ -376,7 +416,6 @@ fn campaign_state_survives_a_restart() {
 }
 
 #[test]
-#[ignore = "not working yet: the SIP driver answers the agent leg of a call we originated with 500 (agent.ring_failed), so the callee is never bridged"]
 fn a_progressive_campaign_offers_the_answered_callee_to_a_free_agent_with_the_rows_fields() {
     use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
     let Some(py) = python_with_pjsua2() else {
@@ -385,8 +424,10 @@ fn a_progressive_campaign_offers_the_answered_callee_to_a_free_agent_with_the_ro
     if !require_peer("sipp") {
         return;
     }
-    let sink = RtpSink::start();
+    // The callee answers with a 1 kHz tone; the agent sends 2 kHz and records what it hears.
+    let sink = RtpSink::start_answering(Some(1000.0));
     let port = free_udp_port();
+    let heard = scratch_dir("campaign-progressive-agent").join("heard.wav");
     let mut carrier = SippCarrier::start_with(
         "carrier_campaign.xml",
         port,
@@ -410,6 +451,8 @@ fn a_progressive_campaign_offers_the_answered_callee_to_a_free_agent_with_the_ro
         server.sip,
         SoftphoneOpts {
             user: Some(("1001", "secret-1001")),
+            tone_hz: 2000,
+            record: Some(heard.clone()),
             ..Default::default()
         },
     );
@@ -431,13 +474,41 @@ fn a_progressive_campaign_offers_the_answered_callee_to_a_free_agent_with_the_ro
     assert_eq!(data["script"], "renewal-v2", "{v}");
     assert_eq!(data["campaign"], "renewals", "{v}");
     assert_eq!(data["name"], "Ann", "{v}");
+    // Let audio cross both ways for a while (the agent's answer is logged before its
+    // media starts), then the agent hangs up.
+    server
+        .wait_event(30, |e| e.kind == "call.connected" && e.call == dial.call)
+        .unwrap_or_else(|| panic!("connected; events {:#?}", server.events()));
+    std::thread::sleep(Duration::from_secs(3));
     agent.command("hangup");
     let result = server
         .wait_event(30, |e| e.kind == "campaign.result" && e.call == dial.call)
         .expect("result");
     assert_eq!(result.data["outcome"], "answered");
+    let end = server
+        .wait_event(30, |e| e.kind == "call.end" && e.call == dial.call)
+        .expect("call.end");
+    assert_eq!(end.data["end_reason"], "agent_hangup", "{end:?}");
     agent.quit();
     let (status, traces) = carrier.wait(30);
     assert!(status.is_some_and(|s| s.success()), "{traces}");
-    let _ = sink.finish();
+    let flows = sink.finish();
+    let to_callee = flows
+        .iter()
+        .map(|pcm| best_tone_share(pcm, 8000, 2000.0))
+        .fold(0.0, f64::max);
+    let (rec, sr) = read_channel(&heard, 0);
+    let to_agent = best_tone_share(&rec, sr, 1000.0);
+    eprintln!("callee heard the agent's 2 kHz: {to_callee:.3}; agent heard the callee's 1 kHz: {to_agent:.3}");
+    assert!(to_callee > 0.3, "the callee heard the agent: {to_callee}");
+    assert!(to_agent > 0.3, "the agent heard the callee: {to_agent}");
+}
+
+/// The largest share of energy at `freq` over 400 ms windows.
+fn best_tone_share(x: &[f64], sr: u32, freq: f64) -> f64 {
+    let w = (sr as usize * 2 / 5).max(1);
+    x.chunks(w)
+        .filter(|c| c.len() == w)
+        .map(|c| tone_share(c, sr, freq))
+        .fold(0.0, f64::max)
 }

@@ -29,6 +29,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use switchboard_events::Event;
 
+mod callee_calls;
 mod forking;
 mod register;
 mod trunk_io;
@@ -104,6 +105,9 @@ pub(crate) enum SipCommand {
         leg: Leg,
         status: StatusCode,
     },
+    /// This answered call we originated is now the caller side (leg A) of its task: an
+    /// agent is rung for it on a call of its own (see `sip_driver/callee_calls.rs`).
+    CalleeLeads { call: CallKey },
     /// Answer an in-dialog request reported earlier.
     Respond {
         call: CallKey,
@@ -161,6 +165,7 @@ pub(crate) struct SipDriver {
     keepalive_every: Duration,
     trunks: trunk_io::Trunks,
     forks: forking::Forks,
+    callee_calls: callee_calls::CalleeCalls,
     contact_host: Host,
     next_keepalive: Instant,
     probes: HashMap<TxKey, (String, Uri)>,
@@ -306,6 +311,7 @@ impl SipDriver {
             keepalive_every: Duration::from_secs(cfg.sip.keepalive_interval.max(1)),
             trunks: trunk_io::Trunks::new(cfg, local, tls_local),
             forks: forking::Forks::default(),
+            callee_calls: callee_calls::CalleeCalls::default(),
             contact_host: host_of(local.ip()),
             next_keepalive: Instant::now() + Duration::from_secs(cfg.sip.keepalive_interval.max(1)),
             probes: HashMap::new(),
@@ -418,6 +424,7 @@ impl SipDriver {
                         let calls: Vec<(CallKey, crate::call_signals::SignalSender)> =
                             self.calls.drain().collect();
                         for (k, task) in calls {
+                            self.callee_call_gone(Instant::now(), k);
                             let _ = self.b2bua.hangup(Instant::now(), k);
                             let _ = task.send(CallSignal::Ended(switchboard_events::EndReason::Shutdown));
                         }
@@ -558,6 +565,9 @@ impl SipDriver {
 
     fn handle_command(&mut self, cmd: SipCommand) {
         let now = Instant::now();
+        let Some(cmd) = self.callee_command(now, cmd) else {
+            return;
+        };
         let result = match cmd {
             SipCommand::AnswerA { call, sdp } => self.b2bua.answer_a(now, call, sdp),
             SipCommand::Reject { call, status } => self.b2bua.reject(now, call, status),
@@ -607,6 +617,10 @@ impl SipDriver {
             } => {
                 let _ = call;
                 self.b2bua.respond(now, tx, status, sdp)
+            }
+            SipCommand::CalleeLeads { call } => {
+                self.callee_leads(call);
+                Ok(())
             }
             SipCommand::DialTrunk(d) => {
                 self.trunk_dial(now, d);
@@ -698,6 +712,9 @@ impl SipDriver {
         if self.fork_event(now, &ev) {
             return;
         }
+        let Some(ev) = self.callee_event(now, ev) else {
+            return;
+        };
         match ev {
             CallEvent::Incoming {
                 call,

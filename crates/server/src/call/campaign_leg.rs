@@ -165,6 +165,11 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
     ctx.events.append(log(Event::CallAnswer {
         codec: a.neg.codec.name.to_string(),
     }));
+    // The callee is the task's leg A from here on: its events arrive as A's, and an agent
+    // rung for it is a leg B on a call of its own (sip_driver/callee_calls.rs).
+    let _ = ctx.sip.commands.send(SipCommand::CalleeLeads {
+        call: answered.call,
+    });
     crate::metrics::Metrics::add(&ctx.metrics.calls_total, 1);
     let mut fields = job.fields.clone();
     fields.insert("number".into(), job.number.clone());
@@ -181,6 +186,7 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
         now,
         local_ip,
     );
+    task.callee_leads = true;
     let mut signals = answered.signals;
     let agent_campaign = matches!(job.start, CampaignStart::Queue { .. });
     match job.start {

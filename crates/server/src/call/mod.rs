@@ -279,6 +279,8 @@ struct CallTask {
     reach_rx: Option<tokio::sync::oneshot::Receiver<direct::Reached>>,
     /// The campaign row this call was placed for (`campaign_leg.rs`).
     campaign: Option<campaign_leg::CampaignTag>,
+    /// A call we placed (campaign): leg A is the callee, the agent's leg a call of its own.
+    callee_leads: bool,
 }
 
 /// How a call starts once its caller is confirmed.

@@ -247,6 +247,7 @@ impl CallTask {
             started_wall: Utc::now(),
             api_hangup_by: None,
             campaign: None,
+            callee_leads: false,
             direct: None,
             reach_rx: None,
         }

@@ -94,6 +94,12 @@ impl CallTask {
         tx: switchboard_sip::TxKey,
         replaces: switchboard_sip_message::Replaces,
     ) {
+        if self.callee_leads {
+            // The agent's leg is a call of its own (sip_driver/callee_calls.rs): the
+            // colleague's leg cannot be moved into this call.
+            self.respond(tx, StatusCode::NOT_IMPLEMENTED, None).await;
+            return;
+        }
         let Phase::Bridged {
             queue: from_queue,
             agent: from_agent,
