@@ -853,9 +853,14 @@ impl SipDriver {
             CallEvent::LegConfirmed { call, leg: Leg::A } => {
                 self.signal(call, CallSignal::AConfirmed);
             }
-            CallEvent::SessionExpired { call } => {
+            CallEvent::SessionExpired { call, leg } => {
+                let whose = match leg {
+                    Leg::A => "the caller's",
+                    Leg::B => "the called party's",
+                };
                 tracing::info!(
-                    "the caller stopped refreshing its session (RFC 4028): ending the call"
+                    leg = whose,
+                    "a leg's RFC 4028 session expired (not refreshed): ending the call"
                 );
                 self.signal(
                     call,

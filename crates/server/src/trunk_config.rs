@@ -67,6 +67,14 @@ pub(crate) struct TrunkConfig {
     /// without digest (as a `[[sip.trunk_trust]]` entry would).
     #[serde(default)]
     pub(crate) inbound: bool,
+    /// Offer RFC 4028 session timers (`[sip] session_expires`) on calls we place through
+    /// this trunk; false for a carrier that mishandles them.
+    #[serde(default = "default_session_timers")]
+    pub(crate) session_timers: bool,
+}
+
+fn default_session_timers() -> bool {
+    true
 }
 
 fn default_transport() -> String {
@@ -100,6 +108,8 @@ pub(crate) struct TrunkSpec {
     pub(crate) priority: u32,
     /// Inbound INVITEs from `address`'s IP over `transport` are trunk calls.
     pub(crate) inbound: bool,
+    /// Offer session timers on the calls we place through it.
+    pub(crate) session_timers: bool,
     /// TLS trunks: trust roots file (None: the public web roots).
     pub(crate) tls_ca_file: Option<std::path::PathBuf>,
     /// TLS trunks: the name verified in the carrier's certificate.
@@ -140,6 +150,7 @@ pub(crate) fn resolve(
             limits: TrunkLimits::default(),
             priority: default_priority(),
             inbound: false,
+            session_timers: true,
             tls_ca_file: None,
             tls_server_name: addr.ip().to_string(),
             tls_client_cert_sha256: None,
@@ -237,6 +248,7 @@ pub(crate) fn resolve(
             },
             priority: t.priority,
             inbound: t.inbound,
+            session_timers: t.session_timers,
             tls_ca_file: t.tls_ca_file.clone(),
             tls_server_name: t
                 .tls_server_name

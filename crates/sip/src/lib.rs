@@ -58,7 +58,7 @@ pub mod transport;
 
 pub use b2bua::{
     B2bua, B2buaConfig, B2buaError, B2buaOutput, Call, CallEvent, CallKey, ChallengeResponder,
-    EndReason, Leg,
+    EndReason, Leg, OriginateOptions,
 };
 pub use dialog::{Dialog, DialogError, DialogId, DialogKey, DialogRole, DialogState, Dialogs};
 pub use policy::{check_request, options_response, reject_malformed, UasPolicy};

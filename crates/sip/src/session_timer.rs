@@ -198,6 +198,9 @@ pub struct SessionTimer {
     refreshed_at: Instant,
     /// Our refresh is out, waiting for its 2xx.
     refreshing: bool,
+    /// Our refresh got 491 (glare) or had to wait for another re-INVITE: send it again
+    /// then (RFC 3261 §14.1), unless the session expires first.
+    retry_at: Option<Instant>,
     expired: bool,
 }
 
@@ -208,6 +211,7 @@ impl SessionTimer {
             negotiated,
             refreshed_at: now,
             refreshing: false,
+            retry_at: None,
             expired: false,
         }
     }
@@ -223,6 +227,17 @@ impl SessionTimer {
         self.negotiated = negotiated;
         self.refreshed_at = now;
         self.refreshing = false;
+        self.retry_at = None;
+    }
+
+    /// Our refresh got 491 Request Pending (its re-INVITE crossed one from the peer), or
+    /// could not go out because another re-INVITE of ours is pending: try again at `at`
+    /// (RFC 3261 §14.1 picks the delay). The session still expires at its deadline if no
+    /// refresh succeeds by then. Ignored unless a refresh of ours is due or out.
+    pub fn retry(&mut self, at: Instant) {
+        if self.refreshing {
+            self.retry_at = Some(at);
+        }
     }
 
     fn interval(&self) -> Duration {
@@ -241,10 +256,13 @@ impl SessionTimer {
         if self.expired {
             return None;
         }
-        Some(match (self.negotiated.refresher, self.refreshing) {
-            (Side::Us, false) => self.refreshed_at + self.interval() / 2,
-            _ => self.expires_at(),
-        })
+        Some(
+            match (self.negotiated.refresher, self.refreshing, self.retry_at) {
+                (Side::Us, false, _) => self.refreshed_at + self.interval() / 2,
+                (_, true, Some(retry)) => retry.min(self.expires_at()),
+                _ => self.expires_at(),
+            },
+        )
     }
 
     /// Our refresh failed for good (408, 481, no answer): the session is over. True the
@@ -263,6 +281,10 @@ impl SessionTimer {
         match (self.negotiated.refresher, self.refreshing) {
             (Side::Us, false) => {
                 self.refreshing = true;
+                Some(TimerAction::Refresh)
+            }
+            (_, true) if self.retry_at.is_some() && now < self.expires_at() => {
+                self.retry_at = None;
                 Some(TimerAction::Refresh)
             }
             _ => {
@@ -404,6 +426,51 @@ mod tests {
         );
         assert_eq!(timer.poll_timeout(), None);
         assert_eq!(timer.handle_timeout(t0 + secs(500)), None, "expires once");
+    }
+
+    #[test]
+    fn a_refresh_that_met_glare_is_sent_again_after_the_delay_but_not_past_expiry() {
+        let t0 = test_epoch();
+        let n = Negotiated {
+            interval: 90,
+            refresher: Side::Us,
+        };
+        let mut timer = SessionTimer::new(t0, n);
+        assert_eq!(
+            timer.handle_timeout(t0 + secs(45)),
+            Some(TimerAction::Refresh)
+        );
+        // 491 at 45.1 s: retry 3 s later.
+        let retry = t0 + Duration::from_millis(48_100);
+        timer.retry(retry);
+        assert_eq!(timer.poll_timeout(), Some(retry));
+        assert_eq!(timer.handle_timeout(t0 + secs(48)), None);
+        assert_eq!(timer.handle_timeout(retry), Some(TimerAction::Refresh));
+        // The retry is out; its 2xx restarts the cycle.
+        assert_eq!(timer.poll_timeout(), Some(t0 + secs(60)));
+        timer.refreshed(t0 + secs(49), n);
+        assert_eq!(timer.poll_timeout(), Some(t0 + secs(94)));
+        // A retry asked for after the expiry: the session expires first.
+        assert_eq!(
+            timer.handle_timeout(t0 + secs(94)),
+            Some(TimerAction::Refresh)
+        );
+        timer.retry(t0 + secs(200));
+        assert_eq!(timer.poll_timeout(), Some(t0 + secs(109)));
+        assert_eq!(
+            timer.handle_timeout(t0 + secs(109)),
+            Some(TimerAction::Expire)
+        );
+        // Without a refresh of ours out, a retry means nothing.
+        let mut peer = SessionTimer::new(
+            t0,
+            Negotiated {
+                interval: 90,
+                refresher: Side::Peer,
+            },
+        );
+        peer.retry(t0 + secs(1));
+        assert_eq!(peer.poll_timeout(), Some(t0 + secs(60)));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! 401/407. Failover is the caller's next `DialTrunk` with the failed trunk excluded (see
 //! `outbound_call`). Status goes to `metrics.trunks` for the API and `/metrics`.
 
-use switchboard_sip::ChallengeResponder;
+use switchboard_sip::{ChallengeResponder, OriginateOptions};
 use switchboard_trunk::{
     InviteCredentials, LimitRefusal, RegistrationClient, RegistrationConfig, TrunkId, TrunkSet,
 };
@@ -326,18 +326,19 @@ impl SipDriver {
         }
         let (dest, transport) = (s.address, s.transport);
         let name = s.name.clone();
-        let r = match s.credentials.clone() {
-            Some(creds) => {
-                self.trunks.seed = self.trunks.seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-                let auth: Box<dyn ChallengeResponder> =
-                    Box::new(InviteCredentials::new(creds, self.trunks.seed));
-                self.b2bua
-                    .originate_with_auth(now, target, dest, transport, from, sdp, &extra, auth)
-            }
-            None => self
-                .b2bua
-                .originate(now, target, dest, transport, from, sdp, &extra),
+        let mut options = OriginateOptions {
+            without_session_timer: !s.session_timers,
+            ..OriginateOptions::default()
         };
+        if let Some(creds) = s.credentials.clone() {
+            self.trunks.seed = self.trunks.seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let auth: Box<dyn ChallengeResponder> =
+                Box::new(InviteCredentials::new(creds, self.trunks.seed));
+            options.auth = Some(auth);
+        }
+        let r = self
+            .b2bua
+            .originate_with_options(now, target, dest, transport, from, sdp, &extra, options);
         match r {
             Ok(k) => Some(k),
             Err(e) => {

@@ -42,16 +42,16 @@ impl B2bua {
             r.headers.push(HeaderName::Contact, contact);
         }
         if matches!(req.method, Method::Invite | Method::Update) && status.is_success() {
-            if let Some(&(call, Purpose::InDialog(Leg::A))) = self.txs.get(&tx) {
-                for (name, value) in self.session_headers(call) {
+            if let Some(&(call, Purpose::InDialog(leg))) = self.txs.get(&tx) {
+                for (name, value) in self.session_headers(call, leg) {
                     r.headers.push(name, value);
                 }
             }
         }
         if let Some(b) = sdp {
             if status.is_success() {
-                if let Some(&(call, Purpose::InDialog(Leg::A))) = self.txs.get(&tx) {
-                    self.remember_a_sdp(call, &b);
+                if let Some(&(call, Purpose::InDialog(leg))) = self.txs.get(&tx) {
+                    self.remember_sdp(call, leg, &b);
                 }
             }
             set_body(&mut r.headers, &b);
@@ -130,11 +130,10 @@ impl B2bua {
                 req.headers.remove(&HeaderName::ContentType);
             } else {
                 req.headers.set(HeaderName::ContentType, content_type);
-                if leg == Leg::A
-                    && content_type == "application/sdp"
+                if content_type == "application/sdp"
                     && matches!(req.method, Method::Invite | Method::Update)
                 {
-                    self.remember_a_sdp(call, &b);
+                    self.remember_sdp(call, leg, &b);
                 }
             }
             req.body = b;

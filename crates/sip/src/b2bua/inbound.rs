@@ -58,9 +58,12 @@ impl B2bua {
                 inv.headers.push(HeaderName::parse(name), value.clone());
             }
         }
+        let session = self.offer_session_timer(&mut inv, true);
         let tx = self.tl.send_request(now, dest, transport, inv)?;
         if let Some(c) = self.call_mut(call) {
-            c.b = Some(BLeg::new(tx, dest, transport));
+            let mut b = BLeg::new(tx, dest, transport);
+            b.session = session;
+            c.b = Some(b);
         }
         self.track(tx, call, Purpose::BInvite);
         self.pump(now);
@@ -83,7 +86,7 @@ impl B2bua {
         let (tx, mut resp) = self
             .a_response(call, StatusCode::OK, Some(sdp))
             .ok_or(B2buaError::InvalidState("A transaction gone"))?;
-        for (name, value) in self.session_headers(call) {
+        for (name, value) in self.session_headers(call, Leg::A) {
             resp.headers.push(name, value);
         }
         self.tl.send_response(now, tx, resp)?;

@@ -54,7 +54,9 @@ mod in_dialog;
 mod inbound;
 mod keepalive;
 mod originate;
+pub use originate::OriginateOptions;
 mod session;
+mod session_uac;
 mod transfer;
 mod tx_events;
 
@@ -220,12 +222,15 @@ pub enum CallEvent {
         /// Why.
         reason: EndReason,
     },
-    /// Leg A's session timer ran out (RFC 4028): the caller was to refresh the session and
+    /// A leg's session timer ran out (RFC 4028): the peer was to refresh the session and
     /// did not, or our own refresh failed (408, 481, no answer). The application ends the
     /// call (`hangup`).
     SessionExpired {
         /// The call.
         call: CallKey,
+        /// The leg whose session expired (B: a leg we originated, see
+        /// [`B2buaConfig::session_timers`]).
+        leg: Leg,
     },
     /// The final answer to a keepalive probe sent with [`B2bua::send_options`]: any
     /// response means the device is alive; 408 (timer F) or 503 (transport error) that it
@@ -299,12 +304,20 @@ pub struct B2buaConfig {
     /// When B sends BYE on an answered call, keep A up and report [`CallEvent::BHungUp`]
     /// (post-call survey, back to the queue) instead of ending the call.
     pub keep_a_when_b_hangs_up: bool,
-    /// RFC 4028 session timers on leg A (`None`: off). When the caller offers a timer, the
-    /// 2xx confirms it; with the caller as refresher, a caller that stops refreshing gets
-    /// [`CallEvent::SessionExpired`]; with us as refresher (`refresher=uas`, or a caller
-    /// without `timer` support), the core sends the refreshes itself (UPDATE when A allows
-    /// it, else a re-INVITE with our last SDP) and a failed one (408, 481, no answer) also
-    /// reports [`CallEvent::SessionExpired`]. An interval below our Min-SE gets 422.
+    /// RFC 4028 session timers (`None`: off), on both legs.
+    ///
+    /// Leg A: when the caller offers a timer, the 2xx confirms it; with the caller as
+    /// refresher, a caller that stops refreshing gets [`CallEvent::SessionExpired`]; with
+    /// us as refresher (`refresher=uas`, or a caller without `timer` support), the core
+    /// sends the refreshes itself (UPDATE when A allows it, else a re-INVITE with our last
+    /// SDP) and a failed one (408, 481, no answer) also reports
+    /// [`CallEvent::SessionExpired`]. An interval below our Min-SE gets 422.
+    ///
+    /// Leg B (routed or originated, unless [`OriginateOptions::without_session_timer`]):
+    /// our INVITE offers `Session-Expires`, `Min-SE` and `Supported: timer`; a 422 is
+    /// answered once by re-sending it with the larger interval its `Min-SE` asks for; the
+    /// 2xx's `Session-Expires` says who refreshes (without one, we do, with the interval we
+    /// asked for); then the same rules as on A, reported with `leg: B`.
     pub session_timers: Option<crate::session_timer::SessionTimerConfig>,
 }
 
@@ -337,6 +350,8 @@ struct BLeg {
     cancelled: bool,
     /// Answers a 401/407 to this leg's INVITE (originated calls through a carrier).
     auth: Option<Box<dyn ChallengeResponder>>,
+    /// The RFC 4028 session timer offered in this leg's INVITE (running once answered).
+    session: Option<session_uac::LegSession>,
 }
 
 impl BLeg {
@@ -349,6 +364,7 @@ impl BLeg {
             dialog: None,
             cancelled: false,
             auth: None,
+            session: None,
         }
     }
 }
@@ -417,8 +433,8 @@ enum Purpose {
     AInvite,
     BInvite,
     InDialog(Leg),
-    /// Our RFC 4028 session refresh (re-INVITE or UPDATE) on leg A.
-    SessionRefresh,
+    /// Our RFC 4028 session refresh (re-INVITE or UPDATE) on this leg.
+    SessionRefresh(Leg),
     /// A request the application sent on a B leg that has since been released or moved
     /// away: its response is still reported, its failure no longer ends the call.
     SentDetached,
@@ -546,7 +562,14 @@ impl B2bua {
         let sessions = self
             .calls
             .iter()
-            .filter_map(|(_, c)| c.a.as_ref()?.timer.as_ref()?.poll_timeout())
+            .flat_map(|(_, c)| {
+                let a = c.a.as_ref().and_then(|a| a.timer.as_ref());
+                let b =
+                    c.b.as_ref()
+                        .and_then(|b| b.session.as_ref()?.timer.as_ref());
+                [a, b]
+            })
+            .filter_map(|t| t?.poll_timeout())
             .min();
         match (self.tl.poll_timeout(), sessions) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -692,7 +715,7 @@ impl B2bua {
             }
             match *p {
                 Purpose::Sent(Leg::B) => *p = Purpose::SentDetached,
-                Purpose::InDialog(Leg::B) => *p = Purpose::Other,
+                Purpose::InDialog(Leg::B) | Purpose::SessionRefresh(Leg::B) => *p = Purpose::Other,
                 Purpose::BInvite if b.invite_tx == Some(*k) => *p = Purpose::Other,
                 _ => {}
             }

@@ -3,6 +3,17 @@
 
 use super::*;
 
+/// Per-call choices for [`B2bua::originate_with_options`].
+#[derive(Debug, Default)]
+pub struct OriginateOptions {
+    /// Answers a 401/407 to the INVITE (a carrier that challenges), as
+    /// [`B2bua::originate_with_auth`] does.
+    pub auth: Option<Box<dyn ChallengeResponder>>,
+    /// Do not offer an RFC 4028 session timer on this leg even though
+    /// [`B2buaConfig::session_timers`] is on (a trunk whose carrier mishandles them).
+    pub without_session_timer: bool,
+}
+
 impl B2bua {
     /// An out-of-dialog INVITE to `target`: `from` with a fresh tag, a new Call-ID, CSeq 1,
     /// our Contact for `transport`, `sdp` as the body.
@@ -57,7 +68,8 @@ impl B2bua {
         sdp: Bytes,
         extra: &[(String, String)],
     ) -> Result<CallKey, B2buaError> {
-        self.originate_inner(now, target, dest, transport, from, sdp, extra, None)
+        let options = OriginateOptions::default();
+        self.originate_with_options(now, target, dest, transport, from, sdp, extra, options)
     }
 
     /// [`B2bua::originate`] through a peer that may challenge the INVITE (a carrier): a
@@ -76,11 +88,17 @@ impl B2bua {
         extra: &[(String, String)],
         auth: Box<dyn ChallengeResponder>,
     ) -> Result<CallKey, B2buaError> {
-        self.originate_inner(now, target, dest, transport, from, sdp, extra, Some(auth))
+        let options = OriginateOptions {
+            auth: Some(auth),
+            ..OriginateOptions::default()
+        };
+        self.originate_with_options(now, target, dest, transport, from, sdp, extra, options)
     }
 
+    /// [`B2bua::originate`] with per-call [`OriginateOptions`]: credentials for a
+    /// challenging peer, and whether to offer a session timer.
     #[allow(clippy::too_many_arguments)]
-    fn originate_inner(
+    pub fn originate_with_options(
         &mut self,
         now: Instant,
         target: Uri,
@@ -89,13 +107,15 @@ impl B2bua {
         from: NameAddr,
         sdp: Bytes,
         extra: &[(String, String)],
-        auth: Option<Box<dyn ChallengeResponder>>,
+        options: OriginateOptions,
     ) -> Result<CallKey, B2buaError> {
         let mut inv = self.new_invite(from, &target, sdp, transport);
         push_extra(&mut inv.headers, extra);
+        let session = self.offer_session_timer(&mut inv, !options.without_session_timer);
         let tx = self.tl.send_request(now, dest, transport, inv)?;
         let mut b = BLeg::new(tx, dest, transport);
-        b.auth = auth;
+        b.auth = options.auth;
+        b.session = session;
         let call = self.insert_call(None, Some(b));
         self.track(tx, call, Purpose::BInvite);
         self.pump(now);

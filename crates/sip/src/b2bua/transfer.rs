@@ -116,7 +116,9 @@ impl B2bua {
                 continue;
             }
             let belongs = match *p {
-                Purpose::InDialog(Leg::B) | Purpose::Sent(Leg::B) => true,
+                Purpose::InDialog(Leg::B)
+                | Purpose::Sent(Leg::B)
+                | Purpose::SessionRefresh(Leg::B) => true,
                 Purpose::BInvite => invite_tx == Some(*k),
                 _ => false,
             };

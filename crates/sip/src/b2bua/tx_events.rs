@@ -30,8 +30,8 @@ impl B2bua {
                         _ => Leg::A,
                     };
                     let detached = leg == Leg::B && self.call(call).is_some_and(|c| c.b.is_none());
-                    if p == Purpose::SessionRefresh {
-                        self.refresh_failed(call);
+                    if let Purpose::SessionRefresh(leg) = p {
+                        self.refresh_failed(call, leg);
                     } else if p == Purpose::BInvite {
                         self.b_failed(
                             now,
@@ -187,9 +187,7 @@ impl B2bua {
                     }
                 }
                 Method::Invite => {
-                    if leg == Leg::A {
-                        self.session_refreshed(now, call, &req);
-                    }
+                    self.session_refreshed(now, call, leg, &req);
                     let sdp = req.body.clone();
                     self.emit(CallEvent::Reinvite {
                         call,
@@ -199,8 +197,8 @@ impl B2bua {
                     });
                 }
                 _ => {
-                    if leg == Leg::A && req.method == Method::Update {
-                        self.session_refreshed(now, call, &req);
+                    if req.method == Method::Update {
+                        self.session_refreshed(now, call, leg, &req);
                     }
                     self.emit(CallEvent::InDialogRequest {
                         call,
@@ -289,8 +287,8 @@ impl B2bua {
             self.on_sent_response(now, key, call, leg, resp);
             return;
         }
-        if purpose == Purpose::SessionRefresh {
-            self.on_refresh_response(now, key, call, &resp);
+        if let Purpose::SessionRefresh(leg) = purpose {
+            self.on_refresh_response(now, key, call, leg, &resp);
             return;
         }
         if purpose == Purpose::SentDetached {
@@ -328,6 +326,9 @@ impl B2bua {
             let challenge = status == StatusCode::UNAUTHORIZED
                 || status == StatusCode::PROXY_AUTHENTICATION_REQUIRED;
             if challenge && self.answer_b_challenge(now, key, call, &resp) {
+                return;
+            }
+            if status == StatusCode(422) && self.retry_b_after_422(now, key, call, &resp) {
                 return;
             }
             self.b_failed(now, call, status, EndReason::Rejected(status));
@@ -373,6 +374,7 @@ impl B2bua {
         } else {
             return;
         };
+        self.start_b_session(now, call, &resp);
         self.emit(CallEvent::LegConfirmed { call, leg: Leg::B });
         if ended {
             // A cancelled (or hung up) while B was answering: CANCEL lost the race.
@@ -439,7 +441,7 @@ impl B2bua {
                 self.bye(now, call, Leg::A);
                 self.end_b(now, call);
             }
-            Purpose::SessionRefresh => self.refresh_failed(call),
+            Purpose::SessionRefresh(leg) => self.refresh_failed(call, leg),
             Purpose::InDialog(leg) | Purpose::Sent(leg) => {
                 // A B leg the application released (or that hung up) no longer ends the call.
                 let detached = leg == Leg::B && self.call(call).is_some_and(|c| c.b.is_none());

@@ -402,6 +402,11 @@ impl TransactionLayer {
             .collect()
     }
 
+    /// A number in `lo..=hi` from the seeded RNG (RFC 3261 §14.1's glare delays).
+    pub fn random_between(&mut self, lo: u32, hi: u32) -> u32 {
+        self.rng.gen_range(lo..=hi.max(lo))
+    }
+
     /// A fresh From/To tag.
     pub fn new_tag(&mut self) -> String {
         self.random_token(10)

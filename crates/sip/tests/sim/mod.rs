@@ -354,6 +354,12 @@ pub struct Script {
     pub auto_ack: bool,
     /// Challenge INVITEs that carry no Proxy-Authorization with 407 (as a carrier does).
     pub challenge_invites: bool,
+    /// Headers added to every 2xx to an INVITE or UPDATE (e.g. `Session-Expires`, `Allow`).
+    pub answer_headers: Vec<(HeaderName, String)>,
+    /// Answer a new INVITE whose `Session-Expires` is below this with 422 and this Min-SE.
+    pub min_se: Option<u32>,
+    /// Answer this many re-INVITEs with 491 Request Pending first (glare).
+    pub glare_reinvites: u32,
 }
 
 impl Default for Script {
@@ -364,6 +370,9 @@ impl Default for Script {
             non_invite: Some(200),
             auto_ack: true,
             challenge_invites: false,
+            answer_headers: Vec::new(),
+            min_se: None,
+            glare_reinvites: 0,
         }
     }
 }
@@ -474,6 +483,15 @@ impl Ua {
             return;
         };
         let mut r = Response::for_request(&req, StatusCode(status));
+        if (200..300).contains(&status) && matches!(req.method, Method::Invite | Method::Update) {
+            for (name, value) in &self.script.answer_headers {
+                r.headers.push(name.clone(), value.clone());
+            }
+        }
+        if status == 422 {
+            let min_se = self.script.min_se.unwrap_or(90);
+            r.headers.push(HeaderName::MinSe, min_se.to_string());
+        }
         if status == 407 {
             r.headers.push(
                 HeaderName::ProxyAuthenticate,
@@ -523,8 +541,31 @@ impl Ua {
                         Err(resp) => {
                             let _ = self.tl.send_response(now, *key, resp);
                         }
-                        Ok(_) => self.respond(now, *key, 200),
+                        Ok(dk) => {
+                            let glare =
+                                req.method == Method::Invite && self.script.glare_reinvites > 0;
+                            if glare {
+                                self.script.glare_reinvites -= 1;
+                            }
+                            self.respond(now, *key, if glare { 491 } else { 200 });
+                            // The re-INVITE is answered: the next one may come.
+                            if let Some(d) = dk.and_then(|k| self.dialogs.get_mut(k)) {
+                                if req.method == Method::Invite {
+                                    d.invite_done(false);
+                                }
+                            }
+                        }
                     }
+                } else if req.method == Method::Invite
+                    && self.script.min_se.is_some_and(|m| {
+                        req.headers
+                            .session_expires()
+                            .ok()
+                            .flatten()
+                            .is_some_and(|se| se.delta < m)
+                    })
+                {
+                    self.respond(now, *key, 422);
                 } else if req.method == Method::Invite
                     && self.script.challenge_invites
                     && req.headers.get(&HeaderName::ProxyAuthorization).is_none()
