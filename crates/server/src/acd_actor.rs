@@ -181,6 +181,8 @@ pub(crate) struct Directory {
     agents: Vec<String>,
     /// Queues, skills any agent has and tenants, interned (`queue_config::Names`).
     names: crate::queue_config::Names,
+    /// The `tenant` of each queue that has one, by queue name.
+    queue_tenants: HashMap<String, String>,
 }
 
 impl Directory {
@@ -193,6 +195,11 @@ impl Directory {
             .get(id.0 as usize)
             .map(String::as_str)
             .unwrap_or("?")
+    }
+    fn queue_tenant(&self, id: QueueId) -> Option<&str> {
+        self.queue_tenants
+            .get(self.queue_name(id))
+            .map(String::as_str)
     }
     fn agent_id(&self, name: &str) -> Option<AgentId> {
         self.agents
@@ -283,6 +290,11 @@ impl AcdActor {
         let dir = Directory {
             agents: cfg.users.iter().map(|u| u.name.clone()).collect(),
             names: crate::queue_config::Names::new(&cfg.queues, &cfg.users),
+            queue_tenants: cfg
+                .queues
+                .iter()
+                .filter_map(|q| Some((q.name.clone(), q.tenant.clone()?)))
+                .collect(),
         };
         let mut stats = Statistics::new();
         for q in &cfg.queues {
@@ -670,7 +682,14 @@ impl AcdActor {
                     resumed,
                 },
             )
-            .queue(self.dir.queue_name(queue)),
+            .queue(self.dir.queue_name(queue))
+            // The dialplan's tenant, else the queue's; later events of the call carry it
+            // too (the event-log writer).
+            .tenant(
+                self.desk
+                    .tenant_of(call.0)
+                    .or_else(|| self.dir.queue_tenant(queue)),
+            ),
             E::Predicted {
                 call,
                 queue,
@@ -738,6 +757,7 @@ mod tests {
                 skills: vec!["ru".into(), "vip".into()],
                 tenants: Vec::new(),
             },
+            queue_tenants: HashMap::new(),
         };
         let reqs = dir.skill_reqs("sales", &["vip".into(), "client-acme".into()]);
         assert_eq!(

@@ -76,6 +76,11 @@ impl AgentDesk {
         );
     }
 
+    /// The client a queued call is for, if any.
+    pub(crate) fn tenant_of(&self, call: u64) -> Option<&str> {
+        self.calls.get(&call).and_then(|c| c.tenant.as_deref())
+    }
+
     /// A call moved to another queue.
     pub(crate) fn moved(&mut self, call: u64, queue: &str) {
         if let Some(c) = self.calls.get_mut(&call) {

@@ -9,6 +9,11 @@
 //! and a batch given up after [`MAX_ATTEMPTS`] is counted as lost
 //! (`switchboard_events_lost_total`) and logged with its size: nothing goes silently.
 //!
+//! The writer also carries each call's tenant forward: once an event of a call names its
+//! tenant (the call task knows it from the dialplan's `entry … tenant`/`tenant` or its
+//! queue), every later event of that call is stored with it, whoever logs it (the ACD's
+//! offers and waits, the bridge, `call.end`), and so is an `agent.state` about that call.
+//!
 //! After a batch commits, the writer hands its rows, with the ids the store gave them, to
 //! a bounded tokio broadcast channel (the live event stream, `http_events.rs`). Only
 //! committed rows are broadcast, in id order, so a subscriber that subscribes and then
@@ -28,12 +33,15 @@ use tokio::sync::broadcast;
 use crate::event_store::{now_ms, EventStore, Row, StoredEvent};
 use crate::metrics::Metrics;
 
-/// An event to append: the typed event and the call, queue and agent it concerns.
+/// An event to append: the typed event and the call, queue, agent and tenant it concerns.
 #[derive(Clone, Debug)]
 pub(crate) struct NewEvent {
     pub(crate) call: String,
     pub(crate) queue: String,
     pub(crate) agent: String,
+    /// The call's tenant when the logger knows it; empty: the writer uses the tenant an
+    /// earlier event of the call named, if any.
+    pub(crate) tenant: String,
     pub(crate) event: Event,
 }
 
@@ -44,6 +52,7 @@ impl NewEvent {
             call: call.to_string(),
             queue: String::new(),
             agent: String::new(),
+            tenant: String::new(),
             event,
         }
     }
@@ -58,6 +67,40 @@ impl NewEvent {
     pub(crate) fn agent(mut self, a: &str) -> NewEvent {
         self.agent = a.to_string();
         self
+    }
+    /// The call's tenant, when it has one.
+    pub(crate) fn tenant(mut self, t: Option<&str>) -> NewEvent {
+        if let Some(t) = t {
+            self.tenant = t.to_string();
+        }
+        self
+    }
+}
+
+/// The tenant of each call whose events named one, so that later events of the call (and
+/// `agent.state` about it) carry it too. Like the writer's call sequence numbers, it is
+/// kept for the life of the process; it holds tenanted calls only.
+#[derive(Default)]
+struct CallTenants(HashMap<String, String>);
+
+impl CallTenants {
+    /// The tenant to store with `ev`: its own (remembered for its call), else its call's,
+    /// else, for an agent's state about a call, that call's.
+    fn resolve(&mut self, ev: &NewEvent) -> String {
+        if !ev.tenant.is_empty() {
+            if !ev.call.is_empty() && self.0.get(&ev.call) != Some(&ev.tenant) {
+                self.0.insert(ev.call.clone(), ev.tenant.clone());
+            }
+            return ev.tenant.clone();
+        }
+        let call = match &ev.event {
+            _ if !ev.call.is_empty() => Some(ev.call.as_str()),
+            Event::AgentState { call, .. } => call.as_deref(),
+            _ => None,
+        };
+        call.and_then(|c| self.0.get(c))
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
@@ -153,6 +196,7 @@ pub(crate) fn close_crashed_calls(
             call_seq: *seq,
             queue: oc.queue.clone(),
             agent: oc.agent.clone(),
+            tenant: oc.tenant.clone(),
             kind: ev.kind().to_string(),
             data: ev.data().to_string(),
             schema: SCHEMA_VERSION,
@@ -173,6 +217,7 @@ fn writer(
     metrics: Arc<Metrics>,
     live: broadcast::Sender<LiveEvent>,
 ) {
+    let mut tenants = CallTenants::default();
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
@@ -196,12 +241,14 @@ fn writer(
                         *s
                     };
                     let data = ev.event.data();
+                    let tenant = tenants.resolve(&ev);
                     rows.push(Row {
                         ts_ms: ts,
                         call: ev.call,
                         call_seq: seq,
                         queue: ev.queue,
                         agent: ev.agent,
+                        tenant,
                         kind: ev.event.kind().to_string(),
                         data: data.to_string(),
                         schema: SCHEMA_VERSION,
@@ -241,6 +288,7 @@ fn broadcast_committed(
             call_seq: row.call_seq,
             queue: row.queue,
             agent: row.agent,
+            tenant: row.tenant,
             kind: row.kind,
             data,
             event: Some(event),
@@ -349,6 +397,59 @@ mod tests {
         assert!(evs.windows(2).all(|w| w[0].id < w[1].id));
         assert!(evs.iter().all(|e| e.event.is_some()));
         assert_eq!(metrics.events_written.load(Ordering::Relaxed), 4);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Once an event of a call names its tenant, the call's later events (whoever logs
+    /// them) and agent states about the call carry it; other calls and events do not.
+    #[test]
+    fn a_call_s_tenant_is_carried_to_its_later_events() {
+        let (dir, store) = temp_store("tenant");
+        let log = EventLog::start(store, Arc::new(Metrics::default())).unwrap();
+        let start = Event::CallStart(switchboard_events::CallStart::default());
+        log.append(NewEvent::call("c1", start.clone()));
+        log.append(
+            NewEvent::call(
+                "c1",
+                Event::IvrStart {
+                    dialplan: "outsourcing".into(),
+                    block: "acme".into(),
+                },
+            )
+            .tenant(Some("acme")),
+        );
+        log.append(NewEvent::call("c2", start));
+        log.append(NewEvent::call("c1", Event::QueueOffer {}).agent("1001"));
+        log.append(
+            NewEvent::system(Event::AgentState {
+                state: switchboard_events::AgentStateName::Ringing,
+                pause_reason: None,
+                busy_kind: None,
+                call: Some("c1".into()),
+            })
+            .agent("1001"),
+        );
+        log.append(NewEvent::system(Event::AgentLogin {}).agent("1002"));
+        log.flush();
+        let mut s = SqliteStore::open(&dir.join("events.sqlite")).unwrap();
+        let tenants: Vec<(String, String)> = s
+            .read_range(None, None)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.kind, e.tenant))
+            .collect();
+        let t = |k: &str, v: &str| (k.to_string(), v.to_string());
+        assert_eq!(
+            tenants,
+            vec![
+                t("call.start", ""),
+                t("ivr.start", "acme"),
+                t("call.start", ""),
+                t("queue.offer", "acme"),
+                t("agent.state", "acme"),
+                t("agent.login", ""),
+            ]
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -472,6 +573,7 @@ mod tests {
             call_seq: 1,
             queue: String::new(),
             agent: String::new(),
+            tenant: String::new(),
             kind: "call.start".into(),
             data: "{}".into(),
             schema: SCHEMA_VERSION,

@@ -65,9 +65,14 @@ impl Scope {
     }
 }
 
-/// A tenant-scoped token's part of the stream: events of the tenant's queues and the later
-/// events of calls seen there, and queue-less events of the agents serving the tenant. An
-/// event naming another queue, or a call never seen in the tenant's queues, is not sent.
+/// A tenant-scoped token's part of the stream. An event that carries a tenant (the
+/// envelope's `tenant`: the call's client, docs/events.md) is sent when it is this tenant's,
+/// wherever the call is (its IVR phase, a queue shared between tenants); another tenant's
+/// call is never sent, even in this tenant's queue. An agent's own event (no call) is sent
+/// for the agents serving the tenant; when it is about another tenant's call, without the
+/// call ([`View::frame`]). Events without a tenant (untenanted calls, rows written before
+/// the column existed) follow the older rule: events of the tenant's queues and the later
+/// events of calls seen there.
 #[derive(Clone, Debug)]
 struct TenantEvents {
     scope: std::sync::Arc<crate::tenants::TenantScope>,
@@ -75,21 +80,44 @@ struct TenantEvents {
 }
 
 impl TenantEvents {
+    fn follow(&mut self, call: &str) {
+        if !call.is_empty() && !self.calls.iter().any(|c| c == call) {
+            if self.calls.len() == FOLLOWED_CALLS {
+                self.calls.pop_front();
+            }
+            self.calls.push_back(call.to_string());
+        }
+    }
+
     fn admits(&mut self, ev: &StoredEvent) -> bool {
+        if ev.call.is_empty() {
+            // An agent's queue login/logout names the queue: the queue's owner sees it.
+            return if ev.queue.is_empty() {
+                !ev.agent.is_empty() && self.scope.sees_agent(&ev.agent)
+            } else {
+                self.scope.sees_queue(&ev.queue)
+            };
+        }
+        if !ev.tenant.is_empty() {
+            let own = ev.tenant == self.scope.tenant;
+            if own {
+                self.follow(&ev.call);
+            }
+            return own;
+        }
         if !ev.queue.is_empty() {
             let ok = self.scope.sees_queue(&ev.queue);
-            if ok && !ev.call.is_empty() && !self.calls.contains(&ev.call) {
-                if self.calls.len() == FOLLOWED_CALLS {
-                    self.calls.pop_front();
-                }
-                self.calls.push_back(ev.call.clone());
+            if ok {
+                self.follow(&ev.call);
             }
             return ok;
         }
-        if !ev.call.is_empty() {
-            return self.calls.contains(&ev.call);
-        }
-        !ev.agent.is_empty() && self.scope.sees_agent(&ev.agent)
+        self.calls.contains(&ev.call)
+    }
+
+    /// Whether `ev` names another tenant's call (an agent's event about it).
+    fn foreign(&self, ev: &StoredEvent) -> bool {
+        !ev.tenant.is_empty() && ev.tenant != self.scope.tenant
     }
 }
 
@@ -153,6 +181,15 @@ impl View {
 
     /// The JSON text frame for `ev` (the stored row's shape), numbers masked if needed.
     pub(crate) fn frame(&self, ev: &StoredEvent) -> String {
+        if self.tenant.as_ref().is_some_and(|t| t.foreign(ev)) {
+            // An agent serving several tenants: its state, not the other tenant's call.
+            let mut own = ev.clone();
+            own.tenant.clear();
+            if let Some(o) = own.data.as_object_mut() {
+                o.remove("call");
+            }
+            return serde_json::to_string(&own).unwrap_or_default();
+        }
         if !self.mask_numbers || !has_number(&ev.data) {
             return serde_json::to_string(ev).unwrap_or_default();
         }
@@ -334,6 +371,114 @@ mod tests {
         // Not the system event, not c1's start before it reached an acme queue, nothing
         // of c2 (support) nor of 1002.
         assert_eq!(ids(&mut view, &log()), vec![2, 4, 7, 9, 10, 12, 13]);
+    }
+
+    fn tagged(mut e: StoredEvent, tenant: &str) -> StoredEvent {
+        e.tenant = tenant.into();
+        e
+    }
+
+    /// acme's call c1 in the IVR and then in the shared queue `general`, globex's call c2
+    /// in the same queue, both offered to agent 1001 who serves both tenants.
+    fn shared_queue_log() -> Vec<StoredEvent> {
+        let join = json!({"position": 1, "resumed": false});
+        vec![
+            ev(
+                1,
+                "c1",
+                "",
+                "",
+                "call.start",
+                json!({"caller": "+74951234567", "dnis": "800"}),
+            ),
+            tagged(
+                ev(
+                    2,
+                    "c1",
+                    "",
+                    "",
+                    "ivr.start",
+                    json!({"dialplan": "o", "block": "acme"}),
+                ),
+                "acme",
+            ),
+            tagged(
+                ev(
+                    3,
+                    "c1",
+                    "",
+                    "",
+                    "dtmf",
+                    json!({"digit": "1", "via": "rfc4733"}),
+                ),
+                "acme",
+            ),
+            tagged(
+                ev(4, "c1", "general", "", "queue.join", join.clone()),
+                "acme",
+            ),
+            ev(
+                5,
+                "c2",
+                "",
+                "",
+                "call.start",
+                json!({"caller": "+74950000001", "dnis": "801"}),
+            ),
+            tagged(ev(6, "c2", "general", "", "queue.join", join), "globex"),
+            tagged(
+                ev(7, "c2", "general", "1001", "queue.offer", json!({})),
+                "globex",
+            ),
+            tagged(
+                ev(
+                    8,
+                    "",
+                    "",
+                    "1001",
+                    "agent.state",
+                    json!({"state": "ringing", "call": "c2"}),
+                ),
+                "globex",
+            ),
+            tagged(
+                ev(
+                    9,
+                    "c1",
+                    "",
+                    "",
+                    "call.end",
+                    json!({"end_reason": "caller_hangup", "disposition": "abandoned"}),
+                ),
+                "acme",
+            ),
+            ev(10, "", "", "1001", "agent.login", json!({})),
+            ev(11, "", "", "2002", "agent.login", json!({})),
+        ]
+    }
+
+    #[test]
+    fn a_tenant_token_follows_its_tagged_calls_from_the_ivr_and_in_shared_queues() {
+        let acme = crate::tenants::TenantScope::for_test("acme", &["acme-sales"], &["1001"]);
+        let mut v = View::new(None, None, Vec::new(), None, true).for_tenant(acme.into());
+        let log = shared_queue_log();
+        // Its call's IVR phase and its wait in the shared queue; nothing of globex's call
+        // in that queue; its agent's events, the state about globex's call without it.
+        assert_eq!(ids(&mut v, &log), vec![2, 3, 4, 8, 9, 10]);
+        let frame: Value = serde_json::from_str(&v.frame(&log[7])).unwrap();
+        assert_eq!(frame["data"]["state"], "ringing");
+        assert!(frame["data"].get("call").is_none(), "{frame}");
+        assert!(frame.get("tenant").is_none(), "{frame}");
+        let own: Value = serde_json::from_str(&v.frame(&log[3])).unwrap();
+        assert_eq!(own["tenant"], "acme");
+        let globex = crate::tenants::TenantScope::for_test("globex", &[], &["2002"]);
+        let mut v = View::new(None, None, Vec::new(), None, true).for_tenant(globex.into());
+        assert_eq!(ids(&mut v, &shared_queue_log()), vec![6, 7, 11]);
+        // Without a tenant scope the stream is unchanged, and untagged rows carry no field.
+        let mut all = View::new(None, None, Vec::new(), None, false);
+        assert_eq!(ids(&mut all, &log).len(), log.len());
+        let untagged: Value = serde_json::from_str(&all.frame(&log[0])).unwrap();
+        assert!(untagged.get("tenant").is_none());
     }
 
     #[test]

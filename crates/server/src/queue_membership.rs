@@ -60,6 +60,7 @@ mod tests {
             call_seq: 0,
             queue: queue.into(),
             agent: agent.into(),
+            tenant: String::new(),
             kind: event.kind().into(),
             data: event.data().to_string(),
             schema: switchboard_events::SCHEMA_VERSION,

@@ -324,6 +324,7 @@ mod tests {
             call_seq: 1,
             queue: ev.queue.clone(),
             agent: String::new(),
+            tenant: String::new(),
             kind: ev.event.kind().into(),
             data: ev.event.data().to_string(),
             schema: switchboard_events::SCHEMA_VERSION,

@@ -296,8 +296,9 @@ impl CallTask {
         self.id.to_string()
     }
 
+    /// An event of this call, with the call's tenant when it is known.
     fn log(&self, event: Event) -> NewEvent {
-        NewEvent::call(&self.id_str(), event)
+        NewEvent::call(&self.id_str(), event).tenant(self.event_tenant())
     }
 
     /// Starts the call (IVR, or the queue of an internal call) once leg A is confirmed.

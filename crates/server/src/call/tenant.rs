@@ -1,6 +1,7 @@
 //! The call's tenant (client, from the dialplan's `entry … tenant` or `tenant`) as the call
 //! task uses it: its own prompts override the shared ones (`[[tenants]] prompts_dir`,
-//! loaded under `@<tenant>/` at start); its recordings go to its directory (`recorder.rs`).
+//! loaded under `@<tenant>/` at start); its recordings go to its directory (`recorder.rs`);
+//! its events carry it (`event_log.rs`).
 
 use switchboard_media::Prompt;
 
@@ -18,6 +19,17 @@ impl CallTask {
             .as_ref()
             .and_then(|r| r.attrs.tenant.as_deref())
             .or(self.ivr.attrs().tenant.as_deref())
+    }
+
+    /// The tenant the call's events carry (the envelope's `tenant`, docs/events.md): the
+    /// dialplan's, else that of the queue the call is in or was last in, when it has one.
+    pub(super) fn event_tenant(&self) -> Option<&str> {
+        self.tenant_name().or_else(|| {
+            self.queue_req
+                .as_ref()
+                .and_then(|r| self.ctx.queue_config(&r.queue))
+                .and_then(|q| q.tenant.as_deref())
+        })
     }
 
     /// The prompt `key`: the call's tenant's own when it has one, else the shared one.

@@ -42,6 +42,11 @@ pub(crate) struct StoredEvent {
     pub(crate) queue: String,
     /// Agent name, if any.
     pub(crate) agent: String,
+    /// The call's tenant (`[[tenants]]` name) once it is known; empty for untenanted calls,
+    /// events outside a call that concern no tenant's call, and rows written before the
+    /// column existed. Left out of the JSON when empty.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(crate) tenant: String,
     /// Event kind, e.g. `call.start`, `queue.join`, `agent.login`.
     pub(crate) kind: String,
     /// Details.
@@ -73,10 +78,17 @@ impl StoredEvent {
             call_seq,
             queue,
             agent,
+            tenant: String::new(),
             kind,
             data,
             event,
         }
+    }
+
+    /// The same row with its `tenant` column.
+    pub(crate) fn with_tenant(mut self, tenant: String) -> StoredEvent {
+        self.tenant = tenant;
+        self
     }
 }
 
@@ -96,6 +108,8 @@ pub(crate) struct Row {
     pub(crate) call_seq: i64,
     pub(crate) queue: String,
     pub(crate) agent: String,
+    /// The call's tenant, empty if none.
+    pub(crate) tenant: String,
     pub(crate) kind: String,
     /// JSON object text.
     pub(crate) data: String,
@@ -111,6 +125,8 @@ pub(crate) struct OpenCall {
     /// The last queue and agent named by the call's events.
     pub(crate) queue: String,
     pub(crate) agent: String,
+    /// The call's tenant, if any of its events named one.
+    pub(crate) tenant: String,
     /// Whether an agent answered (`call.bridge`).
     pub(crate) bridged: bool,
     pub(crate) start_ts_ms: i64,
@@ -175,6 +191,7 @@ pub(crate) trait EventStore: Send {
                 last_ts_ms: 0,
                 queue: String::new(),
                 agent: String::new(),
+                tenant: String::new(),
                 bridged: false,
                 start_ts_ms: i64::MAX,
             };
@@ -183,6 +200,9 @@ pub(crate) trait EventStore: Send {
                 oc.start_ts_ms = oc.start_ts_ms.min(e.ts_ms);
                 if !e.queue.is_empty() {
                     oc.queue.clone_from(&e.queue);
+                }
+                if !e.tenant.is_empty() {
+                    oc.tenant.clone_from(&e.tenant);
                 }
                 if e.kind == "call.bridge" {
                     oc.bridged = true;
@@ -240,6 +260,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         what: "the event schema version of each row",
         sqlite: "ALTER TABLE events ADD COLUMN schema INTEGER NOT NULL DEFAULT 1;",
         postgres: "ALTER TABLE events ADD COLUMN IF NOT EXISTS schema INTEGER NOT NULL DEFAULT 1;",
+    },
+    Migration {
+        version: 3,
+        what: "the tenant of each row (empty: none, or written before tenants were logged)",
+        sqlite: "ALTER TABLE events ADD COLUMN tenant TEXT NOT NULL DEFAULT '';",
+        postgres: "ALTER TABLE events ADD COLUMN IF NOT EXISTS tenant TEXT NOT NULL DEFAULT '';",
     },
 ];
 
@@ -323,6 +349,7 @@ pub(crate) mod tests {
             call_seq: seq,
             queue: "q".into(),
             agent: String::new(),
+            tenant: String::new(),
             kind: kind.into(),
             data: r#"{"caller":"1","dnis":"2"}"#.into(),
             schema: 1,
@@ -335,9 +362,16 @@ pub(crate) mod tests {
                 row(30, "c1", 2, "call.connected"),
             ])
             .unwrap();
-        let second = store.append_batch(&[row(40, "c1", 3, "call.end")]).unwrap();
+        let second = store
+            .append_batch(&[Row {
+                tenant: "acme".into(),
+                ..row(40, "c1", 3, "call.end")
+            }])
+            .unwrap();
         let all = store.read_range(None, None).unwrap();
         assert_eq!(all.len(), 4);
+        assert_eq!(all[3].tenant, "acme");
+        assert_eq!(all[0].tenant, "");
         assert!(all.windows(2).all(|w| w[0].id < w[1].id));
         let ids: Vec<i64> = all.iter().map(|e| e.id).collect();
         assert_eq!(
@@ -399,6 +433,7 @@ pub(crate) mod tests {
                 call_seq: (i % 12) as i64 + 1,
                 queue: "sales".into(),
                 agent: "1001".into(),
+                tenant: String::new(),
                 kind: "queue.prediction".into(),
                 data: r#"{"position":1,"bound_s":42.0,"waited_s":3.5}"#.into(),
                 schema: 1,

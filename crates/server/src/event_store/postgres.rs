@@ -13,7 +13,7 @@ pub(crate) struct PostgresStore {
     client: Client,
 }
 
-const COLUMNS: &str = "id, ts_ms, call, call_seq, queue, agent, kind, data";
+const COLUMNS: &str = "id, ts_ms, call, call_seq, queue, agent, kind, data, tenant";
 
 /// Rows per INSERT statement (parameters stay far below PostgreSQL's 65535 limit).
 const ROWS_PER_INSERT: usize = 256;
@@ -75,6 +75,7 @@ impl PostgresStore {
                     r.get(6),
                     serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
                 )
+                .with_tenant(r.get(8))
             })
             .collect())
     }
@@ -98,18 +99,18 @@ impl EventStore for PostgresStore {
         let mut ids = Vec::with_capacity(rows.len());
         for chunk in rows.chunks(ROWS_PER_INSERT) {
             let mut sql = String::from(
-                "INSERT INTO events (ts_ms, call, call_seq, queue, agent, kind, data, schema) VALUES ",
+                "INSERT INTO events (ts_ms, call, call_seq, queue, agent, kind, data, schema, tenant) VALUES ",
             );
             let schemas: Vec<i32> = chunk.iter().map(|r| r.schema as i32).collect();
             let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> =
-                Vec::with_capacity(chunk.len() * 8);
+                Vec::with_capacity(chunk.len() * 9);
             for (i, (r, schema)) in chunk.iter().zip(&schemas).enumerate() {
-                let b = i * 8;
+                let b = i * 9;
                 if i > 0 {
                     sql.push(',');
                 }
                 sql.push_str(&format!(
-                    "(${},${},${},${},${},${},${},${})",
+                    "(${},${},${},${},${},${},${},${},${})",
                     b + 1,
                     b + 2,
                     b + 3,
@@ -117,7 +118,8 @@ impl EventStore for PostgresStore {
                     b + 5,
                     b + 6,
                     b + 7,
-                    b + 8
+                    b + 8,
+                    b + 9
                 ));
                 params.extend_from_slice(&[
                     &r.ts_ms,
@@ -128,6 +130,7 @@ impl EventStore for PostgresStore {
                     &r.kind,
                     &r.data,
                     schema,
+                    &r.tenant,
                 ]);
             }
             sql.push_str(" RETURNING id");

@@ -14,7 +14,7 @@ pub(crate) struct SqliteStore {
     conn: Connection,
 }
 
-const COLUMNS: &str = "id, ts_ms, call, call_seq, queue, agent, kind, data";
+const COLUMNS: &str = "id, ts_ms, call, call_seq, queue, agent, kind, data, tenant";
 
 impl SqliteStore {
     /// Opens (creating) the file and applies pending migrations.
@@ -64,7 +64,8 @@ impl SqliteStore {
                 r.get(5)?,
                 r.get(6)?,
                 serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
-            ))
+            )
+            .with_tenant(r.get(8)?))
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
@@ -89,12 +90,13 @@ impl EventStore for SqliteStore {
         let mut ids = Vec::with_capacity(rows.len());
         {
             let mut st = txn.prepare_cached(
-                "INSERT INTO events (ts_ms, call, call_seq, queue, agent, kind, data, schema)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT INTO events (ts_ms, call, call_seq, queue, agent, kind, data, schema, tenant)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             for r in rows {
                 st.execute(params![
-                    r.ts_ms, r.call, r.call_seq, r.queue, r.agent, r.kind, r.data, r.schema
+                    r.ts_ms, r.call, r.call_seq, r.queue, r.agent, r.kind, r.data, r.schema,
+                    r.tenant
                 ])?;
                 ids.push(txn.last_insert_rowid());
             }
@@ -194,24 +196,28 @@ mod tests {
             let c = Connection::open(&path).unwrap();
             c.execute_batch(MIGRATIONS[0].sqlite).unwrap();
             c.execute(
-                "INSERT INTO events (ts_ms, call, call_seq, queue, agent, kind, data)
-                 VALUES (1, 'c', 1, '', '', 'call.start', '{}')",
+                r#"INSERT INTO events (ts_ms, call, call_seq, queue, agent, kind, data)
+                 VALUES (1, 'c', 1, '', '', 'call.start', '{"caller":"1","dnis":"2"}')"#,
                 [],
             )
             .unwrap();
         }
         let mut s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 2);
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as u32);
         let schema: i64 = s
             .conn
             .query_row("SELECT schema FROM events", [], |r| r.get(0))
             .unwrap();
         assert_eq!(schema, 1);
-        assert_eq!(s.read_call("c").unwrap().len(), 1);
+        let old = s.read_call("c").unwrap();
+        assert_eq!(old.len(), 1);
+        // A row from before tenants were logged reads as untenanted and still parses.
+        assert_eq!(old[0].tenant, "");
+        assert!(old[0].event.is_some());
         drop(s);
         // Opening again applies nothing.
         let mut s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.schema_version().unwrap(), 2);
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as u32);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -81,6 +81,7 @@ impl TestLog {
                 call_seq: seq,
                 queue: queue.into(),
                 agent: agent.into(),
+                tenant: String::new(),
                 kind: kind.into(),
                 data: data.into(),
                 schema: switchboard_events::SCHEMA_VERSION,

@@ -454,6 +454,7 @@ mod tests {
                 call_seq: 0,
                 queue: e.queue.clone(),
                 agent: e.agent.clone(),
+                tenant: e.tenant.clone(),
                 kind: e.kind.clone(),
                 data: e.data.to_string(),
                 schema: 1,
