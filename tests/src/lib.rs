@@ -433,6 +433,8 @@ pub struct LoggedEvent {
     pub queue: String,
     /// Agent name.
     pub agent: String,
+    /// The call's tenant (`''` if none).
+    pub tenant: String,
     /// Kind, e.g. `queue.announce`.
     pub kind: String,
     /// Details.
@@ -450,7 +452,7 @@ impl Server {
             return Vec::new();
         };
         let Ok(mut st) = conn.prepare(
-            "SELECT id, call, call_seq, queue, agent, kind, data, ts_ms FROM events ORDER BY id",
+            "SELECT id, call, call_seq, queue, agent, kind, data, ts_ms, tenant FROM events ORDER BY id",
         ) else {
             return Vec::new();
         };
@@ -463,6 +465,7 @@ impl Server {
                 call_seq: r.get(2)?,
                 queue: r.get(3)?,
                 agent: r.get(4)?,
+                tenant: r.get(8)?,
                 kind: r.get(5)?,
                 data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
             })

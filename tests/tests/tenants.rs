@@ -5,6 +5,11 @@
 //! contain nothing of globex: not its queue, its agent, its caller's number nor its name;
 //! globex's queue, agent and call are 404 for them; the reports and the event stream
 //! likewise. Globex's recording lands in globex's directory, acme's in acme's.
+//!
+//! With one call of each client waiting in a queue they share (`shared_q`, no tenant),
+//! each client's supervisor's event stream shows its own call from its IVR phase on and
+//! nothing of the other's, every event of a call from `ivr.start` on carries its tenant,
+//! and `GET /api/v1/calls` lists each supervisor its own call only.
 
 use serde_json::Value;
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
@@ -54,6 +59,16 @@ tenant = "acme"
 name = "gus-globex"
 password = "secret-gus"
 tenants = ["globex"]
+
+[[users]]
+name = "sam-shared"
+password = "secret-sam"
+tenants = ["acme", "globex"]
+
+[[queues]]
+name = "shared_q"
+members = ["sam-shared"]
+announce_period = 0
 
 [[queues]]
 name = "acme_q"
@@ -353,6 +368,117 @@ fn a_tenants_tokens_see_nothing_of_another_tenant() {
     let text = serde_json::to_string(&seen).unwrap();
     assert_clean("the event stream", &text);
 
+    drop(a_call);
+    drop(g_call);
+    let _ = std::fs::remove_dir_all(&rec);
+}
+
+#[test]
+fn each_tenant_sees_its_own_calls_in_a_shared_queue_from_their_ivr_phase() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let Some(ws_py) = python_with_websockets() else {
+        return;
+    };
+    let rec = scratch_dir("tenants-shared");
+    let server = Server::start("tenants-shared", &config(&rec));
+    // Nobody answers: both calls wait in the shared queue (sam-shared is not registered).
+    let a_call = caller(&py, &server, "5003", ACME_CALLER);
+    let g_call = caller(&py, &server, "5004", GLOBEX_CALLER);
+    let joins = wait_for(30, || {
+        let evs = server.events();
+        let joined: Vec<_> = evs
+            .into_iter()
+            .filter(|e| e.kind == "queue.join" && e.queue == "shared_q")
+            .collect();
+        (joined.len() == 2).then_some(joined)
+    })
+    .unwrap_or_else(|| panic!("both calls wait in shared_q: {}", server.log_text()));
+    let call_of = |tenant: &str| {
+        joins
+            .iter()
+            .find(|e| e.tenant == tenant)
+            .unwrap_or_else(|| panic!("a join tagged {tenant}: {joins:?}"))
+            .call
+            .clone()
+    };
+    let (acme_call, globex_call) = (call_of("acme"), call_of("globex"));
+
+    // In the log: every event of each call from its ivr.start on carries its tenant; the
+    // IVR's menu is among them.
+    let evs = server.events();
+    for (call, tenant) in [(&acme_call, "acme"), (&globex_call, "globex")] {
+        let own: Vec<_> = evs.iter().filter(|e| &e.call == call).collect();
+        let from = own
+            .iter()
+            .position(|e| e.kind == "ivr.start")
+            .unwrap_or_else(|| panic!("{call} has ivr.start: {own:?}"));
+        assert!(
+            own[from..].iter().all(|e| e.tenant == tenant),
+            "{tenant}'s events from ivr.start on carry it: {own:?}"
+        );
+        assert!(own[from..].iter().any(|e| e.kind == "ivr.menu"), "{own:?}");
+        assert!(own[..from].iter().all(|e| e.tenant.is_empty()), "{own:?}");
+    }
+    let last_id = evs.last().map(|e| e.id).unwrap_or(0);
+
+    // Each supervisor's stream: its call's IVR phase and wait, nothing of the other call.
+    for (token, own, other, other_marks) in [
+        ("acme-sup", &acme_call, &globex_call, &GLOBEX_MARKS[..]),
+        (
+            "globex-sup",
+            &globex_call,
+            &acme_call,
+            &["acme", "ACME", ACME_CALLER][..],
+        ),
+    ] {
+        let own_last = evs
+            .iter()
+            .filter(|e| &e.call == own)
+            .map(|e| e.id)
+            .max()
+            .unwrap_or(last_id);
+        let mut ws = EventClient::connect(
+            &ws_py,
+            server.http,
+            "/api/v1/events?since=0",
+            WsAuth::Header(token),
+        );
+        let seen = ws
+            .frames_through(own_last, 30)
+            .unwrap_or_else(|| panic!("{token}'s replay reaches its call's last event"));
+        let kinds_of_own: Vec<&str> = seen
+            .iter()
+            .filter(|f| f["call"] == own.as_str())
+            .filter_map(|f| f["kind"].as_str())
+            .collect();
+        for kind in ["ivr.start", "ivr.menu", "queue.join"] {
+            assert!(
+                kinds_of_own.contains(&kind),
+                "{token} sees its call's {kind}: {kinds_of_own:?}"
+            );
+        }
+        assert!(
+            !seen.iter().any(|f| f["call"] == other.as_str()),
+            "{token} sees nothing of the other tenant's call in the shared queue: {seen:?}"
+        );
+        let text = serde_json::to_string(&seen).unwrap();
+        for mark in other_marks {
+            assert!(
+                !text.contains(mark),
+                "{token}'s stream shows {mark:?}: {text}"
+            );
+        }
+        // The calls API agrees: its own waiting call, not the other.
+        let (status, body) = get(&server, "/api/v1/calls", token);
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            body.contains(own.as_str()),
+            "{token} lists its call: {body}"
+        );
+        assert!(!body.contains(other.as_str()), "{token}: {body}");
+    }
     drop(a_call);
     drop(g_call);
     let _ = std::fs::remove_dir_all(&rec);
