@@ -479,6 +479,28 @@ fn each_tenant_sees_its_own_calls_in_a_shared_queue_from_their_ivr_phase() {
         );
         assert!(!body.contains(other.as_str()), "{token}: {body}");
     }
+    // The queues report: the shared queue's row counts each tenant's own call only.
+    let today = chrono::Utc::now().date_naive();
+    let range = format!(
+        "from={}&to={}&interval=1d&format=json",
+        today - chrono::Days::new(1),
+        today + chrono::Days::new(2)
+    );
+    let offered = |token: &str| -> u64 {
+        let (status, body) = get(&server, &format!("/api/v1/reports/queues?{range}"), token);
+        assert_eq!(status, 200, "{token}: {body}");
+        let report: Value = serde_json::from_str(&body).unwrap();
+        report["rows"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{token}: rows in {body}"))
+            .iter()
+            .filter(|r| r["queue"] == "shared_q")
+            .map(|r| r["offered"].as_u64().unwrap_or(0))
+            .sum()
+    };
+    assert_eq!(offered("all-admin"), 2);
+    assert_eq!(offered("acme-sup"), 1);
+    assert_eq!(offered("globex-sup"), 1);
     drop(a_call);
     drop(g_call);
     let _ = std::fs::remove_dir_all(&rec);

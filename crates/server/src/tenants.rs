@@ -126,6 +126,9 @@ pub(crate) struct TenantScope {
     pub(crate) tenant: String,
     queues: BTreeSet<String>,
     agents: BTreeSet<String>,
+    /// Queues without a `tenant` (shared between clients): a report shows the tenant its
+    /// own calls in them.
+    shared: BTreeSet<String>,
 }
 
 impl TenantScope {
@@ -135,7 +138,19 @@ impl TenantScope {
             tenant: tenant.into(),
             queues: queues.iter().map(|q| q.to_string()).collect(),
             agents: agents.iter().map(|a| a.to_string()).collect(),
+            shared: BTreeSet::new(),
         }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn with_shared(mut self, queues: &[&str]) -> TenantScope {
+        self.shared = queues.iter().map(|q| q.to_string()).collect();
+        self
+    }
+
+    /// A queue no tenant owns (its report rows count only this tenant's calls).
+    pub(crate) fn is_shared_queue(&self, queue: &str) -> bool {
+        self.shared.contains(queue)
     }
 
     pub(crate) fn sees_queue(&self, queue: &str) -> bool {
@@ -179,6 +194,11 @@ impl TenantScopes {
                             .iter()
                             .filter(|u| u.tenants.contains(&t.name))
                             .map(|u| u.name.clone())
+                            .collect(),
+                        shared: queues
+                            .iter()
+                            .filter(|q| q.tenant.is_none())
+                            .map(|q| q.name.clone())
                             .collect(),
                     };
                     (t.name.clone(), Arc::new(scope))

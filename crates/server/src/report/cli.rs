@@ -136,11 +136,9 @@ pub(crate) fn main(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let mut store = at.open_existing(data_dir)?;
     let stderr = std::io::stderr();
     let mut bar = Progress::new(stderr.is_terminal().then(|| stderr.lock()));
-    let table = super::run(store.as_mut(), kind, &spec, &mut |s| bar.update(s))?;
-    let table = match scope.as_deref() {
-        Some(scope) => super::scope::scoped(kind, table, scope)?,
-        None => table,
-    };
+    let table = super::run(store.as_mut(), kind, &spec, scope.as_deref(), &mut |s| {
+        bar.update(s)
+    })?;
     print!("{}", render::render(&table, format));
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,8 @@
 //! the `switchboard report` tables over HTTP, computed on a blocking thread from a
 //! connection of its own to the event store (the event-log writer is not disturbed). One
 //! report runs at a time; a second request meanwhile gets 429. A tenant-scoped token gets
-//! its tenant's rows only (`scope.rs`), and 403 for the ivr and trunks reports.
+//! a report of its tenant's calls and rows only (`scope.rs`), and 403 for the ivr and
+//! trunks reports.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -84,19 +85,15 @@ pub(crate) async fn report(
         ));
     };
     let job = src.clone();
+    let scope = p.scope.clone();
     let table = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let mut store = job.store.open_existing(&job.data_dir)?;
-        super::run(store.as_mut(), kind, &spec, &mut |_| {})
+        super::run(store.as_mut(), kind, &spec, scope.as_deref(), &mut |_| {})
     })
     .await
     .map_err(|e| internal(format!("report task: {e}")))?
     .map_err(|e| internal(format!("{e:#}")))?;
-    let table = match p.scope.as_deref() {
-        Some(scope) => super::scope::scoped(kind, table, scope)
-            .map_err(|e| ApiError::forbidden(e.to_string()))?,
-        None => table,
-    };
     let body = render::render(&table, format);
     Ok(([(header::CONTENT_TYPE, format.content_type())], body).into_response())
 }

@@ -280,14 +280,24 @@ pub(crate) fn fold_for(kind: ReportKind) -> Box<dyn ReportFold> {
 }
 
 /// Computes a report from the store, reading `[from - LOOKBACK, to)` in pages. `progress`
-/// is told the share of the range read so far (0.0..=1.0) after each page.
+/// is told the share of the range read so far (0.0..=1.0) after each page. With a tenant
+/// `scope` the fold sees only that tenant's events ([`scope::TenantEvents`]) and the table
+/// keeps the rows the tenant may see ([`scope::scoped`]).
 pub(crate) fn run(
     store: &mut dyn EventStore,
     kind: ReportKind,
     spec: &ReportSpec,
+    scope: Option<&crate::tenants::TenantScope>,
     progress: &mut dyn FnMut(f64),
 ) -> anyhow::Result<Table> {
     spec.validate()?;
+    let mut only = match scope {
+        Some(s) => {
+            scope::check(kind)?;
+            Some(scope::TenantEvents::new(s))
+        }
+        None => None,
+    };
     let start = spec.from_ms.saturating_sub(LOOKBACK_MS);
     let mut fold = fold_for(kind);
     let mut after = 0i64;
@@ -299,7 +309,9 @@ pub(crate) fn run(
         after = last.id;
         let last_ts = last.ts_ms;
         for ev in &page {
-            fold.apply(spec, ev);
+            if only.as_mut().is_none_or(|o| o.admits(ev)) {
+                fold.apply(spec, ev);
+            }
         }
         let span = (spec.to_ms - start).max(1) as f64;
         progress(((last_ts - start) as f64 / span).clamp(0.0, 1.0));
@@ -308,7 +320,11 @@ pub(crate) fn run(
         }
     }
     progress(1.0);
-    Ok(fold.finish(spec))
+    let table = fold.finish(spec);
+    Ok(match scope {
+        Some(s) => scope::scoped(kind, table, s)?,
+        None => table,
+    })
 }
 
 /// `a / b` when `b > 0`.
@@ -405,7 +421,7 @@ mod tests {
         ] {
             let spec = test_events::spec(from, to, 1_800_000);
             let t = std::time::Instant::now();
-            let table = run(&mut store, ReportKind::Queues, &spec, &mut |_| {}).unwrap();
+            let table = run(&mut store, ReportKind::Queues, &spec, None, &mut |_| {}).unwrap();
             let offered: f64 = (0..table.rows.len())
                 .filter_map(|r| test_events::num(table.get(r, "offered")))
                 .sum();
@@ -445,7 +461,10 @@ mod tests {
         store.append_batch(&rows).unwrap();
         let spec = test_events::spec(test_events::T0, test_events::T0 + 86_400_000, 86_400_000);
         let mut seen = Vec::new();
-        let t = run(store, ReportKind::Queues, &spec, &mut |s| seen.push(s)).unwrap();
+        let t = run(store, ReportKind::Queues, &spec, None, &mut |s| {
+            seen.push(s)
+        })
+        .unwrap();
         assert_eq!(test_events::num(t.get(0, "offered")), Some(calls as f64));
         assert_eq!(test_events::num(t.get(0, "abandoned")), Some(calls as f64));
         assert!(seen.len() >= 3, "{seen:?}");
