@@ -32,6 +32,17 @@ pub struct LegQuality {
     /// our sender reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt_ms: Option<f64>,
+    /// The leg's media was SRTP (SDES keys in its SDP); absent when plain RTP.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub srtp: bool,
+    /// SRTP/SRTCP packets from the peer refused (failed authentication, replayed, too
+    /// old) and dropped; absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub srtp_rejected: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl LegQuality {

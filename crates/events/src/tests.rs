@@ -19,6 +19,8 @@ fn samples() -> Vec<Event> {
         peer_reported_fraction_lost: Some(0.0),
         peer_reported_jitter_ms: Some(0.5),
         rtt_ms: None,
+        srtp: false,
+        srtp_rejected: 0,
     }];
     vec![
         Event::SystemStart {

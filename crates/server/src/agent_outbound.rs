@@ -89,7 +89,10 @@ pub(crate) async fn run(
         crate::agent_dial::caller_id_and_recording(&ctx.cfg.dial_permissions, user);
 
     // The agent's offer, answered now (sent when the far end answers).
-    let caps = LocalCaps::default();
+    let caps = LocalCaps {
+        srtp: ctx.user_srtp(&agent).fresh_mode(),
+        ..LocalCaps::default()
+    };
     let Ok(agent_offer) = SessionDescription::parse(&nc.invite.body) else {
         reject(
             StatusCode::NOT_ACCEPTABLE_HERE,
@@ -128,7 +131,7 @@ pub(crate) async fn run(
                 reject(
                     StatusCode::NOT_ACCEPTABLE_HERE,
                     Disposition::Refused,
-                    "no common codec or no usable connection address",
+                    "no common codec, SRTP policy not met or no usable connection address",
                 );
                 return;
             }
@@ -143,7 +146,8 @@ pub(crate) async fn run(
     let _engaged =
         crate::acd_actor::Engagement::start(&ctx.acd, &agent, switchboard_acd::BusyKind::Outbound);
     let started = Instant::now();
-    let trunk_offer = switchboard_sdp::offer(&caps, &local(trunk_port));
+    let trunk_offers =
+        crate::trunk_offer::TrunkOffers::new(&ctx.cfg, &LocalCaps::default(), &local(trunk_port));
     let mut agent_signals = nc.signals;
     let agent_gone = agent_hung_up(&ctx, nc.call, &mut agent_signals);
     let ring = Duration::from_secs(ctx.cfg.dial_permissions.ring_timeout.max(1));
@@ -152,7 +156,7 @@ pub(crate) async fn run(
         id,
         &number,
         caller_id.as_deref(),
-        Bytes::from(trunk_offer.to_string()),
+        trunk_offers.bodies(),
         ring,
         agent_gone,
     )
@@ -172,9 +176,8 @@ pub(crate) async fn run(
             return;
         }
     };
-    let trunk_media = SessionDescription::parse(&answered.sdp)
-        .ok()
-        .and_then(|ans| switchboard_sdp::process_answer(&trunk_offer, &ans, &caps).ok())
+    let trunk_media = trunk_offers
+        .negotiate(answered.trunk.0, &answered.sdp)
         .and_then(|neg| {
             let peer = ctx.trunk_peer(answered.trunk.0);
             MediaLeg::new(&ctx.leg_settings(), trunk_pair, neg, Instant::now(), peer)
@@ -306,11 +309,16 @@ fn answer_in_dialog(
             session_version: 2,
             direction: Direction::SendRecv,
         };
+        let caps = LocalCaps {
+            srtp: leg.media.reinvite_srtp(),
+            ..LocalCaps::default()
+        };
         match SessionDescription::parse(&req.body)
-            .and_then(|o| switchboard_sdp::answer(&o, &LocalCaps::default(), &local))
+            .and_then(|o| switchboard_sdp::answer(&o, &caps, &local))
         {
             Ok((ans, neg)) => {
                 body = Some(Bytes::from(ans.to_string()));
+                leg.media.update_srtp(neg.srtp.as_ref());
                 if neg.remote.is_some() && neg.remote != leg.media.session.sdp_remote() {
                     leg.media.session.set_remote(Instant::now(), neg.remote);
                 }
@@ -352,7 +360,7 @@ async fn bridge(
         tokio::select! {
             r = sock_far.recv_buf_from(buf_far.prepare()) => if let Ok((_, from)) = r {
                 let t = Instant::now();
-                if let Some(pkt) = far.media.receive(t, from, buf_far.take()) {
+                if let Some(pkt) = far.media.open_rtp(&mut buf_far).and_then(|d| far.media.receive(t, from, d)) {
                     if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::A, &pkt) {
                         near.media.send_relayed(t, &fwd);
                     }
@@ -367,7 +375,7 @@ async fn bridge(
             },
             r = sock_near.recv_buf_from(buf_near.prepare()) => if let Ok((_, from)) = r {
                 let t = Instant::now();
-                if let Some(pkt) = near.media.receive(t, from, buf_near.take()) {
+                if let Some(pkt) = near.media.open_rtp(&mut buf_near).and_then(|d| near.media.receive(t, from, d)) {
                     if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::B, &pkt) {
                         far.media.send_relayed(t, &fwd);
                     }
@@ -381,10 +389,10 @@ async fn bridge(
                 }
             },
             r = rtcp_far.recv_buf_from(buf_rfar.prepare()) => if let Ok((_, from)) = r {
-                far.media.receive_rtcp(Instant::now(), from, buf_rfar.take());
+                far.media.receive_rtcp(Instant::now(), from, &mut buf_rfar);
             },
             r = rtcp_near.recv_buf_from(buf_rnear.prepare()) => if let Ok((_, from)) = r {
-                near.media.receive_rtcp(Instant::now(), from, buf_rnear.take());
+                near.media.receive_rtcp(Instant::now(), from, &mut buf_rnear);
             },
             s = far_signals.recv() => match s {
                 None | Some(CallSignal::Ended(_)) => {

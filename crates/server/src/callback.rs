@@ -46,7 +46,6 @@ pub(crate) enum Party {
 pub(crate) async fn dial(ctx: &CallContext, id: u64, to: Party) -> Option<Dialled> {
     let pair = ctx.rtp_pool.allocate().await?;
     let port = pair.rtp.local_addr().ok()?.port();
-    let caps = LocalCaps::default();
     let local = LocalMedia {
         address: ctx.rtp_pool.ip(),
         port,
@@ -54,11 +53,12 @@ pub(crate) async fn dial(ctx: &CallContext, id: u64, to: Party) -> Option<Dialle
         session_version: 1,
         direction: Direction::SendRecv,
     };
-    let offer = switchboard_sdp::offer(&caps, &local);
     let user = match to {
         Party::Agent(user) => user,
         Party::Customer { number, caller_id } => {
-            let sdp = Bytes::from(offer.to_string());
+            let offers =
+                crate::trunk_offer::TrunkOffers::new(&ctx.cfg, &LocalCaps::default(), &local);
+            let sdp = offers.bodies();
             let answered = crate::outbound_call::dial_number(
                 ctx,
                 id,
@@ -75,9 +75,7 @@ pub(crate) async fn dial(ctx: &CallContext, id: u64, to: Party) -> Option<Dialle
                     return None;
                 }
             };
-            let neg = SessionDescription::parse(&a.sdp)
-                .ok()
-                .and_then(|ans| switchboard_sdp::process_answer(&offer, &ans, &caps).ok());
+            let neg = offers.negotiate(a.trunk.0, &a.sdp);
             let peer = ctx.trunk_peer(a.trunk.0);
             let media =
                 neg.and_then(|n| MediaLeg::new(&ctx.leg_settings(), pair, n, Instant::now(), peer));
@@ -92,6 +90,11 @@ pub(crate) async fn dial(ctx: &CallContext, id: u64, to: Party) -> Option<Dialle
             });
         }
     };
+    let caps = LocalCaps {
+        srtp: ctx.user_srtp(&user).fresh_mode(),
+        ..LocalCaps::default()
+    };
+    let offer = switchboard_sdp::offer(&caps, &local);
     let to = OriginateTarget::User(user.clone());
     let (tx, mut signals) = crate::call_signals::lane();
     let (reply_tx, reply_rx) = oneshot::channel();
@@ -221,7 +224,7 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
         tokio::select! {
             r = cust.media.sock.recv_buf_from(buf_c.prepare()) => if let Ok((_, from)) = r {
                 let t = Instant::now();
-                if let Some(pkt) = cust.media.receive(t, from, buf_c.take()) {
+                if let Some(pkt) = cust.media.open_rtp(&mut buf_c).and_then(|d| cust.media.receive(t, from, d)) {
                     if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::A, &pkt) {
                         agent.media.send_relayed(t, &fwd);
                     }
@@ -236,7 +239,7 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
             },
             r = agent.media.sock.recv_buf_from(buf_a.prepare()) => if let Ok((_, from)) = r {
                 let t = Instant::now();
-                if let Some(pkt) = agent.media.receive(t, from, buf_a.take()) {
+                if let Some(pkt) = agent.media.open_rtp(&mut buf_a).and_then(|d| agent.media.receive(t, from, d)) {
                     if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::B, &pkt) {
                         cust.media.send_relayed(t, &fwd);
                     }
@@ -250,10 +253,10 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
                 }
             },
             r = rtcp_c.recv_buf_from(buf_rc.prepare()) => if let Ok((_, from)) = r {
-                cust.media.receive_rtcp(Instant::now(), from, buf_rc.take());
+                cust.media.receive_rtcp(Instant::now(), from, &mut buf_rc);
             },
             r = rtcp_a.recv_buf_from(buf_ra.prepare()) => if let Ok((_, from)) = r {
-                agent.media.receive_rtcp(Instant::now(), from, buf_ra.take());
+                agent.media.receive_rtcp(Instant::now(), from, &mut buf_ra);
             },
             s = cust.signals.recv() => if matches!(s, None | Some(CallSignal::Ended(_))) {
                 reason = EndReason::CustomerHangup;

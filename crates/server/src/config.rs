@@ -315,6 +315,10 @@ pub(crate) struct UserConfig {
     /// port) within 2 s of the answer, not only the address its SDP names.
     #[serde(default)]
     pub(crate) nat: bool,
+    /// SRTP on this user's media legs: `off` (default), `optional` or `required`
+    /// (srtp_leg.rs, docs/decisions/0033-srtp-sdes.md).
+    #[serde(default)]
+    pub(crate) srtp: crate::srtp_leg::SrtpPolicy,
     /// Skills and proficiency 1-10, e.g. { ru = 9, vip = 7 }; calls that need a skill
     /// (the dialplan's `skill`) go only to agents who have it.
     #[serde(default)]

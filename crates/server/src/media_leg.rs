@@ -1,7 +1,10 @@
 //! One RTP leg of a call: its sockets, its RTP session (which numbers everything the leg
 //! sends and decides whom it accepts media from), its codec state, and the small pieces
 //! around it: the receive buffer, the recording timeline, and the hand-over of an agent's
-//! leg from one call to another. It knows nothing of the call flow that uses it.
+//! leg from one call to another. When the leg's SDP negotiated SRTP keys it holds an
+//! [`SrtpLeg`]: what arrives is unprotected in the receive buffer before the session sees
+//! it, what leaves is protected in the send buffer (`srtp_leg.rs`). It knows nothing of
+//! the call flow that uses it.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -17,6 +20,7 @@ use switchboard_transport::RtpSocketPair;
 use tokio::net::UdpSocket;
 
 use crate::pii::Pii;
+use crate::srtp_leg::SrtpLeg;
 
 /// What every leg of this process shares: the RTCP clock, the media timeout, the
 /// counters its foreign-packet drops go to.
@@ -117,6 +121,8 @@ pub(crate) struct MediaLeg {
     foreign_logged: bool,
     /// The same for the RTCP socket.
     foreign_rtcp_logged: bool,
+    /// SRTP contexts when the stream is SRTP.
+    srtp: Option<SrtpLeg>,
 }
 
 impl MediaLeg {
@@ -143,6 +149,10 @@ impl MediaLeg {
         }
         scfg.inactivity_timeout = Some(ctx.rtp_timeout);
         let session = RtpSession::new(now, scfg, &mut rand::thread_rng());
+        let srtp = neg.srtp.as_ref().map(SrtpLeg::new);
+        if srtp.is_some() {
+            crate::metrics::Metrics::add(&ctx.metrics.srtp_legs, 1);
+        }
         Some(MediaLeg {
             sock: Arc::new(pair.rtp),
             rtcp: Arc::new(pair.rtcp),
@@ -161,9 +171,54 @@ impl MediaLeg {
             metrics: ctx.metrics.clone(),
             foreign_logged: false,
             foreign_rtcp_logged: false,
+            srtp,
         })
     }
 
+    /// The SRTP mode to answer a re-INVITE on this leg with: the key we already use when
+    /// the leg is SRTP, else off.
+    pub(crate) fn reinvite_srtp(&self) -> switchboard_sdp::SrtpMode {
+        self.srtp
+            .as_ref()
+            .map_or(switchboard_sdp::SrtpMode::Off, SrtpLeg::answer_mode)
+    }
+
+    /// Takes up a re-INVITE's negotiated keys (the peer may have re-keyed).
+    pub(crate) fn update_srtp(&mut self, keys: Option<&switchboard_sdp::SrtpKeys>) {
+        if let (Some(s), Some(k)) = (self.srtp.as_mut(), keys) {
+            s.update(k);
+        }
+    }
+
+    /// The datagram just received on the RTP socket, as plain RTP: unprotected in place
+    /// when the leg is SRTP. A packet that fails (authentication, replay, too old) is
+    /// counted (`switchboard_srtp_rejected_total` and the leg's `srtp_rejected` in
+    /// `call.end`; the first one per leg is logged) and dropped: `None`.
+    pub(crate) fn open_rtp(&mut self, buf: &mut RxBuf) -> Option<Bytes> {
+        if let Some(s) = self.srtp.as_mut() {
+            if let Err(e) = s.unprotect_rtp(&mut buf.0) {
+                self.srtp_rejected(e, "SRTP");
+                return None;
+            }
+        }
+        Some(buf.take())
+    }
+
+    fn srtp_rejected(&mut self, e: switchboard_srtp::SrtpError, what: &str) {
+        crate::metrics::Metrics::add(&self.metrics.srtp_rejected, 1);
+        let port = self.local_port();
+        if let Some(s) = self.srtp.as_mut() {
+            s.rejected += 1;
+            if !s.logged {
+                s.logged = true;
+                tracing::warn!(
+                    port,
+                    error = %e,
+                    "{what} packet refused (later ones are counted in switchboard_srtp_rejected_total)"
+                );
+            }
+        }
+    }
     /// Feeds a datagram from the RTP socket to the session: the packet when accepted.
     /// Packets from a source the leg does not accept are counted (metric
     /// `switchboard_rtp_foreign_dropped_total`; the first one per leg is logged) and go
@@ -196,7 +251,16 @@ impl MediaLeg {
     /// stream end up in [`MediaLeg::quality`]). RTCP from a source the leg does not accept
     /// is counted like foreign RTP (`switchboard_rtp_foreign_dropped_total`, the first
     /// one per leg and socket logged); malformed RTCP is counted in the session's `malformed`.
-    pub(crate) fn receive_rtcp(&mut self, now: Instant, from: SocketAddr, data: Bytes) {
+    /// On an SRTP leg the datagram is unprotected first; one that fails is counted like
+    /// refused SRTP (see [`MediaLeg::open_rtp`]).
+    pub(crate) fn receive_rtcp(&mut self, now: Instant, from: SocketAddr, buf: &mut RxBuf) {
+        if let Some(s) = self.srtp.as_mut() {
+            if let Err(e) = s.unprotect_rtcp(&mut buf.0) {
+                self.srtp_rejected(e, "SRTCP");
+                return;
+            }
+        }
+        let data = buf.take();
         if let Err(switchboard_rtp::Rejected::ForeignSource) =
             self.session.handle_rtcp(now, from, data)
         {
@@ -226,6 +290,8 @@ impl MediaLeg {
             peer_reported_fraction_lost: peer.map(|p| f64::from(p.fraction_lost) / 256.0),
             peer_reported_jitter_ms: peer.map(|p| p.jitter_ms),
             rtt_ms: st.rtt.map(|d| d.as_secs_f64() * 1000.0),
+            srtp: self.srtp.is_some(),
+            srtp_rejected: self.srtp.as_ref().map_or(0, |s| s.rejected),
         }
     }
 
@@ -269,8 +335,19 @@ impl MediaLeg {
             .session
             .write_rtp(now, &self.payload[..n], ticks, &mut self.out)
         {
-            let _ = self.sock.try_send_to(&self.out, to);
+            self.send_out(to);
         }
+    }
+
+    /// Sends the RTP packet in `self.out`, protected in place first on an SRTP leg.
+    fn send_out(&mut self, to: SocketAddr) {
+        if let Some(s) = self.srtp.as_mut() {
+            if s.protect_rtp(&mut self.out).is_err() {
+                crate::metrics::Metrics::add(&self.metrics.srtp_rejected, 1);
+                return;
+            }
+        }
+        let _ = self.sock.try_send_to(&self.out, to);
     }
 
     /// Sends a packet the bridge forwards to this leg, numbered by this leg's session.
@@ -280,7 +357,7 @@ impl MediaLeg {
             .session
             .write_relayed(now, fwd.packet, fwd.payload, &mut self.out)
         {
-            let _ = self.sock.try_send_to(&self.out, to);
+            self.send_out(to);
         }
     }
 
@@ -297,7 +374,15 @@ impl MediaLeg {
                         Channel::Rtp => &self.sock,
                         Channel::Rtcp => &self.rtcp,
                     };
-                    let _ = s.try_send_to(&datagram, to);
+                    let sealed = match (self.srtp.as_mut(), channel) {
+                        (None, _) => Ok(&datagram[..]),
+                        (Some(srtp), Channel::Rtcp) => srtp.protect_rtcp(&datagram),
+                        // The session sends RTP only through write_rtp/write_relayed.
+                        (Some(_), Channel::Rtp) => Err(switchboard_srtp::SrtpError::NotRtp),
+                    };
+                    if let Ok(bytes) = sealed {
+                        let _ = s.try_send_to(bytes, to);
+                    }
                 }
                 SessionOutput::Event(e) => evs.push(e),
             }

@@ -30,6 +30,11 @@ pub(crate) struct Metrics {
     pub(crate) rtp_received: AtomicU64,
     pub(crate) rtp_lost: AtomicU64,
     pub(crate) rtp_foreign_dropped: AtomicU64,
+    /// SRTP/SRTCP packets refused on receive (authentication, replay, too old) or that
+    /// could not be protected on send.
+    pub(crate) srtp_rejected: AtomicU64,
+    /// Media legs set up with SRTP.
+    pub(crate) srtp_legs: AtomicU64,
     pub(crate) rtp_relayed: AtomicU64,
     pub(crate) recordings: AtomicU64,
     /// In-dialog requests answered 503 because one call had too many waiting.
@@ -264,6 +269,18 @@ impl Metrics {
             "counter",
             "RTP packets from a source other than the latched one.",
             g(&self.rtp_foreign_dropped),
+        );
+        line(
+            "switchboard_srtp_rejected_total",
+            "counter",
+            "SRTP/SRTCP packets dropped: failed authentication, replayed or too old on receive, or not protectable on send.",
+            g(&self.srtp_rejected),
+        );
+        line(
+            "switchboard_srtp_legs_total",
+            "counter",
+            "Media legs whose SDP negotiated SRTP (SDES).",
+            g(&self.srtp_legs),
         );
         line(
             "switchboard_rtp_packets_relayed_total",

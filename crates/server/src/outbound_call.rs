@@ -45,7 +45,8 @@ pub(crate) enum NotAnswered {
     Aborted,
 }
 
-/// Dials `number` (canonical, admitted by the dial policy) offering `offer`, presenting
+/// Dials `number` (canonical, admitted by the dial policy) offering `offer` (one SDP per
+/// trunk, indexed like `trunk_specs`: see `trunk_offer.rs`), presenting
 /// `caller_id` where the trunk's policy lets the call choose, and waits up to `ring_limit`
 /// per attempt. `event_call` is the call id events are logged under.
 pub(crate) async fn dial_number(
@@ -53,7 +54,7 @@ pub(crate) async fn dial_number(
     event_call: u64,
     number: &str,
     caller_id: Option<&str>,
-    offer: Bytes,
+    offer: Vec<Bytes>,
     ring_limit: Duration,
 ) -> Result<Answered, NotAnswered> {
     let never = std::future::pending::<()>();
@@ -66,7 +67,7 @@ pub(crate) async fn dial_number_until(
     event_call: u64,
     number: &str,
     caller_id: Option<&str>,
-    offer: Bytes,
+    offer: Vec<Bytes>,
     ring_limit: Duration,
     abort: impl std::future::Future<Output = ()>,
 ) -> Result<Answered, NotAnswered> {

@@ -71,6 +71,10 @@ pub(crate) struct TrunkConfig {
     /// this trunk; false for a carrier that mishandles them.
     #[serde(default = "default_session_timers")]
     pub(crate) session_timers: bool,
+    /// SRTP on this trunk's media legs: `off` (default), `optional` or `required`
+    /// (srtp_leg.rs, docs/decisions/0033-srtp-sdes.md).
+    #[serde(default)]
+    pub(crate) srtp: crate::srtp_leg::SrtpPolicy,
 }
 
 fn default_session_timers() -> bool {
@@ -116,6 +120,8 @@ pub(crate) struct TrunkSpec {
     pub(crate) tls_server_name: String,
     /// Pinned client certificate (lowercase hex SHA-256) of the carrier's TLS connections.
     pub(crate) tls_client_cert_sha256: Option<String>,
+    /// SRTP policy of the trunk's media legs (ours and its inbound calls).
+    pub(crate) srtp: crate::srtp_leg::SrtpPolicy,
 }
 
 impl TrunkSpec {
@@ -154,6 +160,7 @@ pub(crate) fn resolve(
             tls_ca_file: None,
             tls_server_name: addr.ip().to_string(),
             tls_client_cert_sha256: None,
+            srtp: crate::srtp_leg::SrtpPolicy::Off,
         }]);
     }
     let mut out: Vec<TrunkSpec> = Vec::with_capacity(trunks.len());
@@ -256,6 +263,7 @@ pub(crate) fn resolve(
                 .filter(|n| !n.is_empty())
                 .unwrap_or_else(|| host_of(&t.address)),
             tls_client_cert_sha256,
+            srtp: t.srtp,
         });
     }
     Ok(out)

@@ -126,13 +126,13 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
         session_version: 1,
         direction: Direction::SendRecv,
     };
-    let offer = switchboard_sdp::offer(&caps, &local);
+    let offers = crate::trunk_offer::TrunkOffers::new(&ctx.cfg, &caps, &local);
     let answered = match dial_number(
         &ctx,
         id,
         &job.number,
         job.caller_id.as_deref(),
-        Bytes::from(offer.to_string()),
+        offers.bodies(),
         job.ring_limit,
     )
     .await
@@ -151,9 +151,7 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
             return not_answered(Outcome::Interrupted, None, "shutting down")
         }
     };
-    let neg = SessionDescription::parse(&answered.sdp)
-        .ok()
-        .and_then(|ans| switchboard_sdp::process_answer(&offer, &ans, &caps).ok());
+    let neg = offers.negotiate(answered.trunk.0, &answered.sdp);
     let now = Instant::now();
     let peer = ctx.trunk_peer(answered.trunk.0);
     let Some(a) = neg.and_then(|n| MediaLeg::new(&ctx.leg_settings(), pair, n, now, peer)) else {

@@ -49,7 +49,7 @@ impl CallTask {
             });
             return;
         };
-        let (offer, caps, headers) = self.agent_offer(&queue, &pair);
+        let (offer, caps, headers) = self.agent_offer(&queue, &agent, &pair);
         self.ctx
             .events
             .append(self.log(Event::AgentRing {}).queue(&queue).agent(&agent));

@@ -112,6 +112,11 @@ impl CallContext {
         }
     }
 
+    /// The `srtp` setting of user `name` (off for unknown names).
+    pub(crate) fn user_srtp(&self, name: &str) -> crate::srtp_leg::SrtpPolicy {
+        crate::srtp_leg::user_policy(&self.cfg, name)
+    }
+
     fn user_nat(&self, name: &str) -> bool {
         self.cfg.users.iter().any(|u| u.name == name && u.nat)
     }
@@ -340,27 +345,33 @@ impl CallTask {
             tokio::select! {
                 r = self.a.sock.recv_buf_from(buf_a.prepare()) => {
                     if let Ok((_, from)) = r {
-                        self.on_rtp_a(Instant::now(), from, buf_a.take());
+                        if let Some(d) = self.a.open_rtp(&mut buf_a) {
+                            self.on_rtp_a(Instant::now(), from, d);
+                        }
                     }
                 }
                 r = async { match &b_sock { Some(s) => s.recv_buf_from(buf_b.prepare()).await, None => std::future::pending().await } } => {
                     if let Ok((_, from)) = r {
-                        self.on_rtp_b(Instant::now(), from, buf_b.take());
+                        if let Some(d) = self.b.as_mut().and_then(|b| b.open_rtp(&mut buf_b)) {
+                            self.on_rtp_b(Instant::now(), from, d);
+                        }
                     }
                 }
                 r = async { match &s_sock { Some(sk) => sk.recv_buf_from(buf_s.prepare()).await, None => std::future::pending().await } } => {
                     if let Ok((_, from)) = r {
-                        self.on_rtp_supervisor(Instant::now(), from, buf_s.take());
+                        if let Some(d) = self.supervision.as_mut().and_then(|s| s.media.open_rtp(&mut buf_s)) {
+                            self.on_rtp_supervisor(Instant::now(), from, d);
+                        }
                     }
                 }
                 r = a_rtcp.recv_buf_from(buf_rtcp_a.prepare()) => {
                     if let Ok((_, from)) = r {
-                        self.a.receive_rtcp(Instant::now(), from, buf_rtcp_a.take());
+                        self.a.receive_rtcp(Instant::now(), from, &mut buf_rtcp_a);
                     }
                 }
                 r = async { match &b_rtcp { Some(s) => s.recv_buf_from(buf_rtcp_b.prepare()).await, None => std::future::pending().await } } => {
                     if let (Ok((_, from)), Some(b)) = (r, self.b.as_mut()) {
-                        b.receive_rtcp(Instant::now(), from, buf_rtcp_b.take());
+                        b.receive_rtcp(Instant::now(), from, &mut buf_rtcp_b);
                     }
                 }
                 req = async { match self.sup_rx.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
@@ -721,11 +732,14 @@ impl CallTask {
                         };
                         let offer = SessionDescription::parse(&req.body);
                         held = offer.as_ref().ok().map(SessionDescription::is_hold);
-                        match offer.and_then(|o| {
-                            switchboard_sdp::answer(&o, &LocalCaps::default(), &local)
-                        }) {
+                        let caps = LocalCaps {
+                            srtp: m.reinvite_srtp(),
+                            ..LocalCaps::default()
+                        };
+                        match offer.and_then(|o| switchboard_sdp::answer(&o, &caps, &local)) {
                             Ok((ans, neg)) => {
                                 body = Some(Bytes::from(ans.to_string()));
+                                m.update_srtp(neg.srtp.as_ref());
                                 if neg.remote.is_some() && neg.remote != m.session.sdp_remote() {
                                     m.session.set_remote(Instant::now(), neg.remote);
                                 }

@@ -210,7 +210,7 @@ impl CallTask {
             });
             return;
         };
-        let (offer, caps, headers) = self.agent_offer(&queue, &pair);
+        let (offer, caps, headers) = self.agent_offer(&queue, &agent, &pair);
         self.b_pending = Some((pair, caps));
         self.b_offer = Some(offer.clone());
         self.ctx
@@ -228,14 +228,19 @@ impl CallTask {
     }
 
     /// The SDP offer (caller's codec first, so the bridge can relay without transcoding),
-    /// its capabilities and the headers for an agent leg of `queue` on `pair`.
+    /// its capabilities and the headers for `agent`'s leg of `queue` on `pair` (SRTP as
+    /// the agent's `srtp` says).
     pub(super) fn agent_offer(
         &self,
         queue: &str,
+        agent: &str,
         pair: &RtpSocketPair,
     ) -> (SessionDescription, LocalCaps, Vec<(String, String)>) {
         let port = pair.rtp.local_addr().map(|a| a.port()).unwrap_or(0);
-        let mut caps = LocalCaps::default();
+        let mut caps = LocalCaps {
+            srtp: self.ctx.user_srtp(agent).fresh_mode(),
+            ..LocalCaps::default()
+        };
         let a_name = self.a.neg.codec.name.to_ascii_uppercase();
         caps.codecs
             .sort_by_key(|c| c.name.to_ascii_uppercase() != a_name);

@@ -106,7 +106,12 @@ pub(super) async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id:
     };
     let local_ip = ctx.rtp_pool.ip();
     let port = pair.rtp.local_addr().map(|a| a.port()).unwrap_or(0);
-    let caps = LocalCaps::default();
+    // SRTP as the calling user's or trunk's `srtp` says (srtp_leg.rs).
+    let caps = LocalCaps {
+        srtp: crate::srtp_leg::inbound_policy(&ctx.cfg, nc.agent.as_deref(), nc.source.ip())
+            .fresh_mode(),
+        ..LocalCaps::default()
+    };
     let local = LocalMedia {
         address: local_ip,
         port,
@@ -118,7 +123,11 @@ pub(super) async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id:
         Ok(v) => v,
         Err(e) => {
             tracing::info!(error = %e, "offer refused");
-            reject(StatusCode::NOT_ACCEPTABLE_HERE, "no common codec");
+            let why = match e {
+                switchboard_sdp::SdpError::Srtp(_) => "SRTP policy not met",
+                _ => "no common codec",
+            };
+            reject(StatusCode::NOT_ACCEPTABLE_HERE, why);
             return;
         }
     };

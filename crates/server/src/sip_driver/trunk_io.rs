@@ -28,7 +28,9 @@ pub(crate) struct TrunkDial {
     /// fixed caller ID overrides it.
     pub(crate) caller_id: Option<String>,
     pub(crate) exclude: Vec<TrunkId>,
-    pub(crate) sdp: Bytes,
+    /// Our offer for each trunk, indexed like `trunk_specs` (each under that trunk's SRTP
+    /// policy; see `trunk_offer.rs`).
+    pub(crate) sdp: Vec<Bytes>,
     pub(crate) signals: crate::call_signals::SignalSender,
     pub(crate) reply: tokio::sync::oneshot::Sender<TrunkDialed>,
 }
@@ -271,6 +273,7 @@ impl SipDriver {
         let chosen = got.trunk;
         let skipped = self.trunk_refusals(&got.refused);
         let placed = chosen.and_then(|id| {
+            let sdp = sdp.get(id.0).or(sdp.first()).cloned().unwrap_or_default();
             let key = self.trunk_invite(now, id, &number, caller_id.as_deref(), sdp);
             if key.is_none() {
                 self.trunks.set.release(id);
