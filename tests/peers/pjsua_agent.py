@@ -11,7 +11,7 @@ as lines on stdin: "quit", "hangup", "answer" (a call left ringing by --answer n
 
 Usage: pjsua_agent.py --server 127.0.0.1:5060 --user 1002 --password secret-1002
                       [--transport udp|tcp] [--answer auto|none] [--tone-hz 2000]
-                      [--record out.wav] [--seconds 60]
+                      [--record out.wav] [--seconds 60] [--srtp mandatory|optional]
 """
 import argparse
 import json
@@ -132,6 +132,7 @@ def main():
     ap.add_argument("--call", default="", help="place a call to this URI instead of waiting")
     ap.add_argument("--caller", default="+79995550101", help="caller number in call mode")
     ap.add_argument("--local-port", type=int, default=0, help="SIP port to listen on (0: any)")
+    ap.add_argument("--srtp", default="", help="mandatory or optional: SDES SRTP (also over UDP SIP)")
     args = ap.parse_args()
 
     ep = pj.Endpoint()
@@ -180,6 +181,11 @@ def main():
     # Media on loopback too, so the SDP names the address RTP comes from (switchboard
     # accepts media only from the SDP address unless the user/trunk is `nat = true`).
     acfg.mediaConfig.transportConfig.boundAddress = "127.0.0.1"
+    if args.srtp:
+        acfg.mediaConfig.srtpUse = (pj.PJMEDIA_SRTP_MANDATORY if args.srtp == "mandatory"
+                                    else pj.PJMEDIA_SRTP_OPTIONAL)
+        # SDES keys over plain UDP SIP (a test on loopback; real phones use TLS).
+        acfg.mediaConfig.srtpSecureSignaling = 0
     acc = Account(args)
     acc.create(acfg)
     if args.call:

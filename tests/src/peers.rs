@@ -61,6 +61,8 @@ pub struct SoftphoneOpts<'a> {
     pub transport: &'a str,
     /// TLS: the CA file the server's certificate must chain to.
     pub ca_file: Option<PathBuf>,
+    /// SDES SRTP: `mandatory`, `optional`, or empty for plain RTP.
+    pub srtp: &'a str,
 }
 
 impl Default for SoftphoneOpts<'_> {
@@ -76,6 +78,7 @@ impl Default for SoftphoneOpts<'_> {
             local_port: 0,
             transport: "udp",
             ca_file: None,
+            srtp: "",
         }
     }
 }
@@ -98,6 +101,9 @@ impl Softphone {
             .args(["--tone-hz", &o.tone_hz.to_string(), "--caller", o.caller])
             .args(["--local-port", &o.local_port.to_string()])
             .args(["--transport", o.transport]);
+        if !o.srtp.is_empty() {
+            cmd.args(["--srtp", o.srtp]);
+        }
         if let Some(ca) = &o.ca_file {
             cmd.arg("--ca-file").arg(ca);
         }

@@ -30,8 +30,10 @@ pub struct Captured {
     pub marker: bool,
     /// Payload type.
     pub pt: u8,
-    /// Payload length (clock ticks for G.711/G.722 at 8 kHz).
+    /// Payload length (clock ticks for G.711/G.722 at 8 kHz; on SRTP the auth tag too).
     pub payload_len: usize,
+    /// The payload bytes as sent (ciphertext and tag on SRTP).
+    pub payload: Vec<u8>,
 }
 
 /// A running capture; [`RtpCapture::stop`] returns what it saw.
@@ -139,6 +141,7 @@ fn parse(ip: &[u8], ports: &RangeInclusive<u16>) -> Option<Captured> {
         ts: u32::from_be_bytes([rtp[4], rtp[5], rtp[6], rtp[7]]),
         ssrc: u32::from_be_bytes([rtp[8], rtp[9], rtp[10], rtp[11]]),
         payload_len: rtp.len().saturating_sub(12 + 4 * cc),
+        payload: rtp.get(12 + 4 * cc..).unwrap_or_default().to_vec(),
     })
 }
 
