@@ -414,7 +414,8 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         Get,
         "/api/v1/reports/:kind",
-        "A historical report (`queues`, `agents`, `ivr`, `trunks`, `ewt`) from the event store.",
+        "A historical report (`queues`, `agents`, `ivr`, `trunks`, `ewt`, `campaigns`) from the \
+         event store.",
         Staff,
     )
     .query(&[

@@ -107,7 +107,7 @@ enum Command {
         #[command(subcommand)]
         command: ExportCommand,
     },
-    /// Historical reports from the event store: queues, agents, ivr, trunks, ewt.
+    /// Historical reports from the event store: queues, agents, ivr, trunks, ewt, campaigns.
     Report(report::cli::ReportArgs),
     /// API tokens: `token new` prints a fresh random token and its [[http.tokens]] entry.
     Token {

@@ -1,4 +1,4 @@
-//! `switchboard report queues|agents|ivr|trunks|ewt --from .. --to .. [--interval 30m]
+//! `switchboard report queues|agents|ivr|trunks|ewt|campaigns --from .. --to .. [--interval 30m]
 //! [--format table|csv|json] [--config FILE] [--event-store URL] [--data-dir DIR]
 //! [--tenant NAME]`.
 
@@ -15,7 +15,7 @@ use crate::event_store::StoreLocation;
 /// Flags of `switchboard report`.
 #[derive(clap::Args, Debug)]
 pub(crate) struct ReportArgs {
-    /// queues, agents, ivr, trunks or ewt.
+    /// queues, agents, ivr, trunks, ewt or campaigns.
     pub(crate) kind: String,
     /// Start (inclusive): 2026-11-23, 2026-11-23T10:00:00Z, or unix seconds.
     #[arg(long)]
@@ -39,7 +39,7 @@ pub(crate) struct ReportArgs {
     /// Data directory holding events.sqlite; replaces data.dir.
     #[arg(long = "data-dir")]
     pub(crate) data_dir: Option<PathBuf>,
-    /// Only this `[[tenants]]` client's queues (queues, ewt) or agents (agents).
+    /// Only this `[[tenants]]` client's queues (queues, ewt, campaigns) or agents (agents).
     #[arg(long)]
     pub(crate) tenant: Option<String>,
 }

@@ -1,6 +1,7 @@
 //! Historical reports computed from the event store (`switchboard report ...` and
 //! `GET /api/v1/reports/{kind}`): queues per interval, agents, IVR automation, trunk
-//! occupancy against Erlang B, and EWT announcement accuracy per day. docs/reports.md
+//! occupancy against Erlang B, EWT announcement accuracy per day, and outbound campaigns
+//! (outcomes, abandon rate, survey answers). docs/reports.md
 //! defines every figure.
 //!
 //! Each report is a fold: events in store order go in ([`ReportFold::apply`]), a
@@ -16,6 +17,7 @@
 //! the CLI in `cli.rs` are thin shells around [`run`].
 
 mod agents;
+mod campaigns;
 pub(crate) mod cli;
 mod ewt;
 pub(crate) mod http;
@@ -57,6 +59,7 @@ pub(crate) enum ReportKind {
     Ivr,
     Trunks,
     Ewt,
+    Campaigns,
 }
 
 impl ReportKind {
@@ -67,7 +70,8 @@ impl ReportKind {
             "ivr" => ReportKind::Ivr,
             "trunks" => ReportKind::Trunks,
             "ewt" => ReportKind::Ewt,
-            _ => bail!("unknown report {s:?}: one of queues, agents, ivr, trunks, ewt"),
+            "campaigns" => ReportKind::Campaigns,
+            _ => bail!("unknown report {s:?}: one of queues, agents, ivr, trunks, ewt, campaigns"),
         })
     }
 }
@@ -276,6 +280,7 @@ pub(crate) fn fold_for(kind: ReportKind) -> Box<dyn ReportFold> {
         ReportKind::Ivr => Box::new(ivr::IvrFold::default()),
         ReportKind::Trunks => Box::new(trunks::TrunksFold::default()),
         ReportKind::Ewt => Box::new(ewt::EwtFold::default()),
+        ReportKind::Campaigns => Box::new(campaigns::CampaignsFold::default()),
     }
 }
 

@@ -3,7 +3,8 @@
 //! the rows tagged with its tenant, docs/events.md "Envelope: `tenant`"), then limited to the
 //! rows of its queues and of the queues shared between tenants (queues, ewt: a shared
 //! queue's row counts only this tenant's calls) or of the agents serving it (agents). The
-//! ivr and trunks reports mix every tenant's calls, so a tenant gets neither.
+//! ivr and trunks reports mix every tenant's calls, and campaigns belong to no tenant, so
+//! a tenant gets none of those three.
 
 use std::collections::HashSet;
 
@@ -65,6 +66,12 @@ impl std::fmt::Display for NotForTenant {
             ReportKind::Queues => "queues",
             ReportKind::Agents => "agents",
             ReportKind::Ewt => "ewt",
+            ReportKind::Campaigns => {
+                return write!(
+                    f,
+                    "campaigns belong to no tenant: the campaigns report is not available for one tenant"
+                )
+            }
         };
         write!(
             f,
@@ -79,7 +86,7 @@ impl std::error::Error for NotForTenant {}
 pub(crate) fn check(kind: ReportKind) -> Result<(), NotForTenant> {
     match kind {
         ReportKind::Queues | ReportKind::Agents | ReportKind::Ewt => Ok(()),
-        ReportKind::Ivr | ReportKind::Trunks => Err(NotForTenant(kind)),
+        ReportKind::Ivr | ReportKind::Trunks | ReportKind::Campaigns => Err(NotForTenant(kind)),
     }
 }
 
@@ -186,7 +193,7 @@ mod tests {
         assert!(e.rows.is_empty());
         let a = scoped(ReportKind::Agents, table("agent", &["1001", "2001"]), &s).unwrap();
         assert_eq!(names(&a), vec![Cell::Text("1001".into())]);
-        for kind in [ReportKind::Ivr, ReportKind::Trunks] {
+        for kind in [ReportKind::Ivr, ReportKind::Trunks, ReportKind::Campaigns] {
             assert_eq!(
                 scoped(kind, table("queue", &["acme-sales"]), &s).unwrap_err(),
                 NotForTenant(kind)
