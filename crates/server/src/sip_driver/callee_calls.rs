@@ -184,6 +184,7 @@ impl SipDriver {
             | CallEvent::LegConfirmed { call, .. }
             | CallEvent::Reinvite { call, .. }
             | CallEvent::InDialogRequest { call, .. }
+            | CallEvent::SessionExpired { call, .. }
             | CallEvent::Ended { call, .. } => *call,
             _ => return Some(ev),
         };
@@ -197,17 +198,23 @@ impl SipDriver {
         match ev {
             CallEvent::Ended { reason, .. } => {
                 self.callee_calls.legs.remove(&call);
-                if done {
-                    return None;
+                if !done {
+                    // The agent hung up (or their leg failed without a final answer): the
+                    // callee's call ends, as an inbound call's A does when B sends BYE.
+                    self.end_for_agent_leg(now, callee, crate::core_events::end_reason(&reason));
                 }
-                // The agent hung up (or their leg failed without a final answer): the
-                // callee's call ends, as an inbound call's A does when B sends BYE.
-                self.callee_calls.agent_of.remove(&callee);
-                self.callee_calls.callees.remove(&callee);
-                let _ = self.b2bua.hangup(now, callee);
-                self.trunk_call_gone(callee);
-                if let Some(t) = self.calls.remove(&callee) {
-                    let _ = t.send(CallSignal::Ended(crate::core_events::end_reason(&reason)));
+                None
+            }
+            CallEvent::SessionExpired { .. } => {
+                tracing::info!("a campaign call's agent leg stopped refreshing its session (RFC 4028): ending the call");
+                self.callee_calls.legs.remove(&call);
+                let _ = self.b2bua.hangup(now, call);
+                if !done {
+                    self.end_for_agent_leg(
+                        now,
+                        callee,
+                        switchboard_events::EndReason::SessionExpired,
+                    );
                 }
                 None
             }
@@ -253,6 +260,22 @@ impl SipDriver {
         }
     }
 
+    /// The agent's leg is gone on its own: the callee's call ends with `why`.
+    fn end_for_agent_leg(
+        &mut self,
+        now: Instant,
+        callee: CallKey,
+        why: switchboard_events::EndReason,
+    ) {
+        self.callee_calls.agent_of.remove(&callee);
+        self.callee_calls.callees.remove(&callee);
+        let _ = self.b2bua.hangup(now, callee);
+        self.trunk_call_gone(callee);
+        if let Some(t) = self.calls.remove(&callee) {
+            let _ = t.send(CallSignal::Ended(why));
+        }
+    }
+
     /// An event of the callee's own call: its only leg is the task's leg A.
     fn callee_side_event(&mut self, now: Instant, ev: CallEvent) -> Option<CallEvent> {
         match ev {
@@ -274,6 +297,10 @@ impl SipDriver {
                     call,
                     reason: as_caller(&reason),
                 })
+            }
+            CallEvent::SessionExpired { call, .. } => {
+                self.callee_call_gone(now, call);
+                Some(CallEvent::SessionExpired { call, leg: Leg::A })
             }
             other => Some(other),
         }
