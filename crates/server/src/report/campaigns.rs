@@ -4,8 +4,8 @@
 //!
 //! One row per campaign with something in the range, whatever the interval: a campaign's
 //! figures are totals. The `queue` column is the queue its answered calls joined (agent
-//! campaigns), learned from the `queue.join` of a call the campaign placed; a tenant sees
-//! the campaigns of its queues (`scope.rs`), never a notification or survey campaign.
+//! campaigns), learned from the `queue.join` of a call the campaign placed. Campaigns
+//! belong to no tenant: a tenant-scoped report refuses this kind (`scope.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 
