@@ -8,6 +8,7 @@
 
 pub mod audio;
 pub mod baresip;
+pub mod browser_pages;
 pub mod carrier;
 pub mod hostile;
 pub mod peers;

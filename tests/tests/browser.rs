@@ -14,9 +14,10 @@
 //! `target/browser-artifacts/`.
 
 use serde_json::json;
+use switchboard_e2e::browser_pages::{artifacts, assert_clean, sign_in};
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
 use switchboard_e2e::webdriver::{Browser, ChromeDriver};
-use switchboard_e2e::{http_call, repo_root, require_peer, sipp, sipp_trace, Server};
+use switchboard_e2e::{http_call, require_peer, sipp, sipp_trace, Server};
 
 fn config() -> String {
     r#"
@@ -59,19 +60,6 @@ fn sipp_caller(n: u32) -> String {
     format!("+7999000{n}")
 }
 
-fn sign_in(b: &Browser, url: &str, token: &str) {
-    b.goto(url);
-    b.wait_js(20, "return !document.getElementById('login').hidden")
-        .expect("the sign-in form shows");
-    // Keyboard only: type the token and press Enter.
-    b.type_into("#token", &format!("{token}\u{E007}"));
-    b.wait_js(
-        20,
-        "return !document.getElementById('app').hidden && document.body.dataset.loaded === 'true'",
-    )
-    .unwrap_or_else(|| panic!("signed in at {url}"));
-}
-
 fn tile_waiting(b: &Browser, queue: &str) -> Option<String> {
     b.js(
         "const e = document.querySelector(`[data-queue=\"${arguments[0]}\"] [data-field=waiting]`);\
@@ -90,37 +78,6 @@ fn count_events(phone: &mut Softphone, name: &str, n: usize) {
         let _ = phone.wait_event("-", 1);
     }
     assert_eq!(count(phone), n, "{name} events: {:?}", phone.seen);
-}
-
-fn artifacts() -> std::path::PathBuf {
-    repo_root().join("target").join("browser-artifacts")
-}
-
-/// No console error, and every request went to the server under test.
-fn assert_clean(b: &mut Browser, page: &str, server: &Server) {
-    let errors: Vec<_> = b
-        .console()
-        .into_iter()
-        .filter(|(level, _)| level == "SEVERE")
-        .collect();
-    assert!(errors.is_empty(), "{page}: console errors {errors:?}");
-    let ours = [
-        format!("http://{}/", server.http),
-        format!("ws://{}/", server.http),
-    ];
-    let urls = b.requested_urls();
-    assert!(
-        urls.iter().any(|u| u.contains("/api/v1/")),
-        "{page}: the performance log shows the API calls: {urls:?}"
-    );
-    let foreign: Vec<_> = urls
-        .iter()
-        .filter(|u| !ours.iter().any(|o| u.starts_with(o.as_str())))
-        .collect();
-    assert!(
-        foreign.is_empty(),
-        "{page}: requests to other hosts {foreign:?}"
-    );
 }
 
 #[test]

@@ -49,6 +49,7 @@
     if (!call) {
       offer.hidden = true;
       offer.dataset.call = '';
+      historyFor = null;
       return;
     }
     offer.hidden = false;
@@ -82,6 +83,60 @@
     list.replaceChildren(...items);
     document.getElementById('offer-nodata').hidden = data.length > 0;
     showScript(call.data && call.data.script ? String(call.data.script) : '');
+    showHistory(call.id);
+  }
+
+  // Earlier calls of the caller's number (GET /api/v1/calls/{id}/history), fetched once
+  // per offered call.
+  let historyFor = null;
+  let history = null;
+
+  function renderHistory() {
+    const table = document.getElementById('history-calls');
+    const none = document.getElementById('history-none');
+    if (!history) {
+      table.hidden = true;
+      none.hidden = true;
+      return;
+    }
+    const rowsOut = history.map((c) => {
+      const tr = SB.el('tr');
+      tr.dataset.call = c.call;
+      const when = c.start ? new Date(c.start).toLocaleString(SB.locale()) : SB.t('nothing');
+      const cells = [when, c.queue || SB.t('nothing'), c.agent || SB.t('nothing'),
+        SB.word('out_', c.outcome || ''), c.disposition || SB.t('nothing'), SB.duration(c.duration_s)];
+      const names = ['start', 'queue', 'agent', 'outcome', 'disposition', 'duration'];
+      cells.forEach((text, i) => {
+        const td = SB.el('td', '', text);
+        td.dataset.field = names[i];
+        if (names[i] === 'disposition' && c.notes) td.title = c.notes;
+        tr.append(td);
+      });
+      return tr;
+    });
+    table.tBodies[0].replaceChildren(...rowsOut);
+    table.hidden = history.length === 0;
+    none.hidden = history.length > 0;
+  }
+
+  async function showHistory(id) {
+    if (id === historyFor) return;
+    historyFor = id;
+    history = null;
+    const box = document.getElementById('history');
+    box.dataset.loaded = '';
+    document.getElementById('history-error').textContent = '';
+    renderHistory();
+    const r = await SB.api('/api/v1/calls/' + encodeURIComponent(id) + '/history');
+    if (historyFor !== id) return;
+    if (r.status === 200 && r.body && Array.isArray(r.body.previous)) {
+      history = r.body.previous;
+    } else {
+      document.getElementById('history-error').textContent =
+        SB.t('history_failed') + ((r.body && r.body.error) || r.status);
+    }
+    renderHistory();
+    box.dataset.loaded = 'true';
   }
 
   // The conversation script the dialplan names (`screenpop "script"`), fetched once per
@@ -206,6 +261,7 @@
     SB.onLang(() => {
       renderButtons();
       render();
+      renderHistory();
     });
     document.getElementById('unpause').addEventListener('click', () => act('unpause'));
     document.getElementById('end-wrapup').addEventListener('click', () => act('wrapup/end'));

@@ -79,6 +79,19 @@ const SB = (() => {
       save_disposition: 'Save',
       saved: 'Saved: ',
       end_wrapup: 'End wrap-up',
+      history_title: 'Previous calls of this number',
+      history_none: 'No earlier calls from this number.',
+      history_failed: 'The previous calls could not be shown: ',
+      col_when: 'When',
+      col_outcome: 'Outcome',
+      col_duration: 'Duration',
+      out_answered: 'answered',
+      out_abandoned: 'abandoned',
+      out_transferred: 'transferred',
+      out_callback: 'callback',
+      out_ivr: 'in the menu',
+      out_refused: 'refused',
+      out_: 'in progress',
       nothing: '—',
     },
     ru: {
@@ -154,6 +167,19 @@ const SB = (() => {
       save_disposition: 'Сохранить',
       saved: 'Сохранено: ',
       end_wrapup: 'Завершить поствызов',
+      history_title: 'Прошлые звонки с этого номера',
+      history_none: 'Раньше с этого номера не звонили.',
+      history_failed: 'Прошлые звонки не показаны: ',
+      col_when: 'Когда',
+      col_outcome: 'Итог',
+      col_duration: 'Длительность',
+      out_answered: 'отвечен',
+      out_abandoned: 'потерян',
+      out_transferred: 'переведён',
+      out_callback: 'обратный звонок',
+      out_ivr: 'в меню',
+      out_refused: 'отклонён',
+      out_: 'идёт',
       nothing: '—',
     },
   };
@@ -363,14 +389,19 @@ const SB = (() => {
     return e;
   }
 
+  // The locale dates and times are shown in.
+  function locale() {
+    return lang === 'ru' ? 'ru-RU' : 'en-GB';
+  }
+
   function clock() {
     const c = document.getElementById('clock');
     const tick = () => {
-      c.textContent = new Date().toLocaleTimeString(lang === 'ru' ? 'ru-RU' : 'en-GB');
+      c.textContent = new Date().toLocaleTimeString(locale());
     };
     tick();
     setInterval(tick, 1000);
   }
 
-  return { t, word, api, signIn, live, duration, percent, el, clock, onLang: (f) => langListeners.push(f) };
+  return { t, word, api, signIn, live, duration, percent, el, clock, locale, onLang: (f) => langListeners.push(f) };
 })();

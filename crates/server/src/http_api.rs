@@ -52,6 +52,10 @@ pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
         .route("/api/v1/calls", get(crate::http_calls::list))
         .route("/api/v1/calls/:call", get(crate::http_calls::one))
         .route(
+            "/api/v1/calls/:call/history",
+            get(crate::caller_history::serve),
+        )
+        .route(
             "/api/v1/calls/:call/hangup",
             post(crate::http_calls::hangup),
         )

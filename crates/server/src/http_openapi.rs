@@ -283,6 +283,13 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     ),
     op(Get, "/api/v1/calls/:call", "One live call.", AnyRole).errors(&[404]),
     op(
+        Get,
+        "/api/v1/calls/:call/history",
+        "The last five earlier calls of this live call's number from the event log (when, queue, agent, outcome, the agent's disposition, duration). An agent token only for the call offered to or connected with it (403 for another live call).",
+        AnyRole,
+    )
+    .errors(&[404, 500]),
+    op(
         Post,
         "/api/v1/calls/:call/hangup",
         "Hang up both legs.",

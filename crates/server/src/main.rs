@@ -12,6 +12,7 @@ mod call;
 mod call_path;
 mod call_signals;
 mod callback;
+mod caller_history;
 mod campaign;
 mod config;
 mod conversation_script;

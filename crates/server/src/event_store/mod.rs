@@ -169,6 +169,22 @@ pub(crate) trait EventStore: Send {
     fn read_kind_prefix(&mut self, prefix: &str) -> anyhow::Result<Vec<StoredEvent>>;
     /// One call's rows in `id` order.
     fn read_call(&mut self, call: &str) -> anyhow::Result<Vec<StoredEvent>>;
+    /// The ids of the last `limit` calls whose `call.start` has `caller` = `number`,
+    /// newest first (the agent desktop's "previous calls of this number"; an index of
+    /// migration 3 serves it).
+    fn calls_from_number(&mut self, number: &str, limit: u32) -> anyhow::Result<Vec<String>> {
+        // Both real backends override this with an indexed query; this fallback (for test
+        // stores) reads every call.start.
+        let mut calls: Vec<String> = self
+            .read_kind_prefix("call.start")?
+            .into_iter()
+            .filter(|e| e.kind == "call.start" && e.data["caller"].as_str() == Some(number))
+            .map(|e| e.call)
+            .collect();
+        calls.reverse();
+        calls.truncate(limit as usize);
+        Ok(calls)
+    }
     /// At most `limit` rows with `id > after_id`, in `id` order (the event stream's
     /// replay reads the log page by page with it).
     fn read_after(&mut self, after_id: i64, limit: usize) -> anyhow::Result<Vec<StoredEvent>>;
@@ -266,6 +282,14 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         what: "the tenant of each row (empty: none, or written before tenants were logged)",
         sqlite: "ALTER TABLE events ADD COLUMN tenant TEXT NOT NULL DEFAULT '';",
         postgres: "ALTER TABLE events ADD COLUMN IF NOT EXISTS tenant TEXT NOT NULL DEFAULT '';",
+    },
+    Migration {
+        version: 4,
+        what: "an index of call.start rows by caller number (previous calls of a number)",
+        sqlite: "CREATE INDEX IF NOT EXISTS events_caller
+                     ON events(json_extract(data, '$.caller'), id) WHERE kind = 'call.start';",
+        postgres: "CREATE INDEX IF NOT EXISTS events_caller
+                       ON events (((data::jsonb) ->> 'caller'), id) WHERE kind = 'call.start';",
     },
 ];
 
@@ -420,6 +444,27 @@ pub(crate) mod tests {
         let open = store.open_calls().unwrap();
         assert_eq!(open.len(), 1);
         assert_eq!(open[0].call, "c2");
+        // Previous calls of a number: newest first, only call.start rows count.
+        let from = |ts: i64, call: &str, caller: &str| Row {
+            data: format!(r#"{{"caller":"{caller}","dnis":"2"}}"#),
+            ..row(ts, call, 1, "call.start")
+        };
+        store
+            .append_batch(&[
+                from(50, "c3", "+100"),
+                from(60, "c4", "+200"),
+                from(70, "c5", "+100"),
+                Row {
+                    data: r#"{"caller":"+100"}"#.into(),
+                    ..row(80, "c5", 2, "call.internal")
+                },
+            ])
+            .unwrap();
+        assert_eq!(store.calls_from_number("+100", 5).unwrap(), ["c5", "c3"]);
+        assert_eq!(store.calls_from_number("+100", 1).unwrap(), ["c5"]);
+        assert_eq!(store.calls_from_number("+200", 5).unwrap(), ["c4"]);
+        assert!(store.calls_from_number("+300", 5).unwrap().is_empty());
+        assert_eq!(store.calls_from_number("1", 5).unwrap(), ["c2", "c1"]);
     }
 
     /// Appends `n` rows in batches of 512 (the writer's batch size); returns rows/s.

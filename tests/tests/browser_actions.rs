@@ -1,0 +1,212 @@
+//! The agent desktop's and the wallboard's actions beyond the first browser test
+//! (`browser.rs`), in headless Chromium against the real binary with SIPp callers and
+//! pjsua2 phones: the offer card lists the previous calls of the caller's number from the
+//! event log. Every wait is a bounded poll of a DOM or event condition; the pages must
+//! log no console error and ask no other host for anything. Screenshots go to
+//! `target/browser-artifacts/`.
+
+use serde_json::{json, Value};
+use switchboard_e2e::browser_pages::{artifacts, assert_clean, sign_in};
+use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
+use switchboard_e2e::webdriver::ChromeDriver;
+use switchboard_e2e::{http_call, require_peer, sipp, sipp_trace, Server};
+
+fn config() -> String {
+    r#"
+[ivr]
+dialplans = "tests/dialplans-browser"
+
+[media]
+rtp_timeout = 120
+
+[[queues]]
+name = "sales"
+members = ["1001"]
+ring_timeout = 60
+wrap_up = 60
+dispositions = ["sale", "no-sale"]
+announce_period = 0
+record = false
+
+[[queues]]
+name = "operator"
+members = ["1003"]
+
+[[queues]]
+name = "support"
+members = ["1002"]
+"#
+    .to_string()
+}
+
+/// `(status, JSON body)` of a request with `token`.
+fn api(server: &Server, method: &str, path: &str, body: Option<&str>, token: &str) -> (u16, Value) {
+    let (status, text) = http_call(server.http, method, path, body, Some(token), None);
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Waits (at most 20 s) until the phone has reported `n` events named `name`.
+fn count_events(phone: &mut Softphone, name: &str, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let count = |p: &Softphone| p.seen.iter().filter(|v| v["event"] == name).count();
+    while count(phone) < n && std::time::Instant::now() < deadline {
+        let _ = phone.wait_event("-", 1);
+    }
+    assert_eq!(count(phone), n, "{name} events: {:?}", phone.seen);
+}
+
+/// One SIPp caller into sales (dialled 200); SIPp's `acd_caller.xml` calls from the same
+/// number each run.
+fn caller(server: &Server) -> std::thread::JoinHandle<std::process::Output> {
+    let target = server.sip;
+    std::thread::spawn(move || {
+        sipp(
+            "acd_caller.xml",
+            target,
+            &["-s", "200", "-m", "1", "-l", "1"],
+            100,
+        )
+    })
+}
+
+#[test]
+fn the_offer_card_lists_the_previous_calls_of_the_number() {
+    if !require_peer("sipp") {
+        return;
+    }
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let Some(driver) = ChromeDriver::start() else {
+        return;
+    };
+    let server = Server::start("browser-history", &config());
+    let base = format!("http://{}", server.http);
+    let mut phone = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1001", "secret-1001")),
+            answer: "none",
+            seconds: 150,
+            ..Default::default()
+        },
+    );
+    let reg = phone.wait_event("registered", 20);
+    assert_eq!(reg.map(|r| r["code"].clone()), Some(json!(200)));
+    server
+        .wait_event(20, |e| {
+            e.kind == "agent.state" && e.agent == "1001" && e.data["state"] == "available"
+        })
+        .unwrap_or_else(|| panic!("1001 available: {}", server.log_text()));
+
+    // The agent desktop, signed in as 1001, with no call yet.
+    let mut desk = driver.session(1280, 900, "en-US");
+    sign_in(&desk, &format!("{base}/agent"), "demo-agent-1001");
+
+    // The first call: answered by 1001, disposition "sale" with notes, wrap-up ended.
+    let first = caller(&server);
+    count_events(&mut phone, "incoming", 1);
+    let first_call = server
+        .wait_event(20, |e| e.kind == "queue.offer" && e.agent == "1001")
+        .unwrap_or_else(|| panic!("the first call is offered: {}", server.log_text()))
+        .call;
+    // The card of a number that never called before says so.
+    let none = desk
+        .wait_js(
+            20,
+            "const h = document.getElementById('history');\
+             if (document.getElementById('offer').hidden || h.dataset.loaded !== 'true') return null;\
+             return {none: !document.getElementById('history-none').hidden,\
+                     table: !document.getElementById('history-calls').hidden};",
+        )
+        .expect("the offer card loads the previous calls");
+    assert_eq!(none, json!({"none": true, "table": false}));
+    phone.command("answer");
+    count_events(&mut phone, "confirmed", 1);
+    phone.command("hangup");
+    let out = first.join().expect("sipp thread");
+    assert!(out.status.success(), "first caller: {}", sipp_trace(&out));
+    let (status, body) = api(
+        &server,
+        "POST",
+        "/api/v1/agents/1001/disposition",
+        Some(r#"{"code": "sale", "notes": "2 seats"}"#),
+        "demo-agent-1001",
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = api(
+        &server,
+        "POST",
+        "/api/v1/agents/1001/wrapup/end",
+        None,
+        "demo-agent-1001",
+    );
+    assert!((200..300).contains(&status), "{body}");
+    server
+        .wait_event(20, |e| e.kind == "call.disposition" && e.call == first_call)
+        .expect("the disposition is logged");
+
+    // The second call from the same number: the card lists the first.
+    let second = caller(&server);
+    count_events(&mut phone, "incoming", 2);
+    let second_call = server
+        .wait_event(20, |e| e.kind == "queue.offer" && e.call != first_call)
+        .unwrap_or_else(|| panic!("the second call is offered: {}", server.log_text()))
+        .call;
+    let rows = desk
+        .wait_js(
+            20,
+            &format!(
+                "const o = document.getElementById('offer');\
+                 const h = document.getElementById('history');\
+                 if (o.hidden || o.dataset.call !== '{second_call}' || h.dataset.loaded !== 'true') return null;\
+                 return [...h.querySelectorAll('tbody tr')].map((r) => {{\
+                   const f = (k) => r.querySelector(`[data-field=${{k}}]`);\
+                   return {{call: r.dataset.call, queue: f('queue').textContent, agent: f('agent').textContent,\
+                           outcome: f('outcome').textContent, disposition: f('disposition').textContent,\
+                           notes: f('disposition').title, duration: f('duration').textContent}};\
+                 }});"
+            ),
+        )
+        .unwrap_or(Value::Null);
+    assert!(rows.is_array(), "the card shows the previous calls: {rows}");
+    assert_eq!(rows.as_array().map(Vec::len), Some(1), "{rows}");
+    let row = &rows[0];
+    assert_eq!(row["call"], first_call.as_str(), "{row}");
+    assert_eq!(row["queue"], "sales", "{row}");
+    assert_eq!(row["agent"], "1001", "{row}");
+    assert_eq!(row["outcome"], "answered", "{row}");
+    assert_eq!(row["disposition"], "sale", "{row}");
+    assert_eq!(row["notes"], "2 seats", "{row}");
+    assert_ne!(row["duration"], "—", "{row}");
+    desk.screenshot(&artifacts().join("agent-desktop-history.png"));
+
+    // Who may ask: the agent for its own offered call, staff for any live call; another
+    // agent is refused, an unknown call is 404.
+    let path = format!("/api/v1/calls/{second_call}/history");
+    let (status, body) = api(&server, "GET", &path, None, "demo-agent-1001");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["previous"][0]["call"], first_call.as_str(), "{body}");
+    let (status, body) = api(&server, "GET", &path, None, "demo-supervisor");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["previous"][0]["disposition"], "sale", "{body}");
+    let (status, body) = api(&server, "GET", &path, None, "demo-agent-1002");
+    assert_eq!(status, 403, "another agent's call: {body}");
+    let (status, body) = api(
+        &server,
+        "GET",
+        "/api/v1/calls/12345/history",
+        None,
+        "demo-agent-1001",
+    );
+    assert_eq!(status, 404, "{body}");
+
+    phone.command("answer");
+    count_events(&mut phone, "confirmed", 2);
+    phone.command("hangup");
+    let out = second.join().expect("sipp thread");
+    assert!(out.status.success(), "second caller: {}", sipp_trace(&out));
+    assert_clean(&mut desk, "agent desktop", &server);
+    phone.quit();
+}
