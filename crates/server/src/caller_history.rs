@@ -4,8 +4,8 @@
 //! agent, outcome, the agent's disposition code and notes, duration).
 //!
 //! An agent token may ask only about the call its phone rings for or talks on (the
-//! agent desk's `call`); staff about any live call they see. Previous calls in queues a
-//! tenant's token does not see are left out. The store is read on a blocking thread over
+//! agent desk's `call`); staff about any live call they see. A tenant's token sees only
+//! its own previous calls (by the events' tenant column, else by queue). The store is read on a blocking thread over
 //! a connection of its own, as the reports do; the event-log writer is not disturbed.
 //!
 //! This module keeps no state: the event log is the only source.

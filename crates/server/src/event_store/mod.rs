@@ -171,7 +171,7 @@ pub(crate) trait EventStore: Send {
     fn read_call(&mut self, call: &str) -> anyhow::Result<Vec<StoredEvent>>;
     /// The ids of the last `limit` calls whose `call.start` has `caller` = `number`,
     /// newest first (the agent desktop's "previous calls of this number"; an index of
-    /// migration 3 serves it).
+    /// migration 4 serves it).
     fn calls_from_number(&mut self, number: &str, limit: u32) -> anyhow::Result<Vec<String>> {
         // Both real backends override this with an indexed query; this fallback (for test
         // stores) reads every call.start.

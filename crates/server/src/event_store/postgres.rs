@@ -189,7 +189,7 @@ impl EventStore for PostgresStore {
     }
 
     fn calls_from_number(&mut self, number: &str, limit: u32) -> anyhow::Result<Vec<String>> {
-        // The expression and the WHERE term are the index's own (migration 3).
+        // The expression and the WHERE term are the index's own (migration 4).
         let limit = i64::from(limit);
         let rows = self.client.query(
             "SELECT call FROM events WHERE kind = 'call.start' \

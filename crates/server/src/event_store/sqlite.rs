@@ -150,7 +150,7 @@ impl EventStore for SqliteStore {
     }
 
     fn calls_from_number(&mut self, number: &str, limit: u32) -> anyhow::Result<Vec<String>> {
-        // The expression and the WHERE term are the index's own (migration 3).
+        // The expression and the WHERE term are the index's own (migration 4).
         let mut st = self.conn.prepare_cached(
             "SELECT call FROM events WHERE kind = 'call.start' \
              AND json_extract(data, '$.caller') = ?1 ORDER BY id DESC LIMIT ?2",
