@@ -6,8 +6,12 @@
 //!   checked in each phone's recording and in the call recording), while a raw capture of
 //!   what the server sends shows the agent's stream is not the caller's PCMU (it decodes
 //!   to noise, carries a 10-byte tag) and the caller's plain stream is the agent's tone;
-//! - a `required` user whose phone offers plain RTP gets 488 and no call.
+//! - a `required` user whose phone offers plain RTP gets 488 and no call;
+//! - a `required` trunk (a carrier of our own on raw sockets, SRTP by `switchboard-srtp`)
+//!   gets 488 for a plain offer; for an SAVP offer it gets the server's own key, the IVR's
+//!   SRTP decrypts under it, and its forged and replayed packets are dropped and counted.
 
+use std::net::{SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use switchboard_e2e::audio::{read_channel, tone_share};
@@ -15,6 +19,8 @@ use switchboard_e2e::hostile::metric;
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
 use switchboard_e2e::rtp_capture::{flows, RtpCapture};
 use switchboard_e2e::{scratch_dir, Server};
+use switchboard_sdp::{Crypto, MasterKey, SessionDescription, Suite};
+use switchboard_srtp::SrtpContext;
 
 /// A port range for the server's RTP, apart from the phones' own ports (pjsua2 takes
 /// 4000 and up), per process so parallel runs do not collide.
@@ -249,4 +255,247 @@ fn a_user_who_requires_srtp_but_offers_plain_rtp_gets_488() {
         "no call"
     );
     phone.quit();
+}
+
+/// A carrier of our own on raw sockets: SIP over UDP from the `[[trunks]]` address, SRTP
+/// with `switchboard-srtp` and keys from `switchboard-sdp`.
+struct Carrier {
+    sip: UdpSocket,
+    rtp: UdpSocket,
+    server: SocketAddr,
+}
+
+/// A final response: status, To (with the server's tag), Contact URI, body.
+struct Final {
+    status: u16,
+    to: String,
+    contact: String,
+    body: String,
+}
+
+fn header<'a>(msg: &'a str, name: &str) -> Option<&'a str> {
+    msg.split("\r\n\r\n").next()?.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then_some(v.trim())
+    })
+}
+
+impl Carrier {
+    fn new() -> Carrier {
+        let sip = UdpSocket::bind("127.0.0.1:0").expect("bind SIP");
+        sip.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let rtp = UdpSocket::bind("127.0.0.1:0").expect("bind RTP");
+        Carrier {
+            sip,
+            rtp,
+            server: "127.0.0.1:9".parse().expect("addr"),
+        }
+    }
+
+    fn sip_port(&self) -> u16 {
+        self.sip.local_addr().expect("addr").port()
+    }
+
+    fn offer(&self, profile: &str, crypto: Option<&Crypto>) -> String {
+        let port = self.rtp.local_addr().expect("addr").port();
+        let crypto = crypto.map_or(String::new(), |c| format!("a=crypto:{}\r\n", c.to_value()));
+        format!(
+            "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+             m=audio {port} {profile} 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
+             a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n{crypto}"
+        )
+    }
+
+    fn invite(&self, call_id: &str, sdp: &str) -> Option<Final> {
+        let port = self.sip_port();
+        let msg = format!(
+            "INVITE sip:300@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};rport;branch=z9hG4bK{call_id}\r\nFrom: <sip:+79995550101@127.0.0.1>;tag=f{call_id}\r\nTo: <sip:300@127.0.0.1>\r\nCall-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContact: <sip:carrier@127.0.0.1:{port}>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        );
+        self.sip.send_to(msg.as_bytes(), self.server).expect("send");
+        let mut buf = [0u8; 65536];
+        while let Ok((n, _)) = self.sip.recv_from(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            let Some(status) = text
+                .split_whitespace()
+                .nth(1)
+                .and_then(|c| c.parse::<u16>().ok())
+            else {
+                continue;
+            };
+            if status < 200 || header(&text, "Call-ID") != Some(call_id) {
+                continue;
+            }
+            let contact = header(&text, "Contact")
+                .unwrap_or("")
+                .trim_start_matches('<')
+                .split('>')
+                .next()
+                .unwrap_or("")
+                .to_string();
+            return Some(Final {
+                status,
+                to: header(&text, "To").unwrap_or("").to_string(),
+                contact,
+                body: text
+                    .split_once("\r\n\r\n")
+                    .map_or("", |(_, b)| b)
+                    .to_string(),
+            });
+        }
+        None
+    }
+
+    fn in_dialog(&self, method: &str, cseq: u32, call_id: &str, fin: &Final) {
+        let msg = format!(
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};rport;branch=z9hG4bK{call_id}{method}\r\nFrom: <sip:+79995550101@127.0.0.1>;tag=f{call_id}\r\nTo: {to}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            uri = fin.contact,
+            to = fin.to,
+            port = self.sip_port(),
+        );
+        self.sip.send_to(msg.as_bytes(), self.server).expect("send");
+    }
+}
+
+fn rtp(seq: u16, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+    let mut p = vec![0x80, 0];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
+#[test]
+fn a_required_trunk_gets_488_for_plain_rtp_and_its_forged_or_replayed_srtp_is_counted() {
+    let mut carrier = Carrier::new();
+    let (lo, hi) = server_rtp_ports(2);
+    let trunk = format!(
+        "\n[[trunks]]\nname = \"carrier\"\naddress = \"127.0.0.1:{}\"\ninbound = true\nsrtp = \"required\"\n",
+        carrier.sip_port()
+    );
+    let server = Server::start("srtp-trunk", &format!("{}{trunk}", config(lo, hi, "off")));
+    carrier.server = server.sip;
+
+    // Plain RTP from a trunk that requires SRTP: 488, no call.
+    let plain = carrier
+        .invite("srtp-plain", &carrier.offer("RTP/AVP", None))
+        .expect("a final response");
+    assert_eq!(plain.status, 488);
+    carrier.in_dialog("ACK", 1, "srtp-plain", &plain);
+
+    // SRTP: our key in the offer, the server's own key in its answer.
+    let ours = Crypto {
+        tag: 1,
+        suite: Suite::AesCm128HmacSha1_80,
+        key: MasterKey::new([0x42; 16], [0x24; 14]),
+    };
+    let ok = carrier
+        .invite("srtp-ok", &carrier.offer("RTP/SAVP", Some(&ours)))
+        .unwrap_or_else(|| panic!("no answer; log:\n{}", server.log_text()));
+    assert_eq!(ok.status, 200, "{}", server.log_text());
+    let answer = SessionDescription::parse(ok.body.as_bytes()).expect("answer SDP");
+    let m = &answer.media[0];
+    assert_eq!(m.protocol, "RTP/SAVP");
+    let theirs = m
+        .first_supported_crypto()
+        .expect("the server's crypto line");
+    assert_eq!((theirs.tag, theirs.suite), (1, Suite::AesCm128HmacSha1_80));
+    assert_ne!(
+        theirs.key, ours.key,
+        "the server answers with a key of its own"
+    );
+    let media_to: SocketAddr = format!("127.0.0.1:{}", m.port).parse().expect("addr");
+    carrier.in_dialog("ACK", 1, "srtp-ok", &ok);
+
+    // Receive the IVR prompt (SRTP under the server's key) while sending 50 genuine
+    // packets, 5 forged ones (a flipped payload bit) and one replay.
+    let mut rx = SrtpContext::new(theirs.suite, &theirs.key);
+    let mut tx = SrtpContext::new(ours.suite, &ours.key);
+    let (mut decrypted, mut refused, mut pcm) = (0, 0, Vec::new());
+    let mut sent = Vec::new();
+    let mut buf = [0u8; 2048];
+    let start = std::time::Instant::now();
+    for i in 0..75u16 {
+        let tick = start + Duration::from_millis(20) * u32::from(i + 1);
+        if i < 50 {
+            let mut p = rtp(100 + i, 0x5eed_5eed, &[0xff; 160]);
+            p.resize(p.len() + 10, 0);
+            let n = tx.protect_rtp(&mut p, 172).expect("protect");
+            p.truncate(n);
+            carrier.rtp.send_to(&p, media_to).expect("send");
+            if i % 10 == 5 {
+                let mut forged = p.clone();
+                forged[40] ^= 0x01;
+                carrier.rtp.send_to(&forged, media_to).expect("send");
+            }
+            sent.push(p);
+        }
+        if i == 60 {
+            carrier.rtp.send_to(&sent[30], media_to).expect("replay");
+        }
+        // Receive until the next 20 ms tick.
+        loop {
+            let now = std::time::Instant::now();
+            if now >= tick {
+                break;
+            }
+            carrier
+                .rtp
+                .set_read_timeout(Some(tick - now))
+                .expect("timeout");
+            let Ok((n, _)) = carrier.rtp.recv_from(&mut buf) else {
+                break;
+            };
+            match rx.unprotect_rtp(&mut buf[..n]) {
+                Ok(len) if buf[1] & 0x7f == 0 => {
+                    decrypted += 1;
+                    pcm.extend(buf[12..len].iter().map(|&b| ulaw(b)));
+                }
+                Ok(_) => decrypted += 1,
+                Err(_) => refused += 1,
+            }
+        }
+    }
+    carrier.in_dialog("BYE", 2, "srtp-ok", &ok);
+    let end = server
+        .wait_event(10, |e| e.kind == "call.end" && e.data["status"] != 488)
+        .unwrap_or_else(|| panic!("call.end; log:\n{}", server.log_text()));
+
+    assert!(
+        decrypted > 20,
+        "the IVR's SRTP decrypts under the answered key ({decrypted})"
+    );
+    assert_eq!(refused, 0, "every packet from the server authenticates");
+    let loud = pcm.iter().filter(|s| s.abs() > 1000.0).count();
+    assert!(
+        loud > 800,
+        "the decrypted prompt is audio, not noise-free silence ({loud})"
+    );
+    let quality = end.data["quality"].as_array().expect("quality").clone();
+    let caller = quality
+        .iter()
+        .find(|q| q["leg"] == "caller")
+        .unwrap_or_else(|| panic!("caller leg in {quality:?}"));
+    assert_eq!(caller["srtp"], true, "{caller}");
+    assert_eq!(
+        caller["srtp_rejected"], 6,
+        "5 forged + 1 replayed: {caller}"
+    );
+    assert_eq!(
+        caller["packets"], 50,
+        "only the genuine packets reach the session"
+    );
+    assert_eq!(
+        metric(&server, "switchboard_srtp_rejected_total"),
+        Some(6.0)
+    );
+    // Neither key appears in the log.
+    let log = server.log_text();
+    for key in [&ours, &theirs] {
+        let value = key.to_value();
+        let b64 = value.split("inline:").nth(1).expect("inline key");
+        assert!(!log.contains(b64), "the log never shows key material");
+    }
 }
