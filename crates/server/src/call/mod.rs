@@ -20,6 +20,7 @@ mod tenant;
 pub(crate) use tenant::tenant_prompt_key;
 mod transfer;
 mod transfer_target;
+mod wakeup;
 
 pub(crate) use api_supervision::run_api_supervision;
 pub(crate) use campaign_leg::{run_campaign_call, CampaignCall, CampaignStart};
@@ -335,9 +336,18 @@ impl CallTask {
         let mut buf_s = RxBuf::new();
         let mut buf_rtcp_a = RxBuf::new();
         let mut buf_rtcp_b = RxBuf::new();
-        let mut tick = tokio::time::interval(Duration::from_millis(20));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        // Timers as data: the task wakes at `next_wake` (every 20 ms while it plays audio,
+        // at its earliest timer while it only relays); see `wakeup.rs`.
+        let mut last_tick = Instant::now();
+        let mut wake = self.next_wake(last_tick);
+        let timer = tokio::time::sleep_until(wake.into());
+        tokio::pin!(timer);
         while !self.ended {
+            let next = self.next_wake(last_tick);
+            if next != wake {
+                wake = next;
+                timer.as_mut().reset(wake.into());
+            }
             let b_sock = self.b.as_ref().map(|b| b.sock.clone());
             let s_sock = self.supervision.as_ref().map(|sv| sv.media.sock.clone());
             let a_rtcp = self.a.rtcp.clone();
@@ -380,7 +390,10 @@ impl CallTask {
                 _ = async { match self.sup_stop.as_mut() { Some(stop) => { let _ = stop.await; } None => std::future::pending().await } } => {
                     self.stop_supervision(SupervisionEnd::SupervisorHangup);
                 }
-                _ = tick.tick() => self.on_tick(Instant::now()),
+                _ = &mut timer => {
+                    last_tick = Instant::now();
+                    self.on_tick(last_tick);
+                }
                 s = signals.recv() => match s {
                     Some(s) => self.on_signal(s).await,
                     None => self.finish(EndReason::SignallingLost),
