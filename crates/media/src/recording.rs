@@ -118,8 +118,16 @@ impl Default for RecordingConfig {
     }
 }
 
-/// Samples each side can hold before they are written (2 s at 8 kHz).
-const WINDOW: usize = 16000;
+/// Samples each side's window holds: enough for `max_skew` plus a margin of frames,
+/// rounded up to a power of two (4,096 = 512 ms at 8 kHz for the default 200 ms skew; it
+/// was a fixed 2 s, 64 KiB per recording, of which only `max_skew` was ever used: the
+/// skew rule commits everything older than `max_skew` behind the leading side, so a
+/// larger window holds nothing more, and a frame that runs past the window's end is
+/// committed up to a point the skew rule commits anyway, so the file is the same).
+fn window_len(cfg: &RecordingConfig) -> usize {
+    let skew = usize::try_from(cfg.max_skew).unwrap_or(usize::MAX / 4);
+    skew.saturating_add(1024).min(1 << 22).next_power_of_two()
+}
 /// Stereo frames converted and written per `write` call when committing (256 ms): the
 /// scratch buffer is this small, not a whole window.
 const COMMIT_CHUNK: usize = 2048;
@@ -147,7 +155,16 @@ pub struct RecordingWriter<W> {
 
 impl<W: Write + Seek + SyncTarget> RecordingWriter<W> {
     /// Starts a recording: writes the header (sizes 0) at the start of `w` and syncs it.
-    pub fn create(mut w: W, now: Instant, cfg: RecordingConfig) -> Result<Self, RecordingError> {
+    pub fn create(w: W, now: Instant, cfg: RecordingConfig) -> Result<Self, RecordingError> {
+        Self::create_with_window(w, now, cfg, window_len(&cfg))
+    }
+
+    fn create_with_window(
+        mut w: W,
+        now: Instant,
+        cfg: RecordingConfig,
+        window: usize,
+    ) -> Result<Self, RecordingError> {
         w.seek(SeekFrom::Start(0))?;
         w.write_all(&wav::header(2, cfg.sample_rate, 0))?;
         w.sync_data()?;
@@ -155,8 +172,8 @@ impl<W: Write + Seek + SyncTarget> RecordingWriter<W> {
             w,
             cfg,
             ring: [
-                vec![0; WINDOW].into_boxed_slice(),
-                vec![0; WINDOW].into_boxed_slice(),
+                vec![0; window].into_boxed_slice(),
+                vec![0; window].into_boxed_slice(),
             ],
             end: [0; 2],
             committed: 0,
@@ -203,10 +220,12 @@ impl<W: Write + Seek + SyncTarget> RecordingWriter<W> {
             pos = self.committed;
         }
         while !samples.is_empty() {
-            // Make room: the window holds positions [committed, committed + WINDOW).
-            let limit = self.committed + WINDOW as u64;
+            // Make room: the window holds positions [committed, committed + window).
+            let window = self.ring[0].len() as u64;
+            let limit = self.committed + window;
             if pos >= limit {
-                let target = pos + 1 - WINDOW as u64;
+                // Room for as much of the frame as the window takes at once.
+                let target = pos + (samples.len() as u64).min(window) - window;
                 self.commit(target)?;
                 continue;
             }
@@ -214,7 +233,7 @@ impl<W: Write + Seek + SyncTarget> RecordingWriter<W> {
             let n = room.min(samples.len());
             let ring = &mut self.ring[side.idx()];
             for (k, s) in samples.iter().take(n).enumerate() {
-                let i = ((pos + k as u64) % WINDOW as u64) as usize;
+                let i = ((pos + k as u64) % window) as usize;
                 ring[i] = *s;
             }
             pos += n as u64;
@@ -276,10 +295,11 @@ impl<W: Write + Seek + SyncTarget> RecordingWriter<W> {
 
     /// Writes stereo frames for positions [committed, target).
     fn commit(&mut self, target: u64) -> Result<(), RecordingError> {
+        let window = self.ring[0].len() as u64;
         while self.committed < target {
             let n = ((target - self.committed) as usize).min(COMMIT_CHUNK);
             for k in 0..n {
-                let i = ((self.committed + k as u64) % WINDOW as u64) as usize;
+                let i = ((self.committed + k as u64) % window) as usize;
                 let l = std::mem::take(&mut self.ring[0][i]).to_le_bytes();
                 let r = std::mem::take(&mut self.ring[1][i]).to_le_bytes();
                 self.scratch[4 * k..4 * k + 4].copy_from_slice(&[l[0], l[1], r[0], r[1]]);
@@ -488,6 +508,54 @@ mod tests {
         assert_eq!((s[0], s[1]), (1, 2));
         assert_eq!((s[2 * 200], s[2 * 200 + 1]), (0, 3));
         assert_eq!((s[2 * 400], s[2 * 400 + 1]), (4, 5));
+    }
+
+    #[test]
+    fn the_small_window_writes_the_same_file_as_a_huge_one() {
+        // Frames of both sides with loss, reordering, a big jump ahead, a long frame and
+        // late audio: the default window (4,096 samples) and a 1 M-sample one agree.
+        let t0 = crate::test_epoch();
+        let cfg = RecordingConfig::default();
+        assert_eq!(window_len(&cfg), 4096);
+        let mut small = RecordingWriter::create(Cursor::new(Vec::new()), t0, cfg).expect("s");
+        let mut huge =
+            RecordingWriter::create_with_window(Cursor::new(Vec::new()), t0, cfg, 1 << 20)
+                .expect("h");
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut pos = [0u64; 2];
+        for step in 0..3000u64 {
+            let side = if rnd(2) == 0 {
+                Side::Caller
+            } else {
+                Side::Agent
+            };
+            let p = &mut pos[side.idx()];
+            let len = match rnd(50) {
+                0 => 6000, // a long frame
+                1..=3 => 80,
+                _ => 160,
+            };
+            match rnd(40) {
+                0 => *p += 9000,                 // a jump past the window
+                1 => *p += 160,                  // a lost frame
+                2 => *p = p.saturating_sub(480), // late / reordered
+                _ => {}
+            }
+            let samples: Vec<i16> = (0..len).map(|k| (step * 7 + k) as i16).collect();
+            small.handle_frame(t0, side, *p, &samples).expect("s");
+            huge.handle_frame(t0, side, *p, &samples).expect("h");
+            *p += len;
+        }
+        assert_eq!(small.late_samples(), huge.late_samples());
+        let (a, b) = (small.finish().expect("s"), huge.finish().expect("h"));
+        assert!(a.get_ref().len() > 100_000);
+        assert!(a.into_inner() == b.into_inner(), "the files differ");
     }
 
     #[test]

@@ -12,26 +12,31 @@
 //!
 //! A full queue never blocks the call: the frame is dropped, counted on the recording
 //! (`call.end`'s `recording_dropped_frames`) and the first drop of a recording is logged.
+//! The queue's bound is a count of messages in flight, not a preallocated ring, so its
+//! memory follows the backlog (a few blocks while the writer keeps up) instead of every
+//! slot of a 16,384-message ring becoming resident (decision 0036).
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError, TrySendError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use switchboard_media::{RecordingConfig, RecordingWriter, Side, SyncTarget};
 
-/// Samples carried inline by one queued message (40 ms at 8 kHz); longer frames are
-/// split over several messages.
-pub(crate) const CHUNK_SAMPLES: usize = 320;
-/// Messages each writer thread's queue holds (about 680 bytes each: ≈11 MiB per writer,
-/// touched only as far as the queue has ever filled). A recording sends 100 messages a
-/// second (two sides, 20 ms frames), so with the default two writers this is ≈1.1 s of
-/// the audio of 300 recordings and ≈0.33 s of 1,000: room to ride out an fsync. The
-/// first measurement with 2,048 and one writer dropped frames at 300 calls
+/// Samples carried inline by one queued message: one 20 ms frame at 8 kHz (it was 40 ms,
+/// so every 20 ms frame carried 160 unused samples); longer frames are split over
+/// several messages.
+pub(crate) const CHUNK_SAMPLES: usize = 160;
+/// Messages each writer thread's queue may hold in flight (about 360 bytes each: ≈5.6
+/// MiB per writer at most, resident only while such a backlog exists). A recording sends
+/// 100 messages a second (two sides, 20 ms frames), so with the default two writers this
+/// is ≈1.1 s of the audio of 300 recordings and ≈0.33 s of 1,000: room to ride out an
+/// fsync. The first measurement with 2,048 and one writer dropped frames at 300 calls
 /// (benches/README.md).
 pub(crate) const QUEUE_PER_WRITER: usize = 16_384;
 /// Bytes buffered per recording before a `write` call (256 ms of stereo audio).
@@ -107,8 +112,55 @@ enum Control {
     Shutdown,
 }
 
+/// The sending side of a writer thread's frame queue: an unbounded channel whose bound
+/// is enforced by counting the messages in flight (the channel allocates a block per 31
+/// messages and frees it once they are taken, so memory follows the backlog).
+#[derive(Clone)]
+struct FrameQueue {
+    tx: mpsc::Sender<FrameMsg>,
+    in_flight: Arc<AtomicUsize>,
+    capacity: usize,
+}
+
+impl FrameQueue {
+    /// Queues `msg` unless `capacity` messages are already in flight or the writer is
+    /// gone; never blocks. `false`: dropped.
+    fn try_send(&self, msg: FrameMsg) -> bool {
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) >= self.capacity {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        if self.tx.send(msg).is_err() {
+            self.in_flight.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+}
+
+/// The writer thread's side of its frame queue.
+struct FrameInbox {
+    rx: mpsc::Receiver<FrameMsg>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl FrameInbox {
+    fn taken(&self, m: FrameMsg) -> FrameMsg {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        m
+    }
+
+    fn try_recv(&self) -> Result<FrameMsg, TryRecvError> {
+        self.rx.try_recv().map(|m| self.taken(m))
+    }
+
+    fn recv_timeout(&self, d: Duration) -> Result<FrameMsg, RecvTimeoutError> {
+        self.rx.recv_timeout(d).map(|m| self.taken(m))
+    }
+}
+
 struct WriterThread {
-    frames: mpsc::SyncSender<FrameMsg>,
+    frames: FrameQueue,
     control: mpsc::Sender<Control>,
 }
 
@@ -126,13 +178,22 @@ impl WriterPool {
         let mut threads = Vec::new();
         let mut joins = Vec::new();
         for k in 0..writers.max(1) {
-            let (frames_tx, frames_rx) = mpsc::sync_channel(queue.max(1));
+            let (frames_tx, frames_rx) = mpsc::channel();
+            let in_flight = Arc::new(AtomicUsize::new(0));
+            let inbox = FrameInbox {
+                rx: frames_rx,
+                in_flight: in_flight.clone(),
+            };
             let (control_tx, control_rx) = mpsc::channel();
             let join = std::thread::Builder::new()
                 .name(format!("recording-writer-{k}"))
-                .spawn(move || run(frames_rx, control_rx))?;
+                .spawn(move || run(inbox, control_rx))?;
             threads.push(WriterThread {
-                frames: frames_tx,
+                frames: FrameQueue {
+                    tx: frames_tx,
+                    in_flight,
+                    capacity: queue.max(1),
+                },
                 control: control_tx,
             });
             joins.push(join);
@@ -189,7 +250,7 @@ impl Drop for WriterPool {
 /// The call's side of one recording; dropping it finishes the file (never blocks).
 pub(crate) struct PoolRecording {
     rec: RecordingId,
-    frames: mpsc::SyncSender<FrameMsg>,
+    frames: FrameQueue,
     control: mpsc::Sender<Control>,
     enqueued: u64,
     dropped: u64,
@@ -217,9 +278,10 @@ impl PoolRecording {
                 samples: [0; CHUNK_SAMPLES],
             };
             msg.samples[..chunk.len()].copy_from_slice(chunk);
-            match self.frames.try_send(msg) {
-                Ok(()) => self.enqueued += 1,
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => dropped += 1,
+            if self.frames.try_send(msg) {
+                self.enqueued += 1;
+            } else {
+                dropped += 1;
             }
             pos += chunk.len() as u64;
         }
@@ -265,7 +327,7 @@ impl Slot {
 
 /// A writer thread's loop: control first (an `Open` always precedes its frames), then
 /// frames until the next timer or `POLL`.
-fn run(frames: mpsc::Receiver<FrameMsg>, control: mpsc::Receiver<Control>) {
+fn run(frames: FrameInbox, control: mpsc::Receiver<Control>) {
     let mut slots: HashMap<RecordingId, Slot> = HashMap::new();
     let mut shutdown = false;
     loop {
@@ -436,6 +498,42 @@ mod tests {
 
     fn agent_sample(rec: usize, i: usize) -> i16 {
         -((rec * 1000 + i % 991) as i16) - 1
+    }
+
+    fn msg(n: u64) -> FrameMsg {
+        FrameMsg {
+            rec: RecordingId(n),
+            side: Side::Caller,
+            position: 0,
+            now: Instant::now(),
+            len: 0,
+            samples: [0; CHUNK_SAMPLES],
+        }
+    }
+
+    #[test]
+    fn the_queue_bound_counts_messages_in_flight_and_frees_as_they_are_taken() {
+        let (tx, rx) = mpsc::channel();
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let q = FrameQueue {
+            tx,
+            in_flight: in_flight.clone(),
+            capacity: 2,
+        };
+        let inbox = FrameInbox { rx, in_flight };
+        assert!(q.try_send(msg(1)));
+        assert!(q.clone().try_send(msg(2)));
+        assert!(!q.try_send(msg(3)), "a full queue drops");
+        assert_eq!(inbox.try_recv().map(|m| m.rec.0).ok(), Some(1));
+        assert!(q.try_send(msg(4)), "taking one makes room for one");
+        assert!(!q.try_send(msg(5)));
+        assert_eq!(inbox.try_recv().map(|m| m.rec.0).ok(), Some(2));
+        assert_eq!(inbox.try_recv().map(|m| m.rec.0).ok(), Some(4));
+        assert!(inbox.try_recv().is_err());
+        assert_eq!(inbox.in_flight.load(Ordering::Relaxed), 0);
+        drop(inbox);
+        assert!(!q.try_send(msg(6)), "a gone writer drops too");
+        assert_eq!(q.in_flight.load(Ordering::Relaxed), 0);
     }
 
     #[test]
