@@ -13,7 +13,10 @@ mod caller;
 mod digest;
 mod endpoint;
 mod leg;
+mod media_run;
+mod ng;
 mod procfs;
+mod relay;
 mod server_config;
 mod stats;
 
@@ -80,6 +83,41 @@ enum Cmd {
     },
     /// Run a load against a switchboard.
     Run(RunArgs),
+    /// The minimal loopback relay baseline: `--calls` socket pairs from `--first-port`,
+    /// latching, recv -> send, for `--duration` seconds at most.
+    Relay {
+        #[arg(long, default_value_t = 100)]
+        calls: u32,
+        #[arg(long, default_value_t = 40000)]
+        first_port: u16,
+        #[arg(long, default_value_t = 600)]
+        duration: u64,
+        /// Worker threads of the relay's runtime.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+    /// The same calls' media without SIP through a baseline relay (`minimal:FIRST_PORT`
+    /// for `switchboard-load relay`, `rtpengine:IP:PORT` for rtpengine's ng socket).
+    Media {
+        #[arg(long)]
+        via: media_run::Via,
+        /// The relay's process id, to read its CPU time and RSS from /proc.
+        #[arg(long)]
+        relay_pid: Option<u32>,
+        #[arg(long, default_value_t = 100)]
+        calls: u32,
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+        /// Talk time, seconds.
+        #[arg(long, default_value_t = 5.0)]
+        hold: f64,
+        #[arg(long, default_value_t = 10)]
+        sample_every: u64,
+        #[arg(long, default_value_t = 5)]
+        progress: u64,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
@@ -189,17 +227,78 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Cmd::Relay {
+            calls,
+            first_port,
+            duration,
+            threads,
+        } => {
+            if u64::from(calls) > MAX_CONCURRENT {
+                bail!("--calls {calls} is over the cap of {MAX_CONCURRENT}");
+            }
+            let rt = runtime(threads)?;
+            procfs::raise_nofile();
+            rt.block_on(relay::run(
+                calls,
+                first_port,
+                Duration::from_secs(duration.min(MAX_DURATION_S)),
+            ))
+        }
+        Cmd::Media {
+            via,
+            relay_pid,
+            calls,
+            rate,
+            hold,
+            sample_every,
+            progress,
+            threads,
+        } => {
+            if u64::from(calls) > MAX_CONCURRENT {
+                bail!("--calls {calls} is over the cap of {MAX_CONCURRENT}");
+            }
+            if !(rate > 0.0 && rate <= 10_000.0 && (0.0..=3600.0).contains(&hold)) {
+                bail!("--rate must be in (0, 10000] and --hold in [0, 3600]");
+            }
+            let sh = Arc::new(Shared::new(CallPlan {
+                number: String::new(),
+                to_agent: true,
+                digits: String::new(),
+                digit_delay: Duration::ZERO,
+                hold: Duration::from_secs_f64(hold),
+                max_wait: Duration::ZERO,
+                answer_delay: Duration::ZERO,
+                sample_every,
+            }));
+            let args = media_run::MediaArgs {
+                via,
+                relay_pid,
+                calls,
+                rate,
+                hold: Duration::from_secs_f64(hold),
+                sample_every,
+                progress: Duration::from_secs(progress),
+            };
+            let rt = runtime(threads)?;
+            let failed = rt.block_on(media_run::run(args, sh))?;
+            rt.shutdown_timeout(Duration::from_secs(1));
+            std::process::exit(if failed { 1 } else { 0 });
+        }
         Cmd::Run(args) => {
             check_bounds(&args)?;
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(args.threads.clamp(1, 16))
-                .enable_all()
-                .build()?;
+            let rt = runtime(args.threads)?;
             let failed = rt.block_on(run(args))?;
             rt.shutdown_timeout(Duration::from_secs(1));
             std::process::exit(if failed { 1 } else { 0 });
         }
     }
+}
+
+fn runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.clamp(1, 16))
+        .enable_all()
+        .build()
 }
 
 fn check_bounds(a: &RunArgs) -> anyhow::Result<()> {
@@ -585,6 +684,8 @@ fn report(
         json["server_ms_per_call"] =
             serde_json::json!(1000.0 * cpu / (completed + failed).max(1) as f64);
         json["server_us_per_packet"] = serde_json::json!(1e6 * cpu / pkts as f64);
+        json["server_us_per_packet_delivered"] =
+            serde_json::json!(1e6 * cpu / rtp_recv.max(1) as f64);
         json["server_peak_rss_kib"] = serde_json::json!(rss);
         json["server_kib_per_call"] = serde_json::json!(per_call_kib);
     }
