@@ -1,7 +1,8 @@
 //! The agent desktop's and the wallboard's actions beyond the first browser test
 //! (`browser.rs`), in headless Chromium against the real binary with SIPp callers and
 //! pjsua2 phones: the offer card lists the previous calls of the caller's number from the
-//! event log. Every wait is a bounded poll of a DOM or event condition; the pages must
+//! event log; a supervisor moves a waiting caller to another queue and listens to a call
+//! from the wallboard's live-calls table. Every wait is a bounded poll of a DOM or event condition; the pages must
 //! log no console error and ask no other host for anything. Screenshots go to
 //! `target/browser-artifacts/`.
 
@@ -209,4 +210,166 @@ fn the_offer_card_lists_the_previous_calls_of_the_number() {
     assert!(out.status.success(), "second caller: {}", sipp_trace(&out));
     assert_clean(&mut desk, "agent desktop", &server);
     phone.quit();
+}
+
+/// The supervisor, on the wallboard's live-calls table: moves a caller waiting in sales
+/// (whose only agent is paused) to support -> support's agent 1002 is rung and answers;
+/// then listens to that call -> the engine calls the supervisor's own phone (1005) and
+/// joins it in listen mode.
+#[test]
+fn the_wallboard_moves_a_waiting_caller_and_listens_to_a_call() {
+    if !require_peer("sipp") {
+        return;
+    }
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let Some(driver) = ChromeDriver::start() else {
+        return;
+    };
+    let server = Server::start("browser-supervisor", &config());
+    let base = format!("http://{}", server.http);
+    let phone = |user: &'static str, password: &'static str, answer: &'static str| {
+        let mut p = Softphone::start(
+            &py,
+            server.sip,
+            SoftphoneOpts {
+                user: Some((user, password)),
+                answer,
+                seconds: 120,
+                ..Default::default()
+            },
+        );
+        let reg = p.wait_event("registered", 20);
+        assert_eq!(reg.map(|r| r["code"].clone()), Some(json!(200)), "{user}");
+        p
+    };
+    let mut a1001 = phone("1001", "secret-1001", "none");
+    let mut a1002 = phone("1002", "secret-1002", "auto");
+    let mut boss = phone("1005", "secret-1005", "auto");
+    for agent in ["1001", "1002"] {
+        server
+            .wait_event(20, |e| {
+                e.kind == "agent.state" && e.agent == agent && e.data["state"] == "available"
+            })
+            .unwrap_or_else(|| panic!("{agent} available: {}", server.log_text()));
+    }
+    let (status, body) = api(
+        &server,
+        "POST",
+        "/api/v1/agents/1001/pause",
+        Some(r#"{"reason": "break"}"#),
+        "demo-supervisor",
+    );
+    assert_eq!(status, 200, "{body}");
+
+    let mut wall = driver.session(1600, 1000, "en-US");
+    sign_in(&wall, &format!("{base}/"), "demo-supervisor");
+    assert_eq!(
+        wall.js(
+            "return document.getElementById('calls-panel').hidden",
+            json!([])
+        ),
+        false,
+        "a supervisor sees the live calls"
+    );
+    // The supervisor's own phone, typed once (Tab commits it).
+    wall.type_into("#my-phone", "1005\u{E004}");
+
+    // A caller waits in sales; the supervisor moves it to support from the table.
+    let sipp_caller = caller(&server);
+    let joined = server
+        .wait_event(30, |e| e.kind == "queue.join" && e.queue == "sales")
+        .unwrap_or_else(|| panic!("the caller joined sales: {}", server.log_text()));
+    let id = joined.call.clone();
+    let row = format!("tr[data-call=\"{id}\"]");
+    wall.wait_js(
+        20,
+        &format!(
+            "const r = document.querySelector('{row}'); return r && r.dataset.phase === 'queued'"
+        ),
+    )
+    .expect("the table shows the caller waiting");
+    wall.click(&format!(
+        "{row} select.move-target option[value=\"support\"]"
+    ));
+    wall.click(&format!("{row} button[data-action=move]"));
+    let moved = server
+        .wait_event(20, |e| e.kind == "call.transfer" && e.call == id)
+        .unwrap_or_else(|| panic!("the caller was moved: {}", server.log_text()));
+    assert_eq!(moved.data["to_queue"], "support", "{:?}", moved.data);
+    assert_eq!(moved.data["by"], "demo-supervisor", "{:?}", moved.data);
+    assert_eq!(moved.queue, "sales");
+    let overflow = server
+        .wait_event(20, |e| e.kind == "queue.overflow" && e.call == id)
+        .expect("the ACD moved the entry");
+    assert_eq!(overflow.data["to"], "support");
+    // Support's agent is rung and answers; the paused sales agent never was.
+    count_events(&mut a1002, "confirmed", 1);
+    let bridge = server
+        .wait_event(20, |e| e.kind == "call.bridge" && e.call == id)
+        .expect("bridged to support's agent");
+    assert_eq!(bridge.agent, "1002");
+    assert_eq!(bridge.queue, "support");
+    let _ = a1001.wait_event("-", 0);
+    assert!(
+        !a1001.seen.iter().any(|v| v["event"] == "incoming"),
+        "the paused agent was not rung"
+    );
+    wall.wait_js(
+        20,
+        &format!(
+            "const r = document.querySelector('{row}');\
+             return r && r.dataset.phase === 'bridged' && r.dataset.queue === 'support'\
+               && r.querySelector('[data-field=agent]').textContent === '1002'"
+        ),
+    )
+    .expect("the table shows the call talking in support");
+
+    // Listen: the engine calls 1005 and joins it to the call.
+    server
+        .wait_event(20, |e| e.kind == "call.connected" && e.call == id)
+        .expect("call.connected");
+    wall.click(&format!("{row} button[data-action=listen]"));
+    wall.wait_js(
+        10,
+        "return document.getElementById('calls-status').textContent !== ''",
+    )
+    .unwrap_or_else(|| {
+        panic!(
+            "the request was accepted: {}",
+            wall.js(
+                "return document.getElementById('calls-error').textContent",
+                json!([])
+            )
+        )
+    });
+    count_events(&mut boss, "confirmed", 1);
+    let join = server
+        .wait_event(20, |e| e.kind == "supervisor.join" && e.call == id)
+        .unwrap_or_else(|| panic!("the supervisor joined: {}", server.log_text()));
+    assert_eq!(join.data["supervisor"], "1005");
+    assert_eq!(join.data["mode"], "listen");
+    wall.screenshot(&artifacts().join("wallboard-live-calls.png"));
+
+    // Done: hang the call up over the API; SIPp ends cleanly.
+    let (status, body) = api(
+        &server,
+        "POST",
+        &format!("/api/v1/calls/{id}/hangup"),
+        None,
+        "demo-supervisor",
+    );
+    assert_eq!(status, 200, "{body}");
+    let out = sipp_caller.join().expect("sipp thread");
+    assert!(out.status.success(), "caller: {}", sipp_trace(&out));
+    wall.wait_js(
+        20,
+        &format!("return document.querySelector('{row}') === null"),
+    )
+    .expect("the ended call leaves the table");
+    assert_clean(&mut wall, "wallboard", &server);
+    for p in [a1001, a1002, boss] {
+        p.quit();
+    }
 }

@@ -228,3 +228,44 @@ fn an_emptied_reserve_does_not_put_out_a_caller_the_original_queue_is_handling()
         Some(&AgentState::Reserved { call: CallId(1) })
     );
 }
+
+#[test]
+fn a_supervisor_moves_a_waiting_caller_for_good() {
+    let mut acd = centre();
+    acd.handle_join(t(10), Join::new(CallId(1), SALES)).unwrap();
+    drain(&mut acd);
+    // Moved to spare, whose agent is busy: the caller waits there.
+    acd.move_waiting(t(20), CallId(1), SPARE).unwrap();
+    let out = drain(&mut acd);
+    assert_eq!(overflows(&out), vec![(CallId(1), SALES, SPARE)]);
+    assert!(offers(&out).is_empty());
+    assert_eq!(acd.call_queue(CallId(1)), Some(SPARE));
+    assert_eq!(acd.queue_stats(SALES).unwrap().overflowed, 1);
+    // Unlike an overflow, sales's agent freeing does not take the caller back.
+    acd.handle_agent_idle(t(30), AgentId(1)).unwrap();
+    assert!(offers(&drain(&mut acd)).is_empty());
+    // Spare's agent does.
+    acd.handle_agent_idle(t(31), AgentId(3)).unwrap();
+    assert_eq!(offers(&drain(&mut acd)), vec![(CallId(1), AgentId(3))]);
+    // A ringing call, the same queue, an unknown queue or call: refused, nothing moves.
+    assert_eq!(
+        acd.move_waiting(t(32), CallId(1), SALES),
+        Err(AcdError::NotWaiting(CallId(1)))
+    );
+    assert_eq!(
+        acd.move_waiting(t(32), CallId(9), SALES),
+        Err(AcdError::UnknownCall(CallId(9)))
+    );
+    assert_eq!(
+        acd.move_waiting(t(32), CallId(1), QueueId(99)),
+        Err(AcdError::UnknownQueue(QueueId(99)))
+    );
+    acd.handle_join(t(40), Join::new(CallId(2), RESERVE))
+        .unwrap();
+    drain(&mut acd);
+    assert_eq!(
+        acd.move_waiting(t(41), CallId(2), RESERVE),
+        Err(AcdError::NotWaiting(CallId(2)))
+    );
+    assert!(acd.audit().clean(), "{:?}", acd.audit());
+}

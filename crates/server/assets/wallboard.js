@@ -194,6 +194,109 @@
     }
   }
 
+  // Staff: the live calls (GET /api/v1/calls), with "move to another queue" for a
+  // waiting caller and listen / whisper / barge for a call with an agent; the engine
+  // calls the supervisor's own phone (the user name typed above the table).
+  const callRows = new Map();
+  const PHONE_KEY = 'switchboard.phone';
+
+  function say(ok, text) {
+    document.getElementById('calls-status').textContent = ok ? text : '';
+    document.getElementById('calls-error').textContent = ok ? '' : text;
+  }
+
+  async function callAction(id, what, body, done) {
+    const r = await SB.api('/api/v1/calls/' + encodeURIComponent(id) + '/' + what, 'POST', body);
+    if (r.status >= 200 && r.status < 300) say(true, done);
+    else say(false, id + ': ' + SB.t('refused') + ((r.body && r.body.error) || r.status));
+    return r;
+  }
+
+  function supervise(id, mode) {
+    const phone = document.getElementById('my-phone').value.trim();
+    if (!phone) {
+      say(false, SB.t('need_phone'));
+      document.getElementById('my-phone').focus();
+      return;
+    }
+    callAction(id, mode, { supervisor: phone }, SB.t('calling_you') + phone + ' (' + SB.t(mode) + ')');
+  }
+
+  function actionButton(key, onClick) {
+    const b = SB.el('button', 'call-action', SB.t(key));
+    b.type = 'button';
+    b.dataset.action = key;
+    b.dataset.i18n = key;
+    b.addEventListener('click', onClick);
+    return b;
+  }
+
+  // The actions cell for a call in `phase`: rebuilt only when the phase changes, so a
+  // select the user is working with is not replaced under them.
+  function callActions(cell, c) {
+    cell.replaceChildren();
+    cell.className = 'actions';
+    if (c.phase === 'queued') {
+      const select = SB.el('select', 'move-target');
+      select.setAttribute('aria-label', SB.t('move_to') + ' · ' + c.caller);
+      for (const q of view.queues) {
+        if (q.queue === c.queue) continue;
+        const o = SB.el('option', '', q.queue);
+        o.value = q.queue;
+        select.append(o);
+      }
+      const move = actionButton('move', () => {
+        const to = select.value;
+        if (to) callAction(c.id, 'transfer', { queue: to }, SB.t('moved') + to);
+      });
+      cell.append(select, move);
+    } else if (c.phase === 'bridged') {
+      for (const mode of ['listen', 'whisper', 'barge']) {
+        cell.append(actionButton(mode, () => supervise(c.id, mode)));
+      }
+    }
+  }
+
+  function renderCalls(calls) {
+    const body = document.querySelector('#calls tbody');
+    const seen = new Set();
+    for (const c of calls) {
+      seen.add(c.id);
+      let r = callRows.get(c.id);
+      if (!r) {
+        const tr = SB.el('tr');
+        tr.dataset.call = c.id;
+        const cells = {};
+        for (const k of ['caller', 'queue', 'agent', 'phase', 'wait', 'actions']) {
+          cells[k] = SB.el('td');
+          cells[k].dataset.field = k;
+          tr.append(cells[k]);
+        }
+        r = { tr, cells, phase: null, queue: null };
+        callRows.set(c.id, r);
+        body.append(tr);
+      }
+      r.tr.dataset.phase = c.phase;
+      r.tr.dataset.queue = c.queue || '';
+      setText(r.cells.caller, c.caller || '');
+      setText(r.cells.queue, c.queue || '');
+      setText(r.cells.agent, c.agent || '');
+      setText(r.cells.phase, SB.word('ph_', c.phase));
+      setText(r.cells.wait, SB.duration(c.wait_s));
+      if (r.phase !== c.phase || r.queue !== c.queue) {
+        r.phase = c.phase;
+        r.queue = c.queue;
+        callActions(r.cells.actions, c);
+      }
+    }
+    for (const [id, r] of callRows) {
+      if (!seen.has(id)) {
+        r.tr.remove();
+        callRows.delete(id);
+      }
+    }
+  }
+
   function sample(now) {
     if (now - lastSample < SAMPLE_MS) return;
     lastSample = now;
@@ -317,13 +420,15 @@
   }
 
   async function refresh() {
-    const [q, a] = await Promise.all([SB.api('/api/v1/queues'), SB.api('/api/v1/agents')]);
+    const [q, a, c] = await Promise.all([SB.api('/api/v1/queues'), SB.api('/api/v1/agents'),
+      staff ? SB.api('/api/v1/calls') : Promise.resolve(null)]);
     if (q.status !== 200 || a.status !== 200) return false;
     view.queues = Array.isArray(q.body) ? q.body : [];
     view.agents = Array.isArray(a.body) ? a.body : [];
     view.fetchedAt = Date.now();
     renderTiles();
     renderAgents();
+    if (c && c.status === 200 && Array.isArray(c.body)) renderCalls(c.body);
     fillQueueSelect();
     sample(view.fetchedAt);
     drawChart();
@@ -340,6 +445,9 @@
       for (const e of document.querySelectorAll('.staff-only')) e.hidden = false;
       fillReasons(reasons);
       SB.onLang(() => fillReasons(reasons));
+      const phone = document.getElementById('my-phone');
+      phone.value = localStorage.getItem(PHONE_KEY) || '';
+      phone.addEventListener('change', () => localStorage.setItem(PHONE_KEY, phone.value.trim()));
     }
     SB.clock();
     SB.onLang(() => {

@@ -125,6 +125,13 @@ pub(crate) enum AcdCommand {
         agent: String,
         reply: tokio::sync::oneshot::Sender<Result<(), AgentControlError>>,
     },
+    /// Move a waiting caller to another queue for good (a supervisor's transfer of a
+    /// waiting call; counted and logged as `queue.overflow`). The reply says why not.
+    MoveWaiting {
+        call: u64,
+        queue: String,
+        reply: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
     /// Queue login/logout, end of wrap-up, dispositions (`acd_actor/control.rs`).
     Agent(AgentCommand),
     /// Web callbacks: schedule, cancel, list (`acd_actor/web.rs`).
@@ -505,6 +512,23 @@ impl AcdActor {
                 Some(a) => self.release(now, a),
                 None => Ok(()),
             },
+            AcdCommand::MoveWaiting { call, queue, reply } => {
+                let moved = match self.dir.queue_id(&queue) {
+                    None => Err(format!("no queue '{queue}'")),
+                    Some(q) => self
+                        .acd
+                        .move_waiting(now, CallId(call), q)
+                        .map_err(|e| match e {
+                            switchboard_acd::AcdError::NotWaiting(_) => format!(
+                                "the caller is not waiting in a queue other than '{queue}' \
+                             (ringing an agent, or already there)"
+                            ),
+                            e => e.to_string(),
+                        }),
+                };
+                let _ = reply.send(moved);
+                Ok(())
+            }
             AcdCommand::Exit { call, reason } => {
                 self.calls.remove(&call);
                 self.desk.ended(call);

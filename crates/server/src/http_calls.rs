@@ -140,7 +140,8 @@ pub(crate) struct TransferBody {
 /// `POST /api/v1/calls/{id}/transfer`: staff only; a bridged call's caller leaves the
 /// agent and joins another queue, or another agent's phone rings (the blind transfer an
 /// agent's REFER does). An agent who does not answer (or is busy, or not registered)
-/// sends the caller back to the call's queue, logged as `transfer.fail`.
+/// sends the caller back to the call's queue, logged as `transfer.fail`. A caller still
+/// waiting in a queue moves to another queue (`call/control.rs`, `move_waiting`).
 pub(crate) async fn transfer(
     p: Principal,
     Path(id): Path<String>,

@@ -299,7 +299,7 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         Post,
         "/api/v1/calls/:call/transfer",
-        "Blind-transfer a bridged call to a queue or to an agent's phone.",
+        "Blind-transfer a bridged call to a queue or to an agent's phone, or move a caller waiting in a queue to another queue.",
         Staff,
     )
     .body(&[

@@ -26,6 +26,37 @@ impl Queue {
 }
 
 impl Acd {
+    /// A supervisor moves a waiting call to queue `to` for good (`POST
+    /// /api/v1/calls/{id}/transfer` on a waiting caller): counted and reported like an
+    /// overflow (`Outcome::Overflowed` out of its queue, [`Output::Overflow`]), but the
+    /// call does not stay eligible for the old queue's agents. Its place in the global
+    /// join order (key) and priority are kept. A call ringing an agent, or a callback
+    /// entry, is not waiting: [`AcdError::NotWaiting`].
+    pub fn move_waiting(
+        &mut self,
+        now: Duration,
+        call: CallId,
+        to: QueueId,
+    ) -> Result<(), AcdError> {
+        let c = self.calls.get(&call).ok_or(AcdError::UnknownCall(call))?;
+        if !self.queues.contains_key(&to) {
+            return Err(AcdError::UnknownQueue(to));
+        }
+        if !matches!(c.state, CallState::Waiting) || c.queue == to {
+            return Err(AcdError::NotWaiting(call));
+        }
+        let from = c.queue;
+        self.overflow(now, call, to);
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.origins.retain(|o| *o != from);
+            let key = c.key;
+            if let Some(q) = self.queues.get_mut(&from) {
+                q.remove_in_away(key);
+            }
+        }
+        Ok(())
+    }
+
     /// Moves a waiting call to the first of `to` (reserve queues, in order of preference)
     /// that has an available agent qualified for it, else to the first that exists.
     pub(super) fn overflow_to_reserve(&mut self, now: Duration, call: CallId, to: &[QueueId]) {

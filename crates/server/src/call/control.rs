@@ -42,9 +42,15 @@ impl CallTask {
                 .resolve_target(Asked::Agent, a)
                 .map_err(|_| ControlRefusal::NotFound(format!("no user {a:?}")))?,
         };
+        if let (Phase::Queued { queue, .. }, Destination::Queue(target)) = (&self.phase, &dest) {
+            let (from, target) = (queue.clone(), target.clone());
+            return self.move_waiting(from, target, by).await;
+        }
         let Phase::Bridged { queue, agent, .. } = &self.phase else {
             return Err(ControlRefusal::Conflict(
-                "only a call bridged to an agent can be transferred".into(),
+                "only a call bridged to an agent, or a caller waiting in a queue (to another \
+                 queue), can be transferred"
+                    .into(),
             ));
         };
         let (queue, agent) = (queue.clone(), agent.clone());
@@ -62,6 +68,52 @@ impl CallTask {
                 let (origin, name) = (switchboard_events::TransferOrigin::Api, agent_name(&to));
                 self.transfer_bridged(origin, &name, dest, Some(by)).await
             }
+        }
+        Ok(())
+    }
+
+    /// A supervisor moves the waiting caller to queue `target`: the ACD moves the entry
+    /// (`queue.overflow`), the call logs `call.transfer` with `by`; the caller keeps
+    /// hearing the music.
+    async fn move_waiting(
+        &mut self,
+        from: String,
+        target: String,
+        by: String,
+    ) -> Result<(), ControlRefusal> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let asked = self
+            .ctx
+            .acd
+            .send(crate::acd_actor::AcdCommand::MoveWaiting {
+                call: self.id,
+                queue: target.clone(),
+                reply,
+            });
+        if asked.is_err() {
+            return Err(ControlRefusal::Conflict("the ACD is not running".into()));
+        }
+        match answer.await {
+            Ok(Ok(())) => {}
+            Ok(Err(why)) => return Err(ControlRefusal::Conflict(why)),
+            Err(_) => return Err(ControlRefusal::Conflict("the ACD is not running".into())),
+        }
+        tracing::info!(by = %by, from = %from, to = %target, "waiting caller moved over the API");
+        self.ctx.events.append(
+            self.log(Event::CallTransfer {
+                kind: TransferKind::Blind,
+                to_queue: Some(target.clone()),
+                to_agent: None,
+                by: Some(by),
+                to_number: None,
+            })
+            .queue(&from),
+        );
+        if let Phase::Queued { queue, .. } = &mut self.phase {
+            queue.clone_from(&target);
+        }
+        if let Some(req) = self.queue_req.as_mut() {
+            req.queue = target;
         }
         Ok(())
     }
