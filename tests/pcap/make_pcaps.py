@@ -26,6 +26,12 @@ Files (one RTP stream each, SSRC fixed, 20 ms packets, pcap timestamps 20 ms apa
   prompts/ru/bank-menu.wav and 3 s of prompts/moh.wav: speech and music without any key,
   for the in-band detector's talk-off (it must report nothing).
 
+- amd_human_hello.pcap: PCMU of a short greeting (prompts/en/good-evening.wav, 0.9 s)
+  then 4 s of silence: a person answering and waiting (answering-machine detection must
+  say human).
+- amd_machine_greeting.pcap: PCMU of 6 s of continuous speech (the start of
+  prompts/en/demo-main-menu.wav) then 1 s of silence: a voicemail greeting (machine).
+
 SIPp sends each packet's UDP payload to the port the answer's SDP gives (it replaces the
 addresses and ports), paced by the pcap timestamps.
 """
@@ -244,12 +250,26 @@ def talkoff_capture() -> bytes:
     return pcap_file(s.packets)
 
 
+def speech_then_silence(rel: str, seconds: float, silence: float, first_seq: int) -> bytes:
+    """The first `seconds` of a prompt, then `silence` seconds of PCMU silence."""
+    samples = read_prompt(rel, seconds) + [0] * int(silence * 8000)
+    while len(samples) % PTIME_SAMPLES:
+        samples.append(0)
+    s = Stream(first_seq=first_seq, first_ts=first_seq * 160)
+    for i in range(0, len(samples), PTIME_SAMPLES):
+        frame = bytes(ulaw_encode(v) for v in samples[i:i + PTIME_SAMPLES])
+        s.audio(frame, marker=(i == 0))
+    return pcap_file(s.packets)
+
+
 FILES = {
     "dtmf_rfc4733_1234hash.pcap": lambda: rfc4733_capture("1234#"),
     "dtmf_rfc4733_lossy_559hash.pcap": rfc4733_lossy_capture,
     "dtmf_rfc4733_pt96_star0.pcap": lambda: rfc4733_capture("*0", pt=96),
     "dtmf_inband_7950star.pcap": lambda: inband_capture("7950*"),
     "talkoff_speech_music.pcap": talkoff_capture,
+    "amd_human_hello.pcap": lambda: speech_then_silence("en/good-evening.wav", 2.0, 4.0, 5000),
+    "amd_machine_greeting.pcap": lambda: speech_then_silence("en/demo-main-menu.wav", 6.0, 1.0, 6000),
 }
 
 

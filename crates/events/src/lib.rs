@@ -519,6 +519,16 @@ pub enum Event {
         /// The digits.
         answer: String,
     },
+    /// Answering-machine detection decided on an answered predictive campaign call.
+    #[serde(rename = "campaign.amd")]
+    CampaignAmd {
+        /// The campaign's name.
+        campaign: String,
+        /// `human`, `machine` or `no_speech`.
+        verdict: String,
+        /// Seconds of the callee's audio the decision took.
+        after_s: f64,
+    },
 }
 
 impl Event {
@@ -584,6 +594,7 @@ impl Event {
             Event::CampaignDial { .. } => "campaign.dial",
             Event::CampaignResult { .. } => "campaign.result",
             Event::SurveyAnswer { .. } => "survey.answer",
+            Event::CampaignAmd { .. } => "campaign.amd",
         }
     }
 

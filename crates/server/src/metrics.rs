@@ -41,6 +41,8 @@ pub(crate) struct Metrics {
     pub(crate) sip_in_dialog_refused: AtomicU64,
     /// New calls answered 503 because the call router's queue was full.
     pub(crate) calls_refused_router_full: AtomicU64,
+    /// Predictive campaign calls a person answered with no agent free (hung up).
+    pub(crate) campaign_abandoned: AtomicU64,
     /// Failed saves of `registrations.json` (see `registration_store`).
     pub(crate) registrations_save_failures: AtomicU64,
     /// Hardening counters (lockout, TCP, admission), written by the SIP driver.
@@ -299,6 +301,12 @@ impl Metrics {
             "counter",
             "New calls answered 503 because calls arrived faster than they could be started.",
             g(&self.calls_refused_router_full),
+        );
+        line(
+            "switchboard_campaign_abandoned_total",
+            "counter",
+            "Predictive campaign calls a person answered with no agent free: hung up (abandoned).",
+            g(&self.campaign_abandoned),
         );
         line(
             "switchboard_recordings_total",

@@ -29,12 +29,57 @@ pub(crate) enum CampaignStart {
         dialplan: String,
         questions: Vec<String>,
     },
-    /// Offer the callee to a free agent of this queue (progressive), with the row's fields,
-    /// the campaign and its `script` in the screen pop.
+    /// Offer the callee to a free agent of this queue (progressive, predictive), with the
+    /// row's fields, the campaign and its `script` in the screen pop.
     Queue {
         queue: String,
         script: Option<String>,
+        /// Predictive: answering-machine detection first, and no queueing without a free
+        /// agent (the call is abandoned).
+        predictive: Option<Predictive>,
     },
+}
+
+/// What a predictive call needs besides its queue.
+#[derive(Clone)]
+pub(crate) struct Predictive {
+    /// What to do when a machine answers.
+    pub(crate) machine: crate::campaign::MachineAction,
+    /// The campaign's dialplan, run for a machine with `machine = "message"`.
+    pub(crate) dialplan: Option<String>,
+    /// The queue's free agents now (the wallboard's count).
+    pub(crate) free_agents: Arc<dyn Fn() -> u32 + Send + Sync>,
+    /// Tells the campaign's pacer what happens after the answer, as it happens.
+    pub(crate) notes: tokio::sync::mpsc::UnboundedSender<PacerNote>,
+}
+
+impl std::fmt::Debug for Predictive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Predictive")
+            .field("machine", &self.machine)
+            .finish()
+    }
+}
+
+/// An answered predictive call's news for the pacer (`campaign/`).
+#[derive(Debug)]
+pub(crate) struct PacerNote {
+    pub(crate) campaign: String,
+    pub(crate) kind: PacerNoteKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum PacerNoteKind {
+    /// A person answered (or a machine the campaign sends to agents).
+    Person,
+    /// A machine answered.
+    Machine,
+    /// A person answered and no agent was free (or they left before one took the call).
+    Abandoned,
+    /// An agent took the call (reported when the call ends).
+    Connected,
+    /// The agent's part ended after this long.
+    HandleEnd(Duration),
 }
 
 /// One attempt to call one row.
@@ -187,7 +232,86 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
     task.callee_leads = true;
     let mut signals = answered.signals;
     let agent_campaign = matches!(job.start, CampaignStart::Queue { .. });
-    match job.start {
+    let mut start = job.start.clone();
+    let mut pacer = None;
+    if let CampaignStart::Queue {
+        predictive: Some(p),
+        ..
+    } = &job.start
+    {
+        let note = |kind| {
+            let _ = p.notes.send(PacerNote {
+                campaign: job.campaign.clone(),
+                kind,
+            });
+        };
+        match super::campaign_amd::listen(&mut task.a, &mut signals).await {
+            super::campaign_amd::Heard::Gone => {
+                note(PacerNoteKind::Abandoned);
+                end_answered(
+                    &ctx,
+                    id,
+                    EndReason::CallerHangup,
+                    "hung up during detection",
+                );
+                return result(Outcome::Abandoned);
+            }
+            super::campaign_amd::Heard::Verdict(v, took) => {
+                tracing::info!(
+                    verdict = v.as_str(),
+                    after_ms = took.as_millis() as u64,
+                    "answering-machine detection"
+                );
+                ctx.events.append(log(Event::CampaignAmd {
+                    campaign: job.campaign.clone(),
+                    verdict: v.as_str().to_string(),
+                    after_s: took.as_secs_f64(),
+                }));
+                let machine = v == switchboard_media::AmdVerdict::Machine;
+                use crate::campaign::MachineAction as M;
+                match (machine, p.machine) {
+                    (true, M::Retry | M::Hangup) => {
+                        note(PacerNoteKind::Machine);
+                        hang_up_answered(
+                            &ctx,
+                            &answered.call,
+                            id,
+                            Disposition::NotAnswered,
+                            "answering machine",
+                        );
+                        return result(Outcome::Machine);
+                    }
+                    (true, M::Message) => {
+                        note(PacerNoteKind::Machine);
+                        start = CampaignStart::Dialplan {
+                            dialplan: p.dialplan.clone().unwrap_or_default(),
+                            questions: Vec::new(),
+                        };
+                    }
+                    _ => {
+                        note(PacerNoteKind::Person);
+                        if (p.free_agents)() == 0 {
+                            // The regulators' abandoned call: answered, no agent to take it.
+                            tracing::warn!(campaign = %job.campaign, "predictive call answered with no free agent: abandoned");
+                            crate::metrics::Metrics::add(&ctx.metrics.campaign_abandoned, 1);
+                            note(PacerNoteKind::Abandoned);
+                            hang_up_answered(
+                                &ctx,
+                                &answered.call,
+                                id,
+                                Disposition::Abandoned,
+                                "no free agent",
+                            );
+                            return result(Outcome::Abandoned);
+                        }
+                        pacer = Some(p.clone());
+                    }
+                }
+            }
+        }
+    }
+    let machine_message = agent_campaign && matches!(start, CampaignStart::Dialplan { .. });
+    match start {
         CampaignStart::Dialplan {
             dialplan,
             questions,
@@ -203,7 +327,7 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
                 .start_in(at, job.campaign.clone(), job.number.clone(), &dialplan);
             task.drain_ivr();
         }
-        CampaignStart::Queue { queue, script } => {
+        CampaignStart::Queue { queue, script, .. } => {
             if let Some(s) = script {
                 fields.insert("script".into(), s);
             }
@@ -214,14 +338,62 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
     }
     task.run(&mut signals).await;
     ctx.live.remove(crate::live_calls::LiveCallId(id));
+    if machine_message {
+        // The message was left for the machine.
+        return result(Outcome::Machine);
+    }
     let outcome = if agent_campaign && task.b_answered_at.is_none() {
         // Answered, but no agent took the call before it ended.
         Outcome::Abandoned
     } else {
         Outcome::Answered
     };
+    if let Some(p) = pacer {
+        let note = |kind| {
+            let _ = p.notes.send(PacerNote {
+                campaign: job.campaign.clone(),
+                kind,
+            });
+        };
+        match task.b_answered_at {
+            Some(at) => {
+                note(PacerNoteKind::Connected);
+                note(PacerNoteKind::HandleEnd(at.elapsed()));
+            }
+            None => note(PacerNoteKind::Abandoned),
+        }
+    }
+    result(outcome)
+}
+
+fn result(outcome: Outcome) -> CampaignCallResult {
     CampaignCallResult {
         outcome,
         status: None,
     }
+}
+
+/// Ends an answered call that no task runs: BYE, and its `call.end`.
+fn hang_up_answered(
+    ctx: &CallContext,
+    call: &switchboard_sip::CallKey,
+    id: u64,
+    disposition: Disposition,
+    why: &str,
+) {
+    ctx.live.remove(crate::live_calls::LiveCallId(id));
+    let _ = ctx.sip.commands.send(SipCommand::Hangup { call: *call });
+    let mut end = CallEnd::new(EndReason::LocalHangup, disposition);
+    end.detail = Some(why.to_string());
+    ctx.events
+        .append(NewEvent::call(&id.to_string(), Event::CallEnd(end)));
+}
+
+/// The `call.end` of an answered call whose callee hung up before a task ran it.
+fn end_answered(ctx: &CallContext, id: u64, reason: EndReason, why: &str) {
+    ctx.live.remove(crate::live_calls::LiveCallId(id));
+    let mut end = CallEnd::new(reason, Disposition::Abandoned);
+    end.detail = Some(why.to_string());
+    ctx.events
+        .append(NewEvent::call(&id.to_string(), Event::CallEnd(end)));
 }

@@ -6,6 +6,7 @@
 
 mod api_supervision;
 mod bridging;
+mod campaign_amd;
 mod campaign_leg;
 mod control;
 mod dialplan_callback;
@@ -23,7 +24,9 @@ mod transfer_target;
 mod wakeup;
 
 pub(crate) use api_supervision::run_api_supervision;
-pub(crate) use campaign_leg::{run_campaign_call, CampaignCall, CampaignStart};
+pub(crate) use campaign_leg::{
+    run_campaign_call, CampaignCall, CampaignStart, PacerNote, PacerNoteKind, Predictive,
+};
 use ivr_flow::info_dtmf_digit;
 use queueing::plain_queue_request;
 pub(crate) use setup::run_call;

@@ -26,7 +26,8 @@ pub(crate) enum CampaignKind {
     Survey,
     /// One call per free agent of the queue; the answered callee goes to an agent.
     Progressive,
-    /// Paced dialling with answering-machine detection (not wired yet: refused).
+    /// Paced dialling (`PredictivePacer`) under an abandon-rate cap, with answering-machine
+    /// detection; the answered callee goes to an agent, or is abandoned when none is free.
     Predictive,
 }
 
@@ -48,8 +49,12 @@ pub(crate) enum MachineAction {
     /// Hang up and try again later.
     #[default]
     Retry,
-    /// Play the dialplan's message and count the row done.
+    /// Hang up and count the row done.
+    Hangup,
+    /// Run the campaign's `dialplan` (the message) and count the row done.
     Message,
+    /// Offer the call to an agent as if a person answered.
+    Agent,
 }
 
 /// One row as written in JSON or TOML.
@@ -131,6 +136,9 @@ pub(crate) struct CampaignDef {
     pub(crate) ring_timeout_s: u64,
     #[serde(default)]
     pub(crate) machine: MachineAction,
+    /// Predictive: the most abandoned calls per answered call over any 24 h (default 3 %).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) abandon_cap: Option<f64>,
     /// Config campaigns: start when the server starts (unless stopped or paused since).
     #[serde(default)]
     pub(crate) autostart: bool,
@@ -162,11 +170,12 @@ impl CampaignDef {
             bail!("name: 1 to 64 letters, digits, - and _");
         }
         match self.kind {
-            CampaignKind::Predictive => bail!(
-                "kind = \"predictive\": predictive dialling is not available in this version \
-                 (its pacing and answering-machine detection are not wired yet); use \
-                 \"progressive\""
-            ),
+            CampaignKind::Predictive
+                if self.machine == MachineAction::Message
+                    && self.dialplan.as_deref().is_none_or(str::is_empty) =>
+            {
+                bail!("dialplan: machine = \"message\" plays the campaign's dialplan to a machine; name it")
+            }
             CampaignKind::Notification | CampaignKind::Survey => {
                 if self.dialplan.as_deref().is_none_or(str::is_empty) {
                     bail!(
@@ -175,13 +184,28 @@ impl CampaignDef {
                     );
                 }
             }
-            CampaignKind::Progressive => match &self.queue {
+            CampaignKind::Progressive | CampaignKind::Predictive => {}
+        }
+        if matches!(
+            self.kind,
+            CampaignKind::Progressive | CampaignKind::Predictive
+        ) {
+            match &self.queue {
                 Some(q) if queues.contains(q) => {}
                 Some(q) => bail!("queue: no queue {q:?} in [[queues]]"),
                 None => bail!(
-                    "queue: a progressive campaign needs the queue whose agents take its calls"
+                    "queue: a {} campaign needs the queue whose agents take its calls",
+                    self.kind.as_str()
                 ),
-            },
+            }
+        }
+        if let Some(cap) = self.abandon_cap {
+            if self.kind != CampaignKind::Predictive {
+                bail!("abandon_cap: only a predictive campaign has one");
+            }
+            if !(cap > 0.0 && cap <= 0.2) {
+                bail!("abandon_cap: a share in (0, 0.2], e.g. 0.03 for 3 %");
+            }
         }
         if self.kind == CampaignKind::Survey && self.questions.is_empty() {
             bail!("questions: a survey names the dialplan variables that collect its answers");
@@ -406,7 +430,18 @@ mod tests {
             "{:#}",
             def(CampaignKind::Predictive).compile(&[]).err().unwrap()
         );
-        assert!(e.contains("kind = \"predictive\""), "{e}");
+        assert!(e.contains("queue: a predictive campaign"), "{e}");
+        let mut p = def(CampaignKind::Predictive);
+        p.queue = Some("sales".into());
+        assert!(p.compile(&["sales".into()]).is_ok());
+        p.abandon_cap = Some(0.5);
+        let e = format!("{:#}", p.compile(&["sales".into()]).err().unwrap());
+        assert!(e.contains("abandon_cap"), "{e}");
+        p.abandon_cap = Some(0.03);
+        p.machine = MachineAction::Message;
+        p.dialplan = None;
+        let e = format!("{:#}", p.compile(&["sales".into()]).err().unwrap());
+        assert!(e.contains("machine = \"message\""), "{e}");
         let e = format!(
             "{:#}",
             def(CampaignKind::Progressive).compile(&[]).err().unwrap()

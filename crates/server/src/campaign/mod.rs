@@ -21,10 +21,12 @@ use switchboard_events::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-pub(crate) use definition::{CampaignDef, CampaignKind};
+pub(crate) use definition::{CampaignDef, CampaignKind, MachineAction};
 pub(crate) use restore::logged_campaign_events;
 
-use crate::call::{CallContext, CampaignCall, CampaignStart};
+use switchboard_outbound::pacing::{PacingConfig, PredictivePacer};
+
+use crate::call::{CallContext, CampaignCall, CampaignStart, PacerNote, PacerNoteKind};
 use crate::event_log::NewEvent;
 
 /// Where a campaign's definition came from.
@@ -38,6 +40,9 @@ struct Entry {
     def: CampaignDef,
     core: Campaign,
     source: Source,
+    /// Predictive campaigns: how many to dial (not persisted: after a restart it learns
+    /// again, starting progressive).
+    pacer: Option<PredictivePacer>,
 }
 
 /// Why a campaign request was refused (the HTTP layer maps these to 4xx).
@@ -105,14 +110,17 @@ pub(crate) fn start(
 ) -> anyhow::Result<CampaignHandle> {
     let (tx, rx) = mpsc::unbounded_channel();
     let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let (notes_tx, notes_rx) = mpsc::unbounded_channel();
     let mut runner = Runner {
         ctx,
         entries: BTreeMap::new(),
         board,
         done_tx,
+        notes_tx,
+        origin: std::time::Instant::now(),
     };
     runner.load(logged)?;
-    tokio::spawn(runner.run(rx, done_rx));
+    tokio::spawn(runner.run(rx, done_rx, notes_rx));
     Ok(CampaignHandle(tx))
 }
 
@@ -121,6 +129,27 @@ struct Runner {
     entries: BTreeMap<String, Entry>,
     board: Arc<std::sync::RwLock<Value>>,
     done_tx: mpsc::UnboundedSender<Finished>,
+    notes_tx: mpsc::UnboundedSender<PacerNote>,
+    /// The pacers' time origin (they take time as a `Duration` since it).
+    origin: std::time::Instant,
+}
+
+/// Free agents of `queue` on the board (available and logged into it).
+fn free_agents_on(board: &std::sync::RwLock<Value>, queue: &str) -> u32 {
+    let Ok(b) = board.read() else { return 0 };
+    b["agents"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|x| {
+                    x["state"] == "available"
+                        && x["queues"]
+                            .as_array()
+                            .is_some_and(|q| q.iter().any(|n| n == queue))
+                })
+                .count() as u32
+        })
+        .unwrap_or(0)
 }
 
 pub(crate) fn outcome_word(o: Outcome) -> CampaignOutcome {
@@ -155,8 +184,21 @@ impl Runner {
     fn add(&mut self, def: CampaignDef, source: Source) -> anyhow::Result<()> {
         let c = def.compile(&self.queues())?;
         let core = Campaign::new(c.plan, c.rows, &c.dnc);
-        self.entries
-            .insert(def.name.clone(), Entry { def, core, source });
+        let pacer = (def.kind == CampaignKind::Predictive).then(|| {
+            PredictivePacer::new(PacingConfig {
+                abandon_cap: def.abandon_cap.unwrap_or(0.03),
+                ..PacingConfig::default()
+            })
+        });
+        self.entries.insert(
+            def.name.clone(),
+            Entry {
+                def,
+                core,
+                source,
+                pacer,
+            },
+        );
         Ok(())
     }
 
@@ -164,6 +206,7 @@ impl Runner {
         mut self,
         mut rx: mpsc::UnboundedReceiver<CampaignCommand>,
         mut done_rx: mpsc::UnboundedReceiver<Finished>,
+        mut notes_rx: mpsc::UnboundedReceiver<PacerNote>,
     ) {
         loop {
             self.dial_due();
@@ -174,6 +217,7 @@ impl Runner {
                     None => return,
                 },
                 Some(f) = done_rx.recv() => self.on_finished(f),
+                Some(n) = notes_rx.recv() => self.on_note(n),
                 _ = tokio::time::sleep(wait) => {}
             }
         }
@@ -188,7 +232,10 @@ impl Runner {
             if e.core.state() != RunState::Running {
                 continue;
             }
-            if e.def.kind == CampaignKind::Progressive {
+            if matches!(
+                e.def.kind,
+                CampaignKind::Progressive | CampaignKind::Predictive
+            ) {
                 wait = wait.min(Duration::from_secs(1));
             }
             if let Some(t) = e.core.next_wakeup(now) {
@@ -199,36 +246,50 @@ impl Runner {
         wait
     }
 
-    /// Free agents of `queue` on the board (available and logged into it).
     fn free_agents(&self, queue: &str) -> u32 {
-        let Ok(b) = self.board.read() else { return 0 };
-        b["agents"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter(|x| {
-                        x["state"] == "available"
-                            && x["queues"]
-                                .as_array()
-                                .is_some_and(|q| q.iter().any(|n| n == queue))
-                    })
-                    .count() as u32
-            })
-            .unwrap_or(0)
+        free_agents_on(&self.board, queue)
+    }
+
+    /// An answered predictive call's news, for its campaign's pacer.
+    fn on_note(&mut self, n: PacerNote) {
+        let now = self.origin.elapsed();
+        let Some(p) = self
+            .entries
+            .get_mut(&n.campaign)
+            .and_then(|e| e.pacer.as_mut())
+        else {
+            return;
+        };
+        match n.kind {
+            PacerNoteKind::Person => p.on_answer(now),
+            PacerNoteKind::Machine => p.on_no_answer(now),
+            PacerNoteKind::Abandoned => p.on_abandon(now),
+            PacerNoteKind::Connected => p.on_agent_connected(now),
+            PacerNoteKind::HandleEnd(h) => p.on_handle_end(now, h),
+        }
     }
 
     fn dial_due(&mut self) {
         let now = Utc::now();
         let names: Vec<String> = self.entries.keys().cloned().collect();
+        let pace_now = self.origin.elapsed();
         for name in names {
-            let limit = match self.entries.get(&name) {
-                Some(e) if e.core.state() == RunState::Running => match &e.def.queue {
-                    Some(q) if e.def.kind == CampaignKind::Progressive => {
-                        self.free_agents(q).saturating_sub(e.core.in_flight())
-                    }
-                    _ => u32::MAX,
-                },
+            let free = match self.entries.get(&name) {
+                Some(e) if e.core.state() == RunState::Running => {
+                    e.def.queue.as_deref().map(|q| self.free_agents(q))
+                }
                 _ => continue,
+            };
+            let Some(e) = self.entries.get_mut(&name) else {
+                continue;
+            };
+            let in_flight = e.core.in_flight();
+            let limit = match (e.def.kind, free, e.pacer.as_mut()) {
+                (CampaignKind::Predictive, Some(free), Some(p)) => {
+                    p.dials_to_place(pace_now, free, in_flight)
+                }
+                (CampaignKind::Progressive, Some(free), _) => free.saturating_sub(in_flight),
+                _ => u32::MAX,
             };
             let mut limit = limit;
             while limit > 0 {
@@ -239,6 +300,9 @@ impl Runner {
                     break;
                 };
                 limit -= 1;
+                if let Some(p) = e.pacer.as_mut() {
+                    p.on_dial(pace_now);
+                }
                 let row = e.core.row(dial.row).cloned();
                 let Some(row) = row else { continue };
                 let id = self.ctx.next_call_id();
@@ -251,10 +315,22 @@ impl Runner {
                     },
                 ));
                 let def = &e.def;
+                let queue = def.queue.clone().unwrap_or_default();
+                let predictive = (def.kind == CampaignKind::Predictive).then(|| {
+                    let board = self.board.clone();
+                    let q = queue.clone();
+                    crate::call::Predictive {
+                        machine: def.machine,
+                        dialplan: def.dialplan.clone(),
+                        free_agents: Arc::new(move || free_agents_on(&board, &q)),
+                        notes: self.notes_tx.clone(),
+                    }
+                });
                 let start = match def.kind {
                     CampaignKind::Progressive | CampaignKind::Predictive => CampaignStart::Queue {
-                        queue: def.queue.clone().unwrap_or_default(),
+                        queue,
                         script: def.script.clone(),
+                        predictive,
                     },
                     CampaignKind::Notification | CampaignKind::Survey => CampaignStart::Dialplan {
                         dialplan: def.dialplan.clone().unwrap_or_default(),
@@ -317,6 +393,15 @@ impl Runner {
         let Some(e) = self.entries.get_mut(&f.campaign) else {
             return;
         };
+        if let Some(p) = e.pacer.as_mut() {
+            // Answered calls told their pacer as they went (`on_note`); the rest end here.
+            if !matches!(
+                f.outcome,
+                Outcome::Answered | Outcome::Abandoned | Outcome::Machine
+            ) {
+                p.on_no_answer(self.origin.elapsed());
+            }
+        }
         let before = e.core.state();
         let d = e.core.on_result(f.row, f.outcome, now);
         log_result(
