@@ -463,5 +463,10 @@ words!(
         Refused = "refused",
         /// No trunk could take the call.
         NoTrunk = "no_trunk",
+        /// The caller hung up while the target rang; its ringing was cancelled.
+        CallerHangup = "caller_hangup",
+        /// The call ended otherwise (API hangup, shutdown) while the target rang; its
+        /// ringing was cancelled.
+        CallEnded = "call_ended",
     }
 );

@@ -44,6 +44,18 @@ pub(crate) enum Party {
 
 /// Dials one leg and waits for it to answer; None when it fails or rings too long.
 pub(crate) async fn dial(ctx: &CallContext, id: u64, to: Party) -> Option<Dialled> {
+    dial_until(ctx, id, to, std::future::pending()).await
+}
+
+/// [`dial`], given up as soon as `abort` completes: a ringing leg is cancelled (a
+/// transfer whose caller hung up).
+pub(crate) async fn dial_until(
+    ctx: &CallContext,
+    id: u64,
+    to: Party,
+    abort: impl std::future::Future<Output = ()>,
+) -> Option<Dialled> {
+    tokio::pin!(abort);
     let pair = ctx.rtp_pool.allocate().await?;
     let port = pair.rtp.local_addr().ok()?.port();
     let local = LocalMedia {
@@ -59,13 +71,14 @@ pub(crate) async fn dial(ctx: &CallContext, id: u64, to: Party) -> Option<Dialle
             let offers =
                 crate::trunk_offer::TrunkOffers::new(&ctx.cfg, &LocalCaps::default(), &local);
             let sdp = offers.bodies();
-            let answered = crate::outbound_call::dial_number(
+            let answered = crate::outbound_call::dial_number_until(
                 ctx,
                 id,
                 &number,
                 caller_id.as_deref(),
                 sdp,
                 RING_LIMIT,
+                abort,
             )
             .await;
             let a = match answered {
@@ -110,7 +123,14 @@ pub(crate) async fn dial(ctx: &CallContext, id: u64, to: Party) -> Option<Dialle
     let call = reply_rx.await.ok()??;
     let deadline = tokio::time::Instant::now() + RING_LIMIT;
     loop {
-        match tokio::time::timeout_at(deadline, signals.recv()).await {
+        let next = tokio::select! {
+            r = tokio::time::timeout_at(deadline, signals.recv()) => r,
+            () = &mut abort => {
+                let _ = ctx.sip.commands.send(SipCommand::Hangup { call });
+                return None;
+            }
+        };
+        match next {
             Ok(Some(CallSignal::BAnswered(sdp))) => {
                 let neg = SessionDescription::parse(&sdp)
                     .ok()

@@ -3,7 +3,9 @@
 //! refresh at half the interval (45 s): an UPDATE without SDP when A's INVITE allowed
 //! UPDATE, else a re-INVITE with the SDP of X's 200. While A answers, the session lives
 //! on; when A stops answering (every refresh dropped), or answers 481, X reports
-//! `SessionExpired`.
+//! `SessionExpired`. A refresh answered 491 is sent again within 2 s (RFC 3261 §14.1: we did
+//! not choose A's Call-ID), and one due while the application's re-INVITE (hold) is in
+//! progress waits for it instead of colliding.
 
 mod sim;
 
@@ -160,4 +162,73 @@ fn a_481_to_our_refresh_ends_the_session_at_once() {
         at >= answered + secs(45) && at <= answered + secs(46),
         "{at:?}"
     );
+}
+
+#[test]
+fn a_491_to_our_refresh_on_a_is_retried_within_two_seconds() {
+    let (mut net, a, x) = net_with_timers(85);
+    let answered = call_with_uas_refresher(&mut net, a, false);
+    net.node::<Ua>(a).script.glare_reinvites = 1;
+    net.run_for(secs(60));
+    assert!(
+        !net.sent_by(addr(A), "SIP/2.0 491").is_empty(),
+        "A answered the first refresh 491"
+    );
+    let invs = refreshes(&net, "INVITE");
+    assert_eq!(invs.len(), 2, "the refresh and its retry");
+    assert!(invs[0].0 >= answered + secs(45));
+    // We did not choose A's Call-ID: 0 to 2 s (RFC 3261 §14.1), after the 491's round trip.
+    let gap = invs[1].0 - invs[0].0;
+    assert!(gap <= Duration::from_millis(2100), "retried after {gap:?}");
+    assert_eq!(expired_at(&mut net, x), None, "the retry refreshed it");
+}
+
+#[test]
+fn a_refresh_due_while_the_application_reinvites_waits_instead_of_colliding() {
+    let (mut net, a, x) = net_with_timers(86);
+    let answered = call_with_uas_refresher(&mut net, a, false);
+    let call = net
+        .node::<B2buaNode>(x)
+        .events
+        .iter()
+        .find_map(|(_, e)| match e {
+            CallEvent::Incoming { call, .. } => Some(*call),
+            _ => None,
+        })
+        .expect("the call");
+    // The application re-INVITEs A (hold) 10 ms before the refresh is due; A answers it
+    // 20 ms later, so the refresh falls due while that INVITE is in progress.
+    net.run_for(answered + Duration::from_millis(44_990) - net.elapsed());
+    let now = net.now;
+    let hold = Bytes::from_static(b"v=0\r\na=sendonly\r\n");
+    net.node::<B2buaNode>(x)
+        .core
+        .send_in_dialog(
+            now,
+            call,
+            switchboard_sip::Leg::A,
+            Method::Invite,
+            Some(hold),
+        )
+        .expect("re-INVITE");
+    net.run_for(secs(10));
+    let invs = refreshes(&net, "INVITE");
+    assert_eq!(invs.len(), 2, "the hold and then the refresh");
+    assert!(
+        !String::from_utf8_lossy(&invs[0].1).contains("Session-Expires"),
+        "the hold goes first"
+    );
+    assert!(
+        String::from_utf8_lossy(&invs[1].1).contains("Session-Expires: 90;refresher=uac"),
+        "then the refresh"
+    );
+    assert!(invs[1].0 > answered + secs(45), "it waited");
+    assert!(
+        net.sent_by(addr(A), "SIP/2.0 491").is_empty()
+            && net.sent_by(addr(A), "SIP/2.0 500").is_empty(),
+        "no collision"
+    );
+    // The refresh carries the hold SDP, the last we sent A.
+    assert!(String::from_utf8_lossy(&invs[1].1).ends_with("a=sendonly\r\n"));
+    assert_eq!(expired_at(&mut net, x), None);
 }

@@ -117,9 +117,12 @@ impl CallTask {
         let (id, who) = (self.id, target.clone());
         let caller_id = Some(self.caller.clone()).filter(|c| !c.is_empty());
         tokio::spawn(async move {
-            let reached = reach(&ctx, id, to, who, caller_id).await;
+            let mut tx = tx;
+            // The call task drops its receiver when the call ends (the caller hung up):
+            // the ringing target is cancelled then, not left ringing.
+            let reached = reach(&ctx, id, to, who, caller_id, tx.closed()).await;
             if let Err(Reached { dialled: Ok(d), .. }) = tx.send(reached) {
-                // The caller left while it rang: nobody to bridge it to.
+                // The caller left as it answered: nobody to bridge it to.
                 let _ = ctx.sip.commands.send(SipCommand::Hangup { call: d.call });
             }
         });
@@ -133,6 +136,32 @@ impl CallTask {
         if !self.player.is_playing() {
             self.play_moh();
         }
+    }
+
+    /// The call ends while a transfer target rings: the dialling task is told (it cancels
+    /// the ringing leg) and a `transfer.fail` says why, before the `call.end`.
+    pub(super) fn transfer_abandoned(&mut self, reason: EndReason) {
+        let Phase::Dialing(d) = &self.phase else {
+            return;
+        };
+        self.reach_rx = None;
+        let why = if reason == EndReason::CallerHangup {
+            TransferFailure::CallerHangup
+        } else {
+            TransferFailure::CallEnded
+        };
+        tracing::info!(
+            reason = why.as_str(),
+            "the call ended while the transfer target rang; cancelling it"
+        );
+        self.ctx.events.append(
+            self.log(Event::TransferFail {
+                reason: why,
+                target: d.target.clone(),
+                fallback_queue: None,
+            })
+            .queue(&d.queue),
+        );
     }
 
     /// The number may not be dialled: a `call.refused` event and the refusals metric.
@@ -301,13 +330,15 @@ impl CallTask {
     }
 }
 
-/// Rings `target` for call `id` and waits for the answer (the dial's own ring limit).
+/// Rings `target` for call `id` and waits for the answer (the dial's own ring limit), or
+/// until `abort` completes (the ringing leg is cancelled then).
 async fn reach(
     ctx: &CallContext,
     id: u64,
     to: TransferTo,
     target: String,
     caller_id: Option<String>,
+    abort: impl std::future::Future<Output = ()>,
 ) -> Reached {
     let fail = |why| Reached {
         dialled: Err(why),
@@ -325,7 +356,7 @@ async fn reach(
             else {
                 return fail(TransferFailure::Busy);
             };
-            match crate::callback::dial(ctx, id, Party::Agent(target)).await {
+            match crate::callback::dial_until(ctx, id, Party::Agent(target), abort).await {
                 Some(d) => Reached {
                     dialled: Ok(d),
                     engaged: Some(engaged),
@@ -337,11 +368,26 @@ async fn reach(
             if ctx.cfg.trunk_specs.is_empty() {
                 return fail(TransferFailure::NoTrunk);
             }
-            let party = Party::Customer {
-                number: target,
-                caller_id,
+            // The dial caps count transfers too (the number rules passed already).
+            let number = match ctx.dial_gate.admit(&target).await {
+                Ok(n) => n,
+                Err(r) => {
+                    tracing::info!(
+                        reason = r.as_str(),
+                        "transfer to a number refused by the dial caps"
+                    );
+                    ctx.metrics.dial_refused.count(r);
+                    ctx.events.append(crate::dial_policy::refused_event(
+                        id,
+                        OriginatePurpose::Transfer,
+                        &target,
+                        r,
+                    ));
+                    return fail(TransferFailure::Refused);
+                }
             };
-            match crate::callback::dial(ctx, id, party).await {
+            let party = Party::Customer { number, caller_id };
+            match crate::callback::dial_until(ctx, id, party, abort).await {
                 Some(d) => Reached {
                     dialled: Ok(d),
                     engaged: None,

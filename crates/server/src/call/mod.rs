@@ -806,6 +806,7 @@ impl CallTask {
             return;
         }
         self.ended = true;
+        self.transfer_abandoned(reason);
         self.stop_supervision(SupervisionEnd::CallEnded);
         if let (Phase::Bridged { agent, .. } | Phase::TransferredOut { agent, .. }, Some(_)) =
             (&self.phase, self.sup_rx.take())
