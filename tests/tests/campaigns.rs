@@ -417,6 +417,31 @@ fn campaign_state_survives_a_restart() {
 
 #[test]
 fn a_progressive_campaign_offers_the_answered_callee_to_a_free_agent_with_the_rows_fields() {
+    progressive_campaign("campaign-progressive", "");
+}
+
+/// The same through a ring-all queue: the agent's winning leg becomes the campaign call's
+/// agent leg (sip_driver/forking.rs, callee_calls.rs).
+#[test]
+fn a_progressive_campaign_through_a_ring_all_queue_bridges_the_agent_that_answers() {
+    // Only this queue: dialplans of their own (the shipped ones name other queues).
+    let dialplans = scratch_dir("campaign-ring-all-dialplans");
+    std::fs::write(
+        dialplans.join("main.ivr"),
+        "entry to \"100\" goto main\nblock main {\n    hangup\n}\n",
+    )
+    .expect("write dialplan");
+    progressive_campaign(
+        "campaign-progressive-ring-all",
+        &format!(
+            "[ivr]\ndialplans = \"{}\"\n\
+             [[queues]]\nname = \"sales\"\nstrategy = \"ring-all\"\nmembers = [\"1001\"]\n",
+            dialplans.display()
+        ),
+    );
+}
+
+fn progressive_campaign(name: &str, queues: &str) {
     use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
     let Some(py) = python_with_pjsua2() else {
         return;
@@ -427,7 +452,7 @@ fn a_progressive_campaign_offers_the_answered_callee_to_a_free_agent_with_the_ro
     // The callee answers with a 1 kHz tone; the agent sends 2 kHz and records what it hears.
     let sink = RtpSink::start_answering(Some(1000.0));
     let port = free_udp_port();
-    let heard = scratch_dir("campaign-progressive-agent").join("heard.wav");
+    let heard = scratch_dir(&format!("{name}-agent")).join("heard.wav");
     let mut carrier = SippCarrier::start_with(
         "carrier_campaign.xml",
         port,
@@ -436,9 +461,9 @@ fn a_progressive_campaign_offers_the_answered_callee_to_a_free_agent_with_the_ro
         &["-set", "rtp", &sink.port.to_string()],
     );
     let server = Server::start(
-        "campaign-progressive",
+        name,
         &format!(
-            "[[trunks]]\nname = \"carrier\"\naddress = \"127.0.0.1:{port}\"\n\
+            "{queues}[[trunks]]\nname = \"carrier\"\naddress = \"127.0.0.1:{port}\"\n\
              [[campaigns]]\nname = \"renewals\"\nkind = \"progressive\"\nqueue = \"sales\"\n\
              script = \"renewal-v2\"\nwindow = \"00:00-24:00\"\ncaller_id = \"+74951230000\"\n\
              autostart = true\nring_timeout_s = 10\n\

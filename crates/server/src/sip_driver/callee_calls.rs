@@ -154,6 +154,23 @@ impl SipDriver {
         }
     }
 
+    /// A ring-all leg of a callee-led call won: it becomes the call's agent leg (true), or
+    /// `callee` is an ordinary call (false: the leg is moved into it).
+    pub(super) fn adopt_agent_leg(&mut self, callee: CallKey, leg: CallKey) -> bool {
+        if !self.callee_calls.callees.contains(&callee) {
+            return false;
+        }
+        self.callee_calls.legs.insert(
+            leg,
+            AgentLeg {
+                callee,
+                done: false,
+            },
+        );
+        self.callee_calls.agent_of.insert(callee, leg);
+        true
+    }
+
     /// Hangs up the callee's agent leg (BYE, or CANCEL while ringing) without reporting it.
     fn drop_agent_leg(&mut self, now: Instant, callee: CallKey) {
         let Some(leg) = self.callee_calls.agent_of.remove(&callee) else {

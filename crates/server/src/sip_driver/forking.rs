@@ -136,7 +136,14 @@ impl SipDriver {
                     self.drop_fork(now, call);
                     return true;
                 }
-                match self.b2bua.transplant_b(now, call, parent) {
+                // A campaign call's callee is its core call's leg B: the winning leg stays a
+                // call of its own (sip_driver/callee_calls.rs).
+                let joined = if self.adopt_agent_leg(parent, call) {
+                    Ok(())
+                } else {
+                    self.b2bua.transplant_b(now, call, parent)
+                };
+                match joined {
                     Ok(()) => {
                         // The race is decided: every other leg of this offer is dropped
                         // now, so a later answer from one of them can never win. (A later
