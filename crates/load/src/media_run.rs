@@ -312,6 +312,57 @@ fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::leg::CallPlan;
+
+    /// Two sockets on consecutive loopback ports (the minimal relay's layout for call 0).
+    async fn consecutive_pair() -> (UdpSocket, UdpSocket, u16) {
+        for _ in 0..200 {
+            let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let p = a.local_addr().unwrap().port();
+            if p == u16::MAX {
+                continue;
+            }
+            if let Ok(b) = UdpSocket::bind(("127.0.0.1", p + 1)).await {
+                return (a, b, p);
+            }
+        }
+        panic!("no two consecutive free ports");
+    }
+
+    #[tokio::test]
+    async fn a_call_through_the_minimal_relay_passes_the_audio_check_both_ways() {
+        let (a, b, first_port) = consecutive_pair().await;
+        let counters = Arc::new(crate::relay::RelayCounters::default());
+        let relay = tokio::spawn(crate::relay::relay_pair(a, b, counters.clone()));
+        let sh = Shared::new(CallPlan {
+            number: String::new(),
+            to_agent: true,
+            digits: String::new(),
+            digit_delay: Duration::ZERO,
+            hold: Duration::from_secs(1),
+            max_wait: Duration::ZERO,
+            answer_delay: Duration::ZERO,
+            sample_every: 1,
+        });
+        let ctl = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let via = Via::Minimal { first_port };
+        let ok = talk(0, via, &ctl, &sh, Duration::from_secs(1), true)
+            .await
+            .unwrap();
+        relay.abort();
+        assert!(ok, "the tone check failed");
+        let acct = sh.acct.lock().unwrap();
+        for d in [&acct.to_caller, &acct.to_agent] {
+            assert_eq!(d.sampled, 1);
+            assert_eq!(d.sampled_failed, 0);
+            assert!(d.received > 10, "received {}", d.received);
+        }
+        // Every packet the tool received went through the relay.
+        assert!(
+            counters.forwarded.load(Ordering::Relaxed)
+                >= acct.to_caller.received + acct.to_agent.received
+        );
+    }
 
     #[test]
     fn via_parses_both_relays_and_refuses_the_rest() {

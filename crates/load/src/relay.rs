@@ -63,7 +63,7 @@ pub(crate) async fn run(calls: u32, first: u16, duration: Duration) -> anyhow::R
 }
 
 /// Relays between the caller-side socket `a` and the agent-side socket `b` of one call.
-async fn relay_pair(a: UdpSocket, b: UdpSocket, c: Arc<RelayCounters>) {
+pub(crate) async fn relay_pair(a: UdpSocket, b: UdpSocket, c: Arc<RelayCounters>) {
     let mut peer_a: Option<SocketAddr> = None;
     let mut peer_b: Option<SocketAddr> = None;
     let (mut buf_a, mut buf_b) = ([0u8; 2048], [0u8; 2048]);

@@ -50,7 +50,7 @@ pub(crate) async fn run_api_supervision(
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     let req = SuperviseRequest {
         mode,
-        media: leg.media,
+        media: Box::new(leg.media),
         supervisor: supervisor.clone(),
         done: done_tx,
         stop: stop_rx,

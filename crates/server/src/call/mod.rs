@@ -175,8 +175,10 @@ impl CallContext {
 /// A supervisor asking to join a bridged call (listen, whisper or barge).
 pub(crate) struct SuperviseRequest {
     pub(crate) mode: SupervisorMode,
-    /// The supervisor's answered leg; the supervised call owns it from now on.
-    pub(crate) media: MediaLeg,
+    /// The supervisor's answered leg; the supervised call owns it from now on. Boxed:
+    /// every bridged call's request channel allocates a block of 32 slots up front, and
+    /// an inline leg (~6.5 KB) made that block ~210 KB per call (decision 0036).
+    pub(crate) media: Box<MediaLeg>,
     pub(crate) supervisor: String,
     /// Fired when the supervised call stops supervision (it ended): hang the supervisor up.
     pub(crate) done: tokio::sync::oneshot::Sender<()>,
@@ -186,7 +188,7 @@ pub(crate) struct SuperviseRequest {
 
 /// A live supervision of this call.
 struct Supervision {
-    media: MediaLeg,
+    media: Box<MediaLeg>,
     mixer: Mixer,
     /// Mixer participants: caller, agent, supervisor.
     ids: [switchboard_media::ParticipantId; 3],

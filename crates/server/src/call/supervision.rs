@@ -120,7 +120,7 @@ pub(super) async fn supervise_call(
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
     let req = SuperviseRequest {
         mode,
-        media,
+        media: Box::new(media),
         supervisor: supervisor.clone(),
         done: done_tx,
         stop: stop_rx,
