@@ -50,6 +50,12 @@ class Call(pj.Call):
         for i, mi in enumerate(ci.media):
             if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status == pj.PJSUA_CALL_MEDIA_ACTIVE:
                 am = self.getAudioMedia(i)
+                # Media comes back active after each re-INVITE (hold/resume): connect the
+                # tone and the recorder to the call's audio again (a no-op when connected).
+                if self.args.tone_hz and self.tone is not None:
+                    self.tone.startTransmit(am)
+                if self.args.record and self.recorder is not None:
+                    am.startTransmit(self.recorder)
                 if self.args.tone_hz and self.tone is None:
                     self.tone = pj.ToneGenerator()
                     self.tone.createToneGenerator(8000, 1)

@@ -3,9 +3,11 @@
 //!
 //! - an agent whose pjsua2 makes SRTP mandatory (`srtp = "required"` for the user) takes a
 //!   plain-RTP caller's call from the queue: the tones cross both ways (decoded and
-//!   checked in each phone's recording and in the call recording), while a raw capture of
+//!   checked in each phone's recording and in the call recording, after the agent held
+//!   and resumed the call with SAVP re-INVITEs), while a raw capture of
 //!   what the server sends shows the agent's stream is not the caller's PCMU (it decodes
 //!   to noise, carries a 10-byte tag) and the caller's plain stream is the agent's tone;
+//! - with both sides `optional` (our RTP/AVP offer carrying `a=crypto`) the leg is SRTP too;
 //! - a `required` user whose phone offers plain RTP gets 488 and no call;
 //! - a `required` trunk (a carrier of our own on raw sockets, SRTP by `switchboard-srtp`)
 //!   gets 488 for a plain offer; for an SAVP offer it gets the server's own key, the IVR's
@@ -61,19 +63,21 @@ fn tail(x: &[f64], sr: u32) -> &[f64] {
 #[test]
 fn an_srtp_agent_and_a_plain_caller_hear_each_other_and_the_agent_leg_is_encrypted() {
     // SRTP required on both sides: we offer RTP/SAVP.
-    bridge_with_an_srtp_agent(0, "required", "mandatory");
+    // The agent also holds and resumes (re-INVITEs with RTP/SAVP; PJSIP sends a new key):
+    // the tones checked are those after the resume.
+    bridge_with_an_srtp_agent(0, "required", "mandatory", true);
 }
 
 #[test]
 fn an_optional_srtp_agent_gets_srtp_from_our_avp_offer_with_crypto() {
     // Both optional: we offer RTP/AVP with a=crypto (decision 0033), PJSIP's optional
     // mode answers with its key, and the leg is SRTP all the same.
-    bridge_with_an_srtp_agent(3, "optional", "optional");
+    bridge_with_an_srtp_agent(3, "optional", "optional", false);
 }
 
 /// A plain caller bridged to agent 1001 whose user `srtp` is `policy` and whose pjsua2
 /// runs SRTP `phone_srtp`: the agent's leg must come out SRTP.
-fn bridge_with_an_srtp_agent(slot: u16, policy: &str, phone_srtp: &str) {
+fn bridge_with_an_srtp_agent(slot: u16, policy: &str, phone_srtp: &str, hold_cycle: bool) {
     let Some(py) = python_with_pjsua2() else {
         return;
     };
@@ -136,6 +140,21 @@ fn bridge_with_an_srtp_agent(slot: u16, policy: &str, phone_srtp: &str) {
         .wait_event(15, |e| e.kind == "call.bridge")
         .expect("bridged");
     let call = bridge.call.clone();
+    if hold_cycle {
+        agent.command("hold");
+        server
+            .wait_event(10, |e| e.kind == "call.hold" && e.call == call)
+            .unwrap_or_else(|| panic!("call.hold; log:\n{}", server.log_text()));
+        agent.command("unhold");
+        server
+            .wait_event(10, |e| e.kind == "call.resume" && e.call == call)
+            .unwrap_or_else(|| panic!("call.resume; log:\n{}", server.log_text()));
+        assert!(
+            agent.seen.iter().all(|e| e["event"] != "hold-error"),
+            "{:?}",
+            agent.seen
+        );
+    }
     // Talk for a while: the tones cross the bridge (there is no event for "audio flowed").
     std::thread::sleep(Duration::from_secs(3));
     caller.command("hangup");
