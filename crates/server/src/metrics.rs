@@ -356,7 +356,7 @@ impl Metrics {
         self.trunks.render(out);
         let _ = write!(
             out,
-            "# HELP switchboard_dial_refused_total Calls we would have originated (callbacks, agents' own calls), refused by the dial policy or an agent's dial permissions.\n\
+            "# HELP switchboard_dial_refused_total Calls we would have originated (callbacks, transfers to numbers, campaign calls, agents' own calls), refused by the dial policy or an agent's dial permissions.\n\
              # TYPE switchboard_dial_refused_total counter\n"
         );
         for (reason, n) in self.dial_refused.snapshot() {
