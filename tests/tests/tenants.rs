@@ -10,6 +10,9 @@
 //! each client's supervisor's event stream shows its own call from its IVR phase on and
 //! nothing of the other's, every event of a call from `ivr.start` on carries its tenant,
 //! and `GET /api/v1/calls` lists each supervisor its own call only.
+//!
+//! Conversation scripts: a tenant's own `scripts/<tenant>/<name>.md` comes before the
+//! shared one, and another tenant's script is 404.
 
 use serde_json::Value;
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
@@ -503,5 +506,70 @@ fn each_tenant_sees_its_own_calls_in_a_shared_queue_from_their_ivr_phase() {
     assert_eq!(offered("globex-sup"), 1);
     drop(a_call);
     drop(g_call);
+    let _ = std::fs::remove_dir_all(&rec);
+}
+
+#[test]
+fn conversation_scripts_are_per_tenant_and_another_tenants_is_404() {
+    let rec = scratch_dir("tenants-scripts");
+    let server = Server::start("tenants-scripts", &config(&rec));
+    let heading = |path: &str, token: &str| -> (u16, String) {
+        let (status, body) = get(&server, path, token);
+        let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        let h = v["blocks"][0]["spans"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        (status, if status == 200 { h } else { body })
+    };
+    // acme's own greeting for acme (its token, or any staff token naming the tenant);
+    // the shared one otherwise.
+    for (path, token) in [
+        ("/api/v1/scripts/greeting", "acme-sup"),
+        ("/api/v1/scripts/greeting?tenant=acme", "acme-sup"),
+        ("/api/v1/scripts/greeting?tenant=acme", "all-admin"),
+    ] {
+        assert_eq!(
+            heading(path, token),
+            (200, "ACME greeting".into()),
+            "{token} {path}"
+        );
+    }
+    for (path, token) in [
+        ("/api/v1/scripts/greeting", "all-admin"),
+        ("/api/v1/scripts/greeting", "globex-sup"),
+    ] {
+        assert_eq!(
+            heading(path, token),
+            (200, "Greeting".into()),
+            "{token} {path}"
+        );
+    }
+    // globex's script: its own, not acme's; asking for globex's with acme's token is 404
+    // exactly like a script that does not exist.
+    assert_eq!(
+        heading("/api/v1/scripts/retention", "globex-sup"),
+        (200, "Globex retention offer".into())
+    );
+    let (status, body) = get(
+        &server,
+        "/api/v1/scripts/retention?tenant=globex",
+        "acme-sup",
+    );
+    assert_eq!(status, 404, "{body}");
+    let (_, missing) = get(&server, "/api/v1/scripts/nosuch", "acme-sup");
+    assert_eq!(
+        body.replace("retention", "X"),
+        missing.replace("nosuch", "X")
+    );
+    assert_clean("another tenant's script", &body);
+    let (status, body) = get(&server, "/api/v1/scripts/retention", "acme-sup");
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = get(
+        &server,
+        "/api/v1/scripts/greeting?tenant=no%2Fsuch",
+        "all-admin",
+    );
+    assert_eq!(status, 400);
     let _ = std::fs::remove_dir_all(&rec);
 }

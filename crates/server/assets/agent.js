@@ -82,7 +82,7 @@
     }
     list.replaceChildren(...items);
     document.getElementById('offer-nodata').hidden = data.length > 0;
-    showScript(call.data && call.data.script ? String(call.data.script) : '');
+    showScript(call.data && call.data.script ? String(call.data.script) : '', call.tenant || '');
     showHistory(call.id);
   }
 
@@ -162,13 +162,16 @@
     return spans(SB.el('p', '', ''), b.spans);
   }
 
-  async function showScript(name) {
+  // A tenant's call gets the tenant's own script of that name when it has one
+  // (scripts/<tenant>/<name>.md), else the shared one.
+  async function showScript(name, tenant) {
     const box = document.getElementById('script');
     box.hidden = !name;
     const error = document.getElementById('script-error');
     if (scriptError !== null) error.textContent = SB.t('script_missing') + scriptError;
-    if (name === scriptName) return;
-    scriptName = name;
+    const key = name ? tenant + '/' + name : null;
+    if (key === scriptName) return;
+    scriptName = key;
     scriptError = null;
     box.dataset.script = name;
     box.dataset.loaded = '';
@@ -176,8 +179,9 @@
     body.replaceChildren();
     error.textContent = '';
     if (!name) return;
-    const r = await SB.api('/api/v1/scripts/' + encodeURIComponent(name));
-    if (scriptName !== name) return;
+    const query = tenant ? '?tenant=' + encodeURIComponent(tenant) : '';
+    const r = await SB.api('/api/v1/scripts/' + encodeURIComponent(name) + query);
+    if (scriptName !== key) return;
     if (r.status === 200 && r.body && Array.isArray(r.body.blocks)) {
       body.replaceChildren(...r.body.blocks.map(scriptBlock));
     } else {

@@ -46,6 +46,9 @@ pub(crate) fn check_context(cfg: &Config) -> CheckContext {
         prompt_catalog(&cfg.ivr.prompts),
     )
     .with_skills(crate::tools::agent_skills(cfg))
+    .with_scripts(crate::conversation_script::script_names(
+        &cfg.ivr.dialplans.join("scripts"),
+    ))
 }
 
 fn ntp_now() -> NtpClock {

@@ -3,6 +3,10 @@
 //! it parsed into a small document tree (headings, paragraphs, lists, emphasis) as JSON;
 //! the page builds DOM nodes from the tree with `textContent`.
 //!
+//! A call for a tenant (client) finds its script first in `scripts/<tenant>/<name>.md`, then
+//! in the shared `scripts/<name>.md` ([`script_path`]); `?tenant=` names the call's tenant,
+//! and a token that does not serve that tenant is answered 404, as for a missing script.
+//!
 //! This is not a Markdown implementation and produces no HTML: whatever the file holds
 //! (tags, links, images) comes out as plain text. Decision record:
 //! docs/decisions/0031-conversation-scripts.md.
@@ -183,20 +187,113 @@ fn inline(text: &str) -> Vec<Span> {
     spans
 }
 
-/// `GET /api/v1/scripts/{name}`: any token. 400 for a bad name, 404 for no such script,
-/// 422 for a file over [`MAX_SCRIPT_BYTES`] or not UTF-8.
+/// Where script `name` is for a call of `tenant`: `<scripts>/<tenant>/<name>.md` when that
+/// file exists, else `<scripts>/<name>.md` (which may not exist either). Both names must
+/// be [`valid_name`]s (no path can be formed from them).
+pub(crate) fn script_path(
+    scripts: &std::path::Path,
+    tenant: Option<&str>,
+    name: &str,
+) -> std::path::PathBuf {
+    if let Some(own) = tenant
+        .map(|t| scripts.join(t).join(format!("{name}.md")))
+        .filter(|p| p.is_file())
+    {
+        return own;
+    }
+    scripts.join(format!("{name}.md"))
+}
+
+/// The names of the scripts in `scripts` (the shared `<name>.md`) and in its tenant
+/// subdirectories (`<tenant>/<name>.md`): what `switchboard check` knows a dialplan's
+/// `screenpop "script"` may name. A missing directory has none.
+pub(crate) fn script_names(scripts: &std::path::Path) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    let mut scan = |dir: &std::path::Path, depth: u8| {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        let mut subdirs = Vec::new();
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() && depth == 0 {
+                subdirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "md") && p.is_file() {
+                if let Some(stem) = p.file_stem().and_then(|s| s.to_str()) {
+                    if valid_name(stem) {
+                        names.insert(stem.to_string());
+                    }
+                }
+            }
+        }
+        subdirs
+    };
+    for sub in scan(scripts, 0) {
+        scan(&sub, 1);
+    }
+    names
+}
+
+/// Whether `who` may read tenant `tenant`'s scripts: a tenant-scoped token only its own
+/// tenant's, an agent token those of the configured tenants its user serves (a dialplan
+/// tenant that is not in `[[tenants]]` is only a label: any agent may take its calls),
+/// other tokens any.
+fn may_read(who: &Principal, tenant: &str, cfg: &crate::config::Config) -> bool {
+    if who.tenant().is_some_and(|t| t != tenant) {
+        return false;
+    }
+    if cfg.tenant(tenant).is_none() {
+        return true;
+    }
+    match (&who.role, &who.agent) {
+        (crate::http_auth::Role::Agent, Some(agent)) => cfg
+            .users
+            .iter()
+            .any(|u| &u.name == agent && u.tenants.iter().any(|t| t == tenant)),
+        _ => true,
+    }
+}
+
+/// Query of `GET /api/v1/scripts/{name}`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ScriptQuery {
+    /// The call's tenant: its own script of that name comes first.
+    tenant: Option<String>,
+}
+
+/// `GET /api/v1/scripts/{name}[?tenant=T]`: any token (for `tenant`, one that serves it;
+/// a tenant-scoped token's own tenant is used when none is named). 400 for a bad name,
+/// 404 for no such script or another tenant's, 422 for a file over [`MAX_SCRIPT_BYTES`]
+/// or not UTF-8.
 pub(crate) async fn serve(
-    _who: Principal,
+    who: Principal,
     Extension(calls): Extension<Arc<crate::call::CallContext>>,
     Path(name): Path<String>,
+    query: Result<axum::extract::Query<ScriptQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
+    let axum::extract::Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     if !valid_name(&name) {
         return Err(ApiError::bad_request(
             "a script name is 1 to 64 letters, digits, '-' or '_'",
         ));
     }
+    let tenant = q.tenant.as_deref().or(who.tenant());
+    if let Some(t) = tenant {
+        if !valid_name(t) {
+            return Err(ApiError::bad_request(
+                "tenant: a tenant name is 1 to 64 letters, digits, '-' or '_'",
+            ));
+        }
+        if !may_read(&who, t, &calls.cfg) {
+            // The answer for a script that does not exist: no oracle of other clients'.
+            return Err(ApiError::not_found(format!(
+                "no conversation script '{name}'"
+            )));
+        }
+    }
     let dir = calls.cfg.ivr.dialplans.join("scripts");
-    let path = dir.join(format!("{name}.md"));
+    let path = script_path(&dir, tenant, &name);
     let unreadable = |why: String| {
         tracing::warn!(script = %name, path = %path.display(), "conversation script not served: {why}");
         ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "script_unreadable", why)
@@ -205,8 +302,7 @@ pub(crate) async fn serve(
         Ok(m) if m.is_file() => m,
         _ => {
             return Err(ApiError::not_found(format!(
-                "no conversation script '{name}' ({})",
-                path.display()
+                "no conversation script '{name}'"
             )))
         }
     };
@@ -327,6 +423,92 @@ mod tests {
                 spans: vec![plain("#")]
             }]
         );
+    }
+
+    #[test]
+    fn a_tenant_s_own_script_comes_before_the_shared_one() {
+        let dir = std::env::temp_dir().join(format!("sb-scripts-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("acme")).unwrap();
+        std::fs::write(dir.join("greeting.md"), "# Shared").unwrap();
+        std::fs::write(dir.join("acme").join("greeting.md"), "# ACME").unwrap();
+        assert_eq!(
+            script_path(&dir, Some("acme"), "greeting"),
+            dir.join("acme").join("greeting.md")
+        );
+        assert_eq!(
+            script_path(&dir, Some("globex"), "greeting"),
+            dir.join("greeting.md")
+        );
+        assert_eq!(script_path(&dir, None, "greeting"), dir.join("greeting.md"));
+        assert_eq!(
+            script_path(&dir, Some("acme"), "other"),
+            dir.join("other.md"),
+            "falls back even when missing (then 404)"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_catalogue_has_shared_and_tenant_scripts() {
+        let dir = std::env::temp_dir().join(format!("sb-script-names-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("acme").join("deeper")).unwrap();
+        for f in [
+            "shared.md",
+            "acme/own.md",
+            "acme/deeper/too-deep.md",
+            "notes.txt",
+            "bad name.md",
+        ] {
+            std::fs::write(dir.join(f), "x").unwrap();
+        }
+        let names: Vec<String> = script_names(&dir).into_iter().collect();
+        assert_eq!(names, ["own", "shared"]);
+        assert!(script_names(&dir.join("missing")).is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn only_tokens_that_serve_a_tenant_read_its_scripts() {
+        use crate::http_auth::Role;
+        let mut cfg = crate::config::Config::load(None).unwrap();
+        cfg.users[0].tenants = vec!["acme".into()];
+        let p = |role, agent: Option<&str>, scope: Option<&str>| Principal {
+            name: "t".into(),
+            role,
+            agent: agent.map(str::to_string),
+            scope: scope.map(|t| Arc::new(crate::tenants::TenantScope::for_test(t, &[], &[]))),
+        };
+        assert!(may_read(&p(Role::Supervisor, None, None), "acme", &cfg));
+        assert!(may_read(
+            &p(Role::Supervisor, None, Some("acme")),
+            "acme",
+            &cfg
+        ));
+        assert!(!may_read(
+            &p(Role::Supervisor, None, Some("acme")),
+            "globex",
+            &cfg
+        ));
+        // 1001 serves acme here, 1002 acme and globex (the demo's).
+        assert!(may_read(
+            &p(Role::Agent, Some("1002"), None),
+            "globex",
+            &cfg
+        ));
+        assert!(!may_read(
+            &p(Role::Agent, Some("1001"), None),
+            "globex",
+            &cfg
+        ));
+        assert!(may_read(&p(Role::Agent, Some("1001"), None), "acme", &cfg));
+        // initech is only a dialplan label (not in [[tenants]]): anyone.
+        assert!(may_read(
+            &p(Role::Agent, Some("1001"), None),
+            "initech",
+            &cfg
+        ));
     }
 
     #[test]

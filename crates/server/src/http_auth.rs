@@ -57,9 +57,11 @@ pub(crate) struct TokenConfig {
 
 /// The demo tokens of the embedded config; `switchboard run` refuses to listen beyond
 /// loopback while any is configured.
-pub(crate) const DEMO_TOKENS: [&str; 7] = [
+pub(crate) const DEMO_TOKENS: [&str; 9] = [
     "demo-admin",
     "demo-supervisor",
+    "demo-supervisor-acme",
+    "demo-supervisor-globex",
     "demo-agent-1001",
     "demo-agent-1002",
     "demo-agent-1003",
@@ -170,8 +172,14 @@ impl TokenTable {
             let scope = match &t.tenant {
                 None => None,
                 Some(name) => Some(tenants.get(name).cloned().ok_or_else(|| {
+                    let demo = if DEMO_TOKENS.contains(&t.name.as_str()) {
+                        " (a demo token of the embedded config: a config with its own \
+                         [[tenants]] defines its own [[http.tokens]] too)"
+                    } else {
+                        ""
+                    };
                     anyhow::anyhow!(
-                        "http.tokens {:?}: tenant {name:?} is not a configured [[tenants]] name",
+                        "http.tokens {:?}: tenant {name:?} is not a configured [[tenants]] name{demo}",
                         t.name
                     )
                 })?),

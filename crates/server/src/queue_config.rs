@@ -593,8 +593,8 @@ mod tests {
     }
 
     const USERS: &str = r#"
-[[tenants]]
-name = "acme"
+tenants = [{ name = "acme" },
+  { name = "globex" }]
 [[users]]
 name = "1001"
 password = "p1"

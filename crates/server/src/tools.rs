@@ -39,9 +39,18 @@ fn context(
             dir.display()
         );
     }
+    // Conversation scripts are `scripts/` beside the dialplans checked.
+    let dialplans = if anchor.is_dir() {
+        anchor
+    } else {
+        anchor.parent().unwrap_or(Path::new("."))
+    };
     Ok(
         CheckContext::new(cfg.queues.iter().map(|q| q.name.clone()), catalog)
-            .with_skills(agent_skills(&cfg)),
+            .with_skills(agent_skills(&cfg))
+            .with_scripts(crate::conversation_script::script_names(
+                &dialplans.join("scripts"),
+            )),
     )
 }
 

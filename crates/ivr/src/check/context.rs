@@ -112,6 +112,11 @@ pub struct CheckContext {
     /// Skills some agent has (`[[users]] skills`); `None` skips the skill check. A `skill
     /// "x"` no agent has is a warning: the server ignores that requirement.
     pub skills: Option<BTreeSet<String>>,
+    /// Conversation scripts that exist (`scripts/<name>.md` or a tenant's
+    /// `scripts/<tenant>/<name>.md` beside the dialplans); `None` skips the check. A
+    /// `screenpop "script" = "x"` with no such script is a warning: the agent's offer card
+    /// says the script is missing, the call is not affected.
+    pub scripts: Option<BTreeSet<String>>,
 }
 
 impl CheckContext {
@@ -124,12 +129,19 @@ impl CheckContext {
             queues: Some(queues.into_iter().map(Into::into).collect()),
             prompts: Some(prompts),
             skills: None,
+            scripts: None,
         }
     }
 
     /// The same context, also knowing which skills agents have.
     pub fn with_skills(mut self, skills: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.skills = Some(skills.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The same context, also knowing which conversation scripts exist.
+    pub fn with_scripts(mut self, scripts: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.scripts = Some(scripts.into_iter().map(Into::into).collect());
         self
     }
 }

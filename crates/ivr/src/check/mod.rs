@@ -273,6 +273,31 @@ mod tests {
     }
 
     #[test]
+    fn a_screen_pop_script_with_no_file_is_a_warning_at_its_name() {
+        let mut files = BTreeMap::new();
+        let src = "entry to \"1\" goto m\nblock m {\n    screenpop \"script\" = \"acme-v3\"\n    screenpop \"script\" = \"acme-v2\"\n    screenpop \"client\" = \"nosuch\"\n    screenpop \"script\" = caller\n    queue sales\n}";
+        files.insert("t.ivr".to_string(), src.to_string());
+        let ctx = CheckContext::new(["sales"], PromptCatalog::with_vocabulary())
+            .with_scripts(["acme-v3", "lost-card"]);
+        let c = check_files(&files, &["t.ivr".to_string()], &ctx);
+        assert!(!c.has_errors(), "{}", c.render());
+        let text = c.render();
+        // Only the literal script name that has no file; not another key, not a variable.
+        assert_eq!(c.diagnostics.len(), 1, "{text}");
+        assert!(
+            text.contains("no conversation script \"acme-v2\""),
+            "{text}"
+        );
+        assert!(text.contains("`acme-v3`"), "did you mean: {text}");
+        assert!(text.contains("t.ivr:4:26"), "{text}");
+        // Without a script catalogue nothing is checked.
+        let plain = CheckContext::new(["sales"], PromptCatalog::with_vocabulary());
+        assert!(check_files(&files, &["t.ivr".to_string()], &plain)
+            .diagnostics
+            .is_empty());
+    }
+
+    #[test]
     fn warnings_do_not_block_loading() {
         let c = check("entry to \"1\" goto m\nblock m { menu \"main-menu\" { 1 => hangup } }\nblock unused { hangup }");
         assert!(!c.has_errors());

@@ -126,6 +126,35 @@ impl Unit<'_> {
         );
     }
 
+    /// `screenpop "script" = "x"` with a literal name no script file has: a warning (the
+    /// agent's offer card says the script is missing). Names computed at run time are not
+    /// checked.
+    pub(super) fn check_script_name(&mut self, key: &StrLit, e: &crate::ast::Expr) {
+        let (Some(scripts), crate::ast::ExprKind::Str(name)) = (&self.ctx.scripts, &e.kind) else {
+            return;
+        };
+        if key.value != "script" || scripts.contains(name) {
+            return;
+        }
+        let known = scripts.iter().map(String::as_str).collect::<Vec<_>>();
+        let help = did_you_mean(name, known.iter().copied()).unwrap_or_else(|| {
+            format!(
+                "add scripts/{name}.md (or scripts/<tenant>/{name}.md) beside the dialplans; \
+                 scripts there: {}",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            )
+        });
+        self.err(
+            Diagnostic::warning(format!("no conversation script \"{name}\""), e.span)
+                .label("the agent's offer card will say the script is missing")
+                .help(help),
+        );
+    }
+
     pub(super) fn check_prompts(&mut self, prompts: &[StrLit]) {
         let Some(cat) = &self.ctx.prompts else { return };
         let mut found = Vec::new();

@@ -311,8 +311,9 @@ impl Unit<'_> {
                 self.expect(e, Type::Str, "a skill is text");
                 self.check_skill_name(e);
             }
-            StmtKind::ScreenPop(_, e) => {
+            StmtKind::ScreenPop(k, e) => {
                 self.ty(e);
+                self.check_script_name(k, e);
             }
             StmtKind::Language(_) => {}
             StmtKind::Queue(q) => {
