@@ -144,7 +144,18 @@ impl CallTask {
         let Phase::Dialing(d) = &self.phase else {
             return;
         };
-        self.reach_rx = None;
+        if let Some(mut rx) = self.reach_rx.take() {
+            // The target answered just now, before this task saw it: hang that leg up.
+            if let Ok(Reached {
+                dialled: Ok(answered),
+                ..
+            }) = rx.try_recv()
+            {
+                let _ = self.ctx.sip.commands.send(SipCommand::Hangup {
+                    call: answered.call,
+                });
+            }
+        }
         let why = if reason == EndReason::CallerHangup {
             TransferFailure::CallerHangup
         } else {
