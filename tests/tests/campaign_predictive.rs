@@ -116,5 +116,29 @@ fn a_predictive_campaign_sends_people_to_the_agent_and_hangs_up_on_machines() {
     assert_eq!(row["answered"], 1, "{v}");
     assert_eq!(row["machine"], 1, "{v}");
     assert_eq!(row["abandoned"], 0, "{v}");
+    // The campaign's pacer, in the API: one person answered of two dials, no abandon.
+    let (status, body) = http_call(
+        server.http,
+        "GET",
+        "/api/v1/campaigns/offers",
+        None,
+        Some("demo-admin"),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let c: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let pacing = &c["pacing"];
+    assert_eq!(pacing["abandon_cap"], 0.03, "{c}");
+    assert_eq!(pacing["window_abandoned"], 0, "{c}");
+    assert_eq!(
+        pacing["predictive"], false,
+        "too few samples to dial ahead: {c}"
+    );
+    assert!(
+        pacing["answer_rate"]
+            .as_f64()
+            .is_some_and(|r| r > 0.0 && r < 1.0),
+        "{c}"
+    );
     agent.quit();
 }

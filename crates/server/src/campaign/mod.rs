@@ -436,16 +436,24 @@ impl Runner {
                 let list: Vec<Value> = self
                     .entries
                     .values()
-                    .map(|e| view::summary(&e.def, &e.core, e.source))
+                    .map(|e| {
+                        let mut v = view::summary(&e.def, &e.core, e.source);
+                        if let Some(p) = &e.pacer {
+                            v["pacing"] = view::pacing(p);
+                        }
+                        v
+                    })
                     .collect();
                 let _ = reply.send(serde_json::json!({ "campaigns": list }));
             }
             CampaignCommand::Get { name, reply } => {
-                let _ = reply.send(
-                    self.entries
-                        .get(&name)
-                        .map(|e| view::detail(&e.def, &e.core, e.source, Utc::now())),
-                );
+                let _ = reply.send(self.entries.get(&name).map(|e| {
+                    let mut v = view::detail(&e.def, &e.core, e.source, Utc::now());
+                    if let Some(p) = &e.pacer {
+                        v["pacing"] = view::pacing(p);
+                    }
+                    v
+                }));
             }
             CampaignCommand::Create { def, by, reply } => {
                 let _ = reply.send(self.create(*def, by));

@@ -34,6 +34,23 @@ pub(super) fn summary(def: &CampaignDef, core: &Campaign, source: Source) -> Val
     })
 }
 
+/// A predictive campaign's pacer: what it estimates and whether it dials ahead now.
+pub(super) fn pacing(p: &switchboard_outbound::pacing::PredictivePacer) -> Value {
+    let s = p.snapshot();
+    json!({
+        "abandon_cap": p.config().abandon_cap,
+        "answer_rate": s.answer_rate,
+        "mean_handle_s": s.mean_handle.map(|d| d.as_secs_f64()),
+        "mean_dial_s": s.mean_dial_time.map(|d| d.as_secs_f64()),
+        "busy_agents": s.busy_agents,
+        "window_answered": s.window_answered,
+        "window_abandoned": s.window_abandoned,
+        "window_abandon_rate": s.window_abandon_rate,
+        "safety": s.safety,
+        "predictive": s.predictive,
+    })
+}
+
 /// `GET /api/v1/campaigns/{name}`: the summary plus every row (numbers masked).
 pub(super) fn detail(
     def: &CampaignDef,
