@@ -124,7 +124,8 @@ pub(crate) struct MediaLeg {
     /// The same for the RTCP socket.
     foreign_rtcp_logged: bool,
     /// SRTP contexts when the stream is SRTP.
-    srtp: Option<SrtpLeg>,
+    /// Boxed: a few KiB of key schedules that plain legs (most of them) do not carry.
+    srtp: Option<Box<SrtpLeg>>,
 }
 
 impl MediaLeg {
@@ -151,7 +152,7 @@ impl MediaLeg {
         }
         scfg.inactivity_timeout = Some(ctx.rtp_timeout);
         let session = RtpSession::new(now, scfg, &mut rand::thread_rng());
-        let srtp = neg.srtp.as_ref().map(SrtpLeg::new);
+        let srtp = neg.srtp.as_ref().map(|k| Box::new(SrtpLeg::new(k)));
         if srtp.is_some() {
             crate::metrics::Metrics::add(&ctx.metrics.srtp_legs, 1);
         }
@@ -187,7 +188,7 @@ impl MediaLeg {
     pub(crate) fn reinvite_srtp(&self) -> switchboard_sdp::SrtpMode {
         self.srtp
             .as_ref()
-            .map_or(switchboard_sdp::SrtpMode::Off, SrtpLeg::answer_mode)
+            .map_or(switchboard_sdp::SrtpMode::Off, |s| s.answer_mode())
     }
 
     /// Takes up a re-INVITE's negotiated keys (the peer may have re-keyed).
