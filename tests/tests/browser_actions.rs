@@ -373,3 +373,150 @@ fn the_wallboard_moves_a_waiting_caller_and_listens_to_a_call() {
         p.quit();
     }
 }
+
+/// The agent desktop lists the web callbacks of the agent's queues; "Call now" on one
+/// scheduled an hour ahead places it at once: the agent's phone rings first, then the
+/// customer's (the customer's pjsua2 doubles as the carrier trunk), and they are bridged.
+#[test]
+fn the_agent_desktop_lists_callbacks_and_calls_one_now() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    let Some(driver) = ChromeDriver::start() else {
+        return;
+    };
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free UDP port");
+    let server = Server::start(
+        "browser-callbacks",
+        &format!("[sip]\noutbound_trunk = \"127.0.0.1:{port}\"\n"),
+    );
+    let base = format!("http://{}", server.http);
+    let mut customer = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            local_port: port,
+            seconds: 90,
+            ..Default::default()
+        },
+    );
+    let mut agent = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1001", "secret-1001")),
+            seconds: 90,
+            ..Default::default()
+        },
+    );
+    assert!(agent.wait_event("registered", 20).is_some());
+    server
+        .wait_event(20, |e| {
+            e.kind == "agent.state" && e.agent == "1001" && e.data["state"] == "available"
+        })
+        .unwrap_or_else(|| panic!("1001 available: {}", server.log_text()));
+    // Two callbacks an hour ahead: one in sales (1001's queue), one in a queue 1001 is
+    // not in.
+    let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let ask = |queue: &str, name: &str| {
+        let body = format!(
+            r#"{{"queue": "{queue}", "number": "+74951234567", "at": "{at}", "name": "{name}"}}"#
+        );
+        let (status, made) = api(
+            &server,
+            "POST",
+            "/api/v1/callbacks",
+            Some(&body),
+            "demo-supervisor",
+        );
+        assert_eq!(status, 201, "{made}");
+        made["id"].as_str().expect("an id").to_string()
+    };
+    let id = ask("sales", "Ivan");
+    let other = ask("bank", "Olga");
+
+    let mut desk = driver.session(1280, 900, "en-US");
+    sign_in(&desk, &format!("{base}/agent"), "demo-agent-1001");
+    let rows = desk
+        .wait_js(
+            20,
+            "const rows = [...document.querySelectorAll('#callbacks-list tbody tr')];\
+             if (rows.length === 0) return null;\
+             return rows.map((r) => ({id: r.dataset.callback,\
+               name: r.querySelector('[data-field=name]').textContent,\
+               number: r.querySelector('[data-field=number]').textContent,\
+               state: r.dataset.state}));",
+        )
+        .expect("the desk lists the callbacks");
+    assert_eq!(
+        rows,
+        json!([{"id": id, "name": "Ivan", "number": "+*******4567", "state": "scheduled"}]),
+        "only the callbacks of the agent's queues, numbers masked"
+    );
+    // The API refuses another agent's start and a callback outside the agent's queues.
+    let start = |cb: &str, token: &str, body: Option<&str>| {
+        api(
+            &server,
+            "POST",
+            &format!("/api/v1/callbacks/{cb}/start"),
+            body,
+            token,
+        )
+    };
+    let (status, body) = start(&other, "demo-agent-1001", None);
+    assert_eq!(status, 404, "not in 1001's queues: {body}");
+    let (status, body) = start(&id, "demo-agent-1001", Some(r#"{"agent": "1002"}"#));
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = start(&id, "demo-supervisor", None);
+    assert_eq!(status, 400, "staff name the agent: {body}");
+
+    desk.click(&format!(
+        "tr[data-callback=\"{id}\"] button[data-action=start]"
+    ));
+    desk.wait_js(
+        10,
+        "return document.getElementById('callbacks-status').textContent !== ''",
+    )
+    .unwrap_or_else(|| {
+        panic!(
+            "the start was accepted: {}",
+            desk.js(
+                "return document.getElementById('callbacks-error').textContent",
+                json!([])
+            )
+        )
+    });
+    // The agent's phone first, then the customer's; bridged.
+    count_events(&mut agent, "confirmed", 1);
+    count_events(&mut customer, "confirmed", 1);
+    let placed = server
+        .wait_event(20, |e| {
+            e.kind == "call.start" && e.data["callback_for"] == id.as_str()
+        })
+        .unwrap_or_else(|| panic!("the callback was placed: {}", server.log_text()));
+    server
+        .wait_event(20, |e| e.kind == "call.bridge" && e.call == placed.call)
+        .unwrap_or_else(|| panic!("agent and customer bridged: {}", server.log_text()));
+    desk.screenshot(&artifacts().join("agent-desktop-callbacks.png"));
+    agent.command("hangup");
+    server
+        .wait_event(20, |e| e.kind == "callback.done" && e.call == id)
+        .unwrap_or_else(|| panic!("the callback is done: {}", server.log_text()));
+    desk.wait_js(
+        20,
+        &format!("return document.querySelector('tr[data-callback=\"{id}\"]') === null"),
+    )
+    .expect("the done callback leaves the list");
+    let (_, left) = api(&server, "GET", "/api/v1/callbacks", None, "demo-admin");
+    assert_eq!(
+        left.as_array().map(Vec::len),
+        Some(1),
+        "Olga's is still pending: {left}"
+    );
+    assert_clean(&mut desk, "agent desktop", &server);
+    agent.quit();
+    customer.quit();
+}

@@ -216,3 +216,58 @@ fn restored_callbacks_keep_their_order_their_time_and_their_wait() {
         "2 still waits for its time"
     );
 }
+
+#[test]
+fn an_agent_takes_a_scheduled_callback_now() {
+    let mut acd = one_queue(2);
+    acd.add_queue(QueueId(2), QueueConfig::new(Strategy::LongestIdle))
+        .unwrap();
+    acd.add_agent(AgentConfig::new(AgentId(9), vec![QueueId(2)]))
+        .unwrap();
+    acd.handle_login(t(1), AgentId(9)).unwrap();
+    acd.handle_callback_schedule(t(10), CallId(7), Q, "+74951234567".into(), t(3600))
+        .unwrap();
+    assert!(
+        callbacks(&drain(&mut acd)).is_empty(),
+        "not before its time"
+    );
+    // Not a member of its queue; not available; unknown entry.
+    assert_eq!(
+        acd.start_callback_now(t(20), CallId(7), AgentId(9)),
+        Err(AcdError::NotMember {
+            agent: AgentId(9),
+            queue: Q
+        })
+    );
+    acd.handle_pause(t(20), AgentId(1), "break".into()).unwrap();
+    drain(&mut acd);
+    assert_eq!(
+        acd.start_callback_now(t(21), CallId(7), AgentId(1)),
+        Err(AcdError::NotAvailable(AgentId(1)))
+    );
+    assert_eq!(
+        acd.start_callback_now(t(21), CallId(8), AgentId(2)),
+        Err(AcdError::UnknownCall(CallId(8)))
+    );
+    // Agent 2 takes it now: reserved, the server is asked to place it.
+    acd.start_callback_now(t(22), CallId(7), AgentId(2))
+        .unwrap();
+    assert_eq!(callbacks(&drain(&mut acd)), vec![(CallId(7), AgentId(2))]);
+    assert_eq!(
+        acd.agent_state(AgentId(2)),
+        Some(&AgentState::Reserved { call: CallId(7) })
+    );
+    assert_eq!(
+        acd.start_callback_now(t(23), CallId(7), AgentId(2)),
+        Err(AcdError::CallbackInProgress(CallId(7)))
+    );
+    // Its original time passing changes nothing.
+    acd.handle_timeout(t(3700));
+    assert!(callbacks(&drain(&mut acd)).is_empty());
+    acd.handle_callback_result(t(3800), CallId(7), CallbackResult::Connected)
+        .unwrap();
+    let s = acd.queue_stats(Q).unwrap();
+    assert_eq!((s.answered, s.callbacks_pending), (1, 0));
+    assert!(s.balanced());
+    assert!(acd.audit().clean(), "{:?}", acd.audit());
+}

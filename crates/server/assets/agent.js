@@ -221,13 +221,78 @@
     if (codes.length === 0 && entry.state !== 'wrap_up') box.hidden = true;
   }
 
+  // The pending web callbacks of the agent's queues (GET /api/v1/callbacks) with
+  // "Call now" (POST /api/v1/callbacks/{id}/start): the agent's phone rings first, then
+  // the customer is called, through the usual callback path.
+  const callbackRows = new Map();
+  let callbacks = [];
+
+  async function startCallback(id) {
+    const status = document.getElementById('callbacks-status');
+    const error = document.getElementById('callbacks-error');
+    status.textContent = '';
+    error.textContent = '';
+    const r = await SB.api('/api/v1/callbacks/' + encodeURIComponent(id) + '/start', 'POST');
+    if (r.status >= 200 && r.status < 300) status.textContent = SB.t('callback_started') + id;
+    else error.textContent = SB.t('refused') + ((r.body && r.body.error) || r.status);
+    await refresh();
+  }
+
+  function renderCallbacks() {
+    const body = document.querySelector('#callbacks-list tbody');
+    const seen = new Set();
+    const free = entry && entry.state === 'available';
+    for (const cb of callbacks) {
+      seen.add(cb.id);
+      let r = callbackRows.get(cb.id);
+      if (!r) {
+        const tr = SB.el('tr');
+        tr.dataset.callback = cb.id;
+        const cells = {};
+        for (const k of ['name', 'number', 'queue', 'at', 'state', 'actions']) {
+          cells[k] = SB.el('td');
+          cells[k].dataset.field = k;
+          tr.append(cells[k]);
+        }
+        const button = SB.el('button', 'call-now');
+        button.type = 'button';
+        button.dataset.action = 'start';
+        button.addEventListener('click', () => startCallback(tr.dataset.callback));
+        cells.actions.append(button);
+        r = { tr, cells, button };
+        callbackRows.set(cb.id, r);
+        body.append(tr);
+      }
+      r.tr.dataset.state = cb.state;
+      r.cells.name.textContent = cb.name || SB.t('nothing');
+      r.cells.number.textContent = cb.number || '';
+      r.cells.queue.textContent = cb.queue || '';
+      r.cells.at.textContent = cb.at ? new Date(cb.at).toLocaleString(SB.locale()) : SB.t('nothing');
+      r.cells.state.textContent = SB.word('cb_', cb.state);
+      r.button.textContent = SB.t('call_now');
+      r.button.setAttribute('aria-label', SB.t('call_now') + ' ' + (cb.name || cb.number || cb.id));
+      r.button.disabled = !free || cb.state === 'dialing';
+    }
+    for (const [id, r] of callbackRows) {
+      if (!seen.has(id)) {
+        r.tr.remove();
+        callbackRows.delete(id);
+      }
+    }
+    document.getElementById('callbacks-list').hidden = callbacks.length === 0;
+    document.getElementById('callbacks-none').hidden = callbacks.length > 0;
+  }
+
   async function refresh() {
-    const r = await SB.api('/api/v1/agents/' + encodeURIComponent(me));
+    const [r, cbs] = await Promise.all([SB.api('/api/v1/agents/' + encodeURIComponent(me)),
+      SB.api('/api/v1/callbacks')]);
     if (r.status !== 200 || !r.body) return false;
     entry = r.body;
     fetchedAt = Date.now();
+    if (cbs.status === 200 && Array.isArray(cbs.body)) callbacks = cbs.body;
     render();
     renderWrapUp();
+    renderCallbacks();
     if (!document.body.dataset.loaded) performance.mark('switchboard-loaded');
     document.body.dataset.loaded = 'true';
     return true;
@@ -266,12 +331,14 @@
       renderButtons();
       render();
       renderHistory();
+      renderCallbacks();
     });
     document.getElementById('unpause').addEventListener('click', () => act('unpause'));
     document.getElementById('end-wrapup').addEventListener('click', () => act('wrapup/end'));
     document.getElementById('disposition').addEventListener('submit', saveDisposition);
     SB.clock();
     setInterval(render, 1000);
-    SB.live(session, refresh, (ev) => ev.agent === me || (entry && entry.call && ev.call === entry.call.id));
+    SB.live(session, refresh, (ev) => ev.agent === me || /^callback\./.test(ev.kind || '')
+      || (entry && entry.call && ev.call === entry.call.id));
   });
 })();

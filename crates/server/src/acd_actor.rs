@@ -31,7 +31,7 @@ use switchboard_events::{CallbackOutcome, Event, OriginatePurpose};
 pub(crate) use calendar::StatsCalendar;
 pub(crate) use control::{check_dispositions, AgentCommand, ControlAnswer, MAX_NOTES_CHARS};
 pub(crate) use engagement::Engagement;
-pub(crate) use web::WebCallbackCommand;
+pub(crate) use web::{StartError, WebCallbackCommand};
 
 /// What the ACD tells a call task.
 #[derive(Debug)]

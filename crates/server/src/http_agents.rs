@@ -23,7 +23,7 @@ const MAX_QUEUES: usize = 64;
 /// A JSON body that may be left out entirely (`Content-Length: 0`, or no length and no
 /// chunked body): `None`, whatever the `Content-Type`. A body that is sent is read as
 /// strictly as [`JsonBody`] (unknown fields are 400).
-pub(crate) struct MaybeJson<T>(Option<T>);
+pub(crate) struct MaybeJson<T>(pub(crate) Option<T>);
 
 #[axum::async_trait]
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S>

@@ -98,6 +98,10 @@ pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
             "/api/v1/callbacks/:callback",
             axum::routing::delete(crate::http_callbacks::cancel),
         )
+        .route(
+            "/api/v1/callbacks/:callback/start",
+            post(crate::http_callbacks::start),
+        )
         .route("/demo/crm/balance", get(demo_balance))
         .route("/api/v1/session", get(crate::web_pages::session))
         .route(

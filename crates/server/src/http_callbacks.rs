@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -15,10 +15,12 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use crate::acd_actor::AcdCommand;
+use crate::acd_actor::StartError;
 use crate::call::CallContext;
 use crate::http_auth::{Principal, Role};
 use crate::http_error::ApiError;
 use crate::http_serve::JsonBody;
+use crate::http_state::Shared;
 use crate::live_calls::mask_number;
 use crate::web_callbacks::{CancelError, ScheduleError, WebCallback};
 
@@ -171,14 +173,44 @@ pub(crate) struct ListQuery {
     queue: Option<String>,
 }
 
-/// `GET /api/v1/callbacks[?queue=sales]`: staff only; supervisors see numbers masked.
+/// The queues an agent token's agent is logged into (the board's `queues`).
+fn agent_queues(p: &Principal, shared: &Shared) -> Vec<String> {
+    shared
+        .board
+        .read()
+        .ok()
+        .and_then(|b| {
+            b["agents"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|a| {
+                    a["agent"]
+                        .as_str()
+                        .is_some_and(|n| Some(n) == p.agent.as_deref())
+                })
+                .map(|a| {
+                    a["queues"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|q| q.as_str().map(str::to_string))
+                        .collect()
+                })
+        })
+        .unwrap_or_default()
+}
+
+/// `GET /api/v1/callbacks[?queue=sales]`: staff, or an agent token for the queues its
+/// agent is logged into (the agent desktop's list); numbers masked but for admins.
 pub(crate) async fn list(
     p: Principal,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    State(shared): State<Arc<Shared>>,
     Extension(ctx): Extension<Arc<CallContext>>,
 ) -> Result<Json<Value>, ApiError> {
-    p.require_staff()?;
     let Query(q) = q.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let mine = (p.role == Role::Agent).then(|| agent_queues(&p, &shared));
     let (tx, rx) = oneshot::channel();
     ctx.acd
         .send(AcdCommand::WebCallback(
@@ -190,12 +222,96 @@ pub(crate) async fn list(
         .map_err(|_| unavailable())?;
     let mut all = rx.await.map_err(|_| unavailable())?;
     all.retain(|cb| p.sees_queue(&cb.queue));
+    if let Some(mine) = mine {
+        all.retain(|cb| mine.contains(&cb.queue));
+    }
     if p.role != Role::Admin {
         for cb in &mut all {
             cb.number = mask_number(&cb.number);
         }
     }
     Ok(Json(json!(all)))
+}
+
+/// `POST /api/v1/callbacks/{id}/start` body (may be left out by an agent token).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StartBody {
+    agent: Option<String>,
+}
+
+/// `POST /api/v1/callbacks/{id}/start`: an agent takes a pending web callback now
+/// (click-to-call on the agent desktop); placed through the usual callback path. An
+/// agent token starts it for itself (and only in a queue it is logged into); staff name
+/// the agent. 409 with the reason when the agent is not available or not a member of the
+/// queue, or the callback is being placed already.
+pub(crate) async fn start(
+    p: Principal,
+    Path(id): Path<String>,
+    State(shared): State<Arc<Shared>>,
+    Extension(ctx): Extension<Arc<CallContext>>,
+    crate::http_agents::MaybeJson(body): crate::http_agents::MaybeJson<StartBody>,
+) -> Result<Json<Value>, ApiError> {
+    let unknown = || ApiError::not_found(format!("no pending callback '{id}'"));
+    let asked = body.and_then(|b| b.agent);
+    let agent = match p.role {
+        Role::Agent => {
+            let me = p.agent.clone().unwrap_or_default();
+            if asked.as_ref().is_some_and(|a| *a != me) {
+                return Err(ApiError::forbidden(
+                    "an agent token starts callbacks for its own agent only",
+                ));
+            }
+            me
+        }
+        _ => asked.ok_or_else(|| ApiError::bad_request("`agent` is required"))?,
+    };
+    if !p.sees_agent(&agent) {
+        return Err(ApiError::not_found(format!("no agent '{agent}'")));
+    }
+    let num: u64 = id.parse().map_err(|_| unknown())?;
+    // The callback must be one this token may see (its tenant's queues; an agent's own).
+    let (tx, rx) = oneshot::channel();
+    ctx.acd
+        .send(AcdCommand::WebCallback(
+            crate::acd_actor::WebCallbackCommand::List {
+                queue: None,
+                reply: tx,
+            },
+        ))
+        .map_err(|_| unavailable())?;
+    let all = rx.await.map_err(|_| unavailable())?;
+    let mine = (p.role == Role::Agent).then(|| agent_queues(&p, &shared));
+    let visible = all.iter().any(|cb| {
+        cb.id == id
+            && p.sees_queue(&cb.queue)
+            && mine.as_ref().is_none_or(|m| m.contains(&cb.queue))
+    });
+    if !visible {
+        return Err(unknown());
+    }
+    let (tx, rx) = oneshot::channel();
+    ctx.acd
+        .send(AcdCommand::WebCallback(
+            crate::acd_actor::WebCallbackCommand::StartNow {
+                id: num,
+                agent: agent.clone(),
+                reply: tx,
+            },
+        ))
+        .map_err(|_| unavailable())?;
+    match rx.await.map_err(|_| unavailable())? {
+        Ok(()) => {
+            tracing::info!(callback = num, agent = %agent, by = %p.name, "web callback started now");
+            Ok(Json(json!({"id": id, "agent": agent, "started": true})))
+        }
+        Err(StartError::Unknown) => Err(unknown()),
+        Err(StartError::Refused(why)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "callback_not_started",
+            why,
+        )),
+    }
 }
 
 /// `DELETE /api/v1/callbacks/{id}`: staff only; 409 while it is being placed.

@@ -363,11 +363,24 @@ pub(crate) const OPERATIONS: &[Operation] = &[
     op(
         Get,
         "/api/v1/callbacks",
-        "Pending web callbacks, oldest first (numbers masked for supervisors).",
-        Staff,
+        "Pending web callbacks, oldest first (numbers masked but for admins). An agent token gets those of the queues it is logged into.",
+        AnyRole,
     )
     .query(&[field("queue", Ty::Str, false, "Only this queue's.")])
     .errors(&[400]),
+    op(
+        Post,
+        "/api/v1/callbacks/:callback/start",
+        "Place a pending web callback now (click-to-call): the agent's phone first, then the customer, as when its turn comes; its `at` and place in the line are skipped. An agent token starts it for itself; staff name the agent.",
+        AnyRole,
+    )
+    .optional_body(&[field(
+        "agent",
+        Ty::Str,
+        false,
+        "The agent to take it (staff: required; an agent token: itself, if given).",
+    )])
+    .errors(&[400, 404, 409]),
     op(
         Delete,
         "/api/v1/callbacks/:callback",

@@ -347,6 +347,57 @@ impl Acd {
         Ok(())
     }
 
+    /// An agent takes a waiting callback entry now (click-to-call on the agent desktop):
+    /// its `at` and its place in the line are skipped, the agent is reserved and
+    /// [`Output::Callback`] asks the server to place it, as when its turn comes. The agent
+    /// must be available and a member of the entry's queue; a callback already being
+    /// placed is [`AcdError::CallbackInProgress`].
+    pub fn start_callback_now(
+        &mut self,
+        _now: Duration,
+        call: CallId,
+        agent: AgentId,
+    ) -> Result<(), AcdError> {
+        let c = self.calls.get(&call).ok_or(AcdError::UnknownCall(call))?;
+        let (number, attempts) = match &c.state {
+            CallState::CallbackWaiting {
+                number, attempts, ..
+            } => (number.clone(), *attempts),
+            CallState::CallbackDialing { .. } => return Err(AcdError::CallbackInProgress(call)),
+            _ => return Err(AcdError::NoCallback(call)),
+        };
+        let qid = c.queue;
+        let q = self.queues.get(&qid).ok_or(AcdError::UnknownQueue(qid))?;
+        let a = self
+            .agents
+            .get(&agent)
+            .ok_or(AcdError::UnknownAgent(agent))?;
+        if !q.members.contains(&agent) {
+            return Err(AcdError::NotMember { agent, queue: qid });
+        }
+        if a.state != AgentState::Available {
+            return Err(AcdError::NotAvailable(agent));
+        }
+        let policy = q.cfg.callback;
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.state = CallState::CallbackDialing {
+                number: number.clone(),
+                attempts: attempts + 1,
+                agent,
+            };
+        }
+        self.set_state(agent, AgentState::Reserved { call });
+        self.out.push_back(Output::Callback {
+            call,
+            queue: qid,
+            number,
+            agent,
+            order: policy.order,
+            attempt: attempts + 1,
+        });
+        Ok(())
+    }
+
     /// Outcome of a callback the engine asked for.
     pub fn handle_callback_result(
         &mut self,

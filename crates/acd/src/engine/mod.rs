@@ -104,6 +104,10 @@ pub enum AcdError {
     /// The request needs the agent to be in wrap-up.
     #[error("agent {0} is not in wrap-up")]
     NotInWrapUp(AgentId),
+    /// The request needs the agent to be available (not ringing, talking, in wrap-up or
+    /// paused).
+    #[error("agent {0} is not available")]
+    NotAvailable(AgentId),
 }
 
 /// Per-queue counters. Every call that joined is in exactly one bucket, so

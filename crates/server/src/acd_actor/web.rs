@@ -25,11 +25,39 @@ pub(crate) enum WebCallbackCommand {
         by: String,
         reply: tokio::sync::oneshot::Sender<Result<(), CancelError>>,
     },
+    /// Agent `agent` takes a pending one now (click-to-call): placed at once through the
+    /// usual callback path, its `at` and place in the line skipped. The reply says why not.
+    StartNow {
+        id: u64,
+        agent: String,
+        reply: tokio::sync::oneshot::Sender<Result<(), StartError>>,
+    },
     /// The pending ones, optionally of one queue.
     List {
         queue: Option<String>,
         reply: tokio::sync::oneshot::Sender<Vec<WebCallbackView>>,
     },
+}
+
+/// Why a pending callback could not be started now.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum StartError {
+    /// No such pending callback.
+    Unknown,
+    /// The agent or the callback is not in a state to start it (words for the API).
+    Refused(String),
+}
+
+fn start_refusal(e: switchboard_acd::AcdError, agent: &str) -> String {
+    use switchboard_acd::AcdError as E;
+    match e {
+        E::NotAvailable(_) => {
+            format!("{agent} is not available (ringing, talking, in wrap-up or paused)")
+        }
+        E::NotMember { .. } => format!("{agent} is not a member of the callback's queue"),
+        E::CallbackInProgress(_) => "the callback is being placed now".into(),
+        other => other.to_string(),
+    }
 }
 
 impl AcdActor {
@@ -56,6 +84,20 @@ impl AcdActor {
                         self.events.append(ev);
                     }
                 }
+                let _ = reply.send(r);
+            }
+            WebCallbackCommand::StartNow { id, agent, reply } => {
+                let r = match (self.web.check_cancel(id), self.dir.agent_id(&agent)) {
+                    (Err(CancelError::Unknown), _) => Err(StartError::Unknown),
+                    (Err(CancelError::Dialing), _) => Err(StartError::Refused(
+                        "the callback is being placed now".into(),
+                    )),
+                    (Ok(()), None) => Err(StartError::Refused(format!("no agent '{agent}'"))),
+                    (Ok(()), Some(a)) => self
+                        .acd
+                        .start_callback_now(now, CallId(id), a)
+                        .map_err(|e| StartError::Refused(start_refusal(e, &agent))),
+                };
                 let _ = reply.send(r);
             }
             WebCallbackCommand::List { queue, reply } => {
