@@ -367,6 +367,33 @@ impl Statistics {
         }
     }
 
+    /// Like [`Statistics::observe`] for an entry restored after a restart (a callback
+    /// accepted before it): its `Joined` puts it back on the line without a new offer, as
+    /// it was offered when first scheduled.
+    pub fn observe_restored(&mut self, now: Duration, out: &Output) {
+        match out {
+            Output::Log(Event::Joined { call, queue, .. }) => {
+                self.joined(now, *call, *queue, false)
+            }
+            _ => self.observe(now, out),
+        }
+    }
+
+    fn joined(&mut self, now: Duration, call: CallId, queue: QueueId, offered: bool) {
+        if let Some((old, since)) = self.calls.insert(call, (queue, now)) {
+            if let Some(q) = self.queues.get_mut(&old) {
+                q.on_line.remove(&(since, call));
+            }
+        }
+        if let Some(q) = self.queues.get_mut(&queue) {
+            q.on_line.insert((now, call));
+            if offered {
+                q.interval.offered += 1;
+                q.today.offered += 1;
+            }
+        }
+    }
+
     /// Count one engine output drained at `now`. Log events carry almost everything; an
     /// `Exit` matters only for a callback entry, which leaves without a `Waited` event.
     pub fn observe(&mut self, now: Duration, out: &Output) {
@@ -386,18 +413,7 @@ impl Statistics {
             _ => return,
         };
         match ev {
-            Event::Joined { call, queue, .. } => {
-                if let Some((old, since)) = self.calls.insert(*call, (*queue, now)) {
-                    if let Some(q) = self.queues.get_mut(&old) {
-                        q.on_line.remove(&(since, *call));
-                    }
-                }
-                if let Some(q) = self.queues.get_mut(queue) {
-                    q.on_line.insert((now, *call));
-                    q.interval.offered += 1;
-                    q.today.offered += 1;
-                }
-            }
+            Event::Joined { call, queue, .. } => self.joined(now, *call, *queue, true),
             Event::Predicted {
                 call,
                 bound,

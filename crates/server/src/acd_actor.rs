@@ -573,7 +573,15 @@ impl AcdActor {
         let now = self.now();
         self.stats.roll(now, self.calendar.windows(now));
         while let Some(out) = self.acd.poll_output() {
-            self.stats.observe(now, &out);
+            // A web callback restored after a restart was offered when first scheduled.
+            match &out {
+                Output::Log(switchboard_acd::Event::Joined { call, .. })
+                    if self.web.is_restored_join(call.0) =>
+                {
+                    self.stats.observe_restored(now, &out)
+                }
+                _ => self.stats.observe(now, &out),
+            }
             match out {
                 Output::Offer { call, agent, queue } => {
                     let name = self.dir.agent_name(agent).to_string();

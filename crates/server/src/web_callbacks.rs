@@ -159,6 +159,12 @@ impl WebCallbackBook {
             .is_some_and(|e| std::mem::take(&mut e.restored_join))
     }
 
+    /// Whether the engine's join of `id` still to come is a restored callback's (see
+    /// [`Self::take_restored_join`]): the live statistics do not count it as a new offer.
+    pub(crate) fn is_restored_join(&self, id: u64) -> bool {
+        self.entries.get(&id).is_some_and(|e| e.restored_join)
+    }
+
     /// The ACD reserved an agent and asked for attempt `attempt`.
     pub(crate) fn dialing(&mut self, id: u64, attempt: u32) {
         if let Some(e) = self.entries.get_mut(&id) {
