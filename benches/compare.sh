@@ -2,7 +2,9 @@
 # Short switchboard-load scenarios, one after another, each against a fresh release
 # server (benches/load.sh), and the per-call / per-packet ratios side by side, so a
 # regression shows as a changed ratio. Ratios, not absolute times: the machine is shared.
-#   benches/compare.sh            (about 2 minutes)
+# Last, switchboard's CPU per relayed packet over the minimal relay's and rtpengine's
+# (benches/relay_baseline.sh, 200 unrecorded calls of 20 s; rtpengine only if installed).
+#   benches/compare.sh            (about 4 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -q -p switchboard -p switchboard-load
@@ -33,3 +35,6 @@ for name, r in rows:
           f"{r.get('server_ms_per_call', float('nan')):>12.3f} {r.get('server_us_per_packet', float('nan')):>11.2f} "
           f"{r.get('server_kib_per_call', float('nan')):>9.0f} {r.get('server_cpu_s', 0)/max(r['load_cpu_s'],1e-6):>13.2f} {loss:>7.3f} {r['loadavg']}")
 PY
+echo
+echo "relay baselines (200 calls, 20 s each, 10/s, not recorded):"
+SKIP_BUILD=1 benches/relay_baseline.sh 200 20 10 2> "$OUT/baseline.err" || { echo "relay baseline failed:"; tail -20 "$OUT/baseline.err"; }
