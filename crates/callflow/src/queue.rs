@@ -96,6 +96,14 @@ impl Call {
         self.out.push_back(Output::Media(media));
     }
 
+    /// The waiting call was moved to `queue` (a supervisor's move over the API): it keeps
+    /// its place in the flow, its keys and its `max_wait`.
+    pub fn handle_queue_moved(&mut self, queue: String) {
+        if let Phase::Queued { queue: q, .. } = &mut self.phase {
+            *q = queue;
+        }
+    }
+
     /// The ACD wants the caller to hear their position: gives the queue when the call is
     /// queued (the driver plays the announcement; the music resumes after it).
     pub fn handle_announce(&mut self) -> Option<String> {

@@ -552,3 +552,25 @@ fn the_same_inputs_give_the_same_intents() {
             failure: OfferFailure::NoAnswer
         })));
 }
+
+#[test]
+fn a_waiting_caller_moved_to_another_queue_abandons_there() {
+    let mut sim = Sim::new();
+    sim.queue("support", Some(60));
+    sim.advance(Duration::from_secs(10));
+    sim.call.handle_queue_moved("billing".into());
+    assert!(matches!(sim.call.phase(), Phase::Queued { queue, .. } if queue == "billing"));
+    assert_eq!(
+        sim.call.timer(Timer::MaxWait),
+        Some(sim.t0 + Duration::from_secs(60)),
+        "the dialplan's max_wait still counts from the first join"
+    );
+    let end = sim
+        .call
+        .handle_end(sim.now, EndReason::CallerHangup)
+        .unwrap();
+    assert_eq!(
+        (end.disposition, end.queue.as_str()),
+        (Disposition::Abandoned, "billing")
+    );
+}

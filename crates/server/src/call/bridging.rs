@@ -4,28 +4,16 @@
 use super::*;
 
 impl CallTask {
-    /// The cancelled agent leg is gone: offers that arrived meanwhile go out now.
-    pub(super) async fn cancel_done(&mut self) {
-        self.cancelling_b = false;
-        for agent in std::mem::take(&mut self.pending_offers) {
-            if matches!(self.phase, Phase::Queued { .. }) {
-                self.offer_to_agent(agent).await;
-            } else {
-                let _ = self.ctx.acd.send(AcdCommand::OfferFailed {
-                    call: self.id,
-                    agent,
-                    failure: OfferFailure::Rejected,
-                });
-            }
-        }
-    }
-
     pub(super) async fn agent_answered(&mut self, sdp: Bytes) {
-        let Phase::Ringing { queue, agent } = &self.phase else {
-            return;
-        };
-        let (queue, agent) = (queue.clone(), agent.clone());
         let now = Instant::now();
+        let (queue, agent) = match self.flow.handle_agent_answered(now) {
+            switchboard_callflow::AnswerDecision::Connect { queue, agent } => (queue, agent),
+            switchboard_callflow::AnswerDecision::Reoffer(agents) => {
+                self.drive_flow();
+                return self.offer_again(agents).await;
+            }
+            switchboard_callflow::AnswerDecision::Ignore => return,
+        };
         let neg = match (
             SessionDescription::parse(&sdp),
             self.b_offer.as_ref(),
@@ -48,22 +36,8 @@ impl CallTask {
         };
         self.b_answered_at = Some(now);
         self.b = Some(b);
-        let _ = self.ctx.acd.send(AcdCommand::OfferAnswered {
-            call: self.id,
-            agent: agent.clone(),
-        });
-        self.ctx.events.append(
-            self.log(Event::CallBridge {
-                wait_s: now.duration_since(self.started).as_secs_f64(),
-            })
-            .queue(&queue)
-            .agent(&agent),
-        );
-        self.phase = Phase::Bridged {
-            queue: queue.clone(),
-            agent,
-            answered_at: now,
-        };
+        self.flow.handle_agent_connected(now);
+        self.drive_flow();
         // Whisper to the agent first ("call for <tenant>, <queue>"); the caller keeps
         // hearing music until the bridge closes.
         let whisper = self.whisper_prompts(&queue);
@@ -110,10 +84,13 @@ impl CallTask {
 
     /// Closes the bridge between caller and agent and starts the recording.
     pub(super) fn connect_bridge(&mut self, now: Instant) {
-        let Phase::Bridged { queue, agent, .. } = &self.phase else {
+        if self.b.is_none() || !matches!(self.flow.phase(), Phase::Bridged { .. }) {
+            return;
+        }
+        // Talk time runs from the moment the parties hear each other.
+        let Some((queue, agent)) = self.flow.handle_bridge_connected(now) else {
             return;
         };
-        let (queue, agent) = (queue.clone(), agent.clone());
         let Some(b) = self.b.as_ref() else { return };
         self.bridge = Some(Bridge::new(self.a.bridge_config(), b.bridge_config()));
         self.player.stop();
@@ -134,10 +111,6 @@ impl CallTask {
                 self.recorder = Some(r);
                 self.rec_origin = Some(now);
             }
-        }
-        if let Phase::Bridged { answered_at, .. } = &mut self.phase {
-            // Talk time runs from the moment the parties hear each other.
-            *answered_at = now;
         }
         self.ctx.events.append(
             self.log(Event::CallConnected {})

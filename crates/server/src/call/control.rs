@@ -11,7 +11,7 @@ impl CallTask {
                 let _ = reply.send(self.view(Instant::now()));
             }
             CallControl::Hangup { by, reply } => {
-                if matches!(self.phase, Phase::Done | Phase::TransferredOut { .. }) {
+                if matches!(self.flow.phase(), Phase::Ended | Phase::HandedOver { .. }) {
                     let _ = reply.send(Err(ControlRefusal::Conflict(
                         "the call is already ending".into(),
                     )));
@@ -42,11 +42,13 @@ impl CallTask {
                 .resolve_target(Asked::Agent, a)
                 .map_err(|_| ControlRefusal::NotFound(format!("no user {a:?}")))?,
         };
-        if let (Phase::Queued { queue, .. }, Destination::Queue(target)) = (&self.phase, &dest) {
+        if let (Phase::Queued { queue, .. }, Destination::Queue(target)) =
+            (self.flow.phase(), &dest)
+        {
             let (from, target) = (queue.clone(), target.clone());
             return self.move_waiting(from, target, by).await;
         }
-        let Phase::Bridged { queue, agent, .. } = &self.phase else {
+        let Phase::Bridged { queue, agent, .. } = self.flow.phase() else {
             return Err(ControlRefusal::Conflict(
                 "only a call bridged to an agent, or a caller waiting in a queue (to another \
                  queue), can be transferred"
@@ -109,9 +111,7 @@ impl CallTask {
             })
             .queue(&from),
         );
-        if let Phase::Queued { queue, .. } = &mut self.phase {
-            queue.clone_from(&target);
-        }
+        self.flow.handle_queue_moved(target.clone());
         if let Some(req) = self.queue_req.as_mut() {
             req.queue = target;
         }
@@ -120,7 +120,7 @@ impl CallTask {
 
     fn view(&self, now: Instant) -> CallView {
         let secs = |from: Instant, to: Instant| to.saturating_duration_since(from).as_secs_f64();
-        let (phase, queue, agent, answered) = match &self.phase {
+        let (phase, queue, agent, answered) = match self.flow.phase() {
             Phase::Ivr if self.awaiting_confirmation.is_some() => {
                 (CallPhase::Answering, None, None, None)
             }
@@ -136,6 +136,7 @@ impl CallTask {
                 queue,
                 agent,
                 answered_at,
+                ..
             } => (
                 CallPhase::Bridged,
                 Some(queue.clone()),
@@ -145,21 +146,24 @@ impl CallTask {
             Phase::CallbackLeaving { queue } => {
                 (CallPhase::CallbackLeaving, Some(queue.clone()), None, None)
             }
-            Phase::TransferredOut { queue, agent } => (
+            Phase::HandedOver { queue, agent } => (
                 CallPhase::Ending,
                 Some(queue.clone()),
                 Some(agent.clone()),
                 None,
             ),
-            Phase::Dialing(d) => (
+            Phase::Transferring { queue } => (
                 CallPhase::Ringing,
-                Some(d.queue.clone()).filter(|q| !q.is_empty()),
-                (d.to == switchboard_events::TransferTo::User).then(|| d.target.clone()),
+                Some(queue.clone()).filter(|q| !q.is_empty()),
+                self.dialing
+                    .as_ref()
+                    .filter(|d| d.to == switchboard_events::TransferTo::User)
+                    .map(|d| d.target.clone()),
                 None,
             ),
-            Phase::Done => (CallPhase::Ending, None, None, None),
+            Phase::Ended => (CallPhase::Ending, None, None, None),
         };
-        let wait_s = match (self.queued_at, &self.phase) {
+        let wait_s = match (self.flow.queued_at(), self.flow.phase()) {
             (Some(q), Phase::Queued { .. } | Phase::Ringing { .. }) => Some(secs(q, now)),
             (Some(q), Phase::Bridged { .. }) => answered.map(|a| secs(q, a)),
             _ => None,
@@ -175,10 +179,10 @@ impl CallTask {
             started: self
                 .started_wall
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            duration_s: secs(self.started, now),
+            duration_s: secs(self.flow.started(), now),
             wait_s,
             talk_s: answered.map(|a| secs(a, now)),
-            supervisor: self.supervision.as_ref().map(|s| s.name.clone()),
+            supervisor: self.flow.supervisor().map(str::to_string),
         }
     }
 }

@@ -28,8 +28,6 @@ pub(super) struct DirectCall {
 pub(super) struct Dialing {
     pub(super) to: TransferTo,
     pub(super) target: String,
-    /// The queue the call belonged to (empty for a dialplan transfer).
-    pub(super) queue: String,
     /// None: an agent's consultation, which ends when the colleague is not reached.
     pub(super) fallback: Option<QueueRequest>,
 }
@@ -126,12 +124,12 @@ impl CallTask {
                 let _ = ctx.sip.commands.send(SipCommand::Hangup { call: d.call });
             }
         });
-        self.phase = Phase::Dialing(Box::new(Dialing {
+        self.dialing = Some(Box::new(Dialing {
             to,
             target,
-            queue,
             fallback,
         }));
+        self.flow.handle_transfer_ringing(queue);
         // A prompt the dialplan played before the transfer ends first; music then.
         if !self.player.is_playing() {
             self.play_moh();
@@ -141,7 +139,8 @@ impl CallTask {
     /// The call ends while a transfer target rings: the dialling task is told (it cancels
     /// the ringing leg) and a `transfer.fail` says why, before the `call.end`.
     pub(super) fn transfer_abandoned(&mut self, reason: EndReason) {
-        let Phase::Dialing(d) = &self.phase else {
+        let (Phase::Transferring { queue }, Some(d)) = (self.flow.phase(), self.dialing.as_ref())
+        else {
             return;
         };
         if let Some(mut rx) = self.reach_rx.take() {
@@ -171,7 +170,7 @@ impl CallTask {
                 target: d.target.clone(),
                 fallback_queue: None,
             })
-            .queue(&d.queue),
+            .queue(queue),
         );
     }
 
@@ -212,22 +211,17 @@ impl CallTask {
     /// The dialling task's report: bridge the answered leg, or fall back.
     pub(super) async fn on_reached(&mut self, r: Reached) {
         self.reach_rx = None;
-        let dialing = match std::mem::replace(&mut self.phase, Phase::Ivr) {
-            Phase::Dialing(d) => *d,
-            other => {
-                self.phase = other;
-                if let Ok(d) = r.dialled {
-                    self.sip(SipCommand::Hangup { call: d.call }).await;
-                }
-                return;
+        let (Some(queue), Some(dialing)) = (self.flow.take_transfer(), self.dialing.take()) else {
+            if let Ok(d) = r.dialled {
+                self.sip(SipCommand::Hangup { call: d.call }).await;
             }
+            return;
         };
         let Dialing {
             to,
             target,
-            queue,
             fallback,
-        } = dialing;
+        } = *dialing;
         let d = match r.dialled {
             Ok(d) => d,
             Err(why) => return self.transfer_failed(why, &target, fallback),
@@ -256,7 +250,7 @@ impl CallTask {
         );
         self.ctx.events.append(
             self.log(Event::CallBridge {
-                wait_s: now.duration_since(self.started).as_secs_f64(),
+                wait_s: now.duration_since(self.flow.started()).as_secs_f64(),
             })
             .queue(&queue)
             .agent(&agent),
@@ -264,11 +258,8 @@ impl CallTask {
         if fallback.is_some() {
             self.queue_req = fallback;
         }
-        self.phase = Phase::Bridged {
-            queue,
-            agent,
-            answered_at: now,
-        };
+        // Rung by the engine, not offered by the ACD: no ACD call to end with it.
+        self.flow.handle_bridged(now, queue, agent, true);
         self.connect_bridge(now);
     }
 
@@ -286,7 +277,7 @@ impl CallTask {
             queue: from_queue,
             agent: from_agent,
             ..
-        } = &self.phase
+        } = self.flow.phase()
         else {
             return;
         };

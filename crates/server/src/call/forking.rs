@@ -12,19 +12,10 @@ use super::*;
 
 /// One agent leg of a ring-all offer: the media it would use if it wins.
 pub(super) struct ForkLeg {
-    agent: String,
+    pub(super) agent: String,
     pair: RtpSocketPair,
     caps: LocalCaps,
     offer: SessionDescription,
-}
-
-/// How the ACD treats an agent leg's final failure status.
-pub(super) fn offer_failure(status: StatusCode) -> OfferFailure {
-    match status.0 {
-        486 | 600 | 603 => OfferFailure::Rejected,
-        480 | 404 | 503 => OfferFailure::Unreachable,
-        _ => OfferFailure::NoAnswer,
-    }
 }
 
 impl CallTask {
@@ -35,24 +26,16 @@ impl CallTask {
             .is_some_and(|q| q.strategy == switchboard_acd::Strategy::RingAll)
     }
 
-    pub(super) fn is_forked_to(&self, agent: &str) -> bool {
-        self.forks.iter().any(|f| f.agent == agent)
-    }
-
     /// Rings `agent` as one more leg of this call's ring-all offer.
     pub(super) async fn fork_to_agent(&mut self, queue: String, agent: String) {
         let Some(pair) = self.ctx.rtp_pool.allocate().await else {
-            let _ = self.ctx.acd.send(AcdCommand::OfferFailed {
-                call: self.id,
-                agent,
-                failure: OfferFailure::Rejected,
-            });
+            self.flow.handle_ring_not_started(agent);
+            self.drive_flow();
             return;
         };
         let (offer, caps, headers) = self.agent_offer(&queue, &agent, &pair);
-        self.ctx
-            .events
-            .append(self.log(Event::AgentRing {}).queue(&queue).agent(&agent));
+        self.flow.handle_forked(agent.clone());
+        self.drive_flow();
         self.screen_pop(&queue, &agent);
         self.sip(SipCommand::ForkToUser {
             call: self.sip_call,
@@ -69,65 +52,33 @@ impl CallTask {
         });
     }
 
-    /// Withdraws the leg ringing `agent` (the ACD cancelled that offer).
-    pub(super) fn cancel_fork(&mut self, agent: &str) {
-        self.forks.retain(|f| f.agent != agent);
-        let _ = self.ctx.sip.commands.send(SipCommand::CancelFork {
-            call: self.sip_call,
-            user: agent.to_string(),
-        });
-    }
-
-    /// Withdraws every leg still ringing (the caller leaves the queue or takes a callback).
-    pub(super) fn cancel_forks(&mut self) {
-        for f in std::mem::take(&mut self.forks) {
-            let _ = self.ctx.sip.commands.send(SipCommand::CancelFork {
-                call: self.sip_call,
-                user: f.agent,
-            });
-        }
-    }
-
     /// `agent`'s leg won the race and is now leg B: bridge it as an answered offer.
     pub(super) async fn fork_answered(&mut self, agent: String, sdp: Bytes) {
-        let i = self.forks.iter().position(|f| f.agent == agent);
-        let (Some(i), Phase::Queued { queue, .. }) = (i, &self.phase) else {
-            // We withdrew this offer (or the caller left the queue) as the agent answered:
-            // the leg is ours now, so hang it up.
+        let Some(i) = self.forks.iter().position(|f| f.agent == agent) else {
+            // We withdrew this offer as the agent answered: the leg is ours, hang it up.
             tracing::info!(agent = %agent, "ring-all answer after the offer was withdrawn; releasing it");
-            self.sip(SipCommand::ReleaseB {
-                call: self.sip_call,
-            })
-            .await;
+            self.flow.handle_fork_answered(&agent);
+            self.drive_flow();
             return;
         };
-        let queue = queue.clone();
+        if self.flow.handle_fork_answered(&agent).is_none() {
+            // The caller left the queue as the agent answered.
+            tracing::info!(agent = %agent, "ring-all answer after the caller left; releasing it");
+            self.drive_flow();
+            return;
+        }
         let won = self.forks.swap_remove(i);
         // The driver has hung up the other legs; their media is released here.
         self.forks.clear();
         self.b_pending = Some((won.pair, won.caps));
         self.b_offer = Some(won.offer);
-        self.phase = Phase::Ringing { queue, agent };
         self.agent_answered(sdp).await;
     }
 
     /// `agent`'s leg failed on its own: tell the ACD, which may offer the call again.
     pub(super) fn fork_failed(&mut self, agent: String, status: StatusCode) {
-        let Some(i) = self.forks.iter().position(|f| f.agent == agent) else {
-            return;
-        };
-        self.forks.swap_remove(i);
-        if let Phase::Queued { queue, .. } = &self.phase {
-            self.ctx.events.append(
-                self.log(Event::AgentRingFailed { status: status.0 })
-                    .queue(queue)
-                    .agent(&agent),
-            );
-        }
-        let _ = self.ctx.acd.send(AcdCommand::OfferFailed {
-            call: self.id,
-            agent,
-            failure: offer_failure(status),
-        });
+        self.forks.retain(|f| f.agent != agent);
+        self.flow.handle_fork_failed(&agent, status.0);
+        self.drive_flow();
     }
 }

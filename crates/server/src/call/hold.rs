@@ -37,7 +37,7 @@ impl CallTask {
             _ => return,
         };
         let mut ev = self.log(event);
-        if let Phase::Bridged { queue, agent, .. } = &self.phase {
+        if let Phase::Bridged { queue, agent, .. } = self.flow.phase() {
             ev = ev.queue(queue).agent(agent);
         }
         self.ctx.events.append(ev);

@@ -9,7 +9,7 @@ impl CallTask {
             match action {
                 Action::Play { prompts, lang } | Action::Say { prompts, lang } => {
                     self.lang = lang;
-                    self.collect_deadline = None;
+                    self.flow.handle_ivr_play();
                     self.play(&prompts, lang, false);
                 }
                 Action::CollectDigits {
@@ -20,8 +20,8 @@ impl CallTask {
                 } => {
                     self.lang = lang;
                     self.play(&prompts, lang, true);
-                    self.collect_deadline =
-                        Some(Instant::now() + timeout + self.playlist_len(&prompts, lang));
+                    let wait = timeout + self.playlist_len(&prompts, lang);
+                    self.flow.handle_ivr_collect(Instant::now(), wait);
                 }
                 Action::HttpRequest {
                     id,

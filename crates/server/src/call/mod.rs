@@ -11,6 +11,7 @@ mod campaign_leg;
 mod control;
 mod dialplan_callback;
 mod direct;
+mod flow_io;
 mod forking;
 mod hold;
 mod ivr_flow;
@@ -42,8 +43,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use chrono::Utc;
 use serde_json::json;
-use switchboard_acd::{OfferFailure, Spoken};
-use switchboard_ivr::interp::{Action, Event as IvrEvent, QueueOutcome, QueueRequest};
+use switchboard_acd::Spoken;
+use switchboard_callflow::Phase;
+use switchboard_ivr::interp::{Action, Event as IvrEvent, QueueRequest};
 use switchboard_ivr::{Interpreter, Lang, Program};
 use switchboard_media::{Bridge, DtmfDetector, Playlist, PromptCache, PromptPlayer};
 use switchboard_rtp::{char_for_event, NtpClock, SessionEvent, TelephoneEvent};
@@ -193,36 +195,6 @@ struct Supervision {
     /// Mixer participants: caller, agent, supervisor.
     ids: [switchboard_media::ParticipantId; 3],
     done: Option<tokio::sync::oneshot::Sender<()>>,
-    name: String,
-}
-
-enum Phase {
-    Ivr,
-    Queued {
-        queue: String,
-        announcing: bool,
-    },
-    Ringing {
-        queue: String,
-        agent: String,
-    },
-    Bridged {
-        queue: String,
-        agent: String,
-        answered_at: Instant,
-    },
-    /// Accepted a callback: saying goodbye, then hanging up; the place stays in the queue.
-    CallbackLeaving {
-        queue: String,
-    },
-    /// A transfer rings a user's phone or a number (`direct.rs`).
-    Dialing(Box<direct::Dialing>),
-    /// This call's agent leg went to another call in an attended transfer.
-    TransferredOut {
-        queue: String,
-        agent: String,
-    },
-    Done,
 }
 
 struct CallTask {
@@ -231,7 +203,6 @@ struct CallTask {
     sip_call: switchboard_sip::CallKey,
     caller: String,
     dnis: String,
-    started: Instant,
     a: MediaLeg,
     b: Option<MediaLeg>,
     b_offer: Option<SessionDescription>,
@@ -246,13 +217,11 @@ struct CallTask {
     inband: DtmfDetector,
     ivr: Interpreter,
     lang: Lang,
-    phase: Phase,
-    collect_deadline: Option<Instant>,
-    queue_deadline: Option<Instant>,
-    /// A CANCEL to a ringing agent is in flight: a new offer waits for its 487.
-    cancelling_b: bool,
-    pending_offers: Vec<String>,
-    /// Agent legs of a ring-all offer still ringing (see `forking.rs`).
+    /// The call's phases, timers and queue/offer/end decisions (crate `callflow`).
+    flow: switchboard_callflow::Call,
+    /// What a transfer rings while the flow is `Transferring` (`direct.rs`).
+    dialing: Option<Box<direct::Dialing>>,
+    /// The media of ring-all legs still ringing (see `forking.rs`).
     forks: Vec<forking::ForkLeg>,
     /// ACD calls taken over by attended transfers; ended with this call.
     extra_acd_calls: Vec<u64>,
@@ -270,14 +239,11 @@ struct CallTask {
     b_answered_at: Option<Instant>,
     first_relay_at: Option<Instant>,
     relayed: u64,
-    ended: bool,
     local_ip: IpAddr,
     /// What to start once leg A is confirmed (`None` once started).
     awaiting_confirmation: Option<Start>,
     /// The HTTP API's requests (describe, hang up, transfer).
     control_rx: mpsc::Receiver<crate::live_calls::CallControl>,
-    /// When the call last joined a queue.
-    queued_at: Option<Instant>,
     /// Wall-clock start, for the API.
     started_wall: chrono::DateTime<Utc>,
     /// Who hung the call up over the API (its `call.end` says so).
@@ -347,7 +313,7 @@ impl CallTask {
         let mut wake = self.next_wake(last_tick);
         let timer = tokio::time::sleep_until(wake.into());
         tokio::pin!(timer);
-        while !self.ended {
+        while self.flow.phase() != &Phase::Ended {
             let next = self.next_wake(last_tick);
             if next != wake {
                 wake = next;
@@ -535,88 +501,30 @@ impl CallTask {
             b.session.handle_timeout(now);
             let _ = b.flush_session();
         }
-        if self.queue_deadline.is_some_and(|d| now >= d)
-            && matches!(self.phase, Phase::Queued { .. })
-        {
-            self.queue_deadline = None;
-            if let Phase::Queued { queue, .. } = &self.phase {
-                self.ctx.events.append(
-                    self.log(Event::QueueExit {
-                        reason: switchboard_events::QueueExitReason::MaxWait,
-                        target: None,
-                        key: None,
-                    })
-                    .queue(queue),
-                );
-            }
-            self.leave_queue(QueueOutcome::MaxWait);
-        }
         self.a.dtmf.handle_timeout(now);
         self.collect_digits(now);
-        if let Some(d) = self.collect_deadline {
-            if now >= d && !self.player.is_playing() {
-                self.collect_deadline = None;
-                self.ivr.handle_event(IvrEvent::Timeout);
-                self.drain_ivr();
-            }
-        }
+        self.on_flow_timeout(now);
     }
 
     fn on_digit(&mut self, d: char, via: DtmfVia) {
-        self.ctx.events.append(self.log(Event::Dtmf {
-            digit: d.to_string(),
-            via,
-        }));
-        match &self.phase {
-            Phase::Ivr => {
-                self.player.handle_dtmf(d);
-                while let Some(ev) = self.player.poll_event() {
-                    let _ = ev;
-                }
-                self.ivr.handle_event(IvrEvent::Digit(d));
-                self.drain_ivr();
+        let callback_possible = !self.ctx.cfg.trunk_specs.is_empty() && !self.caller.is_empty();
+        let route = self
+            .flow
+            .handle_digit(Instant::now(), d, via, callback_possible);
+        if route == switchboard_callflow::DigitRoute::Callback {
+            let allowed = self.ctx.number_rules.check(&self.caller);
+            if let Err(r) = allowed {
+                self.refuse_callback(r);
             }
-            Phase::Queued { .. } | Phase::Ringing { .. } => {
-                let exit_key = self.queue_req.as_ref().and_then(|r| r.exit_key);
-                let callback_key = self.queue_req.as_ref().and_then(|r| r.callback_key);
-                if Some(d) == callback_key
-                    && !self.ctx.cfg.trunk_specs.is_empty()
-                    && !self.caller.is_empty()
-                {
-                    match self.ctx.number_rules.check(&self.caller) {
-                        Ok(_) => self.accept_callback(),
-                        Err(r) => self.refuse_callback(r),
-                    }
-                } else if Some(d) == exit_key && matches!(self.phase, Phase::Queued { .. }) {
-                    self.leave_queue(QueueOutcome::ExitKey);
-                } else {
-                    let _ = self.ctx.acd.send(AcdCommand::Key {
-                        call: self.id,
-                        key: d,
-                    });
-                }
-            }
-            _ => {}
+            self.flow.handle_callback(allowed.is_ok());
         }
+        self.drive_flow();
     }
 
     fn on_player_event(&mut self, ev: switchboard_media::PlayerEvent) {
-        use switchboard_media::PlayerEvent as P;
-        match ev {
-            P::Finished => match &mut self.phase {
-                Phase::Ivr if self.collect_deadline.is_none() => {
-                    self.ivr.handle_event(IvrEvent::PromptFinished);
-                    self.drain_ivr();
-                }
-                Phase::Queued { announcing, .. } => {
-                    *announcing = false;
-                    self.play_moh();
-                }
-                Phase::CallbackLeaving { .. } => self.hangup_all(EndReason::CallbackAccepted),
-                Phase::Dialing(_) => self.play_moh(),
-                _ => {}
-            },
-            P::Interrupted { .. } | P::Stopped => {}
+        if let switchboard_media::PlayerEvent::Finished = ev {
+            self.flow.handle_prompt_finished(Instant::now());
+            self.drive_flow();
         }
     }
 
@@ -640,7 +548,7 @@ impl CallTask {
 
     /// Loops the queue's music-on-hold class (`[[queues]] moh`, default `moh`).
     fn play_moh(&mut self) {
-        let class = match &self.phase {
+        let class = match self.flow.phase() {
             Phase::Queued { queue, .. } => self.ctx.queue_config(queue).map(|q| q.moh.as_str()),
             _ => None,
         }
@@ -671,46 +579,13 @@ impl CallTask {
                 self.start_when_confirmed();
             }
             CallSignal::BProgress => {}
-            CallSignal::BAnswered(_)
-                if self.cancelling_b && !matches!(self.phase, Phase::Ringing { .. }) =>
-            {
-                // The agent answered as our CANCEL crossed it: hang that leg up.
-                self.sip(SipCommand::ReleaseB {
-                    call: self.sip_call,
-                })
-                .await;
-                self.cancel_done().await;
-            }
-            CallSignal::BFailed(_)
-                if self.cancelling_b && !matches!(self.phase, Phase::Ringing { .. }) =>
-            {
-                self.cancel_done().await;
-            }
             CallSignal::BAnswered(sdp) => self.agent_answered(sdp).await,
             CallSignal::ForkAnswered { agent, sdp } => self.fork_answered(agent, sdp).await,
             CallSignal::ForkFailed { agent, status } => self.fork_failed(agent, status),
             CallSignal::BFailed(status) => {
-                if let Phase::Ringing { queue, agent } = &self.phase {
-                    let (queue, agent) = (queue.clone(), agent.clone());
-                    let failure = forking::offer_failure(status);
-                    self.ctx.events.append(
-                        self.log(Event::AgentRingFailed { status: status.0 })
-                            .queue(&queue)
-                            .agent(&agent),
-                    );
-                    self.b_pending = None;
-                    self.b_offer = None;
-                    self.phase = Phase::Queued {
-                        queue,
-                        announcing: false,
-                    };
-                    self.play_moh();
-                    let _ = self.ctx.acd.send(AcdCommand::OfferFailed {
-                        call: self.id,
-                        agent,
-                        failure,
-                    });
-                }
+                let again = self.flow.handle_agent_failed(Instant::now(), status.0);
+                self.drive_flow();
+                self.offer_again(again).await;
             }
             CallSignal::InDialog { leg, tx, req }
                 if req.method == Method::Refer && leg == SipLeg::B =>
@@ -804,65 +679,35 @@ impl CallTask {
     }
 
     fn finish(&mut self, reason: EndReason) {
-        if self.ended {
+        if self.flow.phase() == &Phase::Ended {
             return;
         }
-        self.ended = true;
         self.transfer_abandoned(reason);
         self.stop_supervision(SupervisionEnd::CallEnded);
-        if let (Phase::Bridged { agent, .. } | Phase::TransferredOut { agent, .. }, Some(_)) =
-            (&self.phase, self.sup_rx.take())
+        if let (Phase::Bridged { agent, .. } | Phase::HandedOver { agent, .. }, Some(_)) =
+            (self.flow.phase(), self.sup_rx.take())
         {
             self.ctx.supervisable.remove(agent);
         }
         let now = Instant::now();
+        let Some(end) = self.flow.handle_end(now, reason) else {
+            return;
+        };
+        // The ACD hears of the end (its agent goes to wrap-up) before the log does.
+        self.drive_flow();
+        // A user the engine rang directly is free again.
+        self.direct = None;
         self.a.session.close(now);
         let _ = self.a.flush_session();
         if let Some(b) = self.b.as_mut() {
             b.session.close(now);
             let _ = b.flush_session();
         }
-        let mut data = CallEnd::new(reason, Disposition::Ivr);
+        let mut data = CallEnd::new(reason, end.disposition);
         data.by = self.api_hangup_by.take();
-        data.duration_s = Some(now.duration_since(self.started).as_secs_f64());
-        let mut ev_queue = String::new();
-        let mut ev_agent = String::new();
-        match &self.phase {
-            Phase::Queued { queue, .. } | Phase::Ringing { queue, .. } => {
-                let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
-                data.disposition = Disposition::Abandoned;
-                ev_queue = queue.clone();
-            }
-            Phase::Dialing(d) => {
-                data.disposition = Disposition::Abandoned;
-                ev_queue = d.queue.clone();
-            }
-            Phase::Bridged {
-                queue,
-                agent,
-                answered_at,
-            } => {
-                if self.direct.take().is_none() {
-                    let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
-                }
-                data.disposition = Disposition::Answered;
-                data.talk_s = Some(now.duration_since(*answered_at).as_secs_f64());
-                ev_queue = queue.clone();
-                ev_agent = agent.clone();
-            }
-            Phase::TransferredOut { queue, agent } => {
-                data.disposition = Disposition::Transferred;
-                ev_queue = queue.clone();
-                ev_agent = agent.clone();
-            }
-            Phase::CallbackLeaving { queue } => {
-                data.disposition = Disposition::Callback;
-                ev_queue = queue.clone();
-            }
-            Phase::Ivr | Phase::Done => {
-                data.disposition = Disposition::Ivr;
-            }
-        }
+        data.duration_s = Some(end.duration_s);
+        data.talk_s = end.talk_s;
+        let (ev_queue, ev_agent) = (end.queue, end.agent);
         if let (Some(a), Some(r)) = (self.b_answered_at, self.first_relay_at) {
             // Agent's 200 to the first audio across the bridge (includes the whisper).
             data.answer_to_audio_ms = Some(r.saturating_duration_since(a).as_secs_f64() * 1000.0);
@@ -907,7 +752,6 @@ impl CallTask {
                 .queue(&ev_queue)
                 .agent(&ev_agent),
         );
-        self.phase = Phase::Done;
         tracing::info!(%reason, "call ended");
     }
 }

@@ -27,52 +27,24 @@ impl CallTask {
             announce_every: req.announce_every,
             signals: self.queue_tx.clone(),
         });
-        // The dialplan's `max_wait` for this call (the queue's own limit is the ACD's).
-        self.queue_deadline = req.max_wait.map(|w| Instant::now() + w);
-        self.queued_at = Some(Instant::now());
+        let join = switchboard_callflow::QueueJoin {
+            queue: queue.clone(),
+            // The dialplan's `max_wait` for this call (the queue's own limit is the ACD's).
+            max_wait: req.max_wait,
+            exit_key: req.exit_key,
+            callback_key: req.callback_key,
+            ring_all: self.rings_all(&queue),
+            join_prompt: self
+                .ctx
+                .queue_config(&queue)
+                .and_then(|q| q.join_prompt.clone()),
+        };
         self.queue_req = Some(req);
-        let join_prompt = self
-            .ctx
-            .queue_config(&queue)
-            .and_then(|q| q.join_prompt.clone());
-        self.phase = Phase::Queued {
-            queue,
-            announcing: join_prompt.is_some(),
-        };
-        match join_prompt {
-            // The music starts when the prompt ends (`on_player_event`).
-            Some(p) => self.play(&[p], self.lang, false),
-            None => self.play_moh(),
-        }
+        self.flow.handle_queue_join(Instant::now(), join);
+        self.drive_flow();
     }
 
-    /// The caller takes the callback offer: the ACD keeps their place as a virtual entry
-    /// and will call them back at the number they called from.
-    pub(super) fn accept_callback(&mut self) {
-        let queue = match &self.phase {
-            Phase::Queued { queue, .. } | Phase::Ringing { queue, .. } => queue.clone(),
-            _ => return,
-        };
-        self.cancel_forks();
-        if let Phase::Ringing { .. } = self.phase {
-            let _ = self.ctx.sip.commands.send(SipCommand::CancelB {
-                call: self.sip_call,
-            });
-            self.cancelling_b = true;
-            self.b_pending = None;
-        }
-        let _ = self.ctx.acd.send(AcdCommand::CallbackRequest {
-            call: self.id,
-            number: self.caller.clone(),
-        });
-        self.ctx
-            .events
-            .append(self.log(Event::QueueCallbackRequested {}).queue(&queue));
-        self.phase = Phase::CallbackLeaving { queue };
-        self.play(&["queue-callback-confirmed".to_string()], self.lang, false);
-    }
-
-    /// The caller's number may not be dialled: say so, keep their place, log why.
+    /// The caller's number may not be dialled: log why (the flow says so to the caller).
     pub(super) fn refuse_callback(&mut self, r: switchboard_outbound::Refusal) {
         tracing::info!(reason = r.as_str(), "callback refused by the dial policy");
         self.ctx.metrics.dial_refused.count(r);
@@ -82,42 +54,6 @@ impl CallTask {
             &self.caller,
             r,
         ));
-        if let Phase::Queued { announcing, .. } = &mut self.phase {
-            *announcing = true;
-            let prompt = ["queue-callback-unavailable".to_string()];
-            self.play(&prompt, self.lang, false);
-        }
-    }
-
-    pub(super) fn leave_queue(&mut self, outcome: QueueOutcome) {
-        self.cancel_forks();
-        if let Phase::Ringing { .. } = self.phase {
-            let _ = self.ctx.sip.commands.send(SipCommand::CancelB {
-                call: self.sip_call,
-            });
-            self.cancelling_b = true;
-            self.b_pending = None;
-        }
-        let reason = match outcome {
-            QueueOutcome::ExitKey => switchboard_acd::ExitReason::ExitKey {
-                key: self
-                    .queue_req
-                    .as_ref()
-                    .and_then(|r| r.exit_key)
-                    .unwrap_or('#'),
-            },
-            _ => switchboard_acd::ExitReason::MaxWait {
-                target: String::new(),
-            },
-        };
-        let _ = self.ctx.acd.send(AcdCommand::Exit {
-            call: self.id,
-            reason,
-        });
-        self.phase = Phase::Ivr;
-        self.player.stop();
-        self.ivr.handle_event(IvrEvent::QueueResult(outcome));
-        self.drain_ivr();
     }
 
     pub(super) async fn on_queue(&mut self, q: QueueSignal) {
@@ -128,11 +64,10 @@ impl CallTask {
                 self.drain_ivr();
             }
             QueueSignal::Announce { position, spoken } => {
-                if let Phase::Queued { announcing, queue } = &mut self.phase {
-                    *announcing = true;
+                if let Some(queue) = self.flow.handle_announce() {
                     let before = self
                         .ctx
-                        .queue_config(queue)
+                        .queue_config(&queue)
                         .and_then(|q| q.announce_prompt.clone());
                     let wait = match spoken {
                         Spoken::LessThanMinute => Some(Duration::from_secs(30)),
@@ -148,74 +83,31 @@ impl CallTask {
                     self.play(&names, self.lang, false);
                 }
             }
-            QueueSignal::Offer { agent } if self.cancelling_b => self.pending_offers.push(agent),
-            QueueSignal::Offer { agent } => self.offer_to_agent(agent).await,
-            QueueSignal::CancelOffer { agent } if self.is_forked_to(&agent) => {
-                self.cancel_fork(&agent);
+            QueueSignal::Offer { agent } => {
+                let decision = self.flow.handle_offer(agent);
+                self.ring(decision).await;
             }
             QueueSignal::CancelOffer { agent } => {
-                if let Phase::Ringing {
-                    queue,
-                    agent: ringing,
-                } = &self.phase
-                {
-                    if *ringing == agent {
-                        let queue = queue.clone();
-                        self.sip(SipCommand::CancelB {
-                            call: self.sip_call,
-                        })
-                        .await;
-                        self.cancelling_b = true;
-                        self.b = None;
-                        self.b_offer = None;
-                        self.b_pending = None;
-                        self.phase = Phase::Queued {
-                            queue,
-                            announcing: false,
-                        };
-                        self.play_moh();
-                    }
-                }
+                self.flow.handle_offer_withdrawn(&agent);
+                self.drive_flow();
             }
-            QueueSignal::Exit { .. }
-                if !matches!(self.phase, Phase::Queued { .. } | Phase::Ringing { .. }) => {}
             QueueSignal::Exit { reason } => {
-                self.cancel_forks();
-                let outcome = match reason {
-                    Some(switchboard_acd::ExitReason::MaxWait { .. }) => QueueOutcome::MaxWait,
-                    Some(switchboard_acd::ExitReason::ExitKey { .. }) => QueueOutcome::ExitKey,
-                    _ => QueueOutcome::Failed,
-                };
-                self.phase = Phase::Ivr;
-                self.player.stop();
-                self.ivr.handle_event(IvrEvent::QueueResult(outcome));
-                self.drain_ivr();
+                self.flow.handle_queue_exit(reason.as_ref());
+                self.drive_flow();
             }
         }
     }
 
-    pub(super) async fn offer_to_agent(&mut self, agent: String) {
-        let Phase::Queued { queue, .. } = &self.phase else {
-            return;
-        };
-        let queue = queue.clone();
-        if self.rings_all(&queue) {
-            return self.fork_to_agent(queue, agent).await;
-        }
+    /// Rings `agent` with this call on leg B, as the flow decided.
+    pub(super) async fn ring_agent(&mut self, queue: String, agent: String) {
         let Some(pair) = self.ctx.rtp_pool.allocate().await else {
-            let _ = self.ctx.acd.send(AcdCommand::OfferFailed {
-                call: self.id,
-                agent,
-                failure: OfferFailure::Rejected,
-            });
+            self.flow.handle_ring_not_started(agent);
+            self.drive_flow();
             return;
         };
         let (offer, caps, headers) = self.agent_offer(&queue, &agent, &pair);
         self.b_pending = Some((pair, caps));
         self.b_offer = Some(offer.clone());
-        self.ctx
-            .events
-            .append(self.log(Event::AgentRing {}).queue(&queue).agent(&agent));
         self.screen_pop(&queue, &agent);
         self.sip(SipCommand::RouteToUser {
             call: self.sip_call,
@@ -224,7 +116,8 @@ impl CallTask {
             headers,
         })
         .await;
-        self.phase = Phase::Ringing { queue, agent };
+        self.flow.handle_ringing(agent);
+        self.drive_flow();
     }
 
     /// The SDP offer (caller's codec first, so the bridge can relay without transcoding),

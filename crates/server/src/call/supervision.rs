@@ -8,11 +8,6 @@ impl CallTask {
     /// A supervisor joins this bridged call: from now on the call is mixed (caller, agent,
     /// supervisor) each 20 ms instead of relayed, with the mode's hearing matrix.
     pub(super) fn start_supervision(&mut self, req: SuperviseRequest) {
-        let Phase::Bridged { queue, agent, .. } = &self.phase else {
-            let _ = req.done.send(());
-            return;
-        };
-        let (queue, agent) = (queue.clone(), agent.clone());
         let mut mixer = Mixer::new(4, 160);
         let (Ok(caller_id), Ok(agent_id), Ok(sup_id)) = (mixer.add(), mixer.add(), mixer.add())
         else {
@@ -23,20 +18,18 @@ impl CallTask {
             let _ = req.done.send(());
             return;
         }
-        self.ctx.events.append(
-            self.log(Event::SupervisorJoin {
-                supervisor: req.supervisor.clone(),
-                mode: core_events::supervision_mode(req.mode),
-            })
-            .queue(&queue)
-            .agent(&agent),
-        );
+        // Only a bridged call without a supervisor takes one (the flow decides and logs).
+        let mode = core_events::supervision_mode(req.mode);
+        if !self.flow.handle_supervisor_join(&req.supervisor, mode) {
+            let _ = req.done.send(());
+            return;
+        }
+        self.drive_flow();
         self.supervision = Some(Supervision {
             media: req.media,
             mixer,
             ids: [caller_id, agent_id, sup_id],
             done: Some(req.done),
-            name: req.supervisor,
         });
         self.sup_stop = Some(req.stop);
     }
@@ -47,10 +40,9 @@ impl CallTask {
             if let Some(d) = s.done.take() {
                 let _ = d.send(());
             }
-            self.ctx.events.append(self.log(Event::SupervisorLeave {
-                supervisor: s.name,
-                reason: why,
-            }));
+        }
+        if self.flow.handle_supervisor_leave(why) {
+            self.drive_flow();
         }
     }
 

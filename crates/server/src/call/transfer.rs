@@ -24,7 +24,7 @@ impl CallTask {
             queue: from_queue,
             agent: from_agent,
             ..
-        } = &self.phase
+        } = self.flow.phase()
         else {
             self.respond(tx, StatusCode(403), None).await;
             return;
@@ -104,7 +104,7 @@ impl CallTask {
             queue: from_queue,
             agent: from_agent,
             ..
-        } = &self.phase
+        } = self.flow.phase()
         else {
             self.respond(tx, StatusCode(403), None).await;
             return;
@@ -172,21 +172,24 @@ impl CallTask {
         self.direct = h.engaged.map(|e| direct::DirectCall { engaged: Some(e) });
         self.b_player = None;
         self.b = Some(h.media);
-        self.phase = Phase::Bridged {
-            queue: if h.queue.is_empty() {
-                from_queue.clone()
-            } else {
-                h.queue
-            },
-            agent: h.agent,
-            answered_at: Instant::now(),
+        let queue = if h.queue.is_empty() {
+            from_queue.clone()
+        } else {
+            h.queue
         };
+        let direct = self.direct.is_some();
+        self.flow
+            .handle_bridged(Instant::now(), queue, h.agent, direct);
         self.connect_bridge(Instant::now());
     }
 
     /// Gives this call's agent leg to an attended transfer and stops quietly.
     pub(super) fn hand_over(&mut self, reply: tokio::sync::oneshot::Sender<Option<HandOver>>) {
-        let Phase::Bridged { queue, agent, .. } = &self.phase else {
+        if self.b.is_none() || !matches!(self.flow.phase(), Phase::Bridged { .. }) {
+            let _ = reply.send(None);
+            return;
+        }
+        let Some((queue, agent)) = self.flow.handle_handed_over() else {
             let _ = reply.send(None);
             return;
         };
@@ -194,7 +197,6 @@ impl CallTask {
             let _ = reply.send(None);
             return;
         };
-        let (queue, agent) = (queue.clone(), agent.clone());
         self.bridge = None;
         let _ = reply.send(Some(HandOver {
             media,
@@ -203,7 +205,6 @@ impl CallTask {
             agent: agent.clone(),
             engaged: self.direct.take().and_then(|d| d.engaged),
         }));
-        self.phase = Phase::TransferredOut { queue, agent };
         self.finish(EndReason::TransferCompleted);
     }
 }

@@ -45,7 +45,6 @@ impl CallTask {
 
     /// The next wake-up after `last` (see [`next_wake`]).
     pub(super) fn next_wake(&self, last: Instant) -> Instant {
-        let queued = matches!(self.phase, Phase::Queued { .. });
         next_wake(
             self.needs_cadence(),
             last,
@@ -53,8 +52,8 @@ impl CallTask {
                 self.a.session.poll_timeout(),
                 self.b.as_ref().and_then(|b| b.session.poll_timeout()),
                 self.a.dtmf.poll_timeout(),
-                self.queue_deadline.filter(|_| queued),
-                self.collect_deadline,
+                // The queue's max wait (only while queued) and the IVR's collect timeout.
+                self.flow.poll_timeout(),
             ],
         )
     }
