@@ -520,3 +520,131 @@ fn the_agent_desktop_lists_callbacks_and_calls_one_now() {
     agent.quit();
     customer.quit();
 }
+
+/// The wallboard's event stream drops (closed from the page, as a network failure would);
+/// events logged meanwhile (two web callbacks asked for) reach the page after it
+/// reconnects with `?since=<last id>`: every event the server logged after the drop, once
+/// each, in order.
+#[test]
+fn the_wallboard_resumes_the_event_stream_where_it_dropped() {
+    let Some(driver) = ChromeDriver::start() else {
+        return;
+    };
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free UDP port");
+    let server = Server::start(
+        "browser-replay",
+        &format!("[sip]\noutbound_trunk = \"127.0.0.1:{port}\"\n"),
+    );
+    let mut wall = driver.session(1280, 900, "en-US");
+    sign_in(&wall, &format!("http://{}/", server.http), "demo-admin");
+    wall.wait_js(
+        20,
+        "return document.getElementById('conn').classList.contains('conn-ws')",
+    )
+    .expect("the wallboard follows the live event stream");
+    // An event while connected, so the page has a last id.
+    let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let ask = |name: &str| {
+        let body = format!(
+            r#"{{"queue": "sales", "number": "+74951234567", "at": "{at}", "name": "{name}"}}"#
+        );
+        let (status, made) = api(
+            &server,
+            "POST",
+            "/api/v1/callbacks",
+            Some(&body),
+            "demo-admin",
+        );
+        assert_eq!(status, 201, "{made}");
+        made["id"].as_str().expect("an id").to_string()
+    };
+    let first = ask("before");
+    let seen = server
+        .wait_event(20, |e| e.kind == "callback.scheduled" && e.call == first)
+        .expect("logged");
+    wall.wait_js(
+        20,
+        &format!(
+            "return window.switchboardStream.received.includes({})",
+            seen.id
+        ),
+    )
+    .expect("the page received the event while connected");
+    let last_before: i64 = wall
+        .js(
+            "const r = window.switchboardStream.received; return r[r.length - 1]",
+            json!([]),
+        )
+        .as_i64()
+        .expect("a last id");
+
+    // Drop the stream; while the page is polling, two more callbacks are asked for.
+    wall.js("window.switchboardStream.drop(); return null", json!([]));
+    wall.wait_js(
+        10,
+        "return document.getElementById('conn').classList.contains('conn-poll')",
+    )
+    .expect("the page noticed the drop");
+    let during = [ask("during-1"), ask("during-2")];
+    let logged: Vec<i64> = during
+        .iter()
+        .map(|id| {
+            server
+                .wait_event(20, |e| e.kind == "callback.scheduled" && e.call == *id)
+                .expect("logged")
+                .id
+        })
+        .collect();
+    wall.wait_js(
+        40,
+        "const s = window.switchboardStream; return s.urls.length >= 2 &&\
+           document.getElementById('conn').classList.contains('conn-ws')",
+    )
+    .expect("the page reconnected");
+    let urls = wall.js("return window.switchboardStream.urls", json!([]));
+    assert!(
+        urls[1]
+            .as_str()
+            .is_some_and(|u| u.ends_with(&format!("/api/v1/events?since={last_before}"))),
+        "reconnected from the last id {last_before}: {urls}"
+    );
+    let max = *logged.iter().max().unwrap();
+    let received = wall
+        .wait_js(
+            20,
+            &format!(
+                "const r = window.switchboardStream.received;\
+                 return r.includes({max}) ? r : null"
+            ),
+        )
+        .expect("the events logged during the drop reached the page");
+    let received: Vec<i64> = received
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect();
+    assert!(
+        received.windows(2).all(|w| w[0] < w[1]),
+        "in order, none twice: {received:?}"
+    );
+    // Every event the server logged after the page's last id, up to the last one sent.
+    let newest = *received.last().unwrap();
+    let expected: Vec<i64> = server
+        .events()
+        .iter()
+        .map(|e| e.id)
+        .filter(|id| *id > last_before && *id <= newest)
+        .collect();
+    let after: Vec<i64> = received
+        .iter()
+        .copied()
+        .filter(|id| *id > last_before)
+        .collect();
+    assert_eq!(after, expected, "no event missed");
+    assert!(logged.iter().all(|id| after.contains(id)));
+    assert_clean(&mut wall, "wallboard", &server);
+}

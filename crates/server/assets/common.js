@@ -363,6 +363,12 @@ const SB = (() => {
     const conn = document.getElementById('conn');
     let mode = 'poll';
     let lastId = null;
+    let socket = null;
+    // The stream's state, readable from the browser's console (support) and by the browser
+    // tests: the ids received in order (the last 1000), the URLs connected to, and `drop()`,
+    // which closes the socket as a network failure would (the page then reconnects).
+    const stream = { received: [], urls: [], drop: () => socket && socket.close() };
+    window.switchboardStream = stream;
     let timer = null;
     let backoff = 1000;
     let ok = true;
@@ -395,7 +401,9 @@ const SB = (() => {
       } catch (e) {
         return;
       }
+      socket = ws;
       ws.onopen = () => {
+        stream.urls.push(ws.url);
         mode = 'ws';
         backoff = 1000;
         show();
@@ -408,7 +416,11 @@ const SB = (() => {
         } catch (e) {
           return;
         }
-        if (ev && ev.id !== undefined) lastId = ev.id;
+        if (ev && ev.id !== undefined) {
+          lastId = ev.id;
+          stream.received.push(ev.id);
+          if (stream.received.length > 1000) stream.received.shift();
+        }
         if (ev && relevant(ev)) kick();
       };
       ws.onclose = () => {
