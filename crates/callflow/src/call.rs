@@ -192,6 +192,24 @@ impl Call {
         };
     }
 
+    /// A blind transfer lets the bridged agent go (the caller moves on to a queue, a user
+    /// or a number next): the leg is released and, unless the engine rang that agent
+    /// itself, the ACD hears the call ended for them (they wrap up). The call is back in
+    /// the dialplan's hands until the transfer places it.
+    pub fn handle_agent_released(&mut self) {
+        let Phase::Bridged { direct, .. } = &self.phase else {
+            return;
+        };
+        let direct = *direct;
+        self.out
+            .push_back(Output::Sip(crate::SipRequest::ReleaseAgent));
+        if !direct {
+            self.out
+                .push_back(Output::Acd(crate::AcdRequest::CallEnded));
+        }
+        self.phase = Phase::Ivr;
+    }
+
     /// An attended transfer takes this call's agent leg: the call's part is over. Gives
     /// the queue and agent, or `None` when the call is not bridged.
     pub fn handle_handed_over(&mut self) -> Option<(String, String)> {

@@ -397,7 +397,17 @@ fn blind_transfer_to_a_queue_and_transfer_to_a_user() {
     sim.offer("alice");
     sim.answer();
     sim.advance(Duration::from_secs(30));
-    // alice REFERs the caller to "billing": her leg is released, the caller queues again.
+    // alice REFERs the caller to "billing": her leg is released (she wraps up), the caller
+    // queues again.
+    sim.drain();
+    sim.call.handle_agent_released();
+    assert_eq!(
+        sim.drain(),
+        vec![
+            Output::Sip(SipRequest::ReleaseAgent),
+            Output::Acd(AcdRequest::CallEnded)
+        ]
+    );
     sim.queue("billing", None);
     assert!(matches!(sim.call.phase(), Phase::Queued { queue, .. } if queue == "billing"));
     sim.offer("carol");
@@ -408,6 +418,8 @@ fn blind_transfer_to_a_queue_and_transfer_to_a_user() {
             agent: "carol".into()
         })));
     // carol transfers to user dave, whom the engine rings itself.
+    sim.call.handle_agent_released();
+    sim.drain();
     sim.call.handle_transfer_ringing("billing".into());
     sim.call.handle_prompt_finished(sim.now);
     assert_eq!(sim.drain(), vec![Output::Media(MediaCommand::PlayMoh)]);

@@ -319,16 +319,12 @@ impl CallTask {
         if self.sup_rx.take().is_some() {
             self.ctx.supervisable.remove(agent);
         }
-        self.sip(SipCommand::ReleaseB {
-            call: self.sip_call,
-        })
-        .await;
+        self.flow.handle_agent_released();
+        self.drive_flow();
         self.bridge = None;
         self.b = None;
         self.b_player = None;
-        if self.direct.take().is_none() {
-            let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
-        }
+        self.direct = None;
     }
 }
 
