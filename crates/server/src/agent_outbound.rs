@@ -8,12 +8,18 @@
 //! recorded when the user's `record_outbound` says so, and logged as one call
 //! (`call.outbound`, `call.end` with disposition `outbound` and the agent on the
 //! envelope). The agent is busy for every queue while it lasts.
+//!
+//! Such a call can be the consultation of an attended transfer: when the agent REFERs its
+//! other call with a Replaces naming this one, the far end's leg and media are handed over
+//! to that call (`CallSignal::HandOver`, the far end's originated call named in
+//! `HandOver::leg_call`), the agent's leg here is hung up, and this call ends
+//! `transfer_completed`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use switchboard_events::{CallEnd, Disposition, EndReason, Event, OriginatePurpose};
+use switchboard_events::{CallEnd, Disposition, EndReason, Event, OriginatePurpose, Party};
 use switchboard_media::{Bridge, Side};
 use switchboard_sdp::{Direction, LocalCaps, LocalMedia, SessionDescription};
 use switchboard_sip::CallKey;
@@ -22,7 +28,7 @@ use switchboard_sip_message::{Method, StatusCode};
 use crate::call::CallContext;
 use crate::call_signals::{CallSignal, SignalReceiver};
 use crate::event_log::NewEvent;
-use crate::media_leg::{arrival_position, MediaLeg, RxBuf, Timeline};
+use crate::media_leg::{arrival_position, HandOver, MediaLeg, RxBuf, Timeline};
 use crate::outbound_call::NotAnswered;
 use crate::pii::Pii;
 use crate::recorder::Recorder;
@@ -232,7 +238,7 @@ pub(crate) async fn run(
     };
     let mut far_signals = answered.signals;
     let talk_from = Instant::now();
-    let reason = bridge(
+    let ended = bridge(
         &ctx,
         id,
         &mut far,
@@ -243,6 +249,28 @@ pub(crate) async fn run(
     )
     .await;
     let talk = talk_from.elapsed().as_secs_f64();
+    let (reason, far_quality) = match ended {
+        BridgeEnd::Ended(reason) => (reason, Some(far.media.quality(Party::Caller))),
+        BridgeEnd::HandOver(reply) => {
+            // An attended transfer (REFER with Replaces naming this call): the far end's
+            // leg and media go to the transferring agent's other call; the agent's leg
+            // here is hung up and this call ends `transfer_completed`.
+            tracing::info!(agent = %agent, "agent's outbound call handed over by an attended transfer");
+            let _ = ctx
+                .sip
+                .commands
+                .send(SipCommand::Hangup { call: near.call });
+            let _ = reply.send(Some(HandOver {
+                media: far.media,
+                acd_call: id,
+                queue: String::new(),
+                agent: String::new(),
+                engaged: None,
+                leg_call: Some(far.call),
+            }));
+            (EndReason::TransferCompleted, None)
+        }
+    };
     let mut end = CallEnd::new(reason, Disposition::Outbound);
     end.talk_s = Some(talk);
     end.duration_s = Some(started.elapsed().as_secs_f64());
@@ -251,10 +279,10 @@ pub(crate) async fn run(
         end.recording_dropped_frames = Some(rec.dropped());
         crate::metrics::Metrics::add(&ctx.metrics.recordings, 1);
     }
-    end.quality = vec![
-        far.media.quality(switchboard_events::Party::Caller),
-        near.media.quality(switchboard_events::Party::Agent),
-    ];
+    end.quality = far_quality
+        .into_iter()
+        .chain([near.media.quality(Party::Agent)])
+        .collect();
     ctx.events.append(log(Event::CallEnd(end)));
 }
 
@@ -336,8 +364,17 @@ fn answer_in_dialog(
     });
 }
 
+/// How [`bridge`] ended.
+enum BridgeEnd {
+    /// One side hung up (the other is hung up already).
+    Ended(EndReason),
+    /// An attended transfer asks for the far end's leg (nothing hung up yet).
+    HandOver(tokio::sync::oneshot::Sender<Option<HandOver>>),
+}
+
 /// Relays media between the far end (`far`, recorded as the caller side) and the agent
-/// (`near`) until one hangs up; hangs up the other and says who ended it.
+/// (`near`) until one hangs up (then hangs up the other and says who ended it) or an
+/// attended transfer asks for the far end.
 async fn bridge(
     ctx: &CallContext,
     id: u64,
@@ -346,7 +383,7 @@ async fn bridge(
     near: &mut Leg,
     near_signals: &mut SignalReceiver,
     recorder: &mut Option<Recorder>,
-) -> EndReason {
+) -> BridgeEnd {
     let mut bridge = Bridge::new(far.media.bridge_config(), near.media.bridge_config());
     let origin = Instant::now();
     let (mut tl_far, mut tl_near) = (Timeline::default(), Timeline::default());
@@ -397,7 +434,7 @@ async fn bridge(
             s = far_signals.recv() => match s {
                 None | Some(CallSignal::Ended(_)) => {
                     let _ = ctx.sip.commands.send(SipCommand::Hangup { call: near.call });
-                    return EndReason::CustomerHangup;
+                    return BridgeEnd::Ended(EndReason::CustomerHangup);
                 }
                 Some(CallSignal::InDialog { tx, req, .. }) => answer_in_dialog(ctx, id, far, tx, &req),
                 Some(_) => {}
@@ -405,8 +442,9 @@ async fn bridge(
             s = near_signals.recv() => match s {
                 None | Some(CallSignal::Ended(_)) => {
                     let _ = ctx.sip.commands.send(SipCommand::Hangup { call: far.call });
-                    return EndReason::AgentHangup;
+                    return BridgeEnd::Ended(EndReason::AgentHangup);
                 }
+                Some(CallSignal::HandOver(reply)) => return BridgeEnd::HandOver(reply),
                 Some(CallSignal::AConfirmed) => near.media.session.confirm(),
                 Some(CallSignal::InDialog { tx, req, .. }) => answer_in_dialog(ctx, id, near, tx, &req),
                 Some(_) => {}

@@ -89,6 +89,10 @@ pub(crate) struct HandOver {
     pub(crate) agent: String,
     /// Keeps a colleague rung directly busy in the ACD (a consultation to a user).
     pub(crate) engaged: Option<crate::acd_actor::Engagement>,
+    /// The call whose leg B is the party handed over, when it is not the consultation
+    /// call itself: an agent's own call to a number bridges the agent's call to a second,
+    /// originated call (`agent_outbound.rs`), whose only leg moves.
+    pub(crate) leg_call: Option<switchboard_sip::CallKey>,
 }
 
 impl std::fmt::Debug for HandOver {

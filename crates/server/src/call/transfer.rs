@@ -150,7 +150,7 @@ impl CallTask {
             call: self.sip_call,
         });
         let _ = cmds.send(SipCommand::Transplant {
-            from: y_call,
+            from: h.leg_call.unwrap_or(y_call),
             to: self.sip_call,
         });
         self.ctx.events.append(
@@ -204,6 +204,7 @@ impl CallTask {
             queue: queue.clone(),
             agent: agent.clone(),
             engaged: self.direct.take().and_then(|d| d.engaged),
+            leg_call: None,
         }));
         self.finish(EndReason::TransferCompleted);
     }
