@@ -4,6 +4,10 @@
 //! the IVR with RFC 4733 digits, wait in the queue, talk with G.711 (PCMU) tones both ways
 //! and hang up. It checks the other side's tone on a sample of calls and reports rates,
 //! failures by cause, latencies, loss and jitter, and the CPU of the server and of itself.
+//! Two more subcommands measure the floor under switchboard's media cost: `relay` is a
+//! minimal loopback relay (two sockets per call, recv -> send) and `media` plays the same
+//! calls' media without SIP through it or through rtpengine (set up over rtpengine's ng
+//! protocol), reporting the relay's CPU per packet (benches/relay_baseline.sh).
 //! It is not a general SIP test tool: its SIP is the minimum a phone needs (UDP only, no
 //! authentication on INVITE, no re-INVITE of its own), and it refuses non-loopback targets.
 
