@@ -285,7 +285,7 @@ fn an_agent_logged_out_of_sales_waits_the_caller_until_it_logs_in_and_dispositio
     let cdr = server.export("cdr");
     let mut lines = cdr.lines();
     let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    assert_eq!(header.last(), Some(&"hold_s"));
+    assert_eq!(header.last(), Some(&"tenant"));
     let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
     let row: Vec<&str> = lines
         .map(|l| l.split(',').collect::<Vec<_>>())

@@ -48,10 +48,15 @@ struct CallSummary {
     holding: u8,
     hold_since_ms: i64,
     hold_ms: i64,
+    /// The call's tenant: the first one its events carry (the envelope's `tenant`).
+    tenant: String,
 }
 
 impl CallSummary {
     fn apply(&mut self, ev: &StoredEvent) {
+        if self.tenant.is_empty() && !ev.tenant.is_empty() {
+            self.tenant.clone_from(&ev.tenant);
+        }
         if ev.kind == "call.disposition" {
             // Usually set in wrap-up, after the call ended.
             self.agent_code = str_of(&ev.data, "code").unwrap_or_default().to_string();
@@ -208,7 +213,7 @@ fn summarize(events: &[StoredEvent]) -> Vec<CallSummary> {
     calls
 }
 
-const CDR_HEADER: [&str; 25] = [
+const CDR_HEADER: [&str; 26] = [
     "call_id",
     "start",
     "answer",
@@ -234,6 +239,7 @@ const CDR_HEADER: [&str; 25] = [
     "agent_jitter_ms",
     "direction",
     "hold_s",
+    "tenant",
 ];
 
 /// A leg's `(loss_pct, jitter_ms)` CDR cells from `call.end`'s `quality` (two decimals;
@@ -265,7 +271,8 @@ fn quality_cells(end: Option<&CallEnd>, leg: Party) -> [String; 2] {
 /// agent's From and `dnis` the number; `callback`: a call the engine placed to a
 /// customer; `internal`: an agent's call into a queue), `hold_s` (time
 /// the call spent on hold by either party, from `call.hold`/`call.resume`; a hold still on
-/// at the end counts to the end; part of `talk_s`).
+/// at the end counts to the end; part of `talk_s`), `tenant` (the call's client, from the
+/// events' envelope `tenant`; empty for an untenanted call or a log from before it).
 pub(crate) fn export_cdr(
     store: &mut dyn EventStore,
     from_ms: Option<i64>,
@@ -324,6 +331,7 @@ pub(crate) fn export_cdr(
             agent_jitter,
             c.direction.to_string(),
             ms_to_secs3(c.hold_ms),
+            c.tenant.clone(),
         ];
         csv_row(&mut out, &row);
     }
@@ -556,13 +564,47 @@ mod tests {
             );
         }
         let rows = csv_rows(&export_cdr(log.store.as_mut(), None, None).unwrap());
-        assert_eq!(rows[0].len(), 25);
+        assert_eq!(rows[0].len(), 26);
         assert_eq!(rows[0][17], "agent_disposition");
         assert_eq!(rows[0][18], "disposition_notes");
         assert_eq!(col(&rows, 1, "agent_disposition"), "sale");
         assert_eq!(col(&rows, 1, "disposition_notes"), "two seats");
         assert_eq!(col(&rows, 1, "disposition"), "answered");
         assert_eq!(col(&rows, 2, "agent_disposition"), "");
+        assert_eq!(col(&rows, 1, "tenant"), "", "an untenanted call");
+    }
+
+    #[test]
+    fn cdr_names_the_call_s_tenant_from_its_events() {
+        let mut log = TestLog::new("cdr-tenant");
+        log.ev(
+            T0,
+            "7",
+            "",
+            "",
+            "call.start",
+            json!({"caller": "+1", "dnis": "2"}),
+        );
+        log.tenant = "acme".into();
+        log.ev(
+            T0 + 1,
+            "7",
+            "",
+            "",
+            "ivr.start",
+            json!({"dialplan": "o", "block": "acme"}),
+        );
+        log.ev(
+            T0 + 2_000,
+            "7",
+            "",
+            "",
+            "call.end",
+            json!({"end_reason": "caller_hangup", "disposition": "ivr"}),
+        );
+        let rows = csv_rows(&export_cdr(log.store.as_mut(), None, None).unwrap());
+        assert_eq!(rows[0].last().map(String::as_str), Some("tenant"));
+        assert_eq!(col(&rows, 1, "tenant"), "acme");
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub(super) struct TestLog {
     path: PathBuf,
     pub(super) store: Box<dyn EventStore>,
     seqs: HashMap<String, i64>,
+    /// The `tenant` column of the rows appended from now on.
+    pub(super) tenant: String,
     /// Declared after `store`, so the store closes before its schema is dropped.
     _pg_schema: Option<crate::event_store::TestSchema>,
 }
@@ -30,6 +32,7 @@ impl TestLog {
                 path: dir,
                 store: Box::new(schema.store()),
                 seqs: HashMap::new(),
+                tenant: String::new(),
                 _pg_schema: Some(schema),
             };
         }
@@ -38,6 +41,7 @@ impl TestLog {
             path: dir,
             store: Box::new(store),
             seqs: HashMap::new(),
+            tenant: String::new(),
             _pg_schema: None,
         }
     }
@@ -81,7 +85,7 @@ impl TestLog {
                 call_seq: seq,
                 queue: queue.into(),
                 agent: agent.into(),
-                tenant: String::new(),
+                tenant: self.tenant.clone(),
                 kind: kind.into(),
                 data: data.into(),
                 schema: switchboard_events::SCHEMA_VERSION,
