@@ -261,6 +261,19 @@ impl Call {
         self.supervisor.as_deref()
     }
 
+    // ------------------------------------------------------------------ API control
+
+    /// A hang-up asked over the HTTP API. `false` when the call is already ending (ended,
+    /// or its agent leg handed over): nothing to do. Otherwise the call hangs up
+    /// (`Output::HangUp` with `api_hangup`).
+    pub fn handle_api_hangup(&mut self) -> bool {
+        if matches!(self.phase, Phase::Ended | Phase::HandedOver { .. }) {
+            return false;
+        }
+        self.out.push_back(Output::HangUp(EndReason::ApiHangup));
+        true
+    }
+
     // ------------------------------------------------------------------ end
 
     /// The call ends for `reason` (the driver has hung up what it had to). Decides the

@@ -586,3 +586,24 @@ fn a_waiting_caller_moved_to_another_queue_abandons_there() {
         (Disposition::Abandoned, "billing")
     );
 }
+
+#[test]
+fn an_api_hangup_ends_a_live_call_once_and_not_a_handed_over_one() {
+    let mut sim = Sim::new();
+    sim.queue("support", None);
+    assert!(sim.call.handle_api_hangup());
+    assert_eq!(sim.drain(), vec![Output::HangUp(EndReason::ApiHangup)]);
+    let end = sim.call.handle_end(sim.now, EndReason::ApiHangup).unwrap();
+    assert_eq!(end.disposition, Disposition::Abandoned);
+    assert!(!sim.call.handle_api_hangup(), "an ended call refuses");
+
+    let mut sim = Sim::new();
+    sim.queue("support", None);
+    sim.offer("alice");
+    sim.answer();
+    sim.call.handle_handed_over();
+    assert!(
+        !sim.call.handle_api_hangup(),
+        "the agent leg went to another call"
+    );
+}

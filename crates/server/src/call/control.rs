@@ -11,7 +11,7 @@ impl CallTask {
                 let _ = reply.send(self.view(Instant::now()));
             }
             CallControl::Hangup { by, reply } => {
-                if matches!(self.flow.phase(), Phase::Ended | Phase::HandedOver { .. }) {
+                if !self.flow.handle_api_hangup() {
                     let _ = reply.send(Err(ControlRefusal::Conflict(
                         "the call is already ending".into(),
                     )));
@@ -19,7 +19,7 @@ impl CallTask {
                 }
                 tracing::info!(by = %by, "call hung up over the API");
                 self.api_hangup_by = Some(by);
-                self.hangup_all(EndReason::ApiHangup);
+                self.drive_flow();
                 let _ = reply.send(Ok(()));
             }
             CallControl::Transfer { to, by, reply } => {
