@@ -378,23 +378,8 @@ impl Acd {
         if a.state != AgentState::Available {
             return Err(AcdError::NotAvailable(agent));
         }
-        let policy = q.cfg.callback;
-        if let Some(c) = self.calls.get_mut(&call) {
-            c.state = CallState::CallbackDialing {
-                number: number.clone(),
-                attempts: attempts + 1,
-                agent,
-            };
-        }
-        self.set_state(agent, AgentState::Reserved { call });
-        self.out.push_back(Output::Callback {
-            call,
-            queue: qid,
-            number,
-            agent,
-            order: policy.order,
-            attempt: attempts + 1,
-        });
+        let order = q.cfg.callback.order;
+        self.dial_callback(call, qid, number, attempts, agent, order);
         Ok(())
     }
 

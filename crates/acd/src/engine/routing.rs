@@ -325,6 +325,36 @@ impl Acd {
         best.map(|(_, c)| c)
     }
 
+    /// A waiting callback entry is placed now through `agent`: the entry is dialling (one
+    /// more attempt), the agent is reserved for it and [`Output::Callback`] asks the
+    /// driver to place it. Its turn coming and click-to-call both end here.
+    pub(super) fn dial_callback(
+        &mut self,
+        call: CallId,
+        qid: QueueId,
+        number: PhoneNumber,
+        attempts: u32,
+        agent: AgentId,
+        order: crate::config::CallbackOrder,
+    ) {
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.state = CallState::CallbackDialing {
+                number: number.clone(),
+                attempts: attempts + 1,
+                agent,
+            };
+        }
+        self.set_state(agent, AgentState::Reserved { call });
+        self.out.push_back(Output::Callback {
+            call,
+            queue: qid,
+            number,
+            agent,
+            order,
+            attempt: attempts + 1,
+        });
+    }
+
     pub(super) fn offer(&mut self, now: Duration, call: CallId, agents: Vec<AgentId>) {
         let Some(c) = self.calls.get(&call) else {
             return;
@@ -358,22 +388,7 @@ impl Acd {
                 let Some(agent) = agents.first().copied() else {
                     return;
                 };
-                if let Some(c) = self.calls.get_mut(&call) {
-                    c.state = CallState::CallbackDialing {
-                        number: number.clone(),
-                        attempts: attempts + 1,
-                        agent,
-                    };
-                }
-                self.set_state(agent, AgentState::Reserved { call });
-                self.out.push_back(Output::Callback {
-                    call,
-                    queue: qid,
-                    number,
-                    agent,
-                    order: policy.order,
-                    attempt: attempts + 1,
-                });
+                self.dial_callback(call, qid, number, attempts, agent, policy.order);
             }
             _ => {
                 let deadline = now + ring;
