@@ -155,13 +155,27 @@ impl B2bua {
             format!("{} INVITE", cseq.seq.saturating_add(1)),
         );
         inv.headers.push(name, value);
+        self.resend_b_invite(now, key, call, dest, transport, inv)
+    }
+
+    /// Sends `inv`, B's INVITE `key` re-built with the next CSeq, as a new transaction
+    /// that drives leg B from now on; the old one still ends (its ACK is sent) but no
+    /// longer drives B. True when sent.
+    pub(super) fn resend_b_invite(
+        &mut self,
+        now: Instant,
+        key: TxKey,
+        call: CallKey,
+        dest: SocketAddr,
+        transport: Transport,
+        inv: Request,
+    ) -> bool {
         let Ok(tx) = self.tl.send_request(now, dest, transport, inv) else {
             return false;
         };
         if let Some(b) = self.call_mut(call).and_then(|c| c.b.as_mut()) {
             b.invite_tx = Some(tx);
         }
-        // The challenged transaction still ends (its ACK is sent) but no longer drives B.
         if let Some(entry) = self.txs.get_mut(&key) {
             entry.1 = Purpose::Other;
         }

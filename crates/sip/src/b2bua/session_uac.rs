@@ -107,18 +107,7 @@ impl B2bua {
             format!("{} INVITE", cseq.seq.saturating_add(1)),
         );
         set_session_headers(&mut inv, cfg, interval);
-        let Ok(tx) = self.tl.send_request(now, dest, transport, inv) else {
-            return false;
-        };
-        if let Some(b) = self.call_mut(call).and_then(|c| c.b.as_mut()) {
-            b.invite_tx = Some(tx);
-        }
-        // The 422's transaction still ends (its ACK is sent) but no longer drives B.
-        if let Some(entry) = self.txs.get_mut(&key) {
-            entry.1 = Purpose::Other;
-        }
-        self.track(tx, call, Purpose::BInvite);
-        true
+        self.resend_b_invite(now, key, call, dest, transport, inv)
     }
 
     /// B answered with `resp`: its session timer starts as the 2xx says.
