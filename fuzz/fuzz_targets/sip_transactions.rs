@@ -26,6 +26,7 @@ fuzz_target!(|data: &[u8]| {
             policy: UasPolicy::default(),
             relay_failures: true,
             keep_a_when_b_hangs_up: false,
+            session_timers: Some(switchboard_sip::session_timer::SessionTimerConfig::default()),
         },
         7,
     );
