@@ -178,7 +178,7 @@ pub(crate) async fn run(
         Err(why) => {
             let status = status_for(&why);
             tracing::info!(?why, "agent's outbound call not answered");
-            reject(status, Disposition::OutboundFailed, &format!("{why:?}"));
+            reject(status, Disposition::OutboundFailed, &why.detail());
             return;
         }
     };

@@ -45,6 +45,19 @@ pub(crate) enum NotAnswered {
     Aborted,
 }
 
+impl NotAnswered {
+    /// The words `call.end`'s `detail` records for it (snake_case, never Rust Debug text).
+    pub(crate) fn detail(&self) -> String {
+        match self {
+            NotAnswered::NoTrunk => "no_trunk".to_string(),
+            NotAnswered::Failed(s) => format!("failed {}", s.0),
+            NotAnswered::RingTimeout => "ring_timeout".to_string(),
+            NotAnswered::Gone => "shutdown".to_string(),
+            NotAnswered::Aborted => "aborted".to_string(),
+        }
+    }
+}
+
 /// Dials `number` (canonical, admitted by the dial policy) offering `offer` (one SDP per
 /// trunk, indexed like `trunk_specs`: see `trunk_offer.rs`), presenting
 /// `caller_id` where the trunk's policy lets the call choose, and waits up to `ring_limit`
