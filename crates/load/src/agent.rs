@@ -13,7 +13,7 @@ use tokio::time::{sleep_until, Instant as TokioInstant};
 
 use crate::audio::{RtpSource, AGENT_TONE_HZ, CALLER_TONE_HZ};
 use crate::digest;
-use crate::endpoint::{response, sdp, sdp_media_addr, tag_of, Endpoint, Inbox};
+use crate::endpoint::{response, sdp, sdp_media_addr, sdp_offers, tag_of, Endpoint, Inbox};
 use crate::leg::{caller_index, AgentAnswered, MediaLeg, PacketBuf, Shared, T1, T2, TX_TIMEOUT};
 
 /// Registers `user` with `password`; `Err(cause)` when the server does not accept it.
@@ -174,7 +174,7 @@ async fn answer(ep: &Endpoint, sh: &Shared, invite: Request, mut inbox: Inbox) {
     let sampled = idx.is_some_and(|i| plan.sampled(i));
     let to_tag = ep.token("t");
     let contact = format!("sip:{user}@{}", ep.local);
-    let Ok(mut media) = MediaLeg::bind(CALLER_TONE_HZ, sampled).await else {
+    let Ok(mut media) = MediaLeg::bind(CALLER_TONE_HZ, sampled, plan.agent_codec).await else {
         ep.send(&response(
             &invite,
             StatusCode(503),
@@ -198,6 +198,18 @@ async fn answer(ep: &Endpoint, sh: &Shared, invite: Request, mut inbox: Inbox) {
         sh.agent_event("agent_offer_without_sdp");
         return;
     };
+    if !sdp_offers(&invite.body, plan.agent_codec) {
+        ep.send(&response(
+            &invite,
+            StatusCode::NOT_ACCEPTABLE_HERE,
+            Some(&to_tag),
+            None,
+            None,
+        ))
+        .await;
+        sh.agent_event("agent_codec_not_offered");
+        return;
+    }
     media.remote = Some(remote);
     let ringing = response(
         &invite,
@@ -230,7 +242,7 @@ async fn answer(ep: &Endpoint, sh: &Shared, invite: Request, mut inbox: Inbox) {
         StatusCode::OK,
         Some(&to_tag),
         Some(&contact),
-        Some(sdp(u64::from(media.port()), media.port())),
+        Some(sdp(u64::from(media.port()), media.port(), plan.agent_codec)),
     );
     ep.send(&ok).await;
     let answered = Instant::now();
@@ -246,7 +258,7 @@ async fn answer(ep: &Endpoint, sh: &Shared, invite: Request, mut inbox: Inbox) {
     let ack_limit = TokioInstant::now() + TX_TIMEOUT;
     // A call with no BYE long after the caller should have hung up is abandoned.
     let hard_end = TokioInstant::now() + plan.hold + Duration::from_secs(60);
-    let mut src = RtpSource::new(rand::random::<u32>() | 1, AGENT_TONE_HZ);
+    let mut src = RtpSource::new(rand::random::<u32>() | 1, AGENT_TONE_HZ, plan.agent_codec);
     let mut pkt: PacketBuf = [0; 172];
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     let mut bye_req = false;
@@ -278,7 +290,7 @@ async fn answer(ep: &Endpoint, sh: &Shared, invite: Request, mut inbox: Inbox) {
                     }
                     Method::Invite => {
                         // A re-INVITE: accept it with the same media.
-                        let sdp_body = sdp(u64::from(media.port()), media.port());
+                        let sdp_body = sdp(u64::from(media.port()), media.port(), plan.agent_codec);
                         if let Some(addr) = sdp_media_addr(&r.body) {
                             media.remote = Some(addr);
                         }

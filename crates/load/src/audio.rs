@@ -1,19 +1,23 @@
-//! The media side of a simulated phone: a PCMU tone source in 20 ms frames, RFC 4733 digit
-//! packets, and the receive-side checks (RFC 3550 loss and interarrival jitter, and a
-//! Goertzel detector that says when the other side's tone arrives and whether it has gaps).
+//! The media side of a simulated phone: a tone source in 20 ms frames of PCMU, PCMA or
+//! G.722 (encoded with `switchboard-media`'s codecs), RFC 4733 digit packets, and the
+//! receive-side checks (RFC 3550 loss and interarrival jitter, and a Goertzel detector on
+//! the decoded audio that says when the other side's tone arrives and whether it has gaps).
+//! G.722 is sampled at 16 kHz but its RTP clock is 8000 Hz (RFC 3551 §4.5.2): a 20 ms
+//! packet carries 320 samples in 160 octets and advances the timestamp by 160, like G.711.
 //! No I/O: callers pass arrival times in and get packets out.
 
 use std::time::{Duration, Instant};
 
-use switchboard_media::g711::{ulaw_decode_slice, ulaw_encode_slice};
+use switchboard_media::{Codec, Decoder, Encoder};
 use switchboard_rtp::{event_for_char, TelephoneEvent};
 
-/// Samples per 20 ms frame at 8 kHz.
+/// RTP clock ticks (8 kHz) per 20 ms frame, and payload octets per frame for all three
+/// codecs (one octet per tick; G.722 packs two 16 kHz samples in each).
 pub(crate) const FRAME: usize = 160;
+/// Samples per 20 ms frame at 16 kHz (G.722's audio rate).
+const WIDE_FRAME: usize = 2 * FRAME;
 /// RTP header length we send (no CSRC, no extension).
 pub(crate) const HEADER: usize = 12;
-/// PCMU payload type (RFC 3551).
-pub(crate) const PT_PCMU: u8 = 0;
 /// telephone-event payload type we offer and answer with.
 pub(crate) const PT_EVENT: u8 = 101;
 /// Tone the callers send (a multiple of the 50 Hz Goertzel bin spacing).
@@ -23,17 +27,59 @@ pub(crate) const AGENT_TONE_HZ: f64 = 1400.0;
 /// A content gap longer than this (in media time) fails the audio check.
 pub(crate) const MAX_GAP: Duration = Duration::from_millis(60);
 
-/// One 20 ms PCMU frame of a sine tone at `hz`, at about -10 dBFS; 8 kHz divides evenly
-/// into 50 Hz bins, so every frame of the tone is the same and can be precomputed.
-pub(crate) fn tone_frame(hz: f64) -> [u8; FRAME] {
-    let mut pcm = [0i16; FRAME];
+/// A 20 ms frame of a sine tone at `hz` sampled at `rate`, about -10 dBFS. With the tones
+/// on 50 Hz multiples every frame holds whole periods, so frames repeat exactly.
+fn tone_pcm(hz: f64, rate: u32, pcm: &mut [i16]) {
     for (n, s) in pcm.iter_mut().enumerate() {
-        let phase = 2.0 * std::f64::consts::PI * hz * n as f64 / 8000.0;
+        let phase = 2.0 * std::f64::consts::PI * hz * n as f64 / f64::from(rate);
         *s = (phase.sin() * 10_000.0) as i16;
     }
-    let mut out = [0u8; FRAME];
-    ulaw_encode_slice(&pcm, &mut out);
-    out
+}
+
+/// The payload of every tone packet of one leg. G.711 is stateless, so one encoded frame
+/// repeats; G.722's ADPCM state carries from frame to frame, so each frame is encoded
+/// from the (repeating) 16 kHz PCM as it is sent.
+enum TonePayload {
+    Fixed([u8; FRAME]),
+    Wide {
+        enc: Box<Encoder>,
+        pcm: Box<[i16; WIDE_FRAME]>,
+        frame: [u8; FRAME],
+    },
+}
+
+impl TonePayload {
+    fn new(hz: f64, codec: Codec) -> TonePayload {
+        match codec {
+            Codec::G722 => {
+                let mut pcm = Box::new([0i16; WIDE_FRAME]);
+                tone_pcm(hz, 16_000, &mut pcm[..]);
+                TonePayload::Wide {
+                    enc: Box::new(Encoder::new(codec)),
+                    pcm,
+                    frame: [0; FRAME],
+                }
+            }
+            _ => {
+                let mut pcm = [0i16; FRAME];
+                tone_pcm(hz, 8000, &mut pcm);
+                let mut frame = [0u8; FRAME];
+                Encoder::new(codec).encode(&pcm, &mut frame);
+                TonePayload::Fixed(frame)
+            }
+        }
+    }
+
+    /// The next frame's payload.
+    fn next(&mut self) -> &[u8; FRAME] {
+        match self {
+            TonePayload::Fixed(f) => f,
+            TonePayload::Wide { enc, pcm, frame } => {
+                enc.encode(&pcm[..], frame);
+                frame
+            }
+        }
+    }
 }
 
 /// The RTP sender of one leg: sequence, timestamp, SSRC, and the digits still to send.
@@ -41,7 +87,8 @@ pub(crate) struct RtpSource {
     seq: u16,
     ts: u32,
     ssrc: u32,
-    frame: [u8; FRAME],
+    pt: u8,
+    tone: TonePayload,
     digits: Vec<char>,
     /// Packets left of the digit being sent (0 = none in progress).
     digit_step: u8,
@@ -54,12 +101,14 @@ const DIGIT_UPDATES: u8 = 4;
 const DIGIT_ENDS: u8 = 3;
 
 impl RtpSource {
-    pub(crate) fn new(ssrc: u32, tone_hz: f64) -> RtpSource {
+    /// A source of a `tone_hz` tone in `codec` (its static payload type).
+    pub(crate) fn new(ssrc: u32, tone_hz: f64, codec: Codec) -> RtpSource {
         RtpSource {
             seq: (ssrc >> 16) as u16,
             ts: ssrc.rotate_left(7),
             ssrc,
-            frame: tone_frame(tone_hz),
+            pt: codec.static_payload_type(),
+            tone: TonePayload::new(tone_hz, codec),
             digits: Vec::new(),
             digit_step: 0,
             digit_ts: 0,
@@ -103,12 +152,13 @@ impl RtpSource {
             }
             HEADER + 4
         } else {
-            write_header(out, self.first, PT_PCMU, self.seq, self.ts, self.ssrc);
-            out[HEADER..].copy_from_slice(&self.frame);
+            write_header(out, self.first, self.pt, self.seq, self.ts, self.ssrc);
+            out[HEADER..].copy_from_slice(self.tone.next());
             self.first = false;
             HEADER + FRAME
         };
         self.seq = self.seq.wrapping_add(1);
+        // 160 ticks of the 8 kHz RTP clock per 20 ms, G.722 included.
         self.ts = self.ts.wrapping_add(FRAME as u32);
         len
     }
@@ -295,11 +345,11 @@ impl ReceiveStats {
     }
 }
 
-/// Goertzel power of `hz` in one frame, relative to the frame's energy: about 1 for a
-/// pure tone on a bin centre, near 0 for other sounds and silence.
-pub(crate) fn tone_ratio(pcm: &[i16], hz: f64) -> f64 {
+/// Goertzel power of `hz` in one frame sampled at `rate`, relative to the frame's energy:
+/// about 1 for a pure tone on a bin centre, near 0 for other sounds and silence.
+pub(crate) fn tone_ratio(pcm: &[i16], hz: f64, rate: u32) -> f64 {
     let n = pcm.len() as f64;
-    let coeff = 2.0 * (2.0 * std::f64::consts::PI * hz / 8000.0).cos();
+    let coeff = 2.0 * (2.0 * std::f64::consts::PI * hz / f64::from(rate)).cos();
     let (mut s1, mut s2) = (0.0f64, 0.0f64);
     let mut energy = 0.0f64;
     for &x in pcm {
@@ -320,36 +370,44 @@ pub(crate) fn tone_ratio(pcm: &[i16], hz: f64) -> f64 {
 /// from RTP timestamps: a lost packet or a frame of other sound is a gap).
 pub(crate) struct ToneCheck {
     hz: f64,
+    codec: Codec,
+    /// The codec's decoder (G.722 keeps ADPCM state across frames).
+    dec: Decoder,
     /// Whether every frame is checked (sampled call) or only until the tone is first found.
     full: bool,
     first_at: Option<Instant>,
     last_tone_ts: Option<u32>,
     max_gap_samples: u32,
     tone_frames: u64,
-    pcm: [i16; FRAME],
+    pcm: Box<[i16; WIDE_FRAME]>,
 }
 
 impl ToneCheck {
-    pub(crate) fn new(hz: f64, full: bool) -> ToneCheck {
+    /// A check for a `hz` tone arriving in `codec`.
+    pub(crate) fn new(hz: f64, full: bool, codec: Codec) -> ToneCheck {
         ToneCheck {
             hz,
+            codec,
+            dec: Decoder::new(codec),
             full,
             first_at: None,
             last_tone_ts: None,
             max_gap_samples: 0,
             tone_frames: 0,
-            pcm: [0; FRAME],
+            pcm: Box::new([0; WIDE_FRAME]),
         }
     }
 
-    /// Feeds one PCMU payload with its RTP timestamp and arrival time.
-    pub(crate) fn on_pcmu(&mut self, payload: &[u8], ts: u32, arrival: Instant) {
+    /// Feeds one payload of the check's codec (at most [`FRAME`] octets) with its RTP
+    /// timestamp and arrival time.
+    pub(crate) fn on_payload(&mut self, payload: &[u8], ts: u32, arrival: Instant) {
         if !self.full && self.first_at.is_some() {
             return;
         }
+        // n = RTP clock ticks of this payload (one octet per tick for all three codecs).
         let n = payload.len().min(FRAME);
-        ulaw_decode_slice(&payload[..n], &mut self.pcm[..n]);
-        if tone_ratio(&self.pcm[..n], self.hz) < 0.5 {
+        let samples = self.dec.decode(&payload[..n], &mut self.pcm[..]);
+        if tone_ratio(&self.pcm[..samples], self.hz, self.codec.sample_rate()) < 0.5 {
             return;
         }
         self.tone_frames += 1;
@@ -389,6 +447,16 @@ impl ToneCheck {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchboard_media::g711::{ulaw_decode_slice, ulaw_encode_slice};
+
+    /// One 20 ms PCMU frame of a sine tone at `hz`.
+    fn tone_frame(hz: f64) -> [u8; FRAME] {
+        let mut pcm = [0i16; FRAME];
+        tone_pcm(hz, 8000, &mut pcm);
+        let mut out = [0u8; FRAME];
+        ulaw_encode_slice(&pcm, &mut out);
+        out
+    }
 
     fn pcm_of(frame: &[u8]) -> Vec<i16> {
         let mut pcm = vec![0i16; frame.len()];
@@ -400,11 +468,11 @@ mod tests {
     fn goertzel_tells_the_two_tones_apart() {
         let caller = pcm_of(&tone_frame(CALLER_TONE_HZ));
         let agent = pcm_of(&tone_frame(AGENT_TONE_HZ));
-        assert!(tone_ratio(&caller, CALLER_TONE_HZ) > 0.9);
-        assert!(tone_ratio(&caller, AGENT_TONE_HZ) < 0.05);
-        assert!(tone_ratio(&agent, AGENT_TONE_HZ) > 0.9);
-        assert!(tone_ratio(&agent, CALLER_TONE_HZ) < 0.05);
-        assert_eq!(tone_ratio(&[0; FRAME], CALLER_TONE_HZ), 0.0);
+        assert!(tone_ratio(&caller, CALLER_TONE_HZ, 8000) > 0.9);
+        assert!(tone_ratio(&caller, AGENT_TONE_HZ, 8000) < 0.05);
+        assert!(tone_ratio(&agent, AGENT_TONE_HZ, 8000) > 0.9);
+        assert!(tone_ratio(&agent, CALLER_TONE_HZ, 8000) < 0.05);
+        assert_eq!(tone_ratio(&[0; FRAME], CALLER_TONE_HZ, 8000), 0.0);
     }
 
     #[test]
@@ -415,7 +483,7 @@ mod tests {
             *s = ((2.0 * std::f64::consts::PI * 1000.0 * t).sin() * 2000.0
                 + (2.0 * std::f64::consts::PI * 600.0 * t).sin() * 9000.0) as i16;
         }
-        assert!(tone_ratio(&pcm, CALLER_TONE_HZ) < 0.5);
+        assert!(tone_ratio(&pcm, CALLER_TONE_HZ, 8000) < 0.5);
     }
 
     fn feed(check: &mut ToneCheck, frames: &[(u32, bool)]) {
@@ -424,13 +492,13 @@ mod tests {
         let silence = [0xffu8; FRAME];
         for (i, &(ts, is_tone)) in frames.iter().enumerate() {
             let at = t0 + Duration::from_millis(20 * i as u64);
-            check.on_pcmu(if is_tone { &tone } else { &silence }, ts, at);
+            check.on_payload(if is_tone { &tone } else { &silence }, ts, at);
         }
     }
 
     #[test]
     fn tone_check_passes_a_continuous_tone() {
-        let mut c = ToneCheck::new(CALLER_TONE_HZ, true);
+        let mut c = ToneCheck::new(CALLER_TONE_HZ, true, Codec::Pcmu);
         let frames: Vec<_> = (0..50u32).map(|i| (i * 160, i >= 5)).collect();
         feed(&mut c, &frames);
         assert!(c.ok());
@@ -441,7 +509,7 @@ mod tests {
     #[test]
     fn tone_check_fails_on_a_gap_over_60_ms() {
         // 4 silent frames (80 ms) in the middle of the tone.
-        let mut c = ToneCheck::new(CALLER_TONE_HZ, true);
+        let mut c = ToneCheck::new(CALLER_TONE_HZ, true, Codec::Pcmu);
         let frames: Vec<_> = (0..30u32)
             .map(|i| (i * 160, !(10..14).contains(&i)))
             .collect();
@@ -449,7 +517,7 @@ mod tests {
         assert_eq!(c.max_gap(), Duration::from_millis(80));
         assert!(!c.ok());
         // 3 missing packets (60 ms, lost, so their timestamps never arrive) still pass.
-        let mut c = ToneCheck::new(CALLER_TONE_HZ, true);
+        let mut c = ToneCheck::new(CALLER_TONE_HZ, true, Codec::Pcmu);
         let frames: Vec<_> = (0..30u32)
             .filter(|i| !(10..13).contains(i))
             .map(|i| (i * 160, true))
@@ -461,7 +529,7 @@ mod tests {
 
     #[test]
     fn tone_check_fails_when_the_tone_never_comes() {
-        let mut c = ToneCheck::new(AGENT_TONE_HZ, true);
+        let mut c = ToneCheck::new(AGENT_TONE_HZ, true, Codec::Pcmu);
         let frames: Vec<_> = (0..30u32).map(|i| (i * 160, true)).collect();
         feed(&mut c, &frames); // caller tone, not the agent's
         assert!(!c.ok());
@@ -525,7 +593,7 @@ mod tests {
 
     #[test]
     fn source_sends_digits_as_rfc4733_then_tone() {
-        let mut src = RtpSource::new(0x1234_5678, CALLER_TONE_HZ);
+        let mut src = RtpSource::new(0x1234_5678, CALLER_TONE_HZ, Codec::Pcmu);
         src.queue_digits("12");
         let mut buf = [0u8; HEADER + FRAME];
         let mut events = Vec::new();
@@ -547,5 +615,94 @@ mod tests {
         assert_eq!(events.iter().filter(|e| e.1).count(), 6);
         assert!(!src.sending_digits());
         assert!(seqs.windows(2).all(|w| w[1] == w[0].wrapping_add(1)));
+    }
+
+    /// Sends `frames` packets of `hz` in `codec` from an [`RtpSource`] into a [`ToneCheck`]
+    /// expecting `expect_hz` in the same codec, dropping the packets `lost` says.
+    fn round_trip(
+        codec: Codec,
+        hz: f64,
+        expect_hz: f64,
+        frames: usize,
+        lost: impl Fn(usize) -> bool,
+    ) -> (ToneCheck, Vec<(u8, u32, usize)>) {
+        let mut src = RtpSource::new(0x0bad_cafe, hz, codec);
+        let mut check = ToneCheck::new(expect_hz, true, codec);
+        let mut buf = [0u8; HEADER + FRAME];
+        let mut seen = Vec::new();
+        let t0 = Instant::now();
+        for i in 0..frames {
+            let len = src.next_packet(&mut buf);
+            let v = parse_rtp(&buf[..len]).expect("rtp");
+            seen.push((v.pt, v.ts, v.payload.len()));
+            if !lost(i) {
+                let at = t0 + Duration::from_millis(20 * i as u64);
+                check.on_payload(v.payload, v.ts, at);
+            }
+        }
+        (check, seen)
+    }
+
+    #[test]
+    fn every_codec_carries_the_tone_through_its_own_decoder() {
+        for codec in [Codec::Pcmu, Codec::Pcma, Codec::G722] {
+            let (c, seen) = round_trip(codec, CALLER_TONE_HZ, CALLER_TONE_HZ, 100, |_| false);
+            assert!(c.ok(), "{codec:?}: gap {:?}", c.max_gap());
+            // G.722's decoder needs a frame or two to adapt; G.711 finds every frame.
+            assert!(c.tone_frames() >= 98, "{codec:?}: {}", c.tone_frames());
+            assert_eq!(c.max_gap(), Duration::ZERO, "{codec:?}");
+            assert!(seen.iter().all(|p| p.0 == codec.static_payload_type()));
+            // The other side's tone is not mistaken for this one, in any codec.
+            let (c, _) = round_trip(codec, AGENT_TONE_HZ, CALLER_TONE_HZ, 50, |_| false);
+            assert!(!c.ok(), "{codec:?}");
+            assert_eq!(c.tone_frames(), 0, "{codec:?}");
+        }
+    }
+
+    #[test]
+    fn g722_packets_are_160_octets_and_160_ticks_of_the_8_khz_clock() {
+        let (_, seen) = round_trip(Codec::G722, AGENT_TONE_HZ, AGENT_TONE_HZ, 10, |_| false);
+        assert!(seen.iter().all(|p| p.0 == 9 && p.2 == FRAME));
+        assert!(seen.windows(2).all(|w| w[1].1.wrapping_sub(w[0].1) == 160));
+    }
+
+    #[test]
+    fn g722_stream_is_not_frozen_and_decodes_to_16_khz() {
+        // The encoder's state moves on, so successive frames are not all one cached frame,
+        // and a decoded frame holds 320 samples of the tone at 16 kHz (at 8 kHz the 1,400
+        // Hz tone would be read as 2,800 Hz and fail).
+        let mut src = RtpSource::new(7, AGENT_TONE_HZ, Codec::G722);
+        let mut buf = [0u8; HEADER + FRAME];
+        let mut frames = Vec::new();
+        for _ in 0..5 {
+            let len = src.next_packet(&mut buf);
+            frames.push(buf[HEADER..len].to_vec());
+        }
+        assert_ne!(frames[0], frames[1]);
+        let mut dec = Decoder::new(Codec::G722);
+        let mut pcm = [0i16; WIDE_FRAME];
+        let mut n = 0;
+        for f in &frames {
+            n = dec.decode(f, &mut pcm);
+        }
+        assert_eq!(n, WIDE_FRAME);
+        assert!(tone_ratio(&pcm, AGENT_TONE_HZ, 16_000) > 0.8);
+        assert!(tone_ratio(&pcm, AGENT_TONE_HZ, 8000) < 0.2);
+    }
+
+    #[test]
+    fn lost_g722_and_pcma_packets_show_as_a_tone_gap() {
+        for codec in [Codec::Pcma, Codec::G722] {
+            // 4 packets lost in a row: an 80 ms gap fails; 2 (40 ms) pass.
+            let (c, _) = round_trip(codec, CALLER_TONE_HZ, CALLER_TONE_HZ, 60, |i| {
+                (30..34).contains(&i)
+            });
+            assert_eq!(c.max_gap(), Duration::from_millis(80), "{codec:?}");
+            assert!(!c.ok(), "{codec:?}");
+            let (c, _) = round_trip(codec, CALLER_TONE_HZ, CALLER_TONE_HZ, 60, |i| {
+                (30..32).contains(&i)
+            });
+            assert!(c.ok(), "{codec:?}: {:?}", c.max_gap());
+        }
     }
 }

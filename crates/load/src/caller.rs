@@ -83,7 +83,7 @@ fn failed(cause: &str) -> CallerResult {
 async fn call(idx: u64, number: &str, ep: &Endpoint, sh: &Shared) -> CallerResult {
     let plan = &sh.plan;
     let sampled = plan.sampled(idx);
-    let Ok(mut media) = MediaLeg::bind(AGENT_TONE_HZ, sampled).await else {
+    let Ok(mut media) = MediaLeg::bind(AGENT_TONE_HZ, sampled, plan.caller_codec).await else {
         return failed("rtp_bind");
     };
     let call_id = format!("{}@load", ep.token("c"));
@@ -119,7 +119,7 @@ async fn dial(
         target: format!("sip:{}@{server}", plan.number),
         cseq: 1,
     };
-    let body = sdp(idx, media.port());
+    let body = sdp(idx, media.port(), plan.caller_codec);
     let branch = ep.token("z9hG4bK");
     let invite = format!(
         "INVITE {target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\n\
@@ -192,7 +192,7 @@ async fn dial(
     media.remote = Some(remote);
 
     // Media: tone out, digits after the delay, wait for the agent, talk, hang up.
-    let mut src = RtpSource::new(rand::random::<u32>() | 1, CALLER_TONE_HZ);
+    let mut src = RtpSource::new(rand::random::<u32>() | 1, CALLER_TONE_HZ, plan.caller_codec);
     let mut pkt: PacketBuf = [0; 172];
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     let digits_at = answered + plan.digit_delay;

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use switchboard_media::Codec;
 use switchboard_sip_message::{
     parse_datagram_bytes, HeaderName, Limits, Message, Request, Response, StatusCode,
 };
@@ -147,12 +148,30 @@ pub(crate) fn response(
 }
 
 /// An SDP offer or answer for one PCMU audio stream with telephone-event.
-pub(crate) fn sdp(session: u64, port: u16) -> String {
+pub(crate) fn sdp(session: u64, port: u16, codec: Codec) -> String {
+    let pt = codec.static_payload_type();
+    // G.722's rtpmap says 8000 although it samples at 16 kHz (RFC 3551 §4.5.2).
+    let name = match codec {
+        Codec::Pcma => "PCMA",
+        Codec::G722 => "G722",
+        _ => "PCMU",
+    };
     format!(
         "v=0\r\no=load {session} 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
-         m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
+         m=audio {port} RTP/AVP {pt} 101\r\na=rtpmap:{pt} {name}/8000\r\na=rtpmap:101 telephone-event/8000\r\n\
          a=fmtp:101 0-15\r\na=ptime:20\r\na=sendrecv\r\n"
     )
+}
+
+/// Whether an SDP body's first audio stream lists `codec`'s static payload type.
+pub(crate) fn sdp_offers(body: &[u8], codec: Codec) -> bool {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return false;
+    };
+    let pt = codec.static_payload_type().to_string();
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("m=audio "))
+        .is_some_and(|m| m.split_whitespace().skip(2).any(|f| f == pt))
 }
 
 /// The RTP address of an SDP body (first `c=` line and first `m=audio` port).
@@ -194,12 +213,34 @@ mod tests {
 
     #[test]
     fn sdp_round_trip_and_tags() {
-        let body = sdp(7, 31000);
+        let body = sdp(7, 31000, Codec::Pcmu);
         assert_eq!(
             sdp_media_addr(body.as_bytes()),
             Some("127.0.0.1:31000".parse().unwrap())
         );
         assert_eq!(tag_of("<sip:a@b>;tag=xy;foo"), Some("xy"));
         assert_eq!(tag_of("<sip:a@b>"), None);
+    }
+
+    #[test]
+    fn sdp_offers_only_the_chosen_codec_and_is_checked_by_payload_type() {
+        let g722 = sdp(1, 30000, Codec::G722);
+        assert!(g722.contains("m=audio 30000 RTP/AVP 9 101\r\n"));
+        assert!(g722.contains("a=rtpmap:9 G722/8000\r\n"));
+        assert!(sdp_offers(g722.as_bytes(), Codec::G722));
+        assert!(!sdp_offers(g722.as_bytes(), Codec::Pcmu));
+        let pcma = sdp(1, 30000, Codec::Pcma);
+        assert!(pcma.contains("RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000"));
+        assert!(sdp_offers(pcma.as_bytes(), Codec::Pcma));
+        // The server's offer to an agent: all three; the port field is not a payload type.
+        let offer = b"v=0\r\nm=audio 8 RTP/AVP 0 8 9 101\r\n";
+        for c in [Codec::Pcmu, Codec::Pcma, Codec::G722] {
+            assert!(sdp_offers(offer, c));
+        }
+        assert!(!sdp_offers(
+            b"v=0\r\nm=audio 9 RTP/AVP 0 101\r\n",
+            Codec::G722
+        ));
+        assert!(!sdp_offers(b"\xff", Codec::Pcmu));
     }
 }

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::oneshot;
 
-use crate::audio::{parse_rtp, ReceiveStats, ToneCheck, FRAME, HEADER, PT_PCMU};
+use switchboard_media::Codec;
+
+use crate::audio::{parse_rtp, ReceiveStats, ToneCheck, FRAME, HEADER, PT_EVENT};
 use crate::stats::{Accounting, StreamReport};
 
 /// RFC 3261 T1 and T2 for our retransmissions.
@@ -37,6 +39,11 @@ pub(crate) struct CallPlan {
     pub(crate) answer_delay: Duration,
     /// Every n-th call gets the full audio check.
     pub(crate) sample_every: u64,
+    /// The one codec callers offer (and send and expect); the server transcodes when
+    /// it differs from the agents'.
+    pub(crate) caller_codec: Codec,
+    /// The codec agents answer with (an offer without it is refused with 488).
+    pub(crate) agent_codec: Codec,
 }
 
 impl CallPlan {
@@ -62,6 +69,9 @@ pub(crate) struct Live {
     pub(crate) rtp_bad: AtomicU64,
     /// RTP datagrams from an address other than the leg's peer (counted, not analysed).
     pub(crate) rtp_foreign: AtomicU64,
+    /// RTP packets from the peer in a payload type other than the leg's codec and
+    /// telephone-event (counted as received, not audio-checked).
+    pub(crate) rtp_wrong_codec: AtomicU64,
 }
 
 impl Live {
@@ -122,19 +132,27 @@ pub(crate) struct MediaLeg {
     pub(crate) remote: Option<SocketAddr>,
     pub(crate) stats: ReceiveStats,
     pub(crate) tone: ToneCheck,
+    /// The payload type of the leg's codec.
+    pt: u8,
     origin: Instant,
     sent: u64,
     buf: [u8; 1500],
 }
 
 impl MediaLeg {
-    pub(crate) async fn bind(expect_hz: f64, full_check: bool) -> std::io::Result<MediaLeg> {
+    /// A leg that receives `codec` and checks it for a tone at `expect_hz`.
+    pub(crate) async fn bind(
+        expect_hz: f64,
+        full_check: bool,
+        codec: Codec,
+    ) -> std::io::Result<MediaLeg> {
         let socket = UdpSocket::bind("127.0.0.1:0").await?;
         Ok(MediaLeg {
             socket,
             remote: None,
             stats: ReceiveStats::default(),
-            tone: ToneCheck::new(expect_hz, full_check),
+            tone: ToneCheck::new(expect_hz, full_check, codec),
+            pt: codec.static_payload_type(),
             origin: Instant::now(),
             sent: 0,
             buf: [0; 1500],
@@ -169,8 +187,11 @@ impl MediaLeg {
             Some(v) => {
                 let units = (now.duration_since(self.origin).as_micros() / 125) as i64;
                 self.stats.on_packet(v.seq, v.ts, now, units);
-                if v.pt == PT_PCMU && v.payload.len() <= FRAME {
-                    self.tone.on_pcmu(v.payload, v.ts, now);
+                if v.pt == self.pt && v.payload.len() <= FRAME {
+                    self.tone.on_payload(v.payload, v.ts, now);
+                } else if v.pt != PT_EVENT && v.pt != 13 {
+                    // Neither our codec, nor DTMF, nor comfort noise (RFC 3389).
+                    live.rtp_wrong_codec.fetch_add(1, Ordering::Relaxed);
                 }
             }
             None => {

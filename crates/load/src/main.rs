@@ -33,6 +33,8 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
 use rand_distr::{Distribution, Exp};
 
+use switchboard_media::Codec;
+
 use crate::endpoint::Endpoint;
 use crate::leg::{CallPlan, Shared};
 use crate::server_config::{agent_password, ServerConfig};
@@ -132,6 +134,27 @@ enum Scenario {
     Ivr,
 }
 
+/// A codec a simulated phone offers, sends and checks.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum CodecArg {
+    /// G.711 µ-law (payload type 0).
+    Pcmu,
+    /// G.711 A-law (payload type 8).
+    Pcma,
+    /// G.722 at 64 kbit/s (payload type 9; 16 kHz audio on an 8000 Hz RTP clock).
+    G722,
+}
+
+impl CodecArg {
+    fn codec(self) -> Codec {
+        match self {
+            CodecArg::Pcmu => Codec::Pcmu,
+            CodecArg::Pcma => Codec::Pcma,
+            CodecArg::G722 => Codec::G722,
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
 enum Arrivals {
     Fixed,
@@ -193,6 +216,12 @@ struct RunArgs {
     /// Worker threads of the tool's runtime.
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// The only codec callers offer, send and check (the server transcodes to the agents').
+    #[arg(long, value_enum, default_value_t = CodecArg::Pcmu)]
+    caller_codec: CodecArg,
+    /// The codec agents answer with (an offer without it gets 488).
+    #[arg(long, value_enum, default_value_t = CodecArg::Pcmu)]
+    agent_codec: CodecArg,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -273,6 +302,9 @@ fn main() -> anyhow::Result<()> {
                 max_wait: Duration::ZERO,
                 answer_delay: Duration::ZERO,
                 sample_every,
+                // The relays forward, they do not transcode: both sides PCMU.
+                caller_codec: Codec::Pcmu,
+                agent_codec: Codec::Pcmu,
             }));
             let args = media_run::MediaArgs {
                 via,
@@ -380,6 +412,8 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
         max_wait: Duration::from_secs(a.max_wait),
         answer_delay: Duration::from_millis(a.answer_delay_ms),
         sample_every: a.sample_every,
+        caller_codec: a.caller_codec.codec(),
+        agent_codec: a.agent_codec.codec(),
     };
     let sh = Arc::new(Shared::new(plan.clone()));
     let callers = Endpoint::bind(a.server).await?;
@@ -411,8 +445,8 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
         tokio::spawn(agent::dispatch(agents.clone(), sh.clone(), rx));
     }
     eprintln!(
-        "switchboard-load: {:?} scenario against {}, {} calls at most at {}/s ({:?}), {} s at most, hold {} s, open files {nofile}",
-        a.scenario, a.server, a.calls, a.rate, a.arrivals, a.duration, a.hold
+        "switchboard-load: {:?} scenario against {}, {} calls at most at {}/s ({:?}), {} s at most, hold {} s, callers {:?} / agents {:?}, open files {nofile}",
+        a.scenario, a.server, a.calls, a.rate, a.arrivals, a.duration, a.hold, a.caller_codec, a.agent_codec
     );
 
     // Agents register first (at most 50 REGISTER transactions at once).
@@ -645,9 +679,10 @@ fn report(
         );
     }
     println!(
-        "load tool: {own_cpu:.2} s CPU ({:.0}% of one core); RTP sent {rtp_sent}, received {rtp_recv}; bad RTP {}, RTP from a foreign address {}, unparsable SIP {}, stray SIP {}",
+        "load tool: {own_cpu:.2} s CPU ({:.0}% of one core); RTP sent {rtp_sent}, received {rtp_recv}; bad RTP {}, RTP in an unnegotiated payload type {}, RTP from a foreign address {}, unparsable SIP {}, stray SIP {}",
         100.0 * own_cpu / wall,
         live.rtp_bad.load(Ordering::Relaxed),
+        live.rtp_wrong_codec.load(Ordering::Relaxed),
         live.rtp_foreign.load(Ordering::Relaxed),
         callers.unparsable.load(Ordering::Relaxed) + agents.unparsable.load(Ordering::Relaxed),
         callers.stray.load(Ordering::Relaxed) + agents.stray.load(Ordering::Relaxed),
@@ -663,6 +698,8 @@ fn report(
         "sampled_to_caller": acct.to_caller.sampled, "sampled_to_caller_failed": acct.to_caller.sampled_failed,
         "sampled_to_agent": acct.to_agent.sampled, "sampled_to_agent_failed": acct.to_agent.sampled_failed,
         "loadavg": load_average(),
+        "caller_codec": format!("{:?}", a.caller_codec), "agent_codec": format!("{:?}", a.agent_codec),
+        "rtp_wrong_codec": live.rtp_wrong_codec.load(Ordering::Relaxed),
     });
     if let Some(cpu) = server_cpu {
         let rss = end.rss.map(|r| r.1).unwrap_or(0).max(peak_rss_sampled);

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use switchboard_media::Codec;
 
 use anyhow::{bail, Context};
 use tokio::net::UdpSocket;
@@ -154,8 +155,8 @@ async fn talk(
     hold: Duration,
     sampled: bool,
 ) -> anyhow::Result<bool> {
-    let mut caller = MediaLeg::bind(AGENT_TONE_HZ, sampled).await?;
-    let mut agent = MediaLeg::bind(CALLER_TONE_HZ, sampled).await?;
+    let mut caller = MediaLeg::bind(AGENT_TONE_HZ, sampled, Codec::Pcmu).await?;
+    let mut agent = MediaLeg::bind(CALLER_TONE_HZ, sampled, Codec::Pcmu).await?;
     let call_id = format!("media-{idx}-{}", std::process::id());
     match via {
         Via::Minimal { first_port } => {
@@ -165,7 +166,7 @@ async fn talk(
             agent.remote = Some(SocketAddr::from(([127, 0, 0, 1], pb)));
         }
         Via::Rtpengine { ng } => {
-            let offer = sdp(u64::from(idx), caller.port());
+            let offer = sdp(u64::from(idx), caller.port(), Codec::Pcmu);
             let r = ng::request(
                 ctl,
                 ng,
@@ -183,7 +184,7 @@ async fn talk(
                 .and_then(|s| sdp_media_addr(s.as_bytes()))
                 .map(Some)
                 .context("rtpengine's offer reply has no usable SDP")?;
-            let answer = sdp(u64::from(idx), agent.port());
+            let answer = sdp(u64::from(idx), agent.port(), Codec::Pcmu);
             let r = ng::request(
                 ctl,
                 ng,
@@ -206,8 +207,8 @@ async fn talk(
     }
     let answered = Instant::now();
     Live::enter(&sh.live.bridged, &sh.live.peak_bridged);
-    let mut src_c = RtpSource::new(rand::random::<u32>() | 1, CALLER_TONE_HZ);
-    let mut src_a = RtpSource::new(rand::random::<u32>() | 1, AGENT_TONE_HZ);
+    let mut src_c = RtpSource::new(rand::random::<u32>() | 1, CALLER_TONE_HZ, Codec::Pcmu);
+    let mut src_a = RtpSource::new(rand::random::<u32>() | 1, AGENT_TONE_HZ, Codec::Pcmu);
     let (mut pc, mut pa): (PacketBuf, PacketBuf) = ([0; 172], [0; 172]);
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     let end = tokio::time::Instant::from_std(answered + hold);
@@ -343,6 +344,8 @@ mod tests {
             max_wait: Duration::ZERO,
             answer_delay: Duration::ZERO,
             sample_every: 1,
+            caller_codec: Codec::Pcmu,
+            agent_codec: Codec::Pcmu,
         });
         let ctl = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let via = Via::Minimal { first_port };
