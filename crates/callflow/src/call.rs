@@ -28,6 +28,8 @@ pub struct Call {
     pub(crate) cancelling_agent: bool,
     pub(crate) pending_offers: Vec<String>,
     pub(crate) supervisor: Option<String>,
+    /// The agent's part of a call in its post-call survey (`survey.rs`).
+    pub(crate) after_agent: Option<crate::survey::AfterAgent>,
     pub(crate) out: VecDeque<Output>,
 }
 
@@ -58,6 +60,7 @@ impl Call {
             cancelling_agent: false,
             pending_offers: Vec::new(),
             supervisor: None,
+            after_agent: None,
             out: VecDeque::new(),
         }
     }
@@ -282,6 +285,19 @@ impl Call {
     pub fn handle_end(&mut self, now: Instant, reason: EndReason) -> Option<Ending> {
         if self.phase == Phase::Ended {
             return None;
+        }
+        if let (Phase::Ivr, Some(after)) = (&self.phase, self.after_agent.take()) {
+            // Answered, then the post-call survey: the agent's call all the same.
+            self.timers = Timers::default();
+            self.phase = Phase::Ended;
+            return Some(Ending {
+                reason,
+                disposition: Disposition::Answered,
+                queue: after.queue,
+                agent: after.agent,
+                duration_s: now.saturating_duration_since(self.started).as_secs_f64(),
+                talk_s: Some(after.talk_s),
+            });
         }
         let (disposition, tell_acd, talk_s) = match &self.phase {
             Phase::Queued { .. } | Phase::Ringing { .. } => (Disposition::Abandoned, true, None),

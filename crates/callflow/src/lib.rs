@@ -24,12 +24,14 @@ mod call;
 mod output;
 mod phase;
 mod queue;
+mod survey;
 mod timers;
 
 pub use call::{Call, Ending};
 pub use output::{AcdRequest, IvrInput, Logged, MediaCommand, Output, SipRequest};
 pub use phase::Phase;
 pub use queue::{AnswerDecision, DigitRoute, OfferDecision, QueueJoin};
+pub use survey::AfterAgent;
 pub use timers::Timer;
 
 /// How the ACD treats an agent leg's final SIP failure status (RONA for anything else).

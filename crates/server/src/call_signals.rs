@@ -40,6 +40,8 @@ pub(crate) enum CallSignal {
     },
     /// The call ended on the SIP side.
     Ended(switchboard_events::EndReason),
+    /// The agent hung up and the caller stays (a post-call survey follows).
+    AgentLeft,
     /// Another call takes over this call's agent leg (attended transfer): hand over the
     /// agent's media and stop without hanging up.
     HandOver(tokio::sync::oneshot::Sender<Option<crate::media_leg::HandOver>>),

@@ -47,6 +47,13 @@ pub(crate) struct QueueConfig {
     /// Disposition codes an agent may set on a call of this queue (empty: none accepted).
     #[serde(default)]
     pub(crate) dispositions: Vec<String>,
+    /// Post-call survey: when the agent hangs up first, the caller stays and this dialplan
+    /// runs (entered with the queue's name as the dialled number).
+    #[serde(default)]
+    pub(crate) post_call_survey: Option<String>,
+    /// The post-call survey's variables whose collected values are `survey.answer` events.
+    #[serde(default)]
+    pub(crate) survey_questions: Vec<String>,
     /// The caller ID this queue's outbound calls (callbacks) ask for; a trunk with a fixed
     /// `caller_id` overrides it.
     #[serde(default)]

@@ -109,6 +109,8 @@ pub(crate) enum SipCommand {
     /// This answered call we originated is now the caller side (leg A) of its task: an
     /// agent is rung for it on a call of its own (see `sip_driver/callee_calls.rs`).
     CalleeLeads { call: CallKey },
+    /// Keep the caller when the agent hangs up (post-call survey): `CallSignal::AgentLeft`.
+    KeepCaller { call: CallKey },
     /// Answer an in-dialog request reported earlier.
     Respond {
         call: CallKey,
@@ -623,6 +625,7 @@ impl SipDriver {
                 self.callee_leads(call);
                 Ok(())
             }
+            SipCommand::KeepCaller { call } => self.b2bua.keep_a_when_b_hangs_up(call),
             SipCommand::DialTrunk(d) => {
                 self.trunk_dial(now, d);
                 Ok(())

@@ -557,6 +557,50 @@ fn agent_no_answer_is_cancelled_and_the_next_agent_is_tried() {
 }
 
 #[test]
+fn one_call_keeps_its_caller_when_the_agent_hangs_up_where_the_core_does_not() {
+    use switchboard_sip::{B2bua, B2buaConfig, TxConfig, UasPolicy};
+    let mut net = SimNet::new(64, NetConfig::default());
+    let e = net.epoch;
+    let a = net.add(Box::new(Ua::new(addr(A), Transport::Udp, 1, e)));
+    let mut node = B2buaNode::ivr(addr(X), &[addr(B)], 2, e);
+    node.core = B2bua::new(
+        B2buaConfig {
+            tx: TxConfig::new(addr(X)),
+            contact: switchboard_sip_message::NameAddr::parse(&format!("<sip:b2bua@{X}>"))
+                .expect("contact"),
+            policy: UasPolicy::default(),
+            relay_failures: false,
+            keep_a_when_b_hangs_up: false,
+            session_timers: None,
+        },
+        2,
+    );
+    let x = net.add(Box::new(node));
+    let b = net.add(Box::new(Ua::new(addr(B), Transport::Udp, 3, e)));
+    let now = net.now;
+    net.node::<Ua>(a).invite(now, addr(X));
+    net.run_for(secs(5));
+    let call = call_key(&mut net, x);
+    net.node::<B2buaNode>(x)
+        .core
+        .keep_a_when_b_hangs_up(call)
+        .expect("live call");
+    let db = *net.node::<Ua>(b).peers.keys().next().expect("B dialog");
+    let now = net.now;
+    net.node::<Ua>(b).bye(now, db);
+    net.run_for(secs(5));
+    assert!(net
+        .node::<B2buaNode>(x)
+        .has_event(|e| matches!(e, CallEvent::BHungUp { .. })));
+    assert!(!net
+        .node::<B2buaNode>(x)
+        .has_event(|e| matches!(e, CallEvent::Ended { .. })));
+    assert!(!net
+        .node::<Ua>(a)
+        .has_event(|e| matches!(e, TxEvent::NewRequest { req, .. } if req.method == Method::Bye)));
+}
+
+#[test]
 fn agent_hangup_keeps_the_caller_and_release_b_allows_a_new_agent() {
     const B2: &str = "10.0.0.3:5060";
     let mut net = SimNet::new(63, NetConfig::default());

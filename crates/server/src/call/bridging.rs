@@ -38,6 +38,7 @@ impl CallTask {
         self.b = Some(b);
         self.flow.handle_agent_connected(now);
         self.drive_flow();
+        self.keep_caller_for_survey(&queue);
         // Whisper to the agent first ("call for <tenant>, <queue>"); the caller keeps
         // hearing music until the bridge closes.
         let whisper = self.whisper_prompts(&queue);

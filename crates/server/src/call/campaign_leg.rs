@@ -106,6 +106,17 @@ pub(crate) struct CampaignCallResult {
     pub(crate) status: Option<u16>,
 }
 
+impl CampaignTag {
+    /// A queue's post-call survey: answers are logged as campaign `queue:<name>`, row 0.
+    pub(super) fn post_call(queue: &str, questions: Vec<String>) -> CampaignTag {
+        CampaignTag {
+            name: format!("queue:{queue}"),
+            row: 0,
+            questions,
+        }
+    }
+}
+
 impl CallTask {
     /// A `collect` into one of the survey's questions: log the answer.
     pub(super) fn survey_answer(&self, name: &str, value: &switchboard_ivr::program::Value) {

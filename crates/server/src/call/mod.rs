@@ -15,6 +15,7 @@ mod flow_io;
 mod forking;
 mod hold;
 mod ivr_flow;
+mod post_call_survey;
 mod queueing;
 mod setup;
 mod supervision;
@@ -653,6 +654,7 @@ impl CallTask {
                 .await;
             }
             CallSignal::Ended(reason) => self.finish(reason),
+            CallSignal::AgentLeft => self.agent_left(),
         }
     }
 

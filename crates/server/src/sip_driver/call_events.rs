@@ -210,6 +210,7 @@ impl SipDriver {
                     }
                 }
             }
+            CallEvent::BHungUp { call } => self.signal(call, CallSignal::AgentLeft),
             CallEvent::RequestResult { tx, status, resp } => {
                 self.trunk_request_result(tx, status, resp);
             }

@@ -388,6 +388,8 @@ pub struct Call {
     b: Option<BLeg>,
     ended: bool,
     live_txs: u32,
+    /// Keep A up when B sends BYE ([`B2bua::keep_a_when_b_hangs_up`]).
+    keep_a: bool,
 }
 
 impl Call {
@@ -652,6 +654,7 @@ impl B2bua {
             b,
             ended: false,
             live_txs: 0,
+            keep_a: false,
         }) as u32;
         CallKey { index, generation }
     }
@@ -720,6 +723,14 @@ impl B2bua {
                 _ => {}
             }
         }
+    }
+
+    /// On this call, when B sends BYE, keep A up and report [`CallEvent::BHungUp`] (a
+    /// post-call survey), as [`B2buaConfig::keep_a_when_b_hangs_up`] does for every call.
+    pub fn keep_a_when_b_hangs_up(&mut self, call: CallKey) -> Result<(), B2buaError> {
+        let c = self.call_mut(call).ok_or(B2buaError::NoSuchCall)?;
+        c.keep_a = true;
+        Ok(())
     }
 
     /// Hangs up the whole call: BYE on confirmed legs, CANCEL to a ringing B, 480 to an

@@ -170,8 +170,11 @@ impl B2bua {
                         Response::for_request(&req, StatusCode::OK),
                     );
                     let keep_a = leg == Leg::B
-                        && self.config.keep_a_when_b_hangs_up
-                        && self.call(call).is_some_and(|c| !c.ended && c.a_answered());
+                        && self.call(call).is_some_and(|c| {
+                            (self.config.keep_a_when_b_hangs_up || c.keep_a)
+                                && !c.ended
+                                && c.a_answered()
+                        });
                     if keep_a {
                         self.detach_b(call);
                         self.emit(CallEvent::BHungUp { call });
