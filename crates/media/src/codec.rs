@@ -16,49 +16,40 @@ pub enum Codec {
 }
 
 impl Codec {
+    /// What the [codec registry](crate::codec_registry) knows about this codec.
+    pub fn spec(self) -> &'static crate::codec_registry::CodecSpec {
+        crate::codec_registry::spec(self)
+    }
+
     /// The static RTP payload type (RFC 3551 table 4).
     pub fn static_payload_type(self) -> u8 {
-        match self {
-            Codec::Pcmu => 0,
-            Codec::Pcma => 8,
-            Codec::G722 => 9,
-        }
+        self.spec().static_payload_type
     }
 
     /// The codec of a static payload type, if it is one we implement.
     pub fn from_static_payload_type(pt: u8) -> Option<Codec> {
-        match pt {
-            0 => Some(Codec::Pcmu),
-            8 => Some(Codec::Pcma),
-            9 => Some(Codec::G722),
-            _ => None,
-        }
+        crate::codec_registry::by_static_payload_type(pt).map(|s| s.codec)
     }
 
     /// Audio sample rate in Hz (16000 for G.722).
     pub fn sample_rate(self) -> u32 {
-        match self {
-            Codec::Pcmu | Codec::Pcma => 8000,
-            Codec::G722 => 16000,
-        }
+        self.spec().sample_rate
     }
 
     /// RTP timestamp clock rate in Hz: 8000 for all three (RFC 3551 §4.5.2 for G.722).
     pub fn rtp_clock_rate(self) -> u32 {
-        8000
+        self.spec().rtp_clock_rate
     }
 
-    /// Payload bytes for `samples_8k` RTP clock ticks (one byte per tick for all three).
+    /// Payload bytes for `ticks` RTP clock ticks (one byte per tick for all three).
     pub fn payload_len(self, ticks: usize) -> usize {
-        ticks
+        ticks * self.spec().bytes_per_tick as usize
     }
 
     /// PCM samples (at [`sample_rate`](Self::sample_rate)) carried by `payload_len` bytes.
     pub fn samples_in(self, payload_len: usize) -> usize {
-        match self {
-            Codec::Pcmu | Codec::Pcma => payload_len,
-            Codec::G722 => 2 * payload_len,
-        }
+        let s = self.spec();
+        payload_len / s.bytes_per_tick.max(1) as usize * s.samples_per_tick() as usize
     }
 }
 

@@ -12,6 +12,7 @@
 pub mod amd;
 pub mod bridge;
 pub mod codec;
+pub mod codec_registry;
 pub mod dtmf;
 pub mod g711;
 pub mod g722;
@@ -25,6 +26,7 @@ pub mod wav;
 pub use amd::{AmdConfig, AmdDetector, AmdVerdict};
 pub use bridge::{Bridge, BridgeError, BridgeMode, BridgeStats, Forward, Leg, LegConfig};
 pub use codec::{Codec, Decoder, Encoder};
+pub use codec_registry::{CodecSpec, FormatError, StreamFormat, INTERNAL_RATE};
 pub use dtmf::{DtmfConfig, DtmfDetector, DtmfEvent};
 pub use g722::{G722Decoder, G722Encoder};
 pub use mixer::{Mixer, MixerError, ParticipantId, SupervisorMode};

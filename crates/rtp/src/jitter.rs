@@ -58,11 +58,35 @@ impl Default for JitterConfig {
     }
 }
 
+/// What the buffer needs to know of what it holds: the RTP header fields it orders by.
+/// [`RtpPacket`] is the usual item; a driver that must not keep the receive buffer
+/// alive (the media pipeline copies payloads into fixed slots) stores its own type.
+pub trait Buffered {
+    /// Synchronisation source.
+    fn ssrc(&self) -> u32;
+    /// Sequence number.
+    fn sequence(&self) -> u16;
+    /// Media timestamp.
+    fn timestamp(&self) -> u32;
+}
+
+impl Buffered for RtpPacket {
+    fn ssrc(&self) -> u32 {
+        self.header.ssrc
+    }
+    fn sequence(&self) -> u16 {
+        self.header.sequence
+    }
+    fn timestamp(&self) -> u32 {
+        self.header.timestamp
+    }
+}
+
 /// What to play for one frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Playout {
+pub enum Playout<T = RtpPacket> {
     /// The frame's packet.
-    Frame(RtpPacket),
+    Frame(T),
     /// The frame is missing (lost, late, or inserted to grow the delay): conceal it.
     Conceal,
     /// Nothing to play: not primed yet, or the stream is idle.
@@ -109,19 +133,20 @@ pub struct JitterStats {
 }
 
 #[derive(Debug, Clone)]
-struct Slot {
+struct Slot<T> {
     frame: i64,
-    packet: Option<RtpPacket>,
+    packet: Option<T>,
     played: bool,
 }
 
-/// The adaptive jitter buffer for one received stream.
+/// The adaptive jitter buffer for one received stream, holding `T`s (RTP packets by
+/// default).
 #[derive(Debug)]
-pub struct JitterBuffer {
+pub struct JitterBuffer<T = RtpPacket> {
     cfg: JitterConfig,
     frame_ts: i64,
     frame_us: i64,
-    slots: Box<[Slot]>,
+    slots: Box<[Slot<T>]>,
     mask: usize,
     /// Epoch for arrival times, set by the first packet.
     epoch: Option<Instant>,
@@ -146,7 +171,7 @@ pub struct JitterBuffer {
     stats: JitterStats,
 }
 
-impl JitterBuffer {
+impl<T: Buffered> JitterBuffer<T> {
     /// A buffer with every slot allocated up front.
     pub fn new(cfg: JitterConfig) -> Self {
         let frame_ts =
@@ -154,15 +179,13 @@ impl JitterBuffer {
         let frame_us = (cfg.frame.as_micros() as i64).max(1);
         let need = 2 * (cfg.max_delay.as_micros() as i64 / frame_us + 1) as usize;
         let cap = cfg.capacity.max(need).max(4).next_power_of_two();
-        let slots = vec![
-            Slot {
+        let slots = (0..cap)
+            .map(|_| Slot {
                 frame: i64::MIN,
                 packet: None,
                 played: false,
-            };
-            cap
-        ]
-        .into_boxed_slice();
+            })
+            .collect();
         JitterBuffer {
             cfg,
             frame_ts,
@@ -216,7 +239,7 @@ impl JitterBuffer {
         self.slots.len() as i64
     }
 
-    fn slot_mut(&mut self, frame: i64) -> Option<&mut Slot> {
+    fn slot_mut(&mut self, frame: i64) -> Option<&mut Slot<T>> {
         let i = (frame as usize) & self.mask;
         self.slots.get_mut(i)
     }
@@ -233,15 +256,15 @@ impl JitterBuffer {
             .map_or(0, |e| now.saturating_duration_since(e).as_micros() as i64)
     }
 
-    fn reset(&mut self, now: Instant, packet: &RtpPacket) {
+    fn reset(&mut self, now: Instant, packet: &T) {
         for s in self.slots.iter_mut() {
             s.frame = i64::MIN;
             s.packet = None;
             s.played = false;
         }
         self.epoch = Some(now);
-        self.ssrc = packet.header.ssrc;
-        self.ts_ref = (packet.header.timestamp, 0);
+        self.ssrc = packet.ssrc();
+        self.ts_ref = (packet.timestamp(), 0);
         self.playout = 0;
         self.newest = 0;
         self.primed = false;
@@ -253,9 +276,9 @@ impl JitterBuffer {
     }
 
     /// Feeds a received packet (call on arrival, with the arrival time).
-    pub fn push(&mut self, now: Instant, packet: RtpPacket) -> PushOutcome {
+    pub fn push(&mut self, now: Instant, packet: T) -> PushOutcome {
         self.stats.pushed += 1;
-        let (seq, ts) = (packet.header.sequence, packet.header.timestamp);
+        let (seq, ts) = (packet.sequence(), packet.timestamp());
         if let Some((ls, lt)) = self.last_seq_ts {
             let step = ts.wrapping_sub(lt);
             if seq == ls.wrapping_add(1) && (step as i32) > 0 {
@@ -266,18 +289,18 @@ impl JitterBuffer {
         let mut outcome = PushOutcome::Buffered;
         if self.epoch.is_none() {
             self.reset(now, &packet);
-        } else if packet.header.ssrc != self.ssrc {
+        } else if packet.ssrc() != self.ssrc {
             self.resync(now, &packet);
             outcome = PushOutcome::Resynced;
         }
-        let mut ext = self.extend_ts(packet.header.timestamp);
+        let mut ext = self.extend_ts(packet.timestamp());
         let mut frame = ext.div_euclid(self.frame_ts);
         let cap = self.cap();
         let ahead = frame - self.playout;
         if ahead >= cap || ahead <= -cap {
             self.resync(now, &packet);
             outcome = PushOutcome::Resynced;
-            ext = self.extend_ts(packet.header.timestamp);
+            ext = self.extend_ts(packet.timestamp());
             frame = ext.div_euclid(self.frame_ts);
         }
         if ext.rem_euclid(self.frame_ts) != 0 {
@@ -322,8 +345,8 @@ impl JitterBuffer {
         outcome
     }
 
-    fn store(&mut self, now: Instant, packet: RtpPacket, outcome: PushOutcome) -> PushOutcome {
-        let ext = self.extend_ts(packet.header.timestamp);
+    fn store(&mut self, now: Instant, packet: T, outcome: PushOutcome) -> PushOutcome {
+        let ext = self.extend_ts(packet.timestamp());
         let frame = ext.div_euclid(self.frame_ts);
         let offset =
             self.since_epoch_us(now) - ext * 1_000_000 / i64::from(self.cfg.clock_rate.max(1));
@@ -337,7 +360,7 @@ impl JitterBuffer {
         outcome
     }
 
-    fn resync(&mut self, now: Instant, packet: &RtpPacket) {
+    fn resync(&mut self, now: Instant, packet: &T) {
         self.stats.resyncs += 1;
         self.reset(now, packet);
     }
@@ -390,7 +413,7 @@ impl JitterBuffer {
             .count()
     }
 
-    fn take(&mut self, frame: i64) -> Option<RtpPacket> {
+    fn take(&mut self, frame: i64) -> Option<T> {
         let s = self.slot_mut(frame)?;
         if s.frame != frame {
             s.frame = frame;
@@ -404,7 +427,7 @@ impl JitterBuffer {
     }
 
     /// Call once per frame from the playout clock: what to play now.
-    pub fn pop(&mut self, now: Instant) -> Playout {
+    pub fn pop(&mut self, now: Instant) -> Playout<T> {
         if self.epoch.is_none() {
             self.stats.empty += 1;
             return Playout::Empty;
@@ -562,7 +585,7 @@ mod tests {
 
     #[test]
     fn capacity_covers_max_delay() {
-        let jb = JitterBuffer::new(JitterConfig {
+        let jb: JitterBuffer = JitterBuffer::new(JitterConfig {
             max_delay: Duration::from_secs(1),
             capacity: 8,
             ..JitterConfig::default()

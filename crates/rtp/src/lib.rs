@@ -22,7 +22,7 @@ pub use dtmf::{
     char_for_event, event_for_char, DigitEnd, DigitEvent, DtmfError, DtmfPacket, DtmfReceiver,
     DtmfSender, TelephoneEvent,
 };
-pub use jitter::{JitterBuffer, JitterConfig, JitterStats, Playout, PushOutcome};
+pub use jitter::{Buffered, JitterBuffer, JitterConfig, JitterStats, Playout, PushOutcome};
 pub use packet::{looks_like_rtcp, CsrcList, RtpError, RtpExtension, RtpHeader, RtpPacket};
 pub use rtcp::{
     parse_compound, write_compound, Bye, ReceiverReport, ReportBlock, RtcpError, RtcpPacket,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use switchboard_media::{Codec, Decoder, Downsampler, Encoder, LegConfig, Upsampler};
+use switchboard_media::{Decoder, Downsampler, Encoder, LegConfig, StreamFormat, Upsampler};
 use switchboard_rtp::{
     Channel, DtmfReceiver, NtpClock, RtpSession, RtpSessionConfig, SessionEvent, SessionOutput,
 };
@@ -42,13 +42,17 @@ pub(crate) struct MediaPeer {
     pub(crate) confirmed: bool,
 }
 
-pub(crate) fn media_codec(n: &Negotiated) -> Option<Codec> {
-    match n.codec.name.to_ascii_uppercase().as_str() {
-        "PCMU" => Some(Codec::Pcmu),
-        "PCMA" => Some(Codec::Pcma),
-        "G722" => Some(Codec::G722),
-        _ => None,
-    }
+/// The format of a negotiated stream, from the codec registry (`switchboard_media::codec_registry`):
+/// `None` when the negotiated codec is not one the media pipeline implements.
+pub(crate) fn stream_format(n: &Negotiated) -> Option<StreamFormat> {
+    StreamFormat::negotiated(
+        &n.codec.name,
+        n.codec.clock_rate,
+        n.codec.payload_type,
+        n.telephone_event,
+        n.ptime,
+    )
+    .ok()
 }
 
 /// Receive buffer for one RTP socket. Each datagram is split off as `Bytes` (the
@@ -110,7 +114,8 @@ pub(crate) struct MediaLeg {
     pub(crate) rtcp: Arc<UdpSocket>,
     pub(crate) session: RtpSession,
     pub(crate) neg: Negotiated,
-    pub(crate) codec: Codec,
+    /// The stream's codec and payload types, as the codec registry resolved them.
+    pub(crate) format: StreamFormat,
     enc: Encoder,
     pub(crate) dec: Decoder,
     pub(crate) dtmf: DtmfReceiver,
@@ -140,7 +145,8 @@ impl MediaLeg {
         now: Instant,
         peer: MediaPeer,
     ) -> Option<MediaLeg> {
-        let codec = media_codec(&neg)?;
+        let format = stream_format(&neg)?;
+        let codec = format.codec();
         let mut scfg = RtpSessionConfig::new(
             ctx.ntp,
             Bytes::from_static(b"switchboard"),
@@ -164,7 +170,7 @@ impl MediaLeg {
             sock: Arc::new(pair.rtp),
             rtcp: Arc::new(pair.rtcp),
             session,
-            codec,
+            format,
             enc: Encoder::new(codec),
             dec: Decoder::new(codec),
             dtmf: DtmfReceiver::new(Duration::from_millis(600)),
@@ -175,7 +181,7 @@ impl MediaLeg {
             up: Upsampler::new(),
             down: Downsampler::new(),
             // Only G.722 legs resample (16 kHz): 8 KiB saved on every G.711 leg.
-            wide: if codec == Codec::G722 {
+            wide: if format.spec.resamples() {
                 vec![0; 4096]
             } else {
                 Vec::new()
@@ -316,16 +322,13 @@ impl MediaLeg {
     /// bridge does not number packets; [`MediaLeg::send_relayed`] does, in this leg's
     /// session, so the leg's RTP stays continuous across every switch of its source.
     pub(crate) fn bridge_config(&self) -> LegConfig {
-        let mut c = LegConfig::new(self.codec);
-        c.payload_type = self.neg.codec.payload_type;
-        c.telephone_event_pt = self.neg.telephone_event;
-        c
+        self.format.leg_config()
     }
 
     /// Decodes a payload of this leg's codec into `self.pcm` at 8 kHz; returns the
     /// number of samples.
     pub(crate) fn decode_8k(&mut self, payload: &[u8]) -> usize {
-        if self.codec == Codec::G722 {
+        if self.format.spec.resamples() {
             let n = self.dec.decode(payload, &mut self.wide);
             self.down.process(&self.wide[..n], &mut self.pcm)
         } else {
@@ -335,7 +338,7 @@ impl MediaLeg {
 
     pub(crate) fn send_pcm(&mut self, now: Instant, samples: &[i16]) {
         // G.722 is 16 kHz audio (on an 8 kHz RTP clock, RFC 3551 §4.5.2).
-        let n = if self.codec == Codec::G722 {
+        let n = if self.format.spec.resamples() {
             let w = self.up.process(samples, &mut self.wide);
             self.enc.encode(&self.wide[..w], &mut self.payload)
         } else {
@@ -434,4 +437,23 @@ impl Timeline {
 pub(crate) fn arrival_position(origin: Instant, now: Instant, n: usize) -> u64 {
     let at = (now.saturating_duration_since(origin).as_micros() * 8 / 1000) as u64;
     at.saturating_sub(n as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The codecs our SDP offers list (`LocalCaps::default`) are exactly the registry's,
+    /// in its order: a codec added to the registry must be offered, and nothing is
+    /// offered that the pipeline cannot decode.
+    #[test]
+    fn sdp_offers_list_the_registry_codecs() {
+        let offered: Vec<(String, u8, u32)> = switchboard_sdp::LocalCaps::default()
+            .codecs
+            .into_iter()
+            .map(|c| (c.name, c.payload_type, c.clock_rate))
+            .collect();
+        let registry: Vec<(String, u8, u32)> = switchboard_media::codec_registry::offer_order()
+            .map(|(n, pt, r)| (n.to_owned(), pt, r))
+            .collect();
+        assert_eq!(offered, registry);
+    }
 }

@@ -134,9 +134,11 @@ impl CallTask {
             srtp: self.ctx.user_srtp(agent).fresh_mode(),
             ..LocalCaps::default()
         };
-        let a_name = self.a.neg.codec.name.to_ascii_uppercase();
-        caps.codecs
-            .sort_by_key(|c| c.name.to_ascii_uppercase() != a_name);
+        let a_codec = self.a.format.codec();
+        caps.codecs.sort_by_key(|c| {
+            switchboard_media::codec_registry::lookup(&c.name, c.clock_rate).map(|s| s.codec)
+                != Some(a_codec)
+        });
         let offer = switchboard_sdp::offer(
             &caps,
             &LocalMedia {
