@@ -5,7 +5,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchboard_registrar::digest::{compute_response, constant_time_eq, Credentials, ResponseInput};
+use switchboard_registrar::digest::{
+    compute_response, constant_time_eq, Credentials, ResponseInput,
+};
 use switchboard_registrar::Ha1;
 
 fuzz_target!(|data: &[u8]| {

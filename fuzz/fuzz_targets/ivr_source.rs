@@ -9,7 +9,9 @@ use switchboard_ivr::printer::print_file;
 use switchboard_ivr::source::FileId;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(src) = std::str::from_utf8(data) else { return };
+    let Ok(src) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(file) = parse_file(FileId(0), src) {
         let printed = print_file(&file);
         parse_file(FileId(0), &printed).expect("pretty-printed dialplan parses");
