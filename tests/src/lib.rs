@@ -9,8 +9,10 @@
 pub mod audio;
 pub mod baresip;
 pub mod browser_pages;
+pub mod browsers;
 pub mod carrier;
 pub mod hostile;
+pub mod marionette;
 pub mod peers;
 pub mod pg;
 pub mod raw_sip;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::browsers::Browser;
 use crate::{require_peer, scratch_dir, wait_for};
 
 /// A running `chromedriver`; killed on drop.
@@ -59,7 +60,7 @@ impl ChromeDriver {
 
     /// A new headless browser window of `width` x `height` pixels, its UI in `lang`
     /// (`en-US`, `ru-RU`), logging the console and network events.
-    pub fn session(&self, width: u32, height: u32, lang: &str) -> Browser {
+    pub fn session(&self, width: u32, height: u32, lang: &str) -> ChromeSession {
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -87,7 +88,7 @@ impl ChromeDriver {
             .as_str()
             .unwrap_or_else(|| panic!("no session id in {v}"))
             .to_string();
-        Browser {
+        ChromeSession {
             addr: self.addr,
             id,
             requests: Vec::new(),
@@ -102,15 +103,15 @@ impl Drop for ChromeDriver {
     }
 }
 
-/// One browser session (a window); closed on drop.
-pub struct Browser {
+/// One Chromium session (a window); closed on drop.
+pub struct ChromeSession {
     addr: SocketAddr,
     id: String,
     /// Every URL the pages requested so far (from the performance log).
     requests: Vec<String>,
 }
 
-impl Browser {
+impl ChromeSession {
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let path = format!("/session/{}{path}", self.id);
         match request(self.addr, method, &path, body.as_ref()) {
@@ -119,31 +120,8 @@ impl Browser {
         }
     }
 
-    /// Loads `url` (returns when the page's load event fired).
-    pub fn goto(&self, url: &str) {
-        self.call("POST", "/url", Some(json!({ "url": url })));
-    }
-
-    /// Runs `script` (a function body; `arguments` are `args`) in the page; its result.
-    pub fn js(&self, script: &str, args: Value) -> Value {
-        self.call(
-            "POST",
-            "/execute/sync",
-            Some(json!({"script": script, "args": args})),
-        )
-    }
-
-    /// Polls `script` (a function body returning a value) until it returns something
-    /// other than null/false, at most `secs`; that value.
-    pub fn wait_js(&self, secs: u64, script: &str) -> Option<Value> {
-        wait_for(secs, || {
-            let v = self.js(script, json!([]));
-            (!v.is_null() && v != false).then_some(v)
-        })
-    }
-
     /// The element `css` selects (its WebDriver reference).
-    pub fn find(&self, css: &str) -> String {
+    fn find(&self, css: &str) -> String {
         let v = self.call(
             "POST",
             "/element",
@@ -156,14 +134,37 @@ impl Browser {
             .to_string()
     }
 
-    /// Clicks the element `css` selects, as a user would.
-    pub fn click(&self, css: &str) {
+    fn log(&self, kind: &str) -> Vec<Value> {
+        let path = format!("/session/{}/se/log", self.id);
+        let v = request(self.addr, "POST", &path, Some(&json!({ "type": kind })))
+            .unwrap_or_else(|e| panic!("reading the {kind} log: {e}"));
+        v["value"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+impl Browser for ChromeSession {
+    fn engine(&self) -> &'static str {
+        "chromium"
+    }
+
+    fn goto(&self, url: &str) {
+        self.call("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    fn js(&self, script: &str, args: Value) -> Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": args})),
+        )
+    }
+
+    fn click(&self, css: &str) {
         let el = self.find(css);
         self.call("POST", &format!("/element/{el}/click"), Some(json!({})));
     }
 
-    /// Types `text` into the element `css` selects (`\u{E007}` is Enter).
-    pub fn type_into(&self, css: &str, text: &str) {
+    fn type_into(&self, css: &str, text: &str) {
         let el = self.find(css);
         self.call(
             "POST",
@@ -172,8 +173,7 @@ impl Browser {
         );
     }
 
-    /// Saves a PNG screenshot of the window.
-    pub fn screenshot(&self, path: &Path) {
+    fn screenshot(&self, path: &Path) {
         let v = self.call("GET", "/screenshot", None);
         let png = base64_decode(v.as_str().unwrap_or_default());
         assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
@@ -183,21 +183,17 @@ impl Browser {
         std::fs::write(path, png).expect("write screenshot");
     }
 
-    /// Console entries since the last call: (level, message).
-    pub fn console(&self) -> Vec<(String, String)> {
+    /// Chromium's console log entries of level SEVERE since the last call.
+    fn console_errors(&self) -> Vec<String> {
         self.log("browser")
             .into_iter()
-            .map(|e| {
-                (
-                    e["level"].as_str().unwrap_or_default().to_string(),
-                    e["message"].as_str().unwrap_or_default().to_string(),
-                )
-            })
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
             .collect()
     }
 
-    /// Every URL the pages requested so far (network requests and WebSocket openings).
-    pub fn requested_urls(&mut self) -> Vec<String> {
+    /// From Chromium's performance log: network requests and WebSocket openings.
+    fn requested_urls(&mut self) -> Vec<String> {
         for e in self.log("performance") {
             let Ok(m) = serde_json::from_str::<Value>(e["message"].as_str().unwrap_or("{}")) else {
                 continue;
@@ -214,16 +210,9 @@ impl Browser {
         }
         self.requests.clone()
     }
-
-    fn log(&self, kind: &str) -> Vec<Value> {
-        let path = format!("/session/{}/se/log", self.id);
-        let v = request(self.addr, "POST", &path, Some(&json!({ "type": kind })))
-            .unwrap_or_else(|e| panic!("reading the {kind} log: {e}"));
-        v["value"].as_array().cloned().unwrap_or_default()
-    }
 }
 
-impl Drop for Browser {
+impl Drop for ChromeSession {
     fn drop(&mut self) {
         let _ = request(self.addr, "DELETE", &format!("/session/{}", self.id), None);
     }
@@ -315,8 +304,8 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Standard base64 (the screenshot's encoding).
-fn base64_decode(s: &str) -> Vec<u8> {
+/// Standard base64 (the screenshot's encoding in both drivers).
+pub(crate) fn base64_decode(s: &str) -> Vec<u8> {
     let value = |c: u8| match c {
         b'A'..=b'Z' => Some(c - b'A'),
         b'a'..=b'z' => Some(c - b'a' + 26),

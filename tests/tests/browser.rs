@@ -1,6 +1,6 @@
-//! The wallboard (`/`) and the agent desktop (`/agent`) in a real headless Chromium
-//! (chromedriver, `switchboard_e2e::webdriver`) against the real binary with real SIP
-//! peers: the supervisor pauses the only agent of `sales` (pjsua2, 1001) from the
+//! The wallboard (`/`) and the agent desktop (`/agent`) in real headless Chromium
+//! (chromedriver) and Firefox ESR (Marionette), the same test body in each
+//! (`switchboard_e2e::browsers`), against the real binary with real SIP peers: the supervisor pauses the only agent of `sales` (pjsua2, 1001) from the
 //! wallboard's agent grid; a SIPp caller waits in `sales` -> the wallboard's sales tile
 //! shows 1 waiting; the agent resumes work from the desktop ->
 //! the phone rings and the offer card shows the caller, the queue, the tenant and the
@@ -11,12 +11,12 @@
 //! than the polling fallback. Every wait is a bounded poll of a DOM or event condition.
 //! The pages must have requested nothing from any other host and logged no console error.
 //! Screenshots go to
-//! `target/browser-artifacts/`.
+//! `target/browser-artifacts/` (Firefox's to `target/browser-artifacts/firefox/`).
 
 use serde_json::json;
 use switchboard_e2e::browser_pages::{artifacts, assert_clean, sign_in};
+use switchboard_e2e::browsers::{Browser, Driver, Engine};
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
-use switchboard_e2e::webdriver::{Browser, ChromeDriver};
 use switchboard_e2e::{http_call, require_peer, sipp, sipp_trace, Server};
 
 fn config() -> String {
@@ -60,7 +60,7 @@ fn sipp_caller(n: u32) -> String {
     format!("+7999000{n}")
 }
 
-fn tile_waiting(b: &Browser, queue: &str) -> Option<String> {
+fn tile_waiting(b: &dyn Browser, queue: &str) -> Option<String> {
     b.js(
         "const e = document.querySelector(`[data-queue=\"${arguments[0]}\"] [data-field=waiting]`);\
          return e ? e.textContent : null;",
@@ -82,13 +82,22 @@ fn count_events(phone: &mut Softphone, name: &str, n: usize) {
 
 #[test]
 fn wallboard_and_agent_desktop_follow_a_queued_call_in_chromium() {
+    follow_a_queued_call(Engine::Chromium);
+}
+
+#[test]
+fn wallboard_and_agent_desktop_follow_a_queued_call_in_firefox() {
+    follow_a_queued_call(Engine::Firefox);
+}
+
+fn follow_a_queued_call(engine: Engine) {
     if !require_peer("sipp") {
         return;
     }
     let Some(py) = python_with_pjsua2() else {
         return;
     };
-    let Some(driver) = ChromeDriver::start() else {
+    let Some(driver) = Driver::start(engine) else {
         return;
     };
     let server = Server::start("browser", &config());
@@ -252,7 +261,7 @@ fn wallboard_and_agent_desktop_follow_a_queued_call_in_chromium() {
     );
     let (status, body) = server.http_get("/api/v1/scripts/..%2Fbrowser");
     assert_eq!(status, 400, "a path is not a script name: {body}");
-    desk.screenshot(&artifacts().join("agent-desktop-offer.png"));
+    desk.screenshot(&artifacts(&*desk).join("agent-desktop-offer.png"));
 
     // The agent answers: the grid shows 1001 talking on sales, the number masked.
     phone.command("answer");
@@ -277,7 +286,7 @@ fn wallboard_and_agent_desktop_follow_a_queued_call_in_chromium() {
     );
     wall.wait_js(10, "return document.querySelector('[data-queue=\"sales\"] [data-field=waiting]').textContent === '0'")
         .expect("nobody waits in sales once the call is answered");
-    wall.screenshot(&artifacts().join("wallboard.png"));
+    wall.screenshot(&artifacts(&*wall).join("wallboard.png"));
 
     // The agent hangs up; the caller's SIPp answers the BYE and ends.
     phone.command("hangup");
@@ -307,7 +316,7 @@ fn wallboard_and_agent_desktop_follow_a_queued_call_in_chromium() {
             )
         )
     });
-    desk.screenshot(&artifacts().join("agent-desktop-wrapup.png"));
+    desk.screenshot(&artifacts(&*desk).join("agent-desktop-wrapup.png"));
     desk.click("#end-wrapup");
     desk.wait_js(
         20,
@@ -405,7 +414,7 @@ fn wallboard_and_agent_desktop_follow_a_queued_call_in_chromium() {
         "the paused agent's phone did not ring again"
     );
     assert!(desk.js("return document.getElementById('offer').hidden", json!([])) == true);
-    desk.screenshot(&artifacts().join("agent-desktop-paused.png"));
+    desk.screenshot(&artifacts(&*desk).join("agent-desktop-paused.png"));
 
     // Resume again so the second caller is served and ends cleanly.
     desk.click("#unpause");

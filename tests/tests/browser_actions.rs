@@ -1,15 +1,15 @@
 //! The agent desktop's and the wallboard's actions beyond the first browser test
-//! (`browser.rs`), in headless Chromium against the real binary with SIPp callers and
+//! (`browser.rs`), in headless Chromium and Firefox ESR (the same body in each) against the real binary with SIPp callers and
 //! pjsua2 phones: the offer card lists the previous calls of the caller's number from the
 //! event log; a supervisor moves a waiting caller to another queue and listens to a call
 //! from the wallboard's live-calls table. Every wait is a bounded poll of a DOM or event condition; the pages must
 //! log no console error and ask no other host for anything. Screenshots go to
-//! `target/browser-artifacts/`.
+//! `target/browser-artifacts/` (Firefox's under `firefox/`).
 
 use serde_json::{json, Value};
 use switchboard_e2e::browser_pages::{artifacts, assert_clean, sign_in};
+use switchboard_e2e::browsers::{Driver, Engine};
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
-use switchboard_e2e::webdriver::ChromeDriver;
 use switchboard_e2e::{http_call, require_peer, sipp, sipp_trace, Server};
 
 fn config() -> String {
@@ -71,14 +71,23 @@ fn caller(server: &Server) -> std::thread::JoinHandle<std::process::Output> {
 }
 
 #[test]
-fn the_offer_card_lists_the_previous_calls_of_the_number() {
+fn the_offer_card_lists_the_previous_calls_of_the_number_in_chromium() {
+    the_offer_card_lists_the_previous_calls_of_the_number(Engine::Chromium);
+}
+
+#[test]
+fn the_offer_card_lists_the_previous_calls_of_the_number_in_firefox() {
+    the_offer_card_lists_the_previous_calls_of_the_number(Engine::Firefox);
+}
+
+fn the_offer_card_lists_the_previous_calls_of_the_number(engine: Engine) {
     if !require_peer("sipp") {
         return;
     }
     let Some(py) = python_with_pjsua2() else {
         return;
     };
-    let Some(driver) = ChromeDriver::start() else {
+    let Some(driver) = Driver::start(engine) else {
         return;
     };
     let server = Server::start("browser-history", &config());
@@ -181,7 +190,7 @@ fn the_offer_card_lists_the_previous_calls_of_the_number() {
     assert_eq!(row["disposition"], "sale", "{row}");
     assert_eq!(row["notes"], "2 seats", "{row}");
     assert_ne!(row["duration"], "—", "{row}");
-    desk.screenshot(&artifacts().join("agent-desktop-history.png"));
+    desk.screenshot(&artifacts(&*desk).join("agent-desktop-history.png"));
 
     // Who may ask: the agent for its own offered call, staff for any live call; another
     // agent is refused, an unknown call is 404.
@@ -217,14 +226,23 @@ fn the_offer_card_lists_the_previous_calls_of_the_number() {
 /// then listens to that call -> the engine calls the supervisor's own phone (1005) and
 /// joins it in listen mode.
 #[test]
-fn the_wallboard_moves_a_waiting_caller_and_listens_to_a_call() {
+fn the_wallboard_moves_a_waiting_caller_and_listens_to_a_call_in_chromium() {
+    the_wallboard_moves_a_waiting_caller_and_listens_to_a_call(Engine::Chromium);
+}
+
+#[test]
+fn the_wallboard_moves_a_waiting_caller_and_listens_to_a_call_in_firefox() {
+    the_wallboard_moves_a_waiting_caller_and_listens_to_a_call(Engine::Firefox);
+}
+
+fn the_wallboard_moves_a_waiting_caller_and_listens_to_a_call(engine: Engine) {
     if !require_peer("sipp") {
         return;
     }
     let Some(py) = python_with_pjsua2() else {
         return;
     };
-    let Some(driver) = ChromeDriver::start() else {
+    let Some(driver) = Driver::start(engine) else {
         return;
     };
     let server = Server::start("browser-supervisor", &config());
@@ -350,7 +368,7 @@ fn the_wallboard_moves_a_waiting_caller_and_listens_to_a_call() {
         .unwrap_or_else(|| panic!("the supervisor joined: {}", server.log_text()));
     assert_eq!(join.data["supervisor"], "1005");
     assert_eq!(join.data["mode"], "listen");
-    wall.screenshot(&artifacts().join("wallboard-live-calls.png"));
+    wall.screenshot(&artifacts(&*wall).join("wallboard-live-calls.png"));
 
     // Done: hang the call up over the API; SIPp ends cleanly.
     let (status, body) = api(
@@ -378,11 +396,20 @@ fn the_wallboard_moves_a_waiting_caller_and_listens_to_a_call() {
 /// scheduled an hour ahead places it at once: the agent's phone rings first, then the
 /// customer's (the customer's pjsua2 doubles as the carrier trunk), and they are bridged.
 #[test]
-fn the_agent_desktop_lists_callbacks_and_calls_one_now() {
+fn the_agent_desktop_lists_callbacks_and_calls_one_now_in_chromium() {
+    the_agent_desktop_lists_callbacks_and_calls_one_now(Engine::Chromium);
+}
+
+#[test]
+fn the_agent_desktop_lists_callbacks_and_calls_one_now_in_firefox() {
+    the_agent_desktop_lists_callbacks_and_calls_one_now(Engine::Firefox);
+}
+
+fn the_agent_desktop_lists_callbacks_and_calls_one_now(engine: Engine) {
     let Some(py) = python_with_pjsua2() else {
         return;
     };
-    let Some(driver) = ChromeDriver::start() else {
+    let Some(driver) = Driver::start(engine) else {
         return;
     };
     let port = std::net::UdpSocket::bind("127.0.0.1:0")
@@ -500,7 +527,7 @@ fn the_agent_desktop_lists_callbacks_and_calls_one_now() {
     server
         .wait_event(20, |e| e.kind == "call.bridge" && e.call == placed.call)
         .unwrap_or_else(|| panic!("agent and customer bridged: {}", server.log_text()));
-    desk.screenshot(&artifacts().join("agent-desktop-callbacks.png"));
+    desk.screenshot(&artifacts(&*desk).join("agent-desktop-callbacks.png"));
     agent.command("hangup");
     server
         .wait_event(20, |e| e.kind == "callback.done" && e.call == id)
@@ -526,8 +553,17 @@ fn the_agent_desktop_lists_callbacks_and_calls_one_now() {
 /// reconnects with `?since=<last id>`: every event the server logged after the drop, once
 /// each, in order.
 #[test]
-fn the_wallboard_resumes_the_event_stream_where_it_dropped() {
-    let Some(driver) = ChromeDriver::start() else {
+fn the_wallboard_resumes_the_event_stream_where_it_dropped_in_chromium() {
+    the_wallboard_resumes_the_event_stream_where_it_dropped(Engine::Chromium);
+}
+
+#[test]
+fn the_wallboard_resumes_the_event_stream_where_it_dropped_in_firefox() {
+    the_wallboard_resumes_the_event_stream_where_it_dropped(Engine::Firefox);
+}
+
+fn the_wallboard_resumes_the_event_stream_where_it_dropped(engine: Engine) {
+    let Some(driver) = Driver::start(engine) else {
         return;
     };
     let port = std::net::UdpSocket::bind("127.0.0.1:0")
