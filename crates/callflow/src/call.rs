@@ -30,6 +30,10 @@ pub struct Call {
     pub(crate) supervisor: Option<String>,
     /// The agent's part of a call in its post-call survey (`survey.rs`).
     pub(crate) after_agent: Option<crate::survey::AfterAgent>,
+    /// What a transfer rings (while `Transferring`).
+    pub(crate) ringing: Option<crate::transfer::Ringing>,
+    /// Since when each party holds the call (re-INVITEs).
+    pub(crate) holds: crate::in_dialog::Holds,
     pub(crate) out: VecDeque<Output>,
 }
 
@@ -61,6 +65,8 @@ impl Call {
             pending_offers: Vec::new(),
             supervisor: None,
             after_agent: None,
+            ringing: None,
+            holds: Default::default(),
             out: VecDeque::new(),
         }
     }
@@ -167,23 +173,6 @@ impl Call {
         Some((queue.clone(), agent.clone()))
     }
 
-    /// A transfer starts ringing a user or a number; the call belonged to `queue`.
-    pub fn handle_transfer_ringing(&mut self, queue: String) {
-        self.phase = Phase::Transferring { queue };
-    }
-
-    /// The transfer's ringing is over (answered or not): back to the dialplan's hands.
-    /// Gives the queue it belonged to, or `None` when no transfer was ringing.
-    pub fn take_transfer(&mut self) -> Option<String> {
-        match std::mem::replace(&mut self.phase, Phase::Ivr) {
-            Phase::Transferring { queue } => Some(queue),
-            other => {
-                self.phase = other;
-                None
-            }
-        }
-    }
-
     /// The caller is bridged to `agent` (empty for a number) that the engine rang itself
     /// (`direct`) or that an attended transfer handed over.
     pub fn handle_bridged(&mut self, now: Instant, queue: String, agent: String, direct: bool) {
@@ -204,6 +193,7 @@ impl Call {
             return;
         };
         let direct = *direct;
+        self.handle_supervisor_leave(SupervisionEnd::CallEnded);
         self.out
             .push_back(Output::Sip(crate::SipRequest::ReleaseAgent));
         if !direct {
@@ -286,6 +276,7 @@ impl Call {
         if self.phase == Phase::Ended {
             return None;
         }
+        self.abandon_transfer(reason);
         if let (Phase::Ivr, Some(after)) = (&self.phase, self.after_agent.take()) {
             // Answered, then the post-call survey: the agent's call all the same.
             self.timers = Timers::default();

@@ -3,7 +3,9 @@
 //! timers of those phases (the IVR's digit-collect deadline, the dialplan's queue
 //! `max_wait`) kept as data, and the decisions taken when a signal arrives: what an ACD
 //! offer, a withdrawn offer, an agent's failure or answer, a key pressed while queued, a
-//! finished prompt or an expired timer mean for this call, and how the call ends
+//! finished prompt or an expired timer mean for this call; where a transfer sends the
+//! caller and what its ringing target's outcome means (`transfer.rs`); the status of an
+//! in-dialog request and the parties' holds (`in_dialog.rs`); and how the call ends
 //! (disposition, talk time, whether the ACD must be told).
 //!
 //! Time is an input: every `handle_*` takes `now`, [`Call::poll_timeout`] says when the
@@ -21,18 +23,24 @@
 //! lists what the server's call task still decides itself.
 
 mod call;
+mod in_dialog;
 mod output;
 mod phase;
 mod queue;
 mod survey;
 mod timers;
+mod transfer;
 
 pub use call::{Call, Ending};
+pub use in_dialog::{InDialog, InDialogAnswer, ReOffer};
 pub use output::{AcdRequest, IvrInput, Logged, MediaCommand, Output, SipRequest};
 pub use phase::Phase;
 pub use queue::{AnswerDecision, DigitRoute, OfferDecision, QueueJoin};
 pub use survey::AfterAgent;
 pub use timers::Timer;
+pub use transfer::{
+    Destination, HandedLeg, Transfer, TransferAnswered, TransferDecision, TransferRefusal,
+};
 
 /// How the ACD treats an agent leg's final SIP failure status (RONA for anything else).
 pub fn offer_failure(status: u16) -> switchboard_acd::OfferFailure {

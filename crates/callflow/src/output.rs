@@ -65,6 +65,9 @@ pub enum SipRequest {
     ReleaseAgent,
     /// Forget the offered media of an agent leg that failed (nothing to send).
     ForgetAgentOffer,
+    /// Stop ringing the transfer's target (the call ends while it rings); a target that
+    /// answered meanwhile is hung up.
+    CancelTransfer,
 }
 
 /// A command for the caller's media.

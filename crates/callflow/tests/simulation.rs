@@ -418,15 +418,32 @@ fn blind_transfer_to_a_queue_and_transfer_to_a_user() {
             agent: "carol".into()
         })));
     // carol transfers to user dave, whom the engine rings itself.
-    sim.call.handle_agent_released();
     sim.drain();
-    sim.call.handle_transfer_ringing("billing".into());
-    sim.call.handle_prompt_finished(sim.now);
-    assert_eq!(sim.drain(), vec![Output::Media(MediaCommand::PlayMoh)]);
+    let t = switchboard_callflow::Transfer {
+        origin: switchboard_events::TransferOrigin::Refer,
+        dest: Ok(switchboard_callflow::Destination::User("dave".into())),
+        target: "dave".into(),
+        by: None,
+        fallback: None,
+    };
+    assert_eq!(
+        sim.call.handle_transfer(sim.now, t, false),
+        Ok(switchboard_callflow::TransferDecision::Dial {
+            to: switchboard_events::TransferTo::User,
+            target: "dave".into()
+        })
+    );
+    let out = sim.drain();
+    assert!(out.contains(&Output::Sip(SipRequest::ReleaseAgent)));
+    assert!(out.contains(&Output::Media(MediaCommand::PlayMoh)));
     sim.advance(Duration::from_secs(5));
-    assert_eq!(sim.call.take_transfer(), Some("billing".into()));
-    sim.call
-        .handle_bridged(sim.now, "billing".into(), "dave".into(), true);
+    let answered = sim.call.handle_transfer_answered(sim.now).unwrap();
+    assert_eq!(
+        (answered.queue.as_str(), answered.agent.as_str()),
+        ("billing", "dave")
+    );
+    assert_eq!(answered.fallback.as_deref(), Some("billing"));
+    sim.drain();
     sim.advance(Duration::from_secs(20));
     let end = sim
         .call

@@ -17,9 +17,9 @@ use switchboard_acd::{
 };
 use switchboard_callflow::{
     AcdRequest, AnswerDecision, Call, Ending, MediaCommand, OfferDecision, Output, QueueJoin,
-    SipRequest,
+    SipRequest, Transfer, TransferAnswered, TransferDecision, TransferRefusal,
 };
-use switchboard_events::EndReason;
+use switchboard_events::{EndReason, TransferFailure};
 
 /// How an agent's phone treats the next call that rings it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -217,6 +217,45 @@ impl World {
         // A phone still ringing for this call is cancelled with it.
         self.phones.retain(|(_, call, _)| *call != id);
         self.settle();
+    }
+
+    /// A transfer of call `id` (the driver resolved the target). A queue decision is
+    /// carried out at once (the ACD hears the join); a target to ring is left to the test,
+    /// which reports [`World::transfer_answered`] or [`World::transfer_failed`].
+    pub(crate) fn transfer(
+        &mut self,
+        id: u64,
+        t: Transfer,
+    ) -> Result<TransferDecision, TransferRefusal> {
+        let (at, c) = (self.now, self.calls.get_mut(&id).unwrap());
+        let d = c.flow.handle_transfer(at, t, c.playing);
+        self.settle();
+        if let Ok(TransferDecision::Queue { queue }) = &d {
+            self.queue(id, &queue.clone(), None);
+        }
+        d
+    }
+
+    /// The ringing transfer target of call `id` answered.
+    pub(crate) fn transfer_answered(&mut self, id: u64) -> Option<TransferAnswered> {
+        let at = self.now;
+        let a = self.call_mut(id).handle_transfer_answered(at);
+        if a.is_some() {
+            self.calls.get_mut(&id).unwrap().playing = false;
+        }
+        self.settle();
+        a
+    }
+
+    /// The ringing transfer target of call `id` was not reached.
+    pub(crate) fn transfer_failed(&mut self, id: u64, why: TransferFailure) -> TransferDecision {
+        let at = self.now;
+        let d = self.call_mut(id).handle_transfer_failed(at, why);
+        self.settle();
+        if let TransferDecision::Queue { queue } = &d {
+            self.queue(id, &queue.clone(), None);
+        }
+        d
     }
 
     /// Runs the world for `d`, visiting every due event at its own time.

@@ -3,6 +3,8 @@
 
 use super::*;
 use crate::live_calls::{CallControl, CallPhase, CallView, ControlRefusal, TransferTarget};
+use switchboard_callflow::{TransferDecision, TransferRefusal};
+use switchboard_events::TransferFailure;
 
 impl CallTask {
     pub(super) async fn on_control(&mut self, c: CallControl) {
@@ -28,6 +30,8 @@ impl CallTask {
         }
     }
 
+    /// A transfer over the API: the target is resolved here, the flow decides (typed
+    /// refusals become the API's 404/409).
     async fn api_transfer(&mut self, to: TransferTarget, by: String) -> Result<(), ControlRefusal> {
         let dest = match &to {
             TransferTarget::Queue(q) => self
@@ -37,40 +41,22 @@ impl CallTask {
                 .iter()
                 .any(|c| &c.name == q)
                 .then(|| Destination::Queue(q.clone()))
-                .ok_or_else(|| ControlRefusal::NotFound(format!("no queue {q:?}")))?,
+                .ok_or(TransferFailure::UnknownTarget),
             TransferTarget::Agent(a) => self
                 .resolve_target(Asked::Agent, a)
-                .map_err(|_| ControlRefusal::NotFound(format!("no user {a:?}")))?,
+                .map_err(|_| TransferFailure::UnknownTarget),
         };
-        if let (Phase::Queued { queue, .. }, Destination::Queue(target)) =
-            (self.flow.phase(), &dest)
-        {
-            let (from, target) = (queue.clone(), target.clone());
-            return self.move_waiting(from, target, by).await;
-        }
-        let Phase::Bridged { queue, agent, .. } = self.flow.phase() else {
-            return Err(ControlRefusal::Conflict(
-                "only a call bridged to an agent, or a caller waiting in a queue (to another \
-                 queue), can be transferred"
-                    .into(),
-            ));
-        };
-        let (queue, agent) = (queue.clone(), agent.clone());
-        if matches!(&to, TransferTarget::Agent(a) if *a == agent) {
-            return Err(ControlRefusal::Conflict(format!(
-                "the call is already with {agent}"
-            )));
+        let name = agent_name(&to);
+        let agent = self.flow.phase().agent().map(str::to_string);
+        let decision = self
+            .flow
+            .handle_api_transfer(Instant::now(), dest, name, by.clone())
+            .map_err(|r| refusal(r, &to))?;
+        if let TransferDecision::MoveWaiting { from, queue } = decision {
+            return self.move_waiting(from, queue, by).await;
         }
         tracing::info!(by = %by, to = ?to, "call transferred over the API");
-        match dest {
-            Destination::Queue(target) => {
-                self.move_to_queue(&queue, &agent, target, Some(by)).await
-            }
-            dest => {
-                let (origin, name) = (switchboard_events::TransferOrigin::Api, agent_name(&to));
-                self.transfer_bridged(origin, &name, dest, Some(by)).await
-            }
-        }
+        self.carry_out_transfer(decision, None, agent);
         Ok(())
     }
 
@@ -101,17 +87,8 @@ impl CallTask {
             Err(_) => return Err(ControlRefusal::Conflict("the ACD is not running".into())),
         }
         tracing::info!(by = %by, from = %from, to = %target, "waiting caller moved over the API");
-        self.ctx.events.append(
-            self.log(Event::CallTransfer {
-                kind: TransferKind::Blind,
-                to_queue: Some(target.clone()),
-                to_agent: None,
-                by: Some(by),
-                to_number: None,
-            })
-            .queue(&from),
-        );
-        self.flow.handle_queue_moved(target.clone());
+        self.flow.handle_waiting_moved(target.clone(), by);
+        self.drive_flow();
         if let Some(req) = self.queue_req.as_mut() {
             req.queue = target;
         }
@@ -155,10 +132,10 @@ impl CallTask {
             Phase::Transferring { queue } => (
                 CallPhase::Ringing,
                 Some(queue.clone()).filter(|q| !q.is_empty()),
-                self.dialing
-                    .as_ref()
-                    .filter(|d| d.to == switchboard_events::TransferTo::User)
-                    .map(|d| d.target.clone()),
+                self.flow
+                    .transfer_ringing()
+                    .filter(|(to, _)| *to == switchboard_events::TransferTo::User)
+                    .map(|(_, target)| target.to_string()),
                 None,
             ),
             Phase::Ended => (CallPhase::Ending, None, None, None),
@@ -190,5 +167,30 @@ impl CallTask {
 fn agent_name(to: &TransferTarget) -> String {
     match to {
         TransferTarget::Queue(q) | TransferTarget::Agent(q) => q.clone(),
+    }
+}
+
+/// The flow's refusal of an API transfer, in words for people.
+fn refusal(r: TransferRefusal, to: &TransferTarget) -> ControlRefusal {
+    match (r, to) {
+        (TransferRefusal::UnknownTarget, TransferTarget::Queue(q)) => {
+            ControlRefusal::NotFound(format!("no queue {q:?}"))
+        }
+        (TransferRefusal::UnknownTarget, TransferTarget::Agent(a)) => {
+            ControlRefusal::NotFound(format!("no user {a:?}"))
+        }
+        (TransferRefusal::AlreadyWith(agent), _) => {
+            ControlRefusal::Conflict(format!("the call is already with {agent}"))
+        }
+        (TransferRefusal::NumberRefused, _) => {
+            ControlRefusal::Conflict("the dial policy refuses that number".into())
+        }
+        (TransferRefusal::NotTransferable | TransferRefusal::CannotMoveLeg, _) => {
+            ControlRefusal::Conflict(
+                "only a call bridged to an agent, or a caller waiting in a queue (to another \
+                 queue), can be transferred"
+                    .into(),
+            )
+        }
     }
 }

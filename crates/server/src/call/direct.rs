@@ -9,6 +9,7 @@ use super::transfer_target::{Asked, Destination, Targets, Unresolved};
 use super::*;
 use crate::acd_actor::Engagement;
 use crate::callback::{Dialled, Party};
+use switchboard_callflow::{Transfer, TransferDecision};
 use switchboard_events::{OriginatePurpose, TransferFailure, TransferOrigin, TransferTo};
 
 /// A transfer's target being rung, reported back by the task that dials it.
@@ -24,11 +25,9 @@ pub(super) struct DirectCall {
     pub(super) engaged: Option<Engagement>,
 }
 
-/// What a transfer rings, and where the caller goes if it is not reached.
+/// The queue request a transfer's caller joins when the target is not reached (the flow
+/// names the queue; `None`: an agent's consultation, which ends then).
 pub(super) struct Dialing {
-    pub(super) to: TransferTo,
-    pub(super) target: String,
-    /// None: an agent's consultation, which ends when the colleague is not reached.
     pub(super) fallback: Option<QueueRequest>,
 }
 
@@ -44,13 +43,7 @@ impl CallTask {
             self.join_queue(plain_queue_request(dnis));
         } else {
             let dest = Ok(Destination::User(dnis.clone()));
-            self.start_transfer(
-                TransferOrigin::Consultation,
-                &dnis,
-                dest,
-                String::new(),
-                None,
-            );
+            self.start_transfer(TransferOrigin::Consultation, &dnis, dest, None);
         }
     }
 
@@ -71,80 +64,117 @@ impl CallTask {
         .resolve(asked, target)
     }
 
-    /// Sends the caller (not bridged now) to `dest`: a queue joins it; a user or a number
-    /// is rung; an unresolved target logs why and joins `fallback`. `queue` is the queue
-    /// the call belonged to (empty from the dialplan).
+    /// A transfer the dialplan asked for (or an agent's consultation): resolved `dest`
+    /// goes to the flow, which decides (a queue, a target to ring, or the fallback when
+    /// the target resolves to nothing); `fallback` is the queue request the caller joins
+    /// when the target is not reached (`None`: the call ends then).
     pub(super) fn start_transfer(
         &mut self,
         origin: TransferOrigin,
         target: &str,
         dest: Result<Destination, Unresolved>,
-        queue: String,
         fallback: Option<QueueRequest>,
     ) {
-        let (to, target) = match dest {
-            Ok(Destination::Queue(q)) => {
-                let mut req = fallback.unwrap_or_else(|| plain_queue_request(q.clone()));
-                req.queue = q;
-                self.join_queue(req);
-                return;
-            }
-            Ok(Destination::User(u)) => (TransferTo::User, u),
-            Ok(Destination::Number(n)) => (TransferTo::Number, n),
-            Err(Unresolved::Unknown) => {
-                self.transfer_failed(TransferFailure::UnknownTarget, target, fallback);
-                return;
-            }
-            Err(Unresolved::Refused(r)) => {
-                self.refuse_number(target, r);
-                self.transfer_failed(TransferFailure::Refused, target, fallback);
-                return;
-            }
+        let dest = self.unresolved_to_failure(target, dest);
+        let t = Transfer {
+            origin,
+            dest,
+            target: target.to_string(),
+            by: None,
+            fallback: fallback.as_ref().map(|f| f.queue.clone()),
         };
-        self.ctx.events.append(
-            self.log(Event::TransferDial {
-                origin,
-                to,
-                target: target.clone(),
-            })
-            .queue(&queue),
-        );
+        let playing = self.player.is_playing();
+        match self.flow.handle_transfer(Instant::now(), t, playing) {
+            Ok(decision) => self.carry_out_transfer(decision, fallback, None),
+            Err(refusal) => {
+                tracing::warn!(?refusal, "dialplan transfer refused by the call flow");
+                self.drive_flow();
+            }
+        }
+    }
+
+    /// A resolution error as the flow's transfer failure; a number the dial policy
+    /// refuses is logged (`call.refused`, metric) on the way.
+    pub(super) fn unresolved_to_failure(
+        &self,
+        target: &str,
+        dest: Result<Destination, Unresolved>,
+    ) -> Result<Destination, TransferFailure> {
+        dest.map_err(|u| match u {
+            Unresolved::Unknown => TransferFailure::UnknownTarget,
+            Unresolved::Refused(r) => {
+                self.refuse_number(target, r);
+                TransferFailure::Refused
+            }
+        })
+    }
+
+    /// Carries out the flow's transfer decision. `base` is the queue request the caller
+    /// joins with (its attributes); without one, the call's own. `released`: the agent
+    /// the flow just let go (their leg's media is dropped here, and the whisper is not
+    /// played again).
+    pub(super) fn carry_out_transfer(
+        &mut self,
+        decision: TransferDecision,
+        base: Option<QueueRequest>,
+        released: Option<String>,
+    ) {
+        let from_bridge = released.is_some();
+        if let Some(agent) = released {
+            self.drop_agent_media(&agent);
+        }
+        self.drive_flow();
+        let request = |task: &Self, queue: &str| {
+            let mut req = base
+                .clone()
+                .or_else(|| task.queue_req.clone())
+                .unwrap_or_else(|| plain_queue_request(queue.to_string()));
+            req.queue = queue.to_string();
+            if from_bridge {
+                req.whisper.clear();
+            }
+            req
+        };
+        match decision {
+            TransferDecision::Queue { queue } => {
+                let req = request(self, &queue);
+                self.join_queue(req);
+            }
+            TransferDecision::Dial { to, target } => {
+                let fallback = Some(request(self, ""));
+                self.dial_target(to, target, fallback);
+            }
+            TransferDecision::MoveWaiting { .. } | TransferDecision::Nothing => {}
+        }
+    }
+
+    /// Rings the transfer's target in a task of its own; its answer comes back as
+    /// `on_reached`.
+    fn dial_target(&mut self, to: TransferTo, target: String, fallback: Option<QueueRequest>) {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.reach_rx = Some(rx);
         let ctx = self.ctx.clone();
-        let (id, who) = (self.id, target.clone());
+        let id = self.id;
         let caller_id = Some(self.caller.clone()).filter(|c| !c.is_empty());
         tokio::spawn(async move {
             let mut tx = tx;
             // The call task drops its receiver when the call ends (the caller hung up):
             // the ringing target is cancelled then, not left ringing.
-            let reached = reach(&ctx, id, to, who, caller_id, tx.closed()).await;
+            let reached = reach(&ctx, id, to, target, caller_id, tx.closed()).await;
             if let Err(Reached { dialled: Ok(d), .. }) = tx.send(reached) {
                 // The caller left as it answered: nobody to bridge it to.
                 let _ = ctx.sip.commands.send(SipCommand::Hangup { call: d.call });
             }
         });
-        self.dialing = Some(Box::new(Dialing {
-            to,
-            target,
-            fallback,
-        }));
-        self.flow.handle_transfer_ringing(queue);
-        // A prompt the dialplan played before the transfer ends first; music then.
-        if !self.player.is_playing() {
-            self.play_moh();
-        }
+        self.dialing = Some(Box::new(Dialing { fallback }));
     }
 
-    /// The call ends while a transfer target rings: the dialling task is told (it cancels
-    /// the ringing leg) and a `transfer.fail` says why, before the `call.end`.
-    pub(super) fn transfer_abandoned(&mut self, reason: EndReason) {
-        let (Phase::Transferring { queue }, Some(d)) = (self.flow.phase(), self.dialing.as_ref())
-        else {
-            return;
-        };
+    /// The flow cancels the ringing transfer (the call ends while it rings): the dialling
+    /// task is told by dropping its receiver, and a target that answered just now, before
+    /// this task saw it, is hung up.
+    pub(super) fn cancel_transfer(&mut self) {
+        self.dialing = None;
         if let Some(mut rx) = self.reach_rx.take() {
-            // The target answered just now, before this task saw it: hang that leg up.
             if let Ok(Reached {
                 dialled: Ok(answered),
                 ..
@@ -155,23 +185,7 @@ impl CallTask {
                 });
             }
         }
-        let why = if reason == EndReason::CallerHangup {
-            TransferFailure::CallerHangup
-        } else {
-            TransferFailure::CallEnded
-        };
-        tracing::info!(
-            reason = why.as_str(),
-            "the call ended while the transfer target rang; cancelling it"
-        );
-        self.ctx.events.append(
-            self.log(Event::TransferFail {
-                reason: why,
-                target: d.target.clone(),
-                fallback_queue: None,
-            })
-            .queue(queue),
-        );
+        tracing::info!("the call ended while the transfer target rang; cancelling it");
     }
 
     /// The number may not be dialled: a `call.refused` event and the refusals metric.
@@ -189,44 +203,25 @@ impl CallTask {
         ));
     }
 
-    fn transfer_failed(
-        &mut self,
-        reason: TransferFailure,
-        target: &str,
-        fallback: Option<QueueRequest>,
-    ) {
-        tracing::info!(reason = reason.as_str(), queue = ?fallback.as_ref().map(|f| &f.queue), "transfer target not reached");
-        self.ctx.events.append(self.log(Event::TransferFail {
-            reason,
-            target: target.to_string(),
-            fallback_queue: fallback.as_ref().map(|f| f.queue.clone()),
-        }));
-        match fallback {
-            Some(f) => self.join_queue(f),
-            // A consultation whose colleague is not reached: the agent's call ends.
-            None => self.hangup_all(EndReason::AgentRejected),
-        }
-    }
-
-    /// The dialling task's report: bridge the answered leg, or fall back.
+    /// The dialling task's report, for the flow to decide: bridge the answered leg, or
+    /// the fallback.
     pub(super) async fn on_reached(&mut self, r: Reached) {
         self.reach_rx = None;
-        let (Some(queue), Some(dialing)) = (self.flow.take_transfer(), self.dialing.take()) else {
-            if let Ok(d) = r.dialled {
-                self.sip(SipCommand::Hangup { call: d.call }).await;
-            }
-            return;
-        };
-        let Dialing {
-            to,
-            target,
-            fallback,
-        } = *dialing;
+        let fallback = self.dialing.take().and_then(|d| d.fallback);
+        let now = Instant::now();
         let d = match r.dialled {
             Ok(d) => d,
-            Err(why) => return self.transfer_failed(why, &target, fallback),
+            Err(why) => {
+                tracing::info!(reason = why.as_str(), "transfer target not reached");
+                let decision = self.flow.handle_transfer_failed(now, why);
+                self.carry_out_transfer(decision, fallback, None);
+                return;
+            }
         };
-        let now = Instant::now();
+        let Some(answered) = self.flow.handle_transfer_answered(now) else {
+            self.sip(SipCommand::Hangup { call: d.call }).await;
+            return;
+        };
         self.sip(SipCommand::Transplant {
             from: d.call,
             to: self.sip_call,
@@ -235,92 +230,21 @@ impl CallTask {
         self.b = Some(d.media);
         self.b_answered_at = Some(now);
         self.direct = Some(DirectCall { engaged: r.engaged });
-        let agent = if to == TransferTo::User {
-            target.clone()
-        } else {
-            String::new()
-        };
-        self.ctx.events.append(
-            self.log(Event::TransferAnswer {
-                to,
-                target: target.clone(),
-            })
-            .queue(&queue)
-            .agent(&agent),
-        );
-        self.ctx.events.append(
-            self.log(Event::CallBridge {
-                wait_s: now.duration_since(self.flow.started()).as_secs_f64(),
-            })
-            .queue(&queue)
-            .agent(&agent),
-        );
-        if fallback.is_some() {
-            self.queue_req = fallback;
+        self.drive_flow();
+        if let (Some(mut f), Some(q)) = (fallback, answered.fallback) {
+            f.queue = q;
+            self.queue_req = Some(f);
         }
-        // Rung by the engine, not offered by the ACD: no ACD call to end with it.
-        self.flow.handle_bridged(now, queue, agent, true);
         self.connect_bridge(now);
     }
 
-    /// A bridged call's caller goes to a user or a number (an agent's REFER or the API):
-    /// the agent leg is released and the agent wraps up, then the target rings; if it is
-    /// not reached, the caller waits in the queue the call was in.
-    pub(super) async fn transfer_bridged(
-        &mut self,
-        origin: TransferOrigin,
-        target: &str,
-        dest: Destination,
-        by: Option<String>,
-    ) {
-        let Phase::Bridged {
-            queue: from_queue,
-            agent: from_agent,
-            ..
-        } = self.flow.phase()
-        else {
-            return;
-        };
-        let (from_queue, from_agent) = (from_queue.clone(), from_agent.clone());
-        let (to_agent, to_number) = match &dest {
-            Destination::User(u) => (Some(u.clone()), None),
-            Destination::Number(n) => (None, Some(n.clone())),
-            Destination::Queue(_) => (None, None),
-        };
-        self.ctx.events.append(
-            self.log(Event::CallTransfer {
-                kind: TransferKind::Blind,
-                to_queue: None,
-                to_agent,
-                by,
-                to_number,
-            })
-            .queue(&from_queue)
-            .agent(&from_agent),
-        );
-        self.release_agent_leg(&from_agent).await;
-        let mut fallback = self
-            .queue_req
-            .clone()
-            .unwrap_or_else(|| plain_queue_request(String::new()));
-        fallback.queue = if from_queue.is_empty() {
-            self.ivr.fallback_queue()
-        } else {
-            from_queue.clone()
-        };
-        fallback.whisper.clear();
-        self.start_transfer(origin, target, Ok(dest), from_queue, Some(fallback));
-    }
-
-    /// Lets the agent leg go: supervision stops, the leg gets a BYE, and the agent's part
-    /// ends (wrap-up after a queue call; a user rung directly is simply free again).
-    pub(super) async fn release_agent_leg(&mut self, agent: &str) {
+    /// The agent leg is gone (the flow released it): supervision's media stops, the leg's
+    /// media and the bridge are dropped, and a user rung directly is free again.
+    fn drop_agent_media(&mut self, agent: &str) {
         self.stop_supervision(SupervisionEnd::CallEnded);
         if self.sup_rx.take().is_some() {
             self.ctx.supervisable.remove(agent);
         }
-        self.flow.handle_agent_released();
-        self.drive_flow();
         self.bridge = None;
         self.b = None;
         self.b_player = None;

@@ -82,6 +82,10 @@ impl CallTask {
                 SipCommand::CancelFork { call, user: agent }
             }
             SipRequest::ReleaseAgent => SipCommand::ReleaseB { call },
+            SipRequest::CancelTransfer => {
+                self.cancel_transfer();
+                return;
+            }
             SipRequest::ForgetAgentOffer => {
                 self.b_pending = None;
                 self.b_offer = None;

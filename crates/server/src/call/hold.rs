@@ -1,45 +1,91 @@
-//! Hold and resume: a re-INVITE from the caller or the agent whose offer puts audio on hold
-//! (`sendonly`/`inactive`, or a `0.0.0.0` address; `SessionDescription::is_hold`) or takes
-//! it off hold again. Each change of a party's hold is a typed event (`call.hold`,
-//! `call.resume` with how long it lasted), which the CDR (`hold_s`) and the agent report
-//! (`hold_s`) sum. The media keeps flowing as before: this only observes and logs.
+//! Requests inside the call's dialogs: INFO DTMF, re-INVITEs (hold and resume, a moved
+//! media address), NOTIFY and the rest. The call flow decides what each means and the
+//! status to answer (`callflow::InDialog`); this file parses the request, builds the SDP
+//! answer of a re-INVITE and applies it to the party's media, and sends the response.
+//! Each change of a party's hold is a typed event (`call.hold`, `call.resume` with how long
+//! it lasted), which the CDR (`hold_s`) and the agent report (`hold_s`) sum. The media
+//! keeps flowing as before.
 
 use super::*;
-
-/// Since when each party has the call on hold.
-#[derive(Debug, Default)]
-pub(super) struct Holds {
-    caller: Option<Instant>,
-    agent: Option<Instant>,
-}
+use switchboard_callflow::{InDialog, ReOffer};
 
 impl CallTask {
-    /// A re-INVITE from `leg` offered media that is (`held`) or is not on hold: logs the
-    /// change of that party's hold, if any. `None`: the offer did not parse (no change).
-    pub(super) fn note_hold(&mut self, leg: SipLeg, held: Option<bool>) {
-        let Some(held) = held else { return };
-        let (party, since) = match leg {
-            SipLeg::A => (Party::Caller, &mut self.holds.caller),
-            SipLeg::B => (Party::Agent, &mut self.holds.agent),
+    /// An in-dialog request (not a REFER from the agent) from `leg`.
+    pub(super) async fn on_in_dialog(
+        &mut self,
+        leg: SipLeg,
+        tx: switchboard_sip::TxKey,
+        req: switchboard_sip_message::Request,
+    ) {
+        let party = match leg {
+            SipLeg::A => Party::Caller,
+            SipLeg::B => Party::Agent,
         };
-        let event = match (held, *since) {
-            (true, None) => {
-                *since = Some(Instant::now());
-                Event::CallHold { party }
+        let mut body = None;
+        let asked = match req.method {
+            Method::Info => InDialog::Info {
+                digit: info_dtmf_digit(&req.body),
+            },
+            Method::Invite => {
+                let (offer, answer) = self.answer_reinvite(leg, &req.body);
+                body = answer;
+                InDialog::ReInvite(offer)
             }
-            (false, Some(t)) => {
-                *since = None;
-                Event::CallResume {
-                    party,
-                    held_s: t.elapsed().as_secs_f64(),
-                }
-            }
-            _ => return,
+            Method::Notify => InDialog::Notify,
+            _ => InDialog::Other,
         };
-        let mut ev = self.log(event);
-        if let Phase::Bridged { queue, agent, .. } = self.flow.phase() {
-            ev = ev.queue(queue).agent(agent);
+        let callback_possible = self.callback_possible();
+        let answer = self
+            .flow
+            .handle_in_dialog(Instant::now(), party, asked, callback_possible);
+        if let Some(route) = answer.route {
+            self.on_digit_route(route);
+        } else {
+            self.drive_flow();
         }
-        self.ctx.events.append(ev);
+        let status = StatusCode(answer.status);
+        let sdp = body.filter(|_| answer.status == 200);
+        self.respond(tx, status, sdp).await;
+    }
+
+    /// A re-INVITE's offer from `leg`: read, and answered with our media (the party's
+    /// media follows a moved address or port: strict media would drop it otherwise).
+    fn answer_reinvite(&mut self, leg: SipLeg, offer: &[u8]) -> (ReOffer, Option<Bytes>) {
+        let leg_media = if leg == SipLeg::A {
+            Some(&mut self.a)
+        } else {
+            self.b.as_mut()
+        };
+        let Some(m) = leg_media else {
+            return (ReOffer::NoMedia, None);
+        };
+        let local = LocalMedia {
+            address: self.local_ip,
+            port: m.local_port(),
+            session_id: self.id,
+            session_version: 2,
+            direction: Direction::SendRecv,
+        };
+        let Ok(offer) = SessionDescription::parse(offer) else {
+            return (ReOffer::Unparsable, None);
+        };
+        let held = offer.is_hold();
+        let caps = LocalCaps {
+            srtp: m.reinvite_srtp(),
+            ..LocalCaps::default()
+        };
+        match switchboard_sdp::answer(&offer, &caps, &local) {
+            Ok((ans, neg)) => {
+                m.update_srtp(neg.srtp.as_ref());
+                if neg.remote.is_some() && neg.remote != m.session.sdp_remote() {
+                    m.session.set_remote(Instant::now(), neg.remote);
+                }
+                (
+                    ReOffer::Answerable { held },
+                    Some(Bytes::from(ans.to_string())),
+                )
+            }
+            Err(_) => (ReOffer::Unanswerable { held }, None),
+        }
     }
 }

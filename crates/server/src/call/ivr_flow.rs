@@ -84,7 +84,6 @@ impl CallTask {
                         switchboard_events::TransferOrigin::Dialplan,
                         &target,
                         dest,
-                        String::new(),
                         Some(fallback),
                     );
                 }

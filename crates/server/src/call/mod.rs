@@ -71,7 +71,6 @@ use crate::recorder::Recorder;
 use crate::sip_driver::{NewCall, SipCommand, SipHandle};
 use switchboard_events::{
     CallEnd, CallStart, Disposition, DtmfVia, EndReason, Event, Party, RtpStats, SupervisionEnd,
-    TransferKind,
 };
 
 /// Everything a call task needs from the server; shared by all calls.
@@ -249,8 +248,6 @@ struct CallTask {
     started_wall: chrono::DateTime<Utc>,
     /// Who hung the call up over the API (its `call.end` says so).
     api_hangup_by: Option<String>,
-    /// Each party's hold (`hold.rs`).
-    holds: hold::Holds,
     /// Bridged to a user or number the engine rang itself, not to a queue's agent.
     direct: Option<direct::DirectCall>,
     /// The answer of a transfer's target being rung.
@@ -508,10 +505,19 @@ impl CallTask {
     }
 
     fn on_digit(&mut self, d: char, via: DtmfVia) {
-        let callback_possible = !self.ctx.cfg.trunk_specs.is_empty() && !self.caller.is_empty();
         let route = self
             .flow
-            .handle_digit(Instant::now(), d, via, callback_possible);
+            .handle_digit(Instant::now(), d, via, self.callback_possible());
+        self.on_digit_route(route);
+    }
+
+    /// Trunks exist and the caller's number is known: a callback could be placed.
+    fn callback_possible(&self) -> bool {
+        !self.ctx.cfg.trunk_specs.is_empty() && !self.caller.is_empty()
+    }
+
+    /// Carries out what the flow made of a key (the callback key's number is checked).
+    fn on_digit_route(&mut self, route: switchboard_callflow::DigitRoute) {
         if route == switchboard_callflow::DigitRoute::Callback {
             let allowed = self.ctx.number_rules.check(&self.caller);
             if let Err(r) = allowed {
@@ -597,62 +603,7 @@ impl CallTask {
                 }
             }
             CallSignal::HandOver(reply) => self.hand_over(reply),
-            CallSignal::InDialog { leg, tx, req } => {
-                let mut status = StatusCode::OK;
-                let mut body = None;
-                if req.method == Method::Info && leg == SipLeg::A {
-                    if let Some(d) = info_dtmf_digit(&req.body) {
-                        self.on_digit(d, DtmfVia::SipInfo);
-                    } else {
-                        status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
-                    }
-                } else if req.method == Method::Invite {
-                    let mut held = None;
-                    // Re-INVITE (hold/resume): keep our media, answer with our SDP. If the
-                    // peer's media moved (a new usable c= address or port), accept it from
-                    // there and send there (strict media would drop it otherwise).
-                    let leg_media = if leg == SipLeg::A {
-                        Some(&mut self.a)
-                    } else {
-                        self.b.as_mut()
-                    };
-                    if let Some(m) = leg_media {
-                        let local = LocalMedia {
-                            address: self.local_ip,
-                            port: m.local_port(),
-                            session_id: self.id,
-                            session_version: 2,
-                            direction: Direction::SendRecv,
-                        };
-                        let offer = SessionDescription::parse(&req.body);
-                        held = offer.as_ref().ok().map(SessionDescription::is_hold);
-                        let caps = LocalCaps {
-                            srtp: m.reinvite_srtp(),
-                            ..LocalCaps::default()
-                        };
-                        match offer.and_then(|o| switchboard_sdp::answer(&o, &caps, &local)) {
-                            Ok((ans, neg)) => {
-                                body = Some(Bytes::from(ans.to_string()));
-                                m.update_srtp(neg.srtp.as_ref());
-                                if neg.remote.is_some() && neg.remote != m.session.sdp_remote() {
-                                    m.session.set_remote(Instant::now(), neg.remote);
-                                }
-                            }
-                            Err(_) => status = StatusCode::NOT_ACCEPTABLE_HERE,
-                        }
-                    }
-                    self.note_hold(leg, held);
-                } else if req.method != Method::Notify {
-                    status = StatusCode::NOT_IMPLEMENTED;
-                }
-                self.sip(SipCommand::Respond {
-                    call: self.sip_call,
-                    tx,
-                    status,
-                    sdp: body,
-                })
-                .await;
-            }
+            CallSignal::InDialog { leg, tx, req } => self.on_in_dialog(leg, tx, *req).await,
             CallSignal::Ended(reason) => self.finish(reason),
             CallSignal::AgentLeft => self.agent_left(),
         }
@@ -684,7 +635,6 @@ impl CallTask {
         if self.flow.phase() == &Phase::Ended {
             return;
         }
-        self.transfer_abandoned(reason);
         self.stop_supervision(SupervisionEnd::CallEnded);
         if let (Phase::Bridged { agent, .. } | Phase::HandedOver { agent, .. }, Some(_)) =
             (self.flow.phase(), self.sup_rx.take())

@@ -230,7 +230,6 @@ impl CallTask {
             flow: switchboard_callflow::Call::new(now),
             dialing: None,
             forks: Vec::new(),
-            holds: Default::default(),
             extra_acd_calls: Vec::new(),
             sup_rx: None,
             supervision: None,

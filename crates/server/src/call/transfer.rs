@@ -2,13 +2,15 @@
 //! consultation call takes over this call's caller, or hands its agent leg over).
 
 use super::*;
+use switchboard_callflow::TransferRefusal;
 
 impl CallTask {
     /// Blind transfer (RFC 3515 REFER from the agent): the Refer-To user part names a
-    /// queue, a user or a number (transfer_target.rs). A queue takes the caller at once; a
-    /// user or a number is rung (direct.rs). The agent leg is released and the agent's
-    /// handle time ends (wrap-up). The call keeps its id and its recording. 404 for a
-    /// target that is none of these, 403 for a number the dial policy refuses.
+    /// queue, a user or a number (transfer_target.rs); the flow decides. A queue takes the
+    /// caller at once; a user or a number is rung (direct.rs). The agent leg is released
+    /// and the agent's handle time ends (wrap-up). The call keeps its id and its
+    /// recording. 404 for a target that is none of these, 403 for a number the dial policy
+    /// refuses or a call that is not bridged.
     pub(super) async fn blind_transfer(
         &mut self,
         tx: switchboard_sip::TxKey,
@@ -19,69 +21,43 @@ impl CallTask {
             .refer_to()
             .ok()
             .flatten()
-            .and_then(|na| na.uri.user().map(str::to_string));
-        let Phase::Bridged {
-            queue: from_queue,
-            agent: from_agent,
-            ..
-        } = self.flow.phase()
-        else {
-            self.respond(tx, StatusCode(403), None).await;
-            return;
+            .and_then(|na| na.uri.user().map(str::to_string))
+            .unwrap_or_default();
+        let resolved = self.resolve_target(Asked::Any, &target);
+        let refused = match &resolved {
+            Err(Unresolved::Refused(r)) => Some(*r),
+            _ => None,
         };
-        let (from_queue, from_agent) = (from_queue.clone(), from_agent.clone());
-        let target = target.unwrap_or_default();
-        match self.resolve_target(Asked::Any, &target) {
-            Err(Unresolved::Unknown) => {
+        let dest = resolved.map_err(|u| match u {
+            Unresolved::Unknown => switchboard_events::TransferFailure::UnknownTarget,
+            Unresolved::Refused(_) => switchboard_events::TransferFailure::Refused,
+        });
+        let t = switchboard_callflow::Transfer {
+            origin: switchboard_events::TransferOrigin::Refer,
+            dest,
+            target: target.clone(),
+            by: None,
+            fallback: Some(self.ivr.fallback_queue()),
+        };
+        let agent = self.flow.phase().agent().map(str::to_string);
+        let playing = self.player.is_playing();
+        match self.flow.handle_transfer(Instant::now(), t, playing) {
+            Ok(decision) => {
+                self.respond(tx, StatusCode(202), None).await;
+                self.carry_out_transfer(decision, None, agent);
+            }
+            Err(TransferRefusal::UnknownTarget) => {
                 tracing::info!("REFER to something that is no queue, user or number; refused");
                 self.respond(tx, StatusCode::NOT_FOUND, None).await;
             }
-            Err(Unresolved::Refused(r)) => {
-                self.refuse_number(&target, r);
+            Err(TransferRefusal::NumberRefused) => {
+                if let Some(r) = refused {
+                    self.refuse_number(&target, r);
+                }
                 self.respond(tx, StatusCode(403), None).await;
             }
-            Ok(Destination::Queue(q)) => {
-                self.respond(tx, StatusCode(202), None).await;
-                self.move_to_queue(&from_queue, &from_agent, q, None).await;
-            }
-            Ok(dest) => {
-                self.respond(tx, StatusCode(202), None).await;
-                let origin = switchboard_events::TransferOrigin::Refer;
-                self.transfer_bridged(origin, &target, dest, None).await;
-            }
+            Err(_) => self.respond(tx, StatusCode(403), None).await,
         }
-    }
-
-    /// The blind transfer itself (an agent's REFER, or the HTTP API with `by`): the agent
-    /// leg is released, the agent's handle time ends (wrap-up), and the caller joins
-    /// `target`. The call keeps its id and its recording.
-    pub(super) async fn move_to_queue(
-        &mut self,
-        from_queue: &str,
-        from_agent: &str,
-        target: String,
-        by: Option<String>,
-    ) {
-        self.ctx.events.append(
-            self.log(Event::CallTransfer {
-                kind: TransferKind::Blind,
-                to_queue: Some(target.clone()),
-                to_agent: None,
-                by,
-                to_number: None,
-            })
-            .queue(from_queue)
-            .agent(from_agent),
-        );
-        // The first agent's part ends here (wrap-up); the caller waits again.
-        self.release_agent_leg(from_agent).await;
-        let mut req = self
-            .queue_req
-            .clone()
-            .unwrap_or_else(|| plain_queue_request(target.clone()));
-        req.queue = target;
-        req.whisper.clear();
-        self.join_queue(req);
     }
 
     /// Attended transfer (RFC 5589 with RFC 3891 Replaces): the agent on this call
@@ -94,22 +70,19 @@ impl CallTask {
         tx: switchboard_sip::TxKey,
         replaces: switchboard_sip_message::Replaces,
     ) {
-        if self.callee_leads {
-            // The agent's leg is a call of its own (sip_driver/callee_calls.rs): the
-            // colleague's leg cannot be moved into this call.
-            self.respond(tx, StatusCode::NOT_IMPLEMENTED, None).await;
-            return;
+        // A campaign's callee lead: the agent's leg is a call of its own
+        // (sip_driver/callee_calls.rs), the colleague's leg cannot be moved into this call.
+        match self.flow.handle_attended_transfer(!self.callee_leads) {
+            Ok(()) => {}
+            Err(TransferRefusal::CannotMoveLeg) => {
+                self.respond(tx, StatusCode::NOT_IMPLEMENTED, None).await;
+                return;
+            }
+            Err(_) => {
+                self.respond(tx, StatusCode(403), None).await;
+                return;
+            }
         }
-        let Phase::Bridged {
-            queue: from_queue,
-            agent: from_agent,
-            ..
-        } = self.flow.phase()
-        else {
-            self.respond(tx, StatusCode(403), None).await;
-            return;
-        };
-        let (from_queue, from_agent) = (from_queue.clone(), from_agent.clone());
         let (reply, found) = tokio::sync::oneshot::channel();
         self.sip(SipCommand::FindByADialog {
             call_id: replaces.call_id.clone(),
@@ -153,33 +126,20 @@ impl CallTask {
             from: h.leg_call.unwrap_or(y_call),
             to: self.sip_call,
         });
-        self.ctx.events.append(
-            self.log(Event::CallTransfer {
-                kind: TransferKind::Attended,
-                to_queue: Some(h.queue.clone()).filter(|q| !q.is_empty()),
-                to_agent: Some(h.agent.clone()),
-                by: None,
-                to_number: None,
-            })
-            .queue(&from_queue)
-            .agent(&from_agent),
-        );
-        // The first agent's part ends (wrap-up); the colleague's ACD call carries on and
-        // ends with this call.
-        let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: self.id });
+        // The colleague's ACD call carries on and ends with this call.
         self.extra_acd_calls.push(h.acd_call);
         // A colleague rung directly (not through a queue) stays busy while on this call.
         self.direct = h.engaged.map(|e| direct::DirectCall { engaged: Some(e) });
         self.b_player = None;
         self.b = Some(h.media);
-        let queue = if h.queue.is_empty() {
-            from_queue.clone()
-        } else {
-            h.queue
+        // The flow logs the transfer and ends the first agent's part (wrap-up).
+        let leg = switchboard_callflow::HandedLeg {
+            queue: h.queue,
+            agent: h.agent,
+            direct: self.direct.is_some(),
         };
-        let direct = self.direct.is_some();
-        self.flow
-            .handle_bridged(Instant::now(), queue, h.agent, direct);
+        self.flow.handle_took_over(Instant::now(), leg);
+        self.drive_flow();
         self.connect_bridge(Instant::now());
     }
 

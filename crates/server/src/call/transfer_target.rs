@@ -19,16 +19,9 @@ pub(crate) enum Asked {
     Any,
 }
 
-/// A resolved transfer target.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Destination {
-    /// A queue by name: the caller waits in it.
-    Queue(String),
-    /// A configured user: their registered phone rings.
-    User(String),
-    /// A canonical outside number admitted by the number rules: dialled through the trunks.
-    Number(String),
-}
+/// A resolved transfer target (a queue, a user, a canonical number admitted by the number
+/// rules): the call flow's own type, since the flow decides what each means.
+pub(crate) use switchboard_callflow::Destination;
 
 /// Why a target does not resolve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
