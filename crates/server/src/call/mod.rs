@@ -11,6 +11,7 @@ mod campaign_leg;
 mod control;
 mod dialplan_callback;
 mod direct;
+mod ending;
 mod flow_io;
 mod forking;
 mod hold;
@@ -18,6 +19,7 @@ mod ivr_flow;
 mod post_call_survey;
 mod queueing;
 mod setup;
+mod signals;
 mod supervision;
 mod tenant;
 pub(crate) use tenant::tenant_prompt_key;
@@ -576,136 +578,6 @@ impl CallTask {
     // ------------------------------------------------------------------ IVR
 
     // ------------------------------------------------------------------ queue
-}
-
-impl CallTask {
-    async fn on_signal(&mut self, s: CallSignal) {
-        match s {
-            CallSignal::AConfirmed => {
-                self.a.session.confirm();
-                self.start_when_confirmed();
-            }
-            CallSignal::BProgress => {}
-            CallSignal::BAnswered(sdp) => self.agent_answered(sdp).await,
-            CallSignal::ForkAnswered { agent, sdp } => self.fork_answered(agent, sdp).await,
-            CallSignal::ForkFailed { agent, status } => self.fork_failed(agent, status),
-            CallSignal::BFailed(status) => {
-                let again = self.flow.handle_agent_failed(Instant::now(), status.0);
-                self.drive_flow();
-                self.offer_again(again).await;
-            }
-            CallSignal::InDialog { leg, tx, req }
-                if req.method == Method::Refer && leg == SipLeg::B =>
-            {
-                match refer_replaces(&req) {
-                    Some(r) => self.attended_transfer(tx, r).await,
-                    None => self.blind_transfer(tx, &req).await,
-                }
-            }
-            CallSignal::HandOver(reply) => self.hand_over(reply),
-            CallSignal::InDialog { leg, tx, req } => self.on_in_dialog(leg, tx, *req).await,
-            CallSignal::Ended(reason) => self.finish(reason),
-            CallSignal::AgentLeft => self.agent_left(),
-        }
-    }
-
-    /// Sends a command to the SIP driver (it only fails when the server is stopping).
-    async fn sip(&self, cmd: SipCommand) {
-        let _ = self.ctx.sip.commands.send(cmd);
-    }
-
-    async fn respond(&self, tx: switchboard_sip::TxKey, status: StatusCode, sdp: Option<Bytes>) {
-        self.sip(SipCommand::Respond {
-            call: self.sip_call,
-            tx,
-            status,
-            sdp,
-        })
-        .await;
-    }
-
-    fn hangup_all(&mut self, reason: EndReason) {
-        let _ = self.ctx.sip.commands.send(SipCommand::Hangup {
-            call: self.sip_call,
-        });
-        self.finish(reason);
-    }
-
-    fn finish(&mut self, reason: EndReason) {
-        if self.flow.phase() == &Phase::Ended {
-            return;
-        }
-        self.stop_supervision(SupervisionEnd::CallEnded);
-        if let (Phase::Bridged { agent, .. } | Phase::HandedOver { agent, .. }, Some(_)) =
-            (self.flow.phase(), self.sup_rx.take())
-        {
-            self.ctx.supervisable.remove(agent);
-        }
-        let now = Instant::now();
-        let Some(end) = self.flow.handle_end(now, reason) else {
-            return;
-        };
-        // The ACD hears of the end (its agent goes to wrap-up) before the log does.
-        self.drive_flow();
-        // A user the engine rang directly is free again.
-        self.direct = None;
-        self.a.session.close(now);
-        let _ = self.a.flush_session();
-        if let Some(b) = self.b.as_mut() {
-            b.session.close(now);
-            let _ = b.flush_session();
-        }
-        let mut data = CallEnd::new(reason, end.disposition);
-        data.by = self.api_hangup_by.take();
-        data.duration_s = Some(end.duration_s);
-        data.talk_s = end.talk_s;
-        let (ev_queue, ev_agent) = (end.queue, end.agent);
-        if let (Some(a), Some(r)) = (self.b_answered_at, self.first_relay_at) {
-            // Agent's 200 to the first audio across the bridge (includes the whisper).
-            data.answer_to_audio_ms = Some(r.saturating_duration_since(a).as_secs_f64() * 1000.0);
-        }
-        for c in self.extra_acd_calls.drain(..) {
-            let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: c });
-        }
-        if let Some(rec) = self.recorder.take() {
-            data.recording = Some(rec.path.display().to_string());
-            data.recording_dropped_frames = Some(rec.dropped());
-        }
-        let stats = self.a.session.stats();
-        {
-            use crate::metrics::Metrics as M;
-            let m = &self.ctx.metrics;
-            match data.disposition {
-                Disposition::Answered => M::add(&m.calls_answered, 1),
-                Disposition::Abandoned => M::add(&m.calls_abandoned, 1),
-                Disposition::Callback => M::add(&m.calls_callback, 1),
-                _ => {}
-            }
-            if let Some(r) = stats.receiver {
-                M::add(&m.rtp_received, r.received);
-                M::add(&m.rtp_lost, r.lost.max(0) as u64);
-            }
-            M::add(&m.rtp_relayed, self.relayed);
-            if data.recording.is_some() {
-                M::add(&m.recordings, 1);
-            }
-        }
-        data.caller_rtp = Some(RtpStats {
-            received: stats.receiver.map(|r| r.received),
-            lost: stats.receiver.map(|r| r.lost),
-            foreign_dropped: stats.foreign_dropped,
-        });
-        data.quality.push(self.a.quality(Party::Caller));
-        if let Some(b) = self.b.as_ref() {
-            data.quality.push(b.quality(Party::Agent));
-        }
-        self.ctx.events.append(
-            self.log(Event::CallEnd(data))
-                .queue(&ev_queue)
-                .agent(&ev_agent),
-        );
-        tracing::info!(%reason, "call ended");
-    }
 }
 
 #[cfg(test)]
