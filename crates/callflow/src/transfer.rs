@@ -165,14 +165,7 @@ impl Call {
                     Ok(dest) => {
                         Ok(self.go(t.origin, dest, String::new(), t.fallback, prompt_playing))
                     }
-                    Err(why) => {
-                        self.ringing = Some(Ringing {
-                            to: TransferTo::User,
-                            target: t.target,
-                            fallback: t.fallback,
-                        });
-                        Ok(self.not_reached(why))
-                    }
+                    Err(why) => Ok(self.not_reached(why, t.target, t.fallback)),
                 }
             }
             // Over the API a target that names nothing is the first thing to say.
@@ -281,24 +274,30 @@ impl Call {
         _now: Instant,
         why: TransferFailure,
     ) -> TransferDecision {
-        if !matches!(self.phase, Phase::Transferring { .. }) || self.ringing.is_none() {
+        if !matches!(self.phase, Phase::Transferring { .. }) {
             return TransferDecision::Nothing;
         }
-        self.not_reached(why)
+        match self.ringing.take() {
+            Some(r) => self.not_reached(why, r.target, r.fallback),
+            None => TransferDecision::Nothing,
+        }
     }
 
-    fn not_reached(&mut self, why: TransferFailure) -> TransferDecision {
-        let Some(r) = self.ringing.take() else {
-            return TransferDecision::Nothing;
-        };
+    /// `target` is not reached (or names nothing): logged, then the fallback.
+    fn not_reached(
+        &mut self,
+        why: TransferFailure,
+        target: String,
+        fallback: Option<String>,
+    ) -> TransferDecision {
         let event = Event::TransferFail {
             reason: why,
-            target: r.target,
-            fallback_queue: r.fallback.clone(),
+            target,
+            fallback_queue: fallback.clone(),
         };
         self.log_under(event, "", "");
         self.phase = Phase::Ivr;
-        match r.fallback {
+        match fallback {
             Some(queue) => TransferDecision::Queue { queue },
             None => {
                 self.out.push_back(Output::HangUp(EndReason::AgentRejected));

@@ -236,3 +236,78 @@ fn the_same_centre_gives_the_same_run() {
     assert!(a.lines().count() > 20, "{a}");
     assert_eq!(a, b);
 }
+
+#[test]
+fn ivr_queue_rona_reoffer_answer_transfer_and_wrap_up_in_one_call() {
+    use switchboard_callflow::{Destination, IvrInput, Transfer, TransferDecision};
+    use switchboard_events::{DtmfVia, TransferOrigin};
+    let mut w = centre();
+    // The dialplan collects a key (5 s), the caller presses 1, then the call queues.
+    w.dial(1);
+    let now = w.now;
+    w.call_mut(1).handle_ivr_collect(now, s(5));
+    w.run_for(s(2));
+    let now = w.now;
+    w.call_mut(1)
+        .handle_digit(now, '1', DtmfVia::Rfc4733, false);
+    w.call_mut(1).handle_ivr_play();
+    w.settle();
+    assert!(w
+        .outputs_of(1)
+        .contains(&&Output::Ivr(IvrInput::Digit('1'))));
+    assert_eq!(
+        w.call(1).flow.poll_timeout(),
+        None,
+        "no collect deadline left"
+    );
+    w.run_for(s(1));
+    // Queue, alice's RONA, bob answers after the re-offer.
+    w.queue(1, "support", Some(s(300)));
+    w.run_for(s(15) + CANCEL_RTT + s(4));
+    assert!(matches!(w.call(1).flow.phase(), Phase::Bridged { agent, .. } if agent == "bob"));
+    // bob talks 45 s, then REFERs the caller to billing: bob wraps up, carol answers.
+    w.run_for(s(45));
+    let t = Transfer {
+        origin: TransferOrigin::Refer,
+        dest: Ok(Destination::Queue("billing".into())),
+        target: "billing".into(),
+        by: None,
+        fallback: None,
+    };
+    assert_eq!(
+        w.transfer(1, t),
+        Ok(TransferDecision::Queue {
+            queue: "billing".into()
+        })
+    );
+    let bob_free_at = w.now.duration_since(w.t0) + s(10);
+    assert_eq!(
+        w.agent_state("bob"),
+        AgentState::WrapUp { until: bob_free_at }
+    );
+    w.run_for(s(3));
+    assert!(matches!(w.call(1).flow.phase(), Phase::Bridged { agent, .. } if agent == "carol"));
+    w.run_for(s(7));
+    assert_eq!(w.agent_state("bob"), AgentState::Available);
+    // The dialplan's max_wait no longer counts once bridged.
+    assert_eq!(w.call(1).flow.poll_timeout(), None);
+    w.run_for(s(30));
+    w.hang_up(1, EndReason::CallerHangup);
+    let end = w.call(1).ending.clone().unwrap();
+    assert_eq!(end.disposition, Disposition::Answered);
+    assert_eq!(end.talk_s, Some(37.0), "talk time restarts with carol");
+    assert_eq!(
+        (end.queue.as_str(), end.agent.as_str()),
+        ("billing", "carol")
+    );
+    assert!(matches!(w.agent_state("carol"), AgentState::WrapUp { .. }));
+    w.run_for(s(5));
+    assert_eq!(w.agent_state("carol"), AgentState::Available);
+    for q in ["support", "billing"] {
+        let st = w.stats(q);
+        assert_eq!((st.joined, st.answered, st.waiting), (1, 1, 0), "{q}");
+        assert!(st.balanced(), "{q}");
+    }
+    assert!(w.acd.audit().clean(), "{:?}", w.acd.audit());
+    assert!(w.acd_errors.is_empty(), "{:?}", w.acd_errors);
+}
