@@ -6,11 +6,14 @@
 //! An agent token may ask only about the call its phone rings for or talks on (the
 //! agent desk's `call`); staff about any live call they see. A tenant's token sees only
 //! its own previous calls (by the events' tenant column, else by queue). The store is read on a blocking thread over
-//! a connection of its own, as the reports do; the event-log writer is not disturbed.
+//! connections of its own ([`HistoryReader`]: at most [`READERS`] of them, opened on first use and
+//! kept for the next offer card, so PostgreSQL is not asked for a new session per offered call); the
+//! event-log writer is not disturbed.
 //!
 //! This module keeps no state: the event log is the only source.
 
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -29,6 +32,70 @@ use crate::http_state::Shared;
 pub(crate) const SHOWN: usize = 5;
 /// How many candidates are read before the token's scope filters them.
 const CANDIDATES: u32 = 50;
+/// How many store connections history lookups hold at most; more lookups at once wait.
+pub(crate) const READERS: usize = 2;
+
+/// The store connections of history lookups: opened on demand, at most [`READERS`], kept
+/// idle between requests. A connection whose read failed is dropped (the next lookup
+/// opens a fresh one), so a restarted PostgreSQL server is picked up again.
+pub(crate) struct HistoryReader {
+    location: StoreLocation,
+    data_dir: PathBuf,
+    permits: tokio::sync::Semaphore,
+    /// Connections not in use; locked only to push or pop, never across `.await`.
+    idle: Mutex<Vec<Box<dyn EventStore>>>,
+    opened: std::sync::atomic::AtomicU64,
+}
+
+impl HistoryReader {
+    pub(crate) fn new(location: StoreLocation, data_dir: PathBuf) -> Arc<HistoryReader> {
+        Arc::new(HistoryReader {
+            location,
+            data_dir,
+            permits: tokio::sync::Semaphore::new(READERS),
+            idle: Mutex::new(Vec::new()),
+            opened: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// How many connections were opened so far (reuse is visible in tests).
+    #[cfg(test)]
+    pub(crate) fn opened(&self) -> u64 {
+        self.opened.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Runs `read` on a blocking thread with a connection of the pool.
+    async fn with_store<T: Send + 'static>(
+        self: &Arc<Self>,
+        read: impl FnOnce(&mut dyn EventStore) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| anyhow::anyhow!("history reader closed"))?;
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = me.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
+            let mut store = match pooled {
+                Some(s) => s,
+                None => {
+                    me.opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    me.location.open_existing(&me.data_dir)?
+                }
+            };
+            let result = read(store.as_mut());
+            if result.is_ok() {
+                if let Ok(mut idle) = me.idle.lock() {
+                    idle.push(store);
+                }
+            }
+            result
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("history task: {e}"))?
+    }
+}
 
 /// One earlier call of the number, as the offer card lists it.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -163,23 +230,22 @@ pub(crate) async fn serve(
     Path(id): Path<String>,
     State(shared): State<Arc<Shared>>,
     Extension(ctx): Extension<Arc<CallContext>>,
+    Extension(reader): Extension<Arc<HistoryReader>>,
 ) -> Result<Json<Value>, ApiError> {
     let number = number_of(&p, &id, &shared, &ctx).await?;
     if number.is_empty() {
         return Ok(Json(json!({"call": id, "previous": []})));
     }
-    let location = StoreLocation::parse(&ctx.cfg.data.event_store).unwrap_or(StoreLocation::Sqlite);
-    let dir = ctx.cfg.data.dir.clone();
     let current = id.clone();
     let principal = p.clone();
-    let found = tokio::task::spawn_blocking(move || {
-        let mut store = location.open_existing(&dir)?;
-        let sees = |tenant: Option<&str>, queue: Option<&str>| principal.sees_call(tenant, queue);
-        previous_calls(store.as_mut(), &number, &current, &sees)
-    })
-    .await
-    .map_err(|e| internal(format!("history task: {e}")))?
-    .map_err(|e| internal(format!("{e:#}")))?;
+    let found = reader
+        .with_store(move |store| {
+            let sees =
+                |tenant: Option<&str>, queue: Option<&str>| principal.sees_call(tenant, queue);
+            previous_calls(store, &number, &current, &sees)
+        })
+        .await
+        .map_err(|e| internal(format!("{e:#}")))?;
     Ok(Json(json!({"call": id, "previous": found})))
 }
 
@@ -352,6 +418,47 @@ mod tests {
         assert!(previous_calls(&mut s, "+1555", "5", &|_, _| true)
             .unwrap()
             .is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn lookups_reuse_the_readers_connection() {
+        let dir =
+            std::env::temp_dir().join(format!("sb-caller-history-pool-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut s = SqliteStore::open(&dir.join("events.sqlite")).unwrap();
+        s.append_batch(&call("1", 1_000, "+100", "sales", "1001", ""))
+            .unwrap();
+        let reader = HistoryReader::new(StoreLocation::Sqlite, dir.clone());
+        for _ in 0..5 {
+            let found = reader
+                .with_store(|st| previous_calls(st, "+100", "live", &|_, _| true))
+                .await
+                .unwrap();
+            assert_eq!(found.len(), 1);
+        }
+        assert_eq!(
+            reader.opened(),
+            1,
+            "one connection serves lookups one after another"
+        );
+        // A failed read drops its connection; the next lookup opens a fresh one.
+        let failed = reader
+            .with_store(|_| -> anyhow::Result<()> { anyhow::bail!("broken") })
+            .await;
+        assert!(failed.is_err());
+        reader
+            .with_store(|st| previous_calls(st, "+100", "live", &|_, _| true))
+            .await
+            .unwrap();
+        assert_eq!(reader.opened(), 2);
+        // A missing log is an error, not an empty new file.
+        let empty =
+            std::env::temp_dir().join(format!("sb-caller-history-none-{}", std::process::id()));
+        let none = HistoryReader::new(StoreLocation::Sqlite, empty.clone());
+        assert!(none.with_store(|_| Ok(())).await.is_err());
+        assert!(!empty.join("events.sqlite").exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -230,7 +230,11 @@ async fn serve(
         .layer(axum::Extension(crate::report::http::ReportSource::new(
             &cfg,
         )))
-        .layer(axum::Extension(campaigns));
+        .layer(axum::Extension(campaigns))
+        .layer(axum::Extension(crate::caller_history::HistoryReader::new(
+            crate::event_store::StoreLocation::parse(&cfg.data.event_store)?,
+            cfg.data.dir.clone(),
+        )));
     let (http_stop_tx, http_stop_rx) = broadcast::channel::<()>(1);
     let http_task = tokio::spawn(crate::http_serve::serve(http, router, limits, http_stop_rx));
 
