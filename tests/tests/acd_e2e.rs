@@ -676,8 +676,10 @@ record = false"#,
         "one join per call"
     );
     let pos_of = |list: &[String], c: &String| list.iter().position(|x| x == c).unwrap();
-    // They joined in the order SIPp placed them (100 ms apart; the caller number carries
-    // SIPp's call number).
+    // Every call SIPp placed joined once (the caller number carries SIPp's call number).
+    // Their order is not asserted: each caller walks the IVR in its own task, and on a busy
+    // machine a caller placed 100 ms after another can reach the queue first; the queue's
+    // promise is the next assertion (offers in the order of joining), not the IVR's pace.
     let numbers: Vec<String> = joins
         .iter()
         .map(|c| {
@@ -688,8 +690,13 @@ record = false"#,
                 .to_string()
         })
         .collect();
-    let placed: Vec<String> = (1..=CALLERS).map(|n| format!("+7999000{n}")).collect();
-    assert_eq!(numbers, placed, "joins follow the order the calls came in");
+    let placed: HashSet<String> = (1..=CALLERS).map(|n| format!("+7999000{n}")).collect();
+    assert_eq!(
+        numbers.iter().cloned().collect::<HashSet<_>>(),
+        placed,
+        "every SIPp caller joined: {numbers:?}"
+    );
+    eprintln!("join order by caller: {numbers:?}");
 
     // The ACD offers calls strictly in the order they joined (first offer per call).
     let mut offers: Vec<String> = Vec::new();

@@ -43,6 +43,11 @@ impl Shared {
             st.udp_dropped.load(Ordering::Relaxed),
         );
         counter(
+            "switchboard_sip_udp_share_dropped_total",
+            "SIP datagrams dropped unparsed because their source held its share of the queue.",
+            st.udp_share_dropped.load(Ordering::Relaxed),
+        );
+        counter(
             "switchboard_sip_tcp_connections_total",
             "SIP TCP connections opened or accepted.",
             st.tcp_connections.load(Ordering::Relaxed),

@@ -11,6 +11,7 @@
 mod rtp_ports;
 mod sip_tls;
 mod sip_transport;
+mod udp_share;
 
 pub use rtp_ports::{RtpPortPool, RtpSocketPair};
 pub use sip_tls::{cert_sha256_hex, TlsListen, TlsPeer};

@@ -107,6 +107,8 @@ pub struct Inbound {
     pub client_cert_sha256: Option<Arc<str>>,
     /// This message's share of the inbound byte budget, returned when it is dropped.
     _queued: QueuedBytes,
+    /// Its place in its UDP source's share of the queue (see `udp_share`); `None` over TCP.
+    _source: Option<crate::udp_share::BacklogEntry>,
 }
 
 /// Bytes of a message counted against [`TransportConfig::inbound_queue_bytes`] until the
@@ -196,8 +198,12 @@ pub struct TransportStats {
     pub udp_in: AtomicU64,
     /// Datagrams that failed to parse.
     pub udp_malformed: AtomicU64,
-    /// Datagrams dropped because the inbound queue was full.
+    /// Datagrams dropped because the inbound queue was full (those dropped because their
+    /// source held its share of the queue included).
     pub udp_dropped: AtomicU64,
+    /// Datagrams dropped before parsing because their source already held its share (an
+    /// eighth) of the inbound queue's messages or bytes; also counted in `udp_dropped`.
+    pub udp_share_dropped: AtomicU64,
     /// TCP connections accepted or opened.
     pub tcp_connections: AtomicU64,
     /// TCP connections closed for framing errors.
@@ -577,6 +583,8 @@ async fn udp_reader(t: SipTransport, sock: Arc<UdpSocket>) {
     // One receive buffer, reused: each datagram is copied out at its own size, so a queued
     // message holds its bytes, not a whole 64 kB buffer.
     let mut buf = vec![0u8; max + 1];
+    let mut shares =
+        crate::udp_share::SourceShares::new(t.cfg.inbound_queue, t.cfg.inbound_queue_bytes);
     loop {
         let (n, from) = match sock.recv_from(&mut buf[..]).await {
             Ok(v) => v,
@@ -597,6 +605,15 @@ async fn udp_reader(t: SipTransport, sock: Arc<UdpSocket>) {
         if data.iter().all(|b| *b == b'\r' || *b == b'\n') {
             continue;
         }
+        // Once the queue is over half full, a source past its share of it is dropped
+        // before the copy and the parse.
+        let crowded = t.inbound.capacity() < t.inbound.max_capacity() / 2
+            || t.queued.load(Ordering::Relaxed) > t.cfg.inbound_queue_bytes / 2;
+        let Some(source) = shares.admit(from.ip(), n, crowded) else {
+            t.stats.udp_share_dropped.fetch_add(1, Ordering::Relaxed);
+            t.stats.udp_dropped.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
         let Some(queued) = QueuedBytes::take(&t.queued, n, t.cfg.inbound_queue_bytes) else {
             t.stats.udp_dropped.fetch_add(1, Ordering::Relaxed);
             continue;
@@ -614,6 +631,7 @@ async fn udp_reader(t: SipTransport, sock: Arc<UdpSocket>) {
             raw,
             client_cert_sha256: None,
             _queued: queued,
+            _source: Some(source),
         };
         if t.inbound.try_send(inbound).is_err() {
             t.stats.udp_dropped.fetch_add(1, Ordering::Relaxed);
@@ -722,7 +740,7 @@ async fn stream_connection<S>(
                             delivered = true;
                             msg_deadline = None;
                             let _queued = QueuedBytes::force(&t.queued, raw.len());
-                            let inbound = Inbound { kind, from: peer, local, msg: Ok(msg), raw, client_cert_sha256: cert.clone(), _queued };
+                            let inbound = Inbound { kind, from: peer, local, msg: Ok(msg), raw, client_cert_sha256: cert.clone(), _queued, _source: None };
                             if t.inbound.send(inbound).await.is_err() {
                                 break 'conn;
                             }
@@ -740,7 +758,7 @@ async fn stream_connection<S>(
                             t.stats.tcp_framing_errors.fetch_add(1, Ordering::Relaxed);
                             let raw = buf.split().freeze();
                             let _queued = QueuedBytes::force(&t.queued, raw.len());
-                            let _ = t.inbound.send(Inbound { kind, from: peer, local, msg: Err(e), raw, client_cert_sha256: cert.clone(), _queued }).await;
+                            let _ = t.inbound.send(Inbound { kind, from: peer, local, msg: Err(e), raw, client_cert_sha256: cert.clone(), _queued, _source: None }).await;
                             break 'conn;
                         }
                     }
