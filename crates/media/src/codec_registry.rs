@@ -7,7 +7,7 @@
 //! phone that maps PCMU to payload type 96 works — the `telephone-event` payload type and
 //! the ptime) into the stream's format, and [`offer_order`] is the list the SDP offers are
 //! built from. Adding a codec is a new [`Codec`] variant, a row in [`REGISTRY`] and its
-//! encoder/decoder in [`crate::codec`]; nothing in the server changes.
+//! encoder/decoder in [`crate::codec`] and [`crate::pipeline`]; nothing in the server changes.
 //!
 //! **G.722's clock quirk** (RFC 3551 §4.5.2): G.722 is 16 kHz audio but its RTP clock
 //! runs at 8000 Hz, "for historical reasons"; `a=rtpmap:9 G722/8000` is the correct

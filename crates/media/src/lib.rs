@@ -3,10 +3,12 @@
 //! ([`AmdDetector`]), the two-party [`Bridge`]
 //! (relay or transcode), the N-party [`Mixer`] with supervisor listen/whisper/barge,
 //! the prompt cache and paced [`PromptPlayer`], and the crash-safe stereo WAV
-//! [`RecordingWriter`]. Time is always an input (`now: Instant` or sample positions);
+//! [`RecordingWriter`], the [codec registry](codec_registry) and the per-leg
+//! [`LegPipeline`] (jitter buffer, decode, resample, encode). Time is always an input (`now: Instant` or sample positions);
 //! nothing here reads a clock, opens a socket or spawns a task. Files are touched only by
 //! the explicit helpers [`repair_wav`] and [`PromptCache::load_file`], which the server
-//! calls at startup. Not RTP parsing or jitter buffering (see `switchboard-rtp`), not SDP.
+//! calls at startup. Not RTP parsing or the jitter buffer itself (see `switchboard-rtp`; the pipeline
+//! drives it), not SDP.
 #![warn(missing_docs)]
 
 pub mod amd;
@@ -17,6 +19,7 @@ pub mod dtmf;
 pub mod g711;
 pub mod g722;
 pub mod mixer;
+pub mod pipeline;
 pub mod prompt;
 pub mod recording;
 pub mod resample;
@@ -30,6 +33,7 @@ pub use codec_registry::{CodecSpec, FormatError, StreamFormat, INTERNAL_RATE};
 pub use dtmf::{DtmfConfig, DtmfDetector, DtmfEvent};
 pub use g722::{G722Decoder, G722Encoder};
 pub use mixer::{Mixer, MixerError, ParticipantId, SupervisorMode};
+pub use pipeline::{DecodedFrame, LegPipeline, PipelineStats};
 pub use prompt::{
     PlayerConfig, PlayerEvent, PlayerFrame, Playlist, Prompt, PromptCache, PromptError,
     PromptPlayer,

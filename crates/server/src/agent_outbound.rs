@@ -402,10 +402,11 @@ async fn bridge(
                         near.media.send_relayed(t, &fwd);
                     }
                     if let Some(rec) = recorder.as_mut() {
-                        if pkt.header.payload_type == far.media.neg.codec.payload_type {
-                            let k = far.media.decode_8k(&pkt.payload);
-                            let pos = tl_far.position(pkt.header.timestamp, arrival_position(origin, t, k));
-                            rec.frame(Side::Caller, pos, t, &far.media.pcm[..k]);
+                        if far.media.push_audio(t, &pkt) {
+                            while let Some(f) = far.media.poll_decoded(t) {
+                                let pos = tl_far.position(f.timestamp, arrival_position(origin, t, f.samples.len()));
+                                rec.frame(Side::Caller, pos, t, f.samples);
+                            }
                         }
                     }
                 }
@@ -417,10 +418,11 @@ async fn bridge(
                         far.media.send_relayed(t, &fwd);
                     }
                     if let Some(rec) = recorder.as_mut() {
-                        if pkt.header.payload_type == near.media.neg.codec.payload_type {
-                            let k = near.media.decode_8k(&pkt.payload);
-                            let pos = tl_near.position(pkt.header.timestamp, arrival_position(origin, t, k));
-                            rec.frame(Side::Agent, pos, t, &near.media.pcm[..k]);
+                        if near.media.push_audio(t, &pkt) {
+                            while let Some(f) = near.media.poll_decoded(t) {
+                                let pos = tl_near.position(f.timestamp, arrival_position(origin, t, f.samples.len()));
+                                rec.frame(Side::Agent, pos, t, f.samples);
+                            }
                         }
                     }
                 }

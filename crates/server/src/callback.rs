@@ -249,10 +249,11 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
                         agent.media.send_relayed(t, &fwd);
                     }
                     if let Some(rec) = recorder.as_mut() {
-                        if pkt.header.payload_type == cust.media.neg.codec.payload_type {
-                            let k = cust.media.decode_8k(&pkt.payload);
-                            let pos = tl_c.position(pkt.header.timestamp, arrival_position(now, t, k));
-                            rec.frame(Side::Caller, pos, t, &cust.media.pcm[..k]);
+                        if cust.media.push_audio(t, &pkt) {
+                            while let Some(f) = cust.media.poll_decoded(t) {
+                                let pos = tl_c.position(f.timestamp, arrival_position(now, t, f.samples.len()));
+                                rec.frame(Side::Caller, pos, t, f.samples);
+                            }
                         }
                     }
                 }
@@ -264,10 +265,11 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
                         cust.media.send_relayed(t, &fwd);
                     }
                     if let Some(rec) = recorder.as_mut() {
-                        if pkt.header.payload_type == agent.media.neg.codec.payload_type {
-                            let k = agent.media.decode_8k(&pkt.payload);
-                            let pos = tl_a.position(pkt.header.timestamp, arrival_position(now, t, k));
-                            rec.frame(Side::Agent, pos, t, &agent.media.pcm[..k]);
+                        if agent.media.push_audio(t, &pkt) {
+                            while let Some(f) = agent.media.poll_decoded(t) {
+                                let pos = tl_a.position(f.timestamp, arrival_position(now, t, f.samples.len()));
+                                rec.frame(Side::Agent, pos, t, f.samples);
+                            }
                         }
                     }
                 }

@@ -1,5 +1,6 @@
 //! One RTP leg of a call: its sockets, its RTP session (which numbers everything the leg
-//! sends and decides whom it accepts media from), its codec state, and the small pieces
+//! sends and decides whom it accepts media from), its media pipeline (codec, jitter
+//! buffer on the decoding path: `switchboard_media::pipeline`), and the small pieces
 //! around it: the receive buffer, the recording timeline, and the hand-over of an agent's
 //! leg from one call to another. When the leg's SDP negotiated SRTP keys it holds an
 //! [`SrtpLeg`]: what arrives is unprotected in the receive buffer before the session sees
@@ -11,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use switchboard_media::{Decoder, Downsampler, Encoder, LegConfig, StreamFormat, Upsampler};
+use switchboard_media::{DecodedFrame, LegConfig, LegPipeline, StreamFormat};
 use switchboard_rtp::{
     Channel, DtmfReceiver, NtpClock, RtpSession, RtpSessionConfig, SessionEvent, SessionOutput,
 };
@@ -116,17 +117,11 @@ pub(crate) struct MediaLeg {
     pub(crate) neg: Negotiated,
     /// The stream's codec and payload types, as the codec registry resolved them.
     pub(crate) format: StreamFormat,
-    enc: Encoder,
-    pub(crate) dec: Decoder,
+    /// Jitter buffer, decoder and encoder; 8 kHz audio on our side of it (what prompts,
+    /// the recorder, the mixer and DTMF/AMD detection use). Per-codec state is boxed.
+    pipeline: LegPipeline,
     pub(crate) dtmf: DtmfReceiver,
     pub(crate) out: BytesMut,
-    /// Decoded audio at 8 kHz (what prompts, the recorder and DTMF detection use).
-    pub(crate) pcm: Vec<i16>,
-    payload: Vec<u8>,
-    /// G.722 legs run at 16 kHz: resamplers and a wideband scratch buffer.
-    up: Upsampler,
-    down: Downsampler,
-    wide: Vec<i16>,
     metrics: Arc<crate::metrics::Metrics>,
     /// The first foreign packet was logged (later ones are only counted).
     foreign_logged: bool,
@@ -146,7 +141,6 @@ impl MediaLeg {
         peer: MediaPeer,
     ) -> Option<MediaLeg> {
         let format = stream_format(&neg)?;
-        let codec = format.codec();
         let mut scfg = RtpSessionConfig::new(
             ctx.ntp,
             Bytes::from_static(b"switchboard"),
@@ -171,21 +165,10 @@ impl MediaLeg {
             rtcp: Arc::new(pair.rtcp),
             session,
             format,
-            enc: Encoder::new(codec),
-            dec: Decoder::new(codec),
+            pipeline: LegPipeline::new(format),
             dtmf: DtmfReceiver::new(Duration::from_millis(600)),
             neg,
             out: BytesMut::with_capacity(2048),
-            pcm: vec![0; 2048],
-            payload: vec![0; 2048],
-            up: Upsampler::new(),
-            down: Downsampler::new(),
-            // Only G.722 legs resample (16 kHz): 8 KiB saved on every G.711 leg.
-            wide: if format.spec.resamples() {
-                vec![0; 4096]
-            } else {
-                Vec::new()
-            },
             metrics: ctx.metrics.clone(),
             foreign_logged: false,
             foreign_rtcp_logged: false,
@@ -317,7 +300,6 @@ impl MediaLeg {
         self.sock.local_addr().map(|a| a.port()).unwrap_or(0)
     }
 
-    /// Encodes and sends one frame of 8 kHz PCM.
     /// This leg for the two-party bridge: the negotiated codec and payload types. The
     /// bridge does not number packets; [`MediaLeg::send_relayed`] does, in this leg's
     /// session, so the leg's RTP stays continuous across every switch of its source.
@@ -325,31 +307,38 @@ impl MediaLeg {
         self.format.leg_config()
     }
 
-    /// Decodes a payload of this leg's codec into `self.pcm` at 8 kHz; returns the
-    /// number of samples.
-    pub(crate) fn decode_8k(&mut self, payload: &[u8]) -> usize {
-        if self.format.spec.resamples() {
-            let n = self.dec.decode(payload, &mut self.wide);
-            self.down.process(&self.wide[..n], &mut self.pcm)
-        } else {
-            self.dec.decode(payload, &mut self.pcm)
+    /// Feeds a received packet to the leg's decoding path (the jitter buffer) when it is
+    /// the leg's audio payload type; `true` then, and the decoded frames come out of
+    /// [`MediaLeg::poll_decoded`]. Late and duplicate packets are counted there (and in
+    /// the process metrics when the leg ends), not decoded.
+    pub(crate) fn push_audio(&mut self, now: Instant, pkt: &switchboard_rtp::RtpPacket) -> bool {
+        if pkt.header.payload_type != self.format.payload_type {
+            return false;
         }
+        let before = self.pipeline.stats().oversize;
+        self.pipeline.push(now, &pkt.header, &pkt.payload);
+        if before == 0 && self.pipeline.stats().oversize == 1 {
+            tracing::warn!(
+                port = self.local_port(),
+                len = pkt.payload.len(),
+                "RTP payload too large to decode (ptime over 60 ms?): not decoded, not recorded; later ones are counted in switchboard_decode_oversize_total"
+            );
+        }
+        true
     }
 
+    /// The next frame of decoded 8 kHz audio due at `now` (in timestamp order, lost and
+    /// late frames concealed); call in a loop after [`MediaLeg::push_audio`].
+    pub(crate) fn poll_decoded(&mut self, now: Instant) -> Option<DecodedFrame<'_>> {
+        self.pipeline.poll_decoded(now)
+    }
+
+    /// Encodes and sends one frame of 8 kHz PCM.
     pub(crate) fn send_pcm(&mut self, now: Instant, samples: &[i16]) {
-        // G.722 is 16 kHz audio (on an 8 kHz RTP clock, RFC 3551 §4.5.2).
-        let n = if self.format.spec.resamples() {
-            let w = self.up.process(samples, &mut self.wide);
-            self.enc.encode(&self.wide[..w], &mut self.payload)
-        } else {
-            self.enc.encode(samples, &mut self.payload)
-        };
+        let ticks = self.pipeline.ticks_for(samples.len());
+        let payload = self.pipeline.encode(samples);
         self.out.clear();
-        let ticks = samples.len() as u32;
-        if let Some(to) = self
-            .session
-            .write_rtp(now, &self.payload[..n], ticks, &mut self.out)
-        {
+        if let Some(to) = self.session.write_rtp(now, payload, ticks, &mut self.out) {
             self.send_out(to);
         }
     }
@@ -406,6 +395,29 @@ impl MediaLeg {
     }
 }
 
+impl Drop for MediaLeg {
+    /// The decoding path's losses go to the process metrics once, when the leg ends.
+    fn drop(&mut self) {
+        let st = self.pipeline.stats();
+        let m = &self.metrics;
+        crate::metrics::Metrics::add(&m.decode_late, st.jitter.late);
+        crate::metrics::Metrics::add(&m.decode_concealed, st.jitter.concealed);
+        crate::metrics::Metrics::add(&m.decode_oversize, st.oversize);
+        if st.jitter.pushed > 0 {
+            tracing::debug!(
+                port = self.local_port(),
+                pushed = st.jitter.pushed,
+                late = st.jitter.late,
+                duplicates = st.jitter.duplicates,
+                concealed = st.jitter.concealed,
+                resyncs = st.jitter.resyncs,
+                reframed = st.reframed,
+                "decoding path of the leg ended"
+            );
+        }
+    }
+}
+
 /// Maps a side's RTP timestamps onto the recording's timeline: the first packet lands at
 /// its arrival time, later ones follow their timestamps (so jitter does not smear audio).
 #[derive(Default)]
@@ -455,5 +467,17 @@ mod tests {
             .map(|(n, pt, r)| (n.to_owned(), pt, r))
             .collect();
         assert_eq!(offered, registry);
+    }
+
+    /// RSS per call (issue #16): a leg's inline size. Before the media pipeline
+    /// (decision 0039) a `MediaLeg` was 2,352 bytes inline (both resamplers inline in
+    /// every leg) plus 6 KiB of decode/encode buffers allocated for every leg (14 KiB on
+    /// G.722 legs). Now the codec state is a tag plus a box, the buffers are allocated on
+    /// first decode/encode, and the jitter buffer (about 8 KiB) only on decoding legs.
+    #[test]
+    fn a_media_leg_stays_small_inline() {
+        let size = std::mem::size_of::<super::MediaLeg>();
+        eprintln!("MediaLeg is {size} bytes inline");
+        assert!(size <= 1400, "MediaLeg is {size} bytes inline");
     }
 }

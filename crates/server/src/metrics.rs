@@ -35,6 +35,13 @@ pub(crate) struct Metrics {
     pub(crate) srtp_rejected: AtomicU64,
     /// Media legs set up with SRTP.
     pub(crate) srtp_legs: AtomicU64,
+    /// Audio packets that reached a leg's jitter buffer after their frame was played
+    /// (decoding paths only: IVR input, recording, AMD, mixing), counted when the leg ends.
+    pub(crate) decode_late: AtomicU64,
+    /// Frames the decoding paths concealed (their packet lost or late), at leg end.
+    pub(crate) decode_concealed: AtomicU64,
+    /// Audio packets too large for a decoding path's jitter buffer, not decoded.
+    pub(crate) decode_oversize: AtomicU64,
     pub(crate) rtp_relayed: AtomicU64,
     pub(crate) recordings: AtomicU64,
     /// In-dialog requests answered 503 because one call had too many waiting.
@@ -277,6 +284,24 @@ impl Metrics {
             "counter",
             "SRTP/SRTCP packets dropped: failed authentication, replayed or too old on receive, or not protectable on send.",
             g(&self.srtp_rejected),
+        );
+        line(
+            "switchboard_decode_late_total",
+            "counter",
+            "Audio packets that reached a decoding path's jitter buffer after their frame was played (counted when the leg ends).",
+            g(&self.decode_late),
+        );
+        line(
+            "switchboard_decode_concealed_total",
+            "counter",
+            "Audio frames a decoding path concealed because their packet was lost or late (counted when the leg ends).",
+            g(&self.decode_concealed),
+        );
+        line(
+            "switchboard_decode_oversize_total",
+            "counter",
+            "Audio packets larger than a decoding path's jitter buffer slot (over 60 ms at 64 kbit/s), not decoded.",
+            g(&self.decode_oversize),
         );
         line(
             "switchboard_srtp_legs_total",

@@ -32,13 +32,15 @@ pub(super) async fn listen(leg: &mut MediaLeg, signals: &mut SignalReceiver) -> 
             r = sock.recv_buf_from(buf.prepare()) => {
                 let Ok((_, from)) = r else { continue };
                 let Some(data) = leg.open_rtp(&mut buf) else { continue };
-                let Some(pkt) = leg.receive(Instant::now(), from, data) else { continue };
-                if pkt.header.payload_type != leg.neg.codec.payload_type {
+                let now = Instant::now();
+                let Some(pkt) = leg.receive(now, from, data) else { continue };
+                if !leg.push_audio(now, &pkt) {
                     continue;
                 }
-                let n = leg.decode_8k(&pkt.payload);
-                if let Some(v) = amd.push(&leg.pcm[..n]) {
-                    return Heard::Verdict(v, amd.decided_after().unwrap_or_default());
+                while let Some(f) = leg.poll_decoded(now) {
+                    if let Some(v) = amd.push(f.samples) {
+                        return Heard::Verdict(v, amd.decided_after().unwrap_or_default());
+                    }
                 }
             }
             s = signals.recv() => {

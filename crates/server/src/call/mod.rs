@@ -412,19 +412,22 @@ impl CallTask {
                 self.relayed += 1;
             }
         }
-        if pkt.header.payload_type == self.a.neg.codec.payload_type {
-            let n = self.a.decode_8k(&pkt.payload);
-            if let Some(sv) = self.supervision.as_mut() {
-                let _ = sv.mixer.handle_frame(sv.ids[0], &self.a.pcm[..n]);
-            }
-            if self.a.neg.telephone_event.is_none() {
-                self.inband.handle_samples(now, &self.a.pcm[..n]);
-            }
-            if let (Some(rec), Some(origin)) = (self.recorder.as_mut(), self.rec_origin) {
-                let pos = self
-                    .tl_a
-                    .position(pkt.header.timestamp, arrival_position(origin, now, n));
-                rec.frame(switchboard_media::Side::Caller, pos, now, &self.a.pcm[..n]);
+        let inband = self.a.neg.telephone_event.is_none();
+        if self.a.push_audio(now, &pkt) {
+            while let Some(f) = self.a.poll_decoded(now) {
+                if let Some(sv) = self.supervision.as_mut() {
+                    let _ = sv.mixer.handle_frame(sv.ids[0], f.samples);
+                }
+                if inband {
+                    self.inband.handle_samples(now, f.samples);
+                }
+                if let (Some(rec), Some(origin)) = (self.recorder.as_mut(), self.rec_origin) {
+                    let n = f.samples.len();
+                    let pos = self
+                        .tl_a
+                        .position(f.timestamp, arrival_position(origin, now, n));
+                    rec.frame(switchboard_media::Side::Caller, pos, now, f.samples);
+                }
             }
         }
         self.collect_digits(now);
@@ -442,16 +445,18 @@ impl CallTask {
                 self.relayed += 1;
             }
         }
-        if pkt.header.payload_type == b.neg.codec.payload_type {
-            let n = b.decode_8k(&pkt.payload);
-            if let Some(sv) = self.supervision.as_mut() {
-                let _ = sv.mixer.handle_frame(sv.ids[1], &b.pcm[..n]);
-            }
-            if let (Some(rec), Some(origin)) = (self.recorder.as_mut(), self.rec_origin) {
-                let pos = self
-                    .tl_b
-                    .position(pkt.header.timestamp, arrival_position(origin, now, n));
-                rec.frame(switchboard_media::Side::Agent, pos, now, &b.pcm[..n]);
+        if b.push_audio(now, &pkt) {
+            while let Some(f) = b.poll_decoded(now) {
+                if let Some(sv) = self.supervision.as_mut() {
+                    let _ = sv.mixer.handle_frame(sv.ids[1], f.samples);
+                }
+                if let (Some(rec), Some(origin)) = (self.recorder.as_mut(), self.rec_origin) {
+                    let n = f.samples.len();
+                    let pos = self
+                        .tl_b
+                        .position(f.timestamp, arrival_position(origin, now, n));
+                    rec.frame(switchboard_media::Side::Agent, pos, now, f.samples);
+                }
             }
         }
     }

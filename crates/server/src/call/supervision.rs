@@ -65,9 +65,10 @@ impl CallTask {
         let Some(pkt) = s.media.receive(now, from, data) else {
             return;
         };
-        if pkt.header.payload_type == s.media.neg.codec.payload_type {
-            let n = s.media.decode_8k(&pkt.payload);
-            let _ = s.mixer.handle_frame(s.ids[2], &s.media.pcm[..n]);
+        if s.media.push_audio(now, &pkt) {
+            while let Some(f) = s.media.poll_decoded(now) {
+                let _ = s.mixer.handle_frame(s.ids[2], f.samples);
+            }
         }
     }
 }
