@@ -11,7 +11,9 @@
 //! [`switchboard_rtp::JitterBuffer`] before they are decoded, so whatever reads the
 //! decoded audio (IVR input, the recorder, answering-machine detection, the supervision
 //! mixer) gets frames in timestamp order, once each, with lost or late ones concealed
-//! (the last frame repeated at half the level, then silence). Packets are copied into
+//! (the last frame repeated at half the level, then silence). When the buffer grows its
+//! delay it pauses playout for a frame; that pause is not given out (the timeline stays
+//! the stream's); when it shrinks, the skipped frame is a gap in the timestamps. Packets are copied into
 //! the buffer's preallocated slots ([`MAX_HELD_PAYLOAD`] bytes each): the receive buffer
 //! is not kept alive and nothing is allocated per packet. There is no playout timer: the
 //! path's playout clock advances with the arrival times it is given ([`push`] and
@@ -322,6 +324,7 @@ impl LegPipeline {
                 due = now;
             }
             pb.next_pop = Some(due + pb.frame);
+            let inserted = pb.jb.stats().inserted;
             match pb.jb.pop(due) {
                 Playout::Empty => {
                     if let Some(ts) = pb.last_ts.as_mut() {
@@ -342,6 +345,10 @@ impl LegPipeline {
                         samples: self.pcm.get(..n).unwrap_or(&[]),
                         concealed: false,
                     });
+                }
+                Playout::Conceal if pb.jb.stats().inserted != inserted => {
+                    // The buffer grows its delay: a pause in playout, not a frame of
+                    // the stream (the next frame has the timestamp this one would).
                 }
                 Playout::Conceal => {
                     let Some(ts) = pb.last_ts else { continue };

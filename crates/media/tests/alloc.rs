@@ -215,6 +215,42 @@ fn answering_machine_detection_does_not_allocate() {
 }
 
 #[test]
+fn the_decoding_path_jitter_buffer_and_decoder_do_not_allocate_once_warm() {
+    // Reordered, duplicated and lost packets through the jitter buffer and the G.722
+    // decoder + resampler: the slots and buffers exist after the first frames.
+    for codec in [Codec::Pcmu, Codec::G722] {
+        let mut p = switchboard_media::LegPipeline::new(switchboard_media::StreamFormat::of(codec));
+        let t0 = epoch();
+        let pkts = packets(codec.static_payload_type(), 1000);
+        let mut order: Vec<usize> = (0..1000).collect();
+        for k in (10..990).step_by(7) {
+            order.swap(k, k + 1);
+        }
+        let mut run = |range: std::ops::Range<usize>, frames: &mut usize| {
+            for &i in &order[range] {
+                if i % 50 == 3 {
+                    continue; // lost
+                }
+                let now = t0 + Duration::from_millis(20 * i as u64);
+                let h = &pkts[i].header;
+                p.push(now, h, &pkts[i].payload);
+                if i % 31 == 0 {
+                    p.push(now, h, &pkts[i].payload); // duplicate
+                }
+                while let Some(f) = p.poll_decoded(now) {
+                    *frames += f.samples.len();
+                }
+            }
+        };
+        let mut frames = 0;
+        run(0..20, &mut frames);
+        let n = allocations_during(|| run(20..1000, &mut frames));
+        assert_eq!(n, 0, "{codec:?}: allocations on the decoding path");
+        assert!(frames > 900 * 160, "{codec:?}: {frames} samples decoded");
+    }
+}
+
+#[test]
 fn the_counter_sees_allocations() {
     let n = allocations_during(|| {
         let v: Vec<u8> = Vec::with_capacity(64);
