@@ -1,7 +1,8 @@
 //! The call task as the driver of its `callflow::Call`: it wakes at the flow's deadline
-//! (`wakeup.rs` includes `poll_timeout()`), and carries out what the flow decided (ACD requests, SIP commands, prompts, inputs for
-//! the IVR interpreter, events). The flow owns the phases, the timers and the queue, offer
-//! and end decisions; this file owns none of them.
+//! (`wakeup.rs` includes `poll_timeout()`), and carries out what the flow decided (ACD
+//! requests, SIP commands, prompts, inputs for the IVR interpreter, events). The flow owns
+//! the phases, the timers and the queue, offer, transfer, in-dialog and end decisions;
+//! this file owns none of them.
 
 use super::*;
 use switchboard_callflow::{
