@@ -25,7 +25,7 @@ HTTP=$(sed -n 's/.*http=\([^ ]*\) .*/\1/p' "$WORK/out")
 [ -n "$SIP" ] || { echo "switchboard did not start:"; cat "$WORK/log"; exit 1; }
 echo "machine: $(nproc) cores, $(sed -n 's/model name\s*: //p' /proc/cpuinfo | head -1); loadavg before: $(cut -d' ' -f1-3 /proc/loadavg)"
 rc=0
-timeout 3600 ./target/release/switchboard-load run --server "$SIP" --server-pid "$SB" "$@" || rc=$?
+timeout 3600 ./target/release/switchboard-load run --server "$SIP" --server-pid "$SB" --http "$HTTP" "$@" || rc=$?
 if [ -d "$WORK/data/recordings" ]; then
   echo "recordings: $(find "$WORK/data/recordings" -name '*.wav' | wc -l) files, $(du -sm "$WORK/data/recordings" | cut -f1) MiB"
 fi

@@ -187,6 +187,9 @@ pub enum Output {
         ewt_bound: Option<Duration>,
         /// The bound rounded for speech.
         spoken: Spoken,
+        /// When the announcement was due: the deadline of its periodic timer, or the
+        /// join time for the one made on joining (the driver measures lateness from it).
+        due: Duration,
     },
     /// The call leaves the engine; the server routes it on (or refuses the join).
     Exit {

@@ -21,6 +21,7 @@ mod media_run;
 mod ng;
 mod procfs;
 mod relay;
+mod scrape;
 mod server_config;
 mod stats;
 
@@ -44,7 +45,7 @@ use crate::stats::summary;
 const MAX_CALLS: u64 = 1_000_000;
 const MAX_DURATION_S: u64 = 3000;
 const MAX_AGENTS: u32 = 5000;
-const MAX_CONCURRENT: u64 = 6000;
+const MAX_CONCURRENT: u64 = 12_000;
 
 #[derive(Parser)]
 #[command(
@@ -169,6 +170,10 @@ struct RunArgs {
     /// The server's process id, to read its CPU time and RSS from /proc.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// The server's HTTP address (loopback): its announcement lateness histogram is read
+    /// from /metrics before and after the run.
+    #[arg(long)]
+    http: Option<SocketAddr>,
     #[arg(long, value_enum, default_value_t = Scenario::Queue)]
     scenario: Scenario,
     /// Number to dial (default: 500 for queue, 501 for ivr, as in crates/load/dialplans).
@@ -483,6 +488,7 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
         eprintln!("switchboard-load: {n_agents} agents registered");
     }
 
+    let lateness_before = a.http.and_then(scrape::lateness);
     let start = sample(a.server_pid);
     let t0 = Instant::now();
     let stop_placing = t0 + Duration::from_secs(a.duration);
@@ -569,6 +575,10 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
     if let Some(mut set) = set {
         set.abort_all();
     }
+    let lateness = match (lateness_before, a.http.and_then(scrape::lateness)) {
+        (Some(b), Some(e)) => Some(e.since(&b)),
+        _ => None,
+    };
     Ok(report(
         &a,
         &sh,
@@ -581,6 +591,7 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
         peak_rss_kib,
         &callers,
         &agents,
+        lateness.as_ref(),
     ))
 }
 
@@ -597,6 +608,7 @@ fn report(
     peak_rss_sampled: u64,
     callers: &Endpoint,
     agents: &Endpoint,
+    lateness: Option<&scrape::Histogram>,
 ) -> bool {
     let mut acct = sh.acct.lock().expect("acct lock");
     if unfinished > 0 {
@@ -729,6 +741,21 @@ fn report(
             serde_json::json!(1e6 * cpu / rtp_recv.max(1) as f64);
         json["server_peak_rss_kib"] = serde_json::json!(rss);
         json["server_kib_per_call"] = serde_json::json!(per_call_kib);
+    }
+    if let Some(h) = lateness {
+        let ms = |v: Option<f64>| v.map_or("-".to_string(), |s| format!("{:.0}", s * 1000.0));
+        println!(
+            "announcement lateness (server histogram): {} announcements, mean {} ms, p50 <= {} ms, p99 <= {} ms, over 200 ms: {}",
+            h.count,
+            ms(h.mean()),
+            ms(h.quantile_bound(0.5)),
+            ms(h.quantile_bound(0.99)),
+            h.over(0.2).map_or("-".into(), |n| n.to_string()),
+        );
+        json["announcements"] = serde_json::json!(h.count);
+        json["announcement_lateness_mean_s"] = serde_json::json!(h.mean());
+        json["announcement_lateness_p99_bound_s"] = serde_json::json!(h.quantile_bound(0.99));
+        json["announcements_over_200ms"] = serde_json::json!(h.over(0.2));
     }
     println!("RESULT {json}");
     failed > 0

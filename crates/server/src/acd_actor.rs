@@ -40,8 +40,12 @@ pub(crate) enum QueueSignal {
     Offer { agent: String },
     /// Stop ringing this agent (ring timeout, or another agent answered).
     CancelOffer { agent: String },
-    /// Say the position and estimated wait.
-    Announce { position: usize, spoken: Spoken },
+    /// Say the position and estimated wait; `due` is when the engine's timer said so.
+    Announce {
+        position: usize,
+        spoken: Spoken,
+        due: Instant,
+    },
     /// Leave the queue (max wait, exit key, no agents...); `None`: the queue is unknown.
     Exit {
         reason: Option<switchboard_acd::ExitReason>,
@@ -602,6 +606,7 @@ impl AcdActor {
                     position,
                     ewt_bound,
                     spoken,
+                    due,
                 } => {
                     self.events.append(
                         NewEvent::call(
@@ -614,7 +619,15 @@ impl AcdActor {
                         )
                         .queue(self.dir.queue_name(queue)),
                     );
-                    self.send(call, QueueSignal::Announce { position, spoken });
+                    let due = self.epoch + due.saturating_sub(CLOCK_ORIGIN);
+                    self.send(
+                        call,
+                        QueueSignal::Announce {
+                            position,
+                            spoken,
+                            due,
+                        },
+                    );
                 }
                 Output::Exit {
                     call,

@@ -8,6 +8,7 @@ mod admission;
 mod agent_desk;
 mod agent_dial;
 mod agent_outbound;
+mod announcement_lateness;
 mod call;
 mod call_path;
 mod call_signals;

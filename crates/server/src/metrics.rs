@@ -72,6 +72,8 @@ pub(crate) struct Metrics {
     pub(crate) ws: crate::http_events::WsMetrics,
     /// The carrier trunks' registration and call counters (written by the SIP driver).
     pub(crate) trunks: crate::trunk_status::TrunkBoard,
+    /// How late queue announcements start playing (written by call tasks).
+    pub(crate) announcement_lateness: crate::announcement_lateness::AnnouncementLateness,
 }
 
 /// What the defences against a hostile network did. Totals are copied from the owners'
@@ -390,6 +392,7 @@ impl Metrics {
                 "switchboard_dial_refused_total{{reason=\"{reason}\"}} {n}"
             );
         }
+        self.announcement_lateness.render(out);
     }
 }
 

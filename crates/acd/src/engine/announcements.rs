@@ -164,7 +164,14 @@ impl Acd {
         )
     }
 
-    pub(super) fn announce(&mut self, now: Duration, call: CallId, bound: Option<Duration>) {
+    /// Announces position and `bound` to `call` now; `due` is when it should have been.
+    pub(super) fn announce(
+        &mut self,
+        now: Duration,
+        due: Duration,
+        call: CallId,
+        bound: Option<Duration>,
+    ) {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
@@ -177,6 +184,7 @@ impl Acd {
             position,
             ewt_bound: bound,
             spoken: Spoken::from_bound(bound),
+            due,
         });
         self.out.push_back(Output::Log(Event::Predicted {
             call,

@@ -537,7 +537,7 @@ impl Acd {
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.join_bound = bound;
                 }
-                self.announce(now, call, bound);
+                self.announce(now, now, call, bound);
             }
         }
         if let Some(every) = every.filter(|d| !d.is_zero()) {

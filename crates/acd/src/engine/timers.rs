@@ -63,7 +63,7 @@ impl Acd {
                 let waiting = matches!(c.state, CallState::Waiting);
                 if waiting {
                     let est = self.estimate(now, call, 0.0);
-                    self.announce(now, call, est.map(|e| e.0));
+                    self.announce(now, at, call, est.map(|e| e.0));
                 }
                 if let (Some(every), Some(c)) = (every, self.calls.get_mut(&call)) {
                     c.next_announce = Some(now + every);

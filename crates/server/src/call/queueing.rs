@@ -63,7 +63,11 @@ impl CallTask {
                     .handle_event(IvrEvent::CallbackResult { id, scheduled });
                 self.drain_ivr();
             }
-            QueueSignal::Announce { position, spoken } => {
+            QueueSignal::Announce {
+                position,
+                spoken,
+                due,
+            } => {
                 if let Some(queue) = self.flow.handle_announce() {
                     let before = self
                         .ctx
@@ -81,6 +85,10 @@ impl CallTask {
                         wait,
                     ));
                     self.play(&names, self.lang, false);
+                    self.ctx
+                        .metrics
+                        .announcement_lateness
+                        .observe(due.elapsed());
                 }
             }
             QueueSignal::Offer { agent } => {

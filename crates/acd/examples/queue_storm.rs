@@ -1,0 +1,180 @@
+//! The cost of the ACD engine in a queue storm: `WAITING` callers wait in one queue with
+//! a position-and-wait announcement every `PERIOD` seconds (each one computes the caller's
+//! estimated wait), while `AGENTS` agents take calls of exponential handle time (mean
+//! `AHT` s, no wrap-up) and new callers arrive as fast as they are served, so the queue
+//! stays at its size. Simulated time, real CPU: it reports the engine's CPU per simulated
+//! second as a share of one core, split into announcement timers (the estimates) and the
+//! rest (joins with their announcement, answers, call ends).
+//!
+//! `cargo run --release -p switchboard-acd --example queue_storm -- [WAITING] [AGENTS] [PERIOD] [AHT] [SECONDS]`
+//! (defaults 10000 200 60 180 120; the first PERIOD seconds fill the queue and are not measured).
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Exp};
+use switchboard_acd::*;
+use switchboard_test_support::Stopwatch;
+
+const Q: QueueId = QueueId(1);
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut arg = |d: f64| args.next().and_then(|a| a.parse().ok()).unwrap_or(d);
+    let waiting = arg(10_000.0) as u64;
+    let agents = arg(200.0) as u32;
+    let period = arg(60.0);
+    let aht = arg(180.0);
+    let seconds = arg(120.0);
+
+    let mut acd = Acd::new(AcdConfig {
+        seed: 16,
+        ..AcdConfig::default()
+    });
+    let mut qc = QueueConfig::new(Strategy::LongestIdle);
+    qc.announce_every = Some(Duration::from_secs_f64(period));
+    qc.announce_at_join = true;
+    qc.prior_handle_time = Duration::from_secs_f64(aht);
+    qc.wrap_up = Duration::ZERO;
+    qc.max_len = None;
+    acd.add_queue(Q, qc).expect("queue");
+    let t0 = Duration::from_secs(1);
+    for a in 1..=agents {
+        acd.add_agent(AgentConfig::new(AgentId(a), vec![Q]))
+            .expect("agent");
+        acd.handle_login(t0, AgentId(a)).expect("login");
+    }
+    let mut rng = rand::rngs::SmallRng::seed_from_u64(16);
+    let hold = Exp::new(1.0 / aht).expect("aht > 0");
+    // Talking calls' ends, (end, call), kept sorted by end.
+    let mut ends: Vec<(Duration, CallId)> = Vec::new();
+    let mut next_call = 1u64;
+    let mut stats = Tally::default();
+
+    // Fill: the agents' calls first, then the waiting callers spread over one period
+    // (so their announcements are spread too).
+    let fill_end = t0 + Duration::from_secs_f64(period);
+    let total_fill = u64::from(agents) + waiting;
+    let mut joins: Vec<Duration> = (0..total_fill)
+        .map(|i| t0 + Duration::from_secs_f64(period * i as f64 / total_fill as f64))
+        .collect();
+    // Steady state: arrivals at the service rate.
+    let rate = f64::from(agents) / aht;
+    let mut t = fill_end;
+    let end = fill_end + Duration::from_secs_f64(seconds);
+    while t < end {
+        t += Duration::from_secs_f64(-rng.gen::<f64>().max(1e-12).ln() / rate);
+        joins.push(t);
+    }
+    joins.reverse(); // pop() takes the earliest
+
+    let mut now = t0;
+    loop {
+        let next_join = joins.last().copied();
+        let next_end = ends.first().map(|e| e.0);
+        let next_timer = acd.poll_timeout();
+        let Some(at) = [next_join, next_end, next_timer]
+            .into_iter()
+            .flatten()
+            .min()
+        else {
+            break;
+        };
+        if at >= end {
+            break;
+        }
+        now = now.max(at);
+        let measured = now >= fill_end;
+        if next_join == Some(at) {
+            joins.pop();
+            let call = CallId(next_call);
+            next_call += 1;
+            let sw = Stopwatch::start();
+            acd.handle_join(now, Join::new(call, Q)).expect("join");
+            stats.add(measured, Part::Join, sw.elapsed());
+        } else if next_end == Some(at) {
+            let (_, call) = ends.remove(0);
+            let sw = Stopwatch::start();
+            acd.handle_call_ended(now, call).expect("end");
+            stats.add(measured, Part::Other, sw.elapsed());
+        } else {
+            let sw = Stopwatch::start();
+            acd.handle_timeout(now);
+            stats.add(measured, Part::Timer, sw.elapsed());
+        }
+        // Agents answer every offer at once; count what was announced.
+        while let Some(o) = acd.poll_output() {
+            match o {
+                Output::Offer { call, agent, .. } => {
+                    let sw = Stopwatch::start();
+                    acd.handle_offer_answered(now, call, agent).expect("answer");
+                    stats.add(measured, Part::Other, sw.elapsed());
+                    let until = now + Duration::from_secs_f64(hold.sample(&mut rng));
+                    let i = ends.partition_point(|e| e.0 <= until);
+                    ends.insert(i, (until, call));
+                    stats.answered_all += 1;
+                    if measured {
+                        stats.answered += 1;
+                    }
+                }
+                Output::Announce { .. } if measured => stats.announced += 1,
+                _ => {}
+            }
+        }
+    }
+    let queued = next_call - 1 - stats.answered_all;
+    println!(
+        "queue storm: {waiting} waiting (about {queued} at the end), {agents} agents, announcement every {period} s, AHT {aht} s; measured {seconds} s of simulated time after a {period} s fill"
+    );
+    let per_s = |d: Duration| d.as_secs_f64() / seconds;
+    println!(
+        "announcements: {} ({:.0}/s), {:.1} us each with its estimate; timers {:.3} s CPU = {:.2} % of a core",
+        stats.announced,
+        stats.announced as f64 / seconds,
+        1e6 * stats.timer.as_secs_f64() / stats.announced.max(1) as f64,
+        stats.timer.as_secs_f64(),
+        100.0 * per_s(stats.timer)
+    );
+    println!(
+        "joins (each with its announcement): {:.3} s = {:.2} % of a core; answers and call ends ({} answered): {:.3} s = {:.2} % of a core",
+        stats.join.as_secs_f64(),
+        100.0 * per_s(stats.join),
+        stats.answered,
+        stats.other.as_secs_f64(),
+        100.0 * per_s(stats.other)
+    );
+    println!(
+        "engine total: {:.2} % of a core (wall time of the engine calls; the machine's other load inflates it)",
+        100.0 * per_s(stats.timer + stats.join + stats.other)
+    );
+}
+
+#[derive(Clone, Copy)]
+enum Part {
+    Join,
+    Timer,
+    Other,
+}
+
+#[derive(Default)]
+struct Tally {
+    join: Duration,
+    timer: Duration,
+    other: Duration,
+    announced: u64,
+    answered: u64,
+    /// Answered over the whole run, fill included.
+    answered_all: u64,
+}
+
+impl Tally {
+    fn add(&mut self, measured: bool, part: Part, d: Duration) {
+        if !measured {
+            return;
+        }
+        match part {
+            Part::Join => self.join += d,
+            Part::Timer => self.timer += d,
+            Part::Other => self.other += d,
+        }
+    }
+}
