@@ -3,7 +3,9 @@
 //! no request to another host) must be able to fail, so each engine is shown a console
 //! error, an uncaught error and a request to another host, and must report each of them.
 //! The page is the real wallboard served by the binary; keyboard input (Tab, Enter) is
-//! typed the way the page tests type it.
+//! typed the way the page tests type it. On the way, the wallboard's agent grid shows an
+//! agent that never registered as logged out since the server started (it once showed
+//! the engine clock's origin: "Logged out 9600:00:04").
 
 use serde_json::json;
 use switchboard_e2e::browser_pages::{artifacts, sign_in};
@@ -24,6 +26,7 @@ fn driver_reports_what_the_page_checks_need(engine: Engine) {
     let Some(driver) = Driver::start(engine) else {
         return;
     };
+    let before_start = std::time::Instant::now();
     let server = Server::start("browser-engines", "");
     let mut wall = driver.session(1024, 700, "ru-RU");
     assert_eq!(
@@ -47,6 +50,41 @@ fn driver_reports_what_the_page_checks_need(engine: Engine) {
     // The window is as wide as asked for.
     let width = wall.js("return window.innerWidth", json!([]));
     assert_eq!(width, 1024, "{engine:?} viewport");
+    // An agent whose phone never registered: logged out since the server started (not
+    // since the engine clock's origin, which showed "Logged out 9600:00:04").
+    let (status, body) = switchboard_e2e::http_call(
+        server.http,
+        "GET",
+        "/api/v1/agents/1001",
+        None,
+        Some("demo-supervisor"),
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    let agent: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(agent["state"], "logged_out", "{agent}");
+    let in_state = agent["in_state_s"].as_f64().expect("in_state_s");
+    assert!(
+        in_state <= before_start.elapsed().as_secs_f64(),
+        "in its state no longer than the server has run: {agent}"
+    );
+    let shown = wall
+        .wait_js(
+            10,
+            "const r = document.querySelector('tr[data-agent=\"1001\"]');\
+             return r ? r.querySelector('[data-field=time]').textContent : null",
+        )
+        .expect("the grid lists 1001");
+    let shown = shown.as_str().unwrap_or_default();
+    let minutes: u64 = shown
+        .split(':')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(u64::MAX);
+    assert!(
+        shown.split(':').count() == 2 && minutes * 60 <= before_start.elapsed().as_secs(),
+        "the grid shows the time since the server started: {shown:?}"
+    );
     let clean = wall.console_errors();
     assert!(clean.is_empty(), "{engine:?}: a clean page: {clean:?}");
     let urls = wall.requested_urls();

@@ -369,7 +369,7 @@ impl AcdActor {
                 )
                 .starting_at(CLOCK_ORIGIN),
                 control: control::ControlState::new(cfg),
-                desk: AgentDesk::new(&cfg.tenants),
+                desk: AgentDesk::new(&cfg.tenants, CLOCK_ORIGIN),
                 engaged: HashMap::new(),
                 web: WebCallbackBook::new(cfg.acd.max_pending_callbacks),
             },

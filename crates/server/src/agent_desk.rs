@@ -29,6 +29,9 @@ struct DeskCall {
 pub(crate) struct AgentDesk {
     /// Engine time of each agent's last state change, by agent index.
     since: HashMap<u32, Duration>,
+    /// Engine time the desk started (the server's start): an agent never seen changing
+    /// state has been in its state at least since then.
+    started: Duration,
     /// Calls in a queue or with an agent, by call id.
     calls: HashMap<u64, DeskCall>,
     /// What the offer card says about each `[[tenants]]` client (`client` of a call).
@@ -36,10 +39,11 @@ pub(crate) struct AgentDesk {
 }
 
 impl AgentDesk {
-    /// A desk whose offer cards describe the configured tenants: display name,
-    /// description, products.
-    pub(crate) fn new(tenants: &[crate::tenants::TenantConfig]) -> AgentDesk {
+    /// A desk started at engine time `started` whose offer cards describe the configured
+    /// tenants: display name, description, products.
+    pub(crate) fn new(tenants: &[crate::tenants::TenantConfig], started: Duration) -> AgentDesk {
         AgentDesk {
+            started,
             clients: tenants
                 .iter()
                 .map(|t| {
@@ -111,7 +115,9 @@ impl AgentDesk {
         state: Option<&AgentState>,
         now: Duration,
     ) -> Value {
-        let since = self.since.get(&index).copied().unwrap_or_default();
+        // Never seen changing state: in it since the server started, not since the
+        // engine's clock origin (that showed "Logged out 9600:00:04").
+        let since = self.since.get(&index).copied().unwrap_or(self.started);
         let mut v = json!({
             "agent": name,
             "state": word,
@@ -288,6 +294,31 @@ mod tests {
     }
 
     #[test]
+    fn an_agent_never_seen_is_in_its_state_since_the_server_started() {
+        // The engine's clock starts far from zero (the actor's CLOCK_ORIGIN, 400 days):
+        // time in state counts from the desk's start, not from zero.
+        let origin = Duration::from_secs(400 * 86_400);
+        let mut d = AgentDesk::new(&[], origin);
+        let v = d.agent_json(
+            0,
+            "1001",
+            "logged_out",
+            None,
+            origin + Duration::from_secs(4),
+        );
+        assert_eq!(v["in_state_s"], 4.0);
+        d.state_changed(0, origin + Duration::from_secs(3));
+        let v = d.agent_json(
+            0,
+            "1001",
+            "available",
+            None,
+            origin + Duration::from_secs(4),
+        );
+        assert_eq!(v["in_state_s"], 1.0);
+    }
+
+    #[test]
     fn a_configured_tenant_is_described_on_the_offer_card() {
         let tenants: Vec<crate::tenants::TenantConfig> = toml::from_str::<toml::Value>(
             "[[t]]\nname = \"acme\"\ndisplay_name = \"ACME Corp\"\ndescription = \"Anvils\"\nproducts = [\"anvil\"]\n",
@@ -296,7 +327,7 @@ mod tests {
             .clone()
             .try_into()
             .unwrap();
-        let mut d = AgentDesk::new(&tenants);
+        let mut d = AgentDesk::new(&tenants, Duration::ZERO);
         d.joined(7, "sales", "+79995550101", &[], Some("acme"));
         let ringing = AgentState::Ringing { call: CallId(7) };
         let v = d.agent_json(0, "1001", "ringing", Some(&ringing), Duration::ZERO);
