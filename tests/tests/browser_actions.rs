@@ -308,6 +308,14 @@ fn the_wallboard_moves_a_waiting_caller_and_listens_to_a_call(engine: Engine) {
         ),
     )
     .expect("the table shows the caller waiting");
+    // Let the caller wait 2 s in sales first: after the move its whole wait (`wait_s`)
+    // keeps counting from the join, its wait in support (`queue_wait_s`) from the move.
+    let call_path = format!("/api/v1/calls/{id}");
+    switchboard_e2e::wait_for(20, || {
+        let (_, c) = api(&server, "GET", &call_path, None, "demo-supervisor");
+        c["wait_s"].as_f64().filter(|w| *w >= 2.0)
+    })
+    .expect("the caller waited 2 s in sales");
     wall.click(&format!(
         "{row} select.move-target option[value=\"support\"]"
     ));
@@ -343,6 +351,33 @@ fn the_wallboard_moves_a_waiting_caller_and_listens_to_a_call(engine: Engine) {
         ),
     )
     .expect("the table shows the call talking in support");
+    // Both waits stop at the answer; the move came at least 2 s after the join.
+    let (status, c) = api(&server, "GET", &call_path, None, "demo-supervisor");
+    assert_eq!(status, 200, "{c}");
+    let (total, here) = (
+        c["wait_s"].as_f64().expect("wait_s"),
+        c["queue_wait_s"].as_f64().expect("queue_wait_s"),
+    );
+    assert!(
+        total >= 2.0 && here <= total - 2.0,
+        "the whole wait counts from the join, the queue's from the move: {c}"
+    );
+    let cell = wall
+        .wait_js(
+            10,
+            &format!(
+                "const w = document.querySelector('{row} [data-field=wait]');\
+                 return w.textContent.includes('in this queue') ? w.textContent : null"
+            ),
+        )
+        .expect("the table shows the wait in support beside the whole wait");
+    // Once bridged, the wait is fixed: the page shows the same whole seconds as the API.
+    let whole = total.floor() as u64;
+    let shown = format!("{}:{:02} (", whole / 60, whole % 60);
+    assert!(
+        cell.as_str().is_some_and(|t| t.starts_with(&shown)),
+        "the whole wait first ({shown}): {cell}"
+    );
 
     // Listen: the engine calls 1005 and joins it to the call.
     server

@@ -282,7 +282,12 @@
       setText(r.cells.queue, c.queue || '');
       setText(r.cells.agent, c.agent || '');
       setText(r.cells.phase, SB.word('ph_', c.phase));
-      setText(r.cells.wait, SB.duration(c.wait_s));
+      // The caller's whole wait; for a caller a supervisor moved, also the time in the
+      // queue it is in now (what that queue's tile counts), docs/web.md.
+      const moved = c.queue_wait_s != null && c.wait_s != null && c.wait_s - c.queue_wait_s >= 1;
+      setText(r.cells.wait, SB.duration(c.wait_s)
+        + (moved ? ' (' + SB.duration(c.queue_wait_s) + ' ' + SB.t('in_this_queue') + ')' : ''));
+      r.cells.wait.dataset.queueWait = c.queue_wait_s == null ? '' : String(Math.floor(c.queue_wait_s));
       if (r.phase !== c.phase || r.queue !== c.queue) {
         r.phase = c.phase;
         r.queue = c.queue;

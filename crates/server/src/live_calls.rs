@@ -62,8 +62,12 @@ pub(crate) struct CallView {
     pub(crate) started: String,
     /// Seconds since the call started.
     pub(crate) duration_s: f64,
-    /// Seconds in the queue (until an agent answered, or until now).
+    /// Seconds waiting since the caller first joined a queue (until an agent answered,
+    /// or until now); a supervisor's move to another queue does not restart it.
     pub(crate) wait_s: Option<f64>,
+    /// Seconds in the queue the call is in now: since the move, for a call a supervisor
+    /// moved; else the same as `wait_s`.
+    pub(crate) queue_wait_s: Option<f64>,
     /// Seconds talking to the agent.
     pub(crate) talk_s: Option<f64>,
     /// The supervisor on the call and how, if any.
@@ -233,6 +237,7 @@ mod tests {
             started: String::new(),
             duration_s: 1.0,
             wait_s: None,
+            queue_wait_s: None,
             talk_s: None,
             supervisor: None,
         }

@@ -88,6 +88,7 @@ impl CallTask {
         }
         tracing::info!(by = %by, from = %from, to = %target, "waiting caller moved over the API");
         self.flow.handle_waiting_moved(target.clone(), by);
+        self.moved_at = Some(Instant::now());
         self.drive_flow();
         if let Some(req) = self.queue_req.as_mut() {
             req.queue = target;
@@ -140,11 +141,19 @@ impl CallTask {
             ),
             Phase::Ended => (CallPhase::Ending, None, None, None),
         };
-        let wait_s = match (self.flow.queued_at(), self.flow.phase()) {
-            (Some(q), Phase::Queued { .. } | Phase::Ringing { .. }) => Some(secs(q, now)),
-            (Some(q), Phase::Bridged { .. }) => answered.map(|a| secs(q, a)),
+        // `wait_s`: the caller's whole wait, from the first queue join (a supervisor's move
+        // does not restart it); `queue_wait_s`: in the queue it is in now, from the move
+        // (what that queue's tile and service level count).
+        let waits = |from: Instant| match self.flow.phase() {
+            Phase::Queued { .. } | Phase::Ringing { .. } => Some(secs(from, now)),
+            Phase::Bridged { .. } => answered.map(|a| secs(from, a)),
             _ => None,
         };
+        let queued_at = self.flow.queued_at();
+        let wait_s = queued_at.and_then(waits);
+        let queue_wait_s = queued_at
+            .map(|q| self.moved_at.map_or(q, |m| m.max(q)))
+            .and_then(waits);
         CallView {
             id: self.id_str(),
             phase,
@@ -158,6 +167,7 @@ impl CallTask {
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             duration_s: secs(self.flow.started(), now),
             wait_s,
+            queue_wait_s,
             talk_s: answered.map(|a| secs(a, now)),
             supervisor: self.flow.supervisor().map(str::to_string),
         }

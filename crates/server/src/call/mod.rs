@@ -210,6 +210,9 @@ struct CallTask {
     b_offer: Option<SessionDescription>,
     b_pending: Option<(RtpSocketPair, LocalCaps)>,
     queue_req: Option<QueueRequest>,
+    /// When a supervisor last moved the waiting call to another queue: its time in that
+    /// queue counts from here (`queue_wait_s`); cleared when it joins a queue afresh.
+    moved_at: Option<Instant>,
     tl_a: Timeline,
     tl_b: Timeline,
     bridge: Option<Bridge>,

@@ -40,6 +40,7 @@ impl CallTask {
                 .and_then(|q| q.join_prompt.clone()),
         };
         self.queue_req = Some(req);
+        self.moved_at = None;
         self.flow.handle_queue_join(Instant::now(), join);
         self.drive_flow();
     }

@@ -223,6 +223,7 @@ impl CallTask {
             b_offer: None,
             b_pending: None,
             queue_req: None,
+            moved_at: None,
             tl_a: Timeline::default(),
             tl_b: Timeline::default(),
             bridge: None,
