@@ -166,6 +166,15 @@ impl Baresip {
         v.sort();
         v
     }
+
+    /// Seconds baresip has played out so far into the decoded file of the call it is in,
+    /// when that call's file is the `(n + 1)`th (`n`: how many there were before it);
+    /// `None` until the file exists. This is baresip's own audio clock: on a busy machine
+    /// its audio thread falls behind the wall clock, so talk time measured by sleeping
+    /// can leave less audio than intended.
+    pub fn played_secs(&self, n: usize) -> Option<f64> {
+        seconds_written(self.decoded_files().get(n)?)
+    }
 }
 
 /// `secs` seconds of a sine at `hz`, 8 kHz mono 16-bit, peak about -6 dBFS.
@@ -183,6 +192,16 @@ fn write_tone(path: &Path, hz: u32, secs: u32) {
         w.write_sample(v as i16).expect("tone sample");
     }
     w.finalize().expect("tone file");
+}
+
+/// Seconds of audio in a WAV file being written: its data so far over the byte rate of its
+/// `fmt ` chunk (the header's sizes are only filled in when the file is closed).
+fn seconds_written(path: &Path) -> Option<f64> {
+    let bytes = std::fs::read(path).ok()?;
+    let fmt = bytes.windows(4).position(|w| w == b"fmt ")?;
+    let byte_rate = u32::from_le_bytes(bytes.get(fmt + 16..fmt + 20)?.try_into().ok()?);
+    let data = bytes.windows(4).position(|w| w == b"data")? + 8;
+    (byte_rate > 0).then(|| bytes.len().saturating_sub(data) as f64 / f64::from(byte_rate))
 }
 
 fn is_decoded(p: &Path) -> bool {

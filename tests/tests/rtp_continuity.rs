@@ -434,6 +434,7 @@ members = ["1003"]
     let mut calls = Vec::new();
     for n in 0..CALLS {
         let before = server.events().last().map_or(0, |e| e.id);
+        let files_before = (agent.decoded_files().len(), caller.decoded_files().len());
         caller.command("dial", &format!("sip:301@127.0.0.1:{port}"));
         assert!(
             caller.wait_event("CALL_ESTABLISHED", 15).is_some(),
@@ -449,8 +450,21 @@ members = ["1003"]
             .wait_event(20, |e| e.kind == "call.connected" && e.id > before)
             .unwrap_or_else(|| panic!("call {n}: connected; log:\n{}", server.log_text()));
         calls.push(connected.call.clone());
-        // Talk time (the thing under test), then the caller hangs up.
-        std::thread::sleep(Duration::from_secs(BRIDGED_SECS));
+        // Talk time (the thing under test), then the caller hangs up: until each baresip
+        // has played out BRIDGED_SECS + 1 s of this call by its own audio clock (a busy
+        // machine slows baresip's audio thread below the wall clock), at most 60 s.
+        let enough = BRIDGED_SECS as f64 + 1.0;
+        let played = switchboard_e2e::wait_for(60, || {
+            let a = agent.played_secs(files_before.0)?;
+            let c = caller.played_secs(files_before.1)?;
+            (a >= enough && c >= enough).then_some((a, c))
+        });
+        assert!(
+            played.is_some(),
+            "call {n}: both baresips play out {enough} s within 60 s: agent {:?} s, caller {:?} s",
+            agent.played_secs(files_before.0),
+            caller.played_secs(files_before.1)
+        );
         caller.command("hangup", "");
         assert!(caller.wait_event("CALL_CLOSED", 10).is_some());
         assert!(
