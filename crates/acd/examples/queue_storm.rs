@@ -68,6 +68,7 @@ fn main() {
     joins.reverse(); // pop() takes the earliest
 
     let mut now = t0;
+    let mut cpu_at_fill: Option<f64> = None;
     loop {
         let next_join = joins.last().copied();
         let next_end = ends.first().map(|e| e.0);
@@ -84,6 +85,9 @@ fn main() {
         }
         now = now.max(at);
         let measured = now >= fill_end;
+        if measured && cpu_at_fill.is_none() {
+            cpu_at_fill = process_cpu_s();
+        }
         if next_join == Some(at) {
             joins.pop();
             let call = CallId(next_call);
@@ -142,10 +146,32 @@ fn main() {
         stats.other.as_secs_f64(),
         100.0 * per_s(stats.other)
     );
+    let wall = stats.timer + stats.join + stats.other;
     println!(
-        "engine total: {:.2} % of a core (wall time of the engine calls; the machine's other load inflates it)",
-        100.0 * per_s(stats.timer + stats.join + stats.other)
+        "engine total: {:.2} % of a core by the wall time of the engine calls (the machine's other load inflates it)",
+        100.0 * per_s(wall)
     );
+    if let (Some(c0), Some(c1)) = (cpu_at_fill, process_cpu_s()) {
+        let cpu = c1 - c0;
+        println!(
+            "process CPU over the measured window: {cpu:.2} s = {:.2} % of a core; scaled by CPU/wall, announcement timers {:.2} % of a core, {:.0} us per announcement",
+            100.0 * cpu / seconds,
+            100.0 * per_s(stats.timer) * cpu / wall.as_secs_f64().max(1e-9),
+            1e6 * stats.timer.as_secs_f64() * cpu
+                / wall.as_secs_f64().max(1e-9)
+                / stats.announced.max(1) as f64,
+        );
+    }
+}
+
+/// This process's user + system CPU seconds from `/proc/self/stat` (100 ticks per second,
+/// Linux's USER_HZ); `None` where it cannot be read.
+fn process_cpu_s() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
 }
 
 #[derive(Clone, Copy)]
