@@ -116,6 +116,7 @@ impl B2bua {
         let (dk, dest, transport) = self
             .leg_route(call, leg)
             .ok_or(B2buaError::InvalidState("leg has no dialog"))?;
+        let session_expires = self.app_request_session_expires(call, leg, &method);
         let d = self
             .dialogs
             .get_mut(dk)
@@ -125,6 +126,11 @@ impl B2bua {
         }
         let mut req = d.request(method);
         push_extra(&mut req.headers, extra);
+        if let Some(se) = session_expires {
+            // Our re-INVITE/UPDATE is a session refresh too (its 2xx restarts the timer).
+            req.headers.set(HeaderName::SessionExpires, se);
+            req.headers.push(HeaderName::Supported, "timer");
+        }
         if let Some((b, content_type)) = body {
             if b.is_empty() {
                 req.headers.remove(&HeaderName::ContentType);

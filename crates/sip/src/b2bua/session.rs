@@ -126,6 +126,43 @@ impl B2bua {
         }
     }
 
+    /// The `Session-Expires` an application re-INVITE or UPDATE on `leg` carries while the
+    /// leg has a session timer: the negotiated interval and refresher as seen from us as UAC
+    /// of this request (RFC 4028 §7.4: any session-modifying request refreshes the session;
+    /// without the header the peer would answer as if timers were off).
+    pub(super) fn app_request_session_expires(
+        &self,
+        call: CallKey,
+        leg: Leg,
+        method: &Method,
+    ) -> Option<String> {
+        if !matches!(method, Method::Invite | Method::Update) {
+            return None;
+        }
+        let n = self.leg_timer(call, leg)?.negotiated();
+        let who = match n.refresher {
+            crate::session_timer::Side::Us => "uac",
+            crate::session_timer::Side::Peer => "uas",
+        };
+        Some(format!("{};refresher={who}", n.interval))
+    }
+
+    /// A 2xx to the application's re-INVITE or UPDATE on `leg` refreshed its session at
+    /// `now`, with what the 2xx says (RFC 4028 §7.2: none, and we refresh).
+    pub(super) fn app_request_refreshed(
+        &mut self,
+        now: Instant,
+        call: CallKey,
+        leg: Leg,
+        resp: &Response,
+    ) {
+        let se = resp.headers.session_expires().ok().flatten();
+        if let Some(t) = self.leg_timer_mut(call, leg) {
+            let n = negotiate_as_uac(t.negotiated().interval, se.as_ref());
+            t.refreshed(now, n);
+        }
+    }
+
     /// Remembers the SDP we sent `leg` last (the body of our refresh re-INVITE).
     pub(super) fn remember_sdp(&mut self, call: CallKey, leg: Leg, sdp: &Bytes) {
         let Some(c) = self.call_mut(call) else {

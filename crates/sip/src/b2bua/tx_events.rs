@@ -404,6 +404,9 @@ impl B2bua {
             return;
         };
         let is_invite = req.method == Method::Invite;
+        let refreshes = resp.status.is_success()
+            && matches!(req.method, Method::Invite | Method::Update)
+            && req.headers.get(&HeaderName::SessionExpires).is_some();
         let seq = req.headers.cseq().map(|c| c.seq).unwrap_or(0);
         if is_invite && !resp.status.is_provisional() {
             if let Some((dk, dest, transport)) = self.leg_route(call, leg) {
@@ -418,6 +421,9 @@ impl B2bua {
                     }
                 }
             }
+        }
+        if refreshes {
+            self.app_request_refreshed(now, call, leg, &resp);
         }
         self.emit(CallEvent::InDialogResponse {
             call,
