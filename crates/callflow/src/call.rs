@@ -34,6 +34,8 @@ pub struct Call {
     pub(crate) ringing: Option<crate::transfer::Ringing>,
     /// Since when each party holds the call (re-INVITEs).
     pub(crate) holds: crate::in_dialog::Holds,
+    /// What a call the engine places is for, and how far it got (`outbound.rs`).
+    pub(crate) outbound: Option<crate::outbound::OutboundState>,
     pub(crate) out: VecDeque<Output>,
 }
 
@@ -67,6 +69,7 @@ impl Call {
             after_agent: None,
             ringing: None,
             holds: Default::default(),
+            outbound: None,
             out: VecDeque::new(),
         }
     }
@@ -104,6 +107,7 @@ impl Call {
     /// Fires the timers due at `now`. `prompt_playing` says whether the caller still hears
     /// prompts: the digit-collect timeout waits for them to finish.
     pub fn handle_timeout(&mut self, now: Instant, prompt_playing: bool) {
+        self.ring_timeout(now);
         if matches!(self.phase, Phase::Queued { .. }) && self.timers.expire(Timer::MaxWait, now) {
             self.log(Event::QueueExit {
                 reason: QueueExitReason::MaxWait,
@@ -276,6 +280,11 @@ impl Call {
         if self.phase == Phase::Ended {
             return None;
         }
+        if let Some(ending) = self.outbound_end(now, reason) {
+            self.timers = Timers::default();
+            self.phase = Phase::Ended;
+            return Some(ending);
+        }
         self.abandon_transfer(reason);
         if let (Phase::Ivr, Some(after)) = (&self.phase, self.after_agent.take()) {
             // Answered, then the post-call survey: the agent's call all the same.
@@ -304,7 +313,7 @@ impl Call {
             ),
             Phase::HandedOver { .. } => (Disposition::Transferred, false, None),
             Phase::CallbackLeaving { .. } => (Disposition::Callback, false, None),
-            Phase::Ivr | Phase::Ended => (Disposition::Ivr, false, None),
+            Phase::Ivr | Phase::Dialing { .. } | Phase::Ended => (Disposition::Ivr, false, None),
         };
         if tell_acd {
             self.out

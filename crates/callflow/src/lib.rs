@@ -17,6 +17,11 @@
 //! few decisions whose execution is asynchronous in the server (ringing an agent needs an
 //! RTP port first) are returned by the `handle_*` call instead.
 //!
+//! Calls the engine places itself (callbacks, agents' own calls, campaign calls) are
+//! instances of the same `Call`, started with [`Call::outbound`] in [`Phase::Dialing`]
+//! (`outbound.rs`); a queue call whose agent hangs up first can go back to the dialplan
+//! for a post-call survey (`survey.rs`). Decision record 0042.
+//!
 //! It is not a call task: it owns no socket, no RTP session, no prompt player, no IVR
 //! interpreter and no SIP dialog; it does not know the configuration (the server passes
 //! what a decision needs, e.g. whether a queue rings all its agents). Decision record 0034
@@ -24,6 +29,7 @@
 
 mod call;
 mod in_dialog;
+mod outbound;
 mod output;
 mod phase;
 mod queue;
@@ -33,6 +39,7 @@ mod transfer;
 
 pub use call::{Call, Ending};
 pub use in_dialog::{InDialog, InDialogAnswer, ReOffer};
+pub use outbound::{Dial, DialFailure, Outbound, Purpose};
 pub use output::{AcdRequest, IvrInput, Logged, MediaCommand, Output, SipRequest};
 pub use phase::Phase;
 pub use queue::{AnswerDecision, DigitRoute, OfferDecision, QueueJoin};

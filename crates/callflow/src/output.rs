@@ -19,6 +19,9 @@ pub enum Output {
     Event(Box<Logged>),
     /// Hang up every leg of the call and end it for this reason.
     HangUp(EndReason),
+    /// Dial this leg of a call the engine places (`outbound.rs`), then report
+    /// [`crate::Call::handle_dial_answered`] or [`crate::Call::handle_dial_failed`].
+    Dial(crate::outbound::Dial),
 }
 
 /// An input for the IVR interpreter, decided by the call.
@@ -52,6 +55,8 @@ pub enum AcdRequest {
     Key(char),
     /// The caller asked to be called back at the number they called from.
     CallbackRequest,
+    /// A callback call's legs connected (or did not): the ACD keeps or retries the entry.
+    CallbackResult { connected: bool },
 }
 
 /// A SIP command for this call.
@@ -68,6 +73,13 @@ pub enum SipRequest {
     /// Stop ringing the transfer's target (the call ends while it rings); a target that
     /// answered meanwhile is hung up.
     CancelTransfer,
+    /// Cancel the outbound leg that rings (its ring timeout passed).
+    CancelDial,
+    /// Answer the originator's INVITE (an agent's own call: the far end answered).
+    AnswerOriginator,
+    /// Refuse the originator's INVITE with this status (an agent's own call that did
+    /// not reach the far end).
+    RejectOriginator { status: u16 },
 }
 
 /// A command for the caller's media.

@@ -12,6 +12,8 @@ use std::time::Instant;
 ///    │  transfer to a user/number        answered                    │  HandedOver
 ///    └──────────────▶ Transferring ──────────────────────────────────┘
 ///   Queued/Ringing ── callback key ──▶ CallbackLeaving
+///   Bridged ── agent left, post-call survey ──▶ Ivr
+///   (outbound) Dialing ── answered ──▶ Dialing (next leg) / Bridged / Ivr (campaign)
 ///   any ── end ──▶ Ended
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -39,6 +41,8 @@ pub enum Phase {
     Transferring { queue: String },
     /// This call's agent leg went to another call in an attended transfer.
     HandedOver { queue: String, agent: String },
+    /// A call the engine places rings `to` (`outbound.rs`).
+    Dialing { to: crate::outbound::Dial },
     /// The call is over.
     Ended,
 }
@@ -53,7 +57,7 @@ impl Phase {
             | Phase::CallbackLeaving { queue }
             | Phase::Transferring { queue }
             | Phase::HandedOver { queue, .. } => Some(queue),
-            Phase::Ivr | Phase::Ended => None,
+            Phase::Ivr | Phase::Dialing { .. } | Phase::Ended => None,
         }
     }
 

@@ -11,12 +11,15 @@ pub enum Timer {
     /// The dialplan's `max_wait` for this call in its queue (the queue's own limit is the
     /// ACD's timer, not this one).
     MaxWait,
+    /// An outbound call's leg rings too long (`outbound.rs`).
+    Ring,
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct Timers {
     collect: Option<Instant>,
     max_wait: Option<Instant>,
+    ring: Option<Instant>,
     /// The collect deadline passed while prompts still played: it fires on the first
     /// timeout after they stop, and is not reported by `next` meanwhile.
     pub(crate) collect_held: bool,
@@ -30,6 +33,7 @@ impl Timers {
                 self.collect_held = false;
             }
             Timer::MaxWait => self.max_wait = at,
+            Timer::Ring => self.ring = at,
         }
     }
 
@@ -37,6 +41,7 @@ impl Timers {
         match t {
             Timer::Collect => self.collect,
             Timer::MaxWait => self.max_wait,
+            Timer::Ring => self.ring,
         }
     }
 
@@ -54,6 +59,6 @@ impl Timers {
     pub(crate) fn next(&self, queued: bool) -> Option<Instant> {
         let collect = self.collect.filter(|_| !self.collect_held);
         let max_wait = self.max_wait.filter(|_| queued);
-        [collect, max_wait].into_iter().flatten().min()
+        [collect, max_wait, self.ring].into_iter().flatten().min()
     }
 }

@@ -1,23 +1,26 @@
 //! Placing an ACD callback: when a callback entry reaches the head of its queue and an
 //! agent is reserved, this task calls the agent and the customer (in the configured
 //! order), bridges them, records the call and reports the outcome to the ACD, which
-//! retries failed attempts later without losing the entry's place.
+//! retries failed attempts later without losing the entry's place. The decisions (the
+//! legs' order, the ring timeout, the bridge, `callback` / `callback_failed`) are the
+//! call-flow core's (`Call::outbound`, decision 0042); the bridge is `placed_call.rs`'s.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use switchboard_events::{CallEnd, CallStart, Disposition, EndReason, Event};
-use switchboard_media::{Bridge, Side};
+use switchboard_callflow::{Call, Dial, DialFailure, Outbound, Purpose};
+use switchboard_events::{CallStart, EndReason, Event};
 use switchboard_sdp::{Direction, LocalCaps, LocalMedia, SessionDescription};
 use switchboard_sip::CallKey;
 use tokio::sync::oneshot;
 
-use crate::acd_actor::{AcdCommand, CallbackJob};
+use crate::acd_actor::CallbackJob;
 use crate::call::CallContext;
 use crate::call_signals::CallSignal;
 use crate::event_log::NewEvent;
-use crate::media_leg::{arrival_position, MediaLeg, RxBuf, Timeline};
+use crate::media_leg::MediaLeg;
+use crate::placed_call::{self, BridgeEnd, Leg, Step};
 use crate::recorder::Recorder;
 use crate::sip_driver::{OriginateTarget, SipCommand};
 
@@ -55,9 +58,29 @@ pub(crate) async fn dial_until(
     to: Party,
     abort: impl std::future::Future<Output = ()>,
 ) -> Option<Dialled> {
+    dial_leg(ctx, id, to, abort).await.ok()
+}
+
+/// Dials one leg and waits for its answer, or says why it was not answered (`Aborted`
+/// when `abort` completed first: the leg is cancelled).
+pub(crate) async fn dial_leg(
+    ctx: &CallContext,
+    id: u64,
+    to: Party,
+    abort: impl std::future::Future<Output = ()>,
+) -> Result<Dialled, DialFailure> {
     tokio::pin!(abort);
-    let pair = ctx.rtp_pool.allocate().await?;
-    let port = pair.rtp.local_addr().ok()?.port();
+    let Some(pair) = ctx.rtp_pool.allocate().await else {
+        return Err(DialFailure::Refused {
+            status: 503,
+            why: "rtp_ports_exhausted".to_string(),
+        });
+    };
+    let port = pair
+        .rtp
+        .local_addr()
+        .map_err(|_| DialFailure::Unusable)?
+        .port();
     let local = LocalMedia {
         address: ctx.rtp_pool.ip(),
         port,
@@ -84,8 +107,8 @@ pub(crate) async fn dial_until(
             let a = match answered {
                 Ok(a) => a,
                 Err(why) => {
-                    tracing::info!(?why, "callback: the customer's leg was not answered");
-                    return None;
+                    tracing::info!(why = %why.detail(), "callback: the customer's leg was not answered");
+                    return Err(crate::placed_call::failure_of(why));
                 }
             };
             let neg = offers.negotiate(a.trunk.0, &a.sdp);
@@ -94,9 +117,9 @@ pub(crate) async fn dial_until(
                 neg.and_then(|n| MediaLeg::new(&ctx.leg_settings(), pair, n, Instant::now(), peer));
             let Some(media) = media else {
                 let _ = ctx.sip.commands.send(SipCommand::Hangup { call: a.call });
-                return None;
+                return Err(DialFailure::Unusable);
             };
-            return Some(Dialled {
+            return Ok(Dialled {
                 call: a.call,
                 media,
                 signals: a.signals,
@@ -119,15 +142,19 @@ pub(crate) async fn dial_until(
             signals: tx,
             reply: reply_tx,
         })
-        .ok()?;
-    let call = reply_rx.await.ok()??;
+        .map_err(|_| DialFailure::Shutdown)?;
+    // No reachable contact for the user: as a phone that is not there.
+    let call = reply_rx
+        .await
+        .map_err(|_| DialFailure::Shutdown)?
+        .ok_or(DialFailure::Status(480))?;
     let deadline = tokio::time::Instant::now() + RING_LIMIT;
     loop {
         let next = tokio::select! {
             r = tokio::time::timeout_at(deadline, signals.recv()) => r,
             () = &mut abort => {
                 let _ = ctx.sip.commands.send(SipCommand::Hangup { call });
-                return None;
+                return Err(DialFailure::Aborted);
             }
         };
         match next {
@@ -140,176 +167,176 @@ pub(crate) async fn dial_until(
                     MediaLeg::new(&ctx.leg_settings(), pair, n, Instant::now(), peer)
                 });
                 return match media {
-                    Some(media) => Some(Dialled {
+                    Some(media) => Ok(Dialled {
                         call,
                         media,
                         signals,
                     }),
                     None => {
                         let _ = ctx.sip.commands.send(SipCommand::Hangup { call });
-                        None
+                        Err(DialFailure::Unusable)
                     }
                 };
             }
-            Ok(Some(CallSignal::BFailed(_) | CallSignal::Ended(_))) | Ok(None) => return None,
+            Ok(Some(CallSignal::BFailed(status))) => return Err(DialFailure::Status(status.0)),
+            // Ended before any answer: the phone went away.
+            Ok(Some(CallSignal::Ended(_))) => return Err(DialFailure::Status(480)),
+            Ok(None) => return Err(DialFailure::Shutdown),
             Ok(Some(_)) => continue,
             Err(_) => {
                 let _ = ctx.sip.commands.send(SipCommand::Hangup { call });
-                return None;
+                return Err(DialFailure::RingTimeout);
             }
         }
     }
 }
 
-/// Runs one callback attempt to the end.
+/// Runs one callback attempt to the end: the flow (`Call::outbound`, purpose `Callback`)
+/// decides the order of the legs, the ring timeout, the bridge and the end; this task
+/// dials and relays (`placed_call.rs`).
 pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
     // A call in progress until this task ends: shutdown waits for its events.
     let _active = crate::metrics::ActiveCall::new(ctx.metrics.clone());
     let id = ctx.next_call_id();
-    let log = |event: Event| {
-        NewEvent::call(&id.to_string(), event)
-            .queue(&job.queue)
-            .agent(&job.agent)
-    };
-    ctx.events.append(log(Event::CallStart(CallStart {
-        caller: job.number.clone(),
-        dnis: String::new(),
-        sip_call_id: None,
-        callback_for: Some(job.call.to_string()),
-        attempt: Some(job.attempt),
-        campaign: None,
-    })));
-    let agent = Party::Agent(job.agent.clone());
-    let customer = Party::Customer {
-        number: job.number.clone(),
-        caller_id: ctx
-            .cfg
-            .queues
-            .iter()
-            .find(|q| q.name == job.queue)
-            .and_then(|q| q.caller_id.clone()),
-    };
-    let (first, second) = if job.agent_first {
-        (agent, customer)
+    let log = |event: Event| NewEvent::call(&id.to_string(), event);
+    ctx.events.append(
+        log(Event::CallStart(CallStart {
+            caller: job.number.clone(),
+            dnis: String::new(),
+            sip_call_id: None,
+            callback_for: Some(job.call.to_string()),
+            attempt: Some(job.attempt),
+            campaign: None,
+        }))
+        .queue(&job.queue)
+        .agent(&job.agent),
+    );
+    let caller_id = ctx
+        .cfg
+        .queues
+        .iter()
+        .find(|q| q.name == job.queue)
+        .and_then(|q| q.caller_id.clone());
+    let agent = Dial::Agent(job.agent.clone());
+    let customer = Dial::Number(job.number.clone());
+    let legs = if job.agent_first {
+        vec![agent, customer]
     } else {
-        (customer, agent)
+        vec![customer, agent]
     };
-    let fail = |why: &str| {
-        let _ = ctx.acd.send(AcdCommand::CallbackResult {
-            call: job.call,
-            connected: false,
-        });
-        let mut end = CallEnd::new(EndReason::CallbackLegFailed, Disposition::CallbackFailed);
-        end.detail = Some(why.to_string());
-        end.duration_s = Some(0.0);
-        ctx.events.append(log(Event::CallEnd(end)));
+    let mut flow = Call::outbound(
+        Instant::now(),
+        Outbound {
+            purpose: Purpose::Callback {
+                queue: job.queue.clone(),
+                agent: job.agent.clone(),
+            },
+            legs,
+            ring_timeout: RING_LIMIT,
+        },
+    );
+    // The answered legs: the customer's and the agent's.
+    let (mut cust, mut agent): (Option<Dialled>, Option<Dialled>) = (None, None);
+    let hang_up = |d: &Option<Dialled>| {
+        if let Some(d) = d {
+            let _ = ctx.sip.commands.send(SipCommand::Hangup { call: d.call });
+        }
     };
-    let Some(mut one) = dial(&ctx, id, first).await else {
-        fail("first leg did not answer");
-        return;
-    };
-    let Some(mut two) = dial(&ctx, id, second).await else {
-        let _ = ctx.sip.commands.send(SipCommand::Hangup { call: one.call });
-        fail("second leg did not answer");
-        return;
-    };
-    let _ = ctx.acd.send(AcdCommand::CallbackResult {
-        call: job.call,
-        connected: true,
-    });
-    // Leg A of the recording is the customer, leg B the agent, as for inbound calls.
-    let (cust, agent) = if job.agent_first {
-        (&mut two, &mut one)
-    } else {
-        (&mut one, &mut two)
-    };
-    let mut bridge = Bridge::new(cust.media.bridge_config(), agent.media.bridge_config());
-    let now = Instant::now();
-    ctx.events.append(log(Event::CallBridge { wait_s: 0.0 }));
-    ctx.events.append(log(Event::CallConnected {}));
-    let mut recorder = Recorder::for_queue_call(&ctx.cfg, id, &job.queue, None);
-    if let Some(r) = &recorder {
-        ctx.events.append(log(Event::RecordingStart {
-            path: r.path.display().to_string(),
-        }));
-    }
-    let (mut tl_c, mut tl_a) = (Timeline::default(), Timeline::default());
-    let mut buf_c = RxBuf::new();
-    let mut buf_a = RxBuf::new();
-    let (mut buf_rc, mut buf_ra) = (RxBuf::new(), RxBuf::new());
-    let (rtcp_c, rtcp_a) = (cust.media.rtcp.clone(), agent.media.rtcp.clone());
-    let mut tick = tokio::time::interval(Duration::from_millis(20));
-    let reason;
     loop {
-        tokio::select! {
-            r = cust.media.sock.recv_buf_from(buf_c.prepare()) => if let Ok((_, from)) = r {
-                let t = Instant::now();
-                if let Some(pkt) = cust.media.open_rtp(&mut buf_c).and_then(|d| cust.media.receive(t, from, d)) {
-                    if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::A, &pkt) {
-                        agent.media.send_relayed(t, &fwd);
-                    }
-                    if let Some(rec) = recorder.as_mut() {
-                        if cust.media.push_audio(t, &pkt) {
-                            while let Some(f) = cust.media.poll_decoded(t) {
-                                let pos = tl_c.position(f.timestamp, arrival_position(now, t, f.samples.len()));
-                                rec.frame(Side::Caller, pos, t, f.samples);
-                            }
+        match placed_call::next_step(&ctx, &mut flow, Some(job.call), &log) {
+            Step::Dial(to) => {
+                let is_agent = matches!(to, Dial::Agent(_));
+                let party = match to {
+                    Dial::Agent(user) => Party::Agent(user),
+                    Dial::Number(number) => Party::Customer {
+                        number,
+                        caller_id: caller_id.clone(),
+                    },
+                };
+                let dialled = dial_leg(&ctx, id, party, placed_call::deadline(&flow)).await;
+                let now = Instant::now();
+                match dialled {
+                    Ok(d) => {
+                        if is_agent {
+                            agent = Some(d);
+                        } else {
+                            cust = Some(d);
                         }
+                        flow.handle_dial_answered(now);
                     }
-                }
-            },
-            r = agent.media.sock.recv_buf_from(buf_a.prepare()) => if let Ok((_, from)) = r {
-                let t = Instant::now();
-                if let Some(pkt) = agent.media.open_rtp(&mut buf_a).and_then(|d| agent.media.receive(t, from, d)) {
-                    if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::B, &pkt) {
-                        cust.media.send_relayed(t, &fwd);
-                    }
-                    if let Some(rec) = recorder.as_mut() {
-                        if agent.media.push_audio(t, &pkt) {
-                            while let Some(f) = agent.media.poll_decoded(t) {
-                                let pos = tl_a.position(f.timestamp, arrival_position(now, t, f.samples.len()));
-                                rec.frame(Side::Agent, pos, t, f.samples);
-                            }
-                        }
-                    }
-                }
-            },
-            r = rtcp_c.recv_buf_from(buf_rc.prepare()) => if let Ok((_, from)) = r {
-                cust.media.receive_rtcp(Instant::now(), from, &mut buf_rc);
-            },
-            r = rtcp_a.recv_buf_from(buf_ra.prepare()) => if let Ok((_, from)) = r {
-                agent.media.receive_rtcp(Instant::now(), from, &mut buf_ra);
-            },
-            s = cust.signals.recv() => if matches!(s, None | Some(CallSignal::Ended(_))) {
-                reason = EndReason::CustomerHangup;
-                let _ = ctx.sip.commands.send(SipCommand::Hangup { call: agent.call });
-                break;
-            },
-            s = agent.signals.recv() => if matches!(s, None | Some(CallSignal::Ended(_))) {
-                reason = EndReason::AgentHangup;
-                let _ = ctx.sip.commands.send(SipCommand::Hangup { call: cust.call });
-                break;
-            },
-            _ = tick.tick() => {
-                let t = Instant::now();
-                for m in [&mut cust.media, &mut agent.media] {
-                    m.session.handle_timeout(t);
-                    let _ = m.flush_session();
+                    // The flow's ring timeout passed.
+                    Err(DialFailure::Aborted) => flow.handle_timeout(now, false),
+                    Err(f) => flow.handle_dial_failed(now, f),
                 }
             }
+            Step::Ended(end) => {
+                hang_up(&cust);
+                hang_up(&agent);
+                ctx.events.append(
+                    log(Event::CallEnd(placed_call::call_end(&flow, &end)))
+                        .queue(&job.queue)
+                        .agent(&job.agent),
+                );
+                return;
+            }
+            Step::Originator(_) | Step::Idle => break,
         }
     }
-    let talk = now.elapsed().as_secs_f64();
-    let _ = ctx.acd.send(AcdCommand::CallEnded { call: job.call });
-    let mut data = CallEnd::new(reason, Disposition::Callback);
-    data.talk_s = Some(talk);
-    data.duration_s = Some(talk);
+    let (Some(cust), Some(agent)) = (cust, agent) else {
+        tracing::error!("callback: the flow bridged legs that did not answer");
+        return;
+    };
+    // Leg A of the recording is the customer, leg B the agent, as for inbound calls.
+    let mut recorder = Recorder::for_queue_call(&ctx.cfg, id, &job.queue, None);
+    if let Some(r) = &recorder {
+        ctx.events.append(
+            log(Event::RecordingStart {
+                path: r.path.display().to_string(),
+            })
+            .queue(&job.queue)
+            .agent(&job.agent),
+        );
+    }
+    let (mut cust_signals, mut agent_signals) = (cust.signals, agent.signals);
+    let mut far = Leg {
+        call: cust.call,
+        media: cust.media,
+    };
+    let mut near = Leg {
+        call: agent.call,
+        media: agent.media,
+    };
+    let ended = placed_call::bridge(
+        &ctx,
+        id,
+        &mut far,
+        &mut cust_signals,
+        &mut near,
+        &mut agent_signals,
+        &mut recorder,
+        false,
+    )
+    .await;
+    let reason = match ended {
+        BridgeEnd::Ended { far_hung_up: true } => EndReason::CustomerHangup,
+        _ => EndReason::AgentHangup,
+    };
+    let Some(end) = flow.handle_end(Instant::now(), reason) else {
+        return;
+    };
+    // The ACD hears the end (the agent wraps up) before the log does.
+    let _ = placed_call::next_step(&ctx, &mut flow, Some(job.call), &log);
+    let mut data = placed_call::call_end(&flow, &end);
     if let Some(rec) = recorder.take() {
         data.recording = Some(rec.path.display().to_string());
     }
     data.quality = vec![
-        cust.media.quality(switchboard_events::Party::Caller),
-        agent.media.quality(switchboard_events::Party::Agent),
+        far.media.quality(switchboard_events::Party::Caller),
+        near.media.quality(switchboard_events::Party::Agent),
     ];
-    ctx.events.append(log(Event::CallEnd(data)));
+    ctx.events.append(
+        log(Event::CallEnd(data))
+            .queue(&job.queue)
+            .agent(&job.agent),
+    );
 }

@@ -44,6 +44,7 @@ mod media_leg;
 mod metrics;
 mod outbound_call;
 mod pii;
+mod placed_call;
 mod private_files;
 mod queue_config;
 mod queue_membership;

@@ -139,6 +139,7 @@ impl CallTask {
                     .map(|(_, target)| target.to_string()),
                 None,
             ),
+            Phase::Dialing { .. } => (CallPhase::Ringing, None, None, None),
             Phase::Ended => (CallPhase::Ending, None, None, None),
         };
         // `wait_s`: the caller's whole wait, from the first queue join (a supervisor's move

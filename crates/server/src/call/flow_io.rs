@@ -46,6 +46,8 @@ impl CallTask {
                         .append(self.log(event).queue(&queue).agent(&agent));
                 }
                 Output::HangUp(reason) => self.hangup_all(reason),
+                // A campaign call is dialled before its task runs (`campaign_leg.rs`).
+                Output::Dial(_) => {}
             }
         }
     }
@@ -66,6 +68,9 @@ impl CallTask {
                 call,
                 number: self.caller.clone(),
             },
+            AcdRequest::CallbackResult { connected } => {
+                AcdCommand::CallbackResult { call, connected }
+            }
         };
         let _ = self.ctx.acd.send(cmd);
     }
@@ -92,6 +97,10 @@ impl CallTask {
                 self.b_offer = None;
                 return;
             }
+            // Placed calls' dialling (`placed_call.rs`, `campaign_leg.rs`), not the task's.
+            SipRequest::CancelDial
+            | SipRequest::AnswerOriginator
+            | SipRequest::RejectOriginator { .. } => return,
         };
         let _ = self.ctx.sip.commands.send(cmd);
     }

@@ -1,0 +1,273 @@
+//! The driver of a call the engine places itself (a callback, an agent's own call): a
+//! `callflow::Call` started with `Call::outbound` decides what to dial, when a leg rang too
+//! long, when the legs are bridged and how the call ends (decision 0042); this file carries
+//! those intents out and relays the media of the two answered legs until one side hangs
+//! up. `callback.rs` and `agent_outbound.rs` dial their legs (they differ: a user's phone,
+//! a trunk, the agent's own INVITE) and share everything from here on. Campaign calls use
+//! the same flow for their dialling (`call/campaign_leg.rs`) and then run as a call task.
+//!
+//! It is not a call task: there is no IVR, queue or prompt player here.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use switchboard_callflow::{AcdRequest, Call, Dial, DialFailure, Ending, Output, SipRequest};
+use switchboard_events::{CallEnd, Event};
+use switchboard_media::{Bridge, Side};
+use switchboard_sdp::{Direction, LocalCaps, LocalMedia, SessionDescription};
+use switchboard_sip::CallKey;
+use switchboard_sip_message::{Method, StatusCode};
+
+use crate::acd_actor::AcdCommand;
+use crate::call::CallContext;
+use crate::call_signals::{CallSignal, SignalReceiver};
+use crate::event_log::NewEvent;
+use crate::media_leg::{arrival_position, HandOver, MediaLeg, RxBuf, Timeline};
+use crate::outbound_call::NotAnswered;
+use crate::recorder::Recorder;
+use crate::sip_driver::SipCommand;
+
+/// What the flow wants next.
+pub(crate) enum Step {
+    /// Dial this leg; report the answer or failure to the flow.
+    Dial(Dial),
+    /// Answer (`Some(status)`: refuse) the originator's INVITE (an agent's own call).
+    Originator(Option<u16>),
+    /// The call ended (the driver hangs up its legs and logs `call.end` from this).
+    Ended(Box<Ending>),
+    /// Nothing more to do now: the legs are bridged (or a campaign call answered).
+    Idle,
+}
+
+/// Carries out the flow's intents up to the next one the driver must act on. ACD
+/// requests go to the ACD as `acd_call`'s; events are logged with `log`.
+pub(crate) fn next_step(
+    ctx: &CallContext,
+    flow: &mut Call,
+    acd_call: Option<u64>,
+    log: &dyn Fn(Event) -> NewEvent,
+) -> Step {
+    while let Some(out) = flow.poll_output() {
+        match out {
+            Output::Dial(d) => return Step::Dial(d),
+            Output::Sip(SipRequest::AnswerOriginator) => return Step::Originator(None),
+            Output::Sip(SipRequest::RejectOriginator { status }) => {
+                return Step::Originator(Some(status))
+            }
+            // The dial in progress was given up with the flow's deadline already.
+            Output::Sip(_) => {}
+            Output::Acd(req) => {
+                let Some(call) = acd_call else { continue };
+                let cmd = match req {
+                    AcdRequest::CallbackResult { connected } => {
+                        AcdCommand::CallbackResult { call, connected }
+                    }
+                    AcdRequest::CallEnded => AcdCommand::CallEnded { call },
+                    _ => continue,
+                };
+                let _ = ctx.acd.send(cmd);
+            }
+            Output::Event(l) => ctx
+                .events
+                .append(log(l.event).queue(&l.queue).agent(&l.agent)),
+            Output::HangUp(reason) => {
+                if let Some(end) = flow.handle_end(Instant::now(), reason) {
+                    // The ACD hears the result before the driver logs the end.
+                    let rest = next_step(ctx, flow, acd_call, log);
+                    debug_assert!(matches!(rest, Step::Idle));
+                    return Step::Ended(Box::new(end));
+                }
+            }
+            Output::Ivr(_) | Output::Media(_) => {}
+        }
+    }
+    Step::Idle
+}
+
+/// The `call.end` of an ending the flow decided: its reason, disposition, times, and for
+/// an unanswered call the failure's status and words.
+pub(crate) fn call_end(flow: &Call, end: &Ending) -> CallEnd {
+    let mut data = CallEnd::new(end.reason, end.disposition);
+    data.duration_s = Some(end.duration_s);
+    data.talk_s = end.talk_s;
+    if let Some(f) = flow.dial_failure() {
+        data.status = f.status();
+        data.detail = Some(f.detail());
+    }
+    data
+}
+
+/// The flow's words for a trunk call that was not answered.
+pub(crate) fn failure_of(why: NotAnswered) -> DialFailure {
+    match why {
+        NotAnswered::NoTrunk => DialFailure::NoTrunk,
+        NotAnswered::Failed(s) => DialFailure::Status(s.0),
+        NotAnswered::RingTimeout => DialFailure::RingTimeout,
+        NotAnswered::Gone => DialFailure::Shutdown,
+        NotAnswered::Aborted => DialFailure::Aborted,
+    }
+}
+
+/// Completes at the flow's next deadline (never when it has none).
+pub(crate) async fn deadline(flow: &Call) {
+    match flow.poll_timeout() {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One leg of the bridge: its SIP call and its media.
+pub(crate) struct Leg {
+    pub(crate) call: CallKey,
+    pub(crate) media: MediaLeg,
+}
+
+/// How [`bridge`] ended.
+pub(crate) enum BridgeEnd {
+    /// One side hung up (the other is hung up already): the far end (`true`) or the
+    /// near end.
+    Ended { far_hung_up: bool },
+    /// An attended transfer asks for the far end's leg (nothing hung up yet).
+    HandOver(tokio::sync::oneshot::Sender<Option<HandOver>>),
+}
+
+/// Relays media between the far end (`far`, recorded as the caller side) and the near end
+/// (`near`: the agent) until one hangs up (then hangs up the other) or, when
+/// `hand_over` allows it, an attended transfer asks for the far end (refused otherwise).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn bridge(
+    ctx: &CallContext,
+    id: u64,
+    far: &mut Leg,
+    far_signals: &mut SignalReceiver,
+    near: &mut Leg,
+    near_signals: &mut SignalReceiver,
+    recorder: &mut Option<Recorder>,
+    hand_over: bool,
+) -> BridgeEnd {
+    let mut bridge = Bridge::new(far.media.bridge_config(), near.media.bridge_config());
+    let origin = Instant::now();
+    let (mut tl_far, mut tl_near) = (Timeline::default(), Timeline::default());
+    let (mut buf_far, mut buf_near) = (RxBuf::new(), RxBuf::new());
+    let (mut buf_rfar, mut buf_rnear) = (RxBuf::new(), RxBuf::new());
+    let (rtcp_far, rtcp_near) = (far.media.rtcp.clone(), near.media.rtcp.clone());
+    let (sock_far, sock_near) = (far.media.sock.clone(), near.media.sock.clone());
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            r = sock_far.recv_buf_from(buf_far.prepare()) => if let Ok((_, from)) = r {
+                let t = Instant::now();
+                if let Some(pkt) = far.media.open_rtp(&mut buf_far).and_then(|d| far.media.receive(t, from, d)) {
+                    if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::A, &pkt) {
+                        near.media.send_relayed(t, &fwd);
+                    }
+                    if let Some(rec) = recorder.as_mut() {
+                        if far.media.push_audio(t, &pkt) {
+                            while let Some(f) = far.media.poll_decoded(t) {
+                                let pos = tl_far.position(f.timestamp, arrival_position(origin, t, f.samples.len()));
+                                rec.frame(Side::Caller, pos, t, f.samples);
+                            }
+                        }
+                    }
+                }
+            },
+            r = sock_near.recv_buf_from(buf_near.prepare()) => if let Ok((_, from)) = r {
+                let t = Instant::now();
+                if let Some(pkt) = near.media.open_rtp(&mut buf_near).and_then(|d| near.media.receive(t, from, d)) {
+                    if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::B, &pkt) {
+                        far.media.send_relayed(t, &fwd);
+                    }
+                    if let Some(rec) = recorder.as_mut() {
+                        if near.media.push_audio(t, &pkt) {
+                            while let Some(f) = near.media.poll_decoded(t) {
+                                let pos = tl_near.position(f.timestamp, arrival_position(origin, t, f.samples.len()));
+                                rec.frame(Side::Agent, pos, t, f.samples);
+                            }
+                        }
+                    }
+                }
+            },
+            r = rtcp_far.recv_buf_from(buf_rfar.prepare()) => if let Ok((_, from)) = r {
+                far.media.receive_rtcp(Instant::now(), from, &mut buf_rfar);
+            },
+            r = rtcp_near.recv_buf_from(buf_rnear.prepare()) => if let Ok((_, from)) = r {
+                near.media.receive_rtcp(Instant::now(), from, &mut buf_rnear);
+            },
+            s = far_signals.recv() => match s {
+                None | Some(CallSignal::Ended(_)) => {
+                    let _ = ctx.sip.commands.send(SipCommand::Hangup { call: near.call });
+                    return BridgeEnd::Ended { far_hung_up: true };
+                }
+                Some(CallSignal::InDialog { tx, req, .. }) => answer_in_dialog(ctx, id, far, tx, &req),
+                Some(_) => {}
+            },
+            s = near_signals.recv() => match s {
+                None | Some(CallSignal::Ended(_)) => {
+                    let _ = ctx.sip.commands.send(SipCommand::Hangup { call: far.call });
+                    return BridgeEnd::Ended { far_hung_up: false };
+                }
+                Some(CallSignal::HandOver(reply)) if hand_over => return BridgeEnd::HandOver(reply),
+                Some(CallSignal::HandOver(reply)) => {
+                    let _ = reply.send(None);
+                }
+                Some(CallSignal::AConfirmed) => near.media.session.confirm(),
+                Some(CallSignal::InDialog { tx, req, .. }) => answer_in_dialog(ctx, id, near, tx, &req),
+                Some(_) => {}
+            },
+            _ = tick.tick() => {
+                let t = Instant::now();
+                for m in [&mut far.media, &mut near.media] {
+                    m.session.handle_timeout(t);
+                    let _ = m.flush_session();
+                }
+            }
+        }
+    }
+}
+
+/// Answers an in-dialog request on `leg`: a re-INVITE (hold, resume, a media move) gets
+/// our SDP for the same port, INFO and NOTIFY get 200, anything else 501.
+fn answer_in_dialog(
+    ctx: &CallContext,
+    id: u64,
+    leg: &mut Leg,
+    tx: switchboard_sip::TxKey,
+    req: &switchboard_sip_message::Request,
+) {
+    let mut status = StatusCode::OK;
+    let mut body = None;
+    if req.method == Method::Invite {
+        let local = LocalMedia {
+            address: ctx.rtp_pool.ip(),
+            port: leg.media.local_port(),
+            session_id: id,
+            session_version: 2,
+            direction: Direction::SendRecv,
+        };
+        let caps = LocalCaps {
+            srtp: leg.media.reinvite_srtp(),
+            ..LocalCaps::default()
+        };
+        match SessionDescription::parse(&req.body)
+            .and_then(|o| switchboard_sdp::answer(&o, &caps, &local))
+        {
+            Ok((ans, neg)) => {
+                body = Some(Bytes::from(ans.to_string()));
+                leg.media.update_srtp(neg.srtp.as_ref());
+                if neg.remote.is_some() && neg.remote != leg.media.session.sdp_remote() {
+                    leg.media.session.set_remote(Instant::now(), neg.remote);
+                }
+            }
+            Err(_) => status = StatusCode::NOT_ACCEPTABLE_HERE,
+        }
+    } else if !matches!(req.method, Method::Info | Method::Notify) {
+        status = StatusCode::NOT_IMPLEMENTED;
+    }
+    let _ = ctx.sip.commands.send(SipCommand::Respond {
+        call: leg.call,
+        tx,
+        status,
+        sdp: body,
+    });
+}
