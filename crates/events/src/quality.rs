@@ -39,6 +39,15 @@ pub struct LegQuality {
     /// old) and dropped; absent when none.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub srtp_rejected: u64,
+    /// Packets that reached the leg's decoding path (IVR input, recording, AMD,
+    /// supervision mixing) after their frame was played, not decoded; absent when none
+    /// (and on legs that were only relayed).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub decode_late: u64,
+    /// Frames the decoding path concealed because their packet was lost or late; absent
+    /// when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub decode_concealed: u64,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -21,6 +21,8 @@ fn samples() -> Vec<Event> {
         rtt_ms: None,
         srtp: false,
         srtp_rejected: 0,
+        decode_late: 1,
+        decode_concealed: 2,
     }];
     vec![
         Event::SystemStart {

@@ -281,6 +281,7 @@ impl MediaLeg {
     pub(crate) fn quality(&self, leg: switchboard_events::Party) -> switchboard_events::LegQuality {
         let st = self.session.stats();
         let peer = st.peer_report;
+        let decode = self.pipeline.stats();
         switchboard_events::LegQuality {
             leg,
             packets: st.packets_received,
@@ -293,6 +294,8 @@ impl MediaLeg {
             rtt_ms: st.rtt.map(|d| d.as_secs_f64() * 1000.0),
             srtp: self.srtp.is_some(),
             srtp_rejected: self.srtp.as_ref().map_or(0, |s| s.rejected),
+            decode_late: decode.jitter.late,
+            decode_concealed: decode.jitter.concealed,
         }
     }
 
