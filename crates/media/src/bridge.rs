@@ -190,8 +190,10 @@ pub struct Bridge {
     legs: [LegConfig; 2],
     /// The SSRC last seen *from* each leg (to count source changes).
     sources: [Option<u32>; 2],
-    /// Transcoders for packets *from* each leg (present in transcode mode).
-    transcoders: [Option<Transcoder>; 2],
+    /// Transcoders for packets *from* each leg (present in transcode mode). Boxed: their
+    /// resampler state is over a kilobyte each, and a same-codec bridge (most of them)
+    /// carries none.
+    transcoders: [Option<Box<Transcoder>>; 2],
     mode: BridgeMode,
     stats: BridgeStats,
 }
@@ -218,8 +220,8 @@ impl Bridge {
         } else {
             self.mode = BridgeMode::Transcode;
             self.transcoders = [
-                Some(Transcoder::new(a.codec, b.codec)),
-                Some(Transcoder::new(b.codec, a.codec)),
+                Some(Box::new(Transcoder::new(a.codec, b.codec))),
+                Some(Box::new(Transcoder::new(b.codec, a.codec))),
             ];
         }
     }

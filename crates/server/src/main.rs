@@ -8,6 +8,8 @@ mod admission;
 mod agent_desk;
 mod agent_dial;
 mod agent_outbound;
+#[cfg(test)]
+mod alloc_count;
 mod announcement_lateness;
 mod call;
 mod call_path;

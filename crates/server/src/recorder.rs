@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use switchboard_media::{RecordingConfig, Side};
 
-use writer_pool::{PoolRecording, WriterPool, QUEUE_PER_WRITER};
+pub(crate) use writer_pool::WriterPool;
+use writer_pool::{PoolRecording, QUEUE_PER_WRITER};
 
 /// The process's writer pool, started with the first recording (`[data]
 /// recording_writers` threads); None when its threads could not be started (logged).
