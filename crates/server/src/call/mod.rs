@@ -317,6 +317,10 @@ impl CallTask {
         let mut wake = self.next_wake(last_tick);
         let timer = tokio::time::sleep_until(wake.into());
         tokio::pin!(timer);
+        // The handlers of signals, queue messages, answers and API requests are boxed
+        // when they run (a few times per call): inline, their futures (transfers, the
+        // agent's answer) made every call's task future three times its state (decision
+        // 0043). Packets and timers are handled synchronously, without an allocation.
         while self.flow.phase() != &Phase::Ended {
             let next = self.next_wake(last_tick);
             if next != wake {
@@ -371,17 +375,17 @@ impl CallTask {
                     self.on_tick(last_tick);
                 }
                 s = signals.recv() => match s {
-                    Some(s) => self.on_signal(s).await,
+                    Some(s) => Box::pin(self.on_signal(s)).await,
                     None => self.finish(EndReason::SignallingLost),
                 },
                 q = self.queue_rx.recv() => {
-                    if let Some(q) = q { self.on_queue(q).await; }
+                    if let Some(q) = q { Box::pin(self.on_queue(q)).await; }
                 }
                 r = async { match self.reach_rx.as_mut() { Some(rx) => rx.await.ok(), None => std::future::pending().await } } => {
-                    if let Some(r) = r { self.on_reached(r).await; } else { self.reach_rx = None; }
+                    if let Some(r) = r { Box::pin(self.on_reached(r)).await; } else { self.reach_rx = None; }
                 }
                 c = self.control_rx.recv() => {
-                    if let Some(c) = c { self.on_control(c).await; }
+                    if let Some(c) = c { Box::pin(self.on_control(c)).await; }
                 }
                 h = self.http_rx.recv() => {
                     if let Some((id, result)) = h {
@@ -532,7 +536,11 @@ mod tests {
         let leg = std::mem::size_of::<MediaLeg>();
         let call = future_size(run_call);
         println!("CallTask {task} B, MediaLeg {leg} B, run_call future {call} B");
-        assert!(task < 1_000_000 && leg < 1_000_000 && call < 1_000_000);
+        // Measured 7,840, 2,336 and 17,408 bytes (decision 0043; the future was 24,960
+        // with the rare handlers inline). Every call's task allocation is the future.
+        assert!(task <= 10_000, "CallTask {task} B");
+        assert!(leg <= 3_000, "MediaLeg {leg} B");
+        assert!(call <= 20_000, "run_call future {call} B");
     }
 
     #[test]

@@ -80,7 +80,8 @@ pub(super) async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id:
         if ctx.cfg.dial_permissions.enabled && crate::agent_dial::looks_like_number(&dnis) {
             // An agent's own call to an outside number (agent_outbound.rs).
             let agent = agent.clone();
-            crate::agent_outbound::run(ctx, nc, id, agent, dnis).await;
+            // Boxed: a rare kind of call whose future would size every call's task.
+            Box::pin(crate::agent_outbound::run(ctx, nc, id, agent, dnis)).await;
             return;
         }
     }
@@ -166,7 +167,7 @@ pub(super) async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id:
         crate::acd_actor::Engagement::start(&ctx.acd, agent, switchboard_acd::BusyKind::Direct)
     });
     if let Some((mode, tx, who)) = supervise {
-        supervise_call(&ctx, id, nc, a, mode, tx, who).await;
+        Box::pin(supervise_call(&ctx, id, nc, a, mode, tx, who)).await;
         return;
     }
 
