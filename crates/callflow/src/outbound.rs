@@ -213,15 +213,19 @@ impl Call {
 
     /// The leg being dialled (or the call, before dialling) failed: the call hangs up
     /// what it had and ends (`Output::HangUp`).
+    /// Once a failure is decided (e.g. the ring timeout), later reports change nothing.
     pub fn handle_dial_failed(&mut self, _now: Instant, failure: DialFailure) {
-        if matches!(self.phase, Phase::Dialing { .. }) {
+        if matches!(self.phase, Phase::Dialing { .. }) && self.dial_failure().is_none() {
             self.fail(failure);
         }
     }
 
     /// The ring timeout passed: cancel the ringing leg and fail the call.
     pub(crate) fn ring_timeout(&mut self, now: Instant) {
-        if matches!(self.phase, Phase::Dialing { .. }) && self.timers.expire(Timer::Ring, now) {
+        if matches!(self.phase, Phase::Dialing { .. })
+            && self.dial_failure().is_none()
+            && self.timers.expire(Timer::Ring, now)
+        {
             self.out.push_back(Output::Sip(SipRequest::CancelDial));
             self.fail(DialFailure::RingTimeout);
         }

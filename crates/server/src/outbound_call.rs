@@ -61,20 +61,9 @@ impl NotAnswered {
 /// Dials `number` (canonical, admitted by the dial policy) offering `offer` (one SDP per
 /// trunk, indexed like `trunk_specs`: see `trunk_offer.rs`), presenting
 /// `caller_id` where the trunk's policy lets the call choose, and waits up to `ring_limit`
-/// per attempt. `event_call` is the call id events are logged under.
-pub(crate) async fn dial_number(
-    ctx: &CallContext,
-    event_call: u64,
-    number: &str,
-    caller_id: Option<&str>,
-    offer: Vec<Bytes>,
-    ring_limit: Duration,
-) -> Result<Answered, NotAnswered> {
-    let never = std::future::pending::<()>();
-    dial_number_until(ctx, event_call, number, caller_id, offer, ring_limit, never).await
-}
-
-/// [`dial_number`], given up (the ringing attempt cancelled) as soon as `abort` completes.
+/// per attempt. `event_call` is the call id events are logged under. Given up (the
+/// ringing attempt cancelled) as soon as `abort` completes: callers pass their call
+/// flow's ring deadline (`placed_call::deadline`) or the originator's hang-up.
 pub(crate) async fn dial_number_until(
     ctx: &CallContext,
     event_call: u64,

@@ -32,7 +32,7 @@ impl TrunkOffers {
         TrunkOffers { offers }
     }
 
-    /// The SDP bodies, indexed like `trunk_specs` (what `dial_number` sends).
+    /// The SDP bodies, indexed like `trunk_specs` (what `dial_number_until` sends).
     pub(crate) fn bodies(&self) -> Vec<Bytes> {
         self.offers
             .iter()

@@ -1,5 +1,5 @@
 //! A call placed for one row of an outbound campaign: dialled through the trunks
-//! (`outbound_call::dial_number`, the number already admitted by the dial gate), and once
+//! (`outbound_call::dial_number_until`, the number already admitted by the dial gate), and once
 //! the callee answers it becomes an ordinary call task whose leg A is the callee: it runs
 //! the campaign's dialplan with the row's fields (`field("order")`), or joins the
 //! campaign's queue with the row's fields in the agent's screen pop. The task reports how
@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use switchboard_campaign::Outcome;
 
 use super::*;
-use crate::outbound_call::{dial_number, NotAnswered};
+use crate::outbound_call::{dial_number_until, NotAnswered};
+use switchboard_callflow::DialFailure;
 
 /// What makes a call task a campaign call: survey answers are logged against the row.
 pub(crate) struct CampaignTag {
@@ -158,20 +159,52 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
         campaign: Some(job.campaign.clone()),
         ..CallStart::default()
     })));
-    let not_answered = |outcome: Outcome, status: Option<u16>, why: &str| {
-        let mut end = CallEnd::new(EndReason::NotAnswered, Disposition::NotAnswered);
-        end.status = status;
-        end.detail = Some(why.to_string());
-        end.duration_s = Some(0.0);
-        ctx.events.append(log(Event::CallEnd(end)));
+    // The dialling is the call-flow core's (`Call::outbound`, purpose `Campaign`): its
+    // ring timeout, and the `not_answered` end (decision 0042).
+    let mut flow = switchboard_callflow::Call::outbound(
+        Instant::now(),
+        switchboard_callflow::Outbound {
+            purpose: switchboard_callflow::Purpose::Campaign {
+                campaign: job.campaign.clone(),
+            },
+            legs: vec![switchboard_callflow::Dial::Number(job.number.clone())],
+            ring_timeout: job.ring_limit,
+        },
+    );
+    let _dial = crate::placed_call::next_step(&ctx, &mut flow, None, &log);
+    let not_answered = |flow: &mut switchboard_callflow::Call,
+                        failure: DialFailure,
+                        outcome: Outcome,
+                        status: Option<u16>| {
+        flow.handle_dial_failed(Instant::now(), failure);
+        if let crate::placed_call::Step::Ended(end) =
+            crate::placed_call::next_step(&ctx, flow, None, &log)
+        {
+            let data = crate::placed_call::call_end(flow, &end);
+            ctx.events.append(log(Event::CallEnd(data)));
+        }
         CampaignCallResult { outcome, status }
+    };
+    let setup_failed = |why: &str| DialFailure::Refused {
+        status: 503,
+        why: why.to_string(),
     };
     let program = ctx.dialplans.read().ok().and_then(|g| g.clone());
     let Some(program) = program else {
-        return not_answered(Outcome::NoTrunk, None, "no dialplan loaded");
+        return not_answered(
+            &mut flow,
+            setup_failed("no_dialplan_loaded"),
+            Outcome::NoTrunk,
+            None,
+        );
     };
     let Some(pair) = ctx.rtp_pool.allocate().await else {
-        return not_answered(Outcome::NoTrunk, None, "RTP ports exhausted");
+        return not_answered(
+            &mut flow,
+            setup_failed("rtp_ports_exhausted"),
+            Outcome::NoTrunk,
+            None,
+        );
     };
     let local_ip = ctx.rtp_pool.ip();
     let caps = LocalCaps::default();
@@ -183,28 +216,32 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
         direction: Direction::SendRecv,
     };
     let offers = crate::trunk_offer::TrunkOffers::new(&ctx.cfg, &caps, &local);
-    let answered = match dial_number(
+    let dialled = dial_number_until(
         &ctx,
         id,
         &job.number,
         job.caller_id.as_deref(),
         offers.bodies(),
         job.ring_limit,
+        crate::placed_call::deadline(&flow),
     )
-    .await
-    {
+    .await;
+    let answered = match dialled {
         Ok(a) => a,
-        Err(NotAnswered::NoTrunk) => {
-            return not_answered(Outcome::NoTrunk, None, "no trunk could take the call")
+        Err(NotAnswered::Aborted) => {
+            // The flow's ring timeout passed.
+            flow.handle_timeout(Instant::now(), false);
+            return not_answered(&mut flow, DialFailure::RingTimeout, Outcome::NoAnswer, None);
         }
-        Err(NotAnswered::Failed(st)) => {
-            return not_answered(Outcome::of_status(st.0), Some(st.0), "the callee's answer")
-        }
-        Err(NotAnswered::RingTimeout) => {
-            return not_answered(Outcome::NoAnswer, None, "rang past the ring limit")
-        }
-        Err(NotAnswered::Gone | NotAnswered::Aborted) => {
-            return not_answered(Outcome::Interrupted, None, "shutting down")
+        Err(why) => {
+            let (outcome, status) = match &why {
+                NotAnswered::NoTrunk => (Outcome::NoTrunk, None),
+                NotAnswered::Failed(st) => (Outcome::of_status(st.0), Some(st.0)),
+                NotAnswered::RingTimeout => (Outcome::NoAnswer, None),
+                NotAnswered::Gone | NotAnswered::Aborted => (Outcome::Interrupted, None),
+            };
+            let failure = crate::placed_call::failure_of(why);
+            return not_answered(&mut flow, failure, outcome, status);
         }
     };
     let neg = offers.negotiate(answered.trunk.0, &answered.sdp);
@@ -214,8 +251,9 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
         let _ = ctx.sip.commands.send(SipCommand::Hangup {
             call: answered.call,
         });
-        return not_answered(Outcome::Failed, None, "no usable SDP answer");
+        return not_answered(&mut flow, DialFailure::Unusable, Outcome::Failed, None);
     };
+    flow.handle_dial_answered(now);
     ctx.events.append(log(Event::CallAnswer {
         codec: a.neg.codec.name.to_string(),
     }));
@@ -241,6 +279,8 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
         local_ip,
     );
     task.callee_leads = true;
+    // The placed call's flow, answered: from here on the dialplan's (`Phase::Ivr`).
+    task.flow = flow;
     let mut signals = answered.signals;
     let agent_campaign = matches!(job.start, CampaignStart::Queue { .. });
     let mut start = job.start.clone();

@@ -1,5 +1,5 @@
 //! Transfers that leave the queues: the engine rings a configured user's phone or dials an
-//! outside number through the trunks (`outbound_call::dial_number`, via `callback::dial`),
+//! outside number through the trunks (`outbound_call::dial_number_until`, via `callback::dial`),
 //! and when it answers, moves that leg into this call (the SIP driver's `Transplant`) and
 //! bridges it to the caller with the recording, as for an agent. While it rings the caller
 //! hears music; when it is not reached (busy, not registered, no answer, refused by the dial
