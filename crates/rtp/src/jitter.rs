@@ -413,6 +413,22 @@ impl<T: Buffered> JitterBuffer<T> {
             .count()
     }
 
+    /// At the end of a stream (the call or the recording ends): the next packet still
+    /// held, in playout order, regardless of the playout clock; gaps are skipped, not
+    /// concealed. `None` once nothing is left.
+    pub fn drain_next(&mut self) -> Option<T> {
+        self.epoch?;
+        while self.playout <= self.newest {
+            let frame = self.playout;
+            self.playout += 1;
+            if let Some(p) = self.take(frame) {
+                self.stats.played += 1;
+                return Some(p);
+            }
+        }
+        None
+    }
+
     fn take(&mut self, frame: i64) -> Option<T> {
         let s = self.slot_mut(frame)?;
         if s.frame != frame {

@@ -336,6 +336,22 @@ impl MediaLeg {
         self.pipeline.poll_decoded(now)
     }
 
+    /// Before the recording closes: every frame the jitter buffer still holds (its last
+    /// 20-140 ms), decoded and written to `side` of `rec` at its timeline position.
+    pub(crate) fn drain_to_recording(
+        &mut self,
+        tl: &mut Timeline,
+        rec: &mut crate::recorder::Recorder,
+        side: switchboard_media::Side,
+        origin: Instant,
+        now: Instant,
+    ) {
+        while let Some(f) = self.pipeline.drain_decoded() {
+            let pos = tl.position(f.timestamp, arrival_position(origin, now, f.samples.len()));
+            rec.frame(side, pos, now, f.samples);
+        }
+    }
+
     /// Encodes and sends one frame of 8 kHz PCM.
     pub(crate) fn send_pcm(&mut self, now: Instant, samples: &[i16]) {
         let ticks = self.pipeline.ticks_for(samples.len());

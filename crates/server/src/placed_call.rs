@@ -197,6 +197,7 @@ pub(crate) async fn bridge(
             s = far_signals.recv() => match s {
                 None | Some(CallSignal::Ended(_)) => {
                     let _ = ctx.sip.commands.send(SipCommand::Hangup { call: near.call });
+                    drain_recording(recorder, far, near, (&mut tl_far, &mut tl_near), origin);
                     return BridgeEnd::Ended { far_hung_up: true };
                 }
                 Some(CallSignal::InDialog { tx, req, .. }) => answer_in_dialog(ctx, id, far, tx, &req),
@@ -205,6 +206,7 @@ pub(crate) async fn bridge(
             s = near_signals.recv() => match s {
                 None | Some(CallSignal::Ended(_)) => {
                     let _ = ctx.sip.commands.send(SipCommand::Hangup { call: far.call });
+                    drain_recording(recorder, far, near, (&mut tl_far, &mut tl_near), origin);
                     return BridgeEnd::Ended { far_hung_up: false };
                 }
                 Some(CallSignal::HandOver(reply)) if hand_over => return BridgeEnd::HandOver(reply),
@@ -224,6 +226,22 @@ pub(crate) async fn bridge(
             }
         }
     }
+}
+
+/// The call is over: what both legs' jitter buffers still hold goes to the recording.
+fn drain_recording(
+    recorder: &mut Option<Recorder>,
+    far: &mut Leg,
+    near: &mut Leg,
+    (tl_far, tl_near): (&mut Timeline, &mut Timeline),
+    origin: Instant,
+) {
+    let Some(rec) = recorder.as_mut() else { return };
+    let now = Instant::now();
+    far.media
+        .drain_to_recording(tl_far, rec, Side::Caller, origin, now);
+    near.media
+        .drain_to_recording(tl_near, rec, Side::Agent, origin, now);
 }
 
 /// Answers an in-dialog request on `leg`: a re-INVITE (hold, resume, a media move) gets

@@ -52,6 +52,15 @@ impl CallTask {
         for c in self.extra_acd_calls.drain(..) {
             let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: c });
         }
+        if let (Some(rec), Some(origin)) = (self.recorder.as_mut(), self.rec_origin) {
+            let side = switchboard_media::Side::Caller;
+            self.a
+                .drain_to_recording(&mut self.tl_a, rec, side, origin, now);
+            if let Some(b) = self.b.as_mut() {
+                let side = switchboard_media::Side::Agent;
+                b.drain_to_recording(&mut self.tl_b, rec, side, origin, now);
+            }
+        }
         if let Some(rec) = self.recorder.take() {
             data.recording = Some(rec.path.display().to_string());
             data.recording_dropped_frames = Some(rec.dropped());
