@@ -36,6 +36,11 @@ pub enum SrtpError {
     /// The index space of this master key is used up (2^48 RTP or 2^31 RTCP packets).
     #[error("SRTP index space of the master key exhausted")]
     IndexExhausted,
+    /// The SSRC's stream was evicted (a fifth SSRC came along): its rollover counter and
+    /// replay window are gone, so its packets are refused rather than replayed (receiving)
+    /// or sent again under a keystream already used (sending).
+    #[error("SSRC retired from this SRTP context")]
+    RetiredStream,
 }
 
 impl From<Refused> for SrtpError {
@@ -175,7 +180,13 @@ pub struct SrtpContext {
     rtcp: SessionKeys,
     streams: [Option<Stream>; STREAMS],
     next_evict: usize,
+    /// SSRCs whose stream was evicted, most recent [`RETIRED`] (a ring).
+    retired: [Option<u32>; RETIRED],
+    next_retired: usize,
 }
+
+/// How many evicted SSRCs a context remembers (and refuses).
+const RETIRED: usize = 32;
 
 impl std::fmt::Debug for SrtpContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -248,6 +259,8 @@ impl SrtpContext {
             ),
             streams: [None; STREAMS],
             next_evict: 0,
+            retired: [None; RETIRED],
+            next_retired: 0,
         }
     }
 
@@ -266,7 +279,13 @@ impl SrtpContext {
         4 + self.suite.rtcp_tag_len()
     }
 
-    fn stream(&mut self, ssrc: u32) -> &mut Stream {
+    fn is_retired(&self, ssrc: u32) -> bool {
+        self.retired.contains(&Some(ssrc))
+    }
+
+    /// The stream of `ssrc`, made if new (evicting the oldest when all are taken); a
+    /// retired SSRC gets [`SrtpError::RetiredStream`].
+    fn stream(&mut self, ssrc: u32) -> Result<&mut Stream, SrtpError> {
         let slot = match self
             .streams
             .iter()
@@ -274,6 +293,9 @@ impl SrtpContext {
         {
             Some(i) => i,
             None => {
+                if self.is_retired(ssrc) {
+                    return Err(SrtpError::RetiredStream);
+                }
                 let i = match self.streams.iter().position(Option::is_none) {
                     Some(i) => i,
                     None => {
@@ -282,6 +304,12 @@ impl SrtpContext {
                         i
                     }
                 };
+                if let Some(old) = self.streams.get(i).copied().flatten() {
+                    if let Some(r) = self.retired.get_mut(self.next_retired % RETIRED) {
+                        *r = Some(old.ssrc);
+                    }
+                    self.next_retired = self.next_retired.wrapping_add(1);
+                }
                 if let Some(s) = self.streams.get_mut(i) {
                     *s = Some(Stream::new(ssrc));
                 }
@@ -289,7 +317,7 @@ impl SrtpContext {
             }
         };
         match self.streams.get_mut(slot) {
-            Some(Some(s)) => s,
+            Some(Some(s)) => Ok(s),
             _ => unreachable!("slot {slot} was just filled"),
         }
     }
@@ -315,7 +343,7 @@ impl SrtpContext {
         let header = rtp_header_len(pkt)?;
         let seq = be16(pkt, 2)?;
         let ssrc = be32(pkt, 8)?;
-        let stream = self.stream(ssrc);
+        let stream = self.stream(ssrc)?;
         let roc = stream.estimate(seq).ok_or(SrtpError::TooOld)?;
         let index = (u64::from(roc) << 16) | u64::from(seq);
         stream.update(roc, seq);
@@ -343,6 +371,9 @@ impl SrtpContext {
         let header = rtp_header_len(pkt)?;
         let seq = be16(pkt, 2)?;
         let ssrc = be32(pkt, 8)?;
+        if self.is_retired(ssrc) && self.existing_stream(ssrc).is_none() {
+            return Err(SrtpError::RetiredStream);
+        }
         let stream = self
             .existing_stream(ssrc)
             .unwrap_or_else(|| Stream::new(ssrc));
@@ -356,7 +387,7 @@ impl SrtpContext {
             &iv,
             pkt.get_mut(header..).unwrap_or_default(),
         );
-        let stream = self.stream(ssrc);
+        let stream = self.stream(ssrc)?;
         stream.update(roc, seq);
         stream.rtp_replay.accept(index);
         Ok(len)
@@ -374,7 +405,7 @@ impl SrtpContext {
         let pkt = buf.get(..len).ok_or(SrtpError::BufferTooSmall)?;
         rtcp_check(pkt)?;
         let ssrc = be32(pkt, 4)?;
-        let stream = self.stream(ssrc);
+        let stream = self.stream(ssrc)?;
         let index = stream.rtcp_next;
         if index >= E_FLAG {
             return Err(SrtpError::IndexExhausted);
@@ -404,15 +435,17 @@ impl SrtpContext {
         let ssrc = be32(pkt, 4)?;
         let word = be32(trailer, 0)?;
         let index = word & !E_FLAG;
-        if let Some(s) = self.existing_stream(ssrc) {
-            s.rtcp_replay.check(u64::from(index))?;
+        match self.existing_stream(ssrc) {
+            Some(s) => s.rtcp_replay.check(u64::from(index))?,
+            None if self.is_retired(ssrc) => return Err(SrtpError::RetiredStream),
+            None => {}
         }
         self.rtcp.verify(pkt, trailer, tag)?;
         if word & E_FLAG != 0 {
             let iv = self.rtcp.iv(ssrc, u64::from(index));
             apply_keystream(&self.rtcp.cipher, &iv, pkt.get_mut(8..).unwrap_or_default());
         }
-        self.stream(ssrc).rtcp_replay.accept(u64::from(index));
+        self.stream(ssrc)?.rtcp_replay.accept(u64::from(index));
         Ok(len)
     }
 }

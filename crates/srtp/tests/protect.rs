@@ -242,3 +242,34 @@ proptest::proptest! {
         let _ = rx.unprotect_rtcp(&mut b);
     }
 }
+
+/// A context keeps four streams; a fifth SSRC evicts the oldest, whose rollover counter and
+/// replay window are then gone. Its packets are refused from then on: a captured one cannot
+/// be replayed, and we never protect under an SSRC whose keystream indices restarted.
+#[test]
+fn an_evicted_ssrc_is_refused_not_replayed_nor_reused() {
+    let mut tx = SrtpContext::new(Suite::AesCm128HmacSha1_80, &master());
+    let mut rx = SrtpContext::new(Suite::AesCm128HmacSha1_80, &master());
+    let first = protect(&mut tx, &rtp(1, 1, b"first stream"));
+    assert!(unprotect(&mut rx, &first).is_ok());
+    for ssrc in 2..=5 {
+        let p = protect(&mut tx, &rtp(1, ssrc, b"another stream"));
+        assert!(unprotect(&mut rx, &p).is_ok(), "ssrc {ssrc}");
+    }
+    // SSRC 1 was evicted on both sides by SSRC 5.
+    assert_eq!(unprotect(&mut rx, &first), Err(SrtpError::RetiredStream));
+    let mut buf = rtp(2, 1, b"again");
+    let len = buf.len();
+    buf.resize(len + tx.rtp_overhead(), 0);
+    assert_eq!(tx.protect_rtp(&mut buf, len), Err(SrtpError::RetiredStream));
+    // The live streams are untouched, and a new SSRC still gets a stream.
+    let p = protect(&mut tx, &rtp(2, 5, b"live"));
+    assert!(unprotect(&mut rx, &p).is_ok());
+    let p = protect(&mut tx, &rtp(1, 6, b"new"));
+    assert!(unprotect(&mut rx, &p).is_ok());
+    // SRTCP of a retired SSRC is refused too.
+    let mut c = rtcp_rr(2);
+    let n = c.len();
+    c.resize(n + tx.rtcp_overhead(), 0);
+    assert_eq!(tx.protect_rtcp(&mut c, n), Err(SrtpError::RetiredStream));
+}
