@@ -15,6 +15,7 @@ pub mod hostile;
 pub mod marionette;
 pub mod peers;
 pub mod pg;
+pub mod raw_callee;
 pub mod raw_sip;
 pub mod rtp_capture;
 pub mod test_ca;

@@ -460,6 +460,7 @@ impl Config {
                 bail!("campaigns[{}]: name: two campaigns have this name", c.name);
             }
             c.compile(&queues)?;
+            c.check_tenant(self)?;
         }
         let users: Vec<String> = self.users.iter().map(|u| u.name.clone()).collect();
         crate::tenants::validate(&self.tenants, &self.users, &self.queues)?;

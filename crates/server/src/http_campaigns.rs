@@ -2,6 +2,8 @@
 //! `GET /api/v1/campaigns`, `POST /api/v1/campaigns` (a definition with its rows),
 //! `GET /api/v1/campaigns/{name}`, and `POST .../{name}/start|pause|stop`. The campaign
 //! runner (`campaign/`) owns the campaigns; these handlers ask it and say what it answered.
+//! A tenant-scoped token sees and controls only its tenant's campaigns (another tenant's
+//! is "not found", as if it did not exist) and creates campaigns for its tenant only.
 
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -36,16 +38,40 @@ fn refused(e: CampaignError) -> ApiError {
     }
 }
 
+/// Whether `p` may see the campaign whose summary is `v` (unscoped tokens see all).
+fn visible(p: &Principal, v: &serde_json::Value) -> bool {
+    p.tenant().is_none_or(|t| v["tenant"].as_str() == Some(t))
+}
+
+/// The campaign `name` as `p` may see it: its JSON, or 404.
+async fn get_visible(
+    p: &Principal,
+    name: &str,
+    h: &CampaignHandle,
+) -> Result<serde_json::Value, ApiError> {
+    h.ask(|reply| CampaignCommand::Get {
+        name: name.to_string(),
+        reply,
+    })
+    .await
+    .ok_or_else(unavailable)?
+    .filter(|v| visible(p, v))
+    .ok_or_else(|| ApiError::not_found(format!("no campaign '{name}'")))
+}
+
 /// `GET /api/v1/campaigns`.
 pub(crate) async fn list(
     p: Principal,
     Extension(h): Extension<CampaignHandle>,
 ) -> Result<Response, ApiError> {
     p.require_staff()?;
-    let v = h
+    let mut v = h
         .ask(|reply| CampaignCommand::List { reply })
         .await
         .ok_or_else(unavailable)?;
+    if let Some(list) = v["campaigns"].as_array_mut() {
+        list.retain(|c| visible(&p, c));
+    }
     Ok(Json(v).into_response())
 }
 
@@ -56,14 +82,7 @@ pub(crate) async fn one(
     Extension(h): Extension<CampaignHandle>,
 ) -> Result<Response, ApiError> {
     p.require_staff()?;
-    let v = h
-        .ask(|reply| CampaignCommand::Get {
-            name: name.clone(),
-            reply,
-        })
-        .await
-        .ok_or_else(unavailable)?
-        .ok_or_else(|| ApiError::not_found(format!("no campaign '{name}'")))?;
+    let v = get_visible(&p, &name, &h).await?;
     Ok(Json(v).into_response())
 }
 
@@ -72,9 +91,20 @@ pub(crate) async fn one(
 pub(crate) async fn create(
     p: Principal,
     Extension(h): Extension<CampaignHandle>,
-    JsonBody(def): JsonBody<CampaignDef>,
+    JsonBody(mut def): JsonBody<CampaignDef>,
 ) -> Result<Response, ApiError> {
     p.require_staff()?;
+    if let Some(t) = p.tenant() {
+        match def.tenant.as_deref() {
+            None => def.tenant = Some(t.to_string()),
+            Some(own) if own == t => {}
+            Some(other) => {
+                return Err(ApiError::forbidden(format!(
+                    "this token creates campaigns for tenant '{t}' only, not '{other}'"
+                )))
+            }
+        }
+    }
     if def.list.is_some() || def.do_not_call_file.is_some() {
         return Err(ApiError::bad_request(
             "`list` and `do_not_call_file` name files on the server: over the API, send `rows` and `do_not_call`",
@@ -106,6 +136,7 @@ async fn control(
     to: RunState,
 ) -> Result<Response, ApiError> {
     p.require_staff()?;
+    get_visible(&p, &name, &h).await?;
     let by = p.name.clone();
     let v = h
         .ask(|reply| CampaignCommand::Control {

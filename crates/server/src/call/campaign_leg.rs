@@ -48,6 +48,8 @@ pub(crate) struct Predictive {
     pub(crate) machine: crate::campaign::MachineAction,
     /// The campaign's dialplan, run for a machine with `machine = "message"`.
     pub(crate) dialplan: Option<String>,
+    /// Played to a person no agent is free for, before the call ends.
+    pub(crate) abandon_dialplan: Option<String>,
     /// The queue's free agents now (the wallboard's count).
     pub(crate) free_agents: Arc<dyn Fn() -> u32 + Send + Sync>,
     /// Tells the campaign's pacer what happens after the answer, as it happens.
@@ -95,6 +97,8 @@ pub(crate) struct CampaignCall {
     pub(crate) name: String,
     pub(crate) fields: BTreeMap<String, String>,
     pub(crate) caller_id: Option<String>,
+    /// The campaign's tenant: its queue offers go to agents serving it.
+    pub(crate) tenant: Option<String>,
     pub(crate) ring_limit: Duration,
     pub(crate) start: CampaignStart,
 }
@@ -285,6 +289,7 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
     let agent_campaign = matches!(job.start, CampaignStart::Queue { .. });
     let mut start = job.start.clone();
     let mut pacer = None;
+    let mut abandon_message = false;
     if let CampaignStart::Queue {
         predictive: Some(p),
         ..
@@ -296,7 +301,7 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
                 kind,
             });
         };
-        match super::campaign_amd::listen(&mut task.a, &mut signals).await {
+        match super::campaign_amd::listen(&mut task, &mut signals).await {
             super::campaign_amd::Heard::Gone => {
                 note(PacerNoteKind::Abandoned);
                 end_answered(
@@ -334,6 +339,10 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
                     }
                     (true, M::Message) => {
                         note(PacerNoteKind::Machine);
+                        if !super::campaign_amd::greeting_ended(&ctx, &mut task, &mut signals).await
+                        {
+                            return result(Outcome::Machine);
+                        }
                         start = CampaignStart::Dialplan {
                             dialplan: p.dialplan.clone().unwrap_or_default(),
                             questions: Vec::new(),
@@ -346,16 +355,25 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
                             tracing::warn!(campaign = %job.campaign, "predictive call answered with no free agent: abandoned");
                             crate::metrics::Metrics::add(&ctx.metrics.campaign_abandoned, 1);
                             note(PacerNoteKind::Abandoned);
-                            hang_up_answered(
-                                &ctx,
-                                &answered.call,
-                                id,
-                                Disposition::Abandoned,
-                                "no free agent",
-                            );
-                            return result(Outcome::Abandoned);
+                            if let Some(d) = p.abandon_dialplan.clone() {
+                                abandon_message = true;
+                                start = CampaignStart::Dialplan {
+                                    dialplan: d,
+                                    questions: Vec::new(),
+                                };
+                            } else {
+                                hang_up_answered(
+                                    &ctx,
+                                    &answered.call,
+                                    id,
+                                    Disposition::Abandoned,
+                                    "no free agent",
+                                );
+                                return result(Outcome::Abandoned);
+                            }
+                        } else {
+                            pacer = Some(p.clone());
                         }
-                        pacer = Some(p.clone());
                     }
                 }
             }
@@ -384,11 +402,16 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
             }
             let mut req = plain_queue_request(queue);
             req.attrs.screen_pop = fields;
+            req.attrs.tenant = job.tenant.clone();
             task.join_queue(req);
         }
     }
     task.run(&mut signals).await;
     ctx.live.remove(crate::live_calls::LiveCallId(id));
+    if abandon_message {
+        // The information message was played to the person no agent was free for.
+        return result(Outcome::Abandoned);
+    }
     if machine_message {
         // The message was left for the machine.
         return result(Outcome::Machine);

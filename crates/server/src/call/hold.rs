@@ -21,6 +21,11 @@ impl CallTask {
             SipLeg::A => Party::Caller,
             SipLeg::B => Party::Agent,
         };
+        if req.method == Method::Options {
+            // An in-dialog OPTIONS is a keepalive (RFC 3261 §11): the dialog is alive.
+            self.respond(tx, StatusCode::OK, None).await;
+            return;
+        }
         let mut body = None;
         let asked = match req.method {
             Method::Info => InDialog::Info {

@@ -29,15 +29,24 @@ pub(super) async fn run_call_in_span(ctx: Arc<CallContext>, mut nc: NewCall, id:
     let caller = caller_number(&nc);
     let dnis = dialled_number(&nc);
     tracing::info!(from = %Pii(&caller), to = %dnis, "inbound call");
-    ctx.events.append(NewEvent::call(
-        &id.to_string(),
-        Event::CallStart(CallStart {
-            caller: caller.clone(),
-            dnis: dnis.clone(),
-            sip_call_id: nc.invite.headers.call_id().ok().map(str::to_string),
-            ..CallStart::default()
-        }),
-    ));
+    // A user's own call (internal, supervision) enters no dialplan entry.
+    let tenant = nc
+        .agent
+        .is_none()
+        .then(|| super::tenant::entry_tenant(&ctx.dialplans, &dnis, &caller))
+        .flatten();
+    ctx.events.append(
+        NewEvent::call(
+            &id.to_string(),
+            Event::CallStart(CallStart {
+                caller: caller.clone(),
+                dnis: dnis.clone(),
+                sip_call_id: nc.invite.headers.call_id().ok().map(str::to_string),
+                ..CallStart::default()
+            }),
+        )
+        .tenant(tenant.as_deref()),
+    );
     let reject = |status: StatusCode, why: &str| {
         let _ = ctx.sip.commands.send(SipCommand::Reject {
             call: nc.call,

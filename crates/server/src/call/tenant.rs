@@ -12,6 +12,28 @@ pub(crate) fn tenant_prompt_key(tenant: &str, key: &str) -> String {
     format!("@{tenant}/{key}")
 }
 
+/// The tenant of the dialplan entry an inbound call to `dnis` from `caller` enters, when
+/// that entry names one (`entry to "8800…" tenant "acme"`): the dialled number is the
+/// DNIS → tenant map, known before the call is answered, so `call.start` and
+/// `call.answer` carry it. A tenant set later by a block's `tenant` statement is not
+/// known yet; the call's events from then on carry it (and reports take a call's earlier
+/// events by call id, docs/events.md).
+pub(super) fn entry_tenant(
+    dialplans: &std::sync::RwLock<Option<std::sync::Arc<switchboard_ivr::Program>>>,
+    dnis: &str,
+    caller: &str,
+) -> Option<String> {
+    let program = dialplans.read().ok()?.clone()?;
+    let route = program.route(dnis, caller)?;
+    program
+        .dialplans
+        .get(route.dialplan)?
+        .entries
+        .get(route.entry)?
+        .tenant
+        .clone()
+}
+
 impl CallTask {
     /// The call's tenant: the queue request's when queued, else what the IVR set.
     pub(super) fn tenant_name(&self) -> Option<&str> {

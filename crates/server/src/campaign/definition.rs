@@ -139,6 +139,16 @@ pub(crate) struct CampaignDef {
     /// Predictive: the most abandoned calls per answered call over any 24 h (default 3 %).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) abandon_cap: Option<f64>,
+    /// Predictive: the dialplan a person hears when no agent is free for them (the
+    /// regulators' information message: who called and how to call back), played at once,
+    /// then the call ends; without it the abandoned call is hung up silently.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) abandon_dialplan: Option<String>,
+    /// The `[[tenants]]` client the campaign calls for: its events carry the tenant, a
+    /// token of another tenant neither sees nor controls it, and its answered calls go to
+    /// agents serving the tenant. Over the API a tenant's token may only create its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) tenant: Option<String>,
     /// Config campaigns: start when the server starts (unless stopped or paused since).
     #[serde(default)]
     pub(crate) autostart: bool,
@@ -152,6 +162,31 @@ pub(crate) struct Compiled {
 }
 
 impl CampaignDef {
+    /// Checks `tenant` against the configuration: a configured tenant, and a queue that is
+    /// the tenant's own or belongs to no tenant.
+    pub(crate) fn check_tenant(&self, cfg: &crate::config::Config) -> anyhow::Result<()> {
+        let Some(t) = &self.tenant else { return Ok(()) };
+        if !cfg.tenants.iter().any(|c| &c.name == t) {
+            bail!(
+                "campaigns[{}].tenant: no tenant {t:?} in [[tenants]]",
+                self.name
+            );
+        }
+        let queue_tenant = self
+            .queue
+            .as_deref()
+            .and_then(|q| cfg.queues.iter().find(|c| c.name == q))
+            .and_then(|q| q.tenant.as_deref());
+        if let Some(other) = queue_tenant.filter(|o| o != t) {
+            bail!(
+                "campaigns[{}].tenant: {t:?}, but its queue {:?} is {other:?}'s",
+                self.name,
+                self.queue.as_deref().unwrap_or_default()
+            );
+        }
+        Ok(())
+    }
+
     /// Checks every key and reads the list files (paths relative to the working
     /// directory, like the config's other paths). `queues`: the configured queue names.
     pub(crate) fn compile(&self, queues: &[String]) -> anyhow::Result<Compiled> {
@@ -205,6 +240,14 @@ impl CampaignDef {
             }
             if !(cap > 0.0 && cap <= 0.2) {
                 bail!("abandon_cap: a share in (0, 0.2], e.g. 0.03 for 3 %");
+            }
+        }
+        if let Some(d) = &self.abandon_dialplan {
+            if self.kind != CampaignKind::Predictive {
+                bail!("abandon_dialplan: only a predictive campaign abandons calls");
+            }
+            if d.is_empty() {
+                bail!("abandon_dialplan: name the dialplan (file name without .ivr)");
             }
         }
         if self.kind == CampaignKind::Survey && self.questions.is_empty() {

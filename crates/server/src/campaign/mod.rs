@@ -183,6 +183,7 @@ impl Runner {
 
     fn add(&mut self, def: CampaignDef, source: Source) -> anyhow::Result<()> {
         let c = def.compile(&self.queues())?;
+        def.check_tenant(&self.ctx.cfg)?;
         let core = Campaign::new(c.plan, c.rows, &c.dnc);
         let pacer = (def.kind == CampaignKind::Predictive).then(|| {
             PredictivePacer::new(PacingConfig {
@@ -306,14 +307,18 @@ impl Runner {
                 let row = e.core.row(dial.row).cloned();
                 let Some(row) = row else { continue };
                 let id = self.ctx.next_call_id();
-                self.ctx.events.append(NewEvent::call(
-                    &id.to_string(),
-                    Event::CampaignDial {
-                        campaign: name.clone(),
-                        row: dial.row.0,
-                        attempt: dial.attempt,
-                    },
-                ));
+                // The call's first event: its tenant tags the call's later events too.
+                self.ctx.events.append(
+                    NewEvent::call(
+                        &id.to_string(),
+                        Event::CampaignDial {
+                            campaign: name.clone(),
+                            row: dial.row.0,
+                            attempt: dial.attempt,
+                        },
+                    )
+                    .tenant(e.def.tenant.as_deref()),
+                );
                 let def = &e.def;
                 let queue = def.queue.clone().unwrap_or_default();
                 let predictive = (def.kind == CampaignKind::Predictive).then(|| {
@@ -322,6 +327,7 @@ impl Runner {
                     crate::call::Predictive {
                         machine: def.machine,
                         dialplan: def.dialplan.clone(),
+                        abandon_dialplan: def.abandon_dialplan.clone(),
                         free_agents: Arc::new(move || free_agents_on(&board, &q)),
                         notes: self.notes_tx.clone(),
                     }
@@ -346,6 +352,7 @@ impl Runner {
                     name: row.name.clone(),
                     fields: row.fields.clone(),
                     caller_id: def.caller_id.clone(),
+                    tenant: def.tenant.clone(),
                     ring_limit: Duration::from_secs(def.ring_timeout_s),
                     start,
                 };
@@ -406,6 +413,7 @@ impl Runner {
         let d = e.core.on_result(f.row, f.outcome, now);
         log_result(
             &self.ctx,
+            e.def.tenant.as_deref(),
             f.call,
             &f.campaign,
             f.row,
@@ -421,13 +429,15 @@ impl Runner {
     }
 
     fn log_state(&self, name: &str, state: RunState, by: Option<String>) {
-        self.ctx
-            .events
-            .append(NewEvent::system(Event::CampaignStateChanged {
+        let tenant = self.entries.get(name).and_then(|e| e.def.tenant.as_deref());
+        self.ctx.events.append(
+            NewEvent::system(Event::CampaignStateChanged {
                 campaign: name.to_string(),
                 state: state_word(state),
                 by,
-            }));
+            })
+            .tenant(tenant),
+        );
     }
 
     fn on_command(&mut self, cmd: CampaignCommand) {
@@ -496,13 +506,14 @@ impl Runner {
         self.add(def.clone(), Source::Api)
             .map_err(|e| CampaignError::Invalid(format!("{e:#}")))?;
         let definition = serde_json::to_value(&def).unwrap_or(Value::Null);
-        self.ctx
-            .events
-            .append(NewEvent::system(Event::CampaignDefined {
+        self.ctx.events.append(
+            NewEvent::system(Event::CampaignDefined {
                 campaign: def.name.clone(),
                 definition,
                 by: Some(by),
-            }));
+            })
+            .tenant(def.tenant.as_deref()),
+        );
         let e = self.entries.get(&def.name).ok_or(CampaignError::Gone)?;
         Ok(view::summary(&e.def, &e.core, e.source))
     }
@@ -511,6 +522,7 @@ impl Runner {
 #[allow(clippy::too_many_arguments)]
 fn log_result(
     ctx: &CallContext,
+    tenant: Option<&str>,
     call: u64,
     campaign: &str,
     row: RowId,
@@ -524,16 +536,19 @@ fn log_result(
         RowStatus::Exhausted(_) => CampaignRowStatus::Exhausted,
         RowStatus::Done(_) | RowStatus::DoNotCall => CampaignRowStatus::Done,
     };
-    ctx.events.append(NewEvent::call(
-        &call.to_string(),
-        Event::CampaignResult {
-            campaign: campaign.to_string(),
-            row: row.0,
-            attempt,
-            outcome: outcome_word(outcome),
-            status,
-            row_status,
-            next_at: d.next_at.map(|t: DateTime<Utc>| t.to_rfc3339()),
-        },
-    ));
+    ctx.events.append(
+        NewEvent::call(
+            &call.to_string(),
+            Event::CampaignResult {
+                campaign: campaign.to_string(),
+                row: row.0,
+                attempt,
+                outcome: outcome_word(outcome),
+                status,
+                row_status,
+                next_at: d.next_at.map(|t: DateTime<Utc>| t.to_rfc3339()),
+            },
+        )
+        .tenant(tenant),
+    );
 }

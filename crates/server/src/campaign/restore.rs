@@ -102,6 +102,7 @@ impl Runner {
                 let call = last_call.get(&(name.clone(), r.0)).copied().unwrap_or(0);
                 log_result(
                     &self.ctx,
+                    e.def.tenant.as_deref(),
                     call,
                     &name,
                     r,

@@ -13,6 +13,7 @@ pub(super) fn summary(def: &CampaignDef, core: &Campaign, source: Source) -> Val
     json!({
         "name": def.name,
         "kind": def.kind.as_str(),
+        "tenant": def.tenant,
         "state": core.state().as_str(),
         "source": match source { Source::Config => "config", Source::Api => "api" },
         "window": def.window,
