@@ -74,6 +74,7 @@ fn a_person_answering_with_no_agent_free_is_abandoned_told_and_counted() {
     let Some(py) = python_with_pjsua2() else {
         return;
     };
+    let t0 = Instant::now();
     let mut callee = RawCallee::bind();
     let dir = scratch_dir("campaign-abandon");
     let dialplans = dir.join("dialplans");
@@ -105,6 +106,7 @@ fn a_person_answering_with_no_agent_free_is_abandoned_told_and_counted() {
     let inv = callee
         .wait_invite(60)
         .unwrap_or_else(|| panic!("the campaign dials; log:\n{}", server.log_text()));
+    eprintln!("[{:?}] dialled", t0.elapsed());
     callee.respond(&inv, 180, "Ringing");
     let (status, body) = http_call(
         server.http,
@@ -142,6 +144,7 @@ fn a_person_answering_with_no_agent_free_is_abandoned_told_and_counted() {
             .any(|e| e.call == dial.call && e.kind == "campaign.amd"),
         "answered while detection was still listening"
     );
+    eprintln!("[{:?}] in-dialog requests answered", t0.elapsed());
     // A person: "good evening", then waits.
     let answered_at = Instant::now();
     let media = CalleeMedia::start(&callee.rtp, inv.media, pcm(&prompt("good-evening")));
@@ -152,6 +155,7 @@ fn a_person_answering_with_no_agent_free_is_abandoned_told_and_counted() {
     // No agent free: told so, then hung up.
     assert!(callee.wait_bye(30), "the abandoned call is hung up");
     let heard = media.finish();
+    eprintln!("[{:?}] hung up", t0.elapsed());
     let result = server
         .wait_event(30, |e| e.kind == "campaign.result" && e.call == dial.call)
         .expect("result");

@@ -4,8 +4,9 @@
 //!
 //! One row per campaign with something in the range, whatever the interval: a campaign's
 //! figures are totals. The `queue` column is the queue its answered calls joined (agent
-//! campaigns), learned from the `queue.join` of a call the campaign placed. Campaigns
-//! belong to no tenant: a tenant-scoped report refuses this kind (`scope.rs`).
+//! campaigns), learned from the `queue.join` of a call the campaign placed. A
+//! tenant-scoped report is computed from the tenant's events, which hold its campaigns'
+//! calls only (`scope.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 
