@@ -332,19 +332,8 @@ impl LegPipeline {
                     }
                 }
                 Playout::Frame(h) => {
-                    if self.pcm.is_empty() {
-                        self.pcm = vec![0; MAX_FRAME];
-                    }
-                    let payload = h.data.get(..usize::from(h.len)).unwrap_or(&[]);
-                    let n = self.codec.decode(payload, &mut self.pcm);
-                    pb.last_ts = Some(h.timestamp);
-                    pb.last_len = n;
                     pb.conceal_run = 0;
-                    return Some(DecodedFrame {
-                        timestamp: h.timestamp,
-                        samples: self.pcm.get(..n).unwrap_or(&[]),
-                        concealed: false,
-                    });
+                    return Some(decode_held(&mut self.codec, &mut self.pcm, pb, &h));
                 }
                 Playout::Conceal if pb.jb.stats().inserted != inserted => {
                     // The buffer grows its delay: a pause in playout, not a frame of
@@ -387,18 +376,7 @@ impl LegPipeline {
     pub fn drain_decoded(&mut self) -> Option<DecodedFrame<'_>> {
         let pb = self.playback.as_mut()?;
         let h = pb.jb.drain_next()?;
-        if self.pcm.is_empty() {
-            self.pcm = vec![0; MAX_FRAME];
-        }
-        let payload = h.data.get(..usize::from(h.len)).unwrap_or(&[]);
-        let n = self.codec.decode(payload, &mut self.pcm);
-        pb.last_ts = Some(h.timestamp);
-        pb.last_len = n;
-        Some(DecodedFrame {
-            timestamp: h.timestamp,
-            samples: self.pcm.get(..n).unwrap_or(&[]),
-            concealed: false,
-        })
+        Some(decode_held(&mut self.codec, &mut self.pcm, pb, &h))
     }
 
     /// Decoding-path counters.
@@ -427,6 +405,28 @@ fn add_stats(into: &mut JitterStats, s: &JitterStats) {
     into.resyncs += s.resyncs;
     into.empty += s.empty;
     into.misaligned += s.misaligned;
+}
+
+/// Decodes a held packet into `pcm` (allocated on first use) and notes it as the last
+/// frame given out (what a concealment extrapolates from).
+fn decode_held<'a>(
+    codec: &mut CodecState,
+    pcm: &'a mut Vec<i16>,
+    pb: &mut Playback,
+    h: &Held,
+) -> DecodedFrame<'a> {
+    if pcm.is_empty() {
+        *pcm = vec![0; MAX_FRAME];
+    }
+    let payload = h.data.get(..usize::from(h.len)).unwrap_or(&[]);
+    let n = codec.decode(payload, pcm);
+    pb.last_ts = Some(h.timestamp);
+    pb.last_len = n;
+    DecodedFrame {
+        timestamp: h.timestamp,
+        samples: pcm.get(..n).unwrap_or(&[]),
+        concealed: false,
+    }
 }
 
 #[cfg(test)]
