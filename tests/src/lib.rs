@@ -307,7 +307,8 @@ impl Server {
             .expect("run switchboard export");
         assert!(
             out.status.success(),
-            "switchboard export {what}: {}",
+            "switchboard export {what}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()

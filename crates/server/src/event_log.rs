@@ -218,6 +218,12 @@ fn writer(
     live: broadcast::Sender<LiveEvent>,
 ) {
     let mut tenants = CallTenants::default();
+    // Producers (call tasks, the ACD actor) stamp an event when they append it, so two
+    // appends racing can reach the channel in the other order than their stamps (seen under
+    // load: `queue.waited` 1 ms after the `call.bridge` logged behind it). The log keeps
+    // time monotonic in id (and call_seq) order: a stamp earlier than the last one written
+    // is raised to it, an adjustment as large as the race (milliseconds).
+    let mut last_ts = i64::MIN;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
@@ -233,6 +239,8 @@ fn writer(
         for cmd in batch {
             match cmd {
                 Cmd::Append(ts, ev) => {
+                    let ts = ts.max(last_ts);
+                    last_ts = ts;
                     let seq = if ev.call.is_empty() {
                         0
                     } else {
@@ -359,6 +367,34 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let s = SqliteStore::open(&dir.join("events.sqlite")).unwrap();
         (dir, Box::new(s))
+    }
+
+    #[test]
+    fn stamps_that_raced_are_kept_in_order() {
+        let (dir, store) = temp_store("stamps");
+        let log = EventLog::start(store, Arc::new(Metrics::default())).unwrap();
+        let start = Event::CallStart(switchboard_events::CallStart::default());
+        let join = Event::QueueJoin {
+            position: 1,
+            resumed: false,
+        };
+        // Stamped 1,000 then 999 ms, arriving in that order (the second producer stamped
+        // first but was preempted before its send).
+        for (ts, ev) in [(1_000, start), (999, join)] {
+            let _ = log
+                .tx
+                .send(Cmd::Append(ts, Box::new(NewEvent::call("c1", ev))));
+        }
+        log.flush();
+        let mut s = SqliteStore::open(&dir.join("events.sqlite")).unwrap();
+        let ts: Vec<i64> = s
+            .read_range(None, None)
+            .unwrap()
+            .iter()
+            .map(|e| e.ts_ms)
+            .collect();
+        assert_eq!(ts, vec![1_000, 1_000]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
