@@ -349,32 +349,34 @@ impl AcdActor {
                 .map_err(|e| anyhow::anyhow!("agent {}: {e}", u.name))?;
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        Ok((
-            AcdActor {
-                acd,
-                dir,
-                epoch: Instant::now(),
-                calls: HashMap::new(),
-                events,
-                rx,
-                callbacks: None,
-                board: Arc::new(RwLock::new(Value::Null)),
-                replies: Vec::new(),
-                stats,
-                calendar: StatsCalendar::new(
-                    chrono::Utc::now()
-                        - chrono::Duration::from_std(CLOCK_ORIGIN).unwrap_or_default(),
-                    cfg.acd.tz(),
-                    cfg.acd.stats_interval,
-                )
-                .starting_at(CLOCK_ORIGIN),
-                control: control::ControlState::new(cfg),
-                desk: AgentDesk::new(&cfg.tenants, CLOCK_ORIGIN),
-                engaged: HashMap::new(),
-                web: WebCallbackBook::new(cfg.acd.max_pending_callbacks),
-            },
-            tx,
-        ))
+        let mut actor = AcdActor {
+            acd,
+            dir,
+            epoch: Instant::now(),
+            calls: HashMap::new(),
+            events,
+            rx,
+            callbacks: None,
+            board: Arc::new(RwLock::new(Value::Null)),
+            replies: Vec::new(),
+            stats,
+            calendar: StatsCalendar::new(
+                chrono::Utc::now() - chrono::Duration::from_std(CLOCK_ORIGIN).unwrap_or_default(),
+                cfg.acd.tz(),
+                cfg.acd.stats_interval,
+            )
+            .starting_at(CLOCK_ORIGIN),
+            control: control::ControlState::new(cfg),
+            desk: AgentDesk::new(&cfg.tenants, CLOCK_ORIGIN),
+            engaged: HashMap::new(),
+            web: WebCallbackBook::new(cfg.acd.max_pending_callbacks),
+        };
+        // The board holds every configured queue and agent before the HTTP API can read it
+        // (the actor's task may start after the API answers; a configured agent was a 404).
+        let now = actor.now();
+        actor.stats.roll(now, actor.calendar.windows(now));
+        actor.refresh_board();
+        Ok((actor, tx))
     }
 
     /// The live queue and agent view for the HTTP API (read-only outside the actor).
