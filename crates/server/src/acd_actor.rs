@@ -379,6 +379,21 @@ impl AcdActor {
         Ok((actor, tx))
     }
 
+    /// For tests: an actor on the embedded demo config, logging to a fresh SQLite store in
+    /// a scratch directory named after `tag` (returned, for the caller to remove).
+    #[cfg(test)]
+    pub(crate) fn for_test(tag: &str) -> (AcdActor, Config, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("sb-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = crate::event_store::StoreLocation::Sqlite
+            .open(&dir)
+            .unwrap();
+        let events = EventLog::start(store, Arc::new(crate::metrics::Metrics::default())).unwrap();
+        let cfg = Config::load(None).unwrap();
+        let (actor, _tx) = AcdActor::new(&cfg, events).unwrap();
+        (actor, cfg, dir)
+    }
+
     /// The live queue and agent view for the HTTP API (read-only outside the actor).
     pub(crate) fn board(&self) -> Arc<RwLock<Value>> {
         self.board.clone()

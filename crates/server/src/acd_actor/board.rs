@@ -121,26 +121,14 @@ impl AcdActor {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use crate::acd_actor::AcdActor;
-    use crate::config::Config;
-    use crate::event_log::EventLog;
-    use crate::metrics::Metrics;
 
     /// The HTTP API may answer before the actor's task first runs: the board already lists
     /// every configured queue and agent when the actor is made (a configured agent was a
     /// 404 for that moment, seen under load in ops_api).
     #[test]
     fn the_board_lists_every_queue_and_agent_before_the_actor_runs() {
-        let dir = std::env::temp_dir().join(format!("sb-board-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = crate::event_store::StoreLocation::Sqlite
-            .open(&dir)
-            .unwrap();
-        let events = EventLog::start(store, Arc::new(Metrics::default())).unwrap();
-        let cfg = Config::load(None).unwrap();
-        let (actor, _tx) = AcdActor::new(&cfg, events).unwrap();
+        let (actor, cfg, dir) = AcdActor::for_test("board");
         let board = actor.board();
         let board = board.read().unwrap();
         let names = |part: &str, key: &str| -> Vec<String> {

@@ -122,28 +122,17 @@ impl AcdActor {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::time::Duration;
 
     use switchboard_acd::{AgentState, BusyKind};
 
     use crate::acd_actor::AcdActor;
-    use crate::config::Config;
-    use crate::event_log::EventLog;
-    use crate::metrics::Metrics;
 
     /// Two overlapping non-queue calls (say a consultation and a supervision call): the agent
     /// is busy from the first until the last ends, then available again.
     #[test]
     fn an_agent_stays_busy_until_the_last_of_two_overlapping_calls_ends() {
-        let dir = std::env::temp_dir().join(format!("sb-engage-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = crate::event_store::StoreLocation::Sqlite
-            .open(&dir)
-            .unwrap();
-        let events = EventLog::start(store, Arc::new(Metrics::default())).unwrap();
-        let cfg = Config::load(None).unwrap();
-        let (mut actor, _tx) = AcdActor::new(&cfg, events).unwrap();
+        let (mut actor, _cfg, dir) = AcdActor::for_test("engage");
         let a = actor.dir.agent_id("1001").unwrap();
         let t = Duration::from_secs;
         actor.acd.handle_login(t(1), a).unwrap();
