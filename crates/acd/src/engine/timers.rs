@@ -66,8 +66,9 @@ impl Acd {
                     self.announce(now, at, call, est.map(|e| e.0));
                 }
                 if let (Some(every), Some(c)) = (every, self.calls.get_mut(&call)) {
-                    c.next_announce = Some(now + every);
-                    self.arm(now + every, Timer::Announce(call));
+                    let next = next_due(at, every, now);
+                    c.next_announce = Some(next);
+                    self.arm(next, Timer::Announce(call));
                 }
             }
             Timer::MaxWait(call) => {
@@ -143,5 +144,42 @@ impl Acd {
                 }
             }
         }
+    }
+}
+
+/// The next periodic deadline after one due at `due` was handled at `now`: on the caller's
+/// own schedule (`due + every`, so a late wakeup does not shift every later announcement),
+/// skipping the periods that are already past (one announcement, never a burst to catch up).
+pub(super) fn next_due(due: Duration, every: Duration, now: Duration) -> Duration {
+    let next = due + every;
+    if next > now {
+        return next;
+    }
+    let every_ns = every.as_nanos().max(1);
+    let skipped = (now - next).as_nanos() / every_ns + 1;
+    let skip = u32::try_from(skipped).unwrap_or(u32::MAX);
+    next.checked_add(every.saturating_mul(skip))
+        .unwrap_or(Duration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_due;
+    use std::time::Duration;
+
+    fn s(v: u64) -> Duration {
+        Duration::from_secs(v)
+    }
+
+    #[test]
+    fn the_next_deadline_keeps_the_schedule_and_skips_past_periods() {
+        // On time and late within a period: the schedule does not move.
+        assert_eq!(next_due(s(61), s(60), s(61)), s(121));
+        assert_eq!(next_due(s(61), s(60), s(64)), s(121));
+        // Exactly one period late: that deadline is now, so the next one is a period on.
+        assert_eq!(next_due(s(61), s(60), s(121)), s(181));
+        // 150 s late: 121 and 181 are past, one announcement now, the next at 241.
+        assert_eq!(next_due(s(61), s(60), s(211)), s(241));
+        assert_eq!(next_due(s(61), s(60), s(240)), s(241));
     }
 }
