@@ -135,6 +135,7 @@ pub(crate) fn router(shared: Arc<Shared>, setup: ApiSetup) -> Router {
         .layer(Extension(setup.control))
         .layer(Extension(setup.calls))
         .layer(Extension(setup.events))
+        .layer(axum::middleware::from_fn(crate::http_error::json_errors))
 }
 
 async fn not_found() -> ApiError {
