@@ -4,7 +4,12 @@
 //! `AHT` s, no wrap-up) and new callers arrive as fast as they are served, so the queue
 //! stays at its size. Simulated time, real CPU: it reports the engine's CPU per simulated
 //! second as a share of one core, split into announcement timers (the estimates) and the
-//! rest (joins with their announcement, answers, call ends).
+//! rest (joins with their announcement, answers, call ends). Since decision 0044 the
+//! estimates are read from one queue-wide forecast per change of the queue: it prints how
+//! many forecasts were made. Announcement lateness in the engine: the simulation wakes the
+//! engine exactly when a timer is due, so the lateness it reports (`now - due`) is the
+//! engine's own, 0 unless it mis-schedules; the wall time of one timer batch (all the
+//! announcements due at that instant) is the delay the engine adds to the last of them.
 //!
 //! `cargo run --release -p switchboard-acd --example queue_storm -- [WAITING] [AGENTS] [PERIOD] [AHT] [SECONDS]`
 //! (defaults 10000 200 60 180 120; the first PERIOD seconds fill the queue and are not measured).
@@ -69,6 +74,10 @@ fn main() {
 
     let mut now = t0;
     let mut cpu_at_fill: Option<f64> = None;
+    let mut forecasts_at_fill = 0u64;
+    // Wall time of each timer batch, and the largest lateness the engine reported.
+    let mut batches: Vec<Duration> = Vec::new();
+    let mut max_late = Duration::ZERO;
     loop {
         let next_join = joins.last().copied();
         let next_end = ends.first().map(|e| e.0);
@@ -87,6 +96,7 @@ fn main() {
         let measured = now >= fill_end;
         if measured && cpu_at_fill.is_none() {
             cpu_at_fill = process_cpu_s();
+            forecasts_at_fill = acd.forecasts_made();
         }
         if next_join == Some(at) {
             joins.pop();
@@ -103,7 +113,11 @@ fn main() {
         } else {
             let sw = Stopwatch::start();
             acd.handle_timeout(now);
-            stats.add(measured, Part::Timer, sw.elapsed());
+            let took = sw.elapsed();
+            stats.add(measured, Part::Timer, took);
+            if measured {
+                batches.push(took);
+            }
         }
         // Agents answer every offer at once; count what was announced.
         while let Some(o) = acd.poll_output() {
@@ -120,7 +134,10 @@ fn main() {
                         stats.answered += 1;
                     }
                 }
-                Output::Announce { .. } if measured => stats.announced += 1,
+                Output::Announce { due, .. } if measured => {
+                    stats.announced += 1;
+                    max_late = max_late.max(now.saturating_sub(due));
+                }
                 _ => {}
             }
         }
@@ -145,6 +162,23 @@ fn main() {
         stats.answered,
         stats.other.as_secs_f64(),
         100.0 * per_s(stats.other)
+    );
+    batches.sort();
+    let pct = |p: f64| {
+        batches
+            .get(((batches.len() as f64 * p) as usize).min(batches.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    println!(
+        "wait forecasts made: {} ({:.2}/s); timer batches: {}, wall time per batch p50 {:.0} us, p99 {:.0} us, max {:.0} us; largest lateness reported by the engine: {} ms",
+        acd.forecasts_made() - forecasts_at_fill,
+        (acd.forecasts_made() - forecasts_at_fill) as f64 / seconds,
+        batches.len(),
+        1e6 * pct(0.5).as_secs_f64(),
+        1e6 * pct(0.99).as_secs_f64(),
+        1e6 * batches.last().copied().unwrap_or_default().as_secs_f64(),
+        max_late.as_millis()
     );
     let wall = stats.timer + stats.join + stats.other;
     println!(

@@ -28,15 +28,8 @@ impl Acd {
             let e = self.estimate_across(now, call, &related, within)?;
             return Some(to_duration(e));
         }
-        self.ahead.clear();
-        for (_, other) in q.order.iter().take(idx) {
-            match self.calls.get(other).map(|o| &o.state) {
-                Some(CallState::Waiting) => self.ahead.push(true),
-                Some(CallState::CallbackWaiting { .. }) => self.ahead.push(false),
-                _ => {}
-            }
-        }
         self.loads.clear();
+        self.load_ids.clear();
         // Only agents with what this caller needs (skills, tenant) can end the wait; while
         // none has it, the tiers may still widen: count every member.
         let fits = |a: &Agent| Self::fit(a, c, q, now).is_some();
@@ -61,9 +54,25 @@ impl Acd {
                 _ => continue,
             };
             self.loads.push(load);
+            self.load_ids.push(*m);
+        }
+        let qid = c.queue;
+        if let Some(e) = self.forecast_estimate(now, qid, idx, within) {
+            return e.map(to_duration);
+        }
+        // No forecast for this caller (it sees other agents than the one that holds, or it
+        // is the first estimate since the queue changed): its own simulation.
+        let c = self.calls.get(&call)?;
+        let q = self.queues.get(&c.queue)?;
+        self.ahead.clear();
+        for (_, other) in q.order.iter().take(idx) {
+            match self.calls.get(other).map(|o| &o.state) {
+                Some(CallState::Waiting) => self.ahead.push(true),
+                Some(CallState::CallbackWaiting { .. }) => self.ahead.push(false),
+                _ => {}
+            }
         }
         let wrap = secs(q.cfg.wrap_up);
-        let qid = c.queue;
         let q = self.queues.get_mut(&qid)?;
         let e = q
             .model

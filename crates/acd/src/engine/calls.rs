@@ -205,6 +205,7 @@ impl Acd {
         c.next_announce = None;
         c.max_wait_at = None;
         c.overflow_at = None;
+        self.order_changed(call);
         self.out.push_back(Output::Log(Event::Waited {
             call,
             queue: qid,
@@ -308,6 +309,7 @@ impl Acd {
         let position = match self.queues.get_mut(&queue) {
             Some(q) => {
                 q.insert(key, call);
+                q.epoch += 1; // a callback entry, even at the end: nobody waits on its patience
                 q.stats.joined += 1;
                 q.index_of(key).map(|i| i + 1).unwrap_or(0)
             }
@@ -457,6 +459,7 @@ impl Acd {
                         attempts,
                         eligible_at: at,
                     };
+                    self.order_changed(call);
                     self.arm(at, Timer::CallbackRetry(call));
                 }
                 self.release_agent(now, agent);
@@ -666,6 +669,7 @@ impl Acd {
                     attempts: attempts.saturating_sub(1),
                     eligible_at: now,
                 };
+                self.order_changed(call);
                 self.dispatch_call(now, call);
             }
         }

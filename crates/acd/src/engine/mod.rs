@@ -8,6 +8,7 @@
 mod agents;
 mod announcements;
 mod calls;
+mod forecast;
 mod overflow;
 mod routing;
 mod timers;
@@ -281,6 +282,11 @@ struct Queue {
     rr_next: usize,
     model: EwtModel,
     stats: QueueStats,
+    /// Counts the changes to the order that matter to the callers already in it (a caller
+    /// left, was offered, became or stopped being a callback, was inserted ahead of others);
+    /// a forecast made in another epoch no longer holds.
+    epoch: u64,
+    forecast: forecast::QueueForecast,
 }
 
 impl Queue {
@@ -289,10 +295,14 @@ impl Queue {
     }
     fn insert(&mut self, key: u64, call: CallId) {
         let i = self.order.partition_point(|(k, _)| *k < key);
+        if i < self.order.len() {
+            self.epoch += 1;
+        }
         self.order.insert(i, (key, call));
     }
     fn remove(&mut self, key: u64) {
         if let Some(i) = self.index_of(key) {
+            self.epoch += 1;
             self.order.remove(i);
         }
     }
@@ -329,6 +339,10 @@ pub struct Acd {
     available: usize,
     loads: Vec<AgentLoad>,
     ahead: Vec<bool>,
+    /// The agents of `loads`, in the same order.
+    load_ids: Vec<AgentId>,
+    /// Queue-wide forecasts made (each serves many estimates).
+    forecasts_made: u64,
 }
 
 impl std::fmt::Debug for Acd {
@@ -377,6 +391,8 @@ impl Acd {
             available: 0,
             loads: Vec::new(),
             ahead: Vec::new(),
+            load_ids: Vec::new(),
+            forecasts_made: 0,
         }
     }
 
@@ -401,6 +417,8 @@ impl Acd {
                 rr_next: 0,
                 model,
                 stats: QueueStats::default(),
+                epoch: 0,
+                forecast: forecast::QueueForecast::default(),
             },
         );
         self.queue_ids.push(id);
@@ -556,6 +574,24 @@ impl Acd {
         }
         a.double_booked.sort();
         a
+    }
+
+    /// How many queue-wide wait forecasts the engine has made (each serves the estimates
+    /// of a queue's callers until the queue changes): a cost diagnostic.
+    pub fn forecasts_made(&self) -> u64 {
+        self.forecasts_made
+    }
+
+    /// A change to `call`'s state that matters to the callers behind it in its queue's
+    /// order (it was offered, its offer lapsed, it became or stopped being a callback
+    /// entry): the queue's forecast no longer holds.
+    fn order_changed(&mut self, call: CallId) {
+        let Some(qid) = self.calls.get(&call).map(|c| c.queue) else {
+            return;
+        };
+        if let Some(q) = self.queues.get_mut(&qid) {
+            q.epoch += 1;
+        }
     }
 
     /// Next output for the server; call after every `handle_*` until `None`.

@@ -344,6 +344,7 @@ impl Acd {
                 agent,
             };
         }
+        self.order_changed(call);
         self.set_state(agent, AgentState::Reserved { call });
         self.out.push_back(Output::Callback {
             call,
@@ -403,6 +404,7 @@ impl Acd {
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.state = CallState::Offered { agents, deadline };
                 }
+                self.order_changed(call);
                 self.arm(deadline, Timer::Offer(call));
             }
         }
@@ -465,6 +467,7 @@ impl Acd {
                 }
             }
         }
+        self.order_changed(call);
     }
 
     pub(super) fn redispatch_if_unoffered(&mut self, now: Duration, call: CallId) {

@@ -21,6 +21,7 @@ impl Acd {
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.state = CallState::Waiting;
                 }
+                self.order_changed(call);
                 for a in agents {
                     self.out.push_back(Output::CancelOffer { call, agent: a });
                     self.rona(now, a, call);
