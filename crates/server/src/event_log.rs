@@ -13,6 +13,9 @@
 //! tenant (the call task knows it from the dialplan's `entry … tenant`/`tenant` or its
 //! queue), every later event of that call is stored with it, whoever logs it (the ACD's
 //! offers and waits, the bridge, `call.end`), and so is an `agent.state` about that call.
+//! What it remembers per call (sequence number, tenant) is bounded: a call is forgotten a
+//! grace after its `call.end`, and read back from the store if an event of it comes later
+//! (`call_book`).
 //!
 //! After a batch commits, the writer hands its rows, with the ids the store gave them, to
 //! a bounded tokio broadcast channel (the live event stream, `http_events.rs`). Only
@@ -20,6 +23,8 @@
 //! reads the store sees every event exactly once across that seam. The broadcast never
 //! waits: a subscriber that falls behind loses its place (and is dropped by its reader),
 //! the writer does not slow down.
+
+mod call_book;
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -32,6 +37,7 @@ use tokio::sync::broadcast;
 
 use crate::event_store::{now_ms, EventStore, Row, StoredEvent};
 use crate::metrics::Metrics;
+use call_book::{CallBook, StoredTail, END_GRACE_MS, MAX_ENDED};
 
 /// An event to append: the typed event and the call, queue, agent and tenant it concerns.
 #[derive(Clone, Debug)]
@@ -77,33 +83,6 @@ impl NewEvent {
     }
 }
 
-/// The tenant of each call whose events named one, so that later events of the call (and
-/// `agent.state` about it) carry it too. Like the writer's call sequence numbers, it is
-/// kept for the life of the process; it holds tenanted calls only.
-#[derive(Default)]
-struct CallTenants(HashMap<String, String>);
-
-impl CallTenants {
-    /// The tenant to store with `ev`: its own (remembered for its call), else its call's,
-    /// else, for an agent's state about a call, that call's.
-    fn resolve(&mut self, ev: &NewEvent) -> String {
-        if !ev.tenant.is_empty() {
-            if !ev.call.is_empty() && self.0.get(&ev.call) != Some(&ev.tenant) {
-                self.0.insert(ev.call.clone(), ev.tenant.clone());
-            }
-            return ev.tenant.clone();
-        }
-        let call = match &ev.event {
-            _ if !ev.call.is_empty() => Some(ev.call.as_str()),
-            Event::AgentState { call, .. } => call.as_deref(),
-            _ => None,
-        };
-        call.and_then(|c| self.0.get(c))
-            .cloned()
-            .unwrap_or_default()
-    }
-}
-
 enum Cmd {
     Append(i64, Box<NewEvent>),
     Flush(mpsc::Sender<()>),
@@ -136,13 +115,16 @@ impl EventLog {
     ) -> anyhow::Result<EventLog> {
         let mut seqs: HashMap<String, i64> = store.max_call_seqs()?.into_iter().collect();
         close_crashed_calls(store.as_mut(), &mut seqs)?;
+        // The writer starts knowing no call: a call of before the restart that logs again
+        // is read back from the store (its numbering continues there).
+        drop(seqs);
         let (tx, rx) = mpsc::channel::<Cmd>();
         let (live, _) = broadcast::channel(LIVE_CAPACITY);
         let m = metrics.clone();
         let l = live.clone();
         std::thread::Builder::new()
             .name("event-log".into())
-            .spawn(move || writer(store, seqs, rx, m, l))?;
+            .spawn(move || writer(store, rx, m, l))?;
         Ok(EventLog { tx, metrics, live })
     }
 
@@ -212,12 +194,11 @@ pub(crate) fn close_crashed_calls(
 
 fn writer(
     mut store: Box<dyn EventStore>,
-    mut seqs: HashMap<String, i64>,
     rx: mpsc::Receiver<Cmd>,
     metrics: Arc<Metrics>,
     live: broadcast::Sender<LiveEvent>,
 ) {
-    let mut tenants = CallTenants::default();
+    let mut book = CallBook::new(END_GRACE_MS, MAX_ENDED);
     // Producers (call tasks, the ACD actor) stamp an event when they append it, so two
     // appends racing can reach the channel in the other order than their stamps (seen under
     // load: `queue.waited` 1 ms after the `call.bridge` logged behind it). The log keeps
@@ -241,15 +222,9 @@ fn writer(
                 Cmd::Append(ts, ev) => {
                     let ts = ts.max(last_ts);
                     last_ts = ts;
-                    let seq = if ev.call.is_empty() {
-                        0
-                    } else {
-                        let s = seqs.entry(ev.call.clone()).or_insert(0);
-                        *s += 1;
-                        *s
-                    };
+                    let (seq, tenant) =
+                        book.stamp(ts, &ev, &mut |call| stored_tail(store.as_mut(), call));
                     let data = ev.event.data();
-                    let tenant = tenants.resolve(&ev);
                     rows.push(Row {
                         ts_ms: ts,
                         call: ev.call,
@@ -271,8 +246,26 @@ fn writer(
                 broadcast_committed(&live, rows, typed, &ids);
             }
         }
+        // Everything stamped so far is committed (or counted as lost): what the book
+        // forgets now can be read back.
+        book.retire(last_ts);
+        metrics
+            .event_log_calls
+            .store(book.len() as i64, Ordering::Relaxed);
         for f in flushes {
             let _ = f.send(());
+        }
+    }
+}
+
+/// What the store holds of `call`; a read that fails is logged and taken as nothing
+/// stored (the event is still written, numbered from 1).
+fn stored_tail(store: &mut dyn EventStore, call: &str) -> StoredTail {
+    match store.call_tail(call) {
+        Ok((seq, tenant)) => StoredTail { seq, tenant },
+        Err(e) => {
+            tracing::error!(call, error = %format!("{e:#}"), "event log: cannot read a call's last sequence number");
+            StoredTail::default()
         }
     }
 }
@@ -551,6 +544,164 @@ mod tests {
         assert_eq!(end.data["end_reason"], "crash");
         assert_eq!((end.queue.as_str(), end.agent.as_str()), ("q", "a"));
         assert!(s.open_calls().unwrap().is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A store in memory that keeps each call's tail (what `call_tail` reads) and the rows
+    /// of calls named `late*`, shared with the test.
+    #[derive(Default)]
+    struct Memory {
+        tails: HashMap<String, (i64, String)>,
+        late_rows: Arc<std::sync::Mutex<Vec<Row>>>,
+        rows: i64,
+    }
+
+    impl EventStore for Memory {
+        fn describe(&self) -> String {
+            "memory".into()
+        }
+        fn schema_version(&mut self) -> anyhow::Result<u32> {
+            Ok(2)
+        }
+        fn append_batch(&mut self, rows: &[Row]) -> anyhow::Result<Vec<i64>> {
+            for r in rows {
+                if !r.call.is_empty() {
+                    let t = self.tails.entry(r.call.clone()).or_default();
+                    t.0 = r.call_seq;
+                    if !r.tenant.is_empty() {
+                        t.1.clone_from(&r.tenant);
+                    }
+                }
+                if r.call.starts_with("late") || r.kind == "agent.state" {
+                    self.late_rows.lock().unwrap().push(r.clone());
+                }
+            }
+            let first = self.rows + 1;
+            self.rows += rows.len() as i64;
+            Ok((first..=self.rows).collect())
+        }
+        fn call_tail(&mut self, call: &str) -> anyhow::Result<(i64, String)> {
+            Ok(self.tails.get(call).cloned().unwrap_or_default())
+        }
+        fn read_after(&mut self, _: i64, _: usize) -> anyhow::Result<Vec<StoredEvent>> {
+            Ok(Vec::new())
+        }
+        fn last_id(&mut self) -> anyhow::Result<i64> {
+            Ok(self.rows)
+        }
+        fn read_range(
+            &mut self,
+            _: Option<i64>,
+            _: Option<i64>,
+        ) -> anyhow::Result<Vec<StoredEvent>> {
+            Ok(Vec::new())
+        }
+        fn read_call(&mut self, _: &str) -> anyhow::Result<Vec<StoredEvent>> {
+            Ok(Vec::new())
+        }
+        fn read_kind_prefix(&mut self, _: &str) -> anyhow::Result<Vec<StoredEvent>> {
+            Ok(Vec::new())
+        }
+        fn max_call_seqs(&mut self) -> anyhow::Result<Vec<(String, i64)>> {
+            Ok(Vec::new())
+        }
+    }
+
+    /// A server that runs for weeks: 100,000 calls through the writer leave it remembering
+    /// a bounded number of calls, and the late events of a call ended long ago (an agent's
+    /// wrap-up, a survey answer) still continue its sequence with its tenant.
+    #[test]
+    fn a_hundred_thousand_calls_leave_the_writer_bounded_and_late_events_right() {
+        let late_rows = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let store = Memory {
+            late_rows: late_rows.clone(),
+            ..Memory::default()
+        };
+        let metrics = Arc::new(Metrics::default());
+        let log = EventLog::start(Box::new(store), metrics.clone()).unwrap();
+        let send = |ts: i64, ev: NewEvent| {
+            log.tx.send(Cmd::Append(ts, Box::new(ev))).unwrap();
+        };
+        let end = || Event::CallEnd(CallEnd::new(EndReason::CallerHangup, Disposition::Ivr));
+        let start = || Event::CallStart(switchboard_events::CallStart::default());
+        send(0, NewEvent::call("late-1", start()).tenant(Some("acme")));
+        send(1, NewEvent::call("late-1", end()));
+        let mut peak = 0;
+        for i in 0..100_000i64 {
+            // A call every 20 ms of log time (50 calls/s), each three events.
+            let ts = 1_000 + i * 20;
+            let c = format!("c{i}");
+            send(ts, NewEvent::call(&c, start()).tenant(Some("acme")));
+            send(ts, NewEvent::call(&c, Event::QueueOffer {}).agent("1001"));
+            send(ts + 10, NewEvent::call(&c, end()));
+            if i % 5_000 == 0 {
+                log.flush();
+                peak = peak.max(metrics.event_log_calls.load(Ordering::Relaxed));
+            }
+        }
+        log.flush();
+        let left = metrics.event_log_calls.load(Ordering::Relaxed);
+        peak = peak.max(left);
+        assert!(
+            peak <= MAX_ENDED as i64 + 1,
+            "the writer remembered {peak} calls at most"
+        );
+        assert!(left > 0, "recently ended calls are remembered");
+        // 2,000 s of log time later, late events of the first call (forgotten long ago).
+        let late = 1_000 + 100_000 * 20 + 1;
+        send(
+            late,
+            NewEvent::system(Event::AgentState {
+                state: switchboard_events::AgentStateName::Available,
+                pause_reason: None,
+                busy_kind: None,
+                call: Some("late-1".into()),
+            })
+            .agent("1001"),
+        );
+        send(late, NewEvent::call("late-1", Event::QueueOffer {}));
+        log.flush();
+        let rows = late_rows.lock().unwrap();
+        let got: Vec<(&str, i64, &str)> = rows
+            .iter()
+            .map(|r| (r.kind.as_str(), r.call_seq, r.tenant.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("call.start", 1, "acme"),
+                ("call.end", 2, "acme"),
+                ("agent.state", 0, "acme"),
+                ("queue.offer", 3, "acme"),
+            ]
+        );
+    }
+
+    /// After a restart the writer knows no call: an event of a call from before continues
+    /// the stored sequence and carries the stored tenant.
+    #[test]
+    fn a_call_from_before_a_restart_continues_its_sequence_and_tenant() {
+        let (dir, store) = temp_store("restart");
+        let log = EventLog::start(store, Arc::new(Metrics::default())).unwrap();
+        let start = Event::CallStart(switchboard_events::CallStart::default());
+        log.append(NewEvent::call("c7", start).tenant(Some("acme")));
+        log.append(NewEvent::call(
+            "c7",
+            Event::CallEnd(CallEnd::new(EndReason::CallerHangup, Disposition::Ivr)),
+        ));
+        log.flush();
+        drop(log);
+        let store = Box::new(SqliteStore::open(&dir.join("events.sqlite")).unwrap());
+        let log = EventLog::start(store, Arc::new(Metrics::default())).unwrap();
+        log.append(NewEvent::call("c7", Event::QueueOffer {}).agent("1001"));
+        log.flush();
+        let mut s = SqliteStore::open(&dir.join("events.sqlite")).unwrap();
+        let evs = s.read_call("c7").unwrap();
+        let last = evs.last().unwrap();
+        assert_eq!(
+            (last.kind.as_str(), last.call_seq, last.tenant.as_str()),
+            ("queue.offer", 3, "acme")
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

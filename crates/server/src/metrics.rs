@@ -64,6 +64,8 @@ pub(crate) struct Metrics {
     pub(crate) event_write_failures: AtomicU64,
     /// Events given up after every retry failed.
     pub(crate) events_lost: AtomicU64,
+    /// Calls the event writer remembers (live ones and those ended within the grace).
+    pub(crate) event_log_calls: AtomicI64,
     /// 1 while free space in the data directory is below `[data] min_free_mb`.
     pub(crate) disk_low: AtomicI64,
     /// Calls refused with 503 because the disk was below the watermark.
@@ -364,6 +366,12 @@ impl Metrics {
             "counter",
             "Events given up after every retry failed.",
             g(&self.events_lost),
+        );
+        line(
+            "switchboard_event_log_calls",
+            "gauge",
+            "Calls the event writer remembers (sequence, tenant): live ones and recently ended ones.",
+            self.event_log_calls.load(Ordering::Relaxed),
         );
         line(
             "switchboard_disk_low",

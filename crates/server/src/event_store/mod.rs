@@ -190,7 +190,21 @@ pub(crate) trait EventStore: Send {
     fn read_after(&mut self, after_id: i64, limit: usize) -> anyhow::Result<Vec<StoredEvent>>;
     /// The highest `id` stored (0 for an empty log).
     fn last_id(&mut self) -> anyhow::Result<i64>;
-    /// The highest `call_seq` of every call (the writer resumes numbering after a restart).
+    /// The highest `call_seq` of `call` (0: no rows) and the tenant of its latest tenanted
+    /// row (empty: none): how the writer continues a call it had forgotten (an event after
+    /// the call's end, or after a restart). An indexed read (`events_call`).
+    fn call_tail(&mut self, call: &str) -> anyhow::Result<(i64, String)> {
+        let rows = self.read_call(call)?;
+        let seq = rows.iter().map(|e| e.call_seq).max().unwrap_or(0);
+        let tenant = rows
+            .iter()
+            .rev()
+            .find(|e| !e.tenant.is_empty())
+            .map(|e| e.tenant.clone())
+            .unwrap_or_default();
+        Ok((seq, tenant))
+    }
+    /// The highest `call_seq` of every call (crashed calls are closed with it at start).
     fn max_call_seqs(&mut self) -> anyhow::Result<Vec<(String, i64)>>;
     /// Calls with a start and no end (left open by a crash).
     fn open_calls(&mut self) -> anyhow::Result<Vec<OpenCall>> {
