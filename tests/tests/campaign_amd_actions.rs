@@ -163,9 +163,11 @@ fn a_person_answering_with_no_agent_free_is_abandoned_told_and_counted() {
     let end = server
         .wait_event(10, |e| e.kind == "call.end" && e.call == dial.call)
         .expect("call.end");
-    // The call ended in the message's dialplan (`hangup`): an IVR end; the campaign's
-    // outcome says abandoned.
-    assert_eq!(end.data["end_reason"], "ivr_hangup", "{end:?}");
+    // The message's dialplan hung up, but the call ended because no agent was free: its
+    // `call.end` says that, as the campaign's outcome does.
+    assert_eq!(end.data["end_reason"], "abandoned_no_agent", "{end:?}");
+    assert_eq!(end.data["disposition"], "abandoned", "{end:?}");
+    assert_eq!(end.data["detail"], "no free agent", "{end:?}");
     assert!(
         !server
             .events()

@@ -236,16 +236,24 @@ impl Call {
             return;
         };
         self.timers.set(Timer::Ring, None);
+        // `call.end`'s reason says what happened to the leg: the server stopping, the
+        // dial policy refusing the number (`refused`), the agent giving up on their own
+        // call, or else the far end not answering (busy, no answer, failed, no trunk).
         let reason = match (&o.purpose, &failure) {
-            (Purpose::Callback { .. }, _) => EndReason::CallbackLegFailed,
             (Purpose::AgentCall { .. }, DialFailure::Aborted) => EndReason::CallerCancelled,
             (Purpose::AgentCall { .. }, _) => {
                 if let Some(status) = failure.originator_status() {
                     self.out
                         .push_back(Output::Sip(SipRequest::RejectOriginator { status }));
                 }
-                EndReason::Refused
+                match failure {
+                    DialFailure::Shutdown => EndReason::Shutdown,
+                    DialFailure::Refused { .. } => EndReason::Refused,
+                    _ => EndReason::NotAnswered,
+                }
             }
+            (_, DialFailure::Shutdown) => EndReason::Shutdown,
+            (Purpose::Callback { .. }, _) => EndReason::CallbackLegFailed,
             (Purpose::Campaign { .. }, _) => EndReason::NotAnswered,
         };
         o.failure = Some(failure);

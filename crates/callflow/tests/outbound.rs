@@ -312,7 +312,8 @@ fn an_agents_call_that_rings_too_long_is_refused_with_480() {
     );
     let end = sim.end();
     assert_eq!(end.disposition, Disposition::OutboundFailed);
-    assert_eq!(end.reason, EndReason::Refused);
+    // The phone hears 480; the far end did not answer (the server refused nothing).
+    assert_eq!(end.reason, EndReason::NotAnswered);
     assert_eq!(end.duration_s, 45.0);
     assert_eq!(
         sim.call.dial_failure().map(DialFailure::detail),

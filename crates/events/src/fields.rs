@@ -172,8 +172,12 @@ words!(
         TransferCompleted = "transfer_completed",
         /// A callback leg did not answer.
         CallbackLegFailed = "callback_leg_failed",
-        /// A call we placed (a campaign's) was not answered: see `status`, `detail`.
+        /// A call we placed (a campaign's, an agent's own call) was not answered: busy, no
+        /// answer, failed, no trunk; see `status`, `detail`.
         NotAnswered = "not_answered",
+        /// A call we placed (a predictive campaign's) was answered by a person when no agent
+        /// was free: we hung up, after the campaign's abandon message if it has one.
+        AbandonedNoAgent = "abandoned_no_agent",
         /// The server shut down.
         Shutdown = "shutdown",
         /// The call's SIP side vanished (internal error).

@@ -19,7 +19,30 @@ pub(crate) struct CampaignTag {
     row: u32,
     /// The dialplan variables whose values are survey answers.
     questions: Vec<String>,
+    /// A predictive call a person answered when no agent was free: the dialplan runs only
+    /// to play the abandon message.
+    abandoned_no_agent: bool,
 }
+
+impl CallTask {
+    /// A call abandoned for want of a free agent says so in its `call.end`: `end_reason`
+    /// `abandoned_no_agent` when the abandon message's dialplan hung up (the person hanging
+    /// up during the message keeps `caller_hangup`), `disposition` `abandoned` either way,
+    /// like the call hung up silently when the campaign has no message.
+    pub(super) fn mark_abandoned_no_agent(&self, end: &mut CallEnd) {
+        if !self.campaign.as_ref().is_some_and(|t| t.abandoned_no_agent) {
+            return;
+        }
+        if end.end_reason == EndReason::IvrHangup {
+            end.end_reason = EndReason::AbandonedNoAgent;
+        }
+        end.disposition = Disposition::Abandoned;
+        end.detail = Some(NO_FREE_AGENT.to_string());
+    }
+}
+
+/// `call.end`'s `detail` of a predictive call abandoned for want of a free agent.
+const NO_FREE_AGENT: &str = "no free agent";
 
 /// What an answered campaign call does.
 #[derive(Clone, Debug)]
@@ -118,6 +141,7 @@ impl CampaignTag {
             name: format!("queue:{queue}"),
             row: 0,
             questions,
+            abandoned_no_agent: false,
         }
     }
 }
@@ -332,6 +356,7 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
                             &ctx,
                             &answered.call,
                             id,
+                            EndReason::LocalHangup,
                             Disposition::NotAnswered,
                             "answering machine",
                         );
@@ -366,8 +391,9 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
                                     &ctx,
                                     &answered.call,
                                     id,
+                                    EndReason::AbandonedNoAgent,
                                     Disposition::Abandoned,
-                                    "no free agent",
+                                    NO_FREE_AGENT,
                                 );
                                 return result(Outcome::Abandoned);
                             }
@@ -389,6 +415,7 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
                 name: job.campaign.clone(),
                 row: job.row,
                 questions,
+                abandoned_no_agent: abandon_message,
             });
             task.ivr.set_fields(fields);
             let at = ctx.cfg.ivr.call_start_time(Utc::now());
@@ -452,12 +479,13 @@ fn hang_up_answered(
     ctx: &CallContext,
     call: &switchboard_sip::CallKey,
     id: u64,
+    reason: EndReason,
     disposition: Disposition,
     why: &str,
 ) {
     ctx.live.remove(crate::live_calls::LiveCallId(id));
     let _ = ctx.sip.commands.send(SipCommand::Hangup { call: *call });
-    let mut end = CallEnd::new(EndReason::LocalHangup, disposition);
+    let mut end = CallEnd::new(reason, disposition);
     end.detail = Some(why.to_string());
     ctx.events
         .append(NewEvent::call(&id.to_string(), Event::CallEnd(end)));

@@ -93,6 +93,7 @@ impl CallTask {
         if let Some(b) = self.b.as_ref() {
             data.quality.push(b.quality(Party::Agent));
         }
+        self.mark_abandoned_no_agent(&mut data);
         self.ctx.events.append(
             self.log(Event::CallEnd(data))
                 .queue(&ev_queue)
