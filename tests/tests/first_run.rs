@@ -18,13 +18,18 @@ use switchboard_e2e::{repo_root, scratch_dir, switchboard_bin, Server};
 /// Runs `switchboard run` with `args`, expecting it to fail at start; returns its output.
 /// Bounded: a server that starts anyway is killed after 30 s and the test fails.
 fn run_expecting_failure(name: &str, args: &[&str]) -> Output {
+    run_expecting_failure_in(name, &repo_root(), args)
+}
+
+/// [`run_expecting_failure`] started in `cwd`.
+fn run_expecting_failure_in(name: &str, cwd: &Path, args: &[&str]) -> Output {
     let dir = scratch_dir(name);
     let mut child = Command::new(switchboard_bin())
         .arg("run")
         .args(args)
         .arg("--data-dir")
         .arg(dir.join("data"))
-        .current_dir(repo_root())
+        .current_dir(cwd)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -173,7 +178,66 @@ fn check_takes_a_prompts_dir_and_names_it_in_the_help() {
     );
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("no prompts in"), "{err}");
+
+    // `ivr simulate` and `ivr test` take the same flag their error message names.
+    let (code, out, err) = tool(&dir, &["ivr", "simulate", "mine.ivr"]);
+    assert_eq!(code, Some(2), "no prompts anywhere: {out}{err}");
+    assert!(err.contains("--prompts DIR"), "{err}");
+    let (code, out, err) = tool(
+        &dir,
+        &[
+            "ivr",
+            "simulate",
+            "mine.ivr",
+            "--prompts",
+            prompts.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        err.contains("unknown prompt \"no-such-greeting\""),
+        "{out}{err}"
+    );
+    let (code, out, err) = tool(
+        &dir,
+        &[
+            "ivr",
+            "test",
+            "mine.ivr",
+            "--prompts",
+            empty.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("no prompts in"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn run_outside_the_repository_names_the_missing_prompts_directory() {
+    let cwd = scratch_dir("first-run-outside-repo");
+    let out = run_expecting_failure_in(
+        "first-run-outside-repo-data",
+        &cwd,
+        &[
+            "--sip-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("ivr.prompts"), "names the key: {err}");
+    assert!(
+        err.contains(&cwd.display().to_string()),
+        "names the working directory: {err}"
+    );
+    assert_eq!(
+        err.matches("os error").count(),
+        0,
+        "no raw OS error text: {err}"
+    );
 }
 
 #[test]

@@ -100,6 +100,15 @@ pub(crate) async fn start(
     Arc<CallContext>,
 )> {
     let mut prompts = PromptCache::new();
+    if !cfg.ivr.prompts.is_dir() {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        anyhow::bail!(
+            "ivr.prompts: no directory {} (relative paths are taken from the working directory {}); \
+             start switchboard in the repository (where prompts/ is) or set ivr.prompts in --config",
+            cfg.ivr.prompts.display(),
+            cwd.display()
+        );
+    }
     let n = prompts
         .load_dir(&cfg.ivr.prompts)
         .with_context(|| format!("loading prompts from {}", cfg.ivr.prompts.display()))?;

@@ -199,28 +199,7 @@ struct ExportArgs {
 #[derive(Subcommand, Debug)]
 enum IvrCommand {
     /// Run one call through a dialplan offline and print what the caller hears.
-    Simulate {
-        /// The dialplan file.
-        file: PathBuf,
-        /// Dialled number (DNIS).
-        #[arg(long, default_value = "")]
-        to: String,
-        /// Caller ID.
-        #[arg(long, default_value = "")]
-        from: String,
-        /// Keys per input request, comma-separated groups: "1,#3".
-        #[arg(long, default_value = "")]
-        digits: String,
-        /// Wall-clock time of the call, e.g. 2026-11-23T03:00+03:00 (default: now).
-        #[arg(long)]
-        at: Option<String>,
-        /// JSON file with canned HTTP answers.
-        #[arg(long = "http-fixture")]
-        http_fixture: Option<PathBuf>,
-        /// Config whose queue names the check uses.
-        #[arg(long)]
-        config: Option<PathBuf>,
-    },
+    Simulate(tools::SimulateCallArgs),
     /// Run the *.test.toml expectations next to the dialplans.
     Test {
         /// A directory, a .test.toml or a .ivr file.
@@ -229,6 +208,10 @@ enum IvrCommand {
         /// Config whose queue names the check uses.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Prompts directory (<lang>/<name>.wav); default: ivr.prompts found next to the
+        /// dialplans or above them, then in the working directory.
+        #[arg(long)]
+        prompts: Option<PathBuf>,
     },
 }
 
@@ -302,20 +285,16 @@ fn main() -> ExitCode {
             config,
         } => tools::check(&files, prompts.as_deref(), config.as_deref()),
         Command::Ivr {
-            command:
-                IvrCommand::Simulate {
-                    file,
-                    to,
-                    from,
-                    digits,
-                    at,
-                    http_fixture,
-                    config,
-                },
-        } => tools::simulate_call(file, to, from, digits, at, http_fixture, config.as_deref()),
+            command: IvrCommand::Simulate(args),
+        } => tools::simulate_call(args),
         Command::Ivr {
-            command: IvrCommand::Test { path, config },
-        } => tools::run_tests(path, config.as_deref()),
+            command:
+                IvrCommand::Test {
+                    path,
+                    config,
+                    prompts,
+                },
+        } => tools::run_tests(path, config.as_deref(), prompts.as_deref()),
         Command::Export { command } => export_main(command),
         Command::Report(args) => report::cli::main(args),
         Command::Token {

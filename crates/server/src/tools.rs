@@ -146,22 +146,53 @@ pub(crate) fn check(
     })
 }
 
-/// `switchboard ivr simulate FILE --to .. --from .. --digits .. --at ..`.
-pub(crate) fn simulate_call(
+/// Flags of `switchboard ivr simulate`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct SimulateCallArgs {
+    /// The dialplan file.
     file: PathBuf,
+    /// Dialled number (DNIS).
+    #[arg(long, default_value = "")]
     to: String,
+    /// Caller ID.
+    #[arg(long, default_value = "")]
     from: String,
+    /// Keys per input request, comma-separated groups: "1,#3".
+    #[arg(long, default_value = "")]
     digits: String,
+    /// Wall-clock time of the call, e.g. 2026-11-23T03:00+03:00 (default: now).
+    #[arg(long)]
     at: Option<String>,
+    /// JSON file with canned HTTP answers.
+    #[arg(long = "http-fixture")]
     http_fixture: Option<PathBuf>,
-    config: Option<&std::path::Path>,
-) -> anyhow::Result<ExitCode> {
+    /// Config whose queue names the check uses.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Prompts directory (<lang>/<name>.wav); default: ivr.prompts found next to the
+    /// dialplan or above it, then in the working directory.
+    #[arg(long)]
+    prompts: Option<PathBuf>,
+}
+
+/// `switchboard ivr simulate FILE --to .. --from .. --digits .. --at ..`.
+pub(crate) fn simulate_call(args: SimulateCallArgs) -> anyhow::Result<ExitCode> {
+    let SimulateCallArgs {
+        file,
+        to,
+        from,
+        digits,
+        at,
+        http_fixture,
+        config,
+        prompts,
+    } = args;
     let at = match at {
         Some(a) => parse_at(&a)
             .with_context(|| format!("--at {a:?}: expected a time like 2026-11-23T03:00+03:00"))?,
         None => chrono::Utc::now().fixed_offset(),
     };
-    let ctx = context(config, None, &file)?;
+    let ctx = context(config.as_deref(), prompts.as_deref(), &file)?;
     let mut call = SimCall::new(to, from, at);
     call.digits = digits;
     let opts = SimOptions {
@@ -186,8 +217,9 @@ pub(crate) fn simulate_call(
 pub(crate) fn run_tests(
     path: PathBuf,
     config: Option<&std::path::Path>,
+    prompts: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
-    let report = run_dialplan_tests(&path, &context(config, None, &path)?);
+    let report = run_dialplan_tests(&path, &context(config, prompts, &path)?);
     print!("{report}");
     Ok(if report.passed() {
         ExitCode::SUCCESS
