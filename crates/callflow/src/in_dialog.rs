@@ -1,8 +1,10 @@
 //! Requests inside a confirmed dialog, decided for the call: an INFO carrying a key
 //! (accepted from the caller and routed like any key, refused when it carries none), a
 //! re-INVITE (answered when its offer can be answered; a change of hold is logged with how
-//! long the hold lasted), NOTIFY and the rest. The driver parses the request and the SDP,
-//! builds the SDP answer, and sends the status decided here.
+//! long the hold lasted), NOTIFY, an OPTIONS keepalive and the rest. Calls the engine
+//! places (callbacks, agents' own calls) get the same answers as inbound calls. The
+//! driver parses the request and the SDP, builds the SDP answer, and sends the status
+//! decided here.
 
 use std::time::Instant;
 
@@ -37,6 +39,8 @@ pub enum InDialog {
     ReInvite(ReOffer),
     /// A NOTIFY (of a REFER's progress).
     Notify,
+    /// An OPTIONS inside the dialog: a keepalive (RFC 3261 §11), the dialog is alive.
+    Options,
     /// Any other method (REFERs are transfers: `handle_transfer`).
     Other,
 }
@@ -93,7 +97,7 @@ impl Call {
                 }
                 status(answer)
             }
-            (InDialog::Notify, _) => status(200),
+            (InDialog::Notify | InDialog::Options, _) => status(200),
             (InDialog::Other, _) => status(501),
         }
     }

@@ -261,9 +261,15 @@ pub(crate) async fn run(
         media: agent_media,
     };
     let mut far_signals = answered.signals;
-    let ended = placed_call::bridge(
-        &ctx,
+    let mut placed = placed_call::Placed {
+        ctx: &ctx,
         id,
+        flow: &mut flow,
+        acd_call: None,
+        log: &log,
+    };
+    let ended = placed_call::bridge(
+        &mut placed,
         &mut far,
         &mut far_signals,
         &mut near,

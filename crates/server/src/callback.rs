@@ -306,9 +306,15 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
         call: agent.call,
         media: agent.media,
     };
-    let ended = placed_call::bridge(
-        &ctx,
+    let mut placed = placed_call::Placed {
+        ctx: &ctx,
         id,
+        flow: &mut flow,
+        acd_call: Some(job.call),
+        log: &log,
+    };
+    let ended = placed_call::bridge(
+        &mut placed,
         &mut far,
         &mut cust_signals,
         &mut near,

@@ -11,8 +11,10 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use switchboard_callflow::{AcdRequest, Call, Dial, DialFailure, Ending, Output, SipRequest};
-use switchboard_events::{CallEnd, Event};
+use switchboard_callflow::{
+    AcdRequest, Call, Dial, DialFailure, Ending, InDialog, Output, ReOffer, SipRequest,
+};
+use switchboard_events::{CallEnd, Event, Party};
 use switchboard_media::{Bridge, Side};
 use switchboard_sdp::{Direction, LocalCaps, LocalMedia, SessionDescription};
 use switchboard_sip::CallKey;
@@ -131,13 +133,23 @@ pub(crate) enum BridgeEnd {
     HandOver(tokio::sync::oneshot::Sender<Option<HandOver>>),
 }
 
-/// Relays media between the far end (`far`, recorded as the caller side) and the near end
-/// (`near`: the agent) until one hangs up (then hangs up the other) or, when
-/// `hand_over` allows it, an attended transfer asks for the far end (refused otherwise).
-#[allow(clippy::too_many_arguments)]
+/// The flow of a placed call, with what carrying out its intents needs.
+pub(crate) struct Placed<'a> {
+    pub(crate) ctx: &'a CallContext,
+    /// The call's id (its SDP session id).
+    pub(crate) id: u64,
+    pub(crate) flow: &'a mut Call,
+    /// The ACD's call of a callback (its requests go there).
+    pub(crate) acd_call: Option<u64>,
+    pub(crate) log: &'a (dyn Fn(Event) -> NewEvent + Sync),
+}
+
+/// Relays media between the far end (`far`: the customer, recorded as the caller side)
+/// and the near end (`near`: the agent) until one hangs up (then hangs up the other) or,
+/// when `hand_over` allows it, an attended transfer asks for the far end (refused
+/// otherwise). In-dialog requests on either leg are answered as the flow decides.
 pub(crate) async fn bridge(
-    ctx: &CallContext,
-    id: u64,
+    placed: &mut Placed<'_>,
     far: &mut Leg,
     far_signals: &mut SignalReceiver,
     near: &mut Leg,
@@ -145,6 +157,7 @@ pub(crate) async fn bridge(
     recorder: &mut Option<Recorder>,
     hand_over: bool,
 ) -> BridgeEnd {
+    let ctx = placed.ctx;
     let mut bridge = Bridge::new(far.media.bridge_config(), near.media.bridge_config());
     let origin = Instant::now();
     let (mut tl_far, mut tl_near) = (Timeline::default(), Timeline::default());
@@ -200,7 +213,7 @@ pub(crate) async fn bridge(
                     drain_recording(recorder, far, near, (&mut tl_far, &mut tl_near), origin);
                     return BridgeEnd::Ended { far_hung_up: true };
                 }
-                Some(CallSignal::InDialog { tx, req, .. }) => answer_in_dialog(ctx, id, far, tx, &req),
+                Some(CallSignal::InDialog { tx, req, .. }) => answer_in_dialog(placed, Party::Caller, far, tx, &req),
                 Some(_) => {}
             },
             s = near_signals.recv() => match s {
@@ -214,7 +227,7 @@ pub(crate) async fn bridge(
                     let _ = reply.send(None);
                 }
                 Some(CallSignal::AConfirmed) => near.media.session.confirm(),
-                Some(CallSignal::InDialog { tx, req, .. }) => answer_in_dialog(ctx, id, near, tx, &req),
+                Some(CallSignal::InDialog { tx, req, .. }) => answer_in_dialog(placed, Party::Agent, near, tx, &req),
                 Some(_) => {}
             },
             _ = tick.tick() => {
@@ -244,48 +257,80 @@ fn drain_recording(
         .drain_to_recording(tl_near, rec, Side::Agent, origin, now);
 }
 
-/// Answers an in-dialog request on `leg`: a re-INVITE (hold, resume, a media move) gets
-/// our SDP for the same port, INFO and NOTIFY get 200, anything else 501.
+/// Answers an in-dialog request from `party` on `leg`: the flow decides the status (the
+/// same answers as an inbound call's: a caller's INFO key is logged, the agent's is 501, a
+/// re-INVITE is answered with our SDP for the same port or 488, a change of hold is
+/// `call.hold`/`call.resume`, NOTIFY and OPTIONS 200, anything else 501); this reads the
+/// request, builds the SDP answer and applies it to the leg's media.
 fn answer_in_dialog(
-    ctx: &CallContext,
-    id: u64,
+    placed: &mut Placed<'_>,
+    party: Party,
     leg: &mut Leg,
     tx: switchboard_sip::TxKey,
     req: &switchboard_sip_message::Request,
 ) {
-    let mut status = StatusCode::OK;
+    let ctx = placed.ctx;
     let mut body = None;
-    if req.method == Method::Invite {
-        let local = LocalMedia {
-            address: ctx.rtp_pool.ip(),
-            port: leg.media.local_port(),
-            session_id: id,
-            session_version: 2,
-            direction: Direction::SendRecv,
-        };
-        let caps = LocalCaps {
-            srtp: leg.media.reinvite_srtp(),
-            ..LocalCaps::default()
-        };
-        match SessionDescription::parse(&req.body)
-            .and_then(|o| switchboard_sdp::answer(&o, &caps, &local))
-        {
-            Ok((ans, neg)) => {
-                body = Some(Bytes::from(ans.to_string()));
-                leg.media.update_srtp(neg.srtp.as_ref());
-                if neg.remote.is_some() && neg.remote != leg.media.session.sdp_remote() {
-                    leg.media.session.set_remote(Instant::now(), neg.remote);
-                }
-            }
-            Err(_) => status = StatusCode::NOT_ACCEPTABLE_HERE,
+    let asked = match req.method {
+        Method::Info => InDialog::Info {
+            digit: crate::call::info_dtmf_digit(&req.body),
+        },
+        Method::Invite => {
+            let (offer, answer) = answer_reoffer(ctx, placed.id, leg, &req.body);
+            body = answer;
+            InDialog::ReInvite(offer)
         }
-    } else if !matches!(req.method, Method::Info | Method::Notify) {
-        status = StatusCode::NOT_IMPLEMENTED;
-    }
+        Method::Notify => InDialog::Notify,
+        Method::Options => InDialog::Options,
+        _ => InDialog::Other,
+    };
+    let answer = placed
+        .flow
+        .handle_in_dialog(Instant::now(), party, asked, false);
+    // What the flow decided on the way (a key's `dtmf`, `call.hold`) is logged now.
+    let _ = next_step(ctx, placed.flow, placed.acd_call, placed.log);
     let _ = ctx.sip.commands.send(SipCommand::Respond {
         call: leg.call,
         tx,
-        status,
-        sdp: body,
+        status: StatusCode(answer.status),
+        sdp: body.filter(|_| answer.status == 200),
     });
+}
+
+/// A re-INVITE's offer on `leg`, read and answered with our media for the same port (the
+/// leg's media follows a moved address or port).
+fn answer_reoffer(
+    ctx: &CallContext,
+    id: u64,
+    leg: &mut Leg,
+    offer: &[u8],
+) -> (ReOffer, Option<Bytes>) {
+    let Ok(offer) = SessionDescription::parse(offer) else {
+        return (ReOffer::Unparsable, None);
+    };
+    let held = offer.is_hold();
+    let local = LocalMedia {
+        address: ctx.rtp_pool.ip(),
+        port: leg.media.local_port(),
+        session_id: id,
+        session_version: 2,
+        direction: Direction::SendRecv,
+    };
+    let caps = LocalCaps {
+        srtp: leg.media.reinvite_srtp(),
+        ..LocalCaps::default()
+    };
+    match switchboard_sdp::answer(&offer, &caps, &local) {
+        Ok((ans, neg)) => {
+            leg.media.update_srtp(neg.srtp.as_ref());
+            if neg.remote.is_some() && neg.remote != leg.media.session.sdp_remote() {
+                leg.media.session.set_remote(Instant::now(), neg.remote);
+            }
+            (
+                ReOffer::Answerable { held },
+                Some(Bytes::from(ans.to_string())),
+            )
+        }
+        Err(_) => (ReOffer::Unanswerable { held }, None),
+    }
 }

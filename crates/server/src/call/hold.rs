@@ -21,11 +21,6 @@ impl CallTask {
             SipLeg::A => Party::Caller,
             SipLeg::B => Party::Agent,
         };
-        if req.method == Method::Options {
-            // An in-dialog OPTIONS is a keepalive (RFC 3261 §11): the dialog is alive.
-            self.respond(tx, StatusCode::OK, None).await;
-            return;
-        }
         let mut body = None;
         let asked = match req.method {
             Method::Info => InDialog::Info {
@@ -37,6 +32,7 @@ impl CallTask {
                 InDialog::ReInvite(offer)
             }
             Method::Notify => InDialog::Notify,
+            Method::Options => InDialog::Options,
             _ => InDialog::Other,
         };
         let callback_possible = self.callback_possible();

@@ -148,7 +148,7 @@ impl CallTask {
 }
 
 /// The digit of an `application/dtmf-relay` (or `application/dtmf`) INFO body.
-pub(super) fn info_dtmf_digit(body: &[u8]) -> Option<char> {
+pub(crate) fn info_dtmf_digit(body: &[u8]) -> Option<char> {
     let text = std::str::from_utf8(body).ok()?;
     for line in text.lines() {
         let (k, v) = line.split_once('=').unwrap_or(("", line));

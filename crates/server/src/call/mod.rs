@@ -32,7 +32,7 @@ pub(crate) use api_supervision::run_api_supervision;
 pub(crate) use campaign_leg::{
     run_campaign_call, CampaignCall, CampaignStart, PacerNote, PacerNoteKind, Predictive,
 };
-use ivr_flow::info_dtmf_digit;
+pub(crate) use ivr_flow::info_dtmf_digit;
 use queueing::plain_queue_request;
 pub(crate) use setup::run_call;
 use supervision::{supervise_call, supervise_target};
