@@ -1,23 +1,26 @@
 //! The REGISTER handler (RFC 3261 §10.3) with digest authentication and brute-force lockout.
 //! [`request_auth`] applies the same digest check to other requests (INVITE, 407).
 
+mod authenticate;
+mod http_date;
 mod request_auth;
+mod users;
 
-use crate::digest::{
-    challenge, compute_response, constant_time_eq, hmac_sha256, Algorithm, Credentials,
-    CredentialsError, Ha1, HashKind, ResponseInput,
-};
-use crate::limiter::{source_key, FailureTable, LockoutConfig, LockoutStarted, TrustTable};
+use crate::digest::{challenge, hmac_sha256, Algorithm, Ha1, HashKind};
+use crate::limiter::{FailureTable, LockoutConfig, LockoutStarted, TrustTable};
 use crate::location::{contact_key, Binding, LocationEvent, LocationTable, LogoutReason};
-use crate::nonce::{NonceKeeper, NonceState};
+use crate::nonce::NonceKeeper;
+pub use http_date::http_date;
 pub use request_auth::{RequestAuth, RequestAuthOutcome};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 use switchboard_sip_message::{
-    Contacts, HeaderName, Method, NameAddr, Param, Request, Response, StatusCode, Uri,
+    Contacts, HeaderName, Method, NameAddr, Param, Request, Response, StatusCode,
 };
+pub use users::UserDirectory;
+use users::{Ha1Set, Secret};
 
 /// Registrar settings. [`RegistrarConfig::new`] gives the defaults below.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,114 +64,6 @@ impl RegistrarConfig {
             default_expires: 3600,
             max_bindings_per_user: 10,
             lockout: LockoutConfig::default(),
-        }
-    }
-}
-
-#[derive(Clone)]
-enum Secret {
-    Password(String),
-    Ha1(Option<Ha1>, Option<Ha1>),
-}
-
-/// Who may register, with what secret. Passwords are turned into HA1s for the realm when
-/// the registrar is built and then dropped; precomputed HA1s can be given instead.
-#[derive(Clone, Default)]
-pub struct UserDirectory {
-    users: HashMap<String, Secret>,
-    /// Users whose credentials authenticate requests (a carrier's INVITEs) but never a
-    /// REGISTER: trunk digest accounts.
-    invite_only: HashSet<String>,
-}
-
-impl fmt::Debug for UserDirectory {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "UserDirectory({} users)", self.users.len())
-    }
-}
-
-impl UserDirectory {
-    /// No users.
-    pub fn new() -> UserDirectory {
-        UserDirectory::default()
-    }
-
-    /// Adds or replaces `user` with a plain password.
-    pub fn insert_password(&mut self, user: impl Into<String>, password: impl Into<String>) {
-        self.users
-            .insert(user.into(), Secret::Password(password.into()));
-    }
-
-    /// Adds a user whose credentials authenticate INVITEs only (a trunk's inbound digest
-    /// account): a REGISTER that authenticates as it gets 403
-    /// ([`Disposition::InviteOnlyCredentials`]), so a carrier's password never becomes a
-    /// phone's binding.
-    pub fn insert_invite_only_password(
-        &mut self,
-        user: impl Into<String>,
-        password: impl Into<String>,
-    ) {
-        let user = user.into();
-        self.invite_only.insert(user.clone());
-        self.insert_password(user, password);
-    }
-
-    /// Builder form of [`insert_password`](Self::insert_password).
-    pub fn with_password(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
-        self.insert_password(user, password);
-        self
-    }
-
-    /// Adds a precomputed HA1 for `user` (computed with the registrar's realm). One MD5 and
-    /// one SHA-256 HA1 may be given; an algorithm without an HA1 never authenticates.
-    pub fn insert_ha1(&mut self, user: impl Into<String>, ha1: Ha1) {
-        let e = self
-            .users
-            .entry(user.into())
-            .or_insert(Secret::Ha1(None, None));
-        if let Secret::Password(_) = e {
-            *e = Secret::Ha1(None, None);
-        }
-        if let Secret::Ha1(md5, sha) = e {
-            match ha1.kind() {
-                HashKind::Md5 => *md5 = Some(ha1),
-                HashKind::Sha256 => *sha = Some(ha1),
-            }
-        }
-    }
-
-    /// Number of users.
-    pub fn len(&self) -> usize {
-        self.users.len()
-    }
-
-    /// Whether there are no users.
-    pub fn is_empty(&self) -> bool {
-        self.users.is_empty()
-    }
-}
-
-impl<U: Into<String>, P: Into<String>> FromIterator<(U, P)> for UserDirectory {
-    fn from_iter<I: IntoIterator<Item = (U, P)>>(iter: I) -> Self {
-        let mut d = UserDirectory::new();
-        for (u, p) in iter {
-            d.insert_password(u, p);
-        }
-        d
-    }
-}
-
-#[derive(Clone)]
-struct Ha1Set {
-    md5: Option<Ha1>,
-    sha256: Option<Ha1>,
-}
-
-impl Ha1Set {
-    fn get(&self, kind: HashKind) -> Option<&Ha1> {
-        match kind {
-            HashKind::Md5 => self.md5.as_ref(),
-            HashKind::Sha256 => self.sha256.as_ref(),
         }
     }
 }
@@ -670,151 +565,6 @@ impl Registrar {
         let bindings = result.map_err(|r| (r, false))?;
         Ok((user, bindings))
     }
-
-    /// Checks the digest credentials in `header` (`Authorization` for REGISTER,
-    /// `Proxy-Authorization` for other requests). `to_user` is the user the request claims
-    /// to act for (REGISTER: the To user; INVITE: the From user), which decides a locked
-    /// source's exemption. `Ok(username)` on success; otherwise the 401/403/400 to send and
-    /// whether it is `stale`.
-    pub(crate) fn authenticate(
-        &mut self,
-        now: SystemTime,
-        source: SocketAddr,
-        to_user: &str,
-        header: &HeaderName,
-        req: &Request,
-    ) -> Result<String, (Reject, bool)> {
-        let key = source_key(source.ip());
-        // Exempt while locked: a refresh from one of the To user's live bindings, or a
-        // source that authenticated that user recently. Decided on the To user alone, so
-        // the challenge round trip works too; a different digest username is refused.
-        let exempt_user = if self.by_source.is_locked(&key, now) {
-            if !(self.has_binding_from(to_user, source, now)
-                || self.trusted.trusts(key, to_user, now))
-            {
-                self.stats.locked_rejections += 1;
-                return Err((locked(), false));
-            }
-            self.stats.lockout_exemptions += 1;
-            Some(to_user)
-        } else {
-            None
-        };
-        let challenged = |s: &mut AuthStats| {
-            s.challenges += 1;
-            Err((
-                Reject::Status(StatusCode::UNAUTHORIZED, Disposition::Challenged),
-                false,
-            ))
-        };
-
-        // Pick the Digest credentials for our realm, if any.
-        let mut creds = None;
-        for value in req.headers.get_all(header) {
-            match Credentials::parse(value) {
-                Ok(c) if c.realm == self.cfg.realm => {
-                    creds = Some(c);
-                    break;
-                }
-                Ok(_)
-                | Err(CredentialsError::NotDigest)
-                | Err(CredentialsError::UnsupportedAlgorithm)
-                | Err(CredentialsError::UnsupportedQop)
-                | Err(CredentialsError::UserHash) => {}
-                Err(_) => return Err((bad("malformed credentials"), false)),
-            }
-        }
-        let Some(c) = creds else {
-            return challenged(&mut self.stats);
-        };
-        if !self.cfg.algorithms.contains(&c.algorithm)
-            || (c.qop.is_none() && (!self.cfg.allow_rfc2069 || c.algorithm.is_sess()))
-        {
-            return challenged(&mut self.stats);
-        }
-        let uri_matches =
-            c.uri == req.uri.to_string() || Uri::parse(&c.uri).is_ok_and(|u| u == req.uri);
-        if !uri_matches {
-            return Err((bad("digest uri does not match Request-URI"), false));
-        }
-        if exempt_user.is_some_and(|u| u != c.username) {
-            self.stats.locked_rejections += 1;
-            return Err((locked(), false));
-        }
-
-        // Same work for known and unknown users: unknown ones use a fake HA1.
-        let kind = c.algorithm.hash();
-        let real = self.users.get(&c.username).and_then(|s| s.get(kind));
-        let known = real.is_some();
-        let ha1 = real.or(self.fake.get(kind)).cloned();
-        let Some(ha1) = ha1 else {
-            return challenged(&mut self.stats);
-        };
-        let expected = compute_response(&ResponseInput {
-            algorithm: c.algorithm,
-            ha1: &ha1,
-            nonce: &c.nonce,
-            qop: c
-                .qop
-                .as_ref()
-                .map(|q| (q.nc_text.as_str(), q.cnonce.as_str(), q.qop)),
-            method: req.method.as_str(),
-            uri: &c.uri,
-        });
-        let matches = constant_time_eq(expected.as_bytes(), c.response.as_bytes()) & known;
-        let nonce_state = self.nonces.check(&c.nonce, now);
-
-        if !matches {
-            self.stats.failures += 1;
-            if let Some((cooldown, strike)) = self.by_source.record_failure(&key, now) {
-                self.stats.lockouts_started += 1;
-                self.lockout = Some(LockoutStarted {
-                    source: key,
-                    cooldown,
-                    strike,
-                });
-            }
-            return Err((
-                Reject::Status(StatusCode::UNAUTHORIZED, Disposition::AuthFailed),
-                false,
-            ));
-        }
-        let id = match nonce_state {
-            NonceState::Valid(id) => id,
-            NonceState::Stale | NonceState::Invalid => {
-                self.stats.stale += 1;
-                return Err((
-                    Reject::Status(StatusCode::UNAUTHORIZED, Disposition::Stale),
-                    true,
-                ));
-            }
-        };
-        // Legacy (no qop) responses count as nc=1, so each nonce serves one request.
-        let nc = c.qop.as_ref().map(|q| q.nc).unwrap_or(1);
-        if !self.nonces.accept_nc(id, nc, now) {
-            self.stats.replays += 1;
-            return Err((
-                Reject::Status(StatusCode::UNAUTHORIZED, Disposition::Replay),
-                true,
-            ));
-        }
-        self.stats.accepted += 1;
-        self.trusted.record(key, &c.username, now);
-        Ok(c.username)
-    }
-
-    /// Whether `user` has a live binding registered from exactly `source` (address and
-    /// port): such a device keeps refreshing while its source is locked by others' failures.
-    fn has_binding_from(&self, user: &str, source: SocketAddr, now: SystemTime) -> bool {
-        self.location
-            .lookup_active(user, now)
-            .iter()
-            .any(|b| b.source == source)
-    }
-}
-
-fn locked() -> Reject {
-    Reject::Status(StatusCode::FORBIDDEN, Disposition::LockedOut)
 }
 
 /// `<uri>;params;expires=N` for a 200's Contact list.
@@ -825,63 +575,4 @@ fn contact_with_expires(b: &Binding, now: SystemTime) -> String {
         value: Some(b.remaining_secs(now).to_string()),
     });
     na.to_string()
-}
-
-/// RFC 7231 IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), as SIP's Date header wants.
-pub fn http_date(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days);
-    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MON: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let wd = WD
-        .get(usize::try_from(days.rem_euclid(7)).unwrap_or(0))
-        .unwrap_or(&"Thu");
-    let mon = MON
-        .get(usize::try_from(m - 1).unwrap_or(0))
-        .unwrap_or(&"Jan");
-    format!(
-        "{wd}, {d:02} {mon} {y:04} {:02}:{:02}:{:02} GMT",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to (year, month 1..=12, day 1..=31), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn http_date_known_values() {
-        assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(
-            http_date(UNIX_EPOCH + Duration::from_secs(784_111_777)),
-            "Sun, 06 Nov 1994 08:49:37 GMT"
-        );
-        assert_eq!(
-            http_date(UNIX_EPOCH + Duration::from_secs(951_782_400)),
-            "Tue, 29 Feb 2000 00:00:00 GMT"
-        );
-    }
 }

@@ -17,6 +17,8 @@
 //! and the `--from`/`--to` parser.
 
 mod cdr;
+#[cfg(test)]
+mod cdr_tests;
 mod check;
 mod csv;
 mod queue_log;
