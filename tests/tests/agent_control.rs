@@ -10,7 +10,6 @@ use serde_json::Value;
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
 use switchboard_e2e::{http_call, wait_for, Server};
 
-#[allow(dead_code)] // shared with acd_e2e.rs, which uses all of it
 mod acd_fixture;
 
 /// The demo queues, with a long wrap-up in `sales` so ending it by hand is observable.

@@ -1,5 +1,11 @@
 //! The fixture the ACD end-to-end tests share: the queues' configuration, phones that
 //! register or call, the event log's timestamps, and the exports.
+//!
+//! The dialplan `tests/dialplans-acd/acd.ivr` sends each number straight into one queue
+//! (200: sales, 201: bank, 202: support, 203-205: bank with a max wait, an exit key, a
+//! priority); every test sets up those queues in its TOML.
+// Each test binary that includes this module uses a subset of it.
+#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::sync::Mutex;
