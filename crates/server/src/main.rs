@@ -18,6 +18,8 @@ mod callback;
 mod caller_history;
 mod campaign;
 mod config;
+#[cfg(test)]
+mod config_reference;
 mod conversation_script;
 mod core_events;
 mod descriptors;
