@@ -39,7 +39,7 @@ impl Shared {
         );
         counter(
             "switchboard_sip_udp_dropped_total",
-            "SIP datagrams dropped on a full queue.",
+            "SIP datagrams dropped on a full inbound queue (or their source's share of it).",
             st.udp_dropped.load(Ordering::Relaxed),
         );
         counter(
@@ -92,6 +92,12 @@ impl Shared {
              # TYPE switchboard_sip_tcp_connections_open gauge\n\
              switchboard_sip_tcp_connections_open {}\n",
             st.tcp_open.load(Ordering::Relaxed)
+        ));
+        out.push_str(&format!(
+            "# HELP switchboard_sip_inbound_queued SIP messages waiting in the inbound queue (served round-robin per source).\n\
+             # TYPE switchboard_sip_inbound_queued gauge\n\
+             switchboard_sip_inbound_queued {}\n",
+            self.transport.inbound_queued()
         ));
         if let Some(free) = crate::descriptors::free() {
             out.push_str(&format!(

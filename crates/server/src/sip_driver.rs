@@ -15,7 +15,7 @@ use switchboard_sip::{
     B2bua, B2buaConfig, B2buaOutput, CallEvent, CallKey, Leg, Transport, TxConfig, TxKey, UasPolicy,
 };
 use switchboard_sip_message::{Host, Method, NameAddr, Request, SipUri, StatusCode, Uri};
-use switchboard_transport::{Inbound, SipTransport, TransportKind};
+use switchboard_transport::{Inbound, InboundReceiver, SipTransport, TransportKind};
 use tokio::sync::{mpsc, watch};
 
 use crate::admission::{CallGate, CallRefusal, RateConfig, SourceLimiter, Verdict, PRUNE_EVERY};
@@ -375,7 +375,7 @@ impl SipDriver {
 
     pub(crate) async fn run(
         mut self,
-        mut inbound: mpsc::Receiver<Inbound>,
+        mut inbound: InboundReceiver,
         mut shutdown: watch::Receiver<ShutdownStage>,
     ) {
         let mut ending = false;

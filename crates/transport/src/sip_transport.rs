@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, Semaphore};
 
+use crate::inbound_queue::{Producers, Receiver, Refusal};
 use crate::sip_tls::{TlsListen, TlsPeer};
 
 /// Which transport a message came in on or goes out on.
@@ -61,13 +62,20 @@ pub struct TransportConfig {
     /// and any later message must complete within this long of its first byte; else the
     /// connection is closed (counted). Bounds slow senders that the idle timeout misses.
     pub tcp_message_timeout: Duration,
-    /// Capacity of the inbound message channel; when full, UDP datagrams are dropped
-    /// (and counted) rather than queued without bound.
+    /// Most messages waiting in the inbound queue (served round-robin per source, see
+    /// [`InboundReceiver`]); when full, UDP datagrams are dropped (and counted) and stream
+    /// messages wait, rather than queueing without bound.
     pub inbound_queue: usize,
-    /// Most bytes of received messages waiting in the inbound channel (raw sizes); a UDP
+    /// Most bytes of received messages waiting in the inbound queue (raw sizes); a UDP
     /// datagram that would exceed it is dropped and counted, so a flood of large
     /// messages cannot queue `inbound_queue` x 64 kB.
     pub inbound_queue_bytes: usize,
+    /// Receive buffer asked of the kernel for each SIP UDP socket (the kernel caps it at
+    /// `net.core.rmem_max`). While the reader is not scheduled (a busy machine), datagrams
+    /// wait there; when it is full, the kernel drops them unseen, a quiet source's
+    /// included, so a larger buffer turns a burst into a short wait instead of a loss
+    /// (and a 500 ms retransmission).
+    pub udp_recv_buffer: usize,
     /// SIP over TLS listeners; `None`: no TLS. TLS connections share the TCP caps
     /// (`max_tcp_connections`, `max_tcp_per_source`) and timeouts; the handshake must
     /// finish within `tcp_message_timeout`, and then the first message within another.
@@ -84,6 +92,7 @@ impl Default for TransportConfig {
             tcp_message_timeout: Duration::from_secs(10),
             inbound_queue: 8192,
             inbound_queue_bytes: 16 << 20,
+            udp_recv_buffer: 4 << 20,
             tls: None,
         }
     }
@@ -105,49 +114,11 @@ pub struct Inbound {
     /// Over TLS: the SHA-256 (lowercase hex) of the certificate the peer presented, if
     /// any (a pinned trunk certificate; see [`cert_sha256_hex`](crate::cert_sha256_hex)).
     pub client_cert_sha256: Option<Arc<str>>,
-    /// This message's share of the inbound byte budget, returned when it is dropped.
-    _queued: QueuedBytes,
-    /// Its place in its UDP source's share of the queue (see `udp_share`); `None` over TCP.
-    _source: Option<crate::udp_share::BacklogEntry>,
 }
 
-/// Bytes of a message counted against [`TransportConfig::inbound_queue_bytes`] until the
-/// receiver drops the [`Inbound`].
-#[derive(Debug)]
-struct QueuedBytes {
-    total: Arc<AtomicUsize>,
-    n: usize,
-}
-
-impl QueuedBytes {
-    /// Counts `n` bytes unless that would pass `max` (then `None`).
-    fn take(total: &Arc<AtomicUsize>, n: usize, max: usize) -> Option<QueuedBytes> {
-        let prev = total.fetch_add(n, Ordering::Relaxed);
-        if prev + n > max {
-            total.fetch_sub(n, Ordering::Relaxed);
-            return None;
-        }
-        Some(QueuedBytes {
-            total: total.clone(),
-            n,
-        })
-    }
-
-    /// Counts `n` bytes whatever the total (TCP: the reader waits for room instead).
-    fn force(total: &Arc<AtomicUsize>, n: usize) -> QueuedBytes {
-        total.fetch_add(n, Ordering::Relaxed);
-        QueuedBytes {
-            total: total.clone(),
-            n,
-        }
-    }
-}
-
-impl Drop for QueuedBytes {
-    fn drop(&mut self) {
-        self.total.fetch_sub(self.n, Ordering::Relaxed);
-    }
-}
+/// The SIP driver's end of the inbound queue: messages in round-robin order of their
+/// sources (an IPv4 address, an IPv6 /64), each source's in the order received.
+pub type InboundReceiver = Receiver<Inbound>;
 
 /// Errors binding and sending.
 #[derive(Debug, thiserror::Error)]
@@ -201,8 +172,9 @@ pub struct TransportStats {
     /// Datagrams dropped because the inbound queue was full (those dropped because their
     /// source held its share of the queue included).
     pub udp_dropped: AtomicU64,
-    /// Datagrams dropped before parsing because their source already held its share (an
-    /// eighth) of the inbound queue's messages or bytes; also counted in `udp_dropped`.
+    /// Datagrams dropped before parsing because the inbound queue was over half full and
+    /// their source already held its share (an eighth) of its messages or bytes; also
+    /// counted in `udp_dropped`.
     pub udp_share_dropped: AtomicU64,
     /// TCP connections accepted or opened.
     pub tcp_connections: AtomicU64,
@@ -282,8 +254,7 @@ pub struct SipTransport {
     conns: ConnTable,
     permits: Arc<Semaphore>,
     per_source: SourceCounts,
-    inbound: mpsc::Sender<Inbound>,
-    queued: Arc<AtomicUsize>,
+    inbound: Arc<Producers<Inbound>>,
     cfg: Arc<TransportConfig>,
     stats: Arc<TransportStats>,
     local: Arc<Vec<SocketAddr>>,
@@ -298,8 +269,8 @@ impl SipTransport {
     pub async fn bind(
         addrs: &[SocketAddr],
         cfg: TransportConfig,
-    ) -> Result<(SipTransport, mpsc::Receiver<Inbound>), TransportError> {
-        let (tx, rx) = mpsc::channel(cfg.inbound_queue.max(1));
+    ) -> Result<(SipTransport, InboundReceiver), TransportError> {
+        let (tx, rx) = crate::inbound_queue::channel(cfg.inbound_queue, cfg.inbound_queue_bytes);
         let cfg = Arc::new(cfg);
         let stats = Arc::new(TransportStats::default());
         let conns: ConnTable = Arc::new(Mutex::new(HashMap::new()));
@@ -309,6 +280,9 @@ impl SipTransport {
         let mut listeners = Vec::new();
         for addr in addrs {
             let (udp, tcp) = bind_pair(*addr).await?;
+            if let Err(e) = socket2::SockRef::from(&udp).set_recv_buffer_size(cfg.udp_recv_buffer) {
+                tracing::warn!(error = %e, "cannot size the SIP UDP receive buffer");
+            }
             locals.push(udp.local_addr()?);
             udps.push(Arc::new(udp));
             listeners.push(tcp);
@@ -322,8 +296,7 @@ impl SipTransport {
             conns,
             permits,
             per_source: Arc::default(),
-            inbound: tx,
-            queued: Arc::default(),
+            inbound: Arc::new(tx),
             cfg,
             stats,
             local: Arc::new(locals),
@@ -361,6 +334,11 @@ impl SipTransport {
     /// The counters.
     pub fn stats(&self) -> &TransportStats {
         &self.stats
+    }
+
+    /// Messages waiting in the inbound queue now.
+    pub fn inbound_queued(&self) -> usize {
+        self.inbound.len()
     }
 
     pub(crate) fn config(&self) -> &TransportConfig {
@@ -583,8 +561,6 @@ async fn udp_reader(t: SipTransport, sock: Arc<UdpSocket>) {
     // One receive buffer, reused: each datagram is copied out at its own size, so a queued
     // message holds its bytes, not a whole 64 kB buffer.
     let mut buf = vec![0u8; max + 1];
-    let mut shares =
-        crate::udp_share::SourceShares::new(t.cfg.inbound_queue, t.cfg.inbound_queue_bytes);
     loop {
         let (n, from) = match sock.recv_from(&mut buf[..]).await {
             Ok(v) => v,
@@ -605,19 +581,12 @@ async fn udp_reader(t: SipTransport, sock: Arc<UdpSocket>) {
         if data.iter().all(|b| *b == b'\r' || *b == b'\n') {
             continue;
         }
-        // Once the queue is over half full, a source past its share of it is dropped
-        // before the copy and the parse.
-        let crowded = t.inbound.capacity() < t.inbound.max_capacity() / 2
-            || t.queued.load(Ordering::Relaxed) > t.cfg.inbound_queue_bytes / 2;
-        let Some(source) = shares.admit(from.ip(), n, crowded) else {
-            t.stats.udp_share_dropped.fetch_add(1, Ordering::Relaxed);
-            t.stats.udp_dropped.fetch_add(1, Ordering::Relaxed);
+        // A datagram the queue would refuse (full, or its source past its share once
+        // the queue is over half full) is dropped before the copy and the parse.
+        if let Err(why) = t.inbound.check(from.ip(), n) {
+            t.count_udp_drop(why);
             continue;
-        };
-        let Some(queued) = QueuedBytes::take(&t.queued, n, t.cfg.inbound_queue_bytes) else {
-            t.stats.udp_dropped.fetch_add(1, Ordering::Relaxed);
-            continue;
-        };
+        }
         let raw = Bytes::copy_from_slice(data);
         let msg = parse_datagram(&raw, &t.cfg.limits);
         if msg.is_err() {
@@ -630,12 +599,20 @@ async fn udp_reader(t: SipTransport, sock: Arc<UdpSocket>) {
             msg,
             raw,
             client_cert_sha256: None,
-            _queued: queued,
-            _source: Some(source),
         };
-        if t.inbound.try_send(inbound).is_err() {
-            t.stats.udp_dropped.fetch_add(1, Ordering::Relaxed);
+        // Another socket's reader may have filled the room since the check.
+        if let Err(why) = t.inbound.push_datagram(from.ip(), n, inbound) {
+            t.count_udp_drop(why);
         }
+    }
+}
+
+impl SipTransport {
+    fn count_udp_drop(&self, why: Refusal) {
+        if why == Refusal::Share {
+            self.stats.udp_share_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        self.stats.udp_dropped.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -739,9 +716,11 @@ async fn stream_connection<S>(
                             let raw = buf.split_to(used).freeze();
                             delivered = true;
                             msg_deadline = None;
-                            let _queued = QueuedBytes::force(&t.queued, raw.len());
-                            let inbound = Inbound { kind, from: peer, local, msg: Ok(msg), raw, client_cert_sha256: cert.clone(), _queued, _source: None };
-                            if t.inbound.send(inbound).await.is_err() {
+                            // Waits while this source holds its share of the queue or
+                            // the queue is full: only this connection is held back.
+                            let n = raw.len();
+                            let inbound = Inbound { kind, from: peer, local, msg: Ok(msg), raw, client_cert_sha256: cert.clone() };
+                            if t.inbound.push_stream(peer.ip(), n, inbound).await.is_err() {
                                 break 'conn;
                             }
                         }
@@ -757,8 +736,8 @@ async fn stream_connection<S>(
                             // report it (for a best-effort 400) and close.
                             t.stats.tcp_framing_errors.fetch_add(1, Ordering::Relaxed);
                             let raw = buf.split().freeze();
-                            let _queued = QueuedBytes::force(&t.queued, raw.len());
-                            let _ = t.inbound.send(Inbound { kind, from: peer, local, msg: Err(e), raw, client_cert_sha256: cert.clone(), _queued, _source: None }).await;
+                            let n = raw.len();
+                            let _ = t.inbound.push_stream(peer.ip(), n, Inbound { kind, from: peer, local, msg: Err(e), raw, client_cert_sha256: cert.clone() }).await;
                             break 'conn;
                         }
                     }

@@ -6,14 +6,13 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use switchboard_transport::{Inbound, SipTransport, TransportConfig};
+use switchboard_transport::{InboundReceiver, SipTransport, TransportConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::mpsc;
 
 const OPTIONS: &str = "OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKt1\r\nFrom: <sip:b@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\nCall-ID: lim-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
 
-async fn bind(cfg: TransportConfig) -> (SipTransport, mpsc::Receiver<Inbound>, SocketAddr) {
+async fn bind(cfg: TransportConfig) -> (SipTransport, InboundReceiver, SocketAddr) {
     let (t, rx) = SipTransport::bind(&["127.0.0.1:0".parse().unwrap()], cfg)
         .await
         .unwrap();
@@ -37,7 +36,7 @@ async fn closed_by_server(s: &mut TcpStream) -> bool {
 }
 
 /// A connection from `ip` delivers a message.
-async fn delivers(ip: &str, to: SocketAddr, rx: &mut mpsc::Receiver<Inbound>) -> bool {
+async fn delivers(ip: &str, to: SocketAddr, rx: &mut InboundReceiver) -> bool {
     let mut s = connect_from(ip, to).await;
     s.write_all(OPTIONS.as_bytes()).await.unwrap();
     let got = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
