@@ -619,4 +619,6 @@ impl Event {
 }
 
 #[cfg(test)]
+mod schema_doc_tests;
+#[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 use super::*;
 use serde_json::json;
 
-fn samples() -> Vec<Event> {
+pub(super) fn samples() -> Vec<Event> {
     let mut end = CallEnd::new(EndReason::CallerHangup, Disposition::Answered);
     end.talk_s = Some(3.5);
     end.caller_rtp = Some(RtpStats {
