@@ -170,8 +170,8 @@ struct RunArgs {
     /// The server's process id, to read its CPU time and RSS from /proc.
     #[arg(long)]
     server_pid: Option<u32>,
-    /// The server's HTTP address (loopback): its announcement lateness histogram is read
-    /// from /metrics before and after the run.
+    /// The server's HTTP address (loopback): its announcement lateness and answer-to-audio
+    /// histograms are read from /metrics before and after the run.
     #[arg(long)]
     http: Option<SocketAddr>,
     #[arg(long, value_enum, default_value_t = Scenario::Queue)]
@@ -488,7 +488,8 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
         eprintln!("switchboard-load: {n_agents} agents registered");
     }
 
-    let lateness_before = a.http.and_then(scrape::lateness);
+    let scrape = |addr| scrape::histograms(addr, [scrape::LATENESS, scrape::ANSWER_TO_AUDIO]);
+    let histograms_before = a.http.and_then(scrape);
     let start = sample(a.server_pid);
     let t0 = Instant::now();
     let stop_placing = t0 + Duration::from_secs(a.duration);
@@ -575,9 +576,12 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
     if let Some(mut set) = set {
         set.abort_all();
     }
-    let lateness = match (lateness_before, a.http.and_then(scrape::lateness)) {
-        (Some(b), Some(e)) => Some(e.since(&b)),
-        _ => None,
+    let [lateness, answer_to_audio] = match (histograms_before, a.http.and_then(scrape)) {
+        (Some(b), Some(e)) => [0, 1].map(|i| match (&b[i], &e[i]) {
+            (Some(b), Some(e)) => Some(e.since(b)),
+            _ => None,
+        }),
+        _ => [None, None],
     };
     Ok(report(
         &a,
@@ -591,7 +595,7 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
         peak_rss_kib,
         &callers,
         &agents,
-        lateness.as_ref(),
+        [lateness.as_ref(), answer_to_audio.as_ref()],
     ))
 }
 
@@ -608,7 +612,7 @@ fn report(
     peak_rss_sampled: u64,
     callers: &Endpoint,
     agents: &Endpoint,
-    lateness: Option<&scrape::Histogram>,
+    [lateness, answer_to_audio]: [Option<&scrape::Histogram>; 2],
 ) -> bool {
     let mut acct = sh.acct.lock().expect("acct lock");
     if unfinished > 0 {
@@ -756,6 +760,18 @@ fn report(
         json["announcement_lateness_mean_s"] = serde_json::json!(h.mean());
         json["announcement_lateness_p99_bound_s"] = serde_json::json!(h.quantile_bound(0.99));
         json["announcements_over_200ms"] = serde_json::json!(h.over(0.2));
+    }
+    if let Some(h) = answer_to_audio.filter(|h| h.count > 0) {
+        let ms = |v: Option<f64>| v.map_or("-".to_string(), |s| format!("{:.0}", s * 1000.0));
+        println!(
+            "answer-to-audio inside the server (its histogram: answer taken up by the call to the first packet across): {} calls, mean {} ms, p50 <= {} ms, p99 <= {} ms",
+            h.count,
+            ms(h.mean()),
+            ms(h.quantile_bound(0.5)),
+            ms(h.quantile_bound(0.99)),
+        );
+        json["server_answer_to_audio_mean_s"] = serde_json::json!(h.mean());
+        json["server_answer_to_audio_p99_bound_s"] = serde_json::json!(h.quantile_bound(0.99));
     }
     println!("RESULT {json}");
     failed > 0

@@ -11,6 +11,9 @@ use std::time::Duration;
 
 /// The announcement lateness histogram's name.
 pub(crate) const LATENESS: &str = "switchboard_announcement_lateness_seconds";
+/// The server's answer-to-audio histogram (agent's answer taken up by the call to the
+/// first packet across the bridge): the server's share of the tool's answer-to-audio.
+pub(crate) const ANSWER_TO_AUDIO: &str = "switchboard_answer_to_audio_seconds";
 
 /// One scrape of a histogram: cumulative buckets by upper bound (`+Inf` as infinity).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -117,10 +120,14 @@ pub(crate) fn get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
     Ok(body.to_string())
 }
 
-/// The server's lateness histogram now, or `None` (and a note on stderr) if unreadable.
-pub(crate) fn lateness(addr: SocketAddr) -> Option<Histogram> {
+/// The server's histograms `names` now (each `None` when absent), or `None` (and a note
+/// on stderr) if `/metrics` is unreadable.
+pub(crate) fn histograms<const N: usize>(
+    addr: SocketAddr,
+    names: [&str; N],
+) -> Option<[Option<Histogram>; N]> {
     match get(addr, "/metrics") {
-        Ok(body) => Histogram::parse(&body, LATENESS),
+        Ok(body) => Some(names.map(|n| Histogram::parse(&body, n))),
         Err(e) => {
             eprintln!("switchboard-load: reading http://{addr}/metrics failed: {e}");
             None

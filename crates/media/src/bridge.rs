@@ -9,11 +9,20 @@
 //! stops, or gives way to prompts or the supervision mixer). In relay mode the payload is
 //! the *same* bytes as the input (the sender copies them into its reused buffer; nothing
 //! is allocated per packet). In
-//! transcode mode the payload is re-encoded into a buffer the bridge allocated when it was
-//! built.
+//! transcode mode the payload is re-encoded into a buffer the bridge allocated for that
+//! direction on its first transcoded packet.
 //!
 //! RFC 4733 telephone-event packets are relayed in both modes, with the payload type
 //! mapped to the one negotiated on the other leg (or dropped if that leg has none).
+//!
+//! **Transcoding through the jitter buffer.** [`Bridge::handle_packet`] transcodes each
+//! packet as it arrives, so a reordered packet is decoded out of place (and a stateful
+//! decoder such as G.722's ADPCM goes wrong for the packets after it), a duplicate twice.
+//! A caller that holds each leg's [`LegPipeline`](crate::LegPipeline) (the server's call
+//! path) asks [`Bridge::transcodes`] instead, pushes the packet into the source leg's
+//! pipeline, and forwards every frame that comes out of it (in timestamp order, once each,
+//! lost ones concealed) numbered by [`Bridge::transcoded`] and encoded by the other leg's
+//! pipeline. The bridge's own transcoders are then never built.
 
 use switchboard_rtp::{Relayed, RtpPacket};
 
@@ -184,16 +193,20 @@ impl Transcoder {
 /// A two-party bridge between legs A and B; a sans-IO core.
 ///
 /// Call [`handle_packet`](Self::handle_packet) for every RTP packet received on either
-/// leg and send what it returns. Nothing allocates after [`Bridge::new`].
+/// leg and send what it returns. Nothing allocates per packet: a transcoding direction
+/// builds its transcoder on its first packet, relaying allocates nothing at all.
 #[derive(Debug)]
 pub struct Bridge {
     legs: [LegConfig; 2],
     /// The SSRC last seen *from* each leg (to count source changes).
     sources: [Option<u32>; 2],
-    /// Transcoders for packets *from* each leg (present in transcode mode). Boxed: their
-    /// resampler state is over a kilobyte each, and a same-codec bridge (most of them)
-    /// carries none.
+    /// Transcoders for packets *from* each leg, built on the first packet
+    /// [`handle_packet`](Self::handle_packet) transcodes. Boxed: their resampler state and
+    /// buffers are about 12 KiB each, and a same-codec bridge (most of them) or one whose
+    /// caller transcodes through the legs' pipelines carries none.
     transcoders: [Option<Box<Transcoder>>; 2],
+    /// Sequence numbers of the frames [`transcoded`](Self::transcoded) numbers, per source leg.
+    frame_seq: [u16; 2],
     mode: BridgeMode,
     stats: BridgeStats,
 }
@@ -205,6 +218,7 @@ impl Bridge {
             sources: [None, None],
             legs: [a, b],
             transcoders: [None, None],
+            frame_seq: [0, 0],
             mode: BridgeMode::Relay,
             stats: BridgeStats::default(),
         };
@@ -214,15 +228,47 @@ impl Bridge {
 
     fn configure(&mut self) {
         let [a, b] = self.legs;
-        if a.codec == b.codec {
-            self.mode = BridgeMode::Relay;
-            self.transcoders = [None, None];
+        self.transcoders = [None, None];
+        self.mode = if a.codec == b.codec {
+            BridgeMode::Relay
         } else {
-            self.mode = BridgeMode::Transcode;
-            self.transcoders = [
-                Some(Box::new(Transcoder::new(a.codec, b.codec))),
-                Some(Box::new(Transcoder::new(b.codec, a.codec))),
-            ];
+            BridgeMode::Transcode
+        };
+    }
+
+    /// Whether a packet of payload type `payload_type` from `from` is audio this bridge
+    /// transcodes (transcode mode, the leg's audio payload type). Such a packet goes
+    /// through the source leg's pipeline and [`transcoded`](Self::transcoded) instead of
+    /// [`handle_packet`](Self::handle_packet); everything else (telephone events, relayed
+    /// audio) still crosses with `handle_packet`.
+    pub fn transcodes(&self, from: Leg, payload_type: u8) -> bool {
+        self.mode == BridgeMode::Transcode && payload_type == self.legs[from.idx()].payload_type
+    }
+
+    /// The numbering of one decoded frame from `from`'s pipeline (source SSRC `ssrc`, RTP
+    /// timestamp `timestamp`, `ticks` long on the other leg's clock), to encode with the
+    /// other leg's pipeline and write with its
+    /// [`switchboard_rtp::RtpSession::write_relayed`]. The frames come out of the
+    /// pipeline in timestamp order, one per ptime (concealed ones included), so they are
+    /// numbered consecutively; the timestamp is the source's (every codec in the registry
+    /// runs an 8000 Hz RTP clock, so both legs count the same ticks).
+    pub fn transcoded(&mut self, from: Leg, ssrc: u32, timestamp: u32, ticks: u32) -> Relayed {
+        let seq = &mut self.frame_seq[from.idx()];
+        let sequence = *seq;
+        *seq = seq.wrapping_add(1);
+        self.stats.transcoded += 1;
+        let source = &mut self.sources[from.idx()];
+        if source.is_some_and(|s| s != ssrc) {
+            self.stats.ssrc_changes += 1;
+        }
+        *source = Some(ssrc);
+        Relayed {
+            ssrc,
+            sequence,
+            timestamp,
+            marker: false,
+            payload_type: self.legs[from.other().idx()].payload_type,
+            ticks,
         }
     }
 
@@ -315,24 +361,15 @@ impl Bridge {
             });
         }
         self.stats.transcoded += 1;
-        match self.transcoders[from.idx()].as_mut() {
-            Some(t) => {
-                let n = t.run(src.codec, dst.codec, payload);
-                Ok(Forward {
-                    to,
-                    packet,
-                    payload: &t.out[..n],
-                    transcoded: true,
-                })
-            }
-            // Unreachable by construction (transcode mode always has both); relay instead.
-            None => Ok(Forward {
-                to,
-                packet,
-                payload,
-                transcoded: false,
-            }),
-        }
+        let t = self.transcoders[from.idx()]
+            .get_or_insert_with(|| Box::new(Transcoder::new(src.codec, dst.codec)));
+        let n = t.run(src.codec, dst.codec, payload);
+        Ok(Forward {
+            to,
+            packet,
+            payload: &t.out[..n],
+            transcoded: true,
+        })
     }
 }
 

@@ -39,8 +39,8 @@ pub use prompt::{
     PromptPlayer,
 };
 pub use recording::{
-    plan_repair, recording_path, repair_wav, RecordingConfig, RecordingError, RecordingWriter,
-    RepairOutcome, RepairPlan, Side, SyncTarget,
+    plan_repair, recording_buffer_bytes, recording_path, repair_wav, RecordingConfig,
+    RecordingError, RecordingWriter, RepairOutcome, RepairPlan, Side, SyncTarget,
 };
 pub use resample::{Downsampler, Upsampler};
 pub use tone::ToneGenerator;

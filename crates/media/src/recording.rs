@@ -118,19 +118,27 @@ impl Default for RecordingConfig {
     }
 }
 
-/// Samples each side's window holds: enough for `max_skew` plus a margin of frames,
-/// rounded up to a power of two (4,096 = 512 ms at 8 kHz for the default 200 ms skew; it
+/// Samples each side's window holds: enough for `max_skew` plus a margin of frames
+/// (2,624 = 328 ms at 8 kHz for the default 200 ms skew, 10.25 KiB for both sides; it
 /// was a fixed 2 s, 64 KiB per recording, of which only `max_skew` was ever used: the
 /// skew rule commits everything older than `max_skew` behind the leading side, so a
 /// larger window holds nothing more, and a frame that runs past the window's end is
 /// committed up to a point the skew rule commits anyway, so the file is the same).
 fn window_len(cfg: &RecordingConfig) -> usize {
     let skew = usize::try_from(cfg.max_skew).unwrap_or(usize::MAX / 4);
-    skew.saturating_add(1024).min(1 << 22).next_power_of_two()
+    skew.saturating_add(1024).min(1 << 22)
 }
-/// Stereo frames converted and written per `write` call when committing (256 ms): the
-/// scratch buffer is this small, not a whole window.
-const COMMIT_CHUNK: usize = 2048;
+/// Stereo frames converted and written per `write` call when committing (32 ms): the
+/// scratch buffer is this small (1 KiB), not a whole window. The writer below buffers
+/// (the server's pool wraps every file in a `BufWriter`), so a small chunk costs a
+/// memory copy, not a system call.
+const COMMIT_CHUNK: usize = 256;
+
+/// Heap bytes a [`RecordingWriter`] holds for `cfg` besides its sink: both sides'
+/// alignment windows and the commit scratch.
+pub fn recording_buffer_bytes(cfg: &RecordingConfig) -> usize {
+    2 * window_len(cfg) * std::mem::size_of::<i16>() + COMMIT_CHUNK * 4
+}
 
 /// Stereo WAV recording writer; a sans-IO policy driven by positions and `now`.
 ///
@@ -513,10 +521,11 @@ mod tests {
     #[test]
     fn the_small_window_writes_the_same_file_as_a_huge_one() {
         // Frames of both sides with loss, reordering, a big jump ahead, a long frame and
-        // late audio: the default window (4,096 samples) and a 1 M-sample one agree.
+        // late audio: the default window (2,624 samples) and a 1 M-sample one agree.
         let t0 = crate::test_epoch();
         let cfg = RecordingConfig::default();
-        assert_eq!(window_len(&cfg), 4096);
+        assert_eq!(window_len(&cfg), 2624);
+        assert_eq!(recording_buffer_bytes(&cfg), 2 * 2624 * 2 + 1024);
         let mut small = RecordingWriter::create(Cursor::new(Vec::new()), t0, cfg).expect("s");
         let mut huge =
             RecordingWriter::create_with_window(Cursor::new(Vec::new()), t0, cfg, 1 << 20)

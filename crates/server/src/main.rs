@@ -10,7 +10,6 @@ mod agent_dial;
 mod agent_outbound;
 #[cfg(test)]
 mod alloc_count;
-mod announcement_lateness;
 mod call;
 mod call_path;
 mod call_signals;
@@ -22,6 +21,7 @@ mod config;
 mod config_reference;
 mod conversation_script;
 mod core_events;
+mod delay_histogram;
 mod descriptors;
 mod dial_policy;
 mod disk_watch;

@@ -62,7 +62,10 @@ pub(crate) fn stream_format(n: &Negotiated) -> Option<StreamFormat> {
 pub(crate) struct RxBuf(BytesMut);
 
 impl RxBuf {
-    const CHUNK: usize = 4096;
+    /// One datagram's room: once the previous packet is dropped (the path copies what it
+    /// keeps), `prepare` takes the whole chunk back instead of allocating (decision 0045:
+    /// 2 KiB per receiving socket, it was 4 KiB).
+    const CHUNK: usize = 2048;
 
     /// An empty buffer: the first [`prepare`](Self::prepare) allocates, so a socket
     /// that never receives (a supervisor's, most RTCP ones) costs nothing.
@@ -168,7 +171,9 @@ impl MediaLeg {
             pipeline: LegPipeline::new(format),
             dtmf: DtmfReceiver::new(Duration::from_millis(600)),
             neg,
-            out: BytesMut::with_capacity(2048),
+            // Grows to the largest packet the leg sends on its first sends (a few hundred
+            // bytes), then is reused: no 2 KiB up front on every leg.
+            out: BytesMut::new(),
             metrics: ctx.metrics.clone(),
             foreign_logged: false,
             foreign_rtcp_logged: false,
@@ -371,6 +376,29 @@ impl MediaLeg {
             }
         }
         let _ = self.sock.try_send_to(&self.out, to);
+    }
+
+    /// Sends one decoded frame of another leg across a transcoding bridge: encoded by this
+    /// leg's pipeline, numbered as `Bridge::transcoded` says (its `ticks` are this leg's),
+    /// then by this leg's session like any relayed packet.
+    pub(crate) fn send_transcoded(
+        &mut self,
+        now: Instant,
+        bridge: &mut switchboard_media::Bridge,
+        from: switchboard_media::Leg,
+        ssrc: u32,
+        frame: &DecodedFrame<'_>,
+    ) {
+        let ticks = self.pipeline.ticks_for(frame.samples.len());
+        let packet = bridge.transcoded(from, ssrc, frame.timestamp, ticks);
+        let payload = self.pipeline.encode(frame.samples);
+        self.out.clear();
+        if let Some(to) = self
+            .session
+            .write_relayed(now, packet, payload, &mut self.out)
+        {
+            self.send_out(to);
+        }
     }
 
     /// Sends a packet the bridge forwards to this leg, numbered by this leg's session.

@@ -75,7 +75,10 @@ pub(crate) struct Metrics {
     /// The carrier trunks' registration and call counters (written by the SIP driver).
     pub(crate) trunks: crate::trunk_status::TrunkBoard,
     /// How late queue announcements start playing (written by call tasks).
-    pub(crate) announcement_lateness: crate::announcement_lateness::AnnouncementLateness,
+    pub(crate) announcement_lateness: crate::delay_histogram::DelayHistogram,
+    /// From a call task taking up the agent's answer to the first packet across the
+    /// bridge (written by call tasks).
+    pub(crate) answer_to_audio: crate::delay_histogram::DelayHistogram,
 }
 
 /// What the defences against a hostile network did. Totals are copied from the owners'
@@ -400,7 +403,16 @@ impl Metrics {
                 "switchboard_dial_refused_total{{reason=\"{reason}\"}} {n}"
             );
         }
-        self.announcement_lateness.render(out);
+        self.announcement_lateness.render(
+            crate::delay_histogram::ANNOUNCEMENT_LATENESS,
+            "Time from when a queue announcement was due to when its call started playing it.",
+            out,
+        );
+        self.answer_to_audio.render(
+            crate::delay_histogram::ANSWER_TO_AUDIO,
+            "Time from a call taking up the agent's answer to the first packet across the bridge.",
+            out,
+        );
     }
 }
 

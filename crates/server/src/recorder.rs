@@ -11,6 +11,8 @@ use std::time::Instant;
 
 use switchboard_media::{RecordingConfig, Side};
 
+#[cfg(test)]
+pub(crate) use writer_pool::heap_per_recording;
 pub(crate) use writer_pool::WriterPool;
 use writer_pool::{PoolRecording, QUEUE_PER_WRITER};
 
@@ -56,7 +58,9 @@ impl Recorder {
     /// Starts the recording of call `call_id` if `queue` records its calls (the queue's
     /// `record` key), at `<data-dir>/recordings/YYYY/MM/DD/<call-id>.wav`, or under the
     /// `recordings_dir` of the call's tenant (else the queue's tenant) when it has one.
-    /// Failures are logged and give None: a call is never refused for its recording.
+    /// A bad path or a pool that cannot start is logged and gives None; a file the writer
+    /// thread cannot create is logged there and the recording's audio discarded: a call
+    /// is never refused or held up for its recording.
     pub(crate) fn for_queue_call(
         cfg: &crate::config::Config,
         call_id: u64,
@@ -90,13 +94,18 @@ impl Recorder {
             .ok()
     }
 
-    /// Creates the file (and its directories) and hands it to `pool`.
+    /// Hands the recording at `path` to `pool`, whose writer thread creates the file
+    /// (and its directories): the call never waits for the disk.
     pub(crate) fn start(pool: &WriterPool, path: PathBuf) -> std::io::Result<Recorder> {
-        if let Some(dir) = path.parent() {
-            crate::private_files::create_private_dir_all(dir)?;
-        }
-        let file = crate::private_files::create_private_file(&path)?;
-        let rec = pool.start(path.clone(), Box::new(file), RecordingConfig::default())?;
+        let at = path.clone();
+        let open: writer_pool::OpenFile = Box::new(move || {
+            if let Some(dir) = at.parent() {
+                crate::private_files::create_private_dir_all(dir)?;
+            }
+            let file = crate::private_files::create_private_file(&at)?;
+            Ok(Box::new(file) as Box<dyn writer_pool::RecordingFile>)
+        });
+        let rec = pool.start(path.clone(), open, RecordingConfig::default())?;
         Ok(Recorder { rec, path })
     }
 

@@ -13,6 +13,8 @@ mod dialplan_callback;
 mod direct;
 mod ending;
 mod flow_io;
+#[cfg(test)]
+mod footprint;
 mod forking;
 mod hold;
 mod ivr_flow;

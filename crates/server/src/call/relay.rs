@@ -1,8 +1,11 @@
 //! The bridged packet path: what one RTP packet accepted on a leg of a two-party call
 //! does. It crosses the bridge at once (numbered by the other leg's session, written into
 //! that leg's send buffer, one `sendto`); its audio is decoded only when something
-//! listens to it: the recording, a supervisor's mix, or in-band DTMF detection on a leg
-//! without RFC 4733 events. A plain bridge (the common case) never decodes.
+//! listens to it: the recording, a supervisor's mix, in-band DTMF detection on a leg
+//! without RFC 4733 events, or the other leg when the bridge transcodes. A plain bridge
+//! (the common case) never decodes. A transcoded packet goes through its leg's jitter
+//! buffer: the frames that come out of it (in timestamp order, once each, lost ones
+//! concealed) are encoded by the other leg's pipeline and sent (decision 0039).
 //!
 //! Nothing here allocates, locks or logs per packet: the test below counts allocations
 //! through a bridged, recorded call (decision 0043).
@@ -46,6 +49,23 @@ pub(super) fn record(
 }
 
 impl CallTask {
+    /// `n` packets crossed the bridge at `now`: the first after the agent's answer is the
+    /// server's answer-to-audio (`call.end`'s `answer_to_audio_ms` and the
+    /// `switchboard_answer_to_audio_seconds` histogram).
+    fn crossed(&mut self, now: Instant, n: u64) {
+        if n == 0 {
+            return;
+        }
+        self.relayed += n;
+        if self.first_relay_at.is_none() {
+            self.first_relay_at = Some(now);
+            if let Some(answered) = self.b_answered_at {
+                let delay = now.saturating_duration_since(answered);
+                self.ctx.metrics.answer_to_audio.observe(delay);
+            }
+        }
+    }
+
     /// Whether the caller's audio must be decoded: recorded, mixed for a supervisor, or
     /// searched for in-band DTMF (no RFC 4733 events negotiated).
     fn caller_audio_needed(&self) -> bool {
@@ -65,19 +85,28 @@ impl CallTask {
                 self.a.dtmf.handle_packet(now, pkt.header.timestamp, ev);
             }
         }
+        let mut transcode = false;
         if let (Some(bridge), Some(b), None) = (
             self.bridge.as_mut(),
             self.b.as_mut(),
             self.supervision.as_ref(),
         ) {
-            if forward(now, bridge, BridgeLeg::A, &pkt, b) {
-                self.first_relay_at.get_or_insert(now);
-                self.relayed += 1;
+            transcode = bridge.transcodes(BridgeLeg::A, pkt.header.payload_type);
+            if !transcode && forward(now, bridge, BridgeLeg::A, &pkt, b) {
+                self.crossed(now, 1);
             }
         }
         let inband = self.a.neg.telephone_event.is_none();
-        if self.caller_audio_needed() && self.a.push_audio(now, &pkt) {
+        let ssrc = pkt.header.ssrc;
+        let mut transcoded = 0;
+        if (transcode || self.caller_audio_needed()) && self.a.push_audio(now, &pkt) {
             while let Some(f) = self.a.poll_decoded(now) {
+                if let (true, Some(bridge), Some(b)) =
+                    (transcode, self.bridge.as_mut(), self.b.as_mut())
+                {
+                    b.send_transcoded(now, bridge, BridgeLeg::A, ssrc, &f);
+                    transcoded += 1;
+                }
                 if let Some(sv) = self.supervision.as_mut() {
                     let _ = sv.mixer.handle_frame(sv.ids[0], f.samples);
                 }
@@ -98,6 +127,7 @@ impl CallTask {
                 }
             }
         }
+        self.crossed(now, transcoded);
         self.collect_digits(now);
     }
 
@@ -106,16 +136,24 @@ impl CallTask {
         let Some(pkt) = b.receive(now, from, data) else {
             return;
         };
+        let mut transcode = false;
+        let mut crossed = 0;
         if let (Some(bridge), None) = (self.bridge.as_mut(), self.supervision.as_ref()) {
-            if forward(now, bridge, BridgeLeg::B, &pkt, &mut self.a) {
-                self.first_relay_at.get_or_insert(now);
-                self.relayed += 1;
+            transcode = bridge.transcodes(BridgeLeg::B, pkt.header.payload_type);
+            if !transcode && forward(now, bridge, BridgeLeg::B, &pkt, &mut self.a) {
+                crossed += 1;
             }
         }
-        // The agent's audio only goes to the recording and a supervisor's mix.
-        let listened = self.recorder.is_some() || self.supervision.is_some();
+        // The agent's audio only goes to the caller (when transcoded), the recording and
+        // a supervisor's mix.
+        let listened = transcode || self.recorder.is_some() || self.supervision.is_some();
+        let ssrc = pkt.header.ssrc;
         if listened && b.push_audio(now, &pkt) {
             while let Some(f) = b.poll_decoded(now) {
+                if let (true, Some(bridge)) = (transcode, self.bridge.as_mut()) {
+                    self.a.send_transcoded(now, bridge, BridgeLeg::B, ssrc, &f);
+                    crossed += 1;
+                }
                 if let Some(sv) = self.supervision.as_mut() {
                     let _ = sv.mixer.handle_frame(sv.ids[1], f.samples);
                 }
@@ -125,6 +163,7 @@ impl CallTask {
                 }
             }
         }
+        self.crossed(now, crossed);
     }
 }
 

@@ -15,6 +15,11 @@
 //! The queue's bound is a count of messages in flight, not a preallocated ring, so its
 //! memory follows the backlog (a few blocks while the writer keeps up) instead of every
 //! slot of a 16,384-message ring becoming resident (decision 0036).
+//!
+//! The writer thread also creates each recording's file, writes its header and syncs it
+//! (`WriterPool::start` only queues the request): a call task never touches the disk, so
+//! a slow `fdatasync` cannot stall the runtime thread that relays other calls' packets
+//! (decision 0045).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -58,6 +63,16 @@ impl RecordingFile for File {
     }
 }
 
+/// Heap bytes one open recording holds on its writer thread: the file buffer, the
+/// writer's windows and scratch, its slot (`call/footprint.rs` counts them per call).
+#[cfg(test)]
+pub(crate) fn heap_per_recording() -> usize {
+    FILE_BUFFER
+        + switchboard_media::recording_buffer_bytes(&RecordingConfig::default())
+        + std::mem::size_of::<Writer>()
+        + std::mem::size_of::<Slot>()
+}
+
 /// The boxed file behind a recording's `BufWriter`.
 pub(crate) struct BoxedFile(Box<dyn RecordingFile>);
 
@@ -98,10 +113,15 @@ struct FrameMsg {
     samples: [i16; CHUNK_SAMPLES],
 }
 
+/// Creates a recording's file (on the writer thread).
+pub(crate) type OpenFile = Box<dyn FnOnce() -> io::Result<Box<dyn RecordingFile>> + Send>;
+
 enum Control {
+    /// Create the file, write the header (synced) and take the recording's frames.
     Open {
         rec: RecordingId,
-        writer: Box<Writer>,
+        open: OpenFile,
+        cfg: RecordingConfig,
         path: PathBuf,
     },
     /// The recording ends once `enqueued` frame messages of it have been taken.
@@ -205,24 +225,26 @@ impl WriterPool {
         })
     }
 
-    /// Writes the WAV header to `file` (synced) and hands the recording to a writer
-    /// thread. `path` names the recording in logs.
+    /// Hands a recording to a writer thread, which creates its file with `open`, writes
+    /// the WAV header and syncs it before it writes the recording's first frame. The
+    /// caller (a call task on the async runtime) never waits for the disk: a new file's
+    /// `fdatasync` on a busy disk took long enough to hold up every call of a runtime
+    /// thread (decision 0045). A file that cannot be created is logged by the writer
+    /// thread and the recording's frames are discarded. `path` names the recording in logs.
     pub(crate) fn start(
         &self,
         path: PathBuf,
-        file: Box<dyn RecordingFile>,
+        open: OpenFile,
         cfg: RecordingConfig,
     ) -> io::Result<PoolRecording> {
-        let sink = BufWriter::with_capacity(FILE_BUFFER, BoxedFile(file));
-        let writer = RecordingWriter::create(sink, Instant::now(), cfg)
-            .map_err(|e| io::Error::other(e.to_string()))?;
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let rec = RecordingId(n);
         let t = &self.threads[(n % self.threads.len() as u64) as usize];
         t.control
             .send(Control::Open {
                 rec,
-                writer: Box::new(writer),
+                open,
+                cfg,
                 path,
             })
             .map_err(|_| io::Error::other("recording writer thread is gone"))?;
@@ -391,11 +413,26 @@ fn run(frames: FrameInbox, control: mpsc::Receiver<Control>) {
 
 fn on_control(slots: &mut HashMap<RecordingId, Slot>, c: Control) {
     match c {
-        Control::Open { rec, writer, path } => {
+        Control::Open {
+            rec,
+            open,
+            cfg,
+            path,
+        } => {
+            let writer = open()
+                .and_then(|file| {
+                    let sink = BufWriter::with_capacity(FILE_BUFFER, BoxedFile(file));
+                    RecordingWriter::create(sink, Instant::now(), cfg)
+                        .map_err(|e| io::Error::other(e.to_string()))
+                })
+                .map_err(|e| {
+                    tracing::warn!(error = %e, path = %path.display(), "cannot start recording: its audio is discarded");
+                })
+                .ok();
             slots.insert(
                 rec,
                 Slot {
-                    writer: Some(*writer),
+                    writer,
                     path,
                     received: 0,
                     finish_after: None,
@@ -511,6 +548,47 @@ mod tests {
         }
     }
 
+    /// The caller (a call task) never touches the disk: the file is created, its header
+    /// written and synced on the writer thread; a file that cannot be created only
+    /// discards that recording's audio.
+    #[test]
+    fn files_are_created_on_the_writer_thread_and_a_failed_one_discards_its_audio() {
+        let pool = WriterPool::new(1, 64).unwrap();
+        let caller = std::thread::current().id();
+        let (opened_tx, opened) = mpsc::channel();
+        let file = MemFile::default();
+        let f = file.clone();
+        let open: OpenFile = Box::new(move || {
+            opened_tx.send(std::thread::current().id()).unwrap();
+            Ok(Box::new(f) as Box<dyn RecordingFile>)
+        });
+        let mut rec = pool
+            .start("ok.wav".into(), open, RecordingConfig::default())
+            .unwrap();
+        let failing: OpenFile = Box::new(|| Err(io::Error::other("disk full")));
+        let mut lost = pool
+            .start("lost.wav".into(), failing, RecordingConfig::default())
+            .unwrap();
+        let t0 = Instant::now();
+        for k in 0..10u64 {
+            let frame = [7i16; 160];
+            assert_eq!(rec.frame(Side::Caller, 160 * k, t0, &frame), 0);
+            assert_eq!(rec.frame(Side::Agent, 160 * k, t0, &frame), 0);
+            assert_eq!(lost.frame(Side::Caller, 160 * k, t0, &frame), 0);
+        }
+        let on = opened.recv().expect("the file was opened");
+        assert_ne!(on, caller, "opened on the writer thread");
+        drop((rec, lost));
+        drop(pool);
+        let wav = file.bytes();
+        assert_eq!(
+            sizes(&wav).1,
+            10 * 160 * 4,
+            "every frame of the good recording"
+        );
+        assert_eq!(wav.len(), 44 + 10 * 160 * 4);
+    }
+
     #[test]
     fn the_queue_bound_counts_messages_in_flight_and_frees_as_they_are_taken() {
         let (tx, rx) = mpsc::channel();
@@ -547,9 +625,10 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(r, f)| {
+                let f = f.clone();
                 pool.start(
                     PathBuf::from(format!("rec-{r}.wav")),
-                    Box::new(f.clone()),
+                    Box::new(move || Ok(Box::new(f) as Box<dyn RecordingFile>)),
                     RecordingConfig::default(),
                 )
                 .unwrap()
@@ -643,7 +722,7 @@ mod tests {
         let mut rec = pool
             .start(
                 "stalled.wav".into(),
-                Box::new(file),
+                Box::new(move || Ok(Box::new(file) as Box<dyn RecordingFile>)),
                 RecordingConfig::default(),
             )
             .unwrap();

@@ -1,11 +1,19 @@
-//! How late queue announcements start: the time from when the ACD engine's timer said an
-//! announcement was due (or the caller joined, for the one on joining) to when the call
-//! task starts playing it. Lateness adds up the ACD actor's backlog (every announcement
-//! computes a wait estimate), the queue signal's trip to the call task and the call task's
-//! own backlog, so it shows whether announcements stay on schedule under a queue storm.
-//! It is a Prometheus histogram, `switchboard_announcement_lateness_seconds`, with fixed
-//! buckets in atomics: observing is a few relaxed atomic adds, no lock, no allocation.
-//! It is not a record of each announcement (the `queue.announce` events are).
+//! Delay histograms of the call path, as Prometheus histograms with fixed buckets in
+//! atomics: observing is a few relaxed atomic adds, no lock, no allocation. Each is a
+//! distribution, not a record of each case (the events are).
+//!
+//! - `switchboard_announcement_lateness_seconds`: from when the ACD engine's timer said
+//!   a queue announcement was due (or the caller joined, for the one on joining) to when
+//!   the call task starts playing it. Lateness adds up the ACD actor's backlog (every
+//!   announcement computes a wait estimate), the queue signal's trip to the call task and
+//!   the call task's own backlog, so it shows whether announcements stay on schedule
+//!   under a queue storm.
+//! - `switchboard_answer_to_audio_seconds`: from when a call task takes up the agent's
+//!   answer (the 200's SDP) to when the first packet crosses the bridge to either party
+//!   (a whisper to the agent first adds its length): the server's share of
+//!   answer-to-audio. What a load
+//!   generator measures beyond it (the 200's trip through the SIP driver, the packets'
+//!   trip back) is outside the call task.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,9 +22,14 @@ use std::time::Duration;
 /// Bucket upper bounds in seconds; `+Inf` is implied by the count.
 const BOUNDS_S: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 10.0];
 
-/// The histogram of announcement lateness (cumulative buckets are computed on render).
+/// Names of the histograms (`render`'s `name`).
+pub(crate) const ANNOUNCEMENT_LATENESS: &str = "switchboard_announcement_lateness_seconds";
+/// See [`ANNOUNCEMENT_LATENESS`].
+pub(crate) const ANSWER_TO_AUDIO: &str = "switchboard_answer_to_audio_seconds";
+
+/// One delay histogram (cumulative buckets are computed on render).
 #[derive(Default)]
-pub(crate) struct AnnouncementLateness {
+pub(crate) struct DelayHistogram {
     /// Observations per bucket (not cumulative); the last slot is over the last bound.
     buckets: [AtomicU64; BOUNDS_S.len() + 1],
     count: AtomicU64,
@@ -24,8 +37,8 @@ pub(crate) struct AnnouncementLateness {
     sum_us: AtomicU64,
 }
 
-impl AnnouncementLateness {
-    /// Records one announcement that started `late` after it was due.
+impl DelayHistogram {
+    /// Records one delay.
     pub(crate) fn observe(&self, late: Duration) {
         let s = late.as_secs_f64();
         let i = BOUNDS_S
@@ -38,24 +51,19 @@ impl AnnouncementLateness {
         self.sum_us.fetch_add(us, Ordering::Relaxed);
     }
 
-    /// The Prometheus text exposition of the histogram.
-    pub(crate) fn render(&self, out: &mut String) {
-        const NAME: &str = "switchboard_announcement_lateness_seconds";
-        let _ = write!(
-            out,
-            "# HELP {NAME} Time from when a queue announcement was due to when its call started playing it.\n\
-             # TYPE {NAME} histogram\n"
-        );
+    /// The Prometheus text exposition of the histogram as `name`, with its `help` line.
+    pub(crate) fn render(&self, name: &str, help: &str, out: &mut String) {
+        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} histogram\n");
         let mut cumulative = 0;
         for (bound, bucket) in BOUNDS_S.iter().zip(&self.buckets) {
             cumulative += bucket.load(Ordering::Relaxed);
-            let _ = writeln!(out, "{NAME}_bucket{{le=\"{bound}\"}} {cumulative}");
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
         }
         let count = self.count.load(Ordering::Relaxed);
         let sum = self.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
         let _ = write!(
             out,
-            "{NAME}_bucket{{le=\"+Inf\"}} {count}\n{NAME}_sum {sum}\n{NAME}_count {count}\n"
+            "{name}_bucket{{le=\"+Inf\"}} {count}\n{name}_sum {sum}\n{name}_count {count}\n"
         );
     }
 }
@@ -66,12 +74,12 @@ mod tests {
 
     #[test]
     fn observations_land_in_cumulative_buckets_with_sum_and_count() {
-        let h = AnnouncementLateness::default();
+        let h = DelayHistogram::default();
         for ms in [0, 3, 40, 150, 150, 20_000] {
             h.observe(Duration::from_millis(ms));
         }
         let mut out = String::new();
-        h.render(&mut out);
+        h.render(ANNOUNCEMENT_LATENESS, "help", &mut out);
         let n = "switchboard_announcement_lateness_seconds";
         assert!(out.contains(&format!("# TYPE {n} histogram\n")));
         assert!(
@@ -89,10 +97,10 @@ mod tests {
 
     #[test]
     fn an_exact_bound_counts_in_its_own_bucket() {
-        let h = AnnouncementLateness::default();
+        let h = DelayHistogram::default();
         h.observe(Duration::from_millis(200));
         let mut out = String::new();
-        h.render(&mut out);
+        h.render(ANNOUNCEMENT_LATENESS, "help", &mut out);
         let n = "switchboard_announcement_lateness_seconds";
         assert!(out.contains(&format!("{n}_bucket{{le=\"0.1\"}} 0\n")));
         assert!(out.contains(&format!("{n}_bucket{{le=\"0.2\"}} 1\n")));
