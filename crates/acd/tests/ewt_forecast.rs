@@ -284,6 +284,7 @@ fn storm(callers: u64, agents: u32) -> Acd {
     let mut qc = QueueConfig::new(Strategy::LongestIdle);
     qc.announce_every = Some(s(60));
     qc.announce_at_join = true;
+    qc.wrap_up = Duration::ZERO;
     acd.add_queue(Q, qc).unwrap();
     for a in 1..=agents {
         acd.add_agent(AgentConfig::new(AgentId(a), vec![Q]))
@@ -353,4 +354,38 @@ fn the_forecast_is_deterministic_given_the_seed() {
         all
     };
     assert_eq!(run(), run());
+}
+
+#[test]
+fn a_lone_join_between_two_answers_does_not_pay_for_a_forecast() {
+    let mut acd = storm(300, 3);
+    bounds(&mut acd);
+    let before = acd.forecasts_made();
+    // Each turn: an agent's call ends, the agent takes the head of the line, a new caller
+    // joins at the back with an announcement. One estimate per change: each is the
+    // caller's own, no forecast is made for it.
+    let mut on_call: Vec<(AgentId, CallId)> = (1..=3u32)
+        .map(|a| (AgentId(a), CallId(1_000_000 + u64::from(a))))
+        .collect();
+    for turn in 0..20u64 {
+        let now = s(10 + turn);
+        let (agent, call) = on_call.remove(0);
+        acd.handle_call_ended(now, call).unwrap();
+        let offered = std::iter::from_fn(|| acd.poll_output())
+            .find_map(|o| match o {
+                Output::Offer { call, agent: a, .. } if a == agent => Some(call),
+                _ => None,
+            })
+            .expect("the freed agent is offered the head of the line");
+        acd.handle_offer_answered(now, offered, agent).unwrap();
+        on_call.push((agent, offered));
+        acd.handle_join(now, Join::new(CallId(10_000 + turn), Q))
+            .unwrap();
+        let joined = bounds(&mut acd);
+        assert!(
+            matches!(joined.as_slice(), [(c, Some(_))] if *c == CallId(10_000 + turn)),
+            "{joined:?}"
+        );
+    }
+    assert_eq!(acd.forecasts_made(), before);
 }
