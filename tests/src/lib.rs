@@ -18,6 +18,7 @@ pub mod pg;
 pub mod raw_callee;
 pub mod raw_sip;
 pub mod rtp_capture;
+pub mod rtp_sink;
 pub mod test_ca;
 pub mod webdriver;
 pub mod ws;

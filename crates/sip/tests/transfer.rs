@@ -542,3 +542,57 @@ fn released_leg_bye_timeout_does_not_end_the_transferred_call() {
     assert!(call.a_answered() && call.b_answered() && !call.is_ended());
     assert_eq!(node.core.len(), 1);
 }
+
+#[test]
+fn split_off_b_moves_the_consulted_agent_into_a_call_of_its_own() {
+    // The target has no B slot to take 1004 (a campaign call led by its callee): Y's B
+    // becomes a call of its own, 1001's consultation leg gets BYE, X is left alone.
+    let mut s = setup(6);
+    let (sw, x, y) = (s.sw, s.x, s.y);
+    let yb = core_dialog(&mut s, y, Leg::B);
+    let d1004 = peer_dialog(&mut s, Peer::A1004, &yb);
+    let at = s.net.now - s.net.epoch;
+    let now = s.net.now;
+    let core = &mut s.net.node::<B2buaNode>(sw).core;
+    let n = core.split_off_b(now, y).expect("detached");
+    assert!(n != x && n != y);
+    assert!(core
+        .call(n)
+        .is_some_and(|c| c.is_originated() && c.b_answered() && !c.is_ended()));
+    // Detaching again (Y has no B left) is refused and creates nothing.
+    let calls = core.len();
+    assert!(matches!(
+        core.split_off_b(now, y),
+        Err(B2buaError::InvalidState(_)) | Err(B2buaError::NoSuchCall)
+    ));
+    assert_eq!(core.len(), calls);
+    s.net.run_for(secs(2));
+    let byes_1001 = s
+        .net
+        .sent_by(addr(SW), "BYE")
+        .into_iter()
+        .filter(|w| w.to == addr(A1001) && w.sent >= at)
+        .count();
+    assert_eq!(byes_1001, 1, "1001's consultation leg is hung up");
+    // 1004 hangs up: the new call ends (Bye(B)), not X nor Y.
+    let now = s.net.now;
+    let bye = s.net.node::<Ua>(s.a1004).bye(now, d1004);
+    let a1004 = s.a1004;
+    assert!(s.net.run_until(secs(5), |net| net
+        .node::<Ua>(a1004)
+        .responses(bye)
+        .contains(&200)));
+    s.net.run_for(secs(1));
+    let node = s.net.node::<B2buaNode>(sw);
+    assert!(node.has_event(|e| matches!(
+        e,
+        CallEvent::Ended { call, reason: EndReason::Bye(Leg::B) } if *call == n
+    )));
+    assert!(
+        !node.has_event(|e| matches!(e, CallEvent::Ended { call, .. } if *call == x || *call == y))
+    );
+    assert!(node
+        .core
+        .call(x)
+        .is_some_and(|c| c.b_answered() && !c.is_ended()));
+}

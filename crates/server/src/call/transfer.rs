@@ -70,9 +70,10 @@ impl CallTask {
         tx: switchboard_sip::TxKey,
         replaces: switchboard_sip_message::Replaces,
     ) {
-        // A campaign's callee lead: the agent's leg is a call of its own
-        // (sip_driver/callee_calls.rs), the colleague's leg cannot be moved into this call.
-        match self.flow.handle_attended_transfer(!self.callee_leads) {
+        // For a campaign call led by its callee the agent's leg is a call of its own; the
+        // SIP driver makes the colleague's leg the call's agent leg all the same
+        // (sip_driver/callee_calls.rs), so the leg can always move.
+        match self.flow.handle_attended_transfer(true) {
             Ok(()) => {}
             Err(TransferRefusal::CannotMoveLeg) => {
                 self.respond(tx, StatusCode::NOT_IMPLEMENTED, None).await;

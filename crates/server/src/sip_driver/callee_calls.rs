@@ -15,9 +15,10 @@
 //! Either side ending ends the other, as the core does for an inbound call's two legs.
 //! The same call task code therefore serves inbound and campaign calls; bridging two
 //! originated calls in a task of its own (as `callback.rs` does) would have needed a second
-//! queue/offer/bridge path. Attended transfer (REFER with Replaces) from the agent of a
-//! campaign call is not supported: the core cannot move a consultation's leg into a call
-//! whose leg B is the callee; the task answers such a REFER with 501 and the call stays.
+//! queue/offer/bridge path. An attended transfer (REFER with Replaces) by the agent of a
+//! campaign call works as for an inbound call: the colleague's leg of the consultation
+//! cannot move into the callee's call (its only leg is the callee), so it is split off into
+//! a call of its own that becomes the callee's agent leg (`colleague_joins_callee`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -106,15 +107,7 @@ impl SipDriver {
                 None
             }
             SipCommand::Transplant { from, to } if callee_led(&to) => {
-                tracing::warn!(
-                    "attended transfer into a campaign call is not supported; the consultation is hung up"
-                );
-                let _ = self.b2bua.hangup(now, from);
-                if let Some(t) = self.calls.remove(&from) {
-                    let _ = t.send(CallSignal::Ended(
-                        switchboard_events::EndReason::LocalHangup,
-                    ));
-                }
+                self.colleague_joins_callee(now, from, to);
                 None
             }
             SipCommand::Hangup { call } if callee_led(&call) => {
@@ -122,6 +115,46 @@ impl SipDriver {
                 Some(SipCommand::Hangup { call })
             }
             other => Some(other),
+        }
+    }
+
+    /// An attended transfer by a campaign call's agent: the colleague's leg (`from`'s leg
+    /// B, the consultation call) becomes the callee's agent leg. The core cannot move it
+    /// into the callee's call (its only leg is the callee), so it goes into a call of its
+    /// own (`B2bua::split_off_b`, which hangs up the first agent's consultation leg), or,
+    /// when the consultation was itself a call we placed (the agent's own call to a
+    /// number), that call is the agent leg as it is. The first agent's leg was released
+    /// before (`ReleaseB`).
+    fn colleague_joins_callee(&mut self, now: Instant, from: CallKey, callee: CallKey) {
+        let placed = self.b2bua.call(from).is_some_and(|c| c.is_originated());
+        let leg = if placed {
+            Ok(from)
+        } else {
+            self.b2bua.split_off_b(now, from)
+        };
+        match leg {
+            Ok(leg) => {
+                self.calls.remove(&from);
+                self.trunk_call_moved(from, leg);
+                self.drop_agent_leg(now, callee);
+                self.callee_calls.legs.insert(
+                    leg,
+                    AgentLeg {
+                        callee,
+                        done: false,
+                    },
+                );
+                self.callee_calls.agent_of.insert(callee, leg);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "attended transfer into a campaign call failed; the consultation is hung up");
+                let _ = self.b2bua.hangup(now, from);
+                if let Some(t) = self.calls.remove(&from) {
+                    let _ = t.send(CallSignal::Ended(
+                        switchboard_events::EndReason::LocalHangup,
+                    ));
+                }
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 //! Attended transfer support: finding a call by one of its dialogs, moving a leg B into
-//! another call ([`B2bua::transplant_b`]), and the NOTIFYs of a REFER's progress.
+//! another call ([`B2bua::transplant_b`]) or into a call of its own ([`B2bua::split_off_b`]),
+//! and the NOTIFYs of a REFER's progress.
 
 use super::*;
 
@@ -138,6 +139,24 @@ impl B2bua {
         self.remove_if_idle(from);
         self.pump(now);
         Ok(())
+    }
+
+    /// Attended transfer into a call that has no B slot to take the leg (a campaign call
+    /// led by its callee, whose agent is a call of its own): moves `from`'s answered B leg
+    /// into a new call of its own, as if we had originated it, and hangs up `from`'s A leg
+    /// (as [`B2bua::transplant_b`] does). Gives the new call's key: from now on the moved
+    /// leg's BYE is `Ended { call: new, reason: Bye(B) }`, its requests come as
+    /// `InDialogRequest`/`Reinvite { call: new, leg: B }` and [`B2bua::hangup`]`(new)`
+    /// reaches it. Errors as for [`B2bua::transplant_b`].
+    pub fn split_off_b(&mut self, now: Instant, from: CallKey) -> Result<CallKey, B2buaError> {
+        let to = self.insert_call(None, None);
+        match self.transplant_b(now, from, to) {
+            Ok(()) => Ok(to),
+            Err(e) => {
+                self.remove_call(to);
+                Err(e)
+            }
+        }
     }
 
     /// Reports a REFER's progress on `leg` (RFC 3515 §2.4.4-2.4.5): a NOTIFY with
