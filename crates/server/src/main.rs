@@ -10,6 +10,8 @@ mod agent_dial;
 mod agent_outbound;
 #[cfg(test)]
 mod alloc_count;
+#[cfg(test)]
+mod api_doc_tests;
 mod call;
 mod call_path;
 mod call_signals;
