@@ -129,9 +129,15 @@ fn a_person_answering_with_no_agent_free_is_abandoned_told_and_counted() {
         Some(200),
         "OPTIONS"
     );
-    // UPDATE is not among the methods we allow: a 405 naming them, at once.
-    assert_eq!(callee.request(&inv, "UPDATE", None, 5), Some(405), "UPDATE");
+    // UPDATE (RFC 3311): without a body a refresh, 200 at once; with an offer, answered
+    // like a re-INVITE.
+    assert_eq!(callee.request(&inv, "UPDATE", None, 5), Some(200), "UPDATE");
     let offer = callee.sdp(2);
+    assert_eq!(
+        callee.request(&inv, "UPDATE", Some(&offer), 5),
+        Some(200),
+        "UPDATE with an offer"
+    );
     assert_eq!(
         callee.request(&inv, "INVITE", Some(&offer), 5),
         Some(200),

@@ -259,7 +259,8 @@ fn drain_recording(
 
 /// Answers an in-dialog request from `party` on `leg`: the flow decides the status (the
 /// same answers as an inbound call's: a caller's INFO key is logged, the agent's is 501, a
-/// re-INVITE is answered with our SDP for the same port or 488, a change of hold is
+/// re-INVITE, or an UPDATE with an offer (the SIP layer answers a bodiless one), is
+/// answered with our SDP for the same port or 488, a change of hold is
 /// `call.hold`/`call.resume`, NOTIFY and OPTIONS 200, anything else 501); this reads the
 /// request, builds the SDP answer and applies it to the leg's media.
 fn answer_in_dialog(
@@ -275,7 +276,7 @@ fn answer_in_dialog(
         Method::Info => InDialog::Info {
             digit: crate::call::info_dtmf_digit(&req.body),
         },
-        Method::Invite => {
+        Method::Invite | Method::Update => {
             let (offer, answer) = answer_reoffer(ctx, placed.id, leg, &req.body);
             body = answer;
             InDialog::ReInvite(offer)

@@ -21,7 +21,8 @@ pub struct UasPolicy {
 }
 
 impl Default for UasPolicy {
-    /// A contact-center endpoint: calls, OPTIONS, transfers, INFO DTMF; no registrar.
+    /// A contact-center endpoint: calls, OPTIONS, transfers, INFO DTMF, UPDATE (session
+    /// refreshes and offers in a confirmed dialog); no registrar.
     fn default() -> Self {
         UasPolicy {
             allow: vec![
@@ -33,6 +34,7 @@ impl Default for UasPolicy {
                 Method::Info,
                 Method::Refer,
                 Method::Notify,
+                Method::Update,
             ],
             supported: vec!["replaces".to_string(), "norefersub".to_string()],
             // SDP for calls; DTMF relayed in SIP INFO (application/dtmf-relay, the
@@ -62,7 +64,8 @@ impl UasPolicy {
         self.allow.contains(m)
     }
 
-    fn allow_header(&self) -> String {
+    /// The `Allow` value: the methods answered, comma-separated.
+    pub(crate) fn allow_header(&self) -> String {
         self.allow
             .iter()
             .map(Method::as_str)

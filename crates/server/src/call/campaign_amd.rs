@@ -6,7 +6,8 @@
 //! Meanwhile the callee is not left on a dead line: they hear faint comfort noise
 //! ([`ComfortNoise`], about -60 dBFS: no words or ringback a machine would record or a person
 //! would answer), and in-dialog requests are answered as in any call (OPTIONS 200, a
-//! re-INVITE our SDP; UPDATE never gets here: the SIP layer answers it 405 with `Allow`),
+//! re-INVITE or an UPDATE with an offer our SDP; a bodiless UPDATE is answered 200 by the
+//! SIP layer),
 //! INFO with 200 (a key pressed before anything asked for one is logged and dropped). No audio at all within
 //! [`LISTEN_LIMIT`] counts as `no_speech` (treated as a person: the agent decides).
 

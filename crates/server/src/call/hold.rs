@@ -1,5 +1,5 @@
-//! Requests inside the call's dialogs: INFO DTMF, re-INVITEs (hold and resume, a moved
-//! media address), NOTIFY and the rest. The call flow decides what each means and the
+//! Requests inside the call's dialogs: INFO DTMF, re-INVITEs and UPDATEs with an offer
+//! (hold and resume, a moved media address), NOTIFY and the rest. The call flow decides what each means and the
 //! status to answer (`callflow::InDialog`); this file parses the request, builds the SDP
 //! answer of a re-INVITE and applies it to the party's media, and sends the response.
 //! Each change of a party's hold is a typed event (`call.hold`, `call.resume` with how long
@@ -26,7 +26,9 @@ impl CallTask {
             Method::Info => InDialog::Info {
                 digit: info_dtmf_digit(&req.body),
             },
-            Method::Invite => {
+            // An UPDATE that reaches the call carries an offer (the SIP layer answers a
+            // bodiless one, a session refresh, itself): answered like a re-INVITE.
+            Method::Invite | Method::Update => {
                 let (offer, answer) = self.answer_reinvite(leg, &req.body);
                 body = answer;
                 InDialog::ReInvite(offer)

@@ -38,8 +38,11 @@ impl B2bua {
             return Err(crate::transaction::TxError::NoSuchTransaction.into());
         };
         let mut r = Response::for_request(req, status);
-        if req.method == Method::Invite && status.is_success() {
+        // A target refresh's 2xx carries our Contact (RFC 3311 §5.2 for UPDATE).
+        if matches!(req.method, Method::Invite | Method::Update) && status.is_success() {
             r.headers.push(HeaderName::Contact, contact);
+            r.headers
+                .push(HeaderName::Allow, self.config.policy.allow_header());
         }
         if matches!(req.method, Method::Invite | Method::Update) && status.is_success() {
             if let Some(&(call, Purpose::InDialog(leg))) = self.txs.get(&tx) {

@@ -89,6 +89,9 @@ impl B2bua {
         for (name, value) in self.session_headers(call, Leg::A) {
             resp.headers.push(name, value);
         }
+        // RFC 3261 §13.3.1.4: the 2xx says what A may send in the dialog (UPDATE, say).
+        resp.headers
+            .push(HeaderName::Allow, self.config.policy.allow_header());
         self.tl.send_response(now, tx, resp)?;
         self.start_session_timer(now, call);
         let Some(a) = self.call(call).and_then(|c| c.a.as_ref()) else {

@@ -59,6 +59,7 @@ mod session;
 mod session_uac;
 mod transfer;
 mod tx_events;
+mod update;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;

@@ -35,6 +35,9 @@ impl B2bua {
         inv.headers.push(HeaderName::CSeq, "1 INVITE");
         inv.headers
             .push(HeaderName::Contact, self.contact_for(transport).to_string());
+        // What the callee may send us in the dialog (UPDATE for its session refreshes).
+        inv.headers
+            .push(HeaderName::Allow, self.config.policy.allow_header());
         set_body(&mut inv.headers, &sdp);
         inv.body = sdp;
         inv

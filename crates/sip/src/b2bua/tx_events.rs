@@ -199,17 +199,13 @@ impl B2bua {
                         sdp,
                     });
                 }
-                _ => {
-                    if req.method == Method::Update {
-                        self.session_refreshed(now, call, leg, &req);
-                    }
-                    self.emit(CallEvent::InDialogRequest {
-                        call,
-                        leg,
-                        tx: key,
-                        req,
-                    })
-                }
+                Method::Update => self.on_update(now, key, call, leg, req),
+                _ => self.emit(CallEvent::InDialogRequest {
+                    call,
+                    leg,
+                    tx: key,
+                    req,
+                }),
             }
             return;
         }
