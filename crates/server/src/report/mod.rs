@@ -19,6 +19,8 @@
 mod agents;
 mod campaigns;
 pub(crate) mod cli;
+#[cfg(test)]
+mod doc_tests;
 mod ewt;
 pub(crate) mod http;
 mod ivr;
