@@ -302,3 +302,33 @@ fn the_readme_defaults_are_the_loaded_defaults() {
     assert!(checked > 100, "only {checked} defaults were checked");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// The ```toml blocks of `doc` under the heading `heading` (up to the next heading).
+fn toml_blocks<'a>(doc: &'a str, heading: &str) -> Vec<&'a str> {
+    let start = doc
+        .find(heading)
+        .unwrap_or_else(|| panic!("no heading {heading:?}"));
+    let body = &doc[start + heading.len()..];
+    let body = &body[..body.find("\n## ").unwrap_or(body.len())];
+    body.split("```toml\n")
+        .skip(1)
+        .filter_map(|b| b.split_once("\n```").map(|(toml, _)| toml))
+        .collect()
+}
+
+#[test]
+fn docs_acd_md_queue_configuration_example_loads() {
+    let doc = include_str!("../../../docs/acd.md");
+    let blocks = toml_blocks(doc, "## Queue configuration");
+    assert_eq!(blocks.len(), 1);
+    let dir = std::env::temp_dir().join(format!("sb-acd-doc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("acd-example.toml");
+    // As the doc says: the demo's agent tokens name the demo users, which the example's
+    // `[[users]]` replace, so a file with it replaces the tokens too.
+    std::fs::write(&path, format!("[http]\ntokens = []\n\n{}", blocks[0])).unwrap();
+    let loaded = Config::load(Some(&path));
+    std::fs::remove_dir_all(&dir).ok();
+    let cfg = loaded.unwrap_or_else(|e| panic!("docs/acd.md's example: {e:#}"));
+    assert_eq!(cfg.queues.len(), 2);
+}
