@@ -27,6 +27,8 @@ mod delay_histogram;
 mod descriptors;
 mod dial_policy;
 mod disk_watch;
+#[cfg(test)]
+mod doc_paths_tests;
 mod event_log;
 mod event_store;
 mod event_stream;
