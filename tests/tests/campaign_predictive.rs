@@ -80,6 +80,11 @@ fn a_predictive_campaign_sends_people_to_the_agent_and_hangs_up_on_machines() {
         .wait_event(30, |e| e.kind == "campaign.result" && e.call == second.call)
         .expect("second result");
     assert_eq!(r2.data["outcome"], "machine", "{r2:?}");
+    let end = server
+        .wait_event(10, |e| e.kind == "call.end" && e.call == second.call)
+        .expect("the machine's call.end");
+    assert_eq!(end.data["end_reason"], "answering_machine", "{end:?}");
+    assert_eq!(end.data["disposition"], "not_answered", "{end:?}");
     assert!(
         !server
             .events()

@@ -178,6 +178,9 @@ words!(
         /// A call we placed (a predictive campaign's) was answered by a person when no agent
         /// was free: we hung up, after the campaign's abandon message if it has one.
         AbandonedNoAgent = "abandoned_no_agent",
+        /// A call we placed (a predictive campaign's) was answered by an answering machine
+        /// and hung up (the campaign's `machine` is `retry` or `hangup`).
+        AnsweringMachine = "answering_machine",
         /// The server shut down.
         Shutdown = "shutdown",
         /// The call's SIP side vanished (internal error).

@@ -356,7 +356,7 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
                             &ctx,
                             &answered.call,
                             id,
-                            EndReason::LocalHangup,
+                            EndReason::AnsweringMachine,
                             Disposition::NotAnswered,
                             "answering machine",
                         );
