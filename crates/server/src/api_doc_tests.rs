@@ -97,3 +97,69 @@ fn every_route_has_a_row_in_docs_api_md_and_every_row_is_a_route() {
          rows naming no route: {extra:?}"
     );
 }
+
+/// Every error code a handler can return: the code of each `ApiError::new(status, "code",
+/// ...)` and each `"code": "..."` JSON answer in the server's sources (test code left out).
+fn error_codes_in_code() -> BTreeSet<String> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("source dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs")
+                && !p.to_string_lossy().ends_with("_tests.rs")
+            {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let mut out = BTreeSet::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("source");
+        let text = text.split("#[cfg(test)]").next().unwrap_or("");
+        for part in text.split("ApiError::new(").skip(1) {
+            if let Some(code) = part.split('"').nth(1) {
+                out.insert(code.to_string());
+            }
+        }
+        for part in text.split("\"code\": \"").skip(1) {
+            if let Some(code) = part.split('"').next() {
+                out.insert(code.to_string());
+            }
+        }
+    }
+    // Prose (`{"error": "...", "code": "..."}` in doc comments) is not a code.
+    out.retain(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+    out
+}
+
+#[test]
+fn every_error_code_is_in_docs_api_md_errors_table() {
+    let start = DOC
+        .find("\n## Errors")
+        .expect("docs/api.md has an Errors section");
+    let end = DOC[start + 1..]
+        .find("\n## ")
+        .map_or(DOC.len(), |e| start + 1 + e);
+    let documented: BTreeSet<&str> = DOC[start..end]
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| status"))
+        .filter_map(|l| l.split(" | ").nth(1))
+        .flat_map(|cell| cell.split('`').skip(1).step_by(2))
+        .collect();
+    let code = error_codes_in_code();
+    assert!(code.len() > 20, "{code:?}");
+    let missing: Vec<&String> = code
+        .iter()
+        .filter(|c| !documented.contains(c.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "error codes not in docs/api.md's Errors table: {missing:?}"
+    );
+}
