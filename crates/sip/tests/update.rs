@@ -1,10 +1,11 @@
 //! UPDATE from a peer (RFC 3311) at the B2BUA, on the simulated network (fake clock).
-//! OPTIONS' `Allow` and our 2xx to an INVITE list it. On a confirmed dialog a bodiless UPDATE with
-//! `Session-Expires` is a session refresh (RFC 4028 §7.4): 200 with our `Session-Expires`
-//! and Contact, no event for the application, and the session lives a full interval past
-//! it. An UPDATE with an offer reaches the application (`InDialogRequest`) and is answered
-//! with its SDP like a re-INVITE; an offer while the peer's re-INVITE is unanswered gets
-//! 500 with `Retry-After`. In an early dialog (before our 2xx) there is no dialog yet: 481.
+//! OPTIONS' `Allow` and our 2xx to an INVITE list it. On a confirmed dialog a bodiless
+//! UPDATE with `Session-Expires` is a session refresh (RFC 4028 §7.4): 200 with our
+//! `Session-Expires` and Contact, no event for the application, and the session lives a
+//! full interval past it. An UPDATE with an offer reaches the application
+//! (`InDialogRequest`) and is answered with its SDP like a re-INVITE; an offer crossing our
+//! re-INVITE gets 491, one while the peer's re-INVITE is unanswered 500 with
+//! `Retry-After`. In an early dialog (before our 2xx) there is no dialog yet: 481.
 
 mod sim;
 
@@ -225,6 +226,59 @@ fn an_offer_crossing_our_reinvite_gets_491() {
             .has_event(|e| matches!(e, CallEvent::InDialogRequest { .. })),
         "the crossing offer never reaches the application"
     );
+}
+
+#[test]
+fn an_offer_while_the_peers_reinvite_is_unanswered_gets_500_with_retry_after() {
+    let (mut net, a, x, d, _) = answered_call(85);
+    net.node::<B2buaNode>(x).hold_reinvites = true;
+    let kr = send_from_a(&mut net, a, d, Method::Invite, Some(b"v=0\r\n"), &[]);
+    let tx = net
+        .node::<B2buaNode>(x)
+        .events
+        .iter()
+        .find_map(|(_, e)| match e {
+            CallEvent::Reinvite { tx, .. } => Some(*tx),
+            _ => None,
+        })
+        .expect("the re-INVITE reaches the application");
+    let ku = send_from_a(
+        &mut net,
+        a,
+        d,
+        Method::Update,
+        Some(b"v=0\r\na=second\r\n"),
+        &[],
+    );
+    let r = final_response(&mut net, a, ku).expect("answered");
+    assert_eq!(r.status, StatusCode::SERVER_INTERNAL_ERROR);
+    let ra = r.headers.get(&HeaderName::RetryAfter).expect("Retry-After");
+    let v: u32 = ra.trim().parse().expect("seconds");
+    assert!(v <= 10, "Retry-After {v}");
+    // Once the re-INVITE is answered, an offer is the application's again.
+    let now = net.now;
+    net.node::<B2buaNode>(x)
+        .core
+        .respond(
+            now,
+            tx,
+            StatusCode::OK,
+            Some(Bytes::from_static(b"v=0\r\n")),
+        )
+        .expect("respond");
+    net.run_for(secs(2));
+    assert_eq!(net.node::<Ua>(a).responses(kr).last(), Some(&200));
+    send_from_a(
+        &mut net,
+        a,
+        d,
+        Method::Update,
+        Some(b"v=0\r\na=third\r\n"),
+        &[],
+    );
+    assert!(net
+        .node::<B2buaNode>(x)
+        .has_event(|e| matches!(e, CallEvent::InDialogRequest { .. })));
 }
 
 #[test]

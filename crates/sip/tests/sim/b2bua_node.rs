@@ -20,6 +20,8 @@ pub struct B2buaNode {
     pub events: Vec<(Duration, CallEvent)>,
     /// IVR style: answer A first, route to B once A is confirmed.
     pub answer_first: bool,
+    /// Leave re-INVITEs unanswered (the test answers them with `core.respond`).
+    pub hold_reinvites: bool,
     /// Targets to try after `b_target` when B fails (with `relay_failures` off).
     pub fallback: Vec<SocketAddr>,
     epoch: Instant,
@@ -73,6 +75,7 @@ impl B2buaNode {
             transport: Transport::Udp,
             events: Vec::new(),
             answer_first: false,
+            hold_reinvites: false,
             fallback: Vec::new(),
             epoch,
             out: Vec::new(),
@@ -112,7 +115,7 @@ impl B2buaNode {
                     )
                     .expect("route");
             }
-            CallEvent::Reinvite { tx, sdp, .. } => {
+            CallEvent::Reinvite { tx, sdp, .. } if !self.hold_reinvites => {
                 let mut a = sdp.to_vec();
                 a.extend_from_slice(b"a=reanswer\r\n");
                 let _ = self
