@@ -280,6 +280,8 @@ impl Call {
         if self.phase == Phase::Ended {
             return None;
         }
+        // A supervisor leaves with the call (the driver may have said so already).
+        self.handle_supervisor_leave(SupervisionEnd::CallEnded);
         if let Some(ending) = self.outbound_end(now, reason) {
             self.timers = Timers::default();
             self.phase = Phase::Ended;

@@ -5,7 +5,8 @@
 //! offer, a withdrawn offer, an agent's failure or answer, a key pressed while queued, a
 //! finished prompt or an expired timer mean for this call; where a transfer sends the
 //! caller and what its ringing target's outcome means (`transfer.rs`); the status of an
-//! in-dialog request and the parties' holds (`in_dialog.rs`); and how the call ends
+//! in-dialog request and the parties' holds (`in_dialog.rs`); what the end of a party's
+//! SIP leg means in each phase (`hangup.rs`: the `end_reason`); and how the call ends
 //! (disposition, talk time, whether the ACD must be told).
 //!
 //! Time is an input: every `handle_*` takes `now`, [`Call::poll_timeout`] says when the
@@ -28,6 +29,7 @@
 //! lists what the server's call task still decides itself.
 
 mod call;
+mod hangup;
 mod in_dialog;
 mod outbound;
 mod output;
@@ -38,6 +40,7 @@ mod timers;
 mod transfer;
 
 pub use call::{Call, Ending};
+pub use hangup::{Hangup, LegEnd};
 pub use in_dialog::{InDialog, InDialogAnswer, ReOffer};
 pub use outbound::{Dial, DialFailure, Outbound, Purpose};
 pub use output::{AcdRequest, IvrInput, Logged, MediaCommand, Output, SipRequest};

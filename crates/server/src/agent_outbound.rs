@@ -279,12 +279,9 @@ pub(crate) async fn run(
     )
     .await;
     let (reason, far_quality) = match ended {
-        BridgeEnd::Ended { far_hung_up } => (
-            if far_hung_up {
-                EndReason::CustomerHangup
-            } else {
-                EndReason::AgentHangup
-            },
+        // The flow decides what that side's hang-up means (`customer_hangup`, ...).
+        BridgeEnd::Ended(h) => (
+            flow.hangup_reason(h),
             Some(far.media.quality(Party::Caller)),
         ),
         BridgeEnd::HandOver(reply) => {

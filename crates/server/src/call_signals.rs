@@ -38,8 +38,9 @@ pub(crate) enum CallSignal {
         tx: TxKey,
         req: Box<Request>,
     },
-    /// The call ended on the SIP side.
-    Ended(switchboard_events::EndReason),
+    /// The call ended on the SIP side: whose leg and how, or the server's own reason (the
+    /// call flow decides the `end_reason`).
+    Ended(switchboard_callflow::Hangup),
     /// The agent hung up and the caller stays (a post-call survey follows).
     AgentLeft,
     /// Another call takes over this call's agent leg (attended transfer): hand over the

@@ -323,11 +323,12 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
         false,
     )
     .await;
-    let reason = match ended {
-        BridgeEnd::Ended { far_hung_up: true } => EndReason::CustomerHangup,
-        _ => EndReason::AgentHangup,
+    // The flow decides what that side's hang-up means (`customer_hangup`, ...).
+    let hangup = match ended {
+        BridgeEnd::Ended(h) => h,
+        BridgeEnd::HandOver(_) => switchboard_callflow::Hangup::Local(EndReason::LocalHangup),
     };
-    let Some(end) = flow.handle_end(Instant::now(), reason) else {
+    let Some(end) = flow.handle_hangup(Instant::now(), hangup) else {
         return;
     };
     // The ACD hears the end (the agent wraps up) before the log does.

@@ -113,20 +113,24 @@ pub(crate) fn logout_reason(r: switchboard_registrar::LogoutReason) -> ev::Logou
     }
 }
 
-/// Why the SIP side ended a call.
-pub(crate) fn end_reason(r: &switchboard_sip::b2bua::EndReason) -> ev::EndReason {
+/// Whose leg ended a call on the SIP side, and how (leg A is the caller, leg B the
+/// agent); the call flow decides what it means (`Call::hangup_reason`).
+pub(crate) fn hangup(r: &switchboard_sip::b2bua::EndReason) -> switchboard_callflow::Hangup {
+    use switchboard_callflow::{Hangup, LegEnd};
     use switchboard_sip::b2bua::{EndReason as E, Leg};
-    match r {
-        E::Cancelled => ev::EndReason::CallerCancelled,
-        E::Bye(Leg::A) => ev::EndReason::CallerHangup,
-        E::Bye(Leg::B) => ev::EndReason::AgentHangup,
-        E::Rejected(_) => ev::EndReason::AgentRejected,
-        E::Timeout(Leg::A) => ev::EndReason::CallerTimeout,
-        E::Timeout(Leg::B) => ev::EndReason::AgentTimeout,
-        E::TransportError(Leg::A) => ev::EndReason::CallerTransportError,
-        E::TransportError(Leg::B) => ev::EndReason::AgentTransportError,
-        _ => ev::EndReason::LocalHangup,
-    }
+    let party = |leg: &Leg| match leg {
+        Leg::A => ev::Party::Caller,
+        Leg::B => ev::Party::Agent,
+    };
+    let (party, how) = match r {
+        E::Cancelled => (ev::Party::Caller, LegEnd::Cancelled),
+        E::Bye(l) => (party(l), LegEnd::Bye),
+        E::Rejected(_) => (ev::Party::Agent, LegEnd::Rejected),
+        E::Timeout(l) => (party(l), LegEnd::Timeout),
+        E::TransportError(l) => (party(l), LegEnd::TransportError),
+        _ => return Hangup::Local(ev::EndReason::LocalHangup),
+    };
+    Hangup::Leg { party, how }
 }
 
 /// A supervisor's mode.

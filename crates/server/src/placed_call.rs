@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use switchboard_callflow::{
-    AcdRequest, Call, Dial, DialFailure, Ending, InDialog, Output, ReOffer, SipRequest,
+    AcdRequest, Call, Dial, DialFailure, Ending, Hangup, InDialog, LegEnd, Output, ReOffer,
+    SipRequest,
 };
 use switchboard_events::{CallEnd, Event, Party};
 use switchboard_media::{Bridge, Side};
@@ -126,9 +127,10 @@ pub(crate) struct Leg {
 
 /// How [`bridge`] ended.
 pub(crate) enum BridgeEnd {
-    /// One side hung up (the other is hung up already): the far end (`true`) or the
-    /// near end.
-    Ended { far_hung_up: bool },
+    /// One side hung up (the other is hung up already): how, with the far end as the
+    /// `caller` party and the near end as the `agent` (the flow decides the end reason:
+    /// `Call::hangup_reason`).
+    Ended(Hangup),
     /// An attended transfer asks for the far end's leg (nothing hung up yet).
     HandOver(tokio::sync::oneshot::Sender<Option<HandOver>>),
 }
@@ -211,7 +213,7 @@ pub(crate) async fn bridge(
                 None | Some(CallSignal::Ended(_)) => {
                     let _ = ctx.sip.commands.send(SipCommand::Hangup { call: near.call });
                     drain_recording(recorder, far, near, (&mut tl_far, &mut tl_near), origin);
-                    return BridgeEnd::Ended { far_hung_up: true };
+                    return BridgeEnd::Ended(ended_as(s, Party::Caller));
                 }
                 Some(CallSignal::InDialog { tx, req, .. }) => answer_in_dialog(placed, Party::Caller, far, tx, &req),
                 Some(_) => {}
@@ -220,7 +222,7 @@ pub(crate) async fn bridge(
                 None | Some(CallSignal::Ended(_)) => {
                     let _ = ctx.sip.commands.send(SipCommand::Hangup { call: far.call });
                     drain_recording(recorder, far, near, (&mut tl_far, &mut tl_near), origin);
-                    return BridgeEnd::Ended { far_hung_up: false };
+                    return BridgeEnd::Ended(ended_as(s, Party::Agent));
                 }
                 Some(CallSignal::HandOver(reply)) if hand_over => return BridgeEnd::HandOver(reply),
                 Some(CallSignal::HandOver(reply)) => {
@@ -238,6 +240,19 @@ pub(crate) async fn bridge(
                 }
             }
         }
+    }
+}
+
+/// How a leg's SIP call ended, seen as `party`'s leg of the placed call (its own call's
+/// leg A or B says nothing about which side it plays here). A lane closed without a word
+/// counts as that party's BYE.
+fn ended_as(signal: Option<CallSignal>, party: Party) -> Hangup {
+    match signal {
+        Some(CallSignal::Ended(h)) => h.as_party(party),
+        _ => Hangup::Leg {
+            party,
+            how: LegEnd::Bye,
+        },
     }
 }
 

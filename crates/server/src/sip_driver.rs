@@ -429,7 +429,9 @@ impl SipDriver {
                         for (k, task) in calls {
                             self.callee_call_gone(Instant::now(), k);
                             let _ = self.b2bua.hangup(Instant::now(), k);
-                            let _ = task.send(CallSignal::Ended(switchboard_events::EndReason::Shutdown));
+                            let _ = task.send(CallSignal::Ended(switchboard_callflow::Hangup::Local(
+                                switchboard_events::EndReason::Shutdown,
+                            )));
                         }
                     }
                 }
@@ -579,9 +581,9 @@ impl SipDriver {
                 self.trunk_call_gone(call);
                 self.forks_parent_gone(now, call);
                 if let Some(tx) = self.calls.remove(&call) {
-                    let _ = tx.send(CallSignal::Ended(
+                    let _ = tx.send(CallSignal::Ended(switchboard_callflow::Hangup::Local(
                         switchboard_events::EndReason::LocalHangup,
-                    ));
+                    )));
                 }
                 r
             }

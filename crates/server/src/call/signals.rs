@@ -30,7 +30,11 @@ impl CallTask {
             }
             CallSignal::HandOver(reply) => self.hand_over(reply),
             CallSignal::InDialog { leg, tx, req } => self.on_in_dialog(leg, tx, *req).await,
-            CallSignal::Ended(reason) => self.finish(reason),
+            CallSignal::Ended(hangup) => {
+                // The flow decides what the end of that leg means now (`end_reason`).
+                let reason = self.flow.hangup_reason(hangup);
+                self.finish(reason)
+            }
             CallSignal::AgentLeft => self.agent_left(),
         }
     }

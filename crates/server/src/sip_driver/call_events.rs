@@ -162,9 +162,16 @@ impl SipDriver {
                     leg = whose,
                     "a leg's RFC 4028 session expired (not refreshed): ending the call"
                 );
+                let party = match leg {
+                    Leg::A => switchboard_events::Party::Caller,
+                    Leg::B => switchboard_events::Party::Agent,
+                };
                 self.signal(
                     call,
-                    CallSignal::Ended(switchboard_events::EndReason::SessionExpired),
+                    CallSignal::Ended(switchboard_callflow::Hangup::Leg {
+                        party,
+                        how: switchboard_callflow::LegEnd::SessionExpired,
+                    }),
                 );
                 let _ = self.b2bua.hangup(now, call);
             }
@@ -218,7 +225,7 @@ impl SipDriver {
                 self.trunk_call_gone(call);
                 self.forks_parent_gone(now, call);
                 if let Some(t) = self.calls.remove(&call) {
-                    let _ = t.send(CallSignal::Ended(crate::core_events::end_reason(&reason)));
+                    let _ = t.send(CallSignal::Ended(crate::core_events::hangup(&reason)));
                 }
             }
             _ => {}

@@ -150,9 +150,9 @@ impl SipDriver {
                 tracing::warn!(error = %e, "attended transfer into a campaign call failed; the consultation is hung up");
                 let _ = self.b2bua.hangup(now, from);
                 if let Some(t) = self.calls.remove(&from) {
-                    let _ = t.send(CallSignal::Ended(
+                    let _ = t.send(CallSignal::Ended(switchboard_callflow::Hangup::Local(
                         switchboard_events::EndReason::LocalHangup,
-                    ));
+                    )));
                 }
             }
         }
@@ -251,7 +251,12 @@ impl SipDriver {
                 if !done {
                     // The agent hung up (or their leg failed without a final answer): the
                     // callee's call ends, as an inbound call's A does when B sends BYE.
-                    self.end_for_agent_leg(now, callee, crate::core_events::end_reason(&reason));
+                    let how = crate::core_events::hangup(&reason);
+                    self.end_for_agent_leg(
+                        now,
+                        callee,
+                        how.as_party(switchboard_events::Party::Agent),
+                    );
                 }
                 None
             }
@@ -263,7 +268,10 @@ impl SipDriver {
                     self.end_for_agent_leg(
                         now,
                         callee,
-                        switchboard_events::EndReason::SessionExpired,
+                        switchboard_callflow::Hangup::Leg {
+                            party: switchboard_events::Party::Agent,
+                            how: switchboard_callflow::LegEnd::SessionExpired,
+                        },
                     );
                 }
                 None
@@ -315,7 +323,7 @@ impl SipDriver {
         &mut self,
         now: Instant,
         callee: CallKey,
-        why: switchboard_events::EndReason,
+        why: switchboard_callflow::Hangup,
     ) {
         self.callee_calls.agent_of.remove(&callee);
         self.callee_calls.callees.remove(&callee);
