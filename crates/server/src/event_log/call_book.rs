@@ -6,7 +6,8 @@
 //! `call.end` ([`END_GRACE_MS`] of the log's own timestamps, and at most [`MAX_ENDED`]
 //! ended calls): events that follow a call's end (the agent's wrap-up `agent.state`, a
 //! `queue.waited` that raced the end, a survey, a recording) find it there. Forgetting is
-//! never wrong, only slower: a call the book does not know is looked up in the store
+//! never wrong, only slower: a call the book does not know (and whose event is not its
+//! `call.start`, the first event of every call) is looked up in the store
 //! (its highest stored `call_seq` and last tenant) before its event is numbered, so an
 //! event arriving an hour after its call ended, or after a restart, still continues its
 //! call's sequence with the right tenant. The writer forgets only between batches, after
@@ -75,12 +76,15 @@ impl CallBook {
             let tenant = match &ev.event {
                 Event::AgentState {
                     call: Some(call), ..
-                } if !call.is_empty() => self.entry(ts, call, stored).tenant.clone(),
+                } if !call.is_empty() => self.entry(ts, call, false, stored).tenant.clone(),
                 _ => String::new(),
             };
             return (0, tenant);
         }
-        let entry = self.entry(ts, &ev.call, stored);
+        // A call's `call.start` is its first event (nothing to read back): no store read
+        // for the common case of a new call.
+        let first = matches!(ev.event, Event::CallStart(_));
+        let entry = self.entry(ts, &ev.call, first, stored);
         entry.seq += 1;
         let seq = entry.seq;
         if !ev.tenant.is_empty() && entry.tenant != ev.tenant {
@@ -98,10 +102,15 @@ impl CallBook {
         &mut self,
         ts: i64,
         call: &str,
+        first: bool,
         stored: &mut dyn FnMut(&str) -> StoredTail,
     ) -> &mut Entry {
         if !self.calls.contains_key(call) {
-            let tail = stored(call);
+            let tail = if first {
+                StoredTail::default()
+            } else {
+                stored(call)
+            };
             // A call with rows the book does not know ended before it was forgotten (or
             // before a restart): it may be forgotten again after a grace. A call without
             // rows is new and lives until its `call.end`.
@@ -158,6 +167,9 @@ mod tests {
             Event::CallEnd(CallEnd::new(EndReason::CallerHangup, Disposition::Ivr)),
         )
     }
+    fn offer(call: &str) -> NewEvent {
+        NewEvent::call(call, Event::QueueOffer {}).agent("1001")
+    }
     fn wrap_up(call: &str) -> NewEvent {
         NewEvent::system(Event::AgentState {
             state: switchboard_events::AgentStateName::WrapUp,
@@ -213,8 +225,8 @@ mod tests {
             peak = peak.max(book.len());
         }
         assert!(peak <= MAX_ENDED + 1, "peak {peak}");
-        // One look-up per new call, none for its later events.
-        assert_eq!(store.lookups, 100_000);
+        // Every call began with its `call.start`: nothing was read back.
+        assert_eq!(store.lookups, 0);
     }
 
     #[test]
@@ -227,14 +239,14 @@ mod tests {
         // In the grace: from the book, no look-up.
         let lookups = store.lookups;
         assert_eq!(store.stamp(&mut book, 500, wrap_up("c1")).1, "acme");
-        assert_eq!(store.stamp(&mut book, 600, start("c1")), (3, "acme".into()));
+        assert_eq!(store.stamp(&mut book, 600, offer("c1")), (3, "acme".into()));
         assert_eq!(store.lookups, lookups);
         // Past the grace: forgotten, read back from the store.
         book.retire(1_010);
         assert_eq!(book.len(), 0);
         assert_eq!(store.stamp(&mut book, 5_000, wrap_up("c1")).1, "acme");
         assert_eq!(
-            store.stamp(&mut book, 5_000, start("c1")),
+            store.stamp(&mut book, 5_000, offer("c1")),
             (4, "acme".into())
         );
         assert_eq!(store.lookups, lookups + 1);
@@ -248,7 +260,7 @@ mod tests {
         }
         book.retire(7_000);
         assert_eq!(book.len(), 2);
-        assert_eq!(store.stamp(&mut book, 7_001, start("a")).0, 3);
+        assert_eq!(store.stamp(&mut book, 7_001, offer("a")).0, 3);
     }
 
     #[test]
