@@ -200,7 +200,8 @@ impl<T> FairQueue<T> {
     }
 
     /// Sources with messages queued now.
-    pub(crate) fn sources(&self) -> usize {
+    #[cfg(test)]
+    fn sources(&self) -> usize {
         self.turns.len()
     }
 
@@ -340,11 +341,6 @@ impl<T> Shared<T> {
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }
-
-    /// Sources with messages queued now.
-    pub(crate) fn sources(&self) -> usize {
-        self.lock().sources()
-    }
 }
 
 /// Makes a queue of `max_messages` messages and `max_bytes` bytes: the producers' side
@@ -386,14 +382,14 @@ impl<T> Drop for Producers<T> {
 }
 
 /// The consumer's handle: takes messages in round-robin order of their sources.
-pub struct Receiver<T> {
+pub(crate) struct Receiver<T> {
     shared: Arc<Shared<T>>,
 }
 
 impl<T> Receiver<T> {
     /// The next message (waiting for one); `None` once every producer is gone and the
     /// queue is empty.
-    pub async fn recv(&mut self) -> Option<T> {
+    pub(crate) async fn recv(&mut self) -> Option<T> {
         loop {
             if let Some(item) = self.shared.pop() {
                 return Some(item);
@@ -405,24 +401,10 @@ impl<T> Receiver<T> {
         }
     }
 
-    /// The next message if one is queued now.
-    pub fn try_recv(&mut self) -> Option<T> {
-        self.shared.pop()
-    }
-
-    /// Messages queued now.
-    pub fn len(&self) -> usize {
-        self.shared.len()
-    }
-
     /// Whether nothing is queued now.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Sources with messages queued now.
-    pub fn sources(&self) -> usize {
-        self.shared.sources()
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.shared.len() == 0
     }
 }
 

@@ -116,9 +116,59 @@ pub struct Inbound {
     pub client_cert_sha256: Option<Arc<str>>,
 }
 
+/// What waits in the inbound queue: a stream message, framed and parsed by its
+/// connection's task, or a datagram, parsed only when the driver takes it. (Unboxed: the
+/// queue's slots are reused, so a datagram's slot being as large as a message's costs
+/// memory once, where a box would cost an allocation per stream message.)
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Queued {
+    /// A message from a TCP or TLS connection.
+    Stream(Inbound),
+    /// A UDP datagram as received.
+    Datagram {
+        from: SocketAddr,
+        local: SocketAddr,
+        raw: Bytes,
+    },
+}
+
 /// The SIP driver's end of the inbound queue: messages in round-robin order of their
 /// sources (an IPv4 address, an IPv6 /64), each source's in the order received.
-pub type InboundReceiver = Receiver<Inbound>;
+///
+/// A datagram is parsed here, when the driver takes it, not by the socket's reader: the
+/// reader is the stage in front of the kernel's first-in-first-out socket buffer, so its
+/// cost per datagram decides how soon a quiet source's datagram gets past a flood into
+/// the fair queue (decision 0046).
+pub struct InboundReceiver {
+    rx: Receiver<Queued>,
+    limits: Limits,
+    stats: Arc<TransportStats>,
+}
+
+impl InboundReceiver {
+    /// The next message (waiting for one); `None` once the transport is gone and nothing
+    /// is queued.
+    pub async fn recv(&mut self) -> Option<Inbound> {
+        let queued = self.rx.recv().await?;
+        Some(match queued {
+            Queued::Stream(m) => m,
+            Queued::Datagram { from, local, raw } => {
+                let msg = parse_datagram(&raw, &self.limits);
+                if msg.is_err() {
+                    self.stats.udp_malformed.fetch_add(1, Ordering::Relaxed);
+                }
+                Inbound {
+                    kind: TransportKind::Udp,
+                    from,
+                    local,
+                    msg,
+                    raw,
+                    client_cert_sha256: None,
+                }
+            }
+        })
+    }
+}
 
 /// Errors binding and sending.
 #[derive(Debug, thiserror::Error)]
@@ -254,7 +304,7 @@ pub struct SipTransport {
     conns: ConnTable,
     permits: Arc<Semaphore>,
     per_source: SourceCounts,
-    inbound: Arc<Producers<Inbound>>,
+    inbound: Arc<Producers<Queued>>,
     cfg: Arc<TransportConfig>,
     stats: Arc<TransportStats>,
     local: Arc<Vec<SocketAddr>>,
@@ -273,6 +323,11 @@ impl SipTransport {
         let (tx, rx) = crate::inbound_queue::channel(cfg.inbound_queue, cfg.inbound_queue_bytes);
         let cfg = Arc::new(cfg);
         let stats = Arc::new(TransportStats::default());
+        let rx = InboundReceiver {
+            rx,
+            limits: cfg.limits.clone(),
+            stats: stats.clone(),
+        };
         let conns: ConnTable = Arc::new(Mutex::new(HashMap::new()));
         let permits = Arc::new(Semaphore::new(cfg.max_tcp_connections.max(1)));
         let mut udps = Vec::new();
@@ -587,19 +642,9 @@ async fn udp_reader(t: SipTransport, sock: Arc<UdpSocket>) {
             t.count_udp_drop(why);
             continue;
         }
+        // Copied out and queued; parsed when the driver takes it (`InboundReceiver`).
         let raw = Bytes::copy_from_slice(data);
-        let msg = parse_datagram(&raw, &t.cfg.limits);
-        if msg.is_err() {
-            t.stats.udp_malformed.fetch_add(1, Ordering::Relaxed);
-        }
-        let inbound = Inbound {
-            kind: TransportKind::Udp,
-            from,
-            local,
-            msg,
-            raw,
-            client_cert_sha256: None,
-        };
+        let inbound = Queued::Datagram { from, local, raw };
         // Another socket's reader may have filled the room since the check.
         if let Err(why) = t.inbound.push_datagram(from.ip(), n, inbound) {
             t.count_udp_drop(why);
@@ -720,7 +765,7 @@ async fn stream_connection<S>(
                             // the queue is full: only this connection is held back.
                             let n = raw.len();
                             let inbound = Inbound { kind, from: peer, local, msg: Ok(msg), raw, client_cert_sha256: cert.clone() };
-                            if t.inbound.push_stream(peer.ip(), n, inbound).await.is_err() {
+                            if t.inbound.push_stream(peer.ip(), n, Queued::Stream(inbound)).await.is_err() {
                                 break 'conn;
                             }
                         }
@@ -737,7 +782,7 @@ async fn stream_connection<S>(
                             t.stats.tcp_framing_errors.fetch_add(1, Ordering::Relaxed);
                             let raw = buf.split().freeze();
                             let n = raw.len();
-                            let _ = t.inbound.push_stream(peer.ip(), n, Inbound { kind, from: peer, local, msg: Err(e), raw, client_cert_sha256: cert.clone() }).await;
+                            let _ = t.inbound.push_stream(peer.ip(), n, Queued::Stream(Inbound { kind, from: peer, local, msg: Err(e), raw, client_cert_sha256: cert.clone() })).await;
                             break 'conn;
                         }
                     }
