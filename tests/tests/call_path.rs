@@ -8,6 +8,7 @@ use std::time::Duration;
 use switchboard_e2e::audio::{best_match, read_channel, rms, tone_share};
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
 use switchboard_e2e::prompt_pieces::{heard_in_order, match_pieces};
+use switchboard_e2e::recorded_audio::matches_received;
 use switchboard_e2e::{repo_root, scratch_dir, Server};
 
 #[test]
@@ -176,12 +177,12 @@ fn caller_hears_position_agent_answers_tones_cross_and_the_call_is_recorded() {
     assert_eq!(mode(&server.data_dir), 0o700, "data dir mode");
     let (left, rsr) = read_channel(&rec, 0);
     let (right, _) = read_channel(&rec, 1);
+    // As long as what was received, not the wall-clock talk (0.05 s apart under stress-ng,
+    // half this test's old margin): see recorded_audio::matches_received.
     let talk = end.data["talk_s"].as_f64().unwrap();
     let secs = left.len() as f64 / f64::from(rsr);
-    assert!(
-        (secs - talk).abs() < 0.1,
-        "recording {secs:.2}s vs talk {talk:.2}s"
-    );
+    let got = matches_received(&left, &right, rsr, &end.data);
+    assert!(got.is_ok(), "recording vs what was received: {got:?}");
     let mid = |x: &[f64]| x[x.len() / 4..x.len() * 3 / 4].to_vec();
     assert!(
         tone_share(&mid(&left), rsr, 1000.0) > 0.3,
