@@ -16,7 +16,7 @@ use switchboard_callflow::{
     SipRequest,
 };
 use switchboard_events::{CallEnd, Event, Party};
-use switchboard_media::{Bridge, Side};
+use switchboard_media::{Bridge, Leg as BridgeLeg, Side};
 use switchboard_sdp::{Direction, LocalCaps, LocalMedia, SessionDescription};
 use switchboard_sip::CallKey;
 use switchboard_sip_message::{Method, StatusCode};
@@ -174,33 +174,15 @@ pub(crate) async fn bridge(
             r = sock_far.recv_buf_from(buf_far.prepare()) => if let Ok((_, from)) = r {
                 let t = Instant::now();
                 if let Some(pkt) = far.media.open_rtp(&mut buf_far).and_then(|d| far.media.receive(t, from, d)) {
-                    if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::A, &pkt) {
-                        near.media.send_relayed(t, &fwd);
-                    }
-                    if let Some(rec) = recorder.as_mut() {
-                        if far.media.push_audio(t, &pkt) {
-                            while let Some(f) = far.media.poll_decoded(t) {
-                                let pos = tl_far.position(f.timestamp, arrival_position(origin, t, f.samples.len()));
-                                rec.frame(Side::Caller, pos, t, f.samples);
-                            }
-                        }
-                    }
+                    let way = Way { from: BridgeLeg::A, side: Side::Caller, tl: &mut tl_far, origin };
+                    relay_packet(t, &mut bridge, way, &pkt, (&mut far.media, &mut near.media), recorder.as_mut());
                 }
             },
             r = sock_near.recv_buf_from(buf_near.prepare()) => if let Ok((_, from)) = r {
                 let t = Instant::now();
                 if let Some(pkt) = near.media.open_rtp(&mut buf_near).and_then(|d| near.media.receive(t, from, d)) {
-                    if let Ok(fwd) = bridge.handle_packet(switchboard_media::Leg::B, &pkt) {
-                        far.media.send_relayed(t, &fwd);
-                    }
-                    if let Some(rec) = recorder.as_mut() {
-                        if near.media.push_audio(t, &pkt) {
-                            while let Some(f) = near.media.poll_decoded(t) {
-                                let pos = tl_near.position(f.timestamp, arrival_position(origin, t, f.samples.len()));
-                                rec.frame(Side::Agent, pos, t, f.samples);
-                            }
-                        }
-                    }
+                    let way = Way { from: BridgeLeg::B, side: Side::Agent, tl: &mut tl_near, origin };
+                    relay_packet(t, &mut bridge, way, &pkt, (&mut near.media, &mut far.media), recorder.as_mut());
                 }
             },
             r = rtcp_far.recv_buf_from(buf_rfar.prepare()) => if let Ok((_, from)) = r {
@@ -239,6 +221,50 @@ pub(crate) async fn bridge(
                     let _ = m.flush_session();
                 }
             }
+        }
+    }
+}
+
+/// Which way a packet crosses the bridge: from leg `from`, recorded as `side` on `tl`.
+struct Way<'a> {
+    from: BridgeLeg,
+    side: Side,
+    tl: &'a mut Timeline,
+    origin: Instant,
+}
+
+/// One RTP packet received on `src`, crossing to `dst`: relayed as it is (same codec), or,
+/// when the bridge transcodes it, through `src`'s jitter buffer (in order, once each, lost
+/// frames concealed), re-encoded for `dst` (decision 0039 §6, as the call path's relay).
+/// Decoded frames also go to the recording's side.
+fn relay_packet(
+    t: Instant,
+    bridge: &mut Bridge,
+    way: Way<'_>,
+    pkt: &switchboard_rtp::RtpPacket,
+    (src, dst): (&mut MediaLeg, &mut MediaLeg),
+    mut rec: Option<&mut Recorder>,
+) {
+    let transcode = bridge.transcodes(way.from, pkt.header.payload_type);
+    if !transcode {
+        if let Ok(fwd) = bridge.handle_packet(way.from, pkt) {
+            dst.send_relayed(t, &fwd);
+        }
+    }
+    if !(transcode || rec.is_some()) || !src.push_audio(t, pkt) {
+        return;
+    }
+    let ssrc = pkt.header.ssrc;
+    while let Some(f) = src.poll_decoded(t) {
+        if transcode {
+            dst.send_transcoded(t, bridge, way.from, ssrc, &f);
+        }
+        if let Some(rec) = rec.as_deref_mut() {
+            let pos = way.tl.position(
+                f.timestamp,
+                arrival_position(way.origin, t, f.samples.len()),
+            );
+            rec.frame(way.side, pos, t, f.samples);
         }
     }
 }
