@@ -19,15 +19,14 @@
 
 use super::*;
 
+use super::relay::tests::leg;
 use crate::alloc_count::live_bytes;
 use crate::recorder::WriterPool;
 use bytes::BytesMut;
 use switchboard_media::Leg as BridgeLeg;
 use switchboard_rtp::{RtpHeader, RtpPacket};
-use switchboard_transport::RtpSocketPair;
 
 const PCMU: u8 = 0;
-const EVENTS: u8 = 101;
 
 /// The size of the future an async fn of two arguments returns, without calling it.
 fn future_size<A, B, F: std::future::Future>(_: impl Fn(A, B) -> F) -> usize {
@@ -37,28 +36,6 @@ fn future_size<A, B, F: std::future::Future>(_: impl Fn(A, B) -> F) -> usize {
 /// The first block tokio allocates for a channel of `T` (32 slots, plus its header).
 fn channel_block<T>() -> usize {
     32 * std::mem::size_of::<T>() + 64
-}
-
-async fn leg(settings: &LegSettings, peer: SocketAddr, now: Instant) -> MediaLeg {
-    let bind = || tokio::net::UdpSocket::bind("127.0.0.1:0");
-    let pair = RtpSocketPair {
-        rtp: bind().await.expect("bind rtp"),
-        rtcp: bind().await.expect("bind rtcp"),
-    };
-    let neg = switchboard_sdp::Negotiated {
-        media_index: 0,
-        codec: switchboard_sdp::Codec::new("PCMU", PCMU, 8000),
-        telephone_event: Some(EVENTS),
-        ptime: 20,
-        direction: Direction::SendRecv,
-        remote: Some(peer),
-        srtp: None,
-    };
-    let peer = MediaPeer {
-        nat_ip: None,
-        confirmed: true,
-    };
-    MediaLeg::new(settings, pair, neg, now, peer).expect("PCMU leg")
 }
 
 /// Receives one packet on `leg`, forwards it to `other` and decodes it (for the

@@ -168,7 +168,7 @@ impl CallTask {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::alloc_count::allocations;
     use crate::recorder::WriterPool;
@@ -180,7 +180,12 @@ mod tests {
     const EVENTS: u8 = 101;
     const PACKET: usize = 172;
 
-    async fn leg(settings: &LegSettings, peer: SocketAddr, now: Instant) -> MediaLeg {
+    /// A PCMU leg (events 101) on two fresh loopback sockets, sending to `peer`.
+    pub(in crate::call) async fn leg(
+        settings: &LegSettings,
+        peer: SocketAddr,
+        now: Instant,
+    ) -> MediaLeg {
         let bind = || tokio::net::UdpSocket::bind("127.0.0.1:0");
         let pair = RtpSocketPair {
             rtp: bind().await.expect("bind rtp"),
