@@ -76,3 +76,13 @@ pub fn best_match(hay: &[f64], needle: &[f64], sr: u32, max_len: usize) -> f64 {
     }
     best
 }
+
+/// The largest share of energy at `freq` over 400 ms windows of `x` (sampled at `sr`): a
+/// tone heard for part of a recording, wherever it is.
+pub fn best_tone_share(x: &[f64], sr: u32, freq: f64) -> f64 {
+    let w = (sr as usize * 2 / 5).max(1);
+    x.chunks(w)
+        .filter(|c| c.len() == w)
+        .map(|c| tone_share(c, sr, freq))
+        .fold(0.0, f64::max)
+}

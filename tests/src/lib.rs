@@ -13,6 +13,7 @@ pub mod browsers;
 pub mod carrier;
 pub mod hostile;
 pub mod marionette;
+pub mod outbound_fixture;
 pub mod peers;
 pub mod pg;
 pub mod prompt_pieces;
@@ -22,6 +23,7 @@ pub mod recorded_audio;
 pub mod rtp_capture;
 pub mod rtp_sink;
 pub mod test_ca;
+pub mod transfer_peers;
 pub mod webdriver;
 pub mod ws;
 

@@ -9,19 +9,16 @@
 //! - While the agent is on it, a caller waiting in the agent's queue is not offered to them;
 //!   the offer comes only after the outbound call ends.
 
-use switchboard_e2e::audio::{read_channel, tone_share};
+use switchboard_e2e::audio::{best_tone_share, read_channel};
 use switchboard_e2e::carrier::{free_udp_port, SippCarrier};
+use switchboard_e2e::outbound_fixture::OutboundFixture;
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
 use switchboard_e2e::{require_peer, scratch_dir, Server};
 
 /// The largest share of energy at `freq` over 400 ms windows of channel `ch` of `wav`.
-fn best_tone_share(wav: &std::path::Path, ch: usize, freq: f64) -> f64 {
+fn wav_tone_share(wav: &std::path::Path, ch: usize, freq: f64) -> f64 {
     let (x, sr) = read_channel(wav, ch);
-    let w = (sr as usize * 2 / 5).max(1);
-    x.chunks(w)
-        .filter(|c| c.len() == w)
-        .map(|c| tone_share(c, sr, freq))
-        .fold(0.0, f64::max)
+    best_tone_share(&x, sr, freq)
 }
 
 #[test]
@@ -32,43 +29,19 @@ fn an_agent_dials_out_through_the_trunk_and_premium_numbers_are_refused() {
     if !require_peer("sipp") {
         return;
     }
-    let (port, media_port) = (free_udp_port(), free_udp_port());
-    let mp = media_port.to_string();
-    // The server first (starting it may build the binary), then the carrier's clock runs.
-    let server = Server::start(
-        "agent-outbound",
-        &format!(
-            "[[trunks]]\nname = \"carrier-out\"\naddress = \"127.0.0.1:{port}\"\n\
-             username = \"acct-out\"\npassword = \"pw-out\"\n\
-             [dial_permissions]\ncaller_id = \"+74951239999\"\nrecord = true\n"
-        ),
-    );
-    let mut carrier = SippCarrier::start_with(
-        "carrier_agent_outbound.xml",
-        port,
-        1,
-        150,
-        &["-rtp_echo", "-mp", &mp],
-    );
+    let mut fixture = OutboundFixture::start("agent-outbound", "record = true\n");
+    let server = &fixture.server;
     let heard = scratch_dir("agent-outbound-phone").join("agent-hears.wav");
-    let mut agent = Softphone::start(
+    let mut agent = fixture.agent(
         &py,
-        server.sip,
         SoftphoneOpts {
-            user: Some(("1001", "secret-1001")),
             tone_hz: 2000,
             record: Some(heard.clone()),
             // The queue call offered afterwards rings without being answered (its audio
             // would go to the same recording file).
             answer: "none",
-            seconds: 120,
             ..Default::default()
         },
-    );
-    assert!(
-        agent.wait_event("registered", 20).is_some(),
-        "agent registered; log:\n{}",
-        server.log_text()
     );
 
     // A premium-rate number: refused before anything is sent to the carrier.
@@ -90,21 +63,9 @@ fn an_agent_dials_out_through_the_trunk_and_premium_numbers_are_refused() {
     );
 
     // A Moscow number: out through the trunk, answered after a 407.
-    agent.command(&format!("dial sip:+74951234567@{}", server.sip));
-    let out = server
-        .wait_event(20, |e| e.kind == "call.outbound")
-        .unwrap_or_else(|| panic!("call.outbound; log:\n{}", server.log_text()));
+    let out = fixture.dial_out(&mut agent);
     assert_eq!(out.data["number"], "+74951234567");
     assert_eq!(out.data["from_agent"], "1001");
-    server
-        .wait_event(30, |e| e.kind == "call.connected" && e.call == out.call)
-        .unwrap_or_else(|| {
-            panic!(
-                "connected; log:\n{}\nsipp:\n{}",
-                server.log_text(),
-                carrier.traces()
-            )
-        });
     let busy = server
         .wait_event(10, |e| {
             e.kind == "agent.state" && e.agent == "1001" && e.data["busy_kind"] == "outbound"
@@ -132,12 +93,7 @@ fn an_agent_dials_out_through_the_trunk_and_premium_numbers_are_refused() {
         .wait_event(30, |e| e.kind == "queue.announce" && e.call == join.call)
         .unwrap_or_else(|| panic!("announced; events {:#?}", server.events()));
 
-    agent.command("hangup");
-    let end = server
-        .wait_event(20, |e| e.kind == "call.end" && e.call == out.call)
-        .unwrap_or_else(|| panic!("outbound call ended; log:\n{}", server.log_text()));
-    assert_eq!(end.data["disposition"], "outbound", "{end:?}");
-    assert_eq!(end.data["end_reason"], "agent_hangup", "{end:?}");
+    let end = fixture.hang_up(&mut agent, &out);
     assert_eq!(end.agent, "1001");
     assert!(
         end.data["talk_s"].as_f64().is_some_and(|t| t > 0.0),
@@ -154,7 +110,7 @@ fn an_agent_dials_out_through_the_trunk_and_premium_numbers_are_refused() {
     customer.command("hangup");
 
     // The carrier saw one call (the permitted one) and its checks passed.
-    let (status, traces) = carrier.wait(30);
+    let (status, traces) = fixture.carrier.wait(30);
     assert!(
         status.is_some_and(|s| s.success()),
         "carrier checks (number, caller ID, Proxy-Authorization): {status:?}\n{traces}"
@@ -168,14 +124,14 @@ fn an_agent_dials_out_through_the_trunk_and_premium_numbers_are_refused() {
     // the recording has it on the carrier's side and the agent's.
     customer.quit();
     agent.quit();
-    let back = best_tone_share(&heard, 0, 2000.0);
+    let back = wav_tone_share(&heard, 0, 2000.0);
     assert!(back > 0.3, "the agent heard its tone echoed back: {back}");
     let rec = end.data["recording"]
         .as_str()
         .unwrap_or_else(|| panic!("recorded: {end:?}"));
     let (far, near) = (
-        best_tone_share(std::path::Path::new(rec), 0, 2000.0),
-        best_tone_share(std::path::Path::new(rec), 1, 2000.0),
+        wav_tone_share(std::path::Path::new(rec), 0, 2000.0),
+        wav_tone_share(std::path::Path::new(rec), 1, 2000.0),
     );
     assert!(far > 0.3 && near > 0.3, "recording sides: {far} {near}");
     eprintln!(

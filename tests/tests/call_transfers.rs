@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use switchboard_e2e::audio::{read_channel, tone_share};
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
+use switchboard_e2e::transfer_peers::{colleague, consult, first_agent, transfer_to_consultation};
 use switchboard_e2e::{scratch_dir, Server};
 
 #[test]
@@ -16,27 +17,8 @@ fn agent_blind_transfers_the_caller_to_another_queue() {
     let server = Server::start("blind-transfer", "");
     let dir = scratch_dir("blind-transfer-phones");
     // Agent 1001 (sales) is ready first; 1004 (support) too.
-    let mut first = Softphone::start(
-        &py,
-        server.sip,
-        SoftphoneOpts {
-            user: Some(("1001", "secret-1001")),
-            tone_hz: 2000,
-            ..Default::default()
-        },
-    );
-    assert!(first.wait_event("registered", 15).is_some());
-    let mut second = Softphone::start(
-        &py,
-        server.sip,
-        SoftphoneOpts {
-            user: Some(("1004", "secret-1004")),
-            tone_hz: 3000,
-            record: Some(dir.join("second.wav")),
-            ..Default::default()
-        },
-    );
-    assert!(second.wait_event("registered", 15).is_some());
+    let mut first = first_agent(&py, &server);
+    let second = colleague(&py, &server, &dir);
     let mut caller = Softphone::start(
         &py,
         server.sip,
@@ -133,27 +115,8 @@ fn agent_attended_transfer_hands_the_caller_to_a_consulted_colleague() {
     };
     let server = Server::start("attended-transfer", "");
     let dir = scratch_dir("attended-phones");
-    let mut first = Softphone::start(
-        &py,
-        server.sip,
-        SoftphoneOpts {
-            user: Some(("1001", "secret-1001")),
-            tone_hz: 2000,
-            ..Default::default()
-        },
-    );
-    assert!(first.wait_event("registered", 15).is_some());
-    let mut second = Softphone::start(
-        &py,
-        server.sip,
-        SoftphoneOpts {
-            user: Some(("1004", "secret-1004")),
-            tone_hz: 3000,
-            record: Some(dir.join("second.wav")),
-            ..Default::default()
-        },
-    );
-    assert!(second.wait_event("registered", 15).is_some());
+    let mut first = first_agent(&py, &server);
+    let mut second = colleague(&py, &server, &dir);
     let mut caller = Softphone::start(
         &py,
         server.sip,
@@ -171,28 +134,14 @@ fn agent_attended_transfer_hands_the_caller_to_a_consulted_colleague() {
         .unwrap_or_else(|| panic!("first agent connected; events {:#?}", server.events()))
         .call;
     // 1001 consults a colleague through the support queue (an internal call).
-    first.command(&format!("dial sip:support@{}", server.sip));
-    let y = server
-        .wait_event(30, |e| e.kind == "call.connected" && e.agent == "1004")
-        .unwrap_or_else(|| panic!("consultation connected; log:\n{}", server.log_text()))
-        .call;
-    assert_ne!(x, y);
+    let y = consult(&server, &mut first, &x);
     assert!(server
         .events()
         .iter()
         .any(|e| e.call == y && e.kind == "call.internal"));
     std::thread::sleep(Duration::from_secs(1));
     // ...then transfers the caller to that colleague (REFER with Replaces).
-    first.command("xfer-replaces");
-    let xfer = server
-        .wait_event(15, |e| e.kind == "call.transfer" && e.call == x)
-        .unwrap_or_else(|| panic!("attended transfer; log:\n{}", server.log_text()));
-    assert_eq!(xfer.data["kind"], "attended");
-    assert_eq!(xfer.data["to_agent"], "1004");
-    let y_end = server
-        .wait_event(10, |e| e.kind == "call.end" && e.call == y)
-        .expect("consultation ended");
-    assert_eq!(y_end.data["disposition"], "transferred");
+    transfer_to_consultation(&server, &mut first, &x, &y);
     std::thread::sleep(Duration::from_secs(2));
     caller.command("hangup");
     assert!(

@@ -9,20 +9,12 @@
 
 use std::time::Duration;
 
-use switchboard_e2e::audio::{read_channel, tone_share};
+use switchboard_e2e::audio::{best_tone_share, read_channel};
 use switchboard_e2e::carrier::{free_udp_port, SippCarrier};
-use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
+use switchboard_e2e::peers::python_with_pjsua2;
 use switchboard_e2e::rtp_sink::RtpSink;
+use switchboard_e2e::transfer_peers::{colleague, consult, first_agent, transfer_to_consultation};
 use switchboard_e2e::{require_peer, scratch_dir, Server};
-
-/// The largest share of energy at `freq` over 400 ms windows.
-fn best_tone_share(x: &[f64], sr: u32, freq: f64) -> f64 {
-    let w = (sr as usize * 2 / 5).max(1);
-    x.chunks(w)
-        .filter(|c| c.len() == w)
-        .map(|c| tone_share(c, sr, freq))
-        .fold(0.0, f64::max)
-}
 
 #[test]
 fn a_campaign_calls_agent_hands_the_callee_to_a_consulted_colleague() {
@@ -53,15 +45,7 @@ fn a_campaign_calls_agent_hands_the_callee_to_a_consulted_colleague() {
              rows = [{{number = \"+74951110001\", name = \"Ann\"}}]\n"
         ),
     );
-    let mut first = Softphone::start(
-        &py,
-        server.sip,
-        SoftphoneOpts {
-            user: Some(("1001", "secret-1001")),
-            tone_hz: 2000,
-            ..Default::default()
-        },
-    );
+    let mut first = first_agent(&py, &server);
     let dial = server
         .wait_event(60, |e| e.kind == "campaign.dial")
         .unwrap_or_else(|| panic!("dialled; log:\n{}", server.log_text()));
@@ -70,38 +54,14 @@ fn a_campaign_calls_agent_hands_the_callee_to_a_consulted_colleague() {
         .wait_event(60, |e| e.kind == "call.connected" && e.call == x)
         .unwrap_or_else(|| panic!("callee bridged to 1001; events {:#?}", server.events()));
     // The colleague logs in only now (the campaign's one row went to 1001).
-    let mut second = Softphone::start(
-        &py,
-        server.sip,
-        SoftphoneOpts {
-            user: Some(("1004", "secret-1004")),
-            tone_hz: 3000,
-            record: Some(dir.join("second.wav")),
-            ..Default::default()
-        },
-    );
-    assert!(second.wait_event("registered", 15).is_some());
+    let mut second = colleague(&py, &server, &dir);
     server
         .wait_event(20, |e| {
             e.kind == "agent.state" && e.agent == "1004" && e.data["state"] == "available"
         })
         .expect("1004 available");
-    first.command(&format!("dial sip:support@{}", server.sip));
-    let y = server
-        .wait_event(30, |e| e.kind == "call.connected" && e.agent == "1004")
-        .unwrap_or_else(|| panic!("consultation connected; log:\n{}", server.log_text()))
-        .call;
-    assert_ne!(x, y);
-    first.command("xfer-replaces");
-    let xfer = server
-        .wait_event(15, |e| e.kind == "call.transfer" && e.call == x)
-        .unwrap_or_else(|| panic!("attended transfer; log:\n{}", server.log_text()));
-    assert_eq!(xfer.data["kind"], "attended", "{xfer:?}");
-    assert_eq!(xfer.data["to_agent"], "1004", "{xfer:?}");
-    let y_end = server
-        .wait_event(10, |e| e.kind == "call.end" && e.call == y)
-        .expect("consultation ended");
-    assert_eq!(y_end.data["disposition"], "transferred", "{y_end:?}");
+    let y = consult(&server, &mut first, &x);
+    transfer_to_consultation(&server, &mut first, &x, &y);
     // The first agent's two dialogs (campaign leg and consultation) are hung up.
     for _ in 0..2 {
         assert!(

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use switchboard_e2e::audio::{best_match, read_channel, tone_share};
+use switchboard_e2e::audio::{best_match, best_tone_share, read_channel};
 use switchboard_e2e::carrier::{free_udp_port, SippCarrier};
 use switchboard_e2e::rtp_sink::RtpSink;
 use switchboard_e2e::{http_call, repo_root, require_peer, scratch_dir, Server};
@@ -409,13 +409,4 @@ fn progressive_campaign(name: &str, queues: &str) {
     eprintln!("callee heard the agent's 2 kHz: {to_callee:.3}; agent heard the callee's 1 kHz: {to_agent:.3}");
     assert!(to_callee > 0.3, "the callee heard the agent: {to_callee}");
     assert!(to_agent > 0.3, "the agent heard the callee: {to_agent}");
-}
-
-/// The largest share of energy at `freq` over 400 ms windows.
-fn best_tone_share(x: &[f64], sr: u32, freq: f64) -> f64 {
-    let w = (sr as usize * 2 / 5).max(1);
-    x.chunks(w)
-        .filter(|c| c.len() == w)
-        .map(|c| tone_share(c, sr, freq))
-        .fold(0.0, f64::max)
 }

@@ -5,9 +5,9 @@
 //! has `call.hold` and `call.resume` naming the agent on the outbound call, and the CDR's
 //! `hold_s` is the time between them.
 
-use switchboard_e2e::carrier::{free_udp_port, SippCarrier};
-use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
-use switchboard_e2e::{require_peer, Server};
+use switchboard_e2e::outbound_fixture::OutboundFixture;
+use switchboard_e2e::peers::{python_with_pjsua2, SoftphoneOpts};
+use switchboard_e2e::require_peer;
 
 #[test]
 fn an_agent_holds_and_resumes_their_own_outbound_call() {
@@ -17,50 +17,10 @@ fn an_agent_holds_and_resumes_their_own_outbound_call() {
     if !require_peer("sipp") {
         return;
     }
-    let (port, media_port) = (free_udp_port(), free_udp_port());
-    let mp = media_port.to_string();
-    let server = Server::start(
-        "placed-call-hold",
-        &format!(
-            "[[trunks]]\nname = \"carrier-out\"\naddress = \"127.0.0.1:{port}\"\n\
-             username = \"acct-out\"\npassword = \"pw-out\"\n\
-             [dial_permissions]\ncaller_id = \"+74951239999\"\n"
-        ),
-    );
-    let mut carrier = SippCarrier::start_with(
-        "carrier_agent_outbound.xml",
-        port,
-        1,
-        150,
-        &["-rtp_echo", "-mp", &mp],
-    );
-    let mut agent = Softphone::start(
-        &py,
-        server.sip,
-        SoftphoneOpts {
-            user: Some(("1001", "secret-1001")),
-            seconds: 120,
-            ..Default::default()
-        },
-    );
-    assert!(
-        agent.wait_event("registered", 20).is_some(),
-        "agent registered; log:\n{}",
-        server.log_text()
-    );
-    agent.command(&format!("dial sip:+74951234567@{}", server.sip));
-    let out = server
-        .wait_event(20, |e| e.kind == "call.outbound")
-        .unwrap_or_else(|| panic!("call.outbound; log:\n{}", server.log_text()));
-    server
-        .wait_event(30, |e| e.kind == "call.connected" && e.call == out.call)
-        .unwrap_or_else(|| {
-            panic!(
-                "connected; log:\n{}\nsipp:\n{}",
-                server.log_text(),
-                carrier.traces()
-            )
-        });
+    let mut fixture = OutboundFixture::start("placed-call-hold", "");
+    let server = &fixture.server;
+    let mut agent = fixture.agent(&py, SoftphoneOpts::default());
+    let out = fixture.dial_out(&mut agent);
     assert!(agent.wait_event("media", 20).is_some(), "agent's media up");
 
     agent.command("hold");
@@ -84,13 +44,8 @@ fn an_agent_holds_and_resumes_their_own_outbound_call() {
     assert_eq!(resume.data["party"], "agent", "{resume:?}");
     assert!(resume.data["held_s"].as_f64().is_some_and(|h| h > 0.0));
 
-    agent.command("hangup");
-    let end = server
-        .wait_event(20, |e| e.kind == "call.end" && e.call == out.call)
-        .unwrap_or_else(|| panic!("outbound call ended; log:\n{}", server.log_text()));
-    assert_eq!(end.data["disposition"], "outbound", "{end:?}");
-    assert_eq!(end.data["end_reason"], "agent_hangup", "{end:?}");
-    let (status, traces) = carrier.wait(30);
+    fixture.hang_up(&mut agent, &out);
+    let (status, traces) = fixture.carrier.wait(30);
     assert!(status.is_some_and(|s| s.success()), "carrier: {traces}");
 
     // The CDR's hold_s is the time between the two events.
