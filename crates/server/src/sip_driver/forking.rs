@@ -17,9 +17,9 @@ use super::*;
 
 /// One agent leg of a forked call.
 #[derive(Debug)]
-struct ForkLeg {
+struct ForkLeg<K = CallKey> {
     /// The caller's call this leg rings for.
-    parent: CallKey,
+    parent: K,
     /// The agent (user name) it rings.
     agent: String,
     /// Hung up by us (lost the race, the offer was withdrawn, the caller left): its
@@ -27,18 +27,57 @@ struct ForkLeg {
     dropped: bool,
 }
 
-/// The driver's table of forked legs.
-#[derive(Debug, Default)]
-pub(super) struct Forks {
-    legs: HashMap<CallKey, ForkLeg>,
+/// The driver's table of forked legs, indexed by the caller's call too: a call's end
+/// looks up its own legs instead of walking every ringing leg (issue #11).
+/// (Generic over the key only so that it can be tested without a B2BUA.)
+#[derive(Debug)]
+pub(super) struct Forks<K = CallKey> {
+    legs: HashMap<K, ForkLeg<K>>,
+    by_parent: HashMap<K, Vec<K>>,
 }
 
-impl Forks {
-    fn of_parent(&self, parent: CallKey) -> Vec<CallKey> {
-        self.legs
-            .iter()
-            .filter(|(_, l)| l.parent == parent && !l.dropped)
-            .map(|(k, _)| *k)
+impl<K> Default for Forks<K> {
+    fn default() -> Self {
+        Forks {
+            legs: HashMap::new(),
+            by_parent: HashMap::new(),
+        }
+    }
+}
+
+impl<K: Copy + Eq + std::hash::Hash> Forks<K> {
+    fn insert(&mut self, leg: K, fork: ForkLeg<K>) {
+        self.by_parent.entry(fork.parent).or_default().push(leg);
+        if let Some(old) = self.legs.insert(leg, fork) {
+            self.unindex(leg, old.parent);
+        }
+    }
+
+    fn remove(&mut self, leg: K) {
+        if let Some(old) = self.legs.remove(&leg) {
+            self.unindex(leg, old.parent);
+        }
+    }
+
+    fn unindex(&mut self, leg: K, parent: K) {
+        if let Some(v) = self.by_parent.get_mut(&parent) {
+            if let Some(i) = v.iter().position(|k| *k == leg) {
+                v.swap_remove(i);
+            }
+            if v.is_empty() {
+                self.by_parent.remove(&parent);
+            }
+        }
+    }
+
+    /// The legs still ringing (not dropped) for `parent`.
+    fn of_parent(&self, parent: K) -> Vec<K> {
+        self.by_parent
+            .get(&parent)
+            .into_iter()
+            .flatten()
+            .filter(|k| self.legs.get(k).is_some_and(|l| !l.dropped))
+            .copied()
             .collect()
     }
 }
@@ -56,7 +95,7 @@ impl SipDriver {
     ) {
         match self.originate_user(now, &agent, sdp, &headers) {
             Some(leg) => {
-                self.forks.legs.insert(
+                self.forks.insert(
                     leg,
                     ForkLeg {
                         parent,
@@ -80,10 +119,9 @@ impl SipDriver {
     pub(super) fn cancel_fork(&mut self, now: Instant, parent: CallKey, agent: &str) {
         let key = self
             .forks
-            .legs
-            .iter()
-            .find(|(_, l)| l.parent == parent && l.agent == agent && !l.dropped)
-            .map(|(k, _)| *k);
+            .of_parent(parent)
+            .into_iter()
+            .find(|k| self.forks.legs.get(k).is_some_and(|l| l.agent == agent));
         if let Some(k) = key {
             self.drop_fork(now, k);
         }
@@ -103,7 +141,7 @@ impl SipDriver {
         // CANCEL while ringing, BYE once answered; a 2xx crossing the CANCEL is ACKed
         // and BYEd by the core. An error means the leg is already gone.
         if self.b2bua.hangup(now, leg).is_err() {
-            self.forks.legs.remove(&leg);
+            self.forks.remove(leg);
         }
     }
 
@@ -149,7 +187,7 @@ impl SipDriver {
                         // now, so a later answer from one of them can never win. (A later
                         // ring-all offer of the same caller, e.g. after a transfer, starts
                         // a new race with new legs.)
-                        self.forks.legs.remove(&call);
+                        self.forks.remove(call);
                         for other in self.forks.of_parent(parent) {
                             self.drop_fork(now, other);
                         }
@@ -189,7 +227,7 @@ impl SipDriver {
                 }
             }
             CallEvent::Ended { reason, .. } => {
-                self.forks.legs.remove(&call);
+                self.forks.remove(call);
                 if !dropped {
                     tracing::debug!(?reason, agent = %agent, "ring-all leg ended");
                     self.signal(
@@ -209,5 +247,42 @@ impl SipDriver {
             _ => {}
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leg(parent: u32, agent: &str) -> ForkLeg<u32> {
+        ForkLeg {
+            parent,
+            agent: agent.to_string(),
+            dropped: false,
+        }
+    }
+
+    #[test]
+    fn legs_are_found_by_their_caller_and_leave_no_index_behind() {
+        let mut f = Forks::<u32>::default();
+        f.insert(10, leg(1, "alice"));
+        f.insert(11, leg(1, "bob"));
+        f.insert(20, leg(2, "carol"));
+        let mut of1 = f.of_parent(1);
+        of1.sort();
+        assert_eq!(of1, vec![10, 11]);
+        assert_eq!(f.of_parent(2), vec![20]);
+        assert_eq!(f.of_parent(3), Vec::<u32>::new());
+        f.legs.get_mut(&10).expect("leg").dropped = true;
+        assert_eq!(f.of_parent(1), vec![11], "a dropped leg is not ringing");
+        f.remove(10);
+        f.remove(11);
+        assert!(
+            !f.by_parent.contains_key(&1),
+            "the caller's index entry goes with its last leg"
+        );
+        f.remove(20);
+        f.remove(20);
+        assert!(f.legs.is_empty() && f.by_parent.is_empty());
     }
 }

@@ -56,6 +56,7 @@ mod keepalive;
 mod originate;
 pub use originate::OriginateOptions;
 mod session;
+mod session_schedule;
 mod session_uac;
 mod transfer;
 mod tx_events;
@@ -391,6 +392,10 @@ pub struct Call {
     live_txs: u32,
     /// Keep A up when B sends BYE ([`B2bua::keep_a_when_b_hangs_up`]).
     keep_a: bool,
+    /// Changed since the session-timer schedule was last brought up to date.
+    touched: bool,
+    /// The deadline this call is filed under in the session-timer schedule.
+    timer_filed: Option<Instant>,
 }
 
 impl Call {
@@ -459,6 +464,8 @@ pub struct B2bua {
     requests: HashMap<TxKey, bool>,
     /// Our Contact on legs over TLS (`;transport=tls`, the TLS port); `None`: `contact`.
     tls_contact: Option<NameAddr>,
+    /// The calls' session-timer deadlines (`session_schedule`).
+    sessions: session_schedule::SessionSchedule,
 }
 
 impl B2bua {
@@ -477,6 +484,7 @@ impl B2bua {
             probes: HashMap::new(),
             requests: HashMap::new(),
             tls_contact: None,
+            sessions: session_schedule::SessionSchedule::default(),
         }
     }
 
@@ -499,12 +507,6 @@ impl B2bua {
     pub fn call(&self, key: CallKey) -> Option<&Call> {
         self.calls
             .get(key.index as usize)
-            .filter(|c| c.generation == key.generation)
-    }
-
-    fn call_mut(&mut self, key: CallKey) -> Option<&mut Call> {
-        self.calls
-            .get_mut(key.index as usize)
             .filter(|c| c.generation == key.generation)
     }
 
@@ -562,18 +564,7 @@ impl B2bua {
 
     /// The earliest deadline. Call after draining `poll_output`.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let sessions = self
-            .calls
-            .iter()
-            .flat_map(|(_, c)| {
-                let a = c.a.as_ref().and_then(|a| a.timer.as_ref());
-                let b =
-                    c.b.as_ref()
-                        .and_then(|b| b.session.as_ref()?.timer.as_ref());
-                [a, b]
-            })
-            .filter_map(|t| t?.poll_timeout())
-            .min();
+        let sessions = self.session_poll_timeout();
         match (self.tl.poll_timeout(), sessions) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -613,6 +604,7 @@ impl B2bua {
                 Output::Event(e) => self.on_tx_event(now, e),
             }
         }
+        self.flush_session_schedule();
     }
 
     /// Removes an ended call that has no transaction left to wait for.
@@ -656,6 +648,8 @@ impl B2bua {
             ended: false,
             live_txs: 0,
             keep_a: false,
+            touched: false,
+            timer_filed: None,
         }) as u32;
         CallKey { index, generation }
     }
@@ -665,6 +659,7 @@ impl B2bua {
             return;
         }
         let c = self.calls.remove(call.index as usize);
+        self.unfile_session(call, c.timer_filed);
         for dk in [c.a.and_then(|a| a.dialog), c.b.and_then(|b| b.dialog)]
             .into_iter()
             .flatten()

@@ -185,13 +185,9 @@ impl B2bua {
     /// Runs the session timers due at `now`: refreshes ours, reports expired ones.
     pub(super) fn session_timeouts(&mut self, now: Instant) {
         let mut due: Vec<(CallKey, Leg, TimerAction)> = Vec::new();
-        for (index, c) in self.calls.iter_mut() {
-            if c.ended {
+        for call in self.due_session_calls(now) {
+            let Some(c) = self.call_mut(call).filter(|c| !c.ended) else {
                 continue;
-            }
-            let call = CallKey {
-                index: index as u32,
-                generation: c.generation,
             };
             let a = c.a.as_mut().and_then(|a| a.timer.as_mut());
             let b =
