@@ -295,7 +295,7 @@ fn cost_of_a_call_with_many_calls_held() {
             rig.call(i, 1800);
         }
         let rounds = 2000;
-        let wall = Instant::now();
+        let wall = switchboard_test_support::Stopwatch::start();
         for i in 0..rounds {
             let id = rig.call(held + i, 1800);
             let _ = rig.x.poll_timeout();
