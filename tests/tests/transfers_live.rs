@@ -137,6 +137,20 @@ fn a_call_goes_from_agent_to_agent_by_api_and_refer_then_out_to_a_number() {
             e.kind == "call.connected" && e.call == call && e.agent == "1004"
         })
         .expect("caller and 1004 connected");
+    // 1004's phone shows who is calling, as on a queue offer (not "switchboard").
+    let rung = a1004
+        .wait_event("incoming", 5)
+        .expect("1004's incoming call");
+    assert!(
+        rung["from"]
+            .as_str()
+            .is_some_and(|f| f.contains("+74951112233")),
+        "{rung}"
+    );
+    assert_eq!(
+        rung["headers"]["X-Switchboard-Caller"], "+74951112233",
+        "{rung}"
+    );
 
     // Hop 2, 1004's blind REFER to agent 1005.
     a1004.command(&format!("xfer sip:1005@{}", server.sip));
@@ -163,6 +177,15 @@ fn a_call_goes_from_agent_to_agent_by_api_and_refer_then_out_to_a_number() {
             e.kind == "call.connected" && e.call == call && e.agent == "1005"
         })
         .expect("caller and 1005 connected");
+    let rung = a1005
+        .wait_event("incoming", 5)
+        .expect("1005's incoming call");
+    assert!(
+        rung["from"]
+            .as_str()
+            .is_some_and(|f| f.contains("+74951112233")),
+        "{rung}"
+    );
 
     // Hop 3, a premium-rate number: refused by the dial policy, the call stays with 1005.
     a1005.command(&format!("xfer sip:+78095550000@{}", server.sip));

@@ -112,11 +112,12 @@ async fn dial(
             .insert(number.to_string(), ans_tx);
     }
     let server = ep.server;
+    let dialled = plan.dialled(idx);
     let mut dialog = Dialog {
         call_id: call_id.to_string(),
         from: format!("<sip:{number}@127.0.0.1>;tag={}", ep.token("f")),
-        to: format!("<sip:{}@{server}>", plan.number),
-        target: format!("sip:{}@{server}", plan.number),
+        to: format!("<sip:{dialled}@{server}>"),
+        target: format!("sip:{dialled}@{server}"),
         cseq: 1,
     };
     let body = sdp(idx, media.port(), plan.caller_codec);

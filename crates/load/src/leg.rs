@@ -44,11 +44,24 @@ pub(crate) struct CallPlan {
     pub(crate) caller_codec: Codec,
     /// The codec agents answer with (an offer without it is refused with 488).
     pub(crate) agent_codec: Codec,
+    /// Direct scenario: caller `k` dials agent `first + k % count` instead of `number`.
+    pub(crate) direct_agents: Option<(u32, u32)>,
 }
 
 impl CallPlan {
     pub(crate) fn sampled(&self, idx: u64) -> bool {
         self.sample_every > 0 && idx % self.sample_every == 0
+    }
+
+    /// The number caller `idx` dials: an agent's own number in the direct scenario (round
+    /// robin over the agents), else the one configured number.
+    pub(crate) fn dialled(&self, idx: u64) -> String {
+        match self.direct_agents {
+            Some((first, count)) if count > 0 => {
+                (u64::from(first) + idx % u64::from(count)).to_string()
+            }
+            _ => self.number.clone(),
+        }
     }
 }
 
@@ -237,4 +250,41 @@ pub(crate) type PacketBuf = [u8; HEADER + FRAME];
 /// A deadline far enough away to mean "never" in a `select!`.
 pub(crate) fn never() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(86_400)
+}
+
+#[cfg(test)]
+mod dialled_tests {
+    use super::*;
+
+    fn plan(direct_agents: Option<(u32, u32)>) -> CallPlan {
+        CallPlan {
+            number: "500".into(),
+            to_agent: true,
+            digits: String::new(),
+            digit_delay: Duration::ZERO,
+            hold: Duration::ZERO,
+            max_wait: Duration::ZERO,
+            answer_delay: Duration::ZERO,
+            sample_every: 0,
+            caller_codec: Codec::Pcmu,
+            agent_codec: Codec::Pcmu,
+            direct_agents,
+        }
+    }
+
+    #[test]
+    fn direct_callers_go_round_robin_over_the_agents_numbers() {
+        let p = plan(Some((1001, 3)));
+        let dialled: Vec<String> = (0..7).map(|k| p.dialled(k)).collect();
+        assert_eq!(
+            dialled,
+            ["1001", "1002", "1003", "1001", "1002", "1003", "1001"]
+        );
+    }
+
+    #[test]
+    fn other_scenarios_dial_the_configured_number() {
+        assert_eq!(plan(None).dialled(5), "500");
+        assert_eq!(plan(Some((1001, 0))).dialled(5), "500");
+    }
 }

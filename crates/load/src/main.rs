@@ -133,6 +133,11 @@ enum Scenario {
     Queue,
     /// Callers walk the IVR and listen to prompts; no agents.
     Ivr,
+    /// Callers dial an agent's own number (caller k: agent first_agent + k % agents), no
+    /// digits, no queue: the same bridged call through any B2BUA, so switchboard
+    /// (crates/load/dialplans/load.ivr: `transfer agent dialled`) can be set side by side
+    /// with another PBX relaying media.
+    Direct,
 }
 
 /// A codec a simulated phone offers, sends and checks.
@@ -310,6 +315,7 @@ fn main() -> anyhow::Result<()> {
                 // The relays forward, they do not transcode: both sides PCMU.
                 caller_codec: Codec::Pcmu,
                 agent_codec: Codec::Pcmu,
+                direct_agents: None,
             }));
             let args = media_run::MediaArgs {
                 via,
@@ -373,8 +379,8 @@ fn check_bounds(a: &RunArgs) -> anyhow::Result<()> {
     if !(a.hold >= 0.0 && a.hold <= 3600.0) {
         bail!("--hold must be in [0, 3600] seconds");
     }
-    if a.scenario == Scenario::Queue && a.agents == 0 {
-        bail!("the queue scenario needs --agents > 0");
+    if a.scenario != Scenario::Ivr && a.agents == 0 {
+        bail!("the {:?} scenario needs --agents > 0", a.scenario);
     }
     Ok(())
 }
@@ -404,14 +410,19 @@ fn load_average() -> String {
 /// Runs the load; returns whether any call failed.
 async fn run(a: RunArgs) -> anyhow::Result<bool> {
     let nofile = procfs::raise_nofile();
-    let to_agent = a.scenario == Scenario::Queue;
+    let to_agent = a.scenario != Scenario::Ivr;
+    let direct = a.scenario == Scenario::Direct;
     let plan = CallPlan {
         number: a
             .number
             .clone()
             .unwrap_or_else(|| if to_agent { "500" } else { "501" }.to_string()),
         to_agent,
-        digits: a.digits.clone(),
+        digits: if direct {
+            String::new()
+        } else {
+            a.digits.clone()
+        },
         digit_delay: Duration::from_millis(a.digit_delay_ms),
         hold: Duration::from_secs_f64(a.hold),
         max_wait: Duration::from_secs(a.max_wait),
@@ -419,6 +430,7 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
         sample_every: a.sample_every,
         caller_codec: a.caller_codec.codec(),
         agent_codec: a.agent_codec.codec(),
+        direct_agents: direct.then_some((a.first_agent, a.agents)),
     };
     let sh = Arc::new(Shared::new(plan.clone()));
     let callers = Endpoint::bind(a.server).await?;

@@ -346,6 +346,7 @@ mod tests {
             sample_every: 1,
             caller_codec: Codec::Pcmu,
             agent_codec: Codec::Pcmu,
+            direct_agents: None,
         });
         let ctl = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let via = Via::Minimal { first_port };

@@ -36,8 +36,12 @@ pub(crate) struct Dialled {
 
 /// Who a callback leg calls.
 pub(crate) enum Party {
-    /// The agent's registered phone.
-    Agent(String),
+    /// The agent's registered phone; it shows `caller` (the transferred caller, the
+    /// customer of a callback) when there is one.
+    Agent {
+        user: String,
+        caller: Option<String>,
+    },
     /// The customer, through the carrier trunks, presenting the queue's caller ID.
     Customer {
         number: String,
@@ -88,8 +92,8 @@ pub(crate) async fn dial_leg(
         session_version: 1,
         direction: Direction::SendRecv,
     };
-    let user = match to {
-        Party::Agent(user) => user,
+    let (user, caller) = match to {
+        Party::Agent { user, caller } => (user, caller),
         Party::Customer { number, caller_id } => {
             let offers =
                 crate::trunk_offer::TrunkOffers::new(&ctx.cfg, &LocalCaps::default(), &local);
@@ -131,7 +135,10 @@ pub(crate) async fn dial_leg(
         ..LocalCaps::default()
     };
     let offer = switchboard_sdp::offer(&caps, &local);
-    let to = OriginateTarget::User(user.clone());
+    let to = OriginateTarget::User {
+        user: user.clone(),
+        caller,
+    };
     let (tx, mut signals) = crate::call_signals::lane();
     let (reply_tx, reply_rx) = oneshot::channel();
     ctx.sip
@@ -247,7 +254,10 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
             Step::Dial(to) => {
                 let is_agent = matches!(to, Dial::Agent(_));
                 let party = match to {
-                    Dial::Agent(user) => Party::Agent(user),
+                    Dial::Agent(user) => Party::Agent {
+                        user,
+                        caller: Some(job.number.clone()),
+                    },
                     Dial::Number(number) => Party::Customer {
                         number,
                         caller_id: caller_id.clone(),

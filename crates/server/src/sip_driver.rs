@@ -123,8 +123,12 @@ pub(crate) enum SipCommand {
 /// Where an originated call goes (numbers go through `SipCommand::DialTrunk`).
 #[derive(Debug, Clone)]
 pub(crate) enum OriginateTarget {
-    /// An agent: their registered contact.
-    User(String),
+    /// An agent: their registered contact. `caller` is the number the agent's phone shows
+    /// (the transferred caller, the customer of a callback); none shows "switchboard".
+    User {
+        user: String,
+        caller: Option<String>,
+    },
 }
 
 /// A new inbound call, handed to whoever routes calls (the call-path layer).

@@ -37,8 +37,15 @@ pub(crate) async fn run_api_supervision(
         end.by = Some(by.clone());
         ctx.events.append(log(Event::CallEnd(end)));
     };
-    let leg =
-        crate::callback::dial(&ctx, id, crate::callback::Party::Agent(supervisor.clone())).await;
+    let leg = crate::callback::dial(
+        &ctx,
+        id,
+        crate::callback::Party::Agent {
+            user: supervisor.clone(),
+            caller: None,
+        },
+    )
+    .await;
     let Some(mut leg) = leg else {
         end(
             EndReason::CallbackLegFailed,

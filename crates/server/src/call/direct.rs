@@ -278,7 +278,17 @@ async fn reach(
             else {
                 return fail(TransferFailure::Busy);
             };
-            match crate::callback::dial_until(ctx, id, Party::Agent(target), abort).await {
+            match crate::callback::dial_until(
+                ctx,
+                id,
+                Party::Agent {
+                    user: target,
+                    caller: caller_id,
+                },
+                abort,
+            )
+            .await
+            {
                 Some(d) => Reached {
                     dialled: Ok(d),
                     engaged: Some(engaged),

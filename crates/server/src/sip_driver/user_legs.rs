@@ -10,12 +10,19 @@ impl SipDriver {
         to: OriginateTarget,
         sdp: Bytes,
     ) -> Option<CallKey> {
-        let OriginateTarget::User(user) = to;
-        self.originate_user(now, &user, sdp, &[])
+        let OriginateTarget::User { user, caller } = to;
+        let caller = caller.filter(|c| presentable(c));
+        let headers: Vec<(String, String)> = caller
+            .iter()
+            .map(|c| ("X-Switchboard-Caller".to_string(), c.clone()))
+            .collect();
+        self.originate_user(now, &user, sdp, &headers)
     }
 
-    /// Calls `user`'s most recent registered contact from "switchboard" with these extra
-    /// headers (callbacks' agent leg, ring-all legs).
+    /// Calls `user`'s most recent registered contact with these extra headers (callbacks'
+    /// agent leg, transfers to an agent, ring-all legs). The phone shows the caller named by
+    /// an `X-Switchboard-Caller` header, as on a queue offer whose From is the caller's;
+    /// without one (or with one that is not a plain number) it shows "switchboard".
     pub(super) fn originate_user(
         &mut self,
         now: Instant,
@@ -23,6 +30,11 @@ impl SipDriver {
         sdp: Bytes,
         headers: &[(String, String)],
     ) -> Option<CallKey> {
+        let caller = headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("X-Switchboard-Caller"))
+            .map(|(_, value)| value.as_str())
+            .filter(|c| presentable(c));
         let b = self
             .location
             .lookup_active(user, SystemTime::now())
@@ -31,10 +43,10 @@ impl SipDriver {
         let transport = Transport::from_token(&b.transport).unwrap_or(Transport::Udp);
         let (target, dest) = (b.contact.uri, b.source);
         let from = NameAddr {
-            display: Some("switchboard".into()),
+            display: Some(caller.unwrap_or("switchboard").into()),
             uri: Uri::Sip(SipUri {
                 secure: false,
-                user: Some("switchboard".into()),
+                user: Some(caller.unwrap_or("switchboard").into()),
                 password: None,
                 host: self.contact_host.clone(),
                 port: None,
@@ -84,6 +96,43 @@ impl SipDriver {
             if let Some(tx) = self.calls.get(&call) {
                 let _ = tx.send(CallSignal::BFailed(StatusCode::SERVER_INTERNAL_ERROR));
             }
+        }
+    }
+}
+
+/// Whether a caller number can be shown as the From of a leg to a phone: a plain number
+/// (digits, a leading `+`, `*` and `#`), at most 32 characters. Anything else (a name, a
+/// SIP URI user with escapes, a caller ID a hostile trunk made up) is not put into a header.
+fn presentable(caller: &str) -> bool {
+    let digits = caller.strip_prefix('+').unwrap_or(caller);
+    !digits.is_empty()
+        && caller.len() <= 32
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'*' || b == b'#')
+}
+
+#[cfg(test)]
+mod presentable_tests {
+    use super::presentable;
+
+    #[test]
+    fn plain_numbers_are_shown_anything_else_is_not() {
+        for ok in ["+79991234567", "1001", "*21#", "0"] {
+            assert!(presentable(ok), "{ok}");
+        }
+        let long = "1".repeat(33);
+        for bad in [
+            "",
+            "+",
+            "anonymous",
+            "1001;x=y",
+            "10 01",
+            "\"1\"",
+            "%31",
+            long.as_str(),
+        ] {
+            assert!(!presentable(bad), "{bad}");
         }
     }
 }
