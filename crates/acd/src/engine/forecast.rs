@@ -37,6 +37,13 @@ pub(super) struct QueueForecast {
 }
 
 impl QueueForecast {
+    /// Bytes held on the heap.
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.forecast.heap_bytes()
+            + self.agents.capacity() * std::mem::size_of::<AgentId>()
+            + self.before.capacity() * std::mem::size_of::<u32>()
+    }
+
     /// The forecast's position for the caller at `idx` in an order unchanged since (but
     /// perhaps longer: joiners at the end count one each).
     fn position(&self, idx: usize) -> usize {

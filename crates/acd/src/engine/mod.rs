@@ -576,6 +576,12 @@ impl Acd {
         a
     }
 
+    /// Bytes the engine's wait forecasts hold between two makes (all queues): a memory
+    /// diagnostic.
+    pub fn forecast_bytes(&self) -> usize {
+        self.queues.values().map(|q| q.forecast.heap_bytes()).sum()
+    }
+
     /// How many queue-wide wait forecasts the engine has made (each serves the estimates
     /// of a queue's callers until the queue changes): a cost diagnostic.
     pub fn forecasts_made(&self) -> u64 {

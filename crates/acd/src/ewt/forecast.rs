@@ -23,6 +23,7 @@ use std::collections::BinaryHeap;
 
 use rand::Rng;
 
+use super::summary::Summaries;
 use super::{exp_sample, pick_bound, AgentLoad, Estimate, EwtConfig, EwtModel, Offer, Secs};
 
 /// Ring-outs in a row after which a play gives up (every remembered offer rang out and
@@ -39,10 +40,14 @@ pub struct Forecast {
     patience: Option<f64>,
     /// Positions 0..positions have waits.
     positions: usize,
-    /// Play `s` holds positions `0..lens[s]` at `offsets[s]`.
+    /// While playing: play `s` holds positions `0..lens[s]` at `offsets[s]` of `waits`
+    /// (released once summarized).
     offsets: Vec<usize>,
     lens: Vec<usize>,
     waits: Vec<f64>,
+    /// What is kept of each position's plays.
+    kept: Summaries,
+    column: Vec<f64>,
     cfg: Option<EwtConfig>,
     heap: BinaryHeap<Reverse<Secs>>,
     copy: BinaryHeap<Reverse<Secs>>,
@@ -80,6 +85,7 @@ impl Forecast {
         self.offsets.clear();
         self.lens.clear();
         self.waits.clear();
+        self.kept.clear();
         self.loads.clear();
         if agents.is_empty() {
             self.cfg = None;
@@ -104,7 +110,31 @@ impl Forecast {
             self.lens.push(len);
             self.play(model, rng, ahead, len, wrap_up);
         }
+        // Keep a bounded summary of each position's plays, not the plays.
+        for k in 0..positions {
+            let n = plays_for(&cfg, k).min(self.lens.len());
+            self.column.clear();
+            self.column
+                .extend((0..n).map(|s| self.waits[self.offsets[s] + k]));
+            self.kept.push(&mut self.column, self.patience);
+        }
+        self.waits = Vec::new();
+        self.offsets = Vec::new();
+        self.lens = Vec::new();
+        self.kept.shrink();
         true
+    }
+
+    /// Bytes the forecast holds on the heap between two makes (its summaries and the
+    /// agents it was made with; the plays themselves are released once summarized).
+    pub fn heap_bytes(&self) -> usize {
+        self.kept.heap_bytes()
+            + self.loads.capacity() * std::mem::size_of::<AgentLoad>()
+            + self.waits.capacity() * 8
+            + (self.offsets.capacity() + self.lens.capacity()) * std::mem::size_of::<usize>()
+            + self.column.capacity() * 8
+            + self.read.capacity() * 16
+            + (self.heap.capacity() + self.copy.capacity()) * 8
     }
 
     /// One play of the future up to position `len - 1`, appended to `waits`.
@@ -237,39 +267,32 @@ impl Forecast {
     /// weighted `quantile` of the position's plays, each `now - at` seconds shorter.
     /// `None` when the forecast holds nothing for `k`.
     pub fn estimate(&mut self, k: usize, now: f64, within: f64, quantile: f64) -> Option<Estimate> {
-        let cfg = self.cfg?;
+        self.cfg?;
         if k >= self.positions {
             return None;
         }
         let age = (now - self.at).max(0.0);
-        let plays = plays_for(&cfg, k).min(self.lens.len());
         self.read.clear();
-        let mut within_weight = 0.0;
-        for s in 0..plays {
-            debug_assert!(self.lens[s] > k);
-            let wait = (self.waits[self.offsets[s] + k] - age).max(0.0);
-            let weight = match self.patience {
-                Some(p) => (-wait / p).exp(),
-                None => 1.0,
-            };
-            if wait <= within {
-                within_weight += weight;
-            }
-            self.read.push((wait, weight));
-        }
-        if plays == 0 {
+        self.kept.read(k, age, self.patience, &mut self.read);
+        let within_weight: f64 = self
+            .read
+            .iter()
+            .filter(|(w, _)| *w <= within)
+            .map(|(_, weight)| weight)
+            .sum();
+        if self.read.is_empty() {
             return None;
         }
         let bound = pick_bound(&mut self.read, quantile);
         Some(Estimate {
             bound: if bound.is_finite() { bound } else { 86_400.0 },
-            p_answered_within: within_weight / plays as f64,
+            p_answered_within: within_weight.min(1.0),
         })
     }
 }
 
 /// How many of `0..n` satisfy `pred`, given that those that do come first.
-fn partition(n: usize, pred: impl Fn(usize) -> bool) -> usize {
+pub(super) fn partition(n: usize, pred: impl Fn(usize) -> bool) -> usize {
     let (mut lo, mut hi) = (0usize, n);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;

@@ -20,9 +20,12 @@ use std::collections::{BinaryHeap, VecDeque};
 use rand::Rng;
 
 mod forecast;
+mod group;
 mod shared;
+mod summary;
 
 pub use forecast::{plays_for, Forecast};
+pub use group::{GroupCaller, GroupForecast};
 pub use shared::{estimate_shared, SharedAgent, SharedQueue};
 
 /// Tuning of the estimator.

@@ -6,6 +6,7 @@ use std::collections::BinaryHeap;
 
 use rand::Rng;
 
+use super::group::ReadyByKey;
 use super::{exp_sample, pick_bound, AgentLoad, Estimate, EwtConfig, EwtModel, Offer, Secs};
 
 /// One queue taking part in a shared estimate.
@@ -33,7 +34,9 @@ pub struct SharedAgent {
 /// Wait estimate for a caller (order key `own_key`) of queue `queues[own]` when agents are
 /// shared between queues: a freed agent takes the earliest caller of any queue it serves, so
 /// callers of other queues that joined earlier compete for the shared agents, and agents that
-/// do not serve the caller's queue still drain those competitors. Up to 64 queues.
+/// do not serve the caller's queue still drain those competitors. An offer that rings out
+/// holds back the rang-out caller and the callers behind it (by key) for the ring timeout,
+/// not the earlier callers of other queues. Up to 64 queues.
 #[allow(clippy::too_many_arguments)]
 pub fn estimate_shared<R: Rng>(
     rng: &mut R,
@@ -64,6 +67,7 @@ pub fn estimate_shared<R: Rng>(
     let mut ptr = vec![0usize; queues.len()];
     let mut heap: BinaryHeap<Reverse<(Secs, usize)>> = BinaryHeap::with_capacity(agents.len());
     let mut out = Vec::with_capacity(samples);
+    let mut ready = ReadyByKey::default();
     let mut within_weight = 0.0;
     for _ in 0..samples {
         heap.clear();
@@ -87,19 +91,24 @@ pub fn estimate_shared<R: Rng>(
             }));
             ptr[i] = 0;
         }
-        let mut ready = 0.0f64;
+        ready.clear();
+        let mut ring_outs = 0usize;
         let wait = loop {
-            let Some(Reverse((Secs(t), g))) = heap.pop() else {
+            let Some(Reverse((Secs(p), g))) = heap.pop() else {
                 break f64::INFINITY;
             };
-            let t = t.max(ready);
             let serves = agents[g].serves;
+            // The earliest caller this agent can take: callers who left before they could
+            // be offered (a ring-out holds back that caller and those behind it) are gone.
             let mut best: Option<(u64, usize)> = None;
             for (i, q) in queues.iter().enumerate() {
                 if serves & (1u64 << i) == 0 {
                     continue;
                 }
-                while ptr[i] < abandon[i].len() && abandon[i][ptr[i]] < t {
+                while let Some((k, _)) = q.ahead.get(ptr[i]) {
+                    if abandon[i][ptr[i]] >= p.max(ready.at(*k)) {
+                        break;
+                    }
                     ptr[i] += 1;
                 }
                 if let Some((k, _)) = q.ahead.get(ptr[i]) {
@@ -108,27 +117,33 @@ pub fn estimate_shared<R: Rng>(
                     }
                 }
             }
-            let own_first = best.is_none_or(|(k, _)| own_key < k);
-            let is_own = serves & own_bit != 0 && own_first;
-            let serving = if is_own {
-                Some(own)
+            let is_own = serves & own_bit != 0 && best.is_none_or(|(k, _)| own_key < k);
+            let (key, i) = if is_own {
+                (own_key, own)
             } else {
-                best.map(|(_, i)| i)
-            };
-            let Some(i) = serving else {
-                continue;
+                match best {
+                    Some(b) => b,
+                    None => continue, // nobody to take in its queues, ever: idle
+                }
             };
             let q = &queues[i];
+            let t = p.max(ready.at(key));
             let ring = match q.model.play_offer(rng) {
                 Offer::RingOut => {
-                    ready = t + q.model.ringing.timeout;
+                    ring_outs += 1;
+                    if ring_outs > 10_000 {
+                        break f64::INFINITY;
+                    }
+                    let until = t + q.model.ringing.timeout;
+                    ready.ring_out(key, until);
                     if let Some(p) = q.model.ringing.pause {
-                        heap.push(Reverse((Secs(ready + p), g)));
+                        heap.push(Reverse((Secs(until + p), g)));
                     }
                     continue;
                 }
                 Offer::Answer(d) => d,
             };
+            ring_outs = 0;
             if is_own {
                 break t + ring;
             }
