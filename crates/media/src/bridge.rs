@@ -272,6 +272,12 @@ impl Bridge {
         }
     }
 
+    /// The SSRC of the last frame from `from` that [`Bridge::transcoded`] numbered (what a
+    /// flush of that leg's jitter buffer at the end continues with).
+    pub fn transcoded_source(&self, from: Leg) -> Option<u32> {
+        self.sources[from.idx()]
+    }
+
     /// Replaces a leg's codec/payload types after a re-INVITE; codec state is reset.
     pub fn update_leg(
         &mut self,

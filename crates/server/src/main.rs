@@ -12,6 +12,7 @@ mod agent_outbound;
 mod alloc_count;
 #[cfg(test)]
 mod api_doc_tests;
+mod bridge_crossing;
 mod call;
 mod call_path;
 mod call_signals;

@@ -341,20 +341,12 @@ impl MediaLeg {
         self.pipeline.poll_decoded(now)
     }
 
-    /// Before the recording closes: every frame the jitter buffer still holds (its last
-    /// 20-140 ms), decoded and written to `side` of `rec` at its timeline position.
-    pub(crate) fn drain_to_recording(
-        &mut self,
-        tl: &mut Timeline,
-        rec: &mut crate::recorder::Recorder,
-        side: switchboard_media::Side,
-        origin: Instant,
-        now: Instant,
-    ) {
-        while let Some(f) = self.pipeline.drain_decoded() {
-            let pos = tl.position(f.timestamp, arrival_position(origin, now, f.samples.len()));
-            rec.frame(side, pos, now, f.samples);
-        }
+    /// At the end of the leg's stream (its bridge or recording is torn down): the next
+    /// frame the jitter buffer still holds (its last 20-140 ms), decoded in order without
+    /// waiting for the playout clock; call in a loop until `None`
+    /// (`bridge_crossing::flush`).
+    pub(crate) fn drain_decoded(&mut self) -> Option<DecodedFrame<'_>> {
+        self.pipeline.drain_decoded()
     }
 
     /// Encodes and sends one frame of 8 kHz PCM.

@@ -22,10 +22,11 @@ use switchboard_sip::CallKey;
 use switchboard_sip_message::{Method, StatusCode};
 
 use crate::acd_actor::AcdCommand;
+use crate::bridge_crossing::{cross, flush, Crossing, RecordedSide};
 use crate::call::CallContext;
 use crate::call_signals::{CallSignal, SignalReceiver};
 use crate::event_log::NewEvent;
-use crate::media_leg::{arrival_position, HandOver, MediaLeg, RxBuf, Timeline};
+use crate::media_leg::{HandOver, MediaLeg, RxBuf, Timeline};
 use crate::outbound_call::NotAnswered;
 use crate::recorder::Recorder;
 use crate::sip_driver::SipCommand;
@@ -175,14 +176,14 @@ pub(crate) async fn bridge(
                 let t = Instant::now();
                 if let Some(pkt) = far.media.open_rtp(&mut buf_far).and_then(|d| far.media.receive(t, from, d)) {
                     let way = Way { from: BridgeLeg::A, side: Side::Caller, tl: &mut tl_far, origin };
-                    relay_packet(t, &mut bridge, way, &pkt, (&mut far.media, &mut near.media), recorder.as_mut());
+                    relay_packet(t, &mut bridge, way, &pkt, (&mut far.media, &mut near.media), recorder);
                 }
             },
             r = sock_near.recv_buf_from(buf_near.prepare()) => if let Ok((_, from)) = r {
                 let t = Instant::now();
                 if let Some(pkt) = near.media.open_rtp(&mut buf_near).and_then(|d| near.media.receive(t, from, d)) {
                     let way = Way { from: BridgeLeg::B, side: Side::Agent, tl: &mut tl_near, origin };
-                    relay_packet(t, &mut bridge, way, &pkt, (&mut near.media, &mut far.media), recorder.as_mut());
+                    relay_packet(t, &mut bridge, way, &pkt, (&mut near.media, &mut far.media), recorder);
                 }
             },
             r = rtcp_far.recv_buf_from(buf_rfar.prepare()) => if let Ok((_, from)) = r {
@@ -193,8 +194,8 @@ pub(crate) async fn bridge(
             },
             s = far_signals.recv() => match s {
                 None | Some(CallSignal::Ended(_)) => {
+                    flush_legs(&mut bridge, recorder, far, near, (&mut tl_far, &mut tl_near), origin);
                     let _ = ctx.sip.commands.send(SipCommand::Hangup { call: near.call });
-                    drain_recording(recorder, far, near, (&mut tl_far, &mut tl_near), origin);
                     return BridgeEnd::Ended(ended_as(s, Party::Caller));
                 }
                 Some(CallSignal::InDialog { tx, req, .. }) => answer_in_dialog(placed, Party::Caller, far, tx, &req),
@@ -202,8 +203,8 @@ pub(crate) async fn bridge(
             },
             s = near_signals.recv() => match s {
                 None | Some(CallSignal::Ended(_)) => {
+                    flush_legs(&mut bridge, recorder, far, near, (&mut tl_far, &mut tl_near), origin);
                     let _ = ctx.sip.commands.send(SipCommand::Hangup { call: far.call });
-                    drain_recording(recorder, far, near, (&mut tl_far, &mut tl_near), origin);
                     return BridgeEnd::Ended(ended_as(s, Party::Agent));
                 }
                 Some(CallSignal::HandOver(reply)) if hand_over => return BridgeEnd::HandOver(reply),
@@ -233,40 +234,34 @@ struct Way<'a> {
     origin: Instant,
 }
 
-/// One RTP packet received on `src`, crossing to `dst`: relayed as it is (same codec), or,
-/// when the bridge transcodes it, through `src`'s jitter buffer (in order, once each, lost
-/// frames concealed), re-encoded for `dst` (decision 0039 §6, as the call path's relay).
-/// Decoded frames also go to the recording's side.
+/// One RTP packet received on `src`, crossing to `dst` (`bridge_crossing::cross`, the
+/// call path's step): relayed as it is, or transcoded through `src`'s jitter buffer;
+/// decoded frames also go to the recording's side.
 fn relay_packet(
     t: Instant,
     bridge: &mut Bridge,
     way: Way<'_>,
     pkt: &switchboard_rtp::RtpPacket,
     (src, dst): (&mut MediaLeg, &mut MediaLeg),
-    mut rec: Option<&mut Recorder>,
+    recorder: &mut Option<Recorder>,
 ) {
-    let transcode = bridge.transcodes(way.from, pkt.header.payload_type);
-    if !transcode {
-        if let Ok(fwd) = bridge.handle_packet(way.from, pkt) {
-            dst.send_relayed(t, &fwd);
+    let crossing = Crossing {
+        bridge,
+        from: way.from,
+        to: dst,
+    };
+    let listened = recorder.is_some();
+    let mut rec = recorder.as_mut().map(|rec| RecordedSide {
+        rec,
+        side: way.side,
+        origin: way.origin,
+        timeline: way.tl,
+    });
+    cross(t, pkt, src, Some(crossing), listened, |f| {
+        if let Some(rec) = rec.as_mut() {
+            rec.frame(t, f);
         }
-    }
-    if !(transcode || rec.is_some()) || !src.push_audio(t, pkt) {
-        return;
-    }
-    let ssrc = pkt.header.ssrc;
-    while let Some(f) = src.poll_decoded(t) {
-        if transcode {
-            dst.send_transcoded(t, bridge, way.from, ssrc, &f);
-        }
-        if let Some(rec) = rec.as_deref_mut() {
-            let pos = way.tl.position(
-                f.timestamp,
-                arrival_position(way.origin, t, f.samples.len()),
-            );
-            rec.frame(way.side, pos, t, f.samples);
-        }
-    }
+    });
 }
 
 /// How a leg's SIP call ended, seen as `party`'s leg of the placed call (its own call's
@@ -282,20 +277,44 @@ fn ended_as(signal: Option<CallSignal>, party: Party) -> Hangup {
     }
 }
 
-/// The call is over: what both legs' jitter buffers still hold goes to the recording.
-fn drain_recording(
+/// The call is over (one side hung up): what both legs' jitter buffers still
+/// hold (their last 20-140 ms) crosses a transcoding bridge and goes to the recording
+/// before either leg goes away.
+fn flush_legs(
+    bridge: &mut Bridge,
     recorder: &mut Option<Recorder>,
     far: &mut Leg,
     near: &mut Leg,
     (tl_far, tl_near): (&mut Timeline, &mut Timeline),
     origin: Instant,
 ) {
-    let Some(rec) = recorder.as_mut() else { return };
     let now = Instant::now();
-    far.media
-        .drain_to_recording(tl_far, rec, Side::Caller, origin, now);
-    near.media
-        .drain_to_recording(tl_near, rec, Side::Agent, origin, now);
+    let ways = [
+        (BridgeLeg::A, Side::Caller, tl_far),
+        (BridgeLeg::B, Side::Agent, tl_near),
+    ];
+    for (from, side, timeline) in ways {
+        let (src, dst) = match from {
+            BridgeLeg::A => (&mut far.media, &mut near.media),
+            BridgeLeg::B => (&mut near.media, &mut far.media),
+        };
+        let crossing = Crossing {
+            bridge: &mut *bridge,
+            from,
+            to: dst,
+        };
+        let mut rec = recorder.as_mut().map(|rec| RecordedSide {
+            rec,
+            side,
+            origin,
+            timeline,
+        });
+        flush(now, src, Some(crossing), |f| {
+            if let Some(rec) = rec.as_mut() {
+                rec.frame(now, f);
+            }
+        });
+    }
 }
 
 /// Answers an in-dialog request from `party` on `leg`: the flow decides the status (the

@@ -241,6 +241,8 @@ impl CallTask {
     /// The agent leg is gone (the flow released it): supervision's media stops, the leg's
     /// media and the bridge are dropped, and a user rung directly is free again.
     fn drop_agent_media(&mut self, agent: &str) {
+        // The agent's last words still in the jitter buffer reach the caller first.
+        self.flush_leg(Instant::now(), switchboard_media::Leg::B);
         self.stop_supervision(SupervisionEnd::CallEnded);
         if self.sup_rx.take().is_some() {
             self.ctx.supervisable.remove(agent);

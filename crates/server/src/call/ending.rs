@@ -5,6 +5,9 @@
 
 use super::*;
 
+use crate::bridge_crossing::{flush, Crossing};
+use switchboard_media::{Leg as BridgeLeg, Side};
+
 impl CallTask {
     /// Hangs every leg up and ends the call for `reason`.
     pub(super) fn hangup_all(&mut self, reason: EndReason) {
@@ -34,12 +37,6 @@ impl CallTask {
         self.drive_flow();
         // A user the engine rang directly is free again.
         self.direct = None;
-        self.a.session.close(now);
-        let _ = self.a.flush_session();
-        if let Some(b) = self.b.as_mut() {
-            b.session.close(now);
-            let _ = b.flush_session();
-        }
         let mut data = CallEnd::new(reason, end.disposition);
         data.by = self.api_hangup_by.take();
         data.duration_s = Some(end.duration_s);
@@ -52,14 +49,14 @@ impl CallTask {
         for c in self.extra_acd_calls.drain(..) {
             let _ = self.ctx.acd.send(AcdCommand::CallEnded { call: c });
         }
-        if let (Some(rec), Some(origin)) = (self.recorder.as_mut(), self.rec_origin) {
-            let side = switchboard_media::Side::Caller;
-            self.a
-                .drain_to_recording(&mut self.tl_a, rec, side, origin, now);
-            if let Some(b) = self.b.as_mut() {
-                let side = switchboard_media::Side::Agent;
-                b.drain_to_recording(&mut self.tl_b, rec, side, origin, now);
-            }
+        // What both jitter buffers still hold crosses and is recorded before the end.
+        self.flush_leg(now, BridgeLeg::A);
+        self.flush_leg(now, BridgeLeg::B);
+        self.a.session.close(now);
+        let _ = self.a.flush_session();
+        if let Some(b) = self.b.as_mut() {
+            b.session.close(now);
+            let _ = b.flush_session();
         }
         if let Some(rec) = self.recorder.take() {
             data.recording = Some(rec.path.display().to_string());
@@ -101,4 +98,53 @@ impl CallTask {
         );
         tracing::info!(%reason, "call ended");
     }
+
+    /// Leg `which` leaves the bridge (the call ends, or the agent's leg is dropped or
+    /// handed over): what its jitter buffer still holds (the last 20-140 ms of a decoded
+    /// direction) crosses a transcoding bridge to the other leg (not while a supervisor's
+    /// mix replaces the bridge) and goes to the recording, so the last words are neither
+    /// lost for the listener nor missing from the file.
+    pub(super) fn flush_leg(&mut self, now: Instant, which: BridgeLeg) {
+        let Some(b) = self.b.as_mut() else {
+            if which == BridgeLeg::A {
+                let rec = relay::recorded(
+                    &mut self.recorder,
+                    self.rec_origin,
+                    Side::Caller,
+                    &mut self.tl_a,
+                );
+                flush_to(now, &mut self.a, None, rec);
+            }
+            return;
+        };
+        let (src, dst, side, timeline) = match which {
+            BridgeLeg::A => (&mut self.a, b, Side::Caller, &mut self.tl_a),
+            BridgeLeg::B => (b, &mut self.a, Side::Agent, &mut self.tl_b),
+        };
+        let crossing = match (&mut self.bridge, &self.supervision) {
+            (Some(bridge), None) => Some(Crossing {
+                bridge,
+                from: which,
+                to: dst,
+            }),
+            _ => None,
+        };
+        let rec = relay::recorded(&mut self.recorder, self.rec_origin, side, timeline);
+        let sent = flush_to(now, src, crossing, rec);
+        self.crossed(now, sent);
+    }
+}
+
+/// Flushes `src` across `crossing` and into the recording's side `rec`.
+fn flush_to(
+    now: Instant,
+    src: &mut MediaLeg,
+    crossing: Option<Crossing<'_>>,
+    mut rec: Option<crate::bridge_crossing::RecordedSide<'_>>,
+) -> u64 {
+    flush(now, src, crossing, |f| {
+        if let Some(rec) = rec.as_mut() {
+            rec.frame(now, f);
+        }
+    })
 }

@@ -51,7 +51,9 @@ async fn one_packet(
     let (_, src) = leg.sock.recv_buf_from(buf.prepare()).await.expect("recv");
     let data = leg.open_rtp(buf).expect("plain RTP");
     let pkt = leg.receive(now, src, data).expect("accepted");
-    assert!(super::relay::forward(now, bridge, from, &pkt, other));
+    assert!(crate::bridge_crossing::forward(
+        now, bridge, from, &pkt, other
+    ));
     assert!(leg.push_audio(now, &pkt));
     let mut decoded = 0;
     while let Some(f) = leg.poll_decoded(now) {

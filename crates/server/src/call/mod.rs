@@ -68,9 +68,7 @@ use crate::call_signals::CallSignal;
 use crate::config::Config;
 use crate::core_events;
 use crate::event_log::{EventLog, NewEvent};
-use crate::media_leg::{
-    arrival_position, HandOver, LegSettings, MediaLeg, MediaPeer, RxBuf, Timeline,
-};
+use crate::media_leg::{HandOver, LegSettings, MediaLeg, MediaPeer, RxBuf, Timeline};
 use crate::pii::Pii;
 use crate::recorder::Recorder;
 use crate::sip_driver::{NewCall, SipCommand, SipHandle};

@@ -56,6 +56,7 @@ impl CallTask {
         tracing::info!(queue = %queue, "agent hung up; the caller goes to the post-call survey");
         // The agent's part is over (the ACD starts their wrap-up); the caller stays.
         self.drive_flow();
+        self.flush_leg(now, switchboard_media::Leg::B);
         self.bridge = None;
         self.b_player = None;
         if let Some(b) = self.b.as_mut() {

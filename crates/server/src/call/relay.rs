@@ -5,54 +5,23 @@
 //! without RFC 4733 events, or the other leg when the bridge transcodes. A plain bridge
 //! (the common case) never decodes. A transcoded packet goes through its leg's jitter
 //! buffer: the frames that come out of it (in timestamp order, once each, lost ones
-//! concealed) are encoded by the other leg's pipeline and sent (decision 0039).
+//! concealed) are encoded by the other leg's pipeline and sent (decision 0039). That
+//! step is `bridge_crossing::cross`, shared with placed calls; this file adds the call
+//! task's listeners (recording, supervision, in-band DTMF) and its counters.
 //!
 //! Nothing here allocates, locks or logs per packet: the test below counts allocations
 //! through a bridged, recorded call (decision 0043).
 
 use super::*;
 
+use crate::bridge_crossing::{cross, Crossing, RecordedSide};
 use switchboard_media::{Leg as BridgeLeg, Side};
-use switchboard_rtp::RtpPacket;
-
-/// Forwards `pkt`, accepted on `from` of `bridge`, to the other leg `to`. False when the
-/// bridge drops it (a payload type the other leg has no use for: counted in the bridge).
-pub(super) fn forward(
-    now: Instant,
-    bridge: &mut Bridge,
-    from: BridgeLeg,
-    pkt: &RtpPacket,
-    to: &mut MediaLeg,
-) -> bool {
-    match bridge.handle_packet(from, pkt) {
-        Ok(fwd) => {
-            to.send_relayed(now, &fwd);
-            true
-        }
-        Err(_) => false,
-    }
-}
-
-/// Queues a frame decoded on a leg (`samples`, RTP timestamp `ts`) to the recording's
-/// `side`, placed on the recording's timeline by its timestamp.
-pub(super) fn record(
-    rec: &mut Recorder,
-    side: Side,
-    origin: Instant,
-    now: Instant,
-    timeline: &mut Timeline,
-    ts: u32,
-    samples: &[i16],
-) {
-    let pos = timeline.position(ts, arrival_position(origin, now, samples.len()));
-    rec.frame(side, pos, now, samples);
-}
 
 impl CallTask {
     /// `n` packets crossed the bridge at `now`: the first after the agent's answer is the
     /// server's answer-to-audio (`call.end`'s `answer_to_audio_ms` and the
     /// `switchboard_answer_to_audio_seconds` histogram).
-    fn crossed(&mut self, now: Instant, n: u64) {
+    pub(super) fn crossed(&mut self, now: Instant, n: u64) {
         if n == 0 {
             return;
         }
@@ -85,49 +54,35 @@ impl CallTask {
                 self.a.dtmf.handle_packet(now, pkt.header.timestamp, ev);
             }
         }
-        let mut transcode = false;
-        if let (Some(bridge), Some(b), None) = (
-            self.bridge.as_mut(),
-            self.b.as_mut(),
-            self.supervision.as_ref(),
-        ) {
-            transcode = bridge.transcodes(BridgeLeg::A, pkt.header.payload_type);
-            if !transcode && forward(now, bridge, BridgeLeg::A, &pkt, b) {
-                self.crossed(now, 1);
-            }
-        }
+        let listened = self.caller_audio_needed();
         let inband = self.a.neg.telephone_event.is_none();
-        let ssrc = pkt.header.ssrc;
-        let mut transcoded = 0;
-        if (transcode || self.caller_audio_needed()) && self.a.push_audio(now, &pkt) {
-            while let Some(f) = self.a.poll_decoded(now) {
-                if let (true, Some(bridge), Some(b)) =
-                    (transcode, self.bridge.as_mut(), self.b.as_mut())
-                {
-                    b.send_transcoded(now, bridge, BridgeLeg::A, ssrc, &f);
-                    transcoded += 1;
-                }
-                if let Some(sv) = self.supervision.as_mut() {
-                    let _ = sv.mixer.handle_frame(sv.ids[0], f.samples);
-                }
-                if inband {
-                    self.inband.handle_samples(now, f.samples);
-                }
-                if let (Some(rec), Some(origin)) = (self.recorder.as_mut(), self.rec_origin) {
-                    let ts = f.timestamp;
-                    record(
-                        rec,
-                        Side::Caller,
-                        origin,
-                        now,
-                        &mut self.tl_a,
-                        ts,
-                        f.samples,
-                    );
-                }
+        let crossing = match (&mut self.bridge, &mut self.b, &self.supervision) {
+            (Some(bridge), Some(to), None) => Some(Crossing {
+                bridge,
+                from: BridgeLeg::A,
+                to,
+            }),
+            _ => None,
+        };
+        let (sv, detector) = (&mut self.supervision, &mut self.inband);
+        let mut rec = recorded(
+            &mut self.recorder,
+            self.rec_origin,
+            Side::Caller,
+            &mut self.tl_a,
+        );
+        let sent = cross(now, &pkt, &mut self.a, crossing, listened, |f| {
+            if let Some(sv) = sv.as_mut() {
+                let _ = sv.mixer.handle_frame(sv.ids[0], f.samples);
             }
-        }
-        self.crossed(now, transcoded);
+            if inband {
+                detector.handle_samples(now, f.samples);
+            }
+            if let Some(rec) = rec.as_mut() {
+                rec.frame(now, f);
+            }
+        });
+        self.crossed(now, sent);
         self.collect_digits(now);
     }
 
@@ -136,35 +91,49 @@ impl CallTask {
         let Some(pkt) = b.receive(now, from, data) else {
             return;
         };
-        let mut transcode = false;
-        let mut crossed = 0;
-        if let (Some(bridge), None) = (self.bridge.as_mut(), self.supervision.as_ref()) {
-            transcode = bridge.transcodes(BridgeLeg::B, pkt.header.payload_type);
-            if !transcode && forward(now, bridge, BridgeLeg::B, &pkt, &mut self.a) {
-                crossed += 1;
-            }
-        }
+        let crossing = match (&mut self.bridge, &self.supervision) {
+            (Some(bridge), None) => Some(Crossing {
+                bridge,
+                from: BridgeLeg::B,
+                to: &mut self.a,
+            }),
+            _ => None,
+        };
         // The agent's audio only goes to the caller (when transcoded), the recording and
         // a supervisor's mix.
-        let listened = transcode || self.recorder.is_some() || self.supervision.is_some();
-        let ssrc = pkt.header.ssrc;
-        if listened && b.push_audio(now, &pkt) {
-            while let Some(f) = b.poll_decoded(now) {
-                if let (true, Some(bridge)) = (transcode, self.bridge.as_mut()) {
-                    self.a.send_transcoded(now, bridge, BridgeLeg::B, ssrc, &f);
-                    crossed += 1;
-                }
-                if let Some(sv) = self.supervision.as_mut() {
-                    let _ = sv.mixer.handle_frame(sv.ids[1], f.samples);
-                }
-                if let (Some(rec), Some(origin)) = (self.recorder.as_mut(), self.rec_origin) {
-                    let ts = f.timestamp;
-                    record(rec, Side::Agent, origin, now, &mut self.tl_b, ts, f.samples);
-                }
+        let listened = self.recorder.is_some() || self.supervision.is_some();
+        let sv = &mut self.supervision;
+        let mut rec = recorded(
+            &mut self.recorder,
+            self.rec_origin,
+            Side::Agent,
+            &mut self.tl_b,
+        );
+        let sent = cross(now, &pkt, b, crossing, listened, |f| {
+            if let Some(sv) = sv.as_mut() {
+                let _ = sv.mixer.handle_frame(sv.ids[1], f.samples);
             }
-        }
-        self.crossed(now, crossed);
+            if let Some(rec) = rec.as_mut() {
+                rec.frame(now, f);
+            }
+        });
+        self.crossed(now, sent);
     }
+}
+
+/// The recording's `side` when the call is recorded.
+pub(super) fn recorded<'a>(
+    recorder: &'a mut Option<Recorder>,
+    origin: Option<Instant>,
+    side: Side,
+    timeline: &'a mut Timeline,
+) -> Option<RecordedSide<'a>> {
+    Some(RecordedSide {
+        rec: recorder.as_mut()?,
+        side,
+        origin: origin?,
+        timeline,
+    })
 }
 
 #[cfg(test)]
@@ -173,11 +142,9 @@ pub(super) mod tests {
     use crate::alloc_count::allocations;
     use crate::recorder::WriterPool;
     use bytes::BytesMut;
-    use switchboard_rtp::RtpHeader;
-    use switchboard_transport::RtpSocketPair;
+    use switchboard_rtp::{RtpHeader, RtpPacket};
 
     const PCMU: u8 = 0;
-    const EVENTS: u8 = 101;
     const PACKET: usize = 172;
 
     /// A PCMU leg (events 101) on two fresh loopback sockets, sending to `peer`.
@@ -186,25 +153,8 @@ pub(super) mod tests {
         peer: SocketAddr,
         now: Instant,
     ) -> MediaLeg {
-        let bind = || tokio::net::UdpSocket::bind("127.0.0.1:0");
-        let pair = RtpSocketPair {
-            rtp: bind().await.expect("bind rtp"),
-            rtcp: bind().await.expect("bind rtcp"),
-        };
-        let neg = switchboard_sdp::Negotiated {
-            media_index: 0,
-            codec: switchboard_sdp::Codec::new("PCMU", PCMU, 8000),
-            telephone_event: Some(EVENTS),
-            ptime: 20,
-            direction: Direction::SendRecv,
-            remote: Some(peer),
-            srtp: None,
-        };
-        let peer = MediaPeer {
-            nat_ip: None,
-            confirmed: true,
-        };
-        MediaLeg::new(settings, pair, neg, now, peer).expect("PCMU leg")
+        let pcmu = switchboard_sdp::Codec::new("PCMU", PCMU, 8000);
+        crate::bridge_crossing::tests::leg(settings, peer, now, pcmu).await
     }
 
     /// `n` RTP packets of one stream (160 bytes of PCMU each), back to back.
@@ -218,8 +168,9 @@ pub(super) mod tests {
     }
 
     /// Both directions of a bridged call over loopback sockets, each packet received into
-    /// the leg's receive buffer and forwarded, and, when `recorded`, decoded and recorded,
-    /// as `on_rtp_a`/`on_rtp_b` do. The allocations of this thread (the test allocator,
+    /// the leg's receive buffer and taken across by `bridge_crossing::cross` (the step of
+    /// `on_rtp_a`/`on_rtp_b` and of placed calls), and, when `recorded`, decoded and
+    /// recorded. The allocations of this thread (the test allocator,
     /// `alloc_count.rs`) during the packets after a warm-up, and how many packets that was;
     /// the peers' sends and receives are outside the count.
     async fn allocations_per_bridged_packets(recorded: bool) -> (u64, u64) {
@@ -262,32 +213,35 @@ pub(super) mod tests {
             let (_, from) = a.sock.recv_buf_from(buf_a.prepare()).await.expect("recv");
             let data = a.open_rtp(&mut buf_a).expect("plain RTP");
             let pkt = a.receive(now, from, data).expect("accepted");
-            assert!(forward(now, &mut bridge, BridgeLeg::A, &pkt, &mut b));
-            if let Some(rec) = rec.as_mut() {
-                assert!(a.push_audio(now, &pkt));
-                while let Some(f) = a.poll_decoded(now) {
-                    record(
-                        rec,
-                        Side::Caller,
-                        t0,
-                        now,
-                        &mut tl_a,
-                        f.timestamp,
-                        f.samples,
-                    );
+            let crossing = Crossing {
+                bridge: &mut bridge,
+                from: BridgeLeg::A,
+                to: &mut b,
+            };
+            let mut side = super::recorded(&mut rec, Some(t0), Side::Caller, &mut tl_a);
+            let listened = side.is_some();
+            let sent = cross(now, &pkt, &mut a, Some(crossing), listened, |f| {
+                if let Some(side) = side.as_mut() {
+                    side.frame(now, f);
                 }
-            }
+            });
+            assert_eq!(sent, 1);
             drop(pkt);
             let (_, from) = b.sock.recv_buf_from(buf_b.prepare()).await.expect("recv");
             let data = b.open_rtp(&mut buf_b).expect("plain RTP");
             let pkt = b.receive(now, from, data).expect("accepted");
-            assert!(forward(now, &mut bridge, BridgeLeg::B, &pkt, &mut a));
-            if let Some(rec) = rec.as_mut() {
-                assert!(b.push_audio(now, &pkt));
-                while let Some(f) = b.poll_decoded(now) {
-                    record(rec, Side::Agent, t0, now, &mut tl_b, f.timestamp, f.samples);
+            let crossing = Crossing {
+                bridge: &mut bridge,
+                from: BridgeLeg::B,
+                to: &mut a,
+            };
+            let mut side = super::recorded(&mut rec, Some(t0), Side::Agent, &mut tl_b);
+            let sent = cross(now, &pkt, &mut b, Some(crossing), listened, |f| {
+                if let Some(side) = side.as_mut() {
+                    side.frame(now, f);
                 }
-            }
+            });
+            assert_eq!(sent, 1);
             drop(pkt);
             if i >= WARM {
                 allocated += allocations() - before;
