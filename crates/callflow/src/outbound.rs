@@ -66,6 +66,9 @@ pub enum DialFailure {
     Aborted,
     /// The server is stopping.
     Shutdown,
+    /// The dial's channel to the SIP driver closed while the driver still ran (a lost
+    /// reply or signal lane: a bug, not the server stopping).
+    InternalError,
     /// Refused before dialling (dial permissions, no trunk configured, no RTP port, ...):
     /// the originator hears `status`.
     Refused { status: u16, why: String },
@@ -81,6 +84,7 @@ impl DialFailure {
             DialFailure::Unusable => "unusable_answer".to_string(),
             DialFailure::Aborted => "aborted".to_string(),
             DialFailure::Shutdown => "shutdown".to_string(),
+            DialFailure::InternalError => "internal_error".to_string(),
             DialFailure::Refused { why, .. } => why.clone(),
         }
     }
@@ -97,7 +101,8 @@ impl DialFailure {
     /// end: the far end's failure as it said it (busy, not found, declined, ...), 502 for
     /// our trunk's credentials failing or a non-final status, 480 after the ring
     /// timeout, 488 for an unusable answer, 503 when no trunk or the server could take
-    /// it. `None` when the agent gave up (nothing to answer).
+    /// it, 500 when the dial lost its channel to the SIP driver. `None` when the agent
+    /// gave up (nothing to answer).
     pub fn originator_status(&self) -> Option<u16> {
         Some(match self {
             DialFailure::Status(s) if (400..700).contains(s) && !matches!(s, 401 | 407) => *s,
@@ -105,6 +110,7 @@ impl DialFailure {
             DialFailure::RingTimeout => 480,
             DialFailure::Unusable => 488,
             DialFailure::NoTrunk | DialFailure::Shutdown => 503,
+            DialFailure::InternalError => 500,
             DialFailure::Refused { status, .. } => *status,
             DialFailure::Aborted => return None,
         })
@@ -248,11 +254,13 @@ impl Call {
                 }
                 match failure {
                     DialFailure::Shutdown => EndReason::Shutdown,
+                    DialFailure::InternalError => EndReason::SignallingLost,
                     DialFailure::Refused { .. } => EndReason::Refused,
                     _ => EndReason::NotAnswered,
                 }
             }
             (_, DialFailure::Shutdown) => EndReason::Shutdown,
+            (_, DialFailure::InternalError) => EndReason::SignallingLost,
             (Purpose::Callback { .. }, _) => EndReason::CallbackLegFailed,
             (Purpose::Campaign { .. }, _) => EndReason::NotAnswered,
         };

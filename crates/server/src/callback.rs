@@ -20,6 +20,7 @@ use crate::call::CallContext;
 use crate::call_signals::CallSignal;
 use crate::event_log::NewEvent;
 use crate::media_leg::MediaLeg;
+use crate::outbound_call::NotAnswered;
 use crate::placed_call::{self, BridgeEnd, Leg, Step};
 use crate::recorder::Recorder;
 use crate::sip_driver::{OriginateTarget, SipCommand};
@@ -151,9 +152,10 @@ pub(crate) async fn dial_leg(
         })
         .map_err(|_| DialFailure::Shutdown)?;
     // No reachable contact for the user: as a phone that is not there.
+    let lost = || crate::placed_call::failure_of(NotAnswered::lane_closed(&ctx.sip));
     let call = reply_rx
         .await
-        .map_err(|_| DialFailure::Shutdown)?
+        .map_err(|_| lost())?
         .ok_or(DialFailure::Status(480))?;
     let deadline = tokio::time::Instant::now() + RING_LIMIT;
     loop {
@@ -188,7 +190,7 @@ pub(crate) async fn dial_leg(
             Ok(Some(CallSignal::BFailed(status))) => return Err(DialFailure::Status(status.0)),
             // Ended before any answer: the phone went away.
             Ok(Some(CallSignal::Ended(_))) => return Err(DialFailure::Status(480)),
-            Ok(None) => return Err(DialFailure::Shutdown),
+            Ok(None) => return Err(lost()),
             Ok(Some(_)) => continue,
             Err(_) => {
                 let _ = ctx.sip.commands.send(SipCommand::Hangup { call });

@@ -40,6 +40,9 @@ pub(crate) enum NotAnswered {
     RingTimeout,
     /// The SIP driver is gone (shutdown).
     Gone,
+    /// The dial's reply or signal lane closed while the SIP driver still runs: a lost
+    /// internal channel, not the server stopping.
+    Lost,
     /// The originator gave up while it rang (an agent hung up their outbound call); the
     /// ringing attempt was cancelled.
     Aborted,
@@ -53,7 +56,19 @@ impl NotAnswered {
             NotAnswered::Failed(s) => format!("failed {}", s.0),
             NotAnswered::RingTimeout => "ring_timeout".to_string(),
             NotAnswered::Gone => "shutdown".to_string(),
+            NotAnswered::Lost => "internal_error".to_string(),
             NotAnswered::Aborted => "aborted".to_string(),
+        }
+    }
+
+    /// A dial's reply or signal lane closed: `Gone` when the SIP driver no longer takes
+    /// commands (the server is stopping), else `Lost` (logged: a bug to look into).
+    pub(crate) fn lane_closed(sip: &crate::sip_driver::SipHandle) -> NotAnswered {
+        if sip.commands.is_closed() {
+            NotAnswered::Gone
+        } else {
+            tracing::error!("a dial lost its channel to the SIP driver while it still runs");
+            NotAnswered::Lost
         }
     }
 }
@@ -94,7 +109,9 @@ pub(crate) async fn dial_number_until(
                 reply: reply_tx,
             }))
             .map_err(|_| NotAnswered::Gone)?;
-        let dialed = reply_rx.await.map_err(|_| NotAnswered::Gone)?;
+        let dialed = reply_rx
+            .await
+            .map_err(|_| NotAnswered::lane_closed(&ctx.sip))?;
         for (trunk, why) in dialed.skipped {
             tracing::warn!(trunk = %trunk, reason = why.as_str(), "trunk skipped: at its limit");
             log(Event::TrunkRefused {
@@ -127,9 +144,8 @@ pub(crate) async fn dial_number_until(
                     })
                 }
                 Ok(Some(CallSignal::BFailed(status))) => break status,
-                Ok(Some(CallSignal::Ended(_))) | Ok(None) => {
-                    break StatusCode::SERVER_INTERNAL_ERROR
-                }
+                Ok(Some(CallSignal::Ended(_))) => break StatusCode::SERVER_INTERNAL_ERROR,
+                Ok(None) => return Err(NotAnswered::lane_closed(&ctx.sip)),
                 Ok(Some(_)) => continue,
                 Err(_) => {
                     let _ = ctx.sip.commands.send(SipCommand::Hangup { call });
@@ -152,5 +168,35 @@ pub(crate) async fn dial_number_until(
         });
         exclude.push(trunk);
         last_failure = Some(failed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip_driver::SipHandle;
+
+    #[test]
+    fn a_closed_lane_is_shutdown_only_once_the_driver_takes_no_commands() {
+        let (commands, rx) = tokio::sync::mpsc::unbounded_channel();
+        let sip = SipHandle {
+            commands,
+            location: switchboard_registrar::LocationTable::new(),
+        };
+        let lost = NotAnswered::lane_closed(&sip);
+        assert_eq!(lost, NotAnswered::Lost);
+        assert_eq!(lost.detail(), "internal_error");
+        assert_eq!(
+            crate::placed_call::failure_of(lost),
+            switchboard_callflow::DialFailure::InternalError
+        );
+        drop(rx);
+        let gone = NotAnswered::lane_closed(&sip);
+        assert_eq!(gone, NotAnswered::Gone);
+        assert_eq!(gone.detail(), "shutdown");
+        assert_eq!(
+            crate::placed_call::failure_of(gone),
+            switchboard_callflow::DialFailure::Shutdown
+        );
     }
 }

@@ -108,6 +108,7 @@ pub(crate) fn failure_of(why: NotAnswered) -> DialFailure {
         NotAnswered::Failed(s) => DialFailure::Status(s.0),
         NotAnswered::RingTimeout => DialFailure::RingTimeout,
         NotAnswered::Gone => DialFailure::Shutdown,
+        NotAnswered::Lost => DialFailure::InternalError,
         NotAnswered::Aborted => DialFailure::Aborted,
     }
 }

@@ -267,6 +267,7 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
                 NotAnswered::Failed(st) => (Outcome::of_status(st.0), Some(st.0)),
                 NotAnswered::RingTimeout => (Outcome::NoAnswer, None),
                 NotAnswered::Gone | NotAnswered::Aborted => (Outcome::Interrupted, None),
+                NotAnswered::Lost => (Outcome::Failed, None),
             };
             let failure = crate::placed_call::failure_of(why);
             return not_answered(&mut flow, failure, outcome, status);
