@@ -54,13 +54,66 @@ impl SippCarrier {
             ))
             .spawn()
             .expect("run sipp");
-        // Wait until SIPp's socket is bound (seen in /proc/net/udp, without touching the
-        // port), so the server's first request does not go to nobody on a busy machine.
+        let mut carrier = SippCarrier { child, dir };
+        // Wait until SIPp's sockets are bound (seen in /proc/net/udp, without touching the
+        // ports), so the server's first request does not go to nobody on a busy machine.
+        // SIPp with `-mp P` also binds P and P + 2 (audio, "video") and exits at once when
+        // it cannot: that is a failed start, said here, not a call that never gets answered.
+        let media = extra
+            .iter()
+            .position(|a| *a == "-mp")
+            .and_then(|i| extra.get(i + 1))
+            .and_then(|p| p.parse::<u16>().ok());
+        let mut want = vec![port];
+        want.extend(media.into_iter().flat_map(|m| [m, m + 2]));
         let deadline = Instant::now() + Duration::from_secs(20);
-        while !udp_port_bound(port) && Instant::now() < deadline {
+        while !want.iter().all(|p| udp_port_bound(*p)) && Instant::now() < deadline {
+            if let Ok(Some(status)) = carrier.child.try_wait() {
+                panic!(
+                    "SIPp carrier ({scenario}, port {port}, media {media:?}) exited at start \
+                     ({status}):\n{}",
+                    carrier.startup_errors()
+                );
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
-        SippCarrier { child, dir }
+        carrier
+    }
+
+    /// [`SippCarrier::start_with`] with a media port of its own (`-mp`, from
+    /// [`free_media_port`]); the port, for scenarios that send to it. A start that fails
+    /// because another process bound one of SIPp's media ports in the meantime is retried
+    /// on other ports (twice).
+    pub fn start_with_media(
+        scenario: &str,
+        port: u16,
+        calls: u32,
+        secs: u64,
+        extra: &[&str],
+    ) -> (SippCarrier, u16) {
+        for attempt in 0..3 {
+            let media = free_media_port();
+            let mp = media.to_string();
+            let mut args = extra.to_vec();
+            args.extend(["-mp", mp.as_str()]);
+            let started = std::panic::catch_unwind(|| {
+                SippCarrier::start_with(scenario, port, calls, secs, &args)
+            });
+            match started {
+                Ok(carrier) => return (carrier, media),
+                Err(e) if attempt < 2 => {
+                    eprintln!("SIPp carrier start on media port {media} failed, retrying: {e:?}")
+                }
+                Err(e) => std::panic::resume_unwind(e),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    /// SIPp's stderr and error log, for a start that failed.
+    fn startup_errors(&self) -> String {
+        let stderr = std::fs::read_to_string(self.dir.join("sipp-stderr.log")).unwrap_or_default();
+        format!("{stderr}{}", self.traces())
     }
 
     /// Waits up to `secs` for SIPp to exit; its status (None if still running), and the
@@ -118,4 +171,27 @@ pub fn free_udp_port() -> u16 {
         .and_then(|s| s.local_addr())
         .map(|a| a.port())
         .expect("free port")
+}
+
+/// An even loopback UDP port `p` with `p..p + 4` free, for SIPp's `-mp` (it binds `p` for
+/// audio and `p + 2`; RTCP would take the odd ones). Chosen in 10000..19999: below the
+/// kernel's ephemeral range (32768..60999 here), where any socket bound to port 0 or any
+/// connect may land between this check and SIPp's bind, and below the server's default RTP
+/// range (20000..29999).
+pub fn free_media_port() -> u16 {
+    let seed = u64::from(std::process::id()) * 7919
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::from(d.subsec_nanos()))
+            .unwrap_or(0);
+    for i in 0..2000u64 {
+        let p = 10000 + (((seed + i * 2) % 9996) & !1) as u16;
+        let socks: Vec<_> = (p..p + 4)
+            .map(|q| std::net::UdpSocket::bind(("127.0.0.1", q)))
+            .collect();
+        if socks.iter().all(Result::is_ok) {
+            return p;
+        }
+    }
+    panic!("no free media port quadruple in 10000..19999");
 }

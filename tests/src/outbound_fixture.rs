@@ -23,8 +23,7 @@ impl OutboundFixture {
     /// runs from its start) with the trunk, `[dial_permissions]` with the caller ID the
     /// carrier checks plus `dial_permissions_extra` (TOML lines), then the carrier.
     pub fn start(name: &str, dial_permissions_extra: &str) -> OutboundFixture {
-        let (port, media_port) = (free_udp_port(), free_udp_port());
-        let mp = media_port.to_string();
+        let port = free_udp_port();
         let server = Server::start(
             name,
             &format!(
@@ -33,12 +32,12 @@ impl OutboundFixture {
                  [dial_permissions]\ncaller_id = \"+74951239999\"\n{dial_permissions_extra}"
             ),
         );
-        let carrier = SippCarrier::start_with(
+        let (carrier, _) = SippCarrier::start_with_media(
             "carrier_agent_outbound.xml",
             port,
             1,
             150,
-            &["-rtp_echo", "-mp", &mp],
+            &["-rtp_echo"],
         );
         OutboundFixture { server, carrier }
     }

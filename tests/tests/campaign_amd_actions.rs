@@ -230,15 +230,8 @@ fn a_machine_goes_to_an_agent_when_the_campaign_says_agent() {
         return;
     }
     let port = free_udp_port();
-    let media = free_udp_port() & !1;
     // carrier_amd.xml: a number ending 0002 plays the six-second greeting.
-    let mut carrier = SippCarrier::start_with(
-        "carrier_amd.xml",
-        port,
-        1,
-        120,
-        &["-mp", &media.to_string()],
-    );
+    let (mut carrier, _) = SippCarrier::start_with_media("carrier_amd.xml", port, 1, 120, &[]);
     let server = Server::start(
         "campaign-machine-agent",
         &predictive(

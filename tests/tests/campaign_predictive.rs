@@ -19,14 +19,7 @@ fn a_predictive_campaign_sends_people_to_the_agent_and_hangs_up_on_machines() {
         return;
     }
     let port = free_udp_port();
-    let media = free_udp_port() & !1;
-    let mut carrier = SippCarrier::start_with(
-        "carrier_amd.xml",
-        port,
-        2,
-        150,
-        &["-mp", &media.to_string()],
-    );
+    let (mut carrier, _) = SippCarrier::start_with_media("carrier_amd.xml", port, 2, 150, &[]);
     let server = Server::start(
         "campaign-predictive",
         &format!(

@@ -29,14 +29,7 @@ fn a_survey_campaigns_answers_appear_in_the_campaign_report() {
     std::fs::create_dir_all(&dialplans).expect("mkdir");
     std::fs::write(dialplans.join("survey.ivr"), SURVEY_IVR).expect("write dialplan");
     let port = free_udp_port();
-    let media = free_udp_port() & !1;
-    let mut carrier = SippCarrier::start_with(
-        "carrier_survey.xml",
-        port,
-        1,
-        90,
-        &["-mp", &media.to_string()],
-    );
+    let (mut carrier, _) = SippCarrier::start_with_media("carrier_survey.xml", port, 1, 90, &[]);
     let mut server = Server::start(
         "campaign-report-survey",
         &format!(

@@ -10,31 +10,12 @@
 //!   SIGKILL and started again on the same data directory; the agent is still registered
 //!   and available, and a queue call reaches its phone.
 
-use std::net::UdpSocket;
 use std::time::Duration;
 
 use switchboard_e2e::audio::{read_channel, tone_share};
+use switchboard_e2e::carrier::free_media_port;
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
 use switchboard_e2e::{require_peer, scratch_dir, sipp, sipp_trace, wait_for, Server};
-
-/// An even UDP port with the three above it free, for SIPp's media sockets.
-fn free_media_port() -> u16 {
-    let seed = u64::from(std::process::id()) * 7919
-        + std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| u64::from(d.subsec_nanos()))
-            .unwrap_or(0);
-    for i in 0..2000u64 {
-        let p = 40000 + (((seed + i * 2) % 9000) & !1) as u16;
-        let socks: Vec<_> = (p..p + 4)
-            .map(|q| UdpSocket::bind(("127.0.0.1", q)))
-            .collect();
-        if socks.iter().all(Result::is_ok) {
-            return p;
-        }
-    }
-    panic!("no free media port pair");
-}
 
 /// The last `secs` seconds of a recording's first channel, minus the final 250 ms.
 fn tail(path: &std::path::Path, secs: f64) -> (Vec<f64>, u32) {

@@ -7,20 +7,11 @@
 use std::process::Command;
 
 use serde_json::Value;
+use switchboard_e2e::carrier::free_media_port;
 use switchboard_e2e::{require_peer, sipp, sipp_trace, switchboard_bin, Server};
 
 const CONFIG: &str =
     "[ivr]\ndialplans = \"tests/dialplans-ivr-report\"\n[reports]\nivr_min_s = 1\n";
-
-fn free_media_port() -> u16 {
-    loop {
-        let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let p = s.local_addr().expect("addr").port();
-        if p.is_multiple_of(2) && p < 65000 {
-            return p;
-        }
-    }
-}
 
 #[test]
 fn a_call_is_reported_under_its_dialplan_and_the_menu_branches_it_took() {

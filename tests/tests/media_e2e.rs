@@ -18,12 +18,12 @@
 //! playing anything first. The pcaps are made by `tests/pcap/make_pcaps.py`.
 
 use std::io::Write;
-use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use switchboard_e2e::audio::{read_channel, tone_share};
+use switchboard_e2e::carrier::free_media_port;
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
 use switchboard_e2e::recorded_audio::matches_received;
 use switchboard_e2e::{repo_root, require_peer, scratch_dir, sipp, sipp_trace, wait_for, Server};
@@ -68,27 +68,6 @@ fn assert_digits(got: &[(String, String)], want: &str, via: &str) {
         got.iter().all(|(_, v)| v == via),
         "every key detected via {via}: {got:?}"
     );
-}
-
-/// An even UDP port `p` with `p..p+4` free on 127.0.0.1, for SIPp's `-mp` (it binds the
-/// audio port and the one two above; the pcap's RTP leaves from the audio port).
-fn free_media_port() -> u16 {
-    let seed = u64::from(std::process::id()) * 7919
-        + Instant::now().elapsed().as_nanos() as u64
-        + std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| u64::from(d.subsec_nanos()))
-            .unwrap_or(0);
-    for i in 0..2000u64 {
-        let p = 40000 + (((seed + i * 2) % 9000) & !1) as u16;
-        let socks: Vec<_> = (p..p + 4)
-            .map(|q| UdpSocket::bind(("127.0.0.1", q)))
-            .collect();
-        if socks.iter().all(Result::is_ok) {
-            return p;
-        }
-    }
-    panic!("no free media port pair");
 }
 
 /// Runs a SIPp DTMF scenario as a trunk caller to 300; panics with its trace on failure.
