@@ -139,6 +139,7 @@ def main():
     ap.add_argument("--caller", default="+79995550101", help="caller number in call mode")
     ap.add_argument("--local-port", type=int, default=0, help="SIP port to listen on (0: any)")
     ap.add_argument("--srtp", default="", help="mandatory or optional: SDES SRTP (also over UDP SIP)")
+    ap.add_argument("--codec", default="", help="offer and accept only this codec (PCMA, G722, ...); default PCMU then PCMA")
     args = ap.parse_args()
 
     ep = pj.Endpoint()
@@ -165,9 +166,13 @@ def main():
     ep.transportCreate(tp, tcfg)
     ep.libStart()
     ep.audDevManager().setNullDev()
-    # Only G.711 so the switchboard relay path is exercised without transcoding.
+    # Only G.711 so the switchboard relay path is exercised without transcoding, unless
+    # --codec names the one codec to use (a test of a transcoding bridge).
     for c in ep.codecEnum2():
-        prio = 255 if c.codecId.startswith("PCMU") else (200 if c.codecId.startswith("PCMA") else 0)
+        if args.codec:
+            prio = 255 if c.codecId.startswith(args.codec + "/") else 0
+        else:
+            prio = 255 if c.codecId.startswith("PCMU") else (200 if c.codecId.startswith("PCMA") else 0)
         ep.codecSetPriority(c.codecId, prio)
 
     acfg = pj.AccountConfig()

@@ -63,6 +63,8 @@ pub struct SoftphoneOpts<'a> {
     pub ca_file: Option<PathBuf>,
     /// SDES SRTP: `mandatory`, `optional`, or empty for plain RTP.
     pub srtp: &'a str,
+    /// The only codec to offer and accept (`PCMA`, `G722`, ...); empty: PCMU, then PCMA.
+    pub codec: &'a str,
 }
 
 impl Default for SoftphoneOpts<'_> {
@@ -79,6 +81,7 @@ impl Default for SoftphoneOpts<'_> {
             transport: "udp",
             ca_file: None,
             srtp: "",
+            codec: "",
         }
     }
 }
@@ -103,6 +106,9 @@ impl Softphone {
             .args(["--transport", o.transport]);
         if !o.srtp.is_empty() {
             cmd.args(["--srtp", o.srtp]);
+        }
+        if !o.codec.is_empty() {
+            cmd.args(["--codec", o.codec]);
         }
         if let Some(ca) = &o.ca_file {
             cmd.arg("--ca-file").arg(ca);
