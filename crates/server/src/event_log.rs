@@ -26,7 +26,6 @@
 
 mod call_book;
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
@@ -113,11 +112,9 @@ impl EventLog {
         mut store: Box<dyn EventStore>,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<EventLog> {
-        let mut seqs: HashMap<String, i64> = store.max_call_seqs()?.into_iter().collect();
-        close_crashed_calls(store.as_mut(), &mut seqs)?;
+        close_crashed_calls(store.as_mut())?;
         // The writer starts knowing no call: a call of before the restart that logs again
         // is read back from the store (its numbering continues there).
-        drop(seqs);
         let (tx, rx) = mpsc::channel::<Cmd>();
         let (live, _) = broadcast::channel(LIVE_CAPACITY);
         let m = metrics.clone();
@@ -155,11 +152,10 @@ impl EventLog {
 }
 
 /// Writes a `call.end` with `end_reason` `crash` for every call that has a start and no
-/// end: the server stopped (kill -9, power loss) while it was up. Returns how many.
-pub(crate) fn close_crashed_calls(
-    store: &mut dyn EventStore,
-    seqs: &mut HashMap<String, i64>,
-) -> anyhow::Result<usize> {
+/// end: the server stopped (kill -9, power loss) while it was up. Returns how many. Reads
+/// only those calls (the store's open-call markers, then each call by its index), however
+/// long the log.
+pub(crate) fn close_crashed_calls(store: &mut dyn EventStore) -> anyhow::Result<usize> {
     let open = store.open_calls()?;
     if open.is_empty() {
         return Ok(0);
@@ -169,13 +165,11 @@ pub(crate) fn close_crashed_calls(
         let mut end = CallEnd::new(EndReason::Crash, Disposition::Interrupted);
         end.duration_s = Some(oc.last_ts_ms.saturating_sub(oc.start_ts_ms).max(0) as f64 / 1000.0);
         let ev = Event::CallEnd(end);
-        let seq = seqs.entry(oc.call.clone()).or_insert(0);
-        *seq += 1;
         rows.push(Row {
             // The last moment the call is known to have been alive.
             ts_ms: oc.last_ts_ms,
             call: oc.call.clone(),
-            call_seq: *seq,
+            call_seq: oc.last_seq + 1,
             queue: oc.queue.clone(),
             agent: oc.agent.clone(),
             tenant: oc.tenant.clone(),
@@ -353,6 +347,7 @@ fn commit_with_retry(
 mod tests {
     use super::*;
     use crate::event_store::{SqliteStore, StoredEvent};
+    use std::collections::HashMap;
 
     fn temp_store(name: &str) -> (std::path::PathBuf, Box<dyn EventStore>) {
         let dir = std::env::temp_dir().join(format!("sb-evlog-{}-{name}", std::process::id()));

@@ -8,11 +8,18 @@
 //! before anything reads or writes it. Both backends keep the same columns and order, so
 //! every export is byte-for-byte the same on either.
 //!
+//! Besides `events`, both keep `open_calls` (migration 5): the calls with a `call.start`
+//! and no `call.end` yet, maintained by `append_batch` in the same transaction as the rows,
+//! so that finding the calls a crash left open at start reads those calls only, not every
+//! call ever logged (docs/decisions/0048-open-call-markers.md).
+//!
 //! This module does not decide what an event means (that is `switchboard-events`) and does
 //! no buffering or retrying (that is the event-log writer).
 
 mod postgres;
 mod sqlite;
+#[cfg(test)]
+mod start_cost;
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -130,6 +137,8 @@ pub(crate) struct OpenCall {
     /// Whether an agent answered (`call.bridge`).
     pub(crate) bridged: bool,
     pub(crate) start_ts_ms: i64,
+    /// The call's highest `call_seq` (its closing `call.end` takes the next).
+    pub(crate) last_seq: i64,
 }
 
 /// A place for event rows. Implementations are used from one thread at a time.
@@ -204,12 +213,19 @@ pub(crate) trait EventStore: Send {
             .unwrap_or_default();
         Ok((seq, tenant))
     }
-    /// The highest `call_seq` of every call (crashed calls are closed with it at start).
+    /// The highest `call_seq` of every call (a scan of the whole log: tests and tools only).
     fn max_call_seqs(&mut self) -> anyhow::Result<Vec<(String, i64)>>;
-    /// Calls with a start and no end (left open by a crash).
+    /// The ids of the calls with a start and no end. Both real backends read their
+    /// `open_calls` marker table (as many rows as open calls); this fallback (for test
+    /// stores) scans every call.
+    fn open_call_ids(&mut self) -> anyhow::Result<Vec<String>> {
+        Ok(self.max_call_seqs()?.into_iter().map(|(c, _)| c).collect())
+    }
+    /// Calls with a start and no end (left open by a crash): the marked calls, each read
+    /// by the `events_call` index.
     fn open_calls(&mut self) -> anyhow::Result<Vec<OpenCall>> {
         let mut out = Vec::new();
-        for (call, _) in self.max_call_seqs()? {
+        for call in self.open_call_ids()? {
             let evs = self.read_call(&call)?;
             if !evs.iter().any(|e| e.kind == "call.start")
                 || evs.iter().any(|e| e.kind == "call.end")
@@ -224,8 +240,10 @@ pub(crate) trait EventStore: Send {
                 tenant: String::new(),
                 bridged: false,
                 start_ts_ms: i64::MAX,
+                last_seq: 0,
             };
             for e in &evs {
+                oc.last_seq = oc.last_seq.max(e.call_seq);
                 oc.last_ts_ms = oc.last_ts_ms.max(e.ts_ms);
                 oc.start_ts_ms = oc.start_ts_ms.min(e.ts_ms);
                 if !e.queue.is_empty() {
@@ -305,7 +323,36 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: "CREATE INDEX IF NOT EXISTS events_caller
                        ON events (((data::jsonb) ->> 'caller'), id) WHERE kind = 'call.start';",
     },
+    Migration {
+        version: 5,
+        what: "open_calls: the calls with a call.start and no call.end (crash recovery at start)",
+        // Filled once from the rows already logged; `append_batch` keeps it from then on.
+        sqlite: "CREATE TABLE IF NOT EXISTS open_calls (call TEXT PRIMARY KEY);
+                 INSERT OR IGNORE INTO open_calls (call)
+                     SELECT DISTINCT s.call FROM events s WHERE s.kind = 'call.start'
+                     AND NOT EXISTS (SELECT 1 FROM events e
+                                     WHERE e.call = s.call AND e.kind = 'call.end');",
+        postgres: "CREATE TABLE IF NOT EXISTS open_calls (call TEXT PRIMARY KEY);
+                   INSERT INTO open_calls (call)
+                       SELECT DISTINCT s.call FROM events s WHERE s.kind = 'call.start'
+                       AND NOT EXISTS (SELECT 1 FROM events e
+                                       WHERE e.call = s.call AND e.kind = 'call.end')
+                   ON CONFLICT DO NOTHING;",
+    },
 ];
+
+/// What a row does to the `open_calls` markers: a `call.start` opens its call, a
+/// `call.end` closes it (the backends apply it in `append_batch`'s transaction).
+pub(crate) fn marker_change(row: &Row) -> Option<bool> {
+    if row.call.is_empty() {
+        return None;
+    }
+    match row.kind.as_str() {
+        "call.start" => Some(true),
+        "call.end" => Some(false),
+        _ => None,
+    }
+}
 
 /// Where events are stored, from `[data] event_store` or `--event-store`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -479,6 +526,66 @@ pub(crate) mod tests {
         assert_eq!(store.calls_from_number("+200", 5).unwrap(), ["c4"]);
         assert!(store.calls_from_number("+300", 5).unwrap().is_empty());
         assert_eq!(store.calls_from_number("1", 5).unwrap(), ["c2", "c1"]);
+    }
+
+    /// `ended` calls that started and ended (in batches of 512 rows, some calls starting
+    /// in one batch and ending in the next), and three left open by a "crash", one of
+    /// them bridged: `open_calls` finds exactly the three, and closing them (what the
+    /// writer does at start) logs each one's `call.end` `crash` with its next `call_seq`
+    /// and leaves nothing open.
+    pub(crate) fn open_calls_among_many_ended(store: &mut dyn EventStore, ended: usize) {
+        let row = |ts: i64, call: String, seq: i64, kind: &str| Row {
+            ts_ms: ts,
+            call,
+            call_seq: seq,
+            queue: "sales".into(),
+            agent: String::new(),
+            tenant: String::new(),
+            kind: kind.into(),
+            data: r#"{"caller":"1","dnis":"2"}"#.into(),
+            schema: 1,
+        };
+        let mut rows = Vec::with_capacity(ended * 2 + 8);
+        for i in 0..ended {
+            let call = format!("e{i}");
+            rows.push(row(i as i64, call.clone(), 1, "call.start"));
+            rows.push(Row {
+                data: r#"{"end_reason":"caller_hangup","disposition":"answered"}"#.into(),
+                ..row(i as i64 + 1, call, 2, "call.end")
+            });
+        }
+        let t = ended as i64 + 10;
+        for (n, call) in ["o1", "o2", "o3"].iter().enumerate() {
+            rows.push(row(t + n as i64, call.to_string(), 1, "call.start"));
+        }
+        rows.push(Row {
+            agent: "1001".into(),
+            ..row(t + 5, "o2".into(), 2, "call.bridge")
+        });
+        for chunk in rows.chunks(511) {
+            store.append_batch(chunk).unwrap();
+        }
+        let open = store.open_calls().unwrap();
+        let mut ids: Vec<&str> = open.iter().map(|o| o.call.as_str()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["o1", "o2", "o3"]);
+        let o2 = open.iter().find(|o| o.call == "o2").unwrap();
+        assert!(o2.bridged);
+        assert_eq!((o2.agent.as_str(), o2.last_seq), ("1001", 2));
+        let closed = crate::event_log::close_crashed_calls(store).unwrap();
+        assert_eq!(closed, 3);
+        assert!(store.open_calls().unwrap().is_empty());
+        for (call, seq) in [("o1", 2), ("o2", 3), ("o3", 2)] {
+            let evs = store.read_call(call).unwrap();
+            let end = evs.last().unwrap();
+            assert_eq!(
+                (end.kind.as_str(), end.call_seq),
+                ("call.end", seq),
+                "{call}"
+            );
+            assert_eq!(end.data["end_reason"], "crash");
+        }
+        assert_eq!(crate::event_log::close_crashed_calls(store).unwrap(), 0);
     }
 
     /// Appends `n` rows in batches of 512 (the writer's batch size); returns rows/s.

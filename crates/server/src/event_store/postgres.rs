@@ -1,6 +1,8 @@
 //! The PostgreSQL backend, on the synchronous `postgres` client (the event-log writer and
 //! the exporters are plain threads; see docs/decisions/0012-event-store-seam.md).
 
+use std::collections::HashMap;
+
 use anyhow::Context;
 use postgres::{Client, NoTls};
 
@@ -140,6 +142,27 @@ impl EventStore for PostgresStore {
             chunk_ids.sort_unstable();
             ids.extend(chunk_ids);
         }
+        // Each call's last marker change in the batch decides (a call that starts and
+        // ends in one batch is not left open): two statements per batch, not per row.
+        let mut last: HashMap<&str, bool> = HashMap::new();
+        for r in rows {
+            if let Some(open) = super::marker_change(r) {
+                last.insert(r.call.as_str(), open);
+            }
+        }
+        let (opened, closed): (Vec<(&str, bool)>, Vec<(&str, bool)>) =
+            last.into_iter().partition(|(_, open)| *open);
+        let opened: Vec<&str> = opened.into_iter().map(|(c, _)| c).collect();
+        let closed: Vec<&str> = closed.into_iter().map(|(c, _)| c).collect();
+        if !closed.is_empty() {
+            txn.execute("DELETE FROM open_calls WHERE call = ANY($1)", &[&closed])?;
+        }
+        if !opened.is_empty() {
+            txn.execute(
+                "INSERT INTO open_calls (call) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
+                &[&opened],
+            )?;
+        }
         txn.commit()?;
         Ok(ids)
     }
@@ -215,6 +238,13 @@ impl EventStore for PostgresStore {
         Ok(v.unwrap_or(0))
     }
 
+    fn open_call_ids(&mut self) -> anyhow::Result<Vec<String>> {
+        let rows = self
+            .client
+            .query("SELECT call FROM open_calls ORDER BY call", &[])?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     fn max_call_seqs(&mut self) -> anyhow::Result<Vec<(String, i64)>> {
         let rows = self.client.query(
             "SELECT call, MAX(call_seq) FROM events WHERE call <> '' GROUP BY call",
@@ -288,5 +318,50 @@ mod tests {
         // A second open applies nothing and keeps the rows.
         let mut s = schema.store();
         assert_eq!(s.read_range(None, None).unwrap().len(), 8);
+    }
+
+    #[test]
+    fn postgres_finds_open_calls_among_100000_ended_ones() {
+        let Some(schema) = TestSchema::create("sb_open_calls") else {
+            return;
+        };
+        let mut s = schema.store();
+        super::super::tests::open_calls_among_many_ended(&mut s, 100_000);
+    }
+
+    /// A database at migration 4 (before the open-call markers) with one open and one
+    /// ended call: upgrading marks the open one only.
+    #[test]
+    fn postgres_upgrade_marks_the_calls_left_open() {
+        let Some(schema) = TestSchema::create("sb_open_upgrade") else {
+            return;
+        };
+        {
+            let mut c = Client::connect(&schema.url, NoTls).unwrap();
+            c.batch_execute(
+                "CREATE TABLE schema_migrations (
+                     version INTEGER PRIMARY KEY, what TEXT NOT NULL, applied_ms BIGINT NOT NULL)",
+            )
+            .unwrap();
+            for m in MIGRATIONS.iter().filter(|m| m.version <= 4) {
+                c.batch_execute(m.postgres).unwrap();
+                c.execute(
+                    "INSERT INTO schema_migrations VALUES ($1, $2, 0)",
+                    &[&(m.version as i32), &m.what],
+                )
+                .unwrap();
+            }
+            c.batch_execute(
+                r#"INSERT INTO events (ts_ms, call, call_seq, queue, agent, kind, data) VALUES
+                   (1, 'c', 1, '', '', 'call.start', '{"caller":"1","dnis":"2"}'),
+                   (2, 'done', 1, '', '', 'call.start', '{"caller":"1","dnis":"2"}'),
+                   (3, 'done', 2, '', '', 'call.end', '{"end_reason":"caller_hangup"}')"#,
+            )
+            .unwrap();
+        }
+        let mut s = schema.store();
+        assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as u32);
+        assert_eq!(s.open_call_ids().unwrap(), ["c"]);
+        assert_eq!(s.open_calls().unwrap()[0].call, "c");
     }
 }

@@ -11,7 +11,7 @@ use super::{EventStore, Row, MIGRATIONS};
 /// Events in a SQLite file.
 pub(crate) struct SqliteStore {
     path: PathBuf,
-    conn: Connection,
+    pub(super) conn: Connection,
 }
 
 const COLUMNS: &str = "id, ts_ms, call, call_seq, queue, agent, kind, data, tenant";
@@ -100,6 +100,16 @@ impl EventStore for SqliteStore {
                 ])?;
                 ids.push(txn.last_insert_rowid());
             }
+            let mut open =
+                txn.prepare_cached("INSERT OR IGNORE INTO open_calls (call) VALUES (?1)")?;
+            let mut close = txn.prepare_cached("DELETE FROM open_calls WHERE call = ?1")?;
+            for r in rows {
+                match super::marker_change(r) {
+                    Some(true) => open.execute(params![r.call])?,
+                    Some(false) => close.execute(params![r.call])?,
+                    None => 0,
+                };
+            }
         }
         txn.commit()?;
         Ok(ids)
@@ -173,6 +183,14 @@ impl EventStore for SqliteStore {
         Ok(v.unwrap_or(0))
     }
 
+    fn open_call_ids(&mut self) -> anyhow::Result<Vec<String>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT call FROM open_calls ORDER BY call")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
     fn max_call_seqs(&mut self) -> anyhow::Result<Vec<(String, i64)>> {
         let mut st = self
             .conn
@@ -197,6 +215,17 @@ mod tests {
     }
 
     #[test]
+    fn open_calls_are_found_among_100000_ended_ones() {
+        let dir = std::env::temp_dir().join(format!("sb-sqlite-open-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut s = SqliteStore::open(&dir.join("events.sqlite")).unwrap();
+        super::super::tests::open_calls_among_many_ended(&mut s, 100_000);
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn a_log_from_before_migrations_is_brought_up_to_date() {
         let dir = std::env::temp_dir().join(format!("sb-sqlite-old-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -209,6 +238,13 @@ mod tests {
                 r#"INSERT INTO events (ts_ms, call, call_seq, queue, agent, kind, data)
                  VALUES (1, 'c', 1, '', '', 'call.start', '{"caller":"1","dnis":"2"}')"#,
                 [],
+            )
+            .unwrap();
+            // A call that ended before the upgrade is not marked open by it.
+            c.execute_batch(
+                r#"INSERT INTO events (ts_ms, call, call_seq, queue, agent, kind, data) VALUES
+                 (2, 'done', 1, '', '', 'call.start', '{"caller":"1","dnis":"2"}'),
+                 (3, 'done', 2, '', '', 'call.end', '{"end_reason":"caller_hangup"}')"#,
             )
             .unwrap();
         }
@@ -227,6 +263,11 @@ mod tests {
         assert!(
             s.calls_from_number("x", 5).unwrap().is_empty(),
             "indexed query on an old log"
+        );
+        assert_eq!(
+            s.open_call_ids().unwrap(),
+            ["c"],
+            "migration 5 marks the calls the old log left open, not the ended ones"
         );
         drop(s);
         // Opening again applies nothing.
