@@ -150,10 +150,14 @@ impl EventStore for PostgresStore {
                 last.insert(r.call.as_str(), open);
             }
         }
-        let (opened, closed): (Vec<(&str, bool)>, Vec<(&str, bool)>) =
-            last.into_iter().partition(|(_, open)| *open);
-        let opened: Vec<&str> = opened.into_iter().map(|(c, _)| c).collect();
-        let closed: Vec<&str> = closed.into_iter().map(|(c, _)| c).collect();
+        let (mut opened, mut closed): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
+        for (call, open) in last {
+            if open {
+                opened.push(call);
+            } else {
+                closed.push(call);
+            }
+        }
         if !closed.is_empty() {
             txn.execute("DELETE FROM open_calls WHERE call = ANY($1)", &[&closed])?;
         }
