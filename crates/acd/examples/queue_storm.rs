@@ -11,16 +11,21 @@
 //! engine's own, 0 unless it mis-schedules; the wall time of one timer batch (all the
 //! announcements due at that instant) is the delay the engine adds to the last of them.
 //!
-//! `cargo run --release -p switchboard-acd --example queue_storm -- [WAITING] [AGENTS] [PERIOD] [AHT] [SECONDS]`
-//! (defaults 10000 200 60 180 120; the first PERIOD seconds fill the queue and are not measured).
+//! With `QUEUES` > 1 the agents serve that many queues, every agent all of them, and the
+//! callers join them in turn (decision 0049: one forecast per group of queues sharing
+//! agents). It also prints what the forecasts hold in memory at the end.
+//!
+//! `REUSE` is `EwtConfig::reuse_for`; 0 makes (nearly) every estimate the caller's own, the
+//! cost before the forecasts.
+//!
+//! `cargo run --release -p switchboard-acd --example queue_storm -- [WAITING] [AGENTS] [PERIOD] [AHT] [SECONDS] [QUEUES] [REUSE]`
+//! (defaults 10000 200 60 180 120 1 5; the first PERIOD seconds fill the queue and are not measured).
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Exp};
 use switchboard_acd::*;
 use switchboard_test_support::Stopwatch;
-
-const Q: QueueId = QueueId(1);
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -30,9 +35,19 @@ fn main() {
     let period = arg(60.0);
     let aht = arg(180.0);
     let seconds = arg(120.0);
+    let n_queues = (arg(1.0) as u16).clamp(1, 64);
+    let queues: Vec<QueueId> = (1..=n_queues).map(QueueId).collect();
+    // 0: a forecast serves only the instant it was made in, i.e. (nearly) every estimate
+    // is the caller's own Monte Carlo, as before decisions 0044/0049.
+    let reuse_for = arg(EwtConfig::default().reuse_for);
+    let queue_of = |call: u64| queues[(call % u64::from(n_queues)) as usize];
 
     let mut acd = Acd::new(AcdConfig {
         seed: 16,
+        ewt: EwtConfig {
+            reuse_for,
+            ..EwtConfig::default()
+        },
         ..AcdConfig::default()
     });
     let mut qc = QueueConfig::new(Strategy::LongestIdle);
@@ -41,10 +56,12 @@ fn main() {
     qc.prior_handle_time = Duration::from_secs_f64(aht);
     qc.wrap_up = Duration::ZERO;
     qc.max_len = None;
-    acd.add_queue(Q, qc).expect("queue");
+    for q in &queues {
+        acd.add_queue(*q, qc.clone()).expect("queue");
+    }
     let t0 = Duration::from_secs(1);
     for a in 1..=agents {
-        acd.add_agent(AgentConfig::new(AgentId(a), vec![Q]))
+        acd.add_agent(AgentConfig::new(AgentId(a), queues.clone()))
             .expect("agent");
         acd.handle_login(t0, AgentId(a)).expect("login");
     }
@@ -103,7 +120,8 @@ fn main() {
             let call = CallId(next_call);
             next_call += 1;
             let sw = Stopwatch::start();
-            acd.handle_join(now, Join::new(call, Q)).expect("join");
+            acd.handle_join(now, Join::new(call, queue_of(call.0)))
+                .expect("join");
             stats.add(measured, Part::Join, sw.elapsed());
         } else if next_end == Some(at) {
             let (_, call) = ends.remove(0);
@@ -144,7 +162,7 @@ fn main() {
     }
     let queued = next_call - 1 - stats.answered_all;
     println!(
-        "queue storm: {waiting} waiting (about {queued} at the end), {agents} agents, announcement every {period} s, AHT {aht} s; measured {seconds} s of simulated time after a {period} s fill"
+        "queue storm: {waiting} waiting (about {queued} at the end) in {n_queues} queue(s), {agents} agents (each in every queue), announcement every {period} s, AHT {aht} s; measured {seconds} s of simulated time after a {period} s fill"
     );
     let per_s = |d: Duration| d.as_secs_f64() / seconds;
     println!(
@@ -179,6 +197,10 @@ fn main() {
         1e6 * pct(0.99).as_secs_f64(),
         1e6 * batches.last().copied().unwrap_or_default().as_secs_f64(),
         max_late.as_millis()
+    );
+    println!(
+        "forecasts hold {:.0} KiB at the end",
+        acd.forecast_bytes() as f64 / 1024.0
     );
     let wall = stats.timer + stats.join + stats.other;
     println!(

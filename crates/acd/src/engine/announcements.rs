@@ -25,7 +25,14 @@ impl Acd {
             }
         }
         if related.len() > 1 {
-            let e = self.estimate_across(now, call, &related, within)?;
+            // One group for every queue with the same related queues: ids sorted.
+            related.sort_unstable();
+            let own = related.iter().position(|r| *r == c.queue)?;
+            let agents = self.shared_agents(now, &related);
+            if let Some(e) = self.group_estimate(now, call, &related, own, &agents, within) {
+                return e.map(to_duration);
+            }
+            let e = self.estimate_across(call, &related, own, &agents, within)?;
             return Some(to_duration(e));
         }
         self.loads.clear();
@@ -80,13 +87,14 @@ impl Acd {
         Some(to_duration(e))
     }
 
-    /// The estimate when the queue's agents also serve other queues (`related[0]` is the
-    /// caller's queue).
+    /// The estimate when the queue's agents also serve other queues (`related[own]` is the
+    /// caller's queue; `agents` as [`Acd::shared_agents`] sees them).
     pub(super) fn estimate_across(
         &mut self,
-        now: Duration,
         call: CallId,
         related: &[QueueId],
+        own: usize,
+        agents: &[SharedAgent],
         within: f64,
     ) -> Option<Estimate> {
         let own_key = self.calls.get(&call)?.key;
@@ -107,50 +115,6 @@ impl Acd {
             }
             aheads.push(v);
         }
-        let mut agents = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for r in related {
-            let Some(q) = self.queues.get(r) else {
-                continue;
-            };
-            for m in &q.members {
-                if !seen.insert(*m) {
-                    continue;
-                }
-                let Some(a) = self.agents.get(m) else {
-                    continue;
-                };
-                let load = match &a.state {
-                    AgentState::Ringing { .. } | AgentState::Reserved { .. } => AgentLoad::Starting,
-                    AgentState::Busy { .. } => AgentLoad::Busy {
-                        age: secs(now.saturating_sub(a.call_started)),
-                    },
-                    AgentState::WrapUp { until } => {
-                        AgentLoad::FreeIn(secs(until.saturating_sub(now)))
-                    }
-                    _ => continue,
-                };
-                let on = match &a.state {
-                    AgentState::Ringing { call } | AgentState::Reserved { call } => Some(*call),
-                    _ => a.current.map(|x| x.0),
-                };
-                let current = on
-                    .and_then(|c| self.calls.get(&c))
-                    .and_then(|c| related.iter().position(|r| *r == c.queue))
-                    .unwrap_or(0);
-                let serves = a
-                    .cfg
-                    .queues
-                    .iter()
-                    .filter_map(|q| related.iter().position(|r| r == q))
-                    .fold(0u64, |mask, i| mask | (1u64 << i));
-                agents.push(SharedAgent {
-                    load,
-                    current,
-                    serves,
-                });
-            }
-        }
         let mut views = Vec::with_capacity(related.len());
         for (r, ahead) in related.iter().zip(&aheads) {
             let q = self.queues.get(r)?;
@@ -160,13 +124,13 @@ impl Acd {
                 ahead,
             });
         }
-        let level = views.first()?.model.level();
+        let level = views.get(own)?.model.level();
         estimate_shared(
             &mut self.rng,
             &self.cfg.ewt,
             &views,
-            &agents,
-            0,
+            agents,
+            own,
             own_key,
             within,
             level,

@@ -9,6 +9,7 @@ mod agents;
 mod announcements;
 mod calls;
 mod forecast;
+mod group_forecast;
 mod overflow;
 mod routing;
 mod timers;
@@ -343,6 +344,8 @@ pub struct Acd {
     load_ids: Vec<AgentId>,
     /// Queue-wide forecasts made (each serves many estimates).
     forecasts_made: u64,
+    /// Forecasts of groups of queues sharing agents, by the group's queue ids (sorted).
+    groups: HashMap<Vec<QueueId>, group_forecast::GroupState>,
 }
 
 impl std::fmt::Debug for Acd {
@@ -393,6 +396,7 @@ impl Acd {
             ahead: Vec::new(),
             load_ids: Vec::new(),
             forecasts_made: 0,
+            groups: HashMap::new(),
         }
     }
 
@@ -579,7 +583,11 @@ impl Acd {
     /// Bytes the engine's wait forecasts hold between two makes (all queues): a memory
     /// diagnostic.
     pub fn forecast_bytes(&self) -> usize {
-        self.queues.values().map(|q| q.forecast.heap_bytes()).sum()
+        self.queues
+            .values()
+            .map(|q| q.forecast.heap_bytes())
+            .chain(self.groups.values().map(|g| g.heap_bytes()))
+            .sum()
     }
 
     /// How many queue-wide wait forecasts the engine has made (each serves the estimates

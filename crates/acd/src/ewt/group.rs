@@ -400,6 +400,11 @@ impl GroupForecast {
         })
     }
 
+    /// When it was made, seconds on the engine's clock.
+    pub fn made_at(&self) -> f64 {
+        self.at
+    }
+
     /// Callers the forecast has waits for.
     pub fn positions(&self) -> usize {
         self.positions

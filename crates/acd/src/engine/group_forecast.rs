@@ -1,0 +1,255 @@
+//! The forecast of a group of queues sharing agents, as the engine keeps it (the model is
+//! `ewt/group.rs`; docs/decisions/0049-ewt-forecast-for-shared-agents.md says why).
+//!
+//! A caller whose queue's agents also serve other queues is estimated over the queues its
+//! queue's members serve (its *group*, the queue ids sorted): the per-caller shared Monte
+//! Carlo plays them together. The engine keeps one [`GroupForecast`] per group, keyed by
+//! those ids, so every caller of every queue with the same group reads it. It holds while:
+//! no queue of the group changed its epoch (nobody left, was offered or became or stopped
+//! being a callback; nobody was inserted ahead of others); nobody joined any of them with a
+//! key below the last caller played (a priority caller joining queue A is ahead of queue B's
+//! callers too); every agent is as the forecast left it (same state `age` seconds on, same
+//! queues, on a call of the same queue); and it is at most `EwtConfig::reuse_for` old.
+//! It also plays `JOINERS` callers joining behind everyone in the queue of the caller that
+//! made it: while every caller who joined the group since joined that queue, their
+//! announcements read it too. Beyond those 64, the first joiner gets its own estimate and
+//! the second makes a new forecast; while callers join several queues of the group (not
+//! played), they get their own estimates and a new forecast is made at most once a second
+//! (`MIXED_JOINERS_REMAKE`), not once per two joins. As for one queue, the first estimate after a change is the caller's own and the
+//! second in the same state of the group makes the forecast.
+
+use super::*;
+use crate::ewt::{GroupCaller, GroupForecast};
+
+/// Callers expected to join behind the group's line (in the queue of the caller that made
+/// the forecast) before it is replaced: their positions are played too.
+const JOINERS: usize = 64;
+
+/// While callers join several queues of a group, a forecast that still holds for the
+/// callers it played is remade for the joiners at most this often (seconds); joiners in
+/// between get their own estimate.
+const MIXED_JOINERS_REMAKE: f64 = 1.0;
+
+/// One group's forecast and what it was made from.
+#[derive(Debug, Default)]
+pub(super) struct GroupState {
+    forecast: GroupForecast,
+    /// Per queue of the group, in order: its epoch and order length when made.
+    made: Option<Vec<(u64, usize)>>,
+    /// Keys of the callers played, ascending (a caller's position is its index); the
+    /// joiners played come after them.
+    keys: Vec<u64>,
+    /// The queue (index in the group) whose joiners were played.
+    joiners_queue: usize,
+    /// The epochs and time of the last estimate that found no forecast holding.
+    first_reader: Option<(Vec<u64>, f64)>,
+}
+
+impl GroupState {
+    /// Bytes held on the heap.
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.forecast.heap_bytes()
+            + self.keys.capacity() * 8
+            + self.made.as_ref().map_or(0, |m| m.capacity() * 16)
+    }
+}
+
+impl Acd {
+    /// The agents of `group` (queue ids, sorted) as the shared estimate sees them.
+    pub(super) fn shared_agents(&self, now: Duration, group: &[QueueId]) -> Vec<SharedAgent> {
+        let mut agents = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for r in group {
+            let Some(q) = self.queues.get(r) else {
+                continue;
+            };
+            for m in &q.members {
+                if !seen.insert(*m) {
+                    continue;
+                }
+                let Some(a) = self.agents.get(m) else {
+                    continue;
+                };
+                let load = match &a.state {
+                    AgentState::Ringing { .. } | AgentState::Reserved { .. } => AgentLoad::Starting,
+                    AgentState::Busy { .. } => AgentLoad::Busy {
+                        age: secs(now.saturating_sub(a.call_started)),
+                    },
+                    AgentState::WrapUp { until } => {
+                        AgentLoad::FreeIn(secs(until.saturating_sub(now)))
+                    }
+                    _ => continue,
+                };
+                let on = match &a.state {
+                    AgentState::Ringing { call } | AgentState::Reserved { call } => Some(*call),
+                    _ => a.current.map(|x| x.0),
+                };
+                let current = on
+                    .and_then(|c| self.calls.get(&c))
+                    .and_then(|c| group.iter().position(|r| *r == c.queue))
+                    .unwrap_or(0);
+                let serves = a
+                    .cfg
+                    .queues
+                    .iter()
+                    .filter_map(|q| group.iter().position(|r| r == q))
+                    .fold(0u64, |mask, i| mask | (1u64 << i));
+                agents.push(SharedAgent {
+                    load,
+                    current,
+                    serves,
+                });
+            }
+        }
+        agents
+    }
+
+    /// The estimate of `call` (of `group[own]`) from the group's forecast, made anew when
+    /// it no longer holds. `None` when the forecast cannot serve this caller (it joined
+    /// after the forecast was made, or it is the first estimate since the group changed):
+    /// the caller gets its own estimate.
+    pub(super) fn group_estimate(
+        &mut self,
+        now: Duration,
+        call: CallId,
+        group: &[QueueId],
+        own: usize,
+        agents: &[SharedAgent],
+        within: f64,
+    ) -> Option<Option<Estimate>> {
+        let key = self.calls.get(&call)?.key;
+        let now_s = secs(now);
+        let max_age = self.cfg.ewt.reuse_for;
+        let queues = &self.queues;
+        let st = self.groups.entry(group.to_vec()).or_default();
+        let last_played = st.keys.last().copied().unwrap_or(0);
+        let unchanged = st.made.as_ref().is_some_and(|made| {
+            made.len() == group.len()
+                && made.iter().zip(group).all(|((epoch, len), r)| {
+                    queues.get(r).is_some_and(|q| {
+                        q.epoch == *epoch
+                            && q.order.len() >= *len
+                            && q.order.get(*len).is_none_or(|(k, _)| *k > last_played)
+                    })
+                })
+        });
+        let holds = unchanged && st.forecast.holds(now_s, agents, max_age);
+        if holds {
+            // Joined since it was made: played if everyone who joined since joined the
+            // joiners' queue (then its place among them is its place in that order).
+            let joined_only_there = st.made.as_ref().is_some_and(|made| {
+                made.iter()
+                    .zip(group)
+                    .enumerate()
+                    .all(|(i, ((_, len), r))| {
+                        i == st.joiners_queue
+                            || queues.get(r).is_some_and(|q| q.order.len() == *len)
+                    })
+            });
+            let pos = match st.keys.binary_search(&key) {
+                Ok(pos) => Some(pos),
+                Err(_) if own == st.joiners_queue && joined_only_there => {
+                    let made = st.made.as_ref()?;
+                    let idx = queues.get(&group[own])?.index_of(key)?;
+                    Some(st.keys.len() + idx.checked_sub(made.get(own)?.1)?)
+                }
+                Err(_) => None,
+            };
+            if let Some(pos) = pos.filter(|p| *p < st.forecast.positions()) {
+                let level = queues.get(&group[own])?.model.level();
+                return Some(st.forecast.estimate(pos, own, now_s, within, level));
+            }
+            // A joiner it does not cover. Beyond the joiners played (all in one queue): as
+            // after a change, its own estimate first, a new forecast for the next. Joiners
+            // of several queues (a storm filling them all): their own estimates, and a new
+            // forecast at most once a second, not one per two joins.
+            if !joined_only_there && now_s - st.forecast.made_at() < MIXED_JOINERS_REMAKE {
+                return None;
+            }
+        }
+        let epochs: Vec<u64> = group
+            .iter()
+            .map(|r| queues.get(r).map_or(0, |q| q.epoch))
+            .collect();
+        let second = st
+            .first_reader
+            .as_ref()
+            .is_some_and(|(e, at)| *e == epochs && (0.0..=max_age).contains(&(now_s - at)));
+        if !second {
+            st.first_reader = Some((epochs, now_s));
+            return None;
+        }
+        st.first_reader = None;
+        self.make_group_forecast(now, group, own, agents);
+        let st = self.groups.get_mut(group)?;
+        let pos = st.keys.binary_search(&key).ok()?;
+        let level = self.queues.get(&group[own])?.model.level();
+        Some(st.forecast.estimate(pos, own, now_s, within, level))
+    }
+
+    /// Play `group`'s future from `now` for every caller of its queues and `JOINERS`
+    /// joining `group[joiners]` behind them.
+    fn make_group_forecast(
+        &mut self,
+        now: Duration,
+        group: &[QueueId],
+        joiners: usize,
+        agents: &[SharedAgent],
+    ) {
+        let mut callers = Vec::new();
+        let mut made = Vec::with_capacity(group.len());
+        for (i, r) in group.iter().enumerate() {
+            let Some(q) = self.queues.get(r) else {
+                made.push((0, 0));
+                continue;
+            };
+            made.push((q.epoch, q.order.len()));
+            for (k, c) in &q.order {
+                let may_abandon = match self.calls.get(c).map(|c| &c.state) {
+                    Some(CallState::Waiting) => true,
+                    Some(CallState::CallbackWaiting { .. }) => false,
+                    _ => continue,
+                };
+                callers.push(GroupCaller {
+                    queue: i,
+                    key: *k,
+                    may_abandon,
+                });
+            }
+        }
+        callers.sort_unstable_by_key(|c| c.key);
+        let played = callers.len();
+        let last = callers.last().map_or(0, |c| c.key);
+        callers.extend((1..=JOINERS as u64).map(|j| GroupCaller {
+            queue: joiners,
+            key: last.saturating_add(j),
+            may_abandon: true,
+        }));
+        let mut views = Vec::with_capacity(group.len());
+        for r in group {
+            let Some(q) = self.queues.get(r) else {
+                return;
+            };
+            views.push(SharedQueue {
+                model: &q.model,
+                wrap_up: secs(q.cfg.wrap_up),
+                ahead: &[],
+            });
+        }
+        let st = self.groups.entry(group.to_vec()).or_default();
+        let ok = st.forecast.make(
+            &self.cfg.ewt,
+            &mut self.rng,
+            secs(now),
+            &views,
+            &callers,
+            agents,
+        );
+        st.keys.clear();
+        st.keys.extend(callers[..played].iter().map(|c| c.key));
+        st.joiners_queue = joiners;
+        st.keys.shrink_to_fit();
+        st.made = ok.then_some(made);
+        self.forecasts_made += 1;
+    }
+}
