@@ -27,6 +27,7 @@
 mod admission;
 mod client;
 mod matching;
+mod retention;
 mod server;
 #[cfg(test)]
 mod tests;

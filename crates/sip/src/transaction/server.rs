@@ -99,6 +99,12 @@ impl TransactionLayer {
         if let Some(ak) = accepted {
             self.ack_index.insert(ak, key);
         }
+        // Answered for good (a 2xx to an INVITE waits for its ACK first): only
+        // retransmissions are left to absorb (`retention`).
+        let invite = self.get(key).is_some_and(|tx| tx.invite);
+        if status.is_final() && !(invite && status.is_success()) {
+            self.shrink_answered(key, false);
+        }
         self.transmit(peer, transport, bytes, Some(key));
         self.flush_schedule();
         Ok(())
@@ -138,6 +144,7 @@ impl TransactionLayer {
                             tx.acked = true;
                             tx.timers.disarm(Timer::Retransmit2xx);
                             self.event(TxEvent::AckFor2xx { key, ack: req });
+                            self.shrink_answered(key, true);
                         }
                         return;
                     }
@@ -250,6 +257,7 @@ impl TransactionLayer {
                         t.t4
                     };
                     tx.timers.arm(Timer::I, now + i);
+                    self.shrink_answered(key, true);
                 }
                 TxState::Accepted if !tx.acked => {
                     // RFC 2543 peer: its ACK for our 2xx reuses the INVITE's Via. It must
@@ -262,6 +270,7 @@ impl TransactionLayer {
                     tx.acked = true;
                     tx.timers.disarm(Timer::Retransmit2xx);
                     self.event(TxEvent::AckFor2xx { key, ack: req });
+                    self.shrink_answered(key, true);
                 }
                 _ => {}
             }
