@@ -48,6 +48,11 @@ impl Shared {
             st.udp_share_dropped.load(Ordering::Relaxed),
         );
         counter(
+            "switchboard_sip_udp_reserve_dropped_total",
+            "SIP datagrams dropped unparsed from unknown sources: only the reserve for registered phones and trunks was left in the queue.",
+            st.udp_reserve_dropped.load(Ordering::Relaxed),
+        );
+        counter(
             "switchboard_sip_tcp_connections_total",
             "SIP TCP connections opened or accepted.",
             st.tcp_connections.load(Ordering::Relaxed),

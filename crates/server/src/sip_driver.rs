@@ -32,6 +32,7 @@ use switchboard_events::Event;
 mod call_events;
 mod callee_calls;
 mod forking;
+mod priority_sources;
 mod register;
 mod trunk_io;
 mod user_legs;
@@ -183,6 +184,9 @@ pub(crate) struct SipDriver {
     rate_limits: SourceLimiter,
     call_gate: CallGate,
     next_prune: Instant,
+    /// The location table's generation the inbound queue's priority sources were last
+    /// computed at (see `priority_sources`).
+    priority_generation: Option<u64>,
 }
 
 fn to_sip_transport(k: TransportKind) -> Transport {
@@ -336,6 +340,7 @@ impl SipDriver {
                 cfg.limits.calls_per_second,
             ),
             next_prune: Instant::now() + PRUNE_EVERY,
+            priority_generation: None,
         }
     }
 
@@ -385,6 +390,7 @@ impl SipDriver {
         let mut ending = false;
         let mut drain_left = (usize::MAX, usize::MAX);
         self.trunk_start(Instant::now());
+        self.publish_trunk_sources();
         loop {
             let deadline = self.next_deadline();
             tokio::select! {
@@ -441,6 +447,7 @@ impl SipDriver {
                 }
             }
             self.drain();
+            self.sync_registered_sources();
             if let Some(tx) = &self.registrations_changed {
                 let generation = self.location.generation();
                 tx.send_if_modified(|g| std::mem::replace(g, generation) != generation);

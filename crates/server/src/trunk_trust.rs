@@ -84,6 +84,11 @@ pub(crate) struct TrunkTrust {
 }
 
 impl TrunkTrust {
+    /// The trusted trunks' source addresses (any transport and per-entry ones).
+    pub(crate) fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
+        self.entries.iter().map(|e| e.address)
+    }
+
     /// `trusted_trunks` (any transport) plus the `[[sip.trunk_trust]]` entries and the
     /// `[[sip.trunk_auth]]` usernames.
     pub(crate) fn new(

@@ -19,10 +19,22 @@
 //! tracked only while it has messages queued, so there are never more sources than
 //! messages. Messages live in one arena of linked slots, sources in another, so once the
 //! arenas have grown a push or pop allocates nothing and costs O(1) (one hash lookup).
-//! Sources that spoof many addresses are not stopped by this (each is its own source);
-//! the driver's per-source rate limits and the global budgets still apply to them.
+//!
+//! Spoofed many-source floods (issue 12): one attacker sending from a thousand forged
+//! addresses is a thousand sources, each under its share, and round-robin alone would give
+//! a registered phone one turn in a thousand, and no room at all once the flood fills the
+//! queue. So sources the server knows — the addresses of current registrations and of
+//! configured trunks, given by [`Shared::set_priority_sources`] — are a *priority class*:
+//! their lanes are served before the others' (round-robin among themselves, shares as
+//! above), except that after [`PRIORITY_BURST`] priority messages in a row one unknown
+//! source gets a turn, so unknown sources are slowed by a busy priority class, never
+//! stopped; and the last [`RESERVE_DIVISOR`]th of the queue (messages and bytes) is
+//! reserved for them: unknown sources are refused ([`Refusal::Reserved`]) once the queue
+//! holds the rest (while the set is not empty: with no priority source the whole queue is
+//! open). A source's class is looked up when its lane is made (it has nothing
+//! queued), so a change of the set applies from a source's next backlog.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -32,6 +44,23 @@ use tokio::sync::Notify;
 /// Once the queue is over half full, a source may hold at most `1 / SHARE_DIVISOR` of its
 /// messages and of its bytes.
 pub(crate) const SHARE_DIVISOR: usize = 8;
+
+/// After this many priority messages in a row, an unknown source with a backlog gets one
+/// turn.
+pub(crate) const PRIORITY_BURST: u32 = 8;
+
+/// The last `1 / RESERVE_DIVISOR` of the queue (messages and bytes) takes only messages
+/// from priority sources.
+pub(crate) const RESERVE_DIVISOR: usize = 4;
+
+/// Which list of priority sources (each replaced whole by its owner).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PriorityClass {
+    /// Source addresses of current registrations.
+    Registered,
+    /// Configured trunks' addresses.
+    Trunks,
+}
 
 /// End of a slot list.
 const NIL: u32 = u32::MAX;
@@ -43,6 +72,8 @@ pub(crate) enum Refusal {
     Share,
     /// The queue has no room for the message (messages or bytes).
     Full,
+    /// Only the reserve for priority sources is left, and the source is not one.
+    Reserved,
 }
 
 /// One queued message, or a free slot.
@@ -59,6 +90,8 @@ struct Lane {
     tail: u32,
     messages: usize,
     bytes: usize,
+    /// Served in the priority turns.
+    priority: bool,
 }
 
 /// The queue itself, without locking or waking (sans-IO; see the module docs).
@@ -72,8 +105,18 @@ pub(crate) struct FairQueue<T> {
     lanes: Vec<Lane>,
     free_lanes: Vec<u32>,
     by_source: HashMap<IpAddr, u32>,
-    /// Lanes with messages, in the order they are served.
+    /// Unknown sources' lanes with messages, in the order they are served.
     turns: VecDeque<u32>,
+    /// Priority sources' lanes with messages, served first.
+    priority_turns: VecDeque<u32>,
+    /// Priority messages served since an unknown source's last turn.
+    priority_run: u32,
+    /// The lists of priority sources (by [`source_key`]) and their union.
+    priority_lists: [HashSet<IpAddr>; 2],
+    priority: HashSet<IpAddr>,
+    /// Messages and bytes unknown sources may fill (the rest is the reserve).
+    open_messages: usize,
+    open_bytes: usize,
     messages: usize,
     bytes: usize,
 }
@@ -94,19 +137,44 @@ impl<T> FairQueue<T> {
             free_lanes: Vec::new(),
             by_source: HashMap::new(),
             turns: VecDeque::new(),
+            priority_turns: VecDeque::new(),
+            priority_run: 0,
+            priority_lists: [HashSet::new(), HashSet::new()],
+            priority: HashSet::new(),
+            open_messages: (max_messages - max_messages / RESERVE_DIVISOR).max(1),
+            open_bytes: (max_bytes - max_bytes / RESERVE_DIVISOR).max(1),
             messages: 0,
             bytes: 0,
         }
     }
 
+    /// Replaces the list `class` of priority sources.
+    pub(crate) fn set_priority_sources(
+        &mut self,
+        class: PriorityClass,
+        sources: impl IntoIterator<Item = IpAddr>,
+    ) {
+        let i = class as usize;
+        self.priority_lists[i] = sources.into_iter().map(source_key).collect();
+        self.priority = self.priority_lists.iter().flatten().copied().collect();
+    }
+
+    /// Whether `ip` is a priority source now.
+    fn is_priority(&self, key: IpAddr) -> bool {
+        !self.priority.is_empty() && self.priority.contains(&key)
+    }
+
     /// Whether a message of `bytes` from `ip` would be queued now.
     pub(crate) fn check(&self, ip: IpAddr, bytes: usize) -> Result<(), Refusal> {
-        let (held_messages, held_bytes) = self
+        let key = source_key(ip);
+        let (held_messages, held_bytes, priority) = match self
             .by_source
-            .get(&source_key(ip))
+            .get(&key)
             .and_then(|l| self.lanes.get(*l as usize))
-            .map(|l| (l.messages, l.bytes))
-            .unwrap_or((0, 0));
+        {
+            Some(l) => (l.messages, l.bytes, l.priority),
+            None => (0, 0, self.is_priority(key)),
+        };
         let crowded = self.messages.saturating_mul(2) > self.max_messages
             || self.bytes.saturating_mul(2) > self.max_bytes;
         // A source with nothing queued is never refused its first message for its share
@@ -125,6 +193,15 @@ impl<T> FairQueue<T> {
         {
             return Err(Refusal::Full);
         }
+        // The reserve: what is left once the queue holds `open_*` is for priority sources.
+        if !priority
+            && !self.priority.is_empty()
+            && self.messages > 0
+            && (self.messages >= self.open_messages
+                || self.bytes.saturating_add(bytes) > self.open_bytes)
+        {
+            return Err(Refusal::Reserved);
+        }
         Ok(())
     }
 
@@ -138,9 +215,10 @@ impl<T> FairQueue<T> {
         let lane = match self.by_source.get(&key) {
             Some(l) => *l,
             None => {
-                let l = self.take_lane(key);
+                let priority = self.is_priority(key);
+                let l = self.take_lane(key, priority);
                 self.by_source.insert(key, l);
-                self.turns.push_back(l);
+                self.turns_of(priority).push_back(l);
                 l
             }
         };
@@ -165,8 +243,16 @@ impl<T> FairQueue<T> {
 
     /// The next message: the oldest of the source whose turn it is.
     pub(crate) fn pop(&mut self) -> Option<T> {
-        let lane_id = self.turns.pop_front()?;
-        let (slot, empty, key) = {
+        let unknown_turn = self.priority_turns.is_empty()
+            || (self.priority_run >= PRIORITY_BURST && !self.turns.is_empty());
+        let lane_id = if unknown_turn {
+            self.priority_run = 0;
+            self.turns.pop_front()?
+        } else {
+            self.priority_run += 1;
+            self.priority_turns.pop_front()?
+        };
+        let (slot, empty, key, priority) = {
             let lane = &mut self.lanes[lane_id as usize];
             let slot = lane.head;
             let s = &mut self.slots[slot as usize];
@@ -176,7 +262,7 @@ impl<T> FairQueue<T> {
             }
             lane.messages -= 1;
             lane.bytes -= s.bytes;
-            (slot, lane.head == NIL, lane.key)
+            (slot, lane.head == NIL, lane.key, lane.priority)
         };
         let s = &mut self.slots[slot as usize];
         let item = s.item.take();
@@ -189,9 +275,17 @@ impl<T> FairQueue<T> {
             self.by_source.remove(&key);
             self.free_lanes.push(lane_id);
         } else {
-            self.turns.push_back(lane_id);
+            self.turns_of(priority).push_back(lane_id);
         }
         item
+    }
+
+    fn turns_of(&mut self, priority: bool) -> &mut VecDeque<u32> {
+        if priority {
+            &mut self.priority_turns
+        } else {
+            &mut self.turns
+        }
     }
 
     /// Messages queued now.
@@ -202,7 +296,7 @@ impl<T> FairQueue<T> {
     /// Sources with messages queued now.
     #[cfg(test)]
     fn sources(&self) -> usize {
-        self.turns.len()
+        self.turns.len() + self.priority_turns.len()
     }
 
     fn take_slot(&mut self, item: T, bytes: usize) -> u32 {
@@ -223,13 +317,14 @@ impl<T> FairQueue<T> {
         (self.slots.len() - 1) as u32
     }
 
-    fn take_lane(&mut self, key: IpAddr) -> u32 {
+    fn take_lane(&mut self, key: IpAddr, priority: bool) -> u32 {
         let lane = Lane {
             key,
             head: NIL,
             tail: NIL,
             messages: 0,
             bytes: 0,
+            priority,
         };
         if let Some(id) = self.free_lanes.pop() {
             self.lanes[id as usize] = lane;
@@ -340,6 +435,11 @@ impl<T> Shared<T> {
     /// Messages queued now.
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
+    }
+
+    /// Replaces the list `class` of priority sources (see the module docs).
+    pub(crate) fn set_priority_sources(&self, class: PriorityClass, sources: Vec<IpAddr>) {
+        self.lock().set_priority_sources(class, sources);
     }
 }
 

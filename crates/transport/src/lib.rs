@@ -17,6 +17,6 @@ mod sip_transport;
 pub use rtp_ports::{RtpPortPool, RtpSocketPair};
 pub use sip_tls::{cert_sha256_hex, TlsListen, TlsPeer};
 pub use sip_transport::{
-    Inbound, InboundReceiver, SipTransport, TransportConfig, TransportError, TransportKind,
-    TransportStats,
+    Inbound, InboundReceiver, PriorityClass, SipTransport, TransportConfig, TransportError,
+    TransportKind, TransportStats,
 };

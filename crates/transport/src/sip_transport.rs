@@ -14,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, Semaphore};
 
+pub use crate::inbound_queue::PriorityClass;
 use crate::inbound_queue::{Producers, Receiver, Refusal};
 use crate::sip_tls::{TlsListen, TlsPeer};
 
@@ -226,6 +227,10 @@ pub struct TransportStats {
     /// their source already held its share (an eighth) of its messages or bytes; also
     /// counted in `udp_dropped`.
     pub udp_share_dropped: AtomicU64,
+    /// Datagrams dropped because only the reserve for priority sources (registered phones,
+    /// trunks) was left in the inbound queue and their source is not one (also counted in
+    /// `udp_dropped`).
+    pub udp_reserve_dropped: AtomicU64,
     /// TCP connections accepted or opened.
     pub tcp_connections: AtomicU64,
     /// TCP connections closed for framing errors.
@@ -394,6 +399,13 @@ impl SipTransport {
     /// Messages waiting in the inbound queue now.
     pub fn inbound_queued(&self) -> usize {
         self.inbound.len()
+    }
+
+    /// Replaces the list `class` of priority sources of the inbound queue: their messages
+    /// are served before unknown sources' and may use the last quarter of the queue, which
+    /// unknown sources may not (decision 0046, spoofed many-source floods).
+    pub fn set_priority_sources(&self, class: PriorityClass, sources: Vec<IpAddr>) {
+        self.inbound.set_priority_sources(class, sources);
     }
 
     pub(crate) fn config(&self) -> &TransportConfig {
@@ -654,8 +666,16 @@ async fn udp_reader(t: SipTransport, sock: Arc<UdpSocket>) {
 
 impl SipTransport {
     fn count_udp_drop(&self, why: Refusal) {
-        if why == Refusal::Share {
-            self.stats.udp_share_dropped.fetch_add(1, Ordering::Relaxed);
+        match why {
+            Refusal::Share => {
+                self.stats.udp_share_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Refusal::Reserved => {
+                self.stats
+                    .udp_reserve_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            Refusal::Full => {}
         }
         self.stats.udp_dropped.fetch_add(1, Ordering::Relaxed);
     }

@@ -46,7 +46,7 @@ pub(crate) struct TrunkDialed {
 
 /// The trunks' live state, owned by the SIP driver.
 pub(crate) struct Trunks {
-    specs: Vec<TrunkSpec>,
+    pub(super) specs: Vec<TrunkSpec>,
     set: TrunkSet,
     regs: Vec<Option<RegistrationClient>>,
     reg_txs: HashMap<TxKey, usize>,

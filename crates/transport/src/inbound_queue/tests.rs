@@ -229,3 +229,64 @@ async fn a_waiting_stream_gives_up_when_the_receiver_is_gone() {
     drop(rx);
     assert_eq!(stream.await.unwrap(), Err(2));
 }
+
+/// A thousand spoofed sources, one message each, fill the queue; registered phones'
+/// messages are still queued (in the reserve) and served before the flood's.
+#[test]
+fn a_spoofed_many_source_flood_leaves_room_and_turns_to_priority_sources() {
+    let mut q = FairQueue::new(1_000, 1 << 30);
+    let phone = ip("127.200.0.1");
+    q.set_priority_sources(PriorityClass::Registered, [phone]);
+    let mut refused = 0;
+    for n in 0..1_000u32 {
+        match q.push(v4(n), 400, n) {
+            Ok(()) => {}
+            Err((r, _)) => {
+                assert_eq!(r, Refusal::Reserved);
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((q.len(), refused), (750, 250), "a quarter is reserved");
+    for k in 0..3 {
+        q.push(phone, 300, 10_000 + k)
+            .expect("a phone's message fits in the reserve");
+    }
+    // The phone's three messages first (each after at most PRIORITY_BURST of its class).
+    let first: Vec<_> = (0..3).map(|_| q.pop().unwrap()).collect();
+    assert_eq!(first, [10_000, 10_001, 10_002]);
+    assert_eq!(drain(&mut q).len(), 750);
+}
+
+#[test]
+fn unknown_sources_get_a_turn_after_a_burst_of_priority_messages() {
+    let mut q = FairQueue::new(1_000, 1 << 30);
+    let trunk = ip("192.0.2.7");
+    q.set_priority_sources(PriorityClass::Trunks, [trunk]);
+    for n in 0..20u32 {
+        q.push(v4(n), 100, n).unwrap();
+        q.push(trunk, 100, 1_000 + n).unwrap();
+    }
+    let order = drain(&mut q);
+    let burst = PRIORITY_BURST as usize;
+    assert!(order[..burst].iter().all(|m| *m >= 1_000), "{order:?}");
+    assert_eq!(order[burst], 0, "one unknown after the burst: {order:?}");
+    assert!(order[burst + 1..=2 * burst].iter().all(|m| *m >= 1_000));
+    assert_eq!(order.len(), 40);
+}
+
+#[test]
+fn the_lists_are_replaced_whole_and_an_empty_set_reserves_nothing() {
+    let mut q = FairQueue::new(8, 1 << 30);
+    q.set_priority_sources(PriorityClass::Registered, [ip("10.0.0.1")]);
+    q.set_priority_sources(PriorityClass::Trunks, [ip("10.0.0.2")]);
+    q.set_priority_sources(PriorityClass::Registered, Vec::new());
+    assert!(!q.is_priority(ip("10.0.0.1")));
+    assert!(q.is_priority(ip("10.0.0.2")));
+    q.set_priority_sources(PriorityClass::Trunks, Vec::new());
+    for n in 0..8u32 {
+        q.push(v4(n), 10, n)
+            .expect("no reserve without priority sources");
+    }
+    assert_eq!(q.push(v4(9), 10, 9).unwrap_err(), (Refusal::Full, 9));
+}
