@@ -128,6 +128,9 @@ pub(crate) struct OutboundState {
     failure: Option<DialFailure>,
     /// The call was bridged (the last leg answered).
     connected: bool,
+    /// Its agent transferred it (a blind REFER): from then on it ends like an inbound
+    /// call, with the agent it was transferred to.
+    transferred: bool,
 }
 
 impl Call {
@@ -146,6 +149,7 @@ impl Call {
             answered: 0,
             failure: None,
             connected: false,
+            transferred: false,
         });
         match first {
             Some(to) => {
@@ -268,11 +272,20 @@ impl Call {
         self.out.push_back(Output::HangUp(reason));
     }
 
+    /// A bridged agent's own call is transferred by its agent: it is the transfer's call
+    /// from now on (its end is an inbound call's, with the agent it reached).
+    pub(crate) fn outbound_transferred(&mut self) {
+        if let Some(o) = self.outbound.as_mut() {
+            o.transferred = true;
+        }
+    }
+
     /// The end of a call placed by the engine, or `None` for any other call (and for a
-    /// campaign call once answered: it ends like an inbound call).
+    /// campaign call once answered, or a placed call its agent transferred: it ends like
+    /// an inbound call).
     pub(crate) fn outbound_end(&mut self, now: Instant, reason: EndReason) -> Option<Ending> {
         let o = self.outbound.as_ref()?;
-        if matches!(o.purpose, Purpose::Campaign { .. }) && o.answered > 0 {
+        if matches!(o.purpose, Purpose::Campaign { .. }) && o.answered > 0 || o.transferred {
             return None;
         }
         let duration_s = now.saturating_duration_since(self.started).as_secs_f64();

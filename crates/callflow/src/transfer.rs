@@ -142,6 +142,7 @@ impl Call {
                 });
                 let from_queue = self.phase.queue().unwrap_or_default().to_string();
                 self.handle_agent_released();
+                self.outbound_transferred();
                 let fallback = Some(from_queue.clone())
                     .filter(|q| !q.is_empty())
                     .or(t.fallback);

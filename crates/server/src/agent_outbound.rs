@@ -166,7 +166,7 @@ pub(crate) async fn run(
     }));
     tracing::info!(agent = %agent, to = %Pii(&number), "agent's outbound call");
     // Busy for every queue until the call ends, however it ends.
-    let _engaged =
+    let engaged =
         crate::acd_actor::Engagement::start(&ctx.acd, &agent, switchboard_acd::BusyKind::Outbound);
     let trunk_offers =
         crate::trunk_offer::TrunkOffers::new(&ctx.cfg, &LocalCaps::default(), &local(trunk_port));
@@ -261,24 +261,72 @@ pub(crate) async fn run(
         media: agent_media,
     };
     let mut far_signals = answered.signals;
-    let mut placed = placed_call::Placed {
-        ctx: &ctx,
-        id,
-        flow: &mut flow,
-        acd_call: None,
-        log: &log,
+    let mut engaged = Some(engaged);
+    let ended = loop {
+        let mut placed = placed_call::Placed {
+            ctx: &ctx,
+            id,
+            flow: &mut flow,
+            acd_call: None,
+            log: &log,
+            transferable: engaged.is_some(),
+        };
+        let ended = placed_call::bridge(
+            &mut placed,
+            &mut far,
+            &mut far_signals,
+            &mut near,
+            &mut agent_signals,
+            &mut recorder,
+            true,
+        )
+        .await;
+        let BridgeEnd::Refer { tx, req, origin } = ended else {
+            break ended;
+        };
+        // The agent transfers the call: it goes on as a call task (call/placed_transfer.rs).
+        let Some(held) = engaged.take() else {
+            continue;
+        };
+        let referred = crate::call::ReferredPlacedCall {
+            id,
+            flow,
+            far,
+            far_signals,
+            near,
+            recorder,
+            rec_origin: origin,
+            engaged: held,
+            number: number.clone(),
+            tx,
+            refer: *req,
+        };
+        match crate::call::transfer_placed_call(&ctx, referred).await {
+            Ok(()) => return,
+            Err(back) => {
+                // No dialplan to run a call task with: the REFER is refused, the call
+                // stays as it is.
+                let back = *back;
+                let _ = ctx.sip.commands.send(SipCommand::Respond {
+                    call: back.near.call,
+                    tx: back.tx,
+                    status: StatusCode::NOT_IMPLEMENTED,
+                    sdp: None,
+                });
+                (flow, far, far_signals, near, recorder) = (
+                    back.flow,
+                    back.far,
+                    back.far_signals,
+                    back.near,
+                    back.recorder,
+                );
+                engaged = Some(back.engaged);
+            }
+        }
     };
-    let ended = placed_call::bridge(
-        &mut placed,
-        &mut far,
-        &mut far_signals,
-        &mut near,
-        &mut agent_signals,
-        &mut recorder,
-        true,
-    )
-    .await;
     let (reason, far_quality) = match ended {
+        // Taken by the loop above.
+        BridgeEnd::Refer { .. } => return,
         // The flow decides what that side's hang-up means (`customer_hangup`, ...).
         BridgeEnd::Ended(h) => (
             flow.hangup_reason(h),

@@ -324,6 +324,7 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
         flow: &mut flow,
         acd_call: Some(job.call),
         log: &log,
+        transferable: false,
     };
     let ended = placed_call::bridge(
         &mut placed,
@@ -338,7 +339,10 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
     // The flow decides what that side's hang-up means (`customer_hangup`, ...).
     let hangup = match ended {
         BridgeEnd::Ended(h) => h,
-        BridgeEnd::HandOver(_) => switchboard_callflow::Hangup::Local(EndReason::LocalHangup),
+        // Neither happens here (no handover, and a REFER is answered 501).
+        BridgeEnd::HandOver(_) | BridgeEnd::Refer { .. } => {
+            switchboard_callflow::Hangup::Local(EndReason::LocalHangup)
+        }
     };
     let Some(end) = flow.handle_hangup(Instant::now(), hangup) else {
         return;

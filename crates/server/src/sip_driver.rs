@@ -110,6 +110,10 @@ pub(crate) enum SipCommand {
     /// This answered call we originated is now the caller side (leg A) of its task: an
     /// agent is rung for it on a call of its own (see `sip_driver/callee_calls.rs`).
     CalleeLeads { call: CallKey },
+    /// A placed call becomes a call task when its agent transfers it: `callee` (the far
+    /// end, a call we originated) leads, and `agent` (the agent's own call, whichever side
+    /// placed it) is its agent leg from now on (see `sip_driver/callee_calls.rs`).
+    AdoptAgentLeg { callee: CallKey, agent: CallKey },
     /// Keep the caller when the agent hangs up (post-call survey): `CallSignal::AgentLeft`.
     KeepCaller { call: CallKey },
     /// Answer an in-dialog request reported earlier.
@@ -636,6 +640,10 @@ impl SipDriver {
             }
             SipCommand::CalleeLeads { call } => {
                 self.callee_leads(call);
+                Ok(())
+            }
+            SipCommand::AdoptAgentLeg { callee, agent } => {
+                self.adopt_placed_agent_leg(callee, agent);
                 Ok(())
             }
             SipCommand::KeepCaller { call } => self.b2bua.keep_a_when_b_hangs_up(call),

@@ -18,6 +18,7 @@ mod footprint;
 mod forking;
 mod hold;
 mod ivr_flow;
+mod placed_transfer;
 mod post_call_survey;
 mod queueing;
 mod relay;
@@ -35,10 +36,11 @@ pub(crate) use campaign_leg::{
     run_campaign_call, CampaignCall, CampaignStart, PacerNote, PacerNoteKind, Predictive,
 };
 pub(crate) use ivr_flow::info_dtmf_digit;
+pub(crate) use placed_transfer::{transfer_placed_call, ReferredPlacedCall};
 use queueing::plain_queue_request;
 pub(crate) use setup::run_call;
 use supervision::{supervise_call, supervise_target};
-use transfer::refer_replaces;
+pub(crate) use transfer::refer_replaces;
 use transfer_target::{Asked, Destination, Unresolved};
 
 use std::net::{IpAddr, SocketAddr};

@@ -172,7 +172,7 @@ impl CallTask {
 }
 
 /// The Replaces of a REFER's Refer-To URI (`?Replaces=...`), if any: an attended transfer.
-pub(super) fn refer_replaces(
+pub(crate) fn refer_replaces(
     req: &switchboard_sip_message::Request,
 ) -> Option<switchboard_sip_message::Replaces> {
     let refer_to = req.headers.refer_to().ok().flatten()?;

@@ -32,6 +32,9 @@ struct AgentLeg {
     /// Its outcome was reported (it failed) or the task let it go (released, cancelled and
     /// failed): its remaining events are not reported.
     done: bool,
+    /// The agent's side of that call: B when we rang the agent, A when the agent's own
+    /// INVITE placed it (an agent's own call that became a call task to be transferred).
+    side: Leg,
 }
 
 /// The driver's table of callee-led calls and their agent legs.
@@ -96,11 +99,14 @@ impl SipDriver {
                 // The agent's REFER came on the agent leg (its leg B); the callee's on the
                 // callee's call (also its leg B in the core).
                 let target = match leg {
-                    Leg::B => self.callee_calls.agent_of.get(&call).copied(),
-                    Leg::A => Some(call),
+                    Leg::B => self.callee_calls.agent_of.get(&call).map(|l| {
+                        let side = self.callee_calls.legs.get(l).map_or(Leg::B, |a| a.side);
+                        (*l, side)
+                    }),
+                    Leg::A => Some((call, Leg::B)),
                 };
-                if let Some(t) = target {
-                    if let Err(e) = self.b2bua.send_refer_notify(now, t, Leg::B, status, true) {
+                if let Some((t, side)) = target {
+                    if let Err(e) = self.b2bua.send_refer_notify(now, t, side, status, true) {
                         tracing::debug!(error = %e, "REFER NOTIFY on a campaign call");
                     }
                 }
@@ -142,6 +148,7 @@ impl SipDriver {
                     AgentLeg {
                         callee,
                         done: false,
+                        side: Leg::B,
                     },
                 );
                 self.callee_calls.agent_of.insert(callee, leg);
@@ -176,6 +183,7 @@ impl SipDriver {
                     AgentLeg {
                         callee,
                         done: false,
+                        side: Leg::B,
                     },
                 );
                 self.callee_calls.agent_of.insert(callee, leg);
@@ -185,6 +193,35 @@ impl SipDriver {
                 CallSignal::BFailed(StatusCode::TEMPORARILY_UNAVAILABLE),
             ),
         }
+    }
+
+    /// An agent's own call is transferred by its agent: the far end's call (`callee`, which
+    /// we originated) leads a call task from now on, and the agent's call (`agent`, placed
+    /// by the agent's INVITE: the agent is its side A) is that task's agent leg. Its
+    /// events no longer go to the placed call's driver.
+    pub(super) fn adopt_placed_agent_leg(&mut self, callee: CallKey, agent: CallKey) {
+        self.callee_leads(callee);
+        if !self.callee_calls.callees.contains(&callee) {
+            tracing::warn!(
+                "a placed call's far end is not a call we originated; its agent leg stays as it is"
+            );
+            return;
+        }
+        let side = if self.b2bua.call(agent).is_some_and(|c| c.is_originated()) {
+            Leg::B
+        } else {
+            Leg::A
+        };
+        self.calls.remove(&agent);
+        self.callee_calls.legs.insert(
+            agent,
+            AgentLeg {
+                callee,
+                done: false,
+                side,
+            },
+        );
+        self.callee_calls.agent_of.insert(callee, agent);
     }
 
     /// A ring-all leg of a callee-led call won: it becomes the call's agent leg (true), or
@@ -198,6 +235,7 @@ impl SipDriver {
             AgentLeg {
                 callee,
                 done: false,
+                side: Leg::B,
             },
         );
         self.callee_calls.agent_of.insert(callee, leg);

@@ -1,0 +1,101 @@
+//! Transfers of an agent's own call by its agent (issue 14 item 2; decision 0042's
+//! amendment): registered pjsua2 agent 1001 dials an outside number through a carrier
+//! trunk that SIPp plays (it echoes the RTP it gets), then sends a blind REFER to agent
+//! 1002. The call continues as a call task: `call.transfer` (blind, to 1002), 1002's phone
+//! rings and answers, 1001's leg is released; 1002 hears its own 1 kHz tone come back
+//! through the carrier's echo, so audio crosses the new bridge both ways. The agents' ACD
+//! states follow: 1001 is free again once transferred away, 1002 busy while on the call.
+//! The call ends answered, with 1002, when 1002 hangs up; the carrier gets its BYE.
+
+use switchboard_e2e::audio::{best_tone_share, read_channel};
+use switchboard_e2e::outbound_fixture::OutboundFixture;
+use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
+use switchboard_e2e::{require_peer, scratch_dir};
+
+#[test]
+fn an_agent_blind_transfers_their_own_call_to_a_colleague() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    if !require_peer("sipp") {
+        return;
+    }
+    let mut fixture = OutboundFixture::start("placed-call-transfer", "");
+    let server = &fixture.server;
+    let heard = scratch_dir("placed-call-transfer-1002").join("1002-hears.wav");
+    let mut colleague = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1002", "secret-1002")),
+            tone_hz: 1000,
+            record: Some(heard.clone()),
+            seconds: 120,
+            ..Default::default()
+        },
+    );
+    assert!(
+        colleague.wait_event("registered", 20).is_some(),
+        "1002 registered"
+    );
+    let mut agent = fixture.agent(&py, SoftphoneOpts::default());
+    let out = fixture.dial_out(&mut agent);
+    assert!(agent.wait_event("media", 20).is_some(), "agent's media up");
+
+    agent.command(&format!("xfer sip:1002@{}", server.sip));
+    let transfer = server
+        .wait_event(15, |e| e.kind == "call.transfer" && e.call == out.call)
+        .unwrap_or_else(|| panic!("call.transfer; log:\n{}", server.log_text()));
+    assert_eq!(transfer.data["kind"], "blind", "{transfer:?}");
+    assert_eq!(transfer.data["to_agent"], "1002", "{transfer:?}");
+    assert_eq!(transfer.agent, "1001", "{transfer:?}");
+    // 1002 answers (auto); the transferring agent's leg is hung up.
+    assert!(
+        colleague.wait_event("media", 20).is_some(),
+        "1002 answered; log:\n{}",
+        server.log_text()
+    );
+    assert!(
+        agent.wait_event("disconnected", 20).is_some(),
+        "1001's leg released"
+    );
+    let connected = server
+        .wait_event(20, |e| {
+            e.kind == "call.connected" && e.call == out.call && e.agent == "1002"
+        })
+        .unwrap_or_else(|| panic!("bridged to 1002; events {:#?}", server.events()));
+    assert!(connected.id > transfer.id);
+    // 1001 is free again once transferred away; 1002 is busy on the call.
+    server
+        .wait_event(15, |e| {
+            e.kind == "agent.state"
+                && e.agent == "1001"
+                && e.data["state"] == "available"
+                && e.id > transfer.id
+        })
+        .unwrap_or_else(|| panic!("1001 free again; events {:#?}", server.events()));
+    let busy = server
+        .wait_event(15, |e| {
+            e.kind == "agent.state" && e.agent == "1002" && e.data["state"] == "busy"
+        })
+        .unwrap_or_else(|| panic!("1002 busy; events {:#?}", server.events()));
+    assert_eq!(busy.data["busy_kind"], "transfer", "{busy:?}");
+
+    // Let 1002's tone go round the carrier's echo (no event says audio flowed; the
+    // assertion is on the audio 1002 recorded).
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    colleague.command("hangup");
+    let end = server
+        .wait_event(20, |e| e.kind == "call.end" && e.call == out.call)
+        .unwrap_or_else(|| panic!("call.end; log:\n{}", server.log_text()));
+    assert_eq!(end.data["disposition"], "answered", "{end:?}");
+    assert_eq!(end.agent, "1002", "{end:?}");
+    let (status, traces) = fixture.carrier.wait(30);
+    assert!(status.is_some_and(|s| s.success()), "carrier: {traces}");
+    colleague.quit();
+    agent.quit();
+    let (x, sr) = read_channel(&heard, 0);
+    let back = best_tone_share(&x, sr, 1000.0);
+    eprintln!("1 kHz share 1002 heard back through the carrier: {back:.3}");
+    assert!(back > 0.3, "1002 heard its tone echoed back: {back}");
+}
