@@ -99,3 +99,86 @@ fn an_agent_blind_transfers_their_own_call_to_a_colleague() {
     eprintln!("1 kHz share 1002 heard back through the carrier: {back:.3}");
     assert!(back > 0.3, "1002 heard its tone echoed back: {back}");
 }
+
+/// Attended: 1001, on their own call to the carrier, dials 1002 (a consultation call of
+/// its own), then REFERs the outbound call with Replaces naming the consultation. 1002's
+/// leg joins the far end (`call.transfer` attended, to 1002; the consultation ends
+/// `transfer_completed`); 1002 hears its tone back through the carrier's echo.
+#[test]
+fn an_agent_hands_their_own_call_to_a_consulted_colleague() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    if !require_peer("sipp") {
+        return;
+    }
+    let mut fixture = OutboundFixture::start("placed-call-attended", "");
+    let server = &fixture.server;
+    let heard = scratch_dir("placed-call-attended-1002").join("1002-hears.wav");
+    let mut colleague = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1002", "secret-1002")),
+            tone_hz: 1000,
+            record: Some(heard.clone()),
+            seconds: 120,
+            ..Default::default()
+        },
+    );
+    assert!(
+        colleague.wait_event("registered", 20).is_some(),
+        "1002 registered"
+    );
+    let mut agent = fixture.agent(&py, SoftphoneOpts::default());
+    let out = fixture.dial_out(&mut agent);
+    assert!(agent.wait_event("media", 20).is_some(), "agent's media up");
+
+    // The consultation: 1001 calls 1002 directly.
+    agent.command(&format!("dial sip:1002@{}", server.sip));
+    let consult = server
+        .wait_event(30, |e| {
+            e.kind == "call.connected" && e.call != out.call && e.agent == "1002"
+        })
+        .unwrap_or_else(|| panic!("1001 consults 1002; log:\n{}", server.log_text()));
+
+    agent.command("xfer-replaces");
+    let transfer = server
+        .wait_event(15, |e| e.kind == "call.transfer" && e.call == out.call)
+        .unwrap_or_else(|| panic!("call.transfer; log:\n{}", server.log_text()));
+    assert_eq!(transfer.data["kind"], "attended", "{transfer:?}");
+    assert_eq!(transfer.data["to_agent"], "1002", "{transfer:?}");
+    let consult_end = server
+        .wait_event(15, |e| e.kind == "call.end" && e.call == consult.call)
+        .unwrap_or_else(|| panic!("the consultation ends; events {:#?}", server.events()));
+    assert_eq!(consult_end.data["end_reason"], "transfer_completed");
+    // 1001 is free again once both their calls are gone.
+    server
+        .wait_event(15, |e| {
+            e.kind == "agent.state"
+                && e.agent == "1001"
+                && e.data["state"] == "available"
+                && e.id > transfer.id
+        })
+        .unwrap_or_else(|| panic!("1001 free again; events {:#?}", server.events()));
+
+    // Let 1002's tone go round the carrier's echo on the new bridge (no event says audio
+    // flowed; the assertion is on the audio 1002 recorded).
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    colleague.command("hangup");
+    let end = server
+        .wait_event(20, |e| e.kind == "call.end" && e.call == out.call)
+        .unwrap_or_else(|| panic!("call.end; log:\n{}", server.log_text()));
+    assert_eq!(end.data["disposition"], "answered", "{end:?}");
+    assert_eq!(end.agent, "1002", "{end:?}");
+    let (status, traces) = fixture.carrier.wait(30);
+    assert!(status.is_some_and(|s| s.success()), "carrier: {traces}");
+    colleague.quit();
+    agent.quit();
+    // What 1002 heard after the handover: the consultation came first (1001 sends no
+    // tone), then its own tone back through the carrier.
+    let (x, sr) = read_channel(&heard, 0);
+    let back = best_tone_share(&x, sr, 1000.0);
+    eprintln!("attended: 1 kHz share 1002 heard back through the carrier: {back:.3}");
+    assert!(back > 0.3, "1002 heard its tone echoed back: {back}");
+}

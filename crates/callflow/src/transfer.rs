@@ -377,6 +377,7 @@ impl Call {
         if !was_direct {
             self.out.push_back(Output::Acd(AcdRequest::CallEnded));
         }
+        self.outbound_transferred();
         let queue = if leg.queue.is_empty() {
             from_queue
         } else {

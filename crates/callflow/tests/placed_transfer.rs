@@ -128,3 +128,38 @@ fn an_agents_own_call_blind_transferred_to_a_queue_waits_there() {
     assert_ne!(end.disposition, Disposition::OutboundFailed, "{end:?}");
     assert_ne!(end.disposition, Disposition::Outbound, "{end:?}");
 }
+
+#[test]
+fn an_agents_own_call_handed_to_a_consulted_colleague_ends_as_the_colleagues_call() {
+    let t0 = switchboard_test_support::epoch();
+    let mut call = bridged_agent_call(t0);
+    // The agent consulted 1002 on a call of their own and REFERs with Replaces.
+    call.handle_attended_transfer(true)
+        .expect("a bridged placed call takes an attended transfer");
+    let at = t0 + Duration::from_secs(40);
+    call.handle_took_over(
+        at,
+        switchboard_callflow::HandedLeg {
+            queue: String::new(),
+            agent: "1002".into(),
+            direct: true,
+        },
+    );
+    let out = drain(&mut call);
+    let attended = out.iter().any(|o| {
+        matches!(o, Output::Event(l) if matches!(&l.event,
+            Event::CallTransfer { kind: TransferKind::Attended, to_agent: Some(a), .. } if a == "1002"))
+    });
+    assert!(attended, "call.transfer attended to 1002: {out:?}");
+    assert!(!out.iter().any(|o| matches!(o, Output::Acd(_))), "{out:?}");
+    let end = call
+        .handle_end(at + Duration::from_secs(20), EndReason::CustomerHangup)
+        .expect("ended");
+    assert_eq!(end.disposition, Disposition::Answered, "{end:?}");
+    assert_eq!(end.agent, "1002", "{end:?}");
+    assert_eq!(
+        end.talk_s,
+        Some(20.0),
+        "talk with 1002 from the handover: {end:?}"
+    );
+}

@@ -135,9 +135,9 @@ pub(crate) enum BridgeEnd {
     Ended(Hangup),
     /// An attended transfer asks for the far end's leg (nothing hung up yet).
     HandOver(tokio::sync::oneshot::Sender<Option<HandOver>>),
-    /// The agent sent a blind REFER (no `Replaces`), unanswered yet: the call becomes a
-    /// call task, which carries the transfer out (`call::transfer_placed_call`). The
-    /// recording started at `origin`.
+    /// The agent sent a REFER (blind, or attended with `Replaces`), unanswered yet: the
+    /// call becomes a call task, which carries the transfer out
+    /// (`call::transfer_placed_call`). The recording started at `origin`.
     Refer {
         tx: switchboard_sip::TxKey,
         req: Box<switchboard_sip_message::Request>,
@@ -154,14 +154,9 @@ pub(crate) struct Placed<'a> {
     /// The ACD's call of a callback (its requests go there).
     pub(crate) acd_call: Option<u64>,
     pub(crate) log: &'a (dyn Fn(Event) -> NewEvent + Sync),
-    /// The agent's blind REFER ends the bridge as [`BridgeEnd::Refer`] (an agent's own
-    /// call); otherwise the flow answers it 501.
+    /// The agent's REFER ends the bridge as [`BridgeEnd::Refer`] (an agent's own call);
+    /// otherwise the flow answers it 501.
     pub(crate) transferable: bool,
-}
-
-/// A REFER without `Replaces` in its Refer-To: a blind transfer.
-fn is_blind_refer(req: &switchboard_sip_message::Request) -> bool {
-    req.method == Method::Refer && crate::call::refer_replaces(req).is_none()
 }
 
 /// Relays media between the far end (`far`: the customer, recorded as the caller side)
@@ -230,7 +225,7 @@ pub(crate) async fn bridge(
                 }
                 Some(CallSignal::AConfirmed) => near.media.session.confirm(),
                 Some(CallSignal::InDialog { tx, req, .. })
-                    if placed.transferable && is_blind_refer(&req) =>
+                    if placed.transferable && req.method == Method::Refer =>
                 {
                     return BridgeEnd::Refer { tx, req, origin };
                 }

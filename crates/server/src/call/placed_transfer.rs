@@ -1,10 +1,11 @@
-//! An agent's own call that its agent transfers (a blind REFER; issue 14 item 2): the
+//! An agent's own call that its agent transfers (a blind REFER, or an attended one with
+//! `Replaces` naming the agent's consultation call; issue 14 item 2): the
 //! placed call's bridge (`placed_call.rs`) has no transfer path, so the call becomes a
 //! call task, as an answered campaign call does (decision 0035): the far end's call (one
 //! we originated) leads, as the task's leg A, and the agent's call is its agent leg (the
 //! SIP driver routes it: `sip_driver/callee_calls.rs`). The task then carries the REFER
-//! out like a queue call's (`transfer.rs`: a queue, a user, a number through the dial
-//! policy and the trunks), and the flow, which decided the transfer, ends the call like an
+//! out like a queue call's (`transfer.rs`: blind to a queue, a user, a number through the
+//! dial policy and the trunks; attended: the colleague's leg joins the far end), and the flow, which decided the transfer, ends the call like an
 //! inbound one (callflow `outbound_transferred`). The agent stays busy (their engagement
 //! goes with the task) until their leg is released.
 
@@ -14,7 +15,7 @@ use crate::acd_actor::Engagement;
 use crate::call_signals::SignalReceiver;
 use crate::placed_call::Leg;
 
-/// A bridged placed call whose agent sent a blind REFER, not yet answered.
+/// A bridged placed call whose agent sent a REFER, not yet answered.
 pub(crate) struct ReferredPlacedCall {
     pub(crate) id: u64,
     pub(crate) flow: switchboard_callflow::Call,
@@ -87,7 +88,10 @@ pub(crate) async fn transfer_placed_call(
     });
     task.flow = flow;
     tracing::info!("the agent transfers their own call: it continues as a call task");
-    task.blind_transfer(tx, &refer).await;
+    match transfer::refer_replaces(&refer) {
+        Some(replaces) => task.attended_transfer(tx, replaces).await,
+        None => task.blind_transfer(tx, &refer).await,
+    }
     task.run(&mut far_signals).await;
     ctx.live.remove(crate::live_calls::LiveCallId(id));
     Ok(())
