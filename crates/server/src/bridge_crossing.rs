@@ -219,6 +219,8 @@ pub(crate) mod tests {
     /// before the flush and in all (each as RTP timestamp and PCMU payload level).
     async fn transcoded_then_flushed(encoding: &str, pt: u8) -> (usize, Vec<(u32, f64)>) {
         const N: usize = 50;
+        const WARM: usize = 10;
+        let mut allocated = 0;
         let caller = std::net::UdpSocket::bind("127.0.0.1:0").expect("caller");
         let agent = std::net::UdpSocket::bind("127.0.0.1:0").expect("agent");
         agent
@@ -262,8 +264,19 @@ pub(crate) mod tests {
                 from: BridgeLeg::A,
                 to: &mut b,
             };
+            let before = crate::alloc_count::allocations();
             cross(now, &pkt, &mut a, Some(crossing), false, |_| {});
+            if i >= WARM {
+                allocated += crate::alloc_count::allocations() - before;
+            }
         }
+        // A transcoded packet allocates nothing either once the pipelines' buffers exist.
+        assert_eq!(
+            allocated,
+            0,
+            "{encoding}: {allocated} allocations for {} packets",
+            N - WARM
+        );
         receive(&mut got);
         let before = got.len();
         // The caller hangs up right after its last packet.
