@@ -6,6 +6,8 @@
 //! through the carrier's echo, so audio crosses the new bridge both ways. The agents' ACD
 //! states follow: 1001 is free again once transferred away, 1002 busy while on the call.
 //! The call ends answered, with 1002, when 1002 hangs up; the carrier gets its BYE.
+//! Also attended (1001 consults 1002 and REFERs with Replaces) and blind to a queue
+//! (`sales`, longest-idle: 1002, idle since it registered, is offered the call).
 
 use switchboard_e2e::audio::{best_tone_share, read_channel};
 use switchboard_e2e::outbound_fixture::OutboundFixture;
@@ -180,5 +182,80 @@ fn an_agent_hands_their_own_call_to_a_consulted_colleague() {
     let (x, sr) = read_channel(&heard, 0);
     let back = best_tone_share(&x, sr, 1000.0);
     eprintln!("attended: 1 kHz share 1002 heard back through the carrier: {back:.3}");
+    assert!(back > 0.3, "1002 heard its tone echoed back: {back}");
+}
+
+/// Blind to a queue: 1001 REFERs their own call to `sales`; the far end waits there and
+/// is offered to 1002 (a member, free longer than 1001), who hears its tone back through
+/// the carrier's echo. The call ends answered in `sales` with 1002.
+#[test]
+fn an_agent_blind_transfers_their_own_call_to_a_queue() {
+    let Some(py) = python_with_pjsua2() else {
+        return;
+    };
+    if !require_peer("sipp") {
+        return;
+    }
+    let mut fixture = OutboundFixture::start("placed-call-to-queue", "");
+    let server = &fixture.server;
+    let heard = scratch_dir("placed-call-to-queue-1002").join("1002-hears.wav");
+    let mut colleague = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1002", "secret-1002")),
+            tone_hz: 1000,
+            record: Some(heard.clone()),
+            seconds: 120,
+            ..Default::default()
+        },
+    );
+    assert!(
+        colleague.wait_event("registered", 20).is_some(),
+        "1002 registered"
+    );
+    let mut agent = fixture.agent(&py, SoftphoneOpts::default());
+    let out = fixture.dial_out(&mut agent);
+    assert!(agent.wait_event("media", 20).is_some(), "agent's media up");
+
+    agent.command(&format!("xfer sip:sales@{}", server.sip));
+    let transfer = server
+        .wait_event(15, |e| e.kind == "call.transfer" && e.call == out.call)
+        .unwrap_or_else(|| panic!("call.transfer; log:\n{}", server.log_text()));
+    assert_eq!(transfer.data["kind"], "blind", "{transfer:?}");
+    assert_eq!(transfer.data["to_queue"], "sales", "{transfer:?}");
+    server
+        .wait_event(15, |e| {
+            e.kind == "queue.join" && e.call == out.call && e.queue == "sales"
+        })
+        .unwrap_or_else(|| panic!("joins sales; events {:#?}", server.events()));
+    let connected = server
+        .wait_event(30, |e| {
+            e.kind == "call.connected" && e.call == out.call && e.id > transfer.id
+        })
+        .unwrap_or_else(|| panic!("answered from sales; events {:#?}", server.events()));
+    assert_eq!(connected.agent, "1002", "{connected:?}");
+    assert_eq!(connected.queue, "sales", "{connected:?}");
+
+    // Let 1002's tone go round the carrier's echo (no event says audio flowed; the
+    // assertion is on the audio 1002 recorded).
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    colleague.command("hangup");
+    let end = server
+        .wait_event(20, |e| e.kind == "call.end" && e.call == out.call)
+        .unwrap_or_else(|| panic!("call.end; log:\n{}", server.log_text()));
+    assert_eq!(end.data["disposition"], "answered", "{end:?}");
+    assert_eq!(
+        (end.agent.as_str(), end.queue.as_str()),
+        ("1002", "sales"),
+        "{end:?}"
+    );
+    let (status, traces) = fixture.carrier.wait(30);
+    assert!(status.is_some_and(|s| s.success()), "carrier: {traces}");
+    colleague.quit();
+    agent.quit();
+    let (x, sr) = read_channel(&heard, 0);
+    let back = best_tone_share(&x, sr, 1000.0);
+    eprintln!("to a queue: 1 kHz share 1002 heard back through the carrier: {back:.3}");
     assert!(back > 0.3, "1002 heard its tone echoed back: {back}");
 }
