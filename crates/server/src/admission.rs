@@ -7,8 +7,11 @@
 //! A request from an untrusted source spends a token of its source's bucket
 //! (`requests_per_second`, burst `request_burst`). With none left it is answered with a
 //! stateless 503 and `Retry-After`, paid from a second, smaller bucket
-//! (`rejections_per_second`); with none left there either, it is dropped unanswered and
-//! counted, so a flood costs us no more than a bounded trickle of replies.
+//! (`rejections_per_second`), and from one bucket shared by all sources
+//! (`rejections_per_second_all`: a flood from many spoofed addresses would otherwise be
+//! answered at the per-source rate times the addresses, reflected at whoever they name);
+//! with none left there either, it is dropped unanswered and counted, so a flood costs
+//! us no more than a bounded trickle of replies.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -61,6 +64,8 @@ pub(crate) struct RateConfig {
     pub(crate) requests_per_second: f64,
     pub(crate) request_burst: f64,
     pub(crate) rejections_per_second: f64,
+    /// Stateless rejections per second from all sources together.
+    pub(crate) rejections_per_second_all: f64,
     /// Most sources tracked; when full, idle entries are dropped, and if none is idle, new
     /// sources share one overflow entry.
     pub(crate) capacity: usize,
@@ -89,6 +94,8 @@ pub(crate) struct SourceLimiter {
     cfg: RateConfig,
     map: HashMap<IpAddr, SourceState>,
     overflow: Option<SourceState>,
+    /// The rejections of all sources (made at the first check).
+    all_rejections: Option<TokenBucket>,
 }
 
 impl SourceLimiter {
@@ -97,6 +104,7 @@ impl SourceLimiter {
             cfg,
             map: HashMap::new(),
             overflow: None,
+            all_rejections: None,
         }
     }
 
@@ -124,8 +132,15 @@ impl SourceLimiter {
             self.overflow.get_or_insert(fresh)
         };
         if state.requests.take(now) {
-            Verdict::Admit
-        } else if state.rejections.take(now) {
+            return Verdict::Admit;
+        }
+        let rate = self.cfg.rejections_per_second_all;
+        let all = self
+            .all_rejections
+            .get_or_insert_with(|| TokenBucket::new(now, rate, rate));
+        // The source's own rejection token is spent even when the shared bucket then says
+        // no: that source gets fewer replies, never more.
+        if state.rejections.take(now) && all.take(now) {
             Verdict::Reject
         } else {
             Verdict::Drop
@@ -194,6 +209,7 @@ mod tests {
             requests_per_second: 10.0,
             request_burst: 20.0,
             rejections_per_second: 2.0,
+            rejections_per_second_all: 1_000.0,
             capacity: cap,
         }
     }
@@ -267,5 +283,31 @@ mod tests {
         assert_eq!(g.admit(t0, 1), Ok(()));
         assert_eq!(g.admit(t0, 2), Err(CallRefusal::Rate));
         assert_eq!(g.admit(ms(t0, 500), 2), Ok(()));
+    }
+
+    #[test]
+    fn rejections_of_many_sources_share_one_global_budget() {
+        let t0 = Instant::now();
+        let mut l = SourceLimiter::new(RateConfig {
+            rejections_per_second_all: 50.0,
+            ..cfg(4096)
+        });
+        let mut counts = [0usize; 3];
+        // 1,000 spoofed addresses, 30 requests each within 0.9 s: each is past its burst
+        // (20, refilled at 10/s) and would get its own 2 or more rejections (2,000 in all);
+        // all together get the shared 50 (and what it refills meanwhile).
+        for round in 0..30u64 {
+            for n in 0..1_000u32 {
+                let ip = IpAddr::V4(std::net::Ipv4Addr::from(0x7f01_0000 + n));
+                let v = l.check(ip, ms(t0, round * 30));
+                counts[v as usize] += 1;
+            }
+        }
+        assert!(
+            counts[0] >= 20_000,
+            "each source's burst admitted: {counts:?}"
+        );
+        assert!(counts[2] > 1_000, "past both, dropped: {counts:?}");
+        assert!((50..=100).contains(&counts[1]), "{counts:?}");
     }
 }

@@ -295,6 +295,7 @@ pub(crate) struct LimitsConfig {
     pub(crate) requests_per_second: f64,
     pub(crate) request_burst: f64,
     pub(crate) rejections_per_second: f64,
+    pub(crate) rejections_per_second_all: f64,
     pub(crate) rate_limited_sources: usize,
     pub(crate) transactions_per_source: usize,
     pub(crate) transaction_bytes_per_source: usize,
@@ -534,6 +535,9 @@ impl Config {
         }
         if l.rejections_per_second.is_nan() || l.rejections_per_second < 0.0 {
             bail!("limits.rejections_per_second must not be negative");
+        }
+        if l.rejections_per_second_all.is_nan() || l.rejections_per_second_all < 0.0 {
+            bail!("limits.rejections_per_second_all must not be negative");
         }
         if l.max_calls == 0 || l.transactions_per_source == 0 || l.rate_limited_sources == 0 {
             bail!("limits.max_calls, limits.transactions_per_source and limits.rate_limited_sources must be at least 1");

@@ -336,6 +336,7 @@ impl SipDriver {
                 requests_per_second: cfg.limits.requests_per_second,
                 request_burst: cfg.limits.request_burst,
                 rejections_per_second: cfg.limits.rejections_per_second,
+                rejections_per_second_all: cfg.limits.rejections_per_second_all,
                 capacity: cfg.limits.rate_limited_sources,
             }),
             call_gate: CallGate::new(
