@@ -52,6 +52,8 @@ pub struct Forecast {
     heap: BinaryHeap<Reverse<Secs>>,
     copy: BinaryHeap<Reverse<Secs>>,
     read: Vec<(f64, f64)>,
+    /// Per agent while playing: where its call's age falls among the handle times.
+    starts: Vec<usize>,
 }
 
 /// Plays the per-caller estimate draws for a caller with `k` callers ahead (fewer beyond
@@ -98,6 +100,11 @@ impl Forecast {
         self.patience = model.mean_patience();
         let positions = ahead.len() + extra + 1;
         self.positions = positions;
+        self.starts.clear();
+        self.starts.extend(agents.iter().map(|a| match *a {
+            AgentLoad::Busy { age } => model.residual_start(age.max(0.0)),
+            _ => 0,
+        }));
         let plays = plays_for(&cfg, 0);
         for s in 0..plays {
             // Positions whose estimate draws more than `s` plays: a prefix, as the count
@@ -155,10 +162,12 @@ impl Forecast {
                 _ => f64::INFINITY,
             };
         self.heap.clear();
-        for a in &self.loads {
+        for (a, start) in self.loads.iter().zip(&self.starts) {
             let t = match *a {
                 AgentLoad::FreeIn(s) => s.max(0.0),
-                AgentLoad::Busy { age } => model.sample_residual(rng, age.max(0.0)) + wrap_up,
+                AgentLoad::Busy { age } => {
+                    model.sample_residual_from(rng, age.max(0.0), *start) + wrap_up
+                }
                 AgentLoad::Starting => model.answer_delay(rng) + model.sample_handle(rng) + wrap_up,
             };
             self.heap.push(Reverse(Secs(t)));

@@ -118,6 +118,8 @@ struct Scratch {
     ghosts: Vec<Ghost>,
     pending: Vec<Vec<usize>>,
     heap: BinaryHeap<Reverse<(Secs, usize, u32)>>,
+    /// Per agent: where its call's age falls among its queue's handle times.
+    starts: Vec<usize>,
 }
 
 impl GroupForecast {
@@ -156,6 +158,16 @@ impl GroupForecast {
             pending: vec![Vec::new(); queues.len()],
             ..Scratch::default()
         };
+        sc.starts.extend(self.agents.iter().map(|a| {
+            match a.load {
+                AgentLoad::Busy { age } => queues
+                    .get(a.current)
+                    .unwrap_or(&queues[0])
+                    .model
+                    .residual_start(age.max(0.0)),
+                _ => 0,
+            }
+        }));
         for (g, c) in callers.iter().enumerate() {
             if let Some(m) = sc.members.get_mut(c.queue) {
                 m.push(g);
@@ -215,7 +227,11 @@ impl GroupForecast {
             let q = queues.get(ag.current).unwrap_or(own);
             let t = match ag.load {
                 AgentLoad::FreeIn(s) => s.max(0.0),
-                AgentLoad::Busy { age } => q.model.sample_residual(rng, age.max(0.0)) + q.wrap_up,
+                AgentLoad::Busy { age } => {
+                    q.model
+                        .sample_residual_from(rng, age.max(0.0), sc.starts[a])
+                        + q.wrap_up
+                }
                 AgentLoad::Starting => {
                     q.model.answer_delay(rng) + q.model.sample_handle(rng) + q.wrap_up
                 }

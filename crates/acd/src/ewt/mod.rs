@@ -312,11 +312,23 @@ impl EwtModel {
     }
 
     pub(crate) fn sample_residual<R: Rng>(&self, rng: &mut R, age: f64) -> f64 {
+        self.sample_residual_from(rng, age, self.residual_start(age))
+    }
+
+    /// Where a call of `age` seconds falls among the handle times: compute once for many
+    /// draws of its residual ([`EwtModel::sample_residual_from`]).
+    pub(crate) fn residual_start(&self, age: f64) -> usize {
+        self.handle_sorted.partition_point(|x| *x <= age)
+    }
+
+    /// [`EwtModel::sample_residual`] with `i = residual_start(age)` already known (the
+    /// same draws).
+    pub(crate) fn sample_residual_from<R: Rng>(&self, rng: &mut R, age: f64, i: usize) -> f64 {
         if self.draw_from_prior(rng) {
             return exp_sample(rng, self.prior_handle);
         }
         let n = self.handle_sorted.len();
-        let i = self.handle_sorted.partition_point(|x| *x <= age);
+        let i = i.min(n);
         if n - i >= 5 {
             let j = rng.gen_range(i..n);
             return self.handle_sorted[j] - age;
