@@ -15,8 +15,12 @@
 //! announcements read it too. Beyond those 64, the first joiner gets its own estimate and
 //! the second makes a new forecast; while callers join several queues of the group (not
 //! played), they get their own estimates and a new forecast is made at most once a second
-//! (`MIXED_JOINERS_REMAKE`), not once per two joins. As for one queue, the first estimate after a change is the caller's own and the
-//! second in the same state of the group makes the forecast.
+//! (`MIXED_JOINERS_REMAKE`), not once per two joins. As for one queue, the first estimate
+//! after a change is the caller's own and the second in the same state of the group makes
+//! the forecast, unless the last forecast served a round of announcements (8 reads or more,
+//! and it is under `reuse_for` old): then the first estimate after a change makes the next
+//! forecast at once (a storm changes about once per answered call; paying a per-caller
+//! estimate at depth for each change was an eighth of the cost).
 
 use super::*;
 use crate::ewt::{GroupCaller, GroupForecast};
@@ -29,6 +33,9 @@ const JOINERS: usize = 64;
 /// callers it played is remade for the joiners at most this often (seconds); joiners in
 /// between get their own estimate.
 const MIXED_JOINERS_REMAKE: f64 = 1.0;
+
+/// Reads of a forecast from which the group counts as announcing in rounds (see `reads`).
+const ROUND_READS: u32 = 8;
 
 /// One group's forecast and what it was made from.
 #[derive(Debug, Default)]
@@ -43,6 +50,9 @@ pub(super) struct GroupState {
     joiners_queue: usize,
     /// The epochs and time of the last estimate that found no forecast holding.
     first_reader: Option<(Vec<u64>, f64)>,
+    /// Estimates read from the current forecast: a group whose last forecast served a
+    /// round of announcements makes the next one at the first estimate after a change.
+    reads: u32,
 }
 
 impl GroupState {
@@ -157,6 +167,7 @@ impl Acd {
             };
             if let Some(pos) = pos.filter(|p| *p < st.forecast.positions()) {
                 let level = queues.get(&group[own])?.model.level();
+                st.reads = st.reads.saturating_add(1);
                 return Some(st.forecast.estimate(pos, own, now_s, within, level));
             }
             // A joiner it does not cover. Beyond the joiners played (all in one queue): as
@@ -175,11 +186,15 @@ impl Acd {
             .first_reader
             .as_ref()
             .is_some_and(|(e, at)| *e == epochs && (0.0..=max_age).contains(&(now_s - at)));
-        if !second {
+        // A round of announcements is under way (the last forecast served several): the
+        // first estimate after a change makes the next one instead of paying its own.
+        let busy = st.reads >= ROUND_READS && now_s - st.forecast.made_at() <= max_age;
+        if !second && !busy {
             st.first_reader = Some((epochs, now_s));
             return None;
         }
         st.first_reader = None;
+        st.reads = 0;
         self.make_group_forecast(now, group, own, agents);
         let st = self.groups.get_mut(group)?;
         let pos = st.keys.binary_search(&key).ok()?;
