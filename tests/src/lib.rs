@@ -11,6 +11,7 @@ pub mod baresip;
 pub mod browser_pages;
 pub mod browsers;
 pub mod carrier;
+pub mod cdr_csv;
 pub mod hostile;
 pub mod marionette;
 pub mod outbound_fixture;

@@ -209,3 +209,26 @@ impl Drop for Softphone {
         let _ = self.child.wait();
     }
 }
+
+/// Agent `user` (password `secret-<user>`) on a pjsua2 phone that answers every call and
+/// lives `seconds`, asserted registered (200).
+pub fn registered_agent(python: &str, server: SocketAddr, user: &str, seconds: u32) -> Softphone {
+    let password = format!("secret-{user}");
+    let mut phone = Softphone::start(
+        python,
+        server,
+        SoftphoneOpts {
+            user: Some((user, &password)),
+            answer: "auto",
+            seconds,
+            ..Default::default()
+        },
+    );
+    let reg = phone.wait_event("registered", 15);
+    assert_eq!(
+        reg.as_ref().map(|r| r["code"].clone()),
+        Some(serde_json::json!(200)),
+        "agent {user} registers: {reg:?}"
+    );
+    phone
+}

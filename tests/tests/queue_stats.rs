@@ -10,7 +10,8 @@
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
+use switchboard_e2e::cdr_csv::{csv_rows, number, time_of_day};
+use switchboard_e2e::peers::{python_with_pjsua2, registered_agent};
 use switchboard_e2e::{http_call, require_peer, sipp, sipp_trace, wait_for, Server};
 
 /// Callers who wait until an agent serves them.
@@ -79,73 +80,6 @@ fn queue(server: &Server) -> Value {
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
-/// Rows of a CSV with a header, as maps; fields may be quoted with `"` (doubled inside).
-fn csv(text: &str) -> Vec<std::collections::HashMap<String, String>> {
-    fn fields(line: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut cur = String::new();
-        let mut quoted = false;
-        let mut chars = line.chars().peekable();
-        while let Some(c) = chars.next() {
-            match (c, quoted) {
-                ('"', true) if chars.peek() == Some(&'"') => {
-                    cur.push('"');
-                    chars.next();
-                }
-                ('"', _) => quoted = !quoted,
-                (',', false) => out.push(std::mem::take(&mut cur)),
-                (c, _) => cur.push(c),
-            }
-        }
-        out.push(cur);
-        out
-    }
-    let mut lines = text.lines();
-    let header = fields(lines.next().unwrap_or(""));
-    lines
-        .filter(|l| !l.is_empty())
-        .map(|l| header.iter().cloned().zip(fields(l)).collect())
-        .collect()
-}
-
-fn agent(py: &str, server: &Server, user: &str) -> Softphone {
-    let password = format!("secret-{user}");
-    let mut phone = Softphone::start(
-        py,
-        server.sip,
-        SoftphoneOpts {
-            user: Some((user, &password)),
-            answer: "auto",
-            seconds: 90,
-            ..Default::default()
-        },
-    );
-    let reg = phone.wait_event("registered", 15);
-    assert_eq!(
-        reg.as_ref().map(|r| r["code"].clone()),
-        Some(serde_json::json!(200)),
-        "agent {user} registers: {reg:?}"
-    );
-    phone
-}
-
-/// Seconds since midnight UTC of a CDR timestamp (`2026-01-05T12:00:00.123Z`); calls in
-/// this test last seconds, and one crossing midnight is put right by the caller.
-fn time_of_day(iso: &str) -> f64 {
-    let t = iso
-        .split_once('T')
-        .map(|(_, t)| t.trim_end_matches('Z'))
-        .unwrap_or_else(|| panic!("a CDR timestamp: {iso:?}"));
-    t.split(':')
-        .map(|p| p.parse::<f64>().unwrap_or_else(|_| panic!("{iso:?}")))
-        .fold(0.0, |acc, p| acc * 60.0 + p)
-}
-
-fn f(v: &Value) -> f64 {
-    v.as_f64()
-        .unwrap_or_else(|| panic!("expected a number, got {v}"))
-}
-
 #[test]
 fn queue_statistics_agree_with_a_count_from_the_cdr() {
     if !require_peer("sipp") {
@@ -155,7 +89,10 @@ fn queue_statistics_agree_with_a_count_from_the_cdr() {
         return;
     };
     let server = Server::start("queue-stats", &config());
-    let mut agents = [agent(&py, &server, "1001"), agent(&py, &server, "1002")];
+    let mut agents = [
+        registered_agent(&py, server.sip, "1001", 90),
+        registered_agent(&py, server.sip, "1002", 90),
+    ];
     wait_for(15, || {
         (queue(&server)["stats"]["live"]["agents"]["available"] == 2).then_some(())
     })
@@ -249,7 +186,7 @@ fn queue_statistics_agree_with_a_count_from_the_cdr() {
     );
 
     // The independent count, from the CDR.
-    let rows: Vec<_> = csv(&server.export("cdr"))
+    let rows: Vec<_> = csv_rows(&server.export("cdr"))
         .into_iter()
         .filter(|r| r["queue"] == "sales")
         .collect();
@@ -282,7 +219,7 @@ fn queue_statistics_agree_with_a_count_from_the_cdr() {
 
     // Abandon rate: counts, so exact.
     let base = (answered.len() + abandoned.len()) as f64;
-    let rate = f(&today["abandon_rate"]);
+    let rate = number(&today["abandon_rate"]);
     assert!(
         (rate - abandoned.len() as f64 / base).abs() < 1e-9,
         "{rate}"
@@ -294,7 +231,7 @@ fn queue_statistics_agree_with_a_count_from_the_cdr() {
     // millisecond rounding.
     let waits: Vec<f64> = answered.iter().map(|r| num(r, "wait_s")).collect();
     let cdr_asa = waits.iter().sum::<f64>() / waits.len() as f64;
-    let asa = f(&today["asa_s"]);
+    let asa = number(&today["asa_s"]);
     let per_call = 0.25;
     assert!(
         (asa - cdr_asa).abs() <= per_call,
@@ -315,7 +252,7 @@ fn queue_statistics_agree_with_a_count_from_the_cdr() {
         sure_within > 0 && maybe_within < answered.len(),
         "the scenario has calls on both sides of the threshold: {waits:?}"
     );
-    let sl = f(&today["service_level"]);
+    let sl = number(&today["service_level"]);
     assert!((sl - within as f64 / base).abs() < 1e-9, "SL {sl}");
     assert_eq!(stats["stats"]["sl_threshold_s"], THRESHOLD);
 
@@ -328,7 +265,7 @@ fn queue_statistics_agree_with_a_count_from_the_cdr() {
         .sum::<f64>()
         / answered.len() as f64;
     let cdr_aht = talk + WRAP;
-    let aht = f(&today["aht_s"]);
+    let aht = number(&today["aht_s"]);
     eprintln!(
         "ASA API {asa:.3} s vs CDR {cdr_asa:.3} s; AHT API {aht:.3} s vs CDR {cdr_aht:.3} s; \
          SL API {within}/{base} vs CDR {sure_within}..={maybe_within}"
@@ -337,7 +274,7 @@ fn queue_statistics_agree_with_a_count_from_the_cdr() {
         (aht - cdr_aht).abs() <= per_call,
         "AHT: API {aht:.3} s, CDR talk {talk:.3} s + wrap-up {WRAP} s"
     );
-    assert!(f(&today["occupancy"]) > 0.0);
+    assert!(number(&today["occupancy"]) > 0.0);
 
     // The interval is part of the day; the gauges show the interval.
     let interval = &stats["stats"]["interval"];

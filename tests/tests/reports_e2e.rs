@@ -9,12 +9,12 @@
 //! resolution. `GET /api/v1/reports/queues` gives the report's numbers too, and refuses an
 //! agent token.
 
-use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
+use switchboard_e2e::cdr_csv::{csv_rows, number, time_of_day};
+use switchboard_e2e::peers::{python_with_pjsua2, registered_agent};
 use switchboard_e2e::{
     http_call, require_peer, sipp, sipp_trace, switchboard_bin, wait_for, Server,
 };
@@ -79,74 +79,13 @@ fn queue(server: &Server) -> Value {
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
-/// Rows of a CSV with a header; fields may be quoted with `"` (doubled inside).
-fn csv(text: &str) -> Vec<HashMap<String, String>> {
-    fn fields(line: &str) -> Vec<String> {
-        let (mut out, mut cur, mut quoted) = (Vec::new(), String::new(), false);
-        let mut chars = line.chars().peekable();
-        while let Some(c) = chars.next() {
-            match (c, quoted) {
-                ('"', true) if chars.peek() == Some(&'"') => {
-                    cur.push('"');
-                    chars.next();
-                }
-                ('"', _) => quoted = !quoted,
-                (',', false) => out.push(std::mem::take(&mut cur)),
-                (c, _) => cur.push(c),
-            }
-        }
-        out.push(cur);
-        out
-    }
-    let mut lines = text.lines();
-    let header = fields(lines.next().unwrap_or(""));
-    lines
-        .filter(|l| !l.is_empty())
-        .map(|l| header.iter().cloned().zip(fields(l)).collect())
-        .collect()
-}
-
-fn agent(py: &str, server: &Server, user: &str) -> Softphone {
-    let password = format!("secret-{user}");
-    let mut phone = Softphone::start(
-        py,
-        server.sip,
-        SoftphoneOpts {
-            user: Some((user, &password)),
-            answer: "auto",
-            seconds: 90,
-            ..Default::default()
-        },
-    );
-    let reg = phone.wait_event("registered", 15);
-    assert_eq!(
-        reg.as_ref().map(|r| r["code"].clone()),
-        Some(serde_json::json!(200)),
-        "agent {user} registers: {reg:?}"
-    );
-    phone
-}
-
-/// Seconds since midnight UTC of a CDR timestamp.
-fn time_of_day(iso: &str) -> f64 {
-    let t = iso
-        .split_once('T')
-        .map(|(_, t)| t.trim_end_matches('Z'))
-        .unwrap_or_else(|| panic!("a CDR timestamp: {iso:?}"));
-    t.split(':')
-        .map(|p| p.parse::<f64>().unwrap_or_else(|_| panic!("{iso:?}")))
-        .fold(0.0, |acc, p| acc * 60.0 + p)
-}
-
-fn f(v: &Value) -> f64 {
-    v.as_f64()
-        .unwrap_or_else(|| panic!("expected a number, got {v}"))
-}
-
 /// Drives the scripted load; returns when every call ended and every answered call is
 /// handled, with the queue's API view at that moment.
 fn run_load(server: &Server, py: &str) -> Value {
-    let mut agents = [agent(py, server, "1001"), agent(py, server, "1002")];
+    let mut agents = [
+        registered_agent(py, server.sip, "1001", 90),
+        registered_agent(py, server.sip, "1002", 90),
+    ];
     wait_for(15, || {
         (queue(server)["stats"]["live"]["agents"]["available"] == 2).then_some(())
     })
@@ -299,12 +238,12 @@ fn report_queues_agrees_with_live_statistics_and_the_cdr() {
         // from the actor's clock by the API: a few ms apart per call.
         ("aht_s", "aht_s", 0.05),
     ] {
-        let (x, y) = (f(&rep[r]), f(&today[a]));
+        let (x, y) = (number(&rep[r]), number(&today[a]));
         assert!((x - y).abs() <= tol, "{r}: report {x} API {y}");
     }
 
     // Report = the count from the CDR.
-    let cdr: Vec<_> = csv(&server.export("cdr"))
+    let cdr: Vec<_> = csv_rows(&server.export("cdr"))
         .into_iter()
         .filter(|r| r["queue"] == "sales")
         .collect();
@@ -323,13 +262,13 @@ fn report_queues_agrees_with_live_statistics_and_the_cdr() {
     assert_eq!(rep["answered"], answered.len());
     assert_eq!(rep["abandoned"], abandoned);
     let base = cdr.len() as f64;
-    assert!((f(&rep["abandon_rate"]) - abandoned as f64 / base).abs() < 1e-3);
+    assert!((number(&rep["abandon_rate"]) - abandoned as f64 / base).abs() < 1e-3);
     let waits: Vec<f64> = answered
         .iter()
         .map(|r| r["wait_s"].parse::<f64>().expect("wait_s"))
         .collect();
     let cdr_asa = waits.iter().sum::<f64>() / waits.len() as f64;
-    let asa = f(&rep["asa_s"]);
+    let asa = number(&rep["asa_s"]);
     assert!(
         (asa - cdr_asa).abs() <= PER_CALL,
         "ASA: report {asa:.3} s, CDR {cdr_asa:.3} s"
@@ -341,14 +280,14 @@ fn report_queues_agrees_with_live_statistics_and_the_cdr() {
         (sure..=maybe).contains(&within),
         "within {THRESHOLD} s: report {within}, CDR {sure}..={maybe} (waits {waits:?})"
     );
-    let sl = f(&rep["service_level"]);
+    let sl = number(&rep["service_level"]);
     assert!((sl - within as f64 / base).abs() < 1e-3, "SL {sl}");
     let talk = answered
         .iter()
         .map(|r| (time_of_day(&r["end"]) - time_of_day(&r["bridge"])).rem_euclid(86_400.0))
         .sum::<f64>()
         / answered.len() as f64;
-    let aht = f(&rep["aht_s"]);
+    let aht = number(&rep["aht_s"]);
     eprintln!(
         "report: SL {sl:.3} ASA {asa:.3} AHT {aht:.3}; CDR: ASA {cdr_asa:.3} AHT {:.3} \
          (talk + wrap-up), within {sure}..={maybe}",
@@ -367,14 +306,14 @@ fn report_queues_agrees_with_live_statistics_and_the_cdr() {
         .map(|r| r["calls"].as_u64().unwrap_or(0))
         .sum();
     assert_eq!(calls, answered.len() as u64, "calls per agent: {agents}");
-    let talk_sum: f64 = agent_rows.iter().map(|r| f(&r["talk_s"])).sum();
+    let talk_sum: f64 = agent_rows.iter().map(|r| number(&r["talk_s"])).sum();
     assert!(
-        (talk_sum - f(&today["talk_s"])).abs() <= 0.05 * answered.len() as f64,
+        (talk_sum - number(&today["talk_s"])).abs() <= 0.05 * answered.len() as f64,
         "agents' talk {talk_sum} vs the queue's {}",
         today["talk_s"]
     );
     assert!(
-        agent_rows.iter().all(|r| f(&r["occupancy"]) > 0.0),
+        agent_rows.iter().all(|r| number(&r["occupancy"]) > 0.0),
         "{agents}"
     );
     let trunks = report_of("trunks");
@@ -403,8 +342,8 @@ fn report_queues_agrees_with_live_statistics_and_the_cdr() {
         "EWT: report {ewt} API {today}"
     );
     if resolved > 0 {
-        assert!((f(&e["coverage"]) - f(&today["ewt"]["coverage"])).abs() < 1e-3);
-        assert!((f(&e["mae_s"]) - f(&today["ewt"]["mae_s"])).abs() < 0.05);
+        assert!((number(&e["coverage"]) - number(&today["ewt"]["coverage"])).abs() < 1e-3);
+        assert!((number(&e["mae_s"]) - number(&today["ewt"]["mae_s"])).abs() < 0.05);
     }
 
     // The same report over HTTP; staff only.

@@ -13,7 +13,8 @@ use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
+use switchboard_e2e::cdr_csv::number;
+use switchboard_e2e::peers::{python_with_pjsua2, registered_agent};
 use switchboard_e2e::{
     http_call, require_peer, sipp, sipp_trace, switchboard_bin, wait_for, Server,
 };
@@ -69,30 +70,12 @@ fn queue(server: &Server) -> Value {
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
 
-fn agent(py: &str, server: &Server, user: &str) -> Softphone {
-    let password = format!("secret-{user}");
-    let mut phone = Softphone::start(
-        py,
-        server.sip,
-        SoftphoneOpts {
-            user: Some((user, &password)),
-            answer: "auto",
-            seconds: 90,
-            ..Default::default()
-        },
-    );
-    let reg = phone.wait_event("registered", 15);
-    assert_eq!(
-        reg.as_ref().map(|r| r["code"].clone()),
-        Some(serde_json::json!(200)),
-        "agent {user} registers: {reg:?}"
-    );
-    phone
-}
-
 /// Callers and agents; returns when every call ended and every answered call is handled.
 fn run_load(server: &Server, py: &str) {
-    let mut agents = [agent(py, server, "1001"), agent(py, server, "1002")];
+    let mut agents = [
+        registered_agent(py, server.sip, "1001", 90),
+        registered_agent(py, server.sip, "1002", 90),
+    ];
     wait_for(15, || {
         (queue(server)["stats"]["live"]["agents"]["available"] == 2).then_some(())
     })
@@ -169,11 +152,6 @@ fn run_load(server: &Server, py: &str) {
     }
 }
 
-fn f(v: &Value) -> f64 {
-    v.as_f64()
-        .unwrap_or_else(|| panic!("expected a number, got {v}"))
-}
-
 #[test]
 fn a_replay_of_a_real_run_reproduces_its_service_level() {
     if !require_peer("sipp") {
@@ -237,15 +215,15 @@ fn a_replay_of_a_real_run_reproduces_its_service_level() {
     ] {
         assert_eq!(report[r], same[s], "{r}: report {report} simulate {same}");
     }
-    let recorded = f(&report["service_level"]);
-    assert!((f(&same["service_level"]) - recorded).abs() < 1e-3);
+    let recorded = number(&report["service_level"]);
+    assert!((number(&same["service_level"]) - recorded).abs() < 1e-3);
     assert_eq!(same["offered_sim"], report["offered"]);
-    let replayed = f(&same["service_level_sim"]);
+    let replayed = number(&same["service_level_sim"]);
     assert!(
         (replayed - recorded).abs() <= 0.05,
         "replayed SL {replayed:.3} vs recorded {recorded:.3}: {same}"
     );
-    assert!(f(&same["occupancy_sim"]) > 0.0, "{same}");
+    assert!(number(&same["occupancy_sim"]) > 0.0, "{same}");
 
     // Three more agents: service level no worse; twice the callers: twice offered.
     let more = sales(&run(
@@ -254,7 +232,7 @@ fn a_replay_of_a_real_run_reproduces_its_service_level() {
     ));
     eprintln!("with 3 more agents: {more}");
     assert!(
-        f(&more["service_level_sim"]) >= replayed,
+        number(&more["service_level_sim"]) >= replayed,
         "more agents, lower SL: {more} vs {same}"
     );
     let doubled = sales(&run("simulate", &["--interval", "1d", "--scale", "2"]));
