@@ -5,18 +5,22 @@
 #   benches/load.sh CONFIG_ARGS -- RUN_ARGS
 #   e.g. benches/load.sh --agents 200 --record -- --agents 200 --calls 2000 --rate 20 --hold 30
 # Bounded: the load tool's own caps (--calls, --duration) and an outer `timeout`.
+# SWITCHBOARD_BIN / SWITCHBOARD_LOAD_BIN run saved binaries instead of target/release's
+# (alternated before/after runs; implies SKIP_BUILD).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONFIG_ARGS=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do CONFIG_ARGS+=("$1"); shift; done
 [ "${1:-}" = "--" ] && shift
-[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p switchboard -p switchboard-load
+SB_BIN=${SWITCHBOARD_BIN:-./target/release/switchboard}
+LOAD_BIN=${SWITCHBOARD_LOAD_BIN:-./target/release/switchboard-load}
+[ -n "${SKIP_BUILD:-}${SWITCHBOARD_BIN:-}${SWITCHBOARD_LOAD_BIN:-}" ] || cargo build --release -q -p switchboard -p switchboard-load
 WORK=$(mktemp -d)
 SB=
 trap '[ -n "$SB" ] && kill $SB 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
-./target/release/switchboard-load config "${CONFIG_ARGS[@]}" > "$WORK/config.toml"
+"$LOAD_BIN" config "${CONFIG_ARGS[@]}" > "$WORK/config.toml"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-RUST_LOG=warn ./target/release/switchboard run --config "$WORK/config.toml" \
+RUST_LOG=warn "$SB_BIN" run --config "$WORK/config.toml" \
   --sip-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --data-dir "$WORK/data" > "$WORK/out" 2> "$WORK/log" &
 SB=$!
 for _ in $(seq 300); do grep -q READY "$WORK/out" 2>/dev/null && break; sleep 0.1; done
@@ -25,7 +29,7 @@ HTTP=$(sed -n 's/.*http=\([^ ]*\) .*/\1/p' "$WORK/out")
 [ -n "$SIP" ] || { echo "switchboard did not start:"; cat "$WORK/log"; exit 1; }
 echo "machine: $(nproc) cores, $(sed -n 's/model name\s*: //p' /proc/cpuinfo | head -1); loadavg before: $(cut -d' ' -f1-3 /proc/loadavg)"
 rc=0
-timeout 3600 ./target/release/switchboard-load run --server "$SIP" --server-pid "$SB" --http "$HTTP" "$@" || rc=$?
+timeout 3600 "$LOAD_BIN" run --server "$SIP" --server-pid "$SB" --http "$HTTP" "$@" || rc=$?
 if [ -d "$WORK/data/recordings" ]; then
   echo "recordings: $(find "$WORK/data/recordings" -name '*.wav' | wc -l) files, $(du -sm "$WORK/data/recordings" | cut -f1) MiB"
 fi

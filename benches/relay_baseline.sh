@@ -15,8 +15,9 @@ cd "$(dirname "$0")/.."
 CALLS=${1:-300}
 HOLD=${2:-20}
 RATE=${3:-25}
-[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p switchboard -p switchboard-load
-LOAD=./target/release/switchboard-load
+# SWITCHBOARD_BIN / SWITCHBOARD_LOAD_BIN: saved binaries instead of target/release's.
+[ -n "${SKIP_BUILD:-}${SWITCHBOARD_BIN:-}${SWITCHBOARD_LOAD_BIN:-}" ] || cargo build --release -q -p switchboard -p switchboard-load
+LOAD=${SWITCHBOARD_LOAD_BIN:-./target/release/switchboard-load}
 OUT=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -33,7 +34,7 @@ echo "== switchboard ($CALLS calls, ${HOLD} s, $RATE/s${RECORD:+, recorded})" >&
 REC=()
 [ -n "${RECORD:-}" ] && REC=(--record)
 SKIP_BUILD=1 benches/load.sh --agents "$CALLS" "${REC[@]}" -- --agents "$CALLS" --calls "$CALLS" \
-  --rate "$RATE" --hold "$HOLD" --duration "$SPAN" --max-wait 60 > "$OUT/switchboard.txt" 2> "$OUT/switchboard.err" || true
+  --rate "$RATE" --hold "$HOLD" --duration "$SPAN" --max-wait 60 --progress 1 > "$OUT/switchboard.txt" 2> "$OUT/switchboard.err" || true
 grep -v '^RESULT' "$OUT/switchboard.txt" >&2 || true
 
 echo "== minimal relay" >&2
@@ -83,6 +84,9 @@ rows = []
 if sb:
     rows.append(("switchboard", sb.get("server_us_per_packet_delivered"), sb.get("server_kib_per_call"),
                  max(sb.get("loss_to_caller_pct", 0), sb.get("loss_to_agent_pct", 0)), sb["completed"], sb["failed"], sb["loadavg"]))
+    if sb.get("server_us_per_packet_steady") is not None:
+        # Only the intervals with every call bridged and none coming or going (the relay alone).
+        rows.append(("  steady", sb["server_us_per_packet_steady"], None, 0.0, sb["completed"], sb["failed"], sb["loadavg"]))
 for name, r in (("minimal relay", mn), ("rtpengine", rt)):
     if r:
         rows.append((name, r.get("relay_us_per_packet_delivered"), r.get("relay_kib_per_call"),
@@ -93,8 +97,11 @@ for name, us, kib, loss, ok, failed, la in rows:
     kib_s = f"{kib:9.0f}" if kib is not None else f"{'?':>9}"
     print(f"{name:14} {us_s} {kib_s} {loss:7.3f} {ok:>5}/{failed:<4}  {la}")
 s = sb and sb.get("server_us_per_packet_delivered")
+st = sb and sb.get("server_us_per_packet_steady")
 for name, r in (("minimal relay", mn), ("rtpengine", rt)):
     b = r and r.get("relay_us_per_packet_delivered")
     if s and b:
         print(f"switchboard / {name}: {s / b:.2f}x CPU per packet delivered")
+    if st and b:
+        print(f"switchboard steady bridged state / {name}: {st / b:.2f}x CPU per packet delivered")
 PY

@@ -78,6 +78,9 @@ pub(crate) struct Live {
     /// RTP packets the tool sent and received, all legs.
     pub(crate) rtp_sent: AtomicU64,
     pub(crate) rtp_received: AtomicU64,
+    /// The same counted while the calls run, [`LIVE_BATCH`] at a time per leg (for the
+    /// steady-state figure, `steady.rs`); `rtp_received` is the exact total at the end.
+    pub(crate) rtp_received_live: AtomicU64,
     /// RTP datagrams that did not parse (counted, reported).
     pub(crate) rtp_bad: AtomicU64,
     /// RTP datagrams from an address other than the leg's peer (counted, not analysed).
@@ -139,6 +142,9 @@ pub(crate) fn caller_index(number: &str) -> Option<u64> {
     number.strip_prefix("+7900")?.parse().ok()
 }
 
+/// Received packets a leg counts before adding them to [`Live::rtp_received_live`].
+pub(crate) const LIVE_BATCH: u32 = 10;
+
 /// The RTP side of one leg: its socket, where to send, and what it measured.
 pub(crate) struct MediaLeg {
     pub(crate) socket: UdpSocket,
@@ -149,6 +155,8 @@ pub(crate) struct MediaLeg {
     pt: u8,
     origin: Instant,
     sent: u64,
+    /// Received since the last batch went to `Live::rtp_received_live`.
+    unbatched: u32,
     buf: [u8; 1500],
 }
 
@@ -168,6 +176,7 @@ impl MediaLeg {
             pt: codec.static_payload_type(),
             origin: Instant::now(),
             sent: 0,
+            unbatched: 0,
             buf: [0; 1500],
         })
     }
@@ -200,6 +209,12 @@ impl MediaLeg {
             Some(v) => {
                 let units = (now.duration_since(self.origin).as_micros() / 125) as i64;
                 self.stats.on_packet(v.seq, v.ts, now, units);
+                self.unbatched += 1;
+                if self.unbatched == LIVE_BATCH {
+                    self.unbatched = 0;
+                    live.rtp_received_live
+                        .fetch_add(u64::from(LIVE_BATCH), Ordering::Relaxed);
+                }
                 if v.pt == self.pt && v.payload.len() <= FRAME {
                     self.tone.on_payload(v.payload, v.ts, now);
                 } else if v.pt != PT_EVENT && v.pt != 13 {

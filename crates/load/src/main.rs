@@ -24,6 +24,7 @@ mod relay;
 mod scrape;
 mod server_config;
 mod stats;
+mod steady;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -539,6 +540,8 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
     let mut ticker = tokio::time::interval(Duration::from_secs(a.progress.max(1)));
     ticker.tick().await;
     let mut last = sample(a.server_pid);
+    let mut last_snap = steady::Snapshot::read(&sh.live, last.cpu);
+    let mut steady = steady::Steady::default();
     let mut set = None;
     let mut placing = Duration::ZERO;
     let mut placer = Some(placer);
@@ -572,6 +575,9 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
                     100.0 * (s.own - last.own).as_secs_f64() / dt,
                     load_average(),
                 );
+                let snap = steady::Snapshot::read(&sh.live, s.cpu);
+                steady.add(&last_snap, &snap);
+                last_snap = snap;
                 last = s;
             }
         }
@@ -605,6 +611,7 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
         placed,
         placing,
         peak_rss_kib,
+        &steady,
         &callers,
         &agents,
         [lateness.as_ref(), answer_to_audio.as_ref()],
@@ -622,6 +629,7 @@ fn report(
     placed: u64,
     placing: Duration,
     peak_rss_sampled: u64,
+    steady: &steady::Steady,
     callers: &Endpoint,
     agents: &Endpoint,
     [lateness, answer_to_audio]: [Option<&scrape::Histogram>; 2],
@@ -749,6 +757,13 @@ fn report(
             per_call_kib
         );
         println!("server CPU / load tool CPU: {:.2}", cpu / own_cpu.max(1e-6));
+        if let Some(us) = steady.us_per_packet() {
+            println!(
+                "server in the steady bridged state (every call up bridged, none starting or ending; {} progress intervals, {} packets delivered): {us:.2} us per packet delivered",
+                steady.intervals, steady.packets
+            );
+            json["server_us_per_packet_steady"] = serde_json::json!(us);
+        }
         json["server_cpu_s"] = serde_json::json!(cpu);
         json["server_ms_per_call"] =
             serde_json::json!(1000.0 * cpu / (completed + failed).max(1) as f64);

@@ -18,6 +18,7 @@
 //! queue's backlog (shared by all calls, decision 0036).
 
 use super::*;
+use crate::media_leg::RxBuf;
 
 use super::relay::tests::leg;
 use crate::alloc_count::live_bytes;

@@ -18,6 +18,7 @@ mod footprint;
 mod forking;
 mod hold;
 mod ivr_flow;
+mod media_in;
 mod placed_transfer;
 mod post_call_survey;
 mod queueing;
@@ -29,6 +30,7 @@ mod tenant;
 pub(crate) use tenant::tenant_prompt_key;
 mod transfer;
 mod transfer_target;
+mod wake_gate;
 mod wakeup;
 
 pub(crate) use api_supervision::run_api_supervision;
@@ -43,9 +45,11 @@ use supervision::{supervise_call, supervise_target};
 pub(crate) use transfer::refer_replaces;
 use transfer_target::{Asked, Destination, Unresolved};
 
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -70,13 +74,28 @@ use crate::call_signals::CallSignal;
 use crate::config::Config;
 use crate::core_events;
 use crate::event_log::{EventLog, NewEvent};
-use crate::media_leg::{HandOver, LegSettings, MediaLeg, MediaPeer, RxBuf, Timeline};
+use crate::media_leg::{HandOver, LegSettings, MediaLeg, MediaPeer, Timeline};
 use crate::pii::Pii;
 use crate::recorder::Recorder;
 use crate::sip_driver::{NewCall, SipCommand, SipHandle};
 use switchboard_events::{
     CallEnd, CallStart, Disposition, DtmfVia, EndReason, Event, Party, RtpStats, SupervisionEnd,
 };
+
+/// What woke the call task's loop: a datagram on one of its media sockets, or one of the
+/// other sources (`wake_gate.rs`).
+enum Woke {
+    Datagram(media_in::Port, std::io::Result<SocketAddr>),
+    Signal(Option<CallSignal>),
+    Timer,
+    SuperviseRequest(Option<SuperviseRequest>),
+    SupervisorGone,
+    Queue(Option<QueueSignal>),
+    /// Boxed: a transfer's answer is large and rare.
+    Reached(Option<Box<direct::Reached>>),
+    Control(Option<crate::live_calls::CallControl>),
+    Http(Option<(u64, Result<serde_json::Value, switchboard_ivr::HttpError>)>),
+}
 
 /// Everything a call task needs from the server; shared by all calls.
 pub(crate) struct CallContext {
@@ -260,6 +279,9 @@ struct CallTask {
     direct: Option<direct::DirectCall>,
     /// The answer of a transfer's target being rung.
     reach_rx: Option<tokio::sync::oneshot::Receiver<direct::Reached>>,
+    /// Digits taken so far (either way): a packet that brought one is not a plain relay
+    /// (`wake_gate.rs`).
+    digits_taken: u32,
     /// The campaign row this call was placed for (`campaign_leg.rs`).
     campaign: Option<campaign_leg::CampaignTag>,
     /// A call we placed (campaign): leg A is the callee, the agent's leg a call of its own.
@@ -308,11 +330,9 @@ impl CallTask {
     }
 
     async fn run(&mut self, signals: &mut crate::call_signals::SignalReceiver) {
-        let mut buf_a = RxBuf::new();
-        let mut buf_b = RxBuf::new();
-        let mut buf_s = RxBuf::new();
-        let mut buf_rtcp_a = RxBuf::new();
-        let mut buf_rtcp_b = RxBuf::new();
+        let mut bufs = media_in::RxBufs::new();
+        let mut turn = media_in::Turn::default();
+        let mut gate = wake_gate::Gate::default();
         // Timers as data: the task wakes at `next_wake` (every 20 ms while it plays audio,
         // at its earliest timer while it only relays); see `wakeup.rs`.
         let mut last_tick = Instant::now();
@@ -328,68 +348,94 @@ impl CallTask {
             if next != wake {
                 wake = next;
                 timer.as_mut().reset(wake.into());
+                // Re-armed: polled (and so registered) again before the task sleeps.
+                gate.open();
             }
-            // Borrowed, not cloned: no reference-count traffic per packet.
-            let b_sock = self.b.as_ref().map(|b| &*b.sock);
-            let s_sock = self.supervision.as_ref().map(|sv| &*sv.media.sock);
-            let a_rtcp = &*self.a.rtcp;
-            let b_rtcp = self.b.as_ref().map(|b| &*b.rtcp);
-            tokio::select! {
-                r = self.a.sock.recv_buf_from(buf_a.prepare()) => {
-                    if let Ok((_, from)) = r {
-                        if let Some(d) = self.a.open_rtp(&mut buf_a) {
-                            self.on_rtp_a(Instant::now(), from, d);
-                        }
+            let woke = {
+                // Borrowed, not cloned: no reference-count traffic per packet.
+                let socks: media_in::Sockets = [
+                    Some(&*self.a.sock),
+                    self.b.as_ref().map(|b| &*b.sock),
+                    self.supervision.as_ref().map(|sv| &*sv.media.sock),
+                    Some(&*self.a.rtcp),
+                    self.b.as_ref().map(|b| &*b.rtcp),
+                ];
+                let (sup_rx, sup_stop, reach_rx) =
+                    (&mut self.sup_rx, &mut self.sup_stop, &mut self.reach_rx);
+                let (queue_rx, control_rx, http_rx) =
+                    (&mut self.queue_rx, &mut self.control_rx, &mut self.http_rx);
+                let timer = timer.as_mut();
+                let signals = &mut *signals;
+                // Everything but the media: polled only when one of them woke the task
+                // (`wake_gate.rs`).
+                let others = async move {
+                    tokio::select! {
+                        biased;
+                        s = signals.recv() => Woke::Signal(s),
+                        _ = timer => Woke::Timer,
+                        req = async { match sup_rx.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => Woke::SuperviseRequest(req),
+                        _ = async { match sup_stop.as_mut() { Some(stop) => { let _ = stop.await; } None => std::future::pending().await } } => Woke::SupervisorGone,
+                        q = queue_rx.recv() => Woke::Queue(q),
+                        r = async { match reach_rx.as_mut() { Some(rx) => rx.await.ok(), None => std::future::pending().await } } => Woke::Reached(r.map(Box::new)),
+                        c = control_rx.recv() => Woke::Control(c),
+                        h = http_rx.recv() => Woke::Http(h),
+                    }
+                };
+                tokio::pin!(others);
+                // Media first (decision 0047): a packet is handled without looking at the
+                // rest; `media_in` stands back after a long run so they are never starved.
+                std::future::poll_fn(|cx| {
+                    if let Poll::Ready((port, r)) =
+                        media_in::poll_datagram(cx, &socks, &mut bufs, &mut turn)
+                    {
+                        return Poll::Ready(Woke::Datagram(port, r));
+                    }
+                    gate.poll(cx, |gcx| others.as_mut().poll(gcx))
+                })
+                .await
+            };
+            if let Woke::Datagram(port, r) = woke {
+                if let Ok(from) = r {
+                    if !self.on_datagram(port, from, &mut bufs) {
+                        gate.open();
                     }
                 }
-                r = async { match &b_sock { Some(s) => s.recv_buf_from(buf_b.prepare()).await, None => std::future::pending().await } } => {
-                    if let Ok((_, from)) = r {
-                        if let Some(d) = self.b.as_mut().and_then(|b| b.open_rtp(&mut buf_b)) {
-                            self.on_rtp_b(Instant::now(), from, d);
-                        }
-                    }
-                }
-                r = async { match &s_sock { Some(sk) => sk.recv_buf_from(buf_s.prepare()).await, None => std::future::pending().await } } => {
-                    if let Ok((_, from)) = r {
-                        if let Some(d) = self.supervision.as_mut().and_then(|s| s.media.open_rtp(&mut buf_s)) {
-                            self.on_rtp_supervisor(Instant::now(), from, d);
-                        }
-                    }
-                }
-                r = a_rtcp.recv_buf_from(buf_rtcp_a.prepare()) => {
-                    if let Ok((_, from)) = r {
-                        self.a.receive_rtcp(Instant::now(), from, &mut buf_rtcp_a);
-                    }
-                }
-                r = async { match &b_rtcp { Some(s) => s.recv_buf_from(buf_rtcp_b.prepare()).await, None => std::future::pending().await } } => {
-                    if let (Ok((_, from)), Some(b)) = (r, self.b.as_mut()) {
-                        b.receive_rtcp(Instant::now(), from, &mut buf_rtcp_b);
-                    }
-                }
-                req = async { match self.sup_rx.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
-                    if let Some(req) = req { self.start_supervision(req); }
-                }
-                _ = async { match self.sup_stop.as_mut() { Some(stop) => { let _ = stop.await; } None => std::future::pending().await } } => {
-                    self.stop_supervision(SupervisionEnd::SupervisorHangup);
-                }
-                _ = &mut timer => {
+                continue;
+            }
+            // Any other handler may replace a receiver or re-arm a source.
+            gate.open();
+            match woke {
+                Woke::Datagram(..) => {}
+                Woke::Signal(Some(s)) => Box::pin(self.on_signal(s)).await,
+                Woke::Signal(None) => self.finish(EndReason::SignallingLost),
+                Woke::Timer => {
                     last_tick = Instant::now();
                     self.on_tick(last_tick);
                 }
-                s = signals.recv() => match s {
-                    Some(s) => Box::pin(self.on_signal(s)).await,
-                    None => self.finish(EndReason::SignallingLost),
-                },
-                q = self.queue_rx.recv() => {
-                    if let Some(q) = q { Box::pin(self.on_queue(q)).await; }
+                Woke::SuperviseRequest(req) => {
+                    if let Some(req) = req {
+                        self.start_supervision(req);
+                    }
                 }
-                r = async { match self.reach_rx.as_mut() { Some(rx) => rx.await.ok(), None => std::future::pending().await } } => {
-                    if let Some(r) = r { Box::pin(self.on_reached(r)).await; } else { self.reach_rx = None; }
+                Woke::SupervisorGone => self.stop_supervision(SupervisionEnd::SupervisorHangup),
+                Woke::Queue(q) => {
+                    if let Some(q) = q {
+                        Box::pin(self.on_queue(q)).await;
+                    }
                 }
-                c = self.control_rx.recv() => {
-                    if let Some(c) = c { Box::pin(self.on_control(c)).await; }
+                Woke::Reached(r) => {
+                    if let Some(r) = r {
+                        Box::pin(self.on_reached(*r)).await;
+                    } else {
+                        self.reach_rx = None;
+                    }
                 }
-                h = self.http_rx.recv() => {
+                Woke::Control(c) => {
+                    if let Some(c) = c {
+                        Box::pin(self.on_control(c)).await;
+                    }
+                }
+                Woke::Http(h) => {
                     if let Some((id, result)) = h {
                         self.ivr.handle_event(IvrEvent::HttpResult { id, result });
                         self.drain_ivr();
@@ -397,6 +443,53 @@ impl CallTask {
                 }
             }
         }
+    }
+
+    /// A datagram received on `port` from `from` (in its buffer in `bufs`).
+    ///
+    /// True when it was the plain relay of a bridged call, which replaces no receiver and
+    /// re-arms no source of the task's other wake-ups (`wake_gate.rs`): bridged before and
+    /// after, no digit taken, not the supervisor's audio.
+    fn on_datagram(
+        &mut self,
+        port: media_in::Port,
+        from: SocketAddr,
+        bufs: &mut media_in::RxBufs,
+    ) -> bool {
+        use media_in::Port;
+        let (bridged, digits) = (self.bridge.is_some(), self.digits_taken);
+        let buf = bufs.get(port);
+        match port {
+            Port::RtpA => {
+                if let Some(d) = self.a.open_rtp(buf) {
+                    self.on_rtp_a(Instant::now(), from, d);
+                }
+            }
+            Port::RtpB => {
+                if let Some(d) = self.b.as_mut().and_then(|b| b.open_rtp(buf)) {
+                    self.on_rtp_b(Instant::now(), from, d);
+                }
+            }
+            Port::RtpSupervisor => {
+                if let Some(d) = self
+                    .supervision
+                    .as_mut()
+                    .and_then(|s| s.media.open_rtp(buf))
+                {
+                    self.on_rtp_supervisor(Instant::now(), from, d);
+                }
+            }
+            Port::RtcpA => self.a.receive_rtcp(Instant::now(), from, buf),
+            Port::RtcpB => {
+                if let Some(b) = self.b.as_mut() {
+                    b.receive_rtcp(Instant::now(), from, buf);
+                }
+            }
+        }
+        bridged
+            && self.bridge.is_some()
+            && self.digits_taken == digits
+            && port != Port::RtpSupervisor
     }
 
     fn on_tick(&mut self, now: Instant) {
@@ -450,6 +543,7 @@ impl CallTask {
     }
 
     fn on_digit(&mut self, d: char, via: DtmfVia) {
+        self.digits_taken = self.digits_taken.wrapping_add(1);
         let route = self
             .flow
             .handle_digit(Instant::now(), d, via, self.callback_possible());

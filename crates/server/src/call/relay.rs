@@ -140,6 +140,7 @@ pub(super) fn recorded<'a>(
 pub(super) mod tests {
     use super::*;
     use crate::alloc_count::allocations;
+    use crate::call::media_in::{self, Port};
     use crate::recorder::WriterPool;
     use bytes::BytesMut;
     use switchboard_rtp::{RtpHeader, RtpPacket};
@@ -168,7 +169,8 @@ pub(super) mod tests {
     }
 
     /// Both directions of a bridged call over loopback sockets, each packet received into
-    /// the leg's receive buffer and taken across by `bridge_crossing::cross` (the step of
+    /// its socket's receive buffer by the call task's datagram source (`media_in`) and
+    /// taken across by `bridge_crossing::cross` (the step of
     /// `on_rtp_a`/`on_rtp_b` and of placed calls), and, when `recorded`, decoded and
     /// recorded. The allocations of this thread (the test allocator,
     /// `alloc_count.rs`) during the packets after a warm-up, and how many packets that was;
@@ -200,7 +202,8 @@ pub(super) mod tests {
             None
         };
         let (mut tl_a, mut tl_b) = (Timeline::default(), Timeline::default());
-        let (mut buf_a, mut buf_b) = (RxBuf::new(), RxBuf::new());
+        let mut bufs = media_in::RxBufs::new();
+        let mut turn = media_in::Turn::default();
         let (from_caller, from_agent) = (stream(0x1111, N), stream(0x2222, N));
         let mut allocated = 0;
         let mut got = [0u8; 2048];
@@ -210,8 +213,11 @@ pub(super) mod tests {
             caller.send_to(&packet(&from_caller), a_at).expect("send");
             agent.send_to(&packet(&from_agent), b_at).expect("send");
             let before = allocations();
-            let (_, from) = a.sock.recv_buf_from(buf_a.prepare()).await.expect("recv");
-            let data = a.open_rtp(&mut buf_a).expect("plain RTP");
+            let socks: media_in::Sockets = [Some(&*a.sock), None, None, Some(&*a.rtcp), None];
+            let (port, r) = media_in::next_datagram(&socks, &mut bufs, &mut turn).await;
+            assert_eq!(port, Port::RtpA);
+            let from = r.expect("recv");
+            let data = a.open_rtp(bufs.get(port)).expect("plain RTP");
             let pkt = a.receive(now, from, data).expect("accepted");
             let crossing = Crossing {
                 bridge: &mut bridge,
@@ -227,8 +233,11 @@ pub(super) mod tests {
             });
             assert_eq!(sent, 1);
             drop(pkt);
-            let (_, from) = b.sock.recv_buf_from(buf_b.prepare()).await.expect("recv");
-            let data = b.open_rtp(&mut buf_b).expect("plain RTP");
+            let socks: media_in::Sockets = [None, Some(&*b.sock), None, None, Some(&*b.rtcp)];
+            let (port, r) = media_in::next_datagram(&socks, &mut bufs, &mut turn).await;
+            assert_eq!(port, Port::RtpB);
+            let from = r.expect("recv");
+            let data = b.open_rtp(bufs.get(port)).expect("plain RTP");
             let pkt = b.receive(now, from, data).expect("accepted");
             let crossing = Crossing {
                 bridge: &mut bridge,

@@ -263,6 +263,7 @@ impl CallTask {
             callee_leads: false,
             direct: None,
             reach_rx: None,
+            digits_taken: 0,
         }
     }
 }
