@@ -9,7 +9,7 @@
 
 use std::sync::Mutex;
 
-use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
+use switchboard_e2e::peers::{python_with_pjsua2, registered_agent, Softphone, SoftphoneOpts};
 use switchboard_e2e::{require_peer, sipp, sipp_trace, LoggedEvent, Server};
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -66,23 +66,7 @@ fn wait_state(server: &Server, agent: &str, state: &str, after: i64) -> LoggedEv
 }
 
 fn agent(py: &str, server: &Server, user: &str) -> Softphone {
-    let password = format!("secret-{user}");
-    let mut phone = Softphone::start(
-        py,
-        server.sip,
-        SoftphoneOpts {
-            user: Some((user, &password)),
-            answer: "auto",
-            seconds: 60,
-            ..Default::default()
-        },
-    );
-    let reg = phone.wait_event("registered", 15);
-    assert_eq!(
-        reg.as_ref().map(|r| r["code"].clone()),
-        Some(serde_json::json!(200)),
-        "agent {user} registers: {reg:?}"
-    );
+    let phone = registered_agent(py, server.sip, user, 60);
     wait_state(server, user, "available", 0);
     phone
 }

@@ -8,7 +8,7 @@
 
 use std::sync::Mutex;
 
-use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
+use switchboard_e2e::peers::{python_with_pjsua2, registered_agent, Softphone, SoftphoneOpts};
 use switchboard_e2e::{LoggedEvent, Server};
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -56,23 +56,7 @@ fn dump(server: &Server) -> String {
 }
 
 fn agent(py: &str, server: &Server, user: &str) -> Softphone {
-    let password = format!("secret-{user}");
-    let mut phone = Softphone::start(
-        py,
-        server.sip,
-        SoftphoneOpts {
-            user: Some((user, &password)),
-            answer: "auto",
-            seconds: 60,
-            ..Default::default()
-        },
-    );
-    let reg = phone.wait_event("registered", 15);
-    assert_eq!(
-        reg.as_ref().map(|r| r["code"].clone()),
-        Some(serde_json::json!(200)),
-        "agent {user} registers: {reg:?}"
-    );
+    let phone = registered_agent(py, server.sip, user, 60);
     server
         .wait_event(15, |e| {
             e.kind == "agent.state" && e.agent == user && e.data["state"] == "available"
