@@ -1,8 +1,9 @@
 //! Helpers for the hardening tests: SIPp from a chosen loopback source address
-//! (127.0.0.x), metrics lookups, and the server's peak memory.
+//! (127.0.0.x), OPTIONS health probes, metrics lookups, and the server's peak memory.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Output};
+use std::time::{Duration, Instant};
 
 use crate::{repo_root, scratch_dir, Server};
 
@@ -63,4 +64,42 @@ pub fn tcp_from(local_ip: &str, to: SocketAddr) -> Option<std::net::TcpStream> {
     s.connect_timeout(&to.into(), std::time::Duration::from_secs(5))
         .ok()?;
     Some(s.into())
+}
+
+/// One answered OPTIONS probe: how long the 200 took and how many times the request was
+/// sent (1: answered without a retransmission).
+#[derive(Clone, Copy, Debug)]
+pub struct Probe {
+    pub took: Duration,
+    pub sends: u32,
+}
+
+/// One OPTIONS probe from `sock` (Call-ID `probe-<tag>-<n>@mon`), retransmitted every
+/// 500 ms; its answer, if a 200 came within 8 s.
+pub fn options_probe(sock: &UdpSocket, target: SocketAddr, tag: &str, n: u32) -> Option<Probe> {
+    let start = Instant::now();
+    let local = sock.local_addr().expect("addr");
+    let call_id = format!("probe-{tag}-{n}@mon");
+    let req = format!(
+        "OPTIONS sip:{target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-{tag}-{n}\r\n\
+         From: <sip:monitor@{}>;tag=p{n}\r\nTo: <sip:{target}>\r\nCall-ID: {call_id}\r\n\
+         CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        local.ip()
+    );
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let mut buf = [0u8; 4096];
+    for sends in 1..=16 {
+        sock.send_to(req.as_bytes(), target).expect("send probe");
+        while let Ok((len, _)) = sock.recv_from(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..len]);
+            if text.starts_with("SIP/2.0 200") && text.contains(&call_id) {
+                return Some(Probe {
+                    took: start.elapsed(),
+                    sends,
+                });
+            }
+        }
+    }
+    None
 }

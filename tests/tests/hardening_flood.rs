@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use switchboard_e2e::hostile::{metric, peak_rss_kb, sipp_from};
+use switchboard_e2e::hostile::{metric, options_probe, peak_rss_kb, sipp_from, Probe};
 use switchboard_e2e::{require_peer, sipp_trace, wait_for, Server};
 
 const FLOOD: u64 = 70_000;
@@ -39,43 +39,6 @@ fn invite_with_padding(n: u64, target: SocketAddr, pad: usize) -> Vec<u8> {
         body.len()
     )
     .into_bytes()
-}
-
-/// One answered OPTIONS probe: how long the 200 took and how many times the request was
-/// sent (1: answered without a retransmission).
-#[derive(Clone, Copy, Debug)]
-struct Probe {
-    took: Duration,
-    sends: u32,
-}
-
-/// One OPTIONS probe from `sock`, retransmitted every 500 ms; how long the 200 took, if
-/// it came within 8 s.
-fn probe(sock: &UdpSocket, target: SocketAddr, n: u32) -> Option<Probe> {
-    let start = Instant::now();
-    let local = sock.local_addr().expect("addr");
-    let req = format!(
-        "OPTIONS sip:{target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-probe-{n}\r\n\
-         From: <sip:monitor@{}>;tag=p{n}\r\nTo: <sip:{target}>\r\nCall-ID: probe-{n}@mon\r\n\
-         CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-        local.ip()
-    );
-    sock.set_read_timeout(Some(Duration::from_millis(500)))
-        .expect("timeout");
-    let mut buf = [0u8; 4096];
-    for sends in 1..=16 {
-        sock.send_to(req.as_bytes(), target).expect("send probe");
-        while let Ok((len, _)) = sock.recv_from(&mut buf) {
-            let text = String::from_utf8_lossy(&buf[..len]);
-            if text.starts_with("SIP/2.0 200") && text.contains(&format!("probe-{n}@mon")) {
-                return Some(Probe {
-                    took: start.elapsed(),
-                    sends,
-                });
-            }
-        }
-    }
-    None
 }
 
 /// Datagrams the kernel dropped on the IPv4 UDP socket bound to `addr` (its receive
@@ -134,7 +97,7 @@ fn a_register_and_options_get_through_a_70k_invite_flood_within_200_mb() {
             let mut results = Vec::new();
             let mut n = 0;
             while !done.load(Ordering::Relaxed) && n < 200 {
-                results.push(probe(&sock, target, n));
+                results.push(options_probe(&sock, target, "monitor", n));
                 n += 1;
                 std::thread::sleep(Duration::from_millis(200));
             }

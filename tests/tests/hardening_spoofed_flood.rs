@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use switchboard_e2e::hostile::{metric, sipp_from};
+use switchboard_e2e::hostile::{metric, options_probe, sipp_from, Probe};
 use switchboard_e2e::{require_peer, sipp_trace, wait_for, Server};
 
 /// Spoofed source addresses: 127.1.0.1 .. 127.1.3.250.
@@ -47,46 +47,19 @@ fn invite(n: u64, from: &str, target: SocketAddr) -> Vec<u8> {
     .into_bytes()
 }
 
-/// One OPTIONS probe from `sock`, retransmitted every 500 ms: how long the 200 took and
-/// how many sends it needed, if it came within 8 s.
-fn probe(sock: &UdpSocket, target: SocketAddr, tag: &str, n: u32) -> Option<(Duration, u32)> {
-    let start = Instant::now();
-    let local = sock.local_addr().expect("addr");
-    let call_id = format!("probe-{tag}-{n}@mon");
-    let req = format!(
-        "OPTIONS sip:{target} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-{tag}-{n}\r\n\
-         From: <sip:monitor@{}>;tag=p{n}\r\nTo: <sip:{target}>\r\nCall-ID: {call_id}\r\n\
-         CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-        local.ip()
-    );
-    sock.set_read_timeout(Some(Duration::from_millis(500)))
-        .expect("timeout");
-    let mut buf = [0u8; 4096];
-    for sends in 1..=16 {
-        sock.send_to(req.as_bytes(), target).expect("send probe");
-        while let Ok((len, _)) = sock.recv_from(&mut buf) {
-            let text = String::from_utf8_lossy(&buf[..len]);
-            if text.starts_with("SIP/2.0 200") && text.contains(&call_id) {
-                return Some((start.elapsed(), sends));
-            }
-        }
-    }
-    None
-}
-
 /// Probes from `ip` every 200 ms until `done` (at most 300).
 fn prober(
     ip: &'static str,
     tag: &'static str,
     target: SocketAddr,
     done: Arc<AtomicBool>,
-) -> std::thread::JoinHandle<Vec<Option<(Duration, u32)>>> {
+) -> std::thread::JoinHandle<Vec<Option<Probe>>> {
     std::thread::spawn(move || {
         let sock = UdpSocket::bind((ip, 0)).expect("probe socket");
         let mut results = Vec::new();
         let mut n = 0;
         while !done.load(Ordering::Relaxed) && n < 300 {
-            results.push(probe(&sock, target, tag, n));
+            results.push(options_probe(&sock, target, tag, n));
             n += 1;
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -94,14 +67,14 @@ fn prober(
     })
 }
 
-fn summary(probes: &[Option<(Duration, u32)>]) -> String {
-    let mut took: Vec<Duration> = probes.iter().flatten().map(|p| p.0).collect();
+fn summary(probes: &[Option<Probe>]) -> String {
+    let mut took: Vec<Duration> = probes.iter().flatten().map(|p| p.took).collect();
     took.sort();
     format!(
         "{} probes, {} answered, {} after a retransmission, median {:?}, worst {:?}",
         probes.len(),
         took.len(),
-        probes.iter().flatten().filter(|p| p.1 > 1).count(),
+        probes.iter().flatten().filter(|p| p.sends > 1).count(),
         took.get(took.len() / 2),
         took.last()
     )
