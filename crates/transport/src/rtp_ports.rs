@@ -109,9 +109,26 @@ impl RtpPortPool {
 mod tests {
     use super::*;
 
+    /// A block of `len` consecutive ports starting at an even port, all free for UDP on
+    /// 127.0.0.1 right now, below the kernel's ephemeral range (where any socket of a test
+    /// running beside this one, or another program, may take a port at any moment).
+    fn free_block(len: u16) -> RangeInclusive<u16> {
+        let mut rng = rand::thread_rng();
+        for _ in 0..200 {
+            let base = rng.gen_range(11_000u16..30_000) & !1;
+            let held: Vec<_> = (base..base + len)
+                .map_while(|p| std::net::UdpSocket::bind(("127.0.0.1", p)).ok())
+                .collect();
+            if held.len() == usize::from(len) {
+                return base..=base + len - 1;
+            }
+        }
+        panic!("no block of {len} free UDP ports below 30000 on 127.0.0.1");
+    }
+
     #[tokio::test]
     async fn allocates_even_ports_with_rtcp_above() {
-        let pool = RtpPortPool::new("127.0.0.1".parse().unwrap(), 41000..=41011);
+        let pool = RtpPortPool::new("127.0.0.1".parse().unwrap(), free_block(12));
         let a = pool.allocate().await.unwrap();
         let b = pool.allocate().await.unwrap();
         let pa = a.rtp.local_addr().unwrap().port();
@@ -123,7 +140,7 @@ mod tests {
 
     #[tokio::test]
     async fn exhausted_pool_says_none() {
-        let pool = RtpPortPool::new("127.0.0.1".parse().unwrap(), 41100..=41103);
+        let pool = RtpPortPool::new("127.0.0.1".parse().unwrap(), free_block(4));
         let _a = pool.allocate().await.unwrap();
         let _b = pool.allocate().await.unwrap();
         assert!(pool.allocate().await.is_none());
@@ -146,7 +163,7 @@ mod tests {
     #[tokio::test]
     async fn every_pair_is_handed_out_once_in_no_predictable_order() {
         // 8 pairs: all distinct while held, then none; a released pair comes back.
-        let pool = RtpPortPool::new("127.0.0.1".parse().unwrap(), 47100..=47115);
+        let pool = RtpPortPool::new("127.0.0.1".parse().unwrap(), free_block(16));
         assert_eq!(pool.capacity(), 8);
         let mut held = Vec::new();
         while let Some(p) = pool.allocate().await {
@@ -168,7 +185,7 @@ mod tests {
 
         // 50 pairs: in allocation order, a port is rarely the one after the previous
         // (round-robin would make it so 49 times out of 49; random, about once).
-        let pool = RtpPortPool::new("127.0.0.1".parse().unwrap(), 47200..=47299);
+        let pool = RtpPortPool::new("127.0.0.1".parse().unwrap(), free_block(100));
         let mut held = Vec::new();
         while let Some(p) = pool.allocate().await {
             held.push(p);
