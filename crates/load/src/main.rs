@@ -723,6 +723,11 @@ fn report(
         callers.unparsable.load(Ordering::Relaxed) + agents.unparsable.load(Ordering::Relaxed),
         callers.stray.load(Ordering::Relaxed) + agents.stray.load(Ordering::Relaxed),
     );
+    // The worse direction's p99 (ms), for scripts that set runs side by side.
+    let answer_to_audio_p99 = [&acct.to_caller, &acct.to_agent]
+        .iter()
+        .filter_map(|d| stats::percentile(&mut d.answer_to_audio_ms.clone(), 99.0))
+        .reduce(f64::max);
     let mut json = serde_json::json!({
         "placed": placed, "completed": completed, "failed": failed,
         "failures": acct.failures, "agent_events": acct.agent_events,
@@ -736,6 +741,7 @@ fn report(
         "loadavg": load_average(),
         "caller_codec": format!("{:?}", a.caller_codec), "agent_codec": format!("{:?}", a.agent_codec),
         "rtp_wrong_codec": live.rtp_wrong_codec.load(Ordering::Relaxed),
+        "answer_to_audio_p99_ms": answer_to_audio_p99,
     });
     if let Some(cpu) = server_cpu {
         let rss = end.rss.map(|r| r.1).unwrap_or(0).max(peak_rss_sampled);
