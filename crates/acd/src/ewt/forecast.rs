@@ -251,20 +251,10 @@ impl Forecast {
         {
             return false;
         }
-        const EPS: f64 = 1e-3;
         self.loads
             .iter()
             .zip(agents)
-            .all(|(then, now)| match (*then, *now) {
-                (AgentLoad::FreeIn(a), AgentLoad::FreeIn(b)) => {
-                    ((a - age).max(0.0) - b).abs() < EPS
-                }
-                (AgentLoad::Busy { age: a }, AgentLoad::Busy { age: b }) => {
-                    (a + age - b).abs() < EPS
-                }
-                (AgentLoad::Starting, AgentLoad::Starting) => true,
-                _ => false,
-            })
+            .all(|(then, now)| load_aged_into(*then, *now, age))
     }
 
     /// Positions the forecast has waits for (`0..positions()` callers ahead).
@@ -312,4 +302,17 @@ pub(super) fn partition(n: usize, pred: impl Fn(usize) -> bool) -> usize {
         }
     }
     lo
+}
+
+/// Whether an agent's load as a forecast saw it, `age` seconds later, is the load seen now
+/// (a free-in time counted down, a call's age counted up; 1 ms of rounding allowed): then
+/// nothing about that agent changed since.
+pub(super) fn load_aged_into(then: AgentLoad, now: AgentLoad, age: f64) -> bool {
+    const EPS: f64 = 1e-3;
+    match (then, now) {
+        (AgentLoad::FreeIn(a), AgentLoad::FreeIn(b)) => ((a - age).max(0.0) - b).abs() < EPS,
+        (AgentLoad::Busy { age: a }, AgentLoad::Busy { age: b }) => (a + age - b).abs() < EPS,
+        (AgentLoad::Starting, AgentLoad::Starting) => true,
+        _ => false,
+    }
 }

@@ -23,7 +23,7 @@ use std::collections::BinaryHeap;
 
 use rand::Rng;
 
-use super::forecast::partition;
+use super::forecast::{load_aged_into, partition};
 use super::summary::Summaries;
 use super::{exp_sample, pick_bound, plays_for, AgentLoad, Estimate, EwtConfig, Offer, Secs};
 use super::{SharedAgent, SharedQueue};
@@ -399,20 +399,10 @@ impl GroupForecast {
         {
             return false;
         }
-        const EPS: f64 = 1e-3;
         self.agents.iter().zip(agents).all(|(then, now)| {
             then.serves == now.serves
                 && then.current == now.current
-                && match (then.load, now.load) {
-                    (AgentLoad::FreeIn(a), AgentLoad::FreeIn(b)) => {
-                        ((a - age).max(0.0) - b).abs() < EPS
-                    }
-                    (AgentLoad::Busy { age: a }, AgentLoad::Busy { age: b }) => {
-                        (a + age - b).abs() < EPS
-                    }
-                    (AgentLoad::Starting, AgentLoad::Starting) => true,
-                    _ => false,
-                }
+                && load_aged_into(then.load, now.load, age)
         })
     }
 
