@@ -111,7 +111,7 @@ def res(name):
         return None
     return next((json.loads(l[7:]) for l in f.read_text().splitlines() if l.startswith("RESULT ")), None)
 rows = [(n, r) for n, r in (("switchboard", res("switchboard")), ("rustpbx", res("rustpbx"))) if r]
-print(f"{'B2BUA':12} {'us/pkt delivered':>17} {'ms CPU/call':>12} {'KiB/call':>9} {'loss %':>7} {'ok/failed':>10} {'a2a p99 ms':>11}  loadavg")
+print(f"{'B2BUA':12} {'us/pkt delivered':>17} {'steady us/pkt':>14} {'ms CPU/call':>12} {'KiB/call':>9} {'loss %':>7} {'ok/failed':>10} {'a2a p99 ms':>11}  loadavg")
 for name, r in rows:
     def f(k, w, p):
         v = r.get(k)
@@ -119,10 +119,12 @@ for name, r in rows:
     loss = max(r.get("loss_to_caller_pct", 0), r.get("loss_to_agent_pct", 0))
     a2a = r.get("answer_to_audio_p99_ms")
     a2a_s = f"{a2a:11.1f}" if isinstance(a2a, (int, float)) else f"{'?':>11}"
-    print(f"{name:12} {f('server_us_per_packet_delivered', 17, 2)} {f('server_ms_per_call', 12, 1)} "
+    print(f"{name:12} {f('server_us_per_packet_delivered', 17, 2)} {f('server_us_per_packet_steady', 14, 2)} {f('server_ms_per_call', 12, 1)} "
           f"{f('server_kib_per_call', 9, 0)} {loss:7.3f} {r['completed']:>5}/{r['failed']:<4} {a2a_s}  {r['loadavg']}")
 got = dict(rows)
 s, p = got.get("switchboard"), got.get("rustpbx")
 if s and p and s.get("server_us_per_packet_delivered") and p.get("server_us_per_packet_delivered"):
     print(f"switchboard / rustpbx: {s['server_us_per_packet_delivered'] / p['server_us_per_packet_delivered']:.2f}x CPU per packet delivered")
+    if s.get("server_us_per_packet_steady") and p.get("server_us_per_packet_steady"):
+        print(f"switchboard / rustpbx, steady bridged state: {s['server_us_per_packet_steady'] / p['server_us_per_packet_steady']:.2f}x")
 PY
