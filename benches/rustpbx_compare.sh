@@ -9,7 +9,8 @@
 #      the agents registered with digest in its memory user backend, callers let in as
 #      guest calls (`allow_guest_calls`), no recording.
 # rustpbx is never a dependency of this repository: build it outside, at measurement time:
-#   cargo install rustpbx --version '^0.5' --root /tmp/rustpbx
+#   cargo install rustpbx --version '^0.5' --locked --root /tmp/rustpbx   (--locked: 0.5.0 does
+#   not build against the newest rsipstack)
 #   RUSTPBX=/tmp/rustpbx/bin/rustpbx benches/rustpbx_compare.sh [CALLS] [HOLD_S] [RATE]
 # (default 200 20 10). Without RUSTPBX (or `rustpbx` on PATH) only switchboard runs.
 # Every process is bounded (the tool's caps and `timeout`); loopback only.
