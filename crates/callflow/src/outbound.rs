@@ -66,6 +66,10 @@ pub enum DialFailure {
     Aborted,
     /// The server is stopping.
     Shutdown,
+    /// The dialled call was ended on our side while it rang (a hang-up over the API, the
+    /// call's own task or the SIP driver ending it; `reason` says which): the dial stops
+    /// there and no other trunk is tried.
+    Ended(EndReason),
     /// The dial's channel to the SIP driver closed while the driver still ran (a lost
     /// reply or signal lane: a bug, not the server stopping).
     InternalError,
@@ -84,6 +88,7 @@ impl DialFailure {
             DialFailure::Unusable => "unusable_answer".to_string(),
             DialFailure::Aborted => "aborted".to_string(),
             DialFailure::Shutdown => "shutdown".to_string(),
+            DialFailure::Ended(reason) => format!("ended {reason}"),
             DialFailure::InternalError => "internal_error".to_string(),
             DialFailure::Refused { why, .. } => why.clone(),
         }
@@ -101,7 +106,7 @@ impl DialFailure {
     /// end: the far end's failure as it said it (busy, not found, declined, ...), 502 for
     /// our trunk's credentials failing or a non-final status, 480 after the ring
     /// timeout, 488 for an unusable answer, 503 when no trunk or the server could take
-    /// it, 500 when the dial lost its channel to the SIP driver. `None` when the agent
+    /// it (or the server ended the dial), 500 when the dial lost its channel to the SIP driver. `None` when the agent
     /// gave up (nothing to answer).
     pub fn originator_status(&self) -> Option<u16> {
         Some(match self {
@@ -109,7 +114,7 @@ impl DialFailure {
             DialFailure::Status(_) => 502,
             DialFailure::RingTimeout => 480,
             DialFailure::Unusable => 488,
-            DialFailure::NoTrunk | DialFailure::Shutdown => 503,
+            DialFailure::NoTrunk | DialFailure::Shutdown | DialFailure::Ended(_) => 503,
             DialFailure::InternalError => 500,
             DialFailure::Refused { status, .. } => *status,
             DialFailure::Aborted => return None,
@@ -246,8 +251,8 @@ impl Call {
             return;
         };
         self.timers.set(Timer::Ring, None);
-        // `call.end`'s reason says what happened to the leg: the server stopping, the
-        // dial policy refusing the number (`refused`), the agent giving up on their own
+        // `call.end`'s reason says what happened to the leg: the server stopping or
+        // ending the dial itself (its own reason, e.g. `api_hangup`), the dial policy refusing the number (`refused`), the agent giving up on their own
         // call, or else the far end not answering (busy, no answer, failed, no trunk).
         let reason = match (&o.purpose, &failure) {
             (Purpose::AgentCall { .. }, DialFailure::Aborted) => EndReason::CallerCancelled,
@@ -258,12 +263,14 @@ impl Call {
                 }
                 match failure {
                     DialFailure::Shutdown => EndReason::Shutdown,
+                    DialFailure::Ended(reason) => reason,
                     DialFailure::InternalError => EndReason::SignallingLost,
                     DialFailure::Refused { .. } => EndReason::Refused,
                     _ => EndReason::NotAnswered,
                 }
             }
             (_, DialFailure::Shutdown) => EndReason::Shutdown,
+            (_, DialFailure::Ended(reason)) => *reason,
             (_, DialFailure::InternalError) => EndReason::SignallingLost,
             (Purpose::Callback { .. }, _) => EndReason::CallbackLegFailed,
             (Purpose::Campaign { .. }, _) => EndReason::NotAnswered,

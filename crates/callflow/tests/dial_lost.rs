@@ -1,6 +1,7 @@
 //! A dial that lost its channel to the SIP driver (`DialFailure::InternalError`) is told
 //! apart from the server stopping (`Shutdown`): its own words in `call.end`'s `detail`,
 //! `signalling_lost` as the end reason, and 500 (not 503) for an agent's own call.
+//! A dial hung up on our side while it rang (`DialFailure::Ended`) keeps its reason.
 
 use std::time::Duration;
 
@@ -71,4 +72,22 @@ fn a_lost_channel_is_not_a_shutdown() {
     assert_eq!(call.dial_failure(), Some(&DialFailure::InternalError));
     let (out, _) = outputs_after(callback(), DialFailure::Shutdown);
     assert_eq!(out.last(), Some(&Output::HangUp(EndReason::Shutdown)));
+}
+
+#[test]
+fn a_dial_ended_on_our_side_keeps_its_reason() {
+    let ended = DialFailure::Ended(EndReason::ApiHangup);
+    assert_eq!(ended.detail(), "ended api_hangup");
+    assert_eq!(ended.originator_status(), Some(503));
+    let (out, call) = outputs_after(agent_call(), ended.clone());
+    assert_eq!(
+        out,
+        [
+            Output::Sip(SipRequest::RejectOriginator { status: 503 }),
+            Output::HangUp(EndReason::ApiHangup),
+        ]
+    );
+    assert_eq!(call.dial_failure(), Some(&ended));
+    let (out, _) = outputs_after(callback(), DialFailure::Ended(EndReason::LocalHangup));
+    assert_eq!(out.last(), Some(&Output::HangUp(EndReason::LocalHangup)));
 }

@@ -2,13 +2,15 @@
 //! every call we originate to the outside (queue callbacks today; web callbacks, agents'
 //! outbound calls and campaigns reuse it). It asks the SIP driver for a trunk
 //! (`SipCommand::DialTrunk`), waits for the answer, and on a 408/5xx fails over to the next
-//! trunk by priority; trunks skipped for their limits and failovers are logged as typed
-//! events on the call. The number must already have passed the dial policy.
+//! trunk by priority (a call hung up on our side while it rings, by a shutdown or a
+//! hang-up, ends the dial with its own reason instead: the carrier did not fail); trunks
+//! skipped for their limits and failovers are logged as typed events on the call. The number must already have passed the dial policy.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use switchboard_events::{Event, TrunkLimit};
+use switchboard_callflow::Hangup;
+use switchboard_events::{EndReason, Event, TrunkLimit};
 use switchboard_sip::CallKey;
 use switchboard_sip_message::StatusCode;
 use switchboard_trunk::{LimitRefusal, TrunkId};
@@ -46,6 +48,9 @@ pub(crate) enum NotAnswered {
     /// The originator gave up while it rang (an agent hung up their outbound call); the
     /// ringing attempt was cancelled.
     Aborted,
+    /// The ringing call was ended on our side (the SIP driver or another task hung it up;
+    /// the reason says why): the far end did not fail, so no other trunk is tried.
+    Ended(EndReason),
 }
 
 impl NotAnswered {
@@ -58,6 +63,7 @@ impl NotAnswered {
             NotAnswered::Gone => "shutdown".to_string(),
             NotAnswered::Lost => "internal_error".to_string(),
             NotAnswered::Aborted => "aborted".to_string(),
+            NotAnswered::Ended(reason) => format!("ended {reason}"),
         }
     }
 
@@ -134,8 +140,16 @@ pub(crate) async fn dial_number_until(
                     return Err(NotAnswered::Aborted);
                 }
             };
-            match next {
-                Ok(Some(CallSignal::BAnswered(sdp))) => {
+            let signal = match next {
+                Ok(Some(signal)) => signal,
+                Ok(None) => return Err(NotAnswered::lane_closed(&ctx.sip)),
+                Err(_) => {
+                    let _ = ctx.sip.commands.send(SipCommand::Hangup { call });
+                    return Err(NotAnswered::RingTimeout);
+                }
+            };
+            match ringing(signal) {
+                Ringing::Answered(sdp) => {
                     return Ok(Answered {
                         call,
                         trunk,
@@ -143,14 +157,9 @@ pub(crate) async fn dial_number_until(
                         signals,
                     })
                 }
-                Ok(Some(CallSignal::BFailed(status))) => break status,
-                Ok(Some(CallSignal::Ended(_))) => break StatusCode::SERVER_INTERNAL_ERROR,
-                Ok(None) => return Err(NotAnswered::lane_closed(&ctx.sip)),
-                Ok(Some(_)) => continue,
-                Err(_) => {
-                    let _ = ctx.sip.commands.send(SipCommand::Hangup { call });
-                    return Err(NotAnswered::RingTimeout);
-                }
+                Ringing::Failed(status) => break status,
+                Ringing::Over(why) => return Err(why),
+                Ringing::Waiting => continue,
             }
         };
         if !switchboard_trunk::fails_over(failed.0) {
@@ -171,10 +180,80 @@ pub(crate) async fn dial_number_until(
     }
 }
 
+/// What a signal on a ringing trunk call means for the dial.
+#[derive(Debug, PartialEq, Eq)]
+enum Ringing {
+    /// The far end answered with this SDP.
+    Answered(Bytes),
+    /// The far end (the carrier) failed the call: another trunk may take it.
+    Failed(StatusCode),
+    /// The dial is over without an answer and without failing over.
+    Over(NotAnswered),
+    /// Still ringing.
+    Waiting,
+}
+
+fn ringing(signal: CallSignal) -> Ringing {
+    match signal {
+        CallSignal::BAnswered(sdp) => Ringing::Answered(sdp),
+        CallSignal::BFailed(status) => Ringing::Failed(status),
+        // Not the far end's failure: the call was ended here (a shutdown, a hang-up):
+        // the dial ends with it, no other carrier is dialled.
+        CallSignal::Ended(h) => Ringing::Over(ended_while_ringing(h)),
+        _ => Ringing::Waiting,
+    }
+}
+
+/// A trunk call that ended before any answer without a final failure from the carrier
+/// (the B2BUA reports a carrier's failure as `BFailed` first, which fails over): the
+/// server stopping (`Gone`), or the call hung up on our side with its own reason. A leg's
+/// own end (which the B2BUA never reports before an answer without `BFailed`) counts as
+/// the signalling lost.
+fn ended_while_ringing(h: Hangup) -> NotAnswered {
+    match h {
+        Hangup::Local(EndReason::Shutdown) => NotAnswered::Gone,
+        Hangup::Local(reason) => NotAnswered::Ended(reason),
+        Hangup::Leg { .. } => NotAnswered::Ended(EndReason::SignallingLost),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sip_driver::SipHandle;
+
+    #[test]
+    fn a_dial_ended_here_does_not_fail_over() {
+        use switchboard_callflow::{DialFailure, LegEnd};
+        // A carrier's failure fails over (503, 408, ...) ...
+        let failed = ringing(CallSignal::BFailed(StatusCode::SERVICE_UNAVAILABLE));
+        assert_eq!(failed, Ringing::Failed(StatusCode::SERVICE_UNAVAILABLE));
+        // ... the call ended on our side does not: the dial ends with its own reason.
+        let hung_up = ringing(CallSignal::Ended(Hangup::Local(EndReason::ApiHangup)));
+        assert_eq!(
+            hung_up,
+            Ringing::Over(NotAnswered::Ended(EndReason::ApiHangup))
+        );
+        let Ringing::Over(why) = hung_up else {
+            unreachable!()
+        };
+        assert_eq!(why.detail(), "ended api_hangup");
+        assert_eq!(
+            crate::placed_call::failure_of(why),
+            DialFailure::Ended(EndReason::ApiHangup)
+        );
+        let stopping = ringing(CallSignal::Ended(Hangup::Local(EndReason::Shutdown)));
+        assert_eq!(stopping, Ringing::Over(NotAnswered::Gone));
+        let leg = Hangup::Leg {
+            party: switchboard_events::Party::Agent,
+            how: LegEnd::Bye,
+        };
+        assert_eq!(
+            ringing(CallSignal::Ended(leg)),
+            Ringing::Over(NotAnswered::Ended(EndReason::SignallingLost))
+        );
+        assert_eq!(ringing(CallSignal::BProgress), Ringing::Waiting);
+    }
 
     #[test]
     fn a_closed_lane_is_shutdown_only_once_the_driver_takes_no_commands() {

@@ -110,6 +110,7 @@ pub(crate) fn failure_of(why: NotAnswered) -> DialFailure {
         NotAnswered::Gone => DialFailure::Shutdown,
         NotAnswered::Lost => DialFailure::InternalError,
         NotAnswered::Aborted => DialFailure::Aborted,
+        NotAnswered::Ended(reason) => DialFailure::Ended(reason),
     }
 }
 

@@ -266,7 +266,9 @@ async fn place(ctx: Arc<CallContext>, job: CampaignCall) -> CampaignCallResult {
                 NotAnswered::NoTrunk => (Outcome::NoTrunk, None),
                 NotAnswered::Failed(st) => (Outcome::of_status(st.0), Some(st.0)),
                 NotAnswered::RingTimeout => (Outcome::NoAnswer, None),
-                NotAnswered::Gone | NotAnswered::Aborted => (Outcome::Interrupted, None),
+                NotAnswered::Gone | NotAnswered::Aborted | NotAnswered::Ended(_) => {
+                    (Outcome::Interrupted, None)
+                }
                 NotAnswered::Lost => (Outcome::Failed, None),
             };
             let failure = crate::placed_call::failure_of(why);
