@@ -1,7 +1,10 @@
 //! Prints the announced-wait matrix in harder regimes for docs/acd.md.
 //!
-//! `cargo run --release -p switchboard-acd --example ewt_regimes -- [days] [seed] [nofeedback]`
+//! `cargo run --release -p switchboard-acd --example ewt_regimes -- [days] [seed] [nofeedback|feedback] [REGIME...]`
+//! (regimes by their names' first word, e.g. `30%` or `two`; default all).
 use std::time::Duration;
+
+use switchboard_acd::sim::Regime;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -13,8 +16,17 @@ fn main() {
     if args.next().as_deref() == Some("nofeedback") {
         ewt.calibration_gain = 0.0;
     }
-    let cells =
-        switchboard_acd::sim::regime_matrix(Duration::from_secs_f64(days * 86_400.0), seed, ewt);
+    let wanted: Vec<String> = args.collect();
+    let regimes: Vec<Regime> = Regime::ALL
+        .into_iter()
+        .filter(|r| wanted.is_empty() || wanted.iter().any(|w| r.name().starts_with(w.as_str())))
+        .collect();
+    let cells = switchboard_acd::sim::regime_matrix_of(
+        &regimes,
+        Duration::from_secs_f64(days * 86_400.0),
+        seed,
+        ewt,
+    );
     print!("{}", switchboard_acd::sim::regime_markdown(&cells));
     println!(
         "\n{days} days/cell, seed {seed}, {:.1} s",

@@ -16,11 +16,13 @@ use rand_distr::{Distribution, LogNormal};
 
 use crate::config::{AgentConfig, Join, QueueConfig, SkillReq, Strategy};
 use crate::engine::{Acd, AcdConfig, Audit, QueueStats};
-use crate::ids::{AgentId, CallId, QueueId};
+use crate::ids::{AgentId, CallId, QueueId, TenantId};
 use crate::output::{CallbackResult, Event, Outcome, Output};
 
 mod regimes;
-pub use regimes::{regime_config, regime_markdown, regime_matrix, Regime, RegimeCell};
+pub use regimes::{
+    regime_config, regime_markdown, regime_matrix, regime_matrix_of, Regime, RegimeCell,
+};
 
 /// Traffic offered to one queue.
 #[derive(Clone, Debug)]
@@ -43,6 +45,13 @@ pub struct SimQueue {
     pub skills: Vec<SkillReq>,
     /// Share of calls with priority 1 (the rest have 0).
     pub high_priority_share: f64,
+    /// Skills a share of the calls need on top of `skills` ...
+    pub extra_skills: Vec<SkillReq>,
+    /// ... and that share.
+    pub extra_skills_share: f64,
+    /// Each call is of tenant `t` with probability `share` (`(t, share)`, shares summing
+    /// to at most 1; the rest have no tenant).
+    pub tenant_shares: Vec<(TenantId, f64)>,
     /// Share of callers who ask for a callback after `callback_after` of waiting.
     pub callback_share: f64,
     /// When those callers ask.
@@ -64,6 +73,9 @@ impl SimQueue {
             patience_mean: None,
             skills: Vec::new(),
             high_priority_share: 0.0,
+            extra_skills: Vec::new(),
+            extra_skills_share: 0.0,
+            tenant_shares: Vec::new(),
             callback_share: 0.0,
             callback_after: Duration::from_secs(60),
             redial_share: 0.0,
@@ -460,7 +472,22 @@ impl Runner {
         let patience = q.patience_mean.map(|p| p.as_secs_f64());
         let cb = q.callback_share;
         let cb_after = q.callback_after;
-        let skills = q.skills.clone();
+        let mut skills = q.skills.clone();
+        // Drawn only when configured, so the other regimes' traffic is unchanged.
+        if q.extra_skills_share > 0.0 && self.rng.gen_bool(q.extra_skills_share.clamp(0.0, 1.0)) {
+            skills.extend(q.extra_skills.iter().copied());
+        }
+        let mut tenant = None;
+        if !q.tenant_shares.is_empty() {
+            let mut u: f64 = self.rng.gen();
+            for (t, share) in &q.tenant_shares {
+                if u < *share {
+                    tenant = Some(*t);
+                    break;
+                }
+                u -= share;
+            }
+        }
         let number = number.unwrap_or_else(|| self.rng.gen());
         if now >= self.cfg.warmup {
             self.records.push(CallRecord {
@@ -497,6 +524,7 @@ impl Runner {
         let mut join = Join::new(call, qid);
         join.priority = priority;
         join.skills = skills;
+        join.tenant = tenant;
         join.caller = Some(format!("+1555{number:07}").into());
         if self.acd.handle_join(now, join).is_err() {
             self.live.remove(&call);

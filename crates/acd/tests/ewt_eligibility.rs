@@ -74,5 +74,10 @@ fn only_agents_with_the_callers_skills_end_the_wait() {
         skill: SkillId(99),
         min: 1,
     }]);
-    assert_eq!(nobody, plain);
+    // (The same law; played in lanes since the caller needs a skill, so other draws.)
+    let (n, p) = (nobody.as_secs_f64(), plain.as_secs_f64());
+    assert!(
+        (n - p).abs() < 0.15 * p,
+        "nobody {nobody:?} vs plain {plain:?}"
+    );
 }

@@ -24,15 +24,23 @@ impl Acd {
                 }
             }
         }
-        if related.len() > 1 {
+        // Who may take whom matters (skills, tenants, tiers): play it (`lanes.rs`).
+        let lanes = self.needs_lanes(&related);
+        if related.len() > 1 || lanes {
             // One group for every queue with the same related queues: ids sorted.
             related.sort_unstable();
             let own = related.iter().position(|r| *r == c.queue)?;
-            let agents = self.shared_agents(now, &related);
-            if let Some(e) = self.group_estimate(now, call, &related, own, &agents, within) {
+            let (agents, ids) = self.shared_agents(now, &related, lanes);
+            if let Some(e) =
+                self.group_estimate(now, call, &related, own, &agents, &ids, within, lanes)
+            {
                 return e.map(to_duration);
             }
-            let e = self.estimate_across(call, &related, own, &agents, within)?;
+            let e = if lanes {
+                self.estimate_in_lanes(now, call, &related, own, &agents, &ids, within)?
+            } else {
+                self.estimate_across(call, &related, own, &agents, within)?
+            };
             return Some(to_duration(e));
         }
         self.loads.clear();

@@ -308,7 +308,8 @@ impl Acd {
         );
         let position = match self.queues.get_mut(&queue) {
             Some(q) => {
-                q.insert(key, call);
+                let needy = self.calls.get(&call).is_some_and(Call::is_needy);
+                q.insert(key, call, needy);
                 q.epoch += 1; // a callback entry, even at the end: nobody waits on its patience
                 q.stats.joined += 1;
                 q.index_of(key).map(|i| i + 1).unwrap_or(0)
@@ -479,7 +480,7 @@ impl Acd {
         };
         c.queue = qid;
         c.joined_at = now;
-        q.insert(c.key, call);
+        q.insert(c.key, call, c.is_needy());
         q.stats.joined += 1;
         c.max_wait_at = q.cfg.max_wait.as_ref().map(|m| now + m.after);
         c.overflow_at = q

@@ -23,7 +23,7 @@
 //! estimate at depth for each change was an eighth of the cost).
 
 use super::*;
-use crate::ewt::{GroupCaller, GroupForecast};
+use crate::ewt::{GroupCaller, GroupForecast, Lanes};
 
 /// Callers expected to join behind the group's line (in the queue of the caller that made
 /// the forecast) before it is replaced: their positions are played too.
@@ -53,6 +53,8 @@ pub(super) struct GroupState {
     /// Estimates read from the current forecast: a group whose last forecast served a
     /// round of announcements makes the next one at the first estimate after a change.
     reads: u32,
+    /// Made playing who may take whom (`lanes.rs`): only such estimates read it.
+    in_lanes: bool,
 }
 
 impl GroupState {
@@ -65,9 +67,17 @@ impl GroupState {
 }
 
 impl Acd {
-    /// The agents of `group` (queue ids, sorted) as the shared estimate sees them.
-    pub(super) fn shared_agents(&self, now: Duration, group: &[QueueId]) -> Vec<SharedAgent> {
+    /// The agents of `group` (queue ids, sorted) as the shared estimate sees them, and
+    /// their ids. With `available`, available agents too (free now): in lanes one may take
+    /// a caller it does not fit yet once that caller's tier widens.
+    pub(super) fn shared_agents(
+        &self,
+        now: Duration,
+        group: &[QueueId],
+        available: bool,
+    ) -> (Vec<SharedAgent>, Vec<AgentId>) {
         let mut agents = Vec::new();
+        let mut ids = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for r in group {
             let Some(q) = self.queues.get(r) else {
@@ -88,6 +98,7 @@ impl Acd {
                     AgentState::WrapUp { until } => {
                         AgentLoad::FreeIn(secs(until.saturating_sub(now)))
                     }
+                    AgentState::Available if available => AgentLoad::FreeIn(0.0),
                     _ => continue,
                 };
                 let on = match &a.state {
@@ -109,15 +120,18 @@ impl Acd {
                     current,
                     serves,
                 });
+                ids.push(*m);
             }
         }
-        agents
+        (agents, ids)
     }
 
     /// The estimate of `call` (of `group[own]`) from the group's forecast, made anew when
     /// it no longer holds. `None` when the forecast cannot serve this caller (it joined
     /// after the forecast was made, or it is the first estimate since the group changed):
-    /// the caller gets its own estimate.
+    /// the caller gets its own estimate. With `lanes`, the forecast plays who may take whom
+    /// (`lanes.rs`; `ids` are the agents' ids) and covers joiners with no needs only.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn group_estimate(
         &mut self,
         now: Duration,
@@ -125,9 +139,13 @@ impl Acd {
         group: &[QueueId],
         own: usize,
         agents: &[SharedAgent],
+        ids: &[AgentId],
         within: f64,
+        lanes: bool,
     ) -> Option<Option<Estimate>> {
-        let key = self.calls.get(&call)?.key;
+        let c = self.calls.get(&call)?;
+        let key = c.key;
+        let plain = !c.is_needy();
         let now_s = secs(now);
         let max_age = self.cfg.ewt.reuse_for;
         let queues = &self.queues;
@@ -143,7 +161,17 @@ impl Acd {
                     })
                 })
         });
-        let holds = unchanged && st.forecast.holds(now_s, agents, max_age);
+        let holds = unchanged && st.in_lanes == lanes && st.forecast.holds(now_s, agents, max_age);
+        // In lanes the joiners played have no needs: a joiner is one of them if it has none
+        // and nobody with needs joined before it since.
+        let plain_joiner = !lanes
+            || (plain
+                && queues.get(&group[own]).is_some_and(|q| {
+                    q.needy
+                        .range(last_played.saturating_add(1)..)
+                        .next()
+                        .is_none()
+                }));
         if holds {
             // Joined since it was made: played if everyone who joined since joined the
             // joiners' queue (then its place among them is its place in that order).
@@ -158,7 +186,7 @@ impl Acd {
             });
             let pos = match st.keys.binary_search(&key) {
                 Ok(pos) => Some(pos),
-                Err(_) if own == st.joiners_queue && joined_only_there => {
+                Err(_) if own == st.joiners_queue && joined_only_there && plain_joiner => {
                     let made = st.made.as_ref()?;
                     let idx = queues.get(&group[own])?.index_of(key)?;
                     Some(st.keys.len() + idx.checked_sub(made.get(own)?.1)?)
@@ -174,7 +202,9 @@ impl Acd {
             // after a change, its own estimate first, a new forecast for the next. Joiners
             // of several queues (a storm filling them all): their own estimates, and a new
             // forecast at most once a second, not one per two joins.
-            if !joined_only_there && now_s - st.forecast.made_at() < MIXED_JOINERS_REMAKE {
+            if !(joined_only_there && plain_joiner)
+                && now_s - st.forecast.made_at() < MIXED_JOINERS_REMAKE
+            {
                 return None;
             }
         }
@@ -195,7 +225,7 @@ impl Acd {
         }
         st.first_reader = None;
         st.reads = 0;
-        self.make_group_forecast(now, group, own, agents);
+        self.make_group_forecast(now, group, own, agents, ids, lanes);
         let st = self.groups.get_mut(group)?;
         let pos = st.keys.binary_search(&key).ok()?;
         let level = self.queues.get(&group[own])?.model.level();
@@ -203,36 +233,25 @@ impl Acd {
     }
 
     /// Play `group`'s future from `now` for every caller of its queues and `JOINERS`
-    /// joining `group[joiners]` behind them.
+    /// joining `group[joiners]` behind them (in `lanes`, joiners with no needs).
     fn make_group_forecast(
         &mut self,
         now: Duration,
         group: &[QueueId],
         joiners: usize,
         agents: &[SharedAgent],
+        ids: &[AgentId],
+        lanes: bool,
     ) {
-        let mut callers = Vec::new();
-        let mut made = Vec::with_capacity(group.len());
-        for (i, r) in group.iter().enumerate() {
-            let Some(q) = self.queues.get(r) else {
-                made.push((0, 0));
-                continue;
-            };
-            made.push((q.epoch, q.order.len()));
-            for (k, c) in &q.order {
-                let may_abandon = match self.calls.get(c).map(|c| &c.state) {
-                    Some(CallState::Waiting) => true,
-                    Some(CallState::CallbackWaiting { .. }) => false,
-                    _ => continue,
-                };
-                callers.push(GroupCaller {
-                    queue: i,
-                    key: *k,
-                    may_abandon,
-                });
-            }
-        }
-        callers.sort_unstable_by_key(|c| c.key);
+        let made: Vec<(u64, usize)> = group
+            .iter()
+            .map(|r| {
+                self.queues
+                    .get(r)
+                    .map_or((0, 0), |q| (q.epoch, q.order.len()))
+            })
+            .collect();
+        let (mut callers, mut calls) = self.group_callers(group, u64::MAX);
         let played = callers.len();
         let last = callers.last().map_or(0, |c| c.key);
         callers.extend((1..=JOINERS as u64).map(|j| GroupCaller {
@@ -240,6 +259,12 @@ impl Acd {
             key: last.saturating_add(j),
             may_abandon: true,
         }));
+        calls.resize(callers.len(), None);
+        let who = if lanes {
+            self.lanes_for(now, group, ids, &callers, &calls, agents)
+        } else {
+            Lanes::by_queue(&callers, agents)
+        };
         let mut views = Vec::with_capacity(group.len());
         for r in group {
             let Some(q) = self.queues.get(r) else {
@@ -252,14 +277,16 @@ impl Acd {
             });
         }
         let st = self.groups.entry(group.to_vec()).or_default();
-        let ok = st.forecast.make(
+        let ok = st.forecast.make_in_lanes(
             &self.cfg.ewt,
             &mut self.rng,
             secs(now),
             &views,
             &callers,
             agents,
+            &who,
         );
+        st.in_lanes = lanes;
         st.keys.clear();
         st.keys.extend(callers[..played].iter().map(|c| c.key));
         st.joiners_queue = joiners;

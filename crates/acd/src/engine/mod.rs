@@ -10,6 +10,7 @@ mod announcements;
 mod calls;
 mod forecast;
 mod group_forecast;
+mod lanes;
 mod overflow;
 mod routing;
 mod timers;
@@ -236,6 +237,10 @@ struct Call {
 }
 
 impl Call {
+    /// It needs something of its agent: skills, or a tenant.
+    fn is_needy(&self) -> bool {
+        !self.skills.is_empty() || self.tenant.is_some()
+    }
     fn on_line(&self) -> bool {
         matches!(self.state, CallState::Waiting | CallState::Offered { .. })
     }
@@ -288,13 +293,20 @@ struct Queue {
     /// a forecast made in another epoch no longer holds.
     epoch: u64,
     forecast: forecast::QueueForecast,
+    /// Keys of the callers in `order` who need something of an agent (skills, a tenant):
+    /// while there are some, wait estimates play who may take whom (`lanes.rs`).
+    needy: std::collections::BTreeSet<u64>,
 }
 
 impl Queue {
     fn index_of(&self, key: u64) -> Option<usize> {
         self.order.binary_search_by(|(k, _)| k.cmp(&key)).ok()
     }
-    fn insert(&mut self, key: u64, call: CallId) {
+    /// Put `call` in the order; `needy` when it needs skills or a tenant of its agents.
+    fn insert(&mut self, key: u64, call: CallId, needy: bool) {
+        if needy {
+            self.needy.insert(key);
+        }
         let i = self.order.partition_point(|(k, _)| *k < key);
         if i < self.order.len() {
             self.epoch += 1;
@@ -302,6 +314,7 @@ impl Queue {
         self.order.insert(i, (key, call));
     }
     fn remove(&mut self, key: u64) {
+        self.needy.remove(&key);
         if let Some(i) = self.index_of(key) {
             self.epoch += 1;
             self.order.remove(i);
@@ -423,6 +436,7 @@ impl Acd {
                 stats: QueueStats::default(),
                 epoch: 0,
                 forecast: forecast::QueueForecast::default(),
+                needy: std::collections::BTreeSet::new(),
             },
         );
         self.queue_ids.push(id);

@@ -132,19 +132,30 @@ impl Acd {
     /// skill tier in force after its wait), whatever the agent is doing: the skill score, or
     /// `None` when it does not fit.
     pub(super) fn fit(agent: &Agent, call: &Call, q: &Queue, now: Duration) -> Option<u32> {
+        let waited = now.saturating_sub(call.joined_at);
+        Self::fit_tier(
+            agent,
+            &call.skills,
+            call.tenant,
+            q,
+            tier_in_force(q, waited),
+        )
+    }
+
+    /// Whether `agent` has what a call of `q` with `skills` and `tenant` needs while `tier`
+    /// applies: the skill score, or `None` when it does not fit.
+    pub(super) fn fit_tier(
+        agent: &Agent,
+        skills: &[crate::config::SkillReq],
+        tenant: Option<crate::ids::TenantId>,
+        q: &Queue,
+        tier: Option<&crate::config::SkillTier>,
+    ) -> Option<u32> {
         let tenant_ok =
             |t: Option<crate::ids::TenantId>| t.is_none_or(|x| agent.cfg.tenants.contains(&x));
-        if !tenant_ok(call.tenant) || !tenant_ok(q.cfg.tenant) {
+        if !tenant_ok(tenant) || !tenant_ok(q.cfg.tenant) {
             return None;
         }
-        let waited = now.saturating_sub(call.joined_at);
-        // The tier in force: the one with the largest `after` not above the wait.
-        let tier = q
-            .cfg
-            .skill_tiers
-            .iter()
-            .filter(|t| t.after <= waited)
-            .max_by_key(|t| t.after);
         let relax = tier.map(|t| t.relax).unwrap_or(0);
         let have = |skill| {
             agent
@@ -156,7 +167,7 @@ impl Acd {
                 .unwrap_or(0)
         };
         let mut score = 0u32;
-        for req in &call.skills {
+        for req in skills {
             let need = req.min.saturating_sub(relax).max(1);
             let p = have(req.skill);
             if p < need {
@@ -169,7 +180,7 @@ impl Acd {
             if p < req.min.max(1) {
                 return None;
             }
-            if !call.skills.iter().any(|c| c.skill == req.skill) {
+            if !skills.iter().any(|c| c.skill == req.skill) {
                 score += u32::from(p);
             }
         }
@@ -494,4 +505,14 @@ impl Acd {
             None => Vec::new(),
         }
     }
+}
+
+/// The skill tier of `q` in force after `waited`: the one with the largest `after` not
+/// above it.
+pub(super) fn tier_in_force(q: &Queue, waited: Duration) -> Option<&crate::config::SkillTier> {
+    q.cfg
+        .skill_tiers
+        .iter()
+        .filter(|t| t.after <= waited)
+        .max_by_key(|t| t.after)
 }

@@ -24,6 +24,7 @@ use std::collections::BinaryHeap;
 use rand::Rng;
 
 use super::forecast::{load_aged_into, partition};
+use super::lanes::{Lanes, Stay};
 use super::summary::Summaries;
 use super::{exp_sample, pick_bound, plays_for, AgentLoad, Estimate, EwtConfig, Offer, Secs};
 use super::{SharedAgent, SharedQueue};
@@ -108,18 +109,39 @@ pub struct GroupForecast {
 /// What one play needs, kept between plays of one make.
 #[derive(Default)]
 struct Scratch {
-    members: Vec<Vec<usize>>,
+    /// Per lane: the stays of its callers, in key order.
+    members: Vec<Vec<Stay>>,
     ptr: Vec<usize>,
+    /// Per caller in this play: answered, or a ghost.
+    gone: Vec<bool>,
     abandon: Vec<f64>,
     waits: Vec<f64>,
     offsets: Vec<usize>,
     lens: Vec<usize>,
     ready: ReadyByKey,
     ghosts: Vec<Ghost>,
-    pending: Vec<Vec<usize>>,
+    /// Per lane: ghosts that may be offered in it (index in `ghosts`, the ghost's stay).
+    pending: Vec<Vec<(usize, Stay)>>,
     heap: BinaryHeap<Reverse<(Secs, usize, u32)>>,
     /// Per agent: where its call's age falls among its queue's handle times.
     starts: Vec<usize>,
+}
+
+impl Scratch {
+    fn new(lanes: &Lanes, n: usize) -> Scratch {
+        let mut sc = Scratch {
+            members: vec![Vec::new(); lanes.count()],
+            ptr: vec![0; lanes.count()],
+            pending: vec![Vec::new(); lanes.count()],
+            ..Scratch::default()
+        };
+        for g in 0..n {
+            for st in lanes.stays(g) {
+                sc.members[st.lane].push(st);
+            }
+        }
+        sc
+    }
 }
 
 impl GroupForecast {
@@ -127,6 +149,7 @@ impl GroupForecast {
     /// key), with as many plays per caller as its per-caller estimate would draw for the
     /// callers ahead of it in the group. `queues[i].ahead` is not used. Returns `false`
     /// (and holds nothing) when no agent serves the group or it has more than 64 queues.
+    /// Every agent takes every caller of the queues it serves ([`Lanes::by_queue`]).
     pub fn make<R: Rng>(
         &mut self,
         cfg: &EwtConfig,
@@ -136,43 +159,33 @@ impl GroupForecast {
         callers: &[GroupCaller],
         agents: &[SharedAgent],
     ) -> bool {
+        let lanes = Lanes::by_queue(callers, agents);
+        self.make_in_lanes(cfg, rng, at, queues, callers, agents, &lanes)
+    }
+
+    /// [`GroupForecast::make`] where who may take which caller, and from when, is
+    /// `lanes` (one entry per caller and per agent; the agents' `serves` are then used
+    /// only by [`GroupForecast::holds`]). `false` (and nothing held) when `lanes` does not
+    /// match the callers and agents.
+    #[allow(clippy::too_many_arguments)]
+    pub fn make_in_lanes<R: Rng>(
+        &mut self,
+        cfg: &EwtConfig,
+        rng: &mut R,
+        at: f64,
+        queues: &[SharedQueue<'_>],
+        callers: &[GroupCaller],
+        agents: &[SharedAgent],
+        lanes: &Lanes,
+    ) -> bool {
         self.positions = 0;
         self.kept.clear();
-        self.agents.clear();
-        self.patience.clear();
-        if agents.is_empty() || queues.is_empty() || queues.len() > 64 {
-            self.cfg = None;
+        if !self.start(cfg, at, queues, callers, agents, lanes) {
             return false;
         }
-        debug_assert!(callers.windows(2).all(|w| w[0].key < w[1].key));
-        self.cfg = Some(*cfg);
-        self.at = at;
-        self.agents.extend_from_slice(agents);
-        self.patience
-            .extend(queues.iter().map(|q| q.model.mean_patience()));
         let n = callers.len();
         self.positions = n;
-        let mut sc = Scratch {
-            members: vec![Vec::new(); queues.len()],
-            ptr: vec![0; queues.len()],
-            pending: vec![Vec::new(); queues.len()],
-            ..Scratch::default()
-        };
-        sc.starts.extend(self.agents.iter().map(|a| {
-            match a.load {
-                AgentLoad::Busy { age } => queues
-                    .get(a.current)
-                    .unwrap_or(&queues[0])
-                    .model
-                    .residual_start(age.max(0.0)),
-                _ => 0,
-            }
-        }));
-        for (g, c) in callers.iter().enumerate() {
-            if let Some(m) = sc.members.get_mut(c.queue) {
-                m.push(g);
-            }
-        }
+        let mut sc = self.scratch(queues, lanes, n);
         for s in 0..plays_for(cfg, 0) {
             let len = partition(n, |g| plays_for(cfg, g) > s);
             if len == 0 {
@@ -180,7 +193,7 @@ impl GroupForecast {
             }
             sc.offsets.push(sc.waits.len());
             sc.lens.push(len);
-            self.play(rng, queues, callers, len, &mut sc);
+            self.play(rng, queues, callers, lanes, len, &mut sc);
         }
         let mut column = Vec::new();
         for (g, c) in callers.iter().enumerate() {
@@ -194,6 +207,52 @@ impl GroupForecast {
         true
     }
 
+    /// Set up a make (or a lone estimate): `false` when there is nothing to play.
+    fn start(
+        &mut self,
+        cfg: &EwtConfig,
+        at: f64,
+        queues: &[SharedQueue<'_>],
+        callers: &[GroupCaller],
+        agents: &[SharedAgent],
+        lanes: &Lanes,
+    ) -> bool {
+        self.agents.clear();
+        self.patience.clear();
+        if agents.is_empty()
+            || queues.is_empty()
+            || queues.len() > 64
+            || lanes.callers() != callers.len()
+            || lanes.agents() != agents.len()
+            || callers.iter().any(|c| c.queue >= queues.len())
+        {
+            self.cfg = None;
+            return false;
+        }
+        debug_assert!(callers.windows(2).all(|w| w[0].key < w[1].key));
+        self.cfg = Some(*cfg);
+        self.at = at;
+        self.agents.extend_from_slice(agents);
+        self.patience
+            .extend(queues.iter().map(|q| q.model.mean_patience()));
+        true
+    }
+
+    fn scratch(&self, queues: &[SharedQueue<'_>], lanes: &Lanes, n: usize) -> Scratch {
+        let mut sc = Scratch::new(lanes, n);
+        sc.starts.extend(self.agents.iter().map(|a| {
+            match a.load {
+                AgentLoad::Busy { age } => queues
+                    .get(a.current)
+                    .unwrap_or(&queues[0])
+                    .model
+                    .residual_start(age.max(0.0)),
+                _ => 0,
+            }
+        }));
+        sc
+    }
+
     /// One play of the group's future up to the caller at `len - 1`, appended to
     /// `sc.waits`.
     fn play<R: Rng>(
@@ -201,6 +260,7 @@ impl GroupForecast {
         rng: &mut R,
         queues: &[SharedQueue<'_>],
         callers: &[GroupCaller],
+        lanes: &Lanes,
         len: usize,
         sc: &mut Scratch,
     ) {
@@ -213,6 +273,8 @@ impl GroupForecast {
                 _ => f64::INFINITY,
             }
         }));
+        sc.gone.clear();
+        sc.gone.resize(len, false);
         sc.ready.clear();
         sc.ghosts.clear();
         for p in &mut sc.pending {
@@ -247,52 +309,83 @@ impl GroupForecast {
             if tag != REAL {
                 // An agent back from a RONA pause in a ghost's own play: it takes the ghost.
                 let gi = tag as usize;
-                if !sc.ghosts[gi].done {
-                    let i = callers[sc.ghosts[gi].pos].queue;
-                    if self.offer_ghost(rng, queues, callers, sc, base, gi, a, p) {
-                        left -= 1;
-                        sc.pending[i].retain(|x| *x != gi);
-                    }
+                if !sc.ghosts[gi].done && self.offer_ghost(rng, queues, callers, sc, base, gi, a, p)
+                {
+                    left -= 1;
                 }
                 continue;
             }
-            let serves = self.agents[a].serves;
-            // Callers who left before they could be offered become ghosts.
+            let serves = lanes.agent(a);
+            // The earliest caller this agent may take now; callers who left before they
+            // could be offered become ghosts; `wake`: when someone enters one of its lanes.
             let mut best: Option<(u64, usize)> = None;
-            for i in 0..queues.len() {
-                if serves & (1u64 << i) == 0 {
+            let mut wake = f64::INFINITY;
+            let mut bits = serves;
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let Some(list) = sc.members.get(i) else {
                     continue;
-                }
-                while let Some(&g) = sc.members[i].get(sc.ptr[i]) {
-                    if g >= len || sc.abandon[g] >= p.max(sc.ready.at(callers[g].key)) {
+                };
+                while let Some(st) = list.get(sc.ptr[i]).copied() {
+                    let g = st.g;
+                    if g >= len {
                         break;
                     }
-                    sc.ghosts.push(Ghost {
-                        pos: g,
-                        not_before: 0.0,
-                        excluded: Vec::new(),
-                        rings: 0,
-                        done: false,
-                    });
-                    sc.pending[i].push(sc.ghosts.len() - 1);
-                    sc.ptr[i] += 1;
-                }
-                if let Some(&g) = sc.members[i].get(sc.ptr[i]) {
-                    if g < len && best.is_none_or(|(k, _)| callers[g].key < k) {
-                        best = Some((callers[g].key, i));
+                    if sc.gone[g] {
+                        sc.ptr[i] += 1;
+                        continue;
                     }
+                    let key = callers[g].key;
+                    let t = p.max(sc.ready.at(key));
+                    if sc.abandon[g] < t {
+                        sc.gone[g] = true;
+                        sc.ghosts.push(Ghost {
+                            pos: g,
+                            not_before: 0.0,
+                            excluded: Vec::new(),
+                            rings: 0,
+                            done: false,
+                        });
+                        let gi = sc.ghosts.len() - 1;
+                        for stay in lanes.stays(g) {
+                            sc.pending[stay.lane].push((gi, stay));
+                        }
+                        sc.ptr[i] += 1;
+                        continue;
+                    }
+                    if st.until <= t {
+                        // Moved on to its next lane for good.
+                        sc.ptr[i] += 1;
+                        continue;
+                    }
+                    if st.from > t {
+                        wake = wake.min(st.from);
+                    } else if best.is_none_or(|(k, _)| key < k) {
+                        best = Some((key, i));
+                    }
+                    break;
                 }
             }
-            // Ghosts with nobody earlier left in this agent's queues: in their own play this
+            // Ghosts with nobody earlier left in this agent's lanes: in their own play this
             // agent takes them now.
-            for i in 0..queues.len() {
-                if serves & (1u64 << i) == 0 || sc.pending[i].is_empty() {
-                    continue;
-                }
+            let mut bits = serves;
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
                 let mut j = 0;
-                while j < sc.pending[i].len() {
-                    let gi = sc.pending[i][j];
-                    let key = callers[sc.ghosts[gi].pos].key;
+                while j < sc.pending.get(i).map_or(0, Vec::len) {
+                    let (gi, st) = sc.pending[i][j];
+                    if sc.ghosts[gi].done || st.until <= p {
+                        sc.pending[i].swap_remove(j);
+                        continue;
+                    }
+                    let key = callers[st.g].key;
+                    if st.from > p.max(sc.ready.at(key)) {
+                        wake = wake.min(st.from);
+                        j += 1;
+                        continue;
+                    }
                     let takes =
                         best.is_none_or(|(k, _)| key < k) && !sc.ghosts[gi].excluded.contains(&a);
                     if takes && self.offer_ghost(rng, queues, callers, sc, base, gi, a, p) {
@@ -304,10 +397,15 @@ impl GroupForecast {
                 }
             }
             let Some((key, i)) = best else {
-                continue; // nobody to take in its queues, ever: idle
+                // Nobody to take now: free until someone enters one of its lanes (a tier
+                // widening), else idle for good.
+                if wake.is_finite() {
+                    sc.heap.push(Reverse((Secs(wake), a, REAL)));
+                }
+                continue;
             };
-            let g = sc.members[i][sc.ptr[i]];
-            let q = &queues[i];
+            let g = sc.members[i][sc.ptr[i]].g;
+            let q = &queues[callers[g].queue];
             let t = p.max(sc.ready.at(key));
             match q.model.play_offer(rng) {
                 Offer::RingOut => {
@@ -325,6 +423,7 @@ impl GroupForecast {
                     ring_outs = 0;
                     sc.waits[base + g] = t + d;
                     left -= 1;
+                    sc.gone[g] = true;
                     sc.ptr[i] += 1;
                     let free = t + d + q.model.sample_handle(rng) + q.wrap_up;
                     sc.heap.push(Reverse((Secs(free), a, REAL)));
@@ -385,6 +484,48 @@ impl GroupForecast {
                 false
             }
         }
+    }
+
+    /// The per-caller estimate in lanes: the wait of the caller at `own` (the last of
+    /// `callers`, those ahead of it in key order), played as many times as its own estimate
+    /// draws for the callers ahead (the law of a forecast's position, without the callers
+    /// behind it). `None` when nothing can be played.
+    #[allow(clippy::too_many_arguments)]
+    pub fn estimate_alone<R: Rng>(
+        cfg: &EwtConfig,
+        rng: &mut R,
+        queues: &[SharedQueue<'_>],
+        callers: &[GroupCaller],
+        agents: &[SharedAgent],
+        lanes: &Lanes,
+        within: f64,
+        quantile: f64,
+    ) -> Option<Estimate> {
+        let mut f = GroupForecast::default();
+        if !f.start(cfg, 0.0, queues, callers, agents, lanes) {
+            return None;
+        }
+        let own = callers.len().checked_sub(1)?;
+        let patience = *f.patience.get(callers[own].queue)?;
+        let mut sc = f.scratch(queues, lanes, callers.len());
+        let plays = plays_for(cfg, own);
+        let mut out = Vec::with_capacity(plays);
+        let mut within_weight = 0.0;
+        for _ in 0..plays {
+            sc.waits.clear();
+            f.play(rng, queues, callers, lanes, callers.len(), &mut sc);
+            let wait = sc.waits[own];
+            let weight = patience.map_or(1.0, |p| (-wait / p).exp());
+            if wait <= within {
+                within_weight += weight;
+            }
+            out.push((wait, weight));
+        }
+        let bound = pick_bound(&mut out, quantile);
+        Some(Estimate {
+            bound: if bound.is_finite() { bound } else { 86_400.0 },
+            p_answered_within: within_weight / plays as f64,
+        })
     }
 
     /// Whether the forecast made at `self.at` still describes the group at `now` with

@@ -21,11 +21,13 @@ use rand::Rng;
 
 mod forecast;
 mod group;
+mod lanes;
 mod shared;
 mod summary;
 
 pub use forecast::{plays_for, Forecast};
 pub use group::{GroupCaller, GroupForecast};
+pub use lanes::{Lanes, MAX_LANES};
 pub use shared::{estimate_shared, SharedAgent, SharedQueue};
 
 /// Tuning of the estimator.

@@ -9,7 +9,15 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::{matrix_config, run, EwtScores, SimConfig};
+use crate::config::SkillReq;
 use crate::ewt::EwtConfig;
+use crate::ids::{SkillId, TenantId};
+
+/// The skill of the mixed-skills regime.
+const RUSSIAN: SkillId = SkillId(1);
+/// The tenants of the two-tenant regime.
+const FIRST: TenantId = TenantId(1);
+const SECOND: TenantId = TenantId(2);
 
 /// One way traffic or agents depart from the base cell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,17 +39,25 @@ pub enum Regime {
     /// (after their current call), so the same arrivals meet 70% of the team (offered
     /// occupancy 0.6 on the whole team, 0.86 on the afternoon team).
     MidDayLogout,
+    /// 30% of the callers need a skill (Russian) that a quarter of the agents have (rounded
+    /// up); offered occupancy 0.7 (at 0.85 the Russian speakers could not keep up).
+    MixedSkills,
+    /// Two tenants, half the callers each; 40% of the agents serve only the first, 40%
+    /// only the second, 20% both.
+    TwoTenants,
 }
 
 impl Regime {
     /// Every regime, in table order.
-    pub const ALL: [Regime; 6] = [
+    pub const ALL: [Regime; 8] = [
         Regime::Base,
         Regime::AnswerDelayRingOut,
         Regime::DailyPeak,
         Regime::HeavyTail,
         Regime::Priority,
         Regime::MidDayLogout,
+        Regime::MixedSkills,
+        Regime::TwoTenants,
     ];
 
     /// The name in the table.
@@ -53,6 +69,8 @@ impl Regime {
             Regime::HeavyTail => "heavy-tailed handle (CV 2.5)",
             Regime::Priority => "20% priority callers",
             Regime::MidDayLogout => "30% log out at 13:00",
+            Regime::MixedSkills => "30% need a skill 1/4 of agents have",
+            Regime::TwoTenants => "two tenants, 20% of agents shared",
         }
     }
 }
@@ -73,6 +91,7 @@ pub fn regime_config(regime: Regime, agents: u32, horizon: Duration, seed: u64) 
     let occupancy = match regime {
         Regime::DailyPeak => 1.05 / 1.5,
         Regime::MidDayLogout => 0.6,
+        Regime::MixedSkills => 0.7,
         _ => 0.85,
     };
     let mut cfg = matrix_config(agents, occupancy, 300, horizon, seed);
@@ -117,14 +136,58 @@ pub fn regime_config(regime: Regime, agents: u32, horizon: Duration, seed: u64) 
             }
             cfg.shift_period = Some(Duration::from_secs(86_400));
         }
+        Regime::MixedSkills => {
+            let speakers = (f64::from(agents) / 4.0).ceil() as usize;
+            for a in cfg.agents.iter_mut().take(speakers) {
+                a.config.skills.push((RUSSIAN, 5));
+            }
+            for q in &mut cfg.queues {
+                q.extra_skills = vec![SkillReq {
+                    skill: RUSSIAN,
+                    min: 1,
+                }];
+                q.extra_skills_share = 0.3;
+            }
+        }
+        Regime::TwoTenants => {
+            let n = cfg.agents.len();
+            let only_first = (n as f64 * 0.4).round() as usize;
+            let shared = (n as f64 * 0.2).round() as usize;
+            for (i, a) in cfg.agents.iter_mut().enumerate() {
+                a.config.tenants = if i < only_first {
+                    vec![FIRST]
+                } else if i < only_first + shared {
+                    vec![FIRST, SECOND]
+                } else {
+                    vec![SECOND]
+                };
+            }
+            for q in &mut cfg.queues {
+                q.tenant_shares = vec![(FIRST, 0.5), (SECOND, 0.5)];
+            }
+        }
     }
     cfg
 }
 
 /// Runs every regime at 5, 10 and 30 agents.
 pub fn regime_matrix(horizon: Duration, seed: u64, ewt: EwtConfig) -> Vec<RegimeCell> {
+    regime_matrix_of(&Regime::ALL, horizon, seed, ewt)
+}
+
+/// Runs `regimes` at 5, 10 and 30 agents (each cell with the seed it has in the whole
+/// matrix).
+pub fn regime_matrix_of(
+    regimes: &[Regime],
+    horizon: Duration,
+    seed: u64,
+    ewt: EwtConfig,
+) -> Vec<RegimeCell> {
     let mut cells = Vec::new();
     for (i, regime) in Regime::ALL.into_iter().enumerate() {
+        if !regimes.contains(&regime) {
+            continue;
+        }
         for agents in [5u32, 10, 30] {
             let s = seed ^ ((i as u64) << 40) ^ (u64::from(agents) << 32);
             let mut cfg = regime_config(regime, agents, horizon, s);
