@@ -18,8 +18,11 @@
 //! `REUSE` is `EwtConfig::reuse_for`; 0 makes (nearly) every estimate the caller's own, the
 //! cost before the forecasts.
 //!
-//! `cargo run --release -p switchboard-acd --example queue_storm -- [WAITING] [AGENTS] [PERIOD] [AHT] [SECONDS] [QUEUES] [REUSE]`
-//! (defaults 10000 200 60 180 120 1 5; the first PERIOD seconds fill the queue and are not measured).
+//! `SKILLED` is the share of callers who need a skill (`ru`) that a quarter of the agents
+//! have (decision 0051: the estimates then play who may take whom); 0 by default.
+//!
+//! `cargo run --release -p switchboard-acd --example queue_storm -- [WAITING] [AGENTS] [PERIOD] [AHT] [SECONDS] [QUEUES] [REUSE] [SKILLED]`
+//! (defaults 10000 200 60 180 120 1 5 0; the first PERIOD seconds fill the queue and are not measured).
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
@@ -40,6 +43,10 @@ fn main() {
     // 0: a forecast serves only the instant it was made in, i.e. (nearly) every estimate
     // is the caller's own Monte Carlo, as before decisions 0044/0049.
     let reuse_for = arg(EwtConfig::default().reuse_for);
+    let skilled = arg(0.0).clamp(0.0, 1.0);
+    const RU: SkillId = SkillId(1);
+    // Its own generator, so the storm without skills draws what it always drew.
+    let mut skill_rng = rand::rngs::SmallRng::seed_from_u64(51);
     let queue_of = |call: u64| queues[(call % u64::from(n_queues)) as usize];
 
     let mut acd = Acd::new(AcdConfig {
@@ -61,8 +68,11 @@ fn main() {
     }
     let t0 = Duration::from_secs(1);
     for a in 1..=agents {
-        acd.add_agent(AgentConfig::new(AgentId(a), queues.clone()))
-            .expect("agent");
+        let mut cfg = AgentConfig::new(AgentId(a), queues.clone());
+        if a % 4 == 1 {
+            cfg.skills.push((RU, 5));
+        }
+        acd.add_agent(cfg).expect("agent");
         acd.handle_login(t0, AgentId(a)).expect("login");
     }
     let mut rng = rand::rngs::SmallRng::seed_from_u64(16);
@@ -120,8 +130,11 @@ fn main() {
             let call = CallId(next_call);
             next_call += 1;
             let sw = Stopwatch::start();
-            acd.handle_join(now, Join::new(call, queue_of(call.0)))
-                .expect("join");
+            let mut join = Join::new(call, queue_of(call.0));
+            if skilled > 0.0 && skill_rng.gen_bool(skilled) {
+                join.skills.push(SkillReq { skill: RU, min: 1 });
+            }
+            acd.handle_join(now, join).expect("join");
             stats.add(measured, Part::Join, sw.elapsed());
         } else if next_end == Some(at) {
             let (_, call) = ends.remove(0);
@@ -162,7 +175,8 @@ fn main() {
     }
     let queued = next_call - 1 - stats.answered_all;
     println!(
-        "queue storm: {waiting} waiting (about {queued} at the end) in {n_queues} queue(s), {agents} agents (each in every queue), announcement every {period} s, AHT {aht} s; measured {seconds} s of simulated time after a {period} s fill"
+        "queue storm: {waiting} waiting (about {queued} at the end) in {n_queues} queue(s), {agents} agents (each in every queue), announcement every {period} s, AHT {aht} s; measured {seconds} s of simulated time after a {period} s fill; {:.0} % of callers need a skill a quarter of the agents have",
+        100.0 * skilled
     );
     let per_s = |d: Duration| d.as_secs_f64() / seconds;
     println!(

@@ -34,8 +34,20 @@ fn busy_centre(
     agents: u32,
     configure: impl Fn(u32, &mut AgentConfig),
 ) -> Acd {
+    busy_centre_with(queues, qc, agents, configure, EwtConfig::default())
+}
+
+/// [`busy_centre`] with the estimator's settings `ewt`.
+fn busy_centre_with(
+    queues: &[QueueId],
+    qc: QueueConfig,
+    agents: u32,
+    configure: impl Fn(u32, &mut AgentConfig),
+    ewt: EwtConfig,
+) -> Acd {
     let mut acd = Acd::new(AcdConfig {
         seed: 51,
+        ewt,
         ..AcdConfig::default()
     });
     for q in queues {
@@ -195,47 +207,53 @@ fn a_tier_widening_after_a_minute_is_played() {
     );
 }
 
-#[test]
-fn announcements_read_one_forecast_in_lanes() {
-    // A round of periodic announcements of 200 callers, a third needing Russian (two of
-    // ten agents): one forecast serves them, and it agrees with the callers' own estimates.
+/// 200 callers joined at t = 1 s, a third needing Russian (two of ten busy agents have
+/// it); the round of periodic announcements at t = 61 s with `reuse_for`: the bounds and
+/// how many forecasts were made for the round.
+fn round_in_lanes(reuse_for: f64) -> (Vec<(u64, f64)>, u64) {
     let mut qc = queue();
     qc.announce_every = Some(s(60));
-    let mut acd = busy_centre(&[A], qc, 10, |a, cfg| {
+    let ewt = EwtConfig {
+        reuse_for,
+        ..EwtConfig::default()
+    };
+    let configure = |a: u32, cfg: &mut AgentConfig| {
         if a <= 2 {
             cfg.skills.push((RU, 5));
         }
-    });
-    let mut own = Vec::new();
+    };
+    let mut acd = busy_centre_with(&[A], qc, 10, configure, ewt);
     for c in 1..=200u64 {
         let j = if c % 3 == 0 {
             needs_ru(c, A, 1)
         } else {
             Join::new(CallId(c), A)
         };
-        own.push((c, secs(join_bound(&mut acd, s(1), j))));
+        join_bound(&mut acd, s(1), j);
     }
+    // The same state either way (estimates do not route); only the reuse differs.
     let before = acd.forecasts_made();
     acd.handle_timeout(s(61));
-    let round: Vec<(CallId, f64)> = std::iter::from_fn(|| acd.poll_output())
+    let round: Vec<(u64, f64)> = std::iter::from_fn(|| acd.poll_output())
         .filter_map(|o| match o {
             Output::Announce {
                 call,
                 ewt_bound: Some(b),
                 ..
-            } => Some((call, secs(b))),
+            } => Some((call.0, secs(b))),
             _ => None,
         })
         .collect();
-    assert_eq!(round.len(), 200);
-    assert!(
-        acd.forecasts_made() - before <= 2,
-        "{} forecasts for one round",
-        acd.forecasts_made() - before
-    );
-    // With no handle times seen, calls are drawn from the exponential prior (memoryless):
-    // 60 s later, with nothing changed, the bounds are the join bounds again; compare the
-    // means by class.
+    (round, acd.forecasts_made() - before)
+}
+
+#[test]
+fn announcements_read_one_forecast_in_lanes() {
+    let (forecast, made) = round_in_lanes(5.0);
+    let (own, _) = round_in_lanes(0.0);
+    assert_eq!(forecast.len(), 200);
+    assert!(made <= 2, "{made} forecasts for one round");
+    // The forecast's bounds agree with the callers' own estimates, class by class.
     let mean = |ru: bool, v: &[(u64, f64)]| {
         let x: Vec<f64> = v
             .iter()
@@ -244,14 +262,103 @@ fn announcements_read_one_forecast_in_lanes() {
             .collect();
         x.iter().sum::<f64>() / x.len() as f64
     };
-    let later: Vec<(u64, f64)> = round.iter().map(|(c, b)| (c.0, *b)).collect();
     for ru in [false, true] {
-        let (a, b) = (mean(ru, &own), mean(ru, &later));
+        let (a, b) = (mean(ru, &own), mean(ru, &forecast));
         assert!(
-            (b - a).abs() < 0.1 * a,
-            "ru {ru}: at join {a:.0} s, a minute later {b:.0} s"
+            (b - a).abs() < 0.05 * a,
+            "ru {ru}: own estimates {a:.0} s, the forecast's {b:.0} s"
         );
     }
-    // The Russian callers wait longer than the plain ones behind the same line.
+    // The Russian callers wait longer than the others in the same line.
     assert!(mean(true, &own) > 1.5 * mean(false, &own));
+}
+
+/// In lanes without tiers, a forecast's position has the law of that caller's own estimate
+/// (`GroupForecast::estimate_alone`): nobody behind a caller takes an agent it could have
+/// had. Two classes in one queue (every third caller needs what agents 0-2 have), busy
+/// agents of every age, impatient callers, 2,000 plays each.
+#[test]
+fn a_forecast_in_lanes_has_each_callers_own_law() {
+    use rand::rngs::SmallRng;
+    use rand::SeedableRng;
+    use switchboard_acd::ewt::{
+        AgentLoad, EwtModel, GroupCaller, GroupForecast, Lanes, SharedAgent, SharedQueue,
+    };
+    let cfg = EwtConfig {
+        samples: 2000,
+        exact_ahead: 10_000,
+        ..EwtConfig::default()
+    };
+    let mut m = EwtModel::new(cfg, 180.0);
+    for i in 0..500 {
+        m.record_handle(60.0 + (i % 240) as f64);
+    }
+    for i in 0..300 {
+        m.record_departure(200.0 + (i % 50) as f64, i % 4 == 0);
+    }
+    let queues = [SharedQueue {
+        model: &m,
+        wrap_up: 5.0,
+        ahead: &[],
+    }];
+    let callers: Vec<GroupCaller> = (0..60u64)
+        .map(|i| GroupCaller {
+            queue: 0,
+            key: i,
+            may_abandon: true,
+        })
+        .collect();
+    let agents: Vec<SharedAgent> = (0..10)
+        .map(|i| SharedAgent {
+            load: AgentLoad::Busy {
+                age: 17.0 * f64::from(i),
+            },
+            current: 0,
+            serves: 1,
+        })
+        .collect();
+    let lanes_of = |n: usize| {
+        let mut l = Lanes::default();
+        for g in 0..n {
+            assert!(l.push_caller(&[(0.0, usize::from(g % 3 == 2))]));
+        }
+        for a in 0..10 {
+            l.push_agent(if a < 3 { 0b11 } else { 0b01 });
+        }
+        l
+    };
+    let mut f = GroupForecast::default();
+    let mut rng = SmallRng::seed_from_u64(5);
+    assert!(f.make_in_lanes(
+        &cfg,
+        &mut rng,
+        0.0,
+        &queues,
+        &callers,
+        &agents,
+        &lanes_of(60)
+    ));
+    for pos in [0usize, 2, 7, 8, 20, 29, 41, 59] {
+        let mut rng = SmallRng::seed_from_u64(900 + pos as u64);
+        let alone = GroupForecast::estimate_alone(
+            &cfg,
+            &mut rng,
+            &queues,
+            &callers[..=pos],
+            &agents,
+            &lanes_of(pos + 1),
+            120.0,
+            0.8,
+        )
+        .unwrap();
+        let read = f.estimate(pos, 0, 0.0, 120.0, 0.8).unwrap();
+        assert!(
+            (alone.bound - read.bound).abs() <= 0.05 * alone.bound + 2.0,
+            "position {pos}: own {alone:?}, forecast {read:?}"
+        );
+        assert!(
+            (alone.p_answered_within - read.p_answered_within).abs() <= 0.04,
+            "position {pos}: own {alone:?}, forecast {read:?}"
+        );
+    }
 }

@@ -162,16 +162,10 @@ impl Acd {
                 })
         });
         let holds = unchanged && st.in_lanes == lanes && st.forecast.holds(now_s, agents, max_age);
-        // In lanes the joiners played have no needs: a joiner is one of them if it has none
-        // and nobody with needs joined before it since.
-        let plain_joiner = !lanes
-            || (plain
-                && queues.get(&group[own]).is_some_and(|q| {
-                    q.needy
-                        .range(last_played.saturating_add(1)..)
-                        .next()
-                        .is_none()
-                }));
+        // In lanes the joiners played have no needs: a joiner with needs is not one of them.
+        // (A joiner without needs behind one with needs reads the position it would have
+        // behind a joiner without: a little long, as that one may leave it an agent.)
+        let plain_joiner = !lanes || plain;
         if holds {
             // Joined since it was made: played if everyone who joined since joined the
             // joiners' queue (then its place among them is its place in that order).
