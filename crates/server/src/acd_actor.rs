@@ -30,7 +30,7 @@ use switchboard_events::{CallbackOutcome, Event, OriginatePurpose};
 
 pub(crate) use calendar::StatsCalendar;
 pub(crate) use control::{check_dispositions, AgentCommand, ControlAnswer, MAX_NOTES_CHARS};
-pub(crate) use engagement::Engagement;
+pub(crate) use engagement::{AgentHold, CallbackAgent, Engagement};
 pub(crate) use web::{StartError, WebCallbackCommand};
 
 /// What the ACD tells a call task.

@@ -296,7 +296,7 @@ pub(crate) async fn run(
             near,
             recorder,
             rec_origin: origin,
-            engaged: held,
+            held: crate::acd_actor::AgentHold::Engaged(held),
             number: number.clone(),
             tx,
             refer: *req,
@@ -320,7 +320,10 @@ pub(crate) async fn run(
                     back.near,
                     back.recorder,
                 );
-                engaged = Some(back.engaged);
+                engaged = match back.held {
+                    crate::acd_actor::AgentHold::Engaged(e) => Some(e),
+                    crate::acd_actor::AgentHold::Callback(_) => None,
+                };
             }
         }
     };

@@ -4,6 +4,9 @@
 //! retries failed attempts later without losing the entry's place. The decisions (the
 //! legs' order, the ring timeout, the bridge, `callback` / `callback_failed`) are the
 //! call-flow core's (`Call::outbound`, decision 0042); the bridge is `placed_call.rs`'s.
+//! A REFER from the agent (blind, or attended with Replaces) turns the bridged callback
+//! into a call task that carries the transfer out, as for an agent's own call
+//! (`call/placed_transfer.rs`); the agent wraps up once their leg is released.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -13,9 +16,10 @@ use switchboard_callflow::{Call, Dial, DialFailure, Outbound, Purpose};
 use switchboard_events::{CallStart, EndReason, Event};
 use switchboard_sdp::{Direction, LocalCaps, LocalMedia, SessionDescription};
 use switchboard_sip::CallKey;
+use switchboard_sip_message::StatusCode;
 use tokio::sync::oneshot;
 
-use crate::acd_actor::CallbackJob;
+use crate::acd_actor::{AgentHold, CallbackAgent, CallbackJob};
 use crate::call::CallContext;
 use crate::call_signals::CallSignal;
 use crate::event_log::NewEvent;
@@ -318,28 +322,73 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
         call: agent.call,
         media: agent.media,
     };
-    let mut placed = placed_call::Placed {
-        ctx: &ctx,
-        id,
-        flow: &mut flow,
-        acd_call: Some(job.call),
-        log: &log,
-        transferable: false,
+    let ended = loop {
+        let mut placed = placed_call::Placed {
+            ctx: &ctx,
+            id,
+            flow: &mut flow,
+            acd_call: Some(job.call),
+            log: &log,
+            transferable: true,
+        };
+        let ended = placed_call::bridge(
+            &mut placed,
+            &mut far,
+            &mut cust_signals,
+            &mut near,
+            &mut agent_signals,
+            &mut recorder,
+            false,
+        )
+        .await;
+        let BridgeEnd::Refer { tx, req, origin } = ended else {
+            break ended;
+        };
+        // The agent transfers the customer (blind, or attended to their consultation):
+        // the call goes on as a call task (call/placed_transfer.rs), the agent busy under
+        // the callback's ACD call until their leg is released.
+        let referred = crate::call::ReferredPlacedCall {
+            id,
+            flow,
+            far,
+            far_signals: cust_signals,
+            near,
+            recorder,
+            rec_origin: origin,
+            held: AgentHold::Callback(CallbackAgent::new(&ctx.acd, job.call)),
+            number: job.number.clone(),
+            tx,
+            refer: *req,
+        };
+        match crate::call::transfer_placed_call(&ctx, referred).await {
+            Ok(()) => return,
+            Err(back) => {
+                // No dialplan to run a call task with: the REFER is refused, the call
+                // stays as it is (the hold goes unused: the flow ends the ACD call).
+                let back = *back;
+                let _ = ctx.sip.commands.send(SipCommand::Respond {
+                    call: back.near.call,
+                    tx: back.tx,
+                    status: StatusCode::NOT_IMPLEMENTED,
+                    sdp: None,
+                });
+                if let AgentHold::Callback(hold) = back.held {
+                    hold.disarm();
+                }
+                (flow, far, cust_signals, near, recorder) = (
+                    back.flow,
+                    back.far,
+                    back.far_signals,
+                    back.near,
+                    back.recorder,
+                );
+            }
+        }
     };
-    let ended = placed_call::bridge(
-        &mut placed,
-        &mut far,
-        &mut cust_signals,
-        &mut near,
-        &mut agent_signals,
-        &mut recorder,
-        false,
-    )
-    .await;
     // The flow decides what that side's hang-up means (`customer_hangup`, ...).
     let hangup = match ended {
         BridgeEnd::Ended(h) => h,
-        // Neither happens here (no handover, and a REFER is answered 501).
+        // Neither happens here (no handover; a REFER is taken by the loop above).
         BridgeEnd::HandOver(_) | BridgeEnd::Refer { .. } => {
             switchboard_callflow::Hangup::Local(EndReason::LocalHangup)
         }

@@ -155,8 +155,8 @@ pub(crate) struct Placed<'a> {
     /// The ACD's call of a callback (its requests go there).
     pub(crate) acd_call: Option<u64>,
     pub(crate) log: &'a (dyn Fn(Event) -> NewEvent + Sync),
-    /// The agent's REFER ends the bridge as [`BridgeEnd::Refer`] (an agent's own call);
-    /// otherwise the flow answers it 501.
+    /// The agent's REFER ends the bridge as [`BridgeEnd::Refer`] (an agent's own call, a
+    /// callback); otherwise the flow answers it 501.
     pub(crate) transferable: bool,
 }
 

@@ -64,6 +64,49 @@ impl Drop for Engagement {
     }
 }
 
+/// A callback's agent whose call went on in a call task (the agent transferred it): the
+/// agent is busy in the ACD under the callback's call, and that call ends when this is
+/// dropped (the agent's leg released, or the call over): the agent wraps up, once.
+pub(crate) struct CallbackAgent {
+    acd: mpsc::UnboundedSender<AcdCommand>,
+    call: u64,
+    armed: bool,
+}
+
+impl CallbackAgent {
+    /// The agent of the ACD's callback `call`, released when dropped.
+    pub(crate) fn new(acd: &mpsc::UnboundedSender<AcdCommand>, call: u64) -> CallbackAgent {
+        CallbackAgent {
+            acd: acd.clone(),
+            call,
+            armed: true,
+        }
+    }
+
+    /// Gives the hold up without ending the ACD call (the callback's own driver still
+    /// ends it).
+    pub(crate) fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for CallbackAgent {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self.acd.send(AcdCommand::CallEnded { call: self.call });
+        }
+    }
+}
+
+/// What keeps the agent of a call the engine placed busy in the ACD, released when
+/// dropped.
+pub(crate) enum AgentHold {
+    /// An agent's own call: their engagement.
+    Engaged(Engagement),
+    /// A callback's agent: busy under the callback's ACD call.
+    Callback(CallbackAgent),
+}
+
 impl AcdActor {
     /// One more non-queue call for `agent`; the first makes them busy for every queue.
     pub(super) fn engage(
@@ -170,5 +213,23 @@ mod tests {
         actor.release(t(6), a).unwrap();
         assert_eq!(state(&actor), Some(AgentState::Available));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A transferred callback's agent hold ends the callback's ACD call exactly once,
+    /// when dropped; a hold given back unused (the REFER refused) ends nothing.
+    #[test]
+    fn a_callback_hold_ends_the_callbacks_acd_call_once() {
+        use super::{AcdCommand, CallbackAgent};
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let hold = CallbackAgent::new(&tx, 42);
+        assert!(rx.try_recv().is_err(), "nothing until released");
+        drop(hold);
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(AcdCommand::CallEnded { call: 42 })
+        ));
+        assert!(rx.try_recv().is_err(), "once");
+        CallbackAgent::new(&tx, 43).disarm();
+        assert!(rx.try_recv().is_err(), "a disarmed hold ends nothing");
     }
 }

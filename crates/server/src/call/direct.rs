@@ -23,6 +23,9 @@ pub(super) struct Reached {
 pub(super) struct DirectCall {
     /// Released (the target user is free again) when dropped.
     pub(super) engaged: Option<Engagement>,
+    /// A callback its agent transferred: the agent's ACD call, ended (the agent wraps up)
+    /// when dropped or when the flow ends the ACD call (`flow_io.rs`).
+    pub(super) callback: Option<crate::acd_actor::CallbackAgent>,
 }
 
 /// The queue request a transfer's caller joins when the target is not reached (the flow
@@ -229,7 +232,10 @@ impl CallTask {
         .await;
         self.b = Some(d.media);
         self.b_answered_at = Some(now);
-        self.direct = Some(DirectCall { engaged: r.engaged });
+        self.direct = Some(DirectCall {
+            engaged: r.engaged,
+            callback: None,
+        });
         self.drive_flow();
         if let (Some(mut f), Some(q)) = (fallback, answered.fallback) {
             f.queue = q;

@@ -52,8 +52,16 @@ impl CallTask {
         }
     }
 
-    fn send_acd(&self, req: AcdRequest) {
+    fn send_acd(&mut self, req: AcdRequest) {
         let call = self.id;
+        // A callback its agent transferred: the ACD knows the agent's call by the
+        // callback's id, which the hold ends (once).
+        if matches!(req, AcdRequest::CallEnded) {
+            if let Some(held) = self.direct.as_mut().and_then(|d| d.callback.take()) {
+                drop(held);
+                return;
+            }
+        }
         let cmd = match req {
             AcdRequest::OfferFailed { agent, failure } => AcdCommand::OfferFailed {
                 call,

@@ -8,10 +8,16 @@
 //! dial policy and the trunks; attended: the colleague's leg joins the far end), and the flow, which decided the transfer, ends the call like an
 //! inbound one (callflow `outbound_transferred`). The agent stays busy (their engagement
 //! goes with the task) until their leg is released.
+//!
+//! A callback (agent then customer, `callback.rs`) is transferred by its agent the same
+//! way: the customer's call leads, the agent's call (one we originated to their phone) is
+//! the agent leg, and the agent's busy state is the ACD's callback call, which ends when
+//! their leg is released (they wrap up once; the flow, whose bridge was the engine's own,
+//! asks nothing more of the ACD for it).
 
 use super::*;
 
-use crate::acd_actor::Engagement;
+use crate::acd_actor::AgentHold;
 use crate::call_signals::SignalReceiver;
 use crate::placed_call::Leg;
 
@@ -28,8 +34,8 @@ pub(crate) struct ReferredPlacedCall {
     /// When the recording started.
     pub(crate) rec_origin: Instant,
     /// The agent's busy state, held until their leg is released.
-    pub(crate) engaged: Engagement,
-    /// The number the agent dialled.
+    pub(crate) held: AgentHold,
+    /// The far end's number (the one the agent dialled, the callback's customer).
     pub(crate) number: String,
     pub(crate) tx: switchboard_sip::TxKey,
     pub(crate) refer: switchboard_sip_message::Request,
@@ -53,7 +59,7 @@ pub(crate) async fn transfer_placed_call(
         near,
         recorder,
         rec_origin,
-        engaged,
+        held,
         number,
         tx,
         refer,
@@ -83,8 +89,15 @@ pub(crate) async fn transfer_placed_call(
     task.b = Some(near.media);
     task.recorder = recorder;
     task.rec_origin = Some(rec_origin);
-    task.direct = Some(direct::DirectCall {
-        engaged: Some(engaged),
+    task.direct = Some(match held {
+        AgentHold::Engaged(e) => direct::DirectCall {
+            engaged: Some(e),
+            callback: None,
+        },
+        AgentHold::Callback(c) => direct::DirectCall {
+            engaged: None,
+            callback: Some(c),
+        },
     });
     task.flow = flow;
     tracing::info!("the agent transfers their own call: it continues as a call task");

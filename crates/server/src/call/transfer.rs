@@ -130,7 +130,10 @@ impl CallTask {
         // The colleague's ACD call carries on and ends with this call.
         self.extra_acd_calls.push(h.acd_call);
         // A colleague rung directly (not through a queue) stays busy while on this call.
-        self.direct = h.engaged.map(|e| direct::DirectCall { engaged: Some(e) });
+        self.direct = h.engaged.map(|e| direct::DirectCall {
+            engaged: Some(e),
+            callback: None,
+        });
         self.b_player = None;
         self.b = Some(h.media);
         // The flow logs the transfer and ends the first agent's part (wrap-up).
