@@ -4,6 +4,12 @@
 //! registered pjsua2 agent 1001 dialling an outside number through it.
 //!
 //! Used by `agent_outbound.rs` and `placed_call_hold.rs`; the assertions stay in the tests.
+//!
+//! [`OutboundFixture::start_with_second_carrier`] adds a second trunk for a second call
+//! while the first is up (a transfer to an outside number): SIPp's trunk takes one call at
+//! a time (`max_calls = 1`), so the next call skips it (`trunk.refused`) and goes to
+//! `carrier-two`, a pjsua2 phone on its own port that answers any call (used by
+//! `own_call_transfer_out.rs`).
 
 use crate::carrier::{free_udp_port, SippCarrier};
 use crate::peers::{Softphone, SoftphoneOpts};
@@ -23,12 +29,35 @@ impl OutboundFixture {
     /// runs from its start) with the trunk, `[dial_permissions]` with the caller ID the
     /// carrier checks plus `dial_permissions_extra` (TOML lines), then the carrier.
     pub fn start(name: &str, dial_permissions_extra: &str) -> OutboundFixture {
+        OutboundFixture::start_with_trunks(name, "", "", dial_permissions_extra)
+    }
+
+    /// [`OutboundFixture::start`] where `carrier-out` takes one call at a time and a second
+    /// trunk, `carrier-two` (tried after it), leads to `127.0.0.1:second_port`: start a
+    /// phone there (`SoftphoneOpts::local_port`) to play the second carrier.
+    pub fn start_with_second_carrier(name: &str, second_port: u16) -> OutboundFixture {
+        let second = format!(
+            "[[trunks]]\nname = \"carrier-two\"\naddress = \"127.0.0.1:{second_port}\"\n\
+             priority = 200\n"
+        );
+        OutboundFixture::start_with_trunks(name, "max_calls = 1\n", &second, "")
+    }
+
+    /// The server with `carrier-out` (plus `first_extra` TOML lines in its table) and
+    /// `more_trunks`, then the SIPp carrier.
+    fn start_with_trunks(
+        name: &str,
+        first_extra: &str,
+        more_trunks: &str,
+        dial_permissions_extra: &str,
+    ) -> OutboundFixture {
         let port = free_udp_port();
         let server = Server::start(
             name,
             &format!(
                 "[[trunks]]\nname = \"carrier-out\"\naddress = \"127.0.0.1:{port}\"\n\
-                 username = \"acct-out\"\npassword = \"pw-out\"\n\
+                 username = \"acct-out\"\npassword = \"pw-out\"\n{first_extra}\
+                 {more_trunks}\
                  [dial_permissions]\ncaller_id = \"+74951239999\"\n{dial_permissions_extra}"
             ),
         );
