@@ -205,13 +205,9 @@ impl B2bua {
     }
 
     pub(super) fn end(&mut self, call: CallKey, reason: EndReason) {
-        let Some(c) = self.call_mut(call) else {
-            return;
-        };
-        if c.ended {
+        if !self.mark_ended(call) {
             return;
         }
-        c.ended = true;
         self.emit(CallEvent::Ended { call, reason });
     }
 

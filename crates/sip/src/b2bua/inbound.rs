@@ -224,8 +224,8 @@ impl B2bua {
         }
         if let Some(c) = self.call_mut(call) {
             c.set_a_finished();
-            c.ended = true;
         }
+        self.mark_ended(call);
         self.end_b(now, call);
         self.pump(now);
         Ok(())

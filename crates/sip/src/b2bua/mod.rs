@@ -455,6 +455,9 @@ pub struct B2bua {
     tl: TransactionLayer,
     dialogs: Dialogs,
     calls: Slab<Call>,
+    /// Calls in `calls` not yet ended: kept as calls are inserted, end and are removed
+    /// ([`B2bua::live_len`] is read while draining at shutdown).
+    live_calls: usize,
     next_generation: u32,
     txs: HashMap<TxKey, (CallKey, Purpose)>,
     dialog_calls: HashMap<DialogKey, (CallKey, Leg)>,
@@ -477,6 +480,7 @@ impl B2bua {
             tl,
             dialogs: Dialogs::new(),
             calls: Slab::new(),
+            live_calls: 0,
             next_generation: 0,
             txs: HashMap::new(),
             dialog_calls: HashMap::new(),
@@ -522,9 +526,23 @@ impl B2bua {
 
     /// Number of calls not yet ended. An ended call is still counted by [`B2bua::len`]
     /// until its last transaction finishes (e.g. the 32 s a BYE's server transaction
-    /// absorbs retransmissions).
+    /// absorbs retransmissions). O(1): a counter kept on every insert, end and removal.
     pub fn live_len(&self) -> usize {
-        self.calls.iter().filter(|(_, c)| !c.ended).count()
+        self.live_calls
+    }
+
+    /// Marks `call` ended, once: the live count drops the first time only. Returns whether
+    /// this call ended it.
+    fn mark_ended(&mut self, call: CallKey) -> bool {
+        let Some(c) = self.call_mut(call) else {
+            return false;
+        };
+        if c.ended {
+            return false;
+        }
+        c.ended = true;
+        self.live_calls -= 1;
+        true
     }
 
     /// The dialog store (read-only), e.g. to inspect a leg's route set.
@@ -651,6 +669,7 @@ impl B2bua {
             touched: false,
             timer_filed: None,
         }) as u32;
+        self.live_calls += 1;
         CallKey { index, generation }
     }
 
@@ -659,6 +678,9 @@ impl B2bua {
             return;
         }
         let c = self.calls.remove(call.index as usize);
+        if !c.ended {
+            self.live_calls -= 1;
+        }
         self.unfile_session(call, c.timer_filed);
         for dk in [c.a.and_then(|a| a.dialog), c.b.and_then(|b| b.dialog)]
             .into_iter()
@@ -738,9 +760,7 @@ impl B2bua {
         if c.a_waiting() {
             return self.reject(now, call, StatusCode::TEMPORARILY_UNAVAILABLE);
         }
-        if let Some(c) = self.call_mut(call) {
-            c.ended = true;
-        }
+        self.mark_ended(call);
         self.bye(now, call, Leg::A);
         self.end_b(now, call);
         self.remove_if_idle(call);

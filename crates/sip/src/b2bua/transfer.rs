@@ -130,8 +130,8 @@ impl B2bua {
         }
         if let Some(c) = self.call_mut(from) {
             c.live_txs = c.live_txs.saturating_sub(moved);
-            c.ended = true;
         }
+        self.mark_ended(from);
         if let Some(c) = self.call_mut(to) {
             c.live_txs += moved;
         }
