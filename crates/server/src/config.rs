@@ -300,6 +300,7 @@ pub(crate) struct LimitsConfig {
     pub(crate) transactions_per_source: usize,
     pub(crate) transaction_bytes_per_source: usize,
     pub(crate) transaction_bytes: usize,
+    pub(crate) client_transaction_bytes: usize,
     pub(crate) max_calls: usize,
     pub(crate) calls_per_second: f64,
 }

@@ -68,6 +68,7 @@ mod sip_tls;
 mod srtp_leg;
 mod tenants;
 mod tools;
+mod trunk_caps;
 mod trunk_config;
 mod trunk_offer;
 mod trunk_status;

@@ -99,7 +99,10 @@ pub(crate) struct GuardMetrics {
     pub(crate) tx_refused_full: AtomicU64,
     pub(crate) tx_refused_source_share: AtomicU64,
     pub(crate) tx_refused_memory: AtomicU64,
+    pub(crate) tx_refused_client: AtomicU64,
     pub(crate) tx_bytes: AtomicU64,
+    pub(crate) tx_client_bytes: AtomicU64,
+    pub(crate) tx_trunk_bytes: AtomicU64,
 }
 
 /// Counts one task in `calls_active` while it lives (a callback's task, say), so shutdown
@@ -122,7 +125,7 @@ impl Drop for ActiveCall {
 impl GuardMetrics {
     fn render(&self, out: &mut String) {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let rows: [(&str, &str, &str, u64); 15] = [
+        let rows: [(&str, &str, &str, u64); 18] = [
             (
                 "switchboard_register_auth_failures_total",
                 "counter",
@@ -208,10 +211,28 @@ impl GuardMetrics {
                 g(&self.tx_refused_memory),
             ),
             (
+                "switchboard_sip_client_transactions_refused_total",
+                "counter",
+                "Requests of ours not sent: live client transactions held limits.client_transaction_bytes.",
+                g(&self.tx_refused_client),
+            ),
+            (
                 "switchboard_sip_transaction_bytes",
                 "gauge",
-                "Estimated bytes held by live server transactions.",
+                "Estimated bytes held by all live transactions, server and client.",
                 g(&self.tx_bytes),
+            ),
+            (
+                "switchboard_sip_client_transaction_bytes",
+                "gauge",
+                "Estimated bytes held by live client transactions (requests we sent).",
+                g(&self.tx_client_bytes),
+            ),
+            (
+                "switchboard_sip_trunk_transaction_bytes",
+                "gauge",
+                "Estimated bytes held by live server transactions of trunk addresses (their own caps).",
+                g(&self.tx_trunk_bytes),
             ),
         ];
         for (name, kind, help, v) in rows {

@@ -226,6 +226,8 @@ impl SipDriver {
         tx.max_server_per_source = cfg.limits.transactions_per_source;
         tx.max_bytes_per_source = cfg.limits.transaction_bytes_per_source;
         tx.max_bytes = cfg.limits.transaction_bytes;
+        tx.max_client_bytes = cfg.limits.client_transaction_bytes;
+        tx.source_caps = crate::trunk_caps::source_caps(cfg);
         let tls_local = transport.tls_local_addrs().first().copied();
         tx.tls_via_port = tls_local.map(|a| a.port());
         let contact = NameAddr {
@@ -742,7 +744,16 @@ impl SipDriver {
             .store(st.refused_source_share, Ordering::Relaxed);
         g.tx_refused_memory
             .store(st.refused_memory, Ordering::Relaxed);
-        g.tx_bytes.store(st.server_bytes as u64, Ordering::Relaxed);
+        g.tx_refused_client
+            .store(st.refused_client, Ordering::Relaxed);
+        g.tx_bytes.store(
+            (st.server_bytes + st.client_bytes) as u64,
+            Ordering::Relaxed,
+        );
+        g.tx_client_bytes
+            .store(st.client_bytes as u64, Ordering::Relaxed);
+        g.tx_trunk_bytes
+            .store(st.own_caps_bytes as u64, Ordering::Relaxed);
         let stray = &self.metrics.invite_auth.stray_acks;
         stray.store(st.stray_acks, Ordering::Relaxed);
     }

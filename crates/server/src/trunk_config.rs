@@ -75,6 +75,15 @@ pub(crate) struct TrunkConfig {
     /// (srtp_leg.rs, docs/decisions/0033-srtp-sdes.md).
     #[serde(default)]
     pub(crate) srtp: crate::srtp_leg::SrtpPolicy,
+    /// Live server transactions from this trunk's address (its own cap instead of
+    /// `limits.transactions_per_source`); default sized from `calls_per_second`
+    /// (`trunk_caps`).
+    #[serde(default)]
+    pub(crate) max_transactions: Option<usize>,
+    /// Estimated bytes those transactions may hold (instead of
+    /// `limits.transaction_bytes_per_source`).
+    #[serde(default)]
+    pub(crate) transaction_bytes: Option<usize>,
 }
 
 fn default_session_timers() -> bool {
@@ -122,6 +131,9 @@ pub(crate) struct TrunkSpec {
     pub(crate) tls_client_cert_sha256: Option<String>,
     /// SRTP policy of the trunk's media legs (ours and its inbound calls).
     pub(crate) srtp: crate::srtp_leg::SrtpPolicy,
+    /// Its address's own transaction caps as configured (`trunk_caps` fills in defaults).
+    pub(crate) max_transactions: Option<usize>,
+    pub(crate) transaction_bytes: Option<usize>,
 }
 
 impl TrunkSpec {
@@ -161,6 +173,8 @@ pub(crate) fn resolve(
             tls_server_name: addr.ip().to_string(),
             tls_client_cert_sha256: None,
             srtp: crate::srtp_leg::SrtpPolicy::Off,
+            max_transactions: None,
+            transaction_bytes: None,
         }]);
     }
     let mut out: Vec<TrunkSpec> = Vec::with_capacity(trunks.len());
@@ -229,6 +243,7 @@ pub(crate) fn resolve(
         if !(t.calls_per_second >= 0.0 && t.calls_per_second.is_finite()) {
             bail!("{}: calls_per_second must be 0 (unlimited) or more", at());
         }
+        crate::trunk_caps::validate(t.max_transactions, t.transaction_bytes).with_context(at)?;
         let domain = match &t.domain {
             Some(d) if !d.is_empty() => d.clone(),
             _ => host_of(&t.address),
@@ -264,6 +279,8 @@ pub(crate) fn resolve(
                 .unwrap_or_else(|| host_of(&t.address)),
             tls_client_cert_sha256,
             srtp: t.srtp,
+            max_transactions: t.max_transactions,
+            transaction_bytes: t.transaction_bytes,
         });
     }
     Ok(out)

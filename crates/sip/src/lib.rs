@@ -65,8 +65,8 @@ pub use policy::{check_request, options_response, reject_malformed, UasPolicy};
 pub use routing::{response_destination, stamp_via};
 pub use timer::{Timer, TimerConfig, TimerTable};
 pub use transaction::{
-    build_ack, Output, TransactionLayer, TxConfig, TxError, TxEvent, TxKey, TxRole, TxState,
-    TxStats,
+    build_ack, Output, SourceCaps, TransactionLayer, TxConfig, TxError, TxEvent, TxKey, TxRole,
+    TxState, TxStats,
 };
 pub use transport::Transport;
 

@@ -51,11 +51,14 @@ impl TransactionLayer {
         if matches!(req.method, Method::Ack | Method::Cancel) {
             return Err(TxError::WrongMethod(req.method.clone()));
         }
-        if self.txs.len() >= self.config.max_transactions {
-            return Err(TxError::Overloaded);
-        }
         if req.headers.cseq().is_err() || req.headers.call_id().is_err() {
             return Err(TxError::BadMessage("request needs CSeq and Call-ID"));
+        }
+        // Our Via is not there yet: the estimate counts it as a header of ~100 bytes.
+        let estimate = request_cost(&req) * 2 + 160;
+        if let Some(e) = self.client_refusal(&req, estimate) {
+            self.stats.refused_client += 1;
+            return Err(e);
         }
         let branch = self.new_branch();
         let via = self.our_via(transport, &branch);
@@ -83,8 +86,13 @@ impl TransactionLayer {
     ) -> TxKey {
         let bytes = req.to_bytes();
         let method = method_key(&req.method);
+        let charge = Charge::Client {
+            cost: client_cost(&req, &bytes),
+        };
         let mut tx = self.new_tx(TxRole::Client, transport, dest, req, bytes.clone());
         tx.silent = silent;
+        tx.charge = Some(charge);
+        self.take(charge, true);
         let t = self.config.timers;
         if tx.invite {
             if !transport.is_reliable() {
@@ -197,13 +205,25 @@ impl TransactionLayer {
             .ok()
             .and_then(|t| t.tag().map(str::to_string))
             .unwrap_or_default();
+        let mut kept = 0;
         if let Some(tx) = self.get_mut(invite) {
             if tx.role == TxRole::Client && tx.state == TxState::Accepted {
                 match tx.acks_2xx.iter_mut().find(|(t, _)| *t == to_tag) {
-                    Some((_, slot)) => *slot = Some(bytes.clone()),
-                    None => tx.acks_2xx.push((to_tag, Some(bytes.clone()))),
+                    Some((_, slot)) => {
+                        if slot.is_none() {
+                            kept = bytes.len();
+                        }
+                        *slot = Some(bytes.clone());
+                    }
+                    None => {
+                        kept = bytes.len();
+                        tx.acks_2xx.push((to_tag, Some(bytes.clone())));
+                    }
                 }
             }
+        }
+        if let Some(cost) = self.charged(invite).filter(|_| kept > 0) {
+            self.recharge(invite, cost + kept);
         }
         self.transmit(dest, transport, bytes, None);
         Ok(())
@@ -253,6 +273,8 @@ impl TransactionLayer {
         let mut report = !silent;
         let mut send_cancel = false;
         let mut resend: Option<Bytes> = None;
+        // Bytes the transaction keeps from now on (the ACK for a non-2xx final).
+        let mut kept = 0;
         if tx.invite {
             match tx.state {
                 TxState::Calling | TxState::Proceeding => {
@@ -274,6 +296,7 @@ impl TransactionLayer {
                         tx.timers.clear();
                         let ack = build_ack(&tx.request, &resp);
                         let b = ack.to_bytes();
+                        kept = b.len();
                         tx.ack_bytes = Some(b.clone());
                         resend = Some(b);
                         let d = if reliable {
@@ -325,6 +348,9 @@ impl TransactionLayer {
             }
         }
         let (peer, transport) = (tx.peer, tx.transport);
+        if let Some(cost) = self.charged(key).filter(|_| kept > 0) {
+            self.recharge(key, cost + kept);
+        }
         if let Some(b) = resend {
             self.transmit(peer, transport, b, Some(key));
         }

@@ -50,7 +50,8 @@ use crate::routing::{response_destination, stamp_via};
 use crate::timer::{Timer, TimerConfig, TimerTable};
 use crate::transport::Transport;
 
-use admission::{request_cost, Refusal};
+pub use admission::SourceCaps;
+use admission::{client_cost, request_cost, Charge, Refusal};
 pub use client::build_ack;
 use matching::{
     ack_key, ack_matches_invite, invite_ack_key, merge_key, method_key, server_key, with_method,
@@ -138,8 +139,16 @@ pub struct TxConfig {
     /// Most bytes (estimated: request plus last response) held by live server transactions
     /// of one source IP; more get a stateless 503.
     pub max_bytes_per_source: usize,
-    /// Most bytes held by all live server transactions; more get a stateless 503.
+    /// Most bytes held by all live server transactions of sources without caps of their
+    /// own; more get a stateless 503.
     pub max_bytes: usize,
+    /// Sources with caps of their own (the configured trunks' addresses; see
+    /// [`SourceCaps`]). Fixed for the layer's life.
+    pub source_caps: HashMap<IpAddr, SourceCaps>,
+    /// Most bytes held by live client transactions (the requests we send: an INVITE's
+    /// lingers 32 s after its answer); a new request outside a dialog beyond it is refused
+    /// with [`TxError::Overloaded`]. Requests inside a dialog are always sent.
+    pub max_client_bytes: usize,
 }
 
 /// What the layer's admission limits did. Totals since construction, plus current values.
@@ -152,8 +161,15 @@ pub struct TxStats {
     pub refused_source_share: u64,
     /// Requests refused because all server transactions held `max_bytes`.
     pub refused_memory: u64,
+    /// Requests of ours refused ([`TxError::Overloaded`]) because client transactions held
+    /// `max_client_bytes` (or the table was full).
+    pub refused_client: u64,
     /// Estimated bytes held by live server transactions now.
     pub server_bytes: usize,
+    /// The part of `server_bytes` held by sources with caps of their own.
+    pub own_caps_bytes: usize,
+    /// Estimated bytes held by live client transactions now.
+    pub client_bytes: usize,
     /// Sources with live server transactions now.
     pub sources: usize,
     /// ACKs dropped because they acknowledge no 2xx of ours: no INVITE with their Call-ID,
@@ -178,6 +194,8 @@ impl TxConfig {
             max_server_per_source: 2048,
             max_bytes_per_source: 8 << 20,
             max_bytes: 64 << 20,
+            source_caps: HashMap::new(),
+            max_client_bytes: 64 << 20,
         }
     }
 }
@@ -333,9 +351,9 @@ struct Tx {
     ack_key: Option<AckKey>,
     /// The deadline this transaction is filed under in `TransactionLayer::schedule`.
     scheduled: Option<Instant>,
-    /// Server: the source IP whose share this transaction counts against, and its
-    /// estimated bytes.
-    charge: Option<(IpAddr, usize)>,
+    /// What this transaction counts against (its source IP's share, or the client
+    /// budget) and its estimated bytes.
+    charge: Option<Charge>,
 }
 
 /// All transactions of one endpoint. See the module docs for the run loop.
@@ -355,6 +373,8 @@ pub struct TransactionLayer {
     dirty: Vec<TxKey>,
     /// Live server transactions and their estimated bytes, per source IP.
     per_source: HashMap<IpAddr, (usize, usize)>,
+    /// Live server transactions of sources with caps of their own.
+    own_caps_txs: usize,
     stats: TxStats,
 }
 
@@ -375,6 +395,7 @@ impl TransactionLayer {
             schedule: BTreeSet::new(),
             dirty: Vec::new(),
             per_source: HashMap::new(),
+            own_caps_txs: 0,
             stats: TxStats::default(),
         }
     }
@@ -573,15 +594,8 @@ impl TransactionLayer {
         if let Some(at) = tx.scheduled {
             self.schedule.remove(&(at, key));
         }
-        if let Some((ip, cost)) = tx.charge {
-            self.stats.server_bytes -= cost;
-            if let Some(e) = self.per_source.get_mut(&ip) {
-                e.0 -= 1;
-                e.1 -= cost;
-                if e.0 == 0 {
-                    self.per_source.remove(&ip);
-                }
-            }
+        if let Some(ch) = tx.charge {
+            self.give_back(ch, true);
         }
         if let Some(k) = &tx.client_key {
             if self.client_index.get(k) == Some(&key) {

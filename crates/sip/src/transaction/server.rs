@@ -93,7 +93,7 @@ impl TransactionLayer {
         let old_len = tx.last_response.as_ref().map_or(0, Bytes::len);
         tx.last_response = Some(bytes.clone());
         let (peer, transport) = (tx.peer, tx.transport);
-        if let Some((_, cost)) = tx.charge {
+        if let Some(cost) = self.charged(key) {
             self.recharge(key, cost - old_len + bytes.len());
         }
         if let Some(ak) = accepted {
@@ -227,11 +227,13 @@ impl TransactionLayer {
         let cost = request_cost(&req);
         let mut tx = self.new_tx(TxRole::Server, transport, peer, req, Bytes::new());
         tx.server_key = Some(skey.clone());
-        tx.charge = Some((from.ip(), cost));
-        self.stats.server_bytes += cost;
-        let e = self.per_source.entry(from.ip()).or_insert((0, 0));
-        e.0 += 1;
-        e.1 += cost;
+        let charge = Charge::Source {
+            ip: from.ip(),
+            own_caps: self.config.source_caps.contains_key(&from.ip()),
+            cost,
+        };
+        tx.charge = Some(charge);
+        self.take(charge, true);
         let key = self.insert(tx);
         self.server_index.insert(skey, key);
         key
