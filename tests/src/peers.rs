@@ -210,25 +210,45 @@ impl Drop for Softphone {
     }
 }
 
-/// Agent `user` (password `secret-<user>`) on a pjsua2 phone that answers every call and
-/// lives `seconds`, asserted registered (200).
-pub fn registered_agent(python: &str, server: SocketAddr, user: &str, seconds: u32) -> Softphone {
+/// Agent `user` (password `secret-<user>`) on a pjsua2 phone started with `opts` (its
+/// `user` is set here), asserted registered (200 within 20 s). The one way the e2e tests
+/// register an agent's phone; wait for the agent's `agent.state` where a test needs the
+/// ACD to have seen it.
+pub fn registered(
+    python: &str,
+    server: SocketAddr,
+    user: &str,
+    opts: SoftphoneOpts<'_>,
+) -> Softphone {
     let password = format!("secret-{user}");
     let mut phone = Softphone::start(
         python,
         server,
         SoftphoneOpts {
             user: Some((user, &password)),
-            answer: "auto",
-            seconds,
-            ..Default::default()
+            ..opts
         },
     );
-    let reg = phone.wait_event("registered", 15);
+    let reg = phone.wait_event("registered", 20);
     assert_eq!(
         reg.as_ref().map(|r| r["code"].clone()),
         Some(serde_json::json!(200)),
         "agent {user} registers: {reg:?}"
     );
     phone
+}
+
+/// Agent `user` on a pjsua2 phone that answers every call and lives `seconds`, asserted
+/// registered ([`registered`]).
+pub fn registered_agent(python: &str, server: SocketAddr, user: &str, seconds: u32) -> Softphone {
+    registered(
+        python,
+        server,
+        user,
+        SoftphoneOpts {
+            answer: "auto",
+            seconds,
+            ..Default::default()
+        },
+    )
 }

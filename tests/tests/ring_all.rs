@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::sync::Mutex;
 
-use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
+use switchboard_e2e::peers::{python_with_pjsua2, registered, Softphone, SoftphoneOpts};
 use switchboard_e2e::{http_call, require_peer, sipp, sipp_trace, LoggedEvent, Server};
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -55,24 +55,17 @@ fn dump(server: &Server) -> String {
 /// An agent phone that rings until told to answer; it sends `tone_hz` and records to
 /// `record` once answered.
 fn agent(py: &str, server: &Server, user: &str, tone_hz: u32, record: Option<&Path>) -> Softphone {
-    let password = format!("secret-{user}");
-    let mut phone = Softphone::start(
+    let phone = registered(
         py,
         server.sip,
+        user,
         SoftphoneOpts {
-            user: Some((user, &password)),
             answer: "none",
             tone_hz,
             record: record.map(Path::to_path_buf),
             seconds: 90,
             ..Default::default()
         },
-    );
-    let reg = phone.wait_event("registered", 15);
-    assert_eq!(
-        reg.as_ref().map(|r| r["code"].clone()),
-        Some(serde_json::json!(200)),
-        "agent {user} registers: {reg:?}"
     );
     server
         .wait_event(15, |e| {

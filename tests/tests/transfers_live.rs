@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 use switchboard_e2e::audio::{read_channel, tone_share};
 use switchboard_e2e::carrier::free_udp_port;
-use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
+use switchboard_e2e::peers::{python_with_pjsua2, registered, Softphone, SoftphoneOpts};
 use switchboard_e2e::{http_call, scratch_dir, LoggedEvent, Server};
 
 fn api(server: &Server, path: &str, body: &str) -> (u16, Value) {
@@ -28,21 +28,15 @@ fn api(server: &Server, path: &str, body: &str) -> (u16, Value) {
 }
 
 fn agent(py: &str, server: &Server, user: &str) -> Softphone {
-    let password = format!("secret-{user}");
-    let mut phone = Softphone::start(
+    registered(
         py,
         server.sip,
+        user,
         SoftphoneOpts {
-            user: Some((user, &password)),
             seconds: 120,
             ..Default::default()
         },
-    );
-    assert!(
-        phone.wait_event("registered", 20).is_some(),
-        "{user} registers"
-    );
-    phone
+    )
 }
 
 /// The latest `agent.state` of `agent` at or after event id `since`.

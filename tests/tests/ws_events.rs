@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
+use switchboard_e2e::peers::{python_with_pjsua2, registered, Softphone, SoftphoneOpts};
 use switchboard_e2e::ws::{python_with_websockets, EventClient, WsAuth};
 use switchboard_e2e::{http_call, require_peer, sipp, sipp_trace, LoggedEvent, Server};
 
@@ -49,21 +49,14 @@ members = ["1003"]
 }
 
 fn agent_phone(py: &str, server: &Server, user: &str) -> Softphone {
-    let password = format!("secret-{user}");
-    let mut phone = Softphone::start(
+    let phone = registered(
         py,
         server.sip,
+        user,
         SoftphoneOpts {
-            user: Some((user, &password)),
             seconds: 90,
             ..Default::default()
         },
-    );
-    let reg = phone.wait_event("registered", 15);
-    assert_eq!(
-        reg.as_ref().map(|r| r["code"].clone()),
-        Some(serde_json::json!(200)),
-        "agent {user} registers: {reg:?}"
     );
     server
         .wait_event(15, |e| {

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use switchboard_e2e::peers::{Softphone, SoftphoneOpts};
+use switchboard_e2e::peers::{registered, Softphone, SoftphoneOpts};
 use switchboard_e2e::{LoggedEvent, Server};
 
 /// One test at a time (see the module doc).
@@ -93,22 +93,15 @@ pub(crate) fn agent_phone(
     answer: &str,
     secs: u32,
 ) -> Softphone {
-    let password = format!("secret-{user}");
-    let mut phone = Softphone::start(
+    let phone = registered(
         py,
         server.sip,
+        user,
         SoftphoneOpts {
-            user: Some((user, &password)),
             answer,
             seconds: secs,
             ..Default::default()
         },
-    );
-    let reg = phone.wait_event("registered", 15);
-    assert_eq!(
-        reg.as_ref().map(|r| r["code"].clone()),
-        Some(serde_json::json!(200)),
-        "agent {user} registers: {reg:?}"
     );
     wait_available(server, user);
     phone
