@@ -33,6 +33,15 @@ struct Class {
     priority: u64,
 }
 
+/// The lanes handed out while building a forecast's lanes.
+#[derive(Default)]
+struct LaneTable {
+    /// The next lane.
+    next: usize,
+    /// Lanes without tier steps, by their agents (a bit per agent).
+    shared: HashMap<Vec<u64>, usize>,
+}
+
 impl Acd {
     /// Whether estimates for callers of `group` must play who may take whom: a queue of it
     /// has skill tiers, or a caller in it needs skills or a tenant.
@@ -58,7 +67,7 @@ impl Acd {
         let mut lanes = Lanes::default();
         let mut masks = vec![0u64; ids.len()];
         let mut classes: HashMap<Class, Vec<(f64, usize)>> = HashMap::new();
-        let mut next = 0usize;
+        let mut table = LaneTable::default();
         let mut steps = Vec::new();
         for (g, c) in callers.iter().enumerate() {
             let call = calls
@@ -82,7 +91,8 @@ impl Acd {
                 },
             };
             if !classes.contains_key(&class) {
-                let Some(segs) = self.class_lanes(group, &class, ids, &mut masks, &mut next) else {
+                let Some(segs) = self.class_lanes(group, &class, ids, &mut masks, &mut table)
+                else {
                     return Lanes::by_queue(callers, agents);
                 };
                 classes.insert(class.clone(), segs);
@@ -108,14 +118,17 @@ impl Acd {
     }
 
     /// The lanes of one class, one per step of its queue's tiers: `(after, lane)`, setting
-    /// each lane's bit on the agents that fit it. `None` beyond [`MAX_LANES`].
+    /// each lane's bit on the agents that fit it. A class whose queue has no tiers shares
+    /// its lane with every such class of the same agents (`shared`: agent set to lane),
+    /// whatever their queue: an agent takes the earliest of them by key either way, and
+    /// all are in it from the start. `None` beyond [`MAX_LANES`].
     fn class_lanes(
         &self,
         group: &[QueueId],
         class: &Class,
         ids: &[AgentId],
         masks: &mut [u64],
-        next: &mut usize,
+        lanes: &mut LaneTable,
     ) -> Option<Vec<(f64, usize)>> {
         let qid = *group.get(class.queue)?;
         let q = self.queues.get(&qid)?;
@@ -133,35 +146,61 @@ impl Acd {
             })
             .collect();
         let takes = |a: &Agent| a.cfg.queues.contains(&qid) && !a.off_queues.contains(&qid);
-        let mut segs = Vec::with_capacity(afters.len());
+        let words = ids.len().div_ceil(64);
+        // Per step: the agents that fit, one bit per agent.
+        let mut sets: Vec<(f64, Vec<u64>)> = Vec::with_capacity(afters.len());
         let mut anyone = false;
         for after in afters {
-            let lane = *next;
-            if lane >= MAX_LANES {
-                return None;
-            }
-            *next += 1;
             let tier = tier_in_force(q, after);
-            for (m, id) in masks.iter_mut().zip(ids) {
+            let mut set = vec![0u64; words];
+            for (i, id) in ids.iter().enumerate() {
                 let Some(a) = self.agents.get(id) else {
                     continue;
                 };
                 if takes(a) && Self::fit_tier(a, &skills, class.tenant, q, tier).is_some() {
-                    *m |= 1u64 << lane;
+                    set[i / 64] |= 1u64 << (i % 64);
                     anyone = true;
                 }
             }
-            segs.push((secs(after), lane));
+            sets.push((secs(after), set));
         }
         if !anyone {
             // Nobody ever fits: every member counts (see the module's doc).
-            segs.truncate(1);
-            let lane = segs[0].1;
-            for (m, id) in masks.iter_mut().zip(ids) {
+            sets.truncate(1);
+            for (i, id) in ids.iter().enumerate() {
                 if self.agents.get(id).is_some_and(takes) {
-                    *m |= 1u64 << lane;
+                    sets[0].1[i / 64] |= 1u64 << (i % 64);
                 }
             }
+        }
+        let mut segs = Vec::with_capacity(sets.len());
+        let alone = sets.len() == 1;
+        for (after, set) in sets {
+            let known = if alone {
+                lanes.shared.get(&set).copied()
+            } else {
+                None
+            };
+            let lane = match known {
+                Some(lane) => lane,
+                None => {
+                    let lane = lanes.next;
+                    if lane >= MAX_LANES {
+                        return None;
+                    }
+                    lanes.next += 1;
+                    for (i, m) in masks.iter_mut().enumerate() {
+                        if set[i / 64] & (1u64 << (i % 64)) != 0 {
+                            *m |= 1u64 << lane;
+                        }
+                    }
+                    if alone {
+                        lanes.shared.insert(set, lane);
+                    }
+                    lane
+                }
+            };
+            segs.push((after, lane));
         }
         Some(segs)
     }

@@ -94,14 +94,46 @@ impl Lanes {
         self.count
     }
 
-    /// One lane per queue: every agent takes every caller of the queues it serves.
+    /// Every agent takes every caller of the queues it serves: one lane per set of queues
+    /// served by the same agents (a lane per queue, queues with the same agents sharing
+    /// one: an agent takes the earliest caller of them by key either way).
     pub fn by_queue(callers: &[GroupCaller], agents: &[SharedAgent]) -> Lanes {
+        // Queue i's agents, as the bit i column of the agents' masks; equal columns share
+        // a lane.
+        let queues = callers
+            .iter()
+            .map(|c| c.queue + 1)
+            .max()
+            .unwrap_or(0)
+            .min(64);
+        let column = |i: usize| -> Vec<bool> {
+            agents.iter().map(|a| a.serves & (1u64 << i) != 0).collect()
+        };
+        let columns: Vec<Vec<bool>> = (0..queues).map(column).collect();
+        let mut lane_of = vec![0usize; queues];
+        let mut firsts: Vec<usize> = Vec::new();
+        for i in 0..queues {
+            match firsts.iter().position(|f| columns[*f] == columns[i]) {
+                Some(l) => lane_of[i] = l,
+                None => {
+                    lane_of[i] = firsts.len();
+                    firsts.push(i);
+                }
+            }
+        }
         let mut l = Lanes::default();
         for c in callers {
-            l.push_caller(&[(0.0, c.queue.min(MAX_LANES - 1))]);
+            let lane = lane_of.get(c.queue).copied().unwrap_or(MAX_LANES - 1);
+            l.push_caller(&[(0.0, lane)]);
         }
         for a in agents {
-            l.push_agent(a.serves);
+            let mut mask = 0u64;
+            for (lane, first) in firsts.iter().enumerate() {
+                if a.serves & (1u64 << first) != 0 {
+                    mask |= 1u64 << lane;
+                }
+            }
+            l.push_agent(mask);
         }
         l
     }
@@ -144,5 +176,31 @@ mod tests {
         );
         assert_eq!((s[1].lane, s[1].from, s[1].until), (0, 30.0, f64::INFINITY));
         assert_eq!(l.stays(7).count(), 0);
+    }
+
+    #[test]
+    fn queues_with_the_same_agents_share_a_lane() {
+        use crate::ewt::AgentLoad;
+        let caller = |queue| GroupCaller {
+            queue,
+            key: queue as u64,
+            may_abandon: true,
+        };
+        let agent = |serves| SharedAgent {
+            load: AgentLoad::FreeIn(0.0),
+            current: 0,
+            serves,
+        };
+        // Queues 0 and 2 have agents 0 and 1; queue 1 has agent 1 only.
+        let l = Lanes::by_queue(
+            &[caller(0), caller(1), caller(2)],
+            &[agent(0b101), agent(0b111)],
+        );
+        assert_eq!(l.count(), 2);
+        let lane = |g| l.stays(g).next().unwrap().lane;
+        assert_eq!(lane(0), lane(2));
+        assert_ne!(lane(0), lane(1));
+        assert_eq!(l.agent(0), 1 << lane(0));
+        assert_eq!(l.agent(1), (1 << lane(0)) | (1 << lane(1)));
     }
 }
