@@ -37,6 +37,7 @@ use crate::media_leg::{HandOver, MediaLeg};
 use crate::outbound_call::NotAnswered;
 use crate::pii::Pii;
 use crate::placed_call::{self, BridgeEnd, Leg, Step};
+use crate::placed_listing::PlacedListing;
 use crate::recorder::Recorder;
 use crate::sip_driver::{NewCall, SipCommand};
 
@@ -75,7 +76,7 @@ pub(crate) async fn run(
                 why: why.to_string(),
             },
         );
-        finish_unanswered(&ctx, flow, nc.call, &log);
+        finish_unanswered(&ctx, flow, nc.call, &log, None);
     };
     if ctx.cfg.trunk_specs.is_empty() {
         refuse(
@@ -171,15 +172,22 @@ pub(crate) async fn run(
     let trunk_offers =
         crate::trunk_offer::TrunkOffers::new(&ctx.cfg, &LocalCaps::default(), &local(trunk_port));
     let mut agent_signals = nc.signals;
-    // Given up when the agent hangs up, or at the flow's ring timeout.
+    // Listed in the live-calls API from now on (until a call task takes it over).
+    let tenants = user.map_or(&[][..], |u| u.tenants.as_slice());
+    let mut listing = PlacedListing::new(&ctx.live, id, &agent, &number, tenants, flow.started());
+    // Given up when the agent hangs up, at the flow's ring timeout, or when the API hangs
+    // the call up (`api_by`: the token's name).
     let timed_out = AtomicBool::new(false);
+    let mut api_by: Option<String> = None;
     let dialled_out = {
         let agent_gone = agent_hung_up(&ctx, nc.call, &mut agent_signals);
         let deadline = placed_call::deadline(&flow);
+        let api_hangup = listing.hangup_asked();
         let abort = async {
             tokio::select! {
                 () = agent_gone => {}
                 () = deadline => timed_out.store(true, Ordering::Relaxed),
+                by = api_hangup => api_by = Some(by),
             }
         };
         crate::outbound_call::dial_number_until(
@@ -196,15 +204,22 @@ pub(crate) async fn run(
     let now = Instant::now();
     let answered = match dialled_out {
         Ok(a) => a,
+        Err(NotAnswered::Aborted) if api_by.is_some() => {
+            // Hung up over the API while it rang: the ringing leg is cancelled, the
+            // agent's phone hears 503, and the call ends `api_hangup` with `by`.
+            flow.handle_dial_failed(now, DialFailure::Ended(EndReason::ApiHangup));
+            finish_unanswered(&ctx, &mut flow, nc.call, &log, api_by);
+            return;
+        }
         Err(NotAnswered::Aborted) if timed_out.load(Ordering::Relaxed) => {
             flow.handle_timeout(now, false);
-            finish_unanswered(&ctx, &mut flow, nc.call, &log);
+            finish_unanswered(&ctx, &mut flow, nc.call, &log, None);
             return;
         }
         Err(why) => {
             tracing::info!(why = %why.detail(), "agent's outbound call not answered");
             flow.handle_dial_failed(now, placed_call::failure_of(why));
-            finish_unanswered(&ctx, &mut flow, nc.call, &log);
+            finish_unanswered(&ctx, &mut flow, nc.call, &log, None);
             return;
         }
     };
@@ -228,13 +243,14 @@ pub(crate) async fn run(
             call: answered.call,
         });
         flow.handle_dial_failed(Instant::now(), DialFailure::Unusable);
-        finish_unanswered(&ctx, &mut flow, nc.call, &log);
+        finish_unanswered(&ctx, &mut flow, nc.call, &log, None);
         return;
     };
     ctx.events.append(log(Event::CallAnswer {
         codec: agent_media.neg.codec.name.to_string(),
     }));
     flow.handle_dial_answered(Instant::now());
+    listing.answered(Instant::now());
     // The flow answers the agent's INVITE (its events are logged on the way).
     while let Step::Originator(None) = placed_call::next_step(&ctx, &mut flow, None, &log) {
         let _ = ctx.sip.commands.send(SipCommand::AnswerA {
@@ -270,6 +286,7 @@ pub(crate) async fn run(
             acd_call: None,
             log: &log,
             transferable: engaged.is_some(),
+            listing: Some(&mut listing),
         };
         let ended = placed_call::bridge(
             &mut placed,
@@ -327,9 +344,14 @@ pub(crate) async fn run(
             }
         }
     };
+    let mut by = None;
     let (reason, far_quality) = match ended {
         // Taken by the loop above.
         BridgeEnd::Refer { .. } => return,
+        BridgeEnd::ApiHangup(who) => {
+            by = Some(who);
+            (EndReason::ApiHangup, Some(far.media.quality(Party::Caller)))
+        }
         // The flow decides what that side's hang-up means (`customer_hangup`, ...).
         BridgeEnd::Ended(h) => (
             flow.hangup_reason(h),
@@ -359,6 +381,7 @@ pub(crate) async fn run(
         return;
     };
     let mut data = placed_call::call_end(&flow, &end);
+    data.by = by;
     if let Some(rec) = recorder.take() {
         data.recording = Some(rec.path.display().to_string());
         data.recording_dropped_frames = Some(rec.dropped());
@@ -379,6 +402,7 @@ fn finish_unanswered(
     flow: &mut Call,
     call: CallKey,
     log: &dyn Fn(Event) -> NewEvent,
+    by: Option<String>,
 ) {
     loop {
         match placed_call::next_step(ctx, flow, None, log) {
@@ -389,7 +413,8 @@ fn finish_unanswered(
                 });
             }
             Step::Ended(end) => {
-                let data = placed_call::call_end(flow, &end);
+                let mut data = placed_call::call_end(flow, &end);
+                data.by = by;
                 ctx.events.append(log(Event::CallEnd(data)));
                 return;
             }

@@ -330,6 +330,7 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
             acd_call: Some(job.call),
             log: &log,
             transferable: true,
+            listing: None,
         };
         let ended = placed_call::bridge(
             &mut placed,
@@ -388,8 +389,8 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
     // The flow decides what that side's hang-up means (`customer_hangup`, ...).
     let hangup = match ended {
         BridgeEnd::Ended(h) => h,
-        // Neither happens here (no handover; a REFER is taken by the loop above).
-        BridgeEnd::HandOver(_) | BridgeEnd::Refer { .. } => {
+        // None happens here (no handover, no listing; a REFER is taken by the loop above).
+        BridgeEnd::HandOver(_) | BridgeEnd::Refer { .. } | BridgeEnd::ApiHangup(_) => {
             switchboard_callflow::Hangup::Local(EndReason::LocalHangup)
         }
     };

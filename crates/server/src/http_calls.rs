@@ -55,7 +55,8 @@ async fn lane_for(
     Ok((id, lane))
 }
 
-/// `GET /api/v1/calls`: every live inbound call this token may see.
+/// `GET /api/v1/calls`: every live call this token may see (inbound calls, and calls we
+/// placed that are listed: campaign calls, agents' own calls).
 pub(crate) async fn list(p: Principal, Extension(ctx): Extension<Arc<CallContext>>) -> Json<Value> {
     let mut out = Vec::new();
     for (_, lane) in ctx.live.all() {
@@ -216,7 +217,8 @@ pub(crate) async fn barge(
 /// Staff only. The engine calls the supervisor's registered phone and joins it to the
 /// bridged call in `mode` when it answers: 202 with the supervisor call's id. 409 when the
 /// supervisor's phone is not registered, they are on a call (as an agent, or already
-/// supervising), or the call is not bridged to an agent.
+/// supervising), or the call is not bridged to an agent; 409 `not_supervisable` for an
+/// agent's own outbound call.
 async fn supervise(
     p: Principal,
     id: String,
@@ -234,6 +236,16 @@ async fn supervise(
     }
     let (call, lane) = lane_for(&p, &ctx, &id).await?;
     let conflict = |code: &'static str, why: String| ApiError::new(StatusCode::CONFLICT, code, why);
+    // An agent's own outbound call is no call task: nothing to join a supervisor to.
+    let own = LiveCalls::describe(&lane, DESCRIBE_LIMIT)
+        .await
+        .is_some_and(|v| v.agents_own);
+    if own {
+        return Err(conflict(
+            "not_supervisable",
+            "an agent's own outbound call cannot be supervised (only listed and hung up)".into(),
+        ));
+    }
     if ctx
         .sip
         .location

@@ -1,7 +1,9 @@
-//! The live-call index: every inbound call task registers here under its typed id with a
-//! control lane, and the HTTP API reaches calls only through it. The index holds no call
-//! state: a call's task owns its phase, queue and agent and answers questions about them
-//! ([`CallControl::Describe`]), so there is one owner and no lock held across an await.
+//! The live-call index: every call task (inbound, or a campaign's or transferred placed
+//! call it runs) and every agent's own outbound call (`placed_listing.rs`) registers here
+//! under its typed id with a control lane, and the HTTP API reaches calls only through it.
+//! The index holds no call state: a call's task owns its phase, queue and agent and
+//! answers questions about them ([`CallControl::Describe`]), so there is one owner and no
+//! lock held across an await.
 
 use std::time::Duration;
 
@@ -33,6 +35,8 @@ impl std::str::FromStr for LiveCallId {
 pub(crate) enum CallPhase {
     /// Answered, waiting for the caller's ACK before anything starts.
     Answering,
+    /// An agent's own call: the far end is being dialled (it rings).
+    Dialing,
     /// In the dialplan (menus, prompts, lookups).
     Ivr,
     /// Waiting in a queue.
@@ -47,11 +51,38 @@ pub(crate) enum CallPhase {
     Ending,
 }
 
+/// Who placed a live call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Direction {
+    /// A caller called us.
+    Inbound,
+    /// We called out: an agent's own call, a campaign's call (the callee is `caller`).
+    Outbound,
+}
+
+/// Which fields of a [`CallView`] hold an outside party's number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OutsideNumbers {
+    pub(crate) caller: bool,
+    pub(crate) dnis: bool,
+}
+
 /// A call's own description of itself.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct CallView {
     pub(crate) id: String,
     pub(crate) phase: CallPhase,
+    pub(crate) direction: Direction,
+    /// Which of `caller` and `dnis` are outside parties' numbers (masked for
+    /// supervisors): the caller of an inbound call; for an agent's own call the number
+    /// dialled (its `caller` is the agent); both for a placed call its agent transferred.
+    #[serde(skip)]
+    pub(crate) numbers: OutsideNumbers,
+    /// An agent's own outbound call (`placed_listing.rs`), not a call task: it cannot be
+    /// supervised or transferred over the API (409), only listed and hung up.
+    #[serde(skip)]
+    pub(crate) agents_own: bool,
     pub(crate) caller: String,
     pub(crate) dnis: String,
     pub(crate) queue: Option<String>,
@@ -77,12 +108,18 @@ pub(crate) struct CallView {
 impl CallView {
     /// The view a token of `role` may see: agents only their own calls (with the caller's
     /// full number: they are talking to that caller), supervisors every call with the
-    /// number masked, admins everything. `None`: not visible to this principal.
+    /// outside party's number masked (the caller's; the number dialled of an agent's own
+    /// call), admins everything. `None`: not visible to this principal.
     pub(crate) fn for_principal(mut self, role: Role, agent: Option<&str>) -> Option<CallView> {
         match role {
             Role::Admin => Some(self),
             Role::Supervisor => {
-                self.caller = mask_number(&self.caller);
+                if self.numbers.caller {
+                    self.caller = mask_number(&self.caller);
+                }
+                if self.numbers.dnis {
+                    self.dnis = mask_number(&self.dnis);
+                }
                 Some(self)
             }
             Role::Agent => (self.agent.is_some() && self.agent.as_deref() == agent).then_some(self),
@@ -229,6 +266,12 @@ mod tests {
         CallView {
             id: "1".into(),
             phase: CallPhase::Bridged,
+            direction: Direction::Inbound,
+            numbers: OutsideNumbers {
+                caller: true,
+                dnis: false,
+            },
+            agents_own: false,
             caller: "+74951234567".into(),
             dnis: "100".into(),
             queue: Some("sales".into()),

@@ -54,6 +54,7 @@ mod metrics;
 mod outbound_call;
 mod pii;
 mod placed_call;
+mod placed_listing;
 mod private_files;
 mod queue_config;
 mod queue_membership;

@@ -144,10 +144,13 @@ pub(crate) enum BridgeEnd {
         req: Box<switchboard_sip_message::Request>,
         origin: Instant,
     },
+    /// A supervisor or admin hung the call up over the API (`by`: the token's name);
+    /// both legs are hung up already.
+    ApiHangup(String),
 }
 
 /// The flow of a placed call, with what carrying out its intents needs.
-pub(crate) struct Placed<'a> {
+pub(crate) struct Placed<'a, 'l> {
     pub(crate) ctx: &'a CallContext,
     /// The call's id (its SDP session id).
     pub(crate) id: u64,
@@ -158,6 +161,17 @@ pub(crate) struct Placed<'a> {
     /// The agent's REFER ends the bridge as [`BridgeEnd::Refer`] (an agent's own call, a
     /// callback); otherwise the flow answers it 501.
     pub(crate) transferable: bool,
+    /// The call's entry in the live-calls API (an agent's own call): its hang-up ends the
+    /// bridge as [`BridgeEnd::ApiHangup`].
+    pub(crate) listing: Option<&'a mut crate::placed_listing::PlacedListing<'l>>,
+}
+
+/// Completes when the API asks to hang the listed call up (never without a listing).
+async fn api_hangup(listing: &mut Option<&mut crate::placed_listing::PlacedListing<'_>>) -> String {
+    match listing {
+        Some(l) => l.hangup_asked().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Relays media between the far end (`far`: the customer, recorded as the caller side)
@@ -165,7 +179,7 @@ pub(crate) struct Placed<'a> {
 /// when `hand_over` allows it, an attended transfer asks for the far end (refused
 /// otherwise). In-dialog requests on either leg are answered as the flow decides.
 pub(crate) async fn bridge(
-    placed: &mut Placed<'_>,
+    placed: &mut Placed<'_, '_>,
     far: &mut Leg,
     far_signals: &mut SignalReceiver,
     near: &mut Leg,
@@ -233,6 +247,12 @@ pub(crate) async fn bridge(
                 Some(CallSignal::InDialog { tx, req, .. }) => answer_in_dialog(placed, Party::Agent, near, tx, &req),
                 Some(_) => {}
             },
+            by = api_hangup(&mut placed.listing) => {
+                flush_legs(&mut bridge, recorder, far, near, (&mut tl_far, &mut tl_near), origin);
+                let _ = ctx.sip.commands.send(SipCommand::Hangup { call: far.call });
+                let _ = ctx.sip.commands.send(SipCommand::Hangup { call: near.call });
+                return BridgeEnd::ApiHangup(by);
+            }
             _ = tick.tick() => {
                 let t = Instant::now();
                 for m in [&mut far.media, &mut near.media] {
@@ -342,7 +362,7 @@ fn flush_legs(
 /// `call.hold`/`call.resume`, NOTIFY and OPTIONS 200, anything else 501); this reads the
 /// request, builds the SDP answer and applies it to the leg's media.
 fn answer_in_dialog(
-    placed: &mut Placed<'_>,
+    placed: &mut Placed<'_, '_>,
     party: Party,
     leg: &mut Leg,
     tx: switchboard_sip::TxKey,

@@ -2,7 +2,9 @@
 //! hang up, blind-transfer to another queue. The call task answers from its own state.
 
 use super::*;
-use crate::live_calls::{CallControl, CallPhase, CallView, ControlRefusal, TransferTarget};
+use crate::live_calls::{
+    CallControl, CallPhase, CallView, ControlRefusal, Direction, OutsideNumbers, TransferTarget,
+};
 use switchboard_callflow::{TransferDecision, TransferRefusal};
 use switchboard_events::TransferFailure;
 
@@ -158,6 +160,19 @@ impl CallTask {
         CallView {
             id: self.id_str(),
             phase,
+            // A campaign's call, or a placed call its agent transferred: the far end we
+            // called leads the task.
+            direction: if self.callee_leads {
+                Direction::Outbound
+            } else {
+                Direction::Inbound
+            },
+            // A placed call its agent transferred runs with the number dialled as both.
+            numbers: OutsideNumbers {
+                caller: true,
+                dnis: self.callee_leads && self.dnis == self.caller,
+            },
+            agents_own: false,
             caller: self.caller.clone(),
             dnis: self.dnis.clone(),
             queue,
