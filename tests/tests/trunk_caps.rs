@@ -146,4 +146,53 @@ fn a_trunk_over_the_per_source_caps_gets_no_503_while_a_stranger_at_its_rate_doe
         counted, refused as f64,
         "every 503 (all the stranger's) is counted"
     );
+    assert_eq!(
+        metric(&server, "switchboard_sip_trunk_transactions_refused_total"),
+        Some(0.0)
+    );
+}
+
+/// A trunk whose own caps are too small for its traffic gets 503s like anyone, and the
+/// operator is told: counted apart from strangers' refusals, and a warning in the log.
+#[test]
+fn a_trunk_at_its_own_caps_is_refused_counted_and_warned_about() {
+    if !require_peer("sipp") {
+        return;
+    }
+    let server = Server::start(
+        "trunk-caps-small",
+        "[sip]\ntrusted_trunks = []\n\
+         [[trunks]]\nname = \"carrier\"\naddress = \"127.0.0.2:5060\"\ninbound = true\n\
+         max_transactions = 16\n",
+    );
+    let out = sipp_from(
+        "127.0.0.2",
+        "call_answered.xml",
+        server.sip,
+        &["-s", "100", "-r", "20", "-m", "40", "-d", "500"],
+        60,
+    );
+    assert!(
+        !out.status.success(),
+        "40 calls cannot fit 16 transactions: {}",
+        sipp_trace(&out)
+    );
+    let refused =
+        metric(&server, "switchboard_sip_trunk_transactions_refused_total").unwrap_or(0.0);
+    assert!(refused > 0.0, "counted as the trunk's refusals");
+    assert_eq!(
+        metric(
+            &server,
+            "switchboard_sip_transactions_refused_source_share_total"
+        ),
+        Some(0.0),
+        "not as a stranger's"
+    );
+    assert!(
+        server
+            .log_text()
+            .contains("a trunk address met its own transaction caps"),
+        "warned in the log:\n{}",
+        server.log_text()
+    );
 }

@@ -98,6 +98,7 @@ pub(crate) struct GuardMetrics {
     pub(crate) rate_limited_sources: AtomicU64,
     pub(crate) tx_refused_full: AtomicU64,
     pub(crate) tx_refused_source_share: AtomicU64,
+    pub(crate) tx_refused_own_caps: AtomicU64,
     pub(crate) tx_refused_memory: AtomicU64,
     pub(crate) tx_refused_client: AtomicU64,
     pub(crate) tx_bytes: AtomicU64,
@@ -125,7 +126,7 @@ impl Drop for ActiveCall {
 impl GuardMetrics {
     fn render(&self, out: &mut String) {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let rows: [(&str, &str, &str, u64); 18] = [
+        let rows: [(&str, &str, &str, u64); 19] = [
             (
                 "switchboard_register_auth_failures_total",
                 "counter",
@@ -203,6 +204,12 @@ impl GuardMetrics {
                 "counter",
                 "Requests refused with 503: their source held its share of live transactions or bytes.",
                 g(&self.tx_refused_source_share),
+            ),
+            (
+                "switchboard_sip_trunk_transactions_refused_total",
+                "counter",
+                "Requests refused with 503: their source, a trunk's address, held its own transaction caps.",
+                g(&self.tx_refused_own_caps),
             ),
             (
                 "switchboard_sip_transactions_refused_memory_total",

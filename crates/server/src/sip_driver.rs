@@ -35,6 +35,7 @@ mod forking;
 mod priority_sources;
 mod register;
 mod trunk_io;
+mod tx_pressure;
 mod user_legs;
 pub(crate) use trunk_io::TrunkDial;
 
@@ -191,6 +192,8 @@ pub(crate) struct SipDriver {
     /// The location table's generation the inbound queue's priority sources were last
     /// computed at (see `priority_sources`).
     priority_generation: Option<u64>,
+    /// Admission refusals already logged (`tx_pressure`).
+    tx_pressure: tx_pressure::Logged,
 }
 
 fn to_sip_transport(k: TransportKind) -> Transport {
@@ -348,6 +351,7 @@ impl SipDriver {
             ),
             next_prune: Instant::now() + PRUNE_EVERY,
             priority_generation: None,
+            tx_pressure: tx_pressure::Logged::default(),
         }
     }
 
@@ -733,29 +737,6 @@ impl SipDriver {
                 tracing::debug!(signal = ?e, "signal for a call whose task has ended");
             }
         }
-    }
-
-    /// Copies the transaction layer's admission counters into the metrics.
-    fn publish_tx_stats(&self) {
-        let st = self.b2bua.transactions().stats();
-        let g = &self.metrics.guard;
-        g.tx_refused_full.store(st.refused_full, Ordering::Relaxed);
-        g.tx_refused_source_share
-            .store(st.refused_source_share, Ordering::Relaxed);
-        g.tx_refused_memory
-            .store(st.refused_memory, Ordering::Relaxed);
-        g.tx_refused_client
-            .store(st.refused_client, Ordering::Relaxed);
-        g.tx_bytes.store(
-            (st.server_bytes + st.client_bytes) as u64,
-            Ordering::Relaxed,
-        );
-        g.tx_client_bytes
-            .store(st.client_bytes as u64, Ordering::Relaxed);
-        g.tx_trunk_bytes
-            .store(st.own_caps_bytes as u64, Ordering::Relaxed);
-        let stray = &self.metrics.invite_auth.stray_acks;
-        stray.store(st.stray_acks, Ordering::Relaxed);
     }
 
     fn presence_events(&mut self, evs: Vec<LocationEvent>) {

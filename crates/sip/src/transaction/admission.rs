@@ -17,6 +17,8 @@ pub(super) fn request_cost(req: &Request) -> usize {
 pub(super) enum Refusal {
     Full,
     SourceShare,
+    /// A source with caps of its own (a trunk) holds them.
+    OwnCaps,
     Memory,
 }
 
@@ -95,7 +97,7 @@ impl TransactionLayer {
         let (n, bytes) = self.per_source.get(&ip).copied().unwrap_or((0, 0));
         if let Some(own) = c.source_caps.get(&ip) {
             if n >= own.max_transactions || bytes + cost > own.max_bytes {
-                return Some(Refusal::SourceShare);
+                return Some(Refusal::OwnCaps);
             }
             return None;
         }
@@ -334,14 +336,16 @@ mod tests {
         let (statuses, started) = feed(&mut l, invite(10, trunk, 0), trunk);
         assert!(!started);
         assert_eq!(statuses, vec![503]);
-        assert_eq!(l.stats().refused_source_share, 1);
+        assert_eq!(l.stats().refused_own_caps, 1);
+        assert_eq!(l.stats().refused_source_share, 0);
         // An unknown source still gets its own (shared-budget) share, and no more.
         let other: SocketAddr = "203.0.113.9:5060".parse().expect("addr");
         for n in 20..23 {
             assert!(feed(&mut l, invite(n, other, 1_000), other).1);
         }
         assert!(!feed(&mut l, invite(23, other, 0), other).1);
-        assert_eq!(l.stats().refused_source_share, 2);
+        assert_eq!(l.stats().refused_source_share, 1);
+        assert_eq!(l.stats().refused_own_caps, 1);
         assert_eq!(l.stats().refused_memory, 0);
         assert_eq!(l.stats().own_caps_bytes, held);
     }

@@ -159,6 +159,9 @@ pub struct TxStats {
     /// Requests refused because their source had `max_server_per_source` transactions or
     /// `max_bytes_per_source` bytes.
     pub refused_source_share: u64,
+    /// Requests refused because their source, one with caps of its own
+    /// ([`TxConfig::source_caps`]), held them.
+    pub refused_own_caps: u64,
     /// Requests refused because all server transactions held `max_bytes`.
     pub refused_memory: u64,
     /// Requests of ours refused ([`TxError::Overloaded`]) because client transactions held

@@ -161,6 +161,7 @@ impl TransactionLayer {
                     match why {
                         Refusal::Full => self.stats.refused_full += 1,
                         Refusal::SourceShare => self.stats.refused_source_share += 1,
+                        Refusal::OwnCaps => self.stats.refused_own_caps += 1,
                         Refusal::Memory => self.stats.refused_memory += 1,
                     }
                     let mut r = Response::for_request(&req, StatusCode::SERVICE_UNAVAILABLE);
