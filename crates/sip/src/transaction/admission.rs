@@ -350,6 +350,42 @@ mod tests {
         assert_eq!(l.stats().own_caps_bytes, held);
     }
 
+    #[test]
+    fn a_trunk_does_not_fill_the_shared_table_for_strangers_or_for_us() {
+        let trunk: SocketAddr = "198.51.100.7:5060".parse().expect("addr");
+        let mut l = layer(|c| {
+            c.max_transactions = 5;
+            c.source_caps.insert(
+                trunk.ip(),
+                SourceCaps {
+                    max_transactions: 10,
+                    max_bytes: 1 << 20,
+                },
+            );
+        });
+        for n in 0..10 {
+            assert!(feed(&mut l, invite(n, trunk, 0), trunk).1, "trunk {n}");
+        }
+        // The table holds 10, over its shared size of 5: a stranger still gets in, and so
+        // does a request of ours, until the shared 5 are taken.
+        let other: SocketAddr = "203.0.113.9:5060".parse().expect("addr");
+        for n in 20..24 {
+            assert!(feed(&mut l, invite(n, other, 0), other).1, "stranger {n}");
+        }
+        let t0 = crate::test_epoch();
+        assert!(l
+            .send_request(t0, trunk, Transport::Udp, ours(1, 0, None))
+            .is_ok());
+        while l.poll_output().is_some() {}
+        assert_eq!(l.len(), 15);
+        assert!(!feed(&mut l, invite(24, other, 0), other).1);
+        assert_eq!(l.stats().refused_full, 1);
+        assert_eq!(
+            l.send_request(t0, trunk, Transport::Udp, ours(2, 0, None)),
+            Err(TxError::Overloaded)
+        );
+    }
+
     /// An out-of-dialog request of ours (`to_tag` None) or one inside a dialog.
     fn ours(n: u32, body: usize, to_tag: Option<&str>) -> Request {
         let method = if to_tag.is_some() {
