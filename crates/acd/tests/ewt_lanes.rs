@@ -362,3 +362,38 @@ fn a_forecast_in_lanes_has_each_callers_own_law() {
         );
     }
 }
+
+/// A forecast in lanes keeps what any group forecast keeps (a bounded summary per caller),
+/// not its lanes: 10,000 callers, a fifth needing what a quarter of 200 agents have, hold
+/// under 800 KiB in the engine (`Acd::forecast_bytes`).
+#[test]
+fn a_forecast_in_lanes_of_ten_thousand_callers_stays_bounded() {
+    let mut qc = queue();
+    qc.announce_every = Some(s(60));
+    // No announcement at join: the fill makes no estimates, the round at 61 s reads one.
+    qc.announce_at_join = false;
+    let mut acd = busy_centre(&[A], qc, 200, |a, cfg| {
+        if a % 4 == 1 {
+            cfg.skills.push((RU, 5));
+        }
+    });
+    for c in 1..=10_000u64 {
+        let id = 100_000 + c;
+        let j = if c % 5 == 0 {
+            needs_ru(id, A, 1)
+        } else {
+            Join::new(CallId(id), A)
+        };
+        acd.handle_join(s(1), j).unwrap();
+        while acd.poll_output().is_some() {}
+    }
+    let before = acd.forecasts_made();
+    acd.handle_timeout(s(61));
+    let announced = std::iter::from_fn(|| acd.poll_output())
+        .filter(|o| matches!(o, Output::Announce { .. }))
+        .count();
+    assert_eq!(announced, 10_000);
+    assert!(acd.forecasts_made() - before <= 2);
+    let bytes = acd.forecast_bytes();
+    assert!(bytes < 800 * 1024, "{bytes} bytes");
+}

@@ -21,6 +21,11 @@
 //! and it is under `reuse_for` old): then the first estimate after a change makes the next
 //! forecast at once (a storm changes about once per answered call; paying a per-caller
 //! estimate at depth for each change was an eighth of the cost).
+//!
+//! Where who may take whom matters (`lanes.rs`: a caller needing skills or a tenant, or
+//! skill tiers), the same state keeps a forecast made in lanes, read only by estimates in
+//! lanes; a queue alone is then a group of one. Its joiners have no needs: a joiner with
+//! needs gets its own estimate, as a joiner of another queue does.
 
 use super::*;
 use crate::ewt::{GroupCaller, GroupForecast, Lanes};

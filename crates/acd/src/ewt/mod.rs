@@ -12,7 +12,9 @@
 //! The engine does not run that simulation per announcement: a [`Forecast`] plays the
 //! queue's future once for every position at once (same law) and the announcements read
 //! their position from it until the queue changes (`forecast.rs`). Agents shared between
-//! queues use [`estimate_shared`] (`shared.rs`).
+//! queues use [`estimate_shared`] (`shared.rs`) and one [`GroupForecast`] per group of
+//! queues (`group.rs`). Where callers need skills or a tenant, or tiers widen their needs,
+//! the group forecast plays who may take whom in [`Lanes`] (`lanes.rs`, decision 0051).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
