@@ -3,15 +3,18 @@
 //! lists it with direction `outbound`, the agent, and the number dialled (whole for
 //! admins and for 1001's own token, masked for supervisors); another agent's token and a
 //! tenant's supervisor (the demo agents serve two tenants, so the call is no single
-//! tenant's) do not see it. A transfer over the API and supervision are refused with 409
-//! JSON; a supervisor's hang-up ends it (`api_hangup`, `by`), both legs get their BYE
-//! (bridged) or the ringing carrier its CANCEL and the agent's phone 503 (dialling).
+//! tenant's) do not see it. A transfer over the API is refused with 409 JSON; supervisor
+//! 1005 listens in over the API (`supervisor.join`, the agent's 2 kHz tone in what the
+//! supervisor hears, `supervisor.leave` when they hang up); a supervisor's hang-up ends
+//! it (`api_hangup`, `by`), both legs get their BYE (bridged) or the ringing carrier its
+//! CANCEL and the agent's phone 503 (dialling).
 
 use serde_json::Value;
+use switchboard_e2e::audio::{read_channel, tone_share};
 use switchboard_e2e::carrier::{free_udp_port, SippCarrier};
 use switchboard_e2e::outbound_fixture::{OutboundFixture, OUTSIDE_NUMBER};
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
-use switchboard_e2e::{http_call, require_peer, wait_for, LoggedEvent, Server};
+use switchboard_e2e::{http_call, require_peer, scratch_dir, wait_for, LoggedEvent, Server};
 
 fn api(server: &Server, method: &str, path: &str, body: Option<&str>, token: &str) -> (u16, Value) {
     let (status, text) = http_call(server.http, method, path, body, Some(token), None);
@@ -27,7 +30,7 @@ fn listed(server: &Server, token: &str, id: &str) -> Option<Value> {
 }
 
 #[test]
-fn an_agents_own_call_is_listed_refuses_what_it_cannot_do_and_is_hung_up() {
+fn an_agents_own_call_is_listed_supervised_and_hung_up() {
     let Some(py) = python_with_pjsua2() else {
         return;
     };
@@ -35,7 +38,13 @@ fn an_agents_own_call_is_listed_refuses_what_it_cannot_do_and_is_hung_up() {
         return;
     }
     let mut fixture = OutboundFixture::start("own-call-live-api", "");
-    let mut agent = fixture.agent(&py, SoftphoneOpts::default());
+    let mut agent = fixture.agent(
+        &py,
+        SoftphoneOpts {
+            tone_hz: 2000,
+            ..Default::default()
+        },
+    );
     let out = fixture.dial_out(&mut agent);
     let server = &fixture.server;
     let id = out.call.as_str();
@@ -82,15 +91,58 @@ fn an_agents_own_call_is_listed_refuses_what_it_cannot_do_and_is_hung_up() {
         e["error"].as_str().is_some_and(|w| w.contains("REFER")),
         "{e}"
     );
-    let (status, e) = api(
+
+    // A supervisor listens in: the placed call's bridge mixes the three parties.
+    let dir = scratch_dir("own-call-live-api-supervisor");
+    let mut boss = Softphone::start(
+        &py,
+        server.sip,
+        SoftphoneOpts {
+            user: Some(("1005", "secret-1005")),
+            record: Some(dir.join("supervisor.wav")),
+            seconds: 90,
+            ..Default::default()
+        },
+    );
+    assert!(boss.wait_event("registered", 20).is_some());
+    let (status, ok) = api(
         server,
         "POST",
         &format!("/api/v1/calls/{id}/listen"),
         Some(r#"{"supervisor": "1005"}"#),
         "demo-supervisor",
     );
-    assert_eq!(status, 409, "{e}");
-    assert_eq!(e["code"], "not_supervisable", "{e}");
+    assert_eq!(status, 202, "{ok}");
+    assert!(
+        boss.wait_event("incoming", 20).is_some(),
+        "the supervisor is called"
+    );
+    let join = server
+        .wait_event(20, |e| e.kind == "supervisor.join" && e.call == id)
+        .unwrap_or_else(|| panic!("joined; events {:#?}", server.events()));
+    assert_eq!(join.data["mode"], "listen", "{join:?}");
+    let (_, view) = api(
+        server,
+        "GET",
+        &format!("/api/v1/calls/{id}"),
+        None,
+        "demo-admin",
+    );
+    assert_eq!(view["supervisor"], "1005", "{view}");
+    // No event says audio flowed: the supervisor's recording is checked after.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    boss.command("hangup");
+    let leave = server
+        .wait_event(15, |e| e.kind == "supervisor.leave" && e.call == id)
+        .unwrap_or_else(|| panic!("left; events {:#?}", server.events()));
+    assert_eq!(leave.data["reason"], "supervisor_hangup", "{leave:?}");
+    boss.quit();
+    let (heard, sr) = read_channel(&dir.join("supervisor.wav"), 0);
+    let n = heard.len();
+    let tail = &heard[n.saturating_sub(sr as usize * 2)..n.saturating_sub(sr as usize / 4)];
+    let share = tone_share(tail, sr, 2000.0);
+    eprintln!("2 kHz share the supervisor heard from the agent's own call: {share:.3}");
+    assert!(share > 0.1, "the supervisor hears the call: {share:.3}");
     let (status, e) = api(
         server,
         "POST",

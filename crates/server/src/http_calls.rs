@@ -217,8 +217,8 @@ pub(crate) async fn barge(
 /// Staff only. The engine calls the supervisor's registered phone and joins it to the
 /// bridged call in `mode` when it answers: 202 with the supervisor call's id. 409 when the
 /// supervisor's phone is not registered, they are on a call (as an agent, or already
-/// supervising), or the call is not bridged to an agent; 409 `not_supervisable` for an
-/// agent's own outbound call.
+/// supervising), or the call is not bridged to an agent (an agent's own outbound call is
+/// supervised as a queue call is: `placed_supervision.rs`).
 async fn supervise(
     p: Principal,
     id: String,
@@ -236,16 +236,6 @@ async fn supervise(
     }
     let (call, lane) = lane_for(&p, &ctx, &id).await?;
     let conflict = |code: &'static str, why: String| ApiError::new(StatusCode::CONFLICT, code, why);
-    // An agent's own outbound call is no call task: nothing to join a supervisor to.
-    let own = LiveCalls::describe(&lane, DESCRIBE_LIMIT)
-        .await
-        .is_some_and(|v| v.agents_own);
-    if own {
-        return Err(conflict(
-            "not_supervisable",
-            "an agent's own outbound call cannot be supervised (only listed and hung up)".into(),
-        ));
-    }
     if ctx
         .sip
         .location

@@ -79,10 +79,6 @@ pub(crate) struct CallView {
     /// dialled (its `caller` is the agent); both for a placed call its agent transferred.
     #[serde(skip)]
     pub(crate) numbers: OutsideNumbers,
-    /// An agent's own outbound call (`placed_listing.rs`), not a call task: it cannot be
-    /// supervised or transferred over the API (409), only listed and hung up.
-    #[serde(skip)]
-    pub(crate) agents_own: bool,
     pub(crate) caller: String,
     pub(crate) dnis: String,
     pub(crate) queue: Option<String>,
@@ -271,7 +267,6 @@ mod tests {
                 caller: true,
                 dnis: false,
             },
-            agents_own: false,
             caller: "+74951234567".into(),
             dnis: "100".into(),
             queue: Some("sales".into()),

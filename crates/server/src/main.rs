@@ -55,6 +55,7 @@ mod outbound_call;
 mod pii;
 mod placed_call;
 mod placed_listing;
+mod placed_supervision;
 mod private_files;
 mod queue_config;
 mod queue_membership;

@@ -15,7 +15,7 @@ use switchboard_callflow::{
     AcdRequest, Call, Dial, DialFailure, Ending, Hangup, InDialog, LegEnd, Output, ReOffer,
     SipRequest,
 };
-use switchboard_events::{CallEnd, Event, Party};
+use switchboard_events::{CallEnd, Event, Party, SupervisionEnd};
 use switchboard_media::{Bridge, Leg as BridgeLeg, Side};
 use switchboard_sdp::{Direction, LocalCaps, LocalMedia, SessionDescription};
 use switchboard_sip::CallKey;
@@ -28,6 +28,7 @@ use crate::call_signals::{CallSignal, SignalReceiver};
 use crate::event_log::NewEvent;
 use crate::media_leg::{HandOver, MediaLeg, RxBuf, Timeline};
 use crate::outbound_call::NotAnswered;
+use crate::placed_supervision::{PlacedSupervision, Speaker, SupervisionStep};
 use crate::recorder::Recorder;
 use crate::sip_driver::SipCommand;
 
@@ -197,20 +198,23 @@ pub(crate) async fn bridge(
     let (sock_far, sock_near) = (far.media.sock.clone(), near.media.sock.clone());
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
+    // Supervisors find the call by its agent while it is bridged (`placed_supervision.rs`).
+    let agent = placed.flow.phase().agent().filter(|a| !a.is_empty());
+    let mut sup = agent.map(|a| PlacedSupervision::offer(ctx, a));
+    let end = loop {
         tokio::select! {
             r = sock_far.recv_buf_from(buf_far.prepare()) => if let Ok((_, from)) = r {
                 let t = Instant::now();
                 if let Some(pkt) = far.media.open_rtp(&mut buf_far).and_then(|d| far.media.receive(t, from, d)) {
-                    let way = Way { from: BridgeLeg::A, side: Side::Caller, tl: &mut tl_far, origin };
-                    relay_packet(t, &mut bridge, way, &pkt, (&mut far.media, &mut near.media), recorder);
+                    let way = Way { from: BridgeLeg::A, side: Side::Caller, tl: &mut tl_far, origin, speaker: Speaker::Far };
+                    relay_packet(t, &mut bridge, way, &pkt, (&mut far.media, &mut near.media), recorder, &mut sup);
                 }
             },
             r = sock_near.recv_buf_from(buf_near.prepare()) => if let Ok((_, from)) = r {
                 let t = Instant::now();
                 if let Some(pkt) = near.media.open_rtp(&mut buf_near).and_then(|d| near.media.receive(t, from, d)) {
-                    let way = Way { from: BridgeLeg::B, side: Side::Agent, tl: &mut tl_near, origin };
-                    relay_packet(t, &mut bridge, way, &pkt, (&mut near.media, &mut far.media), recorder);
+                    let way = Way { from: BridgeLeg::B, side: Side::Agent, tl: &mut tl_near, origin, speaker: Speaker::Near };
+                    relay_packet(t, &mut bridge, way, &pkt, (&mut near.media, &mut far.media), recorder, &mut sup);
                 }
             },
             r = rtcp_far.recv_buf_from(buf_rfar.prepare()) => if let Ok((_, from)) = r {
@@ -223,7 +227,7 @@ pub(crate) async fn bridge(
                 None | Some(CallSignal::Ended(_)) => {
                     flush_legs(&mut bridge, recorder, far, near, (&mut tl_far, &mut tl_near), origin);
                     let _ = ctx.sip.commands.send(SipCommand::Hangup { call: near.call });
-                    return BridgeEnd::Ended(ended_as(s, Party::Caller));
+                    break BridgeEnd::Ended(ended_as(s, Party::Caller));
                 }
                 Some(CallSignal::InDialog { tx, req, .. }) => answer_in_dialog(placed, Party::Caller, far, tx, &req),
                 Some(_) => {}
@@ -232,9 +236,9 @@ pub(crate) async fn bridge(
                 None | Some(CallSignal::Ended(_)) => {
                     flush_legs(&mut bridge, recorder, far, near, (&mut tl_far, &mut tl_near), origin);
                     let _ = ctx.sip.commands.send(SipCommand::Hangup { call: far.call });
-                    return BridgeEnd::Ended(ended_as(s, Party::Agent));
+                    break BridgeEnd::Ended(ended_as(s, Party::Agent));
                 }
-                Some(CallSignal::HandOver(reply)) if hand_over => return BridgeEnd::HandOver(reply),
+                Some(CallSignal::HandOver(reply)) if hand_over => break BridgeEnd::HandOver(reply),
                 Some(CallSignal::HandOver(reply)) => {
                     let _ = reply.send(None);
                 }
@@ -242,7 +246,7 @@ pub(crate) async fn bridge(
                 Some(CallSignal::InDialog { tx, req, .. })
                     if placed.transferable && req.method == Method::Refer =>
                 {
-                    return BridgeEnd::Refer { tx, req, origin };
+                    break BridgeEnd::Refer { tx, req, origin };
                 }
                 Some(CallSignal::InDialog { tx, req, .. }) => answer_in_dialog(placed, Party::Agent, near, tx, &req),
                 Some(_) => {}
@@ -251,30 +255,66 @@ pub(crate) async fn bridge(
                 flush_legs(&mut bridge, recorder, far, near, (&mut tl_far, &mut tl_near), origin);
                 let _ = ctx.sip.commands.send(SipCommand::Hangup { call: far.call });
                 let _ = ctx.sip.commands.send(SipCommand::Hangup { call: near.call });
-                return BridgeEnd::ApiHangup(by);
+                break BridgeEnd::ApiHangup(by);
+            }
+            step = supervision_step(&mut sup) => {
+                if let Some(s) = sup.as_mut() {
+                    match step {
+                        SupervisionStep::Join(req) => s.join(placed.flow, req),
+                        SupervisionStep::Left => {
+                            s.leave(placed.flow, SupervisionEnd::SupervisorHangup);
+                        }
+                    }
+                }
+                // `supervisor.join` / `supervisor.leave`, as the flow decided.
+                let _ = next_step(ctx, placed.flow, placed.acd_call, placed.log);
+                if let Some(l) = placed.listing.as_mut() {
+                    l.set_supervisor(placed.flow.supervisor());
+                }
             }
             _ = tick.tick() => {
                 let t = Instant::now();
+                if let Some(s) = sup.as_mut() {
+                    s.mix(t, &mut far.media, &mut near.media);
+                }
                 for m in [&mut far.media, &mut near.media] {
                     m.session.handle_timeout(t);
                     let _ = m.flush_session();
                 }
             }
         }
+    };
+    // A supervisor still joined is let go with the bridge (`supervisor.leave`).
+    if let Some(mut s) = sup.take() {
+        if s.leave(placed.flow, SupervisionEnd::CallEnded) {
+            let _ = next_step(ctx, placed.flow, placed.acd_call, placed.log);
+        }
+    }
+    end
+}
+
+/// The next step of the call's supervision (never without one).
+async fn supervision_step(sup: &mut Option<PlacedSupervision<'_>>) -> SupervisionStep {
+    match sup {
+        Some(s) => s.step().await,
+        None => std::future::pending().await,
     }
 }
 
-/// Which way a packet crosses the bridge: from leg `from`, recorded as `side` on `tl`.
+/// Which way a packet crosses the bridge: from leg `from`, recorded as `side` on `tl`,
+/// mixed as `speaker`'s while a supervisor is joined.
 struct Way<'a> {
     from: BridgeLeg,
     side: Side,
     tl: &'a mut Timeline,
     origin: Instant,
+    speaker: Speaker,
 }
 
 /// One RTP packet received on `src`, crossing to `dst` (`bridge_crossing::cross`, the
 /// call path's step): relayed as it is, or transcoded through `src`'s jitter buffer;
-/// decoded frames also go to the recording's side.
+/// decoded frames also go to the recording's side. While a supervisor is joined nothing
+/// crosses: the frames go to the mix (sent every tick).
 fn relay_packet(
     t: Instant,
     bridge: &mut Bridge,
@@ -282,20 +322,25 @@ fn relay_packet(
     pkt: &switchboard_rtp::RtpPacket,
     (src, dst): (&mut MediaLeg, &mut MediaLeg),
     recorder: &mut Option<Recorder>,
+    sup: &mut Option<PlacedSupervision<'_>>,
 ) {
-    let crossing = Crossing {
+    let mut mix = sup.as_mut().filter(|s| s.mixing());
+    let crossing = mix.is_none().then_some(Crossing {
         bridge,
         from: way.from,
         to: dst,
-    };
-    let listened = recorder.is_some();
+    });
+    let listened = recorder.is_some() || mix.is_some();
     let mut rec = recorder.as_mut().map(|rec| RecordedSide {
         rec,
         side: way.side,
         origin: way.origin,
         timeline: way.tl,
     });
-    cross(t, pkt, src, Some(crossing), listened, |f| {
+    cross(t, pkt, src, crossing, listened, |f| {
+        if let Some(m) = mix.as_mut() {
+            m.frame(way.speaker, f.samples);
+        }
         if let Some(rec) = rec.as_mut() {
             rec.frame(t, f);
         }

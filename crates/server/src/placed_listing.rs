@@ -4,7 +4,8 @@
 //! `outbound`, the agent, the number dialled, masked for supervisors as callers' numbers
 //! are), a hang-up (handed back to the driver, which ends the call `api_hangup` with `by`),
 //! and a clear refusal (409) of what such a call cannot do over the API (a transfer: its
-//! agent transfers it with a REFER). Once the agent transfers it, the call task that takes
+//! agent transfers it with a REFER). Supervision reaches the call by its agent, as for a
+//! queue call (`placed_supervision.rs`). Once the agent transfers it, the call task that takes
 //! it over lists it instead (under the same id).
 //!
 //! It holds no call state beyond what the view needs; the driver owns the call.
@@ -32,6 +33,8 @@ pub(crate) struct PlacedListing<'a> {
     started_wall: chrono::DateTime<chrono::Utc>,
     /// When the far end answered (the call is bridged from then on).
     answered: Option<Instant>,
+    /// The supervisor joined, if any (the bridge says: `placed_call.rs`).
+    supervisor: Option<String>,
 }
 
 impl<'a> PlacedListing<'a> {
@@ -62,7 +65,13 @@ impl<'a> PlacedListing<'a> {
             started,
             started_wall: chrono::Utc::now(),
             answered: None,
+            supervisor: None,
         }
+    }
+
+    /// The supervisor on the call now, as the flow has it.
+    pub(crate) fn set_supervisor(&mut self, supervisor: Option<&str>) {
+        self.supervisor = supervisor.map(str::to_string);
     }
 
     /// The far end answered at `at`: the call is bridged.
@@ -120,7 +129,6 @@ impl<'a> PlacedListing<'a> {
                 caller: false,
                 dnis: true,
             },
-            agents_own: true,
             caller: self.agent.clone(),
             dnis: self.number.clone(),
             queue: None,
@@ -133,7 +141,7 @@ impl<'a> PlacedListing<'a> {
             wait_s: None,
             queue_wait_s: None,
             talk_s: self.answered.map(secs),
-            supervisor: None,
+            supervisor: self.supervisor.clone(),
         }
     }
 }

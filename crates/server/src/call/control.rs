@@ -172,7 +172,6 @@ impl CallTask {
                 caller: true,
                 dnis: self.callee_leads && self.dnis == self.caller,
             },
-            agents_own: false,
             caller: self.caller.clone(),
             dnis: self.dnis.clone(),
             queue,
