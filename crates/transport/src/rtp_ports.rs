@@ -87,7 +87,9 @@ impl RtpPortPool {
 
     /// Binds a free pair chosen at random; `None` when every port in the range is taken.
     pub async fn allocate(&self) -> Option<RtpSocketPair> {
-        let order: Vec<u32> = random_walk(&mut rand::thread_rng(), self.pairs).collect();
+        // Walked lazily: collecting the order first cost an allocation of the whole
+        // range (40 kB for 10,000 pairs) per call, a visible share of call setup.
+        let order = random_walk(&mut rand::thread_rng(), self.pairs);
         for i in order {
             let port = u32::from(self.first) + i * 2;
             let Ok(port) = u16::try_from(port) else {
