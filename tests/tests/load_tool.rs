@@ -1,7 +1,8 @@
 //! The load generator (`crates/load`, binary `switchboard-load`) against the real server:
 //! five registered agents take ten calls that walk the IVR with RFC 4733 digits, wait in
 //! the queue and talk with a tone each way; every call is sampled, so every call's audio is
-//! checked in both directions (the other side's tone arrives, no gap over 60 ms).
+//! checked in both directions (the other side's tone arrives, no gap over 60 ms), and the
+//! server's SIP-path histograms it reads back count every call.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -40,6 +41,7 @@ fn five_agents_take_ten_calls_with_audio_checked_both_ways() {
         .arg(&bin)
         .args(["run", "--server", &server.sip.to_string()])
         .args(["--server-pid", &server.pid().to_string()])
+        .args(["--http", &server.http.to_string()])
         .args([
             "--agents", "5", "--calls", "10", "--rate", "2", "--hold", "3",
         ])
@@ -82,6 +84,25 @@ fn five_agents_take_ten_calls_with_audio_checked_both_ways() {
         out.status.success(),
         "exit status {:?}\n{context}",
         out.status
+    );
+    // The server's own histograms, read by the tool: every call's answer-to-audio from
+    // the agent's 200 at the SIP socket, which contains the call task's share of it (the
+    // 200 is received before the call takes it up), and the SIP driver's inbound wait.
+    assert_eq!(r["server_sip_answer_to_audio_calls"], 10, "{context}");
+    assert_eq!(r["server_answer_to_audio_calls"], 10, "{context}");
+    let mean = |k: &str| {
+        r[k].as_f64()
+            .unwrap_or_else(|| panic!("{k} missing\n{context}"))
+    };
+    assert!(
+        mean("server_sip_answer_to_audio_mean_s") >= mean("server_answer_to_audio_mean_s"),
+        "{context}"
+    );
+    assert!(
+        r["server_sip_inbound_messages"]
+            .as_u64()
+            .is_some_and(|n| n >= 10 * 4),
+        "{context}"
     );
     // The server saw the same: ten bridged calls in its event log (written asynchronously).
     let bridged = wait_for(10, || {

@@ -219,8 +219,12 @@ pub(crate) struct ReceiveStats {
     transit: Option<i64>,
     /// Jitter estimate ×16 (RFC 3550 A.8 keeps it scaled), timestamp units.
     jitter16: i64,
+    first_arrival: Option<Instant>,
     last_arrival: Option<Instant>,
     max_interarrival: Duration,
+    /// The arrival that ended the longest silence (when, not only how long: a stall of a
+    /// whole process ends every stream's longest gap at about the same instant).
+    max_interarrival_end: Option<Instant>,
     /// Forward jumps of the sequence number (a gap of one or more packets), and the largest.
     seq_gaps: u64,
     max_seq_gap: u32,
@@ -295,10 +299,13 @@ impl ReceiveStats {
         }
         self.transit = Some(transit);
         if let Some(last) = self.last_arrival {
-            self.max_interarrival = self
-                .max_interarrival
-                .max(arrival.saturating_duration_since(last));
+            let gap = arrival.saturating_duration_since(last);
+            if gap > self.max_interarrival {
+                self.max_interarrival = gap;
+                self.max_interarrival_end = Some(arrival);
+            }
         }
+        self.first_arrival.get_or_insert(arrival);
         self.last_arrival = Some(arrival);
     }
 
@@ -342,6 +349,12 @@ impl ReceiveStats {
 
     pub(crate) fn max_interarrival(&self) -> Duration {
         self.max_interarrival
+    }
+
+    /// When the longest silence ended, and how long after the stream's first packet.
+    pub(crate) fn max_interarrival_end(&self) -> Option<(Instant, Duration)> {
+        let end = self.max_interarrival_end?;
+        Some((end, end.saturating_duration_since(self.first_arrival?)))
     }
 }
 
@@ -576,6 +589,22 @@ mod tests {
         s.on_packet(40000, 0, t0, 0);
         s.on_packet(112, 100 * 160, t0, 100 * 160);
         assert_eq!((s.restarts(), s.lost()), (1, 0));
+    }
+
+    #[test]
+    fn receive_stats_say_when_the_longest_silence_ended() {
+        let mut s = ReceiveStats::default();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        assert_eq!(s.max_interarrival_end(), None);
+        for (i, ms) in [0u64, 20, 40, 400, 420, 500].into_iter().enumerate() {
+            s.on_packet(i as u16, i as u32 * 160, at(ms), (ms * 8) as i64);
+        }
+        assert_eq!(s.max_interarrival(), Duration::from_millis(360));
+        assert_eq!(
+            s.max_interarrival_end(),
+            Some((at(400), Duration::from_millis(400)))
+        );
     }
 
     #[test]

@@ -245,6 +245,7 @@ impl MediaLeg {
             lost: self.stats.lost(),
             jitter_ms: self.stats.jitter_ms(),
             max_interarrival: self.stats.max_interarrival(),
+            max_interarrival_end: self.stats.max_interarrival_end(),
             answer_to_audio: match (answered, self.tone.first_at()) {
                 (Some(a), Some(t)) => Some(t.saturating_duration_since(a)),
                 _ => None,

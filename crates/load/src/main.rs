@@ -501,7 +501,17 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
         eprintln!("switchboard-load: {n_agents} agents registered");
     }
 
-    let scrape = |addr| scrape::histograms(addr, [scrape::LATENESS, scrape::ANSWER_TO_AUDIO]);
+    let scrape = |addr| {
+        scrape::histograms(
+            addr,
+            [
+                scrape::LATENESS,
+                scrape::ANSWER_TO_AUDIO,
+                scrape::SIP_ANSWER_TO_AUDIO,
+                scrape::SIP_INBOUND_WAIT,
+            ],
+        )
+    };
     let histograms_before = a.http.and_then(scrape);
     let start = sample(a.server_pid);
     let t0 = Instant::now();
@@ -594,12 +604,12 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
     if let Some(mut set) = set {
         set.abort_all();
     }
-    let [lateness, answer_to_audio] = match (histograms_before, a.http.and_then(scrape)) {
-        (Some(b), Some(e)) => [0, 1].map(|i| match (&b[i], &e[i]) {
+    let histograms = match (histograms_before, a.http.and_then(scrape)) {
+        (Some(b), Some(e)) => [0, 1, 2, 3].map(|i| match (&b[i], &e[i]) {
             (Some(b), Some(e)) => Some(e.since(b)),
             _ => None,
         }),
-        _ => [None, None],
+        _ => [None, None, None, None],
     };
     Ok(report(
         &a,
@@ -614,7 +624,7 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
         &steady,
         &callers,
         &agents,
-        [lateness.as_ref(), answer_to_audio.as_ref()],
+        histograms.each_ref().map(Option::as_ref),
     ))
 }
 
@@ -632,7 +642,8 @@ fn report(
     steady: &steady::Steady,
     callers: &Endpoint,
     agents: &Endpoint,
-    [lateness, answer_to_audio]: [Option<&scrape::Histogram>; 2],
+    [lateness, answer_to_audio, sip_answer_to_audio, sip_inbound_wait]: [Option<&scrape::Histogram>;
+        4],
 ) -> bool {
     let mut acct = sh.acct.lock().expect("acct lock");
     if unfinished > 0 {
@@ -713,6 +724,17 @@ fn report(
             d.sampled,
             d.worst_gap_ms
         );
+        if !d.gap_ends.is_empty() {
+            let busiest: Vec<String> = stats::busiest_seconds(&d.gap_ends, t0, 3)
+                .iter()
+                .map(|(s, n)| format!("{s} s ({n})"))
+                .collect();
+            println!(
+                "  longest arrival gap {name}: ms into the stream {}; the run seconds most of them ended in: {}",
+                summary(&d.gap_into_stream_ms),
+                busiest.join(", ")
+            );
+        }
     }
     println!(
         "load tool: {own_cpu:.2} s CPU ({:.0}% of one core); RTP sent {rtp_sent}, received {rtp_recv}; bad RTP {}, RTP in an unnegotiated payload type {}, RTP from a foreign address {}, unparsable SIP {}, stray SIP {}",
@@ -803,8 +825,36 @@ fn report(
             ms(h.quantile_bound(0.5)),
             ms(h.quantile_bound(0.99)),
         );
+        json["server_answer_to_audio_calls"] = serde_json::json!(h.count);
         json["server_answer_to_audio_mean_s"] = serde_json::json!(h.mean());
         json["server_answer_to_audio_p99_bound_s"] = serde_json::json!(h.quantile_bound(0.99));
+    }
+    if let Some(h) = sip_answer_to_audio.filter(|h| h.count > 0) {
+        let ms = |v: Option<f64>| v.map_or("-".to_string(), |s| format!("{:.1}", s * 1000.0));
+        println!(
+            "answer-to-audio inside the server from the SIP socket (its histogram: the agent's 200 received to the first packet across): {} calls, mean {} ms, p50 <= {} ms, p99 <= {} ms",
+            h.count,
+            ms(h.mean()),
+            ms(h.quantile_bound(0.5)),
+            ms(h.quantile_bound(0.99)),
+        );
+        json["server_sip_answer_to_audio_calls"] = serde_json::json!(h.count);
+        json["server_sip_answer_to_audio_mean_s"] = serde_json::json!(h.mean());
+        json["server_sip_answer_to_audio_p99_bound_s"] = serde_json::json!(h.quantile_bound(0.99));
+    }
+    if let Some(h) = sip_inbound_wait.filter(|h| h.count > 0) {
+        let ms = |v: Option<f64>| v.map_or("-".to_string(), |s| format!("{:.1}", s * 1000.0));
+        println!(
+            "SIP inbound wait (server histogram: received to taken up by the SIP driver): {} messages, mean {} ms, p50 <= {} ms, p99 <= {} ms, over 100 ms: {}",
+            h.count,
+            ms(h.mean()),
+            ms(h.quantile_bound(0.5)),
+            ms(h.quantile_bound(0.99)),
+            h.over(0.1).map_or("-".into(), |n| n.to_string()),
+        );
+        json["server_sip_inbound_messages"] = serde_json::json!(h.count);
+        json["server_sip_inbound_wait_mean_s"] = serde_json::json!(h.mean());
+        json["server_sip_inbound_wait_p99_bound_s"] = serde_json::json!(h.quantile_bound(0.99));
     }
     println!("RESULT {json}");
     failed > 0

@@ -1,7 +1,9 @@
 //! Reads one Prometheus histogram from the server's `/metrics` (plain HTTP/1.0 GET over
 //! loopback, blocking, 5 s timeouts) before and after a run, and summarises the
 //! difference: count, mean and bucket-bounded quantiles. Used for
-//! `switchboard_announcement_lateness_seconds` (how late queue announcements start).
+//! `switchboard_announcement_lateness_seconds` (how late queue announcements start), the
+//! server's answer-to-audio from the call task and from the SIP socket, and the SIP
+//! inbound queue's wait.
 //! It is not a Prometheus client: only `NAME_bucket{le="..."}`, `NAME_sum` and
 //! `NAME_count` lines without other labels are read.
 
@@ -14,6 +16,10 @@ pub(crate) const LATENESS: &str = "switchboard_announcement_lateness_seconds";
 /// The server's answer-to-audio histogram (agent's answer taken up by the call to the
 /// first packet across the bridge): the server's share of the tool's answer-to-audio.
 pub(crate) const ANSWER_TO_AUDIO: &str = "switchboard_answer_to_audio_seconds";
+/// The same from the agent's 200 arriving at the server's SIP socket: adds the SIP path.
+pub(crate) const SIP_ANSWER_TO_AUDIO: &str = "switchboard_sip_answer_to_audio_seconds";
+/// How long received SIP messages waited for the server's SIP driver.
+pub(crate) const SIP_INBOUND_WAIT: &str = "switchboard_sip_inbound_wait_seconds";
 
 /// One scrape of a histogram: cumulative buckets by upper bound (`+Inf` as infinity).
 #[derive(Clone, Debug, Default, PartialEq)]

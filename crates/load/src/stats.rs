@@ -2,7 +2,7 @@
 //! per-direction media totals. Every call ends in exactly one [`Outcome`].
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Nearest-rank percentile (`p` in 0..=100) of unsorted samples; `None` when empty.
 pub(crate) fn percentile(samples: &mut [f64], p: f64) -> Option<f64> {
@@ -12,6 +12,22 @@ pub(crate) fn percentile(samples: &mut [f64], p: f64) -> Option<f64> {
     samples.sort_by(f64::total_cmp);
     let rank = ((p / 100.0) * samples.len() as f64).ceil() as usize;
     Some(samples[rank.clamp(1, samples.len()) - 1])
+}
+
+/// The whole seconds after `t0` in which most of `ends` fall: up to `top` of them as
+/// (second, how many), most first (earlier first among equals). Streams whose longest
+/// silences end in the same second were held up together (a stalled process), where
+/// silences of each stream's own are spread over the run.
+pub(crate) fn busiest_seconds(ends: &[Instant], t0: Instant, top: usize) -> Vec<(u64, usize)> {
+    let mut per: BTreeMap<u64, usize> = BTreeMap::new();
+    for e in ends {
+        *per.entry(e.saturating_duration_since(t0).as_secs())
+            .or_default() += 1;
+    }
+    let mut v: Vec<(u64, usize)> = per.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.truncate(top);
+    v
 }
 
 /// Media totals of one direction, summed over the calls that measured it.
@@ -24,6 +40,9 @@ pub(crate) struct Direction {
     pub(crate) jitter_ms: Vec<f64>,
     /// Per-stream longest time between two arrivals, ms.
     pub(crate) max_interarrival_ms: Vec<f64>,
+    /// Per stream: when its longest silence ended, and how far into the stream (ms).
+    pub(crate) gap_ends: Vec<Instant>,
+    pub(crate) gap_into_stream_ms: Vec<f64>,
     /// Answer to the first frame of the other side's tone, ms.
     pub(crate) answer_to_audio_ms: Vec<f64>,
     /// Sampled calls whose audio check ran, and those of them that failed it.
@@ -59,6 +78,10 @@ impl Direction {
         self.jitter_ms.push(m.jitter_ms);
         self.max_interarrival_ms
             .push(m.max_interarrival.as_secs_f64() * 1000.0);
+        if let Some((end, into)) = m.max_interarrival_end {
+            self.gap_ends.push(end);
+            self.gap_into_stream_ms.push(into.as_secs_f64() * 1000.0);
+        }
         if let Some(a) = m.answer_to_audio {
             self.answer_to_audio_ms.push(a.as_secs_f64() * 1000.0);
         }
@@ -80,6 +103,8 @@ pub(crate) struct StreamReport {
     pub(crate) lost: u64,
     pub(crate) jitter_ms: f64,
     pub(crate) max_interarrival: Duration,
+    /// When the longest silence ended, and how long after the stream's first packet.
+    pub(crate) max_interarrival_end: Option<(Instant, Duration)>,
     pub(crate) answer_to_audio: Option<Duration>,
     /// `Some(verdict)` on sampled calls.
     pub(crate) sampled_ok: Option<bool>,
@@ -216,5 +241,29 @@ mod tests {
         assert_eq!((d.sampled, d.sampled_failed), (2, 1));
         assert_eq!(d.worst_gap_ms, 120.0);
         assert_eq!(d.answer_to_audio_ms, vec![30.0]);
+    }
+
+    #[test]
+    fn longest_silences_that_end_together_are_found_by_second() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let ends = [
+            at(37_100),
+            at(37_900),
+            at(12_000),
+            at(37_400),
+            at(12_500),
+            at(80_000),
+        ];
+        assert_eq!(busiest_seconds(&ends, t0, 2), vec![(37, 3), (12, 2)]);
+        assert_eq!(busiest_seconds(&[], t0, 3), vec![]);
+        let mut d = Direction::default();
+        d.add_stream(&StreamReport {
+            max_interarrival: Duration::from_millis(365),
+            max_interarrival_end: Some((at(5_000), Duration::from_millis(1_500))),
+            ..StreamReport::default()
+        });
+        assert_eq!(d.gap_ends, vec![at(5_000)]);
+        assert_eq!(d.gap_into_stream_ms, vec![1_500.0]);
     }
 }

@@ -21,13 +21,17 @@ use switchboard_sip_message::{Request, StatusCode};
 pub(crate) enum CallSignal {
     /// B is ringing.
     BProgress,
-    /// B answered with this SDP.
-    BAnswered(Bytes),
+    /// B answered with this SDP; the 200 reached our SIP socket at that instant.
+    BAnswered(Bytes, std::time::Instant),
     /// B failed (busy, declined, timeout, not registered).
     BFailed(StatusCode),
     /// A ring-all leg won the race: it is now this call's leg B (see
     /// `sip_driver/forking.rs`); every other leg is being hung up.
-    ForkAnswered { agent: String, sdp: Bytes },
+    ForkAnswered {
+        agent: String,
+        sdp: Bytes,
+        arrived: std::time::Instant,
+    },
     /// A ring-all leg failed on its own (busy, declined, not registered, timed out).
     ForkFailed { agent: String, status: StatusCode },
     /// A's ACK arrived.

@@ -171,7 +171,7 @@ pub(crate) async fn dial_leg(
             }
         };
         match next {
-            Ok(Some(CallSignal::BAnswered(sdp))) => {
+            Ok(Some(CallSignal::BAnswered(sdp, _))) => {
                 let neg = SessionDescription::parse(&sdp)
                     .ok()
                     .and_then(|a| switchboard_sdp::process_answer(&offer, &a, &caps).ok());

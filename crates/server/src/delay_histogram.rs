@@ -14,18 +14,29 @@
 //!   answer-to-audio. What a load
 //!   generator measures beyond it (the 200's trip through the SIP driver, the packets'
 //!   trip back) is outside the call task.
+//! - `switchboard_sip_answer_to_audio_seconds`: the same end, but from when the agent's
+//!   200 OK arrived at the SIP socket (the transport's receive time): adds the 200's wait
+//!   in the inbound SIP queue, the SIP driver's handling and the signal lane to the call.
+//! - `switchboard_sip_inbound_wait_seconds`: from a SIP message's receive to the SIP
+//!   driver taking it up (the inbound queue's backlog and the driver's other work).
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Bucket upper bounds in seconds; `+Inf` is implied by the count.
-const BOUNDS_S: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 10.0];
+const BOUNDS_S: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 10.0,
+];
 
 /// Names of the histograms (`render`'s `name`).
 pub(crate) const ANNOUNCEMENT_LATENESS: &str = "switchboard_announcement_lateness_seconds";
 /// See [`ANNOUNCEMENT_LATENESS`].
 pub(crate) const ANSWER_TO_AUDIO: &str = "switchboard_answer_to_audio_seconds";
+/// See [`ANNOUNCEMENT_LATENESS`].
+pub(crate) const SIP_ANSWER_TO_AUDIO: &str = "switchboard_sip_answer_to_audio_seconds";
+/// See [`ANNOUNCEMENT_LATENESS`].
+pub(crate) const SIP_INBOUND_WAIT: &str = "switchboard_sip_inbound_wait_seconds";
 
 /// One delay histogram (cumulative buckets are computed on render).
 #[derive(Default)]

@@ -79,6 +79,10 @@ pub(crate) struct Metrics {
     /// From a call task taking up the agent's answer to the first packet across the
     /// bridge (written by call tasks).
     pub(crate) answer_to_audio: crate::delay_histogram::DelayHistogram,
+    /// The agent's 200 at the SIP socket to the first packet across the bridge.
+    pub(crate) sip_answer_to_audio: crate::delay_histogram::DelayHistogram,
+    /// A received SIP message's wait for the SIP driver.
+    pub(crate) sip_inbound_wait: crate::delay_histogram::DelayHistogram,
 }
 
 /// What the defences against a hostile network did. Totals are copied from the owners'
@@ -439,6 +443,16 @@ impl Metrics {
         self.answer_to_audio.render(
             crate::delay_histogram::ANSWER_TO_AUDIO,
             "Time from a call taking up the agent's answer to the first packet across the bridge.",
+            out,
+        );
+        self.sip_answer_to_audio.render(
+            crate::delay_histogram::SIP_ANSWER_TO_AUDIO,
+            "Time from the agent's 200 OK arriving at the SIP socket to the first packet across the bridge.",
+            out,
+        );
+        self.sip_inbound_wait.render(
+            crate::delay_histogram::SIP_INBOUND_WAIT,
+            "Time from a SIP message's receive to the SIP driver taking it up.",
             out,
         );
     }

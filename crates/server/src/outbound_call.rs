@@ -195,7 +195,7 @@ enum Ringing {
 
 fn ringing(signal: CallSignal) -> Ringing {
     match signal {
-        CallSignal::BAnswered(sdp) => Ringing::Answered(sdp),
+        CallSignal::BAnswered(sdp, _) => Ringing::Answered(sdp),
         CallSignal::BFailed(status) => Ringing::Failed(status),
         // Not the far end's failure: the call was ended here (a shutdown, a hang-up):
         // the dial ends with it, no other carrier is dialled.

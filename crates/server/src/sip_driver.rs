@@ -31,6 +31,7 @@ use switchboard_events::Event;
 
 mod call_events;
 mod callee_calls;
+mod fd_budget;
 mod forking;
 mod priority_sources;
 mod register;
@@ -194,6 +195,10 @@ pub(crate) struct SipDriver {
     priority_generation: Option<u64>,
     /// Admission refusals already logged (`tx_pressure`).
     tx_pressure: tx_pressure::Logged,
+    /// When the message being handled (and its outputs drained) reached the SIP socket.
+    arrival: Option<Instant>,
+    /// Free descriptors before a new call, counted at most every 100 ms (`fd_budget`).
+    fd_budget: fd_budget::FdBudget,
 }
 
 fn to_sip_transport(k: TransportKind) -> Transport {
@@ -352,6 +357,8 @@ impl SipDriver {
             next_prune: Instant::now() + PRUNE_EVERY,
             priority_generation: None,
             tx_pressure: tx_pressure::Logged::default(),
+            arrival: None,
+            fd_budget: fd_budget::FdBudget::default(),
         }
     }
 
@@ -407,6 +414,7 @@ impl SipDriver {
             tokio::select! {
                 msg = inbound.recv() => match msg {
                     Some(m) => {
+                        self.arrival = Some(m.received);
                         self.handle_inbound(m);
                         self.publish_tx_stats();
                     }
@@ -458,6 +466,7 @@ impl SipDriver {
                 }
             }
             self.drain();
+            self.arrival = None;
             self.sync_registered_sources();
             if let Some(tx) = &self.registrations_changed {
                 let generation = self.location.generation();
@@ -529,8 +538,17 @@ impl SipDriver {
         }
     }
 
+    /// When the message whose outputs are being handled reached the SIP socket (now for
+    /// outputs of a timer or a command).
+    fn message_arrival(&self) -> Instant {
+        self.arrival.unwrap_or_else(Instant::now)
+    }
+
     fn handle_inbound(&mut self, m: Inbound) {
         let now = Instant::now();
+        self.metrics
+            .sip_inbound_wait
+            .observe(now.saturating_duration_since(m.received));
         if now >= self.next_prune {
             self.next_prune = now + PRUNE_EVERY;
             self.rate_limits.prune(now);

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use switchboard_sip_message::{
@@ -115,6 +115,9 @@ pub struct Inbound {
     /// Over TLS: the SHA-256 (lowercase hex) of the certificate the peer presented, if
     /// any (a pinned trunk certificate; see [`cert_sha256_hex`](crate::cert_sha256_hex)).
     pub client_cert_sha256: Option<Arc<str>>,
+    /// When it was received: a datagram's return from the socket, a stream message's end
+    /// of framing (what waited in the inbound queue and the driver's turns follows).
+    pub received: Instant,
 }
 
 /// What waits in the inbound queue: a stream message, framed and parsed by its
@@ -130,6 +133,7 @@ pub(crate) enum Queued {
         from: SocketAddr,
         local: SocketAddr,
         raw: Bytes,
+        received: Instant,
     },
 }
 
@@ -153,7 +157,12 @@ impl InboundReceiver {
         let queued = self.rx.recv().await?;
         Some(match queued {
             Queued::Stream(m) => m,
-            Queued::Datagram { from, local, raw } => {
+            Queued::Datagram {
+                from,
+                local,
+                raw,
+                received,
+            } => {
                 let msg = parse_datagram(&raw, &self.limits);
                 if msg.is_err() {
                     self.stats.udp_malformed.fetch_add(1, Ordering::Relaxed);
@@ -165,6 +174,7 @@ impl InboundReceiver {
                     msg,
                     raw,
                     client_cert_sha256: None,
+                    received,
                 }
             }
         })
@@ -642,6 +652,7 @@ async fn udp_reader(t: SipTransport, sock: Arc<UdpSocket>) {
                 continue;
             }
         };
+        let received = Instant::now();
         t.stats.udp_in.fetch_add(1, Ordering::Relaxed);
         let data = buf.get(..n).unwrap_or_default();
         // Keep-alive CRLFs (RFC 5626 §3.5.1) are not messages.
@@ -656,7 +667,12 @@ async fn udp_reader(t: SipTransport, sock: Arc<UdpSocket>) {
         }
         // Copied out and queued; parsed when the driver takes it (`InboundReceiver`).
         let raw = Bytes::copy_from_slice(data);
-        let inbound = Queued::Datagram { from, local, raw };
+        let inbound = Queued::Datagram {
+            from,
+            local,
+            raw,
+            received,
+        };
         // Another socket's reader may have filled the room since the check.
         if let Err(why) = t.inbound.push_datagram(from.ip(), n, inbound) {
             t.count_udp_drop(why);
@@ -784,7 +800,7 @@ async fn stream_connection<S>(
                             // Waits while this source holds its share of the queue or
                             // the queue is full: only this connection is held back.
                             let n = raw.len();
-                            let inbound = Inbound { kind, from: peer, local, msg: Ok(msg), raw, client_cert_sha256: cert.clone() };
+                            let inbound = Inbound { kind, from: peer, local, msg: Ok(msg), raw, client_cert_sha256: cert.clone(), received: Instant::now() };
                             if t.inbound.push_stream(peer.ip(), n, Queued::Stream(inbound)).await.is_err() {
                                 break 'conn;
                             }
@@ -802,7 +818,7 @@ async fn stream_connection<S>(
                             t.stats.tcp_framing_errors.fetch_add(1, Ordering::Relaxed);
                             let raw = buf.split().freeze();
                             let n = raw.len();
-                            let _ = t.inbound.push_stream(peer.ip(), n, Queued::Stream(Inbound { kind, from: peer, local, msg: Err(e), raw, client_cert_sha256: cert.clone() })).await;
+                            let _ = t.inbound.push_stream(peer.ip(), n, Queued::Stream(Inbound { kind, from: peer, local, msg: Err(e), raw, client_cert_sha256: cert.clone(), received: Instant::now() })).await;
                             break 'conn;
                         }
                     }

@@ -4,6 +4,7 @@
 //! the SIP driver (answers, hangups, in-dialog requests), the ACD actor (offers,
 //! announcements, exits) and HTTP lookups; every core is fed `now` and drained.
 
+mod answer_path;
 mod api_supervision;
 mod bridging;
 mod campaign_amd;
@@ -265,6 +266,8 @@ struct CallTask {
     /// When the agent's 200 arrived, and when the first packet crossed the bridge after it.
     b_answered_at: Option<Instant>,
     first_relay_at: Option<Instant>,
+    /// When the agent's 200 reached the SIP socket (`answer_path`).
+    b_answer_arrived_at: Option<Instant>,
     relayed: u64,
     local_ip: IpAddr,
     /// What to start once leg A is confirmed (`None` once started).

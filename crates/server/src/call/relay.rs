@@ -28,6 +28,7 @@ impl CallTask {
         self.relayed += n;
         if self.first_relay_at.is_none() {
             self.first_relay_at = Some(now);
+            self.answer_crossed(now);
             if let Some(answered) = self.b_answered_at {
                 let delay = now.saturating_duration_since(answered);
                 self.ctx.metrics.answer_to_audio.observe(delay);

@@ -252,6 +252,7 @@ impl CallTask {
             recorder: None,
             rec_origin: None,
             b_answered_at: None,
+            b_answer_arrived_at: None,
             first_relay_at: None,
             relayed: 0,
             local_ip,

@@ -12,8 +12,18 @@ impl CallTask {
                 self.start_when_confirmed();
             }
             CallSignal::BProgress => {}
-            CallSignal::BAnswered(sdp) => self.agent_answered(sdp).await,
-            CallSignal::ForkAnswered { agent, sdp } => self.fork_answered(agent, sdp).await,
+            CallSignal::BAnswered(sdp, arrived) => {
+                self.note_answer_arrival(arrived);
+                self.agent_answered(sdp).await
+            }
+            CallSignal::ForkAnswered {
+                agent,
+                sdp,
+                arrived,
+            } => {
+                self.note_answer_arrival(arrived);
+                self.fork_answered(agent, sdp).await
+            }
             CallSignal::ForkFailed { agent, status } => self.fork_failed(agent, status),
             CallSignal::BFailed(status) => {
                 let again = self.flow.handle_agent_failed(Instant::now(), status.0);

@@ -98,21 +98,23 @@ impl SipDriver {
                     );
                     return;
                 }
-                if let Some(free) = crate::descriptors::free() {
-                    if free < self.call_fd_headroom {
-                        Metrics::add(&self.metrics.guard.calls_refused_descriptors, 1);
-                        tracing::warn!(
-                            free,
-                            "new call refused with 503: too few file descriptors free"
-                        );
-                        let _ = self.b2bua.reject_with_retry_after(
-                            now,
-                            call,
-                            StatusCode::SERVICE_UNAVAILABLE,
-                            Some(5),
-                        );
-                        return;
-                    }
+                let headroom = self.call_fd_headroom;
+                if let Err(free) = self
+                    .fd_budget
+                    .admit(now, headroom, crate::descriptors::free)
+                {
+                    Metrics::add(&self.metrics.guard.calls_refused_descriptors, 1);
+                    tracing::warn!(
+                        free,
+                        "new call refused with 503: too few file descriptors free"
+                    );
+                    let _ = self.b2bua.reject_with_retry_after(
+                        now,
+                        call,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        Some(5),
+                    );
+                    return;
                 }
                 if agent.is_none() && !self.trunk_admit_inbound(now, call, from, transport) {
                     return;
@@ -148,7 +150,10 @@ impl SipDriver {
                 }
             }
             CallEvent::Progress { call, .. } => self.signal(call, CallSignal::BProgress),
-            CallEvent::AnswerFromB { call, sdp } => self.signal(call, CallSignal::BAnswered(sdp)),
+            CallEvent::AnswerFromB { call, sdp } => {
+                let arrived = self.message_arrival();
+                self.signal(call, CallSignal::BAnswered(sdp, arrived))
+            }
             CallEvent::BFailed { call, status } => self.signal(call, CallSignal::BFailed(status)),
             CallEvent::LegConfirmed { call, leg: Leg::A } => {
                 self.signal(call, CallSignal::AConfirmed);

@@ -196,6 +196,7 @@ impl SipDriver {
                             CallSignal::ForkAnswered {
                                 agent,
                                 sdp: sdp.clone(),
+                                arrived: self.message_arrival(),
                             },
                         );
                     }
