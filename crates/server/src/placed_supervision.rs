@@ -64,10 +64,12 @@ pub(crate) struct PlacedSupervision<'a> {
 }
 
 impl<'a> PlacedSupervision<'a> {
-    /// Makes the call of `agent` supervisable (until dropped).
+    /// Makes the call of `agent` supervisable (until dropped), unless another live call of
+    /// theirs already is (a queue call they hold while they consult an outside number):
+    /// supervisors keep finding that one.
     pub(crate) fn offer(ctx: &'a CallContext, agent: &str) -> PlacedSupervision<'a> {
         let (tx, requests) = mpsc::channel(4);
-        ctx.supervisable.insert(agent.to_string(), tx.clone());
+        claim(&ctx.supervisable, agent, &tx);
         PlacedSupervision {
             ctx,
             agent: agent.to_string(),
@@ -185,6 +187,27 @@ impl<'a> PlacedSupervision<'a> {
     }
 }
 
+/// Registers `tx` as `agent`'s supervisable call unless a live one is there already (one
+/// whose task still takes requests); true when registered.
+fn claim<T>(
+    map: &dashmap::DashMap<String, mpsc::Sender<T>>,
+    agent: &str,
+    tx: &mpsc::Sender<T>,
+) -> bool {
+    use dashmap::mapref::entry::Entry;
+    match map.entry(agent.to_string()) {
+        Entry::Vacant(v) => {
+            v.insert(tx.clone());
+            true
+        }
+        Entry::Occupied(mut o) if o.get().is_closed() => {
+            o.insert(tx.clone());
+            true
+        }
+        Entry::Occupied(_) => false,
+    }
+}
+
 impl Drop for PlacedSupervision<'_> {
     fn drop(&mut self) {
         if let Some(mut j) = self.joined.take() {
@@ -200,5 +223,29 @@ impl Drop for PlacedSupervision<'_> {
         if ours {
             self.ctx.supervisable.remove(&self.agent);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An agent's own call made while their queue call is up (a consultation) leaves the
+    /// queue call supervisable; a stale entry (its call gone) is taken over.
+    #[test]
+    fn a_placed_call_does_not_take_a_live_calls_place_among_the_supervisable() {
+        let map = dashmap::DashMap::new();
+        let (queue_call, queue_rx) = mpsc::channel::<u8>(1);
+        assert!(claim(&map, "1001", &queue_call));
+        let (own_call, _own_rx) = mpsc::channel::<u8>(1);
+        assert!(!claim(&map, "1001", &own_call), "the queue call stays");
+        assert!(map.get("1001").unwrap().same_channel(&queue_call));
+        drop(queue_rx);
+        assert!(
+            claim(&map, "1001", &own_call),
+            "a gone call's entry is taken"
+        );
+        assert!(map.get("1001").unwrap().same_channel(&own_call));
+        assert!(claim(&map, "1002", &own_call));
     }
 }
