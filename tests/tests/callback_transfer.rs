@@ -3,9 +3,9 @@
 //! pjsua2 phone that doubles as the carrier, 1 kHz, recording what it hears), and bridges
 //! them. 1001 then REFERs the customer to colleague 1004 (support, 3 kHz, recording):
 //! blind (`xfer sip:1004@...`) or attended (1001 consults 1004 through the support queue
-//! and REFERs with Replaces). The call goes on as a call task: `call.transfer` on the
-//! callback's call, 1004 and the customer hear each other, the call ends answered with
-//! 1004. The callback's ACD call ends once, when 1001's leg goes: 1001 wraps up exactly
+//! and REFERs with Replaces), or to the support queue, where 1004 is offered the
+//! customer. The call goes on as a call task: `call.transfer` on the callback's call, 1004
+//! and the customer hear each other, the call ends answered with 1004. The callback's ACD call ends once, when 1001's leg goes: 1001 wraps up exactly
 //! once and is available again (not left busy under the callback's call), and the
 //! callback's outcome stays `connected`.
 
@@ -200,4 +200,38 @@ fn a_callbacks_agent_hands_the_customer_to_a_consulted_colleague() {
         .wait_event(1, |e| e.kind == "call.transfer" && e.call == x)
         .expect("call.transfer");
     end_with_the_colleague(s, &transfer, "attended");
+}
+
+#[test]
+fn a_callbacks_agent_blind_transfers_the_customer_to_a_queue() {
+    let Some(mut s) = scene("callback-transfer-queue") else {
+        return;
+    };
+    let server = &s.server;
+    s.agent.command(&format!("xfer sip:support@{}", server.sip));
+    let transfer = server
+        .wait_event(15, |e| {
+            e.kind == "call.transfer" && e.call == s.connected.call
+        })
+        .unwrap_or_else(|| panic!("call.transfer; log:\n{}", server.log_text()));
+    assert_eq!(transfer.data["kind"], "blind", "{transfer:?}");
+    assert_eq!(transfer.data["to_queue"], "support", "{transfer:?}");
+    server
+        .wait_event(15, |e| {
+            e.kind == "queue.join" && e.call == s.connected.call && e.queue == "support"
+        })
+        .unwrap_or_else(|| panic!("joins support; events {:#?}", server.events()));
+    // 1004, support's member, is offered the customer and answers.
+    let connected = server
+        .wait_event(30, |e| {
+            e.kind == "call.connected" && e.call == s.connected.call && e.id > transfer.id
+        })
+        .unwrap_or_else(|| panic!("answered from support; events {:#?}", server.events()));
+    assert_eq!(connected.agent, "1004", "{connected:?}");
+    assert_eq!(connected.queue, "support", "{connected:?}");
+    assert!(
+        s.agent.wait_event("disconnected", 20).is_some(),
+        "1001's leg released"
+    );
+    end_with_the_colleague(s, &transfer, "to a queue");
 }
