@@ -6,7 +6,7 @@
   const AGENT_STATES = ['available', 'ringing', 'reserved', 'busy', 'wrap_up', 'paused', 'unreachable', 'logged_out'];
   const SAMPLE_MS = 5000;
   const HOUR_MS = 3600 * 1000;
-  const view = { queues: [], agents: [], fetchedAt: 0 };
+  const view = { queues: [], agents: [], calls: null, fetchedAt: 0 };
   const tiles = new Map();
   const rows = new Map();
   // Samples per queue name ('' = all queues): {t, waiting, sl, target}.
@@ -278,7 +278,12 @@
       }
       r.tr.dataset.phase = c.phase;
       r.tr.dataset.queue = c.queue || '';
-      setText(r.cells.caller, c.caller || '');
+      r.tr.dataset.direction = c.direction || 'inbound';
+      // An agent's own call: the other party is the number the agent dialled (masked for
+      // a supervisor as callers are), not the agent, who has a column of its own.
+      setText(r.cells.caller, c.direction === 'outbound'
+        ? '\u2192 ' + (c.dnis || '')
+        : (c.caller || ''));
       setText(r.cells.queue, c.queue || '');
       setText(r.cells.agent, c.agent || '');
       setText(r.cells.phase, SB.word('ph_', c.phase));
@@ -433,7 +438,10 @@
     view.fetchedAt = Date.now();
     renderTiles();
     renderAgents();
-    if (c && c.status === 200 && Array.isArray(c.body)) renderCalls(c.body);
+    if (c && c.status === 200 && Array.isArray(c.body)) {
+      view.calls = c.body;
+      renderCalls(c.body);
+    }
     fillQueueSelect();
     sample(view.fetchedAt);
     drawChart();
@@ -461,6 +469,8 @@
         renderAgents();
         fillQueueSelect();
       }
+      // The calls table's phases in the new language (its buttons carry data-i18n).
+      if (view.calls) renderCalls(view.calls);
     });
     document.getElementById('chart-queue').addEventListener('change', drawChart);
     window.addEventListener('resize', () => {

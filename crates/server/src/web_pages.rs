@@ -131,6 +131,47 @@ mod tests {
         assert_eq!(serve("nope.js").status(), StatusCode::NOT_FOUND);
     }
 
+    /// Every phase the live calls API can report has words in English and in Russian on the
+    /// wallboard (an untranslated phase would show its code, e.g. `dialing`).
+    #[test]
+    fn every_call_phase_has_words_in_both_languages() {
+        use crate::live_calls::CallPhase;
+        let phases = [
+            CallPhase::Answering,
+            CallPhase::Dialing,
+            CallPhase::Ivr,
+            CallPhase::Queued,
+            CallPhase::Ringing,
+            CallPhase::Bridged,
+            CallPhase::CallbackLeaving,
+            CallPhase::Ending,
+        ];
+        // A new variant fails to compile here until it is listed above.
+        for p in phases {
+            match p {
+                CallPhase::Answering
+                | CallPhase::Dialing
+                | CallPhase::Ivr
+                | CallPhase::Queued
+                | CallPhase::Ringing
+                | CallPhase::Bridged
+                | CallPhase::CallbackLeaving
+                | CallPhase::Ending => {}
+            }
+        }
+        let js = std::str::from_utf8(ASSETS.iter().find(|a| a.name == "common.js").unwrap().bytes)
+            .unwrap();
+        let (en, ru) = js
+            .split_once("\n    ru: {")
+            .expect("an `ru` table after `en`");
+        for p in phases {
+            let code = serde_json::to_value(p).unwrap();
+            let key = format!("ph_{}:", code.as_str().unwrap());
+            assert!(en.contains(&key), "English words for {key}");
+            assert!(ru.contains(&key), "Russian words for {key}");
+        }
+    }
+
     #[test]
     fn pages_load_only_their_own_assets() {
         for page in ["wallboard.html", "agent.html"] {
