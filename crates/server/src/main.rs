@@ -66,6 +66,7 @@ mod restart_state;
 mod run;
 mod simulate;
 mod sip_driver;
+mod sip_thread;
 mod sip_tls;
 mod srtp_leg;
 mod tenants;

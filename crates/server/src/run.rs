@@ -129,8 +129,15 @@ async fn serve(
         tls: crate::sip_tls::listener(&cfg.sip)?,
         ..TransportConfig::default()
     };
-    let (transport, inbound) = SipTransport::bind(&cfg.sip.listen, tcfg)
+    // The SIP sockets' tasks and the SIP driver run on a thread of their own (decision
+    // 0052): bound there, so that thread's runtime drives them.
+    let sip_thread = crate::sip_thread::SipThread::start().context("starting the SIP thread")?;
+    let listen = cfg.sip.listen.clone();
+    let (transport, inbound) = sip_thread
+        .handle()
+        .spawn(async move { SipTransport::bind(&listen, tcfg).await })
         .await
+        .context("the SIP thread stopped while binding")?
         .map_err(sip_bind_error)?;
     crate::sip_tls::register_trunks(&transport, &cfg.trunk_specs)?;
     let http = tokio::net::TcpListener::bind(cfg.http.listen)
@@ -238,7 +245,7 @@ async fn serve(
     let (http_stop_tx, http_stop_rx) = broadcast::channel::<()>(1);
     let http_task = tokio::spawn(crate::http_serve::serve(http, router, limits, http_stop_rx));
 
-    let mut driver_task = tokio::spawn(driver.run(inbound, stage_rx));
+    let mut driver_task = sip_thread.handle().spawn(driver.run(inbound, stage_rx));
     // The free-disk watermark is measured until the end (new calls stay refused while low).
     tokio::spawn(crate::disk_watch::watch(
         cfg.data.dir.clone(),
