@@ -132,6 +132,38 @@ fn a_web_callback_calls_the_agent_then_the_customer_not_before_its_time() {
     server
         .wait_event(30, |e| e.kind == "call.connected" && e.call == placed.call)
         .unwrap_or_else(|| panic!("connected; log:\n{}", server.log_text()));
+    // Bridged, the callback is a live call: outbound, its queue and agent, the customer's
+    // number masked for a supervisor; a transfer over the API is refused (the agent
+    // transfers with a REFER).
+    let listed = switchboard_e2e::wait_for(10, || {
+        let (status, calls) = api(&server, "GET", "/api/v1/calls", None, "demo-supervisor");
+        assert_eq!(status, 200, "{calls}");
+        calls
+            .as_array()?
+            .iter()
+            .find(|c| c["id"] == placed.call.as_str())
+            .cloned()
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the bridged callback is listed; log:\n{}",
+            server.log_text()
+        )
+    });
+    assert_eq!(listed["direction"], "outbound", "{listed}");
+    assert_eq!(listed["phase"], "bridged", "{listed}");
+    assert_eq!(listed["queue"], "sales", "{listed}");
+    assert_eq!(listed["agent"], "1001", "{listed}");
+    assert_eq!(listed["dnis"], "+*******4567", "{listed}");
+    let (status, refused) = api(
+        &server,
+        "POST",
+        &format!("/api/v1/calls/{}/transfer", placed.call),
+        Some(r#"{"queue": "support"}"#),
+        "demo-supervisor",
+    );
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["code"], "call_state_conflict", "{refused}");
     let done = server
         .wait_event(10, |e| e.kind == "callback.done" && e.call == id)
         .expect("callback.done");
@@ -143,6 +175,15 @@ fn a_web_callback_calls_the_agent_then_the_customer_not_before_its_time() {
         .expect("callback call ended");
     assert_eq!(end.data["disposition"], "callback");
     assert_eq!(end.agent, "1001");
+    let (_, calls) = api(&server, "GET", "/api/v1/calls", None, "demo-admin");
+    assert!(
+        !calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == placed.call.as_str()),
+        "the ended callback leaves the list: {calls}"
+    );
     customer.quit();
     agent.quit();
     let (heard, sr) = read_channel(&dir.join("customer.wav"), 0);

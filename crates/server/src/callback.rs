@@ -322,6 +322,22 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
         call: agent.call,
         media: agent.media,
     };
+    // Listed in the live-calls API while bridged (until a call task takes it over).
+    let tenant = ctx
+        .cfg
+        .queues
+        .iter()
+        .find(|q| q.name == job.queue)
+        .and_then(|q| q.tenant.clone());
+    let mut listing = crate::placed_listing::PlacedListing::callback(
+        &ctx.live,
+        id,
+        &job.agent,
+        &job.number,
+        &job.queue,
+        tenant.as_deref(),
+        flow.started(),
+    );
     let ended = loop {
         let mut placed = placed_call::Placed {
             ctx: &ctx,
@@ -330,7 +346,7 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
             acd_call: Some(job.call),
             log: &log,
             transferable: true,
-            listing: None,
+            listing: Some(&mut listing),
         };
         let ended = placed_call::bridge(
             &mut placed,
@@ -386,20 +402,29 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
             }
         }
     };
-    // The flow decides what that side's hang-up means (`customer_hangup`, ...).
-    let hangup = match ended {
-        BridgeEnd::Ended(h) => h,
-        // None happens here (no handover, no listing; a REFER is taken by the loop above).
-        BridgeEnd::HandOver(_) | BridgeEnd::Refer { .. } | BridgeEnd::ApiHangup(_) => {
-            switchboard_callflow::Hangup::Local(EndReason::LocalHangup)
+    // The flow decides what that side's hang-up means (`customer_hangup`, ...); a hang-up
+    // over the API (the bridge hung up both legs) ends it `api_hangup` with `by`.
+    let mut by = None;
+    let end = match ended {
+        BridgeEnd::Ended(h) => flow.handle_hangup(Instant::now(), h),
+        BridgeEnd::ApiHangup(who) => {
+            by = Some(who);
+            flow.handle_end(Instant::now(), EndReason::ApiHangup)
         }
+        // Neither happens here (no handover; a REFER is taken by the loop above).
+        BridgeEnd::HandOver(_) | BridgeEnd::Refer { .. } => flow.handle_hangup(
+            Instant::now(),
+            switchboard_callflow::Hangup::Local(EndReason::LocalHangup),
+        ),
     };
-    let Some(end) = flow.handle_hangup(Instant::now(), hangup) else {
+    drop(listing);
+    let Some(end) = end else {
         return;
     };
     // The ACD hears the end (the agent wraps up) before the log does.
     let _ = placed_call::next_step(&ctx, &mut flow, Some(job.call), &log);
     let mut data = placed_call::call_end(&flow, &end);
+    data.by = by;
     if let Some(rec) = recorder.take() {
         data.recording = Some(rec.path.display().to_string());
     }

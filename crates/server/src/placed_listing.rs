@@ -1,6 +1,6 @@
-//! An agent's own outbound call in the live-calls API (`GET /api/v1/calls`, `live_calls.rs`):
-//! the call's driver (`agent_outbound.rs`) registers it while it dials and while it is
-//! bridged, and answers the API's requests from here: a description of itself (direction
+//! An agent's own outbound call, and a bridged callback, in the live-calls API
+//! (`GET /api/v1/calls`, `live_calls.rs`): the call's driver (`agent_outbound.rs`,
+//! `callback.rs`) registers it while it dials (an own call) and while it is bridged, and answers the API's requests from here: a description of itself (direction
 //! `outbound`, the agent, the number dialled, masked for supervisors as callers' numbers
 //! are), a hang-up (handed back to the driver, which ends the call `api_hangup` with `by`),
 //! and a clear refusal (409) of what such a call cannot do over the API (a transfer: its
@@ -28,6 +28,8 @@ pub(crate) struct PlacedListing<'a> {
     entry: Option<mpsc::Sender<CallControl>>,
     agent: String,
     number: String,
+    /// The queue a callback is for (none for an agent's own call).
+    queue: Option<String>,
     tenant: Option<String>,
     started: Instant,
     started_wall: chrono::DateTime<chrono::Utc>,
@@ -58,6 +60,7 @@ impl<'a> PlacedListing<'a> {
             id,
             agent: agent.to_string(),
             number: number.to_string(),
+            queue: None,
             tenant: match agent_tenants {
                 [one] => Some(one.clone()),
                 _ => None,
@@ -67,6 +70,24 @@ impl<'a> PlacedListing<'a> {
             answered: None,
             supervisor: None,
         }
+    }
+
+    /// Lists callback `id` of `queue` (its tenant, if the queue has one): the agent
+    /// `agent` and the customer's `number` are both answered, so it is listed bridged.
+    pub(crate) fn callback(
+        live: &'a LiveCalls,
+        id: u64,
+        agent: &str,
+        number: &str,
+        queue: &str,
+        tenant: Option<&str>,
+        started: Instant,
+    ) -> PlacedListing<'a> {
+        let mut listing = PlacedListing::new(live, id, agent, number, &[], started);
+        listing.queue = Some(queue.to_string());
+        listing.tenant = tenant.map(str::to_string);
+        listing.answered = Some(Instant::now());
+        listing
     }
 
     /// The supervisor on the call now, as the flow has it.
@@ -106,7 +127,7 @@ impl<'a> PlacedListing<'a> {
             }
             CallControl::Transfer { reply, .. } => {
                 let _ = reply.send(Err(ControlRefusal::Conflict(
-                    "an agent's own outbound call is transferred by its agent (REFER), not over the API"
+                    "an agent's own outbound call or a callback is transferred by its agent (REFER), not over the API"
                         .into(),
                 )));
                 None
@@ -131,7 +152,7 @@ impl<'a> PlacedListing<'a> {
             },
             caller: self.agent.clone(),
             dnis: self.number.clone(),
-            queue: None,
+            queue: self.queue.clone(),
             agent: Some(self.agent.clone()),
             tenant: self.tenant.clone(),
             started: self
@@ -162,6 +183,29 @@ impl Drop for PlacedListing<'_> {
 mod tests {
     use super::*;
     use crate::http_auth::Role;
+
+    #[test]
+    fn a_callback_is_listed_bridged_in_its_queue_and_tenant() {
+        let live = LiveCalls::default();
+        let listing = PlacedListing::callback(
+            &live,
+            9,
+            "1001",
+            "+74951234567",
+            "sales",
+            Some("acme"),
+            Instant::now(),
+        );
+        let v = listing.view(Instant::now());
+        assert_eq!(v.phase, CallPhase::Bridged);
+        assert_eq!(v.direction, Direction::Outbound);
+        assert_eq!(v.queue.as_deref(), Some("sales"));
+        assert_eq!(v.tenant.as_deref(), Some("acme"));
+        assert_eq!(v.dnis, "+74951234567");
+        assert!(v.talk_s.is_some());
+        drop(listing);
+        assert!(live.get(LiveCallId(9)).is_none(), "unlisted when dropped");
+    }
 
     #[tokio::test]
     async fn an_own_call_describes_itself_refuses_a_transfer_and_hands_back_a_hangup() {
