@@ -16,6 +16,7 @@ mod audio;
 mod caller;
 mod digest;
 mod endpoint;
+mod lag;
 mod leg;
 mod media_run;
 mod ng;
@@ -515,6 +516,7 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
     let histograms_before = a.http.and_then(scrape);
     let start = sample(a.server_pid);
     let t0 = Instant::now();
+    let (lag, lag_task) = lag::spawn(t0);
     let stop_placing = t0 + Duration::from_secs(a.duration);
     let placer = {
         let (ep, sh) = (callers.clone(), sh.clone());
@@ -611,6 +613,8 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
         }),
         _ => [None, None, None, None],
     };
+    lag_task.abort();
+    let lag_seen = std::mem::take(&mut *lag.lock().expect("lag lock"));
     Ok(report(
         &a,
         &sh,
@@ -625,6 +629,7 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
         &callers,
         &agents,
         histograms.each_ref().map(Option::as_ref),
+        &lag_seen,
     ))
 }
 
@@ -644,6 +649,7 @@ fn report(
     agents: &Endpoint,
     [lateness, answer_to_audio, sip_answer_to_audio, sip_inbound_wait]: [Option<&scrape::Histogram>;
         4],
+    lag: &lag::Lag,
 ) -> bool {
     let mut acct = sh.acct.lock().expect("acct lock");
     if unfinished > 0 {
@@ -745,6 +751,7 @@ fn report(
         callers.unparsable.load(Ordering::Relaxed) + agents.unparsable.load(Ordering::Relaxed),
         callers.stray.load(Ordering::Relaxed) + agents.stray.load(Ordering::Relaxed),
     );
+    println!("load tool's own runtime: a 10 ms timer {}", lag.summary());
     // The worse direction's p99 (ms), for scripts that set runs side by side.
     let answer_to_audio_p99 = [&acct.to_caller, &acct.to_agent]
         .iter()
@@ -755,6 +762,7 @@ fn report(
         "failures": acct.failures, "agent_events": acct.agent_events,
         "peak_active": peak_active, "peak_bridged": peak_bridged,
         "wall_s": wall, "cps": cps, "load_cpu_s": own_cpu,
+        "load_timer_worst_late_ms": lag.worst().as_secs_f64() * 1000.0,
         "rtp_sent": rtp_sent, "rtp_received": rtp_recv,
         "loss_to_caller_pct": acct.to_caller.loss_pct(), "loss_to_agent_pct": acct.to_agent.loss_pct(),
         "restarted_to_caller": acct.to_caller.restarted_streams, "restarted_to_agent": acct.to_agent.restarted_streams,
