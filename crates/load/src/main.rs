@@ -510,6 +510,7 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
                 scrape::ANSWER_TO_AUDIO,
                 scrape::SIP_ANSWER_TO_AUDIO,
                 scrape::SIP_INBOUND_WAIT,
+                scrape::RUNTIME_LATENESS,
             ],
         )
     };
@@ -607,11 +608,11 @@ async fn run(a: RunArgs) -> anyhow::Result<bool> {
         set.abort_all();
     }
     let histograms = match (histograms_before, a.http.and_then(scrape)) {
-        (Some(b), Some(e)) => [0, 1, 2, 3].map(|i| match (&b[i], &e[i]) {
+        (Some(b), Some(e)) => [0, 1, 2, 3, 4].map(|i| match (&b[i], &e[i]) {
             (Some(b), Some(e)) => Some(e.since(b)),
             _ => None,
         }),
-        _ => [None, None, None, None],
+        _ => [None, None, None, None, None],
     };
     lag_task.abort();
     let lag_seen = std::mem::take(&mut *lag.lock().expect("lag lock"));
@@ -647,8 +648,8 @@ fn report(
     steady: &steady::Steady,
     callers: &Endpoint,
     agents: &Endpoint,
-    [lateness, answer_to_audio, sip_answer_to_audio, sip_inbound_wait]: [Option<&scrape::Histogram>;
-        4],
+    [lateness, answer_to_audio, sip_answer_to_audio, sip_inbound_wait, runtime_lateness]: [Option<&scrape::Histogram>;
+        5],
     lag: &lag::Lag,
 ) -> bool {
     let mut acct = sh.acct.lock().expect("acct lock");
@@ -863,6 +864,20 @@ fn report(
         json["server_sip_inbound_messages"] = serde_json::json!(h.count);
         json["server_sip_inbound_wait_mean_s"] = serde_json::json!(h.mean());
         json["server_sip_inbound_wait_p99_bound_s"] = serde_json::json!(h.quantile_bound(0.99));
+    }
+    if let Some(h) = runtime_lateness.filter(|h| h.count > 0) {
+        let ms = |v: Option<f64>| v.map_or("-".to_string(), |s| format!("{:.1}", s * 1000.0));
+        let over = |b: f64| h.over(b).map_or("-".into(), |n| n.to_string());
+        println!(
+            "server's main runtime (its histogram: how late a 10 ms timer ran): {} periods, mean {} ms, p99 <= {} ms, over 100 ms: {}, over 200 ms: {}",
+            h.count,
+            ms(h.mean()),
+            ms(h.quantile_bound(0.99)),
+            over(0.1),
+            over(0.2),
+        );
+        json["server_runtime_lateness_p99_bound_s"] = serde_json::json!(h.quantile_bound(0.99));
+        json["server_runtime_late_over_200ms"] = serde_json::json!(h.over(0.2));
     }
     println!("RESULT {json}");
     failed > 0

@@ -20,6 +20,8 @@ pub(crate) const ANSWER_TO_AUDIO: &str = "switchboard_answer_to_audio_seconds";
 pub(crate) const SIP_ANSWER_TO_AUDIO: &str = "switchboard_sip_answer_to_audio_seconds";
 /// How long received SIP messages waited for the server's SIP driver.
 pub(crate) const SIP_INBOUND_WAIT: &str = "switchboard_sip_inbound_wait_seconds";
+/// How late the server's main runtime ran a 10 ms timer (its stalls).
+pub(crate) const RUNTIME_LATENESS: &str = "switchboard_runtime_lateness_seconds";
 
 /// One scrape of a histogram: cumulative buckets by upper bound (`+Inf` as infinity).
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -19,6 +19,8 @@
 //!   in the inbound SIP queue, the SIP driver's handling and the signal lane to the call.
 //! - `switchboard_sip_inbound_wait_seconds`: from a SIP message's receive to the SIP
 //!   driver taking it up (the inbound queue's backlog and the driver's other work).
+//! - `switchboard_runtime_lateness_seconds`: how late the main runtime runs a 10 ms timer
+//!   (`runtime_lag`): the wait of any task on it for a worker.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +39,8 @@ pub(crate) const ANSWER_TO_AUDIO: &str = "switchboard_answer_to_audio_seconds";
 pub(crate) const SIP_ANSWER_TO_AUDIO: &str = "switchboard_sip_answer_to_audio_seconds";
 /// See [`ANNOUNCEMENT_LATENESS`].
 pub(crate) const SIP_INBOUND_WAIT: &str = "switchboard_sip_inbound_wait_seconds";
+/// See [`ANNOUNCEMENT_LATENESS`].
+pub(crate) const RUNTIME_LATENESS: &str = "switchboard_runtime_lateness_seconds";
 
 /// One delay histogram (cumulative buckets are computed on render).
 #[derive(Default)]

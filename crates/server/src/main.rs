@@ -64,6 +64,7 @@ mod registration_store;
 mod report;
 mod restart_state;
 mod run;
+mod runtime_lag;
 mod simulate;
 mod sip_driver;
 mod sip_thread;

@@ -83,6 +83,8 @@ pub(crate) struct Metrics {
     pub(crate) sip_answer_to_audio: crate::delay_histogram::DelayHistogram,
     /// A received SIP message's wait for the SIP driver.
     pub(crate) sip_inbound_wait: crate::delay_histogram::DelayHistogram,
+    /// How late the main runtime runs a 10 ms timer (`runtime_lag`).
+    pub(crate) runtime_lateness: crate::delay_histogram::DelayHistogram,
 }
 
 /// What the defences against a hostile network did. Totals are copied from the owners'
@@ -453,6 +455,11 @@ impl Metrics {
         self.sip_inbound_wait.render(
             crate::delay_histogram::SIP_INBOUND_WAIT,
             "Time from a SIP message's receive to the SIP driver taking it up.",
+            out,
+        );
+        self.runtime_lateness.render(
+            crate::delay_histogram::RUNTIME_LATENESS,
+            "How late the main runtime ran a 10 ms timer.",
             out,
         );
     }

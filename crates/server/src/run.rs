@@ -246,6 +246,11 @@ async fn serve(
     let http_task = tokio::spawn(crate::http_serve::serve(http, router, limits, http_stop_rx));
 
     let mut driver_task = sip_thread.handle().spawn(driver.run(inbound, stage_rx));
+    // How soon the main runtime gets to its tasks, until the end.
+    tokio::spawn(crate::runtime_lag::watch(
+        shared.metrics.clone(),
+        http_stop_tx.subscribe(),
+    ));
     // The free-disk watermark is measured until the end (new calls stay refused while low).
     tokio::spawn(crate::disk_watch::watch(
         cfg.data.dir.clone(),
