@@ -6,7 +6,8 @@
 #   e.g. benches/load.sh --agents 200 --record -- --agents 200 --calls 2000 --rate 20 --hold 30
 # Bounded: the load tool's own caps (--calls, --duration) and an outer `timeout`.
 # SWITCHBOARD_BIN / SWITCHBOARD_LOAD_BIN run saved binaries instead of target/release's
-# (alternated before/after runs; implies SKIP_BUILD).
+# (alternated before/after runs; implies SKIP_BUILD). SWITCHBOARD_LOG sets the server's
+# RUST_LOG (default `warn`; `info` is the server's own default when RUST_LOG is unset).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONFIG_ARGS=()
@@ -20,7 +21,7 @@ SB=
 trap '[ -n "$SB" ] && kill $SB 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 "$LOAD_BIN" config "${CONFIG_ARGS[@]}" > "$WORK/config.toml"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-RUST_LOG=warn "$SB_BIN" run --config "$WORK/config.toml" \
+RUST_LOG=${SWITCHBOARD_LOG:-warn} "$SB_BIN" run --config "$WORK/config.toml" \
   --sip-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --data-dir "$WORK/data" > "$WORK/out" 2> "$WORK/log" &
 SB=$!
 for _ in $(seq 300); do grep -q READY "$WORK/out" 2>/dev/null && break; sleep 0.1; done

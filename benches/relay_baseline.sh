@@ -9,6 +9,9 @@
 #      over its ng protocol by `switchboard-load media --via rtpengine:IP:PORT`; skipped
 #      with a note when `rtpengine` is not installed (Debian: apt-get install rtpengine-daemon).
 #   benches/relay_baseline.sh [CALLS] [HOLD_S] [RATE]     (default 300 20 25)
+# RELAY_SHAPE=worker runs the minimal relay as relay threads draining many calls' sockets
+# from one epoll set instead of a tokio task per call (decision 0050); SWITCHBOARD_LOG sets
+# the server's log filter (benches/load.sh).
 # Every process is bounded (the tools' own caps and `timeout`); loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +42,7 @@ grep -v '^RESULT' "$OUT/switchboard.txt" >&2 || true
 
 echo "== minimal relay" >&2
 PORT=${RELAY_FIRST_PORT:-41000}
-timeout $((SPAN + 60)) "$LOAD" relay --calls "$CALLS" --first-port "$PORT" --duration $((SPAN + 30)) \
+timeout $((SPAN + 60)) "$LOAD" relay --shape "${RELAY_SHAPE:-task}" --calls "$CALLS" --first-port "$PORT" --duration $((SPAN + 30)) \
   > "$OUT/relay.out" 2> "$OUT/relay.err" &
 RELAY=$!
 PIDS+=("$RELAY")

@@ -22,6 +22,7 @@ mod media_run;
 mod ng;
 mod procfs;
 mod relay;
+mod relay_worker;
 mod scrape;
 mod server_config;
 mod stats;
@@ -101,9 +102,13 @@ enum Cmd {
         first_port: u16,
         #[arg(long, default_value_t = 600)]
         duration: u64,
-        /// Worker threads of the relay's runtime.
+        /// Worker threads of the relay's runtime (`task`) or relay threads (`worker`).
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// `task`: one tokio task per call (the baseline); `worker`: `--threads` threads
+        /// each draining a share of the calls' sockets from one epoll set (decision 0050).
+        #[arg(long, value_enum, default_value_t = RelayShape::Task)]
+        shape: RelayShape,
     },
     /// The same calls' media without SIP through a baseline relay (`minimal:FIRST_PORT`
     /// for `switchboard-load relay`, `rtpengine:IP:PORT` for rtpengine's ng socket).
@@ -161,6 +166,15 @@ impl CodecArg {
             CodecArg::G722 => Codec::G722,
         }
     }
+}
+
+/// How `switchboard-load relay` is built.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum RelayShape {
+    /// One tokio task per call (`relay.rs`).
+    Task,
+    /// Relay threads each draining many calls' sockets (`relay_worker.rs`).
+    Worker,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
@@ -277,17 +291,18 @@ fn main() -> anyhow::Result<()> {
             first_port,
             duration,
             threads,
+            shape,
         } => {
             if u64::from(calls) > MAX_CONCURRENT {
                 bail!("--calls {calls} is over the cap of {MAX_CONCURRENT}");
             }
-            let rt = runtime(threads)?;
             procfs::raise_nofile();
-            rt.block_on(relay::run(
-                calls,
-                first_port,
-                Duration::from_secs(duration.min(MAX_DURATION_S)),
-            ))
+            let duration = Duration::from_secs(duration.min(MAX_DURATION_S));
+            if shape == RelayShape::Worker {
+                return relay_worker::run(calls, first_port, threads.clamp(1, 16), duration);
+            }
+            let rt = runtime(threads)?;
+            rt.block_on(relay::run(calls, first_port, duration))
         }
         Cmd::Media {
             via,

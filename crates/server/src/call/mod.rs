@@ -401,12 +401,14 @@ impl CallTask {
                 if let Ok(from) = r {
                     if !self.on_datagram(port, from, &mut bufs) {
                         gate.open();
+                        turn.rescan();
                     }
                 }
                 continue;
             }
-            // Any other handler may replace a receiver or re-arm a source.
+            // Any other handler may replace a receiver, a socket or re-arm a source.
             gate.open();
+            turn.rescan();
             match woke {
                 Woke::Datagram(..) => {}
                 Woke::Signal(Some(s)) => Box::pin(self.on_signal(s)).await,
