@@ -41,7 +41,10 @@ SKIP_BUILD=1 benches/load.sh --agents "$CALLS" "${REC[@]}" -- --agents "$CALLS" 
 grep -v '^RESULT' "$OUT/switchboard.txt" >&2 || true
 
 echo "== minimal relay" >&2
-PORT=${RELAY_FIRST_PORT:-41000}
+# Above the kernel's ephemeral range (32768-60999 here): a port in it can be taken by any
+# socket bound to port 0 meanwhile (one run lost 41080 that way). 2 ports per call.
+PORT=${RELAY_FIRST_PORT:-61000}
+if [ $((PORT + 2 * CALLS)) -gt 65535 ]; then PORT=$((65535 - 2 * CALLS)); fi
 timeout $((SPAN + 60)) "$LOAD" relay --shape "${RELAY_SHAPE:-task}" --calls "$CALLS" --first-port "$PORT" --duration $((SPAN + 30)) \
   > "$OUT/relay.out" 2> "$OUT/relay.err" &
 RELAY=$!
