@@ -321,15 +321,9 @@ pub(crate) async fn run(
         match crate::call::transfer_placed_call(&ctx, referred).await {
             Ok(()) => return,
             Err(back) => {
-                // No dialplan to run a call task with: the REFER is refused, the call
+                // No dialplan to run a call task with: the REFER was refused, the call
                 // stays as it is.
                 let back = *back;
-                let _ = ctx.sip.commands.send(SipCommand::Respond {
-                    call: back.near.call,
-                    tx: back.tx,
-                    status: StatusCode::NOT_IMPLEMENTED,
-                    sdp: None,
-                });
                 (flow, far, far_signals, near, recorder) = (
                     back.flow,
                     back.far,

@@ -16,7 +16,6 @@ use switchboard_callflow::{Call, Dial, DialFailure, Outbound, Purpose};
 use switchboard_events::{CallStart, EndReason, Event};
 use switchboard_sdp::{Direction, LocalCaps, LocalMedia, SessionDescription};
 use switchboard_sip::CallKey;
-use switchboard_sip_message::StatusCode;
 use tokio::sync::oneshot;
 
 use crate::acd_actor::{AgentHold, CallbackAgent, CallbackJob};
@@ -380,15 +379,9 @@ pub(crate) async fn run_callback(ctx: Arc<CallContext>, job: CallbackJob) {
         match crate::call::transfer_placed_call(&ctx, referred).await {
             Ok(()) => return,
             Err(back) => {
-                // No dialplan to run a call task with: the REFER is refused, the call
+                // No dialplan to run a call task with: the REFER was refused, the call
                 // stays as it is (the hold goes unused: the flow ends the ACD call).
                 let back = *back;
-                let _ = ctx.sip.commands.send(SipCommand::Respond {
-                    call: back.near.call,
-                    tx: back.tx,
-                    status: StatusCode::NOT_IMPLEMENTED,
-                    sdp: None,
-                });
                 if let AgentHold::Callback(hold) = back.held {
                     hold.disarm();
                 }

@@ -41,15 +41,40 @@ pub(crate) struct ReferredPlacedCall {
     pub(crate) refer: switchboard_sip_message::Request,
 }
 
+/// A referred call given back: there was no dialplan to build a call task with, so the
+/// REFER was answered 501 and the call stays with its driver as it was.
+pub(crate) struct RefusedReferral {
+    pub(crate) flow: switchboard_callflow::Call,
+    pub(crate) far: Leg,
+    pub(crate) far_signals: SignalReceiver,
+    pub(crate) near: Leg,
+    pub(crate) recorder: Option<Recorder>,
+    /// The agent's busy state, unused: the driver keeps (or lets go of) it.
+    pub(crate) held: AgentHold,
+}
+
 /// Runs the referred call as a call task until it ends; `Err` gives it back when there is
-/// no dialplan to build a task with (the REFER is answered 501 then).
+/// no dialplan to build a task with (the REFER is answered 501 here then).
 pub(crate) async fn transfer_placed_call(
     ctx: &Arc<CallContext>,
     call: ReferredPlacedCall,
-) -> Result<(), Box<ReferredPlacedCall>> {
+) -> Result<(), Box<RefusedReferral>> {
     let program = ctx.dialplans.read().ok().and_then(|g| g.clone());
     let Some(program) = program else {
-        return Err(Box::new(call));
+        let _ = ctx.sip.commands.send(SipCommand::Respond {
+            call: call.near.call,
+            tx: call.tx,
+            status: StatusCode::NOT_IMPLEMENTED,
+            sdp: None,
+        });
+        return Err(Box::new(RefusedReferral {
+            flow: call.flow,
+            far: call.far,
+            far_signals: call.far_signals,
+            near: call.near,
+            recorder: call.recorder,
+            held: call.held,
+        }));
     };
     let ReferredPlacedCall {
         id,
