@@ -453,6 +453,29 @@ pub struct LoggedEvent {
 }
 
 impl Server {
+    /// Asks for a web callback to `number` in `queue`, due now (as a supervisor), and waits
+    /// for the engine to start placing it: its id and the placed call's `call.start`.
+    pub fn place_web_callback(&self, queue: &str, number: &str) -> (String, LoggedEvent) {
+        let body = serde_json::json!({"queue": queue, "number": number}).to_string();
+        let (status, made) = http_call(
+            self.http,
+            "POST",
+            "/api/v1/callbacks",
+            Some(&body),
+            Some("demo-supervisor"),
+            None,
+        );
+        assert_eq!(status, 201, "{made}");
+        let made: serde_json::Value = serde_json::from_str(&made).expect("JSON");
+        let id = made["id"].as_str().expect("an id").to_string();
+        let placed = self
+            .wait_event(40, |e| {
+                e.kind == "call.start" && e.data["callback_for"] == id.as_str()
+            })
+            .unwrap_or_else(|| panic!("callback placed; events {:#?}", self.events()));
+        (id, placed)
+    }
+
     /// Every event in the server's log so far.
     pub fn events(&self) -> Vec<LoggedEvent> {
         let path = self.data_dir.join("events.sqlite");

@@ -11,12 +11,11 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
 use switchboard_e2e::audio::{read_channel, tone_share};
 use switchboard_e2e::carrier::free_udp_port;
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
 use switchboard_e2e::transfer_peers::{colleague, consult, first_agent, transfer_to_consultation};
-use switchboard_e2e::{http_call, scratch_dir, LoggedEvent, Server};
+use switchboard_e2e::{scratch_dir, LoggedEvent, Server};
 
 /// Every test's start: the server (its outbound trunk is the customer's phone), the
 /// customer, 1001 and 1004 registered, and the web callback connected 1001 <-> customer.
@@ -53,22 +52,7 @@ fn scene(name: &str) -> Option<Scene> {
     );
     let mut agent = first_agent(&py, &server);
     let colleague = colleague(&py, &server, &dir);
-    let (status, made) = http_call(
-        server.http,
-        "POST",
-        "/api/v1/callbacks",
-        Some(r#"{"queue": "sales", "number": "+74951234567"}"#),
-        Some("demo-supervisor"),
-        None,
-    );
-    assert_eq!(status, 201, "{made}");
-    let made: Value = serde_json::from_str(&made).expect("JSON");
-    let callback = made["id"].as_str().expect("an id").to_string();
-    let placed = server
-        .wait_event(40, |e| {
-            e.kind == "call.start" && e.data["callback_for"] == callback.as_str()
-        })
-        .unwrap_or_else(|| panic!("callback placed; events {:#?}", server.events()));
+    let (callback, placed) = server.place_web_callback("sales", "+74951234567");
     let connected = server
         .wait_event(40, |e| e.kind == "call.connected" && e.call == placed.call)
         .unwrap_or_else(|| panic!("connected; log:\n{}", server.log_text()));

@@ -6,10 +6,9 @@
 //! other carrier is dialled: trunk `second` (a bare UDP socket of the test, tried after
 //! `first`) never gets an INVITE.
 
-use serde_json::Value;
 use switchboard_e2e::carrier::SippCarrier;
 use switchboard_e2e::peers::{python_with_pjsua2, Softphone, SoftphoneOpts};
-use switchboard_e2e::{http_call, require_peer, Server};
+use switchboard_e2e::{require_peer, Server};
 
 #[test]
 fn a_shutdown_during_a_trunk_dial_ends_it_without_failing_over() {
@@ -40,22 +39,7 @@ fn a_shutdown_during_a_trunk_dial_ends_it_without_failing_over() {
         },
     );
     assert!(agent.wait_event("registered", 20).is_some());
-    let (status, made) = http_call(
-        server.http,
-        "POST",
-        "/api/v1/callbacks",
-        Some(r#"{"queue": "sales", "number": "+74951234567"}"#),
-        Some("demo-supervisor"),
-        None,
-    );
-    assert_eq!(status, 201, "{made}");
-    let made: Value = serde_json::from_str(&made).expect("JSON");
-    let id = made["id"].as_str().expect("an id").to_string();
-    let placed = server
-        .wait_event(40, |e| {
-            e.kind == "call.start" && e.data["callback_for"] == id.as_str()
-        })
-        .unwrap_or_else(|| panic!("callback placed; events {:#?}", server.events()));
+    let (_, placed) = server.place_web_callback("sales", "+74951234567");
     // The agent answered; the customer's trunk call rings (SIPp sent its 180).
     assert!(
         agent.wait_event("media", 30).is_some(),
